@@ -21,6 +21,8 @@ pub mod emv;
 pub mod error;
 mod field;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hex;
 pub mod json;
 mod layout;
