@@ -1,1 +1,53 @@
-fn main() {}
+//! `cardnet`: one scriptable CLI over the library crates. Commands that report something take
+//! `--json` and then print one JSON object on stdout; errors go to stderr with a non-zero exit
+//! status (2 for bad input).
+
+mod cli_error;
+mod demo;
+mod iso8583_command;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cardnet",
+    version,
+    about = "A four-party card payment network: POS terminal, acquirer, switch, issuer"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the end-to-end demo (for now: show what is available).
+    Demo(demo::DemoArgs),
+    /// Decode, encode and inspect ISO 8583 messages.
+    #[command(name = "iso8583", subcommand)]
+    Iso8583(iso8583_command::Iso8583Command),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version are not errors; usage mistakes are bad input (exit 2).
+            let _ = error.print();
+            return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Iso8583(command) => iso8583_command::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cardnet: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}

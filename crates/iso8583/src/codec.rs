@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::ebcdic;
 use crate::error::{Error, Location, Reason, Result};
 use crate::field;
 use crate::framing::Envelope;
@@ -10,7 +11,6 @@ use crate::limits::MESSAGE_BYTES_MAX;
 use crate::message::Message;
 use crate::mti::Mti;
 use crate::spec::{BitmapEncoding, Encoding, Length, MtiEncoding, Spec};
-use crate::ebcdic;
 
 /// Decode a message body (MTI onward) with `spec`.
 pub fn decode(spec: &Arc<Spec>, body: &[u8]) -> Result<Message> {
@@ -82,7 +82,8 @@ fn decode_body(body: &[u8], message: &mut Message) -> Result<()> {
                 .field(number)
                 .ok_or_else(|| Error::at(Location::Field(number as u8), position, Reason::UndefinedField))?;
             let start = message.data.len();
-            if (field_spec.layout.is_some() || !field_spec.variants.is_empty()) && layout_count < LAYOUT_FIELDS_TRACKED {
+            if (field_spec.layout.is_some() || !field_spec.variants.is_empty()) && layout_count < LAYOUT_FIELDS_TRACKED
+            {
                 layout_starts[layout_count] = (number as u8, position);
                 layout_count += 1;
             }
@@ -140,9 +141,9 @@ fn decode_mti(encoding: MtiEncoding, body: &[u8]) -> Result<(Mti, usize)> {
             let bytes = body.get(..4).ok_or_else(|| truncated(4))?;
             let mut digits = [0u8; 4];
             for (index, (&b, digit)) in bytes.iter().zip(digits.iter_mut()).enumerate() {
-                *digit = ebcdic::to_ascii(b)
-                    .filter(u8::is_ascii_digit)
-                    .ok_or_else(|| Error::at(Location::Mti, index, Reason::BadCharacter { index, expected: "an EBCDIC digit" }))?;
+                *digit = ebcdic::to_ascii(b).filter(u8::is_ascii_digit).ok_or_else(|| {
+                    Error::at(Location::Mti, index, Reason::BadCharacter { index, expected: "an EBCDIC digit" })
+                })?;
             }
             Ok((Mti::new(digits)?, 4))
         }
@@ -155,15 +156,25 @@ fn read_bitmap(encoding: BitmapEncoding, body: &[u8], position: &mut usize, numb
         BitmapEncoding::Hex => 16,
     };
     let bytes = body.get(*position..*position + size).ok_or_else(|| {
-        Error::at(Location::Bitmap(number), *position, Reason::Truncated { needed: size, available: body.len() - *position })
+        Error::at(
+            Location::Bitmap(number),
+            *position,
+            Reason::Truncated { needed: size, available: body.len() - *position },
+        )
     })?;
     let value = match encoding {
-        BitmapEncoding::Binary => u64::from_be_bytes(bytes.try_into().map_err(|_| Error::at(Location::Bitmap(number), *position, Reason::Truncated { needed: 8, available: bytes.len() }))?),
+        BitmapEncoding::Binary => u64::from_be_bytes(bytes.try_into().map_err(|_| {
+            Error::at(Location::Bitmap(number), *position, Reason::Truncated { needed: 8, available: bytes.len() })
+        })?),
         BitmapEncoding::Hex => {
             let mut value = 0u64;
             for (index, &c) in bytes.iter().enumerate() {
                 let nibble = hex::nibble(c).ok_or_else(|| {
-                    Error::at(Location::Bitmap(number), *position + index, Reason::BadCharacter { index, expected: "a hex digit" })
+                    Error::at(
+                        Location::Bitmap(number),
+                        *position + index,
+                        Reason::BadCharacter { index, expected: "a hex digit" },
+                    )
                 })?;
                 value = value << 4 | nibble as u64;
             }
@@ -196,7 +207,13 @@ pub(crate) fn encode_into(message: &Message, out: &mut Vec<u8>) -> Result<()> {
     if bitmap[1] != 0 {
         bitmap[0] |= 1u64 << 63;
     }
-    let words = if bitmap[2] != 0 { 3 } else if bitmap[1] != 0 { 2 } else { 1 };
+    let words = if bitmap[2] != 0 {
+        3
+    } else if bitmap[1] != 0 {
+        2
+    } else {
+        1
+    };
     for &word in &bitmap[..words] {
         match spec.bitmap.encoding {
             BitmapEncoding::Binary => out.extend_from_slice(&word.to_be_bytes()),

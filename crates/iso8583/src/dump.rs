@@ -25,14 +25,24 @@ pub fn dump(message: &Message, options: &DumpOptions) -> String {
     let mut out = String::with_capacity(1024);
     if let Some(envelope) = &options.envelope {
         if let Some(tpdu) = envelope.tpdu {
-            let _ = writeln!(out, "TPDU    {tpdu}  (id {:02X}, destination {:04X}, source {:04X})", tpdu.id, tpdu.destination, tpdu.source);
+            let _ = writeln!(
+                out,
+                "TPDU    {tpdu}  (id {:02X}, destination {:04X}, source {:04X})",
+                tpdu.id, tpdu.destination, tpdu.source
+            );
         }
         if let Some(header) = envelope.header {
             let _ = write!(out, "HEADER  {header}");
             if header.as_bytes().len() == 6 {
                 let requirement = header.processing_requirement();
-                let _ = write!(out, "  (application {:02X}, terminal status {}, processing requirement {} {})",
-                    header.application_type(), header.terminal_status(), requirement.nibble(), requirement_text(requirement));
+                let _ = write!(
+                    out,
+                    "  (application {:02X}, terminal status {}, processing requirement {} {})",
+                    header.application_type(),
+                    header.terminal_status(),
+                    requirement.nibble(),
+                    requirement_text(requirement)
+                );
             }
             out.push('\n');
         }
@@ -85,7 +95,17 @@ fn show(value: &[u8], binary: bool, mask: Mask) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn dump_layout(out: &mut String, spec: &Spec, layout: LayoutId, value: &[u8], binary: bool, mask: Mask, unmask: bool, prefix: &str, depth: usize) {
+fn dump_layout(
+    out: &mut String,
+    spec: &Spec,
+    layout: LayoutId,
+    value: &[u8],
+    binary: bool,
+    mask: Mask,
+    unmask: bool,
+    prefix: &str,
+    depth: usize,
+) {
     let indent = "     ".repeat(depth);
     match &spec.layout(layout).kind {
         LayoutKind::Tlv(tags) => dump_tlv(out, tags, value, mask, unmask, &indent, 0),
@@ -98,23 +118,57 @@ fn dump_layout(out: &mut String, spec: &Spec, layout: LayoutId, value: &[u8], bi
                 let item = &items[part.item];
                 let item_value = &value[part.start..part.end];
                 let path = format!("{prefix}.{}", item.id);
-                let item_mask = if unmask { Mask::None } else if mask == Mask::All { Mask::All } else { item.mask };
+                let item_mask = if unmask {
+                    Mask::None
+                } else if mask == Mask::All {
+                    Mask::All
+                } else {
+                    item.mask
+                };
                 if let ItemLength::Repeat { group } = item.length {
-                    let _ = writeln!(out, "{indent}{}", pad(&format!("{path}  {}", item.name), NAME_WIDTH.saturating_sub(indent.len())).trim_end_matches(['.', ' ']));
+                    let _ = writeln!(
+                        out,
+                        "{indent}{}",
+                        pad(&format!("{path}  {}", item.name), NAME_WIDTH.saturating_sub(indent.len()))
+                            .trim_end_matches(['.', ' '])
+                    );
                     let size = group_size(spec, group).max(1);
                     for (index, record) in item_value.chunks_exact(size).enumerate() {
-                        dump_layout(out, spec, group, record, binary, mask, unmask, &format!("{path}.{}", index + 1), depth + 1);
+                        dump_layout(
+                            out,
+                            spec,
+                            group,
+                            record,
+                            binary,
+                            mask,
+                            unmask,
+                            &format!("{path}.{}", index + 1),
+                            depth + 1,
+                        );
                     }
                     continue;
                 }
                 let label = format!("{path}  {}", item.name);
-                let _ = writeln!(out, "{indent}{}  {}", pad(&label, NAME_WIDTH.saturating_sub(indent.len())), show(item_value, binary, item_mask));
+                let _ = writeln!(
+                    out,
+                    "{indent}{}  {}",
+                    pad(&label, NAME_WIDTH.saturating_sub(indent.len())),
+                    show(item_value, binary, item_mask)
+                );
             }
         }
     }
 }
 
-fn dump_tlv(out: &mut String, tags: &[crate::spec::TagSpec], value: &[u8], mask: Mask, unmask: bool, indent: &str, depth: usize) {
+fn dump_tlv(
+    out: &mut String,
+    tags: &[crate::spec::TagSpec],
+    value: &[u8],
+    mask: Mask,
+    unmask: bool,
+    indent: &str,
+    depth: usize,
+) {
     for element in tlv::elements(value) {
         let Ok(element) = element else {
             let _ = writeln!(out, "{indent}(malformed TLV)");
@@ -127,9 +181,20 @@ fn dump_tlv(out: &mut String, tags: &[crate::spec::TagSpec], value: &[u8], mask:
             .map(|t| (t.name.as_str(), t.mask))
             .or_else(|| emv::describe(&tag))
             .unwrap_or(("", Mask::None));
-        let effective = if unmask { Mask::None } else if mask == Mask::All { Mask::All } else { tag_mask };
+        let effective = if unmask {
+            Mask::None
+        } else if mask == Mask::All {
+            Mask::All
+        } else {
+            tag_mask
+        };
         let label = format!("{tag:<4}  {name} ({} bytes)", element.value.len());
-        let _ = writeln!(out, "{indent}{}  {}", pad(&label, NAME_WIDTH.saturating_sub(indent.len())), mask_text(&hex::encode(element.value), effective));
+        let _ = writeln!(
+            out,
+            "{indent}{}  {}",
+            pad(&label, NAME_WIDTH.saturating_sub(indent.len())),
+            mask_text(&hex::encode(element.value), effective)
+        );
         if element.is_constructed() && depth < crate::limits::TLV_DEPTH_MAX {
             dump_tlv(out, tags, element.value, mask, unmask, &format!("{indent}      "), depth + 1);
         }
@@ -149,6 +214,12 @@ pub fn bitmap_hex(message: &Message) -> String {
     if bitmap[1] != 0 {
         bitmap[0] |= 1 << 63;
     }
-    let words = if bitmap[2] != 0 { 3 } else if bitmap[1] != 0 { 2 } else { 1 };
+    let words = if bitmap[2] != 0 {
+        3
+    } else if bitmap[1] != 0 {
+        2
+    } else {
+        1
+    };
     bitmap[..words].iter().map(|w| format!("{w:016X}")).collect::<Vec<_>>().join(" ")
 }

@@ -38,7 +38,8 @@ pub(crate) fn decode(spec: &FieldSpec, input: &[u8], position: usize, out: &mut 
             let bytes = input.get(at..at + size).ok_or_else(|| {
                 Error::at(location(), at, Reason::Truncated { needed: size, available: input.len() - at })
             })?;
-            let count = read_prefix(spec.prefix, bytes).ok_or_else(|| Error::at(location(), at, Reason::BadLengthPrefix))?;
+            let count =
+                read_prefix(spec.prefix, bytes).ok_or_else(|| Error::at(location(), at, Reason::BadLengthPrefix))?;
             let units = match (spec.unit, spec.encoding) {
                 (LengthUnit::Units, _) => count,
                 (LengthUnit::Bytes, Encoding::Bcd) => count * 2,
@@ -129,7 +130,11 @@ fn decode_value(spec: &FieldSpec, wire: &[u8], units: usize, out: &mut Vec<u8>) 
                     Some(ascii) => out.push(ascii),
                     None => {
                         out.truncate(start);
-                        return Err(Error::at(location, index, Reason::BadCharacter { index, expected: "EBCDIC 037 text" }));
+                        return Err(Error::at(
+                            location,
+                            index,
+                            Reason::BadCharacter { index, expected: "EBCDIC 037 text" },
+                        ));
                     }
                 }
             }
@@ -191,7 +196,8 @@ fn unpack_bcd(
     for (index, &b) in wire.iter().enumerate() {
         if !allow_hex && (b >> 4 > 9 || b & 0x0F > 9) {
             // The pad nibble is checked separately below; only digits must be 0-9.
-            let is_pad_byte = odd && ((align == Align::Right && index == 0) || (align == Align::Left && index == wire.len() - 1));
+            let is_pad_byte =
+                odd && ((align == Align::Right && index == 0) || (align == Align::Left && index == wire.len() - 1));
             let bad_high = b >> 4 > 9 && !(is_pad_byte && align == Align::Right);
             let bad_low = b & 0x0F > 9 && !(is_pad_byte && align == Align::Left);
             if bad_high || bad_low {
@@ -263,7 +269,10 @@ pub(crate) fn encode(spec: &FieldSpec, value: &[u8], out: &mut Vec<u8>) -> Resul
             (LengthUnit::Units, _) => units,
             (LengthUnit::Bytes, Encoding::Bcd) => {
                 if units % 2 != 0 {
-                    return Err(Error::field(spec.number, Reason::NotAllowed("an odd digit count cannot be counted in bytes")));
+                    return Err(Error::field(
+                        spec.number,
+                        Reason::NotAllowed("an odd digit count cannot be counted in bytes"),
+                    ));
                 }
                 units / 2
             }
@@ -278,7 +287,11 @@ pub(crate) fn encode(spec: &FieldSpec, value: &[u8], out: &mut Vec<u8>) -> Resul
         Encoding::Ebcdic => {
             for (index, &b) in value.iter().enumerate() {
                 let mapped = ebcdic::from_ascii(b).ok_or_else(|| {
-                    Error::new(location(), Some(index), Reason::BadCharacter { index, expected: "a character EBCDIC 037 can carry" })
+                    Error::new(
+                        location(),
+                        Some(index),
+                        Reason::BadCharacter { index, expected: "a character EBCDIC 037 can carry" },
+                    )
                 })?;
                 out.push(mapped);
             }
@@ -448,7 +461,8 @@ mod tests {
             (PrefixEncoding::Ebcdic, vec![0xF1, 0xF3, 0xF9]),
             (PrefixEncoding::Binary, vec![0x00, 0x8B]),
         ] {
-            let mut spec = field(FieldType::B, Length::Var { prefix_digits: 3, max: 255 }, Encoding::Binary, Align::Right);
+            let mut spec =
+                field(FieldType::B, Length::Var { prefix_digits: 3, max: 255 }, Encoding::Binary, Align::Right);
             spec.prefix = prefix;
             let value = vec![0xAB; 139];
             let mut wire = wire_prefix.clone();

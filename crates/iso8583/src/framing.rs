@@ -162,7 +162,8 @@ impl Tpdu {
     }
 
     pub fn from_hex(text: &str) -> Result<Tpdu> {
-        let bytes = hex::decode(text).map_err(|_| Error::new(Location::Frame("TPDU"), None, Reason::Invalid("not hex".into())))?;
+        let bytes = hex::decode(text)
+            .map_err(|_| Error::new(Location::Frame("TPDU"), None, Reason::Invalid("not hex".into())))?;
         let array: [u8; 5] = bytes.try_into().map_err(|b: Vec<u8>| {
             Error::new(Location::Frame("TPDU"), None, Reason::LengthMismatch { expected: 5, actual: b.len() })
         })?;
@@ -246,7 +247,8 @@ impl Header {
     }
 
     pub fn from_hex(text: &str) -> Result<Header> {
-        let bytes = hex::decode(text).map_err(|_| Error::new(Location::Frame("header"), None, Reason::Invalid("not hex".into())))?;
+        let bytes = hex::decode(text)
+            .map_err(|_| Error::new(Location::Frame("header"), None, Reason::Invalid("not hex".into())))?;
         Header::new(&bytes)
     }
 
@@ -369,19 +371,31 @@ impl Framing {
                     let size = prefix.size();
                     let location = Location::Frame("length prefix");
                     if rest.len() < size {
-                        return Err(Error::at(location, offset, Reason::Truncated { needed: size, available: rest.len() }));
+                        return Err(Error::at(
+                            location,
+                            offset,
+                            Reason::Truncated { needed: size, available: rest.len() },
+                        ));
                     }
                     let declared = prefix.read(rest)?;
                     let available = rest.len() - size;
                     if declared > FRAME_BYTES_MAX {
-                        return Err(Error::at(location, offset, Reason::TooLong { length: declared, max: FRAME_BYTES_MAX }));
+                        return Err(Error::at(
+                            location,
+                            offset,
+                            Reason::TooLong { length: declared, max: FRAME_BYTES_MAX },
+                        ));
                     }
                     if declared > available {
                         return Err(Error::at(location, offset, Reason::Truncated { needed: declared, available }));
                     }
                     if declared < available {
                         let count = available - declared;
-                        return Err(Error::at(Location::Message, offset + size + declared, Reason::TrailingBytes { count }));
+                        return Err(Error::at(
+                            Location::Message,
+                            offset + size + declared,
+                            Reason::TrailingBytes { count },
+                        ));
                     }
                     rest = &rest[size..];
                     offset += size;
@@ -409,7 +423,11 @@ impl Framing {
     /// layers need (a TPDU for `tpdu`, a header of the right size for `header-N`).
     pub fn wrap(&self, envelope: &Envelope, body: &[u8], out: &mut Vec<u8>) -> Result<()> {
         if body.len() > MESSAGE_BYTES_MAX {
-            return Err(Error::new(Location::Message, None, Reason::TooLong { length: body.len(), max: MESSAGE_BYTES_MAX }));
+            return Err(Error::new(
+                Location::Message,
+                None,
+                Reason::TooLong { length: body.len(), max: MESSAGE_BYTES_MAX },
+            ));
         }
         let inner_size: usize = self
             .layers
@@ -453,7 +471,11 @@ impl Framing {
 
 fn take<'a>(bytes: &'a [u8], size: usize, layer: &'static str, offset: usize) -> Result<(&'a [u8], &'a [u8])> {
     if bytes.len() < size {
-        return Err(Error::at(Location::Frame(layer), offset, Reason::Truncated { needed: size, available: bytes.len() }));
+        return Err(Error::at(
+            Location::Frame(layer),
+            offset,
+            Reason::Truncated { needed: size, available: bytes.len() },
+        ));
     }
     Ok(bytes.split_at(size))
 }
@@ -486,7 +508,10 @@ mod tests {
 
     #[test]
     fn wrap_then_unwrap_gives_back_envelope_and_body() {
-        let envelope = Envelope { tpdu: Some(Tpdu::from_hex("6000060000").unwrap()), header: Some(Header::from_hex("603100311003").unwrap()) };
+        let envelope = Envelope {
+            tpdu: Some(Tpdu::from_hex("6000060000").unwrap()),
+            header: Some(Header::from_hex("603100311003").unwrap()),
+        };
         let mut out = Vec::new();
         cup().wrap(&envelope, b"\x08\x00body", &mut out).unwrap();
         assert_eq!(&out[..2], &[0x00, 17]);

@@ -78,7 +78,14 @@ fn scalar(value: &[u8], binary: bool, mask: Mask) -> Value {
 
 /// An object for a value with a layout, or `None` when the value does not fit the layout or
 /// would not rebuild to the same bytes (then the caller shows it whole).
-fn layout_to_json(spec: &Spec, layout: LayoutId, value: &[u8], binary: bool, mask: Mask, options: JsonOptions) -> Option<Value> {
+fn layout_to_json(
+    spec: &Spec,
+    layout: LayoutId,
+    value: &[u8],
+    binary: bool,
+    mask: Mask,
+    options: JsonOptions,
+) -> Option<Value> {
     match &spec.layout(layout).kind {
         LayoutKind::Tlv(tags) => {
             let mut object = Map::new();
@@ -117,7 +124,13 @@ fn layout_to_json(spec: &Spec, layout: LayoutId, value: &[u8], binary: bool, mas
             for part in parts {
                 let item = &items[part.item];
                 let item_value = &value[part.start..part.end];
-                let item_mask = if options.unmask { Mask::None } else if mask == Mask::All { Mask::All } else { item.mask };
+                let item_mask = if options.unmask {
+                    Mask::None
+                } else if mask == Mask::All {
+                    Mask::All
+                } else {
+                    item.mask
+                };
                 let rendered = match item.length {
                     ItemLength::Repeat { group } => {
                         let size = group_size(spec, group);
@@ -144,14 +157,19 @@ pub fn from_json(spec: &Arc<Spec>, json: &Value) -> Result<(Envelope, Message)> 
             return Err(invalid(Location::Message, format!("unknown key {key:?} (mti, tpdu, header, fields)")));
         }
     }
-    let mti_text = object.get("mti").and_then(Value::as_str).ok_or_else(|| invalid(Location::Mti, "\"mti\" must be a string"))?;
+    let mti_text =
+        object.get("mti").and_then(Value::as_str).ok_or_else(|| invalid(Location::Mti, "\"mti\" must be a string"))?;
     let mut message = Message::new(Arc::clone(spec), Mti::parse(mti_text)?);
     let mut envelope = Envelope::default();
     if let Some(tpdu) = object.get("tpdu") {
-        envelope.tpdu = Some(Tpdu::from_hex(tpdu.as_str().ok_or_else(|| invalid(Location::Frame("TPDU"), "must be a hex string"))?)?);
+        envelope.tpdu = Some(Tpdu::from_hex(
+            tpdu.as_str().ok_or_else(|| invalid(Location::Frame("TPDU"), "must be a hex string"))?,
+        )?);
     }
     if let Some(header) = object.get("header") {
-        envelope.header = Some(Header::from_hex(header.as_str().ok_or_else(|| invalid(Location::Frame("header"), "must be a hex string"))?)?);
+        envelope.header = Some(Header::from_hex(
+            header.as_str().ok_or_else(|| invalid(Location::Frame("header"), "must be a hex string"))?,
+        )?);
     }
     let empty = Map::new();
     let fields = match object.get("fields") {
@@ -163,11 +181,10 @@ pub fn from_json(spec: &Arc<Spec>, json: &Value) -> Result<(Envelope, Message)> 
     // first, then fields given as objects.
     let mut deferred = Vec::new();
     for (key, value) in fields {
-        let number: u8 = key
-            .parse()
-            .ok()
-            .filter(|n| spec.field(*n as usize).is_some())
-            .ok_or_else(|| invalid(Location::Message, format!("field {key:?} is not defined by spec {}", spec.name)))?;
+        let number: u8 =
+            key.parse().ok().filter(|n| spec.field(*n as usize).is_some()).ok_or_else(|| {
+                invalid(Location::Message, format!("field {key:?} is not defined by spec {}", spec.name))
+            })?;
         match value {
             Value::Object(map) if !map.contains_key(HEX_KEY) => deferred.push((number, map)),
             _ => {
@@ -209,13 +226,20 @@ fn scalar_from_json(value: &Value, binary: bool) -> std::result::Result<Vec<u8>,
 /// Build a field value from its subfield object. The layout is the one the message resolves
 /// to; for length-selected variants (not known until the value exists) every candidate layout
 /// is tried and the first whose variant then resolves back to it wins.
-fn build_from_object(spec: &Arc<Spec>, message: &Message, number: u8, map: &Map<String, Value>, binary: bool) -> Result<Vec<u8>> {
+fn build_from_object(
+    spec: &Arc<Spec>,
+    message: &Message,
+    number: u8,
+    map: &Map<String, Value>,
+    binary: bool,
+) -> Result<Vec<u8>> {
     let location = Location::Field(number);
     let field_spec = spec.field(number as usize).ok_or_else(|| invalid(location.clone(), "not in the spec"))?;
     let mut candidates: Vec<LayoutId> = message.resolve(number).layout.into_iter().collect();
     candidates.extend(field_spec.variants.iter().filter_map(|v| v.layout));
     candidates.extend(field_spec.layout);
-    let mut last_error = invalid(location.clone(), "the spec gives this field no subfield layout; give the value as a string");
+    let mut last_error =
+        invalid(location.clone(), "the spec gives this field no subfield layout; give the value as a string");
     for layout in candidates {
         match layout_from_json(spec, layout, map, binary) {
             Ok(bytes) => {
@@ -230,7 +254,12 @@ fn build_from_object(spec: &Arc<Spec>, message: &Message, number: u8, map: &Map<
     Err(last_error)
 }
 
-fn layout_from_json(spec: &Spec, layout: LayoutId, map: &Map<String, Value>, binary: bool) -> std::result::Result<Vec<u8>, String> {
+fn layout_from_json(
+    spec: &Spec,
+    layout: LayoutId,
+    map: &Map<String, Value>,
+    binary: bool,
+) -> std::result::Result<Vec<u8>, String> {
     let mut out = Vec::new();
     match &spec.layout(layout).kind {
         LayoutKind::Tlv(_) => {
@@ -265,14 +294,20 @@ fn layout_from_json(spec: &Spec, layout: LayoutId, map: &Map<String, Value>, bin
                 match (item.length, value) {
                     (ItemLength::Repeat { group }, Value::Array(records)) => {
                         for record in records {
-                            let record = record.as_object().ok_or_else(|| format!("subfield {}: records are objects", item.id))?;
+                            let record = record
+                                .as_object()
+                                .ok_or_else(|| format!("subfield {}: records are objects", item.id))?;
                             out.extend(layout_from_json(spec, group, record, binary)?);
                         }
                     }
-                    (ItemLength::Repeat { .. }, _) => return Err(format!("subfield {}: expected an array of records", item.id)),
+                    (ItemLength::Repeat { .. }, _) => {
+                        return Err(format!("subfield {}: expected an array of records", item.id));
+                    }
                     _ => {
-                        let bytes = scalar_from_json(value, binary).map_err(|why| format!("subfield {}: {why}", item.id))?;
-                        crate::layout::write_item(item, &bytes, binary, &mut out).map_err(|reason| format!("subfield {}: {reason}", item.id))?;
+                        let bytes =
+                            scalar_from_json(value, binary).map_err(|why| format!("subfield {}: {why}", item.id))?;
+                        crate::layout::write_item(item, &bytes, binary, &mut out)
+                            .map_err(|reason| format!("subfield {}: {reason}", item.id))?;
                     }
                 }
             }

@@ -40,9 +40,12 @@ pub fn split(spec: &Spec, items: &[Item], value: &[u8], binary: bool) -> Result<
         let length = match item.length {
             ItemLength::Fixed(len) => len as usize,
             ItemLength::Var { prefix_digits, max } => {
-                let digits = value
-                    .get(position..position + prefix_digits as usize)
-                    .ok_or_else(|| error(position, Reason::Truncated { needed: prefix_digits as usize, available: value.len() - position }))?;
+                let digits = value.get(position..position + prefix_digits as usize).ok_or_else(|| {
+                    error(
+                        position,
+                        Reason::Truncated { needed: prefix_digits as usize, available: value.len() - position },
+                    )
+                })?;
                 let mut length = 0usize;
                 for &b in digits {
                     if !b.is_ascii_digit() {
@@ -67,7 +70,10 @@ pub fn split(spec: &Spec, items: &[Item], value: &[u8], binary: bool) -> Result<
                 let size = group_size(spec, group);
                 let length = value.len() - position;
                 if size == 0 || length % size != 0 {
-                    return Err(error(position, Reason::Invalid(format!("{length} units is not a whole number of {size}-unit records"))));
+                    return Err(error(
+                        position,
+                        Reason::Invalid(format!("{length} units is not a whole number of {size}-unit records")),
+                    ));
                 }
                 if length / size > GROUP_REPEATS_MAX {
                     return Err(error(position, Reason::TooLong { length: length / size, max: GROUP_REPEATS_MAX }));
@@ -88,7 +94,11 @@ pub fn split(spec: &Spec, items: &[Item], value: &[u8], binary: bool) -> Result<
         position = end;
     }
     if position != value.len() {
-        return Err(LayoutError { item: items.len() - 1, offset: position, reason: Reason::TrailingBytes { count: value.len() - position } });
+        return Err(LayoutError {
+            item: items.len() - 1,
+            offset: position,
+            reason: Reason::TrailingBytes { count: value.len() - position },
+        });
     }
     Ok(parts)
 }

@@ -245,14 +245,16 @@ impl Message {
     }
 
     pub fn lookup(&self, path: &Path) -> Result<Option<&[u8]>> {
-        let field_spec = self.spec.field(path.field as usize).ok_or_else(|| Error::path(&path.to_string(), Reason::NoSuchPath))?;
+        let field_spec =
+            self.spec.field(path.field as usize).ok_or_else(|| Error::path(&path.to_string(), Reason::NoSuchPath))?;
         let Some(value) = self.get(path.field) else {
             return Ok(None);
         };
         if path.is_field() {
             return Ok(Some(value));
         }
-        let layout = self.resolve(path.field).layout.ok_or_else(|| Error::path(&path.to_string(), Reason::NoSuchPath))?;
+        let layout =
+            self.resolve(path.field).layout.ok_or_else(|| Error::path(&path.to_string(), Reason::NoSuchPath))?;
         find_in_layout(&self.spec, layout, value, field_spec.field_type.is_binary(), &path.segments)
             .map_err(|reason| Error::path(&path.to_string(), reason))
     }
@@ -307,13 +309,15 @@ impl Message {
             }
             let Some(layout) = self.resolve(field).layout else { continue };
             let value = &self.data[start as usize..(start + len) as usize];
-            check_layout(&self.spec, layout, value, spec.field_type.is_binary()).map_err(|(offset, reason, item)| {
-                let location = match item {
-                    Some(id) => Location::Subfield(field, id),
-                    None => Location::Field(field),
-                };
-                Error::new(location, Some(offset), reason)
-            })?;
+            check_layout(&self.spec, layout, value, spec.field_type.is_binary()).map_err(
+                |(offset, reason, item)| {
+                    let location = match item {
+                        Some(id) => Location::Subfield(field, id),
+                        None => Location::Field(field),
+                    };
+                    Error::new(location, Some(offset), reason)
+                },
+            )?;
         }
         Ok(())
     }
@@ -331,10 +335,9 @@ impl Message {
 
     /// A response to this message: response MTI and copies of `echo` fields (those present).
     pub fn response(&self, echo: &[u8]) -> Result<Message> {
-        let mti = self
-            .mti
-            .response()
-            .ok_or_else(|| Error::new(Location::Mti, None, Reason::NotAllowed("only requests and advices have responses")))?;
+        let mti = self.mti.response().ok_or_else(|| {
+            Error::new(Location::Mti, None, Reason::NotAllowed("only requests and advices have responses"))
+        })?;
         let mut response = Message::new(Arc::clone(&self.spec), mti);
         for &field in echo {
             if let Some(value) = self.get(field) {
@@ -364,7 +367,13 @@ fn layout_error(error: layout::LayoutError) -> Reason {
 }
 
 /// Walk `segments` down through a layout.
-fn find_in_layout<'a>(spec: &Spec, layout: LayoutId, value: &'a [u8], binary: bool, segments: &[String]) -> std::result::Result<Option<&'a [u8]>, Reason> {
+fn find_in_layout<'a>(
+    spec: &Spec,
+    layout: LayoutId,
+    value: &'a [u8],
+    binary: bool,
+    segments: &[String],
+) -> std::result::Result<Option<&'a [u8]>, Reason> {
     let Layout { kind, .. } = spec.layout(layout);
     match kind {
         LayoutKind::Tlv(_) => {
@@ -404,7 +413,14 @@ fn find_in_layout<'a>(spec: &Spec, layout: LayoutId, value: &'a [u8], binary: bo
 
 /// The parent value with the item at `segments` replaced by `new_value` (or removed when
 /// `None`).
-fn rebuild(spec: &Spec, layout: LayoutId, value: &[u8], binary: bool, segments: &[String], new_value: Option<&[u8]>) -> std::result::Result<Vec<u8>, Reason> {
+fn rebuild(
+    spec: &Spec,
+    layout: LayoutId,
+    value: &[u8],
+    binary: bool,
+    segments: &[String],
+    new_value: Option<&[u8]>,
+) -> std::result::Result<Vec<u8>, Reason> {
     match &spec.layout(layout).kind {
         LayoutKind::Tlv(_) => rebuild_tlv(value, segments, new_value),
         LayoutKind::Positional(items) => {
@@ -428,13 +444,16 @@ fn rebuild(spec: &Spec, layout: LayoutId, value: &[u8], binary: bool, segments: 
                 let replacement = match (inner.is_empty(), new_value) {
                     (true, Some(record)) => record.to_vec(),
                     (true, None) => Vec::new(),
-                    (false, _) => rebuild(spec, group, &value[record_start..record_start + size], binary, inner, new_value)?,
+                    (false, _) => {
+                        rebuild(spec, group, &value[record_start..record_start + size], binary, inner, new_value)?
+                    }
                 };
                 if inner.is_empty() && new_value.is_some() && replacement.len() != size {
                     return Err(Reason::LengthMismatch { expected: size, actual: replacement.len() });
                 }
                 if inner.is_empty() && occurrence <= records {
-                    layout::split(spec, positional_items(spec, group).unwrap_or(&[]), &replacement, binary).map_err(layout_error)?;
+                    layout::split(spec, positional_items(spec, group).unwrap_or(&[]), &replacement, binary)
+                        .map_err(layout_error)?;
                 }
                 let end = (record_start + size).min(out.len());
                 out.splice(record_start..end, replacement);
@@ -485,7 +504,12 @@ fn rebuild_tlv(value: &[u8], segments: &[String], new_value: Option<&[u8]>) -> s
 
 /// Check a field value against its layout: TLV well-formed, positional items fit.
 /// Returns the offset inside the value, the reason and the item id on failure.
-pub(crate) fn check_layout(spec: &Spec, layout: LayoutId, value: &[u8], binary: bool) -> std::result::Result<(), (usize, Reason, Option<String>)> {
+pub(crate) fn check_layout(
+    spec: &Spec,
+    layout: LayoutId,
+    value: &[u8],
+    binary: bool,
+) -> std::result::Result<(), (usize, Reason, Option<String>)> {
     match &spec.layout(layout).kind {
         LayoutKind::Tlv(_) => tlv::validate(value).map_err(|e| (e.offset, e.reason, None)),
         LayoutKind::Positional(items) => {
@@ -498,7 +522,9 @@ pub(crate) fn check_layout(spec: &Spec, layout: LayoutId, value: &[u8], binary: 
                     for (index, record) in value[part.start..part.end].chunks_exact(size.max(1)).enumerate() {
                         let base = part.start + index * size;
                         layout::split(spec, group_items, record, binary).map_err(|e| {
-                            let id = group_items.get(e.item).map(|group_item| format!("{}.{}.{}", items[part.item].id, index + 1, group_item.id));
+                            let id = group_items
+                                .get(e.item)
+                                .map(|group_item| format!("{}.{}.{}", items[part.item].id, index + 1, group_item.id));
                             (base + e.offset, e.reason, id)
                         })?;
                     }

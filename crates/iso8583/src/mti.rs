@@ -10,7 +10,9 @@ pub struct Mti([u8; 4]);
 impl Mti {
     pub fn new(digits: [u8; 4]) -> Result<Mti> {
         match digits.iter().position(|b| !b.is_ascii_digit()) {
-            Some(index) => Err(Error::new(Location::Mti, Some(index), Reason::BadCharacter { index, expected: "a digit" })),
+            Some(index) => {
+                Err(Error::new(Location::Mti, Some(index), Reason::BadCharacter { index, expected: "a digit" }))
+            }
             None => Ok(Mti(digits)),
         }
     }
@@ -116,7 +118,18 @@ mod tests {
 
     #[test]
     fn response_and_repeat_helpers() {
-        let pairs = [("0100", "0110"), ("0200", "0210"), ("0201", "0210"), ("0220", "0230"), ("0221", "0230"), ("0400", "0410"), ("0420", "0430"), ("0500", "0510"), ("0800", "0810"), ("0820", "0830")];
+        let pairs = [
+            ("0100", "0110"),
+            ("0200", "0210"),
+            ("0201", "0210"),
+            ("0220", "0230"),
+            ("0221", "0230"),
+            ("0400", "0410"),
+            ("0420", "0430"),
+            ("0500", "0510"),
+            ("0800", "0810"),
+            ("0820", "0830"),
+        ];
         for (request, response) in pairs {
             let mti = Mti::parse(request).unwrap();
             assert!(mti.is_request());

@@ -197,8 +197,7 @@ pub fn parse_tag(text: &str) -> CrateResult<Vec<u8>, Reason> {
     let well_formed = match bytes.as_slice() {
         [first] => first & 0x1F != 0x1F,
         [first, rest @ ..] if rest.len() <= 2 => {
-            first & 0x1F == 0x1F
-                && rest.iter().enumerate().all(|(i, b)| (b & 0x80 != 0) == (i + 1 < rest.len()))
+            first & 0x1F == 0x1F && rest.iter().enumerate().all(|(i, b)| (b & 0x80 != 0) == (i + 1 < rest.len()))
         }
         _ => false,
     };

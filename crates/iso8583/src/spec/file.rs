@@ -205,12 +205,8 @@ impl SpecFile {
             return Err(Error::spec("file", "larger than SPEC_FILE_BYTES_MAX"));
         }
         match format {
-            SpecFormat::Toml => {
-                toml::from_str(text).map_err(|e| Error::spec("TOML", e.message().to_owned()))
-            }
-            SpecFormat::Json => {
-                serde_json::from_str(text).map_err(|e| Error::spec("JSON", e.to_string()))
-            }
+            SpecFormat::Toml => toml::from_str(text).map_err(|e| Error::spec("TOML", e.message().to_owned())),
+            SpecFormat::Json => serde_json::from_str(text).map_err(|e| Error::spec("JSON", e.to_string())),
         }
     }
 
@@ -256,9 +252,7 @@ impl SpecFile {
         let mut fields: Vec<Option<FieldSpec>> = vec![None; FIELD_NUMBER_MAX + 1];
         for (key, field) in &self.fields {
             let context = format!("field {key}");
-            let number: usize = key
-                .parse()
-                .map_err(|_| Error::spec(&context, "field key is not a number"))?;
+            let number: usize = key.parse().map_err(|_| Error::spec(&context, "field key is not a number"))?;
             if number < 2 || number > FIELD_NUMBER_MAX || number == 65 {
                 return Err(Error::spec(&context, "field number must be 2..=192 and not 65 (bitmaps)"));
             }
@@ -364,11 +358,7 @@ fn compile_condition(file: &ConditionFile, context: &str) -> Result<Condition> {
     Ok(Condition { mti, length: file.length.clone(), fields })
 }
 
-fn compile_layout(
-    name: &str,
-    file: &LayoutFile,
-    layout_id: &dyn Fn(&str, &str) -> Result<LayoutId>,
-) -> Result<Layout> {
+fn compile_layout(name: &str, file: &LayoutFile, layout_id: &dyn Fn(&str, &str) -> Result<LayoutId>) -> Result<Layout> {
     let context = format!("layout {name}");
     let kind = match (&file.positional, &file.tlv) {
         (Some(items), None) => {
@@ -426,9 +416,7 @@ fn compile_item(
             Length::Var { prefix_digits, max } => ItemLength::Var { prefix_digits, max },
             Length::Fixed(_) => unreachable!("parse_length with var gives Var"),
         },
-        (None, None, true, None) => ItemLength::Rest {
-            max: file.max.unwrap_or(FIELD_VALUE_UNITS_MAX as u16),
-        },
+        (None, None, true, None) => ItemLength::Rest { max: file.max.unwrap_or(FIELD_VALUE_UNITS_MAX as u16) },
         (None, None, false, Some(group)) => ItemLength::Repeat { group: layout_id(group, &item_context)? },
         _ => return Err(Error::spec(&item_context, "give exactly one of len (> 0), var, rest or repeat")),
     };

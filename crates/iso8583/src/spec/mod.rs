@@ -91,7 +91,10 @@ pub enum LengthUnit {
 pub enum Length {
     Fixed(u16),
     /// `prefix_digits` is 1 to 6 (L, LL, LLL, LLLL, ...); `max` is in value units.
-    Var { prefix_digits: u8, max: u16 },
+    Var {
+        prefix_digits: u8,
+        max: u16,
+    },
 }
 
 impl Length {
@@ -212,11 +215,18 @@ pub struct Item {
 pub enum ItemLength {
     Fixed(u16),
     /// Preceded by `prefix_digits` ASCII digits inside the parent's (text) value.
-    Var { prefix_digits: u8, max: u16 },
+    Var {
+        prefix_digits: u8,
+        max: u16,
+    },
     /// Everything to the end of the parent value.
-    Rest { max: u16 },
+    Rest {
+        max: u16,
+    },
     /// The rest of the value is this group repeated, each occurrence `group` long in total.
-    Repeat { group: LayoutId },
+    Repeat {
+        group: LayoutId,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,48 @@
+//! CLI errors: bad input (exit 2) or a failure of cardnet itself (exit 1). One line each.
+
+use std::fmt;
+
+#[derive(Debug)]
+pub enum CliError {
+    /// The user's input was wrong: a malformed message, unknown spec, bad JSON.
+    BadInput(String),
+    /// Something failed that was not the input's fault (I/O on stdout, say).
+    Failure(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::BadInput(_) => 2,
+            CliError::Failure(_) => 1,
+        }
+    }
+
+    pub fn bad_input(message: impl fmt::Display) -> CliError {
+        CliError::BadInput(one_line(&message.to_string()))
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::BadInput(message) | CliError::Failure(message) => f.write_str(message),
+        }
+    }
+}
+
+impl From<iso8583::Error> for CliError {
+    fn from(error: iso8583::Error) -> CliError {
+        CliError::bad_input(error)
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(error: std::io::Error) -> CliError {
+        CliError::Failure(one_line(&error.to_string()))
+    }
+}
