@@ -56,12 +56,35 @@ pub fn dump(message: &Message, options: &DumpOptions) -> String {
         let mask = if options.unmask { Mask::None } else { resolved.mask };
         let binary = field_spec.field_type.is_binary();
         let label = format!("{number:>3}  {}", field_spec.name);
-        let _ = writeln!(out, "{}  {}", pad(&label, NAME_WIDTH), show(value, binary, mask));
-        if let Some(layout) = resolved.layout {
-            dump_layout(&mut out, spec, layout, value, binary, mask, options.unmask, &number.to_string(), 1);
+        // A field shown by its subfields gets only its size on its own line: the whole value
+        // would show in clear what a masked subfield (a PAN in 48, a key in 62, tag 5A in 55)
+        // hides.
+        let fits = resolved.layout.filter(|&layout| fits_layout(spec, layout, value, binary));
+        match fits {
+            Some(layout) if !options.unmask => {
+                let unit = if binary { "bytes" } else { "characters" };
+                let _ = writeln!(out, "{}  ({} {unit})", pad(&label, NAME_WIDTH), value.len());
+                dump_layout(&mut out, spec, layout, value, binary, mask, options.unmask, &number.to_string(), 1);
+            }
+            Some(layout) => {
+                let _ = writeln!(out, "{}  {}", pad(&label, NAME_WIDTH), show(value, binary, mask));
+                dump_layout(&mut out, spec, layout, value, binary, mask, options.unmask, &number.to_string(), 1);
+            }
+            None => {
+                let hide = resolved.layout.is_some_and(|layout| spec.layout_is_sensitive(layout));
+                let mask = if hide && !options.unmask { Mask::All } else { mask };
+                let _ = writeln!(out, "{}  {}", pad(&label, NAME_WIDTH), show(value, binary, mask));
+            }
         }
     }
     out
+}
+
+fn fits_layout(spec: &Spec, layout: LayoutId, value: &[u8], binary: bool) -> bool {
+    match &spec.layout(layout).kind {
+        LayoutKind::Tlv(_) => tlv::validate(value).is_ok(),
+        LayoutKind::Positional(_) => positional_parts(spec, layout, value, binary).is_some(),
+    }
 }
 
 fn requirement_text(requirement: ProcessingRequirement) -> &'static str {

@@ -498,12 +498,16 @@ mod tests {
 
     #[test]
     fn processing_requirement_nibble_is_read_and_set() {
+        // Byte 3 of the UnionPay header: terminal status (high nibble), processing requirement (low).
         let mut header = Header::from_hex("603100311003").unwrap();
-        assert_eq!(header.terminal_status(), 3);
-        assert_eq!(header.processing_requirement(), ProcessingRequirement::DownloadParameters);
+        assert_eq!(header.application_type(), 0x60);
+        assert_eq!((header.terminal_status(), header.processing_requirement()), (0, ProcessingRequirement::None));
         header.set_processing_requirement(ProcessingRequirement::SignOnAgain);
-        assert_eq!(header.to_string(), "603100331003");
-        assert_eq!(header.terminal_status(), 3);
+        assert_eq!(header.to_string(), "603103311003");
+        let header = Header::from_hex("613121313031").unwrap();
+        assert_eq!(header.terminal_status(), 2);
+        assert_eq!(header.processing_requirement(), ProcessingRequirement::DownloadParameters);
+        assert_eq!(ProcessingRequirement::from_nibble(0xC), ProcessingRequirement::Other(0xC));
     }
 
     #[test]

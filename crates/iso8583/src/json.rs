@@ -55,7 +55,11 @@ pub fn to_json(message: &Message, envelope: Option<&Envelope>, options: JsonOpti
         let rendered = resolved
             .layout
             .and_then(|layout| layout_to_json(&spec, layout, value, binary, mask, options))
-            .unwrap_or_else(|| scalar(value, binary, mask));
+            .unwrap_or_else(|| {
+                // Shown whole: hide it all if its layout could hold a secret.
+                let hide = !options.unmask && resolved.layout.is_some_and(|layout| spec.layout_is_sensitive(layout));
+                scalar(value, binary, if hide { Mask::All } else { mask })
+            });
         fields.insert(number.to_string(), rendered);
     }
     object.insert("fields".into(), Value::Object(fields));

@@ -250,7 +250,7 @@ mod tests {
         // A 4-byte tag.
         assert!(validate(&[0x9F, 0x81, 0x81, 0x01, 0x00]).is_err());
         // A constructed element whose inside is broken.
-        assert_eq!(validate(&[0x71, 0x02, 0x86, 0x05]).unwrap_err().offset, 2);
+        assert_eq!(validate(&[0x71, 0x02, 0x86, 0x05]).unwrap_err().offset, 3, "the inner length byte");
         // Deep nesting.
         let mut deep = vec![0x95, 0x00];
         for _ in 0..10 {

@@ -262,6 +262,19 @@ impl Spec {
         &self.layouts[id]
     }
 
+    /// Whether a layout can hold something a dump must hide: a TLV (tags 5A, 57, ...) or a
+    /// positional layout with a masked item. A value that does not fit such a layout is
+    /// hidden whole rather than shown unparsed.
+    pub fn layout_is_sensitive(&self, id: LayoutId) -> bool {
+        match &self.layout(id).kind {
+            LayoutKind::Tlv(_) => true,
+            LayoutKind::Positional(items) => items.iter().any(|item| {
+                item.mask != Mask::None
+                    || matches!(item.length, ItemLength::Repeat { group } if self.layout_is_sensitive(group))
+            }),
+        }
+    }
+
     pub fn layout_by_name(&self, name: &str) -> Option<LayoutId> {
         self.layouts.iter().position(|layout| layout.name == name)
     }
