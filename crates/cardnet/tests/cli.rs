@@ -1,0 +1,134 @@
+//! The `cardnet` binary as a user scripts it: exit codes, one JSON object with --json,
+//! one-line errors, and the decode | encode round trip.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const V1: &str = include_str!("../../iso8583/tests/data/v1.hex");
+
+fn cardnet(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[test]
+fn decode_prints_a_masked_dump() {
+    let output = cardnet(&["iso8583", "decode", "--spec", "cup-pos", "--framed", V1.trim()], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("MTI     0200"));
+    assert!(text.contains("622424******0113"));
+    assert!(!text.contains("6224242900000113"));
+    assert!(text.contains("9F26") && text.contains("95BBE372271DDA7C"), "TLV tags one per line");
+    assert!(text.contains("60.1") && text.contains("[22]"));
+}
+
+#[test]
+fn decode_json_then_encode_gives_v1_back() {
+    let decoded = cardnet(&["iso8583", "decode", "--spec", "cup-pos", "--framed", "--json", "--unmask", "-"], Some(V1));
+    assert!(decoded.status.success(), "{}", stderr(&decoded));
+    let json = stdout(&decoded);
+    assert_eq!(json.trim().lines().count(), 1, "one JSON object");
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["mti"], "0200");
+    assert_eq!(value["tpdu"], "6000060000");
+    assert_eq!(value["header"], "603100311003");
+    assert_eq!(value["fields"]["2"], "6224242900000113");
+    assert_eq!(value["fields"]["3"], "000000");
+    assert_eq!(value["fields"]["55"]["9F26"], "95BBE372271DDA7C");
+    assert_eq!(value["fields"]["60"]["1"], "22");
+    assert_eq!(value["fields"]["60"]["2"], "000024");
+    let encoded = cardnet(&["iso8583", "encode", "--spec", "cup-pos", "--framed", "--unmask", "-"], Some(&json));
+    assert!(encoded.status.success(), "{}", stderr(&encoded));
+    assert_eq!(stdout(&encoded).trim(), V1.trim());
+}
+
+#[test]
+fn masked_json_hides_secrets_and_cannot_be_encoded() {
+    let decoded = cardnet(&["iso8583", "decode", "--framed", "--json", V1.trim()], None);
+    let json = stdout(&decoded);
+    assert!(json.contains("622424******0113") && !json.contains("6224242900000113"));
+    assert!(!json.contains("D1EEF419D0AE2609"), "PIN block");
+    let encoded = cardnet(&["iso8583", "encode", "--framed", "-"], Some(&json));
+    assert_eq!(encoded.status.code(), Some(2));
+    assert!(stderr(&encoded).contains("--unmask"), "{}", stderr(&encoded));
+}
+
+#[test]
+fn bad_input_is_one_line_naming_field_and_offset_with_exit_2() {
+    let truncated = &V1.trim()[..200];
+    let output = cardnet(&["iso8583", "decode", "--spec", "cup-pos", "--framed", truncated], None);
+    assert_eq!(output.status.code(), Some(2));
+    let error = stderr(&output);
+    assert_eq!(error.trim().lines().count(), 1, "{error}");
+    assert!(error.contains("at byte"), "{error}");
+    let body_cut = "0200702406C020C19A311662";
+    let output = cardnet(&["iso8583", "decode", body_cut], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("field 2 at byte 11"), "{}", stderr(&output));
+    for args in [
+        vec!["iso8583", "decode", "XYZ"],
+        vec!["iso8583", "decode", "--spec", "nope", "0800"],
+        vec!["iso8583", "encode", "{not json"],
+        vec!["iso8583", "encode", r#"{"mti":"0200","fields":{"3":"12"}}"#],
+        vec!["iso8583", "frobnicate"],
+    ] {
+        let output = cardnet(&args, None);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(!stderr(&output).is_empty());
+    }
+}
+
+#[test]
+fn specs_and_demo_report_as_json() {
+    let output = cardnet(&["iso8583", "specs", "--json"], None);
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let names: Vec<_> =
+        value["specs"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["cup-pos", "iso87-ascii", "network"]);
+    let output = cardnet(&["demo", "--json"], None);
+    assert!(output.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(value["sample_purchase"]["fields"]["2"], "622424******0113");
+}
+
+#[test]
+fn a_user_spec_file_can_be_used() {
+    let directory = std::env::temp_dir().join(format!("cardnet-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("mine.json");
+    let spec = r#"{"name":"mine","mti":"ascii","bitmap":{"encoding":"hex","fields_max":64},
+        "fields":{"3":{"name":"Processing code","type":"n","len":6},"11":{"name":"STAN","type":"n","len":6}}}"#;
+    std::fs::write(&path, spec).unwrap();
+    let path_text = path.to_str().unwrap();
+    let encoded = cardnet(
+        &["iso8583", "encode", "--spec", path_text, r#"{"mti":"0800","fields":{"3":"990000","11":"000001"}}"#],
+        None,
+    );
+    assert!(encoded.status.success(), "{}", stderr(&encoded));
+    let hex = stdout(&encoded);
+    assert_eq!(hex.trim(), iso8583::hex::encode(b"08002020000000000000990000000001"));
+    let decoded = cardnet(&["iso8583", "decode", "--spec", path_text, "--json", hex.trim()], None);
+    let value: serde_json::Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(value["fields"]["11"], "000001");
+    std::fs::remove_dir_all(&directory).unwrap();
+}
