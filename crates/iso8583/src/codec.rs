@@ -196,24 +196,7 @@ pub(crate) fn encode_into(message: &Message, out: &mut Vec<u8>) -> Result<()> {
         MtiEncoding::Ascii => out.extend_from_slice(message.mti().as_bytes()),
         MtiEncoding::Ebcdic => out.extend(message.mti().as_bytes().iter().map(|&b| 0xF0 + (b - b'0'))),
     }
-    let mut bitmap = [0u64; 3];
-    for number in message.field_numbers() {
-        let index = number as usize - 1;
-        bitmap[index / 64] |= 1u64 << (63 - index % 64);
-    }
-    if bitmap[2] != 0 {
-        bitmap[1] |= 1u64 << 63;
-    }
-    if bitmap[1] != 0 {
-        bitmap[0] |= 1u64 << 63;
-    }
-    let words = if bitmap[2] != 0 {
-        3
-    } else if bitmap[1] != 0 {
-        2
-    } else {
-        1
-    };
+    let (bitmap, words) = bitmaps(message);
     for &word in &bitmap[..words] {
         match spec.bitmap.encoding {
             BitmapEncoding::Binary => out.extend_from_slice(&word.to_be_bytes()),
@@ -230,4 +213,22 @@ pub(crate) fn encode_into(message: &Message, out: &mut Vec<u8>) -> Result<()> {
         return Err(Error::new(Location::Message, None, Reason::TooLong { length, max: MESSAGE_BYTES_MAX }));
     }
     Ok(())
+}
+
+/// The bitmaps a message encodes with, and how many of them are sent (1 to 3): bit 1 announces
+/// the secondary bitmap, bit 65 the tertiary one.
+pub fn bitmaps(message: &Message) -> ([u64; 3], usize) {
+    let mut bitmap = [0u64; 3];
+    for number in message.field_numbers() {
+        let index = number as usize - 1;
+        bitmap[index / 64] |= 1u64 << (63 - index % 64);
+    }
+    if bitmap[2] != 0 {
+        bitmap[1] |= 1u64 << 63;
+    }
+    if bitmap[1] != 0 {
+        bitmap[0] |= 1u64 << 63;
+    }
+    let words = 1 + (bitmap[1] != 0) as usize + (bitmap[2] != 0) as usize;
+    (bitmap, words)
 }

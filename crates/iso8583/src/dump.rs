@@ -226,23 +226,6 @@ fn dump_tlv(
 
 /// The bitmap(s) this message encodes with, as hex.
 pub fn bitmap_hex(message: &Message) -> String {
-    let mut bitmap = [0u64; 3];
-    for number in message.field_numbers() {
-        let index = number as usize - 1;
-        bitmap[index / 64] |= 1u64 << (63 - index % 64);
-    }
-    if bitmap[2] != 0 {
-        bitmap[1] |= 1 << 63;
-    }
-    if bitmap[1] != 0 {
-        bitmap[0] |= 1 << 63;
-    }
-    let words = if bitmap[2] != 0 {
-        3
-    } else if bitmap[1] != 0 {
-        2
-    } else {
-        1
-    };
+    let (bitmap, words) = crate::codec::bitmaps(message);
     bitmap[..words].iter().map(|w| format!("{w:016X}")).collect::<Vec<_>>().join(" ")
 }
