@@ -268,7 +268,7 @@ pub(crate) fn encode(spec: &FieldSpec, value: &[u8], out: &mut Vec<u8>) -> Resul
         let count = match (spec.unit, spec.encoding) {
             (LengthUnit::Units, _) => units,
             (LengthUnit::Bytes, Encoding::Bcd) => {
-                if units % 2 != 0 {
+                if !units.is_multiple_of(2) {
                     return Err(Error::field(
                         spec.number,
                         Reason::NotAllowed("an odd digit count cannot be counted in bytes"),
@@ -352,7 +352,7 @@ fn write_prefix(prefix: PrefixEncoding, digits: u8, count: usize, out: &mut Vec<
         PrefixEncoding::Bcd => {
             for position in (0..size as u32).rev() {
                 let pair = count / 100usize.pow(position) % 100;
-                out.push(((pair / 10) << 4 | pair % 10) as u8);
+                out.push((((pair / 10) << 4) | (pair % 10)) as u8);
             }
         }
         PrefixEncoding::Binary => {

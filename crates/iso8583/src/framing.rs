@@ -85,8 +85,8 @@ impl LengthPrefix {
                     return Err(too_long(9999));
                 }
                 let (high, low) = (length / 100, length % 100);
-                out.push(((high / 10) << 4 | high % 10) as u8);
-                out.push(((low / 10) << 4 | low % 10) as u8);
+                out.push((((high / 10) << 4) | (high % 10)) as u8);
+                out.push((((low / 10) << 4) | (low % 10)) as u8);
             }
         }
         Ok(())

@@ -56,7 +56,7 @@ pub fn decode(text: &str) -> Result<Vec<u8>, HexError> {
 
 /// Decode hex text (either case) and append the bytes to `out`.
 pub fn decode_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), HexError> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(HexError::OddLength);
     }
     out.reserve(text.len() / 2);

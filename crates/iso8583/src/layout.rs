@@ -69,7 +69,7 @@ pub fn split(spec: &Spec, items: &[Item], value: &[u8], binary: bool) -> Result<
             ItemLength::Repeat { group } => {
                 let size = group_size(spec, group);
                 let length = value.len() - position;
-                if size == 0 || length % size != 0 {
+                if size == 0 || !length.is_multiple_of(size) {
                     return Err(error(
                         position,
                         Reason::Invalid(format!("{length} units is not a whole number of {size}-unit records")),

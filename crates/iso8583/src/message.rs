@@ -475,10 +475,10 @@ fn rebuild(
                     out.extend_from_slice(&value[part.prefix_start..part.end]);
                 }
             }
-            if item_index == present {
-                if let Some(new_value) = new_value {
-                    layout::write_item(item, new_value, binary, &mut out)?;
-                }
+            if item_index == present
+                && let Some(new_value) = new_value
+            {
+                layout::write_item(item, new_value, binary, &mut out)?;
             }
             Ok(out)
         }

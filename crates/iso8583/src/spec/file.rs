@@ -253,7 +253,7 @@ impl SpecFile {
         for (key, field) in &self.fields {
             let context = format!("field {key}");
             let number: usize = key.parse().map_err(|_| Error::spec(&context, "field key is not a number"))?;
-            if number < 2 || number > FIELD_NUMBER_MAX || number == 65 {
+            if !(2..=FIELD_NUMBER_MAX).contains(&number) || number == 65 {
                 return Err(Error::spec(&context, "field number must be 2..=192 and not 65 (bitmaps)"));
             }
             if number > bitmap.fields_max as usize {
