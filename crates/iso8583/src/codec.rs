@@ -75,7 +75,7 @@ fn decode_body(body: &[u8], message: &mut Message) -> Result<()> {
             let bit = bits.leading_zeros() as usize;
             bits &= !(1u64 << (63 - bit));
             let number = word_index * 64 + bit + 1;
-            if number == 1 || number == 65 || number == 129 {
+            if number == 1 || number == 65 {
                 continue; // bitmap indicators, already handled
             }
             let field_spec = spec

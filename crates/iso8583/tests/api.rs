@@ -169,6 +169,7 @@ fn user_specs_cover_ebcdic_hex_bitmaps_tertiary_bitmaps_and_binary_prefixes() {
         43 = { name = "Name", type = "ans", len = 10 }
         52 = { name = "PIN", type = "b", len = 8, encoding = "hex", mask = "all" }
         100 = { name = "Receiver", type = "n", var = "LL", max = 11, prefix = "binary" }
+        129 = { name = "First tertiary field", type = "n", len = 2 }
         150 = { name = "Far field", type = "x+n", len = 9, encoding = "bcd" }
     "#;
     let spec = Arc::new(Spec::from_str(text, SpecFormat::Toml).unwrap());
@@ -178,6 +179,7 @@ fn user_specs_cover_ebcdic_hex_bitmaps_tertiary_bitmaps_and_binary_prefixes() {
     message.set_str(43, "SHOP A&B 1").unwrap();
     message.set(52, &[0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC, 0xDE, 0xF0]).unwrap();
     message.set_str(100, "12345678901").unwrap();
+    message.set_str(129, "42").unwrap();
     message.set_str(150, "D00001000").unwrap();
     let body = message.encode().unwrap();
     assert_eq!(&body[..4], &[0xF0, 0xF1, 0xF0, 0xF0], "EBCDIC MTI");
