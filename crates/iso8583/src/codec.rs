@@ -12,9 +12,13 @@ use crate::message::Message;
 use crate::mti::Mti;
 use crate::spec::{BitmapEncoding, Encoding, Length, MtiEncoding, Spec};
 
+/// The MTI a message being decoded holds until its own MTI is read.
+const PLACEHOLDER_MTI: Mti = Mti::ZERO;
+
 /// Decode a message body (MTI onward) with `spec`.
 pub fn decode(spec: &Arc<Spec>, body: &[u8]) -> Result<Message> {
-    let mut message = Message::new(Arc::clone(spec), Mti::new(*b"0000")?);
+    // Values take at most twice their wire size (BCD), so this never reallocates.
+    let mut message = Message::with_capacity(Arc::clone(spec), PLACEHOLDER_MTI, 2 * body.len());
     decode_into(body, &mut message, 0)?;
     Ok(message)
 }
@@ -22,7 +26,7 @@ pub fn decode(spec: &Arc<Spec>, body: &[u8]) -> Result<Message> {
 /// Decode a complete frame (framing layers from the spec, then the body).
 pub fn decode_framed(spec: &Arc<Spec>, frame: &[u8]) -> Result<(Envelope, Message)> {
     let (envelope, body, offset) = spec.framing.unwrap(frame)?;
-    let mut message = Message::new(Arc::clone(spec), Mti::new(*b"0000")?);
+    let mut message = Message::with_capacity(Arc::clone(spec), PLACEHOLDER_MTI, 2 * body.len());
     decode_into(body, &mut message, offset)?;
     Ok((envelope, message))
 }
@@ -58,12 +62,30 @@ fn decode_body(body: &[u8], message: &mut Message) -> Result<()> {
         if fields_max < 128 {
             return Err(Error::at(Location::Bitmap(2), position, Reason::BitmapNotAllowed));
         }
+        let secondary_at = position;
         bitmap[1] = read_bitmap(spec.bitmap.encoding, body, &mut position, 2)?;
+        // An announced bitmap with no fields would not be sent again on encode, so the round
+        // trip would not be exact; no sender has a reason to send one.
+        if bitmap[1] == 0 {
+            return Err(Error::at(
+                Location::Bitmap(2),
+                secondary_at,
+                Reason::NotAllowed("announced but names no field"),
+            ));
+        }
         if bitmap[1] >> 63 & 1 == 1 {
             if fields_max < 192 {
                 return Err(Error::at(Location::Bitmap(3), position, Reason::BitmapNotAllowed));
             }
+            let tertiary_at = position;
             bitmap[2] = read_bitmap(spec.bitmap.encoding, body, &mut position, 3)?;
+            if bitmap[2] == 0 {
+                return Err(Error::at(
+                    Location::Bitmap(3),
+                    tertiary_at,
+                    Reason::NotAllowed("announced but names no field"),
+                ));
+            }
         }
     }
     // Wire positions of values that have layouts, so a layout error can name a byte offset.
@@ -169,11 +191,11 @@ fn read_bitmap(encoding: BitmapEncoding, body: &[u8], position: &mut usize, numb
         BitmapEncoding::Hex => {
             let mut value = 0u64;
             for (index, &c) in bytes.iter().enumerate() {
-                let nibble = hex::nibble(c).ok_or_else(|| {
+                let nibble = hex::nibble_upper(c).ok_or_else(|| {
                     Error::at(
                         Location::Bitmap(number),
                         *position + index,
-                        Reason::BadCharacter { index, expected: "a hex digit" },
+                        Reason::BadCharacter { index, expected: "an uppercase hex digit" },
                     )
                 })?;
                 value = value << 4 | nibble as u64;

@@ -110,12 +110,12 @@ fn decode_value(spec: &FieldSpec, wire: &[u8], units: usize, out: &mut Vec<u8>) 
     match spec.encoding {
         Encoding::Binary => out.extend_from_slice(wire),
         Encoding::Hex => {
-            hex::decode_into(wire, out).map_err(|e| {
+            hex::decode_upper_into(wire, out).map_err(|e| {
                 let index = match e {
                     hex::HexError::NotHex { index } => index,
                     hex::HexError::OddLength => 0,
                 };
-                Error::at(location, index, Reason::BadCharacter { index, expected: "a hex digit" })
+                Error::at(location, index, Reason::BadCharacter { index, expected: "an uppercase hex digit" })
             })?;
         }
         Encoding::Ascii => {
@@ -191,36 +191,61 @@ fn unpack_bcd(
 ) -> Result<(), BcdError> {
     debug_assert_eq!(wire.len(), digits.div_ceil(2));
     let odd = digits % 2 == 1;
-    let start = out.len();
-    out.reserve(digits + 1);
-    for (index, &b) in wire.iter().enumerate() {
-        if !allow_hex && (b >> 4 > 9 || b & 0x0F > 9) {
-            // The pad nibble is checked separately below; only digits must be 0-9.
-            let is_pad_byte =
-                odd && ((align == Align::Right && index == 0) || (align == Align::Left && index == wire.len() - 1));
-            let bad_high = b >> 4 > 9 && !(is_pad_byte && align == Align::Right);
-            let bad_low = b & 0x0F > 9 && !(is_pad_byte && align == Align::Left);
-            if bad_high || bad_low {
-                let nibble_index = 2 * index + (!bad_high) as usize;
-                return Err(BcdError { byte: index, reason: Reason::NotBcd { nibble_index } });
-            }
+    let mut bytes = wire;
+    let mut byte_index = 0usize;
+    out.reserve(digits);
+    // An odd count has one pad nibble: first when right-aligned, last when left-aligned.
+    if odd && align == Align::Right {
+        let Some((&first, rest)) = bytes.split_first() else { return Ok(()) };
+        if first >> 4 != pad {
+            return Err(BcdError { byte: 0, reason: Reason::BadPadNibble { expected: pad } });
+        }
+        push_nibble(first & 0x0F, allow_hex, 1, out)?;
+        bytes = rest;
+        byte_index = 1;
+    }
+    let mut last = None;
+    if odd && align == Align::Left {
+        if let Some((&final_byte, rest)) = bytes.split_last() {
+            last = Some(final_byte);
+            bytes = rest;
+        }
+    }
+    for (index, &b) in bytes.iter().enumerate() {
+        if !allow_hex && !BCD_BYTE[b as usize] {
+            let nibble_index = 2 * (byte_index + index) + (b >> 4 <= 9) as usize;
+            return Err(BcdError { byte: byte_index + index, reason: Reason::NotBcd { nibble_index } });
         }
         out.extend_from_slice(&HEX_PAIRS[b as usize]);
     }
-    if odd {
-        let (pad_value, remove_at) = match align {
-            Align::Right => (wire[0] >> 4, start),
-            Align::Left => (wire[wire.len() - 1] & 0x0F, out.len() - 1),
-        };
-        if pad_value != pad {
-            let byte = if align == Align::Right { 0 } else { wire.len() - 1 };
-            out.truncate(start);
+    if let Some(final_byte) = last {
+        let byte = wire.len() - 1;
+        if final_byte & 0x0F != pad {
             return Err(BcdError { byte, reason: Reason::BadPadNibble { expected: pad } });
         }
-        out.remove(remove_at);
+        push_nibble(final_byte >> 4, allow_hex, 2 * byte, out)?;
     }
     Ok(())
 }
+
+fn push_nibble(nibble: u8, allow_hex: bool, nibble_index: usize, out: &mut Vec<u8>) -> Result<(), BcdError> {
+    if !allow_hex && nibble > 9 {
+        return Err(BcdError { byte: nibble_index / 2, reason: Reason::NotBcd { nibble_index } });
+    }
+    out.push(HEX_PAIRS[nibble as usize][1]);
+    Ok(())
+}
+
+/// Whether both nibbles of a byte are decimal digits.
+const BCD_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        table[b] = (b >> 4) <= 9 && (b & 0x0F) <= 9;
+        b += 1;
+    }
+    table
+};
 
 /// A character problem inside a value: index into the value.
 pub(crate) struct TextError {
@@ -236,16 +261,16 @@ impl TextError {
 
 /// Check a text value (ASCII form) against its type.
 pub(crate) fn check_text(field_type: FieldType, value: &[u8]) -> Result<(), TextError> {
-    let (valid, expected): (fn(u8) -> bool, &'static str) = match field_type {
-        FieldType::N => (|b| b.is_ascii_digit(), "a digit"),
-        FieldType::A => (|b| b.is_ascii_alphabetic() || b == b' ', "a letter or space"),
-        FieldType::An => (|b| b.is_ascii_alphanumeric() || b == b' ', "a letter, digit or space"),
-        FieldType::Ans => (|b| (0x20..0x7F).contains(&b) || b >= 0x80, "a printable character"),
-        FieldType::Z => (|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b) || b == b'=', "track data (0-9, A-F, =)"),
-        FieldType::B => (|_| true, "a byte"),
+    let (class, expected) = match field_type {
+        FieldType::N => (DIGIT, "a digit"),
+        FieldType::A => (LETTER | SPACE, "a letter or space"),
+        FieldType::An => (DIGIT | LETTER | SPACE, "a letter, digit or space"),
+        FieldType::Ans => (DIGIT | LETTER | SPACE | PRINTABLE, "a printable character"),
+        FieldType::Z => (DIGIT | TRACK, "track data (0-9, A-F, =)"),
+        FieldType::B => return Ok(()),
         FieldType::Xn => {
             return match value.split_first() {
-                Some((b'C' | b'D', digits)) => match digits.iter().position(|b| !b.is_ascii_digit()) {
+                Some((b'C' | b'D', digits)) => match digits.iter().position(|&b| CHAR_CLASS[b as usize] & DIGIT == 0) {
                     Some(index) => Err(TextError { index: index + 1, expected: "a digit" }),
                     None => Ok(()),
                 },
@@ -253,17 +278,52 @@ pub(crate) fn check_text(field_type: FieldType, value: &[u8]) -> Result<(), Text
             };
         }
     };
-    match value.iter().position(|&b| !valid(b)) {
+    match value.iter().position(|&b| CHAR_CLASS[b as usize] & class == 0) {
         Some(index) => Err(TextError { index, expected }),
         None => Ok(()),
     }
 }
 
+const DIGIT: u8 = 1;
+const LETTER: u8 = 2;
+const SPACE: u8 = 4;
+/// Printable punctuation, and bytes above 0x7F (national text such as GBK) for `ans`.
+const PRINTABLE: u8 = 8;
+/// `A`-`F` and `=` in track data.
+const TRACK: u8 = 16;
+
+/// Character classes of every byte, so text checks are one table lookup a byte.
+const CHAR_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_digit() {
+            DIGIT
+        } else if c.is_ascii_alphabetic() {
+            LETTER | if c >= b'A' && c <= b'F' { TRACK } else { 0 }
+        } else if c == b' ' {
+            SPACE
+        } else if c == b'=' {
+            PRINTABLE | TRACK
+        } else if (c > 0x20 && c < 0x7F) || c >= 0x80 {
+            PRINTABLE
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+
 /// Encode `value` (value units) as field `spec`, appending wire bytes to `out`.
 pub(crate) fn encode(spec: &FieldSpec, value: &[u8], out: &mut Vec<u8>) -> Result<()> {
     let location = || Location::Field(spec.number);
     let units = value.len();
-    check_value(spec, value)?;
+    // Values in a `Message` were checked when they were set or decoded; only the lengths are
+    // checked again here (cheap, and what keeps the wire format consistent).
+    debug_assert!(check_value(spec, value).is_ok(), "field {} holds an unchecked value", spec.number);
+    check_length(spec, units)?;
     if let Length::Var { prefix_digits, .. } = spec.length {
         let count = match (spec.unit, spec.encoding) {
             (LengthUnit::Units, _) => units,
@@ -297,10 +357,10 @@ pub(crate) fn encode(spec: &FieldSpec, value: &[u8], out: &mut Vec<u8>) -> Resul
             }
         }
         Encoding::Bcd => {
-            let digits = match spec.field_type {
-                FieldType::Xn => {
-                    out.push(value[0]);
-                    &value[1..]
+            let digits = match (spec.field_type, value.split_first()) {
+                (FieldType::Xn, Some((&sign, digits))) => {
+                    out.push(sign);
+                    digits
                 }
                 _ => value,
             };
@@ -314,15 +374,7 @@ pub(crate) fn encode(spec: &FieldSpec, value: &[u8], out: &mut Vec<u8>) -> Resul
 pub(crate) fn check_value(spec: &FieldSpec, value: &[u8]) -> Result<()> {
     let location = || Location::Field(spec.number);
     let units = value.len();
-    match spec.length {
-        Length::Fixed(len) if units != len as usize => {
-            return Err(Error::new(location(), None, Reason::LengthMismatch { expected: len as usize, actual: units }));
-        }
-        Length::Var { max, .. } if units > max as usize => {
-            return Err(Error::new(location(), None, Reason::TooLong { length: units, max: max as usize }));
-        }
-        _ => {}
-    }
+    check_length(spec, units)?;
     if spec.field_type == FieldType::Z && spec.encoding == Encoding::Bcd {
         // In BCD the separator is the nibble D, so `=` is accepted and written as D.
         return check_text(FieldType::Z, value).map_err(|e| e.locate(location()));
@@ -331,6 +383,18 @@ pub(crate) fn check_value(spec: &FieldSpec, value: &[u8]) -> Result<()> {
         return Err(Error::new(location(), None, Reason::BadCharacter { index: 0, expected: "C or D" }));
     }
     check_text(spec.field_type, value).map_err(|e| e.locate(location()))
+}
+
+fn check_length(spec: &FieldSpec, units: usize) -> Result<()> {
+    match spec.length {
+        Length::Fixed(len) if units != len as usize => {
+            Err(Error::field(spec.number, Reason::LengthMismatch { expected: len as usize, actual: units }))
+        }
+        Length::Var { max, .. } if units > max as usize => {
+            Err(Error::field(spec.number, Reason::TooLong { length: units, max: max as usize }))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn write_prefix(prefix: PrefixEncoding, digits: u8, count: usize, out: &mut Vec<u8>) -> Result<(), Reason> {
@@ -487,7 +551,8 @@ mod tests {
         let amount = field(FieldType::Xn, Length::Fixed(9), Encoding::Bcd, Align::Right);
         round_trip(&amount, b"C00001000", &[b'C', 0x00, 0x00, 0x10, 0x00]);
         let ascii_amount = field(FieldType::Xn, Length::Fixed(4), Encoding::Ascii, Align::Right);
-        assert!(encode(&ascii_amount, b"X123", &mut Vec::new()).is_err());
+        assert!(check_value(&ascii_amount, b"X123").is_err());
+        assert!(check_value(&ascii_amount, b"C123").is_ok());
     }
 
     #[test]

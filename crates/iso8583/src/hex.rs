@@ -30,6 +30,16 @@ pub fn nibble(c: u8) -> Option<u8> {
     }
 }
 
+/// Value of one uppercase hex digit: what the codec writes, and so all it accepts on the wire
+/// (accepting `a` and writing back `A` would break byte-exact round trips).
+pub fn nibble_upper(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// Where hex text goes wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HexError {
@@ -56,6 +66,15 @@ pub fn decode(text: &str) -> Result<Vec<u8>, HexError> {
 
 /// Decode hex text (either case) and append the bytes to `out`.
 pub fn decode_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), HexError> {
+    decode_with(text, out, nibble)
+}
+
+/// Decode uppercase hex text only, appending the bytes to `out`.
+pub fn decode_upper_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), HexError> {
+    decode_with(text, out, nibble_upper)
+}
+
+fn decode_with(text: &[u8], out: &mut Vec<u8>, nibble: fn(u8) -> Option<u8>) -> Result<(), HexError> {
     if !text.len().is_multiple_of(2) {
         return Err(HexError::OddLength);
     }

@@ -119,8 +119,17 @@ fn layout_to_json(
                     }
                 }
             }
-            // Non-minimal length encodings would not survive the trip; show those whole.
-            (rebuilt == value).then_some(Value::Object(object))
+            // Non-minimal length encodings, and a repeated tag with others in between (JSON
+            // groups repeats into one array), would not survive the trip; show those whole.
+            let mut json_order = Vec::with_capacity(value.len());
+            for (tag, values) in &object {
+                let tag_bytes = hex::decode(tag).ok()?;
+                for element in tlv::elements(value).flatten().filter(|e| e.tag == tag_bytes.as_slice()) {
+                    tlv::write_element(element.tag, element.value, &mut json_order);
+                }
+                debug_assert!(values.is_string() || values.is_array());
+            }
+            (rebuilt == value && json_order == value).then_some(Value::Object(object))
         }
         LayoutKind::Positional(items) => {
             let parts = positional_parts(spec, layout, value, binary)?;

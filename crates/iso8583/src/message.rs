@@ -53,7 +53,13 @@ pub struct Resolved {
 
 impl Message {
     pub fn new(spec: Arc<Spec>, mti: Mti) -> Message {
-        Message { spec, mti, entries: Vec::with_capacity(24), data: Vec::with_capacity(256), garbage: 0 }
+        Message::with_capacity(spec, mti, 256)
+    }
+
+    /// A message with room for `data_bytes` of values, so filling it does not reallocate.
+    pub fn with_capacity(spec: Arc<Spec>, mti: Mti, data_bytes: usize) -> Message {
+        let data_bytes = data_bytes.min(2 * MESSAGE_BYTES_MAX);
+        Message { spec, mti, entries: Vec::with_capacity(32), data: Vec::with_capacity(data_bytes), garbage: 0 }
     }
 
     /// Reset to an empty message of `mti`, keeping the buffers (for decode-into loops).

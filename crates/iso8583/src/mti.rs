@@ -8,6 +8,9 @@ use crate::error::{Error, Location, Reason, Result};
 pub struct Mti([u8; 4]);
 
 impl Mti {
+    /// `0000`, a placeholder.
+    pub const ZERO: Mti = Mti(*b"0000");
+
     pub fn new(digits: [u8; 4]) -> Result<Mti> {
         match digits.iter().position(|b| !b.is_ascii_digit()) {
             Some(index) => {
