@@ -205,11 +205,12 @@ fn unpack_bcd(
         byte_index = 1;
     }
     let mut last = None;
-    if odd && align == Align::Left {
-        if let Some((&final_byte, rest)) = bytes.split_last() {
-            last = Some(final_byte);
-            bytes = rest;
-        }
+    if odd
+        && align == Align::Left
+        && let Some((&final_byte, rest)) = bytes.split_last()
+    {
+        last = Some(final_byte);
+        bytes = rest;
     }
     for (index, &b) in bytes.iter().enumerate() {
         if !allow_hex && !BCD_BYTE[b as usize] {
