@@ -33,10 +33,14 @@ pub fn decode_framed(spec: &Arc<Spec>, frame: &[u8]) -> Result<(Envelope, Messag
 
 /// Encode a message body and wrap it in the spec's framing.
 pub fn encode_framed(message: &Message, envelope: &Envelope) -> Result<Vec<u8>> {
-    let body = message.encode()?;
-    let mut out = Vec::with_capacity(body.len() + 16);
-    message.spec().framing.wrap(envelope, &body, &mut out)?;
+    let mut out = Vec::with_capacity(message.data.len() + 128);
+    encode_framed_into(message, envelope, &mut out)?;
     Ok(out)
+}
+
+/// Encode a framed message, appending to `out` (reuse it across messages to avoid allocation).
+pub fn encode_framed_into(message: &Message, envelope: &Envelope, out: &mut Vec<u8>) -> Result<()> {
+    message.spec().framing.wrap_with(envelope, out, |out| encode_into(message, out))
 }
 
 /// Decode `body` into `message`, reusing its buffers. Offsets in errors are `base + offset in

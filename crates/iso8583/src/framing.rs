@@ -64,32 +64,42 @@ impl LengthPrefix {
     }
 
     fn write(self, length: usize, out: &mut Vec<u8>) -> Result<()> {
+        let bytes = self.encode(length)?;
+        out.extend_from_slice(&bytes[..self.size()]);
+        Ok(())
+    }
+
+    /// The prefix for `length`, in the first `size()` bytes of the array.
+    fn encode(self, length: usize) -> Result<[u8; 4]> {
         let too_long = |max| Error::new(Location::Frame("length prefix"), None, Reason::TooLong { length, max });
+        let mut bytes = [0u8; 4];
         match self {
             LengthPrefix::Binary2 => {
                 let value = u16::try_from(length).map_err(|_| too_long(u16::MAX as usize))?;
-                out.extend_from_slice(&value.to_be_bytes());
+                bytes[..2].copy_from_slice(&value.to_be_bytes());
             }
             LengthPrefix::Binary4 => {
                 let value = u32::try_from(length).map_err(|_| too_long(u32::MAX as usize))?;
-                out.extend_from_slice(&value.to_be_bytes());
+                bytes.copy_from_slice(&value.to_be_bytes());
             }
             LengthPrefix::Ascii4 => {
                 if length > 9999 {
                     return Err(too_long(9999));
                 }
-                out.extend_from_slice(format!("{length:04}").as_bytes());
+                for (index, divisor) in [1000, 100, 10, 1].into_iter().enumerate() {
+                    bytes[index] = b'0' + (length / divisor % 10) as u8;
+                }
             }
             LengthPrefix::Bcd2 => {
                 if length > 9999 {
                     return Err(too_long(9999));
                 }
                 let (high, low) = (length / 100, length % 100);
-                out.push((((high / 10) << 4) | (high % 10)) as u8);
-                out.push((((low / 10) << 4) | (low % 10)) as u8);
+                bytes[0] = (((high / 10) << 4) | (high % 10)) as u8;
+                bytes[1] = (((low / 10) << 4) | (low % 10)) as u8;
             }
         }
-        Ok(())
+        Ok(bytes)
     }
 }
 
@@ -422,27 +432,42 @@ impl Framing {
     /// Put the layers around `body`, appending to `out`. The envelope must carry what the
     /// layers need (a TPDU for `tpdu`, a header of the right size for `header-N`).
     pub fn wrap(&self, envelope: &Envelope, body: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        if body.len() > MESSAGE_BYTES_MAX {
-            return Err(Error::new(
-                Location::Message,
-                None,
-                Reason::TooLong { length: body.len(), max: MESSAGE_BYTES_MAX },
-            ));
+        self.wrap_with(envelope, out, |out| {
+            out.extend_from_slice(body);
+            Ok(())
+        })
+    }
+
+    /// Put the layers around a body that `write_body` appends to `out`, so the body is
+    /// written once, in place; the length prefix is filled in afterwards. On error `out` is
+    /// left as it was.
+    pub fn wrap_with(
+        &self,
+        envelope: &Envelope,
+        out: &mut Vec<u8>,
+        write_body: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        let start = out.len();
+        let result = self.write_layers(envelope, out, write_body);
+        if result.is_err() {
+            out.truncate(start);
         }
-        let inner_size: usize = self
-            .layers
-            .iter()
-            .map(|layer| match layer {
-                Layer::Length(_) => 0,
-                Layer::Tpdu => Tpdu::SIZE,
-                Layer::Header(size) => *size,
-            })
-            .sum::<usize>()
-            + body.len();
-        out.reserve(inner_size + 4);
+        result
+    }
+
+    fn write_layers(
+        &self,
+        envelope: &Envelope,
+        out: &mut Vec<u8>,
+        write_body: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        let mut length_at = None;
         for layer in &self.layers {
             match *layer {
-                Layer::Length(prefix) => prefix.write(inner_size, out)?,
+                Layer::Length(prefix) => {
+                    length_at = Some((prefix, out.len()));
+                    out.extend_from_slice(&[0; 4][..prefix.size()]);
+                }
                 Layer::Tpdu => {
                     let tpdu = envelope.tpdu.ok_or_else(|| {
                         Error::new(Location::Frame("TPDU"), None, Reason::NotAllowed("the framing needs a TPDU"))
@@ -464,7 +489,21 @@ impl Framing {
                 }
             }
         }
-        out.extend_from_slice(body);
+        let body_start = out.len();
+        write_body(out)?;
+        let body_length = out.len() - body_start;
+        if body_length > MESSAGE_BYTES_MAX {
+            return Err(Error::new(
+                Location::Message,
+                None,
+                Reason::TooLong { length: body_length, max: MESSAGE_BYTES_MAX },
+            ));
+        }
+        if let Some((prefix, at)) = length_at {
+            let inner_size = out.len() - at - prefix.size();
+            let written = prefix.encode(inner_size)?;
+            out[at..at + prefix.size()].copy_from_slice(&written[..prefix.size()]);
+        }
         Ok(())
     }
 }

@@ -28,8 +28,20 @@ pub struct LayoutError {
 
 /// Split `value` into parts by `items`. `binary` says the parent value is bytes, not text.
 pub fn split(spec: &Spec, items: &[Item], value: &[u8], binary: bool) -> Result<Vec<Part>, LayoutError> {
-    debug_assert!(items.len() <= LAYOUT_ITEMS_MAX);
     let mut parts = Vec::with_capacity(items.len());
+    walk(spec, items, value, binary, |part| parts.push(part))?;
+    Ok(parts)
+}
+
+/// Walk `value` by `items`, handing each part to `visit`; no allocation.
+pub fn walk(
+    spec: &Spec,
+    items: &[Item],
+    value: &[u8],
+    binary: bool,
+    mut visit: impl FnMut(Part),
+) -> Result<(), LayoutError> {
+    debug_assert!(items.len() <= LAYOUT_ITEMS_MAX);
     let mut position = 0usize;
     for (index, item) in items.iter().enumerate() {
         if position == value.len() {
@@ -90,7 +102,7 @@ pub fn split(spec: &Spec, items: &[Item], value: &[u8], binary: bool) -> Result<
                 error(position, Reason::BadCharacter { index: position, expected: type_description(item.item_type) })
             })?;
         }
-        parts.push(Part { item: index, prefix_start, start: position, end });
+        visit(Part { item: index, prefix_start, start: position, end });
         position = end;
     }
     if position != value.len() {
@@ -100,7 +112,7 @@ pub fn split(spec: &Spec, items: &[Item], value: &[u8], binary: bool) -> Result<
             reason: Reason::TrailingBytes { count: value.len() - position },
         });
     }
-    Ok(parts)
+    Ok(())
 }
 
 fn type_description(field_type: FieldType) -> &'static str {

@@ -34,7 +34,7 @@ pub mod path;
 pub mod spec;
 pub mod tlv;
 
-pub use codec::{decode, decode_framed, encode_framed};
+pub use codec::{decode, decode_framed, encode_framed, encode_framed_into};
 pub use error::{Error, Location, Reason, Result};
 pub use framing::{Envelope, Framing, Header, ProcessingRequirement, Tpdu};
 pub use message::{Message, Resolved};

@@ -310,10 +310,8 @@ impl Message {
     pub(crate) fn validate_layouts(&self) -> Result<()> {
         for &Entry { field, start, len } in &self.entries {
             let Some(spec) = self.spec.field(field as usize) else { continue };
-            if spec.layout.is_none() && spec.variants.is_empty() {
-                continue;
-            }
-            let Some(layout) = self.resolve(field).layout else { continue };
+            let layout = if spec.variants.is_empty() { spec.layout } else { self.resolve(field).layout };
+            let Some(layout) = layout else { continue };
             let value = &self.data[start as usize..(start + len) as usize];
             check_layout(&self.spec, layout, value, spec.field_type.is_binary()).map_err(
                 |(offset, reason, item)| {
@@ -520,23 +518,24 @@ pub(crate) fn check_layout(
         LayoutKind::Tlv(_) => tlv::validate(value).map_err(|e| (e.offset, e.reason, None)),
         LayoutKind::Positional(items) => {
             let item_id = |index: usize| items.get(index).map(|item| item.id.clone());
-            let parts = layout::split(spec, items, value, binary).map_err(|e| (e.offset, e.reason, item_id(e.item)))?;
-            for part in &parts {
-                if let ItemLength::Repeat { group } = items[part.item].length {
-                    let size = layout::group_size(spec, group);
-                    let group_items = positional_items(spec, group).unwrap_or(&[]);
-                    for (index, record) in value[part.start..part.end].chunks_exact(size.max(1)).enumerate() {
-                        let base = part.start + index * size;
-                        layout::split(spec, group_items, record, binary).map_err(|e| {
-                            let id = group_items
-                                .get(e.item)
-                                .map(|group_item| format!("{}.{}.{}", items[part.item].id, index + 1, group_item.id));
-                            (base + e.offset, e.reason, id)
-                        })?;
+            let mut group_error = None;
+            layout::walk(spec, items, value, binary, |part| {
+                let ItemLength::Repeat { group } = items[part.item].length else { return };
+                let size = layout::group_size(spec, group).max(1);
+                let group_items = positional_items(spec, group).unwrap_or(&[]);
+                for (index, record) in value[part.start..part.end].chunks_exact(size).enumerate() {
+                    let base = part.start + index * size;
+                    if let Err(e) = layout::walk(spec, group_items, record, binary, |_| {}) {
+                        let id = group_items
+                            .get(e.item)
+                            .map(|group_item| format!("{}.{}.{}", items[part.item].id, index + 1, group_item.id));
+                        group_error.get_or_insert((base + e.offset, e.reason, id));
+                        return;
                     }
                 }
-            }
-            Ok(())
+            })
+            .map_err(|e| (e.offset, e.reason, item_id(e.item)))?;
+            group_error.map_or(Ok(()), Err)
         }
     }
 }
