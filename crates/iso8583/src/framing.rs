@@ -63,12 +63,6 @@ impl LengthPrefix {
         }
     }
 
-    fn write(self, length: usize, out: &mut Vec<u8>) -> Result<()> {
-        let bytes = self.encode(length)?;
-        out.extend_from_slice(&bytes[..self.size()]);
-        Ok(())
-    }
-
     /// The prefix for `length`, in the first `size()` bytes of the array.
     fn encode(self, length: usize) -> Result<[u8; 4]> {
         let too_long = |max| Error::new(Location::Frame("length prefix"), None, Reason::TooLong { length, max });
@@ -567,10 +561,8 @@ mod tests {
     #[test]
     fn length_prefixes_round_trip() {
         for prefix in [LengthPrefix::Binary2, LengthPrefix::Binary4, LengthPrefix::Ascii4, LengthPrefix::Bcd2] {
-            let mut out = Vec::new();
-            prefix.write(1234, &mut out).unwrap();
-            assert_eq!(out.len(), prefix.size());
-            assert_eq!(prefix.read(&out).unwrap(), 1234);
+            let bytes = prefix.encode(1234).unwrap();
+            assert_eq!(prefix.read(&bytes[..prefix.size()]).unwrap(), 1234);
         }
         assert!(LengthPrefix::Ascii4.read(b"12a4").is_err());
         assert!(LengthPrefix::Bcd2.read(&[0x1A, 0x00]).is_err());
