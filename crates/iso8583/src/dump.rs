@@ -9,7 +9,7 @@ use crate::hex;
 use crate::layout::group_size;
 use crate::mask::mask_text;
 use crate::message::{Message, positional_parts};
-use crate::spec::{ItemLength, LayoutId, LayoutKind, Mask, Spec};
+use crate::spec::{Charset, ItemLength, LayoutId, LayoutKind, Mask, Spec};
 use crate::tlv;
 
 #[derive(Debug, Clone, Default)]
@@ -67,13 +67,13 @@ pub fn dump(message: &Message, options: &DumpOptions) -> String {
                 dump_layout(&mut out, spec, layout, value, binary, mask, options.unmask, &number.to_string(), 1);
             }
             Some(layout) => {
-                let _ = writeln!(out, "{}  {}", pad(&label, NAME_WIDTH), show(value, binary, mask));
+                let _ = writeln!(out, "{}  {}", pad(&label, NAME_WIDTH), show(value, binary, field_spec.charset, mask));
                 dump_layout(&mut out, spec, layout, value, binary, mask, options.unmask, &number.to_string(), 1);
             }
             None => {
                 let hide = resolved.layout.is_some_and(|layout| spec.layout_is_sensitive(layout));
                 let mask = if hide && !options.unmask { Mask::All } else { mask };
-                let _ = writeln!(out, "{}  {}", pad(&label, NAME_WIDTH), show(value, binary, mask));
+                let _ = writeln!(out, "{}  {}", pad(&label, NAME_WIDTH), show(value, binary, field_spec.charset, mask));
             }
         }
     }
@@ -107,13 +107,13 @@ fn pad(text: &str, width: usize) -> String {
     if count >= width { format!("{text} ") } else { format!("{text} {}", ".".repeat(width - count - 1)) }
 }
 
-fn show(value: &[u8], binary: bool, mask: Mask) -> String {
+fn show(value: &[u8], binary: bool, charset: Charset, mask: Mask) -> String {
     if binary {
         return mask_text(&hex::encode(value), mask);
     }
-    match std::str::from_utf8(value) {
-        Ok(text) => format!("[{}]", mask_text(text, mask)),
-        Err(_) => format!("hex {}", mask_text(&hex::encode(value), mask)),
+    match crate::charset::to_text(value, charset) {
+        Some(text) => format!("[{}]", mask_text(&text, mask)),
+        None => format!("hex {}", mask_text(&hex::encode(value), mask)),
     }
 }
 
@@ -176,7 +176,7 @@ fn dump_layout(
                     out,
                     "{indent}{}  {}",
                     pad(&label, NAME_WIDTH.saturating_sub(indent.len())),
-                    show(item_value, binary, item_mask)
+                    show(item_value, binary, item.charset, item_mask)
                 );
             }
         }

@@ -469,6 +469,7 @@ mod tests {
             align,
             pad_nibble: 0,
             mask: Mask::None,
+            charset: Default::default(),
             layout: None,
             variants: vec![],
         }

@@ -14,6 +14,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::charset;
 use crate::error::{Error, Location, Reason, Result};
 use crate::framing::{Envelope, Header, Tpdu};
 use crate::hex;
@@ -21,7 +22,7 @@ use crate::layout::group_size;
 use crate::mask::mask_text;
 use crate::message::{Message, positional_parts};
 use crate::mti::Mti;
-use crate::spec::{ItemLength, LayoutId, LayoutKind, Mask, Spec};
+use crate::spec::{Charset, ItemLength, LayoutId, LayoutKind, Mask, Spec};
 use crate::tlv;
 use std::sync::Arc;
 
@@ -58,7 +59,7 @@ pub fn to_json(message: &Message, envelope: Option<&Envelope>, options: JsonOpti
             .unwrap_or_else(|| {
                 // Shown whole: hide it all if its layout could hold a secret.
                 let hide = !options.unmask && resolved.layout.is_some_and(|layout| spec.layout_is_sensitive(layout));
-                scalar(value, binary, if hide { Mask::All } else { mask })
+                scalar(value, binary, field_spec.charset, if hide { Mask::All } else { mask })
             });
         fields.insert(number.to_string(), rendered);
     }
@@ -66,13 +67,14 @@ pub fn to_json(message: &Message, envelope: Option<&Envelope>, options: JsonOpti
     Value::Object(object)
 }
 
-fn scalar(value: &[u8], binary: bool, mask: Mask) -> Value {
+/// A value as a JSON string: hex for binary, text in its charset, else `{"_hex": ...}`.
+fn scalar(value: &[u8], binary: bool, charset: Charset, mask: Mask) -> Value {
     if binary {
         return Value::String(mask_text(&hex::encode(value), mask));
     }
-    match std::str::from_utf8(value) {
-        Ok(text) => Value::String(mask_text(text, mask)),
-        Err(_) => {
+    match charset::to_text(value, charset) {
+        Some(text) => Value::String(mask_text(&text, mask)),
+        None => {
             let mut object = Map::new();
             object.insert(HEX_KEY.into(), Value::String(mask_text(&hex::encode(value), mask)));
             Value::Object(object)
@@ -153,7 +155,7 @@ fn layout_to_json(
                         }
                         Value::Array(records)
                     }
-                    _ => scalar(item_value, binary, item_mask),
+                    _ => scalar(item_value, binary, item.charset, item_mask),
                 };
                 object.insert(item.id.clone(), rendered);
             }
@@ -201,8 +203,11 @@ pub fn from_json(spec: &Arc<Spec>, json: &Value) -> Result<(Envelope, Message)> 
         match value {
             Value::Object(map) if !map.contains_key(HEX_KEY) => deferred.push((number, map)),
             _ => {
-                let binary = spec.field(number as usize).is_some_and(|f| f.field_type.is_binary());
-                let bytes = scalar_from_json(value, binary).map_err(|why| invalid(Location::Field(number), why))?;
+                let field_spec = spec.field(number as usize);
+                let binary = field_spec.is_some_and(|f| f.field_type.is_binary());
+                let charset = field_spec.map_or(Charset::Utf8, |f| f.charset);
+                let bytes =
+                    scalar_from_json(value, binary, charset).map_err(|why| invalid(Location::Field(number), why))?;
                 message.set(number, &bytes)?;
             }
         }
@@ -224,10 +229,10 @@ fn invalid(location: Location, why: impl Into<String>) -> Error {
     Error::new(location, None, Reason::Invalid(why.into()))
 }
 
-fn scalar_from_json(value: &Value, binary: bool) -> std::result::Result<Vec<u8>, String> {
+fn scalar_from_json(value: &Value, binary: bool, charset: Charset) -> std::result::Result<Vec<u8>, String> {
     match value {
         Value::String(text) if binary => hex::decode(text).map_err(|e| format!("binary values are hex: {e}")),
-        Value::String(text) => Ok(text.as_bytes().to_vec()),
+        Value::String(text) => charset::from_text(text, charset),
         Value::Object(map) => match map.get(HEX_KEY).and_then(Value::as_str) {
             Some(text) if map.len() == 1 => hex::decode(text).map_err(|e| format!("{HEX_KEY}: {e}")),
             _ => Err("expected a string".into()),
@@ -317,8 +322,8 @@ fn layout_from_json(
                         return Err(format!("subfield {}: expected an array of records", item.id));
                     }
                     _ => {
-                        let bytes =
-                            scalar_from_json(value, binary).map_err(|why| format!("subfield {}: {why}", item.id))?;
+                        let bytes = scalar_from_json(value, binary, item.charset)
+                            .map_err(|why| format!("subfield {}: {why}", item.id))?;
                         crate::layout::write_item(item, &bytes, binary, &mut out)
                             .map_err(|reason| format!("subfield {}: {reason}", item.id))?;
                     }

@@ -14,6 +14,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod builtin;
+pub mod charset;
 pub mod codec;
 pub mod dump;
 pub mod ebcdic;

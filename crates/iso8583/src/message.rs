@@ -435,16 +435,22 @@ fn rebuild(
             if !rest.is_empty() {
                 // Inside a repeated group: replace one record's item.
                 let ItemLength::Repeat { group } = item.length else { return Err(Reason::NoSuchPath) };
-                let part = parts.iter().find(|p| p.item == item_index).ok_or(Reason::NoSuchPath)?;
-                let size = layout::group_size(spec, group);
+                // No records yet: the group starts where the value ends, if it is the next item.
+                let (group_start, group_end) = match parts.iter().find(|p| p.item == item_index) {
+                    Some(part) => (part.start, part.end),
+                    None if item_index == parts.len() => (value.len(), value.len()),
+                    None => return Err(Reason::NotAllowed("set the items before this one first")),
+                };
+                let size = layout::group_size(spec, group).max(1);
                 let (occurrence, inner) = rest.split_first().ok_or(Reason::NoSuchPath)?;
                 let occurrence: usize = occurrence.parse().ok().filter(|&n| n >= 1).ok_or(Reason::NoSuchPath)?;
-                let records = (part.end - part.start) / size;
-                let record_start = part.start + (occurrence - 1) * size;
-                let mut out = value.to_vec();
+                let records = (group_end - group_start) / size;
                 if occurrence > records + 1 || (occurrence == records + 1 && !inner.is_empty()) {
                     return Err(Reason::NotAllowed("records are added whole, one after the last"));
                 }
+                // Bounded by the check above: occurrence - 1 <= records.
+                let record_start = group_start + (occurrence - 1) * size;
+                let mut out = value.to_vec();
                 let replacement = match (inner.is_empty(), new_value) {
                     (true, Some(record)) => record.to_vec(),
                     (true, None) => Vec::new(),

@@ -86,6 +86,14 @@ fn field_48_layout_follows_the_message() {
     let dump = iso8583::dump::dump(&upload, &Default::default());
     assert!(dump.contains("0000622424******0113"), "{dump}");
     assert!(!dump.contains("6224242900000113"), "{dump}");
+    // Records are added whole, one after the last, starting from none.
+    let mut built = Message::new(Arc::clone(&spec), Mti::parse("0320").unwrap());
+    built.set_str(60, "00000001201").unwrap();
+    built.set_path("48.1", b"01").unwrap();
+    built.set_path("48.2.1", record(7, "6224242900000113", 100).as_bytes()).unwrap();
+    assert_eq!(built.get_path("48.2.1.2").unwrap(), Some(&b"000007"[..]));
+    assert!(built.set_path("48.2.3", record(8, "1", 1).as_bytes()).is_err(), "record 2 comes first");
+    assert!(built.set_path("48.2.99999999999999999", b"1").is_err());
     // A record that is not 40 digits does not fit.
     upload.set_str(48, "011234").unwrap();
     assert!(upload.validate().is_err());
@@ -210,4 +218,25 @@ fn spec_files_with_mistakes_are_rejected_with_a_reason() {
         let error = Spec::from_str(&format!("{base}{fields}"), SpecFormat::Toml).unwrap_err();
         assert!(error.to_string().contains(expected), "{fields}: {error}");
     }
+}
+
+#[test]
+fn field_63_response_text_is_read_as_gbk_and_round_trips_through_json() {
+    let mut response = cup_message("0210");
+    let mut value = b"CUP".to_vec();
+    value.extend_from_slice(&[0xD6, 0xD0, 0xB9, 0xFA, 0xD2, 0xF8, 0xC1, 0xAA]); // 中国银联 in GBK
+    response.set(63, &value).unwrap();
+    let dump = iso8583::dump::dump(&response, &Default::default());
+    assert!(dump.contains("[中国银联]"), "{dump}");
+    let json = iso8583::json::to_json(&response, None, Default::default());
+    assert_eq!(json["fields"]["63"]["1"], "CUP");
+    assert_eq!(json["fields"]["63"]["2"], "中国银联");
+    let (_, back) = iso8583::json::from_json(&builtin::cup_pos(), &json).unwrap();
+    assert_eq!(back.get(63), Some(&value[..]));
+    // Bytes that are not GBK are shown as hex and still round-trip.
+    response.set(63, &[b'C', b'U', b'P', 0xFF, 0xFF]).unwrap();
+    let json = iso8583::json::to_json(&response, None, Default::default());
+    assert_eq!(json["fields"]["63"]["2"]["_hex"], "FFFF");
+    let (_, back) = iso8583::json::from_json(&builtin::cup_pos(), &json).unwrap();
+    assert_eq!(back.get(63), Some(&[b'C', b'U', b'P', 0xFF, 0xFF][..]));
 }

@@ -130,6 +130,9 @@ pub struct FieldFile {
     /// `none`, `pan`, `track` or `all`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask: Option<String>,
+    /// `utf8` (the default) or `gbk`: how text is shown and written in JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -188,6 +191,8 @@ pub struct ItemFile {
     pub repeat: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -334,6 +339,7 @@ fn compile_field(
         align,
         pad_nibble,
         mask,
+        charset: parse_charset(file.charset.as_deref(), field_type, context)?,
         layout,
         variants,
     })
@@ -430,6 +436,7 @@ fn compile_item(
         item_type,
         length,
         mask: parse_mask(file.mask.as_deref(), &item_context)?,
+        charset: parse_charset(file.charset.as_deref(), item_type, &item_context)?,
     })
 }
 
@@ -556,6 +563,18 @@ fn parse_pad(text: &str, context: &str) -> Result<u8> {
         "F" | "f" => Ok(0xF),
         other => Err(Error::spec(context, format!("pad {other:?} must be 0 or F"))),
     }
+}
+
+fn parse_charset(text: Option<&str>, field_type: FieldType, context: &str) -> Result<Charset> {
+    let charset = match text {
+        None | Some("utf8" | "utf-8" | "ascii") => Charset::Utf8,
+        Some("gbk") => Charset::Gbk,
+        Some(other) => return Err(Error::spec(context, format!("unknown charset {other:?} (utf8, gbk)"))),
+    };
+    if charset == Charset::Gbk && field_type != FieldType::Ans {
+        return Err(Error::spec(context, "charset gbk is for ans text"));
+    }
+    Ok(charset)
 }
 
 fn parse_mask(text: Option<&str>, context: &str) -> Result<Mask> {

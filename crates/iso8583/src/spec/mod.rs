@@ -127,6 +127,17 @@ pub enum Mask {
     All,
 }
 
+/// How the text of an `a`/`an`/`ans` value is shown to people and written in JSON. The wire
+/// bytes are the same either way; this is only how they are read as characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Charset {
+    /// ASCII, or UTF-8 where bytes above 0x7F appear.
+    #[default]
+    Utf8,
+    /// GBK, the Chinese national charset UnionPay terminals print (field 63 texts).
+    Gbk,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MtiEncoding {
     Bcd,
@@ -162,6 +173,7 @@ pub struct FieldSpec {
     /// The nibble that fills an odd BCD value (0x0 or 0xF).
     pub pad_nibble: u8,
     pub mask: Mask,
+    pub charset: Charset,
     /// The layout used when no variant matches.
     pub layout: Option<LayoutId>,
     /// Message-dependent layouts and masks, first match wins (e.g. field 62 on an 0810).
@@ -209,6 +221,7 @@ pub struct Item {
     pub item_type: FieldType,
     pub length: ItemLength,
     pub mask: Mask,
+    pub charset: Charset,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
