@@ -328,15 +328,8 @@ pub(crate) fn encode(spec: &FieldSpec, value: &[u8], out: &mut Vec<u8>) -> Resul
     if let Length::Var { prefix_digits, .. } = spec.length {
         let count = match (spec.unit, spec.encoding) {
             (LengthUnit::Units, _) => units,
-            (LengthUnit::Bytes, Encoding::Bcd) => {
-                if !units.is_multiple_of(2) {
-                    return Err(Error::field(
-                        spec.number,
-                        Reason::NotAllowed("an odd digit count cannot be counted in bytes"),
-                    ));
-                }
-                units / 2
-            }
+            // Even: check_length refuses odd digit counts counted in bytes.
+            (LengthUnit::Bytes, Encoding::Bcd) => units / 2,
             (LengthUnit::Bytes, Encoding::Hex) => units * 2,
             (LengthUnit::Bytes, _) => units,
         };
@@ -387,6 +380,10 @@ pub(crate) fn check_value(spec: &FieldSpec, value: &[u8]) -> Result<()> {
 }
 
 fn check_length(spec: &FieldSpec, units: usize) -> Result<()> {
+    let counted_in_bytes = spec.unit == LengthUnit::Bytes && spec.encoding == Encoding::Bcd;
+    if counted_in_bytes && matches!(spec.length, Length::Var { .. }) && !units.is_multiple_of(2) {
+        return Err(Error::field(spec.number, Reason::NotAllowed("an odd digit count cannot be counted in bytes")));
+    }
     match spec.length {
         Length::Fixed(len) if units != len as usize => {
             Err(Error::field(spec.number, Reason::LengthMismatch { expected: len as usize, actual: units }))
@@ -542,7 +539,7 @@ mod tests {
         let mut spec = field(FieldType::N, Length::Var { prefix_digits: 2, max: 20 }, Encoding::Bcd, Align::Left);
         spec.unit = LengthUnit::Bytes;
         round_trip(&spec, b"1234", &[0x02, 0x12, 0x34]);
-        assert!(encode(&spec, b"123", &mut Vec::new()).is_err());
+        assert!(check_value(&spec, b"123").is_err(), "odd digit count counted in bytes");
 
         let hex = field(FieldType::B, Length::Fixed(2), Encoding::Hex, Align::Right);
         round_trip(&hex, &[0xAB, 0x01], b"AB01");

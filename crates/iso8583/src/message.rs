@@ -122,9 +122,27 @@ impl Message {
     }
 
     /// Set a field, checking the value against the spec (length, characters).
+    /// Set a field, checking the value against the spec: length, characters, and the field's
+    /// layout when it has one that does not depend on the rest of the message (a layout
+    /// chosen by a variant is checked by [`Message::validate`]).
     pub fn set(&mut self, field: u8, value: &[u8]) -> Result<()> {
         let spec = self.field_spec(field)?;
         field::check_value(spec, value)?;
+        if let (Some(layout), true) = (spec.layout, spec.variants.is_empty()) {
+            check_layout(&self.spec, layout, value, spec.field_type.is_binary()).map_err(
+                |(offset, reason, item)| {
+                    let location = item.map_or(Location::Field(field), |id| Location::Subfield(field, id));
+                    Error::new(location, Some(offset), reason)
+                },
+            )?;
+        }
+        if spec.field_type == FieldType::Z && spec.encoding == crate::spec::Encoding::Bcd && value.contains(&b'=') {
+            // In BCD the separator is the nibble D and decodes as `D`; store it that way so the
+            // message equals its own decode.
+            let normalized: Vec<u8> = value.iter().map(|&b| if b == b'=' { b'D' } else { b }).collect();
+            self.put(field, &normalized);
+            return Ok(());
+        }
         self.put(field, value);
         Ok(())
     }
@@ -285,12 +303,12 @@ impl Message {
     /// Remove a TLV element (or clear a trailing positional item) at a path.
     pub fn remove_path(&mut self, path: &str) -> Result<()> {
         let path = Path::parse(path)?;
+        let text = path.to_string();
+        let field_spec = self.spec.field(path.field as usize).ok_or_else(|| Error::path(&text, Reason::NoSuchPath))?;
         if path.is_field() {
             self.remove(path.field);
             return Ok(());
         }
-        let text = path.to_string();
-        let field_spec = self.spec.field(path.field as usize).ok_or_else(|| Error::path(&text, Reason::NoSuchPath))?;
         let binary = field_spec.field_type.is_binary();
         let layout = self.resolve(path.field).layout.ok_or_else(|| Error::path(&text, Reason::NoSuchPath))?;
         let Some(parent) = self.get(path.field) else { return Ok(()) };
@@ -507,8 +525,11 @@ fn rebuild_tlv(value: &[u8], segments: &[String], new_value: Option<&[u8]>) -> s
     if tag.first().is_none_or(|b| b & 0x20 == 0) {
         return Err(Reason::NotAllowed("only constructed tags hold other tags"));
     }
-    let inner = tlv::find(value, &tag).map_err(|e| e.reason)?.unwrap_or(&[]);
-    let rebuilt = rebuild_tlv(inner, rest, new_value)?;
+    let found = tlv::find(value, &tag).map_err(|e| e.reason)?;
+    if found.is_none() && new_value.is_none() {
+        return Ok(value.to_vec()); // removing from a template that is not there
+    }
+    let rebuilt = rebuild_tlv(found.unwrap_or(&[]), rest, new_value)?;
     tlv::set(value, &tag, &rebuilt).map_err(|e| e.reason)
 }
 

@@ -34,7 +34,10 @@ pub struct TlvError {
     pub reason: Reason,
 }
 
-/// Iterate over the elements of `value` at one level.
+/// The padding byte EMV allows between data objects.
+const PADDING: u8 = 0x00;
+
+/// Iterate over the elements of `value` at one level (padding skipped).
 pub fn elements(value: &[u8]) -> Elements<'_> {
     Elements { value, position: 0, count: 0, failed: false }
 }
@@ -50,6 +53,10 @@ impl<'a> Iterator for Elements<'a> {
     type Item = Result<Element<'a>, TlvError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        // EMV allows 00 bytes as padding before, between and after data objects.
+        while self.value.get(self.position) == Some(&PADDING) {
+            self.position += 1;
+        }
         if self.failed || self.position >= self.value.len() {
             return None;
         }
@@ -164,15 +171,19 @@ pub fn write_element(tag: &[u8], value: &[u8], out: &mut Vec<u8>) {
 pub fn set(value: &[u8], tag: &[u8], new_value: &[u8]) -> Result<Vec<u8>, TlvError> {
     let mut out = Vec::with_capacity(value.len() + new_value.len() + 4);
     let mut replaced = false;
+    let mut copied_to = 0;
     for element in elements(value) {
         let element = element?;
+        out.extend_from_slice(&value[copied_to..element.start]); // padding kept as it was
         if !replaced && element.tag == tag {
             write_element(tag, new_value, &mut out);
             replaced = true;
         } else {
             out.extend_from_slice(&value[element.start..element.end]);
         }
+        copied_to = element.end;
     }
+    out.extend_from_slice(&value[copied_to..]);
     if !replaced {
         write_element(tag, new_value, &mut out);
     }
@@ -182,12 +193,16 @@ pub fn set(value: &[u8], tag: &[u8], new_value: &[u8]) -> Result<Vec<u8>, TlvErr
 /// `value` without any element `tag` at this level.
 pub fn remove(value: &[u8], tag: &[u8]) -> Result<Vec<u8>, TlvError> {
     let mut out = Vec::with_capacity(value.len());
+    let mut copied_to = 0;
     for element in elements(value) {
         let element = element?;
+        out.extend_from_slice(&value[copied_to..element.start]); // padding kept as it was
         if element.tag != tag {
             out.extend_from_slice(&value[element.start..element.end]);
         }
+        copied_to = element.end;
     }
+    out.extend_from_slice(&value[copied_to..]);
     Ok(out)
 }
 
@@ -227,6 +242,17 @@ mod tests {
         let added = set(SAMPLE, &[0x9F, 0x36], &[0, 1]).unwrap();
         assert_eq!(&added[..SAMPLE.len()], SAMPLE);
         assert_eq!(remove(&added, &[0x9F, 0x36]).unwrap(), SAMPLE);
+    }
+
+    #[test]
+    fn padding_between_objects_is_skipped_and_kept() {
+        let padded = [0x00, 0x95, 0x01, 0x80, 0x00, 0x00, 0x9F, 0x36, 0x01, 0x07, 0x00];
+        let tags: Vec<String> = elements(&padded).map(|e| e.unwrap().tag_hex()).collect();
+        assert_eq!(tags, ["95", "9F36"]);
+        validate(&padded).unwrap();
+        let changed = set(&padded, &[0x95], &[0x40]).unwrap();
+        assert_eq!(changed, [0x00, 0x95, 0x01, 0x40, 0x00, 0x00, 0x9F, 0x36, 0x01, 0x07, 0x00]);
+        assert_eq!(remove(&padded, &[0x9F, 0x36]).unwrap(), [0x00, 0x95, 0x01, 0x80, 0x00, 0x00, 0x00]);
     }
 
     #[test]
