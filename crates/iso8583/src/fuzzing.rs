@@ -291,7 +291,13 @@ pub fn paths(data: &[u8]) {
         } else {
             value.to_vec()
         };
-        assert_eq!(after.ok().flatten(), Some(&expected[..]), "{path} reads back differently after set_path");
+        let after = after.ok().flatten();
+        // An empty item at the end of a positional value is the same as no item there.
+        let empty_and_gone = expected.is_empty() && after.is_none();
+        assert!(
+            empty_and_gone || after == Some(&expected[..]),
+            "{path} reads back differently after set_path: {after:?} != {expected:?}"
+        );
     }
     if message.validate().is_ok() {
         roundtrip_changed(&message);

@@ -527,7 +527,12 @@ fn rebuild_tlv(value: &[u8], segments: &[String], new_value: Option<&[u8]>) -> s
     }
     let found = tlv::find(value, &tag).map_err(|e| e.reason)?;
     if found.is_none() && new_value.is_none() {
-        return Ok(value.to_vec()); // removing from a template that is not there
+        // Removing from a template that is not there: nothing to do, once the rest of the
+        // path is known to be made of tags.
+        for segment in rest {
+            tlv::parse_tag(segment)?;
+        }
+        return Ok(value.to_vec());
     }
     let rebuilt = rebuild_tlv(found.unwrap_or(&[]), rest, new_value)?;
     tlv::set(value, &tag, &rebuilt).map_err(|e| e.reason)
