@@ -22,6 +22,7 @@ pub mod emv;
 pub mod error;
 mod field;
 pub mod framing;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hex;
