@@ -1,0 +1,27 @@
+//! cardnet's security module.
+//!
+//! * [`SecurityModule`] — the operations a payment HSM offers, so a hardware or cloud HSM can
+//!   be plugged in; [`SoftHsm`] implements it in software. Keys live in it as TR-31 version D
+//!   key blocks under an AES-256 local master key; callers hold names and key blocks, never
+//!   clear keys.
+//! * The algorithms themselves, on clear bytes, for the module and for `cardnet crypto` (a
+//!   calculator fed test keys by a person): [`cipher`], [`kcv`], [`pinblock`], [`mac`],
+//!   [`dukpt`], [`emv`], [`card`] (CVV, PVV, IBM 3624), [`tr31`].
+//!
+//! Invariants: clear keys and PINs are [`Secret`]s — zeroized on drop, redacted in `Debug`,
+//! never in errors; only this crate ever holds them in clear.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod card;
+pub mod cipher;
+pub mod dukpt;
+pub mod emv;
+pub mod error;
+pub mod kcv;
+pub mod mac;
+pub mod pinblock;
+pub mod secret;
+pub mod tr31;
+
+pub use error::{Error, Result};
+pub use secret::Secret;
