@@ -109,7 +109,10 @@ impl Cipher {
 
     fn check_aligned(&self, data: &[u8]) -> Result<()> {
         if !data.len().is_multiple_of(self.block_size()) {
-            return Err(Error::input("data", format!("length {} is not a multiple of {}", data.len(), self.block_size())));
+            return Err(Error::input(
+                "data",
+                format!("length {} is not a multiple of {}", data.len(), self.block_size()),
+            ));
         }
         Ok(())
     }

@@ -192,7 +192,10 @@ mod tests {
         assert_eq!(hex::encode(&mac), "A1C72E74EA3FA9B6");
         let aes = Cipher::aes(&h("2B7E151628AED2A6ABF7158809CF4F3C")).unwrap();
         assert_eq!(hex::encode(&cmac(&aes, &[])), "BB1D6929E95937287FA37D129B756746");
-        assert_eq!(hex::encode(&cmac(&aes, &h("6BC1BEE22E409F96E93D7E117393172A"))), "070A16B46B4D4144F79BDD9DD04A287C");
+        assert_eq!(
+            hex::encode(&cmac(&aes, &h("6BC1BEE22E409F96E93D7E117393172A"))),
+            "070A16B46B4D4144F79BDD9DD04A287C"
+        );
     }
 
     #[test]

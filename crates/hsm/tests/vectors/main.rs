@@ -14,9 +14,12 @@ use serde_json::Value;
 
 const VECTORS: &str = include_str!("../data/payment-crypto-vectors.json");
 
+/// A family's checker: panics, naming the value, when a vector does not reproduce.
+type Check = fn(&Value);
+
 /// Which module checks a vector, by id prefix.
-fn checker(id: &str) -> Option<fn(&Value)> {
-    let table: [(&str, fn(&Value)); 7] = [
+fn checker(id: &str) -> Option<Check> {
+    let table: [(&str, Check); 7] = [
         ("pin-", pin::check),
         ("mac-", mac::check),
         ("kcv-", mac::check_kcv),
@@ -34,7 +37,10 @@ pub fn hex_at(vector: &Value, pointer: &str) -> Vec<u8> {
 }
 
 pub fn str_at<'a>(vector: &'a Value, pointer: &str) -> &'a str {
-    vector.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("{} has no string at {pointer}", vector["id"]))
+    vector
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("{} has no string at {pointer}", vector["id"]))
 }
 
 pub fn opt_str<'a>(vector: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -67,9 +73,12 @@ fn every_vector_passes() {
 
 #[test]
 fn the_copy_matches_the_shared_reference_when_it_is_beside_the_repo() {
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/payment-crypto-vectors.json");
+    let shared =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/payment-crypto-vectors.json");
     match std::fs::read_to_string(&shared) {
-        Ok(text) => assert_eq!(text, VECTORS, "tests/data/payment-crypto-vectors.json differs from {}", shared.display()),
+        Ok(text) => {
+            assert_eq!(text, VECTORS, "tests/data/payment-crypto-vectors.json differs from {}", shared.display())
+        }
         Err(_) => eprintln!("SKIPPED: {} not found; checked the repository's copy only", shared.display()),
     }
 }
