@@ -3,6 +3,7 @@
 //! status (2 for bad input).
 
 mod cli_error;
+mod crypto_command;
 mod demo;
 mod iso8583_command;
 
@@ -28,6 +29,9 @@ enum Command {
     /// Decode, encode and inspect ISO 8583 messages.
     #[command(name = "iso8583", subcommand)]
     Iso8583(iso8583_command::Iso8583Command),
+    /// A payment-crypto calculator: KCVs, PIN blocks, MACs, DUKPT, EMV, TR-31, CVV, PVV.
+    #[command(subcommand)]
+    Crypto(crypto_command::CryptoCommand),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Iso8583(command) => iso8583_command::run(command),
+        Command::Crypto(command) => crypto_command::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
