@@ -18,10 +18,18 @@ pub mod dukpt;
 pub mod emv;
 pub mod error;
 pub mod kcv;
+pub mod keys;
 pub mod mac;
+pub mod module;
 pub mod pinblock;
 pub mod secret;
+pub mod signon;
+pub mod soft;
 pub mod tr31;
 
 pub use error::{Error, Result};
+pub use keys::{KeyAlgorithm, KeyType, WrappedKey};
+pub use module::{ArpcMethod, ArqcRequest, MacAlgorithm, PinTranslation, PinVerification, SecurityModule};
 pub use secret::Secret;
+pub use signon::{SignOnScheme, TerminalKeys};
+pub use soft::SoftHsm;

@@ -1,0 +1,379 @@
+//! `SoftHsm`: the security module in software. It holds one secret, the local master key (LMK,
+//! AES-256), and is otherwise stateless like a payShield: every key comes in as a TR-31 version
+//! D key block under the LMK ([`WrappedKey`]), is opened only for the one operation, checked
+//! against the roles that operation allows, and dropped (zeroized) before the call returns.
+
+use crate::card;
+use crate::cipher::{Cipher, set_odd_parity, xor_in_place};
+use crate::dukpt::{self, WorkingUsage};
+use crate::emv::{self, ArqcResult};
+use crate::error::{Error, Result};
+use crate::kcv::{self, KcvMethod};
+use crate::keys::{KCV_BLOCK, KeyAlgorithm, KeyType, ROLE_BLOCK, WrappedKey};
+use crate::mac;
+use crate::module::{ArpcMethod, ArqcRequest, MacAlgorithm, PinTranslation, PinVerification, SecurityModule};
+use crate::pinblock::{self, PinFormat};
+use crate::secret::Secret;
+use crate::signon::{self, SignOnScheme, TerminalKeys};
+use crate::tr31::{self, Header, Version};
+
+/// Bytes of the local master key (AES-256).
+pub const LMK_LEN: usize = 32;
+
+/// Most components a key may be split into or formed from.
+pub const COMPONENTS_MAX: usize = 9;
+
+pub struct SoftHsm {
+    lmk: Secret,
+}
+
+impl std::fmt::Debug for SoftHsm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SoftHsm(LMK check value {})", self.lmk_check_value())
+    }
+}
+
+impl SoftHsm {
+    /// A module over an existing LMK (32 bytes).
+    pub fn new(lmk: Secret) -> Result<SoftHsm> {
+        if lmk.len() != LMK_LEN {
+            return Err(Error::key_length("LMK (AES-256)", "32", lmk.len()));
+        }
+        Ok(SoftHsm { lmk })
+    }
+
+    /// A module with a fresh random LMK (tests, simulations, a first start).
+    pub fn generate() -> Result<SoftHsm> {
+        SoftHsm::new(Secret::random(LMK_LEN)?)
+    }
+
+    /// The LMK's AES-CMAC check value, to confirm two modules hold the same LMK.
+    pub fn lmk_check_value(&self) -> String {
+        kcv::kcv(self.lmk.expose(), KcvMethod::AesCmac).map(|k| iso8583::hex::encode(&k)).unwrap_or_default()
+    }
+
+    /// Put a clear key under the LMK with its role and check value bound into the header.
+    fn wrap(&self, key_type: KeyType, algorithm: KeyAlgorithm, key: &Secret) -> Result<WrappedKey> {
+        if key.len() != algorithm.key_len() {
+            return Err(Error::key_length("key", "the algorithm's length", key.len()));
+        }
+        let (kcv_method, kcv_code) =
+            if algorithm.is_aes() { (KcvMethod::AesCmac, "01") } else { (KcvMethod::Tdes, "00") };
+        let check_value = iso8583::hex::encode(&kcv::kcv(key.expose(), kcv_method)?);
+        let exportability =
+            if key_type.exportable() { tr31::exportability::TRUSTED } else { tr31::exportability::NON_EXPORTABLE };
+        let header = Header::new(
+            Version::D,
+            key_type.tr31_usage(),
+            algorithm.tr31_algorithm(),
+            key_type.tr31_mode(),
+            exportability,
+        )
+        .with_optional_block(ROLE_BLOCK, key_type.name())
+        .with_optional_block(KCV_BLOCK, format!("{kcv_code}{check_value}"));
+        WrappedKey::from_block(tr31::wrap(self.lmk.expose(), &header, key.expose())?)
+    }
+
+    /// Open a key for an operation that accepts `allowed` roles. The role is read from the
+    /// authenticated header, so a relabelled block fails here.
+    fn open(&self, key: &WrappedKey, allowed: &[KeyType], operation: &'static str) -> Result<Secret> {
+        let (header, clear) = tr31::unwrap(self.lmk.expose(), key.block())?;
+        let role = header
+            .optional_block(ROLE_BLOCK)
+            .and_then(|name| KeyType::from_name(name).ok())
+            .ok_or_else(|| Error::KeyBlock("no cardnet key role".into()))?;
+        if role != key.key_type() || header.key_usage != role.tr31_usage() {
+            return Err(Error::KeyBlock("the key's role does not match its authenticated header".into()));
+        }
+        if !allowed.contains(&role) {
+            return Err(Error::KeyUsage { usage: role.name().into(), operation });
+        }
+        KeyAlgorithm::from_tr31(header.algorithm, clear.len())?;
+        Ok(clear)
+    }
+
+    fn pin_keys() -> &'static [KeyType] {
+        &[KeyType::Tpk, KeyType::Zpk]
+    }
+
+    fn decrypt_pin(
+        &self,
+        key: &WrappedKey,
+        format: PinFormat,
+        block: &[u8],
+        pan: &str,
+        operation: &'static str,
+    ) -> Result<Secret> {
+        let clear_key = self.open(key, Self::pin_keys(), operation)?;
+        pinblock::decrypt_pin(format, clear_key.expose(), block, Some(pan))
+    }
+
+    fn arqc_keys(&self, imk: &WrappedKey, request: &ArqcRequest<'_>) -> Result<ArqcResult> {
+        let clear = self.open(imk, &[KeyType::ImkAc], "verify an application cryptogram")?;
+        emv::verify_arqc(
+            request.scheme,
+            clear.expose(),
+            request.pan,
+            request.psn,
+            request.atc,
+            request.un,
+            request.data,
+            request.arqc,
+        )
+    }
+
+    fn random_key(algorithm: KeyAlgorithm) -> Result<Secret> {
+        let mut bytes = Secret::random(algorithm.key_len())?.expose().to_vec();
+        if !algorithm.is_aes() {
+            set_odd_parity(&mut bytes);
+        }
+        Ok(Secret::from_vec(bytes))
+    }
+
+    fn kek_cipher(&self, kek: &WrappedKey, operation: &'static str) -> Result<Cipher> {
+        let clear = self.open(kek, &[KeyType::Zmk, KeyType::Tmk], operation)?;
+        if kek.is_aes() { Cipher::aes(clear.expose()) } else { Cipher::tdes(clear.expose()) }
+    }
+}
+
+impl SecurityModule for SoftHsm {
+    fn generate_key(&self, key_type: KeyType, algorithm: KeyAlgorithm) -> Result<WrappedKey> {
+        self.wrap(key_type, algorithm, &Self::random_key(algorithm)?)
+    }
+
+    fn import_components(
+        &self,
+        key_type: KeyType,
+        algorithm: KeyAlgorithm,
+        components: &[Secret],
+    ) -> Result<WrappedKey> {
+        if components.is_empty() || components.len() > COMPONENTS_MAX {
+            return Err(Error::input("components", format!("give 1 to {COMPONENTS_MAX}")));
+        }
+        let mut key = vec![0u8; algorithm.key_len()];
+        for component in components {
+            if component.len() != key.len() {
+                return Err(Error::key_length("key component", "the algorithm's length", component.len()));
+            }
+            xor_in_place(&mut key, component.expose());
+        }
+        self.wrap(key_type, algorithm, &Secret::from_vec(key))
+    }
+
+    fn import_under_kek(&self, kek: &WrappedKey, key_type: KeyType, encrypted: &[u8]) -> Result<WrappedKey> {
+        let cipher = self.kek_cipher(kek, "import a key")?;
+        if cipher.is_aes() {
+            return Err(Error::Unsupported("ECB key import under an AES KEK; use a key block"));
+        }
+        let algorithm = KeyAlgorithm::tdes_for_len(encrypted.len())?;
+        let mut clear = encrypted.to_vec();
+        cipher.ecb_decrypt(&mut clear)?;
+        self.wrap(key_type, algorithm, &Secret::from_vec(clear))
+    }
+
+    fn import_key_block(&self, kek: &WrappedKey, key_type: KeyType, key_block: &str) -> Result<WrappedKey> {
+        let clear_kek = self.open(kek, &[KeyType::Zmk, KeyType::Tmk], "import a key block")?;
+        let (header, clear) = tr31::unwrap(clear_kek.expose(), key_block)?;
+        if header.key_usage != key_type.tr31_usage() {
+            return Err(Error::KeyUsage {
+                usage: header.key_usage_str().to_owned(),
+                operation: "be imported as this key type",
+            });
+        }
+        let algorithm = KeyAlgorithm::from_tr31(header.algorithm, clear.len())?;
+        self.wrap(key_type, algorithm, &clear)
+    }
+
+    fn export_under_kek(&self, kek: &WrappedKey, key: &WrappedKey) -> Result<Vec<u8>> {
+        if !key.key_type().exportable() {
+            return Err(Error::KeyUsage { usage: key.key_type().name().into(), operation: "leave the module" });
+        }
+        let cipher = self.kek_cipher(kek, "export a key")?;
+        let clear = self.open(key, &KeyType::ALL, "be exported")?;
+        if cipher.is_aes() || key.is_aes() {
+            return Err(Error::Unsupported("ECB key export with AES keys; use a key block"));
+        }
+        let mut out = clear.expose().to_vec();
+        cipher.ecb_encrypt(&mut out)?;
+        Ok(out)
+    }
+
+    fn export_key_block(&self, kek: &WrappedKey, key: &WrappedKey) -> Result<String> {
+        if !key.key_type().exportable() {
+            return Err(Error::KeyUsage { usage: key.key_type().name().into(), operation: "leave the module" });
+        }
+        let clear_kek = self.open(kek, &[KeyType::Zmk, KeyType::Tmk], "export a key block")?;
+        let clear = self.open(key, &KeyType::ALL, "be exported")?;
+        let version = if kek.is_aes() { Version::D } else { Version::B };
+        let header = Header::new(
+            version,
+            key.key_type().tr31_usage(),
+            key.tr31_algorithm(),
+            key.key_type().tr31_mode(),
+            tr31::exportability::NON_EXPORTABLE,
+        );
+        tr31::wrap(clear_kek.expose(), &header, clear.expose())
+    }
+
+    fn export_components(&self, key: &WrappedKey, count: usize) -> Result<Vec<Secret>> {
+        if !key.key_type().exportable() {
+            return Err(Error::KeyUsage { usage: key.key_type().name().into(), operation: "leave the module" });
+        }
+        if !(2..=COMPONENTS_MAX).contains(&count) {
+            return Err(Error::input("components", format!("split into 2 to {COMPONENTS_MAX}")));
+        }
+        let clear = self.open(key, &KeyType::ALL, "be split into components")?;
+        let mut last = clear.expose().to_vec();
+        let mut components = Vec::with_capacity(count);
+        for _ in 1..count {
+            let component = Secret::random(clear.len())?;
+            xor_in_place(&mut last, component.expose());
+            components.push(component);
+        }
+        components.push(Secret::from_vec(last));
+        Ok(components)
+    }
+
+    fn translate_pin(&self, request: &PinTranslation<'_>) -> Result<Vec<u8>> {
+        let pin = self.decrypt_pin(
+            request.source_key,
+            request.source_format,
+            request.pin_block,
+            request.pan,
+            "translate a PIN",
+        )?;
+        let target = self.open(request.target_key, Self::pin_keys(), "translate a PIN")?;
+        pinblock::encrypt_pin(request.target_format, target.expose(), &pin, Some(request.pan))
+    }
+
+    fn encrypt_pin(&self, key: &WrappedKey, format: PinFormat, pin: &Secret, pan: &str) -> Result<Vec<u8>> {
+        let clear = self.open(key, Self::pin_keys(), "encrypt a PIN")?;
+        pinblock::encrypt_pin(format, clear.expose(), pin, Some(pan))
+    }
+
+    fn verify_pin(
+        &self,
+        pin_key: &WrappedKey,
+        format: PinFormat,
+        pin_block: &[u8],
+        pan: &str,
+        pvk: &WrappedKey,
+        verification: &PinVerification<'_>,
+    ) -> Result<()> {
+        let pin = self.decrypt_pin(pin_key, format, pin_block, pan, "verify a PIN")?;
+        let clear_pvk = self.open(pvk, &[KeyType::Pvk], "verify a PIN")?;
+        let result = match *verification {
+            PinVerification::Pvv { pvki, pvv } => card::verify_pvv(clear_pvk.expose(), pan, &pin, pvki, pvv),
+            PinVerification::Ibm3624 { offset, decimalization_table, validation_data } => {
+                card::ibm3624_verify(clear_pvk.expose(), validation_data, decimalization_table, &pin, offset)
+            }
+        };
+        result.map_err(|error| match error {
+            Error::Verification(_) => Error::Verification("PIN"),
+            other => other,
+        })
+    }
+
+    fn generate_pvv(
+        &self,
+        pin_key: &WrappedKey,
+        format: PinFormat,
+        pin_block: &[u8],
+        pan: &str,
+        pvk: &WrappedKey,
+        pvki: u8,
+    ) -> Result<String> {
+        let pin = self.decrypt_pin(pin_key, format, pin_block, pan, "issue a PIN")?;
+        let clear_pvk = self.open(pvk, &[KeyType::Pvk], "issue a PIN")?;
+        card::pvv(clear_pvk.expose(), pan, &pin, pvki)
+    }
+
+    fn translate_dukpt_pin(
+        &self,
+        bdk: &WrappedKey,
+        ksn: &[u8],
+        pin_block: &[u8],
+        pan: &str,
+        target_key: &WrappedKey,
+        target_format: PinFormat,
+    ) -> Result<Vec<u8>> {
+        let clear_bdk = self.open(bdk, &[KeyType::Bdk], "derive DUKPT keys")?;
+        let (_, working) = dukpt::dukpt(clear_bdk.expose(), ksn, WorkingUsage::Pin, None)?;
+        // TDES DUKPT terminals send ISO format 0; AES DUKPT terminals ISO format 4.
+        let source_format = if ksn.len() == 12 { PinFormat::Iso4 } else { PinFormat::Iso0 };
+        let pin = pinblock::decrypt_pin(source_format, working.expose(), pin_block, Some(pan))?;
+        let target = self.open(target_key, &[KeyType::Zpk], "translate a PIN")?;
+        pinblock::encrypt_pin(target_format, target.expose(), &pin, Some(pan))
+    }
+
+    fn generate_mac(&self, key: &WrappedKey, algorithm: MacAlgorithm, data: &[u8]) -> Result<Vec<u8>> {
+        let aes = key.is_aes();
+        let clear = self.open(key, &[KeyType::Tak, KeyType::Zak], "compute a MAC")?;
+        let key = clear.expose();
+        Ok(match algorithm {
+            MacAlgorithm::CupEcb => mac::cup_ecb_mac(key, data)?.to_vec(),
+            MacAlgorithm::Alg1(padding) => mac::cbc_mac(&Cipher::tdes(key)?, data, padding),
+            MacAlgorithm::Alg3(padding) => mac::retail_mac(key, data, padding)?.to_vec(),
+            MacAlgorithm::Cmac if aes => mac::cmac(&Cipher::aes(key)?, data),
+            MacAlgorithm::Cmac => mac::cmac(&Cipher::tdes(key)?, data),
+        })
+    }
+
+    fn verify_mac(&self, key: &WrappedKey, algorithm: MacAlgorithm, data: &[u8], received: &[u8]) -> Result<()> {
+        let expected = self.generate_mac(key, algorithm, data)?;
+        mac::verify(&expected, received)
+    }
+
+    fn generate_cvv(&self, cvk: &WrappedKey, pan: &str, expiry: &str, service_code: &str) -> Result<String> {
+        let clear = self.open(cvk, &[KeyType::Cvk], "compute a CVV")?;
+        card::cvv(clear.expose(), pan, expiry, service_code)
+    }
+
+    fn verify_cvv(&self, cvk: &WrappedKey, pan: &str, expiry: &str, service_code: &str, cvv: &str) -> Result<()> {
+        let clear = self.open(cvk, &[KeyType::Cvk], "verify a CVV")?;
+        card::verify_cvv(clear.expose(), pan, expiry, service_code, cvv)
+    }
+
+    fn verify_arqc(&self, imk: &WrappedKey, request: &ArqcRequest<'_>) -> Result<()> {
+        self.arqc_keys(imk, request).map(|_| ())
+    }
+
+    fn generate_arpc(&self, imk: &WrappedKey, request: &ArqcRequest<'_>, method: ArpcMethod<'_>) -> Result<Vec<u8>> {
+        let keys = self.arqc_keys(imk, request)?;
+        let key = request.scheme.arpc_key(&keys);
+        Ok(match method {
+            ArpcMethod::Method1 { arc } => emv::arpc_method1(key.expose(), &keys.arqc, arc)?.to_vec(),
+            ArpcMethod::Method2 { csu, proprietary } => {
+                emv::arpc_method2(key.expose(), &keys.arqc, csu, proprietary)?.to_vec()
+            }
+        })
+    }
+
+    fn issue_terminal_keys(&self, tmk: &WrappedKey, scheme: SignOnScheme) -> Result<TerminalKeys> {
+        let clear_tmk = self.open(tmk, &[KeyType::Tmk], "issue terminal keys")?;
+        let cipher = Cipher::tdes(clear_tmk.expose())?;
+        let encrypt = |key: &Secret| -> Result<(Vec<u8>, [u8; 4])> {
+            let mut encrypted = key.expose().to_vec();
+            cipher.ecb_encrypt(&mut encrypted)?;
+            Ok((encrypted, signon::sign_on_kcv(key.expose())?))
+        };
+        let pik = Self::random_key(scheme.pik_algorithm())?;
+        let mak = Self::random_key(KeyAlgorithm::Des)?;
+        let tdk = if scheme.has_tdk() { Some(Self::random_key(KeyAlgorithm::Tdes2)?) } else { None };
+        let (pik_encrypted, pik_kcv) = encrypt(&pik)?;
+        let (mak_encrypted, mak_kcv) = encrypt(&mak)?;
+        let tdk_encrypted = tdk.as_ref().map(&encrypt).transpose()?;
+        let field62 = signon::field62(
+            scheme,
+            (&pik_encrypted, pik_kcv),
+            (&mak_encrypted, mak_kcv),
+            tdk_encrypted.as_ref().map(|(encrypted, kcv)| (encrypted.as_slice(), *kcv)),
+        );
+        Ok(TerminalKeys {
+            field62,
+            pik: self.wrap(KeyType::Tpk, scheme.pik_algorithm(), &pik)?,
+            mak: self.wrap(KeyType::Tak, KeyAlgorithm::Des, &mak)?,
+            tdk: tdk.map(|tdk| self.wrap(KeyType::Tdk, KeyAlgorithm::Tdes2, &tdk)).transpose()?,
+        })
+    }
+}
