@@ -49,10 +49,6 @@ impl From<std::io::Error> for CliError {
 
 impl From<hsm::Error> for CliError {
     fn from(error: hsm::Error) -> CliError {
-        if error.is_bad_input() {
-            CliError::bad_input(error)
-        } else {
-            CliError::Failure(one_line(&error.to_string()))
-        }
+        if error.is_bad_input() { CliError::bad_input(error) } else { CliError::Failure(one_line(&error.to_string())) }
     }
 }
