@@ -12,7 +12,10 @@ use hsm::{
 use iso8583::hex;
 
 fn module() -> SoftHsm {
-    SoftHsm::generate().unwrap()
+    let hsm = SoftHsm::generate().unwrap();
+    // The trait is object safe: parties hold a `dyn SecurityModule` and never know which.
+    let _: &dyn SecurityModule = &hsm;
+    hsm
 }
 
 fn h(text: &str) -> Vec<u8> {
@@ -271,6 +274,11 @@ fn sign_on_round_trip_between_acquirer_and_terminal() {
     for scheme in [SignOnScheme::Single, SignOnScheme::Double, SignOnScheme::DoubleWithTdk] {
         let issued = acquirer.issue_terminal_keys(&tmk, scheme).unwrap();
         assert_eq!(issued.field62.len(), scheme.field62_len());
+        // Field 62 of the 0810 fits the cup-pos spec's key layout for this length.
+        let mut response = iso8583::Message::new(iso8583::builtin::cup_pos(), iso8583::Mti::parse("0810").unwrap());
+        response.set(62, &issued.field62).unwrap();
+        let pik_kcv = response.get_path("62.2").unwrap().unwrap();
+        assert_eq!(&hex::encode(pik_kcv)[..6], issued.pik.kcv(), "62.2 is the PIK check value");
         assert_eq!(issued.tdk.is_some(), scheme.has_tdk());
         let keys = signon::load_terminal_keys(&terminal_tmk, scheme, &issued.field62).unwrap();
         assert_eq!(hex::encode(&hsm::kcv::kcv_tdes(keys.pik.expose()).unwrap()), issued.pik.kcv());
