@@ -117,6 +117,16 @@ impl Cipher {
         Ok(())
     }
 
+    /// Data aligned and IV one block: the block size.
+    fn check_cbc(&self, iv: &[u8], data: &[u8]) -> Result<usize> {
+        self.check_aligned(data)?;
+        let size = self.block_size();
+        if iv.len() != size {
+            return Err(Error::input("IV", format!("must be {size} bytes")));
+        }
+        Ok(size)
+    }
+
     pub fn ecb_encrypt(&self, data: &mut [u8]) -> Result<()> {
         self.check_aligned(data)?;
         for block in data.chunks_exact_mut(self.block_size()) {
@@ -135,11 +145,7 @@ impl Cipher {
 
     /// CBC encrypt in place with `iv` (one block).
     pub fn cbc_encrypt(&self, iv: &[u8], data: &mut [u8]) -> Result<()> {
-        self.check_aligned(data)?;
-        let size = self.block_size();
-        if iv.len() != size {
-            return Err(Error::input("IV", format!("must be {size} bytes")));
-        }
+        let size = self.check_cbc(iv, data)?;
         let mut chain = iv.to_vec();
         for block in data.chunks_exact_mut(size) {
             xor_in_place(block, &chain);
@@ -151,11 +157,7 @@ impl Cipher {
 
     /// CBC decrypt in place with `iv` (one block).
     pub fn cbc_decrypt(&self, iv: &[u8], data: &mut [u8]) -> Result<()> {
-        self.check_aligned(data)?;
-        let size = self.block_size();
-        if iv.len() != size {
-            return Err(Error::input("IV", format!("must be {size} bytes")));
-        }
+        let size = self.check_cbc(iv, data)?;
         let mut chain = iv.to_vec();
         let mut next = vec![0u8; size];
         for block in data.chunks_exact_mut(size) {
