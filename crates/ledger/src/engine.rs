@@ -147,12 +147,12 @@ fn run_chains<E, R: Copy + PartialEq>(
         let last = if open { events.len() - 1 } else { end };
         let mark = working.mark();
         let mut failure = None;
-        for position in index..=last {
+        for (position, event) in events.iter().enumerate().take(last + 1).skip(index) {
             if open && position == last {
                 failure = Some((position, chain_open));
                 break;
             }
-            let result = apply(working, position, &events[position]);
+            let result = apply(working, position, event);
             if result != ok {
                 failure = Some((position, result));
                 break;
