@@ -18,7 +18,9 @@ mod engine;
 pub mod invariants;
 mod ledger;
 pub mod memory;
+pub mod postgres;
 pub mod results;
+pub mod sqlite;
 pub mod store;
 pub mod types;
 
