@@ -165,6 +165,9 @@ fn run_chains<E, R: Copy + PartialEq>(
             }
             // A single event (no chain) fails with its own result only.
             results[position] = result;
+            if open {
+                results[last] = chain_open;
+            }
         }
         index = last + 1;
     }
@@ -366,10 +369,10 @@ fn create_transfer(working: &mut Working, t: &Transfer, timestamp: u64) -> Creat
     if pending && over(credit.credits_pending) {
         return R::OverflowsCreditsPending;
     }
-    if !pending && over(debit.debits_posted) {
+    if over(debit.debits_posted) {
         return R::OverflowsDebitsPosted;
     }
-    if !pending && over(credit.credits_posted) {
+    if over(credit.credits_posted) {
         return R::OverflowsCreditsPosted;
     }
     if over(debit.debits_pending.saturating_add(debit.debits_posted)) {
@@ -379,7 +382,11 @@ fn create_transfer(working: &mut Working, t: &Transfer, timestamp: u64) -> Creat
         return R::OverflowsCredits;
     }
     let expires_at = if pending && t.timeout > 0 {
-        match (t.timeout as u64).checked_mul(NANOS_PER_SECOND).and_then(|n| timestamp.checked_add(n)) {
+        match (t.timeout as u64)
+            .checked_mul(NANOS_PER_SECOND)
+            .and_then(|n| timestamp.checked_add(n))
+            .filter(|at| *at <= i64::MAX as u64)
+        {
             Some(at) => at,
             None => return R::OverflowsTimeout,
         }
@@ -500,10 +507,10 @@ fn resolve_pending(working: &mut Working, t: &Transfer, timestamp: u64) -> Creat
     }
     // Amount 0 means the whole pending amount; a post may take less (the rest is released).
     let amount = if t.amount == 0 { p.amount } else { t.amount };
-    if post && amount > p.amount {
+    if amount > p.amount {
         return R::ExceedsPendingTransferAmount;
     }
-    if !post && amount != p.amount {
+    if !post && amount < p.amount {
         return R::PendingTransferHasDifferentAmount;
     }
     // The transfer as it is stored: accounts, ledger and code filled from the pending one.
@@ -513,10 +520,23 @@ fn resolve_pending(working: &mut Working, t: &Transfer, timestamp: u64) -> Creat
         ledger: p.ledger,
         code: p.code,
         amount,
+        user_data_128: if t.user_data_128 != 0 { t.user_data_128 } else { p.user_data_128 },
+        user_data_64: if t.user_data_64 != 0 { t.user_data_64 } else { p.user_data_64 },
+        user_data_32: if t.user_data_32 != 0 { t.user_data_32 } else { p.user_data_32 },
         ..*t
     };
     if let Some(existing) = working.transfers.get(&t.id) {
-        return transfer_exists(&filled, &existing.transfer);
+        let e = &existing.transfer;
+        let flags = |f: TransferFlags| f.0 & !TransferFlags::LINKED.0;
+        return if flags(filled.flags) != flags(e.flags) {
+            R::ExistsWithDifferentFlags
+        } else if filled.amount != e.amount {
+            R::ExistsWithDifferentAmount
+        } else if filled.pending_id != e.pending_id {
+            R::ExistsWithDifferentPendingId
+        } else {
+            transfer_exists(&filled, e)
+        };
     }
     match pending.status {
         PendingStatus::Posted => return R::PendingTransferAlreadyPosted,
@@ -532,8 +552,8 @@ fn resolve_pending(working: &mut Working, t: &Transfer, timestamp: u64) -> Creat
         return R::DebitAccountNotFound;
     };
     if pending.expires_at != 0 && pending.expires_at <= timestamp {
-        // Expired but not yet swept: release it now, and refuse the post or void.
-        expire(working, &pending, timestamp);
+        // Expired but not yet swept: refuse the post or void. The hold itself is released by
+        // the next `expire_pending` sweep (this event fails, so nothing it did is kept).
         return R::PendingTransferExpired;
     }
     debug_assert!(debit.debits_pending >= p.amount && credit.credits_pending >= p.amount);

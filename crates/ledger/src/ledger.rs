@@ -156,10 +156,10 @@ impl<S: Store, C: Clock> Ledger<S, C> {
     pub fn expire_pending(&mut self) -> LedgerResult<usize> {
         let now = self.clock.now_ns().max(self.last_timestamp + 1);
         self.last_timestamp = now;
-        let count = self.store.transact(&mut |txn| {
+        let (count, stamps) = self.store.transact(&mut |txn| {
             let due = txn.due_pending(now, EXPIRY_BATCH_MAX)?;
             if due.is_empty() {
-                return Ok(0);
+                return Ok((0, 0));
             }
             let mut account_ids: Vec<Id> =
                 due.iter().flat_map(|r| [r.transfer.debit_account_id, r.transfer.credit_account_id]).collect();
@@ -170,16 +170,17 @@ impl<S: Store, C: Clock> Ledger<S, C> {
                 working.accounts.insert(account.id, account);
             }
             let mut expired = 0;
-            for record in &due {
+            for (index, record) in due.iter().enumerate() {
                 working.transfers.insert(record.transfer.id, *record);
-                if engine::expire(&mut working, record, now) {
+                if engine::expire(&mut working, record, now + index as u64) {
                     expired += 1;
                 }
             }
             engine::seal(&mut working);
             write(txn, &working)?;
-            Ok(expired)
+            Ok((expired, due.len() as u64))
         })?;
+        self.last_timestamp = now + stamps.saturating_sub(1);
         Ok(count)
     }
 

@@ -139,7 +139,9 @@ impl Store for MemoryStore {
     fn max_timestamp(&mut self) -> StoreResult<u64> {
         let accounts = self.accounts.values().map(|a| a.timestamp).max().unwrap_or(0);
         let transfers = self.order.keys().next_back().copied().unwrap_or(0);
-        Ok(accounts.max(transfers))
+        // Expiries have timestamps too, kept only in the history of accounts that have one.
+        let history = self.history.iter().map(|b| b.timestamp).max().unwrap_or(0);
+        Ok(accounts.max(transfers).max(history))
     }
 
     fn ledger_totals(&mut self) -> StoreResult<Vec<LedgerTotals>> {

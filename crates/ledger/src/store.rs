@@ -71,7 +71,8 @@ pub trait Store {
     fn account_transfers(&mut self, account: Id, limit: usize) -> StoreResult<Vec<TransferRecord>>;
     /// Balance history of an account with the `history` flag, oldest first, at most `limit`.
     fn account_balances(&mut self, account: Id, limit: usize) -> StoreResult<Vec<AccountBalance>>;
-    /// The highest timestamp stored (accounts and transfers): timestamps continue after it.
+    /// The highest timestamp stored (accounts, transfers, balance history — expiries appear only
+    /// there): timestamps continue after it.
     fn max_timestamp(&mut self) -> StoreResult<u64>;
     fn ledger_totals(&mut self) -> StoreResult<Vec<LedgerTotals>>;
     /// How many pending transfers have more than one post or void transfer (must be zero).
