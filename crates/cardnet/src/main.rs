@@ -2,6 +2,7 @@
 //! `--json` and then print one JSON object on stdout; errors go to stderr with a non-zero exit
 //! status (2 for bad input).
 
+mod bench_command;
 mod cli_error;
 mod crypto_command;
 mod demo;
@@ -32,6 +33,9 @@ enum Command {
     /// A payment-crypto calculator: KCVs, PIN blocks, MACs, DUKPT, EMV, TR-31, CVV, PVV.
     #[command(subcommand)]
     Crypto(crypto_command::CryptoCommand),
+    /// Benchmarks: throughput and latency, printed with units in the keys under --json.
+    #[command(subcommand)]
+    Bench(bench_command::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Iso8583(command) => iso8583_command::run(command),
         Command::Crypto(command) => crypto_command::run(command),
+        Command::Bench(command) => bench_command::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
