@@ -20,7 +20,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, Row, Statement, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Row, params};
 
 use crate::store::{LedgerTotals, RETRIES_MAX, Store, StoreError, StoreResult, Txn};
 use crate::types::{Account, AccountBalance, AccountFlags, Id, PendingStatus, Transfer, TransferFlags, TransferRecord};
@@ -40,10 +40,6 @@ const CACHE_KIB: i64 = 256 * 1024;
 /// SQLite's 1,000 so a page written by several batches is copied back once; larger still
 /// (16,000) measured ~10% more throughput but a worse p99, since the committing batch pays.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
-
-/// Most ids bound into one `IN (…)` list. Shorter lists are padded up to a power of two (with
-/// a repeated id), so only a few statement shapes exist and all stay in the statement cache.
-const IN_LIST_MAX: usize = 512;
 
 /// Statement cache entries: every SQL string below, with room to spare.
 const STATEMENT_CACHE: usize = 64;
@@ -115,11 +111,15 @@ CREATE TABLE IF NOT EXISTS ledger_meta (
 INSERT OR IGNORE INTO ledger_meta (id, max_timestamp) VALUES (0, 0);
 ";
 
-const ACCOUNT_COLUMNS: &str = "id, debits_pending, debits_posted, credits_pending, credits_posted, user_data_128, \
-     user_data_64, user_data_32, ledger, code, flags, timestamp";
-
 const TRANSFER_COLUMNS: &str = "id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, \
      user_data_64, user_data_32, timeout, ledger, code, flags, timestamp, status, expires_at";
+
+const SELECT_ACCOUNT: &str = "SELECT id, debits_pending, debits_posted, credits_pending, credits_posted, \
+     user_data_128, user_data_64, user_data_32, ledger, code, flags, timestamp FROM accounts WHERE id = ?1";
+
+const SELECT_TRANSFER: &str = "SELECT id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, \
+     user_data_64, user_data_32, timeout, ledger, code, flags, timestamp, status, expires_at FROM transfers \
+     WHERE id = ?1";
 
 const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, debits_pending, debits_posted, credits_pending, \
      credits_posted, user_data_128, user_data_64, user_data_32, ledger, code, flags, timestamp) \
@@ -365,52 +365,29 @@ fn balance_from_row(row: &Row<'_>) -> rusqlite::Result<AccountBalance> {
     })
 }
 
-/// `SELECT <columns> FROM <table> WHERE id IN (?1, …, ?n)`.
-fn select_in(columns: &str, table: &str, n: usize) -> String {
-    let mut sql = format!("SELECT {columns} FROM {table} WHERE id IN (");
-    for i in 1..=n {
-        if i > 1 {
-            sql.push_str(", ");
-        }
-        sql.push('?');
-        sql.push_str(&i.to_string());
-    }
-    sql.push(')');
-    sql
-}
-
-/// The rows of `table` whose ids are among `ids` (each found row once per chunk it falls in),
-/// in no particular order.
+/// The rows that `sql` (a point query on `id = ?1`) finds for `ids`, in their order (missing
+/// ones skipped, repeated ones repeated): one cached statement, run once per id. Measured against `IN (…)` lists of up to 512 ids and a join with
+/// a temporary table of ids, point queries were 20–30% and 10× faster (an `IN` list is first
+/// sorted into an ephemeral index; the join scanned the table).
 fn load_by_ids<T>(
     conn: &Connection,
     op: &'static str,
-    columns: &str,
-    table: &str,
+    sql: &str,
     ids: &[Id],
     map: fn(&Row<'_>) -> rusqlite::Result<T>,
 ) -> StoreResult<Vec<T>> {
     let mut found = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(IN_LIST_MAX) {
-        let slots = chunk.len().next_power_of_two();
-        let mut statement: rusqlite::CachedStatement<'_> =
-            conn.prepare_cached(&select_in(columns, table, slots)).map_err(failure(op))?;
-        bind_ids(&mut statement, chunk, slots).map_err(failure(op))?;
-        let mut rows = statement.raw_query();
-        while let Some(row) = rows.next().map_err(failure(op))? {
+    if ids.is_empty() {
+        return Ok(found);
+    }
+    let mut statement = conn.prepare_cached(sql).map_err(failure(op))?;
+    for &id in ids {
+        let mut rows = statement.query([sql_id(id)]).map_err(failure(op))?;
+        if let Some(row) = rows.next().map_err(failure(op))? {
             found.push(map(row).map_err(failure(op))?);
         }
     }
     Ok(found)
-}
-
-/// Bind `ids` to parameters 1..=slots, repeating the last id in the spare slots.
-fn bind_ids(statement: &mut Statement<'_>, ids: &[Id], slots: usize) -> rusqlite::Result<()> {
-    let last = ids.last().copied().unwrap_or(0);
-    for slot in 0..slots {
-        let id = ids.get(slot).copied().unwrap_or(last);
-        statement.raw_bind_parameter(slot + 1, sql_id(id))?;
-    }
-    Ok(())
 }
 
 struct SqliteTxn<'a> {
@@ -427,11 +404,11 @@ impl SqliteTxn<'_> {
 
 impl Txn for SqliteTxn<'_> {
     fn accounts(&mut self, ids: &[Id]) -> StoreResult<Vec<Account>> {
-        load_by_ids(self.conn, "load accounts", ACCOUNT_COLUMNS, "accounts", ids, account_from_row)
+        load_by_ids(self.conn, "load accounts", SELECT_ACCOUNT, ids, account_from_row)
     }
 
     fn transfers(&mut self, ids: &[Id]) -> StoreResult<Vec<TransferRecord>> {
-        load_by_ids(self.conn, "load transfers", TRANSFER_COLUMNS, "transfers", ids, transfer_from_row)
+        load_by_ids(self.conn, "load transfers", SELECT_TRANSFER, ids, transfer_from_row)
     }
 
     fn insert_accounts(&mut self, accounts: &[Account]) -> StoreResult<()> {
@@ -568,13 +545,6 @@ impl Txn for SqliteTxn<'_> {
     }
 }
 
-/// `found` put in the order of `ids` (repeats included, missing ones skipped), as the
-/// in-memory store answers lookups.
-fn in_request_order<T: Copy>(ids: &[Id], found: Vec<T>, id_of: impl Fn(&T) -> Id) -> Vec<T> {
-    let by_id: std::collections::HashMap<Id, T> = found.into_iter().map(|row| (id_of(&row), row)).collect();
-    ids.iter().filter_map(|id| by_id.get(id).copied()).collect()
-}
-
 /// Sum `column` per ledger without overflowing SQLite's 64-bit `SUM`: the high and low 32
 /// bits of every (non-negative) value are summed apart and joined in Rust.
 fn split_sum(column: &str) -> String {
@@ -603,17 +573,12 @@ impl Store for SqliteStore {
 
     fn lookup_accounts(&mut self, ids: &[Id]) -> StoreResult<Vec<Account>> {
         const OP: &str = "lookup accounts";
-        let found = self
-            .snapshot(OP, |store| load_by_ids(&store.conn, OP, ACCOUNT_COLUMNS, "accounts", ids, account_from_row))?;
-        Ok(in_request_order(ids, found, |a| a.id))
+        self.snapshot(OP, |store| load_by_ids(&store.conn, OP, SELECT_ACCOUNT, ids, account_from_row))
     }
 
     fn lookup_transfers(&mut self, ids: &[Id]) -> StoreResult<Vec<TransferRecord>> {
         const OP: &str = "lookup transfers";
-        let found = self.snapshot(OP, |store| {
-            load_by_ids(&store.conn, OP, TRANSFER_COLUMNS, "transfers", ids, transfer_from_row)
-        })?;
-        Ok(in_request_order(ids, found, |r| r.transfer.id))
+        self.snapshot(OP, |store| load_by_ids(&store.conn, OP, SELECT_TRANSFER, ids, transfer_from_row))
     }
 
     fn account_transfers(&mut self, account: Id, limit: usize) -> StoreResult<Vec<TransferRecord>> {

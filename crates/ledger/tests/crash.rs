@@ -317,6 +317,7 @@ fn sqlite_keeps_every_acknowledged_batch_across_sigkill() {
     let dir: PathBuf = std::env::temp_dir().join(format!("cardnet-ledger-crash-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("ledger.sqlite");
+    println!("database {} (kept if the test fails)", path.display());
 
     let mut model = Model::default();
     let mut stored: u64 = 0; // Batches 0..stored are stored and checked.

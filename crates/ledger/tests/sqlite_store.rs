@@ -134,7 +134,7 @@ fn values_round_trip_and_lookups_keep_request_order() {
     assert_eq!(balances.len(), 1);
     assert_eq!(balances[0].debits_pending, AMOUNT_MAX);
     assert!(ledger.account_balances(other.id, 10).unwrap().is_empty());
-    // More ids than one IN list holds, most of them missing.
+    // Many ids, most of them missing.
     let mut many: Vec<Id> = (1..2_000).collect();
     many.push(account.id);
     assert_eq!(ledger.lookup_accounts(&many).unwrap(), vec![accounts[1]]);
