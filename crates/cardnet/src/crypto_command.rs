@@ -15,7 +15,7 @@ use hsm::emv::{self, ArqcResult, Scheme};
 use hsm::kcv::KcvMethod;
 use hsm::mac::{self, Padding};
 use hsm::pinblock::{self, PinFormat};
-use hsm::tr31::{self, Header, OptionalBlock, Version};
+use hsm::tr31::{self, Header};
 use hsm::{Secret, card, cipher::Cipher};
 use iso8583::hex;
 use serde_json::{Map, Value};
@@ -574,58 +574,10 @@ fn tr31_unwrap(args: Tr31UnwrapArgs) -> Result<(), CliError> {
     report(args.json, &[("key", "key", hex::encode(key.expose())), ("header", "header", block[..length].to_owned())])
 }
 
-/// A key block header at the start of `text`: the fixed 16 characters and the optional blocks
-/// its count announces. Returns the header and its length in characters. The length field is
-/// not checked against anything (wrap fills it in).
+/// A key block header at the start of `text` (the library's parser; the length field is not
+/// checked against anything: wrap fills it in).
 fn parse_header(flag: &str, text: &str) -> Result<(Header, usize), CliError> {
-    let bad = |why: String| CliError::bad_input(format!("--{flag}: {why}"));
-    let bytes = text.as_bytes();
-    if !text.is_ascii() || bytes.len() < tr31::FIXED_HEADER_LENGTH {
-        return Err(bad("a key block header is at least 16 ASCII characters".into()));
-    }
-    let version = Version::from_id(bytes[0])?;
-    if !bytes[1..5].iter().all(u8::is_ascii_digit) {
-        return Err(bad("the length field (characters 2–5) is not 4 decimal digits".into()));
-    }
-    let count =
-        decimal(&bytes[12..14]).ok_or_else(|| bad("the optional block count is not 2 decimal digits".into()))?;
-    let mut header = Header::new(version, [bytes[5], bytes[6]], bytes[7], bytes[8], bytes[11])
-        .with_key_version([bytes[9], bytes[10]]);
-    header.reserved = [bytes[14], bytes[15]];
-    let mut position = tr31::FIXED_HEADER_LENGTH;
-    for index in 1..=count {
-        let truncated = || bad(format!("optional block {index} runs past the end"));
-        let field = |from: usize, to: usize| bytes.get(from..to).ok_or_else(truncated);
-        let id = field(position, position + 2)?;
-        let short = hex_number(field(position + 2, position + 4)?)
-            .ok_or_else(|| bad(format!("optional block {index} length is not 2 hex digits")))?;
-        let (length, data_start) = if short != 0 {
-            (short, position + 4)
-        } else {
-            let of_length = hex_number(field(position + 4, position + 6)?)
-                .filter(|n| (1..=2).contains(n))
-                .ok_or_else(|| bad(format!("optional block {index} extended length-of-length is not 01 or 02")))?;
-            let end = position + 6 + 2 * of_length;
-            let length = hex_number(field(position + 6, end)?)
-                .ok_or_else(|| bad(format!("optional block {index} extended length is not hex")))?;
-            (length, end)
-        };
-        if length < data_start - position {
-            return Err(bad(format!("optional block {index} length does not cover its ID and length")));
-        }
-        let data = field(data_start, position + length)?;
-        header.optional_blocks.push(OptionalBlock::new([id[0], id[1]], String::from_utf8_lossy(data)));
-        position += length;
-    }
-    Ok((header, position))
-}
-
-fn decimal(digits: &[u8]) -> Option<usize> {
-    digits.iter().try_fold(0usize, |n, &d| d.is_ascii_digit().then(|| n * 10 + usize::from(d - b'0')))
-}
-
-fn hex_number(digits: &[u8]) -> Option<usize> {
-    digits.iter().try_fold(0usize, |n, &d| hex::nibble_upper(d).map(|v| n * 16 + usize::from(v)))
+    tr31::parse_header(text).map_err(|error| CliError::bad_input(format!("--{flag}: {error}")))
 }
 
 // ---------------------------------------------------------------------------------------------

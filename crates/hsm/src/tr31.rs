@@ -359,19 +359,18 @@ struct Parts<'a> {
     mac_hex: &'a str,
 }
 
-fn split(block: &str) -> Result<Parts<'_>> {
-    if !block.is_ascii() {
+/// Parse a header — the 16 fixed characters and the optional blocks — from the start of
+/// `text`, without looking at what follows. Returns the header and its length.
+pub fn parse_header(text: &str) -> Result<(Header, usize)> {
+    if !text.is_ascii() {
         return Err(bad("contains non-ASCII characters"));
     }
-    let bytes = block.as_bytes();
+    let bytes = text.as_bytes();
     if bytes.len() < FIXED_HEADER_LENGTH {
         return Err(bad(format!("is {} characters, shorter than the 16-character header", bytes.len())));
     }
     let version = Version::from_id(bytes[0])?;
-    let declared = decimal(&bytes[1..5]).ok_or_else(|| bad("length field is not 4 decimal digits"))?;
-    if declared != bytes.len() {
-        return Err(bad(format!("length field says {declared} characters but the block has {}", bytes.len())));
-    }
+    decimal(&bytes[1..5]).ok_or_else(|| bad("length field is not 4 decimal digits"))?;
     let key_usage = [bytes[5], bytes[6]];
     let key_version = [bytes[9], bytes[10]];
     let reserved = [bytes[14], bytes[15]];
@@ -382,13 +381,33 @@ fn split(block: &str) -> Result<Parts<'_>> {
     check_alphanumeric("exportability", &bytes[11..12])?;
     let count = decimal(&bytes[12..14]).ok_or_else(|| bad("number of optional blocks is not 2 decimal digits"))?;
     check_alphanumeric("reserved field", &reserved)?;
-
     let mut optional_blocks = Vec::with_capacity(count);
     let mut position = FIXED_HEADER_LENGTH;
     for index in 1..=count {
         let (optional, end) = parse_optional_block(bytes, position, index)?;
         optional_blocks.push(optional);
         position = end;
+    }
+    let header = Header {
+        version,
+        key_usage,
+        algorithm: bytes[7],
+        mode_of_use: bytes[8],
+        key_version,
+        exportability: bytes[11],
+        optional_blocks,
+        reserved,
+    };
+    Ok((header, position))
+}
+
+fn split(block: &str) -> Result<Parts<'_>> {
+    let (header, position) = parse_header(block)?;
+    let bytes = block.as_bytes();
+    let version = header.version;
+    let declared = decimal(&bytes[1..5]).ok_or_else(|| bad("length field is not 4 decimal digits"))?;
+    if declared != bytes.len() {
+        return Err(bad(format!("length field says {declared} characters but the block has {}", bytes.len())));
     }
     let header_length = position;
     let size = version.block_size();
@@ -411,16 +430,6 @@ fn split(block: &str) -> Result<Parts<'_>> {
             "encrypted key data is {encrypted_length} characters, not a whole number of {size}-byte blocks"
         )));
     }
-    let header = Header {
-        version,
-        key_usage,
-        algorithm: bytes[7],
-        mode_of_use: bytes[8],
-        key_version,
-        exportability: bytes[11],
-        optional_blocks,
-        reserved,
-    };
     let mac_start = header_length + encrypted_length;
     Ok(Parts {
         header,
