@@ -1,0 +1,280 @@
+//! The server side: accept connections, decode frames, call a [`Handler`], write responses.
+//!
+//! Each connection has one reader loop and one writer task. The reader takes an in-flight permit
+//! before reading the next frame, so at most `in_flight_max` requests per connection are being
+//! handled at once and a client sending faster than we answer is slowed down by TCP itself
+//! (backpressure) rather than by a growing queue. Responses go out as they complete, in any order.
+//!
+//! A frame that does not decode is answered with a format error (39 = 30) when its MTI can be
+//! read and it is a request; otherwise it is dropped and counted. Neither closes the connection.
+//! Only a lost frame boundary (unreadable or oversize length prefix) or an I/O error does.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use iso8583::{Envelope, Message, Mti, Spec};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::codec::FrameCodec;
+
+/// Default bound on requests handled concurrently on one connection.
+pub const IN_FLIGHT_MAX_DEFAULT: usize = 256;
+/// Default bound on encoded responses waiting for the writer of one connection.
+pub const WRITE_QUEUE_MAX_DEFAULT: usize = 256;
+/// Pause after a failed accept (for example out of file descriptors), so the loop does not spin.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
+/// Fields echoed in a format-error response, when the malformed request let us read them.
+const FORMAT_ERROR_ECHO: [u8; 5] = [7, 11, 32, 41, 42];
+/// Response code of a format error.
+const FORMAT_ERROR_CODE: &str = "30";
+
+/// Application logic: a request in, maybe a response out (`None` sends nothing, e.g. for advices
+/// answered later or for responses the server receives).
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, envelope: Envelope, message: Message) -> impl Future<Output = Option<(Envelope, Message)>> + Send;
+}
+
+/// Where connections come from: a TCP listener, or an in-memory/simulated one.
+pub trait Listener: Send + 'static {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept(&mut self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Stream = tokio::net::TcpStream;
+
+    async fn accept(&mut self) -> io::Result<tokio::net::TcpStream> {
+        let (stream, _) = tokio::net::TcpListener::accept(self).await?;
+        // Small request/response messages: do not wait to coalesce.
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ServerConfig {
+    /// Requests handled concurrently per connection.
+    pub in_flight_max: usize,
+    /// Encoded responses queued for the writer per connection.
+    pub write_queue_max: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig { in_flight_max: IN_FLIGHT_MAX_DEFAULT, write_queue_max: WRITE_QUEUE_MAX_DEFAULT }
+    }
+}
+
+/// Counters, readable while the server runs.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub connections: AtomicU64,
+    pub requests: AtomicU64,
+    pub responses: AtomicU64,
+    /// Malformed requests answered with 39 = 30.
+    pub format_errors: AtomicU64,
+    /// Frames that did not decode and could not be answered.
+    pub dropped_frames: AtomicU64,
+    /// Handler responses that did not encode (a handler bug); nothing is sent for them.
+    pub encode_errors: AtomicU64,
+    /// Connections closed because the frame boundary was lost or the socket failed.
+    pub connection_errors: AtomicU64,
+    pub accept_errors: AtomicU64,
+}
+
+struct Inner<H> {
+    spec: Arc<Spec>,
+    handler: H,
+    config: ServerConfig,
+    stats: ServerStats,
+    shutdown: watch::Sender<bool>,
+}
+
+/// An ISO 8583 server. Cheap to clone; clones share handler, counters and shutdown.
+pub struct Server<H> {
+    inner: Arc<Inner<H>>,
+}
+
+impl<H> Clone for Server<H> {
+    fn clone(&self) -> Server<H> {
+        Server { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<H: Handler> Server<H> {
+    pub fn new(spec: Arc<Spec>, handler: H, config: ServerConfig) -> Server<H> {
+        let config =
+            ServerConfig { in_flight_max: config.in_flight_max.max(1), write_queue_max: config.write_queue_max.max(1) };
+        let (shutdown, _) = watch::channel(false);
+        Server { inner: Arc::new(Inner { spec, handler, config, stats: ServerStats::default(), shutdown }) }
+    }
+
+    pub fn stats(&self) -> &ServerStats {
+        &self.inner.stats
+    }
+
+    /// Stop accepting and reading; in-flight requests are finished and answered, then every
+    /// connection closes and [`Server::serve`] returns.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Accept connections until [`Server::shutdown`], then drain them.
+    pub async fn serve<L: Listener>(&self, mut listener: L) {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = stopped(&mut shutdown) => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(stream) => {
+                        let server = self.clone();
+                        connections.spawn(async move { server.serve_connection(stream).await });
+                    }
+                    Err(_) => {
+                        self.inner.stats.accept_errors.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+                    }
+                },
+                // Reap finished connections so the set does not grow with closed ones.
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        while connections.join_next().await.is_some() {}
+    }
+
+    /// Serve one connection until the peer closes it, it fails, or the server shuts down.
+    pub async fn serve_connection<S>(&self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let inner = &self.inner;
+        inner.stats.connections.fetch_add(1, Ordering::Relaxed);
+        let codec = match FrameCodec::new(inner.spec.framing.clone()) {
+            Ok(codec) => codec,
+            Err(_) => {
+                inner.stats.connection_errors.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        let (read_half, write_half) = tokio::io::split(stream);
+        let mut reader = FramedRead::new(read_half, codec.clone());
+        let (responses, queue) = mpsc::channel::<Bytes>(inner.config.write_queue_max);
+        let writer = tokio::spawn(write_loop(FramedWrite::new(write_half, codec), queue));
+        let permits = Arc::new(Semaphore::new(inner.config.in_flight_max));
+        let mut shutdown = inner.shutdown.subscribe();
+        loop {
+            let permit = tokio::select! {
+                permit = Arc::clone(&permits).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                _ = stopped(&mut shutdown) => break,
+            };
+            let frame = tokio::select! {
+                frame = reader.next() => frame,
+                _ = stopped(&mut shutdown) => break,
+            };
+            match frame {
+                None => break,
+                Some(Err(_)) => {
+                    inner.stats.connection_errors.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Some(Ok(frame)) => {
+                    let server = self.clone();
+                    let responses = responses.clone();
+                    tokio::spawn(async move {
+                        if let Some(response) = server.respond(&frame).await {
+                            // A closed writer means the connection is gone; nothing to answer.
+                            if responses.send(response).await.is_ok() {
+                                server.inner.stats.responses.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        drop(permit);
+                    });
+                }
+            }
+        }
+        // Drain: every permit back means every in-flight request has queued its response.
+        let all = u32::try_from(inner.config.in_flight_max).unwrap_or(u32::MAX);
+        let _ = permits.acquire_many(all).await;
+        drop(responses);
+        let _ = writer.await;
+    }
+
+    async fn respond(&self, frame: &[u8]) -> Option<Bytes> {
+        let inner = &self.inner;
+        match iso8583::decode_framed(&inner.spec, frame) {
+            Ok((envelope, message)) => {
+                inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+                let (envelope, message) = inner.handler.handle(envelope, message).await?;
+                match iso8583::encode_framed(&message, &envelope) {
+                    Ok(frame) => Some(Bytes::from(frame)),
+                    Err(_) => {
+                        inner.stats.encode_errors.fetch_add(1, Ordering::Relaxed);
+                        None
+                    }
+                }
+            }
+            Err(_) => match format_error(&inner.spec, frame) {
+                Some(response) => {
+                    inner.stats.format_errors.fetch_add(1, Ordering::Relaxed);
+                    Some(response)
+                }
+                None => {
+                    inner.stats.dropped_frames.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            },
+        }
+    }
+}
+
+/// Resolves once shutdown is requested (or the server is gone). Returns nothing so no watch
+/// guard is held across an await.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Write queued frames, flushing only when the queue is momentarily empty so bursts of responses
+/// share system calls.
+async fn write_loop<W: AsyncWrite + Unpin>(mut sink: FramedWrite<W, FrameCodec>, mut queue: mpsc::Receiver<Bytes>) {
+    while let Some(frame) = queue.recv().await {
+        if sink.feed(frame).await.is_err() {
+            return;
+        }
+        while let Ok(frame) = queue.try_recv() {
+            if sink.feed(frame).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+/// The format-error response to a frame that did not decode: response MTI, the echo fields that
+/// were decoded before the error, 39 = 30. `None` when the MTI is unreadable or not a request.
+pub fn format_error(spec: &Arc<Spec>, frame: &[u8]) -> Option<Bytes> {
+    let (envelope, body, offset) = spec.framing.unwrap(frame).ok()?;
+    let mut partial = Message::new(Arc::clone(spec), Mti::ZERO);
+    // Fields decoded before the error stay in `partial`; the error itself is why we are here.
+    let _ = iso8583::codec::decode_into(body, &mut partial, offset);
+    if partial.mti() == Mti::ZERO || !partial.mti().is_request() {
+        return None;
+    }
+    let mut response = partial.response(&FORMAT_ERROR_ECHO).ok()?;
+    response.set_str(39, FORMAT_ERROR_CODE).ok()?;
+    iso8583::encode_framed(&response, &envelope.response()).ok().map(Bytes::from)
+}
