@@ -29,6 +29,8 @@ use crate::codec::FrameCodec;
 pub const IN_FLIGHT_MAX_DEFAULT: usize = 256;
 /// Default bound on encoded responses waiting for the writer of one connection.
 pub const WRITE_QUEUE_MAX_DEFAULT: usize = 256;
+/// Default bound on connections served at once; further ones are closed on accept.
+pub const CONNECTIONS_MAX_DEFAULT: usize = 1024;
 /// Pause after a failed accept (for example out of file descriptors), so the loop does not spin.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
 /// Fields echoed in a format-error response, when the malformed request let us read them.
@@ -65,11 +67,17 @@ pub struct ServerConfig {
     pub in_flight_max: usize,
     /// Encoded responses queued for the writer per connection.
     pub write_queue_max: usize,
+    /// Connections served at once; one more is closed as soon as it is accepted.
+    pub connections_max: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> ServerConfig {
-        ServerConfig { in_flight_max: IN_FLIGHT_MAX_DEFAULT, write_queue_max: WRITE_QUEUE_MAX_DEFAULT }
+        ServerConfig {
+            in_flight_max: IN_FLIGHT_MAX_DEFAULT,
+            write_queue_max: WRITE_QUEUE_MAX_DEFAULT,
+            connections_max: CONNECTIONS_MAX_DEFAULT,
+        }
     }
 }
 
@@ -88,6 +96,8 @@ pub struct ServerStats {
     /// Connections closed because the frame boundary was lost or the socket failed.
     pub connection_errors: AtomicU64,
     pub accept_errors: AtomicU64,
+    /// Connections closed on accept because `connections_max` were already being served.
+    pub refused_connections: AtomicU64,
 }
 
 struct Inner<H> {
@@ -111,8 +121,11 @@ impl<H> Clone for Server<H> {
 
 impl<H: Handler> Server<H> {
     pub fn new(spec: Arc<Spec>, handler: H, config: ServerConfig) -> Server<H> {
-        let config =
-            ServerConfig { in_flight_max: config.in_flight_max.max(1), write_queue_max: config.write_queue_max.max(1) };
+        let config = ServerConfig {
+            in_flight_max: config.in_flight_max.max(1),
+            write_queue_max: config.write_queue_max.max(1),
+            connections_max: config.connections_max.max(1),
+        };
         let (shutdown, _) = watch::channel(false);
         Server { inner: Arc::new(Inner { spec, handler, config, stats: ServerStats::default(), shutdown }) }
     }
@@ -135,6 +148,10 @@ impl<H: Handler> Server<H> {
             tokio::select! {
                 _ = stopped(&mut shutdown) => break,
                 accepted = listener.accept() => match accepted {
+                    Ok(stream) if connections.len() >= self.inner.config.connections_max => {
+                        self.inner.stats.refused_connections.fetch_add(1, Ordering::Relaxed);
+                        drop(stream);
+                    }
                     Ok(stream) => {
                         let server = self.clone();
                         connections.spawn(async move { server.serve_connection(stream).await });

@@ -192,7 +192,8 @@ async fn hostile_length_prefix_closes_only_that_connection() {
 
 #[tokio::test]
 async fn server_in_flight_bound_is_respected() {
-    let (_server, echo, stream) = duplex_server(ServerConfig { in_flight_max: 4, write_queue_max: 4 });
+    let (_server, echo, stream) =
+        duplex_server(ServerConfig { in_flight_max: 4, write_queue_max: 4, ..ServerConfig::default() });
     let (client, _events) = Client::connect(stream, spec(), config(5000)).unwrap();
     let mut tasks = Vec::new();
     for stan in 1000..1040u32 {
@@ -350,4 +351,28 @@ async fn timeouts_follow_the_injected_clock() {
     let late = events.recv().await.unwrap();
     assert!(matches!(late, UnmatchedEvent::Unmatched { message, .. } if message.get_str(11) == Some("900010")));
     assert_eq!(started.elapsed(), Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_bound_are_closed_on_accept() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let echo = Arc::new(Echo::default());
+    let server_config = ServerConfig { connections_max: 1, ..ServerConfig::default() };
+    let server = Server::new(spec(), Shared(Arc::clone(&echo)), server_config);
+    let serving = {
+        let server = server.clone();
+        tokio::spawn(async move { server.serve(listener).await })
+    };
+    let first = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (client, _events) = Client::connect(first, spec(), config(5000)).unwrap();
+    assert_eq!(client.request(&request(1)).await.unwrap().get_str(39), Some("00"));
+    let second = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (refused, _events) = Client::connect(second, spec(), config(2000)).unwrap();
+    assert!(refused.request(&request(2)).await.is_err(), "the second connection is closed");
+    until(|| server.stats().refused_connections.load(Ordering::SeqCst) == 1).await;
+    // The first connection is unaffected.
+    assert_eq!(client.request(&request(3)).await.unwrap().get_str(39), Some("00"));
+    server.shutdown();
+    tokio::time::timeout(Duration::from_secs(2), serving).await.unwrap().unwrap();
 }
