@@ -7,6 +7,11 @@
 //!   answers a malformed request with a format error (39 = 30) instead of closing the connection.
 //! * [`client::Client`] sends requests over one connection and matches responses by a
 //!   configurable key; responses that match nothing are surfaced as events, never dropped silently.
+//! * [`session::Session`] keeps a client link up: connect (through any `Connector`), sign on
+//!   (0800/001) before reporting ready, echo only when idle with one echo at most outstanding,
+//!   reconnect with bounded exponential backoff, sign off on close.
+//! * [`netmgmt`] builds and answers 0800/0810 network management (001, 002, 101, 301).
+//! * `tls` (feature `tls`, default): TLS and mutual TLS with rustls on `ring`.
 //!
 //! Why it looks like this: the pain points of jPOS QMUX and moov-io iso8583-connection are
 //! unbounded queues, silently dropped late responses and a malformed message killing the link.
@@ -18,9 +23,15 @@
 pub mod client;
 pub mod codec;
 pub mod error;
+pub mod netmgmt;
 pub mod server;
+pub mod session;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use client::{Client, ClientConfig, MatchKey, MatchKeyFn, UnmatchedEvent};
 pub use codec::FrameCodec;
 pub use error::TransportError;
+pub use netmgmt::{Institution, NetMgmt, NetworkCode};
 pub use server::{Handler, Listener, Server, ServerConfig, ServerStats};
+pub use session::{Connector, Session, SessionConfig, SessionState, TcpConnector};
