@@ -23,6 +23,7 @@
 pub mod client;
 pub mod codec;
 pub mod error;
+mod log;
 pub mod netmgmt;
 pub mod server;
 pub mod session;

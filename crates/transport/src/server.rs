@@ -233,7 +233,13 @@ impl<H: Handler> Server<H> {
         match iso8583::decode_framed(&inner.spec, frame) {
             Ok((envelope, message)) => {
                 inner.stats.requests.fetch_add(1, Ordering::Relaxed);
-                let (envelope, message) = inner.handler.handle(envelope, message).await?;
+                let started = std::time::Instant::now();
+                let request = tracing::enabled!(tracing::Level::INFO).then(|| message.clone());
+                let answer = inner.handler.handle(envelope, message).await;
+                if let Some(request) = &request {
+                    crate::log::exchange(request, answer.as_ref().map(|(_, m)| m), started.elapsed());
+                }
+                let (envelope, message) = answer?;
                 match iso8583::encode_framed(&message, &envelope) {
                     Ok(frame) => Some(Bytes::from(frame)),
                     Err(_) => {
@@ -242,13 +248,15 @@ impl<H: Handler> Server<H> {
                     }
                 }
             }
-            Err(_) => match format_error(&inner.spec, frame) {
+            Err(error) => match format_error(&inner.spec, frame) {
                 Some(response) => {
                     inner.stats.format_errors.fetch_add(1, Ordering::Relaxed);
+                    crate::log::malformed(&error, true);
                     Some(response)
                 }
                 None => {
                     inner.stats.dropped_frames.fetch_add(1, Ordering::Relaxed);
+                    crate::log::malformed(&error, false);
                     None
                 }
             },

@@ -1,0 +1,29 @@
+//! One log line per message exchange, for operators: MTI, STAN, RRN, response code, latency,
+//! and the PAN masked (first 6, last 4). Nothing else from the message is logged: no track data,
+//! PIN blocks, keys or MACs can reach a log through here.
+
+use std::time::Duration;
+
+use iso8583::Message;
+
+/// Log a request the server answered (or chose not to answer: `response` is `None`).
+pub(crate) fn exchange(request: &Message, response: Option<&Message>, latency: Duration) {
+    let pan = request.get_str(2).map(iso8583::mask::mask_pan).unwrap_or_default();
+    let text = |message: &Message, field: u8| message.get_str(field).unwrap_or("").to_owned();
+    tracing::info!(
+        target: "cardnet::transport",
+        mti = request.mti().as_str(),
+        stan = text(request, 11),
+        rrn = response.map_or_else(|| text(request, 37), |r| text(r, 37)),
+        response_mti = response.map_or_else(String::new, |r| r.mti().to_string()),
+        rc = response.map_or_else(String::new, |r| text(r, 39)),
+        pan = pan.as_str(),
+        latency_us = latency.as_micros() as u64,
+        "message"
+    );
+}
+
+/// Log a frame that did not decode: where and why (the error never carries field values).
+pub(crate) fn malformed(error: &iso8583::Error, answered: bool) {
+    tracing::warn!(target: "cardnet::transport", error = %error, answered, "malformed message");
+}
