@@ -239,6 +239,11 @@ pub trait SafQueue {
 
     /// Entries per state.
     fn counts(&mut self) -> SafResult<Counts>;
+
+    /// Turn every pending entry whose expiry is at or before `now_ms` Dead, whether or not it
+    /// was ever attempted; returns how many. (`due` never returns an expired entry, so without
+    /// this sweep one that was never tried would stay pending.)
+    fn expire(&mut self, now_ms: u64) -> SafResult<usize>;
 }
 
 /// The state after a failed attempt at `now_ms`, given the attempts already failed before it:

@@ -72,6 +72,7 @@ impl<C: Clock> SafQueue for MemorySafQueue<C> {
             .entries
             .values()
             .filter(|e| e.state == EntryState::Pending && e.destination == destination && e.next_attempt_ms <= now_ms)
+            .filter(|e| e.expires_at_ms.is_none_or(|at| at > now_ms))
             .take(limit.min(DUE_LIMIT_MAX))
             .cloned()
             .collect())
@@ -104,6 +105,18 @@ impl<C: Clock> SafQueue for MemorySafQueue<C> {
 
     fn get(&mut self, id: EntryId) -> SafResult<Option<Entry>> {
         Ok(self.entries.get(&id).cloned())
+    }
+
+    fn expire(&mut self, now_ms: u64) -> SafResult<usize> {
+        let mut expired: u64 = 0;
+        for entry in self.entries.values_mut() {
+            if entry.state == EntryState::Pending && entry.expires_at_ms.is_some_and(|at| at <= now_ms) {
+                entry.state = EntryState::Dead;
+                expired += 1;
+            }
+        }
+        self.pending = self.pending.saturating_sub(expired);
+        Ok(expired as usize)
     }
 
     fn counts(&mut self) -> SafResult<Counts> {

@@ -203,7 +203,7 @@ impl<C: Clock> SafQueue for SqliteSafQueue<C> {
         let now = to_sql(now_ms, "now_ms")?;
         let sql = format!(
             "SELECT {COLUMNS} FROM saf_entries WHERE state = 0 AND destination = ?1 AND next_attempt_ms <= ?2 \
-             ORDER BY id LIMIT ?3"
+             AND (expires_at_ms IS NULL OR expires_at_ms > ?2) ORDER BY id LIMIT ?3"
         );
         let mut statement = self.conn.prepare_cached(&sql).map_err(failure("due"))?;
         let rows = statement
@@ -244,6 +244,17 @@ impl<C: Clock> SafQueue for SqliteSafQueue<C> {
 
     fn get(&mut self, id: EntryId) -> SafResult<Option<Entry>> {
         self.select(id)
+    }
+
+    fn expire(&mut self, now_ms: u64) -> SafResult<usize> {
+        let now = to_sql(now_ms, "now_ms")?;
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "UPDATE saf_entries SET state = 2 WHERE state = 0 AND expires_at_ms IS NOT NULL AND expires_at_ms <= ?1",
+            )
+            .map_err(failure("expire"))?;
+        statement.execute(params![now]).map_err(failure("expire"))
     }
 
     fn counts(&mut self) -> SafResult<Counts> {

@@ -184,6 +184,24 @@ fn dead_after_expiry() {
 }
 
 #[test]
+fn expired_entries_are_never_due_and_the_sweep_kills_them() {
+    on_both("expiry sweep", config(), |q, clock| {
+        let mut never_tried = new_entry("never", "issuer-1");
+        never_tried.expires_at_ms = Some(START_MS + 1_000);
+        let expiring = q.enqueue(never_tried).expect("enqueue");
+        let lasting = q.enqueue(new_entry("lasting", "issuer-1")).expect("enqueue");
+        assert_eq!(q.due("issuer-1", clock.now(), 10).expect("due").len(), 2);
+        clock.advance_ms(1_000);
+        let due: Vec<_> = q.due("issuer-1", clock.now(), 10).expect("due").into_iter().map(|e| e.id).collect();
+        assert_eq!(due, vec![lasting], "an expired entry is not handed out");
+        assert_eq!(q.expire(clock.now()).expect("expire"), 1);
+        assert_eq!(q.get(expiring).expect("get").map(|e| e.state), Some(EntryState::Dead));
+        assert_eq!(q.counts().expect("counts"), Counts { pending: 1, done: 0, dead: 1 });
+        assert_eq!(q.expire(clock.now()).expect("expire"), 0, "the sweep is idempotent");
+    });
+}
+
+#[test]
 fn pending_bound() {
     let config = SafConfig { pending_max: 2, ..config() };
     on_both("bound", config, |q, _clock| {
