@@ -3,53 +3,13 @@
 //! commit, and only then return the results.
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engine::{self, Working};
 use crate::results::{CreateAccountResult, CreateTransferResult};
 use crate::store::{Store, StoreError, StoreResult, Txn};
 use crate::types::{Account, AccountBalance, BATCH_EVENTS_MAX, Id, PendingStatus, Transfer, TransferRecord};
 
-/// Where the ledger's time comes from, so tests and simulations control expiry.
-pub trait Clock: Send + Sync {
-    /// Nanoseconds since the Unix epoch (or any fixed origin the caller keeps).
-    fn now_ns(&self) -> u64;
-}
-
-/// The operating system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ns(&self) -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
-    }
-}
-
-/// A clock the caller moves by hand; clones share the same time.
-#[derive(Debug, Clone, Default)]
-pub struct ManualClock(Arc<AtomicU64>);
-
-impl ManualClock {
-    pub fn new(start_ns: u64) -> ManualClock {
-        ManualClock(Arc::new(AtomicU64::new(start_ns)))
-    }
-
-    pub fn advance_seconds(&self, seconds: u64) {
-        self.0.fetch_add(seconds * 1_000_000_000, Ordering::SeqCst);
-    }
-
-    pub fn set_ns(&self, now_ns: u64) {
-        self.0.store(now_ns, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ns(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+pub use clock::{Clock, ManualClock, SystemClock};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LedgerError {

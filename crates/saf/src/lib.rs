@@ -13,8 +13,6 @@
 //! or [`SafQueue::attempt_failed`] on a timeout or a retryable response code.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 mod memory;
 mod sqlite;
@@ -28,45 +26,7 @@ pub const RETRY_DELAY_MS_MAX: u64 = 5 * 60 * 1000;
 /// The most entries one [`SafQueue::due`] call returns, whatever limit the caller asks for.
 pub const DUE_LIMIT_MAX: usize = 1_000;
 
-/// Where the current time comes from: milliseconds since the Unix epoch (or any fixed origin
-/// the caller keeps).
-pub trait Clock: Send + Sync {
-    fn now_ms(&self) -> u64;
-}
-
-/// The operating system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-    }
-}
-
-/// A clock the caller moves by hand; clones share the same time.
-#[derive(Debug, Clone, Default)]
-pub struct ManualClock(Arc<AtomicU64>);
-
-impl ManualClock {
-    pub fn new(start_ms: u64) -> ManualClock {
-        ManualClock(Arc::new(AtomicU64::new(start_ms)))
-    }
-
-    pub fn advance_ms(&self, ms: u64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-
-    pub fn set_ms(&self, now_ms: u64) {
-        self.0.store(now_ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+pub use clock::{Clock, ManualClock, SystemClock};
 
 /// The queue's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

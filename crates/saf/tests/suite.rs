@@ -50,12 +50,12 @@ fn new_entry(key: &str, destination: &str) -> NewEntry {
 
 /// Runs `test` on a fresh memory queue and a fresh SQLite queue.
 fn on_both(name: &str, config: SafConfig, test: impl Fn(&mut dyn SafQueue, &ManualClock)) {
-    let clock = ManualClock::new(START_MS);
+    let clock = ManualClock::from_ms(START_MS);
     let mut memory = MemorySafQueue::with_clock(config, clock.clone());
     test(&mut memory, &clock);
 
     let dir = TempDir::new(name);
-    let clock = ManualClock::new(START_MS);
+    let clock = ManualClock::from_ms(START_MS);
     let mut sqlite = SqliteSafQueue::open_with(&dir.db(), config, clock.clone()).expect("open");
     test(&mut sqlite, &clock);
 }
@@ -228,7 +228,7 @@ fn due_limit_is_capped() {
 #[test]
 fn sqlite_pending_entries_survive_reopen() {
     let dir = TempDir::new("reopen");
-    let clock = ManualClock::new(START_MS);
+    let clock = ManualClock::from_ms(START_MS);
     let (pending, done, retried) = {
         let mut q = SqliteSafQueue::open_with(&dir.db(), config(), clock.clone()).expect("open");
         let pending = q.enqueue(new_entry("pending", "issuer-1")).expect("enqueue");
@@ -283,7 +283,7 @@ proptest! {
     #[test]
     fn memory_and_sqlite_agree(ops in proptest::collection::vec((0u8..4, 0u8..6, 0u64..5_000), 1..40)) {
         let dir = TempDir::new("agree");
-        let clock = ManualClock::new(START_MS);
+        let clock = ManualClock::from_ms(START_MS);
         let config = SafConfig { attempts_max: 3, retry_delay_ms_min: 500, pending_max: 4 };
         let mut memory = MemorySafQueue::with_clock(config, clock.clone());
         let mut sqlite = SqliteSafQueue::open_with(&dir.db(), config, clock.clone()).expect("open");
