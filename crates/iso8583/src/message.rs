@@ -384,10 +384,6 @@ fn positional_items(spec: &Spec, layout: LayoutId) -> Option<&[crate::spec::Item
     }
 }
 
-fn layout_error(error: layout::LayoutError) -> Reason {
-    error.reason
-}
-
 /// Walk `segments` down through a layout.
 fn find_in_layout<'a>(
     spec: &Spec,
@@ -408,7 +404,7 @@ fn find_in_layout<'a>(
         LayoutKind::Positional(items) => {
             let (first, rest) = segments.split_first().ok_or(Reason::NoSuchPath)?;
             let item_index = items.iter().position(|item| item.id == *first).ok_or(Reason::NoSuchPath)?;
-            let parts = layout::split(spec, items, value, binary).map_err(layout_error)?;
+            let parts = layout::split(spec, items, value, binary).map_err(|e| e.reason)?;
             let Some(part) = parts.iter().find(|part| part.item == item_index) else {
                 return Ok(None);
             };
@@ -448,7 +444,7 @@ fn rebuild(
         LayoutKind::Positional(items) => {
             let (first, rest) = segments.split_first().ok_or(Reason::NoSuchPath)?;
             let item_index = items.iter().position(|item| item.id == *first).ok_or(Reason::NoSuchPath)?;
-            let parts = layout::split(spec, items, value, binary).map_err(layout_error)?;
+            let parts = layout::split(spec, items, value, binary).map_err(|e| e.reason)?;
             let item = &items[item_index];
             if !rest.is_empty() {
                 // Inside a repeated group: replace one record's item.
@@ -481,7 +477,7 @@ fn rebuild(
                 }
                 if inner.is_empty() && occurrence <= records {
                     layout::split(spec, positional_items(spec, group).unwrap_or(&[]), &replacement, binary)
-                        .map_err(layout_error)?;
+                        .map_err(|e| e.reason)?;
                 }
                 let end = (record_start + size).min(out.len());
                 out.splice(record_start..end, replacement);
