@@ -1,0 +1,212 @@
+//! One SQL code path for a party's own database: embedded SQLite by default, PostgreSQL by
+//! configuration.
+//!
+//! Parties (switch journal, issuer cards, acquirer registries) write the same SQL for both
+//! backends: `$1, $2, …` placeholders (rewritten to `?1, ?2, …` for SQLite), portable types in
+//! DDL (`BIGINT`, `TEXT`, `BLOB` — `BLOB` becomes `BYTEA` on PostgreSQL), ids assigned by the
+//! caller; aggregates that PostgreSQL widens to NUMERIC are cast back:
+//! `CAST(SUM(amount) AS BIGINT)`. Every [`Database::transaction`] commits durably before it returns (SQLite: WAL with
+//! `synchronous=FULL`; PostgreSQL: a committed transaction), so a party can answer a request
+//! only after the record of its decision is on disk.
+//!
+//! The ledger keeps its own specialised stores (`crates/ledger`); this crate serves the simpler
+//! record keeping around it.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod error;
+mod pg;
+mod sqlite;
+mod value;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use error::{Error, Result};
+pub use value::{Row, Value};
+
+/// Attempts of one transaction on PostgreSQL when it fails with a serialization failure or a
+/// deadlock (the closure runs again from the start each time).
+pub const TRANSACTION_ATTEMPTS_MAX: usize = 8;
+
+/// A party's database: cheap to clone, usable from any thread (one connection behind a mutex:
+/// parties write small transactions and the mutex keeps SQLite single-writer anyway).
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Mutex<Backend>>,
+    kind: BackendKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+enum Backend {
+    Sqlite(sqlite::SqliteBackend),
+    Postgres(pg::PgBackend),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Open by URL: `sqlite:PATH`, `sqlite::memory:`, a bare file path (SQLite), or
+    /// `postgres://…#SCHEMA` / `postgresql://…#SCHEMA` (the part after `#` names the schema,
+    /// created if missing; `public` without one).
+    pub fn open(url: &str) -> Result<Database> {
+        if let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) {
+            let scheme_len = url.len() - rest.len();
+            let (conn, schema) = match url.rsplit_once('#') {
+                Some((conn, schema)) if conn.len() >= scheme_len => (conn, schema),
+                _ => (url, "public"),
+            };
+            return Database::connect_postgres(conn, schema);
+        }
+        let path = url.strip_prefix("sqlite:").unwrap_or(url);
+        if path == ":memory:" {
+            return Ok(Database::from_backend(Backend::Sqlite(sqlite::SqliteBackend::memory()?), BackendKind::Sqlite));
+        }
+        Database::open_sqlite(Path::new(path))
+    }
+
+    /// A SQLite file (created if missing) in WAL mode with `synchronous=FULL`.
+    pub fn open_sqlite(path: &Path) -> Result<Database> {
+        Ok(Database::from_backend(Backend::Sqlite(sqlite::SqliteBackend::open(path)?), BackendKind::Sqlite))
+    }
+
+    /// A PostgreSQL database (`url` without TLS), working in `schema` (created if missing).
+    pub fn connect_postgres(url: &str, schema: &str) -> Result<Database> {
+        Ok(Database::from_backend(Backend::Postgres(pg::PgBackend::connect(url, schema)?), BackendKind::Postgres))
+    }
+
+    fn from_backend(backend: Backend, kind: BackendKind) -> Database {
+        Database { inner: Arc::new(Mutex::new(backend)), kind }
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Backend> {
+        // A panic while holding the lock leaves the connection usable: every transaction is
+        // rolled back when its guard drops, so the poison flag carries no meaning here.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Apply `statements` once under `name` (recorded in a `sqlstore_migrations` table), in
+    /// one transaction. DDL is written portably; `BLOB` is rewritten to `BYTEA` on PostgreSQL.
+    pub fn migrate(&self, name: &str, statements: &[&str]) -> Result<()> {
+        let kind = self.kind;
+        self.transaction(|tx| {
+            tx.execute("CREATE TABLE IF NOT EXISTS sqlstore_migrations (name TEXT PRIMARY KEY)", &[])?;
+            if tx.query_opt("SELECT name FROM sqlstore_migrations WHERE name = $1", &[name.into()])?.is_some() {
+                return Ok(());
+            }
+            for statement in statements {
+                let ddl = match kind {
+                    BackendKind::Postgres => rewrite_blob(statement),
+                    BackendKind::Sqlite => (*statement).to_owned(),
+                };
+                tx.execute(&ddl, &[])?;
+            }
+            tx.execute("INSERT INTO sqlstore_migrations (name) VALUES ($1)", &[name.into()])?;
+            Ok(())
+        })
+    }
+
+    /// Run `work` in one transaction and commit it; the commit is durable when this returns
+    /// `Ok`. An `Err` from `work` rolls everything back. On PostgreSQL a serialization failure
+    /// or deadlock runs `work` again (up to [`TRANSACTION_ATTEMPTS_MAX`]), so `work` must not
+    /// have effects outside the transaction.
+    pub fn transaction<T>(&self, mut work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut backend = self.lock();
+        match &mut *backend {
+            Backend::Sqlite(db) => db.transaction(&mut work),
+            Backend::Postgres(db) => db.transaction(&mut work),
+        }
+    }
+}
+
+/// A transaction in progress.
+pub struct Tx<'a> {
+    inner: TxInner<'a>,
+}
+
+enum TxInner<'a> {
+    // Both hold the connection itself: the backend issued BEGIN and will COMMIT or ROLLBACK.
+    Sqlite(&'a rusqlite::Connection),
+    Postgres(&'a mut postgres::Client),
+}
+
+impl Tx<'_> {
+    /// Run one statement; returns the rows it changed.
+    pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => sqlite::execute(tx, sql, params),
+            TxInner::Postgres(tx) => pg::execute(tx, sql, params),
+        }
+    }
+
+    /// Run a query; every row, in the order the query gives.
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => sqlite::query(tx, sql, params),
+            TxInner::Postgres(tx) => pg::query(tx, sql, params),
+        }
+    }
+
+    /// The first row of a query, if any.
+    pub fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+/// Drop a PostgreSQL schema and everything in it (tests clean up with it).
+pub fn drop_postgres_schema(url: &str, schema: &str) -> Result<()> {
+    pg::drop_schema(url, schema)
+}
+
+/// `BLOB` → `BYTEA` as a whole word, outside quotes (DDL only).
+fn rewrite_blob(statement: &str) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(statement.len() + 8);
+    let bytes = statement.as_bytes();
+    let mut i = 0;
+    let mut quoted = false;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'\'' {
+            quoted = !quoted;
+        }
+        let word_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if !quoted && word_start && bytes.len() >= i + 4 && bytes[i..i + 4].eq_ignore_ascii_case(b"blob") {
+            let after = bytes.get(i + 4).copied();
+            if !after.is_some_and(|a| a.is_ascii_alphanumeric() || a == b'_') {
+                out.extend_from_slice(b"BYTEA");
+                i += 4;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    // Only ASCII bytes were replaced by ASCII bytes, so the text is still UTF-8.
+    String::from_utf8(out).unwrap_or_else(|_| statement.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite_blob;
+
+    #[test]
+    fn blob_is_rewritten_as_a_word_only() {
+        assert_eq!(
+            rewrite_blob("CREATE TABLE t (a BLOB, blobby TEXT, b blob NOT NULL)"),
+            "CREATE TABLE t (a BYTEA, blobby TEXT, b BYTEA NOT NULL)"
+        );
+        assert_eq!(rewrite_blob("INSERT INTO t VALUES ('BLOB')"), "INSERT INTO t VALUES ('BLOB')");
+    }
+}

@@ -1,0 +1,161 @@
+//! The embedded default: one SQLite file, WAL, `synchronous=FULL`, `BEGIN IMMEDIATE` per
+//! transaction (a writer takes the lock up front, so two processes never deadlock on upgrade).
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ToSql};
+
+use crate::error::{Error, Result};
+use crate::value::{Row, Value};
+use crate::{Tx, TxInner};
+
+/// How long a connection waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
+
+pub(crate) struct SqliteBackend {
+    connection: Connection,
+}
+
+fn failure(operation: &'static str) -> impl Fn(rusqlite::Error) -> Error {
+    move |error| {
+        let unique = matches!(
+            &error,
+            rusqlite::Error::SqliteFailure(e, _)
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        );
+        Error::new(operation, format!("sqlite: {error}")).with_flags(unique, false)
+    }
+}
+
+impl SqliteBackend {
+    pub(crate) fn open(path: &Path) -> Result<SqliteBackend> {
+        let connection = Connection::open(path).map_err(failure("open"))?;
+        SqliteBackend::configure(connection, true)
+    }
+
+    pub(crate) fn memory() -> Result<SqliteBackend> {
+        let connection = Connection::open_in_memory().map_err(failure("open"))?;
+        SqliteBackend::configure(connection, false)
+    }
+
+    fn configure(connection: Connection, file: bool) -> Result<SqliteBackend> {
+        connection.busy_timeout(BUSY_TIMEOUT).map_err(failure("configure"))?;
+        if file {
+            // WAL + FULL: a commit is on disk (fsync of the log) before COMMIT returns.
+            connection
+                .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+                .map_err(failure("configure"))?;
+        }
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(SqliteBackend { connection })
+    }
+
+    pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.connection.execute_batch("BEGIN IMMEDIATE").map_err(failure("begin"))?;
+        let result = work(&mut Tx { inner: TxInner::Sqlite(&self.connection) });
+        match result {
+            Ok(value) => match self.connection.execute_batch("COMMIT") {
+                Ok(()) => Ok(value),
+                Err(error) => {
+                    let _ = self.connection.execute_batch("ROLLBACK");
+                    Err(failure("commit")(error))
+                }
+            },
+            Err(error) => {
+                // The rollback can only fail if the transaction is already gone; either way
+                // nothing of it remains.
+                let _ = self.connection.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+}
+
+struct Param<'a>(&'a Value);
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Value::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Value::Blob(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
+        })
+    }
+}
+
+/// `$1` → `?1` outside string literals: SQLite reads `$1` as a *named* parameter.
+pub(crate) fn rewrite_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if c == '$' && !quoted && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn bind<'a>(params: &'a [Value]) -> Vec<Param<'a>> {
+    params.iter().map(Param).collect()
+}
+
+pub(crate) fn execute(connection: &Connection, sql: &str, params: &[Value]) -> Result<u64> {
+    let sql = rewrite_placeholders(sql);
+    let mut statement = connection.prepare_cached(&sql).map_err(failure("prepare"))?;
+    let bound = bind(params);
+    let refs: Vec<&dyn ToSql> = bound.iter().map(|p| p as &dyn ToSql).collect();
+    let changed = statement.execute(refs.as_slice()).map_err(failure("execute"))?;
+    Ok(changed as u64)
+}
+
+pub(crate) fn query(connection: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+    let sql = rewrite_placeholders(sql);
+    let mut statement = connection.prepare_cached(&sql).map_err(failure("prepare"))?;
+    let columns = statement.column_count();
+    let bound = bind(params);
+    let refs: Vec<&dyn ToSql> = bound.iter().map(|p| p as &dyn ToSql).collect();
+    let mut rows = statement.query(refs.as_slice()).map_err(failure("query"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(failure("query"))? {
+        let mut values = Vec::with_capacity(columns);
+        for index in 0..columns {
+            let value = match row.get_ref(index).map_err(failure("read"))? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(v) => Value::Int(v),
+                ValueRef::Text(v) => Value::Text(String::from_utf8_lossy(v).into_owned()),
+                ValueRef::Blob(v) => Value::Blob(v.to_vec()),
+                // Money and counts are integers; a REAL column is a schema mistake.
+                ValueRef::Real(_) => return Err(Error::column(index, "no floating point (REAL) values")),
+            };
+            values.push(value);
+        }
+        out.push(Row::new(values));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite_placeholders;
+
+    #[test]
+    fn placeholders_are_positional_outside_literals() {
+        assert_eq!(
+            rewrite_placeholders("SELECT a FROM t WHERE b = $1 AND c = $12"),
+            "SELECT a FROM t WHERE b = ?1 AND c = ?12"
+        );
+        assert_eq!(rewrite_placeholders("SELECT '$1' , $2"), "SELECT '$1' , ?2");
+    }
+}

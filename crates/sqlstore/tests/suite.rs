@@ -1,0 +1,116 @@
+//! The same behaviour on every backend: SQLite file, SQLite in memory, and PostgreSQL when
+//! `CARDNET_TEST_PG` names a server.
+
+use sqlstore::{Database, Value};
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cardnet-sqlstore-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT NOT NULL UNIQUE, body BLOB, amount BIGINT)",
+    "CREATE INDEX items_amount ON items (amount)",
+];
+
+fn exercise(db: &Database) {
+    db.migrate("v1", SCHEMA).unwrap();
+    // A second run of the same migration does nothing (the table exists already otherwise).
+    db.migrate("v1", SCHEMA).unwrap();
+
+    db.transaction(|tx| {
+        tx.execute(
+            "INSERT INTO items (id, name, body, amount) VALUES ($1, $2, $3, $4)",
+            &[1i64.into(), "one".into(), vec![0u8, 1, 2, 255].into(), Value::from_u64(12_345)?],
+        )?;
+        tx.execute(
+            "INSERT INTO items (id, name, body, amount) VALUES ($1, $2, $3, $4)",
+            &[2i64.into(), "two".into(), Value::Null, Some(7i64).into()],
+        )
+    })
+    .unwrap();
+
+    let rows = db.transaction(|tx| tx.query("SELECT id, name, body, amount FROM items ORDER BY id", &[])).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].i64(0).unwrap(), 1);
+    assert_eq!(rows[0].text(1).unwrap(), "one");
+    assert_eq!(rows[0].blob(2).unwrap(), vec![0u8, 1, 2, 255]);
+    assert_eq!(rows[0].u64(3).unwrap(), 12_345);
+    assert_eq!(rows[1].opt_blob(2).unwrap(), None);
+    assert!(rows[1].blob(2).is_err(), "NULL read as bytes is an error");
+    assert!(rows[0].text(0).is_err(), "an integer read as text is an error");
+
+    // Aggregates cast back to BIGINT read the same on both backends.
+    let total = db
+        .transaction(|tx| tx.query_opt("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM items", &[]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(total.i64(0).unwrap(), 12_352);
+
+    // A unique violation is reported as one, and the failed transaction leaves nothing.
+    let error = db
+        .transaction(|tx| {
+            tx.execute("INSERT INTO items (id, name) VALUES ($1, $2)", &[3i64.into(), "three".into()])?;
+            tx.execute("INSERT INTO items (id, name) VALUES ($1, $2)", &[4i64.into(), "one".into()])
+        })
+        .unwrap_err();
+    assert!(error.is_unique_violation(), "{error}");
+    let count = db.transaction(|tx| tx.query_opt("SELECT COUNT(*) FROM items", &[])).unwrap().unwrap();
+    assert_eq!(count.i64(0).unwrap(), 2, "the rolled-back insert of id 3 is gone");
+
+    // An error from the closure rolls back too.
+    let result: sqlstore::Result<()> = db.transaction(|tx| {
+        tx.execute("UPDATE items SET amount = 0", &[])?;
+        Err(sqlstore::Error::new("test", "changed my mind"))
+    });
+    assert!(result.is_err());
+    let kept = db.transaction(|tx| tx.query_opt("SELECT amount FROM items WHERE id = $1", &[1i64.into()])).unwrap();
+    assert_eq!(kept.unwrap().i64(0).unwrap(), 12_345);
+
+    // Text with a '$1' inside a literal is not a placeholder.
+    let literal = db
+        .transaction(|tx| tx.query_opt("SELECT name FROM items WHERE name <> '$1' AND id = $1", &[2i64.into()]))
+        .unwrap();
+    assert_eq!(literal.unwrap().text(0).unwrap(), "two");
+
+    // Bad SQL is an error naming the operation, not a panic.
+    let bad = db.transaction(|tx| tx.execute("INSERT INTO nowhere VALUES ($1)", &[1i64.into()])).unwrap_err();
+    assert!(bad.to_string().starts_with("database "), "{bad}");
+}
+
+#[test]
+fn sqlite_file_keeps_committed_rows_across_reopen() {
+    let dir = temp_dir("file");
+    let path = dir.join("party.db");
+    {
+        let db = Database::open(&format!("sqlite:{}", path.display())).unwrap();
+        exercise(&db);
+    }
+    let db = Database::open_sqlite(&path).unwrap();
+    let count = db.transaction(|tx| tx.query_opt("SELECT COUNT(*) FROM items", &[])).unwrap().unwrap();
+    assert_eq!(count.i64(0).unwrap(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sqlite_memory() {
+    exercise(&Database::open("sqlite::memory:").unwrap());
+}
+
+#[test]
+fn postgres() {
+    let Ok(url) = std::env::var("CARDNET_TEST_PG") else {
+        eprintln!("SKIPPED: CARDNET_TEST_PG not set; sqlstore's PostgreSQL backend was not tested");
+        return;
+    };
+    let schema = format!("sqlstore_test_{}", std::process::id());
+    let _ = sqlstore::drop_postgres_schema(&url, &schema);
+    {
+        let db = Database::open(&format!("{url}#{schema}")).unwrap();
+        assert_eq!(db.kind(), sqlstore::BackendKind::Postgres);
+        exercise(&db);
+    }
+    sqlstore::drop_postgres_schema(&url, &schema).unwrap();
+}
