@@ -44,7 +44,8 @@ pub enum BackendKind {
 
 enum Backend {
     Sqlite(sqlite::SqliteBackend),
-    Postgres(pg::PgBackend),
+    // Boxed: the PostgreSQL client is much larger than a SQLite connection.
+    Postgres(Box<pg::PgBackend>),
 }
 
 impl std::fmt::Debug for Database {
@@ -80,7 +81,7 @@ impl Database {
 
     /// A PostgreSQL database (`url` without TLS), working in `schema` (created if missing).
     pub fn connect_postgres(url: &str, schema: &str) -> Result<Database> {
-        Ok(Database::from_backend(Backend::Postgres(pg::PgBackend::connect(url, schema)?), BackendKind::Postgres))
+        Ok(Database::from_backend(Backend::Postgres(Box::new(pg::PgBackend::connect(url, schema)?)), BackendKind::Postgres))
     }
 
     fn from_backend(backend: Backend, kind: BackendKind) -> Database {
