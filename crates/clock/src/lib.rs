@@ -2,6 +2,10 @@
 //! the deterministic simulation a [`ManualClock`] the driver moves. One trait for all of them
 //! (the ledger's expiry, the store-and-forward queue's retries, later the switch's timeouts).
 
+pub mod utc;
+
+pub use utc::UtcDateTime;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
