@@ -13,6 +13,7 @@
 
 pub mod balance;
 pub mod codes;
+pub mod emv;
 mod error;
 pub mod kind;
 pub mod mac;
