@@ -40,10 +40,12 @@ pub fn chip_data(message: &Message) -> Result<ChipData> {
     if !message.has(FIELD) {
         return Err(Error::Missing { field: FIELD });
     }
-    let arqc: [u8; 8] =
-        tag(message, "9F26")?.try_into().map_err(|_| Error::Invalid { field: FIELD, reason: "9F26 must be 8 bytes" })?;
-    let atc: [u8; 2] =
-        tag(message, "9F36")?.try_into().map_err(|_| Error::Invalid { field: FIELD, reason: "9F36 must be 2 bytes" })?;
+    let arqc: [u8; 8] = tag(message, "9F26")?
+        .try_into()
+        .map_err(|_| Error::Invalid { field: FIELD, reason: "9F26 must be 8 bytes" })?;
+    let atc: [u8; 2] = tag(message, "9F36")?
+        .try_into()
+        .map_err(|_| Error::Invalid { field: FIELD, reason: "9F36 must be 2 bytes" })?;
     let mut data = Vec::with_capacity(64);
     for name in ARQC_DATA_TAGS {
         data.extend_from_slice(tag(message, name)?);

@@ -18,6 +18,7 @@ mod error;
 pub mod kind;
 pub mod mac;
 pub mod original;
+pub mod request;
 pub mod time;
 pub mod track2;
 
