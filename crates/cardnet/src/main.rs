@@ -7,6 +7,8 @@ mod cli_error;
 mod crypto_command;
 mod demo;
 mod iso8583_command;
+mod serve_command;
+mod switch_command;
 
 use std::process::ExitCode;
 
@@ -36,6 +38,12 @@ enum Command {
     /// Benchmarks: throughput and latency, printed with units in the keys under --json.
     #[command(subcommand)]
     Bench(bench_command::BenchCommand),
+    /// Run a party's server: `cardnet serve switch --config FILE`.
+    #[command(subcommand)]
+    Serve(serve_command::ServeCommand),
+    /// The network switch's set-up: `cardnet switch init --dir DIR`.
+    #[command(subcommand)]
+    Switch(switch_command::SwitchCommand),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +60,8 @@ fn main() -> ExitCode {
         Command::Iso8583(command) => iso8583_command::run(command),
         Command::Crypto(command) => crypto_command::run(command),
         Command::Bench(command) => bench_command::run(command),
+        Command::Serve(command) => serve_command::run(command),
+        Command::Switch(command) => switch_command::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -177,6 +177,46 @@ pub fn verify_pvv(pvk: &[u8], pan: &str, pin: &Secret, pvki: u8, received: &str)
     verify_digits(expected.as_bytes(), received.as_bytes(), "PVV")
 }
 
+/// Shortest and longest PIN [`random_pin`] issues (ISO 9564-1: 4 to 12 digits).
+pub const PIN_LENGTH_MIN: usize = 4;
+pub const PIN_LENGTH_MAX: usize = 12;
+/// Draws before [`random_pin`] gives up finding a PIN that is not trivially guessable; the
+/// chance of a 4-digit draw being trivial is 40 in 10,000, so this is never reached in practice.
+const PIN_DRAWS_MAX: usize = 64;
+/// Random bytes at or above this are redrawn, so that `byte % 10` is uniform (250 = 25 × 10).
+const UNBIASED_BYTE_LIMIT: u8 = 250;
+
+/// A random PIN of `length` decimal digits from the operating system's generator, uniform over
+/// the PINs that are not trivially guessable: every digit the same (`0000`) or a run up or
+/// down (`1234`, `9876`, `8901`) are redrawn.
+pub fn random_pin(length: usize) -> Result<Secret> {
+    if !(PIN_LENGTH_MIN..=PIN_LENGTH_MAX).contains(&length) {
+        return Err(Error::input("PIN length", format!("must be {PIN_LENGTH_MIN} to {PIN_LENGTH_MAX}")));
+    }
+    for _ in 0..PIN_DRAWS_MAX {
+        let mut digits = Zeroizing::new(Vec::with_capacity(length));
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        while digits.len() < length {
+            getrandom::fill(&mut bytes[..]).map_err(|_| Error::Unsupported("the system random generator failed"))?;
+            for &byte in bytes.iter().filter(|&&byte| byte < UNBIASED_BYTE_LIMIT) {
+                if digits.len() < length {
+                    digits.push(b'0' + byte % 10);
+                }
+            }
+        }
+        if !is_trivial_pin(&digits) {
+            return Ok(Secret::new(&digits));
+        }
+    }
+    Err(Error::Unsupported("the random generator keeps giving trivial PINs"))
+}
+
+/// Every digit the same, or each digit one more (or one less) than the one before, mod 10.
+fn is_trivial_pin(digits: &[u8]) -> bool {
+    let steps = |step: u8| digits.windows(2).all(|pair| (pair[0] - b'0' + step) % 10 == pair[1] - b'0');
+    steps(0) || steps(1) || steps(9)
+}
+
 /// IBM 3624 validation data from a PAN, psec-style: `length` digits of the PAN from
 /// `start`, right-padded to 16 with the hex character `pad`.
 pub fn validation_data(pan: &str, start: usize, length: usize, pad: char) -> Result<String> {
@@ -295,6 +335,30 @@ mod tests {
     fn visa_decimalization_takes_letters_after_digits() {
         let block = iso8583::hex::decode("ADCCECCAAE1CBCEE").unwrap();
         assert_eq!(&visa_decimalize(&block, 3)[..], b"103");
+    }
+
+    #[test]
+    fn random_pins_have_the_length_asked_and_are_not_trivial() {
+        for length in [4, 6, 12] {
+            let pin = random_pin(length).unwrap();
+            assert_eq!(pin.len(), length);
+            assert!(pin.expose().iter().all(u8::is_ascii_digit));
+            assert!(!is_trivial_pin(pin.expose()));
+        }
+        assert!(random_pin(3).unwrap_err().is_bad_input());
+        assert!(random_pin(13).is_err());
+        assert!(is_trivial_pin(b"0000") && is_trivial_pin(b"1234") && is_trivial_pin(b"8901"));
+        assert!(is_trivial_pin(b"9876") && is_trivial_pin(b"2109"));
+        assert!(!is_trivial_pin(b"1243") && !is_trivial_pin(b"1357"));
+        // Over many draws every digit appears in every position (no stuck digit).
+        let mut seen = [[false; 10]; 4];
+        for _ in 0..400 {
+            let pin = random_pin(4).unwrap();
+            for (position, &digit) in pin.expose().iter().enumerate() {
+                seen[position][usize::from(digit - b'0')] = true;
+            }
+        }
+        assert!(seen.iter().all(|position| position.iter().all(|&s| s)));
     }
 
     #[test]

@@ -37,10 +37,15 @@ pub enum KeyType {
     Pvk,
     /// EMV issuer master key for application cryptograms.
     ImkAc,
+    /// Data encryption key (AES): the issuer's card records at rest ([`SecurityModule::encrypt_data`],
+    /// `decrypt_data`, `keyed_hash`).
+    ///
+    /// [`SecurityModule::encrypt_data`]: crate::SecurityModule::encrypt_data
+    Dek,
 }
 
 impl KeyType {
-    pub const ALL: [KeyType; 11] = [
+    pub const ALL: [KeyType; 12] = [
         KeyType::Zmk,
         KeyType::Tmk,
         KeyType::Tpk,
@@ -52,6 +57,7 @@ impl KeyType {
         KeyType::Cvk,
         KeyType::Pvk,
         KeyType::ImkAc,
+        KeyType::Dek,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,12 +73,16 @@ impl KeyType {
             KeyType::Cvk => "CVK",
             KeyType::Pvk => "PVK",
             KeyType::ImkAc => "IMK-AC",
+            KeyType::Dek => "DEK",
         }
     }
 
     pub fn from_name(name: &str) -> Result<KeyType> {
         KeyType::ALL.into_iter().find(|key_type| key_type.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
-            Error::input("key type", format!("{name:?} is not one of ZMK TMK TPK ZPK TAK ZAK TDK BDK CVK PVK IMK-AC"))
+            Error::input(
+                "key type",
+                format!("{name:?} is not one of ZMK TMK TPK ZPK TAK ZAK TDK BDK CVK PVK IMK-AC DEK"),
+            )
         })
     }
 
@@ -85,7 +95,8 @@ impl KeyType {
             // closest TR-31 usage.
             KeyType::Tak => tr31::usage::MAC_ISO16609,
             KeyType::Zak => tr31::usage::MAC_ALG3,
-            KeyType::Tdk => tr31::usage::DATA_ENCRYPTION,
+            // Both protect data; the role block (10) tells them apart under the LMK.
+            KeyType::Tdk | KeyType::Dek => tr31::usage::DATA_ENCRYPTION,
             KeyType::Bdk => tr31::usage::BDK,
             KeyType::Cvk => tr31::usage::CVK,
             KeyType::Pvk => tr31::usage::PIN_VERIFICATION,
@@ -96,15 +107,19 @@ impl KeyType {
     /// The TR-31 mode of use this role is stored with.
     pub fn tr31_mode(self) -> u8 {
         match self {
-            KeyType::Zmk | KeyType::Tmk | KeyType::Tpk | KeyType::Zpk | KeyType::Tdk => tr31::mode::ENCRYPT_DECRYPT,
+            KeyType::Zmk | KeyType::Tmk | KeyType::Tpk | KeyType::Zpk | KeyType::Tdk | KeyType::Dek => {
+                tr31::mode::ENCRYPT_DECRYPT
+            }
             KeyType::Tak | KeyType::Zak | KeyType::Cvk | KeyType::Pvk => tr31::mode::GENERATE_VERIFY,
             KeyType::Bdk | KeyType::ImkAc => tr31::mode::DERIVE,
         }
     }
 
-    /// Whether the key may leave the module under a KEK. Derivation keys stay in.
+    /// Whether the key may leave the module under a KEK. Derivation keys stay in, and so does
+    /// the DEK: with it a stolen card table could be read and searched; it is backed up as its
+    /// key block under the LMK, never in a form another module could open.
     pub fn exportable(self) -> bool {
-        !matches!(self, KeyType::Bdk | KeyType::ImkAc)
+        !matches!(self, KeyType::Bdk | KeyType::ImkAc | KeyType::Dek)
     }
 
     /// Key encryption keys: they protect other keys in transit.
@@ -291,6 +306,9 @@ mod tests {
         assert!(KeyType::from_name("LMK").is_err());
         assert_ne!(KeyType::Zak.tr31_usage(), KeyType::Zpk.tr31_usage());
         assert!(!KeyType::Bdk.exportable());
+        assert!(!KeyType::Dek.exportable());
+        assert_eq!(KeyType::from_name("dek").unwrap(), KeyType::Dek);
+        assert_eq!(KeyType::Dek.tr31_usage(), *b"D0");
         assert_eq!(KeyAlgorithm::from_name("aes256").unwrap().key_len(), 32);
         assert_eq!(KeyAlgorithm::from_tr31(b'T', 16).unwrap(), KeyAlgorithm::Tdes2);
         assert!(KeyAlgorithm::from_tr31(b'T', 32).is_err());

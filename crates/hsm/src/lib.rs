@@ -6,7 +6,8 @@
 //!   clear keys.
 //! * The algorithms themselves, on clear bytes, for the module and for `cardnet crypto` (a
 //!   calculator fed test keys by a person): [`cipher`], [`kcv`], [`pinblock`], [`mac`],
-//!   [`dukpt`], [`emv`], [`card`] (CVV, PVV, IBM 3624), [`tr31`].
+//!   [`dukpt`], [`emv`], [`card`] (CVV, PVV, IBM 3624, random PINs), [`tr31`], [`data`]
+//!   (authenticated encryption and keyed hashing of stored values under a DEK).
 //!
 //! Invariants: clear keys and PINs are [`Secret`]s — zeroized on drop, redacted in `Debug`,
 //! never in errors; only this crate ever holds them in clear.
@@ -14,6 +15,7 @@
 
 pub mod card;
 pub mod cipher;
+pub mod data;
 pub mod dukpt;
 pub mod emv;
 pub mod error;

@@ -3,7 +3,7 @@
 //! cloud HSM can replace [`SoftHsm`](crate::SoftHsm) behind the same calls.
 
 use crate::emv::Scheme;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys::{KeyAlgorithm, KeyType, WrappedKey};
 use crate::mac::Padding;
 use crate::pinblock::PinFormat;
@@ -161,6 +161,39 @@ pub trait SecurityModule: Send + Sync {
 
     /// Verify an ARQC and compute the ARPC that answers it.
     fn generate_arpc(&self, imk: &WrappedKey, request: &ArqcRequest<'_>, method: ArpcMethod<'_>) -> Result<Vec<u8>>;
+
+    /// Issue a PIN: a random PIN of `pin_length` digits (4 to 12, never a trivial one such as
+    /// `1111` or `1234`) and its Visa PVV under `pvk` with key index `pvki`. The clear PIN comes
+    /// out once, for the PIN mailer; the issuer keeps only the PVV.
+    ///
+    /// A default body answers `Unsupported`, so a module written before this method still builds.
+    fn generate_pin(&self, pvk: &WrappedKey, pan: &str, pin_length: usize, pvki: u8) -> Result<(Secret, String)> {
+        let _ = (pvk, pan, pin_length, pvki);
+        Err(Error::Unsupported("PIN generation"))
+    }
+
+    // ---- Data at rest ----------------------------------------------------------------------
+
+    /// Authenticated encryption of a stored value under a DEK (AES); a fresh random IV each
+    /// call, so equal values encrypt differently. See [`crate::data`] for the layout.
+    fn encrypt_data(&self, dek: &WrappedKey, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let _ = (dek, plaintext);
+        Err(Error::Unsupported("data encryption"))
+    }
+
+    /// The clear value of [`SecurityModule::encrypt_data`]'s output;
+    /// `Error::Verification("data tag")` if it was altered or sealed under another key.
+    fn decrypt_data(&self, dek: &WrappedKey, ciphertext: &[u8]) -> Result<Secret> {
+        let _ = (dek, ciphertext);
+        Err(Error::Unsupported("data decryption"))
+    }
+
+    /// A deterministic keyed hash (16 bytes) under a key derived from the DEK: the lookup key
+    /// of a value stored encrypted (a PAN), useless to anyone without the DEK.
+    fn keyed_hash(&self, dek: &WrappedKey, data: &[u8]) -> Result<Vec<u8>> {
+        let _ = (dek, data);
+        Err(Error::Unsupported("keyed hashing"))
+    }
 
     // ---- UnionPay POS ----------------------------------------------------------------------
 

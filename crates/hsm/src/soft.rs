@@ -5,6 +5,7 @@
 
 use crate::card;
 use crate::cipher::{Cipher, set_odd_parity, xor_in_place};
+use crate::data;
 use crate::dukpt::{self, WorkingUsage};
 use crate::emv::{self, ArqcResult};
 use crate::error::{Error, Result};
@@ -128,6 +129,15 @@ impl SoftHsm {
             set_odd_parity(&mut bytes);
         }
         Ok(Secret::from_vec(bytes))
+    }
+
+    /// Open a DEK; only AES ones are accepted (the data layout is AES-CTR and AES-CMAC).
+    fn open_dek(&self, dek: &WrappedKey, operation: &'static str) -> Result<Secret> {
+        let clear = self.open(dek, &[KeyType::Dek], operation)?;
+        if !dek.is_aes() {
+            return Err(Error::KeyUsage { usage: "DEK (not AES)".into(), operation });
+        }
+        Ok(clear)
     }
 
     fn kek_cipher(&self, kek: &WrappedKey, operation: &'static str) -> Result<Cipher> {
@@ -286,6 +296,28 @@ impl SecurityModule for SoftHsm {
         let pin = self.decrypt_pin(pin_key, format, pin_block, pan, "issue a PIN")?;
         let clear_pvk = self.open(pvk, &[KeyType::Pvk], "issue a PIN")?;
         card::pvv(clear_pvk.expose(), pan, &pin, pvki)
+    }
+
+    fn generate_pin(&self, pvk: &WrappedKey, pan: &str, pin_length: usize, pvki: u8) -> Result<(Secret, String)> {
+        let clear_pvk = self.open(pvk, &[KeyType::Pvk], "issue a PIN")?;
+        let pin = card::random_pin(pin_length)?;
+        let pvv = card::pvv(clear_pvk.expose(), pan, &pin, pvki)?;
+        Ok((pin, pvv))
+    }
+
+    fn encrypt_data(&self, dek: &WrappedKey, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let clear = self.open_dek(dek, "encrypt data")?;
+        data::seal(clear.expose(), plaintext)
+    }
+
+    fn decrypt_data(&self, dek: &WrappedKey, ciphertext: &[u8]) -> Result<Secret> {
+        let clear = self.open_dek(dek, "decrypt data")?;
+        data::open(clear.expose(), ciphertext)
+    }
+
+    fn keyed_hash(&self, dek: &WrappedKey, data: &[u8]) -> Result<Vec<u8>> {
+        let clear = self.open_dek(dek, "hash data")?;
+        data::keyed_hash(clear.expose(), data)
     }
 
     fn translate_dukpt_pin(

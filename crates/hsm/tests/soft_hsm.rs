@@ -351,3 +351,91 @@ fn no_clear_key_in_debug_output_or_errors() {
     }
     assert!(shown[0].contains("LMK check value"));
 }
+
+#[test]
+fn data_keys_encrypt_authenticate_and_hash_inside_the_module() {
+    let hsm = module();
+    let dek = hsm.generate_key(KeyType::Dek, KeyAlgorithm::Aes256).unwrap();
+    assert_eq!(dek.key_type(), KeyType::Dek);
+    let pan = b"6224242900000113";
+    let sealed = hsm.encrypt_data(&dek, pan).unwrap();
+    assert!(!sealed.windows(pan.len()).any(|w| w == pan), "the PAN does not appear in the sealed value");
+    assert_eq!(hsm.decrypt_data(&dek, &sealed).unwrap().expose(), pan);
+    assert_ne!(hsm.encrypt_data(&dek, pan).unwrap(), sealed, "a fresh IV each time");
+
+    // Tampering anywhere, or another DEK, fails the tag.
+    let mut tampered = sealed.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x80;
+    assert_eq!(hsm.decrypt_data(&dek, &tampered).unwrap_err(), Error::Verification("data tag"));
+    let mut tampered = sealed.clone();
+    tampered[20] ^= 0x01;
+    assert_eq!(hsm.decrypt_data(&dek, &tampered).unwrap_err(), Error::Verification("data tag"));
+    let other = hsm.generate_key(KeyType::Dek, KeyAlgorithm::Aes256).unwrap();
+    assert_eq!(hsm.decrypt_data(&other, &sealed).unwrap_err(), Error::Verification("data tag"));
+
+    // The keyed hash: deterministic, dependent on key and data, and not the value itself.
+    let hash = hsm.keyed_hash(&dek, pan).unwrap();
+    assert_eq!(hash.len(), 16);
+    assert_eq!(hash, hsm.keyed_hash(&dek, pan).unwrap());
+    assert_ne!(hash, hsm.keyed_hash(&other, pan).unwrap());
+    assert_ne!(hash, hsm.keyed_hash(&dek, b"6224242900000121").unwrap());
+
+    // Only a DEK does data, and only an AES one; a DEK does nothing else and never leaves.
+    let zak = hsm.generate_key(KeyType::Zak, KeyAlgorithm::Tdes2).unwrap();
+    assert!(matches!(hsm.encrypt_data(&zak, pan).unwrap_err(), Error::KeyUsage { .. }));
+    assert!(matches!(hsm.keyed_hash(&zak, pan).unwrap_err(), Error::KeyUsage { .. }));
+    let tdes_dek = hsm.generate_key(KeyType::Dek, KeyAlgorithm::Tdes2).unwrap();
+    assert!(matches!(hsm.encrypt_data(&tdes_dek, pan).unwrap_err(), Error::KeyUsage { .. }));
+    assert!(matches!(hsm.generate_mac(&dek, MacAlgorithm::Cmac, pan).unwrap_err(), Error::KeyUsage { .. }));
+    let zmk = hsm.generate_key(KeyType::Zmk, KeyAlgorithm::Aes256).unwrap();
+    assert!(matches!(hsm.export_key_block(&zmk, &dek).unwrap_err(), Error::KeyUsage { .. }));
+    assert!(matches!(hsm.export_components(&dek, 2).unwrap_err(), Error::KeyUsage { .. }));
+
+    // Errors and Debug never show the clear value.
+    let shown = [format!("{:?}", hsm.decrypt_data(&dek, &sealed).unwrap()), format!("{dek:?}")];
+    for text in shown {
+        assert!(!text.contains("6224242900000113"), "{text}");
+    }
+}
+
+#[test]
+fn generated_pins_verify_against_their_pvv() {
+    let hsm = module();
+    let pvk = hsm.generate_key(KeyType::Pvk, KeyAlgorithm::Tdes2).unwrap();
+    let zpk = hsm.generate_key(KeyType::Zpk, KeyAlgorithm::Tdes2).unwrap();
+    let pan = "6224242900000113";
+    for length in [4, 6] {
+        let (pin, pvv) = hsm.generate_pin(&pvk, pan, length, 1).unwrap();
+        assert_eq!(pin.len(), length);
+        assert!(pin.expose().iter().all(u8::is_ascii_digit));
+        assert_eq!(pvv.len(), 4);
+        assert!(!format!("{pin:?}").contains(std::str::from_utf8(pin.expose()).unwrap()));
+        let block = hsm.encrypt_pin(&zpk, PinFormat::Iso0, &pin, pan).unwrap();
+        hsm.verify_pin(&zpk, PinFormat::Iso0, &block, pan, &pvk, &PinVerification::Pvv { pvki: 1, pvv: &pvv }).unwrap();
+        // The PVV is bound to the PVKI and the PIN.
+        let wrong_index = PinVerification::Pvv { pvki: 2, pvv: &pvv };
+        assert_eq!(
+            hsm.verify_pin(&zpk, PinFormat::Iso0, &block, pan, &pvk, &wrong_index).unwrap_err(),
+            Error::Verification("PIN")
+        );
+        let mut other = pin.expose().to_vec();
+        other[0] = if other[0] == b'9' { b'0' } else { other[0] + 1 };
+        let other_block = hsm.encrypt_pin(&zpk, PinFormat::Iso0, &Secret::from_vec(other), pan).unwrap();
+        assert_eq!(
+            hsm.verify_pin(
+                &zpk,
+                PinFormat::Iso0,
+                &other_block,
+                pan,
+                &pvk,
+                &PinVerification::Pvv { pvki: 1, pvv: &pvv }
+            )
+            .unwrap_err(),
+            Error::Verification("PIN")
+        );
+    }
+    assert!(hsm.generate_pin(&pvk, pan, 3, 1).unwrap_err().is_bad_input());
+    assert!(hsm.generate_pin(&pvk, pan, 4, 10).unwrap_err().is_bad_input());
+    assert!(matches!(hsm.generate_pin(&zpk, pan, 4, 1).unwrap_err(), Error::KeyUsage { .. }));
+}

@@ -1,0 +1,36 @@
+//! `cardnet serve <party> --config FILE`: run one party's server until Ctrl-C or SIGTERM.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::cli_error::CliError;
+
+#[derive(Subcommand)]
+pub enum ServeCommand {
+    /// The network switch: acquirers connect to it; it connects to the issuers.
+    Switch {
+        /// The switch's configuration (`cardnet switch init` writes one).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+pub fn run(command: ServeCommand) -> Result<(), CliError> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failure(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async {
+        match command {
+            ServeCommand::Switch { config } => crate::switch_command::serve(&config).await,
+        }
+    })
+}
+
+/// One line per message exchange on stderr (the transport writes them through `tracing`);
+/// `RUST_LOG`-style filtering is left out to keep the dependency small: everything at INFO.
+fn init_logging() {
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).try_init();
+}

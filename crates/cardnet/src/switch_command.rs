@@ -1,0 +1,165 @@
+//! `cardnet serve switch --config FILE` and `cardnet switch init --dir DIR`: run the network
+//! switch, and write a development set-up for it. The switch itself lives in `crates/switch`;
+//! this file only reads arguments, files and signals.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use hsm::SecurityModule;
+use serde_json::json;
+
+use crate::cli_error::CliError;
+
+/// The files `switch init` writes, next to each other.
+const CONFIG_FILE: &str = "switch.toml";
+const LMK_FILE: &str = "lmk.hex";
+/// The database a development set-up uses (relative to the config file).
+const DEV_DATABASE: &str = "sqlite:switch.db";
+
+#[derive(Subcommand)]
+pub enum SwitchCommand {
+    /// Write a development configuration with fresh keys: DIR/switch.toml and DIR/lmk.hex.
+    Init(InitArgs),
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Folder to write into (created if missing).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Where the switch listens for acquirers.
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    listen: String,
+    /// Where the development issuer listens (the switch connects to it).
+    #[arg(long, default_value = "127.0.0.1:9200")]
+    issuer: String,
+    /// Replace existing files.
+    #[arg(long)]
+    force: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(command: SwitchCommand) -> Result<(), CliError> {
+    match command {
+        SwitchCommand::Init(args) => init(&args),
+    }
+}
+
+fn failure(error: impl std::fmt::Display) -> CliError {
+    CliError::Failure(error.to_string())
+}
+
+fn init(args: &InitArgs) -> Result<(), CliError> {
+    std::fs::create_dir_all(&args.dir)?;
+    let config_path = args.dir.join(CONFIG_FILE);
+    let lmk_path = args.dir.join(LMK_FILE);
+    for path in [&config_path, &lmk_path] {
+        if path.exists() && !args.force {
+            return Err(CliError::bad_input(format!("{} exists (use --force to replace it)", path.display())));
+        }
+    }
+    let lmk = switch::dev::generate_lmk()?;
+    let hsm = hsm::SoftHsm::new(hsm::Secret::new(lmk.expose()))?;
+    let network = switch::dev::standard(&hsm, &args.listen, DEV_DATABASE, Path::new(LMK_FILE), &args.issuer)?;
+    network.config.validate().map_err(CliError::bad_input)?;
+    switch::dev::write_lmk_file(&lmk_path, &lmk)?;
+    std::fs::write(&config_path, network.config.to_toml())?;
+    let members: Vec<_> = network
+        .config
+        .members
+        .iter()
+        .filter_map(|member| {
+            let keys = network.keys(&member.id)?;
+            let roles: Vec<&str> = member.roles.iter().map(|r| r.name()).collect();
+            Some(json!({
+                "id": member.id,
+                "name": member.name,
+                "roles": roles,
+                "endpoint": member.endpoint,
+                "zpk_kcv": keys.zpk.kcv(),
+                "zak_kcv": keys.zak.kcv(),
+            }))
+        })
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "config": config_path.display().to_string(),
+                "lmk_file": lmk_path.display().to_string(),
+                "lmk_check_value": hsm.lmk_check_value(),
+                "institution_id": network.config.institution_id,
+                "listen": network.config.listen,
+                "members": members,
+            })
+        );
+        return Ok(());
+    }
+    println!("wrote {} and {}", config_path.display(), lmk_path.display());
+    println!("LMK check value {} (the LMK file is the software HSM's secret: keep it private)", hsm.lmk_check_value());
+    println!("switch {} listens on {}", network.config.institution_id, network.config.listen);
+    for member in &members {
+        println!(
+            "  member {} {}: roles {}, ZPK KCV {}, ZAK KCV {}{}",
+            member["id"].as_str().unwrap_or(""),
+            member["name"].as_str().unwrap_or(""),
+            member["roles"],
+            member["zpk_kcv"].as_str().unwrap_or(""),
+            member["zak_kcv"].as_str().unwrap_or(""),
+            member["endpoint"].as_str().map(|e| format!(", endpoint {e}")).unwrap_or_default(),
+        );
+    }
+    println!("start it with: cardnet serve switch --config {}", config_path.display());
+    Ok(())
+}
+
+/// Run the switch configured in `config_path` until Ctrl-C (or SIGTERM on Unix).
+pub async fn serve(config_path: &Path) -> Result<(), CliError> {
+    let config = switch::SwitchConfig::load(config_path).map_err(CliError::bad_input)?;
+    let hsm = switch::dev::load_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
+    let hsm: Arc<dyn SecurityModule> = Arc::new(hsm);
+    let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
+    let switch = tokio::task::spawn_blocking(move || switch::Switch::open(&config, hsm))
+        .await
+        .map_err(failure)?
+        .map_err(failure)?;
+    let server = switch::SwitchServer::start(switch, clock, switch::ServerOptions::default()).await.map_err(failure)?;
+    eprintln!(
+        "cardnet switch {} listening on {} ({} issuers); Ctrl-C stops it",
+        server.switch().directory().institution_id,
+        server.local_addr(),
+        server.switch().directory().issuers().len()
+    );
+    stop_signal().await;
+    eprintln!("cardnet switch: stopping (answering what is in flight, signing off)");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM on Unix (how a service manager stops a process).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+impl From<switch::SwitchError> for CliError {
+    fn from(error: switch::SwitchError) -> CliError {
+        match error {
+            switch::SwitchError::Config(error) => CliError::bad_input(error),
+            other => failure(other),
+        }
+    }
+}

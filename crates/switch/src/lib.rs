@@ -1,0 +1,39 @@
+//! cardnet's network switch (转接): routes acquirers' requests to issuers by BIN, translates
+//! PIN blocks and MACs between zones, stands in for an issuer that cannot answer, and delivers
+//! advices (reversals, stand-in advices) until acknowledged. docs/network-flows.md §4 fixes the
+//! conventions.
+//!
+//! * [`config`] — [`SwitchConfig`] (the TOML file) and [`config::Directory`] (members, keys and the
+//!   BIN table, checked).
+//! * [`engine`] — [`Switch`], the sans-I/O core: [`Switch::on_request`] → [`Step`],
+//!   [`Switch::on_issuer_response`], [`Switch::on_issuer_failure`], and advice delivery
+//!   ([`Switch::due_advices`], [`Switch::advice_answered`], [`Switch::advice_failed`]).
+//! * [`journal`] — every message and every transaction, durable before the acquirer hears back;
+//!   [`journal::Journal::clearing_records`] for clearing.
+//! * [`safq`] — the store-and-forward queue on the switch's database (SQLite or PostgreSQL).
+//! * [`server`] — the tokio driver: acquirers in through `transport::Server`, one
+//!   `transport::Session` per issuer, a delivery loop per issuer.
+//! * [`dev`] — development set-ups with fresh keys under one LMK.
+//!
+//! Must never: answer an acquirer before the decision is journaled; store a PIN block, track
+//! data or a clear PAN (the journal keeps the masked PAN and a keyed card hash; queued advices,
+//! which must carry the PAN to the issuer, are encrypted under the switch's DEK); queue one
+//! reversal twice; let an advice overtake an older one to the same issuer.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod cardkey;
+pub mod config;
+pub mod dev;
+pub mod engine;
+pub mod error;
+pub mod journal;
+pub mod limits;
+pub mod safq;
+pub mod server;
+mod store;
+
+pub use config::{ConfigError, Directory, SwitchConfig};
+pub use engine::{AdviceOutcome, Forward, IssuerFailure, OutboundAdvice, PendingExchange, Reply, Step, Switch};
+pub use error::SwitchError;
+pub use journal::Journal;
+pub use server::{ServerOptions, SwitchServer};

@@ -1,0 +1,43 @@
+//! Every bound and default of the switch, named in one place.
+
+/// Default time the switch waits for an issuer's answer before it stands in or answers 98.
+pub const ISSUER_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// Longest issuer timeout a configuration may ask for: an acquirer's own timeout (typically
+/// 30–60 s) must stay above the switch's, or it reverses transactions the switch still waits on.
+pub const ISSUER_TIMEOUT_MS_MAX: u64 = 120_000;
+/// Member and institution identification codes (fields 32, 33, 100) are 11 digits in cardnet.
+pub const INSTITUTION_ID_LEN: usize = 11;
+/// Members one configuration may name.
+pub const MEMBERS_MAX: usize = 10_000;
+/// BIN table entries one configuration may hold.
+pub const BINS_MAX: usize = 100_000;
+/// Shortest and longest BIN prefix (digits). Six- and eight-digit BINs are the norm; longer
+/// prefixes route card ranges.
+pub const BIN_PREFIX_LEN_MIN: usize = 1;
+pub const BIN_PREFIX_LEN_MAX: usize = 12;
+/// Longest member name.
+pub const MEMBER_NAME_LEN_MAX: usize = 64;
+/// Largest configuration file read.
+pub const CONFIG_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+/// Advices handed to a delivery loop per [`crate::Switch::due_advices`] call.
+pub const ADVICE_BATCH_MAX: usize = 32;
+/// Default attempts of one advice before it is Dead (kept for investigation).
+pub const ADVICE_ATTEMPTS_MAX_DEFAULT: u32 = 50;
+/// Default wait after the first failed advice attempt (doubling up to
+/// [`saf::RETRY_DELAY_MS_MAX`]).
+pub const ADVICE_RETRY_DELAY_MS_MIN_DEFAULT: u64 = 1_000;
+/// Default bound on pending advices, all issuers together.
+pub const ADVICE_PENDING_MAX_DEFAULT: u64 = 1_000_000;
+/// Default life of an advice: after a week undelivered it goes Dead and needs an operator.
+pub const ADVICE_EXPIRY_MS_DEFAULT: u64 = 7 * 24 * 3_600_000;
+
+/// How often an issuer's delivery loop looks for due advices when nothing woke it (an enqueue
+/// or the session becoming ready wakes it at once).
+pub const ADVICE_POLL_INTERVAL_MS: u64 = 1_000;
+
+/// Rows one journal query returns at most (clearing extracts page through a day with it).
+pub const JOURNAL_QUERY_ROWS_MAX: usize = 100_000;
+
+/// The STAN range on the issuer leg: 000001..=999999 (000000 is not used).
+pub const STAN_MAX: u64 = 999_999;

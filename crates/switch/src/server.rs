@@ -1,0 +1,362 @@
+//! The TCP driver: the switch core on tokio.
+//!
+//! * Acquirers connect to a `transport::Server` wrapped in `transport::NetMgmt` (0800 sign-on,
+//!   echo and sign-off answered); each request goes through [`Switch::on_request`] and, when
+//!   forwarded, to the issuer's session, its answer (or its absence) back through the core.
+//! * One `transport::Session` per issuer: the switch connects, signs on, echoes when idle and
+//!   reconnects with bounded backoff. A request for an issuer whose session is not signed on is
+//!   answered at once (stand-in or 91), not held.
+//! * One delivery loop per issuer sends due advices, oldest first, whenever the session is
+//!   ready: woken by an enqueue or the session coming up, else every
+//!   [`ADVICE_POLL_INTERVAL_MS`] (retries come due with time).
+//!
+//! The core is synchronous and does durable database work, so every call into it runs on
+//! tokio's blocking pool.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clock::Clock;
+use hsm::SecurityModule;
+use iso8583::{Envelope, Message};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use transport::{
+    Connector, Handler, Institution, NetMgmt, Server, ServerConfig, Session, SessionConfig, SessionState,
+    TransportError,
+};
+
+use crate::config::SwitchConfig;
+use crate::engine::{AdviceOutcome, Forward, IssuerFailure, Reply, Step, Switch};
+use crate::error::SwitchError;
+use crate::limits::{ADVICE_BATCH_MAX, ADVICE_POLL_INTERVAL_MS};
+
+/// How the driver runs: the transport's bounds and timers, and the advice poll interval.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerOptions {
+    /// Bounds of the acquirer-facing server (connections, in-flight requests, write queues).
+    pub server: ServerConfig,
+    /// Reconnect backoff of the issuer sessions.
+    pub session_backoff_ms_min: u64,
+    pub session_backoff_ms_max: u64,
+    /// Idle time before an echo test on an issuer session, and how long the echo (and a
+    /// sign-on) may take.
+    pub echo_idle_ms: u64,
+    pub echo_timeout_ms: u64,
+    /// Time a connect plus sign-on to an issuer may take.
+    pub connect_timeout_ms: u64,
+    /// How often a delivery loop looks for due advices when nothing woke it.
+    pub advice_poll_interval_ms: u64,
+}
+
+impl Default for ServerOptions {
+    fn default() -> ServerOptions {
+        ServerOptions {
+            server: ServerConfig::default(),
+            session_backoff_ms_min: transport::session::BACKOFF_MS_MIN,
+            session_backoff_ms_max: transport::session::BACKOFF_MS_MAX,
+            echo_idle_ms: transport::session::ECHO_IDLE_MS,
+            echo_timeout_ms: transport::session::ECHO_TIMEOUT_MS,
+            connect_timeout_ms: transport::session::CONNECT_TIMEOUT_MS,
+            advice_poll_interval_ms: ADVICE_POLL_INTERVAL_MS,
+        }
+    }
+}
+
+/// Connects over TCP to `host:port`, resolving the name on every attempt (an issuer's address
+/// may move while the switch runs).
+#[derive(Debug, Clone)]
+pub struct EndpointConnector {
+    pub endpoint: String,
+}
+
+impl Connector for EndpointConnector {
+    type Stream = tokio::net::TcpStream;
+
+    async fn connect(&self) -> io::Result<tokio::net::TcpStream> {
+        let stream = tokio::net::TcpStream::connect(self.endpoint.as_str()).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+}
+
+/// One issuer's link: its session and the bell its delivery loop listens for.
+struct IssuerLink {
+    session: Session,
+    wake: Arc<Notify>,
+}
+
+impl IssuerLink {
+    fn ready(&self) -> bool {
+        *self.session.state().borrow() == SessionState::Ready
+    }
+}
+
+/// Run a core call on the blocking pool; `None` only if it panicked (logged).
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => Some(value),
+        Err(error) => {
+            tracing::error!(%error, "switch: a core call failed");
+            None
+        }
+    }
+}
+
+/// The acquirer-facing handler.
+struct AcquirerHandler {
+    switch: Switch,
+    links: Arc<HashMap<String, IssuerLink>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AcquirerHandler {
+    fn wake(&self, issuer: Option<&str>) {
+        if let Some(link) = issuer.and_then(|id| self.links.get(id)) {
+            // A stored permit means a loop busy right now looks again when it is done.
+            link.wake.notify_one();
+        }
+    }
+
+    async fn forward(&self, forward: Forward) -> Option<Reply> {
+        let Forward { issuer, request, pending } = forward;
+        let answer = match self.links.get(&issuer) {
+            Some(link) if link.ready() => match link.session.request(&request).await {
+                Ok(response) => Ok(response),
+                Err(TransportError::Timeout) => Err(IssuerFailure::Timeout),
+                // Sent (or maybe sent) and the link went away before the answer.
+                Err(TransportError::ConnectionClosed | TransportError::Io(_) | TransportError::Framing(_)) => {
+                    Err(IssuerFailure::LinkLost)
+                }
+                // Refused before it left: never sent.
+                Err(TransportError::Codec(_) | TransportError::NoMatchKey | TransportError::DuplicateKey) => {
+                    Err(IssuerFailure::Unavailable)
+                }
+            },
+            _ => Err(IssuerFailure::Unavailable),
+        };
+        let switch = self.switch.clone();
+        let now_ms = self.clock.now_ms();
+        blocking(move || match answer {
+            Ok(response) => switch.on_issuer_response(pending, response, now_ms),
+            Err(failure) => switch.on_issuer_failure(pending, failure, now_ms),
+        })
+        .await
+    }
+}
+
+impl Handler for AcquirerHandler {
+    async fn handle(&self, envelope: Envelope, message: Message) -> Option<(Envelope, Message)> {
+        let switch = self.switch.clone();
+        let now_ms = self.clock.now_ms();
+        let step = blocking(move || switch.on_request(message, now_ms)).await?;
+        let reply = match step {
+            Step::Ignore => return None,
+            Step::Respond(reply) => reply,
+            Step::Forward(forward) => self.forward(*forward).await?,
+        };
+        self.wake(reply.queued_for.as_deref());
+        Some((envelope.response(), reply.response))
+    }
+}
+
+/// The running switch: its listener, issuer sessions and delivery loops.
+pub struct SwitchServer {
+    local_addr: SocketAddr,
+    switch: Switch,
+    server: Server<NetMgmt<AcquirerHandler>>,
+    links: Arc<HashMap<String, IssuerLink>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SwitchServer {
+    /// Bind the configured listen address, start a session to every issuer and a delivery loop
+    /// each, and serve acquirers.
+    pub async fn start(
+        switch: Switch,
+        clock: Arc<dyn Clock>,
+        options: ServerOptions,
+    ) -> Result<SwitchServer, SwitchError> {
+        let directory = switch.directory();
+        let listener = tokio::net::TcpListener::bind(directory.listen).await?;
+        let local_addr = listener.local_addr()?;
+        let spec = Arc::clone(switch.spec());
+        let institution = Institution {
+            acquirer: directory.institution_id.clone(),
+            forwarding: Some(directory.institution_id.clone()),
+        };
+        let mut links = HashMap::new();
+        for issuer in directory.issuers() {
+            let Some(endpoint) = issuer.endpoint.clone() else { continue };
+            let mut config = SessionConfig::new(Arc::clone(&spec), institution.clone());
+            config.client.timeout = Duration::from_millis(directory.issuer_timeout_ms);
+            config.backoff_ms_min = options.session_backoff_ms_min;
+            config.backoff_ms_max = options.session_backoff_ms_max;
+            config.echo_idle_ms = options.echo_idle_ms;
+            config.echo_timeout_ms = options.echo_timeout_ms;
+            config.connect_timeout_ms = options.connect_timeout_ms;
+            let session = Session::start(EndpointConnector { endpoint }, config);
+            links.insert(issuer.id.clone(), IssuerLink { session, wake: Arc::new(Notify::new()) });
+        }
+        let links = Arc::new(links);
+        let (stop, _) = watch::channel(false);
+        let mut tasks = Vec::with_capacity(links.len() + 1);
+        let poll = Duration::from_millis(options.advice_poll_interval_ms.max(1));
+        for (issuer, link) in links.iter() {
+            tasks.push(tokio::spawn(deliver(
+                switch.clone(),
+                issuer.clone(),
+                link.session.clone(),
+                Arc::clone(&link.wake),
+                Arc::clone(&clock),
+                poll,
+                stop.subscribe(),
+            )));
+        }
+        let handler = AcquirerHandler { switch: switch.clone(), links: Arc::clone(&links), clock };
+        let server = Server::new(spec, NetMgmt { inner: handler }, options.server);
+        let serving = server.clone();
+        tasks.push(tokio::spawn(async move { serving.serve(listener).await }));
+        tracing::info!(%local_addr, issuers = links.len(), "switch: serving");
+        Ok(SwitchServer { local_addr, switch, server, links, stop, tasks })
+    }
+
+    /// The address acquirers connect to (the port chosen when the config said `:0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn switch(&self) -> &Switch {
+        &self.switch
+    }
+
+    /// The acquirer-facing server's counters.
+    pub fn stats(&self) -> &transport::ServerStats {
+        self.server.stats()
+    }
+
+    /// The state of the session to `issuer` (and its changes).
+    pub fn issuer_state(&self, issuer: &str) -> Option<watch::Receiver<SessionState>> {
+        self.links.get(issuer).map(|link| link.session.state())
+    }
+
+    /// Ask `issuer`'s delivery loop to look for due advices now.
+    pub fn wake_delivery(&self, issuer: &str) {
+        if let Some(link) = self.links.get(issuer) {
+            link.wake.notify_one();
+        }
+    }
+
+    /// Stop accepting, answer what is in flight, stop delivering, sign off from the issuers.
+    pub async fn shutdown(self) {
+        self.server.shutdown();
+        self.stop.send_replace(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        for link in self.links.values() {
+            link.session.close().await;
+        }
+    }
+}
+
+/// Deliver `issuer`'s advices while the switch runs.
+async fn deliver(
+    switch: Switch,
+    issuer: String,
+    session: Session,
+    wake: Arc<Notify>,
+    clock: Arc<dyn Clock>,
+    poll: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut state = session.state();
+    let mut state_open = true;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let ready = *state.borrow_and_update() == SessionState::Ready;
+        if ready && deliver_due(&switch, &issuer, &session, clock.as_ref()).await {
+            // A full batch went out: there may be more due right now.
+            continue;
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            changed = state.changed(), if state_open => state_open = changed.is_ok(),
+            _ = tokio::time::sleep(poll) => {}
+            changed = stop.changed() => if changed.is_err() { break },
+        }
+    }
+}
+
+/// Send what is due, oldest first, stopping at the first advice not acknowledged (order is
+/// kept: it is retried before anything behind it). `true` when a whole batch was acknowledged.
+async fn deliver_due(switch: &Switch, issuer: &str, session: &Session, clock: &dyn Clock) -> bool {
+    let now_ms = clock.now_ms();
+    let due = {
+        let (switch, issuer) = (switch.clone(), issuer.to_owned());
+        blocking(move || switch.due_advices(&issuer, now_ms)).await
+    };
+    let due = match due {
+        Some(Ok(due)) => due,
+        Some(Err(error)) => {
+            tracing::error!(issuer, %error, "switch: cannot read due advices");
+            return false;
+        }
+        None => return false,
+    };
+    let full = due.len() == ADVICE_BATCH_MAX;
+    for advice in due {
+        let result = session.request(&advice.message).await;
+        let now_ms = clock.now_ms();
+        let switch = switch.clone();
+        let acknowledged = blocking(move || match result {
+            Ok(response) => match switch.advice_answered(&advice, &response, now_ms) {
+                Ok(AdviceOutcome::Acknowledged(_)) => true,
+                Ok(AdviceOutcome::Retry(state)) => {
+                    tracing::warn!(entry = %advice.id, ?state, "switch: advice not acknowledged");
+                    false
+                }
+                Err(error) => {
+                    tracing::error!(entry = %advice.id, %error, "switch: cannot record an advice answer");
+                    false
+                }
+            },
+            Err(error) => {
+                tracing::info!(entry = %advice.id, %error, "switch: advice unanswered");
+                if let Err(error) = switch.advice_failed(&advice, now_ms) {
+                    tracing::error!(entry = %advice.id, %error, "switch: cannot record an advice failure");
+                }
+                false
+            }
+        })
+        .await
+        .unwrap_or(false);
+        if !acknowledged {
+            return false;
+        }
+    }
+    full
+}
+
+/// Run a switch from its configuration until `shutdown` resolves.
+pub async fn run(
+    config: SwitchConfig,
+    hsm: Arc<dyn SecurityModule>,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), SwitchError> {
+    let switch = blocking(move || Switch::open(&config, hsm))
+        .await
+        .ok_or_else(|| SwitchError::Internal("opening the switch panicked".into()))??;
+    let server = SwitchServer::start(switch, clock, ServerOptions::default()).await?;
+    shutdown.await;
+    server.shutdown().await;
+    Ok(())
+}

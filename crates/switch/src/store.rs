@@ -1,0 +1,175 @@
+//! The switch's database: schema, id sequences and stand-in usage. The journal
+//! ([`crate::journal`]) and the advice queue ([`crate::safq`]) keep their SQL next to their types;
+//! all of it runs inside `sqlstore` transactions, so one decision (journal rows, counters, a
+//! queued advice) commits together or not at all.
+
+use sqlstore::{Database, Tx, Value};
+
+/// Sequence names in `switch_sequences`.
+pub(crate) const SEQ_EXCHANGE: &str = "exchange";
+pub(crate) const SEQ_MESSAGE: &str = "message";
+pub(crate) const SEQ_SAF: &str = "saf";
+/// The issuer-leg STAN (field 11) the switch assigns; taken modulo [`crate::limits::STAN_MAX`].
+pub(crate) const SEQ_STAN: &str = "stan";
+/// Stand-in approval codes (field 38).
+pub(crate) const SEQ_AUTH_CODE: &str = "auth_code";
+
+const SEQUENCES: [&str; 5] = [SEQ_EXCHANGE, SEQ_MESSAGE, SEQ_SAF, SEQ_STAN, SEQ_AUTH_CODE];
+
+/// The migration name of the schema below; a change of schema is a new name with new DDL.
+const MIGRATION_V1: &str = "switch-v1";
+
+const DDL_V1: &[&str] = &[
+    "CREATE TABLE switch_sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    // One row per acquirer request that passed the MAC and format checks: the transaction as
+    // the switch saw it on both legs. No PIN block, no track data, the PAN masked; the card key
+    // is the keyed hash of the PAN under the switch's DEK.
+    "CREATE TABLE switch_exchanges (
+        id BIGINT PRIMARY KEY,
+        acquirer TEXT NOT NULL,
+        acq_mti TEXT NOT NULL,
+        acq_class TEXT NOT NULL,
+        acq_stan TEXT NOT NULL,
+        acq_time TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        rrn TEXT,
+        processing_code TEXT,
+        pan_masked TEXT,
+        card_key TEXT,
+        amount_minor BIGINT,
+        replacement_minor BIGINT,
+        currency TEXT,
+        terminal_id TEXT,
+        merchant_id TEXT,
+        issuer TEXT,
+        iss_mti TEXT,
+        iss_stan TEXT,
+        iss_time TEXT,
+        original_id BIGINT,
+        status TEXT NOT NULL,
+        response_code TEXT,
+        auth_code TEXT,
+        stip BIGINT NOT NULL,
+        settlement_date TEXT NOT NULL,
+        received_ms BIGINT NOT NULL,
+        answered_ms BIGINT,
+        latency_ms BIGINT
+    )",
+    // The duplicate check of docs/network-flows.md §4: (32, 11, 7, MTI class).
+    "CREATE UNIQUE INDEX switch_exchanges_acquirer_key ON switch_exchanges (acquirer, acq_stan, acq_time, acq_class)",
+    "CREATE INDEX switch_exchanges_settlement ON switch_exchanges (settlement_date, id)",
+    "CREATE INDEX switch_exchanges_issuer_key ON switch_exchanges (issuer, iss_stan, iss_time)",
+    // Every message in and out, on either leg, with the fields that identify and explain it.
+    "CREATE TABLE switch_messages (
+        id BIGINT PRIMARY KEY,
+        exchange_id BIGINT,
+        advice_id BIGINT,
+        at_ms BIGINT NOT NULL,
+        direction TEXT NOT NULL,
+        leg TEXT NOT NULL,
+        link TEXT NOT NULL,
+        mti TEXT NOT NULL,
+        stan TEXT,
+        transmission_time TEXT,
+        acquirer TEXT,
+        forwarder TEXT,
+        receiver TEXT,
+        rrn TEXT,
+        auth_code TEXT,
+        response_code TEXT,
+        amount_minor BIGINT,
+        currency TEXT,
+        pan_masked TEXT,
+        processing_code TEXT,
+        latency_ms BIGINT
+    )",
+    "CREATE INDEX switch_messages_exchange ON switch_messages (exchange_id, id)",
+    "CREATE INDEX switch_messages_advice ON switch_messages (advice_id, id)",
+    // What each queued advice is (its payload is encrypted in switch_saf).
+    "CREATE TABLE switch_advices (
+        id BIGINT PRIMARY KEY,
+        exchange_id BIGINT NOT NULL,
+        issuer TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        mti TEXT NOT NULL,
+        iss_stan TEXT NOT NULL,
+        iss_time TEXT NOT NULL,
+        queued_ms BIGINT NOT NULL,
+        response_code TEXT,
+        answered_ms BIGINT
+    )",
+    "CREATE INDEX switch_advices_exchange ON switch_advices (exchange_id, id)",
+    // Stand-in usage per card (keyed hash) per UTC day.
+    "CREATE TABLE switch_stip_usage (
+        card_key TEXT NOT NULL,
+        day TEXT NOT NULL,
+        amount_minor BIGINT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (card_key, day)
+    )",
+];
+
+/// Create the schema if it is not there yet (idempotent).
+pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
+    let mut statements: Vec<&str> = DDL_V1.to_vec();
+    statements.extend_from_slice(crate::safq::DDL);
+    db.migrate(MIGRATION_V1, &statements)?;
+    db.transaction(|tx| {
+        for name in SEQUENCES {
+            if tx.query_opt("SELECT value FROM switch_sequences WHERE name = $1", &[name.into()])?.is_none() {
+                tx.execute("INSERT INTO switch_sequences (name, value) VALUES ($1, 0)", &[name.into()])?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The next value of a sequence (1, 2, …), inside the caller's transaction: the row update
+/// serialises concurrent writers on PostgreSQL as SQLite's write lock does.
+pub(crate) fn next_id(tx: &mut Tx<'_>, name: &str) -> sqlstore::Result<u64> {
+    let changed = tx.execute("UPDATE switch_sequences SET value = value + 1 WHERE name = $1", &[name.into()])?;
+    if changed != 1 {
+        return Err(sqlstore::Error::new("sequence", format!("no sequence {name}")));
+    }
+    let row = tx
+        .query_opt("SELECT value FROM switch_sequences WHERE name = $1", &[name.into()])?
+        .ok_or_else(|| sqlstore::Error::new("sequence", format!("no sequence {name}")))?;
+    row.u64(0)
+}
+
+/// A u64 as a SQL integer; values above `i64::MAX` are refused (they are never produced here:
+/// amounts are at most 12 digits, times are milliseconds).
+pub(crate) fn int(value: u64) -> sqlstore::Result<Value> {
+    Value::from_u64(value)
+}
+
+pub(crate) fn opt_int(value: Option<u64>) -> sqlstore::Result<Value> {
+    value.map_or(Ok(Value::Null), int)
+}
+
+/// Today's stand-in usage of a card: (amount, count).
+pub(crate) fn stip_usage(tx: &mut Tx<'_>, card_key: &str, day: &str) -> sqlstore::Result<(u64, u64)> {
+    let row = tx.query_opt(
+        "SELECT amount_minor, count FROM switch_stip_usage WHERE card_key = $1 AND day = $2",
+        &[card_key.into(), day.into()],
+    )?;
+    match row {
+        Some(row) => Ok((row.u64(0)?, row.u64(1)?)),
+        None => Ok((0, 0)),
+    }
+}
+
+pub(crate) fn add_stip_usage(tx: &mut Tx<'_>, card_key: &str, day: &str, amount_minor: u64) -> sqlstore::Result<()> {
+    let changed = tx.execute(
+        "UPDATE switch_stip_usage SET amount_minor = amount_minor + $3, count = count + 1 \
+         WHERE card_key = $1 AND day = $2",
+        &[card_key.into(), day.into(), int(amount_minor)?],
+    )?;
+    if changed == 0 {
+        tx.execute(
+            "INSERT INTO switch_stip_usage (card_key, day, amount_minor, count) VALUES ($1, $2, $3, 1)",
+            &[card_key.into(), day.into(), int(amount_minor)?],
+        )?;
+    }
+    Ok(())
+}
