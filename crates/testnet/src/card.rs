@@ -36,6 +36,8 @@ pub struct SimCard {
     pub atc: u16,
     /// The last ARQC and the data it covered, to check the issuer's ARPC against.
     pub last_arqc: Option<([u8; 8], Vec<u8>)>,
+    /// Test bookkeeping: the issuer's id for this card (to look at its journal and balance).
+    pub card_id: i64,
 }
 
 impl std::fmt::Debug for SimCard {

@@ -8,3 +8,5 @@
 
 pub mod acquirer;
 pub mod card;
+pub mod net;
+pub mod proxy;

@@ -1,0 +1,322 @@
+//! The whole network on loopback: a switch, two issuers (each behind a [`FaultProxy`]) and the
+//! keys an acquirer shares with the switch. Every party runs its production code: the
+//! `switch::server` and `issuer::server` drivers over real TCP, databases on disk (or
+//! PostgreSQL schemas).
+//!
+//! One software HSM (one LMK) serves every party here for brevity; in production each member
+//! has its own HSM and zone keys travel under the ZMK.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clock::{Clock, SystemClock};
+use hsm::{Secret, SecurityModule, SoftHsm};
+use issuer::{Issuer, IssuerConfig};
+use network::request::Acceptor;
+use switch::config::SwitchConfig;
+use switch::dev::{DevMember, MemberKeys};
+use switch::server::{ServerOptions, SwitchServer};
+use switch::Switch;
+use tokio::sync::oneshot;
+
+use crate::acquirer::{AcquirerLink, LinkError};
+use crate::card::SimCard;
+use crate::proxy::FaultProxy;
+
+pub const SWITCH_ID: &str = switch::dev::SWITCH_ID;
+pub const ACQUIRER_ID: &str = switch::dev::ACQUIRER_ID;
+pub const CURRENCY: &str = "156";
+/// Issuer A: BIN 622424, no stand-in.
+pub const ISSUER_A: usize = 0;
+/// Issuer B: BIN 6224249 (a longer prefix inside A's range, so routing must take the longest
+/// match), stand-in enabled.
+pub const ISSUER_B: usize = 1;
+const ISSUERS: [(&str, &str, &str); 2] = [("20000000455", "622424", "Bank A"), ("20000000566", "6224249", "Bank B")];
+/// The clear IMK-AC of the simulated cards' issuers (test value; a card is personalised from it).
+const TEST_IMK_AC: [u8; 16] = [
+    0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10,
+];
+
+/// How to build the network.
+#[derive(Debug, Clone)]
+pub struct NetworkOptions {
+    /// Where the SQLite databases and the LMK file go.
+    pub dir: PathBuf,
+    /// The switch waits this long for an issuer.
+    pub issuer_timeout_ms: u64,
+    /// A PostgreSQL URL: every party's database becomes a schema there instead of a file.
+    pub postgres_url: Option<String>,
+}
+
+pub struct TestIssuer {
+    pub id: String,
+    pub bin: String,
+    pub config: IssuerConfig,
+    pub issuer: Arc<Issuer>,
+    /// Where the issuer listens.
+    pub address: SocketAddr,
+    /// What the switch connects to.
+    pub proxy: FaultProxy,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub struct TestNetwork {
+    pub options: NetworkOptions,
+    pub hsm: Arc<SoftHsm>,
+    pub clock: Arc<dyn Clock>,
+    pub switch_config: SwitchConfig,
+    pub switch: Option<SwitchServer>,
+    pub issuers: Vec<TestIssuer>,
+    pub acquirer_keys: MemberKeys,
+    imk_ac: Secret,
+    schemas: Vec<String>,
+}
+
+fn fail(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+impl TestNetwork {
+    /// Build the keys and configurations, start both issuers (behind their proxies) and the switch.
+    pub async fn start(options: NetworkOptions) -> Result<TestNetwork, String> {
+        std::fs::create_dir_all(&options.dir).map_err(|e| fail("create the directory")(&e))?;
+        let lmk = Secret::random(hsm::soft::LMK_LEN).map_err(|e| fail("LMK")(&e))?;
+        let lmk_file = options.dir.join("lmk.hex");
+        switch::dev::write_lmk_file(&lmk_file, &lmk).map_err(|e| fail("LMK file")(&e))?;
+        let hsm = Arc::new(SoftHsm::new(lmk).map_err(|e| fail("HSM")(&e))?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let imk_ac = Secret::new(&TEST_IMK_AC);
+        let mut schemas = Vec::new();
+        let mut store = |name: &str| -> String {
+            match &options.postgres_url {
+                Some(url) => {
+                    let schema = format!("testnet_{}_{name}", std::process::id());
+                    let _ = sqlstore::drop_postgres_schema(url, &schema);
+                    schemas.push(schema.clone());
+                    format!("{url}#{schema}")
+                }
+                None => format!("sqlite:{}", options.dir.join(format!("{name}.db")).display()),
+            }
+        };
+
+        // Zone keys for every member, from the switch's development generator. Endpoints are
+        // filled in once the issuers' proxies are listening.
+        let mut members = vec![DevMember::acquirer(ACQUIRER_ID, "Test Acquirer")];
+        for (index, (id, bin, name)) in ISSUERS.iter().enumerate() {
+            let stip = switch::dev::stip(index == ISSUER_B);
+            members.push(DevMember::issuer(id, name, "127.0.0.1:1", &[bin], Some(stip)));
+        }
+        let switch_database = store("switch");
+        let dev = switch::dev::network(&*hsm, "127.0.0.1:0", &switch_database, &lmk_file, &members)
+            .map_err(|e| fail("switch keys")(&e))?;
+        let mut switch_config = dev.config.clone();
+        switch_config.issuer_timeout_ms = options.issuer_timeout_ms;
+        let acquirer_keys = dev.keys(ACQUIRER_ID).cloned().ok_or("no acquirer keys")?;
+
+        let mut issuers = Vec::with_capacity(ISSUERS.len());
+        for (id, bin, _) in ISSUERS {
+            let keys = dev.keys(id).ok_or("no issuer keys")?;
+            let link = issuer::dev::LinkKeys { zpk: keys.zpk.clone(), zak: keys.zak.clone() };
+            let database = store(&format!("issuer{id}"));
+            let ledger = store(&format!("ledger{id}"));
+            let mut config = issuer::dev::config_with_link_keys(&*hsm, &link, id, bin, &database, &ledger, &lmk_file)
+                .map_err(|e| fail("issuer config")(&e))?;
+            issuer::dev::use_known_imk(&mut config, &*hsm, &imk_ac).map_err(|e| fail("issuer IMK")(&e))?;
+            config.listen = "127.0.0.1:0".to_owned();
+            let issuer = Arc::new(
+                Issuer::open(&config, Arc::clone(&hsm) as Arc<dyn SecurityModule>, Arc::clone(&clock))
+                    .map_err(|e| fail("open issuer")(&e))?,
+            );
+            let (address, stop, task) = serve_issuer(Arc::clone(&issuer), "127.0.0.1:0".parse().map_err(|_| "address")?).await?;
+            let proxy = FaultProxy::start("127.0.0.1:0".parse().map_err(|_| "address")?, address)
+                .await
+                .map_err(|e| fail("proxy")(&e))?;
+            if let Some(member) = switch_config.members.iter_mut().find(|m| m.id == id) {
+                member.endpoint = Some(proxy.address().to_string());
+            }
+            issuers.push(TestIssuer {
+                id: id.to_owned(),
+                bin: bin.to_owned(),
+                config,
+                issuer,
+                address,
+                proxy,
+                stop: Some(stop),
+                task: Some(task),
+            });
+        }
+        let mut network = TestNetwork {
+            options,
+            hsm,
+            clock,
+            switch_config,
+            switch: None,
+            issuers,
+            acquirer_keys,
+            imk_ac,
+            schemas,
+        };
+        network.start_switch().await?;
+        Ok(network)
+    }
+
+    /// Short timers so tests run quickly: reconnects within 50–500 ms, advices polled every 50 ms.
+    fn switch_options() -> ServerOptions {
+        ServerOptions {
+            session_backoff_ms_min: 50,
+            session_backoff_ms_max: 500,
+            connect_timeout_ms: 1_000,
+            advice_poll_interval_ms: 50,
+            ..ServerOptions::default()
+        }
+    }
+
+    /// Open the switch over its database and serve (again, after [`TestNetwork::stop_switch`]).
+    pub async fn start_switch(&mut self) -> Result<SocketAddr, String> {
+        let switch = Switch::open(&self.switch_config, Arc::clone(&self.hsm) as Arc<dyn SecurityModule>)
+            .map_err(|e| fail("open switch")(&e))?;
+        let server = SwitchServer::start(switch, Arc::clone(&self.clock), Self::switch_options())
+            .await
+            .map_err(|e| fail("start switch")(&e))?;
+        let address = server.local_addr();
+        // A restarted switch listens where the first one did, so acquirers reconnect to the same place.
+        self.switch_config.listen = address.to_string();
+        self.switch = Some(server);
+        Ok(address)
+    }
+
+    /// Stop the switch (graceful: in-flight requests answered, sessions signed off).
+    pub async fn stop_switch(&mut self) {
+        if let Some(server) = self.switch.take() {
+            server.shutdown().await;
+        }
+    }
+
+    pub fn switch(&self) -> Option<&SwitchServer> {
+        self.switch.as_ref()
+    }
+
+    pub fn switch_address(&self) -> Result<SocketAddr, String> {
+        self.switch.as_ref().map(SwitchServer::local_addr).ok_or_else(|| "the switch is stopped".to_owned())
+    }
+
+    /// Wait until the switch's session to issuer `index` is signed on (or `timeout_ms` passes).
+    pub async fn wait_issuer_ready(&self, index: usize, timeout_ms: u64) -> bool {
+        let (Some(server), Some(issuer)) = (self.switch.as_ref(), self.issuers.get(index)) else { return false };
+        let Some(mut state) = server.issuer_state(&issuer.id) else { return false };
+        let ready = async {
+            loop {
+                if *state.borrow_and_update() == transport::SessionState::Ready {
+                    return;
+                }
+                if state.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_millis(timeout_ms), ready).await.is_ok()
+    }
+
+    /// The acquirer's link to the switch, for the terminal `terminal`.
+    pub async fn link(&self, terminal: &str) -> Result<AcquirerLink, LinkError> {
+        let acceptor = Acceptor {
+            acquirer: ACQUIRER_ID.to_owned(),
+            terminal: terminal.to_owned(),
+            merchant: "898440154110001".to_owned(),
+            mcc: "5411".to_owned(),
+            name_location: "CARDNET COFFEE           SHANGHAI     CN".to_owned(),
+        };
+        let address = self.switch_address().map_err(|e| LinkError::Io(std::io::Error::other(e)))?;
+        AcquirerLink::connect(
+            address,
+            Arc::clone(&self.hsm) as Arc<dyn SecurityModule>,
+            self.acquirer_keys.zak.clone(),
+            self.acquirer_keys.zpk.clone(),
+            acceptor,
+            CURRENCY,
+            Arc::clone(&self.clock),
+            // Longer than the switch's issuer timeout: the switch always answers first.
+            self.switch_config.issuer_timeout_ms + 5_000,
+        )
+        .await
+    }
+
+    /// Issue a card of `product` at issuer `index`, funded with `balance_minor` (debit).
+    pub fn issue(&self, index: usize, product: &str, balance_minor: Option<u64>) -> Result<SimCard, String> {
+        let issuer = self.issuers.get(index).ok_or("no such issuer")?;
+        let card = issuer.issuer.issue_card(product, balance_minor).map_err(|e| fail("issue a card")(&e))?;
+        Ok(SimCard {
+            pan: card.pan.clone(),
+            expiry_yymm: card.expiry_yymm.clone(),
+            track2: card.track2.clone(),
+            chip_track2: Some(card.chip_track2.clone()),
+            sequence_number: format!("0{}", card.card_sequence),
+            imk_ac: Some(self.imk_ac.clone()),
+            pin: card.pin.clone(),
+            atc: 0,
+            last_arqc: None,
+            card_id: card.card_id,
+        })
+    }
+
+    /// The issuer core of issuer `index` (its journal, balances, card management).
+    pub fn issuer(&self, index: usize) -> &Issuer {
+        &self.issuers[index].issuer
+    }
+
+    /// Stop issuer `index`'s server (its database stays).
+    pub async fn stop_issuer(&mut self, index: usize) {
+        if let Some(issuer) = self.issuers.get_mut(index) {
+            if let Some(stop) = issuer.stop.take() {
+                let _ = stop.send(());
+            }
+            if let Some(task) = issuer.task.take() {
+                let _ = task.await;
+            }
+        }
+    }
+
+    /// Reopen issuer `index` from its databases and serve on the address it had.
+    pub async fn start_issuer(&mut self, index: usize) -> Result<(), String> {
+        let hsm = Arc::clone(&self.hsm) as Arc<dyn SecurityModule>;
+        let clock = Arc::clone(&self.clock);
+        let issuer = self.issuers.get_mut(index).ok_or("no such issuer")?;
+        let reopened = Arc::new(Issuer::open(&issuer.config, hsm, clock).map_err(|e| fail("reopen issuer")(&e))?);
+        let (address, stop, task) = serve_issuer(Arc::clone(&reopened), issuer.address).await?;
+        debug_assert_eq!(address, issuer.address);
+        issuer.issuer = reopened;
+        issuer.stop = Some(stop);
+        issuer.task = Some(task);
+        Ok(())
+    }
+
+    /// Stop everything and drop the PostgreSQL schemas this network made.
+    pub async fn shutdown(mut self) {
+        self.stop_switch().await;
+        for index in 0..self.issuers.len() {
+            self.stop_issuer(index).await;
+        }
+        if let Some(url) = &self.options.postgres_url {
+            for schema in &self.schemas {
+                let _ = sqlstore::drop_postgres_schema(url, schema);
+            }
+        }
+    }
+}
+
+type Served = (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>);
+
+async fn serve_issuer(issuer: Arc<Issuer>, address: SocketAddr) -> Result<Served, String> {
+    let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| fail("bind issuer")(&e))?;
+    let bound = listener.local_addr().map_err(|e| fail("issuer address")(&e))?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        issuer::server::serve(issuer, listener, async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    Ok((bound, stop, task))
+}
