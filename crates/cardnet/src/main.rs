@@ -7,6 +7,7 @@ mod cli_error;
 mod crypto_command;
 mod demo;
 mod iso8583_command;
+mod issuer_command;
 mod serve_command;
 mod switch_command;
 
@@ -41,6 +42,9 @@ enum Command {
     /// Run a party's server: `cardnet serve switch --config FILE`.
     #[command(subcommand)]
     Serve(serve_command::ServeCommand),
+    /// The issuer host's set-up and its cards: `cardnet issuer init`, `cardnet issuer card issue|list|block|unblock`.
+    #[command(subcommand)]
+    Issuer(issuer_command::IssuerCommand),
     /// The network switch's set-up: `cardnet switch init --dir DIR`.
     #[command(subcommand)]
     Switch(switch_command::SwitchCommand),
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Bench(command) => bench_command::run(command),
         Command::Serve(command) => serve_command::run(command),
         Command::Switch(command) => switch_command::run(command),
+        Command::Issuer(command) => issuer_command::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,6 +14,12 @@ pub enum ServeCommand {
         #[arg(long)]
         config: PathBuf,
     },
+    /// An issuer host: the switch connects to it.
+    Issuer {
+        /// The issuer's configuration (`cardnet issuer init` writes one).
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 pub fn run(command: ServeCommand) -> Result<(), CliError> {
@@ -25,6 +31,7 @@ pub fn run(command: ServeCommand) -> Result<(), CliError> {
     runtime.block_on(async {
         match command {
             ServeCommand::Switch { config } => crate::switch_command::serve(&config).await,
+            ServeCommand::Issuer { config } => crate::issuer_command::serve(&config).await,
         }
     })
 }

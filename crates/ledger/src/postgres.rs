@@ -66,6 +66,7 @@
 //! order by timestamp, then id. [`Store::max_timestamp`] scans the three tables (no index on
 //! timestamp alone): it is read when a ledger opens.
 
+use sqlstore::DropOffThread;
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
@@ -220,7 +221,8 @@ impl Statements {
 pub struct PostgresStore {
     url: String,
     schema: String,
-    client: Client,
+    // Dropped on its own thread: the sync client's Drop must not run on a tokio worker.
+    client: DropOffThread<Client>,
     statements: Statements,
     /// Jitter for the retry backoff.
     rng: u64,
@@ -241,7 +243,13 @@ impl PostgresStore {
         let (client, statements) = open(client, schema)?;
         // A per-process random seed (the standard library's hasher keys).
         let seed = RandomState::new().build_hasher().finish();
-        Ok(PostgresStore { url: url.to_owned(), schema: schema.to_owned(), client, statements, rng: seed | 1 })
+        Ok(PostgresStore {
+            url: url.to_owned(),
+            schema: schema.to_owned(),
+            client: DropOffThread::new(client),
+            statements,
+            rng: seed | 1,
+        })
     }
 
     /// Open a fresh connection when the server closed this one (restart, idle timeout).
@@ -252,7 +260,7 @@ impl PostgresStore {
     fn reconnect(&mut self) -> StoreResult<()> {
         let client = Client::connect(&self.url, NoTls).map_err(|e| error("reconnect", &e))?;
         let (client, statements) = open(client, &self.schema)?;
-        self.client = client;
+        self.client = DropOffThread::new(client);
         self.statements = statements;
         Ok(())
     }
@@ -304,7 +312,7 @@ impl PostgresStore {
 /// Drop `schema` and everything in it (tests clean up with it). A ledger still writing to it
 /// can make the drop a deadlock victim; that is retried.
 pub fn drop_schema(url: &str, schema: &str) -> StoreResult<()> {
-    let mut client = Client::connect(url, NoTls).map_err(|e| error("connect", &e))?;
+    let mut client = DropOffThread::new(Client::connect(url, NoTls).map_err(|e| error("connect", &e))?);
     let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_identifier(schema));
     let mut attempt = 0;
     loop {

@@ -13,6 +13,7 @@
 //! record keeping around it.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod drop_off_thread;
 mod error;
 mod pg;
 mod sqlite;
@@ -21,6 +22,7 @@ mod value;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use drop_off_thread::DropOffThread;
 pub use error::{Error, Result};
 pub use value::{Row, Value};
 
@@ -81,7 +83,10 @@ impl Database {
 
     /// A PostgreSQL database (`url` without TLS), working in `schema` (created if missing).
     pub fn connect_postgres(url: &str, schema: &str) -> Result<Database> {
-        Ok(Database::from_backend(Backend::Postgres(Box::new(pg::PgBackend::connect(url, schema)?)), BackendKind::Postgres))
+        Ok(Database::from_backend(
+            Backend::Postgres(Box::new(pg::PgBackend::connect(url, schema)?)),
+            BackendKind::Postgres,
+        ))
     }
 
     fn from_backend(backend: Backend, kind: BackendKind) -> Database {

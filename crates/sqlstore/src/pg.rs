@@ -10,12 +10,13 @@ use postgres::{Client, NoTls};
 
 use crate::error::{Error, Result};
 use crate::value::{Row, Value};
-use crate::{TRANSACTION_ATTEMPTS_MAX, Tx, TxInner};
+use crate::{DropOffThread, TRANSACTION_ATTEMPTS_MAX, Tx, TxInner};
 
 pub(crate) struct PgBackend {
     url: String,
     schema: String,
-    client: Client,
+    // Dropped on its own thread: the sync client's Drop must not run on a tokio worker.
+    client: DropOffThread<Client>,
 }
 
 fn failure(operation: &'static str) -> impl Fn(postgres::Error) -> Error {
@@ -52,12 +53,12 @@ fn connect(url: &str, schema: &str) -> Result<Client> {
 impl PgBackend {
     pub(crate) fn connect(url: &str, schema: &str) -> Result<PgBackend> {
         let client = connect(url, schema)?;
-        Ok(PgBackend { url: url.to_owned(), schema: schema.to_owned(), client })
+        Ok(PgBackend { url: url.to_owned(), schema: schema.to_owned(), client: DropOffThread::new(client) })
     }
 
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         if self.client.is_closed() {
-            self.client = connect(&self.url, &self.schema)?;
+            self.client = DropOffThread::new(connect(&self.url, &self.schema)?);
         }
         let mut attempt = 0;
         loop {
@@ -169,7 +170,7 @@ pub(crate) fn query(client: &mut Client, sql: &str, params: &[Value]) -> Result<
 }
 
 pub(crate) fn drop_schema(url: &str, schema: &str) -> Result<()> {
-    let mut client = Client::connect(url, NoTls).map_err(failure("connect"))?;
+    let mut client = DropOffThread::new(Client::connect(url, NoTls).map_err(failure("connect"))?);
     let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_identifier(schema));
     let mut attempt = 0;
     loop {

@@ -14,10 +14,10 @@ use clock::{Clock, SystemClock};
 use hsm::{Secret, SecurityModule, SoftHsm};
 use issuer::{Issuer, IssuerConfig};
 use network::request::Acceptor;
+use switch::Switch;
 use switch::config::SwitchConfig;
 use switch::dev::{DevMember, MemberKeys};
 use switch::server::{ServerOptions, SwitchServer};
-use switch::Switch;
 use tokio::sync::oneshot;
 
 use crate::acquirer::{AcquirerLink, LinkError};
@@ -34,9 +34,8 @@ pub const ISSUER_A: usize = 0;
 pub const ISSUER_B: usize = 1;
 const ISSUERS: [(&str, &str, &str); 2] = [("20000000455", "622424", "Bank A"), ("20000000566", "6224249", "Bank B")];
 /// The clear IMK-AC of the simulated cards' issuers (test value; a card is personalised from it).
-const TEST_IMK_AC: [u8; 16] = [
-    0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10,
-];
+const TEST_IMK_AC: [u8; 16] =
+    [0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10];
 
 /// How to build the network.
 #[derive(Debug, Clone)]
@@ -74,6 +73,12 @@ pub struct TestNetwork {
     schemas: Vec<String>,
 }
 
+/// Run blocking party-core work (database calls) from async code: the PostgreSQL client must
+/// not run on a runtime worker thread. Needs the multi-threaded runtime.
+pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(work)
+}
+
 fn fail(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
@@ -93,7 +98,7 @@ impl TestNetwork {
             match &options.postgres_url {
                 Some(url) => {
                     let schema = format!("testnet_{}_{name}", std::process::id());
-                    let _ = sqlstore::drop_postgres_schema(url, &schema);
+                    let _ = blocking(|| sqlstore::drop_postgres_schema(url, &schema));
                     schemas.push(schema.clone());
                     format!("{url}#{schema}")
                 }
@@ -109,7 +114,7 @@ impl TestNetwork {
             members.push(DevMember::issuer(id, name, "127.0.0.1:1", &[bin], Some(stip)));
         }
         let switch_database = store("switch");
-        let dev = switch::dev::network(&*hsm, "127.0.0.1:0", &switch_database, &lmk_file, &members)
+        let dev = blocking(|| switch::dev::network(&*hsm, "127.0.0.1:0", &switch_database, &lmk_file, &members))
             .map_err(|e| fail("switch keys")(&e))?;
         let mut switch_config = dev.config.clone();
         switch_config.issuer_timeout_ms = options.issuer_timeout_ms;
@@ -124,12 +129,23 @@ impl TestNetwork {
             let mut config = issuer::dev::config_with_link_keys(&*hsm, &link, id, bin, &database, &ledger, &lmk_file)
                 .map_err(|e| fail("issuer config")(&e))?;
             issuer::dev::use_known_imk(&mut config, &*hsm, &imk_ac).map_err(|e| fail("issuer IMK")(&e))?;
+            // A's range contains B's longer BIN: A must never number a card the switch routes to B.
+            let inner: Vec<String> = ISSUERS
+                .iter()
+                .map(|(_, other, _)| *other)
+                .filter(|other| other.len() > bin.len() && other.starts_with(bin))
+                .map(str::to_owned)
+                .collect();
+            for product in &mut config.products {
+                product.excluded_prefixes.clone_from(&inner);
+            }
             config.listen = "127.0.0.1:0".to_owned();
             let issuer = Arc::new(
-                Issuer::open(&config, Arc::clone(&hsm) as Arc<dyn SecurityModule>, Arc::clone(&clock))
+                blocking(|| Issuer::open(&config, Arc::clone(&hsm) as Arc<dyn SecurityModule>, Arc::clone(&clock)))
                     .map_err(|e| fail("open issuer")(&e))?,
             );
-            let (address, stop, task) = serve_issuer(Arc::clone(&issuer), "127.0.0.1:0".parse().map_err(|_| "address")?).await?;
+            let (address, stop, task) =
+                serve_issuer(Arc::clone(&issuer), "127.0.0.1:0".parse().map_err(|_| "address")?).await?;
             let proxy = FaultProxy::start("127.0.0.1:0".parse().map_err(|_| "address")?, address)
                 .await
                 .map_err(|e| fail("proxy")(&e))?;
@@ -147,17 +163,8 @@ impl TestNetwork {
                 task: Some(task),
             });
         }
-        let mut network = TestNetwork {
-            options,
-            hsm,
-            clock,
-            switch_config,
-            switch: None,
-            issuers,
-            acquirer_keys,
-            imk_ac,
-            schemas,
-        };
+        let mut network =
+            TestNetwork { options, hsm, clock, switch_config, switch: None, issuers, acquirer_keys, imk_ac, schemas };
         network.start_switch().await?;
         Ok(network)
     }
@@ -175,7 +182,7 @@ impl TestNetwork {
 
     /// Open the switch over its database and serve (again, after [`TestNetwork::stop_switch`]).
     pub async fn start_switch(&mut self) -> Result<SocketAddr, String> {
-        let switch = Switch::open(&self.switch_config, Arc::clone(&self.hsm) as Arc<dyn SecurityModule>)
+        let switch = blocking(|| Switch::open(&self.switch_config, Arc::clone(&self.hsm) as Arc<dyn SecurityModule>))
             .map_err(|e| fail("open switch")(&e))?;
         let server = SwitchServer::start(switch, Arc::clone(&self.clock), Self::switch_options())
             .await
@@ -246,7 +253,8 @@ impl TestNetwork {
     /// Issue a card of `product` at issuer `index`, funded with `balance_minor` (debit).
     pub fn issue(&self, index: usize, product: &str, balance_minor: Option<u64>) -> Result<SimCard, String> {
         let issuer = self.issuers.get(index).ok_or("no such issuer")?;
-        let card = issuer.issuer.issue_card(product, balance_minor).map_err(|e| fail("issue a card")(&e))?;
+        let card =
+            blocking(|| issuer.issuer.issue_card(product, balance_minor)).map_err(|e| fail("issue a card")(&e))?;
         Ok(SimCard {
             pan: card.pan.clone(),
             expiry_yymm: card.expiry_yymm.clone(),
@@ -283,7 +291,8 @@ impl TestNetwork {
         let hsm = Arc::clone(&self.hsm) as Arc<dyn SecurityModule>;
         let clock = Arc::clone(&self.clock);
         let issuer = self.issuers.get_mut(index).ok_or("no such issuer")?;
-        let reopened = Arc::new(Issuer::open(&issuer.config, hsm, clock).map_err(|e| fail("reopen issuer")(&e))?);
+        let reopened =
+            Arc::new(blocking(|| Issuer::open(&issuer.config, hsm, clock)).map_err(|e| fail("reopen issuer")(&e))?);
         let (address, stop, task) = serve_issuer(Arc::clone(&reopened), issuer.address).await?;
         debug_assert_eq!(address, issuer.address);
         issuer.issuer = reopened;
@@ -300,7 +309,7 @@ impl TestNetwork {
         }
         if let Some(url) = &self.options.postgres_url {
             for schema in &self.schemas {
-                let _ = sqlstore::drop_postgres_schema(url, schema);
+                let _ = blocking(|| sqlstore::drop_postgres_schema(url, schema));
             }
         }
     }

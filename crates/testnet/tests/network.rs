@@ -14,7 +14,7 @@ use network::codes;
 use network::request::{CardInput, EntryMode};
 use testnet::acquirer::{AcquirerLink, Exchange};
 use testnet::card::{SimCard, Terminal};
-use testnet::net::{ISSUER_A, ISSUER_B, NetworkOptions, TestNetwork};
+use testnet::net::{ISSUER_A, ISSUER_B, NetworkOptions, TestNetwork, blocking};
 
 const ISSUER_TIMEOUT_MS: u64 = 1_000;
 const DEBIT: &str = issuer::dev::DEBIT_PRODUCT;
@@ -59,7 +59,7 @@ async fn purchase(link: &AcquirerLink, card: &mut SimCard, entry: EntryMode, amo
 }
 
 fn available(issuer: &Issuer, card: &SimCard) -> i64 {
-    issuer.balance(&issuer::CardRef::Id(card.card_id)).unwrap().available_minor
+    blocking(|| issuer.balance(&issuer::CardRef::Id(card.card_id))).unwrap().available_minor
 }
 
 /// Poll `check` every 50 ms for up to `timeout_ms`.
@@ -94,7 +94,11 @@ async fn approvals_route_by_the_longest_bin_and_hold_funds() {
         }
         assert!(exchange.response.has(15), "settlement date");
         assert_eq!(available(net.issuer(index), card), 100_000 - 12_500, "held at issuer {index}");
-        assert_eq!(net.issuer(index).card_journal(card.card_id).unwrap().len(), 1, "one entry at issuer {index}");
+        assert_eq!(
+            blocking(|| net.issuer(index).card_journal(card.card_id)).unwrap().len(),
+            1,
+            "one entry at issuer {index}"
+        );
     }
     // Balance inquiry: field 54 with the available balance.
     let pin = pin_of(&a);
@@ -102,7 +106,9 @@ async fn approvals_route_by_the_longest_bin_and_hold_funds() {
     let exchange = link.transact(TransactionKind::BalanceInquiry, &input, 0, None).await.unwrap();
     assert_eq!(exchange.code(), codes::APPROVED);
     let amounts = network::balance::AdditionalAmount::parse_all(exchange.response.get_str(54).unwrap()).unwrap();
-    assert!(amounts.iter().any(|set| set.amount_type == network::balance::AVAILABLE_BALANCE && set.amount_minor == 87_500));
+    assert!(
+        amounts.iter().any(|set| set.amount_type == network::balance::AVAILABLE_BALANCE && set.amount_minor == 87_500)
+    );
     net.shutdown().await;
 }
 
@@ -123,11 +129,13 @@ async fn every_decline_code_of_the_issuer() {
     assert_eq!(e.code(), codes::INVALID_CARD);
 
     // 41, 43, 62: lost, stolen, blocked.
-    for (status, code) in
-        [(CardStatus::Lost, codes::LOST_CARD), (CardStatus::Stolen, codes::STOLEN_CARD), (CardStatus::Blocked, codes::RESTRICTED_CARD)]
-    {
+    for (status, code) in [
+        (CardStatus::Lost, codes::LOST_CARD),
+        (CardStatus::Stolen, codes::STOLEN_CARD),
+        (CardStatus::Blocked, codes::RESTRICTED_CARD),
+    ] {
         let mut card = net.issue(ISSUER_A, DEBIT, Some(10_000)).unwrap();
-        issuer.set_status(&issuer::CardRef::Id(card.card_id), status).unwrap();
+        blocking(|| issuer.set_status(&issuer::CardRef::Id(card.card_id), status)).unwrap();
         assert_eq!(purchase(&link, &mut card, EntryMode::Swipe, 100).await.code(), code, "{status:?}");
     }
 
@@ -148,7 +156,7 @@ async fn every_decline_code_of_the_issuer() {
         codes_seen.push(link.transact(TransactionKind::Purchase, &input, 100, None).await.unwrap().code().to_owned());
     }
     assert_eq!(codes_seen, ["55", "55", "75", "75"]);
-    issuer.unblock(&issuer::CardRef::Id(card.card_id)).unwrap();
+    blocking(|| issuer.unblock(&issuer::CardRef::Id(card.card_id))).unwrap();
     assert_eq!(purchase(&link, &mut card, EntryMode::Swipe, 100).await.code(), codes::APPROVED, "unblocked");
 
     // 59: a forged CVV on the stripe.
@@ -193,7 +201,7 @@ async fn every_decline_code_of_the_issuer() {
     link.sign(&mut request).unwrap();
     assert_eq!(link.send(request).await.unwrap().code(), codes::FORMAT_ERROR);
 
-    issuer.check_ledger().unwrap();
+    blocking(|| issuer.check_ledger()).unwrap();
     net.shutdown().await;
 }
 
@@ -240,7 +248,10 @@ async fn switch_refusals_mac_bin_duplicate_and_malformed_bytes() {
         expiry_yymm: Some("3012".into()),
         ..CardInput::default()
     };
-    assert_eq!(link.transact(TransactionKind::Purchase, &stranger, 100, None).await.unwrap().code(), codes::NO_SUCH_ISSUER);
+    assert_eq!(
+        link.transact(TransactionKind::Purchase, &stranger, 100, None).await.unwrap().code(),
+        codes::NO_SUCH_ISSUER
+    );
 
     // 94: the same request twice (same 32, 11, 7).
     let input = present(&link, &mut card, EntryMode::Swipe, Some(&pin), 800);
@@ -297,14 +308,17 @@ async fn issuer_down_stand_in_then_advice_delivered_on_return() {
     assert_eq!(declined.code(), codes::ISSUER_DOWN, "beyond the stand-in limit");
     let issuer_id = net.issuers[ISSUER_B].id.clone();
     let journal = net.switch().unwrap().switch().journal().clone();
-    assert_eq!(journal.advice_counts(&issuer_id).unwrap().pending, 1, "one stand-in advice waiting");
+    assert_eq!(blocking(|| journal.advice_counts(&issuer_id)).unwrap().pending, 1, "one stand-in advice waiting");
 
     // The issuer comes back: the advice is delivered and the issuer holds the funds as decided.
     net.issuers[ISSUER_B].proxy.set_down(false);
     net.start_issuer(ISSUER_B).await.unwrap();
-    let delivered = eventually(10_000, || journal.advice_counts(&issuer_id).map(|c| c.pending == 0 && c.done == 1).unwrap_or(false)).await;
-    assert!(delivered, "advice delivered: {:?}", journal.advice_counts(&issuer_id));
-    let advices = journal.advices_to(&issuer_id).unwrap();
+    let delivered = eventually(10_000, || {
+        blocking(|| journal.advice_counts(&issuer_id)).map(|c| c.pending == 0 && c.done == 1).unwrap_or(false)
+    })
+    .await;
+    assert!(delivered, "advice delivered: {:?}", blocking(|| journal.advice_counts(&issuer_id)));
+    let advices = blocking(|| journal.advices_to(&issuer_id)).unwrap();
     assert_eq!(advices.len(), 1);
     assert!(advices[0].mti == "0220" || advices[0].mti == "0120", "{}", advices[0].mti);
     assert_eq!(advices[0].response_code.as_deref(), Some(codes::APPROVED));
@@ -324,23 +338,26 @@ async fn issuer_slow_past_the_timeout_is_reversed_exactly_once() {
     let started = std::time::Instant::now();
     let exchange = purchase(&link, &mut card, EntryMode::Swipe, 6_000).await;
     assert_eq!(exchange.code(), codes::ISSUER_TIMEOUT, "the acquirer is answered 98");
-    assert!(started.elapsed() < Duration::from_millis(ISSUER_TIMEOUT_MS * 2), "answered at the timeout, not after the issuer");
+    assert!(
+        started.elapsed() < Duration::from_millis(ISSUER_TIMEOUT_MS * 2),
+        "answered at the timeout, not after the issuer"
+    );
     net.issuers[ISSUER_A].proxy.set_response_delay_ms(0);
 
     // The issuer did approve (late) and hold; the switch's 0420 releases it.
     let released = eventually(10_000, || {
-        journal.advice_counts(&issuer_id).map(|c| c.pending == 0 && c.done == 1).unwrap_or(false)
+        blocking(|| journal.advice_counts(&issuer_id)).map(|c| c.pending == 0 && c.done == 1).unwrap_or(false)
             && available(net.issuer(ISSUER_A), &card) == 100_000
     })
     .await;
-    assert!(released, "0420 delivered and the hold voided: {:?}", journal.advice_counts(&issuer_id));
-    let advices = journal.advices_to(&issuer_id).unwrap();
+    assert!(released, "0420 delivered and the hold voided: {:?}", blocking(|| journal.advice_counts(&issuer_id)));
+    let advices = blocking(|| journal.advices_to(&issuer_id)).unwrap();
     assert_eq!(advices.len(), 1, "one reversal advice");
     assert_eq!(advices[0].mti, "0420");
-    let entries = net.issuer(ISSUER_A).card_journal(card.card_id).unwrap();
+    let entries = blocking(|| net.issuer(ISSUER_A).card_journal(card.card_id)).unwrap();
     let voided = entries.iter().filter(|e| e.state == issuer::EntryState::Voided).count();
     assert_eq!(voided, 1, "the hold was voided exactly once: {entries:?}");
-    net.issuer(ISSUER_A).check_ledger().unwrap();
+    blocking(|| net.issuer(ISSUER_A).check_ledger()).unwrap();
     net.shutdown().await;
 }
 
@@ -366,11 +383,16 @@ async fn repeated_reversal_answers_the_same_and_voids_once() {
     assert_eq!(second.code(), codes::APPROVED, "the repeat is answered the same");
 
     assert!(eventually(10_000, || available(net.issuer(ISSUER_A), &card) == 100_000).await, "hold released");
-    assert!(eventually(5_000, || journal.advice_counts(&issuer_id).map(|c| c.done == 1 && c.pending == 0).unwrap_or(false)).await);
-    assert_eq!(journal.advices_to(&issuer_id).unwrap().len(), 1, "queued once");
-    let entries = net.issuer(ISSUER_A).card_journal(card.card_id).unwrap();
+    assert!(
+        eventually(5_000, || blocking(|| journal.advice_counts(&issuer_id))
+            .map(|c| c.done == 1 && c.pending == 0)
+            .unwrap_or(false))
+        .await
+    );
+    assert_eq!(blocking(|| journal.advices_to(&issuer_id)).unwrap().len(), 1, "queued once");
+    let entries = blocking(|| net.issuer(ISSUER_A).card_journal(card.card_id)).unwrap();
     assert_eq!(entries.iter().filter(|e| e.state == issuer::EntryState::Voided).count(), 1);
-    net.issuer(ISSUER_A).check_ledger().unwrap();
+    blocking(|| net.issuer(ISSUER_A).check_ledger()).unwrap();
     net.shutdown().await;
 }
 
@@ -394,7 +416,7 @@ async fn switch_restart_delivers_queued_reversal_advices() {
         assert_eq!(link.send(reversal).await.unwrap().code(), codes::APPROVED, "acknowledged and queued");
     }
     let issuer_id = net.issuers[ISSUER_A].id.clone();
-    let counts = net.switch().unwrap().switch().journal().advice_counts(&issuer_id).unwrap();
+    let counts = blocking(|| net.switch().unwrap().switch().journal().advice_counts(&issuer_id)).unwrap();
     assert_eq!(counts.pending, 3);
     drop(link);
 
@@ -403,12 +425,15 @@ async fn switch_restart_delivers_queued_reversal_advices() {
     net.start_switch().await.unwrap();
     net.issuers[ISSUER_A].proxy.set_down(false);
     let journal = net.switch().unwrap().switch().journal().clone();
-    let delivered = eventually(15_000, || journal.advice_counts(&issuer_id).map(|c| c.done == 3 && c.pending == 0).unwrap_or(false)).await;
-    assert!(delivered, "{:?}", journal.advice_counts(&issuer_id));
+    let delivered = eventually(15_000, || {
+        blocking(|| journal.advice_counts(&issuer_id)).map(|c| c.done == 3 && c.pending == 0).unwrap_or(false)
+    })
+    .await;
+    assert!(delivered, "{:?}", blocking(|| journal.advice_counts(&issuer_id)));
     for card in &cards {
         assert_eq!(available(net.issuer(ISSUER_A), card), 10_000, "hold released after the restart");
     }
-    net.issuer(ISSUER_A).check_ledger().unwrap();
+    blocking(|| net.issuer(ISSUER_A).check_ledger()).unwrap();
     net.shutdown().await;
 }
 
@@ -428,6 +453,6 @@ async fn postgres_network() {
     let reversal = link.reversal(&approved.request, None).unwrap();
     assert_eq!(link.send(reversal).await.unwrap().code(), codes::APPROVED);
     assert!(eventually(10_000, || available(net.issuer(ISSUER_A), &card) == 20_000).await);
-    net.issuer(ISSUER_A).check_ledger().unwrap();
+    blocking(|| net.issuer(ISSUER_A).check_ledger()).unwrap();
     net.shutdown().await;
 }

@@ -1,0 +1,551 @@
+//! The issuer host's configuration: who it is, where it listens, its two stores, its keys,
+//! its currency and rules, and its card products.
+//!
+//! [`IssuerConfig`] is the file as written (TOML, key blocks as text); [`Settings`] is the
+//! checked form the host runs on (key blocks parsed and their roles checked, products by
+//! name). [`IssuerConfig::load`] reads, resolves relative paths against the file's folder and
+//! checks, so a bad file is refused at start with a message that names the setting at fault.
+//!
+//! ```toml
+//! institution_id = "20000000455"
+//! listen = "127.0.0.1:9200"
+//! database = "sqlite:issuer.db"          # or "postgres://user@host/db#issuer"
+//! ledger = "sqlite:issuer-ledger.db"     # or "postgres://user@host/db#issuer_ledger"
+//! lmk_file = "lmk.hex"                   # the software HSM's LMK; a real HSM replaces it
+//! currency = "156"
+//! pin_tries_max = 3
+//! preauth_hold_days = 7
+//! purchase_hold_days = 30
+//! business_day_utc_offset_minutes = 480
+//!
+//! [keys]                                 # TR-31 key blocks under the LMK
+//! switch_zpk = "D0144P0TB00E0200…"
+//! switch_zak = "…"
+//! pvk = "…"
+//! pvk_index = 1
+//! cvk = "…"
+//! imk_ac = "…"
+//! dek = "…"
+//!
+//! [[products]]
+//! name = "debit"
+//! kind = "debit"
+//! bin = "622424"
+//! daily_amount_limit_minor = 500000
+//! daily_count_limit = 20
+//! pin_required = true
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use hsm::{KeyType, SoftHsm, WrappedKey};
+use serde::Deserialize;
+
+use crate::error::{IssuerError, Result};
+use crate::limits::{
+    BIN_LEN_MAX, BIN_LEN_MIN, BUSINESS_DAY_OFFSET_MINUTES_MAX, CARD_VALIDITY_MONTHS_DEFAULT, CARD_VALIDITY_MONTHS_MAX,
+    CONFIG_BYTES_MAX, EXCLUDED_PREFIXES_MAX, HOLD_DAYS_MAX, INSTITUTION_ID_LEN, PAN_LEN_DEFAULT, PAN_LEN_MAX,
+    PAN_LEN_MIN, PIN_LENGTH_DEFAULT, PIN_TRIES_MAX_DEFAULT, PIN_TRIES_MAX_LIMIT, PREAUTH_HOLD_DAYS_DEFAULT,
+    PRODUCT_NAME_LEN_MAX, PRODUCTS_MAX, PURCHASE_HOLD_DAYS_DEFAULT,
+};
+
+/// The issuer's configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The issuer's own 11-digit institution id (field 100 the switch routes to it with).
+    pub institution_id: String,
+    /// Where the switch connects, `host:port`.
+    pub listen: String,
+    /// The card database and authorization journal: `sqlite:PATH` (relative to the config
+    /// file), `sqlite::memory:`, or `postgres://…#schema`.
+    #[serde(default = "default_database")]
+    pub database: String,
+    /// The ledger (money): `sqlite:PATH` or `postgres://…#schema`. A separate store from
+    /// `database`: the ledger keeps its own specialised tables and commit discipline.
+    #[serde(default = "default_ledger")]
+    pub ledger: String,
+    /// The software HSM's local master key, 64 hex digits. Development only: a production
+    /// issuer uses a hardware or cloud HSM behind the same `SecurityModule` calls, and this
+    /// setting goes away.
+    pub lmk_file: PathBuf,
+    /// ISO 4217 numeric code of the card accounts (field 49), such as `156` for CNY. One
+    /// currency, one ledger.
+    pub currency: String,
+    /// Wrong PINs in a row after which the PIN is blocked (75) until an unblock.
+    #[serde(default = "default_pin_tries_max")]
+    pub pin_tries_max: u32,
+    /// Days a pre-authorization holds funds before the ledger releases the hold.
+    #[serde(default = "default_preauth_hold_days")]
+    pub preauth_hold_days: u32,
+    /// Days a purchase holds funds if clearing never posts it.
+    #[serde(default = "default_purchase_hold_days")]
+    pub purchase_hold_days: u32,
+    /// The issuer's business day (daily limits, expiry month) starts at midnight of UTC plus
+    /// this many minutes (480 for UTC+8).
+    #[serde(default)]
+    pub business_day_utc_offset_minutes: i32,
+    pub keys: KeysConfig,
+    #[serde(default)]
+    pub products: Vec<ProductConfig>,
+}
+
+/// Key blocks (TR-31, under the LMK).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Zone PIN key of the link to the switch: field 52 arrives under it.
+    pub switch_zpk: String,
+    /// Zone MAC key of the link to the switch: field 128 both ways.
+    pub switch_zak: String,
+    /// PIN verification key (Visa PVV).
+    pub pvk: String,
+    /// The PVK's index, one digit, written into track 2 (PVKI).
+    #[serde(default = "default_pvk_index")]
+    pub pvk_index: u8,
+    /// Card verification key (CVV, CVV2, iCVV).
+    pub cvk: String,
+    /// EMV issuer master key for application cryptograms.
+    pub imk_ac: String,
+    /// Data encryption key (AES): card numbers and stored responses at rest, and the keyed
+    /// hash a card is found by.
+    pub dek: String,
+}
+
+/// Key blocks are encrypted, but there is no reason to print them.
+impl fmt::Debug for KeysConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeysConfig").field("pvk_index", &self.pvk_index).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProductKind {
+    /// The cardholder's own money: funded, spent down, never below zero.
+    Debit,
+    /// A credit line: the account is credited with the limit at issue and spent down.
+    Credit,
+}
+
+impl ProductKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProductKind::Debit => "debit",
+            ProductKind::Credit => "credit",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ProductKind> {
+        match name {
+            "debit" => Some(ProductKind::Debit),
+            "credit" => Some(ProductKind::Credit),
+            _ => None,
+        }
+    }
+}
+
+/// One card product: what a card issued under it gets.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductConfig {
+    pub name: String,
+    pub kind: ProductKind,
+    /// The BIN (leading PAN digits) cards of this product are issued under.
+    pub bin: String,
+    /// Digits of the PAN, check digit included.
+    #[serde(default = "default_pan_length")]
+    pub pan_length: usize,
+    /// Longer prefixes inside `bin` that this product must not issue under: ranges of the
+    /// BIN the network routes to someone else (the switch routes by longest prefix, so a card
+    /// numbered there would never reach this issuer).
+    #[serde(default)]
+    pub excluded_prefixes: Vec<String>,
+    /// Approved purchases and pre-authorizations per business day: total amount (61 above it)
+    /// and count (65 above it). Copied onto each card at issue.
+    pub daily_amount_limit_minor: u64,
+    pub daily_count_limit: u32,
+    /// The credit line of a credit card (credited to its account at issue); 0 for debit.
+    #[serde(default)]
+    pub credit_limit_minor: u64,
+    /// Whether purchases, pre-authorizations and balance inquiries need a PIN (55 without).
+    #[serde(default = "default_true")]
+    pub pin_required: bool,
+    /// Digits of the PIN issued with the card.
+    #[serde(default = "default_pin_length")]
+    pub pin_length: usize,
+    /// Months from the month of issue to the expiry month.
+    #[serde(default = "default_validity_months")]
+    pub validity_months: u32,
+    /// The track 2 service code (`201`: chip card, normal authorization, PIN if the terminal
+    /// can take it).
+    #[serde(default = "default_service_code")]
+    pub service_code: String,
+}
+
+fn default_database() -> String {
+    "sqlite:issuer.db".to_owned()
+}
+fn default_ledger() -> String {
+    "sqlite:issuer-ledger.db".to_owned()
+}
+fn default_pin_tries_max() -> u32 {
+    PIN_TRIES_MAX_DEFAULT
+}
+fn default_preauth_hold_days() -> u32 {
+    PREAUTH_HOLD_DAYS_DEFAULT
+}
+fn default_purchase_hold_days() -> u32 {
+    PURCHASE_HOLD_DAYS_DEFAULT
+}
+fn default_pvk_index() -> u8 {
+    1
+}
+fn default_pan_length() -> usize {
+    PAN_LEN_DEFAULT
+}
+fn default_true() -> bool {
+    true
+}
+fn default_pin_length() -> usize {
+    PIN_LENGTH_DEFAULT
+}
+fn default_validity_months() -> u32 {
+    CARD_VALIDITY_MONTHS_DEFAULT
+}
+fn default_service_code() -> String {
+    "201".to_owned()
+}
+
+fn digits(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A TOML basic string.
+fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl IssuerConfig {
+    /// Read, parse and check a TOML file. Relative paths in it (the LMK file, SQLite
+    /// databases) are taken from the file's folder, so a config works wherever it is run from.
+    pub fn load(path: &Path) -> Result<IssuerConfig> {
+        let shown = path.display();
+        let metadata = std::fs::metadata(path).map_err(|e| IssuerError::config(format!("{shown}: {e}")))?;
+        if metadata.len() > CONFIG_BYTES_MAX {
+            return Err(IssuerError::config(format!("{shown}: larger than {CONFIG_BYTES_MAX} bytes")));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| IssuerError::config(format!("{shown}: {e}")))?;
+        let mut config = IssuerConfig::parse(&text).map_err(|e| IssuerError::config(format!("{shown}: {e}")))?;
+        config.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
+        Ok(config)
+    }
+
+    /// Parse and check TOML text (paths stay as written).
+    pub fn parse(text: &str) -> Result<IssuerConfig> {
+        let config: IssuerConfig = toml::from_str(text).map_err(|e| IssuerError::config(one_line(e.message())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Make relative paths relative to `base` (the config file's folder).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        if self.lmk_file.is_relative() {
+            self.lmk_file = base.join(&self.lmk_file);
+        }
+        for url in [&mut self.database, &mut self.ledger] {
+            if let Some(path) = url.strip_prefix("sqlite:")
+                && path != ":memory:"
+                && Path::new(path).is_relative()
+            {
+                *url = format!("sqlite:{}", base.join(path).display());
+            }
+        }
+    }
+
+    /// Check everything; the checked form is [`Settings::new`].
+    pub fn validate(&self) -> Result<()> {
+        Settings::new(self).map(|_| ())
+    }
+
+    /// The software HSM over the LMK file (64 hex digits). Development only.
+    pub fn soft_hsm(&self) -> Result<SoftHsm> {
+        load_lmk_file(&self.lmk_file)
+    }
+
+    /// The file form, with comments, for `cardnet issuer init` (key blocks are encrypted
+    /// under the LMK, so writing them is safe).
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        let mut line = |text: String| {
+            out.push_str(&text);
+            out.push('\n');
+        };
+        line("# cardnet issuer host configuration (docs/network-flows.md sections 1-3).".into());
+        line(format!("institution_id = {}", quote(&self.institution_id)));
+        line(format!("listen = {}", quote(&self.listen)));
+        line("# sqlite:PATH (relative to this file), or postgres://user@host/db#schema".into());
+        line(format!("database = {}", quote(&self.database)));
+        line(format!("ledger = {}", quote(&self.ledger)));
+        line("# The software HSM's local master key (64 hex digits). Keep it secret; a real HSM replaces it.".into());
+        line(format!("lmk_file = {}", quote(&self.lmk_file.display().to_string())));
+        line("# ISO 4217 numeric currency of the card accounts (field 49).".into());
+        line(format!("currency = {}", quote(&self.currency)));
+        line(format!("pin_tries_max = {}", self.pin_tries_max));
+        line(format!("preauth_hold_days = {}", self.preauth_hold_days));
+        line(format!("purchase_hold_days = {}", self.purchase_hold_days));
+        line("# Daily limits count per business day, which starts at UTC midnight plus this offset.".into());
+        line(format!("business_day_utc_offset_minutes = {}", self.business_day_utc_offset_minutes));
+        line(String::new());
+        line("# TR-31 key blocks under the LMK.".into());
+        line("[keys]".into());
+        line(format!("switch_zpk = {}", quote(&self.keys.switch_zpk)));
+        line(format!("switch_zak = {}", quote(&self.keys.switch_zak)));
+        line(format!("pvk = {}", quote(&self.keys.pvk)));
+        line(format!("pvk_index = {}", self.keys.pvk_index));
+        line(format!("cvk = {}", quote(&self.keys.cvk)));
+        line(format!("imk_ac = {}", quote(&self.keys.imk_ac)));
+        line(format!("dek = {}", quote(&self.keys.dek)));
+        for product in &self.products {
+            line(String::new());
+            line("[[products]]".into());
+            line(format!("name = {}", quote(&product.name)));
+            line(format!("kind = {}", quote(product.kind.name())));
+            line(format!("bin = {}", quote(&product.bin)));
+            line(format!("pan_length = {}", product.pan_length));
+            if !product.excluded_prefixes.is_empty() {
+                let prefixes: Vec<String> = product.excluded_prefixes.iter().map(|p| quote(p)).collect();
+                line(format!("excluded_prefixes = [{}]", prefixes.join(", ")));
+            }
+            line(format!("daily_amount_limit_minor = {}", product.daily_amount_limit_minor));
+            line(format!("daily_count_limit = {}", product.daily_count_limit));
+            line(format!("credit_limit_minor = {}", product.credit_limit_minor));
+            line(format!("pin_required = {}", product.pin_required));
+            line(format!("pin_length = {}", product.pin_length));
+            line(format!("validity_months = {}", product.validity_months));
+            line(format!("service_code = {}", quote(&product.service_code)));
+        }
+        out
+    }
+}
+
+/// The software HSM over the LMK in `path` (64 hex digits, surrounding whitespace ignored).
+/// Errors name the file, never its contents.
+pub fn load_lmk_file(path: &Path) -> Result<SoftHsm> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| IssuerError::config(format!("LMK file {shown}: {e}")))?;
+    let bytes = iso8583::hex::decode(text.trim())
+        .map_err(|_| IssuerError::config(format!("LMK file {shown}: not hex digits")))?;
+    SoftHsm::new(hsm::Secret::from_vec(bytes)).map_err(|e| IssuerError::config(format!("LMK file {shown}: {e}")))
+}
+
+/// The keys the host runs with, parsed and checked for their roles.
+#[derive(Clone)]
+pub struct Keys {
+    pub switch_zpk: WrappedKey,
+    pub switch_zak: WrappedKey,
+    pub pvk: WrappedKey,
+    pub pvk_index: u8,
+    pub cvk: WrappedKey,
+    pub imk_ac: WrappedKey,
+    pub dek: WrappedKey,
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keys")
+            .field("switch_zpk", &self.switch_zpk)
+            .field("switch_zak", &self.switch_zak)
+            .field("pvk", &self.pvk)
+            .field("pvk_index", &self.pvk_index)
+            .field("cvk", &self.cvk)
+            .field("imk_ac", &self.imk_ac)
+            .field("dek", &self.dek)
+            .finish()
+    }
+}
+
+fn key(name: &str, block: &str, expected: KeyType) -> Result<WrappedKey> {
+    let key = WrappedKey::from_block(block.trim())
+        .map_err(|e| IssuerError::config(format!("keys.{name} is not a key block under the LMK: {e}")))?;
+    if key.key_type() != expected {
+        return Err(IssuerError::config(format!(
+            "keys.{name} is a {} key block, a {} is needed",
+            key.key_type().name(),
+            expected.name()
+        )));
+    }
+    Ok(key)
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub institution_id: String,
+    pub listen: SocketAddr,
+    pub database: String,
+    pub ledger: String,
+    pub currency: String,
+    /// The ledger partition of `currency` (its numeric value).
+    pub ledger_id: u32,
+    pub pin_tries_max: u32,
+    pub preauth_hold_seconds: u32,
+    pub purchase_hold_seconds: u32,
+    pub business_day_offset_ms: i64,
+    pub keys: Keys,
+    pub products: BTreeMap<String, ProductConfig>,
+}
+
+impl Settings {
+    pub fn new(config: &IssuerConfig) -> Result<Settings> {
+        let bad = |message: String| Err(IssuerError::config(message));
+        if !digits(&config.institution_id, INSTITUTION_ID_LEN) {
+            return bad(format!("institution_id must be {INSTITUTION_ID_LEN} digits"));
+        }
+        let Ok(listen) = config.listen.parse::<SocketAddr>() else {
+            return bad(format!("listen {:?} is not an address such as 127.0.0.1:9200", config.listen));
+        };
+        if config.database.trim().is_empty() || config.ledger.trim().is_empty() {
+            return bad("database and ledger must name a store".into());
+        }
+        if config.database.trim() == config.ledger.trim() && !config.database.starts_with("postgres") {
+            return bad("database and ledger must be two stores (two SQLite files)".into());
+        }
+        if !digits(&config.currency, 3) || config.currency == "000" {
+            return bad("currency must be an ISO 4217 numeric code (3 digits, such as 156)".into());
+        }
+        let ledger_id = config.currency.parse::<u32>().map_err(|_| IssuerError::config("currency is not a number"))?;
+        if !(1..=PIN_TRIES_MAX_LIMIT).contains(&config.pin_tries_max) {
+            return bad(format!("pin_tries_max must be 1 to {PIN_TRIES_MAX_LIMIT}"));
+        }
+        for (name, days) in
+            [("preauth_hold_days", config.preauth_hold_days), ("purchase_hold_days", config.purchase_hold_days)]
+        {
+            if !(1..=HOLD_DAYS_MAX).contains(&days) {
+                return bad(format!("{name} must be 1 to {HOLD_DAYS_MAX}"));
+            }
+        }
+        if config.business_day_utc_offset_minutes.abs() > BUSINESS_DAY_OFFSET_MINUTES_MAX {
+            return bad(format!("business_day_utc_offset_minutes must be within ±{BUSINESS_DAY_OFFSET_MINUTES_MAX}"));
+        }
+        if config.keys.pvk_index > 9 {
+            return bad("keys.pvk_index must be one digit (0 to 9)".into());
+        }
+        let keys = Keys {
+            switch_zpk: key("switch_zpk", &config.keys.switch_zpk, KeyType::Zpk)?,
+            switch_zak: key("switch_zak", &config.keys.switch_zak, KeyType::Zak)?,
+            pvk: key("pvk", &config.keys.pvk, KeyType::Pvk)?,
+            pvk_index: config.keys.pvk_index,
+            cvk: key("cvk", &config.keys.cvk, KeyType::Cvk)?,
+            imk_ac: key("imk_ac", &config.keys.imk_ac, KeyType::ImkAc)?,
+            dek: key("dek", &config.keys.dek, KeyType::Dek)?,
+        };
+        if !keys.dek.is_aes() {
+            return bad("keys.dek must be an AES key".into());
+        }
+        if config.products.len() > PRODUCTS_MAX {
+            return bad(format!("more than {PRODUCTS_MAX} products"));
+        }
+        let mut products = BTreeMap::new();
+        for (index, product) in config.products.iter().enumerate() {
+            check_product(index, product)?;
+            if products.insert(product.name.clone(), product.clone()).is_some() {
+                return bad(format!("products: {:?} is named twice", product.name));
+            }
+        }
+        Ok(Settings {
+            institution_id: config.institution_id.clone(),
+            listen,
+            database: config.database.clone(),
+            ledger: config.ledger.clone(),
+            currency: config.currency.clone(),
+            ledger_id,
+            pin_tries_max: config.pin_tries_max,
+            preauth_hold_seconds: config.preauth_hold_days * crate::limits::SECONDS_PER_DAY,
+            purchase_hold_seconds: config.purchase_hold_days * crate::limits::SECONDS_PER_DAY,
+            business_day_offset_ms: i64::from(config.business_day_utc_offset_minutes) * 60_000,
+            keys,
+            products,
+        })
+    }
+}
+
+fn check_product(index: usize, product: &ProductConfig) -> Result<()> {
+    let name = &product.name;
+    let bad = |message: String| Err(IssuerError::config(format!("products[{index}] ({name}): {message}")));
+    if name.is_empty()
+        || name.len() > PRODUCT_NAME_LEN_MAX
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(IssuerError::config(format!(
+            "products[{index}]: name must be 1 to {PRODUCT_NAME_LEN_MAX} letters, digits, - or _"
+        )));
+    }
+    if !(PAN_LEN_MIN..=PAN_LEN_MAX).contains(&product.pan_length) {
+        return bad(format!("pan_length must be {PAN_LEN_MIN} to {PAN_LEN_MAX}"));
+    }
+    let bin_ok =
+        (BIN_LEN_MIN..=BIN_LEN_MAX).contains(&product.bin.len()) && product.bin.bytes().all(|b| b.is_ascii_digit());
+    // At least 5 account digits between the BIN and the check digit, so a BIN holds 10^5 cards.
+    if !bin_ok || product.bin.len() + 6 > product.pan_length {
+        return bad(format!("bin must be {BIN_LEN_MIN} to {BIN_LEN_MAX} digits, 6 fewer than pan_length"));
+    }
+    if product.excluded_prefixes.len() > EXCLUDED_PREFIXES_MAX {
+        return bad(format!("at most {EXCLUDED_PREFIXES_MAX} excluded_prefixes"));
+    }
+    for prefix in &product.excluded_prefixes {
+        let inside = prefix.len() > product.bin.len()
+            && prefix.len() < product.pan_length
+            && prefix.starts_with(&product.bin)
+            && prefix.bytes().all(|b| b.is_ascii_digit());
+        if !inside {
+            return bad(format!("excluded prefix {prefix:?} must be digits that extend the BIN"));
+        }
+    }
+    if product.daily_amount_limit_minor == 0 || product.daily_count_limit == 0 {
+        return bad("daily limits must be above 0".into());
+    }
+    if i64::try_from(product.daily_amount_limit_minor).is_err() || i64::try_from(product.credit_limit_minor).is_err() {
+        return bad("amounts must be below 2^63".into());
+    }
+    match product.kind {
+        ProductKind::Credit if product.credit_limit_minor == 0 => {
+            return bad("a credit product needs credit_limit_minor".into());
+        }
+        ProductKind::Debit if product.credit_limit_minor != 0 => {
+            return bad("credit_limit_minor is for credit products".into());
+        }
+        _ => {}
+    }
+    if !(hsm::card::PIN_LENGTH_MIN..=hsm::card::PIN_LENGTH_MAX).contains(&product.pin_length) {
+        return bad(format!("pin_length must be {} to {}", hsm::card::PIN_LENGTH_MIN, hsm::card::PIN_LENGTH_MAX));
+    }
+    if !(1..=CARD_VALIDITY_MONTHS_MAX).contains(&product.validity_months) {
+        return bad(format!("validity_months must be 1 to {CARD_VALIDITY_MONTHS_MAX}"));
+    }
+    if !digits(&product.service_code, 3) || product.service_code == "999" {
+        return bad("service_code must be 3 digits (999 is reserved for the iCVV)".into());
+    }
+    Ok(())
+}

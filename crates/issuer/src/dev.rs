@@ -1,0 +1,203 @@
+//! Development and test set-ups: a complete issuer configuration with fresh keys.
+//!
+//! Every key is generated in (or given to) one software HSM, so a test acting as the switch
+//! can build requests with the very same ZPK and ZAK the issuer holds. Real members exchange
+//! zone keys under a ZMK in a key ceremony instead; [`config_with_link_keys`] takes the link
+//! keys from outside (a development switch generated under the same LMK).
+
+use std::path::{Path, PathBuf};
+
+use hsm::{KeyAlgorithm, KeyType, Secret, SecurityModule, SoftHsm, WrappedKey};
+
+use crate::config::{IssuerConfig, KeysConfig, ProductConfig, ProductKind};
+use crate::error::{IssuerError, Result};
+use crate::limits::{
+    CARD_VALIDITY_MONTHS_DEFAULT, PAN_LEN_DEFAULT, PIN_LENGTH_DEFAULT, PIN_TRIES_MAX_DEFAULT,
+    PREAUTH_HOLD_DAYS_DEFAULT, PURCHASE_HOLD_DAYS_DEFAULT,
+};
+
+/// The development issuer's institution id and BIN (the ones the development switch routes).
+pub const ISSUER_ID: &str = "20000000455";
+pub const ISSUER_BIN: &str = "622424";
+/// The development currency (CNY).
+pub const CURRENCY: &str = "156";
+/// Product names of the development configuration.
+pub const DEBIT_PRODUCT: &str = "debit";
+pub const CREDIT_PRODUCT: &str = "credit";
+/// The development products' limits.
+pub const DAILY_AMOUNT_LIMIT_MINOR: u64 = 500_000;
+pub const DAILY_COUNT_LIMIT: u32 = 20;
+pub const CREDIT_LIMIT_MINOR: u64 = 1_000_000;
+/// Where a development issuer listens by default.
+pub const LISTEN: &str = "127.0.0.1:9200";
+/// File names `generate` writes in its folder.
+pub const CONFIG_FILE: &str = "issuer.toml";
+pub const LMK_FILE: &str = "lmk.hex";
+pub const DATABASE_FILE: &str = "issuer.db";
+pub const LEDGER_FILE: &str = "issuer-ledger.db";
+
+/// The zone keys of the issuer's link to the switch.
+#[derive(Clone)]
+pub struct LinkKeys {
+    pub zpk: WrappedKey,
+    pub zak: WrappedKey,
+}
+
+impl std::fmt::Debug for LinkKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LinkKeys(zpk {}, zak {})", self.zpk.kcv(), self.zak.kcv())
+    }
+}
+
+impl LinkKeys {
+    /// Fresh double-length TDES zone keys (format 0 PIN blocks and X9.19 MACs need TDES).
+    pub fn generate(hsm: &dyn SecurityModule) -> hsm::Result<LinkKeys> {
+        Ok(LinkKeys {
+            zpk: hsm.generate_key(KeyType::Zpk, KeyAlgorithm::Tdes2)?,
+            zak: hsm.generate_key(KeyType::Zak, KeyAlgorithm::Tdes2)?,
+        })
+    }
+}
+
+/// The two development products under `bin`: a debit card and a credit card, PIN required.
+pub fn products(bin: &str) -> Vec<ProductConfig> {
+    let product = |name: &str, kind: ProductKind, credit_limit_minor: u64| ProductConfig {
+        name: name.to_owned(),
+        kind,
+        bin: bin.to_owned(),
+        pan_length: PAN_LEN_DEFAULT,
+        excluded_prefixes: Vec::new(),
+        daily_amount_limit_minor: DAILY_AMOUNT_LIMIT_MINOR,
+        daily_count_limit: DAILY_COUNT_LIMIT,
+        credit_limit_minor,
+        pin_required: true,
+        pin_length: PIN_LENGTH_DEFAULT,
+        validity_months: CARD_VALIDITY_MONTHS_DEFAULT,
+        service_code: "201".to_owned(),
+    };
+    vec![
+        product(DEBIT_PRODUCT, ProductKind::Debit, 0),
+        product(CREDIT_PRODUCT, ProductKind::Credit, CREDIT_LIMIT_MINOR),
+    ]
+}
+
+/// A configuration with fresh keys from `hsm` and the given link keys. `database` and
+/// `ledger` are store URLs; `lmk_file` is only recorded (see [`write_lmk_file`]).
+pub fn config_with_link_keys(
+    hsm: &dyn SecurityModule,
+    link: &LinkKeys,
+    institution_id: &str,
+    bin: &str,
+    database: &str,
+    ledger: &str,
+    lmk_file: &Path,
+) -> Result<IssuerConfig> {
+    let key = |key_type: KeyType, algorithm: KeyAlgorithm| -> Result<String> {
+        Ok(hsm.generate_key(key_type, algorithm)?.block().to_owned())
+    };
+    let config = IssuerConfig {
+        institution_id: institution_id.to_owned(),
+        listen: LISTEN.to_owned(),
+        database: database.to_owned(),
+        ledger: ledger.to_owned(),
+        lmk_file: lmk_file.to_owned(),
+        currency: CURRENCY.to_owned(),
+        pin_tries_max: PIN_TRIES_MAX_DEFAULT,
+        preauth_hold_days: PREAUTH_HOLD_DAYS_DEFAULT,
+        purchase_hold_days: PURCHASE_HOLD_DAYS_DEFAULT,
+        business_day_utc_offset_minutes: 0,
+        keys: KeysConfig {
+            switch_zpk: link.zpk.block().to_owned(),
+            switch_zak: link.zak.block().to_owned(),
+            pvk: key(KeyType::Pvk, KeyAlgorithm::Tdes2)?,
+            pvk_index: 1,
+            cvk: key(KeyType::Cvk, KeyAlgorithm::Tdes2)?,
+            imk_ac: key(KeyType::ImkAc, KeyAlgorithm::Tdes2)?,
+            dek: key(KeyType::Dek, KeyAlgorithm::Aes256)?,
+        },
+        products: products(bin),
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+/// A configuration with fresh keys (link keys included) from `hsm`.
+pub fn config(
+    hsm: &dyn SecurityModule,
+    institution_id: &str,
+    bin: &str,
+    database: &str,
+    ledger: &str,
+    lmk_file: &Path,
+) -> Result<IssuerConfig> {
+    let link = LinkKeys::generate(hsm)?;
+    config_with_link_keys(hsm, &link, institution_id, bin, database, ledger, lmk_file)
+}
+
+/// Replace the configuration's IMK-AC with one made from a clear value (imported as one
+/// component): for simulated cards, which compute their cryptograms from the clear IMK
+/// (`testnet::card::SimCard`). Development only: a real IMK never exists in clear outside a
+/// key ceremony.
+pub fn use_known_imk(config: &mut IssuerConfig, hsm: &dyn SecurityModule, imk_clear: &Secret) -> Result<()> {
+    let imk = hsm.import_components(KeyType::ImkAc, KeyAlgorithm::Tdes2, std::slice::from_ref(imk_clear))?;
+    config.keys.imk_ac = imk.block().to_owned();
+    Ok(())
+}
+
+/// What [`generate`] made.
+#[derive(Debug)]
+pub struct DevIssuer {
+    /// The configuration with absolute paths (as [`IssuerConfig::load`] would give it).
+    pub config: IssuerConfig,
+    pub config_path: PathBuf,
+    pub hsm: SoftHsm,
+}
+
+/// A complete development issuer in `dir` (created if missing): a fresh LMK in `lmk.hex`, a
+/// configuration in `issuer.toml` (relative paths, so the folder can move), the databases
+/// `issuer.db` and `issuer-ledger.db` beside it (created on first open). Refuses to overwrite
+/// an existing configuration.
+pub fn generate(institution_id: &str, bin: &str, dir: &Path) -> Result<DevIssuer> {
+    std::fs::create_dir_all(dir)?;
+    let config_path = dir.join(CONFIG_FILE);
+    if config_path.exists() {
+        return Err(IssuerError::input(format!("{} exists; not overwriting it", config_path.display())));
+    }
+    let lmk = Secret::random(hsm::soft::LMK_LEN)?;
+    let hsm = SoftHsm::new(lmk.clone())?;
+    let written = config(
+        &hsm,
+        institution_id,
+        bin,
+        &format!("sqlite:{DATABASE_FILE}"),
+        &format!("sqlite:{LEDGER_FILE}"),
+        Path::new(LMK_FILE),
+    )?;
+    write_lmk_file(&dir.join(LMK_FILE), &lmk)?;
+    write_private(&config_path, written.to_toml().as_bytes())?;
+    let mut config = written;
+    config.resolve_paths(dir);
+    Ok(DevIssuer { config, config_path, hsm })
+}
+
+/// Write an LMK as 64 hex digits and a newline, readable by its owner only. Development only:
+/// a clear LMK on disk is what the software HSM is; a production issuer uses a real HSM.
+pub fn write_lmk_file(path: &Path, lmk: &Secret) -> std::io::Result<()> {
+    let text = format!("{}\n", iso8583::hex::encode(lmk.expose()));
+    write_private(path, text.as_bytes())
+}
+
+/// Write a file only its owner can read (Unix); elsewhere a plain write.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}

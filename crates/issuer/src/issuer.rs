@@ -1,0 +1,993 @@
+//! The issuer core: a request in, a response out, plain synchronous logic over the card
+//! database, the ledger and the security module. No sockets, no clock of its own (the
+//! `Clock` passed in), so the TCP server, the one-process demo and a simulation drive it alike.
+//!
+//! # The checks, in order (docs/network-flows.md §3; the first failure answers)
+//!
+//! 1. MAC (128, switch ZAK) → A0, not journaled.
+//! 2. Format → 30 (13 for a zero purchase).
+//! 3. Duplicate (same year, 11, 7, 32, 33) → the journaled response again.
+//! 4. Card (keyed hash lookup, Luhn, 35 = 2) → 14.
+//! 5. Status → 41/43/62/54.
+//! 6. Expiry → 54.
+//! 7. PIN → 55, 75 at `pin_tries_max`.
+//! 8. CVV/iCVV, ARQC (and its ATC above the card's high-water mark) → 59.
+//! 9. Daily amount/count → 61/65.
+//! 10. Funds (the ledger refuses the hold) → 51.
+//!
+//! # Two stores, one order: ledger, then journal, then the answer
+//!
+//! The ledger (money) and the journal (decisions) are separate databases, so no transaction
+//! spans both. A request that moves money does, in this order:
+//!
+//! 1. decide from what is stored (checks 4–9, reads only);
+//! 2. create the ledger transfer under an id *derived from the request's key*
+//!    ([`crate::money::transfer_id`]); the ledger commits it durably;
+//! 3. commit the journal row (decision, sealed response, PIN counter, ATC, daily usage) in one
+//!    transaction;
+//! 4. only then answer.
+//!
+//! Why this is crash-safe: a crash after 2 and before 3 leaves a ledger transfer and no
+//! journal row, and no answer went out. The sender then either repeats the request (same key:
+//! the host finds the transfer under the derived id, sees its earlier attempt got this far,
+//! and finishes it — creating it again would be the ledger's idempotent `exists`, never a
+//! second hold) or reverses it (the reversal derives the original's hold id from field 90
+//! and voids it even though no journal row names it). Nothing is answered before its journal
+//! commit returns, so every answer the network saw is on disk. If the journal write itself
+//! fails after a new hold, the hold is voided before answering 96 (a declined request must not
+//! keep money held: nobody would reverse it).
+//!
+//! Reversals are idempotent by their *original*: the void's id is derived from the original's
+//! key, so any number of repeats (0421, with any 11 and 7) void the hold once; each is
+//! answered 00.
+//!
+//! # Concurrency
+//!
+//! A request holds the lock of its card's stripe (by PAN hash) from the duplicate check to
+//! the journal commit, so two requests for one card never interleave their read-decide-write
+//! (the daily limits and PIN counter stay exact). One issuer process per database: the locks
+//! are in memory.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use clock::{Clock, UtcDateTime};
+use hsm::pinblock::PinFormat;
+use hsm::{ArpcMethod, ArqcRequest, PinVerification, SecurityModule};
+use iso8583::{Message, Spec};
+use network::TransactionKind;
+use network::balance::{AVAILABLE_BALANCE, AdditionalAmount, LEDGER_BALANCE};
+use network::codes;
+use sha1::{Digest, Sha1};
+
+use crate::config::{IssuerConfig, Settings};
+use crate::error::{IssuerError, Result};
+use crate::limits::{CARD_LOCK_STRIPES, MS_PER_DAY, PENDING_FUNDINGS_MAX};
+use crate::money::{
+    Balance, Money, Moved, TRANSFER_PREAUTH, TRANSFER_PURCHASE, TRANSFER_REFUND, TRANSFER_REVERSAL, TransferRole,
+    transfer_id,
+};
+use crate::request::{self, Parsed, base_mti};
+use crate::store::{CardChange, CardRecord, CardStatus, CardStore, EntryState, JournalRow, JournalWrite};
+
+/// Fields a response copies from its request (docs/network-spec.md §3, and 25).
+const ECHO_FIELDS: [u8; 12] = network::request::RESPONSE_ECHO_FIELDS;
+/// EMV tag of the issuer authentication data (ARPC ‖ ARC) in the response's field 55.
+const TAG_ISSUER_AUTHENTICATION_DATA: [u8; 1] = [0x91];
+/// EMV service code the iCVV is computed with.
+const ICVV_SERVICE_CODE: &str = "999";
+/// Track 2 discretionary data of a cardnet card: PVKI (1), PVV (4), CVV (3), then filler.
+const TRACK2_CVV: std::ops::Range<usize> = 5..8;
+/// Journal rows `card_journal` returns at most.
+const CARD_JOURNAL_MAX: usize = 1_000;
+
+/// The issuer host's core.
+pub struct Issuer {
+    pub(crate) settings: Settings,
+    pub(crate) hsm: Arc<dyn SecurityModule>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) cards: CardStore,
+    pub(crate) money: Money,
+    locks: Vec<Mutex<()>>,
+    spec: Arc<Spec>,
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuer").field("institution_id", &self.settings.institution_id).finish_non_exhaustive()
+    }
+}
+
+/// A journaled decision, as operators and tests see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    pub request_key: String,
+    pub mti: String,
+    pub kind: String,
+    pub card_id: Option<i64>,
+    pub amount_minor: u64,
+    /// The decision: the issuer's, or the switch's for a stand-in advice.
+    pub response_code: String,
+    pub auth_code: Option<String>,
+    pub transfer_id: Option<u128>,
+    pub state: EntryState,
+    pub rrn: Option<String>,
+    pub original_key: Option<String>,
+    pub refunded_minor: u64,
+}
+
+impl From<JournalRow> for JournalEntry {
+    fn from(row: JournalRow) -> JournalEntry {
+        JournalEntry {
+            request_key: row.key,
+            mti: row.mti,
+            kind: row.kind,
+            card_id: row.card_id,
+            amount_minor: row.amount,
+            response_code: row.response_code,
+            auth_code: row.auth_code,
+            transfer_id: row.transfer_id,
+            state: row.state,
+            rrn: row.rrn,
+            original_key: row.original_key,
+            refunded_minor: row.refunded_amount,
+        }
+    }
+}
+
+/// What a request decided, before it is answered and journaled.
+struct Decision {
+    /// The decision journaled (for an advice: the sender's).
+    code: String,
+    /// The code answered, when it differs from `code` (an advice is answered 00: received).
+    answer: Option<&'static str>,
+    card_id: Option<i64>,
+    auth_code: Option<String>,
+    transfer_id: Option<u128>,
+    state: EntryState,
+    card_change: Option<CardChange>,
+    /// (business day, amount, count) added to the card's usage.
+    usage: Option<(i64, i64, i64)>,
+    original: Option<(String, Option<EntryState>, u64)>,
+    balance: Option<Balance>,
+    /// The verified chip data: the response carries an ARPC for the final code.
+    arpc_for: Option<network::emv::ChipData>,
+    /// A hold created by this request: voided if the journal write fails.
+    new_hold: Option<u128>,
+}
+
+impl Decision {
+    fn new(code: &str, card: Option<&CardRecord>) -> Decision {
+        Decision {
+            code: code.to_owned(),
+            answer: None,
+            card_id: card.map(|c| c.card_id),
+            auth_code: None,
+            transfer_id: None,
+            state: EntryState::Declined,
+            card_change: None,
+            usage: None,
+            original: None,
+            balance: None,
+            arpc_for: None,
+            new_hold: None,
+        }
+    }
+
+    fn with_change(mut self, change: CardChange) -> Decision {
+        if change.pin_tries.is_some() || change.atc_max.is_some() {
+            self.card_change = Some(change);
+        }
+        self
+    }
+}
+
+/// The 6-digit approval code (38) of a request: derived from its key, so a request finished
+/// after a crash gets the code it would have had.
+fn approval_code(key: &str) -> String {
+    let digest = Sha1::new().chain_update(b"cardnet issuer approval\0").chain_update(key.as_bytes()).finalize();
+    let value = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    format!("{:06}", value % 1_000_000)
+}
+
+/// `YYMM` as months since year 0 (for comparing expiry dates; years are 20YY).
+fn yymm_months(yymm: &str) -> Option<i64> {
+    if yymm.len() != 4 || !yymm.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let year: i64 = yymm[..2].parse().ok()?;
+    let month: i64 = yymm[2..].parse().ok()?;
+    (1..=12).contains(&month).then_some((2000 + year) * 12 + month)
+}
+
+impl Issuer {
+    /// Open the host: the card database (created and migrated if new), the ledger (its
+    /// system accounts created if new), and the checked configuration. Fundings a crash left
+    /// half-done are finished here.
+    pub fn open(config: &IssuerConfig, hsm: Arc<dyn SecurityModule>, clock: Arc<dyn Clock>) -> Result<Issuer> {
+        let settings = Settings::new(config)?;
+        let cards = CardStore::open(&settings.database)?;
+        let money = Money::open(&settings.ledger, Arc::clone(&clock), settings.ledger_id)?;
+        let locks = (0..CARD_LOCK_STRIPES).map(|_| Mutex::new(())).collect();
+        let issuer = Issuer { settings, hsm, clock, cards, money, locks, spec: iso8583::builtin::network() };
+        for funding in issuer.cards.pending_fundings(PENDING_FUNDINGS_MAX)? {
+            issuer.complete_funding(&funding)?;
+        }
+        Ok(issuer)
+    }
+
+    /// Open with the software HSM over the configuration's LMK file and the system clock
+    /// (the CLI and development servers; a production host passes its HSM to [`Issuer::open`]).
+    pub fn open_with_lmk_file(config: &IssuerConfig) -> Result<Issuer> {
+        let hsm: Arc<dyn SecurityModule> = Arc::new(config.soft_hsm()?);
+        Issuer::open(config, hsm, Arc::new(clock::SystemClock))
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// The issuer's business day at `now_ms`: days since the epoch in its business time zone.
+    pub(crate) fn business_day(&self, now_ms: u64) -> i64 {
+        (i64::try_from(now_ms).unwrap_or(i64::MAX).saturating_add(self.settings.business_day_offset_ms))
+            .div_euclid(MS_PER_DAY)
+    }
+
+    /// The current month in the business time zone, as months since year 0.
+    fn current_month(&self, now_ms: u64) -> i64 {
+        let local = i64::try_from(now_ms).unwrap_or(i64::MAX).saturating_add(self.settings.business_day_offset_ms);
+        let local = UtcDateTime::from_ms(u64::try_from(local).unwrap_or(0));
+        local.year * 12 + i64::from(local.month)
+    }
+
+    pub(crate) fn lock_card(&self, pan_hash: &[u8]) -> MutexGuard<'_, ()> {
+        let mut head = [0u8; 8];
+        for (slot, byte) in head.iter_mut().zip(pan_hash) {
+            *slot = *byte;
+        }
+        let index = (u64::from_be_bytes(head) % CARD_LOCK_STRIPES as u64) as usize;
+        // The guarded data is `()`: a panic elsewhere leaves nothing inconsistent behind.
+        self.locks[index].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn pan_hash(&self, pan: &str) -> Result<Vec<u8>> {
+        Ok(self.hsm.keyed_hash(&self.settings.keys.dek, pan.as_bytes())?)
+    }
+
+    /// Release holds whose time is up (the server calls this periodically); how many.
+    pub fn expire_holds(&self) -> Result<usize> {
+        self.money.expire()
+    }
+
+    /// The key `request` is journaled under (year, 11, 7, 32, 33), from which its ledger
+    /// transfer ids are derived ([`crate::money::transfer_id`]).
+    pub fn request_key(&self, request: &Message) -> Result<String> {
+        let original =
+            network::OriginalData::of_request(request).map_err(|e| IssuerError::input(format!("request: {e}")))?;
+        request::request_key(&original, self.now_ms())
+            .ok_or_else(|| IssuerError::input("request: field 7 is not a date and time"))
+    }
+
+    /// The journal row of `request` (found by its key), if it was answered.
+    pub fn journal_entry(&self, request: &Message) -> Result<Option<JournalEntry>> {
+        Ok(self.cards.journal(&self.request_key(request)?)?.map(JournalEntry::from))
+    }
+
+    /// A card's journal, oldest first.
+    pub fn card_journal(&self, card_id: i64) -> Result<Vec<JournalEntry>> {
+        Ok(self.cards.journal_of_card(card_id, CARD_JOURNAL_MAX)?.into_iter().map(JournalEntry::from).collect())
+    }
+
+    /// A ledger transfer with its pending state (operators and tests).
+    pub fn ledger_transfer(&self, id: u128) -> Result<Option<ledger::TransferRecord>> {
+        self.money.transfer(id)
+    }
+
+    /// Whether the ledger's invariants hold (debits = credits, nothing resolved twice).
+    pub fn check_ledger(&self) -> Result<()> {
+        self.money.check_invariants()
+    }
+
+    // ---- Answering -----------------------------------------------------------------------
+
+    /// Answer one request or advice of the network dialect (0100, 0200, 0120, 0220, 0400,
+    /// 0420 and their repeats): the response, MAC'd with the switch ZAK, after its decision
+    /// is durable. `None` for a message that has no response (a response itself).
+    pub fn handle(&self, request: &Message) -> Option<Message> {
+        if !request.mti().is_request() {
+            return None;
+        }
+        // 1. The MAC, before anything else is read.
+        match network::mac::verify(&*self.hsm, &self.settings.keys.switch_zak, request) {
+            Ok(()) => {}
+            Err(network::Error::Mac) => return self.answer_plain(request, codes::MAC_ERROR),
+            Err(_) => return self.answer_plain(request, codes::SYSTEM_MALFUNCTION),
+        }
+        if !matches!(request.mti().class(), 1 | 2 | 4) {
+            return self.answer_plain(request, codes::INVALID_TRANSACTION);
+        }
+        let now_ms = self.now_ms();
+        // 2. Format.
+        let parsed = match request::parse(request, &self.settings, now_ms) {
+            Ok(parsed) => parsed,
+            Err(code) => return self.answer_plain(request, code),
+        };
+        match self.process(request, &parsed, now_ms) {
+            Ok(response) => Some(response),
+            Err(error) => {
+                tracing::error!(mti = request.mti().as_str(), %error, "issuer: request failed, answered 96");
+                self.answer_plain(request, codes::SYSTEM_MALFUNCTION)
+            }
+        }
+    }
+
+    fn process(&self, request: &Message, parsed: &Parsed, now_ms: u64) -> Result<Message> {
+        let pan_hash = self.pan_hash(&parsed.pan)?;
+        let _card_lock = self.lock_card(&pan_hash);
+        // 3. A duplicate gets the answer it got the first time.
+        if let Some(row) = self.cards.journal(&parsed.key)? {
+            return self.replay(request, &row);
+        }
+        let card = self.find_card(&parsed.pan, &pan_hash)?;
+        let decision = match parsed.kind {
+            TransactionKind::Reversal => self.reverse(parsed, card.as_ref())?,
+            kind if parsed.advice => {
+                // The sender decided: 39 (approved when absent, as for a forced post).
+                let decided = request.get_str(39).unwrap_or(codes::APPROVED);
+                if !codes::is_approved(decided) || kind == TransactionKind::BalanceInquiry {
+                    self.record_advice(request, card.as_ref(), decided)
+                } else if kind.holds_funds() {
+                    self.stand_in(request, parsed, card.as_ref(), decided, now_ms)?
+                } else {
+                    let mut decision = self.follow_up(parsed, card.as_ref())?;
+                    // An advice is answered "received"; what it did is in the journal.
+                    decision.answer = Some(codes::APPROVED);
+                    decision
+                }
+            }
+            TransactionKind::BalanceInquiry | TransactionKind::Purchase | TransactionKind::PreAuthorization => {
+                self.authorize(parsed, card.as_ref(), now_ms)?
+            }
+            _ => self.follow_up(parsed, card.as_ref())?,
+        };
+        self.finish(request, parsed, decision, now_ms)
+    }
+
+    /// Completion, void and refund: they act on an original or credit the card, and skip the
+    /// cardholder checks (4–10) except finding the card.
+    fn follow_up(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+        match parsed.kind {
+            TransactionKind::Completion => self.complete(parsed, card),
+            TransactionKind::Void | TransactionKind::PreAuthorizationVoid => self.void(parsed, card),
+            TransactionKind::Refund => self.refund(parsed, card),
+            _ => Ok(Decision::new(codes::INVALID_TRANSACTION, card)),
+        }
+    }
+
+    /// Step 4's lookup: the card whose keyed PAN hash matches, if the PAN is a valid number.
+    fn find_card(&self, pan: &str, pan_hash: &[u8]) -> Result<Option<CardRecord>> {
+        if !(12..=19).contains(&pan.len()) || !hsm::card::luhn_valid(pan) {
+            return Ok(None);
+        }
+        self.cards.card_by_hash(pan_hash)
+    }
+
+    /// The response to a duplicate: the journaled one, if the duplicate is the same request
+    /// (or its repeat); 94 if the key was used by a different message.
+    fn replay(&self, request: &Message, row: &JournalRow) -> Result<Message> {
+        if base_mti(request.mti().as_str()) != base_mti(&row.mti) {
+            return self.response(request, codes::DUPLICATE, None, None, None);
+        }
+        let body = self.hsm.decrypt_data(&self.settings.keys.dek, &row.response_sealed)?;
+        iso8583::decode(&self.spec, body.expose())
+            .map_err(|e| IssuerError::Internal(format!("journaled response does not decode: {e}")))
+    }
+
+    /// A signed response with only the echo fields, 7 and 39: for answers that are not
+    /// journaled (MAC and format errors, failures). `None` only if even that cannot be built.
+    fn answer_plain(&self, request: &Message, code: &str) -> Option<Message> {
+        self.response(request, code, None, None, None).ok()
+    }
+
+    fn response(
+        &self,
+        request: &Message,
+        code: &str,
+        auth_code: Option<&str>,
+        field54: Option<&str>,
+        field55: Option<&[u8]>,
+    ) -> Result<Message> {
+        let codec = |e: iso8583::Error| IssuerError::Internal(format!("response: {e}"));
+        let mut response = request.response(&ECHO_FIELDS).map_err(codec)?;
+        response.set_str(7, &network::transmission_time(self.now_ms())).map_err(codec)?;
+        if codes::is_approved(code)
+            && let Some(auth_code) = auth_code
+        {
+            response.set_str(38, auth_code).map_err(codec)?;
+        }
+        response.set_str(39, code).map_err(codec)?;
+        if let Some(value) = field54 {
+            response.set_str(54, value).map_err(codec)?;
+        }
+        if let Some(value) = field55 {
+            response.set(55, value).map_err(codec)?;
+        }
+        network::mac::sign(&*self.hsm, &self.settings.keys.switch_zak, &mut response)
+            .map_err(|e| IssuerError::Internal(format!("response MAC: {e}")))?;
+        Ok(response)
+    }
+
+    /// Answer a decision: build and sign the response, seal it, journal it with the
+    /// decision's side effects in one transaction, and return it only after that commit.
+    fn finish(&self, request: &Message, parsed: &Parsed, decision: Decision, now_ms: u64) -> Result<Message> {
+        let answer = decision.answer.unwrap_or(decision.code.as_str());
+        let field54 = match decision.balance {
+            Some(balance) if codes::is_approved(answer) => Some(self.field54(request, balance)?),
+            _ => None,
+        };
+        let field55 = match &decision.arpc_for {
+            Some(chip) => Some(self.issuer_authentication(&parsed.pan, decision.card_id, chip, answer)?),
+            None => None,
+        };
+        let response =
+            self.response(request, answer, decision.auth_code.as_deref(), field54.as_deref(), field55.as_deref())?;
+        let body = response.encode().map_err(|e| IssuerError::Internal(format!("response: {e}")))?;
+        let sealed = self.hsm.encrypt_data(&self.settings.keys.dek, &body)?;
+        let row = JournalRow {
+            key: parsed.key.clone(),
+            mti: request.mti().as_str().to_owned(),
+            kind: parsed.kind.name().to_owned(),
+            card_id: decision.card_id,
+            amount: parsed.amount,
+            currency: request.get_str(49).unwrap_or(&self.settings.currency).to_owned(),
+            response_code: decision.code.clone(),
+            auth_code: decision.auth_code.clone(),
+            transfer_id: decision.transfer_id,
+            state: decision.state,
+            rrn: request.get_str(37).map(str::to_owned),
+            business_day: self.business_day(now_ms),
+            original_key: parsed.original_key.clone(),
+            refunded_amount: 0,
+            response_sealed: sealed,
+        };
+        let write = JournalWrite {
+            row,
+            card: decision.card_id.zip(decision.card_change),
+            usage: decision.card_id.zip(decision.usage).map(|(card, (day, amount, count))| (card, day, amount, count)),
+            original: decision.original.clone(),
+        };
+        if let Err(error) = self.cards.commit(&write, i64::try_from(now_ms).unwrap_or(i64::MAX)) {
+            if let Some(hold) = decision.new_hold {
+                // The hold must not outlive a decline nobody will reverse.
+                let released = self.money.void(transfer_id(TransferRole::Compensate, &parsed.key), hold);
+                if !matches!(released, Ok(Moved::Done | Moved::AlreadyDone)) {
+                    tracing::error!(
+                        "issuer: a hold could not be released after a failed journal write; it expires with its timeout"
+                    );
+                }
+            }
+            return Err(error);
+        }
+        Ok(response)
+    }
+
+    fn field54(&self, request: &Message, balance: Balance) -> Result<String> {
+        let account_type = request.get_str(3).and_then(|p| p.get(2..4)).unwrap_or("00").to_owned();
+        let set = |amount_type: &str, amount_minor: i64| AdditionalAmount {
+            account_type: account_type.clone(),
+            amount_type: amount_type.to_owned(),
+            currency: self.settings.currency.clone(),
+            amount_minor,
+        };
+        network::balance::field54(&[
+            set(LEDGER_BALANCE, balance.ledger_minor),
+            set(AVAILABLE_BALANCE, balance.available_minor),
+        ])
+        .map_err(|e| IssuerError::Internal(format!("field 54: {e}")))
+    }
+
+    /// Field 55 of the response: tag 91 = ARPC (method 1, ARC = the answer's two ASCII
+    /// characters) ‖ ARC.
+    fn issuer_authentication(
+        &self,
+        pan: &str,
+        card_id: Option<i64>,
+        chip: &network::emv::ChipData,
+        code: &str,
+    ) -> Result<Vec<u8>> {
+        let card = match card_id {
+            Some(card_id) => self.cards.card_by_id(card_id)?.ok_or(IssuerError::UnknownCard)?,
+            None => return Err(IssuerError::UnknownCard),
+        };
+        let arc = network::emv::arc(code);
+        let arpc = self.hsm.generate_arpc(
+            &self.settings.keys.imk_ac,
+            &self.arqc_request(pan, &card, chip),
+            ArpcMethod::Method1 { arc },
+        )?;
+        let value = network::emv::issuer_authentication_data(&arpc, arc);
+        let mut tlv = Vec::with_capacity(value.len() + 2);
+        iso8583::tlv::write_element(&TAG_ISSUER_AUTHENTICATION_DATA, &value, &mut tlv);
+        Ok(tlv)
+    }
+
+    fn arqc_request<'a>(
+        &self,
+        pan: &'a str,
+        card: &'a CardRecord,
+        chip: &'a network::emv::ChipData,
+    ) -> ArqcRequest<'a> {
+        ArqcRequest {
+            scheme: hsm::emv::Scheme::Common,
+            pan,
+            psn: &card.card_sequence,
+            atc: &chip.atc,
+            un: None,
+            data: &chip.data,
+            arqc: &chip.arqc,
+        }
+    }
+
+    // ---- Purchase, pre-authorization, balance inquiry --------------------------------------
+
+    fn hold_timeout(&self, kind: TransactionKind) -> (u32, u16) {
+        if kind == TransactionKind::PreAuthorization {
+            (self.settings.preauth_hold_seconds, TRANSFER_PREAUTH)
+        } else {
+            (self.settings.purchase_hold_seconds, TRANSFER_PURCHASE)
+        }
+    }
+
+    /// Checks 4–10 for a request that holds funds or asks for the balance.
+    fn authorize(&self, parsed: &Parsed, card: Option<&CardRecord>, now_ms: u64) -> Result<Decision> {
+        let hold_id = transfer_id(TransferRole::Hold, &parsed.key);
+        if parsed.kind.holds_funds()
+            && let Some(record) = self.money.transfer(hold_id)?
+        {
+            return self.recover(parsed, card, record, now_ms);
+        }
+        // 4. The card.
+        let Some(card) = card else { return Ok(Decision::new(codes::INVALID_CARD, None)) };
+        if parsed.track2.as_ref().is_some_and(|track| track.pan != parsed.pan) {
+            return Ok(Decision::new(codes::INVALID_CARD, Some(card)));
+        }
+        // 5. Status.
+        let status_code = match card.status {
+            CardStatus::Active => None,
+            CardStatus::Lost => Some(codes::LOST_CARD),
+            CardStatus::Stolen => Some(codes::STOLEN_CARD),
+            CardStatus::Blocked => Some(codes::RESTRICTED_CARD),
+            CardStatus::Expired => Some(codes::EXPIRED_CARD),
+        };
+        if let Some(code) = status_code {
+            return Ok(Decision::new(code, Some(card)));
+        }
+        // 6. Expiry: the card's own, and the one presented (35, else 14) must be the card's.
+        let this_month = self.current_month(now_ms);
+        let presented = parsed.track2.as_ref().map(|track| track.expiry_yymm.as_str());
+        let presented = presented.or(parsed.expiry.as_deref());
+        let expired = yymm_months(&card.expiry).is_none_or(|months| months < this_month)
+            || presented.is_some_and(|yymm| yymm != card.expiry);
+        if expired {
+            return Ok(Decision::new(codes::EXPIRED_CARD, Some(card)));
+        }
+        // 7. PIN.
+        let mut change = CardChange::default();
+        if card.pin_tries >= self.settings.pin_tries_max {
+            return Ok(Decision::new(codes::PIN_TRIES_EXCEEDED, Some(card)));
+        }
+        match &parsed.pin_block {
+            Some(block) => match self.verify_pin(&parsed.pan, card, block) {
+                Ok(()) => {
+                    if card.pin_tries != 0 {
+                        change.pin_tries = Some(0);
+                    }
+                }
+                Err(hsm::Error::Verification(_) | hsm::Error::Input { .. }) => {
+                    // A wrong PIN, or a block that does not decrypt to a PIN (another key):
+                    // either way the cardholder did not prove the PIN, and it counts.
+                    let tries = card.pin_tries + 1;
+                    change.pin_tries = Some(tries);
+                    let code = if tries >= self.settings.pin_tries_max {
+                        codes::PIN_TRIES_EXCEEDED
+                    } else {
+                        codes::INCORRECT_PIN
+                    };
+                    return Ok(Decision::new(code, Some(card)).with_change(change));
+                }
+                Err(other) => return Err(other.into()),
+            },
+            None if card.pin_required => return Ok(Decision::new(codes::INCORRECT_PIN, Some(card))),
+            None => {}
+        }
+        // 8. Card verification: CVV of a stripe, iCVV of a chip's track 2, the ARQC.
+        let mut arpc_for = None;
+        if !self.card_verified(parsed, card, &mut change, &mut arpc_for)? {
+            return Ok(Decision::new(codes::CARD_VERIFICATION_ERROR, Some(card)).with_change(change));
+        }
+        let decline = |code: &str, arpc_for: Option<network::emv::ChipData>| {
+            let mut decision = Decision::new(code, Some(card)).with_change(change);
+            decision.arpc_for = arpc_for;
+            decision
+        };
+        let day = self.business_day(now_ms);
+        if parsed.kind == TransactionKind::BalanceInquiry {
+            let mut decision = decline(codes::APPROVED, arpc_for);
+            decision.state = EntryState::Recorded;
+            decision.auth_code = Some(approval_code(&parsed.key));
+            decision.balance = self.money.balance(card.account_id)?;
+            return Ok(decision);
+        }
+        // 9. Daily limits over approved purchases and pre-authorizations.
+        let (used_amount, used_count) = self.cards.usage(card.card_id, day)?;
+        if used_amount.saturating_add(parsed.amount) > card.daily_amount_limit {
+            return Ok(decline(codes::AMOUNT_LIMIT, arpc_for));
+        }
+        if used_count.saturating_add(1) > u64::from(card.daily_count_limit) {
+            return Ok(decline(codes::COUNT_LIMIT, arpc_for));
+        }
+        // 10. Funds: the ledger holds them or refuses.
+        let (timeout, code) = self.hold_timeout(parsed.kind);
+        let moved = self.money.hold(hold_id, card.account_id, parsed.amount, timeout, code, card.card_id)?;
+        match moved {
+            Moved::Done | Moved::AlreadyDone => {
+                let mut decision = decline(codes::APPROVED, arpc_for);
+                decision.state = EntryState::Held;
+                decision.auth_code = Some(approval_code(&parsed.key));
+                decision.transfer_id = Some(hold_id);
+                decision.usage = Some((day, amount_i64(parsed.amount), 1));
+                decision.new_hold = (moved == Moved::Done).then_some(hold_id);
+                Ok(decision)
+            }
+            Moved::Insufficient => Ok(decline(codes::INSUFFICIENT_FUNDS, arpc_for)),
+            other => Err(IssuerError::Ledger(format!("hold refused: {other:?}"))),
+        }
+    }
+
+    /// A request whose hold is already in the ledger but which has no journal row: an
+    /// earlier attempt approved it and crashed before journaling. Finish that approval.
+    fn recover(
+        &self,
+        parsed: &Parsed,
+        card: Option<&CardRecord>,
+        record: ledger::TransferRecord,
+        now_ms: u64,
+    ) -> Result<Decision> {
+        let hold_id = record.transfer.id;
+        let ours = card.is_some_and(|card| card.account_id == record.transfer.debit_account_id);
+        if !ours || record.status != ledger::PendingStatus::Pending {
+            // Released since (a reversal of the unanswered attempt, or its compensation): the
+            // earlier attempt cannot be finished and this one cannot hold again under its id.
+            let mut decision = Decision::new(codes::SYSTEM_MALFUNCTION, card);
+            decision.transfer_id = Some(hold_id);
+            return Ok(decision);
+        }
+        let mut decision = Decision::new(codes::APPROVED, card);
+        decision.state = EntryState::Held;
+        decision.auth_code = Some(approval_code(&parsed.key));
+        decision.transfer_id = Some(hold_id);
+        decision.usage = Some((self.business_day(now_ms), amount_i64(parsed.amount), 1));
+        Ok(decision)
+    }
+
+    fn verify_pin(&self, pan: &str, card: &CardRecord, block: &[u8]) -> hsm::Result<()> {
+        self.hsm.verify_pin(
+            &self.settings.keys.switch_zpk,
+            PinFormat::Iso0,
+            block,
+            pan,
+            &self.settings.keys.pvk,
+            &PinVerification::Pvv { pvki: card.pvki, pvv: &card.pvv },
+        )
+    }
+
+    /// Step 8. `Ok(false)` is a verification failure (59); a verified ARQC sets the ATC
+    /// high-water mark and leaves the chip data for the ARPC.
+    fn card_verified(
+        &self,
+        parsed: &Parsed,
+        card: &CardRecord,
+        change: &mut CardChange,
+        arpc_for: &mut Option<network::emv::ChipData>,
+    ) -> Result<bool> {
+        let cvv_ok = |service_code: &str, track: &network::Track2| -> Result<bool> {
+            let Some(cvv) = track.discretionary.get(TRACK2_CVV) else { return Ok(false) };
+            match self.hsm.verify_cvv(&self.settings.keys.cvk, &parsed.pan, &track.expiry_yymm, service_code, cvv) {
+                Ok(()) => Ok(true),
+                Err(hsm::Error::Verification(_) | hsm::Error::Input { .. }) => Ok(false),
+                Err(other) => Err(other.into()),
+            }
+        };
+        if parsed.is_magnetic()
+            && let Some(track) = &parsed.track2
+            && !cvv_ok(&track.service_code, track)?
+        {
+            return Ok(false);
+        }
+        if parsed.is_chip() {
+            if let Some(track) = &parsed.track2
+                && !cvv_ok(ICVV_SERVICE_CODE, track)?
+            {
+                return Ok(false);
+            }
+            if let Some(chip) = &parsed.chip {
+                // A counter at or below one already seen is a replayed cryptogram.
+                if request::atc_value(chip) <= card.atc_max {
+                    return Ok(false);
+                }
+                match self.hsm.verify_arqc(&self.settings.keys.imk_ac, &self.arqc_request(&parsed.pan, card, chip)) {
+                    Ok(()) => {
+                        change.atc_max = Some(request::atc_value(chip));
+                        *arpc_for = Some(chip.clone());
+                    }
+                    Err(hsm::Error::Verification(_) | hsm::Error::Input { .. }) => return Ok(false),
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    // ---- Advices -------------------------------------------------------------------------
+
+    /// An advice whose decision moves nothing here (a decline, a balance inquiry): recorded
+    /// as decided and answered received.
+    fn record_advice(&self, request: &Message, card: Option<&CardRecord>, decided: &str) -> Decision {
+        let mut decision = Decision::new(decided, card);
+        decision.auth_code = request.get_str(38).map(str::to_owned);
+        decision.state = if codes::is_approved(decided) { EntryState::Recorded } else { EntryState::Declined };
+        decision.answer = Some(if card.is_some() { codes::APPROVED } else { codes::INVALID_CARD });
+        decision
+    }
+
+    /// A stand-in approval of a purchase or pre-authorization: the switch approved on the
+    /// issuer's behalf, so the issuer holds the funds as if it had — never declining for
+    /// funds (a shortfall is lent from the overdraft account) or limits.
+    fn stand_in(
+        &self,
+        request: &Message,
+        parsed: &Parsed,
+        card: Option<&CardRecord>,
+        decided: &str,
+        now_ms: u64,
+    ) -> Result<Decision> {
+        let Some(card) = card else { return Ok(self.record_advice(request, None, decided)) };
+        let hold_id = transfer_id(TransferRole::Hold, &parsed.key);
+        let overdraft_id = transfer_id(TransferRole::StandInOverdraft, &parsed.key);
+        let (timeout, code) = self.hold_timeout(parsed.kind);
+        let moved = self.money.forced_hold(
+            hold_id,
+            overdraft_id,
+            card.account_id,
+            parsed.amount,
+            timeout,
+            code,
+            card.card_id,
+        )?;
+        if !matches!(moved, Moved::Done | Moved::AlreadyDone) {
+            return Err(IssuerError::Ledger(format!("stand-in hold refused: {moved:?}")));
+        }
+        let mut decision = Decision::new(decided, Some(card));
+        decision.answer = Some(codes::APPROVED);
+        decision.auth_code = request.get_str(38).map(str::to_owned);
+        decision.state = EntryState::Held;
+        decision.transfer_id = Some(hold_id);
+        decision.usage = Some((self.business_day(now_ms), amount_i64(parsed.amount), 1));
+        decision.new_hold = (moved == Moved::Done).then_some(hold_id);
+        Ok(decision)
+    }
+
+    // ---- Completion, void, refund ----------------------------------------------------------
+
+    /// The journaled original of a request that names one, if it is this card's.
+    fn original_of(&self, parsed: &Parsed, card: &CardRecord) -> Result<Option<JournalRow>> {
+        let Some(key) = &parsed.original_key else { return Ok(None) };
+        Ok(self.cards.journal(key)?.filter(|row| row.card_id == Some(card.card_id)))
+    }
+
+    /// Pre-authorization completion: post the hold for field 4 (at most the hold; the rest is
+    /// released).
+    fn complete(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+        let Some(card) = card else { return Ok(Decision::new(codes::INVALID_CARD, None)) };
+        let Some(original) = self.original_of(parsed, card)? else {
+            return Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card)));
+        };
+        if original.kind != TransactionKind::PreAuthorization.name() {
+            return Ok(Decision::new(codes::INVALID_TRANSACTION, Some(card)));
+        }
+        let (EntryState::Held, Some(hold)) = (original.state, original.transfer_id) else {
+            return Ok(Decision::new(codes::INVALID_TRANSACTION, Some(card)));
+        };
+        if parsed.amount > original.amount {
+            return Ok(Decision::new(codes::INVALID_AMOUNT, Some(card)));
+        }
+        let post_id = transfer_id(TransferRole::Complete, &parsed.key);
+        match self.money.post(post_id, hold, parsed.amount)? {
+            Moved::Done | Moved::AlreadyDone => {
+                let mut decision = Decision::new(codes::APPROVED, Some(card));
+                decision.state = EntryState::Posted;
+                decision.auth_code = original.auth_code.clone().or_else(|| Some(approval_code(&parsed.key)));
+                decision.transfer_id = Some(post_id);
+                decision.original = Some((original.key, Some(EntryState::Posted), 0));
+                Ok(decision)
+            }
+            Moved::ExceedsHold => Ok(Decision::new(codes::INVALID_AMOUNT, Some(card))),
+            Moved::NotFound => Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card))),
+            Moved::AlreadyResolved(_) => Ok(Decision::new(codes::INVALID_TRANSACTION, Some(card))),
+            other => Err(IssuerError::Ledger(format!("completion refused: {other:?}"))),
+        }
+    }
+
+    /// Void of a purchase or pre-authorization: release the hold.
+    fn void(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+        let Some(card) = card else { return Ok(Decision::new(codes::INVALID_CARD, None)) };
+        let Some(original) = self.original_of(parsed, card)? else {
+            return Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card)));
+        };
+        let voids = if parsed.kind == TransactionKind::Void {
+            TransactionKind::Purchase
+        } else {
+            TransactionKind::PreAuthorization
+        };
+        if original.kind != voids.name() {
+            return Ok(Decision::new(codes::INVALID_TRANSACTION, Some(card)));
+        }
+        let (EntryState::Held, Some(hold)) = (original.state, original.transfer_id) else {
+            return Ok(Decision::new(codes::INVALID_TRANSACTION, Some(card)));
+        };
+        if parsed.amount != original.amount {
+            return Ok(Decision::new(codes::INVALID_AMOUNT, Some(card)));
+        }
+        let void_id = transfer_id(TransferRole::Void, &parsed.key);
+        match self.money.void(void_id, hold)? {
+            Moved::Done | Moved::AlreadyDone => {
+                let mut decision = Decision::new(codes::APPROVED, Some(card));
+                decision.state = EntryState::Recorded;
+                decision.auth_code = Some(approval_code(&parsed.key));
+                decision.transfer_id = Some(void_id);
+                decision.original = Some((original.key.clone(), Some(EntryState::Voided), 0));
+                decision.usage = Some((original.business_day, -amount_i64(original.amount), -1));
+                Ok(decision)
+            }
+            Moved::NotFound => Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card))),
+            Moved::AlreadyResolved(_) => Ok(Decision::new(codes::INVALID_TRANSACTION, Some(card))),
+            other => Err(IssuerError::Ledger(format!("void refused: {other:?}"))),
+        }
+    }
+
+    /// Refund: credit the card (posted). With a field 90, the original purchase must be this
+    /// card's and not refunded beyond its amount.
+    fn refund(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+        let Some(card) = card else { return Ok(Decision::new(codes::INVALID_CARD, None)) };
+        let mut original_change = None;
+        if parsed.original_key.is_some() {
+            let Some(original) = self.original_of(parsed, card)? else {
+                return Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card)));
+            };
+            let refundable = [TransactionKind::Purchase.name(), TransactionKind::Completion.name()];
+            if !refundable.contains(&original.kind.as_str()) || !codes::is_approved(&original.response_code) {
+                return Ok(Decision::new(codes::INVALID_TRANSACTION, Some(card)));
+            }
+            if original.refunded_amount.saturating_add(parsed.amount) > original.amount {
+                return Ok(Decision::new(codes::INVALID_AMOUNT, Some(card)));
+            }
+            original_change = Some((original.key, None, parsed.amount));
+        }
+        let refund_id = transfer_id(TransferRole::Refund, &parsed.key);
+        let settlement = self.money.settlement_account();
+        match self.money.posted(refund_id, settlement, card.account_id, parsed.amount, TRANSFER_REFUND, card.card_id)? {
+            Moved::Done | Moved::AlreadyDone => {
+                let mut decision = Decision::new(codes::APPROVED, Some(card));
+                decision.state = EntryState::Refunded;
+                decision.auth_code = Some(approval_code(&parsed.key));
+                decision.transfer_id = Some(refund_id);
+                decision.original = original_change;
+                Ok(decision)
+            }
+            other => Err(IssuerError::Ledger(format!("refund refused: {other:?}"))),
+        }
+    }
+
+    // ---- Reversal ----------------------------------------------------------------------------
+
+    /// Undo the original named in 90, once, whatever the number of repeats: void its hold
+    /// (or post the replacement amount of a partial reversal), or counter-transfer a posted
+    /// completion or refund. Always answered 00: a reversal is an advice of what already
+    /// happened, and an unknown original is recorded as such.
+    fn reverse(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+        let mut decision = Decision::new(codes::APPROVED, card);
+        decision.state = EntryState::Recorded;
+        let (Some(card), Some(original_key)) = (card, &parsed.original_key) else { return Ok(decision) };
+        let original = self.original_of(parsed, card)?;
+        let Some(original) = original else {
+            // Unknown here — but its hold may be in the ledger if the original's attempt
+            // crashed before journaling: its id is derived from the original's key.
+            let hold = transfer_id(TransferRole::Hold, original_key);
+            if let Some(record) = self.money.transfer(hold)?
+                && record.status == ledger::PendingStatus::Pending
+                && record.transfer.debit_account_id == card.account_id
+            {
+                let reversal_id = transfer_id(TransferRole::ReverseHold, original_key);
+                if matches!(self.money.void(reversal_id, hold)?, Moved::Done | Moved::AlreadyDone) {
+                    decision.transfer_id = Some(reversal_id);
+                }
+            }
+            return Ok(decision);
+        };
+        let replacement = parsed.replacement.filter(|&amount| amount < original.amount).unwrap_or(0);
+        match (original.state, original.transfer_id) {
+            (EntryState::Held, Some(hold)) => {
+                let reversal_id = transfer_id(TransferRole::ReverseHold, original_key);
+                let moved = if replacement > 0 {
+                    self.money.post(reversal_id, hold, replacement)?
+                } else {
+                    self.money.void(reversal_id, hold)?
+                };
+                if matches!(moved, Moved::Done | Moved::AlreadyDone) {
+                    let state = if replacement > 0 { EntryState::Posted } else { EntryState::Voided };
+                    let released = amount_i64(original.amount) - amount_i64(replacement);
+                    decision.transfer_id = Some(reversal_id);
+                    decision.original = Some((original.key.clone(), Some(state), 0));
+                    let count = if replacement > 0 { 0 } else { -1 };
+                    decision.usage = Some((original.business_day, -released, count));
+                } else if let Moved::AlreadyResolved(status) = moved {
+                    // Expired or resolved otherwise: nothing left to release.
+                    tracing::info!(?status, "issuer: reversal of a hold already resolved");
+                }
+            }
+            (EntryState::Posted | EntryState::Refunded, Some(_)) => {
+                let completion = original.kind == TransactionKind::Completion.name();
+                let refund = original.state == EntryState::Refunded;
+                if !(completion || refund) {
+                    return Ok(decision);
+                }
+                let amount = original.amount - replacement.min(original.amount);
+                if amount == 0 {
+                    return Ok(decision);
+                }
+                let (settlement, account) = (self.money.settlement_account(), card.account_id);
+                // A completion took money from the card: give it back. A refund gave money:
+                // take it back (the card may have spent it; then an operator must act).
+                let (debit, credit) = if refund { (account, settlement) } else { (settlement, account) };
+                let reversal_id = transfer_id(TransferRole::ReverseTransfer, original_key);
+                match self.money.posted(reversal_id, debit, credit, amount, TRANSFER_REVERSAL, card.card_id)? {
+                    Moved::Done | Moved::AlreadyDone => {
+                        decision.transfer_id = Some(reversal_id);
+                        decision.original = Some((original.key.clone(), Some(EntryState::Reversed), 0));
+                    }
+                    other => tracing::warn!(?other, "issuer: reversal of a refund could not take the money back"),
+                }
+            }
+            // Declined, voided, already reversed, or nothing moved: nothing to undo.
+            _ => {}
+        }
+        Ok(decision)
+    }
+}
+
+fn amount_i64(amount: u64) -> i64 {
+    i64::try_from(amount).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approval_codes_are_six_digits_and_stable() {
+        let code = approval_code("2025:000001:0315063023:10000000344:90000000001");
+        assert_eq!(code.len(), 6);
+        assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        assert_eq!(code, approval_code("2025:000001:0315063023:10000000344:90000000001"));
+    }
+
+    #[test]
+    fn expiry_months_compare_in_order() {
+        assert!(yymm_months("2812").unwrap() > yymm_months("2801").unwrap());
+        assert_eq!(yymm_months("2513"), None);
+        assert_eq!(yymm_months("25"), None);
+    }
+}

@@ -1,0 +1,39 @@
+//! cardnet's issuer host: the issuing bank's authorization system.
+//!
+//! * [`Issuer`] — the core: [`Issuer::handle`] answers the network dialect's 0100, 0120,
+//!   0200, 0220, 0400, 0420 (and repeats) by docs/network-flows.md §1–3: MAC, format,
+//!   duplicate, card, status, expiry, PIN, CVV/iCVV/ARQC, daily limits, funds — holds and
+//!   postings in the issuer's ledger, the decision journaled before the answer. Card
+//!   management: [`Issuer::issue_card`], [`Issuer::list_cards`], [`Issuer::set_status`],
+//!   [`Issuer::unblock`], [`Issuer::fund`].
+//! * [`config`] — [`IssuerConfig`] (the TOML file) and its checked form.
+//! * [`server`] — the TCP driver (`transport` server, network management, hold expiry).
+//! * [`dev`] — complete development configurations with fresh keys.
+//!
+//! Two stores: the card database and journal (`sqlstore`: SQLite by default, PostgreSQL by
+//! configuration) and the ledger (`ledger`, its own SQLite file or PostgreSQL schema). Why
+//! the order of writes between them is crash-safe is explained in [`issuer`](crate::issuer).
+//!
+//! Invariants: PANs are stored encrypted under the DEK and found by a keyed hash; PINs only
+//! as PVVs; nothing clear (PAN, PIN, key) is logged or put in an error, and `Debug` shows
+//! masked PANs. Nothing is answered before the journal commit that records it. Money is
+//! integer minor units.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod cards;
+pub mod config;
+pub mod dev;
+mod error;
+pub mod issuer;
+pub mod limits;
+pub mod money;
+mod request;
+pub mod server;
+mod store;
+
+pub use cards::{CardRef, CardSummary, IssuedCard};
+pub use config::{IssuerConfig, ProductConfig, ProductKind, Settings};
+pub use error::{IssuerError, Result};
+pub use issuer::{Issuer, JournalEntry};
+pub use money::Balance;
+pub use store::{CardStatus, EntryState};

@@ -1,0 +1,422 @@
+//! The issuer's money, in its double-entry ledger (one ledger per currency).
+//!
+//! Accounts:
+//! * one per card (`DEBITS_MUST_NOT_EXCEED_CREDITS`: the ledger itself refuses a hold or
+//!   posting beyond what the card has — answer 51);
+//! * the issuer's network settlement account: purchases credit it (what the issuer owes the
+//!   network at settlement), refunds debit it;
+//! * funding (money put on debit cards), credit line (limits of credit cards) and stand-in
+//!   overdraft (a stand-in approval the card could not cover is still honoured: the shortfall
+//!   is lent from here, so the approval becomes a hold as the switch promised).
+//!
+//! Transfers: purchase and pre-authorization are pending transfers card → settlement with a
+//! timeout; completion posts (all or part, the rest released); void and reversal void; refund
+//! is a posted transfer settlement → card. Every transfer id is derived from the key of the
+//! request it serves ([`transfer_id`]), so creating it again is the ledger's idempotent
+//! resubmission, never a second movement.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use clock::Clock;
+use ledger::postgres::PostgresStore;
+use ledger::sqlite::SqliteStore;
+use ledger::{
+    Account, AccountFlags, CreateAccountResult, CreateTransferResult, Id, Ledger, LedgerTotals, Store, StoreResult,
+    Transfer, TransferFlags, TransferRecord, Txn,
+};
+use sha1::{Digest, Sha1};
+
+use crate::error::{IssuerError, Result};
+
+/// Account codes (the issuer's chart of accounts).
+pub const CODE_CARD_DEBIT: u16 = 100;
+pub const CODE_CARD_CREDIT: u16 = 101;
+pub const CODE_SETTLEMENT: u16 = 200;
+pub const CODE_FUNDING: u16 = 300;
+pub const CODE_CREDIT_LINE: u16 = 301;
+pub const CODE_OVERDRAFT: u16 = 302;
+
+/// Transfer codes: what a movement was for.
+pub const TRANSFER_PURCHASE: u16 = 1;
+pub const TRANSFER_PREAUTH: u16 = 2;
+pub const TRANSFER_REFUND: u16 = 5;
+pub const TRANSFER_REVERSAL: u16 = 6;
+pub const TRANSFER_FUNDING: u16 = 8;
+pub const TRANSFER_CREDIT_LIMIT: u16 = 9;
+pub const TRANSFER_OVERDRAFT: u16 = 10;
+
+/// The high 64 bits of account ids: which kind of account (the low 64 bits tell them apart).
+const ACCOUNT_CARD: u128 = 1 << 64;
+const ACCOUNT_SETTLEMENT: u128 = 2 << 64;
+const ACCOUNT_FUNDING: u128 = 3 << 64;
+const ACCOUNT_CREDIT_LINE: u128 = 4 << 64;
+const ACCOUNT_OVERDRAFT: u128 = 5 << 64;
+
+/// The issuer's network settlement account in the ledger of `ledger_id` (its currency).
+pub fn settlement_account_id(ledger_id: u32) -> Id {
+    ACCOUNT_SETTLEMENT | u128::from(ledger_id)
+}
+
+/// What a derived transfer does for its request: one request (or one original) gets at most
+/// one transfer per role, so (role, key) names exactly one ledger transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferRole {
+    /// The hold of a purchase, pre-authorization or stand-in approval (request key).
+    Hold = 1,
+    /// The posting of a completion (completion's key).
+    Complete = 2,
+    /// The void of a void request (void's key).
+    Void = 3,
+    /// A refund's credit (refund's key).
+    Refund = 4,
+    /// A reversal's void or partial posting of a hold (the *original's* key: every repeat of
+    /// a reversal, whatever its own 11 and 7, names the same transfer).
+    ReverseHold = 5,
+    /// A reversal's counter-transfer of a completion or refund (original's key).
+    ReverseTransfer = 6,
+    /// Releasing a hold whose journal write failed (request key).
+    Compensate = 7,
+    /// The stand-in overdraft lent before a stand-in hold (advice key).
+    StandInOverdraft = 8,
+    /// A funding (its funding id as the key).
+    Funding = 9,
+}
+
+/// The ledger transfer id of `role` for `key`: the first 16 bytes of SHA-1 over a domain tag,
+/// the role and the key. Not a secret and not an authenticator: a collision-free name (the
+/// keys are short digit strings chosen by members the MAC authenticates).
+pub fn transfer_id(role: TransferRole, key: &str) -> Id {
+    let mut hasher = Sha1::new();
+    hasher.update(b"cardnet issuer transfer v1\0");
+    hasher.update([role as u8]);
+    hasher.update(key.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    // 0 and u128::MAX are not ids; a digest that is one of them is moved aside.
+    match u128::from_be_bytes(bytes) {
+        0 => 1,
+        u128::MAX => u128::MAX - 1,
+        id => id,
+    }
+}
+
+/// Either of the ledger's stores, chosen by URL.
+pub(crate) enum LedgerStore {
+    Sqlite(SqliteStore),
+    // Boxed: the PostgreSQL store (a client and its prepared statements) is several times
+    // the size of the SQLite one.
+    Postgres(Box<PostgresStore>),
+}
+
+impl LedgerStore {
+    /// `sqlite:PATH` (or a bare path) or `postgres://…#schema` (`public` without one).
+    pub fn open(url: &str) -> Result<LedgerStore> {
+        if let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) {
+            let scheme_len = url.len() - rest.len();
+            let (conn, schema) = match url.rsplit_once('#') {
+                Some((conn, schema)) if conn.len() >= scheme_len => (conn, schema),
+                _ => (url, "public"),
+            };
+            return Ok(LedgerStore::Postgres(Box::new(PostgresStore::connect(conn, schema)?)));
+        }
+        let path = url.strip_prefix("sqlite:").unwrap_or(url);
+        if path == ":memory:" {
+            return Err(IssuerError::config("the ledger needs a file (sqlite:PATH) or PostgreSQL, not :memory:"));
+        }
+        Ok(LedgerStore::Sqlite(SqliteStore::open(Path::new(path))?))
+    }
+}
+
+impl Store for LedgerStore {
+    fn transact<T>(&mut self, work: &mut dyn FnMut(&mut dyn Txn) -> StoreResult<T>) -> StoreResult<T> {
+        match self {
+            LedgerStore::Sqlite(store) => store.transact(work),
+            LedgerStore::Postgres(store) => store.transact(work),
+        }
+    }
+
+    fn lookup_accounts(&mut self, ids: &[Id]) -> StoreResult<Vec<Account>> {
+        match self {
+            LedgerStore::Sqlite(store) => store.lookup_accounts(ids),
+            LedgerStore::Postgres(store) => store.lookup_accounts(ids),
+        }
+    }
+
+    fn lookup_transfers(&mut self, ids: &[Id]) -> StoreResult<Vec<TransferRecord>> {
+        match self {
+            LedgerStore::Sqlite(store) => store.lookup_transfers(ids),
+            LedgerStore::Postgres(store) => store.lookup_transfers(ids),
+        }
+    }
+
+    fn account_transfers(&mut self, account: Id, limit: usize) -> StoreResult<Vec<TransferRecord>> {
+        match self {
+            LedgerStore::Sqlite(store) => store.account_transfers(account, limit),
+            LedgerStore::Postgres(store) => store.account_transfers(account, limit),
+        }
+    }
+
+    fn account_balances(&mut self, account: Id, limit: usize) -> StoreResult<Vec<ledger::AccountBalance>> {
+        match self {
+            LedgerStore::Sqlite(store) => store.account_balances(account, limit),
+            LedgerStore::Postgres(store) => store.account_balances(account, limit),
+        }
+    }
+
+    fn max_timestamp(&mut self) -> StoreResult<u64> {
+        match self {
+            LedgerStore::Sqlite(store) => store.max_timestamp(),
+            LedgerStore::Postgres(store) => store.max_timestamp(),
+        }
+    }
+
+    fn ledger_totals(&mut self) -> StoreResult<Vec<LedgerTotals>> {
+        match self {
+            LedgerStore::Sqlite(store) => store.ledger_totals(),
+            LedgerStore::Postgres(store) => store.ledger_totals(),
+        }
+    }
+
+    fn pending_resolved_more_than_once(&mut self) -> StoreResult<u64> {
+        match self {
+            LedgerStore::Sqlite(store) => store.pending_resolved_more_than_once(),
+            LedgerStore::Postgres(store) => store.pending_resolved_more_than_once(),
+        }
+    }
+}
+
+/// The issuer's clock handed to the ledger (holds expire on the same time the host reads).
+#[derive(Clone)]
+pub(crate) struct SharedClock(pub Arc<dyn Clock>);
+
+impl Clock for SharedClock {
+    fn now_ns(&self) -> u64 {
+        self.0.now_ns()
+    }
+}
+
+/// A card account's balances, in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balance {
+    /// Posted credits minus posted debits.
+    pub ledger_minor: i64,
+    /// What can be spent: posted credits minus posted and pending debits.
+    pub available_minor: i64,
+}
+
+impl Balance {
+    fn of(account: &Account) -> Balance {
+        let clamp = |value: i128| i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX });
+        let credits = i128::from(account.credits_posted);
+        Balance {
+            ledger_minor: clamp(credits - i128::from(account.debits_posted)),
+            available_minor: clamp(credits - i128::from(account.debits_posted) - i128::from(account.debits_pending)),
+        }
+    }
+}
+
+/// What the ledger said to a movement, in the terms the host decides on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Moved {
+    /// Done now.
+    Done,
+    /// Done before under the same id (a retry of the same request): nothing moved again.
+    AlreadyDone,
+    /// The card account cannot cover it.
+    Insufficient,
+    /// The pending transfer to resolve does not exist.
+    NotFound,
+    /// The pending transfer was already posted, voided or has expired.
+    AlreadyResolved(ledger::PendingStatus),
+    /// The amount exceeds the pending transfer's.
+    ExceedsHold,
+    /// Anything else: a bug or a damaged ledger (the host answers 96).
+    Refused(CreateTransferResult),
+}
+
+fn moved(result: CreateTransferResult) -> Moved {
+    use CreateTransferResult as R;
+    match result {
+        R::Ok => Moved::Done,
+        R::Exists => Moved::AlreadyDone,
+        R::ExceedsCredits => Moved::Insufficient,
+        R::PendingTransferNotFound => Moved::NotFound,
+        R::PendingTransferAlreadyPosted => Moved::AlreadyResolved(ledger::PendingStatus::Posted),
+        R::PendingTransferAlreadyVoided => Moved::AlreadyResolved(ledger::PendingStatus::Voided),
+        R::PendingTransferExpired => Moved::AlreadyResolved(ledger::PendingStatus::Expired),
+        R::ExceedsPendingTransferAmount => Moved::ExceedsHold,
+        other => Moved::Refused(other),
+    }
+}
+
+pub(crate) struct Money {
+    ledger: Mutex<Ledger<LedgerStore, SharedClock>>,
+    ledger_id: u32,
+}
+
+impl Money {
+    /// Open the ledger and make sure the issuer's own accounts exist.
+    pub fn open(url: &str, clock: Arc<dyn Clock>, ledger_id: u32) -> Result<Money> {
+        let ledger = Ledger::open(LedgerStore::open(url)?, SharedClock(clock))?;
+        let money = Money { ledger: Mutex::new(ledger), ledger_id };
+        let system = [
+            (money.settlement_account(), CODE_SETTLEMENT),
+            (money.funding_account(), CODE_FUNDING),
+            (money.credit_line_account(), CODE_CREDIT_LINE),
+            (money.overdraft_account(), CODE_OVERDRAFT),
+        ];
+        let accounts: Vec<Account> = system.iter().map(|&(id, code)| Account::new(id, ledger_id, code)).collect();
+        for (result, (id, _)) in money.lock().create_accounts(&accounts)?.into_iter().zip(system) {
+            if !matches!(result, CreateAccountResult::Ok | CreateAccountResult::Exists) {
+                return Err(IssuerError::Ledger(format!("system account {id:#x}: {result}")));
+            }
+        }
+        Ok(money)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Ledger<LedgerStore, SharedClock>> {
+        // Every ledger call is one transaction that either committed or left nothing; a panic
+        // elsewhere while holding the lock leaves no half-state behind it.
+        self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn settlement_account(&self) -> Id {
+        settlement_account_id(self.ledger_id)
+    }
+
+    pub fn funding_account(&self) -> Id {
+        ACCOUNT_FUNDING | u128::from(self.ledger_id)
+    }
+
+    pub fn credit_line_account(&self) -> Id {
+        ACCOUNT_CREDIT_LINE | u128::from(self.ledger_id)
+    }
+
+    pub fn overdraft_account(&self) -> Id {
+        ACCOUNT_OVERDRAFT | u128::from(self.ledger_id)
+    }
+
+    /// A fresh card account id (random low half: card accounts are not enumerable and a
+    /// crash after creating one leaves only an empty, unused account).
+    pub fn new_card_account_id() -> Result<Id> {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(|_| IssuerError::Internal("the system random generator failed".into()))?;
+        Ok(ACCOUNT_CARD | u128::from(u64::from_be_bytes(bytes).max(1)))
+    }
+
+    pub fn create_card_account(&self, id: Id, credit: bool) -> Result<()> {
+        let code = if credit { CODE_CARD_CREDIT } else { CODE_CARD_DEBIT };
+        let account = Account::new(id, self.ledger_id, code).with_flags(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS);
+        match self.lock().create_accounts(&[account])?.first() {
+            Some(CreateAccountResult::Ok | CreateAccountResult::Exists) => Ok(()),
+            other => Err(IssuerError::Ledger(format!("card account: {other:?}"))),
+        }
+    }
+
+    pub fn balance(&self, account: Id) -> Result<Option<Balance>> {
+        Ok(self.lock().lookup_accounts(&[account])?.first().map(Balance::of))
+    }
+
+    pub fn transfer(&self, id: Id) -> Result<Option<TransferRecord>> {
+        Ok(self.lock().lookup_transfers(&[id])?.first().copied())
+    }
+
+    fn create(&self, transfers: &[Transfer]) -> Result<Vec<Moved>> {
+        Ok(self.lock().create_transfers(transfers)?.into_iter().map(moved).collect())
+    }
+
+    fn one(&self, transfer: Transfer) -> Result<Moved> {
+        Ok(self.create(&[transfer])?.first().copied().unwrap_or(Moved::Refused(CreateTransferResult::Ok)))
+    }
+
+    /// A pending hold card → settlement, released by the ledger after `timeout_seconds`.
+    pub fn hold(&self, id: Id, card: Id, amount: u64, timeout_seconds: u32, code: u16, card_id: i64) -> Result<Moved> {
+        let mut transfer = Transfer::new(id, card, self.settlement_account(), amount, self.ledger_id, code)
+            .with_flags(TransferFlags::PENDING);
+        transfer.timeout = timeout_seconds;
+        transfer.user_data_64 = card_id as u64;
+        self.one(transfer)
+    }
+
+    /// A stand-in hold that must not fail for funds: when the card cannot cover it, the
+    /// shortfall is first lent from the overdraft account, linked with the hold (both or
+    /// neither).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forced_hold(
+        &self,
+        id: Id,
+        overdraft_id: Id,
+        card: Id,
+        amount: u64,
+        timeout_seconds: u32,
+        code: u16,
+        card_id: i64,
+    ) -> Result<Moved> {
+        match self.hold(id, card, amount, timeout_seconds, code, card_id)? {
+            Moved::Insufficient => {}
+            other => return Ok(other),
+        }
+        let available = self.balance(card)?.map_or(0, |b| b.available_minor);
+        let shortfall = u64::try_from(i128::from(amount) - i128::from(available)).unwrap_or(amount).max(1);
+        let mut lend =
+            Transfer::new(overdraft_id, self.overdraft_account(), card, shortfall, self.ledger_id, TRANSFER_OVERDRAFT)
+                .with_flags(TransferFlags::LINKED);
+        lend.user_data_64 = card_id as u64;
+        let mut hold = Transfer::new(id, card, self.settlement_account(), amount, self.ledger_id, code)
+            .with_flags(TransferFlags::PENDING);
+        hold.timeout = timeout_seconds;
+        hold.user_data_64 = card_id as u64;
+        let results = self.create(&[lend, hold])?;
+        Ok(results.get(1).copied().unwrap_or(Moved::Refused(CreateTransferResult::Ok)))
+    }
+
+    /// Post `amount` of the pending transfer `pending` (0: all of it); the rest is released.
+    pub fn post(&self, id: Id, pending: Id, amount: u64) -> Result<Moved> {
+        let transfer = Transfer { pending_id: pending, ..Transfer::new(id, 0, 0, amount, 0, 0) }
+            .with_flags(TransferFlags::POST_PENDING_TRANSFER);
+        self.one(transfer)
+    }
+
+    /// Void the pending transfer `pending`.
+    pub fn void(&self, id: Id, pending: Id) -> Result<Moved> {
+        let transfer = Transfer { pending_id: pending, ..Transfer::new(id, 0, 0, 0, 0, 0) }
+            .with_flags(TransferFlags::VOID_PENDING_TRANSFER);
+        self.one(transfer)
+    }
+
+    /// A posted transfer (refunds, fundings, reversals of postings).
+    pub fn posted(&self, id: Id, debit: Id, credit: Id, amount: u64, code: u16, card_id: i64) -> Result<Moved> {
+        let mut transfer = Transfer::new(id, debit, credit, amount, self.ledger_id, code);
+        transfer.user_data_64 = card_id as u64;
+        self.one(transfer)
+    }
+
+    /// Release expired holds; how many.
+    pub fn expire(&self) -> Result<usize> {
+        Ok(self.lock().expire_pending()?)
+    }
+
+    /// Whether the ledger's invariants hold (debits equal credits per ledger, no pending
+    /// transfer resolved twice): for tests and operators.
+    pub fn check_invariants(&self) -> Result<()> {
+        let mut ledger = self.lock();
+        let report = ledger::invariants::check(ledger.store())?;
+        if report.holds() { Ok(()) } else { Err(IssuerError::Ledger(report.violations.join("; "))) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfer_ids_are_stable_and_distinct_per_role_and_key() {
+        let a = transfer_id(TransferRole::Hold, "2025:000001:0315063023:10000000344:90000000001");
+        assert_eq!(a, transfer_id(TransferRole::Hold, "2025:000001:0315063023:10000000344:90000000001"));
+        assert_ne!(a, transfer_id(TransferRole::ReverseHold, "2025:000001:0315063023:10000000344:90000000001"));
+        assert_ne!(a, transfer_id(TransferRole::Hold, "2025:000002:0315063023:10000000344:90000000001"));
+        assert_ne!(a, 0);
+    }
+}
