@@ -1,7 +1,18 @@
-//! `cardnet demo`: the end-to-end demo. Until the parties exist it says what is available.
+//! `cardnet demo`: the whole network in one process, over real TCP on loopback — a switch and
+//! two issuer banks running their production servers on SQLite files, an acquirer link and
+//! simulated cards — through a day of transactions, declines and failures.
+
+use std::path::PathBuf;
+use std::time::Instant;
 
 use clap::Args;
-use serde_json::json;
+use network::TransactionKind;
+use network::codes;
+use network::request::{CardInput, EntryMode};
+use serde_json::{Value, json};
+use testnet::acquirer::{AcquirerLink, Exchange};
+use testnet::card::{SimCard, Terminal};
+use testnet::net::{ISSUER_A, ISSUER_B, NetworkOptions, TestNetwork, blocking};
 
 use crate::cli_error::CliError;
 
@@ -10,44 +21,318 @@ pub struct DemoArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Where the parties' databases go (default: a fresh folder under the system temp dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
-const AVAILABLE: &[(&str, &str)] = &[
-    ("cardnet iso8583 decode --spec cup-pos --framed HEX", "decode a UnionPay POS frame into a masked dump"),
-    (
-        "cardnet iso8583 decode --json --unmask ... | cardnet iso8583 encode --spec S -",
-        "round-trip a message through JSON",
-    ),
-    ("cardnet iso8583 specs", "list the built-in specs (cup-pos, iso87-ascii, network)"),
-    ("cardnet iso8583 spec cup-pos", "print a built-in spec as TOML, to copy and adapt"),
-    ("cardnet crypto kcv|pinblock|mac|dukpt|emv|tr31|cvv|pvv ...", "the payment-crypto calculator"),
-    ("cardnet bench ledger [--backend sqlite|postgres]", "durable transfers/s of the double-entry ledger"),
-];
+/// The switch's wait for an issuer in the demo (the "slow issuer" step waits twice this).
+const ISSUER_TIMEOUT_MS: u64 = 1_500;
+/// How long the demo waits for an advice to be delivered.
+const DELIVERY_WAIT_MS: u64 = 15_000;
 
-const SAMPLE_V1: &str = "01AA60000600006031003110030200702406C020C19A311662242429000001130000000000000000010004032806071000000012346224242900000113D280620139490310133130303030303139383530313030303832343130303032000100313536D1EEF419D0AE2609260000000000000001399F260895BBE372271DDA7C9F2701809F101307010103A00000010A010000000000ED538FE49F37047F9F349E9F36020157950500000000009A031908309C01009F02060000000000015F2A02015682027C009F1A0201569F03060000000000009F3303E0E1C89F3501229F1E0831303030303031398408A0000003330101029F0902008C9F410400000403015331323230383938363036313730383030303235383339393331333131484654313730383033303131343134323031393038333030393334333531353032303031373232424433302E3632313535352C3131342E333631393534413236303031303230323032313630303030323930323130303135373038303330363030303131333034303830343234373239323035303848373036323830310014220000240006003846363531423236";
+fn failure(what: &str) -> impl Fn(&dyn std::fmt::Display) -> CliError + '_ {
+    move |e| CliError::Failure(format!("demo: {what}: {e}"))
+}
 
 pub fn run(args: DemoArgs) -> Result<(), CliError> {
-    let spec = iso8583::builtin::cup_pos();
-    let frame = iso8583::hex::decode(SAMPLE_V1).map_err(|e| CliError::Failure(e.to_string()))?;
-    let (envelope, message) = iso8583::decode_framed(&spec, &frame)?;
-    if args.json {
-        let available: Vec<_> =
-            AVAILABLE.iter().map(|(command, what)| json!({"command": command, "does": what})).collect();
-        let sample = iso8583::json::to_json(&message, Some(&envelope), iso8583::json::JsonOptions::default());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| failure("runtime")(&e))?;
+    let dir =
+        args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("cardnet-demo-{}", std::process::id())));
+    runtime.block_on(demo(dir, args.json))
+}
+
+struct Step {
+    label: &'static str,
+    card: String,
+    amount_minor: u64,
+    code: String,
+    auth_code: Option<String>,
+    note: String,
+    latency_ms: u128,
+}
+
+struct Demo {
+    net: TestNetwork,
+    link: AcquirerLink,
+    steps: Vec<Step>,
+    json: bool,
+}
+
+fn terminal(amount_minor: u64) -> Terminal<'static> {
+    Terminal {
+        amount_minor,
+        currency: testnet::net::CURRENCY,
+        country: "156",
+        date_yymmdd: "261121",
+        transaction_type: 0,
+        unpredictable_number: [0x5E, 0xED, 0x00, 0x01],
+    }
+}
+
+fn pin_of(card: &SimCard) -> String {
+    String::from_utf8_lossy(card.pin.expose()).into_owned()
+}
+
+fn money(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", minor.unsigned_abs() / 100, minor.unsigned_abs() % 100)
+}
+
+impl Demo {
+    fn present(
+        &self,
+        card: &mut SimCard,
+        entry: EntryMode,
+        pin: Option<&str>,
+        amount: u64,
+    ) -> Result<CardInput, CliError> {
+        card.present(entry, &terminal(amount), pin, self.link.hsm(), self.link.zpk()).map_err(|e| failure("card")(&e))
+    }
+
+    /// Send one transaction and record it as a step.
+    async fn step(
+        &mut self,
+        label: &'static str,
+        kind: TransactionKind,
+        input: &CardInput,
+        amount_minor: u64,
+        original: Option<&Exchange>,
+    ) -> Result<Exchange, CliError> {
+        let original_data = original.map(Exchange::original);
+        let started = Instant::now();
+        let exchange = self
+            .link
+            .transact(kind, input, amount_minor, original_data.as_ref())
+            .await
+            .map_err(|e| failure(label)(&e))?;
+        self.record(label, &exchange, amount_minor, started, String::new());
+        Ok(exchange)
+    }
+
+    fn record(&mut self, label: &'static str, exchange: &Exchange, amount_minor: u64, started: Instant, note: String) {
+        let pan = exchange.request.get_str(2).unwrap_or("");
+        let step = Step {
+            label,
+            card: iso8583::mask::mask_pan(pan),
+            amount_minor,
+            code: exchange.code().to_owned(),
+            auth_code: exchange.response.get_str(38).map(str::to_owned),
+            note,
+            latency_ms: started.elapsed().as_millis(),
+        };
+        if !self.json {
+            println!(
+                "  {:<34} {:<19} {:>10}  {:<2} {:<28} {:>5} ms{}",
+                step.label,
+                step.card,
+                money(step.amount_minor as i64),
+                step.code,
+                codes::meaning(&step.code),
+                step.latency_ms,
+                if step.note.is_empty() { String::new() } else { format!("  ({})", step.note) }
+            );
+        }
+        self.steps.push(step);
+    }
+
+    fn note_last(&mut self, note: String) {
+        if !self.json {
+            println!("  {:<34} {note}", "");
+        }
+        if let Some(last) = self.steps.last_mut() {
+            last.note = note;
+        }
+    }
+
+    fn available(&self, issuer: usize, card: &SimCard) -> Result<i64, CliError> {
+        let issuer = self.net.issuer(issuer);
+        blocking(|| issuer.balance(&issuer::CardRef::Id(card.card_id)))
+            .map(|b| b.available_minor)
+            .map_err(|e| failure("balance")(&e))
+    }
+
+    async fn wait_delivered(&self, issuer: usize) -> Result<bool, CliError> {
+        let server = self.net.switch().ok_or_else(|| CliError::Failure("demo: the switch stopped".into()))?;
+        let journal = server.switch().journal().clone();
+        let id = self.net.issuers[issuer].id.clone();
+        let deadline = Instant::now() + std::time::Duration::from_millis(DELIVERY_WAIT_MS);
+        while Instant::now() < deadline {
+            let counts = blocking(|| journal.advice_counts(&id)).map_err(|e| failure("journal")(&e))?;
+            if counts.pending == 0 {
+                return Ok(true);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(false)
+    }
+}
+
+async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
+    let _ = std::fs::remove_dir_all(&dir);
+    let options = NetworkOptions { dir: dir.clone(), issuer_timeout_ms: ISSUER_TIMEOUT_MS, postgres_url: None };
+    let net = TestNetwork::start(options).await.map_err(|e| failure("start the network")(&e))?;
+    for index in [ISSUER_A, ISSUER_B] {
+        if !net.wait_issuer_ready(index, 10_000).await {
+            return Err(CliError::Failure(format!("demo: the switch could not sign on to issuer {index}")));
+        }
+    }
+    let link = net.link("DEMO0001").await.map_err(|e| failure("connect the acquirer")(&e))?;
+    let switch_address = net.switch_address().map_err(|e| failure("switch")(&e))?;
+    if !json {
+        println!("cardnet demo: a switch and two issuer banks on loopback TCP, databases in {}", dir.display());
+        println!("  switch {} at {switch_address}", testnet::net::SWITCH_ID);
+        for issuer in &net.issuers {
+            println!("  issuer {} (BIN {}) at {}", issuer.id, issuer.bin, issuer.address);
+        }
+        println!("  acquirer {} (terminal DEMO0001)\n", testnet::net::ACQUIRER_ID);
+    }
+    let mut demo = Demo { net, link, steps: Vec::new(), json };
+
+    let issue = |demo: &Demo, issuer: usize, product: &str, balance: Option<u64>| {
+        demo.net.issue(issuer, product, balance).map_err(|e| failure("issue a card")(&e))
+    };
+    let mut alice = issue(&demo, ISSUER_A, issuer::dev::DEBIT_PRODUCT, Some(100_000))?;
+    let mut bob = issue(&demo, ISSUER_A, issuer::dev::CREDIT_PRODUCT, None)?;
+    let mut carol = issue(&demo, ISSUER_B, issuer::dev::DEBIT_PRODUCT, Some(50_000))?;
+    if !json {
+        println!(
+            "Cards issued: {} (debit, 1000.00), {} (credit), {} (debit, 500.00 at bank B)\n",
+            iso8583::mask::mask_pan(&alice.pan),
+            iso8583::mask::mask_pan(&bob.pan),
+            iso8583::mask::mask_pan(&carol.pan)
+        );
+        println!("  {:<34} {:<19} {:>10}  rc meaning                      latency", "transaction", "card", "amount");
+    }
+
+    // Approvals, by every entry mode.
+    let pin = pin_of(&alice);
+    let input = demo.present(&mut alice, EntryMode::Swipe, Some(&pin), 12_800)?;
+    let swipe = demo.step("purchase, stripe + PIN", TransactionKind::Purchase, &input, 12_800, None).await?;
+    let input = demo.present(&mut alice, EntryMode::Chip, Some(&pin), 5_680)?;
+    let chip = demo.step("purchase, chip + PIN", TransactionKind::Purchase, &input, 5_680, None).await?;
+    if let Some(arpc) = chip.response.get_path("55.91").ok().flatten() {
+        let accepted = alice.verify_arpc(arpc).map_err(|e| failure("ARPC")(&e))?;
+        demo.note_last(format!("the card checks the issuer's ARPC: {}", if accepted { "valid" } else { "INVALID" }));
+    }
+    let carol_pin = pin_of(&carol);
+    let input = demo.present(&mut carol, EntryMode::Contactless, Some(&carol_pin), 2_300)?;
+    demo.step("purchase, contactless (bank B)", TransactionKind::Purchase, &input, 2_300, None).await?;
+    let input = demo.present(&mut alice, EntryMode::Swipe, Some(&pin), 0)?;
+    let balance = demo.step("balance inquiry", TransactionKind::BalanceInquiry, &input, 0, None).await?;
+    if let Some(sets) = balance.response.get_str(54).and_then(|t| network::balance::AdditionalAmount::parse_all(t).ok())
+    {
+        if let Some(set) = sets.iter().find(|s| s.amount_type == network::balance::AVAILABLE_BALANCE) {
+            demo.note_last(format!("field 54: available {}", money(set.amount_minor)));
+        }
+    }
+
+    // Declines.
+    let bob_pin = pin_of(&bob);
+    let wrong = if bob_pin.starts_with('0') { "111111" } else { "000000" };
+    let input = demo.present(&mut bob, EntryMode::Swipe, Some(wrong), 4_500)?;
+    demo.step("purchase, wrong PIN", TransactionKind::Purchase, &input, 4_500, None).await?;
+    let input = demo.present(&mut carol, EntryMode::Swipe, Some(&carol_pin), 400_000)?;
+    demo.step("purchase, more than the balance", TransactionKind::Purchase, &input, 400_000, None).await?;
+    let stranger = CardInput {
+        pan: "4111111111111111".into(),
+        entry: Some(EntryMode::Keyed),
+        expiry_yymm: Some("3012".into()),
+        ..CardInput::default()
+    };
+    demo.step("purchase, a BIN no member issues", TransactionKind::Purchase, &stranger, 1_000, None).await?;
+
+    // The pre-authorization family, void, refund, reversal.
+    let input = demo.present(&mut bob, EntryMode::Chip, Some(&bob_pin), 30_000)?;
+    let preauth =
+        demo.step("pre-authorization (hotel)", TransactionKind::PreAuthorization, &input, 30_000, None).await?;
+    let input = demo.present(&mut bob, EntryMode::Keyed, None, 28_000)?;
+    demo.step("completion, partial", TransactionKind::Completion, &input, 28_000, Some(&preauth)).await?;
+    let input = demo.present(&mut alice, EntryMode::Swipe, None, 12_800)?;
+    demo.step("void of the stripe purchase", TransactionKind::Void, &input, 12_800, Some(&swipe)).await?;
+    let input = demo.present(&mut carol, EntryMode::Swipe, None, 1_000)?;
+    demo.step("refund (bank B)", TransactionKind::Refund, &input, 1_000, None).await?;
+    let started = Instant::now();
+    let reversal = demo.link.reversal(&chip.request, None).map_err(|e| failure("reversal")(&e))?;
+    let reversed = demo.link.send(reversal).await.map_err(|e| failure("reversal")(&e))?;
+    demo.record("reversal of the chip purchase", &reversed, 5_680, started, String::new());
+
+    // Failures: bank B unreachable (stand-in), bank A too slow (timeout and reversal).
+    demo.net.issuers[ISSUER_B].proxy.set_down(true);
+    let input = demo.present(&mut carol, EntryMode::Swipe, None, 4_000)?;
+    demo.step("bank B unreachable: stand-in", TransactionKind::Purchase, &input, 4_000, None).await?;
+    demo.net.issuers[ISSUER_B].proxy.set_down(false);
+    let delivered = demo.wait_delivered(ISSUER_B).await?;
+    demo.note_last(format!("bank B back: stand-in advice {}", if delivered { "delivered" } else { "still queued" }));
+
+    let before = demo.available(ISSUER_A, &alice)?;
+    demo.net.issuers[ISSUER_A].proxy.set_response_delay_ms(ISSUER_TIMEOUT_MS * 2);
+    let input = demo.present(&mut alice, EntryMode::Swipe, Some(&pin), 1_200)?;
+    demo.step("bank A too slow: timeout", TransactionKind::Purchase, &input, 1_200, None).await?;
+    demo.net.issuers[ISSUER_A].proxy.set_response_delay_ms(0);
+    let delivered = demo.wait_delivered(ISSUER_A).await?;
+    let after = demo.available(ISSUER_A, &alice)?;
+    demo.note_last(format!(
+        "0420 reversal advice {}; hold {}",
+        if delivered { "delivered" } else { "still queued" },
+        if after == before { "released" } else { "NOT released" }
+    ));
+
+    let balances = vec![
+        ("alice", ISSUER_A, demo.available(ISSUER_A, &alice)?),
+        ("bob", ISSUER_A, demo.available(ISSUER_A, &bob)?),
+        ("carol", ISSUER_B, demo.available(ISSUER_B, &carol)?),
+    ];
+    for index in [ISSUER_A, ISSUER_B] {
+        let issuer = demo.net.issuer(index);
+        blocking(|| issuer.check_ledger()).map_err(|e| failure("ledger invariants")(&e))?;
+    }
+    let net = demo.net;
+    // The configurations, so the databases can be looked at with the CLI afterwards.
+    let mut configs = vec![];
+    for issuer in &net.issuers {
+        let path = dir.join(format!("issuer-{}.toml", issuer.id));
+        std::fs::write(&path, issuer.config.to_toml()).map_err(|e| failure("write a config")(&e))?;
+        configs.push(path.display().to_string());
+    }
+    let switch_path = dir.join("switch.toml");
+    std::fs::write(&switch_path, net.switch_config.to_toml()).map_err(|e| failure("write a config")(&e))?;
+    configs.push(switch_path.display().to_string());
+    if json {
+        let steps: Vec<Value> = demo
+            .steps
+            .iter()
+            .map(|s| {
+                json!({
+                    "transaction": s.label, "card": s.card, "amount_minor": s.amount_minor, "currency": testnet::net::CURRENCY,
+                    "response_code": s.code, "meaning": codes::meaning(&s.code), "auth_code": s.auth_code,
+                    "note": s.note, "latency_ms": s.latency_ms as u64,
+                })
+            })
+            .collect();
+        let balances: Vec<Value> = balances
+            .iter()
+            .map(|(who, issuer, minor)| json!({"card": who, "issuer": net.issuers[*issuer].id, "available_minor": minor}))
+            .collect();
         println!(
             "{}",
-            json!({"status": "the network parties are not built yet", "available": available, "sample_purchase": sample})
+            json!({"directory": dir.display().to_string(), "configs": configs, "steps": steps, "available_balances": balances, "ledgers_balanced": true})
         );
-        return Ok(());
+    } else {
+        println!("\nAvailable balances afterwards (ledger invariants checked: debits = credits):");
+        for (who, issuer, minor) in &balances {
+            println!("  {who:<6} at {}: {}", net.issuers[*issuer].id, money(*minor));
+        }
+        println!(
+            "\nEvery message is in the switch's journal and each issuer's; the configurations are in {}:",
+            dir.display()
+        );
+        println!("  cardnet issuer card list --config {}", configs[0]);
     }
-    println!("cardnet demo: the codec, security module, ledger and transport are built; the terminal,");
-    println!("acquirer, switch and issuer that the demo will run are not yet.");
-    println!("What is available now:\n");
-    for (command, what) in AVAILABLE {
-        println!("  {command}\n      {what}");
-    }
-    println!("\nA UnionPay POS purchase request (published sample V1), decoded and masked:\n");
-    let options = iso8583::dump::DumpOptions { unmask: false, envelope: Some(envelope) };
-    print!("{}", iso8583::dump::dump(&message, &options));
+    net.shutdown().await;
     Ok(())
 }

@@ -114,7 +114,7 @@ pub fn run(command: IssuerCommand) -> Result<(), CliError> {
     }
 }
 
-/// `cardnet serve issuer --config FILE`: run the issuer host until Ctrl-C.
+/// `cardnet serve issuer --config FILE`: run the issuer host until Ctrl-C or SIGTERM.
 pub async fn serve(config_path: &Path) -> Result<(), CliError> {
     let config = IssuerConfig::load(config_path)?;
     // Opening touches the databases: off the async threads (the PostgreSQL client blocks).
@@ -124,7 +124,7 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
     let issuer = Arc::new(issuer);
     let address = issuer.settings().listen;
     let institution = issuer.settings().institution_id.clone();
-    issuer::server::bind_and_serve(issuer, address, issuer::server::ctrl_c(), |bound| {
+    issuer::server::bind_and_serve(issuer, address, crate::serve_command::stop_signal(), |bound| {
         eprintln!("cardnet issuer {institution}: listening on {bound} (Ctrl-C stops)");
     })
     .await?;

@@ -41,3 +41,19 @@ pub fn run(command: ServeCommand) -> Result<(), CliError> {
 fn init_logging() {
     let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).try_init();
 }
+
+/// Ctrl-C, or SIGTERM on Unix (how a service manager stops a process).
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -133,26 +133,10 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
         server.local_addr(),
         server.switch().directory().issuers().len()
     );
-    stop_signal().await;
+    crate::serve_command::stop_signal().await;
     eprintln!("cardnet switch: stopping (answering what is in flight, signing off)");
     server.shutdown().await;
     Ok(())
-}
-
-/// Ctrl-C, or SIGTERM on Unix (how a service manager stops a process).
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 impl From<switch::SwitchError> for CliError {

@@ -99,16 +99,36 @@ fn bad_input_is_one_line_naming_field_and_offset_with_exit_2() {
 }
 
 #[test]
-fn specs_and_demo_report_as_json() {
+fn specs_report_as_json() {
     let output = cardnet(&["iso8583", "specs", "--json"], None);
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let names: Vec<_> =
         value["specs"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect();
     assert_eq!(names, ["cup-pos", "iso87-ascii", "network"]);
-    let output = cardnet(&["demo", "--json"], None);
-    assert!(output.status.success());
+}
+
+/// The demo runs the whole network (switch, two issuers, TCP) and reports every step; the
+/// response codes are the decisions the script provokes, so a broken party shows here.
+#[test]
+fn demo_runs_the_network_and_reports_as_json() {
+    let directory = std::env::temp_dir().join(format!("cardnet-cli-demo-{}", std::process::id()));
+    let output = cardnet(&["demo", "--json", "--dir", directory.to_str().unwrap()], None);
+    assert!(output.status.success(), "{}", stderr(&output));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(value["sample_purchase"]["fields"]["2"], "622424******0113");
+    let codes: Vec<&str> =
+        value["steps"].as_array().unwrap().iter().map(|s| s["response_code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["00", "00", "00", "00", "55", "51", "15", "00", "00", "00", "00", "00", "00", "98"]);
+    let notes: Vec<&str> = value["steps"].as_array().unwrap().iter().map(|s| s["note"].as_str().unwrap()).collect();
+    assert!(notes.contains(&"the card checks the issuer's ARPC: valid"), "{notes:?}");
+    assert!(notes.contains(&"0420 reversal advice delivered; hold released"), "{notes:?}");
+    assert_eq!(value["ledgers_balanced"], true);
+    // No full card number anywhere in what the demo prints.
+    let text = String::from_utf8_lossy(&output.stdout);
+    for step in value["steps"].as_array().unwrap() {
+        assert!(step["card"].as_str().unwrap().contains("******"));
+    }
+    assert!(!text.chars().collect::<Vec<_>>().windows(16).any(|w| w.iter().all(char::is_ascii_digit)));
+    let _ = std::fs::remove_dir_all(&directory);
 }
 
 #[test]

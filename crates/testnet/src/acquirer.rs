@@ -181,10 +181,10 @@ impl AcquirerLink {
         let response = self.client.request(&request).await.map_err(LinkError::Transport)?;
         // A response without a MAC is acceptable only for a format error the switch could not
         // attribute to a link (it cannot know which ZAK to use).
-        if response.has(network::mac::MAC_FIELD) || response.get_str(39) != Some(network::codes::FORMAT_ERROR) {
-            if network::mac::verify(&*self.hsm, &self.zak, &response).is_err() {
-                return Err(LinkError::ResponseMac(Box::new(response)));
-            }
+        let must_verify =
+            response.has(network::mac::MAC_FIELD) || response.get_str(39) != Some(network::codes::FORMAT_ERROR);
+        if must_verify && network::mac::verify(&*self.hsm, &self.zak, &response).is_err() {
+            return Err(LinkError::ResponseMac(Box::new(response)));
         }
         Ok(Exchange { request, response })
     }

@@ -1,0 +1,144 @@
+//! The party commands as a person runs them: `cardnet issuer init`, `cardnet issuer card
+//! issue|list|block|unblock`, `cardnet switch init`, `cardnet serve issuer` — JSON on stdout,
+//! one-line errors with exit 2 for bad input, no full card number outside `card issue`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn cardnet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cardnet")).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cardnet-party-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn issuer_cards_from_the_command_line() {
+    let dir = fresh_dir("issuer");
+    let dir_text = dir.to_str().unwrap();
+    let init = json(&cardnet(&["issuer", "init", "--dir", dir_text, "--json"]));
+    let config = init["config"].as_str().unwrap().to_owned();
+    assert_eq!(init["institution_id"], issuer::dev::ISSUER_ID);
+    // A second init refuses to overwrite.
+    let again = cardnet(&["issuer", "init", "--dir", dir_text]);
+    assert_eq!(again.status.code(), Some(2));
+
+    let card = json(&cardnet(&[
+        "issuer",
+        "card",
+        "issue",
+        "--config",
+        &config,
+        "--product",
+        "debit",
+        "--balance",
+        "12550",
+        "--json",
+    ]));
+    let pan = card["pan"].as_str().unwrap().to_owned();
+    assert!(pan.starts_with(issuer::dev::ISSUER_BIN) && pan.len() >= 16, "the full number, shown this once");
+    assert!(card["pin"].as_str().unwrap().chars().all(|c| c.is_ascii_digit()));
+    assert_eq!(card["available_minor"], 12550);
+
+    let list = json(&cardnet(&["issuer", "card", "list", "--config", &config, "--json"]));
+    let listed = &list["cards"][0];
+    assert_eq!(listed["pan"], iso8583::mask::mask_pan(&pan));
+    assert_eq!(listed["status"], "active");
+    assert!(!String::from_utf8_lossy(&cardnet(&["issuer", "card", "list", "--config", &config]).stdout).contains(&pan));
+
+    let blocked = json(&cardnet(&["issuer", "card", "block", "--config", &config, "--pan", &pan, "--json"]));
+    assert_eq!(blocked["status"], "blocked");
+    let unblocked = json(&cardnet(&["issuer", "card", "unblock", "--config", &config, "--pan", &pan, "--json"]));
+    assert_eq!(unblocked["status"], "active");
+
+    // Bad input: exit 2, one line on stderr, no card number in it.
+    for args in [
+        vec!["issuer", "card", "issue", "--config", &config, "--product", "platinum"],
+        vec!["issuer", "card", "block", "--config", &config, "--pan", "6224240000000000"],
+        vec!["issuer", "card", "list", "--config", "/nonexistent/issuer.toml"],
+    ] {
+        let output = cardnet(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(error.trim().lines().count(), 1, "{error}");
+        assert!(!error.contains("6224240000000000"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn switch_init_writes_a_config_that_loads() {
+    let dir = fresh_dir("switch");
+    let init = json(&cardnet(&["switch", "init", "--dir", dir.to_str().unwrap(), "--json"]));
+    let config_path = dir.join("switch.toml");
+    assert!(config_path.exists(), "{init}");
+    let config = switch::SwitchConfig::load(&config_path).unwrap();
+    assert!(config.members.iter().any(|m| m.id == switch::dev::ACQUIRER_ID));
+    let again = cardnet(&["switch", "init", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2), "an existing config is not overwritten");
+    let bad = cardnet(&["serve", "switch", "--config", "/nonexistent/switch.toml"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `cardnet serve issuer` answers a network sign-on over TCP and stops on SIGTERM.
+#[cfg(unix)]
+#[test]
+fn serve_issuer_answers_sign_on_and_stops_on_sigterm() {
+    use std::io::{Read, Write};
+    let dir = fresh_dir("serve");
+    let init = json(&cardnet(&["issuer", "init", "--dir", dir.to_str().unwrap(), "--json"]));
+    let config_path = init["config"].as_str().unwrap().to_owned();
+    // Listen on a free port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    let text = text.replace("listen = \"127.0.0.1:9200\"", &format!("listen = \"127.0.0.1:{port}\""));
+    std::fs::write(&config_path, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
+        .args(["serve", "issuer", "--config", &config_path])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stream = None;
+    for _ in 0..100 {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            stream = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut stream = stream.expect("the issuer listens");
+    let spec = iso8583::builtin::network();
+    let sign_on = transport::netmgmt::request(
+        &spec,
+        transport::NetworkCode::SignOn,
+        1,
+        &transport::Institution::new("90000000001"),
+    )
+    .unwrap();
+    stream.write_all(&iso8583::encode_framed(&sign_on, &Default::default()).unwrap()).unwrap();
+    let mut length = [0u8; 2];
+    stream.read_exact(&mut length).unwrap();
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes(length))];
+    stream.read_exact(&mut body).unwrap();
+    let answer = iso8583::decode(&spec, &body).unwrap();
+    assert_eq!(answer.mti().as_str(), "0810");
+    assert_eq!(answer.get_str(39), Some("00"));
+    drop(stream);
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(exit.success(), "a graceful stop on SIGTERM: {exit:?}: {stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
