@@ -310,21 +310,10 @@ impl PostgresStore {
 }
 
 /// Drop `schema` and everything in it (tests clean up with it). A ledger still writing to it
-/// can make the drop a deadlock victim; that is retried.
+/// can make the drop a deadlock victim; that is retried (by `sqlstore`, which does the same for
+/// every party's schema).
 pub fn drop_schema(url: &str, schema: &str) -> StoreResult<()> {
-    let mut client = DropOffThread::new(Client::connect(url, NoTls).map_err(|e| error("connect", &e))?);
-    let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_identifier(schema));
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match client.batch_execute(&sql) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.code().is_some_and(retryable) && attempt < RETRIES_MAX => {
-                std::thread::sleep(Duration::from_millis(attempt as u64));
-            }
-            Err(e) => return Err(error("drop schema", &e)),
-        }
-    }
+    sqlstore::drop_postgres_schema(url, schema).map_err(|e| StoreError::Failed(e.to_string()))
 }
 
 /// Create the schema and tables; two processes starting at once may race on the catalog, so
