@@ -140,5 +140,10 @@ fn serve_issuer_answers_sign_on_and_stops_on_sigterm() {
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert!(exit.success(), "a graceful stop on SIGTERM: {exit:?}: {stderr}");
+    // One log line for the exchange: MTI, STAN, response code, latency.
+    let line = stderr.lines().find(|line| line.contains("message") && line.contains("0800")).unwrap_or_default();
+    for part in ["stan", "000001", "rc", "00", "latency_us"] {
+        assert!(line.contains(part), "{part} in the log line {line:?} of {stderr}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
