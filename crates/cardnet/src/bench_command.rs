@@ -16,6 +16,8 @@ use crate::cli_error::CliError;
 pub enum BenchCommand {
     /// Durable transfers per second and batch latency of the ledger.
     Ledger(LedgerArgs),
+    /// Authorizations per second through acquirer link, switch, issuer and ledger over TCP.
+    Network(crate::bench_network::NetworkArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,6 +69,7 @@ pub struct LedgerArgs {
 pub fn run(command: BenchCommand) -> Result<(), CliError> {
     match command {
         BenchCommand::Ledger(args) => ledger_bench(args),
+        BenchCommand::Network(args) => crate::bench_network::run(args),
     }
 }
 

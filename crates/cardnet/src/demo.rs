@@ -224,11 +224,10 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
     demo.step("purchase, contactless (bank B)", TransactionKind::Purchase, &input, 2_300, None).await?;
     let input = demo.present(&mut alice, EntryMode::Swipe, Some(&pin), 0)?;
     let balance = demo.step("balance inquiry", TransactionKind::BalanceInquiry, &input, 0, None).await?;
-    if let Some(sets) = balance.response.get_str(54).and_then(|t| network::balance::AdditionalAmount::parse_all(t).ok())
-    {
-        if let Some(set) = sets.iter().find(|s| s.amount_type == network::balance::AVAILABLE_BALANCE) {
-            demo.note_last(format!("field 54: available {}", money(set.amount_minor)));
-        }
+    let sets = balance.response.get_str(54).and_then(|t| network::balance::AdditionalAmount::parse_all(t).ok());
+    let available = sets.unwrap_or_default().into_iter().find(|s| s.amount_type == network::balance::AVAILABLE_BALANCE);
+    if let Some(set) = available {
+        demo.note_last(format!("field 54: available {}", money(set.amount_minor)));
     }
 
     // Declines.

@@ -3,6 +3,7 @@
 //! status (2 for bad input).
 
 mod bench_command;
+mod bench_network;
 mod cli_error;
 mod crypto_command;
 mod demo;

@@ -17,8 +17,10 @@
 //! preauth_hold_days = 7
 //! purchase_hold_days = 30
 //! business_day_utc_offset_minutes = 480
+//! key_grace_ms = 60000                   # the replaced ZPK/ZAK still accepted this long
 //!
 //! [keys]                                 # TR-31 key blocks under the LMK
+//! switch_zmk = "…"                       # the KEK the switch sends new ZPKs/ZAKs under
 //! switch_zpk = "D0144P0TB00E0200…"
 //! switch_zak = "…"
 //! pvk = "…"
@@ -47,9 +49,9 @@ use serde::Deserialize;
 use crate::error::{IssuerError, Result};
 use crate::limits::{
     BIN_LEN_MAX, BIN_LEN_MIN, BUSINESS_DAY_OFFSET_MINUTES_MAX, CARD_VALIDITY_MONTHS_DEFAULT, CARD_VALIDITY_MONTHS_MAX,
-    CONFIG_BYTES_MAX, EXCLUDED_PREFIXES_MAX, HOLD_DAYS_MAX, INSTITUTION_ID_LEN, PAN_LEN_DEFAULT, PAN_LEN_MAX,
-    PAN_LEN_MIN, PIN_LENGTH_DEFAULT, PIN_TRIES_MAX_DEFAULT, PIN_TRIES_MAX_LIMIT, PREAUTH_HOLD_DAYS_DEFAULT,
-    PRODUCT_NAME_LEN_MAX, PRODUCTS_MAX, PURCHASE_HOLD_DAYS_DEFAULT,
+    CONFIG_BYTES_MAX, EXCLUDED_PREFIXES_MAX, HOLD_DAYS_MAX, INSTITUTION_ID_LEN, KEY_GRACE_MS_DEFAULT, KEY_GRACE_MS_MAX,
+    PAN_LEN_DEFAULT, PAN_LEN_MAX, PAN_LEN_MIN, PIN_LENGTH_DEFAULT, PIN_TRIES_MAX_DEFAULT, PIN_TRIES_MAX_LIMIT,
+    PREAUTH_HOLD_DAYS_DEFAULT, PRODUCT_NAME_LEN_MAX, PRODUCTS_MAX, PURCHASE_HOLD_DAYS_DEFAULT,
 };
 
 /// The issuer's configuration file.
@@ -88,6 +90,10 @@ pub struct IssuerConfig {
     /// this many minutes (480 for UTC+8).
     #[serde(default)]
     pub business_day_utc_offset_minutes: i32,
+    /// After the switch changes a working key of the link (0800/101), the key it replaced is
+    /// still accepted this long (MACs and PIN blocks of messages already on their way).
+    #[serde(default = "default_key_grace_ms")]
+    pub key_grace_ms: u64,
     pub keys: KeysConfig,
     #[serde(default)]
     pub products: Vec<ProductConfig>,
@@ -97,9 +103,13 @@ pub struct IssuerConfig {
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeysConfig {
-    /// Zone PIN key of the link to the switch: field 52 arrives under it.
+    /// Zone master key shared with the switch: the KEK new ZPKs and ZAKs arrive under in a key
+    /// change (0800/101).
+    pub switch_zmk: String,
+    /// Zone PIN key of the link to the switch: field 52 arrives under it. The initial key: once
+    /// the switch has changed it, the newest key in the database is used.
     pub switch_zpk: String,
-    /// Zone MAC key of the link to the switch: field 128 both ways.
+    /// Zone MAC key of the link to the switch: field 128 both ways. Initial, like `switch_zpk`.
     pub switch_zak: String,
     /// PIN verification key (Visa PVV).
     pub pvk: String,
@@ -200,6 +210,9 @@ fn default_preauth_hold_days() -> u32 {
 }
 fn default_purchase_hold_days() -> u32 {
     PURCHASE_HOLD_DAYS_DEFAULT
+}
+fn default_key_grace_ms() -> u64 {
+    KEY_GRACE_MS_DEFAULT
 }
 fn default_pvk_index() -> u8 {
     1
@@ -317,9 +330,13 @@ impl IssuerConfig {
         line(format!("purchase_hold_days = {}", self.purchase_hold_days));
         line("# Daily limits count per business day, which starts at UTC midnight plus this offset.".into());
         line(format!("business_day_utc_offset_minutes = {}", self.business_day_utc_offset_minutes));
+        line("# After a key change from the switch, the replaced ZPK/ZAK is still accepted this long.".into());
+        line(format!("key_grace_ms = {}", self.key_grace_ms));
         line(String::new());
-        line("# TR-31 key blocks under the LMK.".into());
+        line("# TR-31 key blocks under the LMK. switch_zpk and switch_zak are the initial link keys: the".into());
+        line("# switch changes them under switch_zmk, and the newest key in the database is used.".into());
         line("[keys]".into());
+        line(format!("switch_zmk = {}", quote(&self.keys.switch_zmk)));
         line(format!("switch_zpk = {}", quote(&self.keys.switch_zpk)));
         line(format!("switch_zak = {}", quote(&self.keys.switch_zak)));
         line(format!("pvk = {}", quote(&self.keys.pvk)));
@@ -363,6 +380,8 @@ pub fn load_lmk_file(path: &Path) -> Result<SoftHsm> {
 /// The keys the host runs with, parsed and checked for their roles.
 #[derive(Clone)]
 pub struct Keys {
+    pub switch_zmk: WrappedKey,
+    /// The link's initial ZPK and ZAK (see [`KeysConfig`]).
     pub switch_zpk: WrappedKey,
     pub switch_zak: WrappedKey,
     pub pvk: WrappedKey,
@@ -375,6 +394,7 @@ pub struct Keys {
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keys")
+            .field("switch_zmk", &self.switch_zmk)
             .field("switch_zpk", &self.switch_zpk)
             .field("switch_zak", &self.switch_zak)
             .field("pvk", &self.pvk)
@@ -413,6 +433,7 @@ pub struct Settings {
     pub preauth_hold_seconds: u32,
     pub purchase_hold_seconds: u32,
     pub business_day_offset_ms: i64,
+    pub key_grace_ms: u64,
     pub keys: Keys,
     pub products: BTreeMap<String, ProductConfig>,
 }
@@ -449,10 +470,14 @@ impl Settings {
         if config.business_day_utc_offset_minutes.abs() > BUSINESS_DAY_OFFSET_MINUTES_MAX {
             return bad(format!("business_day_utc_offset_minutes must be within ±{BUSINESS_DAY_OFFSET_MINUTES_MAX}"));
         }
+        if config.key_grace_ms > KEY_GRACE_MS_MAX {
+            return bad(format!("key_grace_ms must be at most {KEY_GRACE_MS_MAX}"));
+        }
         if config.keys.pvk_index > 9 {
             return bad("keys.pvk_index must be one digit (0 to 9)".into());
         }
         let keys = Keys {
+            switch_zmk: key("switch_zmk", &config.keys.switch_zmk, KeyType::Zmk)?,
             switch_zpk: key("switch_zpk", &config.keys.switch_zpk, KeyType::Zpk)?,
             switch_zak: key("switch_zak", &config.keys.switch_zak, KeyType::Zak)?,
             pvk: key("pvk", &config.keys.pvk, KeyType::Pvk)?,
@@ -485,6 +510,7 @@ impl Settings {
             preauth_hold_seconds: config.preauth_hold_days * crate::limits::SECONDS_PER_DAY,
             purchase_hold_seconds: config.purchase_hold_days * crate::limits::SECONDS_PER_DAY,
             business_day_offset_ms: i64::from(config.business_day_utc_offset_minutes) * 60_000,
+            key_grace_ms: config.key_grace_ms,
             keys,
             products,
         })

@@ -1,9 +1,10 @@
 //! Development and test set-ups: a complete issuer configuration with fresh keys.
 //!
 //! Every key is generated in (or given to) one software HSM, so a test acting as the switch
-//! can build requests with the very same ZPK and ZAK the issuer holds. Real members exchange
-//! zone keys under a ZMK in a key ceremony instead; [`config_with_link_keys`] takes the link
-//! keys from outside (a development switch generated under the same LMK).
+//! can build requests with the very same ZPK and ZAK the issuer holds. Real members share the
+//! ZMK in a key ceremony and the switch sends working keys under it (0800/101);
+//! [`config_with_link_keys`] takes the link keys, ZMK included, from outside (a development
+//! switch generated under the same LMK).
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use hsm::{KeyAlgorithm, KeyType, Secret, SecurityModule, SoftHsm, WrappedKey};
 use crate::config::{IssuerConfig, KeysConfig, ProductConfig, ProductKind};
 use crate::error::{IssuerError, Result};
 use crate::limits::{
-    CARD_VALIDITY_MONTHS_DEFAULT, PAN_LEN_DEFAULT, PIN_LENGTH_DEFAULT, PIN_TRIES_MAX_DEFAULT,
+    CARD_VALIDITY_MONTHS_DEFAULT, KEY_GRACE_MS_DEFAULT, PAN_LEN_DEFAULT, PIN_LENGTH_DEFAULT, PIN_TRIES_MAX_DEFAULT,
     PREAUTH_HOLD_DAYS_DEFAULT, PURCHASE_HOLD_DAYS_DEFAULT,
 };
 
@@ -36,16 +37,18 @@ pub const LMK_FILE: &str = "lmk.hex";
 pub const DATABASE_FILE: &str = "issuer.db";
 pub const LEDGER_FILE: &str = "issuer-ledger.db";
 
-/// The zone keys of the issuer's link to the switch.
+/// The zone keys of the issuer's link to the switch: the ZMK the switch sends new working keys
+/// under, and the initial ZPK and ZAK.
 #[derive(Clone)]
 pub struct LinkKeys {
+    pub zmk: WrappedKey,
     pub zpk: WrappedKey,
     pub zak: WrappedKey,
 }
 
 impl std::fmt::Debug for LinkKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LinkKeys(zpk {}, zak {})", self.zpk.kcv(), self.zak.kcv())
+        write!(f, "LinkKeys(zmk {}, zpk {}, zak {})", self.zmk.kcv(), self.zpk.kcv(), self.zak.kcv())
     }
 }
 
@@ -53,6 +56,7 @@ impl LinkKeys {
     /// Fresh double-length TDES zone keys (format 0 PIN blocks and X9.19 MACs need TDES).
     pub fn generate(hsm: &dyn SecurityModule) -> hsm::Result<LinkKeys> {
         Ok(LinkKeys {
+            zmk: hsm.generate_key(KeyType::Zmk, KeyAlgorithm::Tdes2)?,
             zpk: hsm.generate_key(KeyType::Zpk, KeyAlgorithm::Tdes2)?,
             zak: hsm.generate_key(KeyType::Zak, KeyAlgorithm::Tdes2)?,
         })
@@ -106,7 +110,9 @@ pub fn config_with_link_keys(
         preauth_hold_days: PREAUTH_HOLD_DAYS_DEFAULT,
         purchase_hold_days: PURCHASE_HOLD_DAYS_DEFAULT,
         business_day_utc_offset_minutes: 0,
+        key_grace_ms: KEY_GRACE_MS_DEFAULT,
         keys: KeysConfig {
+            switch_zmk: link.zmk.block().to_owned(),
             switch_zpk: link.zpk.block().to_owned(),
             switch_zak: link.zak.block().to_owned(),
             pvk: key(KeyType::Pvk, KeyAlgorithm::Tdes2)?,

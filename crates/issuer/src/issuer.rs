@@ -4,13 +4,18 @@
 //!
 //! # The checks, in order (docs/network-flows.md §3; the first failure answers)
 //!
-//! 1. MAC (128, switch ZAK) → A0, not journaled.
+//! 1. MAC (128, switch ZAK — the current one, or the one a key change replaced while its grace
+//!    lasts) → A0, not journaled. The response is MAC'd with the ZAK that verified the request.
 //! 2. Format → 30 (13 for a zero purchase).
 //! 3. Duplicate (same year, 11, 7, 32, 33) → the journaled response again.
+//!    An original whose reversal came first (a reversal journaled naming this request) → 05
+//!    ([`ALREADY_REVERSED`]), nothing held, journaled as [`EntryState::AlreadyReversed`]; an
+//!    advice is answered 00 (received) and recorded the same way.
 //! 4. Card (keyed hash lookup, Luhn, 35 = 2) → 14.
 //! 5. Status → 41/43/62/54.
 //! 6. Expiry → 54.
-//! 7. PIN → 55, 75 at `pin_tries_max`.
+//! 7. PIN (under the link's current ZPK, or the replaced one within its grace) → 55, 75 at
+//!    `pin_tries_max`.
 //! 8. CVV/iCVV, ARQC (and its ATC above the card's high-water mark) → 59.
 //! 9. Daily amount/count → 61/65.
 //! 10. Funds (the ledger refuses the hold) → 51.
@@ -47,12 +52,15 @@
 //! the journal commit, so two requests for one card never interleave their read-decide-write
 //! (the daily limits and PIN counter stay exact). One issuer process per database: the locks
 //! are in memory.
+//!
+//! Network management: 0800/101 key changes are taken here ([`crate::linkkeys`]); other 0800s
+//! (sign-on, echo, sign-off) are answered 00 as `transport::NetMgmt` answers them.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use clock::{Clock, UtcDateTime};
 use hsm::pinblock::PinFormat;
-use hsm::{ArpcMethod, ArqcRequest, PinVerification, SecurityModule};
+use hsm::{ArpcMethod, ArqcRequest, PinVerification, SecurityModule, WrappedKey};
 use iso8583::{Message, Spec};
 use network::TransactionKind;
 use network::balance::{AVAILABLE_BALANCE, AdditionalAmount, LEDGER_BALANCE};
@@ -62,6 +70,7 @@ use sha1::{Digest, Sha1};
 use crate::config::{IssuerConfig, Settings};
 use crate::error::{IssuerError, Result};
 use crate::limits::{CARD_LOCK_STRIPES, MS_PER_DAY, PENDING_FUNDINGS_MAX};
+use crate::linkkeys::{Link, LinkKeys};
 use crate::money::{
     Balance, Money, Moved, TRANSFER_PREAUTH, TRANSFER_PURCHASE, TRANSFER_REFUND, TRANSFER_REVERSAL, TransferRole,
     transfer_id,
@@ -79,6 +88,11 @@ const ICVV_SERVICE_CODE: &str = "999";
 const TRACK2_CVV: std::ops::Range<usize> = 5..8;
 /// Journal rows `card_journal` returns at most.
 const CARD_JOURNAL_MAX: usize = 1_000;
+/// The answer to an original that arrives after its own reversal (docs/network-flows.md §3):
+/// "do not honour". Not 94 (it is not a duplicate of anything the acquirer sent twice) and not
+/// 25 (nothing is missing): the transaction was cancelled by the acquirer before it got here,
+/// and an approval now would hold funds nobody will ever reverse again.
+pub const ALREADY_REVERSED: &str = codes::DO_NOT_HONOUR;
 
 /// The issuer host's core.
 pub struct Issuer {
@@ -87,6 +101,8 @@ pub struct Issuer {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cards: CardStore,
     pub(crate) money: Money,
+    /// The working keys of the link to the switch, changed by 0800/101.
+    pub(crate) link: Link,
     locks: Vec<Mutex<()>>,
     spec: Arc<Spec>,
 }
@@ -132,6 +148,13 @@ impl From<JournalRow> for JournalEntry {
             refunded_minor: row.refunded_amount,
         }
     }
+}
+
+/// The link keys of one request: the snapshot it was checked with and the ZAK that verified
+/// its MAC (its response is MAC'd with that one).
+pub(crate) struct Verified {
+    keys: LinkKeys,
+    zak: WrappedKey,
 }
 
 /// What a request decided, before it is answered and journaled.
@@ -206,9 +229,10 @@ impl Issuer {
     pub fn open(config: &IssuerConfig, hsm: Arc<dyn SecurityModule>, clock: Arc<dyn Clock>) -> Result<Issuer> {
         let settings = Settings::new(config)?;
         let cards = CardStore::open(&settings.database)?;
+        let link = Link::load(cards.db(), &settings)?;
         let money = Money::open(&settings.ledger, Arc::clone(&clock), settings.ledger_id)?;
         let locks = (0..CARD_LOCK_STRIPES).map(|_| Mutex::new(())).collect();
-        let issuer = Issuer { settings, hsm, clock, cards, money, locks, spec: iso8583::builtin::network() };
+        let issuer = Issuer { settings, hsm, clock, cards, money, link, locks, spec: iso8583::builtin::network() };
         for funding in issuer.cards.pending_fundings(PENDING_FUNDINGS_MAX)? {
             issuer.complete_funding(&funding)?;
         }
@@ -294,44 +318,62 @@ impl Issuer {
     // ---- Answering -----------------------------------------------------------------------
 
     /// Answer one request or advice of the network dialect (0100, 0200, 0120, 0220, 0400,
-    /// 0420 and their repeats): the response, MAC'd with the switch ZAK, after its decision
-    /// is durable. `None` for a message that has no response (a response itself).
+    /// 0420 and their repeats): the response, MAC'd with the switch ZAK that verified the
+    /// request, after its decision is durable. An 0800 key change (70 = 101) changes a link key
+    /// ([`crate::linkkeys`]); other 0800s are answered 00. `None` for a message that has no
+    /// response (a response itself).
     pub fn handle(&self, request: &Message) -> Option<Message> {
         if !request.mti().is_request() {
             return None;
         }
-        // 1. The MAC, before anything else is read.
-        match network::mac::verify(&*self.hsm, &self.settings.keys.switch_zak, request) {
-            Ok(()) => {}
-            Err(network::Error::Mac) => return self.answer_plain(request, codes::MAC_ERROR),
-            Err(_) => return self.answer_plain(request, codes::SYSTEM_MALFUNCTION),
+        if transport::netmgmt::is_request(request) {
+            return match transport::NetworkCode::of(request) {
+                Some(transport::NetworkCode::KeyChange) => self.key_change(request),
+                _ => transport::netmgmt::answer(request),
+            };
         }
+        // 1. The MAC, before anything else is read: one snapshot of the link keys serves the
+        //    whole request, so a key change meanwhile does not mix keys.
+        let keys = self.link_keys_now();
+        let zak = match self.verify_link_mac(request, &keys) {
+            Ok(zak) => zak,
+            Err(code) => return self.answer_plain(request, code, &keys.zak),
+        };
+        let link = Verified { keys, zak };
         if !matches!(request.mti().class(), 1 | 2 | 4) {
-            return self.answer_plain(request, codes::INVALID_TRANSACTION);
+            return self.answer_plain(request, codes::INVALID_TRANSACTION, &link.zak);
         }
         let now_ms = self.now_ms();
         // 2. Format.
         let parsed = match request::parse(request, &self.settings, now_ms) {
             Ok(parsed) => parsed,
-            Err(code) => return self.answer_plain(request, code),
+            Err(code) => return self.answer_plain(request, code, &link.zak),
         };
-        match self.process(request, &parsed, now_ms) {
+        match self.process(request, &parsed, &link, now_ms) {
             Ok(response) => Some(response),
             Err(error) => {
                 tracing::error!(mti = request.mti().as_str(), %error, "issuer: request failed, answered 96");
-                self.answer_plain(request, codes::SYSTEM_MALFUNCTION)
+                self.answer_plain(request, codes::SYSTEM_MALFUNCTION, &link.zak)
             }
         }
     }
 
-    fn process(&self, request: &Message, parsed: &Parsed, now_ms: u64) -> Result<Message> {
+    fn process(&self, request: &Message, parsed: &Parsed, link: &Verified, now_ms: u64) -> Result<Message> {
         let pan_hash = self.pan_hash(&parsed.pan)?;
         let _card_lock = self.lock_card(&pan_hash);
         // 3. A duplicate gets the answer it got the first time.
         if let Some(row) = self.cards.journal(&parsed.key)? {
-            return self.replay(request, &row);
+            return self.replay(request, &row, &link.zak);
         }
         let card = self.find_card(&parsed.pan, &pan_hash)?;
+        // An original arriving after its reversal: the acquirer gave it up, so it must not
+        // hold funds now (the reversal found nothing to release; nobody would reverse again).
+        // The card lock orders this against the reversal, which takes the same lock.
+        if parsed.kind != TransactionKind::Reversal && self.cards.reversal_of(&parsed.key)?.is_some() {
+            tracing::info!(mti = request.mti().as_str(), "issuer: original arrived after its reversal, declined");
+            let decision = self.already_reversed(request, parsed, card.as_ref());
+            return self.finish(request, parsed, decision, link, now_ms);
+        }
         let decision = match parsed.kind {
             TransactionKind::Reversal => self.reverse(parsed, card.as_ref())?,
             kind if parsed.advice => {
@@ -349,11 +391,27 @@ impl Issuer {
                 }
             }
             TransactionKind::BalanceInquiry | TransactionKind::Purchase | TransactionKind::PreAuthorization => {
-                self.authorize(parsed, card.as_ref(), now_ms)?
+                self.authorize(parsed, card.as_ref(), &link.keys, now_ms)?
             }
             _ => self.follow_up(parsed, card.as_ref())?,
         };
-        self.finish(request, parsed, decision, now_ms)
+        self.finish(request, parsed, decision, link, now_ms)
+    }
+
+    /// The decision for an original whose reversal was answered before it arrived: a request
+    /// is declined [`ALREADY_REVERSED`]; an advice (the sender decided) is answered received,
+    /// with its decision journaled but nothing held. Either way the journal says why.
+    fn already_reversed(&self, request: &Message, parsed: &Parsed, card: Option<&CardRecord>) -> Decision {
+        let mut decision = if parsed.advice {
+            let mut decision = Decision::new(request.get_str(39).unwrap_or(codes::APPROVED), card);
+            decision.auth_code = request.get_str(38).map(str::to_owned);
+            decision.answer = Some(codes::APPROVED);
+            decision
+        } else {
+            Decision::new(ALREADY_REVERSED, card)
+        };
+        decision.state = EntryState::AlreadyReversed;
+        decision
     }
 
     /// Completion, void and refund: they act on an original or credit the card, and skip the
@@ -376,20 +434,25 @@ impl Issuer {
     }
 
     /// The response to a duplicate: the journaled one, if the duplicate is the same request
-    /// (or its repeat); 94 if the key was used by a different message.
-    fn replay(&self, request: &Message, row: &JournalRow) -> Result<Message> {
+    /// (or its repeat); 94 if the key was used by a different message. MAC'd again with `zak`,
+    /// the key that verified the repeat: the ZAK may have changed since the first answer (under
+    /// an unchanged key the bytes are the same).
+    fn replay(&self, request: &Message, row: &JournalRow, zak: &WrappedKey) -> Result<Message> {
         if base_mti(request.mti().as_str()) != base_mti(&row.mti) {
-            return self.response(request, codes::DUPLICATE, None, None, None);
+            return self.response(request, codes::DUPLICATE, None, None, None, zak);
         }
         let body = self.hsm.decrypt_data(&self.settings.keys.dek, &row.response_sealed)?;
-        iso8583::decode(&self.spec, body.expose())
-            .map_err(|e| IssuerError::Internal(format!("journaled response does not decode: {e}")))
+        let mut response = iso8583::decode(&self.spec, body.expose())
+            .map_err(|e| IssuerError::Internal(format!("journaled response does not decode: {e}")))?;
+        network::mac::sign(&*self.hsm, zak, &mut response)
+            .map_err(|e| IssuerError::Internal(format!("response MAC: {e}")))?;
+        Ok(response)
     }
 
     /// A signed response with only the echo fields, 7 and 39: for answers that are not
     /// journaled (MAC and format errors, failures). `None` only if even that cannot be built.
-    fn answer_plain(&self, request: &Message, code: &str) -> Option<Message> {
-        self.response(request, code, None, None, None).ok()
+    fn answer_plain(&self, request: &Message, code: &str, zak: &WrappedKey) -> Option<Message> {
+        self.response(request, code, None, None, None, zak).ok()
     }
 
     fn response(
@@ -399,6 +462,7 @@ impl Issuer {
         auth_code: Option<&str>,
         field54: Option<&str>,
         field55: Option<&[u8]>,
+        zak: &WrappedKey,
     ) -> Result<Message> {
         let codec = |e: iso8583::Error| IssuerError::Internal(format!("response: {e}"));
         let mut response = request.response(&ECHO_FIELDS).map_err(codec)?;
@@ -415,14 +479,21 @@ impl Issuer {
         if let Some(value) = field55 {
             response.set(55, value).map_err(codec)?;
         }
-        network::mac::sign(&*self.hsm, &self.settings.keys.switch_zak, &mut response)
+        network::mac::sign(&*self.hsm, zak, &mut response)
             .map_err(|e| IssuerError::Internal(format!("response MAC: {e}")))?;
         Ok(response)
     }
 
     /// Answer a decision: build and sign the response, seal it, journal it with the
     /// decision's side effects in one transaction, and return it only after that commit.
-    fn finish(&self, request: &Message, parsed: &Parsed, decision: Decision, now_ms: u64) -> Result<Message> {
+    fn finish(
+        &self,
+        request: &Message,
+        parsed: &Parsed,
+        decision: Decision,
+        link: &Verified,
+        now_ms: u64,
+    ) -> Result<Message> {
         let answer = decision.answer.unwrap_or(decision.code.as_str());
         let field54 = match decision.balance {
             Some(balance) if codes::is_approved(answer) => Some(self.field54(request, balance)?),
@@ -432,8 +503,14 @@ impl Issuer {
             Some(chip) => Some(self.issuer_authentication(&parsed.pan, decision.card_id, chip, answer)?),
             None => None,
         };
-        let response =
-            self.response(request, answer, decision.auth_code.as_deref(), field54.as_deref(), field55.as_deref())?;
+        let response = self.response(
+            request,
+            answer,
+            decision.auth_code.as_deref(),
+            field54.as_deref(),
+            field55.as_deref(),
+            &link.zak,
+        )?;
         let body = response.encode().map_err(|e| IssuerError::Internal(format!("response: {e}")))?;
         let sealed = self.hsm.encrypt_data(&self.settings.keys.dek, &body)?;
         let row = JournalRow {
@@ -542,7 +619,7 @@ impl Issuer {
     }
 
     /// Checks 4–10 for a request that holds funds or asks for the balance.
-    fn authorize(&self, parsed: &Parsed, card: Option<&CardRecord>, now_ms: u64) -> Result<Decision> {
+    fn authorize(&self, parsed: &Parsed, card: Option<&CardRecord>, keys: &LinkKeys, now_ms: u64) -> Result<Decision> {
         let hold_id = transfer_id(TransferRole::Hold, &parsed.key);
         if parsed.kind.holds_funds()
             && let Some(record) = self.money.transfer(hold_id)?
@@ -580,7 +657,7 @@ impl Issuer {
             return Ok(Decision::new(codes::PIN_TRIES_EXCEEDED, Some(card)));
         }
         match &parsed.pin_block {
-            Some(block) => match self.verify_pin(&parsed.pan, card, block) {
+            Some(block) => match self.verify_pin(&parsed.pan, card, block, keys) {
                 Ok(()) => {
                     if card.pin_tries != 0 {
                         change.pin_tries = Some(0);
@@ -673,15 +750,29 @@ impl Issuer {
         Ok(decision)
     }
 
-    fn verify_pin(&self, pan: &str, card: &CardRecord, block: &[u8]) -> hsm::Result<()> {
-        self.hsm.verify_pin(
-            &self.settings.keys.switch_zpk,
-            PinFormat::Iso0,
-            block,
-            pan,
-            &self.settings.keys.pvk,
-            &PinVerification::Pvv { pvki: card.pvki, pvv: &card.pvv },
-        )
+    /// The PIN under the link's current ZPK, or — when that fails and a key change replaced
+    /// the ZPK within its grace — under the replaced one: a PIN block the switch translated just
+    /// before it switched over. Only a PIN that verifies under neither counts as wrong (once).
+    fn verify_pin(&self, pan: &str, card: &CardRecord, block: &[u8], keys: &LinkKeys) -> hsm::Result<()> {
+        let verify = |zpk: &WrappedKey| {
+            self.hsm.verify_pin(
+                zpk,
+                PinFormat::Iso0,
+                block,
+                pan,
+                &self.settings.keys.pvk,
+                &PinVerification::Pvv { pvki: card.pvki, pvv: &card.pvv },
+            )
+        };
+        match (verify(&keys.zpk), &keys.previous_zpk) {
+            (Err(hsm::Error::Verification(_) | hsm::Error::Input { .. }), Some(previous)) => match verify(previous) {
+                Ok(()) => Ok(()),
+                // The current key's verdict stands: it is the key the block should be under.
+                Err(hsm::Error::Verification(_) | hsm::Error::Input { .. }) => verify(&keys.zpk),
+                Err(other) => Err(other),
+            },
+            (result, _) => result,
+        }
     }
 
     /// Step 8. `Ok(false)` is a verification failure (59); a verified ARQC sets the ATC

@@ -6,6 +6,8 @@
 //!   postings in the issuer's ledger, the decision journaled before the answer. Card
 //!   management: [`Issuer::issue_card`], [`Issuer::list_cards`], [`Issuer::set_status`],
 //!   [`Issuer::unblock`], [`Issuer::fund`].
+//! * [`linkkeys`] — the working keys of the link to the switch and the key change (0800/101)
+//!   that replaces them: imported under the ZMK, checked, stored, the old key kept for a grace.
 //! * [`config`] — [`IssuerConfig`] (the TOML file) and its checked form.
 //! * [`server`] — the TCP driver (`transport` server, network management, hold expiry).
 //! * [`dev`] — complete development configurations with fresh keys.
@@ -17,7 +19,8 @@
 //! Invariants: PANs are stored encrypted under the DEK and found by a keyed hash; PINs only
 //! as PVVs; nothing clear (PAN, PIN, key) is logged or put in an error, and `Debug` shows
 //! masked PANs. Nothing is answered before the journal commit that records it. Money is
-//! integer minor units.
+//! integer minor units. A link key from the switch is used and confirmed only once its check
+//! value matched and it is stored (under the LMK; the journal keeps check values only).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod cards;
@@ -26,6 +29,7 @@ pub mod dev;
 mod error;
 pub mod issuer;
 pub mod limits;
+pub mod linkkeys;
 pub mod money;
 mod request;
 pub mod server;
@@ -35,5 +39,6 @@ pub use cards::{CardRef, CardSummary, IssuedCard};
 pub use config::{IssuerConfig, ProductConfig, ProductKind, Settings};
 pub use error::{IssuerError, Result};
 pub use issuer::{Issuer, JournalEntry};
+pub use linkkeys::{KeyChangeEntry, KeyChangeOutcome, LinkKeyStatus};
 pub use money::Balance;
 pub use store::{CardStatus, EntryState};

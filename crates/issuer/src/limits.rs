@@ -57,3 +57,11 @@ pub const EXPIRY_SWEEP_INTERVAL_MS: u64 = 60_000;
 pub const PENDING_FUNDINGS_MAX: usize = 1_000;
 /// Largest amount one request or funding moves: 12 digits of field 4.
 pub const AMOUNT_MAX_MINOR: u64 = 999_999_999_999;
+/// How long the ZPK or ZAK a key change replaced is still accepted, by default: long enough
+/// for every message already on its way (the switch's issuer timeout is at most 2 minutes, its
+/// default 10 s), short enough that a replaced key soon opens nothing.
+pub const KEY_GRACE_MS_DEFAULT: u64 = 60_000;
+/// The longest grace a configuration may set (a day: beyond it a replaced key is not replaced).
+pub const KEY_GRACE_MS_MAX: u64 = 86_400_000;
+/// Key changes the issuer keeps in its journal per call of `Issuer::key_changes` at most.
+pub const KEY_CHANGES_LIST_MAX: usize = 1_000;

@@ -1,7 +1,8 @@
 //! The TCP driver: the issuer core behind a `transport` server. Each request runs on tokio's
 //! blocking pool (the core does synchronous database, ledger and HSM calls, which must not
 //! stall the reactor); 0800 network management (sign-on, echo) is answered by
-//! [`transport::NetMgmt`]; expired holds are released on a timer; shutdown drains in-flight
+//! [`transport::NetMgmt`], which passes key changes (0800/101) on to the core: only the core
+//! holds the link's keys; expired holds are released on a timer; shutdown drains in-flight
 //! requests before returning.
 
 use std::future::Future;

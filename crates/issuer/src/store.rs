@@ -1,5 +1,6 @@
 //! The issuer's own database (through `sqlstore`, SQLite or PostgreSQL): cards, the
-//! authorization journal, daily usage and fundings. Money is not here: it is in the ledger.
+//! authorization journal, daily usage and fundings (and, in [`crate::linkkeys`], the link's
+//! working keys and key changes). Money is not here: it is in the ledger.
 //!
 //! What is stored of a card is what authorization needs and nothing that would let a reader
 //! use the card: the PAN encrypted under the DEK (authenticated), its keyed hash (the unique
@@ -137,6 +138,9 @@ pub enum EntryState {
     Reversed,
     /// Recorded, nothing to move: balance inquiries, voids and reversals themselves, advices.
     Recorded,
+    /// An original that arrived after its own reversal: declined (05; an advice is answered
+    /// received) and nothing held — the acquirer has already given it up.
+    AlreadyReversed,
 }
 
 impl EntryState {
@@ -149,6 +153,7 @@ impl EntryState {
             EntryState::Refunded => "refunded",
             EntryState::Reversed => "reversed",
             EntryState::Recorded => "recorded",
+            EntryState::AlreadyReversed => "already_reversed",
         }
     }
 
@@ -161,6 +166,7 @@ impl EntryState {
             EntryState::Refunded,
             EntryState::Reversed,
             EntryState::Recorded,
+            EntryState::AlreadyReversed,
         ]
         .into_iter()
         .find(|state| state.name() == name)
@@ -371,7 +377,26 @@ impl CardStore {
     pub fn open(url: &str) -> Result<CardStore> {
         let db = Database::open(url)?;
         db.migrate(MIGRATION, &SCHEMA)?;
+        db.migrate(crate::linkkeys::MIGRATION, &crate::linkkeys::DDL)?;
         Ok(CardStore { db })
+    }
+
+    /// The database itself, for the link keys ([`crate::linkkeys`]) kept beside the cards.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// The key of a reversal that named `original_key` as its original, if one was answered
+    /// (a reversal that came before its original).
+    pub fn reversal_of(&self, original_key: &str) -> Result<Option<String>> {
+        let row = self.db.transaction(|tx| {
+            tx.query_opt(
+                "SELECT request_key FROM issuer_authorizations WHERE original_key = $1 AND kind = $2 \
+                 ORDER BY created_ms, request_key LIMIT 1",
+                &[original_key.into(), network::TransactionKind::Reversal.name().into()],
+            )
+        })?;
+        row.map(|row| row.text(0)).transpose().map_err(IssuerError::from)
     }
 
     pub fn card_by_hash(&self, pan_hash: &[u8]) -> Result<Option<CardRecord>> {

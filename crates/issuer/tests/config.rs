@@ -17,6 +17,7 @@ fn the_written_file_reads_back_the_same() {
     let mut config = dev_config();
     config.products[0].excluded_prefixes = vec!["6224249".into()];
     config.business_day_utc_offset_minutes = 480;
+    config.key_grace_ms = 30_000;
     let text = config.to_toml();
     assert_eq!(IssuerConfig::parse(&text).unwrap(), config);
     // Key blocks are written, the LMK is not (only its file name).
@@ -52,6 +53,8 @@ fn mistakes_are_refused_naming_the_setting() {
         ("preauth_hold_days", Box::new(|c| c.preauth_hold_days = 0)),
         ("keys.pvk", Box::new(|c| c.keys.pvk = c.keys.cvk.clone())),
         ("keys.switch_zak", Box::new(|c| c.keys.switch_zak = "not a key block".into())),
+        ("keys.switch_zmk", Box::new(|c| c.keys.switch_zmk = c.keys.switch_zak.clone())),
+        ("key_grace_ms", Box::new(|c| c.key_grace_ms = issuer::limits::KEY_GRACE_MS_MAX + 1)),
         ("keys.pvk_index", Box::new(|c| c.keys.pvk_index = 10)),
         ("credit_limit_minor", Box::new(|c| c.products[1].credit_limit_minor = 0)),
         ("excluded prefix", Box::new(|c| c.products[0].excluded_prefixes = vec!["6111111".into()])),
@@ -67,6 +70,10 @@ fn mistakes_are_refused_naming_the_setting() {
         assert!(error.to_string().contains(setting), "{setting}: {error}");
         assert!(!error.to_string().contains(&base.keys.cvk), "no key block in errors");
     }
+    // The ZMK is required: without it the switch's key changes could not be taken.
+    let without_zmk: String =
+        base.to_toml().lines().filter(|line| !line.starts_with("switch_zmk")).map(|l| format!("{l}\n")).collect();
+    assert!(IssuerConfig::parse(&without_zmk).unwrap_err().to_string().contains("switch_zmk"));
     let unknown = format!("{}\nsurprise = 1\n", base.to_toml());
     assert!(IssuerConfig::parse(&unknown).unwrap_err().to_string().contains("surprise"));
 }

@@ -486,8 +486,41 @@ fn reversal_of_an_unknown_original_is_recorded(backend: Backend) {
     assert_eq!((entry.kind.as_str(), entry.state, entry.transfer_id), ("reversal", EntryState::Recorded, None));
     assert!(entry.original_key.is_some());
     assert_eq!(h.available(&card), 50_000);
-    // The original arriving late (after its reversal) is answered on its own merits.
-    assert_eq!(code(&h.send(&never_sent.clone().tap_sign(&h))), codes::APPROVED);
+    // The original arriving late (after its reversal) must not hold funds nobody will reverse
+    // again: declined 05, journaled as already reversed.
+    let late = never_sent.clone().tap_sign(&h);
+    let response = h.send(&late);
+    assert_eq!((response.mti().as_str(), code(&response)), ("0210", issuer::issuer::ALREADY_REVERSED));
+    assert_eq!(issuer::issuer::ALREADY_REVERSED, codes::DO_NOT_HONOUR);
+    assert!(response.get_str(38).is_none(), "no approval code");
+    let entry = h.issuer.journal_entry(&late).unwrap().unwrap();
+    assert_eq!(
+        (entry.kind.as_str(), entry.response_code.as_str(), entry.state, entry.transfer_id),
+        ("purchase", codes::DO_NOT_HONOUR, EntryState::AlreadyReversed, None)
+    );
+    assert_eq!(h.available(&card), 50_000, "nothing held");
+    // Its repeat is a duplicate: the same answer, still nothing held.
+    assert_eq!(h.send(&late).encode().unwrap(), response.encode().unwrap());
+    assert_eq!(h.available(&card), 50_000);
+    // The reversal itself is untouched, and an original nobody reversed still approves.
+    assert_eq!(h.issuer.journal_entry(&reversal).unwrap().unwrap().state, EntryState::Recorded);
+    assert_eq!(code(&h.send(&h.purchase(&card, 5_000).pin(&h, &card).sign(&h))), codes::APPROVED);
+    assert_eq!(h.available(&card), 45_000);
+
+    // A stand-in advice whose reversal came first: acknowledged (the switch decided, the
+    // issuer does not decline an advice), recorded as already reversed, nothing held.
+    let advice = h.request("0220", "000000", "00", &card, 7_000).set(39, "00").set(38, "SW0001").msg;
+    assert_eq!(code(&h.send(&h.reversal(&card, &advice).sign(&h))), codes::APPROVED);
+    let advice = advice.tap_sign(&h);
+    let response = h.send(&advice);
+    assert_eq!((response.mti().as_str(), code(&response)), ("0230", codes::APPROVED));
+    let entry = h.issuer.journal_entry(&advice).unwrap().unwrap();
+    assert_eq!(
+        (entry.response_code.as_str(), entry.state, entry.transfer_id),
+        ("00", EntryState::AlreadyReversed, None)
+    );
+    assert_eq!(h.available(&card), 45_000, "the advice held nothing");
+    h.issuer.check_ledger().unwrap();
 }
 
 /// Sign a message that was built unsigned.

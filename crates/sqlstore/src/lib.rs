@@ -145,7 +145,7 @@ pub struct Tx<'a> {
 enum TxInner<'a> {
     // Both hold the connection itself: the backend issued BEGIN and will COMMIT or ROLLBACK.
     Sqlite(&'a rusqlite::Connection),
-    Postgres(&'a mut postgres::Client),
+    Postgres(&'a mut postgres::Client, &'a mut pg::StatementCache),
 }
 
 impl Tx<'_> {
@@ -153,7 +153,7 @@ impl Tx<'_> {
     pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         match &mut self.inner {
             TxInner::Sqlite(tx) => sqlite::execute(tx, sql, params),
-            TxInner::Postgres(tx) => pg::execute(tx, sql, params),
+            TxInner::Postgres(tx, cache) => pg::execute(tx, cache, sql, params),
         }
     }
 
@@ -161,7 +161,7 @@ impl Tx<'_> {
     pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         match &mut self.inner {
             TxInner::Sqlite(tx) => sqlite::query(tx, sql, params),
-            TxInner::Postgres(tx) => pg::query(tx, sql, params),
+            TxInner::Postgres(tx, cache) => pg::query(tx, cache, sql, params),
         }
     }
 

@@ -2,19 +2,43 @@
 //! transactions retried on serialization failures and deadlocks; a dropped connection is
 //! reopened before the next transaction.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 
 use crate::error::{Error, Result};
 use crate::value::{Row, Value};
 use crate::{DropOffThread, TRANSACTION_ATTEMPTS_MAX, Tx, TxInner};
 
+/// Prepared statements kept per connection; past this the cache starts over (parties use a
+/// few dozen distinct statements, so this is only a bound against a caller building SQL text).
+const STATEMENT_CACHE_MAX: usize = 256;
+
+/// Statements prepared on this connection, by SQL text: one round trip saved per statement.
+#[derive(Default)]
+pub(crate) struct StatementCache(HashMap<String, Statement>);
+
+impl StatementCache {
+    fn get(&mut self, client: &mut Client, sql: &str) -> Result<Statement> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = client.prepare(sql).map_err(failure("prepare"))?;
+        if self.0.len() >= STATEMENT_CACHE_MAX {
+            self.0.clear();
+        }
+        self.0.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
 pub(crate) struct PgBackend {
     url: String,
     schema: String,
+    statements: StatementCache,
     // Dropped on its own thread: the sync client's Drop must not run on a tokio worker.
     client: DropOffThread<Client>,
 }
@@ -53,12 +77,19 @@ fn connect(url: &str, schema: &str) -> Result<Client> {
 impl PgBackend {
     pub(crate) fn connect(url: &str, schema: &str) -> Result<PgBackend> {
         let client = connect(url, schema)?;
-        Ok(PgBackend { url: url.to_owned(), schema: schema.to_owned(), client: DropOffThread::new(client) })
+        Ok(PgBackend {
+            url: url.to_owned(),
+            schema: schema.to_owned(),
+            statements: StatementCache::default(),
+            client: DropOffThread::new(client),
+        })
     }
 
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         if self.client.is_closed() {
             self.client = DropOffThread::new(connect(&self.url, &self.schema)?);
+            // Statements belong to the connection that prepared them.
+            self.statements = StatementCache::default();
         }
         let mut attempt = 0;
         loop {
@@ -74,7 +105,7 @@ impl PgBackend {
 
     fn attempt<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         self.client.batch_execute("BEGIN").map_err(failure("begin"))?;
-        let result = work(&mut Tx { inner: TxInner::Postgres(&mut self.client) });
+        let result = work(&mut Tx { inner: TxInner::Postgres(&mut self.client, &mut self.statements) });
         match result {
             Ok(value) => match self.client.batch_execute("COMMIT") {
                 Ok(()) => Ok(value),
@@ -124,19 +155,19 @@ fn out_of_range(index: usize) -> Error {
     Error::new("bind", format!("parameter ${} does not fit its column type", index + 1))
 }
 
-pub(crate) fn execute(client: &mut Client, sql: &str, params: &[Value]) -> Result<u64> {
+pub(crate) fn execute(client: &mut Client, cache: &mut StatementCache, sql: &str, params: &[Value]) -> Result<u64> {
     if params.is_empty() {
-        // DDL and parameterless statements: the simple protocol takes several at once too.
+        // DDL and parameterless statements: not worth keeping prepared.
         return client.execute(sql, &[]).map_err(failure("execute"));
     }
-    let statement = client.prepare(sql).map_err(failure("prepare"))?;
+    let statement = cache.get(client, sql)?;
     let bound = bind(statement.params(), params)?;
     let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|b| b.as_ref()).collect();
     client.execute(&statement, &refs).map_err(failure("execute"))
 }
 
-pub(crate) fn query(client: &mut Client, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-    let statement = client.prepare(sql).map_err(failure("prepare"))?;
+pub(crate) fn query(client: &mut Client, cache: &mut StatementCache, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+    let statement = cache.get(client, sql)?;
     let bound = bind(statement.params(), params)?;
     let refs: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|b| b.as_ref()).collect();
     let rows = client.query(&statement, &refs).map_err(failure("query"))?;

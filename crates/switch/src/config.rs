@@ -18,7 +18,8 @@ use serde::Deserialize;
 use crate::limits::{
     ADVICE_ATTEMPTS_MAX_DEFAULT, ADVICE_EXPIRY_MS_DEFAULT, ADVICE_PENDING_MAX_DEFAULT,
     ADVICE_RETRY_DELAY_MS_MIN_DEFAULT, BIN_PREFIX_LEN_MAX, BIN_PREFIX_LEN_MIN, BINS_MAX, CONFIG_BYTES_MAX,
-    INSTITUTION_ID_LEN, ISSUER_TIMEOUT_MS_DEFAULT, ISSUER_TIMEOUT_MS_MAX, MEMBER_NAME_LEN_MAX, MEMBERS_MAX,
+    INSTITUTION_ID_LEN, ISSUER_TIMEOUT_MS_DEFAULT, ISSUER_TIMEOUT_MS_MAX, KEY_CHANGE_INTERVAL_MS_MIN,
+    KEY_GRACE_MS_DEFAULT, KEY_GRACE_MS_MAX, MEMBER_NAME_LEN_MAX, MEMBERS_MAX,
 };
 
 /// A configuration that cannot be used: what and where, in one line.
@@ -64,6 +65,10 @@ pub struct SwitchConfig {
     /// it belongs to the next settlement date (field 15).
     #[serde(default)]
     pub settlement_cutover_minute: u32,
+    /// After a key change on an issuer link, the ZPK or ZAK it replaced is still accepted this
+    /// long (answers to requests the switch sent just before it switched over).
+    #[serde(default = "default_key_grace_ms")]
+    pub key_grace_ms: u64,
     #[serde(default)]
     pub advices: AdviceConfig,
     #[serde(default)]
@@ -78,6 +83,10 @@ fn default_database() -> String {
 
 fn default_issuer_timeout_ms() -> u64 {
     ISSUER_TIMEOUT_MS_DEFAULT
+}
+
+fn default_key_grace_ms() -> u64 {
+    KEY_GRACE_MS_DEFAULT
 }
 
 /// Store-and-forward of advices (0420 reversals, 0120/0220 stand-in and acquirer advices).
@@ -146,10 +155,16 @@ pub struct MemberConfig {
     pub endpoint: Option<String>,
     /// Zone master key (key block under the LMK): the KEK for key changes with this member.
     pub zmk: String,
-    /// Zone PIN key: PIN blocks (field 52) on this member's link.
+    /// Zone PIN key: PIN blocks (field 52) on this member's link. On an issuer link it is the
+    /// initial key: once the switch has changed it (0800/101), the newest key in the database is
+    /// used. An acquirer link keeps this one.
     pub zpk: String,
-    /// Zone MAC key: field 128 on this member's link.
+    /// Zone MAC key: field 128 on this member's link. Initial on an issuer link, like `zpk`.
     pub zak: String,
+    /// For an issuer: how often the switch changes the link's ZPK and ZAK (0800/101), in
+    /// milliseconds; 0 (the default) = only on demand.
+    #[serde(default)]
+    pub key_change_interval_ms: u64,
     /// Stand-in processing for an issuer.
     #[serde(default)]
     pub stip: Option<StipConfig>,
@@ -261,6 +276,8 @@ impl SwitchConfig {
         out.push_str(&format!("issuer_timeout_ms = {}\n", self.issuer_timeout_ms));
         out.push_str("# Minutes after 00:00 UTC at which the settlement date (field 15) moves on.\n");
         out.push_str(&format!("settlement_cutover_minute = {}\n", self.settlement_cutover_minute));
+        out.push_str("# After a key change on an issuer link, the replaced ZPK/ZAK is still accepted this long.\n");
+        out.push_str(&format!("key_grace_ms = {}\n", self.key_grace_ms));
         out.push_str("\n[advices]\n");
         out.push_str(&format!("attempts_max = {}\n", self.advices.attempts_max));
         out.push_str(&format!("retry_delay_ms_min = {}\n", self.advices.retry_delay_ms_min));
@@ -275,10 +292,15 @@ impl SwitchConfig {
             if let Some(endpoint) = &member.endpoint {
                 out.push_str(&format!("endpoint = {}\n", quote(endpoint)));
             }
-            out.push_str("# Zone keys as TR-31 key blocks under the LMK.\n");
+            out.push_str("# Zone keys as TR-31 key blocks under the LMK (an issuer link's zpk/zak are the\n");
+            out.push_str("# initial ones: the switch changes them under the zmk, the newest in its database wins).\n");
             out.push_str(&format!("zmk = {}\n", quote(&member.zmk)));
             out.push_str(&format!("zpk = {}\n", quote(&member.zpk)));
             out.push_str(&format!("zak = {}\n", quote(&member.zak)));
+            if member.key_change_interval_ms > 0 {
+                out.push_str("# Milliseconds between key changes of the link's ZPK and ZAK (0 = on demand only).\n");
+                out.push_str(&format!("key_change_interval_ms = {}\n", member.key_change_interval_ms));
+            }
             if let Some(stip) = &member.stip {
                 out.push_str("\n[members.stip]\n");
                 out.push_str(&format!("enabled = {}\n", stip.enabled));
@@ -332,8 +354,12 @@ pub struct Member {
     pub issuer: bool,
     pub endpoint: Option<String>,
     pub zmk: WrappedKey,
+    /// The configured ZPK and ZAK: the acquirer link's keys, and an issuer link's initial ones
+    /// (the switch's link key state has the ones in use, see [`crate::linkkeys`]).
     pub zpk: WrappedKey,
     pub zak: WrappedKey,
+    /// Milliseconds between scheduled key changes of an issuer link; 0 = on demand only.
+    pub key_change_interval_ms: u64,
     /// Present only when enabled.
     pub stip: Option<StipConfig>,
 }
@@ -349,6 +375,7 @@ impl fmt::Debug for Member {
             .field("endpoint", &self.endpoint)
             .field("zpk_kcv", &self.zpk.kcv())
             .field("zak_kcv", &self.zak.kcv())
+            .field("key_change_interval_ms", &self.key_change_interval_ms)
             .field("stip", &self.stip)
             .finish()
     }
@@ -361,6 +388,7 @@ pub struct Directory {
     pub listen: SocketAddr,
     pub issuer_timeout_ms: u64,
     pub settlement_cutover_minute: u32,
+    pub key_grace_ms: u64,
     pub advices: AdviceConfig,
     pub dek: WrappedKey,
     members: HashMap<String, Member>,
@@ -434,6 +462,9 @@ impl Directory {
         if config.settlement_cutover_minute >= MINUTES_PER_DAY {
             return Err(error(format!("settlement_cutover_minute must be 0 to {}", MINUTES_PER_DAY - 1)));
         }
+        if config.key_grace_ms > KEY_GRACE_MS_MAX {
+            return Err(error(format!("key_grace_ms must be at most {KEY_GRACE_MS_MAX}")));
+        }
         if config.advices.attempts_max == 0 || config.advices.pending_max == 0 || config.advices.expiry_ms == 0 {
             return Err(error("advices.attempts_max, pending_max and expiry_ms must be above 0"));
         }
@@ -483,6 +514,19 @@ impl Directory {
                 }
                 None => None,
             };
+            if raw.key_change_interval_ms > 0 {
+                if !issuer {
+                    return Err(error(format!(
+                        "member {id}: key_change_interval_ms is set but the member is not an issuer (the switch \
+                         changes keys on its issuer links)"
+                    )));
+                }
+                if raw.key_change_interval_ms < KEY_CHANGE_INTERVAL_MS_MIN {
+                    return Err(error(format!(
+                        "member {id}: key_change_interval_ms must be 0 (never) or at least {KEY_CHANGE_INTERVAL_MS_MIN}"
+                    )));
+                }
+            }
             let member = Member {
                 id: id.to_owned(),
                 name: raw.name.clone(),
@@ -492,6 +536,7 @@ impl Directory {
                 zmk: zone_key(id, "zmk", &raw.zmk, KeyType::Zmk)?,
                 zpk: zone_key(id, "zpk", &raw.zpk, KeyType::Zpk)?,
                 zak: zone_key(id, "zak", &raw.zak, KeyType::Zak)?,
+                key_change_interval_ms: raw.key_change_interval_ms,
                 stip,
             };
             if members.insert(id.to_owned(), member).is_some() {
@@ -531,6 +576,7 @@ impl Directory {
             listen,
             issuer_timeout_ms: config.issuer_timeout_ms,
             settlement_cutover_minute: config.settlement_cutover_minute,
+            key_grace_ms: config.key_grace_ms,
             advices: config.advices,
             dek,
             members,

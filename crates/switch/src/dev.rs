@@ -2,8 +2,9 @@
 //!
 //! Everything here uses one software HSM (one LMK) for every party, so the test acting as an
 //! acquirer and the fake issuers hold the very same zone keys the switch has in its
-//! configuration ([`DevNetwork::keys`]). Real members would exchange zone keys under a ZMK in
-//! a key ceremony instead.
+//! configuration ([`DevNetwork::keys`]), the ZMK included: an issuer configured with these
+//! keys (`issuer::dev::config_with_link_keys`) takes the working keys the switch sends it under
+//! that ZMK (0800/101). Real members would share the ZMK in a key ceremony instead.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::path::Path;
 use hsm::{KeyAlgorithm, KeyType, Secret, SecurityModule, SoftHsm, WrappedKey};
 
 use crate::config::{AdviceConfig, BinConfig, MemberConfig, Role, StipConfig, StipKind, SwitchConfig};
-use crate::limits::ISSUER_TIMEOUT_MS_DEFAULT;
+use crate::limits::{ISSUER_TIMEOUT_MS_DEFAULT, KEY_GRACE_MS_DEFAULT};
 
 /// The switch's institution id in development set-ups.
 pub const SWITCH_ID: &str = "90000000001";
@@ -38,7 +39,7 @@ pub struct MemberKeys {
 
 impl std::fmt::Debug for MemberKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MemberKeys(zpk {}, zak {})", self.zpk.kcv(), self.zak.kcv())
+        write!(f, "MemberKeys(zmk {}, zpk {}, zak {})", self.zmk.kcv(), self.zpk.kcv(), self.zak.kcv())
     }
 }
 
@@ -138,6 +139,7 @@ pub fn network(
             zmk: member_keys.zmk.block().to_owned(),
             zpk: member_keys.zpk.block().to_owned(),
             zak: member_keys.zak.block().to_owned(),
+            key_change_interval_ms: 0,
             stip: member.stip.clone(),
         });
         for prefix in &member.bins {
@@ -154,6 +156,7 @@ pub fn network(
         dek: dek.block().to_owned(),
         issuer_timeout_ms: ISSUER_TIMEOUT_MS_DEFAULT,
         settlement_cutover_minute: 0,
+        key_grace_ms: KEY_GRACE_MS_DEFAULT,
         advices: AdviceConfig::default(),
         members: member_configs,
         bins,

@@ -9,8 +9,9 @@
 //! completion or reversal (25). Then the issuer leg: the switch's own 11 and 7, 33 = the switch,
 //! 100 = the issuer, 15, the PIN block translated from the acquirer's ZPK to the issuer's, 90
 //! rewritten to what the switch sent the issuer for the original, and a MAC with the issuer's
-//! ZAK. Every decision is journaled, with whatever it queues, in one durable transaction before
-//! its response is returned.
+//! ZAK — the issuer link's keys in use ([`crate::linkkeys`]: changed by 0800/101; an answer may
+//! still come under the replaced ZAK within its grace). Every decision is journaled, with
+//! whatever it queues, in one durable transaction before its response is returned.
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use crate::journal::{
     self, AdvicePurpose, Direction, Exchange, ExchangeStatus, Journal, Leg, Logged, NewAdvice, NewExchange, Outcome,
 };
 use crate::limits::{ADVICE_BATCH_MAX, STAN_MAX};
+use crate::linkkeys::{LinkKeys, WorkingKey};
 use crate::store::{self, SEQ_AUTH_CODE, SEQ_STAN};
 
 /// PIN block that would not translate (wrong key or not a format 0 block): UnionPay's "PIN
@@ -178,10 +180,12 @@ enum Family {
 /// The network switch. Cheap to clone (everything is shared); usable from any thread.
 #[derive(Clone)]
 pub struct Switch {
-    directory: Arc<Directory>,
-    hsm: Arc<dyn SecurityModule>,
-    db: Database,
-    spec: Arc<Spec>,
+    pub(crate) directory: Arc<Directory>,
+    pub(crate) hsm: Arc<dyn SecurityModule>,
+    pub(crate) db: Database,
+    pub(crate) spec: Arc<Spec>,
+    /// The ZPK and ZAK in use on each issuer link (changed by 0800/101, [`crate::linkkeys`]).
+    pub(crate) links: Arc<LinkKeys>,
 }
 
 impl std::fmt::Debug for Switch {
@@ -192,7 +196,10 @@ impl std::fmt::Debug for Switch {
 
 /// Run `work` in one transaction, carrying a [`SwitchError`] out of it (sqlstore's closure
 /// error type is its own).
-fn transact<T>(db: &Database, mut work: impl FnMut(&mut Tx<'_>) -> Result<T, SwitchError>) -> Result<T, SwitchError> {
+pub(crate) fn transact<T>(
+    db: &Database,
+    mut work: impl FnMut(&mut Tx<'_>) -> Result<T, SwitchError>,
+) -> Result<T, SwitchError> {
     let mut failure = None;
     let result = db.transaction(|tx| match work(tx) {
         Ok(value) => Ok(Some(value)),
@@ -255,7 +262,8 @@ impl Switch {
     ) -> Result<Switch, SwitchError> {
         let directory = Directory::new(config)?;
         store::migrate(&db)?;
-        Ok(Switch { directory: Arc::new(directory), hsm, db, spec: iso8583::builtin::network() })
+        let links = Arc::new(LinkKeys::load(&db, &directory)?);
+        Ok(Switch { directory: Arc::new(directory), hsm, db, spec: iso8583::builtin::network(), links })
     }
 
     pub fn directory(&self) -> &Directory {
@@ -292,7 +300,13 @@ impl Switch {
             return Step::Ignore;
         }
         if transport::netmgmt::is_request(&request) {
-            return match transport::netmgmt::answer(&request) {
+            // The switch initiates key changes on its issuer links; an acquirer's 0800/101 is not
+            // taken (approving it would tell the acquirer a key was taken that nobody took).
+            let code = match transport::NetworkCode::of(&request) {
+                Some(transport::NetworkCode::KeyChange) => codes::NOT_SUPPORTED,
+                _ => transport::netmgmt::APPROVED,
+            };
+            return match transport::netmgmt::answer_with(&request, code) {
                 Some(response) => Step::Respond(Reply::new(response)),
                 None => Step::Ignore,
             };
@@ -583,7 +597,7 @@ impl Switch {
                 source_format: PinFormat::Iso0,
                 pin_block,
                 pan,
-                target_key: &issuer.zpk,
+                target_key: &self.links.current(issuer, WorkingKey::Zpk),
                 target_format: PinFormat::Iso0,
             };
             match self.hsm.translate_pin(&translation) {
@@ -599,7 +613,7 @@ impl Switch {
                 }
             }
         }
-        network::mac::sign(self.hsm.as_ref(), &issuer.zak, &mut out)?;
+        network::mac::sign(self.hsm.as_ref(), &self.links.current(issuer, WorkingKey::Zak), &mut out)?;
         let id = journal::insert_exchange(tx, new, ExchangeStatus::Forwarded)?;
         let (out_stan, out_time) = (out.get_str(11).unwrap_or_default(), out.get_str(7).unwrap_or_default());
         journal::set_issuer_leg(tx, id, &issuer.id, out.mti().as_str(), out_stan, out_time)?;
@@ -768,7 +782,7 @@ impl Switch {
         else {
             return Err(SwitchError::Internal("a pending exchange names an unknown member".into()));
         };
-        if let Err(error) = network::mac::verify(self.hsm.as_ref(), &issuer.zak, response) {
+        if let Err(error) = self.verify_issuer_mac(issuer, response, now_ms) {
             tracing::warn!(issuer = %issuer.id, exchange = pending.exchange_id, %error, "switch: issuer response refused");
             return Ok(None);
         }
@@ -960,6 +974,20 @@ impl Switch {
         Ok(Some(code))
     }
 
+    /// Field 128 of a message from `issuer`: under the link's current ZAK, or the one a key
+    /// change replaced while its grace lasts (an answer to a request sent before the switch-over
+    /// comes MAC'd with the key the request had).
+    fn verify_issuer_mac(&self, issuer: &Member, message: &Message, now_ms: u64) -> Result<(), network::Error> {
+        let mut result = Err(network::Error::Mac);
+        for zak in self.links.accepted(issuer, WorkingKey::Zak, now_ms, self.directory.key_grace_ms) {
+            result = network::mac::verify(self.hsm.as_ref(), &zak, message);
+            if !matches!(result, Err(network::Error::Mac)) {
+                return result;
+            }
+        }
+        result
+    }
+
     // ---- Advice delivery -----------------------------------------------------------------
 
     /// The advices due to `issuer` now, oldest first, ready to send; stops at the first one
@@ -989,7 +1017,7 @@ impl Switch {
                 {
                     message.set_mti(repeat);
                 }
-                network::mac::sign(self.hsm.as_ref(), &member.zak, &mut message)?;
+                network::mac::sign(self.hsm.as_ref(), &self.links.current(member, WorkingKey::Zak), &mut message)?;
                 out.push(OutboundAdvice {
                     id: entry.id,
                     issuer: issuer.to_owned(),
@@ -1015,7 +1043,7 @@ impl Switch {
             .directory
             .issuer(&advice.issuer)
             .ok_or_else(|| SwitchError::Internal(format!("no issuer {}", advice.issuer)))?;
-        let mac_ok = network::mac::verify(self.hsm.as_ref(), &issuer.zak, response).is_ok();
+        let mac_ok = self.verify_issuer_mac(issuer, response, now_ms).is_ok();
         let code = response.get_str(39).map(str::to_owned);
         let matches =
             Some(response.mti()) == advice.message.mti().response() && response.get(11) == advice.message.get(11);

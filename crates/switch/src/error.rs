@@ -19,6 +19,8 @@ pub enum SwitchError {
     Codec(iso8583::Error),
     /// Starting or running the TCP server.
     Io(std::io::Error),
+    /// The session to this issuer is not signed on (or there is none): nothing was sent.
+    LinkDown(String),
     /// Something the switch's own state should never hold (a bug, or a database edited by hand).
     Internal(String),
 }
@@ -33,6 +35,7 @@ impl fmt::Display for SwitchError {
             SwitchError::Network(error) => write!(f, "switch message: {error}"),
             SwitchError::Codec(error) => write!(f, "switch codec: {error}"),
             SwitchError::Io(error) => write!(f, "switch i/o: {error}"),
+            SwitchError::LinkDown(issuer) => write!(f, "switch: the link to issuer {issuer} is not signed on"),
             SwitchError::Internal(message) => write!(f, "switch internal error: {message}"),
         }
     }

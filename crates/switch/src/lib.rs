@@ -10,15 +10,22 @@
 //!   ([`Switch::due_advices`], [`Switch::advice_answered`], [`Switch::advice_failed`]).
 //! * [`journal`] — every message and every transaction, durable before the acquirer hears back;
 //!   [`journal::Journal::clearing_records`] for clearing.
+//! * [`linkkeys`] — the working keys of the issuer links and the key change (0800/101) the switch
+//!   initiates: [`Switch::begin_key_change`], [`Switch::key_change_answered`]; the old key is
+//!   accepted for a grace period, the newest key survives restarts.
 //! * [`safq`] — the store-and-forward queue on the switch's database (SQLite or PostgreSQL).
 //! * [`server`] — the tokio driver: acquirers in through `transport::Server`, one
-//!   `transport::Session` per issuer, a delivery loop per issuer.
+//!   `transport::Session` per issuer, a delivery loop per issuer, a key change task per issuer
+//!   (`key_change_interval_ms`, and unanswered changes offered again), and
+//!   [`SwitchServer::change_key`] on demand.
 //! * [`dev`] — development set-ups with fresh keys under one LMK.
 //!
 //! Must never: answer an acquirer before the decision is journaled; store a PIN block, track
 //! data or a clear PAN (the journal keeps the masked PAN and a keyed card hash; queued advices,
 //! which must carry the PAN to the issuer, are encrypted under the switch's DEK); queue one
-//! reversal twice; let an advice overtake an older one to the same issuer.
+//! reversal twice; let an advice overtake an older one to the same issuer; use a new link key
+//! before the issuer confirmed it (0810 with 00 and its check value) and it is stored; keep a
+//! key anywhere but as a TR-31 block under the LMK.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cardkey;
@@ -28,6 +35,7 @@ pub mod engine;
 pub mod error;
 pub mod journal;
 pub mod limits;
+pub mod linkkeys;
 pub mod safq;
 pub mod server;
 mod store;
@@ -36,4 +44,5 @@ pub use config::{ConfigError, Directory, SwitchConfig};
 pub use engine::{AdviceOutcome, Forward, IssuerFailure, OutboundAdvice, PendingExchange, Reply, Step, Switch};
 pub use error::SwitchError;
 pub use journal::Journal;
+pub use linkkeys::{KeyChangeOutcome, KeyChangeRecord, KeyChangeRequest, LinkKeyStatus, WorkingKey};
 pub use server::{ServerOptions, SwitchServer};

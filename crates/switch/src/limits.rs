@@ -41,3 +41,23 @@ pub const JOURNAL_QUERY_ROWS_MAX: usize = 100_000;
 
 /// The STAN range on the issuer leg: 000001..=999999 (000000 is not used).
 pub const STAN_MAX: u64 = 999_999;
+
+/// How long the ZPK or ZAK a key change replaced is still accepted on an issuer link, by default:
+/// answers to requests sent just before the switch-over arrive under the old ZAK.
+pub const KEY_GRACE_MS_DEFAULT: u64 = 60_000;
+/// The longest grace a configuration may set (a day: beyond it a replaced key is not replaced).
+pub const KEY_GRACE_MS_MAX: u64 = 86_400_000;
+/// The shortest `key_change_interval_ms` a member may have (0 = never): a link is not re-keyed
+/// faster than its messages can use the keys.
+pub const KEY_CHANGE_INTERVAL_MS_MIN: u64 = 1_000;
+/// Wait after a key change that was refused or went unanswered before the next attempt (an
+/// unanswered one is retried with the same key, so the issuer can answer it as a repeat).
+pub const KEY_CHANGE_RETRY_MS: u64 = 5_000;
+/// Longest a key-change schedule sleeps before it looks at its keys again.
+pub const KEY_SCHEDULE_POLL_MS_MAX: u64 = 60_000;
+/// Fresh keys drawn at most to find one whose check value differs from the key in use (the
+/// issuer recognises a repeat by its check value; a 24-bit collision is rare, two in a row
+/// rarer than a broken HSM).
+pub const KEY_DRAWS_MAX: usize = 4;
+/// Key changes one query of the key change journal returns at most.
+pub const KEY_CHANGES_LIST_MAX: usize = 1_000;

@@ -9,6 +9,11 @@
 //! * One delivery loop per issuer sends due advices, oldest first, whenever the session is
 //!   ready: woken by an enqueue or the session coming up, else every
 //!   [`ADVICE_POLL_INTERVAL_MS`] (retries come due with time).
+//! * Key changes (0800/101, [`crate::linkkeys`]) go over the issuer's session, one at a time per
+//!   link: on demand ([`SwitchServer::change_key`]) and from one schedule per issuer, which
+//!   changes each key `key_change_interval_ms` after it was activated (the configuration's keys
+//!   count from the start; 0 = never), offers a pending key (an unanswered change's) again as soon
+//!   as the session is ready, and waits [`KEY_CHANGE_RETRY_MS`] after a failed attempt.
 //!
 //! The core is synchronous and does durable database work, so every call into it runs on
 //! tokio's blocking pool.
@@ -33,7 +38,8 @@ use transport::{
 use crate::config::SwitchConfig;
 use crate::engine::{AdviceOutcome, Forward, IssuerFailure, Reply, Step, Switch};
 use crate::error::SwitchError;
-use crate::limits::{ADVICE_BATCH_MAX, ADVICE_POLL_INTERVAL_MS};
+use crate::limits::{ADVICE_BATCH_MAX, ADVICE_POLL_INTERVAL_MS, KEY_CHANGE_RETRY_MS, KEY_SCHEDULE_POLL_MS_MAX};
+use crate::linkkeys::{KeyChangeOutcome, WorkingKey};
 
 /// How the driver runs: the transport's bounds and timers, and the advice poll interval.
 #[derive(Debug, Clone, Copy)]
@@ -84,10 +90,12 @@ impl Connector for EndpointConnector {
     }
 }
 
-/// One issuer's link: its session and the bell its delivery loop listens for.
+/// One issuer's link: its session, the bell its delivery loop listens for, and the lock that
+/// keeps its key changes one at a time.
 struct IssuerLink {
     session: Session,
     wake: Arc<Notify>,
+    key_change: tokio::sync::Mutex<()>,
 }
 
 impl IssuerLink {
@@ -170,6 +178,7 @@ pub struct SwitchServer {
     switch: Switch,
     server: Server<NetMgmt<AcquirerHandler>>,
     links: Arc<HashMap<String, IssuerLink>>,
+    clock: Arc<dyn Clock>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -201,7 +210,8 @@ impl SwitchServer {
             config.echo_timeout_ms = options.echo_timeout_ms;
             config.connect_timeout_ms = options.connect_timeout_ms;
             let session = Session::start(EndpointConnector { endpoint }, config);
-            links.insert(issuer.id.clone(), IssuerLink { session, wake: Arc::new(Notify::new()) });
+            let link = IssuerLink { session, wake: Arc::new(Notify::new()), key_change: tokio::sync::Mutex::new(()) };
+            links.insert(issuer.id.clone(), link);
         }
         let links = Arc::new(links);
         let (stop, _) = watch::channel(false);
@@ -218,12 +228,24 @@ impl SwitchServer {
                 stop.subscribe(),
             )));
         }
-        let handler = AcquirerHandler { switch: switch.clone(), links: Arc::clone(&links), clock };
+        for issuer in directory.issuers() {
+            if links.contains_key(&issuer.id) {
+                tasks.push(tokio::spawn(schedule_key_changes(
+                    switch.clone(),
+                    Arc::clone(&links),
+                    issuer.id.clone(),
+                    issuer.key_change_interval_ms,
+                    Arc::clone(&clock),
+                    stop.subscribe(),
+                )));
+            }
+        }
+        let handler = AcquirerHandler { switch: switch.clone(), links: Arc::clone(&links), clock: Arc::clone(&clock) };
         let server = Server::new(spec, NetMgmt { inner: handler }, options.server);
         let serving = server.clone();
         tasks.push(tokio::spawn(async move { serving.serve(listener).await }));
         tracing::info!(%local_addr, issuers = links.len(), "switch: serving");
-        Ok(SwitchServer { local_addr, switch, server, links, stop, tasks })
+        Ok(SwitchServer { local_addr, switch, server, links, clock, stop, tasks })
     }
 
     /// The address acquirers connect to (the port chosen when the config said `:0`).
@@ -252,6 +274,14 @@ impl SwitchServer {
         }
     }
 
+    /// Change `issuer`'s `key` now (0800/101 over its session), after any change already under
+    /// way on that link. [`SwitchError::LinkDown`] when the session is not signed on (nothing is
+    /// sent); otherwise what became of the change.
+    pub async fn change_key(&self, issuer: &str, key: WorkingKey) -> Result<KeyChangeOutcome, SwitchError> {
+        let link = self.links.get(issuer).ok_or_else(|| SwitchError::LinkDown(issuer.to_owned()))?;
+        change_key(&self.switch, link, issuer, key, self.clock.as_ref()).await
+    }
+
     /// Stop accepting, answer what is in flight, stop delivering, sign off from the issuers.
     pub async fn shutdown(self) {
         self.server.shutdown();
@@ -261,6 +291,107 @@ impl SwitchServer {
         }
         for link in self.links.values() {
             link.session.close().await;
+        }
+    }
+}
+
+/// One key change over `link`'s session, serialized with the others on that link.
+async fn change_key(
+    switch: &Switch,
+    link: &IssuerLink,
+    issuer: &str,
+    key: WorkingKey,
+    clock: &dyn Clock,
+) -> Result<KeyChangeOutcome, SwitchError> {
+    let _one_at_a_time = link.key_change.lock().await;
+    if !link.ready() {
+        return Err(SwitchError::LinkDown(issuer.to_owned()));
+    }
+    let now_ms = clock.now_ms();
+    let begun = {
+        let (switch, issuer) = (switch.clone(), issuer.to_owned());
+        blocking(move || switch.begin_key_change(&issuer, key, now_ms)).await
+    };
+    let change = begun.ok_or_else(|| SwitchError::Internal("a key change panicked".into()))??;
+    let answer = link.session.request(&change.request).await;
+    let now_ms = clock.now_ms();
+    let switch = switch.clone();
+    blocking(move || match answer {
+        Ok(response) => switch.key_change_answered(&change, &response, now_ms),
+        Err(error) => {
+            tracing::info!(issuer = %change.issuer, key = %change.key, %error, "switch: key change not answered");
+            switch.key_change_failed(&change, now_ms)
+        }
+    })
+    .await
+    .ok_or_else(|| SwitchError::Internal("a key change panicked".into()))?
+}
+
+/// Change `issuer`'s keys every `interval_ms` (0: never on a schedule) while the switch runs, and
+/// offer a pending key again — one whose 0800/101 went unanswered, by the schedule or on demand —
+/// as soon as the link is up (see the module notes).
+async fn schedule_key_changes(
+    switch: Switch,
+    links: Arc<HashMap<String, IssuerLink>>,
+    issuer: String,
+    interval_ms: u64,
+    clock: Arc<dyn Clock>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(link) = links.get(&issuer) else { return };
+    let started_ms = clock.now_ms();
+    let mut state = link.session.state();
+    // Earliest time of the next attempt per key, after a failed one.
+    let mut retry_at_ms: HashMap<WorkingKey, u64> = HashMap::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        // Seen: only a later change of the session's state wakes the wait below.
+        state.borrow_and_update();
+        let now_ms = clock.now_ms();
+        let mut due = None;
+        let mut next_ms = now_ms.saturating_add(KEY_SCHEDULE_POLL_MS_MAX);
+        for status in switch.link_keys(&issuer) {
+            let scheduled_ms = if status.pending_kcv.is_some() {
+                now_ms
+            } else if interval_ms == 0 {
+                u64::MAX
+            } else {
+                status.activated_ms.unwrap_or(started_ms).saturating_add(interval_ms)
+            };
+            let at_ms = scheduled_ms.max(retry_at_ms.get(&status.key).copied().unwrap_or(0));
+            if at_ms <= now_ms && due.is_none() {
+                due = Some(status.key);
+            }
+            next_ms = next_ms.min(at_ms);
+        }
+        if let Some(key) = due
+            && link.ready()
+        {
+            match change_key(&switch, link, &issuer, key, clock.as_ref()).await {
+                Ok(KeyChangeOutcome::Activated { .. }) => {
+                    retry_at_ms.remove(&key);
+                }
+                Ok(outcome) => {
+                    tracing::warn!(issuer, %key, ?outcome, "switch: scheduled key change did not take; retrying later");
+                    retry_at_ms.insert(key, clock.now_ms().saturating_add(KEY_CHANGE_RETRY_MS));
+                }
+                Err(error) => {
+                    tracing::warn!(issuer, %key, %error, "switch: scheduled key change failed; retrying later");
+                    retry_at_ms.insert(key, clock.now_ms().saturating_add(KEY_CHANGE_RETRY_MS));
+                }
+            }
+            continue;
+        }
+        // Not due: sleep until the next time. Due while the link is down: until the session's
+        // state changes (a link coming up lets the change go). Either way the stop ends it.
+        let wait_ms = if due.is_some() { KEY_SCHEDULE_POLL_MS_MAX } else { next_ms.saturating_sub(now_ms) };
+        let wait = Duration::from_millis(wait_ms.clamp(1, KEY_SCHEDULE_POLL_MS_MAX));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            changed = state.changed() => if changed.is_err() { break },
+            changed = stop.changed() => if changed.is_err() { break },
         }
     }
 }

@@ -13,8 +13,12 @@ pub(crate) const SEQ_SAF: &str = "saf";
 pub(crate) const SEQ_STAN: &str = "stan";
 /// Stand-in approval codes (field 38).
 pub(crate) const SEQ_AUTH_CODE: &str = "auth_code";
+/// Rows of `switch_link_keys` and `switch_key_changes` ([`crate::linkkeys`]).
+pub(crate) const SEQ_LINK_KEY: &str = "link_key";
+pub(crate) const SEQ_KEY_CHANGE: &str = "key_change";
 
-const SEQUENCES: [&str; 5] = [SEQ_EXCHANGE, SEQ_MESSAGE, SEQ_SAF, SEQ_STAN, SEQ_AUTH_CODE];
+const SEQUENCES: [&str; 7] =
+    [SEQ_EXCHANGE, SEQ_MESSAGE, SEQ_SAF, SEQ_STAN, SEQ_AUTH_CODE, SEQ_LINK_KEY, SEQ_KEY_CHANGE];
 
 /// The migration name of the schema below; a change of schema is a new name with new DDL.
 const MIGRATION_V1: &str = "switch-v1";
@@ -114,6 +118,7 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     let mut statements: Vec<&str> = DDL_V1.to_vec();
     statements.extend_from_slice(crate::safq::DDL);
     db.migrate(MIGRATION_V1, &statements)?;
+    db.migrate(crate::linkkeys::MIGRATION, crate::linkkeys::DDL)?;
     db.transaction(|tx| {
         for name in SEQUENCES {
             if tx.query_opt("SELECT value FROM switch_sequences WHERE name = $1", &[name.into()])?.is_none() {

@@ -36,9 +36,12 @@ fn refused(change: impl FnOnce(&mut SwitchConfig)) -> String {
 #[test]
 fn toml_round_trip_and_relative_paths() {
     let hsm = SoftHsm::generate().unwrap();
-    let config = dev_config(&hsm);
+    let mut config = dev_config(&hsm);
+    config.members[1].key_change_interval_ms = 3_600_000;
+    config.key_grace_ms = 30_000;
     let text = config.to_toml();
     assert!(text.contains("[[members]]") && text.contains("[members.stip]") && text.contains("[[bins]]"));
+    assert!(text.contains("key_change_interval_ms = 3600000") && text.contains("key_grace_ms = 30000"));
     assert_eq!(SwitchConfig::parse(&text).unwrap(), config);
 
     let dir = std::env::temp_dir().join(format!("cardnet-switch-config-{}", std::process::id()));
@@ -57,6 +60,7 @@ fn toml_round_trip_and_relative_paths() {
     );
     let parsed = SwitchConfig::parse(&minimal).unwrap();
     assert_eq!(parsed.issuer_timeout_ms, 10_000);
+    assert_eq!(parsed.key_grace_ms, switch::limits::KEY_GRACE_MS_DEFAULT);
     assert_eq!(parsed.database, "sqlite:switch.db");
     assert!(parsed.members.is_empty());
 }
@@ -125,6 +129,12 @@ fn refusals_name_what_is_wrong() {
             .contains("BIN 622424: the prefix appears twice")
     );
     assert!(refused(|c| c.bins[0].prefix = "62A".into()).contains("digits"));
+    assert!(refused(|c| c.key_grace_ms = switch::limits::KEY_GRACE_MS_MAX + 1).contains("key_grace_ms"));
+    assert!(refused(|c| c.members[1].key_change_interval_ms = 10).contains("key_change_interval_ms must be 0"));
+    assert!(
+        refused(|c| c.members[0].key_change_interval_ms = 60_000)
+            .contains("key_change_interval_ms is set but the member is not an issuer")
+    );
     // Unknown keys are refused, not ignored (a misspelt limit must not silently default).
     let hsm = SoftHsm::generate().unwrap();
     let text = dev_config(&hsm).to_toml().replace("issuer_timeout_ms", "issuer_timout_ms");

@@ -4,7 +4,8 @@
 //! PostgreSQL schemas).
 //!
 //! One software HSM (one LMK) serves every party here for brevity; in production each member
-//! has its own HSM and zone keys travel under the ZMK.
+//! has its own HSM. The switch and each issuer share the link's ZMK, under which the switch
+//! sends new working keys (0800/101, `SwitchServer::change_key`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -123,7 +124,8 @@ impl TestNetwork {
         let mut issuers = Vec::with_capacity(ISSUERS.len());
         for (id, bin, _) in ISSUERS {
             let keys = dev.keys(id).ok_or("no issuer keys")?;
-            let link = issuer::dev::LinkKeys { zpk: keys.zpk.clone(), zak: keys.zak.clone() };
+            // The ZMK too: the switch sends the link's new ZPKs and ZAKs under it (0800/101).
+            let link = issuer::dev::LinkKeys { zmk: keys.zmk.clone(), zpk: keys.zpk.clone(), zak: keys.zak.clone() };
             let database = store(&format!("issuer{id}"));
             let ledger = store(&format!("ledger{id}"));
             let mut config = issuer::dev::config_with_link_keys(&*hsm, &link, id, bin, &database, &ledger, &lmk_file)

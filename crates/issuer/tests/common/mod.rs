@@ -40,6 +40,7 @@ pub struct Harness {
     pub hsm: Arc<SoftHsm>,
     pub config: IssuerConfig,
     pub clock: ManualClock,
+    pub zmk: WrappedKey,
     pub zpk: WrappedKey,
     pub zak: WrappedKey,
     stan: AtomicU32,
@@ -99,9 +100,10 @@ impl Harness {
         config.keys.imk_ac = imk.block().to_owned();
         let clock = ManualClock::from_ms(START_MS);
         let issuer = Arc::new(Issuer::open(&config, hsm.clone(), Arc::new(clock.clone())).unwrap());
+        let zmk = WrappedKey::from_block(config.keys.switch_zmk.clone()).unwrap();
         let zpk = WrappedKey::from_block(config.keys.switch_zpk.clone()).unwrap();
         let zak = WrappedKey::from_block(config.keys.switch_zak.clone()).unwrap();
-        Some(Harness { issuer, hsm, config, clock, zpk, zak, stan: AtomicU32::new(0), storage })
+        Some(Harness { issuer, hsm, config, clock, zmk, zpk, zak, stan: AtomicU32::new(0), storage })
     }
 
     /// The same issuer opened again from its stores (a restart).
@@ -184,6 +186,24 @@ impl Harness {
         let amount = original.get_u64(4).unwrap_or(0);
         let condition = original.get_str(25).unwrap_or("00").to_owned();
         self.follow_up("0420", &processing, &condition, card, amount, original)
+    }
+
+    /// An 0800/101 as the switch sends it: `new` under the ZMK in 48, `key` in 53, the check
+    /// value in 96, MAC'd with `zak`.
+    pub fn key_change(&self, key: transport::netmgmt::WorkingKey, new: &WrappedKey, zak: &WrappedKey) -> Message {
+        use transport::netmgmt;
+        let change = netmgmt::KeyChange {
+            key,
+            key_block: self.hsm.export_key_block(&self.zmk, new).unwrap(),
+            check_value: netmgmt::check_value_field(new.kcv()).unwrap(),
+        };
+        let from = netmgmt::Institution { acquirer: SWITCH.into(), forwarding: Some(SWITCH.into()) };
+        let stan = self.stan.fetch_add(1, Ordering::Relaxed) + 1;
+        let time = network::transmission_time(self.now_ms());
+        let mut request =
+            netmgmt::key_change_request_at(&iso8583::builtin::network(), stan, &from, &time, &change).unwrap();
+        network::mac::sign(&*self.hsm, zak, &mut request).unwrap();
+        request
     }
 
     pub fn pin_block(&self, pan: &str, pin: &Secret) -> Vec<u8> {
@@ -309,5 +329,17 @@ impl Req {
     pub fn sign(mut self, harness: &Harness) -> Message {
         network::mac::sign(&*harness.hsm, &harness.zak, &mut self.msg).unwrap();
         self.msg
+    }
+
+    /// Signed with `zak` (a key the test changed to, or an old one).
+    pub fn sign_with(mut self, harness: &Harness, zak: &WrappedKey) -> Message {
+        network::mac::sign(&*harness.hsm, zak, &mut self.msg).unwrap();
+        self.msg
+    }
+
+    /// A PIN block of the card's PIN under `zpk`.
+    pub fn pin_under(self, harness: &Harness, card: &IssuedCard, zpk: &WrappedKey) -> Req {
+        let block = harness.hsm.encrypt_pin(zpk, PinFormat::Iso0, &card.pin, &card.pan).unwrap();
+        self.set_bytes(52, &block)
     }
 }
