@@ -9,6 +9,7 @@ mod crypto_command;
 mod demo;
 mod iso8583_command;
 mod issuer_command;
+mod network_command;
 mod serve_command;
 mod switch_command;
 
@@ -46,6 +47,9 @@ enum Command {
     /// The issuer host's set-up and its cards: `cardnet issuer init`, `cardnet issuer card issue|list|block|unblock`.
     #[command(subcommand)]
     Issuer(issuer_command::IssuerCommand),
+    /// A whole development network's configuration, one key ceremony: `cardnet network init`.
+    #[command(subcommand)]
+    Network(network_command::NetworkCommand),
     /// The network switch's set-up: `cardnet switch init --dir DIR`.
     #[command(subcommand)]
     Switch(switch_command::SwitchCommand),
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Serve(command) => serve_command::run(command),
         Command::Switch(command) => switch_command::run(command),
         Command::Issuer(command) => issuer_command::run(command),
+        Command::Network(command) => network_command::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

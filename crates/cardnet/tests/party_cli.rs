@@ -147,3 +147,106 @@ fn serve_issuer_answers_sign_on_and_stops_on_sigterm() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `cardnet network init`, then the parties as separate processes (`cardnet serve issuer` twice,
+/// `cardnet serve switch`), and a PIN purchase from an acquirer link with the keys the
+/// ceremony wrote: the configurations interoperate.
+#[cfg(unix)]
+#[test]
+fn network_init_then_separate_processes_approve_a_purchase() {
+    use std::sync::Arc;
+    let dir = fresh_dir("network");
+    // Three consecutive free ports, as far as one can tell without holding them.
+    let base = (0..20)
+        .find_map(|_| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+            let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+            (port < u16::MAX - 2 && free(port) && free(port + 1) && free(port + 2)).then_some(port)
+        })
+        .expect("three free ports");
+    let init = json(&cardnet(&["network", "init", "--dir", dir.to_str().unwrap(), "--port", &base.to_string(), "--json"]));
+    let issuer_a = init["issuers"][0]["config"].as_str().unwrap().to_owned();
+    let issuer_b = init["issuers"][1]["config"].as_str().unwrap().to_owned();
+    let switch_config = init["switch"]["config"].as_str().unwrap().to_owned();
+    // A second init refuses to overwrite.
+    assert_eq!(cardnet(&["network", "init", "--dir", dir.to_str().unwrap()]).status.code(), Some(2));
+    // Cards are issued before the issuer runs (one process per SQLite ledger file).
+    let card = json(&cardnet(&["issuer", "card", "issue", "--config", &issuer_a, "--product", "debit", "--balance", "50000", "--json"]));
+
+    let spawn = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cardnet")).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    };
+    let mut children = vec![
+        spawn(&["serve", "issuer", "--config", &issuer_a]),
+        spawn(&["serve", "issuer", "--config", &issuer_b]),
+        spawn(&["serve", "switch", "--config", &switch_config]),
+    ];
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let code = runtime.block_on(async {
+        let lmk = std::fs::read_to_string(dir.join("lmk.hex")).unwrap();
+        let hsm = Arc::new(hsm::SoftHsm::new(hsm::Secret::from_vec(iso8583::hex::decode(lmk.trim()).unwrap())).unwrap());
+        let link_text = std::fs::read_to_string(dir.join("acquirer-link.toml")).unwrap();
+        let value = |key: &str| {
+            link_text
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{key} = \"")).map(|v| v.trim_end_matches('"').to_owned()))
+                .unwrap()
+        };
+        let zak = hsm::WrappedKey::from_block(value("zak")).unwrap();
+        let zpk = hsm::WrappedKey::from_block(value("zpk")).unwrap();
+        let acceptor = network::request::Acceptor {
+            acquirer: value("acquirer_id"),
+            terminal: "TERM0001".into(),
+            merchant: "898440154110001".into(),
+            mcc: "5411".into(),
+            name_location: "CARDNET COFFEE".into(),
+        };
+        let address: std::net::SocketAddr = value("switch").parse().unwrap();
+        // The switch signs on to both issuers after it starts: retry until it answers 00.
+        let mut last = String::new();
+        for _ in 0..100 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let Ok(link) = testnet::acquirer::AcquirerLink::connect(
+                address,
+                Arc::clone(&hsm) as Arc<dyn hsm::SecurityModule>,
+                zak.clone(),
+                zpk.clone(),
+                acceptor.clone(),
+                "156",
+                Arc::new(clock::SystemClock),
+                5_000,
+            )
+            .await
+            else {
+                continue;
+            };
+            let pan = card["pan"].as_str().unwrap();
+            let pin = hsm::Secret::new(card["pin"].as_str().unwrap().as_bytes());
+            let pin_block = hsm::SecurityModule::encrypt_pin(&*hsm, &zpk, hsm::pinblock::PinFormat::Iso0, &pin, pan).unwrap();
+            let input = network::request::CardInput {
+                pan: pan.to_owned(),
+                entry: Some(network::request::EntryMode::Swipe),
+                track2: Some(card["track2"].as_str().unwrap().to_owned()),
+                pin_block: Some(pin_block),
+                ..Default::default()
+            };
+            match link.transact(network::TransactionKind::Purchase, &input, 12_345, None).await {
+                Ok(exchange) if exchange.code() == "00" => return "00".to_owned(),
+                Ok(exchange) => last = exchange.code().to_owned(),
+                Err(error) => last = error.to_string(),
+            }
+        }
+        last
+    });
+    for child in &mut children {
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    }
+    for child in &mut children {
+        let exit = child.wait().unwrap();
+        assert!(exit.success(), "a graceful stop: {exit:?}");
+    }
+    assert_eq!(code, "00", "a purchase through separately started parties");
+    let list = json(&cardnet(&["issuer", "card", "list", "--config", &issuer_a, "--json"]));
+    assert_eq!(list["cards"][0]["available_minor"], 50_000 - 12_345, "held at the issuer");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,7 +8,7 @@
 //! sends new working keys (0800/101, `SwitchServer::change_key`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clock::{Clock, SystemClock};
@@ -33,6 +33,8 @@ pub const ISSUER_A: usize = 0;
 /// Issuer B: BIN 6224249 (a longer prefix inside A's range, so routing must take the longest
 /// match), stand-in enabled.
 pub const ISSUER_B: usize = 1;
+/// The issuers' institution ids, A then B.
+pub const ISSUER_IDS: [&str; 2] = [ISSUERS[0].0, ISSUERS[1].0];
 const ISSUERS: [(&str, &str, &str); 2] = [("20000000455", "622424", "Bank A"), ("20000000566", "6224249", "Bank B")];
 /// The clear IMK-AC of the simulated cards' issuers (test value; a card is personalised from it).
 const TEST_IMK_AC: [u8; 16] =
@@ -107,40 +109,19 @@ impl TestNetwork {
             }
         };
 
-        // Zone keys for every member, from the switch's development generator. Endpoints are
-        // filled in once the issuers' proxies are listening.
-        let mut members = vec![DevMember::acquirer(ACQUIRER_ID, "Test Acquirer")];
-        for (index, (id, bin, name)) in ISSUERS.iter().enumerate() {
-            let stip = switch::dev::stip(index == ISSUER_B);
-            members.push(DevMember::issuer(id, name, "127.0.0.1:1", &[bin], Some(stip)));
-        }
         let switch_database = store("switch");
-        let dev = blocking(|| switch::dev::network(&*hsm, "127.0.0.1:0", &switch_database, &lmk_file, &members))
-            .map_err(|e| fail("switch keys")(&e))?;
-        let mut switch_config = dev.config.clone();
+        let mut stores = |id: &str| (store(&format!("issuer{id}")), store(&format!("ledger{id}")));
+        let generated = blocking(|| {
+            generate(&*hsm, &lmk_file, &switch_database, &mut stores, Some(&imk_ac), "127.0.0.1:0", |_| {
+                "127.0.0.1:1".to_owned()
+            })
+        })?;
+        let mut switch_config = generated.switch;
         switch_config.issuer_timeout_ms = options.issuer_timeout_ms;
-        let acquirer_keys = dev.keys(ACQUIRER_ID).cloned().ok_or("no acquirer keys")?;
+        let acquirer_keys = generated.acquirer_keys;
 
         let mut issuers = Vec::with_capacity(ISSUERS.len());
-        for (id, bin, _) in ISSUERS {
-            let keys = dev.keys(id).ok_or("no issuer keys")?;
-            // The ZMK too: the switch sends the link's new ZPKs and ZAKs under it (0800/101).
-            let link = issuer::dev::LinkKeys { zmk: keys.zmk.clone(), zpk: keys.zpk.clone(), zak: keys.zak.clone() };
-            let database = store(&format!("issuer{id}"));
-            let ledger = store(&format!("ledger{id}"));
-            let mut config = issuer::dev::config_with_link_keys(&*hsm, &link, id, bin, &database, &ledger, &lmk_file)
-                .map_err(|e| fail("issuer config")(&e))?;
-            issuer::dev::use_known_imk(&mut config, &*hsm, &imk_ac).map_err(|e| fail("issuer IMK")(&e))?;
-            // A's range contains B's longer BIN: A must never number a card the switch routes to B.
-            let inner: Vec<String> = ISSUERS
-                .iter()
-                .map(|(_, other, _)| *other)
-                .filter(|other| other.len() > bin.len() && other.starts_with(bin))
-                .map(str::to_owned)
-                .collect();
-            for product in &mut config.products {
-                product.excluded_prefixes.clone_from(&inner);
-            }
+        for (id, bin, mut config) in generated.issuers {
             config.listen = "127.0.0.1:0".to_owned();
             let issuer = Arc::new(
                 blocking(|| Issuer::open(&config, Arc::clone(&hsm) as Arc<dyn SecurityModule>, Arc::clone(&clock)))
@@ -154,16 +135,7 @@ impl TestNetwork {
             if let Some(member) = switch_config.members.iter_mut().find(|m| m.id == id) {
                 member.endpoint = Some(proxy.address().to_string());
             }
-            issuers.push(TestIssuer {
-                id: id.to_owned(),
-                bin: bin.to_owned(),
-                config,
-                issuer,
-                address,
-                proxy,
-                stop: Some(stop),
-                task: Some(task),
-            });
+            issuers.push(TestIssuer { id, bin, config, issuer, address, proxy, stop: Some(stop), task: Some(task) });
         }
         let mut network =
             TestNetwork { options, hsm, clock, switch_config, switch: None, issuers, acquirer_keys, imk_ac, schemas };
@@ -315,6 +287,63 @@ impl TestNetwork {
             }
         }
     }
+}
+
+/// The configurations of a whole network sharing one LMK: the switch with an acquirer member
+/// and the two issuers (A: BIN 622424, no stand-in; B: BIN 6224249, stand-in), each issuer's
+/// link keys (ZMK, ZPK, ZAK) the same blocks as the switch's.
+pub struct NetworkConfigs {
+    pub switch: SwitchConfig,
+    /// (institution id, BIN, configuration) per issuer.
+    pub issuers: Vec<(String, String, IssuerConfig)>,
+    /// The acquirer member's zone keys with the switch.
+    pub acquirer_keys: MemberKeys,
+}
+
+/// Generate a network's configurations with fresh keys from `hsm`. `stores(id)` gives an
+/// issuer's (database, ledger) URLs; `issuer_endpoint(id)` where the switch reaches it;
+/// `imk_ac`: a known IMK-AC for simulated cards (`None`: a fresh one).
+pub fn generate(
+    hsm: &dyn SecurityModule,
+    lmk_file: &Path,
+    switch_database: &str,
+    stores: &mut dyn FnMut(&str) -> (String, String),
+    imk_ac: Option<&Secret>,
+    switch_listen: &str,
+    issuer_endpoint: impl Fn(&str) -> String,
+) -> Result<NetworkConfigs, String> {
+    let mut members = vec![DevMember::acquirer(ACQUIRER_ID, "Test Acquirer")];
+    for (index, (id, bin, name)) in ISSUERS.iter().enumerate() {
+        let stip = switch::dev::stip(index == ISSUER_B);
+        members.push(DevMember::issuer(id, name, &issuer_endpoint(id), &[bin], Some(stip)));
+    }
+    let dev = switch::dev::network(hsm, switch_listen, switch_database, lmk_file, &members)
+        .map_err(|e| fail("switch keys")(&e))?;
+    let acquirer_keys = dev.keys(ACQUIRER_ID).cloned().ok_or("no acquirer keys")?;
+    let mut issuers = Vec::with_capacity(ISSUERS.len());
+    for (id, bin, _) in ISSUERS {
+        let keys = dev.keys(id).ok_or("no issuer keys")?;
+        // The ZMK too: the switch sends the link's new ZPKs and ZAKs under it (0800/101).
+        let link = issuer::dev::LinkKeys { zmk: keys.zmk.clone(), zpk: keys.zpk.clone(), zak: keys.zak.clone() };
+        let (database, ledger) = stores(id);
+        let mut config = issuer::dev::config_with_link_keys(hsm, &link, id, bin, &database, &ledger, lmk_file)
+            .map_err(|e| fail("issuer config")(&e))?;
+        if let Some(imk) = imk_ac {
+            issuer::dev::use_known_imk(&mut config, hsm, imk).map_err(|e| fail("issuer IMK")(&e))?;
+        }
+        // A's range contains B's longer BIN: A must never number a card the switch routes to B.
+        let inner: Vec<String> = ISSUERS
+            .iter()
+            .map(|(_, other, _)| *other)
+            .filter(|other| other.len() > bin.len() && other.starts_with(bin))
+            .map(str::to_owned)
+            .collect();
+        for product in &mut config.products {
+            product.excluded_prefixes.clone_from(&inner);
+        }
+        issuers.push((id.to_owned(), bin.to_owned(), config));
+    }
+    Ok(NetworkConfigs { switch: dev.config, issuers, acquirer_keys })
 }
 
 type Served = (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>);

@@ -1,0 +1,126 @@
+//! `cardnet network init --dir DIR`: one key ceremony for a whole development network — a
+//! switch, two issuer banks and the acquirer's link, sharing one LMK and the zone keys of every
+//! link — written as configuration files that `cardnet serve switch|issuer` run as separate
+//! processes.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::cli_error::CliError;
+
+#[derive(Subcommand)]
+pub enum NetworkCommand {
+    /// Write DIR/lmk.hex, DIR/switch.toml, DIR/issuer-<id>.toml (two banks) and
+    /// DIR/acquirer-link.toml (the acquirer's zone keys with the switch).
+    Init(InitArgs),
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Folder to write into (created if missing; existing files are not overwritten).
+    #[arg(long)]
+    dir: PathBuf,
+    /// The switch's port on 127.0.0.1; the issuers listen on the next two ports.
+    #[arg(long, default_value_t = 9100)]
+    port: u16,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+const LMK_FILE: &str = "lmk.hex";
+const SWITCH_FILE: &str = "switch.toml";
+const ACQUIRER_LINK_FILE: &str = "acquirer-link.toml";
+
+pub fn run(command: NetworkCommand) -> Result<(), CliError> {
+    match command {
+        NetworkCommand::Init(args) => init(&args),
+    }
+}
+
+fn issuer_file(id: &str) -> String {
+    format!("issuer-{id}.toml")
+}
+
+fn init(args: &InitArgs) -> Result<(), CliError> {
+    let issuer_ports = [args.port.checked_add(1), args.port.checked_add(2)];
+    let [Some(port_a), Some(port_b)] = issuer_ports else {
+        return Err(CliError::bad_input("--port must leave room for two issuer ports after it"));
+    };
+    std::fs::create_dir_all(&args.dir)?;
+    let ids: Vec<&str> = testnet::net::ISSUER_IDS.to_vec();
+    let mut files: Vec<PathBuf> =
+        [LMK_FILE, SWITCH_FILE, ACQUIRER_LINK_FILE].iter().map(|f| args.dir.join(f)).collect();
+    files.extend(ids.iter().map(|id| args.dir.join(issuer_file(id))));
+    if let Some(existing) = files.iter().find(|path| path.exists()) {
+        return Err(CliError::bad_input(format!("{} exists; not overwriting it", existing.display())));
+    }
+
+    let lmk = hsm::Secret::random(hsm::soft::LMK_LEN)?;
+    let hsm = hsm::SoftHsm::new(lmk.clone())?;
+    let endpoint = |id: &str| {
+        let port = if Some(&id) == ids.first() { port_a } else { port_b };
+        format!("127.0.0.1:{port}")
+    };
+    let mut stores = |id: &str| (format!("sqlite:issuer-{id}.db"), format!("sqlite:ledger-{id}.db"));
+    let generated = testnet::net::generate(
+        &hsm,
+        Path::new(LMK_FILE),
+        "sqlite:switch.db",
+        &mut stores,
+        None,
+        &format!("127.0.0.1:{}", args.port),
+        endpoint,
+    )
+    .map_err(CliError::Failure)?;
+
+    switch::dev::write_lmk_file(&args.dir.join(LMK_FILE), &lmk)?;
+    std::fs::write(args.dir.join(SWITCH_FILE), generated.switch.to_toml())?;
+    let mut issuers = Vec::new();
+    for (id, bin, mut config) in generated.issuers {
+        config.listen = endpoint(&id);
+        let path = args.dir.join(issuer_file(&id));
+        std::fs::write(&path, config.to_toml())?;
+        issuers.push(json!({"id": id, "bin": bin, "listen": config.listen, "config": path.display().to_string()}));
+    }
+    let keys = &generated.acquirer_keys;
+    let link = format!(
+        "# The acquirer's link to the switch: member id, where the switch listens, and the zone keys\n\
+         # (TR-31 blocks under the LMK in {LMK_FILE}) the switch holds for this member.\n\
+         acquirer_id = \"{}\"\nswitch = \"127.0.0.1:{}\"\nzmk = \"{}\"\nzpk = \"{}\"\nzak = \"{}\"\n",
+        testnet::net::ACQUIRER_ID,
+        args.port,
+        keys.zmk.block(),
+        keys.zpk.block(),
+        keys.zak.block()
+    );
+    std::fs::write(args.dir.join(ACQUIRER_LINK_FILE), link)?;
+
+    let switch_path = args.dir.join(SWITCH_FILE).display().to_string();
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "dir": args.dir.display().to_string(),
+                "lmk_check_value": hsm.lmk_check_value(),
+                "switch": {"id": testnet::net::SWITCH_ID, "listen": format!("127.0.0.1:{}", args.port), "config": switch_path},
+                "issuers": issuers,
+                "acquirer": {
+                    "id": testnet::net::ACQUIRER_ID,
+                    "link": args.dir.join(ACQUIRER_LINK_FILE).display().to_string(),
+                    "zpk_kcv": keys.zpk.kcv(), "zak_kcv": keys.zak.kcv(),
+                },
+            })
+        );
+        return Ok(());
+    }
+    println!("wrote a network in {} (LMK check value {}):", args.dir.display(), hsm.lmk_check_value());
+    for issuer in &issuers {
+        println!("  cardnet serve issuer --config {}", issuer["config"].as_str().unwrap_or(""));
+    }
+    println!("  cardnet serve switch --config {switch_path}");
+    println!("the acquirer's zone keys with the switch: {}", args.dir.join(ACQUIRER_LINK_FILE).display());
+    Ok(())
+}
