@@ -164,17 +164,34 @@ fn network_init_then_separate_processes_approve_a_purchase() {
             (port < u16::MAX - 2 && free(port) && free(port + 1) && free(port + 2)).then_some(port)
         })
         .expect("three free ports");
-    let init = json(&cardnet(&["network", "init", "--dir", dir.to_str().unwrap(), "--port", &base.to_string(), "--json"]));
+    let init =
+        json(&cardnet(&["network", "init", "--dir", dir.to_str().unwrap(), "--port", &base.to_string(), "--json"]));
     let issuer_a = init["issuers"][0]["config"].as_str().unwrap().to_owned();
     let issuer_b = init["issuers"][1]["config"].as_str().unwrap().to_owned();
     let switch_config = init["switch"]["config"].as_str().unwrap().to_owned();
     // A second init refuses to overwrite.
     assert_eq!(cardnet(&["network", "init", "--dir", dir.to_str().unwrap()]).status.code(), Some(2));
     // Cards are issued before the issuer runs (one process per SQLite ledger file).
-    let card = json(&cardnet(&["issuer", "card", "issue", "--config", &issuer_a, "--product", "debit", "--balance", "50000", "--json"]));
+    let card = json(&cardnet(&[
+        "issuer",
+        "card",
+        "issue",
+        "--config",
+        &issuer_a,
+        "--product",
+        "debit",
+        "--balance",
+        "50000",
+        "--json",
+    ]));
 
     let spawn = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_cardnet")).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_cardnet"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
     };
     let mut children = vec![
         spawn(&["serve", "issuer", "--config", &issuer_a]),
@@ -184,7 +201,8 @@ fn network_init_then_separate_processes_approve_a_purchase() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let code = runtime.block_on(async {
         let lmk = std::fs::read_to_string(dir.join("lmk.hex")).unwrap();
-        let hsm = Arc::new(hsm::SoftHsm::new(hsm::Secret::from_vec(iso8583::hex::decode(lmk.trim()).unwrap())).unwrap());
+        let hsm =
+            Arc::new(hsm::SoftHsm::new(hsm::Secret::from_vec(iso8583::hex::decode(lmk.trim()).unwrap())).unwrap());
         let link_text = std::fs::read_to_string(dir.join("acquirer-link.toml")).unwrap();
         let value = |key: &str| {
             link_text
@@ -222,7 +240,8 @@ fn network_init_then_separate_processes_approve_a_purchase() {
             };
             let pan = card["pan"].as_str().unwrap();
             let pin = hsm::Secret::new(card["pin"].as_str().unwrap().as_bytes());
-            let pin_block = hsm::SecurityModule::encrypt_pin(&*hsm, &zpk, hsm::pinblock::PinFormat::Iso0, &pin, pan).unwrap();
+            let pin_block =
+                hsm::SecurityModule::encrypt_pin(&*hsm, &zpk, hsm::pinblock::PinFormat::Iso0, &pin, pan).unwrap();
             let input = network::request::CardInput {
                 pan: pan.to_owned(),
                 entry: Some(network::request::EntryMode::Swipe),
