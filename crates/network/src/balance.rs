@@ -52,6 +52,12 @@ impl AdditionalAmount {
         let mut out = Vec::with_capacity(text.len() / SET_LEN);
         for set in text.as_bytes().chunks(SET_LEN) {
             let set = std::str::from_utf8(set).map_err(|_| Error::Invalid { field: FIELD, reason: "not text" })?;
+            if !set[..7].bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::Invalid {
+                    field: FIELD,
+                    reason: "account type, amount type or currency not digits",
+                });
+            }
             let magnitude: i64 =
                 set[8..].parse().map_err(|_| Error::Invalid { field: FIELD, reason: "amount is not 12 digits" })?;
             let amount_minor = match &set[7..8] {
@@ -102,6 +108,8 @@ mod tests {
         assert_eq!(text, "0001156C0000012345000002156D000000000005");
         assert_eq!(AdditionalAmount::parse_all(&text).unwrap(), sets);
         assert!(AdditionalAmount::parse_all("0001156X000001234500").is_err());
+        // Found by the fuzzer: letters where the account type goes were read, then not written.
+        assert!(AdditionalAmount::parse_all("ab01156C000001234500").is_err());
         assert!(AdditionalAmount::parse_all("0001156C00000123450").is_err());
         let huge = AdditionalAmount {
             account_type: "00".into(),

@@ -15,6 +15,8 @@ pub mod balance;
 pub mod codes;
 pub mod emv;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod kind;
 pub mod mac;
 pub mod original;
