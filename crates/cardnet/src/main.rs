@@ -9,9 +9,11 @@ mod crypto_command;
 mod demo;
 mod iso8583_command;
 mod issuer_command;
+mod merchant_command;
 mod network_command;
 mod serve_command;
 mod switch_command;
+mod terminal_command;
 
 use std::process::ExitCode;
 
@@ -50,6 +52,12 @@ enum Command {
     /// A whole development network's configuration, one key ceremony: `cardnet network init`.
     #[command(subcommand)]
     Network(network_command::NetworkCommand),
+    /// The acquirer's merchants: apply, review, activate, show, list, suspend, change-account.
+    #[command(subcommand)]
+    Merchant(merchant_command::MerchantCommand),
+    /// The acquirer's terminals and their master keys: `cardnet terminal add|list|disable`.
+    #[command(subcommand)]
+    Terminal(terminal_command::TerminalCommand),
     /// The network switch's set-up: `cardnet switch init --dir DIR`.
     #[command(subcommand)]
     Switch(switch_command::SwitchCommand),
@@ -73,6 +81,8 @@ fn main() -> ExitCode {
         Command::Switch(command) => switch_command::run(command),
         Command::Issuer(command) => issuer_command::run(command),
         Command::Network(command) => network_command::run(command),
+        Command::Merchant(command) => merchant_command::run(command),
+        Command::Terminal(command) => terminal_command::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
