@@ -2,6 +2,7 @@
 //! `--json` and then print one JSON object on stdout; errors go to stderr with a non-zero exit
 //! status (2 for bad input).
 
+mod acquirer_command;
 mod bench_command;
 mod bench_network;
 mod cli_error;
@@ -52,6 +53,9 @@ enum Command {
     /// A whole development network's configuration, one key ceremony: `cardnet network init`.
     #[command(subcommand)]
     Network(network_command::NetworkCommand),
+    /// The acquirer host's set-up: `cardnet acquirer init`.
+    #[command(subcommand)]
+    Acquirer(acquirer_command::AcquirerCommand),
     /// The acquirer's merchants: apply, review, activate, show, list, suspend, change-account.
     #[command(subcommand)]
     Merchant(merchant_command::MerchantCommand),
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::Switch(command) => switch_command::run(command),
         Command::Issuer(command) => issuer_command::run(command),
         Command::Network(command) => network_command::run(command),
+        Command::Acquirer(command) => acquirer_command::run(command),
         Command::Merchant(command) => merchant_command::run(command),
         Command::Terminal(command) => terminal_command::run(command),
     };

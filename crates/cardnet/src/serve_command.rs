@@ -14,6 +14,12 @@ pub enum ServeCommand {
         #[arg(long)]
         config: PathBuf,
     },
+    /// The acquirer host: terminals connect to it (UnionPay POS dialect); it connects to the switch.
+    Acquirer {
+        /// The acquirer's configuration (`cardnet acquirer init` writes one).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// An issuer host: the switch connects to it.
     Issuer {
         /// The issuer's configuration (`cardnet issuer init` writes one).
@@ -32,6 +38,7 @@ pub fn run(command: ServeCommand) -> Result<(), CliError> {
         match command {
             ServeCommand::Switch { config } => crate::switch_command::serve(&config).await,
             ServeCommand::Issuer { config } => crate::issuer_command::serve(&config).await,
+            ServeCommand::Acquirer { config } => crate::acquirer_command::serve(&config).await,
         }
     })
 }

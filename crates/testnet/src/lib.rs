@@ -9,4 +9,5 @@
 pub mod acquirer;
 pub mod card;
 pub mod net;
+pub mod pos;
 pub mod proxy;

@@ -1,0 +1,166 @@
+//! Who the terminals and merchants are: the seam to the merchants registry (`crates/merchants`,
+//! `merchants::Registry`), which owns onboarding, review, TMK injection and the terminal's
+//! batch number. The acquirer reads a terminal with its merchant per request and reports
+//! sign-ons, batch changes and pending settlements back.
+//!
+//! [`TerminalDirectory`] is the acquirer's own small trait so the core does not depend on the
+//! registry's crate; the registry implements it (or an adapter does, see docs/acquirer.md).
+//! [`MemoryDirectory`] is an in-memory one for tests and the simulation.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use hsm::WrappedKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalStatus {
+    /// Added and given a TMK, never signed on.
+    Installed,
+    Active,
+    /// Switched off by the acquirer: every request is answered 58.
+    Disabled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MerchantStatus {
+    Active,
+    /// Suspended, closed, or not yet activated: answered 03.
+    Inactive,
+}
+
+/// A terminal as the registry keeps it.
+#[derive(Clone)]
+pub struct TerminalRecord {
+    /// Field 41, 8 characters.
+    pub terminal_id: String,
+    /// Field 42, 15 digits.
+    pub merchant_id: String,
+    pub status: TerminalStatus,
+    /// The terminal master key under the LMK.
+    pub tmk: WrappedKey,
+    /// The registry's batch number (60.2) for the terminal.
+    pub batch_no: u32,
+}
+
+impl std::fmt::Debug for TerminalRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminalRecord")
+            .field("terminal_id", &self.terminal_id)
+            .field("merchant_id", &self.merchant_id)
+            .field("status", &self.status)
+            .field("tmk_kcv", &self.tmk.kcv())
+            .field("batch_no", &self.batch_no)
+            .finish()
+    }
+}
+
+/// A merchant as the registry keeps it. Amounts in minor units of the acquirer's currency.
+#[derive(Debug, Clone)]
+pub struct MerchantRecord {
+    pub merchant_id: String,
+    pub name: String,
+    /// Merchant category code, 4 digits (field 18).
+    pub mcc: String,
+    pub city: String,
+    pub status: MerchantStatus,
+    /// Largest single transaction (61 beyond); `None` = no limit.
+    pub single_max_minor: Option<u64>,
+    /// Largest approved total per UTC day (the default risk rule, 61 beyond); `None` = none.
+    pub daily_max_minor: Option<u64>,
+}
+
+/// What the acquirer needs from the merchants registry. Errors are one line, no card data.
+pub trait TerminalDirectory: Send + Sync {
+    fn terminal_with_merchant(&self, terminal_id: &str) -> Result<Option<(TerminalRecord, MerchantRecord)>, String>;
+    /// A successful sign-on in batch `batch_no` at `now_ms`.
+    fn record_sign_on(&self, terminal_id: &str, batch_no: u32, now_ms: u64) -> Result<(), String>;
+    /// The terminal's batch moved on (settlement closed the previous one).
+    fn set_batch(&self, terminal_id: &str, batch_no: u32) -> Result<(), String>;
+    /// Whether the terminal's batch waits for settlement (set by sign-on, cleared by 0500).
+    fn set_settlement_pending(&self, terminal_id: &str, pending: bool) -> Result<(), String>;
+}
+
+/// An in-memory directory for tests, the demo and the simulation.
+#[derive(Debug, Default)]
+pub struct MemoryDirectory {
+    inner: Mutex<MemoryInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryInner {
+    merchants: HashMap<String, MerchantRecord>,
+    terminals: HashMap<String, TerminalRecord>,
+    /// terminal → (last sign-on batch, at), settlement pending.
+    sign_ons: HashMap<String, (u32, u64)>,
+    settlement_pending: HashMap<String, bool>,
+}
+
+impl MemoryDirectory {
+    pub fn new() -> MemoryDirectory {
+        MemoryDirectory::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn put_merchant(&self, merchant: MerchantRecord) {
+        self.lock().merchants.insert(merchant.merchant_id.clone(), merchant);
+    }
+
+    pub fn put_terminal(&self, terminal: TerminalRecord) {
+        self.lock().terminals.insert(terminal.terminal_id.clone(), terminal);
+    }
+
+    pub fn set_terminal_status(&self, terminal_id: &str, status: TerminalStatus) {
+        if let Some(t) = self.lock().terminals.get_mut(terminal_id) {
+            t.status = status;
+        }
+    }
+
+    pub fn set_merchant_status(&self, merchant_id: &str, status: MerchantStatus) {
+        if let Some(m) = self.lock().merchants.get_mut(merchant_id) {
+            m.status = status;
+        }
+    }
+
+    /// The last sign-on the acquirer reported: (batch, at).
+    pub fn last_sign_on(&self, terminal_id: &str) -> Option<(u32, u64)> {
+        self.lock().sign_ons.get(terminal_id).copied()
+    }
+
+    pub fn settlement_pending(&self, terminal_id: &str) -> bool {
+        self.lock().settlement_pending.get(terminal_id).copied().unwrap_or(false)
+    }
+}
+
+impl TerminalDirectory for MemoryDirectory {
+    fn terminal_with_merchant(&self, terminal_id: &str) -> Result<Option<(TerminalRecord, MerchantRecord)>, String> {
+        let inner = self.lock();
+        let Some(terminal) = inner.terminals.get(terminal_id) else { return Ok(None) };
+        Ok(inner.merchants.get(&terminal.merchant_id).map(|m| (terminal.clone(), m.clone())))
+    }
+
+    fn record_sign_on(&self, terminal_id: &str, batch_no: u32, now_ms: u64) -> Result<(), String> {
+        let mut inner = self.lock();
+        inner.sign_ons.insert(terminal_id.to_owned(), (batch_no, now_ms));
+        if let Some(t) = inner.terminals.get_mut(terminal_id)
+            && t.status == TerminalStatus::Installed
+        {
+            t.status = TerminalStatus::Active;
+        }
+        Ok(())
+    }
+
+    fn set_batch(&self, terminal_id: &str, batch_no: u32) -> Result<(), String> {
+        if let Some(t) = self.lock().terminals.get_mut(terminal_id) {
+            t.batch_no = batch_no;
+        }
+        Ok(())
+    }
+
+    fn set_settlement_pending(&self, terminal_id: &str, pending: bool) -> Result<(), String> {
+        self.lock().settlement_pending.insert(terminal_id.to_owned(), pending);
+        Ok(())
+    }
+}

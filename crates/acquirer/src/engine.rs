@@ -1,0 +1,1824 @@
+//! The acquirer's core: plain logic, no sockets and no clock. A driver (the TCP server, a test,
+//! a simulation) hands it terminal messages and the time and does what it says: answer the
+//! terminal, or send a network request to the switch and report the answer (or its absence).
+//!
+//! Per terminal financial request, in order, the first failure answering (docs/acquirer.md §2):
+//! terminal id present (30); terminal registered (97); signed on, i.e. working keys issued and
+//! not signed off (77); MAC (A0); terminal enabled (58) and merchant active and field 42 its id
+//! (03); 60.2 the current batch (77); a transaction this host supports (40); a trace not used in
+//! the batch (94); amount (13) and the merchant's single-transaction limit (61); the original of
+//! a void, refund or completion (25 not found, 64 amount differs, 12 already voided/completed,
+//! 13 refunds beyond the original); the risk hook (34/61/65); the PIN block translated TPK → ZPK
+//! (99). Then the request goes to the switch in the network dialect; its answer comes back
+//! MAC'd under the terminal's MAK. Every request and decision is journaled in one durable
+//! transaction before the terminal's answer is returned.
+
+use std::sync::Arc;
+
+use hsm::pinblock::PinFormat;
+use hsm::{KeyType, PinTranslation, SecurityModule, SignOnScheme, WrappedKey};
+use iso8583::{Envelope, Message, Mti, ProcessingRequirement, Spec};
+use network::codes;
+use network::request::{Acceptor, CardInput, EntryMode, TransactionRequest};
+use network::{OriginalData, TransactionKind};
+use sqlstore::{Database, Row, Tx, Value};
+
+use crate::config::{AcquirerConfig, Settings};
+use crate::directory::{MerchantRecord, MerchantStatus, TerminalDirectory, TerminalRecord, TerminalStatus};
+use crate::error::{AcquirerError, Result};
+use crate::limits::{BATCH_NO_MAX, CITY_LEN_MAX, MERCHANT_NAME_LEN_MAX, MS_PER_DAY, STAN_MAX};
+use crate::profile;
+use crate::risk::{DailyLimit, RiskCheck, RiskContext};
+use crate::store::{self, int, opt_int};
+
+/// Terminal not registered.
+pub const TERMINAL_NOT_REGISTERED: &str = "97";
+/// Not permitted at this terminal (disabled).
+pub const NOT_PERMITTED_TERMINAL: &str = "58";
+/// Batch mismatch or not signed on: sign on again.
+pub const SIGN_ON_AGAIN: &str = "77";
+/// PIN block that would not translate: "PIN format error".
+pub const PIN_FORMAT_ERROR: &str = "99";
+
+/// Fields a terminal response copies from its request.
+const TERMINAL_ECHO: [u8; 12] = [2, 3, 4, 11, 22, 23, 25, 41, 42, 49, 60, 61];
+/// Fields that never stay in a pending record: PIN and track data, chip data and the MAC.
+const SECRET_FIELDS: [u8; 6] = [35, 36, 52, 53, 55, 128];
+/// Network answers to a reversal that mean "not taken, send it again".
+const REVERSAL_RETRY_CODES: [&str; 2] = [codes::ISSUER_DOWN, codes::SYSTEM_MALFUNCTION];
+/// Digits of 60.3 / 60.2 / 60.1.
+const NETWORK_CODE_SIGN_ON: [&str; 3] = ["001", "003", "004"];
+const NETWORK_CODE_SIGN_OFF: &str = "002";
+const NETWORK_CODE_ECHO: &str = "301";
+const NETWORK_CODE_PARAMETERS: &str = "360";
+/// Forwarder part of field 90: the acquirer sends no field 33.
+const NO_FORWARDER: &str = "00000000000";
+
+/// Reversal queue states.
+pub(crate) const QUEUE_PENDING: i64 = 0;
+pub(crate) const QUEUE_DONE: i64 = 1;
+pub(crate) const QUEUE_DEAD: i64 = 2;
+
+/// A transaction of the POS interface (reference §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PosKind {
+    Balance,
+    Purchase,
+    Void,
+    Refund,
+    PreAuth,
+    PreAuthVoid,
+    CompletionRequest,
+    CompletionAdvice,
+}
+
+impl PosKind {
+    pub const ALL: [PosKind; 8] = [
+        PosKind::Balance,
+        PosKind::Purchase,
+        PosKind::Void,
+        PosKind::Refund,
+        PosKind::PreAuth,
+        PosKind::PreAuthVoid,
+        PosKind::CompletionRequest,
+        PosKind::CompletionAdvice,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PosKind::Balance => "balance",
+            PosKind::Purchase => "purchase",
+            PosKind::Void => "void",
+            PosKind::Refund => "refund",
+            PosKind::PreAuth => "pre-auth",
+            PosKind::PreAuthVoid => "pre-auth-void",
+            PosKind::CompletionRequest => "completion",
+            PosKind::CompletionAdvice => "completion-advice",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<PosKind> {
+        PosKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The network dialect's transaction.
+    pub fn network_kind(self) -> TransactionKind {
+        match self {
+            PosKind::Balance => TransactionKind::BalanceInquiry,
+            PosKind::Purchase => TransactionKind::Purchase,
+            PosKind::Void => TransactionKind::Void,
+            PosKind::Refund => TransactionKind::Refund,
+            PosKind::PreAuth => TransactionKind::PreAuthorization,
+            PosKind::PreAuthVoid => TransactionKind::PreAuthorizationVoid,
+            PosKind::CompletionRequest | PosKind::CompletionAdvice => TransactionKind::Completion,
+        }
+    }
+
+    /// Counted as a debit in settlement (reference §6): purchase and completion.
+    pub fn is_debit(self) -> bool {
+        matches!(self, PosKind::Purchase | PosKind::CompletionRequest | PosKind::CompletionAdvice)
+    }
+
+    /// Counted as a credit in settlement: void and refund.
+    pub fn is_credit(self) -> bool {
+        matches!(self, PosKind::Void | PosKind::Refund)
+    }
+
+    /// Counted against the merchant's limits: what takes money from a card.
+    fn takes_money(self) -> bool {
+        matches!(self, PosKind::Purchase | PosKind::PreAuth | PosKind::CompletionRequest | PosKind::CompletionAdvice)
+    }
+
+    /// Sent to the network as an advice (answered at once by the switch, never reversed).
+    fn is_advice(self) -> bool {
+        self == PosKind::CompletionAdvice
+    }
+
+    /// The kinds an original of this one may be.
+    fn original_kinds(self) -> &'static [PosKind] {
+        match self {
+            PosKind::Void => &[PosKind::Purchase],
+            PosKind::Refund => &[PosKind::Purchase, PosKind::CompletionRequest, PosKind::CompletionAdvice],
+            PosKind::PreAuthVoid | PosKind::CompletionRequest | PosKind::CompletionAdvice => &[PosKind::PreAuth],
+            _ => &[],
+        }
+    }
+}
+
+/// Classify a terminal request by MTI, 3 (digits 1–2) and 25 (reference §3).
+fn classify(request: &Message) -> Option<PosKind> {
+    let processing = request.get_str(3)?.get(..2)?;
+    let condition = request.get_str(25).unwrap_or("00");
+    let preauth = condition == "06";
+    Some(match (request.mti().as_str(), processing, preauth) {
+        ("0200", "31", false) => PosKind::Balance,
+        ("0200", "00", false) => PosKind::Purchase,
+        ("0200", "20", false) => PosKind::Void,
+        ("0200", "00", true) => PosKind::CompletionRequest,
+        ("0220", "20", false) => PosKind::Refund,
+        ("0220", "00", true) => PosKind::CompletionAdvice,
+        ("0100", "03", true) => PosKind::PreAuth,
+        ("0100", "20", true) => PosKind::PreAuthVoid,
+        _ => return None,
+    })
+}
+
+/// A response for the terminal.
+#[derive(Debug)]
+pub struct Reply {
+    pub envelope: Envelope,
+    pub response: Message,
+    /// A network reversal was queued: the delivery loop should look now.
+    pub reversal_queued: bool,
+}
+
+/// What the driver must do with a terminal's message.
+#[derive(Debug)]
+pub enum Step {
+    /// Answer the terminal now.
+    Respond(Reply),
+    /// Send `network_request` to the switch, then report its answer with
+    /// [`Acquirer::on_network_response`] or its absence with [`Acquirer::on_network_failure`].
+    Forward(Box<Forward>),
+    /// Send nothing (a response from a terminal answers nothing the host asked).
+    Ignore,
+}
+
+#[derive(Debug)]
+pub struct Forward {
+    /// The network-dialect request, MAC'd with the ZAK.
+    pub network_request: Message,
+    pub pending: Pending,
+}
+
+/// A request on its way to the switch: what the acquirer needs to finish it. Holds no PIN
+/// block, track data or chip data; its `Debug` masks like every message dump.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub transaction_id: u64,
+    pub terminal_id: String,
+    pub kind: PosKind,
+    envelope: Envelope,
+    terminal_request: Message,
+    network_request: Message,
+    mak: WrappedKey,
+    sign_on_required: bool,
+}
+
+/// Why the switch did not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkFailure {
+    /// No signed-on session: the request was not sent (91, nothing to reverse).
+    Unavailable,
+    /// Sent, no answer within the switch timeout (98, reversed toward the network).
+    Timeout,
+    /// Sent, and the link dropped before the answer (91, reversed toward the network).
+    LinkLost,
+}
+
+/// A network reversal ready to send: the repeat MTI (0421) after the first attempt, fresh MAC.
+#[derive(Debug, Clone)]
+pub struct OutboundReversal {
+    pub id: u64,
+    pub transaction_id: u64,
+    /// Failed attempts before this one.
+    pub attempts: u32,
+    pub message: Message,
+}
+
+/// A journaled transaction as the acquirer saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionRecord {
+    pub id: u64,
+    pub terminal_id: String,
+    pub merchant_id: String,
+    pub batch_no: u32,
+    pub trace: String,
+    pub terminal_mti: String,
+    pub kind: String,
+    pub processing_code: Option<String>,
+    pub amount_minor: u64,
+    pub currency: String,
+    pub pan_masked: Option<String>,
+    pub card_org: String,
+    pub rrn: Option<String>,
+    pub auth_code: Option<String>,
+    pub response_code: Option<String>,
+    /// `pending` (at the network), `approved`, `declined`, `timeout`, `failed`.
+    pub status: String,
+    /// Whether the request went (or may have gone) to the network.
+    pub sent: bool,
+    pub net_mti: Option<String>,
+    pub net_stan: Option<String>,
+    pub net_time: Option<String>,
+    pub original_id: Option<u64>,
+    pub voided: bool,
+    pub completed: bool,
+    pub refunded_minor: u64,
+    pub reversed: bool,
+    pub received_ms: u64,
+}
+
+const TX_COLUMNS: &str = "id, terminal_id, merchant_id, batch_no, trace, terminal_mti, kind, processing_code, \
+     amount_minor, currency, pan_masked, card_org, rrn, auth_code, response_code, status, sent, net_mti, net_stan, \
+     net_time, original_id, voided, completed, refunded_minor, reversed, received_ms";
+
+fn batch_of(value: u64) -> sqlstore::Result<u32> {
+    u32::try_from(value).map_err(|_| sqlstore::Error::column(3, "a batch number"))
+}
+
+impl TransactionRecord {
+    fn from_row(row: &Row) -> sqlstore::Result<TransactionRecord> {
+        Ok(TransactionRecord {
+            id: row.u64(0)?,
+            terminal_id: row.text(1)?,
+            merchant_id: row.text(2)?,
+            batch_no: batch_of(row.u64(3)?)?,
+            trace: row.text(4)?,
+            terminal_mti: row.text(5)?,
+            kind: row.text(6)?,
+            processing_code: row.opt_text(7)?,
+            amount_minor: row.u64(8)?,
+            currency: row.text(9)?,
+            pan_masked: row.opt_text(10)?,
+            card_org: row.text(11)?,
+            rrn: row.opt_text(12)?,
+            auth_code: row.opt_text(13)?,
+            response_code: row.opt_text(14)?,
+            status: row.text(15)?,
+            sent: row.i64(16)? != 0,
+            net_mti: row.opt_text(17)?,
+            net_stan: row.opt_text(18)?,
+            net_time: row.opt_text(19)?,
+            original_id: row.opt_i64(20)?.and_then(|v| u64::try_from(v).ok()),
+            voided: row.i64(21)? != 0,
+            completed: row.i64(22)? != 0,
+            refunded_minor: row.u64(23)?,
+            reversed: row.i64(24)? != 0,
+            received_ms: row.u64(25)?,
+        })
+    }
+
+    pub fn pos_kind(&self) -> Option<PosKind> {
+        PosKind::from_name(&self.kind)
+    }
+
+    pub fn approved(&self) -> bool {
+        self.status == "approved"
+    }
+
+    /// The network-leg original (field 90) of this transaction, if it went out.
+    fn network_original(&self, acquirer: &str) -> Option<OriginalData> {
+        Some(OriginalData {
+            mti: self.net_mti.clone()?,
+            stan: self.net_stan.clone()?,
+            transmission_time: self.net_time.clone()?,
+            acquirer: format!("{acquirer:0>11}"),
+            forwarder: NO_FORWARDER.to_owned(),
+        })
+    }
+}
+
+/// The host's record of a terminal: batch and working keys.
+#[derive(Debug, Clone)]
+pub struct TerminalState {
+    pub terminal_id: String,
+    pub batch_no: u32,
+    pub signed_on: bool,
+    pub scheme: Option<String>,
+    pub pik: Option<WrappedKey>,
+    pub mak: Option<WrappedKey>,
+    pub tdk: Option<WrappedKey>,
+    pub sign_on_required: bool,
+    pub settlement_pending: bool,
+}
+
+fn opt_key(text: Option<String>) -> sqlstore::Result<Option<WrappedKey>> {
+    text.map(|block| WrappedKey::from_block(block).map_err(|_| sqlstore::Error::column(4, "a key block"))).transpose()
+}
+
+pub(crate) fn terminal_state_pub(tx: &mut Tx<'_>, terminal_id: &str) -> sqlstore::Result<Option<TerminalState>> {
+    terminal_state(tx, terminal_id)
+}
+
+fn terminal_state(tx: &mut Tx<'_>, terminal_id: &str) -> sqlstore::Result<Option<TerminalState>> {
+    let row = tx.query_opt(
+        "SELECT batch_no, signed_on, scheme, pik, mak, tdk, sign_on_required, settlement_pending \
+         FROM acquirer_terminals WHERE terminal_id = $1",
+        &[terminal_id.into()],
+    )?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(TerminalState {
+        terminal_id: terminal_id.to_owned(),
+        batch_no: batch_of(row.u64(0)?)?,
+        signed_on: row.i64(1)? != 0,
+        scheme: row.opt_text(2)?,
+        pik: opt_key(row.opt_text(3)?)?,
+        mak: opt_key(row.opt_text(4)?)?,
+        tdk: opt_key(row.opt_text(5)?)?,
+        sign_on_required: row.i64(6)? != 0,
+        settlement_pending: row.i64(7)? != 0,
+    }))
+}
+
+/// The terminal's row, created from the registry's batch number on first sight.
+fn ensure_terminal(tx: &mut Tx<'_>, terminal: &TerminalRecord, now_ms: u64) -> sqlstore::Result<TerminalState> {
+    if let Some(state) = terminal_state(tx, &terminal.terminal_id)? {
+        return Ok(state);
+    }
+    let batch = if (1..=BATCH_NO_MAX).contains(&terminal.batch_no) { terminal.batch_no } else { 1 };
+    tx.execute(
+        "INSERT INTO acquirer_terminals (terminal_id, batch_no, signed_on, sign_on_required, settlement_pending, \
+         updated_ms) VALUES ($1, $2, 0, 0, 0, $3)",
+        &[terminal.terminal_id.as_str().into(), batch.into(), int(now_ms)?],
+    )?;
+    Ok(TerminalState {
+        terminal_id: terminal.terminal_id.clone(),
+        batch_no: batch,
+        signed_on: false,
+        scheme: None,
+        pik: None,
+        mak: None,
+        tdk: None,
+        sign_on_required: false,
+        settlement_pending: false,
+    })
+}
+
+pub(crate) fn next_batch(batch: u32) -> u32 {
+    if batch >= BATCH_NO_MAX { 1 } else { batch + 1 }
+}
+
+fn masked_pan(message: &Message) -> Option<String> {
+    pan_of(message).map(|pan| iso8583::mask::mask_pan(&pan))
+}
+
+/// The PAN from field 2, or from track 2 (35) before its separator.
+fn pan_of(message: &Message) -> Option<String> {
+    if let Some(pan) = message.get_str(2) {
+        return Some(pan.to_owned());
+    }
+    let track = message.get_str(35)?;
+    let end = track.find(['D', 'd', '=']).unwrap_or(track.len());
+    Some(track[..end].to_owned())
+}
+
+fn amount_of(message: &Message) -> Option<u64> {
+    message.get_str(4).and_then(|text| text.parse().ok())
+}
+
+/// Field 43: name (25), city (13), country (2); printable ASCII only (the network dialect is ASCII).
+fn name_location(merchant: &MerchantRecord, country: &str) -> String {
+    let ascii = |text: &str, len: usize| -> String {
+        text.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' }).take(len).collect()
+    };
+    format!(
+        "{:<name$}{:<city$}{country}",
+        ascii(&merchant.name, MERCHANT_NAME_LEN_MAX),
+        ascii(&merchant.city, CITY_LEN_MAX),
+        name = MERCHANT_NAME_LEN_MAX,
+        city = CITY_LEN_MAX
+    )
+}
+
+/// Run `work` in one transaction, carrying an [`AcquirerError`] out of it.
+pub(crate) fn transact<T>(db: &Database, mut work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    let mut failure = None;
+    let result = db.transaction(|tx| match work(tx) {
+        Ok(value) => Ok(Some(value)),
+        Err(AcquirerError::Store(error)) => Err(error),
+        Err(error) => {
+            failure = Some(error);
+            Err(sqlstore::Error::new("acquirer", "rolled back"))
+        }
+    });
+    match (result, failure) {
+        (_, Some(error)) => Err(error),
+        (Ok(Some(value)), None) => Ok(value),
+        (Ok(None), None) => Err(AcquirerError::Internal("a transaction returned nothing".into())),
+        (Err(error), None) => Err(AcquirerError::Store(error)),
+    }
+}
+
+/// One message for `acquirer_messages`.
+pub(crate) fn log(
+    tx: &mut Tx<'_>,
+    transaction_id: Option<u64>,
+    direction: &str,
+    leg: &str,
+    message: &Message,
+    now_ms: u64,
+) -> sqlstore::Result<()> {
+    let id = store::next_id(tx, store::SEQ_MESSAGE)?;
+    tx.execute(
+        "INSERT INTO acquirer_messages (id, transaction_id, at_ms, direction, leg, terminal_id, mti, stan, \
+         processing_code, amount_minor, pan_masked, rrn, response_code) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        &[
+            int(id)?,
+            opt_int(transaction_id)?,
+            int(now_ms)?,
+            direction.into(),
+            leg.into(),
+            message.get_str(41).map(|t| t.trim_end().to_owned()).into(),
+            message.mti().as_str().into(),
+            message.get_str(11).into(),
+            message.get_str(3).into(),
+            opt_int(amount_of(message))?,
+            masked_pan(message).into(),
+            message.get_str(37).into(),
+            message.get_str(39).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// A message's record in the reversal queue.
+struct QueuedReversal {
+    id: u64,
+    transaction_id: u64,
+    payload: Vec<u8>,
+    attempts: u32,
+}
+
+/// The acquirer host. Cheap to clone (everything is shared); usable from any thread.
+#[derive(Clone)]
+pub struct Acquirer {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) hsm: Arc<dyn SecurityModule>,
+    pub(crate) db: Database,
+    pub(crate) directory: Arc<dyn TerminalDirectory>,
+    pub(crate) risk: Arc<dyn RiskCheck>,
+    pub(crate) network_spec: Arc<Spec>,
+}
+
+impl std::fmt::Debug for Acquirer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acquirer").field("institution_id", &self.settings.institution_id).finish_non_exhaustive()
+    }
+}
+
+/// What the checks common to every terminal message found.
+struct Known {
+    terminal: TerminalRecord,
+    merchant: MerchantRecord,
+    state: TerminalState,
+}
+
+impl Acquirer {
+    /// The acquirer over the database its configuration names (created and migrated if new).
+    pub fn open(
+        config: &AcquirerConfig,
+        hsm: Arc<dyn SecurityModule>,
+        directory: Arc<dyn TerminalDirectory>,
+    ) -> Result<Acquirer> {
+        let db = Database::open(&config.database)?;
+        Acquirer::with_database(config, hsm, db, directory)
+    }
+
+    /// The acquirer over an open database (the merchants registry may share it).
+    pub fn with_database(
+        config: &AcquirerConfig,
+        hsm: Arc<dyn SecurityModule>,
+        db: Database,
+        directory: Arc<dyn TerminalDirectory>,
+    ) -> Result<Acquirer> {
+        let settings = Settings::new(config)?;
+        store::migrate(&db)?;
+        Ok(Acquirer {
+            settings: Arc::new(settings),
+            hsm,
+            db,
+            directory,
+            risk: Arc::new(DailyLimit),
+            network_spec: iso8583::builtin::network(),
+        })
+    }
+
+    /// Replace the risk hook (the default is the merchant's daily limit).
+    pub fn with_risk(mut self, risk: Arc<dyn RiskCheck>) -> Acquirer {
+        self.risk = risk;
+        self
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The terminal-side spec (the POS profile's).
+    pub fn spec(&self) -> &Arc<Spec> {
+        &self.settings.spec
+    }
+
+    pub fn network_spec(&self) -> &Arc<Spec> {
+        &self.network_spec
+    }
+
+    // ---- Terminal messages ----------------------------------------------------------------
+
+    /// Decide what to do with a terminal's message at `now_ms`.
+    pub fn on_terminal_request(&self, envelope: Envelope, request: Message, now_ms: u64) -> Step {
+        if !request.mti().is_request() {
+            return Step::Ignore;
+        }
+        let result = match request.mti().as_str() {
+            "0800" => self.network_management(&envelope, &request, now_ms).map(Step::Respond),
+            "0820" => self.sign_off_or_echo(&envelope, &request, now_ms).map(Step::Respond),
+            "0500" => self.settle(&envelope, &request, now_ms).map(Step::Respond),
+            "0320" => self.batch_upload(&envelope, &request, now_ms).map(Step::Respond),
+            "0400" => self.terminal_reversal(&envelope, &request, now_ms),
+            "0100" | "0200" | "0220" => self.financial(&envelope, &request, now_ms),
+            _ => Ok(Step::Respond(self.refuse(&envelope, &request, None, codes::NOT_SUPPORTED, false, now_ms))),
+        };
+        match result {
+            Ok(step) => step,
+            Err(error) => {
+                tracing::error!(mti = %request.mti(), %error, "acquirer: request failed");
+                Step::Respond(self.refuse(&envelope, &request, None, codes::SYSTEM_MALFUNCTION, false, now_ms))
+            }
+        }
+    }
+
+    /// The reply envelope: TPDU swapped (per profile), the profile's header or the terminal's,
+    /// and the processing-requirement nibble.
+    fn reply_envelope(&self, envelope: &Envelope, sign_on_again: bool) -> Envelope {
+        let mut reply = if self.settings.tpdu_swap { envelope.response() } else { *envelope };
+        if let Some(header) = self.settings.response_header {
+            reply.header = Some(header);
+        }
+        if let Some(header) = reply.header.as_mut()
+            && header.as_bytes().len() == 6
+        {
+            header.set_processing_requirement(if sign_on_again {
+                ProcessingRequirement::SignOnAgain
+            } else {
+                ProcessingRequirement::None
+            });
+        }
+        reply
+    }
+
+    /// The host's answer with `code`: echo fields, host time, 32, 39; MAC'd under `mak` when the
+    /// profile MACs this response.
+    fn answer(&self, request: &Message, code: &str, mak: Option<&WrappedKey>, now_ms: u64) -> Message {
+        let mut response = match request.response(&TERMINAL_ECHO) {
+            Ok(response) => response,
+            Err(_) => Message::new(Arc::clone(&self.settings.spec), request.mti()),
+        };
+        let now = clock::UtcDateTime::from_ms(now_ms);
+        let built = response
+            .set_str(12, &now.hhmmss())
+            .and_then(|()| response.set_str(13, &now.mmdd()))
+            .and_then(|()| response.set_str(32, &self.settings.institution_id))
+            .and_then(|()| response.set_str(39, code));
+        if let Err(error) = built {
+            tracing::error!(%error, "acquirer: cannot build a response");
+        }
+        self.sign_response(&mut response, mak);
+        response
+    }
+
+    fn sign_response(&self, response: &mut Message, mak: Option<&WrappedKey>) {
+        response.remove(profile::MAC_FIELD);
+        if let Some(mak) = mak
+            && self.settings.carries_mac(response.mti().as_str())
+            && let Err(error) = profile::sign(self.hsm.as_ref(), &self.settings, mak, response)
+        {
+            tracing::error!(?error, "acquirer: cannot MAC a response");
+        }
+    }
+
+    /// Answer without a transaction row, journaling both messages.
+    fn refuse(
+        &self,
+        envelope: &Envelope,
+        request: &Message,
+        mak: Option<&WrappedKey>,
+        code: &str,
+        sign_on_again: bool,
+        now_ms: u64,
+    ) -> Reply {
+        let response = self.answer(request, code, mak, now_ms);
+        let logged = transact(&self.db, |tx| {
+            log(tx, None, "in", "terminal", request, now_ms)?;
+            log(tx, None, "out", "terminal", &response, now_ms)?;
+            Ok(())
+        });
+        if let Err(error) = logged {
+            tracing::error!(%error, code, "acquirer: cannot journal a refused request");
+        }
+        tracing::info!(mti = %request.mti(), code, "acquirer: request refused");
+        Reply { envelope: self.reply_envelope(envelope, sign_on_again), response, reversal_queued: false }
+    }
+
+    /// Look up the terminal and its merchant and the host's state of it. `Err(reply)` when the
+    /// terminal is unknown (97) or the lookup failed (96).
+    fn known(&self, envelope: &Envelope, request: &Message, now_ms: u64) -> Result<std::result::Result<Known, Reply>> {
+        let Some(terminal_id) = request.get_str(41).map(|t| t.trim_end().to_owned()) else {
+            return Ok(Err(self.refuse(envelope, request, None, codes::FORMAT_ERROR, false, now_ms)));
+        };
+        let found = match self.directory.terminal_with_merchant(&terminal_id) {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::error!(%error, "acquirer: terminal directory failed");
+                return Ok(Err(self.refuse(envelope, request, None, codes::SYSTEM_MALFUNCTION, false, now_ms)));
+            }
+        };
+        let Some((terminal, merchant)) = found else {
+            return Ok(Err(self.refuse(envelope, request, None, TERMINAL_NOT_REGISTERED, false, now_ms)));
+        };
+        let state = transact(&self.db, |tx| Ok(ensure_terminal(tx, &terminal, now_ms)?))?;
+        Ok(Ok(Known { terminal, merchant, state }))
+    }
+
+    /// 58 / 03: the terminal enabled, the merchant active and field 42 its id.
+    fn status_code(known: &Known, request: &Message) -> Option<&'static str> {
+        if known.terminal.status == TerminalStatus::Disabled {
+            return Some(NOT_PERMITTED_TERMINAL);
+        }
+        let merchant_field = request.get_str(42).map(str::trim_end);
+        if known.merchant.status != MerchantStatus::Active
+            || merchant_field != Some(known.merchant.merchant_id.as_str())
+        {
+            return Some(codes::INVALID_MERCHANT);
+        }
+        None
+    }
+
+    // ---- Network management: sign-on, parameters, sign-off, echo --------------------------
+
+    fn network_management(&self, envelope: &Envelope, request: &Message, now_ms: u64) -> Result<Reply> {
+        let known = match self.known(envelope, request, now_ms)? {
+            Ok(known) => known,
+            Err(reply) => return Ok(reply),
+        };
+        if let Some(code) = Self::status_code(&known, request) {
+            return Ok(self.refuse(envelope, request, None, code, false, now_ms));
+        }
+        let network_code = request.get_path("60.3").ok().flatten().and_then(|v| std::str::from_utf8(v).ok());
+        match network_code {
+            Some(code) if NETWORK_CODE_SIGN_ON.contains(&code) => self.sign_on(envelope, request, &known, code, now_ms),
+            Some(NETWORK_CODE_PARAMETERS) => self.parameters(envelope, request, &known, now_ms),
+            _ => Ok(self.refuse(envelope, request, None, codes::NOT_SUPPORTED, false, now_ms)),
+        }
+    }
+
+    fn sign_on(&self, envelope: &Envelope, request: &Message, known: &Known, code: &str, now_ms: u64) -> Result<Reply> {
+        let scheme = match SignOnScheme::from_code(code) {
+            Ok(scheme) if self.settings.key_schemes.contains(&scheme) => scheme,
+            _ => return Ok(self.refuse(envelope, request, None, codes::NOT_SUPPORTED, false, now_ms)),
+        };
+        let keys = match self.hsm.issue_terminal_keys(&known.terminal.tmk, scheme) {
+            Ok(keys) => keys,
+            Err(error) => {
+                tracing::error!(terminal = %known.terminal.terminal_id, %error, "acquirer: cannot issue sign-on keys");
+                return Ok(self.refuse(envelope, request, None, codes::SYSTEM_MALFUNCTION, false, now_ms));
+            }
+        };
+        let Some(field62) = profile::field62(self.settings.field62, scheme, &keys.field62) else {
+            return Ok(self.refuse(envelope, request, None, codes::SYSTEM_MALFUNCTION, false, now_ms));
+        };
+        let batch = known.state.batch_no;
+        let mut response = self.answer(request, codes::APPROVED, None, now_ms);
+        response.set_str(60, &format!("00{batch:06}{code}"))?;
+        response.set(62, &field62)?;
+        let terminal_id = known.terminal.terminal_id.clone();
+        let tdk = keys.tdk.as_ref().map(|k| k.block().to_owned());
+        transact(&self.db, |tx| {
+            tx.execute(
+                "UPDATE acquirer_terminals SET signed_on = 1, scheme = $2, pik = $3, mak = $4, tdk = $5, \
+                 signed_on_ms = $6, sign_on_required = 0, updated_ms = $6 WHERE terminal_id = $1",
+                &[
+                    terminal_id.as_str().into(),
+                    code.into(),
+                    keys.pik.block().into(),
+                    keys.mak.block().into(),
+                    tdk.clone().into(),
+                    int(now_ms)?,
+                ],
+            )?;
+            log(tx, None, "in", "terminal", request, now_ms)?;
+            log(tx, None, "out", "terminal", &response, now_ms)?;
+            Ok(())
+        })?;
+        if let Err(error) = self.directory.record_sign_on(&terminal_id, batch, now_ms) {
+            tracing::warn!(terminal = %terminal_id, %error, "acquirer: the registry did not take the sign-on");
+        }
+        tracing::info!(terminal = %terminal_id, scheme = code, batch, "acquirer: terminal signed on");
+        Ok(Reply { envelope: self.reply_envelope(envelope, false), response, reversal_queued: false })
+    }
+
+    /// Parameter download (0800/360): field 62 as `tag(2) length(2) value` items, ASCII
+    /// (docs/acquirer.md §1): 01 merchant name, 02 merchant id, 03 MCC, 04 city, 05 currency,
+    /// 06 acquirer id, 07 single-transaction limit (minor units, 0 = none).
+    fn parameters(&self, envelope: &Envelope, request: &Message, known: &Known, now_ms: u64) -> Result<Reply> {
+        let merchant = &known.merchant;
+        let limit = merchant.single_max_minor.unwrap_or(0).to_string();
+        let mut items = Vec::new();
+        for (tag, value) in [
+            ("01", merchant.name.as_str()),
+            ("02", merchant.merchant_id.as_str()),
+            ("03", merchant.mcc.as_str()),
+            ("04", merchant.city.as_str()),
+            ("05", self.settings.currency.as_str()),
+            ("06", self.settings.institution_id.as_str()),
+            ("07", limit.as_str()),
+        ] {
+            // Text in the terminal's character set is GBK on real terminals; cardnet's
+            // parameter items are kept ASCII so every terminal reads them.
+            let value: String = value.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).take(99).collect();
+            items.extend_from_slice(format!("{tag}{:02}{value}", value.len()).as_bytes());
+        }
+        let mut response = self.answer(request, codes::APPROVED, None, now_ms);
+        response.set_str(60, &format!("00{:06}{NETWORK_CODE_PARAMETERS}", known.state.batch_no))?;
+        response.set(62, &items)?;
+        transact(&self.db, |tx| {
+            log(tx, None, "in", "terminal", request, now_ms)?;
+            log(tx, None, "out", "terminal", &response, now_ms)?;
+            Ok(())
+        })?;
+        Ok(Reply {
+            envelope: self.reply_envelope(envelope, known.state.sign_on_required),
+            response,
+            reversal_queued: false,
+        })
+    }
+
+    fn sign_off_or_echo(&self, envelope: &Envelope, request: &Message, now_ms: u64) -> Result<Reply> {
+        let known = match self.known(envelope, request, now_ms)? {
+            Ok(known) => known,
+            Err(reply) => return Ok(reply),
+        };
+        let network_code = request.get_path("60.3").ok().flatten().and_then(|v| std::str::from_utf8(v).ok());
+        let response = self.answer(request, codes::APPROVED, None, now_ms);
+        let sign_off = match network_code {
+            Some(NETWORK_CODE_SIGN_OFF) => true,
+            Some(NETWORK_CODE_ECHO) => false,
+            _ => return Ok(self.refuse(envelope, request, None, codes::NOT_SUPPORTED, false, now_ms)),
+        };
+        let terminal_id = known.terminal.terminal_id.clone();
+        transact(&self.db, |tx| {
+            if sign_off {
+                tx.execute(
+                    "UPDATE acquirer_terminals SET signed_on = 0, updated_ms = $2 WHERE terminal_id = $1",
+                    &[terminal_id.as_str().into(), int(now_ms)?],
+                )?;
+            }
+            log(tx, None, "in", "terminal", request, now_ms)?;
+            log(tx, None, "out", "terminal", &response, now_ms)?;
+            Ok(())
+        })?;
+        Ok(Reply {
+            envelope: self.reply_envelope(envelope, !sign_off && known.state.sign_on_required),
+            response,
+            reversal_queued: false,
+        })
+    }
+
+    // ---- Financial requests ---------------------------------------------------------------
+
+    /// The terminal checks shared by financial requests and reversals: signed on (77), MAC
+    /// (A0), status (58/03). `Ok(Err(reply))` when one failed.
+    fn checked_terminal(
+        &self,
+        envelope: &Envelope,
+        request: &Message,
+        now_ms: u64,
+    ) -> Result<std::result::Result<(Known, WrappedKey), Reply>> {
+        let known = match self.known(envelope, request, now_ms)? {
+            Ok(known) => known,
+            Err(reply) => return Ok(Err(reply)),
+        };
+        let mak = match (&known.state.mak, known.state.signed_on) {
+            (Some(mak), true) => mak.clone(),
+            _ => return Ok(Err(self.refuse(envelope, request, None, SIGN_ON_AGAIN, true, now_ms))),
+        };
+        if self.settings.carries_mac(request.mti().as_str()) {
+            match profile::verify(self.hsm.as_ref(), &self.settings, &mak, request) {
+                Ok(()) => {}
+                Err(profile::MacError::Mismatch) => {
+                    return Ok(Err(self.refuse(envelope, request, Some(&mak), codes::MAC_ERROR, true, now_ms)));
+                }
+                Err(profile::MacError::Failed(error)) => {
+                    tracing::error!(%error, "acquirer: MAC check failed in the HSM");
+                    return Ok(Err(self.refuse(
+                        envelope,
+                        request,
+                        Some(&mak),
+                        codes::SYSTEM_MALFUNCTION,
+                        false,
+                        now_ms,
+                    )));
+                }
+            }
+        }
+        if let Some(code) = Self::status_code(&known, request) {
+            return Ok(Err(self.refuse(envelope, request, Some(&mak), code, false, now_ms)));
+        }
+        Ok(Ok((known, mak)))
+    }
+
+    fn financial(&self, envelope: &Envelope, request: &Message, now_ms: u64) -> Result<Step> {
+        let (known, mak) = match self.checked_terminal(envelope, request, now_ms)? {
+            Ok(checked) => checked,
+            Err(reply) => return Ok(Step::Respond(reply)),
+        };
+        let batch =
+            request.get_path("60.2").ok().flatten().and_then(|v| std::str::from_utf8(v).ok()?.parse::<u32>().ok());
+        if batch != Some(known.state.batch_no) {
+            return Ok(Step::Respond(self.refuse(envelope, request, Some(&mak), SIGN_ON_AGAIN, true, now_ms)));
+        }
+        let Some(kind) = classify(request) else {
+            return Ok(Step::Respond(self.refuse(envelope, request, Some(&mak), codes::NOT_SUPPORTED, false, now_ms)));
+        };
+        let Some(trace) = request.get_str(11).map(str::to_owned) else {
+            return Ok(Step::Respond(self.refuse(envelope, request, Some(&mak), codes::FORMAT_ERROR, false, now_ms)));
+        };
+        let amount_minor = amount_of(request).unwrap_or(0);
+        let mut decision =
+            transact(&self.db, |tx| self.decide(tx, request, &known, kind, &trace, amount_minor, now_ms));
+        if matches!(&decision, Err(AcquirerError::Store(error)) if error.is_unique_violation()) {
+            // The same trace arrived twice at once: the second is a duplicate.
+            decision = Ok(Decision::Decline(None, codes::DUPLICATE));
+        }
+        let decision = decision?;
+        let (original, code) = match decision {
+            Decision::Go(original) => (original, None),
+            Decision::Decline(original, code) => (original, Some(code)),
+        };
+        let pin_block = match (code, request.get(52)) {
+            (None, Some(block)) => match self.translate_pin(&known.state, block, request) {
+                Ok(block) => Some(block),
+                Err(code) => return self.decline(envelope, request, &known, &mak, kind, &trace, None, code, now_ms),
+            },
+            _ => None,
+        };
+        if let Some(code) = code {
+            return self.decline(envelope, request, &known, &mak, kind, &trace, original.as_ref(), code, now_ms);
+        }
+        self.forward(envelope, request, &known, mak, kind, &trace, amount_minor, original.as_ref(), pin_block, now_ms)
+    }
+
+    /// Amount, limits, original and risk, read in one transaction. Nothing is written.
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        tx: &mut Tx<'_>,
+        request: &Message,
+        known: &Known,
+        kind: PosKind,
+        trace: &str,
+        amount_minor: u64,
+        now_ms: u64,
+    ) -> Result<Decision> {
+        let terminal_id = &known.terminal.terminal_id;
+        let used = tx.query_opt(
+            "SELECT id FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3",
+            &[terminal_id.as_str().into(), known.state.batch_no.into(), trace.into()],
+        )?;
+        if used.is_some() {
+            return Ok(Decision::Decline(None, codes::DUPLICATE));
+        }
+        if kind != PosKind::Balance && amount_minor == 0 {
+            return Ok(Decision::Decline(None, codes::INVALID_AMOUNT));
+        }
+        if kind.takes_money()
+            && let Some(max) = known.merchant.single_max_minor
+            && amount_minor > max
+        {
+            return Ok(Decision::Decline(None, codes::AMOUNT_LIMIT));
+        }
+        let mut original = None;
+        if !kind.original_kinds().is_empty() {
+            let found = self.find_original(tx, request, known, kind)?;
+            let Some(found) = found else { return Ok(Decision::Decline(None, codes::ORIGINAL_NOT_FOUND)) };
+            if let Some(code) = original_check(kind, &found, request, amount_minor) {
+                return Ok(Decision::Decline(Some(found), code));
+            }
+            original = Some(found);
+        }
+        if kind.takes_money() {
+            let day_start_ms = now_ms - now_ms % MS_PER_DAY;
+            let row = tx.query_opt(
+                "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT), COUNT(*) FROM acquirer_transactions \
+                 WHERE merchant_id = $1 AND received_ms >= $2 AND status = 'approved' AND reversed = 0 \
+                 AND kind IN ('purchase', 'pre-auth', 'completion', 'completion-advice')",
+                &[known.merchant.merchant_id.as_str().into(), int(day_start_ms)?],
+            )?;
+            let (today, count) = match row {
+                Some(row) => (row.u64(0)?, row.u64(1)?),
+                None => (0, 0),
+            };
+            let context = RiskContext {
+                terminal: &known.terminal,
+                merchant: &known.merchant,
+                kind,
+                amount_minor,
+                merchant_today_minor: today,
+                merchant_today_count: count,
+            };
+            if let Some(code) = self.risk.check(&context) {
+                return Ok(Decision::Decline(original, code));
+            }
+        }
+        Ok(Decision::Go(original))
+    }
+
+    /// The original named by 61 (batch + trace) at this terminal, or — for a refund at another
+    /// terminal of the merchant — by 37 (RRN) at this merchant; of a kind `kind` may refer to.
+    fn find_original(
+        &self,
+        tx: &mut Tx<'_>,
+        request: &Message,
+        known: &Known,
+        kind: PosKind,
+    ) -> Result<Option<TransactionRecord>> {
+        let text = |path: &str| {
+            request.get_path(path).ok().flatten().and_then(|v| std::str::from_utf8(v).ok()).map(str::to_owned)
+        };
+        let mut candidates = Vec::new();
+        if let (Some(batch), Some(trace)) = (text("61.1"), text("61.2"))
+            && let Ok(batch) = batch.parse::<u32>()
+        {
+            candidates.extend(
+                tx.query(
+                    &format!(
+                        "SELECT {TX_COLUMNS} FROM acquirer_transactions \
+                         WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3"
+                    ),
+                    &[known.terminal.terminal_id.as_str().into(), batch.into(), trace.into()],
+                )?
+                .iter()
+                .map(TransactionRecord::from_row)
+                .collect::<sqlstore::Result<Vec<_>>>()?,
+            );
+        }
+        if candidates.is_empty()
+            && let Some(rrn) = request.get_str(37)
+        {
+            candidates.extend(
+                tx.query(
+                    &format!("SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE merchant_id = $1 AND rrn = $2"),
+                    &[known.merchant.merchant_id.as_str().into(), rrn.into()],
+                )?
+                .iter()
+                .map(TransactionRecord::from_row)
+                .collect::<sqlstore::Result<Vec<_>>>()?,
+            );
+        }
+        Ok(candidates.into_iter().find(|t| t.pos_kind().is_some_and(|k| kind.original_kinds().contains(&k))))
+    }
+
+    fn translate_pin(
+        &self,
+        state: &TerminalState,
+        block: &[u8],
+        request: &Message,
+    ) -> std::result::Result<Vec<u8>, &'static str> {
+        let (Some(pik), Some(pan)) = (state.pik.as_ref(), pan_of(request)) else { return Err(PIN_FORMAT_ERROR) };
+        let translation = PinTranslation {
+            source_key: pik,
+            source_format: PinFormat::Iso0,
+            pin_block: block,
+            pan: &pan,
+            target_key: &self.settings.zpk,
+            target_format: PinFormat::Iso0,
+        };
+        self.hsm.translate_pin(&translation).map_err(|error| {
+            tracing::info!(%error, "acquirer: PIN block does not translate");
+            PIN_FORMAT_ERROR
+        })
+    }
+
+    fn card_org(&self, request: &Message) -> String {
+        // Domestic (the profile's organisation, CUP) for the acquirer's own currency; a
+        // transaction in another currency counts as foreign (reference §6: 63.1 decides on a
+        // real terminal, which learns it from the response cardnet sends).
+        if request.get_str(49).is_none_or(|c| c == self.settings.currency) {
+            self.settings.card_organisation.clone()
+        } else {
+            "FOR".to_owned()
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_transaction(
+        &self,
+        tx: &mut Tx<'_>,
+        request: &Message,
+        known: &Known,
+        kind: PosKind,
+        trace: &str,
+        status: &str,
+        code: Option<&str>,
+        original: Option<&TransactionRecord>,
+        network: Option<&Message>,
+        now_ms: u64,
+    ) -> Result<u64> {
+        let id = store::next_id(tx, store::SEQ_TRANSACTION)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO acquirer_transactions ({TX_COLUMNS}, answered_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                 $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18, $19, $20, 0, 0, 0, 0, $21, $22)"
+            ),
+            &[
+                int(id)?,
+                known.terminal.terminal_id.as_str().into(),
+                known.merchant.merchant_id.as_str().into(),
+                known.state.batch_no.into(),
+                trace.into(),
+                request.mti().as_str().into(),
+                kind.name().into(),
+                request.get_str(3).into(),
+                int(amount_of(request).unwrap_or(0))?,
+                request.get_str(49).unwrap_or(&self.settings.currency).into(),
+                masked_pan(request).into(),
+                self.card_org(request).into(),
+                network.and_then(|n| n.get_str(37)).into(),
+                code.into(),
+                status.into(),
+                i64::from(network.is_some()).into(),
+                network.map(|n| n.mti().as_str().to_owned()).into(),
+                network.and_then(|n| n.get_str(11)).into(),
+                network.and_then(|n| n.get_str(7)).into(),
+                opt_int(original.map(|o| o.id))?,
+                int(now_ms)?,
+                if code.is_some() { int(now_ms)? } else { Value::Null },
+            ],
+        )?;
+        Ok(id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decline(
+        &self,
+        envelope: &Envelope,
+        request: &Message,
+        known: &Known,
+        mak: &WrappedKey,
+        kind: PosKind,
+        trace: &str,
+        original: Option<&TransactionRecord>,
+        code: &'static str,
+        now_ms: u64,
+    ) -> Result<Step> {
+        let mut response = self.answer(request, code, None, now_ms);
+        response.set_str(63, &self.settings.card_organisation)?;
+        self.sign_response(&mut response, Some(mak));
+        let duplicate = code == codes::DUPLICATE;
+        transact(&self.db, |tx| {
+            // A duplicate trace keeps the first transaction's row; only the messages are kept.
+            let id = if duplicate {
+                None
+            } else {
+                Some(self.insert_transaction(
+                    tx,
+                    request,
+                    known,
+                    kind,
+                    trace,
+                    "declined",
+                    Some(code),
+                    original,
+                    None,
+                    now_ms,
+                )?)
+            };
+            log(tx, id, "in", "terminal", request, now_ms)?;
+            log(tx, id, "out", "terminal", &response, now_ms)?;
+            Ok(())
+        })?;
+        tracing::info!(terminal = %known.terminal.terminal_id, kind = kind.name(), code, "acquirer: declined");
+        Ok(Step::Respond(Reply {
+            envelope: self.reply_envelope(envelope, known.state.sign_on_required),
+            response,
+            reversal_queued: false,
+        }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &self,
+        envelope: &Envelope,
+        request: &Message,
+        known: &Known,
+        mak: WrappedKey,
+        kind: PosKind,
+        trace: &str,
+        amount_minor: u64,
+        original: Option<&TransactionRecord>,
+        pin_block: Option<Vec<u8>>,
+        now_ms: u64,
+    ) -> Result<Step> {
+        let Some(pan) = pan_of(request) else {
+            return self.decline(envelope, request, known, &mak, kind, trace, original, codes::FORMAT_ERROR, now_ms);
+        };
+        let entry = request.get_str(22).and_then(|e| e.get(..2)).and_then(EntryMode::from_code);
+        let card = CardInput {
+            pan,
+            entry,
+            expiry_yymm: request.get_str(14).map(str::to_owned),
+            track2: request.get_str(35).map(|t| t.replace(['D', 'd'], "=")),
+            sequence_number: request.get_str(23).map(str::to_owned),
+            icc_data: request.get(55).map(<[u8]>::to_vec),
+            pin_block,
+        };
+        let acceptor = Acceptor {
+            acquirer: self.settings.institution_id.clone(),
+            terminal: known.terminal.terminal_id.clone(),
+            merchant: known.merchant.merchant_id.clone(),
+            mcc: known.merchant.mcc.clone(),
+            name_location: name_location(&known.merchant, &self.settings.country),
+        };
+        let original_data = original.and_then(|o| o.network_original(&self.settings.institution_id));
+        if original.is_some() && original_data.is_none() {
+            return self.decline(
+                envelope,
+                request,
+                known,
+                &mak,
+                kind,
+                trace,
+                original,
+                codes::ORIGINAL_NOT_FOUND,
+                now_ms,
+            );
+        }
+        let currency = request.get_str(49).unwrap_or(&self.settings.currency).to_owned();
+        let network_spec = Arc::clone(&self.network_spec);
+        let step = transact(&self.db, |tx| {
+            let stan = format!("{:06}", (store::next_id(tx, store::SEQ_STAN)?.saturating_sub(1)) % STAN_MAX + 1);
+            let rrn = network::time::rrn(now_ms, &stan);
+            let mut network_request = network::request::build(
+                &network_spec,
+                &TransactionRequest {
+                    kind: kind.network_kind(),
+                    acceptor: &acceptor,
+                    card: &card,
+                    amount_minor,
+                    currency: &currency,
+                    stan: &stan,
+                    rrn: &rrn,
+                    now_ms,
+                    original: original_data.as_ref(),
+                },
+            )?;
+            if kind.is_advice() {
+                network_request.set_mti(Mti::parse("0220")?);
+            }
+            network::mac::sign(self.hsm.as_ref(), &self.settings.zak, &mut network_request)?;
+            let id = self.insert_transaction(
+                tx,
+                request,
+                known,
+                kind,
+                trace,
+                "pending",
+                None,
+                original,
+                Some(&network_request),
+                now_ms,
+            )?;
+            log(tx, Some(id), "in", "terminal", request, now_ms)?;
+            log(tx, Some(id), "out", "network", &network_request, now_ms)?;
+            let mut kept_terminal = request.clone();
+            let mut kept_network = network_request.clone();
+            for field in SECRET_FIELDS {
+                kept_terminal.remove(field);
+                kept_network.remove(field);
+            }
+            kept_terminal.remove(profile::MAC_FIELD);
+            let payload = self.hsm.encrypt_data(&self.settings.dek, &kept_network.encode()?)?;
+            tx.execute(
+                "UPDATE acquirer_transactions SET network_payload = $2 WHERE id = $1",
+                &[int(id)?, payload.into()],
+            )?;
+            Ok(Forward {
+                network_request,
+                pending: Pending {
+                    transaction_id: id,
+                    terminal_id: known.terminal.terminal_id.clone(),
+                    kind,
+                    envelope: *envelope,
+                    terminal_request: kept_terminal,
+                    network_request: kept_network,
+                    mak: mak.clone(),
+                    sign_on_required: known.state.sign_on_required,
+                },
+            })
+        })?;
+        Ok(Step::Forward(Box::new(step)))
+    }
+
+    // ---- The network's answer -------------------------------------------------------------
+
+    /// The switch answered `pending`'s request with `response`.
+    pub fn on_network_response(&self, pending: Pending, response: Message, now_ms: u64) -> Reply {
+        let verified = network::mac::verify(self.hsm.as_ref(), &self.settings.zak, &response);
+        let matches = response.mti().as_str()
+            == pending.network_request.mti().response().map(|m| m.as_str().to_owned()).unwrap_or_default()
+            && response.get_str(11) == pending.network_request.get_str(11);
+        if verified.is_err() || !matches {
+            // An answer that cannot be trusted: the network may have approved, so the request
+            // is reversed and the terminal told the system failed.
+            tracing::warn!(transaction = pending.transaction_id, "acquirer: the switch's answer does not verify");
+            return self.fail_pending(pending, codes::SYSTEM_MALFUNCTION, true, Some(&response), now_ms);
+        }
+        match self.complete(&pending, &response, now_ms) {
+            Ok(reply) => reply,
+            Err(error) => {
+                tracing::error!(transaction = pending.transaction_id, %error, "acquirer: cannot record the answer");
+                self.fail_pending(pending, codes::SYSTEM_MALFUNCTION, true, Some(&response), now_ms)
+            }
+        }
+    }
+
+    fn complete(&self, pending: &Pending, response: &Message, now_ms: u64) -> Result<Reply> {
+        let code = response.get_str(39).unwrap_or(codes::SYSTEM_MALFUNCTION).to_owned();
+        let approved = codes::is_approved(&code);
+        let auth_code = response.get_str(38).map(str::to_owned);
+        let mut terminal_response = self.answer(&pending.terminal_request, &code, None, now_ms);
+        for field in [37u8, 38, 15] {
+            if let Some(value) =
+                response.get(field).or_else(|| pending.network_request.get(field).filter(|_| field == 37))
+            {
+                terminal_response.set(field, value)?;
+            }
+        }
+        if let Some(balance) = response.get_str(54).and_then(|b| b.get(..20)) {
+            let _ = terminal_response.set_str(54, balance);
+        }
+        if let Some(icc) = response.get(55) {
+            let _ = terminal_response.set(55, icc);
+        }
+        if let Some(issuer) = response.get_str(100) {
+            let _ = terminal_response.set_str(44, &format!("{issuer:<11}{}", self.settings.institution_id));
+        }
+        terminal_response.set_str(63, &self.settings.card_organisation)?;
+        self.sign_response(&mut terminal_response, Some(&pending.mak));
+        let amount = amount_of(&pending.terminal_request).unwrap_or(0);
+        let newly_pending = transact(&self.db, |tx| {
+            let row = tx.query_opt(
+                &format!("SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE id = $1"),
+                &[int(pending.transaction_id)?],
+            )?;
+            let record = row.as_ref().map(TransactionRecord::from_row).transpose()?;
+            let reversed = record.as_ref().is_some_and(|r| r.reversed);
+            tx.execute(
+                "UPDATE acquirer_transactions SET status = $2, response_code = $3, auth_code = $4, \
+                 settlement_date = $5, answered_ms = $6 WHERE id = $1",
+                &[
+                    int(pending.transaction_id)?,
+                    (if approved { "approved" } else { "declined" }).into(),
+                    code.as_str().into(),
+                    auth_code.clone().into(),
+                    response.get_str(15).into(),
+                    int(now_ms)?,
+                ],
+            )?;
+            let mut newly_pending = false;
+            if approved && !reversed {
+                apply_effects(tx, pending.kind, record.as_ref().and_then(|r| r.original_id), amount, true)?;
+                newly_pending = self.mark_settlement_pending(tx, &pending.terminal_id)?;
+            }
+            log(tx, Some(pending.transaction_id), "in", "network", response, now_ms)?;
+            log(tx, Some(pending.transaction_id), "out", "terminal", &terminal_response, now_ms)?;
+            Ok(newly_pending)
+        })?;
+        if newly_pending && let Err(error) = self.directory.set_settlement_pending(&pending.terminal_id, true) {
+            tracing::warn!(terminal = %pending.terminal_id, %error, "acquirer: the registry did not take settlement pending");
+        }
+        tracing::info!(transaction = pending.transaction_id, kind = pending.kind.name(), code, "acquirer: answered");
+        Ok(Reply {
+            envelope: self.reply_envelope(&pending.envelope, pending.sign_on_required),
+            response: terminal_response,
+            reversal_queued: false,
+        })
+    }
+
+    /// Mark the terminal's batch as waiting for settlement; `true` when it was not yet (the
+    /// registry is told after the commit: it shares the database, whose connection this
+    /// transaction holds).
+    fn mark_settlement_pending(&self, tx: &mut Tx<'_>, terminal_id: &str) -> sqlstore::Result<bool> {
+        let changed = tx.execute(
+            "UPDATE acquirer_terminals SET settlement_pending = 1 WHERE terminal_id = $1 AND settlement_pending = 0",
+            &[terminal_id.into()],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// The switch did not answer `pending`'s request.
+    pub fn on_network_failure(&self, pending: Pending, failure: NetworkFailure, now_ms: u64) -> Reply {
+        let (code, maybe_delivered) = match failure {
+            NetworkFailure::Unavailable => (codes::ISSUER_DOWN, false),
+            NetworkFailure::Timeout => (codes::ISSUER_TIMEOUT, true),
+            NetworkFailure::LinkLost => (codes::ISSUER_DOWN, true),
+        };
+        self.fail_pending(pending, code, maybe_delivered, None, now_ms)
+    }
+
+    /// Answer the terminal `code`; when the network may have acted on the request, queue its
+    /// reversal (0420) in the same transaction that records the failure.
+    fn fail_pending(
+        &self,
+        pending: Pending,
+        code: &str,
+        maybe_delivered: bool,
+        response: Option<&Message>,
+        now_ms: u64,
+    ) -> Reply {
+        let mut terminal_response = self.answer(&pending.terminal_request, code, None, now_ms);
+        let _ = terminal_response.set_str(63, &self.settings.card_organisation);
+        self.sign_response(&mut terminal_response, Some(&pending.mak));
+        // An advice is answered by the switch at once and never reversed: the terminal sends it
+        // again until it hears back.
+        let reverse = maybe_delivered && !pending.kind.is_advice();
+        let recorded = transact(&self.db, |tx| {
+            let status = if maybe_delivered { "timeout" } else { "failed" };
+            tx.execute(
+                "UPDATE acquirer_transactions SET status = $2, response_code = $3, sent = $4, answered_ms = $5 \
+                 WHERE id = $1",
+                &[
+                    int(pending.transaction_id)?,
+                    status.into(),
+                    code.into(),
+                    i64::from(maybe_delivered).into(),
+                    int(now_ms)?,
+                ],
+            )?;
+            let queued = if reverse {
+                self.queue_reversal(tx, pending.transaction_id, &pending.network_request, now_ms)?;
+                tx.execute(
+                    "UPDATE acquirer_transactions SET reversed = 1 WHERE id = $1",
+                    &[int(pending.transaction_id)?],
+                )?;
+                true
+            } else {
+                false
+            };
+            if let Some(response) = response {
+                log(tx, Some(pending.transaction_id), "in", "network", response, now_ms)?;
+            }
+            log(tx, Some(pending.transaction_id), "out", "terminal", &terminal_response, now_ms)?;
+            Ok(queued)
+        });
+        let reversal_queued = match recorded {
+            Ok(queued) => queued,
+            Err(error) => {
+                tracing::error!(transaction = pending.transaction_id, %error, "acquirer: cannot record a network failure");
+                false
+            }
+        };
+        tracing::info!(transaction = pending.transaction_id, code, reversal_queued, "acquirer: no usable answer");
+        Reply {
+            envelope: self.reply_envelope(&pending.envelope, pending.sign_on_required),
+            response: terminal_response,
+            reversal_queued,
+        }
+    }
+
+    /// Queue the 0420 of `network_request` (the request as sent) under key `reversal:<id>`;
+    /// idempotent: a second call for one transaction keeps the first entry.
+    fn queue_reversal(
+        &self,
+        tx: &mut Tx<'_>,
+        transaction_id: u64,
+        network_request: &Message,
+        now_ms: u64,
+    ) -> Result<bool> {
+        let key = format!("reversal:{transaction_id}");
+        if tx
+            .query_opt("SELECT id FROM acquirer_reversal_queue WHERE entry_key = $1", &[key.as_str().into()])?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let pending = tx
+            .query_opt("SELECT COUNT(*) FROM acquirer_reversal_queue WHERE state = $1", &[QUEUE_PENDING.into()])?
+            .map(|row| row.u64(0))
+            .transpose()?
+            .unwrap_or(0);
+        if pending >= self.settings.reversals.pending_max {
+            return Err(AcquirerError::Internal("the network reversal queue is full".into()));
+        }
+        let stan = format!("{:06}", (store::next_id(tx, store::SEQ_STAN)?.saturating_sub(1)) % STAN_MAX + 1);
+        let reversal = network::request::reversal_of(network_request, &stan, now_ms, None)?;
+        let body = reversal.encode()?;
+        let payload = self.hsm.encrypt_data(&self.settings.dek, &body)?;
+        let id = store::next_id(tx, store::SEQ_REVERSAL)?;
+        tx.execute(
+            "INSERT INTO acquirer_reversal_queue (id, entry_key, transaction_id, payload, created_ms, attempts, \
+             next_attempt_ms, state) VALUES ($1, $2, $3, $4, $5, 0, $5, $6)",
+            &[int(id)?, key.into(), int(transaction_id)?, payload.into(), int(now_ms)?, QUEUE_PENDING.into()],
+        )?;
+        Ok(true)
+    }
+
+    // ---- Terminal reversals (0400) --------------------------------------------------------
+
+    fn terminal_reversal(&self, envelope: &Envelope, request: &Message, now_ms: u64) -> Result<Step> {
+        let (known, mak) = match self.checked_terminal(envelope, request, now_ms)? {
+            Ok(checked) => checked,
+            Err(reply) => return Ok(Step::Respond(reply)),
+        };
+        let batch = request
+            .get_path("60.2")
+            .ok()
+            .flatten()
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u32>().ok())
+            .unwrap_or(known.state.batch_no);
+        let Some(trace) = request.get_str(11).map(str::to_owned) else {
+            return Ok(Step::Respond(self.refuse(envelope, request, Some(&mak), codes::FORMAT_ERROR, false, now_ms)));
+        };
+        let terminal_id = known.terminal.terminal_id.clone();
+        let outcome = transact(&self.db, |tx| {
+            let earlier = tx.query_opt(
+                "SELECT response_code FROM acquirer_terminal_reversals WHERE terminal_id = $1 AND batch_no = $2 \
+                 AND trace = $3",
+                &[terminal_id.as_str().into(), batch.into(), trace.as_str().into()],
+            )?;
+            if let Some(row) = earlier {
+                // A repeat: the same answer, nothing new toward the network.
+                return Ok((row.text(0)?, false, None));
+            }
+            let original = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 \
+                         AND trace = $3"
+                    ),
+                    &[terminal_id.as_str().into(), batch.into(), trace.as_str().into()],
+                )?
+                .as_ref()
+                .map(TransactionRecord::from_row)
+                .transpose()?;
+            let mut queued = false;
+            let mut forwarded = false;
+            if let Some(original) = &original
+                && original.sent
+                && !original.reversed
+                && matches!(original.status.as_str(), "approved" | "pending" | "timeout")
+                && original.pos_kind().is_some_and(|k| !k.is_advice())
+            {
+                let network_request = self.rebuild_network_original(tx, original)?;
+                queued = self.queue_reversal(tx, original.id, &network_request, now_ms)?;
+                forwarded = true;
+                tx.execute("UPDATE acquirer_transactions SET reversed = 1 WHERE id = $1", &[int(original.id)?])?;
+                if original.approved()
+                    && let Some(kind) = original.pos_kind()
+                {
+                    apply_effects(tx, kind, original.original_id, original.amount_minor, false)?;
+                }
+            }
+            let id = store::next_id(tx, store::SEQ_TERMINAL_REVERSAL)?;
+            tx.execute(
+                "INSERT INTO acquirer_terminal_reversals (id, terminal_id, batch_no, trace, reason, original_id, \
+                 forwarded, response_code, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[
+                    int(id)?,
+                    terminal_id.as_str().into(),
+                    batch.into(),
+                    trace.as_str().into(),
+                    request.get_str(39).into(),
+                    opt_int(original.as_ref().map(|o| o.id))?,
+                    i64::from(forwarded).into(),
+                    codes::APPROVED.into(),
+                    int(now_ms)?,
+                ],
+            )?;
+            Ok((codes::APPROVED.to_owned(), queued, original.map(|o| o.id)))
+        })?;
+        let (code, queued, original_id) = outcome;
+        let mut response = self.answer(request, &code, None, now_ms);
+        self.sign_response(&mut response, Some(&mak));
+        transact(&self.db, |tx| {
+            log(tx, original_id, "in", "terminal", request, now_ms)?;
+            log(tx, original_id, "out", "terminal", &response, now_ms)?;
+            Ok(())
+        })?;
+        tracing::info!(terminal = %terminal_id, trace, queued, "acquirer: terminal reversal");
+        Ok(Step::Respond(Reply {
+            envelope: self.reply_envelope(envelope, known.state.sign_on_required),
+            response,
+            reversal_queued: queued,
+        }))
+    }
+
+    /// The network request of a journaled transaction as it was sent (PIN, track and chip data
+    /// removed), from its encrypted copy: what its 0420 is made from.
+    fn rebuild_network_original(&self, tx: &mut Tx<'_>, original: &TransactionRecord) -> Result<Message> {
+        let payload = tx
+            .query_opt("SELECT network_payload FROM acquirer_transactions WHERE id = $1", &[int(original.id)?])?
+            .map(|row| row.opt_blob(0))
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| AcquirerError::Internal("a sent transaction without its network request".into()))?;
+        let body = self.hsm.decrypt_data(&self.settings.dek, &payload)?;
+        Ok(iso8583::decode(&self.network_spec, body.expose())?)
+    }
+
+    // ---- Network reversal delivery --------------------------------------------------------
+
+    /// The reversals due at `now_ms`, oldest first (at most [`crate::limits::REVERSAL_BATCH_MAX`]):
+    /// 0420 the first time, 0421 after, MAC'd with the ZAK.
+    pub fn due_reversals(&self, now_ms: u64) -> Result<Vec<OutboundReversal>> {
+        let rows = transact(&self.db, |tx| {
+            let rows = tx.query(
+                "SELECT id, transaction_id, payload, attempts FROM acquirer_reversal_queue \
+                 WHERE state = $1 AND next_attempt_ms <= $2 ORDER BY id LIMIT $3",
+                &[QUEUE_PENDING.into(), int(now_ms)?, int(crate::limits::REVERSAL_BATCH_MAX as u64)?],
+            )?;
+            rows.iter()
+                .map(|row| {
+                    Ok(QueuedReversal {
+                        id: row.u64(0)?,
+                        transaction_id: row.u64(1)?,
+                        payload: row.blob(2)?,
+                        attempts: u32::try_from(row.u64(3)?).unwrap_or(u32::MAX),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        let mut out = Vec::with_capacity(rows.len());
+        for queued in rows {
+            let body = self.hsm.decrypt_data(&self.settings.dek, &queued.payload)?;
+            let mut message = iso8583::decode(&self.network_spec, body.expose())?;
+            if saf::is_repeat(queued.attempts) {
+                message.set_mti(Mti::parse("0421")?);
+            }
+            message.remove(network::mac::MAC_FIELD);
+            network::mac::sign(self.hsm.as_ref(), &self.settings.zak, &mut message)?;
+            out.push(OutboundReversal {
+                id: queued.id,
+                transaction_id: queued.transaction_id,
+                attempts: queued.attempts,
+                message,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The switch answered a reversal. `Ok(true)` when it is delivered for good.
+    pub fn reversal_answered(&self, reversal: &OutboundReversal, response: &Message, now_ms: u64) -> Result<bool> {
+        let trusted = network::mac::verify(self.hsm.as_ref(), &self.settings.zak, response).is_ok()
+            && response.mti().as_str() == "0430"
+            && response.get_str(11) == reversal.message.get_str(11);
+        let code = response.get_str(39).unwrap_or("");
+        if !trusted || REVERSAL_RETRY_CODES.contains(&code) {
+            self.reversal_failed(reversal, now_ms)?;
+            return Ok(false);
+        }
+        let code = code.to_owned();
+        transact(&self.db, |tx| {
+            tx.execute(
+                "UPDATE acquirer_reversal_queue SET state = $2, response_code = $3, answered_ms = $4 WHERE id = $1",
+                &[int(reversal.id)?, QUEUE_DONE.into(), code.as_str().into(), int(now_ms)?],
+            )?;
+            log(tx, Some(reversal.transaction_id), "out", "network", &reversal.message, now_ms)?;
+            log(tx, Some(reversal.transaction_id), "in", "network", response, now_ms)?;
+            Ok(())
+        })?;
+        tracing::info!(reversal = reversal.id, code, "acquirer: network reversal delivered");
+        Ok(true)
+    }
+
+    /// A reversal went unanswered (or was refused): retry later with backoff, Dead after
+    /// `attempts_max`.
+    pub fn reversal_failed(&self, reversal: &OutboundReversal, now_ms: u64) -> Result<()> {
+        let config = self.settings.reversals.saf_config();
+        let attempts = reversal.attempts.saturating_add(1);
+        let state = if attempts >= config.attempts_max { QUEUE_DEAD } else { QUEUE_PENDING };
+        let next = now_ms.saturating_add(config.backoff_ms(attempts));
+        transact(&self.db, |tx| {
+            tx.execute(
+                "UPDATE acquirer_reversal_queue SET attempts = $2, next_attempt_ms = $3, state = $4 WHERE id = $1",
+                &[int(reversal.id)?, attempts.into(), int(next)?, state.into()],
+            )?;
+            log(tx, Some(reversal.transaction_id), "out", "network", &reversal.message, now_ms)?;
+            Ok(())
+        })
+    }
+
+    // ---- Operations and queries -----------------------------------------------------------
+
+    /// Install working keys for a terminal as if it had signed on (a key injection of working
+    /// keys: the §5 reference vector, or a migration from another host). The keys are under
+    /// the LMK.
+    pub fn install_working_keys(
+        &self,
+        terminal_id: &str,
+        scheme: SignOnScheme,
+        pik: &WrappedKey,
+        mak: &WrappedKey,
+        now_ms: u64,
+    ) -> Result<()> {
+        if pik.key_type() != KeyType::Tpk || mak.key_type() != KeyType::Tak {
+            return Err(AcquirerError::Internal("working keys must be a TPK and a TAK".into()));
+        }
+        let (terminal, _) = self
+            .directory
+            .terminal_with_merchant(terminal_id)
+            .map_err(AcquirerError::Directory)?
+            .ok_or_else(|| AcquirerError::Directory("no such terminal".into()))?;
+        transact(&self.db, |tx| {
+            ensure_terminal(tx, &terminal, now_ms)?;
+            tx.execute(
+                "UPDATE acquirer_terminals SET signed_on = 1, scheme = $2, pik = $3, mak = $4, tdk = NULL, \
+                 signed_on_ms = $5, updated_ms = $5 WHERE terminal_id = $1",
+                &[terminal_id.into(), scheme.code().into(), pik.block().into(), mak.block().into(), int(now_ms)?],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Ask a terminal to sign on again: every following response carries processing
+    /// requirement 3 until it does (after a key change at the host, say).
+    pub fn request_sign_on(&self, terminal_id: &str) -> Result<bool> {
+        let changed = transact(&self.db, |tx| {
+            Ok(tx.execute(
+                "UPDATE acquirer_terminals SET sign_on_required = 1 WHERE terminal_id = $1",
+                &[terminal_id.into()],
+            )?)
+        })?;
+        Ok(changed > 0)
+    }
+
+    /// The host's state of a terminal (batch, keys as blocks under the LMK).
+    pub fn terminal(&self, terminal_id: &str) -> Result<Option<TerminalState>> {
+        transact(&self.db, |tx| Ok(terminal_state(tx, terminal_id)?))
+    }
+
+    /// The journaled transactions of a terminal's batch, in order.
+    pub fn batch_transactions(&self, terminal_id: &str, batch_no: u32) -> Result<Vec<TransactionRecord>> {
+        transact(&self.db, |tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 \
+                     ORDER BY id LIMIT $3"
+                ),
+                &[terminal_id.into(), batch_no.into(), int(crate::limits::BATCH_TRANSACTIONS_MAX as u64)?],
+            )?;
+            Ok(rows.iter().map(TransactionRecord::from_row).collect::<sqlstore::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Network reversals by state: (pending, delivered, dead).
+    pub fn reversal_counts(&self) -> Result<(u64, u64, u64)> {
+        transact(&self.db, |tx| {
+            let mut counts = [0u64; 3];
+            for (index, state) in [QUEUE_PENDING, QUEUE_DONE, QUEUE_DEAD].into_iter().enumerate() {
+                counts[index] = tx
+                    .query_opt("SELECT COUNT(*) FROM acquirer_reversal_queue WHERE state = $1", &[state.into()])?
+                    .map(|row| row.u64(0))
+                    .transpose()?
+                    .unwrap_or(0);
+            }
+            Ok((counts[0], counts[1], counts[2]))
+        })
+    }
+}
+
+/// The outcome of the checks before forwarding.
+enum Decision {
+    Go(Option<TransactionRecord>),
+    Decline(Option<TransactionRecord>, &'static str),
+}
+
+/// The original of a void, refund or completion, checked (docs/acquirer.md §2).
+fn original_check(
+    kind: PosKind,
+    original: &TransactionRecord,
+    request: &Message,
+    amount_minor: u64,
+) -> Option<&'static str> {
+    if !original.approved() || original.reversed {
+        return Some(codes::ORIGINAL_NOT_FOUND);
+    }
+    if let Some(rrn) = request.get_str(37)
+        && original.rrn.as_deref().is_some_and(|r| r != rrn)
+    {
+        return Some(codes::ORIGINAL_NOT_FOUND);
+    }
+    let auth_matches = |required: bool| match (request.get_str(38), original.auth_code.as_deref()) {
+        (Some(given), Some(kept)) => given.trim() == kept.trim(),
+        (None, _) => !required,
+        (Some(_), None) => false,
+    };
+    match kind {
+        PosKind::Void | PosKind::PreAuthVoid => {
+            if original.voided {
+                return Some(codes::INVALID_TRANSACTION);
+            }
+            if original.completed {
+                return Some(codes::INVALID_TRANSACTION);
+            }
+            if amount_minor != original.amount_minor {
+                return Some(codes::AMOUNT_DIFFERS);
+            }
+            if !auth_matches(false) {
+                return Some(codes::ORIGINAL_NOT_FOUND);
+            }
+        }
+        PosKind::Refund => {
+            if original.voided {
+                return Some(codes::INVALID_TRANSACTION);
+            }
+            if original.refunded_minor.saturating_add(amount_minor) > original.amount_minor {
+                return Some(codes::INVALID_AMOUNT);
+            }
+        }
+        PosKind::CompletionRequest | PosKind::CompletionAdvice => {
+            if original.voided || original.completed {
+                return Some(codes::INVALID_TRANSACTION);
+            }
+            if amount_minor > original.amount_minor {
+                return Some(codes::AMOUNT_DIFFERS);
+            }
+            if !auth_matches(true) {
+                return Some(codes::ORIGINAL_NOT_FOUND);
+            }
+        }
+        _ => {}
+    }
+    None
+}
+
+/// What an approved transaction does to its original (`apply`), or undoes when reversed.
+fn apply_effects(
+    tx: &mut Tx<'_>,
+    kind: PosKind,
+    original_id: Option<u64>,
+    amount_minor: u64,
+    apply: bool,
+) -> sqlstore::Result<()> {
+    let Some(original_id) = original_id else { return Ok(()) };
+    let flag = i64::from(apply);
+    match kind {
+        PosKind::Void | PosKind::PreAuthVoid => {
+            tx.execute(
+                "UPDATE acquirer_transactions SET voided = $2 WHERE id = $1",
+                &[int(original_id)?, flag.into()],
+            )?;
+        }
+        PosKind::CompletionRequest | PosKind::CompletionAdvice => {
+            tx.execute(
+                "UPDATE acquirer_transactions SET completed = $2 WHERE id = $1",
+                &[int(original_id)?, flag.into()],
+            )?;
+        }
+        PosKind::Refund => {
+            let sql = if apply {
+                "UPDATE acquirer_transactions SET refunded_minor = refunded_minor + $2 WHERE id = $1"
+            } else {
+                "UPDATE acquirer_transactions SET refunded_minor = refunded_minor - $2 WHERE id = $1"
+            };
+            tx.execute(sql, &[int(original_id)?, int(amount_minor)?])?;
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! cardnet's acquirer host (收单): the UnionPay-style POS interface toward terminals
+//! (`../shared/reference/unionpay-pos-8583.md`) mapped to the network dialect toward the switch.
+//! docs/acquirer.md is the manual: the POS profile, what each check answers, settlement.
+//!
+//! * [`config`] — [`AcquirerConfig`] (the TOML file, with the per-acquirer POS profile) and
+//!   [`config::Settings`] (checked).
+//! * [`engine`] — [`Acquirer`], the sans-I/O core: [`Acquirer::on_terminal_request`] → [`Step`],
+//!   [`Acquirer::on_network_response`], [`Acquirer::on_network_failure`], and network reversal
+//!   delivery ([`Acquirer::due_reversals`], [`Acquirer::reversal_answered`],
+//!   [`Acquirer::reversal_failed`]).
+//! * [`settlement`] — 0500 totals against the host journal, 0320 batch upload, the batch
+//!   differences reconciliation reads.
+//! * [`directory`] — [`TerminalDirectory`], the seam to the merchants registry, and an in-memory one.
+//! * [`profile`] — the terminal MAC (field 64) and the field 62 layouts.
+//! * [`risk`] — the pluggable risk hook ([`RiskCheck`]; default: the merchant's daily limit).
+//! * [`server`] — the tokio driver: terminals in through `transport::Server` on the cup-pos
+//!   framing, one `transport::Session` to the switch, a reversal delivery loop.
+//! * [`dev`] — development configurations with fresh keys.
+//!
+//! Must never: answer a terminal before its request and the decision are journaled; keep a PIN
+//! block, track data or a clear PAN in the journal (the PAN is masked; the network request a
+//! later reversal needs is encrypted under the DEK); keep a key anywhere but as a TR-31 block
+//! under the LMK; send a reversal for a transaction twice.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod config;
+pub mod dev;
+pub mod directory;
+pub mod engine;
+pub mod error;
+pub mod limits;
+pub mod profile;
+pub mod registry;
+pub mod risk;
+pub mod server;
+pub mod settlement;
+mod store;
+
+pub use config::{AcquirerConfig, ConfigError, PosProfile, Settings};
+pub use directory::{
+    MemoryDirectory, MerchantRecord, MerchantStatus, TerminalDirectory, TerminalRecord, TerminalStatus,
+};
+pub use engine::{
+    Acquirer, Forward, NetworkFailure, OutboundReversal, Pending, PosKind, Reply, Step, TransactionRecord,
+};
+pub use error::AcquirerError;
+pub use risk::{DailyLimit, RiskCheck, RiskContext};
+pub use server::{AcquirerServer, ServerOptions};
+pub use settlement::{BatchDifference, BatchTotals, SettlementRecord};

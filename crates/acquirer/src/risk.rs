@@ -1,0 +1,37 @@
+//! The pluggable risk hook: one more check before a transaction goes to the network. A rule
+//! returns `None` to let it through or a response code (`34` suspected fraud, `61` amount
+//! limit, `65` count limit) to decline it. The default is the merchant's daily limit.
+
+use crate::directory::{MerchantRecord, TerminalRecord};
+use crate::engine::PosKind;
+
+/// What a rule sees. Amounts in minor units of the acquirer's currency.
+#[derive(Debug)]
+pub struct RiskContext<'a> {
+    pub terminal: &'a TerminalRecord,
+    pub merchant: &'a MerchantRecord,
+    pub kind: PosKind,
+    pub amount_minor: u64,
+    /// The merchant's approved debits (purchases, pre-authorizations, completions) today (UTC),
+    /// not counting this one.
+    pub merchant_today_minor: u64,
+    /// How many of them.
+    pub merchant_today_count: u64,
+}
+
+pub trait RiskCheck: Send + Sync {
+    /// `None` to pass, or the response code to decline with.
+    fn check(&self, context: &RiskContext<'_>) -> Option<&'static str>;
+}
+
+/// The default rule: the merchant's daily limit (61 beyond it).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DailyLimit;
+
+impl RiskCheck for DailyLimit {
+    fn check(&self, context: &RiskContext<'_>) -> Option<&'static str> {
+        let max = context.merchant.daily_max_minor?;
+        let total = context.merchant_today_minor.saturating_add(context.amount_minor);
+        (total > max).then_some(network::codes::AMOUNT_LIMIT)
+    }
+}
