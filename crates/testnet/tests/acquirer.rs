@@ -236,22 +236,37 @@ async fn terminal_to_issuer_and_back() {
     terminal.batch_no += 1;
 
     // The switch not answering in time: 98, and the network reversal delivered once.
+    let issuer = net.issuer(ISSUER_A);
+    let available = || blocking(|| issuer.balance(&issuer::CardRef::Id(sim.card_id))).unwrap().available_minor;
+    let acquirer = host.server.acquirer().clone();
+    let (pending_before, delivered_before, _) = blocking(|| acquirer.reversal_counts()).unwrap();
+    assert_eq!(pending_before, 0);
+    let before = available();
     net.issuers[ISSUER_A].proxy.set_response_delay_ms(4_500);
     let purchase = terminal.purchase(&card, 900, Some(&pin)).unwrap();
     let response = client.send(&terminal, &purchase).await.unwrap();
     assert_eq!(response.get_str(39), Some("98"));
     net.issuers[ISSUER_A].proxy.set_response_delay_ms(0);
-    let mut delivered = false;
-    for _ in 0..100 {
-        let acquirer = host.server.acquirer().clone();
+    let mut settled = None;
+    for _ in 0..150 {
         let counts = blocking(|| acquirer.reversal_counts()).unwrap();
-        if counts.0 == 0 && counts.1 >= 2 {
-            delivered = true;
+        // The issuer approved late (a hold of 900); the acquirer's 0420 must release it.
+        if counts.0 == 0 && counts.1 > delivered_before && available() == before {
+            settled = Some(counts);
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(delivered, "the network reversals are delivered");
+    let counts = settled.expect("the network reversal is delivered and the hold released");
+    assert_eq!(counts.1, delivered_before + 1, "exactly one network reversal for the timed-out purchase");
+    assert_eq!(counts.2, 0, "none gave up");
+    let voided = blocking(|| issuer.card_journal(sim.card_id))
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.state == issuer::EntryState::Voided && entry.amount_minor == 900)
+        .count();
+    assert_eq!(voided, 1, "the issuer voided the late hold once");
+    blocking(|| issuer.check_ledger()).unwrap();
     host.server.shutdown().await;
     net.shutdown().await;
 }
