@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use host::toml_text::{quote, quote_list};
+use host::{config_file, paths};
 use hsm::mac::Padding;
 use hsm::{KeyType, MacAlgorithm, SignOnScheme, WrappedKey};
 use iso8583::{Header, Spec};
@@ -221,35 +223,23 @@ impl Default for PosProfile {
 impl AcquirerConfig {
     /// Read, parse and check a TOML file; relative paths are taken from the file's folder.
     pub fn load(path: &Path) -> Result<AcquirerConfig, ConfigError> {
-        let metadata = std::fs::metadata(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
-        if metadata.len() > CONFIG_BYTES_MAX {
-            return Err(error(format!("{}: larger than {CONFIG_BYTES_MAX} bytes", path.display())));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
+        let text = config_file::read(path, CONFIG_BYTES_MAX).map_err(error)?;
         let mut config = AcquirerConfig::parse(&text).map_err(|e| error(format!("{}: {}", path.display(), e.0)))?;
-        let base = path.parent().unwrap_or_else(|| Path::new("."));
-        config.resolve_paths(base);
+        config.resolve_paths(config_file::folder(path));
         Ok(config)
     }
 
     /// Parse and check TOML text (paths stay as written).
     pub fn parse(text: &str) -> Result<AcquirerConfig, ConfigError> {
-        let config: AcquirerConfig = toml::from_str(text).map_err(|e| error(one_line(e.message())))?;
+        let config: AcquirerConfig = config_file::parse_toml(text).map_err(error)?;
         config.validate()?;
         Ok(config)
     }
 
     /// Make relative paths relative to `base` (the config file's folder).
     pub fn resolve_paths(&mut self, base: &Path) {
-        if self.lmk_file.is_relative() {
-            self.lmk_file = base.join(&self.lmk_file);
-        }
-        if let Some(path) = self.database.strip_prefix("sqlite:")
-            && path != ":memory:"
-            && Path::new(path).is_relative()
-        {
-            self.database = format!("sqlite:{}", base.join(path).display());
-        }
+        paths::resolve_path(base, &mut self.lmk_file);
+        paths::resolve_sqlite_url(base, &mut self.database);
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -258,7 +248,6 @@ impl AcquirerConfig {
 
     /// The file form, with comments, for `cardnet acquirer init` (key blocks are under the LMK).
     pub fn to_toml(&self) -> String {
-        let list = |items: &[String]| items.iter().map(|i| quote(i)).collect::<Vec<_>>().join(", ");
         let mut out = String::new();
         out.push_str("# cardnet acquirer host configuration (docs/acquirer.md).\n");
         out.push_str(&format!("institution_id = {}\n", quote(&self.institution_id)));
@@ -290,14 +279,14 @@ impl AcquirerConfig {
         out.push_str(&format!("tpdu_swap = {}\n", pos.tpdu_swap));
         out.push_str("# 12 hex digits, or empty to echo the terminal's header.\n");
         out.push_str(&format!("response_header = {}\n", quote(&pos.response_header)));
-        out.push_str(&format!("key_schemes = [{}]\n", list(&pos.key_schemes)));
+        out.push_str(&format!("key_schemes = {}\n", quote_list(&pos.key_schemes)));
         out.push_str("# standard (24/40/60 bytes) or tagged\n");
         out.push_str(&format!("field62 = {}\n", quote(field62_name(pos.field62))));
         out.push_str("# cup-ecb, x99 or x919\n");
         out.push_str(&format!("mac_algorithm = {}\n", quote(mac_name(pos.mac_algorithm))));
         out.push_str("# mti-to-field63 or fields-only\n");
         out.push_str(&format!("mac_scope = {}\n", quote(scope_name(pos.mac_scope))));
-        out.push_str(&format!("mac_messages = [{}]\n", list(&pos.mac_messages)));
+        out.push_str(&format!("mac_messages = {}\n", quote_list(&pos.mac_messages)));
         out.push_str(&format!("card_organisation = {}\n", quote(&pos.card_organisation)));
         out
     }
@@ -323,27 +312,6 @@ fn scope_name(scope: MacScope) -> &'static str {
         MacScope::MtiToField63 => "mti-to-field63",
         MacScope::FieldsOnly => "fields-only",
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// A TOML basic string.
-fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn key(name: &str, block: &str, expected: KeyType) -> Result<WrappedKey, ConfigError> {

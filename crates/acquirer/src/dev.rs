@@ -112,38 +112,10 @@ pub fn generate(dir: &Path, force: bool) -> Result<DevAcquirer, String> {
     let lmk = Secret::random(hsm::soft::LMK_LEN).map_err(|e| e.to_string())?;
     let hsm = SoftHsm::new(lmk.clone()).map_err(|e| e.to_string())?;
     let written = config(&hsm, &format!("sqlite:{DATABASE_FILE}"), Path::new(LMK_FILE))?;
-    write_lmk_file(&lmk_path, &lmk).map_err(|e| format!("{}: {e}", lmk_path.display()))?;
-    write_private(&config_path, written.to_toml().as_bytes()).map_err(|e| format!("{}: {e}", config_path.display()))?;
+    hsm::soft::write_lmk_file(&lmk_path, &lmk).map_err(|e| e.to_string())?;
+    host::write_private(&config_path, written.to_toml().as_bytes())
+        .map_err(|e| format!("{}: {e}", config_path.display()))?;
     let mut config = written;
     config.resolve_paths(dir);
     Ok(DevAcquirer { config, config_path, lmk_path, hsm })
-}
-
-/// Write an LMK as 64 hex digits, readable by its owner only. Development only.
-pub fn write_lmk_file(path: &Path, lmk: &Secret) -> std::io::Result<()> {
-    let text = format!("{}\n", iso8583::hex::encode(lmk.expose()));
-    write_private(path, text.as_bytes())
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-/// The software HSM over the LMK in `path`.
-pub fn load_lmk_file(path: &Path) -> Result<SoftHsm, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("LMK file {}: {e}", path.display()))?;
-    let bytes = iso8583::hex::decode(text.trim())
-        .map_err(|_| format!("LMK file {}: not hex digits", path.display()))
-        .map(Secret::from_vec)?;
-    SoftHsm::new(bytes).map_err(|e| format!("LMK file {}: {e}", path.display()))
 }

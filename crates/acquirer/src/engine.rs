@@ -422,22 +422,8 @@ fn name_location(merchant: &MerchantRecord, country: &str) -> String {
 }
 
 /// Run `work` in one transaction, carrying an [`AcquirerError`] out of it.
-pub(crate) fn transact<T>(db: &Database, mut work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-    let mut failure = None;
-    let result = db.transaction(|tx| match work(tx) {
-        Ok(value) => Ok(Some(value)),
-        Err(AcquirerError::Store(error)) => Err(error),
-        Err(error) => {
-            failure = Some(error);
-            Err(sqlstore::Error::new("acquirer", "rolled back"))
-        }
-    });
-    match (result, failure) {
-        (_, Some(error)) => Err(error),
-        (Ok(Some(value)), None) => Ok(value),
-        (Ok(None), None) => Err(AcquirerError::Internal("a transaction returned nothing".into())),
-        (Err(error), None) => Err(AcquirerError::Store(error)),
-    }
+pub(crate) fn transact<T>(db: &Database, work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    db.transact(work)
 }
 
 /// One message for `acquirer_messages`.

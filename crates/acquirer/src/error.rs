@@ -77,3 +77,12 @@ impl From<std::io::Error> for AcquirerError {
         AcquirerError::Io(error)
     }
 }
+
+impl sqlstore::CarriesStoreError for AcquirerError {
+    fn into_store_error(self) -> std::result::Result<sqlstore::Error, AcquirerError> {
+        match self {
+            AcquirerError::Store(error) => Ok(error),
+            other => Err(other),
+        }
+    }
+}

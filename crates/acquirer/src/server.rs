@@ -12,18 +12,16 @@
 //! The core is synchronous and does durable database work (the PostgreSQL client must not run
 //! on a runtime worker), so every call into it runs on tokio's blocking pool.
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clock::Clock;
+use host::LinkFailure;
 use iso8583::{Envelope, Message};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
-use transport::{
-    Connector, Handler, Institution, Server, ServerConfig, Session, SessionConfig, SessionState, TransportError,
-};
+use transport::{Handler, Institution, Server, ServerConfig, Session, SessionConfig, SessionState};
 
 use crate::engine::{Acquirer, NetworkFailure, Step};
 use crate::error::{AcquirerError, Result};
@@ -57,30 +55,20 @@ impl Default for ServerOptions {
     }
 }
 
-/// Connects over TCP to `host:port`, resolving the name on every attempt.
-#[derive(Debug, Clone)]
-pub struct EndpointConnector {
-    pub endpoint: String,
-}
-
-impl Connector for EndpointConnector {
-    type Stream = tokio::net::TcpStream;
-
-    async fn connect(&self) -> io::Result<tokio::net::TcpStream> {
-        let stream = tokio::net::TcpStream::connect(self.endpoint.as_str()).await?;
-        stream.set_nodelay(true)?;
-        Ok(stream)
-    }
-}
+/// Connects to the switch's `host:port`, resolving the name on every attempt.
+pub use host::EndpointConnector;
 
 /// Run a core call on the blocking pool; `None` only if it panicked (logged).
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(value) => Some(value),
-        Err(error) => {
-            tracing::error!(%error, "acquirer: a core call failed");
-            None
-        }
+    host::blocking("acquirer", work).await
+}
+
+/// What a link failure means on the link to the switch.
+fn network_failure(failure: LinkFailure) -> NetworkFailure {
+    match failure {
+        LinkFailure::Unavailable => NetworkFailure::Unavailable,
+        LinkFailure::Timeout => NetworkFailure::Timeout,
+        LinkFailure::LinkLost => NetworkFailure::LinkLost,
     }
 }
 
@@ -102,21 +90,8 @@ impl Handler for TerminalHandler {
             Step::Respond(reply) => reply,
             Step::Forward(forward) => {
                 let forward = *forward;
-                let ready = *self.session.state().borrow() == SessionState::Ready;
-                let answer = if ready {
-                    match self.session.request(&forward.network_request).await {
-                        Ok(response) => Ok(response),
-                        Err(TransportError::Timeout) => Err(NetworkFailure::Timeout),
-                        Err(TransportError::ConnectionClosed | TransportError::Io(_) | TransportError::Framing(_)) => {
-                            Err(NetworkFailure::LinkLost)
-                        }
-                        Err(TransportError::Codec(_) | TransportError::NoMatchKey | TransportError::DuplicateKey) => {
-                            Err(NetworkFailure::Unavailable)
-                        }
-                    }
-                } else {
-                    Err(NetworkFailure::Unavailable)
-                };
+                let answer =
+                    host::request_if_ready(&self.session, &forward.network_request).await.map_err(network_failure);
                 let acquirer = self.acquirer.clone();
                 let now_ms = self.clock.now_ms();
                 let pending = forward.pending;

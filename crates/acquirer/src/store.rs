@@ -15,6 +15,8 @@ pub(crate) const SEQ_SETTLEMENT: &str = "settlement";
 pub(crate) const SEQ_UPLOAD: &str = "upload";
 pub(crate) const SEQ_DIFFERENCE: &str = "difference";
 
+const SEQUENCE_TABLE: &str = "acquirer_sequences";
+
 const SEQUENCES: [&str; 8] = [
     SEQ_TRANSACTION,
     SEQ_MESSAGE,
@@ -174,26 +176,12 @@ const DDL_V1: &[&str] = &[
 /// Create the schema if it is not there yet (idempotent).
 pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(MIGRATION_V1, DDL_V1)?;
-    db.transaction(|tx| {
-        for name in SEQUENCES {
-            if tx.query_opt("SELECT value FROM acquirer_sequences WHERE name = $1", &[name.into()])?.is_none() {
-                tx.execute("INSERT INTO acquirer_sequences (name, value) VALUES ($1, 0)", &[name.into()])?;
-            }
-        }
-        Ok(())
-    })
+    db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 
 /// The next value of a sequence (1, 2, …) inside the caller's transaction.
 pub(crate) fn next_id(tx: &mut Tx<'_>, name: &str) -> sqlstore::Result<u64> {
-    let changed = tx.execute("UPDATE acquirer_sequences SET value = value + 1 WHERE name = $1", &[name.into()])?;
-    if changed != 1 {
-        return Err(sqlstore::Error::new("sequence", format!("no sequence {name}")));
-    }
-    let row = tx
-        .query_opt("SELECT value FROM acquirer_sequences WHERE name = $1", &[name.into()])?
-        .ok_or_else(|| sqlstore::Error::new("sequence", format!("no sequence {name}")))?;
-    row.u64(0)
+    sqlstore::sequence::next(tx, SEQUENCE_TABLE, name)
 }
 
 pub(crate) fn int(value: u64) -> sqlstore::Result<Value> {
@@ -201,5 +189,5 @@ pub(crate) fn int(value: u64) -> sqlstore::Result<Value> {
 }
 
 pub(crate) fn opt_int(value: Option<u64>) -> sqlstore::Result<Value> {
-    value.map_or(Ok(Value::Null), int)
+    Value::from_opt_u64(value)
 }

@@ -84,7 +84,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
 /// and terminal registry is the one in the same database.
 pub async fn serve(config_path: &Path) -> Result<(), CliError> {
     let config = acquirer::AcquirerConfig::load(config_path).map_err(CliError::bad_input)?;
-    let hsm = acquirer::dev::load_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
+    let hsm = hsm::SoftHsm::from_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
     let hsm: Arc<dyn SecurityModule> = Arc::new(hsm);
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
     let opened = {

@@ -76,7 +76,8 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
     )
     .map_err(CliError::Failure)?;
 
-    switch::dev::write_lmk_file(&args.dir.join(LMK_FILE), &lmk)?;
+    // A file that cannot be written is a failure (exit 1), not bad input.
+    hsm::soft::write_lmk_file(&args.dir.join(LMK_FILE), &lmk).map_err(|e| CliError::Failure(e.to_string()))?;
     std::fs::write(args.dir.join(SWITCH_FILE), generated.switch.to_toml())?;
     let mut issuers = Vec::new();
     for (id, bin, mut config) in generated.issuers {

@@ -65,7 +65,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
     let hsm = hsm::SoftHsm::new(hsm::Secret::new(lmk.expose()))?;
     let network = switch::dev::standard(&hsm, &args.listen, DEV_DATABASE, Path::new(LMK_FILE), &args.issuer)?;
     network.config.validate().map_err(CliError::bad_input)?;
-    switch::dev::write_lmk_file(&lmk_path, &lmk)?;
+    hsm::soft::write_lmk_file(&lmk_path, &lmk).map_err(|e| CliError::Failure(e.to_string()))?;
     std::fs::write(&config_path, network.config.to_toml())?;
     let members: Vec<_> = network
         .config
@@ -119,7 +119,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
 /// Run the switch configured in `config_path` until Ctrl-C (or SIGTERM on Unix).
 pub async fn serve(config_path: &Path) -> Result<(), CliError> {
     let config = switch::SwitchConfig::load(config_path).map_err(CliError::bad_input)?;
-    let hsm = switch::dev::load_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
+    let hsm = hsm::SoftHsm::from_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
     let hsm: Arc<dyn SecurityModule> = Arc::new(hsm);
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
     let switch = tokio::task::spawn_blocking(move || switch::Switch::open(&config, hsm))

@@ -19,6 +19,9 @@ pub enum Error {
     UnknownKey(String),
     /// A facility the module does not offer.
     Unsupported(&'static str),
+    /// An LMK file that cannot be read or written, or does not hold an LMK: the file and why
+    /// (never its contents).
+    LmkFile { path: std::path::PathBuf, why: String },
 }
 
 impl Error {
@@ -30,9 +33,20 @@ impl Error {
         Error::KeyLength { algorithm, expected, actual }
     }
 
+    pub fn lmk_file(path: &std::path::Path, why: impl fmt::Display) -> Error {
+        Error::LmkFile { path: path.to_owned(), why: why.to_string() }
+    }
+
     /// Whether the error was caused by the caller's input (CLI exit status 2).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, Error::KeyLength { .. } | Error::Input { .. } | Error::KeyBlock(_) | Error::UnknownKey(_))
+        matches!(
+            self,
+            Error::KeyLength { .. }
+                | Error::Input { .. }
+                | Error::KeyBlock(_)
+                | Error::UnknownKey(_)
+                | Error::LmkFile { .. }
+        )
     }
 }
 
@@ -48,6 +62,7 @@ impl fmt::Display for Error {
             Error::KeyBlock(why) => write!(f, "key block: {why}"),
             Error::UnknownKey(name) => write!(f, "no key named {name:?}"),
             Error::Unsupported(what) => write!(f, "not supported: {what}"),
+            Error::LmkFile { path, why } => write!(f, "LMK file {}: {why}", path.display()),
         }
     }
 }

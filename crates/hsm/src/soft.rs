@@ -3,6 +3,8 @@
 //! D key block under the LMK ([`WrappedKey`]), is opened only for the one operation, checked
 //! against the roles that operation allows, and dropped (zeroized) before the call returns.
 
+use std::path::Path;
+
 use crate::card;
 use crate::cipher::{Cipher, set_odd_parity, xor_in_place};
 use crate::data;
@@ -24,6 +26,29 @@ pub const LMK_LEN: usize = 32;
 /// Most components a key may be split into or formed from.
 pub const COMPONENTS_MAX: usize = 9;
 
+/// Write `lmk` to `path` as hex digits and a newline, in a file only its owner can read (mode
+/// 0600 on Unix; elsewhere a plain write), synced before it returns — the form
+/// [`SoftHsm::from_lmk_file`] reads. Errors ([`Error::LmkFile`]) name the file, never the key.
+/// Development only, like the software HSM itself.
+pub fn write_lmk_file(path: &Path, lmk: &Secret) -> Result<()> {
+    let text = Secret::from_vec(format!("{}\n", iso8583::hex::encode(lmk.expose())).into_bytes());
+    write_owner_only(path, text.expose()).map_err(|e| Error::lmk_file(path, e))
+}
+
+fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 pub struct SoftHsm {
     lmk: Secret,
 }
@@ -41,6 +66,15 @@ impl SoftHsm {
             return Err(Error::key_length("LMK (AES-256)", "32", lmk.len()));
         }
         Ok(SoftHsm { lmk })
+    }
+
+    /// The module over the LMK in `path`: 64 hex digits, surrounding whitespace ignored. Errors
+    /// ([`Error::LmkFile`]) name the file and never its contents. Development only: a clear LMK
+    /// on disk is what the software HSM is; production uses a hardware or cloud HSM.
+    pub fn from_lmk_file(path: &Path) -> Result<SoftHsm> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::lmk_file(path, e))?;
+        let bytes = iso8583::hex::decode(text.trim()).map_err(|_| Error::lmk_file(path, "not hex digits"))?;
+        SoftHsm::new(Secret::from_vec(bytes)).map_err(|e| Error::lmk_file(path, e))
     }
 
     /// A module with a fresh random LMK (tests, simulations, a first start).

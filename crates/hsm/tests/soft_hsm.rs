@@ -439,3 +439,32 @@ fn generated_pins_verify_against_their_pvv() {
     assert!(hsm.generate_pin(&pvk, pan, 4, 10).unwrap_err().is_bad_input());
     assert!(matches!(hsm.generate_pin(&zpk, pan, 4, 1).unwrap_err(), Error::KeyUsage { .. }));
 }
+
+#[test]
+fn lmk_file_round_trip_and_errors() {
+    let dir = std::env::temp_dir().join(format!("cardnet-hsm-lmk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lmk.hex");
+    let lmk = Secret::random(hsm::soft::LMK_LEN).unwrap();
+    let clear = hex::encode(lmk.expose());
+    hsm::soft::write_lmk_file(&path, &lmk).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{clear}\n"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let loaded = SoftHsm::from_lmk_file(&path).unwrap();
+    assert_eq!(loaded.lmk_check_value(), SoftHsm::new(lmk).unwrap().lmk_check_value());
+    // Errors name the file and why, never the contents.
+    std::fs::write(&path, "not hex").unwrap();
+    let error = SoftHsm::from_lmk_file(&path).unwrap_err();
+    assert!(matches!(error, Error::LmkFile { .. }) && error.is_bad_input());
+    assert_eq!(error.to_string(), format!("LMK file {}: not hex digits", path.display()));
+    std::fs::write(&path, &clear[..32]).unwrap();
+    let error = SoftHsm::from_lmk_file(&path).unwrap_err().to_string();
+    assert!(error.starts_with("LMK file ") && !error.contains(&clear[..32]), "{error}");
+    let missing = dir.join("missing.hex");
+    assert!(SoftHsm::from_lmk_file(&missing).unwrap_err().to_string().contains("missing.hex"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -43,6 +43,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use host::toml_text::{quote, quote_list};
+use host::{config_file, paths};
 use hsm::{KeyType, SoftHsm, WrappedKey};
 use serde::Deserialize;
 
@@ -237,64 +239,29 @@ fn digits(text: &str, len: usize) -> bool {
     text.len() == len && text.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// A TOML basic string.
-fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 impl IssuerConfig {
     /// Read, parse and check a TOML file. Relative paths in it (the LMK file, SQLite
     /// databases) are taken from the file's folder, so a config works wherever it is run from.
     pub fn load(path: &Path) -> Result<IssuerConfig> {
         let shown = path.display();
-        let metadata = std::fs::metadata(path).map_err(|e| IssuerError::config(format!("{shown}: {e}")))?;
-        if metadata.len() > CONFIG_BYTES_MAX {
-            return Err(IssuerError::config(format!("{shown}: larger than {CONFIG_BYTES_MAX} bytes")));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| IssuerError::config(format!("{shown}: {e}")))?;
+        let text = config_file::read(path, CONFIG_BYTES_MAX).map_err(IssuerError::config)?;
         let mut config = IssuerConfig::parse(&text).map_err(|e| IssuerError::config(format!("{shown}: {e}")))?;
-        config.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
+        config.resolve_paths(config_file::folder(path));
         Ok(config)
     }
 
     /// Parse and check TOML text (paths stay as written).
     pub fn parse(text: &str) -> Result<IssuerConfig> {
-        let config: IssuerConfig = toml::from_str(text).map_err(|e| IssuerError::config(one_line(e.message())))?;
+        let config: IssuerConfig = config_file::parse_toml(text).map_err(IssuerError::config)?;
         config.validate()?;
         Ok(config)
     }
 
     /// Make relative paths relative to `base` (the config file's folder).
     pub fn resolve_paths(&mut self, base: &Path) {
-        if self.lmk_file.is_relative() {
-            self.lmk_file = base.join(&self.lmk_file);
-        }
-        for url in [&mut self.database, &mut self.ledger] {
-            if let Some(path) = url.strip_prefix("sqlite:")
-                && path != ":memory:"
-                && Path::new(path).is_relative()
-            {
-                *url = format!("sqlite:{}", base.join(path).display());
-            }
-        }
+        paths::resolve_path(base, &mut self.lmk_file);
+        paths::resolve_sqlite_url(base, &mut self.database);
+        paths::resolve_sqlite_url(base, &mut self.ledger);
     }
 
     /// Check everything; the checked form is [`Settings::new`].
@@ -302,9 +269,10 @@ impl IssuerConfig {
         Settings::new(self).map(|_| ())
     }
 
-    /// The software HSM over the LMK file (64 hex digits). Development only.
+    /// The software HSM over the LMK file (64 hex digits, [`SoftHsm::from_lmk_file`]); a
+    /// file that cannot be used is a configuration error naming it. Development only.
     pub fn soft_hsm(&self) -> Result<SoftHsm> {
-        load_lmk_file(&self.lmk_file)
+        SoftHsm::from_lmk_file(&self.lmk_file).map_err(|e| IssuerError::config(e.to_string()))
     }
 
     /// The file form, with comments, for `cardnet issuer init` (key blocks are encrypted
@@ -352,8 +320,7 @@ impl IssuerConfig {
             line(format!("bin = {}", quote(&product.bin)));
             line(format!("pan_length = {}", product.pan_length));
             if !product.excluded_prefixes.is_empty() {
-                let prefixes: Vec<String> = product.excluded_prefixes.iter().map(|p| quote(p)).collect();
-                line(format!("excluded_prefixes = [{}]", prefixes.join(", ")));
+                line(format!("excluded_prefixes = {}", quote_list(&product.excluded_prefixes)));
             }
             line(format!("daily_amount_limit_minor = {}", product.daily_amount_limit_minor));
             line(format!("daily_count_limit = {}", product.daily_count_limit));
@@ -365,16 +332,6 @@ impl IssuerConfig {
         }
         out
     }
-}
-
-/// The software HSM over the LMK in `path` (64 hex digits, surrounding whitespace ignored).
-/// Errors name the file, never its contents.
-pub fn load_lmk_file(path: &Path) -> Result<SoftHsm> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| IssuerError::config(format!("LMK file {shown}: {e}")))?;
-    let bytes = iso8583::hex::decode(text.trim())
-        .map_err(|_| IssuerError::config(format!("LMK file {shown}: not hex digits")))?;
-    SoftHsm::new(hsm::Secret::from_vec(bytes)).map_err(|e| IssuerError::config(format!("LMK file {shown}: {e}")))
 }
 
 /// The keys the host runs with, parsed and checked for their roles.

@@ -86,7 +86,7 @@ pub fn products(bin: &str) -> Vec<ProductConfig> {
 }
 
 /// A configuration with fresh keys from `hsm` and the given link keys. `database` and
-/// `ledger` are store URLs; `lmk_file` is only recorded (see [`write_lmk_file`]).
+/// `ledger` are store URLs; `lmk_file` is only recorded (see `hsm::soft::write_lmk_file`).
 pub fn config_with_link_keys(
     hsm: &dyn SecurityModule,
     link: &LinkKeys,
@@ -179,31 +179,9 @@ pub fn generate(institution_id: &str, bin: &str, dir: &Path) -> Result<DevIssuer
         &format!("sqlite:{LEDGER_FILE}"),
         Path::new(LMK_FILE),
     )?;
-    write_lmk_file(&dir.join(LMK_FILE), &lmk)?;
-    write_private(&config_path, written.to_toml().as_bytes())?;
+    hsm::soft::write_lmk_file(&dir.join(LMK_FILE), &lmk)?;
+    host::write_private(&config_path, written.to_toml().as_bytes())?;
     let mut config = written;
     config.resolve_paths(dir);
     Ok(DevIssuer { config, config_path, hsm })
-}
-
-/// Write an LMK as 64 hex digits and a newline, readable by its owner only. Development only:
-/// a clear LMK on disk is what the software HSM is; a production issuer uses a real HSM.
-pub fn write_lmk_file(path: &Path, lmk: &Secret) -> std::io::Result<()> {
-    let text = format!("{}\n", iso8583::hex::encode(lmk.expose()));
-    write_private(path, text.as_bytes())
-}
-
-/// Write a file only its owner can read (Unix); elsewhere a plain write.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }

@@ -16,6 +16,7 @@
 mod drop_off_thread;
 mod error;
 mod pg;
+pub mod sequence;
 mod sqlite;
 mod value;
 
@@ -133,6 +134,38 @@ impl Database {
         match &mut *backend {
             Backend::Sqlite(db) => db.transaction(&mut work),
             Backend::Postgres(db) => db.transaction(&mut work),
+        }
+    }
+}
+
+/// An error type of a party's own that can carry a [`Error`], for [`Database::transact`].
+pub trait CarriesStoreError: From<Error> {
+    /// The store error inside, or the error itself when it is another kind.
+    fn into_store_error(self) -> std::result::Result<Error, Self>;
+}
+
+impl Database {
+    /// [`Database::transaction`] for `work` with the caller's own error type: a store error
+    /// from `work` goes to `transaction` as it is (so a serialization failure is retried);
+    /// any other error rolls back and is returned as it was.
+    pub fn transact<T, E: CarriesStoreError>(
+        &self,
+        mut work: impl FnMut(&mut Tx<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let mut failure = None;
+        let result = self.transaction(|tx| {
+            work(tx).map_err(|error| match error.into_store_error() {
+                Ok(store) => store,
+                Err(other) => {
+                    failure = Some(other);
+                    Error::new("transaction", "rolled back")
+                }
+            })
+        });
+        match (result, failure) {
+            (_, Some(error)) => Err(error),
+            (Ok(value), None) => Ok(value),
+            (Err(error), None) => Err(E::from(error)),
         }
     }
 }

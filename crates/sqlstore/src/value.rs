@@ -90,6 +90,11 @@ impl Value {
     pub fn from_u64(v: u64) -> Result<Value> {
         i64::try_from(v).map(Value::Int).map_err(|_| Error::new("bind", "unsigned value above i64::MAX"))
     }
+
+    /// An optional unsigned quantity: `None` is NULL; an error above `i64::MAX`.
+    pub fn from_opt_u64(v: Option<u64>) -> Result<Value> {
+        v.map_or(Ok(Value::Null), Value::from_u64)
+    }
 }
 
 /// One result row.

@@ -114,3 +114,60 @@ fn postgres() {
     }
     sqlstore::drop_postgres_schema(&url, &schema).unwrap();
 }
+
+#[test]
+fn sequences_count_from_one_and_refuse_unknown_names() {
+    let db = Database::open("sqlite::memory:").unwrap();
+    db.migrate("seq-v1", &["CREATE TABLE t_sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"]).unwrap();
+    for _ in 0..2 {
+        db.transaction(|tx| sqlstore::sequence::ensure(tx, "t_sequences", &["a", "b"])).unwrap();
+    }
+    let next = |name: &str| db.transaction(|tx| sqlstore::sequence::next(tx, "t_sequences", name));
+    assert_eq!(next("a").unwrap(), 1);
+    assert_eq!(next("a").unwrap(), 2);
+    assert_eq!(next("b").unwrap(), 1);
+    assert!(next("c").unwrap_err().to_string().contains("no sequence c"));
+}
+
+#[derive(Debug)]
+enum PartyError {
+    Store(sqlstore::Error),
+    Refused(&'static str),
+}
+
+impl From<sqlstore::Error> for PartyError {
+    fn from(error: sqlstore::Error) -> PartyError {
+        PartyError::Store(error)
+    }
+}
+
+impl sqlstore::CarriesStoreError for PartyError {
+    fn into_store_error(self) -> Result<sqlstore::Error, PartyError> {
+        match self {
+            PartyError::Store(error) => Ok(error),
+            other => Err(other),
+        }
+    }
+}
+
+#[test]
+fn transact_carries_the_callers_error_and_rolls_back() {
+    let db = Database::open("sqlite::memory:").unwrap();
+    db.migrate("tx-v1", &["CREATE TABLE t (v BIGINT NOT NULL)"]).unwrap();
+    let count = || db.transaction(|tx| tx.query_opt("SELECT COUNT(*) FROM t", &[])?.unwrap().u64(0)).unwrap();
+    let refused = db.transact(|tx| {
+        tx.execute("INSERT INTO t (v) VALUES (1)", &[])?;
+        Err::<(), _>(PartyError::Refused("no"))
+    });
+    assert!(matches!(refused, Err(PartyError::Refused("no"))));
+    assert_eq!(count(), 0);
+    let store = db.transact(|tx| -> Result<u64, PartyError> { Ok(tx.execute("INSERT INTO missing VALUES (1)", &[])?) });
+    assert!(matches!(store, Err(PartyError::Store(_))));
+    let done = db.transact(|tx| -> Result<u64, PartyError> {
+        Ok(tx.execute("INSERT INTO t (v) VALUES ($1)", &[Value::from_opt_u64(Some(7))?])?)
+    });
+    assert_eq!(done.unwrap(), 1);
+    assert_eq!(count(), 1);
+    assert_eq!(Value::from_opt_u64(None).unwrap(), Value::Null);
+    assert!(Value::from_opt_u64(Some(u64::MAX)).is_err());
+}

@@ -12,6 +12,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use host::toml_text::quote;
+use host::{config_file, paths};
 use hsm::{KeyType, WrappedKey};
 use serde::Deserialize;
 
@@ -224,35 +226,23 @@ impl SwitchConfig {
     /// Read, parse and check a TOML file. Relative paths in it (the LMK file, a SQLite
     /// database) are taken from the file's folder, so a config works wherever it is run from.
     pub fn load(path: &Path) -> Result<SwitchConfig, ConfigError> {
-        let metadata = std::fs::metadata(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
-        if metadata.len() > CONFIG_BYTES_MAX {
-            return Err(error(format!("{}: larger than {CONFIG_BYTES_MAX} bytes", path.display())));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
+        let text = config_file::read(path, CONFIG_BYTES_MAX).map_err(error)?;
         let mut config = SwitchConfig::parse(&text).map_err(|e| error(format!("{}: {}", path.display(), e.0)))?;
-        let base = path.parent().unwrap_or_else(|| Path::new("."));
-        config.resolve_paths(base);
+        config.resolve_paths(config_file::folder(path));
         Ok(config)
     }
 
     /// Parse and check TOML text (paths stay as written).
     pub fn parse(text: &str) -> Result<SwitchConfig, ConfigError> {
-        let config: SwitchConfig = toml::from_str(text).map_err(|e| error(one_line(e.message())))?;
+        let config: SwitchConfig = config_file::parse_toml(text).map_err(error)?;
         config.validate()?;
         Ok(config)
     }
 
     /// Make relative paths relative to `base` (the config file's folder).
     pub fn resolve_paths(&mut self, base: &Path) {
-        if self.lmk_file.is_relative() {
-            self.lmk_file = base.join(&self.lmk_file);
-        }
-        if let Some(path) = self.database.strip_prefix("sqlite:")
-            && path != ":memory:"
-            && Path::new(path).is_relative()
-        {
-            self.database = format!("sqlite:{}", base.join(path).display());
-        }
+        paths::resolve_path(base, &mut self.lmk_file);
+        paths::resolve_sqlite_url(base, &mut self.database);
     }
 
     /// Check everything; the checked form is [`Directory::new`].
@@ -320,29 +310,6 @@ impl SwitchConfig {
         }
         out
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// A TOML basic string.
-fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A member as the switch runs with it: keys parsed, roles as flags.

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use hsm::{KeyAlgorithm, KeyType, Secret, SecurityModule, SoftHsm, WrappedKey};
+use hsm::{KeyAlgorithm, KeyType, Secret, SecurityModule, WrappedKey};
 
 use crate::config::{AdviceConfig, BinConfig, MemberConfig, Role, StipConfig, StipKind, SwitchConfig};
 use crate::limits::{ISSUER_TIMEOUT_MS_DEFAULT, KEY_GRACE_MS_DEFAULT};
@@ -118,7 +118,7 @@ impl DevNetwork {
 
 /// A configuration for `members` with fresh keys from `hsm`, listening on `listen`, with its
 /// database at `database` and the LMK file named `lmk_file` (written separately, see
-/// [`write_lmk_file`]).
+/// `hsm::soft::write_lmk_file`).
 pub fn network(
     hsm: &dyn SecurityModule,
     listen: &str,
@@ -188,35 +188,4 @@ pub fn standard(
 /// A fresh random LMK (for a new development set-up).
 pub fn generate_lmk() -> hsm::Result<Secret> {
     Secret::random(LMK_LEN)
-}
-
-/// Write an LMK as 64 hex digits and a newline. Development only: a clear LMK on disk is what
-/// the software HSM is; a production switch uses a hardware or cloud HSM.
-pub fn write_lmk_file(path: &Path, lmk: &Secret) -> std::io::Result<()> {
-    let text = format!("{}\n", iso8583::hex::encode(lmk.expose()));
-    write_private(path, text.as_bytes())
-}
-
-/// Write a file only its owner can read (Unix); elsewhere a plain write.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-/// The software HSM over the LMK in `path` (64 hex digits, surrounding whitespace ignored).
-pub fn load_lmk_file(path: &Path) -> Result<SoftHsm, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("LMK file {}: {e}", path.display()))?;
-    let bytes = iso8583::hex::decode(text.trim())
-        .map_err(|_| format!("LMK file {}: not hex digits", path.display()))
-        .map(Secret::from_vec)?;
-    SoftHsm::new(bytes).map_err(|e| format!("LMK file {}: {e}", path.display()))
 }

@@ -198,23 +198,9 @@ impl std::fmt::Debug for Switch {
 /// error type is its own).
 pub(crate) fn transact<T>(
     db: &Database,
-    mut work: impl FnMut(&mut Tx<'_>) -> Result<T, SwitchError>,
+    work: impl FnMut(&mut Tx<'_>) -> Result<T, SwitchError>,
 ) -> Result<T, SwitchError> {
-    let mut failure = None;
-    let result = db.transaction(|tx| match work(tx) {
-        Ok(value) => Ok(Some(value)),
-        Err(SwitchError::Store(error)) => Err(error),
-        Err(error) => {
-            failure = Some(error);
-            Err(sqlstore::Error::new("switch", "rolled back"))
-        }
-    });
-    match (result, failure) {
-        (_, Some(error)) => Err(error),
-        (Ok(Some(value)), None) => Ok(value),
-        (Ok(None), None) => Err(SwitchError::Internal("a transaction returned nothing".into())),
-        (Err(error), None) => Err(SwitchError::Store(error)),
-    }
+    db.transact(work)
 }
 
 fn copy_fields(from: &Message, to: &mut Message, fields: &[u8]) -> Result<(), SwitchError> {

@@ -84,3 +84,12 @@ impl From<std::io::Error> for SwitchError {
         SwitchError::Io(error)
     }
 }
+
+impl sqlstore::CarriesStoreError for SwitchError {
+    fn into_store_error(self) -> std::result::Result<sqlstore::Error, SwitchError> {
+        match self {
+            SwitchError::Store(error) => Ok(error),
+            other => Err(other),
+        }
+    }
+}

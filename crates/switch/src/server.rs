@@ -20,20 +20,17 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clock::Clock;
+use host::LinkFailure;
 use hsm::SecurityModule;
 use iso8583::{Envelope, Message};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
-use transport::{
-    Connector, Handler, Institution, NetMgmt, Server, ServerConfig, Session, SessionConfig, SessionState,
-    TransportError,
-};
+use transport::{Handler, Institution, NetMgmt, Server, ServerConfig, Session, SessionConfig, SessionState};
 
 use crate::config::SwitchConfig;
 use crate::engine::{AdviceOutcome, Forward, IssuerFailure, Reply, Step, Switch};
@@ -73,22 +70,8 @@ impl Default for ServerOptions {
     }
 }
 
-/// Connects over TCP to `host:port`, resolving the name on every attempt (an issuer's address
-/// may move while the switch runs).
-#[derive(Debug, Clone)]
-pub struct EndpointConnector {
-    pub endpoint: String,
-}
-
-impl Connector for EndpointConnector {
-    type Stream = tokio::net::TcpStream;
-
-    async fn connect(&self) -> io::Result<tokio::net::TcpStream> {
-        let stream = tokio::net::TcpStream::connect(self.endpoint.as_str()).await?;
-        stream.set_nodelay(true)?;
-        Ok(stream)
-    }
-}
+/// Connects to an issuer's `host:port`, resolving the name on every attempt.
+pub use host::EndpointConnector;
 
 /// One issuer's link: its session, the bell its delivery loop listens for, and the lock that
 /// keeps its key changes one at a time.
@@ -106,12 +89,15 @@ impl IssuerLink {
 
 /// Run a core call on the blocking pool; `None` only if it panicked (logged).
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(value) => Some(value),
-        Err(error) => {
-            tracing::error!(%error, "switch: a core call failed");
-            None
-        }
+    host::blocking("switch", work).await
+}
+
+/// What a link failure means on an issuer link.
+fn issuer_failure(failure: LinkFailure) -> IssuerFailure {
+    match failure {
+        LinkFailure::Unavailable => IssuerFailure::Unavailable,
+        LinkFailure::Timeout => IssuerFailure::Timeout,
+        LinkFailure::LinkLost => IssuerFailure::LinkLost,
     }
 }
 
@@ -133,19 +119,8 @@ impl AcquirerHandler {
     async fn forward(&self, forward: Forward) -> Option<Reply> {
         let Forward { issuer, request, pending } = forward;
         let answer = match self.links.get(&issuer) {
-            Some(link) if link.ready() => match link.session.request(&request).await {
-                Ok(response) => Ok(response),
-                Err(TransportError::Timeout) => Err(IssuerFailure::Timeout),
-                // Sent (or maybe sent) and the link went away before the answer.
-                Err(TransportError::ConnectionClosed | TransportError::Io(_) | TransportError::Framing(_)) => {
-                    Err(IssuerFailure::LinkLost)
-                }
-                // Refused before it left: never sent.
-                Err(TransportError::Codec(_) | TransportError::NoMatchKey | TransportError::DuplicateKey) => {
-                    Err(IssuerFailure::Unavailable)
-                }
-            },
-            _ => Err(IssuerFailure::Unavailable),
+            Some(link) => host::request_if_ready(&link.session, &request).await.map_err(issuer_failure),
+            None => Err(IssuerFailure::Unavailable),
         };
         let switch = self.switch.clone();
         let now_ms = self.clock.now_ms();

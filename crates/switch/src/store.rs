@@ -17,6 +17,8 @@ pub(crate) const SEQ_AUTH_CODE: &str = "auth_code";
 pub(crate) const SEQ_LINK_KEY: &str = "link_key";
 pub(crate) const SEQ_KEY_CHANGE: &str = "key_change";
 
+const SEQUENCE_TABLE: &str = "switch_sequences";
+
 const SEQUENCES: [&str; 7] =
     [SEQ_EXCHANGE, SEQ_MESSAGE, SEQ_SAF, SEQ_STAN, SEQ_AUTH_CODE, SEQ_LINK_KEY, SEQ_KEY_CHANGE];
 
@@ -119,27 +121,13 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     statements.extend_from_slice(crate::safq::DDL);
     db.migrate(MIGRATION_V1, &statements)?;
     db.migrate(crate::linkkeys::MIGRATION, crate::linkkeys::DDL)?;
-    db.transaction(|tx| {
-        for name in SEQUENCES {
-            if tx.query_opt("SELECT value FROM switch_sequences WHERE name = $1", &[name.into()])?.is_none() {
-                tx.execute("INSERT INTO switch_sequences (name, value) VALUES ($1, 0)", &[name.into()])?;
-            }
-        }
-        Ok(())
-    })
+    db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 
 /// The next value of a sequence (1, 2, …), inside the caller's transaction: the row update
 /// serialises concurrent writers on PostgreSQL as SQLite's write lock does.
 pub(crate) fn next_id(tx: &mut Tx<'_>, name: &str) -> sqlstore::Result<u64> {
-    let changed = tx.execute("UPDATE switch_sequences SET value = value + 1 WHERE name = $1", &[name.into()])?;
-    if changed != 1 {
-        return Err(sqlstore::Error::new("sequence", format!("no sequence {name}")));
-    }
-    let row = tx
-        .query_opt("SELECT value FROM switch_sequences WHERE name = $1", &[name.into()])?
-        .ok_or_else(|| sqlstore::Error::new("sequence", format!("no sequence {name}")))?;
-    row.u64(0)
+    sqlstore::sequence::next(tx, SEQUENCE_TABLE, name)
 }
 
 /// A u64 as a SQL integer; values above `i64::MAX` are refused (they are never produced here:
@@ -149,7 +137,7 @@ pub(crate) fn int(value: u64) -> sqlstore::Result<Value> {
 }
 
 pub(crate) fn opt_int(value: Option<u64>) -> sqlstore::Result<Value> {
-    value.map_or(Ok(Value::Null), int)
+    Value::from_opt_u64(value)
 }
 
 /// Today's stand-in usage of a card: (amount, count).

@@ -147,14 +147,14 @@ fn lmk_file_round_trip() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("lmk.hex");
     let lmk = dev::generate_lmk().unwrap();
-    dev::write_lmk_file(&path, &lmk).unwrap();
-    let first = dev::load_lmk_file(&path).unwrap();
+    hsm::soft::write_lmk_file(&path, &lmk).unwrap();
+    let first = SoftHsm::from_lmk_file(&path).unwrap();
     let second = SoftHsm::new(lmk).unwrap();
     assert_eq!(first.lmk_check_value(), second.lmk_check_value());
     // A key made by one opens in the other: the same LMK.
     let zak = first.generate_key(KeyType::Zak, KeyAlgorithm::Tdes2).unwrap();
     assert!(second.generate_mac(&zak, network::mac::ALGORITHM, b"12345678").is_ok());
     std::fs::write(&path, "not hex").unwrap();
-    assert!(dev::load_lmk_file(&path).unwrap_err().contains("not hex"));
+    assert!(SoftHsm::from_lmk_file(&path).unwrap_err().to_string().contains("not hex"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -92,7 +92,7 @@ impl TestNetwork {
         std::fs::create_dir_all(&options.dir).map_err(|e| fail("create the directory")(&e))?;
         let lmk = Secret::random(hsm::soft::LMK_LEN).map_err(|e| fail("LMK")(&e))?;
         let lmk_file = options.dir.join("lmk.hex");
-        switch::dev::write_lmk_file(&lmk_file, &lmk).map_err(|e| fail("LMK file")(&e))?;
+        hsm::soft::write_lmk_file(&lmk_file, &lmk).map_err(|e| fail("LMK file")(&e))?;
         let hsm = Arc::new(SoftHsm::new(lmk).map_err(|e| fail("HSM")(&e))?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let imk_ac = Secret::new(&TEST_IMK_AC);
