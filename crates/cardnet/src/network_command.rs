@@ -12,8 +12,8 @@ use crate::cli_error::CliError;
 
 #[derive(Subcommand)]
 pub enum NetworkCommand {
-    /// Write DIR/lmk.hex, DIR/switch.toml, DIR/issuer-<id>.toml (two banks) and
-    /// DIR/acquirer-link.toml (the acquirer's zone keys with the switch).
+    /// Write DIR/lmk.hex, DIR/switch.toml, DIR/issuer-<id>.toml (two banks), DIR/acquirer.toml
+    /// (the acquirer host, terminals on port+3) and DIR/acquirer-link.toml (its zone keys).
     Init(InitArgs),
 }
 
@@ -22,7 +22,8 @@ pub struct InitArgs {
     /// Folder to write into (created if missing; existing files are not overwritten).
     #[arg(long)]
     dir: PathBuf,
-    /// The switch's port on 127.0.0.1; the issuers listen on the next two ports.
+    /// The switch's port on 127.0.0.1; the issuers listen on the next two ports, the acquirer
+    /// (for terminals) on the third.
     #[arg(long, default_value_t = 9100)]
     port: u16,
     /// Print one JSON object.
@@ -33,6 +34,7 @@ pub struct InitArgs {
 const LMK_FILE: &str = "lmk.hex";
 const SWITCH_FILE: &str = "switch.toml";
 const ACQUIRER_LINK_FILE: &str = "acquirer-link.toml";
+const ACQUIRER_FILE: &str = "acquirer.toml";
 
 pub fn run(command: NetworkCommand) -> Result<(), CliError> {
     match command {
@@ -45,14 +47,14 @@ fn issuer_file(id: &str) -> String {
 }
 
 fn init(args: &InitArgs) -> Result<(), CliError> {
-    let issuer_ports = [args.port.checked_add(1), args.port.checked_add(2)];
-    let [Some(port_a), Some(port_b)] = issuer_ports else {
-        return Err(CliError::bad_input("--port must leave room for two issuer ports after it"));
+    let ports = [args.port.checked_add(1), args.port.checked_add(2), args.port.checked_add(3)];
+    let [Some(port_a), Some(port_b), Some(port_acquirer)] = ports else {
+        return Err(CliError::bad_input("--port must leave room for three ports after it"));
     };
     std::fs::create_dir_all(&args.dir)?;
     let ids: Vec<&str> = testnet::net::ISSUER_IDS.to_vec();
     let mut files: Vec<PathBuf> =
-        [LMK_FILE, SWITCH_FILE, ACQUIRER_LINK_FILE].iter().map(|f| args.dir.join(f)).collect();
+        [LMK_FILE, SWITCH_FILE, ACQUIRER_LINK_FILE, ACQUIRER_FILE].iter().map(|f| args.dir.join(f)).collect();
     files.extend(ids.iter().map(|id| args.dir.join(issuer_file(id))));
     if let Some(existing) = files.iter().find(|path| path.exists()) {
         return Err(CliError::bad_input(format!("{} exists; not overwriting it", existing.display())));
@@ -98,6 +100,20 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
         keys.zak.block()
     );
     std::fs::write(args.dir.join(ACQUIRER_LINK_FILE), link)?;
+    let switch_keys = acquirer::dev::SwitchKeys { zmk: keys.zmk.clone(), zpk: keys.zpk.clone(), zak: keys.zak.clone() };
+    let acquirer_listen = format!("127.0.0.1:{port_acquirer}");
+    let acquirer = acquirer::dev::config_with_switch_keys(
+        &hsm,
+        &switch_keys,
+        testnet::net::ACQUIRER_ID,
+        &acquirer_listen,
+        &format!("127.0.0.1:{}", args.port),
+        "sqlite:acquirer.db",
+        Path::new(LMK_FILE),
+    )
+    .map_err(CliError::Failure)?;
+    let acquirer_path = args.dir.join(ACQUIRER_FILE);
+    std::fs::write(&acquirer_path, acquirer.to_toml())?;
 
     let switch_path = args.dir.join(SWITCH_FILE).display().to_string();
     if args.json {
@@ -110,6 +126,8 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
                 "issuers": issuers,
                 "acquirer": {
                     "id": testnet::net::ACQUIRER_ID,
+                    "listen": acquirer_listen,
+                    "config": acquirer_path.display().to_string(),
                     "link": args.dir.join(ACQUIRER_LINK_FILE).display().to_string(),
                     "zpk_kcv": keys.zpk.kcv(), "zak_kcv": keys.zak.kcv(),
                 },
@@ -122,6 +140,14 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
         println!("  cardnet serve issuer --config {}", issuer["config"].as_str().unwrap_or(""));
     }
     println!("  cardnet serve switch --config {switch_path}");
+    println!(
+        "  cardnet serve acquirer --config {}   (terminals connect to {acquirer_listen})",
+        acquirer_path.display()
+    );
+    println!(
+        "  then: cardnet merchant apply|review|activate and cardnet terminal add --config {}",
+        acquirer_path.display()
+    );
     println!("the acquirer's zone keys with the switch: {}", args.dir.join(ACQUIRER_LINK_FILE).display());
     Ok(())
 }

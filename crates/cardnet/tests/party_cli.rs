@@ -148,42 +148,72 @@ fn serve_issuer_answers_sign_on_and_stops_on_sigterm() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `cardnet network init`, then the parties as separate processes (`cardnet serve issuer` twice,
-/// `cardnet serve switch`), and a PIN purchase from an acquirer link with the keys the
-/// ceremony wrote: the configurations interoperate.
+/// `cardnet network init`, then every party as a separate process (`cardnet serve issuer`
+/// twice, `cardnet serve switch`, `cardnet serve acquirer`), a merchant onboarded and a terminal
+/// installed with the CLI, and two clients: an acquirer link straight to the switch, and a POS
+/// terminal through the acquirer (sign-on, PIN purchase). The configurations interoperate.
 #[cfg(unix)]
 #[test]
-fn network_init_then_separate_processes_approve_a_purchase() {
+fn network_init_then_separate_processes_approve_purchases() {
     use std::sync::Arc;
     let dir = fresh_dir("network");
-    // Three consecutive free ports, as far as one can tell without holding them.
-    let base = (0..20)
+    // Four consecutive free ports, as far as one can tell without holding them.
+    let base = (0..50)
         .find_map(|_| {
             let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
             let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
-            (port < u16::MAX - 2 && free(port) && free(port + 1) && free(port + 2)).then_some(port)
+            (port < u16::MAX - 3 && (0..4).all(|i| free(port + i))).then_some(port)
         })
-        .expect("three free ports");
-    let init =
-        json(&cardnet(&["network", "init", "--dir", dir.to_str().unwrap(), "--port", &base.to_string(), "--json"]));
+        .expect("four free ports");
+    let dir_text = dir.to_str().unwrap();
+    let init = json(&cardnet(&["network", "init", "--dir", dir_text, "--port", &base.to_string(), "--json"]));
     let issuer_a = init["issuers"][0]["config"].as_str().unwrap().to_owned();
     let issuer_b = init["issuers"][1]["config"].as_str().unwrap().to_owned();
     let switch_config = init["switch"]["config"].as_str().unwrap().to_owned();
+    let acquirer_config = init["acquirer"]["config"].as_str().unwrap().to_owned();
     // A second init refuses to overwrite.
-    assert_eq!(cardnet(&["network", "init", "--dir", dir.to_str().unwrap()]).status.code(), Some(2));
+    assert_eq!(cardnet(&["network", "init", "--dir", dir_text]).status.code(), Some(2));
     // Cards are issued before the issuer runs (one process per SQLite ledger file).
-    let card = json(&cardnet(&[
-        "issuer",
-        "card",
-        "issue",
+    let issue =
+        ["issuer", "card", "issue", "--config", &issuer_a, "--product", "debit", "--balance", "50000", "--json"];
+    let card = json(&cardnet(&issue));
+    // A merchant through review, and a terminal with a known TMK (key injection).
+    let config = acquirer_config.as_str();
+    json(&cardnet(&[
+        "merchant",
+        "apply",
         "--config",
-        &issuer_a,
-        "--product",
-        "debit",
-        "--balance",
-        "50000",
+        config,
+        "--name",
+        "Cardnet Coffee",
+        "--licence",
+        "91350200776049653A",
+        "--legal-rep",
+        "Li Lei",
+        "--mcc",
+        "5812",
+        "--city",
+        "Shanghai",
+        "--country",
+        "CN",
+        "--bank-code",
+        "102100",
+        "--account",
+        "6222020200112233445",
+        "--volume",
+        "50000000",
         "--json",
     ]));
+    let review = ["merchant", "review", "--config", config, "--application", "1", "--approve", "--reason", "ok"];
+    json(&cardnet(&[&review[..], &["--reviewer", "Wang Fang", "--json"]].concat()));
+    let activate =
+        ["merchant", "activate", "--config", config, "--application", "1", "--mdr-debit-bp", "50", "--mdr-credit-bp"];
+    let merchant = json(&cardnet(&[&activate[..], &["60", "--cycle", "t1", "--json"]].concat()));
+    let merchant_id = merchant["merchant"]["merchant_id"].as_str().unwrap().to_owned();
+    let (component_a, component_b) = ("11111111111111112222222222222222", "33333333333333334444444444444444");
+    let components = format!("{component_a},{component_b}");
+    let add = ["terminal", "add", "--config", config, "--merchant", &merchant_id, "--terminal", "POS00001"];
+    json(&cardnet(&[&add[..], &["--import-components", &components, "--json"]].concat()));
 
     let spawn = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_cardnet"))
@@ -197,12 +227,11 @@ fn network_init_then_separate_processes_approve_a_purchase() {
         spawn(&["serve", "issuer", "--config", &issuer_a]),
         spawn(&["serve", "issuer", "--config", &issuer_b]),
         spawn(&["serve", "switch", "--config", &switch_config]),
+        spawn(&["serve", "acquirer", "--config", &acquirer_config]),
     ];
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let code = runtime.block_on(async {
-        let lmk = std::fs::read_to_string(dir.join("lmk.hex")).unwrap();
-        let hsm =
-            Arc::new(hsm::SoftHsm::new(hsm::Secret::from_vec(iso8583::hex::decode(lmk.trim()).unwrap())).unwrap());
+    let (network_code, terminal_code) = runtime.block_on(async {
+        let hsm = Arc::new(hsm::SoftHsm::from_lmk_file(&dir.join("lmk.hex")).unwrap());
         let link_text = std::fs::read_to_string(dir.join("acquirer-link.toml")).unwrap();
         let value = |key: &str| {
             link_text
@@ -219,9 +248,12 @@ fn network_init_then_separate_processes_approve_a_purchase() {
             mcc: "5411".into(),
             name_location: "CARDNET COFFEE".into(),
         };
+        let pan = card["pan"].as_str().unwrap().to_owned();
+        let pin_text = card["pin"].as_str().unwrap().to_owned();
         let address: std::net::SocketAddr = value("switch").parse().unwrap();
-        // The switch signs on to both issuers after it starts: retry until it answers 00.
-        let mut last = String::new();
+        // 1. Straight to the switch as the acquirer member. The switch signs on to both issuers
+        //    after it starts: retry until it answers 00.
+        let mut network_code = String::new();
         for _ in 0..100 {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let Ok(link) = testnet::acquirer::AcquirerLink::connect(
@@ -238,24 +270,63 @@ fn network_init_then_separate_processes_approve_a_purchase() {
             else {
                 continue;
             };
-            let pan = card["pan"].as_str().unwrap();
-            let pin = hsm::Secret::new(card["pin"].as_str().unwrap().as_bytes());
+            let pin = hsm::Secret::new(pin_text.as_bytes());
             let pin_block =
-                hsm::SecurityModule::encrypt_pin(&*hsm, &zpk, hsm::pinblock::PinFormat::Iso0, &pin, pan).unwrap();
+                hsm::SecurityModule::encrypt_pin(&*hsm, &zpk, hsm::pinblock::PinFormat::Iso0, &pin, &pan).unwrap();
             let input = network::request::CardInput {
-                pan: pan.to_owned(),
+                pan: pan.clone(),
                 entry: Some(network::request::EntryMode::Swipe),
                 track2: Some(card["track2"].as_str().unwrap().to_owned()),
                 pin_block: Some(pin_block),
                 ..Default::default()
             };
             match link.transact(network::TransactionKind::Purchase, &input, 12_345, None).await {
-                Ok(exchange) if exchange.code() == "00" => return "00".to_owned(),
-                Ok(exchange) => last = exchange.code().to_owned(),
-                Err(error) => last = error.to_string(),
+                Ok(exchange) => {
+                    network_code = exchange.code().to_owned();
+                    if network_code == "00" {
+                        break;
+                    }
+                }
+                Err(error) => network_code = error.to_string(),
             }
         }
-        last
+        // 2. A POS terminal through the acquirer: sign on (keys under the injected TMK), then a
+        //    PIN purchase by swipe.
+        let acquirer_address: std::net::SocketAddr = init["acquirer"]["listen"].as_str().unwrap().parse().unwrap();
+        let mut tmk = iso8583::hex::decode(component_a).unwrap();
+        for (byte, other) in tmk.iter_mut().zip(iso8583::hex::decode(component_b).unwrap()) {
+            *byte ^= other;
+        }
+        let mut terminal = testnet::pos::PosTerminal::new("POS00001", &merchant_id, hsm::Secret::from_vec(tmk));
+        let pos_card = testnet::pos::PosCard {
+            pan: pan.clone(),
+            track2: Some(card["track2"].as_str().unwrap().to_owned()),
+            expiry_yymm: None,
+        };
+        let mut terminal_code = String::new();
+        for _ in 0..100 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let Ok(client) = testnet::pos::PosClient::connect(acquirer_address, 10_000).await else { continue };
+            let scheme = hsm::SignOnScheme::Double;
+            let Ok(sign_on) = terminal.sign_on_request(scheme) else { continue };
+            let Ok(answer) = client.send(&terminal, &sign_on).await else { continue };
+            if terminal.accept_sign_on(scheme, &answer).is_err() {
+                terminal_code = format!("sign-on {:?}", answer.get_str(39));
+                continue;
+            }
+            let purchase = terminal.purchase(&pos_card, 2_000, Some(&pin_text)).unwrap();
+            match client.send(&terminal, &purchase).await {
+                Ok(response) => {
+                    terminal_code = response.get_str(39).unwrap_or("").to_owned();
+                    assert!(terminal.verify(&response), "the acquirer's field 64 verifies under the MAK");
+                    if terminal_code == "00" {
+                        break;
+                    }
+                }
+                Err(error) => terminal_code = error.to_string(),
+            }
+        }
+        (network_code, terminal_code)
     });
     for child in &mut children {
         let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
@@ -264,8 +335,9 @@ fn network_init_then_separate_processes_approve_a_purchase() {
         let exit = child.wait().unwrap();
         assert!(exit.success(), "a graceful stop: {exit:?}");
     }
-    assert_eq!(code, "00", "a purchase through separately started parties");
+    assert_eq!(network_code, "00", "a purchase straight to the switch");
+    assert_eq!(terminal_code, "00", "a purchase from a POS terminal through the acquirer");
     let list = json(&cardnet(&["issuer", "card", "list", "--config", &issuer_a, "--json"]));
-    assert_eq!(list["cards"][0]["available_minor"], 50_000 - 12_345, "held at the issuer");
+    assert_eq!(list["cards"][0]["available_minor"], 50_000 - 12_345 - 2_000, "both held at the issuer");
     let _ = std::fs::remove_dir_all(&dir);
 }
