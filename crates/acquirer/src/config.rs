@@ -182,7 +182,9 @@ pub enum MacScope {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PosProfile {
-    /// The codec spec of the terminal side: a built-in name (`cup-pos`).
+    /// The codec spec of the terminal side: a built-in name (`cup-pos`), or a spec file (TOML or
+    /// JSON, relative to this file; `cardnet iso8583 spec cup-pos` prints one to adapt) for an
+    /// acquirer whose field 60 subfields, field 62 or framing differ.
     pub spec: String,
     /// Swap the TPDU's destination and source in replies (reference §1, S2).
     pub tpdu_swap: bool,
@@ -224,8 +226,11 @@ impl AcquirerConfig {
     /// Read, parse and check a TOML file; relative paths are taken from the file's folder.
     pub fn load(path: &Path) -> Result<AcquirerConfig, ConfigError> {
         let text = config_file::read(path, CONFIG_BYTES_MAX).map_err(error)?;
-        let mut config = AcquirerConfig::parse(&text).map_err(|e| error(format!("{}: {}", path.display(), e.0)))?;
+        let in_file = |e: ConfigError| error(format!("{}: {}", path.display(), e.0));
+        let mut config: AcquirerConfig = config_file::parse_toml(&text).map_err(error).map_err(in_file)?;
+        // Checked after the paths are resolved: a spec file is read relative to this file.
         config.resolve_paths(config_file::folder(path));
+        config.validate().map_err(in_file)?;
         Ok(config)
     }
 
@@ -240,6 +245,11 @@ impl AcquirerConfig {
     pub fn resolve_paths(&mut self, base: &Path) {
         paths::resolve_path(base, &mut self.lmk_file);
         paths::resolve_sqlite_url(base, &mut self.database);
+        if iso8583::builtin::by_name(&self.pos.spec).is_err() {
+            let mut spec_path = PathBuf::from(&self.pos.spec);
+            paths::resolve_path(base, &mut spec_path);
+            self.pos.spec = spec_path.display().to_string();
+        }
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -397,8 +407,12 @@ impl Settings {
             return Err(error("reversals.attempts_max and pending_max must be above 0"));
         }
         let pos = &config.pos;
-        let spec = iso8583::builtin::by_name(&pos.spec)
-            .map_err(|_| error(format!("pos.spec {:?} is not a built-in spec", pos.spec)))?;
+        let spec = match iso8583::builtin::by_name(&pos.spec) {
+            Ok(spec) => spec,
+            Err(_) => Arc::new(Spec::from_path(Path::new(&pos.spec)).map_err(|e| {
+                error(format!("pos.spec {:?} is neither a built-in spec nor a spec file: {e}", pos.spec))
+            })?),
+        };
         if spec.field(64).is_none() || spec.field(60).is_none() || spec.field(62).is_none() {
             return Err(error("pos.spec must define fields 60, 62 and 64 (a UnionPay POS spec)"));
         }

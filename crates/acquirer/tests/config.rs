@@ -1,0 +1,52 @@
+//! The acquirer's configuration file: the POS profile may name a spec file instead of a
+//! built-in, for an acquirer whose field 60 subfields, field 62 or framing differ; a wrong one is
+//! refused with its name.
+
+use std::sync::Arc;
+
+use acquirer::AcquirerConfig;
+use acquirer::dev::SwitchKeys;
+use hsm::SoftHsm;
+
+fn write_config(dir: &std::path::Path, spec: &str) -> std::path::PathBuf {
+    let hsm = Arc::new(SoftHsm::generate().unwrap());
+    let keys = SwitchKeys::generate(hsm.as_ref()).unwrap();
+    let mut config = acquirer::dev::config_with_switch_keys(
+        hsm.as_ref(),
+        &keys,
+        "10000000344",
+        "127.0.0.1:0",
+        "127.0.0.1:9100",
+        "sqlite:acquirer.db",
+        std::path::Path::new("lmk.hex"),
+    )
+    .unwrap();
+    config.pos.spec = spec.to_owned();
+    let path = dir.join("acquirer.toml");
+    std::fs::write(&path, config.to_toml()).unwrap();
+    path
+}
+
+#[test]
+fn pos_spec_may_be_a_file_beside_the_config() {
+    let dir = std::env::temp_dir().join(format!("cardnet-acquirer-config-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The built-in cup-pos spec, copied as an acquirer would before adapting it.
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../iso8583/specs/cup-pos.toml");
+    std::fs::copy(&source, dir.join("my-pos.toml")).unwrap();
+    let path = write_config(&dir, "my-pos.toml");
+    let config = AcquirerConfig::load(&path).unwrap();
+    assert_eq!(std::path::Path::new(&config.pos.spec), dir.join("my-pos.toml"), "resolved beside the config");
+    config.validate().unwrap();
+
+    // The built-in by name still works; a missing file is refused, naming it.
+    AcquirerConfig::load(&write_config(&dir, "cup-pos")).unwrap().validate().unwrap();
+    let error = AcquirerConfig::load(&write_config(&dir, "missing.toml")).and_then(|c| c.validate().map(|_| c));
+    let text = format!("{}", error.err().expect("a missing spec file is refused"));
+    assert!(text.contains("missing.toml"), "{text}");
+    // A spec without fields 60/62/64 (the network dialect) is refused.
+    let error = AcquirerConfig::load(&write_config(&dir, "network")).and_then(|c| c.validate().map(|_| c));
+    assert!(error.is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
