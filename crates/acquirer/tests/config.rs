@@ -43,7 +43,8 @@ fn pos_spec_may_be_a_file_beside_the_config() {
     // The built-in by name still works; a missing file is refused, naming it.
     AcquirerConfig::load(&write_config(&dir, "cup-pos")).unwrap().validate().unwrap();
     let error = AcquirerConfig::load(&write_config(&dir, "missing.toml")).and_then(|c| c.validate().map(|_| c));
-    let text = format!("{}", error.err().expect("a missing spec file is refused"));
+    let Err(refused) = error else { panic!("a missing spec file is refused") };
+    let text = refused.to_string();
     assert!(text.contains("missing.toml"), "{text}");
     // A spec without fields 60/62/64 (the network dialect) is refused.
     let error = AcquirerConfig::load(&write_config(&dir, "network")).and_then(|c| c.validate().map(|_| c));
