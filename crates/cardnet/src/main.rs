@@ -12,6 +12,7 @@ mod iso8583_command;
 mod issuer_command;
 mod merchant_command;
 mod network_command;
+mod pos_command;
 mod serve_command;
 mod switch_command;
 mod terminal_command;
@@ -56,6 +57,9 @@ enum Command {
     /// The acquirer host's set-up: `cardnet acquirer init`.
     #[command(subcommand)]
     Acquirer(acquirer_command::AcquirerCommand),
+    /// The POS terminal: `cardnet pos run --terminal-config FILE sign-on|sale|balance|void|refund|pre-auth|pre-auth-void|completion|settle|sign-off`.
+    #[command(subcommand)]
+    Pos(pos_command::PosCommand),
     /// The acquirer's merchants: apply, review, activate, show, list, suspend, change-account.
     #[command(subcommand)]
     Merchant(merchant_command::MerchantCommand),
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Network(command) => network_command::run(command),
         Command::Acquirer(command) => acquirer_command::run(command),
         Command::Merchant(command) => merchant_command::run(command),
+        Command::Pos(command) => pos_command::run(command),
         Command::Terminal(command) => terminal_command::run(command),
     };
     match result {

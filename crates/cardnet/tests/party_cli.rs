@@ -214,6 +214,10 @@ fn network_init_then_separate_processes_approve_purchases() {
     let components = format!("{component_a},{component_b}");
     let add = ["terminal", "add", "--config", config, "--merchant", &merchant_id, "--terminal", "POS00001"];
     json(&cardnet(&[&add[..], &["--import-components", &components, "--json"]].concat()));
+    // A second terminal of the same merchant for the terminal application below (each terminal
+    // keeps its own trace numbers).
+    let add = ["terminal", "add", "--config", config, "--merchant", &merchant_id, "--terminal", "POS00002"];
+    json(&cardnet(&[&add[..], &["--import-components", &components, "--json"]].concat()));
 
     let spawn = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_cardnet"))
@@ -328,6 +332,43 @@ fn network_init_then_separate_processes_approve_purchases() {
         }
         (network_code, terminal_code)
     });
+    // 3. The terminal application itself, scripted: `cardnet pos run` signs on and sells with the
+    //    card as `card issue --json` printed it, then settles with the supervisor's password.
+    let terminal_dir = dir.join("terminal");
+    std::fs::create_dir_all(&terminal_dir).unwrap();
+    let mut tmk = iso8583::hex::decode(component_a).unwrap();
+    for (byte, other) in tmk.iter_mut().zip(iso8583::hex::decode(component_b).unwrap()) {
+        *byte ^= other;
+    }
+    std::fs::write(terminal_dir.join("tmk.hex"), iso8583::hex::encode(&tmk)).unwrap();
+    let tmk_kcv = iso8583::hex::encode(&hsm::kcv::kcv_tdes(&tmk).unwrap()[..3]);
+    std::fs::write(
+        terminal_dir.join("terminal.toml"),
+        format!(
+            "terminal_id = \"POS00002\"\nmerchant_id = \"{merchant_id}\"\nprimary = \"{}\"\n\
+             tmk_file = \"tmk.hex\"\ntmk_kcv = \"{tmk_kcv}\"\njournal = \"terminal.db\"\nkey_scheme = \"003\"\n\
+             [[operators]]\nnumber = \"00\"\nrole = \"supervisor\"\npassword = \"123456\"\n\
+             [[operators]]\nnumber = \"01\"\nrole = \"cashier\"\npassword = \"1111\"\n",
+            init["acquirer"]["listen"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    std::fs::write(terminal_dir.join("card.json"), card.to_string()).unwrap();
+    let terminal_config = terminal_dir.join("terminal.toml").display().to_string();
+    let card_file = terminal_dir.join("card.json").display().to_string();
+    let pos = |args: &[&str]| {
+        let base = ["pos", "run", "--terminal-config", &terminal_config, "--operator", "01", "--password", "1111"];
+        json(&cardnet(&[&base[..], args].concat()))
+    };
+    let sign_on = pos(&["--json", "sign-on"]);
+    assert_eq!(sign_on["response_code"], "00", "{sign_on}");
+    let sale = pos(&["--json", "sale", "--amount", "30.00", "--card-file", &card_file]);
+    assert_eq!(sale["response_code"], "00", "{sale}");
+    assert_eq!(sale["amount_minor"], 3_000);
+    assert!(!sale.to_string().contains(card["pan"].as_str().unwrap()), "no full PAN in the output");
+    let settle = pos(&["--supervisor-password", "123456", "--json", "settle"]);
+    assert_eq!(settle["domestic_balanced"], true, "the host's totals agree: {settle}");
+    assert_eq!(settle["next_batch_no"], 2);
     for child in &mut children {
         let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     }
@@ -338,6 +379,6 @@ fn network_init_then_separate_processes_approve_purchases() {
     assert_eq!(network_code, "00", "a purchase straight to the switch");
     assert_eq!(terminal_code, "00", "a purchase from a POS terminal through the acquirer");
     let list = json(&cardnet(&["issuer", "card", "list", "--config", &issuer_a, "--json"]));
-    assert_eq!(list["cards"][0]["available_minor"], 50_000 - 12_345 - 2_000, "both held at the issuer");
+    assert_eq!(list["cards"][0]["available_minor"], 50_000 - 12_345 - 2_000 - 3_000, "all three held at the issuer");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,256 @@
+//! `cardnet pos run --terminal-config FILE <command>`: the scripted terminal (issue 7) over the
+//! terminal core (`crates/terminal`). Each command powers the terminal on (self-check), logs the
+//! operator in, signs on and sends any pending reversal when needed, does its one thing and
+//! prints the outcome; with `--json`, exactly one JSON object: {"transaction", "approved",
+//! "response_code", "message", "rrn", "auth_code", "trace", "batch_no", "amount_minor",
+//! "balance", "pan_masked", "operator", "reversal_pending", "sign_on_needed", "host",
+//! "failover", "notices"} (settle: the totals, field 48, balanced flags and the next batch).
+//!
+//! A test card is given with `--card-file` (the JSON `cardnet issuer card issue --json` prints:
+//! pan, pin, track2, chip_track2, expiry, card_sequence) or with `--card PAN [--track2 …]
+//! [--expiry YYMM]`. Chip and tap send the chip's track 2 and sequence number (no field 55:
+//! the card simulator's ARQC is not part of this command yet).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use hsm::Secret;
+use serde_json::{Value, json};
+use terminal::{Card, Entry, Kind, Original, Pos, Terminal, TerminalConfig, TerminalError, TxnRequest};
+
+use crate::cli_error::CliError;
+
+#[derive(Subcommand)]
+pub enum PosCommand {
+    /// Run one terminal command non-interactively (scripts and tests).
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The terminal's configuration (TOML: ids, hosts, TMK file and check value, journal).
+    #[arg(long, value_name = "FILE")]
+    terminal_config: PathBuf,
+    /// The operator (two digits) doing it; 01 unless given.
+    #[arg(long, default_value = "01")]
+    operator: String,
+    /// The operator's password.
+    #[arg(long, value_name = "DIGITS")]
+    password: Option<String>,
+    /// The supervisor's password: void, refund, pre-auth void and settle need it.
+    #[arg(long, value_name = "DIGITS")]
+    supervisor_password: Option<String>,
+    /// Print one JSON object.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: PosAction,
+}
+
+#[derive(Args, Clone)]
+pub struct CardArgs {
+    /// A card as `cardnet issuer card issue --json` prints it.
+    #[arg(long, value_name = "FILE", conflicts_with = "card")]
+    card_file: Option<PathBuf>,
+    /// The card number (with --track2 for a swipe, --expiry for keyed entry).
+    #[arg(long, value_name = "PAN")]
+    card: Option<String>,
+    #[arg(long)]
+    track2: Option<String>,
+    /// YYMM.
+    #[arg(long)]
+    expiry: Option<String>,
+    /// swipe, chip, tap or keyed (default: swipe with a track 2, else keyed).
+    #[arg(long)]
+    entry: Option<String>,
+    /// The PIN the cardholder types (`card-file`: its PIN unless --no-pin).
+    #[arg(long)]
+    pin: Option<String>,
+    #[arg(long)]
+    no_pin: bool,
+}
+
+#[derive(Subcommand)]
+pub enum PosAction {
+    SignOn,
+    Sale {
+        /// Yuan with up to two decimals: 12.34.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        card: CardArgs,
+    },
+    Balance {
+        #[command(flatten)]
+        card: CardArgs,
+    },
+    Void {
+        #[arg(long)]
+        trace: String,
+    },
+    Refund {
+        #[arg(long)]
+        amount: String,
+        /// The original sale's trace in the open batch.
+        #[arg(long, conflicts_with = "rrn")]
+        trace: Option<String>,
+        /// An earlier batch's sale: its RRN, batch and trace (and the card).
+        #[arg(long, requires_all = ["original_batch", "original_trace"])]
+        rrn: Option<String>,
+        #[arg(long)]
+        original_batch: Option<u32>,
+        #[arg(long)]
+        original_trace: Option<String>,
+        #[command(flatten)]
+        card: CardArgs,
+    },
+    PreAuth {
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        card: CardArgs,
+    },
+    PreAuthVoid {
+        #[arg(long)]
+        trace: String,
+    },
+    Completion {
+        #[arg(long)]
+        trace: String,
+        #[arg(long)]
+        amount: String,
+    },
+    Settle,
+    SignOff,
+}
+
+fn error(e: TerminalError) -> CliError {
+    match e {
+        TerminalError::Input(_) | TerminalError::Config(_) | TerminalError::SelfCheck(_) => CliError::bad_input(e),
+        other => CliError::Failure(other.to_string()),
+    }
+}
+
+fn secret(text: &Option<String>) -> Option<Secret> {
+    text.as_ref().map(|t| Secret::new(t.as_bytes()))
+}
+
+/// The card and PIN from the arguments. `None` when no card was given at all.
+fn read_card(args: &CardArgs) -> Result<Option<(Card, Option<Secret>)>, CliError> {
+    let (pan, track2, chip_track2, expiry, sequence, file_pin) = if let Some(path) = &args.card_file {
+        let text = std::fs::read_to_string(path)?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| CliError::bad_input(format!("card file: {e}")))?;
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let pan = s("pan").ok_or_else(|| CliError::bad_input("card file: no pan"))?;
+        (pan, s("track2"), s("chip_track2"), s("expiry"), s("card_sequence"), s("pin"))
+    } else if let Some(pan) = &args.card {
+        (pan.clone(), args.track2.clone(), None, args.expiry.clone(), None, None)
+    } else {
+        return Ok(None);
+    };
+    let entry = match &args.entry {
+        Some(e) => Entry::parse(e).map_err(error)?,
+        None if track2.is_some() => Entry::Swipe,
+        None => Entry::Keyed,
+    };
+    let track2 = match entry {
+        Entry::Swipe => track2,
+        Entry::Chip | Entry::Contactless => chip_track2.or(track2),
+        Entry::Keyed => None,
+    };
+    let card = Card { pan, entry, track2, expiry_yymm: expiry, sequence_number: sequence, icc_data: None };
+    let pin = if args.no_pin { None } else { args.pin.clone().or(file_pin) };
+    Ok(Some((card, pin.map(|p| Secret::new(p.as_bytes())))))
+}
+
+fn amount(text: &str) -> Result<u64, CliError> {
+    terminal::amount::parse_minor(text).map_err(error)
+}
+
+pub fn run(command: PosCommand) -> Result<(), CliError> {
+    let PosCommand::Run(args) = command;
+    let config = TerminalConfig::load(&args.terminal_config).map_err(error)?;
+    let mut terminal = Terminal::open(config).map_err(error)?;
+    let supervisor = secret(&args.supervisor_password);
+    if let Some(password) = &args.password {
+        terminal.log_in(&args.operator, &Secret::new(password.as_bytes())).map_err(error)?;
+    } else if let Some(password) = &supervisor {
+        // The supervisor alone may settle, sign on and sign off.
+        terminal.log_in("00", password).map_err(error)?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failure(e.to_string()))?;
+    let mut pos = Pos::new(terminal);
+    let result = runtime.block_on(act(&mut pos, &args, supervisor));
+    let mut value = result?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("host".into(), json!(pos.host().map(|h| h.0)));
+        object.insert("failover".into(), json!(pos.host().is_some_and(|h| h.1)));
+        object.insert("notices".into(), json!(pos.notices()));
+    }
+    if args.json {
+        println!("{value}");
+    } else {
+        for notice in pos.notices() {
+            println!("note: {notice}");
+        }
+        if let Some(object) = value.as_object() {
+            for (key, v) in object.iter().filter(|(k, v)| !v.is_null() && *k != "notices") {
+                println!("{key}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn act(pos: &mut Pos, args: &RunArgs, supervisor: Option<Secret>) -> Result<Value, CliError> {
+    let txn = |kind, card: Option<(Card, Option<Secret>)>, amount_minor, trace: Option<String>| {
+        let (card, pin) = card.map_or((None, None), |(c, p)| (Some(c), p));
+        TxnRequest {
+            kind: Some(kind),
+            card,
+            pin,
+            amount_minor,
+            original_trace: trace,
+            original: None,
+            supervisor_password: supervisor.clone(),
+        }
+    };
+    let request = match &args.command {
+        PosAction::SignOn => return serde_json::to_value(pos.sign_on().await.map_err(error)?).map_err(json_error),
+        PosAction::SignOff => return serde_json::to_value(pos.sign_off().await.map_err(error)?).map_err(json_error),
+        PosAction::Settle => {
+            let password =
+                supervisor.as_ref().ok_or_else(|| CliError::bad_input("settle needs --supervisor-password"))?;
+            return serde_json::to_value(pos.settle(password).await.map_err(error)?).map_err(json_error);
+        }
+        PosAction::Sale { amount: a, card } => txn(Kind::Purchase, read_card(card)?, Some(amount(a)?), None),
+        PosAction::Balance { card } => txn(Kind::Balance, read_card(card)?, None, None),
+        PosAction::PreAuth { amount: a, card } => txn(Kind::PreAuth, read_card(card)?, Some(amount(a)?), None),
+        PosAction::Void { trace } => txn(Kind::Void, None, None, Some(trace.clone())),
+        PosAction::PreAuthVoid { trace } => txn(Kind::PreAuthVoid, None, None, Some(trace.clone())),
+        PosAction::Completion { trace, amount: a } => {
+            txn(Kind::Completion, None, Some(amount(a)?), Some(trace.clone()))
+        }
+        PosAction::Refund { amount: a, trace, rrn, original_batch, original_trace, card } => {
+            let mut request = txn(Kind::Refund, read_card(card)?, Some(amount(a)?), trace.clone());
+            if let (Some(rrn), Some(batch_no), Some(trace)) = (rrn, original_batch, original_trace) {
+                request.original = Some(Original {
+                    batch_no: *batch_no,
+                    trace: trace.clone(),
+                    rrn: Some(rrn.clone()),
+                    auth_code: None,
+                });
+            }
+            request
+        }
+    };
+    let outcome = pos.transact(&request).await.map_err(error)?;
+    serde_json::to_value(outcome).map_err(json_error)
+}
+
+fn json_error(e: serde_json::Error) -> CliError {
+    CliError::Failure(format!("json: {e}"))
+}

@@ -1,0 +1,133 @@
+//! The terminal's configuration file (TOML). Relative paths are resolved against the file's
+//! directory.
+//!
+//! ```toml
+//! terminal_id = "POS00001"
+//! merchant_id = "898440158120001"
+//! primary = "127.0.0.1:7001"
+//! backup = "127.0.0.1:7002"          # optional
+//! tmk_file = "tmk.hex"               # 32 hex digits, mode 0600
+//! tmk_kcv = "A1B2C3"                 # 6 hex digits, as the key-injection slip shows
+//! journal = "terminal.db"            # SQLite, created if missing
+//! key_scheme = "003"                 # 60.3 of the sign-on: 001, 003 or 004
+//! timeout_ms = 30000
+//! connect_timeout_ms = 3000
+//! reversal_attempts_max = 3
+//! [[operators]]                      # seeds an empty journal only; change them afterwards
+//! number = "00"
+//! role = "supervisor"
+//! password = "123456"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::{Result, TerminalError};
+
+/// Default wait for a response (the acquirer's own switch timeout is 30 s; a terminal waits
+/// about as long before it reverses).
+pub const TIMEOUT_MS_DEFAULT: u64 = 30_000;
+/// Default wait for a TCP connection to a host before trying the next one.
+pub const CONNECT_TIMEOUT_MS_DEFAULT: u64 = 3_000;
+/// Default tries of a pending reversal on each occasion it must be sent.
+pub const REVERSAL_ATTEMPTS_MAX_DEFAULT: u32 = 3;
+/// The TPDU and header a cardnet terminal sends (reference §1 examples).
+pub const TPDU_HEX_DEFAULT: &str = "6000060000";
+pub const HEADER_HEX_DEFAULT: &str = "603100311003";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSeed {
+    pub number: String,
+    /// `supervisor` or `cashier`.
+    pub role: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalConfig {
+    pub terminal_id: String,
+    pub merchant_id: String,
+    pub primary: String,
+    #[serde(default)]
+    pub backup: Option<String>,
+    pub tmk_file: PathBuf,
+    pub tmk_kcv: String,
+    pub journal: PathBuf,
+    #[serde(default = "scheme_default")]
+    pub key_scheme: String,
+    #[serde(default = "timeout_default")]
+    pub timeout_ms: u64,
+    #[serde(default = "connect_timeout_default")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "attempts_default")]
+    pub reversal_attempts_max: u32,
+    #[serde(default = "tpdu_default")]
+    pub tpdu: String,
+    #[serde(default = "header_default")]
+    pub header: String,
+    #[serde(default)]
+    pub operators: Vec<OperatorSeed>,
+}
+
+fn scheme_default() -> String {
+    "003".into()
+}
+fn timeout_default() -> u64 {
+    TIMEOUT_MS_DEFAULT
+}
+fn connect_timeout_default() -> u64 {
+    CONNECT_TIMEOUT_MS_DEFAULT
+}
+fn attempts_default() -> u32 {
+    REVERSAL_ATTEMPTS_MAX_DEFAULT
+}
+fn tpdu_default() -> String {
+    TPDU_HEX_DEFAULT.into()
+}
+fn header_default() -> String {
+    HEADER_HEX_DEFAULT.into()
+}
+
+impl TerminalConfig {
+    /// Read and check a configuration file; paths in it become relative to its directory.
+    pub fn load(path: &Path) -> Result<TerminalConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            TerminalError::Config(format!("{}: {e} (write one: see the terminal crate's config docs)", path.display()))
+        })?;
+        let mut config: TerminalConfig =
+            toml::from_str(&text).map_err(|e| TerminalError::Config(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if config.tmk_file.is_relative() {
+            config.tmk_file = base.join(&config.tmk_file);
+        }
+        if config.journal.is_relative() {
+            config.journal = base.join(&config.journal);
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Field formats the host would refuse, caught before the first message.
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: &str| Err(TerminalError::Config(m.to_owned()));
+        if self.terminal_id.len() != 8 || !self.terminal_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return bad("terminal_id: 8 letters or digits (field 41)");
+        }
+        if self.merchant_id.len() != 15 || !self.merchant_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return bad("merchant_id: 15 letters or digits (field 42)");
+        }
+        if hsm::SignOnScheme::from_code(&self.key_scheme).is_err() {
+            return bad("key_scheme: 001, 003 or 004");
+        }
+        if self.timeout_ms == 0 || self.connect_timeout_ms == 0 || self.reversal_attempts_max == 0 {
+            return bad("timeout_ms, connect_timeout_ms and reversal_attempts_max must be above 0");
+        }
+        if iso8583::Tpdu::from_hex(&self.tpdu).is_err() || iso8583::Header::from_hex(&self.header).is_err() {
+            return bad("tpdu: 10 hex digits; header: 12 hex digits");
+        }
+        Ok(())
+    }
+}

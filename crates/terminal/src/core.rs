@@ -1,0 +1,1194 @@
+//! The terminal's logic: requests out, responses in, the journal and the reversal record kept
+//! durably in between. No network I/O (the shell in `shell.rs` does that).
+
+use std::sync::Arc;
+
+use hsm::Secret;
+use hsm::pinblock::PinFormat;
+use hsm::signon::{SignOnScheme, TerminalWorkingKeys, load_terminal_keys};
+use iso8583::{Envelope, Header, Message, Mti, ProcessingRequirement, Spec, Tpdu};
+use serde::Serialize;
+
+use crate::config::TerminalConfig;
+use crate::keys;
+use crate::store::{JournalEntry, ReversalRow, Role, StateRow, Store};
+use crate::{Result, TerminalError, codec};
+
+/// Bytes of field 64.
+const MAC_BYTES: usize = 8;
+/// Bytes of the random per-terminal salt of operator password hashes.
+const SALT_BYTES: usize = 16;
+/// Trace numbers (field 11) run 000001‥999999 and wrap.
+const TRACE_MAX: u32 = 999_999;
+/// Batch numbers (60.2) run 000001‥999999 and wrap.
+const BATCH_MAX: u32 = 999_999;
+/// Records of one 0320/201 batch-upload message (§6).
+pub const UPLOAD_RECORDS_MAX: usize = 8;
+/// MTIs that carry field 64 (§5; the acquirer's default `mac_messages`).
+const MAC_MTIS: [&str; 8] = ["0100", "0110", "0200", "0210", "0220", "0230", "0400", "0410"];
+/// Response codes after which the terminal signs on again (§7, issue 7).
+const SIGN_ON_AGAIN_CODES: [&str; 3] = ["77", "A0", "99"];
+/// Reversal answers that settle the record: done (00), or the host never had the original
+/// (25) or cannot reverse it any more (12); anything else is tried again.
+const REVERSAL_DONE_CODES: [&str; 3] = ["00", "12", "25"];
+/// Operator number length (two digits, `00` the supervisor by convention).
+const OPERATOR_DIGITS: usize = 2;
+/// Password length bounds (terminal keypads take 4–12 digits).
+const PASSWORD_LEN_MIN: usize = 4;
+const PASSWORD_LEN_MAX: usize = 12;
+
+/// How the card was read (field 22 digits 1–2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Entry {
+    Keyed,
+    Swipe,
+    Chip,
+    Contactless,
+}
+
+impl Entry {
+    fn code(self) -> &'static str {
+        match self {
+            Entry::Keyed => "01",
+            Entry::Swipe => "02",
+            Entry::Chip => "05",
+            Entry::Contactless => "07",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Entry> {
+        match text {
+            "keyed" | "manual" => Ok(Entry::Keyed),
+            "swipe" => Ok(Entry::Swipe),
+            "chip" | "insert" => Ok(Entry::Chip),
+            "tap" | "contactless" => Ok(Entry::Contactless),
+            _ => Err(TerminalError::Input("entry: swipe, chip, tap or keyed".into())),
+        }
+    }
+}
+
+/// The card as the reader (or the keypad) gave it.
+#[derive(Clone)]
+pub struct Card {
+    pub pan: String,
+    pub entry: Entry,
+    /// Track 2 (stripe) or the chip's track 2 equivalent, `=` or `D` as separator.
+    pub track2: Option<String>,
+    /// YYMM, for keyed entry.
+    pub expiry_yymm: Option<String>,
+    /// Card sequence number, 3 digits (chip).
+    pub sequence_number: Option<String>,
+    /// Field 55 from the chip (ARQC and its data), if the reader produced one.
+    pub icc_data: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Card {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Card")
+            .field("pan", &iso8583::mask::mask_pan(&self.pan))
+            .field("entry", &self.entry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Card {
+    /// A card known only by its number (void or completion from the journal).
+    fn keyed(pan: &str) -> Card {
+        Card {
+            pan: pan.to_owned(),
+            entry: Entry::Keyed,
+            track2: None,
+            expiry_yymm: None,
+            sequence_number: None,
+            icc_data: None,
+        }
+    }
+}
+
+/// The financial transactions of §3 this terminal performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Balance,
+    Purchase,
+    Void,
+    Refund,
+    PreAuth,
+    PreAuthVoid,
+    Completion,
+    CompletionAdvice,
+}
+
+/// (name, MTI, 3, 25, 60.1, reversible, needs the supervisor)
+type KindRow = (&'static str, &'static str, &'static str, &'static str, &'static str, bool, bool);
+
+impl Kind {
+    const ALL: [Kind; 8] = [
+        Kind::Balance,
+        Kind::Purchase,
+        Kind::Void,
+        Kind::Refund,
+        Kind::PreAuth,
+        Kind::PreAuthVoid,
+        Kind::Completion,
+        Kind::CompletionAdvice,
+    ];
+
+    fn row(self) -> KindRow {
+        match self {
+            Kind::Balance => ("balance", "0200", "310000", "00", "01", false, false),
+            Kind::Purchase => ("sale", "0200", "000000", "00", "22", true, false),
+            Kind::Void => ("void", "0200", "200000", "00", "23", true, true),
+            Kind::Refund => ("refund", "0220", "200000", "00", "25", false, true),
+            Kind::PreAuth => ("pre-auth", "0100", "030000", "06", "10", true, false),
+            Kind::PreAuthVoid => ("pre-auth-void", "0100", "200000", "06", "11", true, true),
+            Kind::Completion => ("completion", "0200", "000000", "06", "20", true, false),
+            Kind::CompletionAdvice => ("completion-advice", "0220", "000000", "06", "24", false, false),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.row().0
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == text)
+    }
+
+    /// §6: purchase, void, pre-auth, pre-auth void and completion are reversed; refund,
+    /// balance and advices are not.
+    pub fn reversible(self) -> bool {
+        self.row().5
+    }
+
+    /// Void, refund (and pre-auth void, a void too) need the supervisor's password.
+    pub fn needs_supervisor(self) -> bool {
+        self.row().6
+    }
+
+    /// The kind of original a void, refund or completion refers to.
+    fn original_kinds(self) -> &'static [&'static str] {
+        match self {
+            Kind::Void | Kind::Refund => &["sale"],
+            Kind::PreAuthVoid | Kind::Completion | Kind::CompletionAdvice => &["pre-auth"],
+            _ => &[],
+        }
+    }
+
+    /// Settlement class (§6): debit = purchase and completions, credit = void and refund.
+    fn settlement_side(kind: &str) -> Option<bool> {
+        match kind {
+            "sale" | "completion" | "completion-advice" => Some(true),
+            "void" | "refund" => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// An original outside the journal (a refund of an earlier batch): batch, trace, RRN.
+#[derive(Debug, Clone, Default)]
+pub struct Original {
+    pub batch_no: u32,
+    pub trace: String,
+    pub rrn: Option<String>,
+    pub auth_code: Option<String>,
+}
+
+/// What the cashier asked for.
+#[derive(Debug, Default)]
+pub struct TxnRequest {
+    pub kind: Option<Kind>,
+    /// Required except for void / pre-auth void / completion, which take the journal's PAN.
+    pub card: Option<Card>,
+    pub amount_minor: Option<u64>,
+    pub pin: Option<Secret>,
+    /// The original's trace in the open batch (void, refund, pre-auth void, completion).
+    pub original_trace: Option<String>,
+    /// A refund's original from an earlier batch.
+    pub original: Option<Original>,
+    pub supervisor_password: Option<Secret>,
+}
+
+/// What the request is, so its answer is read the right way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    SignOn,
+    Txn(Kind),
+    Reversal,
+    Settlement,
+    Upload,
+    SignOff,
+}
+
+/// The next message to send, and what the terminal needs to read its answer.
+pub struct Outgoing {
+    pub envelope: Envelope,
+    pub message: Message,
+    pub purpose: Purpose,
+    pub(crate) trace: String,
+    pub(crate) entry: Option<JournalEntry>,
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing").field("purpose", &self.purpose).field("trace", &self.trace).finish_non_exhaustive()
+    }
+}
+
+impl Outgoing {
+    /// Whether `response` answers this request: MTI, 11 and 41 match.
+    pub fn answered_by(&self, response: &Message) -> bool {
+        self.message.mti().response() == Some(response.mti())
+            && response.get(11) == self.message.get(11)
+            && response.get(41) == self.message.get(41)
+    }
+
+    /// The framed bytes to write.
+    pub fn frame(&self) -> Result<Vec<u8>> {
+        iso8583::encode_framed(&self.message, &self.envelope).map_err(codec("frame"))
+    }
+}
+
+/// The result of one exchange, as the cashier sees it (and `--json` prints it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub transaction: String,
+    pub approved: bool,
+    pub response_code: String,
+    pub message: String,
+    pub rrn: Option<String>,
+    pub auth_code: Option<String>,
+    pub trace: String,
+    pub batch_no: u32,
+    pub amount_minor: Option<u64>,
+    /// Field 54 of a balance answer.
+    pub balance: Option<String>,
+    pub pan_masked: Option<String>,
+    pub operator: Option<String>,
+    /// The reason of a reversal now pending (`98`, `A0`, `06`, `96`), if any.
+    pub reversal_pending: Option<String>,
+    pub sign_on_needed: bool,
+}
+
+/// One line of the power-on self-check.
+#[derive(Debug, Clone, Serialize)]
+pub struct SelfCheck {
+    pub item: &'static str,
+    pub ok: bool,
+    pub detail: String,
+    /// What to do when it failed.
+    pub remedy: String,
+}
+
+/// §6 totals: domestic (63.1 `CUP`) and foreign, debit and credit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SettlementTotals {
+    pub domestic_debit_minor: u64,
+    pub domestic_debit_count: u64,
+    pub domestic_credit_minor: u64,
+    pub domestic_credit_count: u64,
+    pub foreign_debit_minor: u64,
+    pub foreign_debit_count: u64,
+    pub foreign_credit_minor: u64,
+    pub foreign_credit_count: u64,
+}
+
+impl SettlementTotals {
+    /// Field 48: amount n12, count n3 (debit, credit), result `0`, domestic then foreign.
+    pub fn field48(&self) -> String {
+        format!(
+            "{:012}{:03}{:012}{:03}0{:012}{:03}{:012}{:03}0",
+            self.domestic_debit_minor,
+            self.domestic_debit_count % 1000,
+            self.domestic_credit_minor,
+            self.domestic_credit_count % 1000,
+            self.foreign_debit_minor,
+            self.foreign_debit_count % 1000,
+            self.foreign_credit_minor,
+            self.foreign_credit_count % 1000,
+        )
+    }
+}
+
+/// The text of a response code (§7).
+pub fn response_text(code: &str) -> &'static str {
+    match code {
+        "00" => "approved",
+        "01" => "refer to issuer",
+        "03" => "invalid merchant",
+        "04" => "pick up card",
+        "05" => "do not honour",
+        "06" => "error",
+        "12" => "invalid transaction",
+        "13" => "invalid amount",
+        "14" => "invalid card",
+        "15" => "no such issuer",
+        "22" => "operation error, sign on again",
+        "25" => "original not found",
+        "30" => "format error",
+        "33" | "54" => "expired card",
+        "34" => "suspected fraud",
+        "38" | "75" => "PIN tries exceeded",
+        "40" => "not supported",
+        "41" => "lost card",
+        "43" => "stolen card",
+        "51" => "insufficient funds",
+        "55" => "wrong PIN",
+        "57" => "not permitted for this card",
+        "58" => "not permitted at this terminal",
+        "59" => "card verification error",
+        "61" => "amount limit exceeded",
+        "62" => "restricted card",
+        "64" => "amount differs from original",
+        "65" => "count limit exceeded",
+        "68" => "timeout",
+        "77" => "batch mismatch, sign on again",
+        "90" => "day-end cut-over",
+        "91" => "issuer down",
+        "92" => "issuer line fault",
+        "94" => "duplicate transaction",
+        "96" => "system fault",
+        "97" => "terminal not registered",
+        "98" => "no response in time",
+        "99" => "PIN format error, sign on again",
+        "A0" => "MAC error, sign on again",
+        _ => "declined",
+    }
+}
+
+/// The terminal: configuration, keys, state and its journal.
+pub struct Terminal {
+    config: TerminalConfig,
+    store: Store,
+    spec: Arc<Spec>,
+    envelope: Envelope,
+    tmk: Secret,
+    storage_key: Secret,
+    scheme: SignOnScheme,
+    keys: Option<TerminalWorkingKeys>,
+    state: StateRow,
+    operator: Option<(String, Role)>,
+    checks: Vec<SelfCheck>,
+}
+
+impl std::fmt::Debug for Terminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Terminal")
+            .field("terminal_id", &self.config.terminal_id)
+            .field("batch_no", &self.state.batch_no)
+            .field("signed_on", &self.keys.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn check(item: &'static str, result: std::result::Result<String, (String, String)>) -> SelfCheck {
+    match result {
+        Ok(detail) => SelfCheck { item, ok: true, detail, remedy: String::new() },
+        Err((detail, remedy)) => SelfCheck { item, ok: false, detail, remedy },
+    }
+}
+
+fn field(message: &Message, path: &str) -> Option<String> {
+    message.get_path(path).ok().flatten().and_then(|v| std::str::from_utf8(v).ok()).map(str::to_owned)
+}
+
+impl Terminal {
+    /// Power on: the self-check (configuration, TMK and its check value, journal readable and
+    /// intact, reader and printer ready, a supervisor on file), then the state where the
+    /// terminal left off. Any failure: [`TerminalError::SelfCheck`] with every item.
+    pub fn open(config: TerminalConfig) -> Result<Terminal> {
+        let mut checks = Vec::new();
+        checks.push(check(
+            "configuration",
+            config
+                .check()
+                .map(|()| format!("terminal {} merchant {}", config.terminal_id, config.merchant_id))
+                .map_err(|e| (e.to_string(), "fix the terminal configuration file".into())),
+        ));
+        let tmk = match keys::read_tmk_file(&config.tmk_file) {
+            Ok(tmk) => {
+                let kcv = keys::tmk_kcv(&tmk).unwrap_or_default();
+                let expected = config.tmk_kcv.to_uppercase();
+                if !kcv.is_empty() && hsm::mac::verify(kcv.as_bytes(), expected.as_bytes()).is_ok() {
+                    checks.push(check("tmk", Ok(format!("loaded, check value {kcv}"))));
+                    Some(tmk)
+                } else {
+                    checks.push(check(
+                        "tmk",
+                        Err((
+                            format!("check value {kcv} is not the configured {expected}"),
+                            "inject the TMK again from its components and set tmk_kcv from the slip".into(),
+                        )),
+                    ));
+                    None
+                }
+            }
+            Err(e) => {
+                checks.push(check(
+                    "tmk",
+                    Err((e.to_string(), "inject the TMK (`cardnet terminal add` prints its components)".into())),
+                ));
+                None
+            }
+        };
+        let store = match Store::open(&config.journal) {
+            Ok(store) => Some(store),
+            Err(e) => {
+                checks.push(check(
+                    "journal",
+                    Err((e.to_string(), "check the journal path and disk; restore the file from backup".into())),
+                ));
+                None
+            }
+        };
+        checks.push(check("card reader", Ok("simulated reader ready: swipe, insert, tap".into())));
+        checks.push(check("printer", Ok("simulated printer ready".into())));
+        let (Some(tmk), Some(store)) = (tmk, store) else {
+            return Err(TerminalError::SelfCheck(checks));
+        };
+        let storage_key = keys::storage_key(&tmk)?;
+        let scheme = SignOnScheme::from_code(&config.key_scheme)?;
+        let tpdu = Tpdu::from_hex(&config.tpdu).map_err(codec("tpdu"))?;
+        let header = Header::from_hex(&config.header).map_err(codec("header"))?;
+        let mut terminal = Terminal {
+            spec: iso8583::builtin::cup_pos(),
+            envelope: Envelope { tpdu: Some(tpdu), header: Some(header) },
+            config,
+            store,
+            tmk,
+            storage_key,
+            scheme,
+            keys: None,
+            state: StateRow { batch_no: 1, trace: 0, scheme: None, keys: None, sign_on_needed: true, salt: Vec::new() },
+            operator: None,
+            checks: Vec::new(),
+        };
+        let journal = terminal.load();
+        checks.push(check("journal", journal.map_err(|e| (e.to_string(), "the journal file is damaged or sealed under another TMK: settle it on another device from the host's records, then move the file aside".into()))));
+        let operators = terminal.seed_operators();
+        checks.push(check(
+            "operators",
+            operators.map_err(|e| {
+                (
+                    e.to_string(),
+                    "add a supervisor ([[operators]] number \"00\" role \"supervisor\") to the configuration".into(),
+                )
+            }),
+        ));
+        if checks.iter().any(|c| !c.ok) {
+            return Err(TerminalError::SelfCheck(checks));
+        }
+        terminal.checks = checks;
+        Ok(terminal)
+    }
+
+    /// Read state, keys, the pending reversal and every record of the open batch (each
+    /// record's seal is its checksum).
+    fn load(&mut self) -> Result<String> {
+        let (state, reversal) = self.store.db().transaction(|tx| Ok((Store::load_state(tx)?, Store::reversal(tx)?)))?;
+        let state = match state {
+            Some(state) => state,
+            None => {
+                let salt = Secret::random(SALT_BYTES)?.expose().to_vec();
+                let state = StateRow { batch_no: 1, trace: 0, scheme: None, keys: None, sign_on_needed: true, salt };
+                self.store.db().transact(|tx| Store::save_state(tx, &state))?;
+                state
+            }
+        };
+        if let (Some(sealed), Some(code)) = (&state.keys, &state.scheme) {
+            let scheme = SignOnScheme::from_code(code)?;
+            let clear = hsm::data::open(self.storage_key.expose(), sealed)?;
+            self.keys = Some(split_keys(scheme, clear.expose())?);
+            self.scheme = scheme;
+        }
+        if let Some(reversal) = &reversal {
+            hsm::data::open(self.storage_key.expose(), &reversal.request)?;
+        }
+        self.state = state;
+        let entries = self.entries()?;
+        Ok(format!(
+            "batch {:06}: {} records intact{}",
+            self.state.batch_no,
+            entries.len(),
+            reversal.map(|r| format!(", reversal {} pending (trace {})", r.reason, r.trace)).unwrap_or_default()
+        ))
+    }
+
+    fn seed_operators(&mut self) -> Result<String> {
+        let count = self.store.db().transaction(Store::operator_count)?;
+        if count == 0 {
+            let seeds = self.config.operators.clone();
+            if !seeds.iter().any(|s| s.role == "supervisor") {
+                return Err(TerminalError::Config(
+                    "no operators on file and no supervisor in the configuration".into(),
+                ));
+            }
+            for seed in &seeds {
+                let role = Role::parse(&seed.role)?;
+                self.put_operator(&seed.number, role, &Secret::new(seed.password.as_bytes()))?;
+            }
+            return Ok(format!("{} operators set up from the configuration", seeds.len()));
+        }
+        Ok(format!("{count} operators on file"))
+    }
+
+    /// The self-check lines of the last power-on.
+    pub fn self_check(&self) -> &[SelfCheck] {
+        &self.checks
+    }
+
+    pub fn config(&self) -> &TerminalConfig {
+        &self.config
+    }
+
+    pub fn batch_no(&self) -> u32 {
+        self.state.batch_no
+    }
+
+    pub fn signed_on(&self) -> bool {
+        self.keys.is_some() && !self.state.sign_on_needed
+    }
+
+    /// The pending reversal's (trace, reason), if any.
+    pub fn pending_reversal(&self) -> Result<Option<(String, String)>> {
+        Ok(self.store.db().transaction(Store::reversal)?.map(|r| (r.trace, r.reason)))
+    }
+
+    // ---- operators -------------------------------------------------------------------
+
+    fn password_hash(&self, number: &str, password: &Secret) -> Result<Vec<u8>> {
+        let mut input = Vec::with_capacity(SALT_BYTES + OPERATOR_DIGITS + 1 + password.len());
+        input.extend_from_slice(&self.state.salt);
+        input.extend_from_slice(number.as_bytes());
+        input.push(0);
+        input.extend_from_slice(password.expose());
+        // A Secret, so the password's copy is zeroized when it drops.
+        let input = Secret::from_vec(input);
+        Ok(hsm::data::keyed_hash(self.storage_key.expose(), input.expose())?)
+    }
+
+    fn put_operator(&self, number: &str, role: Role, password: &Secret) -> Result<()> {
+        if number.len() != OPERATOR_DIGITS || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(TerminalError::Input("operator number: two digits".into()));
+        }
+        if !(PASSWORD_LEN_MIN..=PASSWORD_LEN_MAX).contains(&password.len())
+            || !password.expose().iter().all(u8::is_ascii_digit)
+        {
+            return Err(TerminalError::Input(format!("password: {PASSWORD_LEN_MIN} to {PASSWORD_LEN_MAX} digits")));
+        }
+        let hash = self.password_hash(number, password)?;
+        self.store.db().transact(|tx| Store::put_operator(tx, number, role, hash.clone()))
+    }
+
+    fn verify_operator(&self, number: &str, password: &Secret) -> Result<Role> {
+        let wrong = || TerminalError::Input("operator number or password is wrong".into());
+        let (role, stored) = self.store.db().transaction(|tx| Store::operator(tx, number))?.ok_or_else(wrong)?;
+        let hash = self.password_hash(number, password)?;
+        hsm::mac::verify(&hash, &stored).map_err(|_| wrong())?;
+        Role::parse(&role)
+    }
+
+    /// Log an operator in; their number goes into field 63 of what follows.
+    pub fn log_in(&mut self, number: &str, password: &Secret) -> Result<Role> {
+        let role = self.verify_operator(number, password)?;
+        self.operator = Some((number.to_owned(), role));
+        Ok(role)
+    }
+
+    pub fn operator(&self) -> Option<&str> {
+        self.operator.as_ref().map(|(n, _)| n.as_str())
+    }
+
+    /// Check the supervisor's password (void, refund, settlement).
+    pub fn authorise_supervisor(&self, password: Option<&Secret>) -> Result<()> {
+        let password = password.ok_or_else(|| TerminalError::Input("the supervisor's password is needed".into()))?;
+        let supervisor = self.store.db().transaction(|tx| {
+            tx.query_opt("SELECT number FROM terminal_operators WHERE role = 'supervisor' ORDER BY number", &[])?
+                .map(|row| row.text(0))
+                .transpose()
+        })?;
+        let number = supervisor.ok_or_else(|| TerminalError::State("no supervisor on file".into()))?;
+        match self.verify_operator(&number, password) {
+            Ok(Role::Supervisor) => Ok(()),
+            _ => Err(TerminalError::Input("the supervisor's password is wrong".into())),
+        }
+    }
+
+    /// Add or change an operator: needs the supervisor's password.
+    pub fn set_operator(
+        &self,
+        supervisor_password: &Secret,
+        number: &str,
+        role: Role,
+        password: &Secret,
+    ) -> Result<()> {
+        self.authorise_supervisor(Some(supervisor_password))?;
+        self.put_operator(number, role, password)
+    }
+
+    // ---- messages -------------------------------------------------------------------
+
+    fn next_trace(&mut self) -> String {
+        self.state.trace = if self.state.trace >= TRACE_MAX { 1 } else { self.state.trace + 1 };
+        format!("{:06}", self.state.trace)
+    }
+
+    fn message(&self, mti: &str, trace: &str) -> Result<Message> {
+        let mut m = Message::new(Arc::clone(&self.spec), Mti::parse(mti).map_err(codec("MTI"))?);
+        m.set_str(11, trace).map_err(codec("11"))?;
+        m.set_str(41, &self.config.terminal_id).map_err(codec("41"))?;
+        m.set_str(42, &self.config.merchant_id).map_err(codec("42"))?;
+        Ok(m)
+    }
+
+    fn operator63(&self) -> String {
+        format!("{:0>3}", self.operator().unwrap_or("0"))
+    }
+
+    /// The §5 MAB: MTI through field 63 with bit 64 set.
+    pub fn mab(message: &Message) -> Result<Vec<u8>> {
+        let mut copy = message.clone();
+        copy.set(64, &[0u8; MAC_BYTES]).map_err(codec("64"))?;
+        let mut body = copy.encode().map_err(codec("encode"))?;
+        body.truncate(body.len().saturating_sub(MAC_BYTES));
+        Ok(body)
+    }
+
+    fn mac(&self, message: &mut Message) -> Result<()> {
+        let keys = self.keys.as_ref().ok_or_else(|| TerminalError::State("not signed on".into()))?;
+        let mac = hsm::mac::cup_ecb_mac(keys.mak.expose(), &Self::mab(message)?)?;
+        message.set(64, &mac).map_err(codec("64"))
+    }
+
+    fn mac_ok(&self, response: &Message) -> bool {
+        let (Some(keys), Some(received)) = (self.keys.as_ref(), response.get(64)) else { return false };
+        let Ok(mab) = Self::mab(response) else { return false };
+        hsm::mac::cup_ecb_mac(keys.mak.expose(), &mab).is_ok_and(|mac| hsm::mac::verify(&mac, received).is_ok())
+    }
+
+    fn save_state(&self) -> Result<()> {
+        let state = self.state.clone();
+        self.store.db().transact(|tx| Store::save_state(tx, &state))
+    }
+
+    fn outgoing(&self, message: Message, purpose: Purpose, trace: String) -> Outgoing {
+        Outgoing { envelope: self.envelope, message, purpose, trace, entry: None }
+    }
+
+    /// 0800 sign-on (60.3 = the configured key scheme, 63 = operator).
+    pub fn sign_on_request(&mut self) -> Result<Outgoing> {
+        let trace = self.next_trace();
+        let mut m = self.message("0800", &trace)?;
+        m.set_str(60, &format!("00{:06}{}", self.state.batch_no, self.scheme.code())).map_err(codec("60"))?;
+        m.set_str(63, &self.operator63()).map_err(codec("63"))?;
+        self.save_state()?;
+        Ok(self.outgoing(m, Purpose::SignOn, trace))
+    }
+
+    /// Take the 0810: keys checked by check value, batch from 60.2, keys sealed to disk.
+    pub fn on_sign_on_response(&mut self, response: &Message) -> Result<Outcome> {
+        let code = response.get_str(39).unwrap_or("").to_owned();
+        let mut outcome = self.outcome("sign-on", &code, field(response, "11").unwrap_or_default());
+        if code != "00" {
+            return Ok(outcome);
+        }
+        let field62 = response.get(62).ok_or_else(|| TerminalError::Message("sign-on: no field 62".into()))?;
+        let keys = load_terminal_keys(&self.tmk, self.scheme, field62)?;
+        let batch = field(response, "60.2")
+            .and_then(|b| b.parse::<u32>().ok())
+            .ok_or_else(|| TerminalError::Message("sign-on: no batch number in 60.2".into()))?;
+        let mut clear = Vec::with_capacity(40);
+        clear.extend_from_slice(keys.pik.expose());
+        clear.extend_from_slice(keys.mak.expose());
+        if let Some(tdk) = &keys.tdk {
+            clear.extend_from_slice(tdk.expose());
+        }
+        let clear = Secret::from_vec(clear);
+        self.state.keys = Some(hsm::data::seal(self.storage_key.expose(), clear.expose())?);
+        self.state.scheme = Some(self.scheme.code().to_owned());
+        self.state.batch_no = batch;
+        self.state.sign_on_needed = false;
+        self.keys = Some(keys);
+        self.save_state()?;
+        outcome.approved = true;
+        outcome.batch_no = batch;
+        outcome.sign_on_needed = false;
+        Ok(outcome)
+    }
+
+    fn outcome(&self, transaction: &str, code: &str, trace: String) -> Outcome {
+        Outcome {
+            transaction: transaction.to_owned(),
+            approved: code == "00",
+            response_code: code.to_owned(),
+            message: response_text(code).to_owned(),
+            rrn: None,
+            auth_code: None,
+            trace,
+            batch_no: self.state.batch_no,
+            amount_minor: None,
+            balance: None,
+            pan_masked: None,
+            operator: self.operator().map(str::to_owned),
+            reversal_pending: None,
+            sign_on_needed: self.state.sign_on_needed || self.keys.is_none(),
+        }
+    }
+
+    fn seal_entry(&self, entry: &JournalEntry) -> Result<Vec<u8>> {
+        let json = serde_json::to_vec(entry).map_err(|e| TerminalError::Store(format!("journal record: {e}")))?;
+        let json = Secret::from_vec(json);
+        Ok(hsm::data::seal(self.storage_key.expose(), json.expose())?)
+    }
+
+    /// Every record of the open batch, each opened (and so checked) under the storage key.
+    pub fn entries(&self) -> Result<Vec<JournalEntry>> {
+        let batch = self.state.batch_no;
+        let rows = self.store.db().transaction(|tx| Store::entries(tx, batch))?;
+        rows.into_iter()
+            .map(|(status, sealed)| {
+                let clear = hsm::data::open(self.storage_key.expose(), &sealed)
+                    .map_err(|_| TerminalError::Store(format!("batch {batch:06}: a record fails its check")))?;
+                let mut entry: JournalEntry = serde_json::from_slice(clear.expose())
+                    .map_err(|_| TerminalError::Store(format!("batch {batch:06}: a record does not read")))?;
+                entry.status = status;
+                Ok(entry)
+            })
+            .collect()
+    }
+
+    fn find_original(&self, kind: Kind, trace: &str) -> Result<JournalEntry> {
+        let trace = format!("{:0>6}", trace);
+        let entry = self
+            .entries()?
+            .into_iter()
+            .find(|e| e.trace == trace)
+            .ok_or_else(|| TerminalError::Input(format!("no transaction with trace {trace} in this batch")))?;
+        if !kind.original_kinds().contains(&entry.kind.as_str()) {
+            return Err(TerminalError::Input(format!(
+                "trace {trace} is a {}, not a {}",
+                entry.kind,
+                kind.original_kinds().join("/")
+            )));
+        }
+        if entry.status != "approved" && kind != Kind::Refund {
+            return Err(TerminalError::Input(format!("trace {trace} is already {}", entry.status)));
+        }
+        Ok(entry)
+    }
+
+    /// Build a financial request. A reversible one's reversal record (reason 98) is on disk
+    /// when this returns, before the request can be sent.
+    pub fn begin(&mut self, request: &TxnRequest) -> Result<Outgoing> {
+        let kind = request.kind.ok_or_else(|| TerminalError::Input("no transaction type".into()))?;
+        if !self.signed_on() {
+            return Err(TerminalError::State("sign on first".into()));
+        }
+        if let Some((trace, reason)) = self.pending_reversal()? {
+            return Err(TerminalError::State(format!("a reversal ({reason}, trace {trace}) must be sent first")));
+        }
+        if self.operator.is_none() {
+            return Err(TerminalError::State("log in as an operator first".into()));
+        }
+        if kind.needs_supervisor() {
+            self.authorise_supervisor(request.supervisor_password.as_ref())?;
+        }
+        let original = match (&request.original_trace, &request.original) {
+            (Some(trace), _) => {
+                let e = self.find_original(kind, trace)?;
+                Some((
+                    e.pan.clone(),
+                    e.amount_minor,
+                    Original { batch_no: e.batch_no, trace: e.trace, rrn: e.rrn, auth_code: e.auth_code },
+                ))
+            }
+            (None, Some(original)) if kind == Kind::Refund => None.or(Some((String::new(), 0, original.clone()))),
+            (None, _) if !kind.original_kinds().is_empty() => {
+                return Err(TerminalError::Input(format!("{} needs the original's trace number", kind.name())));
+            }
+            _ => None,
+        };
+        let card = match (&request.card, &original) {
+            (Some(card), _) => card.clone(),
+            (None, Some((pan, _, _))) if !pan.is_empty() => Card::keyed(pan),
+            _ => return Err(TerminalError::Input("read the card".into())),
+        };
+        let amount_minor = match (kind, request.amount_minor, &original) {
+            (Kind::Balance, _, _) => None,
+            // A void is for the original amount.
+            (Kind::Void | Kind::PreAuthVoid, _, Some((_, amount, _))) => Some(*amount),
+            (_, Some(amount), _) if amount > 0 && amount <= crate::amount::AMOUNT_MINOR_MAX => Some(amount),
+            _ => return Err(TerminalError::Input("an amount above 0 is needed".into())),
+        };
+        let (_, mti, processing, condition, type_code, reversible, _) = kind.row();
+        let trace = self.next_trace();
+        let mut m = self.message(mti, &trace)?;
+        m.set_str(3, processing).map_err(codec("3"))?;
+        if let Some(amount) = amount_minor {
+            m.set_str(4, &format!("{amount:012}")).map_err(codec("4"))?;
+        }
+        match (&card.track2, card.entry) {
+            (Some(track2), Entry::Swipe | Entry::Chip | Entry::Contactless) => {
+                m.set_str(35, &track2.replace('=', "D")).map_err(codec("35"))?;
+            }
+            _ => {
+                m.set_str(2, &card.pan).map_err(codec("2"))?;
+                if let Some(expiry) = &card.expiry_yymm {
+                    m.set_str(14, expiry).map_err(codec("14"))?;
+                }
+            }
+        }
+        let entry_code = if card.track2.is_some() || card.entry == Entry::Keyed { card.entry.code() } else { "01" };
+        m.set_str(22, &format!("{entry_code}{}", if request.pin.is_some() { 1 } else { 2 })).map_err(codec("22"))?;
+        if let (Some(sequence), Entry::Chip | Entry::Contactless) = (&card.sequence_number, card.entry) {
+            m.set_str(23, sequence).map_err(codec("23"))?;
+        }
+        m.set_str(25, condition).map_err(codec("25"))?;
+        if let Some(pin) = &request.pin {
+            let keys = self.keys.as_ref().ok_or_else(|| TerminalError::State("not signed on".into()))?;
+            m.set_str(26, "12").map_err(codec("26"))?;
+            let block = hsm::pinblock::encrypt_pin(PinFormat::Iso0, keys.pik.expose(), pin, Some(&card.pan))?;
+            m.set(52, &block).map_err(codec("52"))?;
+            m.set_str(53, "2600000000000000").map_err(codec("53"))?;
+        }
+        m.set_str(49, "156").map_err(codec("49"))?;
+        if let Some(icc) = &card.icc_data {
+            m.set(55, icc).map_err(codec("55"))?;
+        }
+        m.set_str(60, &format!("{type_code}{:06}000", self.state.batch_no)).map_err(codec("60"))?;
+        if let Some((_, _, original)) = &original {
+            if let Some(rrn) = &original.rrn {
+                m.set_str(37, rrn).map_err(codec("37"))?;
+            }
+            // A refund carries no authorisation code (§3).
+            if let (Some(auth), false) = (&original.auth_code, kind == Kind::Refund) {
+                m.set_str(38, auth).map_err(codec("38"))?;
+            }
+            m.set_str(61, &format!("{:06}{:0>6}", original.batch_no, original.trace)).map_err(codec("61"))?;
+        }
+        m.set_str(63, &self.operator63()).map_err(codec("63"))?;
+        self.mac(&mut m)?;
+        let entry = JournalEntry {
+            batch_no: self.state.batch_no,
+            trace: trace.clone(),
+            kind: kind.name().to_owned(),
+            pan: card.pan.clone(),
+            amount_minor: amount_minor.unwrap_or(0),
+            rrn: None,
+            auth_code: None,
+            organisation: None,
+            original_trace: original.as_ref().map(|(_, _, o)| format!("{:0>6}", o.trace)),
+            operator: self.operator63(),
+            status: "approved".into(),
+        };
+        // The reversal record and the advanced trace number go to disk together, before the
+        // request can leave: a crash after this point still reverses.
+        let state = self.state.clone();
+        let reversal = if reversible {
+            let body = Secret::from_vec(m.encode().map_err(codec("encode"))?);
+            Some(ReversalRow {
+                batch_no: self.state.batch_no,
+                trace: trace.clone(),
+                reason: "98".into(),
+                request: hsm::data::seal(self.storage_key.expose(), body.expose())?,
+                attempts: 0,
+            })
+        } else {
+            None
+        };
+        self.store.db().transact(|tx| {
+            Store::save_state(tx, &state)?;
+            if let Some(reversal) = &reversal {
+                Store::put_reversal(tx, reversal)?;
+            }
+            Ok::<(), TerminalError>(())
+        })?;
+        let mut out = self.outgoing(m, Purpose::Txn(kind), trace);
+        out.entry = Some(entry);
+        Ok(out)
+    }
+
+    /// The request never left (no connection): forget its reversal record.
+    pub fn abandon(&mut self, out: &Outgoing) -> Result<()> {
+        if matches!(out.purpose, Purpose::Txn(k) if k.reversible()) {
+            self.store.db().transact(Store::clear_reversal)?;
+        }
+        Ok(())
+    }
+
+    fn set_reversal_reason(&self, reason: &str) -> Result<()> {
+        self.store.db().transact(|tx| {
+            if let Some(mut row) = Store::reversal(tx)? {
+                row.reason = reason.to_owned();
+                Store::put_reversal(tx, &row)?;
+            }
+            Ok::<(), TerminalError>(())
+        })
+    }
+
+    /// Read the processing-requirement nibble of a response's header.
+    pub fn on_envelope(&mut self, envelope: &Envelope) -> Result<()> {
+        if envelope.header.is_some_and(|h| h.processing_requirement() == ProcessingRequirement::SignOnAgain) {
+            self.state.sign_on_needed = true;
+            self.save_state()?;
+        }
+        Ok(())
+    }
+
+    /// The answer to a financial request.
+    pub fn on_response(&mut self, out: &Outgoing, response: &Message) -> Result<Outcome> {
+        let Purpose::Txn(kind) = out.purpose else {
+            return Err(TerminalError::State("not a financial request".into()));
+        };
+        let reversible = kind.reversible();
+        let code = response.get_str(39).unwrap_or("").to_owned();
+        let mut outcome = self.outcome(kind.name(), &code, out.trace.clone());
+        let entry = out.entry.clone();
+        outcome.amount_minor = entry.as_ref().map(|e| e.amount_minor).filter(|a| *a > 0);
+        outcome.pan_masked = entry.as_ref().map(|e| iso8583::mask::mask_pan(&e.pan));
+        if !out.answered_by(response) {
+            if reversible {
+                self.set_reversal_reason("06")?;
+                outcome.reversal_pending = Some("06".into());
+            }
+            outcome.approved = false;
+            outcome.response_code = "06".into();
+            outcome.message = "the answer does not match the request".into();
+            return Ok(outcome);
+        }
+        if SIGN_ON_AGAIN_CODES.contains(&code.as_str()) {
+            self.state.sign_on_needed = true;
+        }
+        let mac_checked = MAC_MTIS.contains(&response.mti().to_string().as_str());
+        if code == "00" && mac_checked && !self.mac_ok(response) {
+            // §5/§6: an approval whose MAC fails is not trusted: reverse it (A0), sign on again.
+            self.state.sign_on_needed = true;
+            self.save_state()?;
+            if reversible {
+                self.set_reversal_reason("A0")?;
+                outcome.reversal_pending = Some("A0".into());
+            }
+            outcome.approved = false;
+            outcome.response_code = "A0".into();
+            outcome.message = "the response's MAC is wrong: not approved, sign on again".into();
+            outcome.sign_on_needed = true;
+            return Ok(outcome);
+        }
+        outcome.rrn = response.get_str(37).map(str::to_owned);
+        outcome.auth_code = response.get_str(38).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        outcome.balance = response.get_str(54).map(str::to_owned);
+        outcome.sign_on_needed = self.state.sign_on_needed;
+        let state = self.state.clone();
+        let journal = match (&entry, code.as_str(), kind) {
+            (Some(entry), "00", k) if k != Kind::Balance => {
+                let mut entry = entry.clone();
+                entry.rrn = outcome.rrn.clone();
+                entry.auth_code = outcome.auth_code.clone();
+                entry.organisation =
+                    field(response, "63.1").or_else(|| response.get_str(63).map(|s| s.chars().take(3).collect()));
+                let sealed = self.seal_entry(&entry)?;
+                let original_status = match kind {
+                    Kind::Void | Kind::PreAuthVoid => Some("voided"),
+                    Kind::Completion | Kind::CompletionAdvice => Some("completed"),
+                    _ => None,
+                };
+                Some((entry, sealed, original_status))
+            }
+            _ => None,
+        };
+        let written = self.store.db().transact(|tx| {
+            Store::save_state(tx, &state)?;
+            if let Some((entry, sealed, original_status)) = &journal {
+                Store::insert_entry(tx, entry, sealed.clone())?;
+                if let (Some(status), Some(original)) = (original_status, &entry.original_trace) {
+                    Store::set_status(tx, entry.batch_no, original, status)?;
+                }
+            }
+            Store::clear_reversal(tx)
+        });
+        if let Err(error) = written {
+            // Approved but not journaled: the terminal failed afterwards (96).
+            if reversible && code == "00" {
+                let _ = self.set_reversal_reason("96");
+            }
+            return Err(error);
+        }
+        Ok(outcome)
+    }
+
+    /// No answer in time: the record keeps reason 98.
+    pub fn on_timeout(&mut self, out: &Outgoing) -> Outcome {
+        let name = match out.purpose {
+            Purpose::Txn(kind) => kind.name(),
+            _ => "request",
+        };
+        let mut outcome = self.outcome(name, "98", out.trace.clone());
+        outcome.approved = false;
+        outcome.message = "no response in time".into();
+        if matches!(out.purpose, Purpose::Txn(k) if k.reversible()) {
+            outcome.reversal_pending = Some("98".into());
+            outcome.message = "no response in time: reversal pending".into();
+        }
+        outcome.amount_minor = out.entry.as_ref().map(|e| e.amount_minor).filter(|a| *a > 0);
+        outcome
+    }
+
+    /// The 0400 of the pending reversal (§3: the original without 26/35/36/52/53, its 11, 39 =
+    /// reason), MAC'd; the attempt is counted on disk first.
+    pub fn reversal_request(&mut self) -> Result<Option<Outgoing>> {
+        let Some(mut row) = self.store.db().transaction(Store::reversal)? else { return Ok(None) };
+        let body = hsm::data::open(self.storage_key.expose(), &row.request)?;
+        let request = iso8583::decode(&self.spec, body.expose()).map_err(codec("reversal record"))?;
+        let mut m = request.clone();
+        m.set_mti(Mti::parse("0400").map_err(codec("MTI"))?);
+        for f in [26u8, 35, 36, 52, 53, 64] {
+            m.remove(f);
+        }
+        if !m.has(2)
+            && let Some(track) = request.get_str(35)
+        {
+            let pan: String = track.chars().take_while(char::is_ascii_digit).collect();
+            m.set_str(2, &pan).map_err(codec("2"))?;
+        }
+        m.set_str(39, &row.reason).map_err(codec("39"))?;
+        self.mac(&mut m)?;
+        row.attempts = row.attempts.saturating_add(1);
+        self.store.db().transact(|tx| Store::put_reversal(tx, &row))?;
+        Ok(Some(self.outgoing(m, Purpose::Reversal, row.trace)))
+    }
+
+    /// The 0410: the record is cleared when the host took it.
+    pub fn on_reversal_response(&mut self, out: &Outgoing, response: &Message) -> Result<bool> {
+        if !out.answered_by(response) {
+            return Ok(false);
+        }
+        let code = response.get_str(39).unwrap_or("");
+        if SIGN_ON_AGAIN_CODES.contains(&code) {
+            self.state.sign_on_needed = true;
+            self.save_state()?;
+        }
+        if !REVERSAL_DONE_CODES.contains(&code) || (code == "00" && !self.mac_ok(response)) {
+            return Ok(false);
+        }
+        self.store.db().transact(Store::clear_reversal)?;
+        Ok(true)
+    }
+
+    /// Totals of the open batch (§6).
+    pub fn totals(&self) -> Result<SettlementTotals> {
+        let mut t = SettlementTotals::default();
+        for entry in self.entries()? {
+            let Some(debit) = Kind::settlement_side(&entry.kind) else { continue };
+            let domestic = entry.organisation.as_deref().is_none_or(|o| o == "CUP");
+            let (amount, count) = match (domestic, debit) {
+                (true, true) => (&mut t.domestic_debit_minor, &mut t.domestic_debit_count),
+                (true, false) => (&mut t.domestic_credit_minor, &mut t.domestic_credit_count),
+                (false, true) => (&mut t.foreign_debit_minor, &mut t.foreign_debit_count),
+                (false, false) => (&mut t.foreign_credit_minor, &mut t.foreign_credit_count),
+            };
+            *amount = amount.saturating_add(entry.amount_minor);
+            *count += 1;
+        }
+        Ok(t)
+    }
+
+    /// 0500 of the open batch; the supervisor's password authorises it.
+    pub fn settlement_request(&mut self, supervisor_password: Option<&Secret>) -> Result<(Outgoing, SettlementTotals)> {
+        self.authorise_supervisor(supervisor_password)?;
+        if let Some((trace, reason)) = self.pending_reversal()? {
+            return Err(TerminalError::State(format!("a reversal ({reason}, trace {trace}) must be sent first")));
+        }
+        let totals = self.totals()?;
+        let trace = self.next_trace();
+        let mut m = self.message("0500", &trace)?;
+        m.set_str(48, &totals.field48()).map_err(codec("48"))?;
+        m.set_str(49, "156").map_err(codec("49"))?;
+        m.set_str(60, &format!("00{:06}201", self.state.batch_no)).map_err(codec("60"))?;
+        m.set_str(63, &self.operator63()).map_err(codec("63"))?;
+        self.save_state()?;
+        Ok((self.outgoing(m, Purpose::Settlement, trace), totals))
+    }
+
+    /// The 0510's result digits: (domestic, foreign) balanced?
+    pub fn on_settlement_response(&mut self, response: &Message) -> Result<(bool, bool)> {
+        let code = response.get_str(39).unwrap_or("");
+        if code != "00" {
+            return Err(TerminalError::State(format!("settlement answered {code}: {}", response_text(code))));
+        }
+        let field48 = response.get_str(48).unwrap_or("");
+        let digit = |i: usize| field48.as_bytes().get(i).copied();
+        Ok((digit(30) == Some(b'1'), digit(61).is_none_or(|d| d == b'1' || d == b'0')))
+    }
+
+    /// The batch upload after an unbalanced settlement: 0320/201 messages of up to 8 records,
+    /// then the 0320/202 end (or 207 when `balanced`).
+    pub fn upload_requests(&mut self, balanced: bool) -> Result<Vec<Outgoing>> {
+        let batch = self.state.batch_no;
+        let records: Vec<JournalEntry> =
+            self.entries()?.into_iter().filter(|e| Kind::settlement_side(&e.kind).is_some()).collect();
+        let mut out = Vec::new();
+        if !balanced {
+            for chunk in records.chunks(UPLOAD_RECORDS_MAX) {
+                let trace = self.next_trace();
+                let mut m = self.message("0320", &trace)?;
+                let mut f48 = format!("{:02}", chunk.len());
+                for e in chunk {
+                    let flag = if e.organisation.as_deref().is_none_or(|o| o == "CUP") { "00" } else { "01" };
+                    f48.push_str(&format!("{flag}{}{:0>20}{:012}", e.trace, e.pan, e.amount_minor));
+                }
+                m.set_str(48, &f48).map_err(codec("48"))?;
+                m.set_str(60, &format!("00{batch:06}201")).map_err(codec("60"))?;
+                out.push(self.outgoing(m, Purpose::Upload, trace));
+            }
+        }
+        let trace = self.next_trace();
+        let mut m = self.message("0320", &trace)?;
+        m.set_str(48, &format!("{:04}", records.len() % 10_000)).map_err(codec("48"))?;
+        m.set_str(60, &format!("00{batch:06}{}", if balanced { "207" } else { "202" })).map_err(codec("60"))?;
+        out.push(self.outgoing(m, Purpose::Upload, trace));
+        self.save_state()?;
+        Ok(out)
+    }
+
+    /// Close the batch: the next batch number (the host moved at the 0500; the next sign-on's
+    /// 60.2 confirms it). The closed batch's records stay on disk under their batch number.
+    pub fn close_batch(&mut self) -> Result<u32> {
+        self.state.batch_no = if self.state.batch_no >= BATCH_MAX { 1 } else { self.state.batch_no + 1 };
+        self.save_state()?;
+        Ok(self.state.batch_no)
+    }
+
+    /// 0820/002 sign-off.
+    pub fn sign_off_request(&mut self) -> Result<Outgoing> {
+        if let Some((trace, reason)) = self.pending_reversal()? {
+            return Err(TerminalError::State(format!("a reversal ({reason}, trace {trace}) must be sent first")));
+        }
+        let trace = self.next_trace();
+        let mut m = self.message("0820", &trace)?;
+        m.set_str(60, &format!("00{:06}002", self.state.batch_no)).map_err(codec("60"))?;
+        self.save_state()?;
+        Ok(self.outgoing(m, Purpose::SignOff, trace))
+    }
+
+    /// Signed off (whatever the host answered): the working keys are forgotten.
+    pub fn on_sign_off(&mut self, response: Option<&Message>) -> Result<Outcome> {
+        let code = response.and_then(|r| r.get_str(39)).unwrap_or("98").to_owned();
+        self.keys = None;
+        self.state.keys = None;
+        self.state.sign_on_needed = true;
+        self.save_state()?;
+        let trace = response.and_then(|r| r.get_str(11)).unwrap_or_default().to_owned();
+        Ok(self.outcome("sign-off", &code, trace))
+    }
+}
+
+/// PIK ‖ MAK [‖ TDK] back into working keys.
+fn split_keys(scheme: SignOnScheme, clear: &[u8]) -> Result<TerminalWorkingKeys> {
+    let pik_len = if scheme == SignOnScheme::Single { 8 } else { 16 };
+    let bad = || TerminalError::Store("stored working keys have the wrong length".into());
+    let pik = clear.get(..pik_len).ok_or_else(bad)?;
+    let mak = clear.get(pik_len..pik_len + 8).ok_or_else(bad)?;
+    let tdk =
+        if scheme.has_tdk() { Some(Secret::new(clear.get(pik_len + 8..pik_len + 24).ok_or_else(bad)?)) } else { None };
+    Ok(TerminalWorkingKeys { pik: Secret::new(pik), mak: Secret::new(mak), tdk })
+}

@@ -1,0 +1,239 @@
+//! The terminal's own database (SQLite through `sqlstore`): state, the pending reversal, the
+//! batch journal and the operators. Everything sensitive is sealed under the storage key by the
+//! caller before it comes here; this module only keeps rows.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sqlstore::{Database, Tx, Value};
+
+use crate::{Result, TerminalError};
+
+const MIGRATION: &str = "terminal-1";
+const SCHEMA: [&str; 4] = [
+    // One row (id = 1). keys: PIK ‖ MAK [‖ TDK] sealed under the storage key.
+    "CREATE TABLE terminal_state (id BIGINT PRIMARY KEY, batch_no BIGINT NOT NULL, trace BIGINT NOT NULL, \
+     scheme TEXT, keys BLOB, sign_on_needed BIGINT NOT NULL, salt BLOB NOT NULL)",
+    // At most one row: a terminal has one request outstanding, so at most one reversal.
+    "CREATE TABLE terminal_reversal (id BIGINT PRIMARY KEY, batch_no BIGINT NOT NULL, trace TEXT NOT NULL, \
+     reason TEXT NOT NULL, request BLOB NOT NULL, attempts BIGINT NOT NULL)",
+    // record: the JournalEntry as JSON, sealed (its tag is the record's checksum).
+    "CREATE TABLE terminal_journal (batch_no BIGINT NOT NULL, trace TEXT NOT NULL, status TEXT NOT NULL, \
+     record BLOB NOT NULL, PRIMARY KEY (batch_no, trace))",
+    "CREATE TABLE terminal_operators (number TEXT PRIMARY KEY, role TEXT NOT NULL, hash BLOB NOT NULL)",
+];
+
+/// An operator's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// 主管: manages cashiers; authorises void, refund and settlement.
+    Supervisor,
+    Cashier,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Supervisor => "supervisor",
+            Role::Cashier => "cashier",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Role> {
+        match text {
+            "supervisor" => Ok(Role::Supervisor),
+            "cashier" => Ok(Role::Cashier),
+            _ => Err(TerminalError::Input("role: supervisor or cashier".into())),
+        }
+    }
+}
+
+/// One approved transaction of the batch, as the terminal keeps it (sealed at rest).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub batch_no: u32,
+    pub trace: String,
+    /// [`crate::Kind::name`].
+    pub kind: String,
+    pub pan: String,
+    pub amount_minor: u64,
+    pub rrn: Option<String>,
+    pub auth_code: Option<String>,
+    /// 63.1 of the response: `CUP` counts as domestic in settlement.
+    pub organisation: Option<String>,
+    pub original_trace: Option<String>,
+    pub operator: String,
+    /// `approved`, `voided` (a purchase or pre-auth voided later), `completed` (a pre-auth).
+    #[serde(skip)]
+    pub status: String,
+}
+
+impl std::fmt::Debug for JournalEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JournalEntry")
+            .field("batch_no", &self.batch_no)
+            .field("trace", &self.trace)
+            .field("kind", &self.kind)
+            .field("pan", &iso8583::mask::mask_pan(&self.pan))
+            .field("amount_minor", &self.amount_minor)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct StateRow {
+    pub batch_no: u32,
+    pub trace: u32,
+    pub scheme: Option<String>,
+    pub keys: Option<Vec<u8>>,
+    pub sign_on_needed: bool,
+    pub salt: Vec<u8>,
+}
+
+#[derive(Clone)]
+pub(crate) struct ReversalRow {
+    pub batch_no: u32,
+    pub trace: String,
+    pub reason: String,
+    pub request: Vec<u8>,
+    pub attempts: u32,
+}
+
+/// The terminal's database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Open (or create) the journal file.
+    pub fn open(path: &Path) -> Result<Store> {
+        Store::with_database(Database::open_sqlite(path)?)
+    }
+
+    /// Over a database opened elsewhere (`sqlite::memory:` in tests).
+    pub fn with_database(db: Database) -> Result<Store> {
+        db.migrate(MIGRATION, &SCHEMA)?;
+        Ok(Store { db })
+    }
+
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+
+    pub(crate) fn load_state(tx: &mut Tx<'_>) -> sqlstore::Result<Option<StateRow>> {
+        let Some(row) = tx.query_opt(
+            "SELECT batch_no, trace, scheme, keys, sign_on_needed, salt FROM terminal_state WHERE id = 1",
+            &[],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(StateRow {
+            batch_no: u32::try_from(row.u64(0)?).unwrap_or(1),
+            trace: u32::try_from(row.u64(1)?).unwrap_or(0),
+            scheme: row.opt_text(2)?,
+            keys: row.opt_blob(3)?,
+            sign_on_needed: row.i64(4)? != 0,
+            salt: row.blob(5)?,
+        }))
+    }
+
+    pub(crate) fn save_state(tx: &mut Tx<'_>, state: &StateRow) -> Result<()> {
+        tx.execute("DELETE FROM terminal_state WHERE id = 1", &[])?;
+        tx.execute(
+            "INSERT INTO terminal_state (id, batch_no, trace, scheme, keys, sign_on_needed, salt) \
+             VALUES (1, $1, $2, $3, $4, $5, $6)",
+            &[
+                state.batch_no.into(),
+                state.trace.into(),
+                state.scheme.clone().map_or(Value::Null, Value::Text),
+                state.keys.clone().map_or(Value::Null, Value::Blob),
+                i64::from(state.sign_on_needed).into(),
+                Value::Blob(state.salt.clone()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn reversal(tx: &mut Tx<'_>) -> sqlstore::Result<Option<ReversalRow>> {
+        let Some(row) =
+            tx.query_opt("SELECT batch_no, trace, reason, request, attempts FROM terminal_reversal WHERE id = 1", &[])?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ReversalRow {
+            batch_no: u32::try_from(row.u64(0)?).unwrap_or(0),
+            trace: row.text(1)?,
+            reason: row.text(2)?,
+            request: row.blob(3)?,
+            attempts: u32::try_from(row.u64(4)?).unwrap_or(u32::MAX),
+        }))
+    }
+
+    pub(crate) fn put_reversal(tx: &mut Tx<'_>, reversal: &ReversalRow) -> Result<()> {
+        tx.execute("DELETE FROM terminal_reversal WHERE id = 1", &[])?;
+        tx.execute(
+            "INSERT INTO terminal_reversal (id, batch_no, trace, reason, request, attempts) VALUES (1, $1, $2, $3, $4, $5)",
+            &[
+                reversal.batch_no.into(),
+                reversal.trace.as_str().into(),
+                reversal.reason.as_str().into(),
+                Value::Blob(reversal.request.clone()),
+                reversal.attempts.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn clear_reversal(tx: &mut Tx<'_>) -> Result<()> {
+        tx.execute("DELETE FROM terminal_reversal WHERE id = 1", &[])?;
+        Ok(())
+    }
+
+    pub(crate) fn insert_entry(tx: &mut Tx<'_>, entry: &JournalEntry, sealed: Vec<u8>) -> Result<()> {
+        tx.execute(
+            "INSERT INTO terminal_journal (batch_no, trace, status, record) VALUES ($1, $2, $3, $4)",
+            &[entry.batch_no.into(), entry.trace.as_str().into(), entry.status.as_str().into(), Value::Blob(sealed)],
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn set_status(tx: &mut Tx<'_>, batch_no: u32, trace: &str, status: &str) -> Result<()> {
+        tx.execute(
+            "UPDATE terminal_journal SET status = $1 WHERE batch_no = $2 AND trace = $3",
+            &[status.into(), batch_no.into(), trace.into()],
+        )?;
+        Ok(())
+    }
+
+    /// (status, sealed record) of every entry of `batch_no`, in trace order.
+    pub(crate) fn entries(tx: &mut Tx<'_>, batch_no: u32) -> sqlstore::Result<Vec<(String, Vec<u8>)>> {
+        tx.query("SELECT status, record FROM terminal_journal WHERE batch_no = $1 ORDER BY trace", &[batch_no.into()])?
+            .into_iter()
+            .map(|row| Ok((row.text(0)?, row.blob(1)?)))
+            .collect()
+    }
+
+    pub(crate) fn operator(tx: &mut Tx<'_>, number: &str) -> sqlstore::Result<Option<(String, Vec<u8>)>> {
+        Ok(match tx.query_opt("SELECT role, hash FROM terminal_operators WHERE number = $1", &[number.into()])? {
+            Some(row) => Some((row.text(0)?, row.blob(1)?)),
+            None => None,
+        })
+    }
+
+    pub(crate) fn operator_count(tx: &mut Tx<'_>) -> sqlstore::Result<u64> {
+        tx.query_opt("SELECT COUNT(*) FROM terminal_operators", &[])?.map_or(Ok(0), |row| row.u64(0))
+    }
+
+    pub(crate) fn put_operator(tx: &mut Tx<'_>, number: &str, role: Role, hash: Vec<u8>) -> Result<()> {
+        tx.execute("DELETE FROM terminal_operators WHERE number = $1", &[number.into()])?;
+        tx.execute(
+            "INSERT INTO terminal_operators (number, role, hash) VALUES ($1, $2, $3)",
+            &[number.into(), role.name().into(), Value::Blob(hash)],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,310 @@
+//! The terminal core and its TCP shell against a fake cup-pos host (a transport `Server`):
+//! sign-on, sale, void, the reversal record's life (written before sending, cleared by the
+//! answer, 98 after a timeout sent before the next sale and surviving a restart, A0 on a forged
+//! MAC), settlement, operators and failover.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use hsm::Secret;
+use hsm::cipher::Cipher;
+use iso8583::{Envelope, Message};
+use terminal::{Card, Entry, Kind, Pos, Terminal, TerminalConfig, TerminalError, TxnRequest};
+use transport::{Handler, Server, ServerConfig};
+
+const TMK: [u8; 16] = [0x33; 16];
+const PIK: [u8; 8] = [0x13, 0x57, 0x9B, 0xDF, 0x02, 0x46, 0x8A, 0xCE];
+const MAK: [u8; 8] = [0x7F, 0x52, 0xE3, 0x20, 0x1F, 0xDF, 0x04, 0x5E];
+const HOST_BATCH: u32 = 7;
+const PAN: &str = "6224242900000113";
+const TRACK2: &str = "6224242900000113=28062010000000000";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Normal,
+    /// Financial requests get no answer (the terminal times out).
+    Silent,
+    /// Approvals go back with a wrong MAC.
+    ForgeMac,
+}
+
+#[derive(Clone)]
+struct FakeHost {
+    mode: Arc<Mutex<Mode>>,
+    /// (MTI, 11, 39) of every request seen.
+    seen: Arc<Mutex<Vec<(String, String, String)>>>,
+}
+
+fn mac(message: &mut Message) {
+    let mab = Terminal::mab(message).unwrap();
+    let mac = hsm::mac::cup_ecb_mac(&MAK, &mab).unwrap();
+    message.set(64, &mac).unwrap();
+}
+
+fn field62() -> Vec<u8> {
+    let tmk = Cipher::tdes(&TMK).unwrap();
+    let mut out = Vec::new();
+    for key in [PIK, MAK] {
+        let mut enc = key;
+        tmk.ecb_encrypt(&mut enc).unwrap();
+        out.extend_from_slice(&enc);
+        out.extend_from_slice(&hsm::signon::sign_on_kcv(&key).unwrap());
+    }
+    out
+}
+
+impl Handler for FakeHost {
+    async fn handle(&self, envelope: Envelope, request: Message) -> Option<(Envelope, Message)> {
+        let mti = request.mti().to_string();
+        self.seen.lock().unwrap().push((
+            mti.clone(),
+            request.get_str(11).unwrap_or("").to_owned(),
+            request.get_str(39).unwrap_or("").to_owned(),
+        ));
+        let mode = *self.mode.lock().unwrap();
+        let mut response = request.response(&[2, 3, 4, 11, 22, 25, 41, 42, 49, 60, 61]).unwrap();
+        response.set_str(39, "00").unwrap();
+        match mti.as_str() {
+            "0800" => {
+                response.set_str(60, &format!("00{HOST_BATCH:06}001")).unwrap();
+                response.set(62, &field62()).unwrap();
+            }
+            "0500" => {
+                let mut f48 = request.get_str(48).unwrap().to_owned().into_bytes();
+                f48[30] = b'1';
+                f48[61] = b'1';
+                response.set_str(48, std::str::from_utf8(&f48).unwrap()).unwrap();
+            }
+            "0320" | "0820" => {}
+            _ => {
+                if mode == Mode::Silent && mti != "0400" {
+                    return None;
+                }
+                if mti != "0400" {
+                    response.set_str(37, "123456789012").unwrap();
+                    response.set_str(38, "AB1234").unwrap();
+                    response.set_str(63, "CUP").unwrap();
+                }
+                mac(&mut response);
+                if mode == Mode::ForgeMac && mti != "0400" {
+                    response.set(64, b"00000000").unwrap();
+                }
+            }
+        }
+        Some((envelope.response(), response))
+    }
+}
+
+async fn start_host() -> (FakeHost, String) {
+    let host = FakeHost { mode: Arc::new(Mutex::new(Mode::Normal)), seen: Arc::new(Mutex::new(Vec::new())) };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let server = Arc::new(Server::new(iso8583::builtin::cup_pos(), host.clone(), ServerConfig::default()));
+    tokio::spawn(async move { server.serve(listener).await });
+    (host, address)
+}
+
+fn dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cardnet-terminal-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn config(dir: &std::path::Path, primary: &str, backup: Option<&str>) -> TerminalConfig {
+    std::fs::write(dir.join("tmk.hex"), iso8583::hex::encode(&TMK)).unwrap();
+    let kcv = terminal::keys::tmk_kcv(&Secret::new(&TMK)).unwrap();
+    let backup = backup.map(|b| format!("backup = \"{b}\"\n")).unwrap_or_default();
+    let text = format!(
+        "terminal_id = \"POS00001\"\nmerchant_id = \"898440158120001\"\nprimary = \"{primary}\"\n{backup}\
+         tmk_file = \"tmk.hex\"\ntmk_kcv = \"{kcv}\"\njournal = \"terminal.db\"\nkey_scheme = \"001\"\n\
+         timeout_ms = 500\nconnect_timeout_ms = 500\n\
+         [[operators]]\nnumber = \"00\"\nrole = \"supervisor\"\npassword = \"123456\"\n\
+         [[operators]]\nnumber = \"01\"\nrole = \"cashier\"\npassword = \"0101\"\n"
+    );
+    let path = dir.join("terminal.toml");
+    std::fs::write(&path, text).unwrap();
+    TerminalConfig::load(&path).unwrap()
+}
+
+fn open(config: &TerminalConfig) -> Pos {
+    let mut terminal = Terminal::open(config.clone()).unwrap();
+    terminal.log_in("01", &Secret::new(b"0101")).unwrap();
+    Pos::new(terminal)
+}
+
+fn card() -> Card {
+    Card {
+        pan: PAN.into(),
+        entry: Entry::Swipe,
+        track2: Some(TRACK2.into()),
+        expiry_yymm: None,
+        sequence_number: None,
+        icc_data: None,
+    }
+}
+
+fn sale(amount_minor: u64) -> TxnRequest {
+    TxnRequest {
+        kind: Some(Kind::Purchase),
+        card: Some(card()),
+        amount_minor: Some(amount_minor),
+        pin: Some(Secret::new(b"123456")),
+        ..TxnRequest::default()
+    }
+}
+
+fn supervisor() -> Secret {
+    Secret::new(b"123456")
+}
+
+#[tokio::test]
+async fn sign_on_sale_void_refund_and_settlement() {
+    let (host, address) = start_host().await;
+    let dir = dir("day");
+    let config = config(&dir, &address, None);
+    let mut pos = open(&config);
+    assert!(pos.terminal().self_check().iter().all(|c| c.ok));
+    let signed = pos.sign_on().await.unwrap();
+    assert!(signed.approved);
+    assert_eq!(pos.terminal().batch_no(), HOST_BATCH, "the batch number comes from 60.2");
+
+    // The reversal record is on disk before the request can go out; the answer clears it.
+    let out = pos.terminal_mut().begin(&sale(1_234)).unwrap();
+    assert_eq!(pos.terminal().pending_reversal().unwrap().map(|r| r.1), Some("98".into()));
+    assert_eq!(out.message.get_str(63), Some("001"), "the operator's number in 63");
+    assert!(out.message.has(52) && out.message.has(64));
+    pos.terminal_mut().abandon(&out).unwrap();
+
+    let outcome = pos.transact(&sale(1_234)).await.unwrap();
+    assert!(outcome.approved, "{outcome:?}");
+    assert_eq!(outcome.rrn.as_deref(), Some("123456789012"));
+    assert_eq!(outcome.auth_code.as_deref(), Some("AB1234"));
+    assert!(pos.terminal().pending_reversal().unwrap().is_none());
+
+    // Void needs the supervisor's password; a wrong one is refused before anything is sent.
+    let void = |password: &[u8]| TxnRequest {
+        kind: Some(Kind::Void),
+        original_trace: Some(outcome.trace.clone()),
+        supervisor_password: Some(Secret::new(password)),
+        ..TxnRequest::default()
+    };
+    let sent = host.seen.lock().unwrap().len();
+    assert!(matches!(pos.transact(&void(b"999999")).await, Err(TerminalError::Input(_))));
+    assert_eq!(host.seen.lock().unwrap().len(), sent);
+    let voided = pos.transact(&void(b"123456")).await.unwrap();
+    assert!(voided.approved);
+    assert_eq!(voided.amount_minor, Some(1_234), "a void is for the original amount");
+    assert!(pos.transact(&void(b"123456")).await.is_err(), "a voided sale cannot be voided again");
+
+    let second = pos.transact(&sale(500)).await.unwrap();
+    let refund = TxnRequest {
+        kind: Some(Kind::Refund),
+        amount_minor: Some(200),
+        original_trace: Some(second.trace.clone()),
+        supervisor_password: Some(supervisor()),
+        ..TxnRequest::default()
+    };
+    assert!(pos.transact(&refund).await.unwrap().approved);
+
+    let totals = pos.terminal().totals().unwrap();
+    assert_eq!((totals.domestic_debit_minor, totals.domestic_debit_count), (1_734, 2));
+    assert_eq!((totals.domestic_credit_minor, totals.domestic_credit_count), (1_434, 2));
+    assert!(pos.settle(&Secret::new(b"000000")).await.is_err(), "settlement needs the supervisor");
+    let settled = pos.settle(&supervisor()).await.unwrap();
+    assert!(settled.domestic_balanced && settled.foreign_balanced);
+    assert_eq!(settled.field48, "00000000173400200000000143400200000000000000000000000000000000");
+    assert_eq!(settled.next_batch_no, HOST_BATCH + 1);
+    assert!(pos.terminal().entries().unwrap().is_empty(), "the new batch is empty");
+    let off = pos.sign_off().await.unwrap();
+    assert_eq!(off.response_code, "00");
+    assert!(!pos.terminal().signed_on());
+}
+
+#[tokio::test]
+async fn a_timed_out_sale_is_reversed_98_before_the_next_one_even_after_a_restart() {
+    let (host, address) = start_host().await;
+    let dir = dir("timeout");
+    let config = config(&dir, &address, None);
+    let mut pos = open(&config);
+    *host.mode.lock().unwrap() = Mode::Silent;
+    let outcome = pos.transact(&sale(900)).await.unwrap();
+    assert!(!outcome.approved);
+    assert_eq!(outcome.reversal_pending.as_deref(), Some("98"));
+    let trace = outcome.trace.clone();
+    drop(pos);
+
+    // Power off and on: the record is still there, and sent first.
+    let mut pos = open(&config);
+    assert_eq!(pos.terminal().pending_reversal().unwrap(), Some((trace.clone(), "98".into())));
+    *host.mode.lock().unwrap() = Mode::Normal;
+    let next = pos.transact(&sale(100)).await.unwrap();
+    assert!(next.approved);
+    assert!(pos.terminal().pending_reversal().unwrap().is_none());
+    let seen = host.seen.lock().unwrap().clone();
+    let reversal = seen.iter().position(|(mti, t, reason)| mti == "0400" && *t == trace && reason == "98");
+    let next_sale = seen.iter().position(|(mti, t, _)| mti == "0200" && *t == next.trace);
+    assert!(reversal.is_some() && reversal < next_sale, "{seen:?}");
+    assert_eq!(seen.iter().filter(|(mti, _, _)| mti == "0400").count(), 1, "sent exactly once");
+}
+
+#[tokio::test]
+async fn a_forged_response_mac_is_reversed_a0() {
+    let (host, address) = start_host().await;
+    let dir = dir("forged");
+    let config = config(&dir, &address, None);
+    let mut pos = open(&config);
+    *host.mode.lock().unwrap() = Mode::ForgeMac;
+    let outcome = pos.transact(&sale(700)).await.unwrap();
+    assert!(!outcome.approved);
+    assert_eq!(outcome.response_code, "A0");
+    assert_eq!(outcome.reversal_pending.as_deref(), Some("A0"));
+    assert!(pos.terminal().entries().unwrap().is_empty(), "not journaled");
+    *host.mode.lock().unwrap() = Mode::Normal;
+    assert!(pos.transact(&sale(100)).await.unwrap().approved);
+    let seen = host.seen.lock().unwrap().clone();
+    assert!(seen.iter().any(|(mti, t, reason)| mti == "0400" && *t == outcome.trace && reason == "A0"), "{seen:?}");
+}
+
+#[tokio::test]
+async fn operators_passwords_are_checked_and_stored_hashed() {
+    let dir = dir("operators");
+    let config = config(&dir, "127.0.0.1:9", None);
+    let mut terminal = Terminal::open(config.clone()).unwrap();
+    assert!(terminal.log_in("01", &Secret::new(b"9999")).is_err());
+    assert!(terminal.log_in("02", &Secret::new(b"0101")).is_err());
+    assert_eq!(terminal.log_in("01", &Secret::new(b"0101")).unwrap(), terminal::Role::Cashier);
+    assert!(terminal.authorise_supervisor(Some(&Secret::new(b"0101"))).is_err());
+    terminal.authorise_supervisor(Some(&supervisor())).unwrap();
+    terminal.set_operator(&supervisor(), "02", terminal::Role::Cashier, &Secret::new(b"2222")).unwrap();
+    assert!(
+        terminal.set_operator(&Secret::new(b"0101"), "03", terminal::Role::Cashier, &Secret::new(b"3333")).is_err()
+    );
+    assert!(terminal.log_in("02", &Secret::new(b"2222")).is_ok());
+    drop(terminal);
+    let bytes = std::fs::read(dir.join("terminal.db")).unwrap();
+    let wal = std::fs::read(dir.join("terminal.db-wal")).unwrap_or_default();
+    for password in [&b"123456"[..], b"2222"] {
+        assert!(!bytes.windows(password.len()).any(|w| w == password), "no clear password on disk");
+        assert!(!wal.windows(password.len()).any(|w| w == password), "no clear password in the WAL");
+    }
+}
+
+#[tokio::test]
+async fn self_check_reports_a_wrong_tmk_and_the_backup_host_is_used() {
+    let (_host, address) = start_host().await;
+    let dir = dir("selfcheck");
+    let mut config = config(&dir, "127.0.0.1:1", Some(&address));
+    let mut pos = open(&config);
+    assert!(pos.sign_on().await.unwrap().approved);
+    assert_eq!(pos.host(), Some((address.as_str(), true)));
+    assert!(pos.notices().iter().any(|n| n.contains("backup")), "{:?}", pos.notices());
+    drop(pos);
+    config.tmk_kcv = "000000".into();
+    match Terminal::open(config) {
+        Err(TerminalError::SelfCheck(items)) => {
+            assert!(items.iter().any(|i| i.item == "tmk" && !i.ok && !i.remedy.is_empty()));
+        }
+        other => panic!("expected a self-check failure, got {other:?}"),
+    }
+}
