@@ -5,6 +5,10 @@
 //! "response_code", "message", "rrn", "auth_code", "trace", "batch_no", "amount_minor",
 //! "balance", "pan_masked", "operator", "reversal_pending", "sign_on_needed", "host",
 //! "failover", "notices"} (settle: the totals, field 48, balanced flags and the next batch).
+//! An approved transaction's object also has "receipt": both copies of the slip (签购单) as
+//! printed, in `--lang zh|en` (default zh), card number masked; `reprint` prints the last slip
+//! again with the reprint marker (from the terminal's journal, no network); `parameters` runs
+//! the parameter download (0800/360) that gives the slips the merchant's name.
 //!
 //! A test card is given with `--card-file` (the JSON `cardnet issuer card issue --json` prints:
 //! pan, pin, track2, chip_track2, expiry, card_sequence) or with `--card PAN [--track2 …]
@@ -43,6 +47,9 @@ pub struct RunArgs {
     /// Print one JSON object.
     #[arg(long, global = true)]
     json: bool,
+    /// The language of the slips: zh (中文) or en.
+    #[arg(long, global = true, default_value = "zh", value_parser = parse_lang)]
+    lang: receipt::Lang,
     #[command(subcommand)]
     command: PosAction,
 }
@@ -122,6 +129,14 @@ pub enum PosAction {
     },
     Settle,
     SignOff,
+    /// Print the last slip again, marked as a reprint.
+    Reprint,
+    /// Parameter download (0800/360): the merchant's name for the slips.
+    Parameters,
+}
+
+fn parse_lang(text: &str) -> Result<receipt::Lang, String> {
+    text.parse().map_err(|e: receipt::UnknownLang| e.to_string())
 }
 
 fn error(e: TerminalError) -> CliError {
@@ -197,8 +212,12 @@ pub fn run(command: PosCommand) -> Result<(), CliError> {
             println!("note: {notice}");
         }
         if let Some(object) = value.as_object() {
-            for (key, v) in object.iter().filter(|(k, v)| !v.is_null() && *k != "notices") {
+            for (key, v) in object.iter().filter(|(k, v)| !v.is_null() && *k != "notices" && *k != "receipt") {
                 println!("{key}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            }
+            if let Some(text) = object.get("receipt").and_then(Value::as_str) {
+                println!();
+                print!("{text}");
             }
         }
     }
@@ -221,6 +240,20 @@ async fn act(pos: &mut Pos, args: &RunArgs, supervisor: Option<Secret>) -> Resul
     let request = match &args.command {
         PosAction::SignOn => return serde_json::to_value(pos.sign_on().await.map_err(error)?).map_err(json_error),
         PosAction::SignOff => return serde_json::to_value(pos.sign_off().await.map_err(error)?).map_err(json_error),
+        PosAction::Parameters => {
+            let outcome = pos.download_parameters().await.map_err(error)?;
+            let mut value = serde_json::to_value(&outcome).map_err(json_error)?;
+            if let Some(object) = value.as_object_mut() {
+                object.insert("merchant_name".into(), json!(pos.terminal().merchant_name()));
+            }
+            return Ok(value);
+        }
+        PosAction::Reprint => {
+            let text = pos.terminal().last_receipt(args.lang).map_err(error)?;
+            let text =
+                text.ok_or_else(|| CliError::Failure("no slip to reprint: no transaction approved yet".into()))?;
+            return Ok(json!({ "transaction": "reprint", "receipt": text }));
+        }
         PosAction::Settle => {
             let password =
                 supervisor.as_ref().ok_or_else(|| CliError::bad_input("settle needs --supervisor-password"))?;
@@ -248,7 +281,11 @@ async fn act(pos: &mut Pos, args: &RunArgs, supervisor: Option<Secret>) -> Resul
         }
     };
     let outcome = pos.transact(&request).await.map_err(error)?;
-    serde_json::to_value(outcome).map_err(json_error)
+    let mut value = serde_json::to_value(&outcome).map_err(json_error)?;
+    if let (Some(text), Some(object)) = (outcome.receipt_text(args.lang), value.as_object_mut()) {
+        object.insert("receipt".into(), json!(text));
+    }
+    Ok(value)
 }
 
 fn json_error(e: serde_json::Error) -> CliError {

@@ -4,6 +4,7 @@
 //! ```toml
 //! terminal_id = "POS00001"
 //! merchant_id = "898440158120001"
+//! merchant_name = "Cardnet Coffee"  # optional: the slip's name until a parameter download
 //! primary = "127.0.0.1:7001"
 //! backup = "127.0.0.1:7002"          # optional
 //! tmk_file = "tmk.hex"               # 32 hex digits, mode 0600
@@ -32,6 +33,8 @@ pub const TIMEOUT_MS_DEFAULT: u64 = 30_000;
 pub const CONNECT_TIMEOUT_MS_DEFAULT: u64 = 3_000;
 /// Default tries of a pending reversal on each occasion it must be sent.
 pub const REVERSAL_ATTEMPTS_MAX_DEFAULT: u32 = 3;
+/// Longest merchant name kept for slips (the parameter download's items are at most 99).
+pub const MERCHANT_NAME_CHARS_MAX: usize = 99;
 /// The TPDU and header a cardnet terminal sends (reference §1 examples).
 pub const TPDU_HEX_DEFAULT: &str = "6000060000";
 pub const HEADER_HEX_DEFAULT: &str = "603100311003";
@@ -50,6 +53,9 @@ pub struct OperatorSeed {
 pub struct TerminalConfig {
     pub terminal_id: String,
     pub merchant_id: String,
+    /// The name printed on slips until the host's parameter download (0800/360) gives one.
+    #[serde(default)]
+    pub merchant_name: Option<String>,
     pub primary: String,
     #[serde(default)]
     pub backup: Option<String>,
@@ -118,6 +124,9 @@ impl TerminalConfig {
         }
         if self.merchant_id.len() != 15 || !self.merchant_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return bad("merchant_id: 15 letters or digits (field 42)");
+        }
+        if self.merchant_name.as_ref().is_some_and(|n| n.chars().count() > MERCHANT_NAME_CHARS_MAX) {
+            return Err(TerminalError::Config(format!("merchant_name: at most {MERCHANT_NAME_CHARS_MAX} characters")));
         }
         if hsm::SignOnScheme::from_code(&self.key_scheme).is_err() {
             return bad("key_scheme: 001, 003 or 004");

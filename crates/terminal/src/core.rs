@@ -9,8 +9,9 @@ use hsm::signon::{SignOnScheme, TerminalWorkingKeys, load_terminal_keys};
 use iso8583::{Envelope, Header, Message, Mti, ProcessingRequirement, Spec, Tpdu};
 use serde::Serialize;
 
-use crate::config::TerminalConfig;
+use crate::config::{MERCHANT_NAME_CHARS_MAX, TerminalConfig};
 use crate::keys;
+use crate::slip::{SlipContext, SlipInput};
 use crate::store::{JournalEntry, ReversalRow, Role, StateRow, Store};
 use crate::{Result, TerminalError, codec};
 
@@ -36,6 +37,12 @@ const OPERATOR_DIGITS: usize = 2;
 /// Password length bounds (terminal keypads take 4–12 digits).
 const PASSWORD_LEN_MIN: usize = 4;
 const PASSWORD_LEN_MAX: usize = 12;
+/// 60.3 of the parameter download (0800/360, docs/acquirer.md §1).
+const NETWORK_CODE_PARAMETERS: &str = "360";
+/// Items read from one parameter download's field 62 (`tag(2) length(2) value`).
+const PARAMETER_ITEMS_MAX: usize = 32;
+/// The parameter item carrying the merchant's name.
+const PARAMETER_MERCHANT_NAME: &str = "01";
 
 /// How the card was read (field 22 digits 1–2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -213,6 +220,7 @@ pub struct TxnRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     SignOn,
+    Parameters,
     Txn(Kind),
     Reversal,
     Settlement,
@@ -227,6 +235,7 @@ pub struct Outgoing {
     pub purpose: Purpose,
     pub(crate) trace: String,
     pub(crate) entry: Option<JournalEntry>,
+    pub(crate) slip: Option<SlipContext>,
 }
 
 impl std::fmt::Debug for Outgoing {
@@ -268,6 +277,18 @@ pub struct Outcome {
     /// The reason of a reversal now pending (`98`, `A0`, `06`, `96`), if any.
     pub reversal_pending: Option<String>,
     pub sign_on_needed: bool,
+    /// The slip of an approved transaction (merchant copy; the cardholder copy is the same
+    /// with [`receipt::ReceiptCopy::Cardholder`]). Card number masked. Not in the JSON:
+    /// [`Outcome::receipt_text`] renders it.
+    #[serde(skip)]
+    pub receipt: Option<receipt::Receipt>,
+}
+
+impl Outcome {
+    /// Both copies of the slip, as printed, in `lang`; `None` when nothing was approved.
+    pub fn receipt_text(&self, lang: receipt::Lang) -> Option<String> {
+        self.receipt.as_ref().map(|r| crate::slip::receipt_text(r, lang, false))
+    }
 }
 
 /// One line of the power-on self-check.
@@ -369,6 +390,9 @@ pub struct Terminal {
     state: StateRow,
     operator: Option<(String, Role)>,
     checks: Vec<SelfCheck>,
+    /// The slip's merchant name: the parameter download's, else the configuration's.
+    merchant_name: Option<String>,
+    clock: Arc<dyn clock::Clock>,
 }
 
 impl std::fmt::Debug for Terminal {
@@ -462,6 +486,8 @@ impl Terminal {
             state: StateRow { batch_no: 1, trace: 0, scheme: None, keys: None, sign_on_needed: true, salt: Vec::new() },
             operator: None,
             checks: Vec::new(),
+            merchant_name: None,
+            clock: Arc::new(clock::SystemClock),
         };
         let journal = terminal.load();
         checks.push(check("journal", journal.map_err(|e| (e.to_string(), "the journal file is damaged or sealed under another TMK: settle it on another device from the host's records, then move the file aside".into()))));
@@ -505,6 +531,8 @@ impl Terminal {
             hsm::data::open(self.storage_key.expose(), &reversal.request)?;
         }
         self.state = state;
+        let downloaded = self.store.db().transaction(|tx| Store::parameter(tx, PARAMETER_MERCHANT_NAME))?;
+        self.merchant_name = downloaded.filter(|n| !n.is_empty()).or_else(|| self.config.merchant_name.clone());
         let entries = self.entries()?;
         Ok(format!(
             "batch {:06}: {} records intact{}",
@@ -539,6 +567,26 @@ impl Terminal {
 
     pub fn config(&self) -> &TerminalConfig {
         &self.config
+    }
+
+    /// The terminal's clock (slips take their year from it). The system clock unless set.
+    pub fn set_clock(&mut self, clock: Arc<dyn clock::Clock>) {
+        self.clock = clock;
+    }
+
+    /// The name printed on slips: from the parameter download, else the configuration.
+    pub fn merchant_name(&self) -> Option<&str> {
+        self.merchant_name.as_deref()
+    }
+
+    /// The last slip (both copies) marked as a reprint (重打印), in `lang`; `None` before the
+    /// first approved transaction. It survives a restart; it holds the masked card number only.
+    pub fn last_receipt(&self, lang: receipt::Lang) -> Result<Option<String>> {
+        let texts = self.store.db().transaction(Store::last_receipt)?;
+        Ok(texts.map(|(zh, en)| match lang {
+            receipt::Lang::Zh => zh,
+            receipt::Lang::En => en,
+        }))
     }
 
     pub fn batch_no(&self) -> u32 {
@@ -672,7 +720,7 @@ impl Terminal {
     }
 
     fn outgoing(&self, message: Message, purpose: Purpose, trace: String) -> Outgoing {
-        Outgoing { envelope: self.envelope, message, purpose, trace, entry: None }
+        Outgoing { envelope: self.envelope, message, purpose, trace, entry: None, slip: None }
     }
 
     /// 0800 sign-on (60.3 = the configured key scheme, 63 = operator).
@@ -716,6 +764,64 @@ impl Terminal {
         Ok(outcome)
     }
 
+    /// 0800/360 parameter download (merchant name and the rest, docs/acquirer.md §1).
+    pub fn parameters_request(&mut self) -> Result<Outgoing> {
+        let trace = self.next_trace();
+        let mut m = self.message("0800", &trace)?;
+        m.set_str(60, &format!("00{:06}{NETWORK_CODE_PARAMETERS}", self.state.batch_no)).map_err(codec("60"))?;
+        m.set_str(63, &self.operator63()).map_err(codec("63"))?;
+        self.save_state()?;
+        Ok(self.outgoing(m, Purpose::Parameters, trace))
+    }
+
+    /// Take the 0810/360: field 62's `tag(2) length(2) value` items kept (printable text
+    /// only); item 01 becomes the slips' merchant name.
+    pub fn on_parameters_response(&mut self, response: &Message) -> Result<Outcome> {
+        let code = response.get_str(39).unwrap_or("").to_owned();
+        let mut outcome = self.outcome("parameters", &code, field(response, "11").unwrap_or_default());
+        if code != "00" {
+            return Ok(outcome);
+        }
+        if field(response, "60.3").as_deref() != Some(NETWORK_CODE_PARAMETERS) {
+            return Err(TerminalError::Message("parameters: the answer is not a parameter download (60.3)".into()));
+        }
+        let bad = || TerminalError::Message("parameters: field 62 is not tag-length-value items".into());
+        let data = response.get(62).ok_or_else(bad)?;
+        let mut items = Vec::new();
+        let mut rest = data;
+        while !rest.is_empty() {
+            if items.len() >= PARAMETER_ITEMS_MAX {
+                return Err(TerminalError::Message(format!("parameters: more than {PARAMETER_ITEMS_MAX} items")));
+            }
+            let head = rest.get(..4).and_then(|h| std::str::from_utf8(h).ok()).ok_or_else(bad)?;
+            let (tag, len) = head.split_at(2);
+            if !tag.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            let len: usize = len.parse().map_err(|_| bad())?;
+            let value = rest.get(4..4 + len).ok_or_else(bad)?;
+            let value: String = String::from_utf8_lossy(value).chars().filter(|c| !c.is_control()).collect();
+            items.push((tag.to_owned(), value));
+            rest = &rest[4 + len..];
+        }
+        let name = items
+            .iter()
+            .find(|(tag, _)| tag == PARAMETER_MERCHANT_NAME)
+            .map(|(_, v)| v.trim().chars().take(MERCHANT_NAME_CHARS_MAX).collect::<String>())
+            .filter(|n| !n.is_empty());
+        self.store.db().transact(|tx| {
+            for (tag, value) in &items {
+                Store::put_parameter(tx, tag, value)?;
+            }
+            Ok::<(), TerminalError>(())
+        })?;
+        if name.is_some() {
+            self.merchant_name = name;
+        }
+        outcome.approved = true;
+        Ok(outcome)
+    }
+
     fn outcome(&self, transaction: &str, code: &str, trace: String) -> Outcome {
         Outcome {
             transaction: transaction.to_owned(),
@@ -732,6 +838,7 @@ impl Terminal {
             operator: self.operator().map(str::to_owned),
             reversal_pending: None,
             sign_on_needed: self.state.sign_on_needed || self.keys.is_none(),
+            receipt: None,
         }
     }
 
@@ -905,6 +1012,8 @@ impl Terminal {
         })?;
         let mut out = self.outgoing(m, Purpose::Txn(kind), trace);
         out.entry = Some(entry);
+        out.slip =
+            Some(SlipContext { entry: card.entry, pin: request.pin.is_some(), original: original.map(|(_, _, o)| o) });
         Ok(out)
     }
 
@@ -978,14 +1087,38 @@ impl Terminal {
         outcome.auth_code = response.get_str(38).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         outcome.balance = response.get_str(54).map(str::to_owned);
         outcome.sign_on_needed = self.state.sign_on_needed;
+        let organisation =
+            field(response, "63.1").or_else(|| response.get_str(63).map(|s| s.chars().take(3).collect()));
+        let slip = match (&entry, &out.slip, code.as_str()) {
+            (Some(entry), Some(context), "00") => {
+                let slip = crate::slip::build(&SlipInput {
+                    merchant_name: self.merchant_name.as_deref().unwrap_or(""),
+                    merchant_id: &self.config.merchant_id,
+                    terminal_id: &self.config.terminal_id,
+                    operator: self.operator().unwrap_or(""),
+                    pan: &entry.pan,
+                    kind,
+                    context,
+                    batch_no: entry.batch_no,
+                    trace: &entry.trace,
+                    amount_minor: entry.amount_minor,
+                    organisation: organisation.as_deref(),
+                    response,
+                    now_ms: self.clock.now_ms(),
+                });
+                let zh = crate::slip::receipt_text(&slip, receipt::Lang::Zh, true);
+                let en = crate::slip::receipt_text(&slip, receipt::Lang::En, true);
+                Some((slip, zh, en))
+            }
+            _ => None,
+        };
         let state = self.state.clone();
         let journal = match (&entry, code.as_str(), kind) {
             (Some(entry), "00", k) if k != Kind::Balance => {
                 let mut entry = entry.clone();
                 entry.rrn = outcome.rrn.clone();
                 entry.auth_code = outcome.auth_code.clone();
-                entry.organisation =
-                    field(response, "63.1").or_else(|| response.get_str(63).map(|s| s.chars().take(3).collect()));
+                entry.organisation = organisation.clone();
                 let sealed = self.seal_entry(&entry)?;
                 let original_status = match kind {
                     Kind::Void | Kind::PreAuthVoid => Some("voided"),
@@ -1004,6 +1137,9 @@ impl Terminal {
                     Store::set_status(tx, entry.batch_no, original, status)?;
                 }
             }
+            if let Some((_, zh, en)) = &slip {
+                Store::put_last_receipt(tx, zh, en)?;
+            }
             Store::clear_reversal(tx)
         });
         if let Err(error) = written {
@@ -1013,6 +1149,7 @@ impl Terminal {
             }
             return Err(error);
         }
+        outcome.receipt = slip.map(|(slip, _, _)| slip);
         Ok(outcome)
     }
 

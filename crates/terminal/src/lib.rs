@@ -40,6 +40,16 @@
 //! shell sends a pending reversal before the next online transaction, settlement or sign-off
 //! (up to `reversal_attempts_max` tries per occasion; while it stays pending the terminal
 //! refuses new online work), and it survives a restart because it is on disk.
+//!
+//! # Slips
+//!
+//! Every approved transaction's [`Outcome`] carries a [`receipt::Receipt`] (`slip.rs`): the
+//! merchant name from the parameter download (0800/360, [`Pos::download_parameters`]) or the
+//! configuration, ids, operator, the masked card number, 63.1's card organisation, type, entry
+//! mode, batch/trace/RRN/authorisation code, the host's 12/13 with the terminal's year, the
+//! amount, PIN or signature line. The last slip's reprint text (both languages) is written in
+//! the same database transaction that journals the approval, so [`Terminal::last_receipt`]
+//! reprints it after a restart; it is rendered text and holds only the masked card number.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod amount;
@@ -47,6 +57,7 @@ pub mod config;
 mod core;
 pub mod keys;
 mod shell;
+mod slip;
 mod store;
 
 pub use crate::core::{
@@ -54,6 +65,7 @@ pub use crate::core::{
 };
 pub use config::TerminalConfig;
 pub use shell::{Pos, SettlementOutcome};
+pub use slip::receipt_text;
 pub use store::{JournalEntry, Role, Store};
 
 use std::fmt;

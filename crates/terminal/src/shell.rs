@@ -148,6 +148,16 @@ impl Pos {
         }
     }
 
+    /// 0800/360 parameter download: the merchant name for slips and the host's other items.
+    pub async fn download_parameters(&mut self) -> Result<Outcome> {
+        self.connect().await?;
+        let out = self.terminal.parameters_request()?;
+        match self.exchange(&out).await? {
+            Reply::Answer(response) => self.terminal.on_parameters_response(&response),
+            Reply::Timeout => Ok(self.terminal.on_timeout(&out)),
+        }
+    }
+
     /// Sign on if needed, then send any pending reversal (up to `reversal_attempts_max` tries).
     async fn prepare(&mut self) -> Result<()> {
         self.connect().await?;

@@ -22,6 +22,14 @@ const SCHEMA: [&str; 4] = [
      record BLOB NOT NULL, PRIMARY KEY (batch_no, trace))",
     "CREATE TABLE terminal_operators (number TEXT PRIMARY KEY, role TEXT NOT NULL, hash BLOB NOT NULL)",
 ];
+const MIGRATION_RECEIPTS: &str = "terminal-2";
+const SCHEMA_RECEIPTS: [&str; 2] = [
+    // The parameter download's items (0800/360 field 62: 01 merchant name, 02 merchant id, ...).
+    "CREATE TABLE terminal_parameters (tag TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    // One row (id = 1): the last slip as printed for a reprint, in each language. Rendered text
+    // only, so it holds the masked card number and nothing more of the card.
+    "CREATE TABLE terminal_last_receipt (id BIGINT PRIMARY KEY, zh TEXT NOT NULL, en TEXT NOT NULL)",
+];
 
 /// An operator's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +124,7 @@ impl Store {
     /// Over a database opened elsewhere (`sqlite::memory:` in tests).
     pub fn with_database(db: Database) -> Result<Store> {
         db.migrate(MIGRATION, &SCHEMA)?;
+        db.migrate(MIGRATION_RECEIPTS, &SCHEMA_RECEIPTS)?;
         Ok(Store { db })
     }
 
@@ -234,6 +243,32 @@ impl Store {
             "INSERT INTO terminal_operators (number, role, hash) VALUES ($1, $2, $3)",
             &[number.into(), role.name().into(), Value::Blob(hash)],
         )?;
+        Ok(())
+    }
+
+    pub(crate) fn parameter(tx: &mut Tx<'_>, tag: &str) -> sqlstore::Result<Option<String>> {
+        tx.query_opt("SELECT value FROM terminal_parameters WHERE tag = $1", &[tag.into()])?
+            .map(|row| row.text(0))
+            .transpose()
+    }
+
+    pub(crate) fn put_parameter(tx: &mut Tx<'_>, tag: &str, value: &str) -> Result<()> {
+        tx.execute("DELETE FROM terminal_parameters WHERE tag = $1", &[tag.into()])?;
+        tx.execute("INSERT INTO terminal_parameters (tag, value) VALUES ($1, $2)", &[tag.into(), value.into()])?;
+        Ok(())
+    }
+
+    /// (Chinese, English) text of the last slip's reprint.
+    pub(crate) fn last_receipt(tx: &mut Tx<'_>) -> sqlstore::Result<Option<(String, String)>> {
+        match tx.query_opt("SELECT zh, en FROM terminal_last_receipt WHERE id = 1", &[])? {
+            Some(row) => Ok(Some((row.text(0)?, row.text(1)?))),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn put_last_receipt(tx: &mut Tx<'_>, zh: &str, en: &str) -> Result<()> {
+        tx.execute("DELETE FROM terminal_last_receipt WHERE id = 1", &[])?;
+        tx.execute("INSERT INTO terminal_last_receipt (id, zh, en) VALUES (1, $1, $2)", &[zh.into(), en.into()])?;
         Ok(())
     }
 }

@@ -1,0 +1,170 @@
+//! Sales slips (签购单) of approved transactions: the terminal fills a [`receipt::Receipt`] from
+//! the request it sent, the host's answer and its own configuration, and keeps the last one's
+//! reprint. The card number goes in through [`CardNumber::new`], which masks it at once.
+
+use iso8583::Message;
+use receipt::{Amount, CardNumber, DateTime, EntryMode, Lang, PRINTER_COLUMNS, Receipt, ReceiptCopy, TransactionType};
+
+use crate::core::{Entry, Kind, Original};
+
+/// Months a host's MMDD may lie before or after the terminal's own date before it is taken to
+/// belong to the neighbouring year (a slip printed just after midnight on 1 January).
+const YEAR_WRAP_MONTHS: i64 = 6;
+/// Characters of field 54 (cup-54): account type 2, amount type 2, currency 3, sign 1, amount 12.
+const BALANCE_FIELD_CHARS: usize = 20;
+
+/// The tear line between the merchant and the cardholder copy (the slips' own rules are `-`).
+const TEAR: &str = "=";
+
+/// What the request knew that the slip needs: how the card was read, PIN or signature, and the
+/// original transaction of a void, refund or completion.
+#[derive(Debug, Clone)]
+pub(crate) struct SlipContext {
+    pub entry: Entry,
+    pub pin: bool,
+    pub original: Option<Original>,
+}
+
+/// Everything a slip is made from.
+pub(crate) struct SlipInput<'a> {
+    pub merchant_name: &'a str,
+    pub merchant_id: &'a str,
+    pub terminal_id: &'a str,
+    pub operator: &'a str,
+    pub pan: &'a str,
+    pub kind: Kind,
+    pub context: &'a SlipContext,
+    pub batch_no: u32,
+    pub trace: &'a str,
+    pub amount_minor: u64,
+    pub organisation: Option<&'a str>,
+    pub response: &'a Message,
+    /// The terminal's clock (its year; the whole time when the host sent none).
+    pub now_ms: u64,
+}
+
+fn transaction_type(kind: Kind) -> TransactionType {
+    match kind {
+        Kind::Balance => TransactionType::Balance,
+        Kind::Purchase => TransactionType::Sale,
+        Kind::Void => TransactionType::Void,
+        Kind::Refund => TransactionType::Refund,
+        Kind::PreAuth => TransactionType::PreAuth,
+        Kind::PreAuthVoid => TransactionType::PreAuthVoid,
+        Kind::Completion => TransactionType::Completion,
+        Kind::CompletionAdvice => TransactionType::CompletionAdvice,
+    }
+}
+
+fn entry_mode(entry: Entry) -> EntryMode {
+    match entry {
+        Entry::Keyed => EntryMode::Keyed,
+        Entry::Swipe => EntryMode::Swipe,
+        Entry::Chip => EntryMode::Chip,
+        Entry::Contactless => EntryMode::Tap,
+    }
+}
+
+fn digits(text: &str, len: usize) -> Option<&str> {
+    (text.len() == len && text.bytes().all(|b| b.is_ascii_digit())).then_some(text)
+}
+
+fn number(text: Option<&str>) -> u32 {
+    text.and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+}
+
+/// The host's time of day (12) and date (13) with the terminal's year; the terminal's own
+/// time when the host sent none or nonsense.
+pub(crate) fn date_time(response: &Message, now_ms: u64) -> DateTime {
+    let now = clock::UtcDateTime::from_ms(now_ms);
+    let year = |y: i64| u32::try_from(y).unwrap_or(0);
+    let own = DateTime {
+        year: year(now.year),
+        month: now.month,
+        day: now.day,
+        hour: now.hour,
+        minute: now.minute,
+        second: now.second,
+    };
+    let (Some(time), Some(date)) =
+        (response.get_str(12).and_then(|t| digits(t, 6)), response.get_str(13).and_then(|d| digits(d, 4)))
+    else {
+        return own;
+    };
+    let part = |text: &str, at: usize| text.get(at..at + 2).and_then(|p| p.parse::<u32>().ok()).unwrap_or(u32::MAX);
+    let (month, day) = (part(date, 0), part(date, 2));
+    let (hour, minute, second) = (part(time, 0), part(time, 2), part(time, 4));
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+        return own;
+    }
+    let shift = i64::from(month) - i64::from(now.month);
+    let host_year = if shift > YEAR_WRAP_MONTHS {
+        now.year - 1
+    } else if shift < -YEAR_WRAP_MONTHS {
+        now.year + 1
+    } else {
+        now.year
+    };
+    DateTime { year: year(host_year), month, day, hour, minute, second }
+}
+
+/// Field 54 of a balance answer as an amount (a debit balance prints as its magnitude).
+fn balance(response: &Message) -> Option<Amount> {
+    let text = response.get(54).and_then(|v| std::str::from_utf8(v).ok())?;
+    if text.len() < BALANCE_FIELD_CHARS {
+        return None;
+    }
+    let currency = text.get(4..7)?.parse().ok()?;
+    let minor = text.get(8..BALANCE_FIELD_CHARS)?.parse().ok()?;
+    Some(Amount { minor, currency })
+}
+
+/// The merchant copy of the slip.
+pub(crate) fn build(input: &SlipInput<'_>) -> Receipt {
+    let response = input.response;
+    let text = |f: u8| response.get_str(f).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let amount = match input.kind {
+        Kind::Balance => balance(response).unwrap_or(Amount::cny(0)),
+        _ => Amount::cny(input.amount_minor),
+    };
+    let original = input.context.original.as_ref();
+    Receipt {
+        merchant_name: input.merchant_name.to_owned(),
+        merchant_id: input.merchant_id.to_owned(),
+        terminal_id: input.terminal_id.to_owned(),
+        operator: input.operator.to_owned(),
+        card_number: CardNumber::new(input.pan),
+        card_organization: input.organisation.unwrap_or("").to_owned(),
+        transaction: transaction_type(input.kind),
+        entry_mode: entry_mode(input.context.entry),
+        batch: input.batch_no,
+        trace: number(Some(input.trace)),
+        rrn: text(37),
+        auth_code: text(38),
+        date_time: date_time(response, input.now_ms),
+        amount,
+        pin_verified: input.context.pin,
+        copy: ReceiptCopy::Merchant,
+        reprint: false,
+        original_trace: original.map(|o| number(Some(&o.trace))),
+        original_rrn: original.and_then(|o| o.rrn.clone()),
+        original_auth_code: original.and_then(|o| o.auth_code.clone()),
+    }
+}
+
+/// Both copies of `receipt` as the printer prints them: merchant copy, a `=` tear line, cardholder
+/// copy; with the reprint marker when `reprint`.
+pub fn receipt_text(receipt: &Receipt, lang: Lang, reprint: bool) -> String {
+    let mut text = String::new();
+    for copy in [ReceiptCopy::Merchant, ReceiptCopy::Cardholder] {
+        let mut slip = receipt.clone();
+        slip.copy = copy;
+        slip.reprint = reprint;
+        if !text.is_empty() {
+            text.push_str(&TEAR.repeat(PRINTER_COLUMNS));
+            text.push('\n');
+        }
+        text.push_str(&receipt::render(&slip, lang));
+    }
+    text
+}

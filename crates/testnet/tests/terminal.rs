@@ -1,0 +1,644 @@
+//! The terminal core and its TCP shell (`terminal::Pos`) against the real acquirer host, switch
+//! and issuers on loopback (issue 7): a day of every transaction type over swipe, chip and tap
+//! (field 55 from the card simulator's ARQC), declines with their reasons, slips (签购单) and the
+//! reprint, a balanced settlement; the network cut mid-transaction and the 98 reversal sent
+//! exactly once after the terminal restarts; a forged response MAC reversed with A0. A frame
+//! shim between terminal and acquirer (in this file) records what the terminal sends and cuts or
+//! forges what comes back.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use acquirer::dev::SwitchKeys;
+use acquirer::{Acquirer, AcquirerServer, ServerOptions, TerminalDirectory};
+use hsm::{Secret, SecurityModule};
+use merchants::{
+    Application, Decision, DiscountRate, FeePlan, MerchantSettings, MerchantTerms, NewTerminal, Registry,
+    SettlementAccount, SettlementCycle, TmkImport, TmkSource,
+};
+use receipt::Lang;
+use terminal::config::OperatorSeed;
+use terminal::{Card, Entry, Kind, Outcome, Pos, Terminal, TerminalConfig, TxnRequest};
+use testnet::card::SimCard;
+use testnet::net::{ACQUIRER_ID, ISSUER_A, NetworkOptions, TestNetwork, blocking};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const TMK_A: [u8; 16] = [0x11; 16];
+const TMK_B: [u8; 16] = [0x22; 16];
+const MERCHANT_NAME: &str = "Cardnet Coffee";
+const SUPERVISOR_PASSWORD: &[u8] = b"123456";
+const CASHIER_PASSWORD: &[u8] = b"1111";
+/// How long a test waits for the acquirer's network reversal to reach the issuer.
+const SETTLE_POLLS: usize = 150;
+const POLL_MS: u64 = 100;
+
+fn tmk_clear() -> Secret {
+    let bytes: Vec<u8> = TMK_A.iter().zip(TMK_B.iter()).map(|(a, b)| a ^ b).collect();
+    Secret::from_vec(bytes)
+}
+
+fn licence(n: u32) -> String {
+    let first17 = format!("91440101{n:09}");
+    format!("{first17}{}", merchants::licence::check_character(&first17).unwrap())
+}
+
+struct Host {
+    server: AcquirerServer,
+    terminal_id: String,
+    merchant_id: String,
+}
+
+/// Onboard a merchant and a terminal through the registry and start the acquirer host (as
+/// tests/acquirer.rs does).
+async fn host(net: &TestNetwork) -> Host {
+    let dir = net.options.dir.clone();
+    let db_url = format!("sqlite:{}", dir.join("acquirer.db").display());
+    let db = blocking(|| sqlstore::Database::open(&db_url)).unwrap();
+    let hsm = Arc::clone(&net.hsm) as Arc<dyn SecurityModule>;
+    let settings = MerchantSettings {
+        merchant_id_prefix: "8984401".into(),
+        allowed_mccs: vec!["5411".into(), "5812".into()],
+        ..MerchantSettings::default()
+    };
+    let registry =
+        blocking(|| Registry::open_with_settings(db.clone(), Arc::clone(&hsm), Arc::clone(&net.clock), settings))
+            .unwrap();
+    let application = Application {
+        business_name: MERCHANT_NAME.into(),
+        licence_no: licence(7),
+        legal_representative: "Li Si".into(),
+        mcc: "5812".into(),
+        city: "Shanghai".into(),
+        country: "CN".into(),
+        settlement: SettlementAccount { bank_code: "102290000001".into(), account_no: "6222021000000007".into() },
+        expected_monthly_volume_minor: 50_000_000,
+    };
+    let merchant_id = blocking(|| {
+        let applied = registry.apply(&application).unwrap();
+        registry.review(applied.application_id, Decision::Approve, "documents in order", "Wang Wu").unwrap();
+        let terms = MerchantTerms {
+            fee_plan: FeePlan {
+                debit: DiscountRate { rate_bp: 50, cap_minor: Some(2_000) },
+                credit: DiscountRate { rate_bp: 60, cap_minor: None },
+            },
+            cycle: SettlementCycle::T1,
+            single_max_minor: Some(1_000_000),
+            daily_max_minor: Some(10_000_000),
+        };
+        registry.activate(applied.application_id, &terms).unwrap().merchant_id
+    });
+    let terminal_id = "POS00001".to_owned();
+    blocking(|| {
+        let source = TmkSource::Import(TmkImport::Components(vec![Secret::new(&TMK_A), Secret::new(&TMK_B)]));
+        let new = NewTerminal { terminal_id: terminal_id.clone(), model: Some("PAX A920".into()), serial: None };
+        registry.add_terminal(&merchant_id, &new, &source).unwrap();
+    });
+    let keys = SwitchKeys {
+        zmk: net.acquirer_keys.zmk.clone(),
+        zpk: net.acquirer_keys.zpk.clone(),
+        zak: net.acquirer_keys.zak.clone(),
+    };
+    let mut config = acquirer::dev::config_with_switch_keys(
+        hsm.as_ref(),
+        &keys,
+        ACQUIRER_ID,
+        "127.0.0.1:0",
+        &net.switch_address().unwrap().to_string(),
+        &db_url,
+        &dir.join("lmk.hex"),
+    )
+    .unwrap();
+    config.switch.timeout_ms = 3_000;
+    let directory: Arc<dyn TerminalDirectory> = Arc::new(registry);
+    let acquirer = blocking(|| Acquirer::with_database(&config, hsm, db, directory)).unwrap();
+    let options = ServerOptions {
+        session_backoff_ms_min: 50,
+        session_backoff_ms_max: 500,
+        connect_timeout_ms: 1_000,
+        reversal_poll_interval_ms: 50,
+        ..ServerOptions::default()
+    };
+    let server = AcquirerServer::start(acquirer, Arc::clone(&net.clock), options).await.unwrap();
+    let mut state = server.switch_state();
+    let ready = tokio::time::timeout(Duration::from_secs(5), async {
+        while *state.borrow_and_update() != transport::SessionState::Ready {
+            if state.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ready.is_ok(), "the acquirer signs on to the switch");
+    Host { server, terminal_id, merchant_id }
+}
+
+async fn network(name: &str) -> TestNetwork {
+    let dir = std::env::temp_dir().join(format!("cardnet-terminal-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let net = TestNetwork::start(NetworkOptions { dir, issuer_timeout_ms: 5_000, postgres_url: None }).await.unwrap();
+    assert!(net.wait_issuer_ready(ISSUER_A, 5_000).await);
+    net
+}
+
+/// The terminal's configuration: TMK file from the injected components, journal in `dir`.
+fn terminal_config(dir: &Path, host: &Host, primary: SocketAddr) -> TerminalConfig {
+    let dir: PathBuf = dir.join("terminal");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tmk = tmk_clear();
+    std::fs::write(dir.join("tmk.hex"), iso8583::hex::encode(tmk.expose())).unwrap();
+    let config = TerminalConfig {
+        terminal_id: host.terminal_id.clone(),
+        merchant_id: host.merchant_id.clone(),
+        merchant_name: None,
+        primary: primary.to_string(),
+        backup: None,
+        tmk_file: dir.join("tmk.hex"),
+        tmk_kcv: terminal::keys::tmk_kcv(&tmk).unwrap(),
+        journal: dir.join("terminal.db"),
+        key_scheme: "003".into(),
+        timeout_ms: 8_000,
+        connect_timeout_ms: 1_000,
+        reversal_attempts_max: 3,
+        tpdu: terminal::config::TPDU_HEX_DEFAULT.into(),
+        header: terminal::config::HEADER_HEX_DEFAULT.into(),
+        operators: vec![
+            OperatorSeed { number: "00".into(), role: "supervisor".into(), password: "123456".into() },
+            OperatorSeed { number: "01".into(), role: "cashier".into(), password: "1111".into() },
+        ],
+    };
+    config.check().unwrap();
+    config
+}
+
+/// Power the terminal on (self-check, journal where it left off) and log the cashier in.
+fn power_on(config: &TerminalConfig) -> Pos {
+    let mut terminal = Terminal::open(config.clone()).unwrap();
+    terminal.log_in("01", &Secret::new(CASHIER_PASSWORD)).unwrap();
+    Pos::new(terminal)
+}
+
+fn pin_of(sim: &SimCard) -> Secret {
+    Secret::new(sim.pin.expose())
+}
+
+/// The card as read with `entry`: the stripe's track 2, or the chip's track 2 equivalent,
+/// sequence number and field 55 with a fresh ARQC over `amount_minor`.
+fn read(sim: &mut SimCard, entry: Entry, amount_minor: u64, transaction_type: u8) -> Card {
+    match entry {
+        Entry::Chip | Entry::Contactless => {
+            let icc = sim
+                .generate_ac(&testnet::card::Terminal {
+                    amount_minor,
+                    currency: "156",
+                    country: "156",
+                    date_yymmdd: "261121",
+                    transaction_type,
+                    unpredictable_number: [0x12, 0x34, 0x56, 0x78],
+                })
+                .unwrap();
+            Card {
+                pan: sim.pan.clone(),
+                entry,
+                track2: sim.chip_track2.clone(),
+                expiry_yymm: None,
+                sequence_number: Some(sim.sequence_number.clone()),
+                icc_data: Some(icc),
+            }
+        }
+        _ => Card {
+            pan: sim.pan.clone(),
+            entry,
+            track2: Some(sim.track2.clone()),
+            expiry_yymm: None,
+            sequence_number: None,
+            icc_data: None,
+        },
+    }
+}
+
+fn request(kind: Kind, card: Option<Card>, amount_minor: Option<u64>, pin: Option<Secret>) -> TxnRequest {
+    TxnRequest { kind: Some(kind), card, amount_minor, pin, ..TxnRequest::default() }
+}
+
+fn on_original(kind: Kind, trace: &str, amount_minor: Option<u64>) -> TxnRequest {
+    TxnRequest {
+        kind: Some(kind),
+        amount_minor,
+        original_trace: Some(trace.to_owned()),
+        supervisor_password: Some(Secret::new(SUPERVISOR_PASSWORD)),
+        ..TxnRequest::default()
+    }
+}
+
+/// No text the terminal shows or prints carries a full card number.
+fn assert_masked(text: &str, pans: &[&str]) {
+    for pan in pans {
+        assert!(!text.contains(pan), "a full card number in: {text}");
+    }
+}
+
+/// An approved outcome, with its slip checked in both languages.
+fn approved(outcome: &Outcome, what: &str, pans: &[&str], texts: &mut Vec<String>) {
+    assert!(outcome.approved, "{what}: {outcome:?}");
+    assert_eq!(outcome.response_code, "00", "{what}");
+    let en = outcome.receipt_text(Lang::En).unwrap_or_else(|| panic!("{what}: a slip"));
+    let zh = outcome.receipt_text(Lang::Zh).unwrap_or_else(|| panic!("{what}: a slip"));
+    for text in [&en, &zh] {
+        assert!(text.contains(MERCHANT_NAME), "{what}: the merchant name from the parameter download\n{text}");
+        assert!(text.contains(&format!("{:06}", outcome.batch_no)), "{what}: batch\n{text}");
+        assert!(text.contains(&outcome.trace), "{what}: trace\n{text}");
+        if let Some(rrn) = &outcome.rrn {
+            assert!(text.contains(rrn.as_str()), "{what}: RRN\n{text}");
+        }
+        if let Some(pan) = &outcome.pan_masked {
+            assert!(text.contains(pan.as_str()), "{what}: masked card\n{text}");
+        }
+        assert!(text.contains("CUP"), "{what}: card organisation from 63\n{text}");
+        assert!(!text.contains("REPRINT") && !text.contains("重打印"), "{what}: not a reprint\n{text}");
+    }
+    assert!(en.contains("MERCHANT COPY") && en.contains("CARDHOLDER COPY"), "{what}: both copies\n{en}");
+    assert!(zh.contains("商户存根") && zh.contains("持卡人存根"), "{what}: both copies\n{zh}");
+    let json = format!("{outcome:?}");
+    for text in [&en, &zh, &json] {
+        assert_masked(text, pans);
+    }
+    texts.push(en);
+    texts.push(zh);
+    texts.push(json);
+}
+
+fn declined(outcome: &Outcome, code: &str, message: &str) {
+    assert!(!outcome.approved, "{outcome:?}");
+    assert_eq!((outcome.response_code.as_str(), outcome.message.as_str()), (code, message));
+    assert!(outcome.receipt.is_none(), "no slip for a decline");
+    assert_eq!(outcome.reversal_pending, None, "a decline is not reversed");
+}
+
+fn available(net: &TestNetwork, sim: &SimCard) -> i64 {
+    let issuer = net.issuer(ISSUER_A);
+    blocking(|| issuer.balance(&issuer::CardRef::Id(sim.card_id))).unwrap().available_minor
+}
+
+fn voided(net: &TestNetwork, sim: &SimCard, amount_minor: u64) -> usize {
+    let issuer = net.issuer(ISSUER_A);
+    blocking(|| issuer.card_journal(sim.card_id))
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.state == issuer::EntryState::Voided && entry.amount_minor == amount_minor)
+        .count()
+}
+
+/// Wait until the card's available balance is `expected` (the acquirer's 0420 reaches the
+/// issuer after it answered the terminal's 0400).
+async fn await_available(net: &TestNetwork, sim: &SimCard, expected: i64) {
+    for _ in 0..SETTLE_POLLS {
+        if available(net, sim) == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
+    }
+    panic!("available balance {} never became {expected}", available(net, sim));
+}
+
+// ---- the shim ------------------------------------------------------------------------------
+
+/// Pass frames both ways.
+const PASS: u8 = 0;
+/// Flip the last byte (field 64) of an 0110/0210 response with a MAC.
+const FORGE_MAC: u8 = 1;
+/// Swallow the next response and cut the connection: the network died mid-transaction.
+const CUT: u8 = 2;
+/// Refuse connections.
+const DOWN: u8 = 3;
+
+/// A frame-aware TCP shim between the terminal and the acquirer (cup-pos framing: a 2-byte
+/// binary length, then TPDU, header and message).
+struct Shim {
+    address: SocketAddr,
+    mode: Arc<AtomicU8>,
+    /// (MTI, field 39) of every message the terminal sent.
+    seen: Arc<Mutex<Vec<(String, String)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Shim {
+    async fn start(target: SocketAddr) -> Shim {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mode = Arc::new(AtomicU8::new(PASS));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (m, s) = (Arc::clone(&mode), Arc::clone(&seen));
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((inbound, _)) = listener.accept().await else { continue };
+                if m.load(Ordering::SeqCst) == DOWN {
+                    continue;
+                }
+                let Ok(outbound) = TcpStream::connect(target).await else { continue };
+                tokio::spawn(relay(inbound, outbound, Arc::clone(&m), Arc::clone(&s)));
+            }
+        });
+        Shim { address, mode, seen, task }
+    }
+
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
+    }
+
+    fn sent(&self, mti: &str) -> Vec<String> {
+        self.seen.lock().unwrap().iter().filter(|(m, _)| m == mti).map(|(_, code)| code.clone()).collect()
+    }
+}
+
+impl Drop for Shim {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn read_frame(reader: &mut (impl AsyncRead + Unpin)) -> std::io::Result<Vec<u8>> {
+    let mut prefix = [0u8; 2];
+    reader.read_exact(&mut prefix).await?;
+    let len = usize::from(u16::from_be_bytes(prefix));
+    let mut frame = vec![0u8; 2 + len];
+    frame[..2].copy_from_slice(&prefix);
+    reader.read_exact(&mut frame[2..]).await?;
+    Ok(frame)
+}
+
+async fn upstream(
+    mut from_terminal: tokio::net::tcp::OwnedReadHalf,
+    mut to_acquirer: tokio::net::tcp::OwnedWriteHalf,
+    seen: Arc<Mutex<Vec<(String, String)>>>,
+) -> std::io::Result<()> {
+    let spec = iso8583::builtin::cup_pos();
+    loop {
+        let frame = read_frame(&mut from_terminal).await?;
+        if let Ok((_, message)) = iso8583::decode_framed(&spec, &frame) {
+            let code = message.get_str(39).unwrap_or("").to_owned();
+            seen.lock().unwrap().push((message.mti().to_string(), code));
+        }
+        to_acquirer.write_all(&frame).await?;
+    }
+}
+
+async fn downstream(
+    mut from_acquirer: tokio::net::tcp::OwnedReadHalf,
+    mut to_terminal: tokio::net::tcp::OwnedWriteHalf,
+    mode: Arc<AtomicU8>,
+) -> std::io::Result<()> {
+    let spec = iso8583::builtin::cup_pos();
+    loop {
+        let mut frame = read_frame(&mut from_acquirer).await?;
+        match mode.load(Ordering::SeqCst) {
+            CUT => return Ok(()),
+            FORGE_MAC => {
+                let forge = iso8583::decode_framed(&spec, &frame)
+                    .is_ok_and(|(_, m)| m.has(64) && ["0110", "0210"].contains(&m.mti().to_string().as_str()));
+                if forge && let Some(last) = frame.last_mut() {
+                    *last ^= 0x5A;
+                }
+            }
+            _ => {}
+        }
+        to_terminal.write_all(&frame).await?;
+    }
+}
+
+async fn relay(inbound: TcpStream, outbound: TcpStream, mode: Arc<AtomicU8>, seen: Arc<Mutex<Vec<(String, String)>>>) {
+    let (from_terminal, to_terminal) = inbound.into_split();
+    let (from_acquirer, to_acquirer) = outbound.into_split();
+    // Either side ending (or a cut) drops both connections.
+    tokio::select! {
+        _ = upstream(from_terminal, to_acquirer, seen) => {}
+        _ = downstream(from_acquirer, to_terminal, mode) => {}
+    }
+}
+
+// ---- the tests -----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balanced_settlement() {
+    let net = network("day").await;
+    let host = host(&net).await;
+    let config = terminal_config(&net.options.dir, &host, host.server.local_addr());
+    let mut pos = power_on(&config);
+    let mut sim = net.issue(ISSUER_A, "debit", Some(1_000_000)).unwrap();
+    let mut poor = net.issue(ISSUER_A, "debit", Some(1_000)).unwrap();
+    let pans = [sim.pan.clone(), poor.pan.clone()];
+    let pans: Vec<&str> = pans.iter().map(String::as_str).collect();
+    let mut texts = Vec::new();
+
+    let signed = pos.sign_on().await.unwrap();
+    assert!(signed.approved, "{signed:?}");
+    let parameters = pos.download_parameters().await.unwrap();
+    assert!(parameters.approved, "{parameters:?}");
+    assert_eq!(pos.terminal().merchant_name(), Some(MERCHANT_NAME));
+    assert!(pos.terminal().last_receipt(Lang::En).unwrap().is_none(), "nothing to reprint yet");
+
+    // Sales with PIN (the issuer's products all require one): swipe, chip and tap.
+    let modes =
+        [(Entry::Swipe, 12_500, true, 'S'), (Entry::Chip, 2_000, true, 'I'), (Entry::Contactless, 1_500, true, 'C')];
+    let mut sales = Vec::new();
+    for (entry, amount, with_pin, letter) in modes {
+        let card = read(&mut sim, entry, amount, 0x00);
+        let pin = with_pin.then(|| pin_of(&sim));
+        let outcome = pos.transact(&request(Kind::Purchase, Some(card), Some(amount), pin)).await.unwrap();
+        approved(&outcome, &format!("sale {entry:?}"), &pans, &mut texts);
+        let en = outcome.receipt_text(Lang::En).unwrap();
+        assert!(en.contains("SALE") && en.contains(&format!("RMB {}", terminal::amount::format_minor(amount))), "{en}");
+        let card_line = format!("{} /{letter}", outcome.pan_masked.clone().unwrap());
+        assert!(en.contains(&card_line), "entry mode {letter}\n{en}");
+        let receipt = outcome.receipt.as_ref().unwrap();
+        assert_eq!(receipt.pin_verified, with_pin);
+        assert_eq!(receipt.operator, "01");
+        assert_eq!(receipt.merchant_id, host.merchant_id);
+        assert_eq!(receipt.terminal_id, host.terminal_id);
+        assert_eq!(receipt.card_organization, "CUP");
+        assert!(receipt.date_time.year >= 2025 && receipt.date_time.month >= 1, "host date with the terminal's year");
+        if with_pin {
+            assert!(en.contains("PIN VERIFIED") && !en.contains("CARDHOLDER SIGNATURE"), "{en}");
+        } else {
+            assert!(en.contains("CARDHOLDER SIGNATURE"), "{en}");
+        }
+        assert!(outcome.receipt_text(Lang::Zh).unwrap().contains("消费"));
+        sales.push(outcome);
+    }
+
+    // Balance inquiries over each entry mode.
+    for entry in [Entry::Swipe, Entry::Chip, Entry::Contactless] {
+        let card = read(&mut sim, entry, 0, 0x31);
+        let outcome = pos.transact(&request(Kind::Balance, Some(card), None, Some(pin_of(&sim)))).await.unwrap();
+        approved(&outcome, &format!("balance {entry:?}"), &pans, &mut texts);
+        assert!(outcome.balance.is_some(), "field 54");
+        assert!(outcome.receipt_text(Lang::En).unwrap().contains("BALANCE INQUIRY"));
+    }
+
+    // Void of the swipe sale, refund of part of the chip sale (supervisor's password).
+    let void = pos.transact(&on_original(Kind::Void, &sales[0].trace, None)).await.unwrap();
+    approved(&void, "void", &pans, &mut texts);
+    let en = void.receipt_text(Lang::En).unwrap();
+    assert!(en.contains("VOID") && en.contains("-125.00"), "{en}");
+    assert!(en.contains(&sales[0].trace), "the original's voucher number\n{en}");
+    let mut refund = on_original(Kind::Refund, &sales[1].trace, Some(1_000));
+    refund.card = Some(read(&mut sim, Entry::Swipe, 1_000, 0x20));
+    let refund = pos.transact(&refund).await.unwrap();
+    approved(&refund, "refund", &pans, &mut texts);
+    assert!(refund.receipt_text(Lang::En).unwrap().contains("REFUND"));
+    assert!(refund.receipt_text(Lang::Zh).unwrap().contains("退货"));
+
+    // Pre-authorisations over each entry mode: one completed, one voided, one left open.
+    let mut holds = Vec::new();
+    for (entry, amount) in [(Entry::Contactless, 8_000), (Entry::Chip, 1_000), (Entry::Swipe, 700)] {
+        let card = read(&mut sim, entry, amount, 0x00);
+        let outcome =
+            pos.transact(&request(Kind::PreAuth, Some(card), Some(amount), Some(pin_of(&sim)))).await.unwrap();
+        approved(&outcome, &format!("pre-auth {entry:?}"), &pans, &mut texts);
+        assert!(outcome.receipt_text(Lang::En).unwrap().contains("PRE-AUTH"));
+        holds.push(outcome);
+    }
+    let completion = pos.transact(&on_original(Kind::Completion, &holds[0].trace, Some(6_000))).await.unwrap();
+    approved(&completion, "completion", &pans, &mut texts);
+    let en = completion.receipt_text(Lang::En).unwrap();
+    assert!(en.contains("AUTH COMPLETE") && en.contains("RMB 60.00"), "{en}");
+    // No PIN on a completion: the slip carries a signature line.
+    assert!(en.contains("CARDHOLDER SIGNATURE") && !en.contains("PIN VERIFIED"), "{en}");
+    assert!(completion.receipt_text(Lang::Zh).unwrap().contains("持卡人签名"));
+    let released = pos.transact(&on_original(Kind::PreAuthVoid, &holds[1].trace, None)).await.unwrap();
+    approved(&released, "pre-auth void", &pans, &mut texts);
+    assert!(released.receipt_text(Lang::En).unwrap().contains("PRE-AUTH VOID"));
+
+    // Declines, with their reasons, and no slip.
+    let typed = if sim.pin.expose() == b"999999" { "888888" } else { "999999" };
+    let card = read(&mut sim, Entry::Swipe, 300, 0x00);
+    let wrong =
+        pos.transact(&request(Kind::Purchase, Some(card), Some(300), Some(Secret::new(typed.as_bytes())))).await;
+    declined(&wrong.unwrap(), "55", "wrong PIN");
+    let card = read(&mut poor, Entry::Chip, 5_000, 0x00);
+    let pin = pin_of(&poor);
+    let short = pos.transact(&request(Kind::Purchase, Some(card), Some(5_000), Some(pin))).await.unwrap();
+    declined(&short, "51", "insufficient funds");
+
+    // The reprint is the last approved slip (the pre-auth void), marked, masked.
+    for (lang, marker) in [(Lang::En, "REPRINT"), (Lang::Zh, "重打印")] {
+        let reprint = pos.terminal().last_receipt(lang).unwrap().unwrap();
+        assert!(reprint.contains(marker), "{reprint}");
+        assert!(reprint.contains(&released.trace), "{reprint}");
+        assert_masked(&reprint, &pans);
+        texts.push(reprint);
+    }
+
+    // Settlement: debits 12 500 + 2 000 + 1 500 + 6 000 in 4; credits 12 500 + 1 000 in 2.
+    let settled = pos.settle(&Secret::new(SUPERVISOR_PASSWORD)).await.unwrap();
+    assert!(settled.domestic_balanced && settled.foreign_balanced, "{settled:?}");
+    assert_eq!((settled.totals.domestic_debit_minor, settled.totals.domestic_debit_count), (22_000, 4));
+    assert_eq!((settled.totals.domestic_credit_minor, settled.totals.domestic_credit_count), (13_500, 2));
+    assert_eq!(settled.uploaded_messages, 1, "balanced: only the 207 end");
+    assert_eq!(settled.next_batch_no, settled.batch_no + 1);
+
+    // After a restart the reprint is still there.
+    drop(pos);
+    let pos = power_on(&config);
+    let reprint = pos.terminal().last_receipt(Lang::En).unwrap().unwrap();
+    assert!(reprint.contains("REPRINT") && reprint.contains("PRE-AUTH VOID"), "{reprint}");
+    for text in &texts {
+        assert_masked(text, &pans);
+    }
+    blocking(|| net.issuer(ISSUER_A).check_ledger()).unwrap();
+    host.server.shutdown().await;
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts() {
+    let net = network("cut").await;
+    let host = host(&net).await;
+    let shim = Shim::start(host.server.local_addr()).await;
+    let config = terminal_config(&net.options.dir, &host, shim.address);
+    let mut pos = power_on(&config);
+    let mut sim = net.issue(ISSUER_A, "debit", Some(100_000)).unwrap();
+
+    let card = read(&mut sim, Entry::Swipe, 3_000, 0x00);
+    let first = pos.transact(&request(Kind::Purchase, Some(card), Some(3_000), Some(pin_of(&sim)))).await.unwrap();
+    assert!(first.approved, "{first:?}");
+    let before = available(&net, &sim);
+
+    // The acquirer approves (the issuer holds 4 000), and the answer never arrives.
+    shim.set(CUT);
+    let card = read(&mut sim, Entry::Chip, 4_000, 0x00);
+    let cut = pos.transact(&request(Kind::Purchase, Some(card), Some(4_000), Some(pin_of(&sim)))).await.unwrap();
+    assert!(!cut.approved && cut.receipt.is_none(), "{cut:?}");
+    assert_eq!(cut.reversal_pending.as_deref(), Some("98"));
+    await_available(&net, &sim, before - 4_000).await;
+    // The line stays down, and the terminal is switched off.
+    shim.set(DOWN);
+    drop(pos);
+    assert!(shim.sent("0400").is_empty(), "no reversal could be sent yet");
+
+    // Power on again: the reversal is on disk and goes before the next sale, once.
+    shim.set(PASS);
+    let mut pos = power_on(&config);
+    assert_eq!(pos.terminal().pending_reversal().unwrap(), Some((cut.trace.clone(), "98".to_owned())));
+    let card = read(&mut sim, Entry::Swipe, 1_000, 0x00);
+    let next = pos.transact(&request(Kind::Purchase, Some(card), Some(1_000), Some(pin_of(&sim)))).await.unwrap();
+    assert!(next.approved, "{next:?}");
+    assert!(pos.notices().iter().any(|n| n.contains("reversal of trace")), "{:?}", pos.notices());
+    assert_eq!(shim.sent("0400"), vec!["98".to_owned()], "exactly one reversal, reason 98");
+    assert_eq!(pos.terminal().pending_reversal().unwrap(), None);
+    // The issuer's hold of 4 000 is voided; only the new sale is taken.
+    await_available(&net, &sim, before - 1_000).await;
+    assert_eq!(voided(&net, &sim, 4_000), 1, "the issuer voided the hold once");
+
+    // And never again.
+    let card = read(&mut sim, Entry::Swipe, 500, 0x00);
+    let last = pos.transact(&request(Kind::Purchase, Some(card), Some(500), Some(pin_of(&sim)))).await.unwrap();
+    assert!(last.approved, "{last:?}");
+    drop(pos);
+    let mut pos = power_on(&config);
+    pos.flush_reversal().await.unwrap();
+    assert_eq!(shim.sent("0400").len(), 1, "still one reversal after another restart");
+    await_available(&net, &sim, before - 1_500).await;
+    assert_eq!(voided(&net, &sim, 4_000), 1);
+    blocking(|| net.issuer(ISSUER_A).check_ledger()).unwrap();
+    host.server.shutdown().await;
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
+    let net = network("mac").await;
+    let host = host(&net).await;
+    let shim = Shim::start(host.server.local_addr()).await;
+    let config = terminal_config(&net.options.dir, &host, shim.address);
+    let mut pos = power_on(&config);
+    let mut sim = net.issue(ISSUER_A, "debit", Some(100_000)).unwrap();
+    assert!(pos.sign_on().await.unwrap().approved);
+    let before = available(&net, &sim);
+
+    shim.set(FORGE_MAC);
+    let card = read(&mut sim, Entry::Contactless, 2_500, 0x00);
+    let forged = pos.transact(&request(Kind::Purchase, Some(card), Some(2_500), Some(pin_of(&sim)))).await.unwrap();
+    assert!(!forged.approved && forged.receipt.is_none(), "{forged:?}");
+    assert_eq!(forged.response_code, "A0");
+    assert_eq!(forged.reversal_pending.as_deref(), Some("A0"));
+    assert!(forged.sign_on_needed);
+    assert!(pos.terminal().last_receipt(Lang::En).unwrap().is_none(), "no slip for an untrusted approval");
+    await_available(&net, &sim, before - 2_500).await;
+
+    // The next sale signs on again, sends the A0 reversal first, then goes through.
+    shim.set(PASS);
+    let card = read(&mut sim, Entry::Swipe, 1_000, 0x00);
+    let next = pos.transact(&request(Kind::Purchase, Some(card), Some(1_000), Some(pin_of(&sim)))).await.unwrap();
+    assert!(next.approved, "{next:?}");
+    assert_eq!(shim.sent("0400"), vec!["A0".to_owned()], "one reversal, reason A0");
+    assert!(shim.sent("0800").len() >= 2, "signed on again after A0");
+    await_available(&net, &sim, before - 1_000).await;
+    assert_eq!(voided(&net, &sim, 2_500), 1, "the issuer voided the forged approval's hold");
+    blocking(|| net.issuer(ISSUER_A).check_ledger()).unwrap();
+    host.server.shutdown().await;
+    net.shutdown().await;
+}
