@@ -1,0 +1,372 @@
+//! Screens rendered to ratatui's `TestBackend` and compared with the text snapshots in
+//! `tests/snapshots/`. A changed rendering fails; `CARDNET_UPDATE_SNAPSHOTS=1 cargo test -p
+//! cardnet-pos-tui` rewrites the files (review the diff before committing).
+
+use std::path::PathBuf;
+
+use pos_tui::{
+    Action, App, Digits, EntryMode, HostLink, KeyCode, KeyEvent, KeyModifiers, Outcome, Presented, Request, Screen,
+    Status, TestCard, draw,
+};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use receipt::{Amount, CardNumber, DateTime, EntryMode as SlipEntry, Lang, Receipt, ReceiptCopy, TransactionType};
+
+/// The test terminal: wide enough for the status line, tall enough for the menu.
+const WIDTH: u16 = 80;
+const HEIGHT: u16 = 20;
+const PAN: &str = "6228480402564890018";
+const PAN_2: &str = "6212345678901234";
+const PIN: &str = "7391";
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn press(app: &mut App, code: KeyCode) -> Action {
+    app.on_key(key(code))
+}
+
+fn type_digits(app: &mut App, digits: &str) {
+    for c in digits.chars() {
+        assert_eq!(press(app, KeyCode::Char(c)), Action::None);
+    }
+}
+
+fn cards() -> Vec<TestCard> {
+    vec![TestCard::new("good card", PAN), TestCard::new("expired", PAN_2)]
+}
+
+fn status() -> Status {
+    Status {
+        host: HostLink::Up { address: "127.0.0.1:7001".into(), backup: false },
+        signed_on: true,
+        batch_no: 1,
+        pending_reversal: None,
+        operator: Some("01".into()),
+    }
+}
+
+fn app() -> App {
+    let mut app = App::new(cards(), Lang::En);
+    app.set_status(status());
+    app
+}
+
+/// The buffer as text, one line per row, trailing blanks cut.
+fn render(app: &App) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("test backend");
+    terminal.draw(|frame| draw(frame, app)).expect("draw");
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        let mut line = String::new();
+        for x in 0..buffer.area.width {
+            line.push_str(buffer.cell((x, y)).map_or(" ", |c| c.symbol()));
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+fn snapshot_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(format!("{name}.txt"))
+}
+
+/// Compare with the stored snapshot, or rewrite it under `CARDNET_UPDATE_SNAPSHOTS=1`.
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = snapshot_path(name);
+    if std::env::var_os("CARDNET_UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{}: {e}; create it with CARDNET_UPDATE_SNAPSHOTS=1 cargo test -p cardnet-pos-tui", path.display())
+    });
+    assert!(
+        expected == actual,
+        "screen {name} differs from {}\n--- expected\n{expected}\n--- actual\n{actual}\n\
+         (if the change is intended: CARDNET_UPDATE_SNAPSHOTS=1 cargo test -p cardnet-pos-tui)",
+        path.display()
+    );
+}
+
+/// Nothing on screen shows a full card number.
+fn assert_no_pan(screen: &str) {
+    for pan in [PAN, PAN_2] {
+        assert!(!screen.contains(pan), "full PAN on screen:\n{screen}");
+        assert!(!screen.contains(&pan[6..pan.len() - 4]), "PAN middle digits on screen:\n{screen}");
+    }
+}
+
+fn sale_receipt() -> Receipt {
+    Receipt {
+        merchant_name: "CARDNET TEST SHOP".into(),
+        merchant_id: "898440158120001".into(),
+        terminal_id: "POS00001".into(),
+        operator: "01".into(),
+        card_number: CardNumber::new(PAN),
+        card_organization: "CUP".into(),
+        transaction: TransactionType::Sale,
+        entry_mode: SlipEntry::Chip,
+        batch: 1,
+        trace: 12,
+        rrn: "000000123456".into(),
+        auth_code: "A1B2C3".into(),
+        date_time: DateTime { year: 2026, month: 6, day: 1, hour: 14, minute: 3, second: 22 },
+        amount: Amount::cny(1234),
+        pin_verified: true,
+        copy: ReceiptCopy::Merchant,
+        reprint: false,
+        original_trace: None,
+        original_rrn: None,
+        original_auth_code: None,
+    }
+}
+
+#[test]
+fn sale_flow() {
+    let mut app = app();
+    let screen = render(&app);
+    assert_snapshot("01_menu", &screen);
+
+    // Menu → Sale (Down, Enter).
+    assert_eq!(press(&mut app, KeyCode::Down), Action::None);
+    assert_eq!(press(&mut app, KeyCode::Enter), Action::None);
+    assert_eq!(app.screen(), Screen::Input(pos_tui::Step::Amount));
+    type_digits(&mut app, "12345");
+    press(&mut app, KeyCode::Backspace);
+    assert_eq!(app.amount_minor(), 1234);
+    assert_snapshot("02_amount", &render(&app));
+
+    // Card choice: the first card, inserted.
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen(), Screen::Input(pos_tui::Step::Card));
+    let screen = render(&app);
+    assert_no_pan(&screen);
+    assert!(screen.contains("622848*********0018"), "{screen}");
+    assert_snapshot("03_card", &screen);
+
+    // PIN pad: four digits show as ****, never as digits.
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen(), Screen::Input(pos_tui::Step::Pin));
+    type_digits(&mut app, PIN);
+    let screen = render(&app);
+    let pin_line = screen.lines().find(|l| l.starts_with("│ PIN")).expect("PIN line");
+    assert!(pin_line.contains("****"), "{pin_line}");
+    assert!(!pin_line.chars().any(|c| c.is_ascii_digit()), "PIN digits on the PIN line: {pin_line}");
+    assert!(!screen.contains(PIN), "PIN on screen:\n{screen}");
+    assert_no_pan(&screen);
+    assert_snapshot("04_pin", &screen);
+
+    // Enter: the request goes to the driver; the UI shows progress and keeps going.
+    let action = press(&mut app, KeyCode::Enter);
+    let Action::Submit(Request::Sale { amount_minor, card, pin }) = action else { panic!("sale not submitted") };
+    assert_eq!(amount_minor, 1234);
+    assert_eq!(card.card.pan(), PAN);
+    assert_eq!(card.entry, EntryMode::Insert);
+    assert_eq!(pin.as_ref().map(Digits::expose), Some(PIN));
+    assert!(!format!("{card:?} {pin:?}").contains(PIN) && !format!("{card:?}").contains(PAN));
+    assert_eq!(app.screen(), Screen::Processing);
+    for _ in 0..7 {
+        app.tick();
+    }
+    assert_snapshot("05_processing", &render(&app));
+    // Keys other than Esc do nothing while waiting.
+    assert_eq!(press(&mut app, KeyCode::Enter), Action::None);
+    assert_eq!(app.screen(), Screen::Processing);
+
+    // The answer with its receipt.
+    app.on_outcome(Outcome {
+        approved: true,
+        response_code: "00".into(),
+        message: "approved".into(),
+        trace: Some(12),
+        rrn: Some("000000123456".into()),
+        auth_code: Some("A1B2C3".into()),
+        receipt: Some(sale_receipt()),
+        notices: Vec::new(),
+        status: Some(Status { batch_no: 1, ..status() }),
+    });
+    assert_eq!(app.screen(), Screen::Result);
+    let screen = render(&app);
+    assert_no_pan(&screen);
+    assert!(screen.contains("APPROVED  00 approved"), "{screen}");
+    assert_snapshot("06_receipt", &screen);
+
+    // Scroll to the end of the receipt, then the cardholder copy.
+    for _ in 0..40 {
+        press(&mut app, KeyCode::Down);
+    }
+    press(&mut app, KeyCode::Right);
+    assert_eq!(app.receipt_copy(), ReceiptCopy::Cardholder);
+    assert_no_pan(&render(&app));
+
+    // Back to the menu; reprint shows the last receipt again.
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen(), Screen::Menu);
+    assert_eq!(press(&mut app, KeyCode::Char('8')), Action::None);
+    assert_eq!(app.screen(), Screen::Result);
+    assert!(
+        app.receipt_lines().iter().any(|l| l.contains("REPRINT") || l.contains("重打印")),
+        "{:?}",
+        app.receipt_lines()
+    );
+}
+
+#[test]
+fn status_line() {
+    let mut app = App::new(cards(), Lang::En);
+    assert_snapshot("status_initial", &render(&app));
+    app.set_status(Status {
+        host: HostLink::Up { address: "127.0.0.1:7002".into(), backup: true },
+        signed_on: false,
+        batch_no: 42,
+        pending_reversal: Some("98".into()),
+        operator: Some("01".into()),
+    });
+    let screen = render(&app);
+    let last = screen.lines().last().unwrap_or("");
+    assert_eq!(last, " Host BACKUP 127.0.0.1:7002 | Not signed on | Batch 000042 | Reversal 98 pending");
+    assert_snapshot("status_failover_reversal", &screen);
+    app.set_status(Status { host: HostLink::Down, ..Status::default() });
+    assert!(
+        render(&app)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .starts_with(" Host DOWN | Not signed on | Batch 000000 | No reversal")
+    );
+}
+
+#[test]
+fn cancel_keeps_the_ui_alive_and_shows_the_late_answer() {
+    let mut app = app();
+    assert!(matches!(press(&mut app, KeyCode::Char('1')), Action::Submit(Request::SignOn)));
+    assert_eq!(app.outstanding(), 1);
+    assert_eq!(press(&mut app, KeyCode::Esc), Action::Cancel);
+    assert_eq!(app.screen(), Screen::Menu);
+    let screen = render(&app);
+    assert!(screen.contains("[busy: 1 waiting]"), "{screen}");
+    app.on_outcome(Outcome { response_code: "00".into(), message: "approved".into(), ..Outcome::default() });
+    assert_eq!(app.screen(), Screen::Menu);
+    assert_eq!(app.outstanding(), 0);
+    assert!(app.notice().unwrap_or("").contains("Late answer"));
+}
+
+#[test]
+fn every_menu_item_is_reachable_by_keyboard() {
+    let mut app = app();
+    // Void: trace, supervisor password (hidden).
+    press(&mut app, KeyCode::Char('3'));
+    assert_eq!(app.screen(), Screen::Input(pos_tui::Step::Trace));
+    press(&mut app, KeyCode::Enter);
+    assert!(app.notice().is_some(), "empty trace refused");
+    type_digits(&mut app, "12");
+    press(&mut app, KeyCode::Enter);
+    type_digits(&mut app, "123456");
+    let screen = render(&app);
+    assert!(screen.contains("******") && !screen.contains("123456"), "{screen}");
+    let Action::Submit(Request::Void { original_trace: 12, supervisor_password }) = press(&mut app, KeyCode::Enter)
+    else {
+        panic!("void not submitted")
+    };
+    assert_eq!(supervisor_password.expose(), "123456");
+    app.on_outcome(Outcome { response_code: "00".into(), message: "approved".into(), ..Outcome::default() });
+    press(&mut app, KeyCode::Esc);
+
+    // Refund: trace, amount, card (swipe, second card), supervisor.
+    press(&mut app, KeyCode::Char('4'));
+    type_digits(&mut app, "7");
+    press(&mut app, KeyCode::Enter);
+    type_digits(&mut app, "500");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Enter);
+    type_digits(&mut app, "1234");
+    let Action::Submit(Request::Refund { original_trace: 7, amount_minor: 500, card, .. }) =
+        press(&mut app, KeyCode::Enter)
+    else {
+        panic!("refund not submitted")
+    };
+    assert_eq!(card, Presented { card: cards()[1].clone(), entry: EntryMode::Swipe });
+    press(&mut app, KeyCode::Esc); // stop waiting
+
+    // Pre-auth without a PIN (Enter on an empty pad), tapped.
+    press(&mut app, KeyCode::Char('5'));
+    type_digits(&mut app, "100");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Left);
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('1'));
+    press(&mut app, KeyCode::Enter); // one digit: refused
+    assert_eq!(app.screen(), Screen::Input(pos_tui::Step::Pin));
+    press(&mut app, KeyCode::Backspace);
+    let action = press(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(&action, Action::Submit(Request::PreAuth { amount_minor: 100, pin: None, card }) if card.entry == EntryMode::Tap),
+        "{action:?}"
+    );
+    press(&mut app, KeyCode::Esc);
+
+    // Balance, settlement, query; Esc steps back; Esc on the menu quits.
+    press(&mut app, KeyCode::Char('6'));
+    assert_eq!(app.screen(), Screen::Input(pos_tui::Step::Card));
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen(), Screen::Menu);
+    press(&mut app, KeyCode::Char('7'));
+    type_digits(&mut app, "0000");
+    assert!(matches!(press(&mut app, KeyCode::Enter), Action::Submit(Request::Settlement { .. })));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('9'));
+    type_digits(&mut app, "000012");
+    assert_eq!(press(&mut app, KeyCode::Enter), Action::Submit(Request::Query { trace: 12 }));
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(press(&mut app, KeyCode::Esc), Action::Quit);
+}
+
+#[test]
+fn input_never_panics_or_overflows() {
+    let mut app = App::new(Vec::new(), Lang::Zh);
+    let codes = [
+        KeyCode::Up,
+        KeyCode::Down,
+        KeyCode::Left,
+        KeyCode::Right,
+        KeyCode::Enter,
+        KeyCode::Backspace,
+        KeyCode::Char('9'),
+        KeyCode::Char('x'),
+        KeyCode::Tab,
+        KeyCode::Esc,
+    ];
+    // A long pseudo-random walk over every screen (no cards: the card step refuses).
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..3_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let code = codes[usize::try_from(seed % codes.len() as u64).unwrap_or(0)];
+        if app.on_key(key(code)) == Action::Quit {
+            app = App::new(Vec::new(), Lang::Zh);
+        }
+        if seed.is_multiple_of(97) {
+            app.on_outcome(Outcome::default());
+        }
+        app.tick();
+        let _ = render(&app);
+    }
+    // The amount stops at field 4's 12 digits.
+    let mut app = self::app();
+    press(&mut app, KeyCode::Char('2'));
+    type_digits(&mut app, "99999999999999999");
+    assert_eq!(app.amount_minor(), 999_999_999_999);
+}
+
+#[test]
+fn free_text_is_masked() {
+    assert_eq!(pos_tui::mask_pans("card 6228480402564890018 declined"), "card 622848*********0018 declined");
+    assert_eq!(pos_tui::mask_pans("trace 000012 rrn 000000123456"), "trace 000012 rrn 000000123456");
+}
