@@ -57,7 +57,8 @@ enum Command {
     /// The acquirer host's set-up: `cardnet acquirer init`.
     #[command(subcommand)]
     Acquirer(acquirer_command::AcquirerCommand),
-    /// The POS terminal: `cardnet pos run --terminal-config FILE sign-on|sale|balance|void|refund|pre-auth|pre-auth-void|completion|settle|sign-off`.
+    /// The POS terminal: `cardnet pos --terminal-config FILE` (the cashier's screen), or scripted:
+    /// `cardnet pos run --terminal-config FILE sign-on|sale|balance|void|refund|pre-auth|pre-auth-void|completion|settle|reprint|sign-off`.
     #[command(subcommand)]
     Pos(pos_command::PosCommand),
     /// The acquirer's merchants: apply, review, activate, show, list, suspend, change-account.

@@ -1,3 +1,7 @@
+//! `cardnet pos --terminal-config FILE [--operator NN --password P] [--cards FILE…] [--lang zh|en]`
+//! (or `cardnet pos interactive …`): the terminal UI (`crates/pos-tui`) for a person at the
+//! keyboard, with the test cards `cardnet issuer card issue --json` printed.
+//!
 //! `cardnet pos run --terminal-config FILE <command>`: the scripted terminal (issue 7) over the
 //! terminal core (`crates/terminal`). Each command powers the terminal on (self-check), logs the
 //! operator in, signs on and sends any pending reversal when needed, does its one thing and
@@ -24,10 +28,80 @@ use terminal::{Card, Entry, Kind, Original, Pos, Terminal, TerminalConfig, Termi
 
 use crate::cli_error::CliError;
 
-#[derive(Subcommand)]
+/// `cardnet pos [--terminal-config FILE …]` (interactive, the default) or `cardnet pos run …` /
+/// `cardnet pos interactive …`. Implemented by hand over [`PosSubcommand`] so that `pos` itself
+/// takes the interactive mode's options (main.rs declares `pos` as a subcommand group).
 pub enum PosCommand {
+    Run(Box<RunArgs>),
+    Interactive(InteractiveArgs),
+}
+
+#[derive(Subcommand)]
+enum PosSubcommand {
     /// Run one terminal command non-interactively (scripts and tests).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// The terminal UI for a person at the keyboard (the default: `cardnet pos --terminal-config FILE`).
+    Interactive(InteractiveArgs),
+}
+
+impl clap::FromArgMatches for PosCommand {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Self::from_arg_matches_mut(&mut matches.clone())
+    }
+
+    fn from_arg_matches_mut(matches: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        if matches.subcommand_name().is_some() {
+            return Ok(match PosSubcommand::from_arg_matches_mut(matches)? {
+                PosSubcommand::Run(args) => PosCommand::Run(args),
+                PosSubcommand::Interactive(args) => PosCommand::Interactive(args),
+            });
+        }
+        InteractiveArgs::from_arg_matches_mut(matches).map(PosCommand::Interactive)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Subcommand for PosCommand {
+    fn augment_subcommands(command: clap::Command) -> clap::Command {
+        let command = <InteractiveArgs as Args>::augment_args(command);
+        PosSubcommand::augment_subcommands(command)
+            .subcommand_required(false)
+            .args_conflicts_with_subcommands(true)
+            .subcommand_negates_reqs(true)
+            .arg_required_else_help(true)
+    }
+
+    fn augment_subcommands_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_subcommands(command)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        PosSubcommand::has_subcommand(name)
+    }
+}
+
+#[derive(Args)]
+pub struct InteractiveArgs {
+    /// The terminal's configuration (TOML: ids, hosts, TMK file and check value, journal).
+    #[arg(long, value_name = "FILE")]
+    terminal_config: PathBuf,
+    /// The operator (two digits) at the keyboard.
+    #[arg(long, default_value = "01")]
+    operator: String,
+    /// The operator's password (without it, transactions ask to log in).
+    #[arg(long, value_name = "DIGITS")]
+    password: Option<String>,
+    /// Test cards, each file as `cardnet issuer card issue --json` prints it (one card, or a
+    /// JSON array of them).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    cards: Vec<PathBuf>,
+    /// The language of the slips: zh (中文) or en.
+    #[arg(long, default_value = "zh", value_parser = parse_lang)]
+    lang: receipt::Lang,
 }
 
 #[derive(Args)]
@@ -183,7 +257,68 @@ fn amount(text: &str) -> Result<u64, CliError> {
 }
 
 pub fn run(command: PosCommand) -> Result<(), CliError> {
-    let PosCommand::Run(args) = command;
+    match command {
+        PosCommand::Run(args) => run_scripted(*args),
+        PosCommand::Interactive(args) => run_interactive(args),
+    }
+}
+
+/// One test card for the UI from a `card issue --json` object. The PIN in the file is not
+/// kept: the cardholder types it.
+fn test_card(value: &Value, path: &std::path::Path) -> Result<pos_tui::TestCard, CliError> {
+    let s = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
+    let pan = s("pan").ok_or_else(|| CliError::bad_input(format!("{}: a card without \"pan\"", path.display())))?;
+    if pan.len() < 12 || !pan.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CliError::bad_input(format!("{}: \"pan\" is not a card number", path.display())));
+    }
+    let mut label = s("product").unwrap_or_else(|| "test card".into());
+    if let Some(available) = value.get("available_minor").and_then(Value::as_u64) {
+        label.push_str(&format!(", available {}", receipt::Amount::cny(available)));
+    }
+    let mut card = pos_tui::TestCard::new(label, pan);
+    card.track2 = s("track2");
+    card.chip_track2 = s("chip_track2");
+    card.expiry = s("expiry");
+    card.card_sequence = s("card_sequence");
+    Ok(card)
+}
+
+fn read_test_cards(paths: &[PathBuf]) -> Result<Vec<pos_tui::TestCard>, CliError> {
+    let mut cards = Vec::new();
+    for path in paths {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| CliError::bad_input(format!("{}: {e}", path.display())))?;
+        let value: Value = serde_json::from_str(&text)
+            .map_err(|e| CliError::bad_input(format!("{}: not JSON: {e}", path.display())))?;
+        match &value {
+            Value::Array(items) => {
+                for item in items {
+                    cards.push(test_card(item, path)?);
+                }
+            }
+            other => cards.push(test_card(other, path)?),
+        }
+    }
+    Ok(cards)
+}
+
+/// `cardnet pos [interactive] --terminal-config FILE`: the terminal UI.
+fn run_interactive(args: InteractiveArgs) -> Result<(), CliError> {
+    let cards = read_test_cards(&args.cards)?;
+    let config = TerminalConfig::load(&args.terminal_config).map_err(error)?;
+    let mut terminal = Terminal::open(config).map_err(error)?;
+    if let Some(password) = &args.password {
+        terminal.log_in(&args.operator, &Secret::new(password.as_bytes())).map_err(error)?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failure(e.to_string()))?;
+    runtime.block_on(pos_tui::driver::run(Pos::new(terminal), cards, args.lang))?;
+    Ok(())
+}
+
+fn run_scripted(args: RunArgs) -> Result<(), CliError> {
     let config = TerminalConfig::load(&args.terminal_config).map_err(error)?;
     let mut terminal = Terminal::open(config).map_err(error)?;
     let supervisor = secret(&args.supervisor_password);

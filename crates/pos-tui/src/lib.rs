@@ -18,11 +18,15 @@
 //!   with a fresh [`Status`] comes back. Requests are answered in the order they were
 //!   submitted; after a cancel, the late answer is shown as a notice.
 //!
+//! * [`driver::run`] (`driver.rs`) puts it on a real screen over a real terminal: a tokio task
+//!   owns `terminal::Pos` and runs the requests in order, the UI loop reads keys, ticks and draws.
+//!
 //! Card numbers reach the screen only masked (first 6, last 4): test cards through
 //! [`TestCard::masked`], free text from the driver through [`mask_pans`].
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod app;
+pub mod driver;
 mod types;
 mod ui;
 

@@ -1,0 +1,342 @@
+//! `cardnet pos` (the interactive terminal UI) driven in a pseudo-terminal through a sale, against
+//! the real network processes (`cardnet network init`, then `cardnet serve issuer|switch|acquirer`
+//! as in party_cli.rs). The pty comes from `script(1)` (`script -qfec CMD /dev/null`); keys go in
+//! on its stdin with pauses, the screen comes back on its stdout. Skipped loudly when `script` is
+//! not installed.
+
+#![cfg(unix)]
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn cardnet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cardnet")).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cardnet-pos-tty-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn script_available() -> bool {
+    Command::new("script")
+        .args(["-qfec", "true", "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The screen text without escape sequences (CSI and OSC), for searching.
+fn strip_ansi(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' || (c == '\u{1b}' && chars.peek() == Some(&'\\')) {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether `digits` occurs in `text` as a whole run of digits (not inside a longer number).
+fn has_digit_run(text: &str, digits: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_digit()).any(|run| run == digits)
+}
+
+struct Tty {
+    child: Child,
+    output: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Tty {
+    fn spawn(command: &str) -> Tty {
+        let mut child = Command::new("script")
+            .args(["-qfec", command, "/dev/null"])
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        for mut pipe in
+            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+        {
+            let output = Arc::clone(&output);
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buffer) {
+                    if n == 0 {
+                        break;
+                    }
+                    output.lock().unwrap().extend_from_slice(&buffer[..n]);
+                }
+            });
+        }
+        Tty { child, output }
+    }
+
+    fn text(&self) -> String {
+        strip_ansi(&self.output.lock().unwrap())
+    }
+
+    /// Wait until the screen has shown `what` since `from` bytes of output.
+    fn wait_for(&self, what: &str, from: usize, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            let seen = strip_ansi(self.output.lock().unwrap().get(from..).unwrap_or_default());
+            if seen.contains(what) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    fn len(&self) -> usize {
+        self.output.lock().unwrap().len()
+    }
+
+    /// Keys as the terminal sends them, one write each, with a pause after.
+    fn keys(&mut self, keys: &[&str]) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        for key in keys {
+            stdin.write_all(key.as_bytes()).unwrap();
+            stdin.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}
+
+impl Drop for Tty {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Stops the servers however the test ends.
+struct Servers(Vec<Child>);
+
+impl Servers {
+    fn stop(&mut self) -> Vec<std::process::ExitStatus> {
+        for child in &mut self.0 {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        }
+        self.0.drain(..).map(|mut child| child.wait().unwrap()).collect()
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn interactive_pos_sells_in_a_pseudo_terminal() {
+    if !script_available() {
+        eprintln!("SKIPPED: script(1) not available");
+        println!("SKIPPED: script(1) not available");
+        return;
+    }
+    let dir = fresh_dir("sale");
+    let base = (0..50)
+        .find_map(|_| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+            let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+            (port < u16::MAX - 3 && (0..4).all(|i| free(port + i))).then_some(port)
+        })
+        .expect("four free ports");
+    let dir_text = dir.to_str().unwrap();
+    let init = json(&cardnet(&["network", "init", "--dir", dir_text, "--port", &base.to_string(), "--json"]));
+    let issuer_a = init["issuers"][0]["config"].as_str().unwrap().to_owned();
+    let issuer_b = init["issuers"][1]["config"].as_str().unwrap().to_owned();
+    let switch_config = init["switch"]["config"].as_str().unwrap().to_owned();
+    let acquirer_config = init["acquirer"]["config"].as_str().unwrap().to_owned();
+    let issue =
+        ["issuer", "card", "issue", "--config", &issuer_a, "--product", "debit", "--balance", "50000", "--json"];
+    let card = json(&cardnet(&issue));
+    let pan = card["pan"].as_str().unwrap().to_owned();
+    let pin = card["pin"].as_str().unwrap().to_owned();
+    let config = acquirer_config.as_str();
+    json(&cardnet(&[
+        "merchant",
+        "apply",
+        "--config",
+        config,
+        "--name",
+        "Cardnet Coffee",
+        "--licence",
+        "91350200776049653A",
+        "--legal-rep",
+        "Li Lei",
+        "--mcc",
+        "5812",
+        "--city",
+        "Shanghai",
+        "--country",
+        "CN",
+        "--bank-code",
+        "102100",
+        "--account",
+        "6222020200112233445",
+        "--volume",
+        "50000000",
+        "--json",
+    ]));
+    let review = ["merchant", "review", "--config", config, "--application", "1", "--approve", "--reason", "ok"];
+    json(&cardnet(&[&review[..], &["--reviewer", "Wang Fang", "--json"]].concat()));
+    let activate =
+        ["merchant", "activate", "--config", config, "--application", "1", "--mdr-debit-bp", "50", "--mdr-credit-bp"];
+    let merchant = json(&cardnet(&[&activate[..], &["60", "--cycle", "t1", "--json"]].concat()));
+    let merchant_id = merchant["merchant"]["merchant_id"].as_str().unwrap().to_owned();
+    let (component_a, component_b) = ("11111111111111112222222222222222", "33333333333333334444444444444444");
+    let components = format!("{component_a},{component_b}");
+    let add = ["terminal", "add", "--config", config, "--merchant", &merchant_id, "--terminal", "POS00002"];
+    json(&cardnet(&[&add[..], &["--import-components", &components, "--json"]].concat()));
+
+    let terminal_dir = dir.join("terminal");
+    std::fs::create_dir_all(&terminal_dir).unwrap();
+    let mut tmk = iso8583::hex::decode(component_a).unwrap();
+    for (byte, other) in tmk.iter_mut().zip(iso8583::hex::decode(component_b).unwrap()) {
+        *byte ^= other;
+    }
+    std::fs::write(terminal_dir.join("tmk.hex"), iso8583::hex::encode(&tmk)).unwrap();
+    let tmk_kcv = iso8583::hex::encode(&hsm::kcv::kcv_tdes(&tmk).unwrap()[..3]);
+    std::fs::write(
+        terminal_dir.join("terminal.toml"),
+        format!(
+            "terminal_id = \"POS00002\"\nmerchant_id = \"{merchant_id}\"\nprimary = \"{}\"\n\
+             tmk_file = \"tmk.hex\"\ntmk_kcv = \"{tmk_kcv}\"\njournal = \"terminal.db\"\nkey_scheme = \"003\"\n\
+             [[operators]]\nnumber = \"00\"\nrole = \"supervisor\"\npassword = \"123456\"\n\
+             [[operators]]\nnumber = \"01\"\nrole = \"cashier\"\npassword = \"1111\"\n",
+            init["acquirer"]["listen"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    std::fs::write(terminal_dir.join("card.json"), card.to_string()).unwrap();
+    let terminal_config = terminal_dir.join("terminal.toml").display().to_string();
+    let card_file = terminal_dir.join("card.json").display().to_string();
+
+    let spawn = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cardnet"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut servers = Servers(vec![
+        spawn(&["serve", "issuer", "--config", &issuer_a]),
+        spawn(&["serve", "issuer", "--config", &issuer_b]),
+        spawn(&["serve", "switch", "--config", &switch_config]),
+        spawn(&["serve", "acquirer", "--config", &acquirer_config]),
+    ]);
+
+    // The network is up when a scripted balance inquiry (it holds nothing) is answered 00: the
+    // acquirer listens and the switch has signed on to the issuers.
+    let base = ["pos", "run", "--terminal-config", &terminal_config, "--operator", "01", "--password", "1111"];
+    let mut ready = String::new();
+    for _ in 0..150 {
+        let output = cardnet(&[&base[..], &["--json", "balance", "--card-file", &card_file]].concat());
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        ready = format!("{value} {}", String::from_utf8_lossy(&output.stderr));
+        if value["response_code"] == "00" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(ready.contains("\"response_code\":\"00\""), "the network answers a balance inquiry: {ready}");
+
+    // The UI in a pty of 100 x 40.
+    let command = format!(
+        "stty rows 40 cols 100; exec '{}' pos --terminal-config '{terminal_config}' --operator 01 --password 1111 \
+         --cards '{card_file}' --lang en",
+        env!("CARGO_BIN_EXE_cardnet")
+    );
+    let mut tty = Tty::spawn(&command);
+    assert!(tty.wait_for("cardnet POS", 0, Duration::from_secs(30)), "the menu is drawn: {}", tty.text());
+    std::thread::sleep(Duration::from_millis(500));
+    // Sale (2), 25.00, swipe (Right from insert), the PIN, Enter.
+    let mark = tty.len();
+    tty.keys(&["2", "2", "5", "0", "0", "\r"]);
+    assert!(tty.wait_for("Entry", mark, Duration::from_secs(10)), "the card screen: {}", tty.text());
+    tty.keys(&["\u{1b}[C", "\r"]);
+    let pin_keys: Vec<String> = pin.chars().map(String::from).collect();
+    tty.keys(&pin_keys.iter().map(String::as_str).collect::<Vec<_>>());
+    let before_enter = tty.len();
+    tty.keys(&["\r"]);
+    let approved = tty.wait_for("APPROVED", before_enter, Duration::from_secs(90));
+    assert!(approved, "the sale is approved on screen: {}", tty.text());
+    // Back to the menu, then Esc quits (Ctrl-C if the Esc was read as the start of a sequence).
+    tty.keys(&["\r"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tty.keys(&["\u{1b}"]);
+    let mut exit = tty.wait_exit(Duration::from_secs(5));
+    if exit.is_none() {
+        tty.keys(&["\u{3}"]);
+        exit = tty.wait_exit(Duration::from_secs(30));
+    }
+    let raw = tty.output.lock().unwrap().clone();
+    let text = strip_ansi(&raw);
+    let exit = exit.unwrap_or_else(|| panic!("cardnet pos quits: {text}"));
+    assert!(exit.success(), "cardnet pos exits 0: {exit:?}: {text}");
+
+    // Nothing on the screen ever showed the full card number or the PIN.
+    let raw_text = String::from_utf8_lossy(&raw);
+    assert!(!raw_text.contains(&pan) && !text.contains(&pan), "no full PAN on the screen");
+    assert!(!has_digit_run(&raw_text, &pin) && !has_digit_run(&text, &pin), "no PIN on the screen");
+
+    let stopped = servers.stop();
+    assert!(stopped.iter().all(|s| s.success()), "a graceful stop: {stopped:?}");
+    let list = json(&cardnet(&["issuer", "card", "list", "--config", &issuer_a, "--json"]));
+    assert_eq!(list["cards"][0]["available_minor"], 50_000 - 2_500, "the sale is held at the issuer");
+    let _ = std::fs::remove_dir_all(&dir);
+}
