@@ -2,22 +2,15 @@
 //! issue|list|block|unblock`, `cardnet switch init`, `cardnet serve issuer` — JSON on stdout,
 //! one-line errors with exit 2 for bad input, no full card number outside `card issue`.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn cardnet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cardnet")).args(args).stdin(Stdio::null()).output().unwrap()
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
+use common::{ProcessNetwork, cardnet, json};
 
 fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cardnet-party-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::fresh_dir("party-cli", name)
 }
 
 #[test]
@@ -156,83 +149,15 @@ fn serve_issuer_answers_sign_on_and_stops_on_sigterm() {
 #[test]
 fn network_init_then_separate_processes_approve_purchases() {
     use std::sync::Arc;
-    let dir = fresh_dir("network");
-    // Four consecutive free ports, as far as one can tell without holding them.
-    let base = (0..50)
-        .find_map(|_| {
-            let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-            let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
-            (port < u16::MAX - 3 && (0..4).all(|i| free(port + i))).then_some(port)
-        })
-        .expect("four free ports");
-    let dir_text = dir.to_str().unwrap();
-    let init = json(&cardnet(&["network", "init", "--dir", dir_text, "--port", &base.to_string(), "--json"]));
-    let issuer_a = init["issuers"][0]["config"].as_str().unwrap().to_owned();
-    let issuer_b = init["issuers"][1]["config"].as_str().unwrap().to_owned();
-    let switch_config = init["switch"]["config"].as_str().unwrap().to_owned();
-    let acquirer_config = init["acquirer"]["config"].as_str().unwrap().to_owned();
+    let network = ProcessNetwork::set_up("party-cli");
+    let dir = network.dir.clone();
     // A second init refuses to overwrite.
-    assert_eq!(cardnet(&["network", "init", "--dir", dir_text]).status.code(), Some(2));
-    // Cards are issued before the issuer runs (one process per SQLite ledger file).
-    let issue =
-        ["issuer", "card", "issue", "--config", &issuer_a, "--product", "debit", "--balance", "50000", "--json"];
-    let card = json(&cardnet(&issue));
-    // A merchant through review, and a terminal with a known TMK (key injection).
-    let config = acquirer_config.as_str();
-    json(&cardnet(&[
-        "merchant",
-        "apply",
-        "--config",
-        config,
-        "--name",
-        "Cardnet Coffee",
-        "--licence",
-        "91350200776049653A",
-        "--legal-rep",
-        "Li Lei",
-        "--mcc",
-        "5812",
-        "--city",
-        "Shanghai",
-        "--country",
-        "CN",
-        "--bank-code",
-        "102100",
-        "--account",
-        "6222020200112233445",
-        "--volume",
-        "50000000",
-        "--json",
-    ]));
-    let review = ["merchant", "review", "--config", config, "--application", "1", "--approve", "--reason", "ok"];
-    json(&cardnet(&[&review[..], &["--reviewer", "Wang Fang", "--json"]].concat()));
-    let activate =
-        ["merchant", "activate", "--config", config, "--application", "1", "--mdr-debit-bp", "50", "--mdr-credit-bp"];
-    let merchant = json(&cardnet(&[&activate[..], &["60", "--cycle", "t1", "--json"]].concat()));
-    let merchant_id = merchant["merchant"]["merchant_id"].as_str().unwrap().to_owned();
-    let (component_a, component_b) = ("11111111111111112222222222222222", "33333333333333334444444444444444");
-    let components = format!("{component_a},{component_b}");
-    let add = ["terminal", "add", "--config", config, "--merchant", &merchant_id, "--terminal", "POS00001"];
-    json(&cardnet(&[&add[..], &["--import-components", &components, "--json"]].concat()));
-    // A second terminal of the same merchant for the terminal application below (each terminal
-    // keeps its own trace numbers).
-    let add = ["terminal", "add", "--config", config, "--merchant", &merchant_id, "--terminal", "POS00002"];
-    json(&cardnet(&[&add[..], &["--import-components", &components, "--json"]].concat()));
-
-    let spawn = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_cardnet"))
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut children = vec![
-        spawn(&["serve", "issuer", "--config", &issuer_a]),
-        spawn(&["serve", "issuer", "--config", &issuer_b]),
-        spawn(&["serve", "switch", "--config", &switch_config]),
-        spawn(&["serve", "acquirer", "--config", &acquirer_config]),
-    ];
+    assert_eq!(cardnet(&["network", "init", "--dir", dir.to_str().unwrap()]).status.code(), Some(2));
+    let init = &network.init;
+    let card = &network.card;
+    let merchant_id = network.merchant_id.clone();
+    let issuer_a = network.issuer_a.clone();
+    let mut servers = network.start();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (network_code, terminal_code) = runtime.block_on(async {
         let hsm = Arc::new(hsm::SoftHsm::from_lmk_file(&dir.join("lmk.hex")).unwrap());
@@ -297,11 +222,8 @@ fn network_init_then_separate_processes_approve_purchases() {
         // 2. A POS terminal through the acquirer: sign on (keys under the injected TMK), then a
         //    PIN purchase by swipe.
         let acquirer_address: std::net::SocketAddr = init["acquirer"]["listen"].as_str().unwrap().parse().unwrap();
-        let mut tmk = iso8583::hex::decode(component_a).unwrap();
-        for (byte, other) in tmk.iter_mut().zip(iso8583::hex::decode(component_b).unwrap()) {
-            *byte ^= other;
-        }
-        let mut terminal = testnet::pos::PosTerminal::new("POS00001", &merchant_id, hsm::Secret::from_vec(tmk));
+        let tmk = hsm::Secret::from_vec(common::tmk_clear());
+        let mut terminal = testnet::pos::PosTerminal::new("POS00001", &merchant_id, tmk);
         let pos_card = testnet::pos::PosCard {
             pan: pan.clone(),
             track2: Some(card["track2"].as_str().unwrap().to_owned()),
@@ -334,28 +256,7 @@ fn network_init_then_separate_processes_approve_purchases() {
     });
     // 3. The terminal application itself, scripted: `cardnet pos run` signs on and sells with the
     //    card as `card issue --json` printed it, then settles with the supervisor's password.
-    let terminal_dir = dir.join("terminal");
-    std::fs::create_dir_all(&terminal_dir).unwrap();
-    let mut tmk = iso8583::hex::decode(component_a).unwrap();
-    for (byte, other) in tmk.iter_mut().zip(iso8583::hex::decode(component_b).unwrap()) {
-        *byte ^= other;
-    }
-    std::fs::write(terminal_dir.join("tmk.hex"), iso8583::hex::encode(&tmk)).unwrap();
-    let tmk_kcv = iso8583::hex::encode(&hsm::kcv::kcv_tdes(&tmk).unwrap()[..3]);
-    std::fs::write(
-        terminal_dir.join("terminal.toml"),
-        format!(
-            "terminal_id = \"POS00002\"\nmerchant_id = \"{merchant_id}\"\nprimary = \"{}\"\n\
-             tmk_file = \"tmk.hex\"\ntmk_kcv = \"{tmk_kcv}\"\njournal = \"terminal.db\"\nkey_scheme = \"003\"\n\
-             [[operators]]\nnumber = \"00\"\nrole = \"supervisor\"\npassword = \"123456\"\n\
-             [[operators]]\nnumber = \"01\"\nrole = \"cashier\"\npassword = \"1111\"\n",
-            init["acquirer"]["listen"].as_str().unwrap()
-        ),
-    )
-    .unwrap();
-    std::fs::write(terminal_dir.join("card.json"), card.to_string()).unwrap();
-    let terminal_config = terminal_dir.join("terminal.toml").display().to_string();
-    let card_file = terminal_dir.join("card.json").display().to_string();
+    let (terminal_config, card_file) = network.terminal_files("POS00002");
     let pos = |args: &[&str]| {
         let base = ["pos", "run", "--terminal-config", &terminal_config, "--operator", "01", "--password", "1111"];
         json(&cardnet(&[&base[..], args].concat()))
@@ -369,11 +270,7 @@ fn network_init_then_separate_processes_approve_purchases() {
     let settle = pos(&["--supervisor-password", "123456", "--json", "settle"]);
     assert_eq!(settle["domestic_balanced"], true, "the host's totals agree: {settle}");
     assert_eq!(settle["next_batch_no"], 2);
-    for child in &mut children {
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    }
-    for child in &mut children {
-        let exit = child.wait().unwrap();
+    for exit in servers.stop() {
         assert!(exit.success(), "a graceful stop: {exit:?}");
     }
     assert_eq!(network_code, "00", "a purchase straight to the switch");

@@ -6,26 +6,14 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn cardnet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cardnet")).args(args).stdin(Stdio::null()).output().unwrap()
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cardnet-pos-tty-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use common::{ProcessNetwork, cardnet, json};
 
 fn script_available() -> bool {
     Command::new("script")
@@ -158,27 +146,6 @@ impl Drop for Tty {
     }
 }
 
-/// Stops the servers however the test ends.
-struct Servers(Vec<Child>);
-
-impl Servers {
-    fn stop(&mut self) -> Vec<std::process::ExitStatus> {
-        for child in &mut self.0 {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        }
-        self.0.drain(..).map(|mut child| child.wait().unwrap()).collect()
-    }
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 #[test]
 fn interactive_pos_sells_in_a_pseudo_terminal() {
     if !script_available() {
@@ -186,99 +153,14 @@ fn interactive_pos_sells_in_a_pseudo_terminal() {
         println!("SKIPPED: script(1) not available");
         return;
     }
-    let dir = fresh_dir("sale");
-    let base = (0..50)
-        .find_map(|_| {
-            let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-            let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
-            (port < u16::MAX - 3 && (0..4).all(|i| free(port + i))).then_some(port)
-        })
-        .expect("four free ports");
-    let dir_text = dir.to_str().unwrap();
-    let init = json(&cardnet(&["network", "init", "--dir", dir_text, "--port", &base.to_string(), "--json"]));
-    let issuer_a = init["issuers"][0]["config"].as_str().unwrap().to_owned();
-    let issuer_b = init["issuers"][1]["config"].as_str().unwrap().to_owned();
-    let switch_config = init["switch"]["config"].as_str().unwrap().to_owned();
-    let acquirer_config = init["acquirer"]["config"].as_str().unwrap().to_owned();
-    let issue =
-        ["issuer", "card", "issue", "--config", &issuer_a, "--product", "debit", "--balance", "50000", "--json"];
-    let card = json(&cardnet(&issue));
+    let network = ProcessNetwork::set_up("pos-tty");
+    let dir = network.dir.clone();
+    let issuer_a = network.issuer_a.clone();
+    let card = network.card.clone();
     let pan = card["pan"].as_str().unwrap().to_owned();
     let pin = card["pin"].as_str().unwrap().to_owned();
-    let config = acquirer_config.as_str();
-    json(&cardnet(&[
-        "merchant",
-        "apply",
-        "--config",
-        config,
-        "--name",
-        "Cardnet Coffee",
-        "--licence",
-        "91350200776049653A",
-        "--legal-rep",
-        "Li Lei",
-        "--mcc",
-        "5812",
-        "--city",
-        "Shanghai",
-        "--country",
-        "CN",
-        "--bank-code",
-        "102100",
-        "--account",
-        "6222020200112233445",
-        "--volume",
-        "50000000",
-        "--json",
-    ]));
-    let review = ["merchant", "review", "--config", config, "--application", "1", "--approve", "--reason", "ok"];
-    json(&cardnet(&[&review[..], &["--reviewer", "Wang Fang", "--json"]].concat()));
-    let activate =
-        ["merchant", "activate", "--config", config, "--application", "1", "--mdr-debit-bp", "50", "--mdr-credit-bp"];
-    let merchant = json(&cardnet(&[&activate[..], &["60", "--cycle", "t1", "--json"]].concat()));
-    let merchant_id = merchant["merchant"]["merchant_id"].as_str().unwrap().to_owned();
-    let (component_a, component_b) = ("11111111111111112222222222222222", "33333333333333334444444444444444");
-    let components = format!("{component_a},{component_b}");
-    let add = ["terminal", "add", "--config", config, "--merchant", &merchant_id, "--terminal", "POS00002"];
-    json(&cardnet(&[&add[..], &["--import-components", &components, "--json"]].concat()));
-
-    let terminal_dir = dir.join("terminal");
-    std::fs::create_dir_all(&terminal_dir).unwrap();
-    let mut tmk = iso8583::hex::decode(component_a).unwrap();
-    for (byte, other) in tmk.iter_mut().zip(iso8583::hex::decode(component_b).unwrap()) {
-        *byte ^= other;
-    }
-    std::fs::write(terminal_dir.join("tmk.hex"), iso8583::hex::encode(&tmk)).unwrap();
-    let tmk_kcv = iso8583::hex::encode(&hsm::kcv::kcv_tdes(&tmk).unwrap()[..3]);
-    std::fs::write(
-        terminal_dir.join("terminal.toml"),
-        format!(
-            "terminal_id = \"POS00002\"\nmerchant_id = \"{merchant_id}\"\nprimary = \"{}\"\n\
-             tmk_file = \"tmk.hex\"\ntmk_kcv = \"{tmk_kcv}\"\njournal = \"terminal.db\"\nkey_scheme = \"003\"\n\
-             [[operators]]\nnumber = \"00\"\nrole = \"supervisor\"\npassword = \"123456\"\n\
-             [[operators]]\nnumber = \"01\"\nrole = \"cashier\"\npassword = \"1111\"\n",
-            init["acquirer"]["listen"].as_str().unwrap()
-        ),
-    )
-    .unwrap();
-    std::fs::write(terminal_dir.join("card.json"), card.to_string()).unwrap();
-    let terminal_config = terminal_dir.join("terminal.toml").display().to_string();
-    let card_file = terminal_dir.join("card.json").display().to_string();
-
-    let spawn = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_cardnet"))
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut servers = Servers(vec![
-        spawn(&["serve", "issuer", "--config", &issuer_a]),
-        spawn(&["serve", "issuer", "--config", &issuer_b]),
-        spawn(&["serve", "switch", "--config", &switch_config]),
-        spawn(&["serve", "acquirer", "--config", &acquirer_config]),
-    ]);
+    let (terminal_config, card_file) = network.terminal_files("POS00002");
+    let mut servers = network.start();
 
     // The network is up when a scripted balance inquiry (it holds nothing) is answered 00: the
     // acquirer listens and the switch has signed on to the issuers.

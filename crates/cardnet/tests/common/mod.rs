@@ -1,0 +1,186 @@
+//! What the binary's process-level tests share: running `cardnet`, and a whole network set up
+//! with the CLI (`cardnet network init`, a card, a merchant through review, two terminals with a
+//! known TMK) whose parties run as separate `cardnet serve` processes.
+
+// Each test crate uses part of this module.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+
+pub fn cardnet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cardnet")).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+pub fn json(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A fresh folder under the system temp dir, named after the test crate and case.
+pub fn fresh_dir(prefix: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cardnet-{prefix}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The two components of the terminals' TMK, injected with `terminal add --import-components`.
+pub const TMK_COMPONENTS: (&str, &str) = ("11111111111111112222222222222222", "33333333333333334444444444444444");
+
+/// The clear TMK: the components XORed.
+pub fn tmk_clear() -> Vec<u8> {
+    let mut tmk = iso8583::hex::decode(TMK_COMPONENTS.0).unwrap();
+    for (byte, other) in tmk.iter_mut().zip(iso8583::hex::decode(TMK_COMPONENTS.1).unwrap()) {
+        *byte ^= other;
+    }
+    tmk
+}
+
+/// Four consecutive free ports (switch, two issuers, acquirer), as far as one can tell without
+/// holding them.
+fn free_ports() -> u16 {
+    (0..50)
+        .find_map(|_| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+            let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+            (port < u16::MAX - 3 && (0..4).all(|i| free(port + i))).then_some(port)
+        })
+        .expect("four free ports")
+}
+
+/// A network configured through the CLI, not yet running.
+pub struct ProcessNetwork {
+    pub dir: PathBuf,
+    /// What `network init --json` printed.
+    pub init: serde_json::Value,
+    pub issuer_a: String,
+    pub issuer_b: String,
+    pub switch_config: String,
+    pub acquirer_config: String,
+    /// A debit card at issuer A with 500.00, as `issuer card issue --json` printed it.
+    pub card: serde_json::Value,
+    pub merchant_id: String,
+}
+
+impl ProcessNetwork {
+    /// `network init`, a card (issued before the issuer runs: one process per SQLite ledger
+    /// file), a merchant through review, and terminals POS00001 and POS00002 with the known TMK.
+    pub fn set_up(prefix: &str) -> ProcessNetwork {
+        let dir = fresh_dir(prefix, "network");
+        let port = free_ports().to_string();
+        let init = json(&cardnet(&["network", "init", "--dir", dir.to_str().unwrap(), "--port", &port, "--json"]));
+        let text = |value: &serde_json::Value| value.as_str().unwrap().to_owned();
+        let issuer_a = text(&init["issuers"][0]["config"]);
+        let issuer_b = text(&init["issuers"][1]["config"]);
+        let switch_config = text(&init["switch"]["config"]);
+        let acquirer_config = text(&init["acquirer"]["config"]);
+        let issue =
+            ["issuer", "card", "issue", "--config", &issuer_a, "--product", "debit", "--balance", "50000", "--json"];
+        let card = json(&cardnet(&issue));
+        let config = acquirer_config.as_str();
+        let apply: Vec<&str> = vec![
+            "merchant",
+            "apply",
+            "--config",
+            config,
+            "--name",
+            "Cardnet Coffee",
+            "--licence",
+            "91350200776049653A",
+            "--legal-rep",
+            "Li Lei",
+            "--mcc",
+            "5812",
+            "--city",
+            "Shanghai",
+            "--country",
+            "CN",
+            "--bank-code",
+            "102100",
+            "--account",
+            "6222020200112233445",
+            "--volume",
+            "50000000",
+            "--json",
+        ];
+        json(&cardnet(&apply));
+        let review = ["merchant", "review", "--config", config, "--application", "1", "--approve", "--reason", "ok"];
+        json(&cardnet(&[&review[..], &["--reviewer", "Wang Fang", "--json"]].concat()));
+        let activate = ["merchant", "activate", "--config", config, "--application", "1", "--mdr-debit-bp", "50"];
+        let merchant = json(&cardnet(&[&activate[..], &["--mdr-credit-bp", "60", "--cycle", "t1", "--json"]].concat()));
+        let merchant_id = text(&merchant["merchant"]["merchant_id"]);
+        let components = format!("{},{}", TMK_COMPONENTS.0, TMK_COMPONENTS.1);
+        // Two terminals of the merchant: each keeps its own trace numbers.
+        for terminal in ["POS00001", "POS00002"] {
+            let add = ["terminal", "add", "--config", config, "--merchant", &merchant_id, "--terminal", terminal];
+            json(&cardnet(&[&add[..], &["--import-components", &components, "--json"]].concat()));
+        }
+        ProcessNetwork { dir, init, issuer_a, issuer_b, switch_config, acquirer_config, card, merchant_id }
+    }
+
+    /// Where terminals connect.
+    pub fn acquirer_listen(&self) -> String {
+        self.init["acquirer"]["listen"].as_str().unwrap().to_owned()
+    }
+
+    /// A terminal application's folder for `terminal_id`: its TMK file, `terminal.toml`
+    /// (supervisor 00/123456, cashier 01/1111) and the card file; returns (config, card file).
+    pub fn terminal_files(&self, terminal_id: &str) -> (String, String) {
+        let folder = self.dir.join(format!("terminal-{terminal_id}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let tmk = tmk_clear();
+        std::fs::write(folder.join("tmk.hex"), iso8583::hex::encode(&tmk)).unwrap();
+        let tmk_kcv = iso8583::hex::encode(&hsm::kcv::kcv_tdes(&tmk).unwrap()[..3]);
+        let config = format!(
+            "terminal_id = \"{terminal_id}\"\nmerchant_id = \"{}\"\nprimary = \"{}\"\n\
+             tmk_file = \"tmk.hex\"\ntmk_kcv = \"{tmk_kcv}\"\njournal = \"terminal.db\"\nkey_scheme = \"003\"\n\
+             [[operators]]\nnumber = \"00\"\nrole = \"supervisor\"\npassword = \"123456\"\n\
+             [[operators]]\nnumber = \"01\"\nrole = \"cashier\"\npassword = \"1111\"\n",
+            self.merchant_id,
+            self.acquirer_listen()
+        );
+        std::fs::write(folder.join("terminal.toml"), config).unwrap();
+        std::fs::write(folder.join("card.json"), self.card.to_string()).unwrap();
+        (folder.join("terminal.toml").display().to_string(), folder.join("card.json").display().to_string())
+    }
+
+    /// Every party as its own `cardnet serve` process.
+    pub fn start(&self) -> Servers {
+        let spawn = |args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_cardnet"))
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        Servers(vec![
+            spawn(&["serve", "issuer", "--config", &self.issuer_a]),
+            spawn(&["serve", "issuer", "--config", &self.issuer_b]),
+            spawn(&["serve", "switch", "--config", &self.switch_config]),
+            spawn(&["serve", "acquirer", "--config", &self.acquirer_config]),
+        ])
+    }
+}
+
+/// The running parties; killed however the test ends.
+pub struct Servers(Vec<Child>);
+
+impl Servers {
+    /// SIGTERM to each (a graceful stop), then their exit statuses.
+    pub fn stop(&mut self) -> Vec<ExitStatus> {
+        for child in &mut self.0 {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        }
+        self.0.drain(..).map(|mut child| child.wait().unwrap()).collect()
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
