@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod acquirer;
+pub mod acquirer_host;
 pub mod card;
 pub mod net;
 pub mod pos;

@@ -12,129 +12,20 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use acquirer::dev::SwitchKeys;
-use acquirer::{Acquirer, AcquirerServer, ServerOptions, TerminalDirectory};
-use hsm::{Secret, SecurityModule};
-use merchants::{
-    Application, Decision, DiscountRate, FeePlan, MerchantSettings, MerchantTerms, NewTerminal, Registry,
-    SettlementAccount, SettlementCycle, TmkImport, TmkSource,
-};
+use hsm::Secret;
 use receipt::Lang;
 use terminal::config::OperatorSeed;
 use terminal::{Card, Entry, Kind, Outcome, Pos, Terminal, TerminalConfig, TxnRequest};
+use testnet::acquirer_host::{self, AcquirerHost, MERCHANT_NAME, tmk_clear};
 use testnet::card::SimCard;
-use testnet::net::{ACQUIRER_ID, ISSUER_A, NetworkOptions, TestNetwork, blocking};
+use testnet::net::{ISSUER_A, NetworkOptions, TestNetwork, blocking};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const TMK_A: [u8; 16] = [0x11; 16];
-const TMK_B: [u8; 16] = [0x22; 16];
-const MERCHANT_NAME: &str = "Cardnet Coffee";
 const SUPERVISOR_PASSWORD: &[u8] = b"123456";
 const CASHIER_PASSWORD: &[u8] = b"1111";
-/// How long a test waits for the acquirer's network reversal to reach the issuer.
 const SETTLE_POLLS: usize = 150;
 const POLL_MS: u64 = 100;
-
-fn tmk_clear() -> Secret {
-    let bytes: Vec<u8> = TMK_A.iter().zip(TMK_B.iter()).map(|(a, b)| a ^ b).collect();
-    Secret::from_vec(bytes)
-}
-
-fn licence(n: u32) -> String {
-    let first17 = format!("91440101{n:09}");
-    format!("{first17}{}", merchants::licence::check_character(&first17).unwrap())
-}
-
-struct Host {
-    server: AcquirerServer,
-    terminal_id: String,
-    merchant_id: String,
-}
-
-/// Onboard a merchant and a terminal through the registry and start the acquirer host (as
-/// tests/acquirer.rs does).
-async fn host(net: &TestNetwork) -> Host {
-    let dir = net.options.dir.clone();
-    let db_url = format!("sqlite:{}", dir.join("acquirer.db").display());
-    let db = blocking(|| sqlstore::Database::open(&db_url)).unwrap();
-    let hsm = Arc::clone(&net.hsm) as Arc<dyn SecurityModule>;
-    let settings = MerchantSettings {
-        merchant_id_prefix: "8984401".into(),
-        allowed_mccs: vec!["5411".into(), "5812".into()],
-        ..MerchantSettings::default()
-    };
-    let registry =
-        blocking(|| Registry::open_with_settings(db.clone(), Arc::clone(&hsm), Arc::clone(&net.clock), settings))
-            .unwrap();
-    let application = Application {
-        business_name: MERCHANT_NAME.into(),
-        licence_no: licence(7),
-        legal_representative: "Li Si".into(),
-        mcc: "5812".into(),
-        city: "Shanghai".into(),
-        country: "CN".into(),
-        settlement: SettlementAccount { bank_code: "102290000001".into(), account_no: "6222021000000007".into() },
-        expected_monthly_volume_minor: 50_000_000,
-    };
-    let merchant_id = blocking(|| {
-        let applied = registry.apply(&application).unwrap();
-        registry.review(applied.application_id, Decision::Approve, "documents in order", "Wang Wu").unwrap();
-        let terms = MerchantTerms {
-            fee_plan: FeePlan {
-                debit: DiscountRate { rate_bp: 50, cap_minor: Some(2_000) },
-                credit: DiscountRate { rate_bp: 60, cap_minor: None },
-            },
-            cycle: SettlementCycle::T1,
-            single_max_minor: Some(1_000_000),
-            daily_max_minor: Some(10_000_000),
-        };
-        registry.activate(applied.application_id, &terms).unwrap().merchant_id
-    });
-    let terminal_id = "POS00001".to_owned();
-    blocking(|| {
-        let source = TmkSource::Import(TmkImport::Components(vec![Secret::new(&TMK_A), Secret::new(&TMK_B)]));
-        let new = NewTerminal { terminal_id: terminal_id.clone(), model: Some("PAX A920".into()), serial: None };
-        registry.add_terminal(&merchant_id, &new, &source).unwrap();
-    });
-    let keys = SwitchKeys {
-        zmk: net.acquirer_keys.zmk.clone(),
-        zpk: net.acquirer_keys.zpk.clone(),
-        zak: net.acquirer_keys.zak.clone(),
-    };
-    let mut config = acquirer::dev::config_with_switch_keys(
-        hsm.as_ref(),
-        &keys,
-        ACQUIRER_ID,
-        "127.0.0.1:0",
-        &net.switch_address().unwrap().to_string(),
-        &db_url,
-        &dir.join("lmk.hex"),
-    )
-    .unwrap();
-    config.switch.timeout_ms = 3_000;
-    let directory: Arc<dyn TerminalDirectory> = Arc::new(registry);
-    let acquirer = blocking(|| Acquirer::with_database(&config, hsm, db, directory)).unwrap();
-    let options = ServerOptions {
-        session_backoff_ms_min: 50,
-        session_backoff_ms_max: 500,
-        connect_timeout_ms: 1_000,
-        reversal_poll_interval_ms: 50,
-        ..ServerOptions::default()
-    };
-    let server = AcquirerServer::start(acquirer, Arc::clone(&net.clock), options).await.unwrap();
-    let mut state = server.switch_state();
-    let ready = tokio::time::timeout(Duration::from_secs(5), async {
-        while *state.borrow_and_update() != transport::SessionState::Ready {
-            if state.changed().await.is_err() {
-                break;
-            }
-        }
-    })
-    .await;
-    assert!(ready.is_ok(), "the acquirer signs on to the switch");
-    Host { server, terminal_id, merchant_id }
-}
 
 async fn network(name: &str) -> TestNetwork {
     let dir = std::env::temp_dir().join(format!("cardnet-terminal-e2e-{name}-{}", std::process::id()));
@@ -145,7 +36,7 @@ async fn network(name: &str) -> TestNetwork {
 }
 
 /// The terminal's configuration: TMK file from the injected components, journal in `dir`.
-fn terminal_config(dir: &Path, host: &Host, primary: SocketAddr) -> TerminalConfig {
+fn terminal_config(dir: &Path, host: &AcquirerHost, primary: SocketAddr) -> TerminalConfig {
     let dir: PathBuf = dir.join("terminal");
     std::fs::create_dir_all(&dir).unwrap();
     let tmk = tmk_clear();
@@ -424,7 +315,7 @@ async fn relay(inbound: TcpStream, outbound: TcpStream, mode: Arc<AtomicU8>, see
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balanced_settlement() {
     let net = network("day").await;
-    let host = host(&net).await;
+    let host = acquirer_host::start(&net, 3_000).await;
     let config = terminal_config(&net.options.dir, &host, host.server.local_addr());
     let mut pos = power_on(&config);
     let mut sim = net.issue(ISSUER_A, "debit", Some(1_000_000)).unwrap();
@@ -556,7 +447,7 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts() {
     let net = network("cut").await;
-    let host = host(&net).await;
+    let host = acquirer_host::start(&net, 3_000).await;
     let shim = Shim::start(host.server.local_addr()).await;
     let config = terminal_config(&net.options.dir, &host, shim.address);
     let mut pos = power_on(&config);
@@ -611,7 +502,7 @@ async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
     let net = network("mac").await;
-    let host = host(&net).await;
+    let host = acquirer_host::start(&net, 3_000).await;
     let shim = Shim::start(host.server.local_addr()).await;
     let config = terminal_config(&net.options.dir, &host, shim.address);
     let mut pos = power_on(&config);

@@ -1,0 +1,126 @@
+//! The acquirer host on a [`TestNetwork`], as the acquirer and terminal end-to-end tests use it:
+//! a merchant onboarded through `merchants::Registry` (apply, review, activate), terminal
+//! POS00001 with a TMK injected from two known components, and `acquirer::AcquirerServer`
+//! signed on to the network's switch. Test support: it panics on a failed step.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use acquirer::dev::SwitchKeys;
+use acquirer::{Acquirer, AcquirerServer, ServerOptions, TerminalDirectory};
+use hsm::{Secret, SecurityModule};
+use merchants::{
+    Application, Decision, DiscountRate, FeePlan, MerchantSettings, MerchantTerms, NewTerminal, Registry,
+    SettlementAccount, SettlementCycle, TmkImport, TmkSource,
+};
+
+use crate::net::{ACQUIRER_ID, TestNetwork, blocking};
+
+/// The two components of the terminal's TMK (key injection).
+pub const TMK_A: [u8; 16] = [0x11; 16];
+pub const TMK_B: [u8; 16] = [0x22; 16];
+/// The merchant's business name.
+pub const MERCHANT_NAME: &str = "Cardnet Coffee";
+
+/// The clear TMK: the components XORed (what the terminal holds).
+pub fn tmk_clear() -> Secret {
+    let bytes: Vec<u8> = TMK_A.iter().zip(TMK_B.iter()).map(|(a, b)| a ^ b).collect();
+    Secret::from_vec(bytes)
+}
+
+/// A business licence number with a valid GB 32100-2015 check character.
+pub fn licence(n: u32) -> String {
+    let first17 = format!("91440101{n:09}");
+    format!("{first17}{}", merchants::licence::check_character(&first17).unwrap())
+}
+
+/// The running acquirer and the ids it was set up with.
+pub struct AcquirerHost {
+    pub server: AcquirerServer,
+    pub terminal_id: String,
+    pub merchant_id: String,
+}
+
+/// Onboard a merchant and a terminal through the registry and start the acquirer host.
+pub async fn start(net: &TestNetwork, switch_timeout_ms: u64) -> AcquirerHost {
+    let dir = net.options.dir.clone();
+    let db_url = format!("sqlite:{}", dir.join("acquirer.db").display());
+    let db = blocking(|| sqlstore::Database::open(&db_url)).unwrap();
+    let hsm = Arc::clone(&net.hsm) as Arc<dyn SecurityModule>;
+    let settings = MerchantSettings {
+        merchant_id_prefix: "8984401".into(),
+        allowed_mccs: vec!["5411".into(), "5812".into()],
+        ..MerchantSettings::default()
+    };
+    let registry =
+        blocking(|| Registry::open_with_settings(db.clone(), Arc::clone(&hsm), Arc::clone(&net.clock), settings))
+            .unwrap();
+    let application = Application {
+        business_name: "Cardnet Coffee".into(),
+        licence_no: licence(7),
+        legal_representative: "Li Si".into(),
+        mcc: "5812".into(),
+        city: "Shanghai".into(),
+        country: "CN".into(),
+        settlement: SettlementAccount { bank_code: "102290000001".into(), account_no: "6222021000000007".into() },
+        expected_monthly_volume_minor: 50_000_000,
+    };
+    let merchant_id = blocking(|| {
+        let applied = registry.apply(&application).unwrap();
+        registry.review(applied.application_id, Decision::Approve, "documents in order", "Wang Wu").unwrap();
+        let terms = MerchantTerms {
+            fee_plan: FeePlan {
+                debit: DiscountRate { rate_bp: 50, cap_minor: Some(2_000) },
+                credit: DiscountRate { rate_bp: 60, cap_minor: None },
+            },
+            cycle: SettlementCycle::T1,
+            single_max_minor: Some(1_000_000),
+            daily_max_minor: Some(10_000_000),
+        };
+        registry.activate(applied.application_id, &terms).unwrap().merchant_id
+    });
+    let terminal_id = "POS00001".to_owned();
+    blocking(|| {
+        let source = TmkSource::Import(TmkImport::Components(vec![Secret::new(&TMK_A), Secret::new(&TMK_B)]));
+        let new = NewTerminal { terminal_id: terminal_id.clone(), model: Some("PAX A920".into()), serial: None };
+        registry.add_terminal(&merchant_id, &new, &source).unwrap();
+    });
+    let keys = SwitchKeys {
+        zmk: net.acquirer_keys.zmk.clone(),
+        zpk: net.acquirer_keys.zpk.clone(),
+        zak: net.acquirer_keys.zak.clone(),
+    };
+    let mut config = acquirer::dev::config_with_switch_keys(
+        hsm.as_ref(),
+        &keys,
+        ACQUIRER_ID,
+        "127.0.0.1:0",
+        &net.switch_address().unwrap().to_string(),
+        &db_url,
+        &dir.join("lmk.hex"),
+    )
+    .unwrap();
+    config.switch.timeout_ms = switch_timeout_ms;
+    let directory: Arc<dyn TerminalDirectory> = Arc::new(registry);
+    let acquirer = blocking(|| Acquirer::with_database(&config, hsm, db, directory)).unwrap();
+    let options = ServerOptions {
+        session_backoff_ms_min: 50,
+        session_backoff_ms_max: 500,
+        connect_timeout_ms: 1_000,
+        reversal_poll_interval_ms: 50,
+        ..ServerOptions::default()
+    };
+    let server = AcquirerServer::start(acquirer, Arc::clone(&net.clock), options).await.unwrap();
+    let mut state = server.switch_state();
+    let ready = tokio::time::timeout(Duration::from_secs(5), async {
+        while *state.borrow_and_update() != transport::SessionState::Ready {
+            if state.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ready.is_ok(), "the acquirer signs on to the switch");
+    AcquirerHost { server, terminal_id, merchant_id }
+}
