@@ -10,10 +10,13 @@ pub fn resolve_path(base: &Path, path: &mut PathBuf) {
     }
 }
 
-/// Make the file of a relative `sqlite:PATH` store URL relative to `base`. Other URLs
-/// (`sqlite::memory:`, an absolute path, `postgres://…`) stay as written.
+/// Make the file of a relative SQLite store URL relative to `base`: `sqlite:PATH`, or a bare
+/// path, which `sqlstore::Database::open` also takes as a SQLite file (so every party reads
+/// the same setting the same way). Other URLs (`sqlite::memory:`, an absolute path,
+/// `postgres://…`) stay as written.
 pub fn resolve_sqlite_url(base: &Path, url: &mut String) {
-    if let Some(path) = url.strip_prefix("sqlite:")
+    let path = url.strip_prefix("sqlite:").or_else(|| (!url.contains("://")).then_some(url.as_str()));
+    if let Some(path) = path
         && path != ":memory:"
         && Path::new(path).is_relative()
     {
@@ -34,6 +37,13 @@ mod tests {
         let mut absolute = PathBuf::from("/keys/lmk.hex");
         resolve_path(base, &mut absolute);
         assert_eq!(absolute, Path::new("/keys/lmk.hex"));
+    }
+
+    #[test]
+    fn a_bare_relative_path_is_a_sqlite_file() {
+        let mut url = "party.db".to_owned();
+        resolve_sqlite_url(Path::new("/srv/party"), &mut url);
+        assert_eq!(url, "sqlite:/srv/party/party.db");
     }
 
     #[test]

@@ -85,11 +85,3 @@ pub async fn bind_and_serve(
     serve(issuer, listener, shutdown).await;
     Ok(())
 }
-
-/// Resolves on Ctrl-C (SIGINT), for `serve`'s `shutdown`; never if the signal cannot be
-/// watched (the process is then stopped by other means).
-pub async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}

@@ -18,6 +18,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use host::config_file::{self, one_line};
+use host::paths;
 use hsm::SoftHsm;
 use serde::Deserialize;
 
@@ -103,10 +105,6 @@ pub(crate) fn digits(text: &str, len: usize) -> bool {
     text.len() == len && text.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// A name as the sanctions check compares it: lower case, without any white space.
 pub fn normalize_name(name: &str) -> String {
     name.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
@@ -166,39 +164,24 @@ impl RegistryConfig {
     /// Read and check the acquirer's TOML file. Relative paths (the LMK file, a SQLite
     /// database) are taken from the file's folder.
     pub fn load(path: &Path) -> Result<RegistryConfig> {
+        let text = config_file::read(path, CONFIG_BYTES_MAX).map_err(MerchantError::config)?;
         let shown = path.display();
-        let metadata = std::fs::metadata(path).map_err(|e| MerchantError::config(format!("{shown}: {e}")))?;
-        if metadata.len() > CONFIG_BYTES_MAX {
-            return Err(MerchantError::config(format!("{shown}: larger than {CONFIG_BYTES_MAX} bytes")));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| MerchantError::config(format!("{shown}: {e}")))?;
         let mut config = RegistryConfig::parse(&text).map_err(|e| MerchantError::config(format!("{shown}: {e}")))?;
-        config.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
+        config.resolve_paths(config_file::folder(path));
         Ok(config)
     }
 
     /// Parse and check TOML text (paths stay as written).
     pub fn parse(text: &str) -> Result<RegistryConfig> {
-        let config: RegistryConfig = toml::from_str(text).map_err(|e| MerchantError::config(one_line(e.message())))?;
+        let config: RegistryConfig = config_file::parse_toml(text).map_err(MerchantError::config)?;
         config.merchants.validate()?;
         Ok(config)
     }
 
     /// Make relative paths relative to `base` (the config file's folder).
     pub fn resolve_paths(&mut self, base: &Path) {
-        if self.lmk_file.is_relative() {
-            self.lmk_file = base.join(&self.lmk_file);
-        }
-        let sqlite_path = self.database.strip_prefix("sqlite:").map(str::to_owned).or_else(|| {
-            // A bare path is SQLite too (sqlstore's rule).
-            (!self.database.contains("://")).then(|| self.database.clone())
-        });
-        if let Some(path) = sqlite_path
-            && path != ":memory:"
-            && Path::new(&path).is_relative()
-        {
-            self.database = format!("sqlite:{}", base.join(path).display());
-        }
+        paths::resolve_path(base, &mut self.lmk_file);
+        paths::resolve_sqlite_url(base, &mut self.database);
     }
 
     /// The software HSM over the LMK file. Development only.
@@ -210,11 +193,7 @@ impl RegistryConfig {
 /// The software HSM over the LMK in `path` (64 hex digits, surrounding white space ignored).
 /// Errors name the file, never its contents.
 pub fn load_lmk_file(path: &Path) -> Result<SoftHsm> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| MerchantError::config(format!("LMK file {shown}: {e}")))?;
-    let bytes = crate::hex::decode(text.trim())
-        .ok_or_else(|| MerchantError::config(format!("LMK file {shown}: not hex digits")))?;
-    SoftHsm::new(hsm::Secret::from_vec(bytes)).map_err(|e| MerchantError::config(format!("LMK file {shown}: {e}")))
+    SoftHsm::from_lmk_file(path).map_err(|e| MerchantError::config(e.to_string()))
 }
 
 #[cfg(test)]
