@@ -66,10 +66,15 @@ pub struct IssueArgs {
     /// Opening balance of a debit card, in minor units (12550 is 125.50).
     #[arg(long, value_name = "MINOR")]
     balance: Option<u64>,
-    /// Print one JSON object: {"card_id", "product", "pan", "expiry", "pin", "cvv2",
-    /// "service_code", "track2", "chip_track2", "card_sequence", "available_minor"}.
+    /// Print one JSON object, the card file: {"card_id", "product", "pan", "expiry", "pin",
+    /// "cvv2", "service_code", "track2", "chip_track2", "card_sequence", "icc_master_key_ac",
+    /// "atc", "available_minor"}.
     #[arg(long)]
     json: bool,
+    /// Also write the card file (the JSON object) to FILE, readable by its owner only: the
+    /// simulated card for `cardnet pos` (`--card-file`, `--cards`).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -182,12 +187,23 @@ fn issue(args: IssueArgs) -> Result<(), CliError> {
     let issuer = open(&args.config)?;
     let card = issuer.issue_card(&args.product, args.balance)?;
     let available = issuer.balance(&CardRef::Id(card.card_id))?.available_minor;
-    let IssuedCard { card_id, product, pan, expiry_yymm, pin, cvv2, service_code, track2, chip_track2, card_sequence } =
-        card;
-    // The one place the clear PIN becomes text: the card and its PIN mailer, handed over.
+    let IssuedCard {
+        card_id,
+        product,
+        pan,
+        expiry_yymm,
+        pin,
+        cvv2,
+        service_code,
+        track2,
+        chip_track2,
+        card_sequence,
+        icc_master_key_ac,
+    } = card;
+    // The one place the clear PIN and the chip's key become text: the card (personalised) and
+    // its PIN mailer, handed over.
     let pin = String::from_utf8_lossy(pin.expose()).into_owned();
-    if args.json {
-        return print_json(&json!({
+    let card_file = json!({
             "card_id": card_id,
             "product": product,
             "pan": pan,
@@ -198,8 +214,17 @@ fn issue(args: IssueArgs) -> Result<(), CliError> {
             "track2": track2,
             "chip_track2": chip_track2,
             "card_sequence": card_sequence,
+            "icc_master_key_ac": iso8583::hex::encode(icc_master_key_ac.expose()),
+            "atc": 0,
             "available_minor": available,
-        }));
+    });
+    if let Some(path) = &args.out {
+        let mut bytes = serde_json::to_vec_pretty(&card_file).map_err(|e| CliError::Failure(e.to_string()))?;
+        bytes.push(b'\n');
+        host::write_private(path, &bytes).map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))?;
+    }
+    if args.json {
+        return print_json(&card_file);
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "card id: {card_id}")?;
@@ -212,6 +237,9 @@ fn issue(args: IssueArgs) -> Result<(), CliError> {
     writeln!(out, "chip track 2: {chip_track2}")?;
     writeln!(out, "card sequence: {card_sequence}")?;
     writeln!(out, "available: {available}")?;
+    if let Some(path) = &args.out {
+        writeln!(out, "card file: {} (owner-only: it holds the chip's key and the PIN)", path.display())?;
+    }
     writeln!(out, "(the PIN and CVV2 are not stored and are shown only now)")?;
     Ok(())
 }
@@ -315,7 +343,7 @@ mod tests {
         assert_eq!(block(false, "1234").unwrap_err().exit_code(), 2, "not a card number");
         list(ListArgs { config: config.clone(), json: true }).unwrap();
         let unknown_product =
-            issue(IssueArgs { config: config.clone(), product: "gold".into(), balance: None, json: true });
+            issue(IssueArgs { config: config.clone(), product: "gold".into(), balance: None, json: true, out: None });
         assert_eq!(unknown_product.unwrap_err().exit_code(), 2);
         let bad_init = run(IssuerCommand::Init(InitArgs {
             dir: temp_dir("bad"),

@@ -72,7 +72,6 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
         Path::new(LMK_FILE),
         "sqlite:switch.db",
         &mut stores,
-        None,
         &format!("127.0.0.1:{}", args.port),
         endpoint,
     )

@@ -14,17 +14,20 @@
 //! again with the reprint marker (from the terminal's journal, no network); `parameters` runs
 //! the parameter download (0800/360) that gives the slips the merchant's name.
 //!
-//! A test card is given with `--card-file` (the JSON `cardnet issuer card issue --json` prints:
-//! pan, pin, track2, chip_track2, expiry, card_sequence) or with `--card PAN [--track2 …]
-//! [--expiry YYMM]`. Chip and tap send the chip's track 2 and sequence number (no field 55:
-//! the card simulator's ARQC is not part of this command yet).
+//! A test card is given with `--card-file` (the card file `cardnet issuer card issue --json`
+//! prints: pan, pin, track2, expiry and, for the chip, chip_track2, card_sequence,
+//! icc_master_key_ac and atc) or with `--card PAN [--track2 …] [--expiry YYMM]`. `--entry chip`
+//! and `tap` read the simulated chip (`crates/cardsim`): field 55 with an ARQC over the
+//! transaction, the card's ATC advanced and written back to the card file; an inserted card
+//! checks the issuer's ARPC and refuses a forged one (then the terminal reverses, 06).
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use clap::{Args, Subcommand};
 use hsm::Secret;
 use serde_json::{Value, json};
-use terminal::{Card, Entry, Kind, Original, Pos, Terminal, TerminalConfig, TerminalError, TxnRequest};
+use terminal::{Card, Entry, Kind, Original, Pos, SimCard, Terminal, TerminalConfig, TerminalError, TxnRequest};
 
 use crate::cli_error::CliError;
 
@@ -201,6 +204,13 @@ pub enum PosAction {
         #[arg(long)]
         amount: String,
     },
+    /// Completion advice (0220, 完成通知): a completion the merchant did offline, told to the host.
+    CompletionAdvice {
+        #[arg(long)]
+        trace: String,
+        #[arg(long)]
+        amount: String,
+    },
     Settle,
     SignOff,
     /// Print the last slip again, marked as a reprint.
@@ -215,7 +225,9 @@ fn parse_lang(text: &str) -> Result<receipt::Lang, String> {
 
 fn error(e: TerminalError) -> CliError {
     match e {
-        TerminalError::Input(_) | TerminalError::Config(_) | TerminalError::SelfCheck(_) => CliError::bad_input(e),
+        TerminalError::Input(_) | TerminalError::Config(_) | TerminalError::SelfCheck(_) | TerminalError::Card(_) => {
+            CliError::bad_input(e)
+        }
         other => CliError::Failure(other.to_string()),
     }
 }
@@ -226,30 +238,24 @@ fn secret(text: &Option<String>) -> Option<Secret> {
 
 /// The card and PIN from the arguments. `None` when no card was given at all.
 fn read_card(args: &CardArgs) -> Result<Option<(Card, Option<Secret>)>, CliError> {
-    let (pan, track2, chip_track2, expiry, sequence, file_pin) = if let Some(path) = &args.card_file {
-        let text = std::fs::read_to_string(path)?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| CliError::bad_input(format!("card file: {e}")))?;
-        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let pan = s("pan").ok_or_else(|| CliError::bad_input("card file: no pan"))?;
-        (pan, s("track2"), s("chip_track2"), s("expiry"), s("card_sequence"), s("pin"))
+    let sim = if let Some(path) = &args.card_file {
+        SimCard::load(path).map_err(CliError::bad_input)?
     } else if let Some(pan) = &args.card {
-        (pan.clone(), args.track2.clone(), None, args.expiry.clone(), None, None)
+        SimCard::stripe(pan, args.expiry.as_deref().unwrap_or(""), args.track2.as_deref().unwrap_or(""), None)
+            .map_err(CliError::bad_input)?
     } else {
         return Ok(None);
     };
+    let has_track2 = args.card_file.is_some() || args.track2.is_some();
     let entry = match &args.entry {
         Some(e) => Entry::parse(e).map_err(error)?,
-        None if track2.is_some() => Entry::Swipe,
+        None if has_track2 => Entry::Swipe,
         None => Entry::Keyed,
     };
-    let track2 = match entry {
-        Entry::Swipe => track2,
-        Entry::Chip | Entry::Contactless => chip_track2.or(track2),
-        Entry::Keyed => None,
-    };
-    let card = Card { pan, entry, track2, expiry_yymm: expiry, sequence_number: sequence, icc_data: None };
-    let pin = if args.no_pin { None } else { args.pin.clone().or(file_pin) };
-    Ok(Some((card, pin.map(|p| Secret::new(p.as_bytes())))))
+    let typed = if args.no_pin { None } else { args.pin.clone().map(|p| Secret::new(p.as_bytes())) };
+    let pin = if args.no_pin { None } else { typed.or_else(|| sim.pin().cloned()) };
+    let card = Card::read(&Arc::new(Mutex::new(sim)), entry).map_err(error)?;
+    Ok(Some((card, pin)))
 }
 
 fn amount(text: &str) -> Result<u64, CliError> {
@@ -263,41 +269,11 @@ pub fn run(command: PosCommand) -> Result<(), CliError> {
     }
 }
 
-/// One test card for the UI from a `card issue --json` object. The PIN in the file is not
-/// kept: the cardholder types it.
-fn test_card(value: &Value, path: &std::path::Path) -> Result<pos_tui::TestCard, CliError> {
-    let s = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
-    let pan = s("pan").ok_or_else(|| CliError::bad_input(format!("{}: a card without \"pan\"", path.display())))?;
-    if pan.len() < 12 || !pan.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CliError::bad_input(format!("{}: \"pan\" is not a card number", path.display())));
-    }
-    let mut label = s("product").unwrap_or_else(|| "test card".into());
-    if let Some(available) = value.get("available_minor").and_then(Value::as_u64) {
-        label.push_str(&format!(", available {}", receipt::Amount::cny(available)));
-    }
-    let mut card = pos_tui::TestCard::new(label, pan);
-    card.track2 = s("track2");
-    card.chip_track2 = s("chip_track2");
-    card.expiry = s("expiry");
-    card.card_sequence = s("card_sequence");
-    Ok(card)
-}
-
 fn read_test_cards(paths: &[PathBuf]) -> Result<Vec<pos_tui::TestCard>, CliError> {
     let mut cards = Vec::new();
     for path in paths {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| CliError::bad_input(format!("{}: {e}", path.display())))?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|e| CliError::bad_input(format!("{}: not JSON: {e}", path.display())))?;
-        match &value {
-            Value::Array(items) => {
-                for item in items {
-                    cards.push(test_card(item, path)?);
-                }
-            }
-            other => cards.push(test_card(other, path)?),
-        }
+        let sims = SimCard::load_all(path).map_err(CliError::bad_input)?;
+        cards.extend(sims.into_iter().map(pos_tui::TestCard::from_sim));
     }
     Ok(cards)
 }
@@ -401,6 +377,9 @@ async fn act(pos: &mut Pos, args: &RunArgs, supervisor: Option<Secret>) -> Resul
         PosAction::PreAuthVoid { trace } => txn(Kind::PreAuthVoid, None, None, Some(trace.clone())),
         PosAction::Completion { trace, amount: a } => {
             txn(Kind::Completion, None, Some(amount(a)?), Some(trace.clone()))
+        }
+        PosAction::CompletionAdvice { trace, amount: a } => {
+            txn(Kind::CompletionAdvice, None, Some(amount(a)?), Some(trace.clone()))
         }
         PosAction::Refund { amount: a, trace, rrn, original_batch, original_trace, card } => {
             let mut request = txn(Kind::Refund, read_card(card)?, Some(amount(a)?), trace.clone());

@@ -269,7 +269,19 @@ pub fn arqc(
     un: Option<&[u8]>,
     data: &[u8],
 ) -> Result<ArqcResult> {
-    let icc_master_key = icc_master_key(imk, pan, psn)?;
+    card_arqc(scheme, icc_master_key(imk, pan, psn)?, atc, un, data)
+}
+
+/// The application cryptogram as the card computes it, from its own ICC master key (what
+/// personalisation put on the chip): the scheme's AC key ([`Scheme::ac_key`]), then
+/// [`application_cryptogram`]. [`arqc`] is this after deriving the ICC master key.
+pub fn card_arqc(
+    scheme: Scheme,
+    icc_master_key: Secret,
+    atc: &[u8],
+    un: Option<&[u8]>,
+    data: &[u8],
+) -> Result<ArqcResult> {
     let session_key = scheme.ac_key(&icc_master_key, atc, un)?;
     let arqc = application_cryptogram(session_key.expose(), data, scheme.padding())?;
     Ok(ArqcResult { icc_master_key, session_key, arqc })

@@ -162,6 +162,18 @@ pub trait SecurityModule: Send + Sync {
     /// Verify an ARQC and compute the ARPC that answers it.
     fn generate_arpc(&self, imk: &WrappedKey, request: &ArqcRequest<'_>, method: ArpcMethod<'_>) -> Result<Vec<u8>>;
 
+    /// Card personalisation: the ICC master key for AC of the card `pan`/`psn` (option A or B
+    /// by PAN length) derived from the issuer master key `imk`, in clear, for the chip. This
+    /// is the one place a clear key leaves the module: into the card being personalised, as a
+    /// data-preparation system writes it to a chip (here: the simulated card's file). The
+    /// issuer keeps nothing of it; it re-derives the key from `imk` for every ARQC.
+    ///
+    /// A default body answers `Unsupported`, so a module written before this method still builds.
+    fn personalise_icc_master_key(&self, imk: &WrappedKey, pan: &str, psn: &str) -> Result<Secret> {
+        let _ = (imk, pan, psn);
+        Err(Error::Unsupported("ICC master key personalisation"))
+    }
+
     /// Issue a PIN: a random PIN of `pin_length` digits (4 to 12, never a trivial one such as
     /// `1111` or `1234`) and its Visa PVV under `pvk` with key index `pvki`. The clear PIN comes
     /// out once, for the PIN mailer; the issuer keeps only the PVV.

@@ -404,6 +404,11 @@ impl SecurityModule for SoftHsm {
         self.arqc_keys(imk, request).map(|_| ())
     }
 
+    fn personalise_icc_master_key(&self, imk: &WrappedKey, pan: &str, psn: &str) -> Result<Secret> {
+        let clear = self.open(imk, &[KeyType::ImkAc], "personalise a card's chip")?;
+        emv::icc_master_key(clear.expose(), pan, psn)
+    }
+
     fn generate_arpc(&self, imk: &WrappedKey, request: &ArqcRequest<'_>, method: ArpcMethod<'_>) -> Result<Vec<u8>> {
         let keys = self.arqc_keys(imk, request)?;
         let key = request.scheme.arpc_key(&keys);

@@ -256,6 +256,14 @@ fn cvv_and_arqc_through_the_module() {
     bad[0] ^= 1;
     let bad_request = ArqcRequest { arqc: &bad, ..request.clone() };
     assert_eq!(hsm.verify_arqc(&imk, &bad_request).unwrap_err(), Error::Verification("ARQC"));
+
+    // Personalisation: the card's own ICC master key (out of the module once) computes the
+    // vector's ARQC without the IMK; only an IMK-AC may be used for it.
+    let icc_master_key = hsm.personalise_icc_master_key(&imk, &input("pan"), &input("psn")).unwrap();
+    let on_card = hsm::emv::card_arqc(hsm::emv::Scheme::Common, icc_master_key, &atc, None, &data).unwrap();
+    assert!(hex::encode(&on_card.arqc).eq_ignore_ascii_case(arqc_hex));
+    assert!(hex::encode(on_card.icc_master_key.expose()).eq_ignore_ascii_case(expected["icc_mk"].as_str().unwrap()));
+    assert!(hsm.personalise_icc_master_key(&cvk, &input("pan"), &input("psn")).is_err());
 }
 
 /// The acceptance round trip: TMK → field 62 keys → a terminal decrypts them and checks the

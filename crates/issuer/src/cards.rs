@@ -50,6 +50,9 @@ pub struct IssuedCard {
     pub chip_track2: String,
     /// EMV PAN sequence number (5F34), two digits; field 23 carries `0` + these.
     pub card_sequence: String,
+    /// The chip's ICC master key for AC (option A/B from the IMK-AC), for personalising the
+    /// card: it goes into the chip and nowhere else; the issuer re-derives it per ARQC.
+    pub icc_master_key_ac: Secret,
 }
 
 impl fmt::Debug for IssuedCard {
@@ -181,6 +184,7 @@ impl Issuer {
             let cvv = self.hsm.generate_cvv(&keys.cvk, &pan, &expiry, &product.service_code)?;
             let icvv = self.hsm.generate_cvv(&keys.cvk, &pan, &expiry, ICVV_SERVICE_CODE)?;
             let cvv2 = self.hsm.generate_cvv(&keys.cvk, &pan, &expiry, CVV2_SERVICE_CODE)?;
+            let icc_master_key_ac = self.hsm.personalise_icc_master_key(&keys.imk_ac, &pan, FIRST_CARD_SEQUENCE)?;
             match product.kind {
                 ProductKind::Credit => {
                     self.add_funds(card_id, FUNDING_CREDIT_LIMIT, product.credit_limit_minor)?;
@@ -202,6 +206,7 @@ impl Issuer {
                 cvv2,
                 service_code: product.service_code,
                 card_sequence: FIRST_CARD_SEQUENCE.to_owned(),
+                icc_master_key_ac,
             });
         }
         Err(IssuerError::input(format!("no unused card number found under BIN {} (is it full?)", product.bin)))

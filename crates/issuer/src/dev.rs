@@ -140,16 +140,6 @@ pub fn config(
     config_with_link_keys(hsm, &link, institution_id, bin, database, ledger, lmk_file)
 }
 
-/// Replace the configuration's IMK-AC with one made from a clear value (imported as one
-/// component): for simulated cards, which compute their cryptograms from the clear IMK
-/// (`testnet::card::SimCard`). Development only: a real IMK never exists in clear outside a
-/// key ceremony.
-pub fn use_known_imk(config: &mut IssuerConfig, hsm: &dyn SecurityModule, imk_clear: &Secret) -> Result<()> {
-    let imk = hsm.import_components(KeyType::ImkAc, KeyAlgorithm::Tdes2, std::slice::from_ref(imk_clear))?;
-    config.keys.imk_ac = imk.block().to_owned();
-    Ok(())
-}
-
 /// What [`generate`] made.
 #[derive(Debug)]
 pub struct DevIssuer {

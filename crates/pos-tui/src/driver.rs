@@ -205,27 +205,18 @@ fn secret(digits: &Digits) -> Secret {
     Secret::new(digits.expose().as_bytes())
 }
 
-/// The card as the simulated reader gives it: the stripe's track 2 for a swipe, the chip's
-/// track 2 equivalent and sequence number for insert and tap; keyed when there is no track.
-fn card(presented: &Presented) -> Card {
-    let test = &presented.card;
-    let (entry, track2, sequence_number) = match presented.entry {
-        EntryMode::Swipe => (Entry::Swipe, test.track2.clone(), None),
-        EntryMode::Insert => {
-            (Entry::Chip, test.chip_track2.clone().or_else(|| test.track2.clone()), test.card_sequence.clone())
-        }
-        EntryMode::Tap => {
-            (Entry::Contactless, test.chip_track2.clone().or_else(|| test.track2.clone()), test.card_sequence.clone())
-        }
+/// The card as the simulated reader gives it: the stripe's track 2 for a swipe; the chip's
+/// track 2 equivalent, sequence number and the chip (its ARQC, the issuer's ARPC) for insert
+/// and tap. A card known only by its number is keyed.
+fn card(presented: &Presented) -> terminal::Result<Card> {
+    let entry = match presented.entry {
+        EntryMode::Swipe => Entry::Swipe,
+        EntryMode::Insert => Entry::Chip,
+        EntryMode::Tap => Entry::Contactless,
     };
-    let entry = if track2.is_some() { entry } else { Entry::Keyed };
-    Card {
-        pan: test.pan().to_owned(),
-        entry,
-        track2,
-        expiry_yymm: test.expiry.clone(),
-        sequence_number,
-        icc_data: None,
+    match presented.card.sim() {
+        Some(sim) => Card::read(sim, entry),
+        None => Ok(Card::keyed(presented.card.pan())),
     }
 }
 
@@ -250,19 +241,19 @@ async fn execute(pos: &mut Pos, request: &Request) -> terminal::Result<Outcome> 
         }
         Request::Query { trace } => return query(pos, *trace),
         Request::Sale { amount_minor, card: presented, pin } => TxnRequest {
-            card: Some(card(presented)),
+            card: Some(card(presented)?),
             amount_minor: Some(*amount_minor),
             pin: pin.as_ref().map(secret),
             ..txn(Kind::Purchase)
         },
         Request::PreAuth { amount_minor, card: presented, pin } => TxnRequest {
-            card: Some(card(presented)),
+            card: Some(card(presented)?),
             amount_minor: Some(*amount_minor),
             pin: pin.as_ref().map(secret),
             ..txn(Kind::PreAuth)
         },
         Request::Balance { card: presented, pin } => {
-            TxnRequest { card: Some(card(presented)), pin: pin.as_ref().map(secret), ..txn(Kind::Balance) }
+            TxnRequest { card: Some(card(presented)?), pin: pin.as_ref().map(secret), ..txn(Kind::Balance) }
         }
         Request::Void { original_trace, supervisor_password } => TxnRequest {
             original_trace: Some(format!("{original_trace:06}")),
@@ -270,7 +261,7 @@ async fn execute(pos: &mut Pos, request: &Request) -> terminal::Result<Outcome> 
             ..txn(Kind::Void)
         },
         Request::Refund { original_trace, amount_minor, card: presented, supervisor_password } => TxnRequest {
-            card: Some(card(presented)),
+            card: Some(card(presented)?),
             amount_minor: Some(*amount_minor),
             original_trace: Some(format!("{original_trace:06}")),
             supervisor_password: Some(secret(supervisor_password)),

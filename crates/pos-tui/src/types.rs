@@ -2,6 +2,9 @@
 //! ([`Request`]). Nothing here knows about `terminal::Pos`; a driver maps one to the other.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use terminal::SimCard;
 
 use receipt::{CardNumber, Receipt};
 use zeroize::Zeroize;
@@ -41,30 +44,41 @@ impl EntryMode {
     }
 }
 
-/// A test card the cashier can choose (as `cardnet issuer card issue --json` prints one). The
-/// full PAN is kept for the driver; the screen and `Debug` only ever see it masked.
-#[derive(Clone, PartialEq, Eq)]
+/// A test card the cashier can choose (a card of a card file `cardnet issuer card issue
+/// --json` printed). The full PAN is kept for the driver; the screen and `Debug` only ever see
+/// it masked. The simulated card itself (stripe, chip with its keys and ATC) is behind
+/// [`TestCard::sim`], for the driver's reader.
+#[derive(Clone)]
 pub struct TestCard {
-    /// What the list shows next to the masked number ("good PIN 1234", "expired", …).
+    /// What the list shows next to the masked number ("debit, available 100.00", …).
     pub label: String,
     pan: String,
-    pub track2: Option<String>,
-    pub chip_track2: Option<String>,
-    /// YYMM.
-    pub expiry: Option<String>,
-    pub card_sequence: Option<String>,
+    sim: Option<Arc<Mutex<SimCard>>>,
 }
 
+impl PartialEq for TestCard {
+    fn eq(&self, other: &TestCard) -> bool {
+        self.label == other.label && self.pan == other.pan
+    }
+}
+
+impl Eq for TestCard {}
+
 impl TestCard {
+    /// A card known by its number only (keyed entry).
     pub fn new(label: impl Into<String>, pan: impl Into<String>) -> TestCard {
-        TestCard {
-            label: label.into(),
-            pan: pan.into(),
-            track2: None,
-            chip_track2: None,
-            expiry: None,
-            card_sequence: None,
-        }
+        TestCard { label: label.into(), pan: pan.into(), sim: None }
+    }
+
+    /// A simulated card, read by the driver as swiped, inserted or tapped.
+    pub fn from_sim(sim: SimCard) -> TestCard {
+        let label = if sim.label.is_empty() { "test card".to_owned() } else { sim.label.clone() };
+        TestCard { label, pan: sim.pan().to_owned(), sim: Some(Arc::new(Mutex::new(sim))) }
+    }
+
+    /// The simulated card, for the reader.
+    pub fn sim(&self) -> Option<&Arc<Mutex<SimCard>>> {
+        self.sim.as_ref()
     }
 
     /// The full card number, for the driver that builds the request. Never for the screen.

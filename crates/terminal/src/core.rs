@@ -1,7 +1,9 @@
 //! The terminal's logic: requests out, responses in, the journal and the reversal record kept
 //! durably in between. No network I/O (the shell in `shell.rs` does that).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use cardsim::{ChipCard, SimCard, TerminalData, TransactionType};
 
 use hsm::Secret;
 use hsm::pinblock::PinFormat;
@@ -27,6 +29,12 @@ const BATCH_MAX: u32 = 999_999;
 pub const UPLOAD_RECORDS_MAX: usize = 8;
 /// MTIs that carry field 64 (§5; the acquirer's default `mac_messages`).
 const MAC_MTIS: [&str; 8] = ["0100", "0110", "0200", "0210", "0220", "0230", "0400", "0410"];
+/// Field 49 and tag 5F2A: CNY.
+const CURRENCY_CNY: &str = "156";
+/// Tag 9F1A: China.
+const COUNTRY_CHINA: &str = "156";
+/// Tag 9F37.
+const UNPREDICTABLE_NUMBER_BYTES: usize = 4;
 /// Response codes after which the terminal signs on again (§7, issue 7).
 const SIGN_ON_AGAIN_CODES: [&str; 3] = ["77", "A0", "99"];
 /// Reversal answers that settle the record: done (00), or the host never had the original
@@ -64,6 +72,16 @@ impl Entry {
         }
     }
 
+    /// The name [`Entry::parse`] reads (and the journal keeps).
+    pub fn name(self) -> &'static str {
+        match self {
+            Entry::Keyed => "keyed",
+            Entry::Swipe => "swipe",
+            Entry::Chip => "chip",
+            Entry::Contactless => "tap",
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Entry> {
         match text {
             "keyed" | "manual" => Ok(Entry::Keyed),
@@ -86,9 +104,16 @@ pub struct Card {
     pub expiry_yymm: Option<String>,
     /// Card sequence number, 3 digits (chip).
     pub sequence_number: Option<String>,
-    /// Field 55 from the chip (ARQC and its data), if the reader produced one.
+    /// Field 55 from the chip (ARQC and its data), if the reader produced one already.
     pub icc_data: Option<Vec<u8>>,
+    /// The chip itself, when the card was inserted or tapped and no `icc_data` was given:
+    /// [`Terminal::begin`] asks it for the ARQC over this transaction's data, and after an
+    /// approval of an inserted card gives it the issuer's ARPC (tag 91).
+    pub chip: Option<SharedChip>,
 }
+
+/// A chip the terminal's reader talks to (shared: the caller keeps the card).
+pub type SharedChip = Arc<Mutex<dyn ChipCard>>;
 
 impl std::fmt::Debug for Card {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,8 +125,8 @@ impl std::fmt::Debug for Card {
 }
 
 impl Card {
-    /// A card known only by its number (void or completion from the journal).
-    fn keyed(pan: &str) -> Card {
+    /// A card known only by its number (keyed entry; a void or completion from the journal).
+    pub fn keyed(pan: &str) -> Card {
         Card {
             pan: pan.to_owned(),
             entry: Entry::Keyed,
@@ -109,7 +134,33 @@ impl Card {
             expiry_yymm: None,
             sequence_number: None,
             icc_data: None,
+            chip: None,
         }
+    }
+
+    /// The card `sim` as the reader reads it with `entry`: the stripe's track 2; or the chip's
+    /// track 2 equivalent, its sequence number and the chip (for the ARQC); or, keyed, the
+    /// number and expiry.
+    pub fn read(sim: &Arc<Mutex<SimCard>>, entry: Entry) -> Result<Card> {
+        let shared: SharedChip = sim.clone();
+        let card = sim.lock().map_err(|_| TerminalError::Card("the card reader failed".into()))?;
+        let mut read = Card::keyed(card.pan());
+        read.entry = entry;
+        match entry {
+            Entry::Keyed => read.expiry_yymm = card.expiry_yymm().map(str::to_owned),
+            Entry::Swipe => {
+                let track2 = card.track2().ok_or_else(|| TerminalError::Card("the card has no stripe".into()))?;
+                read.track2 = Some(track2.to_owned());
+            }
+            Entry::Chip | Entry::Contactless => {
+                let track2 =
+                    card.chip_track2().ok_or_else(|| TerminalError::Card("the card has no chip: swipe it".into()))?;
+                read.track2 = Some(track2.to_owned());
+                read.sequence_number = card.sequence_number();
+                read.chip = Some(shared);
+            }
+        }
+        Ok(read)
     }
 }
 
@@ -171,6 +222,18 @@ impl Kind {
     /// Void, refund (and pre-auth void, a void too) need the supervisor's password.
     pub fn needs_supervisor(self) -> bool {
         self.row().6
+    }
+
+    /// Tag 9C when the card's chip computes an ARQC for this kind; `None` for kinds that
+    /// work on an original from the journal (the card is not read).
+    fn chip_transaction_type(self) -> Option<TransactionType> {
+        match self {
+            Kind::Purchase => Some(TransactionType::Goods),
+            Kind::Balance => Some(TransactionType::Balance),
+            Kind::PreAuth => Some(TransactionType::PreAuthorisation),
+            Kind::Refund => Some(TransactionType::Refund),
+            _ => None,
+        }
     }
 
     /// The kind of original a void, refund or completion refers to.
@@ -236,6 +299,8 @@ pub struct Outgoing {
     pub(crate) trace: String,
     pub(crate) entry: Option<JournalEntry>,
     pub(crate) slip: Option<SlipContext>,
+    /// An inserted card's chip, waiting for the issuer's ARPC.
+    pub(crate) chip: Option<SharedChip>,
 }
 
 impl std::fmt::Debug for Outgoing {
@@ -720,7 +785,7 @@ impl Terminal {
     }
 
     fn outgoing(&self, message: Message, purpose: Purpose, trace: String) -> Outgoing {
-        Outgoing { envelope: self.envelope, message, purpose, trace, entry: None, slip: None }
+        Outgoing { envelope: self.envelope, message, purpose, trace, entry: None, slip: None, chip: None }
     }
 
     /// 0800 sign-on (60.3 = the configured key scheme, 63 = operator).
@@ -900,9 +965,12 @@ impl Terminal {
         if kind.needs_supervisor() {
             self.authorise_supervisor(request.supervisor_password.as_ref())?;
         }
+        // A void or completion prints the original's entry mode (the card is not read again).
+        let mut original_entry = None;
         let original = match (&request.original_trace, &request.original) {
             (Some(trace), _) => {
                 let e = self.find_original(kind, trace)?;
+                original_entry = e.entry_mode.as_deref().and_then(|name| Entry::parse(name).ok());
                 Some((
                     e.pan.clone(),
                     e.amount_minor,
@@ -928,6 +996,21 @@ impl Terminal {
             _ => return Err(TerminalError::Input("an amount above 0 is needed".into())),
         };
         let (_, mti, processing, condition, type_code, reversible, _) = kind.row();
+        // The chip computes its ARQC before anything is committed: a card that fails leaves
+        // no trace number used and no reversal record.
+        let mut icc_data = card.icc_data.clone();
+        let mut waiting_chip = None;
+        if let (None, Some(chip), Some(transaction_type), Entry::Chip | Entry::Contactless) =
+            (&icc_data, &card.chip, kind.chip_transaction_type(), card.entry)
+        {
+            let data = self.chip_terminal_data(amount_minor.unwrap_or(0), transaction_type)?;
+            let mut reader = chip.lock().map_err(|_| TerminalError::Card("the card reader failed".into()))?;
+            icc_data = Some(reader.generate_ac(&data).map_err(|e| TerminalError::Card(e.to_string()))?);
+            // Only an inserted card is still there for the issuer's answer; a tapped one is gone.
+            if card.entry == Entry::Chip {
+                waiting_chip = Some(chip.clone());
+            }
+        }
         let trace = self.next_trace();
         let mut m = self.message(mti, &trace)?;
         m.set_str(3, processing).map_err(codec("3"))?;
@@ -958,8 +1041,8 @@ impl Terminal {
             m.set(52, &block).map_err(codec("52"))?;
             m.set_str(53, "2600000000000000").map_err(codec("53"))?;
         }
-        m.set_str(49, "156").map_err(codec("49"))?;
-        if let Some(icc) = &card.icc_data {
+        m.set_str(49, CURRENCY_CNY).map_err(codec("49"))?;
+        if let Some(icc) = &icc_data {
             m.set(55, icc).map_err(codec("55"))?;
         }
         m.set_str(60, &format!("{type_code}{:06}000", self.state.batch_no)).map_err(codec("60"))?;
@@ -987,6 +1070,7 @@ impl Terminal {
             original_trace: original.as_ref().map(|(_, _, o)| format!("{:0>6}", o.trace)),
             operator: self.operator63(),
             status: "approved".into(),
+            entry_mode: Some(original_entry.unwrap_or(card.entry).name().to_owned()),
         };
         // The reversal record and the advanced trace number go to disk together, before the
         // request can leave: a crash after this point still reverses.
@@ -1012,8 +1096,12 @@ impl Terminal {
         })?;
         let mut out = self.outgoing(m, Purpose::Txn(kind), trace);
         out.entry = Some(entry);
-        out.slip =
-            Some(SlipContext { entry: card.entry, pin: request.pin.is_some(), original: original.map(|(_, _, o)| o) });
+        out.chip = waiting_chip;
+        out.slip = Some(SlipContext {
+            entry: original_entry.unwrap_or(card.entry),
+            pin: request.pin.is_some(),
+            original: original.map(|(_, _, o)| o),
+        });
         Ok(out)
     }
 
@@ -1081,6 +1169,17 @@ impl Terminal {
             outcome.response_code = "A0".into();
             outcome.message = "the response's MAC is wrong: not approved, sign on again".into();
             outcome.sign_on_needed = true;
+            return Ok(outcome);
+        }
+        if code == "00" && !self.card_accepts_issuer(out, response) {
+            // The card refused the issuer's ARPC: the approval does not stand (§6: 06).
+            if reversible {
+                self.set_reversal_reason("06")?;
+                outcome.reversal_pending = Some("06".into());
+            }
+            outcome.approved = false;
+            outcome.response_code = "06".into();
+            outcome.message = "the card refused the issuer's answer (ARPC): not approved".into();
             return Ok(outcome);
         }
         outcome.rrn = response.get_str(37).map(str::to_owned);
@@ -1151,6 +1250,33 @@ impl Terminal {
         }
         outcome.receipt = slip.map(|(slip, _, _)| slip);
         Ok(outcome)
+    }
+
+    /// The CDOL1 data this terminal gives a chip: amount, CNY, China, today's date (the
+    /// terminal's clock, UTC), the transaction type and a fresh unpredictable number.
+    fn chip_terminal_data(&self, amount_minor: u64, transaction_type: TransactionType) -> Result<TerminalData> {
+        let now = clock::UtcDateTime::from_ms(self.clock.now_ms());
+        let random = Secret::random(UNPREDICTABLE_NUMBER_BYTES)?;
+        let mut unpredictable_number = [0u8; UNPREDICTABLE_NUMBER_BYTES];
+        unpredictable_number.copy_from_slice(random.expose());
+        Ok(TerminalData {
+            amount_minor,
+            currency: CURRENCY_CNY.into(),
+            country: COUNTRY_CHINA.into(),
+            date_yymmdd: format!("{:02}{}", now.year.rem_euclid(100), now.mmdd()),
+            transaction_type,
+            unpredictable_number,
+        })
+    }
+
+    /// EXTERNAL AUTHENTICATE for an inserted card's approval: `true` when there is no chip
+    /// waiting, or the issuer sent no tag 91 (issuer authentication not performed, as EMV
+    /// lets an issuer choose), or the card accepts the ARPC.
+    fn card_accepts_issuer(&self, out: &Outgoing, response: &Message) -> bool {
+        let Some(chip) = &out.chip else { return true };
+        let Ok(Some(issuer_authentication_data)) = response.get_path("55.91") else { return true };
+        let Ok(mut card) = chip.lock() else { return false };
+        card.external_authenticate(issuer_authentication_data).unwrap_or(false)
     }
 
     /// No answer in time: the record keeps reason 98.
@@ -1239,7 +1365,7 @@ impl Terminal {
         let trace = self.next_trace();
         let mut m = self.message("0500", &trace)?;
         m.set_str(48, &totals.field48()).map_err(codec("48"))?;
-        m.set_str(49, "156").map_err(codec("49"))?;
+        m.set_str(49, CURRENCY_CNY).map_err(codec("49"))?;
         m.set_str(60, &format!("00{:06}201", self.state.batch_no)).map_err(codec("60"))?;
         m.set_str(63, &self.operator63()).map_err(codec("63"))?;
         self.save_state()?;

@@ -61,8 +61,10 @@ mod slip;
 mod store;
 
 pub use crate::core::{
-    Card, Entry, Kind, Original, Outcome, Outgoing, SelfCheck, SettlementTotals, Terminal, TxnRequest, response_text,
+    Card, Entry, Kind, Original, Outcome, Outgoing, SelfCheck, SettlementTotals, SharedChip, Terminal, TxnRequest,
+    response_text,
 };
+pub use cardsim::SimCard;
 pub use config::TerminalConfig;
 pub use shell::{Pos, SettlementOutcome};
 pub use slip::receipt_text;
@@ -89,6 +91,8 @@ pub enum TerminalError {
     Unreachable(String),
     /// The terminal must do something first (sign on, send a pending reversal, log in).
     State(String),
+    /// The card cannot be read that way, or its chip failed (what to do instead).
+    Card(String),
 }
 
 impl fmt::Display for TerminalError {
@@ -108,6 +112,7 @@ impl fmt::Display for TerminalError {
             TerminalError::Security(m) => write!(f, "security: {m}"),
             TerminalError::Unreachable(m) => write!(f, "host unreachable: {m}"),
             TerminalError::State(m) => f.write_str(m),
+            TerminalError::Card(m) => write!(f, "card: {m}"),
         }
     }
 }

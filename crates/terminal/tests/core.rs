@@ -80,6 +80,13 @@ impl Handler for FakeHost {
                 if mode == Mode::Silent && mti != "0400" {
                     return None;
                 }
+                if let (Some(_), "0200" | "0100") = (request.get(55), mti.as_str()) {
+                    // Issuer authentication data for the chip: ARPC ‖ ARC (the scripted chip
+                    // decides whether it accepts it).
+                    let mut tag91 = Vec::new();
+                    iso8583::tlv::write_element(&[0x91], b"ARPC-8B!00", &mut tag91);
+                    response.set(55, &tag91).unwrap();
+                }
                 if mti != "0400" {
                     response.set_str(37, "123456789012").unwrap();
                     response.set_str(38, "AB1234").unwrap();
@@ -141,6 +148,7 @@ fn card() -> Card {
         expiry_yymm: None,
         sequence_number: None,
         icc_data: None,
+        chip: None,
     }
 }
 
@@ -307,4 +315,86 @@ async fn self_check_reports_a_wrong_tmk_and_the_backup_host_is_used() {
         }
         other => panic!("expected a self-check failure, got {other:?}"),
     }
+}
+
+/// A chip that answers GENERATE AC with a fixed field 55 and accepts or refuses the issuer,
+/// recording what the terminal gave it.
+struct ScriptedChip {
+    accepts_issuer: bool,
+    generated: Vec<cardsim::TerminalData>,
+    authenticated: Vec<Vec<u8>>,
+}
+
+impl cardsim::ChipCard for ScriptedChip {
+    fn generate_ac(&mut self, terminal: &cardsim::TerminalData) -> cardsim::Result<Vec<u8>> {
+        self.generated.push(terminal.clone());
+        let mut field55 = Vec::new();
+        iso8583::tlv::write_element(&[0x9F, 0x26], &[0xA5; 8], &mut field55);
+        Ok(field55)
+    }
+
+    fn external_authenticate(&mut self, issuer_authentication_data: &[u8]) -> cardsim::Result<bool> {
+        self.authenticated.push(issuer_authentication_data.to_vec());
+        Ok(self.accepts_issuer)
+    }
+}
+
+fn chip_card(entry: Entry, accepts_issuer: bool) -> (Card, Arc<Mutex<ScriptedChip>>) {
+    let chip = Arc::new(Mutex::new(ScriptedChip { accepts_issuer, generated: Vec::new(), authenticated: Vec::new() }));
+    let shared: terminal::SharedChip = chip.clone();
+    let card = Card { entry, sequence_number: Some("001".into()), chip: Some(shared), ..card() };
+    (card, chip)
+}
+
+#[tokio::test]
+async fn an_inserted_card_computes_the_arqc_and_its_refusal_of_the_issuer_reverses_06() {
+    let (host, address) = start_host().await;
+    let dir = dir("chip");
+    let config = config(&dir, &address, None);
+    let mut pos = open(&config);
+
+    // Inserted, accepted: the chip got this sale's amount and type; its ARPC check passed.
+    let (card, chip) = chip_card(Entry::Chip, true);
+    let outcome = pos.transact(&TxnRequest { card: Some(card), ..sale(1_234) }).await.unwrap();
+    assert!(outcome.approved, "{outcome:?}");
+    {
+        let chip = chip.lock().unwrap();
+        assert_eq!(chip.generated.len(), 1);
+        assert_eq!(chip.generated[0].amount_minor, 1_234);
+        assert_eq!(chip.generated[0].transaction_type, cardsim::TransactionType::Goods);
+        assert_eq!((chip.generated[0].currency.as_str(), chip.generated[0].date_yymmdd.len()), ("156", 6));
+        assert_eq!(chip.authenticated, vec![b"ARPC-8B!00".to_vec()]);
+    }
+    // Its void prints the original's entry mode (I), though the card is not read again.
+    let void = pos
+        .transact(&TxnRequest {
+            kind: Some(Kind::Void),
+            original_trace: Some(outcome.trace.clone()),
+            supervisor_password: Some(supervisor()),
+            ..TxnRequest::default()
+        })
+        .await
+        .unwrap();
+    assert!(void.approved);
+    let slip = void.receipt_text(receipt::Lang::En).unwrap();
+    assert!(slip.contains("/I"), "{slip}");
+
+    // Inserted, refusing the issuer: not approved, reversed with 06 before the next sale.
+    let (card, chip) = chip_card(Entry::Chip, false);
+    let refused = pos.transact(&TxnRequest { card: Some(card), ..sale(2_000) }).await.unwrap();
+    assert!(!refused.approved);
+    assert_eq!((refused.response_code.as_str(), refused.reversal_pending.as_deref()), ("06", Some("06")));
+    assert!(refused.receipt.is_none());
+    assert_eq!(chip.lock().unwrap().authenticated.len(), 1);
+
+    // Tapped: the card is gone after the ARQC; nothing asks it about the issuer.
+    let (card, chip) = chip_card(Entry::Contactless, false);
+    let tapped = pos.transact(&TxnRequest { card: Some(card), ..sale(300) }).await.unwrap();
+    assert!(tapped.approved, "{tapped:?}");
+    assert_eq!(chip.lock().unwrap().generated.len(), 1);
+    assert!(chip.lock().unwrap().authenticated.is_empty());
+    let seen = host.seen.lock().unwrap().clone();
+    let reversal = seen.iter().position(|(mti, t, reason)| mti == "0400" && *t == refused.trace && reason == "06");
+    let next = seen.iter().position(|(mti, t, _)| mti == "0200" && *t == tapped.trace);
+    assert!(reversal.is_some() && reversal < next, "{seen:?}");
 }

@@ -1,24 +1,20 @@
-//! A simulated card: magnetic stripe, contact chip and contactless, with a cardholder who
-//! types a PIN. It builds the card part of a network request ([`network::request::CardInput`]):
-//! track 2, field 55 with an ARQC over [`network::emv::ARQC_DATA_TAGS`], and a format-0 PIN
-//! block under the acquirer link's ZPK.
+//! A simulated card for network-level tests: magnetic stripe, contact chip and contactless,
+//! with a cardholder who types a PIN. It builds the card part of a network request
+//! ([`network::request::CardInput`]): track 2, field 55 from the chip
+//! ([`cardsim::ChipCard::generate_ac`]), and a format-0 PIN block under the acquirer link's
+//! ZPK. The chip is a [`cardsim::SimCard`] personalised by the issuer, the same card a
+//! terminal reads ([`SimCard::card`]).
 
-use hsm::emv::{self, Scheme};
+use std::sync::{Arc, Mutex};
+
+use cardsim::{ChipCard, TerminalData, TransactionType};
 use hsm::pinblock::PinFormat;
 use hsm::{Secret, SecurityModule, WrappedKey};
 use network::request::{CardInput, EntryMode};
 
-/// Terminal verification results a clean transaction reports (tag 95).
-const TVR_CLEAN: [u8; 5] = [0; 5];
-/// Application interchange profile (tag 82): SDA, cardholder verification, terminal risk
-/// management, issuer authentication supported.
-const AIP: [u8; 2] = [0x7C, 0x00];
-/// Issuer application data (tag 9F10) of a PBOC-style card: length, derivation key index,
-/// cryptogram version, card verification results.
-const IAD: [u8; 7] = [0x07, 0x01, 0x01, 0x03, 0xA0, 0x00, 0x00];
+pub use cardsim::CardError;
 
-/// A card as the cardholder carries it. Its chip keys are in clear: a card is its own secure
-/// element, and this one is simulated.
+/// A card as the cardholder carries it, with the test's bookkeeping.
 pub struct SimCard {
     pub pan: String,
     pub expiry_yymm: String,
@@ -28,16 +24,12 @@ pub struct SimCard {
     pub chip_track2: Option<String>,
     /// Card sequence number, 3 digits (field 23).
     pub sequence_number: String,
-    /// The issuer master key for AC this card was personalised from (derives the ICC MK).
-    pub imk_ac: Option<Secret>,
     /// The PIN the cardholder knows.
     pub pin: Secret,
-    /// Application transaction counter: up by one per chip transaction.
-    pub atc: u16,
-    /// The last ARQC and the data it covered, to check the issuer's ARPC against.
-    pub last_arqc: Option<([u8; 8], Vec<u8>)>,
     /// Test bookkeeping: the issuer's id for this card (to look at its journal and balance).
     pub card_id: i64,
+    /// The card as a reader sees it: stripe, chip (ICC master key, ATC, last ARQC).
+    pub card: Arc<Mutex<cardsim::SimCard>>,
 }
 
 impl std::fmt::Debug for SimCard {
@@ -56,53 +48,53 @@ pub struct Terminal<'a> {
     pub country: &'a str,
     /// Transaction date `YYMMDD`.
     pub date_yymmdd: &'a str,
-    /// Transaction type (tag 9C): 00 goods, 31 balance, 20 refund.
+    /// Transaction type (tag 9C): 00 goods, 03 pre-authorisation, 20 refund, 31 balance.
     pub transaction_type: u8,
     pub unpredictable_number: [u8; 4],
 }
 
-/// Errors name the step, never card data.
-#[derive(Debug)]
-pub enum CardError {
-    NoChip,
-    Hsm(hsm::Error),
-    Input(&'static str),
-}
-
-impl std::fmt::Display for CardError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CardError::NoChip => f.write_str("the card has no chip"),
-            CardError::Hsm(e) => write!(f, "security module: {e}"),
-            CardError::Input(what) => write!(f, "bad terminal data: {what}"),
-        }
+impl Terminal<'_> {
+    fn data(&self) -> Result<TerminalData, CardError> {
+        let transaction_type = match self.transaction_type {
+            0x00 => TransactionType::Goods,
+            0x03 => TransactionType::PreAuthorisation,
+            0x20 => TransactionType::Refund,
+            0x31 => TransactionType::Balance,
+            _ => return Err(CardError::Input("9C transaction type")),
+        };
+        Ok(TerminalData {
+            amount_minor: self.amount_minor,
+            currency: self.currency.to_owned(),
+            country: self.country.to_owned(),
+            date_yymmdd: self.date_yymmdd.to_owned(),
+            transaction_type,
+            unpredictable_number: self.unpredictable_number,
+        })
     }
-}
-
-impl std::error::Error for CardError {}
-
-impl From<hsm::Error> for CardError {
-    fn from(error: hsm::Error) -> CardError {
-        CardError::Hsm(error)
-    }
-}
-
-fn bcd(digits: &str, bytes: usize) -> Result<Vec<u8>, CardError> {
-    let padded = format!("{digits:0>width$}", width = bytes * 2);
-    if padded.len() != bytes * 2 || !padded.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CardError::Input("a numeric tag does not fit"));
-    }
-    Ok(padded.as_bytes().chunks(2).map(|pair| ((pair[0] - b'0') << 4) | (pair[1] - b'0')).collect())
-}
-
-fn tlv(out: &mut Vec<u8>, tag: &[u8], value: &[u8]) {
-    out.extend_from_slice(tag);
-    // Every value here is shorter than 128 bytes: one length byte.
-    out.push(value.len() as u8);
-    out.extend_from_slice(value);
 }
 
 impl SimCard {
+    /// The card the issuer just issued (stripe and chip), for the test.
+    pub fn from_issued(card: &issuer::IssuedCard) -> Result<SimCard, CardError> {
+        let pin = Secret::new(card.pin.expose());
+        let chip = cardsim::SimCard::stripe(&card.pan, &card.expiry_yymm, &card.track2, Some(pin.clone()))?.with_chip(
+            &card.chip_track2,
+            &card.card_sequence,
+            card.icc_master_key_ac.clone(),
+            0,
+        )?;
+        Ok(SimCard {
+            pan: card.pan.clone(),
+            expiry_yymm: card.expiry_yymm.clone(),
+            track2: card.track2.clone(),
+            chip_track2: Some(card.chip_track2.clone()),
+            sequence_number: format!("0{}", card.card_sequence),
+            pin,
+            card_id: card.card_id,
+            card: Arc::new(Mutex::new(chip)),
+        })
+    }
+
     /// The card part of a request read with `entry`. `pin`: what the cardholder types (may
     /// differ from the card's PIN, to test a wrong one), encrypted under `zpk`.
     pub fn present(
@@ -130,51 +122,24 @@ impl SimCard {
         Ok(input)
     }
 
+    fn chip(&self) -> Result<std::sync::MutexGuard<'_, cardsim::SimCard>, CardError> {
+        self.card.lock().map_err(|_| CardError::Security("the card was dropped mid-command".into()))
+    }
+
     /// GENERATE AC: field 55 with an ARQC. The ATC goes up first, as a card's does.
     pub fn generate_ac(&mut self, terminal: &Terminal<'_>) -> Result<Vec<u8>, CardError> {
-        let imk = self.imk_ac.as_ref().ok_or(CardError::NoChip)?;
-        self.atc = self.atc.wrapping_add(1);
-        let atc = self.atc.to_be_bytes();
-        let values: [(&[u8], Vec<u8>); 11] = [
-            (&[0x9F, 0x02], bcd(&terminal.amount_minor.to_string(), 6)?),
-            (&[0x9F, 0x03], vec![0; 6]),
-            (&[0x9F, 0x1A], bcd(terminal.country, 2)?),
-            (&[0x95], TVR_CLEAN.to_vec()),
-            (&[0x5F, 0x2A], bcd(terminal.currency, 2)?),
-            (&[0x9A], bcd(terminal.date_yymmdd, 3)?),
-            (&[0x9C], vec![terminal.transaction_type]),
-            (&[0x9F, 0x37], terminal.unpredictable_number.to_vec()),
-            (&[0x82], AIP.to_vec()),
-            (&[0x9F, 0x36], atc.to_vec()),
-            (&[0x9F, 0x10], IAD.to_vec()),
-        ];
-        let data: Vec<u8> = values.iter().flat_map(|(_, v)| v.iter().copied()).collect();
-        let psn = &self.sequence_number[self.sequence_number.len().saturating_sub(2)..];
-        let result = emv::arqc(Scheme::Common, imk.expose(), &self.pan, psn, &atc, None, &data)?;
-        self.last_arqc = Some((result.arqc, data.clone()));
-        let mut field55 = Vec::with_capacity(128);
-        tlv(&mut field55, &[0x9F, 0x26], &result.arqc);
-        tlv(&mut field55, &[0x9F, 0x27], &[0x80]);
-        for (tag, value) in &values {
-            tlv(&mut field55, tag, value);
-        }
-        Ok(field55)
+        let data = terminal.data()?;
+        self.chip()?.generate_ac(&data)
     }
 
     /// Check the issuer's ARPC (tag 91 of the response's field 55: ARPC ‖ ARC, method 1)
     /// against the last ARQC; `false` when it does not match or there was no ARQC.
     pub fn verify_arpc(&self, issuer_authentication_data: &[u8]) -> Result<bool, CardError> {
-        let imk = self.imk_ac.as_ref().ok_or(CardError::NoChip)?;
-        let Some((arqc, data)) = &self.last_arqc else { return Ok(false) };
-        let [arpc @ .., arc0, arc1] = issuer_authentication_data else { return Ok(false) };
-        if arpc.len() != 8 {
-            return Ok(false);
-        }
-        let psn = &self.sequence_number[self.sequence_number.len().saturating_sub(2)..];
-        let atc = self.atc.to_be_bytes();
-        let result = emv::arqc(Scheme::Common, imk.expose(), &self.pan, psn, &atc, None, data)?;
-        debug_assert_eq!(&result.arqc, arqc);
-        let expected = emv::arpc_method1(Scheme::Common.arpc_key(&result).expose(), arqc, [*arc0, *arc1])?;
-        Ok(expected[..] == *arpc)
+        self.chip()?.external_authenticate(issuer_authentication_data)
+    }
+
+    /// The chip's application transaction counter (the last one used).
+    pub fn atc(&self) -> u16 {
+        self.chip().ok().and_then(|c| c.atc()).unwrap_or(0)
     }
 }

@@ -36,9 +36,6 @@ pub const ISSUER_B: usize = 1;
 /// The issuers' institution ids, A then B.
 pub const ISSUER_IDS: [&str; 2] = [ISSUERS[0].0, ISSUERS[1].0];
 const ISSUERS: [(&str, &str, &str); 2] = [("20000000455", "622424", "Bank A"), ("20000000566", "6224249", "Bank B")];
-/// The clear IMK-AC of the simulated cards' issuers (test value; a card is personalised from it).
-const TEST_IMK_AC: [u8; 16] =
-    [0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10];
 
 /// How to build the network.
 #[derive(Debug, Clone)]
@@ -72,7 +69,6 @@ pub struct TestNetwork {
     pub switch: Option<SwitchServer>,
     pub issuers: Vec<TestIssuer>,
     pub acquirer_keys: MemberKeys,
-    imk_ac: Secret,
     schemas: Vec<String>,
 }
 
@@ -95,7 +91,6 @@ impl TestNetwork {
         hsm::soft::write_lmk_file(&lmk_file, &lmk).map_err(|e| fail("LMK file")(&e))?;
         let hsm = Arc::new(SoftHsm::new(lmk).map_err(|e| fail("HSM")(&e))?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let imk_ac = Secret::new(&TEST_IMK_AC);
         let mut schemas = Vec::new();
         let mut store = |name: &str| -> String {
             match &options.postgres_url {
@@ -112,9 +107,7 @@ impl TestNetwork {
         let switch_database = store("switch");
         let mut stores = |id: &str| (store(&format!("issuer{id}")), store(&format!("ledger{id}")));
         let generated = blocking(|| {
-            generate(&*hsm, &lmk_file, &switch_database, &mut stores, Some(&imk_ac), "127.0.0.1:0", |_| {
-                "127.0.0.1:1".to_owned()
-            })
+            generate(&*hsm, &lmk_file, &switch_database, &mut stores, "127.0.0.1:0", |_| "127.0.0.1:1".to_owned())
         })?;
         let mut switch_config = generated.switch;
         switch_config.issuer_timeout_ms = options.issuer_timeout_ms;
@@ -138,7 +131,7 @@ impl TestNetwork {
             issuers.push(TestIssuer { id, bin, config, issuer, address, proxy, stop: Some(stop), task: Some(task) });
         }
         let mut network =
-            TestNetwork { options, hsm, clock, switch_config, switch: None, issuers, acquirer_keys, imk_ac, schemas };
+            TestNetwork { options, hsm, clock, switch_config, switch: None, issuers, acquirer_keys, schemas };
         network.start_switch().await?;
         Ok(network)
     }
@@ -229,18 +222,7 @@ impl TestNetwork {
         let issuer = self.issuers.get(index).ok_or("no such issuer")?;
         let card =
             blocking(|| issuer.issuer.issue_card(product, balance_minor)).map_err(|e| fail("issue a card")(&e))?;
-        Ok(SimCard {
-            pan: card.pan.clone(),
-            expiry_yymm: card.expiry_yymm.clone(),
-            track2: card.track2.clone(),
-            chip_track2: Some(card.chip_track2.clone()),
-            sequence_number: format!("0{}", card.card_sequence),
-            imk_ac: Some(self.imk_ac.clone()),
-            pin: card.pin.clone(),
-            atc: 0,
-            last_arqc: None,
-            card_id: card.card_id,
-        })
+        SimCard::from_issued(&card).map_err(|e| fail("personalise the card")(&e))
     }
 
     /// The issuer core of issuer `index` (its journal, balances, card management).
@@ -301,14 +283,12 @@ pub struct NetworkConfigs {
 }
 
 /// Generate a network's configurations with fresh keys from `hsm`. `stores(id)` gives an
-/// issuer's (database, ledger) URLs; `issuer_endpoint(id)` where the switch reaches it;
-/// `imk_ac`: a known IMK-AC for simulated cards (`None`: a fresh one).
+/// issuer's (database, ledger) URLs; `issuer_endpoint(id)` where the switch reaches it.
 pub fn generate(
     hsm: &dyn SecurityModule,
     lmk_file: &Path,
     switch_database: &str,
     stores: &mut dyn FnMut(&str) -> (String, String),
-    imk_ac: Option<&Secret>,
     switch_listen: &str,
     issuer_endpoint: impl Fn(&str) -> String,
 ) -> Result<NetworkConfigs, String> {
@@ -328,9 +308,6 @@ pub fn generate(
         let (database, ledger) = stores(id);
         let mut config = issuer::dev::config_with_link_keys(hsm, &link, id, bin, &database, &ledger, lmk_file)
             .map_err(|e| fail("issuer config")(&e))?;
-        if let Some(imk) = imk_ac {
-            issuer::dev::use_known_imk(&mut config, hsm, imk).map_err(|e| fail("issuer IMK")(&e))?;
-        }
         // A's range contains B's longer BIN: A must never number a card the switch routes to B.
         let inner: Vec<String> = ISSUERS
             .iter()

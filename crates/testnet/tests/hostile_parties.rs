@@ -35,11 +35,10 @@ fn parties() -> Parties {
     let lmk_file = dir.join("lmk.hex");
     let store = |name: &str| format!("sqlite:{}", dir.join(format!("{name}.db")).display());
     let mut stores = |id: &str| (store(&format!("issuer{id}")), store(&format!("ledger{id}")));
-    let generated =
-        testnet::net::generate(&*hsm, &lmk_file, &store("switch"), &mut stores, None, "127.0.0.1:0", |_| {
-            "127.0.0.1:1".to_owned()
-        })
-        .unwrap();
+    let generated = testnet::net::generate(&*hsm, &lmk_file, &store("switch"), &mut stores, "127.0.0.1:0", |_| {
+        "127.0.0.1:1".to_owned()
+    })
+    .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let switch = Switch::open(&generated.switch, Arc::clone(&hsm) as Arc<dyn SecurityModule>).unwrap();
     let issuers: Vec<(String, Issuer)> = generated

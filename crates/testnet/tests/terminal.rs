@@ -76,39 +76,11 @@ fn pin_of(sim: &SimCard) -> Secret {
     Secret::new(sim.pin.expose())
 }
 
-/// The card as read with `entry`: the stripe's track 2, or the chip's track 2 equivalent,
-/// sequence number and field 55 with a fresh ARQC over `amount_minor`.
-fn read(sim: &mut SimCard, entry: Entry, amount_minor: u64, transaction_type: u8) -> Card {
-    match entry {
-        Entry::Chip | Entry::Contactless => {
-            let icc = sim
-                .generate_ac(&testnet::card::Terminal {
-                    amount_minor,
-                    currency: "156",
-                    country: "156",
-                    date_yymmdd: "261121",
-                    transaction_type,
-                    unpredictable_number: [0x12, 0x34, 0x56, 0x78],
-                })
-                .unwrap();
-            Card {
-                pan: sim.pan.clone(),
-                entry,
-                track2: sim.chip_track2.clone(),
-                expiry_yymm: None,
-                sequence_number: Some(sim.sequence_number.clone()),
-                icc_data: Some(icc),
-            }
-        }
-        _ => Card {
-            pan: sim.pan.clone(),
-            entry,
-            track2: Some(sim.track2.clone()),
-            expiry_yymm: None,
-            sequence_number: None,
-            icc_data: None,
-        },
-    }
+/// The card as the terminal's reader reads it with `entry`: the stripe's track 2, or the
+/// chip's track 2 equivalent and sequence number with the chip itself (the terminal asks it for
+/// the ARQC over the transaction and, inserted, gives it the issuer's ARPC).
+fn read(sim: &SimCard, entry: Entry) -> Card {
+    Card::read(&sim.card, entry).unwrap()
 }
 
 fn request(kind: Kind, card: Option<Card>, amount_minor: Option<u64>, pin: Option<Secret>) -> TxnRequest {
@@ -318,8 +290,8 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
     let host = acquirer_host::start(&net, 3_000).await;
     let config = terminal_config(&net.options.dir, &host, host.server.local_addr());
     let mut pos = power_on(&config);
-    let mut sim = net.issue(ISSUER_A, "debit", Some(1_000_000)).unwrap();
-    let mut poor = net.issue(ISSUER_A, "debit", Some(1_000)).unwrap();
+    let sim = net.issue(ISSUER_A, "debit", Some(1_000_000)).unwrap();
+    let poor = net.issue(ISSUER_A, "debit", Some(1_000)).unwrap();
     let pans = [sim.pan.clone(), poor.pan.clone()];
     let pans: Vec<&str> = pans.iter().map(String::as_str).collect();
     let mut texts = Vec::new();
@@ -336,7 +308,7 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
         [(Entry::Swipe, 12_500, true, 'S'), (Entry::Chip, 2_000, true, 'I'), (Entry::Contactless, 1_500, true, 'C')];
     let mut sales = Vec::new();
     for (entry, amount, with_pin, letter) in modes {
-        let card = read(&mut sim, entry, amount, 0x00);
+        let card = read(&sim, entry);
         let pin = with_pin.then(|| pin_of(&sim));
         let outcome = pos.transact(&request(Kind::Purchase, Some(card), Some(amount), pin)).await.unwrap();
         approved(&outcome, &format!("sale {entry:?}"), &pans, &mut texts);
@@ -362,7 +334,7 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
 
     // Balance inquiries over each entry mode.
     for entry in [Entry::Swipe, Entry::Chip, Entry::Contactless] {
-        let card = read(&mut sim, entry, 0, 0x31);
+        let card = read(&sim, entry);
         let outcome = pos.transact(&request(Kind::Balance, Some(card), None, Some(pin_of(&sim)))).await.unwrap();
         approved(&outcome, &format!("balance {entry:?}"), &pans, &mut texts);
         assert!(outcome.balance.is_some(), "field 54");
@@ -376,7 +348,7 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
     assert!(en.contains("VOID") && en.contains("-125.00"), "{en}");
     assert!(en.contains(&sales[0].trace), "the original's voucher number\n{en}");
     let mut refund = on_original(Kind::Refund, &sales[1].trace, Some(1_000));
-    refund.card = Some(read(&mut sim, Entry::Swipe, 1_000, 0x20));
+    refund.card = Some(read(&sim, Entry::Swipe));
     let refund = pos.transact(&refund).await.unwrap();
     approved(&refund, "refund", &pans, &mut texts);
     assert!(refund.receipt_text(Lang::En).unwrap().contains("REFUND"));
@@ -385,7 +357,7 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
     // Pre-authorisations over each entry mode: one completed, one voided, one left open.
     let mut holds = Vec::new();
     for (entry, amount) in [(Entry::Contactless, 8_000), (Entry::Chip, 1_000), (Entry::Swipe, 700)] {
-        let card = read(&mut sim, entry, amount, 0x00);
+        let card = read(&sim, entry);
         let outcome =
             pos.transact(&request(Kind::PreAuth, Some(card), Some(amount), Some(pin_of(&sim)))).await.unwrap();
         approved(&outcome, &format!("pre-auth {entry:?}"), &pans, &mut texts);
@@ -405,11 +377,11 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
 
     // Declines, with their reasons, and no slip.
     let typed = if sim.pin.expose() == b"999999" { "888888" } else { "999999" };
-    let card = read(&mut sim, Entry::Swipe, 300, 0x00);
+    let card = read(&sim, Entry::Swipe);
     let wrong =
         pos.transact(&request(Kind::Purchase, Some(card), Some(300), Some(Secret::new(typed.as_bytes())))).await;
     declined(&wrong.unwrap(), "55", "wrong PIN");
-    let card = read(&mut poor, Entry::Chip, 5_000, 0x00);
+    let card = read(&poor, Entry::Chip);
     let pin = pin_of(&poor);
     let short = pos.transact(&request(Kind::Purchase, Some(card), Some(5_000), Some(pin))).await.unwrap();
     declined(&short, "51", "insufficient funds");
@@ -451,16 +423,16 @@ async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts()
     let shim = Shim::start(host.server.local_addr()).await;
     let config = terminal_config(&net.options.dir, &host, shim.address);
     let mut pos = power_on(&config);
-    let mut sim = net.issue(ISSUER_A, "debit", Some(100_000)).unwrap();
+    let sim = net.issue(ISSUER_A, "debit", Some(100_000)).unwrap();
 
-    let card = read(&mut sim, Entry::Swipe, 3_000, 0x00);
+    let card = read(&sim, Entry::Swipe);
     let first = pos.transact(&request(Kind::Purchase, Some(card), Some(3_000), Some(pin_of(&sim)))).await.unwrap();
     assert!(first.approved, "{first:?}");
     let before = available(&net, &sim);
 
     // The acquirer approves (the issuer holds 4 000), and the answer never arrives.
     shim.set(CUT);
-    let card = read(&mut sim, Entry::Chip, 4_000, 0x00);
+    let card = read(&sim, Entry::Chip);
     let cut = pos.transact(&request(Kind::Purchase, Some(card), Some(4_000), Some(pin_of(&sim)))).await.unwrap();
     assert!(!cut.approved && cut.receipt.is_none(), "{cut:?}");
     assert_eq!(cut.reversal_pending.as_deref(), Some("98"));
@@ -474,7 +446,7 @@ async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts()
     shim.set(PASS);
     let mut pos = power_on(&config);
     assert_eq!(pos.terminal().pending_reversal().unwrap(), Some((cut.trace.clone(), "98".to_owned())));
-    let card = read(&mut sim, Entry::Swipe, 1_000, 0x00);
+    let card = read(&sim, Entry::Swipe);
     let next = pos.transact(&request(Kind::Purchase, Some(card), Some(1_000), Some(pin_of(&sim)))).await.unwrap();
     assert!(next.approved, "{next:?}");
     assert!(pos.notices().iter().any(|n| n.contains("reversal of trace")), "{:?}", pos.notices());
@@ -485,7 +457,7 @@ async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts()
     assert_eq!(voided(&net, &sim, 4_000), 1, "the issuer voided the hold once");
 
     // And never again.
-    let card = read(&mut sim, Entry::Swipe, 500, 0x00);
+    let card = read(&sim, Entry::Swipe);
     let last = pos.transact(&request(Kind::Purchase, Some(card), Some(500), Some(pin_of(&sim)))).await.unwrap();
     assert!(last.approved, "{last:?}");
     drop(pos);
@@ -506,12 +478,12 @@ async fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
     let shim = Shim::start(host.server.local_addr()).await;
     let config = terminal_config(&net.options.dir, &host, shim.address);
     let mut pos = power_on(&config);
-    let mut sim = net.issue(ISSUER_A, "debit", Some(100_000)).unwrap();
+    let sim = net.issue(ISSUER_A, "debit", Some(100_000)).unwrap();
     assert!(pos.sign_on().await.unwrap().approved);
     let before = available(&net, &sim);
 
     shim.set(FORGE_MAC);
-    let card = read(&mut sim, Entry::Contactless, 2_500, 0x00);
+    let card = read(&sim, Entry::Contactless);
     let forged = pos.transact(&request(Kind::Purchase, Some(card), Some(2_500), Some(pin_of(&sim)))).await.unwrap();
     assert!(!forged.approved && forged.receipt.is_none(), "{forged:?}");
     assert_eq!(forged.response_code, "A0");
@@ -522,7 +494,7 @@ async fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
 
     // The next sale signs on again, sends the A0 reversal first, then goes through.
     shim.set(PASS);
-    let card = read(&mut sim, Entry::Swipe, 1_000, 0x00);
+    let card = read(&sim, Entry::Swipe);
     let next = pos.transact(&request(Kind::Purchase, Some(card), Some(1_000), Some(pin_of(&sim)))).await.unwrap();
     assert!(next.approved, "{next:?}");
     assert_eq!(shim.sent("0400"), vec!["A0".to_owned()], "one reversal, reason A0");

@@ -1,0 +1,155 @@
+//! Cards from card files: fields checked with clear errors, the ATC written back before each
+//! cryptogram and never repeated across loads.
+
+use std::path::PathBuf;
+
+use cardsim::{CardError, ChipCard, SimCard, TerminalData, TransactionType};
+use hsm::Secret;
+
+const IMK: [u8; 16] = [0x3C; 16];
+const PAN: &str = "6224240000000012";
+
+fn dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cardsim-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn card_json(pan: &str) -> serde_json::Value {
+    let mk = hsm::emv::icc_master_key(&IMK, pan, "01").unwrap();
+    serde_json::json!({
+        "card_id": 7,
+        "product": "debit",
+        "pan": pan,
+        "expiry": "3012",
+        "pin": "246810",
+        "track2": format!("{pan}=30121011234512345678"),
+        "chip_track2": format!("{pan}=30121011234599995678"),
+        "card_sequence": "01",
+        "icc_master_key_ac": iso8583::hex::encode(mk.expose()),
+        "atc": 4,
+        "available_minor": 10000,
+    })
+}
+
+fn terminal() -> TerminalData {
+    TerminalData {
+        amount_minor: 500,
+        currency: "156".into(),
+        country: "156".into(),
+        date_yymmdd: "261122".into(),
+        transaction_type: TransactionType::Goods,
+        unpredictable_number: [9, 8, 7, 6],
+    }
+}
+
+fn stored_atc(path: &std::path::Path, index: usize) -> u64 {
+    let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let card = if value.is_array() { &value[index] } else { &value };
+    card["atc"].as_u64().unwrap()
+}
+
+#[test]
+fn a_chip_card_continues_its_atc_across_loads_and_the_issuer_verifies_each_arqc() {
+    let dir = dir("atc");
+    let path = dir.join("card.json");
+    std::fs::write(&path, card_json(PAN).to_string()).unwrap();
+    let mut card = SimCard::load(&path).unwrap();
+    assert!(card.has_chip());
+    assert_eq!(card.sequence_number().as_deref(), Some("001"));
+    assert_eq!(card.pin().map(Secret::expose), Some(&b"246810"[..]));
+    assert!(card.label.contains("available 100.00"), "{}", card.label);
+    assert!(!format!("{card:?}").contains(PAN));
+    let first = card.generate_ac(&terminal()).unwrap();
+    assert_eq!(card.atc(), Some(5));
+    assert_eq!(stored_atc(&path, 0), 5, "the ATC is on file before the cryptogram leaves");
+    // A new load (the next `cardnet pos run`) goes on from 5.
+    let mut again = SimCard::load(&path).unwrap();
+    let second = again.generate_ac(&terminal()).unwrap();
+    assert_eq!(stored_atc(&path, 0), 6);
+    for (field55, atc) in [(&first, 5u16), (&second, 6u16)] {
+        let arqc = iso8583::tlv::find(field55, &[0x9F, 0x26]).unwrap().unwrap();
+        assert_eq!(iso8583::tlv::find(field55, &[0x9F, 0x36]).unwrap(), Some(&atc.to_be_bytes()[..]));
+        let mut data = Vec::new();
+        for tag in network::emv::ARQC_DATA_TAGS {
+            let tag = iso8583::tlv::parse_tag(tag).unwrap();
+            data.extend_from_slice(iso8583::tlv::find(field55, &tag).unwrap().unwrap());
+        }
+        hsm::emv::verify_arqc(hsm::emv::Scheme::Common, &IMK, PAN, "01", &atc.to_be_bytes(), None, &data, arqc)
+            .unwrap();
+    }
+    // No ARPC yet for `again`'s first card-less state: a card that made no ARQC refuses.
+    assert!(!card.external_authenticate(&[0; 10]).unwrap(), "a wrong ARPC is refused");
+    assert!(!card.external_authenticate(&[0; 10]).unwrap(), "and the ARQC is spent");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn in_a_file_of_several_cards_only_the_used_one_moves() {
+    let dir = dir("array");
+    let path = dir.join("cards.json");
+    let other = "6224240000000020";
+    std::fs::write(&path, serde_json::json!([card_json(other), card_json(PAN)]).to_string()).unwrap();
+    let mut cards = SimCard::load_all(&path).unwrap();
+    assert_eq!(cards.len(), 2);
+    cards[1].generate_ac(&terminal()).unwrap();
+    assert_eq!((stored_atc(&path, 0), stored_atc(&path, 1)), (4, 5));
+    assert!(matches!(SimCard::load(&path), Err(CardError::File(m)) if m.contains("2 cards")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_card_files_are_refused_naming_the_field() {
+    let dir = dir("bad");
+    let path = dir.join("card.json");
+    let cases: [(serde_json::Value, &str); 5] = [
+        (serde_json::json!({"expiry": "3012"}), "no \"pan\""),
+        (serde_json::json!({"pan": "12AB"}), "not a card number"),
+        (
+            {
+                let mut v = card_json(PAN);
+                v["icc_master_key_ac"] = "XYZ".into();
+                v
+            },
+            "not hex",
+        ),
+        (
+            {
+                let mut v = card_json(PAN);
+                v["card_sequence"] = "1".into();
+                v
+            },
+            "two digits",
+        ),
+        (
+            {
+                let mut v = card_json(PAN);
+                v["atc"] = 70000.into();
+                v
+            },
+            "\"atc\"",
+        ),
+    ];
+    for (value, expected) in cases {
+        std::fs::write(&path, value.to_string()).unwrap();
+        match SimCard::load(&path) {
+            Err(CardError::File(message)) => assert!(message.contains(expected), "{message} lacks {expected}"),
+            other => panic!("{value}: {other:?}"),
+        }
+    }
+    std::fs::write(&path, "not json").unwrap();
+    assert!(matches!(SimCard::load(&path), Err(CardError::File(m)) if m.contains("not JSON")));
+    std::fs::write(&path, "42").unwrap();
+    assert!(matches!(SimCard::load(&path), Err(CardError::File(_))));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_stripe_card_has_no_chip() {
+    let mut value = card_json(PAN);
+    value.as_object_mut().unwrap().remove("icc_master_key_ac");
+    let mut card = SimCard::from_json(&value).unwrap();
+    assert!(!card.has_chip());
+    assert!(matches!(card.generate_ac(&terminal()), Err(CardError::NoChip)));
+}
