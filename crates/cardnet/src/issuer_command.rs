@@ -71,6 +71,10 @@ pub struct IssueArgs {
     /// "atc", "available_minor"}.
     #[arg(long)]
     json: bool,
+    /// Expiry YYMM instead of the product's validity: a test card (one in the past is
+    /// declined 54, expired).
+    #[arg(long, value_name = "YYMM")]
+    expiry: Option<String>,
     /// Also write the card file (the JSON object) to FILE, readable by its owner only: the
     /// simulated card for `cardnet pos` (`--card-file`, `--cards`).
     #[arg(long, value_name = "FILE")]
@@ -185,7 +189,7 @@ fn init(args: InitArgs) -> Result<(), CliError> {
 
 fn issue(args: IssueArgs) -> Result<(), CliError> {
     let issuer = open(&args.config)?;
-    let card = issuer.issue_card(&args.product, args.balance)?;
+    let card = issuer.issue_card_expiring(&args.product, args.balance, args.expiry.as_deref())?;
     let available = issuer.balance(&CardRef::Id(card.card_id))?.available_minor;
     let IssuedCard {
         card_id,
@@ -343,7 +347,7 @@ mod tests {
         assert_eq!(block(false, "1234").unwrap_err().exit_code(), 2, "not a card number");
         list(ListArgs { config: config.clone(), json: true }).unwrap();
         let unknown_product =
-            issue(IssueArgs { config: config.clone(), product: "gold".into(), balance: None, json: true, out: None });
+            issue(IssueArgs { config: config.clone(), product: "gold".into(), balance: None, json: true, out: None, expiry: None });
         assert_eq!(unknown_product.unwrap_err().exit_code(), 2);
         let bad_init = run(IssuerCommand::Init(InitArgs {
             dir: temp_dir("bad"),

@@ -34,7 +34,10 @@ struct Chip {
     psn: String,
     icc_master_key: Secret,
     atc: u16,
+    /// The ARQC waiting for the issuer's answer.
     last: Option<Cryptogram>,
+    /// The ARQC the issuer authenticated, waiting for the second GENERATE AC.
+    authenticated: Option<Cryptogram>,
 }
 
 impl std::fmt::Debug for SimCard {
@@ -77,7 +80,14 @@ impl SimCard {
         if icc_master_key.len() != ICC_MASTER_KEY_BYTES {
             return Err(CardError::File("\"icc_master_key_ac\" must be 32 hex digits".into()));
         }
-        self.chip = Some(Chip { track2: chip_track2.to_owned(), psn: psn.to_owned(), icc_master_key, atc, last: None });
+        self.chip = Some(Chip {
+            track2: chip_track2.to_owned(),
+            psn: psn.to_owned(),
+            icc_master_key,
+            atc,
+            last: None,
+            authenticated: None,
+        });
         Ok(self)
     }
 
@@ -197,6 +207,19 @@ impl ChipCard for SimCard {
     fn external_authenticate(&mut self, issuer_authentication_data: &[u8]) -> Result<bool> {
         let chip = self.chip.as_mut().ok_or(CardError::NoChip)?;
         let Some(cryptogram) = chip.last.take() else { return Ok(false) };
-        chip::external_authenticate(&chip.icc_master_key, &cryptogram, issuer_authentication_data)
+        let accepted = chip::external_authenticate(&chip.icc_master_key, &cryptogram, issuer_authentication_data)?;
+        if accepted {
+            chip.authenticated = Some(cryptogram);
+        }
+        Ok(accepted)
+    }
+
+    fn complete_transaction(&mut self, arc: [u8; 2]) -> Result<Vec<u8>> {
+        let chip = self.chip.as_mut().ok_or(CardError::NoChip)?;
+        let cryptogram = chip
+            .authenticated
+            .take()
+            .ok_or_else(|| CardError::Security("no authenticated issuer answer to complete".into()))?;
+        chip::transaction_certificate(&chip.icc_master_key, &cryptogram, arc)
     }
 }

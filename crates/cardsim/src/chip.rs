@@ -17,6 +17,8 @@ const AIP: [u8; 2] = [0x7C, 0x00];
 const IAD: [u8; 7] = [0x07, 0x01, 0x01, 0x03, 0xA0, 0x00, 0x00];
 /// Cryptogram information data (tag 9F27): an ARQC.
 const CID_ARQC: u8 = 0x80;
+/// Cryptogram information data (tag 9F27): a TC (the card approves offline after the issuer).
+const CID_TC: u8 = 0x40;
 /// Field 55 of a first GENERATE AC stays well under this (13 short elements).
 const FIELD55_BYTES_MAX: usize = 128;
 
@@ -71,6 +73,12 @@ pub trait ChipCard: Send {
     /// whether the card accepts that the issuer answered its last ARQC. `false` also when the
     /// card made no ARQC.
     fn external_authenticate(&mut self, issuer_authentication_data: &[u8]) -> Result<bool>;
+
+    /// Second GENERATE AC asking for a TC after the issuer approved (authorisation response
+    /// code `arc`, the two characters of field 39): field 55 for the batch upload (9F26 TC,
+    /// 9F27 = 40, then the first GENERATE AC's data elements). Only after an accepted
+    /// EXTERNAL AUTHENTICATE; the card answers `CardError::Security` otherwise.
+    fn complete_transaction(&mut self, arc: [u8; 2]) -> Result<Vec<u8>>;
 }
 
 /// An ARQC and what it covered, kept by the chip until the issuer answers.
@@ -80,6 +88,8 @@ pub struct Cryptogram {
     pub atc: u16,
     /// The ARQC input (the values of [`network::emv::ARQC_DATA_TAGS`]).
     pub data: Vec<u8>,
+    /// Field 55 after the cryptogram (9F27 onwards), for the TC's field 55.
+    pub elements: Vec<u8>,
 }
 
 fn bcd(digits: &str, bytes: usize, what: &'static str) -> Result<Vec<u8>> {
@@ -120,14 +130,31 @@ pub fn generate_ac(icc_master_key: &Secret, atc: u16, terminal: &TerminalData) -
     debug_assert_eq!(values.len(), network::emv::ARQC_DATA_TAGS.len());
     let data: Vec<u8> = values.iter().flat_map(|(_, v)| v.iter().copied()).collect();
     let result = emv::card_arqc(Scheme::Common, icc_master_key.clone(), &atc_bytes, None, &data)?;
-    let mut field55 = Vec::with_capacity(FIELD55_BYTES_MAX);
-    iso8583::tlv::write_element(&[0x9F, 0x26], &result.arqc, &mut field55);
-    iso8583::tlv::write_element(&[0x9F, 0x27], &[CID_ARQC], &mut field55);
+    let mut elements = Vec::with_capacity(FIELD55_BYTES_MAX);
     for (tag, value) in &values {
-        iso8583::tlv::write_element(tag, value, &mut field55);
+        iso8583::tlv::write_element(tag, value, &mut elements);
     }
+    let field55 = field55(&result.arqc, CID_ARQC, &elements);
+    Ok((field55, Cryptogram { arqc: result.arqc, atc, data, elements }))
+}
+
+fn field55(cryptogram: &[u8; 8], cid: u8, elements: &[u8]) -> Vec<u8> {
+    let mut field55 = Vec::with_capacity(FIELD55_BYTES_MAX);
+    iso8583::tlv::write_element(&[0x9F, 0x26], cryptogram, &mut field55);
+    iso8583::tlv::write_element(&[0x9F, 0x27], &[cid], &mut field55);
+    field55.extend_from_slice(elements);
     debug_assert!(field55.len() <= FIELD55_BYTES_MAX);
-    Ok((field55, Cryptogram { arqc: result.arqc, atc, data }))
+    field55
+}
+
+/// The second GENERATE AC's TC: the AC under the same session key over the first
+/// cryptogram's data followed by the authorisation response code (a PBOC card's CDOL2 adds the
+/// ARC), field 55 as the batch upload carries it.
+pub fn transaction_certificate(icc_master_key: &Secret, cryptogram: &Cryptogram, arc: [u8; 2]) -> Result<Vec<u8>> {
+    let mut data = cryptogram.data.clone();
+    data.extend_from_slice(&arc);
+    let result = emv::card_arqc(Scheme::Common, icc_master_key.clone(), &cryptogram.atc.to_be_bytes(), None, &data)?;
+    Ok(field55(&result.arqc, CID_TC, &cryptogram.elements))
 }
 
 /// EXTERNAL AUTHENTICATE: whether `issuer_authentication_data` (ARPC ‖ ARC, method 1) answers

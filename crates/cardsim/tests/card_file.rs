@@ -153,3 +153,33 @@ fn a_stripe_card_has_no_chip() {
     assert!(!card.has_chip());
     assert!(matches!(card.generate_ac(&terminal()), Err(CardError::NoChip)));
 }
+
+/// The issuer's ARPC (computed from the IMK as the issuer's HSM does) is accepted, and only
+/// then does the second GENERATE AC give a TC: the AC over the same data and the ARC, CID 40.
+#[test]
+fn an_authenticated_issuer_answer_completes_with_a_tc() {
+    let value = card_json(PAN);
+    let mut card = SimCard::from_json(&value).unwrap();
+    assert!(card.complete_transaction(*b"00").is_err(), "no ARQC yet");
+    let field55 = card.generate_ac(&terminal()).unwrap();
+    let arqc: [u8; 8] = iso8583::tlv::find(&field55, &[0x9F, 0x26]).unwrap().unwrap().try_into().unwrap();
+    let mut data = Vec::new();
+    for tag in network::emv::ARQC_DATA_TAGS {
+        data.extend_from_slice(iso8583::tlv::find(&field55, &iso8583::tlv::parse_tag(tag).unwrap()).unwrap().unwrap());
+    }
+    let atc = 5u16.to_be_bytes();
+    let issuer = hsm::emv::verify_arqc(hsm::emv::Scheme::Common, &IMK, PAN, "01", &atc, None, &data, &arqc).unwrap();
+    let arpc = hsm::emv::arpc_method1(issuer.session_key.expose(), &arqc, *b"00").unwrap();
+    let mut tag91 = arpc.to_vec();
+    tag91.extend_from_slice(b"00");
+    assert!(card.external_authenticate(&tag91).unwrap());
+    let tc_field55 = card.complete_transaction(*b"00").unwrap();
+    assert_eq!(iso8583::tlv::find(&tc_field55, &[0x9F, 0x27]).unwrap(), Some(&[0x40u8][..]));
+    let mut tc_data = data.clone();
+    tc_data.extend_from_slice(b"00");
+    let expected =
+        hsm::emv::application_cryptogram(issuer.session_key.expose(), &tc_data, hsm::mac::Padding::Method2).unwrap();
+    assert_eq!(iso8583::tlv::find(&tc_field55, &[0x9F, 0x26]).unwrap(), Some(&expected[..]));
+    assert_ne!(expected, arqc);
+    assert!(card.complete_transaction(*b"00").is_err(), "one TC per authenticated answer");
+}

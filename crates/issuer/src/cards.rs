@@ -131,6 +131,23 @@ impl Issuer {
     /// kept), CVVs, an account in the ledger. A debit card gets `opening_balance_minor` if
     /// given; a credit card its product's credit line.
     pub fn issue_card(&self, product: &str, opening_balance_minor: Option<u64>) -> Result<IssuedCard> {
+        self.issue_card_expiring(product, opening_balance_minor, None)
+    }
+
+    /// [`Issuer::issue_card`] with a chosen expiry `YYMM` instead of the product's validity:
+    /// test cards (one already expired answers 54).
+    pub fn issue_card_expiring(
+        &self,
+        product: &str,
+        opening_balance_minor: Option<u64>,
+        expiry_yymm: Option<&str>,
+    ) -> Result<IssuedCard> {
+        if let Some(expiry) = expiry_yymm {
+            let month = expiry.get(2..).and_then(|m| m.parse::<u8>().ok());
+            if expiry.len() != 4 || !expiry.bytes().all(|b| b.is_ascii_digit()) || !matches!(month, Some(1..=12)) {
+                return Err(IssuerError::input("the expiry must be YYMM with a month 01 to 12"));
+            }
+        }
         let product = self
             .settings
             .products
@@ -149,7 +166,7 @@ impl Issuer {
         }
         let now_ms = self.now_ms();
         let keys = &self.settings.keys;
-        let expiry = expiry_after(now_ms, product.validity_months);
+        let expiry = expiry_yymm.map_or_else(|| expiry_after(now_ms, product.validity_months), str::to_owned);
         // The account first: a crash after it leaves an empty account nothing refers to.
         let account_id = crate::money::Money::new_card_account_id()?;
         self.money.create_card_account(account_id, product.kind == ProductKind::Credit)?;

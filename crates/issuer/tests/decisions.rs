@@ -149,6 +149,14 @@ fn expiry_declines(backend: Backend) {
     wrong_track.replace_range(17..21, "2712");
     let response = h.send(&h.purchase(&card, 100).stripe(&wrong_track).pin(&h, &card).sign(&h));
     assert_eq!(code(&response), codes::EXPIRED_CARD, "track 2's expiry is checked too");
+    // A test card issued already expired (`card issue --expiry`): its own track, CVV good, 54.
+    let expired = h.issuer.issue_card_expiring("debit", Some(1_000), Some("2001")).unwrap();
+    assert_eq!(expired.expiry_yymm, "2001");
+    let response = h.send(&h.purchase(&expired, 100).pin(&h, &expired).sign(&h));
+    assert_eq!(code(&response), codes::EXPIRED_CARD, "issued expired");
+    for bad in ["2513", "25", "25A1", "2500"] {
+        assert!(h.issuer.issue_card_expiring("debit", None, Some(bad)).unwrap_err().is_bad_input(), "{bad}");
+    }
     // Past the card's month: April 2028.
     h.clock.set_ms(START_MS + 1_113 * 86_400_000);
     let response = h.send(&h.purchase(&card, 100).pin(&h, &card).sign(&h));

@@ -301,6 +301,9 @@ pub struct Outgoing {
     pub(crate) slip: Option<SlipContext>,
     /// An inserted card's chip, waiting for the issuer's ARPC.
     pub(crate) chip: Option<SharedChip>,
+    /// Field 55 as sent (a chip or tapped card's ARQC): what the batch upload carries when the
+    /// card gives no TC.
+    pub(crate) icc_sent: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Outgoing {
@@ -785,7 +788,16 @@ impl Terminal {
     }
 
     fn outgoing(&self, message: Message, purpose: Purpose, trace: String) -> Outgoing {
-        Outgoing { envelope: self.envelope, message, purpose, trace, entry: None, slip: None, chip: None }
+        Outgoing {
+            envelope: self.envelope,
+            message,
+            purpose,
+            trace,
+            entry: None,
+            slip: None,
+            chip: None,
+            icc_sent: None,
+        }
     }
 
     /// 0800 sign-on (60.3 = the configured key scheme, 63 = operator).
@@ -1071,6 +1083,7 @@ impl Terminal {
             operator: self.operator63(),
             status: "approved".into(),
             entry_mode: Some(original_entry.unwrap_or(card.entry).name().to_owned()),
+            icc_upload: None,
         };
         // The reversal record and the advanced trace number go to disk together, before the
         // request can leave: a crash after this point still reverses.
@@ -1097,6 +1110,7 @@ impl Terminal {
         let mut out = self.outgoing(m, Purpose::Txn(kind), trace);
         out.entry = Some(entry);
         out.chip = waiting_chip;
+        out.icc_sent = icc_data;
         out.slip = Some(SlipContext {
             entry: original_entry.unwrap_or(card.entry),
             pin: request.pin.is_some(),
@@ -1171,7 +1185,8 @@ impl Terminal {
             outcome.sign_on_needed = true;
             return Ok(outcome);
         }
-        if code == "00" && !self.card_accepts_issuer(out, response) {
+        let icc_upload = if code == "00" { self.complete_chip(out, response, &code) } else { Ok(None) };
+        let Ok(icc_upload) = icc_upload else {
             // The card refused the issuer's ARPC: the approval does not stand (§6: 06).
             if reversible {
                 self.set_reversal_reason("06")?;
@@ -1181,7 +1196,7 @@ impl Terminal {
             outcome.response_code = "06".into();
             outcome.message = "the card refused the issuer's answer (ARPC): not approved".into();
             return Ok(outcome);
-        }
+        };
         outcome.rrn = response.get_str(37).map(str::to_owned);
         outcome.auth_code = response.get_str(38).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         outcome.balance = response.get_str(54).map(str::to_owned);
@@ -1218,6 +1233,7 @@ impl Terminal {
                 entry.rrn = outcome.rrn.clone();
                 entry.auth_code = outcome.auth_code.clone();
                 entry.organisation = organisation.clone();
+                entry.icc_upload = icc_upload.as_deref().map(iso8583::hex::encode);
                 let sealed = self.seal_entry(&entry)?;
                 let original_status = match kind {
                     Kind::Void | Kind::PreAuthVoid => Some("voided"),
@@ -1269,14 +1285,27 @@ impl Terminal {
         })
     }
 
-    /// EXTERNAL AUTHENTICATE for an inserted card's approval: `true` when there is no chip
-    /// waiting, or the issuer sent no tag 91 (issuer authentication not performed, as EMV
-    /// lets an issuer choose), or the card accepts the ARPC.
-    fn card_accepts_issuer(&self, out: &Outgoing, response: &Message) -> bool {
-        let Some(chip) = &out.chip else { return true };
-        let Ok(Some(issuer_authentication_data)) = response.get_path("55.91") else { return true };
-        let Ok(mut card) = chip.lock() else { return false };
-        card.external_authenticate(issuer_authentication_data).unwrap_or(false)
+    /// The chip's part of an approval: for an inserted card whose issuer sent tag 91, EXTERNAL
+    /// AUTHENTICATE and, accepted, the second GENERATE AC's TC; `Err(())` when the card refuses
+    /// (the approval does not stand). `Ok(field 55)` for the batch upload: the TC, or the ARQC
+    /// sent (a tapped card, or an issuer that skipped issuer authentication, as EMV lets it);
+    /// `Ok(None)` for a stripe or keyed card.
+    fn complete_chip(
+        &self,
+        out: &Outgoing,
+        response: &Message,
+        code: &str,
+    ) -> std::result::Result<Option<Vec<u8>>, ()> {
+        let (Some(chip), Ok(Some(issuer_authentication_data))) = (&out.chip, response.get_path("55.91")) else {
+            return Ok(out.icc_sent.clone());
+        };
+        let mut card = chip.lock().map_err(|_| ())?;
+        if !card.external_authenticate(issuer_authentication_data).unwrap_or(false) {
+            return Err(());
+        }
+        let bytes = code.as_bytes();
+        let arc = [bytes.first().copied().unwrap_or(b'0'), bytes.get(1).copied().unwrap_or(b'0')];
+        card.complete_transaction(arc).map(Some).map_err(|_| ())
     }
 
     /// No answer in time: the record keeps reason 98.
@@ -1383,15 +1412,19 @@ impl Terminal {
         Ok((digit(30) == Some(b'1'), digit(61).is_none_or(|d| d == b'1' || d == b'0')))
     }
 
-    /// The batch upload after an unbalanced settlement: 0320/201 messages of up to 8 records,
-    /// then the 0320/202 end (or 207 when `balanced`).
+    /// The batch upload (§6). Balanced: each chip approval with its TC in field 55 (0320/203,
+    /// one per message), then the 0320/207 end. Unbalanced: stripe and keyed records in 0320/201
+    /// messages of up to 8, each chip approval in its own 0320/205, then the 0320/202 end. A
+    /// chip record's 0320 carries the record's own trace in 11 (the host files it under it).
     pub fn upload_requests(&mut self, balanced: bool) -> Result<Vec<Outgoing>> {
         let batch = self.state.batch_no;
         let records: Vec<JournalEntry> =
             self.entries()?.into_iter().filter(|e| Kind::settlement_side(&e.kind).is_some()).collect();
+        let (chip_records, stripe_records): (Vec<&JournalEntry>, Vec<&JournalEntry>) =
+            records.iter().partition(|e| e.icc_upload.is_some());
         let mut out = Vec::new();
         if !balanced {
-            for chunk in records.chunks(UPLOAD_RECORDS_MAX) {
+            for chunk in stripe_records.chunks(UPLOAD_RECORDS_MAX) {
                 let trace = self.next_trace();
                 let mut m = self.message("0320", &trace)?;
                 let mut f48 = format!("{:02}", chunk.len());
@@ -1403,6 +1436,21 @@ impl Terminal {
                 m.set_str(60, &format!("00{batch:06}201")).map_err(codec("60"))?;
                 out.push(self.outgoing(m, Purpose::Upload, trace));
             }
+        }
+        let chip_code = if balanced { "203" } else { "205" };
+        for e in &chip_records {
+            let icc =
+                e.icc_upload.as_deref().map(iso8583::hex::decode).transpose().map_err(|_| {
+                    TerminalError::Store(format!("journal record {}: its chip data is not hex", e.trace))
+                })?;
+            let mut m = self.message("0320", &e.trace)?;
+            m.set_str(2, &e.pan).map_err(codec("2"))?;
+            m.set_str(4, &format!("{:012}", e.amount_minor)).map_err(codec("4"))?;
+            if let Some(icc) = &icc {
+                m.set(55, icc).map_err(codec("55"))?;
+            }
+            m.set_str(60, &format!("00{batch:06}{chip_code}")).map_err(codec("60"))?;
+            out.push(self.outgoing(m, Purpose::Upload, e.trace.clone()));
         }
         let trace = self.next_trace();
         let mut m = self.message("0320", &trace)?;

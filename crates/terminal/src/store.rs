@@ -79,6 +79,10 @@ pub struct JournalEntry {
     /// original's. Absent in records written before it was kept.
     #[serde(default)]
     pub entry_mode: Option<String>,
+    /// Field 55 (hex) the batch upload sends for a chip approval: the card's TC, or the ARQC
+    /// a tapped card sent. `None` for stripe and keyed records.
+    #[serde(default)]
+    pub icc_upload: Option<String>,
 }
 
 impl std::fmt::Debug for JournalEntry {

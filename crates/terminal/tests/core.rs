@@ -33,7 +33,12 @@ struct FakeHost {
     mode: Arc<Mutex<Mode>>,
     /// (MTI, 11, 39) of every request seen.
     seen: Arc<Mutex<Vec<(String, String, String)>>>,
+    /// Every 0320 batch-upload message.
+    uploads: Arc<Mutex<Vec<Upload>>>,
 }
+
+/// A 0320's 11, 60 and 55.
+type Upload = (String, String, Option<Vec<u8>>);
 
 fn mac(message: &mut Message) {
     let mab = Terminal::mab(message).unwrap();
@@ -75,7 +80,12 @@ impl Handler for FakeHost {
                 f48[61] = b'1';
                 response.set_str(48, std::str::from_utf8(&f48).unwrap()).unwrap();
             }
-            "0320" | "0820" => {}
+            "0320" => self.uploads.lock().unwrap().push((
+                request.get_str(11).unwrap_or("").to_owned(),
+                request.get_str(60).unwrap_or("").to_owned(),
+                request.get(55).map(<[u8]>::to_vec),
+            )),
+            "0820" => {}
             _ => {
                 if mode == Mode::Silent && mti != "0400" {
                     return None;
@@ -103,7 +113,11 @@ impl Handler for FakeHost {
 }
 
 async fn start_host() -> (FakeHost, String) {
-    let host = FakeHost { mode: Arc::new(Mutex::new(Mode::Normal)), seen: Arc::new(Mutex::new(Vec::new())) };
+    let host = FakeHost {
+        mode: Arc::new(Mutex::new(Mode::Normal)),
+        seen: Arc::new(Mutex::new(Vec::new())),
+        uploads: Arc::new(Mutex::new(Vec::new())),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let server = Arc::new(Server::new(iso8583::builtin::cup_pos(), host.clone(), ServerConfig::default()));
@@ -337,6 +351,14 @@ impl cardsim::ChipCard for ScriptedChip {
         self.authenticated.push(issuer_authentication_data.to_vec());
         Ok(self.accepts_issuer)
     }
+
+    fn complete_transaction(&mut self, arc: [u8; 2]) -> cardsim::Result<Vec<u8>> {
+        assert_eq!(&arc, b"00", "the approval's response code");
+        let mut field55 = Vec::new();
+        iso8583::tlv::write_element(&[0x9F, 0x26], &[0x7C; 8], &mut field55);
+        iso8583::tlv::write_element(&[0x9F, 0x27], &[0x40], &mut field55);
+        Ok(field55)
+    }
 }
 
 fn chip_card(entry: Entry, accepts_issuer: bool) -> (Card, Arc<Mutex<ScriptedChip>>) {
@@ -397,4 +419,25 @@ async fn an_inserted_card_computes_the_arqc_and_its_refusal_of_the_issuer_revers
     let reversal = seen.iter().position(|(mti, t, reason)| mti == "0400" && *t == refused.trace && reason == "06");
     let next = seen.iter().position(|(mti, t, _)| mti == "0200" && *t == tapped.trace);
     assert!(reversal.is_some() && reversal < next, "{seen:?}");
+
+    // A swiped sale too, then settlement (the fake host says balanced): each chip approval is
+    // uploaded with its TC (inserted) or its ARQC (tapped) in 0320/203 under its own trace,
+    // then the 207 end; the stripe sale and the void are not uploaded one by one.
+    let swiped = pos.transact(&sale(400)).await.unwrap();
+    assert!(swiped.approved);
+    let settled = pos.settle(&supervisor()).await.unwrap();
+    assert!(settled.domestic_balanced, "{settled:?}");
+    let uploads = host.uploads.lock().unwrap().clone();
+    let tc = |trace: &str| uploads.iter().find(|(t, _, _)| t == trace).cloned();
+    let (_, f60, f55) = tc(&outcome.trace).expect("the inserted sale is uploaded");
+    assert!(f60.ends_with("203"), "{f60}");
+    let f55 = f55.unwrap();
+    assert_eq!(iso8583::tlv::find(&f55, &[0x9F, 0x27]).unwrap(), Some(&[0x40][..]), "a TC");
+    assert_eq!(iso8583::tlv::find(&f55, &[0x9F, 0x26]).unwrap(), Some(&[0x7C; 8][..]));
+    let (_, f60, f55) = tc(&tapped.trace).expect("the tapped sale is uploaded");
+    assert!(f60.ends_with("203"));
+    assert_eq!(iso8583::tlv::find(&f55.unwrap(), &[0x9F, 0x27]).unwrap(), None, "the scripted ARQC as sent");
+    assert!(tc(&swiped.trace).is_none() && tc(&void.trace).is_none(), "{uploads:?}");
+    assert!(uploads.last().unwrap().1.ends_with("207"));
+    assert_eq!(uploads.len(), 3);
 }

@@ -400,7 +400,8 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
     assert!(settled.domestic_balanced && settled.foreign_balanced, "{settled:?}");
     assert_eq!((settled.totals.domestic_debit_minor, settled.totals.domestic_debit_count), (22_000, 4));
     assert_eq!((settled.totals.domestic_credit_minor, settled.totals.domestic_credit_count), (13_500, 2));
-    assert_eq!(settled.uploaded_messages, 1, "balanced: only the 207 end");
+    // Balanced: the chip sale's TC and the tapped sale's ARQC (0320/203 each), then the 207 end.
+    assert_eq!(settled.uploaded_messages, 3, "balanced: the two chip approvals and the 207 end");
     assert_eq!(settled.next_batch_no, settled.batch_no + 1);
 
     // After a restart the reprint is still there.
