@@ -1,6 +1,12 @@
 //! `cardnet pos --terminal-config FILE [--operator NN --password P] [--cards FILE…] [--lang zh|en]`
 //! (or `cardnet pos interactive …`): the terminal UI (`crates/pos-tui`) for a person at the
-//! keyboard, with the test cards `cardnet issuer card issue --json` printed.
+//! keyboard, with the test cards of card files (`cardnet issuer card issue --json --out F`).
+//!
+//! `cardnet pos init --dir DIR --terminal ID --merchant MID --host ADDR --tmk-components C1,C2`:
+//! install a terminal — its TMK injected from the components `cardnet terminal add` printed, its
+//! configuration and TMK file written to DIR/ID/ (owner-only), the TMK's check value printed to
+//! compare with the acquirer's. Everywhere `--terminal-config FILE` is taken, `--terminal ID
+//! [--dir DIR]` finds an installed terminal instead, and `--host ADDR` replaces its primary host.
 //!
 //! `cardnet pos run --terminal-config FILE <command>`: the scripted terminal (issue 7) over the
 //! terminal core (`crates/terminal`). Each command powers the terminal on (self-check), logs the
@@ -37,6 +43,7 @@ use crate::cli_error::CliError;
 pub enum PosCommand {
     Run(Box<RunArgs>),
     Interactive(InteractiveArgs),
+    Init(Box<InitArgs>),
 }
 
 #[derive(Subcommand)]
@@ -45,6 +52,9 @@ enum PosSubcommand {
     Run(Box<RunArgs>),
     /// The terminal UI for a person at the keyboard (the default: `cardnet pos --terminal-config FILE`).
     Interactive(InteractiveArgs),
+    /// Install a terminal: inject its TMK from the components `cardnet terminal add` printed
+    /// and write its configuration to DIR/<terminal id>/.
+    Init(Box<InitArgs>),
 }
 
 impl clap::FromArgMatches for PosCommand {
@@ -57,6 +67,7 @@ impl clap::FromArgMatches for PosCommand {
             return Ok(match PosSubcommand::from_arg_matches_mut(matches)? {
                 PosSubcommand::Run(args) => PosCommand::Run(args),
                 PosSubcommand::Interactive(args) => PosCommand::Interactive(args),
+                PosSubcommand::Init(args) => PosCommand::Init(args),
             });
         }
         InteractiveArgs::from_arg_matches_mut(matches).map(PosCommand::Interactive)
@@ -87,11 +98,90 @@ impl Subcommand for PosCommand {
     }
 }
 
+/// Which terminal: its configuration file, or its id under the installation folder
+/// (`cardnet pos init`); `--host` replaces the configured primary host.
 #[derive(Args)]
-pub struct InteractiveArgs {
+#[command(group(clap::ArgGroup::new("which_terminal").args(["terminal_config", "terminal"]).required(true)))]
+pub struct TerminalLocation {
     /// The terminal's configuration (TOML: ids, hosts, TMK file and check value, journal).
     #[arg(long, value_name = "FILE")]
-    terminal_config: PathBuf,
+    terminal_config: Option<PathBuf>,
+    /// The terminal id: its configuration is DIR/ID/terminal.toml (`cardnet pos init`).
+    #[arg(long, value_name = "ID")]
+    terminal: Option<String>,
+    /// The folder terminals are installed under.
+    #[arg(long, value_name = "DIR", default_value = "pos")]
+    dir: PathBuf,
+    /// The acquirer's address (host:port) instead of the configured primary.
+    #[arg(long, value_name = "ADDR")]
+    host: Option<String>,
+}
+
+impl TerminalLocation {
+    fn load(&self) -> Result<TerminalConfig, CliError> {
+        let path = match (&self.terminal_config, &self.terminal) {
+            (Some(path), _) => path.clone(),
+            (None, Some(id)) => terminal::install::terminal_dir(&self.dir, id).join(terminal::install::CONFIG_FILE),
+            (None, None) => return Err(CliError::bad_input("give --terminal-config FILE or --terminal ID")),
+        };
+        let mut config = TerminalConfig::load(&path).map_err(error)?;
+        if let Some(id) = &self.terminal
+            && *id != config.terminal_id
+        {
+            return Err(CliError::bad_input(format!(
+                "{} is terminal {}, not {id}",
+                path.display(),
+                config.terminal_id
+            )));
+        }
+        if let Some(host) = &self.host {
+            config.primary.clone_from(host);
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// The folder terminals are installed under: the terminal's files go to DIR/ID/.
+    #[arg(long, value_name = "DIR", default_value = "pos")]
+    dir: PathBuf,
+    /// The terminal id (8 letters or digits), as the acquirer registered it.
+    #[arg(long, value_name = "ID")]
+    terminal: String,
+    /// The 15-digit merchant id.
+    #[arg(long, value_name = "MID")]
+    merchant: String,
+    /// The name slips print until a parameter download gives the acquirer's.
+    #[arg(long)]
+    merchant_name: Option<String>,
+    /// The acquirer's terminal address (host:port).
+    #[arg(long, value_name = "ADDR")]
+    host: String,
+    /// A second acquirer address the terminal fails over to.
+    #[arg(long, value_name = "ADDR")]
+    backup: Option<String>,
+    /// The TMK's 2 or 3 clear components, hex, comma-separated (as `cardnet terminal add` printed them).
+    #[arg(long, value_name = "C1,C2[,C3]")]
+    tmk_components: String,
+    /// 60.3 of the sign-on: 001 (single-length keys), 003 (double-length) or 004 (with a data key).
+    #[arg(long, default_value = "003")]
+    key_scheme: String,
+    /// The supervisor's (主管, operator 00) first password.
+    #[arg(long, value_name = "DIGITS", default_value = "123456")]
+    supervisor_password: String,
+    /// A cashier and first password, NN:DIGITS; repeatable (default 01:0000).
+    #[arg(long, value_name = "NN:DIGITS")]
+    cashier: Vec<String>,
+    /// Print one JSON object: {"terminal_id", "config", "tmk_kcv"}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct InteractiveArgs {
+    #[command(flatten)]
+    location: TerminalLocation,
     /// The operator (two digits) at the keyboard.
     #[arg(long, default_value = "01")]
     operator: String,
@@ -109,9 +199,8 @@ pub struct InteractiveArgs {
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// The terminal's configuration (TOML: ids, hosts, TMK file and check value, journal).
-    #[arg(long, value_name = "FILE")]
-    terminal_config: PathBuf,
+    #[command(flatten)]
+    location: TerminalLocation,
     /// The operator (two digits) doing it; 01 unless given.
     #[arg(long, default_value = "01")]
     operator: String,
@@ -266,6 +355,7 @@ pub fn run(command: PosCommand) -> Result<(), CliError> {
     match command {
         PosCommand::Run(args) => run_scripted(*args),
         PosCommand::Interactive(args) => run_interactive(args),
+        PosCommand::Init(args) => run_init(&args),
     }
 }
 
@@ -278,10 +368,48 @@ fn read_test_cards(paths: &[PathBuf]) -> Result<Vec<pos_tui::TestCard>, CliError
     Ok(cards)
 }
 
+/// `cardnet pos init`: the TMK from its components into the terminal, and its configuration.
+fn run_init(args: &InitArgs) -> Result<(), CliError> {
+    let components = args
+        .tmk_components
+        .split(',')
+        .map(|part| {
+            iso8583::hex::decode(part.trim())
+                .map(Secret::from_vec)
+                .map_err(|_| CliError::bad_input("--tmk-components: hex, comma-separated"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut operators = vec![("00".to_owned(), "supervisor".to_owned(), args.supervisor_password.clone())];
+    let cashiers = if args.cashier.is_empty() { vec!["01:0000".to_owned()] } else { args.cashier.clone() };
+    for cashier in &cashiers {
+        let (number, password) =
+            cashier.split_once(':').ok_or_else(|| CliError::bad_input("--cashier: NN:DIGITS, as 01:0000"))?;
+        operators.push((number.to_owned(), "cashier".to_owned(), password.to_owned()));
+    }
+    let installation = terminal::install::Installation {
+        terminal_id: args.terminal.clone(),
+        merchant_id: args.merchant.clone(),
+        merchant_name: args.merchant_name.clone(),
+        primary: args.host.clone(),
+        backup: args.backup.clone(),
+        key_scheme: args.key_scheme.clone(),
+        operators,
+    };
+    let installed = terminal::install::install(&args.dir, &installation, &components).map_err(error)?;
+    let config = installed.config_path.display().to_string();
+    if args.json {
+        println!("{}", json!({ "terminal_id": args.terminal, "config": config, "tmk_kcv": installed.tmk_kcv }));
+    } else {
+        println!("terminal {} installed: {config}", args.terminal);
+        println!("TMK check value: {} (compare with the acquirer's)", installed.tmk_kcv);
+    }
+    Ok(())
+}
+
 /// `cardnet pos [interactive] --terminal-config FILE`: the terminal UI.
 fn run_interactive(args: InteractiveArgs) -> Result<(), CliError> {
     let cards = read_test_cards(&args.cards)?;
-    let config = TerminalConfig::load(&args.terminal_config).map_err(error)?;
+    let config = args.location.load()?;
     let mut terminal = Terminal::open(config).map_err(error)?;
     if let Some(password) = &args.password {
         terminal.log_in(&args.operator, &Secret::new(password.as_bytes())).map_err(error)?;
@@ -295,7 +423,7 @@ fn run_interactive(args: InteractiveArgs) -> Result<(), CliError> {
 }
 
 fn run_scripted(args: RunArgs) -> Result<(), CliError> {
-    let config = TerminalConfig::load(&args.terminal_config).map_err(error)?;
+    let config = args.location.load()?;
     let mut terminal = Terminal::open(config).map_err(error)?;
     let supervisor = secret(&args.supervisor_password);
     if let Some(password) = &args.password {

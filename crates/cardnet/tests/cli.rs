@@ -152,3 +152,75 @@ fn a_user_spec_file_can_be_used() {
     assert_eq!(value["fields"]["11"], "000001");
     std::fs::remove_dir_all(&directory).unwrap();
 }
+
+/// `pos init` injects the TMK from its components and writes the terminal's folder; `pos run
+/// --terminal ID` finds it there; wrong input exits 2 naming what was wrong.
+#[test]
+fn pos_init_installs_a_terminal_that_pos_run_finds_by_id() {
+    let dir = std::env::temp_dir().join(format!("cardnet-cli-pos-init-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_arg = dir.to_str().unwrap();
+    let (c1, c2) = ("0123456789ABCDEFFEDCBA9876543210", "1111111111111111AAAAAAAAAAAAAAAA");
+    let components = format!("{c1},{c2}");
+    let init = |terminal: &str, components: &str| {
+        cardnet(
+            &[
+                "pos",
+                "init",
+                "--dir",
+                dir_arg,
+                "--terminal",
+                terminal,
+                "--merchant",
+                "898440158120001",
+                "--host",
+                "127.0.0.1:1",
+                "--tmk-components",
+                components,
+                "--json",
+            ],
+            None,
+        )
+    };
+    let output = init("POS00077", &components);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let mut tmk = iso8583::hex::decode(c1).unwrap();
+    for (byte, other) in tmk.iter_mut().zip(iso8583::hex::decode(c2).unwrap()) {
+        *byte ^= other;
+    }
+    let kcv = iso8583::hex::encode(&hsm::kcv::kcv_tdes(&tmk).unwrap()[..3]);
+    assert_eq!(value["tmk_kcv"], kcv.as_str());
+    assert!(dir.join("POS00077/terminal.toml").exists() && dir.join("POS00077/tmk.hex").exists());
+
+    let again = init("POS00077", &components);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("installed there already"), "{}", stderr(&again));
+    let bad = init("POS00078", "0123,4567");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("TMK component"), "{}", stderr(&bad));
+
+    // Found by id; nothing listens on the --host given, so the sign-on fails as unreachable
+    // (exit 1), after the power-on self-check passed.
+    let run = cardnet(
+        &[
+            "pos",
+            "run",
+            "--dir",
+            dir_arg,
+            "--terminal",
+            "POS00077",
+            "--host",
+            "127.0.0.1:9",
+            "--password",
+            "0000",
+            "sign-on",
+        ],
+        None,
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    assert!(stderr(&run).contains("unreachable") && stderr(&run).contains("127.0.0.1:9"), "{}", stderr(&run));
+    let missing = cardnet(&["pos", "run", "--dir", dir_arg, "--terminal", "POS00079", "sign-on"], None);
+    assert_eq!(missing.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -52,6 +52,30 @@ const PARAMETER_ITEMS_MAX: usize = 32;
 /// The parameter item carrying the merchant's name.
 const PARAMETER_MERCHANT_NAME: &str = "01";
 
+/// An operator's number (two digits) and password (4–12 digits), as the keypad takes them.
+fn check_operator(number: &str, password: &[u8]) -> Result<()> {
+    if number.len() != OPERATOR_DIGITS || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(TerminalError::Input("operator number: two digits".into()));
+    }
+    if !(PASSWORD_LEN_MIN..=PASSWORD_LEN_MAX).contains(&password.len()) || !password.iter().all(u8::is_ascii_digit) {
+        return Err(TerminalError::Input(format!("password: {PASSWORD_LEN_MIN} to {PASSWORD_LEN_MAX} digits")));
+    }
+    Ok(())
+}
+
+/// The configuration's first operators: a supervisor among them, each number, role and
+/// password as the terminal will accept them.
+pub(crate) fn check_operator_seeds(seeds: &[crate::config::OperatorSeed]) -> Result<()> {
+    if !seeds.iter().any(|s| s.role == "supervisor") {
+        return Err(TerminalError::Config("no operators on file and no supervisor in the configuration".into()));
+    }
+    for seed in seeds {
+        Role::parse(&seed.role)?;
+        check_operator(&seed.number, seed.password.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// How the card was read (field 22 digits 1–2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -614,11 +638,7 @@ impl Terminal {
         let count = self.store.db().transaction(Store::operator_count)?;
         if count == 0 {
             let seeds = self.config.operators.clone();
-            if !seeds.iter().any(|s| s.role == "supervisor") {
-                return Err(TerminalError::Config(
-                    "no operators on file and no supervisor in the configuration".into(),
-                ));
-            }
+            check_operator_seeds(&seeds)?;
             for seed in &seeds {
                 let role = Role::parse(&seed.role)?;
                 self.put_operator(&seed.number, role, &Secret::new(seed.password.as_bytes()))?;
@@ -684,14 +704,7 @@ impl Terminal {
     }
 
     fn put_operator(&self, number: &str, role: Role, password: &Secret) -> Result<()> {
-        if number.len() != OPERATOR_DIGITS || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(TerminalError::Input("operator number: two digits".into()));
-        }
-        if !(PASSWORD_LEN_MIN..=PASSWORD_LEN_MAX).contains(&password.len())
-            || !password.expose().iter().all(u8::is_ascii_digit)
-        {
-            return Err(TerminalError::Input(format!("password: {PASSWORD_LEN_MIN} to {PASSWORD_LEN_MAX} digits")));
-        }
+        check_operator(number, password.expose())?;
         let hash = self.password_hash(number, password)?;
         self.store.db().transact(|tx| Store::put_operator(tx, number, role, hash.clone()))
     }

@@ -55,6 +55,7 @@
 pub mod amount;
 pub mod config;
 mod core;
+pub mod install;
 pub mod keys;
 mod shell;
 mod slip;
