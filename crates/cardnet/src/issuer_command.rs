@@ -346,8 +346,14 @@ mod tests {
         assert_eq!(open(&config).unwrap().card(&CardRef::Id(card.card_id)).unwrap().status, CardStatus::Active);
         assert_eq!(block(false, "1234").unwrap_err().exit_code(), 2, "not a card number");
         list(ListArgs { config: config.clone(), json: true }).unwrap();
-        let unknown_product =
-            issue(IssueArgs { config: config.clone(), product: "gold".into(), balance: None, json: true, out: None, expiry: None });
+        let unknown_product = issue(IssueArgs {
+            config: config.clone(),
+            product: "gold".into(),
+            balance: None,
+            json: true,
+            out: None,
+            expiry: None,
+        });
         assert_eq!(unknown_product.unwrap_err().exit_code(), 2);
         let bad_init = run(IssuerCommand::Init(InitArgs {
             dir: temp_dir("bad"),
