@@ -3,6 +3,10 @@
 //! as in party_cli.rs). The pty comes from `script(1)` (`script -qfec CMD /dev/null`); keys go in
 //! on its stdin with pauses, the screen comes back on its stdout. Skipped loudly when `script` is
 //! not installed.
+//!
+//! The terminal signs on by itself at power-on (no sign-on key), the chip card is inserted (its
+//! ARQC goes in field 55 and the chip checks the issuer's ARPC), the PIN is typed on the pad, and
+//! the card file's transaction counter is one higher afterwards.
 
 #![cfg(unix)]
 
@@ -56,6 +60,21 @@ fn strip_ansi(bytes: &[u8]) -> String {
     out
 }
 
+/// The text without blanks. ratatui redraws only the cells that changed, so a blank that was
+/// already blank is skipped with a cursor move and never reaches the wire: screen text is
+/// searched with the blanks taken out of both sides.
+fn without_blanks(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// The chip's application transaction counter as the card file holds it (0 for a new card).
+fn card_file_atc(card_file: &str) -> u64 {
+    let text = std::fs::read_to_string(card_file).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(value["icc_master_key_ac"].is_string(), "the card file holds a chip card");
+    value["atc"].as_u64().unwrap_or(0)
+}
+
 /// Whether `digits` occurs in `text` as a whole run of digits (not inside a longer number).
 fn has_digit_run(text: &str, digits: &str) -> bool {
     text.split(|c: char| !c.is_ascii_digit()).any(|run| run == digits)
@@ -98,12 +117,13 @@ impl Tty {
         strip_ansi(&self.output.lock().unwrap())
     }
 
-    /// Wait until the screen has shown `what` since `from` bytes of output.
+    /// Wait until the screen has shown `what` (blanks aside) since `from` bytes of output.
     fn wait_for(&self, what: &str, from: usize, timeout: Duration) -> bool {
+        let what = without_blanks(what);
         let start = Instant::now();
         while start.elapsed() < timeout {
-            let seen = strip_ansi(self.output.lock().unwrap().get(from..).unwrap_or_default());
-            if seen.contains(what) {
+            let seen = without_blanks(&strip_ansi(self.output.lock().unwrap().get(from..).unwrap_or_default()));
+            if seen.contains(&what) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -159,15 +179,19 @@ fn interactive_pos_sells_in_a_pseudo_terminal() {
     let card = network.card.clone();
     let pan = card["pan"].as_str().unwrap().to_owned();
     let pin = card["pin"].as_str().unwrap().to_owned();
+    let masked_pan = format!("{}{}{}", &pan[..6], "*".repeat(pan.len() - 10), &pan[pan.len() - 4..]);
+    // POS00001 checks that the network is up; POS00002 runs the UI and has never signed on.
+    let (probe_config, probe_card_file) = network.terminal_files("POS00001");
     let (terminal_config, card_file) = network.terminal_files("POS00002");
     let mut servers = network.start();
 
-    // The network is up when a scripted balance inquiry (it holds nothing) is answered 00: the
-    // acquirer listens and the switch has signed on to the issuers.
-    let base = ["pos", "run", "--terminal-config", &terminal_config, "--operator", "01", "--password", "1111"];
+    // The network is up when a scripted balance inquiry (it holds nothing; the card swiped, so
+    // its chip counter stays) is answered 00: the acquirer listens and the switch has signed on
+    // to the issuers.
+    let base = ["pos", "run", "--terminal-config", &probe_config, "--operator", "01", "--password", "1111"];
     let mut ready = String::new();
     for _ in 0..150 {
-        let output = cardnet(&[&base[..], &["--json", "balance", "--card-file", &card_file]].concat());
+        let output = cardnet(&[&base[..], &["--json", "balance", "--card-file", &probe_card_file]].concat());
         let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
         ready = format!("{value} {}", String::from_utf8_lossy(&output.stderr));
         if value["response_code"] == "00" {
@@ -176,6 +200,7 @@ fn interactive_pos_sells_in_a_pseudo_terminal() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(ready.contains("\"response_code\":\"00\""), "the network answers a balance inquiry: {ready}");
+    let atc_before = card_file_atc(&card_file);
 
     // The UI in a pty of 100 x 40.
     let command = format!(
@@ -184,19 +209,29 @@ fn interactive_pos_sells_in_a_pseudo_terminal() {
         env!("CARGO_BIN_EXE_cardnet")
     );
     let mut tty = Tty::spawn(&command);
-    assert!(tty.wait_for("cardnet POS", 0, Duration::from_secs(30)), "the menu is drawn: {}", tty.text());
-    std::thread::sleep(Duration::from_millis(500));
-    // Sale (2), 25.00, swipe (Right from insert), the PIN, Enter.
+    assert!(tty.wait_for("cardnet POS", 0, Duration::from_secs(30)), "the screen is drawn: {}", tty.text());
+    // Power-on: the terminal signs on by itself, with the progress screen up, then the menu.
+    let signing_on = tty.wait_for("Sign on: waiting for the host", 0, Duration::from_secs(30));
+    assert!(signing_on, "the power-on sign-on shows its progress: {}", tty.text());
+    let signed_on = tty.wait_for("Power-on sign-on: APPROVED 00", 0, Duration::from_secs(60));
+    assert!(signed_on, "the terminal signs on at power-on: {}", tty.text());
+    std::thread::sleep(Duration::from_millis(300));
+    // Sale (2), 25.00, the card inserted (the card screen's first entry mode), the PIN, Enter.
     let mark = tty.len();
     tty.keys(&["2", "2", "5", "0", "0", "\r"]);
-    assert!(tty.wait_for("Entry", mark, Duration::from_secs(10)), "the card screen: {}", tty.text());
-    tty.keys(&["\u{1b}[C", "\r"]);
+    assert!(tty.wait_for("Entry [insert]", mark, Duration::from_secs(10)), "the card screen: {}", tty.text());
+    let mark = tty.len();
+    tty.keys(&["\r"]);
+    assert!(tty.wait_for("Cardholder: enter PIN", mark, Duration::from_secs(10)), "the PIN pad: {}", tty.text());
     let pin_keys: Vec<String> = pin.chars().map(String::from).collect();
     tty.keys(&pin_keys.iter().map(String::as_str).collect::<Vec<_>>());
     let before_enter = tty.len();
     tty.keys(&["\r"]);
-    let approved = tty.wait_for("APPROVED", before_enter, Duration::from_secs(90));
+    let approved = tty.wait_for("APPROVED 00", before_enter, Duration::from_secs(90));
     assert!(approved, "the sale is approved on screen: {}", tty.text());
+    // The slip: the card number masked, read from the chip (/I).
+    let slip = tty.wait_for(&format!("CARD NO: {masked_pan} /I"), before_enter, Duration::from_secs(10));
+    assert!(slip, "the slip shows the masked card number, inserted: {}", tty.text());
     // Back to the menu, then Esc quits (Ctrl-C if the Esc was read as the start of a sequence).
     tty.keys(&["\r"]);
     std::thread::sleep(Duration::from_millis(300));
@@ -220,5 +255,7 @@ fn interactive_pos_sells_in_a_pseudo_terminal() {
     assert!(stopped.iter().all(|s| s.success()), "a graceful stop: {stopped:?}");
     let list = json(&cardnet(&["issuer", "card", "list", "--config", &issuer_a, "--json"]));
     assert_eq!(list["cards"][0]["available_minor"], 50_000 - 2_500, "the sale is held at the issuer");
+    // One cryptogram left the chip, and its counter was written back to the card file.
+    assert_eq!(card_file_atc(&card_file), atc_before + 1, "the card file's ATC went up by one");
     let _ = std::fs::remove_dir_all(&dir);
 }

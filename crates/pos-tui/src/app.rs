@@ -6,7 +6,7 @@ use receipt::{Lang, Receipt, ReceiptCopy};
 
 use crate::types::{
     AMOUNT_DIGITS_MAX, AMOUNT_MINOR_MAX, Digits, EntryMode, Outcome, PIN_DIGITS_MIN, Presented, Request, Status,
-    TRACE_DIGITS_MAX, TestCard,
+    TRACE_DIGITS_MAX, TestCard, Verdict,
 };
 
 /// How often the driver calls [`App::tick`] while it waits (the spinner's speed).
@@ -143,6 +143,9 @@ pub struct App {
     last_receipt: Option<Receipt>,
     /// The result screen shows a reprint of `last_receipt` rather than `result`'s receipt.
     reprint: bool,
+    /// The oldest outstanding request is the sign-on [`App::power_on`] started: its answer
+    /// goes to the menu as a notice instead of a result screen.
+    power_on_sign_on: bool,
 }
 
 impl App {
@@ -166,6 +169,7 @@ impl App {
             scroll: 0,
             last_receipt: None,
             reprint: false,
+            power_on_sign_on: false,
         }
     }
 
@@ -257,6 +261,24 @@ impl App {
         self.status = status;
     }
 
+    /// At power-on, as a real terminal does: sign on when the terminal is not signed on (it
+    /// never was, or the host asked for a new sign-on), with the processing screen up. Call it
+    /// once, after [`App::set_status`] with the terminal's state and before any key; submit
+    /// what it returns. The answer brings the menu back with a notice, whatever it is, and the
+    /// status line shows whether the host was reached: a host that is down leaves the terminal
+    /// usable (the terminal core signs on again before the next transaction).
+    pub fn power_on(&mut self) -> Action {
+        if self.status.signed_on || self.outstanding > 0 || self.screen != Screen::Menu {
+            return Action::None;
+        }
+        self.item = MenuItem::SignOn;
+        self.step = 0;
+        self.form = Form::default();
+        let action = self.next_step();
+        self.power_on_sign_on = matches!(action, Action::Submit(_));
+        action
+    }
+
     /// Time passes (every [`TICK_MS`] while something is outstanding): the spinner turns.
     pub fn tick(&mut self) {
         self.ticks = self.ticks.wrapping_add(1);
@@ -265,6 +287,8 @@ impl App {
     /// The answer to the oldest outstanding request.
     pub fn on_outcome(&mut self, outcome: Outcome) {
         self.outstanding = self.outstanding.saturating_sub(1);
+        // Requests are answered in order and the power-on sign-on went first: this is its answer.
+        let power_on_answer = std::mem::take(&mut self.power_on_sign_on);
         if let Some(status) = outcome.status.clone() {
             self.status = status;
         }
@@ -273,13 +297,23 @@ impl App {
         }
         if self.cancelled > 0 {
             self.cancelled -= 1;
-            self.notice = Some(format!("Late answer to a cancelled request: {}", summary(&outcome)));
+            self.notice = Some(format!("Late answer to a cancelled request: {}", headline(&outcome)));
+            return;
+        }
+        if power_on_answer && self.screen == Screen::Processing {
+            self.screen = Screen::Menu;
+            self.notice = Some(match outcome.verdict() {
+                Verdict::Approved | Verdict::Done => format!("Power-on sign-on: {}", headline(&outcome)),
+                Verdict::Declined | Verdict::Failed => {
+                    format!("Power-on sign-on {} (1: try again): {}", outcome.verdict().label(), summary(&outcome))
+                }
+            });
             return;
         }
         if self.screen == Screen::Processing {
             self.show_result(outcome, false);
         } else {
-            self.notice = Some(format!("Answer: {}", summary(&outcome)));
+            self.notice = Some(format!("Answer: {}", headline(&outcome)));
         }
     }
 
@@ -559,11 +593,21 @@ impl App {
         Action::None
     }
 
-    /// Lines the result screen has (so scrolling stops at the end).
+    /// Lines the result screen has (so scrolling stops at the end), counting the rows a long
+    /// headline or notice wraps onto in a narrow area.
     fn scroll_max(&self) -> u16 {
-        let notices = self.result.as_ref().map_or(0, |o| o.notices.len());
-        u16::try_from(self.receipt_lines().len() + notices + crate::ui::RESULT_HEADER_LINES).unwrap_or(u16::MAX)
+        let wrapped_rows = |text: &str| text.chars().count() / crate::ui::RESULT_COLUMNS_MIN + 1;
+        let answer = self.result.as_ref().map_or(0, |o| {
+            wrapped_rows(&summary(o)) + o.notices.iter().map(|notice| wrapped_rows(notice)).sum::<usize>()
+        });
+        let rows = self.receipt_lines().len() + answer + crate::ui::RESULT_HEADER_LINES;
+        u16::try_from(rows).unwrap_or(u16::MAX)
     }
+}
+
+/// `APPROVED 00 approved` / `DECLINED 51 insufficient funds` / `FAILED host unreachable: …`.
+pub(crate) fn headline(outcome: &Outcome) -> String {
+    format!("{} {}", outcome.verdict().label(), summary(outcome))
 }
 
 /// `00 approved` / `51 insufficient funds` / the message alone.

@@ -2,7 +2,12 @@
 //!
 //! * A tokio task owns the `Pos` and runs the [`Request`]s strictly in the order they were
 //!   submitted, mapping each to the terminal core's calls and the answer back to an
-//!   [`Outcome`] (with the slip, the notices the terminal had and a fresh [`Status`]).
+//!   [`Outcome`] (with the slip, the notices the terminal had and a fresh [`Status`]). An error
+//!   of the terminal core (host unreachable, a card that cannot be read that way, a state the
+//!   terminal refuses in) is a failed outcome with the error's text, never the end of the UI.
+//! * At start, as a real terminal at power-on, the UI signs on when the terminal is not signed
+//!   on ([`App::power_on`]); a host that cannot be reached leaves the menu up and the status
+//!   line saying "Host DOWN".
 //! * The UI loop runs on a blocking thread: it reads crossterm key events with a timeout, ticks
 //!   every [`TICK_MS`], draws, and never waits for the network, so the spinner turns and Esc
 //!   stops waiting while a request is on the line.
@@ -39,7 +44,7 @@ pub async fn run(pos: Pos, cards: Vec<crate::TestCard>, lang: Lang) -> io::Resul
     let (outcome_tx, outcome_rx) = std_mpsc::channel::<Outcome>();
     let closing = Arc::new(AtomicBool::new(false));
     let initial = status_of(&pos, false);
-    let worker = tokio::spawn(serve(pos, request_rx, outcome_tx, Arc::clone(&closing)));
+    let worker = tokio::spawn(serve(Worker::new(pos), request_rx, outcome_tx, Arc::clone(&closing)));
     let ui = tokio::task::spawn_blocking(move || {
         let mut app = App::new(cards, lang);
         app.set_status(initial);
@@ -104,6 +109,9 @@ fn event_loop(
     let tick = Duration::from_millis(TICK_MS);
     let mut last_tick = Instant::now();
     let mut worker_gone = false;
+    if let Action::Submit(request) = app.power_on() {
+        submit(app, requests, request, &mut worker_gone);
+    }
     loop {
         loop {
             match outcomes.try_recv() {
@@ -127,12 +135,7 @@ fn event_loop(
         {
             match app.on_key(key) {
                 Action::None | Action::Cancel => {}
-                Action::Submit(request) => {
-                    if worker_gone || requests.send(request).is_err() {
-                        worker_gone = true;
-                        app.on_outcome(stopped());
-                    }
-                }
+                Action::Submit(request) => submit(app, requests, request, &mut worker_gone),
                 Action::Quit => return Ok(()),
             }
         }
@@ -145,42 +148,74 @@ fn event_loop(
     }
 }
 
+/// Hand a request to the terminal task; if the task is gone, the request fails at once (the UI
+/// must not wait for an answer that cannot come).
+fn submit(app: &mut App, requests: &mpsc::UnboundedSender<Request>, request: Request, worker_gone: &mut bool) {
+    if *worker_gone || requests.send(request).is_err() {
+        *worker_gone = true;
+        app.on_outcome(stopped());
+    }
+}
+
 fn stopped() -> Outcome {
-    Outcome { message: "the terminal task stopped: restart cardnet pos".into(), ..Outcome::default() }
+    Outcome::failure("the terminal task stopped: restart cardnet pos")
 }
 
 /// The task that owns the terminal: one request at a time, in order.
 async fn serve(
-    mut pos: Pos,
+    mut worker: Worker,
     mut requests: mpsc::UnboundedReceiver<Request>,
     outcomes: std_mpsc::Sender<Outcome>,
     closing: Arc<AtomicBool>,
 ) {
-    let mut notices_seen = pos.notices().len();
-    let mut link_down = false;
     while let Some(request) = requests.recv().await {
         if closing.load(Ordering::SeqCst) {
             // The cashier quit: what was not started yet is not started.
             continue;
         }
-        let mut outcome = match execute(&mut pos, &request).await {
+        let outcome = worker.answer(&request).await;
+        drop(request);
+        // The UI may be gone (quit): the outcome is then only in the journal.
+        let _ = outcomes.send(outcome);
+    }
+}
+
+/// The terminal with what the status line needs across requests.
+struct Worker {
+    pos: Pos,
+    /// The terminal's notices already handed to the UI.
+    notices_seen: usize,
+    /// The last request found neither host reachable (until one is reached again).
+    link_down: bool,
+}
+
+impl Worker {
+    fn new(pos: Pos) -> Worker {
+        Worker { notices_seen: pos.notices().len(), pos, link_down: false }
+    }
+
+    /// Run one request and say how it went: the core's answer, or its error as a failure; with
+    /// the notices the terminal gathered meanwhile and its state after.
+    async fn answer(&mut self, request: &Request) -> Outcome {
+        let mut outcome = match execute(&mut self.pos, request).await {
             Ok(outcome) => {
-                link_down = false;
+                // A query reads the journal only: it says nothing about the line.
+                if !matches!(request, Request::Query { .. }) {
+                    self.link_down = false;
+                }
                 outcome
             }
             Err(error) => {
-                link_down |= matches!(error, TerminalError::Unreachable(_));
-                Outcome { message: error.to_string(), ..Outcome::default() }
+                self.link_down |= matches!(error, TerminalError::Unreachable(_));
+                Outcome::failure(error.to_string())
             }
         };
-        drop(request);
-        let notices = pos.notices();
-        let fresh = notices.get(notices_seen..).unwrap_or_default();
+        let notices = self.pos.notices();
+        let fresh = notices.get(self.notices_seen..).unwrap_or_default();
         outcome.notices.splice(0..0, fresh.iter().cloned());
-        notices_seen = notices.len();
-        outcome.status = Some(status_of(&pos, link_down));
-        // The UI may be gone (quit): the outcome is then only in the journal.
-        let _ = outcomes.send(outcome);
+        self.notices_seen = notices.len();
+        outcome.status = Some(status_of(&self.pos, self.link_down));
+        outcome
     }
 }
 
@@ -281,6 +316,7 @@ fn from_core(outcome: terminal::Outcome) -> Outcome {
         notices.push(format!("Reversal ({reason}) pending: it is sent before the next transaction"));
     }
     Outcome {
+        failed: false,
         approved: outcome.approved,
         trace: outcome.trace.parse().ok(),
         response_code: outcome.response_code,
@@ -349,4 +385,125 @@ fn query(pos: &Pos, trace: u32) -> terminal::Result<Outcome> {
             ..Outcome::default()
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use ratatui::Terminal as Screen;
+    use ratatui::backend::TestBackend;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use terminal::{SimCard, Terminal, TerminalConfig};
+
+    use super::*;
+    use crate::types::{TestCard, Verdict};
+
+    /// A double-length TMK (the terminal only checks it against its check value here).
+    const TMK: [u8; 16] =
+        [0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66];
+    const STRIPE_PAN: &str = "6228480402564890018";
+    const STRIPE_TRACK2: &str = "6228480402564890018=30122011234500000";
+
+    fn fresh_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cardnet-pos-tui-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    /// An address nothing listens on: a port the OS just gave out and took back.
+    fn closed_address() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        drop(listener);
+        address
+    }
+
+    /// A terminal (never signed on, cashier 01 logged in) whose host cannot be reached.
+    fn pos_with_the_host_down(dir: &Path) -> Pos {
+        let hex: String = TMK.iter().map(|b| format!("{b:02X}")).collect();
+        std::fs::write(dir.join("tmk.hex"), hex).expect("tmk file");
+        let kcv = terminal::keys::tmk_kcv(&Secret::new(&TMK)).expect("kcv");
+        let text = format!(
+            "terminal_id = \"POS00001\"\nmerchant_id = \"898440158120001\"\nprimary = \"{}\"\n\
+             tmk_file = \"tmk.hex\"\ntmk_kcv = \"{kcv}\"\njournal = \"terminal.db\"\n\
+             timeout_ms = 500\nconnect_timeout_ms = 500\n\
+             [[operators]]\nnumber = \"00\"\nrole = \"supervisor\"\npassword = \"123456\"\n\
+             [[operators]]\nnumber = \"01\"\nrole = \"cashier\"\npassword = \"0101\"\n",
+            closed_address()
+        );
+        let path = dir.join("terminal.toml");
+        std::fs::write(&path, text).expect("config");
+        let mut terminal = Terminal::open(TerminalConfig::load(&path).expect("load")).expect("open");
+        terminal.log_in("01", &Secret::new(b"0101")).expect("log in");
+        Pos::new(terminal)
+    }
+
+    fn stripe_only_card() -> TestCard {
+        TestCard::from_sim(SimCard::stripe(STRIPE_PAN, "3012", STRIPE_TRACK2, None).expect("stripe card"))
+    }
+
+    fn render(app: &App) -> String {
+        let mut screen = Screen::new(TestBackend::new(80, 20)).expect("test backend");
+        screen.draw(|frame| draw(frame, app)).expect("draw");
+        let buffer = screen.backend().buffer();
+        buffer.content().iter().map(|cell| cell.symbol()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_stripe_only_card_inserted_or_tapped_fails_with_the_card_error() {
+        let dir = fresh_dir("no-chip");
+        let mut worker = Worker::new(pos_with_the_host_down(&dir));
+        for entry in [EntryMode::Insert, EntryMode::Tap] {
+            let card = Presented { card: stripe_only_card(), entry };
+            let sale = Request::Sale { amount_minor: 100, card, pin: None };
+            let outcome = worker.answer(&sale).await;
+            assert_eq!(outcome.verdict(), Verdict::Failed, "{entry:?}: {outcome:?}");
+            assert!(outcome.message.contains("the card has no chip: swipe it"), "{outcome:?}");
+            // The card was refused before anything went on the line.
+            assert_eq!(outcome.status.as_ref().map(|s| &s.host), Some(&HostLink::Unknown));
+
+            // The cashier sees the error as FAILED, not as a result of the host.
+            let mut app = App::new(vec![stripe_only_card()], Lang::En);
+            app.set_status(Status { signed_on: true, ..Status::default() });
+            for key in ['2', '1', '0', '0'] {
+                app.on_key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::NONE));
+            }
+            for _ in 0..3 {
+                app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+            }
+            assert_eq!(app.outstanding(), 1);
+            app.on_outcome(outcome);
+            let screen = render(&app);
+            assert!(screen.contains("FAILED  card: the card has no chip: swipe it"), "{screen}");
+            assert!(!screen.contains("DONE") && !screen.contains(STRIPE_PAN), "{screen}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_power_on_sign_on_with_the_host_down_fails_and_the_status_line_says_so() {
+        let dir = fresh_dir("host-down");
+        let mut worker = Worker::new(pos_with_the_host_down(&dir));
+        let mut app = App::new(Vec::new(), Lang::En);
+        app.set_status(status_of(&worker.pos, false));
+        let Action::Submit(request) = app.power_on() else { panic!("no sign-on at power-on") };
+        assert_eq!(request, Request::SignOn);
+        let outcome = worker.answer(&request).await;
+        assert_eq!(outcome.verdict(), Verdict::Failed, "{outcome:?}");
+        assert!(outcome.message.starts_with("host unreachable"), "{outcome:?}");
+        let status = outcome.status.clone().expect("status");
+        assert_eq!((status.host, status.signed_on), (HostLink::Down, false));
+        app.on_outcome(outcome);
+        assert_eq!(app.screen(), crate::Screen::Menu);
+        let screen = render(&app);
+        assert!(screen.contains("Power-on sign-on FAILED"), "{screen}");
+        assert!(screen.contains("Host DOWN | Not signed on"), "{screen}");
+
+        // A query reads the journal only: the line is still down.
+        let outcome = worker.answer(&Request::Query { trace: 1 }).await;
+        assert_eq!(outcome.status.map(|s| s.host), Some(HostLink::Down));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -9,7 +9,9 @@
 //!   the result with its receipt (`receipt::render_lines`, merchant or cardholder copy).
 //!   [`App::on_key`] takes keyboard events only (arrows, digits, Enter, Esc, Backspace) and
 //!   returns an [`Action`]; [`App::on_outcome`] takes what came back; [`App::tick`] turns the
-//!   spinner.
+//!   spinner; [`App::power_on`] signs on at start when the terminal is not signed on. A result
+//!   reads APPROVED or DECLINED (the host's response code and text), FAILED (no answer: the
+//!   error and what to do) or DONE (no host decision: a query, a settlement), [`Verdict`].
 //! * [`draw`] (`ui.rs`) paints a frame from the state, with the status line (host link, signed
 //!   on, batch, pending reversal) at the bottom.
 //! * The boundary to the terminal core is plain data (`types.rs`): a [`Request`] goes out in
@@ -33,7 +35,7 @@ mod ui;
 pub use app::{Action, App, MenuItem, Screen, Step, TICK_MS};
 pub use types::{
     AMOUNT_DIGITS_MAX, AMOUNT_MINOR_MAX, Digits, EntryMode, HostLink, Outcome, PIN_DIGITS_MAX, PIN_DIGITS_MIN,
-    Presented, Request, Status, TRACE_DIGITS_MAX, TestCard,
+    Presented, Request, Status, TRACE_DIGITS_MAX, TestCard, Verdict,
 };
 pub use ui::{draw, mask_pans, status_line};
 

@@ -238,6 +238,9 @@ pub struct Status {
 /// What came back for one [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
+    /// The request did not complete (the host unreachable, the card unreadable, the terminal
+    /// refusing in its state): `message` says what went wrong and what to do.
+    pub failed: bool,
     pub approved: bool,
     /// Field 39, or empty when the request never reached the host.
     pub response_code: String,
@@ -252,4 +255,47 @@ pub struct Outcome {
     pub notices: Vec<String>,
     /// The terminal's state after the request, if the driver knows it.
     pub status: Option<Status>,
+}
+
+impl Outcome {
+    /// A request that did not complete, with what went wrong and what to do.
+    pub fn failure(message: impl Into<String>) -> Outcome {
+        Outcome { failed: true, message: message.into(), ..Outcome::default() }
+    }
+
+    /// How the result reads at a glance.
+    pub fn verdict(&self) -> Verdict {
+        if self.failed {
+            Verdict::Failed
+        } else if self.response_code.is_empty() {
+            Verdict::Done
+        } else if self.approved {
+            Verdict::Approved
+        } else {
+            Verdict::Declined
+        }
+    }
+}
+
+/// The first word of a result: the host approved or declined, the request failed before an
+/// answer, or it was not a host decision at all (a query, a settlement, a reprint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Approved,
+    /// The host (or the card) answered with a refusal: its response code says why.
+    Declined,
+    /// No answer to show: the error says what to do.
+    Failed,
+    Done,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Approved => "APPROVED",
+            Verdict::Declined => "DECLINED",
+            Verdict::Failed => "FAILED",
+            Verdict::Done => "DONE",
+        }
+    }
 }

@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 use receipt::{Amount, CardNumber, ReceiptCopy};
 
 use crate::app::{App, MenuItem, Screen, Step, TICK_MS, summary};
@@ -12,6 +12,9 @@ use crate::types::{EntryMode, HostLink, Status};
 
 /// Lines of the result screen above the notices and the receipt.
 pub(crate) const RESULT_HEADER_LINES: usize = 3;
+/// The narrowest result area the scroll limit allows for: the headline and the notices wrap,
+/// so each may take a row per this many characters.
+pub(crate) const RESULT_COLUMNS_MIN: usize = 40;
 /// The spinner's frames (ASCII, so every terminal shows them).
 const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
 /// Cells of the processing screen's moving bar.
@@ -20,6 +23,8 @@ const BAR_CELLS: usize = 20;
 const BAR_BLOCK: usize = 4;
 /// Digit runs this long (13–19) are taken for card numbers and masked in any free text.
 const PAN_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
+/// Characters of a card's label the card list shows (the label comes from a card file).
+const CARD_LABEL_CHARS_MAX: usize = 40;
 
 /// Paint the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -41,7 +46,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     frame.render_widget(Paragraph::new(heading).style(Style::new().add_modifier(Modifier::BOLD)), title);
     draw_body(frame, app, body);
     if let Some(text) = app.notice() {
-        frame.render_widget(Paragraph::new(format!(" {}", mask_pans(text))), notice);
+        frame.render_widget(Paragraph::new(format!(" {}", screen_text(text))), notice);
     }
     frame.render_widget(Paragraph::new(format!(" {}", hint_text(app))), hint);
     frame.render_widget(
@@ -106,7 +111,9 @@ fn draw_body(frame: &mut Frame, app: &App, area: Rect) {
         Screen::Input(step) => input_lines(app, step),
         Screen::Processing => processing_lines(app),
         Screen::Result => {
-            let paragraph = Paragraph::new(result_lines(app)).block(block).scroll((app.scroll(), 0));
+            // Wrapped: an error says what to do, and that must not be cut off at the border.
+            let paragraph =
+                Paragraph::new(result_lines(app)).block(block).wrap(Wrap { trim: false }).scroll((app.scroll(), 0));
             frame.render_widget(paragraph, area);
             return;
         }
@@ -158,7 +165,7 @@ fn input_lines(app: &App, step: Step) -> Vec<Line<'static>> {
             for (index, card) in app.cards().iter().enumerate() {
                 let selected = index == app.card_index();
                 let text =
-                    format!("{} {}  {}", if selected { ">" } else { " " }, card.masked(), mask_pans(&card.label));
+                    format!("{} {}  {}", if selected { ">" } else { " " }, card.masked(), card_label(&card.label));
                 lines.push(if selected {
                     Line::styled(text, Style::new().add_modifier(Modifier::REVERSED))
                 } else {
@@ -209,15 +216,8 @@ fn processing_lines(app: &App) -> Vec<Line<'static>> {
 fn result_lines(app: &App) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if let Some(outcome) = app.result() {
-        let verdict = if outcome.response_code.is_empty() {
-            "DONE"
-        } else if outcome.approved {
-            "APPROVED"
-        } else {
-            "DECLINED"
-        };
         lines.push(Line::styled(
-            format!(" {verdict}  {}", mask_pans(&summary(outcome))),
+            format!(" {}  {}", outcome.verdict().label(), screen_text(&summary(outcome))),
             Style::new().add_modifier(Modifier::BOLD),
         ));
         let mut ids = Vec::new();
@@ -233,7 +233,7 @@ fn result_lines(app: &App) -> Vec<Line<'static>> {
         lines.push(Line::raw(format!(" {}", ids.join("  "))));
         lines.push(Line::raw(""));
         for notice in &outcome.notices {
-            lines.push(Line::raw(format!(" {}", mask_pans(notice))));
+            lines.push(Line::raw(format!(" {}", screen_text(notice))));
         }
     }
     let receipt = app.receipt_lines();
@@ -246,6 +246,21 @@ fn result_lines(app: &App) -> Vec<Line<'static>> {
         lines.extend(receipt.into_iter().map(|line| Line::raw(format!(" {line}"))));
     }
     lines
+}
+
+/// Free text as the screen may show it: card numbers masked, and control characters (an escape
+/// sequence in a card file's label or an error text would drive the real terminal) replaced.
+fn screen_text(text: &str) -> String {
+    mask_pans(&text.chars().map(|c| if c.is_control() { '?' } else { c }).collect::<String>())
+}
+
+/// A card's label in the card list: its product and balance, bounded so the row stays one line.
+fn card_label(label: &str) -> String {
+    let shown = screen_text(label);
+    match shown.char_indices().nth(CARD_LABEL_CHARS_MAX) {
+        Some((cut, _)) => format!("{}…", &shown[..cut]),
+        None => shown,
+    }
 }
 
 /// Any run of 13–19 digits in free text (a driver's message, a card label) is masked as a card

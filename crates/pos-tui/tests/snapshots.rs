@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use pos_tui::{
     Action, App, Digits, EntryMode, HostLink, KeyCode, KeyEvent, KeyModifiers, Outcome, Presented, Request, Screen,
-    Status, TestCard, draw,
+    Status, Step, TestCard, Verdict, draw,
 };
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -179,6 +179,7 @@ fn sale_flow() {
 
     // The answer with its receipt.
     app.on_outcome(Outcome {
+        failed: false,
         approved: true,
         response_code: "00".into(),
         message: "approved".into(),
@@ -369,4 +370,203 @@ fn input_never_panics_or_overflows() {
 fn free_text_is_masked() {
     assert_eq!(pos_tui::mask_pans("card 6228480402564890018 declined"), "card 622848*********0018 declined");
     assert_eq!(pos_tui::mask_pans("trace 000012 rrn 000000123456"), "trace 000012 rrn 000000123456");
+}
+
+/// A sale of 12.34 with the first card inserted and a PIN, up to the processing screen.
+fn sale_submitted(app: &mut App) {
+    press(app, KeyCode::Char('2'));
+    type_digits(app, "1234");
+    press(app, KeyCode::Enter);
+    press(app, KeyCode::Enter);
+    type_digits(app, PIN);
+    assert!(matches!(press(app, KeyCode::Enter), Action::Submit(Request::Sale { .. })));
+    assert_eq!(app.screen(), Screen::Processing);
+}
+
+#[test]
+fn an_error_of_the_terminal_shows_failed_with_the_error() {
+    let mut app = app();
+    sale_submitted(&mut app);
+    let mut outcome = Outcome::failure(
+        "host unreachable: 127.0.0.1:7001: Connection refused (os error 111); card 6228480402564890018",
+    );
+    outcome.status = Some(Status { host: HostLink::Down, ..status() });
+    assert_eq!(outcome.verdict(), Verdict::Failed);
+    app.on_outcome(outcome);
+    assert_eq!(app.screen(), Screen::Result);
+    let screen = render(&app);
+    assert_no_pan(&screen);
+    let headline = screen.lines().nth(2).unwrap_or("");
+    assert!(headline.starts_with("│ FAILED  host unreachable: 127.0.0.1:7001"), "{screen}");
+    assert!(!screen.contains("DONE") && !screen.contains("DECLINED"), "{screen}");
+    // The whole error is there, wrapped rather than cut at the border (its card number masked).
+    assert!(screen.contains("622848*********0018"), "{screen}");
+    assert!(screen.lines().last().unwrap_or("").starts_with(" Host DOWN"), "{screen}");
+    assert_snapshot("07_failed", &screen);
+
+    // A card error (a stripe-only card inserted) reads the same way.
+    press(&mut app, KeyCode::Enter);
+    sale_submitted(&mut app);
+    app.on_outcome(Outcome::failure("card: the card has no chip: swipe it"));
+    assert!(render(&app).contains("│ FAILED  card: the card has no chip: swipe it"));
+
+    // Not every answer without a response code is a failure: a query is DONE.
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('9'));
+    type_digits(&mut app, "12");
+    press(&mut app, KeyCode::Enter);
+    app.on_outcome(Outcome { message: "sale approved".into(), trace: Some(12), ..Outcome::default() });
+    assert!(render(&app).contains("│ DONE  sale approved"));
+}
+
+#[test]
+fn a_decline_shows_its_response_code_and_text() {
+    let mut app = app();
+    sale_submitted(&mut app);
+    app.on_outcome(Outcome {
+        response_code: "06".into(),
+        message: "error".into(),
+        trace: Some(13),
+        rrn: Some("000000123457".into()),
+        notices: vec!["Reversal (06) pending: it is sent before the next transaction".into()],
+        status: Some(Status { pending_reversal: Some("06".into()), ..status() }),
+        ..Outcome::default()
+    });
+    let screen = render(&app);
+    assert_no_pan(&screen);
+    assert!(screen.contains("│ DECLINED  06 error"), "{screen}");
+    assert!(screen.contains("Reversal (06) pending"), "{screen}");
+    assert!(app.receipt_lines().is_empty(), "a decline prints no slip");
+    assert_snapshot("08_declined", &screen);
+
+    // The same decline arriving after the cashier stopped waiting is a notice, still a decline.
+    press(&mut app, KeyCode::Enter);
+    sale_submitted(&mut app);
+    assert_eq!(press(&mut app, KeyCode::Esc), Action::Cancel);
+    app.on_outcome(Outcome { response_code: "51".into(), message: "insufficient funds".into(), ..Outcome::default() });
+    assert_eq!(app.notice(), Some("Late answer to a cancelled request: DECLINED 51 insufficient funds"));
+}
+
+fn not_signed_on() -> Status {
+    Status { signed_on: false, host: HostLink::Unknown, ..status() }
+}
+
+#[test]
+fn power_on_signs_on_with_progress_and_a_host_down_leaves_the_ui_usable() {
+    // Signed on already (keys on file, the host asked for nothing): nothing to do.
+    let mut app = app();
+    assert_eq!(app.power_on(), Action::None);
+    assert_eq!(app.screen(), Screen::Menu);
+
+    // Not signed on: the sign-on goes out with the processing screen up.
+    let mut app = App::new(cards(), Lang::En);
+    app.set_status(not_signed_on());
+    assert_eq!(app.power_on(), Action::Submit(Request::SignOn));
+    assert_eq!(app.screen(), Screen::Processing);
+    assert_eq!(app.outstanding(), 1);
+    // Only once: a second call while it is on the line does not send another.
+    assert_eq!(app.power_on(), Action::None);
+    app.tick();
+    let screen = render(&app);
+    assert!(screen.contains("Sign on: waiting for the host"), "{screen}");
+    assert_snapshot("power_on_processing", &screen);
+
+    // The host cannot be reached: back to the menu, the notice and the status line say so.
+    let mut failed = Outcome::failure("host unreachable: 127.0.0.1:7001: Connection refused (os error 111)");
+    failed.status = Some(Status { host: HostLink::Down, ..not_signed_on() });
+    app.on_outcome(failed);
+    assert_eq!(app.screen(), Screen::Menu);
+    assert_eq!(app.outstanding(), 0);
+    let screen = render(&app);
+    assert!(screen.contains(" Power-on sign-on FAILED (1: try again): host unreachable"), "{screen}");
+    assert!(screen.lines().last().unwrap_or("").starts_with(" Host DOWN | Not signed on"), "{screen}");
+    assert_snapshot("power_on_host_down", &screen);
+    // Still usable: a sale can be keyed (the terminal signs on before it goes out).
+    assert_eq!(press(&mut app, KeyCode::Char('2')), Action::None);
+    assert_eq!(app.screen(), Screen::Input(Step::Amount));
+    assert_eq!(app.power_on(), Action::None, "power-on is at start only");
+    press(&mut app, KeyCode::Esc);
+    // The cashier signs on by hand: that answer is a result screen as usual.
+    assert_eq!(press(&mut app, KeyCode::Char('1')), Action::Submit(Request::SignOn));
+    app.on_outcome(Outcome {
+        approved: true,
+        response_code: "00".into(),
+        message: "approved".into(),
+        ..Outcome::default()
+    });
+    assert_eq!(app.screen(), Screen::Result);
+
+    // The host answers: the menu with the sign-on's answer, signed on.
+    let mut app = App::new(cards(), Lang::En);
+    app.set_status(not_signed_on());
+    assert!(matches!(app.power_on(), Action::Submit(Request::SignOn)));
+    app.on_outcome(Outcome {
+        approved: true,
+        response_code: "00".into(),
+        message: "approved".into(),
+        status: Some(status()),
+        ..Outcome::default()
+    });
+    assert_eq!(app.screen(), Screen::Menu);
+    assert_eq!(app.notice(), Some("Power-on sign-on: APPROVED 00 approved"));
+    assert!(app.status().signed_on);
+
+    // The cashier stops waiting for it: the menu at once, the answer later as a notice.
+    let mut app = App::new(cards(), Lang::En);
+    app.set_status(not_signed_on());
+    assert!(matches!(app.power_on(), Action::Submit(Request::SignOn)));
+    assert_eq!(press(&mut app, KeyCode::Esc), Action::Cancel);
+    assert_eq!(app.screen(), Screen::Menu);
+    app.on_outcome(Outcome {
+        response_code: "00".into(),
+        approved: true,
+        message: "approved".into(),
+        ..Outcome::default()
+    });
+    assert_eq!(app.screen(), Screen::Menu);
+    assert!(app.notice().unwrap_or("").starts_with("Late answer"), "{:?}", app.notice());
+}
+
+/// A card file as `cardnet issuer card issue --json` writes one (an array of three cards: a
+/// chip debit card, a stripe-only credit card, and a card whose product text carries an escape
+/// sequence and is longer than a row has room for).
+const CARD_FILE: &str = r#"[
+  {"card_id": 1, "pan": "6228480402564890018", "expiry": "3012", "product": "debit", "available_minor": 50000,
+   "track2": "6228480402564890018=30122011234500000", "pin": "123456",
+   "chip_track2": "6228480402564890018=30122011234500000", "card_sequence": "01",
+   "icc_master_key_ac": "0123456789ABCDEFFEDCBA9876543210", "atc": 7},
+  {"card_id": 2, "pan": "6212345678901234", "expiry": "3012", "product": "credit", "available_minor": 123456,
+   "track2": "6212345678901234=30122011234500000", "pin": "654321"},
+  {"card_id": 3, "pan": "6212345678905678", "product": "gift\u001b[2J card of the spring promotion, reloadable online"}
+]"#;
+
+#[test]
+fn the_card_list_shows_label_and_masked_number_only() {
+    let dir = std::env::temp_dir().join(format!("cardnet-pos-tui-cards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("cards.json");
+    std::fs::write(&path, CARD_FILE).expect("card file");
+    let sims = terminal::SimCard::load_all(&path).expect("card file loads");
+    let _ = std::fs::remove_dir_all(&dir);
+    let cards: Vec<TestCard> = sims.into_iter().map(TestCard::from_sim).collect();
+    assert!(cards[0].sim().is_some_and(|sim| sim.lock().is_ok_and(|sim| sim.has_chip())));
+
+    let mut app = App::new(cards, Lang::En);
+    app.set_status(status());
+    press(&mut app, KeyCode::Char('2'));
+    type_digits(&mut app, "2500");
+    press(&mut app, KeyCode::Enter);
+    let screen = render(&app);
+    assert_no_pan(&screen);
+    assert!(!screen.contains("6212345678905678") && !screen.contains("\u{1b}"), "{screen}");
+    for line in ["│> 622848*********0018  debit, available 500.00", "│  621234******1234  credit, available 1234.56"]
+    {
+        assert!(screen.contains(line), "{line}\n{screen}");
+    }
+    assert!(screen.contains("│  621234******5678  gift?[2J card of the spring promotion, r…"), "{screen}");
+    // Nothing of the card but its label and masked number: no track, expiry, PIN or key.
+    for secret in ["=3012", "123456", "654321", "0123456789ABCDEF", "3012"] {
+        assert!(!screen.contains(secret), "{secret} on screen:\n{screen}");
+    }
+    assert_snapshot("card_list_from_file", &screen);
 }
