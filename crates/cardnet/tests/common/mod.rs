@@ -184,3 +184,76 @@ impl Drop for Servers {
         }
     }
 }
+
+impl ProcessNetwork {
+    /// Another card at issuer A, as `issuer card issue --json` prints it: `product` debit or
+    /// credit, an opening balance for a debit card, an expiry YYMM for a test card (one in the
+    /// past is declined 54). Only while the issuer is not running (one process per ledger file).
+    pub fn issue_card(&self, product: &str, balance_minor: Option<u64>, expiry: Option<&str>) -> serde_json::Value {
+        let mut args = vec!["issuer", "card", "issue", "--config", self.issuer_a.as_str(), "--product", product];
+        let balance = balance_minor.map(|b| b.to_string());
+        if let Some(balance) = &balance {
+            args.extend(["--balance", balance.as_str()]);
+        }
+        if let Some(expiry) = expiry {
+            args.extend(["--expiry", expiry]);
+        }
+        args.push("--json");
+        json(&cardnet(&args))
+    }
+
+    /// Issuer A's cards as `issuer card list --json` prints them (masked). It only reads the
+    /// issuer's SQLite files, so it works while `serve issuer` runs too.
+    pub fn card_list(&self) -> serde_json::Value {
+        json(&cardnet(&["issuer", "card", "list", "--config", &self.issuer_a, "--json"]))
+    }
+
+    /// The available balance of issuer A's card `card_id` (from `issuer card list`).
+    pub fn available(&self, card_id: i64) -> i64 {
+        let list = self.card_list();
+        let cards = list["cards"].as_array().expect("a card list");
+        let card = cards.iter().find(|c| c["card_id"] == card_id).unwrap_or_else(|| panic!("card {card_id}: {list}"));
+        card["available_minor"].as_i64().expect("available_minor")
+    }
+
+    /// [`ProcessNetwork::terminal_files`] with the terminal's primary host at `primary` (a relay
+    /// in front of the acquirer, say) and a response timeout of `timeout_ms`.
+    pub fn terminal_files_via(&self, terminal_id: &str, primary: &str, timeout_ms: u64) -> (String, String) {
+        let (config, card) = self.terminal_files(terminal_id);
+        let text = std::fs::read_to_string(&config).unwrap();
+        let from = format!("primary = \"{}\"\n", self.acquirer_listen());
+        assert!(text.contains(&from), "{text}");
+        let to = format!("primary = \"{primary}\"\ntimeout_ms = {timeout_ms}\nconnect_timeout_ms = 2000\n");
+        std::fs::write(&config, text.replacen(&from, &to, 1)).unwrap();
+        (config, card)
+    }
+
+    /// Every listening address of the network: both issuers, the switch, the acquirer.
+    pub fn listen_addresses(&self) -> Vec<String> {
+        let init = &self.init;
+        [
+            &init["issuers"][0]["listen"],
+            &init["issuers"][1]["listen"],
+            &init["switch"]["listen"],
+            &init["acquirer"]["listen"],
+        ]
+        .into_iter()
+        .map(|value| value.as_str().unwrap_or_else(|| panic!("a listen address in {init}")).to_owned())
+        .collect()
+    }
+
+    /// Wait until every party accepts TCP connections (`start` does not wait); false after
+    /// `timeout`.
+    pub fn wait_listening(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        for address in self.listen_addresses() {
+            while std::net::TcpStream::connect(&address).is_err() {
+                if std::time::Instant::now() > deadline {
+                    return false;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        true
+    }
+}
