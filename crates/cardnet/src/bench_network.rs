@@ -12,10 +12,11 @@ use network::TransactionKind;
 use network::request::EntryMode;
 use serde_json::json;
 use testnet::acquirer::AcquirerLink;
-use testnet::card::{SimCard, Terminal};
+use testnet::card::SimCard;
 use testnet::net::{ISSUER_A, NetworkOptions, TestNetwork};
 
 use crate::cli_error::CliError;
+use crate::output::outln;
 
 /// Purchases one card may make in a day (the development products' count limit).
 const PURCHASES_PER_CARD_MAX: u64 = issuer::dev::DAILY_COUNT_LIMIT as u64;
@@ -58,17 +59,6 @@ pub fn run(args: NetworkArgs) -> Result<(), CliError> {
     runtime.block_on(bench(args))
 }
 
-fn terminal() -> Terminal<'static> {
-    Terminal {
-        amount_minor: 100,
-        currency: testnet::net::CURRENCY,
-        country: "156",
-        date_yymmdd: "261122",
-        transaction_type: 0,
-        unpredictable_number: [1, 2, 3, 4],
-    }
-}
-
 /// One worker: its cards, purchases sent one after another; returns each latency and code.
 async fn worker(link: Arc<AcquirerLink>, mut cards: Vec<SimCard>, count: u64) -> Result<Vec<(Duration, bool)>, String> {
     let mut results = Vec::with_capacity(count as usize);
@@ -77,7 +67,7 @@ async fn worker(link: Arc<AcquirerLink>, mut cards: Vec<SimCard>, count: u64) ->
         let card = cards.get_mut(index).ok_or("not enough cards")?;
         let pin = String::from_utf8_lossy(card.pin.expose()).into_owned();
         let input = card
-            .present(EntryMode::Swipe, &terminal(), Some(&pin), link.hsm(), link.zpk())
+            .present(EntryMode::Swipe, &testnet::card::purchase(100), Some(&pin), link.hsm(), link.zpk())
             .map_err(|e| e.to_string())?;
         let started = Instant::now();
         let exchange = link.transact(TransactionKind::Purchase, &input, 100, None).await.map_err(|e| e.to_string())?;
@@ -147,7 +137,7 @@ async fn bench(args: NetworkArgs) -> Result<(), CliError> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "backend": backend, "transactions": latencies.len(), "approved": approved, "concurrency": args.concurrency,
@@ -157,12 +147,12 @@ async fn bench(args: NetworkArgs) -> Result<(), CliError> {
             })
         );
     } else {
-        println!(
+        outln!(
             "{} purchases ({approved} approved) on {backend}, {} in flight: {per_s:.0} authorizations/s",
             latencies.len(),
             args.concurrency
         );
-        println!(
+        outln!(
             "latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; ledger balanced",
             percentile(0.5),
             percentile(0.99),

@@ -11,10 +11,11 @@ use network::codes;
 use network::request::{CardInput, EntryMode};
 use serde_json::{Value, json};
 use testnet::acquirer::{AcquirerLink, Exchange};
-use testnet::card::{SimCard, Terminal};
+use testnet::card::SimCard;
 use testnet::net::{ISSUER_A, ISSUER_B, NetworkOptions, TestNetwork, blocking};
 
 use crate::cli_error::CliError;
+use crate::output::outln;
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -63,17 +64,6 @@ struct Demo {
     json: bool,
 }
 
-fn terminal(amount_minor: u64) -> Terminal<'static> {
-    Terminal {
-        amount_minor,
-        currency: testnet::net::CURRENCY,
-        country: "156",
-        date_yymmdd: "261121",
-        transaction_type: 0,
-        unpredictable_number: [0x5E, 0xED, 0x00, 0x01],
-    }
-}
-
 fn pin_of(card: &SimCard) -> String {
     String::from_utf8_lossy(card.pin.expose()).into_owned()
 }
@@ -91,7 +81,8 @@ impl Demo {
         pin: Option<&str>,
         amount: u64,
     ) -> Result<CardInput, CliError> {
-        card.present(entry, &terminal(amount), pin, self.link.hsm(), self.link.zpk()).map_err(|e| failure("card")(&e))
+        card.present(entry, &testnet::card::purchase(amount), pin, self.link.hsm(), self.link.zpk())
+            .map_err(|e| failure("card")(&e))
     }
 
     /// Send one transaction and record it as a step.
@@ -110,11 +101,18 @@ impl Demo {
             .transact(kind, input, amount_minor, original_data.as_ref())
             .await
             .map_err(|e| failure(label)(&e))?;
-        self.record(label, &exchange, amount_minor, started, String::new());
+        self.record(label, &exchange, amount_minor, started, String::new())?;
         Ok(exchange)
     }
 
-    fn record(&mut self, label: &'static str, exchange: &Exchange, amount_minor: u64, started: Instant, note: String) {
+    fn record(
+        &mut self,
+        label: &'static str,
+        exchange: &Exchange,
+        amount_minor: u64,
+        started: Instant,
+        note: String,
+    ) -> Result<(), CliError> {
         let pan = exchange.request.get_str(2).unwrap_or("");
         let step = Step {
             label,
@@ -126,7 +124,7 @@ impl Demo {
             latency_ms: started.elapsed().as_millis(),
         };
         if !self.json {
-            println!(
+            outln!(
                 "  {:<34} {:<19} {:>10}  {:<2} {:<28} {:>5} ms{}",
                 step.label,
                 step.card,
@@ -138,15 +136,17 @@ impl Demo {
             );
         }
         self.steps.push(step);
+        Ok(())
     }
 
-    fn note_last(&mut self, note: String) {
+    fn note_last(&mut self, note: String) -> Result<(), CliError> {
         if !self.json {
-            println!("  {:<34} {note}", "");
+            outln!("  {:<34} {note}", "");
         }
         if let Some(last) = self.steps.last_mut() {
             last.note = note;
         }
+        Ok(())
     }
 
     fn available(&self, issuer: usize, card: &SimCard) -> Result<i64, CliError> {
@@ -184,12 +184,12 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
     let link = net.link("DEMO0001").await.map_err(|e| failure("connect the acquirer")(&e))?;
     let switch_address = net.switch_address().map_err(|e| failure("switch")(&e))?;
     if !json {
-        println!("cardnet demo: a switch and two issuer banks on loopback TCP, databases in {}", dir.display());
-        println!("  switch {} at {switch_address}", testnet::net::SWITCH_ID);
+        outln!("cardnet demo: a switch and two issuer banks on loopback TCP, databases in {}", dir.display());
+        outln!("  switch {} at {switch_address}", testnet::net::SWITCH_ID);
         for issuer in &net.issuers {
-            println!("  issuer {} (BIN {}) at {}", issuer.id, issuer.bin, issuer.address);
+            outln!("  issuer {} (BIN {}) at {}", issuer.id, issuer.bin, issuer.address);
         }
-        println!("  acquirer {} (terminal DEMO0001)\n", testnet::net::ACQUIRER_ID);
+        outln!("  acquirer {} (terminal DEMO0001)\n", testnet::net::ACQUIRER_ID);
     }
     let mut demo = Demo { net, link, steps: Vec::new(), json };
 
@@ -200,13 +200,13 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
     let mut bob = issue(&demo, ISSUER_A, issuer::dev::CREDIT_PRODUCT, None)?;
     let mut carol = issue(&demo, ISSUER_B, issuer::dev::DEBIT_PRODUCT, Some(50_000))?;
     if !json {
-        println!(
+        outln!(
             "Cards issued: {} (debit, 1000.00), {} (credit), {} (debit, 500.00 at bank B)\n",
             iso8583::mask::mask_pan(&alice.pan),
             iso8583::mask::mask_pan(&bob.pan),
             iso8583::mask::mask_pan(&carol.pan)
         );
-        println!("  {:<34} {:<19} {:>10}  rc meaning                      latency", "transaction", "card", "amount");
+        outln!("  {:<34} {:<19} {:>10}  rc meaning                      latency", "transaction", "card", "amount");
     }
 
     // Approvals, by every entry mode.
@@ -217,7 +217,7 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
     let chip = demo.step("purchase, chip + PIN", TransactionKind::Purchase, &input, 5_680, None).await?;
     if let Some(arpc) = chip.response.get_path("55.91").ok().flatten() {
         let accepted = alice.verify_arpc(arpc).map_err(|e| failure("ARPC")(&e))?;
-        demo.note_last(format!("the card checks the issuer's ARPC: {}", if accepted { "valid" } else { "INVALID" }));
+        demo.note_last(format!("the card checks the issuer's ARPC: {}", if accepted { "valid" } else { "INVALID" }))?;
     }
     let carol_pin = pin_of(&carol);
     let input = demo.present(&mut carol, EntryMode::Contactless, Some(&carol_pin), 2_300)?;
@@ -227,7 +227,7 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
     let sets = balance.response.get_str(54).and_then(|t| network::balance::AdditionalAmount::parse_all(t).ok());
     let available = sets.unwrap_or_default().into_iter().find(|s| s.amount_type == network::balance::AVAILABLE_BALANCE);
     if let Some(set) = available {
-        demo.note_last(format!("field 54: available {}", money(set.amount_minor)));
+        demo.note_last(format!("field 54: available {}", money(set.amount_minor)))?;
     }
 
     // Declines.
@@ -258,7 +258,7 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
     let started = Instant::now();
     let reversal = demo.link.reversal(&chip.request, None).map_err(|e| failure("reversal")(&e))?;
     let reversed = demo.link.send(reversal).await.map_err(|e| failure("reversal")(&e))?;
-    demo.record("reversal of the chip purchase", &reversed, 5_680, started, String::new());
+    demo.record("reversal of the chip purchase", &reversed, 5_680, started, String::new())?;
 
     // Failures: bank B unreachable (stand-in), bank A too slow (timeout and reversal).
     demo.net.issuers[ISSUER_B].proxy.set_down(true);
@@ -266,7 +266,7 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
     demo.step("bank B unreachable: stand-in", TransactionKind::Purchase, &input, 4_000, None).await?;
     demo.net.issuers[ISSUER_B].proxy.set_down(false);
     let delivered = demo.wait_delivered(ISSUER_B).await?;
-    demo.note_last(format!("bank B back: stand-in advice {}", if delivered { "delivered" } else { "still queued" }));
+    demo.note_last(format!("bank B back: stand-in advice {}", if delivered { "delivered" } else { "still queued" }))?;
 
     let before = demo.available(ISSUER_A, &alice)?;
     demo.net.issuers[ISSUER_A].proxy.set_response_delay_ms(ISSUER_TIMEOUT_MS * 2);
@@ -279,7 +279,7 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
         "0420 reversal advice {}; hold {}",
         if delivered { "delivered" } else { "still queued" },
         if after == before { "released" } else { "NOT released" }
-    ));
+    ))?;
 
     let balances = vec![
         ("alice", ISSUER_A, demo.available(ISSUER_A, &alice)?),
@@ -317,20 +317,20 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
             .iter()
             .map(|(who, issuer, minor)| json!({"card": who, "issuer": net.issuers[*issuer].id, "available_minor": minor}))
             .collect();
-        println!(
+        outln!(
             "{}",
             json!({"directory": dir.display().to_string(), "configs": configs, "steps": steps, "available_balances": balances, "ledgers_balanced": true})
         );
     } else {
-        println!("\nAvailable balances afterwards (ledger invariants checked: debits = credits):");
+        outln!("\nAvailable balances afterwards (ledger invariants checked: debits = credits):");
         for (who, issuer, minor) in &balances {
-            println!("  {who:<6} at {}: {}", net.issuers[*issuer].id, money(*minor));
+            outln!("  {who:<6} at {}: {}", net.issuers[*issuer].id, money(*minor));
         }
-        println!(
+        outln!(
             "\nEvery message is in the switch's journal and each issuer's; the configurations are in {}:",
             dir.display()
         );
-        println!("  cardnet issuer card list --config {}", configs[0]);
+        outln!("  cardnet issuer card list --config {}", configs[0]);
     }
     net.shutdown().await;
     Ok(())

@@ -38,40 +38,21 @@ impl std::fmt::Debug for SimCard {
     }
 }
 
-/// What the terminal tells the card (CDOL1 data).
-#[derive(Debug, Clone, Copy)]
-pub struct Terminal<'a> {
-    pub amount_minor: u64,
-    /// ISO 4217 numeric, 3 digits.
-    pub currency: &'a str,
-    /// ISO 3166 numeric, 3 digits.
-    pub country: &'a str,
-    /// Transaction date `YYMMDD`.
-    pub date_yymmdd: &'a str,
-    /// Transaction type (tag 9C): 00 goods, 03 pre-authorisation, 20 refund, 31 balance.
-    pub transaction_type: u8,
-    pub unpredictable_number: [u8; 4],
-}
-
-impl Terminal<'_> {
-    fn data(&self) -> Result<TerminalData, CardError> {
-        let transaction_type = match self.transaction_type {
-            0x00 => TransactionType::Goods,
-            0x03 => TransactionType::PreAuthorisation,
-            0x20 => TransactionType::Refund,
-            0x31 => TransactionType::Balance,
-            _ => return Err(CardError::Input("9C transaction type")),
-        };
-        Ok(TerminalData {
-            amount_minor: self.amount_minor,
-            currency: self.currency.to_owned(),
-            country: self.country.to_owned(),
-            date_yymmdd: self.date_yymmdd.to_owned(),
-            transaction_type,
-            unpredictable_number: self.unpredictable_number,
-        })
+/// The CDOL1 data of a purchase of `amount_minor` CNY at a terminal in China (a fixed date and
+/// unpredictable number: network-level tests need no fresh ones).
+pub fn purchase(amount_minor: u64) -> TerminalData {
+    TerminalData {
+        amount_minor,
+        currency: crate::net::CURRENCY.to_owned(),
+        country: COUNTRY_CHINA.to_owned(),
+        date_yymmdd: "261122".to_owned(),
+        transaction_type: TransactionType::Goods,
+        unpredictable_number: [0x12, 0x34, 0x56, 0x78],
     }
 }
+
+/// Tag 9F1A of a terminal in China.
+const COUNTRY_CHINA: &str = "156";
 
 impl SimCard {
     /// The card the issuer just issued (stripe and chip), for the test.
@@ -100,7 +81,7 @@ impl SimCard {
     pub fn present(
         &mut self,
         entry: EntryMode,
-        terminal: &Terminal<'_>,
+        terminal: &TerminalData,
         pin: Option<&str>,
         hsm: &dyn SecurityModule,
         zpk: &WrappedKey,
@@ -127,9 +108,8 @@ impl SimCard {
     }
 
     /// GENERATE AC: field 55 with an ARQC. The ATC goes up first, as a card's does.
-    pub fn generate_ac(&mut self, terminal: &Terminal<'_>) -> Result<Vec<u8>, CardError> {
-        let data = terminal.data()?;
-        self.chip()?.generate_ac(&data)
+    pub fn generate_ac(&mut self, terminal: &TerminalData) -> Result<Vec<u8>, CardError> {
+        self.chip()?.generate_ac(terminal)
     }
 
     /// Check the issuer's ARPC (tag 91 of the response's field 55: ARPC ‖ ARC, method 1)

@@ -14,7 +14,7 @@ use network::codes;
 use network::request::EntryMode;
 use switch::{KeyChangeOutcome, WorkingKey};
 use testnet::acquirer::{AcquirerLink, Exchange};
-use testnet::card::{SimCard, Terminal};
+use testnet::card::SimCard;
 use testnet::net::{ISSUER_A, ISSUER_B, NetworkOptions, TestNetwork, blocking};
 
 const ISSUER_TIMEOUT_MS: u64 = 2_000;
@@ -37,21 +37,12 @@ fn options(name: &str, postgres_url: Option<String>) -> NetworkOptions {
     NetworkOptions { dir, issuer_timeout_ms: ISSUER_TIMEOUT_MS, postgres_url }
 }
 
-fn terminal(amount_minor: u64) -> Terminal<'static> {
-    Terminal {
-        amount_minor,
-        currency: "156",
-        country: "156",
-        date_yymmdd: "261121",
-        transaction_type: 0,
-        unpredictable_number: [0x12, 0x34, 0x56, 0x78],
-    }
-}
-
 /// A swiped purchase with the card's PIN (translated by the switch to the issuer link's ZPK).
 async fn purchase(link: &AcquirerLink, card: &mut SimCard) -> Exchange {
     let pin = String::from_utf8(card.pin.expose().to_vec()).unwrap();
-    let input = card.present(EntryMode::Swipe, &terminal(AMOUNT_MINOR), Some(&pin), link.hsm(), link.zpk()).unwrap();
+    let input = card
+        .present(EntryMode::Swipe, &testnet::card::purchase(AMOUNT_MINOR), Some(&pin), link.hsm(), link.zpk())
+        .unwrap();
     link.transact(TransactionKind::Purchase, &input, AMOUNT_MINOR, None).await.unwrap()
 }
 

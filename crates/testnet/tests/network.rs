@@ -13,7 +13,7 @@ use network::TransactionKind;
 use network::codes;
 use network::request::{CardInput, EntryMode};
 use testnet::acquirer::{AcquirerLink, Exchange};
-use testnet::card::{SimCard, Terminal};
+use testnet::card::SimCard;
 use testnet::net::{ISSUER_A, ISSUER_B, NetworkOptions, TestNetwork, blocking};
 
 const ISSUER_TIMEOUT_MS: u64 = 1_000;
@@ -32,24 +32,13 @@ async fn network(name: &str) -> TestNetwork {
     net
 }
 
-fn terminal(amount_minor: u64) -> Terminal<'static> {
-    Terminal {
-        amount_minor,
-        currency: "156",
-        country: "156",
-        date_yymmdd: "261121",
-        transaction_type: 0,
-        unpredictable_number: [0x12, 0x34, 0x56, 0x78],
-    }
-}
-
 fn pin_of(card: &SimCard) -> String {
     String::from_utf8(card.pin.expose().to_vec()).unwrap()
 }
 
 /// The card part of a request: read with `entry`, the cardholder typing `pin`.
 fn present(link: &AcquirerLink, card: &mut SimCard, entry: EntryMode, pin: Option<&str>, amount: u64) -> CardInput {
-    card.present(entry, &terminal(amount), pin, link.hsm(), link.zpk()).unwrap()
+    card.present(entry, &testnet::card::purchase(amount), pin, link.hsm(), link.zpk()).unwrap()
 }
 
 async fn purchase(link: &AcquirerLink, card: &mut SimCard, entry: EntryMode, amount: u64) -> Exchange {
