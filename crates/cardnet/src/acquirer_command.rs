@@ -11,6 +11,7 @@ use hsm::SecurityModule;
 use serde_json::json;
 
 use crate::cli_error::CliError;
+use crate::output::outln;
 
 #[derive(Subcommand)]
 pub enum AcquirerCommand {
@@ -47,7 +48,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
     let zak = hsm::WrappedKey::from_block(config.switch.zak.trim()).map_err(failure)?;
     let zpk = hsm::WrappedKey::from_block(config.switch.zpk.trim()).map_err(failure)?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "config": dev.config_path.display().to_string(),
@@ -62,12 +63,12 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    println!("wrote {} and {}", dev.config_path.display(), dev.lmk_path.display());
-    println!(
+    outln!("wrote {} and {}", dev.config_path.display(), dev.lmk_path.display());
+    outln!(
         "LMK check value {} (the LMK file is the software HSM's secret: keep it private)",
         dev.hsm.lmk_check_value()
     );
-    println!(
+    outln!(
         "acquirer {} listens for terminals on {}; switch at {} (ZPK KCV {}, ZAK KCV {})",
         config.institution_id,
         config.listen,
@@ -75,8 +76,8 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
         zpk.kcv(),
         zak.kcv()
     );
-    println!("the zone keys are fresh: put the switch's acquirer keys in [switch] to talk to a running switch");
-    println!("start it with: cardnet serve acquirer --config {}", dev.config_path.display());
+    outln!("the zone keys are fresh: put the switch's acquirer keys in [switch] to talk to a running switch");
+    outln!("start it with: cardnet serve acquirer --config {}", dev.config_path.display());
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use ledger::{Account, BATCH_EVENTS_MAX, CreateTransferResult, Ledger, Store, Sys
 use serde_json::json;
 
 use crate::cli_error::CliError;
+use crate::output::outln;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -221,25 +222,25 @@ fn drive<S: Store>(store: S, args: &LedgerArgs, target: &str) -> Result<(), CliE
             "invariants_hold": report.holds(),
             "invariant_violations": report.violations,
         });
-        println!("{value}");
+        outln!("{value}");
     } else {
-        println!("ledger benchmark on {target}");
-        println!(
+        outln!("ledger benchmark on {target}");
+        outln!(
             "  {} accounts, {submitted} transfers in {} batches of up to {}, {distribution}, {}% pending",
             args.accounts,
             latencies.len(),
             args.batch_size,
             args.pending_percent
         );
-        println!("  load accepted = {:.0} transfers/s ({:.2} s)", transfers_per_s, elapsed.as_secs_f64());
-        println!(
+        outln!("  load accepted = {:.0} transfers/s ({:.2} s)", transfers_per_s, elapsed.as_secs_f64());
+        outln!(
             "  batch latency p50 = {:.1} ms, p99 = {:.1} ms, p100 = {:.1} ms",
             percentile(0.50),
             percentile(0.99),
             percentile(1.0)
         );
-        println!("  transfers not ok = {failed}");
-        println!("  invariants: {}", if report.holds() { "hold".to_owned() } else { report.violations.join("; ") });
+        outln!("  transfers not ok = {failed}");
+        outln!("  invariants: {}", if report.holds() { "hold".to_owned() } else { report.violations.join("; ") });
     }
     if !report.holds() {
         return Err(CliError::Failure("the ledger's invariants do not hold after the run".into()));

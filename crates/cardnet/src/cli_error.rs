@@ -8,6 +8,8 @@ pub enum CliError {
     BadInput(String),
     /// Something failed that was not the input's fault (I/O on stdout, say).
     Failure(String),
+    /// Whoever read standard output closed it (`cardnet … | head`): stop, quietly.
+    OutputClosed,
 }
 
 impl CliError {
@@ -15,6 +17,7 @@ impl CliError {
         match self {
             CliError::BadInput(_) => 2,
             CliError::Failure(_) => 1,
+            CliError::OutputClosed => 0,
         }
     }
 
@@ -31,6 +34,7 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::BadInput(message) | CliError::Failure(message) => f.write_str(message),
+            CliError::OutputClosed => f.write_str("standard output was closed"),
         }
     }
 }
@@ -43,6 +47,9 @@ impl From<iso8583::Error> for CliError {
 
 impl From<std::io::Error> for CliError {
     fn from(error: std::io::Error) -> CliError {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            return CliError::OutputClosed;
+        }
         CliError::Failure(one_line(&error.to_string()))
     }
 }

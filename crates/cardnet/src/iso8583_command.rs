@@ -10,6 +10,7 @@ use iso8583::{Spec, builtin, dump, hex, json};
 use serde_json::json;
 
 use crate::cli_error::CliError;
+use crate::output::{out, outln};
 
 #[derive(Subcommand)]
 pub enum Iso8583Command {
@@ -124,10 +125,10 @@ fn decode(args: DecodeArgs) -> Result<(), CliError> {
     };
     if args.json {
         let value = json::to_json(&message, envelope.as_ref(), JsonOptions { unmask: args.unmask });
-        println!("{value}");
+        outln!("{value}");
     } else {
         let options = dump::DumpOptions { unmask: args.unmask, envelope };
-        print!("{}", dump::dump(&message, &options));
+        out!("{}", dump::dump(&message, &options));
     }
     Ok(())
 }
@@ -145,9 +146,9 @@ fn encode(args: EncodeArgs) -> Result<(), CliError> {
     let bytes = if args.choice.framed { iso8583::encode_framed(&message, &envelope)? } else { message.encode()? };
     let hex = hex::encode(&bytes);
     if args.json {
-        println!("{}", json!({"hex": hex, "bytes": bytes.len()}));
+        outln!("{}", json!({"hex": hex, "bytes": bytes.len()}));
     } else {
-        println!("{hex}");
+        outln!("{hex}");
     }
     Ok(())
 }
@@ -160,10 +161,10 @@ fn specs(args: SpecsArgs) -> Result<(), CliError> {
         })
         .collect::<Result<_, CliError>>()?;
     if args.json {
-        println!("{}", json!({"specs": list}));
+        outln!("{}", json!({"specs": list}));
     } else {
         for item in &list {
-            println!(
+            outln!(
                 "{:<12} {:>3} fields  {}",
                 item["name"].as_str().unwrap_or(""),
                 item["fields"],
@@ -188,12 +189,12 @@ fn spec(args: SpecArgs) -> Result<(), CliError> {
     };
     let compiled = load_spec(&args.name)?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             json!({"name": compiled.name, "description": compiled.description, "fields": compiled.fields().count(), "source": text})
         );
     } else {
-        print!("{text}");
+        out!("{text}");
     }
     Ok(())
 }

@@ -145,11 +145,6 @@ fn open(config_path: &Path) -> Result<Issuer, CliError> {
     Ok(Issuer::open_with_lmk_file(&config)?)
 }
 
-fn print_json(value: &Value) -> Result<(), CliError> {
-    writeln!(std::io::stdout().lock(), "{value}")?;
-    Ok(())
-}
-
 fn init(args: InitArgs) -> Result<(), CliError> {
     let generated = issuer::dev::generate(&args.institution, &args.bin, &args.dir)?;
     // Open it as `serve` will (from the files just written): both databases are created now,
@@ -163,7 +158,7 @@ fn init(args: InitArgs) -> Result<(), CliError> {
         .collect();
     let lmk_check = generated.hsm.lmk_check_value();
     if args.json {
-        return print_json(&json!({
+        return crate::output::json(&json!({
             "config": generated.config_path.display().to_string(),
             "lmk_file": config.lmk_file.display().to_string(),
             "institution_id": config.institution_id,
@@ -228,7 +223,7 @@ fn issue(args: IssueArgs) -> Result<(), CliError> {
         host::write_private(path, &bytes).map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))?;
     }
     if args.json {
-        return print_json(&card_file);
+        return crate::output::json(&card_file);
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "card id: {card_id}")?;
@@ -281,7 +276,7 @@ fn list(args: ListArgs) -> Result<(), CliError> {
     let issuer = open(&args.config)?;
     let cards = issuer.list_cards()?;
     if args.json {
-        return print_json(&json!({"cards": cards.iter().map(summary_json).collect::<Vec<_>>()}));
+        return crate::output::json(&json!({"cards": cards.iter().map(summary_json).collect::<Vec<_>>()}));
     }
     let mut out = std::io::stdout().lock();
     if cards.is_empty() {
@@ -298,7 +293,7 @@ fn set_status(args: StatusArgs, unblock: bool) -> Result<(), CliError> {
     let card = CardRef::Pan(args.pan.trim().to_owned());
     let summary = if unblock { issuer.unblock(&card)? } else { issuer.set_status(&card, CardStatus::Blocked)? };
     if args.json {
-        return print_json(&summary_json(&summary));
+        return crate::output::json(&summary_json(&summary));
     }
     writeln!(std::io::stdout().lock(), "{}", summary_line(&summary))?;
     Ok(())

@@ -12,6 +12,7 @@ mod iso8583_command;
 mod issuer_command;
 mod merchant_command;
 mod network_command;
+mod output;
 mod pos_command;
 mod serve_command;
 mod switch_command;
@@ -20,6 +21,8 @@ mod terminal_command;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::cli_error::CliError;
 
 #[derive(Parser)]
 #[command(
@@ -96,7 +99,7 @@ fn main() -> ExitCode {
         Command::Terminal(command) => terminal_command::run(command),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(CliError::OutputClosed) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("cardnet: {error}");
             ExitCode::from(error.exit_code())

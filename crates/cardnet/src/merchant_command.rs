@@ -253,11 +253,6 @@ pub(crate) fn open(config_path: &Path) -> Result<Registry, CliError> {
     Ok(Registry::from_config(&config)?)
 }
 
-pub(crate) fn print_json(value: &Value) -> Result<(), CliError> {
-    writeln!(std::io::stdout().lock(), "{value}")?;
-    Ok(())
-}
-
 fn decision(approve: bool) -> Decision {
     if approve { Decision::Approve } else { Decision::Reject }
 }
@@ -502,7 +497,7 @@ fn print_show(value: &Value) -> Result<(), CliError> {
 
 fn print_show_of(registry: &Registry, application_id: i64, as_json: bool) -> Result<(), CliError> {
     let value = show_json(registry, application_id)?;
-    if as_json { print_json(&value) } else { print_show(&value) }
+    if as_json { crate::output::json(&value) } else { print_show(&value) }
 }
 
 fn apply(args: ApplyArgs) -> Result<(), CliError> {
@@ -585,7 +580,7 @@ fn list(args: ListArgs) -> Result<(), CliError> {
     let registry = open(&args.config)?;
     let entries = registry.list(status)?;
     if args.json {
-        return print_json(&json!({"entries": entries.iter().map(listing_json).collect::<Vec<_>>()}));
+        return crate::output::json(&json!({"entries": entries.iter().map(listing_json).collect::<Vec<_>>()}));
     }
     let mut out = std::io::stdout().lock();
     if entries.is_empty() {
@@ -613,7 +608,7 @@ fn set_status(
     let registry = open(&args.config)?;
     let merchant = operation(&registry, args.merchant.trim(), &args.reason)?;
     if args.json {
-        return print_json(&merchant_json(&merchant));
+        return crate::output::json(&merchant_json(&merchant));
     }
     writeln!(
         std::io::stdout().lock(),
@@ -627,7 +622,7 @@ fn set_status(
 
 fn print_change(change: &AccountChangeRecord, as_json: bool) -> Result<(), CliError> {
     if as_json {
-        return print_json(&change_json(change));
+        return crate::output::json(&change_json(change));
     }
     let mut out = std::io::stdout().lock();
     writeln!(

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::cli_error::CliError;
+use crate::output::outln;
 
 #[derive(Subcommand)]
 pub enum NetworkCommand {
@@ -116,7 +117,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
 
     let switch_path = args.dir.join(SWITCH_FILE).display().to_string();
     if args.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "dir": args.dir.display().to_string(),
@@ -134,19 +135,16 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    println!("wrote a network in {} (LMK check value {}):", args.dir.display(), hsm.lmk_check_value());
+    outln!("wrote a network in {} (LMK check value {}):", args.dir.display(), hsm.lmk_check_value());
     for issuer in &issuers {
-        println!("  cardnet serve issuer --config {}", issuer["config"].as_str().unwrap_or(""));
+        outln!("  cardnet serve issuer --config {}", issuer["config"].as_str().unwrap_or(""));
     }
-    println!("  cardnet serve switch --config {switch_path}");
-    println!(
-        "  cardnet serve acquirer --config {}   (terminals connect to {acquirer_listen})",
-        acquirer_path.display()
-    );
-    println!(
+    outln!("  cardnet serve switch --config {switch_path}");
+    outln!("  cardnet serve acquirer --config {}   (terminals connect to {acquirer_listen})", acquirer_path.display());
+    outln!(
         "  then: cardnet merchant apply|review|activate and cardnet terminal add --config {}",
         acquirer_path.display()
     );
-    println!("the acquirer's zone keys with the switch: {}", args.dir.join(ACQUIRER_LINK_FILE).display());
+    outln!("the acquirer's zone keys with the switch: {}", args.dir.join(ACQUIRER_LINK_FILE).display());
     Ok(())
 }

@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 use terminal::{Card, Entry, Kind, Original, Pos, SimCard, Terminal, TerminalConfig, TerminalError, TxnRequest};
 
 use crate::cli_error::CliError;
+use crate::output::{out, outln};
 
 /// `cardnet pos [--terminal-config FILE …]` (interactive, the default) or `cardnet pos run …` /
 /// `cardnet pos interactive …`. Implemented by hand over [`PosSubcommand`] so that `pos` itself
@@ -398,10 +399,10 @@ fn run_init(args: &InitArgs) -> Result<(), CliError> {
     let installed = terminal::install::install(&args.dir, &installation, &components).map_err(error)?;
     let config = installed.config_path.display().to_string();
     if args.json {
-        println!("{}", json!({ "terminal_id": args.terminal, "config": config, "tmk_kcv": installed.tmk_kcv }));
+        outln!("{}", json!({ "terminal_id": args.terminal, "config": config, "tmk_kcv": installed.tmk_kcv }));
     } else {
-        println!("terminal {} installed: {config}", args.terminal);
-        println!("TMK check value: {} (compare with the acquirer's)", installed.tmk_kcv);
+        outln!("terminal {} installed: {config}", args.terminal);
+        outln!("TMK check value: {} (compare with the acquirer's)", installed.tmk_kcv);
     }
     Ok(())
 }
@@ -445,18 +446,18 @@ fn run_scripted(args: RunArgs) -> Result<(), CliError> {
         object.insert("notices".into(), json!(pos.notices()));
     }
     if args.json {
-        println!("{value}");
+        outln!("{value}");
     } else {
         for notice in pos.notices() {
-            println!("note: {notice}");
+            outln!("note: {notice}");
         }
         if let Some(object) = value.as_object() {
             for (key, v) in object.iter().filter(|(k, v)| !v.is_null() && *k != "notices" && *k != "receipt") {
-                println!("{key}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+                outln!("{key}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned));
             }
             if let Some(text) = object.get("receipt").and_then(Value::as_str) {
-                println!();
-                print!("{text}");
+                outln!();
+                out!("{text}");
             }
         }
     }

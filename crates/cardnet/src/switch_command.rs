@@ -10,6 +10,7 @@ use hsm::SecurityModule;
 use serde_json::json;
 
 use crate::cli_error::CliError;
+use crate::output::outln;
 
 /// The files `switch init` writes, next to each other.
 const CONFIG_FILE: &str = "switch.toml";
@@ -85,7 +86,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
         })
         .collect();
     if args.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "config": config_path.display().to_string(),
@@ -98,11 +99,11 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    println!("wrote {} and {}", config_path.display(), lmk_path.display());
-    println!("LMK check value {} (the LMK file is the software HSM's secret: keep it private)", hsm.lmk_check_value());
-    println!("switch {} listens on {}", network.config.institution_id, network.config.listen);
+    outln!("wrote {} and {}", config_path.display(), lmk_path.display());
+    outln!("LMK check value {} (the LMK file is the software HSM's secret: keep it private)", hsm.lmk_check_value());
+    outln!("switch {} listens on {}", network.config.institution_id, network.config.listen);
     for member in &members {
-        println!(
+        outln!(
             "  member {} {}: roles {}, ZPK KCV {}, ZAK KCV {}{}",
             member["id"].as_str().unwrap_or(""),
             member["name"].as_str().unwrap_or(""),
@@ -112,7 +113,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
             member["endpoint"].as_str().map(|e| format!(", endpoint {e}")).unwrap_or_default(),
         );
     }
-    println!("start it with: cardnet serve switch --config {}", config_path.display());
+    outln!("start it with: cardnet serve switch --config {}", config_path.display());
     Ok(())
 }
 

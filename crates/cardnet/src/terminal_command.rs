@@ -15,7 +15,7 @@ use merchants::{NewTerminal, TmkDelivery, TmkExport, TmkImport, TmkSource};
 use serde_json::{Value, json};
 
 use crate::cli_error::CliError;
-use crate::merchant_command::{open, print_json, terminal_json};
+use crate::merchant_command::{open, terminal_json};
 
 /// Components a generated TMK is split into when `terminal add` is given no key option.
 const TMK_COMPONENTS_DEFAULT: usize = 2;
@@ -155,7 +155,7 @@ fn add(args: AddArgs) -> Result<(), CliError> {
     };
     let (record, delivery) = registry.add_terminal(args.merchant.trim(), &terminal, &source)?;
     if args.json {
-        return print_json(&json!({"terminal": terminal_json(&record), "tmk": delivery_json(&delivery)}));
+        return crate::output::json(&json!({"terminal": terminal_json(&record), "tmk": delivery_json(&delivery)}));
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "terminal {} installed under merchant {}", record.terminal_id, record.merchant_id)?;
@@ -204,7 +204,7 @@ fn list(args: ListArgs) -> Result<(), CliError> {
     }
     let terminals = registry.list_terminals(merchant)?;
     if args.json {
-        return print_json(&json!({"terminals": terminals.iter().map(terminal_json).collect::<Vec<_>>()}));
+        return crate::output::json(&json!({"terminals": terminals.iter().map(terminal_json).collect::<Vec<_>>()}));
     }
     let mut out = std::io::stdout().lock();
     if terminals.is_empty() {
@@ -220,7 +220,7 @@ fn disable(args: DisableArgs) -> Result<(), CliError> {
     let registry = open(&args.config)?;
     let terminal = registry.disable_terminal(args.terminal.trim())?;
     if args.json {
-        return print_json(&terminal_json(&terminal));
+        return crate::output::json(&terminal_json(&terminal));
     }
     writeln!(std::io::stdout().lock(), "{}", terminal_line(&terminal))?;
     Ok(())
