@@ -18,7 +18,9 @@
 //! An approved transaction's object also has "receipt": both copies of the slip (签购单) as
 //! printed, in `--lang zh|en` (default zh), card number masked; `reprint` prints the last slip
 //! again with the reprint marker (from the terminal's journal, no network); `parameters` runs
-//! the parameter download (0800/360) that gives the slips the merchant's name.
+//! the parameter download (0800/360) that gives the slips the merchant's name; `operator list`
+//! and `operator set --number NN [--role cashier|supervisor] --new-password P` (with
+//! `--supervisor-password`) manage the operators on the terminal, without the host.
 //!
 //! A test card is given with `--card-file` (the card file `cardnet issuer card issue --json`
 //! prints: pan, pin, track2, expiry and, for the chip, chip_track2, card_sequence,
@@ -307,6 +309,27 @@ pub enum PosAction {
     Reprint,
     /// Parameter download (0800/360): the merchant's name for the slips.
     Parameters,
+    /// The terminal's operators: list them, or add one / change a password (supervisor).
+    #[command(subcommand)]
+    Operator(OperatorAction),
+}
+
+#[derive(Subcommand)]
+pub enum OperatorAction {
+    /// The operators on file (number and role).
+    List,
+    /// Add an operator or change one's password; needs --supervisor-password.
+    Set {
+        /// Two digits: 00 is the supervisor by convention.
+        #[arg(long, value_name = "NN")]
+        number: String,
+        /// supervisor or cashier.
+        #[arg(long, default_value = "cashier")]
+        role: String,
+        /// The new password, 4 to 12 digits.
+        #[arg(long, value_name = "DIGITS")]
+        new_password: String,
+    },
 }
 
 fn parse_lang(text: &str) -> Result<receipt::Lang, String> {
@@ -487,6 +510,21 @@ async fn act(pos: &mut Pos, args: &RunArgs, supervisor: Option<Secret>) -> Resul
                 object.insert("merchant_name".into(), json!(pos.terminal().merchant_name()));
             }
             return Ok(value);
+        }
+        PosAction::Operator(OperatorAction::List) => {
+            let operators = pos.terminal().operators().map_err(error)?;
+            let list: Vec<Value> =
+                operators.iter().map(|(number, role)| json!({"number": number, "role": role.name()})).collect();
+            return Ok(json!({ "transaction": "operators", "operators": list }));
+        }
+        PosAction::Operator(OperatorAction::Set { number, role, new_password }) => {
+            let password =
+                supervisor.as_ref().ok_or_else(|| CliError::bad_input("operator set needs --supervisor-password"))?;
+            let role = terminal::Role::parse(role).map_err(error)?;
+            pos.terminal()
+                .set_operator(password, number, role, &Secret::new(new_password.as_bytes()))
+                .map_err(error)?;
+            return Ok(json!({ "transaction": "operator", "number": number, "role": role.name(), "set": true }));
         }
         PosAction::Reprint => {
             let text = pos.terminal().last_receipt(args.lang).map_err(error)?;

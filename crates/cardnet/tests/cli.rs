@@ -222,6 +222,28 @@ fn pos_init_installs_a_terminal_that_pos_run_finds_by_id() {
     assert!(stderr(&run).contains("unreachable") && stderr(&run).contains("127.0.0.1:9"), "{}", stderr(&run));
     let missing = cardnet(&["pos", "run", "--dir", dir_arg, "--terminal", "POS00079", "sign-on"], None);
     assert_eq!(missing.status.code(), Some(2));
+
+    // Operators (local, no host): the supervisor adds cashier 02, who can then log in; a wrong
+    // supervisor password changes nothing.
+    let pos = |args: &[&str]| {
+        let mut all = vec!["pos", "run", "--dir", dir_arg, "--terminal", "POS00077", "--json"];
+        all.extend_from_slice(args);
+        cardnet(&all, None)
+    };
+    let set = ["operator", "set", "--number", "02", "--new-password", "2222"];
+    let refused = pos(&[&["--supervisor-password", "654321"][..], &set].concat());
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let added = pos(&[&["--supervisor-password", "123456"][..], &set].concat());
+    assert!(added.status.success(), "{}", stderr(&added));
+    let listed = pos(&["--operator", "02", "--password", "2222", "operator", "list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    let numbers: Vec<&str> =
+        value["operators"].as_array().unwrap().iter().map(|o| o["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers, ["00", "01", "02"]);
+    assert_eq!(value["operators"][0]["role"], "supervisor");
+    let wrong = pos(&["--operator", "02", "--password", "9999", "operator", "list"]);
+    assert_eq!(wrong.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -743,6 +743,12 @@ impl Terminal {
         }
     }
 
+    /// The operators on file: number and role.
+    pub fn operators(&self) -> Result<Vec<(String, Role)>> {
+        let rows = self.store.db().transaction(Store::operators)?;
+        rows.into_iter().map(|(number, role)| Ok((number, Role::parse(&role)?))).collect()
+    }
+
     /// Add or change an operator: needs the supervisor's password.
     pub fn set_operator(
         &self,

@@ -241,6 +241,14 @@ impl Store {
         })
     }
 
+    /// Every operator's number and role, by number (never the password hashes).
+    pub(crate) fn operators(tx: &mut Tx<'_>) -> sqlstore::Result<Vec<(String, String)>> {
+        tx.query("SELECT number, role FROM terminal_operators ORDER BY number", &[])?
+            .iter()
+            .map(|row| Ok((row.text(0)?, row.text(1)?)))
+            .collect()
+    }
+
     pub(crate) fn operator_count(tx: &mut Tx<'_>) -> sqlstore::Result<u64> {
         tx.query_opt("SELECT COUNT(*) FROM terminal_operators", &[])?.map_or(Ok(0), |row| row.u64(0))
     }
