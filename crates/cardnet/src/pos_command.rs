@@ -18,7 +18,9 @@
 //! An approved transaction's object also has "receipt": both copies of the slip (签购单) as
 //! printed, in `--lang zh|en` (default zh), card number masked; `reprint` prints the last slip
 //! again with the reprint marker (from the terminal's journal, no network); `parameters` runs
-//! the parameter download (0800/360) that gives the slips the merchant's name; `operator list`
+//! the parameter download (0800/360) that gives the slips the merchant's name; `journal
+//! [--batch N]` prints the batch journal (open or closed batches, masked), the terminal's side of
+//! reconciliation; `operator list`
 //! and `operator set --number NN [--role cashier|supervisor] --new-password P` (with
 //! `--supervisor-password`) manage the operators on the terminal, without the host.
 //!
@@ -309,6 +311,11 @@ pub enum PosAction {
     Reprint,
     /// Parameter download (0800/360): the merchant's name for the slips.
     Parameters,
+    /// The batch journal (the terminal's side of reconciliation): the open batch, or --batch N.
+    Journal {
+        #[arg(long, value_name = "N")]
+        batch: Option<u32>,
+    },
     /// The terminal's operators: list them, or add one / change a password (supervisor).
     #[command(subcommand)]
     Operator(OperatorAction),
@@ -511,6 +518,13 @@ async fn act(pos: &mut Pos, args: &RunArgs, supervisor: Option<Secret>) -> Resul
             }
             return Ok(value);
         }
+        PosAction::Journal { batch } => {
+            let terminal = pos.terminal();
+            let batch_no = batch.unwrap_or_else(|| terminal.batch_no());
+            let entries = terminal.batch_entries(batch_no).map_err(error)?;
+            let list: Vec<Value> = entries.iter().map(journal_json).collect();
+            return Ok(json!({ "transaction": "journal", "batch_no": batch_no, "entries": list }));
+        }
         PosAction::Operator(OperatorAction::List) => {
             let operators = pos.terminal().operators().map_err(error)?;
             let list: Vec<Value> =
@@ -567,6 +581,24 @@ async fn act(pos: &mut Pos, args: &RunArgs, supervisor: Option<Secret>) -> Resul
         object.insert("receipt".into(), json!(text));
     }
     Ok(value)
+}
+
+/// One journal record as `pos run journal` prints it: the card number masked.
+fn journal_json(entry: &terminal::JournalEntry) -> Value {
+    json!({
+        "trace": entry.trace,
+        "transaction": entry.kind,
+        "pan_masked": iso8583::mask::mask_pan(&entry.pan),
+        "amount_minor": entry.amount_minor,
+        "rrn": entry.rrn,
+        "auth_code": entry.auth_code,
+        "status": entry.status,
+        "entry_mode": entry.entry_mode,
+        "organisation": entry.organisation,
+        "original_trace": entry.original_trace,
+        "operator": entry.operator,
+        "chip_data": entry.icc_upload.is_some(),
+    })
 }
 
 fn json_error(e: serde_json::Error) -> CliError {

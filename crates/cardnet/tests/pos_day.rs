@@ -603,6 +603,21 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
     let next = till.run(&["sign-on"]);
     assert_eq!((&next["response_code"], &next["batch_no"]), (&"00".into(), &2.into()), "{next}");
 
+    // The closed batch stays on the terminal for reconciliation: every approval once, the
+    // voided sale and pre-auth marked, card numbers masked, chip data where a chip was read.
+    let journal = till.run(&["journal", "--batch", "1"]);
+    let entries = journal["entries"].as_array().unwrap();
+    let kinds: Vec<&str> = entries.iter().map(|e| e["transaction"].as_str().unwrap()).collect();
+    let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+    assert_eq!((count("sale"), count("void"), count("refund")), (4, 1, 1), "{journal}");
+    assert_eq!((count("pre-auth"), count("completion"), count("completion-advice")), (3, 1, 1), "{journal}");
+    assert_eq!((count("pre-auth-void"), count("balance")), (1, 0), "{journal}");
+    let voided =
+        entries.iter().find(|e| e["status"] == "voided" && e["transaction"] == "sale").expect("the voided sale");
+    assert_eq!((&voided["entry_mode"], &voided["chip_data"]), (&"chip".into(), &true.into()), "{voided}");
+    assert!(entries.iter().all(|e| e["pan_masked"].as_str().unwrap().contains('*')), "{journal}");
+    assert_eq!(till.run(&["journal"])["entries"], serde_json::json!([]), "batch 2 is empty");
+
     let pans = [pan(&debit), pan(credit), pan(poor), pan(expired), unknown.clone()];
     till.assert_masked(&pans.iter().map(String::as_str).collect::<Vec<_>>());
 

@@ -946,7 +946,12 @@ impl Terminal {
 
     /// Every record of the open batch, each opened (and so checked) under the storage key.
     pub fn entries(&self) -> Result<Vec<JournalEntry>> {
-        let batch = self.state.batch_no;
+        self.batch_entries(self.state.batch_no)
+    }
+
+    /// Every record of batch `batch` (open or closed: closed batches stay on disk), opened
+    /// and checked. The terminal's side of reconciliation.
+    pub fn batch_entries(&self, batch: u32) -> Result<Vec<JournalEntry>> {
         let rows = self.store.db().transaction(|tx| Store::entries(tx, batch))?;
         rows.into_iter()
             .map(|(status, sealed)| {
