@@ -441,3 +441,111 @@ async fn an_inserted_card_computes_the_arqc_and_its_refusal_of_the_issuer_revers
     assert!(uploads.last().unwrap().1.ends_with("207"));
     assert_eq!(uploads.len(), 3);
 }
+
+/// Hostile or broken host answers never panic the terminal core, and its reversal record
+/// always says what happened: a financial answer leaves the sale approved (journaled, no
+/// reversal pending), declined (nothing pending), or not approved with a reason pending; the
+/// sign-on and settlement readers take any answer without panicking.
+mod hostile_host {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn signed_on(dir: &std::path::Path) -> Terminal {
+        let mut terminal = Terminal::open(config(dir, "127.0.0.1:9", None)).unwrap();
+        terminal.log_in("01", &Secret::new(b"0101")).unwrap();
+        let out = terminal.sign_on_request().unwrap();
+        let mut response = out.message.response(&[11, 41, 42]).unwrap();
+        response.set_str(39, "00").unwrap();
+        response.set_str(60, &format!("00{HOST_BATCH:06}001")).unwrap();
+        response.set(62, &field62()).unwrap();
+        assert!(terminal.on_sign_on_response(&response).unwrap().approved);
+        terminal
+    }
+
+    /// Set what the spec takes; a value it refuses stays unset (the codec decides, not us).
+    fn try_set(message: &mut Message, field: u8, value: &[u8]) {
+        let _ = message.set(field, value);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_answer_to_a_sale_is_decided_and_recorded(
+            code in prop_oneof![Just("00".to_owned()), Just("51".to_owned()), Just("A0".to_owned()),
+                                Just("77".to_owned()), "[ -~]{2}"],
+            field55 in proptest::collection::vec(any::<u8>(), 0..40),
+            field63 in proptest::collection::vec(any::<u8>(), 0..12),
+            field54 in "[ -~]{0,40}",
+            field37 in "[ -~]{0,12}",
+            field38 in "[ -~]{0,6}",
+            other_trace in any::<bool>(),
+            good_mac in any::<bool>(),
+            inserted in any::<bool>(),
+        ) {
+            let dir = dir("hostile-sale");
+            let mut terminal = signed_on(&dir);
+            let (card, _chip) = chip_card(if inserted { Entry::Chip } else { Entry::Contactless }, true);
+            let out = terminal.begin(&TxnRequest { card: Some(card), ..sale(1_000) }).unwrap();
+            prop_assert_eq!(terminal.pending_reversal().unwrap().map(|r| r.1), Some("98".to_owned()));
+            let mut response = out.message.response(&[2, 3, 4, 11, 22, 25, 41, 42, 49, 60]).unwrap();
+            try_set(&mut response, 39, code.as_bytes());
+            try_set(&mut response, 55, &field55);
+            try_set(&mut response, 63, &field63);
+            try_set(&mut response, 54, field54.as_bytes());
+            try_set(&mut response, 37, field37.as_bytes());
+            try_set(&mut response, 38, field38.as_bytes());
+            if other_trace {
+                response.set_str(11, "999999").unwrap();
+            }
+            if good_mac {
+                mac(&mut response);
+            } else {
+                response.set(64, &[0u8; 8]).unwrap();
+            }
+            let decided = terminal.on_response(&out, &response);
+            let pending = terminal.pending_reversal().unwrap().map(|r| r.1);
+            match decided {
+                Ok(outcome) if outcome.approved => {
+                    prop_assert!(pending.is_none(), "approved, yet {:?} pending", pending);
+                    prop_assert!(outcome.receipt.is_some());
+                    prop_assert_eq!(terminal.entries().unwrap().len(), 1);
+                }
+                Ok(outcome) => {
+                    prop_assert_eq!(pending, outcome.reversal_pending.clone(), "{:?}", outcome);
+                    prop_assert!(outcome.receipt.is_none());
+                    prop_assert!(terminal.entries().unwrap().is_empty());
+                }
+                // Not decided (the journal failed): the record must still reverse it.
+                Err(_) => prop_assert!(pending.is_some()),
+            }
+            drop(terminal);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+
+        #[test]
+        fn any_sign_on_or_settlement_answer_is_read_without_panicking(
+            code in "[ -~]{2}",
+            field62 in proptest::collection::vec(any::<u8>(), 0..70),
+            field60 in "[0-9]{0,14}",
+            field48 in "[0-9]{0,62}",
+        ) {
+            let dir = dir("hostile-admin");
+            let mut terminal = signed_on(&dir);
+            let out = terminal.sign_on_request().unwrap();
+            let mut response = out.message.response(&[11, 41, 42]).unwrap();
+            try_set(&mut response, 39, code.as_bytes());
+            try_set(&mut response, 62, &field62);
+            try_set(&mut response, 60, field60.as_bytes());
+            let _ = terminal.on_sign_on_response(&response);
+            let _ = terminal.on_settlement_response(&{
+                let mut settlement = out.message.response(&[11, 41, 42]).unwrap();
+                try_set(&mut settlement, 39, code.as_bytes());
+                try_set(&mut settlement, 48, field48.as_bytes());
+                settlement
+            });
+            drop(terminal);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
