@@ -16,7 +16,8 @@
 //! 6. Expiry → 54.
 //! 7. PIN (under the link's current ZPK, or the replaced one within its grace) → 55, 75 at
 //!    `pin_tries_max`.
-//! 8. CVV/iCVV, ARQC (and its ATC above the card's high-water mark) → 59.
+//! 8. CVV/iCVV, ARQC (its ATC above the card's high-water mark, its 9F02 amount and 5F2A
+//!    currency those of the request) → 59.
 //! 9. Daily amount/count → 61/65.
 //! 10. Funds (the ledger refuses the hold) → 51.
 //!
@@ -807,6 +808,11 @@ impl Issuer {
             if let Some(chip) = &parsed.chip {
                 // A counter at or below one already seen is a replayed cryptogram.
                 if request::atc_value(chip) <= card.atc_max {
+                    return Ok(false);
+                }
+                // The cryptogram authorises the amount and currency it covers, nothing else: a
+                // good ARQC over 1.00 does not approve 1 000.00.
+                if chip.amount_authorised_minor != parsed.amount || chip.currency != self.settings.currency {
                     return Ok(false);
                 }
                 match self.hsm.verify_arqc(&self.settings.keys.imk_ac, &self.arqc_request(&parsed.pan, card, chip)) {

@@ -255,8 +255,13 @@ fn chip_arqc_is_verified_and_answered_with_an_arpc(backend: Backend) {
     let response =
         h.send(&h.purchase(&card, 2_500).chip(&card, &field55).set(35, &card.track2).pin(&h, &card).sign(&h));
     assert_eq!(code(&response), codes::CARD_VERIFICATION_ERROR);
+    // A good cryptogram over 25.00 sent with field 4 = 90.00: it does not authorise that.
+    let (field55, _) = h.chip_data(&card, 2_500, 10);
+    let response = h.send(&h.purchase(&card, 9_000).chip(&card, &field55).pin(&h, &card).sign(&h));
+    assert_eq!(code(&response), codes::CARD_VERIFICATION_ERROR, "9F02 is not field 4");
+    assert!(!response.has(55));
     // A decline after the cryptogram verified carries an ARPC with that decline's ARC.
-    let (field55, keys) = h.chip_data(&card, 9_000, 10);
+    let (field55, keys) = h.chip_data(&card, 9_000, 11);
     let response = h.send(&h.purchase(&card, 9_000).chip(&card, &field55).pin(&h, &card).sign(&h));
     assert_eq!(code(&response), codes::INSUFFICIENT_FUNDS);
     let tag91 = response.get_path("55.91").unwrap().unwrap();

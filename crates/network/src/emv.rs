@@ -24,6 +24,10 @@ pub struct ChipData {
     pub atc: [u8; 2],
     /// 9F37, the unpredictable number.
     pub unpredictable_number: Vec<u8>,
+    /// 9F02, the amount the card authorised, minor units (n12 BCD).
+    pub amount_authorised_minor: u64,
+    /// 5F2A, the transaction currency the card signed, ISO 4217 numeric (3 digits).
+    pub currency: String,
     /// The ARQC input: [`ARQC_DATA_TAGS`] values concatenated.
     pub data: Vec<u8>,
 }
@@ -50,7 +54,35 @@ pub fn chip_data(message: &Message) -> Result<ChipData> {
     for name in ARQC_DATA_TAGS {
         data.extend_from_slice(tag(message, name)?);
     }
-    Ok(ChipData { arqc, atc, unpredictable_number: tag(message, "9F37")?.to_vec(), data })
+    let amount_authorised_minor = bcd_digits(tag(message, "9F02")?, 12)
+        .and_then(|digits| digits.parse().ok())
+        .ok_or(Error::Invalid { field: FIELD, reason: "9F02 must be 12 BCD digits" })?;
+    let currency = bcd_digits(tag(message, "5F2A")?, 4)
+        .map(|digits| digits[1..].to_owned())
+        .ok_or(Error::Invalid { field: FIELD, reason: "5F2A must be 4 BCD digits" })?;
+    Ok(ChipData {
+        arqc,
+        atc,
+        unpredictable_number: tag(message, "9F37")?.to_vec(),
+        amount_authorised_minor,
+        currency,
+        data,
+    })
+}
+
+/// The decimal digits of packed BCD `bytes` when there are exactly `digits` of them.
+fn bcd_digits(bytes: &[u8], digits: usize) -> Option<String> {
+    if bytes.len() * 2 != digits {
+        return None;
+    }
+    let mut text = String::with_capacity(digits);
+    for nibble in bytes.iter().flat_map(|b| [b >> 4, b & 0x0F]) {
+        if nibble > 9 {
+            return None;
+        }
+        text.push(char::from(b'0' + nibble));
+    }
+    Some(text)
 }
 
 /// The authorization response code for ARPC method 1: the two ASCII characters of field 39.
@@ -97,6 +129,12 @@ mod tests {
         assert_eq!(chip.atc, [0, 7]);
         let expected: Vec<u8> = values[1..].iter().flat_map(|(_, v)| v.iter().copied()).collect();
         assert_eq!(chip.data, expected);
+        assert_eq!((chip.amount_authorised_minor, chip.currency.as_str()), (100, "156"));
+        m.set_path("55.9F02", &[0, 0, 0, 0, 0x1A, 0]).unwrap();
+        assert!(matches!(chip_data(&m), Err(Error::Invalid { field: 55, reason }) if reason.contains("9F02")));
+        m.set_path("55.9F02", &[0, 0, 0, 0, 1]).unwrap();
+        assert!(matches!(chip_data(&m), Err(Error::Invalid { field: 55, reason }) if reason.contains("9F02")));
+        m.set_path("55.9F02", &[0, 0, 0, 0, 1, 0]).unwrap();
         m.remove_path("55.9F37").unwrap();
         assert!(matches!(chip_data(&m), Err(Error::Invalid { field: 55, .. })));
         assert_eq!(arc("05"), *b"05");
