@@ -1,6 +1,9 @@
 //! `cardnet demo`: the whole network in one process, over real TCP on loopback — a switch and
 //! two issuer banks running their production servers on SQLite files, an acquirer link and
-//! simulated cards — through a day of transactions, declines and failures.
+//! simulated cards — through a day of transactions, declines and failures; then the acquirer
+//! host with a merchant and POS terminal POS00001 (the terminal core and its TCP shell): sign-on,
+//! a chip sale with PIN and its slip, a tap sale voided by the supervisor, and the terminal's
+//! settlement with the acquirer.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -62,6 +65,131 @@ struct Demo {
     link: AcquirerLink,
     steps: Vec<Step>,
     json: bool,
+}
+
+/// The acquirer host and a POS terminal on the network: the path a purchase takes from the
+/// counter. The summary for the JSON object; the text form is printed as it goes.
+async fn at_the_terminal(demo: &Demo, dir: &std::path::Path) -> Result<Value, CliError> {
+    let host = testnet::acquirer_host::start(&demo.net, ISSUER_TIMEOUT_MS * 2)
+        .await
+        .map_err(|e| failure("start the acquirer host")(&e))?;
+    let config = host
+        .terminal_config(dir, &host.server.local_addr().to_string())
+        .map_err(|e| failure("the terminal's configuration")(&e))?;
+    let mut terminal = terminal::Terminal::open(config).map_err(|e| failure("power on the terminal")(&e))?;
+    terminal.log_in("01", &hsm::Secret::new(b"1111")).map_err(|e| failure("log in")(&e))?;
+    let supervisor = hsm::Secret::new(b"123456");
+    let mut pos = terminal::Pos::new(terminal);
+    let dave =
+        demo.net.issue(ISSUER_A, issuer::dev::DEBIT_PRODUCT, Some(80_000)).map_err(|e| failure("issue a card")(&e))?;
+    if !demo.json {
+        outln!(
+            "\nAt the counter: merchant {} ({}), terminal {} at the acquirer {}; card {} (debit, 800.00)",
+            host.merchant_id,
+            testnet::acquirer_host::MERCHANT_NAME,
+            host.terminal_id,
+            host.server.local_addr(),
+            iso8583::mask::mask_pan(&dave.pan)
+        );
+        outln!("  {:<34} {:<19} {:>10}  {:<2} {:<28} {:>6}", "terminal", "card", "amount", "rc", "meaning", "trace");
+    }
+    let mut steps = Vec::new();
+    let terminal_error = |what: &'static str| move |e: terminal::TerminalError| failure(what)(&e);
+    let signed_on = pos.sign_on().await.map_err(terminal_error("sign on"))?;
+    let parameters = pos.download_parameters().await.map_err(terminal_error("parameter download"))?;
+    steps.push(terminal_step(demo.json, "sign-on (keys under the TMK)", &signed_on)?);
+    steps.push(terminal_step(demo.json, "parameter download", &parameters)?);
+
+    let pin = Some(hsm::Secret::new(dave.pin.expose()));
+    let sale = |entry, amount_minor, pin: Option<hsm::Secret>| -> Result<terminal::TxnRequest, CliError> {
+        let card = terminal::Card::read(&dave.card, entry).map_err(terminal_error("read the card"))?;
+        Ok(terminal::TxnRequest {
+            kind: Some(terminal::Kind::Purchase),
+            card: Some(card),
+            amount_minor: Some(amount_minor),
+            pin,
+            ..terminal::TxnRequest::default()
+        })
+    };
+    let chip = pos.transact(&sale(terminal::Entry::Chip, 4_560, pin.clone())?).await.map_err(terminal_error("sale"))?;
+    steps.push(terminal_step(demo.json, "sale, chip inserted + PIN", &chip)?);
+    let slip = chip.receipt.as_ref().map(|receipt| {
+        let cardholder = receipt::Receipt { copy: receipt::ReceiptCopy::Cardholder, ..receipt.clone() };
+        receipt::render(&cardholder, receipt::Lang::Zh)
+    });
+    if let (Some(slip), false) = (&slip, demo.json) {
+        outln!("\n  the cardholder's slip (签购单):");
+        for line in slip.lines() {
+            outln!("    | {line}");
+        }
+        outln!();
+    }
+    let tap = pos.transact(&sale(terminal::Entry::Contactless, 1_800, pin)?).await.map_err(terminal_error("sale"))?;
+    steps.push(terminal_step(demo.json, "sale, contactless", &tap)?);
+    let void = terminal::TxnRequest {
+        kind: Some(terminal::Kind::Void),
+        original_trace: Some(tap.trace.clone()),
+        supervisor_password: Some(hsm::Secret::new(supervisor.expose())),
+        ..terminal::TxnRequest::default()
+    };
+    let voided = pos.transact(&void).await.map_err(terminal_error("void"))?;
+    steps.push(terminal_step(demo.json, "void of the contactless sale", &voided)?);
+    let settled = pos.settle(&supervisor).await.map_err(terminal_error("settlement"))?;
+    let balanced = settled.domestic_balanced && settled.foreign_balanced;
+    if !demo.json {
+        outln!(
+            "  {:<34} debits {} in {}, credits {} in {}: {} with the acquirer; batch {:06} closed, next {:06}",
+            "settlement",
+            money(settled.totals.domestic_debit_minor as i64),
+            settled.totals.domestic_debit_count,
+            money(settled.totals.domestic_credit_minor as i64),
+            settled.totals.domestic_credit_count,
+            if balanced { "balanced" } else { "NOT balanced" },
+            settled.batch_no,
+            settled.next_batch_no
+        );
+    }
+    host.server.shutdown().await;
+    let available_minor = demo.available(ISSUER_A, &dave)?;
+    if !demo.json {
+        outln!("  the card's available balance at bank A: {} (800.00 − 45.60)", money(available_minor));
+    }
+    Ok(json!({
+        "card_available_minor": available_minor,
+        "terminal_id": host.terminal_id,
+        "merchant_id": host.merchant_id,
+        "steps": steps,
+        "slip": slip,
+        "settlement": {
+            "balanced": balanced,
+            "debit_minor": settled.totals.domestic_debit_minor,
+            "debit_count": settled.totals.domestic_debit_count,
+            "credit_minor": settled.totals.domestic_credit_minor,
+            "credit_count": settled.totals.domestic_credit_count,
+            "batch_no": settled.batch_no,
+            "next_batch_no": settled.next_batch_no,
+        },
+    }))
+}
+
+/// One terminal answer: printed as a line of the table (text) and kept for the JSON object.
+fn terminal_step(json: bool, label: &str, outcome: &terminal::Outcome) -> Result<Value, CliError> {
+    if !json {
+        outln!(
+            "  {:<34} {:<19} {:>10}  {:<2} {:<28} {:>6}",
+            label,
+            outcome.pan_masked.as_deref().unwrap_or(""),
+            outcome.amount_minor.map(|a| money(a as i64)).unwrap_or_default(),
+            outcome.response_code,
+            outcome.message,
+            outcome.trace
+        );
+    }
+    Ok(json!({
+        "transaction": label, "card": outcome.pan_masked, "amount_minor": outcome.amount_minor,
+        "response_code": outcome.response_code, "message": outcome.message, "trace": outcome.trace,
+        "rrn": outcome.rrn, "auth_code": outcome.auth_code, "approved": outcome.approved,
+    }))
 }
 
 fn pin_of(card: &SimCard) -> String {
@@ -281,6 +409,8 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
         if after == before { "released" } else { "NOT released" }
     ))?;
 
+    let terminal = at_the_terminal(&demo, &dir).await?;
+
     let balances = vec![
         ("alice", ISSUER_A, demo.available(ISSUER_A, &alice)?),
         ("bob", ISSUER_A, demo.available(ISSUER_A, &bob)?),
@@ -319,7 +449,7 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
             .collect();
         outln!(
             "{}",
-            json!({"directory": dir.display().to_string(), "configs": configs, "steps": steps, "available_balances": balances, "ledgers_balanced": true})
+            json!({"directory": dir.display().to_string(), "configs": configs, "steps": steps, "terminal": terminal, "available_balances": balances, "ledgers_balanced": true})
         );
     } else {
         outln!("\nAvailable balances afterwards (ledger invariants checked: debits = credits):");

@@ -122,6 +122,20 @@ fn demo_runs_the_network_and_reports_as_json() {
     assert!(notes.contains(&"the card checks the issuer's ARPC: valid"), "{notes:?}");
     assert!(notes.contains(&"0420 reversal advice delivered; hold released"), "{notes:?}");
     assert_eq!(value["ledgers_balanced"], true);
+    // At the counter: sign-on, parameters, chip sale, tap sale, its void — all approved by the
+    // acquirer host and the network — then a balanced settlement; the chip sale's slip printed.
+    let terminal = &value["terminal"];
+    let codes: Vec<&str> =
+        terminal["steps"].as_array().unwrap().iter().map(|s| s["response_code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["00", "00", "00", "00", "00"], "{terminal}");
+    let settlement = &terminal["settlement"];
+    assert_eq!(
+        (&settlement["balanced"], &settlement["debit_minor"], &settlement["credit_minor"]),
+        (&true.into(), &6_360.into(), &1_800.into())
+    );
+    assert_eq!(terminal["card_available_minor"], 80_000 - 4_560);
+    let slip = terminal["slip"].as_str().unwrap();
+    assert!(slip.contains("持卡人存根") && slip.contains("/I") && slip.contains("RMB 45.60"), "{slip}");
     // No full card number anywhere in what the demo prints.
     let text = String::from_utf8_lossy(&output.stdout);
     for step in value["steps"].as_array().unwrap() {

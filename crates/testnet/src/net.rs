@@ -78,7 +78,7 @@ pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(work)
 }
 
-fn fail(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
+pub(crate) fn fail(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 

@@ -21,7 +21,7 @@ async fn network(name: &str) -> TestNetwork {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn terminal_to_issuer_and_back() {
     let net = network("e2e").await;
-    let host = acquirer_host::start(&net, 3_000).await;
+    let host = acquirer_host::start(&net, 3_000).await.unwrap();
     let client = PosClient::connect(host.server.local_addr(), 10_000).await.unwrap();
     let mut terminal = PosTerminal::new(&host.terminal_id, &host.merchant_id, tmk_clear());
     let sim = net.issue(ISSUER_A, "debit", Some(1_000_000)).unwrap();

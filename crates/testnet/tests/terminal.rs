@@ -7,16 +7,14 @@
 //! forges what comes back.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hsm::Secret;
 use receipt::Lang;
-use terminal::config::OperatorSeed;
 use terminal::{Card, Entry, Kind, Outcome, Pos, Terminal, TerminalConfig, TxnRequest};
-use testnet::acquirer_host::{self, AcquirerHost, MERCHANT_NAME, tmk_clear};
+use testnet::acquirer_host::{self, MERCHANT_NAME};
 use testnet::card::SimCard;
 use testnet::net::{ISSUER_A, NetworkOptions, TestNetwork, blocking};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -33,36 +31,6 @@ async fn network(name: &str) -> TestNetwork {
     let net = TestNetwork::start(NetworkOptions { dir, issuer_timeout_ms: 5_000, postgres_url: None }).await.unwrap();
     assert!(net.wait_issuer_ready(ISSUER_A, 5_000).await);
     net
-}
-
-/// The terminal's configuration: TMK file from the injected components, journal in `dir`.
-fn terminal_config(dir: &Path, host: &AcquirerHost, primary: SocketAddr) -> TerminalConfig {
-    let dir: PathBuf = dir.join("terminal");
-    std::fs::create_dir_all(&dir).unwrap();
-    let tmk = tmk_clear();
-    std::fs::write(dir.join("tmk.hex"), iso8583::hex::encode(tmk.expose())).unwrap();
-    let config = TerminalConfig {
-        terminal_id: host.terminal_id.clone(),
-        merchant_id: host.merchant_id.clone(),
-        merchant_name: None,
-        primary: primary.to_string(),
-        backup: None,
-        tmk_file: dir.join("tmk.hex"),
-        tmk_kcv: terminal::keys::tmk_kcv(&tmk).unwrap(),
-        journal: dir.join("terminal.db"),
-        key_scheme: "003".into(),
-        timeout_ms: 8_000,
-        connect_timeout_ms: 1_000,
-        reversal_attempts_max: 3,
-        tpdu: terminal::config::TPDU_HEX_DEFAULT.into(),
-        header: terminal::config::HEADER_HEX_DEFAULT.into(),
-        operators: vec![
-            OperatorSeed { number: "00".into(), role: "supervisor".into(), password: "123456".into() },
-            OperatorSeed { number: "01".into(), role: "cashier".into(), password: "1111".into() },
-        ],
-    };
-    config.check().unwrap();
-    config
 }
 
 /// Power the terminal on (self-check, journal where it left off) and log the cashier in.
@@ -287,8 +255,8 @@ async fn relay(inbound: TcpStream, outbound: TcpStream, mode: Arc<AtomicU8>, see
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balanced_settlement() {
     let net = network("day").await;
-    let host = acquirer_host::start(&net, 3_000).await;
-    let config = terminal_config(&net.options.dir, &host, host.server.local_addr());
+    let host = acquirer_host::start(&net, 3_000).await.unwrap();
+    let config = host.terminal_config(&net.options.dir, &host.server.local_addr().to_string()).unwrap();
     let mut pos = power_on(&config);
     let sim = net.issue(ISSUER_A, "debit", Some(1_000_000)).unwrap();
     let poor = net.issue(ISSUER_A, "debit", Some(1_000)).unwrap();
@@ -420,9 +388,9 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts() {
     let net = network("cut").await;
-    let host = acquirer_host::start(&net, 3_000).await;
+    let host = acquirer_host::start(&net, 3_000).await.unwrap();
     let shim = Shim::start(host.server.local_addr()).await;
-    let config = terminal_config(&net.options.dir, &host, shim.address);
+    let config = host.terminal_config(&net.options.dir, &shim.address.to_string()).unwrap();
     let mut pos = power_on(&config);
     let sim = net.issue(ISSUER_A, "debit", Some(100_000)).unwrap();
 
@@ -475,9 +443,9 @@ async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
     let net = network("mac").await;
-    let host = acquirer_host::start(&net, 3_000).await;
+    let host = acquirer_host::start(&net, 3_000).await.unwrap();
     let shim = Shim::start(host.server.local_addr()).await;
-    let config = terminal_config(&net.options.dir, &host, shim.address);
+    let config = host.terminal_config(&net.options.dir, &shim.address.to_string()).unwrap();
     let mut pos = power_on(&config);
     let sim = net.issue(ISSUER_A, "debit", Some(100_000)).unwrap();
     assert!(pos.sign_on().await.unwrap().approved);
