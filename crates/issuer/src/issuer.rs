@@ -73,8 +73,8 @@ use crate::error::{IssuerError, Result};
 use crate::limits::{CARD_LOCK_STRIPES, MS_PER_DAY, PENDING_FUNDINGS_MAX};
 use crate::linkkeys::{Link, LinkKeys};
 use crate::money::{
-    Balance, Money, Moved, TRANSFER_PREAUTH, TRANSFER_PURCHASE, TRANSFER_REFUND, TRANSFER_REVERSAL, TransferRole,
-    transfer_id,
+    Balance, Money, Moved, TRANSFER_COMPLETION_VOID, TRANSFER_PREAUTH, TRANSFER_PURCHASE, TRANSFER_REFUND,
+    TRANSFER_REVERSAL, TransferRole, transfer_id,
 };
 use crate::request::{self, Parsed, base_mti};
 use crate::store::{CardChange, CardRecord, CardStatus, CardStore, EntryState, JournalRow, JournalWrite};
@@ -422,6 +422,7 @@ impl Issuer {
             TransactionKind::Completion => self.complete(parsed, card),
             TransactionKind::Void | TransactionKind::PreAuthorizationVoid => self.void(parsed, card),
             TransactionKind::Refund => self.refund(parsed, card),
+            TransactionKind::CompletionVoid => self.void_completion(parsed, card),
             _ => Ok(Decision::new(codes::INVALID_TRANSACTION, card)),
         }
     }
@@ -965,7 +966,12 @@ impl Issuer {
                 return Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card)));
             };
             let refundable = [TransactionKind::Purchase.name(), TransactionKind::Completion.name()];
-            if !refundable.contains(&original.kind.as_str()) || !codes::is_approved(&original.response_code) {
+            // Only money that was taken and still is: not a voided or reversed original.
+            let standing = matches!(original.state, EntryState::Held | EntryState::Posted);
+            if !refundable.contains(&original.kind.as_str())
+                || !codes::is_approved(&original.response_code)
+                || !standing
+            {
                 return Ok(Decision::new(codes::INVALID_TRANSACTION, Some(card)));
             }
             if original.refunded_amount.saturating_add(parsed.amount) > original.amount {
@@ -985,6 +991,47 @@ impl Issuer {
                 Ok(decision)
             }
             other => Err(IssuerError::Ledger(format!("refund refused: {other:?}"))),
+        }
+    }
+
+    /// Void of a completion: its whole amount back to the card (a posted credit), once. It
+    /// counts against the completion as a full refund does, so neither a second void nor a
+    /// refund can credit it again; its own reversal takes the credit back as a refund's does.
+    fn void_completion(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+        let Some(card) = card else { return Ok(Decision::new(codes::INVALID_CARD, None)) };
+        let Some(original) = self.original_of(parsed, card)? else {
+            return Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card)));
+        };
+        if original.kind != TransactionKind::Completion.name()
+            || !codes::is_approved(&original.response_code)
+            || original.state != EntryState::Posted
+            || original.refunded_amount != 0
+        {
+            return Ok(Decision::new(codes::INVALID_TRANSACTION, Some(card)));
+        }
+        if parsed.amount != original.amount {
+            return Ok(Decision::new(codes::INVALID_AMOUNT, Some(card)));
+        }
+        let credit_id = transfer_id(TransferRole::CompletionVoid, &parsed.key);
+        let settlement = self.money.settlement_account();
+        let moved = self.money.posted(
+            credit_id,
+            settlement,
+            card.account_id,
+            parsed.amount,
+            TRANSFER_COMPLETION_VOID,
+            card.card_id,
+        )?;
+        match moved {
+            Moved::Done | Moved::AlreadyDone => {
+                let mut decision = Decision::new(codes::APPROVED, Some(card));
+                decision.state = EntryState::Refunded;
+                decision.auth_code = Some(approval_code(&parsed.key));
+                decision.transfer_id = Some(credit_id);
+                decision.original = Some((original.key, None, parsed.amount));
+                Ok(decision)
+            }
+            other => Err(IssuerError::Ledger(format!("completion void refused: {other:?}"))),
         }
     }
 

@@ -41,6 +41,8 @@ pub const CODE_OVERDRAFT: u16 = 302;
 pub const TRANSFER_PURCHASE: u16 = 1;
 pub const TRANSFER_PREAUTH: u16 = 2;
 pub const TRANSFER_REFUND: u16 = 5;
+/// A completion voided (完成撤销): its amount back to the card.
+pub const TRANSFER_COMPLETION_VOID: u16 = 7;
 pub const TRANSFER_REVERSAL: u16 = 6;
 pub const TRANSFER_FUNDING: u16 = 8;
 pub const TRANSFER_CREDIT_LIMIT: u16 = 9;
@@ -81,6 +83,8 @@ pub enum TransferRole {
     StandInOverdraft = 8,
     /// A funding (its funding id as the key).
     Funding = 9,
+    /// A completion void's credit (the void's key).
+    CompletionVoid = 10,
 }
 
 /// The ledger transfer id of `role` for `key`: the first 16 bytes of SHA-1 over a domain tag,

@@ -36,6 +36,7 @@ on_both_backends!(
     malformed_requests,
     duplicates_replay_the_same_response,
     completion_posts_part_and_releases_the_rest,
+    a_completion_void_gives_the_amount_back_once,
     voids_release_holds,
     reversal_twice_answers_the_same_and_voids_once,
     reversal_of_an_unknown_original_is_recorded,
@@ -413,6 +414,44 @@ fn completion_posts_part_and_releases_the_rest(backend: Backend) {
     let response = h.send(&advice);
     assert_eq!((response.mti().as_str(), code(&response)), ("0230", codes::APPROVED));
     assert_eq!(h.ledger_balance(&card), 38_000);
+    h.issuer.check_ledger().unwrap();
+}
+
+fn a_completion_void_gives_the_amount_back_once(backend: Backend) {
+    let Some(h) = Harness::new(backend) else { return };
+    let card = h.debit_card(50_000);
+    let preauth = h.preauth(&card, 10_000).pin(&h, &card).sign(&h);
+    assert_eq!(code(&h.send(&preauth)), codes::APPROVED);
+    let completion = h.follow_up("0200", "000000", "06", &card, 7_000, &preauth).sign(&h);
+    assert_eq!(code(&h.send(&completion)), codes::APPROVED);
+    assert_eq!(h.ledger_balance(&card), 43_000);
+    // Not the completion's amount: 13. A void naming the pre-auth, not the completion: 12.
+    let partial = h.follow_up("0200", "020000", "06", &card, 6_000, &completion).sign(&h);
+    assert_eq!(code(&h.send(&partial)), codes::INVALID_AMOUNT);
+    let of_preauth = h.follow_up("0200", "020000", "06", &card, 10_000, &preauth).sign(&h);
+    assert_eq!(code(&h.send(&of_preauth)), codes::INVALID_TRANSACTION);
+    // The void: 7 000 back to the card, posted.
+    let void = h.follow_up("0200", "020000", "06", &card, 7_000, &completion).sign(&h);
+    assert_eq!(code(&h.send(&void)), codes::APPROVED);
+    assert_eq!((h.ledger_balance(&card), h.available(&card)), (50_000, 50_000));
+    // Once: a second void, or a refund of the voided completion, credits nothing more.
+    let again = h.follow_up("0200", "020000", "06", &card, 7_000, &completion).sign(&h);
+    assert_eq!(code(&h.send(&again)), codes::INVALID_TRANSACTION);
+    let refund = h.follow_up("0200", "200000", "00", &card, 7_000, &completion).sign(&h);
+    assert_eq!(code(&h.send(&refund)), codes::INVALID_AMOUNT);
+    assert_eq!(h.ledger_balance(&card), 50_000);
+    // Its reversal (the terminal never saw the answer) takes the credit back, once.
+    assert_eq!(code(&h.send(&h.reversal(&card, &void).sign(&h))), codes::APPROVED);
+    assert_eq!(code(&h.send(&h.reversal(&card, &void).sign(&h))), codes::APPROVED);
+    assert_eq!(h.ledger_balance(&card), 43_000);
+    // A refund of a voided purchase credits nothing either.
+    let purchase = h.purchase(&card, 1_000).pin(&h, &card).sign(&h);
+    assert_eq!(code(&h.send(&purchase)), codes::APPROVED);
+    let purchase_void = h.follow_up("0200", "020000", "00", &card, 1_000, &purchase).sign(&h);
+    assert_eq!(code(&h.send(&purchase_void)), codes::APPROVED);
+    let refund = h.follow_up("0200", "200000", "00", &card, 1_000, &purchase).sign(&h);
+    assert_eq!(code(&h.send(&refund)), codes::INVALID_TRANSACTION);
+    assert_eq!(h.available(&card), 43_000);
     h.issuer.check_ledger().unwrap();
 }
 

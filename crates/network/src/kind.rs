@@ -21,6 +21,8 @@ pub enum TransactionKind {
     Void,
     /// Void of a pre-authorization.
     PreAuthorizationVoid,
+    /// Void of a completion (完成撤销): the completed amount goes back to the card.
+    CompletionVoid,
     Refund,
     /// Reversal advice (0420/0421) or reversal request (0400/0401).
     Reversal,
@@ -35,6 +37,7 @@ impl TransactionKind {
             TransactionKind::Completion => "completion",
             TransactionKind::Void => "void",
             TransactionKind::PreAuthorizationVoid => "pre_authorization_void",
+            TransactionKind::CompletionVoid => "completion_void",
             TransactionKind::Refund => "refund",
             TransactionKind::Reversal => "reversal",
         }
@@ -44,13 +47,14 @@ impl TransactionKind {
         TransactionKind::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
-    pub const ALL: [TransactionKind; 8] = [
+    pub const ALL: [TransactionKind; 9] = [
         TransactionKind::BalanceInquiry,
         TransactionKind::Purchase,
         TransactionKind::PreAuthorization,
         TransactionKind::Completion,
         TransactionKind::Void,
         TransactionKind::PreAuthorizationVoid,
+        TransactionKind::CompletionVoid,
         TransactionKind::Refund,
         TransactionKind::Reversal,
     ];
@@ -74,6 +78,7 @@ impl TransactionKind {
             TransactionKind::Completion
                 | TransactionKind::Void
                 | TransactionKind::PreAuthorizationVoid
+                | TransactionKind::CompletionVoid
                 | TransactionKind::Reversal
         )
     }
@@ -104,6 +109,7 @@ pub fn classify(message: &Message) -> Result<TransactionKind> {
         ("00", false, CONDITION_PREAUTH) => TransactionKind::Completion,
         ("00", false, _) => TransactionKind::Purchase,
         ("02", true, _) => TransactionKind::PreAuthorizationVoid,
+        ("02", false, CONDITION_PREAUTH) => TransactionKind::CompletionVoid,
         ("02", false, _) => TransactionKind::Void,
         ("20", false, _) => TransactionKind::Refund,
         ("03" | "00" | "20", _, _) => {
@@ -146,6 +152,7 @@ mod tests {
             ("0220", "000000", Some("06"), TransactionKind::Completion),
             ("0200", "020000", Some("00"), TransactionKind::Void),
             ("0100", "020000", Some("06"), TransactionKind::PreAuthorizationVoid),
+            ("0200", "020000", Some("06"), TransactionKind::CompletionVoid),
             ("0200", "200000", None, TransactionKind::Refund),
             ("0420", "000000", None, TransactionKind::Reversal),
             ("0421", "030000", None, TransactionKind::Reversal),

@@ -126,6 +126,7 @@ fn shape(kind: TransactionKind) -> Result<(&'static str, &'static str, &'static 
         TransactionKind::Completion => ("0200", "000000", CONDITION_PREAUTH),
         TransactionKind::Void => ("0200", "020000", CONDITION_NORMAL),
         TransactionKind::PreAuthorizationVoid => ("0100", "020000", CONDITION_PREAUTH),
+        TransactionKind::CompletionVoid => ("0200", "020000", CONDITION_PREAUTH),
         TransactionKind::Refund => ("0200", "200000", CONDITION_NORMAL),
         TransactionKind::Reversal => {
             return Err(Error::Invalid { field: 3, reason: "build reversals with reversal_of" });
