@@ -70,10 +70,12 @@ pub enum PosKind {
     PreAuthVoid,
     CompletionRequest,
     CompletionAdvice,
+    /// 完成撤销: a completion voided the same day.
+    CompletionVoid,
 }
 
 impl PosKind {
-    pub const ALL: [PosKind; 8] = [
+    pub const ALL: [PosKind; 9] = [
         PosKind::Balance,
         PosKind::Purchase,
         PosKind::Void,
@@ -82,6 +84,7 @@ impl PosKind {
         PosKind::PreAuthVoid,
         PosKind::CompletionRequest,
         PosKind::CompletionAdvice,
+        PosKind::CompletionVoid,
     ];
 
     pub fn name(self) -> &'static str {
@@ -94,6 +97,7 @@ impl PosKind {
             PosKind::PreAuthVoid => "pre-auth-void",
             PosKind::CompletionRequest => "completion",
             PosKind::CompletionAdvice => "completion-advice",
+            PosKind::CompletionVoid => "completion-void",
         }
     }
 
@@ -111,6 +115,7 @@ impl PosKind {
             PosKind::PreAuth => TransactionKind::PreAuthorization,
             PosKind::PreAuthVoid => TransactionKind::PreAuthorizationVoid,
             PosKind::CompletionRequest | PosKind::CompletionAdvice => TransactionKind::Completion,
+            PosKind::CompletionVoid => TransactionKind::CompletionVoid,
         }
     }
 
@@ -119,9 +124,9 @@ impl PosKind {
         matches!(self, PosKind::Purchase | PosKind::CompletionRequest | PosKind::CompletionAdvice)
     }
 
-    /// Counted as a credit in settlement: void and refund.
+    /// Counted as a credit in settlement: void, completion void and refund.
     pub fn is_credit(self) -> bool {
-        matches!(self, PosKind::Void | PosKind::Refund)
+        matches!(self, PosKind::Void | PosKind::CompletionVoid | PosKind::Refund)
     }
 
     /// Counted against the merchant's limits: what takes money from a card.
@@ -140,6 +145,7 @@ impl PosKind {
             PosKind::Void => &[PosKind::Purchase],
             PosKind::Refund => &[PosKind::Purchase, PosKind::CompletionRequest, PosKind::CompletionAdvice],
             PosKind::PreAuthVoid | PosKind::CompletionRequest | PosKind::CompletionAdvice => &[PosKind::PreAuth],
+            PosKind::CompletionVoid => &[PosKind::CompletionRequest, PosKind::CompletionAdvice],
             _ => &[],
         }
     }
@@ -155,6 +161,7 @@ fn classify(request: &Message) -> Option<PosKind> {
         ("0200", "00", false) => PosKind::Purchase,
         ("0200", "20", false) => PosKind::Void,
         ("0200", "00", true) => PosKind::CompletionRequest,
+        ("0200", "20", true) => PosKind::CompletionVoid,
         ("0220", "20", false) => PosKind::Refund,
         ("0220", "00", true) => PosKind::CompletionAdvice,
         ("0100", "03", true) => PosKind::PreAuth,
@@ -1735,11 +1742,8 @@ fn original_check(
         (Some(_), None) => false,
     };
     match kind {
-        PosKind::Void | PosKind::PreAuthVoid => {
-            if original.voided {
-                return Some(codes::INVALID_TRANSACTION);
-            }
-            if original.completed {
+        PosKind::Void | PosKind::PreAuthVoid | PosKind::CompletionVoid => {
+            if original.voided || original.completed || original.refunded_minor > 0 {
                 return Some(codes::INVALID_TRANSACTION);
             }
             if amount_minor != original.amount_minor {
@@ -1784,7 +1788,7 @@ fn apply_effects(
     let Some(original_id) = original_id else { return Ok(()) };
     let flag = i64::from(apply);
     match kind {
-        PosKind::Void | PosKind::PreAuthVoid => {
+        PosKind::Void | PosKind::PreAuthVoid | PosKind::CompletionVoid => {
             tx.execute(
                 "UPDATE acquirer_transactions SET voided = $2 WHERE id = $1",
                 &[int(original_id)?, flag.into()],

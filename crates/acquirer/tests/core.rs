@@ -384,8 +384,33 @@ fn void_refund_and_the_pre_auth_family() {
     let preauth = terminal.pre_auth(&card(), 3_000, None).unwrap();
     let reply = rig.exchange(terminal.envelope, preauth.clone(), "00");
     let original = PosOriginal::of(&preauth, &reply.response, terminal.batch_no);
-    let forward = rig.forwarded(terminal.envelope, terminal.completion(&card(), 3_000, &original, true).unwrap());
+    let advice = terminal.completion(&card(), 3_000, &original, true).unwrap();
+    let forward = rig.forwarded(terminal.envelope, advice.clone());
     assert_eq!(forward.network_request.mti().as_str(), "0220");
+    let answer = rig.switch_answer(&forward.network_request, "00");
+    let reply = rig.acquirer.on_network_response(forward.pending, answer, NOW_MS);
+    assert_eq!(code(&reply), "00");
+
+    // Completion void: for the completion's whole amount (64 otherwise), out as a network
+    // void with 25 = 06 naming the completion's leg, once (12 after).
+    let completed = PosOriginal {
+        auth_code: original.auth_code.clone(),
+        ..PosOriginal::of(&advice, &reply.response, terminal.batch_no)
+    };
+    assert_eq!(
+        code(&rig.exchange(terminal.envelope, terminal.completion_void(&card(), 2_999, &completed).unwrap(), "00")),
+        "64"
+    );
+    let forward = rig.forwarded(terminal.envelope, terminal.completion_void(&card(), 3_000, &completed).unwrap());
+    assert_eq!(forward.network_request.mti().as_str(), "0200");
+    assert_eq!((forward.network_request.get_str(3), forward.network_request.get_str(25)), (Some("020000"), Some("06")));
+    assert!(forward.network_request.get_str(90).unwrap().starts_with("0220"), "names the completion advice's leg");
+    let answer = rig.switch_answer(&forward.network_request, "00");
+    assert_eq!(code(&rig.acquirer.on_network_response(forward.pending, answer, NOW_MS)), "00");
+    assert_eq!(
+        code(&rig.exchange(terminal.envelope, terminal.completion_void(&card(), 3_000, &completed).unwrap(), "00")),
+        "12"
+    );
 }
 
 #[test]

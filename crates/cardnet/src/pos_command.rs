@@ -212,7 +212,7 @@ pub struct RunArgs {
     /// The operator's password.
     #[arg(long, value_name = "DIGITS")]
     password: Option<String>,
-    /// The supervisor's password: void, refund, pre-auth void and settle need it.
+    /// The supervisor's password: void, refund, pre-auth void, completion void and settle need it.
     #[arg(long, value_name = "DIGITS")]
     supervisor_password: Option<String>,
     /// Print one JSON object.
@@ -304,6 +304,11 @@ pub enum PosAction {
         trace: String,
         #[arg(long)]
         amount: String,
+    },
+    /// Completion void (完成撤销) of a completion in the open batch: its whole amount back.
+    CompletionVoid {
+        #[arg(long)]
+        trace: String,
     },
     Settle,
     SignOff,
@@ -556,6 +561,7 @@ async fn act(pos: &mut Pos, args: &RunArgs, supervisor: Option<Secret>) -> Resul
         PosAction::PreAuth { amount: a, card } => txn(Kind::PreAuth, read_card(card)?, Some(amount(a)?), None),
         PosAction::Void { trace } => txn(Kind::Void, None, None, Some(trace.clone())),
         PosAction::PreAuthVoid { trace } => txn(Kind::PreAuthVoid, None, None, Some(trace.clone())),
+        PosAction::CompletionVoid { trace } => txn(Kind::CompletionVoid, None, None, Some(trace.clone())),
         PosAction::Completion { trace, amount: a } => {
             txn(Kind::Completion, None, Some(amount(a)?), Some(trace.clone()))
         }

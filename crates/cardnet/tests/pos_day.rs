@@ -547,6 +547,16 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
     approved(&released, "pre-auth", Some(1_000));
     let pre_auth_void = till.supervised(&["--lang", "en", "pre-auth-void", "--trace", &text(&released["trace"])]);
     assert!(approved(&pre_auth_void, "pre-auth-void", Some(1_000)).contains("PRE-AUTH VOID"));
+    // A completion voided the same day (完成撤销, supervisor): the 5.00 back to the card.
+    let deposit = pre_auth(&mut till, "5.00", &debit_file, "swipe");
+    approved(&deposit, "pre-auth", Some(500));
+    let charged = till.run(&["completion", "--trace", &text(&deposit["trace"]), "--amount", "5.00"]);
+    approved(&charged, "completion", Some(500));
+    let undone = till.supervised(&["--lang", "en", "completion-void", "--trace", &text(&charged["trace"])]);
+    let slip = approved(&undone, "completion-void", Some(500));
+    assert!(slip.contains("AUTH COMPLETE VOID") && slip.contains("-5.00"), "{slip}");
+    let twice = till.output(true, &["completion-void", "--trace", &text(&charged["trace"])]);
+    assert_eq!(twice.status.code(), Some(2), "a voided completion cannot be voided again");
     let offline = pre_auth(&mut till, "7.00", &debit_file, "swipe");
     approved(&offline, "pre-auth", Some(700));
     let advice_args = ["--lang", "zh", "completion-advice", "--trace", &text(&offline["trace"]), "--amount", "7.00"];
@@ -576,14 +586,14 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
     let sent = relay.sent_mtis(mark);
     assert!(!sent.contains(&"0400".to_owned()), "{sent:?}");
 
-    // Settlement: debits = sales 125 + 20 + 15 + 3, completion 60, advice 7 (6); credits =
-    // void 20, refund 10 (2). The acquirer agrees: 0510 48[30] = 1.
+    // Settlement: debits = sales 125 + 20 + 15 + 3, completions 60 + 5, advice 7 (7); credits
+    // = void 20, completion void 5, refund 10 (3). The acquirer agrees: 0510 48[30] = 1.
     let mark = relay.mark();
     let settled = till.supervised(&["settle"]);
     assert_eq!((&settled["domestic_balanced"], &settled["foreign_balanced"]), (&Value::Bool(true), &Value::Bool(true)));
     let totals = &settled["totals"];
-    assert_eq!((&totals["domestic_debit_minor"], &totals["domestic_debit_count"]), (&23_000.into(), &6.into()));
-    assert_eq!((&totals["domestic_credit_minor"], &totals["domestic_credit_count"]), (&3_000.into(), &2.into()));
+    assert_eq!((&totals["domestic_debit_minor"], &totals["domestic_debit_count"]), (&23_500.into(), &7.into()));
+    assert_eq!((&totals["domestic_credit_minor"], &totals["domestic_credit_count"]), (&3_500.into(), &3.into()));
     assert_eq!((&settled["batch_no"], &settled["next_batch_no"]), (&1.into(), &2.into()), "{settled}");
     let seen = relay.since(mark);
     // Balanced (§6): the chip and tap sales uploaded with their TC (0320/203), then the 207 end.
@@ -595,7 +605,7 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
     let field48 = answer.field(48);
     assert_eq!((answer.field(39).as_str(), field48.as_bytes().get(30)), ("00", Some(&b'1')), "0510 48 {field48:?}");
     let request = seen.iter().find(|s| s.from_terminal && s.mti == "0500").expect("an 0500");
-    assert_eq!(&request.field(48)[..30], "000000023000006000000003000002", "0500 48 {}", request.field(48));
+    assert_eq!(&request.field(48)[..30], "000000023500007000000003500003", "0500 48 {}", request.field(48));
 
     // Sign off; the next sign-on is in batch 2.
     let off = till.run(&["sign-off"]);
@@ -610,8 +620,8 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
     let kinds: Vec<&str> = entries.iter().map(|e| e["transaction"].as_str().unwrap()).collect();
     let count = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
     assert_eq!((count("sale"), count("void"), count("refund")), (4, 1, 1), "{journal}");
-    assert_eq!((count("pre-auth"), count("completion"), count("completion-advice")), (3, 1, 1), "{journal}");
-    assert_eq!((count("pre-auth-void"), count("balance")), (1, 0), "{journal}");
+    assert_eq!((count("pre-auth"), count("completion"), count("completion-advice")), (4, 2, 1), "{journal}");
+    assert_eq!((count("pre-auth-void"), count("completion-void"), count("balance")), (1, 1, 0), "{journal}");
     let voided =
         entries.iter().find(|e| e["status"] == "voided" && e["transaction"] == "sale").expect("the voided sale");
     assert_eq!((&voided["entry_mode"], &voided["chip_data"]), (&"chip".into(), &true.into()), "{voided}");
@@ -639,7 +649,7 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
     let moved = |card: &Value| {
         let journal = day.issuer_journal(card);
         assert!(!journal.iter().any(|e| e.mti.starts_with("04")), "no reversal all day: {journal:?}");
-        let money = ["purchase", "refund", "pre_authorization", "completion"];
+        let money = ["purchase", "refund", "pre_authorization", "completion", "completion_void"];
         let entries = journal.iter().filter(|e| money.contains(&e.kind.as_str()));
         entries.map(|e| (e.kind.clone(), e.amount_minor, e.state, e.response_code.clone())).collect::<Vec<_>>()
     };
@@ -650,6 +660,9 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
         entry("purchase", 300, Held, "00"),
         entry("refund", 1_000, Refunded, "00"),
         entry("pre_authorization", 1_000, Voided, "00"),
+        entry("pre_authorization", 500, Posted, "00"),
+        entry("completion", 500, Posted, "00"),
+        entry("completion_void", 500, Refunded, "00"),
         entry("pre_authorization", 700, Posted, "00"),
         entry("completion", 700, Posted, "00"),
         entry("purchase", 300, Declined, "55"),

@@ -96,6 +96,8 @@ pub enum TransactionType {
     Completion,
     /// 预授权完成(通知): the same, sent later as an advice.
     CompletionAdvice,
+    /// 预授权完成撤销: a completion cancelled in the same batch, the charge back to the card.
+    CompletionVoid,
     /// 余额查询: the amount is the balance, and there is nothing to agree to.
     Balance,
 }
@@ -118,6 +120,8 @@ impl TransactionType {
             (TransactionType::Completion, Lang::En) => "AUTH COMPLETE",
             (TransactionType::CompletionAdvice, Lang::Zh) => "预授权完成(通知)",
             (TransactionType::CompletionAdvice, Lang::En) => "AUTH COMPLETE ADVICE",
+            (TransactionType::CompletionVoid, Lang::Zh) => "预授权完成撤销",
+            (TransactionType::CompletionVoid, Lang::En) => "AUTH COMPLETE VOID",
             (TransactionType::Balance, Lang::Zh) => "余额查询",
             (TransactionType::Balance, Lang::En) => "BALANCE INQUIRY",
         }
@@ -125,7 +129,13 @@ impl TransactionType {
 
     /// Money goes back to the card (the amount prints with a minus sign).
     pub fn is_credit(self) -> bool {
-        matches!(self, TransactionType::Void | TransactionType::Refund | TransactionType::PreAuthVoid)
+        matches!(
+            self,
+            TransactionType::Void
+                | TransactionType::Refund
+                | TransactionType::PreAuthVoid
+                | TransactionType::CompletionVoid
+        )
     }
 }
 

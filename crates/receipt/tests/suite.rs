@@ -319,6 +319,7 @@ fn transaction() -> impl Strategy<Value = TransactionType> {
         Just(TransactionType::PreAuthVoid),
         Just(TransactionType::Completion),
         Just(TransactionType::CompletionAdvice),
+        Just(TransactionType::CompletionVoid),
         Just(TransactionType::Balance),
     ]
 }

@@ -53,6 +53,7 @@ fn transaction_type(kind: Kind) -> TransactionType {
         Kind::PreAuthVoid => TransactionType::PreAuthVoid,
         Kind::Completion => TransactionType::Completion,
         Kind::CompletionAdvice => TransactionType::CompletionAdvice,
+        Kind::CompletionVoid => TransactionType::CompletionVoid,
     }
 }
 

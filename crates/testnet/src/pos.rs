@@ -288,6 +288,16 @@ impl PosTerminal {
         self.financial(mti, "000000", "06", type_code, card, Some(amount_minor), None, Some(original))
     }
 
+    /// Completion void (0200, 3 = 20, 25 = 06, 60.1 21): the whole completion back.
+    pub fn completion_void(
+        &mut self,
+        card: &PosCard,
+        amount_minor: u64,
+        original: &PosOriginal,
+    ) -> Result<Message, String> {
+        self.financial("0200", "200000", "06", "21", card, Some(amount_minor), None, Some(original))
+    }
+
     /// The 0400 of `request` (reference §3: the original without 26/35/36/52/53, original 11,
     /// 39 = reason), MAC'd.
     pub fn reversal(&self, request: &Message, reason: &str) -> Result<Message, String> {
