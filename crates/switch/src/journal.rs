@@ -254,8 +254,8 @@ pub struct ClearingRecord {
 }
 
 /// Kinds that clear when approved (pre-authorizations and balance inquiries do not move money
-/// between members; their completions and voids do).
-const CLEARING_KINDS: [&str; 5] = ["purchase", "completion", "void", "refund", "reversal"];
+/// between members; their completions and voids do, and a completion's void gives it back).
+const CLEARING_KINDS: [&str; 6] = ["purchase", "completion", "void", "completion_void", "refund", "reversal"];
 
 fn corrupt(what: &'static str) -> sqlstore::Error {
     sqlstore::Error::new("journal", format!("unknown {what} in the journal"))

@@ -684,6 +684,19 @@ fn clearing_records_of_the_day(backend: Backend) {
     let forward = forward(switch.on_request(net.purchase(PAN2, 2_000, 183), NOW_MS));
     switch.on_issuer_failure(forward.pending, IssuerFailure::Unavailable, NOW_MS);
     respond(switch.on_request(net.referring("0420", "000000", &purchase, 184), NOW_MS));
+    // A completion and its void (25 = 06) clear too; the pre-authorization does not.
+    let mut preauth = net.request("0100", "030000", PAN, 3_000, 185);
+    preauth.set_str(25, "06").unwrap();
+    net.sign(ACQUIRER, &mut preauth);
+    assert_eq!(code(&round_trip(&net, &switch, preauth.clone())), "00");
+    let mut completion = net.referring("0200", "000000", &preauth, 186);
+    completion.set_str(25, "06").unwrap();
+    net.sign(ACQUIRER, &mut completion);
+    assert_eq!(code(&round_trip(&net, &switch, completion.clone())), "00");
+    let mut void = net.referring("0200", "020000", &completion, 187);
+    void.set_str(25, "06").unwrap();
+    net.sign(ACQUIRER, &mut void);
+    assert_eq!(code(&round_trip(&net, &switch, void)), "00");
 
     let records = switch.journal().clearing_records(&network::settlement_date(NOW_MS, 0)).unwrap();
     let summary: Vec<(String, u64, bool)> =
@@ -694,6 +707,8 @@ fn clearing_records_of_the_day(backend: Backend) {
             ("purchase".to_owned(), 12_500, false),
             ("purchase".to_owned(), 2_000, true),
             ("reversal".to_owned(), 12_500, false),
+            ("completion".to_owned(), 3_000, false),
+            ("completion_void".to_owned(), 3_000, false),
         ]
     );
     assert_eq!(records[2].original_exchange_id, Some(records[0].exchange_id));
