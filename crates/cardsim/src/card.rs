@@ -192,12 +192,12 @@ impl SimCard {
 impl ChipCard for SimCard {
     fn generate_ac(&mut self, terminal: &TerminalData) -> Result<Vec<u8>> {
         let chip = self.chip.as_mut().ok_or(CardError::NoChip)?;
-        let atc = chip.atc.checked_add(1).ok_or_else(|| CardError::Security("the ATC is exhausted".into()))?;
         // The counter is on the card (its file) before the cryptogram leaves it: a run that
-        // dies after sending still never repeats an ATC.
-        if let Some(path) = &self.file {
-            card_file::store_atc(path, &self.pan, atc)?;
-        }
+        // dies after sending still never repeats an ATC, nor does another run of the same file.
+        let atc = match &self.file {
+            Some(path) => card_file::next_atc(path, &self.pan, chip.atc)?,
+            None => chip.atc.checked_add(1).ok_or_else(|| CardError::Security("the ATC is exhausted".into()))?,
+        };
         chip.atc = atc;
         let (field55, cryptogram) = chip::generate_ac(&chip.icc_master_key, atc, terminal)?;
         chip.last = Some(cryptogram);

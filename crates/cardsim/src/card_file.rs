@@ -31,18 +31,33 @@ pub(crate) fn read(path: &Path) -> Result<Vec<Value>> {
     }
 }
 
-/// Write the transaction counter `atc` of the card `pan` back into `path`, atomically. The
-/// stored counter never goes down (two runs of one card file keep the higher one).
-pub(crate) fn store_atc(path: &Path, pan: &str, atc: u16) -> Result<()> {
+/// The next transaction counter of the card `pan` in `path`, written back before it is used:
+/// one above both the file's and `atc_held` (what this process last used). Under an exclusive
+/// lock on a sidecar lock file, so two runs using one card file at once never share a counter;
+/// the file is replaced atomically and its counter never goes down.
+pub(crate) fn next_atc(path: &Path, pan: &str, atc_held: u16) -> Result<u16> {
+    let name = path.file_name().ok_or_else(|| file_error(path, "not a file name"))?;
+    let mut lock_name = std::ffi::OsString::from(".");
+    lock_name.push(name);
+    lock_name.push(".lock");
+    let lock_path = path.with_file_name(lock_name);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| file_error(&lock_path, e))?;
+    lock.lock().map_err(|e| file_error(&lock_path, e))?;
     let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
     let mut value: Value = serde_json::from_str(&text).map_err(|e| file_error(path, format!("not JSON: {e}")))?;
-    let mut found = false;
+    let mut next = None;
     let mut update = |card: &mut Value| {
         if card.get("pan").and_then(Value::as_str) == Some(pan) {
-            let stored = card.get("atc").and_then(Value::as_u64).unwrap_or(0);
-            if let Some(object) = card.as_object_mut() {
-                object.insert("atc".into(), Value::from(stored.max(u64::from(atc))));
-                found = true;
+            let stored = card.get("atc").and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok()).unwrap_or(0);
+            let atc = stored.max(atc_held).checked_add(1);
+            if let (Some(atc), Some(object)) = (atc, card.as_object_mut()) {
+                object.insert("atc".into(), Value::from(atc));
+                next = Some(atc);
             }
         }
     };
@@ -50,10 +65,13 @@ pub(crate) fn store_atc(path: &Path, pan: &str, atc: u16) -> Result<()> {
         Value::Array(cards) => cards.iter_mut().for_each(&mut update),
         card => update(card),
     }
-    if !found {
-        return Err(file_error(path, "the card is no longer in its file"));
-    }
+    let Some(next) = next else {
+        return Err(file_error(path, "the card is no longer in its file, or its ATC is exhausted"));
+    };
     let mut bytes = serde_json::to_vec_pretty(&value).map_err(|e| file_error(path, e))?;
     bytes.push(b'\n');
-    host::private_file::replace_private(path, &bytes).map_err(|e| file_error(path, e))
+    host::private_file::replace_private(path, &bytes).map_err(|e| file_error(path, e))?;
+    // The lock goes with the file handle.
+    drop(lock);
+    Ok(next)
 }

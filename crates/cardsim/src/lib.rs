@@ -6,8 +6,9 @@
 //!   equivalent (with the iCVV), PAN sequence number, ICC master key for AC and application
 //!   transaction counter (ATC). Loaded from the *card file* `cardnet issuer card issue --json`
 //!   prints (`card_file.rs`); a card loaded from a file writes its ATC back to it before every
-//!   cryptogram leaves the chip, so the next run continues the count (the issuer refuses an ATC
-//!   at or below the highest it has seen).
+//!   cryptogram leaves the chip (under a lock on a sidecar `.NAME.lock` file), so the next run —
+//!   or another one using the same file at the same time — continues the count (the issuer
+//!   refuses an ATC at or below the highest it has seen).
 //! * [`ChipCard`] (`chip.rs`): the two commands a reader sends an EMV chip in an online
 //!   transaction — GENERATE AC (first: the ARQC over the terminal's CDOL1 data, field 55 as
 //!   the issuer reads it, [`network::emv::ARQC_DATA_TAGS`]) and EXTERNAL AUTHENTICATE (the

@@ -183,3 +183,34 @@ fn an_authenticated_issuer_answer_completes_with_a_tc() {
     assert_ne!(expected, arqc);
     assert!(card.complete_transaction(*b"00").is_err(), "one TC per authenticated answer");
 }
+
+/// Two runs using one card file at once (two threads, each with its own load of the card)
+/// never use the same transaction counter, and the file ends at the highest.
+#[test]
+fn concurrent_users_of_one_card_file_never_share_an_atc() {
+    const EACH: usize = 25;
+    let dir = dir("concurrent");
+    let path = dir.join("card.json");
+    std::fs::write(&path, card_json(PAN).to_string()).unwrap();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut card = SimCard::load(&path).unwrap();
+                (0..EACH)
+                    .map(|_| {
+                        let field55 = card.generate_ac(&terminal()).unwrap();
+                        let atc = iso8583::tlv::find(&field55, &[0x9F, 0x36]).unwrap().unwrap().to_vec();
+                        u16::from_be_bytes([atc[0], atc[1]])
+                    })
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    let mut used: Vec<u16> = runs.into_iter().flat_map(|run| run.join().unwrap()).collect();
+    used.sort_unstable();
+    let expected: Vec<u16> = (5..5 + 2 * EACH as u16).collect();
+    assert_eq!(used, expected, "every counter once, none skipped");
+    assert_eq!(stored_atc(&path, 0), u64::from(4 + 2 * EACH as u16));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
