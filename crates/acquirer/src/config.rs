@@ -19,8 +19,9 @@ use iso8583::{Header, Spec};
 use serde::Deserialize;
 
 use crate::limits::{
-    CONFIG_BYTES_MAX, INSTITUTION_ID_LEN, REVERSAL_ATTEMPTS_MAX_DEFAULT, REVERSAL_PENDING_MAX_DEFAULT,
-    REVERSAL_RETRY_DELAY_MS_MIN_DEFAULT, SWITCH_TIMEOUT_MS_DEFAULT, SWITCH_TIMEOUT_MS_MAX,
+    BIN_PREFIX_DIGITS_MAX, CONFIG_BYTES_MAX, INSTITUTION_ID_LEN, REVERSAL_ATTEMPTS_MAX_DEFAULT,
+    REVERSAL_PENDING_MAX_DEFAULT, REVERSAL_RETRY_DELAY_MS_MIN_DEFAULT, SWITCH_TIMEOUT_MS_DEFAULT,
+    SWITCH_TIMEOUT_MS_MAX,
 };
 
 /// A configuration that cannot be used: what and where, in one line.
@@ -201,6 +202,10 @@ pub struct PosProfile {
     pub mac_messages: Vec<String>,
     /// Card organisation sent in 63.1 of responses and counted as domestic in settlement.
     pub card_organisation: String,
+    /// Other organisations by BIN prefix (`[pos.card_organisations]`, `"4" = "VIS"`): the
+    /// longest prefix of the card number names the organisation in 63.1, and settlement counts
+    /// every organisation but `card_organisation` as foreign (reference §6).
+    pub card_organisations: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for PosProfile {
@@ -218,6 +223,7 @@ impl Default for PosProfile {
                 .map(|m| (*m).to_owned())
                 .collect(),
             card_organisation: "CUP".to_owned(),
+            card_organisations: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -298,6 +304,11 @@ impl AcquirerConfig {
         out.push_str(&format!("mac_scope = {}\n", quote(scope_name(pos.mac_scope))));
         out.push_str(&format!("mac_messages = {}\n", quote_list(&pos.mac_messages)));
         out.push_str(&format!("card_organisation = {}\n", quote(&pos.card_organisation)));
+        out.push_str("# Other card organisations by BIN prefix, counted as foreign in settlement.\n");
+        out.push_str("[pos.card_organisations]\n");
+        for (prefix, organisation) in &pos.card_organisations {
+            out.push_str(&format!("{} = {}\n", quote(prefix), quote(organisation)));
+        }
         out
     }
 }
@@ -360,6 +371,8 @@ pub struct Settings {
     pub mac_scope: MacScope,
     pub mac_messages: Vec<String>,
     pub card_organisation: String,
+    /// (BIN prefix, organisation), longest prefix first.
+    pub card_organisations: Vec<(String, String)>,
 }
 
 /// Key blocks are encrypted, but there is no reason to print them: check values only.
@@ -446,10 +459,24 @@ impl Settings {
                 return Err(error(format!("pos.mac_messages: {mti} never carries a MAC (reference section 5)")));
             }
         }
+        let organisation_ok = |org: &str| org.len() == 3 && org.bytes().all(|b| b.is_ascii_alphanumeric());
         let org = &pos.card_organisation;
-        if org.len() != 3 || !org.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if !organisation_ok(org) {
             return Err(error("pos.card_organisation must be 3 letters, such as CUP"));
         }
+        let mut card_organisations = Vec::with_capacity(pos.card_organisations.len());
+        for (prefix, organisation) in &pos.card_organisations {
+            if prefix.is_empty() || prefix.len() > BIN_PREFIX_DIGITS_MAX || !digits(prefix, prefix.len()) {
+                return Err(error(format!(
+                    "pos.card_organisations: {prefix:?} is not a BIN prefix (1 to {BIN_PREFIX_DIGITS_MAX} digits)"
+                )));
+            }
+            if !organisation_ok(organisation) {
+                return Err(error(format!("pos.card_organisations: {organisation:?} must be 3 letters, such as VIS")));
+            }
+            card_organisations.push((prefix.clone(), organisation.clone()));
+        }
+        card_organisations.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
         Ok(Settings {
             institution_id: config.institution_id.clone(),
             listen,
@@ -471,7 +498,17 @@ impl Settings {
             mac_scope: pos.mac_scope,
             mac_messages: pos.mac_messages.clone(),
             card_organisation: org.clone(),
+            card_organisations,
         })
+    }
+
+    /// The card organisation of the card `pan`: the longest configured BIN prefix's, else the
+    /// acquirer's own (`card_organisation`).
+    pub fn organisation_of(&self, pan: &str) -> &str {
+        self.card_organisations
+            .iter()
+            .find(|(prefix, _)| pan.starts_with(prefix.as_str()))
+            .map_or(self.card_organisation.as_str(), |(_, organisation)| organisation.as_str())
     }
 
     /// Whether messages of `mti` carry field 64 under this profile.

@@ -49,6 +49,8 @@ const REVERSAL_RETRY_CODES: [&str; 2] = [codes::ISSUER_DOWN, codes::SYSTEM_MALFU
 /// Digits of 60.3 / 60.2 / 60.1.
 const NETWORK_CODE_SIGN_ON: [&str; 3] = ["001", "003", "004"];
 const NETWORK_CODE_SIGN_OFF: &str = "002";
+/// 63.1 of a transaction in a foreign currency whose BIN names no organisation.
+const FOREIGN_ORGANISATION: &str = "FOR";
 const NETWORK_CODE_ECHO: &str = "301";
 const NETWORK_CODE_PARAMETERS: &str = "360";
 /// Forwarder part of field 90: the acquirer sends no field 33.
@@ -210,6 +212,9 @@ pub struct Pending {
     network_request: Message,
     mak: WrappedKey,
     sign_on_required: bool,
+    /// 63.1 for the terminal's answer (from the card's BIN, which the kept request no longer
+    /// has: its track 2 is dropped).
+    card_organisation: String,
 }
 
 /// Why the switch did not answer.
@@ -1027,14 +1032,18 @@ impl Acquirer {
         })
     }
 
+    /// The card organisation of a terminal request, sent in 63.1 and kept with the
+    /// transaction: the one the card's BIN names (`[pos.card_organisations]`), else the
+    /// acquirer's own for its own currency; a transaction in another currency counts as foreign.
+    /// The terminal settles by the 63.1 it received, the host by what it kept: they agree.
     fn card_org(&self, request: &Message) -> String {
-        // Domestic (the profile's organisation, CUP) for the acquirer's own currency; a
-        // transaction in another currency counts as foreign (reference §6: 63.1 decides on a
-        // real terminal, which learns it from the response cardnet sends).
-        if request.get_str(49).is_none_or(|c| c == self.settings.currency) {
-            self.settings.card_organisation.clone()
-        } else {
-            "FOR".to_owned()
+        let by_bin = pan_of(request).map(|pan| self.settings.organisation_of(&pan).to_owned());
+        match by_bin {
+            Some(organisation) if organisation != self.settings.card_organisation => organisation,
+            _ if request.get_str(49).is_none_or(|c| c == self.settings.currency) => {
+                self.settings.card_organisation.clone()
+            }
+            _ => FOREIGN_ORGANISATION.to_owned(),
         }
     }
 
@@ -1100,7 +1109,7 @@ impl Acquirer {
         now_ms: u64,
     ) -> Result<Step> {
         let mut response = self.answer(request, code, None, now_ms);
-        response.set_str(63, &self.settings.card_organisation)?;
+        response.set_str(63, &self.card_org(request))?;
         self.sign_response(&mut response, Some(mak));
         let duplicate = code == codes::DUPLICATE;
         transact(&self.db, |tx| {
@@ -1241,6 +1250,7 @@ impl Acquirer {
                     network_request: kept_network,
                     mak: mak.clone(),
                     sign_on_required: known.state.sign_on_required,
+                    card_organisation: self.card_org(request),
                 },
             })
         })?;
@@ -1291,7 +1301,7 @@ impl Acquirer {
         if let Some(issuer) = response.get_str(100) {
             let _ = terminal_response.set_str(44, &format!("{issuer:<11}{}", self.settings.institution_id));
         }
-        terminal_response.set_str(63, &self.settings.card_organisation)?;
+        terminal_response.set_str(63, &pending.card_organisation)?;
         self.sign_response(&mut terminal_response, Some(&pending.mak));
         let amount = amount_of(&pending.terminal_request).unwrap_or(0);
         let newly_pending = transact(&self.db, |tx| {
@@ -1365,7 +1375,7 @@ impl Acquirer {
         now_ms: u64,
     ) -> Reply {
         let mut terminal_response = self.answer(&pending.terminal_request, code, None, now_ms);
-        let _ = terminal_response.set_str(63, &self.settings.card_organisation);
+        let _ = terminal_response.set_str(63, &pending.card_organisation);
         self.sign_response(&mut terminal_response, Some(&pending.mak));
         // An advice is answered by the switch at once and never reversed: the terminal sends it
         // again until it hears back.

@@ -7,6 +7,9 @@ pub const TERMINAL_ID_LEN: usize = 8;
 pub const MERCHANT_ID_LEN: usize = 15;
 /// Largest configuration file read.
 pub const CONFIG_BYTES_MAX: u64 = 1024 * 1024;
+/// Longest BIN prefix of a card organisation (`[pos.card_organisations]`): 11 digits, as a
+/// network's routing table takes.
+pub const BIN_PREFIX_DIGITS_MAX: usize = 11;
 
 /// Default wait for the switch's answer. It must stay above the switch's own issuer timeout
 /// (10 s by default) so the switch answers 98 first, and below a terminal's (typically 60 s).

@@ -51,3 +51,31 @@ fn pos_spec_may_be_a_file_beside_the_config() {
     assert!(error.is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Card organisations by BIN prefix: written by `to_toml`, read back, the longest prefix wins;
+/// a prefix that is not digits or an organisation that is not 3 letters is refused by name.
+#[test]
+fn card_organisations_by_bin_prefix() {
+    let dir = std::env::temp_dir().join(format!("cardnet-acquirer-orgs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write_config(&dir, "cup-pos");
+    let mut config = AcquirerConfig::load(&path).unwrap();
+    config.pos.card_organisations.insert("4".into(), "VIS".into());
+    config.pos.card_organisations.insert("4567".into(), "XYZ".into());
+    config.pos.card_organisations.insert("51".into(), "MCC".into());
+    std::fs::write(&path, config.to_toml()).unwrap();
+    let settings = acquirer::config::Settings::new(&AcquirerConfig::load(&path).unwrap()).unwrap();
+    assert_eq!(settings.organisation_of("4111111111111111"), "VIS");
+    assert_eq!(settings.organisation_of("4567890123456789"), "XYZ");
+    assert_eq!(settings.organisation_of("5105105105105100"), "MCC");
+    assert_eq!(settings.organisation_of("6224240000000017"), "CUP");
+    for (prefix, organisation, named) in [("4a", "VIS", "4a"), ("", "VIS", "BIN prefix"), ("4", "VISA", "VISA")] {
+        let mut bad = AcquirerConfig::load(&path).unwrap();
+        bad.pos.card_organisations.clear();
+        bad.pos.card_organisations.insert(prefix.into(), organisation.into());
+        let error = bad.validate().unwrap_err().to_string();
+        assert!(error.contains("card_organisations") && error.contains(named), "{error}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -51,6 +51,11 @@ fn database(name: &str) -> (sqlstore::Database, Option<(String, String)>) {
 }
 
 fn rig(name: &str) -> Rig {
+    rig_configured(name, |_| {})
+}
+
+/// A rig whose configuration `configure` changes first.
+fn rig_configured(name: &str, configure: impl FnOnce(&mut AcquirerConfig)) -> Rig {
     let hsm = Arc::new(SoftHsm::generate().unwrap());
     let keys = SwitchKeys::generate(hsm.as_ref()).unwrap();
     let mut config: AcquirerConfig = acquirer::dev::config_with_switch_keys(
@@ -64,6 +69,7 @@ fn rig(name: &str) -> Rig {
     )
     .unwrap();
     config.switch.timeout_ms = 1_000;
+    configure(&mut config);
     let directory = Arc::new(MemoryDirectory::new());
     let tmk = hsm.import_components(KeyType::Tmk, KeyAlgorithm::Tdes2, &[Secret::new(&TMK_CLEAR)]).unwrap();
     directory.put_merchant(MerchantRecord {
@@ -582,4 +588,38 @@ fn the_reference_vector_by_hand() {
     let body = reply.response.encode().unwrap();
     let (response_mab, received) = body.split_at(body.len() - 8);
     assert_eq!(hsm::mac::cup_ecb_mac(&mak_clear, response_mab).unwrap(), received);
+}
+
+/// A card whose BIN the profile names another organisation's (`[pos.card_organisations]`) gets
+/// that organisation in 63.1, and settlement counts it foreign on both sides: the terminal's
+/// split by 63.1 balances with the host's.
+#[test]
+fn foreign_cards_by_bin_are_settled_as_foreign() {
+    let rig = rig_configured("foreign", |config| {
+        config.pos.card_organisations.insert("4".into(), "VIS".into());
+        config.pos.card_organisations.insert("45".into(), "XYZ".into());
+    });
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let domestic = rig.exchange(terminal.envelope, terminal.purchase(&card(), 1_000, None).unwrap(), "00");
+    assert_eq!(domestic.response.get_str(63).map(|o| &o[..3]), Some("CUP"));
+    let visa = PosCard {
+        pan: "4111111111111111".into(),
+        track2: Some("4111111111111111=28062011234567890000".into()),
+        expiry_yymm: None,
+    };
+    let foreign = rig.exchange(terminal.envelope, terminal.purchase(&visa, 500, None).unwrap(), "00");
+    assert_eq!((code(&foreign), foreign.response.get_str(63).map(|o| &o[..3])), ("00", Some("VIS")));
+    let longer = PosCard {
+        pan: "4539578763621486".into(),
+        track2: Some("4539578763621486=28062011234567890000".into()),
+        expiry_yymm: None,
+    };
+    let reply = rig.exchange(terminal.envelope, terminal.purchase(&longer, 200, None).unwrap(), "00");
+    assert_eq!(reply.response.get_str(63).map(|o| &o[..3]), Some("XYZ"), "the longest prefix");
+    // Domestic 10.00 in 1; foreign 7.00 in 2: balanced on both sides.
+    let totals = format!("{:012}{:03}{:012}{:03}0{:012}{:03}{:012}{:03}0", 1_000, 1, 0, 0, 700, 2, 0, 0);
+    let reply = respond(rig.send(terminal.envelope, terminal.settlement(&totals).unwrap()));
+    let field48 = reply.response.get_str(48).unwrap();
+    assert_eq!((&field48[30..31], &field48[61..62]), ("1", "1"), "{field48}");
 }
