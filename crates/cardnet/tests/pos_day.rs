@@ -9,24 +9,20 @@
 //! * a forged response MAC: not approved, A0, the next run signs on again and sends one 0400 with
 //!   39 = A0, the issuer's hold released.
 //!
-//! A frame relay written here (std threads) sits between the terminal and the acquirer: it
-//! records what each side sent (cup-pos framing: 2-byte length, TPDU, header, message) and, when
-//! told, cuts or forges the next financial answer.
+//! A frame relay (`testnet::relay`) sits between the terminal and the acquirer: it records what
+//! each side sent and, when told, cuts or forges the next financial answer.
 
 #![cfg(unix)]
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Output;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::{ProcessNetwork, Servers, cardnet};
 use serde_json::Value;
+use testnet::relay::{FrameRelay, Mode};
 
 const CASHIER: [&str; 4] = ["--operator", "01", "--password", "1111"];
 const SUPERVISOR_PASSWORD: &str = "123456";
@@ -38,192 +34,6 @@ const POLL: Duration = Duration::from_millis(150);
 /// parties bind it, and another test's connections (ephemeral ports) could take it meanwhile.
 /// The whole file still runs in a few seconds.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-// ---- the relay -------------------------------------------------------------------------------
-
-/// Pass frames both ways.
-const PASS: u8 = 0;
-/// Forward the request, swallow the next 0110/0210 and drop both connections (once).
-const CUT: u8 = 1;
-/// Flip a bit of field 64 (the message's last byte) of the next 0110/0210 with a MAC (once).
-const FORGE_MAC: u8 = 2;
-
-/// One frame the relay saw.
-#[derive(Clone)]
-struct Frame {
-    /// Sent by the terminal (else by the acquirer).
-    from_terminal: bool,
-    /// The frame as it arrived (length prefix included).
-    bytes: Vec<u8>,
-    /// Whether it went on (false: swallowed by a cut).
-    delivered: bool,
-}
-
-/// A decoded frame: who sent it, MTI, and the message.
-struct Seen {
-    from_terminal: bool,
-    mti: String,
-    message: iso8583::Message,
-    delivered: bool,
-}
-
-impl Seen {
-    fn field(&self, number: u8) -> String {
-        self.message.get_str(number).unwrap_or("").to_owned()
-    }
-
-    /// A subfield by path (`60.3`), as text.
-    fn path(&self, path: &str) -> String {
-        let value = self.message.get_path(path).ok().flatten().unwrap_or_default();
-        String::from_utf8_lossy(value).into_owned()
-    }
-}
-
-/// A TCP relay in front of the acquirer.
-struct Relay {
-    address: String,
-    mode: Arc<AtomicU8>,
-    frames: Arc<Mutex<Vec<Frame>>>,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
-}
-
-fn read_frame(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut prefix = [0u8; 2];
-    stream.read_exact(&mut prefix)?;
-    let mut frame = vec![0u8; 2 + usize::from(u16::from_be_bytes(prefix))];
-    frame[..2].copy_from_slice(&prefix);
-    stream.read_exact(&mut frame[2..])?;
-    Ok(frame)
-}
-
-fn decode(frame: &[u8]) -> Option<iso8583::Message> {
-    iso8583::decode_framed(&iso8583::builtin::cup_pos(), frame).ok().map(|(_, message)| message)
-}
-
-fn close(a: &TcpStream, b: &TcpStream) {
-    let _ = a.shutdown(Shutdown::Both);
-    let _ = b.shutdown(Shutdown::Both);
-}
-
-/// Terminal → acquirer: record and forward.
-fn upstream(mut terminal: TcpStream, mut acquirer: TcpStream, frames: Arc<Mutex<Vec<Frame>>>) {
-    while let Ok(frame) = read_frame(&mut terminal) {
-        frames.lock().unwrap().push(Frame { from_terminal: true, bytes: frame.clone(), delivered: true });
-        if acquirer.write_all(&frame).is_err() {
-            break;
-        }
-    }
-    close(&terminal, &acquirer);
-}
-
-/// Acquirer → terminal: record, then forward, cut or forge as the mode says.
-fn downstream(mut acquirer: TcpStream, mut terminal: TcpStream, mode: Arc<AtomicU8>, frames: Arc<Mutex<Vec<Frame>>>) {
-    while let Ok(mut frame) = read_frame(&mut acquirer) {
-        let message = decode(&frame);
-        let financial = message.as_ref().is_some_and(|m| ["0110", "0210"].contains(&m.mti().to_string().as_str()));
-        let has_mac = message.as_ref().is_some_and(|m| m.has(64));
-        let recorded = frame.clone();
-        match mode.load(Ordering::SeqCst) {
-            CUT if financial => {
-                mode.store(PASS, Ordering::SeqCst);
-                frames.lock().unwrap().push(Frame { from_terminal: false, bytes: recorded, delivered: false });
-                break;
-            }
-            FORGE_MAC if financial && has_mac => {
-                mode.store(PASS, Ordering::SeqCst);
-                if let Some(last) = frame.last_mut() {
-                    *last ^= 0x01;
-                }
-            }
-            _ => {}
-        }
-        frames.lock().unwrap().push(Frame { from_terminal: false, bytes: recorded, delivered: true });
-        if terminal.write_all(&frame).is_err() {
-            break;
-        }
-    }
-    close(&terminal, &acquirer);
-}
-
-impl Relay {
-    fn start(target: String) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let mode = Arc::new(AtomicU8::new(PASS));
-        let frames = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (m, f, s) = (Arc::clone(&mode), Arc::clone(&frames), Arc::clone(&stop));
-        let accept = std::thread::spawn(move || {
-            for inbound in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(inbound) = inbound else { continue };
-                // The acquirer not there: the terminal's connection just closes.
-                let Ok(outbound) = TcpStream::connect(&target) else { continue };
-                let _ = (inbound.set_nodelay(true), outbound.set_nodelay(true));
-                let (Ok(terminal), Ok(acquirer)) = (inbound.try_clone(), outbound.try_clone()) else { continue };
-                let frames = Arc::clone(&f);
-                std::thread::spawn(move || upstream(inbound, outbound, frames));
-                let (mode, frames) = (Arc::clone(&m), Arc::clone(&f));
-                std::thread::spawn(move || downstream(acquirer, terminal, mode, frames));
-            }
-        });
-        Relay { address, mode, frames, stop, accept: Some(accept) }
-    }
-
-    fn set(&self, mode: u8) {
-        self.mode.store(mode, Ordering::SeqCst);
-    }
-
-    /// Frames seen so far (a mark for [`Relay::since`]).
-    fn mark(&self) -> usize {
-        self.frames.lock().unwrap().len()
-    }
-
-    /// The frames seen after `mark`, decoded.
-    fn since(&self, mark: usize) -> Vec<Seen> {
-        let frames: Vec<Frame> = self.frames.lock().unwrap()[mark..].to_vec();
-        frames
-            .into_iter()
-            .map(|frame| {
-                let message = decode(&frame.bytes).expect("the relay sees only cup-pos frames");
-                Seen {
-                    from_terminal: frame.from_terminal,
-                    mti: message.mti().to_string(),
-                    message,
-                    delivered: frame.delivered,
-                }
-            })
-            .collect()
-    }
-
-    /// The MTIs the terminal sent after `mark`, in order.
-    fn sent_mtis(&self, mark: usize) -> Vec<String> {
-        self.since(mark).into_iter().filter(|s| s.from_terminal).map(|s| s.mti).collect()
-    }
-
-    /// (field 11, field 39) of every 0400 the terminal sent after `mark`.
-    fn reversals(&self, mark: usize) -> Vec<(String, String)> {
-        self.since(mark)
-            .into_iter()
-            .filter(|s| s.from_terminal && s.mti == "0400")
-            .map(|s| (s.field(11), s.field(39)))
-            .collect()
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = TcpStream::connect(&self.address);
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
-    }
-}
 
 // ---- the terminal, scripted ------------------------------------------------------------------
 
@@ -471,8 +281,8 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
     let (mut day, issued) = Day::start("pos-day-a", &cards);
     let [credit, poor, expired] = [&issued[0], &issued[1], &issued[2]];
     let debit = day.network.card.clone();
-    let relay = Relay::start(day.network.acquirer_listen());
-    let (config, debit_file) = day.network.terminal_files_via("POS00001", &relay.address, 10_000);
+    let relay = FrameRelay::start(&day.network.acquirer_listen()).unwrap();
+    let (config, debit_file) = day.network.terminal_files_via("POS00001", relay.address(), 10_000);
     let credit_file = day.card_file("credit", credit);
     let poor_file = day.card_file("poor", poor);
     let expired_file = day.card_file("expired", expired);
@@ -683,8 +493,8 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
 fn the_network_cut_mid_sale_is_reversed_exactly_once_by_the_next_run() {
     let (mut day, _) = Day::start("pos-day-cut", &[]);
     let card = day.network.card.clone();
-    let relay = Relay::start(day.network.acquirer_listen());
-    let (config, card_file) = day.network.terminal_files_via("POS00001", &relay.address, 3_000);
+    let relay = FrameRelay::start(&day.network.acquirer_listen()).unwrap();
+    let (config, card_file) = day.network.terminal_files_via("POS00001", relay.address(), 3_000);
     let mut till = Till::new(config);
     let start = card["available_minor"].as_i64().unwrap();
     till.wait_ready(&card_file);
@@ -692,7 +502,7 @@ fn the_network_cut_mid_sale_is_reversed_exactly_once_by_the_next_run() {
     approved(&first, "sale", Some(3_000));
 
     // The acquirer approves (the issuer holds 40.00); the answer never reaches the terminal.
-    relay.set(CUT);
+    relay.set(Mode::CutNextAnswer);
     let mark = relay.mark();
     let begun = Instant::now();
     let cut = till.run(&["sale", "--amount", "40.00", "--card-file", &card_file, "--entry", "chip"]);
@@ -746,14 +556,14 @@ fn the_network_cut_mid_sale_is_reversed_exactly_once_by_the_next_run() {
 fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
     let (mut day, _) = Day::start("pos-day-mac", &[]);
     let card = day.network.card.clone();
-    let relay = Relay::start(day.network.acquirer_listen());
-    let (config, card_file) = day.network.terminal_files_via("POS00002", &relay.address, 5_000);
+    let relay = FrameRelay::start(&day.network.acquirer_listen()).unwrap();
+    let (config, card_file) = day.network.terminal_files_via("POS00002", relay.address(), 5_000);
     let mut till = Till::new(config);
     let start = card["available_minor"].as_i64().unwrap();
     till.wait_ready(&card_file);
     let slip_before = text(&till.run(&["reprint"])["receipt"]);
 
-    relay.set(FORGE_MAC);
+    relay.set(Mode::ForgeNextMac);
     let mark = relay.mark();
     let forged = till.run(&["--lang", "en", "sale", "--amount", "25.00", "--card-file", &card_file, "--entry", "tap"]);
     assert_eq!(forged["approved"], false, "{forged}");

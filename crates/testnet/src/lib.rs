@@ -12,3 +12,4 @@ pub mod card;
 pub mod net;
 pub mod pos;
 pub mod proxy;
+pub mod relay;

@@ -3,12 +3,9 @@
 //! (field 55 from the card simulator's ARQC), declines with their reasons, slips (签购单) and the
 //! reprint, a balanced settlement; the network cut mid-transaction and the 98 reversal sent
 //! exactly once after the terminal restarts; a forged response MAC reversed with A0. A frame
-//! shim between terminal and acquirer (in this file) records what the terminal sends and cuts or
-//! forges what comes back.
+//! relay between terminal and acquirer (`testnet::relay`) records what the terminal sends and
+//! cuts or forges what comes back.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hsm::Secret;
@@ -17,8 +14,7 @@ use terminal::{Card, Entry, Kind, Outcome, Pos, Terminal, TerminalConfig, TxnReq
 use testnet::acquirer_host::{self, MERCHANT_NAME};
 use testnet::card::SimCard;
 use testnet::net::{ISSUER_A, NetworkOptions, TestNetwork, blocking};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use testnet::relay::{FrameRelay, Mode};
 
 const SUPERVISOR_PASSWORD: &[u8] = b"123456";
 const CASHIER_PASSWORD: &[u8] = b"1111";
@@ -135,119 +131,9 @@ async fn await_available(net: &TestNetwork, sim: &SimCard, expected: i64) {
     panic!("available balance {} never became {expected}", available(net, sim));
 }
 
-// ---- the shim ------------------------------------------------------------------------------
-
-/// Pass frames both ways.
-const PASS: u8 = 0;
-/// Flip the last byte (field 64) of an 0110/0210 response with a MAC.
-const FORGE_MAC: u8 = 1;
-/// Swallow the next response and cut the connection: the network died mid-transaction.
-const CUT: u8 = 2;
-/// Refuse connections.
-const DOWN: u8 = 3;
-
-/// A frame-aware TCP shim between the terminal and the acquirer (cup-pos framing: a 2-byte
-/// binary length, then TPDU, header and message).
-struct Shim {
-    address: SocketAddr,
-    mode: Arc<AtomicU8>,
-    /// (MTI, field 39) of every message the terminal sent.
-    seen: Arc<Mutex<Vec<(String, String)>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Shim {
-    async fn start(target: SocketAddr) -> Shim {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let mode = Arc::new(AtomicU8::new(PASS));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (m, s) = (Arc::clone(&mode), Arc::clone(&seen));
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((inbound, _)) = listener.accept().await else { continue };
-                if m.load(Ordering::SeqCst) == DOWN {
-                    continue;
-                }
-                let Ok(outbound) = TcpStream::connect(target).await else { continue };
-                tokio::spawn(relay(inbound, outbound, Arc::clone(&m), Arc::clone(&s)));
-            }
-        });
-        Shim { address, mode, seen, task }
-    }
-
-    fn set(&self, mode: u8) {
-        self.mode.store(mode, Ordering::SeqCst);
-    }
-
-    fn sent(&self, mti: &str) -> Vec<String> {
-        self.seen.lock().unwrap().iter().filter(|(m, _)| m == mti).map(|(_, code)| code.clone()).collect()
-    }
-}
-
-impl Drop for Shim {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn read_frame(reader: &mut (impl AsyncRead + Unpin)) -> std::io::Result<Vec<u8>> {
-    let mut prefix = [0u8; 2];
-    reader.read_exact(&mut prefix).await?;
-    let len = usize::from(u16::from_be_bytes(prefix));
-    let mut frame = vec![0u8; 2 + len];
-    frame[..2].copy_from_slice(&prefix);
-    reader.read_exact(&mut frame[2..]).await?;
-    Ok(frame)
-}
-
-async fn upstream(
-    mut from_terminal: tokio::net::tcp::OwnedReadHalf,
-    mut to_acquirer: tokio::net::tcp::OwnedWriteHalf,
-    seen: Arc<Mutex<Vec<(String, String)>>>,
-) -> std::io::Result<()> {
-    let spec = iso8583::builtin::cup_pos();
-    loop {
-        let frame = read_frame(&mut from_terminal).await?;
-        if let Ok((_, message)) = iso8583::decode_framed(&spec, &frame) {
-            let code = message.get_str(39).unwrap_or("").to_owned();
-            seen.lock().unwrap().push((message.mti().to_string(), code));
-        }
-        to_acquirer.write_all(&frame).await?;
-    }
-}
-
-async fn downstream(
-    mut from_acquirer: tokio::net::tcp::OwnedReadHalf,
-    mut to_terminal: tokio::net::tcp::OwnedWriteHalf,
-    mode: Arc<AtomicU8>,
-) -> std::io::Result<()> {
-    let spec = iso8583::builtin::cup_pos();
-    loop {
-        let mut frame = read_frame(&mut from_acquirer).await?;
-        match mode.load(Ordering::SeqCst) {
-            CUT => return Ok(()),
-            FORGE_MAC => {
-                let forge = iso8583::decode_framed(&spec, &frame)
-                    .is_ok_and(|(_, m)| m.has(64) && ["0110", "0210"].contains(&m.mti().to_string().as_str()));
-                if forge && let Some(last) = frame.last_mut() {
-                    *last ^= 0x5A;
-                }
-            }
-            _ => {}
-        }
-        to_terminal.write_all(&frame).await?;
-    }
-}
-
-async fn relay(inbound: TcpStream, outbound: TcpStream, mode: Arc<AtomicU8>, seen: Arc<Mutex<Vec<(String, String)>>>) {
-    let (from_terminal, to_terminal) = inbound.into_split();
-    let (from_acquirer, to_acquirer) = outbound.into_split();
-    // Either side ending (or a cut) drops both connections.
-    tokio::select! {
-        _ = upstream(from_terminal, to_acquirer, seen) => {}
-        _ = downstream(from_acquirer, to_terminal, mode) => {}
-    }
+/// The 39 of every `mti` the terminal sent through `relay`.
+fn sent(relay: &FrameRelay, mti: &str) -> Vec<String> {
+    relay.since(0).into_iter().filter(|f| f.from_terminal && f.mti == mti).map(|f| f.field(39)).collect()
 }
 
 // ---- the tests -----------------------------------------------------------------------------
@@ -389,8 +275,8 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
 async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts() {
     let net = network("cut").await;
     let host = acquirer_host::start(&net, 3_000).await.unwrap();
-    let shim = Shim::start(host.server.local_addr()).await;
-    let config = host.terminal_config(&net.options.dir, &shim.address.to_string()).unwrap();
+    let relay = FrameRelay::start(&host.server.local_addr().to_string()).unwrap();
+    let config = host.terminal_config(&net.options.dir, relay.address()).unwrap();
     let mut pos = power_on(&config);
     let sim = net.issue(ISSUER_A, "debit", Some(100_000)).unwrap();
 
@@ -400,26 +286,26 @@ async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts()
     let before = available(&net, &sim);
 
     // The acquirer approves (the issuer holds 4 000), and the answer never arrives.
-    shim.set(CUT);
+    relay.set(Mode::CutNextAnswer);
     let card = read(&sim, Entry::Chip);
     let cut = pos.transact(&request(Kind::Purchase, Some(card), Some(4_000), Some(pin_of(&sim)))).await.unwrap();
     assert!(!cut.approved && cut.receipt.is_none(), "{cut:?}");
     assert_eq!(cut.reversal_pending.as_deref(), Some("98"));
     await_available(&net, &sim, before - 4_000).await;
     // The line stays down, and the terminal is switched off.
-    shim.set(DOWN);
+    relay.set(Mode::Down);
     drop(pos);
-    assert!(shim.sent("0400").is_empty(), "no reversal could be sent yet");
+    assert!(sent(&relay, "0400").is_empty(), "no reversal could be sent yet");
 
     // Power on again: the reversal is on disk and goes before the next sale, once.
-    shim.set(PASS);
+    relay.set(Mode::Pass);
     let mut pos = power_on(&config);
     assert_eq!(pos.terminal().pending_reversal().unwrap(), Some((cut.trace.clone(), "98".to_owned())));
     let card = read(&sim, Entry::Swipe);
     let next = pos.transact(&request(Kind::Purchase, Some(card), Some(1_000), Some(pin_of(&sim)))).await.unwrap();
     assert!(next.approved, "{next:?}");
     assert!(pos.notices().iter().any(|n| n.contains("reversal of trace")), "{:?}", pos.notices());
-    assert_eq!(shim.sent("0400"), vec!["98".to_owned()], "exactly one reversal, reason 98");
+    assert_eq!(sent(&relay, "0400"), vec!["98".to_owned()], "exactly one reversal, reason 98");
     assert_eq!(pos.terminal().pending_reversal().unwrap(), None);
     // The issuer's hold of 4 000 is voided; only the new sale is taken.
     await_available(&net, &sim, before - 1_000).await;
@@ -432,7 +318,7 @@ async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts()
     drop(pos);
     let mut pos = power_on(&config);
     pos.flush_reversal().await.unwrap();
-    assert_eq!(shim.sent("0400").len(), 1, "still one reversal after another restart");
+    assert_eq!(sent(&relay, "0400").len(), 1, "still one reversal after another restart");
     await_available(&net, &sim, before - 1_500).await;
     assert_eq!(voided(&net, &sim, 4_000), 1);
     blocking(|| net.issuer(ISSUER_A).check_ledger()).unwrap();
@@ -444,14 +330,14 @@ async fn the_network_cut_mid_sale_is_reversed_once_after_the_terminal_restarts()
 async fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
     let net = network("mac").await;
     let host = acquirer_host::start(&net, 3_000).await.unwrap();
-    let shim = Shim::start(host.server.local_addr()).await;
-    let config = host.terminal_config(&net.options.dir, &shim.address.to_string()).unwrap();
+    let relay = FrameRelay::start(&host.server.local_addr().to_string()).unwrap();
+    let config = host.terminal_config(&net.options.dir, relay.address()).unwrap();
     let mut pos = power_on(&config);
     let sim = net.issue(ISSUER_A, "debit", Some(100_000)).unwrap();
     assert!(pos.sign_on().await.unwrap().approved);
     let before = available(&net, &sim);
 
-    shim.set(FORGE_MAC);
+    relay.set(Mode::ForgeNextMac);
     let card = read(&sim, Entry::Contactless);
     let forged = pos.transact(&request(Kind::Purchase, Some(card), Some(2_500), Some(pin_of(&sim)))).await.unwrap();
     assert!(!forged.approved && forged.receipt.is_none(), "{forged:?}");
@@ -462,12 +348,12 @@ async fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
     await_available(&net, &sim, before - 2_500).await;
 
     // The next sale signs on again, sends the A0 reversal first, then goes through.
-    shim.set(PASS);
+    relay.set(Mode::Pass);
     let card = read(&sim, Entry::Swipe);
     let next = pos.transact(&request(Kind::Purchase, Some(card), Some(1_000), Some(pin_of(&sim)))).await.unwrap();
     assert!(next.approved, "{next:?}");
-    assert_eq!(shim.sent("0400"), vec!["A0".to_owned()], "one reversal, reason A0");
-    assert!(shim.sent("0800").len() >= 2, "signed on again after A0");
+    assert_eq!(sent(&relay, "0400"), vec!["A0".to_owned()], "one reversal, reason A0");
+    assert!(sent(&relay, "0800").len() >= 2, "signed on again after A0");
     await_available(&net, &sim, before - 1_000).await;
     assert_eq!(voided(&net, &sim, 2_500), 1, "the issuer voided the forged approval's hold");
     blocking(|| net.issuer(ISSUER_A).check_ledger()).unwrap();
