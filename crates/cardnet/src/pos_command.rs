@@ -20,9 +20,8 @@
 //! again with the reprint marker (from the terminal's journal, no network); `parameters` runs
 //! the parameter download (0800/360) that gives the slips the merchant's name; `journal
 //! [--batch N]` prints the batch journal (open or closed batches, masked), the terminal's side of
-//! reconciliation; `operator list`
-//! and `operator set --number NN [--role cashier|supervisor] --new-password P` (with
-//! `--supervisor-password`) manage the operators on the terminal, without the host.
+//! reconciliation; `operator list` and `operator set --number NN [--role cashier|supervisor]
+//! --new-password P` (with `--supervisor-password`) manage the operators, without the host.
 //!
 //! A test card is given with `--card-file` (the card file `cardnet issuer card issue --json`
 //! prints: pan, pin, track2, expiry and, for the chip, chip_track2, card_sequence,
