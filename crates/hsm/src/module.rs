@@ -162,6 +162,24 @@ pub trait SecurityModule: Send + Sync {
     /// Verify an ARQC and compute the ARPC that answers it.
     fn generate_arpc(&self, imk: &WrappedKey, request: &ArqcRequest<'_>, method: ArpcMethod<'_>) -> Result<Vec<u8>>;
 
+    /// Issue a PIN for IBM 3624 verification: a random PIN of `pin_length` digits (as
+    /// [`SecurityModule::generate_pin`]) and its offset under `pvk` (as long as the PIN, so the
+    /// whole PIN is checked) for `validation_data` (16 hex digits) and `decimalization_table`
+    /// (16 decimal digits). The clear PIN comes out once, for the PIN mailer; the issuer keeps
+    /// only the offset.
+    ///
+    /// A default body answers `Unsupported`, so a module written before this method still builds.
+    fn generate_pin_ibm3624(
+        &self,
+        pvk: &WrappedKey,
+        validation_data: &str,
+        decimalization_table: &str,
+        pin_length: usize,
+    ) -> Result<(Secret, String)> {
+        let _ = (pvk, validation_data, decimalization_table, pin_length);
+        Err(Error::Unsupported("IBM 3624 PIN issuance"))
+    }
+
     /// Card personalisation: the ICC master key for AC of the card `pan`/`psn` (option A or B
     /// by PAN length) derived from the issuer master key `imk`, in clear, for the chip. This
     /// is the one place a clear key leaves the module: into the card being personalised, as a

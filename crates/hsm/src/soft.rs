@@ -339,6 +339,19 @@ impl SecurityModule for SoftHsm {
         Ok((pin, pvv))
     }
 
+    fn generate_pin_ibm3624(
+        &self,
+        pvk: &WrappedKey,
+        validation_data: &str,
+        decimalization_table: &str,
+        pin_length: usize,
+    ) -> Result<(Secret, String)> {
+        let clear_pvk = self.open(pvk, &[KeyType::Pvk], "issue a PIN")?;
+        let pin = card::random_pin(pin_length)?;
+        let offset = card::ibm3624_offset(clear_pvk.expose(), validation_data, decimalization_table, &pin, pin_length)?;
+        Ok((pin, offset))
+    }
+
     fn encrypt_data(&self, dek: &WrappedKey, plaintext: &[u8]) -> Result<Vec<u8>> {
         let clear = self.open_dek(dek, "encrypt data")?;
         data::seal(clear.expose(), plaintext)

@@ -448,6 +448,37 @@ fn generated_pins_verify_against_their_pvv() {
     assert!(matches!(hsm.generate_pin(&zpk, pan, 4, 1).unwrap_err(), Error::KeyUsage { .. }));
 }
 
+/// IBM 3624 issuance: the offset (as long as the PIN) verifies the PIN through the module and
+/// through the clear algorithm, and no other PIN; wrong inputs are refused.
+#[test]
+fn generated_pins_verify_against_their_ibm3624_offset() {
+    let hsm = module();
+    let pvk = hsm.generate_key(KeyType::Pvk, KeyAlgorithm::Tdes2).unwrap();
+    let zpk = hsm.generate_key(KeyType::Zpk, KeyAlgorithm::Tdes2).unwrap();
+    let pan = "6224242900000113";
+    let validation = hsm::card::account_validation_data(pan).unwrap();
+    let table = "0123456789012345";
+    for length in [4, 6] {
+        let (pin, offset) = hsm.generate_pin_ibm3624(&pvk, &validation, table, length).unwrap();
+        assert_eq!((pin.len(), offset.len()), (length, length));
+        let verification =
+            PinVerification::Ibm3624 { offset: &offset, decimalization_table: table, validation_data: &validation };
+        let block = hsm.encrypt_pin(&zpk, PinFormat::Iso0, &pin, pan).unwrap();
+        hsm.verify_pin(&zpk, PinFormat::Iso0, &block, pan, &pvk, &verification).unwrap();
+        let mut other = pin.expose().to_vec();
+        let last = other.len() - 1;
+        other[last] = if other[last] == b'9' { b'0' } else { other[last] + 1 };
+        let other_block = hsm.encrypt_pin(&zpk, PinFormat::Iso0, &Secret::from_vec(other), pan).unwrap();
+        assert_eq!(
+            hsm.verify_pin(&zpk, PinFormat::Iso0, &other_block, pan, &pvk, &verification).unwrap_err(),
+            Error::Verification("PIN")
+        );
+    }
+    assert!(hsm.generate_pin_ibm3624(&pvk, &validation, "01234567890123", 4).unwrap_err().is_bad_input());
+    assert!(hsm.generate_pin_ibm3624(&pvk, "XYZ", table, 4).unwrap_err().is_bad_input());
+    assert!(matches!(hsm.generate_pin_ibm3624(&zpk, &validation, table, 4).unwrap_err(), Error::KeyUsage { .. }));
+}
+
 #[test]
 fn lmk_file_round_trip_and_errors() {
     let dir = std::env::temp_dir().join(format!("cardnet-hsm-lmk-{}", std::process::id()));

@@ -10,7 +10,7 @@ use std::fmt;
 use clock::UtcDateTime;
 use hsm::Secret;
 
-use crate::config::ProductKind;
+use crate::config::{PinMethod, ProductKind};
 use crate::error::{IssuerError, Result};
 use crate::issuer::Issuer;
 use crate::limits::{AMOUNT_MAX_MINOR, CARD_LIST_MAX, PAN_DRAWS_MAX};
@@ -23,7 +23,7 @@ const FIRST_CARD_SEQUENCE: &str = "01";
 /// PAN would take the track past its 37 characters.
 const TRACK2_FILLER: &str = "000";
 /// Field 35 holds at most this many characters.
-const TRACK2_LEN_MAX: usize = 37;
+pub(crate) const TRACK2_LEN_MAX: usize = 37;
 /// Service codes of the CVV2 (printed on the card) and the iCVV (chip track 2 equivalent).
 const CVV2_SERVICE_CODE: &str = "000";
 const ICVV_SERVICE_CODE: &str = "999";
@@ -178,7 +178,17 @@ impl Issuer {
             if product.excluded_prefixes.iter().any(|prefix| pan.starts_with(prefix.as_str())) {
                 continue; // a range of the BIN routed elsewhere: draw another
             }
-            let (pin, pvv) = self.hsm.generate_pin(&keys.pvk, &pan, product.pin_length, keys.pvk_index)?;
+            // The PVV, or the IBM 3624 offset: kept on the record and written where track 2 has
+            // its PIN verification value.
+            let (pin, pvv) = match product.pin_verification {
+                PinMethod::Pvv => self.hsm.generate_pin(&keys.pvk, &pan, product.pin_length, keys.pvk_index)?,
+                PinMethod::Ibm3624 => self.hsm.generate_pin_ibm3624(
+                    &keys.pvk,
+                    &hsm::card::account_validation_data(&pan)?,
+                    &keys.decimalization_table,
+                    product.pin_length,
+                )?,
+            };
             let new = NewCard {
                 pan_hash: self.pan_hash(&pan)?,
                 pan_sealed: self.hsm.encrypt_data(&keys.dek, pan.as_bytes())?,
@@ -188,6 +198,7 @@ impl Issuer {
                 kind: product.kind,
                 pvki: keys.pvk_index,
                 pvv: pvv.clone(),
+                pin_method: product.pin_verification,
                 service_code: product.service_code.clone(),
                 card_sequence: FIRST_CARD_SEQUENCE.to_owned(),
                 pin_required: product.pin_required,

@@ -25,6 +25,7 @@
 //! switch_zak = "…"
 //! pvk = "…"
 //! pvk_index = 1
+//! decimalization_table = "0123456789012345"   # IBM 3624 products only
 //! cvk = "…"
 //! imk_ac = "…"
 //! dek = "…"
@@ -51,9 +52,10 @@ use serde::Deserialize;
 use crate::error::{IssuerError, Result};
 use crate::limits::{
     BIN_LEN_MAX, BIN_LEN_MIN, BUSINESS_DAY_OFFSET_MINUTES_MAX, CARD_VALIDITY_MONTHS_DEFAULT, CARD_VALIDITY_MONTHS_MAX,
-    CONFIG_BYTES_MAX, EXCLUDED_PREFIXES_MAX, HOLD_DAYS_MAX, INSTITUTION_ID_LEN, KEY_GRACE_MS_DEFAULT, KEY_GRACE_MS_MAX,
-    PAN_LEN_DEFAULT, PAN_LEN_MAX, PAN_LEN_MIN, PIN_LENGTH_DEFAULT, PIN_TRIES_MAX_DEFAULT, PIN_TRIES_MAX_LIMIT,
-    PREAUTH_HOLD_DAYS_DEFAULT, PRODUCT_NAME_LEN_MAX, PRODUCTS_MAX, PURCHASE_HOLD_DAYS_DEFAULT,
+    CONFIG_BYTES_MAX, DECIMALIZATION_TABLE_DIGITS, EXCLUDED_PREFIXES_MAX, HOLD_DAYS_MAX, INSTITUTION_ID_LEN,
+    KEY_GRACE_MS_DEFAULT, KEY_GRACE_MS_MAX, PAN_LEN_DEFAULT, PAN_LEN_MAX, PAN_LEN_MIN, PIN_LENGTH_DEFAULT,
+    PIN_TRIES_MAX_DEFAULT, PIN_TRIES_MAX_LIMIT, PREAUTH_HOLD_DAYS_DEFAULT, PRODUCT_NAME_LEN_MAX, PRODUCTS_MAX,
+    PURCHASE_HOLD_DAYS_DEFAULT,
 };
 
 /// The issuer's configuration file.
@@ -118,6 +120,10 @@ pub struct KeysConfig {
     /// The PVK's index, one digit, written into track 2 (PVKI).
     #[serde(default = "default_pvk_index")]
     pub pvk_index: u8,
+    /// The decimalization table of IBM 3624 PIN offsets (16 decimal digits; products with
+    /// `pin_verification = "ibm3624"`).
+    #[serde(default = "default_decimalization_table")]
+    pub decimalization_table: String,
     /// Card verification key (CVV, CVV2, iCVV).
     pub cvk: String,
     /// EMV issuer master key for application cryptograms.
@@ -196,6 +202,39 @@ pub struct ProductConfig {
     /// can take it).
     #[serde(default = "default_service_code")]
     pub service_code: String,
+    /// How the PIN is verified: `pvv` (Visa PVV on the card's record and track) or `ibm3624`
+    /// (an IBM 3624 offset as long as the PIN, under the same PVK, with the account number as
+    /// validation data and `keys.decimalization_table`).
+    #[serde(default)]
+    pub pin_verification: PinMethod,
+}
+
+/// How an issued card's PIN is verified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PinMethod {
+    /// Visa PVV (4 digits) with the PVK index.
+    #[default]
+    Pvv,
+    /// IBM 3624 offset.
+    Ibm3624,
+}
+
+impl PinMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            PinMethod::Pvv => "pvv",
+            PinMethod::Ibm3624 => "ibm3624",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<PinMethod> {
+        match name {
+            "pvv" => Some(PinMethod::Pvv),
+            "ibm3624" => Some(PinMethod::Ibm3624),
+            _ => None,
+        }
+    }
 }
 
 fn default_database() -> String {
@@ -215,6 +254,9 @@ fn default_purchase_hold_days() -> u32 {
 }
 fn default_key_grace_ms() -> u64 {
     KEY_GRACE_MS_DEFAULT
+}
+fn default_decimalization_table() -> String {
+    crate::limits::DECIMALIZATION_TABLE_DEFAULT.to_owned()
 }
 fn default_pvk_index() -> u8 {
     1
@@ -309,6 +351,7 @@ impl IssuerConfig {
         line(format!("switch_zak = {}", quote(&self.keys.switch_zak)));
         line(format!("pvk = {}", quote(&self.keys.pvk)));
         line(format!("pvk_index = {}", self.keys.pvk_index));
+        line(format!("decimalization_table = {}", quote(&self.keys.decimalization_table)));
         line(format!("cvk = {}", quote(&self.keys.cvk)));
         line(format!("imk_ac = {}", quote(&self.keys.imk_ac)));
         line(format!("dek = {}", quote(&self.keys.dek)));
@@ -329,6 +372,7 @@ impl IssuerConfig {
             line(format!("pin_length = {}", product.pin_length));
             line(format!("validity_months = {}", product.validity_months));
             line(format!("service_code = {}", quote(&product.service_code)));
+            line(format!("pin_verification = {}", quote(product.pin_verification.name())));
         }
         out
     }
@@ -343,6 +387,7 @@ pub struct Keys {
     pub switch_zak: WrappedKey,
     pub pvk: WrappedKey,
     pub pvk_index: u8,
+    pub decimalization_table: String,
     pub cvk: WrappedKey,
     pub imk_ac: WrappedKey,
     pub dek: WrappedKey,
@@ -433,12 +478,16 @@ impl Settings {
         if config.keys.pvk_index > 9 {
             return bad("keys.pvk_index must be one digit (0 to 9)".into());
         }
+        if !digits(&config.keys.decimalization_table, DECIMALIZATION_TABLE_DIGITS) {
+            return bad(format!("keys.decimalization_table must be {DECIMALIZATION_TABLE_DIGITS} decimal digits"));
+        }
         let keys = Keys {
             switch_zmk: key("switch_zmk", &config.keys.switch_zmk, KeyType::Zmk)?,
             switch_zpk: key("switch_zpk", &config.keys.switch_zpk, KeyType::Zpk)?,
             switch_zak: key("switch_zak", &config.keys.switch_zak, KeyType::Zak)?,
             pvk: key("pvk", &config.keys.pvk, KeyType::Pvk)?,
             pvk_index: config.keys.pvk_index,
+            decimalization_table: config.keys.decimalization_table.clone(),
             cvk: key("cvk", &config.keys.cvk, KeyType::Cvk)?,
             imk_ac: key("imk_ac", &config.keys.imk_ac, KeyType::ImkAc)?,
             dek: key("dek", &config.keys.dek, KeyType::Dek)?,
@@ -529,6 +578,14 @@ fn check_product(index: usize, product: &ProductConfig) -> Result<()> {
     }
     if !digits(&product.service_code, 3) || product.service_code == "999" {
         return bad("service_code must be 3 digits (999 is reserved for the iCVV)".into());
+    }
+    // Track 2 holds PAN = YYMM, service code, PVKI, the offset (as long as the PIN) and the CVV.
+    let track2_len = product.pan_length + 12 + product.pin_length;
+    if product.pin_verification == PinMethod::Ibm3624 && track2_len > crate::cards::TRACK2_LEN_MAX {
+        return bad(format!(
+            "an ibm3624 product's track 2 would be {track2_len} characters (at most {}): shorten pin_length",
+            crate::cards::TRACK2_LEN_MAX
+        ));
     }
     Ok(())
 }

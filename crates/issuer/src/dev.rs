@@ -78,6 +78,7 @@ pub fn products(bin: &str) -> Vec<ProductConfig> {
         pin_length: PIN_LENGTH_DEFAULT,
         validity_months: CARD_VALIDITY_MONTHS_DEFAULT,
         service_code: "201".to_owned(),
+        pin_verification: crate::config::PinMethod::Pvv,
     };
     vec![
         product(DEBIT_PRODUCT, ProductKind::Debit, 0),
@@ -117,6 +118,7 @@ pub fn config_with_link_keys(
             switch_zak: link.zak.block().to_owned(),
             pvk: key(KeyType::Pvk, KeyAlgorithm::Tdes2)?,
             pvk_index: 1,
+            decimalization_table: crate::limits::DECIMALIZATION_TABLE_DEFAULT.to_owned(),
             cvk: key(KeyType::Cvk, KeyAlgorithm::Tdes2)?,
             imk_ac: key(KeyType::ImkAc, KeyAlgorithm::Tdes2)?,
             dek: key(KeyType::Dek, KeyAlgorithm::Aes256)?,

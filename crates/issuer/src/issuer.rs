@@ -68,7 +68,7 @@ use network::balance::{AVAILABLE_BALANCE, AdditionalAmount, LEDGER_BALANCE};
 use network::codes;
 use sha1::{Digest, Sha1};
 
-use crate::config::{IssuerConfig, Settings};
+use crate::config::{IssuerConfig, PinMethod, Settings};
 use crate::error::{IssuerError, Result};
 use crate::limits::{CARD_LOCK_STRIPES, MS_PER_DAY, PENDING_FUNDINGS_MAX};
 use crate::linkkeys::{Link, LinkKeys};
@@ -756,16 +756,23 @@ impl Issuer {
     /// the ZPK within its grace — under the replaced one: a PIN block the switch translated just
     /// before it switched over. Only a PIN that verifies under neither counts as wrong (once).
     fn verify_pin(&self, pan: &str, card: &CardRecord, block: &[u8], keys: &LinkKeys) -> hsm::Result<()> {
-        let verify = |zpk: &WrappedKey| {
-            self.hsm.verify_pin(
-                zpk,
-                PinFormat::Iso0,
-                block,
-                pan,
-                &self.settings.keys.pvk,
-                &PinVerification::Pvv { pvki: card.pvki, pvv: &card.pvv },
-            )
+        let issuer_keys = &self.settings.keys;
+        // IBM 3624: the account number (the 12 PAN digits before the check digit) as
+        // validation data, as the offset was made at issue.
+        let validation_data = match card.pin_method {
+            PinMethod::Pvv => String::new(),
+            PinMethod::Ibm3624 => hsm::card::account_validation_data(pan)?,
         };
+        let verification = match card.pin_method {
+            PinMethod::Pvv => PinVerification::Pvv { pvki: card.pvki, pvv: &card.pvv },
+            PinMethod::Ibm3624 => PinVerification::Ibm3624 {
+                offset: &card.pvv,
+                decimalization_table: &issuer_keys.decimalization_table,
+                validation_data: &validation_data,
+            },
+        };
+        let verify =
+            |zpk: &WrappedKey| self.hsm.verify_pin(zpk, PinFormat::Iso0, block, pan, &issuer_keys.pvk, &verification);
         match (verify(&keys.zpk), &keys.previous_zpk) {
             (Err(hsm::Error::Verification(_) | hsm::Error::Input { .. }), Some(previous)) => match verify(previous) {
                 Ok(()) => Ok(()),

@@ -17,7 +17,7 @@
 //! the order of writes between them is crash-safe is explained in [`issuer`](crate::issuer).
 //!
 //! Invariants: PANs are stored encrypted under the DEK and found by a keyed hash; PINs only
-//! as PVVs; nothing clear (PAN, PIN, key) is logged or put in an error, and `Debug` shows
+//! as PVVs or IBM 3624 offsets; nothing clear (PAN, PIN, key) is logged or put in an error, and `Debug` shows
 //! masked PANs. Nothing is answered before the journal commit that records it. Money is
 //! integer minor units. A link key from the switch is used and confirmed only once its check
 //! value matched and it is stored (under the LMK; the journal keeps check values only).

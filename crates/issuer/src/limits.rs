@@ -22,6 +22,10 @@ pub const PIN_LENGTH_DEFAULT: usize = 6;
 pub const PIN_TRIES_MAX_DEFAULT: u32 = 3;
 /// The highest `pin_tries_max` a configuration may set.
 pub const PIN_TRIES_MAX_LIMIT: u32 = 9;
+/// Digits of an IBM 3624 decimalization table (one per hex nibble).
+pub const DECIMALIZATION_TABLE_DIGITS: usize = 16;
+/// The identity decimalization table: hex nibbles A–F count as 0–5.
+pub const DECIMALIZATION_TABLE_DEFAULT: &str = "0123456789012345";
 /// Days a pre-authorization hold lasts before the ledger releases it, by default.
 pub const PREAUTH_HOLD_DAYS_DEFAULT: u32 = 7;
 /// Days a purchase hold lasts if clearing never posts it (an authorization not presented),

@@ -4,7 +4,7 @@
 //!
 //! What is stored of a card is what authorization needs and nothing that would let a reader
 //! use the card: the PAN encrypted under the DEK (authenticated), its keyed hash (the unique
-//! lookup key), the masked PAN for people, the PVV (not the PIN), no CVV at all (it is
+//! lookup key), the masked PAN for people, the PVV or IBM 3624 offset (not the PIN), no CVV at all (it is
 //! recomputed under the CVK). Stored responses carry the PAN (field 2 is echoed), so they are
 //! sealed under the DEK too.
 
@@ -12,10 +12,14 @@ use std::fmt;
 
 use sqlstore::{Database, Row, Value};
 
-use crate::config::ProductKind;
+use crate::config::{PinMethod, ProductKind};
 use crate::error::{IssuerError, Result};
 
 const MIGRATION: &str = "issuer-1";
+/// Cards verified by an IBM 3624 offset: how each card's PIN is verified (its `pvv` column
+/// holds the PVV or the offset). Cards from before it are PVV cards.
+const MIGRATION_PIN_METHOD: &str = "issuer-2-pin-method";
+const SCHEMA_PIN_METHOD: [&str; 1] = ["ALTER TABLE issuer_cards ADD COLUMN pin_method TEXT NOT NULL DEFAULT 'pvv'"];
 
 const SCHEMA: [&str; 6] = [
     "CREATE TABLE issuer_cards (
@@ -185,7 +189,9 @@ pub(crate) struct CardRecord {
     pub kind: ProductKind,
     pub status: CardStatus,
     pub pvki: u8,
+    /// The PVV, or the IBM 3624 offset ([`CardRecord::pin_method`]).
     pub pvv: String,
+    pub pin_method: PinMethod,
     /// Two digits: the EMV PAN sequence number (5F34); field 23 carries it as `0` + these.
     pub card_sequence: String,
     /// The highest application transaction counter (9F36) seen in a verified ARQC; -1 before
@@ -213,12 +219,12 @@ impl fmt::Debug for CardRecord {
 
 const CARD_COLUMNS: &str = "card_id, pan_hash, pan_sealed, pan_masked, expiry, product, kind, status, pvki, pvv, \
      service_code, card_sequence, atc_max, pin_tries, pin_required, daily_amount_limit, daily_count_limit, \
-     account_id, created_ms";
+     account_id, pin_method, created_ms";
 
 /// What reads of a card select (the encrypted PAN is never needed to authorize: the PAN comes
 /// with the request).
 const CARD_SELECT: &str = "card_id, pan_hash, pan_masked, expiry, product, kind, status, pvki, pvv, card_sequence, \
-     atc_max, pin_tries, pin_required, daily_amount_limit, daily_count_limit, account_id";
+     atc_max, pin_tries, pin_required, daily_amount_limit, daily_count_limit, account_id, pin_method";
 
 fn bad_row(what: &str) -> IssuerError {
     IssuerError::Database(sqlstore::Error::new("read row", format!("{what} is not a value this build writes")))
@@ -244,6 +250,7 @@ fn card_from_row(row: &Row) -> Result<CardRecord> {
         daily_amount_limit: row.u64(13)?,
         daily_count_limit: u32::try_from(row.i64(14)?).map_err(|_| bad_row("daily count limit"))?,
         account_id: id_from_blob(&row.blob(15)?).ok_or_else(|| bad_row("account id"))?,
+        pin_method: PinMethod::from_name(&row.text(16)?).ok_or_else(|| bad_row("PIN method"))?,
     })
 }
 
@@ -270,6 +277,7 @@ pub(crate) struct NewCard {
     pub kind: ProductKind,
     pub pvki: u8,
     pub pvv: String,
+    pub pin_method: PinMethod,
     pub service_code: String,
     pub card_sequence: String,
     pub pin_required: bool,
@@ -378,6 +386,7 @@ impl CardStore {
         let db = Database::open(url)?;
         db.migrate(MIGRATION, &SCHEMA)?;
         db.migrate(crate::linkkeys::MIGRATION, &crate::linkkeys::DDL)?;
+        db.migrate(MIGRATION_PIN_METHOD, &SCHEMA_PIN_METHOD)?;
         Ok(CardStore { db })
     }
 
@@ -428,7 +437,7 @@ impl CardStore {
             tx.execute(
                 &format!(
                     "INSERT INTO issuer_cards ({CARD_COLUMNS}, updated_ms) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
                 ),
                 &[
                     card_id.into(),
@@ -449,6 +458,7 @@ impl CardStore {
                     int(card.daily_amount_limit),
                     card.daily_count_limit.into(),
                     id_blob(card.account_id),
+                    card.pin_method.name().into(),
                     now_ms.into(),
                     now_ms.into(),
                 ],

@@ -61,6 +61,15 @@ fn mistakes_are_refused_naming_the_setting() {
         ("bin", Box::new(|c| c.products[0].bin = "62".into())),
         ("named twice", Box::new(|c| c.products[1].name = "debit".into())),
         ("two stores", Box::new(|c| c.ledger = c.database.clone())),
+        ("keys.decimalization_table", Box::new(|c| c.keys.decimalization_table = "01234567890123AB".into())),
+        (
+            "shorten pin_length",
+            Box::new(|c| {
+                c.products[0].pin_verification = issuer::config::PinMethod::Ibm3624;
+                c.products[0].pan_length = 19;
+                c.products[0].pin_length = 12;
+            }),
+        ),
     ];
     for (setting, change) in cases {
         let mut config = base.clone();

@@ -28,6 +28,7 @@ on_both_backends!(
     expiry_declines,
     pin_tries_block_at_three_and_unblock_resets,
     a_right_pin_resets_the_counter_and_a_missing_pin_is_55,
+    ibm3624_cards_verify_their_pin_by_offset,
     stripe_cvv_is_checked,
     chip_arqc_is_verified_and_answered_with_an_arpc,
     daily_amount_and_count_limits,
@@ -204,6 +205,26 @@ fn a_right_pin_resets_the_counter_and_a_missing_pin_is_55(backend: Backend) {
             .unwrap();
     let response = h.send(&h.purchase(&fresh, 100).set_bytes(52, &block).sign(&h));
     assert_eq!(code(&response), codes::INCORRECT_PIN);
+}
+
+fn ibm3624_cards_verify_their_pin_by_offset(backend: Backend) {
+    let Some(mut h) = Harness::new(backend) else { return };
+    let card = h.issuer.issue_card(common::IBM3624_PRODUCT, Some(100_000)).unwrap();
+    // The offset sits where a PVV would on track 2: PVKI, then as many digits as the PIN.
+    let offset_on_track = &card.track2[card.pan.len() + 9..card.pan.len() + 9 + card.pin.len()];
+    assert!(offset_on_track.bytes().all(|b| b.is_ascii_digit()), "{}", card.track2.len());
+    assert_eq!(code(&h.send(&h.purchase(&card, 1_000).pin(&h, &card).sign(&h))), codes::APPROVED);
+    // The offset is as long as the PIN: its first digit is checked too.
+    let mut wrong = card.pin.expose().to_vec();
+    wrong[0] = if wrong[0] == b'9' { b'0' } else { wrong[0] + 1 };
+    let block = h.pin_block(&card.pan, &hsm::Secret::from_vec(wrong));
+    let response = h.send(&h.purchase(&card, 1_000).set_bytes(52, &block).sign(&h));
+    assert_eq!(code(&response), codes::INCORRECT_PIN, "every digit is checked");
+    // A PVV product's card is unaffected; after a restart each card keeps its method.
+    let pvv_card = h.debit_card(10_000);
+    h.reopen();
+    assert_eq!(code(&h.send(&h.purchase(&pvv_card, 1_000).pin(&h, &pvv_card).sign(&h))), codes::APPROVED);
+    assert_eq!(code(&h.send(&h.purchase(&card, 500).pin(&h, &card).sign(&h))), codes::APPROVED);
 }
 
 fn stripe_cvv_is_checked(backend: Backend) {

@@ -59,6 +59,9 @@ pub fn h(text: &str) -> Vec<u8> {
     iso8583::hex::decode(text).unwrap()
 }
 
+/// The harness's debit product with IBM 3624 PIN offsets.
+pub const IBM3624_PRODUCT: &str = "debit-3624";
+
 impl Harness {
     /// A fresh issuer, or `None` (with a loud note) for PostgreSQL when CARDNET_TEST_PG is unset.
     pub fn new(backend: Backend) -> Option<Harness> {
@@ -98,6 +101,11 @@ impl Harness {
         let imk =
             hsm.import_components(KeyType::ImkAc, KeyAlgorithm::Tdes2, &[first, Secret::from_vec(second)]).unwrap();
         config.keys.imk_ac = imk.block().to_owned();
+        // A debit product whose PINs are verified by IBM 3624 offsets.
+        let mut ibm3624 = config.products[0].clone();
+        ibm3624.name = IBM3624_PRODUCT.into();
+        ibm3624.pin_verification = issuer::config::PinMethod::Ibm3624;
+        config.products.push(ibm3624);
         let clock = ManualClock::from_ms(START_MS);
         let issuer = Arc::new(Issuer::open(&config, hsm.clone(), Arc::new(clock.clone())).unwrap());
         let zmk = WrappedKey::from_block(config.keys.switch_zmk.clone()).unwrap();
