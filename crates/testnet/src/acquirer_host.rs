@@ -50,7 +50,7 @@ pub struct AcquirerHost {
 /// Onboard a merchant and a terminal through the registry and start the acquirer host.
 pub async fn start(net: &TestNetwork, switch_timeout_ms: u64) -> Result<AcquirerHost, String> {
     let dir = net.options.dir.clone();
-    let db_url = format!("sqlite:{}", dir.join("acquirer.db").display());
+    let db_url = net.store_url("acquirer");
     let db = blocking(|| sqlstore::Database::open(&db_url)).map_err(|e| fail("acquirer database")(&e))?;
     let hsm = Arc::clone(&net.hsm) as Arc<dyn SecurityModule>;
     let settings = MerchantSettings {

@@ -69,7 +69,8 @@ pub struct TestNetwork {
     pub switch: Option<SwitchServer>,
     pub issuers: Vec<TestIssuer>,
     pub acquirer_keys: MemberKeys,
-    schemas: Vec<String>,
+    /// PostgreSQL schemas made for this network (dropped at shutdown).
+    schemas: std::sync::Mutex<Vec<String>>,
 }
 
 /// Run blocking party-core work (database calls) from async code: the PostgreSQL client must
@@ -130,6 +131,7 @@ impl TestNetwork {
             }
             issuers.push(TestIssuer { id, bin, config, issuer, address, proxy, stop: Some(stop), task: Some(task) });
         }
+        let schemas = std::sync::Mutex::new(schemas);
         let mut network =
             TestNetwork { options, hsm, clock, switch_config, switch: None, issuers, acquirer_keys, schemas };
         network.start_switch().await?;
@@ -257,6 +259,20 @@ impl TestNetwork {
         Ok(())
     }
 
+    /// A fresh store for another party on this network, named `name`: a SQLite file in the
+    /// network's folder, or a PostgreSQL schema (dropped first if left over, and at shutdown).
+    pub fn store_url(&self, name: &str) -> String {
+        match &self.options.postgres_url {
+            Some(url) => {
+                let schema = format!("testnet_{}_{name}", std::process::id());
+                let _ = blocking(|| sqlstore::drop_postgres_schema(url, &schema));
+                self.schemas.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(schema.clone());
+                format!("{url}#{schema}")
+            }
+            None => format!("sqlite:{}", self.options.dir.join(format!("{name}.db")).display()),
+        }
+    }
+
     /// Stop everything and drop the PostgreSQL schemas this network made.
     pub async fn shutdown(mut self) {
         self.stop_switch().await;
@@ -264,7 +280,8 @@ impl TestNetwork {
             self.stop_issuer(index).await;
         }
         if let Some(url) = &self.options.postgres_url {
-            for schema in &self.schemas {
+            let schemas = std::mem::take(&mut *self.schemas.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            for schema in &schemas {
                 let _ = blocking(|| sqlstore::drop_postgres_schema(url, schema));
             }
         }

@@ -1,7 +1,7 @@
 //! The acquirer host over TCP against the whole network: a merchant onboarded through review
 //! with the merchants registry, a terminal with an injected TMK, and a scripted cup-pos terminal
 //! (testnet::pos) that signs on, buys, voids, refunds and reverses through acquirer → switch →
-//! issuer.
+//! issuer. On SQLite files, and with every party on PostgreSQL when `CARDNET_TEST_PG` is set.
 
 use std::time::Duration;
 
@@ -10,17 +10,30 @@ use testnet::acquirer_host::{self, tmk_clear};
 use testnet::net::{ISSUER_A, NetworkOptions, TestNetwork, blocking};
 use testnet::pos::{PosCard, PosClient, PosOriginal, PosTerminal, totals48};
 
-async fn network(name: &str) -> TestNetwork {
+async fn network(name: &str, postgres_url: Option<String>) -> TestNetwork {
     let dir = std::env::temp_dir().join(format!("cardnet-acquirer-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let net = TestNetwork::start(NetworkOptions { dir, issuer_timeout_ms: 5_000, postgres_url: None }).await.unwrap();
+    let net = TestNetwork::start(NetworkOptions { dir, issuer_timeout_ms: 5_000, postgres_url }).await.unwrap();
     assert!(net.wait_issuer_ready(ISSUER_A, 5_000).await);
     net
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn terminal_to_issuer_and_back() {
-    let net = network("e2e").await;
+    terminal_to_issuer_and_back_on(network("e2e", None).await).await;
+}
+
+/// The same with the acquirer, switch, issuers and ledgers on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn terminal_to_issuer_and_back_on_postgres() {
+    let Ok(url) = std::env::var("CARDNET_TEST_PG") else {
+        eprintln!("SKIPPED: terminal_to_issuer_and_back_on_postgres: CARDNET_TEST_PG not set");
+        return;
+    };
+    terminal_to_issuer_and_back_on(network("e2e-pg", Some(url)).await).await;
+}
+
+async fn terminal_to_issuer_and_back_on(net: TestNetwork) {
     let host = acquirer_host::start(&net, 3_000).await.unwrap();
     let client = PosClient::connect(host.server.local_addr(), 10_000).await.unwrap();
     let mut terminal = PosTerminal::new(&host.terminal_id, &host.merchant_id, tmk_clear());
