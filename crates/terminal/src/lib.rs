@@ -3,7 +3,7 @@
 //!
 //! # Design
 //!
-//! * [`Terminal`] (`core.rs`) is the logic, no I/O but its own journal: it builds the next
+//! * [`Terminal`] (`core/`) is the logic, no I/O but its own journal: it builds the next
 //!   request ([`Terminal::sign_on_request`], [`Terminal::begin`], [`Terminal::reversal_request`],
 //!   [`Terminal::settlement_request`], …) and consumes what came back
 //!   ([`Terminal::on_response`], [`Terminal::on_timeout`]). A TCP shell, the TUI and the
