@@ -134,10 +134,39 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
         server.local_addr(),
         server.switch().directory().issuers().len()
     );
-    crate::serve_command::stop_signal().await;
+    run_until_stopped(&server).await;
     eprintln!("cardnet switch: stopping (answering what is in flight, signing off)");
     server.shutdown().await;
     Ok(())
+}
+
+/// Serve until Ctrl-C or SIGTERM; on SIGUSR1 (Unix) change the ZPK and ZAK of every issuer
+/// link now, each outcome on stderr — the operator's re-key without a restart (periodic changes
+/// are per member: `key_change_interval_ms`).
+async fn run_until_stopped(server: &switch::SwitchServer) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut rekey) = signal(SignalKind::user_defined1()) {
+            let stop = crate::serve_command::stop_signal();
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    _ = &mut stop => return,
+                    _ = rekey.recv() => {
+                        eprintln!("cardnet switch: SIGUSR1: changing every issuer link's ZPK and ZAK");
+                        for (issuer, key, outcome) in server.change_all_keys().await {
+                            match outcome {
+                                Ok(outcome) => eprintln!("cardnet switch: issuer {issuer} {key:?}: {outcome:?}"),
+                                Err(error) => eprintln!("cardnet switch: issuer {issuer} {key:?}: {error}"),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    crate::serve_command::stop_signal().await;
 }
 
 impl From<switch::SwitchError> for CliError {

@@ -279,3 +279,39 @@ fn network_init_then_separate_processes_approve_purchases() {
     assert_eq!(list["cards"][0]["available_minor"], 50_000 - 12_345 - 2_000 - 3_000, "all three held at the issuer");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An operator re-keys every issuer link of a running switch with SIGUSR1: each link's ZPK and
+/// ZAK change (the switch logs each outcome), the switch keeps serving, and SIGTERM still stops
+/// everything cleanly.
+#[cfg(unix)]
+#[test]
+fn sigusr1_rekeys_every_issuer_link_of_a_running_switch() {
+    const KEY_CHANGES: usize = 4;
+    let network = common::ProcessNetwork::set_up("rekey");
+    let logs = network.dir.join("logs");
+    let mut servers = network.start_logged(&logs);
+    assert!(network.wait_listening(std::time::Duration::from_secs(30)), "the parties listen");
+    let log_of = |name: &str| std::fs::read_to_string(logs.join(format!("{name}.log"))).unwrap_or_default();
+    let switch_log = || log_of("switch");
+    // The switch has signed on to both issuers (each issuer logs the 0800 it answered 0810).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !["issuer-a", "issuer-b"].iter().all(|name| log_of(name).contains("response_mti=\"0810\""))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let signal = std::process::Command::new("kill").args(["-USR1", &servers.pid(2).to_string()]).status().unwrap();
+    assert!(signal.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while switch_log().matches("Activated").count() < KEY_CHANGES && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let log = switch_log();
+    let activated: Vec<&str> = log.lines().filter(|l| l.contains("Activated")).collect();
+    assert_eq!(activated.len(), KEY_CHANGES, "ZPK and ZAK of both issuer links:\n{log}");
+    assert_eq!(activated.iter().filter(|l| l.contains("Zpk")).count(), 2, "{log}");
+    for status in servers.stop() {
+        assert!(status.success(), "a graceful stop after the re-key: {status:?}");
+    }
+    let _ = std::fs::remove_dir_all(&network.dir);
+}

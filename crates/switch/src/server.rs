@@ -257,6 +257,21 @@ impl SwitchServer {
         change_key(&self.switch, link, issuer, key, self.clock.as_ref()).await
     }
 
+    /// Change the ZPK and then the ZAK of every issuer link now (an operator's "re-key all",
+    /// `cardnet serve switch` on SIGUSR1), in the order of the issuers' ids; each change as
+    /// [`SwitchServer::change_key`] makes it. A link that is down is reported, not waited for.
+    pub async fn change_all_keys(&self) -> Vec<(String, WorkingKey, Result<KeyChangeOutcome, SwitchError>)> {
+        let mut issuers: Vec<&String> = self.links.keys().collect();
+        issuers.sort();
+        let mut outcomes = Vec::with_capacity(issuers.len() * WorkingKey::ALL.len());
+        for issuer in issuers {
+            for key in WorkingKey::ALL {
+                outcomes.push((issuer.clone(), key, self.change_key(issuer, key).await));
+            }
+        }
+        outcomes
+    }
+
     /// Stop accepting, answer what is in flight, stop delivering, sign off from the issuers.
     pub async fn shutdown(self) {
         self.server.shutdown();

@@ -205,3 +205,38 @@ async fn scheduled_key_changes_keep_the_link_working() {
     assert_eq!(available(net.issuer(ISSUER_A), &card), 100_000 - approved * AMOUNT_MINOR as i64);
     net.shutdown().await;
 }
+
+/// The operator's re-key of every link at once (`cardnet serve switch` on SIGUSR1): both keys
+/// of both issuers change, both ends agree, and purchases at both issuers still approve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_issuer_link_is_rekeyed_on_demand() {
+    let net = TestNetwork::start(options("all", None)).await.unwrap();
+    for index in [ISSUER_A, ISSUER_B] {
+        assert!(net.wait_issuer_ready(index, WAIT_MS).await, "the switch signs on to issuer {index}");
+    }
+    let switch_kcvs = |index: usize| -> Vec<String> {
+        let id = &net.issuers[index].id;
+        net.switch().unwrap().switch().link_keys(id).into_iter().map(|s| s.kcv).collect()
+    };
+    let before = (switch_kcvs(ISSUER_A), switch_kcvs(ISSUER_B));
+    let outcomes = net.switch().unwrap().change_all_keys().await;
+    let summary: Vec<(String, WorkingKey)> = outcomes.iter().map(|(id, key, _)| (id.clone(), *key)).collect();
+    let (a, b) = (net.issuers[ISSUER_A].id.clone(), net.issuers[ISSUER_B].id.clone());
+    let mut expected =
+        vec![(a.clone(), WorkingKey::Zpk), (a, WorkingKey::Zak), (b.clone(), WorkingKey::Zpk), (b, WorkingKey::Zak)];
+    expected.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(summary, expected, "ZPK then ZAK, issuer by issuer");
+    assert!(outcomes.iter().all(|(_, _, o)| matches!(o, Ok(KeyChangeOutcome::Activated { .. }))), "{outcomes:?}");
+    for (index, old) in [(ISSUER_A, &before.0), (ISSUER_B, &before.1)] {
+        let now = switch_kcvs(index);
+        assert!(now.iter().zip(old).all(|(n, o)| n != o), "issuer {index}: both keys changed");
+        let issuer: Vec<String> = net.issuer(index).link_key_status().into_iter().map(|s| s.kcv).collect();
+        assert_eq!(now, issuer, "issuer {index}: both ends hold the same keys");
+    }
+    let link = net.link("TERMALL1").await.unwrap();
+    for index in [ISSUER_A, ISSUER_B] {
+        let mut card = net.issue(index, DEBIT, Some(100_000)).unwrap();
+        assert_eq!(purchase(&link, &mut card).await.code(), codes::APPROVED, "issuer {index} after the re-key");
+    }
+    net.shutdown().await;
+}

@@ -146,19 +146,30 @@ impl ProcessNetwork {
 
     /// Every party as its own `cardnet serve` process.
     pub fn start(&self) -> Servers {
-        let spawn = |args: &[&str]| {
+        self.spawn_all(|_| Stdio::null())
+    }
+
+    /// As [`ProcessNetwork::start`], each party's stderr (its log lines) in `logs/NAME.log`
+    /// (issuer-a, issuer-b, switch, acquirer).
+    pub fn start_logged(&self, logs: &std::path::Path) -> Servers {
+        std::fs::create_dir_all(logs).unwrap();
+        self.spawn_all(|name| Stdio::from(std::fs::File::create(logs.join(format!("{name}.log"))).unwrap()))
+    }
+
+    fn spawn_all(&self, stderr: impl Fn(&str) -> Stdio) -> Servers {
+        let spawn = |name: &str, args: &[&str]| {
             Command::new(env!("CARGO_BIN_EXE_cardnet"))
                 .args(args)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(stderr(name))
                 .spawn()
                 .unwrap()
         };
         Servers(vec![
-            spawn(&["serve", "issuer", "--config", &self.issuer_a]),
-            spawn(&["serve", "issuer", "--config", &self.issuer_b]),
-            spawn(&["serve", "switch", "--config", &self.switch_config]),
-            spawn(&["serve", "acquirer", "--config", &self.acquirer_config]),
+            spawn("issuer-a", &["serve", "issuer", "--config", &self.issuer_a]),
+            spawn("issuer-b", &["serve", "issuer", "--config", &self.issuer_b]),
+            spawn("switch", &["serve", "switch", "--config", &self.switch_config]),
+            spawn("acquirer", &["serve", "acquirer", "--config", &self.acquirer_config]),
         ])
     }
 }
@@ -167,6 +178,11 @@ impl ProcessNetwork {
 pub struct Servers(Vec<Child>);
 
 impl Servers {
+    /// The process id of party `index` (0 issuer A, 1 issuer B, 2 switch, 3 acquirer).
+    pub fn pid(&self, index: usize) -> u32 {
+        self.0[index].id()
+    }
+
     /// SIGTERM to each (a graceful stop), then their exit statuses.
     pub fn stop(&mut self) -> Vec<ExitStatus> {
         for child in &mut self.0 {
