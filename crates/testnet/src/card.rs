@@ -117,9 +117,4 @@ impl SimCard {
     pub fn verify_arpc(&self, issuer_authentication_data: &[u8]) -> Result<bool, CardError> {
         self.chip()?.external_authenticate(issuer_authentication_data)
     }
-
-    /// The chip's application transaction counter (the last one used).
-    pub fn atc(&self) -> u16 {
-        self.chip().ok().and_then(|c| c.atc()).unwrap_or(0)
-    }
 }
