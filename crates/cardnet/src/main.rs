@@ -60,8 +60,10 @@ enum Command {
     /// The acquirer host's set-up: `cardnet acquirer init`.
     #[command(subcommand)]
     Acquirer(acquirer_command::AcquirerCommand),
-    /// The POS terminal: `cardnet pos --terminal-config FILE` (the cashier's screen), or scripted:
-    /// `cardnet pos run --terminal-config FILE sign-on|sale|balance|void|refund|pre-auth|pre-auth-void|completion|settle|reprint|sign-off`.
+    /// The POS terminal: `cardnet pos init` installs one; `cardnet pos --terminal ID` is the
+    /// cashier's screen; `cardnet pos run --terminal ID <command>` scripts it (sign-on, sale,
+    /// balance, void, refund, pre-auth, pre-auth-void, completion, completion-advice,
+    /// completion-void, settle, reprint, parameters, journal, operator, sign-off).
     #[command(subcommand)]
     Pos(pos_command::PosCommand),
     /// The acquirer's merchants: apply, review, activate, show, list, suspend, change-account.
