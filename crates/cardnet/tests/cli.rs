@@ -236,6 +236,12 @@ fn pos_init_installs_a_terminal_that_pos_run_finds_by_id() {
     assert!(stderr(&run).contains("unreachable") && stderr(&run).contains("127.0.0.1:9"), "{}", stderr(&run));
     let missing = cardnet(&["pos", "run", "--dir", dir_arg, "--terminal", "POS00079", "sign-on"], None);
     assert_eq!(missing.status.code(), Some(2));
+    // The cashier's screen without a terminal (stdin and stdout are pipes here): a clear error,
+    // nothing written to stdout (no screen set up or put back).
+    let screen = cardnet(&["pos", "--dir", dir_arg, "--terminal", "POS00077", "--password", "0000"], None);
+    assert!(!screen.status.success());
+    assert!(stderr(&screen).contains("needs a terminal"), "{}", stderr(&screen));
+    assert!(screen.stdout.is_empty(), "{:?}", stdout(&screen));
 
     // Operators (local, no host): the supervisor adds cashier 02, who can then log in; a wrong
     // supervisor password changes nothing.

@@ -82,6 +82,16 @@ fn ui_thread(
     requests: mpsc::UnboundedSender<Request>,
     outcomes: &std_mpsc::Receiver<Outcome>,
 ) -> io::Result<()> {
+    // Without a terminal there is no screen to set up (nor to put back: restoring would write
+    // escape sequences into whatever stdout is).
+    {
+        use std::io::IsTerminal;
+        if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
+            return Err(io::Error::other(
+                "the interactive terminal needs a terminal (stdin and stdout are not one); for scripts use `cardnet pos run`",
+            ));
+        }
+    }
     let mut screen = match ratatui::try_init() {
         Ok(screen) => screen,
         Err(error) => {
