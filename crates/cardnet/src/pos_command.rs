@@ -376,8 +376,12 @@ fn read_card(args: &CardArgs) -> Result<Option<(Card, Option<Secret>)>, CliError
         None if has_track2 => Entry::Swipe,
         None => Entry::Keyed,
     };
-    let typed = if args.no_pin { None } else { args.pin.clone().map(|p| Secret::new(p.as_bytes())) };
-    let pin = if args.no_pin { None } else { typed.or_else(|| sim.pin().cloned()) };
+    // What the cardholder types: --pin, else the PIN mailer's in the card file; --no-pin: none.
+    let pin = match (&args.pin, args.no_pin) {
+        (_, true) => None,
+        (Some(typed), false) => Some(Secret::new(typed.as_bytes())),
+        (None, false) => sim.pin().cloned(),
+    };
     let card = Card::read(&Arc::new(Mutex::new(sim)), entry).map_err(error)?;
     Ok(Some((card, pin)))
 }
