@@ -72,15 +72,7 @@ fn rig_configured(name: &str, configure: impl FnOnce(&mut AcquirerConfig)) -> Ri
     configure(&mut config);
     let directory = Arc::new(MemoryDirectory::new());
     let tmk = hsm.import_components(KeyType::Tmk, KeyAlgorithm::Tdes2, &[Secret::new(&TMK_CLEAR)]).unwrap();
-    directory.put_merchant(MerchantRecord {
-        merchant_id: MERCHANT.into(),
-        name: "CARDNET COFFEE".into(),
-        mcc: "5411".into(),
-        city: "SHANGHAI".into(),
-        status: MerchantStatus::Active,
-        single_max_minor: Some(1_000_000),
-        daily_max_minor: Some(2_000_000),
-    });
+    directory.put_merchant(merchant());
     directory.put_terminal(TerminalRecord {
         terminal_id: TERMINAL.into(),
         merchant_id: MERCHANT.into(),
@@ -97,6 +89,19 @@ fn rig_configured(name: &str, configure: impl FnOnce(&mut AcquirerConfig)) -> Ri
     )
     .unwrap();
     Rig { acquirer, hsm, directory, keys, schema }
+}
+
+/// The rig's merchant, as the registry gives it by default.
+fn merchant() -> MerchantRecord {
+    MerchantRecord {
+        merchant_id: MERCHANT.into(),
+        name: "CARDNET COFFEE".into(),
+        mcc: "5411".into(),
+        city: "SHANGHAI".into(),
+        status: MerchantStatus::Active,
+        single_max_minor: Some(1_000_000),
+        daily_max_minor: Some(2_000_000),
+    }
 }
 
 fn terminal() -> PosTerminal {
@@ -622,4 +627,255 @@ fn foreign_cards_by_bin_are_settled_as_foreign() {
     let reply = respond(rig.send(terminal.envelope, terminal.settlement(&totals).unwrap()));
     let field48 = reply.response.get_str(48).unwrap();
     assert_eq!((&field48[30..31], &field48[61..62]), ("1", "1"), "{field48}");
+}
+
+// ---- Issue 12: reversals by state, atomic original checks, voids by terminal ---------------
+
+/// What a row of the acquirer's reversal table (docs/network-flows.md §5.1) starts from: the
+/// transaction the terminal reverses, made on a fresh rig.
+#[derive(Debug, Clone, Copy)]
+enum Reversed {
+    Unknown,
+    DeclinedSale,
+    Sale,
+    VoidedSale,
+    RefundedSale,
+    Void,
+    Refund,
+    Balance,
+    PreAuth,
+    CompletedPreAuth,
+    PreAuthVoid,
+    Completion,
+    VoidedCompletion,
+    CompletionVoid,
+    CompletionAdvice,
+}
+
+/// One row: the terminal's 0400 of `reversed` is answered `code`; `forwarded` says whether a
+/// network reversal is queued.
+struct ReversalRow {
+    reversed: Reversed,
+    code: &'static str,
+    forwarded: bool,
+}
+
+/// The acquirer rows of docs/network-flows.md §5.1, in its order.
+const ACQUIRER_REVERSAL_TABLE: [ReversalRow; 15] = [
+    ReversalRow { reversed: Reversed::Unknown, code: "00", forwarded: false },
+    ReversalRow { reversed: Reversed::DeclinedSale, code: "00", forwarded: false },
+    ReversalRow { reversed: Reversed::Sale, code: "00", forwarded: true },
+    ReversalRow { reversed: Reversed::VoidedSale, code: "12", forwarded: false },
+    ReversalRow { reversed: Reversed::RefundedSale, code: "12", forwarded: false },
+    ReversalRow { reversed: Reversed::Void, code: "00", forwarded: true },
+    ReversalRow { reversed: Reversed::Refund, code: "12", forwarded: false },
+    ReversalRow { reversed: Reversed::Balance, code: "12", forwarded: false },
+    ReversalRow { reversed: Reversed::PreAuth, code: "00", forwarded: true },
+    ReversalRow { reversed: Reversed::CompletedPreAuth, code: "12", forwarded: false },
+    ReversalRow { reversed: Reversed::PreAuthVoid, code: "00", forwarded: true },
+    ReversalRow { reversed: Reversed::Completion, code: "00", forwarded: true },
+    ReversalRow { reversed: Reversed::VoidedCompletion, code: "12", forwarded: false },
+    ReversalRow { reversed: Reversed::CompletionVoid, code: "00", forwarded: true },
+    ReversalRow { reversed: Reversed::CompletionAdvice, code: "12", forwarded: false },
+];
+
+impl Rig {
+    /// An approved transaction: the request and the terminal's view of it as an original.
+    fn approved(&self, envelope: iso8583::Envelope, request: Message) -> (Message, PosOriginal) {
+        let reply = self.exchange(envelope, request.clone(), "00");
+        assert_eq!(code(&reply), "00");
+        let original = PosOriginal::of(&request, &reply.response, 7);
+        (request, original)
+    }
+
+    /// Make the transaction `reversed` names; the request the terminal would reverse.
+    fn make(&self, terminal: &mut PosTerminal, reversed: Reversed) -> Message {
+        let c = card();
+        match reversed {
+            Reversed::Unknown => terminal.purchase(&c, 1_000, None).unwrap(),
+            Reversed::DeclinedSale => {
+                let sale = terminal.purchase(&c, 1_000, None).unwrap();
+                assert_eq!(code(&self.exchange(terminal.envelope, sale.clone(), "51")), "51");
+                sale
+            }
+            Reversed::Sale => self.approved(terminal.envelope, terminal.purchase(&c, 1_000, None).unwrap()).0,
+            Reversed::VoidedSale | Reversed::Void => {
+                let (sale, original) = self.approved(terminal.envelope, terminal.purchase(&c, 1_000, None).unwrap());
+                let (void, _) = self.approved(terminal.envelope, terminal.void(&c, 1_000, &original).unwrap());
+                if matches!(reversed, Reversed::Void) { void } else { sale }
+            }
+            Reversed::RefundedSale | Reversed::Refund => {
+                let (sale, original) = self.approved(terminal.envelope, terminal.purchase(&c, 1_000, None).unwrap());
+                let (refund, _) = self.approved(terminal.envelope, terminal.refund(&c, 400, &original).unwrap());
+                if matches!(reversed, Reversed::Refund) { refund } else { sale }
+            }
+            Reversed::Balance => self.approved(terminal.envelope, terminal.balance(&c, None).unwrap()).0,
+            Reversed::PreAuth => self.approved(terminal.envelope, terminal.pre_auth(&c, 2_000, None).unwrap()).0,
+            Reversed::CompletedPreAuth
+            | Reversed::Completion
+            | Reversed::VoidedCompletion
+            | Reversed::CompletionVoid
+            | Reversed::CompletionAdvice => {
+                let (preauth, original) = self.approved(terminal.envelope, terminal.pre_auth(&c, 2_000, None).unwrap());
+                let advice = matches!(reversed, Reversed::CompletionAdvice);
+                let (completion, done) =
+                    self.approved(terminal.envelope, terminal.completion(&c, 2_000, &original, advice).unwrap());
+                let done = PosOriginal { auth_code: original.auth_code.clone(), ..done };
+                match reversed {
+                    Reversed::CompletedPreAuth => preauth,
+                    Reversed::Completion | Reversed::CompletionAdvice => completion,
+                    _ => {
+                        let (void, _) =
+                            self.approved(terminal.envelope, terminal.completion_void(&c, 2_000, &done).unwrap());
+                        if matches!(reversed, Reversed::CompletionVoid) { void } else { completion }
+                    }
+                }
+            }
+            Reversed::PreAuthVoid => {
+                let (_, original) = self.approved(terminal.envelope, terminal.pre_auth(&c, 2_000, None).unwrap());
+                self.approved(terminal.envelope, terminal.pre_auth_void(&c, 2_000, &original).unwrap()).0
+            }
+        }
+    }
+
+    fn record(&self, trace: &str) -> acquirer::TransactionRecord {
+        let batch = self.acquirer.batch_transactions(TERMINAL, 7).unwrap();
+        batch.into_iter().find(|t| t.trace == trace).expect("journaled")
+    }
+}
+
+#[test]
+fn terminal_reversals_follow_the_acquirer_table() {
+    for row in &ACQUIRER_REVERSAL_TABLE {
+        let rig = rig(&format!("revtable{:?}", row.reversed).to_lowercase());
+        let mut terminal = terminal();
+        rig.sign_on(&mut terminal, SignOnScheme::Double);
+        let request = rig.make(&mut terminal, row.reversed);
+        let before = rig.acquirer.batch_transactions(TERMINAL, 7).unwrap();
+        let reply = respond(rig.send(terminal.envelope, terminal.reversal(&request, "98").unwrap()));
+        assert_eq!(code(&reply), row.code, "{:?}", row.reversed);
+        assert!(terminal.verify(&reply.response), "{:?}: MAC'd", row.reversed);
+        let queued = rig.acquirer.reversal_counts().unwrap().0;
+        assert_eq!((reply.reversal_queued, queued == 1), (row.forwarded, row.forwarded), "{:?}", row.reversed);
+        let after = rig.acquirer.batch_transactions(TERMINAL, 7).unwrap();
+        if row.forwarded {
+            let trace = request.get_str(11).unwrap();
+            let reversed = rig.record(trace);
+            assert!(reversed.reversed, "{:?}: marked reversed", row.reversed);
+            // What it did to its original is undone: the original can be acted on again.
+            if let Some(original_id) = reversed.original_id {
+                let original = after.iter().find(|t| t.id == original_id).unwrap();
+                assert!(!original.voided && original.refunded_minor == 0, "{:?}: original live", row.reversed);
+            }
+        } else {
+            assert_eq!(before, after, "{:?}: a refused reversal changes nothing", row.reversed);
+        }
+        // A repeat of the 0400 gets the same answer and queues nothing more.
+        let repeat = respond(rig.send(terminal.envelope, terminal.reversal(&request, "98").unwrap()));
+        assert_eq!((code(&repeat), repeat.reversal_queued), (row.code, false), "{:?}", row.reversed);
+    }
+}
+
+/// Run `requests` at once on threads; how many the acquirer forwarded. Each forwarded one is
+/// answered `code` by the test switch afterwards.
+fn concurrently(rig: &Rig, envelope: iso8583::Envelope, requests: Vec<Message>, code: &str) -> usize {
+    let barrier = Arc::new(std::sync::Barrier::new(requests.len()));
+    let steps: Vec<Step> = std::thread::scope(|scope| {
+        let handles: Vec<_> = requests
+            .into_iter()
+            .map(|request| {
+                let (acquirer, barrier) = (rig.acquirer.clone(), Arc::clone(&barrier));
+                scope.spawn(move || {
+                    barrier.wait();
+                    acquirer.on_terminal_request(envelope, request, NOW_MS)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut forwarded = 0;
+    for step in steps {
+        if let Step::Forward(forward) = step {
+            forwarded += 1;
+            let answer = rig.switch_answer(&forward.network_request, code);
+            rig.acquirer.on_network_response(forward.pending, answer, NOW_MS + 100);
+        }
+    }
+    forwarded
+}
+
+#[test]
+fn concurrent_refunds_and_voids_reach_the_network_at_most_as_often_as_they_can_succeed() {
+    let rig = rig("concurrent");
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    // Eight refunds of the whole sale at once: one goes out.
+    let (_, original) = rig.approved(terminal.envelope, terminal.purchase(&card(), 8_000, None).unwrap());
+    let refunds = (0..8).map(|_| terminal.refund(&card(), 8_000, &original).unwrap()).collect();
+    assert_eq!(concurrently(&rig, terminal.envelope, refunds, "00"), 1, "refunds of the whole amount");
+    // Eight refunds of a quarter each: four go out.
+    let (_, original) = rig.approved(terminal.envelope, terminal.purchase(&card(), 8_000, None).unwrap());
+    let refunds = (0..8).map(|_| terminal.refund(&card(), 2_000, &original).unwrap()).collect();
+    assert_eq!(concurrently(&rig, terminal.envelope, refunds, "00"), 4, "quarter refunds");
+    // A declined refund releases what it reserved: the next one may go.
+    let (_, original) = rig.approved(terminal.envelope, terminal.purchase(&card(), 8_000, None).unwrap());
+    let refunds = (0..8).map(|_| terminal.refund(&card(), 8_000, &original).unwrap()).collect();
+    assert_eq!(concurrently(&rig, terminal.envelope, refunds, "05"), 1);
+    assert_eq!(code(&rig.exchange(terminal.envelope, terminal.refund(&card(), 8_000, &original).unwrap(), "00")), "00");
+    // Eight voids of one sale at once: one goes out.
+    let (_, original) = rig.approved(terminal.envelope, terminal.purchase(&card(), 3_000, None).unwrap());
+    let voids = (0..8).map(|_| terminal.void(&card(), 3_000, &original).unwrap()).collect();
+    assert_eq!(concurrently(&rig, terminal.envelope, voids, "00"), 1, "voids");
+    // A void and a refund of one sale at once: one of them.
+    let (_, original) = rig.approved(terminal.envelope, terminal.purchase(&card(), 3_000, None).unwrap());
+    let mixed =
+        vec![terminal.void(&card(), 3_000, &original).unwrap(), terminal.refund(&card(), 3_000, &original).unwrap()];
+    assert_eq!(concurrently(&rig, terminal.envelope, mixed, "00"), 1, "void and refund");
+    // A timed-out void releases its claim too (it is reversed): the sale can be voided again.
+    let (_, original) = rig.approved(terminal.envelope, terminal.purchase(&card(), 2_500, None).unwrap());
+    let forward = rig.forwarded(terminal.envelope, terminal.void(&card(), 2_500, &original).unwrap());
+    assert_eq!(code(&rig.exchange(terminal.envelope, terminal.void(&card(), 2_500, &original).unwrap(), "00")), "12");
+    rig.acquirer.on_network_failure(forward.pending, NetworkFailure::Timeout, NOW_MS + 1_000);
+    assert_eq!(code(&rig.exchange(terminal.envelope, terminal.void(&card(), 2_500, &original).unwrap(), "00")), "00");
+}
+
+#[test]
+fn voids_only_from_the_original_terminal_unless_the_merchant_allows_any() {
+    let rig = rig("lanes");
+    let tmk = rig.hsm.import_components(KeyType::Tmk, KeyAlgorithm::Tdes2, &[Secret::new(&TMK_CLEAR)]).unwrap();
+    rig.directory.put_terminal(TerminalRecord {
+        terminal_id: "TERM0002".into(),
+        merchant_id: MERCHANT.into(),
+        status: TerminalStatus::Active,
+        tmk,
+        batch_no: 7,
+    });
+    let mut first = terminal();
+    rig.sign_on(&mut first, SignOnScheme::Double);
+    let mut second = PosTerminal::new("TERM0002", MERCHANT, Secret::new(&TMK_CLEAR));
+    rig.sign_on(&mut second, SignOnScheme::Double);
+    second.next_trace();
+    let (_, sale) = rig.approved(first.envelope, first.purchase(&card(), 1_500, None).unwrap());
+    // The void from the other lane names the sale by 37 and 38 (and a 61 of its own batch).
+    assert_eq!(code(&rig.exchange(second.envelope, second.void(&card(), 1_500, &sale).unwrap(), "00")), "25");
+    let (_, preauth) = rig.approved(first.envelope, first.pre_auth(&card(), 1_500, None).unwrap());
+    assert_eq!(
+        code(&rig.exchange(second.envelope, second.pre_auth_void(&card(), 1_500, &preauth).unwrap(), "00")),
+        "25"
+    );
+    // A refund from another terminal of the merchant stays allowed.
+    assert_eq!(code(&rig.exchange(second.envelope, second.refund(&card(), 500, &sale).unwrap(), "00")), "00");
+    // A multi-lane store: any of its terminals may void.
+    rig.directory.put_merchant(merchant() /*ANY*/);
+    assert_eq!(
+        code(&rig.exchange(second.envelope, second.void(&card(), 1_500, &sale).unwrap(), "00")),
+        "12",
+        "refunded in part"
+    );
+    let (_, sale) = rig.approved(first.envelope, first.purchase(&card(), 1_700, None).unwrap());
+    assert_eq!(code(&rig.exchange(second.envelope, second.void(&card(), 1_700, &sale).unwrap(), "00")), "00");
+    // The original terminal always may.
+    rig.directory.put_merchant(merchant());
+    let (_, sale) = rig.approved(first.envelope, first.purchase(&card(), 1_900, None).unwrap());
+    assert_eq!(code(&rig.exchange(first.envelope, first.void(&card(), 1_900, &sale).unwrap(), "00")), "00");
 }

@@ -49,6 +49,8 @@ on_both_backends!(
     a_hold_without_journal_row_is_recovered_not_doubled,
     card_management,
     excluded_ranges_of_the_bin_are_never_issued,
+    a_reversed_void_puts_the_hold_back,
+    reversals_follow_the_issuer_table,
 );
 
 fn code(response: &iso8583::Message) -> &str {
@@ -638,9 +640,13 @@ fn refunds_credit_the_card(backend: Backend) {
     let unreferenced = h.request("0200", "200000", "00", &card, 1_000).without(14).sign(&h);
     assert_eq!(code(&h.send(&unreferenced)), codes::APPROVED);
     assert_eq!(h.ledger_balance(&card), 53_000);
-    // A reversed refund takes the money back, once.
-    assert_eq!(code(&h.send(&h.reversal(&card, &unreferenced).sign(&h))), codes::APPROVED);
-    assert_eq!(code(&h.send(&h.reversal(&card, &unreferenced).sign(&h))), codes::APPROVED);
+    // A refund is not reversible (reference §6): its reversal is refused 12 and the credit
+    // stands — unless the sender never had its answer (39 = 98, a timeout reversal): then the
+    // money is taken back, once.
+    assert_eq!(code(&h.send(&h.reversal(&card, &unreferenced).sign(&h))), codes::INVALID_TRANSACTION);
+    assert_eq!(h.ledger_balance(&card), 53_000);
+    assert_eq!(code(&h.send(&h.reversal(&card, &unreferenced).set(39, "98").sign(&h))), codes::APPROVED);
+    assert_eq!(code(&h.send(&h.reversal(&card, &unreferenced).set(39, "98").sign(&h))), codes::APPROVED);
     assert_eq!(h.ledger_balance(&card), 52_000);
     h.issuer.check_ledger().unwrap();
 }
@@ -822,5 +828,153 @@ fn excluded_ranges_of_the_bin_are_never_issued(backend: Backend) {
     for _ in 0..20 {
         let card = h.debit_card(0);
         assert!(!excluded.iter().any(|prefix| card.pan.starts_with(prefix.as_str())), "{card:?}");
+    }
+}
+
+/// Reverse `original` (with 39 = `reason` when given).
+fn reverse(h: &Harness, card: &common::IssuedCard, original: &iso8583::Message, reason: Option<&str>) -> String {
+    let request = match reason {
+        Some(reason) => h.reversal(card, original).set(39, reason).sign(h),
+        None => h.reversal(card, original).sign(h),
+    };
+    code(&h.send(&request)).to_owned()
+}
+
+fn a_reversed_void_puts_the_hold_back(backend: Backend) {
+    let Some(h) = Harness::new(backend) else { return };
+    let card = h.debit_card(50_000);
+    // Purchase, void, and the void's reversal (its answer was lost at the terminal).
+    let purchase = h.purchase(&card, 5_000).pin(&h, &card).sign(&h);
+    assert_eq!(code(&h.send(&purchase)), codes::APPROVED);
+    let first_hold = h.issuer.journal_entry(&purchase).unwrap().unwrap().transfer_id.unwrap();
+    let void = h.follow_up("0200", "020000", "00", &card, 5_000, &purchase).sign(&h);
+    assert_eq!(code(&h.send(&void)), codes::APPROVED);
+    assert_eq!(h.available(&card), 50_000);
+    let reversal = h.reversal(&card, &void).sign(&h);
+    let answer = h.send(&reversal);
+    assert_eq!(code(&answer), codes::APPROVED);
+    assert_eq!(h.available(&card), 45_000, "the sale stands again: held");
+    let sale = h.issuer.journal_entry(&purchase).unwrap().unwrap();
+    assert_eq!(sale.state, EntryState::Held);
+    let new_hold = sale.transfer_id.unwrap();
+    assert_ne!(new_hold, first_hold, "a voided pending transfer is not un-voided: a new hold");
+    let hold = h.issuer.ledger_transfer(new_hold).unwrap().unwrap();
+    assert_eq!((hold.status, hold.transfer.amount), (ledger::PendingStatus::Pending, 5_000));
+    assert_eq!(h.issuer.journal_entry(&void).unwrap().unwrap().state, EntryState::Reversed);
+    // Its repeat (same 11/7) and another reversal of the void (new 11): once.
+    let mut repeat = reversal.clone();
+    repeat.set_mti(iso8583::Mti::parse("0421").unwrap());
+    network::mac::sign(&*h.hsm, &h.zak, &mut repeat).unwrap();
+    assert_eq!(h.send(&repeat).encode().unwrap(), answer.encode().unwrap());
+    assert_eq!(reverse(&h, &card, &void, None), codes::APPROVED);
+    assert_eq!(h.available(&card), 45_000);
+    // The sale can be voided again, and that releases the new hold.
+    let again = h.follow_up("0200", "020000", "00", &card, 5_000, &purchase).sign(&h);
+    assert_eq!(code(&h.send(&again)), codes::APPROVED);
+    assert_eq!(h.available(&card), 50_000);
+    h.issuer.check_ledger().unwrap();
+
+    // A pre-auth void reversed: the pre-auth holds again and can be completed.
+    let preauth = h.preauth(&card, 8_000).pin(&h, &card).sign(&h);
+    assert_eq!(code(&h.send(&preauth)), codes::APPROVED);
+    let void = h.follow_up("0100", "020000", "06", &card, 8_000, &preauth).sign(&h);
+    assert_eq!(code(&h.send(&void)), codes::APPROVED);
+    assert_eq!(h.available(&card), 50_000);
+    assert_eq!(reverse(&h, &card, &void, None), codes::APPROVED);
+    assert_eq!(h.available(&card), 42_000);
+    let completion = h.follow_up("0200", "000000", "06", &card, 8_000, &preauth).sign(&h);
+    assert_eq!(code(&h.send(&completion)), codes::APPROVED);
+    assert_eq!((h.ledger_balance(&card), h.available(&card)), (42_000, 42_000));
+
+    // A completion void reversed: the credit goes, and the completion can be voided again.
+    let void = h.follow_up("0200", "020000", "06", &card, 8_000, &completion).sign(&h);
+    assert_eq!(code(&h.send(&void)), codes::APPROVED);
+    assert_eq!(h.ledger_balance(&card), 50_000);
+    assert_eq!(reverse(&h, &card, &void, None), codes::APPROVED);
+    assert_eq!(h.ledger_balance(&card), 42_000);
+    assert_eq!(h.issuer.journal_entry(&completion).unwrap().unwrap().refunded_minor, 0);
+    let again = h.follow_up("0200", "020000", "06", &card, 8_000, &completion).sign(&h);
+    assert_eq!(code(&h.send(&again)), codes::APPROVED, "the completion stands again");
+    assert_eq!(h.ledger_balance(&card), 50_000);
+    h.issuer.check_ledger().unwrap();
+}
+
+/// What a row of the issuer's reversal table reverses, made on the card.
+#[derive(Debug, Clone, Copy)]
+enum Reversed {
+    Sale,
+    VoidedSale,
+    RefundedSale,
+    Refund,
+    TimedOutRefund,
+    Balance,
+    CompletedPreAuth,
+    VoidedCompletion,
+}
+
+/// The issuer rows of docs/network-flows.md §5.3 that refuse or act on a reversal:
+/// (reversed, 39 of the reversal, answer, change of the card's available balance).
+const ISSUER_REVERSAL_TABLE: [(Reversed, Option<&str>, &str, i64); 8] = [
+    (Reversed::Sale, None, codes::APPROVED, 5_000),
+    (Reversed::VoidedSale, None, codes::INVALID_TRANSACTION, 0),
+    (Reversed::RefundedSale, None, codes::INVALID_TRANSACTION, 0),
+    (Reversed::Refund, Some("06"), codes::INVALID_TRANSACTION, 0),
+    (Reversed::TimedOutRefund, Some("98"), codes::APPROVED, -2_000),
+    (Reversed::Balance, None, codes::INVALID_TRANSACTION, 0),
+    (Reversed::CompletedPreAuth, None, codes::INVALID_TRANSACTION, 0),
+    (Reversed::VoidedCompletion, None, codes::INVALID_TRANSACTION, 0),
+];
+
+fn reversals_follow_the_issuer_table(backend: Backend) {
+    for (reversed, reason, expected, delta) in ISSUER_REVERSAL_TABLE {
+        let Some(h) = Harness::new(backend) else { return };
+        let card = h.debit_card(50_000);
+        let approve = |message: &iso8583::Message| assert_eq!(code(&h.send(message)), codes::APPROVED, "{reversed:?}");
+        let purchase = h.purchase(&card, 5_000).pin(&h, &card).sign(&h);
+        let preauth = h.preauth(&card, 6_000).pin(&h, &card).sign(&h);
+        let target = match reversed {
+            Reversed::Sale => {
+                approve(&purchase);
+                purchase.clone()
+            }
+            Reversed::VoidedSale => {
+                approve(&purchase);
+                approve(&h.follow_up("0200", "020000", "00", &card, 5_000, &purchase).sign(&h));
+                purchase.clone()
+            }
+            Reversed::RefundedSale | Reversed::Refund | Reversed::TimedOutRefund => {
+                approve(&purchase);
+                let refund = h.follow_up("0200", "200000", "00", &card, 2_000, &purchase).sign(&h);
+                approve(&refund);
+                if matches!(reversed, Reversed::RefundedSale) { purchase.clone() } else { refund }
+            }
+            Reversed::Balance => {
+                let inquiry = h.balance_inquiry(&card).pin(&h, &card).sign(&h);
+                approve(&inquiry);
+                inquiry
+            }
+            Reversed::CompletedPreAuth | Reversed::VoidedCompletion => {
+                approve(&preauth);
+                let completion = h.follow_up("0200", "000000", "06", &card, 6_000, &preauth).sign(&h);
+                approve(&completion);
+                if matches!(reversed, Reversed::CompletedPreAuth) {
+                    preauth.clone()
+                } else {
+                    approve(&h.follow_up("0200", "020000", "06", &card, 6_000, &completion).sign(&h));
+                    completion
+                }
+            }
+        };
+        let before = h.available(&card);
+        let entry_before = h.issuer.journal_entry(&target).unwrap().unwrap();
+        assert_eq!(reverse(&h, &card, &target, reason), expected, "{reversed:?}");
+        assert_eq!(h.available(&card) - before, delta, "{reversed:?}");
+        if expected != codes::APPROVED {
+            assert_eq!(h.issuer.journal_entry(&target).unwrap().unwrap(), entry_before, "{reversed:?}: untouched");
+        }
+        if matches!(reversed, Reversed::TimedOutRefund) {
+            assert_eq!(h.issuer.journal_entry(&purchase).unwrap().unwrap().refunded_minor, 0, "refundable again");
+        }
+        h.issuer.check_ledger().unwrap();
     }
 }
