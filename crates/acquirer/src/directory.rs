@@ -67,6 +67,9 @@ pub struct MerchantRecord {
     pub single_max_minor: Option<u64>,
     /// Largest approved total per UTC day (the default risk rule, 61 beyond); `None` = none.
     pub daily_max_minor: Option<u64>,
+    /// Whether any of the merchant's terminals may void a transaction (a multi-lane store);
+    /// by default only the terminal that took it may (others are answered 25).
+    pub void_any_terminal: bool,
 }
 
 /// What the acquirer needs from the merchants registry. Errors are one line, no card data.

@@ -27,6 +27,7 @@ use crate::config::{AcquirerConfig, Settings};
 use crate::directory::{MerchantRecord, MerchantStatus, TerminalDirectory, TerminalRecord, TerminalStatus};
 use crate::error::{AcquirerError, Result};
 use crate::limits::{BATCH_NO_MAX, CITY_LEN_MAX, MERCHANT_NAME_LEN_MAX, MS_PER_DAY, STAN_MAX};
+use crate::originals::{apply_effects, claim, lane_check, original_check};
 use crate::profile;
 use crate::risk::{DailyLimit, RiskCheck, RiskContext};
 use crate::store::{self, int, opt_int};
@@ -271,7 +272,7 @@ pub struct TransactionRecord {
     pub received_ms: u64,
 }
 
-const TX_COLUMNS: &str = "id, terminal_id, merchant_id, batch_no, trace, terminal_mti, kind, processing_code, \
+pub(crate) const TX_COLUMNS: &str = "id, terminal_id, merchant_id, batch_no, trace, terminal_mti, kind, processing_code, \
      amount_minor, currency, pan_masked, card_org, rrn, auth_code, response_code, status, sent, net_mti, net_stan, \
      net_time, original_id, voided, completed, refunded_minor, reversed, received_ms";
 
@@ -280,7 +281,7 @@ fn batch_of(value: u64) -> sqlstore::Result<u32> {
 }
 
 impl TransactionRecord {
-    fn from_row(row: &Row) -> sqlstore::Result<TransactionRecord> {
+    pub(crate) fn from_row(row: &Row) -> sqlstore::Result<TransactionRecord> {
         Ok(TransactionRecord {
             id: row.u64(0)?,
             terminal_id: row.text(1)?,
@@ -329,6 +330,12 @@ impl TransactionRecord {
             forwarder: NO_FORWARDER.to_owned(),
         })
     }
+}
+
+/// A journaled transaction by id.
+pub(crate) fn transaction_by_id(tx: &mut Tx<'_>, id: u64) -> sqlstore::Result<Option<TransactionRecord>> {
+    let row = tx.query_opt(&format!("SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE id = $1"), &[int(id)?])?;
+    row.as_ref().map(TransactionRecord::from_row).transpose()
 }
 
 /// The host's record of a terminal: batch and working keys.
@@ -497,10 +504,10 @@ impl std::fmt::Debug for Acquirer {
 }
 
 /// What the checks common to every terminal message found.
-struct Known {
-    terminal: TerminalRecord,
-    merchant: MerchantRecord,
-    state: TerminalState,
+pub(crate) struct Known {
+    pub(crate) terminal: TerminalRecord,
+    pub(crate) merchant: MerchantRecord,
+    pub(crate) state: TerminalState,
 }
 
 impl Acquirer {
@@ -583,7 +590,7 @@ impl Acquirer {
 
     /// The reply envelope: TPDU swapped (per profile), the profile's header or the terminal's,
     /// and the processing-requirement nibble.
-    fn reply_envelope(&self, envelope: &Envelope, sign_on_again: bool) -> Envelope {
+    pub(crate) fn reply_envelope(&self, envelope: &Envelope, sign_on_again: bool) -> Envelope {
         let mut reply = if self.settings.tpdu_swap { envelope.response() } else { *envelope };
         if let Some(header) = self.settings.response_header {
             reply.header = Some(header);
@@ -602,7 +609,7 @@ impl Acquirer {
 
     /// The host's answer with `code`: echo fields, host time, 32, 39; MAC'd under `mak` when the
     /// profile MACs this response.
-    fn answer(&self, request: &Message, code: &str, mak: Option<&WrappedKey>, now_ms: u64) -> Message {
+    pub(crate) fn answer(&self, request: &Message, code: &str, mak: Option<&WrappedKey>, now_ms: u64) -> Message {
         let mut response = match request.response(&TERMINAL_ECHO) {
             Ok(response) => response,
             Err(_) => Message::new(Arc::clone(&self.settings.spec), request.mti()),
@@ -620,7 +627,7 @@ impl Acquirer {
         response
     }
 
-    fn sign_response(&self, response: &mut Message, mak: Option<&WrappedKey>) {
+    pub(crate) fn sign_response(&self, response: &mut Message, mak: Option<&WrappedKey>) {
         response.remove(profile::MAC_FIELD);
         if let Some(mak) = mak
             && self.settings.carries_mac(response.mti().as_str())
@@ -631,7 +638,7 @@ impl Acquirer {
     }
 
     /// Answer without a transaction row, journaling both messages.
-    fn refuse(
+    pub(crate) fn refuse(
         &self,
         envelope: &Envelope,
         request: &Message,
@@ -821,7 +828,7 @@ impl Acquirer {
 
     /// The terminal checks shared by financial requests and reversals: signed on (77), MAC
     /// (A0), status (58/03). `Ok(Err(reply))` when one failed.
-    fn checked_terminal(
+    pub(crate) fn checked_terminal(
         &self,
         envelope: &Envelope,
         request: &Message,
@@ -934,6 +941,9 @@ impl Acquirer {
         if !kind.original_kinds().is_empty() {
             let found = self.find_original(tx, request, known, kind)?;
             let Some(found) = found else { return Ok(Decision::Decline(None, codes::ORIGINAL_NOT_FOUND)) };
+            if let Some(code) = lane_check(kind, &found, terminal_id, &known.merchant) {
+                return Ok(Decision::Decline(None, code));
+            }
             if let Some(code) = original_check(kind, &found, request, amount_minor) {
                 return Ok(Decision::Decline(Some(found), code));
             }
@@ -995,6 +1005,9 @@ impl Acquirer {
                 .collect::<sqlstore::Result<Vec<_>>>()?,
             );
         }
+        // 61 may name another kind of transaction at this terminal (another lane's trace
+        // numbers are its own): only an original of the right kind stops the search by 37.
+        candidates.retain(|t| t.pos_kind().is_some_and(|k| kind.original_kinds().contains(&k)));
         if candidates.is_empty()
             && let Some(rrn) = request.get_str(37)
         {
@@ -1193,6 +1206,12 @@ impl Acquirer {
         let currency = request.get_str(49).unwrap_or(&self.settings.currency).to_owned();
         let network_spec = Arc::clone(&self.network_spec);
         let step = transact(&self.db, |tx| {
+            // Checked again, atomically with journaling this request as pending (crate::originals).
+            if let Some(original) = original
+                && let Some(code) = claim(tx, original.id, kind, request, amount_minor)?
+            {
+                return Ok(Err(code));
+            }
             let stan = format!("{:06}", (store::next_id(tx, store::SEQ_STAN)?.saturating_sub(1)) % STAN_MAX + 1);
             let rrn = network::time::rrn(now_ms, &stan);
             let mut network_request = network::request::build(
@@ -1239,7 +1258,7 @@ impl Acquirer {
                 "UPDATE acquirer_transactions SET network_payload = $2 WHERE id = $1",
                 &[int(id)?, payload.into()],
             )?;
-            Ok(Forward {
+            Ok(Ok(Forward {
                 network_request,
                 pending: Pending {
                     transaction_id: id,
@@ -1252,9 +1271,12 @@ impl Acquirer {
                     sign_on_required: known.state.sign_on_required,
                     card_organisation: self.card_org(request),
                 },
-            })
+            }))
         })?;
-        Ok(Step::Forward(Box::new(step)))
+        match step {
+            Ok(step) => Ok(Step::Forward(Box::new(step))),
+            Err(code) => self.decline(envelope, request, known, &mak, kind, trace, original, code, now_ms),
+        }
     }
 
     // ---- The network's answer -------------------------------------------------------------
@@ -1305,11 +1327,7 @@ impl Acquirer {
         self.sign_response(&mut terminal_response, Some(&pending.mak));
         let amount = amount_of(&pending.terminal_request).unwrap_or(0);
         let newly_pending = transact(&self.db, |tx| {
-            let row = tx.query_opt(
-                &format!("SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE id = $1"),
-                &[int(pending.transaction_id)?],
-            )?;
-            let record = row.as_ref().map(TransactionRecord::from_row).transpose()?;
+            let record = transaction_by_id(tx, pending.transaction_id)?;
             let reversed = record.as_ref().is_some_and(|r| r.reversed);
             tx.execute(
                 "UPDATE acquirer_transactions SET status = $2, response_code = $3, auth_code = $4, \
@@ -1394,7 +1412,9 @@ impl Acquirer {
                 ],
             )?;
             let queued = if reverse {
-                self.queue_reversal(tx, pending.transaction_id, &pending.network_request, now_ms)?;
+                // The acquirer has no answer it can use: a timeout reversal, whatever the cause.
+                let reason = codes::ISSUER_TIMEOUT;
+                self.queue_reversal(tx, pending.transaction_id, &pending.network_request, reason, now_ms)?;
                 tx.execute(
                     "UPDATE acquirer_transactions SET reversed = 1 WHERE id = $1",
                     &[int(pending.transaction_id)?],
@@ -1426,11 +1446,12 @@ impl Acquirer {
 
     /// Queue the 0420 of `network_request` (the request as sent) under key `reversal:<id>`;
     /// idempotent: a second call for one transaction keeps the first entry.
-    fn queue_reversal(
+    pub(crate) fn queue_reversal(
         &self,
         tx: &mut Tx<'_>,
         transaction_id: u64,
         network_request: &Message,
+        reason: &str,
         now_ms: u64,
     ) -> Result<bool> {
         let key = format!("reversal:{transaction_id}");
@@ -1449,7 +1470,10 @@ impl Acquirer {
             return Err(AcquirerError::Internal("the network reversal queue is full".into()));
         }
         let stan = format!("{:06}", (store::next_id(tx, store::SEQ_STAN)?.saturating_sub(1)) % STAN_MAX + 1);
-        let reversal = network::request::reversal_of(network_request, &stan, now_ms, None)?;
+        let mut reversal = network::request::reversal_of(network_request, &stan, now_ms, None)?;
+        // 39 carries why (98: no usable answer); switch and issuer honour a reversal of a
+        // refund only as a timeout reversal (docs/network-flows.md §5).
+        reversal.set_str(39, reason)?;
         let body = reversal.encode()?;
         let payload = self.hsm.encrypt_data(&self.settings.dek, &body)?;
         let id = store::next_id(tx, store::SEQ_REVERSAL)?;
@@ -1461,99 +1485,9 @@ impl Acquirer {
         Ok(true)
     }
 
-    // ---- Terminal reversals (0400) --------------------------------------------------------
-
-    fn terminal_reversal(&self, envelope: &Envelope, request: &Message, now_ms: u64) -> Result<Step> {
-        let (known, mak) = match self.checked_terminal(envelope, request, now_ms)? {
-            Ok(checked) => checked,
-            Err(reply) => return Ok(Step::Respond(reply)),
-        };
-        let batch = request
-            .get_path("60.2")
-            .ok()
-            .flatten()
-            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u32>().ok())
-            .unwrap_or(known.state.batch_no);
-        let Some(trace) = request.get_str(11).map(str::to_owned) else {
-            return Ok(Step::Respond(self.refuse(envelope, request, Some(&mak), codes::FORMAT_ERROR, false, now_ms)));
-        };
-        let terminal_id = known.terminal.terminal_id.clone();
-        let outcome = transact(&self.db, |tx| {
-            let earlier = tx.query_opt(
-                "SELECT response_code FROM acquirer_terminal_reversals WHERE terminal_id = $1 AND batch_no = $2 \
-                 AND trace = $3",
-                &[terminal_id.as_str().into(), batch.into(), trace.as_str().into()],
-            )?;
-            if let Some(row) = earlier {
-                // A repeat: the same answer, nothing new toward the network.
-                return Ok((row.text(0)?, false, None));
-            }
-            let original = tx
-                .query_opt(
-                    &format!(
-                        "SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 \
-                         AND trace = $3"
-                    ),
-                    &[terminal_id.as_str().into(), batch.into(), trace.as_str().into()],
-                )?
-                .as_ref()
-                .map(TransactionRecord::from_row)
-                .transpose()?;
-            let mut queued = false;
-            let mut forwarded = false;
-            if let Some(original) = &original
-                && original.sent
-                && !original.reversed
-                && matches!(original.status.as_str(), "approved" | "pending" | "timeout")
-                && original.pos_kind().is_some_and(|k| !k.is_advice())
-            {
-                let network_request = self.rebuild_network_original(tx, original)?;
-                queued = self.queue_reversal(tx, original.id, &network_request, now_ms)?;
-                forwarded = true;
-                tx.execute("UPDATE acquirer_transactions SET reversed = 1 WHERE id = $1", &[int(original.id)?])?;
-                if original.approved()
-                    && let Some(kind) = original.pos_kind()
-                {
-                    apply_effects(tx, kind, original.original_id, original.amount_minor, false)?;
-                }
-            }
-            let id = store::next_id(tx, store::SEQ_TERMINAL_REVERSAL)?;
-            tx.execute(
-                "INSERT INTO acquirer_terminal_reversals (id, terminal_id, batch_no, trace, reason, original_id, \
-                 forwarded, response_code, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                &[
-                    int(id)?,
-                    terminal_id.as_str().into(),
-                    batch.into(),
-                    trace.as_str().into(),
-                    request.get_str(39).into(),
-                    opt_int(original.as_ref().map(|o| o.id))?,
-                    i64::from(forwarded).into(),
-                    codes::APPROVED.into(),
-                    int(now_ms)?,
-                ],
-            )?;
-            Ok((codes::APPROVED.to_owned(), queued, original.map(|o| o.id)))
-        })?;
-        let (code, queued, original_id) = outcome;
-        let mut response = self.answer(request, &code, None, now_ms);
-        self.sign_response(&mut response, Some(&mak));
-        transact(&self.db, |tx| {
-            log(tx, original_id, "in", "terminal", request, now_ms)?;
-            log(tx, original_id, "out", "terminal", &response, now_ms)?;
-            Ok(())
-        })?;
-        tracing::info!(terminal = %terminal_id, trace, queued, "acquirer: terminal reversal");
-        Ok(Step::Respond(Reply {
-            envelope: self.reply_envelope(envelope, known.state.sign_on_required),
-            response,
-            reversal_queued: queued,
-        }))
-    }
-
     /// The network request of a journaled transaction as it was sent (PIN, track and chip data
     /// removed), from its encrypted copy: what its 0420 is made from.
-    fn rebuild_network_original(&self, tx: &mut Tx<'_>, original: &TransactionRecord) -> Result<Message> {
+    pub(crate) fn rebuild_network_original(&self, tx: &mut Tx<'_>, original: &TransactionRecord) -> Result<Message> {
         let payload = tx
             .query_opt("SELECT network_payload FROM acquirer_transactions WHERE id = $1", &[int(original.id)?])?
             .map(|row| row.opt_blob(0))
@@ -1729,96 +1663,4 @@ impl Acquirer {
 enum Decision {
     Go(Option<TransactionRecord>),
     Decline(Option<TransactionRecord>, &'static str),
-}
-
-/// The original of a void, refund or completion, checked (docs/acquirer.md §2).
-fn original_check(
-    kind: PosKind,
-    original: &TransactionRecord,
-    request: &Message,
-    amount_minor: u64,
-) -> Option<&'static str> {
-    if !original.approved() || original.reversed {
-        return Some(codes::ORIGINAL_NOT_FOUND);
-    }
-    if let Some(rrn) = request.get_str(37)
-        && original.rrn.as_deref().is_some_and(|r| r != rrn)
-    {
-        return Some(codes::ORIGINAL_NOT_FOUND);
-    }
-    let auth_matches = |required: bool| match (request.get_str(38), original.auth_code.as_deref()) {
-        (Some(given), Some(kept)) => given.trim() == kept.trim(),
-        (None, _) => !required,
-        (Some(_), None) => false,
-    };
-    match kind {
-        PosKind::Void | PosKind::PreAuthVoid | PosKind::CompletionVoid => {
-            if original.voided || original.completed || original.refunded_minor > 0 {
-                return Some(codes::INVALID_TRANSACTION);
-            }
-            if amount_minor != original.amount_minor {
-                return Some(codes::AMOUNT_DIFFERS);
-            }
-            if !auth_matches(false) {
-                return Some(codes::ORIGINAL_NOT_FOUND);
-            }
-        }
-        PosKind::Refund => {
-            if original.voided {
-                return Some(codes::INVALID_TRANSACTION);
-            }
-            if original.refunded_minor.saturating_add(amount_minor) > original.amount_minor {
-                return Some(codes::INVALID_AMOUNT);
-            }
-        }
-        PosKind::CompletionRequest | PosKind::CompletionAdvice => {
-            if original.voided || original.completed {
-                return Some(codes::INVALID_TRANSACTION);
-            }
-            if amount_minor > original.amount_minor {
-                return Some(codes::AMOUNT_DIFFERS);
-            }
-            if !auth_matches(true) {
-                return Some(codes::ORIGINAL_NOT_FOUND);
-            }
-        }
-        _ => {}
-    }
-    None
-}
-
-/// What an approved transaction does to its original (`apply`), or undoes when reversed.
-fn apply_effects(
-    tx: &mut Tx<'_>,
-    kind: PosKind,
-    original_id: Option<u64>,
-    amount_minor: u64,
-    apply: bool,
-) -> sqlstore::Result<()> {
-    let Some(original_id) = original_id else { return Ok(()) };
-    let flag = i64::from(apply);
-    match kind {
-        PosKind::Void | PosKind::PreAuthVoid | PosKind::CompletionVoid => {
-            tx.execute(
-                "UPDATE acquirer_transactions SET voided = $2 WHERE id = $1",
-                &[int(original_id)?, flag.into()],
-            )?;
-        }
-        PosKind::CompletionRequest | PosKind::CompletionAdvice => {
-            tx.execute(
-                "UPDATE acquirer_transactions SET completed = $2 WHERE id = $1",
-                &[int(original_id)?, flag.into()],
-            )?;
-        }
-        PosKind::Refund => {
-            let sql = if apply {
-                "UPDATE acquirer_transactions SET refunded_minor = refunded_minor + $2 WHERE id = $1"
-            } else {
-                "UPDATE acquirer_transactions SET refunded_minor = refunded_minor - $2 WHERE id = $1"
-            };
-            tx.execute(sql, &[int(original_id)?, int(amount_minor)?])?;
-        }
-        _ => {}
-    }
-    Ok(())
 }

@@ -29,12 +29,15 @@ pub mod directory;
 pub mod engine;
 pub mod error;
 pub mod limits;
+mod originals;
 pub mod profile;
 pub mod registry;
+mod reversal_rules;
 pub mod risk;
 pub mod server;
 pub mod settlement;
 mod store;
+mod terminal_reversal;
 
 pub use config::{AcquirerConfig, ConfigError, PosProfile, Settings};
 pub use directory::{

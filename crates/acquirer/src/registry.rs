@@ -35,6 +35,7 @@ impl TerminalDirectory for merchants::Registry {
                     status: merchant_status,
                     single_max_minor: limit(merchant.limits.single_max_minor),
                     daily_max_minor: limit(merchant.limits.daily_max_minor),
+                    void_any_terminal: merchant.void_any_terminal,
                 },
             )
         }))

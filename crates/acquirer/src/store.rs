@@ -173,9 +173,16 @@ const DDL_V1: &[&str] = &[
     "CREATE INDEX acquirer_batch_differences_batch ON acquirer_batch_differences (terminal_id, batch_no, id)",
 ];
 
+/// The follow-ups of an original (its voids, refunds, completions) are looked up by it when a
+/// new one claims the original (crate::originals).
+const MIGRATION_V2: &str = "acquirer-v2";
+
+const DDL_V2: &[&str] = &["CREATE INDEX acquirer_transactions_original ON acquirer_transactions (original_id, status)"];
+
 /// Create the schema if it is not there yet (idempotent).
 pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(MIGRATION_V1, DDL_V1)?;
+    db.migrate(MIGRATION_V2, DDL_V2)?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 

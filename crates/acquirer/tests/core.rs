@@ -101,6 +101,7 @@ fn merchant() -> MerchantRecord {
         status: MerchantStatus::Active,
         single_max_minor: Some(1_000_000),
         daily_max_minor: Some(2_000_000),
+        void_any_terminal: false,
     }
 }
 
@@ -540,6 +541,7 @@ fn the_reference_vector_by_hand() {
         status: MerchantStatus::Active,
         single_max_minor: None,
         daily_max_minor: None,
+        void_any_terminal: false,
     });
     rig.directory.put_terminal(TerminalRecord {
         terminal_id: "11115007".into(),
@@ -866,7 +868,7 @@ fn voids_only_from_the_original_terminal_unless_the_merchant_allows_any() {
     // A refund from another terminal of the merchant stays allowed.
     assert_eq!(code(&rig.exchange(second.envelope, second.refund(&card(), 500, &sale).unwrap(), "00")), "00");
     // A multi-lane store: any of its terminals may void.
-    rig.directory.put_merchant(merchant() /*ANY*/);
+    rig.directory.put_merchant(MerchantRecord { void_any_terminal: true, ..merchant() });
     assert_eq!(
         code(&rig.exchange(second.envelope, second.void(&card(), 1_500, &sale).unwrap(), "00")),
         "12",

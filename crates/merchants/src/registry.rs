@@ -167,6 +167,7 @@ impl Registry {
     ) -> Result<Registry> {
         settings.validate()?;
         db.migrate(store::MIGRATION, &store::SCHEMA)?;
+        db.migrate(store::MIGRATION_2, &store::SCHEMA_2)?;
         Ok(Registry { db, hsm, clock, settings })
     }
 
@@ -480,7 +481,7 @@ impl Registry {
                 &format!(
                     "INSERT INTO merchants_merchants ({MERCHANT_COLUMNS})
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', NULL, $11, $12, $13, $14, $15, $16, $17,
-                             $18, $18)"
+                             $18, $18, 0)"
                 ),
                 &[
                     merchant_id.as_str().into(),
@@ -711,6 +712,23 @@ impl Registry {
     /// Make a suspended merchant active again.
     pub fn reinstate(&self, merchant_id: &str, reason: &str) -> Result<MerchantRecord> {
         self.set_status(merchant_id, MerchantStatus::Active, reason)
+    }
+
+    /// Whether any of the merchant's terminals may void what another took (a multi-lane
+    /// store), or only the terminal that took it (the default).
+    pub fn set_void_any_terminal(&self, merchant_id: &str, any: bool) -> Result<MerchantRecord> {
+        let now_ms = self.now_ms();
+        self.transact(|tx| {
+            let changed = tx.execute(
+                "UPDATE merchants_merchants SET void_any_terminal = $1, updated_ms = $2 WHERE merchant_id = $3",
+                &[i64::from(any).into(), int(now_ms), merchant_id.into()],
+            )?;
+            if changed == 0 {
+                return Err(MerchantError::not_found(format!("no merchant {merchant_id}")));
+            }
+            self.merchant_in(tx, merchant_id)?
+                .ok_or_else(|| MerchantError::not_found(format!("no merchant {merchant_id}")))
+        })
     }
 
     /// End the relationship: final. Its terminals are disabled with it.

@@ -18,6 +18,12 @@ use crate::types::{
 
 pub(crate) const MIGRATION: &str = "merchants-1";
 
+/// Who may void: `void_any_terminal` (0 = only the terminal that took the original).
+pub(crate) const MIGRATION_2: &str = "merchants-2";
+
+pub(crate) const SCHEMA_2: [&str; 1] =
+    ["ALTER TABLE merchants_merchants ADD COLUMN void_any_terminal BIGINT NOT NULL DEFAULT 0"];
+
 pub(crate) const SCHEMA: [&str; 11] = [
     "CREATE TABLE merchants_applications (
         application_id BIGINT PRIMARY KEY,
@@ -135,7 +141,7 @@ pub(crate) const APPLICATION_COLUMNS: &str = "application_id, business_name, lic
 
 pub(crate) const MERCHANT_COLUMNS: &str = "merchant_id, application_id, name, licence_no, legal_representative, mcc, \
      city, country, bank_code, account_no, status, status_reason, mdr_debit_bp, cap_debit_minor, mdr_credit_bp, \
-     cap_credit_minor, settlement_cycle, single_max_minor, daily_max_minor, activated_ms, updated_ms";
+     cap_credit_minor, settlement_cycle, single_max_minor, daily_max_minor, activated_ms, updated_ms, void_any_terminal";
 
 pub(crate) const CHANGE_COLUMNS: &str = "change_id, merchant_id, old_bank_code, old_account_no, bank_code, account_no, \
      status, reviewer, review_approved, review_reason, reviewed_ms, created_ms, updated_ms";
@@ -220,6 +226,7 @@ pub(crate) fn merchant_from_row(row: &Row) -> Result<MerchantRecord> {
         limits: MerchantLimits { single_max_minor: row.u64(17)?, daily_max_minor: row.u64(18)? },
         activated_ms: row.u64(19)?,
         updated_ms: row.u64(20)?,
+        void_any_terminal: row.i64(21)? != 0,
     })
 }
 

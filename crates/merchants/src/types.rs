@@ -273,6 +273,9 @@ pub struct MerchantRecord {
     pub fee_plan: FeePlan,
     pub cycle: SettlementCycle,
     pub limits: MerchantLimits,
+    /// Whether any of its terminals may void a transaction another took (multi-lane stores);
+    /// `false` by default: only the original terminal may.
+    pub void_any_terminal: bool,
     pub activated_ms: u64,
     pub updated_ms: u64,
 }

@@ -1,0 +1,162 @@
+//! The original of a void, refund or completion: what the terminal may do to it, and the claim
+//! a follow-up takes on it before it leaves for the network.
+//!
+//! The checks read the original's flags (voided, completed, refunded) that an *approved*
+//! follow-up sets. A follow-up still at the network sets none of them, so two requests checked
+//! one after the other before either is answered would both pass: eight refunds of one sale
+//! sent at once all reached the network and only the issuer stopped seven. [`claim`] closes
+//! that window: in the transaction that journals the request as `pending`, it locks the
+//! original's row and counts the follow-ups still pending as if approved. A pending row stops
+//! counting when it is answered (approved: the flags take over; declined or failed: released)
+//! or timed out (it is reversed), so a claim is released exactly when its request ends.
+
+use iso8583::Message;
+use network::codes;
+use sqlstore::Tx;
+
+use crate::directory::MerchantRecord;
+use crate::engine::{PosKind, TransactionRecord};
+use crate::store::int;
+
+/// The original of a void, refund or completion, checked (docs/acquirer.md §2).
+pub(crate) fn original_check(
+    kind: PosKind,
+    original: &TransactionRecord,
+    request: &Message,
+    amount_minor: u64,
+) -> Option<&'static str> {
+    if !original.approved() || original.reversed {
+        return Some(codes::ORIGINAL_NOT_FOUND);
+    }
+    if let Some(rrn) = request.get_str(37)
+        && original.rrn.as_deref().is_some_and(|r| r != rrn)
+    {
+        return Some(codes::ORIGINAL_NOT_FOUND);
+    }
+    let auth_matches = |required: bool| match (request.get_str(38), original.auth_code.as_deref()) {
+        (Some(given), Some(kept)) => given.trim() == kept.trim(),
+        (None, _) => !required,
+        (Some(_), None) => false,
+    };
+    match kind {
+        PosKind::Void | PosKind::PreAuthVoid | PosKind::CompletionVoid => {
+            if original.voided || original.completed || original.refunded_minor > 0 {
+                return Some(codes::INVALID_TRANSACTION);
+            }
+            if amount_minor != original.amount_minor {
+                return Some(codes::AMOUNT_DIFFERS);
+            }
+            if !auth_matches(false) {
+                return Some(codes::ORIGINAL_NOT_FOUND);
+            }
+        }
+        PosKind::Refund => {
+            if original.voided {
+                return Some(codes::INVALID_TRANSACTION);
+            }
+            if original.refunded_minor.saturating_add(amount_minor) > original.amount_minor {
+                return Some(codes::INVALID_AMOUNT);
+            }
+        }
+        PosKind::CompletionRequest | PosKind::CompletionAdvice => {
+            if original.voided || original.completed {
+                return Some(codes::INVALID_TRANSACTION);
+            }
+            if amount_minor > original.amount_minor {
+                return Some(codes::AMOUNT_DIFFERS);
+            }
+            if !auth_matches(true) {
+                return Some(codes::ORIGINAL_NOT_FOUND);
+            }
+        }
+        _ => {}
+    }
+    None
+}
+
+/// What an approved transaction does to its original (`apply`), or undoes when reversed.
+pub(crate) fn apply_effects(
+    tx: &mut Tx<'_>,
+    kind: PosKind,
+    original_id: Option<u64>,
+    amount_minor: u64,
+    apply: bool,
+) -> sqlstore::Result<()> {
+    let Some(original_id) = original_id else { return Ok(()) };
+    let flag = i64::from(apply);
+    match kind {
+        PosKind::Void | PosKind::PreAuthVoid | PosKind::CompletionVoid => {
+            tx.execute(
+                "UPDATE acquirer_transactions SET voided = $2 WHERE id = $1",
+                &[int(original_id)?, flag.into()],
+            )?;
+        }
+        PosKind::CompletionRequest | PosKind::CompletionAdvice => {
+            tx.execute(
+                "UPDATE acquirer_transactions SET completed = $2 WHERE id = $1",
+                &[int(original_id)?, flag.into()],
+            )?;
+        }
+        PosKind::Refund => {
+            let sql = if apply {
+                "UPDATE acquirer_transactions SET refunded_minor = refunded_minor + $2 WHERE id = $1"
+            } else {
+                "UPDATE acquirer_transactions SET refunded_minor = refunded_minor - $2 WHERE id = $1"
+            };
+            tx.execute(sql, &[int(original_id)?, int(amount_minor)?])?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Whether `kind` is one of the voids (消费撤销, 预授权撤销, 完成撤销).
+pub(crate) fn is_void(kind: PosKind) -> bool {
+    matches!(kind, PosKind::Void | PosKind::PreAuthVoid | PosKind::CompletionVoid)
+}
+
+/// A void found by RRN at another terminal of the merchant (point 8 of issue 12): only the
+/// terminal that took the original may void it, unless the merchant allows any of its terminals
+/// (`void_any_terminal`, for multi-lane stores). Refunds may come from any terminal of the
+/// merchant. Answered 25: at this terminal there is no such original.
+pub(crate) fn lane_check(
+    kind: PosKind,
+    original: &TransactionRecord,
+    terminal_id: &str,
+    merchant: &MerchantRecord,
+) -> Option<&'static str> {
+    let other_lane = original.terminal_id != terminal_id;
+    (is_void(kind) && other_lane && !merchant.void_any_terminal).then_some(codes::ORIGINAL_NOT_FOUND)
+}
+
+/// Claim `original_id` for a `kind` follow-up of `amount_minor`, inside the transaction that
+/// journals the follow-up as pending: the original read again under a row lock, checked, and
+/// the follow-ups still at the network counted as if approved. `Some(code)` refuses.
+pub(crate) fn claim(
+    tx: &mut Tx<'_>,
+    original_id: u64,
+    kind: PosKind,
+    request: &Message,
+    amount_minor: u64,
+) -> sqlstore::Result<Option<&'static str>> {
+    // A no-op write takes the row lock on PostgreSQL (SQLite's BEGIN IMMEDIATE already
+    // serialises writers), so a concurrent claim waits here and then sees this one's row.
+    tx.execute("UPDATE acquirer_transactions SET original_id = original_id WHERE id = $1", &[int(original_id)?])?;
+    let found = crate::engine::transaction_by_id(tx, original_id)?;
+    let Some(mut original) = found else { return Ok(Some(codes::ORIGINAL_NOT_FOUND)) };
+    let pending = tx.query(
+        "SELECT kind, amount_minor FROM acquirer_transactions WHERE original_id = $1 AND status = 'pending' \
+         AND reversed = 0",
+        &[int(original_id)?],
+    )?;
+    for row in &pending {
+        let (pending_kind, amount) = (PosKind::from_name(&row.text(0)?), row.u64(1)?);
+        match pending_kind {
+            Some(PosKind::Refund) => original.refunded_minor = original.refunded_minor.saturating_add(amount),
+            Some(PosKind::CompletionRequest | PosKind::CompletionAdvice) => original.completed = true,
+            Some(k) if is_void(k) => original.voided = true,
+            _ => {}
+        }
+    }
+    Ok(original_check(kind, &original, request, amount_minor))
+}
