@@ -74,10 +74,10 @@ use crate::limits::{CARD_LOCK_STRIPES, MS_PER_DAY, PENDING_FUNDINGS_MAX};
 use crate::linkkeys::{Link, LinkKeys};
 use crate::money::{
     Balance, Money, Moved, TRANSFER_COMPLETION_VOID, TRANSFER_PREAUTH, TRANSFER_PURCHASE, TRANSFER_REFUND,
-    TRANSFER_REVERSAL, TransferRole, transfer_id,
+    TransferRole, transfer_id,
 };
 use crate::request::{self, Parsed, base_mti};
-use crate::store::{CardChange, CardRecord, CardStatus, CardStore, EntryState, JournalRow, JournalWrite};
+use crate::store::{CardChange, CardRecord, CardStatus, CardStore, EntryState, JournalRow, JournalWrite, Restore};
 
 /// Fields a response copies from its request (docs/network-spec.md §3, and 25).
 const ECHO_FIELDS: [u8; 12] = network::request::RESPONSE_ECHO_FIELDS;
@@ -159,28 +159,30 @@ pub(crate) struct Verified {
 }
 
 /// What a request decided, before it is answered and journaled.
-struct Decision {
+pub(crate) struct Decision {
     /// The decision journaled (for an advice: the sender's).
-    code: String,
+    pub(crate) code: String,
     /// The code answered, when it differs from `code` (an advice is answered 00: received).
-    answer: Option<&'static str>,
-    card_id: Option<i64>,
-    auth_code: Option<String>,
-    transfer_id: Option<u128>,
-    state: EntryState,
+    pub(crate) answer: Option<&'static str>,
+    pub(crate) card_id: Option<i64>,
+    pub(crate) auth_code: Option<String>,
+    pub(crate) transfer_id: Option<u128>,
+    pub(crate) state: EntryState,
     card_change: Option<CardChange>,
     /// (business day, amount, count) added to the card's usage.
-    usage: Option<(i64, i64, i64)>,
-    original: Option<(String, Option<EntryState>, u64)>,
+    pub(crate) usage: Option<(i64, i64, i64)>,
+    pub(crate) original: Option<(String, Option<EntryState>, u64)>,
+    /// A second journal row the request changes (the original's original).
+    pub(crate) further: Option<Restore>,
     balance: Option<Balance>,
     /// The verified chip data: the response carries an ARPC for the final code.
     arpc_for: Option<network::emv::ChipData>,
     /// A hold created by this request: voided if the journal write fails.
-    new_hold: Option<u128>,
+    pub(crate) new_hold: Option<u128>,
 }
 
 impl Decision {
-    fn new(code: &str, card: Option<&CardRecord>) -> Decision {
+    pub(crate) fn new(code: &str, card: Option<&CardRecord>) -> Decision {
         Decision {
             code: code.to_owned(),
             answer: None,
@@ -191,6 +193,7 @@ impl Decision {
             card_change: None,
             usage: None,
             original: None,
+            further: None,
             balance: None,
             arpc_for: None,
             new_hold: None,
@@ -376,7 +379,7 @@ impl Issuer {
             return self.finish(request, parsed, decision, link, now_ms);
         }
         let decision = match parsed.kind {
-            TransactionKind::Reversal => self.reverse(parsed, card.as_ref())?,
+            TransactionKind::Reversal => self.reverse(request, parsed, card.as_ref())?,
             kind if parsed.advice => {
                 // The sender decided: 39 (approved when absent, as for a forced post).
                 let decided = request.get_str(39).unwrap_or(codes::APPROVED);
@@ -537,6 +540,7 @@ impl Issuer {
             card: decision.card_id.zip(decision.card_change),
             usage: decision.card_id.zip(decision.usage).map(|(card, (day, amount, count))| (card, day, amount, count)),
             original: decision.original.clone(),
+            further: decision.further.clone(),
         };
         if let Err(error) = self.cards.commit(&write, i64::try_from(now_ms).unwrap_or(i64::MAX)) {
             if let Some(hold) = decision.new_hold {
@@ -612,7 +616,7 @@ impl Issuer {
 
     // ---- Purchase, pre-authorization, balance inquiry --------------------------------------
 
-    fn hold_timeout(&self, kind: TransactionKind) -> (u32, u16) {
+    pub(crate) fn hold_timeout(&self, kind: TransactionKind) -> (u32, u16) {
         if kind == TransactionKind::PreAuthorization {
             (self.settings.preauth_hold_seconds, TRANSFER_PREAUTH)
         } else {
@@ -888,7 +892,7 @@ impl Issuer {
     // ---- Completion, void, refund ----------------------------------------------------------
 
     /// The journaled original of a request that names one, if it is this card's.
-    fn original_of(&self, parsed: &Parsed, card: &CardRecord) -> Result<Option<JournalRow>> {
+    pub(crate) fn original_of(&self, parsed: &Parsed, card: &CardRecord) -> Result<Option<JournalRow>> {
         let Some(key) = &parsed.original_key else { return Ok(None) };
         Ok(self.cards.journal(key)?.filter(|row| row.card_id == Some(card.card_id)))
     }
@@ -1041,85 +1045,9 @@ impl Issuer {
             other => Err(IssuerError::Ledger(format!("completion void refused: {other:?}"))),
         }
     }
-
-    // ---- Reversal ----------------------------------------------------------------------------
-
-    /// Undo the original named in 90, once, whatever the number of repeats: void its hold
-    /// (or post the replacement amount of a partial reversal), or counter-transfer a posted
-    /// completion or refund. Always answered 00: a reversal is an advice of what already
-    /// happened, and an unknown original is recorded as such.
-    fn reverse(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
-        let mut decision = Decision::new(codes::APPROVED, card);
-        decision.state = EntryState::Recorded;
-        let (Some(card), Some(original_key)) = (card, &parsed.original_key) else { return Ok(decision) };
-        let original = self.original_of(parsed, card)?;
-        let Some(original) = original else {
-            // Unknown here — but its hold may be in the ledger if the original's attempt
-            // crashed before journaling: its id is derived from the original's key.
-            let hold = transfer_id(TransferRole::Hold, original_key);
-            if let Some(record) = self.money.transfer(hold)?
-                && record.status == ledger::PendingStatus::Pending
-                && record.transfer.debit_account_id == card.account_id
-            {
-                let reversal_id = transfer_id(TransferRole::ReverseHold, original_key);
-                if matches!(self.money.void(reversal_id, hold)?, Moved::Done | Moved::AlreadyDone) {
-                    decision.transfer_id = Some(reversal_id);
-                }
-            }
-            return Ok(decision);
-        };
-        let replacement = parsed.replacement.filter(|&amount| amount < original.amount).unwrap_or(0);
-        match (original.state, original.transfer_id) {
-            (EntryState::Held, Some(hold)) => {
-                let reversal_id = transfer_id(TransferRole::ReverseHold, original_key);
-                let moved = if replacement > 0 {
-                    self.money.post(reversal_id, hold, replacement)?
-                } else {
-                    self.money.void(reversal_id, hold)?
-                };
-                if matches!(moved, Moved::Done | Moved::AlreadyDone) {
-                    let state = if replacement > 0 { EntryState::Posted } else { EntryState::Voided };
-                    let released = amount_i64(original.amount) - amount_i64(replacement);
-                    decision.transfer_id = Some(reversal_id);
-                    decision.original = Some((original.key.clone(), Some(state), 0));
-                    let count = if replacement > 0 { 0 } else { -1 };
-                    decision.usage = Some((original.business_day, -released, count));
-                } else if let Moved::AlreadyResolved(status) = moved {
-                    // Expired or resolved otherwise: nothing left to release.
-                    tracing::info!(?status, "issuer: reversal of a hold already resolved");
-                }
-            }
-            (EntryState::Posted | EntryState::Refunded, Some(_)) => {
-                let completion = original.kind == TransactionKind::Completion.name();
-                let refund = original.state == EntryState::Refunded;
-                if !(completion || refund) {
-                    return Ok(decision);
-                }
-                let amount = original.amount - replacement.min(original.amount);
-                if amount == 0 {
-                    return Ok(decision);
-                }
-                let (settlement, account) = (self.money.settlement_account(), card.account_id);
-                // A completion took money from the card: give it back. A refund gave money:
-                // take it back (the card may have spent it; then an operator must act).
-                let (debit, credit) = if refund { (account, settlement) } else { (settlement, account) };
-                let reversal_id = transfer_id(TransferRole::ReverseTransfer, original_key);
-                match self.money.posted(reversal_id, debit, credit, amount, TRANSFER_REVERSAL, card.card_id)? {
-                    Moved::Done | Moved::AlreadyDone => {
-                        decision.transfer_id = Some(reversal_id);
-                        decision.original = Some((original.key.clone(), Some(EntryState::Reversed), 0));
-                    }
-                    other => tracing::warn!(?other, "issuer: reversal of a refund could not take the money back"),
-                }
-            }
-            // Declined, voided, already reversed, or nothing moved: nothing to undo.
-            _ => {}
-        }
-        Ok(decision)
-    }
 }
 
-fn amount_i64(amount: u64) -> i64 {
+pub(crate) fn amount_i64(amount: u64) -> i64 {
     i64::try_from(amount).unwrap_or(i64::MAX)
 }
 

@@ -32,6 +32,7 @@ pub mod limits;
 pub mod linkkeys;
 pub mod money;
 mod request;
+mod reversal;
 pub mod server;
 mod store;
 

@@ -85,6 +85,11 @@ pub enum TransferRole {
     Funding = 9,
     /// A completion void's credit (the void's key).
     CompletionVoid = 10,
+    /// The new hold a reversed void puts back on its original (the void's key: a voided
+    /// pending transfer cannot be un-voided).
+    Rehold = 11,
+    /// The overdraft lent before that hold when the card no longer covers it (the void's key).
+    ReholdOverdraft = 12,
 }
 
 /// The ledger transfer id of `role` for `key`: the first 16 bytes of SHA-1 over a domain tag,

@@ -117,6 +117,10 @@ pub(crate) fn parse(request: &Message, settings: &Settings, now_ms: u64) -> Resu
         Err(_) => return Err(codes::INVALID_TRANSACTION),
     };
     let advice = request.mti().function() == 2;
+    if kind == TransactionKind::Reversal && request.get_str(3).and_then(|p| p.get(..2)) == Some("31") {
+        // A balance inquiry is not reversible (docs/network-flows.md §5.3), amount or none.
+        return Err(codes::INVALID_TRANSACTION);
+    }
     let Some(pan) = request.get_str(2) else { return Err(codes::FORMAT_ERROR) };
     let own = OriginalData::of_request(request).map_err(|_| codes::FORMAT_ERROR)?;
     let key = request_key(&own, now_ms).ok_or(codes::FORMAT_ERROR)?;

@@ -365,6 +365,20 @@ pub(crate) struct JournalWrite {
     pub usage: Option<(i64, i64, i64, i64)>,
     /// The original this request changed: its key, new state, refunded amount added.
     pub original: Option<(String, Option<EntryState>, u64)>,
+    /// A further row it changed: the original's own original (crate::reversal).
+    pub further: Option<Restore>,
+}
+
+/// A change to a journal row other than the request's own original: a reversed void puts its
+/// original back on hold under a new transfer; a reversed refund or completion void gives back
+/// what it counted against its original.
+#[derive(Debug, Clone)]
+pub(crate) struct Restore {
+    pub key: String,
+    pub state: EntryState,
+    pub transfer_id: Option<u128>,
+    /// Added to the row's refunded amount (negative: given back).
+    pub refunded_delta: i64,
 }
 
 /// A funding row: money the issuer put on a card.
@@ -395,14 +409,19 @@ impl CardStore {
         &self.db
     }
 
-    /// The key of a reversal that named `original_key` as its original, if one was answered
-    /// (a reversal that came before its original).
+    /// The key of an honoured (00) reversal that named `original_key` as its original, if one
+    /// was answered (a reversal that came before its original). A refused one (12) leaves the
+    /// original free to arrive.
     pub fn reversal_of(&self, original_key: &str) -> Result<Option<String>> {
         let row = self.db.transaction(|tx| {
             tx.query_opt(
                 "SELECT request_key FROM issuer_authorizations WHERE original_key = $1 AND kind = $2 \
-                 ORDER BY created_ms, request_key LIMIT 1",
-                &[original_key.into(), network::TransactionKind::Reversal.name().into()],
+                 AND response_code = $3 ORDER BY created_ms, request_key LIMIT 1",
+                &[
+                    original_key.into(),
+                    network::TransactionKind::Reversal.name().into(),
+                    network::codes::APPROVED.into(),
+                ],
             )
         })?;
         row.map(|row| row.text(0)).transpose().map_err(IssuerError::from)
@@ -584,6 +603,24 @@ impl CardStore {
                         "UPDATE issuer_authorizations SET refunded_amount = refunded_amount + $1, updated_ms = $2 \
                          WHERE request_key = $3",
                         &[int(*refunded), now_ms.into(), key.as_str().into()],
+                    )?;
+                }
+            }
+            if let Some(restore) = &write.further {
+                tx.execute(
+                    "UPDATE issuer_authorizations SET state = $1, refunded_amount = refunded_amount + $2, \
+                     updated_ms = $3 WHERE request_key = $4",
+                    &[
+                        restore.state.name().into(),
+                        restore.refunded_delta.into(),
+                        now_ms.into(),
+                        restore.key.as_str().into(),
+                    ],
+                )?;
+                if let Some(id) = restore.transfer_id {
+                    tx.execute(
+                        "UPDATE issuer_authorizations SET transfer_id = $1 WHERE request_key = $2",
+                        &[id_blob(id), restore.key.as_str().into()],
                     )?;
                 }
             }

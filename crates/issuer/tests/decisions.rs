@@ -832,7 +832,7 @@ fn excluded_ranges_of_the_bin_are_never_issued(backend: Backend) {
 }
 
 /// Reverse `original` (with 39 = `reason` when given).
-fn reverse(h: &Harness, card: &common::IssuedCard, original: &iso8583::Message, reason: Option<&str>) -> String {
+fn reverse(h: &Harness, card: &issuer::IssuedCard, original: &iso8583::Message, reason: Option<&str>) -> String {
     let request = match reason {
         Some(reason) => h.reversal(card, original).set(39, reason).sign(h),
         None => h.reversal(card, original).sign(h),

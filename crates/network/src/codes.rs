@@ -30,6 +30,13 @@ pub const SYSTEM_MALFUNCTION: &str = "96";
 pub const ISSUER_TIMEOUT: &str = "98";
 pub const MAC_ERROR: &str = "A0";
 
+/// Whether `reason` (field 39 of an 0400/0420) says the sender reverses because it has no
+/// usable answer (98 timed out, 68 too late): it never acted on the original, so even a
+/// transaction that is not reversible (a refund) may be undone without books differing.
+pub fn is_timeout_reason(reason: Option<&str>) -> bool {
+    matches!(reason, Some(ISSUER_TIMEOUT | LATE_RESPONSE))
+}
+
 /// Whether `code` approves.
 pub fn is_approved(code: &str) -> bool {
     code == APPROVED
