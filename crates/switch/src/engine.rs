@@ -430,7 +430,10 @@ impl Switch {
                 received_ms: now_ms,
             };
             match checked.family {
-                Family::Reversal => self.accept_reversal(tx, request, acquirer, &new, original.as_ref(), now_ms),
+                Family::Reversal => match crate::reversal_rules::refusal(request, original.as_ref()) {
+                    Some(code) => self.decline(tx, request, acquirer, &new, code, now_ms),
+                    None => self.accept_reversal(tx, request, acquirer, &new, original.as_ref(), now_ms),
+                },
                 Family::Advice | Family::Online => {
                     let Some(issuer) = issuer else {
                         return self.decline(tx, request, acquirer, &new, codes::NO_SUCH_ISSUER, now_ms);
@@ -862,6 +865,8 @@ impl Switch {
                 };
                 let mut reversal = Message::new(Arc::clone(&self.spec), Mti::parse(REVERSAL_MTI)?);
                 copy_fields(&pending.issuer_request, &mut reversal, &ADVICE_FIELDS)?;
+                // Why: no answer in time. The issuer honours a timeout reversal even of a refund.
+                reversal.set_str(39, codes::ISSUER_TIMEOUT)?;
                 reversal.set_str(7, &network::transmission_time(now_ms))?;
                 reversal.set_str(11, &stan_text(store::next_id(tx, SEQ_STAN)?))?;
                 original.set_field90(&mut reversal)?;
@@ -1170,6 +1175,10 @@ fn check(request: &Message) -> Result<Checked, &'static str> {
         Err(network::Error::UnexpectedMti { .. }) => return Err(codes::NOT_SUPPORTED),
         Err(_) => return Err(codes::FORMAT_ERROR),
     };
+    if kind == TransactionKind::Reversal && request.get_str(3).is_some_and(|p| p.starts_with("31")) {
+        // A balance inquiry is never reversible, amount or none (crate::reversal_rules).
+        return Err(codes::INVALID_TRANSACTION);
+    }
     if REQUIRED_FIELDS.iter().any(|&field| !request.has(field)) {
         return Err(codes::FORMAT_ERROR);
     }

@@ -36,6 +36,7 @@ pub mod error;
 pub mod journal;
 pub mod limits;
 pub mod linkkeys;
+mod reversal_rules;
 pub mod safq;
 pub mod server;
 mod store;

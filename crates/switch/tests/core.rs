@@ -44,6 +44,7 @@ scenarios!(
     advices_survive_a_restart,
     advices_keep_their_order_per_issuer,
     clearing_records_of_the_day,
+    reversals_of_what_is_not_reversible_are_refused,
 );
 
 /// Send a request through the core and the fake issuer; the acquirer's response.
@@ -716,4 +717,59 @@ fn clearing_records_of_the_day(backend: Backend) {
     assert_eq!(records[0].auth_code.as_deref(), Some("AB1234"));
     assert_eq!(records[0].issuer.as_deref(), Some(ISSUER));
     assert!(switch.journal().clearing_records("0101").unwrap().is_empty());
+}
+
+/// The switch's rows of docs/network-flows.md §5.2: (what is reversed, 39 of the reversal,
+/// the switch's answer, whether a reversal is queued to the issuer).
+fn reversals_of_what_is_not_reversible_are_refused(backend: Backend) {
+    let net = Net::new(backend);
+    let switch = net.switch();
+    let approved = |request: Message| {
+        let answer = round_trip(&net, &switch, request.clone());
+        assert_eq!(code(&answer), "00");
+        request
+    };
+    let refund = approved(net.request("0200", "200000", PAN, 3_000, 200));
+    let balance = approved(net.request("0200", "310000", PAN, 0, 201));
+    let advice = net.request("0220", "000000", PAN, 4_000, 202);
+    assert_eq!(code(&respond(switch.on_request(advice.clone(), NOW_MS)).response), "00");
+    let purchase = approved(net.purchase(PAN, 5_000, 203));
+    let queued_before = switch.due_advices(ISSUER, NOW_MS + 1).unwrap().len();
+    let rows: [(&Message, Option<&str>, &str, bool); 5] = [
+        (&refund, None, "12", false),
+        (&balance, None, "12", false),
+        (&advice, None, "12", false),
+        (&refund, Some("98"), "00", true),
+        (&purchase, Some("06"), "00", true),
+    ];
+    for (stan, (original, reason, expected, queued)) in (210u32..).zip(rows) {
+        let processing = original.get_str(3).unwrap();
+        let mut reversal = net.referring("0420", processing, original, stan);
+        if let Some(reason) = reason {
+            reversal.set_str(39, reason).unwrap();
+            reversal.remove(128);
+            net.sign(ACQUIRER, &mut reversal);
+        }
+        let reply = respond(switch.on_request(reversal.clone(), NOW_MS + 1_000));
+        assert_eq!(code(&reply.response), expected, "{processing} {reason:?}");
+        assert_eq!(reply.queued_for.is_some(), queued, "{processing} {reason:?}");
+        // Its repeat is answered the same.
+        let mut repeat = reversal;
+        repeat.set_mti(iso8583::Mti::parse("0421").unwrap());
+        repeat.remove(128);
+        net.sign(ACQUIRER, &mut repeat);
+        assert_eq!(code(&respond(switch.on_request(repeat, NOW_MS + 2_000)).response), expected);
+    }
+    let due = switch.due_advices(ISSUER, NOW_MS + 3_000).unwrap();
+    assert_eq!(due.len(), queued_before + 2, "only the honoured reversals go to the issuer");
+    assert_eq!(due.last().unwrap().message.get_str(39), Some("06"), "the reason travels with it");
+    // An unknown original's reversal of a refund is refused the same.
+    let never_seen = net.request("0200", "200000", PAN, 1_000, 220);
+    let reply = respond(switch.on_request(net.referring("0420", "200000", &never_seen, 221), NOW_MS));
+    assert_eq!(code(&reply.response), "12");
+    // The switch's own timeout reversal of a refund says why (98), so the issuer takes it.
+    let forward = forward(switch.on_request(net.request("0200", "200000", ISSUER2_PAN, 700, 222), NOW_MS));
+    switch.on_issuer_failure(forward.pending, IssuerFailure::Timeout, NOW_MS + 10_000);
+    let due = switch.due_advices(ISSUER2, NOW_MS + 10_000).unwrap();
+    assert_eq!((due[0].message.mti().as_str(), due[0].message.get_str(39)), ("0420", Some("98")));
 }
