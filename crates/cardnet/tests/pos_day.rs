@@ -598,3 +598,120 @@ fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
     assert_eq!((voided[0].kind.as_str(), voided[0].amount_minor), ("purchase", 2_500));
     assert_reversed_once(&journal, voided[0]);
 }
+
+/// Rows of a party's SQLite database (read while it runs or after it stopped), each column as
+/// text: what the party itself recorded, not what it answered.
+fn rows(database_url: &str, sql: &str) -> Vec<Vec<String>> {
+    let db = sqlstore::Database::open(database_url).unwrap();
+    db.transaction(|tx| {
+        let found = tx.query(sql, &[])?;
+        found
+            .iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| {
+                        Ok(row.opt_text(i).or_else(|_| row.i64(i).map(|v| Some(v.to_string())))?.unwrap_or_default())
+                    })
+                    .collect()
+            })
+            .collect()
+    })
+    .unwrap()
+}
+
+/// Issue 12: a void whose answer is lost is reversed by the terminal (0400 of the void); the
+/// acquirer puts the sale back, the switch passes the 0420 on, the issuer holds the sale's
+/// amount again (a new hold). Afterwards terminal, acquirer, switch and issuer agree on every
+/// transaction — each read from its own records — and the card's balance is the arithmetic.
+#[test]
+fn a_lost_void_answer_is_reversed_and_every_party_agrees() {
+    let (mut day, _) = Day::start("pos-day-void", &[]);
+    let card = day.network.card.clone();
+    let relay = FrameRelay::start(&day.network.acquirer_listen()).unwrap();
+    let (config, card_file) = day.network.terminal_files_via("POS00001", relay.address(), 3_000);
+    let mut till = Till::new(config);
+    let start = card["available_minor"].as_i64().unwrap();
+    till.wait_ready(&card_file);
+    let sale = till.run(&["sale", "--amount", "30.00", "--card-file", &card_file]);
+    approved(&sale, "sale", Some(3_000));
+    day.await_available(&card, start - 3_000);
+
+    // The void: approved by the acquirer (the issuer releases the hold), the answer cut.
+    relay.set(Mode::CutNextAnswer);
+    let mark = relay.mark();
+    let cut = till.supervised(&["void", "--trace", &text(&sale["trace"])]);
+    assert_eq!(cut["approved"], false, "{cut}");
+    assert_eq!((text(&cut["response_code"]), text(&cut["reversal_pending"])), ("98".into(), "98".into()), "{cut}");
+    let swallowed: Vec<_> = relay.since(mark).into_iter().filter(|s| !s.from_terminal && !s.delivered).collect();
+    assert_eq!((swallowed[0].mti.as_str(), swallowed[0].field(39).as_str()), ("0210", "00"), "the void was approved");
+    day.await_available(&card, start);
+
+    // The next run reverses the void first: answered 00; the issuer holds the 30.00 again.
+    let mark = relay.mark();
+    approved(&till.run(&["balance", "--card-file", &card_file]), "balance", None);
+    assert_eq!(relay.reversals(mark), vec![(text(&cut["trace"]), "98".to_owned())], "one 0400, of the void");
+    let answer = relay.since(mark).into_iter().find(|s| s.mti == "0410").expect("an 0410");
+    assert_eq!(answer.field(39), "00");
+    day.await_available(&card, start - 3_000);
+
+    // The terminal: the sale stands, the void is not in its journal, and its totals (one debit
+    // of 30.00, no credit) are the acquirer's: the settlement balances.
+    let journal = till.run(&["journal"]);
+    let entries = journal["entries"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> =
+        entries.iter().map(|e| (e["transaction"].as_str().unwrap(), e["status"].as_str().unwrap_or(""))).collect();
+    assert!(kinds.contains(&("sale", "approved")) && !kinds.iter().any(|(k, _)| *k == "void"), "{journal}");
+    let settled = till.supervised(&["settle"]);
+    assert_eq!(settled["domestic_balanced"], true, "terminal and acquirer agree: {settled}");
+
+    // The switch passed the acquirer's 0420 on and the issuer acknowledged it.
+    let switch_db = switch::SwitchConfig::load(std::path::Path::new(&day.network.switch_config)).unwrap().database;
+    let advices = "SELECT purpose, mti, COALESCE(response_code, '') FROM switch_advices ORDER BY id";
+    let deadline = Instant::now() + WAIT;
+    while rows(&switch_db, advices).iter().any(|r| r[2].is_empty()) {
+        assert!(Instant::now() < deadline, "the switch's advice never acknowledged");
+        std::thread::sleep(POLL);
+    }
+    day.stop();
+
+    let acquirer_db =
+        acquirer::AcquirerConfig::load(std::path::Path::new(&day.network.acquirer_config)).unwrap().database;
+    let acquirer = rows(
+        &acquirer_db,
+        "SELECT kind, status, voided, reversed, amount_minor FROM acquirer_transactions \
+         WHERE kind IN ('purchase', 'void') ORDER BY id",
+    );
+    let expect = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        acquirer,
+        vec![expect(&["purchase", "approved", "0", "0", "3000"]), expect(&["void", "approved", "0", "1", "3000"])],
+        "the acquirer: the sale live again, the void reversed"
+    );
+    let queue = rows(&acquirer_db, "SELECT state, response_code FROM acquirer_reversal_queue");
+    assert_eq!(queue, vec![expect(&["1", "00"])], "one network reversal, delivered");
+    let exchanges = rows(
+        &switch_db,
+        "SELECT kind, status, response_code FROM switch_exchanges WHERE kind IN ('purchase', 'void', 'reversal') \
+         ORDER BY id",
+    );
+    assert_eq!(
+        exchanges,
+        vec![
+            expect(&["purchase", "answered", "00"]),
+            expect(&["void", "answered", "00"]),
+            expect(&["reversal", "queued", "00"])
+        ],
+        "the switch"
+    );
+    assert_eq!(rows(&switch_db, advices), vec![expect(&["acquirer_reversal", "0420", "00"])], "the switch's advice");
+
+    // The issuer: the sale held again under a new hold, the void reversed; the card's available
+    // balance is 500.00 − 30.00.
+    let issuer_journal = day.issuer_journal(&card);
+    let state = |kind: &str| issuer_journal.iter().find(|e| e.kind == kind).map(|e| (e.state, e.response_code.clone()));
+    assert_eq!(state("purchase"), Some((issuer::EntryState::Held, "00".into())), "{issuer_journal:?}");
+    assert_eq!(state("void"), Some((issuer::EntryState::Reversed, "00".into())), "{issuer_journal:?}");
+    assert_eq!(state("reversal"), Some((issuer::EntryState::Recorded, "00".into())), "{issuer_journal:?}");
+    assert_eq!(day.network.available(card["card_id"].as_i64().unwrap()), start - 3_000);
+    till.assert_masked(&[&pan(&card)]);
+}
