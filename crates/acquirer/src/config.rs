@@ -512,8 +512,17 @@ impl Settings {
     }
 
     /// Whether messages of `mti` carry field 64 under this profile.
+    /// Whether messages of `mti` carry field 64. A repeat (0401, 0201…) carries it when its
+    /// first send does: a repeat must not be a way around the MAC.
     pub fn carries_mac(&self, mti: &str) -> bool {
-        self.mac_messages.iter().any(|m| m == mti)
+        let first_send = iso8583::Mti::parse(mti).ok().map(|m| {
+            let mut digits = *m.as_bytes();
+            if m.is_repeat() {
+                digits[3] -= 1;
+            }
+            digits
+        });
+        self.mac_messages.iter().any(|m| m == mti || first_send.is_some_and(|first| m.as_bytes() == &first[..]))
     }
 }
 

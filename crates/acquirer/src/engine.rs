@@ -575,7 +575,8 @@ impl Acquirer {
             "0820" => self.sign_off_or_echo(&envelope, &request, now_ms).map(Step::Respond),
             "0500" => self.settle(&envelope, &request, now_ms).map(Step::Respond),
             "0320" => self.batch_upload(&envelope, &request, now_ms).map(Step::Respond),
-            "0400" => self.terminal_reversal(&envelope, &request, now_ms),
+            // 0401: the terminal's repeat of its 0400, answered as the 0400 was.
+            "0400" | "0401" => self.terminal_reversal(&envelope, &request, now_ms),
             "0100" | "0200" | "0220" => self.financial(&envelope, &request, now_ms),
             _ => Ok(Step::Respond(self.refuse(&envelope, &request, None, codes::NOT_SUPPORTED, false, now_ms))),
         };

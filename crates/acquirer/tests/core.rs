@@ -772,9 +772,20 @@ fn terminal_reversals_follow_the_acquirer_table() {
         } else {
             assert_eq!(before, after, "{:?}: a refused reversal changes nothing", row.reversed);
         }
-        // A repeat of the 0400 gets the same answer and queues nothing more.
+        // A repeat (0400 again, or 0401) gets the same answer and queues nothing more.
         let repeat = respond(rig.send(terminal.envelope, terminal.reversal(&request, "98").unwrap()));
         assert_eq!((code(&repeat), repeat.reversal_queued), (row.code, false), "{:?}", row.reversed);
+        let mut repeat = terminal.reversal(&request, "98").unwrap();
+        repeat.set_mti(iso8583::Mti::parse("0401").unwrap());
+        terminal.mac(&mut repeat).unwrap();
+        let repeat = respond(rig.send(terminal.envelope, repeat));
+        assert_eq!((code(&repeat), repeat.reversal_queued), (row.code, false), "{:?}: 0401", row.reversed);
+        assert_eq!(repeat.response.mti().as_str(), "0410");
+        assert!(terminal.verify(&repeat.response), "{:?}: 0410 MAC'd", row.reversed);
+        // A 0401 with a bad MAC is not taken.
+        let mut forged = terminal.reversal(&request, "98").unwrap();
+        forged.set_mti(iso8583::Mti::parse("0401").unwrap());
+        assert_eq!(code(&respond(rig.send(terminal.envelope, forged))), "A0", "{:?}", row.reversed);
     }
 }
 
