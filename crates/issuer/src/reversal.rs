@@ -23,7 +23,8 @@ enum Action {
     CreditBack,
     /// Take a credit back: a refund's (timeout reversal only) or a completion void's.
     TakeBack,
-    /// A reversed void or pre-auth void: a new hold for its original, which stands again.
+    /// A reversed void or pre-auth void: a new hold for its original, which stands again. (A
+    /// reversed completion gives its amount back and holds its pre-auth again: `CreditBack`.)
     Rehold,
     /// Nothing left to undo (declined, already reversed, a repeat): 00.
     Nothing,
@@ -91,7 +92,14 @@ impl Issuer {
         match rule(&original, request.get_str(39), released) {
             Action::ReleaseHold => self.release_hold(parsed, &original, &mut decision)?,
             Action::CreditBack | Action::TakeBack => self.counter_transfer(parsed, card, &original, &mut decision)?,
-            Action::Rehold => self.rehold(card, &original, &mut decision)?,
+            Action::Rehold => {
+                if let Some((hold_id, voided)) = self.rehold(card, &original, EntryState::Voided, &mut decision)? {
+                    decision.transfer_id = Some(hold_id);
+                    decision.original = Some((original.key.clone(), Some(EntryState::Reversed), 0));
+                    // The void gave the day's usage back; its original counts again.
+                    decision.usage = Some((voided.business_day, amount_i64(voided.amount), 1));
+                }
+            }
             Action::Nothing => {}
             Action::Refuse => return Ok(refused(card)),
         }
@@ -160,7 +168,10 @@ impl Issuer {
             Moved::Done | Moved::AlreadyDone => {
                 decision.transfer_id = Some(reversal_id);
                 decision.original = Some((original.key.clone(), Some(EntryState::Reversed), 0));
-                if gave && let Some(counted_against) = self.counted_against(original)? {
+                if !gave {
+                    // The completion's pre-auth is open again at the acquirer and terminal.
+                    self.rehold(card, original, EntryState::Posted, decision)?;
+                } else if let Some(counted_against) = self.counted_against(original)? {
                     decision.further = Some(Restore {
                         key: counted_against.key,
                         state: counted_against.state,
@@ -180,41 +191,46 @@ impl Issuer {
         Ok(self.cards.journal(key)?.filter(|row| row.refunded_amount >= original.amount))
     }
 
-    /// A void (or pre-auth void) reversed: its original's hold was voided and cannot be
-    /// un-voided, so a new pending hold for the original's amount is made, linked to the
-    /// original (its journal row names it), idempotent by the void's key. The money was the
-    /// merchant's already, so funds do not decline it: a shortfall is lent from the overdraft
-    /// account as for a stand-in. The void becomes reversed, the original held again.
-    fn rehold(&self, card: &CardRecord, void: &JournalRow, decision: &mut Decision) -> Result<()> {
-        let Some(voided) = void.original_key.as_ref().map(|key| self.cards.journal(key)).transpose()?.flatten() else {
-            return Ok(());
-        };
-        if voided.state != EntryState::Voided {
-            return Ok(());
-        }
-        let kind = TransactionKind::from_name(&voided.kind).unwrap_or(TransactionKind::Purchase);
+    /// The original of a reversed void (or pre-auth void, or completion) stands again: its
+    /// hold was voided (or posted) and cannot be un-voided, so a new pending hold for the
+    /// original's amount is made, linked to the original (its journal row names it, held
+    /// again), idempotent by the follow-up's key. The money was the merchant's already, so
+    /// funds do not decline it: a shortfall is lent from the overdraft account as for a
+    /// stand-in. `acted` is the state the follow-up left the original in; anything else is left
+    /// alone. The new hold's id and the original.
+    fn rehold(
+        &self,
+        card: &CardRecord,
+        follow_up: &JournalRow,
+        acted: EntryState,
+        decision: &mut Decision,
+    ) -> Result<Option<(u128, JournalRow)>> {
+        let original = follow_up.original_key.as_ref().map(|key| self.cards.journal(key)).transpose()?.flatten();
+        let Some(original) = original.filter(|row| row.state == acted) else { return Ok(None) };
+        let kind = TransactionKind::from_name(&original.kind).unwrap_or(TransactionKind::Purchase);
         let (timeout, code) = self.hold_timeout(kind);
-        let hold_id = transfer_id(TransferRole::Rehold, &void.key);
-        let overdraft_id = transfer_id(TransferRole::ReholdOverdraft, &void.key);
+        let hold_id = transfer_id(TransferRole::Rehold, &follow_up.key);
+        let overdraft_id = transfer_id(TransferRole::ReholdOverdraft, &follow_up.key);
         let moved = self.money.forced_hold(
             hold_id,
             overdraft_id,
             card.account_id,
-            voided.amount,
+            original.amount,
             timeout,
             code,
             card.card_id,
         )?;
         if !matches!(moved, Moved::Done | Moved::AlreadyDone) {
-            return Err(crate::error::IssuerError::Ledger(format!("reversal of a void could not hold: {moved:?}")));
+            return Err(crate::error::IssuerError::Ledger(format!("reversal could not hold again: {moved:?}")));
         }
-        decision.transfer_id = Some(hold_id);
         decision.new_hold = (moved == Moved::Done).then_some(hold_id);
-        decision.original = Some((void.key.clone(), Some(EntryState::Reversed), 0));
-        decision.usage = Some((voided.business_day, amount_i64(voided.amount), 1));
-        decision.further =
-            Some(Restore { key: voided.key, state: EntryState::Held, transfer_id: Some(hold_id), refunded_delta: 0 });
-        Ok(())
+        decision.further = Some(Restore {
+            key: original.key.clone(),
+            state: EntryState::Held,
+            transfer_id: Some(hold_id),
+            refunded_delta: 0,
+        });
+        Ok(Some((hold_id, original)))
     }
 }
 

@@ -51,6 +51,7 @@ on_both_backends!(
     excluded_ranges_of_the_bin_are_never_issued,
     a_reversed_void_puts_the_hold_back,
     reversals_follow_the_issuer_table,
+    a_reversed_completion_holds_the_pre_auth_again,
 );
 
 fn code(response: &iso8583::Message) -> &str {
@@ -977,4 +978,31 @@ fn reversals_follow_the_issuer_table(backend: Backend) {
         }
         h.issuer.check_ledger().unwrap();
     }
+}
+
+fn a_reversed_completion_holds_the_pre_auth_again(backend: Backend) {
+    let Some(h) = Harness::new(backend) else { return };
+    let card = h.debit_card(50_000);
+    let preauth = h.preauth(&card, 10_000).pin(&h, &card).sign(&h);
+    assert_eq!(code(&h.send(&preauth)), codes::APPROVED);
+    let completion = h.follow_up("0200", "000000", "06", &card, 7_000, &preauth).sign(&h);
+    assert_eq!(code(&h.send(&completion)), codes::APPROVED);
+    assert_eq!((h.ledger_balance(&card), h.available(&card)), (43_000, 43_000));
+    // The completion reversed: its 7 000 back, and the pre-auth stands again as the acquirer
+    // and the terminal now see it (open, completable up to 10 000): held anew.
+    assert_eq!(reverse(&h, &card, &completion, None), codes::APPROVED);
+    assert_eq!((h.ledger_balance(&card), h.available(&card)), (50_000, 40_000));
+    let entry = h.issuer.journal_entry(&preauth).unwrap().unwrap();
+    assert_eq!(entry.state, EntryState::Held);
+    let hold = h.issuer.ledger_transfer(entry.transfer_id.unwrap()).unwrap().unwrap();
+    assert_eq!((hold.status, hold.transfer.amount), (ledger::PendingStatus::Pending, 10_000));
+    assert_eq!(h.issuer.journal_entry(&completion).unwrap().unwrap().state, EntryState::Reversed);
+    // Once, whatever the repeats.
+    assert_eq!(reverse(&h, &card, &completion, None), codes::APPROVED);
+    assert_eq!((h.ledger_balance(&card), h.available(&card)), (50_000, 40_000));
+    // Completed again, for another amount.
+    let again = h.follow_up("0200", "000000", "06", &card, 6_000, &preauth).sign(&h);
+    assert_eq!(code(&h.send(&again)), codes::APPROVED);
+    assert_eq!((h.ledger_balance(&card), h.available(&card)), (44_000, 44_000));
+    h.issuer.check_ledger().unwrap();
 }
