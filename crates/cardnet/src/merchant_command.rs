@@ -38,6 +38,9 @@ pub enum MerchantCommand {
     Reinstate(StatusArgs),
     /// Close a merchant for good (its terminals are disabled).
     Close(StatusArgs),
+    /// Which of its terminals may void a transaction: the one that took it (the default) or
+    /// any (a multi-lane store).
+    Voids(VoidsArgs),
     /// Ask to pay a merchant into another account (checked, then reviewed with review-change).
     ChangeAccount(ChangeAccountArgs),
     /// A reviewer approves or rejects a pending settlement account change.
@@ -187,6 +190,28 @@ pub struct StatusArgs {
     json: bool,
 }
 
+/// Who may void a merchant's transaction.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum VoidFrom {
+    /// Only the terminal that took the transaction (others are answered 25).
+    Original,
+    /// Any terminal of the merchant.
+    Any,
+}
+
+#[derive(Args)]
+pub struct VoidsArgs {
+    #[arg(long)]
+    config: PathBuf,
+    #[arg(long, value_name = "MID")]
+    merchant: String,
+    #[arg(long, value_enum)]
+    from: VoidFrom,
+    /// Print one JSON object: the merchant.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Args)]
 pub struct ChangeAccountArgs {
     #[arg(long)]
@@ -242,6 +267,7 @@ pub fn run(command: MerchantCommand) -> Result<(), CliError> {
         MerchantCommand::Suspend(args) => set_status(args, Registry::suspend),
         MerchantCommand::Reinstate(args) => set_status(args, Registry::reinstate),
         MerchantCommand::Close(args) => set_status(args, Registry::close),
+        MerchantCommand::Voids(args) => set_voids(args),
         MerchantCommand::ChangeAccount(args) => change_account(args),
         MerchantCommand::ReviewChange(args) => review_change(args),
     }
@@ -314,6 +340,7 @@ pub(crate) fn merchant_json(m: &MerchantRecord) -> Value {
         "fee_plan": {"debit": rate_json(&m.fee_plan.debit), "credit": rate_json(&m.fee_plan.credit)},
         "settlement_cycle": m.cycle.name(),
         "limits": {"single_max_minor": m.limits.single_max_minor, "daily_max_minor": m.limits.daily_max_minor},
+        "void_any_terminal": m.void_any_terminal,
         "activated_ms": m.activated_ms,
         "updated_ms": m.updated_ms,
     })
@@ -617,6 +644,18 @@ fn set_status(
         merchant.status.name(),
         merchant.status_reason.as_deref().unwrap_or("")
     )?;
+    Ok(())
+}
+
+fn set_voids(args: VoidsArgs) -> Result<(), CliError> {
+    let registry = open(&args.config)?;
+    let any = matches!(args.from, VoidFrom::Any);
+    let merchant = registry.set_void_any_terminal(args.merchant.trim(), any)?;
+    if args.json {
+        return crate::output::json(&merchant_json(&merchant));
+    }
+    let who = if merchant.void_any_terminal { "any terminal" } else { "the original terminal only" };
+    writeln!(std::io::stdout().lock(), "merchant {}: voids from {who}", merchant.merchant_id)?;
     Ok(())
 }
 

@@ -370,6 +370,10 @@ fn onboarding_rejection_and_terminals() {
     assert_eq!(shown["terminals"].as_array().unwrap().len(), 4);
 
     // Suspension blocks new terminals.
+    // Voids from any lane (a multi-lane store), and back to the original terminal only.
+    let base = ["merchant", "voids", "--config", config, "--merchant", &mid, "--json", "--from"];
+    assert_eq!(json(&[&base[..], &["any"]].concat())["void_any_terminal"], true);
+    assert_eq!(json(&[&base[..], &["original"]].concat())["void_any_terminal"], false);
     let suspended =
         json(&["merchant", "suspend", "--config", config, "--merchant", &mid, "--reason", "risk review", "--json"]);
     assert_eq!(suspended["status"], "suspended");
