@@ -181,6 +181,30 @@ impl Day {
     }
 }
 
+/// A fresh network with one terminal behind a frame relay, ready (a balance inquiry answered):
+/// the default card, its file, and its available balance at the start.
+struct Lane {
+    day: Day,
+    card: Value,
+    relay: FrameRelay,
+    till: Till,
+    card_file: String,
+    start: i64,
+}
+
+impl Lane {
+    fn open(prefix: &str, terminal: &str, timeout_ms: u64) -> Lane {
+        let (day, _) = Day::start(prefix, &[]);
+        let card = day.network.card.clone();
+        let relay = FrameRelay::start(&day.network.acquirer_listen()).unwrap();
+        let (config, card_file) = day.network.terminal_files_via(terminal, relay.address(), timeout_ms);
+        let mut till = Till::new(config);
+        let start = card["available_minor"].as_i64().unwrap();
+        till.wait_ready(&card_file);
+        Lane { day, card, relay, till, card_file, start }
+    }
+}
+
 impl Drop for Day {
     fn drop(&mut self) {
         // Kill the processes before removing their files.
@@ -491,13 +515,7 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
 /// issuer voids the hold, and no run after it sends it again.
 #[test]
 fn the_network_cut_mid_sale_is_reversed_exactly_once_by_the_next_run() {
-    let (mut day, _) = Day::start("pos-day-cut", &[]);
-    let card = day.network.card.clone();
-    let relay = FrameRelay::start(&day.network.acquirer_listen()).unwrap();
-    let (config, card_file) = day.network.terminal_files_via("POS00001", relay.address(), 3_000);
-    let mut till = Till::new(config);
-    let start = card["available_minor"].as_i64().unwrap();
-    till.wait_ready(&card_file);
+    let Lane { mut day, card, relay, mut till, card_file, start } = Lane::open("pos-day-cut", "POS00001", 3_000);
     let first = till.run(&["sale", "--amount", "30.00", "--card-file", &card_file]);
     approved(&first, "sale", Some(3_000));
 
@@ -554,13 +572,7 @@ fn the_network_cut_mid_sale_is_reversed_exactly_once_by_the_next_run() {
 /// next run signs on again and sends one 0400 with 39 = A0; the issuer releases the hold.
 #[test]
 fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
-    let (mut day, _) = Day::start("pos-day-mac", &[]);
-    let card = day.network.card.clone();
-    let relay = FrameRelay::start(&day.network.acquirer_listen()).unwrap();
-    let (config, card_file) = day.network.terminal_files_via("POS00002", relay.address(), 5_000);
-    let mut till = Till::new(config);
-    let start = card["available_minor"].as_i64().unwrap();
-    till.wait_ready(&card_file);
+    let Lane { mut day, card, relay, mut till, card_file, start } = Lane::open("pos-day-mac", "POS00002", 5_000);
     let slip_before = text(&till.run(&["reprint"])["receipt"]);
 
     relay.set(Mode::ForgeNextMac);
@@ -625,13 +637,7 @@ fn rows(database_url: &str, sql: &str) -> Vec<Vec<String>> {
 /// transaction — each read from its own records — and the card's balance is the arithmetic.
 #[test]
 fn a_lost_void_answer_is_reversed_and_every_party_agrees() {
-    let (mut day, _) = Day::start("pos-day-void", &[]);
-    let card = day.network.card.clone();
-    let relay = FrameRelay::start(&day.network.acquirer_listen()).unwrap();
-    let (config, card_file) = day.network.terminal_files_via("POS00001", relay.address(), 3_000);
-    let mut till = Till::new(config);
-    let start = card["available_minor"].as_i64().unwrap();
-    till.wait_ready(&card_file);
+    let Lane { mut day, card, relay, mut till, card_file, start } = Lane::open("pos-day-void", "POS00001", 3_000);
     let sale = till.run(&["sale", "--amount", "30.00", "--card-file", &card_file]);
     approved(&sale, "sale", Some(3_000));
     day.await_available(&card, start - 3_000);

@@ -444,10 +444,7 @@ fn completion_posts_part_and_releases_the_rest(backend: Backend) {
 fn a_completion_void_gives_the_amount_back_once(backend: Backend) {
     let Some(h) = Harness::new(backend) else { return };
     let card = h.debit_card(50_000);
-    let preauth = h.preauth(&card, 10_000).pin(&h, &card).sign(&h);
-    assert_eq!(code(&h.send(&preauth)), codes::APPROVED);
-    let completion = h.follow_up("0200", "000000", "06", &card, 7_000, &preauth).sign(&h);
-    assert_eq!(code(&h.send(&completion)), codes::APPROVED);
+    let (preauth, completion) = completed(&h, &card, 10_000, 7_000);
     assert_eq!(h.ledger_balance(&card), 43_000);
     // Not the completion's amount: 13. A void naming the pre-auth, not the completion: 12.
     let partial = h.follow_up("0200", "020000", "06", &card, 6_000, &completion).sign(&h);
@@ -519,9 +516,7 @@ fn reversal_twice_answers_the_same_and_voids_once(backend: Backend) {
     assert_eq!((first.mti().as_str(), code(&first)), ("0430", codes::APPROVED));
     assert_eq!(h.available(&card), 50_000);
     // The repeat (0421, same 11 and 7) gets the same answer.
-    let mut repeat = reversal.clone();
-    repeat.set_mti(iso8583::Mti::parse("0421").unwrap());
-    network::mac::sign(&*h.hsm, &h.zak, &mut repeat).unwrap();
+    let repeat = repeat_of(&h, &reversal);
     assert_eq!(h.send(&repeat).encode().unwrap(), first.encode().unwrap());
     // Another reversal of the same original with its own 11 (a new leg STAN): 00 as well.
     let another = h.reversal(&card, &purchase).sign(&h);
@@ -541,10 +536,7 @@ fn reversal_twice_answers_the_same_and_voids_once(backend: Backend) {
     assert_eq!(h.issuer.journal_entry(&purchase).unwrap().unwrap().state, EntryState::Voided);
     h.issuer.check_ledger().unwrap();
     // A reversal of a completion gives the money back.
-    let preauth = h.preauth(&card, 6_000).pin(&h, &card).sign(&h);
-    assert_eq!(code(&h.send(&preauth)), codes::APPROVED);
-    let completion = h.follow_up("0200", "000000", "06", &card, 6_000, &preauth).sign(&h);
-    assert_eq!(code(&h.send(&completion)), codes::APPROVED);
+    let (_, completion) = completed(&h, &card, 6_000, 6_000);
     assert_eq!(h.ledger_balance(&card), 44_000);
     assert_eq!(code(&h.send(&h.reversal(&card, &completion).sign(&h))), codes::APPROVED);
     assert_eq!(code(&h.send(&h.reversal(&card, &completion).sign(&h))), codes::APPROVED);
@@ -845,11 +837,9 @@ fn a_reversed_void_puts_the_hold_back(backend: Backend) {
     let Some(h) = Harness::new(backend) else { return };
     let card = h.debit_card(50_000);
     // Purchase, void, and the void's reversal (its answer was lost at the terminal).
-    let purchase = h.purchase(&card, 5_000).pin(&h, &card).sign(&h);
-    assert_eq!(code(&h.send(&purchase)), codes::APPROVED);
+    let purchase = approved(&h, h.purchase(&card, 5_000).pin(&h, &card).sign(&h));
     let first_hold = h.issuer.journal_entry(&purchase).unwrap().unwrap().transfer_id.unwrap();
-    let void = h.follow_up("0200", "020000", "00", &card, 5_000, &purchase).sign(&h);
-    assert_eq!(code(&h.send(&void)), codes::APPROVED);
+    let void = approved(&h, h.follow_up("0200", "020000", "00", &card, 5_000, &purchase).sign(&h));
     assert_eq!(h.available(&card), 50_000);
     let reversal = h.reversal(&card, &void).sign(&h);
     let answer = h.send(&reversal);
@@ -863,33 +853,26 @@ fn a_reversed_void_puts_the_hold_back(backend: Backend) {
     assert_eq!((hold.status, hold.transfer.amount), (ledger::PendingStatus::Pending, 5_000));
     assert_eq!(h.issuer.journal_entry(&void).unwrap().unwrap().state, EntryState::Reversed);
     // Its repeat (same 11/7) and another reversal of the void (new 11): once.
-    let mut repeat = reversal.clone();
-    repeat.set_mti(iso8583::Mti::parse("0421").unwrap());
-    network::mac::sign(&*h.hsm, &h.zak, &mut repeat).unwrap();
+    let repeat = repeat_of(&h, &reversal);
     assert_eq!(h.send(&repeat).encode().unwrap(), answer.encode().unwrap());
     assert_eq!(reverse(&h, &card, &void, None), codes::APPROVED);
     assert_eq!(h.available(&card), 45_000);
     // The sale can be voided again, and that releases the new hold.
-    let again = h.follow_up("0200", "020000", "00", &card, 5_000, &purchase).sign(&h);
-    assert_eq!(code(&h.send(&again)), codes::APPROVED);
+    approved(&h, h.follow_up("0200", "020000", "00", &card, 5_000, &purchase).sign(&h));
     assert_eq!(h.available(&card), 50_000);
     h.issuer.check_ledger().unwrap();
 
     // A pre-auth void reversed: the pre-auth holds again and can be completed.
-    let preauth = h.preauth(&card, 8_000).pin(&h, &card).sign(&h);
-    assert_eq!(code(&h.send(&preauth)), codes::APPROVED);
-    let void = h.follow_up("0100", "020000", "06", &card, 8_000, &preauth).sign(&h);
-    assert_eq!(code(&h.send(&void)), codes::APPROVED);
+    let preauth = approved(&h, h.preauth(&card, 8_000).pin(&h, &card).sign(&h));
+    let void = approved(&h, h.follow_up("0100", "020000", "06", &card, 8_000, &preauth).sign(&h));
     assert_eq!(h.available(&card), 50_000);
     assert_eq!(reverse(&h, &card, &void, None), codes::APPROVED);
     assert_eq!(h.available(&card), 42_000);
-    let completion = h.follow_up("0200", "000000", "06", &card, 8_000, &preauth).sign(&h);
-    assert_eq!(code(&h.send(&completion)), codes::APPROVED);
+    let completion = approved(&h, h.follow_up("0200", "000000", "06", &card, 8_000, &preauth).sign(&h));
     assert_eq!((h.ledger_balance(&card), h.available(&card)), (42_000, 42_000));
 
     // A completion void reversed: the credit goes, and the completion can be voided again.
-    let void = h.follow_up("0200", "020000", "06", &card, 8_000, &completion).sign(&h);
-    assert_eq!(code(&h.send(&void)), codes::APPROVED);
+    let void = approved(&h, h.follow_up("0200", "020000", "06", &card, 8_000, &completion).sign(&h));
     assert_eq!(h.ledger_balance(&card), 50_000);
     assert_eq!(reverse(&h, &card, &void, None), codes::APPROVED);
     assert_eq!(h.ledger_balance(&card), 42_000);
@@ -983,10 +966,8 @@ fn reversals_follow_the_issuer_table(backend: Backend) {
 fn a_reversed_completion_holds_the_pre_auth_again(backend: Backend) {
     let Some(h) = Harness::new(backend) else { return };
     let card = h.debit_card(50_000);
-    let preauth = h.preauth(&card, 10_000).pin(&h, &card).sign(&h);
-    assert_eq!(code(&h.send(&preauth)), codes::APPROVED);
-    let completion = h.follow_up("0200", "000000", "06", &card, 7_000, &preauth).sign(&h);
-    assert_eq!(code(&h.send(&completion)), codes::APPROVED);
+    let preauth = approved(&h, h.preauth(&card, 10_000).pin(&h, &card).sign(&h));
+    let completion = approved(&h, h.follow_up("0200", "000000", "06", &card, 7_000, &preauth).sign(&h));
     assert_eq!((h.ledger_balance(&card), h.available(&card)), (43_000, 43_000));
     // The completion reversed: its 7 000 back, and the pre-auth stands again as the acquirer
     // and the terminal now see it (open, completable up to 10 000): held anew.
@@ -1001,8 +982,28 @@ fn a_reversed_completion_holds_the_pre_auth_again(backend: Backend) {
     assert_eq!(reverse(&h, &card, &completion, None), codes::APPROVED);
     assert_eq!((h.ledger_balance(&card), h.available(&card)), (50_000, 40_000));
     // Completed again, for another amount.
-    let again = h.follow_up("0200", "000000", "06", &card, 6_000, &preauth).sign(&h);
-    assert_eq!(code(&h.send(&again)), codes::APPROVED);
+    approved(&h, h.follow_up("0200", "000000", "06", &card, 6_000, &preauth).sign(&h));
     assert_eq!((h.ledger_balance(&card), h.available(&card)), (44_000, 44_000));
     h.issuer.check_ledger().unwrap();
+}
+
+/// Send `request`, which must be approved; the request.
+fn approved(h: &Harness, request: iso8583::Message) -> iso8583::Message {
+    assert_eq!(code(&h.send(&request)), codes::APPROVED);
+    request
+}
+
+/// A pre-auth of `held` completed for `posted`, both approved: (pre-auth, completion).
+fn completed(h: &Harness, card: &issuer::IssuedCard, held: u64, posted: u64) -> (iso8583::Message, iso8583::Message) {
+    let preauth = approved(h, h.preauth(card, held).pin(h, card).sign(h));
+    let completion = approved(h, h.follow_up("0200", "000000", "06", card, posted, &preauth).sign(h));
+    (preauth, completion)
+}
+
+/// The 0421 repeat of `message` (same 11 and 7), MAC'd again.
+fn repeat_of(h: &Harness, message: &iso8583::Message) -> iso8583::Message {
+    let mut repeat = message.clone();
+    repeat.set_mti(iso8583::Mti::parse("0421").unwrap());
+    network::mac::sign(&*h.hsm, &h.zak, &mut repeat).unwrap();
+    repeat
 }
