@@ -7,8 +7,9 @@
 //! not signed off (77); MAC (A0); terminal enabled (58) and merchant active and field 42 its id
 //! (03); 60.2 the current batch (77); a transaction this host supports (40); a trace not used in
 //! the batch (94); amount (13) and the merchant's single-transaction limit (61); the original of
-//! a void, refund or completion (25 not found, 64 amount differs, 12 already voided/completed,
-//! 13 refunds beyond the original); the risk hook (34/61/65); the PIN block translated TPK → ZPK
+//! a void, refund or completion (25 not found or — a void — another terminal's, 64 amount
+//! differs, 12 already voided/completed, 13 refunds beyond the original; checked again when it
+//! is journaled as pending, follow-ups in flight counted: crate::originals); the risk hook (34/61/65); the PIN block translated TPK → ZPK
 //! (99). Then the request goes to the switch in the network dialect; its answer comes back
 //! MAC'd under the terminal's MAK. Every request and decision is journaled in one durable
 //! transaction before the terminal's answer is returned.
