@@ -1398,8 +1398,8 @@ impl Acquirer {
         let _ = terminal_response.set_str(63, &pending.card_organisation);
         self.sign_response(&mut terminal_response, Some(&pending.mak));
         // An advice is answered by the switch at once and never reversed: the terminal sends it
-        // again until it hears back.
-        let reverse = maybe_delivered && !pending.kind.is_advice();
+        // again until it hears back. A balance inquiry moved nothing (crate::reversal_rules).
+        let reverse = maybe_delivered && crate::reversal_rules::reversed_on_timeout(pending.kind);
         let recorded = transact(&self.db, |tx| {
             let status = if maybe_delivered { "timeout" } else { "failed" };
             tx.execute(

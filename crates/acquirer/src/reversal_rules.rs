@@ -39,6 +39,14 @@ pub(crate) fn reversible(kind: PosKind) -> bool {
     !matches!(kind, PosKind::Refund | PosKind::Balance | PosKind::CompletionAdvice)
 }
 
+/// Whether the acquirer reverses `kind` itself when the switch's answer is missing or cannot be
+/// trusted: whatever may have moved money (a refund too: its 0420 says 98, a timeout reversal,
+/// which switch and issuer honour), not a balance inquiry (nothing moved) nor an advice (the
+/// terminal repeats it).
+pub(crate) fn reversed_on_timeout(kind: PosKind) -> bool {
+    !matches!(kind, PosKind::Balance | PosKind::CompletionAdvice)
+}
+
 /// The rule for a terminal reversal of `original` (`None`: the host never saw it).
 pub(crate) fn terminal_reversal(original: Option<&TransactionRecord>) -> TerminalReversal {
     let Some(original) = original else { return TerminalReversal::Record };

@@ -475,6 +475,19 @@ fn timeout_reverses_toward_the_network_once_and_terminal_reversals_are_idempoten
     let reply = rig.acquirer.on_network_failure(forward.pending, NetworkFailure::Unavailable, NOW_MS);
     assert_eq!(code(&reply), "91");
     assert!(!reply.reversal_queued);
+    // A balance inquiry that times out moved no money and is not reversible (reference §6):
+    // nothing queued (the switch would refuse its 0420 with 12).
+    let forward = rig.forwarded(terminal.envelope, terminal.balance(&card(), None).unwrap());
+    let reply = rig.acquirer.on_network_failure(forward.pending, NetworkFailure::Timeout, NOW_MS);
+    assert_eq!((code(&reply), reply.reversal_queued), ("98", false));
+    // A refund that times out is reversed (39 = 98: a timeout reversal switch and issuer take).
+    let (_, sale) = rig.approved(terminal.envelope, terminal.purchase(&card(), 900, None).unwrap());
+    let forward = rig.forwarded(terminal.envelope, terminal.refund(&card(), 900, &sale).unwrap());
+    let reply = rig.acquirer.on_network_failure(forward.pending, NetworkFailure::Timeout, NOW_MS);
+    assert_eq!((code(&reply), reply.reversal_queued), ("98", true));
+    let due = rig.acquirer.due_reversals(NOW_MS + 300_000).unwrap();
+    let refund_reversal = due.iter().find(|r| r.message.get_str(3) == Some("200000")).expect("the refund's 0420");
+    assert_eq!(refund_reversal.message.get_str(39), Some("98"));
 }
 
 #[test]
