@@ -28,6 +28,10 @@ struct Rig {
     directory: Arc<MemoryDirectory>,
     keys: SwitchKeys,
     schema: Option<(String, String)>,
+    config: AcquirerConfig,
+    /// The database's URL, and the SQLite file to remove afterwards (none in memory).
+    url: String,
+    file: Option<std::path::PathBuf>,
 }
 
 impl Drop for Rig {
@@ -35,27 +39,47 @@ impl Drop for Rig {
         if let Some((url, schema)) = &self.schema {
             let _ = sqlstore::drop_postgres_schema(url, schema);
         }
+        if let Some(file) = &self.file {
+            let _ = std::fs::remove_file(file);
+        }
     }
 }
 
-fn database(name: &str) -> (sqlstore::Database, Option<(String, String)>) {
+/// The test database: a PostgreSQL schema when CARDNET_TEST_PG is set, else SQLite — in memory,
+/// or in a file when a second host must open it too (`shared`).
+fn database(name: &str, shared: bool) -> (sqlstore::Database, Option<(String, String)>, String) {
     match std::env::var("CARDNET_TEST_PG") {
         Ok(url) if !url.is_empty() => {
             let schema = format!("acq_{}_{name}", std::process::id());
             let _ = sqlstore::drop_postgres_schema(&url, &schema);
-            let db = sqlstore::Database::open(&format!("{url}#{schema}")).unwrap();
-            (db, Some((url, schema)))
+            let full = format!("{url}#{schema}");
+            (sqlstore::Database::open(&full).unwrap(), Some((url, schema)), full)
         }
-        _ => (sqlstore::Database::open("sqlite::memory:").unwrap(), None),
+        _ if shared => {
+            let path = std::env::temp_dir().join(format!("cardnet-acq-{}-{name}.sqlite", std::process::id()));
+            let _ = std::fs::remove_file(&path);
+            let url = format!("sqlite:{}", path.display());
+            (sqlstore::Database::open(&url).unwrap(), None, url)
+        }
+        _ => (sqlstore::Database::open("sqlite::memory:").unwrap(), None, "sqlite::memory:".into()),
     }
 }
 
 fn rig(name: &str) -> Rig {
-    rig_configured(name, |_| {})
+    rig_on(name, false, |_| {})
 }
 
 /// A rig whose configuration `configure` changes first.
 fn rig_configured(name: &str, configure: impl FnOnce(&mut AcquirerConfig)) -> Rig {
+    rig_on(name, false, configure)
+}
+
+/// A rig on a database a second host can open ([`Rig::second_host`]).
+fn rig_shared(name: &str) -> Rig {
+    rig_on(name, true, |_| {})
+}
+
+fn rig_on(name: &str, shared: bool, configure: impl FnOnce(&mut AcquirerConfig)) -> Rig {
     let hsm = Arc::new(SoftHsm::generate().unwrap());
     let keys = SwitchKeys::generate(hsm.as_ref()).unwrap();
     let mut config: AcquirerConfig = acquirer::dev::config_with_switch_keys(
@@ -80,7 +104,7 @@ fn rig_configured(name: &str, configure: impl FnOnce(&mut AcquirerConfig)) -> Ri
         tmk,
         batch_no: 7,
     });
-    let (db, schema) = database(name);
+    let (db, schema, url) = database(name, shared);
     let acquirer = Acquirer::with_database(
         &config,
         Arc::clone(&hsm) as Arc<dyn SecurityModule>,
@@ -88,7 +112,8 @@ fn rig_configured(name: &str, configure: impl FnOnce(&mut AcquirerConfig)) -> Ri
         Arc::clone(&directory) as Arc<dyn acquirer::TerminalDirectory>,
     )
     .unwrap();
-    Rig { acquirer, hsm, directory, keys, schema }
+    let file = url.strip_prefix("sqlite:").filter(|path| *path != ":memory:").map(std::path::PathBuf::from);
+    Rig { acquirer, hsm, directory, keys, schema, config, url, file }
 }
 
 /// The rig's merchant, as the registry gives it by default.
@@ -125,6 +150,14 @@ fn respond(step: Step) -> Reply {
 }
 
 impl Rig {
+    /// Another acquirer host on the same database, with its own connection (a second process).
+    fn second_host(&self) -> Acquirer {
+        let db = sqlstore::Database::open(&self.url).unwrap();
+        let hsm = Arc::clone(&self.hsm) as Arc<dyn SecurityModule>;
+        let directory = Arc::clone(&self.directory) as Arc<dyn acquirer::TerminalDirectory>;
+        Acquirer::with_database(&self.config, hsm, db, directory).unwrap()
+    }
+
     fn send(&self, envelope: iso8583::Envelope, message: Message) -> Step {
         self.acquirer.on_terminal_request(envelope, message, NOW_MS)
     }
@@ -805,12 +838,18 @@ fn terminal_reversals_follow_the_acquirer_table() {
 /// Run `requests` at once on threads; how many the acquirer forwarded. Each forwarded one is
 /// answered `code` by the test switch afterwards.
 fn concurrently(rig: &Rig, envelope: iso8583::Envelope, requests: Vec<Message>, code: &str) -> usize {
+    on_hosts(rig, &[rig.acquirer.clone()], envelope, requests, code)
+}
+
+/// [`concurrently`], the requests shared out over `hosts` in turn.
+fn on_hosts(rig: &Rig, hosts: &[Acquirer], envelope: iso8583::Envelope, requests: Vec<Message>, code: &str) -> usize {
     let barrier = Arc::new(std::sync::Barrier::new(requests.len()));
     let steps: Vec<Step> = std::thread::scope(|scope| {
         let handles: Vec<_> = requests
             .into_iter()
-            .map(|request| {
-                let (acquirer, barrier) = (rig.acquirer.clone(), Arc::clone(&barrier));
+            .zip(hosts.iter().cycle())
+            .map(|(request, host)| {
+                let (acquirer, barrier) = (host.clone(), Arc::clone(&barrier));
                 scope.spawn(move || {
                     barrier.wait();
                     acquirer.on_terminal_request(envelope, request, NOW_MS)
@@ -904,4 +943,22 @@ fn voids_only_from_the_original_terminal_unless_the_merchant_allows_any() {
     rig.directory.put_merchant(merchant());
     let (_, sale) = rig.approved(first.envelope, first.purchase(&card(), 1_900, None).unwrap());
     assert_eq!(code(&rig.exchange(first.envelope, first.void(&card(), 1_900, &sale).unwrap(), "00")), "00");
+}
+
+/// Two acquirer processes on one database (each its own connection): the claim on an original
+/// holds across them — the row lock on PostgreSQL, BEGIN IMMEDIATE on SQLite.
+#[test]
+fn two_hosts_on_one_database_claim_an_original_once() {
+    let rig = rig_shared("twohosts");
+    let hosts = [rig.acquirer.clone(), rig.second_host()];
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    for round in 0..4 {
+        let (_, original) = rig.approved(terminal.envelope, terminal.purchase(&card(), 6_000, None).unwrap());
+        let refunds = (0..8).map(|_| terminal.refund(&card(), 6_000, &original).unwrap()).collect();
+        assert_eq!(on_hosts(&rig, &hosts, terminal.envelope, refunds, "00"), 1, "round {round}: refunds");
+        let (_, original) = rig.approved(terminal.envelope, terminal.purchase(&card(), 6_000, None).unwrap());
+        let voids = (0..8).map(|_| terminal.void(&card(), 6_000, &original).unwrap()).collect();
+        assert_eq!(on_hosts(&rig, &hosts, terminal.envelope, voids, "00"), 1, "round {round}: voids");
+    }
 }
