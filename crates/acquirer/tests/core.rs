@@ -838,7 +838,7 @@ fn terminal_reversals_follow_the_acquirer_table() {
 /// Run `requests` at once on threads; how many the acquirer forwarded. Each forwarded one is
 /// answered `code` by the test switch afterwards.
 fn concurrently(rig: &Rig, envelope: iso8583::Envelope, requests: Vec<Message>, code: &str) -> usize {
-    on_hosts(rig, &[rig.acquirer.clone()], envelope, requests, code)
+    on_hosts(rig, std::slice::from_ref(&rig.acquirer), envelope, requests, code)
 }
 
 /// [`concurrently`], the requests shared out over `hosts` in turn.
