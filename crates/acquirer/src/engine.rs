@@ -9,10 +9,10 @@
 //! the batch (94); amount (13) and the merchant's single-transaction limit (61); the original of
 //! a void, refund or completion (25 not found or — a void — another terminal's, 64 amount
 //! differs, 12 already voided/completed, 13 refunds beyond the original; checked again when it
-//! is journaled as pending, follow-ups in flight counted: crate::originals); the risk hook (34/61/65); the PIN block translated TPK → ZPK
-//! (99). Then the request goes to the switch in the network dialect; its answer comes back
-//! MAC'd under the terminal's MAK. Every request and decision is journaled in one durable
-//! transaction before the terminal's answer is returned.
+//! is journaled as pending, follow-ups in flight counted: crate::originals); the risk hook
+//! (34/61/65); the PIN block translated TPK → ZPK (99). Then the request goes to the switch in
+//! the network dialect; its answer comes back MAC'd under the terminal's MAK. Every request and
+//! decision is journaled in one durable transaction before the terminal's answer is returned.
 
 use std::sync::Arc;
 
