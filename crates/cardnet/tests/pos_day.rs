@@ -631,46 +631,60 @@ fn rows(database_url: &str, sql: &str) -> Vec<Vec<String>> {
     .unwrap()
 }
 
-/// Issue 12: a void whose answer is lost is reversed by the terminal (0400 of the void); the
-/// acquirer puts the sale back, the switch passes the 0420 on, the issuer holds the sale's
-/// amount again (a new hold). Afterwards terminal, acquirer, switch and issuer agree on every
-/// transaction — each read from its own records — and the card's balance is the arithmetic.
+/// Issue 12: a void whose answer is lost is reversed by the terminal (0400 of the void) — for a
+/// sale's void, a pre-auth void and a completion void in turn. The acquirer puts the original
+/// back, the switch passes the 0420 on, the issuer holds the original's amount again (a new
+/// hold) or takes the completion void's credit back. Afterwards terminal, acquirer, switch and
+/// issuer agree on every transaction — each read from its own records — and the card's
+/// available balance is the arithmetic: 500.00 − 30.00 (sale) − 20.00 (pre-auth) − 15.00
+/// (completion).
 #[test]
 fn a_lost_void_answer_is_reversed_and_every_party_agrees() {
     let Lane { mut day, card, relay, mut till, card_file, start } = Lane::open("pos-day-void", "POS00001", 3_000);
     let sale = till.run(&["sale", "--amount", "30.00", "--card-file", &card_file]);
     approved(&sale, "sale", Some(3_000));
-    day.await_available(&card, start - 3_000);
+    let preauth = till.run(&["pre-auth", "--amount", "20.00", "--card-file", &card_file]);
+    approved(&preauth, "pre-auth", Some(2_000));
+    let deposit = till.run(&["pre-auth", "--amount", "15.00", "--card-file", &card_file]);
+    approved(&deposit, "pre-auth", Some(1_500));
+    let completion = till.run(&["completion", "--trace", &text(&deposit["trace"]), "--amount", "15.00"]);
+    approved(&completion, "completion", Some(1_500));
+    let held = start - 3_000 - 2_000 - 1_500;
+    day.await_available(&card, held);
 
-    // The void: approved by the acquirer (the issuer releases the hold), the answer cut.
-    relay.set(Mode::CutNextAnswer);
-    let mark = relay.mark();
-    let cut = till.supervised(&["void", "--trace", &text(&sale["trace"])]);
-    assert_eq!(cut["approved"], false, "{cut}");
-    assert_eq!((text(&cut["response_code"]), text(&cut["reversal_pending"])), ("98".into(), "98".into()), "{cut}");
-    let swallowed: Vec<_> = relay.since(mark).into_iter().filter(|s| !s.from_terminal && !s.delivered).collect();
-    assert_eq!((swallowed[0].mti.as_str(), swallowed[0].field(39).as_str()), ("0210", "00"), "the void was approved");
-    day.await_available(&card, start);
+    // Each void approved by the acquirer (the issuer gives the money back), its answer cut; the
+    // next run reverses it first (one 0400, answered 00) and the issuer holds the money again.
+    let voids = [("void", &sale, 3_000), ("pre-auth-void", &preauth, 2_000), ("completion-void", &completion, 1_500)];
+    for (command, original, amount) in voids {
+        relay.set(Mode::CutNextAnswer);
+        let mark = relay.mark();
+        let cut = till.supervised(&[command, "--trace", &text(&original["trace"])]);
+        assert_eq!(cut["approved"], false, "{cut}");
+        let pending = (text(&cut["response_code"]), text(&cut["reversal_pending"]));
+        assert_eq!(pending, ("98".into(), "98".into()), "{cut}");
+        let swallowed: Vec<_> = relay.since(mark).into_iter().filter(|s| !s.from_terminal && !s.delivered).collect();
+        assert_eq!(swallowed[0].field(39), "00", "{command}: approved by the acquirer");
+        day.await_available(&card, held + amount);
+        let mark = relay.mark();
+        approved(&till.run(&["balance", "--card-file", &card_file]), "balance", None);
+        assert_eq!(relay.reversals(mark), vec![(text(&cut["trace"]), "98".to_owned())], "{command}: one 0400");
+        let answer = relay.since(mark).into_iter().find(|s| s.mti == "0410").expect("an 0410");
+        assert_eq!(answer.field(39), "00");
+        day.await_available(&card, held);
+    }
 
-    // The next run reverses the void first: answered 00; the issuer holds the 30.00 again.
-    let mark = relay.mark();
-    approved(&till.run(&["balance", "--card-file", &card_file]), "balance", None);
-    assert_eq!(relay.reversals(mark), vec![(text(&cut["trace"]), "98".to_owned())], "one 0400, of the void");
-    let answer = relay.since(mark).into_iter().find(|s| s.mti == "0410").expect("an 0410");
-    assert_eq!(answer.field(39), "00");
-    day.await_available(&card, start - 3_000);
-
-    // The terminal: the sale stands, the void is not in its journal, and its totals (one debit
-    // of 30.00, no credit) are the acquirer's: the settlement balances.
+    // The terminal: the originals stand, no void in its journal, and its totals (debits 30.00 +
+    // 15.00, no credit) are the acquirer's: the settlement balances.
     let journal = till.run(&["journal"]);
     let entries = journal["entries"].as_array().unwrap();
     let kinds: Vec<(&str, &str)> =
         entries.iter().map(|e| (e["transaction"].as_str().unwrap(), e["status"].as_str().unwrap_or(""))).collect();
-    assert!(kinds.contains(&("sale", "approved")) && !kinds.iter().any(|(k, _)| *k == "void"), "{journal}");
+    assert!(kinds.contains(&("sale", "approved")) && kinds.contains(&("completion", "approved")), "{journal}");
+    assert!(!kinds.iter().any(|(k, _)| k.ends_with("void")), "{journal}");
     let settled = till.supervised(&["settle"]);
     assert_eq!(settled["domestic_balanced"], true, "terminal and acquirer agree: {settled}");
 
-    // The switch passed the acquirer's 0420 on and the issuer acknowledged it.
+    // The switch passed each 0420 on and the issuer acknowledged it.
     let switch_db = switch::SwitchConfig::load(std::path::Path::new(&day.network.switch_config)).unwrap().database;
     let advices = "SELECT purpose, mti, COALESCE(response_code, '') FROM switch_advices ORDER BY id";
     let deadline = Instant::now() + WAIT;
@@ -679,45 +693,74 @@ fn a_lost_void_answer_is_reversed_and_every_party_agrees() {
         std::thread::sleep(POLL);
     }
     day.stop();
+    let expect = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
 
+    // The acquirer: every original live, every void reversed; three network reversals delivered.
     let acquirer_db =
         acquirer::AcquirerConfig::load(std::path::Path::new(&day.network.acquirer_config)).unwrap().database;
     let acquirer = rows(
         &acquirer_db,
-        "SELECT kind, status, voided, reversed, amount_minor FROM acquirer_transactions \
-         WHERE kind IN ('purchase', 'void') ORDER BY id",
+        "SELECT kind, status, voided, completed, reversed FROM acquirer_transactions \
+         WHERE kind <> 'balance' ORDER BY id",
     );
-    let expect = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-    assert_eq!(
-        acquirer,
-        vec![expect(&["purchase", "approved", "0", "0", "3000"]), expect(&["void", "approved", "0", "1", "3000"])],
-        "the acquirer: the sale live again, the void reversed"
-    );
-    let queue = rows(&acquirer_db, "SELECT state, response_code FROM acquirer_reversal_queue");
-    assert_eq!(queue, vec![expect(&["1", "00"])], "one network reversal, delivered");
+    let acquirer_expected = [
+        ["purchase", "approved", "0", "0", "0"],
+        ["pre-auth", "approved", "0", "0", "0"],
+        ["pre-auth", "approved", "0", "1", "0"],
+        ["completion", "approved", "0", "0", "0"],
+        ["void", "approved", "0", "0", "1"],
+        ["pre-auth-void", "approved", "0", "0", "1"],
+        ["completion-void", "approved", "0", "0", "1"],
+    ];
+    assert_eq!(acquirer, acquirer_expected.map(|r| expect(&r)).to_vec(), "the acquirer");
+    let queue = rows(&acquirer_db, "SELECT state, response_code FROM acquirer_reversal_queue ORDER BY id");
+    assert_eq!(queue, vec![expect(&["1", "00"]); 3], "three network reversals, delivered");
+
+    // The switch: every exchange answered, each reversal queued to the issuer and acknowledged.
     let exchanges = rows(
         &switch_db,
-        "SELECT kind, status, response_code FROM switch_exchanges WHERE kind IN ('purchase', 'void', 'reversal') \
-         ORDER BY id",
+        "SELECT kind, status, response_code FROM switch_exchanges WHERE kind <> 'balance_inquiry' ORDER BY id",
     );
-    assert_eq!(
-        exchanges,
-        vec![
-            expect(&["purchase", "answered", "00"]),
-            expect(&["void", "answered", "00"]),
-            expect(&["reversal", "queued", "00"])
-        ],
-        "the switch"
-    );
-    assert_eq!(rows(&switch_db, advices), vec![expect(&["acquirer_reversal", "0420", "00"])], "the switch's advice");
+    let switch_expected = [
+        ["purchase", "answered", "00"],
+        ["pre_authorization", "answered", "00"],
+        ["pre_authorization", "answered", "00"],
+        ["completion", "answered", "00"],
+        ["void", "answered", "00"],
+        ["reversal", "queued", "00"],
+        ["pre_authorization_void", "answered", "00"],
+        ["reversal", "queued", "00"],
+        ["completion_void", "answered", "00"],
+        ["reversal", "queued", "00"],
+    ];
+    assert_eq!(exchanges, switch_expected.map(|r| expect(&r)).to_vec(), "the switch");
+    assert_eq!(rows(&switch_db, advices), vec![expect(&["acquirer_reversal", "0420", "00"]); 3], "its advices");
 
-    // The issuer: the sale held again under a new hold, the void reversed; the card's available
-    // balance is 500.00 − 30.00.
-    let issuer_journal = day.issuer_journal(&card);
-    let state = |kind: &str| issuer_journal.iter().find(|e| e.kind == kind).map(|e| (e.state, e.response_code.clone()));
-    assert_eq!(state("purchase"), Some((issuer::EntryState::Held, "00".into())), "{issuer_journal:?}");
-    assert_eq!(state("void"), Some((issuer::EntryState::Reversed, "00".into())), "{issuer_journal:?}");
-    assert_eq!(state("reversal"), Some((issuer::EntryState::Recorded, "00".into())), "{issuer_journal:?}");
-    assert_eq!(day.network.available(card["card_id"].as_i64().unwrap()), start - 3_000);
+    // The issuer: the sale and the first pre-auth held again (new holds), the second pre-auth
+    // and its completion posted, every void reversed, every reversal 00.
+    let journal = day.issuer_journal(&card);
+    let states: Vec<(String, issuer::EntryState, String)> = journal
+        .iter()
+        .filter(|e| e.kind != "balance_inquiry")
+        .map(|e| (e.kind.clone(), e.state, e.response_code.clone()))
+        .collect();
+    use issuer::EntryState::{Held, Posted, Recorded, Reversed};
+    let issuer_expected = [
+        ("purchase", Held),
+        ("pre_authorization", Held),
+        ("pre_authorization", Posted),
+        ("completion", Posted),
+        ("void", Reversed),
+        ("reversal", Recorded),
+        ("pre_authorization_void", Reversed),
+        ("reversal", Recorded),
+        ("completion_void", Reversed),
+        ("reversal", Recorded),
+    ];
+    let issuer_expected: Vec<_> = issuer_expected.iter().map(|(k, s)| ((*k).to_owned(), *s, "00".to_owned())).collect();
+    assert_eq!(states, issuer_expected, "the issuer");
+    let completed = journal.iter().find(|e| e.kind == "completion").unwrap();
+    assert_eq!(completed.refunded_minor, 0, "the completion voidable again, as at the acquirer");
+    assert_eq!(day.network.available(card["card_id"].as_i64().unwrap()), held);
     till.assert_masked(&[&pan(&card)]);
 }
