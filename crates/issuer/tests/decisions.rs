@@ -52,6 +52,7 @@ on_both_backends!(
     a_reversed_void_puts_the_hold_back,
     reversals_follow_the_issuer_table,
     a_reversed_completion_holds_the_pre_auth_again,
+    a_refused_reversal_does_not_block_its_original,
 );
 
 fn code(response: &iso8583::Message) -> &str {
@@ -1006,4 +1007,22 @@ fn repeat_of(h: &Harness, message: &iso8583::Message) -> iso8583::Message {
     repeat.set_mti(iso8583::Mti::parse("0421").unwrap());
     network::mac::sign(&*h.hsm, &h.zak, &mut repeat).unwrap();
     repeat
+}
+
+fn a_refused_reversal_does_not_block_its_original(backend: Backend) {
+    let Some(h) = Harness::new(backend) else { return };
+    let card = h.debit_card(50_000);
+    // A refund's reversal that came before the refund, not a timeout reversal: refused 12...
+    let refund = h.request("0200", "200000", "00", &card, 2_000).without(14).msg;
+    assert_eq!(reverse(&h, &card, &refund, Some("06")), codes::INVALID_TRANSACTION);
+    // ...so it cancelled nothing: the refund, arriving now, credits the card (not 05).
+    let refund = refund.tap_sign(&h);
+    assert_eq!(code(&h.send(&refund)), codes::APPROVED);
+    assert_eq!(h.ledger_balance(&card), 52_000);
+    // A timeout reversal that came first is honoured, and the late refund is declined 05.
+    let late = h.request("0200", "200000", "00", &card, 1_000).without(14).msg;
+    assert_eq!(reverse(&h, &card, &late, Some("98")), codes::APPROVED);
+    assert_eq!(code(&h.send(&late.tap_sign(&h))), codes::DO_NOT_HONOUR);
+    assert_eq!(h.ledger_balance(&card), 52_000);
+    h.issuer.check_ledger().unwrap();
 }
