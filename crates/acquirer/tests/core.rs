@@ -623,3 +623,25 @@ fn foreign_cards_by_bin_are_settled_as_foreign() {
     let field48 = reply.response.get_str(48).unwrap();
     assert_eq!((&field48[30..31], &field48[61..62]), ("1", "1"), "{field48}");
 }
+
+/// Issue 12 point 4: field 48 carries 3-digit counts, so a terminal with 1,001 purchases sends
+/// count 001. The host compares counts modulo 1,000 together with the full amounts: balanced.
+#[test]
+fn a_batch_of_more_than_999_transactions_settles_balanced() {
+    let rig = rig("big_batch");
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let purchases = 1_001u64;
+    for _ in 0..purchases {
+        let request = terminal.purchase(&card(), 100, None).unwrap();
+        assert_eq!(code(&rig.exchange(terminal.envelope, request, "00")), "00");
+    }
+    assert_eq!(rig.acquirer.batch_transactions(TERMINAL, 7).unwrap().len(), 1_001);
+    let totals = totals48(purchases * 100, purchases % 1_000, 0, 0);
+    let reply = respond(rig.send(terminal.envelope, terminal.settlement(&totals).unwrap()));
+    assert_eq!(code(&reply), "00");
+    let field48 = reply.response.get_str(48).unwrap();
+    assert_eq!((&field48[30..31], &field48[61..62]), ("1", "1"), "{field48}");
+    let settled = rig.acquirer.settlement(TERMINAL, 7).unwrap().unwrap();
+    assert_eq!(settled.host_totals[..30], totals[..30], "the host's totals as the field carries them");
+}
