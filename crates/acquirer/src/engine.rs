@@ -727,6 +727,7 @@ impl Acquirer {
         let terminal_id = known.terminal.terminal_id.clone();
         let tdk = keys.tdk.as_ref().map(|k| k.block().to_owned());
         transact(&self.db, |tx| {
+            response.set_str(37, &crate::answer::host_rrn(tx, now_ms)?)?;
             tx.execute(
                 "UPDATE acquirer_terminals SET signed_on = 1, scheme = $2, pik = $3, mak = $4, tdk = $5, \
                  signed_on_ms = $6, sign_on_required = 0, updated_ms = $6 WHERE terminal_id = $1",
@@ -1292,14 +1293,14 @@ impl Acquirer {
                 terminal_response.set(field, value)?;
             }
         }
-        if let Some(balance) = response.get_str(54).and_then(|b| b.get(..20)) {
-            let _ = terminal_response.set_str(54, balance);
+        if let Some(balance) = response.get_str(54) {
+            crate::answer::set_balance(&mut terminal_response, balance);
         }
         if let Some(icc) = response.get(55) {
             let _ = terminal_response.set(55, icc);
         }
-        if let Some(issuer) = response.get_str(100) {
-            let _ = terminal_response.set_str(44, &format!("{issuer:<11}{}", self.settings.institution_id));
+        if let Some(field44) = crate::answer::field44(response, &self.settings.institution_id) {
+            let _ = terminal_response.set_str(44, &field44);
         }
         terminal_response.set_str(63, &pending.card_organisation)?;
         self.sign_response(&mut terminal_response, Some(&pending.mak));

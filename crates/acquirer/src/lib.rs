@@ -23,6 +23,7 @@
 //! under the LMK; send a reversal for a transaction twice.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod answer;
 pub mod config;
 pub mod dev;
 pub mod directory;

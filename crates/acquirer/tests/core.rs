@@ -139,7 +139,8 @@ impl Rig {
             response.set_str(38, "A12345").unwrap();
         }
         if request.get_str(3) == Some("310000") {
-            response.set_str(54, "1001156C000000012345").unwrap();
+            // As the issuer sends them: the ledger balance, then the available one.
+            response.set_str(54, "1001156C0000000123451002156C000000010000").unwrap();
         }
         response.set_str(15, "0229").unwrap();
         response.set_str(100, "20000000455").unwrap();
@@ -247,7 +248,7 @@ fn purchase_is_forwarded_mapped_and_answered_with_a_mac() {
     // Balance: 54 mapped back.
     let reply = rig.exchange(terminal.envelope, terminal.balance(&card(), Some("123456")).unwrap(), "00");
     assert_eq!(code(&reply), "00");
-    assert_eq!(reply.response.get_str(54), Some("1001156C000000012345"));
+    assert_eq!(reply.response.get_str(54), Some("1002156C0000000100001001156C000000012345"), "available first");
     // A decline passes through.
     let request = terminal.purchase(&card(), 500, None).unwrap();
     let reply = rig.exchange(terminal.envelope, request, "51");

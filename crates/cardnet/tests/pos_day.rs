@@ -330,7 +330,10 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
     // Balance by chip.
     let balance = till.run(&["--lang", "en", "balance", "--card-file", &debit_file, "--entry", "chip"]);
     let slip = approved(&balance, "balance", None);
-    assert!(balance["balance"].is_string() && slip.contains("BALANCE"), "{balance}");
+    let available = balance["balance"]["available_minor"].as_i64().expect("the available balance");
+    assert!(balance["balance"]["ledger_minor"].as_i64().is_some_and(|ledger| ledger >= available), "{balance}");
+    assert_eq!(balance["balance"]["currency"], "CNY");
+    assert!(slip.contains("BALANCE"), "{balance}");
 
     // Void of the chip sale (the supervisor's password): the slip shows the original's entry
     // mode; refund of part of the swipe sale.

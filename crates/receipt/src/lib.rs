@@ -251,6 +251,12 @@ impl Amount {
         }
     }
 
+    /// The ISO 4217 alphabetic code (`CNY`; the slip's `RMB` is the same currency), or the
+    /// three-digit numeric code for a currency missing from the table.
+    pub fn iso_code(&self) -> String {
+        if self.currency == CURRENCY_CNY { "CNY".to_owned() } else { self.currency_code() }
+    }
+
     /// The amount without the currency: `125.00`.
     pub fn number(&self) -> String {
         let decimals = CURRENCIES

@@ -10,8 +10,6 @@ use crate::core::{Entry, Kind, Original};
 /// Months a host's MMDD may lie before or after the terminal's own date before it is taken to
 /// belong to the neighbouring year (a slip printed just after midnight on 1 January).
 const YEAR_WRAP_MONTHS: i64 = 6;
-/// Characters of field 54 (cup-54): account type 2, amount type 2, currency 3, sign 1, amount 12.
-const BALANCE_FIELD_CHARS: usize = 20;
 
 /// The tear line between the merchant and the cardholder copy (the slips' own rules are `-`).
 const TEAR: &str = "=";
@@ -109,15 +107,10 @@ pub(crate) fn date_time(response: &Message, now_ms: u64) -> DateTime {
     DateTime { year: year(host_year), month, day, hour, minute, second }
 }
 
-/// Field 54 of a balance answer as an amount (a debit balance prints as its magnitude).
+/// The available balance of a balance answer (the slip prints its magnitude).
 fn balance(response: &Message) -> Option<Amount> {
     let text = response.get(54).and_then(|v| std::str::from_utf8(v).ok())?;
-    if text.len() < BALANCE_FIELD_CHARS {
-        return None;
-    }
-    let currency = text.get(4..7)?.parse().ok()?;
-    let minor = text.get(8..BALANCE_FIELD_CHARS)?.parse().ok()?;
-    Some(Amount { minor, currency })
+    crate::Balance::from_field54(text).map(|b| b.slip_amount())
 }
 
 /// The merchant copy of the slip.

@@ -97,6 +97,11 @@ impl Handler for FakeHost {
                     iso8583::tlv::write_element(&[0x91], b"ARPC-8B!00", &mut tag91);
                     response.set(55, &tag91).unwrap();
                 }
+                if request.get_str(3) == Some("310000") {
+                    // Ledger 1 200.00, then available 1 000.00: the terminal picks by amount
+                    // type, not by position.
+                    response.set_str(54, "0001156C0000001200000002156C000000100000").unwrap();
+                }
                 if mti != "0400" {
                     response.set_str(37, "123456789012").unwrap();
                     response.set_str(38, "AB1234").unwrap();
@@ -548,4 +553,35 @@ mod hostile_host {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
+}
+
+/// Issue 12 point 5: the balance answer's field 54 has the ledger and the available balance;
+/// the cashier is shown the available one, as amounts, not the raw field.
+#[tokio::test]
+async fn a_balance_inquiry_shows_the_available_balance() {
+    let (_host, address) = start_host().await;
+    let dir = dir("balance");
+    let config = config(&dir, &address, None);
+    let mut pos = open(&config);
+    let request = TxnRequest {
+        kind: Some(Kind::Balance),
+        card: Some(card()),
+        pin: Some(Secret::new(b"123456")),
+        ..TxnRequest::default()
+    };
+    let outcome = pos.transact(&request).await.unwrap();
+    assert!(outcome.approved, "{outcome:?}");
+    let balance = outcome.balance.clone().expect("a balance");
+    assert_eq!(
+        (balance.available_minor, balance.ledger_minor, balance.currency.as_str()),
+        (100_000, Some(120_000), "CNY")
+    );
+    assert_eq!(balance.to_string(), "available 1,000.00 CNY (ledger 1,200.00 CNY)");
+    let json = serde_json::to_value(&outcome).unwrap();
+    assert_eq!(json["balance"]["available_minor"], 100_000);
+    assert_eq!(json["balance"]["ledger_minor"], 120_000);
+    assert_eq!(json["balance"]["currency"], "CNY");
+    // The slip prints the available balance too.
+    let slip = outcome.receipt_text(receipt::Lang::En).unwrap();
+    assert!(slip.contains("1000.00") && !slip.contains("1200.00"), "{slip}");
 }

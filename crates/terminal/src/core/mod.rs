@@ -735,7 +735,7 @@ impl Terminal {
         };
         outcome.rrn = response.get_str(37).map(str::to_owned);
         outcome.auth_code = response.get_str(38).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        outcome.balance = response.get_str(54).map(str::to_owned);
+        outcome.balance = response.get_str(54).and_then(crate::Balance::from_field54);
         outcome.sign_on_needed = self.state.sign_on_needed;
         let organisation =
             field(response, "63.1").or_else(|| response.get_str(63).map(|s| s.chars().take(3).collect()));
