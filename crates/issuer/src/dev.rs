@@ -79,6 +79,9 @@ pub fn products(bin: &str) -> Vec<ProductConfig> {
         validity_months: CARD_VALIDITY_MONTHS_DEFAULT,
         service_code: "201".to_owned(),
         pin_verification: crate::config::PinMethod::Pvv,
+        // The development network's tests and demo swipe these chip cards at network level to
+        // exercise the stripe's CVV and PVV; a product configured by hand declines (the default).
+        chip_swipe: crate::config::ChipSwipe::Allow,
     };
     vec![
         product(DEBIT_PRODUCT, ProductKind::Debit, 0),
