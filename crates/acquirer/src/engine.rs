@@ -19,7 +19,7 @@ use hsm::pinblock::PinFormat;
 use hsm::{KeyType, PinTranslation, SecurityModule, SignOnScheme, WrappedKey};
 use iso8583::{Envelope, Message, Mti, ProcessingRequirement, Spec};
 use network::codes;
-use network::request::{Acceptor, CardInput, EntryMode, TransactionRequest};
+use network::request::{Acceptor, CardInput, TransactionRequest};
 use network::{OriginalData, TransactionKind};
 use sqlstore::{Database, Row, Tx, Value};
 
@@ -1160,7 +1160,7 @@ impl Acquirer {
         let Some(pan) = pan_of(request) else {
             return self.decline(envelope, request, known, &mak, kind, trace, original, codes::FORMAT_ERROR, now_ms);
         };
-        let entry = request.get_str(22).and_then(|e| e.get(..2)).and_then(EntryMode::from_code);
+        let entry = crate::entry::entry_mode(request);
         let card = CardInput {
             pan,
             entry,

@@ -28,6 +28,7 @@ pub mod config;
 pub mod dev;
 pub mod directory;
 pub mod engine;
+mod entry;
 pub mod error;
 pub mod limits;
 pub mod profile;

@@ -646,3 +646,21 @@ fn a_batch_of_more_than_999_transactions_settles_balanced() {
     let settled = rig.acquirer.settlement(TERMINAL, 7).unwrap().unwrap();
     assert_eq!(settled.host_totals[..30], totals[..30], "the host's totals as the field carries them");
 }
+
+/// Issue 12 point 7: a terminal signals a fallback swipe (its chip read failed) with 22 = 02x
+/// and 60.5 = 2 (reference §2); the network request says so with 22 = 80x, so the issuer can
+/// tell it from a plain swipe (90x), which it declines for a chip card.
+#[test]
+fn a_fallback_swipe_goes_out_as_entry_mode_80() {
+    let rig = rig("fallback");
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let plain = rig.forwarded(terminal.envelope, terminal.purchase(&card(), 100, None).unwrap());
+    assert_eq!(plain.network_request.get_str(22), Some("901"), "a plain swipe");
+    let mut fallback = terminal.purchase(&card(), 100, None).unwrap();
+    let field60 = format!("{}62", fallback.get_str(60).unwrap());
+    fallback.set_str(60, &field60).unwrap();
+    terminal.mac(&mut fallback).unwrap();
+    let forward = rig.forwarded(terminal.envelope, fallback);
+    assert_eq!(forward.network_request.get_str(22), Some("801"), "60.5 = 2: fallback");
+}
