@@ -29,7 +29,10 @@
 //! icc_master_key_ac and atc) or with `--card PAN [--track2 …] [--expiry YYMM]`. `--entry chip`
 //! and `tap` read the simulated chip (`crates/cardsim`): field 55 with an ARQC over the
 //! transaction, the card's ATC advanced and written back to the card file; an inserted card
-//! checks the issuer's ARPC and refuses a forged one (then the terminal reverses, 06).
+//! checks the issuer's ARPC and refuses a forged one (then the terminal reverses, 06). A chip
+//! card (service code 2xx/6xx) swiped is refused ("insert the chip") unless its chip cannot be
+//! read (`--chip-fails`, or `"chip_fails": true` in the card file): then the swipe goes out as
+//! a fallback (22 = 02x, 60.5 = 2).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -241,6 +244,9 @@ pub struct CardArgs {
     /// swipe, chip, tap or keyed (default: swipe with a track 2, else keyed).
     #[arg(long)]
     entry: Option<String>,
+    /// Simulate a chip that cannot be read: chip and tap fail, a swipe goes out as fallback.
+    #[arg(long)]
+    chip_fails: bool,
     /// The PIN the cardholder types (`card-file`: its PIN unless --no-pin).
     #[arg(long)]
     pin: Option<String>,
@@ -383,6 +389,10 @@ fn read_card(args: &CardArgs) -> Result<Option<(Card, Option<Secret>)>, CliError
         (Some(typed), false) => Some(Secret::new(typed.as_bytes())),
         (None, false) => sim.pin().cloned(),
     };
+    let mut sim = sim;
+    if args.chip_fails {
+        sim.set_chip_fails(true);
+    }
     let card = Card::read(&Arc::new(Mutex::new(sim)), entry).map_err(error)?;
     Ok(Some((card, pin)))
 }

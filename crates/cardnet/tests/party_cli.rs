@@ -263,7 +263,7 @@ fn network_init_then_separate_processes_approve_purchases() {
     };
     let sign_on = pos(&["--json", "sign-on"]);
     assert_eq!(sign_on["response_code"], "00", "{sign_on}");
-    let sale = pos(&["--json", "sale", "--amount", "30.00", "--card-file", &card_file]);
+    let sale = pos(&["--json", "sale", "--amount", "30.00", "--card-file", &card_file, "--chip-fails"]);
     assert_eq!(sale["response_code"], "00", "{sale}");
     assert_eq!(sale["amount_minor"], 3_000);
     assert!(!sale.to_string().contains(card["pan"].as_str().unwrap()), "no full PAN in the output");

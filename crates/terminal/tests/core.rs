@@ -17,7 +17,10 @@ const PIK: [u8; 8] = [0x13, 0x57, 0x9B, 0xDF, 0x02, 0x46, 0x8A, 0xCE];
 const MAK: [u8; 8] = [0x7F, 0x52, 0xE3, 0x20, 0x1F, 0xDF, 0x04, 0x5E];
 const HOST_BATCH: u32 = 7;
 const PAN: &str = "6224242900000113";
-const TRACK2: &str = "6224242900000113=28062010000000000";
+/// A stripe-only card (service code 101): swiped as it should be.
+const TRACK2: &str = "6224242900000113=28061010000000000";
+/// A chip card's stripe (service code 201).
+const CHIP_TRACK2: &str = "6224242900000113=28062010000000000";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -168,6 +171,7 @@ fn card() -> Card {
         sequence_number: None,
         icc_data: None,
         chip: None,
+        fallback: false,
     }
 }
 
@@ -584,4 +588,46 @@ async fn a_balance_inquiry_shows_the_available_balance() {
     // The slip prints the available balance too.
     let slip = outcome.receipt_text(receipt::Lang::En).unwrap();
     assert!(slip.contains("1000.00") && !slip.contains("1200.00"), "{slip}");
+}
+
+/// Issue 12 point 7: a chip card (service code 2xx) is not swiped while its chip reads; after
+/// a failed chip read the swipe goes out as a fallback (22 = 02x, 60.5 = 2, reference §2).
+#[tokio::test]
+async fn a_chip_card_is_swiped_only_as_a_fallback_after_its_chip_fails() {
+    let (host, address) = start_host().await;
+    let dir = dir("fallback");
+    let config = config(&dir, &address, None);
+    let mut pos = open(&config);
+    assert!(pos.sign_on().await.unwrap().approved);
+    // A chip card's stripe handed to the terminal as a plain swipe: refused, nothing sent.
+    let swiped = Card { track2: Some(CHIP_TRACK2.into()), ..card() };
+    let sent = host.seen.lock().unwrap().len();
+    let refused = pos.transact(&TxnRequest { card: Some(swiped), ..sale(100) }).await;
+    assert!(matches!(&refused, Err(TerminalError::Card(m)) if m.contains("insert the chip")), "{refused:?}");
+    assert_eq!(host.seen.lock().unwrap().len(), sent, "nothing went out");
+    assert!(pos.terminal().pending_reversal().unwrap().is_none());
+
+    // The reader asks for the chip first: a card whose chip reads is not taken by its stripe.
+    let sim = terminal::SimCard::stripe(PAN, "2806", CHIP_TRACK2, None)
+        .unwrap()
+        .with_chip(CHIP_TRACK2, "01", Secret::new(&[0x11; 16]), 0)
+        .unwrap();
+    let sim = Arc::new(Mutex::new(sim));
+    let read = Card::read(&sim, Entry::Swipe);
+    assert!(matches!(&read, Err(TerminalError::Card(m)) if m.contains("insert the chip")), "{read:?}");
+    // Its chip fails to read: inserting it says so, and then the swipe is a fallback.
+    sim.lock().unwrap().set_chip_fails(true);
+    let inserted = Card::read(&sim, Entry::Chip);
+    assert!(matches!(&inserted, Err(TerminalError::Card(m)) if m.contains("cannot be read")), "{inserted:?}");
+    let card = Card::read(&sim, Entry::Swipe).unwrap();
+    assert!(card.fallback);
+    let request = TxnRequest { card: Some(card), ..sale(100) };
+    let out = pos.terminal_mut().begin(&request).unwrap();
+    assert_eq!(out.message.get_str(22), Some("021"));
+    assert_eq!(out.message.get_path("60.5").unwrap(), Some(&b"2"[..]), "the fallback indicator");
+    pos.terminal_mut().abandon(&out).unwrap();
+    let outcome = pos.transact(&request).await.unwrap();
+    assert!(outcome.approved, "{outcome:?}");
+    // A stripe-only card swipes without any of this.
+    assert!(pos.transact(&sale(100)).await.unwrap().approved);
 }

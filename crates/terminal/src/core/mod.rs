@@ -21,6 +21,7 @@ use crate::store::{JournalEntry, ReversalRow, Role, StateRow, Store};
 use crate::{Result, TerminalError, codec};
 
 mod chip;
+mod fallback;
 mod kind;
 mod operators;
 mod outcome;
@@ -536,6 +537,7 @@ impl Terminal {
             (None, Some((pan, _, _))) if !pan.is_empty() => Card::keyed(pan),
             _ => return Err(TerminalError::Input("read the card".into())),
         };
+        fallback::check(&card)?;
         let amount_minor = match (kind, request.amount_minor, &original) {
             (Kind::Balance, _, _) => None,
             // A void is for the original amount.
@@ -593,7 +595,8 @@ impl Terminal {
         if let Some(icc) = &icc_data {
             m.set(55, icc).map_err(codec("55"))?;
         }
-        m.set_str(60, &format!("{type_code}{:06}000", self.state.batch_no)).map_err(codec("60"))?;
+        let tail = fallback::field60_tail(&card);
+        m.set_str(60, &format!("{type_code}{:06}000{tail}", self.state.batch_no)).map_err(codec("60"))?;
         if let Some((_, _, original)) = &original {
             if let Some(rrn) = &original.rrn {
                 m.set_str(37, rrn).map_err(codec("37"))?;
