@@ -631,3 +631,38 @@ async fn a_chip_card_is_swiped_only_as_a_fallback_after_its_chip_fails() {
     // A stripe-only card swipes without any of this.
     assert!(pos.transact(&sale(100)).await.unwrap().approved);
 }
+
+/// Issue 12 point 4: at `batch_limit` records the terminal refuses new transactions ("batch
+/// full: settle now") until the batch is settled; the limit is validated (1 to 999, what field
+/// 48's three-digit counts carry; default 500).
+#[tokio::test]
+async fn a_full_batch_is_refused_until_it_is_settled() {
+    let (host, address) = start_host().await;
+    let dir = dir("batch-limit");
+    let mut config = config(&dir, &address, None);
+    assert_eq!(config.batch_limit, 500, "the default");
+    for bad in [0, 1_000] {
+        config.batch_limit = bad;
+        assert!(matches!(config.check(), Err(TerminalError::Config(m)) if m.contains("batch_limit")), "{bad}");
+    }
+    config.batch_limit = 3;
+    config.check().unwrap();
+    let mut pos = open(&config);
+    for _ in 0..3 {
+        assert!(pos.transact(&sale(100)).await.unwrap().approved);
+    }
+    let sent = host.seen.lock().unwrap().len();
+    let full = pos.transact(&sale(100)).await;
+    assert!(
+        matches!(&full, Err(TerminalError::State(m)) if m.contains("batch full: settle now") && m.contains("3 of 3")),
+        "{full:?}"
+    );
+    assert_eq!(host.seen.lock().unwrap().len(), sent, "nothing went out");
+    assert!(pos.terminal().pending_reversal().unwrap().is_none(), "no reversal owed");
+    // A balance inquiry adds nothing to the batch: still allowed.
+    let balance = TxnRequest { kind: Some(Kind::Balance), card: Some(card()), pin: Some(supervisor()), ..sale(0) };
+    assert!(pos.transact(&TxnRequest { amount_minor: None, ..balance }).await.unwrap().approved);
+    let settled = pos.settle(&supervisor()).await.unwrap();
+    assert_eq!(settled.totals.domestic_debit_count, 3);
+    assert!(pos.transact(&sale(100)).await.unwrap().approved, "a new batch takes transactions again");
+}

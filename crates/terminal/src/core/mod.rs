@@ -20,6 +20,7 @@ use crate::slip::{SlipContext, SlipInput};
 use crate::store::{JournalEntry, ReversalRow, Role, StateRow, Store};
 use crate::{Result, TerminalError, codec};
 
+mod batch_limit;
 mod chip;
 mod fallback;
 mod kind;
@@ -511,6 +512,7 @@ impl Terminal {
         if self.operator.is_none() {
             return Err(TerminalError::State("log in as an operator first".into()));
         }
+        self.check_batch_room(kind)?;
         if kind.needs_supervisor() {
             self.authorise_supervisor(request.supervisor_password.as_ref())?;
         }

@@ -115,6 +115,7 @@ pub fn response_text(code: &str) -> &'static str {
         "40" => "not supported",
         "41" => "lost card",
         "43" => "stolen card",
+        "45" => "chip card: insert the chip",
         "51" => "insufficient funds",
         "55" => "wrong PIN",
         "57" => "not permitted for this card",
