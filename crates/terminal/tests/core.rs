@@ -651,6 +651,7 @@ async fn a_full_batch_is_refused_until_it_is_settled() {
     for _ in 0..3 {
         assert!(pos.transact(&sale(100)).await.unwrap().approved);
     }
+    assert!(pos.terminal().batch_full());
     let sent = host.seen.lock().unwrap().len();
     let full = pos.transact(&sale(100)).await;
     assert!(
@@ -664,5 +665,6 @@ async fn a_full_batch_is_refused_until_it_is_settled() {
     assert!(pos.transact(&TxnRequest { amount_minor: None, ..balance }).await.unwrap().approved);
     let settled = pos.settle(&supervisor()).await.unwrap();
     assert_eq!(settled.totals.domestic_debit_count, 3);
+    assert!(!pos.terminal().batch_full());
     assert!(pos.transact(&sale(100)).await.unwrap().approved, "a new batch takes transactions again");
 }

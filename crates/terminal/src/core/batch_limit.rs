@@ -13,6 +13,11 @@ impl Terminal {
         Ok(self.store.db().transaction(|tx| Store::entry_count(tx, batch))?)
     }
 
+    /// Whether the open batch is at its limit (a journal that cannot be read counts as not).
+    pub fn batch_full(&self) -> bool {
+        self.batch_count().is_ok_and(|count| count >= u64::from(self.config.batch_limit))
+    }
+
     /// `Err` with "batch full: settle now" when the open batch is at its limit and `kind`
     /// would add a record to it.
     pub(super) fn check_batch_room(&self, kind: Kind) -> Result<()> {
