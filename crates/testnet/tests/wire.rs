@@ -33,6 +33,9 @@ async fn answers_carry_what_the_documents_promise() {
     let request = terminal.sign_on_request(SignOnScheme::Double).unwrap();
     let response = client.send(&terminal, &request).await.unwrap();
     terminal.accept_sign_on(SignOnScheme::Double, &response).unwrap();
+    for field in [11, 12, 13, 32, 37, 39, 41, 42, 60, 62] {
+        assert!(response.has(field), "the reference's sign-on answer has {field}");
+    }
     let rrn = response.get_str(37).expect("37 in the sign-on answer");
     assert!(rrn.len() == 12 && rrn.bytes().all(|b| b.is_ascii_alphanumeric()), "{rrn}");
 
@@ -41,6 +44,9 @@ async fn answers_carry_what_the_documents_promise() {
     let response = client.send(&terminal, &purchase).await.unwrap();
     assert_eq!(response.get_str(39), Some("00"), "purchase");
     assert!(terminal.verify(&response), "response MAC");
+    for field in [12, 13, 15, 32, 37, 38, 39, 44] {
+        assert!(response.has(field), "the reference's purchase answer has {field}");
+    }
     assert_eq!(response.get_str(44), Some(format!("{}{acquirer_id}", ISSUER_IDS[ISSUER_A]).as_str()), "field 44");
 
     // Balance: the purchase is a pending hold, so available (987.50) and ledger (1 000.00)
