@@ -117,6 +117,7 @@ fn sale_receipt() -> Receipt {
         auth_code: "A1B2C3".into(),
         date_time: DateTime { year: 2026, month: 6, day: 1, hour: 14, minute: 3, second: 22 },
         amount: Amount::cny(1234),
+        debit_balance: false,
         pin_verified: true,
         copy: ReceiptCopy::Merchant,
         reprint: false,

@@ -329,8 +329,11 @@ pub struct Receipt {
     /// Authorization code (field 38).
     pub auth_code: String,
     pub date_time: DateTime,
-    /// The amount (for a balance inquiry, the balance).
+    /// The amount (for a balance inquiry, the balance's magnitude).
     pub amount: Amount,
+    /// A balance inquiry's balance is a debit (an overdrawn account): it prints with a minus
+    /// sign. `false` for every other transaction.
+    pub debit_balance: bool,
     /// The cardholder entered a PIN; otherwise the slip carries a signature line.
     pub pin_verified: bool,
     pub copy: ReceiptCopy,

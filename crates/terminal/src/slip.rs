@@ -107,19 +107,19 @@ pub(crate) fn date_time(response: &Message, now_ms: u64) -> DateTime {
     DateTime { year: year(host_year), month, day, hour, minute, second }
 }
 
-/// The available balance of a balance answer (the slip prints its magnitude).
-fn balance(response: &Message) -> Option<Amount> {
+/// The available balance of a balance answer: its magnitude, and whether it is a debit.
+fn balance(response: &Message) -> Option<(Amount, bool)> {
     let text = response.get(54).and_then(|v| std::str::from_utf8(v).ok())?;
-    crate::Balance::from_field54(text).map(|b| b.slip_amount())
+    crate::Balance::from_field54(text).map(|b| (b.slip_amount(), b.available_minor < 0))
 }
 
 /// The merchant copy of the slip.
 pub(crate) fn build(input: &SlipInput<'_>) -> Receipt {
     let response = input.response;
     let text = |f: u8| response.get_str(f).map(|s| s.trim().to_owned()).unwrap_or_default();
-    let amount = match input.kind {
-        Kind::Balance => balance(response).unwrap_or(Amount::cny(0)),
-        _ => Amount::cny(input.amount_minor),
+    let (amount, debit_balance) = match input.kind {
+        Kind::Balance => balance(response).unwrap_or((Amount::cny(0), false)),
+        _ => (Amount::cny(input.amount_minor), false),
     };
     let original = input.context.original.as_ref();
     Receipt {
@@ -137,6 +137,7 @@ pub(crate) fn build(input: &SlipInput<'_>) -> Receipt {
         auth_code: text(38),
         date_time: date_time(response, input.now_ms),
         amount,
+        debit_balance,
         pin_verified: input.context.pin,
         copy: ReceiptCopy::Merchant,
         reprint: false,

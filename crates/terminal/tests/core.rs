@@ -29,6 +29,8 @@ enum Mode {
     Silent,
     /// Approvals go back with a wrong MAC.
     ForgeMac,
+    /// Balance answers: an overdrawn account (available balance a debit of 5.00).
+    Overdrawn,
 }
 
 #[derive(Clone)]
@@ -103,7 +105,11 @@ impl Handler for FakeHost {
                 if request.get_str(3) == Some("310000") {
                     // Ledger 1 200.00, then available 1 000.00: the terminal picks by amount
                     // type, not by position.
-                    response.set_str(54, "0001156C0000001200000002156C000000100000").unwrap();
+                    let field54 = match mode {
+                        Mode::Overdrawn => "0001156C0000000000000002156D000000000500",
+                        _ => "0001156C0000001200000002156C000000100000",
+                    };
+                    response.set_str(54, field54).unwrap();
                 }
                 if mti != "0400" {
                     response.set_str(37, "123456789012").unwrap();
@@ -563,7 +569,7 @@ mod hostile_host {
 /// the cashier is shown the available one, as amounts, not the raw field.
 #[tokio::test]
 async fn a_balance_inquiry_shows_the_available_balance() {
-    let (_host, address) = start_host().await;
+    let (host, address) = start_host().await;
     let dir = dir("balance");
     let config = config(&dir, &address, None);
     let mut pos = open(&config);
@@ -588,6 +594,21 @@ async fn a_balance_inquiry_shows_the_available_balance() {
     // The slip prints the available balance too.
     let slip = outcome.receipt_text(receipt::Lang::En).unwrap();
     assert!(slip.contains("1000.00") && !slip.contains("1200.00"), "{slip}");
+    // An overdrawn account: the debit keeps its sign on the screen and on the slip.
+    *host.mode.lock().unwrap() = Mode::Overdrawn;
+    let request = TxnRequest {
+        kind: Some(Kind::Balance),
+        card: Some(card()),
+        pin: Some(Secret::new(b"123456")),
+        ..TxnRequest::default()
+    };
+    let outcome = pos.transact(&request).await.unwrap();
+    assert_eq!(
+        outcome.balance.as_ref().map(ToString::to_string).as_deref(),
+        Some("available -5.00 CNY (ledger 0.00 CNY)")
+    );
+    let slip = outcome.receipt_text(receipt::Lang::En).unwrap();
+    assert!(slip.contains("RMB -5.00"), "{slip}");
 }
 
 /// Issue 12 point 7: a chip card (service code 2xx) is not swiped while its chip reads; after
