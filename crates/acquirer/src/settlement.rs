@@ -11,7 +11,7 @@ use sqlstore::Tx;
 
 use crate::engine::{Acquirer, PosKind, Reply, TransactionRecord, log, next_batch, transact};
 use crate::error::Result;
-use crate::limits::{UPLOAD_RECORD_DIGITS, UPLOAD_RECORDS_MAX};
+use crate::limits::{BATCH_TRANSACTIONS_MAX, UPLOAD_RECORD_DIGITS, UPLOAD_RECORDS_MAX};
 use crate::store::{self, int, opt_int};
 
 /// Settlement results in 48 (reference §6).
@@ -86,6 +86,17 @@ impl BatchTotals {
         };
         format!("{}{}", group(&self.domestic, domestic_result), group(&self.foreign, foreign_result))
     }
+}
+
+/// Whether the host read only part of the batch: [`Acquirer::batch_transactions`] stops at
+/// `BATCH_TRANSACTIONS_MAX`, and totals or differences over part of a batch would be wrong
+/// (the settlement is refused, 96, instead).
+fn read_in_part(records: &[TransactionRecord], terminal_id: &str, batch: u32) -> bool {
+    let in_part = records.len() >= BATCH_TRANSACTIONS_MAX;
+    if in_part {
+        tracing::error!(terminal = %terminal_id, batch, "acquirer: the batch is larger than the host reads: not settled");
+    }
+    in_part
 }
 
 /// What counts in a batch's totals: approved, not reversed, debit or credit kinds.
@@ -190,6 +201,9 @@ impl Acquirer {
             return self.settlement_refusal(envelope, request, codes::FORMAT_ERROR, now_ms);
         };
         let records = self.batch_transactions(&terminal_id, batch)?;
+        if read_in_part(&records, &terminal_id, batch) {
+            return self.settlement_refusal(envelope, request, codes::SYSTEM_MALFUNCTION, now_ms);
+        }
         let host = host_totals(&records, &self.settings.card_organisation);
         let domestic = if host.domestic.agrees_with(&terminal_totals.domestic) { BALANCED } else { UNBALANCED };
         let foreign = if host.foreign.agrees_with(&terminal_totals.foreign) { BALANCED } else { UNBALANCED };
@@ -296,6 +310,9 @@ impl Acquirer {
             _ => return self.settlement_refusal(envelope, request, codes::NOT_SUPPORTED, now_ms),
         };
         let host = if code == "202" { self.batch_transactions(&terminal_id, batch)? } else { Vec::new() };
+        if read_in_part(&host, &terminal_id, batch) {
+            return self.settlement_refusal(envelope, request, codes::SYSTEM_MALFUNCTION, now_ms);
+        }
         let (reply_envelope, response) = self.settlement_reply(envelope, request, codes::APPROVED, now_ms)?;
         transact(&self.db, |tx| {
             for (trace, flag, pan, amount) in &records {

@@ -664,3 +664,31 @@ fn a_fallback_swipe_goes_out_as_entry_mode_80() {
     let forward = rig.forwarded(terminal.envelope, fallback);
     assert_eq!(forward.network_request.get_str(22), Some("801"), "60.5 = 2: fallback");
 }
+
+/// The host reads at most `BATCH_TRANSACTIONS_MAX` records of a batch; a batch that reaches it
+/// is refused settlement (96) rather than compared on the part the host read.
+#[test]
+fn a_batch_beyond_what_the_host_reads_is_refused_not_truncated() {
+    let rig = rig("huge_batch");
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let rows = acquirer::limits::BATCH_TRANSACTIONS_MAX as i64 + 1;
+    rig.acquirer
+        .database()
+        .transaction(|tx| {
+            tx.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+                 INSERT INTO acquirer_transactions (id, terminal_id, merchant_id, batch_no, trace, terminal_mti, kind, \
+                 amount_minor, currency, card_org, status, sent, voided, completed, refunded_minor, reversed, \
+                 received_ms) SELECT 1000000 + i, $2, $3, 7, 'T' || i, '0200', 'purchase', 100, '156', 'CUP', \
+                 'approved', 1, 0, 0, 0, 0, 0 FROM n",
+                &[rows.into(), TERMINAL.into(), MERCHANT.into()],
+            )
+        })
+        .unwrap();
+    let totals = totals48(rows as u64 * 100, rows as u64 % 1_000, 0, 0);
+    let reply = respond(rig.send(terminal.envelope, terminal.settlement(&totals).unwrap()));
+    assert_eq!(code(&reply), "96");
+    assert!(rig.acquirer.settlement(TERMINAL, 7).unwrap().is_none(), "not settled on part of the batch");
+    assert_eq!(rig.acquirer.terminal(TERMINAL).unwrap().unwrap().batch_no, 7, "the batch stays open");
+}
