@@ -596,12 +596,6 @@ async fn a_balance_inquiry_shows_the_available_balance() {
     assert!(slip.contains("1000.00") && !slip.contains("1200.00"), "{slip}");
     // An overdrawn account: the debit keeps its sign on the screen and on the slip.
     *host.mode.lock().unwrap() = Mode::Overdrawn;
-    let request = TxnRequest {
-        kind: Some(Kind::Balance),
-        card: Some(card()),
-        pin: Some(Secret::new(b"123456")),
-        ..TxnRequest::default()
-    };
     let outcome = pos.transact(&request).await.unwrap();
     assert_eq!(
         outcome.balance.as_ref().map(ToString::to_string).as_deref(),
