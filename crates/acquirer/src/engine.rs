@@ -20,7 +20,7 @@ use hsm::pinblock::PinFormat;
 use hsm::{KeyType, PinTranslation, SecurityModule, SignOnScheme, WrappedKey};
 use iso8583::{Envelope, Message, Mti, ProcessingRequirement, Spec};
 use network::codes;
-use network::request::{Acceptor, CardInput, EntryMode, TransactionRequest};
+use network::request::{Acceptor, CardInput, TransactionRequest};
 use network::{OriginalData, TransactionKind};
 use sqlstore::{Database, Row, Tx, Value};
 
@@ -736,6 +736,7 @@ impl Acquirer {
         let terminal_id = known.terminal.terminal_id.clone();
         let tdk = keys.tdk.as_ref().map(|k| k.block().to_owned());
         transact(&self.db, |tx| {
+            response.set_str(37, &crate::answer::host_rrn(tx, now_ms)?)?;
             tx.execute(
                 "UPDATE acquirer_terminals SET signed_on = 1, scheme = $2, pik = $3, mak = $4, tdk = $5, \
                  signed_on_ms = $6, sign_on_required = 0, updated_ms = $6 WHERE terminal_id = $1",
@@ -1174,7 +1175,7 @@ impl Acquirer {
         let Some(pan) = pan_of(request) else {
             return self.decline(envelope, request, known, &mak, kind, trace, original, codes::FORMAT_ERROR, now_ms);
         };
-        let entry = request.get_str(22).and_then(|e| e.get(..2)).and_then(EntryMode::from_code);
+        let entry = crate::entry::entry_mode(request);
         let card = CardInput {
             pan,
             entry,
@@ -1316,14 +1317,14 @@ impl Acquirer {
                 terminal_response.set(field, value)?;
             }
         }
-        if let Some(balance) = response.get_str(54).and_then(|b| b.get(..20)) {
-            let _ = terminal_response.set_str(54, balance);
+        if let Some(balance) = response.get_str(54) {
+            crate::answer::set_balance(&mut terminal_response, balance);
         }
         if let Some(icc) = response.get(55) {
             let _ = terminal_response.set(55, icc);
         }
-        if let Some(issuer) = response.get_str(100) {
-            let _ = terminal_response.set_str(44, &format!("{issuer:<11}{}", self.settings.institution_id));
+        if let Some(field44) = crate::answer::field44(response, &self.settings.institution_id) {
+            let _ = terminal_response.set_str(44, &field44);
         }
         terminal_response.set_str(63, &pending.card_organisation)?;
         self.sign_response(&mut terminal_response, Some(&pending.mak));

@@ -23,10 +23,12 @@
 //! under the LMK; send a reversal for a transaction twice.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod answer;
 pub mod config;
 pub mod dev;
 pub mod directory;
 pub mod engine;
+mod entry;
 pub mod error;
 pub mod limits;
 mod originals;

@@ -11,7 +11,7 @@ use sqlstore::Tx;
 
 use crate::engine::{Acquirer, PosKind, Reply, TransactionRecord, log, next_batch, transact};
 use crate::error::Result;
-use crate::limits::{UPLOAD_RECORD_DIGITS, UPLOAD_RECORDS_MAX};
+use crate::limits::{BATCH_TRANSACTIONS_MAX, UPLOAD_RECORD_DIGITS, UPLOAD_RECORDS_MAX};
 use crate::store::{self, int, opt_int};
 
 /// Settlement results in 48 (reference §6).
@@ -21,6 +21,8 @@ pub const UNBALANCED: char = '2';
 const DOMESTIC_RESULT_AT: usize = 30;
 const FOREIGN_RESULT_AT: usize = 61;
 const FIELD48_SETTLEMENT_DIGITS: usize = 62;
+/// What field 48's 3-digit counts carry: a count is compared modulo this.
+const COUNT_MODULUS: u64 = 1_000;
 
 /// One side's totals for one card group: debit and credit amounts (minor units) and counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,6 +31,20 @@ pub struct GroupTotals {
     pub debit_count: u64,
     pub credit_minor: u64,
     pub credit_count: u64,
+}
+
+impl GroupTotals {
+    /// Whether the host's totals (`self`) agree with the terminal's as field 48 carries them:
+    /// the amounts in full, the counts modulo 1,000 (three digits: a terminal's counter of a
+    /// batch of 1,001 reads 001, and comparing the host's full count would call every batch
+    /// above 999 unbalanced). The amounts still catch a missing or extra transaction unless
+    /// a thousand of them cancel out exactly, which the batch upload would then show.
+    pub fn agrees_with(&self, terminal: &GroupTotals) -> bool {
+        self.debit_minor == terminal.debit_minor
+            && self.credit_minor == terminal.credit_minor
+            && self.debit_count % COUNT_MODULUS == terminal.debit_count % COUNT_MODULUS
+            && self.credit_count % COUNT_MODULUS == terminal.credit_count % COUNT_MODULUS
+    }
 }
 
 /// Totals of a batch: domestic and foreign cards (reference §6).
@@ -63,13 +79,24 @@ impl BatchTotals {
             format!(
                 "{:012}{:03}{:012}{:03}{result}",
                 g.debit_minor % 1_000_000_000_000,
-                g.debit_count % 1_000,
+                g.debit_count % COUNT_MODULUS,
                 g.credit_minor % 1_000_000_000_000,
-                g.credit_count % 1_000
+                g.credit_count % COUNT_MODULUS
             )
         };
         format!("{}{}", group(&self.domestic, domestic_result), group(&self.foreign, foreign_result))
     }
+}
+
+/// Whether the host read only part of the batch: [`Acquirer::batch_transactions`] stops at
+/// `BATCH_TRANSACTIONS_MAX`, and totals or differences over part of a batch would be wrong
+/// (the settlement is refused, 96, instead).
+fn read_in_part(records: &[TransactionRecord], terminal_id: &str, batch: u32) -> bool {
+    let in_part = records.len() >= BATCH_TRANSACTIONS_MAX;
+    if in_part {
+        tracing::error!(terminal = %terminal_id, batch, "acquirer: the batch is larger than the host reads: not settled");
+    }
+    in_part
 }
 
 /// What counts in a batch's totals: approved, not reversed, debit or credit kinds.
@@ -174,9 +201,12 @@ impl Acquirer {
             return self.settlement_refusal(envelope, request, codes::FORMAT_ERROR, now_ms);
         };
         let records = self.batch_transactions(&terminal_id, batch)?;
+        if read_in_part(&records, &terminal_id, batch) {
+            return self.settlement_refusal(envelope, request, codes::SYSTEM_MALFUNCTION, now_ms);
+        }
         let host = host_totals(&records, &self.settings.card_organisation);
-        let domestic = if host.domestic == terminal_totals.domestic { BALANCED } else { UNBALANCED };
-        let foreign = if host.foreign == terminal_totals.foreign { BALANCED } else { UNBALANCED };
+        let domestic = if host.domestic.agrees_with(&terminal_totals.domestic) { BALANCED } else { UNBALANCED };
+        let foreign = if host.foreign.agrees_with(&terminal_totals.foreign) { BALANCED } else { UNBALANCED };
         let (reply_envelope, mut response) = self.settlement_reply(envelope, request, codes::APPROVED, now_ms)?;
         let closed = transact(&self.db, |tx| {
             let earlier = tx.query_opt(
@@ -280,6 +310,9 @@ impl Acquirer {
             _ => return self.settlement_refusal(envelope, request, codes::NOT_SUPPORTED, now_ms),
         };
         let host = if code == "202" { self.batch_transactions(&terminal_id, batch)? } else { Vec::new() };
+        if read_in_part(&host, &terminal_id, batch) {
+            return self.settlement_refusal(envelope, request, codes::SYSTEM_MALFUNCTION, now_ms);
+        }
         let (reply_envelope, response) = self.settlement_reply(envelope, request, codes::APPROVED, now_ms)?;
         transact(&self.db, |tx| {
             for (trace, flag, pan, amount) in &records {
@@ -455,4 +488,26 @@ fn record_differences(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(debit_minor: u64, debit_count: u64, credit_minor: u64, credit_count: u64) -> GroupTotals {
+        GroupTotals { debit_minor, debit_count, credit_minor, credit_count }
+    }
+
+    #[test]
+    fn counts_compare_as_three_digits_carry_them_and_amounts_in_full() {
+        let host = group(100_100, 1_001, 5_000, 2_000);
+        assert!(host.agrees_with(&group(100_100, 1, 5_000, 0)));
+        assert!(!host.agrees_with(&group(100_100, 2, 5_000, 0)), "a count off by one");
+        assert!(!host.agrees_with(&group(100_000, 1, 5_000, 0)), "a debit amount off");
+        assert!(!host.agrees_with(&group(100_100, 1, 4_999, 0)), "a credit amount off");
+        // What the terminal sends back parses to what it compares.
+        let totals = BatchTotals { domestic: host, foreign: GroupTotals::default() };
+        let parsed = BatchTotals::parse(&totals.field48('0', '0')).unwrap();
+        assert!(host.agrees_with(&parsed.domestic) && parsed.domestic.debit_count == 1);
+    }
 }

@@ -178,7 +178,8 @@ impl Rig {
             response.set_str(38, "A12345").unwrap();
         }
         if request.get_str(3) == Some("310000") {
-            response.set_str(54, "1001156C000000012345").unwrap();
+            // As the issuer sends them: the ledger balance, then the available one.
+            response.set_str(54, "1001156C0000000123451002156C000000010000").unwrap();
         }
         response.set_str(15, "0229").unwrap();
         response.set_str(100, "20000000455").unwrap();
@@ -286,7 +287,7 @@ fn purchase_is_forwarded_mapped_and_answered_with_a_mac() {
     // Balance: 54 mapped back.
     let reply = rig.exchange(terminal.envelope, terminal.balance(&card(), Some("123456")).unwrap(), "00");
     assert_eq!(code(&reply), "00");
-    assert_eq!(reply.response.get_str(54), Some("1001156C000000012345"));
+    assert_eq!(reply.response.get_str(54), Some("1002156C0000000100001001156C000000012345"), "available first");
     // A decline passes through.
     let request = terminal.purchase(&card(), 500, None).unwrap();
     let reply = rig.exchange(terminal.envelope, request, "51");
@@ -961,4 +962,72 @@ fn two_hosts_on_one_database_claim_an_original_once() {
         let voids = (0..8).map(|_| terminal.void(&card(), 6_000, &original).unwrap()).collect();
         assert_eq!(on_hosts(&rig, &hosts, terminal.envelope, voids, "00"), 1, "round {round}: voids");
     }
+}
+
+/// Issue 12 point 4: field 48 carries 3-digit counts, so a terminal with 1,001 purchases sends
+/// count 001. The host compares counts modulo 1,000 together with the full amounts: balanced.
+#[test]
+fn a_batch_of_more_than_999_transactions_settles_balanced() {
+    let rig = rig("big_batch");
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let purchases = 1_001u64;
+    for _ in 0..purchases {
+        let request = terminal.purchase(&card(), 100, None).unwrap();
+        assert_eq!(code(&rig.exchange(terminal.envelope, request, "00")), "00");
+    }
+    assert_eq!(rig.acquirer.batch_transactions(TERMINAL, 7).unwrap().len(), 1_001);
+    let totals = totals48(purchases * 100, purchases % 1_000, 0, 0);
+    let reply = respond(rig.send(terminal.envelope, terminal.settlement(&totals).unwrap()));
+    assert_eq!(code(&reply), "00");
+    let field48 = reply.response.get_str(48).unwrap();
+    assert_eq!((&field48[30..31], &field48[61..62]), ("1", "1"), "{field48}");
+    let settled = rig.acquirer.settlement(TERMINAL, 7).unwrap().unwrap();
+    assert_eq!(settled.host_totals[..30], totals[..30], "the host's totals as the field carries them");
+}
+
+/// Issue 12 point 7: a terminal signals a fallback swipe (its chip read failed) with 22 = 02x
+/// and 60.5 = 2 (reference §2); the network request says so with 22 = 80x, so the issuer can
+/// tell it from a plain swipe (90x), which it declines for a chip card.
+#[test]
+fn a_fallback_swipe_goes_out_as_entry_mode_80() {
+    let rig = rig("fallback");
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let plain = rig.forwarded(terminal.envelope, terminal.purchase(&card(), 100, None).unwrap());
+    assert_eq!(plain.network_request.get_str(22), Some("901"), "a plain swipe");
+    let mut fallback = terminal.purchase(&card(), 100, None).unwrap();
+    let field60 = format!("{}62", fallback.get_str(60).unwrap());
+    fallback.set_str(60, &field60).unwrap();
+    terminal.mac(&mut fallback).unwrap();
+    let forward = rig.forwarded(terminal.envelope, fallback);
+    assert_eq!(forward.network_request.get_str(22), Some("801"), "60.5 = 2: fallback");
+}
+
+/// The host reads at most `BATCH_TRANSACTIONS_MAX` records of a batch; a batch that reaches it
+/// is refused settlement (96) rather than compared on the part the host read.
+#[test]
+fn a_batch_beyond_what_the_host_reads_is_refused_not_truncated() {
+    let rig = rig("huge_batch");
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let rows = acquirer::limits::BATCH_TRANSACTIONS_MAX as i64 + 1;
+    rig.acquirer
+        .database()
+        .transaction(|tx| {
+            tx.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+                 INSERT INTO acquirer_transactions (id, terminal_id, merchant_id, batch_no, trace, terminal_mti, kind, \
+                 amount_minor, currency, card_org, status, sent, voided, completed, refunded_minor, reversed, \
+                 received_ms) SELECT 1000000 + i, $2, $3, 7, 'T' || i, '0200', 'purchase', 100, '156', 'CUP', \
+                 'approved', 1, 0, 0, 0, 0, 0 FROM n",
+                &[rows.into(), TERMINAL.into(), MERCHANT.into()],
+            )
+        })
+        .unwrap();
+    let totals = totals48(rows as u64 * 100, rows as u64 % 1_000, 0, 0);
+    let reply = respond(rig.send(terminal.envelope, terminal.settlement(&totals).unwrap()));
+    assert_eq!(code(&reply), "96");
+    assert!(rig.acquirer.settlement(TERMINAL, 7).unwrap().is_none(), "not settled on part of the batch");
+    assert_eq!(rig.acquirer.terminal(TERMINAL).unwrap().unwrap().batch_no, 7, "the batch stays open");
 }

@@ -84,6 +84,8 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
     let mut issuers = Vec::new();
     for (id, bin, mut config) in generated.issuers {
         config.listen = endpoint(&id);
+        // A deployment's products decline a chip card swiped without fallback (45).
+        issuer::dev::decline_chip_swipes(&mut config);
         let path = args.dir.join(issuer_file(&id));
         std::fs::write(&path, config.to_toml())?;
         issuers.push(json!({"id": id, "bin": bin, "listen": config.listen, "config": path.display().to_string()}));

@@ -13,7 +13,8 @@
 //! operator in, signs on and sends any pending reversal when needed, does its one thing and
 //! prints the outcome; with `--json`, exactly one JSON object: {"transaction", "approved",
 //! "response_code", "message", "rrn", "auth_code", "trace", "batch_no", "amount_minor",
-//! "balance", "pan_masked", "operator", "reversal_pending", "sign_on_needed", "host",
+//! "balance" (a balance inquiry's {"available_minor", "ledger_minor", "currency",
+//! "currency_numeric"}; the plain output prints `available 1,000.00 CNY (ledger …)`), "pan_masked", "operator", "reversal_pending", "sign_on_needed", "host",
 //! "failover", "notices"} (settle: the totals, field 48, balanced flags and the next batch).
 //! An approved transaction's object also has "receipt": both copies of the slip (签购单) as
 //! printed, in `--lang zh|en` (default zh), card number masked; `reprint` prints the last slip
@@ -28,7 +29,10 @@
 //! icc_master_key_ac and atc) or with `--card PAN [--track2 …] [--expiry YYMM]`. `--entry chip`
 //! and `tap` read the simulated chip (`crates/cardsim`): field 55 with an ARQC over the
 //! transaction, the card's ATC advanced and written back to the card file; an inserted card
-//! checks the issuer's ARPC and refuses a forged one (then the terminal reverses, 06).
+//! checks the issuer's ARPC and refuses a forged one (then the terminal reverses, 06). A chip
+//! card (service code 2xx/6xx) swiped is refused ("insert the chip") unless its chip cannot be
+//! read (`--chip-fails`, or `"chip_fails": true` in the card file): then the swipe goes out as
+//! a fallback (22 = 02x, 60.5 = 2).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -240,6 +244,9 @@ pub struct CardArgs {
     /// swipe, chip, tap or keyed (default: swipe with a track 2, else keyed).
     #[arg(long)]
     entry: Option<String>,
+    /// Simulate a chip that cannot be read: chip and tap fail, a swipe goes out as fallback.
+    #[arg(long)]
+    chip_fails: bool,
     /// The PIN the cardholder types (`card-file`: its PIN unless --no-pin).
     #[arg(long)]
     pin: Option<String>,
@@ -382,6 +389,10 @@ fn read_card(args: &CardArgs) -> Result<Option<(Card, Option<Secret>)>, CliError
         (Some(typed), false) => Some(Secret::new(typed.as_bytes())),
         (None, false) => sim.pin().cloned(),
     };
+    let mut sim = sim;
+    if args.chip_fails {
+        sim.set_chip_fails(true);
+    }
     let card = Card::read(&Arc::new(Mutex::new(sim)), entry).map_err(error)?;
     Ok(Some((card, pin)))
 }
@@ -491,7 +502,7 @@ fn run_scripted(args: RunArgs) -> Result<(), CliError> {
         }
         if let Some(object) = value.as_object() {
             for (key, v) in object.iter().filter(|(k, v)| !v.is_null() && *k != "notices" && *k != "receipt") {
-                outln!("{key}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+                outln!("{key}: {}", plain(key, v));
             }
             if let Some(text) = object.get("receipt").and_then(Value::as_str) {
                 outln!();
@@ -592,6 +603,17 @@ async fn act(pos: &mut Pos, args: &RunArgs, supervisor: Option<Secret>) -> Resul
     Ok(value)
 }
 
+/// A value of the outcome as the plain output prints it: a balance as amounts
+/// (`available 1,000.00 CNY (ledger 1,200.00 CNY)`), text as it is, the rest as JSON.
+fn plain(key: &str, value: &Value) -> String {
+    if key == "balance"
+        && let Ok(balance) = serde_json::from_value::<terminal::Balance>(value.clone())
+    {
+        return balance.to_string();
+    }
+    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
+}
+
 /// One journal record as `pos run journal` prints it: the card number masked.
 fn journal_json(entry: &terminal::JournalEntry) -> Value {
     json!({
@@ -612,4 +634,18 @@ fn journal_json(entry: &terminal::JournalEntry) -> Value {
 
 fn json_error(e: serde_json::Error) -> CliError {
     CliError::Failure(format!("json: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_balance_prints_as_amounts_and_text_as_it_is() {
+        let balance =
+            json!({"available_minor": 100_000, "ledger_minor": 120_000, "currency": "CNY", "currency_numeric": 156});
+        assert_eq!(plain("balance", &balance), "available 1,000.00 CNY (ledger 1,200.00 CNY)");
+        assert_eq!(plain("message", &json!("approved")), "approved");
+        assert_eq!(plain("batch_no", &json!(7)), "7");
+    }
 }

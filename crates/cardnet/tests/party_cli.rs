@@ -20,6 +20,9 @@ fn issuer_cards_from_the_command_line() {
     let init = json(&cardnet(&["issuer", "init", "--dir", dir_text, "--json"]));
     let config = init["config"].as_str().unwrap().to_owned();
     assert_eq!(init["institution_id"], issuer::dev::ISSUER_ID);
+    // Its products decline a chip card swiped without fallback, the default (45).
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("chip_swipe = \"decline\"") && !text.contains("chip_swipe = \"allow\""), "{text}");
     // A second init refuses to overwrite.
     let again = cardnet(&["issuer", "init", "--dir", dir_text]);
     assert_eq!(again.status.code(), Some(2));
@@ -159,7 +162,7 @@ fn network_init_then_separate_processes_approve_purchases() {
     let issuer_a = network.issuer_a.clone();
     let mut servers = network.start();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let (network_code, terminal_code) = runtime.block_on(async {
+    let (network_code, plain_code, terminal_code) = runtime.block_on(async {
         let hsm = Arc::new(hsm::SoftHsm::from_lmk_file(&dir.join("lmk.hex")).unwrap());
         let link_text = std::fs::read_to_string(dir.join("acquirer-link.toml")).unwrap();
         let value = |key: &str| {
@@ -202,9 +205,11 @@ fn network_init_then_separate_processes_approve_purchases() {
             let pin = hsm::Secret::new(pin_text.as_bytes());
             let pin_block =
                 hsm::SecurityModule::encrypt_pin(&*hsm, &zpk, hsm::pinblock::PinFormat::Iso0, &pin, &pan).unwrap();
+            // The chip card's stripe as a fallback (80): `network init`'s products decline a
+            // plain swipe of a chip card (45).
             let input = network::request::CardInput {
                 pan: pan.clone(),
-                entry: Some(network::request::EntryMode::Swipe),
+                entry: Some(network::request::EntryMode::Fallback),
                 track2: Some(card["track2"].as_str().unwrap().to_owned()),
                 pin_block: Some(pin_block),
                 ..Default::default()
@@ -220,7 +225,8 @@ fn network_init_then_separate_processes_approve_purchases() {
             }
         }
         // 2. A POS terminal through the acquirer: sign on (keys under the injected TMK), then a
-        //    PIN purchase by swipe.
+        //    PIN purchase by swipe — declined 45 (use the chip) as a plain swipe, approved as the
+        //    fallback after a failed chip read (60.5 = 2).
         let acquirer_address: std::net::SocketAddr = init["acquirer"]["listen"].as_str().unwrap().parse().unwrap();
         let tmk = hsm::Secret::from_vec(common::tmk_clear());
         let mut terminal = testnet::pos::PosTerminal::new("POS00001", &merchant_id, tmk);
@@ -230,6 +236,7 @@ fn network_init_then_separate_processes_approve_purchases() {
             expiry_yymm: None,
         };
         let mut terminal_code = String::new();
+        let mut plain_code = String::new();
         for _ in 0..100 {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let Ok(client) = testnet::pos::PosClient::connect(acquirer_address, 10_000).await else { continue };
@@ -240,7 +247,16 @@ fn network_init_then_separate_processes_approve_purchases() {
                 terminal_code = format!("sign-on {:?}", answer.get_str(39));
                 continue;
             }
-            let purchase = terminal.purchase(&pos_card, 2_000, Some(&pin_text)).unwrap();
+            let plain = terminal.purchase(&pos_card, 2_000, Some(&pin_text)).unwrap();
+            let Ok(declined) = client.send(&terminal, &plain).await else { continue };
+            plain_code = declined.get_str(39).unwrap_or("").to_owned();
+            if plain_code != "45" {
+                continue;
+            }
+            let mut purchase = terminal.purchase(&pos_card, 2_000, Some(&pin_text)).unwrap();
+            let field60 = format!("{}62", purchase.get_str(60).unwrap());
+            purchase.set_str(60, &field60).unwrap();
+            terminal.mac(&mut purchase).unwrap();
             match client.send(&terminal, &purchase).await {
                 Ok(response) => {
                     terminal_code = response.get_str(39).unwrap_or("").to_owned();
@@ -252,7 +268,7 @@ fn network_init_then_separate_processes_approve_purchases() {
                 Err(error) => terminal_code = error.to_string(),
             }
         }
-        (network_code, terminal_code)
+        (network_code, plain_code, terminal_code)
     });
     // 3. The terminal application itself, scripted: `cardnet pos run` signs on and sells with the
     //    card as `card issue --json` printed it, then settles with the supervisor's password.
@@ -263,7 +279,7 @@ fn network_init_then_separate_processes_approve_purchases() {
     };
     let sign_on = pos(&["--json", "sign-on"]);
     assert_eq!(sign_on["response_code"], "00", "{sign_on}");
-    let sale = pos(&["--json", "sale", "--amount", "30.00", "--card-file", &card_file]);
+    let sale = pos(&["--json", "sale", "--amount", "30.00", "--card-file", &card_file, "--chip-fails"]);
     assert_eq!(sale["response_code"], "00", "{sale}");
     assert_eq!(sale["amount_minor"], 3_000);
     assert!(!sale.to_string().contains(card["pan"].as_str().unwrap()), "no full PAN in the output");
@@ -274,7 +290,8 @@ fn network_init_then_separate_processes_approve_purchases() {
         assert!(exit.success(), "a graceful stop: {exit:?}");
     }
     assert_eq!(network_code, "00", "a purchase straight to the switch");
-    assert_eq!(terminal_code, "00", "a purchase from a POS terminal through the acquirer");
+    assert_eq!(plain_code, "45", "a chip card swiped without fallback: use the chip");
+    assert_eq!(terminal_code, "00", "a fallback purchase from a POS terminal through the acquirer");
     let list = json(&cardnet(&["issuer", "card", "list", "--config", &issuer_a, "--json"]));
     assert_eq!(list["cards"][0]["available_minor"], 50_000 - 12_345 - 2_000 - 3_000, "all three held at the issuer");
     let _ = std::fs::remove_dir_all(&dir);

@@ -83,7 +83,8 @@ impl Till {
     fn wait_ready(&mut self, card_file: &str) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
-            let output = self.output(false, &["balance", "--card-file", card_file]);
+            // A chip card's stripe: a fallback, as after a chip that cannot be read.
+            let output = self.output(false, &["balance", "--card-file", card_file, "--chip-fails"]);
             let answer: Option<Value> = serde_json::from_slice(&output.stdout).ok();
             if output.status.success()
                 && let Some(answer) = answer
@@ -326,9 +327,23 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
 
     // Sales: swipe, chip and keyed with the debit card, tap with the credit card; slips in
     // English and Chinese.
-    let sale = |till: &mut Till, lang: &str, amount: &str, file: &str, entry: &str| {
-        till.run(&["--lang", lang, "sale", "--amount", amount, "--card-file", file, "--entry", entry])
+    // These are chip cards: a swipe is the fallback after a chip that cannot be read.
+    let with_entry = |args: &[&str], entry: &str| {
+        let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        args.extend(["--entry".to_owned(), entry.to_owned()]);
+        if entry == "swipe" {
+            args.push("--chip-fails".to_owned());
+        }
+        args
     };
+    let sale = |till: &mut Till, lang: &str, amount: &str, file: &str, entry: &str| {
+        let args = with_entry(&["--lang", lang, "sale", "--amount", amount, "--card-file", file], entry);
+        till.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    // Swiped while its chip reads: refused at the terminal ("insert the chip"), exit 2.
+    let refused = till.output(false, &["sale", "--amount", "1.00", "--card-file", &debit_file, "--entry", "swipe"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("insert the chip"), "{refused:?}");
     let swipe = sale(&mut till, "en", "125.00", &debit_file, "swipe");
     let slip = approved(&swipe, "sale", Some(12_500));
     english(&slip);
@@ -354,7 +369,10 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
     // Balance by chip.
     let balance = till.run(&["--lang", "en", "balance", "--card-file", &debit_file, "--entry", "chip"]);
     let slip = approved(&balance, "balance", None);
-    assert!(balance["balance"].is_string() && slip.contains("BALANCE"), "{balance}");
+    let available = balance["balance"]["available_minor"].as_i64().expect("the available balance");
+    assert!(balance["balance"]["ledger_minor"].as_i64().is_some_and(|ledger| ledger >= available), "{balance}");
+    assert_eq!(balance["balance"]["currency"], "CNY");
+    assert!(slip.contains("BALANCE"), "{balance}");
 
     // Void of the chip sale (the supervisor's password): the slip shows the original's entry
     // mode; refund of part of the swipe sale.
@@ -364,13 +382,14 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
     assert!(slip.contains(&format!("{} /I", text(&void["pan_masked"]))), "the original's entry mode I\n{slip}");
     assert!(slip.contains(&text(&chip["trace"])), "the original's voucher number\n{slip}");
     let refund_args = ["--lang", "zh", "refund", "--amount", "10.00", "--trace", &text(&swipe["trace"])];
-    let refund = till.supervised(&[&refund_args[..], &["--card-file", &debit_file]].concat());
+    let refund = till.supervised(&[&refund_args[..], &["--card-file", &debit_file, "--chip-fails"]].concat());
     let slip = approved(&refund, "refund", Some(1_000));
     assert!(slip.contains("退货"), "{slip}");
 
     // Pre-authorisations: completed, voided, completed offline (advice).
     let pre_auth = |till: &mut Till, amount: &str, file: &str, entry: &str| {
-        till.run(&["--lang", "en", "pre-auth", "--amount", amount, "--card-file", file, "--entry", entry])
+        let args = with_entry(&["--lang", "en", "pre-auth", "--amount", amount, "--card-file", file], entry);
+        till.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
     };
     let hotel = pre_auth(&mut till, "80.00", &credit_file, "tap");
     assert!(approved(&hotel, "pre-auth", Some(8_000)).contains("PRE-AUTH"));
@@ -400,11 +419,11 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
     // Declines with their reasons: wrong PIN (55), insufficient funds (51), expired (54), a
     // card the issuer does not know (14).
     let typed = if debit["pin"] == "999999" { "888888" } else { "999999" };
-    let wrong = till.run(&["sale", "--amount", "3.00", "--card-file", &debit_file, "--pin", typed]);
+    let wrong = till.run(&["sale", "--amount", "3.00", "--card-file", &debit_file, "--chip-fails", "--pin", typed]);
     declined(&wrong, "55", "wrong PIN");
     let short = till.run(&["sale", "--amount", "50.00", "--card-file", &poor_file, "--entry", "chip"]);
     declined(&short, "51", "insufficient funds");
-    let old = till.run(&["sale", "--amount", "1.00", "--card-file", &expired_file]);
+    let old = till.run(&["sale", "--amount", "1.00", "--card-file", &expired_file, "--chip-fails"]);
     declined(&old, "54", "expired card");
     let nobody = till.run(&["sale", "--amount", "1.00", "--card", &unknown, "--expiry", "3012", "--pin", "123456"]);
     declined(&nobody, "14", "invalid card");
@@ -516,7 +535,7 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
 #[test]
 fn the_network_cut_mid_sale_is_reversed_exactly_once_by_the_next_run() {
     let Lane { mut day, card, relay, mut till, card_file, start } = Lane::open("pos-day-cut", "POS00001", 3_000);
-    let first = till.run(&["sale", "--amount", "30.00", "--card-file", &card_file]);
+    let first = till.run(&["sale", "--amount", "30.00", "--card-file", &card_file, "--chip-fails"]);
     approved(&first, "sale", Some(3_000));
 
     // The acquirer approves (the issuer holds 40.00); the answer never reaches the terminal.
@@ -537,7 +556,7 @@ fn the_network_cut_mid_sale_is_reversed_exactly_once_by_the_next_run() {
 
     // The next run: one 0400 (reason 98, the cut sale's trace), then its own sale.
     let mark = relay.mark();
-    let next = till.run(&["sale", "--amount", "10.00", "--card-file", &card_file]);
+    let next = till.run(&["sale", "--amount", "10.00", "--card-file", &card_file, "--chip-fails"]);
     approved(&next, "sale", Some(1_000));
     let notices = next["notices"].to_string();
     assert!(notices.contains("reversal of trace") && notices.contains(&text(&cut["trace"])), "{notices}");
@@ -549,7 +568,7 @@ fn the_network_cut_mid_sale_is_reversed_exactly_once_by_the_next_run() {
 
     // And never again: the runs after it send no reversal.
     let mark = relay.mark();
-    let balance = till.run(&["balance", "--card-file", &card_file]);
+    let balance = till.run(&["balance", "--card-file", &card_file, "--chip-fails"]);
     approved(&balance, "balance", None);
     let last = till.run(&["sale", "--amount", "5.00", "--card-file", &card_file, "--entry", "tap"]);
     approved(&last, "sale", Some(500));
@@ -590,14 +609,14 @@ fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
 
     // The next run: sign-on again (new keys), the 0400 with A0 under them, then the sale.
     let mark = relay.mark();
-    let next = till.run(&["sale", "--amount", "10.00", "--card-file", &card_file]);
+    let next = till.run(&["sale", "--amount", "10.00", "--card-file", &card_file, "--chip-fails"]);
     approved(&next, "sale", Some(1_000));
     assert_eq!(relay.sent_mtis(mark), vec!["0800", "0400", "0200"], "sign on, reverse, sell");
     assert_eq!(relay.reversals(mark), vec![(text(&forged["trace"]), "A0".to_owned())], "one reversal, A0");
     let seen = relay.since(mark);
     let answer = seen.iter().find(|s| s.mti == "0410").expect("an 0410");
     assert_eq!(answer.field(39), "00");
-    let last = till.run(&["balance", "--card-file", &card_file]);
+    let last = till.run(&["balance", "--card-file", &card_file, "--chip-fails"]);
     approved(&last, "balance", None);
     assert_eq!(relay.reversals(0).len(), 1, "one reversal in all");
     till.assert_masked(&[&pan(&card)]);
@@ -641,11 +660,11 @@ fn rows(database_url: &str, sql: &str) -> Vec<Vec<String>> {
 #[test]
 fn a_lost_void_answer_is_reversed_and_every_party_agrees() {
     let Lane { mut day, card, relay, mut till, card_file, start } = Lane::open("pos-day-void", "POS00001", 3_000);
-    let sale = till.run(&["sale", "--amount", "30.00", "--card-file", &card_file]);
+    let sale = till.run(&["sale", "--amount", "30.00", "--card-file", &card_file, "--chip-fails"]);
     approved(&sale, "sale", Some(3_000));
-    let preauth = till.run(&["pre-auth", "--amount", "20.00", "--card-file", &card_file]);
+    let preauth = till.run(&["pre-auth", "--amount", "20.00", "--card-file", &card_file, "--chip-fails"]);
     approved(&preauth, "pre-auth", Some(2_000));
-    let deposit = till.run(&["pre-auth", "--amount", "15.00", "--card-file", &card_file]);
+    let deposit = till.run(&["pre-auth", "--amount", "15.00", "--card-file", &card_file, "--chip-fails"]);
     approved(&deposit, "pre-auth", Some(1_500));
     let completion = till.run(&["completion", "--trace", &text(&deposit["trace"]), "--amount", "15.00"]);
     approved(&completion, "completion", Some(1_500));
@@ -666,7 +685,7 @@ fn a_lost_void_answer_is_reversed_and_every_party_agrees() {
         assert_eq!(swallowed[0].field(39), "00", "{command}: approved by the acquirer");
         day.await_available(&card, held + amount);
         let mark = relay.mark();
-        approved(&till.run(&["balance", "--card-file", &card_file]), "balance", None);
+        approved(&till.run(&["balance", "--card-file", &card_file, "--chip-fails"]), "balance", None);
         assert_eq!(relay.reversals(mark), vec![(text(&cut["trace"]), "98".to_owned())], "{command}: one 0400");
         let answer = relay.since(mark).into_iter().find(|s| s.mti == "0410").expect("an 0410");
         assert_eq!(answer.field(39), "00");

@@ -185,13 +185,14 @@ fn interactive_pos_sells_in_a_pseudo_terminal() {
     let (terminal_config, card_file) = network.terminal_files("POS00002");
     let mut servers = network.start();
 
-    // The network is up when a scripted balance inquiry (it holds nothing; the card swiped, so
-    // its chip counter stays) is answered 00: the acquirer listens and the switch has signed on
+    // The network is up when a scripted balance inquiry (it holds nothing; the card swiped as a
+    // fallback, so its chip counter stays) is answered 00: the acquirer listens and the switch has signed on
     // to the issuers.
     let base = ["pos", "run", "--terminal-config", &probe_config, "--operator", "01", "--password", "1111"];
     let mut ready = String::new();
     for _ in 0..150 {
-        let output = cardnet(&[&base[..], &["--json", "balance", "--card-file", &probe_card_file]].concat());
+        let output =
+            cardnet(&[&base[..], &["--json", "balance", "--card-file", &probe_card_file, "--chip-fails"]].concat());
         let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
         ready = format!("{value} {}", String::from_utf8_lossy(&output.stderr));
         if value["response_code"] == "00" {

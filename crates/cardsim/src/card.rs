@@ -24,6 +24,9 @@ pub struct SimCard {
     /// The issuer's id for the card (test bookkeeping), when the file has it.
     pub card_id: Option<i64>,
     chip: Option<Chip>,
+    /// The chip does not answer the reader (a damaged chip or contacts): what makes a
+    /// terminal fall back to the stripe. From the card file's `chip_fails`, or set by a test.
+    chip_fails: bool,
     /// The card file this card came from: the ATC is written back to it.
     file: Option<PathBuf>,
 }
@@ -67,6 +70,7 @@ impl SimCard {
             label: String::new(),
             card_id: None,
             chip: None,
+            chip_fails: false,
             file: None,
         })
     }
@@ -100,6 +104,10 @@ impl SimCard {
         card.expiry_yymm = text("expiry").map(str::to_owned);
         card.track2 = text("track2").map(str::to_owned);
         card.card_id = value.get("card_id").and_then(Value::as_i64);
+        card.chip_fails = match value.get("chip_fails") {
+            None | Some(Value::Null) => false,
+            Some(v) => v.as_bool().ok_or_else(|| CardError::File("\"chip_fails\" must be true or false".into()))?,
+        };
         card.label = text("product").unwrap_or("test card").to_owned();
         if let Some(available) = value.get("available_minor").and_then(Value::as_u64) {
             card.label.push_str(&format!(", available {}.{:02}", available / 100, available % 100));
@@ -168,6 +176,22 @@ impl SimCard {
         self.chip.is_some()
     }
 
+    /// Make the chip unreadable (or readable again): a reader then gets
+    /// [`CardError::ChipUnreadable`] from it.
+    pub fn set_chip_fails(&mut self, fails: bool) {
+        self.chip_fails = fails;
+    }
+
+    /// The reader's first contact with the chip: `Ok` when it answers, [`CardError::NoChip`]
+    /// for a stripe-only card, [`CardError::ChipUnreadable`] when it does not answer.
+    pub fn read_chip(&self) -> Result<()> {
+        match (&self.chip, self.chip_fails) {
+            (None, _) => Err(CardError::NoChip),
+            (Some(_), true) => Err(CardError::ChipUnreadable),
+            (Some(_), false) => Ok(()),
+        }
+    }
+
     /// The chip's track 2 equivalent (tag 57), if the card has a chip.
     pub fn chip_track2(&self) -> Option<&str> {
         self.chip.as_ref().map(|c| c.track2.as_str())
@@ -191,6 +215,7 @@ impl SimCard {
 
 impl ChipCard for SimCard {
     fn generate_ac(&mut self, terminal: &TerminalData) -> Result<Vec<u8>> {
+        self.read_chip()?;
         let chip = self.chip.as_mut().ok_or(CardError::NoChip)?;
         // The counter is on the card (its file) before the cryptogram leaves it: a run that
         // dies after sending still never repeats an ATC, nor does another run of the same file.

@@ -1,7 +1,9 @@
 //! The card file: the JSON object `cardnet issuer card issue --json` prints (or a JSON array
 //! of them). Fields: "pan", "expiry" (YYMM), "track2", "pin", and for a chip card
 //! "chip_track2", "card_sequence" (2 digits), "icc_master_key_ac" (32 hex digits) and "atc"
-//! (the last transaction counter used; 0 or absent for a new card). Others ("card_id",
+//! (the last transaction counter used; 0 or absent for a new card), and optionally
+//! "chip_fails": true for a chip that does not answer the reader (a terminal then falls back to
+//! the stripe). Others ("card_id",
 //! "product", "available_minor", …) are kept as they are.
 
 use std::path::Path;

@@ -40,6 +40,8 @@ use std::fmt;
 pub enum CardError {
     /// The card has no chip (a stripe-only card inserted or tapped).
     NoChip,
+    /// The chip does not answer the reader: the terminal may fall back to the stripe.
+    ChipUnreadable,
     /// The card file cannot be used: which field, and why.
     File(String),
     /// What the terminal passed the chip does not fit its data element.
@@ -52,6 +54,7 @@ impl fmt::Display for CardError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CardError::NoChip => f.write_str("the card has no chip: swipe it"),
+            CardError::ChipUnreadable => f.write_str("the chip cannot be read: swipe the card (fallback)"),
             CardError::File(m) => write!(f, "card file: {m}"),
             CardError::Input(what) => write!(f, "bad terminal data for the chip: {what}"),
             CardError::Security(m) => write!(f, "chip: {m}"),

@@ -214,3 +214,27 @@ fn concurrent_users_of_one_card_file_never_share_an_atc() {
     assert_eq!(stored_atc(&path, 0), u64::from(4 + 2 * EACH as u16));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A chip that does not answer (`"chip_fails": true`, or set by a test): the reader's first
+/// contact fails, GENERATE AC too, and the ATC does not move.
+#[test]
+fn a_failing_chip_does_not_answer_the_reader() {
+    let dir = dir("chip-fails");
+    let path = dir.join("card.json");
+    let mut json = card_json(PAN);
+    json["chip_fails"] = serde_json::Value::Bool(true);
+    std::fs::write(&path, json.to_string()).unwrap();
+    let mut card = SimCard::load(&path).unwrap();
+    assert!(matches!(card.read_chip(), Err(CardError::ChipUnreadable)));
+    assert!(matches!(card.generate_ac(&terminal()), Err(CardError::ChipUnreadable)));
+    assert_eq!(stored_atc(&path, 0), 4, "nothing left the chip");
+    card.set_chip_fails(false);
+    card.read_chip().unwrap();
+    card.generate_ac(&terminal()).unwrap();
+    assert_eq!(stored_atc(&path, 0), 5);
+    // A stripe-only card has no chip to read; a bad value is refused naming the field.
+    assert!(matches!(SimCard::stripe(PAN, "3012", "", None).unwrap().read_chip(), Err(CardError::NoChip)));
+    json["chip_fails"] = serde_json::Value::String("yes".into());
+    let error = SimCard::from_json(&json).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("chip_fails"), "{error}");
+}

@@ -39,6 +39,7 @@
 //! pin_required = true
 //! ```
 
+pub use crate::policy::ChipSwipe;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -207,6 +208,10 @@ pub struct ProductConfig {
     /// validation data and `keys.decimalization_table`).
     #[serde(default)]
     pub pin_verification: PinMethod,
+    /// A chip card swiped without fallback: `decline` (45, the default) or `allow`
+    /// (`policy.rs`).
+    #[serde(default)]
+    pub chip_swipe: ChipSwipe,
 }
 
 /// How an issued card's PIN is verified.
@@ -373,6 +378,7 @@ impl IssuerConfig {
             line(format!("validity_months = {}", product.validity_months));
             line(format!("service_code = {}", quote(&product.service_code)));
             line(format!("pin_verification = {}", quote(product.pin_verification.name())));
+            line(format!("chip_swipe = {}", quote(product.chip_swipe.name())));
         }
         out
     }

@@ -79,11 +79,24 @@ pub fn products(bin: &str) -> Vec<ProductConfig> {
         validity_months: CARD_VALIDITY_MONTHS_DEFAULT,
         service_code: "201".to_owned(),
         pin_verification: crate::config::PinMethod::Pvv,
+        // The in-process development network's tests and demo swipe these chip cards at
+        // network level to exercise the stripe's CVV and PVV; the configurations written for
+        // deployment (`issuer init`, `network init`) decline, the default: see
+        // `decline_chip_swipes`.
+        chip_swipe: crate::config::ChipSwipe::Allow,
     };
     vec![
         product(DEBIT_PRODUCT, ProductKind::Debit, 0),
         product(CREDIT_PRODUCT, ProductKind::Credit, CREDIT_LIMIT_MINOR),
     ]
+}
+
+/// Set every product to decline a chip card swiped without fallback (45), the default a
+/// configuration file gets: what `issuer init` and `network init` write.
+pub fn decline_chip_swipes(config: &mut IssuerConfig) {
+    for product in &mut config.products {
+        product.chip_swipe = crate::config::ChipSwipe::Decline;
+    }
 }
 
 /// A configuration with fresh keys from `hsm` and the given link keys. `database` and
@@ -163,7 +176,7 @@ pub fn generate(institution_id: &str, bin: &str, dir: &Path) -> Result<DevIssuer
     }
     let lmk = Secret::random(hsm::soft::LMK_LEN)?;
     let hsm = SoftHsm::new(lmk.clone())?;
-    let written = config(
+    let mut written = config(
         &hsm,
         institution_id,
         bin,
@@ -171,6 +184,7 @@ pub fn generate(institution_id: &str, bin: &str, dir: &Path) -> Result<DevIssuer
         &format!("sqlite:{LEDGER_FILE}"),
         Path::new(LMK_FILE),
     )?;
+    decline_chip_swipes(&mut written);
     hsm::soft::write_lmk_file(&dir.join(LMK_FILE), &lmk)?;
     host::write_private(&config_path, written.to_toml().as_bytes())?;
     let mut config = written;

@@ -657,6 +657,11 @@ impl Issuer {
         if expired {
             return Ok(Decision::new(codes::EXPIRED_CARD, Some(card)));
         }
+        // 6a. The product's policy on a chip card read from its stripe without fallback (45).
+        let policy = self.settings.products.get(&card.product).map(|p| p.chip_swipe).unwrap_or_default();
+        if let Some(code) = crate::policy::chip_swipe_refusal(parsed, policy) {
+            return Ok(Decision::new(code, Some(card)));
+        }
         // 7. PIN.
         let mut change = CardChange::default();
         if card.pin_tries >= self.settings.pin_tries_max {

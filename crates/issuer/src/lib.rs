@@ -31,6 +31,7 @@ pub mod issuer;
 pub mod limits;
 pub mod linkkeys;
 pub mod money;
+mod policy;
 mod request;
 mod reversal;
 pub mod server;

@@ -13,8 +13,8 @@ use network::{OriginalData, Track2, TransactionKind};
 use crate::config::Settings;
 
 /// Entry modes (field 22, digits 1–2) that read the magnetic stripe: the CVV in track 2 is
-/// checked.
-const ENTRY_MAGNETIC: [&str; 2] = ["02", "90"];
+/// checked. `80` is a chip card's stripe after its chip failed to read (fallback).
+const ENTRY_MAGNETIC: [&str; 3] = ["02", "90", "80"];
 /// Entry modes that read the chip (contact, contactless): 55 carries the ARQC, a track 2
 /// equivalent carries the iCVV.
 const ENTRY_CHIP: [&str; 2] = ["05", "07"];

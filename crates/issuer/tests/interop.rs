@@ -57,7 +57,7 @@ fn requests_built_by_network_request_are_answered_for_every_entry_mode() {
         input.pin_block = Some(h.pin_block(&card.pan, &card.pin));
         match entry {
             EntryMode::Keyed => input.expiry_yymm = Some(card.expiry_yymm.clone()),
-            EntryMode::Swipe => input.track2 = Some(card.track2.clone()),
+            EntryMode::Swipe | EntryMode::Fallback => input.track2 = Some(card.track2.clone()),
             EntryMode::Chip | EntryMode::Contactless => {
                 atc += 1;
                 input.track2 = Some(card.chip_track2.clone());

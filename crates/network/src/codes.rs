@@ -13,6 +13,9 @@ pub const FORMAT_ERROR: &str = "30";
 pub const NOT_SUPPORTED: &str = "40";
 pub const LOST_CARD: &str = "41";
 pub const STOLEN_CARD: &str = "43";
+/// A chip card read from its stripe without a fallback signalled: use the chip. UnionPay's
+/// code for it (the chip migration's "请使用芯片"); ISO 8583:1987 leaves 45 to the networks.
+pub const USE_CHIP: &str = "45";
 pub const INSUFFICIENT_FUNDS: &str = "51";
 pub const EXPIRED_CARD: &str = "54";
 pub const INCORRECT_PIN: &str = "55";
@@ -59,6 +62,7 @@ pub fn meaning(code: &str) -> &'static str {
         NOT_SUPPORTED => "function not supported",
         LOST_CARD => "lost card",
         STOLEN_CARD => "stolen card",
+        USE_CHIP => "chip card: use the chip",
         INSUFFICIENT_FUNDS => "insufficient funds",
         EXPIRED_CARD => "expired card",
         INCORRECT_PIN => "incorrect PIN",

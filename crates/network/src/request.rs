@@ -41,6 +41,10 @@ pub enum EntryMode {
     Swipe,
     Chip,
     Contactless,
+    /// The stripe of a chip card after its chip could not be read (ISO 8583 `80`: magnetic
+    /// stripe, chip fallback). Checked as a stripe; an issuer declines a chip card's swipe
+    /// without it (45).
+    Fallback,
 }
 
 impl EntryMode {
@@ -50,6 +54,7 @@ impl EntryMode {
             EntryMode::Swipe => "90",
             EntryMode::Chip => "05",
             EntryMode::Contactless => "07",
+            EntryMode::Fallback => "80",
         }
     }
 
@@ -60,6 +65,7 @@ impl EntryMode {
             "02" | "90" => Some(EntryMode::Swipe),
             "05" => Some(EntryMode::Chip),
             "07" => Some(EntryMode::Contactless),
+            "80" => Some(EntryMode::Fallback),
             _ => None,
         }
     }

@@ -243,6 +243,7 @@ fn status_of(pos: &Pos, link_down: bool) -> Status {
         batch_no: terminal.batch_no(),
         pending_reversal: terminal.pending_reversal().ok().flatten().map(|(_, reason)| reason),
         operator: terminal.operator().map(str::to_owned),
+        batch_full: terminal.batch_full(),
     }
 }
 

@@ -233,6 +233,9 @@ pub struct Status {
     pub pending_reversal: Option<String>,
     /// The operator logged in (two digits).
     pub operator: Option<String>,
+    /// The open batch is at the terminal's `batch_limit`: transactions are refused until the
+    /// supervisor settles.
+    pub batch_full: bool,
 }
 
 /// What came back for one [`Request`].

@@ -68,7 +68,8 @@ pub fn status_line(status: &Status) -> String {
         Some(reason) => format!("Reversal {reason} pending"),
         None => "No reversal".to_owned(),
     };
-    format!(" {host} | {signed} | Batch {:06} | {reversal}", status.batch_no)
+    let full = if status.batch_full { " FULL: settle now" } else { "" };
+    format!(" {host} | {signed} | Batch {:06}{full} | {reversal}", status.batch_no)
 }
 
 fn screen_title(app: &App) -> String {

@@ -44,6 +44,7 @@ fn status() -> Status {
         batch_no: 1,
         pending_reversal: None,
         operator: Some("01".into()),
+        batch_full: false,
     }
 }
 
@@ -116,6 +117,7 @@ fn sale_receipt() -> Receipt {
         auth_code: "A1B2C3".into(),
         date_time: DateTime { year: 2026, month: 6, day: 1, hour: 14, minute: 3, second: 22 },
         amount: Amount::cny(1234),
+        debit_balance: false,
         pin_verified: true,
         copy: ReceiptCopy::Merchant,
         reprint: false,
@@ -216,6 +218,15 @@ fn sale_flow() {
     );
 }
 
+/// Issue 12 point 4: a full batch is on the status line, so the cashier knows why a sale is
+/// refused before trying one.
+#[test]
+fn a_full_batch_is_on_the_status_line() {
+    let line = pos_tui::status_line(&Status { batch_no: 7, batch_full: true, ..status() });
+    assert_eq!(line, " Host up 127.0.0.1:7001 | Signed on | Batch 000007 FULL: settle now | No reversal");
+    assert!(!pos_tui::status_line(&status()).contains("FULL"));
+}
+
 #[test]
 fn status_line() {
     let mut app = App::new(cards(), Lang::En);
@@ -226,6 +237,7 @@ fn status_line() {
         batch_no: 42,
         pending_reversal: Some("98".into()),
         operator: Some("01".into()),
+        batch_full: false,
     });
     let screen = render(&app);
     let last = screen.lines().last().unwrap_or("");

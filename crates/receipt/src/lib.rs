@@ -251,6 +251,12 @@ impl Amount {
         }
     }
 
+    /// The ISO 4217 alphabetic code (`CNY`; the slip's `RMB` is the same currency), or the
+    /// three-digit numeric code for a currency missing from the table.
+    pub fn iso_code(&self) -> String {
+        if self.currency == CURRENCY_CNY { "CNY".to_owned() } else { self.currency_code() }
+    }
+
     /// The amount without the currency: `125.00`.
     pub fn number(&self) -> String {
         let decimals = CURRENCIES
@@ -323,8 +329,11 @@ pub struct Receipt {
     /// Authorization code (field 38).
     pub auth_code: String,
     pub date_time: DateTime,
-    /// The amount (for a balance inquiry, the balance).
+    /// The amount (for a balance inquiry, the balance's magnitude).
     pub amount: Amount,
+    /// A balance inquiry's balance is a debit (an overdrawn account): it prints with a minus
+    /// sign. `false` for every other transaction.
+    pub debit_balance: bool,
     /// The cardholder entered a PIN; otherwise the slip carries a signature line.
     pub pin_verified: bool,
     pub copy: ReceiptCopy,

@@ -160,7 +160,8 @@ pub fn render_lines(receipt: &Receipt, lang: Lang) -> Vec<String> {
 
     let is_balance = receipt.transaction == TransactionType::Balance;
     let amount_label = if is_balance { labels.balance } else { labels.amount };
-    let sign = if receipt.transaction.is_credit() { "-" } else { "" };
+    let owed = is_balance && receipt.debit_balance;
+    let sign = if receipt.transaction.is_credit() || owed { "-" } else { "" };
     let amount = format!("{} {sign}{}", receipt.amount.currency_code(), receipt.amount.number());
     lines.extend(label_value(amount_label, &amount, width));
     lines.push(separator);

@@ -30,6 +30,7 @@ fn sale() -> Receipt {
         auth_code: "A1B2C3".to_owned(),
         date_time: DateTime { year: 2025, month: 6, day: 1, hour: 14, minute: 3, second: 22 },
         amount: Amount::cny(12_500),
+        debit_balance: false,
         pin_verified: false,
         copy: ReceiptCopy::Merchant,
         reprint: false,
@@ -233,6 +234,17 @@ fn amounts() {
     // The largest amount still fits beside its label.
     let big = Receipt { amount: Amount::cny(u64::MAX), transaction: TransactionType::Refund, ..sale() };
     assert!(render_lines(&big, Lang::En).iter().any(|line| line.ends_with("RMB -184467440737095516.15")));
+}
+
+/// Issue 12 point 5's neighbour: a balance inquiry of an overdrawn account prints its debit
+/// balance with a minus sign, not as if the money were there.
+#[test]
+fn a_debit_balance_prints_with_a_minus_sign() {
+    let balance = Receipt { transaction: TransactionType::Balance, amount: Amount::cny(500), ..sale() };
+    let lines = render_lines(&Receipt { debit_balance: true, ..balance.clone() }, Lang::En);
+    assert!(lines.iter().any(|line| line.starts_with("BALANCE:") && line.ends_with("RMB -5.00")), "{lines:?}");
+    let lines = render_lines(&balance, Lang::En);
+    assert!(lines.iter().any(|line| line.starts_with("BALANCE:") && line.ends_with("RMB 5.00")), "{lines:?}");
 }
 
 #[test]

@@ -794,6 +794,9 @@ impl Switch {
                 }
             }
         }
+        // 100 names the issuer that answered, on the acquirer leg too (its request had no 100):
+        // the acquirer tells the terminal in field 44 (docs/acquirer.md §2).
+        out.set_str(100, &issuer.id)?;
         out.set_str(15, &self.settlement_date(now_ms))?;
         network::mac::sign(self.hsm.as_ref(), &acquirer.zak, &mut out)?;
         let auth_code = response.get_str(38).map(str::to_owned);

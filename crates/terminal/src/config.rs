@@ -14,6 +14,7 @@
 //! timeout_ms = 30000
 //! connect_timeout_ms = 3000
 //! reversal_attempts_max = 3
+//! batch_limit = 500                  # records in a batch before it must be settled (1-999)
 //! [[operators]]                      # seeds an empty journal only; change them afterwards
 //! number = "00"
 //! role = "supervisor"
@@ -33,6 +34,12 @@ pub const TIMEOUT_MS_DEFAULT: u64 = 30_000;
 pub const CONNECT_TIMEOUT_MS_DEFAULT: u64 = 3_000;
 /// Default tries of a pending reversal on each occasion it must be sent.
 pub const REVERSAL_ATTEMPTS_MAX_DEFAULT: u32 = 3;
+/// Records a batch holds before the terminal insists on settlement: 500, as real terminals
+/// are commonly set up.
+pub const BATCH_LIMIT_DEFAULT: u32 = 500;
+/// The most a batch limit may be: field 48's counts have three digits (reference §6), so a
+/// batch of 1,000 would report its count as 000.
+pub const BATCH_LIMIT_MAX: u32 = 999;
 /// Longest merchant name kept for slips (the parameter download's items are at most 99).
 pub const MERCHANT_NAME_CHARS_MAX: usize = 99;
 /// The TPDU and header a cardnet terminal sends (reference §1 examples).
@@ -70,6 +77,9 @@ pub struct TerminalConfig {
     pub connect_timeout_ms: u64,
     #[serde(default = "attempts_default")]
     pub reversal_attempts_max: u32,
+    /// Records in the open batch at which new transactions are refused until it is settled.
+    #[serde(default = "batch_limit_default")]
+    pub batch_limit: u32,
     #[serde(default = "tpdu_default")]
     pub tpdu: String,
     #[serde(default = "header_default")]
@@ -89,6 +99,9 @@ fn connect_timeout_default() -> u64 {
 }
 fn attempts_default() -> u32 {
     REVERSAL_ATTEMPTS_MAX_DEFAULT
+}
+fn batch_limit_default() -> u32 {
+    BATCH_LIMIT_DEFAULT
 }
 fn tpdu_default() -> String {
     TPDU_HEX_DEFAULT.into()
@@ -133,6 +146,11 @@ impl TerminalConfig {
         }
         if self.timeout_ms == 0 || self.connect_timeout_ms == 0 || self.reversal_attempts_max == 0 {
             return bad("timeout_ms, connect_timeout_ms and reversal_attempts_max must be above 0");
+        }
+        if !(1..=BATCH_LIMIT_MAX).contains(&self.batch_limit) {
+            return Err(TerminalError::Config(format!(
+                "batch_limit: 1 to {BATCH_LIMIT_MAX} (field 48 counts a batch in three digits)"
+            )));
         }
         if iso8583::Tpdu::from_hex(&self.tpdu).is_err() || iso8583::Header::from_hex(&self.header).is_err() {
             return bad("tpdu: 10 hex digits; header: 12 hex digits");

@@ -53,6 +53,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod amount;
+mod balance;
 pub mod config;
 mod core;
 pub mod install;
@@ -65,6 +66,7 @@ pub use crate::core::{
     Card, Entry, Kind, Original, Outcome, Outgoing, SelfCheck, SettlementTotals, SharedChip, Terminal, TxnRequest,
     response_text,
 };
+pub use balance::Balance;
 pub use cardsim::SimCard;
 pub use config::TerminalConfig;
 pub use shell::{Pos, SettlementOutcome};

@@ -10,8 +10,6 @@ use crate::core::{Entry, Kind, Original};
 /// Months a host's MMDD may lie before or after the terminal's own date before it is taken to
 /// belong to the neighbouring year (a slip printed just after midnight on 1 January).
 const YEAR_WRAP_MONTHS: i64 = 6;
-/// Characters of field 54 (cup-54): account type 2, amount type 2, currency 3, sign 1, amount 12.
-const BALANCE_FIELD_CHARS: usize = 20;
 
 /// The tear line between the merchant and the cardholder copy (the slips' own rules are `-`).
 const TEAR: &str = "=";
@@ -109,24 +107,19 @@ pub(crate) fn date_time(response: &Message, now_ms: u64) -> DateTime {
     DateTime { year: year(host_year), month, day, hour, minute, second }
 }
 
-/// Field 54 of a balance answer as an amount (a debit balance prints as its magnitude).
-fn balance(response: &Message) -> Option<Amount> {
+/// The available balance of a balance answer: its magnitude, and whether it is a debit.
+fn balance(response: &Message) -> Option<(Amount, bool)> {
     let text = response.get(54).and_then(|v| std::str::from_utf8(v).ok())?;
-    if text.len() < BALANCE_FIELD_CHARS {
-        return None;
-    }
-    let currency = text.get(4..7)?.parse().ok()?;
-    let minor = text.get(8..BALANCE_FIELD_CHARS)?.parse().ok()?;
-    Some(Amount { minor, currency })
+    crate::Balance::from_field54(text).map(|b| (b.slip_amount(), b.available_minor < 0))
 }
 
 /// The merchant copy of the slip.
 pub(crate) fn build(input: &SlipInput<'_>) -> Receipt {
     let response = input.response;
     let text = |f: u8| response.get_str(f).map(|s| s.trim().to_owned()).unwrap_or_default();
-    let amount = match input.kind {
-        Kind::Balance => balance(response).unwrap_or(Amount::cny(0)),
-        _ => Amount::cny(input.amount_minor),
+    let (amount, debit_balance) = match input.kind {
+        Kind::Balance => balance(response).unwrap_or((Amount::cny(0), false)),
+        _ => (Amount::cny(input.amount_minor), false),
     };
     let original = input.context.original.as_ref();
     Receipt {
@@ -144,6 +137,7 @@ pub(crate) fn build(input: &SlipInput<'_>) -> Receipt {
         auth_code: text(38),
         date_time: date_time(response, input.now_ms),
         amount,
+        debit_balance,
         pin_verified: input.context.pin,
         copy: ReceiptCopy::Merchant,
         reprint: false,

@@ -234,6 +234,14 @@ impl Store {
             .collect()
     }
 
+    /// Records of batch `batch_no`.
+    pub(crate) fn entry_count(tx: &mut Tx<'_>, batch_no: u32) -> sqlstore::Result<u64> {
+        tx.query_opt("SELECT COUNT(*) FROM terminal_journal WHERE batch_no = $1", &[batch_no.into()])?
+            .map(|row| row.u64(0))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
     pub(crate) fn operator(tx: &mut Tx<'_>, number: &str) -> sqlstore::Result<Option<(String, Vec<u8>)>> {
         Ok(match tx.query_opt("SELECT role, hash FROM terminal_operators WHERE number = $1", &[number.into()])? {
             Some(row) => Some((row.text(0)?, row.blob(1)?)),

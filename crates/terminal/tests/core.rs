@@ -17,7 +17,10 @@ const PIK: [u8; 8] = [0x13, 0x57, 0x9B, 0xDF, 0x02, 0x46, 0x8A, 0xCE];
 const MAK: [u8; 8] = [0x7F, 0x52, 0xE3, 0x20, 0x1F, 0xDF, 0x04, 0x5E];
 const HOST_BATCH: u32 = 7;
 const PAN: &str = "6224242900000113";
-const TRACK2: &str = "6224242900000113=28062010000000000";
+/// A stripe-only card (service code 101): swiped as it should be.
+const TRACK2: &str = "6224242900000113=28061010000000000";
+/// A chip card's stripe (service code 201).
+const CHIP_TRACK2: &str = "6224242900000113=28062010000000000";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -26,6 +29,8 @@ enum Mode {
     Silent,
     /// Approvals go back with a wrong MAC.
     ForgeMac,
+    /// Balance answers: an overdrawn account (available balance a debit of 5.00).
+    Overdrawn,
 }
 
 #[derive(Clone)]
@@ -97,6 +102,15 @@ impl Handler for FakeHost {
                     iso8583::tlv::write_element(&[0x91], b"ARPC-8B!00", &mut tag91);
                     response.set(55, &tag91).unwrap();
                 }
+                if request.get_str(3) == Some("310000") {
+                    // Ledger 1 200.00, then available 1 000.00: the terminal picks by amount
+                    // type, not by position.
+                    let field54 = match mode {
+                        Mode::Overdrawn => "0001156C0000000000000002156D000000000500",
+                        _ => "0001156C0000001200000002156C000000100000",
+                    };
+                    response.set_str(54, field54).unwrap();
+                }
                 if mti != "0400" {
                     response.set_str(37, "123456789012").unwrap();
                     response.set_str(38, "AB1234").unwrap();
@@ -163,6 +177,7 @@ fn card() -> Card {
         sequence_number: None,
         icc_data: None,
         chip: None,
+        fallback: false,
     }
 }
 
@@ -548,4 +563,123 @@ mod hostile_host {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
+}
+
+/// Issue 12 point 5: the balance answer's field 54 has the ledger and the available balance;
+/// the cashier is shown the available one, as amounts, not the raw field.
+#[tokio::test]
+async fn a_balance_inquiry_shows_the_available_balance() {
+    let (host, address) = start_host().await;
+    let dir = dir("balance");
+    let config = config(&dir, &address, None);
+    let mut pos = open(&config);
+    let request = TxnRequest {
+        kind: Some(Kind::Balance),
+        card: Some(card()),
+        pin: Some(Secret::new(b"123456")),
+        ..TxnRequest::default()
+    };
+    let outcome = pos.transact(&request).await.unwrap();
+    assert!(outcome.approved, "{outcome:?}");
+    let balance = outcome.balance.clone().expect("a balance");
+    assert_eq!(
+        (balance.available_minor, balance.ledger_minor, balance.currency.as_str()),
+        (100_000, Some(120_000), "CNY")
+    );
+    assert_eq!(balance.to_string(), "available 1,000.00 CNY (ledger 1,200.00 CNY)");
+    let json = serde_json::to_value(&outcome).unwrap();
+    assert_eq!(json["balance"]["available_minor"], 100_000);
+    assert_eq!(json["balance"]["ledger_minor"], 120_000);
+    assert_eq!(json["balance"]["currency"], "CNY");
+    // The slip prints the available balance too.
+    let slip = outcome.receipt_text(receipt::Lang::En).unwrap();
+    assert!(slip.contains("1000.00") && !slip.contains("1200.00"), "{slip}");
+    // An overdrawn account: the debit keeps its sign on the screen and on the slip.
+    *host.mode.lock().unwrap() = Mode::Overdrawn;
+    let outcome = pos.transact(&request).await.unwrap();
+    assert_eq!(
+        outcome.balance.as_ref().map(ToString::to_string).as_deref(),
+        Some("available -5.00 CNY (ledger 0.00 CNY)")
+    );
+    let slip = outcome.receipt_text(receipt::Lang::En).unwrap();
+    assert!(slip.contains("RMB -5.00"), "{slip}");
+}
+
+/// Issue 12 point 7: a chip card (service code 2xx) is not swiped while its chip reads; after
+/// a failed chip read the swipe goes out as a fallback (22 = 02x, 60.5 = 2, reference §2).
+#[tokio::test]
+async fn a_chip_card_is_swiped_only_as_a_fallback_after_its_chip_fails() {
+    let (host, address) = start_host().await;
+    let dir = dir("fallback");
+    let config = config(&dir, &address, None);
+    let mut pos = open(&config);
+    assert!(pos.sign_on().await.unwrap().approved);
+    // A chip card's stripe handed to the terminal as a plain swipe: refused, nothing sent.
+    let swiped = Card { track2: Some(CHIP_TRACK2.into()), ..card() };
+    let sent = host.seen.lock().unwrap().len();
+    let refused = pos.transact(&TxnRequest { card: Some(swiped), ..sale(100) }).await;
+    assert!(matches!(&refused, Err(TerminalError::Card(m)) if m.contains("insert the chip")), "{refused:?}");
+    assert_eq!(host.seen.lock().unwrap().len(), sent, "nothing went out");
+    assert!(pos.terminal().pending_reversal().unwrap().is_none());
+
+    // The reader asks for the chip first: a card whose chip reads is not taken by its stripe.
+    let sim = terminal::SimCard::stripe(PAN, "2806", CHIP_TRACK2, None)
+        .unwrap()
+        .with_chip(CHIP_TRACK2, "01", Secret::new(&[0x11; 16]), 0)
+        .unwrap();
+    let sim = Arc::new(Mutex::new(sim));
+    let read = Card::read(&sim, Entry::Swipe);
+    assert!(matches!(&read, Err(TerminalError::Card(m)) if m.contains("insert the chip")), "{read:?}");
+    // Its chip fails to read: inserting it says so, and then the swipe is a fallback.
+    sim.lock().unwrap().set_chip_fails(true);
+    let inserted = Card::read(&sim, Entry::Chip);
+    assert!(matches!(&inserted, Err(TerminalError::Card(m)) if m.contains("cannot be read")), "{inserted:?}");
+    let card = Card::read(&sim, Entry::Swipe).unwrap();
+    assert!(card.fallback);
+    let request = TxnRequest { card: Some(card), ..sale(100) };
+    let out = pos.terminal_mut().begin(&request).unwrap();
+    assert_eq!(out.message.get_str(22), Some("021"));
+    assert_eq!(out.message.get_path("60.5").unwrap(), Some(&b"2"[..]), "the fallback indicator");
+    pos.terminal_mut().abandon(&out).unwrap();
+    let outcome = pos.transact(&request).await.unwrap();
+    assert!(outcome.approved, "{outcome:?}");
+    // A stripe-only card swipes without any of this.
+    assert!(pos.transact(&sale(100)).await.unwrap().approved);
+}
+
+/// Issue 12 point 4: at `batch_limit` records the terminal refuses new transactions ("batch
+/// full: settle now") until the batch is settled; the limit is validated (1 to 999, what field
+/// 48's three-digit counts carry; default 500).
+#[tokio::test]
+async fn a_full_batch_is_refused_until_it_is_settled() {
+    let (host, address) = start_host().await;
+    let dir = dir("batch-limit");
+    let mut config = config(&dir, &address, None);
+    assert_eq!(config.batch_limit, 500, "the default");
+    for bad in [0, 1_000] {
+        config.batch_limit = bad;
+        assert!(matches!(config.check(), Err(TerminalError::Config(m)) if m.contains("batch_limit")), "{bad}");
+    }
+    config.batch_limit = 3;
+    config.check().unwrap();
+    let mut pos = open(&config);
+    for _ in 0..3 {
+        assert!(pos.transact(&sale(100)).await.unwrap().approved);
+    }
+    assert!(pos.terminal().batch_full());
+    let sent = host.seen.lock().unwrap().len();
+    let full = pos.transact(&sale(100)).await;
+    assert!(
+        matches!(&full, Err(TerminalError::State(m)) if m.contains("batch full: settle now") && m.contains("3 of 3")),
+        "{full:?}"
+    );
+    assert_eq!(host.seen.lock().unwrap().len(), sent, "nothing went out");
+    assert!(pos.terminal().pending_reversal().unwrap().is_none(), "no reversal owed");
+    // A balance inquiry adds nothing to the batch: still allowed.
+    let balance = TxnRequest { kind: Some(Kind::Balance), card: Some(card()), pin: Some(supervisor()), ..sale(0) };
+    assert!(pos.transact(&TxnRequest { amount_minor: None, ..balance }).await.unwrap().approved);
+    let settled = pos.settle(&supervisor()).await.unwrap();
+    assert_eq!(settled.totals.domestic_debit_count, 3);
+    assert!(!pos.terminal().batch_full());
+    assert!(pos.transact(&sale(100)).await.unwrap().approved, "a new batch takes transactions again");
 }

@@ -165,6 +165,7 @@ impl AcquirerHost {
             timeout_ms: TERMINAL_TIMEOUT_MS,
             connect_timeout_ms: 1_000,
             reversal_attempts_max: 3,
+            batch_limit: terminal::config::BATCH_LIMIT_DEFAULT,
             tpdu: terminal::config::TPDU_HEX_DEFAULT.into(),
             header: terminal::config::HEADER_HEX_DEFAULT.into(),
             operators: vec![seed("00", "supervisor", "123456"), seed("01", "cashier", "1111")],

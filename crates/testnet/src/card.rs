@@ -89,7 +89,7 @@ impl SimCard {
         let mut input = CardInput { pan: self.pan.clone(), entry: Some(entry), ..CardInput::default() };
         match entry {
             EntryMode::Keyed => input.expiry_yymm = Some(self.expiry_yymm.clone()),
-            EntryMode::Swipe => input.track2 = Some(self.track2.clone()),
+            EntryMode::Swipe | EntryMode::Fallback => input.track2 = Some(self.track2.clone()),
             EntryMode::Chip | EntryMode::Contactless => {
                 input.track2 = Some(self.chip_track2.clone().ok_or(CardError::NoChip)?);
                 input.sequence_number = Some(self.sequence_number.clone());

@@ -43,7 +43,10 @@ fn pin_of(sim: &SimCard) -> Secret {
 /// The card as the terminal's reader reads it with `entry`: the stripe's track 2, or the
 /// chip's track 2 equivalent and sequence number with the chip itself (the terminal asks it for
 /// the ARQC over the transaction and, inserted, gives it the issuer's ARPC).
+/// The card as the reader takes it. The issued cards are chip cards (service code 201), so a
+/// swipe is a fallback: the terminal takes their stripe only after the chip failed to read.
 fn read(sim: &SimCard, entry: Entry) -> Card {
+    sim.card.lock().unwrap().set_chip_fails(entry == Entry::Swipe);
     Card::read(&sim.card, entry).unwrap()
 }
 

@@ -62,6 +62,9 @@ pub struct Card {
     /// [`Terminal::begin`] asks it for the ARQC over this transaction's data, and after an
     /// approval of an inserted card gives it the issuer's ARPC (tag 91).
     pub chip: Option<SharedChip>,
+    /// A chip card's stripe read after its chip failed to (fallback): 60.5 = 2 tells the host.
+    /// A chip card (service code 2xx/6xx) is swiped only so.
+    pub fallback: bool,
 }
 
 /// A chip the terminal's reader talks to (shared: the caller keeps the card).
@@ -87,6 +90,7 @@ impl Card {
             sequence_number: None,
             icc_data: None,
             chip: None,
+            fallback: false,
         }
     }
 
@@ -102,9 +106,11 @@ impl Card {
             Entry::Keyed => read.expiry_yymm = card.expiry_yymm().map(str::to_owned),
             Entry::Swipe => {
                 let track2 = card.track2().ok_or_else(|| TerminalError::Card("the card has no stripe".into()))?;
+                read.fallback = super::fallback::swipe(&card, track2)?;
                 read.track2 = Some(track2.to_owned());
             }
             Entry::Chip | Entry::Contactless => {
+                card.read_chip().map_err(|e| TerminalError::Card(e.to_string()))?;
                 let track2 =
                     card.chip_track2().ok_or_else(|| TerminalError::Card("the card has no chip: swipe it".into()))?;
                 read.track2 = Some(track2.to_owned());

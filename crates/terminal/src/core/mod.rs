@@ -20,7 +20,9 @@ use crate::slip::{SlipContext, SlipInput};
 use crate::store::{JournalEntry, ReversalRow, Role, StateRow, Store};
 use crate::{Result, TerminalError, codec};
 
+mod batch_limit;
 mod chip;
+mod fallback;
 mod kind;
 mod operators;
 mod outcome;
@@ -510,6 +512,7 @@ impl Terminal {
         if self.operator.is_none() {
             return Err(TerminalError::State("log in as an operator first".into()));
         }
+        self.check_batch_room(kind)?;
         if kind.needs_supervisor() {
             self.authorise_supervisor(request.supervisor_password.as_ref())?;
         }
@@ -536,6 +539,7 @@ impl Terminal {
             (None, Some((pan, _, _))) if !pan.is_empty() => Card::keyed(pan),
             _ => return Err(TerminalError::Input("read the card".into())),
         };
+        fallback::check(&card)?;
         let amount_minor = match (kind, request.amount_minor, &original) {
             (Kind::Balance, _, _) => None,
             // A void is for the original amount.
@@ -593,7 +597,8 @@ impl Terminal {
         if let Some(icc) = &icc_data {
             m.set(55, icc).map_err(codec("55"))?;
         }
-        m.set_str(60, &format!("{type_code}{:06}000", self.state.batch_no)).map_err(codec("60"))?;
+        let tail = fallback::field60_tail(&card);
+        m.set_str(60, &format!("{type_code}{:06}000{tail}", self.state.batch_no)).map_err(codec("60"))?;
         if let Some((_, _, original)) = &original {
             if let Some(rrn) = &original.rrn {
                 m.set_str(37, rrn).map_err(codec("37"))?;
@@ -735,7 +740,7 @@ impl Terminal {
         };
         outcome.rrn = response.get_str(37).map(str::to_owned);
         outcome.auth_code = response.get_str(38).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        outcome.balance = response.get_str(54).map(str::to_owned);
+        outcome.balance = response.get_str(54).and_then(crate::Balance::from_field54);
         outcome.sign_on_needed = self.state.sign_on_needed;
         let organisation =
             field(response, "63.1").or_else(|| response.get_str(63).map(|s| s.chars().take(3).collect()));

@@ -62,8 +62,8 @@ pub struct Outcome {
     pub trace: String,
     pub batch_no: u32,
     pub amount_minor: Option<u64>,
-    /// Field 54 of a balance answer.
-    pub balance: Option<String>,
+    /// A balance answer's field 54: the available balance (and the ledger one).
+    pub balance: Option<crate::Balance>,
     pub pan_masked: Option<String>,
     pub operator: Option<String>,
     /// The reason of a reversal now pending (`98`, `A0`, `06`, `96`), if any.
@@ -115,6 +115,7 @@ pub fn response_text(code: &str) -> &'static str {
         "40" => "not supported",
         "41" => "lost card",
         "43" => "stolen card",
+        "45" => "chip card: insert the chip",
         "51" => "insufficient funds",
         "55" => "wrong PIN",
         "57" => "not permitted for this card",
