@@ -12,10 +12,12 @@ pub mod connector;
 pub mod link;
 pub mod paths;
 pub mod private_file;
+pub mod server_limits;
 pub mod toml_text;
 
 pub use blocking::blocking;
 pub use connector::EndpointConnector;
 pub use link::{LinkFailure, request_if_ready};
 pub use private_file::write_private;
+pub use server_limits::ServerLimits;
 pub use toml_text::quote;

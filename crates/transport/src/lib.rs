@@ -23,10 +23,12 @@
 pub mod client;
 pub mod codec;
 pub mod error;
+pub mod limits;
 mod log;
 pub mod netmgmt;
 pub mod server;
 pub mod session;
+pub mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
 
@@ -34,5 +36,6 @@ pub use client::{Client, ClientConfig, MatchKey, MatchKeyFn, UnmatchedEvent};
 pub use codec::FrameCodec;
 pub use error::TransportError;
 pub use netmgmt::{Institution, NetMgmt, NetworkCode};
-pub use server::{Handler, Listener, Server, ServerConfig, ServerStats};
+pub use server::{Handler, Listener, Server, ServerConfig};
 pub use session::{Connector, Session, SessionConfig, SessionState, TcpConnector};
+pub use stats::{ServerStats, StatsSnapshot};

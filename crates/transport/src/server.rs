@@ -11,8 +11,9 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,15 +25,16 @@ use tokio::task::JoinSet;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::codec::FrameCodec;
+pub use crate::stats::{ServerStats, StatsSnapshot};
 
-/// Default bound on requests handled concurrently on one connection.
-pub const IN_FLIGHT_MAX_DEFAULT: usize = 256;
-/// Default bound on encoded responses waiting for the writer of one connection.
-pub const WRITE_QUEUE_MAX_DEFAULT: usize = 256;
-/// Default bound on connections served at once; further ones are closed on accept.
-pub const CONNECTIONS_MAX_DEFAULT: usize = 1024;
+use crate::limits::{
+    ACCEPT_RETRY_DELAY_MS, CONNECTIONS_PER_PEER_MAX_DEFAULT, FRAME_READ_TIMEOUT_MS_DEFAULT, IDLE_TIMEOUT_MS_DEFAULT,
+    KEEPALIVE_IDLE_MS_DEFAULT, MALFORMED_STREAK_MAX_DEFAULT,
+};
+pub use crate::limits::{CONNECTIONS_MAX_DEFAULT, IN_FLIGHT_MAX_DEFAULT, WRITE_QUEUE_MAX_DEFAULT};
+
 /// Pause after a failed accept (for example out of file descriptors), so the loop does not spin.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(ACCEPT_RETRY_DELAY_MS);
 /// Fields echoed in a format-error response, when the malformed request let us read them.
 const FORMAT_ERROR_ECHO: [u8; 5] = [7, 11, 32, 41, 42];
 /// Response code of a format error.
@@ -48,6 +50,17 @@ pub trait Handler: Send + Sync + 'static {
 pub trait Listener: Send + 'static {
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     fn accept(&mut self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+
+    /// The peer's address, for the per-peer limit and log lines; `None` where there is none
+    /// (in-memory streams), and such connections only count toward the global limit.
+    fn peer_addr(_stream: &Self::Stream) -> Option<SocketAddr> {
+        None
+    }
+
+    /// Turn on TCP keepalive (probes after `idle` without traffic) where there is TCP.
+    fn set_keepalive(_stream: &Self::Stream, _idle: Duration) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Listener for tokio::net::TcpListener {
@@ -59,6 +72,17 @@ impl Listener for tokio::net::TcpListener {
         stream.set_nodelay(true)?;
         Ok(stream)
     }
+
+    fn peer_addr(stream: &tokio::net::TcpStream) -> Option<SocketAddr> {
+        stream.peer_addr().ok()
+    }
+
+    fn set_keepalive(stream: &tokio::net::TcpStream, idle: Duration) -> io::Result<()> {
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(idle)
+            .with_interval(Duration::from_millis(crate::limits::KEEPALIVE_INTERVAL_MS));
+        socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +93,16 @@ pub struct ServerConfig {
     pub write_queue_max: usize,
     /// Connections served at once; one more is closed as soon as it is accepted.
     pub connections_max: usize,
+    /// Connections served at once from one peer IP address (when the listener knows it).
+    pub connections_per_peer_max: usize,
+    /// No complete frame, and nothing in flight, for this long closes the connection.
+    pub idle_timeout_ms: u64,
+    /// A frame whose first byte arrived must be complete within this long (slowloris).
+    pub frame_read_timeout_ms: u64,
+    /// TCP keepalive idle time on accepted connections (listeners that have TCP underneath).
+    pub keepalive_idle_ms: u64,
+    /// Malformed frames in a row that close the connection (one malformed frame never does).
+    pub malformed_streak_max: u32,
 }
 
 impl Default for ServerConfig {
@@ -77,34 +111,20 @@ impl Default for ServerConfig {
             in_flight_max: IN_FLIGHT_MAX_DEFAULT,
             write_queue_max: WRITE_QUEUE_MAX_DEFAULT,
             connections_max: CONNECTIONS_MAX_DEFAULT,
+            connections_per_peer_max: CONNECTIONS_PER_PEER_MAX_DEFAULT,
+            idle_timeout_ms: IDLE_TIMEOUT_MS_DEFAULT,
+            frame_read_timeout_ms: FRAME_READ_TIMEOUT_MS_DEFAULT,
+            keepalive_idle_ms: KEEPALIVE_IDLE_MS_DEFAULT,
+            malformed_streak_max: MALFORMED_STREAK_MAX_DEFAULT,
         }
     }
-}
-
-/// Counters, readable while the server runs.
-#[derive(Debug, Default)]
-pub struct ServerStats {
-    pub connections: AtomicU64,
-    pub requests: AtomicU64,
-    pub responses: AtomicU64,
-    /// Malformed requests answered with 39 = 30.
-    pub format_errors: AtomicU64,
-    /// Frames that did not decode and could not be answered.
-    pub dropped_frames: AtomicU64,
-    /// Handler responses that did not encode (a handler bug); nothing is sent for them.
-    pub encode_errors: AtomicU64,
-    /// Connections closed because the frame boundary was lost or the socket failed.
-    pub connection_errors: AtomicU64,
-    pub accept_errors: AtomicU64,
-    /// Connections closed on accept because `connections_max` were already being served.
-    pub refused_connections: AtomicU64,
 }
 
 struct Inner<H> {
     spec: Arc<Spec>,
     handler: H,
     config: ServerConfig,
-    stats: ServerStats,
+    stats: Arc<ServerStats>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -125,13 +145,23 @@ impl<H: Handler> Server<H> {
             in_flight_max: config.in_flight_max.max(1),
             write_queue_max: config.write_queue_max.max(1),
             connections_max: config.connections_max.max(1),
+            connections_per_peer_max: config.connections_per_peer_max.max(1),
+            idle_timeout_ms: config.idle_timeout_ms.max(1),
+            frame_read_timeout_ms: config.frame_read_timeout_ms.max(1),
+            keepalive_idle_ms: config.keepalive_idle_ms.max(1),
+            malformed_streak_max: config.malformed_streak_max.max(1),
         };
         let (shutdown, _) = watch::channel(false);
-        Server { inner: Arc::new(Inner { spec, handler, config, stats: ServerStats::default(), shutdown }) }
+        Server { inner: Arc::new(Inner { spec, handler, config, stats: Arc::default(), shutdown }) }
     }
 
     pub fn stats(&self) -> &ServerStats {
         &self.inner.stats
+    }
+
+    /// The counters, shared: for a task that reports them while the server runs.
+    pub fn stats_handle(&self) -> Arc<ServerStats> {
+        Arc::clone(&self.inner.stats)
     }
 
     /// Stop accepting and reading; in-flight requests are finished and answered, then every
