@@ -22,10 +22,13 @@
 
 pub mod client;
 pub mod codec;
+mod connection;
 pub mod error;
 pub mod limits;
 mod log;
+mod log_budget;
 pub mod netmgmt;
+mod peers;
 pub mod server;
 pub mod session;
 pub mod stats;

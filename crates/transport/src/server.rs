@@ -17,19 +17,21 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use iso8583::{Envelope, Message, Mti, Spec};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedWrite;
 
 use crate::codec::FrameCodec;
+use crate::log_budget::LogBudget;
+use crate::peers::PeerSlots;
 pub use crate::stats::{ServerStats, StatsSnapshot};
 
 use crate::limits::{
     ACCEPT_RETRY_DELAY_MS, CONNECTIONS_PER_PEER_MAX_DEFAULT, FRAME_READ_TIMEOUT_MS_DEFAULT, IDLE_TIMEOUT_MS_DEFAULT,
-    KEEPALIVE_IDLE_MS_DEFAULT, MALFORMED_STREAK_MAX_DEFAULT,
+    KEEPALIVE_IDLE_MS_DEFAULT, MALFORMED_STREAK_MAX_DEFAULT, REFUSED_LOG_INTERVAL_MS, REFUSED_LOGS_PER_INTERVAL,
 };
 pub use crate::limits::{CONNECTIONS_MAX_DEFAULT, IN_FLIGHT_MAX_DEFAULT, WRITE_QUEUE_MAX_DEFAULT};
 
@@ -120,17 +122,18 @@ impl Default for ServerConfig {
     }
 }
 
-struct Inner<H> {
-    spec: Arc<Spec>,
-    handler: H,
-    config: ServerConfig,
-    stats: Arc<ServerStats>,
-    shutdown: watch::Sender<bool>,
+pub(crate) struct Inner<H> {
+    pub(crate) spec: Arc<Spec>,
+    pub(crate) handler: H,
+    pub(crate) config: ServerConfig,
+    pub(crate) stats: Arc<ServerStats>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    peers: Arc<PeerSlots>,
 }
 
 /// An ISO 8583 server. Cheap to clone; clones share handler, counters and shutdown.
 pub struct Server<H> {
-    inner: Arc<Inner<H>>,
+    pub(crate) inner: Arc<Inner<H>>,
 }
 
 impl<H> Clone for Server<H> {
@@ -152,7 +155,8 @@ impl<H: Handler> Server<H> {
             malformed_streak_max: config.malformed_streak_max.max(1),
         };
         let (shutdown, _) = watch::channel(false);
-        Server { inner: Arc::new(Inner { spec, handler, config, stats: Arc::default(), shutdown }) }
+        let peers = PeerSlots::new(config.connections_per_peer_max);
+        Server { inner: Arc::new(Inner { spec, handler, config, stats: Arc::default(), shutdown, peers }) }
     }
 
     pub fn stats(&self) -> &ServerStats {
@@ -174,17 +178,21 @@ impl<H: Handler> Server<H> {
     pub async fn serve<L: Listener>(&self, mut listener: L) {
         let mut shutdown = self.inner.shutdown.subscribe();
         let mut connections = JoinSet::new();
+        let mut refused_log = LogBudget::new(Duration::from_millis(REFUSED_LOG_INTERVAL_MS), REFUSED_LOGS_PER_INTERVAL);
         loop {
             tokio::select! {
                 _ = stopped(&mut shutdown) => break,
                 accepted = listener.accept() => match accepted {
-                    Ok(stream) if connections.len() >= self.inner.config.connections_max => {
-                        self.inner.stats.refused_connections.fetch_add(1, Ordering::Relaxed);
-                        drop(stream);
-                    }
                     Ok(stream) => {
-                        let server = self.clone();
-                        connections.spawn(async move { server.serve_connection(stream).await });
+                        if let Err(limit) = self.admit::<L>(stream, &mut connections) {
+                            let verdict = refused_log.event(tokio::time::Instant::now());
+                            if let Some((count, over)) = verdict.summary {
+                                crate::log::refused_summary(count, over);
+                            }
+                            if verdict.log {
+                                crate::log::refused(limit.peer, limit.name);
+                            }
+                        }
                     }
                     Err(_) => {
                         self.inner.stats.accept_errors.fetch_add(1, Ordering::Relaxed);
@@ -198,111 +206,56 @@ impl<H: Handler> Server<H> {
         while connections.join_next().await.is_some() {}
     }
 
-    /// Serve one connection until the peer closes it, it fails, or the server shuts down.
-    pub async fn serve_connection<S>(&self, stream: S)
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
+    /// Serve `stream` unless a connection limit is reached (then it is closed by dropping it):
+    /// the global `connections_max`, then `connections_per_peer_max` for its IP address.
+    fn admit<L: Listener>(&self, stream: L::Stream, connections: &mut JoinSet<()>) -> Result<(), Refused> {
         let inner = &self.inner;
-        inner.stats.connections.fetch_add(1, Ordering::Relaxed);
-        let codec = match FrameCodec::new(inner.spec.framing.clone()) {
-            Ok(codec) => codec,
-            Err(_) => {
-                inner.stats.connection_errors.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        };
-        let (read_half, write_half) = tokio::io::split(stream);
-        let mut reader = FramedRead::new(read_half, codec.clone());
-        let (responses, queue) = mpsc::channel::<Bytes>(inner.config.write_queue_max);
-        let writer = tokio::spawn(write_loop(FramedWrite::new(write_half, codec), queue));
-        let permits = Arc::new(Semaphore::new(inner.config.in_flight_max));
-        let mut shutdown = inner.shutdown.subscribe();
-        loop {
-            let permit = tokio::select! {
-                permit = Arc::clone(&permits).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-                _ = stopped(&mut shutdown) => break,
-            };
-            let frame = tokio::select! {
-                frame = reader.next() => frame,
-                _ = stopped(&mut shutdown) => break,
-            };
-            match frame {
-                None => break,
-                Some(Err(_)) => {
-                    inner.stats.connection_errors.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
-                Some(Ok(frame)) => {
-                    let server = self.clone();
-                    let responses = responses.clone();
-                    tokio::spawn(async move {
-                        if let Some(response) = server.respond(&frame).await {
-                            // A closed writer means the connection is gone; nothing to answer.
-                            if responses.send(response).await.is_ok() {
-                                server.inner.stats.responses.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        drop(permit);
-                    });
-                }
-            }
+        let peer = L::peer_addr(&stream);
+        if connections.len() >= inner.config.connections_max {
+            inner.stats.refused_connections.fetch_add(1, Ordering::Relaxed);
+            return Err(Refused { peer, name: "global" });
         }
-        // Drain: every permit back means every in-flight request has queued its response.
-        let all = u32::try_from(inner.config.in_flight_max).unwrap_or(u32::MAX);
-        let _ = permits.acquire_many(all).await;
-        drop(responses);
-        let _ = writer.await;
-    }
-
-    async fn respond(&self, frame: &[u8]) -> Option<Bytes> {
-        let inner = &self.inner;
-        match iso8583::decode_framed(&inner.spec, frame) {
-            Ok((envelope, message)) => {
-                inner.stats.requests.fetch_add(1, Ordering::Relaxed);
-                let started = std::time::Instant::now();
-                let request = tracing::enabled!(tracing::Level::INFO).then(|| message.clone());
-                let answer = inner.handler.handle(envelope, message).await;
-                if let Some(request) = &request {
-                    crate::log::exchange(request, answer.as_ref().map(|(_, m)| m), started.elapsed());
-                }
-                let (envelope, message) = answer?;
-                match iso8583::encode_framed(&message, &envelope) {
-                    Ok(frame) => Some(Bytes::from(frame)),
-                    Err(_) => {
-                        inner.stats.encode_errors.fetch_add(1, Ordering::Relaxed);
-                        None
-                    }
-                }
-            }
-            Err(error) => match format_error(&inner.spec, frame) {
-                Some(response) => {
-                    inner.stats.format_errors.fetch_add(1, Ordering::Relaxed);
-                    crate::log::malformed(&error, true);
-                    Some(response)
-                }
+        let slot = match peer {
+            Some(address) => match inner.peers.take(address.ip()) {
+                Some(slot) => Some(slot),
                 None => {
-                    inner.stats.dropped_frames.fetch_add(1, Ordering::Relaxed);
-                    crate::log::malformed(&error, false);
-                    None
+                    inner.stats.refused_per_peer.fetch_add(1, Ordering::Relaxed);
+                    return Err(Refused { peer, name: "per-peer" });
                 }
             },
+            None => None,
+        };
+        // Keepalive only finds dead peers sooner; a socket that refuses it is still served.
+        if let Err(error) = L::set_keepalive(&stream, Duration::from_millis(inner.config.keepalive_idle_ms)) {
+            tracing::debug!(target: "cardnet::transport", peer = %crate::log::peer(peer), %error, "no TCP keepalive");
         }
+        let server = self.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            server.serve_peer(stream, peer).await;
+        });
+        Ok(())
     }
+}
+
+/// A connection closed on accept: who, and which limit.
+struct Refused {
+    peer: Option<SocketAddr>,
+    name: &'static str,
 }
 
 /// Resolves once shutdown is requested (or the server is gone). Returns nothing so no watch
 /// guard is held across an await.
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// Write queued frames, flushing only when the queue is momentarily empty so bursts of responses
 /// share system calls.
-async fn write_loop<W: AsyncWrite + Unpin>(mut sink: FramedWrite<W, FrameCodec>, mut queue: mpsc::Receiver<Bytes>) {
+pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
+    mut sink: FramedWrite<W, FrameCodec>,
+    mut queue: mpsc::Receiver<Bytes>,
+) {
     while let Some(frame) = queue.recv().await {
         if sink.feed(frame).await.is_err() {
             return;
