@@ -99,7 +99,7 @@ async fn served<S: AsyncReadExt + AsyncWriteExt + Unpin>(stream: &mut S, stan: u
 /// The server closed `stream` (EOF or reset) within `within`.
 async fn closed<S: AsyncReadExt + Unpin>(stream: &mut S, within: Duration) -> bool {
     let mut rest = Vec::new();
-    matches!(tokio::time::timeout(within, stream.read_to_end(&mut rest)).await, Ok(_))
+    tokio::time::timeout(within, stream.read_to_end(&mut rest)).await.is_ok()
 }
 
 async fn connect_from(source: &str, address: SocketAddr) -> TcpStream {
