@@ -185,6 +185,14 @@ async fn exchange(stream: &mut TcpStream, spec: &Arc<Spec>, frame: &[u8]) -> Opt
     tokio::time::timeout(WAIT, read).await.ok().flatten()
 }
 
+/// A frame whose body does not decode (no readable MTI): dropped and counted.
+const GARBAGE: [u8; 5] = [0, 3, b'x', b'y', b'z'];
+
+/// One malformed frame, then `good` on the same connection: answered or not.
+async fn malformed_then_answered(stream: &mut TcpStream, spec: &Arc<Spec>, good: &[u8]) -> bool {
+    stream.write_all(&GARBAGE).await.is_ok() && exchange(stream, spec, good).await.is_some()
+}
+
 /// Whether the server closed `stream` within `within` (EOF or reset), and when.
 async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
     let started = Instant::now();
@@ -317,12 +325,10 @@ fn garbage_closes_a_connection_and_its_log_stays_small() {
         let (spec, good) = sign_on(party.kind, &network.merchant_id);
         runtime.block_on(async {
             let mut stream = connect_from(HOSTILE, party.address).await;
-            // One malformed frame, then a good one on the same connection: still answered.
-            stream.write_all(&[0, 3, b'x', b'y', b'z']).await.unwrap();
-            let answer = exchange(&mut stream, &spec, &good).await;
-            assert!(answer.is_some(), "{:?}: one malformed frame does not close a connection", party.kind);
+            let answered = malformed_then_answered(&mut stream, &spec, &good).await;
+            assert!(answered, "{:?}: one malformed frame does not close a connection", party.kind);
             // Nothing but garbage: closed, however much more is sent.
-            let garbage: Vec<u8> = [0u8, 3, b'x', b'y', b'z'].repeat(2_000);
+            let garbage: Vec<u8> = GARBAGE.repeat(2_000);
             let _ = stream.write_all(&garbage).await;
             assert!(
                 closed_within(&mut stream, WAIT).await.is_some(),
@@ -348,9 +354,7 @@ fn the_stats_command_shows_each_servers_counters() {
             for _ in 0..=PER_PEER_MAX {
                 held.push(connect_from(HOSTILE, party.address).await);
             }
-            let stream = held.first_mut().unwrap();
-            stream.write_all(&[0, 3, b'x', b'y', b'z']).await.unwrap();
-            assert!(exchange(stream, &spec, &good).await.is_some());
+            assert!(malformed_then_answered(held.first_mut().unwrap(), &spec, &good).await);
             held
         });
         // The server rewrites its stats file every interval: wait for one with these counts.

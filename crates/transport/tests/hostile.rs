@@ -2,76 +2,22 @@
 //! closed, garbage is logged at a bounded rate and a connection sending only garbage is closed,
 //! and each of these leaves a log line naming the peer and a counter.
 
-use std::io::Write;
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use iso8583::{Envelope, Message, Mti, Spec};
+use common::{Approve, Captured, purchase, spec};
+use iso8583::Envelope;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use transport::{Handler, Server, ServerConfig};
+use transport::{Server, ServerConfig};
 
 /// Bound on every wait in these tests.
 const WAIT: Duration = Duration::from_secs(5);
 
-struct Approve;
-
-impl Handler for Approve {
-    async fn handle(&self, envelope: Envelope, message: Message) -> Option<(Envelope, Message)> {
-        let mut response = message.response(&[3, 4, 7, 11, 32, 41]).ok()?;
-        response.set_str(39, "00").ok()?;
-        Some((envelope.response(), response))
-    }
-}
-
-/// Collects everything a subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// Install as this thread's subscriber (the tests' runtimes are single-threaded). Every test
-    /// here installs one: tracing caches whether a log site is enabled across threads, and a
-    /// thread without a subscriber could have a site cached as off for a test that reads logs.
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-}
-
-fn spec() -> Arc<Spec> {
-    iso8583::builtin::network()
-}
-
 fn request_frame(stan: u32) -> Vec<u8> {
-    let mut m = Message::new(spec(), Mti::parse("0200").unwrap());
-    m.set_str(3, "000000").unwrap();
-    m.set_str(4, "000000001000").unwrap();
-    m.set_str(7, "1121231500").unwrap();
-    m.set_str(11, &format!("{stan:06}")).unwrap();
-    m.set_str(32, "123456").unwrap();
-    m.set_str(41, "TERM0001").unwrap();
-    iso8583::encode_framed(&m, &Envelope::default()).unwrap()
+    iso8583::encode_framed(&purchase(stan), &Envelope::default()).unwrap()
 }
 
 /// A frame whose body does not decode and has no readable MTI: dropped and counted.
