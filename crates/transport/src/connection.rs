@@ -103,7 +103,6 @@ impl<H: Handler> Server<H> {
         tracing::info!(
             target: "cardnet::transport",
             peer = %crate::log::peer(peer),
-            reason = ?close,
             duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "connection closed: {}",
             reason(&close)
@@ -160,21 +159,7 @@ impl<H: Handler> Server<H> {
                 }
                 Err(error) => {
                     streak = streak.saturating_add(1);
-                    let response = format_error(&inner.spec, &frame);
-                    let counter =
-                        if response.is_some() { &inner.stats.format_errors } else { &inner.stats.dropped_frames };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    let verdict = malformed_log.event(Instant::now());
-                    if let Some((count, over)) = verdict.summary {
-                        crate::log::malformed_summary(peer, count, over);
-                    }
-                    if verdict.log {
-                        crate::log::malformed(peer, &error, response.is_some());
-                    }
-                    match response {
-                        Some(response) => Outgoing::Ready(response),
-                        None => Outgoing::Nothing,
-                    }
+                    self.malformed(&frame, &error, &mut malformed_log, peer)
                 }
             };
             if !matches!(response, Outgoing::Nothing) {
@@ -198,6 +183,29 @@ impl<H: Handler> Server<H> {
             crate::log::malformed_summary(peer, count, over);
         }
         close
+    }
+
+    /// A frame that did not decode: counted, logged within the budget, answered 39 = 30 when
+    /// its MTI can be read and it is a request.
+    fn malformed(
+        &self,
+        frame: &[u8],
+        error: &iso8583::Error,
+        log: &mut LogBudget,
+        peer: Option<SocketAddr>,
+    ) -> Outgoing {
+        let stats = &self.inner.stats;
+        let response = format_error(&self.inner.spec, frame);
+        let counter = if response.is_some() { &stats.format_errors } else { &stats.dropped_frames };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let verdict = log.event(Instant::now());
+        if let Some((count, over)) = verdict.summary {
+            crate::log::malformed_summary(peer, count, over);
+        }
+        if verdict.log {
+            crate::log::malformed(peer, error, response.is_some());
+        }
+        response.map_or(Outgoing::Nothing, Outgoing::Ready)
     }
 
     /// The bytes to send for one frame read.
