@@ -1,13 +1,19 @@
 //! The server side: accept connections, decode frames, call a [`Handler`], write responses.
 //!
-//! Each connection has one reader loop and one writer task. The reader takes an in-flight permit
-//! before reading the next frame, so at most `in_flight_max` requests per connection are being
-//! handled at once and a client sending faster than we answer is slowed down by TCP itself
-//! (backpressure) rather than by a growing queue. Responses go out as they complete, in any order.
+//! The accept loop bounds connections twice: `connections_max` in all, and
+//! `connections_per_peer_max` from one IP address, so one peer cannot lock everyone else out.
+//! A refused connection is closed at once and logged with its peer (at a bounded rate).
+//!
+//! Each connection (`connection.rs`) has one reader loop and one writer task. The reader takes an
+//! in-flight permit before reading the next frame, so at most `in_flight_max` requests per
+//! connection are being handled at once and a client sending faster than we answer is slowed
+//! down by TCP itself (backpressure) rather than by a growing queue. Responses go out as they
+//! complete, in any order.
 //!
 //! A frame that does not decode is answered with a format error (39 = 30) when its MTI can be
-//! read and it is a request; otherwise it is dropped and counted. Neither closes the connection.
-//! Only a lost frame boundary (unreadable or oversize length prefix) or an I/O error does.
+//! read and it is a request; otherwise it is dropped and counted. Neither closes the connection;
+//! `malformed_streak_max` of them in a row do. So do a lost frame boundary (unreadable or
+//! oversize length prefix), an I/O error, the idle timeout and the frame read deadline.
 
 use std::future::Future;
 use std::io;
