@@ -207,3 +207,18 @@ async fn malformed_frames_are_logged_once_then_summarised_per_interval() {
     assert!(text.contains("999 malformed frames"), "a summary with the count: {text}");
     assert!(served(&mut stream, 1).await, "the connection lives on");
 }
+
+#[tokio::test]
+async fn accepted_tcp_connections_get_keepalive() {
+    use transport::Listener;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let _client = TcpStream::connect(address).await.unwrap();
+    let (accepted, _) = listener.accept().await.unwrap();
+    let idle = Duration::from_secs(7);
+    <tokio::net::TcpListener as Listener>::set_keepalive(&accepted, idle).unwrap();
+    let socket = socket2::SockRef::from(&accepted);
+    assert!(socket.keepalive().unwrap());
+    assert_eq!(socket.tcp_keepalive_time().unwrap(), idle);
+    assert_eq!(<tokio::net::TcpListener as Listener>::peer_addr(&accepted), accepted.peer_addr().ok());
+}
