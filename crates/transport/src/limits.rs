@@ -22,6 +22,9 @@ pub const FRAME_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 /// that vanished (power cut, NAT dropped the mapping) is noticed without traffic.
 pub const KEEPALIVE_IDLE_MS_DEFAULT: u64 = 60_000;
 pub const KEEPALIVE_INTERVAL_MS: u64 = 10_000;
+/// A peer that does not read our answers (a full socket buffer) for this long is closed: with
+/// requests still coming, it would otherwise hold its connection and in-flight slots forever.
+pub const WRITE_TIMEOUT_MS: u64 = 30_000;
 /// Malformed frames in a row (no well-formed frame between them) that close a connection: one
 /// malformed message never does, a client sending only garbage soon is.
 pub const MALFORMED_STREAK_MAX_DEFAULT: u32 = 32;

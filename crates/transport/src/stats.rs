@@ -32,6 +32,8 @@ pub struct ServerStats {
     pub timed_out_read: AtomicU64,
     /// Connections closed after `malformed_streak_max` malformed frames in a row.
     pub closed_garbage: AtomicU64,
+    /// Connections closed because the peer did not read our answers for `WRITE_TIMEOUT_MS`.
+    pub timed_out_write: AtomicU64,
 }
 
 /// One reading of every counter.
@@ -44,6 +46,7 @@ pub struct StatsSnapshot {
     pub connections_timed_out_idle_total: u64,
     pub connections_timed_out_read_total: u64,
     pub connections_closed_garbage_total: u64,
+    pub connections_timed_out_write_total: u64,
     pub connections_failed_total: u64,
     pub accept_errors_total: u64,
     pub requests_total: u64,
@@ -64,6 +67,7 @@ impl ServerStats {
             connections_timed_out_idle_total: read(&self.timed_out_idle),
             connections_timed_out_read_total: read(&self.timed_out_read),
             connections_closed_garbage_total: read(&self.closed_garbage),
+            connections_timed_out_write_total: read(&self.timed_out_write),
             connections_failed_total: read(&self.connection_errors),
             accept_errors_total: read(&self.accept_errors),
             requests_total: read(&self.requests),
@@ -92,7 +96,7 @@ impl StatsSnapshot {
     }
 
     /// Every counter by the name logs and JSON use, in a fixed order.
-    pub fn pairs(&self) -> [(&'static str, u64); 17] {
+    pub fn pairs(&self) -> [(&'static str, u64); 18] {
         [
             ("connections_open", self.connections_open),
             ("connections_accepted_total", self.connections_accepted_total),
@@ -101,6 +105,7 @@ impl StatsSnapshot {
             ("connections_refused_peer_total", self.connections_refused_peer_total),
             ("connections_timed_out_idle_total", self.connections_timed_out_idle_total),
             ("connections_timed_out_read_total", self.connections_timed_out_read_total),
+            ("connections_timed_out_write_total", self.connections_timed_out_write_total),
             ("connections_closed_garbage_total", self.connections_closed_garbage_total),
             ("connections_failed_total", self.connections_failed_total),
             ("accept_errors_total", self.accept_errors_total),

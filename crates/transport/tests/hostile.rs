@@ -222,3 +222,21 @@ async fn accepted_tcp_connections_get_keepalive() {
     assert_eq!(socket.tcp_keepalive_time().unwrap(), idle);
     assert_eq!(<tokio::net::TcpListener as Listener>::peer_addr(&accepted), accepted.peer_addr().ok());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_never_reads_its_answers_is_closed() {
+    let _guard = Captured::default().install();
+    let config = ServerConfig { in_flight_max: 4, write_queue_max: 4, ..ServerConfig::default() };
+    let server = Server::new(spec(), Approve, config);
+    // A small pipe: the answers fill it at once, and this client never reads them.
+    let (mut client_end, server_end) = tokio::io::duplex(256);
+    let serving = server.clone();
+    let connection = tokio::spawn(async move { serving.serve_connection(server_end).await });
+    let frames: Vec<u8> = (1..=64).flat_map(request_frame).collect();
+    let _ = tokio::time::timeout(WAIT, client_end.write_all(&frames)).await;
+    let write_timeout = Duration::from_millis(transport::limits::WRITE_TIMEOUT_MS);
+    tokio::time::timeout(write_timeout * 2, connection).await.expect("the connection ended").unwrap();
+    assert_eq!(server.stats().timed_out_write.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(server.stats().connections_open.load(std::sync::atomic::Ordering::Relaxed), 0);
+    drop(client_end);
+}
