@@ -4,6 +4,9 @@
 //!   the connection (an idle echo every 60 s keeps a healthy session well inside the default).
 //! * Read deadline: once the first byte of a frame has arrived, the frame must be complete
 //!   within `frame_read_timeout_ms` — a client trickling bytes (slowloris) is closed.
+//! * Write timeout: a peer that does not take our answers for `WRITE_TIMEOUT_MS` ends the
+//!   writer; the reader sees the closed queue and closes the connection (a client sending
+//!   requests and never reading would otherwise hold its slot and in-flight permits forever).
 //! * Garbage: one malformed frame is answered or dropped and the connection lives on, but
 //!   `malformed_streak_max` in a row without a well-formed one closes it. Malformed frames are
 //!   logged through a [`LogBudget`]: the first, then one summary line per interval.
@@ -29,7 +32,7 @@ use crate::codec::FrameCodec;
 use crate::error::TransportError;
 use crate::limits::MALFORMED_LOG_INTERVAL_MS;
 use crate::log_budget::LogBudget;
-use crate::server::{Handler, Server, format_error, stopped, write_loop};
+use crate::server::{Handler, Server, WriteEnd, format_error, stopped, write_loop};
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -41,6 +44,9 @@ enum Close {
     /// The frame boundary was lost (unreadable or oversize length prefix) or the socket failed.
     Failed(TransportError),
     Garbage(u32),
+    /// The writer ended before the reader: the peer stopped reading (or its socket failed).
+    WriterGone,
+    WriteTimeout,
 }
 
 /// What waiting for the next frame gave.
@@ -96,9 +102,13 @@ impl<H: Handler> Server<H> {
         let (read_half, write_half) = tokio::io::split(stream);
         let mut reader = FramedRead::new(read_half, codec.clone());
         let (responses, queue) = mpsc::channel::<Bytes>(inner.config.write_queue_max);
-        let writer = tokio::spawn(write_loop(FramedWrite::new(write_half, codec), queue));
         let permits = Arc::new(Semaphore::new(inner.config.in_flight_max));
-        let close = self.read_loop(&mut reader, &responses, &permits, peer).await;
+        let mut writer = tokio::spawn(write_loop(FramedWrite::new(write_half, codec), queue));
+        let mut close = self.read_loop(&mut reader, &responses, &permits, peer).await;
+        let writer_ended = matches!(close, Close::WriterGone);
+        if writer_ended && (&mut writer).await.unwrap_or(WriteEnd::Failed) == WriteEnd::TimedOut {
+            close = Close::WriteTimeout;
+        }
         self.count_close(&close);
         tracing::info!(
             target: "cardnet::transport",
@@ -111,7 +121,9 @@ impl<H: Handler> Server<H> {
         let all = u32::try_from(inner.config.in_flight_max).unwrap_or(u32::MAX);
         let _ = permits.acquire_many(all).await;
         drop(responses);
-        let _ = writer.await;
+        if !writer_ended {
+            let _ = writer.await;
+        }
     }
 
     /// Read frames and hand them out until the connection ends; say why.
@@ -140,12 +152,14 @@ impl<H: Handler> Server<H> {
                     Err(_) => break Close::Shutdown,
                 },
                 _ = stopped(&mut shutdown) => break Close::Shutdown,
+                () = responses.closed() => break Close::WriterGone,
             };
             // This loop holds one permit while it reads; any other taken one is a request in flight.
             let busy = || permits.available_permits() + 1 < in_flight_max;
             let next = tokio::select! {
                 next = next_frame(reader, &mut deadlines, busy) => next,
                 _ = stopped(&mut shutdown) => break Close::Shutdown,
+                () = responses.closed() => break Close::WriterGone,
             };
             let frame = match next {
                 Next::Frame(frame) => frame,
@@ -244,6 +258,8 @@ impl<H: Handler> Server<H> {
             Close::FrameReadTimeout => &stats.timed_out_read,
             Close::Failed(_) => &stats.connection_errors,
             Close::Garbage(_) => &stats.closed_garbage,
+            Close::WriterGone => &stats.connection_errors,
+            Close::WriteTimeout => &stats.timed_out_write,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -266,6 +282,8 @@ fn reason(close: &Close) -> String {
         Close::FrameReadTimeout => "frame read timeout (a frame started and did not complete)".into(),
         Close::Failed(error) => format!("failed: {error}"),
         Close::Garbage(streak) => format!("garbage: {streak} malformed frames in a row"),
+        Close::WriterGone => "failed while writing".into(),
+        Close::WriteTimeout => "write timeout (the peer does not read its answers)".into(),
     }
 }
 

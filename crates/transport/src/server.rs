@@ -31,6 +31,7 @@ use tokio::task::JoinSet;
 use tokio_util::codec::FramedWrite;
 
 use crate::codec::FrameCodec;
+use crate::error::TransportError;
 use crate::log_budget::LogBudget;
 use crate::peers::PeerSlots;
 pub use crate::stats::{ServerStats, StatsSnapshot};
@@ -38,6 +39,7 @@ pub use crate::stats::{ServerStats, StatsSnapshot};
 use crate::limits::{
     ACCEPT_RETRY_DELAY_MS, CONNECTIONS_PER_PEER_MAX_DEFAULT, FRAME_READ_TIMEOUT_MS_DEFAULT, IDLE_TIMEOUT_MS_DEFAULT,
     KEEPALIVE_IDLE_MS_DEFAULT, MALFORMED_STREAK_MAX_DEFAULT, REFUSED_LOG_INTERVAL_MS, REFUSED_LOGS_PER_INTERVAL,
+    WRITE_TIMEOUT_MS,
 };
 pub use crate::limits::{CONNECTIONS_MAX_DEFAULT, IN_FLIGHT_MAX_DEFAULT, WRITE_QUEUE_MAX_DEFAULT};
 
@@ -256,26 +258,45 @@ pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
+/// How the writer of a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteEnd {
+    /// The queue closed: everything queued was written.
+    Drained,
+    /// The socket failed.
+    Failed,
+    /// The peer did not take our bytes for [`WRITE_TIMEOUT_MS`].
+    TimedOut,
+}
+
 /// Write queued frames, flushing only when the queue is momentarily empty so bursts of responses
-/// share system calls.
+/// share system calls. Every write is bounded by [`WRITE_TIMEOUT_MS`]: a peer that stops reading
+/// ends the writer, and the reader notices the closed queue and closes the connection.
 pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     mut sink: FramedWrite<W, FrameCodec>,
     mut queue: mpsc::Receiver<Bytes>,
-) {
+) -> WriteEnd {
+    let limit = Duration::from_millis(WRITE_TIMEOUT_MS);
+    let bounded = |result: Result<Result<(), TransportError>, tokio::time::error::Elapsed>| match result {
+        Ok(Ok(())) => None,
+        Ok(Err(_)) => Some(WriteEnd::Failed),
+        Err(_) => Some(WriteEnd::TimedOut),
+    };
     while let Some(frame) = queue.recv().await {
-        if sink.feed(frame).await.is_err() {
-            return;
+        if let Some(end) = bounded(tokio::time::timeout(limit, sink.feed(frame)).await) {
+            return end;
         }
         while let Ok(frame) = queue.try_recv() {
-            if sink.feed(frame).await.is_err() {
-                return;
+            if let Some(end) = bounded(tokio::time::timeout(limit, sink.feed(frame)).await) {
+                return end;
             }
         }
-        if sink.flush().await.is_err() {
-            return;
+        if let Some(end) = bounded(tokio::time::timeout(limit, sink.flush()).await) {
+            return end;
         }
     }
-    let _ = sink.close().await;
+    let _ = tokio::time::timeout(limit, sink.close()).await;
+    WriteEnd::Drained
 }
 
 /// The format-error response to a frame that did not decode: response MTI, the echo fields that
