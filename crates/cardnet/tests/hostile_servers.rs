@@ -29,7 +29,10 @@ use tokio::net::{TcpSocket, TcpStream};
 const WAIT: Duration = Duration::from_secs(15);
 const CONNECTIONS_MAX: usize = 16;
 const PER_PEER_MAX: usize = 4;
+/// The idle timeout of the test that waits for it; the others use [`IDLE_TIMEOUT_MS_LONG`] so
+/// that connections they hold stay open however slow the machine is.
 const IDLE_TIMEOUT_MS: u64 = 2_000;
+const IDLE_TIMEOUT_MS_LONG: u64 = 120_000;
 const FRAME_READ_TIMEOUT_MS: u64 = 300;
 const MALFORMED_STREAK_MAX: u32 = 8;
 const STATS_INTERVAL_MS: u64 = 200;
@@ -123,7 +126,7 @@ fn set(config: &str, settings: &[(&str, String)]) {
 
 /// The network's configurations with listen on port 0 and small server bounds; issuer A, the
 /// switch and the acquirer started.
-fn start(prefix: &str) -> (ProcessNetwork, Vec<Party>) {
+fn start(prefix: &str, idle_timeout_ms: u64) -> (ProcessNetwork, Vec<Party>) {
     let network = ProcessNetwork::set_up(prefix);
     let mut parties = Vec::new();
     for (kind, config) in [
@@ -137,7 +140,7 @@ fn start(prefix: &str) -> (ProcessNetwork, Vec<Party>) {
                 ("listen", "\"127.0.0.1:0\"".into()),
                 ("connections_max", CONNECTIONS_MAX.to_string()),
                 ("connections_per_peer_max", PER_PEER_MAX.to_string()),
-                ("idle_timeout_ms", IDLE_TIMEOUT_MS.to_string()),
+                ("idle_timeout_ms", idle_timeout_ms.to_string()),
                 ("frame_read_timeout_ms", FRAME_READ_TIMEOUT_MS.to_string()),
                 ("malformed_streak_max", MALFORMED_STREAK_MAX.to_string()),
                 ("stats_interval_ms", STATS_INTERVAL_MS.to_string()),
@@ -202,10 +205,10 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Durat
 
 #[test]
 fn one_peer_holding_the_global_limit_leaves_another_peers_terminal_served() {
-    let (network, parties) = start("hostile-peer");
+    let (network, parties) = start("hostile-peer", IDLE_TIMEOUT_MS_LONG);
     for party in &parties {
         let runtime = runtime();
-        let (refused, held) = runtime.block_on(async {
+        let (refused, mut held) = runtime.block_on(async {
             // The hostile peer asks for every slot the server has.
             let mut checks = tokio::task::JoinSet::new();
             for _ in 0..CONNECTIONS_MAX {
@@ -254,6 +257,16 @@ fn one_peer_holding_the_global_limit_leaves_another_peers_terminal_served() {
             let answer = answer.unwrap_or_else(|| panic!("{:?} answers another peer: {}", party.kind, party.log()));
             assert_eq!(answer.mti().as_str(), "0810");
         }
+        // The hostile peer's share is still open and served: it was held all along.
+        let (spec, frame) = sign_on(party.kind, &network.merchant_id);
+        let answered = runtime.block_on(async {
+            let mut answered = 0;
+            for stream in &mut held {
+                answered += usize::from(exchange(stream, &spec, &frame).await.is_some());
+            }
+            answered
+        });
+        assert_eq!(answered, PER_PEER_MAX, "{:?}: the hostile peer's share stayed open", party.kind);
         assert!(
             party.wait_log(&["connection refused", HOSTILE, "per-peer"]),
             "{:?}: refusals are logged with the peer: {}",
@@ -266,7 +279,7 @@ fn one_peer_holding_the_global_limit_leaves_another_peers_terminal_served() {
 
 #[test]
 fn idle_and_slowloris_connections_are_closed_and_logged() {
-    let (_network, parties) = start("hostile-idle");
+    let (_network, parties) = start("hostile-idle", IDLE_TIMEOUT_MS);
     let runtime = runtime();
     runtime.block_on(async {
         let mut checks = tokio::task::JoinSet::new();
@@ -319,7 +332,7 @@ fn idle_and_slowloris_connections_are_closed_and_logged() {
 
 #[test]
 fn garbage_closes_a_connection_and_its_log_stays_small() {
-    let (network, parties) = start("hostile-garbage");
+    let (network, parties) = start("hostile-garbage", IDLE_TIMEOUT_MS_LONG);
     let runtime = runtime();
     for party in &parties {
         let (spec, good) = sign_on(party.kind, &network.merchant_id);
@@ -345,7 +358,7 @@ fn garbage_closes_a_connection_and_its_log_stays_small() {
 
 #[test]
 fn the_stats_command_shows_each_servers_counters() {
-    let (network, parties) = start("hostile-stats");
+    let (network, parties) = start("hostile-stats", IDLE_TIMEOUT_MS_LONG);
     let runtime = runtime();
     for party in &parties {
         let (spec, good) = sign_on(party.kind, &network.merchant_id);
