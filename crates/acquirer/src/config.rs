@@ -49,6 +49,9 @@ pub struct AcquirerConfig {
     pub institution_id: String,
     /// Where terminals connect, `host:port`.
     pub listen: String,
+    /// Bounds of the terminal-facing server (`[server]`, docs/operations.md).
+    #[serde(default)]
+    pub server: host::ServerLimits,
     /// `sqlite:PATH` (relative to the config file), `sqlite::memory:`, or `postgres://…#schema`.
     /// The merchants registry keeps its tables (`merchants_*`) in the same database.
     #[serde(default = "default_database")]
@@ -309,6 +312,7 @@ impl AcquirerConfig {
         for (prefix, organisation) in &pos.card_organisations {
             out.push_str(&format!("{} = {}\n", quote(prefix), quote(organisation)));
         }
+        out.push_str(&self.server.to_toml());
         out
     }
 }
@@ -399,6 +403,7 @@ impl Settings {
             .listen
             .parse()
             .map_err(|_| error(format!("listen {:?} is not an address such as 127.0.0.1:9300", config.listen)))?;
+        config.server.check().map_err(error)?;
         if config.database.trim().is_empty() {
             return Err(error("database is empty"));
         }

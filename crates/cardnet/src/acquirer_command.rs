@@ -85,6 +85,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
 /// and terminal registry is the one in the same database.
 pub async fn serve(config_path: &Path) -> Result<(), CliError> {
     let config = acquirer::AcquirerConfig::load(config_path).map_err(CliError::bad_input)?;
+    let limits = config.server;
     let hsm = hsm::SoftHsm::from_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
     let hsm: Arc<dyn SecurityModule> = Arc::new(hsm);
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
@@ -100,15 +101,25 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
         .map_err(failure)?
     };
     let acquirer = opened.map_err(failure)?;
-    let server =
-        acquirer::AcquirerServer::start(acquirer, clock, acquirer::ServerOptions::default()).await.map_err(failure)?;
+    let options = acquirer::ServerOptions { server: limits.server_config(), ..acquirer::ServerOptions::default() };
+    let server = acquirer::AcquirerServer::start(acquirer, clock, options).await.map_err(failure)?;
     eprintln!(
         "cardnet acquirer {} listening for terminals on {} (switch {}); Ctrl-C stops it",
         server.acquirer().settings().institution_id,
         server.local_addr(),
         server.acquirer().settings().switch_endpoint
     );
-    crate::serve_command::stop_signal().await;
+    let report = crate::stats_command::report(
+        "acquirer",
+        server.local_addr(),
+        server.stats(),
+        config_path,
+        limits.stats_interval_ms,
+    );
+    tokio::select! {
+        () = crate::serve_command::stop_signal() => {}
+        () = report => {}
+    }
     eprintln!("cardnet acquirer: stopping (answering what is in flight, signing off)");
     server.shutdown().await;
     Ok(())

@@ -126,6 +126,7 @@ pub fn run(command: IssuerCommand) -> Result<(), CliError> {
 /// `cardnet serve issuer --config FILE`: run the issuer host until Ctrl-C or SIGTERM.
 pub async fn serve(config_path: &Path) -> Result<(), CliError> {
     let config = IssuerConfig::load(config_path)?;
+    let limits = config.server;
     // Opening touches the databases: off the async threads (the PostgreSQL client blocks).
     let issuer = tokio::task::spawn_blocking(move || Issuer::open_with_lmk_file(&config))
         .await
@@ -133,10 +134,16 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
     let issuer = Arc::new(issuer);
     let address = issuer.settings().listen;
     let institution = issuer.settings().institution_id.clone();
-    issuer::server::bind_and_serve(issuer, address, crate::serve_command::stop_signal(), |bound| {
+    let config_path = config_path.to_owned();
+    let on_listening = move |bound, stats: Arc<transport::ServerStats>| {
         eprintln!("cardnet issuer {institution}: listening on {bound} (Ctrl-C stops)");
-    })
-    .await?;
+        // Ends with the process: the counters are reported until the server returns.
+        tokio::spawn(async move {
+            crate::stats_command::report("issuer", bound, &stats, &config_path, limits.stats_interval_ms).await;
+        });
+    };
+    let stop = crate::serve_command::stop_signal();
+    issuer::server::bind_and_serve(issuer, address, limits.server_config(), stop, on_listening).await?;
     Ok(())
 }
 

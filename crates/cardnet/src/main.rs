@@ -15,6 +15,7 @@ mod network_command;
 mod output;
 mod pos_command;
 mod serve_command;
+mod stats_command;
 mod switch_command;
 mod terminal_command;
 
@@ -51,6 +52,9 @@ enum Command {
     /// Run a party's server: `cardnet serve switch --config FILE`.
     #[command(subcommand)]
     Serve(serve_command::ServeCommand),
+    /// A running party's server counters (connections, refusals, timeouts, malformed frames):
+    /// `cardnet stats --config FILE [--json]`, from the stats file `cardnet serve` rewrites.
+    Stats(stats_command::StatsArgs),
     /// The issuer host's set-up and its cards: `cardnet issuer init`, `cardnet issuer card issue|list|block|unblock`.
     #[command(subcommand)]
     Issuer(issuer_command::IssuerCommand),
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
         Command::Crypto(command) => crypto_command::run(command),
         Command::Bench(command) => bench_command::run(command),
         Command::Serve(command) => serve_command::run(command),
+        Command::Stats(args) => stats_command::run(args),
         Command::Switch(command) => switch_command::run(command),
         Command::Issuer(command) => issuer_command::run(command),
         Command::Network(command) => network_command::run(command),

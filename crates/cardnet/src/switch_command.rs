@@ -120,6 +120,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
 /// Run the switch configured in `config_path` until Ctrl-C (or SIGTERM on Unix).
 pub async fn serve(config_path: &Path) -> Result<(), CliError> {
     let config = switch::SwitchConfig::load(config_path).map_err(CliError::bad_input)?;
+    let limits = config.server;
     let hsm = hsm::SoftHsm::from_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
     let hsm: Arc<dyn SecurityModule> = Arc::new(hsm);
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
@@ -127,14 +128,25 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
         .await
         .map_err(failure)?
         .map_err(failure)?;
-    let server = switch::SwitchServer::start(switch, clock, switch::ServerOptions::default()).await.map_err(failure)?;
+    let options = switch::ServerOptions { server: limits.server_config(), ..switch::ServerOptions::default() };
+    let server = switch::SwitchServer::start(switch, clock, options).await.map_err(failure)?;
     eprintln!(
         "cardnet switch {} listening on {} ({} issuers); Ctrl-C stops it",
         server.switch().directory().institution_id,
         server.local_addr(),
         server.switch().directory().issuers().len()
     );
-    run_until_stopped(&server).await;
+    let report = crate::stats_command::report(
+        "switch",
+        server.local_addr(),
+        server.stats(),
+        config_path,
+        limits.stats_interval_ms,
+    );
+    tokio::select! {
+        () = run_until_stopped(&server) => {}
+        () = report => {}
+    }
     eprintln!("cardnet switch: stopping (answering what is in flight, signing off)");
     server.shutdown().await;
     Ok(())

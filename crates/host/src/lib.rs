@@ -1,7 +1,7 @@
 //! What every party host (switch, issuer, acquirer) does the same way around its core: read its
 //! configuration file, resolve the paths in it, write private files, quote TOML when it writes a
-//! configuration, run core calls on the blocking pool, and connect and send over its outbound
-//! links. Each party keeps its own configuration types and error messages; only the mechanics
+//! configuration, run core calls on the blocking pool, connect and send over its outbound
+//! links, and bound its listening server (the `[server]` section). Each party keeps its own configuration types and error messages; only the mechanics
 //! live here, one idea per module.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -12,10 +12,12 @@ pub mod connector;
 pub mod link;
 pub mod paths;
 pub mod private_file;
+pub mod server_limits;
 pub mod toml_text;
 
 pub use blocking::blocking;
 pub use connector::EndpointConnector;
 pub use link::{LinkFailure, request_if_ready};
 pub use private_file::write_private;
+pub use server_limits::ServerLimits;
 pub use toml_text::quote;

@@ -67,6 +67,9 @@ pub struct IssuerConfig {
     pub institution_id: String,
     /// Where the switch connects, `host:port`.
     pub listen: String,
+    /// Bounds of the listening server (`[server]`, docs/operations.md).
+    #[serde(default)]
+    pub server: host::ServerLimits,
     /// The card database and authorization journal: `sqlite:PATH` (relative to the config
     /// file), `sqlite::memory:`, or `postgres://…#schema`.
     #[serde(default = "default_database")]
@@ -380,6 +383,7 @@ impl IssuerConfig {
             line(format!("pin_verification = {}", quote(product.pin_verification.name())));
             line(format!("chip_swipe = {}", quote(product.chip_swipe.name())));
         }
+        out.push_str(&self.server.to_toml());
         out
     }
 }
@@ -455,6 +459,7 @@ impl Settings {
         let Ok(listen) = config.listen.parse::<SocketAddr>() else {
             return bad(format!("listen {:?} is not an address such as 127.0.0.1:9200", config.listen));
         };
+        config.server.check().map_err(IssuerError::config)?;
         if config.database.trim().is_empty() || config.ledger.trim().is_empty() {
             return bad("database and ledger must name a store".into());
         }

@@ -116,6 +116,7 @@ pub fn config_with_link_keys(
     let config = IssuerConfig {
         institution_id: institution_id.to_owned(),
         listen: LISTEN.to_owned(),
+        server: host::ServerLimits::default(),
         database: database.to_owned(),
         ledger: ledger.to_owned(),
         lmk_file: lmk_file.to_owned(),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iso8583::{Envelope, Message};
-use transport::{Handler, Listener, NetMgmt, Server, ServerConfig};
+use transport::{Handler, Listener, NetMgmt, Server, ServerConfig, ServerStats};
 
 use crate::issuer::Issuer;
 use crate::limits::EXPIRY_SWEEP_INTERVAL_MS;
@@ -47,6 +47,16 @@ pub fn server(issuer: Arc<Issuer>, config: ServerConfig) -> Server<NetMgmt<Issue
 /// and return. Expired holds are released every [`EXPIRY_SWEEP_INTERVAL_MS`].
 pub async fn serve<L: Listener>(issuer: Arc<Issuer>, listener: L, shutdown: impl Future<Output = ()>) {
     let server = server(Arc::clone(&issuer), ServerConfig::default());
+    run(server, issuer, listener, shutdown).await;
+}
+
+/// [`serve`] with a server already built (its bounds chosen, its counters shared).
+async fn run<L: Listener>(
+    server: Server<NetMgmt<IssuerHandler>>,
+    issuer: Arc<Issuer>,
+    listener: L,
+    shutdown: impl Future<Output = ()>,
+) {
     let serving = server.serve(listener);
     tokio::pin!(serving);
     tokio::pin!(shutdown);
@@ -72,16 +82,18 @@ pub async fn serve<L: Listener>(issuer: Arc<Issuer>, listener: L, shutdown: impl
     }
 }
 
-/// Bind `address`, tell `on_listening` the bound address (port 0 picks one), and
-/// [`serve`] until `shutdown`.
+/// Bind `address`, tell `on_listening` the bound address (port 0 picks one) and the server's
+/// counters, and serve with `config`'s bounds until `shutdown`.
 pub async fn bind_and_serve(
     issuer: Arc<Issuer>,
     address: SocketAddr,
+    config: ServerConfig,
     shutdown: impl Future<Output = ()>,
-    on_listening: impl FnOnce(SocketAddr),
+    on_listening: impl FnOnce(SocketAddr, Arc<ServerStats>),
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await?;
-    on_listening(listener.local_addr()?);
-    serve(issuer, listener, shutdown).await;
+    let server = server(Arc::clone(&issuer), config);
+    on_listening(listener.local_addr()?, server.stats_handle());
+    run(server, issuer, listener, shutdown).await;
     Ok(())
 }

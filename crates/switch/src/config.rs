@@ -50,6 +50,9 @@ pub struct SwitchConfig {
     pub institution_id: String,
     /// Where acquirers connect, `host:port` (`127.0.0.1:0` picks a free port).
     pub listen: String,
+    /// Bounds of the listening server (`[server]`, docs/operations.md).
+    #[serde(default)]
+    pub server: host::ServerLimits,
     /// `sqlite:PATH` (the default, relative to the config file), `sqlite::memory:`, or
     /// `postgres://…#schema`.
     #[serde(default = "default_database")]
@@ -308,6 +311,7 @@ impl SwitchConfig {
             out.push_str(&format!("prefix = {}\n", quote(&bin.prefix)));
             out.push_str(&format!("issuer = {}\n", quote(&bin.issuer)));
         }
+        out.push_str(&self.server.to_toml());
         out
     }
 }
@@ -420,6 +424,7 @@ impl Directory {
             .listen
             .parse()
             .map_err(|_| error(format!("listen {:?} is not an address such as 127.0.0.1:9100", config.listen)))?;
+        config.server.check().map_err(error)?;
         if config.database.trim().is_empty() {
             return Err(error("database is empty"));
         }

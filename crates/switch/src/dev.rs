@@ -151,6 +151,7 @@ pub fn network(
     let config = SwitchConfig {
         institution_id: SWITCH_ID.to_owned(),
         listen: listen.to_owned(),
+        server: host::ServerLimits::default(),
         database: database.to_owned(),
         lmk_file: lmk_file.to_owned(),
         dek: dek.block().to_owned(),

@@ -75,8 +75,15 @@ impl Pos {
 
     /// Connect to the primary, else the backup (and say so).
     async fn connect(&mut self) -> Result<()> {
-        if self.link.is_some() {
-            return Ok(());
+        if let Some(link) = self.link.as_mut() {
+            // Hosts close links idle past their idle timeout (docs/operations.md). Look without
+            // waiting: a link the host closed is opened again here, rather than the next request
+            // going out on it and timing out into a 98 reversal. A late frame read here is an
+            // answer no request is waiting for, which `exchange` would skip too.
+            match futures_util::FutureExt::now_or_never(link.next()) {
+                None | Some(Some(Ok(_))) => return Ok(()),
+                Some(None | Some(Err(_))) => self.link = None,
+            }
         }
         let config = self.terminal.config();
         let connect_timeout = Duration::from_millis(config.connect_timeout_ms);

@@ -127,6 +127,10 @@ impl Handler for FakeHost {
 }
 
 async fn start_host() -> (FakeHost, String) {
+    start_host_with(ServerConfig::default()).await
+}
+
+async fn start_host_with(server_config: ServerConfig) -> (FakeHost, String) {
     let host = FakeHost {
         mode: Arc::new(Mutex::new(Mode::Normal)),
         seen: Arc::new(Mutex::new(Vec::new())),
@@ -134,7 +138,7 @@ async fn start_host() -> (FakeHost, String) {
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
-    let server = Arc::new(Server::new(iso8583::builtin::cup_pos(), host.clone(), ServerConfig::default()));
+    let server = Arc::new(Server::new(iso8583::builtin::cup_pos(), host.clone(), server_config));
     tokio::spawn(async move { server.serve(listener).await });
     (host, address)
 }
@@ -283,6 +287,24 @@ async fn a_timed_out_sale_is_reversed_98_before_the_next_one_even_after_a_restar
     let next_sale = seen.iter().position(|(mti, t, _)| mti == "0200" && *t == next.trace);
     assert!(reversal.is_some() && reversal < next_sale, "{seen:?}");
     assert_eq!(seen.iter().filter(|(mti, _, _)| mti == "0400").count(), 1, "sent exactly once");
+}
+
+/// The host closes a link idle past its idle timeout (a cashier's screen stays connected between
+/// sales): the next sale opens a new link instead of timing out into a 98 reversal.
+#[tokio::test]
+async fn a_link_the_host_closed_while_idle_is_reopened_for_the_next_sale() {
+    let (host, address) = start_host_with(ServerConfig { idle_timeout_ms: 100, ..ServerConfig::default() }).await;
+    let dir = dir("idle");
+    let config = config(&dir, &address, None);
+    let mut pos = open(&config);
+    assert!(pos.sign_on().await.unwrap().approved);
+    // Past the host's idle timeout: it has closed the link.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let outcome = pos.transact(&sale(300)).await.unwrap();
+    assert!(outcome.approved, "{outcome:?}");
+    assert!(pos.terminal().pending_reversal().unwrap().is_none());
+    let seen = host.seen.lock().unwrap().clone();
+    assert!(!seen.iter().any(|(mti, _, _)| mti == "0400"), "nothing to reverse: {seen:?}");
 }
 
 #[tokio::test]

@@ -5,6 +5,8 @@
 //! * [`server::Server`] accepts connections from any [`server::Listener`] (TCP, or an in-memory
 //!   or simulated network), handles requests on a connection concurrently up to a bound, and
 //!   answers a malformed request with a format error (39 = 30) instead of closing the connection.
+//!   Connections are bounded in all and per peer address, closed when idle, mid-frame too long
+//!   (slowloris) or sending only garbage ([`limits`]); [`stats::ServerStats`] counts all of it.
 //! * [`client::Client`] sends requests over one connection and matches responses by a
 //!   configurable key; responses that match nothing are surfaced as events, never dropped silently.
 //! * [`session::Session`] keeps a client link up: connect (through any `Connector`), sign on
@@ -22,11 +24,16 @@
 
 pub mod client;
 pub mod codec;
+mod connection;
 pub mod error;
+pub mod limits;
 mod log;
+mod log_budget;
 pub mod netmgmt;
+mod peers;
 pub mod server;
 pub mod session;
+pub mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
 
@@ -34,5 +41,6 @@ pub use client::{Client, ClientConfig, MatchKey, MatchKeyFn, UnmatchedEvent};
 pub use codec::FrameCodec;
 pub use error::TransportError;
 pub use netmgmt::{Institution, NetMgmt, NetworkCode};
-pub use server::{Handler, Listener, Server, ServerConfig, ServerStats};
+pub use server::{Handler, Listener, Server, ServerConfig};
 pub use session::{Connector, Session, SessionConfig, SessionState, TcpConnector};
+pub use stats::{ServerStats, StatsSnapshot};

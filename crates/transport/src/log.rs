@@ -23,7 +23,35 @@ pub(crate) fn exchange(request: &Message, response: Option<&Message>, latency: D
     );
 }
 
-/// Log a frame that did not decode: where and why (the error never carries field values).
-pub(crate) fn malformed(error: &iso8583::Error, answered: bool) {
-    tracing::warn!(target: "cardnet::transport", error = %error, answered, "malformed message");
+/// Log a frame that did not decode: who sent it, where and why (the error never carries field
+/// values).
+pub(crate) fn malformed(peer_address: Option<std::net::SocketAddr>, error: &iso8583::Error, answered: bool) {
+    tracing::warn!(target: "cardnet::transport", peer = %peer(peer_address), error = %error, answered, "malformed message");
+}
+
+/// The peer as log lines show it: its address, or `-` for a stream without one (in memory).
+pub(crate) fn peer(peer: Option<std::net::SocketAddr>) -> String {
+    peer.map_or_else(|| "-".to_owned(), |address| address.to_string())
+}
+
+/// A connection closed on accept: which limit, and who.
+pub(crate) fn refused(peer_address: Option<std::net::SocketAddr>, limit: &str) {
+    tracing::warn!(target: "cardnet::transport", peer = %peer(peer_address), limit, "connection refused: {limit} limit reached");
+}
+
+/// Refused connections counted but not logged one by one.
+pub(crate) fn refused_summary(count: u64, over: Duration) {
+    tracing::warn!(target: "cardnet::transport", count, "{count} more connections refused in the last {} s", over.as_secs().max(1));
+}
+
+/// Malformed frames on one connection counted but not logged one by one.
+pub(crate) fn malformed_summary(peer_address: Option<std::net::SocketAddr>, count: u64, over: Duration) {
+    tracing::warn!(
+        target: "cardnet::transport",
+        peer = %peer(peer_address),
+        count,
+        "peer {}: {count} malformed frames in the last {} s",
+        peer(peer_address),
+        over.as_secs().max(1)
+    );
 }

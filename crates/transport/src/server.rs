@@ -1,38 +1,50 @@
 //! The server side: accept connections, decode frames, call a [`Handler`], write responses.
 //!
-//! Each connection has one reader loop and one writer task. The reader takes an in-flight permit
-//! before reading the next frame, so at most `in_flight_max` requests per connection are being
-//! handled at once and a client sending faster than we answer is slowed down by TCP itself
-//! (backpressure) rather than by a growing queue. Responses go out as they complete, in any order.
+//! The accept loop bounds connections twice: `connections_max` in all, and
+//! `connections_per_peer_max` from one IP address, so one peer cannot lock everyone else out.
+//! A refused connection is closed at once and logged with its peer (at a bounded rate).
+//!
+//! Each connection (`connection.rs`) has one reader loop and one writer task. The reader takes an
+//! in-flight permit before reading the next frame, so at most `in_flight_max` requests per
+//! connection are being handled at once and a client sending faster than we answer is slowed
+//! down by TCP itself (backpressure) rather than by a growing queue. Responses go out as they
+//! complete, in any order.
 //!
 //! A frame that does not decode is answered with a format error (39 = 30) when its MTI can be
-//! read and it is a request; otherwise it is dropped and counted. Neither closes the connection.
-//! Only a lost frame boundary (unreadable or oversize length prefix) or an I/O error does.
+//! read and it is a request; otherwise it is dropped and counted. Neither closes the connection;
+//! `malformed_streak_max` of them in a row do. So do a lost frame boundary (unreadable or
+//! oversize length prefix), an I/O error, the idle timeout and the frame read deadline.
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use iso8583::{Envelope, Message, Mti, Spec};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedWrite;
 
 use crate::codec::FrameCodec;
+use crate::error::TransportError;
+use crate::log_budget::LogBudget;
+use crate::peers::PeerSlots;
+pub use crate::stats::{ServerStats, StatsSnapshot};
 
-/// Default bound on requests handled concurrently on one connection.
-pub const IN_FLIGHT_MAX_DEFAULT: usize = 256;
-/// Default bound on encoded responses waiting for the writer of one connection.
-pub const WRITE_QUEUE_MAX_DEFAULT: usize = 256;
-/// Default bound on connections served at once; further ones are closed on accept.
-pub const CONNECTIONS_MAX_DEFAULT: usize = 1024;
+use crate::limits::{
+    ACCEPT_RETRY_DELAY_MS, CONNECTIONS_PER_PEER_MAX_DEFAULT, FRAME_READ_TIMEOUT_MS_DEFAULT, IDLE_TIMEOUT_MS_DEFAULT,
+    KEEPALIVE_IDLE_MS_DEFAULT, MALFORMED_STREAK_MAX_DEFAULT, REFUSED_LOG_INTERVAL_MS, REFUSED_LOGS_PER_INTERVAL,
+    WRITE_TIMEOUT_MS,
+};
+pub use crate::limits::{CONNECTIONS_MAX_DEFAULT, IN_FLIGHT_MAX_DEFAULT, WRITE_QUEUE_MAX_DEFAULT};
+
 /// Pause after a failed accept (for example out of file descriptors), so the loop does not spin.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(ACCEPT_RETRY_DELAY_MS);
 /// Fields echoed in a format-error response, when the malformed request let us read them.
 const FORMAT_ERROR_ECHO: [u8; 5] = [7, 11, 32, 41, 42];
 /// Response code of a format error.
@@ -48,6 +60,17 @@ pub trait Handler: Send + Sync + 'static {
 pub trait Listener: Send + 'static {
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     fn accept(&mut self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+
+    /// The peer's address, for the per-peer limit and log lines; `None` where there is none
+    /// (in-memory streams), and such connections only count toward the global limit.
+    fn peer_addr(_stream: &Self::Stream) -> Option<SocketAddr> {
+        None
+    }
+
+    /// Turn on TCP keepalive (probes after `idle` without traffic) where there is TCP.
+    fn set_keepalive(_stream: &Self::Stream, _idle: Duration) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Listener for tokio::net::TcpListener {
@@ -59,6 +82,17 @@ impl Listener for tokio::net::TcpListener {
         stream.set_nodelay(true)?;
         Ok(stream)
     }
+
+    fn peer_addr(stream: &tokio::net::TcpStream) -> Option<SocketAddr> {
+        stream.peer_addr().ok()
+    }
+
+    fn set_keepalive(stream: &tokio::net::TcpStream, idle: Duration) -> io::Result<()> {
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(idle)
+            .with_interval(Duration::from_millis(crate::limits::KEEPALIVE_INTERVAL_MS));
+        socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +103,16 @@ pub struct ServerConfig {
     pub write_queue_max: usize,
     /// Connections served at once; one more is closed as soon as it is accepted.
     pub connections_max: usize,
+    /// Connections served at once from one peer IP address (when the listener knows it).
+    pub connections_per_peer_max: usize,
+    /// No complete frame, and nothing in flight, for this long closes the connection.
+    pub idle_timeout_ms: u64,
+    /// A frame whose first byte arrived must be complete within this long (slowloris).
+    pub frame_read_timeout_ms: u64,
+    /// TCP keepalive idle time on accepted connections (listeners that have TCP underneath).
+    pub keepalive_idle_ms: u64,
+    /// Malformed frames in a row that close the connection (one malformed frame never does).
+    pub malformed_streak_max: u32,
 }
 
 impl Default for ServerConfig {
@@ -77,40 +121,27 @@ impl Default for ServerConfig {
             in_flight_max: IN_FLIGHT_MAX_DEFAULT,
             write_queue_max: WRITE_QUEUE_MAX_DEFAULT,
             connections_max: CONNECTIONS_MAX_DEFAULT,
+            connections_per_peer_max: CONNECTIONS_PER_PEER_MAX_DEFAULT,
+            idle_timeout_ms: IDLE_TIMEOUT_MS_DEFAULT,
+            frame_read_timeout_ms: FRAME_READ_TIMEOUT_MS_DEFAULT,
+            keepalive_idle_ms: KEEPALIVE_IDLE_MS_DEFAULT,
+            malformed_streak_max: MALFORMED_STREAK_MAX_DEFAULT,
         }
     }
 }
 
-/// Counters, readable while the server runs.
-#[derive(Debug, Default)]
-pub struct ServerStats {
-    pub connections: AtomicU64,
-    pub requests: AtomicU64,
-    pub responses: AtomicU64,
-    /// Malformed requests answered with 39 = 30.
-    pub format_errors: AtomicU64,
-    /// Frames that did not decode and could not be answered.
-    pub dropped_frames: AtomicU64,
-    /// Handler responses that did not encode (a handler bug); nothing is sent for them.
-    pub encode_errors: AtomicU64,
-    /// Connections closed because the frame boundary was lost or the socket failed.
-    pub connection_errors: AtomicU64,
-    pub accept_errors: AtomicU64,
-    /// Connections closed on accept because `connections_max` were already being served.
-    pub refused_connections: AtomicU64,
-}
-
-struct Inner<H> {
-    spec: Arc<Spec>,
-    handler: H,
-    config: ServerConfig,
-    stats: ServerStats,
-    shutdown: watch::Sender<bool>,
+pub(crate) struct Inner<H> {
+    pub(crate) spec: Arc<Spec>,
+    pub(crate) handler: H,
+    pub(crate) config: ServerConfig,
+    pub(crate) stats: Arc<ServerStats>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    peers: Arc<PeerSlots>,
 }
 
 /// An ISO 8583 server. Cheap to clone; clones share handler, counters and shutdown.
 pub struct Server<H> {
-    inner: Arc<Inner<H>>,
+    pub(crate) inner: Arc<Inner<H>>,
 }
 
 impl<H> Clone for Server<H> {
@@ -125,13 +156,24 @@ impl<H: Handler> Server<H> {
             in_flight_max: config.in_flight_max.max(1),
             write_queue_max: config.write_queue_max.max(1),
             connections_max: config.connections_max.max(1),
+            connections_per_peer_max: config.connections_per_peer_max.max(1),
+            idle_timeout_ms: config.idle_timeout_ms.max(1),
+            frame_read_timeout_ms: config.frame_read_timeout_ms.max(1),
+            keepalive_idle_ms: config.keepalive_idle_ms.max(1),
+            malformed_streak_max: config.malformed_streak_max.max(1),
         };
         let (shutdown, _) = watch::channel(false);
-        Server { inner: Arc::new(Inner { spec, handler, config, stats: ServerStats::default(), shutdown }) }
+        let peers = PeerSlots::new(config.connections_per_peer_max);
+        Server { inner: Arc::new(Inner { spec, handler, config, stats: Arc::default(), shutdown, peers }) }
     }
 
     pub fn stats(&self) -> &ServerStats {
         &self.inner.stats
+    }
+
+    /// The counters, shared: for a task that reports them while the server runs.
+    pub fn stats_handle(&self) -> Arc<ServerStats> {
+        Arc::clone(&self.inner.stats)
     }
 
     /// Stop accepting and reading; in-flight requests are finished and answered, then every
@@ -144,17 +186,21 @@ impl<H: Handler> Server<H> {
     pub async fn serve<L: Listener>(&self, mut listener: L) {
         let mut shutdown = self.inner.shutdown.subscribe();
         let mut connections = JoinSet::new();
+        let mut refused_log = LogBudget::new(Duration::from_millis(REFUSED_LOG_INTERVAL_MS), REFUSED_LOGS_PER_INTERVAL);
         loop {
             tokio::select! {
                 _ = stopped(&mut shutdown) => break,
                 accepted = listener.accept() => match accepted {
-                    Ok(stream) if connections.len() >= self.inner.config.connections_max => {
-                        self.inner.stats.refused_connections.fetch_add(1, Ordering::Relaxed);
-                        drop(stream);
-                    }
                     Ok(stream) => {
-                        let server = self.clone();
-                        connections.spawn(async move { server.serve_connection(stream).await });
+                        if let Err(limit) = self.admit::<L>(stream, &mut connections) {
+                            let verdict = refused_log.event(tokio::time::Instant::now());
+                            if let Some((count, over)) = verdict.summary {
+                                crate::log::refused_summary(count, over);
+                            }
+                            if verdict.log {
+                                crate::log::refused(limit.peer, limit.name);
+                            }
+                        }
                     }
                     Err(_) => {
                         self.inner.stats.accept_errors.fetch_add(1, Ordering::Relaxed);
@@ -168,125 +214,89 @@ impl<H: Handler> Server<H> {
         while connections.join_next().await.is_some() {}
     }
 
-    /// Serve one connection until the peer closes it, it fails, or the server shuts down.
-    pub async fn serve_connection<S>(&self, stream: S)
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
+    /// Serve `stream` unless a connection limit is reached (then it is closed by dropping it):
+    /// the global `connections_max`, then `connections_per_peer_max` for its IP address.
+    fn admit<L: Listener>(&self, stream: L::Stream, connections: &mut JoinSet<()>) -> Result<(), Refused> {
         let inner = &self.inner;
-        inner.stats.connections.fetch_add(1, Ordering::Relaxed);
-        let codec = match FrameCodec::new(inner.spec.framing.clone()) {
-            Ok(codec) => codec,
-            Err(_) => {
-                inner.stats.connection_errors.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        };
-        let (read_half, write_half) = tokio::io::split(stream);
-        let mut reader = FramedRead::new(read_half, codec.clone());
-        let (responses, queue) = mpsc::channel::<Bytes>(inner.config.write_queue_max);
-        let writer = tokio::spawn(write_loop(FramedWrite::new(write_half, codec), queue));
-        let permits = Arc::new(Semaphore::new(inner.config.in_flight_max));
-        let mut shutdown = inner.shutdown.subscribe();
-        loop {
-            let permit = tokio::select! {
-                permit = Arc::clone(&permits).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-                _ = stopped(&mut shutdown) => break,
-            };
-            let frame = tokio::select! {
-                frame = reader.next() => frame,
-                _ = stopped(&mut shutdown) => break,
-            };
-            match frame {
-                None => break,
-                Some(Err(_)) => {
-                    inner.stats.connection_errors.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
-                Some(Ok(frame)) => {
-                    let server = self.clone();
-                    let responses = responses.clone();
-                    tokio::spawn(async move {
-                        if let Some(response) = server.respond(&frame).await {
-                            // A closed writer means the connection is gone; nothing to answer.
-                            if responses.send(response).await.is_ok() {
-                                server.inner.stats.responses.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        drop(permit);
-                    });
-                }
-            }
+        let peer = L::peer_addr(&stream);
+        if connections.len() >= inner.config.connections_max {
+            inner.stats.refused_connections.fetch_add(1, Ordering::Relaxed);
+            return Err(Refused { peer, name: "global" });
         }
-        // Drain: every permit back means every in-flight request has queued its response.
-        let all = u32::try_from(inner.config.in_flight_max).unwrap_or(u32::MAX);
-        let _ = permits.acquire_many(all).await;
-        drop(responses);
-        let _ = writer.await;
-    }
-
-    async fn respond(&self, frame: &[u8]) -> Option<Bytes> {
-        let inner = &self.inner;
-        match iso8583::decode_framed(&inner.spec, frame) {
-            Ok((envelope, message)) => {
-                inner.stats.requests.fetch_add(1, Ordering::Relaxed);
-                let started = std::time::Instant::now();
-                let request = tracing::enabled!(tracing::Level::INFO).then(|| message.clone());
-                let answer = inner.handler.handle(envelope, message).await;
-                if let Some(request) = &request {
-                    crate::log::exchange(request, answer.as_ref().map(|(_, m)| m), started.elapsed());
-                }
-                let (envelope, message) = answer?;
-                match iso8583::encode_framed(&message, &envelope) {
-                    Ok(frame) => Some(Bytes::from(frame)),
-                    Err(_) => {
-                        inner.stats.encode_errors.fetch_add(1, Ordering::Relaxed);
-                        None
-                    }
-                }
-            }
-            Err(error) => match format_error(&inner.spec, frame) {
-                Some(response) => {
-                    inner.stats.format_errors.fetch_add(1, Ordering::Relaxed);
-                    crate::log::malformed(&error, true);
-                    Some(response)
-                }
+        let slot = match peer {
+            Some(address) => match inner.peers.take(address.ip()) {
+                Some(slot) => Some(slot),
                 None => {
-                    inner.stats.dropped_frames.fetch_add(1, Ordering::Relaxed);
-                    crate::log::malformed(&error, false);
-                    None
+                    inner.stats.refused_per_peer.fetch_add(1, Ordering::Relaxed);
+                    return Err(Refused { peer, name: "per-peer" });
                 }
             },
+            None => None,
+        };
+        // Keepalive only finds dead peers sooner; a socket that refuses it is still served.
+        if let Err(error) = L::set_keepalive(&stream, Duration::from_millis(inner.config.keepalive_idle_ms)) {
+            tracing::debug!(target: "cardnet::transport", peer = %crate::log::peer(peer), %error, "no TCP keepalive");
         }
+        let server = self.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            server.serve_peer(stream, peer).await;
+        });
+        Ok(())
     }
+}
+
+/// A connection closed on accept: who, and which limit.
+struct Refused {
+    peer: Option<SocketAddr>,
+    name: &'static str,
 }
 
 /// Resolves once shutdown is requested (or the server is gone). Returns nothing so no watch
 /// guard is held across an await.
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
+/// How the writer of a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteEnd {
+    /// The queue closed: everything queued was written.
+    Drained,
+    /// The socket failed.
+    Failed,
+    /// The peer did not take our bytes for [`WRITE_TIMEOUT_MS`].
+    TimedOut,
+}
+
 /// Write queued frames, flushing only when the queue is momentarily empty so bursts of responses
-/// share system calls.
-async fn write_loop<W: AsyncWrite + Unpin>(mut sink: FramedWrite<W, FrameCodec>, mut queue: mpsc::Receiver<Bytes>) {
+/// share system calls. Every write is bounded by [`WRITE_TIMEOUT_MS`]: a peer that stops reading
+/// ends the writer, and the reader notices the closed queue and closes the connection.
+pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
+    mut sink: FramedWrite<W, FrameCodec>,
+    mut queue: mpsc::Receiver<Bytes>,
+) -> WriteEnd {
+    let limit = Duration::from_millis(WRITE_TIMEOUT_MS);
+    let bounded = |result: Result<Result<(), TransportError>, tokio::time::error::Elapsed>| match result {
+        Ok(Ok(())) => None,
+        Ok(Err(_)) => Some(WriteEnd::Failed),
+        Err(_) => Some(WriteEnd::TimedOut),
+    };
     while let Some(frame) = queue.recv().await {
-        if sink.feed(frame).await.is_err() {
-            return;
+        if let Some(end) = bounded(tokio::time::timeout(limit, sink.feed(frame)).await) {
+            return end;
         }
         while let Ok(frame) = queue.try_recv() {
-            if sink.feed(frame).await.is_err() {
-                return;
+            if let Some(end) = bounded(tokio::time::timeout(limit, sink.feed(frame)).await) {
+                return end;
             }
         }
-        if sink.flush().await.is_err() {
-            return;
+        if let Some(end) = bounded(tokio::time::timeout(limit, sink.flush()).await) {
+            return end;
         }
     }
-    let _ = sink.close().await;
+    let _ = tokio::time::timeout(limit, sink.close()).await;
+    WriteEnd::Drained
 }
 
 /// The format-error response to a frame that did not decode: response MTI, the echo fields that

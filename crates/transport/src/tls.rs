@@ -113,6 +113,14 @@ impl<L: Listener> Listener for TlsListener<L> {
             }
         }
     }
+
+    fn peer_addr(stream: &Self::Stream) -> Option<std::net::SocketAddr> {
+        L::peer_addr(stream.get_ref().0)
+    }
+
+    fn set_keepalive(stream: &Self::Stream, idle: Duration) -> io::Result<()> {
+        L::set_keepalive(stream.get_ref().0, idle)
+    }
 }
 
 /// A session [`Connector`] that completes a TLS handshake over `inner`'s stream, verifying the

@@ -1,26 +1,13 @@
 //! One log line per message exchange, with the PAN masked and nothing secret in it.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
+
+use common::Captured;
 
 use iso8583::{Envelope, Message, Mti};
 use transport::{Client, ClientConfig, Handler, Server, ServerConfig};
-
-/// Collects everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 struct Approve;
 
@@ -36,14 +23,8 @@ impl Handler for Approve {
 #[tokio::test]
 async fn a_line_per_exchange_with_the_pan_masked_and_no_secrets() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
     // The test runtime is single-threaded, so the server's tasks log on this thread too.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = captured.install();
 
     let spec = iso8583::builtin::network();
     let server = Server::new(spec.clone(), Approve, ServerConfig::default());

@@ -2,12 +2,15 @@
 //! Most tests run on paused tokio time over in-memory pipes to an in-process `Server`; one runs
 //! over loopback TCP on the real clock.
 
+mod common;
+
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use iso8583::{Envelope, Message, Mti, Spec};
+use common::{purchase, spec};
+use iso8583::{Envelope, Message};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use transport::netmgmt::{self, NetworkCode};
@@ -16,10 +19,6 @@ use transport::{
     ClientConfig, Connector, Handler, Institution, Server, ServerConfig, Session, SessionConfig, SessionState,
     TcpConnector, TransportError,
 };
-
-fn spec() -> Arc<Spec> {
-    iso8583::builtin::network()
-}
 
 /// What the test server saw and how it behaves.
 #[derive(Default)]
@@ -139,17 +138,6 @@ fn config() -> SessionConfig {
     config.echo_idle_ms = 1_000;
     config.echo_timeout_ms = 500;
     config
-}
-
-fn purchase(stan: u32) -> Message {
-    let mut m = Message::new(spec(), Mti::parse("0200").unwrap());
-    m.set_str(3, "000000").unwrap();
-    m.set_str(4, "000000001000").unwrap();
-    m.set_str(7, "1121231500").unwrap();
-    m.set_str(11, &format!("{stan:06}")).unwrap();
-    m.set_str(32, "123456").unwrap();
-    m.set_str(41, "TERM0001").unwrap();
-    m
 }
 
 async fn wait_state(state: &mut watch::Receiver<SessionState>, want: SessionState) {

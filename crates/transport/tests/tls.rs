@@ -1,46 +1,22 @@
 //! TLS and mutual TLS over loopback TCP with rcgen certificates (rustls, ring provider).
 #![cfg(feature = "tls")]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use iso8583::{Envelope, Message, Mti, Spec};
+use common::{Approve, purchase, spec};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use transport::session::Connector;
 use transport::tls::rustls::RootCertStore;
 use transport::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use transport::tls::{TlsConnector, TlsListener, client_config, server_config};
 use transport::{
-    Client, ClientConfig, Handler, Institution, NetMgmt, Server, ServerConfig, Session, SessionConfig, TcpConnector,
+    Client, ClientConfig, Institution, NetMgmt, Server, ServerConfig, Session, SessionConfig, TcpConnector,
     TransportError,
 };
-
-fn spec() -> Arc<Spec> {
-    iso8583::builtin::network()
-}
-
-#[derive(Clone)]
-struct Approve;
-
-impl Handler for Approve {
-    async fn handle(&self, envelope: Envelope, message: Message) -> Option<(Envelope, Message)> {
-        let mut response = message.response(&[3, 4, 7, 11, 32, 41]).ok()?;
-        response.set_str(39, "00").ok()?;
-        Some((envelope.response(), response))
-    }
-}
-
-fn purchase(stan: u32) -> Message {
-    let mut m = Message::new(spec(), Mti::parse("0200").unwrap());
-    m.set_str(3, "000000").unwrap();
-    m.set_str(4, "000000001000").unwrap();
-    m.set_str(7, "1121231500").unwrap();
-    m.set_str(11, &format!("{stan:06}")).unwrap();
-    m.set_str(32, "123456").unwrap();
-    m.set_str(41, "TERM0001").unwrap();
-    m
-}
 
 type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 

@@ -1,10 +1,13 @@
 //! End-to-end: server and client over `tokio::io::duplex` and loopback TCP.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use iso8583::{Envelope, Message, Mti, Spec};
+use common::{purchase as request, spec};
+use iso8583::{Envelope, Message, Mti};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use transport::{Client, ClientConfig, Handler, Server, ServerConfig, TransportError, UnmatchedEvent};
 
@@ -48,21 +51,6 @@ async fn until(condition: impl Fn() -> bool) {
     })
     .await
     .unwrap();
-}
-
-fn spec() -> Arc<Spec> {
-    iso8583::builtin::network()
-}
-
-fn request(stan: u32) -> Message {
-    let mut m = Message::new(spec(), Mti::parse("0200").unwrap());
-    m.set_str(3, "000000").unwrap();
-    m.set_str(4, "000000001000").unwrap();
-    m.set_str(7, "1121231500").unwrap();
-    m.set_str(11, &format!("{stan:06}")).unwrap();
-    m.set_str(32, "123456").unwrap();
-    m.set_str(41, "TERM0001").unwrap();
-    m
 }
 
 fn config(timeout_ms: u64) -> ClientConfig {
