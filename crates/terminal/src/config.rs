@@ -17,8 +17,12 @@
 //! [[operators]]                      # seeds an empty journal only; change them afterwards
 //! number = "00"
 //! role = "supervisor"
-//! password = "123456"
+//! password_hash = "…"                # 32 hex digits, written by `cardnet pos init`
 //! ```
+//!
+//! A seed's `password_hash` is a keyed hash under the terminal's storage key (`seeds.rs`). A
+//! hand-written `password = "123456"` is accepted once: the terminal hashes it at power-on and
+//! rewrites the file without it.
 
 use std::path::{Path, PathBuf};
 
@@ -45,7 +49,12 @@ pub struct OperatorSeed {
     pub number: String,
     /// `supervisor` or `cashier`.
     pub role: String,
-    pub password: String,
+    /// A clear password (older files): replaced by `password_hash` at the next power-on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// The keyed hash of the password (hex), as `cardnet pos init` writes it.
+    #[serde(default)]
+    pub password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +85,10 @@ pub struct TerminalConfig {
     pub header: String,
     #[serde(default)]
     pub operators: Vec<OperatorSeed>,
+    /// The file this was read from ([`TerminalConfig::load`]): where the operators' seeds are
+    /// rewritten (clear passwords hashed, a changed password's hash replaced).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 fn scheme_default() -> String {
@@ -113,6 +126,7 @@ impl TerminalConfig {
             config.journal = base.join(&config.journal);
         }
         config.check()?;
+        config.source = Some(path.to_owned());
         Ok(config)
     }
 

@@ -33,8 +33,6 @@ pub use settlement::SettlementTotals;
 
 /// Bytes of field 64.
 const MAC_BYTES: usize = 8;
-/// Bytes of the random per-terminal salt of operator password hashes.
-const SALT_BYTES: usize = 16;
 /// Trace numbers (field 11) run 000001‥999999 and wrap.
 const TRACE_MAX: u32 = 999_999;
 /// Batch numbers (60.2) run 000001‥999999 and wrap.
@@ -204,7 +202,8 @@ impl Terminal {
         let state = match state {
             Some(state) => state,
             None => {
-                let salt = Secret::random(SALT_BYTES)?.expose().to_vec();
+                // No salt: operators are seeded from the configuration's hashes (`seeds.rs`).
+                let salt = Vec::new();
                 let state = StateRow { batch_no: 1, trace: 0, scheme: None, keys: None, sign_on_needed: true, salt };
                 self.store.db().transact(|tx| Store::save_state(tx, &state))?;
                 state
