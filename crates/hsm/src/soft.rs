@@ -367,6 +367,11 @@ impl SecurityModule for SoftHsm {
         data::keyed_hash(clear.expose(), data)
     }
 
+    fn decrypt_track(&self, tdk: &WrappedKey, track: &str) -> Result<Secret> {
+        let clear = self.open(tdk, &[KeyType::Tdk], "decrypt a track")?;
+        crate::track::decrypt(clear.expose(), track)
+    }
+
     fn translate_dukpt_pin(
         &self,
         bdk: &WrappedKey,

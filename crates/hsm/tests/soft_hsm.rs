@@ -507,3 +507,24 @@ fn lmk_file_round_trip_and_errors() {
     assert!(SoftHsm::from_lmk_file(&missing).unwrap_err().to_string().contains("missing.hex"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Scheme 004: the terminal enciphers track 2 under the TDK it loaded from field 62; the
+/// acquirer's module gives the clear track back under the TDK it keeps, and refuses the track
+/// under a key of another role.
+#[test]
+fn a_track_enciphered_by_the_terminal_is_deciphered_by_the_acquirers_module() {
+    let acquirer = module();
+    let tmk = acquirer.generate_key(KeyType::Tmk, KeyAlgorithm::Tdes2).unwrap();
+    let components = acquirer.export_components(&tmk, 2).unwrap();
+    let terminal_tmk: Vec<u8> = components[0].expose().iter().zip(components[1].expose()).map(|(a, b)| a ^ b).collect();
+    let issued = acquirer.issue_terminal_keys(&tmk, SignOnScheme::DoubleWithTdk).unwrap();
+    let keys =
+        signon::load_terminal_keys(&Secret::from_vec(terminal_tmk), SignOnScheme::DoubleWithTdk, &issued.field62)
+            .unwrap();
+    let track = "6224242900000113=28062010000000000";
+    let sent = hsm::track::encrypt(keys.tdk.as_ref().unwrap().expose(), track).unwrap();
+    assert!(!sent.contains("2806201000000000"), "the window is enciphered: {sent}");
+    let clear = acquirer.decrypt_track(issued.tdk.as_ref().unwrap(), &sent).unwrap();
+    assert_eq!(clear.expose(), track.replace('=', "D").as_bytes());
+    assert!(matches!(acquirer.decrypt_track(&issued.pik, &sent), Err(hsm::Error::KeyUsage { .. })));
+}
