@@ -865,6 +865,16 @@ impl Acquirer {
             Ok(checked) => checked,
             Err(reply) => return Ok(Step::Respond(reply)),
         };
+        // Scheme 004: tracks enciphered under the TDK are deciphered in the HSM first.
+        let clear;
+        let request = match crate::track::clear_tracks(self.hsm.as_ref(), known.state.tdk.as_ref(), request) {
+            Ok(Some(message)) => {
+                clear = message;
+                &clear
+            }
+            Ok(None) => request,
+            Err(code) => return Ok(Step::Respond(self.refuse(envelope, request, Some(&mak), code, false, now_ms))),
+        };
         let batch =
             request.get_path("60.2").ok().flatten().and_then(|v| std::str::from_utf8(v).ok()?.parse::<u32>().ok());
         if batch != Some(known.state.batch_no) {

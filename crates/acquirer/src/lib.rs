@@ -35,6 +35,7 @@ pub mod risk;
 pub mod server;
 pub mod settlement;
 mod store;
+mod track;
 
 pub use config::{AcquirerConfig, ConfigError, PosProfile, Settings};
 pub use directory::{

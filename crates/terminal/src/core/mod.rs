@@ -25,11 +25,13 @@ mod kind;
 mod operators;
 mod outcome;
 mod settlement;
+mod track;
 
 pub use kind::{Card, Entry, Kind, Original, SharedChip, TxnRequest};
 pub(crate) use operators::check_operator_seeds;
 pub use outcome::{Outcome, Outgoing, Purpose, SelfCheck, response_text};
 pub use settlement::SettlementTotals;
+use track::security_control;
 
 /// Bytes of field 64.
 const MAC_BYTES: usize = 8;
@@ -564,9 +566,12 @@ impl Terminal {
         if let Some(amount) = amount_minor {
             m.set_str(4, &format!("{amount:012}")).map_err(codec("4"))?;
         }
+        let mut track_encrypted = false;
         match (&card.track2, card.entry) {
             (Some(track2), Entry::Swipe | Entry::Chip | Entry::Contactless) => {
-                m.set_str(35, &track2.replace('=', "D")).map_err(codec("35"))?;
+                let track;
+                (track, track_encrypted) = self.track_field(track2)?;
+                m.set_str(35, &track).map_err(codec("35"))?;
             }
             _ => {
                 m.set_str(2, &card.pan).map_err(codec("2"))?;
@@ -586,7 +591,9 @@ impl Terminal {
             m.set_str(26, "12").map_err(codec("26"))?;
             let block = hsm::pinblock::encrypt_pin(PinFormat::Iso0, keys.pik.expose(), pin, Some(&card.pan))?;
             m.set(52, &block).map_err(codec("52"))?;
-            m.set_str(53, "2600000000000000").map_err(codec("53"))?;
+        }
+        if request.pin.is_some() || track_encrypted {
+            m.set_str(53, &security_control(request.pin.is_some(), track_encrypted)).map_err(codec("53"))?;
         }
         m.set_str(49, CURRENCY_CNY).map_err(codec("49"))?;
         if let Some(icc) = &icc_data {
