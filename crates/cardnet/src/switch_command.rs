@@ -67,7 +67,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
     let network = switch::dev::standard(&hsm, &args.listen, DEV_DATABASE, Path::new(LMK_FILE), &args.issuer)?;
     network.config.validate().map_err(CliError::bad_input)?;
     hsm::soft::write_lmk_file(&lmk_path, &lmk).map_err(|e| CliError::Failure(e.to_string()))?;
-    std::fs::write(&config_path, network.config.to_toml())?;
+    host::write_private(&config_path, network.config.to_toml().as_bytes())?;
     let members: Vec<_> = network
         .config
         .members
