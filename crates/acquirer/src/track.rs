@@ -11,15 +11,23 @@ use network::codes;
 /// Track fields a terminal may encipher.
 const TRACK_FIELDS: [u8; 2] = [35, 36];
 
-/// The request with its tracks deciphered (`None`: they came in clear), or the response code
-/// for a request that says its tracks are enciphered but cannot be deciphered: no TDK from the
-/// sign-on, or a track the TDK does not open.
+/// The request with its tracks deciphered (`None`: no tracks, or clear ones from a terminal
+/// without a TDK), or the response code (30) for tracks that cannot be taken: enciphered
+/// without a TDK from the sign-on, not opening under it, or clear from a terminal that holds a
+/// TDK.
 pub(crate) fn clear_tracks(
     hsm: &dyn SecurityModule,
     tdk: Option<&WrappedKey>,
     request: &Message,
 ) -> Result<Option<Message>, &'static str> {
     let encrypted = request.get_path("53.3").ok().flatten() == Some(b"1".as_slice());
+    let has_track = TRACK_FIELDS.iter().any(|&field| request.has(field));
+    if !encrypted && has_track && tdk.is_some() {
+        // A terminal given a TDK enciphers its tracks; a clear one from it was not built by
+        // that terminal's software, or the terminal was downgraded.
+        tracing::info!("acquirer: clear track data from a terminal signed on with a TDK");
+        return Err(codes::FORMAT_ERROR);
+    }
     if !encrypted {
         return Ok(None);
     }

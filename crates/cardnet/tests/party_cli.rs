@@ -233,7 +233,8 @@ fn network_init_then_separate_processes_approve_purchases() {
         for _ in 0..100 {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let Ok(client) = testnet::pos::PosClient::connect(acquirer_address, 10_000).await else { continue };
-            let scheme = hsm::SignOnScheme::Double;
+            // The scheme `network init`'s acquirer issues: track 2 enciphered under the TDK.
+            let scheme = hsm::SignOnScheme::DoubleWithTdk;
             let Ok(sign_on) = terminal.sign_on_request(scheme) else { continue };
             let Ok(answer) = client.send(&terminal, &sign_on).await else { continue };
             if terminal.accept_sign_on(scheme, &answer).is_err() {

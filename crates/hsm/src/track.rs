@@ -67,6 +67,13 @@ fn transform(tdk: &[u8], track: &str, encrypt: bool) -> Result<Secret> {
 
 const HEX: [u8; 16] = *b"0123456789ABCDEF";
 
+/// Field 53 of a UnionPay POS request: 53.1 PIN format (2: ISO 0 with the PAN; 0 without a
+/// PIN), 53.2 algorithm (6: TDES), 53.3 track data enciphered under the TDK (1) or not (0),
+/// then 13 zeros.
+pub fn security_control(pin_present: bool, track_enciphered: bool) -> String {
+    format!("{}6{}0000000000000", if pin_present { 2 } else { 0 }, u8::from(track_enciphered))
+}
+
 /// Pairs of (checked) hex digits as bytes.
 fn hex_to_bytes(digits: &[u8]) -> Vec<u8> {
     let value = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;

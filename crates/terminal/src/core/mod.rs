@@ -31,7 +31,6 @@ pub use kind::{Card, Entry, Kind, Original, SharedChip, TxnRequest};
 pub(crate) use operators::check_operator_seeds;
 pub use outcome::{Outcome, Outgoing, Purpose, SelfCheck, response_text};
 pub use settlement::SettlementTotals;
-use track::security_control;
 
 /// Bytes of field 64.
 const MAC_BYTES: usize = 8;
@@ -593,7 +592,8 @@ impl Terminal {
             m.set(52, &block).map_err(codec("52"))?;
         }
         if request.pin.is_some() || track_encrypted {
-            m.set_str(53, &security_control(request.pin.is_some(), track_encrypted)).map_err(codec("53"))?;
+            m.set_str(53, &hsm::track::security_control(request.pin.is_some(), track_encrypted))
+                .map_err(codec("53"))?;
         }
         m.set_str(49, CURRENCY_CNY).map_err(codec("49"))?;
         if let Some(icc) = &icc_data {

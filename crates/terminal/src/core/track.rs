@@ -12,9 +12,3 @@ impl Terminal {
         }
     }
 }
-
-/// Field 53: 53.1 PIN format (2: ISO 0 with the PAN; 0 without a PIN), 53.2 algorithm (6:
-/// TDES), 53.3 track data enciphered under the TDK (1) or not (0), then 13 zeros.
-pub(super) fn security_control(pin: bool, track_encrypted: bool) -> String {
-    format!("{}6{}0000000000000", if pin { 2 } else { 0 }, u8::from(track_encrypted))
-}
