@@ -100,8 +100,12 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
         .map_err(failure)?
     };
     let acquirer = opened.map_err(failure)?;
-    let server =
-        acquirer::AcquirerServer::start(acquirer, clock, acquirer::ServerOptions::default()).await.map_err(failure)?;
+    let server = acquirer::AcquirerServer::start(acquirer, clock, acquirer::ServerOptions::default()).await.map_err(
+        |error| match error {
+            acquirer::AcquirerError::Io(io) => CliError::from(io),
+            other => failure(other),
+        },
+    )?;
     eprintln!(
         "cardnet acquirer {} listening for terminals on {} (switch {}); Ctrl-C stops it",
         server.acquirer().settings().institution_id,

@@ -127,7 +127,12 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
         .await
         .map_err(failure)?
         .map_err(failure)?;
-    let server = switch::SwitchServer::start(switch, clock, switch::ServerOptions::default()).await.map_err(failure)?;
+    let server = switch::SwitchServer::start(switch, clock, switch::ServerOptions::default()).await.map_err(
+        |error| match error {
+            switch::SwitchError::Io(io) => CliError::from(io),
+            other => failure(other),
+        },
+    )?;
     eprintln!(
         "cardnet switch {} listening on {} ({} issuers); Ctrl-C stops it",
         server.switch().directory().institution_id,

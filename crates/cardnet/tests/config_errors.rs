@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use common::{cardnet, fresh_dir, json};
 
-/// `line` of the file at `path` replaced by `with` (the first line starting with `key = `).
+/// The value of `key` in the file at `path` set to `value` (every line starting `key = `).
 fn set_key(path: &Path, key: &str, value: &str) {
     let text = std::fs::read_to_string(path).unwrap();
     let prefix = format!("{key} = ");
@@ -49,7 +49,7 @@ fn a_toml_syntax_error_names_file_line_and_column() {
     let dir = fresh_dir("config-errors", "syntax");
     for (party, config) in configs(&dir) {
         let text = std::fs::read_to_string(&config).unwrap();
-        // Line 3 loses the closing quote of whatever string it holds, or gets one stray.
+        // An unterminated string on line 3.
         let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
         lines.insert(2, "oops = \"unterminated".to_owned());
         std::fs::write(&config, lines.join("\n") + "\n").unwrap();
@@ -57,8 +57,22 @@ fn a_toml_syntax_error_names_file_line_and_column() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{party}: {stderr}");
         let expected = format!("{}:3:", config.display());
-        assert!(stderr.trim().starts_with(&expected), "{party}: {stderr} should start with {expected}");
+        assert!(stderr.contains(&expected), "{party}: {stderr} should say {expected}");
         assert_eq!(stderr.trim().lines().count(), 1, "{party}: {stderr}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_terminal_configuration_syntax_error_names_file_line_and_column() {
+    let dir = fresh_dir("config-errors", "terminal");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("terminal.toml");
+    std::fs::write(&config, "terminal_id = \"POS00001\"\n[[operators]]\npassword = \"123456\nnumber = \"00\"\n").unwrap();
+    let output = cardnet(&["pos", "run", "--terminal-config", config.to_str().unwrap(), "--json", "sign-on"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}:3:", config.display())), "{stderr}");
+    assert!(!stderr.contains("123456"), "the parser's excerpt shows no value: {stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

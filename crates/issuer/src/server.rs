@@ -80,7 +80,7 @@ pub async fn bind_and_serve(
     shutdown: impl Future<Output = ()>,
     on_listening: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(address).await?;
+    let listener = host::listen::bind(address).await?;
     on_listening(listener.local_addr()?);
     serve(issuer, listener, shutdown).await;
     Ok(())

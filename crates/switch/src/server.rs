@@ -167,7 +167,7 @@ impl SwitchServer {
         options: ServerOptions,
     ) -> Result<SwitchServer, SwitchError> {
         let directory = switch.directory();
-        let listener = tokio::net::TcpListener::bind(directory.listen).await?;
+        let listener = host::listen::bind(directory.listen).await?;
         let local_addr = listener.local_addr()?;
         let spec = Arc::clone(switch.spec());
         let institution = Institution {

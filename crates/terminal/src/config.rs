@@ -116,8 +116,9 @@ impl TerminalConfig {
         let text = std::fs::read_to_string(path).map_err(|e| {
             TerminalError::Config(format!("{}: {e} (write one: see the terminal crate's config docs)", path.display()))
         })?;
+        // `FILE:LINE:COLUMN: message` on one line: the parser's excerpt could show a value.
         let mut config: TerminalConfig =
-            toml::from_str(&text).map_err(|e| TerminalError::Config(format!("{}: {e}", path.display())))?;
+            host::config_file::parse_toml_file(path, &text).map_err(TerminalError::Config)?;
         let base = path.parent().unwrap_or(Path::new("."));
         if config.tmk_file.is_relative() {
             config.tmk_file = base.join(&config.tmk_file);

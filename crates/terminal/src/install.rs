@@ -111,7 +111,7 @@ pub fn install(dir: &Path, installation: &Installation, tmk_components: &[Secret
     crate::seeds::hash_clear_seeds(&storage_key, &mut seeds)?;
     text.push_str(&crate::seeds::render_seeds(&seeds));
     // Everything the terminal will check at power-on, checked before anything is written.
-    let config: TerminalConfig = toml::from_str(&text).map_err(|e| TerminalError::Config(e.to_string()))?;
+    let config: TerminalConfig = host::config_file::parse_toml(&text).map_err(TerminalError::Config)?;
     config.check()?;
     crate::core::check_operator_seeds(&config.operators)?;
 

@@ -97,7 +97,7 @@ pub(crate) fn write_seeds(path: &Path, seeds: &[OperatorSeed]) -> Result<()> {
         }
     }
     let new_text = format!("{}\n{}", kept.trim_end(), render_seeds(seeds).trim_start_matches('\n'));
-    let check: TerminalConfig = toml::from_str(&new_text).map_err(|e| failed(e.to_string()))?;
+    let check: TerminalConfig = host::config_file::parse_toml_file(path, &new_text).map_err(failed)?;
     let same = check.operators.len() == seeds.len()
         && check.operators.iter().zip(seeds).all(|(a, b)| a.number == b.number && a.password_hash == b.password_hash)
         && check.operators.iter().all(|s| s.password.is_none());

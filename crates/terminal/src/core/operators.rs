@@ -152,7 +152,7 @@ impl Terminal {
         let text =
             std::fs::read_to_string(path).map_err(|e| TerminalError::Config(format!("{}: {e}", path.display())))?;
         let current: crate::config::TerminalConfig =
-            toml::from_str(&text).map_err(|e| TerminalError::Config(format!("{}: {e}", path.display())))?;
+            host::config_file::parse_toml_file(path, &text).map_err(TerminalError::Config)?;
         let mut seeds = current.operators;
         crate::seeds::hash_clear_seeds(&self.storage_key, &mut seeds)?;
         let seed = crate::seeds::hashed_seed(&self.storage_key, number, role.name(), password)?;
