@@ -68,7 +68,8 @@ fn a_terminal_configuration_syntax_error_names_file_line_and_column() {
     let dir = fresh_dir("config-errors", "terminal");
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("terminal.toml");
-    std::fs::write(&config, "terminal_id = \"POS00001\"\n[[operators]]\npassword = \"123456\nnumber = \"00\"\n").unwrap();
+    std::fs::write(&config, "terminal_id = \"POS00001\"\n[[operators]]\npassword = \"123456\nnumber = \"00\"\n")
+        .unwrap();
     let output = cardnet(&["pos", "run", "--terminal-config", config.to_str().unwrap(), "--json", "sign-on"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
