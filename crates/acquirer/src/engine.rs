@@ -407,12 +407,7 @@ fn masked_pan(message: &Message) -> Option<String> {
 
 /// The PAN from field 2, or from track 2 (35) before its separator.
 fn pan_of(message: &Message) -> Option<String> {
-    if let Some(pan) = message.get_str(2) {
-        return Some(pan.to_owned());
-    }
-    let track = message.get_str(35)?;
-    let end = track.find(['D', 'd', '=']).unwrap_or(track.len());
-    Some(track[..end].to_owned())
+    iso8583::mask::request_pan(message)
 }
 
 fn amount_of(message: &Message) -> Option<u64> {
@@ -626,7 +621,7 @@ impl Acquirer {
             && self.settings.carries_mac(response.mti().as_str())
             && let Err(error) = profile::sign(self.hsm.as_ref(), &self.settings, mak, response)
         {
-            tracing::error!(?error, "acquirer: cannot MAC a response");
+            tracing::error!(%error, "acquirer: cannot MAC a response");
         }
     }
 

@@ -51,5 +51,8 @@ pub(crate) fn clear_tracks(
         }
         clear.set_str(field, text).map_err(|_| codes::FORMAT_ERROR)?;
     }
+    // The copy's tracks are clear now, and its 53.3 says so.
+    let pin = request.get_path("53.1").ok().flatten() == Some(b"2".as_slice());
+    clear.set_str(53, &hsm::track::security_control(pin, false)).map_err(|_| codes::FORMAT_ERROR)?;
     Ok(Some(clear))
 }

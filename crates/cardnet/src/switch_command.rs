@@ -162,8 +162,8 @@ async fn run_until_stopped(server: &switch::SwitchServer) {
                         eprintln!("cardnet switch: SIGUSR1: changing every issuer link's ZPK and ZAK");
                         for (issuer, key, outcome) in server.change_all_keys().await {
                             match outcome {
-                                Ok(outcome) => eprintln!("cardnet switch: issuer {issuer} {key:?}: {outcome:?}"),
-                                Err(error) => eprintln!("cardnet switch: issuer {issuer} {key:?}: {error}"),
+                                Ok(outcome) => eprintln!("cardnet switch: issuer {issuer} {}: {outcome}", key.name().to_uppercase()),
+                                Err(error) => eprintln!("cardnet switch: issuer {issuer} {}: {error}", key.name().to_uppercase()),
                             }
                         }
                     }

@@ -15,10 +15,8 @@ use crate::secret::Secret;
 
 /// Hex digits enciphered: one TDES block.
 const WINDOW_DIGITS: usize = 16;
-/// The window ends this many digits before the end of the track.
-const WINDOW_END_OFFSET: usize = 1;
-/// The shortest track that has a window.
-pub const TRACK_DIGITS_MIN: usize = WINDOW_DIGITS + WINDOW_END_OFFSET;
+/// The shortest track that has a window: 16 digits, ending one before the last.
+pub const TRACK_DIGITS_MIN: usize = iso8583::mask::ENCIPHERED_TRACK_TAIL;
 /// The longest track (track 3, field 36).
 pub const TRACK_DIGITS_MAX: usize = 104;
 

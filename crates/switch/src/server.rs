@@ -364,7 +364,7 @@ async fn schedule_key_changes(
                     retry_at_ms.remove(&key);
                 }
                 Ok(outcome) => {
-                    tracing::warn!(issuer, %key, ?outcome, "switch: scheduled key change did not take; retrying later");
+                    tracing::warn!(issuer, %key, %outcome, "switch: scheduled key change did not take; retrying later");
                     retry_at_ms.insert(key, clock.now_ms().saturating_add(KEY_CHANGE_RETRY_MS));
                 }
                 Err(error) => {

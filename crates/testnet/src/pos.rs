@@ -314,10 +314,10 @@ impl PosTerminal {
         for field in [26u8, 35, 36, 52, 53, 64] {
             m.remove(field);
         }
+        // The PAN from the clear part of track 2 (never cipher digits of an enciphered one).
         if !m.has(2)
-            && let Some(track) = request.get_str(35)
+            && let Some(pan) = iso8583::mask::request_pan(&request)
         {
-            let pan: String = track.chars().take_while(|c| c.is_ascii_digit()).collect();
             m.set_str(2, &pan).map_err(bad("2"))?;
         }
         m.set_str(39, reason).map_err(bad("39"))?;
