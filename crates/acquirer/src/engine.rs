@@ -621,7 +621,7 @@ impl Acquirer {
             && self.settings.carries_mac(response.mti().as_str())
             && let Err(error) = profile::sign(self.hsm.as_ref(), &self.settings, mak, response)
         {
-            tracing::error!(%error, "acquirer: cannot MAC a response");
+            tracing::error!(?error, "acquirer: cannot MAC a response");
         }
     }
 
