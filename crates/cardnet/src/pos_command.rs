@@ -491,8 +491,8 @@ fn run_scripted(args: RunArgs) -> Result<(), CliError> {
             outln!("note: {notice}");
         }
         if let Some(object) = value.as_object() {
-            for (key, v) in object.iter().filter(|(k, v)| !v.is_null() && *k != "notices" && *k != "receipt") {
-                outln!("{key}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            for line in crate::plain::lines(object, &["notices", "receipt"]) {
+                outln!("{line}");
             }
             if let Some(text) = object.get("receipt").and_then(Value::as_str) {
                 outln!();
