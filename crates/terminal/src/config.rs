@@ -10,7 +10,7 @@
 //! tmk_file = "tmk.hex"               # 32 hex digits, mode 0600
 //! tmk_kcv = "A1B2C3"                 # 6 hex digits, as the key-injection slip shows
 //! journal = "terminal.db"            # SQLite, created if missing
-//! key_scheme = "003"                 # 60.3 of the sign-on: 001, 003 or 004
+//! key_scheme = "004"                 # 60.3: 004 (tracks enciphered), 003 or 001; 003 if absent
 //! timeout_ms = 30000
 //! connect_timeout_ms = 3000
 //! reversal_attempts_max = 3
