@@ -316,7 +316,7 @@ impl PosTerminal {
         }
         // The PAN from the clear part of track 2 (never cipher digits of an enciphered one).
         if !m.has(2)
-            && let Some(pan) = iso8583::mask::request_pan(&request)
+            && let Some(pan) = iso8583::mask::request_pan(request)
         {
             m.set_str(2, &pan).map_err(bad("2"))?;
         }

@@ -52,11 +52,11 @@ impl Terminal {
     /// then an empty journal seeded with the configuration's hashes.
     pub(super) fn seed_operators(&mut self) -> Result<String> {
         let mut note = String::new();
-        if crate::seeds::hash_clear_seeds(&self.storage_key, &mut self.config.operators)? {
-            if let Some(path) = &self.config.source {
-                crate::seeds::write_seeds(path, &self.config.operators)?;
-                note = format!("; clear passwords in {} replaced by hashes", path.display());
-            }
+        if crate::seeds::hash_clear_seeds(&self.storage_key, &mut self.config.operators)?
+            && let Some(path) = &self.config.source
+        {
+            crate::seeds::write_seeds(path, &self.config.operators)?;
+            note = format!("; clear passwords in {} replaced by hashes", path.display());
         }
         let count = self.store.db().transaction(Store::operator_count)?;
         if count == 0 {
