@@ -266,17 +266,22 @@ fn cvv_and_arqc_through_the_module() {
     assert!(hsm.personalise_icc_master_key(&cvk, &input("pan"), &input("psn")).is_err());
 }
 
+/// A fresh TMK at the acquirer, and the clear one a terminal holds after key injection (the
+/// TMK leaves as two components and the terminal recombines them).
+fn injected_tmk(acquirer: &SoftHsm) -> (WrappedKey, Secret) {
+    let tmk = acquirer.generate_key(KeyType::Tmk, KeyAlgorithm::Tdes2).unwrap();
+    let components = acquirer.export_components(&tmk, 2).unwrap();
+    let clear: Vec<u8> = components[0].expose().iter().zip(components[1].expose()).map(|(a, b)| a ^ b).collect();
+    (tmk, Secret::from_vec(clear))
+}
+
 /// The acceptance round trip: TMK → field 62 keys → a terminal decrypts them and checks the
 /// KCVs, builds a PIN block and a MAC, and the acquirer's module verifies both; a tampered MAC
 /// and a wrong KCV are rejected.
 #[test]
 fn sign_on_round_trip_between_acquirer_and_terminal() {
     let acquirer = module();
-    let tmk = acquirer.generate_key(KeyType::Tmk, KeyAlgorithm::Tdes2).unwrap();
-    // Key injection: the TMK leaves as components and the terminal recombines it.
-    let components = acquirer.export_components(&tmk, 2).unwrap();
-    let terminal_tmk: Vec<u8> = components[0].expose().iter().zip(components[1].expose()).map(|(a, b)| a ^ b).collect();
-    let terminal_tmk = Secret::from_vec(terminal_tmk);
+    let (tmk, terminal_tmk) = injected_tmk(&acquirer);
     assert_eq!(hex::encode(&hsm::kcv::kcv_tdes(terminal_tmk.expose()).unwrap()), tmk.kcv());
 
     for scheme in [SignOnScheme::Single, SignOnScheme::Double, SignOnScheme::DoubleWithTdk] {
@@ -514,13 +519,9 @@ fn lmk_file_round_trip_and_errors() {
 #[test]
 fn a_track_enciphered_by_the_terminal_is_deciphered_by_the_acquirers_module() {
     let acquirer = module();
-    let tmk = acquirer.generate_key(KeyType::Tmk, KeyAlgorithm::Tdes2).unwrap();
-    let components = acquirer.export_components(&tmk, 2).unwrap();
-    let terminal_tmk: Vec<u8> = components[0].expose().iter().zip(components[1].expose()).map(|(a, b)| a ^ b).collect();
+    let (tmk, terminal_tmk) = injected_tmk(&acquirer);
     let issued = acquirer.issue_terminal_keys(&tmk, SignOnScheme::DoubleWithTdk).unwrap();
-    let keys =
-        signon::load_terminal_keys(&Secret::from_vec(terminal_tmk), SignOnScheme::DoubleWithTdk, &issued.field62)
-            .unwrap();
+    let keys = signon::load_terminal_keys(&terminal_tmk, SignOnScheme::DoubleWithTdk, &issued.field62).unwrap();
     let track = "6224242900000113=28062010000000000";
     let sent = hsm::track::encrypt(keys.tdk.as_ref().unwrap().expose(), track).unwrap();
     assert!(!sent.contains("2806201000000000"), "the window is enciphered: {sent}");
