@@ -491,6 +491,14 @@ fn lmk_file_round_trip_and_errors() {
     let path = dir.join("lmk.hex");
     let lmk = Secret::random(hsm::soft::LMK_LEN).unwrap();
     let clear = hex::encode(lmk.expose());
+    #[cfg(unix)]
+    {
+        // An LMK file left readable by everyone is made owner-only when it is written again
+        // (`switch init --force`).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     hsm::soft::write_lmk_file(&path, &lmk).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{clear}\n"));
     #[cfg(unix)]
