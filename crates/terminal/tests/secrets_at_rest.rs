@@ -102,3 +102,15 @@ fn journal_files_are_owner_only() {
     drop(terminal);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_seed_without_a_usable_hash_is_refused_by_name() {
+    let dir = dir("bad-hash");
+    let path = write_clear_config(&dir);
+    let text = std::fs::read_to_string(&path).unwrap().replace("password = \"0101\"", "password_hash = \"0101\"");
+    std::fs::write(&path, text).unwrap();
+    let error = Terminal::open(TerminalConfig::load(&path).unwrap()).unwrap_err().to_string();
+    assert!(error.contains("operator 01: password_hash is 32 hex digits"), "{error}");
+    assert!(!error.contains("123456"), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

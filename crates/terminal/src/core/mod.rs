@@ -185,7 +185,7 @@ impl Terminal {
             operators.map_err(|e| {
                 (
                     e.to_string(),
-                    "add a supervisor ([[operators]] number \"00\" role \"supervisor\") to the configuration".into(),
+                    "give the configuration a supervisor ([[operators]] number \"00\" role \"supervisor\" with its password_hash from `cardnet pos init`), in a file the terminal may rewrite".into(),
                 )
             }),
         ));
