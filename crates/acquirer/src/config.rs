@@ -236,7 +236,7 @@ impl AcquirerConfig {
     pub fn load(path: &Path) -> Result<AcquirerConfig, ConfigError> {
         let text = config_file::read(path, CONFIG_BYTES_MAX).map_err(error)?;
         let in_file = |e: ConfigError| error(format!("{}: {}", path.display(), e.0));
-        let mut config: AcquirerConfig = config_file::parse_toml(&text).map_err(error).map_err(in_file)?;
+        let mut config: AcquirerConfig = config_file::parse_toml_file(path, &text).map_err(error)?;
         // Checked after the paths are resolved: a spec file is read relative to this file.
         config.resolve_paths(config_file::folder(path));
         config.validate().map_err(in_file)?;

@@ -415,12 +415,7 @@ fn masked_pan(message: &Message) -> Option<String> {
 
 /// The PAN from field 2, or from track 2 (35) before its separator.
 fn pan_of(message: &Message) -> Option<String> {
-    if let Some(pan) = message.get_str(2) {
-        return Some(pan.to_owned());
-    }
-    let track = message.get_str(35)?;
-    let end = track.find(['D', 'd', '=']).unwrap_or(track.len());
-    Some(track[..end].to_owned())
+    iso8583::mask::request_pan(message)
 }
 
 fn amount_of(message: &Message) -> Option<u64> {
@@ -874,6 +869,16 @@ impl Acquirer {
         let (known, mak) = match self.checked_terminal(envelope, request, now_ms)? {
             Ok(checked) => checked,
             Err(reply) => return Ok(Step::Respond(reply)),
+        };
+        // Scheme 004: tracks enciphered under the TDK are deciphered in the HSM first.
+        let clear;
+        let request = match crate::track::clear_tracks(self.hsm.as_ref(), known.state.tdk.as_ref(), request) {
+            Ok(Some(message)) => {
+                clear = message;
+                &clear
+            }
+            Ok(None) => request,
+            Err(code) => return Ok(Step::Respond(self.refuse(envelope, request, Some(&mak), code, false, now_ms))),
         };
         let batch =
             request.get_path("60.2").ok().flatten().and_then(|v| std::str::from_utf8(v).ok()?.parse::<u32>().ok());

@@ -40,6 +40,7 @@ pub mod server;
 pub mod settlement;
 mod store;
 mod terminal_reversal;
+mod track;
 
 pub use config::{AcquirerConfig, ConfigError, PosProfile, Settings};
 pub use directory::{

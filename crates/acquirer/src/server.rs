@@ -125,7 +125,7 @@ impl AcquirerServer {
     /// delivery loop, and serve terminals.
     pub async fn start(acquirer: Acquirer, clock: Arc<dyn Clock>, options: ServerOptions) -> Result<AcquirerServer> {
         let settings = acquirer.settings();
-        let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+        let listener = host::listen::bind(settings.listen).await?;
         let local_addr = listener.local_addr()?;
         let mut config =
             SessionConfig::new(Arc::clone(acquirer.network_spec()), Institution::new(settings.institution_id.clone()));

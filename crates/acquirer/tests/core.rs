@@ -243,6 +243,38 @@ fn sign_on_with_each_scheme_issues_keys_with_check_values() {
     assert_eq!(code(&reply), "77", "signed off: sign on again");
 }
 
+/// Scheme 004: track 2 enciphered under the TDK reaches the network in clear (deciphered in the
+/// HSM); a clear track from a terminal holding a TDK, an enciphered one from a terminal
+/// without one, or one that cannot have been enciphered is a format error (30).
+#[test]
+fn scheme_004_tracks_are_deciphered_and_the_wrong_ones_refused() {
+    const CLEAR: &str = "6224240000000017=28062011234567890000";
+    let rig = rig("tdk");
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::DoubleWithTdk);
+    let request = terminal.purchase(&card(), 12_500, Some("123456")).unwrap();
+    assert_eq!(request.get_path("53.3").unwrap(), Some(&b"1"[..]));
+    assert_ne!(request.get_str(35), Some(CLEAR.replace('=', "D").as_str()));
+    let forward = rig.forwarded(terminal.envelope, request.clone());
+    assert_eq!(forward.network_request.get_str(35), Some(CLEAR));
+
+    let refused = |mut message: Message, terminal: &PosTerminal, what: &str| {
+        message.set_str(11, &format!("{:06}", 900 + what.len())).unwrap();
+        terminal.mac(&mut message).unwrap();
+        assert_eq!(code(&respond(rig.send(terminal.envelope, message))), "30", "{what}");
+    };
+    let mut clear = request.clone();
+    clear.set_str(35, &CLEAR.replace('=', "D")).unwrap();
+    clear.set_str(53, "2600000000000000").unwrap();
+    refused(clear, &terminal, "a clear track from a terminal with a TDK");
+    let mut garbled = request.clone();
+    garbled.set_str(35, "6224240000000017").unwrap();
+    refused(garbled, &terminal, "a track too short to have been enciphered");
+    let mut old = PosTerminal::new(TERMINAL, MERCHANT, Secret::new(&TMK_CLEAR));
+    rig.sign_on(&mut old, SignOnScheme::Double);
+    refused(request, &old, "an enciphered track from a terminal without a TDK");
+}
+
 #[test]
 fn purchase_is_forwarded_mapped_and_answered_with_a_mac() {
     let rig = rig("purchase");

@@ -50,6 +50,10 @@ impl From<std::io::Error> for CliError {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             return CliError::OutputClosed;
         }
+        // A listen address that cannot be bound is the configuration's mistake.
+        if let Some(listen) = host::listen::listen_error(&error) {
+            return CliError::bad_input(listen);
+        }
         CliError::Failure(one_line(&error.to_string()))
     }
 }

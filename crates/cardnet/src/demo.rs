@@ -425,11 +425,12 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
     let mut configs = vec![];
     for issuer in &net.issuers {
         let path = dir.join(format!("issuer-{}.toml", issuer.id));
-        std::fs::write(&path, issuer.config.to_toml()).map_err(|e| failure("write a config")(&e))?;
+        host::write_private(&path, issuer.config.to_toml().as_bytes()).map_err(|e| failure("write a config")(&e))?;
         configs.push(path.display().to_string());
     }
     let switch_path = dir.join("switch.toml");
-    std::fs::write(&switch_path, net.switch_config.to_toml()).map_err(|e| failure("write a config")(&e))?;
+    host::write_private(&switch_path, net.switch_config.to_toml().as_bytes())
+        .map_err(|e| failure("write a config")(&e))?;
     configs.push(switch_path.display().to_string());
     if json {
         let steps: Vec<Value> = demo

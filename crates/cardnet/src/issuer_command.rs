@@ -92,12 +92,16 @@ pub struct ListArgs {
 }
 
 #[derive(Args)]
+#[command(group = clap::ArgGroup::new("card").required(true).args(["card_id", "pan"]))]
 pub struct StatusArgs {
     #[arg(long)]
     config: PathBuf,
-    /// The card's number.
+    /// The card's id, as `card list` shows it.
     #[arg(long)]
-    pan: String,
+    card_id: Option<i64>,
+    /// The card's full number (instead of --card-id).
+    #[arg(long)]
+    pan: Option<String>,
     /// Print one JSON object: the card as `card list` shows it.
     #[arg(long)]
     json: bool,
@@ -297,7 +301,11 @@ fn list(args: ListArgs) -> Result<(), CliError> {
 
 fn set_status(args: StatusArgs, unblock: bool) -> Result<(), CliError> {
     let issuer = open(&args.config)?;
-    let card = CardRef::Pan(args.pan.trim().to_owned());
+    let card = match (args.card_id, &args.pan) {
+        (Some(id), _) => CardRef::Id(id),
+        (None, Some(pan)) => CardRef::Pan(pan.trim().to_owned()),
+        (None, None) => return Err(CliError::bad_input("give --card-id or --pan")),
+    };
     let summary = if unblock { issuer.unblock(&card)? } else { issuer.set_status(&card, CardStatus::Blocked)? };
     if args.json {
         return crate::output::json(&summary_json(&summary));
@@ -339,7 +347,7 @@ mod tests {
         let card = issuer.issue_card("debit", Some(1_000)).unwrap();
         drop(issuer);
         let block = |unblock: bool, pan: &str| {
-            let args = StatusArgs { config: config.clone(), pan: pan.to_owned(), json: true };
+            let args = StatusArgs { config: config.clone(), card_id: None, pan: Some(pan.to_owned()), json: true };
             set_status(args, unblock)
         };
         block(false, &card.pan).unwrap();

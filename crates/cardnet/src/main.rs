@@ -13,6 +13,7 @@ mod issuer_command;
 mod merchant_command;
 mod network_command;
 mod output;
+mod plain;
 mod pos_command;
 mod serve_command;
 mod stats_command;

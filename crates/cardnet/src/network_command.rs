@@ -80,14 +80,14 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
 
     // A file that cannot be written is a failure (exit 1), not bad input.
     hsm::soft::write_lmk_file(&args.dir.join(LMK_FILE), &lmk).map_err(|e| CliError::Failure(e.to_string()))?;
-    std::fs::write(args.dir.join(SWITCH_FILE), generated.switch.to_toml())?;
+    host::write_private(&args.dir.join(SWITCH_FILE), generated.switch.to_toml().as_bytes())?;
     let mut issuers = Vec::new();
     for (id, bin, mut config) in generated.issuers {
         config.listen = endpoint(&id);
         // A deployment's products decline a chip card swiped without fallback (45).
         issuer::dev::decline_chip_swipes(&mut config);
         let path = args.dir.join(issuer_file(&id));
-        std::fs::write(&path, config.to_toml())?;
+        host::write_private(&path, config.to_toml().as_bytes())?;
         issuers.push(json!({"id": id, "bin": bin, "listen": config.listen, "config": path.display().to_string()}));
     }
     let keys = &generated.acquirer_keys;
@@ -101,7 +101,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
         keys.zpk.block(),
         keys.zak.block()
     );
-    std::fs::write(args.dir.join(ACQUIRER_LINK_FILE), link)?;
+    host::write_private(&args.dir.join(ACQUIRER_LINK_FILE), link.as_bytes())?;
     let switch_keys = acquirer::dev::SwitchKeys { zmk: keys.zmk.clone(), zpk: keys.zpk.clone(), zak: keys.zak.clone() };
     let acquirer_listen = format!("127.0.0.1:{port_acquirer}");
     let acquirer = acquirer::dev::config_with_switch_keys(
@@ -114,8 +114,12 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
         Path::new(LMK_FILE),
     )
     .map_err(CliError::Failure)?;
+    // New set-ups issue only scheme 004, whose terminals encipher track 2 under the TDK; an
+    // acquirer that must take older terminals adds "003" or "001" to `key_schemes`.
+    let mut acquirer = acquirer;
+    acquirer.pos.key_schemes = vec![hsm::SignOnScheme::DoubleWithTdk.code().to_owned()];
     let acquirer_path = args.dir.join(ACQUIRER_FILE);
-    std::fs::write(&acquirer_path, acquirer.to_toml())?;
+    host::write_private(&acquirer_path, acquirer.to_toml().as_bytes())?;
 
     let switch_path = args.dir.join(SWITCH_FILE).display().to_string();
     if args.json {

@@ -172,8 +172,9 @@ pub struct InitArgs {
     /// The TMK's 2 or 3 clear components, hex, comma-separated (as `cardnet terminal add` printed them).
     #[arg(long, value_name = "C1,C2[,C3]")]
     tmk_components: String,
-    /// 60.3 of the sign-on: 001 (single-length keys), 003 (double-length) or 004 (with a data key).
-    #[arg(long, default_value = "003")]
+    /// 60.3 of the sign-on: 004 (double-length keys and a data key: track 2 enciphered), or
+    /// 003 / 001 (double- / single-length keys, track 2 in clear).
+    #[arg(long, default_value = "004")]
     key_scheme: String,
     /// The supervisor's (主管, operator 00) first password.
     #[arg(long, value_name = "DIGITS", default_value = "123456")]
@@ -501,8 +502,12 @@ fn run_scripted(args: RunArgs) -> Result<(), CliError> {
             outln!("note: {notice}");
         }
         if let Some(object) = value.as_object() {
-            for (key, v) in object.iter().filter(|(k, v)| !v.is_null() && *k != "notices" && *k != "receipt") {
-                outln!("{key}: {}", plain(key, v));
+            let mut shown = object.clone();
+            if let Some(balance) = shown.get_mut("balance") {
+                *balance = Value::String(plain("balance", balance));
+            }
+            for line in crate::plain::lines(&shown, &["notices", "receipt"]) {
+                outln!("{line}");
             }
             if let Some(text) = object.get("receipt").and_then(Value::as_str) {
                 outln!();

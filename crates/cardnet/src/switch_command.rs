@@ -67,7 +67,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
     let network = switch::dev::standard(&hsm, &args.listen, DEV_DATABASE, Path::new(LMK_FILE), &args.issuer)?;
     network.config.validate().map_err(CliError::bad_input)?;
     hsm::soft::write_lmk_file(&lmk_path, &lmk).map_err(|e| CliError::Failure(e.to_string()))?;
-    std::fs::write(&config_path, network.config.to_toml())?;
+    host::write_private(&config_path, network.config.to_toml().as_bytes())?;
     let members: Vec<_> = network
         .config
         .members
@@ -129,7 +129,12 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
         .map_err(failure)?
         .map_err(failure)?;
     let options = switch::ServerOptions { server: limits.server_config(), ..switch::ServerOptions::default() };
-    let server = switch::SwitchServer::start(switch, clock, options).await.map_err(failure)?;
+    let server = switch::SwitchServer::start(switch, clock, options).await.map_err(
+        |error| match error {
+            switch::SwitchError::Io(io) => CliError::from(io),
+            other => failure(other),
+        },
+    )?;
     eprintln!(
         "cardnet switch {} listening on {} ({} issuers); Ctrl-C stops it",
         server.switch().directory().institution_id,
@@ -169,8 +174,8 @@ async fn run_until_stopped(server: &switch::SwitchServer) {
                         eprintln!("cardnet switch: SIGUSR1: changing every issuer link's ZPK and ZAK");
                         for (issuer, key, outcome) in server.change_all_keys().await {
                             match outcome {
-                                Ok(outcome) => eprintln!("cardnet switch: issuer {issuer} {key:?}: {outcome:?}"),
-                                Err(error) => eprintln!("cardnet switch: issuer {issuer} {key:?}: {error}"),
+                                Ok(outcome) => eprintln!("cardnet switch: issuer {issuer} {}: {outcome}", key.name().to_uppercase()),
+                                Err(error) => eprintln!("cardnet switch: issuer {issuer} {}: {error}", key.name().to_uppercase()),
                             }
                         }
                     }

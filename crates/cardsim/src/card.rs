@@ -108,10 +108,9 @@ impl SimCard {
             None | Some(Value::Null) => false,
             Some(v) => v.as_bool().ok_or_else(|| CardError::File("\"chip_fails\" must be true or false".into()))?,
         };
+        // The product only: the file's balance is the issuer's (and stale); a cashier sees
+        // a card's label on the screen and must not see it.
         card.label = text("product").unwrap_or("test card").to_owned();
-        if let Some(available) = value.get("available_minor").and_then(Value::as_u64) {
-            card.label.push_str(&format!(", available {}.{:02}", available / 100, available % 100));
-        }
         if let (Some(chip_track2), Some(key_hex)) = (text("chip_track2"), text("icc_master_key_ac")) {
             let key = iso8583::hex::decode(key_hex)
                 .map_err(|_| CardError::File("\"icc_master_key_ac\" is not hex".into()))

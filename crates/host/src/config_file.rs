@@ -22,10 +22,27 @@ pub fn folder(path: &Path) -> &Path {
     path.parent().unwrap_or_else(|| Path::new("."))
 }
 
-/// TOML text as `T`; the error is the parser's message on one line (no source excerpt, which
-/// could show a value).
+/// TOML text as `T`; the error is `LINE:COLUMN: ` and the parser's message on one line (no
+/// source excerpt, which could show a value).
 pub fn parse_toml<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    toml::from_str(text).map_err(|e| one_line(e.message()))
+    toml::from_str(text).map_err(|e| located(text, &e))
+}
+
+/// The TOML text of the file at `path` as `T`; the error is `PATH:LINE:COLUMN: message`, the
+/// form editors and terminals jump to.
+pub fn parse_toml_file<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, String> {
+    toml::from_str(text).map_err(|e| format!("{}:{}", path.display(), located(text, &e)))
+}
+
+/// `LINE:COLUMN: message` (1-based; the column counts characters), or the message alone when
+/// the parser gives no position.
+fn located(text: &str, error: &toml::de::Error) -> String {
+    let message = one_line(error.message());
+    let Some(start) = error.span().map(|span| span.start.min(text.len())) else { return message };
+    let before = text.get(..start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("{line}:{column}: {message}")
 }
 
 /// `text` with every run of white space (line breaks included) folded to one space.
@@ -68,7 +85,10 @@ mod tests {
         let sample: Sample = parse_toml("name = \"a\"").unwrap();
         assert_eq!(sample.name, "a");
         let error = parse_toml::<Sample>("nmae = \"a\"").unwrap_err();
-        assert!(error.contains("nmae") && !error.contains('\n'), "{error}");
+        assert!(error.starts_with("1:1: ") && error.contains("nmae") && !error.contains('\n'), "{error}");
+        let error = parse_toml_file::<Sample>(Path::new("/etc/x.toml"), "\n  name = \"a").unwrap_err();
+        assert!(error.starts_with("/etc/x.toml:2:"), "{error}");
+        assert!(!error.contains('\n'), "{error}");
         assert_eq!(one_line(" a\n  b\tc "), "a b c");
     }
 }

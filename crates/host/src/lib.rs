@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod config_file;
 pub mod connector;
 pub mod link;
+pub mod listen;
 pub mod paths;
 pub mod private_file;
 pub mod server_limits;

@@ -28,6 +28,7 @@ pub mod secret;
 pub mod signon;
 pub mod soft;
 pub mod tr31;
+pub mod track;
 
 pub use error::{Error, Result};
 pub use keys::{KeyAlgorithm, KeyType, WrappedKey};

@@ -227,6 +227,15 @@ pub trait SecurityModule: Send + Sync {
 
     // ---- UnionPay POS ----------------------------------------------------------------------
 
+    /// The clear track of a track enciphered under a terminal's TDK (scheme 004,
+    /// [`crate::track`]): the acquirer's view of field 35/36 when 53.3 = 1.
+    ///
+    /// A default body answers `Unsupported`, so a module written before this method still builds.
+    fn decrypt_track(&self, tdk: &WrappedKey, track: &str) -> Result<Secret> {
+        let _ = (tdk, track);
+        Err(Error::Unsupported("track decryption"))
+    }
+
     /// Fresh working keys for a terminal's sign-on: the field 62 bytes (keys under the
     /// terminal's TMK with check values, in the layout of `scheme`) and the same keys under the
     /// LMK for the acquirer to keep.

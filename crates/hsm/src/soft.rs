@@ -45,6 +45,13 @@ fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         options.mode(0o600);
     }
     let mut file = options.open(path)?;
+    // The mode above applies only to a file this call creates; one that was there keeps its
+    // own until it is set.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     file.write_all(bytes)?;
     file.sync_all()
 }
@@ -365,6 +372,11 @@ impl SecurityModule for SoftHsm {
     fn keyed_hash(&self, dek: &WrappedKey, data: &[u8]) -> Result<Vec<u8>> {
         let clear = self.open_dek(dek, "hash data")?;
         data::keyed_hash(clear.expose(), data)
+    }
+
+    fn decrypt_track(&self, tdk: &WrappedKey, track: &str) -> Result<Secret> {
+        let clear = self.open(tdk, &[KeyType::Tdk], "decrypt a track")?;
+        crate::track::decrypt(clear.expose(), track)
     }
 
     fn translate_dukpt_pin(

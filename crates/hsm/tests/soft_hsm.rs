@@ -266,17 +266,22 @@ fn cvv_and_arqc_through_the_module() {
     assert!(hsm.personalise_icc_master_key(&cvk, &input("pan"), &input("psn")).is_err());
 }
 
+/// A fresh TMK at the acquirer, and the clear one a terminal holds after key injection (the
+/// TMK leaves as two components and the terminal recombines them).
+fn injected_tmk(acquirer: &SoftHsm) -> (WrappedKey, Secret) {
+    let tmk = acquirer.generate_key(KeyType::Tmk, KeyAlgorithm::Tdes2).unwrap();
+    let components = acquirer.export_components(&tmk, 2).unwrap();
+    let clear: Vec<u8> = components[0].expose().iter().zip(components[1].expose()).map(|(a, b)| a ^ b).collect();
+    (tmk, Secret::from_vec(clear))
+}
+
 /// The acceptance round trip: TMK → field 62 keys → a terminal decrypts them and checks the
 /// KCVs, builds a PIN block and a MAC, and the acquirer's module verifies both; a tampered MAC
 /// and a wrong KCV are rejected.
 #[test]
 fn sign_on_round_trip_between_acquirer_and_terminal() {
     let acquirer = module();
-    let tmk = acquirer.generate_key(KeyType::Tmk, KeyAlgorithm::Tdes2).unwrap();
-    // Key injection: the TMK leaves as components and the terminal recombines it.
-    let components = acquirer.export_components(&tmk, 2).unwrap();
-    let terminal_tmk: Vec<u8> = components[0].expose().iter().zip(components[1].expose()).map(|(a, b)| a ^ b).collect();
-    let terminal_tmk = Secret::from_vec(terminal_tmk);
+    let (tmk, terminal_tmk) = injected_tmk(&acquirer);
     assert_eq!(hex::encode(&hsm::kcv::kcv_tdes(terminal_tmk.expose()).unwrap()), tmk.kcv());
 
     for scheme in [SignOnScheme::Single, SignOnScheme::Double, SignOnScheme::DoubleWithTdk] {
@@ -486,6 +491,14 @@ fn lmk_file_round_trip_and_errors() {
     let path = dir.join("lmk.hex");
     let lmk = Secret::random(hsm::soft::LMK_LEN).unwrap();
     let clear = hex::encode(lmk.expose());
+    #[cfg(unix)]
+    {
+        // An LMK file left readable by everyone is made owner-only when it is written again
+        // (`switch init --force`).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     hsm::soft::write_lmk_file(&path, &lmk).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{clear}\n"));
     #[cfg(unix)]
@@ -506,4 +519,21 @@ fn lmk_file_round_trip_and_errors() {
     let missing = dir.join("missing.hex");
     assert!(SoftHsm::from_lmk_file(&missing).unwrap_err().to_string().contains("missing.hex"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Scheme 004: the terminal enciphers track 2 under the TDK it loaded from field 62; the
+/// acquirer's module gives the clear track back under the TDK it keeps, and refuses the track
+/// under a key of another role.
+#[test]
+fn a_track_enciphered_by_the_terminal_is_deciphered_by_the_acquirers_module() {
+    let acquirer = module();
+    let (tmk, terminal_tmk) = injected_tmk(&acquirer);
+    let issued = acquirer.issue_terminal_keys(&tmk, SignOnScheme::DoubleWithTdk).unwrap();
+    let keys = signon::load_terminal_keys(&terminal_tmk, SignOnScheme::DoubleWithTdk, &issued.field62).unwrap();
+    let track = "6224242900000113=28062010000000000";
+    let sent = hsm::track::encrypt(keys.tdk.as_ref().unwrap().expose(), track).unwrap();
+    assert!(!sent.contains("2806201000000000"), "the window is enciphered: {sent}");
+    let clear = acquirer.decrypt_track(issued.tdk.as_ref().unwrap(), &sent).unwrap();
+    assert_eq!(clear.expose(), track.replace('=', "D").as_bytes());
+    assert!(matches!(acquirer.decrypt_track(&issued.pik, &sent), Err(hsm::Error::KeyUsage { .. })));
 }

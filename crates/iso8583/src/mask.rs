@@ -34,6 +34,32 @@ pub fn mask_pan(text: &str) -> String {
     format!("{}{}{}{}", &text[..fill], &pan[..6], "*".repeat(pan.len() - 10), &pan[pan.len() - 4..])
 }
 
+/// Characters at the end of a track that a UnionPay terminal may have enciphered under its
+/// TDK (key scheme 004: 16 digits ending one before the last; 53.3 = 1).
+pub const ENCIPHERED_TRACK_TAIL: usize = 17;
+
+/// The PAN a track starts with: the digits before its separator (`D`, `=`), looked for only
+/// in the first `len - enciphered_tail` characters (the rest may be cipher digits). `None`
+/// when no separator is there.
+pub fn track_pan(track: &str, enciphered_tail: usize) -> Option<&str> {
+    let clear = track.get(..track.len().saturating_sub(enciphered_tail))?;
+    let end = clear.find(['D', 'd', '='])?;
+    let pan = &clear[..end];
+    (!pan.is_empty() && pan.bytes().all(|b| b.is_ascii_digit())).then_some(pan)
+}
+
+/// The card number of a request: field 2, else the PAN of track 2 (field 35), minding 53.3 =
+/// 1 (the track enciphered under a UnionPay TDK). For logs, reversals and lookups, never shown
+/// unmasked.
+pub fn request_pan(message: &crate::Message) -> Option<String> {
+    if let Some(pan) = message.get_str(2) {
+        return Some(pan.to_owned());
+    }
+    let track = message.get_str(35)?;
+    let enciphered = message.get_path("53.3").ok().flatten() == Some(b"1".as_slice());
+    track_pan(track, if enciphered { ENCIPHERED_TRACK_TAIL } else { 0 }).map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +73,15 @@ mod tests {
         assert_eq!(mask_text("3D87C8B8FA17C67C", Mask::All), "****************");
         assert_eq!(mask_text("abc", Mask::None), "abc");
         assert_eq!(mask_text("4761739001010010=", Mask::Track), "476173******0010=");
+    }
+
+    #[test]
+    fn track_pans_come_only_from_the_clear_part() {
+        assert_eq!(track_pan("6224242900000113D28062013949031013", 0), Some("6224242900000113"));
+        assert_eq!(track_pan("6224242900000113=2806", 0), Some("6224242900000113"));
+        assert_eq!(track_pan("6224242900000113D26B0EA077FAD843710", ENCIPHERED_TRACK_TAIL), Some("6224242900000113"));
+        assert_eq!(track_pan("6224242900000113D2806201", ENCIPHERED_TRACK_TAIL), None);
+        assert_eq!(track_pan("D2806", 0), None);
+        assert_eq!(track_pan("62242429", 0), None);
     }
 }

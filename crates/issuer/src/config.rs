@@ -295,7 +295,8 @@ impl IssuerConfig {
     pub fn load(path: &Path) -> Result<IssuerConfig> {
         let shown = path.display();
         let text = config_file::read(path, CONFIG_BYTES_MAX).map_err(IssuerError::config)?;
-        let mut config = IssuerConfig::parse(&text).map_err(|e| IssuerError::config(format!("{shown}: {e}")))?;
+        let mut config: IssuerConfig = config_file::parse_toml_file(path, &text).map_err(IssuerError::config)?;
+        config.validate().map_err(|e| IssuerError::config(format!("{shown}: {e}")))?;
         config.resolve_paths(config_file::folder(path));
         Ok(config)
     }

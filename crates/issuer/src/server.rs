@@ -91,7 +91,7 @@ pub async fn bind_and_serve(
     shutdown: impl Future<Output = ()>,
     on_listening: impl FnOnce(SocketAddr, Arc<ServerStats>),
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(address).await?;
+    let listener = host::listen::bind(address).await?;
     let server = server(Arc::clone(&issuer), config);
     on_listening(listener.local_addr()?, server.stats_handle());
     run(server, issuer, listener, shutdown).await;

@@ -155,6 +155,7 @@ impl SqliteStore {
     /// Open (creating the file and schema if missing) a ledger database at `path`.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        sqlstore::prepare_sqlite_file(path).map_err(|e| StoreError::Failed(format!("open {}: {e}", path.display())))?;
         let conn = Connection::open_with_flags(path, flags).map_err(failure("open"))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(failure("open: busy_timeout"))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

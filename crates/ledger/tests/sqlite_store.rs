@@ -379,3 +379,17 @@ fn two_writers_on_one_file_keep_the_invariants() {
     assert_eq!(totals[0].debits_posted, expected);
     assert_eq!(totals[0].debits_pending, 0);
 }
+
+#[cfg(unix)]
+#[test]
+fn ledger_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("modes");
+    let mut ledger = open(&dir.db(), ManualClock::new(1_000));
+    assert!(ledger.create_accounts(&[Account::new(1, 1, 1)]).unwrap().iter().all(|r| r.is_ok()));
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", dir.db().display());
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+}

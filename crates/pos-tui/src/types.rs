@@ -50,7 +50,8 @@ impl EntryMode {
 /// [`TestCard::sim`], for the driver's reader.
 #[derive(Clone)]
 pub struct TestCard {
-    /// What the list shows next to the masked number ("debit, available 100.00", …).
+    /// What the list shows next to the masked number (the card's product: "debit", …; never a
+    /// balance).
     pub label: String,
     pan: String,
     sim: Option<Arc<Mutex<SimCard>>>,

@@ -113,6 +113,7 @@ impl SqliteSafQueue<SystemClock> {
 impl<C: Clock> SqliteSafQueue<C> {
     pub fn open_with(path: &Path, config: SafConfig, clock: C) -> SafResult<SqliteSafQueue<C>> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        sqlstore::prepare_sqlite_file(path).map_err(|e| SafError::Store(format!("open {}: {e}", path.display())))?;
         let conn = Connection::open_with_flags(path, flags).map_err(failure("open"))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(failure("open: busy_timeout"))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

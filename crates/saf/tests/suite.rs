@@ -320,3 +320,17 @@ impl Now for ManualClock {
         saf::Clock::now_ms(self)
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn queue_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("modes");
+    let mut queue = SqliteSafQueue::open_with(&dir.db(), config(), ManualClock::from_ms(START_MS)).expect("open");
+    queue.enqueue(new_entry("k1", "issuer")).expect("enqueue");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", dir.db().display());
+        let mode = std::fs::metadata(&file).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+}

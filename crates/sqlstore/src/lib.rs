@@ -15,6 +15,7 @@
 
 mod drop_off_thread;
 mod error;
+mod owner_only;
 mod pg;
 pub mod sequence;
 mod sqlite;
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use drop_off_thread::DropOffThread;
 pub use error::{Error, Result};
+pub use owner_only::prepare_sqlite_file;
 pub use value::{Row, Value};
 
 /// Attempts of one transaction on PostgreSQL when it fails with a serialization failure or a
@@ -77,7 +79,7 @@ impl Database {
         Database::open_sqlite(Path::new(path))
     }
 
-    /// A SQLite file (created if missing) in WAL mode with `synchronous=FULL`.
+    /// A SQLite file (created if missing, owner-only) in WAL mode with `synchronous=FULL`.
     pub fn open_sqlite(path: &Path) -> Result<Database> {
         Ok(Database::from_backend(Backend::Sqlite(sqlite::SqliteBackend::open(path)?), BackendKind::Sqlite))
     }

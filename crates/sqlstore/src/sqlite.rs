@@ -34,6 +34,7 @@ fn failure(operation: &'static str) -> impl Fn(rusqlite::Error) -> Error {
 
 impl SqliteBackend {
     pub(crate) fn open(path: &Path) -> Result<SqliteBackend> {
+        crate::prepare_sqlite_file(path).map_err(|e| Error::new("open", format!("{}: {e}", path.display())))?;
         let connection = Connection::open(path).map_err(failure("open"))?;
         SqliteBackend::configure(connection, true)
     }

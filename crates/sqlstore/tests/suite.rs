@@ -171,3 +171,44 @@ fn transact_carries_the_callers_error_and_rolls_back() {
     assert_eq!(Value::from_opt_u64(None).unwrap(), Value::Null);
     assert!(Value::from_opt_u64(Some(u64::MAX)).is_err());
 }
+
+/// The mode bits of `path` and of SQLite's `-wal` and `-shm` files beside it.
+#[cfg(unix)]
+fn modes(path: &std::path::Path) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| {
+            let file = format!("{}{suffix}", path.display());
+            let mode = std::fs::metadata(&file).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+            (file, mode)
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn sqlite_files_are_owner_only_and_an_existing_file_is_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("modes");
+    let path = dir.join("party.db");
+    let db = Database::open(&format!("sqlite:{}", path.display())).unwrap();
+    exercise(&db);
+    for (file, mode) in modes(&path) {
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    drop(db);
+    // A file an older version left readable by everyone is made owner-only when opened again.
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        if std::path::Path::new(&file).exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let db = Database::open_sqlite(&path).unwrap();
+    db.transaction(|tx| tx.execute("INSERT INTO items (id, name) VALUES (3, 'three')", &[])).unwrap();
+    for (file, mode) in modes(&path) {
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

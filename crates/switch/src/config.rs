@@ -230,7 +230,8 @@ impl SwitchConfig {
     /// database) are taken from the file's folder, so a config works wherever it is run from.
     pub fn load(path: &Path) -> Result<SwitchConfig, ConfigError> {
         let text = config_file::read(path, CONFIG_BYTES_MAX).map_err(error)?;
-        let mut config = SwitchConfig::parse(&text).map_err(|e| error(format!("{}: {}", path.display(), e.0)))?;
+        let mut config: SwitchConfig = config_file::parse_toml_file(path, &text).map_err(error)?;
+        config.validate().map_err(|e| error(format!("{}: {}", path.display(), e.0)))?;
         config.resolve_paths(config_file::folder(path));
         Ok(config)
     }

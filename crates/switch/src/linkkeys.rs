@@ -292,6 +292,24 @@ impl KeyChangeOutcome {
     }
 }
 
+/// Words for the operator (`cardnet serve switch` on SIGUSR1, the scheduler's warnings).
+impl std::fmt::Display for KeyChangeOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyChangeOutcome::Activated { kcv } => write!(f, "activated, check value {kcv}"),
+            KeyChangeOutcome::Refused { response_code } => {
+                write!(f, "refused by the issuer (response code {response_code}); the old key stays")
+            }
+            KeyChangeOutcome::CheckValueMismatch => {
+                f.write_str("not taken: the issuer's check value is not the offered key's; the old key stays")
+            }
+            KeyChangeOutcome::Unanswered => {
+                f.write_str("unanswered; the old key stays and the same key is offered again")
+            }
+        }
+    }
+}
+
 /// One journaled key change attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyChangeRecord {

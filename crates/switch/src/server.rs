@@ -167,7 +167,7 @@ impl SwitchServer {
         options: ServerOptions,
     ) -> Result<SwitchServer, SwitchError> {
         let directory = switch.directory();
-        let listener = tokio::net::TcpListener::bind(directory.listen).await?;
+        let listener = host::listen::bind(directory.listen).await?;
         let local_addr = listener.local_addr()?;
         let spec = Arc::clone(switch.spec());
         let institution = Institution {
@@ -364,7 +364,7 @@ async fn schedule_key_changes(
                     retry_at_ms.remove(&key);
                 }
                 Ok(outcome) => {
-                    tracing::warn!(issuer, %key, ?outcome, "switch: scheduled key change did not take; retrying later");
+                    tracing::warn!(issuer, %key, %outcome, "switch: scheduled key change did not take; retrying later");
                     retry_at_ms.insert(key, clock.now_ms().saturating_add(KEY_CHANGE_RETRY_MS));
                 }
                 Err(error) => {

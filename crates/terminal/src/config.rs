@@ -10,7 +10,7 @@
 //! tmk_file = "tmk.hex"               # 32 hex digits, mode 0600
 //! tmk_kcv = "A1B2C3"                 # 6 hex digits, as the key-injection slip shows
 //! journal = "terminal.db"            # SQLite, created if missing
-//! key_scheme = "003"                 # 60.3 of the sign-on: 001, 003 or 004
+//! key_scheme = "004"                 # 60.3: 004 (tracks enciphered), 003 or 001; 003 if absent
 //! timeout_ms = 30000
 //! connect_timeout_ms = 3000
 //! reversal_attempts_max = 3
@@ -18,8 +18,12 @@
 //! [[operators]]                      # seeds an empty journal only; change them afterwards
 //! number = "00"
 //! role = "supervisor"
-//! password = "123456"
+//! password_hash = "…"                # 32 hex digits, written by `cardnet pos init`
 //! ```
+//!
+//! A seed's `password_hash` is a keyed hash under the terminal's storage key (`seeds.rs`). A
+//! hand-written `password = "123456"` is accepted once: the terminal hashes it at power-on and
+//! rewrites the file without it.
 
 use std::path::{Path, PathBuf};
 
@@ -52,7 +56,12 @@ pub struct OperatorSeed {
     pub number: String,
     /// `supervisor` or `cashier`.
     pub role: String,
-    pub password: String,
+    /// A clear password (older files): replaced by `password_hash` at the next power-on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// The keyed hash of the password (hex), as `cardnet pos init` writes it.
+    #[serde(default)]
+    pub password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +95,10 @@ pub struct TerminalConfig {
     pub header: String,
     #[serde(default)]
     pub operators: Vec<OperatorSeed>,
+    /// The file this was read from ([`TerminalConfig::load`]): where the operators' seeds are
+    /// rewritten (clear passwords hashed, a changed password's hash replaced).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 fn scheme_default() -> String {
@@ -116,8 +129,9 @@ impl TerminalConfig {
         let text = std::fs::read_to_string(path).map_err(|e| {
             TerminalError::Config(format!("{}: {e} (write one: see the terminal crate's config docs)", path.display()))
         })?;
+        // `FILE:LINE:COLUMN: message` on one line: the parser's excerpt could show a value.
         let mut config: TerminalConfig =
-            toml::from_str(&text).map_err(|e| TerminalError::Config(format!("{}: {e}", path.display())))?;
+            host::config_file::parse_toml_file(path, &text).map_err(TerminalError::Config)?;
         let base = path.parent().unwrap_or(Path::new("."));
         if config.tmk_file.is_relative() {
             config.tmk_file = base.join(&config.tmk_file);
@@ -126,6 +140,7 @@ impl TerminalConfig {
             config.journal = base.join(&config.journal);
         }
         config.check()?;
+        config.source = Some(path.to_owned());
         Ok(config)
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use hsm::Secret;
 
-use crate::config::TerminalConfig;
+use crate::config::{OperatorSeed, TerminalConfig};
 use crate::{Result, TerminalError};
 
 /// A TMK comes in 2 or 3 components.
@@ -94,16 +94,24 @@ pub fn install(dir: &Path, installation: &Installation, tmk_components: &[Secret
         quote(JOURNAL_FILE),
         quote(&installation.key_scheme)
     ));
-    for (number, role, password) in &installation.operators {
-        text.push_str(&format!(
-            "\n[[operators]]\nnumber = {}\nrole = {}\npassword = {}\n",
-            quote(number),
-            quote(role),
-            quote(password)
-        ));
-    }
+    // Each password checked as the keypad takes it, then kept only as its keyed hash.
+    let clear: Vec<OperatorSeed> = installation
+        .operators
+        .iter()
+        .map(|(number, role, password)| OperatorSeed {
+            number: number.clone(),
+            role: role.clone(),
+            password: Some(password.clone()),
+            password_hash: None,
+        })
+        .collect();
+    crate::core::check_operator_seeds(&clear)?;
+    let storage_key = crate::keys::storage_key(&tmk)?;
+    let mut seeds = clear;
+    crate::seeds::hash_clear_seeds(&storage_key, &mut seeds)?;
+    text.push_str(&crate::seeds::render_seeds(&seeds));
     // Everything the terminal will check at power-on, checked before anything is written.
-    let config: TerminalConfig = toml::from_str(&text).map_err(|e| TerminalError::Config(e.to_string()))?;
+    let config: TerminalConfig = host::config_file::parse_toml(&text).map_err(TerminalError::Config)?;
     config.check()?;
     crate::core::check_operator_seeds(&config.operators)?;
 
@@ -171,6 +179,8 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(folder.join(file)).unwrap().permissions().mode() & 0o777, 0o600, "{file}");
         }
+        let text = std::fs::read_to_string(&installed.config_path).unwrap();
+        assert!(!text.contains("123456") && !text.contains("\"0000\"") && !text.contains("password ="), "{text}");
         let config = TerminalConfig::load(&installed.config_path).unwrap();
         assert_eq!(config.merchant_name.as_deref(), Some("Cardnet \"Coffee\""));
         let mut terminal = crate::Terminal::open(config).unwrap();

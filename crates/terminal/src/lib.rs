@@ -26,7 +26,9 @@
 //! reversal's request (it carries the PAN and track) and every journal record. The tag makes a
 //! record checksummed: the power-on self-check opens every record of the open batch and reports
 //! a damaged journal. Operator passwords are stored as `hsm::data::keyed_hash(storage key,
-//! salt ‖ operator ‖ password)` with a random per-terminal salt, compared in constant time; a
+//! salt ‖ operator ‖ password)`, compared in constant time; the configuration's operator seeds
+//! hold the same hash with an empty salt, and a journal seeded from them keeps an empty salt
+//! (`seeds.rs`: the key, secret and per terminal, is what protects the hashes); a
 //! re-injected TMK therefore invalidates the stored passwords and working keys (the terminal is
 //! re-initialised, as a real one is after key injection).
 //!
@@ -58,6 +60,7 @@ pub mod config;
 mod core;
 pub mod install;
 pub mod keys;
+mod seeds;
 mod shell;
 mod slip;
 mod store;

@@ -150,7 +150,8 @@ impl AcquirerHost {
         let seed = |number: &str, role: &str, password: &str| OperatorSeed {
             number: number.into(),
             role: role.into(),
-            password: password.into(),
+            password: Some(password.into()),
+            password_hash: None,
         };
         let config = TerminalConfig {
             terminal_id: self.terminal_id.clone(),
@@ -169,6 +170,8 @@ impl AcquirerHost {
             tpdu: terminal::config::TPDU_HEX_DEFAULT.into(),
             header: terminal::config::HEADER_HEX_DEFAULT.into(),
             operators: vec![seed("00", "supervisor", "123456"), seed("01", "cashier", "1111")],
+            // Held in memory only: the clear seeds are hashed when the terminal powers on.
+            source: None,
         };
         config.check().map_err(|e| fail("terminal configuration")(&e))?;
         Ok(config)

@@ -211,7 +211,12 @@ impl PosTerminal {
         m.set_str(11, &self.next_trace()).map_err(bad("11"))?;
         let entry = match (&card.track2, &card.expiry_yymm) {
             (Some(track2), _) => {
-                m.set_str(35, &track2.replace('=', "D")).map_err(bad("35"))?;
+                // Scheme 004: the track leaves enciphered under the TDK (53.3 = 1).
+                let track = match self.keys.as_ref().and_then(|k| k.tdk.as_ref()) {
+                    Some(tdk) => hsm::track::encrypt(tdk.expose(), track2).map_err(|e| e.to_string())?,
+                    None => track2.replace('=', "D"),
+                };
+                m.set_str(35, &track).map_err(bad("35"))?;
                 "02"
             }
             (None, expiry) => {
@@ -228,7 +233,10 @@ impl PosTerminal {
             m.set_str(26, "12").map_err(bad("26"))?;
             let block = self.pin_block(&card.pan, pin)?;
             m.set(52, &block).map_err(bad("52"))?;
-            m.set_str(53, "2600000000000000").map_err(bad("53"))?;
+        }
+        let track_encrypted = card.track2.is_some() && self.keys.as_ref().is_some_and(|k| k.tdk.is_some());
+        if pin.is_some() || track_encrypted {
+            m.set_str(53, &hsm::track::security_control(pin.is_some(), track_encrypted)).map_err(bad("53"))?;
         }
         m.set_str(49, "156").map_err(bad("49"))?;
         m.set_str(60, &format!("{type_code}{:06}000", self.batch_no)).map_err(bad("60"))?;
@@ -306,10 +314,10 @@ impl PosTerminal {
         for field in [26u8, 35, 36, 52, 53, 64] {
             m.remove(field);
         }
+        // The PAN from the clear part of track 2 (never cipher digits of an enciphered one).
         if !m.has(2)
-            && let Some(track) = request.get_str(35)
+            && let Some(pan) = iso8583::mask::request_pan(request)
         {
-            let pan: String = track.chars().take_while(|c| c.is_ascii_digit()).collect();
             m.set_str(2, &pan).map_err(bad("2"))?;
         }
         m.set_str(39, reason).map_err(bad("39"))?;

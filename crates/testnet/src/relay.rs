@@ -44,6 +44,8 @@ pub struct SeenFrame {
     pub from_terminal: bool,
     pub mti: String,
     pub message: iso8583::Message,
+    /// The frame as it crossed the wire (what a sniffer would see).
+    pub bytes: Vec<u8>,
     /// Whether it went on (false: swallowed by a cut).
     pub delivered: bool,
 }
@@ -199,6 +201,7 @@ impl FrameRelay {
                     from_terminal: frame.from_terminal,
                     mti: message.mti().to_string(),
                     message,
+                    bytes: frame.bytes,
                     delivered: frame.delivered,
                 })
             })

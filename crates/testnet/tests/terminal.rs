@@ -363,3 +363,50 @@ async fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
     host.server.shutdown().await;
     net.shutdown().await;
 }
+
+/// The frame's bytes as uppercase hex digits: a track's BCD digits appear in it as they are,
+/// at any nibble offset.
+fn wire_digits(bytes: &[u8]) -> String {
+    iso8583::hex::encode(bytes).to_uppercase()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_scheme_004_terminal_sends_track_2_enciphered_and_the_sale_goes_through() {
+    let net = network("tdk").await;
+    let host = acquirer_host::start(&net, 3_000).await.unwrap();
+    let relay = FrameRelay::start(&host.server.local_addr().to_string()).unwrap();
+    let mut config = host.terminal_config(&net.options.dir, relay.address()).unwrap();
+    config.key_scheme = "004".into();
+    let mut pos = power_on(&config);
+    let sim = net.issue(ISSUER_A, "debit", Some(100_000)).unwrap();
+    let before = available(&net, &sim);
+
+    // Swiped, and the chip's track 2 equivalent: the issuer checks the CVV (iCVV) of the track
+    // the acquirer deciphered, so an approval proves the whole path.
+    for entry in [Entry::Swipe, Entry::Chip] {
+        let card = read(&sim, entry);
+        let outcome =
+            pos.transact(&request(Kind::Purchase, Some(card), Some(1_000), Some(pin_of(&sim)))).await.unwrap();
+        assert!(outcome.approved, "{outcome:?}");
+    }
+    await_available(&net, &sim, before - 2_000).await;
+
+    let tracks = [sim.track2.replace('=', "D"), sim.chip_track2.clone().unwrap().replace('=', "D")];
+    let sales: Vec<_> = relay.since(0).into_iter().filter(|f| f.from_terminal && f.mti == "0200").collect();
+    assert_eq!(sales.len(), 2);
+    for (sale, track) in sales.iter().zip(&tracks) {
+        let window = &track[track.len() - 17..track.len() - 1];
+        assert_eq!(sale.path("53.3"), "1", "53.3 says the track is enciphered");
+        let wire = wire_digits(&sale.bytes);
+        assert!(!wire.contains(track.as_str()), "the clear track 2 crossed the wire");
+        assert!(!wire.contains(window), "the track's expiry, service code, PVV and CVV crossed the wire in clear");
+        assert_ne!(&sale.field(35), track);
+    }
+    // The search itself finds a clear track where one is sent (schemes 001 and 003).
+    let mut clear_sale = iso8583::Message::new(iso8583::builtin::cup_pos(), iso8583::Mti::parse("0200").unwrap());
+    clear_sale.set_str(35, &tracks[0]).unwrap();
+    assert!(wire_digits(&clear_sale.encode().unwrap()).contains(tracks[0].as_str()));
+    drop(pos);
+    host.server.shutdown().await;
+    net.shutdown().await;
+}

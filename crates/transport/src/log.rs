@@ -1,5 +1,5 @@
 //! One log line per message exchange, for operators: MTI, STAN, RRN, response code, latency,
-//! and the PAN masked (first 6, last 4). Nothing else from the message is logged: no track data,
+//! and the PAN masked (first 6, last 4; from track 2 when there is no field 2). Nothing else from the message is logged: no track data,
 //! PIN blocks, keys or MACs can reach a log through here.
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use iso8583::Message;
 
 /// Log a request the server answered (or chose not to answer: `response` is `None`).
 pub(crate) fn exchange(request: &Message, response: Option<&Message>, latency: Duration) {
-    let pan = request.get_str(2).map(iso8583::mask::mask_pan).unwrap_or_default();
+    let pan = logged_pan(request);
     let text = |message: &Message, field: u8| message.get_str(field).unwrap_or("").to_owned();
     tracing::info!(
         target: "cardnet::transport",
@@ -21,6 +21,12 @@ pub(crate) fn exchange(request: &Message, response: Option<&Message>, latency: D
         latency_us = latency.as_micros() as u64,
         "message"
     );
+}
+
+/// The request's PAN, masked: field 2, or track 2 before its separator (a swiped or chip sale
+/// from a POS terminal carries no field 2); empty when there is none.
+fn logged_pan(request: &Message) -> String {
+    iso8583::mask::request_pan(request).map(|pan| iso8583::mask::mask_pan(&pan)).unwrap_or_default()
 }
 
 /// Log a frame that did not decode: who sent it, where and why (the error never carries field
@@ -54,4 +60,33 @@ pub(crate) fn malformed_summary(peer_address: Option<std::net::SocketAddr>, coun
         peer(peer_address),
         over.as_secs().max(1)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use iso8583::{Message, Mti};
+
+    use super::logged_pan;
+
+    fn sale(fields: &[(u8, &str)]) -> Message {
+        let mut message = Message::new(iso8583::builtin::cup_pos(), Mti::parse("0200").unwrap());
+        for (field, value) in fields {
+            message.set_str(*field, value).unwrap();
+        }
+        message
+    }
+
+    #[test]
+    fn the_pan_is_masked_from_field_2_or_track_2() {
+        assert_eq!(logged_pan(&sale(&[(2, "6224242900000113")])), "622424******0113");
+        let track = "6224242900000113D28062013949031013";
+        assert_eq!(logged_pan(&sale(&[(35, track)])), "622424******0113", "a swiped sale has no field 2");
+        // Enciphered (53.3 = 1): the digits before the 17 enciphered ones, when the separator
+        // is among them; otherwise nothing rather than cipher digits.
+        let enciphered = "6224242900000113D26B0EA077FAD843710";
+        assert_eq!(logged_pan(&sale(&[(35, enciphered), (53, "0610000000000000")])), "622424******0113");
+        let short = "6224242900000113D2806201";
+        assert_eq!(logged_pan(&sale(&[(35, short), (53, "0610000000000000")])), "");
+        assert_eq!(logged_pan(&sale(&[(3, "000000")])), "");
+    }
 }

@@ -133,7 +133,7 @@ impl ProcessNetwork {
         let tmk_kcv = iso8583::hex::encode(&hsm::kcv::kcv_tdes(&tmk).unwrap()[..3]);
         let config = format!(
             "terminal_id = \"{terminal_id}\"\nmerchant_id = \"{}\"\nprimary = \"{}\"\n\
-             tmk_file = \"tmk.hex\"\ntmk_kcv = \"{tmk_kcv}\"\njournal = \"terminal.db\"\nkey_scheme = \"003\"\n\
+             tmk_file = \"tmk.hex\"\ntmk_kcv = \"{tmk_kcv}\"\njournal = \"terminal.db\"\nkey_scheme = \"004\"\n\
              [[operators]]\nnumber = \"00\"\nrole = \"supervisor\"\npassword = \"123456\"\n\
              [[operators]]\nnumber = \"01\"\nrole = \"cashier\"\npassword = \"1111\"\n",
             self.merchant_id,

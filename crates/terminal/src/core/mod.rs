@@ -27,6 +27,7 @@ mod kind;
 mod operators;
 mod outcome;
 mod settlement;
+mod track;
 
 pub use kind::{Card, Entry, Kind, Original, SharedChip, TxnRequest};
 pub(crate) use operators::check_operator_seeds;
@@ -35,8 +36,6 @@ pub use settlement::SettlementTotals;
 
 /// Bytes of field 64.
 const MAC_BYTES: usize = 8;
-/// Bytes of the random per-terminal salt of operator password hashes.
-const SALT_BYTES: usize = 16;
 /// Trace numbers (field 11) run 000001‥999999 and wrap.
 const TRACE_MAX: u32 = 999_999;
 /// Batch numbers (60.2) run 000001‥999999 and wrap.
@@ -188,7 +187,7 @@ impl Terminal {
             operators.map_err(|e| {
                 (
                     e.to_string(),
-                    "add a supervisor ([[operators]] number \"00\" role \"supervisor\") to the configuration".into(),
+                    "give the configuration a supervisor ([[operators]] number \"00\" role \"supervisor\" with its password_hash from `cardnet pos init`), in a file the terminal may rewrite".into(),
                 )
             }),
         ));
@@ -206,7 +205,8 @@ impl Terminal {
         let state = match state {
             Some(state) => state,
             None => {
-                let salt = Secret::random(SALT_BYTES)?.expose().to_vec();
+                // No salt: operators are seeded from the configuration's hashes (`seeds.rs`).
+                let salt = Vec::new();
                 let state = StateRow { batch_no: 1, trace: 0, scheme: None, keys: None, sign_on_needed: true, salt };
                 self.store.db().transact(|tx| Store::save_state(tx, &state))?;
                 state
@@ -569,9 +569,12 @@ impl Terminal {
         if let Some(amount) = amount_minor {
             m.set_str(4, &format!("{amount:012}")).map_err(codec("4"))?;
         }
+        let mut track_encrypted = false;
         match (&card.track2, card.entry) {
             (Some(track2), Entry::Swipe | Entry::Chip | Entry::Contactless) => {
-                m.set_str(35, &track2.replace('=', "D")).map_err(codec("35"))?;
+                let track;
+                (track, track_encrypted) = self.track_field(track2)?;
+                m.set_str(35, &track).map_err(codec("35"))?;
             }
             _ => {
                 m.set_str(2, &card.pan).map_err(codec("2"))?;
@@ -591,7 +594,10 @@ impl Terminal {
             m.set_str(26, "12").map_err(codec("26"))?;
             let block = hsm::pinblock::encrypt_pin(PinFormat::Iso0, keys.pik.expose(), pin, Some(&card.pan))?;
             m.set(52, &block).map_err(codec("52"))?;
-            m.set_str(53, "2600000000000000").map_err(codec("53"))?;
+        }
+        if request.pin.is_some() || track_encrypted {
+            m.set_str(53, &hsm::track::security_control(request.pin.is_some(), track_encrypted))
+                .map_err(codec("53"))?;
         }
         m.set_str(49, CURRENCY_CNY).map_err(codec("49"))?;
         if let Some(icc) = &icc_data {
@@ -837,10 +843,10 @@ impl Terminal {
         for f in [26u8, 35, 36, 52, 53, 64] {
             m.remove(f);
         }
+        // The PAN from the clear part of track 2 (never cipher digits of an enciphered one).
         if !m.has(2)
-            && let Some(track) = request.get_str(35)
+            && let Some(pan) = iso8583::mask::request_pan(&request)
         {
-            let pan: String = track.chars().take_while(char::is_ascii_digit).collect();
             m.set_str(2, &pan).map_err(codec("2"))?;
         }
         m.set_str(39, &row.reason).map_err(codec("39"))?;

@@ -22,37 +22,66 @@ pub(crate) fn check_operator_seeds(seeds: &[crate::config::OperatorSeed]) -> Res
     }
     for seed in seeds {
         Role::parse(&seed.role)?;
-        check_operator(&seed.number, seed.password.as_bytes())?;
+        match (&seed.password, &seed.password_hash) {
+            (Some(password), None) => check_operator(&seed.number, password.as_bytes())?,
+            (None, Some(hash))
+                if hash.len() == crate::seeds::PASSWORD_HASH_HEX_DIGITS && iso8583::hex::decode(hash).is_ok() =>
+            {
+                check_operator(&seed.number, b"0000")?;
+            }
+            (None, Some(_)) => {
+                return Err(TerminalError::Config(format!(
+                    "operator {}: password_hash is {} hex digits (written by `cardnet pos init`)",
+                    seed.number,
+                    crate::seeds::PASSWORD_HASH_HEX_DIGITS
+                )));
+            }
+            _ => {
+                return Err(TerminalError::Config(format!(
+                    "operator {}: give password_hash (or, once, a clear password to be hashed)",
+                    seed.number
+                )));
+            }
+        }
     }
     Ok(())
 }
 
 impl Terminal {
+    /// Clear passwords in the configuration hashed (and its file rewritten without them),
+    /// then an empty journal seeded with the configuration's hashes.
     pub(super) fn seed_operators(&mut self) -> Result<String> {
+        let mut note = String::new();
+        if crate::seeds::hash_clear_seeds(&self.storage_key, &mut self.config.operators)?
+            && let Some(path) = &self.config.source
+        {
+            crate::seeds::write_seeds(path, &self.config.operators)?;
+            note = format!("; clear passwords in {} replaced by hashes", path.display());
+        }
         let count = self.store.db().transaction(Store::operator_count)?;
         if count == 0 {
             let seeds = self.config.operators.clone();
             check_operator_seeds(&seeds)?;
+            // Seed hashes carry no salt; the journal's operators take them as they are.
+            if !self.state.salt.is_empty() {
+                self.state.salt.clear();
+                let state = self.state.clone();
+                self.store.db().transact(|tx| Store::save_state(tx, &state))?;
+            }
             for seed in &seeds {
                 let role = Role::parse(&seed.role)?;
-                self.put_operator(&seed.number, role, &Secret::new(seed.password.as_bytes()))?;
+                let hash = crate::seeds::seed_hash_bytes(seed)?;
+                self.store.db().transact(|tx| Store::put_operator(tx, &seed.number, role, hash.clone()))?;
             }
-            return Ok(format!("{} operators set up from the configuration", seeds.len()));
+            return Ok(format!("{} operators set up from the configuration{note}", seeds.len()));
         }
-        Ok(format!("{count} operators on file"))
+        Ok(format!("{count} operators on file{note}"))
     }
 
     // ---- operators -------------------------------------------------------------------
 
     pub(super) fn password_hash(&self, number: &str, password: &Secret) -> Result<Vec<u8>> {
-        let mut input = Vec::with_capacity(SALT_BYTES + OPERATOR_DIGITS + 1 + password.len());
-        input.extend_from_slice(&self.state.salt);
-        input.extend_from_slice(number.as_bytes());
-        input.push(0);
-        input.extend_from_slice(password.expose());
-        // A Secret, so the password's copy is zeroized when it drops.
-        let input = Secret::from_vec(input);
-        Ok(hsm::data::keyed_hash(self.storage_key.expose(), input.expose())?)
+        crate::seeds::operator_hash(&self.storage_key, &self.state.salt, number, password)
     }
 
     pub(super) fn put_operator(&self, number: &str, role: Role, password: &Secret) -> Result<()> {
@@ -110,6 +139,27 @@ impl Terminal {
         password: &Secret,
     ) -> Result<()> {
         self.authorise_supervisor(Some(supervisor_password))?;
-        self.put_operator(number, role, password)
+        self.put_operator(number, role, password)?;
+        self.replace_seed(number, role, password)
+    }
+
+    /// The configuration file's seed for `number` replaced by the new password's hash (added
+    /// if missing), so the file keeps no old password.
+    fn replace_seed(&self, number: &str, role: Role, password: &Secret) -> Result<()> {
+        let Some(path) = &self.config.source else {
+            return Ok(());
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| TerminalError::Config(format!("{}: {e}", path.display())))?;
+        let current: crate::config::TerminalConfig =
+            host::config_file::parse_toml_file(path, &text).map_err(TerminalError::Config)?;
+        let mut seeds = current.operators;
+        crate::seeds::hash_clear_seeds(&self.storage_key, &mut seeds)?;
+        let seed = crate::seeds::hashed_seed(&self.storage_key, number, role.name(), password)?;
+        match seeds.iter_mut().find(|s| s.number == number) {
+            Some(existing) => *existing = seed,
+            None => seeds.push(seed),
+        }
+        crate::seeds::write_seeds(path, &seeds)
     }
 }
