@@ -207,7 +207,7 @@ impl Session {
     /// Every `listen` in the folder's configurations on port 0 (remembering what it said), and
     /// every configuration pointed at the parties started so far.
     fn sync_ports(&mut self) {
-        for file in toml_files(&self.dir) {
+        for file in parties::toml_files(&self.dir) {
             let text = std::fs::read_to_string(&file).unwrap_or_default();
             let listen = text.lines().find_map(|l| l.strip_prefix("listen = \"")?.strip_suffix('"').map(str::to_owned));
             if let Some(address) = listen.filter(|a| !a.ends_with(":0")) {
@@ -276,7 +276,7 @@ impl Session {
         }
         let (_, running) = self.run("jobs -r");
         assert!(running.trim().is_empty(), "{}: parties still running at the end (a stop step?): {running}", self.doc);
-        for file in toml_files(&self.dir) {
+        for file in parties::toml_files(&self.dir) {
             let text = std::fs::read_to_string(&file).unwrap_or_default();
             for port in 9100..=9103 {
                 assert!(!text.contains(&format!("127.0.0.1:{port}\"")), "{} still names :{port}", file.display());
@@ -296,22 +296,6 @@ impl Drop for Session {
             let _ = std::fs::remove_dir_all(self.dir.parent().unwrap());
         }
     }
-}
-
-fn toml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if path.extension().is_some_and(|e| e == "toml") {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 fn repository() -> PathBuf {

@@ -7,27 +7,14 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-/// Every `.rs` file under `dir`, recursively.
-fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            sources(&path, found);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            found.push(path);
-        }
-    }
-}
-
 /// What the tests and test helpers of every crate hold: `crates/*/tests` and `crates/testnet/src`.
 fn test_sources() -> Vec<PathBuf> {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let mut found = Vec::new();
     for entry in std::fs::read_dir(crates).unwrap().flatten() {
-        sources(&entry.path().join("tests"), &mut found);
+        found.extend(common::files_under(&entry.path().join("tests"), "rs"));
     }
-    sources(&crates.join("testnet").join("src"), &mut found);
+    found.extend(common::files_under(&crates.join("testnet").join("src"), "rs"));
     found
 }
 

@@ -27,6 +27,23 @@ pub fn fresh_dir(prefix: &str, name: &str) -> PathBuf {
     dir
 }
 
+/// Every file under `dir` (recursively) whose name ends in `.extension`.
+pub fn files_under(dir: &std::path::Path, extension: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == extension) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 /// The two components of the terminals' TMK, injected with `terminal add --import-components`.
 pub const TMK_COMPONENTS: (&str, &str) = ("11111111111111112222222222222222", "33333333333333334444444444444444");
 

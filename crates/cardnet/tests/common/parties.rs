@@ -46,22 +46,14 @@ pub fn listen_on_port_zero(config: &Path, configured: &str) {
 }
 
 /// Every TOML file under `dir` (terminal folders included).
-fn toml_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            toml_files(&path, found);
-        } else if path.extension().is_some_and(|e| e == "toml") {
-            found.push(path);
-        }
-    }
+pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    super::files_under(dir, "toml")
 }
 
 /// Point every configuration under `dir` that names `configured` (quoted, the whole address)
 /// at `bound`.
 pub fn point_at(dir: &Path, configured: &str, bound: &str) {
-    let mut files = Vec::new();
-    toml_files(dir, &mut files);
+    let files = toml_files(dir);
     let (from, to) = (format!("\"{configured}\""), format!("\"{bound}\""));
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
