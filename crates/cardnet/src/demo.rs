@@ -327,8 +327,10 @@ impl Demo {
     }
 }
 
-async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<(), CliError> {
-    let options = NetworkOptions { dir: dir.clone(), issuer_timeout_ms: ISSUER_TIMEOUT_MS, postgres_url: None };
+/// The switch and both issuers up and signed on, the acquirer's link connected; what is where
+/// printed (text).
+async fn start(dir: &std::path::Path, json: bool, temporary: bool) -> Result<Demo, CliError> {
+    let options = NetworkOptions { dir: dir.to_path_buf(), issuer_timeout_ms: ISSUER_TIMEOUT_MS, postgres_url: None };
     let net = TestNetwork::start(options).await.map_err(|e| failure("start the network")(&e))?;
     for index in [ISSUER_A, ISSUER_B] {
         if !net.wait_issuer_ready(index, 10_000).await {
@@ -346,7 +348,11 @@ async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<(), CliError>
         }
         outln!("  acquirer {} (terminal DEMO0001)\n", testnet::net::ACQUIRER_ID);
     }
-    let mut demo = Demo { net, link, steps: Vec::new(), json };
+    Ok(Demo { net, link, steps: Vec::new(), json })
+}
+
+async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<(), CliError> {
+    let mut demo = start(&dir, json, temporary).await?;
 
     let issue = |demo: &Demo, issuer: usize, product: &str, balance: Option<u64>| {
         demo.net.issue(issuer, product, balance).map_err(|e| failure("issue a card")(&e))
@@ -447,6 +453,19 @@ async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<(), CliError>
         let issuer = demo.net.issuer(index);
         blocking(|| issuer.check_ledger()).map_err(|e| failure("ledger invariants")(&e))?;
     }
+    finish(demo, &dir, temporary, terminal, &balances).await
+}
+
+/// Every party's configuration written beside its database, the result printed (one JSON
+/// object, or the text's last lines), the network stopped.
+async fn finish(
+    demo: Demo,
+    dir: &std::path::Path,
+    temporary: bool,
+    terminal: Value,
+    balances: &[(&str, usize, i64)],
+) -> Result<(), CliError> {
+    let json = demo.json;
     let net = demo.net;
     // The configurations, so the databases can be looked at with the CLI afterwards.
     let mut configs = vec![];
@@ -479,7 +498,7 @@ async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<(), CliError>
         );
     } else {
         outln!("\nAvailable balances afterwards (ledger invariants checked: debits = credits):");
-        for (who, issuer, minor) in &balances {
+        for (who, issuer, minor) in balances {
             outln!("  {who:<6} at {}: {}", net.issuers[*issuer].id, money(*minor));
         }
         if temporary {
