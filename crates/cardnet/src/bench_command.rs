@@ -37,15 +37,19 @@ pub enum Distribution {
 
 #[derive(Args)]
 pub struct LedgerArgs {
+    /// The store to measure: sqlite (a file) or postgres.
     #[arg(long, value_enum, default_value = "sqlite")]
     backend: Backend,
+    /// How many accounts the transfers move money between.
     #[arg(long, default_value_t = 10_000)]
     accounts: u64,
+    /// How many transfers in all.
     #[arg(long, default_value_t = 1_000_000)]
     transfers: u64,
     /// Transfers per batch, 1 to 8,190.
     #[arg(long, default_value_t = BATCH_EVENTS_MAX)]
     batch_size: usize,
+    /// How transfers pick accounts: uniform, or hot (most on a few accounts).
     #[arg(long, value_enum, default_value = "uniform")]
     distribution: Distribution,
     /// With `--distribution hot`: how many hot accounts.
@@ -60,6 +64,7 @@ pub struct LedgerArgs {
     /// PostgreSQL URL (default: $CARDNET_TEST_PG, else postgres://postgres@127.0.0.1:5432/test).
     #[arg(long)]
     pg_url: Option<String>,
+    /// Seed of the random account choice (the same seed, the same run).
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Print one JSON object.

@@ -20,14 +20,20 @@ use testnet::net::{ISSUER_A, ISSUER_B, NetworkOptions, TestNetwork, blocking};
 use crate::cli_error::CliError;
 use crate::output::outln;
 
+mod folder;
+use folder::DemoFolder;
+
 #[derive(Args)]
 pub struct DemoArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// Where the parties' databases go (default: a fresh folder under the system temp dir).
-    #[arg(long)]
+    /// Keep the databases and every party's configuration in DIR (default: a temp folder, removed).
+    #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Replace what an earlier run left in --dir (without it, a folder that holds anything is refused).
+    #[arg(long, requires = "dir")]
+    force: bool,
 }
 
 /// The switch's wait for an issuer in the demo (the "slow issuer" step waits twice this).
@@ -40,14 +46,32 @@ fn failure(what: &str) -> impl Fn(&dyn std::fmt::Display) -> CliError + '_ {
 }
 
 pub fn run(args: DemoArgs) -> Result<(), CliError> {
+    let folder = DemoFolder::prepare(args.dir, args.force)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| failure("runtime")(&e))?;
-    let dir =
-        args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("cardnet-demo-{}", std::process::id())));
-    runtime.block_on(demo(dir, args.json))
+    let dir = folder.path.clone();
+    let temporary = folder.is_temporary();
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            // Polled first, so the signal handlers are in place before the folder is made.
+            biased;
+            status = folder::interrupt() => Err(status),
+            result = demo(dir, args.json, temporary) => Ok(result),
+        }
+    });
+    // The parties' tasks hold the databases open: stop them before the folder goes.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match outcome {
+        // On success or error the folder is dropped (a temporary one removed) on return.
+        Ok(result) => result,
+        Err(status) => {
+            eprintln!("cardnet demo: interrupted; {}", folder.interrupted());
+            std::process::exit(i32::from(status));
+        }
+    }
 }
 
 struct Step {
@@ -76,6 +100,9 @@ async fn at_the_terminal(demo: &Demo, dir: &std::path::Path) -> Result<Value, Cl
     let config = host
         .terminal_config(dir, &host.server.local_addr().to_string())
         .map_err(|e| failure("the terminal's configuration")(&e))?;
+    // Every party's configuration beside its database, so the CLI can look at them afterwards.
+    folder::write_config(&dir.join("acquirer.toml"), &host.config.to_toml())?;
+    folder::write_config(&dir.join("terminal").join("terminal.toml"), &folder::terminal_toml(&config))?;
     let mut terminal = terminal::Terminal::open(config).map_err(|e| failure("power on the terminal")(&e))?;
     terminal.log_in("01", &hsm::Secret::new(b"1111")).map_err(|e| failure("log in")(&e))?;
     let supervisor = hsm::Secret::new(b"123456");
@@ -300,9 +327,10 @@ impl Demo {
     }
 }
 
-async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
-    let _ = std::fs::remove_dir_all(&dir);
-    let options = NetworkOptions { dir: dir.clone(), issuer_timeout_ms: ISSUER_TIMEOUT_MS, postgres_url: None };
+/// The switch and both issuers up and signed on, the acquirer's link connected; what is where
+/// printed (text).
+async fn start(dir: &std::path::Path, json: bool, temporary: bool) -> Result<Demo, CliError> {
+    let options = NetworkOptions { dir: dir.to_path_buf(), issuer_timeout_ms: ISSUER_TIMEOUT_MS, postgres_url: None };
     let net = TestNetwork::start(options).await.map_err(|e| failure("start the network")(&e))?;
     for index in [ISSUER_A, ISSUER_B] {
         if !net.wait_issuer_ready(index, 10_000).await {
@@ -312,14 +340,19 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
     let link = net.link("DEMO0001").await.map_err(|e| failure("connect the acquirer")(&e))?;
     let switch_address = net.switch_address().map_err(|e| failure("switch")(&e))?;
     if !json {
-        outln!("cardnet demo: a switch and two issuer banks on loopback TCP, databases in {}", dir.display());
+        let kept = if temporary { " (removed at the end; --dir keeps them)" } else { "" };
+        outln!("cardnet demo: a switch and two issuer banks on loopback TCP, databases in {}{kept}", dir.display());
         outln!("  switch {} at {switch_address}", testnet::net::SWITCH_ID);
         for issuer in &net.issuers {
             outln!("  issuer {} (BIN {}) at {}", issuer.id, issuer.bin, issuer.address);
         }
         outln!("  acquirer {} (terminal DEMO0001)\n", testnet::net::ACQUIRER_ID);
     }
-    let mut demo = Demo { net, link, steps: Vec::new(), json };
+    Ok(Demo { net, link, steps: Vec::new(), json })
+}
+
+async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<(), CliError> {
+    let mut demo = start(&dir, json, temporary).await?;
 
     let issue = |demo: &Demo, issuer: usize, product: &str, balance: Option<u64>| {
         demo.net.issue(issuer, product, balance).map_err(|e| failure("issue a card")(&e))
@@ -420,18 +453,29 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
         let issuer = demo.net.issuer(index);
         blocking(|| issuer.check_ledger()).map_err(|e| failure("ledger invariants")(&e))?;
     }
+    finish(demo, &dir, temporary, terminal, &balances).await
+}
+
+/// Every party's configuration written beside its database, the result printed (one JSON
+/// object, or the text's last lines), the network stopped.
+async fn finish(
+    demo: Demo,
+    dir: &std::path::Path,
+    temporary: bool,
+    terminal: Value,
+    balances: &[(&str, usize, i64)],
+) -> Result<(), CliError> {
+    let json = demo.json;
     let net = demo.net;
     // The configurations, so the databases can be looked at with the CLI afterwards.
     let mut configs = vec![];
     for issuer in &net.issuers {
-        let path = dir.join(format!("issuer-{}.toml", issuer.id));
-        host::write_private(&path, issuer.config.to_toml().as_bytes()).map_err(|e| failure("write a config")(&e))?;
-        configs.push(path.display().to_string());
+        configs.push(folder::write_config(&dir.join(format!("issuer-{}.toml", issuer.id)), &issuer.config.to_toml())?);
     }
-    let switch_path = dir.join("switch.toml");
-    host::write_private(&switch_path, net.switch_config.to_toml().as_bytes())
-        .map_err(|e| failure("write a config")(&e))?;
-    configs.push(switch_path.display().to_string());
+    configs.push(folder::write_config(&dir.join("switch.toml"), &net.switch_config.to_toml())?);
+    // Written by `at_the_terminal`.
+    configs.push(dir.join("acquirer.toml").display().to_string());
+    configs.push(dir.join("terminal").join("terminal.toml").display().to_string());
     if json {
         let steps: Vec<Value> = demo
             .steps
@@ -454,14 +498,20 @@ async fn demo(dir: PathBuf, json: bool) -> Result<(), CliError> {
         );
     } else {
         outln!("\nAvailable balances afterwards (ledger invariants checked: debits = credits):");
-        for (who, issuer, minor) in &balances {
+        for (who, issuer, minor) in balances {
             outln!("  {who:<6} at {}: {}", net.issuers[*issuer].id, money(*minor));
         }
-        outln!(
-            "\nEvery message is in the switch's journal and each issuer's; the configurations are in {}:",
-            dir.display()
-        );
-        outln!("  cardnet issuer card list --config {}", configs[0]);
+        if temporary {
+            outln!(
+                "\n{} is removed now; `--dir DIR` keeps the databases and every party's configuration.",
+                dir.display()
+            );
+        } else {
+            outln!("\nEvery message is in the parties' journals; each party's configuration is in {}:", dir.display());
+            outln!("  cardnet issuer card list --config {}", configs[0]);
+            outln!("  cardnet merchant list --config {}", configs[3]);
+            outln!("  cardnet pos run --terminal-config {} --password 1111 journal --batch 1", configs[4]);
+        }
     }
     net.shutdown().await;
     Ok(())

@@ -64,6 +64,7 @@ pub struct EncodeArgs {
 
 #[derive(Args)]
 pub struct SpecsArgs {
+    /// Print one JSON object.
     #[arg(long)]
     json: bool,
 }
@@ -72,6 +73,7 @@ pub struct SpecsArgs {
 pub struct SpecArgs {
     /// Built-in name or file path.
     name: String,
+    /// Print one JSON object.
     #[arg(long)]
     json: bool,
 }

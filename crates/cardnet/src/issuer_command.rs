@@ -83,6 +83,7 @@ pub struct IssueArgs {
 
 #[derive(Args)]
 pub struct ListArgs {
+    /// The issuer's configuration file (`cardnet issuer init` or `network init` writes one).
     #[arg(long)]
     config: PathBuf,
     /// Print one JSON object: {"cards": [{"card_id", "pan", "expiry", "product", "kind",
@@ -94,6 +95,7 @@ pub struct ListArgs {
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("card").required(true).args(["card_id", "pan"]))]
 pub struct StatusArgs {
+    /// The issuer's configuration file (`cardnet issuer init` or `network init` writes one).
     #[arg(long)]
     config: PathBuf,
     /// The card's id, as `card list` shows it.

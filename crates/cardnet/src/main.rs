@@ -39,7 +39,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the end-to-end demo (for now: show what is available).
+    /// The whole network on loopback TCP in one process: switch, two issuers, acquirer, a POS terminal.
     Demo(demo::DemoArgs),
     /// Decode, encode and inspect ISO 8583 messages.
     #[command(name = "iso8583", subcommand)]
@@ -71,7 +71,8 @@ enum Command {
     /// completion-void, settle, reprint, parameters, journal, operator, sign-off).
     #[command(subcommand)]
     Pos(pos_command::PosCommand),
-    /// The acquirer's merchants: apply, review, activate, show, list, suspend, change-account.
+    /// The acquirer's merchants: apply, review, activate, show, list, suspend, reinstate, close,
+    /// change-account, review-change.
     #[command(subcommand)]
     Merchant(merchant_command::MerchantCommand),
     /// The acquirer's terminals and their master keys: `cardnet terminal add|list|disable`.

@@ -64,6 +64,7 @@ pub struct ApplyArgs {
     /// Merchant category code, 4 digits (one of `[merchants] allowed_mccs`).
     #[arg(long)]
     mcc: String,
+    /// City of the business.
     #[arg(long)]
     city: String,
     /// ISO 3166-1 alpha-2 country code, such as CN.
@@ -86,13 +87,16 @@ pub struct ApplyArgs {
 #[derive(Args)]
 #[command(group(ArgGroup::new("decision").required(true).args(["approve", "reject"])))]
 pub struct ReviewArgs {
+    /// The acquirer's configuration file (its `database` and `lmk_file`).
     #[arg(long)]
     config: PathBuf,
     /// The application id.
     #[arg(long)]
     application: i64,
+    /// Approve the application.
     #[arg(long)]
     approve: bool,
+    /// Reject the application.
     #[arg(long)]
     reject: bool,
     /// Why (kept in the review trail).
@@ -101,6 +105,7 @@ pub struct ReviewArgs {
     /// The reviewer's name.
     #[arg(long)]
     reviewer: String,
+    /// Print one JSON object.
     #[arg(long)]
     json: bool,
 }
@@ -115,6 +120,7 @@ enum CycleArg {
 
 #[derive(Args)]
 pub struct ActivateArgs {
+    /// The acquirer's configuration file (its `database` and `lmk_file`).
     #[arg(long)]
     config: PathBuf,
     /// The approved application's id.
@@ -149,6 +155,7 @@ pub struct ActivateArgs {
 #[derive(Args)]
 #[command(group(ArgGroup::new("which").required(true).args(["merchant", "application"])))]
 pub struct ShowArgs {
+    /// The acquirer's configuration file (its `database` and `lmk_file`).
     #[arg(long)]
     config: PathBuf,
     /// A 15-digit merchant id.
@@ -166,6 +173,7 @@ pub struct ShowArgs {
 
 #[derive(Args)]
 pub struct ListArgs {
+    /// The acquirer's configuration file (its `database` and `lmk_file`).
     #[arg(long)]
     config: PathBuf,
     /// applied, rejected, approved, active, suspended or closed.
@@ -179,13 +187,16 @@ pub struct ListArgs {
 
 #[derive(Args)]
 pub struct StatusArgs {
+    /// The acquirer's configuration file (its `database` and `lmk_file`).
     #[arg(long)]
     config: PathBuf,
+    /// The 15-digit merchant id.
     #[arg(long, value_name = "MID")]
     merchant: String,
     /// Why (kept in the trail).
     #[arg(long)]
     reason: String,
+    /// Print one JSON object.
     #[arg(long)]
     json: bool,
 }
@@ -214,12 +225,16 @@ pub struct VoidsArgs {
 
 #[derive(Args)]
 pub struct ChangeAccountArgs {
+    /// The acquirer's configuration file (its `database` and `lmk_file`).
     #[arg(long)]
     config: PathBuf,
+    /// The 15-digit merchant id.
     #[arg(long, value_name = "MID")]
     merchant: String,
+    /// The new settlement bank: 3 to 12 digits.
     #[arg(long)]
     bank_code: String,
+    /// The new settlement account number: 8 to 32 digits.
     #[arg(long)]
     account: String,
     /// Print one JSON object: the change with its checks.
@@ -230,19 +245,25 @@ pub struct ChangeAccountArgs {
 #[derive(Args)]
 #[command(group(ArgGroup::new("decision").required(true).args(["approve", "reject"])))]
 pub struct ReviewChangeArgs {
+    /// The acquirer's configuration file (its `database` and `lmk_file`).
     #[arg(long)]
     config: PathBuf,
     /// The account change id.
     #[arg(long)]
     change: i64,
+    /// Approve the account change.
     #[arg(long)]
     approve: bool,
+    /// Reject the account change.
     #[arg(long)]
     reject: bool,
+    /// Why (kept in the review trail).
     #[arg(long)]
     reason: String,
+    /// The reviewer's name.
     #[arg(long)]
     reviewer: String,
+    /// Print one JSON object.
     #[arg(long)]
     json: bool,
 }

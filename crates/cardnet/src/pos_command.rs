@@ -237,6 +237,7 @@ pub struct CardArgs {
     /// The card number (with --track2 for a swipe, --expiry for keyed entry).
     #[arg(long, value_name = "PAN")]
     card: Option<String>,
+    /// Track 2 equivalent data, digits with `=` as separator (a stripe read).
     #[arg(long)]
     track2: Option<String>,
     /// YYMM.
@@ -251,13 +252,16 @@ pub struct CardArgs {
     /// The PIN the cardholder types (`card-file`: its PIN unless --no-pin).
     #[arg(long)]
     pin: Option<String>,
+    /// No PIN, even when the card file carries one (a card that needs none).
     #[arg(long)]
     no_pin: bool,
 }
 
 #[derive(Subcommand)]
 pub enum PosAction {
+    /// Sign on (0800): working keys under the TMK, a new batch number if the host says so.
     SignOn,
+    /// A purchase (消费, 0200): the card by --card-file or --card, the amount in yuan.
     Sale {
         /// Yuan with up to two decimals: 12.34.
         #[arg(long)]
@@ -265,15 +269,20 @@ pub enum PosAction {
         #[command(flatten)]
         card: CardArgs,
     },
+    /// A balance inquiry (余额查询, 0200/31): the card's available balance.
     Balance {
         #[command(flatten)]
         card: CardArgs,
     },
+    /// Void (撤销) a sale of the open batch by its trace; needs --supervisor-password.
     Void {
+        /// The original transaction's trace number (6 digits) in the open batch.
         #[arg(long)]
         trace: String,
     },
+    /// A refund (退货) of a sale, by its trace or an earlier batch's RRN; needs --supervisor-password.
     Refund {
+        /// Yuan with up to two decimals: 12.34.
         #[arg(long)]
         amount: String,
         /// The original sale's trace in the open batch.
@@ -282,42 +291,56 @@ pub enum PosAction {
         /// An earlier batch's sale: its RRN, batch and trace (and the card).
         #[arg(long, requires_all = ["original_batch", "original_trace"])]
         rrn: Option<String>,
+        /// The earlier batch's number (with --rrn).
         #[arg(long)]
         original_batch: Option<u32>,
+        /// The original sale's trace in that earlier batch (with --rrn).
         #[arg(long)]
         original_trace: Option<String>,
         #[command(flatten)]
         card: CardArgs,
     },
+    /// A pre-authorization (预授权, 0100): a hold on the card for a later completion.
     PreAuth {
+        /// Yuan with up to two decimals: 12.34.
         #[arg(long)]
         amount: String,
         #[command(flatten)]
         card: CardArgs,
     },
+    /// Void a pre-authorization (预授权撤销) by its trace: the hold released; needs --supervisor-password.
     PreAuthVoid {
+        /// The original transaction's trace number (6 digits) in the open batch.
         #[arg(long)]
         trace: String,
     },
+    /// Complete a pre-authorization (预授权完成, 0200) by its trace, for up to its amount.
     Completion {
+        /// The original transaction's trace number (6 digits) in the open batch.
         #[arg(long)]
         trace: String,
+        /// Yuan with up to two decimals: 12.34.
         #[arg(long)]
         amount: String,
     },
     /// Completion advice (0220, 完成通知): a completion the merchant did offline, told to the host.
     CompletionAdvice {
+        /// The original transaction's trace number (6 digits) in the open batch.
         #[arg(long)]
         trace: String,
+        /// Yuan with up to two decimals: 12.34.
         #[arg(long)]
         amount: String,
     },
     /// Completion void (完成撤销) of a completion in the open batch: its whole amount back.
     CompletionVoid {
+        /// The original transaction's trace number (6 digits) in the open batch.
         #[arg(long)]
         trace: String,
     },
+    /// Settle the batch (结算, 0500) with the acquirer, uploading it when the totals disagree; needs --supervisor-password.
     Settle,
+    /// Sign off (0820): the working keys are dropped until the next sign-on.
     SignOff,
     /// Print the last slip again, marked as a reprint.
     Reprint,
@@ -325,6 +348,7 @@ pub enum PosAction {
     Parameters,
     /// The batch journal (the terminal's side of reconciliation): the open batch, or --batch N.
     Journal {
+        /// A closed batch by its number instead of the open one.
         #[arg(long, value_name = "N")]
         batch: Option<u32>,
     },

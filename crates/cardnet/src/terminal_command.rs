@@ -42,8 +42,10 @@ pub struct AddArgs {
     /// The terminal id: 8 letters or digits (field 41).
     #[arg(long, value_name = "TID")]
     terminal: String,
+    /// The terminal's model, for the registry (PAX A920, say).
     #[arg(long)]
     model: Option<String>,
+    /// The terminal's serial number, for the registry.
     #[arg(long)]
     serial: Option<String>,
     /// Generate a TMK and print it as 2 or 3 clear components (the default, with 2).
@@ -69,6 +71,7 @@ pub struct AddArgs {
 
 #[derive(Args)]
 pub struct ListArgs {
+    /// The acquirer's configuration file (its `database` and `lmk_file`).
     #[arg(long)]
     config: PathBuf,
     /// Only this merchant's terminals.
@@ -82,10 +85,13 @@ pub struct ListArgs {
 
 #[derive(Args)]
 pub struct DisableArgs {
+    /// The acquirer's configuration file (its `database` and `lmk_file`).
     #[arg(long)]
     config: PathBuf,
+    /// The 8-character terminal id.
     #[arg(long, value_name = "TID")]
     terminal: String,
+    /// Print one JSON object.
     #[arg(long)]
     json: bool,
 }

@@ -93,26 +93,17 @@ fn serve_issuer_answers_sign_on_and_stops_on_sigterm() {
     let dir = fresh_dir("serve");
     let init = json(&cardnet(&["issuer", "init", "--dir", dir.to_str().unwrap(), "--json"]));
     let config_path = init["config"].as_str().unwrap().to_owned();
-    // Listen on a free port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let text = std::fs::read_to_string(&config_path).unwrap();
-    let text = text.replace("listen = \"127.0.0.1:9200\"", &format!("listen = \"127.0.0.1:{port}\""));
-    std::fs::write(&config_path, text).unwrap();
+    // On a port the kernel picks: the issuer logs where it listens.
+    common::parties::listen_on_port_zero(std::path::Path::new(&config_path), "127.0.0.1:9200");
+    let log = dir.join("issuer.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
         .args(["serve", "issuer", "--config", &config_path])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
         .spawn()
         .unwrap();
-    let mut stream = None;
-    for _ in 0..100 {
-        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            stream = Some(s);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let mut stream = stream.expect("the issuer listens");
+    let address = common::parties::wait_bound(&log, || child.try_wait().ok().flatten().is_some());
+    let mut stream = std::net::TcpStream::connect(address.expect("the issuer listens")).unwrap();
     let spec = iso8583::builtin::network();
     let sign_on = transport::netmgmt::request(
         &spec,
@@ -133,8 +124,7 @@ fn serve_issuer_answers_sign_on_and_stops_on_sigterm() {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let stderr = std::fs::read_to_string(&log).unwrap();
     assert!(exit.success(), "a graceful stop on SIGTERM: {exit:?}: {stderr}");
     // One log line for the exchange: MTI, STAN, response code, latency.
     let line = stderr.lines().find(|line| line.contains("message") && line.contains("0800")).unwrap_or_default();
@@ -156,7 +146,6 @@ fn network_init_then_separate_processes_approve_purchases() {
     let dir = network.dir.clone();
     // A second init refuses to overwrite.
     assert_eq!(cardnet(&["network", "init", "--dir", dir.to_str().unwrap()]).status.code(), Some(2));
-    let init = &network.init;
     let card = &network.card;
     let merchant_id = network.merchant_id.clone();
     let issuer_a = network.issuer_a.clone();
@@ -227,7 +216,7 @@ fn network_init_then_separate_processes_approve_purchases() {
         // 2. A POS terminal through the acquirer: sign on (keys under the injected TMK), then a
         //    PIN purchase by swipe — declined 45 (use the chip) as a plain swipe, approved as the
         //    fallback after a failed chip read (60.5 = 2).
-        let acquirer_address: std::net::SocketAddr = init["acquirer"]["listen"].as_str().unwrap().parse().unwrap();
+        let acquirer_address: std::net::SocketAddr = network.acquirer_listen().parse().unwrap();
         let tmk = hsm::Secret::from_vec(common::tmk_clear());
         let mut terminal = testnet::pos::PosTerminal::new("POS00001", &merchant_id, tmk);
         let pos_card = testnet::pos::PosCard {

@@ -30,9 +30,9 @@ const SUPERVISOR_PASSWORD: &str = "123456";
 const WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(150);
 
-/// One network at a time: `free_ports` only looks, so a port it picked is free only until the
-/// parties bind it, and another test's connections (ephemeral ports) could take it meanwhile.
-/// The whole file still runs in a few seconds.
+/// One network at a time: each is four party processes, and the days below count on answers
+/// within a terminal's timeout of a few seconds, which several networks at once on a small, busy
+/// machine could miss. The whole file still runs in a few seconds.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 // ---- the terminal, scripted ------------------------------------------------------------------

@@ -181,9 +181,9 @@ fn interactive_pos_sells_in_a_pseudo_terminal() {
     let pin = card["pin"].as_str().unwrap().to_owned();
     let masked_pan = format!("{}{}{}", &pan[..6], "*".repeat(pan.len() - 10), &pan[pan.len() - 4..]);
     // POS00001 checks that the network is up; POS00002 runs the UI and has never signed on.
+    let mut servers = network.start();
     let (probe_config, probe_card_file) = network.terminal_files("POS00001");
     let (terminal_config, card_file) = network.terminal_files("POS00002");
-    let mut servers = network.start();
 
     // The network is up when a scripted balance inquiry (it holds nothing; the card swiped as a
     // fallback, so its chip counter stays) is answered 00: the acquirer listens and the switch has signed on

@@ -92,14 +92,23 @@ impl RunningIssuer {
     }
 }
 
-/// A port nothing listens on (yet): bound, then released.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// A port the kernel picked, held but not listening (connections to it are refused) until
+/// `listen`: an issuer that is down now and comes back at the same address, with no window in
+/// which anyone else could take the port.
+struct Reserved {
+    socket: tokio::net::TcpSocket,
+    port: u16,
 }
 
-async fn listen(port: u16) -> tokio::net::TcpListener {
-    tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap()
+fn reserve() -> Reserved {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    Reserved { socket, port }
+}
+
+fn listen(reserved: Reserved) -> tokio::net::TcpListener {
+    reserved.socket.listen(1024).unwrap()
 }
 
 /// A network whose issuers live at the given ports.
@@ -149,9 +158,9 @@ fn pending_advices(switch: &SwitchServer, issuer: &str) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approval_errors_and_a_malformed_frame_over_tcp() {
-    let issuer_port = free_port();
-    let net = net("tcp-approval", issuer_port, free_port());
-    let issuer = RunningIssuer::start(&net, ISSUER, listen(issuer_port).await).await;
+    let (issuer_port, unused) = (reserve(), reserve());
+    let net = net("tcp-approval", issuer_port.port, unused.port);
+    let issuer = RunningIssuer::start(&net, ISSUER, listen(issuer_port)).await;
     let switch = start_switch(&net).await;
     ready(&switch, ISSUER).await;
     let client = acquirer(&switch).await;
@@ -204,8 +213,8 @@ async fn read_frame(stream: &mut tokio::net::TcpStream) -> Message {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issuer_down_stands_in_and_the_advice_is_repeated_when_it_comes_back() {
-    let issuer_port = free_port();
-    let net = net("tcp-down", issuer_port, free_port());
+    let (issuer_port, unused) = (reserve(), reserve());
+    let net = net("tcp-down", issuer_port.port, unused.port);
     let switch = start_switch(&net).await;
     let client = acquirer(&switch).await;
 
@@ -220,7 +229,7 @@ async fn issuer_down_stands_in_and_the_advice_is_repeated_when_it_comes_back() {
     assert_eq!(pending_advices(&switch, ISSUER), (1, 0));
 
     // The issuer comes back and ignores the first advice: 0120, then 0121 until acknowledged.
-    let issuer = RunningIssuer::start(&net, ISSUER, listen(issuer_port).await).await;
+    let issuer = RunningIssuer::start(&net, ISSUER, listen(issuer_port)).await;
     issuer.set(|b| b.ignore_advices = 1);
     eventually("the advice acknowledged", || pending_advices(&switch, ISSUER) == (0, 1)).await;
     assert_eq!(issuer.seen(), ["0120", "0121"]);
@@ -231,9 +240,9 @@ async fn issuer_down_stands_in_and_the_advice_is_repeated_when_it_comes_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_issuer_gets_98_and_one_reversal() {
-    let issuer2_port = free_port();
-    let net = net("tcp-slow", free_port(), issuer2_port);
-    let issuer = RunningIssuer::start(&net, ISSUER2, listen(issuer2_port).await).await;
+    let (unused, issuer2_port) = (reserve(), reserve());
+    let net = net("tcp-slow", unused.port, issuer2_port.port);
+    let issuer = RunningIssuer::start(&net, ISSUER2, listen(issuer2_port)).await;
     issuer.set(|b| b.delay_requests_ms = 3 * ISSUER_TIMEOUT_MS);
     let switch = start_switch(&net).await;
     ready(&switch, ISSUER2).await;
@@ -253,9 +262,9 @@ async fn slow_issuer_gets_98_and_one_reversal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acquirer_reversal_repeated_reaches_the_issuer_once() {
-    let issuer_port = free_port();
-    let net = net("tcp-reversal", issuer_port, free_port());
-    let issuer = RunningIssuer::start(&net, ISSUER, listen(issuer_port).await).await;
+    let (issuer_port, unused) = (reserve(), reserve());
+    let net = net("tcp-reversal", issuer_port.port, unused.port);
+    let issuer = RunningIssuer::start(&net, ISSUER, listen(issuer_port)).await;
     let switch = start_switch(&net).await;
     ready(&switch, ISSUER).await;
     let client = acquirer(&switch).await;
@@ -277,8 +286,8 @@ async fn acquirer_reversal_repeated_reaches_the_issuer_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_advices_are_delivered_after_a_restart() {
-    let issuer_port = free_port();
-    let net = net("tcp-restart", issuer_port, free_port());
+    let (issuer_port, unused) = (reserve(), reserve());
+    let net = net("tcp-restart", issuer_port.port, unused.port);
     {
         let switch = start_switch(&net).await;
         let client = acquirer(&switch).await;
@@ -289,7 +298,7 @@ async fn queued_advices_are_delivered_after_a_restart() {
         switch.shutdown().await;
     }
     // The issuer is back, and so is the switch, a new one over the same database.
-    let issuer = RunningIssuer::start(&net, ISSUER, listen(issuer_port).await).await;
+    let issuer = RunningIssuer::start(&net, ISSUER, listen(issuer_port)).await;
     let switch = start_switch(&net).await;
     eventually("both advices acknowledged", || pending_advices(&switch, ISSUER) == (0, 2)).await;
     assert_eq!(issuer.seen(), ["0220", "0220"]);

@@ -45,6 +45,9 @@ pub struct AcquirerHost {
     pub server: AcquirerServer,
     pub terminal_id: String,
     pub merchant_id: String,
+    /// The configuration it runs with (listening on port 0: the address is `server.local_addr()`),
+    /// for a caller that writes it out, as `cardnet demo --dir` does.
+    pub config: acquirer::AcquirerConfig,
 }
 
 /// Onboard a merchant and a terminal through the registry and start the acquirer host.
@@ -134,7 +137,7 @@ pub async fn start(net: &TestNetwork, switch_timeout_ms: u64) -> Result<Acquirer
     if ready.is_err() || *state.borrow() != transport::SessionState::Ready {
         return Err("the acquirer could not sign on to the switch within 5 s".into());
     }
-    Ok(AcquirerHost { server, terminal_id, merchant_id })
+    Ok(AcquirerHost { server, terminal_id, merchant_id, config })
 }
 
 impl AcquirerHost {

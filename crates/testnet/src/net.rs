@@ -244,15 +244,18 @@ impl TestNetwork {
         }
     }
 
-    /// Reopen issuer `index` from its databases and serve on the address it had.
+    /// Reopen issuer `index` from its databases and serve on a port the kernel picks (its old
+    /// one may be someone else's by now); its proxy, which the switch connects to, follows.
     pub async fn start_issuer(&mut self, index: usize) -> Result<(), String> {
         let hsm = Arc::clone(&self.hsm) as Arc<dyn SecurityModule>;
         let clock = Arc::clone(&self.clock);
         let issuer = self.issuers.get_mut(index).ok_or("no such issuer")?;
         let reopened =
             Arc::new(blocking(|| Issuer::open(&issuer.config, hsm, clock)).map_err(|e| fail("reopen issuer")(&e))?);
-        let (address, stop, task) = serve_issuer(Arc::clone(&reopened), issuer.address).await?;
-        debug_assert_eq!(address, issuer.address);
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let (address, stop, task) = serve_issuer(Arc::clone(&reopened), any_port).await?;
+        issuer.proxy.set_target(address);
+        issuer.address = address;
         issuer.issuer = reopened;
         issuer.stop = Some(stop);
         issuer.task = Some(task);

@@ -3,8 +3,8 @@
 //! without touching either party's code.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,6 +25,8 @@ struct Faults {
 /// A running proxy: `address()` is what the switch connects to.
 pub struct FaultProxy {
     address: SocketAddr,
+    /// Where connections go; a restarted issuer gets a new port and the proxy follows it.
+    target: Arc<Mutex<SocketAddr>>,
     faults: Arc<Faults>,
     cut: watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
@@ -37,12 +39,18 @@ impl FaultProxy {
         let address = listener.local_addr()?;
         let faults = Arc::new(Faults::default());
         let (cut, _) = watch::channel(0u64);
-        let task = tokio::spawn(accept_loop(listener, target, Arc::clone(&faults), cut.clone()));
-        Ok(FaultProxy { address, faults, cut, task })
+        let target = Arc::new(Mutex::new(target));
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&target), Arc::clone(&faults), cut.clone()));
+        Ok(FaultProxy { address, target, faults, cut, task })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Forward new connections to `target` from now on (open ones stay where they are).
+    pub fn set_target(&self, target: SocketAddr) {
+        *self.target.lock().unwrap_or_else(PoisonError::into_inner) = target;
     }
 
     /// Hold every response from the issuer back by `delay_ms` (0: none).
@@ -66,13 +74,19 @@ impl Drop for FaultProxy {
     }
 }
 
-async fn accept_loop(listener: TcpListener, target: SocketAddr, faults: Arc<Faults>, cut: watch::Sender<u64>) {
+async fn accept_loop(
+    listener: TcpListener,
+    target: Arc<Mutex<SocketAddr>>,
+    faults: Arc<Faults>,
+    cut: watch::Sender<u64>,
+) {
     loop {
         let Ok((inbound, _)) = listener.accept().await else { continue };
         if faults.down.load(Ordering::SeqCst) {
             drop(inbound);
             continue;
         }
+        let target = *target.lock().unwrap_or_else(PoisonError::into_inner);
         let Ok(outbound) = TcpStream::connect(target).await else { continue };
         let _ = inbound.set_nodelay(true);
         let _ = outbound.set_nodelay(true);

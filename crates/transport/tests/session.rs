@@ -273,11 +273,25 @@ async fn unanswered_echo_reconnects_without_storm() {
     session.close().await;
 }
 
+// SO_REUSEPORT (below) is a Unix socket option.
+#[cfg(unix)]
 #[tokio::test]
 async fn tcp_loopback_restart() {
     let peer = Arc::new(Peer::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    // The peer comes back on the same address. A second socket bound to it (SO_REUSEPORT) but
+    // not listening holds the port meanwhile, so nobody else can take it between the stop and
+    // the restart; until it listens, connections are refused as if nothing were there.
+    let socket = || {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseport(true).unwrap();
+        socket
+    };
+    let first = socket();
+    first.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = first.local_addr().unwrap();
+    let later = socket();
+    later.bind(addr).unwrap();
+    let listener = first.listen(1024).unwrap();
     let server = Server::new(spec(), PeerHandler(Arc::clone(&peer)), ServerConfig::default());
     let serving = tokio::spawn({
         let server = server.clone();
@@ -294,7 +308,7 @@ async fn tcp_loopback_restart() {
     serving.await.unwrap();
     wait_state(&mut state, SessionState::Backoff { attempt: 1 }).await;
     // Restart on the same address.
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let listener = later.listen(1024).unwrap();
     let server = Server::new(spec(), PeerHandler(Arc::clone(&peer)), ServerConfig::default());
     let serving = tokio::spawn({
         let server = server.clone();

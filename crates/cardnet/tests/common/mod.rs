@@ -5,8 +5,11 @@
 // Each test crate uses part of this module.
 #![allow(dead_code)]
 
+pub mod parties;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
 
 pub fn cardnet(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cardnet")).args(args).stdin(Stdio::null()).output().unwrap()
@@ -24,6 +27,23 @@ pub fn fresh_dir(prefix: &str, name: &str) -> PathBuf {
     dir
 }
 
+/// Every file under `dir` (recursively) whose name ends in `.extension`.
+pub fn files_under(dir: &std::path::Path, extension: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == extension) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 /// The two components of the terminals' TMK, injected with `terminal add --import-components`.
 pub const TMK_COMPONENTS: (&str, &str) = ("11111111111111112222222222222222", "33333333333333334444444444444444");
 
@@ -34,18 +54,6 @@ pub fn tmk_clear() -> Vec<u8> {
         *byte ^= other;
     }
     tmk
-}
-
-/// Four consecutive free ports (switch, two issuers, acquirer), as far as one can tell without
-/// holding them.
-fn free_ports() -> u16 {
-    (0..50)
-        .find_map(|_| {
-            let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-            let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
-            (port < u16::MAX - 3 && (0..4).all(|i| free(port + i))).then_some(port)
-        })
-        .expect("four free ports")
 }
 
 /// A network configured through the CLI, not yet running.
@@ -60,6 +68,9 @@ pub struct ProcessNetwork {
     /// A debit card at issuer A with 500.00, as `issuer card issue --json` printed it.
     pub card: serde_json::Value,
     pub merchant_id: String,
+    /// Where each party listens once started (issuer A, issuer B, switch, acquirer): the
+    /// addresses they printed (`parties`).
+    bound: OnceLock<Vec<String>>,
 }
 
 impl ProcessNetwork {
@@ -67,8 +78,8 @@ impl ProcessNetwork {
     /// file), a merchant through review, and terminals POS00001 and POS00002 with the known TMK.
     pub fn set_up(prefix: &str) -> ProcessNetwork {
         let dir = fresh_dir(prefix, "network");
-        let port = free_ports().to_string();
-        let init = json(&cardnet(&["network", "init", "--dir", dir.to_str().unwrap(), "--port", &port, "--json"]));
+        // The default ports are only text in the files: every party listens on port 0 (`parties`).
+        let init = json(&cardnet(&["network", "init", "--dir", dir.to_str().unwrap(), "--json"]));
         let text = |value: &serde_json::Value| value.as_str().unwrap().to_owned();
         let issuer_a = text(&init["issuers"][0]["config"]);
         let issuer_b = text(&init["issuers"][1]["config"]);
@@ -115,15 +126,49 @@ impl ProcessNetwork {
             let add = ["terminal", "add", "--config", config, "--merchant", &merchant_id, "--terminal", terminal];
             json(&cardnet(&[&add[..], &["--import-components", &components, "--json"]].concat()));
         }
-        ProcessNetwork { dir, init, issuer_a, issuer_b, switch_config, acquirer_config, card, merchant_id }
+        let network = ProcessNetwork {
+            dir,
+            init,
+            issuer_a,
+            issuer_b,
+            switch_config,
+            acquirer_config,
+            card,
+            merchant_id,
+            bound: OnceLock::new(),
+        };
+        for (config, configured) in network.configs().iter().zip(network.configured_addresses()) {
+            parties::listen_on_port_zero(std::path::Path::new(config), &configured);
+        }
+        network
     }
 
-    /// Where terminals connect.
+    /// The parties' configuration files, in start order: issuer A, issuer B, switch, acquirer.
+    fn configs(&self) -> [&str; 4] {
+        [&self.issuer_a, &self.issuer_b, &self.switch_config, &self.acquirer_config]
+    }
+
+    /// The addresses `network init` wrote (the files name them until the parties run).
+    fn configured_addresses(&self) -> Vec<String> {
+        let init = &self.init;
+        [
+            &init["issuers"][0]["listen"],
+            &init["issuers"][1]["listen"],
+            &init["switch"]["listen"],
+            &init["acquirer"]["listen"],
+        ]
+        .into_iter()
+        .map(|value| value.as_str().unwrap_or_else(|| panic!("a listen address in {init}")).to_owned())
+        .collect()
+    }
+
+    /// Where terminals connect (once started).
     pub fn acquirer_listen(&self) -> String {
-        self.init["acquirer"]["listen"].as_str().unwrap().to_owned()
+        self.listen_addresses()[3].clone()
     }
 
-    /// A terminal application's folder for `terminal_id`: its TMK file, `terminal.toml`
+    /// A terminal application's folder for `terminal_id` (the network started: the acquirer's
+    /// address is the one it bound): its TMK file, `terminal.toml`
     /// (supervisor 00/123456, cashier 01/1111) and the card file; returns (config, card file).
     pub fn terminal_files(&self, terminal_id: &str) -> (String, String) {
         let folder = self.dir.join(format!("terminal-{terminal_id}"));
@@ -144,33 +189,40 @@ impl ProcessNetwork {
         (folder.join("terminal.toml").display().to_string(), folder.join("card.json").display().to_string())
     }
 
-    /// Every party as its own `cardnet serve` process.
+    /// Every party as its own `cardnet serve` process, its log lines in `DIR/logs/NAME.log`;
+    /// returns once each listens.
     pub fn start(&self) -> Servers {
-        self.spawn_all(|_| Stdio::null())
+        self.start_logged(&self.dir.join("logs"))
     }
 
     /// As [`ProcessNetwork::start`], each party's stderr (its log lines) in `logs/NAME.log`
     /// (issuer-a, issuer-b, switch, acquirer).
     pub fn start_logged(&self, logs: &std::path::Path) -> Servers {
         std::fs::create_dir_all(logs).unwrap();
-        self.spawn_all(|name| Stdio::from(std::fs::File::create(logs.join(format!("{name}.log"))).unwrap()))
-    }
-
-    fn spawn_all(&self, stderr: impl Fn(&str) -> Stdio) -> Servers {
-        let spawn = |name: &str, args: &[&str]| {
-            Command::new(env!("CARGO_BIN_EXE_cardnet"))
-                .args(args)
+        let mut servers = Servers(Vec::new());
+        let mut bound = Vec::new();
+        let parties = [("issuer-a", "issuer"), ("issuer-b", "issuer"), ("switch", "switch"), ("acquirer", "acquirer")];
+        for (((name, party), config), configured) in parties.iter().zip(self.configs()).zip(self.configured_addresses())
+        {
+            let log = logs.join(format!("{name}.log"));
+            let child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
+                .args(["serve", party, "--config", config])
                 .stdout(Stdio::null())
-                .stderr(stderr(name))
+                .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
                 .spawn()
-                .unwrap()
-        };
-        Servers(vec![
-            spawn("issuer-a", &["serve", "issuer", "--config", &self.issuer_a]),
-            spawn("issuer-b", &["serve", "issuer", "--config", &self.issuer_b]),
-            spawn("switch", &["serve", "switch", "--config", &self.switch_config]),
-            spawn("acquirer", &["serve", "acquirer", "--config", &self.acquirer_config]),
-        ])
+                .unwrap();
+            servers.0.push(child);
+            let child = servers.0.last_mut().unwrap();
+            let address = parties::wait_bound(&log, || child.try_wait().ok().flatten().is_some());
+            let address = address.unwrap_or_else(|| {
+                panic!("{name} never said where it listens: {}", std::fs::read_to_string(&log).unwrap_or_default())
+            });
+            // Whoever connects to this party (started after it) finds it at its bound address.
+            parties::point_at(&self.dir, &configured, &address);
+            bound.push(address);
+        }
+        assert!(self.bound.set(bound).is_ok(), "the network was started twice");
+        servers
     }
 }
 
@@ -244,22 +296,13 @@ impl ProcessNetwork {
         (config, card)
     }
 
-    /// Every listening address of the network: both issuers, the switch, the acquirer.
+    /// Every listening address of the running network: both issuers, the switch, the acquirer.
     pub fn listen_addresses(&self) -> Vec<String> {
-        let init = &self.init;
-        [
-            &init["issuers"][0]["listen"],
-            &init["issuers"][1]["listen"],
-            &init["switch"]["listen"],
-            &init["acquirer"]["listen"],
-        ]
-        .into_iter()
-        .map(|value| value.as_str().unwrap_or_else(|| panic!("a listen address in {init}")).to_owned())
-        .collect()
+        self.bound.get().expect("start the network first: the parties choose their ports").clone()
     }
 
-    /// Wait until every party accepts TCP connections (`start` does not wait); false after
-    /// `timeout`.
+    /// Wait until every party accepts TCP connections (`start` returns once each has bound);
+    /// false after `timeout`.
     pub fn wait_listening(&self, timeout: std::time::Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         for address in self.listen_addresses() {
