@@ -102,12 +102,10 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
     };
     let acquirer = opened.map_err(failure)?;
     let options = acquirer::ServerOptions { server: limits.server_config(), ..acquirer::ServerOptions::default() };
-    let server = acquirer::AcquirerServer::start(acquirer, clock, options).await.map_err(
-        |error| match error {
-            acquirer::AcquirerError::Io(io) => CliError::from(io),
-            other => failure(other),
-        },
-    )?;
+    let server = acquirer::AcquirerServer::start(acquirer, clock, options).await.map_err(|error| match error {
+        acquirer::AcquirerError::Io(io) => CliError::from(io),
+        other => failure(other),
+    })?;
     eprintln!(
         "cardnet acquirer {} listening for terminals on {} (switch {}); Ctrl-C stops it",
         server.acquirer().settings().institution_id,

@@ -97,12 +97,15 @@ async fn at_the_terminal(demo: &Demo, dir: &std::path::Path) -> Result<Value, Cl
     let host = testnet::acquirer_host::start(&demo.net, ISSUER_TIMEOUT_MS * 2)
         .await
         .map_err(|e| failure("start the acquirer host")(&e))?;
-    let config = host
+    let mut config = host
         .terminal_config(dir, &host.server.local_addr().to_string())
         .map_err(|e| failure("the terminal's configuration")(&e))?;
     // Every party's configuration beside its database, so the CLI can look at them afterwards.
     folder::write_config(&dir.join("acquirer.toml"), &host.config.to_toml())?;
-    folder::write_config(&dir.join("terminal").join("terminal.toml"), &folder::terminal_toml(&config))?;
+    let terminal_toml = dir.join("terminal").join("terminal.toml");
+    folder::write_config(&terminal_toml, &folder::terminal_toml(&config))?;
+    // Powered on from its file, so the terminal rewrites the seeds there as keyed hashes.
+    config.source = Some(terminal_toml);
     let mut terminal = terminal::Terminal::open(config).map_err(|e| failure("power on the terminal")(&e))?;
     terminal.log_in("01", &hsm::Secret::new(b"1111")).map_err(|e| failure("log in")(&e))?;
     let supervisor = hsm::Secret::new(b"123456");

@@ -129,12 +129,10 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
         .map_err(failure)?
         .map_err(failure)?;
     let options = switch::ServerOptions { server: limits.server_config(), ..switch::ServerOptions::default() };
-    let server = switch::SwitchServer::start(switch, clock, options).await.map_err(
-        |error| match error {
-            switch::SwitchError::Io(io) => CliError::from(io),
-            other => failure(other),
-        },
-    )?;
+    let server = switch::SwitchServer::start(switch, clock, options).await.map_err(|error| match error {
+        switch::SwitchError::Io(io) => CliError::from(io),
+        other => failure(other),
+    })?;
     eprintln!(
         "cardnet switch {} listening on {} ({} issuers); Ctrl-C stops it",
         server.switch().directory().institution_id,
