@@ -72,7 +72,7 @@ enum Command {
     #[command(subcommand)]
     Pos(pos_command::PosCommand),
     /// The acquirer's merchants: apply, review, activate, show, list, suspend, reinstate, close,
-    /// change-account, review-change.
+    /// voids, change-account, review-change.
     #[command(subcommand)]
     Merchant(merchant_command::MerchantCommand),
     /// The acquirer's terminals and their master keys: `cardnet terminal add|list|disable`.

@@ -212,10 +212,13 @@ pub enum VoidFrom {
 
 #[derive(Args)]
 pub struct VoidsArgs {
+    /// The acquirer's configuration (its database).
     #[arg(long)]
     config: PathBuf,
+    /// The 15-digit merchant id.
     #[arg(long, value_name = "MID")]
     merchant: String,
+    /// Who may void a sale: only its original terminal (default) or any terminal of the merchant.
     #[arg(long, value_enum)]
     from: VoidFrom,
     /// Print one JSON object: the merchant.

@@ -18,21 +18,18 @@ fn cards_are_listed_blocked_and_unblocked_by_id_while_the_issuer_runs() {
     let issue = ["issuer", "card", "issue", "--config", &config, "--product", "debit", "--balance", "100", "--json"];
     let card = json(&cardnet(&issue));
     let card_id = card["card_id"].as_i64().unwrap().to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replace("listen = \"127.0.0.1:9200\"", &format!("listen = \"127.0.0.1:{port}\"")))
-        .unwrap();
+    // Port 0: the issuer says where it listens on stderr, which the test reads from a file.
+    common::parties::listen_on_port_zero(std::path::Path::new(&config), "127.0.0.1:9200");
+    let log_path = dir.join("issuer.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
         .args(["serve", "issuer", "--config", &config])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
-    let listening = (0..100).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(listening, "the issuer listens");
+    let listening = common::parties::wait_bound(&log_path, || false);
+    assert!(listening.is_some(), "the issuer listens");
 
     let list = json(&cardnet(&["issuer", "card", "list", "--config", &config, "--json"]));
     assert_eq!(list["cards"][0]["card_id"].as_i64().unwrap().to_string(), card_id);

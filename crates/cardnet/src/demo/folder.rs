@@ -104,7 +104,11 @@ pub fn terminal_toml(config: &terminal::TerminalConfig) -> String {
         config.connect_timeout_ms,
     );
     for operator in &config.operators {
-        text.push_str(&format!("\n[[operators]]\nnumber = {}\nrole = {}\n", quote(&operator.number), quote(&operator.role)));
+        text.push_str(&format!(
+            "\n[[operators]]\nnumber = {}\nrole = {}\n",
+            quote(&operator.number),
+            quote(&operator.role)
+        ));
         // A clear seed is replaced by its keyed hash when the terminal powers on from this file
         // (`config.source`), before the demo's first transaction.
         match (&operator.password, &operator.password_hash) {

@@ -171,6 +171,11 @@ impl ProcessNetwork {
     /// address is the one it bound): its TMK file, `terminal.toml`
     /// (supervisor 00/123456, cashier 01/1111) and the card file; returns (config, card file).
     pub fn terminal_files(&self, terminal_id: &str) -> (String, String) {
+        self.terminal_files_at(terminal_id, &self.acquirer_listen())
+    }
+
+    /// [`ProcessNetwork::terminal_files`] with the primary host at `primary`.
+    fn terminal_files_at(&self, terminal_id: &str, primary: &str) -> (String, String) {
         let folder = self.dir.join(format!("terminal-{terminal_id}"));
         std::fs::create_dir_all(&folder).unwrap();
         let tmk = tmk_clear();
@@ -181,8 +186,7 @@ impl ProcessNetwork {
              tmk_file = \"tmk.hex\"\ntmk_kcv = \"{tmk_kcv}\"\njournal = \"terminal.db\"\nkey_scheme = \"004\"\n\
              [[operators]]\nnumber = \"00\"\nrole = \"supervisor\"\npassword = \"123456\"\n\
              [[operators]]\nnumber = \"01\"\nrole = \"cashier\"\npassword = \"1111\"\n",
-            self.merchant_id,
-            self.acquirer_listen()
+            self.merchant_id, primary
         );
         std::fs::write(folder.join("terminal.toml"), config).unwrap();
         std::fs::write(folder.join("card.json"), self.card.to_string()).unwrap();
@@ -287,9 +291,11 @@ impl ProcessNetwork {
     /// [`ProcessNetwork::terminal_files`] with the terminal's primary host at `primary` (a relay
     /// in front of the acquirer, say) and a response timeout of `timeout_ms`.
     pub fn terminal_files_via(&self, terminal_id: &str, primary: &str, timeout_ms: u64) -> (String, String) {
-        let (config, card) = self.terminal_files(terminal_id);
+        // The network need not be started by `start`: a test that starts its own parties
+        // names the address it wants.
+        let (config, card) = self.terminal_files_at(terminal_id, primary);
         let text = std::fs::read_to_string(&config).unwrap();
-        let from = format!("primary = \"{}\"\n", self.acquirer_listen());
+        let from = format!("primary = \"{primary}\"\n");
         assert!(text.contains(&from), "{text}");
         let to = format!("primary = \"{primary}\"\ntimeout_ms = {timeout_ms}\nconnect_timeout_ms = 2000\n");
         std::fs::write(&config, text.replacen(&from, &to, 1)).unwrap();
