@@ -47,7 +47,16 @@ fn a_dir_gets_every_partys_configuration_and_is_not_reused_without_force() {
         let path = dir.join(file);
         assert!(path.is_file(), "{} is missing", path.display());
         assert!(configs.contains(&path.to_str().unwrap()), "{file} not named in {configs:?}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file} holds keys: owner-only");
+        }
     }
+    // The terminal's operators only as keyed hashes, never a clear password.
+    let terminal_toml = std::fs::read_to_string(dir.join("terminal/terminal.toml")).unwrap();
+    assert!(!terminal_toml.contains("password =") && terminal_toml.contains("password_hash"), "{terminal_toml}");
     // The configurations open the databases with the CLI, as the README says.
     let cards = json(&cardnet(&[
         "issuer",
