@@ -21,6 +21,7 @@ fn main() {
     println!("faults injected      {} ({} ppm of each kind)", r.faults_injected, ppm);
     println!("generate             {} ms (not counted)", r.generate_ms);
     println!("reconcile            {} ms", r.elapsed_ms);
+    println!("reconcile CPU time   {} ms (user + system, both threads)", r.cpu_ms);
     println!("throughput           {} records/s", r.records_per_s);
     println!("memory peak (VmHWM)  {} MiB", r.memory_peak_bytes / (1024 * 1024));
     println!("matched / unmatched  {} / {}", r.matched, r.unmatched);

@@ -20,6 +20,9 @@ pub struct BenchReport {
     pub generate_ms: u64,
     /// Join, classify, summarize, write the detail (CSV and JSON lines).
     pub elapsed_ms: u64,
+    /// CPU time (user + system, all threads) the reconciliation used: on a shared machine the
+    /// wall time also counts waiting for a core.
+    pub cpu_ms: u64,
     /// `records_total` per second of `elapsed_ms`.
     pub records_per_s: u64,
     /// The process's peak resident memory (`VmHWM` of /proc/self/status), bytes; 0 if unreadable.
@@ -41,12 +44,14 @@ pub fn bench(records_per_source: u64, fault_rate_ppm: u32, seed: u64) -> BenchRe
     let s = &day.sources;
     let records_total = (s.terminal.len() + s.acquirer.len() + s.clearing.len() + s.issuer.len()) as u64;
 
+    let cpu_before = cpu_ms();
     let started = Instant::now();
     let outcome = reconcile(&day.sources, &day.config);
     let written =
         outcome.as_ref().map(|o| write_csv(o, &mut io::sink()).and_then(|()| write_jsonl(o, &mut io::sink())));
     let elapsed = started.elapsed();
     let elapsed_ms = elapsed.as_millis() as u64;
+    let cpu_ms = cpu_ms().saturating_sub(cpu_before);
     let (matched, unmatched, exact) = match (&outcome, written) {
         (Ok(o), Ok(Ok(()))) => (o.summary.matched, o.summary.unmatched, verify(&day.faults, o).is_exact()),
         _ => (0, 0, false),
@@ -57,6 +62,7 @@ pub fn bench(records_per_source: u64, fault_rate_ppm: u32, seed: u64) -> BenchRe
         faults_injected: day.faults.len() as u64,
         generate_ms,
         elapsed_ms,
+        cpu_ms,
         records_per_s: (records_total as f64 / elapsed.as_secs_f64().max(1e-9)) as u64,
         memory_peak_bytes: memory_peak_bytes(),
         matched,
@@ -73,4 +79,17 @@ pub fn memory_peak_bytes() -> u64 {
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// User + system CPU time of this process so far, from /proc/self/stat (fields 14 and 15, in
+/// clock ticks of Linux's fixed `USER_HZ` = 100); 0 elsewhere.
+pub fn cpu_ms() -> u64 {
+    const MS_PER_TICK: u64 = 10;
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After ")": field 3 is index 0, so utime (14) is index 11 and stime (15) index 12.
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) * MS_PER_TICK
 }

@@ -224,10 +224,14 @@ pub fn classify_group(
     let finding = find(sources, &rf, kids)?;
     let records = rf.present.count_ones() + kids.iter().map(|k| k.present.count_ones()).sum::<u32>();
     // Money: what clearing should have moved minus what it did, over the whole transaction.
+    // A reversal, void or refund of nothing should have moved nothing.
+    let orphan = is_dependent(rf.kind);
     let mut delta: i128 = 0;
     for f in std::iter::once(&rf).chain(kids.iter()) {
         let direction = i128::from(f.kind.direction());
-        delta += direction * i128::from(consensus(&f.amounts));
+        if !orphan {
+            delta += direction * i128::from(consensus(&f.amounts));
+        }
         delta -= direction * i128::from(f.amounts[C].unwrap_or(0));
     }
     let expected = consensus(&finding.chain.amounts);
@@ -373,14 +377,12 @@ fn evidence(
     party: Option<Party>,
     reason: &'static str,
 ) -> Exception {
-    let (mut terminal, mut acquirer, mut issuer, mut reference, mut rrn, mut currency): (
-        Option<TerminalKey>,
-        Option<LegKey>,
-        Option<LegKey>,
-        Option<u64>,
-        Option<Rrn>,
-        u16,
-    ) = (None, None, None, None, None, 0);
+    let mut terminal: Option<TerminalKey> = None;
+    let mut acquirer: Option<LegKey> = None;
+    let mut issuer: Option<LegKey> = None;
+    let mut reference: Option<u64> = None;
+    let mut rrn: Option<Rrn> = None;
+    let mut currency: u16 = 0;
     if f.records[I] != NONE {
         let r = &sources.issuer[f.records[I] as usize];
         (issuer, currency) = (Some(r.key), r.currency);
