@@ -26,4 +26,7 @@ fn main() {
     println!("memory peak (VmHWM)  {} MiB", r.memory_peak_bytes / (1024 * 1024));
     println!("matched / unmatched  {} / {}", r.matched, r.unmatched);
     println!("faults exact         {}", r.exact);
+    // The machine may be shared: the load says how much of the wall time was waiting for a core.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average         {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
 }

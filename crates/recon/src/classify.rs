@@ -75,6 +75,22 @@ fn facts(sources: &Sources, records: [u32; 4]) -> Facts {
     f
 }
 
+/// The chain's kind as [`facts`] names it (acquirer's, else clearing's, terminal's, issuer's),
+/// reading one record instead of four.
+fn kind_of(sources: &Sources, records: &[u32; 4]) -> TxnCode {
+    if records[A] != NONE {
+        sources.acquirer[records[A] as usize].kind
+    } else if records[C] != NONE {
+        sources.clearing[records[C] as usize].code
+    } else if records[T] != NONE {
+        sources.terminal[records[T] as usize].kind
+    } else if records[I] != NONE {
+        sources.issuer[records[I] as usize].kind
+    } else {
+        TxnCode::Purchase
+    }
+}
+
 /// The amount most parties hold; ties by [`VOTE_ORDER`].
 fn consensus(amounts: &[Option<u64>; 4]) -> u64 {
     let mut best = (0usize, 0u64);
@@ -101,15 +117,13 @@ pub fn link(sources: &Sources, chains: &Chains) -> Vec<u32> {
         if chains.duplicate_of[chain] != NONE {
             continue;
         }
-        let f = facts(sources, *records);
-        if !is_dependent(f.kind) {
+        if !is_dependent(kind_of(sources, records)) {
             continue;
         }
         let original = original_chain(sources, chains, records);
         if original != NONE && original != chain as u32 && chains.duplicate_of[original as usize] == NONE {
-            let o = facts(sources, chains.records[original as usize]);
             // One level: an original is never itself a dependent.
-            if !is_dependent(o.kind) {
+            if !is_dependent(kind_of(sources, &chains.records[original as usize])) {
                 parent[chain] = original;
             }
         }

@@ -162,7 +162,8 @@ pub struct Exception {
     pub reference: Option<u64>,
     pub rrn: Option<Rrn>,
     /// Each party's amount and business date for it (`None` where absent). The issuer's amount
-    /// of an original is as posted (net of the voids and reversals it received).
+    /// of an original is its posting plus the voids and reversals it received (its posting is
+    /// net of them), so that it compares with the others'.
     pub amounts: [Option<u64>; 4],
     pub dates: [Option<BusinessDate>; 4],
     /// The amount most parties agree on (ties: clearing, acquirer, terminal, issuer).
