@@ -104,29 +104,32 @@ pub fn build(sources: &Sources) -> Chains {
 
     let mut a_of_t = vec![NONE; t.len()];
     let mut t_of_a = vec![NONE; a.len()];
-    {
-        // The acquirer by terminal key is needed only for this merge.
-        let by_terminal = sorted_subset(&index_a, |r| a[r as usize].terminal.packed());
-        merge(&index_t, &by_terminal, |x, y| {
-            a_of_t[x as usize] = y;
-            t_of_a[y as usize] = x;
-        });
-    }
     let mut c_of_a = vec![NONE; a.len()];
     let mut a_of_c = vec![NONE; c.len()];
-    merge(&index_a, &index_c, |x, y| {
-        c_of_a[x as usize] = y;
-        a_of_c[y as usize] = x;
-    });
     let mut i_of_c = vec![NONE; c.len()];
     let mut c_of_i = vec![NONE; i.len()];
-    {
+    // Three merges writing disjoint arrays: terminal ↔ acquirer on another core.
+    std::thread::scope(|scope| {
+        let terminal_side = scope.spawn(|| {
+            // The acquirer by terminal key is needed only for this merge.
+            let by_terminal = sorted_subset(&index_a, |r| a[r as usize].terminal.packed());
+            merge(&index_t, &by_terminal, |x, y| {
+                a_of_t[x as usize] = y;
+                t_of_a[y as usize] = x;
+            });
+        });
+        merge(&index_a, &index_c, |x, y| {
+            c_of_a[x as usize] = y;
+            a_of_c[y as usize] = x;
+        });
         let by_issuer = sorted_subset(&index_c, |r| c[r as usize].issuer_key.packed());
         merge(&by_issuer, &index_i, |x, y| {
             i_of_c[x as usize] = y;
             c_of_i[y as usize] = x;
         });
-    }
+        drop(by_issuer);
+        terminal_side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    });
     let t_of_c = fallback_terminal_to_clearing(sources, &index_t, &a_of_t, &index_c, &a_of_c);
 
     let mut chains = Chains {
