@@ -16,6 +16,11 @@ use crate::source::{ClearingItem, Sources};
 /// (member institution, ISO 4217 numeric currency) → minor units.
 pub type MemberTotals = BTreeMap<(u64, u16), i64>;
 
+fn add(totals: &mut MemberTotals, key: (u64, u16), amount: i64) {
+    let total = totals.entry(key).or_default();
+    *total = total.saturating_add(amount);
+}
+
 /// A member whose two totals differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BalanceDrift {
@@ -33,9 +38,10 @@ pub fn net_positions(items: &[ClearingItem], config: &Config) -> MemberTotals {
     let mut totals = MemberTotals::new();
     for item in items.iter().filter(|i| i.date == config.date) {
         let (s, n) = (item.settlement_minor, item.network_fee_minor);
-        *totals.entry((item.key.institution, item.currency)).or_default() += s - n;
-        *totals.entry((item.issuer_key.institution, item.currency)).or_default() += -s - n;
-        *totals.entry((config.network_member, item.currency)).or_default() += 2 * n;
+        // Saturating: absurd amounts in a file must not wrap into plausible ones (or panic).
+        add(&mut totals, (item.key.institution, item.currency), s.saturating_sub(n));
+        add(&mut totals, (item.issuer_key.institution, item.currency), s.saturating_neg().saturating_sub(n));
+        add(&mut totals, (config.network_member, item.currency), n.saturating_mul(2));
     }
     totals
 }
@@ -48,7 +54,7 @@ pub fn check_statement(sources: &Sources, config: &Config) -> Vec<BalanceDrift> 
     let expected = net_positions(&sources.clearing, config);
     let mut actual = MemberTotals::new();
     for line in &sources.statement {
-        *actual.entry((line.member, line.currency)).or_default() += line.net_minor;
+        add(&mut actual, (line.member, line.currency), line.net_minor);
     }
     compare(&expected, &actual)
 }
@@ -73,8 +79,8 @@ pub fn member_totals<'a>(items: impl IntoIterator<Item = &'a ClearingItem>) -> M
     let mut totals = MemberTotals::new();
     for item in items {
         let gross = item.code.direction() * i64::try_from(item.amount_minor).unwrap_or(i64::MAX);
-        *totals.entry((item.key.institution, item.currency)).or_default() += gross;
-        *totals.entry((item.issuer_key.institution, item.currency)).or_default() -= gross;
+        add(&mut totals, (item.key.institution, item.currency), gross);
+        add(&mut totals, (item.issuer_key.institution, item.currency), gross.saturating_neg());
     }
     totals
 }
@@ -88,8 +94,8 @@ pub fn add_records(totals: &mut MemberTotals, records: &[ClearingRecord]) -> Res
         let issuer = digits("issuer", &r.issuer, 11).map_err(at)?;
         let ccy = currency(&r.currency).map_err(at)?;
         let gross = r.code.direction() * i64::try_from(r.amount_minor).unwrap_or(i64::MAX);
-        *totals.entry((acquirer, ccy)).or_default() += gross;
-        *totals.entry((issuer, ccy)).or_default() -= gross;
+        add(totals, (acquirer, ccy), gross);
+        add(totals, (issuer, ccy), gross.saturating_neg());
     }
     Ok(())
 }

@@ -28,7 +28,7 @@ use crate::rng::Rng;
 use crate::source::{Sources, State, reduces_original};
 
 /// Tries to find an eligible, untouched transaction per fault before giving up on it.
-const ATTEMPTS_PER_FAULT_MAX: u32 = 256;
+const ATTEMPTS_PER_FAULT_MAX: u32 = 4_096;
 /// Problems [`verify`] describes in full (the rest are counted).
 const PROBLEMS_LISTED_MAX: usize = 16;
 
