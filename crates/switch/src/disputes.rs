@@ -221,7 +221,11 @@ pub enum DisputeError {
     Input(String),
     NotFound(u64),
     /// The transition table does not allow the action from the exception's stage.
-    NotAllowed { id: u64, stage: Stage, action: Action },
+    NotAllowed {
+        id: u64,
+        stage: Stage,
+        action: Action,
+    },
     Store(sqlstore::Error),
 }
 
@@ -279,7 +283,8 @@ fn check_masked(pan: &str) -> Result<()> {
 
 fn check_new(new: &NewException) -> Result<()> {
     let r = &new.record;
-    let at = |what: &str| DisputeError::Input(format!("{} of {} ({}): {what}", r.reference, new.date, new.class.name()));
+    let at =
+        |what: &str| DisputeError::Input(format!("{} of {} ({}): {what}", r.reference, new.date, new.class.name()));
     check_masked(&r.pan_masked)?;
     let currency_ok = r.currency.len() == 3 && r.currency.bytes().all(|b| b.is_ascii_digit());
     if !currency_ok {
@@ -323,7 +328,8 @@ pub fn resolve(
     check_line("by", &resolution.by, BY_LEN_MAX)?;
     check_line("reason", &resolution.reason, REASON_LEN_MAX)?;
     let (exception, entry) = db.transact(|tx| store::resolve_in(tx, id, resolution, at_ms, clearing_date))?;
-    let record = entry.clearing_reference.map(|reference| clearing_record(&exception, &entry, reference, clearing_date));
+    let record =
+        entry.clearing_reference.map(|reference| clearing_record(&exception, &entry, reference, clearing_date));
     Ok(Resolved { exception, entry, record })
 }
 

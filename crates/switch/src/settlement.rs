@@ -38,8 +38,8 @@ use sqlstore::Database;
 
 pub use files::{statement_csv, statement_text, write_settlement_files};
 pub use ledger_store::{LedgerClock, LedgerStore, SettlementLedger, open_ledger, open_ledger_with_clock};
-pub use store::{is_settled, load_report, settled_dates};
 pub(crate) use store::is_settled_in as store_is_settled;
+pub use store::{is_settled, load_report, settled_dates};
 
 /// The migrations of the switch's end-of-day tables (settled dates here, exceptions in
 /// [`crate::disputes`]), run with the switch's own.
@@ -301,12 +301,17 @@ fn check_record(record: &ClearingRecord, date: BusinessDate, network: &str) -> R
 
 /// Validate and accumulate the records: O(1) per record, memory per member and currency plus
 /// 8 bytes per record for the duplicate check (sorted references).
-fn tally(date: BusinessDate, network: &str, records: impl IntoIterator<Item = ClearingRecord>) -> Result<Tally> {
+fn tally<E: std::fmt::Display>(
+    date: BusinessDate,
+    network: &str,
+    records: impl IntoIterator<Item = std::result::Result<ClearingRecord, E>>,
+) -> Result<Tally> {
     let mut net = NetPositions::new(network);
     let mut totals: BTreeMap<String, CurrencyTotals> = BTreeMap::new();
     let mut volume: BTreeMap<String, i128> = BTreeMap::new();
     let mut references: Vec<u64> = Vec::new();
     for record in records {
+        let record = record.map_err(|e| SettlementError::Input(format!("reading the records of {date}: {e}")))?;
         check_record(&record, date, network)?;
         let volume = volume.entry(record.currency.clone()).or_default();
         *volume += i128::from(record.settlement_minor).abs()
@@ -390,6 +395,18 @@ pub fn settle(
     date: BusinessDate,
     network_id: &str,
     records: impl IntoIterator<Item = ClearingRecord>,
+) -> Result<SettlementReport> {
+    settle_read(db, ledger, date, network_id, records.into_iter().map(Ok::<_, std::convert::Infallible>))
+}
+
+/// [`settle`] over records as a reader gives them: the first error ends it before anything is
+/// posted (every record is read and checked before the ledger is touched).
+pub fn settle_read<E: std::fmt::Display>(
+    db: &Database,
+    ledger: &mut SettlementLedger,
+    date: BusinessDate,
+    network_id: &str,
+    records: impl IntoIterator<Item = std::result::Result<ClearingRecord, E>>,
 ) -> Result<SettlementReport> {
     if institution_number(network_id).is_none() {
         return Err(SettlementError::Input(format!(

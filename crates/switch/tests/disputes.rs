@@ -20,18 +20,38 @@ fn new_exception(reference: u64, class: ExceptionClass, amount: u64) -> NewExcep
     NewException {
         date: d,
         class,
-        record: ExceptionRecord::from_clearing(&record(d, reference, TxnCode::Purchase, ACQ1, ISS1, amount, CNY, 35, 3)),
+        record: ExceptionRecord::from_clearing(&record(
+            d,
+            reference,
+            TxnCode::Purchase,
+            ACQ1,
+            ISS1,
+            amount,
+            CNY,
+            35,
+            3,
+        )),
         note: format!("reconciliation found {}", class.name()),
     }
 }
 
 fn open_one(db: &Database, reference: u64, amount: u64) -> u64 {
-    let opened = disputes::open_exceptions(db, &[new_exception(reference, ExceptionClass::AmountMismatch, amount)], "recon", NOW_MS);
+    let opened = disputes::open_exceptions(
+        db,
+        &[new_exception(reference, ExceptionClass::AmountMismatch, amount)],
+        "recon",
+        NOW_MS,
+    );
     opened.unwrap()[0].id
 }
 
 fn act(action: Action, amount: Option<u64>) -> Resolution {
-    Resolution { action, by: "operator-li".into(), reason: format!("{} per the evidence", action.name()), amount_minor: amount }
+    Resolution {
+        action,
+        by: "operator-li".into(),
+        reason: format!("{} per the evidence", action.name()),
+        amount_minor: amount,
+    }
 }
 
 /// The path from a new exception to each stage.
@@ -119,7 +139,11 @@ fn a_chargeback_cycle_clears_on_the_next_dates_with_the_right_signs() {
         let second = disputes::resolve(&db, id, &act(Action::SecondChargeback, Some(4_000)), NOW_MS, d3).unwrap();
         assert_eq!(second.exception.stage, Stage::Resolved);
         assert_eq!(second.exception.stage.status(), "resolved");
-        let expected = [(d1, TxnCode::Chargeback, 6_000, -6_000), (d2, TxnCode::Representment, 6_000, 6_000), (d3, TxnCode::SecondChargeback, 4_000, -4_000)];
+        let expected = [
+            (d1, TxnCode::Chargeback, 6_000, -6_000),
+            (d2, TxnCode::Representment, 6_000, 6_000),
+            (d3, TxnCode::SecondChargeback, 4_000, -4_000),
+        ];
         for (on, code, amount, settlement_minor) in expected {
             let records = disputes::clearing_records(&db, on).unwrap();
             assert_eq!(records.len(), 1, "{} {on}", place.name());
@@ -211,7 +235,10 @@ fn bad_input_is_refused_with_what_is_wrong() {
     assert!(write_off_amount.to_string().contains("no --amount"), "{write_off_amount}");
     let zero = disputes::resolve(&db, id, &act(Action::Chargeback, Some(0)), NOW_MS, next).unwrap_err();
     assert!(zero.to_string().contains("1 to 100"), "{zero}");
-    assert!(matches!(disputes::resolve(&db, 77, &act(Action::WriteOff, None), NOW_MS, next), Err(DisputeError::NotFound(77))));
+    assert!(matches!(
+        disputes::resolve(&db, 77, &act(Action::WriteOff, None), NOW_MS, next),
+        Err(DisputeError::NotFound(77))
+    ));
     assert_eq!(disputes::show(&db, id).unwrap().1.len(), 1, "refusals leave no trace in the trail");
 }
 
@@ -229,7 +256,10 @@ fn the_audit_trail_only_grows() {
             assert_eq!(&now[..seen.len()], &seen[..], "earlier entries unchanged");
             seen = now;
         }
-        assert_eq!(seen.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["opened", "chargeback", "representment", "write_off"]);
+        assert_eq!(
+            seen.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+            ["opened", "chargeback", "representment", "write_off"]
+        );
         assert!(seen.iter().all(|e| !e.by.is_empty() && !e.reason.is_empty() && e.at_ms >= NOW_MS));
         // The database itself refuses to change or remove an entry.
         let update = db.transaction(|tx| tx.execute("UPDATE switch_exception_audit SET reason = 'edited'", &[]));

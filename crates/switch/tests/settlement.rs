@@ -120,7 +120,10 @@ fn statements_close_at_opening_plus_movement_across_dates() {
         }
         for statement in second.statements() {
             assert_eq!(statement.closing_minor, statement.opening_minor + statement.movement_minor);
-            let before = first.statements().into_iter().find(|s| s.member == statement.member && s.currency == statement.currency);
+            let before = first
+                .statements()
+                .into_iter()
+                .find(|s| s.member == statement.member && s.currency == statement.currency);
             assert_eq!(statement.opening_minor, before.map_or(0, |s| s.closing_minor), "{}", place.name());
             let id = if statement.member == NETWORK {
                 settlement::fee_income_account_id(NETWORK, &statement.currency).unwrap()
@@ -164,7 +167,10 @@ fn resettling_a_date_moves_nothing_and_says_already_settled() {
         assert!(!recovered.already_settled);
         assert_eq!(ledger.lookup_accounts(&[acq]).unwrap()[0], before, "no second movement");
         for (a, b) in recovered.members.iter().zip(&first.members) {
-            assert_eq!((a.net_minor, a.opening_minor, a.closing_minor), (b.net_minor, b.opening_minor, b.closing_minor));
+            assert_eq!(
+                (a.net_minor, a.opening_minor, a.closing_minor),
+                (b.net_minor, b.opening_minor, b.closing_minor)
+            );
         }
     }
 }
@@ -176,7 +182,10 @@ fn bad_records_are_refused_by_reference_and_nothing_posts() {
     let mut ledger = place.ledger();
     let d = date("2026-11-21");
     let cases: Vec<(Vec<clearing::ClearingRecord>, &str)> = vec![
-        (vec![record(d.next(), 9, TxnCode::Purchase, ACQ1, ISS1, 100, CNY, 0, 0)], "record 9 of 2026-11-21: it is of date 2026-11-22"),
+        (
+            vec![record(d.next(), 9, TxnCode::Purchase, ACQ1, ISS1, 100, CNY, 0, 0)],
+            "record 9 of 2026-11-21: it is of date 2026-11-22",
+        ),
         (vec![record(d, 9, TxnCode::Purchase, ACQ1, ISS1, 100, "CNY", 0, 0)], "currency \"CNY\""),
         (vec![record(d, 9, TxnCode::Purchase, "101", ISS1, 100, CNY, 0, 0)], "acquirer \"101\""),
         (vec![record(d, 9, TxnCode::Purchase, ACQ1, NETWORK, 100, CNY, 0, 0)], "issuer is the network"),

@@ -345,7 +345,8 @@ pub(super) fn actions_on(tx: &mut Tx<'_>, date: BusinessDate) -> Result<Vec<(Exc
         "SELECT {AUDIT_COLUMNS} FROM switch_exception_audit WHERE clearing_date = $1 AND clearing_reference IS NOT NULL \
          ORDER BY id"
     );
-    let entries: Vec<AuditEntry> = tx.query(&sql, &[date.to_string().into()])?.iter().map(entry_of).collect::<Result<_>>()?;
+    let entries: Vec<AuditEntry> =
+        tx.query(&sql, &[date.to_string().into()])?.iter().map(entry_of).collect::<Result<_>>()?;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
         let exception = exception(tx, entry.exception_id)?

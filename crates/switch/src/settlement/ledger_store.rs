@@ -62,7 +62,8 @@ pub fn open_ledger(url: &str) -> Result<SettlementLedger, SettlementError> {
 
 pub fn open_ledger_with_clock(url: &str, clock: Arc<dyn Clock>) -> Result<SettlementLedger, SettlementError> {
     let store = LedgerStore::open(url)?;
-    Ledger::open(store, LedgerClock(clock)).map_err(|e| SettlementError::Ledger(format!("opening the settlement ledger: {e}")))
+    Ledger::open(store, LedgerClock(clock))
+        .map_err(|e| SettlementError::Ledger(format!("opening the settlement ledger: {e}")))
 }
 
 impl Store for LedgerStore {

@@ -70,9 +70,8 @@ pub fn is_settled(db: &Database, date: BusinessDate) -> Result<bool> {
 
 /// Every settled date, oldest first.
 pub fn settled_dates(db: &Database) -> Result<Vec<BusinessDate>> {
-    let rows = db.transaction(|tx| {
-        tx.query("SELECT settlement_date FROM switch_settled_dates ORDER BY settlement_date", &[])
-    })?;
+    let rows = db
+        .transaction(|tx| tx.query("SELECT settlement_date FROM switch_settled_dates ORDER BY settlement_date", &[]))?;
     rows.iter()
         .map(|row| {
             let text = row.text(0)?;
@@ -154,8 +153,8 @@ pub(super) fn record_settled(db: &Database, report: &SettlementReport, settled_m
 pub fn load_report(db: &Database, date: BusinessDate) -> Result<Option<SettlementReport>> {
     let key = date.to_string();
     let loaded = db.transaction(|tx| {
-        let Some(head) =
-            tx.query_opt("SELECT network FROM switch_settled_dates WHERE settlement_date = $1", &[key.as_str().into()])?
+        let Some(head) = tx
+            .query_opt("SELECT network FROM switch_settled_dates WHERE settlement_date = $1", &[key.as_str().into()])?
         else {
             return Ok(None);
         };

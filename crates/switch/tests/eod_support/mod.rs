@@ -41,7 +41,9 @@ impl Place {
     /// `None` (and a loud line) without CARDNET_TEST_PG.
     pub fn postgres(name: &str) -> Option<Place> {
         let Ok(url) = std::env::var("CARDNET_TEST_PG") else {
-            eprintln!("SKIPPED: CARDNET_TEST_PG not set; end of day at the switch was not tested on PostgreSQL ({name})");
+            eprintln!(
+                "SKIPPED: CARDNET_TEST_PG not set; end of day at the switch was not tested on PostgreSQL ({name})"
+            );
             return None;
         };
         let db_schema = format!("switch_eod_{name}_{}", std::process::id());
@@ -180,7 +182,8 @@ impl Lcg {
 pub fn day(on: BusinessDate, first: u64, count: u64, seed: u64) -> Vec<ClearingRecord> {
     let schedule = clearing::FeeSchedule::china_2016();
     let mut rng = Lcg(seed);
-    let codes = [TxnCode::Purchase, TxnCode::Purchase, TxnCode::Completion, TxnCode::Void, TxnCode::Refund, TxnCode::Reversal];
+    let codes =
+        [TxnCode::Purchase, TxnCode::Purchase, TxnCode::Completion, TxnCode::Void, TxnCode::Refund, TxnCode::Reversal];
     (0..count)
         .map(|i| {
             let code = codes[rng.below(codes.len() as u64) as usize];
