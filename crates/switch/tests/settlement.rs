@@ -254,3 +254,18 @@ fn report_and_statement_files_are_owner_only_and_add_up() {
     settlement::write_settlement_files(&again, &out).unwrap();
     assert_eq!(std::fs::read(out.join("settlement-report.json")).unwrap(), before);
 }
+
+#[test]
+fn a_reading_error_midway_settles_nothing() {
+    let place = Place::sqlite("readerror");
+    let db = place.db();
+    let mut ledger = place.ledger();
+    let d = date("2026-11-21");
+    let mut read: Vec<Result<clearing::ClearingRecord, String>> = day(d, 1, 100, 9).into_iter().map(Ok).collect();
+    read.insert(60, Err("clearing-00000000201.csv: line 62: bad checksum".into()));
+    let error = settlement::settle_read(&db, &mut ledger, d, NETWORK, read).unwrap_err();
+    assert!(error.to_string().contains("line 62: bad checksum"), "{error}");
+    assert!(!settlement::is_settled(&db, d).unwrap());
+    let mns = settlement::multilateral_net_account_id(CNY).unwrap();
+    assert!(ledger.lookup_accounts(&[mns]).unwrap().is_empty(), "the ledger was not touched");
+}
