@@ -2,7 +2,9 @@
 //! resolves it, with every step in an append-only audit trail.
 //!
 //! * [`open_exceptions`] — open them in bulk from reconciliation's output; idempotent on
-//!   (date found, class, reference): opening the same difference again returns the same id.
+//!   (date found, class, reference): opening the same difference again returns the same id. A
+//!   difference the switch holds no record of (reference 0: missing at host) is keyed by the
+//!   acquirer's key (32, 11, 7) instead.
 //! * [`resolve`] — apply an [`Action`] if the table in [`transitions`] allows it from the
 //!   exception's stage. Every action except a write-off becomes a clearing record on the date
 //!   the caller names (the next open business date: the CLI takes the resolution time's UTC
@@ -303,7 +305,8 @@ fn check_new(new: &NewException) -> Result<()> {
 }
 
 /// Open `exceptions` (found on their dates by reconciliation), `by` whom at `at_ms`. Idempotent
-/// on (date, class, reference): one already there keeps its id and state. Answers in input order.
+/// on (date, class, reference) — (date, class, acquirer, STAN, transmission time) for reference
+/// 0 — one already there keeps its id and state. Answers in input order.
 pub fn open_exceptions(db: &Database, exceptions: &[NewException], by: &str, at_ms: u64) -> Result<Vec<Opened>> {
     check_line("by", by, BY_LEN_MAX)?;
     for new in exceptions {

@@ -199,8 +199,19 @@ fn opening_in_bulk_is_idempotent_and_lists_by_status_and_date() {
         other_class.class = ExceptionClass::Duplicate;
         let more = disputes::open_exceptions(&db, &[other_date, other_class], "recon", NOW_MS).unwrap();
         assert!(more.iter().all(|o| o.created));
+        // Without a switch reference (missing at host), the acquirer's key tells them apart.
+        let mut no_ref = [batch[1].clone(), batch[1].clone()];
+        for (i, new) in no_ref.iter_mut().enumerate() {
+            new.record.reference = 0;
+            new.record.stan = format!("00077{i}");
+        }
+        let keyed = disputes::open_exceptions(&db, &no_ref, "recon", NOW_MS).unwrap();
+        assert!(keyed.iter().all(|o| o.created) && keyed[0].id != keyed[1].id);
+        let keyed_again = disputes::open_exceptions(&db, &no_ref, "recon", NOW_MS).unwrap();
+        assert!(keyed_again.iter().all(|o| !o.created));
+        assert_eq!(keyed_again[1].id, keyed[1].id);
         let all = disputes::list(&db, ListFilter::default()).unwrap();
-        assert_eq!(all.len(), ExceptionClass::ALL.len() + 2);
+        assert_eq!(all.len(), ExceptionClass::ALL.len() + 4);
         let (shown, trail) = disputes::show(&db, first[0].id).unwrap();
         assert_eq!(trail.len(), 1, "one opening entry, not two");
         assert_eq!((trail[0].action.as_str(), trail[0].by.as_str()), ("opened", "recon"));
@@ -209,7 +220,7 @@ fn opening_in_bulk_is_idempotent_and_lists_by_status_and_date() {
         let resolved = disputes::list(&db, ListFilter { resolved: Some(true), date: None }).unwrap();
         assert_eq!(resolved.iter().map(|e| e.id).collect::<Vec<_>>(), vec![first[0].id]);
         let open = disputes::list(&db, ListFilter { resolved: Some(false), date: Some(date(FOUND)) }).unwrap();
-        assert_eq!(open.len(), ExceptionClass::ALL.len() - 1 + 1);
+        assert_eq!(open.len(), ExceptionClass::ALL.len() - 1 + 1 + 2);
         assert!(matches!(disputes::show(&db, 999_999), Err(DisputeError::NotFound(999_999))));
     }
 }

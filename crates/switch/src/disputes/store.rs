@@ -41,7 +41,8 @@ const TABLES: &[&str] = &[
         stage TEXT NOT NULL,
         stage_amount_minor BIGINT NOT NULL,
         opened_ms BIGINT NOT NULL,
-        UNIQUE (found_date, class, reference)
+        match_key TEXT NOT NULL,
+        UNIQUE (found_date, class, match_key)
     )",
     "CREATE INDEX switch_exceptions_stage ON switch_exceptions (stage, id)",
     "CREATE TABLE switch_exception_audit (
@@ -102,35 +103,40 @@ fn date_of(text: &str) -> Result<BusinessDate> {
 }
 
 fn exception_of(row: &Row) -> Result<Exception> {
-    let class = row.text(2)?;
-    let kind = row.text(16)?;
-    let stage = row.text(20)?;
+    exception_at(row, 0)
+}
+
+/// The exception in the columns of [`EXCEPTION_COLUMNS`] from `at` on (after a join's others).
+fn exception_at(row: &Row, at: usize) -> Result<Exception> {
+    let class = row.text(at + 2)?;
+    let kind = row.text(at + 16)?;
+    let stage = row.text(at + 20)?;
     Ok(Exception {
-        id: row.u64(0)?,
-        date: date_of(&row.text(1)?)?,
+        id: row.u64(at)?,
+        date: date_of(&row.text(at + 1)?)?,
         class: ExceptionClass::from_name(&class).ok_or_else(|| corrupt(format!("unknown class {class:?}")))?,
         record: ExceptionRecord {
-            reference: row.u64(3)?,
-            acquirer: row.text(4)?,
-            issuer: row.text(5)?,
-            amount_minor: row.u64(6)?,
-            currency: row.text(7)?,
-            stan: row.text(8)?,
-            transmission_time: row.text(9)?,
-            issuer_stan: row.text(10)?,
-            issuer_time: row.text(11)?,
-            rrn: row.text(12)?,
-            auth_code: row.text(13)?,
-            pan_masked: row.text(14)?,
-            card_hash: row.text(15)?,
+            reference: row.u64(at + 3)?,
+            acquirer: row.text(at + 4)?,
+            issuer: row.text(at + 5)?,
+            amount_minor: row.u64(at + 6)?,
+            currency: row.text(at + 7)?,
+            stan: row.text(at + 8)?,
+            transmission_time: row.text(at + 9)?,
+            issuer_stan: row.text(at + 10)?,
+            issuer_time: row.text(at + 11)?,
+            rrn: row.text(at + 12)?,
+            auth_code: row.text(at + 13)?,
+            pan_masked: row.text(at + 14)?,
+            card_hash: row.text(at + 15)?,
             card_kind: CardKind::from_name(&kind).ok_or_else(|| corrupt(format!("unknown card kind {kind:?}")))?,
-            mcc: row.text(17)?,
-            terminal_id: row.text(18)?,
-            merchant_id: row.text(19)?,
+            mcc: row.text(at + 17)?,
+            terminal_id: row.text(at + 18)?,
+            merchant_id: row.text(at + 19)?,
         },
         stage: Stage::from_name(&stage).ok_or_else(|| corrupt(format!("unknown stage {stage:?}")))?,
-        stage_amount_minor: row.u64(21)?,
-        opened_ms: row.u64(22)?,
+        stage_amount_minor: row.u64(at + 21)?,
+        opened_ms: row.u64(at + 22)?,
     })
 }
 
@@ -192,15 +198,26 @@ fn append(tx: &mut Tx<'_>, entry: &AuditEntry) -> Result<()> {
     Ok(())
 }
 
+/// What makes an exception the same one again (with its date and class): the switch's
+/// reference, or — for a difference the switch has no record of (reference 0) — the
+/// acquirer's key (32, 11, 7).
+fn match_key(record: &ExceptionRecord) -> String {
+    if record.reference != 0 {
+        return format!("ref:{}", record.reference);
+    }
+    format!("acq:{}:{}:{}", record.acquirer, record.stan, record.transmission_time)
+}
+
 /// Open one chunk in the caller's transaction.
 pub(super) fn open_chunk(tx: &mut Tx<'_>, chunk: &[NewException], by: &str, at_ms: u64) -> Result<Vec<Opened>> {
     let mut opened = Vec::with_capacity(chunk.len());
     for new in chunk {
         let r = &new.record;
         let date = new.date.to_string();
+        let key = match_key(r);
         let existing = tx.query_opt(
-            "SELECT id FROM switch_exceptions WHERE found_date = $1 AND class = $2 AND reference = $3",
-            &[date.as_str().into(), new.class.name().into(), int(r.reference)?],
+            "SELECT id FROM switch_exceptions WHERE found_date = $1 AND class = $2 AND match_key = $3",
+            &[date.as_str().into(), new.class.name().into(), key.as_str().into()],
         )?;
         if let Some(row) = existing {
             opened.push(Opened { id: row.u64(0)?, created: false });
@@ -208,8 +225,8 @@ pub(super) fn open_chunk(tx: &mut Tx<'_>, chunk: &[NewException], by: &str, at_m
         }
         let id = sqlstore::sequence::next(tx, SEQUENCE_TABLE, SEQ_EXCEPTION)?;
         let sql = format!(
-            "INSERT INTO switch_exceptions ({EXCEPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+            "INSERT INTO switch_exceptions ({EXCEPTION_COLUMNS}, match_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
         );
         let text = |s: &String| Value::from(s.as_str());
         tx.execute(
@@ -238,6 +255,7 @@ pub(super) fn open_chunk(tx: &mut Tx<'_>, chunk: &[NewException], by: &str, at_m
                 Stage::Open.name().into(),
                 int(r.amount_minor)?,
                 int(at_ms)?,
+                key.as_str().into(),
             ],
         )?;
         let reason = if new.note.trim().is_empty() { new.class.name().to_owned() } else { new.note.clone() };
@@ -339,21 +357,24 @@ pub(super) fn resolve_in(
     Ok((exception, entry))
 }
 
-/// The money-moving actions put on `date`, with their exceptions, by audit id.
+/// The money-moving actions put on `date`, with their exceptions, by audit id (one query).
 pub(super) fn actions_on(tx: &mut Tx<'_>, date: BusinessDate) -> Result<Vec<(Exception, AuditEntry)>> {
+    let exception_columns: Vec<String> = EXCEPTION_COLUMNS.split(',').map(|c| format!("e.{}", c.trim())).collect();
+    let audit_columns: Vec<String> = AUDIT_COLUMNS.split(',').map(|c| format!("a.{}", c.trim())).collect();
     let sql = format!(
-        "SELECT {AUDIT_COLUMNS} FROM switch_exception_audit WHERE clearing_date = $1 AND clearing_reference IS NOT NULL \
-         ORDER BY id"
+        "SELECT {}, {} FROM switch_exception_audit a JOIN switch_exceptions e ON e.id = a.exception_id \
+         WHERE a.clearing_date = $1 AND a.clearing_reference IS NOT NULL ORDER BY a.id",
+        audit_columns.join(", "),
+        exception_columns.join(", ")
     );
-    let entries: Vec<AuditEntry> =
-        tx.query(&sql, &[date.to_string().into()])?.iter().map(entry_of).collect::<Result<_>>()?;
-    let mut out = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let exception = exception(tx, entry.exception_id)?
-            .ok_or_else(|| corrupt(format!("audit entry {} names no exception", entry.id)))?;
-        out.push((exception, entry));
-    }
-    Ok(out)
+    let rows = tx.query(&sql, &[date.to_string().into()])?;
+    let audit_width = audit_columns.len();
+    rows.iter()
+        .map(|row| {
+            let entry = entry_of(row)?;
+            Ok((exception_at(row, audit_width)?, entry))
+        })
+        .collect()
 }
 
 pub(super) fn list(tx: &mut Tx<'_>, filter: ListFilter, limit: usize) -> Result<Vec<Exception>> {
