@@ -258,6 +258,7 @@ fn clearing_files(folder: &Path) -> Result<Vec<(String, PathBuf)>, CliError> {
 fn date_records(
     files: Vec<(String, PathBuf)>,
     date: clearing::BusinessDate,
+    network: String,
 ) -> impl Iterator<Item = Result<clearing::ClearingRecord, String>> {
     use clearing::file::Reader;
     let members: std::collections::BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
@@ -275,12 +276,14 @@ fn date_records(
                     })
                     .and_then(|reader| {
                         let header = reader.header();
-                        if header.member != member || header.date != date {
+                        if header.member != member || header.date != date || header.network != network {
                             return Err(format!(
-                                "{}: the header is for member {} on {}, not {member} on {date}",
+                                "{}: the header is for member {} on {} from network {}, not {member} on {date} from \
+                                 {network}",
                                 path.display(),
                                 header.member,
-                                header.date
+                                header.date,
+                                header.network
                             ));
                         }
                         Ok(reader)
@@ -325,7 +328,7 @@ fn settle(args: &SettleArgs) -> Result<(), CliError> {
     let file_count = files.len();
     let db = switch::settlement::open_database(&config.database).map_err(settlement_error)?;
     let mut ledger = switch::settlement::open_ledger(&config.ledger).map_err(settlement_error)?;
-    let records = date_records(files, date);
+    let records = date_records(files, date, config.institution_id.clone());
     let report = switch::settlement::settle_read(&db, &mut ledger, date, &config.institution_id, records)
         .map_err(settlement_error)?;
     let out_dir =

@@ -288,11 +288,12 @@ fn check_record(record: &ClearingRecord, date: BusinessDate, network: &str) -> R
             return bad(format!("{role} is the network itself ({network})"));
         }
     }
-    let limit = RECORD_AMOUNT_MAX_MINOR as i64;
-    if record.amount_minor > RECORD_AMOUNT_MAX_MINOR
-        || record.settlement_minor.abs() > 2 * limit
-        || record.interchange_fee_minor.abs() > limit
-        || record.network_fee_minor.abs() > limit
+    let limit = RECORD_AMOUNT_MAX_MINOR;
+    // `unsigned_abs`: i64::MIN has no positive i64, and a record may hold anything.
+    if record.amount_minor > limit
+        || record.settlement_minor.unsigned_abs() > 2 * limit
+        || record.interchange_fee_minor.unsigned_abs() > limit
+        || record.network_fee_minor.unsigned_abs() > limit
     {
         return bad(format!("an amount or fee is above {RECORD_AMOUNT_MAX_MINOR} minor units"));
     }

@@ -197,6 +197,13 @@ fn bad_records_are_refused_by_reference_and_nothing_posts() {
             "record 9 appears twice",
         ),
         (vec![record(d, 9, TxnCode::Purchase, ACQ1, ISS1, 10_000_000_000_000, CNY, 0, 0)], "above 999999999999"),
+        (
+            vec![clearing::ClearingRecord {
+                settlement_minor: i64::MIN,
+                ..record(d, 9, TxnCode::Purchase, ACQ1, ISS1, 100, CNY, 0, 0)
+            }],
+            "above 999999999999",
+        ),
     ];
     for (records, expected) in cases {
         let error = settlement::settle(&db, &mut ledger, d, NETWORK, records).unwrap_err();
