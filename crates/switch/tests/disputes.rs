@@ -324,3 +324,31 @@ fn exception_records_never_reuse_an_exchange_reference() {
     assert_eq!(refs.len(), 20);
     assert!(refs.iter().all(|&r| r > DISPUTE_REFERENCE_BASE && r < 1_000_000_000_000), "12 digits, above the base");
 }
+
+/// An amount cleared too high on one date is put right by a credit adjustment on the next: over
+/// the two dates the members' settlement accounts hold what the true amount gives.
+#[test]
+fn a_credit_adjustment_brings_the_next_date_back_to_the_true_amount() {
+    for place in Place::all("adjust") {
+        let db = place.db();
+        let mut ledger = place.ledger();
+        let d = date(FOUND);
+        // Cleared at 10,000 (fees 35 and 3); the cardholder really paid 9,000.
+        let cleared = record(d, 1, TxnCode::Purchase, ACQ1, ISS1, 10_000, CNY, 35, 3);
+        settlement::settle(&db, &mut ledger, d, NETWORK, vec![cleared.clone()]).unwrap();
+        let mut new = new_exception(1, ExceptionClass::AmountMismatch, 10_000);
+        new.record = ExceptionRecord::from_clearing(&cleared);
+        let id = disputes::open_exceptions(&db, &[new], "recon", NOW_MS).unwrap()[0].id;
+        disputes::resolve(&db, id, &act(Action::CreditAdjustment, Some(1_000)), NOW_MS, d.next()).unwrap();
+        let next = disputes::clearing_records(&db, d.next()).unwrap();
+        let report = settlement::settle(&db, &mut ledger, d.next(), NETWORK, next).unwrap();
+        let acquirer = report.members.iter().find(|m| m.member == ACQ1).unwrap();
+        let issuer = report.members.iter().find(|m| m.member == ISS1).unwrap();
+        // Fees stay as first cleared (exception records carry none): 9,000 − 35 − 3 to the acquirer.
+        assert_eq!(acquirer.closing_minor, 9_000 - 35 - 3, "{}", place.name());
+        assert_eq!(issuer.closing_minor, -(9_000 - 35) - 3);
+        assert_eq!(acquirer.opening_minor + acquirer.net_minor, acquirer.closing_minor);
+        let (_, trail) = disputes::show(&db, id).unwrap();
+        assert_eq!(trail.last().unwrap().clearing_date, Some(d.next()));
+    }
+}
