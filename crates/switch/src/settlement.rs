@@ -142,7 +142,7 @@ pub struct MemberSettlement {
     pub interchange_minor: i64,
     /// Network fee it paid (negative) or, for the network, received.
     pub network_fee_minor: i64,
-    /// Records it was a party to (as acquirer or issuer; the network's: records with a fee).
+    /// Records it was a party to, as acquirer or issuer (0 on the network's own line).
     pub records: u64,
     /// Its settlement account at the bank before and after the date's movement.
     pub opening_minor: i64,
