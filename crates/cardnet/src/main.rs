@@ -8,6 +8,7 @@ mod bench_network;
 mod cli_error;
 mod crypto_command;
 mod demo;
+mod dispute_command;
 mod iso8583_command;
 mod issuer_command;
 mod merchant_command;
@@ -81,6 +82,9 @@ enum Command {
     /// The network switch's set-up: `cardnet switch init --dir DIR`.
     #[command(subcommand)]
     Switch(switch_command::SwitchCommand),
+    /// The switch's exceptions (差错) from reconciliation: `cardnet dispute list|show|resolve --config FILE`.
+    #[command(subcommand)]
+    Dispute(dispute_command::DisputeCommand),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         Command::Merchant(command) => merchant_command::run(command),
         Command::Pos(command) => pos_command::run(command),
         Command::Terminal(command) => terminal_command::run(command),
+        Command::Dispute(command) => dispute_command::run(command),
     };
     match result {
         Ok(()) | Err(CliError::OutputClosed) => ExitCode::SUCCESS,

@@ -57,6 +57,11 @@ pub struct SwitchConfig {
     /// `postgres://…#schema`.
     #[serde(default = "default_database")]
     pub database: String,
+    /// The settlement ledger (net settlement between members, `cardnet switch settle`):
+    /// `sqlite:PATH` (the default, relative to the config file) or `postgres://…#schema`. A
+    /// separate store from `database`, as the issuer's ledger is from its database.
+    #[serde(default = "default_ledger")]
+    pub ledger: String,
     /// The software HSM's local master key: 64 hex digits (a real HSM replaces the file).
     pub lmk_file: PathBuf,
     /// The switch's data encryption key (a DEK key block under the LMK): the keyed hash that
@@ -84,6 +89,13 @@ pub struct SwitchConfig {
 
 fn default_database() -> String {
     "sqlite:switch.db".to_owned()
+}
+
+/// The settlement ledger of a configuration that names none.
+pub const DEFAULT_LEDGER: &str = "sqlite:switch-ledger.db";
+
+fn default_ledger() -> String {
+    DEFAULT_LEDGER.to_owned()
 }
 
 fn default_issuer_timeout_ms() -> u64 {
@@ -247,6 +259,7 @@ impl SwitchConfig {
     pub fn resolve_paths(&mut self, base: &Path) {
         paths::resolve_path(base, &mut self.lmk_file);
         paths::resolve_sqlite_url(base, &mut self.database);
+        paths::resolve_sqlite_url(base, &mut self.ledger);
     }
 
     /// Check everything; the checked form is [`Directory::new`].
@@ -263,6 +276,8 @@ impl SwitchConfig {
         out.push_str(&format!("listen = {}\n", quote(&self.listen)));
         out.push_str("# sqlite:PATH (relative to this file), or postgres://user@host/db#schema\n");
         out.push_str(&format!("database = {}\n", quote(&self.database)));
+        out.push_str("# The settlement ledger (net settlement): sqlite:PATH or postgres://user@host/db#schema\n");
+        out.push_str(&format!("ledger = {}\n", quote(&self.ledger)));
         out.push_str("# The software HSM's local master key (64 hex digits). Keep it secret.\n");
         out.push_str(&format!("lmk_file = {}\n", quote(&self.lmk_file.display().to_string())));
         out.push_str("# The switch's DEK under the LMK: card keys for stand-in limits, advices at rest.\n");
@@ -428,6 +443,9 @@ impl Directory {
         config.server.check().map_err(error)?;
         if config.database.trim().is_empty() {
             return Err(error("database is empty"));
+        }
+        if config.ledger.trim().is_empty() || config.ledger.trim() == config.database.trim() {
+            return Err(error("ledger must name a store of its own (not empty, not the database)"));
         }
         if config.issuer_timeout_ms == 0 || config.issuer_timeout_ms > ISSUER_TIMEOUT_MS_MAX {
             return Err(error(format!("issuer_timeout_ms must be 1 to {ISSUER_TIMEOUT_MS_MAX}")));

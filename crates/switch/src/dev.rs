@@ -153,6 +153,7 @@ pub fn network(
         listen: listen.to_owned(),
         server: host::ServerLimits::default(),
         database: database.to_owned(),
+        ledger: crate::config::DEFAULT_LEDGER.to_owned(),
         lmk_file: lmk_file.to_owned(),
         dek: dek.block().to_owned(),
         issuer_timeout_ms: ISSUER_TIMEOUT_MS_DEFAULT,

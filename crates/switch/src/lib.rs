@@ -31,6 +31,7 @@
 pub mod cardkey;
 pub mod config;
 pub mod dev;
+pub mod disputes;
 pub mod engine;
 pub mod error;
 pub mod journal;
@@ -39,6 +40,7 @@ pub mod linkkeys;
 mod reversal_rules;
 pub mod safq;
 pub mod server;
+pub mod settlement;
 mod store;
 
 pub use config::{ConfigError, Directory, SwitchConfig};

@@ -121,6 +121,7 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     statements.extend_from_slice(crate::safq::DDL);
     db.migrate(MIGRATION_V1, &statements)?;
     db.migrate(crate::linkkeys::MIGRATION, crate::linkkeys::DDL)?;
+    crate::settlement::migrate(db)?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 
