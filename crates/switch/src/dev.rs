@@ -156,7 +156,7 @@ pub fn network(
         lmk_file: lmk_file.to_owned(),
         dek: dek.block().to_owned(),
         issuer_timeout_ms: ISSUER_TIMEOUT_MS_DEFAULT,
-        cutoff: None,
+        cutoff: Some(crate::eod_config::CUTOFF_DEFAULT.to_owned()),
         settlement_cutover_minute: None,
         fees: Default::default(),
         key_grace_ms: KEY_GRACE_MS_DEFAULT,
