@@ -22,6 +22,10 @@ const DEV_DATABASE: &str = "sqlite:switch.db";
 pub enum SwitchCommand {
     /// Write a development configuration with fresh keys: DIR/switch.toml and DIR/lmk.hex.
     Init(InitArgs),
+    /// Write the clearing files of a closed business date: one per member, fixed-width and CSV.
+    Clearing(ClearingArgs),
+    /// Close a business date (after its cut-off): its records never change afterwards.
+    CloseDate(CloseDateArgs),
 }
 
 #[derive(Args)]
@@ -46,6 +50,8 @@ pub struct InitArgs {
 pub fn run(command: SwitchCommand) -> Result<(), CliError> {
     match command {
         SwitchCommand::Init(args) => init(&args),
+        SwitchCommand::Clearing(args) => clearing(&args),
+        SwitchCommand::CloseDate(args) => close_date(&args),
     }
 }
 
@@ -190,5 +196,139 @@ impl From<switch::SwitchError> for CliError {
             switch::SwitchError::Config(error) => CliError::bad_input(error),
             other => failure(other),
         }
+    }
+}
+
+// ---- End of day: `switch clearing` and `switch close-date` ------------------------------------
+
+/// Where clearing files go by default: this folder next to the switch's config file.
+const CLEARING_DIR: &str = "clearing";
+
+#[derive(Args)]
+pub struct ClearingArgs {
+    /// The switch's configuration file.
+    #[arg(long)]
+    config: PathBuf,
+    /// The closed business date, YYYY-MM-DD.
+    #[arg(long)]
+    date: String,
+    /// Folder for the files (default: clearing/ next to the config); they go in DIR/YYYY-MM-DD/.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct CloseDateArgs {
+    /// The switch's configuration file.
+    #[arg(long)]
+    config: PathBuf,
+    /// The business date to close, YYYY-MM-DD.
+    #[arg(long)]
+    date: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The switch of `config_path`, opened on its database (no listening).
+fn open_switch(config_path: &Path) -> Result<switch::Switch, CliError> {
+    let config = switch::SwitchConfig::load(config_path).map_err(CliError::bad_input)?;
+    let hsm = hsm::SoftHsm::from_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
+    let hsm: Arc<dyn SecurityModule> = Arc::new(hsm);
+    Ok(switch::Switch::open(&config, hsm)?)
+}
+
+fn business_date(text: &str) -> Result<switch::BusinessDate, CliError> {
+    switch::BusinessDate::parse(text).map_err(|e| CliError::bad_input(format!("--date: {e}")))
+}
+
+fn clearing(args: &ClearingArgs) -> Result<(), CliError> {
+    let started = std::time::Instant::now();
+    let date = business_date(&args.date)?;
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => host::config_file::folder(&args.config).join(CLEARING_DIR),
+    };
+    let switch = open_switch(&args.config)?;
+    // Exception records (disputes) are merged here once they exist: the producer takes them
+    // in reference order (see switch::clearing_records).
+    let run = switch::clearing_files::write_clearing_files(&switch, date, &out, switch::clearing_records::no_exceptions)
+        .map_err(|error| match error {
+            switch::clearing_files::ClearingFilesError::NotClosed(_) => CliError::bad_input(error),
+            other => failure(other),
+        })?;
+    let records: u64 = run.members.iter().map(|m| m.records).sum();
+    let files: Vec<String> =
+        run.members.iter().flat_map(|m| m.files.iter().map(|f| f.display().to_string())).collect();
+    if args.json {
+        let members: Vec<_> = run
+            .members
+            .iter()
+            .map(|m| {
+                json!({
+                    "member": m.member,
+                    "records": m.records,
+                    "debit_total_minor": m.debit_total_minor,
+                    "credit_total_minor": m.credit_total_minor,
+                    "settlement_total_minor": m.settlement_total_minor,
+                    "files": m.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        outln!(
+            "{}",
+            json!({
+                "date": date.to_string(),
+                "dir": run.dir.display().to_string(),
+                "members": members,
+                "records": records,
+                "files_written": files.len(),
+                "elapsed_ms": started.elapsed().as_millis() as u64,
+            })
+        );
+        return Ok(());
+    }
+    outln!("clearing {date}: {} member(s), {records} record(s) in {}", run.members.len(), run.dir.display());
+    for m in &run.members {
+        outln!(
+            "  {}: {} record(s), debits {} credits {} settlement {} (minor units)",
+            m.member,
+            m.records,
+            m.debit_total_minor,
+            m.credit_total_minor,
+            m.settlement_total_minor
+        );
+    }
+    Ok(())
+}
+
+fn close_date(args: &CloseDateArgs) -> Result<(), CliError> {
+    let date = business_date(&args.date)?;
+    let switch = open_switch(&args.config)?;
+    let now_ms = clock::Clock::now_ms(&clock::SystemClock);
+    let outcome = switch.close_business_date(date, now_ms)?;
+    let (closed_ms, reason) = match &outcome {
+        switch::CloseOutcome::Closed { closed_ms, .. } | switch::CloseOutcome::AlreadyClosed { closed_ms, .. } => {
+            (Some(*closed_ms), None)
+        }
+        switch::CloseOutcome::Refused { reason, .. } => (None, Some(reason.clone())),
+    };
+    if args.json {
+        outln!(
+            "{}",
+            json!({ "date": date.to_string(), "outcome": outcome.name(), "closed_ms": closed_ms, "reason": reason })
+        );
+    } else {
+        match &reason {
+            Some(reason) => outln!("{date}: refused: {reason}"),
+            None => outln!("{date}: {}", outcome.name().replace('_', " ")),
+        }
+    }
+    match reason {
+        Some(reason) => Err(CliError::bad_input(format!("business date {date} not closed: {reason}"))),
+        None => Ok(()),
     }
 }

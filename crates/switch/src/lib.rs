@@ -30,6 +30,7 @@
 
 pub mod business_date;
 pub mod cardkey;
+pub mod clearing_files;
 pub mod clearing_records;
 pub mod config;
 mod cutover;
@@ -47,6 +48,7 @@ pub mod server;
 mod store;
 
 pub use business_date::{CloseOutcome, DateStatus};
+pub use clearing::BusinessDate;
 pub use clearing_records::ClearingRecords;
 pub use config::{ConfigError, Directory, SwitchConfig};
 pub use engine::{AdviceOutcome, Forward, IssuerFailure, OutboundAdvice, PendingExchange, Reply, Step, Switch};
