@@ -255,14 +255,14 @@ fn clearing(args: &ClearingArgs) -> Result<(), CliError> {
     let switch = open_switch(&args.config)?;
     // Exception records (disputes) are merged here once they exist: the producer takes them
     // in reference order (see switch::clearing_records).
-    let run = switch::clearing_files::write_clearing_files(&switch, date, &out, switch::clearing_records::no_exceptions)
-        .map_err(|error| match error {
-            switch::clearing_files::ClearingFilesError::NotClosed(_) => CliError::bad_input(error),
-            other => failure(other),
-        })?;
+    let run =
+        switch::clearing_files::write_clearing_files(&switch, date, &out, switch::clearing_records::no_exceptions)
+            .map_err(|error| match error {
+                switch::clearing_files::ClearingFilesError::NotClosed(_) => CliError::bad_input(error),
+                other => failure(other),
+            })?;
     let records: u64 = run.members.iter().map(|m| m.records).sum();
-    let files: Vec<String> =
-        run.members.iter().flat_map(|m| m.files.iter().map(|f| f.display().to_string())).collect();
+    let files: Vec<String> = run.members.iter().flat_map(|m| m.files.iter().map(|f| f.display().to_string())).collect();
     if args.json {
         let members: Vec<_> = run
             .members

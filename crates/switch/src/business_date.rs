@@ -90,10 +90,8 @@ fn closed_ms_of(tx: &mut Tx<'_>, date: BusinessDate) -> sqlstore::Result<Option<
 }
 
 fn last_closed(tx: &mut Tx<'_>) -> Result<Option<BusinessDate>, SwitchError> {
-    let row = tx.query_opt(
-        "SELECT MAX(business_date) FROM switch_business_dates WHERE status = $1",
-        &[STATUS_CLOSED.into()],
-    )?;
+    let row = tx
+        .query_opt("SELECT MAX(business_date) FROM switch_business_dates WHERE status = $1", &[STATUS_CLOSED.into()])?;
     match row.map(|r| r.opt_text(0)).transpose()?.flatten() {
         Some(text) => Ok(Some(parse_date(&text)?)),
         None => Ok(None),
@@ -190,8 +188,13 @@ pub(crate) fn status(db: &Database, cutoff: CutOff, date: BusinessDate) -> Resul
             "SELECT status, closed_ms, cutover_sent_ms FROM switch_business_dates WHERE business_date = $1",
             &[date.to_string().into()],
         )?;
-        let mut status =
-            DateStatus { date, closed: false, closed_ms: None, cutover_sent_ms: None, cutoff_ms: cutoff.closes_at_ms(date) };
+        let mut status = DateStatus {
+            date,
+            closed: false,
+            closed_ms: None,
+            cutover_sent_ms: None,
+            cutoff_ms: cutoff.closes_at_ms(date),
+        };
         if let Some(row) = row {
             status.closed = row.text(0)? == STATUS_CLOSED;
             status.closed_ms = row.opt_i64(1)?.map(|ms| ms.max(0) as u64);

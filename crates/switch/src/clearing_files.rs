@@ -30,7 +30,10 @@ const FILE_BUFFER_BYTES: usize = 64 * 1024;
 pub enum ClearingFilesError {
     /// The date is still open: its records could still change.
     NotClosed(BusinessDate),
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     Switch(SwitchError),
 }
 

@@ -152,7 +152,8 @@ fn fees_of_part(directory: &Directory, kind: CardKind, whole: u64, part: u64) ->
 
 /// What one row clears as: code, amount, card kind and fees; `None` when it moves no money.
 fn clears_as(directory: &Directory, row: &Row2) -> Result<Option<(TxnCode, u64, CardKind, Fees)>, SwitchError> {
-    let missing = |what: &str| SwitchError::Internal(format!("exchange {}: approved {} without {what}", row.id, row.kind));
+    let missing =
+        |what: &str| SwitchError::Internal(format!("exchange {}: approved {} without {what}", row.id, row.kind));
     let kind_of = |stored: Option<&str>| {
         stored
             .and_then(CardKind::from_name)
@@ -276,10 +277,8 @@ impl<X: Iterator<Item = Result<ClearingRecord, SwitchError>>> ClearingRecords<X>
         while self.page.is_empty() && !self.journal_done {
             let (date, after_id) = (self.date.to_string(), self.after_id);
             let rows = crate::engine::transact(&self.db, |tx| {
-                let rows = tx.query(
-                    SELECT_PAGE,
-                    &[date.as_str().into(), int(after_id)?, int(CLEARING_PAGE_ROWS_MAX as u64)?],
-                )?;
+                let rows = tx
+                    .query(SELECT_PAGE, &[date.as_str().into(), int(after_id)?, int(CLEARING_PAGE_ROWS_MAX as u64)?])?;
                 Ok(rows.iter().map(page_row).collect::<sqlstore::Result<Vec<Row2>>>()?)
             })?;
             assert!(rows.len() <= CLEARING_PAGE_ROWS_MAX, "a page is bounded by its LIMIT");

@@ -37,7 +37,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-
 fn error(message: impl Into<String>) -> ConfigError {
     ConfigError(message.into())
 }

@@ -689,7 +689,15 @@ impl Switch {
         self.queue_advice(tx, &advice, &issuer.id, format!("advice:{id}"), id, AdvicePurpose::AcquirerAdvice, now_ms)?;
         let (stan, time) = (advice.get_str(11).unwrap_or_default(), advice.get_str(7).unwrap_or_default());
         journal::set_issuer_leg(tx, id, &issuer.id, advice.mti().as_str(), stan, time)?;
-        self.finish_queued(tx, request, acquirer, (id, &new.settlement_date), ExchangeStatus::Queued, Some(&issuer.id), now_ms)
+        self.finish_queued(
+            tx,
+            request,
+            acquirer,
+            (id, &new.settlement_date),
+            ExchangeStatus::Queued,
+            Some(&issuer.id),
+            now_ms,
+        )
     }
 
     /// An 0420/0421 from the acquirer. If the switch sent the original to an issuer, an 0420
@@ -937,7 +945,8 @@ impl Switch {
                     &[store::int(id)?],
                 )?;
             }
-            let response = self.answer(&pending.acquirer_request, Some(acquirer), code, auth_code, &pending.settlement_date);
+            let response =
+                self.answer(&pending.acquirer_request, Some(acquirer), code, auth_code, &pending.settlement_date);
             let outcome =
                 Outcome { status, response_code: code, auth_code, stand_in: stand_in.is_some(), answered_ms: now_ms };
             journal::set_outcome(tx, id, &outcome)?;

@@ -46,13 +46,8 @@ impl Switch {
     /// The members a clearing run of `date` writes files for: every configured acquirer and
     /// issuer, and any other member named by the date's journal, sorted by id.
     pub fn clearing_members(&self, date: BusinessDate) -> Result<Vec<String>, SwitchError> {
-        let mut members: Vec<String> = self
-            .directory
-            .acquirers()
-            .into_iter()
-            .chain(self.directory.issuers())
-            .map(|m| m.id.clone())
-            .collect();
+        let mut members: Vec<String> =
+            self.directory.acquirers().into_iter().chain(self.directory.issuers()).map(|m| m.id.clone()).collect();
         let named = transact(&self.db, |tx| {
             let rows = tx.query(
                 "SELECT acquirer FROM switch_exchanges WHERE business_date = $1 AND response_code = '00' \

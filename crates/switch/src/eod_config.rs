@@ -28,7 +28,9 @@ pub fn resolve_cutoff(cutoff: Option<&str>, cutover_minute: Option<u32>) -> Resu
         (None, Some(minute)) if minute >= MINUTES_PER_DAY => {
             Err(ConfigError(format!("settlement_cutover_minute must be 0 to {}", MINUTES_PER_DAY - 1)))
         }
-        (None, Some(minute)) => CutOff::new(minute, 0).map_err(|e| ConfigError(format!("settlement_cutover_minute: {e}"))),
+        (None, Some(minute)) => {
+            CutOff::new(minute, 0).map_err(|e| ConfigError(format!("settlement_cutover_minute: {e}")))
+        }
         (None, None) => CutOff::parse(CUTOFF_DEFAULT).map_err(|e| ConfigError(format!("cutoff default: {e}"))),
     }
 }

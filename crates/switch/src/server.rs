@@ -258,10 +258,7 @@ impl SwitchServer {
 
     /// Close `date` on this server's clock ([`Switch::close_business_date`]); when it closes,
     /// the cut-over (0800/201) goes to the signed-on issuer links at once.
-    pub async fn close_business_date(
-        &self,
-        date: clearing::BusinessDate,
-    ) -> Result<crate::CloseOutcome, SwitchError> {
+    pub async fn close_business_date(&self, date: clearing::BusinessDate) -> Result<crate::CloseOutcome, SwitchError> {
         let (switch, now_ms) = (self.switch.clone(), self.clock.now_ms());
         let outcome = blocking(move || switch.close_business_date(date, now_ms))
             .await

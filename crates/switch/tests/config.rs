@@ -121,12 +121,20 @@ fn refusals_name_what_is_wrong() {
             .contains("does not have the issuer role")
     );
     assert!(
-        refused(|c| c.bins.push(BinConfig { prefix: "4".into(), issuer: "20000000999".into(), card_kind: Default::default() }))
-            .contains("not a member")
+        refused(|c| c.bins.push(BinConfig {
+            prefix: "4".into(),
+            issuer: "20000000999".into(),
+            card_kind: Default::default()
+        }))
+        .contains("not a member")
     );
     assert!(
-        refused(|c| c.bins.push(BinConfig { prefix: "622424".into(), issuer: dev::ISSUER2_ID.into(), card_kind: Default::default() }))
-            .contains("BIN 622424: the prefix appears twice")
+        refused(|c| c.bins.push(BinConfig {
+            prefix: "622424".into(),
+            issuer: dev::ISSUER2_ID.into(),
+            card_kind: Default::default()
+        }))
+        .contains("BIN 622424: the prefix appears twice")
     );
     assert!(refused(|c| c.bins[0].prefix = "62A".into()).contains("digits"));
     assert!(refused(|c| c.key_grace_ms = switch::limits::KEY_GRACE_MS_MAX + 1).contains("key_grace_ms"));

@@ -706,7 +706,13 @@ fn clearing_records_of_the_day(backend: Backend) {
     let summary: Vec<(&str, u64, bool)> = records.iter().map(|r| (r.code.code(), r.amount_minor, r.stand_in)).collect();
     assert_eq!(
         summary,
-        vec![("PUR", 12_500, false), ("PUR", 2_000, true), ("REV", 12_500, false), ("CMP", 3_000, false), ("CVD", 3_000, false),]
+        vec![
+            ("PUR", 12_500, false),
+            ("PUR", 2_000, true),
+            ("REV", 12_500, false),
+            ("CMP", 3_000, false),
+            ("CVD", 3_000, false),
+        ]
     );
     assert_eq!(records[2].original_reference, records[0].reference);
     assert_eq!(records[2].original_stan, records[0].stan);

@@ -18,9 +18,12 @@ const HOUR_MS: u64 = 3_600_000;
 
 /// An issuer that answers every 0800 itself with 00 (as `transport::NetMgmt` and the issuer
 /// crate do) and records the network management codes and field 15 it received.
+/// Field 70 and field 15 of one 0800.
+type Seen = (String, Option<String>);
+
 #[derive(Clone, Default)]
 struct RecordingIssuer {
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Handler for RecordingIssuer {

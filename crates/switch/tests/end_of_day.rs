@@ -182,10 +182,16 @@ fn a_reversal_after_its_date_closed_is_late_on_the_next_date(backend: Backend) {
     assert_eq!(records(&switch, day), before_close, "a closed date never changes");
     let next = records(&switch, day.next());
     let codes: Vec<(TxnCode, u64, bool)> = next.iter().map(|r| (r.code, r.amount_minor, r.late)).collect();
-    assert_eq!(codes, [(TxnCode::Reversal, 12_500, true), (TxnCode::Purchase, 700, false), (TxnCode::Purchase, 800, true)]);
+    assert_eq!(
+        codes,
+        [(TxnCode::Reversal, 12_500, true), (TxnCode::Purchase, 700, false), (TxnCode::Purchase, 800, true)]
+    );
     let (original, reversed) = (&before_close[0], &next[0]);
     assert_eq!(reversed.original_reference, original.reference);
-    assert_eq!((reversed.original_stan.as_str(), reversed.original_time.as_str()), (original.stan.as_str(), original.transmission_time.as_str()));
+    assert_eq!(
+        (reversed.original_stan.as_str(), reversed.original_time.as_str()),
+        (original.stan.as_str(), original.transmission_time.as_str())
+    );
     assert_eq!(reversed.interchange_fee_minor, -original.interchange_fee_minor);
     assert_eq!(reversed.network_fee_minor, -original.network_fee_minor);
     assert_eq!(reversed.settlement_minor, -original.settlement_minor);
@@ -221,7 +227,16 @@ fn fees_by_card_kind_and_reversals_give_back_exactly_their_fees(backend: Backend
     let all = records(&switch, switch.natural_business_date(NOW_MS));
     let summary: Vec<(TxnCode, u64, char, i64, i64, i64)> = all
         .iter()
-        .map(|r| (r.code, r.amount_minor, r.card_kind.letter(), r.interchange_fee_minor, r.network_fee_minor, r.settlement_minor))
+        .map(|r| {
+            (
+                r.code,
+                r.amount_minor,
+                r.card_kind.letter(),
+                r.interchange_fee_minor,
+                r.network_fee_minor,
+                r.settlement_minor,
+            )
+        })
         .collect();
     // 0.35 % of 125.00 = 43.75 → 44; credit 0.45 % = 56.25 → 56; network 0.0325 % = 4.06 → 4;
     // 50,000.00: debit capped at 13.00, network at 3.25. The partial reversal gives back

@@ -1,5 +1,5 @@
 //! Network management on the `network` dialect: 0800 requests (sign-on, sign-off, key change,
-//! echo test) and their 0810 answers.
+//! cut-over, echo test) and their 0810 answers.
 //!
 //! A request carries field 7 (transmission date and time, MMDDhhmmss, UTC), 11 (STAN), 32
 //! (acquiring institution), optionally 33 (forwarding institution) and 70 (the network
@@ -493,7 +493,8 @@ mod tests {
         let spec = iso8583::builtin::network();
         let from = Institution::new("90000000001");
         let wrapped = NetMgmt { inner: Inner(std::sync::Mutex::new(Vec::new())) };
-        let codes = [(1, NetworkCode::SignOn), (2, NetworkCode::Echo), (3, NetworkCode::SignOff), (5, NetworkCode::CutOver)];
+        let codes =
+            [(1, NetworkCode::SignOn), (2, NetworkCode::Echo), (3, NetworkCode::SignOff), (5, NetworkCode::CutOver)];
         for (stan, code) in codes {
             let request = request_at(&spec, code, stan, &from, "1121231507").unwrap();
             let (_, response) = wrapped.handle(Envelope::default(), request).await.unwrap();
@@ -507,7 +508,13 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        let all = [NetworkCode::SignOn, NetworkCode::SignOff, NetworkCode::KeyChange, NetworkCode::CutOver, NetworkCode::Echo];
+        let all = [
+            NetworkCode::SignOn,
+            NetworkCode::SignOff,
+            NetworkCode::KeyChange,
+            NetworkCode::CutOver,
+            NetworkCode::Echo,
+        ];
         for code in all {
             assert_eq!(NetworkCode::parse(code.code()), Some(code));
         }
