@@ -28,6 +28,7 @@ macro_rules! scenarios {
 scenarios!(
     transactions_before_and_after_the_cut_off_land_on_their_dates,
     a_date_closes_once_and_only_after_its_cut_off,
+    a_date_with_a_request_still_at_its_issuer_waits_to_close,
     a_reversal_after_its_date_closed_is_late_on_the_next_date,
     fees_by_card_kind_and_reversals_give_back_exactly_their_fees,
     reversals_of_what_moved_no_money_make_no_record,
@@ -148,6 +149,30 @@ fn a_date_closes_once_and_only_after_its_cut_off(backend: Backend) {
     }
     // The next date cannot close before its own cut-off.
     assert!(matches!(switch.close_business_date(day.next(), clock.now_ms()).unwrap(), CloseOutcome::Refused { .. }));
+}
+
+fn a_date_with_a_request_still_at_its_issuer_waits_to_close(backend: Backend) {
+    let net = net_with_cutoff(backend);
+    let switch = net.switch();
+    // One second before the cut-off: forwarded, not yet answered.
+    let clock = ManualClock::from_ms(NOW_MS + 5 * HOUR_MS - 1_000);
+    let request = net.purchase(PAN, 4_200, 60);
+    let forward = match switch.on_request(request, clock.now_ms()) {
+        Step::Forward(forward) => *forward,
+        other => panic!("not forwarded: {other:?}"),
+    };
+    clock.advance_ms(2_000);
+    let day = date("2026-11-21");
+    match switch.close_business_date(day, clock.now_ms()).unwrap() {
+        CloseOutcome::Refused { reason, .. } => assert!(reason.contains("wait for their issuer"), "{reason}"),
+        other => panic!("closed with a request in flight: {other:?}"),
+    }
+    let answer = net.issuer_answer(&forward.issuer, &forward.request);
+    let response = switch.on_issuer_response(forward.pending, answer, clock.now_ms()).response;
+    assert_eq!((code(&response), response.get_str(15)), ("00", Some("1121")), "the date it arrived on");
+    assert!(matches!(switch.close_business_date(day, clock.now_ms()).unwrap(), CloseOutcome::Closed { .. }));
+    let amounts: Vec<u64> = records(&switch, day).iter().map(|r| r.amount_minor).collect();
+    assert_eq!(amounts, [4_200]);
 }
 
 fn a_reversal_after_its_date_closed_is_late_on_the_next_date(backend: Backend) {
