@@ -720,6 +720,13 @@ fn clearing_records_of_the_day(backend: Backend) {
     assert_eq!(records[0].auth_code, "AB1234");
     assert_eq!(records[0].issuer, ISSUER);
     assert_eq!(records[0].mcc, "5411");
+    // A reversal and a completion's void carry exactly their originals' fees back.
+    for (original, undo) in [(0, 2), (3, 4)] {
+        assert_eq!(records[undo].interchange_fee_minor, -records[original].interchange_fee_minor);
+        assert_eq!(records[undo].network_fee_minor, -records[original].network_fee_minor);
+        assert_eq!(records[undo].settlement_minor, -records[original].settlement_minor);
+        assert!(records[original].interchange_fee_minor > 0);
+    }
     let empty = switch.clearing_records(day.previous(), switch::clearing_records::no_exceptions());
     assert_eq!(empty.count(), 0);
 }
