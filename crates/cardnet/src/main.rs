@@ -19,6 +19,7 @@ mod pos_command;
 mod serve_command;
 mod stats_command;
 mod switch_command;
+mod switch_settle;
 mod terminal_command;
 
 use std::process::ExitCode;

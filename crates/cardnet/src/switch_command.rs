@@ -10,7 +10,7 @@ use hsm::SecurityModule;
 use serde_json::json;
 
 use crate::cli_error::CliError;
-use crate::output::{out, outln};
+use crate::output::outln;
 
 /// The files `switch init` writes, next to each other.
 const CONFIG_FILE: &str = "switch.toml";
@@ -22,8 +22,12 @@ const DEV_DATABASE: &str = "sqlite:switch.db";
 pub enum SwitchCommand {
     /// Write a development configuration with fresh keys: DIR/switch.toml and DIR/lmk.hex.
     Init(InitArgs),
+    /// Write the clearing files of a closed business date: one per member, fixed-width and CSV.
+    Clearing(ClearingArgs),
+    /// Close a business date (after its cut-off): its records never change afterwards.
+    CloseDate(CloseDateArgs),
     /// Net settlement of a business date from its clearing files: positions, the settlement ledger, statements.
-    Settle(SettleArgs),
+    Settle(crate::switch_settle::SettleArgs),
 }
 
 #[derive(Args)]
@@ -48,11 +52,13 @@ pub struct InitArgs {
 pub fn run(command: SwitchCommand) -> Result<(), CliError> {
     match command {
         SwitchCommand::Init(args) => init(&args),
-        SwitchCommand::Settle(args) => settle(&args),
+        SwitchCommand::Clearing(args) => clearing(&args),
+        SwitchCommand::CloseDate(args) => close_date(&args),
+        SwitchCommand::Settle(args) => crate::switch_settle::settle(&args),
     }
 }
 
-fn failure(error: impl std::fmt::Display) -> CliError {
+pub(crate) fn failure(error: impl std::fmt::Display) -> CliError {
     CliError::Failure(error.to_string())
 }
 
@@ -196,164 +202,136 @@ impl From<switch::SwitchError> for CliError {
     }
 }
 
-/// Clearing files one `switch settle` reads at most (one per member).
-const CLEARING_FILES_MAX: usize = 10_000;
+// ---- End of day: `switch clearing` and `switch close-date` ------------------------------------
+
+/// Where clearing files go by default: this folder next to the switch's config file.
+const CLEARING_DIR: &str = "clearing";
 
 #[derive(Args)]
-pub struct SettleArgs {
-    /// The switch's configuration file (its database and settlement ledger).
+pub struct ClearingArgs {
+    /// The switch's configuration file.
     #[arg(long)]
     config: PathBuf,
-    /// The business date to settle, YYYY-MM-DD.
+    /// The closed business date, YYYY-MM-DD.
     #[arg(long)]
     date: String,
-    /// Where `switch clearing` wrote the files (DIR/YYYY-MM-DD/clearing-<member>.csv); default: clearing/ next to the config.
+    /// Folder for the files (default: clearing/ next to the config); they go in DIR/YYYY-MM-DD/.
     #[arg(long)]
-    clearing_dir: Option<PathBuf>,
-    /// Where the report and statements go (DIR/YYYY-MM-DD/); default: settlement/ next to the config.
-    #[arg(long)]
-    settlement_dir: Option<PathBuf>,
+    out: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
 }
 
-/// The folder next to the configuration file named `name`.
-fn beside_config(config: &Path, name: &str) -> PathBuf {
-    config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(name)
+#[derive(Args)]
+pub struct CloseDateArgs {
+    /// The switch's configuration file.
+    #[arg(long)]
+    config: PathBuf,
+    /// The business date to close, YYYY-MM-DD.
+    #[arg(long)]
+    date: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
-/// The clearing files of one date, `clearing-<member>.csv`, by member.
-fn clearing_files(folder: &Path) -> Result<Vec<(String, PathBuf)>, CliError> {
-    let entries = std::fs::read_dir(folder).map_err(|e| {
-        CliError::bad_input(format!(
-            "no clearing files in {} ({e}): run `cardnet switch clearing` for the date first",
-            folder.display()
-        ))
-    })?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if let Some(member) = name.strip_prefix("clearing-").and_then(|rest| rest.strip_suffix(".csv")) {
-            if files.len() == CLEARING_FILES_MAX {
-                return Err(CliError::bad_input(format!(
-                    "more than {CLEARING_FILES_MAX} clearing files in {}",
-                    folder.display()
-                )));
-            }
-            files.push((member.to_owned(), path));
-        }
-    }
-    files.sort();
-    if files.is_empty() {
-        return Err(CliError::bad_input(format!("no clearing-<member>.csv files in {}", folder.display())));
-    }
-    Ok(files)
+/// The switch of `config_path`, opened on its database (no listening).
+fn open_switch(config_path: &Path) -> Result<switch::Switch, CliError> {
+    let config = switch::SwitchConfig::load(config_path).map_err(CliError::bad_input)?;
+    let hsm = hsm::SoftHsm::from_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
+    let hsm: Arc<dyn SecurityModule> = Arc::new(hsm);
+    Ok(switch::Switch::open(&config, hsm)?)
 }
 
-/// Every record of the date once: from the file of the record's acquirer (each record is in its
-/// acquirer's file and its issuer's). The first bad file, header or record ends the stream with
-/// an error that names the file and line, before anything is settled.
-fn date_records(
-    files: Vec<(String, PathBuf)>,
-    date: clearing::BusinessDate,
-    network: String,
-) -> impl Iterator<Item = Result<clearing::ClearingRecord, String>> {
-    use clearing::file::Reader;
-    let members: std::collections::BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
-    let mut files = files.into_iter();
-    let mut current: Option<(String, PathBuf, Reader<std::io::BufReader<std::fs::File>>)> = None;
-    let mut failed = false;
-    std::iter::from_fn(move || {
-        while !failed {
-            if current.is_none() {
-                let (member, path) = files.next()?;
-                let opened = std::fs::File::open(&path)
-                    .map_err(|e| format!("{}: {e}", path.display()))
-                    .and_then(|file| {
-                        Reader::open(std::io::BufReader::new(file)).map_err(|e| format!("{}: {e}", path.display()))
-                    })
-                    .and_then(|reader| {
-                        let header = reader.header();
-                        if header.member != member || header.date != date || header.network != network {
-                            return Err(format!(
-                                "{}: the header is for member {} on {} from network {}, not {member} on {date} from \
-                                 {network}",
-                                path.display(),
-                                header.member,
-                                header.date,
-                                header.network
-                            ));
-                        }
-                        Ok(reader)
-                    });
-                match opened {
-                    Ok(reader) => current = Some((member, path, reader)),
-                    Err(error) => {
-                        failed = true;
-                        return Some(Err(error));
-                    }
-                }
-            }
-            let (member, path, reader) = current.as_mut()?;
-            match reader.next_record() {
-                Ok(Some(record)) if record.acquirer == *member => return Some(Ok(record)),
-                Ok(Some(record)) if !members.contains(&record.acquirer) => {
-                    failed = true;
-                    return Some(Err(format!(
-                        "{}: record {} names acquirer {}, which has no clearing file",
-                        path.display(),
-                        record.reference,
-                        record.acquirer
-                    )));
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => current = None,
-                Err(error) => {
-                    failed = true;
-                    return Some(Err(format!("{}: {error}", path.display())));
-                }
-            }
-        }
-        None
-    })
+fn business_date(text: &str) -> Result<switch::BusinessDate, CliError> {
+    switch::BusinessDate::parse(text).map_err(|e| CliError::bad_input(format!("--date: {e}")))
 }
 
-fn settle(args: &SettleArgs) -> Result<(), CliError> {
-    let config = switch::SwitchConfig::load(&args.config).map_err(CliError::bad_input)?;
-    let date = clearing::BusinessDate::parse(&args.date).map_err(|e| CliError::bad_input(format!("--date: {e}")))?;
-    let clearing_dir = args.clearing_dir.clone().unwrap_or_else(|| beside_config(&args.config, "clearing"));
-    let files = clearing_files(&clearing_dir.join(date.to_string()))?;
-    let file_count = files.len();
-    let db = switch::settlement::open_database(&config.database).map_err(settlement_error)?;
-    let mut ledger = switch::settlement::open_ledger(&config.ledger).map_err(settlement_error)?;
-    let records = date_records(files, date, config.institution_id.clone());
-    let report = switch::settlement::settle_read(&db, &mut ledger, date, &config.institution_id, records)
-        .map_err(settlement_error)?;
-    let out_dir =
-        args.settlement_dir.clone().unwrap_or_else(|| beside_config(&args.config, "settlement")).join(date.to_string());
-    let written = switch::settlement::write_settlement_files(&report, &out_dir)?;
+fn clearing(args: &ClearingArgs) -> Result<(), CliError> {
+    let started = std::time::Instant::now();
+    let date = business_date(&args.date)?;
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => host::config_file::folder(&args.config).join(CLEARING_DIR),
+    };
+    let switch = open_switch(&args.config)?;
+    // Exception records (disputes) are merged here once they exist: the producer takes them
+    // in reference order (see switch::clearing_records).
+    let run =
+        switch::clearing_files::write_clearing_files(&switch, date, &out, switch::clearing_records::no_exceptions)
+            .map_err(|error| match error {
+                switch::clearing_files::ClearingFilesError::NotClosed(_) => CliError::bad_input(error),
+                other => failure(other),
+            })?;
+    let records: u64 = run.members.iter().map(|m| m.records).sum();
+    let files: Vec<String> = run.members.iter().flat_map(|m| m.files.iter().map(|f| f.display().to_string())).collect();
     if args.json {
-        let mut value = report.to_json();
-        if let Some(object) = value.as_object_mut() {
-            object.insert("clearing_files".into(), json!(file_count));
-            object.insert("report_dir".into(), json!(out_dir.display().to_string()));
-            object.insert("files".into(), json!(written.len()));
-        }
-        crate::output::json(&value)?;
+        let members: Vec<_> = run
+            .members
+            .iter()
+            .map(|m| {
+                json!({
+                    "member": m.member,
+                    "records": m.records,
+                    "debit_total_minor": m.debit_total_minor,
+                    "credit_total_minor": m.credit_total_minor,
+                    "settlement_total_minor": m.settlement_total_minor,
+                    "files": m.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        outln!(
+            "{}",
+            json!({
+                "date": date.to_string(),
+                "dir": run.dir.display().to_string(),
+                "members": members,
+                "records": records,
+                "files_written": files.len(),
+                "elapsed_ms": started.elapsed().as_millis() as u64,
+            })
+        );
         return Ok(());
     }
-    out!("{}", report.to_text());
-    outln!("read {file_count} clearing files; wrote {} files to {}", written.len(), out_dir.display());
+    outln!("clearing {date}: {} member(s), {records} record(s) in {}", run.members.len(), run.dir.display());
+    for m in &run.members {
+        outln!(
+            "  {}: {} record(s), debits {} credits {} settlement {} (minor units)",
+            m.member,
+            m.records,
+            m.debit_total_minor,
+            m.credit_total_minor,
+            m.settlement_total_minor
+        );
+    }
     Ok(())
 }
 
-/// Settlement's errors: the input's (records, files, a settled date's other positions) exit 2.
-fn settlement_error(error: switch::settlement::SettlementError) -> CliError {
-    use switch::settlement::SettlementError;
-    match error {
-        SettlementError::Input(_) | SettlementError::Conflict(_) => CliError::bad_input(error),
-        other => failure(other),
+fn close_date(args: &CloseDateArgs) -> Result<(), CliError> {
+    let date = business_date(&args.date)?;
+    let switch = open_switch(&args.config)?;
+    let now_ms = clock::Clock::now_ms(&clock::SystemClock);
+    let outcome = switch.close_business_date(date, now_ms)?;
+    let (closed_ms, reason) = match &outcome {
+        switch::CloseOutcome::Closed { closed_ms, .. } | switch::CloseOutcome::AlreadyClosed { closed_ms, .. } => {
+            (Some(*closed_ms), None)
+        }
+        switch::CloseOutcome::Refused { reason, .. } => (None, Some(reason.clone())),
+    };
+    if args.json {
+        outln!(
+            "{}",
+            json!({ "date": date.to_string(), "outcome": outcome.name(), "closed_ms": closed_ms, "reason": reason })
+        );
+    } else {
+        match &reason {
+            Some(reason) => outln!("{date}: refused: {reason}"),
+            None => outln!("{date}: {}", outcome.name().replace('_', " ")),
+        }
+    }
+    match reason {
+        Some(reason) => Err(CliError::bad_input(format!("business date {date} not closed: {reason}"))),
+        None => Ok(()),
     }
 }

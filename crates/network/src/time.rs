@@ -14,6 +14,8 @@ pub fn transmission_time(now_ms: u64) -> String {
 
 /// Field 15 at `now_ms`: the settlement day `MMDD`. A transaction at or after the cut-over
 /// (`cutover_minute_of_day`, minutes after 00:00 UTC; 0 = midnight) belongs to the next day.
+/// A UTC-only shorthand: the switch stamps 15 from its business date (`clearing::CutOff`, a
+/// local time with its zone, and dates closed once), which parties take from its messages.
 pub fn settlement_date(now_ms: u64, cutover_minute_of_day: u32) -> String {
     const MS_PER_DAY: u64 = 86_400_000;
     let cutover_ms = u64::from(cutover_minute_of_day.min(24 * 60 - 1)) * 60_000;

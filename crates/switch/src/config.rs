@@ -17,6 +17,7 @@ use host::{config_file, paths};
 use hsm::{KeyType, WrappedKey};
 use serde::Deserialize;
 
+use crate::eod_config::{CardKindConfig, FeesConfig};
 use crate::limits::{
     ADVICE_ATTEMPTS_MAX_DEFAULT, ADVICE_EXPIRY_MS_DEFAULT, ADVICE_PENDING_MAX_DEFAULT,
     ADVICE_RETRY_DELAY_MS_MIN_DEFAULT, BIN_PREFIX_LEN_MAX, BIN_PREFIX_LEN_MIN, BINS_MAX, CONFIG_BYTES_MAX,
@@ -35,8 +36,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-const MINUTES_PER_DAY: u32 = 24 * 60;
 
 fn error(message: impl Into<String>) -> ConfigError {
     ConfigError(message.into())
@@ -71,10 +70,17 @@ pub struct SwitchConfig {
     /// How long the switch waits for an issuer before standing in or answering 98.
     #[serde(default = "default_issuer_timeout_ms")]
     pub issuer_timeout_ms: u64,
-    /// The daily cut-over in minutes after 00:00 UTC (0 = midnight): a transaction at or after
-    /// it belongs to the next settlement date (field 15).
+    /// The daily cut-off, a local time with its UTC offset (`"23:00 +08:00"`): a transaction at
+    /// or after it belongs to the next business date (field 15). Default `00:00 +00:00`
+    /// ([`crate::eod_config`]).
     #[serde(default)]
-    pub settlement_cutover_minute: u32,
+    pub cutoff: Option<String>,
+    /// The older form of `cutoff`: minutes after 00:00 UTC. Still read; refused with `cutoff`.
+    #[serde(default)]
+    pub settlement_cutover_minute: Option<u32>,
+    /// `[fees]`: interchange by card kind and the network fee (default China 2016).
+    #[serde(default)]
+    pub fees: FeesConfig,
     /// After a key change on an issuer link, the ZPK or ZAK it replaced is still accepted this
     /// long (answers to requests the switch sent just before it switched over).
     #[serde(default = "default_key_grace_ms")]
@@ -235,6 +241,9 @@ pub struct StipConfig {
 pub struct BinConfig {
     pub prefix: String,
     pub issuer: String,
+    /// `"debit"` (the default) or `"credit"`: which interchange rate the card's records pay.
+    #[serde(default)]
+    pub card_kind: CardKindConfig,
 }
 
 impl SwitchConfig {
@@ -267,6 +276,13 @@ impl SwitchConfig {
         Directory::new(self).map(|_| ())
     }
 
+    /// The cut-off this file asks for (the default when it names none, midnight UTC for a bad
+    /// one: [`SwitchConfig::validate`] refuses those before use).
+    pub fn cutoff_resolved(&self) -> clearing::CutOff {
+        crate::eod_config::resolve_cutoff(self.cutoff.as_deref(), self.settlement_cutover_minute)
+            .unwrap_or_else(|_| clearing::CutOff::new(0, 0).unwrap_or_else(|_| unreachable!("midnight UTC")))
+    }
+
     /// The file form, with comments, for `cardnet switch init` (key blocks are encrypted under
     /// the LMK, so writing them is safe).
     pub fn to_toml(&self) -> String {
@@ -283,8 +299,8 @@ impl SwitchConfig {
         out.push_str("# The switch's DEK under the LMK: card keys for stand-in limits, advices at rest.\n");
         out.push_str(&format!("dek = {}\n", quote(&self.dek)));
         out.push_str(&format!("issuer_timeout_ms = {}\n", self.issuer_timeout_ms));
-        out.push_str("# Minutes after 00:00 UTC at which the settlement date (field 15) moves on.\n");
-        out.push_str(&format!("settlement_cutover_minute = {}\n", self.settlement_cutover_minute));
+        out.push_str("# The daily cut-off, local time and UTC offset: the business date (field 15) moves on.\n");
+        out.push_str(&format!("cutoff = {}\n", quote(&self.cutoff_resolved().to_string())));
         out.push_str("# After a key change on an issuer link, the replaced ZPK/ZAK is still accepted this long.\n");
         out.push_str(&format!("key_grace_ms = {}\n", self.key_grace_ms));
         out.push_str("\n[advices]\n");
@@ -326,7 +342,9 @@ impl SwitchConfig {
             out.push_str("\n[[bins]]\n");
             out.push_str(&format!("prefix = {}\n", quote(&bin.prefix)));
             out.push_str(&format!("issuer = {}\n", quote(&bin.issuer)));
+            out.push_str(&format!("card_kind = {}\n", quote(bin.card_kind.name())));
         }
+        out.push_str(&self.fees.to_toml());
         out.push_str(&self.server.to_toml());
         out
     }
@@ -374,13 +392,16 @@ pub struct Directory {
     pub institution_id: String,
     pub listen: SocketAddr,
     pub issuer_timeout_ms: u64,
-    pub settlement_cutover_minute: u32,
+    /// The daily cut-off (local time, explicit zone).
+    pub cutoff: clearing::CutOff,
+    /// Interchange and network fees of the clearing records.
+    pub fees: clearing::FeeSchedule,
     pub key_grace_ms: u64,
     pub advices: AdviceConfig,
     pub dek: WrappedKey,
     members: HashMap<String, Member>,
-    /// Prefix → issuer id. Routing tries the longest prefix first.
-    bins: BTreeMap<String, String>,
+    /// Prefix → issuer id and card kind. Routing tries the longest prefix first.
+    bins: BTreeMap<String, (String, clearing::CardKind)>,
     /// Distinct prefix lengths present, longest first (routing tries only these).
     prefix_lens: Vec<usize>,
 }
@@ -450,9 +471,8 @@ impl Directory {
         if config.issuer_timeout_ms == 0 || config.issuer_timeout_ms > ISSUER_TIMEOUT_MS_MAX {
             return Err(error(format!("issuer_timeout_ms must be 1 to {ISSUER_TIMEOUT_MS_MAX}")));
         }
-        if config.settlement_cutover_minute >= MINUTES_PER_DAY {
-            return Err(error(format!("settlement_cutover_minute must be 0 to {}", MINUTES_PER_DAY - 1)));
-        }
+        let cutoff = crate::eod_config::resolve_cutoff(config.cutoff.as_deref(), config.settlement_cutover_minute)?;
+        let fees = config.fees.schedule()?;
         if config.key_grace_ms > KEY_GRACE_MS_MAX {
             return Err(error(format!("key_grace_ms must be at most {KEY_GRACE_MS_MAX}")));
         }
@@ -553,7 +573,7 @@ impl Directory {
                 }
                 Some(_) => {}
             }
-            if let Some(other) = bins.insert(prefix.to_owned(), bin.issuer.clone()) {
+            if let Some((other, _)) = bins.insert(prefix.to_owned(), (bin.issuer.clone(), bin.card_kind.kind())) {
                 return Err(error(format!(
                     "BIN {prefix}: the prefix appears twice (issuers {other} and {})",
                     bin.issuer
@@ -566,7 +586,8 @@ impl Directory {
             institution_id: config.institution_id.clone(),
             listen,
             issuer_timeout_ms: config.issuer_timeout_ms,
-            settlement_cutover_minute: config.settlement_cutover_minute,
+            cutoff,
+            fees,
             key_grace_ms: config.key_grace_ms,
             advices: config.advices,
             dek,
@@ -603,7 +624,24 @@ impl Directory {
             .iter()
             .filter_map(|&len| pan.get(..len))
             .find_map(|prefix| self.bins.get(prefix))
-            .and_then(|issuer| self.issuer(issuer))
+            .and_then(|(issuer, _)| self.issuer(issuer))
+    }
+
+    /// The card kind of `pan` by its longest BIN prefix; debit when no prefix matches (or when
+    /// only a masked PAN's first six digits are known and no prefix of six or fewer matches).
+    pub fn card_kind(&self, pan: &str) -> clearing::CardKind {
+        self.prefix_lens
+            .iter()
+            .filter_map(|&len| pan.get(..len).filter(|p| p.bytes().all(|b| b.is_ascii_digit())))
+            .find_map(|prefix| self.bins.get(prefix))
+            .map_or(clearing::CardKind::Debit, |(_, kind)| *kind)
+    }
+
+    /// Members with the acquirer role, sorted by id.
+    pub fn acquirers(&self) -> Vec<&Member> {
+        let mut acquirers: Vec<&Member> = self.members.values().filter(|m| m.acquirer).collect();
+        acquirers.sort_by(|a, b| a.id.cmp(&b.id));
+        acquirers
     }
 }
 

@@ -143,7 +143,7 @@ pub fn network(
             stip: member.stip.clone(),
         });
         for prefix in &member.bins {
-            bins.push(BinConfig { prefix: prefix.clone(), issuer: member.id.clone() });
+            bins.push(BinConfig { prefix: prefix.clone(), issuer: member.id.clone(), card_kind: Default::default() });
         }
         keys.insert(member.id.clone(), member_keys);
     }
@@ -157,7 +157,9 @@ pub fn network(
         lmk_file: lmk_file.to_owned(),
         dek: dek.block().to_owned(),
         issuer_timeout_ms: ISSUER_TIMEOUT_MS_DEFAULT,
-        settlement_cutover_minute: 0,
+        cutoff: Some(crate::eod_config::CUTOFF_DEFAULT.to_owned()),
+        settlement_cutover_minute: None,
+        fees: Default::default(),
         key_grace_ms: KEY_GRACE_MS_DEFAULT,
         advices: AdviceConfig::default(),
         members: member_configs,

@@ -101,6 +101,8 @@ pub struct PendingExchange {
     issuer_request: Message,
     card_key: String,
     had_pin: bool,
+    /// Field 15 on both legs: the exchange's business date (MMDD).
+    settlement_date: String,
 }
 
 impl PendingExchange {
@@ -247,7 +249,7 @@ impl Switch {
         db: Database,
     ) -> Result<Switch, SwitchError> {
         let directory = Directory::new(config)?;
-        store::migrate(&db)?;
+        store::migrate(&db, Some(directory.cutoff))?;
         let links = Arc::new(LinkKeys::load(&db, &directory)?);
         Ok(Switch { directory: Arc::new(directory), hsm, db, spec: iso8583::builtin::network(), links })
     }
@@ -268,8 +270,9 @@ impl Switch {
         &self.spec
     }
 
+    /// Field 15 of a message that makes no exchange: its natural business date's MMDD.
     fn settlement_date(&self, now_ms: u64) -> String {
-        network::settlement_date(now_ms, self.directory.settlement_cutover_minute)
+        self.directory.cutoff.business_date(now_ms).mmdd()
     }
 
     fn saf_config(&self) -> saf::SafConfig {
@@ -337,14 +340,14 @@ impl Switch {
         acquirer: Option<&Member>,
         code: &str,
         auth_code: Option<&str>,
-        now_ms: u64,
+        settlement_date: &str,
     ) -> Message {
         let mut response = match request.response(&RESPONSE_ECHO) {
             Ok(response) => response,
             // Only requests reach here; a bare message keeps the answer well-formed anyway.
             Err(_) => Message::new(Arc::clone(&self.spec), request.mti()),
         };
-        let mut result = response.set_str(39, code).and_then(|()| response.set_str(15, &self.settlement_date(now_ms)));
+        let mut result = response.set_str(39, code).and_then(|()| response.set_str(15, settlement_date));
         if let (Some(auth_code), Ok(())) = (auth_code, &result) {
             result = response.set_str(38, auth_code);
         }
@@ -362,7 +365,7 @@ impl Switch {
     /// Answer without creating an exchange (the request is not a transaction the switch takes
     /// on: unknown sender, bad MAC, malformed), journaling both messages.
     fn refuse(&self, request: &Message, acquirer: Option<&Member>, code: &str, now_ms: u64) -> Step {
-        let response = self.answer(request, acquirer, code, None, now_ms);
+        let response = self.answer(request, acquirer, code, None, &self.settlement_date(now_ms));
         let link = acquirer.map_or("", |a| a.id.as_str());
         let logged = transact(&self.db, |tx| {
             log(tx, Logged::new(request, Direction::In, Leg::Acquirer, link), now_ms)?;
@@ -392,7 +395,7 @@ impl Switch {
         let card_key = self.card_key(pan)?;
         let mti = request.mti().as_str().to_owned();
         let (stan, time) = (field(11).unwrap_or_default(), field(7).unwrap_or_default());
-        let settlement_date = self.settlement_date(now_ms);
+        let card_kind = self.directory.card_kind(pan).name();
         transact(&self.db, |tx| {
             if let Some(earlier) =
                 journal::find_by_acquirer_key(tx, &acquirer.id, &stan, &time, &journal::mti_class(&mti))?
@@ -403,6 +406,7 @@ impl Switch {
                 Some(data) => self.find_original(tx, &acquirer.id, data)?,
                 None => None,
             };
+            let assigned = crate::business_date::assign(tx, self.directory.cutoff, now_ms, original.as_ref())?;
             // A transaction that refers to another goes where the other went.
             let issuer = original
                 .as_ref()
@@ -426,8 +430,12 @@ impl Switch {
                 merchant_id: field(42),
                 issuer: issuer.map(|i| i.id.clone()),
                 original_id: original.as_ref().map(|o| o.id),
-                settlement_date: settlement_date.clone(),
+                settlement_date: assigned.date.mmdd(),
                 received_ms: now_ms,
+                business_date: assigned.date.to_string(),
+                late: assigned.late,
+                mcc: field(18),
+                card_kind,
             };
             match checked.family {
                 Family::Reversal => match crate::reversal_rules::refusal(request, original.as_ref()) {
@@ -479,7 +487,7 @@ impl Switch {
             (Some(code), true) => code.as_str(),
             _ => codes::DUPLICATE,
         };
-        let response = self.answer(request, Some(acquirer), code, None, now_ms);
+        let response = self.answer(request, Some(acquirer), code, None, &earlier.settlement_date);
         log(tx, Logged::new(request, Direction::In, Leg::Acquirer, &acquirer.id).exchange(earlier.id), now_ms)?;
         log(tx, Logged::new(&response, Direction::Out, Leg::Acquirer, &acquirer.id).exchange(earlier.id), now_ms)?;
         tracing::info!(acquirer = %acquirer.id, exchange = earlier.id, code, "switch: repeated request");
@@ -517,7 +525,7 @@ impl Switch {
         now_ms: u64,
     ) -> Result<Step, SwitchError> {
         let id = journal::insert_exchange(tx, new, ExchangeStatus::DeclinedBySwitch)?;
-        let response = self.answer(request, Some(acquirer), code, None, now_ms);
+        let response = self.answer(request, Some(acquirer), code, None, &new.settlement_date);
         let outcome = Outcome {
             status: ExchangeStatus::DeclinedBySwitch,
             response_code: code,
@@ -539,13 +547,14 @@ impl Switch {
         request: &Message,
         issuer: &Member,
         original_leg: Option<&IssuerLeg>,
+        settlement_date: &str,
         now_ms: u64,
     ) -> Result<Message, SwitchError> {
         let mut out = request.clone();
         out.remove(network::mac::MAC_FIELD);
         out.set_str(7, &network::transmission_time(now_ms))?;
         out.set_str(11, &stan_text(store::next_id(tx, SEQ_STAN)?))?;
-        out.set_str(15, &self.settlement_date(now_ms))?;
+        out.set_str(15, settlement_date)?;
         out.set_str(33, &self.directory.institution_id)?;
         out.set_str(100, &issuer.id)?;
         // The acquirer-leg 90 means nothing to the issuer: rewritten, or dropped when the
@@ -578,7 +587,7 @@ impl Switch {
         card_key: &str,
         now_ms: u64,
     ) -> Result<Step, SwitchError> {
-        let mut out = self.issuer_copy(tx, request, issuer, original_leg, now_ms)?;
+        let mut out = self.issuer_copy(tx, request, issuer, original_leg, &new.settlement_date, now_ms)?;
         if let Some(pin_block) = request.get(52) {
             let pan = request.get_str(2).unwrap_or_default();
             let translation = PinTranslation {
@@ -618,6 +627,7 @@ impl Switch {
             issuer_request: stripped(&out),
             card_key: card_key.to_owned(),
             had_pin: request.has(52),
+            settlement_date: new.settlement_date.clone(),
         };
         Ok(Step::Forward(Box::new(Forward { issuer: issuer.id.clone(), request: out, pending })))
     }
@@ -673,13 +683,21 @@ impl Switch {
         now_ms: u64,
     ) -> Result<Step, SwitchError> {
         let id = journal::insert_exchange(tx, new, ExchangeStatus::Queued)?;
-        let mut advice = self.issuer_copy(tx, request, issuer, original_leg, now_ms)?;
+        let mut advice = self.issuer_copy(tx, request, issuer, original_leg, &new.settlement_date, now_ms)?;
         // The first send is the original MTI (0220), whatever the acquirer's attempt was.
         advice.set_mti(first_send_mti(request.mti()));
         self.queue_advice(tx, &advice, &issuer.id, format!("advice:{id}"), id, AdvicePurpose::AcquirerAdvice, now_ms)?;
         let (stan, time) = (advice.get_str(11).unwrap_or_default(), advice.get_str(7).unwrap_or_default());
         journal::set_issuer_leg(tx, id, &issuer.id, advice.mti().as_str(), stan, time)?;
-        self.finish_queued(tx, request, acquirer, id, ExchangeStatus::Queued, Some(&issuer.id), now_ms)
+        self.finish_queued(
+            tx,
+            request,
+            acquirer,
+            (id, &new.settlement_date),
+            ExchangeStatus::Queued,
+            Some(&issuer.id),
+            now_ms,
+        )
     }
 
     /// An 0420/0421 from the acquirer. If the switch sent the original to an issuer, an 0420
@@ -704,12 +722,20 @@ impl Switch {
             let mut recorded = new.clone();
             recorded.issuer = None;
             let id = journal::insert_exchange(tx, &recorded, ExchangeStatus::Recorded)?;
-            return self.finish_queued(tx, request, acquirer, id, ExchangeStatus::Recorded, None, now_ms);
+            return self.finish_queued(
+                tx,
+                request,
+                acquirer,
+                (id, &recorded.settlement_date),
+                ExchangeStatus::Recorded,
+                None,
+                now_ms,
+            );
         };
         let mut new = new.clone();
         new.issuer = Some(issuer.id.clone());
         let id = journal::insert_exchange(tx, &new, ExchangeStatus::Queued)?;
-        let mut reversal = self.issuer_copy(tx, request, issuer, Some(&leg), now_ms)?;
+        let mut reversal = self.issuer_copy(tx, request, issuer, Some(&leg), &new.settlement_date, now_ms)?;
         reversal.set_mti(Mti::parse(REVERSAL_MTI)?);
         let key = reversal_key(&issuer.id, &leg);
         let queued =
@@ -722,7 +748,7 @@ impl Switch {
             tx,
             request,
             acquirer,
-            id,
+            (id, &new.settlement_date),
             ExchangeStatus::Queued,
             queued.then_some(issuer.id.as_str()),
             now_ms,
@@ -735,12 +761,12 @@ impl Switch {
         tx: &mut Tx<'_>,
         request: &Message,
         acquirer: &Member,
-        id: u64,
+        (id, settlement_date): (u64, &str),
         status: ExchangeStatus,
         queued_for: Option<&str>,
         now_ms: u64,
     ) -> Result<Step, SwitchError> {
-        let response = self.answer(request, Some(acquirer), codes::APPROVED, None, now_ms);
+        let response = self.answer(request, Some(acquirer), codes::APPROVED, None, settlement_date);
         let outcome =
             Outcome { status, response_code: codes::APPROVED, auth_code: None, stand_in: false, answered_ms: now_ms };
         journal::set_outcome(tx, id, &outcome)?;
@@ -797,7 +823,7 @@ impl Switch {
         // 100 names the issuer that answered, on the acquirer leg too (its request had no 100):
         // the acquirer tells the terminal in field 44 (docs/acquirer.md §2).
         out.set_str(100, &issuer.id)?;
-        out.set_str(15, &self.settlement_date(now_ms))?;
+        out.set_str(15, &pending.settlement_date)?;
         network::mac::sign(self.hsm.as_ref(), &acquirer.zak, &mut out)?;
         let auth_code = response.get_str(38).map(str::to_owned);
         transact(&self.db, |tx| {
@@ -838,7 +864,13 @@ impl Switch {
             Ok(reply) => reply,
             Err(error) => {
                 tracing::error!(exchange = pending.exchange_id, %error, "switch: cannot record an unanswered request");
-                Reply::new(self.answer(&pending.acquirer_request, acquirer, codes::SYSTEM_MALFUNCTION, None, now_ms))
+                Reply::new(self.answer(
+                    &pending.acquirer_request,
+                    acquirer,
+                    codes::SYSTEM_MALFUNCTION,
+                    None,
+                    &pending.settlement_date,
+                ))
             }
         }
     }
@@ -913,7 +945,8 @@ impl Switch {
                     &[store::int(id)?],
                 )?;
             }
-            let response = self.answer(&pending.acquirer_request, Some(acquirer), code, auth_code, now_ms);
+            let response =
+                self.answer(&pending.acquirer_request, Some(acquirer), code, auth_code, &pending.settlement_date);
             let outcome =
                 Outcome { status, response_code: code, auth_code, stand_in: stand_in.is_some(), answered_ms: now_ms };
             journal::set_outcome(tx, id, &outcome)?;

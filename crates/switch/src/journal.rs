@@ -179,6 +179,14 @@ pub struct Exchange {
     pub received_ms: u64,
     pub answered_ms: Option<u64>,
     pub latency_ms: Option<u64>,
+    /// `YYYY-MM-DD`: the business date it clears on ([`crate::business_date`]).
+    pub business_date: String,
+    /// Arrived after its natural date (or its original's) had closed.
+    pub late: bool,
+    /// Merchant category code (18) as the acquirer sent it.
+    pub mcc: Option<String>,
+    /// `debit` or `credit`, by the BIN table when it was routed.
+    pub card_kind: Option<String>,
 }
 
 /// One message as journaled.
@@ -227,36 +235,6 @@ pub struct AdviceRecord {
     pub answered_ms: Option<u64>,
 }
 
-/// A transaction for clearing: approved financial transactions, reversals and acquirer advices
-/// of one settlement date.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClearingRecord {
-    pub exchange_id: u64,
-    pub kind: String,
-    pub mti: String,
-    pub acquirer: String,
-    pub issuer: Option<String>,
-    pub stan: String,
-    pub transmission_time: String,
-    pub rrn: Option<String>,
-    pub pan_masked: Option<String>,
-    pub processing_code: Option<String>,
-    pub amount_minor: Option<u64>,
-    pub replacement_minor: Option<u64>,
-    pub currency: Option<String>,
-    pub terminal_id: Option<String>,
-    pub merchant_id: Option<String>,
-    pub response_code: Option<String>,
-    pub auth_code: Option<String>,
-    pub stand_in: bool,
-    pub original_exchange_id: Option<u64>,
-    pub settlement_date: String,
-}
-
-/// Kinds that clear when approved (pre-authorizations and balance inquiries do not move money
-/// between members; their completions and voids do, and a completion's void gives it back).
-const CLEARING_KINDS: [&str; 6] = ["purchase", "completion", "void", "completion_void", "refund", "reversal"];
-
 fn corrupt(what: &'static str) -> sqlstore::Error {
     sqlstore::Error::new("journal", format!("unknown {what} in the journal"))
 }
@@ -270,7 +248,7 @@ fn opt_u64(row: &Row, index: usize) -> sqlstore::Result<Option<u64>> {
 const EXCHANGE_COLUMNS: &str = "id, acquirer, acq_mti, acq_stan, acq_time, kind, rrn, processing_code, pan_masked, \
      card_key, amount_minor, replacement_minor, currency, terminal_id, merchant_id, issuer, iss_mti, iss_stan, \
      iss_time, original_id, status, response_code, auth_code, stip, settlement_date, received_ms, answered_ms, \
-     latency_ms";
+     latency_ms, business_date, late, mcc, card_kind";
 
 fn exchange(row: &Row) -> sqlstore::Result<Exchange> {
     Ok(Exchange {
@@ -302,6 +280,10 @@ fn exchange(row: &Row) -> sqlstore::Result<Exchange> {
         received_ms: row.u64(25)?,
         answered_ms: opt_u64(row, 26)?,
         latency_ms: opt_u64(row, 27)?,
+        business_date: row.opt_text(28)?.unwrap_or_default(),
+        late: row.i64(29)? != 0,
+        mcc: row.opt_text(30)?,
+        card_kind: row.opt_text(31)?,
     })
 }
 
@@ -331,6 +313,10 @@ pub(crate) struct NewExchange {
     pub original_id: Option<u64>,
     pub settlement_date: String,
     pub received_ms: u64,
+    pub business_date: String,
+    pub late: bool,
+    pub mcc: Option<String>,
+    pub card_kind: &'static str,
 }
 
 pub(crate) fn insert_exchange(tx: &mut Tx<'_>, new: &NewExchange, status: ExchangeStatus) -> sqlstore::Result<u64> {
@@ -338,8 +324,9 @@ pub(crate) fn insert_exchange(tx: &mut Tx<'_>, new: &NewExchange, status: Exchan
     tx.execute(
         "INSERT INTO switch_exchanges (id, acquirer, acq_mti, acq_class, acq_stan, acq_time, kind, rrn, \
          processing_code, pan_masked, card_key, amount_minor, replacement_minor, currency, terminal_id, merchant_id, \
-         issuer, original_id, status, stip, settlement_date, received_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 0, $20, $21)",
+         issuer, original_id, status, stip, settlement_date, received_ms, business_date, late, mcc, card_kind) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 0, $20, $21, \
+         $22, $23, $24, $25)",
         &[
             int(id)?,
             new.acquirer.as_str().into(),
@@ -362,6 +349,10 @@ pub(crate) fn insert_exchange(tx: &mut Tx<'_>, new: &NewExchange, status: Exchan
             status.as_str().into(),
             new.settlement_date.as_str().into(),
             int(new.received_ms)?,
+            new.business_date.as_str().into(),
+            new.late.into(),
+            new.mcc.clone().into(),
+            new.card_kind.into(),
         ],
     )?;
     Ok(id)
@@ -692,47 +683,6 @@ impl Journal {
     pub fn advice_counts(&self, issuer: &str) -> sqlstore::Result<saf::Counts> {
         self.db.transaction(|tx| {
             crate::safq::counts(tx, Some(issuer)).map_err(|e| sqlstore::Error::new("advice counts", e.to_string()))
-        })
-    }
-
-    /// What clears on `settlement_date` (MMDD): approved purchases, completions, voids and
-    /// refunds (stand-in approvals included), every reversal, and the advices acquirers sent.
-    pub fn clearing_records(&self, settlement_date: &str) -> sqlstore::Result<Vec<ClearingRecord>> {
-        let kinds: Vec<String> = CLEARING_KINDS.iter().map(|k| format!("'{k}'")).collect();
-        let sql = format!(
-            "SELECT {EXCHANGE_COLUMNS} FROM switch_exchanges WHERE settlement_date = $1 AND kind IN ({}) \
-             AND (response_code = '00' OR kind = 'reversal') ORDER BY id LIMIT $2",
-            kinds.join(", ")
-        );
-        self.db.transaction(|tx| {
-            let rows = tx.query(&sql, &[settlement_date.into(), limit()])?;
-            rows.iter()
-                .map(|row| {
-                    let e = exchange(row)?;
-                    Ok(ClearingRecord {
-                        exchange_id: e.id,
-                        kind: e.kind,
-                        mti: e.acquirer_mti,
-                        acquirer: e.acquirer,
-                        issuer: e.issuer,
-                        stan: e.acquirer_stan,
-                        transmission_time: e.acquirer_time,
-                        rrn: e.rrn,
-                        pan_masked: e.pan_masked,
-                        processing_code: e.processing_code,
-                        amount_minor: e.amount_minor,
-                        replacement_minor: e.replacement_minor,
-                        currency: e.currency,
-                        terminal_id: e.terminal_id,
-                        merchant_id: e.merchant_id,
-                        response_code: e.response_code,
-                        auth_code: e.auth_code,
-                        stand_in: e.stand_in,
-                        original_exchange_id: e.original_id,
-                        settlement_date: e.settlement_date,
-                    })
-                })
-                .collect()
         })
     }
 }

@@ -9,7 +9,7 @@
 //!   [`Switch::on_issuer_response`], [`Switch::on_issuer_failure`], and advice delivery
 //!   ([`Switch::due_advices`], [`Switch::advice_answered`], [`Switch::advice_failed`]).
 //! * [`journal`] — every message and every transaction, durable before the acquirer hears back;
-//!   [`journal::Journal::clearing_records`] for clearing.
+//!   clearing reads it through [`clearing_records`].
 //! * [`linkkeys`] — the working keys of the issuer links and the key change (0800/101) the switch
 //!   initiates: [`Switch::begin_key_change`], [`Switch::key_change_answered`]; the old key is
 //!   accepted for a grace period, the newest key survives restarts.
@@ -28,11 +28,17 @@
 //! key anywhere but as a TR-31 block under the LMK.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod business_date;
 pub mod cardkey;
+pub mod clearing_files;
+pub mod clearing_records;
 pub mod config;
+mod cutover;
 pub mod dev;
 pub mod disputes;
 pub mod engine;
+mod eod;
+pub mod eod_config;
 pub mod error;
 pub mod journal;
 pub mod limits;
@@ -43,6 +49,9 @@ pub mod server;
 pub mod settlement;
 mod store;
 
+pub use business_date::{CloseOutcome, DateStatus};
+pub use clearing::BusinessDate;
+pub use clearing_records::ClearingRecords;
 pub use config::{ConfigError, Directory, SwitchConfig};
 pub use engine::{AdviceOutcome, Forward, IssuerFailure, OutboundAdvice, PendingExchange, Reply, Step, Switch};
 pub use error::SwitchError;

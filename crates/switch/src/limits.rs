@@ -61,3 +61,15 @@ pub const KEY_SCHEDULE_POLL_MS_MAX: u64 = 60_000;
 pub const KEY_DRAWS_MAX: usize = 4;
 /// Key changes one query of the key change journal returns at most.
 pub const KEY_CHANGES_LIST_MAX: usize = 1_000;
+
+/// Rows one page of the clearing extract reads (clearing streams a date page by page, by id,
+/// in constant memory whatever the date's size).
+pub const CLEARING_PAGE_ROWS_MAX: usize = 2_000;
+/// Rows given their business date per transaction when an older database is migrated.
+pub const BACKFILL_PAGE_ROWS_MAX: usize = 5_000;
+/// Beyond the issuer timeout, how long a forwarded request of a date still counts as in flight
+/// when the date is closed (a request older than that was lost with a restart of the switch).
+pub const CLOSE_IN_FLIGHT_MARGIN_MS: u64 = 5_000;
+/// How often the running switch looks for closed dates whose cut-over (0800/201) is not yet
+/// sent (a date closed by `cardnet switch close-date` in another process).
+pub const CUTOVER_POLL_INTERVAL_MS: u64 = 1_000;

@@ -225,7 +225,7 @@ pub struct SqlSafQueue<C: Clock> {
 impl<C: Clock> SqlSafQueue<C> {
     /// A queue on `db` (its table is created if missing).
     pub fn new(db: Database, config: SafConfig, clock: C) -> SafResult<SqlSafQueue<C>> {
-        crate::store::migrate(&db).map_err(|e| SafError::Store(e.to_string()))?;
+        crate::store::migrate(&db, None).map_err(|e| SafError::Store(e.to_string()))?;
         Ok(SqlSafQueue { db, config, clock })
     }
 

@@ -156,6 +156,8 @@ pub struct SwitchServer {
     clock: Arc<dyn Clock>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Rings the cut-over task ([`crate::cutover`]) when this server closed a date.
+    cutover_wake: Arc<Notify>,
 }
 
 impl SwitchServer {
@@ -215,12 +217,24 @@ impl SwitchServer {
                 )));
             }
         }
+        let cutover_wake = Arc::new(Notify::new());
+        let cutover_links = links
+            .iter()
+            .map(|(member, link)| crate::cutover::CutOverLink { member: member.clone(), session: link.session.clone() })
+            .collect();
+        tasks.push(tokio::spawn(crate::cutover::announce(
+            switch.clone(),
+            cutover_links,
+            Arc::clone(&clock),
+            Arc::clone(&cutover_wake),
+            stop.subscribe(),
+        )));
         let handler = AcquirerHandler { switch: switch.clone(), links: Arc::clone(&links), clock: Arc::clone(&clock) };
         let server = Server::new(spec, NetMgmt { inner: handler }, options.server);
         let serving = server.clone();
         tasks.push(tokio::spawn(async move { serving.serve(listener).await }));
         tracing::info!(%local_addr, issuers = links.len(), "switch: serving");
-        Ok(SwitchServer { local_addr, switch, server, links, clock, stop, tasks })
+        Ok(SwitchServer { local_addr, switch, server, links, clock, stop, tasks, cutover_wake })
     }
 
     /// The address acquirers connect to (the port chosen when the config said `:0`).
@@ -240,6 +254,17 @@ impl SwitchServer {
     /// The state of the session to `issuer` (and its changes).
     pub fn issuer_state(&self, issuer: &str) -> Option<watch::Receiver<SessionState>> {
         self.links.get(issuer).map(|link| link.session.state())
+    }
+
+    /// Close `date` on this server's clock ([`Switch::close_business_date`]); when it closes,
+    /// the cut-over (0800/201) goes to the signed-on issuer links at once.
+    pub async fn close_business_date(&self, date: clearing::BusinessDate) -> Result<crate::CloseOutcome, SwitchError> {
+        let (switch, now_ms) = (self.switch.clone(), self.clock.now_ms());
+        let outcome = blocking(move || switch.close_business_date(date, now_ms))
+            .await
+            .ok_or_else(|| SwitchError::Internal("closing a date panicked".into()))??;
+        self.cutover_wake.notify_one();
+        Ok(outcome)
     }
 
     /// Ask `issuer`'s delivery loop to look for due advices now.

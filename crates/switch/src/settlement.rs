@@ -52,7 +52,7 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
 /// end-of-day commands need (no keys, no HSM).
 pub fn open_database(url: &str) -> Result<Database> {
     let db = Database::open(url)?;
-    crate::store::migrate(&db)?;
+    crate::store::migrate(&db, None)?;
     Ok(db)
 }
 

@@ -115,14 +115,46 @@ const DDL_V1: &[&str] = &[
     )",
 ];
 
-/// Create the schema if it is not there yet (idempotent).
-pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
+/// End of day (issue 13): every exchange's business date (`YYYY-MM-DD`) and late flag, the
+/// card kind it was routed with and its MCC (18); the table of business dates. Rows journaled
+/// before it get their date from `received_ms` and the cut-off ([`crate::business_date`]).
+const MIGRATION_V2: &str = "switch-v2-business-dates";
+
+const DDL_V2: &[&str] = &[
+    "ALTER TABLE switch_exchanges ADD COLUMN business_date TEXT",
+    "ALTER TABLE switch_exchanges ADD COLUMN late BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE switch_exchanges ADD COLUMN mcc TEXT",
+    "ALTER TABLE switch_exchanges ADD COLUMN card_kind TEXT",
+    // Clearing reads one date in id order, page by page.
+    "CREATE INDEX switch_exchanges_business ON switch_exchanges (business_date, id)",
+    // The first reversal of an original, found without a scan.
+    "CREATE INDEX switch_exchanges_original ON switch_exchanges (original_id, id)",
+    // One row per date that was closed: a closed date never changes; the cut-over (0800/201)
+    // announcing the next date is sent once (`cutover_sent_ms`).
+    "CREATE TABLE switch_business_dates (
+        business_date TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        closed_ms BIGINT,
+        cutover_sent_ms BIGINT
+    )",
+];
+
+/// Create the schema if it is not there yet (idempotent); give exchanges journaled before
+/// business dates existed theirs (under `cutoff`).
+/// `cutoff`: `None` for a caller without a configuration (the advice queue alone), which leaves
+/// the backfill to the switch's next start.
+pub(crate) fn migrate(db: &Database, cutoff: Option<clearing::CutOff>) -> sqlstore::Result<()> {
     let mut statements: Vec<&str> = DDL_V1.to_vec();
     statements.extend_from_slice(crate::safq::DDL);
     db.migrate(MIGRATION_V1, &statements)?;
     db.migrate(crate::linkkeys::MIGRATION, crate::linkkeys::DDL)?;
+    db.migrate(MIGRATION_V2, DDL_V2)?;
     crate::settlement::migrate(db)?;
-    db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
+    db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))?;
+    match cutoff {
+        Some(cutoff) => crate::business_date::backfill(db, cutoff),
+        None => Ok(()),
+    }
 }
 
 /// The next value of a sequence (1, 2, …), inside the caller's transaction: the row update

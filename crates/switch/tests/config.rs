@@ -85,7 +85,7 @@ fn refusals_name_what_is_wrong() {
     assert!(refused(|c| c.institution_id = "9000".into()).contains("institution_id must be 11 digits"));
     assert!(refused(|c| c.listen = "nowhere".into()).contains("listen"));
     assert!(refused(|c| c.issuer_timeout_ms = 0).contains("issuer_timeout_ms"));
-    assert!(refused(|c| c.settlement_cutover_minute = 1440).contains("settlement_cutover_minute"));
+    assert!(refused(|c| c.settlement_cutover_minute = Some(1440)).contains("settlement_cutover_minute"));
     assert!(refused(|c| c.members[1].id = c.members[0].id.clone()).contains("appears twice"));
     assert!(refused(|c| c.members[0].id = "1234567890A".into()).contains("members[0]: id must be 11 digits"));
     assert!(refused(|c| c.members[0].id = c.institution_id.clone()).contains("the switch's own"));
@@ -117,16 +117,24 @@ fn refusals_name_what_is_wrong() {
     );
     let acquirer = dev::ACQUIRER_ID.to_owned();
     assert!(
-        refused(|c| c.bins.push(BinConfig { prefix: "4".into(), issuer: acquirer }))
+        refused(|c| c.bins.push(BinConfig { prefix: "4".into(), issuer: acquirer, card_kind: Default::default() }))
             .contains("does not have the issuer role")
     );
     assert!(
-        refused(|c| c.bins.push(BinConfig { prefix: "4".into(), issuer: "20000000999".into() }))
-            .contains("not a member")
+        refused(|c| c.bins.push(BinConfig {
+            prefix: "4".into(),
+            issuer: "20000000999".into(),
+            card_kind: Default::default()
+        }))
+        .contains("not a member")
     );
     assert!(
-        refused(|c| c.bins.push(BinConfig { prefix: "622424".into(), issuer: dev::ISSUER2_ID.into() }))
-            .contains("BIN 622424: the prefix appears twice")
+        refused(|c| c.bins.push(BinConfig {
+            prefix: "622424".into(),
+            issuer: dev::ISSUER2_ID.into(),
+            card_kind: Default::default()
+        }))
+        .contains("BIN 622424: the prefix appears twice")
     );
     assert!(refused(|c| c.bins[0].prefix = "62A".into()).contains("digits"));
     assert!(refused(|c| c.key_grace_ms = switch::limits::KEY_GRACE_MS_MAX + 1).contains("key_grace_ms"));

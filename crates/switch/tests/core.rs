@@ -700,24 +700,35 @@ fn clearing_records_of_the_day(backend: Backend) {
     net.sign(ACQUIRER, &mut void);
     assert_eq!(code(&round_trip(&net, &switch, void)), "00");
 
-    let records = switch.journal().clearing_records(&network::settlement_date(NOW_MS, 0)).unwrap();
-    let summary: Vec<(String, u64, bool)> =
-        records.iter().map(|r| (r.kind.clone(), r.amount_minor.unwrap_or(0), r.stand_in)).collect();
+    let day = switch.natural_business_date(NOW_MS);
+    let records: Vec<clearing::ClearingRecord> =
+        switch.clearing_records(day, switch::clearing_records::no_exceptions()).collect::<Result<_, _>>().unwrap();
+    let summary: Vec<(&str, u64, bool)> = records.iter().map(|r| (r.code.code(), r.amount_minor, r.stand_in)).collect();
     assert_eq!(
         summary,
         vec![
-            ("purchase".to_owned(), 12_500, false),
-            ("purchase".to_owned(), 2_000, true),
-            ("reversal".to_owned(), 12_500, false),
-            ("completion".to_owned(), 3_000, false),
-            ("completion_void".to_owned(), 3_000, false),
+            ("PUR", 12_500, false),
+            ("PUR", 2_000, true),
+            ("REV", 12_500, false),
+            ("CMP", 3_000, false),
+            ("CVD", 3_000, false),
         ]
     );
-    assert_eq!(records[2].original_exchange_id, Some(records[0].exchange_id));
-    assert_eq!(records[0].pan_masked.as_deref(), Some("622424******0113"));
-    assert_eq!(records[0].auth_code.as_deref(), Some("AB1234"));
-    assert_eq!(records[0].issuer.as_deref(), Some(ISSUER));
-    assert!(switch.journal().clearing_records("0101").unwrap().is_empty());
+    assert_eq!(records[2].original_reference, records[0].reference);
+    assert_eq!(records[2].original_stan, records[0].stan);
+    assert_eq!(records[0].pan_masked, "622424******0113");
+    assert_eq!(records[0].auth_code, "AB1234");
+    assert_eq!(records[0].issuer, ISSUER);
+    assert_eq!(records[0].mcc, "5411");
+    // A reversal and a completion's void carry exactly their originals' fees back.
+    for (original, undo) in [(0, 2), (3, 4)] {
+        assert_eq!(records[undo].interchange_fee_minor, -records[original].interchange_fee_minor);
+        assert_eq!(records[undo].network_fee_minor, -records[original].network_fee_minor);
+        assert_eq!(records[undo].settlement_minor, -records[original].settlement_minor);
+        assert!(records[original].interchange_fee_minor > 0);
+    }
+    let empty = switch.clearing_records(day.previous(), switch::clearing_records::no_exceptions());
+    assert_eq!(empty.count(), 0);
 }
 
 /// The switch's rows of docs/network-flows.md §5.2: (what is reversed, 39 of the reversal,

@@ -1,5 +1,5 @@
 //! Network management on the `network` dialect: 0800 requests (sign-on, sign-off, key change,
-//! echo test) and their 0810 answers.
+//! cut-over, echo test) and their 0810 answers.
 //!
 //! A request carries field 7 (transmission date and time, MMDDhhmmss, UTC), 11 (STAN), 32
 //! (acquiring institution), optionally 33 (forwarding institution) and 70 (the network
@@ -62,6 +62,9 @@ pub enum NetworkCode {
     SignOff,
     /// 101
     KeyChange,
+    /// 201: cut-over — the network's business date moved on; field 15 carries the new date
+    /// (`MMDD`). Sent by the switch when it closes a date; a member answers 0810 with 00.
+    CutOver,
     /// 301
     Echo,
 }
@@ -73,6 +76,7 @@ impl NetworkCode {
             NetworkCode::SignOn => "001",
             NetworkCode::SignOff => "002",
             NetworkCode::KeyChange => "101",
+            NetworkCode::CutOver => "201",
             NetworkCode::Echo => "301",
         }
     }
@@ -82,6 +86,7 @@ impl NetworkCode {
             "001" => Some(NetworkCode::SignOn),
             "002" => Some(NetworkCode::SignOff),
             "101" => Some(NetworkCode::KeyChange),
+            "201" => Some(NetworkCode::CutOver),
             "301" => Some(NetworkCode::Echo),
             _ => None,
         }
@@ -488,7 +493,9 @@ mod tests {
         let spec = iso8583::builtin::network();
         let from = Institution::new("90000000001");
         let wrapped = NetMgmt { inner: Inner(std::sync::Mutex::new(Vec::new())) };
-        for (stan, code) in [(1, NetworkCode::SignOn), (2, NetworkCode::Echo), (3, NetworkCode::SignOff)] {
+        let codes =
+            [(1, NetworkCode::SignOn), (2, NetworkCode::Echo), (3, NetworkCode::SignOff), (5, NetworkCode::CutOver)];
+        for (stan, code) in codes {
             let request = request_at(&spec, code, stan, &from, "1121231507").unwrap();
             let (_, response) = wrapped.handle(Envelope::default(), request).await.unwrap();
             assert!(is_approved(&response), "{code:?} answered by NetMgmt");
@@ -501,7 +508,14 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for code in [NetworkCode::SignOn, NetworkCode::SignOff, NetworkCode::KeyChange, NetworkCode::Echo] {
+        let all = [
+            NetworkCode::SignOn,
+            NetworkCode::SignOff,
+            NetworkCode::KeyChange,
+            NetworkCode::CutOver,
+            NetworkCode::Echo,
+        ];
+        for code in all {
             assert_eq!(NetworkCode::parse(code.code()), Some(code));
         }
         assert_eq!(NetworkCode::parse("999"), None);

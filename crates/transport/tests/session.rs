@@ -61,7 +61,7 @@ impl Handler for PeerHandler {
                 }
                 peer.echo_outstanding.fetch_sub(1, Ordering::SeqCst);
             }
-            Some(NetworkCode::KeyChange) | None => {}
+            Some(NetworkCode::KeyChange | NetworkCode::CutOver) | None => {}
         }
         if netmgmt::is_request(&message) {
             return netmgmt::answer(&message).map(|m| (envelope.response(), m));
