@@ -30,6 +30,7 @@ use crate::issuer::Issuer;
 use crate::limits::POSTING_BATCH_RECORDS;
 use crate::money::{Moved, TRANSFER_OVERDRAFT, TransferRole, transfer_id};
 use crate::posting_decide::{Found, Plan, PostingIds, decide, issuer_key};
+pub use crate::posting_decide::{PostingRole, posting_transfer_id};
 use crate::posting_store::{CardAccount, PostingRow, StateChange};
 use crate::store::{EntryState, JournalRow};
 

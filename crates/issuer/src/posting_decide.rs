@@ -38,7 +38,7 @@ const INSTITUTION_DIGITS: usize = network::original::INSTITUTION_DIGITS;
 /// What a posting transfer does for its record: (record date, reference, role) names exactly
 /// one ledger transfer, so a rerun never moves money twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PostingRole {
+pub enum PostingRole {
     /// Posting the authorization's hold (all or part).
     Post = 1,
     /// A posted transfer card → settlement: no hold to post (or the excess over it).
@@ -56,7 +56,7 @@ pub(crate) enum PostingRole {
 /// The ledger transfer id of `role` for the record `reference` of the business date `date`
 /// (its days since 1970): as [`crate::money::transfer_id`], under its own domain tag so no
 /// posting id is ever an authorization's.
-pub(crate) fn posting_transfer_id(date_days: i32, reference: u64, role: PostingRole) -> Id {
+pub fn posting_transfer_id(date_days: i32, reference: u64, role: PostingRole) -> Id {
     let mut hasher = Sha1::new();
     hasher.update(b"cardnet issuer clearing v1\0");
     hasher.update([role as u8]);
@@ -195,7 +195,8 @@ fn decide_presentment(record: &ClearingRecord, found: &Found<'_>) -> (Plan, Stri
     // An earlier run of this record moved money: the same plan again (its transfers exist).
     if let Some(done) = found.done_post {
         let excess = record.amount_minor.saturating_sub(done.transfer.amount);
-        return (Plan::Post { hold: done.transfer.pending_id, amount: done.transfer.amount, excess }, String::new());
+        let why = if excess > 0 { format!("{excess} minor units beyond the hold") } else { String::new() };
+        return (Plan::Post { hold: done.transfer.pending_id, amount: done.transfer.amount, excess }, why);
     }
     if found.done_force {
         return (Plan::Force, "forced before this run".to_owned());
@@ -211,16 +212,20 @@ fn decide_presentment(record: &ClearingRecord, found: &Found<'_>) -> (Plan, Stri
         let amount = record.amount_minor.min(hold.transfer.amount);
         Plan::Post { hold: hold.transfer.id, amount, excess: record.amount_minor - amount }
     };
+    let beyond = |plan: Plan, why: &str| match plan {
+        Plan::Post { excess, .. } if excess > 0 => (plan, format!("{excess} minor units beyond the hold")),
+        _ => (plan, why.to_owned()),
+    };
     let Some(row) = found.row else {
         // Not journaled: a hold an unanswered attempt left (posted), else no authorization.
         return match pending_hold {
-            Some(hold) => (post_hold(hold), "hold without journal row".to_owned()),
+            Some(hold) => beyond(post_hold(hold), "hold without journal row"),
             None => (Plan::Force, "no authorization here".to_owned()),
         };
     };
     match row.state {
         EntryState::Held => match pending_hold {
-            Some(hold) => (post_hold(hold), String::new()),
+            Some(hold) => beyond(post_hold(hold), ""),
             None => (Plan::Force, "hold already released".to_owned()),
         },
         EntryState::Expired => (Plan::Force, "hold expired".to_owned()),

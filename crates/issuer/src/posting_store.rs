@@ -218,7 +218,7 @@ impl CardStore {
     pub(crate) fn file_totals(&self, file_id: i64) -> Result<Vec<(String, u64, u64)>> {
         let rows = self.db().transaction(|tx| {
             tx.query(
-                "SELECT outcome, COUNT(*), COALESCE(SUM(moved), 0) FROM issuer_postings WHERE file_id = $1 \
+                "SELECT outcome, COUNT(*), CAST(COALESCE(SUM(moved), 0) AS BIGINT) FROM issuer_postings WHERE file_id = $1 \
                  GROUP BY outcome ORDER BY outcome",
                 &[file_id.into()],
             )
