@@ -42,6 +42,8 @@ mod reversal;
 pub mod server;
 mod store;
 
+/// The shared end-of-day types posting takes (the clearing file, its records, business dates).
+pub use clearing;
 pub use cards::{CardRef, CardSummary, IssuedCard};
 pub use config::{IssuerConfig, ProductConfig, ProductKind, Settings};
 pub use error::{IssuerError, Result};
