@@ -176,7 +176,15 @@ pub fn holds(args: HoldsArgs) -> Result<(), CliError> {
             outln!("no holds expired uncleared");
         }
         for e in &expired {
-            outln!("{}  {:<17} {}  {:>12} {}  expired at {} ms", e.request_key, e.kind, e.pan_masked, e.amount_minor, e.currency, e.expired_ms);
+            outln!(
+                "{}  {:<17} {}  {:>12} {}  expired at {} ms",
+                e.request_key,
+                e.kind,
+                e.pan_masked,
+                e.amount_minor,
+                e.currency,
+                e.expired_ms
+            );
         }
         return Ok(());
     }

@@ -62,8 +62,11 @@ fn a_clearing_file_is_posted_once_and_listed() {
     assert_eq!(expired["expired_holds"].as_array().unwrap().len(), 0);
 
     let file = dir.join("clearing-20000000455-20250315.txt");
-    let header =
-        Header { network: NETWORK.into(), member: issuer::dev::ISSUER_ID.into(), date: BusinessDate::parse(DATE).unwrap() };
+    let header = Header {
+        network: NETWORK.into(),
+        member: issuer::dev::ISSUER_ID.into(),
+        date: BusinessDate::parse(DATE).unwrap(),
+    };
     let mut writer = Writer::new(std::fs::File::create(&file).unwrap(), Form::FixedWidth, &header).unwrap();
     writer.write(&record(&pan, 1, 2_500)).unwrap();
     writer.finish().unwrap();

@@ -54,7 +54,8 @@ impl Issuer {
             let kind = kind.unwrap_or(TransactionKind::Purchase);
             i64::from(self.hold_timeout(kind).0) * 1_000
         };
-        let shortest = timeout_ms(Some(TransactionKind::Purchase)).min(timeout_ms(Some(TransactionKind::PreAuthorization)));
+        let shortest =
+            timeout_ms(Some(TransactionKind::Purchase)).min(timeout_ms(Some(TransactionKind::PreAuthorization)));
         let candidates = self.cards.held_before(now_ms.saturating_sub(shortest), EXPIRED_SCAN_MAX)?;
         let due: Vec<_> = candidates
             .into_iter()
@@ -70,7 +71,7 @@ impl Issuer {
             .filter_map(|(row, created_ms)| {
                 let id = row.transfer_id?;
                 let hold = holds.get(&id)?;
-                (hold.status == ledger::PendingStatus::Expired).then(|| ExpiredRow {
+                (hold.status == ledger::PendingStatus::Expired).then_some(ExpiredRow {
                     key: row.key,
                     kind: row.kind,
                     card_id: row.card_id,

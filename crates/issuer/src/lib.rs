@@ -42,9 +42,9 @@ mod reversal;
 pub mod server;
 mod store;
 
+pub use cards::{CardRef, CardSummary, IssuedCard};
 /// The shared end-of-day types posting takes (the clearing file, its records, business dates).
 pub use clearing;
-pub use cards::{CardRef, CardSummary, IssuedCard};
 pub use config::{IssuerConfig, ProductConfig, ProductKind, Settings};
 pub use error::{IssuerError, Result};
 pub use expiry::{ExpiredHold, HeldAuthorization};

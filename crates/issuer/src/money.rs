@@ -345,16 +345,17 @@ impl Money {
     /// chain must not straddle two: the caller keeps chains short and `chain_len_max` says
     /// how long they are). One result per transfer, in order.
     pub fn create_many(&self, transfers: &[Transfer], chain_len_max: usize) -> Result<Vec<Moved>> {
-        assert!(chain_len_max >= 1 && chain_len_max < ledger::BATCH_EVENTS_MAX);
+        assert!((1..ledger::BATCH_EVENTS_MAX).contains(&chain_len_max));
         let mut results = Vec::with_capacity(transfers.len());
         let mut start = 0;
         while start < transfers.len() {
-            let mut end = (start + ledger::BATCH_EVENTS_MAX).min(transfers.len());
+            let full = (start + ledger::BATCH_EVENTS_MAX).min(transfers.len());
+            let mut end = full;
             // Never cut a chain: end after an event without the linked flag.
             while end > start && end < transfers.len() && transfers[end - 1].flags.contains(TransferFlags::LINKED) {
                 end -= 1;
             }
-            assert!(end > start, "a linked chain longer than a ledger batch");
+            assert!(end > start && full - end < chain_len_max, "a linked chain longer than chain_len_max");
             results.extend(self.create(&transfers[start..end])?);
             start = end;
         }

@@ -233,7 +233,8 @@ impl Issuer {
         let rows = self.cards.postings_of_date(i64::from(date.days()))?;
         rows.into_iter()
             .map(|row| {
-                let bad = |what: &str| IssuerError::Internal(format!("posting row: {what} is not one this build writes"));
+                let bad =
+                    |what: &str| IssuerError::Internal(format!("posting row: {what} is not one this build writes"));
                 Ok(PostingResult {
                     date: BusinessDate::from_days(i32::try_from(row.business_date).map_err(|_| bad("date"))?),
                     reference: row.reference,
@@ -372,8 +373,7 @@ impl Issuer {
                 card: card.as_ref(),
                 done_post: ledger.get(&ids[index].post),
                 done_force: ledger.contains_key(&ids[index].force),
-                key_cleared: presentment
-                    && key.as_ref().is_some_and(|k| cleared.contains(k) || seen_keys.contains(k)),
+                key_cleared: presentment && key.as_ref().is_some_and(|k| cleared.contains(k) || seen_keys.contains(k)),
             };
             let rejected = self.rejection(header, record).or_else(|| match &key {
                 None => issuer_key(record, &header.network).err(),
@@ -387,7 +387,8 @@ impl Issuer {
                 decide(record, &found)
             };
             // Money moves only on a card of ours (decide checks; a rerun reads the same).
-            let plan = if item_card_missing(&plan, card.as_ref()) { Plan::Nothing(PostingOutcome::Unmatched) } else { plan };
+            let plan =
+                if item_card_missing(&plan, card.as_ref()) { Plan::Nothing(PostingOutcome::Unmatched) } else { plan };
             let clears_row = presentment
                 && matches!(plan, Plan::Post { .. } | Plan::Force)
                 && row.is_some_and(|r| matches!(r.state, EntryState::Held | EntryState::Expired));
@@ -435,7 +436,8 @@ impl Issuer {
                 Plan::Nothing(_) => {}
                 Plan::Post { hold, amount: posted, .. } => {
                     if exists(&item.ids.post) {
-                        item.posted = existing.get(&item.ids.post).map_or(posted, |t: &TransferRecord| t.transfer.amount);
+                        item.posted =
+                            existing.get(&item.ids.post).map_or(posted, |t: &TransferRecord| t.transfer.amount);
                     } else {
                         let post = Transfer { pending_id: hold, ..Transfer::new(item.ids.post, 0, 0, posted, 0, 0) }
                             .with_flags(TransferFlags::POST_PENDING_TRANSFER);
@@ -458,7 +460,10 @@ impl Issuer {
                     if exists(&item.ids.credit) {
                         item.forced = amount;
                     } else {
-                        round.push((index, self.card_transfer(item.ids.credit, card, amount, TRANSFER_DISPUTE_CREDIT, true)));
+                        round.push((
+                            index,
+                            self.card_transfer(item.ids.credit, card, amount, TRANSFER_DISPUTE_CREDIT, true),
+                        ));
                     }
                 }
             }
@@ -529,8 +534,15 @@ impl Issuer {
             };
             let shortfall = u64::try_from(i128::from(owed) - i128::from(balance.max(0))).unwrap_or(owed).max(1);
             available.insert(card.0, balance.max(0) + i64::try_from(shortfall).unwrap_or(i64::MAX) - amount_i64(owed));
-            let mut lend = Transfer::new(lend_id, self.money.overdraft_account(), card.0, shortfall, self.money.ledger_id(), TRANSFER_OVERDRAFT)
-                .with_flags(TransferFlags::LINKED);
+            let mut lend = Transfer::new(
+                lend_id,
+                self.money.overdraft_account(),
+                card.0,
+                shortfall,
+                self.money.ledger_id(),
+                TRANSFER_OVERDRAFT,
+            )
+            .with_flags(TransferFlags::LINKED);
             lend.user_data_64 = card.1 as u64;
             round.push((index, lend));
             round.push((index, self.card_transfer(id, card, owed, code, false)));

@@ -103,12 +103,7 @@ pub(crate) fn issuer_key(record: &ClearingRecord, network: &str) -> Result<Strin
         .into_iter()
         .min_by_key(|&y| (days_from_civil(y, month, day) - date).abs())
         .unwrap_or(year);
-    Ok(format!(
-        "{nearest}:{stan}:{time}:{:0>w$}:{:0>w$}",
-        record.acquirer,
-        network,
-        w = INSTITUTION_DIGITS
-    ))
+    Ok(format!("{nearest}:{stan}:{time}:{:0>w$}:{:0>w$}", record.acquirer, network, w = INSTITUTION_DIGITS))
 }
 
 /// The ids of a record's posting transfers.
@@ -202,7 +197,10 @@ fn decide_presentment(record: &ClearingRecord, found: &Found<'_>) -> (Plan, Stri
         return (Plan::Force, "forced before this run".to_owned());
     }
     if found.key_cleared {
-        return (Plan::Nothing(PostingOutcome::Duplicate), "authorization already cleared by another record".to_owned());
+        return (
+            Plan::Nothing(PostingOutcome::Duplicate),
+            "authorization already cleared by another record".to_owned(),
+        );
     }
     if found.card.is_none() {
         return (Plan::Nothing(PostingOutcome::Unmatched), "no card of ours for this record".to_owned());
@@ -330,7 +328,8 @@ mod tests {
         assert_eq!(issuer_key(&same, "1").unwrap(), "2025:000042:0101000001:10000000344:00000000001");
         let eve = record("2024-12-31", TxnCode::Purchase, "000042", "0101000001");
         assert!(issuer_key(&eve, "90000000001").unwrap().starts_with("2025:"));
-        for (stan, time) in [("42", "0101000001"), ("000042", "1301000001"), ("000042", "01010000"), ("00004x", "0101000001")]
+        for (stan, time) in
+            [("42", "0101000001"), ("000042", "1301000001"), ("000042", "01010000"), ("00004x", "0101000001")]
         {
             assert!(issuer_key(&record("2025-01-01", TxnCode::Purchase, stan, time), "9").is_err(), "{stan} {time}");
         }

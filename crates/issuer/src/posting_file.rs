@@ -32,7 +32,8 @@ pub fn check_clearing_file(path: &Path) -> Result<(Header, Trailer)> {
     let mut reader = open(path)?;
     while reader.next_record().map_err(|e| file_error(path, &e))?.is_some() {}
     let header = reader.header().clone();
-    let trailer = reader.trailer().cloned().ok_or_else(|| IssuerError::input(format!("{}: no trailer", path.display())))?;
+    let trailer =
+        reader.trailer().cloned().ok_or_else(|| IssuerError::input(format!("{}: no trailer", path.display())))?;
     Ok((header, trailer))
 }
 

@@ -136,8 +136,8 @@ pub(crate) struct CardAccount {
 
 fn card_account(row: &Row) -> Result<CardAccount> {
     let account = row.blob(2)?;
-    let account_id = id_from_blob(&account)
-        .ok_or_else(|| sqlstore::Error::new("read row", "card account id is not 16 bytes"))?;
+    let account_id =
+        id_from_blob(&account).ok_or_else(|| sqlstore::Error::new("read row", "card account id is not 16 bytes"))?;
     Ok(CardAccount { card_id: row.i64(0)?, pan_masked: row.text(1)?, account_id })
 }
 
@@ -189,7 +189,15 @@ impl CardStore {
             tx.execute(
                 "INSERT INTO issuer_posted_files (file_id, network, member, business_date, checksum, records, \
                  state, started_ms) VALUES ($1, $2, $3, $4, $5, $6, 'posting', $7)",
-                &[file_id.into(), network.into(), member.into(), date.into(), checksum.into(), int(records), now_ms.into()],
+                &[
+                    file_id.into(),
+                    network.into(),
+                    member.into(),
+                    date.into(),
+                    checksum.into(),
+                    int(records),
+                    now_ms.into(),
+                ],
             )?;
             find(tx)?.ok_or_else(|| sqlstore::Error::new("begin file", "the row just inserted is not there"))
         })?;
@@ -301,10 +309,7 @@ impl CardStore {
         let mut found: HashMap<String, Option<CardAccount>> = HashMap::new();
         for row in &rows {
             let card = card_account(row)?;
-            found
-                .entry(card.pan_masked.clone())
-                .and_modify(|slot| *slot = None)
-                .or_insert(Some(card));
+            found.entry(card.pan_masked.clone()).and_modify(|slot| *slot = None).or_insert(Some(card));
         }
         Ok(found.into_iter().filter_map(|(mask, card)| card.map(|c| (mask, c))).collect())
     }

@@ -130,8 +130,14 @@ fn cleared_holds_are_posted_in_full_or_in_part(backend: Backend) {
     let results = h.issuer.posting_results(today(&h)).unwrap();
     assert_eq!(results.len(), 2);
     let first = &results[0];
-    assert_eq!((first.reference, first.code, first.amount_minor, first.moved_minor), (1, TxnCode::Purchase, 12_500, 12_500));
-    assert_eq!((first.issuer_stan.as_str(), first.issuer_time.as_str()), (full.get_str(11).unwrap(), full.get_str(7).unwrap()));
+    assert_eq!(
+        (first.reference, first.code, first.amount_minor, first.moved_minor),
+        (1, TxnCode::Purchase, 12_500, 12_500)
+    );
+    assert_eq!(
+        (first.issuer_stan.as_str(), first.issuer_time.as_str()),
+        (full.get_str(11).unwrap(), full.get_str(7).unwrap())
+    );
     assert_eq!((first.acquirer.as_str(), first.currency.as_str()), (ACQUIRER, CURRENCY));
     assert_eq!(first.pan_masked, iso8583::mask::mask_pan(&card.pan));
     assert!(!first.pan_masked.contains(&card.pan[6..12]), "masked");
@@ -185,7 +191,8 @@ fn an_expired_hold_is_reported_and_its_late_clearing_forced(backend: Backend) {
     assert_eq!(h.issuer.expired_holds().unwrap().len(), 1);
     assert_eq!(h.available(&card), 47_000);
     // Cleared late anyway (its completion under its key): forced, the journal says posted.
-    let records = [record(&h, &preauth, TxnCode::Purchase, 20_000, 7), record(&h, &purchase, TxnCode::Purchase, 3_000, 8)];
+    let records =
+        [record(&h, &preauth, TxnCode::Purchase, 20_000, 7), record(&h, &purchase, TxnCode::Purchase, 3_000, 8)];
     let report = post(&h, &records, "late");
     assert_eq!((report.count(PostingOutcome::ForcePosted), report.count(PostingOutcome::Posted)), (1, 1));
     assert_eq!((h.ledger_balance(&card), h.available(&card)), (27_000, 27_000));
