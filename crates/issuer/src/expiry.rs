@@ -50,20 +50,12 @@ impl Issuer {
     /// Record the holds the ledger has released on their timeout; how many were recorded.
     pub(crate) fn record_expired_holds(&self) -> Result<usize> {
         let now_ms = self.now_ms_i64();
-        let timeout_ms = |kind: Option<TransactionKind>| {
-            let kind = kind.unwrap_or(TransactionKind::Purchase);
-            i64::from(self.hold_timeout(kind).0) * 1_000
-        };
-        let shortest =
-            timeout_ms(Some(TransactionKind::Purchase)).min(timeout_ms(Some(TransactionKind::PreAuthorization)));
-        let candidates = self.cards.held_before(now_ms.saturating_sub(shortest), EXPIRED_SCAN_MAX)?;
-        let due: Vec<_> = candidates
-            .into_iter()
-            .filter(|(row, created_ms)| {
-                created_ms.saturating_add(timeout_ms(TransactionKind::from_name(&row.kind))) <= now_ms
-            })
-            .filter(|(row, _)| row.transfer_id.is_some())
-            .collect();
+        let timeout_ms = |kind: TransactionKind| i64::from(self.hold_timeout(kind).0) * 1_000;
+        let due = self.cards.held_due(
+            now_ms.saturating_sub(timeout_ms(TransactionKind::PreAuthorization)),
+            now_ms.saturating_sub(timeout_ms(TransactionKind::Purchase)),
+            EXPIRED_SCAN_MAX,
+        )?;
         let ids: Vec<u128> = due.iter().filter_map(|(row, _)| row.transfer_id).collect();
         let holds = self.money.transfers(&ids)?;
         let expired: Vec<ExpiredRow> = due

@@ -267,6 +267,10 @@ impl Issuer {
         if record.issuer != self.settings.institution_id {
             return Some(format!("for issuer {}", record.issuer));
         }
+        // Zero would post a whole hold (the ledger's "post all"): no cleared item is zero.
+        if record.amount_minor == 0 || record.amount_minor > crate::limits::AMOUNT_MAX_MINOR {
+            return Some(format!("amount {} is not a cleared amount", record.amount_minor));
+        }
         if record.currency != self.settings.currency {
             return Some(format!("currency {} is not this issuer's ({})", record.currency, self.settings.currency));
         }
@@ -393,7 +397,12 @@ impl Issuer {
                 && matches!(plan, Plan::Post { .. } | Plan::Force)
                 && row.is_some_and(|r| matches!(r.state, EntryState::Held | EntryState::Expired));
             if presentment
-                && matches!(plan, Plan::Post { .. } | Plan::Force)
+                && matches!(
+                    plan,
+                    Plan::Post { .. }
+                        | Plan::Force
+                        | Plan::Nothing(PostingOutcome::Confirmed | PostingOutcome::Cancelled)
+                )
                 && let Some(k) = &key
             {
                 seen_keys.insert(k.clone());

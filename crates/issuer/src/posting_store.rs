@@ -251,14 +251,15 @@ impl CardStore {
         rows.iter().map(|row| Ok(row.u64(0)?)).collect()
     }
 
-    /// Authorization keys among `keys` whose purchase or completion a clearing record already
-    /// posted or force-posted.
+    /// Authorization keys among `keys` a purchase or completion record already cleared
+    /// (posted, forced, confirmed or found cancelled): another presentment of one is a duplicate.
     pub(crate) fn cleared_keys(&self, keys: &[String]) -> Result<Vec<String>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT DISTINCT request_key FROM issuer_postings WHERE outcome IN ('posted', 'force_posted') \
+            "SELECT DISTINCT request_key FROM issuer_postings \
+             WHERE outcome IN ('posted', 'force_posted', 'confirmed', 'cancelled') \
              AND code IN ('PUR', 'CMP') AND request_key IN ({})",
             placeholders(1, keys.len())
         );
@@ -380,17 +381,34 @@ impl CardStore {
         rows.iter().map(posting_from_row).collect()
     }
 
-    /// Held journal rows created at or before `created_ms_max` (oldest first, at most `limit`):
-    /// the holds that may have expired.
-    pub(crate) fn held_before(&self, created_ms_max: i64, limit: usize) -> Result<Vec<(JournalRow, i64)>> {
+    /// Held journal rows whose hold's timeout has passed: pre-authorizations created at or
+    /// before `preauth_ms_max`, other holds at or before `other_ms_max` (oldest first, at most
+    /// `limit`). The ledger says which of them it has released.
+    pub(crate) fn held_due(
+        &self,
+        preauth_ms_max: i64,
+        other_ms_max: i64,
+        limit: usize,
+    ) -> Result<Vec<(JournalRow, i64)>> {
         let sql = format!(
-            "SELECT {JOURNAL_COLUMNS}, created_ms FROM issuer_authorizations WHERE state = $1 AND created_ms <= $2 \
-             ORDER BY created_ms, request_key LIMIT $3"
+            "SELECT {JOURNAL_COLUMNS}, created_ms FROM issuer_authorizations WHERE state = $1 \
+             AND ((kind = $2 AND created_ms <= $3) OR (kind <> $2 AND created_ms <= $4)) \
+             ORDER BY created_ms, request_key LIMIT $5"
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self
-            .db()
-            .transaction(|tx| tx.query(&sql, &[EntryState::Held.name().into(), created_ms_max.into(), limit.into()]))?;
+        let preauth = network::TransactionKind::PreAuthorization.name();
+        let rows = self.db().transaction(|tx| {
+            tx.query(
+                &sql,
+                &[
+                    EntryState::Held.name().into(),
+                    preauth.into(),
+                    preauth_ms_max.into(),
+                    other_ms_max.into(),
+                    limit.into(),
+                ],
+            )
+        })?;
         rows.iter().map(|row| Ok((journal_from_row(row)?, row.i64(15)?))).collect()
     }
 

@@ -379,8 +379,10 @@ fn records_not_ours_are_rejected(backend: Backend) {
     bad_key.issuer_time = "1399999999".into();
     let mut other_date = record(&h, &purchase, TxnCode::Purchase, 1_000, 4);
     other_date.date = today(&h).next();
-    let report = post(&h, &[other_issuer, other_currency, bad_key, other_date], "rejects");
-    assert_eq!(report.count(PostingOutcome::Rejected), 4);
+    // Zero would be the ledger's "post the whole hold".
+    let zero = record(&h, &purchase, TxnCode::Purchase, 0, 5);
+    let report = post(&h, &[other_issuer, other_currency, bad_key, other_date, zero], "rejects");
+    assert_eq!(report.count(PostingOutcome::Rejected), 5);
     assert_eq!(h.ledger_balance(&card), 10_000);
     assert_eq!(h.issuer.journal_entry(&purchase).unwrap().unwrap().state, EntryState::Held);
     // A file for another member is refused whole.
