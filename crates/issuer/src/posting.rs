@@ -280,8 +280,8 @@ impl Issuer {
     /// One batch: read, decide, move, record (the module's order).
     fn post_batch(&self, header: &Header, file_id: i64, first: u64, batch: &[ClearingRecord]) -> Result<()> {
         assert!(!batch.is_empty() && batch.len() <= POSTING_BATCH_RECORDS);
-        let mut items = self.plan_batch(header, first, batch)?;
-        self.move_money(&mut items)?;
+        let (mut items, ledger) = self.plan_batch(header, first, batch)?;
+        self.move_money(&mut items, &ledger)?;
         let mut rows = Vec::with_capacity(items.len());
         let mut changes = Vec::new();
         for item in &items {
@@ -327,7 +327,13 @@ impl Issuer {
     }
 
     /// Read what the batch needs, set-based, and decide each record.
-    fn plan_batch(&self, header: &Header, first: u64, batch: &[ClearingRecord]) -> Result<Vec<Item>> {
+    /// Also gives back what the ledger held of the batch's posting ids (an earlier run's).
+    fn plan_batch(
+        &self,
+        header: &Header,
+        first: u64,
+        batch: &[ClearingRecord],
+    ) -> Result<(Vec<Item>, HashMap<Id, TransferRecord>)> {
         let date = i64::from(header.date.days());
         let keys: Vec<Option<String>> = batch.iter().map(|r| issuer_key(r, &header.network).ok()).collect();
         let key_list: Vec<String> = keys.iter().flatten().cloned().collect();
@@ -344,7 +350,7 @@ impl Issuer {
         let hold_of = |key: &str| -> Id {
             journal.get(key).and_then(|row| row.transfer_id).unwrap_or_else(|| transfer_id(TransferRole::Hold, key))
         };
-        let mut lookup: Vec<Id> = ids.iter().flat_map(|i| i.all()).collect();
+        let mut lookup: Vec<Id> = batch.iter().zip(&ids).flat_map(|(r, i)| i.of_code(r.code)).collect();
         lookup.extend(key_list.iter().map(|key| hold_of(key)));
         let ledger = self.money.transfers(&lookup)?;
         // Cards: the journal's, else the hold's, else a masked PAN naming one card.
@@ -421,17 +427,12 @@ impl Issuer {
                 clears_row,
             });
         }
-        Ok(items)
+        Ok((items, ledger))
     }
 
     /// The batch's ledger work, in up to three calls (module doc). Transfers an earlier run
     /// made are found by id and not made again.
-    fn move_money(&self, items: &mut [Item]) -> Result<()> {
-        let mut ids: Vec<Id> = Vec::new();
-        for item in items.iter() {
-            ids.extend(item.ids.all());
-        }
-        let existing = self.money.transfers(&ids)?;
+    fn move_money(&self, items: &mut [Item], existing: &HashMap<Id, TransferRecord>) -> Result<()> {
         let exists = |id: &Id| existing.contains_key(id);
         // Round 1: posts of holds, credits, forced postings and debits without overdraft.
         let mut round: Vec<(usize, Transfer)> = Vec::new();

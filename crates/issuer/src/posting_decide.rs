@@ -130,9 +130,14 @@ impl PostingIds {
         }
     }
 
-    /// The ids a batch looks up in the ledger for this record (what an earlier run did).
-    pub fn all(&self) -> [Id; 4] {
-        [self.post, self.force, self.credit, self.debit]
+    /// The ids a batch looks up in the ledger for a record of `code` (what an earlier run
+    /// did): a presentment's posting and forced posting, an exception's credit or debit.
+    pub fn of_code(&self, code: TxnCode) -> Vec<Id> {
+        match code {
+            TxnCode::Purchase | TxnCode::Completion => vec![self.post, self.force],
+            code if code.is_exception() => vec![self.credit, self.debit],
+            _ => Vec::new(),
+        }
     }
 }
 

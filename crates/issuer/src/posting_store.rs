@@ -14,6 +14,10 @@ use crate::store::{CardStore, EntryState, JOURNAL_COLUMNS, JournalRow, id_blob, 
 
 pub(crate) const MIGRATION: &str = "issuer-3-posting";
 
+/// Posting rows one INSERT writes (17 values each: 850 parameters, far below either
+/// backend's limit).
+const POSTING_INSERT_ROWS: usize = 50;
+
 pub(crate) const DDL: [&str; 8] = [
     // One row per clearing file, keyed by what names a file: who sent it for whom, for which
     // date, and its trailer's checksum (a corrected file of the same date is another file).
@@ -325,15 +329,20 @@ impl CardStore {
         changes: &[StateChange],
         now_ms: i64,
     ) -> Result<()> {
-        let insert = format!(
-            "INSERT INTO issuer_postings (file_id, {POSTING_COLUMNS}, created_ms) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        );
+        const COLUMNS: usize = 17;
         self.db().transaction(|tx| {
-            for row in rows {
-                tx.execute(
-                    &insert,
-                    &[
+            // Many rows per statement: a round trip per row would be most of a batch's time
+            // on PostgreSQL.
+            for chunk in rows.chunks(POSTING_INSERT_ROWS) {
+                let values: Vec<String> =
+                    (0..chunk.len()).map(|n| format!("({})", placeholders(1 + n * COLUMNS, COLUMNS))).collect();
+                let sql = format!(
+                    "INSERT INTO issuer_postings (file_id, {POSTING_COLUMNS}, created_ms) VALUES {}",
+                    values.join(", ")
+                );
+                let mut params: Vec<Value> = Vec::with_capacity(chunk.len() * COLUMNS);
+                for row in chunk {
+                    params.extend([
                         file_id.into(),
                         int(row.ordinal),
                         row.business_date.into(),
@@ -351,8 +360,10 @@ impl CardStore {
                         row.pan_masked.as_str().into(),
                         row.detail.as_str().into(),
                         now_ms.into(),
-                    ],
-                )?;
+                    ]);
+                }
+                assert_eq!(params.len(), chunk.len() * COLUMNS);
+                tx.execute(&sql, &params)?;
             }
             for change in changes {
                 let from = placeholders(4, change.from.len());
