@@ -167,6 +167,44 @@ struct Item {
     clears_row: bool,
 }
 
+/// What one batch read, set-based (crate::posting_store).
+struct Reads {
+    /// Each record's issuer key (`None`: its fields are no key).
+    keys: Vec<Option<String>>,
+    ids: Vec<PostingIds>,
+    /// References of the date already given an outcome.
+    posted_refs: HashSet<u64>,
+    /// Authorizations a presentment already cleared.
+    cleared: HashSet<String>,
+    /// Journal rows under the records' keys, and their originals.
+    journal: HashMap<String, JournalRow>,
+    /// The ledger's transfers among the records' posting ids and the authorizations' holds.
+    ledger: HashMap<Id, TransferRecord>,
+    cards: HashMap<i64, CardAccount>,
+    by_mask: HashMap<String, CardAccount>,
+}
+
+impl Reads {
+    /// The hold of an authorization: the journal's transfer, else the id its key derives.
+    fn hold_of(&self, key: &str) -> Id {
+        self.journal.get(key).and_then(|row| row.transfer_id).unwrap_or_else(|| transfer_id(TransferRole::Hold, key))
+    }
+
+    /// The card of an authorization: the journal's, else its hold's in the ledger.
+    fn card_of_key(&self, key: &str) -> Option<i64> {
+        let hold_card = || self.ledger.get(&self.hold_of(key)).map(|t| t.transfer.user_data_64 as i64);
+        self.journal.get(key).and_then(|row| row.card_id).or_else(hold_card)
+    }
+
+    /// A record's card: by its authorization, else by a masked PAN naming one card.
+    fn card(&self, key: Option<&str>, record: &ClearingRecord) -> Option<CardAccount> {
+        match key.and_then(|k| self.card_of_key(k)) {
+            Some(card_id) => self.cards.get(&card_id).cloned(),
+            None => self.by_mask.get(&record.pan_masked).cloned(),
+        }
+    }
+}
+
 impl Issuer {
     /// Post one clearing file's records (see the module). `records` are the file's detail
     /// records in file order; `trailer` is the file's, checked by the reader — its checksum
@@ -326,64 +364,70 @@ impl Issuer {
         self.cards.commit_postings(file_id, &rows, &changes, self.now_ms_i64())
     }
 
-    /// Read what the batch needs, set-based, and decide each record.
-    /// Also gives back what the ledger held of the batch's posting ids (an earlier run's).
+    /// Read what the batch needs, set-based: one query per table, one ledger look-up.
+    fn read_batch(&self, header: &Header, batch: &[ClearingRecord]) -> Result<Reads> {
+        let date = i64::from(header.date.days());
+        let keys: Vec<Option<String>> = batch.iter().map(|r| issuer_key(r, &header.network).ok()).collect();
+        let key_list: Vec<String> = keys.iter().flatten().cloned().collect();
+        let references: Vec<u64> = batch.iter().map(|r| r.reference).collect();
+        let mut reads = Reads {
+            posted_refs: self.cards.posted_references(date, &references)?.into_iter().collect(),
+            cleared: self.cards.cleared_keys(&key_list)?.into_iter().collect(),
+            journal: self.cards.journals(&key_list)?,
+            ids: batch.iter().map(PostingIds::of).collect(),
+            keys,
+            ledger: HashMap::new(),
+            cards: HashMap::new(),
+            by_mask: HashMap::new(),
+        };
+        let originals: Vec<String> = reads.journal.values().filter_map(|row| row.original_key.clone()).collect();
+        for (key, row) in self.cards.journals(&originals)? {
+            reads.journal.entry(key).or_insert(row);
+        }
+        // The ledger: each record's posting ids (an earlier run), each authorization's hold.
+        let mut lookup: Vec<Id> = batch.iter().zip(&reads.ids).flat_map(|(r, i)| i.of_code(r.code)).collect();
+        lookup.extend(key_list.iter().map(|key| reads.hold_of(key)));
+        reads.ledger = self.money.transfers(&lookup)?;
+        // Cards: the journal's, else the hold's, else a masked PAN naming one card.
+        let card_ids: Vec<i64> = key_list.iter().filter_map(|key| reads.card_of_key(key)).collect();
+        reads.cards = self.cards.card_accounts(&card_ids)?;
+        let masks: Vec<String> = batch
+            .iter()
+            .zip(&reads.keys)
+            .filter(|(_, key)| key.as_deref().and_then(|k| reads.card_of_key(k)).is_none())
+            .map(|(record, _)| record.pan_masked.clone())
+            .collect();
+        reads.by_mask = self.cards.cards_by_mask(&masks)?;
+        Ok(reads)
+    }
+
+    /// Decide each record of the batch from what was read. Also gives back what the ledger
+    /// held of the batch's posting ids (an earlier run's).
     fn plan_batch(
         &self,
         header: &Header,
         first: u64,
         batch: &[ClearingRecord],
     ) -> Result<(Vec<Item>, HashMap<Id, TransferRecord>)> {
-        let date = i64::from(header.date.days());
-        let keys: Vec<Option<String>> = batch.iter().map(|r| issuer_key(r, &header.network).ok()).collect();
-        let key_list: Vec<String> = keys.iter().flatten().cloned().collect();
-        let references: Vec<u64> = batch.iter().map(|r| r.reference).collect();
-        let posted_refs: HashSet<u64> = self.cards.posted_references(date, &references)?.into_iter().collect();
-        let cleared: HashSet<String> = self.cards.cleared_keys(&key_list)?.into_iter().collect();
-        let mut journal = self.cards.journals(&key_list)?;
-        let originals: Vec<String> = journal.values().filter_map(|row| row.original_key.clone()).collect();
-        for (key, row) in self.cards.journals(&originals)? {
-            journal.entry(key).or_insert(row);
-        }
-        // The ledger: each record's posting ids (an earlier run), each authorization's hold.
-        let ids: Vec<PostingIds> = batch.iter().map(PostingIds::of).collect();
-        let hold_of = |key: &str| -> Id {
-            journal.get(key).and_then(|row| row.transfer_id).unwrap_or_else(|| transfer_id(TransferRole::Hold, key))
-        };
-        let mut lookup: Vec<Id> = batch.iter().zip(&ids).flat_map(|(r, i)| i.of_code(r.code)).collect();
-        lookup.extend(key_list.iter().map(|key| hold_of(key)));
-        let ledger = self.money.transfers(&lookup)?;
-        // Cards: the journal's, else the hold's, else a masked PAN naming one card.
-        let hold_card = |key: &str| ledger.get(&hold_of(key)).map(|t| t.transfer.user_data_64 as i64);
-        let card_of_key = |key: &str| journal.get(key).and_then(|row| row.card_id).or_else(|| hold_card(key));
-        let card_ids: Vec<i64> = key_list.iter().filter_map(|key| card_of_key(key)).collect();
-        let cards = self.cards.card_accounts(&card_ids)?;
-        let masks: Vec<String> = batch
-            .iter()
-            .zip(&keys)
-            .filter(|(_, key)| key.as_deref().and_then(card_of_key).is_none())
-            .map(|(record, _)| record.pan_masked.clone())
-            .collect();
-        let by_mask = self.cards.cards_by_mask(&masks)?;
+        let reads = self.read_batch(header, batch)?;
+        let (journal, ledger, ids) = (&reads.journal, &reads.ledger, &reads.ids);
         let mut seen_refs = HashSet::new();
         let mut seen_keys = HashSet::new();
         let mut items = Vec::with_capacity(batch.len());
         for (index, record) in batch.iter().enumerate() {
-            let key = keys[index].clone();
-            let card = match key.as_deref().and_then(card_of_key) {
-                Some(card_id) => cards.get(&card_id).cloned(),
-                None => by_mask.get(&record.pan_masked).cloned(),
-            };
+            let key = reads.keys[index].clone();
+            let card = reads.card(key.as_deref(), record);
             let row: Option<&JournalRow> = key.as_deref().and_then(|k| journal.get(k));
             let presentment = matches!(record.code, TxnCode::Purchase | TxnCode::Completion);
             let found = Found {
                 row,
                 original: row.and_then(|r| r.original_key.as_deref()).and_then(|k| journal.get(k)),
-                hold: key.as_deref().and_then(|k| ledger.get(&hold_of(k))),
+                hold: key.as_deref().and_then(|k| ledger.get(&reads.hold_of(k))),
                 card: card.as_ref(),
                 done_post: ledger.get(&ids[index].post),
                 done_force: ledger.contains_key(&ids[index].force),
-                key_cleared: presentment && key.as_ref().is_some_and(|k| cleared.contains(k) || seen_keys.contains(k)),
+                key_cleared: presentment
+                    && key.as_ref().is_some_and(|k| reads.cleared.contains(k) || seen_keys.contains(k)),
             };
             let rejected = self.rejection(header, record).or_else(|| match &key {
                 None => issuer_key(record, &header.network).err(),
@@ -391,7 +435,7 @@ impl Issuer {
             });
             let (plan, detail) = if let Some(why) = rejected {
                 (Plan::Nothing(PostingOutcome::Rejected), why)
-            } else if posted_refs.contains(&record.reference) || !seen_refs.insert(record.reference) {
+            } else if reads.posted_refs.contains(&record.reference) || !seen_refs.insert(record.reference) {
                 (Plan::Nothing(PostingOutcome::Duplicate), "reference already posted".to_owned())
             } else {
                 decide(record, &found)
@@ -427,7 +471,7 @@ impl Issuer {
                 clears_row,
             });
         }
-        Ok((items, ledger))
+        Ok((items, reads.ledger))
     }
 
     /// The batch's ledger work, in up to three calls (module doc). Transfers an earlier run
