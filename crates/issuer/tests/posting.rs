@@ -31,6 +31,7 @@ on_both_backends!(
     a_stopped_file_resumes_and_a_crash_after_the_ledger_is_finished,
     batches_bound_a_large_file,
     records_not_ours_are_rejected,
+    a_transmission_time_of_1231_clears_on_01_01,
 );
 
 const ISSUER: &str = "20000000455";
@@ -215,6 +216,9 @@ fn cancelled_and_follow_ups_are_confirmed_or_flagged(backend: Backend) {
     // A void the switch cleared but never sent here: its original is still held.
     let held = approved(&h, h.purchase(&card, 2_000).pin(&h, &card).sign(&h));
     let unsent_void = h.follow_up("0200", "020000", "00", &card, 2_000, &held).msg;
+    // A purchase reversed here (the terminal never saw its answer), cleared with its reversal.
+    let lost = approved(&h, h.purchase(&card, 700).pin(&h, &card).sign(&h));
+    let reversal = approved(&h, h.reversal(&card, &lost).sign(&h));
     let balance = h.ledger_balance(&card);
     let records = [
         record(&h, &voided, TxnCode::Purchase, 5_000, 1),
@@ -224,6 +228,8 @@ fn cancelled_and_follow_ups_are_confirmed_or_flagged(backend: Backend) {
         record(&h, &unsent_void, TxnCode::Void, 2_000, 5),
         // The refund cleared at a different amount than it was authorized.
         record(&h, &refund, TxnCode::Refund, 1_500, 6),
+        record(&h, &lost, TxnCode::Purchase, 700, 7),
+        record(&h, &reversal, TxnCode::Reversal, 700, 8),
     ];
     let report = post(&h, &records, "follow-ups");
     assert_eq!(outcome_of(&h, 1), PostingOutcome::Cancelled);
@@ -232,7 +238,10 @@ fn cancelled_and_follow_ups_are_confirmed_or_flagged(backend: Backend) {
     assert_eq!(outcome_of(&h, 4), PostingOutcome::Confirmed);
     assert_eq!(outcome_of(&h, 5), PostingOutcome::StateMismatch);
     assert_eq!(outcome_of(&h, 6), PostingOutcome::StateMismatch);
-    assert_eq!((report.count(PostingOutcome::Confirmed), report.count(PostingOutcome::StateMismatch)), (3, 2));
+    assert_eq!(outcome_of(&h, 7), PostingOutcome::Cancelled);
+    assert_eq!(outcome_of(&h, 8), PostingOutcome::Confirmed);
+    assert_eq!((report.count(PostingOutcome::Confirmed), report.count(PostingOutcome::StateMismatch)), (4, 2));
+    assert_eq!(report.count(PostingOutcome::Cancelled), 2);
     assert_eq!(h.ledger_balance(&card), balance, "confirmations move nothing");
     assert_eq!(h.issuer.journal_entry(&held).unwrap().unwrap().state, EntryState::Held);
     h.issuer.check_ledger().unwrap();
@@ -392,4 +401,23 @@ fn records_not_ours_are_rejected(backend: Backend) {
     let refused = h.issuer.post_clearing(&wrong, &trailer(&records, "x"), records.to_vec());
     assert!(refused.unwrap_err().is_bad_input());
     assert!(h.issuer.posting_results(today(&h)).unwrap().iter().all(|r| r.outcome == PostingOutcome::Rejected));
+}
+
+/// Field 7 has no year: a purchase sent at 23:59 on 31 December and cleared on the business
+/// date 1 January names last year's authorization.
+fn a_transmission_time_of_1231_clears_on_01_01(backend: Backend) {
+    let Some(h) = Harness::new(backend) else { return };
+    let card = h.debit_card(10_000);
+    let eve_ms = (clock::utc::days_from_civil(2025, 12, 31) * 86_400 + 23 * 3_600 + 59 * 60) as u64 * 1_000;
+    h.clock.advance_ms(eve_ms - h.now_ms());
+    let purchase = approved(&h, h.purchase(&card, 1_234).pin(&h, &card).sign(&h));
+    assert_eq!(purchase.get_str(7).map(|t| &t[..4]), Some("1231"));
+    h.clock.advance_seconds(120);
+    assert_eq!(today(&h).to_string(), "2026-01-01");
+    let report = post(&h, &[record(&h, &purchase, TxnCode::Purchase, 1_234, 1)], "new-year");
+    assert_eq!(report.count(PostingOutcome::Posted), 1, "{report:?}");
+    let result = &h.issuer.posting_results(today(&h)).unwrap()[0];
+    assert!(result.request_key.as_deref().unwrap().starts_with("2025:"));
+    assert_eq!(h.ledger_balance(&card), 10_000 - 1_234);
+    h.issuer.check_ledger().unwrap();
 }
