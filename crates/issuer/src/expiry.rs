@@ -42,6 +42,9 @@ pub struct HeldAuthorization {
     pub authorized_ms: u64,
 }
 
+/// The kinds whose approval holds funds (a stand-in advice is journaled under its kind too).
+const HOLDING_KINDS: [TransactionKind; 2] = [TransactionKind::PreAuthorization, TransactionKind::Purchase];
+
 fn ms(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -51,11 +54,11 @@ impl Issuer {
     pub(crate) fn record_expired_holds(&self) -> Result<usize> {
         let now_ms = self.now_ms_i64();
         let timeout_ms = |kind: TransactionKind| i64::from(self.hold_timeout(kind).0) * 1_000;
-        let due = self.cards.held_due(
-            now_ms.saturating_sub(timeout_ms(TransactionKind::PreAuthorization)),
-            now_ms.saturating_sub(timeout_ms(TransactionKind::Purchase)),
-            EXPIRED_SCAN_MAX,
-        )?;
+        let mut due = Vec::new();
+        for kind in HOLDING_KINDS {
+            let limit = EXPIRED_SCAN_MAX - due.len();
+            due.extend(self.cards.held_due(kind.name(), now_ms.saturating_sub(timeout_ms(kind)), limit)?);
+        }
         let ids: Vec<u128> = due.iter().filter_map(|(row, _)| row.transfer_id).collect();
         let holds = self.money.transfers(&ids)?;
         let expired: Vec<ExpiredRow> = due

@@ -69,8 +69,8 @@ pub(crate) const DDL: [&str; 8] = [
         expired_ms BIGINT NOT NULL
     )",
     "CREATE INDEX issuer_expired_holds_when ON issuer_expired_holds (expired_ms)",
-    // The expiry sweep and `holds` read held rows by age.
-    "CREATE INDEX issuer_authorizations_state ON issuer_authorizations (state, created_ms)",
+    // The expiry sweep reads held rows of one kind by age.
+    "CREATE INDEX issuer_authorizations_state ON issuer_authorizations (state, kind, created_ms)",
     // A cleared record without an authorization here finds its card by the masked PAN.
     "CREATE INDEX issuer_cards_masked ON issuer_cards (pan_masked)",
 ];
@@ -392,34 +392,17 @@ impl CardStore {
         rows.iter().map(posting_from_row).collect()
     }
 
-    /// Held journal rows whose hold's timeout has passed: pre-authorizations created at or
-    /// before `preauth_ms_max`, other holds at or before `other_ms_max` (oldest first, at most
-    /// `limit`). The ledger says which of them it has released.
-    pub(crate) fn held_due(
-        &self,
-        preauth_ms_max: i64,
-        other_ms_max: i64,
-        limit: usize,
-    ) -> Result<Vec<(JournalRow, i64)>> {
+    /// Held journal rows of `kind` created at or before `created_ms_max`: the holds whose
+    /// timeout has passed (oldest first, at most `limit`). The ledger says which of them it
+    /// has released.
+    pub(crate) fn held_due(&self, kind: &str, created_ms_max: i64, limit: usize) -> Result<Vec<(JournalRow, i64)>> {
         let sql = format!(
-            "SELECT {JOURNAL_COLUMNS}, created_ms FROM issuer_authorizations WHERE state = $1 \
-             AND ((kind = $2 AND created_ms <= $3) OR (kind <> $2 AND created_ms <= $4)) \
-             ORDER BY created_ms, request_key LIMIT $5"
+            "SELECT {JOURNAL_COLUMNS}, created_ms FROM issuer_authorizations WHERE state = $1 AND kind = $2 \
+             AND created_ms <= $3 ORDER BY created_ms, request_key LIMIT $4"
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let preauth = network::TransactionKind::PreAuthorization.name();
-        let rows = self.db().transaction(|tx| {
-            tx.query(
-                &sql,
-                &[
-                    EntryState::Held.name().into(),
-                    preauth.into(),
-                    preauth_ms_max.into(),
-                    other_ms_max.into(),
-                    limit.into(),
-                ],
-            )
-        })?;
+        let params = [EntryState::Held.name().into(), kind.into(), created_ms_max.into(), limit.into()];
+        let rows = self.db().transaction(|tx| tx.query(&sql, &params))?;
         rows.iter().map(|row| Ok((journal_from_row(row)?, row.i64(15)?))).collect()
     }
 
