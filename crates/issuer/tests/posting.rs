@@ -292,7 +292,13 @@ fn exceptions_credit_and_debit_the_card(backend: Backend) {
         // More than the card has: forced, the overdraft covering it.
         record(&h, &purchase, TxnCode::DebitAdjustment, 20_000, 105),
     ];
+    // No card of ours: neither an authorization nor a masked PAN names one.
+    let mut stranger = record(&h, &h.purchase(&card, 1).msg, TxnCode::Chargeback, 300, 106);
+    stranger.pan_masked = "999999******0000".into();
+    let mut records = records.to_vec();
+    records.push(stranger);
     let report = post(&h, &records, "disputes");
+    assert_eq!(report.count(PostingOutcome::Unmatched), 1);
     assert_eq!((report.count(PostingOutcome::Credited), report.moved_minor(PostingOutcome::Credited)), (3, 12_500));
     assert_eq!((report.count(PostingOutcome::Debited), report.moved_minor(PostingOutcome::Debited)), (2, 26_000));
     // 4 000 + 12 500 − 6 000 = 10 500, then 20 000 debited with 9 500 lent: 0.
