@@ -61,7 +61,10 @@ fn record(h: &Harness, message: &iso8583::Message, code: TxnCode, amount: u64, r
 }
 
 fn write_file(h: &Harness, form: Form, member: &str, records: &[ClearingRecord], name: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("cardnet_posting_{}_{name}_{}", std::process::id(), h.now_ms()));
+    // Unique per test run: the two backends' tests run in parallel in one process.
+    static FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("cardnet_posting_{}_{name}_{n}_{}", std::process::id(), h.now_ms()));
     let header = Header { network: SWITCH.into(), member: member.into(), date: BusinessDate::of_utc_ms(h.now_ms()) };
     let mut writer = Writer::new(std::fs::File::create(&path).unwrap(), form, &header).unwrap();
     for record in records {
