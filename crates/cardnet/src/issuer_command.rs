@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 
 use crate::cli_error::CliError;
 
+#[path = "issuer_posting_command.rs"]
+mod posting;
+
 #[derive(Subcommand)]
 pub enum IssuerCommand {
     /// Write a development issuer in a folder: issuer.toml (fresh keys under a fresh LMK),
@@ -24,6 +27,13 @@ pub enum IssuerCommand {
     /// Issue, list, block and unblock cards.
     #[command(subcommand)]
     Card(CardCommand),
+    /// Post the switch's clearing file: holds posted, follow-ups confirmed, the rest forced or
+    /// flagged; a file that does not check is refused whole (exit 2).
+    PostClearing(posting::PostClearingArgs),
+    /// List what each record cleared on a date became here (the posting result).
+    Postings(posting::PostingsArgs),
+    /// List the holds standing, or with --expired those that expired uncleared.
+    Holds(posting::HoldsArgs),
 }
 
 #[derive(Args)]
@@ -126,6 +136,9 @@ pub fn run(command: IssuerCommand) -> Result<(), CliError> {
         IssuerCommand::Card(CardCommand::List(args)) => list(args),
         IssuerCommand::Card(CardCommand::Block(args)) => set_status(args, false),
         IssuerCommand::Card(CardCommand::Unblock(args)) => set_status(args, true),
+        IssuerCommand::PostClearing(args) => posting::post_clearing(args),
+        IssuerCommand::Postings(args) => posting::postings(args),
+        IssuerCommand::Holds(args) => posting::holds(args),
     }
 }
 

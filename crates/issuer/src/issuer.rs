@@ -285,9 +285,12 @@ impl Issuer {
         Ok(self.hsm.keyed_hash(&self.settings.keys.dek, pan.as_bytes())?)
     }
 
-    /// Release holds whose time is up (the server calls this periodically); how many.
+    /// Release holds whose time is up (the server calls this periodically) and record those
+    /// never cleared ([`Issuer::expired_holds`]); how many the ledger released.
     pub fn expire_holds(&self) -> Result<usize> {
-        self.money.expire()
+        let released = self.money.expire()?;
+        self.record_expired_holds()?;
+        Ok(released)
     }
 
     /// The key `request` is journaled under (year, 11, 7, 32, 33), from which its ledger

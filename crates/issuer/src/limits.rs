@@ -69,3 +69,13 @@ pub const KEY_GRACE_MS_DEFAULT: u64 = 60_000;
 pub const KEY_GRACE_MS_MAX: u64 = 86_400_000;
 /// Key changes the issuer keeps in its journal per call of `Issuer::key_changes` at most.
 pub const KEY_CHANGES_LIST_MAX: usize = 1_000;
+/// Clearing records posted per batch: one read per table, up to three ledger calls and one
+/// journal transaction per batch. Big enough that a 10 M-record file is 20 000 batches, small
+/// enough that a batch's `IN (…)` lists stay far below SQLite's parameter limit and a crash
+/// repeats little.
+pub const POSTING_BATCH_RECORDS: usize = 500;
+/// Held journal rows one expiry sweep examines at most (the ledger releases at most a ledger
+/// batch per sweep; the rest are found by the next sweep).
+pub const EXPIRED_SCAN_MAX: usize = 8_190;
+/// Holds `Issuer::holds` and `Issuer::expired_holds` return at most.
+pub const HOLDS_LIST_MAX: usize = 10_000;

@@ -332,6 +332,37 @@ impl Money {
         Ok(self.lock().lookup_transfers(&[id])?.first().copied())
     }
 
+    pub fn ledger_id(&self) -> u32 {
+        self.ledger_id
+    }
+
+    /// Transfers by id, those that exist (a batch's look-up: one ledger read).
+    pub fn transfers(&self, ids: &[Id]) -> Result<std::collections::HashMap<Id, TransferRecord>> {
+        Ok(self.lock().lookup_transfers(ids)?.into_iter().map(|record| (record.transfer.id, record)).collect())
+    }
+
+    /// Many transfers, one ledger transaction per [`ledger::BATCH_EVENTS_MAX`] (a linked
+    /// chain must not straddle two: the caller keeps chains short and `chain_len_max` says
+    /// how long they are). One result per transfer, in order.
+    pub fn create_many(&self, transfers: &[Transfer], chain_len_max: usize) -> Result<Vec<Moved>> {
+        assert!((1..ledger::BATCH_EVENTS_MAX).contains(&chain_len_max));
+        let mut results = Vec::with_capacity(transfers.len());
+        let mut start = 0;
+        while start < transfers.len() {
+            let full = (start + ledger::BATCH_EVENTS_MAX).min(transfers.len());
+            let mut end = full;
+            // Never cut a chain: end after an event without the linked flag.
+            while end > start && end < transfers.len() && transfers[end - 1].flags.contains(TransferFlags::LINKED) {
+                end -= 1;
+            }
+            assert!(end > start && full - end < chain_len_max, "a linked chain longer than chain_len_max");
+            results.extend(self.create(&transfers[start..end])?);
+            start = end;
+        }
+        assert_eq!(results.len(), transfers.len());
+        Ok(results)
+    }
+
     fn create(&self, transfers: &[Transfer]) -> Result<Vec<Moved>> {
         Ok(self.lock().create_transfers(transfers)?.into_iter().map(moved).collect())
     }

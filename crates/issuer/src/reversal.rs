@@ -38,7 +38,10 @@ fn rule(original: &JournalRow, reason: Option<&str>, released_by_reversal: bool)
     let kind = TransactionKind::from_name(&original.kind);
     match (kind, original.state) {
         (Some(TransactionKind::BalanceInquiry | TransactionKind::Reversal), _) => Action::Refuse,
-        (_, EntryState::Declined | EntryState::AlreadyReversed | EntryState::Reversed) => Action::Nothing,
+        // An expired hold: the ledger released it already.
+        (_, EntryState::Declined | EntryState::AlreadyReversed | EntryState::Reversed | EntryState::Expired) => {
+            Action::Nothing
+        }
         (Some(TransactionKind::Refund), EntryState::Refunded) if codes::is_timeout_reason(reason) => Action::TakeBack,
         (Some(TransactionKind::Refund), _) => Action::Refuse,
         (Some(TransactionKind::Purchase | TransactionKind::PreAuthorization), EntryState::Held) => {

@@ -145,6 +145,8 @@ pub enum EntryState {
     /// An original that arrived after its own reversal: declined (05; an advice is answered
     /// received) and nothing held — the acquirer has already given it up.
     AlreadyReversed,
+    /// A hold the ledger released on its timeout, never cleared (crate::expiry).
+    Expired,
 }
 
 impl EntryState {
@@ -158,6 +160,7 @@ impl EntryState {
             EntryState::Reversed => "reversed",
             EntryState::Recorded => "recorded",
             EntryState::AlreadyReversed => "already_reversed",
+            EntryState::Expired => "expired",
         }
     }
 
@@ -171,6 +174,7 @@ impl EntryState {
             EntryState::Reversed,
             EntryState::Recorded,
             EntryState::AlreadyReversed,
+            EntryState::Expired,
         ]
         .into_iter()
         .find(|state| state.name() == name)
@@ -321,10 +325,10 @@ impl fmt::Debug for JournalRow {
     }
 }
 
-const JOURNAL_COLUMNS: &str = "request_key, mti, kind, card_id, amount, currency, response_code, auth_code, \
+pub(crate) const JOURNAL_COLUMNS: &str = "request_key, mti, kind, card_id, amount, currency, response_code, auth_code, \
      transfer_id, state, rrn, business_day, original_key, refunded_amount, response";
 
-fn journal_from_row(row: &Row) -> Result<JournalRow> {
+pub(crate) fn journal_from_row(row: &Row) -> Result<JournalRow> {
     let transfer_id = match row.opt_blob(8)? {
         Some(bytes) => Some(id_from_blob(&bytes).ok_or_else(|| bad_row("transfer id"))?),
         None => None,
@@ -401,6 +405,7 @@ impl CardStore {
         db.migrate(MIGRATION, &SCHEMA)?;
         db.migrate(crate::linkkeys::MIGRATION, &crate::linkkeys::DDL)?;
         db.migrate(MIGRATION_PIN_METHOD, &SCHEMA_PIN_METHOD)?;
+        db.migrate(crate::posting_store::MIGRATION, &crate::posting_store::DDL)?;
         Ok(CardStore { db })
     }
 
