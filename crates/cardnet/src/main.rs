@@ -9,6 +9,7 @@ mod cli_error;
 mod crypto_command;
 mod demo;
 mod dispute_command;
+mod eod;
 mod iso8583_command;
 mod issuer_command;
 mod merchant_command;
@@ -86,6 +87,12 @@ enum Command {
     /// The switch's exceptions (差错) from reconciliation: `cardnet dispute list|show|resolve --config FILE`.
     #[command(subcommand)]
     Dispute(dispute_command::DisputeCommand),
+    /// End of day for a development network: `cardnet eod run --dir NET --date YYYY-MM-DD`
+    /// (cut-off, clearing, settlement, issuer posting, merchant settlement, reconciliation).
+    #[command(subcommand)]
+    Eod(eod::EodCommand),
+    /// Reconcile one business date of a network (the end-of-day step alone): `cardnet recon --dir NET --date D`.
+    Recon(eod::DayArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +118,8 @@ fn main() -> ExitCode {
         Command::Merchant(command) => merchant_command::run(command),
         Command::Pos(command) => pos_command::run(command),
         Command::Terminal(command) => terminal_command::run(command),
+        Command::Eod(command) => eod::run(command),
+        Command::Recon(args) => eod::recon(args),
         Command::Dispute(command) => dispute_command::run(command),
     };
     match result {

@@ -34,12 +34,12 @@ pub struct SettleArgs {
 }
 
 /// The folder next to the configuration file named `name`.
-fn beside_config(config: &Path, name: &str) -> PathBuf {
+pub fn beside_config(config: &Path, name: &str) -> PathBuf {
     config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(name)
 }
 
 /// The clearing files of one date, `clearing-<member>.csv`, by member.
-fn clearing_files(folder: &Path) -> Result<Vec<(String, PathBuf)>, CliError> {
+pub(crate) fn clearing_files(folder: &Path) -> Result<Vec<(String, PathBuf)>, CliError> {
     let entries = std::fs::read_dir(folder).map_err(|e| {
         CliError::bad_input(format!(
             "no clearing files in {} ({e}): run `cardnet switch clearing` for the date first",
@@ -70,7 +70,7 @@ fn clearing_files(folder: &Path) -> Result<Vec<(String, PathBuf)>, CliError> {
 /// Every record of the date once: from the file of the record's acquirer (each record is in its
 /// acquirer's file and its issuer's). The first bad file, header or record ends the stream with
 /// an error that names the file and line, before anything is settled.
-fn date_records(
+pub(crate) fn date_records(
     files: Vec<(String, PathBuf)>,
     date: clearing::BusinessDate,
     network: String,
@@ -135,20 +135,42 @@ fn date_records(
     })
 }
 
-pub fn settle(args: &SettleArgs) -> Result<(), CliError> {
-    let config = switch::SwitchConfig::load(&args.config).map_err(CliError::bad_input)?;
-    let date = clearing::BusinessDate::parse(&args.date).map_err(|e| CliError::bad_input(format!("--date: {e}")))?;
-    let clearing_dir = args.clearing_dir.clone().unwrap_or_else(|| beside_config(&args.config, "clearing"));
+/// What settling one date did: the report, how many clearing files were read, where the report
+/// and statements went.
+pub struct Settled {
+    pub report: switch::settlement::SettlementReport,
+    pub clearing_files: usize,
+    pub out_dir: PathBuf,
+    pub written: Vec<PathBuf>,
+}
+
+/// Settle `date` from the clearing files in `clearing_dir/DATE/`, writing the report and the
+/// statements to `settlement_dir/DATE/` (also what `cardnet eod` runs).
+pub fn settle_date(
+    config_path: &Path,
+    date: clearing::BusinessDate,
+    clearing_dir: &Path,
+    settlement_dir: &Path,
+) -> Result<Settled, CliError> {
+    let config = switch::SwitchConfig::load(config_path).map_err(CliError::bad_input)?;
     let files = clearing_files(&clearing_dir.join(date.to_string()))?;
-    let file_count = files.len();
+    let clearing_files = files.len();
     let db = switch::settlement::open_database(&config.database).map_err(settlement_error)?;
     let mut ledger = switch::settlement::open_ledger(&config.ledger).map_err(settlement_error)?;
     let records = date_records(files, date, config.institution_id.clone());
     let report = switch::settlement::settle_read(&db, &mut ledger, date, &config.institution_id, records)
         .map_err(settlement_error)?;
-    let out_dir =
-        args.settlement_dir.clone().unwrap_or_else(|| beside_config(&args.config, "settlement")).join(date.to_string());
+    let out_dir = settlement_dir.join(date.to_string());
     let written = switch::settlement::write_settlement_files(&report, &out_dir)?;
+    Ok(Settled { report, clearing_files, out_dir, written })
+}
+
+pub fn settle(args: &SettleArgs) -> Result<(), CliError> {
+    let date = clearing::BusinessDate::parse(&args.date).map_err(|e| CliError::bad_input(format!("--date: {e}")))?;
+    let clearing_dir = args.clearing_dir.clone().unwrap_or_else(|| beside_config(&args.config, "clearing"));
+    let settlement_dir = args.settlement_dir.clone().unwrap_or_else(|| beside_config(&args.config, "settlement"));
+    let Settled { report, clearing_files: file_count, out_dir, written } =
+        settle_date(&args.config, date, &clearing_dir, &settlement_dir)?;
     if args.json {
         let mut value = report.to_json();
         if let Some(object) = value.as_object_mut() {

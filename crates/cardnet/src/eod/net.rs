@@ -1,0 +1,72 @@
+//! A development network's folder as `cardnet network init` writes it (and `cardnet demo --dir`
+//! keeps it): `switch.toml`, `acquirer.toml`, one `issuer-<id>.toml` per bank. End of day finds
+//! every party's configuration there, and writes the day's files beside them:
+//! `clearing/DATE/` (the switch's clearing files), `settlement/DATE/` (the switch's report and the
+//! settlement bank's statements; the acquirer's payouts and statements) and `recon/DATE/`.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli_error::CliError;
+
+pub const SWITCH_FILE: &str = "switch.toml";
+pub const ACQUIRER_FILE: &str = "acquirer.toml";
+const ISSUER_PREFIX: &str = "issuer-";
+const TOML_SUFFIX: &str = ".toml";
+/// A network folder holds a handful of files; more entries than this is not one.
+const ENTRIES_MAX: usize = 10_000;
+
+/// The configurations of one network.
+#[derive(Debug, Clone)]
+pub struct NetDir {
+    pub dir: PathBuf,
+    pub switch: PathBuf,
+    pub acquirer: PathBuf,
+    /// (issuer id, its configuration), ordered by id.
+    pub issuers: Vec<(String, PathBuf)>,
+}
+
+impl NetDir {
+    /// Find the configurations in `dir`; a folder without a switch, an acquirer or any issuer is
+    /// refused (bad input) naming what is missing.
+    pub fn open(dir: &Path) -> Result<NetDir, CliError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| CliError::bad_input(format!("--dir {}: {e}", dir.display())))?;
+        let mut issuers = Vec::new();
+        for entry in entries.take(ENTRIES_MAX) {
+            let name = entry?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let Some(id) = name.strip_prefix(ISSUER_PREFIX).and_then(|rest| rest.strip_suffix(TOML_SUFFIX)) {
+                if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+                    issuers.push((id.to_owned(), dir.join(name)));
+                }
+            }
+        }
+        issuers.sort();
+        let switch = dir.join(SWITCH_FILE);
+        let acquirer = dir.join(ACQUIRER_FILE);
+        let missing = |what: &str| {
+            CliError::bad_input(format!(
+                "--dir {}: no {what} (a folder written by `cardnet network init`?)",
+                dir.display()
+            ))
+        };
+        if !switch.is_file() {
+            return Err(missing(SWITCH_FILE));
+        }
+        if !acquirer.is_file() {
+            return Err(missing(ACQUIRER_FILE));
+        }
+        if issuers.is_empty() {
+            return Err(missing("issuer-<id>.toml"));
+        }
+        Ok(NetDir { dir: dir.to_path_buf(), switch, acquirer, issuers })
+    }
+
+    /// Where the switch writes a date's clearing files (`clearing/` beside switch.toml).
+    pub fn clearing_root(&self) -> PathBuf {
+        self.dir.join("clearing")
+    }
+
+    pub fn recon_dir(&self, date: clearing::BusinessDate) -> PathBuf {
+        self.dir.join("recon").join(date.to_string())
+    }
+}

@@ -1,0 +1,437 @@
+//! Reconciliation over a network folder: every source read afresh into `recon`'s records —
+//!
+//! * **terminal batches**: what each terminal settled (0500) at the acquirer. A balanced batch
+//!   confirmed the host's records of that batch, so they stand for the terminal's; an unbalanced
+//!   one stands by what the terminal uploaded (0320). Records of a batch not settled yet have no
+//!   terminal side (and show as missing at the terminal);
+//! * **the acquirer journal** (`acquirer_transactions`): approved money-moving requests of the
+//!   date (field 15), with the network reversal of any of them the acquirer reversed;
+//! * **clearing**: the switch's clearing files of the date (each record once, from its
+//!   acquirer's file);
+//! * **issuer**: each issuer's authorization journal of the requests the date cleared or that it
+//!   approved that day, with their state, and its posting result;
+//! * **the settlement bank**: the statements of the date against the clearing's net positions.
+//!
+//! Every difference found is opened as an exception (差错) at the switch; the detail goes to
+//! `NET/recon/DATE/` as CSV and JSON lines with the summary.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use clearing::{BusinessDate, ClearingRecord, TxnCode};
+use recon::{AcquirerRecord, AcquirerRow, ClearingItem, IssuerRecord, IssuerRow, Sources, StatementLine, TerminalRecord};
+use serde_json::{Value, json};
+use sqlstore::Database;
+
+use super::net::NetDir;
+use crate::cli_error::CliError;
+
+/// A network reversal (0420) carries its original's 11 and 7; on either side it is keyed apart
+/// from its original by this offset on the transmission time (above any `MMDDhhmmss`, inside the
+/// key's 34 bits).
+const REVERSAL_TIME_OFFSET: u64 = 5_000_000_000;
+/// Kinds that move money between members (a pre-authorization and its void do not).
+const MONEY_KINDS: [&str; 6] = ["purchase", "completion", "void", "completion_void", "refund", "reversal"];
+/// Exceptions opened in one call at the switch (each call its own transactions).
+const EXCEPTIONS_PER_CALL_MAX: usize = 1_000;
+
+fn failure<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> CliError + '_ {
+    move |e| CliError::Failure(format!("{what}: {e}"))
+}
+
+fn bad<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> CliError + '_ {
+    move |e| CliError::bad_input(format!("{what}: {e}"))
+}
+
+pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
+    let switch_config = switch::SwitchConfig::load(&net.switch).map_err(CliError::bad_input)?;
+    let network_id = switch_config.institution_id.clone();
+    let records = clearing_records(net, date, &network_id)?;
+    let mut sources = Sources::default();
+    for record in &records {
+        sources.clearing.push(clearing_item(record)?);
+    }
+    let (terminal, acquirer) = acquirer_sources(&net.acquirer, date)?;
+    sources.terminal = terminal;
+    sources.acquirer = acquirer;
+    for (id, config) in &net.issuers {
+        sources.issuer.extend(issuer_source(id, config, date, &records)?);
+    }
+    sources.statement = statements(&net.dir.join("settlement").join(date.to_string()))?;
+    let network_member = network_id.parse().map_err(|_| CliError::bad_input("switch institution_id is not digits"))?;
+    let config = recon::Config { date, window_days: 1, network_member };
+    let outcome = recon::reconcile(&sources, &config).map_err(failure("reconciliation"))?;
+    let dir = net.recon_dir(date);
+    let summary = recon::summary_json(&outcome.summary, &outcome.balances);
+    write_outputs(&dir, &outcome, &summary)?;
+    let opened = open_exceptions(&switch_config, date, &outcome, &records)?;
+    let unmatched = summary["unmatched"].as_u64().unwrap_or(0);
+    Ok(json!({
+        "status": "done",
+        "summary": summary,
+        "exceptions_opened": opened,
+        "dir": dir.display().to_string(),
+        "line": format!("{} matched, {unmatched} unmatched; detail in {}", summary["matched"], dir.display()),
+    }))
+}
+
+/// Each record of the date once, from its acquirer's clearing file.
+fn clearing_records(net: &NetDir, date: BusinessDate, network_id: &str) -> Result<Vec<ClearingRecord>, CliError> {
+    let files = crate::switch_settle::clearing_files(&net.clearing_root().join(date.to_string()))?;
+    crate::switch_settle::date_records(files, date, network_id.to_owned())
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(CliError::bad_input)
+}
+
+fn clearing_item(record: &ClearingRecord) -> Result<ClearingItem, CliError> {
+    let mut item = ClearingItem::try_from(record).map_err(bad("clearing record"))?;
+    match record.code {
+        // A completion names its pre-authorization, which does not clear: a root here.
+        TxnCode::Completion => {
+            item.original = None;
+            item.original_reference = 0;
+        }
+        TxnCode::Reversal => item.key.time += REVERSAL_TIME_OFFSET,
+        _ => {}
+    }
+    Ok(item)
+}
+
+/// The acquirer's journal of the date, and the terminal batches that settled it.
+fn acquirer_sources(config: &Path, date: BusinessDate) -> Result<(Vec<TerminalRecord>, Vec<AcquirerRecord>), CliError> {
+    let config = acquirer::AcquirerConfig::load(config).map_err(CliError::bad_input)?;
+    let db = Database::open(&config.database).map_err(failure("acquirer database"))?;
+    let kinds: Vec<String> = MONEY_KINDS.iter().map(|k| format!("'{k}'")).collect();
+    let sql = format!(
+        "SELECT t.id, t.terminal_id, t.batch_no, t.trace, t.kind, t.amount_minor, t.currency, t.rrn, t.net_stan, \
+         t.net_time, t.voided, t.refunded_minor, t.reversed, t.settlement_date, o.net_stan, o.net_time, o.trace, \
+         o.kind, s.domestic_result \
+         FROM acquirer_transactions t LEFT JOIN acquirer_transactions o ON o.id = t.original_id \
+         LEFT JOIN acquirer_settlements s ON s.terminal_id = t.terminal_id AND s.batch_no = t.batch_no \
+         WHERE t.response_code = '00' AND t.kind IN ({}) AND t.settlement_date = $1 ORDER BY t.id",
+        kinds.join(", ")
+    );
+    let rows = db.transaction(|tx| tx.query(&sql, &[date.mmdd().into()])).map_err(failure("acquirer journal"))?;
+    let uploads = uploaded(&db)?;
+    let mut terminal = Vec::new();
+    let mut acquirer = Vec::new();
+    let acquirer_id = config.institution_id.clone();
+    for row in &rows {
+        let text = |i: usize| row.opt_text(i).map(Option::unwrap_or_default);
+        let read = || -> sqlstore::Result<_> {
+            Ok((
+                text(1)?,
+                row.u64(2)?.to_string(),
+                text(3)?,
+                text(4)?,
+                row.u64(5)?,
+                text(6)?,
+                text(7)?,
+                (text(8)?, text(9)?),
+                (row.u64(10)? != 0, row.u64(11)? > 0, row.u64(12)? != 0),
+                (text(14)?, text(15)?, text(16)?, text(17)?),
+                row.opt_text(18)?,
+            ))
+        };
+        let (terminal_id, batch, trace, kind, amount, currency, rrn, (stan, time), flags, original, settled) =
+            read().map_err(failure("acquirer journal"))?;
+        let (voided, refunded, reversed) = flags;
+        let (original_stan, original_time, original_trace, original_kind) = original;
+        // A completion's original is its pre-authorization, which does not clear.
+        let names_original = !original_stan.is_empty() && original_kind != "pre_authorization";
+        let (o_stan, o_time, o_trace) =
+            if names_original { (original_stan.as_str(), original_time.as_str(), original_trace.as_str()) } else { ("", "", "") };
+        let state = if reversed {
+            "reversed"
+        } else if voided {
+            "voided"
+        } else if refunded {
+            "refunded"
+        } else {
+            "approved"
+        };
+        let acquirer_row = AcquirerRow {
+            terminal_id: &terminal_id,
+            batch: &batch,
+            trace: &trace,
+            acquirer: &acquirer_id,
+            stan: &stan,
+            transmission_time: &time,
+            original_stan: o_stan,
+            original_time: o_time,
+            rrn: &rrn,
+            amount_minor: amount,
+            currency: &currency,
+            issuer: "",
+            kind: &kind,
+            state,
+            date,
+        };
+        let record = AcquirerRecord::try_from(&acquirer_row).map_err(bad("acquirer journal"))?;
+        let terminal_row = recon::TerminalRow {
+            terminal_id: &terminal_id,
+            batch: &batch,
+            trace: &trace,
+            original_trace: o_trace,
+            rrn: &rrn,
+            amount_minor: amount,
+            currency: &currency,
+            kind: &kind,
+            date,
+        };
+        let key = (terminal_id.clone(), batch.clone(), trace.clone());
+        // The terminal's side: a balanced batch confirmed these records; an unbalanced one
+        // stands by its upload (the amount the terminal had, or nothing).
+        let terminal_amount = match settled.as_deref() {
+            Some("1") => Some(amount),
+            Some(_) => uploads.get(&key).copied(),
+            None => None,
+        };
+        if let Some(terminal_amount) = terminal_amount {
+            let mut record = TerminalRecord::try_from(&terminal_row).map_err(bad("terminal batch"))?;
+            record.amount_minor = terminal_amount;
+            terminal.push(record);
+        }
+        if reversed {
+            // The network reversal the acquirer sent for it (its 0420: the same 11 and 7).
+            let mut reversal = record.clone();
+            reversal.kind = TxnCode::Reversal;
+            reversal.original = Some((reversal.key.stan, reversal.key.time));
+            reversal.key.time += REVERSAL_TIME_OFFSET;
+            reversal.state = recon::State::Live;
+            acquirer.push(reversal);
+            if let Some(terminal_record) = terminal.last().filter(|_| terminal_amount.is_some()) {
+                let mut terminal_reversal = terminal_record.clone();
+                terminal_reversal.kind = TxnCode::Reversal;
+                terminal_reversal.original_trace = terminal_reversal.key.trace;
+                terminal.push(terminal_reversal);
+            }
+        }
+        acquirer.push(record);
+    }
+    Ok((terminal, acquirer))
+}
+
+/// What unbalanced batches uploaded: (terminal, batch, trace) → amount.
+fn uploaded(db: &Database) -> Result<HashMap<(String, String, String), u64>, CliError> {
+    let rows = db
+        .transaction(|tx| tx.query("SELECT terminal_id, batch_no, trace, amount_minor FROM acquirer_batch_uploads", &[]))
+        .map_err(failure("batch uploads"))?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let key = (|| Ok::<_, sqlstore::Error>(((row.text(0)?, row.u64(1)?.to_string(), row.text(2)?), row.u64(3)?)))()
+            .map_err(failure("batch uploads"))?;
+        out.insert(key.0, key.1);
+    }
+    Ok(out)
+}
+
+/// One issuer authorization as read from its journal.
+struct Authorization {
+    kind: String,
+    amount: u64,
+    currency: String,
+    state: String,
+    original_key: Option<String>,
+    refunded: u64,
+    day: i64,
+}
+
+/// (STAN, time) of a request key `year:11:7:32:33`.
+fn key_parts(key: &str) -> (String, String) {
+    let mut parts = key.split(':').skip(1);
+    (parts.next().unwrap_or_default().to_owned(), parts.next().unwrap_or_default().to_owned())
+}
+
+/// An issuer's side: the authorizations the date cleared, and those it approved that day which
+/// no neighbouring date cleared (approved but never presented).
+fn issuer_source(id: &str, config: &Path, date: BusinessDate, records: &[ClearingRecord]) -> Result<Vec<IssuerRecord>, CliError> {
+    let config = issuer::IssuerConfig::load(config).map_err(CliError::bad_input)?;
+    let issuer = issuer::Issuer::open_with_lmk_file(&config)?;
+    let mut moved: HashMap<String, u64> = HashMap::new();
+    let mut cleared: HashSet<String> = HashSet::new();
+    let mut cleared_elsewhere: HashSet<String> = HashSet::new();
+    for day in [date.previous(), date, date.next()] {
+        for result in issuer.posting_results(day)? {
+            let Some(key) = result.request_key else { continue };
+            if day == date {
+                *moved.entry(key.clone()).or_default() += result.moved_minor;
+                cleared.insert(key);
+            } else {
+                cleared_elsewhere.insert(key);
+            }
+        }
+    }
+    let _ = records;
+    let db = Database::open(&config.database).map_err(failure("issuer database"))?;
+    let kinds: Vec<String> = MONEY_KINDS.iter().chain(["pre_authorization"].iter()).map(|k| format!("'{k}'")).collect();
+    let sql = format!(
+        "SELECT request_key, kind, amount, currency, state, original_key, refunded_amount, business_day \
+         FROM issuer_authorizations WHERE response_code = '00' AND kind IN ({}) AND business_day >= $1 AND business_day <= $2",
+        kinds.join(", ")
+    );
+    let range = [i64::from(date.days()) - 2, i64::from(date.days()) + 1];
+    let rows = db
+        .transaction(|tx| tx.query(&sql, &[range[0].into(), range[1].into()]))
+        .map_err(failure("issuer journal"))?;
+    let mut journal: BTreeMap<String, Authorization> = BTreeMap::new();
+    for row in &rows {
+        let read = || -> sqlstore::Result<(String, Authorization)> {
+            Ok((
+                row.text(0)?,
+                Authorization {
+                    kind: row.text(1)?,
+                    amount: row.u64(2)?,
+                    currency: row.text(3)?,
+                    state: row.text(4)?,
+                    original_key: row.opt_text(5)?,
+                    refunded: row.u64(6)?,
+                    day: row.i64(7)?,
+                },
+            ))
+        };
+        let (key, authorization) = read().map_err(failure("issuer journal"))?;
+        journal.insert(key, authorization);
+    }
+    // Originals undone by a reversal (rather than a void) are "reversed" on every side.
+    let reversed: HashSet<&str> = journal
+        .values()
+        .filter(|a| a.kind == "reversal")
+        .filter_map(|a| a.original_key.as_deref())
+        .collect();
+    let mut out = Vec::new();
+    for (key, a) in &journal {
+        if a.kind == "pre_authorization" {
+            continue;
+        }
+        let approved_that_day = a.day == i64::from(date.days()) && !cleared_elsewhere.contains(key);
+        if !cleared.contains(key) && !approved_that_day {
+            continue;
+        }
+        let original = a.original_key.as_deref().filter(|o| journal.get(*o).is_some_and(|o| o.kind != "pre_authorization"));
+        let (stan, time) = key_parts(key);
+        let (o_stan, o_time) = original.map(key_parts).unwrap_or_default();
+        let state = match a.state.as_str() {
+            "voided" if reversed.contains(key.as_str()) => "reversed",
+            "voided" => "voided",
+            "reversed" => "reversed",
+            _ if a.refunded > 0 => "refunded",
+            "held" | "posted" => "posted",
+            _ => "approved",
+        };
+        let posted = match state {
+            "voided" | "reversed" if a.kind != "reversal" && a.kind != "void" && a.kind != "completion_void" => 0,
+            _ => moved.get(key).copied().filter(|m| *m > 0).unwrap_or(a.amount),
+        };
+        let row = IssuerRow {
+            issuer: id,
+            stan: &stan,
+            transmission_time: &time,
+            original_stan: &o_stan,
+            original_time: &o_time,
+            amount_minor: posted,
+            held_minor: a.amount,
+            currency: &a.currency,
+            kind: &a.kind,
+            state,
+            date,
+        };
+        out.push(IssuerRecord::try_from(&row).map_err(bad("issuer journal"))?);
+    }
+    Ok(out)
+}
+
+/// The settlement bank's statements of the date: `statement-<member>-<currency>.csv`, whose
+/// data line is `date,member,currency,opening_minor,movement_minor,closing_minor`.
+fn statements(dir: &Path) -> Result<Vec<StatementLine>, CliError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| CliError::bad_input(format!("{}: {e} (run the settlement step first)", dir.display())))?;
+    let mut lines = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !(name.starts_with("statement-") && name.ends_with(".csv")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+            let fields: Vec<&str> = line.split(',').collect();
+            let [_, member, currency, _, movement, _] = fields[..] else {
+                return Err(CliError::bad_input(format!("{}: not a statement line: {line}", path.display())));
+            };
+            let movement: i64 =
+                movement.parse().map_err(|_| CliError::bad_input(format!("{}: bad movement {movement}", path.display())))?;
+            lines.push(StatementLine::parse(member, currency, movement).map_err(bad("statement"))?);
+        }
+    }
+    Ok(lines)
+}
+
+fn write_outputs(dir: &Path, outcome: &recon::Outcome, summary: &Value) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir)?;
+    let mut csv = Vec::new();
+    recon::write_csv(outcome, &mut csv)?;
+    host::write_private(&dir.join("recon.csv"), &csv)?;
+    let mut jsonl = Vec::new();
+    recon::write_jsonl(outcome, &mut jsonl)?;
+    host::write_private(&dir.join("recon.jsonl"), &jsonl)?;
+    host::write_private(&dir.join("summary.json"), format!("{summary}\n").as_bytes())?;
+    Ok(())
+}
+
+/// Open every exception at the switch (idempotent: a rerun opens nothing new).
+fn open_exceptions(
+    config: &switch::SwitchConfig,
+    date: BusinessDate,
+    outcome: &recon::Outcome,
+    records: &[ClearingRecord],
+) -> Result<u64, CliError> {
+    let by_reference: HashMap<u64, &ClearingRecord> = records.iter().map(|r| (r.reference, r)).collect();
+    let mut news = Vec::with_capacity(outcome.exceptions.len());
+    for exception in &outcome.exceptions {
+        let Some(class) = switch::disputes::ExceptionClass::from_name(exception.class.name()) else { continue };
+        let record = match exception.reference.and_then(|r| by_reference.get(&r)) {
+            Some(record) => switch::disputes::ExceptionRecord::from_clearing(record),
+            None => exception_record(exception),
+        };
+        news.push(switch::disputes::NewException { date, class, record, note: exception.reason.to_owned() });
+    }
+    let db = switch::settlement::open_database(&config.database).map_err(failure("switch database"))?;
+    let now_ms = clock::Clock::now_ms(&clock::SystemClock);
+    let mut opened = 0u64;
+    for chunk in news.chunks(EXCEPTIONS_PER_CALL_MAX) {
+        let done = switch::disputes::open_exceptions(&db, chunk, "recon", now_ms).map_err(failure("exceptions"))?;
+        opened += done.len() as u64;
+    }
+    Ok(opened)
+}
+
+/// An exception with no clearing record: what reconciliation knows of it.
+fn exception_record(exception: &recon::Exception) -> switch::disputes::ExceptionRecord {
+    let digits = |n: u64, width: usize| if n == 0 { String::new() } else { format!("{n:0width$}") };
+    let (stan, time) = exception
+        .acquirer
+        .map(|k| (format!("{:06}", k.stan), format!("{:010}", k.time % REVERSAL_TIME_OFFSET)))
+        .unwrap_or_default();
+    let (issuer_stan, issuer_time) =
+        exception.issuer.map(|k| (format!("{:06}", k.stan), format!("{:010}", k.time))).unwrap_or_default();
+    switch::disputes::ExceptionRecord {
+        reference: 0,
+        acquirer: digits(exception.acquirer_member, 11),
+        issuer: digits(exception.issuer_member, 11),
+        amount_minor: exception.expected_minor,
+        currency: format!("{:03}", exception.currency),
+        stan,
+        transmission_time: time,
+        issuer_stan,
+        issuer_time,
+        rrn: exception.rrn.map(|r| String::from_utf8_lossy(&r.0).into_owned()).unwrap_or_default(),
+        auth_code: String::new(),
+        pan_masked: String::new(),
+        card_hash: String::new(),
+        card_kind: clearing::CardKind::Debit,
+        mcc: String::new(),
+        terminal_id: exception.terminal.map(|t| String::from_utf8_lossy(&t.terminal.0).into_owned()).unwrap_or_default(),
+        merchant_id: String::new(),
+    }
+}

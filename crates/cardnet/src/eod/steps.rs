@@ -1,0 +1,129 @@
+//! The switch's and the issuers' steps of end of day, over the network folder's files.
+
+use clearing::BusinessDate;
+use serde_json::{Value, json};
+
+use super::net::NetDir;
+use crate::cli_error::CliError;
+
+const DONE: &str = "done";
+const ALREADY_DONE: &str = "already_done";
+
+fn status(already: bool) -> &'static str {
+    if already { ALREADY_DONE } else { DONE }
+}
+
+/// The switch closes the date (its cut-off must have passed on the switch's clock).
+pub fn cutoff(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
+    let outcome = crate::switch_command::close(&net.switch, date)?;
+    match outcome {
+        switch::CloseOutcome::Closed { closed_ms, .. } => Ok(json!({
+            "status": DONE, "closed_ms": closed_ms, "line": format!("{date} closed"),
+        })),
+        switch::CloseOutcome::AlreadyClosed { closed_ms, .. } => Ok(json!({
+            "status": ALREADY_DONE, "closed_ms": closed_ms, "line": format!("{date} was closed already"),
+        })),
+        switch::CloseOutcome::Refused { reason, .. } => {
+            Err(CliError::bad_input(format!("business date {date} cannot close yet: {reason}")))
+        }
+    }
+}
+
+/// The switch writes one clearing file per member (both forms). A rerun writes the same bytes;
+/// it says so when every file was there with those bytes already.
+pub fn clearing(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
+    let dir = net.clearing_root().join(date.to_string());
+    let before = file_contents(&dir);
+    let run = crate::switch_command::write_clearing(&net.switch, date, &net.clearing_root())?;
+    let after = file_contents(&dir);
+    let unchanged = !before.is_empty() && before == after;
+    let records: u64 = run.members.iter().map(|m| m.records).sum();
+    let members: Vec<Value> = run
+        .members
+        .iter()
+        .map(|m| {
+            json!({
+                "member": m.member, "records": m.records,
+                "debit_total_minor": m.debit_total_minor, "credit_total_minor": m.credit_total_minor,
+                "settlement_total_minor": m.settlement_total_minor,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "status": status(unchanged),
+        "records": records,
+        "dir": run.dir.display().to_string(),
+        "members": members,
+        "line": format!("{records} record(s) for {} member(s) in {}", run.members.len(), run.dir.display()),
+    }))
+}
+
+/// Every file of a folder with its bytes, by name (clearing files of one date: a few per member).
+fn file_contents(dir: &std::path::Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<_> = entries
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| std::fs::read(e.path()).ok().map(|bytes| (e.file_name(), bytes)))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Net settlement at the switch from the clearing files.
+pub fn settle(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
+    let settled =
+        crate::switch_settle::settle_date(&net.switch, date, &net.clearing_root(), &net.dir.join("settlement"))?;
+    let report = &settled.report;
+    let mut value = report.to_json();
+    let sum: i64 = report.members.iter().map(|m| m.net_minor).sum();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("status".into(), json!(status(report.already_settled)));
+        object.insert("report_dir".into(), json!(settled.out_dir.display().to_string()));
+        object.insert(
+            "line".into(),
+            json!(format!("{} position(s), Σ {sum} minor units; report in {}", report.members.len(), settled.out_dir.display())),
+        );
+    }
+    Ok(value)
+}
+
+/// Each issuer posts its own clearing file.
+pub fn post(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
+    let dir = net.clearing_root().join(date.to_string());
+    let mut issuers = Vec::new();
+    let mut all_already = true;
+    let mut posted_records = 0u64;
+    for (id, config_path) in &net.issuers {
+        let config = issuer::IssuerConfig::load(config_path).map_err(CliError::bad_input)?;
+        let issuer = issuer::Issuer::open_with_lmk_file(&config)?;
+        let file = dir.join(format!("clearing-{id}.txt"));
+        let report = issuer.post_clearing_file(&file)?;
+        issuer.check_ledger().map_err(|e| CliError::Failure(format!("issuer {id}: ledger check: {e}")))?;
+        all_already &= report.already_posted;
+        posted_records += report.records;
+        let outcomes: serde_json::Map<String, Value> = report
+            .outcomes
+            .iter()
+            .filter(|(_, records, _)| *records > 0)
+            .map(|(outcome, records, moved)| {
+                (outcome.name().to_owned(), json!({ "records": records, "moved_minor": moved }))
+            })
+            .collect();
+        issuers.push(json!({
+            "issuer": id, "records": report.records, "already_posted": report.already_posted,
+            "outcomes": outcomes, "file": file.display().to_string(),
+        }));
+    }
+    Ok(json!({
+        "status": status(all_already),
+        "issuers": issuers,
+        "line": format!("{posted_records} record(s) posted by {} issuer(s)", net.issuers.len()),
+    }))
+}
+
+/// The acquirer's merchant settlement (filled in with the acquirer's settlement run).
+pub fn merchants(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
+    let _ = (net, date);
+    Err(CliError::Failure("merchant settlement: not built".into()))
+}
