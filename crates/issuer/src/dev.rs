@@ -63,14 +63,22 @@ impl LinkKeys {
     }
 }
 
-/// The two development products under `bin`: a debit card and a credit card, PIN required.
+/// The BIN of the development credit product inside an issuer's `bin`: its own prefix, so the
+/// switch's and the acquirer's BIN tables can tell the card kind (interchange and MDR differ).
+pub fn credit_bin(bin: &str) -> String {
+    format!("{bin}5")
+}
+
+/// The two development products under `bin`: a debit card and a credit card (under
+/// [`credit_bin`], which the debit product never numbers), PIN required.
 pub fn products(bin: &str) -> Vec<ProductConfig> {
+    let credit = credit_bin(bin);
     let product = |name: &str, kind: ProductKind, credit_limit_minor: u64| ProductConfig {
         name: name.to_owned(),
         kind,
-        bin: bin.to_owned(),
+        bin: if kind == ProductKind::Credit { credit.clone() } else { bin.to_owned() },
         pan_length: PAN_LEN_DEFAULT,
-        excluded_prefixes: Vec::new(),
+        excluded_prefixes: if kind == ProductKind::Credit { Vec::new() } else { vec![credit.clone()] },
         daily_amount_limit_minor: DAILY_AMOUNT_LIMIT_MINOR,
         daily_count_limit: DAILY_COUNT_LIMIT,
         credit_limit_minor,

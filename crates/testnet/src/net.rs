@@ -317,8 +317,16 @@ pub fn generate(
         let stip = switch::dev::stip(index == ISSUER_B);
         members.push(DevMember::issuer(id, name, &issuer_endpoint(id), &[bin], Some(stip)));
     }
-    let dev = switch::dev::network(hsm, switch_listen, switch_database, lmk_file, &members)
+    let mut dev = switch::dev::network(hsm, switch_listen, switch_database, lmk_file, &members)
         .map_err(|e| fail("switch keys")(&e))?;
+    // Each issuer's credit cards have their own prefix: the card kind the fees go by.
+    for (id, bin, _) in ISSUERS {
+        dev.config.bins.push(switch::BinConfig {
+            prefix: issuer::dev::credit_bin(bin),
+            issuer: id.to_owned(),
+            card_kind: switch::CardKindConfig::Credit,
+        });
+    }
     let acquirer_keys = dev.keys(ACQUIRER_ID).cloned().ok_or("no acquirer keys")?;
     let mut issuers = Vec::with_capacity(ISSUERS.len());
     for (id, bin, _) in ISSUERS {
@@ -336,7 +344,8 @@ pub fn generate(
             .map(str::to_owned)
             .collect();
         for product in &mut config.products {
-            product.excluded_prefixes.clone_from(&inner);
+            let inside: Vec<String> = inner.iter().filter(|p| p.starts_with(&product.bin)).cloned().collect();
+            product.excluded_prefixes.extend(inside);
         }
         issuers.push((id.to_owned(), bin.to_owned(), config));
     }

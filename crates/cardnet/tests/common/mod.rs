@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod parties;
+pub mod till;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};

@@ -1,0 +1,152 @@
+//! Issue 13's end-to-end acceptance: a business day through the real processes (`cardnet serve`
+//! for two issuers, the switch and the acquirer; `cardnet pos run` as the terminal) with every
+//! transaction type — chip, swipe and tap sales, a void, a partial refund, a pre-authorization
+//! completed for less, a pre-authorization voided, an answer lost on its way to the terminal and
+//! reversed by it — settled at the terminal, then `cardnet eod run` over the network folder:
+//! the switch closes the date and clears it, settles the banks, each issuer posts its file, the
+//! acquirer pays its merchant, and reconciliation reads every source afresh.
+//!
+//! The date closes at the switch's cut-off. The parties run on the system clock, so the test
+//! moves the cut-off (as an operator may) to the first minute after the day's last transaction
+//! and waits for it.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::till::{Till, WAIT};
+use common::{ProcessNetwork, cardnet, json};
+use serde_json::Value;
+use testnet::relay::{FrameRelay, Mode};
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn approved(outcome: &Value, amount_minor: u64) {
+    assert_eq!((&outcome["approved"], &outcome["response_code"]), (&Value::Bool(true), &"00".into()), "{outcome}");
+    assert_eq!(outcome["amount_minor"], amount_minor, "{outcome}");
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_else(|| panic!("text: {value}")).to_owned()
+}
+
+/// Move the switch's cut-off to the first whole minute after now (UTC) and wait for it: the
+/// day's transactions fall before it, and the date can close.
+fn cut_off_now(switch_config: &str) {
+    const MINUTE_MS: u64 = 60_000;
+    let cutoff_ms = (now_ms() / MINUTE_MS + 1) * MINUTE_MS;
+    let minute_of_day = (cutoff_ms / MINUTE_MS) % (24 * 60);
+    let config = std::fs::read_to_string(switch_config).unwrap();
+    let line = config.lines().find(|l| l.starts_with("cutoff = ")).expect("a cutoff line in switch.toml").to_owned();
+    let cutoff = format!("cutoff = \"{:02}:{:02} +00:00\"", minute_of_day / 60, minute_of_day % 60);
+    std::fs::write(switch_config, config.replacen(&line, &cutoff, 1)).unwrap();
+    while now_ms() < cutoff_ms + 100 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
+    let network = ProcessNetwork::set_up("eod-day");
+    let credit = network.issue_card("credit", None, None);
+    let mut servers = network.start();
+    assert!(network.wait_listening(WAIT), "every party listens");
+    let date = clearing::BusinessDate::of_utc_ms(now_ms());
+    let relay = FrameRelay::start(&network.acquirer_listen()).unwrap();
+    let (config, debit_file) = network.terminal_files_via("POS00001", relay.address(), 5_000);
+    let credit_file = network.dir.join("credit.json");
+    std::fs::write(&credit_file, credit.to_string()).unwrap();
+    let credit_file = credit_file.display().to_string();
+    let mut till = Till::new(config);
+    till.run(&["sign-on"]);
+    till.wait_ready(&debit_file);
+
+    // Sales by chip, swipe (the chip failed) and tap; the swipe voided; part of the chip refunded.
+    let chip = till.run(&["sale", "--amount", "100.00", "--card-file", &debit_file, "--entry", "chip"]);
+    approved(&chip, 10_000);
+    let swipe = till.run(&["sale", "--amount", "50.00", "--card-file", &debit_file, "--entry", "swipe", "--chip-fails"]);
+    approved(&swipe, 5_000);
+    let tap = till.run(&["sale", "--amount", "30.00", "--card-file", &credit_file, "--entry", "tap"]);
+    approved(&tap, 3_000);
+    approved(&till.supervised(&["void", "--trace", &text(&swipe["trace"])]), 5_000);
+    let refund = ["refund", "--amount", "20.00", "--trace", &text(&chip["trace"]), "--card-file", &debit_file];
+    approved(&till.supervised(&[&refund[..], &["--chip-fails"]].concat()), 2_000);
+    // A pre-authorization completed for less; another voided.
+    let hotel = till.run(&["pre-auth", "--amount", "80.00", "--card-file", &credit_file, "--entry", "tap"]);
+    approved(&hotel, 8_000);
+    approved(&till.run(&["completion", "--trace", &text(&hotel["trace"]), "--amount", "60.00"]), 6_000);
+    let deposit = till.run(&["pre-auth", "--amount", "10.00", "--card-file", &debit_file, "--entry", "chip"]);
+    approved(&deposit, 1_000);
+    approved(&till.supervised(&["pre-auth-void", "--trace", &text(&deposit["trace"])]), 1_000);
+    // An approval lost on its way to the terminal: the next run reverses it first.
+    relay.set(Mode::CutNextAnswer);
+    let lost = till.run(&["sale", "--amount", "40.00", "--card-file", &debit_file, "--entry", "chip"]);
+    assert_eq!(text(&lost["reversal_pending"]), "98", "{lost}");
+    approved(&till.run(&["sale", "--amount", "5.00", "--card-file", &credit_file, "--entry", "tap"]), 500);
+    let settled = till.supervised(&["settle"]);
+    assert_eq!(settled["domestic_balanced"], true, "{settled}");
+    // Let the acquirer's network reversal reach the switch and the issuer before stopping.
+    std::thread::sleep(Duration::from_secs(2));
+    for exit in servers.stop() {
+        assert!(exit.success(), "a graceful stop: {exit:?}");
+    }
+
+    cut_off_now(&network.switch_config);
+    let dir = network.dir.display().to_string();
+    let day = date.to_string();
+    let eod = json(&cardnet(&["eod", "run", "--dir", &dir, "--date", &day, "--json"]));
+    let steps = &eod["steps"];
+    for step in ["cutoff", "clearing", "settlement", "issuer_posting", "merchant_settlement", "reconciliation"] {
+        assert_eq!(steps[step]["status"], "done", "{step}: {eod}");
+    }
+
+    // Net positions sum to zero (one currency).
+    let members = eod["members"].as_array().expect("members");
+    assert!(members.len() >= 3, "acquirer, issuers and the network: {eod}");
+    let sum: i64 = members.iter().map(|m| m["net_minor"].as_i64().unwrap()).sum();
+    assert_eq!(sum, 0, "{eod}");
+
+    // The merchant: gross − voids − refunds − MDR (debit 0.50 %, credit 0.60 %) = net.
+    let merchants = eod["merchants"].as_array().expect("merchants");
+    assert_eq!(merchants.len(), 1, "{eod}");
+    let merchant = &merchants[0];
+    let (gross, fee, net) =
+        (merchant["gross_minor"].as_i64().unwrap(), merchant["fee_minor"].as_i64().unwrap(), merchant["net_minor"].as_i64().unwrap());
+    // Cleared purchases: chip 100.00 (debit), tap 30.00 + 5.00 (credit), completion 60.00
+    // (credit); the void, the pre-authorization void and the reversal cancel theirs.
+    let expected_fee = (10_000 * 50 + 5_000) / 10_000 + (3_000 * 60 + 5_000) / 10_000 + (500 * 60 + 5_000) / 10_000
+        + (6_000 * 60 + 5_000) / 10_000;
+    assert_eq!(fee, expected_fee, "{merchant}");
+    assert_eq!(net, 10_000 + 3_000 + 500 + 6_000 - 2_000 - expected_fee, "{merchant}");
+    assert!(gross >= net + fee, "{merchant}");
+    assert_eq!(steps["merchant_settlement"]["tie_ok"], true, "payouts + fee income = the acquirer's position: {eod}");
+
+    // Every approval ended once: the issuer posted the live purchases, nothing forced, nothing
+    // duplicated, no hold left standing.
+    let posting = &steps["issuer_posting"];
+    for issuer in posting["issuers"].as_array().unwrap() {
+        let outcomes = &issuer["outcomes"];
+        for bad in ["force_posted", "duplicate", "state_mismatch", "unmatched", "rejected"] {
+            assert!(outcomes.get(bad).is_none(), "{bad}: {issuer}");
+        }
+    }
+    let holds = json(&cardnet(&["issuer", "holds", "--config", &network.issuer_a, "--json"]));
+    assert_eq!(holds["holds"].as_array().map(Vec::len), Some(0), "no hold left: {holds}");
+
+    // Reconciliation matched everything.
+    let recon = &eod["reconciliation"];
+    assert_eq!(recon["unmatched"], 0, "{recon}");
+    assert!(recon["matched"].as_u64().unwrap() > 0, "{recon}");
+
+    // Each step again: safe, and says so.
+    let again = json(&cardnet(&["eod", "run", "--dir", &dir, "--date", &day, "--json"]));
+    for step in ["cutoff", "clearing", "settlement", "issuer_posting", "merchant_settlement"] {
+        assert_eq!(again["steps"][step]["status"], "already_done", "{step}: {again}");
+    }
+    assert_eq!(again["members"], eod["members"]);
+    let _ = std::fs::remove_dir_all(&network.dir);
+}
