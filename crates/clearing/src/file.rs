@@ -130,3 +130,30 @@ fn hex(digest: &[u8]) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_refuse_to_overflow_and_stay_unchanged() {
+        let date = BusinessDate::from_ymd(2026, 12, 4).unwrap();
+        let mut record = reader::blank_record(date);
+        record.amount_minor = 10;
+        record.settlement_minor = 10;
+        let mut totals = Totals { records: 1, debit_minor: u64::MAX - 5, credit_minor: 0, settlement_minor: 0 };
+        let before = format!("{totals:?}");
+        assert_eq!(totals.add(&record), Err("the debit total overflows 64 bits".into()));
+        assert_eq!(format!("{totals:?}"), before);
+        totals.debit_minor = 0;
+        totals.settlement_minor = i64::MAX - 5;
+        assert_eq!(totals.add(&record), Err("the settlement total overflows 64 bits".into()));
+        record.code = crate::record::TxnCode::Refund;
+        totals.credit_minor = u64::MAX;
+        assert_eq!(totals.add(&record), Err("the credit total overflows 64 bits".into()));
+        totals.credit_minor = 0;
+        totals.settlement_minor = 0;
+        assert_eq!(totals.add(&record), Ok(()));
+        assert_eq!((totals.records, totals.credit_minor, totals.settlement_minor), (2, 10, 10));
+    }
+}

@@ -168,7 +168,7 @@ impl<R: BufRead> Reader<R> {
             failed: None,
         };
         if !reader.read_line()? {
-            return Err(reader.error("an empty file, not a clearing file".into()));
+            return Err(FileError { line: 1, what: "an empty file, not a clearing file".into() });
         }
         if reader.line == layout::csv_columns().as_bytes() {
             reader.form = Form::Csv;
