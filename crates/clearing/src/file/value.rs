@@ -47,15 +47,24 @@ fn push_u64(line: &mut Vec<u8>, n: u64, width: usize) {
         }
     }
     let used = digits.len() - at;
-    for _ in used..width {
-        line.push(b'0');
-    }
+    line.resize(line.len() + width.saturating_sub(used), b'0');
     line.extend_from_slice(&digits[at..]);
 }
 
-/// A byte a text field may hold: printable ASCII except the CSV separator and quote.
+/// The bytes a text field may hold: printable ASCII except the CSV separator and quote (a table,
+/// because every byte of every text field of every record is looked up).
+const TEXT_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0x20;
+    while byte <= 0x7E {
+        table[byte] = byte != b',' as usize && byte != b'"' as usize;
+        byte += 1;
+    }
+    table
+};
+
 fn text_byte(byte: u8) -> bool {
-    (0x20..=0x7E).contains(&byte) && byte != b',' && byte != b'"'
+    TEXT_BYTES[usize::from(byte)]
 }
 
 /// Why `text` cannot be written in `field` (kind `Text` or `Digits`), if it cannot.
@@ -66,12 +75,14 @@ fn check_text(field: &Field, text: &str) -> Result<(), String> {
     let bytes = text.as_bytes();
     match field.kind {
         Kind::Digits => {
-            if !bytes.iter().all(u8::is_ascii_digit) {
+            if !bytes.iter().fold(true, |ok, b| ok & b.is_ascii_digit()) {
                 return Err(format!("{text:?} is not digits"));
             }
         }
         _ => {
-            if let Some(bad) = bytes.iter().find(|b| !text_byte(**b)) {
+            if !bytes.iter().fold(true, |ok, b| ok & text_byte(*b))
+                && let Some(bad) = bytes.iter().find(|b| !text_byte(**b))
+            {
                 return Err(format!("{text:?} holds {:?}, not printable ASCII without commas or quotes", *bad as char));
             }
             if bytes.last() == Some(&b' ') {
@@ -113,9 +124,7 @@ pub fn put(line: &mut Vec<u8>, csv: bool, field: &Field, value: Value<'_>) -> Re
         (Kind::Text | Kind::Digits, Value::Str(text)) => {
             check_text(field, text)?;
             line.extend_from_slice(text.as_bytes());
-            for _ in text.len()..width {
-                line.push(b' ');
-            }
+            line.resize(line.len() + width.saturating_sub(text.len()), b' ');
         }
         (Kind::Date, Value::Date(date)) => {
             let (year, month, day) = date.ymd();
