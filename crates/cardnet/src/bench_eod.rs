@@ -94,7 +94,10 @@ pub fn run(args: EodArgs) -> Result<(), CliError> {
     if !(2..=MEMBERS_MAX).contains(&args.members) {
         return Err(CliError::bad_input(format!("--members must be 2 to {MEMBERS_MAX}")));
     }
-    let dir = args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("cardnet-bench-eod-{}", std::process::id())));
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("cardnet-bench-eod-{}", std::process::id())));
     std::fs::create_dir_all(&dir).map_err(failure("create the folder"))?;
     let result = run_steps(&args, &dir);
     if args.dir.is_none() {
@@ -156,7 +159,9 @@ fn run_step(step: Step, args: &EodArgs, dir: &Path) -> Result<StepReport, CliErr
 fn progress_bar(args: &EodArgs, what: &str) -> ProgressBar {
     let progress = if args.json { ProgressBar::hidden() } else { ProgressBar::new(args.records) };
     progress.set_draw_target(if args.json { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
-    if let Ok(style) = ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what} {{per_sec}} eta {{eta}}")) {
+    if let Ok(style) =
+        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what} {{per_sec}} eta {{eta}}"))
+    {
         progress.set_style(style);
     }
     progress

@@ -81,9 +81,8 @@ fn push_digits(target: &mut String, n: u64, width: usize) {
         *slot = b'0' + (rest % 10) as u8;
         rest /= 10;
     }
-    for digit in &digits[..width] {
-        target.push(char::from(*digit));
-    }
+    // ASCII digits: always UTF-8.
+    target.push_str(std::str::from_utf8(&digits[..width]).unwrap_or_default());
 }
 
 /// The generator: an iterator of records, or [`Generator::next_into`] to reuse one record.
@@ -138,7 +137,7 @@ impl Generator {
         };
         let (code, card, merchant, amount) = match original {
             None => {
-                let code = if roll >= 850 && roll < 880 { TxnCode::Completion } else { TxnCode::Purchase };
+                let code = if (850..880).contains(&roll) { TxnCode::Completion } else { TxnCode::Purchase };
                 (code, self.rng.below(CARDS), self.rng.below(MERCHANTS), self.amount())
             }
             Some(original) => {
@@ -230,14 +229,15 @@ impl Generator {
         record.pan_masked.clear();
         record.pan_masked.push_str(if kind == CardKind::Debit { "622424******" } else { "625011******" });
         push_digits(&mut record.pan_masked, card % 10_000, 4);
-        record.card_hash.clear();
-        for word in 0..4u64 {
-            let bits = mix(card ^ (word << 56) ^ 0x5EED);
-            for shift in (0..64).step_by(4).rev() {
-                let nibble = ((bits >> shift) & 0xF) as u8;
-                record.card_hash.push(char::from(if nibble < 10 { b'0' + nibble } else { b'a' + nibble - 10 }));
+        let mut hash = [0u8; 64];
+        for (word, chunk) in hash.chunks_mut(16).enumerate() {
+            let bits = mix(card ^ ((word as u64) << 56) ^ 0x5EED);
+            for (index, slot) in chunk.iter_mut().enumerate() {
+                *slot = b"0123456789abcdef"[((bits >> (60 - 4 * index)) & 0xF) as usize];
             }
         }
+        // Hex digits: always UTF-8.
+        set(&mut record.card_hash, std::str::from_utf8(&hash).unwrap_or_default());
         record.card_kind = kind;
         record.amount_minor = amount;
         set(&mut record.currency, "156");

@@ -145,7 +145,10 @@ fn store(record: &mut ClearingRecord, csv: bool, field: &Field, bytes: &[u8]) ->
 fn line_type(line: &[u8], form: Form) -> Result<u8, String> {
     let Some(&letter) = line.first() else { return Err("an empty line".into()) };
     if form == Form::Csv && line.len() > 1 && line[1] != b',' {
-        return Err(format!("record type {:?} is not one letter", show(line.split(|b| *b == b',').next().unwrap_or(line))));
+        return Err(format!(
+            "record type {:?} is not one letter",
+            show(line.split(|b| *b == b',').next().unwrap_or(line))
+        ));
     }
     match letter {
         b'H' | b'D' | b'T' => Ok(letter),
@@ -320,7 +323,9 @@ impl<R: BufRead> Reader<R> {
         }
         let actual = hex(&self.hasher.clone().finalize());
         if checksum != actual {
-            return Err(self.error(format!("bad checksum: the trailer says {checksum}, the file's bytes hash to {actual}")));
+            return Err(
+                self.error(format!("bad checksum: the trailer says {checksum}, the file's bytes hash to {actual}"))
+            );
         }
         Ok(read.trailer(checksum))
     }

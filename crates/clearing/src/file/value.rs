@@ -142,6 +142,51 @@ pub fn put(line: &mut Vec<u8>, csv: bool, field: &Field, value: Value<'_>) -> Re
     Ok(())
 }
 
+/// Writes one field of a fixed-width line into `out`, the field's bytes in a line prefilled
+/// with spaces (so text padding and the filler are already there): in place, no pushes.
+pub fn put_fixed(out: &mut [u8], field: &Field, value: Value<'_>) -> Result<(), String> {
+    debug_assert_eq!(out.len(), field.width);
+    match (field.kind, value) {
+        (Kind::Type, Value::Type(letter)) => out[0] = letter,
+        (Kind::Number, Value::Number(n)) => {
+            if !fill_digits(out, n) {
+                return Err(format!("{n} does not fit {} digits", digits_of(field)));
+            }
+        }
+        (Kind::Signed, Value::Signed(n)) => {
+            out[0] = if n < 0 { b'-' } else { b'+' };
+            if !fill_digits(&mut out[1..], n.unsigned_abs()) {
+                return Err(format!("{n} does not fit a sign and {} digits", digits_of(field)));
+            }
+        }
+        (Kind::Text | Kind::Digits, Value::Str(text)) => {
+            check_text(field, text)?;
+            out[..text.len()].copy_from_slice(text.as_bytes());
+        }
+        (Kind::Date, Value::Date(date)) => {
+            let (year, month, day) = date.ymd();
+            if !fill_digits(&mut out[..4], u64::from(year)) {
+                return Err(format!("year {year} does not fit YYYYMMDD"));
+            }
+            fill_digits(&mut out[4..6], u64::from(month));
+            fill_digits(&mut out[6..8], u64::from(day));
+        }
+        (Kind::Flag, Value::Flag(flag)) => out[0] = if flag { b'Y' } else { b'N' },
+        (Kind::Filler, Value::Filler) => {}
+        (kind, value) => unreachable!("layout field {} of kind {kind:?} given {value:?}", field.name),
+    }
+    Ok(())
+}
+
+/// `n` in decimal, zero-padded to fill `out`; `false` when it has more digits than that.
+fn fill_digits(out: &mut [u8], mut n: u64) -> bool {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    n == 0
+}
+
 /// Every field of `line` in turn with its bytes (without padding removed): by offset for the
 /// fixed-width form, by comma for CSV. The line must have exactly the table's fields.
 pub fn for_each<'l>(
@@ -248,11 +293,7 @@ pub fn flag(field: &Field, bytes: &[u8]) -> Result<bool, String> {
 
 /// The filler: spaces only.
 pub fn filler(field: &Field, bytes: &[u8]) -> Result<(), String> {
-    if bytes.iter().all(|b| *b == b' ') {
-        Ok(())
-    } else {
-        Err(format!("{}: not spaces", field.name))
-    }
+    if bytes.iter().all(|b| *b == b' ') { Ok(()) } else { Err(format!("{}: not spaces", field.name)) }
 }
 
 /// Bytes from a file, shown in a message: lossy, and at most 40 of them.

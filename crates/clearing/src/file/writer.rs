@@ -69,9 +69,21 @@ fn detail_value<'r>(record: &'r ClearingRecord, id: Id) -> Value<'r> {
 
 /// Builds one line of `table` into `line` (cleared first); the reason a value does not fit.
 fn build<'v>(line: &mut Vec<u8>, csv: bool, table: &[Field], value: impl Fn(Id) -> Value<'v>) -> Result<(), String> {
+    fn named(field: &Field) -> impl Fn(String) -> String + '_ {
+        move |reason| format!("{}: {reason}", field.name)
+    }
     line.clear();
-    for field in table {
-        value::put(line, csv, field, value(field.id)).map_err(|reason| format!("{}: {reason}", field.name))?;
+    if csv {
+        for field in table {
+            value::put(line, true, field, value(field.id)).map_err(named(field))?;
+        }
+    } else {
+        // Fields in place in a line of spaces: padding and filler come for free.
+        line.resize(layout::LINE_BYTES, b' ');
+        for field in table {
+            let out = &mut line[field.offset..field.offset + field.width];
+            value::put_fixed(out, field, value(field.id)).map_err(named(field))?;
+        }
     }
     line.push(b'\n');
     Ok(())
@@ -156,7 +168,8 @@ impl<W: Write> Writer<W> {
             _ => Value::Filler,
         };
         // Totals fit: a count and u64 sums take 20 digits, an i64 a sign and 19.
-        build(&mut self.line, self.csv, &layout::TRAILER, trailer_value).map_err(|e| invalid(format!("trailer {e}")))?;
+        build(&mut self.line, self.csv, &layout::TRAILER, trailer_value)
+            .map_err(|e| invalid(format!("trailer {e}")))?;
         self.out.write_all(&self.line)?;
         self.out.flush()?;
         Ok((trailer, self.out))
