@@ -204,7 +204,7 @@ fn clearing(args: &EodArgs, dir: &Path) -> Result<StepReport, CliError> {
         }
         net.add(&record);
         cleared += 1;
-        if cleared % PROGRESS_STEP_RECORDS == 0 {
+        if cleared.is_multiple_of(PROGRESS_STEP_RECORDS) {
             progress.inc(PROGRESS_STEP_RECORDS);
         }
     }
