@@ -163,6 +163,7 @@ fn the_reader_names_each_fault_csv() {
         (edit(&good, |l| l[2].insert(1, 'X')), 3, "record type \"DX\" is not one letter"),
         (edit(&good, |l| l.insert(3, l[2].clone())), 7, "bad trailer: count 3, records read 4"),
         (edit(&good, |l| drop(l.remove(1))), 2, "does not start with a header"),
+        (edit(&good, |l| l.truncate(1)), 2, "no header after the column names"),
     ];
     for (bytes, line, what) in cases {
         assert_error(read_error(&bytes), line, what);

@@ -177,7 +177,7 @@ impl<R: BufRead> Reader<R> {
             reader.form = Form::Csv;
             reader.hash_line();
             if !reader.read_line()? {
-                return Err(reader.error("no header after the column names".into()));
+                return Err(FileError { line: 2, what: "no header after the column names".into() });
             }
         } else if reader.line.first() != Some(&b'H') {
             return Err(reader.error(
