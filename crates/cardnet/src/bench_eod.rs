@@ -265,3 +265,44 @@ fn thread_cpu_ns() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     stat.split_whitespace().next()?.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(records: u64, members: u32, dir: Option<PathBuf>) -> EodArgs {
+        EodArgs { records, members, step: Step::Clearing, dir, seed: 7, json: true }
+    }
+
+    #[test]
+    fn clearing_writes_one_valid_file_per_member_holding_each_record_twice() {
+        let dir = std::env::temp_dir().join(format!("cardnet-bench-eod-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        run(args(3_000, 7, Some(dir.clone()))).unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().path()).collect();
+        files.sort();
+        assert_eq!(files.len(), 7);
+        let mut records = 0;
+        let mut first = None;
+        for (index, path) in files.iter().enumerate() {
+            let bytes = std::fs::read(path).unwrap();
+            let (header, read, trailer) = clearing::file::read_all(&bytes[..]).unwrap();
+            assert_eq!(header.member, synthetic::member_id(index as u32));
+            assert!(read.iter().all(|r| r.acquirer == header.member || r.issuer == header.member));
+            records += trailer.records;
+            first.get_or_insert(bytes);
+        }
+        assert_eq!(records, 6_000);
+        // The same seed, the same files.
+        run(args(3_000, 7, Some(dir.clone()))).unwrap();
+        assert!(std::fs::read(&files[0]).unwrap() == first.unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bounds_are_bad_input() {
+        for bad in [args(0, 10, None), args(10, 1, None), args(10, MEMBERS_MAX + 1, None)] {
+            assert_eq!(run(bad).unwrap_err().exit_code(), 2);
+        }
+    }
+}
