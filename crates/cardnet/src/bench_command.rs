@@ -19,6 +19,8 @@ pub enum BenchCommand {
     Ledger(LedgerArgs),
     /// Authorizations per second through acquirer link, switch, issuer and ledger over TCP.
     Network(crate::bench_network::NetworkArgs),
+    /// End of day on a generated business date: clearing files and net positions per second.
+    Eod(crate::bench_eod::EodArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,6 +78,7 @@ pub fn run(command: BenchCommand) -> Result<(), CliError> {
     match command {
         BenchCommand::Ledger(args) => ledger_bench(args),
         BenchCommand::Network(args) => crate::bench_network::run(args),
+        BenchCommand::Eod(args) => crate::bench_eod::run(args),
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod acquirer_command;
 mod bench_command;
+mod bench_eod;
 mod bench_network;
 mod cli_error;
 mod crypto_command;

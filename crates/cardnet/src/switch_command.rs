@@ -314,11 +314,12 @@ pub fn write_clearing(
     let mut exceptions = switch::disputes::clearing_records(&db, date).map_err(failure)?;
     // The producer merges them by reference: they must come in ascending order.
     exceptions.sort_by_key(|record| record.reference);
-    switch::clearing_files::write_clearing_files(&switch, date, out, || exceptions.clone().into_iter().map(Ok))
-        .map_err(|error| match error {
+    switch::clearing_files::write_clearing_files(&switch, date, out, || exceptions.clone().into_iter().map(Ok)).map_err(
+        |error| match error {
             switch::clearing_files::ClearingFilesError::NotClosed(_) => CliError::bad_input(error),
             other => failure(other),
-        })
+        },
+    )
 }
 
 /// Close `date` on the system clock; a refusal (its cut-off has not passed) is bad input.

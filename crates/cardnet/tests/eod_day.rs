@@ -68,7 +68,8 @@ fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
     // Sales by chip, swipe (the chip failed) and tap; the swipe voided; part of the chip refunded.
     let chip = till.run(&["sale", "--amount", "100.00", "--card-file", &debit_file, "--entry", "chip"]);
     approved(&chip, 10_000);
-    let swipe = till.run(&["sale", "--amount", "50.00", "--card-file", &debit_file, "--entry", "swipe", "--chip-fails"]);
+    let swipe =
+        till.run(&["sale", "--amount", "50.00", "--card-file", &debit_file, "--entry", "swipe", "--chip-fails"]);
     approved(&swipe, 5_000);
     let tap = till.run(&["sale", "--amount", "30.00", "--card-file", &credit_file, "--entry", "tap"]);
     approved(&tap, 3_000);
@@ -114,11 +115,16 @@ fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
     let merchants = eod["merchants"].as_array().expect("merchants");
     assert_eq!(merchants.len(), 1, "{eod}");
     let merchant = &merchants[0];
-    let (gross, fee, net) =
-        (merchant["gross_minor"].as_i64().unwrap(), merchant["fee_minor"].as_i64().unwrap(), merchant["net_minor"].as_i64().unwrap());
+    let (gross, fee, net) = (
+        merchant["gross_minor"].as_i64().unwrap(),
+        merchant["fee_minor"].as_i64().unwrap(),
+        merchant["net_minor"].as_i64().unwrap(),
+    );
     // Cleared purchases: chip 100.00 (debit), tap 30.00 + 5.00 (credit), completion 60.00
     // (credit); the void, the pre-authorization void and the reversal cancel theirs.
-    let expected_fee = (10_000 * 50 + 5_000) / 10_000 + (3_000 * 60 + 5_000) / 10_000 + (500 * 60 + 5_000) / 10_000
+    let expected_fee = (10_000 * 50 + 5_000) / 10_000
+        + (3_000 * 60 + 5_000) / 10_000
+        + (500 * 60 + 5_000) / 10_000
         + (6_000 * 60 + 5_000) / 10_000;
     assert_eq!(fee, expected_fee, "{merchant}");
     assert_eq!(net, 10_000 + 3_000 + 500 + 6_000 - 2_000 - expected_fee, "{merchant}");

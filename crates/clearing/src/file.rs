@@ -3,12 +3,24 @@
 //! in constant memory. The trailer carries the record count, amount totals and a checksum of
 //! every byte before it; a reader checks all three and names the line and field at fault.
 //!
-//! INTERFACE ONLY — implemented by the clearing-file work (issue 13).
+//! The layout is one table per line type (`layout`), walked by both the writer (`writer`) and
+//! the reader (`reader`); `value` writes and checks one field of it.
 
 use std::fmt;
-use std::io::{BufRead, Write};
 
 use crate::date::BusinessDate;
+
+pub mod layout;
+mod reader;
+mod value;
+mod writer;
+
+pub use layout::{FORMAT_VERSION, LINE_BYTES};
+pub use reader::{LINE_BYTES_MAX, Reader, blank_record};
+pub use writer::Writer;
+
+use std::io::BufRead;
+
 use crate::record::ClearingRecord;
 
 /// Which of the two forms.
@@ -56,58 +68,6 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
-/// Writes one file as a stream.
-pub struct Writer<W: Write> {
-    _out: W,
-}
-
-impl<W: Write> Writer<W> {
-    pub fn new(_out: W, _form: Form, _header: &Header) -> std::io::Result<Writer<W>> {
-        unimplemented!("clearing file writer")
-    }
-
-    /// Append one detail record (it must be of the header's date).
-    pub fn write(&mut self, _record: &ClearingRecord) -> std::io::Result<()> {
-        unimplemented!("clearing file writer")
-    }
-
-    /// Write the trailer and flush; gives back what it wrote.
-    pub fn finish(self) -> std::io::Result<Trailer> {
-        unimplemented!("clearing file writer")
-    }
-}
-
-/// Reads and checks one file as a stream; the form is recognised from the first line.
-pub struct Reader<R: BufRead> {
-    _input: R,
-}
-
-impl<R: BufRead> Reader<R> {
-    /// Reads and checks the header.
-    pub fn open(_input: R) -> Result<Reader<R>, FileError> {
-        unimplemented!("clearing file reader")
-    }
-
-    pub fn header(&self) -> &Header {
-        unimplemented!("clearing file reader")
-    }
-
-    pub fn form(&self) -> Form {
-        unimplemented!("clearing file reader")
-    }
-
-    /// The next record, or `None` after a trailer that checks (count, totals, checksum, and
-    /// nothing after it).
-    pub fn next_record(&mut self) -> Result<Option<ClearingRecord>, FileError> {
-        unimplemented!("clearing file reader")
-    }
-
-    /// The trailer, once `next_record` has returned `None`.
-    pub fn trailer(&self) -> Option<&Trailer> {
-        unimplemented!("clearing file reader")
-    }
-}
-
 /// The whole file at once (small files, tests).
 pub fn read_all<R: BufRead>(input: R) -> Result<(Header, Vec<ClearingRecord>, Trailer), FileError> {
     let mut reader = Reader::open(input)?;
@@ -118,4 +78,82 @@ pub fn read_all<R: BufRead>(input: R) -> Result<(Header, Vec<ClearingRecord>, Tr
     let header = reader.header().clone();
     let trailer = reader.trailer().cloned().ok_or(FileError { line: 0, what: "no trailer".into() })?;
     Ok((header, records, trailer))
+}
+
+/// What the trailer sums, kept by the writer and recomputed by the reader.
+#[derive(Debug, Clone, Copy, Default)]
+struct Totals {
+    records: u64,
+    debit_minor: u64,
+    credit_minor: u64,
+    settlement_minor: i64,
+}
+
+impl Totals {
+    /// The totals with `record` added; unchanged and the reason when a sum would overflow.
+    fn add(&mut self, record: &ClearingRecord) -> Result<(), String> {
+        let mut next = *self;
+        next.records = next.records.checked_add(1).ok_or("the record count overflows")?;
+        if record.code.direction() > 0 {
+            next.debit_minor =
+                next.debit_minor.checked_add(record.amount_minor).ok_or("the debit total overflows 64 bits")?;
+        } else {
+            next.credit_minor =
+                next.credit_minor.checked_add(record.amount_minor).ok_or("the credit total overflows 64 bits")?;
+        }
+        next.settlement_minor = next
+            .settlement_minor
+            .checked_add(record.settlement_minor)
+            .ok_or("the settlement total overflows 64 bits")?;
+        *self = next;
+        Ok(())
+    }
+
+    fn trailer(&self, checksum: String) -> Trailer {
+        Trailer {
+            records: self.records,
+            debit_total_minor: self.debit_minor,
+            credit_total_minor: self.credit_minor,
+            settlement_total_minor: self.settlement_minor,
+            checksum,
+        }
+    }
+}
+
+/// A SHA-1 digest as 40 lowercase hex digits.
+fn hex(digest: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(digest.len() * 2);
+    for byte in digest {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0F)]));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_refuse_to_overflow_and_stay_unchanged() {
+        let date = BusinessDate::from_ymd(2026, 12, 4).unwrap();
+        let mut record = reader::blank_record(date);
+        record.amount_minor = 10;
+        record.settlement_minor = 10;
+        let mut totals = Totals { records: 1, debit_minor: u64::MAX - 5, credit_minor: 0, settlement_minor: 0 };
+        let before = format!("{totals:?}");
+        assert_eq!(totals.add(&record), Err("the debit total overflows 64 bits".into()));
+        assert_eq!(format!("{totals:?}"), before);
+        totals.debit_minor = 0;
+        totals.settlement_minor = i64::MAX - 5;
+        assert_eq!(totals.add(&record), Err("the settlement total overflows 64 bits".into()));
+        record.code = crate::record::TxnCode::Refund;
+        totals.credit_minor = u64::MAX;
+        assert_eq!(totals.add(&record), Err("the credit total overflows 64 bits".into()));
+        totals.credit_minor = 0;
+        totals.settlement_minor = 0;
+        assert_eq!(totals.add(&record), Ok(()));
+        assert_eq!((totals.records, totals.credit_minor, totals.settlement_minor), (2, 10, 10));
+    }
 }

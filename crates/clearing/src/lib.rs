@@ -9,8 +9,11 @@
 pub mod date;
 pub mod fees;
 pub mod file;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod net;
 pub mod record;
+pub mod synthetic;
 
 pub use date::{BusinessDate, CutOff, DateError};
 pub use fees::{CardKind, FeeRate, FeeSchedule, Fees};

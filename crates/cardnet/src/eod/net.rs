@@ -29,7 +29,8 @@ impl NetDir {
     /// Find the configurations in `dir`; a folder without a switch, an acquirer or any issuer is
     /// refused (bad input) naming what is missing.
     pub fn open(dir: &Path) -> Result<NetDir, CliError> {
-        let entries = std::fs::read_dir(dir).map_err(|e| CliError::bad_input(format!("--dir {}: {e}", dir.display())))?;
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| CliError::bad_input(format!("--dir {}: {e}", dir.display())))?;
         let mut issuers = Vec::new();
         for entry in entries.take(ENTRIES_MAX) {
             let name = entry?.file_name();

@@ -19,7 +19,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use clearing::{BusinessDate, ClearingRecord, TxnCode};
-use recon::{AcquirerRecord, AcquirerRow, ClearingItem, IssuerRecord, IssuerRow, Sources, StatementLine, TerminalRecord};
+use recon::{
+    AcquirerRecord, AcquirerRow, ClearingItem, IssuerRecord, IssuerRow, Sources, StatementLine, TerminalRecord,
+};
 use serde_json::{Value, json};
 use sqlstore::Database;
 
@@ -139,8 +141,11 @@ fn acquirer_sources(config: &Path, date: BusinessDate) -> Result<(Vec<TerminalRe
         let (original_stan, original_time, original_trace, original_kind) = original;
         // A completion's original is its pre-authorization, which does not clear.
         let names_original = !original_stan.is_empty() && original_kind != "pre_authorization";
-        let (o_stan, o_time, o_trace) =
-            if names_original { (original_stan.as_str(), original_time.as_str(), original_trace.as_str()) } else { ("", "", "") };
+        let (o_stan, o_time, o_trace) = if names_original {
+            (original_stan.as_str(), original_time.as_str(), original_trace.as_str())
+        } else {
+            ("", "", "")
+        };
         let state = if reversed {
             "reversed"
         } else if voided {
@@ -215,7 +220,9 @@ fn acquirer_sources(config: &Path, date: BusinessDate) -> Result<(Vec<TerminalRe
 /// What unbalanced batches uploaded: (terminal, batch, trace) → amount.
 fn uploaded(db: &Database) -> Result<HashMap<(String, String, String), u64>, CliError> {
     let rows = db
-        .transaction(|tx| tx.query("SELECT terminal_id, batch_no, trace, amount_minor FROM acquirer_batch_uploads", &[]))
+        .transaction(|tx| {
+            tx.query("SELECT terminal_id, batch_no, trace, amount_minor FROM acquirer_batch_uploads", &[])
+        })
         .map_err(failure("batch uploads"))?;
     let mut out = HashMap::with_capacity(rows.len());
     for row in &rows {
@@ -245,7 +252,12 @@ fn key_parts(key: &str) -> (String, String) {
 
 /// An issuer's side: the authorizations the date cleared, and those it approved that day which
 /// no neighbouring date cleared (approved but never presented).
-fn issuer_source(id: &str, config: &Path, date: BusinessDate, records: &[ClearingRecord]) -> Result<Vec<IssuerRecord>, CliError> {
+fn issuer_source(
+    id: &str,
+    config: &Path,
+    date: BusinessDate,
+    records: &[ClearingRecord],
+) -> Result<Vec<IssuerRecord>, CliError> {
     let config = issuer::IssuerConfig::load(config).map_err(CliError::bad_input)?;
     let issuer = issuer::Issuer::open_with_lmk_file(&config)?;
     let mut moved: HashMap<String, u64> = HashMap::new();
@@ -271,9 +283,8 @@ fn issuer_source(id: &str, config: &Path, date: BusinessDate, records: &[Clearin
         kinds.join(", ")
     );
     let range = [i64::from(date.days()) - 2, i64::from(date.days()) + 1];
-    let rows = db
-        .transaction(|tx| tx.query(&sql, &[range[0].into(), range[1].into()]))
-        .map_err(failure("issuer journal"))?;
+    let rows =
+        db.transaction(|tx| tx.query(&sql, &[range[0].into(), range[1].into()])).map_err(failure("issuer journal"))?;
     let mut journal: BTreeMap<String, Authorization> = BTreeMap::new();
     for row in &rows {
         let read = || -> sqlstore::Result<(String, Authorization)> {
@@ -294,11 +305,8 @@ fn issuer_source(id: &str, config: &Path, date: BusinessDate, records: &[Clearin
         journal.insert(key, authorization);
     }
     // Originals undone by a reversal (rather than a void) are "reversed" on every side.
-    let reversed: HashSet<&str> = journal
-        .values()
-        .filter(|a| a.kind == "reversal")
-        .filter_map(|a| a.original_key.as_deref())
-        .collect();
+    let reversed: HashSet<&str> =
+        journal.values().filter(|a| a.kind == "reversal").filter_map(|a| a.original_key.as_deref()).collect();
     let mut out = Vec::new();
     for (key, a) in &journal {
         if a.kind == "pre_authorization" {
@@ -308,7 +316,8 @@ fn issuer_source(id: &str, config: &Path, date: BusinessDate, records: &[Clearin
         if !cleared.contains(key) && !approved_that_day {
             continue;
         }
-        let original = a.original_key.as_deref().filter(|o| journal.get(*o).is_some_and(|o| o.kind != "pre_authorization"));
+        let original =
+            a.original_key.as_deref().filter(|o| journal.get(*o).is_some_and(|o| o.kind != "pre_authorization"));
         let (stan, time) = key_parts(key);
         let (o_stan, o_time) = original.map(key_parts).unwrap_or_default();
         let state = match a.state.as_str() {
@@ -359,8 +368,9 @@ fn statements(dir: &Path) -> Result<Vec<StatementLine>, CliError> {
             let [_, member, currency, _, movement, _] = fields[..] else {
                 return Err(CliError::bad_input(format!("{}: not a statement line: {line}", path.display())));
             };
-            let movement: i64 =
-                movement.parse().map_err(|_| CliError::bad_input(format!("{}: bad movement {movement}", path.display())))?;
+            let movement: i64 = movement
+                .parse()
+                .map_err(|_| CliError::bad_input(format!("{}: bad movement {movement}", path.display())))?;
             lines.push(StatementLine::parse(member, currency, movement).map_err(bad("statement"))?);
         }
     }
@@ -431,7 +441,10 @@ fn exception_record(exception: &recon::Exception) -> switch::disputes::Exception
         card_hash: String::new(),
         card_kind: clearing::CardKind::Debit,
         mcc: String::new(),
-        terminal_id: exception.terminal.map(|t| String::from_utf8_lossy(&t.terminal.0).into_owned()).unwrap_or_default(),
+        terminal_id: exception
+            .terminal
+            .map(|t| String::from_utf8_lossy(&t.terminal.0).into_owned())
+            .unwrap_or_default(),
         merchant_id: String::new(),
     }
 }

@@ -82,7 +82,11 @@ pub fn settle(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
         object.insert("report_dir".into(), json!(settled.out_dir.display().to_string()));
         object.insert(
             "line".into(),
-            json!(format!("{} position(s), Σ {sum} minor units; report in {}", report.members.len(), settled.out_dir.display())),
+            json!(format!(
+                "{} position(s), Σ {sum} minor units; report in {}",
+                report.members.len(),
+                settled.out_dir.display()
+            )),
         );
     }
     Ok(value)
