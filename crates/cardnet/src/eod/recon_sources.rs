@@ -400,6 +400,11 @@ fn open_exceptions(
     let mut news = Vec::with_capacity(outcome.exceptions.len());
     for exception in &outcome.exceptions {
         let Some(class) = switch::disputes::ExceptionClass::from_name(exception.class.name()) else { continue };
+        // A difference between a terminal and its acquirer alone (长款/短款 at the host) is the
+        // acquirer's to settle with its merchant: it stays in the detail file, not at the switch.
+        if exception.reference.is_none() && (exception.acquirer_member == 0 || exception.issuer_member == 0) {
+            continue;
+        }
         let record = match exception.reference.and_then(|r| by_reference.get(&r)) {
             Some(record) => switch::disputes::ExceptionRecord::from_clearing(record),
             None => exception_record(exception),
