@@ -63,6 +63,9 @@ pub use risk::{DailyLimit, RiskCheck, RiskContext};
 pub use server::{AcquirerServer, ServerOptions};
 pub use settlement::{BatchDifference, BatchTotals, SettlementRecord};
 pub use acquirer_ledger::AcquirerLedger;
-pub use merchant_run::{MerchantPlan, Payout, SettleOptions, SettlementRun, Tie, plans_from_registry};
+pub use clearing::BusinessDate;
+pub use merchant_run::{
+    MerchantPlan, Payout, SettleOptions, SettlementRun, Tie, plans_from_registry, read_clearing_file,
+};
 pub use merchant_settlement::{BenchReport, bench_merchant_settlement};
 pub use settlement_config::{CycleTime, SettlementConfig, Webhook};

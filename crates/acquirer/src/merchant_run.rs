@@ -530,3 +530,26 @@ fn payouts_of(tx: &mut Tx<'_>, run_id: u64) -> sqlstore::Result<Vec<Payout>> {
     let sql = format!("SELECT {PAYOUT_COLUMNS} FROM acquirer_payouts WHERE run_id = $1 ORDER BY merchant_id, currency");
     tx.query(&sql, &[int(run_id)?])?.iter().map(payout_from_row).collect()
 }
+
+/// Records one clearing file may hold for a settlement run (held in memory: the acquirer's own
+/// records of one date).
+pub const CLEARING_RECORDS_MAX: usize = 50_000_000;
+
+/// The acquirer's clearing file of a date, read and checked (trailer, checksum) by the clearing
+/// crate's reader; an error names the line and what is wrong.
+pub fn read_clearing_file(path: &std::path::Path, date: BusinessDate) -> Result<Vec<ClearingRecord>> {
+    let bad = |what: String| AcquirerError::Config(crate::ConfigError(format!("{}: {what}", path.display())));
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut reader = clearing::file::Reader::open(std::io::BufReader::new(file)).map_err(|e| bad(e.to_string()))?;
+    if reader.header().date != date {
+        return Err(bad(format!("the file is of {}, not {date}", reader.header().date)));
+    }
+    let mut records = Vec::new();
+    while let Some(record) = reader.next_record().map_err(|e| bad(e.to_string()))? {
+        if records.len() >= CLEARING_RECORDS_MAX {
+            return Err(bad(format!("more than {CLEARING_RECORDS_MAX} records")));
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
