@@ -169,7 +169,14 @@ pub struct Movement {
 impl Movement {
     /// A signed amount as a movement: positive from `debit` to `credit`, negative the other way,
     /// zero none.
-    pub fn signed(name: Vec<String>, currency: &str, debit: Id, credit: Id, amount: i64, code: u16) -> Option<Movement> {
+    pub fn signed(
+        name: Vec<String>,
+        currency: &str,
+        debit: Id,
+        credit: Id,
+        amount: i64,
+        code: u16,
+    ) -> Option<Movement> {
         let (debit, credit) = if amount < 0 { (credit, debit) } else { (debit, credit) };
         (amount != 0).then(|| Movement {
             name,
@@ -220,9 +227,11 @@ impl AcquirerLedger {
         ];
         let mut accounts: Vec<Account> =
             system.iter().map(|&code| Account::new(account_id(code, currency, ""), ledger_id, code)).collect();
-        accounts.extend(merchants.iter().map(|m| {
-            Account::new(account_id(CODE_MERCHANT_PAYABLE, currency, m), ledger_id, CODE_MERCHANT_PAYABLE)
-        }));
+        accounts.extend(
+            merchants.iter().map(|m| {
+                Account::new(account_id(CODE_MERCHANT_PAYABLE, currency, m), ledger_id, CODE_MERCHANT_PAYABLE)
+            }),
+        );
         for chunk in accounts.chunks(ledger::BATCH_EVENTS_MAX) {
             for result in self.lock().create_accounts(chunk).map_err(ledger_error)? {
                 if !matches!(result, CreateAccountResult::Ok | CreateAccountResult::Exists) {

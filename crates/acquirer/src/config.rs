@@ -331,7 +331,9 @@ impl AcquirerConfig {
         for (prefix, organisation) in &pos.card_organisations {
             out.push_str(&format!("{} = {}\n", quote(prefix), quote(organisation)));
         }
-        out.push_str("# Card kinds by BIN prefix (debit or credit) for the merchant discount rate; debit by default.\n");
+        out.push_str(
+            "# Card kinds by BIN prefix (debit or credit) for the merchant discount rate; debit by default.\n",
+        );
         out.push_str("[pos.card_kinds]\n");
         for (prefix, kind) in &pos.card_kinds {
             out.push_str(&format!("{} = {}\n", quote(prefix), quote(kind)));

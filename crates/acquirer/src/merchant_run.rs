@@ -66,10 +66,10 @@ pub struct MerchantPlan {
 pub fn plans_from_registry(registry: &merchants::Registry, merchant_ids: &[String]) -> Result<Vec<MerchantPlan>> {
     let mut plans = Vec::with_capacity(merchant_ids.len());
     for id in merchant_ids {
-        let merchant = registry
-            .merchant(id)
-            .map_err(|e| AcquirerError::Directory(e.to_string()))?
-            .ok_or_else(|| AcquirerError::Directory(format!("merchant {id} has transactions but is not in the registry")))?;
+        let merchant =
+            registry.merchant(id).map_err(|e| AcquirerError::Directory(e.to_string()))?.ok_or_else(|| {
+                AcquirerError::Directory(format!("merchant {id} has transactions but is not in the registry"))
+            })?;
         let account = registry
             .payout_account(id)
             .map_err(|e| AcquirerError::Directory(e.to_string()))?
@@ -270,7 +270,10 @@ impl Acquirer {
         let adjustments: Vec<&ClearingRecord> = match (options.clearing, options.cycle) {
             (Some(records), None) => records
                 .iter()
-                .filter(|r| r.code.is_exception() && r.acquirer.trim_start_matches('0') == self.settings.institution_id.trim_start_matches('0'))
+                .filter(|r| {
+                    r.code.is_exception()
+                        && r.acquirer.trim_start_matches('0') == self.settings.institution_id.trim_start_matches('0')
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -294,9 +297,9 @@ impl Acquirer {
             pending.push(Pending { transaction_id, role, line, item });
         };
         for row in &rows {
-            let plan = by_id.get(row.merchant_id.as_str()).ok_or_else(|| {
-                AcquirerError::Directory(format!("merchant {} has no fee plan", row.merchant_id))
-            })?;
+            let plan = by_id
+                .get(row.merchant_id.as_str())
+                .ok_or_else(|| AcquirerError::Directory(format!("merchant {} has no fee plan", row.merchant_id)))?;
             if let Some(cutoff) = cutoff_ms
                 && (plan.cycle != SettlementCycle::D0 || row.received_ms >= cutoff)
             {
@@ -494,7 +497,8 @@ fn settled_keys(tx: &mut Tx<'_>, date: BusinessDate) -> sqlstore::Result<HashSet
          WHERE t.received_ms >= $1 AND t.received_ms < $2",
         &[int(from)?, int(to)?],
     )?;
-    let adjustments = tx.query("SELECT transaction_id, role FROM acquirer_settled_items WHERE transaction_id = 0", &[])?;
+    let adjustments =
+        tx.query("SELECT transaction_id, role FROM acquirer_settled_items WHERE transaction_id = 0", &[])?;
     let mut out = HashSet::with_capacity(rows.len() + adjustments.len());
     for row in rows.iter().chain(adjustments.iter()) {
         out.insert((row.u64(0)?, row.text(1)?));

@@ -127,9 +127,13 @@ pub fn compute(items: &[Item], plans: &[FeePlan]) -> Result<Vec<Line>, ComputeEr
         line.items += 1;
         match item.kind {
             ItemKind::Sale => line.gross_minor = line.gross_minor.saturating_add(item.amount_minor),
-            ItemKind::Void | ItemKind::Reversal => line.voids_minor = line.voids_minor.saturating_add(item.amount_minor),
+            ItemKind::Void | ItemKind::Reversal => {
+                line.voids_minor = line.voids_minor.saturating_add(item.amount_minor)
+            }
             ItemKind::Refund => line.refunds_minor = line.refunds_minor.saturating_add(item.amount_minor),
-            ItemKind::Adjustment => line.adjustments_minor = line.adjustments_minor.saturating_add(item_amount_minor(item)),
+            ItemKind::Adjustment => {
+                line.adjustments_minor = line.adjustments_minor.saturating_add(item_amount_minor(item))
+            }
         }
         line.fee_minor = line.fee_minor.saturating_add(item_fee_minor(item, plan));
     }
@@ -139,10 +143,13 @@ pub fn compute(items: &[Item], plans: &[FeePlan]) -> Result<Vec<Line>, ComputeEr
             continue;
         }
         line.merchant = u32::try_from(index).unwrap_or(u32::MAX);
-        let net = i128::from(line.gross_minor) - i128::from(line.voids_minor) - i128::from(line.refunds_minor)
+        let net = i128::from(line.gross_minor)
+            - i128::from(line.voids_minor)
+            - i128::from(line.refunds_minor)
             - i128::from(line.fee_minor)
             + i128::from(line.adjustments_minor);
-        line.net_minor = i64::try_from(net).map_err(|_| ComputeError(format!("merchant index {index}: net out of range")))?;
+        line.net_minor =
+            i64::try_from(net).map_err(|_| ComputeError(format!("merchant index {index}: net out of range")))?;
         out.push(line);
     }
     Ok(out)
@@ -205,7 +212,7 @@ pub fn bench_merchant_settlement(merchants: u64, transactions: u64, seed: u64) -
             merchant: ((r >> 8) % u64::from(merchant_count)) as u32,
             kind,
             amount_minor: 100 + (r >> 40) % 500_000,
-            card_kind: if (r >> 5) % 3 == 0 { CardKind::Credit } else { CardKind::Debit },
+            card_kind: if (r >> 5).is_multiple_of(3) { CardKind::Credit } else { CardKind::Debit },
             original_fee_minor: None,
             negative: false,
         });
@@ -261,11 +268,11 @@ mod tests {
     #[test]
     fn net_is_gross_less_voids_refunds_and_fee_with_debit_capped() {
         let items = [
-            item(ItemKind::Sale, 1_000_000, CardKind::Debit),  // 0.5 % = 5,000 → capped 2,000
+            item(ItemKind::Sale, 1_000_000, CardKind::Debit), // 0.5 % = 5,000 → capped 2,000
             item(ItemKind::Sale, 1_000_000, CardKind::Credit), // 0.6 % = 6,000, uncapped
-            item(ItemKind::Sale, 10_099, CardKind::Debit),     // 50.495 → 50
-            item(ItemKind::Void, 10_099, CardKind::Debit),     // gives 50 back
-            item(ItemKind::Refund, 5_000, CardKind::Credit),   // no fee back
+            item(ItemKind::Sale, 10_099, CardKind::Debit),    // 50.495 → 50
+            item(ItemKind::Void, 10_099, CardKind::Debit),    // gives 50 back
+            item(ItemKind::Refund, 5_000, CardKind::Credit),  // no fee back
             Item { negative: true, ..item(ItemKind::Adjustment, 300, CardKind::Debit) },
         ];
         let lines = compute(&items, &[plan()]).unwrap();
@@ -293,6 +300,9 @@ mod tests {
         let report = bench_merchant_settlement(1_000, 20_000, 7).unwrap();
         assert!(report.lines > 900 && report.lines <= 1_000);
         assert!(report.net_minor < report.gross_minor as i64 && report.fee_minor > 0);
-        assert_eq!(report, BenchReport { generate_ms: report.generate_ms, settle_ms: report.settle_ms, ..report.clone() });
+        assert_eq!(
+            report,
+            BenchReport { generate_ms: report.generate_ms, settle_ms: report.settle_ms, ..report.clone() }
+        );
     }
 }

@@ -80,7 +80,10 @@ pub struct Webhook {
 /// The secret never appears in a dump.
 impl fmt::Debug for Webhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Webhook").field("merchant_id", &self.merchant_id).field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Webhook")
+            .field("merchant_id", &self.merchant_id)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -154,7 +157,8 @@ impl SettlementConfig {
     pub fn check(&self) -> Result<(), ConfigError> {
         self.zone_minutes()?;
         self.cycles()?;
-        let digits = |t: &str, lo: usize, hi: usize| (lo..=hi).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            |t: &str, lo: usize, hi: usize| (lo..=hi).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
         if !digits(&self.paying_bank, 3, 12) || !digits(&self.paying_account, 8, 32) {
             return Err(ConfigError(
                 "settlement.paying_bank must be 3 to 12 digits and paying_account 8 to 32 digits".into(),

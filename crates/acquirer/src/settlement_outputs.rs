@@ -341,7 +341,11 @@ pub fn write_files(
             zone: config.zone.clone(),
         };
         let stem = format!("statement-{}-{cycle_code}-{}", p.merchant_id, p.currency);
-        write(dir.join(format!("{stem}.csv")), crate::statement::csv(&p.merchant_id, &rows, zone).as_bytes(), &mut files)?;
+        write(
+            dir.join(format!("{stem}.csv")),
+            crate::statement::csv(&p.merchant_id, &rows, zone).as_bytes(),
+            &mut files,
+        )?;
         write(dir.join(format!("{stem}.txt")), crate::statement::page(&summary, &rows, zone).as_bytes(), &mut files)?;
     }
     Ok(files)

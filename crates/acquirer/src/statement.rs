@@ -119,7 +119,7 @@ pub fn money(amount_minor: i64, currency: &str) -> String {
     let whole = (abs / unit).to_string();
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn money_times_and_csv_fields() {
-        assert_eq!(money(123_456_78, "156"), "123,456.78");
+        assert_eq!(money(12_345_678, "156"), "123,456.78");
         assert_eq!(money(-5, "156"), "-0.05");
         assert_eq!(money(1_000, "392"), "1,000");
         // 2026-03-02T02:30:00Z is 10:30 in Beijing.

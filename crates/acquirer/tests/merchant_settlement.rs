@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use acquirer::{Acquirer, AcquirerLedger, CycleTime, SettleOptions, SettlementConfig, SettlementRun, Step, Webhook};
 use clearing::{BusinessDate, CardKind, ClearingRecord, FeeSchedule, TxnCode};
 use hmac::{Hmac, KeyInit, Mac};
-use hsm::{SecurityModule, Secret, SignOnScheme, SoftHsm};
+use hsm::{Secret, SecurityModule, SignOnScheme, SoftHsm};
 use iso8583::Message;
 use merchants::{
     Application, Decision, DiscountRate, FeePlan, MerchantSettings, MerchantTerms, NewTerminal, Registry,
@@ -99,7 +99,8 @@ fn rig(name: &str) -> Rig {
     let mut schemas = Vec::new();
     let (db_url, ledger_url) = match std::env::var("CARDNET_TEST_PG") {
         Ok(url) if !url.is_empty() => {
-            let (db, ledger) = (format!("msettle_{}_{name}", std::process::id()), format!("mledger_{}_{name}", std::process::id()));
+            let (db, ledger) =
+                (format!("msettle_{}_{name}", std::process::id()), format!("mledger_{}_{name}", std::process::id()));
             for schema in [&db, &ledger] {
                 let _ = sqlstore::drop_postgres_schema(&url, schema);
                 schemas.push((url.clone(), schema.clone()));
@@ -108,7 +109,10 @@ fn rig(name: &str) -> Rig {
         }
         _ => {
             eprintln!("SKIPPED merchant settlement {name} on PostgreSQL: CARDNET_TEST_PG is not set (ran on SQLite)");
-            (format!("sqlite:{}", dir.join("acquirer.db").display()), format!("sqlite:{}", dir.join("ledger.db").display()))
+            (
+                format!("sqlite:{}", dir.join("acquirer.db").display()),
+                format!("sqlite:{}", dir.join("ledger.db").display()),
+            )
         }
     };
     let hsm = Arc::new(SoftHsm::generate().unwrap());
@@ -133,7 +137,8 @@ fn rig(name: &str) -> Rig {
             .unwrap(),
     );
     let directory = Arc::clone(&registry) as Arc<dyn acquirer::TerminalDirectory>;
-    let acquirer = Acquirer::with_database(&config, Arc::clone(&hsm) as Arc<dyn SecurityModule>, db, directory).unwrap();
+    let acquirer =
+        Acquirer::with_database(&config, Arc::clone(&hsm) as Arc<dyn SecurityModule>, db, directory).unwrap();
     let ledger = AcquirerLedger::open(&ledger_url, clock).unwrap();
     Rig { acquirer, registry, hsm, keys, ledger, dir, schemas }
 }
@@ -155,7 +160,8 @@ impl Rig {
         };
         let applied = self.registry.apply(&application).unwrap();
         self.registry.review(applied.application_id, Decision::Approve, "documents in order", "Wang Wu").unwrap();
-        let terms = MerchantTerms { fee_plan: plan(), cycle, single_max_minor: Some(10_000_000), daily_max_minor: None };
+        let terms =
+            MerchantTerms { fee_plan: plan(), cycle, single_max_minor: Some(10_000_000), daily_max_minor: None };
         let merchant = self.registry.activate(applied.application_id, &terms).unwrap().merchant_id;
         let terminal_id = format!("5000000{n}");
         let new = NewTerminal { terminal_id: terminal_id.clone(), model: None, serial: None };
@@ -202,7 +208,12 @@ impl Rig {
         }
     }
 
-    fn settle(&self, cycle: Option<&str>, clearing: Option<&[ClearingRecord]>, config: &SettlementConfig) -> SettlementRun {
+    fn settle(
+        &self,
+        cycle: Option<&str>,
+        clearing: Option<&[ClearingRecord]>,
+        config: &SettlementConfig,
+    ) -> SettlementRun {
         let options = SettleOptions {
             date: date(),
             cycle: cycle.map(|c| CycleTime::parse(c).unwrap()),
@@ -258,7 +269,10 @@ fn record(reference: u64, code: TxnCode, merchant: &str, amount: u64, kind: Card
 
 /// A webhook receiver on port 0: answers each request with the next status of `statuses`
 /// (200 once they run out) and keeps (headers, body) of every request.
-fn webhook_server(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<(Vec<String>, String)>>>) {
+/// What the webhook received: each request's header lines and body.
+type Received = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
+fn webhook_server(statuses: Vec<u16>) -> (String, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/notices", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -390,7 +404,8 @@ fn a_day_settles_by_plan_cycle_ties_to_clearing_and_notifies() {
     assert_eq!(income.credit_balance(), 8_000 + 150 + 120);
     let bank = rig.ledger.account(account_id(CODE_PAYING_BANK, "156", "")).unwrap().unwrap();
     assert_eq!(bank.credits_posted as i64, shop_line.net_minor + cafe_line.net_minor + early.net_minor);
-    let csv_path = run.files.iter().find(|f| f.to_string_lossy().contains(&format!("statement-{t1}-final-156.csv"))).unwrap();
+    let csv_path =
+        run.files.iter().find(|f| f.to_string_lossy().contains(&format!("statement-{t1}-final-156.csv"))).unwrap();
     let csv = std::fs::read_to_string(csv_path).unwrap();
     let (mut amount, mut fee, mut settled) = (0i64, 0i64, 0i64);
     for line in csv.lines().skip(1) {

@@ -99,8 +99,8 @@ pub fn settle(args: &SettleArgs) -> Result<(), CliError> {
         Some(path) => Some(acquirer::read_clearing_file(path, date).map_err(acquirer_error)?),
         None => None,
     };
-    let ledger = acquirer::AcquirerLedger::open(&opened.config.ledger, Arc::new(clock::SystemClock))
-        .map_err(acquirer_error)?;
+    let ledger =
+        acquirer::AcquirerLedger::open(&opened.config.ledger, Arc::new(clock::SystemClock)).map_err(acquirer_error)?;
     let options = acquirer::SettleOptions {
         date,
         cycle,
@@ -253,11 +253,25 @@ pub fn notices(args: &NoticesArgs) -> Result<(), CliError> {
         return Ok(());
     }
     if let Some(d) = delivery {
-        outln!("sent {}: {} delivered, {} to retry, {} dead, {} stored", d.attempted, d.delivered, d.failed, d.dead, d.stored);
+        outln!(
+            "sent {}: {} delivered, {} to retry, {} dead, {} stored",
+            d.attempted,
+            d.delivered,
+            d.failed,
+            d.dead,
+            d.stored
+        );
     }
     outln!("{} notices", notices.len());
     for n in &notices {
-        outln!("  #{} payout {} merchant {}: {} after {} attempts", n.id, n.payout_id, n.merchant_id, n.state, n.attempts);
+        outln!(
+            "  #{} payout {} merchant {}: {} after {} attempts",
+            n.id,
+            n.payout_id,
+            n.merchant_id,
+            n.state,
+            n.attempts
+        );
     }
     Ok(())
 }

@@ -103,7 +103,10 @@ impl FeeSchedule {
             CardKind::Debit => self.interchange_debit,
             CardKind::Credit => self.interchange_credit,
         };
-        Fees { interchange_minor: interchange.fee_minor(amount_minor), network_minor: self.network.fee_minor(amount_minor) }
+        Fees {
+            interchange_minor: interchange.fee_minor(amount_minor),
+            network_minor: self.network.fee_minor(amount_minor),
+        }
     }
 }
 
