@@ -249,8 +249,14 @@ impl Acquirer {
         if let Some(dir) = &options.output_dir {
             run.files = crate::settlement_outputs::write_files(self, &run, dir, plans, config)?;
         }
-        if already_settled {
-            debug_assert_eq!(run.transfers_made, 0, "a rerun resubmits only transfers already made");
+        if already_settled && run.transfers_made > 0 {
+            // The run was recorded but its postings did not all land (a crash after the commit):
+            // this rerun completed them under the same ids.
+            tracing::warn!(
+                run = run.run_id,
+                made = run.transfers_made,
+                "acquirer: a rerun completed the ledger postings"
+            );
         }
         Ok(run)
     }

@@ -452,3 +452,61 @@ fn a_day_settles_by_plan_cycle_ties_to_clearing_and_notifies() {
     assert_eq!(notices.len(), 3);
     assert!(notices.iter().all(|n| n.state == "delivered" || (n.merchant_id == t1 && n.state == "stored")));
 }
+
+#[test]
+fn card_kinds_and_the_settlement_section_are_checked() {
+    let hsm = SoftHsm::generate().unwrap();
+    let mut config = acquirer::dev::config(&hsm, "sqlite::memory:", std::path::Path::new("lmk.hex")).unwrap();
+    config.pos.card_kinds.insert("622588".into(), "credit".into());
+    config.pos.card_kinds.insert("62258899".into(), "debit".into());
+    let settings = acquirer::Settings::new(&config).unwrap();
+    assert_eq!(settings.card_kind_of(&pan("622588000000002")), CardKind::Credit);
+    assert_eq!(settings.card_kind_of("6225889900000001"), CardKind::Debit, "the longest prefix wins");
+    assert_eq!(settings.card_kind_of("4111111111111111"), CardKind::Debit, "debit by default");
+    // The table is written out by `acquirer init` and read back.
+    let text = config.to_toml();
+    assert!(text.contains("[pos.card_kinds]") && text.contains("\"622588\" = \"credit\""), "{text}");
+    assert_eq!(acquirer::AcquirerConfig::parse(&text).unwrap().pos.card_kinds, config.pos.card_kinds);
+    for (prefix, kind, what) in [("62x", "credit", "BIN prefix"), ("622588", "prepaid", "debit or credit")] {
+        let mut bad = config.clone();
+        bad.pos.card_kinds.insert(prefix.into(), kind.into());
+        let error = bad.validate().unwrap_err().to_string();
+        assert!(error.contains("pos.card_kinds") && error.contains(what), "{error}");
+    }
+    let checks = [
+        (SettlementConfig { zone: "08:00".into(), ..SettlementConfig::default() }, "zone"),
+        (
+            SettlementConfig { d0_cycles: vec!["15:00".into(), "11:00".into()], ..SettlementConfig::default() },
+            "ascending",
+        ),
+        (SettlementConfig { d0_cycles: vec!["25:00".into()], ..SettlementConfig::default() }, "cycle time"),
+        (
+            SettlementConfig {
+                webhooks: vec![Webhook {
+                    merchant_id: "898440154110001".into(),
+                    url: "http://x:1/".into(),
+                    secret: "short".into(),
+                }],
+                ..SettlementConfig::default()
+            },
+            "secret",
+        ),
+        (
+            SettlementConfig {
+                webhooks: vec![Webhook {
+                    merchant_id: "898440154110001".into(),
+                    url: "https://x/".into(),
+                    secret: SECRET.into(),
+                }],
+                ..SettlementConfig::default()
+            },
+            "url",
+        ),
+    ];
+    for (settlement, what) in checks {
+        let error = settlement.check().unwrap_err().to_string();
+        assert!(error.contains(what), "{what}: {error}");
+        let hook = format!("{:?}", settlement.webhooks);
+        assert!(!hook.contains(SECRET) && !hook.contains("short"), "no secret in Debug: {hook}");
+    }
+}
