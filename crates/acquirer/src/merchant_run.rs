@@ -147,6 +147,10 @@ pub(crate) struct JournalRow {
     pub reversed: bool,
     pub received_ms: u64,
     pub original_fee_minor: Option<u64>,
+    /// A sale settled in an earlier run and reversed since: only its reversal is left, giving
+    /// back `sale_fee_minor`.
+    pub late_reversal: bool,
+    pub sale_fee_minor: Option<u64>,
 }
 
 const JOURNAL_SQL: &str = "SELECT t.id, t.merchant_id, t.kind, t.amount_minor, t.currency, \
@@ -184,6 +188,8 @@ fn journal_row(row: &Row, date: BusinessDate, zone_minutes: i32) -> sqlstore::Re
         reversed: row.i64(6)? != 0,
         received_ms,
         original_fee_minor: row.opt_i64(9)?.map(|fee| fee.unsigned_abs()),
+        late_reversal: false,
+        sale_fee_minor: None,
     }))
 }
 
@@ -194,6 +200,9 @@ fn roles(row: &JournalRow) -> Vec<(&'static str, ItemKind)> {
         "void" | "completion-void" => ("void", ItemKind::Void),
         _ => ("refund", ItemKind::Refund),
     };
+    if row.late_reversal {
+        return vec![("reversal", ItemKind::Reversal)];
+    }
     let mut out = vec![own];
     if row.reversed && own.1 == ItemKind::Sale {
         out.push(("reversal", ItemKind::Reversal));
@@ -270,8 +279,10 @@ impl Acquirer {
         plans: &dyn Fn(&[String]) -> Result<Vec<MerchantPlan>>,
         config: &SettlementConfig,
     ) -> Result<u64> {
-        let rows = self.journal_of(options.date, zone)?;
-        let settled = transact(&self.db, |tx| Ok(settled_keys(tx, options.date)?))?;
+        let mut rows = self.journal_of(options.date, zone)?;
+        rows.extend(self.late_reversals()?);
+        // Settled before, or taken by this run already (a reversal can come both ways).
+        let mut settled = transact(&self.db, |tx| Ok(settled_keys(tx, options.date)?))?;
         let mut merchant_ids: Vec<String> = rows.iter().map(|r| r.merchant_id.clone()).collect();
         let adjustments: Vec<&ClearingRecord> = match (options.clearing, options.cycle) {
             (Some(records), None) => records
@@ -312,7 +323,7 @@ impl Acquirer {
                 continue;
             }
             for (role, kind) in roles(row) {
-                if settled.contains(&(row.id, role.to_owned())) {
+                if !settled.insert((row.id, role.to_owned())) {
                     continue;
                 }
                 let item = Item {
@@ -320,7 +331,11 @@ impl Acquirer {
                     kind,
                     amount_minor: row.amount_minor,
                     card_kind: row.card_kind,
-                    original_fee_minor: if kind == ItemKind::Void { row.original_fee_minor } else { None },
+                    original_fee_minor: match kind {
+                        ItemKind::Void => row.original_fee_minor,
+                        ItemKind::Reversal => row.sale_fee_minor,
+                        _ => None,
+                    },
                     negative: false,
                 };
                 push(&row.merchant_id, &row.currency, row.id, role.to_owned(), item);
@@ -350,6 +365,37 @@ impl Acquirer {
             .map_err(|e| AcquirerError::Internal(e.to_string()))?;
         let record = RunRecord { options, cycle, line_keys: &line_keys, by_id: &by_id, fee_plans: &fee_plans, config };
         transact(&self.db, |tx| record.write(tx, &lines, &pending))
+    }
+
+    /// Sales paid in an earlier run and reversed since (a terminal reversal after the payout):
+    /// their reversal is settled in this run, giving back exactly the fee the sale was charged.
+    fn late_reversals(&self) -> Result<Vec<JournalRow>> {
+        let sql = format!(
+            "SELECT t.id, t.merchant_id, t.kind, t.amount_minor, t.currency, t.card_kind, t.received_ms, s.fee_minor \
+             FROM acquirer_transactions t \
+             JOIN acquirer_settled_items s ON s.transaction_id = t.id AND s.role = 'sale' \
+             LEFT JOIN acquirer_settled_items r ON r.transaction_id = t.id AND r.role = 'reversal' \
+             WHERE t.reversed = 1 AND r.transaction_id IS NULL ORDER BY t.id LIMIT {JOURNAL_PAGE_ROWS}"
+        );
+        transact(&self.db, |tx| {
+            let mut out = Vec::new();
+            for row in tx.query(&sql, &[])? {
+                out.push(JournalRow {
+                    id: row.u64(0)?,
+                    merchant_id: row.text(1)?,
+                    kind: row.text(2)?,
+                    amount_minor: row.u64(3)?,
+                    currency: row.text(4)?,
+                    card_kind: row.opt_text(5)?.as_deref().and_then(CardKind::from_name).unwrap_or(CardKind::Debit),
+                    reversed: true,
+                    received_ms: row.u64(6)?,
+                    original_fee_minor: None,
+                    late_reversal: true,
+                    sale_fee_minor: Some(row.i64(7)?.unsigned_abs()),
+                });
+            }
+            Ok(out)
+        })
     }
 
     /// The date's approved journal rows, page by page.

@@ -510,3 +510,28 @@ fn card_kinds_and_the_settlement_section_are_checked() {
         assert!(!hook.contains(SECRET) && !hook.contains("short"), "no secret in Debug: {hook}");
     }
 }
+
+#[test]
+fn a_reversal_after_the_payout_is_taken_back_in_the_next_run() {
+    let rig = rig("late");
+    let (d0, mut cafe) = rig.onboard(3, SettlementCycle::D0);
+    let config = SettlementConfig { d0_cycles: vec!["11:00".into()], ..SettlementConfig::default() };
+    let early = cafe.purchase(&debit(), 30_000, None).unwrap();
+    rig.approve(&cafe, early.clone(), NOW_MS);
+    let cycle = rig.settle(Some("11:00"), None, &config);
+    assert_eq!((cycle.payouts.len(), cycle.payouts[0].net_minor), (1, 29_850));
+    // Reversed by the terminal after it was paid; a new sale after the cycle.
+    let reversal = cafe.reversal(&early, "98").unwrap();
+    rig.approve(&cafe, reversal, NOW_MS + HOUR_MS);
+    let late = cafe.purchase(&debit(), 50_000, None).unwrap();
+    rig.approve(&cafe, late, NOW_MS + HOUR_MS);
+    let run = rig.settle(None, None, &config);
+    assert_eq!(run.payouts.len(), 1);
+    let line = &run.payouts[0];
+    assert_eq!(line.merchant_id, d0);
+    // The reversal gives back the 30,000 and exactly the 150 the sale was charged.
+    assert_eq!((line.gross_minor, line.voids_minor, line.fee_minor), (50_000, 30_000, 250 - 150));
+    assert_eq!(line.net_minor, 50_000 - 30_000 - 100);
+    let again = rig.settle(None, None, &config);
+    assert!(again.already_settled && again.payouts == run.payouts);
+}
