@@ -268,9 +268,37 @@ pub fn statement_rows(acquirer: &Acquirer, payout_id: u64) -> Result<Vec<Stateme
     })
 }
 
+fn io_error(path: &Path, e: std::io::Error) -> AcquirerError {
+    AcquirerError::Io(std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// The payout file: owner-only and synced before the run reports it (it goes to the bank).
 fn write(path: PathBuf, bytes: &[u8], files: &mut Vec<PathBuf>) -> Result<()> {
-    host::write_private(&path, bytes)
-        .map_err(|e| AcquirerError::Io(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))))?;
+    host::write_private(&path, bytes).map_err(|e| io_error(&path, e))?;
+    files.push(path);
+    Ok(())
+}
+
+/// A statement: owner-only, not synced file by file — it is a view of rows already committed
+/// and a rerun after a crash writes it again, while a sync per merchant would cost a disk flush
+/// per file (minutes for a large acquirer's day).
+fn write_view(path: PathBuf, bytes: &[u8], files: &mut Vec<PathBuf>) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(|e| io_error(&path, e))?;
+    // A file that was there keeps its own mode until it is set.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(|e| io_error(&path, e))?;
+    }
+    file.write_all(bytes).map_err(|e| io_error(&path, e))?;
     files.push(path);
     Ok(())
 }
@@ -341,12 +369,14 @@ pub fn write_files(
             zone: config.zone.clone(),
         };
         let stem = format!("statement-{}-{cycle_code}-{}", p.merchant_id, p.currency);
-        write(
-            dir.join(format!("{stem}.csv")),
-            crate::statement::csv(&p.merchant_id, &rows, zone).as_bytes(),
-            &mut files,
-        )?;
-        write(dir.join(format!("{stem}.txt")), crate::statement::page(&summary, &rows, zone).as_bytes(), &mut files)?;
+        let csv = crate::statement::csv(&p.merchant_id, &rows, zone);
+        write_view(dir.join(format!("{stem}.csv")), csv.as_bytes(), &mut files)?;
+        let page = crate::statement::page(&summary, &rows, zone);
+        write_view(dir.join(format!("{stem}.txt")), page.as_bytes(), &mut files)?;
+    }
+    // The folder's entries made durable once (where a directory can be opened for it).
+    if let Ok(folder) = std::fs::File::open(dir) {
+        let _ = folder.sync_all();
     }
     Ok(files)
 }
