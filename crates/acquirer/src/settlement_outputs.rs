@@ -225,18 +225,27 @@ pub(crate) fn insert_notice(
 }
 
 const ITEM_SQL: &str = "SELECT s.role, s.amount_minor, s.fee_minor, t.terminal_id, t.received_ms, t.batch_no, \
-     t.trace, t.rrn, t.pan_masked, t.card_kind, t.issuer_id, o.trace, o.rrn, t.kind, o.card_kind \
+     t.trace, t.rrn, t.pan_masked, t.card_kind, t.issuer_id, o.trace, o.rrn, t.kind, o.card_kind, s.payout_id \
      FROM acquirer_settled_items s \
      LEFT JOIN acquirer_transactions t ON t.id = s.transaction_id \
      LEFT JOIN acquirer_transactions o ON o.id = t.original_id \
-     WHERE s.payout_id = $1 ORDER BY s.transaction_id, s.role LIMIT ";
+     WHERE s.payout_id >= $1 AND s.payout_id <= $2 ORDER BY s.payout_id, s.transaction_id, s.role LIMIT ";
+
+/// Payouts whose statements one query reads (set-based: a query per chunk, not per merchant).
+pub const STATEMENT_PAYOUTS_PER_QUERY: usize = 1_000;
 
 /// A payout's statement rows, in journal order.
 pub fn statement_rows(acquirer: &Acquirer, payout_id: u64) -> Result<Vec<StatementRow>> {
-    let sql = format!("{ITEM_SQL}{STATEMENT_ITEMS_MAX}");
+    Ok(statement_rows_between(acquirer, payout_id, payout_id)?.remove(&payout_id).unwrap_or_default())
+}
+
+/// The statement rows of the payouts `first..=last`, by payout, each in journal order.
+pub fn statement_rows_between(acquirer: &Acquirer, first: u64, last: u64) -> Result<BTreeMap<u64, Vec<StatementRow>>> {
+    let sql = format!("{ITEM_SQL}{}", STATEMENT_ITEMS_MAX.saturating_mul(STATEMENT_PAYOUTS_PER_QUERY));
     transact(&acquirer.db, |tx| {
-        let mut out = Vec::new();
-        for row in tx.query(&sql, &[int(payout_id)?])? {
+        let mut by_payout: BTreeMap<u64, Vec<StatementRow>> = BTreeMap::new();
+        for row in tx.query(&sql, &[int(first)?, int(last)?])? {
+            let out = by_payout.entry(row.u64(15)?).or_default();
             let role = row.text(0)?;
             let kind = match role.as_str() {
                 "reversal" => "reversal".to_owned(),
@@ -263,8 +272,10 @@ pub fn statement_rows(acquirer: &Acquirer, payout_id: u64) -> Result<Vec<Stateme
                 original,
             });
         }
-        out.sort_by_key(|r| r.at_ms);
-        Ok(out)
+        for rows in by_payout.values_mut() {
+            rows.sort_by_key(|r| r.at_ms);
+        }
+        Ok(by_payout)
     })
 }
 
@@ -317,7 +328,8 @@ pub fn write_files(
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
-    let zone = config.zone_minutes()?;
+    // Checked before anything is written: a bad zone is refused with no file half made.
+    config.zone_minutes()?;
     let cycle_code: String = run.cycle.chars().filter(char::is_ascii_alphanumeric).collect();
     let mut files = Vec::new();
     let mut currencies: Vec<&str> = run.payouts.iter().map(|p| p.currency.as_str()).collect();
@@ -349,8 +361,36 @@ pub fn write_files(
     }
     let ids: Vec<String> = run.payouts.iter().map(|p| p.merchant_id.clone()).collect();
     let names: BTreeMap<String, String> = plans(&ids)?.into_iter().map(|p| (p.merchant_id, p.name)).collect();
-    for p in &run.payouts {
-        let rows = statement_rows(acquirer, p.payout_id)?;
+    let mut ordered: Vec<&crate::merchant_run::Payout> = run.payouts.iter().collect();
+    ordered.sort_by_key(|p| p.payout_id);
+    for chunk in ordered.chunks(STATEMENT_PAYOUTS_PER_QUERY) {
+        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else { continue };
+        let mut rows_of = statement_rows_between(acquirer, first.payout_id, last.payout_id)?;
+        for p in chunk {
+            let rows = rows_of.remove(&p.payout_id).unwrap_or_default();
+            write_statement(p, &rows, run, &names, dir, config, &mut files)?;
+        }
+    }
+    // The folder's entries made durable once (where a directory can be opened for it).
+    if let Ok(folder) = std::fs::File::open(dir) {
+        let _ = folder.sync_all();
+    }
+    Ok(files)
+}
+
+/// One payout's statement, CSV and page.
+fn write_statement(
+    p: &crate::merchant_run::Payout,
+    rows: &[StatementRow],
+    run: &SettlementRun,
+    names: &BTreeMap<String, String>,
+    dir: &Path,
+    config: &SettlementConfig,
+    files: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let zone = config.zone_minutes()?;
+    let cycle_code: String = run.cycle.chars().filter(char::is_ascii_alphanumeric).collect();
+    {
         let summary = StatementSummary {
             merchant_id: p.merchant_id.clone(),
             merchant_name: names.get(&p.merchant_id).cloned().unwrap_or_default(),
@@ -369,14 +409,10 @@ pub fn write_files(
             zone: config.zone.clone(),
         };
         let stem = format!("statement-{}-{cycle_code}-{}", p.merchant_id, p.currency);
-        let csv = crate::statement::csv(&p.merchant_id, &rows, zone);
-        write_view(dir.join(format!("{stem}.csv")), csv.as_bytes(), &mut files)?;
-        let page = crate::statement::page(&summary, &rows, zone);
-        write_view(dir.join(format!("{stem}.txt")), page.as_bytes(), &mut files)?;
+        let csv = crate::statement::csv(&p.merchant_id, rows, zone);
+        write_view(dir.join(format!("{stem}.csv")), csv.as_bytes(), files)?;
+        let page = crate::statement::page(&summary, rows, zone);
+        write_view(dir.join(format!("{stem}.txt")), page.as_bytes(), files)?;
     }
-    // The folder's entries made durable once (where a directory can be opened for it).
-    if let Ok(folder) = std::fs::File::open(dir) {
-        let _ = folder.sync_all();
-    }
-    Ok(files)
+    Ok(())
 }
