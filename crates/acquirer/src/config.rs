@@ -72,6 +72,17 @@ pub struct AcquirerConfig {
     pub reversals: ReversalConfig,
     #[serde(default)]
     pub pos: PosProfile,
+    /// The acquirer's ledger (merchant payables, fee income, payouts): `sqlite:PATH` (relative
+    /// to the config file) or `postgres://…#schema`; its own store, as the issuer's.
+    #[serde(default = "default_ledger")]
+    pub ledger: String,
+    /// Merchant settlement (`[settlement]`, crate::settlement_config).
+    #[serde(default)]
+    pub settlement: crate::settlement_config::SettlementConfig,
+}
+
+fn default_ledger() -> String {
+    "sqlite:acquirer-ledger.db".to_owned()
 }
 
 fn default_database() -> String {
@@ -209,6 +220,9 @@ pub struct PosProfile {
     /// longest prefix of the card number names the organisation in 63.1, and settlement counts
     /// every organisation but `card_organisation` as foreign (reference §6).
     pub card_organisations: std::collections::BTreeMap<String, String>,
+    /// Card kinds by BIN prefix (`[pos.card_kinds]`, `"622588" = "credit"`): the longest prefix
+    /// names the kind the merchant's discount rate is taken for; `debit` when none matches.
+    pub card_kinds: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for PosProfile {
@@ -227,6 +241,7 @@ impl Default for PosProfile {
                 .collect(),
             card_organisation: "CUP".to_owned(),
             card_organisations: std::collections::BTreeMap::new(),
+            card_kinds: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -254,6 +269,8 @@ impl AcquirerConfig {
     pub fn resolve_paths(&mut self, base: &Path) {
         paths::resolve_path(base, &mut self.lmk_file);
         paths::resolve_sqlite_url(base, &mut self.database);
+        paths::resolve_sqlite_url(base, &mut self.ledger);
+        paths::resolve_path(base, &mut self.settlement.output_dir);
         if iso8583::builtin::by_name(&self.pos.spec).is_err() {
             let mut spec_path = PathBuf::from(&self.pos.spec);
             paths::resolve_path(base, &mut spec_path);
@@ -274,6 +291,8 @@ impl AcquirerConfig {
         out.push_str(&format!("listen = {}\n", quote(&self.listen)));
         out.push_str("# sqlite:PATH (relative to this file), or postgres://user@host/db#schema\n");
         out.push_str(&format!("database = {}\n", quote(&self.database)));
+        out.push_str("# The ledger of merchant payables and fee income: sqlite:PATH or postgres://...#schema\n");
+        out.push_str(&format!("ledger = {}\n", quote(&self.ledger)));
         out.push_str("# The software HSM's local master key (64 hex digits). Keep it secret.\n");
         out.push_str(&format!("lmk_file = {}\n", quote(&self.lmk_file.display().to_string())));
         out.push_str("# DEK under the LMK: queued network reversals at rest.\n");
@@ -311,6 +330,13 @@ impl AcquirerConfig {
         out.push_str("[pos.card_organisations]\n");
         for (prefix, organisation) in &pos.card_organisations {
             out.push_str(&format!("{} = {}\n", quote(prefix), quote(organisation)));
+        }
+        out.push_str(
+            "# Card kinds by BIN prefix (debit or credit) for the merchant discount rate; debit by default.\n",
+        );
+        out.push_str("[pos.card_kinds]\n");
+        for (prefix, kind) in &pos.card_kinds {
+            out.push_str(&format!("{} = {}\n", quote(prefix), quote(kind)));
         }
         out.push_str(&self.server.to_toml());
         out
@@ -377,6 +403,8 @@ pub struct Settings {
     pub card_organisation: String,
     /// (BIN prefix, organisation), longest prefix first.
     pub card_organisations: Vec<(String, String)>,
+    /// (BIN prefix, kind), longest prefix first.
+    pub card_kinds: Vec<(String, clearing::CardKind)>,
 }
 
 /// Key blocks are encrypted, but there is no reason to print them: check values only.
@@ -482,6 +510,22 @@ impl Settings {
             card_organisations.push((prefix.clone(), organisation.clone()));
         }
         card_organisations.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        let mut card_kinds = Vec::with_capacity(pos.card_kinds.len());
+        for (prefix, kind) in &pos.card_kinds {
+            if prefix.is_empty() || prefix.len() > BIN_PREFIX_DIGITS_MAX || !digits(prefix, prefix.len()) {
+                return Err(error(format!(
+                    "pos.card_kinds: {prefix:?} is not a BIN prefix (1 to {BIN_PREFIX_DIGITS_MAX} digits)"
+                )));
+            }
+            let kind = clearing::CardKind::from_name(kind)
+                .ok_or_else(|| error(format!("pos.card_kinds: {kind:?} must be debit or credit")))?;
+            card_kinds.push((prefix.clone(), kind));
+        }
+        card_kinds.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        if config.ledger.trim().is_empty() {
+            return Err(error("ledger is empty"));
+        }
+        config.settlement.check()?;
         Ok(Settings {
             institution_id: config.institution_id.clone(),
             listen,
@@ -504,6 +548,7 @@ impl Settings {
             mac_messages: pos.mac_messages.clone(),
             card_organisation: org.clone(),
             card_organisations,
+            card_kinds,
         })
     }
 
@@ -516,7 +561,14 @@ impl Settings {
             .map_or(self.card_organisation.as_str(), |(_, organisation)| organisation.as_str())
     }
 
-    /// Whether messages of `mti` carry field 64 under this profile.
+    /// The kind of the card `pan` (the longest configured BIN prefix's; debit when none).
+    pub fn card_kind_of(&self, pan: &str) -> clearing::CardKind {
+        self.card_kinds
+            .iter()
+            .find(|(prefix, _)| pan.starts_with(prefix.as_str()))
+            .map_or(clearing::CardKind::Debit, |(_, kind)| *kind)
+    }
+
     /// Whether messages of `mti` carry field 64. A repeat (0401, 0201…) carries it when its
     /// first send does: a repeat must not be a way around the MAC.
     pub fn carries_mac(&self, mti: &str) -> bool {

@@ -78,6 +78,8 @@ pub fn config_with_switch_keys(
         },
         reversals: ReversalConfig::default(),
         pos: PosProfile::default(),
+        ledger: "sqlite:acquirer-ledger.db".to_owned(),
+        settlement: crate::settlement_config::SettlementConfig::default(),
     };
     config.validate().map_err(|e: ConfigError| e.to_string())?;
     Ok(config)

@@ -1085,8 +1085,8 @@ impl Acquirer {
         let id = store::next_id(tx, store::SEQ_TRANSACTION)?;
         tx.execute(
             &format!(
-                "INSERT INTO acquirer_transactions ({TX_COLUMNS}, answered_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                 $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18, $19, $20, 0, 0, 0, 0, $21, $22)"
+                "INSERT INTO acquirer_transactions ({TX_COLUMNS}, answered_ms, card_kind) VALUES ($1, $2, $3, $4, $5, \
+                 $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18, $19, $20, 0, 0, 0, 0, $21, $22, $23)"
             ),
             &[
                 int(id)?,
@@ -1111,6 +1111,8 @@ impl Acquirer {
                 opt_int(original.map(|o| o.id))?,
                 int(now_ms)?,
                 if code.is_some() { int(now_ms)? } else { Value::Null },
+                // The kind the merchant's discount rate is taken for (crate::merchant_run).
+                pan_of(request).map(|pan| self.settings.card_kind_of(&pan).name()).into(),
             ],
         )?;
         Ok(id)
@@ -1339,7 +1341,7 @@ impl Acquirer {
             let reversed = record.as_ref().is_some_and(|r| r.reversed);
             tx.execute(
                 "UPDATE acquirer_transactions SET status = $2, response_code = $3, auth_code = $4, \
-                 settlement_date = $5, answered_ms = $6 WHERE id = $1",
+                 settlement_date = $5, answered_ms = $6, issuer_id = $7 WHERE id = $1",
                 &[
                     int(pending.transaction_id)?,
                     (if approved { "approved" } else { "declined" }).into(),
@@ -1347,6 +1349,7 @@ impl Acquirer {
                     auth_code.clone().into(),
                     response.get_str(15).into(),
                     int(now_ms)?,
+                    response.get_str(100).into(),
                 ],
             )?;
             let mut newly_pending = false;

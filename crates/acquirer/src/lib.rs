@@ -23,6 +23,7 @@
 //! under the LMK; send a reversal for a transaction twice.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod acquirer_ledger;
 mod answer;
 pub mod config;
 pub mod dev;
@@ -31,17 +32,27 @@ pub mod engine;
 mod entry;
 pub mod error;
 pub mod limits;
+pub mod merchant_run;
+pub mod merchant_settlement;
+mod merchant_store;
+pub mod notice;
 mod originals;
+pub mod payout;
 pub mod profile;
 pub mod registry;
 mod reversal_rules;
 pub mod risk;
 pub mod server;
 pub mod settlement;
+pub mod settlement_config;
+pub mod settlement_outputs;
+pub mod statement;
 mod store;
 mod terminal_reversal;
 mod track;
 
+pub use acquirer_ledger::AcquirerLedger;
+pub use clearing::BusinessDate;
 pub use config::{AcquirerConfig, ConfigError, PosProfile, Settings};
 pub use directory::{
     MemoryDirectory, MerchantRecord, MerchantStatus, TerminalDirectory, TerminalRecord, TerminalStatus,
@@ -50,6 +61,11 @@ pub use engine::{
     Acquirer, Forward, NetworkFailure, OutboundReversal, Pending, PosKind, Reply, Step, TransactionRecord,
 };
 pub use error::AcquirerError;
+pub use merchant_run::{
+    MerchantPlan, Payout, SettleOptions, SettlementRun, Tie, plans_from_registry, read_clearing_file,
+};
+pub use merchant_settlement::{BenchReport, bench_merchant_settlement};
 pub use risk::{DailyLimit, RiskCheck, RiskContext};
 pub use server::{AcquirerServer, ServerOptions};
 pub use settlement::{BatchDifference, BatchTotals, SettlementRecord};
+pub use settlement_config::{CycleTime, SettlementConfig, Webhook};

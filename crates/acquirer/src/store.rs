@@ -14,10 +14,13 @@ pub(crate) const SEQ_TERMINAL_REVERSAL: &str = "terminal_reversal";
 pub(crate) const SEQ_SETTLEMENT: &str = "settlement";
 pub(crate) const SEQ_UPLOAD: &str = "upload";
 pub(crate) const SEQ_DIFFERENCE: &str = "difference";
+pub(crate) const SEQ_SETTLEMENT_RUN: &str = "settlement_run";
+pub(crate) const SEQ_PAYOUT: &str = "payout";
+pub(crate) const SEQ_NOTICE: &str = "notice";
 
 const SEQUENCE_TABLE: &str = "acquirer_sequences";
 
-const SEQUENCES: [&str; 8] = [
+const SEQUENCES: [&str; 11] = [
     SEQ_TRANSACTION,
     SEQ_MESSAGE,
     SEQ_STAN,
@@ -26,6 +29,9 @@ const SEQUENCES: [&str; 8] = [
     SEQ_SETTLEMENT,
     SEQ_UPLOAD,
     SEQ_DIFFERENCE,
+    SEQ_SETTLEMENT_RUN,
+    SEQ_PAYOUT,
+    SEQ_NOTICE,
 ];
 
 const MIGRATION_V1: &str = "acquirer-v1";
@@ -183,6 +189,7 @@ const DDL_V2: &[&str] = &["CREATE INDEX acquirer_transactions_original ON acquir
 pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(MIGRATION_V1, DDL_V1)?;
     db.migrate(MIGRATION_V2, DDL_V2)?;
+    db.migrate(crate::merchant_store::MIGRATION_V3, crate::merchant_store::DDL_V3)?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 

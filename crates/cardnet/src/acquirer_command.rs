@@ -13,10 +13,18 @@ use serde_json::json;
 use crate::cli_error::CliError;
 use crate::output::outln;
 
+// `cardnet acquirer settle` and `notices`: declared here so this command's files stay together.
+#[path = "acquirer_settle.rs"]
+mod acquirer_settle;
+
 #[derive(Subcommand)]
 pub enum AcquirerCommand {
     /// Write a development configuration with fresh keys: DIR/acquirer.toml and DIR/lmk.hex.
     Init(InitArgs),
+    /// Settle merchants for a business date: payouts by fee plan, payout file, statements, notices.
+    Settle(acquirer_settle::SettleArgs),
+    /// List funds-arrival notices (到账通知) and their delivery; --retry sends the pending ones now.
+    Notices(acquirer_settle::NoticesArgs),
 }
 
 #[derive(Args)]
@@ -35,6 +43,8 @@ pub struct InitArgs {
 pub fn run(command: AcquirerCommand) -> Result<(), CliError> {
     match command {
         AcquirerCommand::Init(args) => init(&args),
+        AcquirerCommand::Settle(args) => acquirer_settle::settle(&args),
+        AcquirerCommand::Notices(args) => acquirer_settle::notices(&args),
     }
 }
 
