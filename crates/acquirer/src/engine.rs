@@ -1488,10 +1488,20 @@ impl Acquirer {
         let body = reversal.encode()?;
         let payload = self.hsm.encrypt_data(&self.settings.dek, &body)?;
         let id = store::next_id(tx, store::SEQ_REVERSAL)?;
+        let net_time = reversal.get_str(7).unwrap_or_default().to_owned();
         tx.execute(
             "INSERT INTO acquirer_reversal_queue (id, entry_key, transaction_id, payload, created_ms, attempts, \
-             next_attempt_ms, state) VALUES ($1, $2, $3, $4, $5, 0, $5, $6)",
-            &[int(id)?, key.into(), int(transaction_id)?, payload.into(), int(now_ms)?, QUEUE_PENDING.into()],
+             next_attempt_ms, state, net_stan, net_time) VALUES ($1, $2, $3, $4, $5, 0, $5, $6, $7, $8)",
+            &[
+                int(id)?,
+                key.into(),
+                int(transaction_id)?,
+                payload.into(),
+                int(now_ms)?,
+                QUEUE_PENDING.into(),
+                stan.as_str().into(),
+                net_time.as_str().into(),
+            ],
         )?;
         Ok(true)
     }

@@ -6,7 +6,7 @@
 //! [settlement]
 //! zone = "+08:00"                 # the zone of the cycle times (explicit: no host default)
 //! d0_cycles = ["11:00", "15:00"]  # D0 merchants are paid at these times; the day's last run pays the rest
-//! output_dir = "settlement"       # relative to the config file; YYYY-MM-DD/ inside
+//! output_dir = "merchant-settlement"  # relative to the config file; YYYY-MM-DD/ inside
 //! paying_bank = "102290000001"
 //! paying_account = "6222020000000001"
 //!
@@ -56,7 +56,7 @@ impl Default for SettlementConfig {
         SettlementConfig {
             zone: "+08:00".to_owned(),
             d0_cycles: Vec::new(),
-            output_dir: PathBuf::from("settlement"),
+            output_dir: PathBuf::from("merchant-settlement"),
             paying_bank: "000000000000".to_owned(),
             paying_account: "00000000".to_owned(),
             notice_attempts_max: 10,

@@ -185,11 +185,22 @@ const MIGRATION_V2: &str = "acquirer-v2";
 
 const DDL_V2: &[&str] = &["CREATE INDEX acquirer_transactions_original ON acquirer_transactions (original_id, status)"];
 
+/// A network reversal's own 11 and 7 (its 0420 takes a new STAN and time), kept in clear beside
+/// the encrypted payload: how reconciliation finds it in the switch's clearing file.
+const MIGRATION_V4: &str = "acquirer-v4-reversal-keys";
+
+const DDL_V4: &[&str] = &[
+    "ALTER TABLE acquirer_reversal_queue ADD COLUMN net_stan TEXT",
+    "ALTER TABLE acquirer_reversal_queue ADD COLUMN net_time TEXT",
+    "CREATE INDEX acquirer_reversal_queue_transaction ON acquirer_reversal_queue (transaction_id)",
+];
+
 /// Create the schema if it is not there yet (idempotent).
 pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(MIGRATION_V1, DDL_V1)?;
     db.migrate(MIGRATION_V2, DDL_V2)?;
     db.migrate(crate::merchant_store::MIGRATION_V3, crate::merchant_store::DDL_V3)?;
+    db.migrate(MIGRATION_V4, DDL_V4)?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 

@@ -81,11 +81,17 @@ fn now_ms() -> u64 {
     clock::Clock::now_ms(&clock::SystemClock)
 }
 
-pub fn settle(args: &SettleArgs) -> Result<(), CliError> {
-    let date = acquirer::BusinessDate::parse(&args.date).map_err(CliError::bad_input)?;
-    let opened = open(&args.config)?;
+/// Settle the merchants of `date` (one D0 `cycle`, or the date's final run), with the acquirer's
+/// clearing file for the tie when given: the run and its report (also what `cardnet eod` runs).
+pub fn settle_date(
+    config_path: &std::path::Path,
+    date: acquirer::BusinessDate,
+    cycle_text: Option<&str>,
+    clearing: Option<&std::path::Path>,
+) -> Result<(acquirer::SettlementRun, Value), CliError> {
+    let opened = open(config_path)?;
     let settlement = &opened.config.settlement;
-    let cycle = match &args.cycle {
+    let cycle = match cycle_text {
         Some(text) => {
             let cycle = acquirer::CycleTime::parse(text).map_err(CliError::bad_input)?;
             if !settlement.cycles().map_err(CliError::bad_input)?.contains(&cycle) {
@@ -95,7 +101,7 @@ pub fn settle(args: &SettleArgs) -> Result<(), CliError> {
         }
         None => None,
     };
-    let records = match &args.clearing {
+    let records = match clearing {
         Some(path) => Some(acquirer::read_clearing_file(path, date).map_err(acquirer_error)?),
         None => None,
     };
@@ -114,6 +120,12 @@ pub fn settle(args: &SettleArgs) -> Result<(), CliError> {
     let delivery = acquirer::notice::deliver_due(opened.acquirer.database(), settlement, now_ms(), false)
         .map_err(acquirer_error)?;
     let report = settle_report(&run, &delivery);
+    Ok((run, report))
+}
+
+pub fn settle(args: &SettleArgs) -> Result<(), CliError> {
+    let date = acquirer::BusinessDate::parse(&args.date).map_err(CliError::bad_input)?;
+    let (run, report) = settle_date(&args.config, date, args.cycle.as_deref(), args.clearing.as_deref())?;
     if args.json {
         crate::output::json(&report)?;
         return Ok(());
@@ -145,7 +157,13 @@ pub fn settle(args: &SettleArgs) -> Result<(), CliError> {
     for file in &run.files {
         outln!("  wrote {}", file.display());
     }
-    outln!("notices: {} delivered, {} to retry, {} stored", delivery.delivered, delivery.failed, delivery.stored);
+    let notices = &report["notices"];
+    outln!(
+        "notices: {} delivered, {} to retry, {} stored",
+        notices["delivered"],
+        notices["to_retry"],
+        notices["stored"]
+    );
     Ok(())
 }
 

@@ -118,6 +118,10 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
     // acquirer that must take older terminals adds "003" or "001" to `key_schemes`.
     let mut acquirer = acquirer;
     acquirer.pos.key_schemes = vec![hsm::SignOnScheme::DoubleWithTdk.code().to_owned()];
+    // The issuers' credit cards have their own BINs: the merchant's fee plan goes by card kind.
+    for bin in testnet::net::ISSUER_BINS {
+        acquirer.pos.card_kinds.insert(issuer::dev::credit_bin(bin), "credit".to_owned());
+    }
     let acquirer_path = args.dir.join(ACQUIRER_FILE);
     host::write_private(&acquirer_path, acquirer.to_toml().as_bytes())?;
 

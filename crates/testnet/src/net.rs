@@ -35,6 +35,8 @@ pub const ISSUER_A: usize = 0;
 pub const ISSUER_B: usize = 1;
 /// The issuers' institution ids, A then B.
 pub const ISSUER_IDS: [&str; 2] = [ISSUERS[0].0, ISSUERS[1].0];
+/// Their BINs (each issuer's credit cards under `issuer::dev::credit_bin` of it).
+pub const ISSUER_BINS: [&str; 2] = [ISSUERS[0].1, ISSUERS[1].1];
 const ISSUERS: [(&str, &str, &str); 2] = [("20000000455", "622424", "Bank A"), ("20000000566", "6224249", "Bank B")];
 
 /// How to build the network.

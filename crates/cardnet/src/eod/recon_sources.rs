@@ -28,10 +28,9 @@ use sqlstore::Database;
 use super::net::NetDir;
 use crate::cli_error::CliError;
 
-/// A network reversal (0420) carries its original's 11 and 7; on either side it is keyed apart
-/// from its original by this offset on the transmission time (above any `MMDDhhmmss`, inside the
-/// key's 34 bits).
-const REVERSAL_TIME_OFFSET: u64 = 5_000_000_000;
+/// A terminal's reversal (0400) names its original's trace: on the terminal side it is keyed
+/// apart from its original by this offset on the trace (above any 6-digit trace).
+const REVERSAL_TRACE_OFFSET: u32 = 1_000_000;
 /// Kinds that move money between members (a pre-authorization and its void do not).
 const MONEY_KINDS: [&str; 6] = ["purchase", "completion", "void", "completion_void", "refund", "reversal"];
 /// Exceptions opened in one call at the switch (each call its own transactions).
@@ -93,7 +92,6 @@ fn clearing_item(record: &ClearingRecord) -> Result<ClearingItem, CliError> {
             item.original = None;
             item.original_reference = 0;
         }
-        TxnCode::Reversal => item.key.time += REVERSAL_TIME_OFFSET,
         _ => {}
     }
     Ok(item)
@@ -107,8 +105,9 @@ fn acquirer_sources(config: &Path, date: BusinessDate) -> Result<(Vec<TerminalRe
     let sql = format!(
         "SELECT t.id, t.terminal_id, t.batch_no, t.trace, t.kind, t.amount_minor, t.currency, t.rrn, t.net_stan, \
          t.net_time, t.voided, t.refunded_minor, t.reversed, t.settlement_date, o.net_stan, o.net_time, o.trace, \
-         o.kind, s.domestic_result \
+         o.kind, s.domestic_result, q.net_stan, q.net_time \
          FROM acquirer_transactions t LEFT JOIN acquirer_transactions o ON o.id = t.original_id \
+         LEFT JOIN acquirer_reversal_queue q ON q.transaction_id = t.id \
          LEFT JOIN acquirer_settlements s ON s.terminal_id = t.terminal_id AND s.batch_no = t.batch_no \
          WHERE t.response_code = '00' AND t.kind IN ({}) AND t.settlement_date = $1 ORDER BY t.id",
         kinds.join(", ")
@@ -133,10 +132,23 @@ fn acquirer_sources(config: &Path, date: BusinessDate) -> Result<(Vec<TerminalRe
                 (row.u64(10)? != 0, row.u64(11)? > 0, row.u64(12)? != 0),
                 (text(14)?, text(15)?, text(16)?, text(17)?),
                 row.opt_text(18)?,
+                (text(19)?, text(20)?),
             ))
         };
-        let (terminal_id, batch, trace, kind, amount, currency, rrn, (stan, time), flags, original, settled) =
-            read().map_err(failure("acquirer journal"))?;
+        let (
+            terminal_id,
+            batch,
+            trace,
+            kind,
+            amount,
+            currency,
+            rrn,
+            (stan, time),
+            flags,
+            original,
+            settled,
+            reversal_key,
+        ) = read().map_err(failure("acquirer journal"))?;
         let (voided, refunded, reversed) = flags;
         let (original_stan, original_time, original_trace, original_kind) = original;
         // A completion's original is its pre-authorization, which does not clear.
@@ -198,18 +210,32 @@ fn acquirer_sources(config: &Path, date: BusinessDate) -> Result<(Vec<TerminalRe
             terminal.push(record);
         }
         if reversed {
-            // The network reversal the acquirer sent for it (its 0420: the same 11 and 7).
-            let mut reversal = record.clone();
-            reversal.kind = TxnCode::Reversal;
-            reversal.original = Some((reversal.key.stan, reversal.key.time));
-            reversal.key.time += REVERSAL_TIME_OFFSET;
-            reversal.state = recon::State::Live;
-            acquirer.push(reversal);
-            if let Some(terminal_record) = terminal.last().filter(|_| terminal_amount.is_some()) {
-                let mut terminal_reversal = terminal_record.clone();
-                terminal_reversal.kind = TxnCode::Reversal;
-                terminal_reversal.original_trace = terminal_reversal.key.trace;
-                terminal.push(terminal_reversal);
+            // The network reversal the acquirer sent for it (its 0420, under its own 11 and 7),
+            // and on the terminal's side the 0400 that asked for it.
+            let (reversal_stan, reversal_time) = &reversal_key;
+            if !reversal_stan.is_empty() {
+                let reversal_row = AcquirerRow {
+                    stan: reversal_stan,
+                    transmission_time: reversal_time,
+                    original_stan: &stan,
+                    original_time: &time,
+                    kind: "reversal",
+                    state: "approved",
+                    ..acquirer_row
+                };
+                let mut reversal = AcquirerRecord::try_from(&reversal_row).map_err(bad("acquirer reversal"))?;
+                reversal.terminal.trace += REVERSAL_TRACE_OFFSET;
+                acquirer.push(reversal);
+                if terminal_amount.is_some() {
+                    let mut terminal_reversal = TerminalRecord::try_from(&recon::TerminalRow {
+                        kind: "reversal",
+                        original_trace: &trace,
+                        ..terminal_row
+                    })
+                    .map_err(bad("terminal reversal"))?;
+                    terminal_reversal.key.trace += REVERSAL_TRACE_OFFSET;
+                    terminal.push(terminal_reversal);
+                }
             }
         }
         acquirer.push(record);
@@ -424,10 +450,8 @@ fn open_exceptions(
 /// An exception with no clearing record: what reconciliation knows of it.
 fn exception_record(exception: &recon::Exception) -> switch::disputes::ExceptionRecord {
     let digits = |n: u64, width: usize| if n == 0 { String::new() } else { format!("{n:0width$}") };
-    let (stan, time) = exception
-        .acquirer
-        .map(|k| (format!("{:06}", k.stan), format!("{:010}", k.time % REVERSAL_TIME_OFFSET)))
-        .unwrap_or_default();
+    let (stan, time) =
+        exception.acquirer.map(|k| (format!("{:06}", k.stan), format!("{:010}", k.time))).unwrap_or_default();
     let (issuer_stan, issuer_time) =
         exception.issuer.map(|k| (format!("{:06}", k.stan), format!("{:010}", k.time))).unwrap_or_default();
     switch::disputes::ExceptionRecord {

@@ -126,8 +126,18 @@ pub fn post(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
     }))
 }
 
-/// The acquirer's merchant settlement (filled in with the acquirer's settlement run).
+/// The acquirer's merchant settlement of the date (its final run), tied to its clearing file.
 pub fn merchants(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
-    let _ = (net, date);
-    Err(CliError::Failure("merchant settlement: not built".into()))
+    let config = acquirer::AcquirerConfig::load(&net.acquirer).map_err(CliError::bad_input)?;
+    let file = net.clearing_root().join(date.to_string()).join(format!("clearing-{}.txt", config.institution_id));
+    let (run, mut report) = crate::acquirer_command::settle_date(&net.acquirer, date, None, Some(&file))?;
+    let net_minor: i64 = run.payouts.iter().map(|p| p.net_minor).sum();
+    if let Some(object) = report.as_object_mut() {
+        object.insert("status".into(), json!(status(run.already_settled)));
+        object.insert(
+            "line".into(),
+            json!(format!("{} payout(s), {} to merchants", run.payouts.len(), super::amount(Some(net_minor)))),
+        );
+    }
+    Ok(report)
 }
