@@ -231,6 +231,9 @@ pub struct CloseDateArgs {
     /// The business date to close, YYYY-MM-DD.
     #[arg(long)]
     date: String,
+    /// Close it now, before its cut-off (an operator's forced cut-over): later arrivals go to the next date, marked late.
+    #[arg(long)]
+    early: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -322,16 +325,20 @@ pub fn write_clearing(
     )
 }
 
-/// Close `date` on the system clock; a refusal (its cut-off has not passed) is bad input.
-pub fn close(config_path: &Path, date: switch::BusinessDate) -> Result<switch::CloseOutcome, CliError> {
+/// Close `date` on the system clock (`early`: before its cut-off, an operator's forced
+/// cut-over); the outcome says whether it was refused.
+pub fn close(config_path: &Path, date: switch::BusinessDate, early: bool) -> Result<switch::CloseOutcome, CliError> {
     let switch = open_switch(config_path)?;
     let now_ms = clock::Clock::now_ms(&clock::SystemClock);
+    if early {
+        return Ok(switch.close_business_date_early(date, now_ms)?);
+    }
     Ok(switch.close_business_date(date, now_ms)?)
 }
 
 fn close_date(args: &CloseDateArgs) -> Result<(), CliError> {
     let date = business_date(&args.date)?;
-    let outcome = close(&args.config, date)?;
+    let outcome = close(&args.config, date, args.early)?;
     let (closed_ms, reason) = match &outcome {
         switch::CloseOutcome::Closed { closed_ms, .. } | switch::CloseOutcome::AlreadyClosed { closed_ms, .. } => {
             (Some(*closed_ms), None)

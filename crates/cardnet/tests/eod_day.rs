@@ -6,9 +6,10 @@
 //! the switch closes the date and clears it, settles the banks, each issuer posts its file, the
 //! acquirer pays its merchant, and reconciliation reads every source afresh.
 //!
-//! The date closes at the switch's cut-off. The parties run on the system clock, so the test
-//! moves the cut-off (as an operator may) to the first minute after the day's last transaction
-//! and waits for it.
+//! The parties run on the system clock, so the date is closed early at the switch while the
+//! network runs (`cardnet switch close-date --early`, an operator's forced cut-over); a sale after
+//! it is a late item: it belongs to the next date, marked late, and that date goes through end of
+//! day too.
 
 #![cfg(unix)]
 
@@ -32,21 +33,6 @@ fn approved(outcome: &Value, amount_minor: u64) {
 
 fn text(value: &Value) -> String {
     value.as_str().unwrap_or_else(|| panic!("text: {value}")).to_owned()
-}
-
-/// Move the switch's cut-off to the first whole minute after now (UTC) and wait for it: the
-/// day's transactions fall before it, and the date can close.
-fn cut_off_now(switch_config: &str) {
-    const MINUTE_MS: u64 = 60_000;
-    let cutoff_ms = (now_ms() / MINUTE_MS + 1) * MINUTE_MS;
-    let minute_of_day = (cutoff_ms / MINUTE_MS) % (24 * 60);
-    let config = std::fs::read_to_string(switch_config).unwrap();
-    let line = config.lines().find(|l| l.starts_with("cutoff = ")).expect("a cutoff line in switch.toml").to_owned();
-    let cutoff = format!("cutoff = \"{:02}:{:02} +00:00\"", minute_of_day / 60, minute_of_day % 60);
-    std::fs::write(switch_config, config.replacen(&line, &cutoff, 1)).unwrap();
-    while now_ms() < cutoff_ms + 100 {
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]
@@ -90,20 +76,40 @@ fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
     approved(&till.run(&["sale", "--amount", "5.00", "--card-file", &credit_file, "--entry", "tap"]), 500);
     let settled = till.supervised(&["settle"]);
     assert_eq!(settled["domestic_balanced"], true, "{settled}");
-    // Let the acquirer's network reversal reach the switch and the issuer before stopping.
+    // Let the acquirer's network reversal reach the switch and the issuer before the cut-over.
     std::thread::sleep(Duration::from_secs(2));
+
+    // The operator closes the date now; a sale after it is late: the next date's.
+    let dir = network.dir.display().to_string();
+    let day = date.to_string();
+    let next_day = date.next().to_string();
+    let closed = json(&cardnet(&[
+        "switch",
+        "close-date",
+        "--config",
+        &network.switch_config,
+        "--date",
+        &day,
+        "--early",
+        "--json",
+    ]));
+    assert_eq!(closed["outcome"], "closed", "{closed}");
+    let late = till.run(&["sale", "--amount", "12.00", "--card-file", &credit_file, "--entry", "tap"]);
+    approved(&late, 1_200);
+    let settled = till.supervised(&["settle"]);
+    assert_eq!(settled["domestic_balanced"], true, "{settled}");
     for exit in servers.stop() {
         assert!(exit.success(), "a graceful stop: {exit:?}");
     }
 
-    cut_off_now(&network.switch_config);
-    let dir = network.dir.display().to_string();
-    let day = date.to_string();
     let eod = json(&cardnet(&["eod", "run", "--dir", &dir, "--date", &day, "--json"]));
     let steps = &eod["steps"];
-    for step in ["cutoff", "clearing", "settlement", "issuer_posting", "merchant_settlement", "reconciliation"] {
+    assert_eq!(steps["cutoff"]["status"], "already_done", "closed by the operator: {eod}");
+    for step in ["clearing", "settlement", "issuer_posting", "merchant_settlement", "reconciliation"] {
         assert_eq!(steps[step]["status"], "done", "{step}: {eod}");
     }
+    // Nine records (each in its acquirer's and its issuer's file); the late sale is not among them.
+    assert_eq!(steps["clearing"]["records"], 18, "{eod}");
 
     // Net positions sum to zero (one currency).
     let members = eod["members"].as_array().expect("members");
@@ -140,8 +146,6 @@ fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
             assert!(outcomes.get(bad).is_none(), "{bad}: {issuer}");
         }
     }
-    let holds = json(&cardnet(&["issuer", "holds", "--config", &network.issuer_a, "--json"]));
-    assert_eq!(holds["holds"].as_array().map(Vec::len), Some(0), "no hold left: {holds}");
 
     // Reconciliation matched everything.
     let recon = &eod["reconciliation"];
@@ -154,5 +158,21 @@ fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
         assert_eq!(again["steps"][step]["status"], "already_done", "{step}: {again}");
     }
     assert_eq!(again["members"], eod["members"]);
+
+    // The next date: the late sale, cleared marked late, through end of day as well.
+    let next = json(&cardnet(&["eod", "run", "--dir", &dir, "--date", &next_day, "--early", "--json"]));
+    assert_eq!(next["steps"]["clearing"]["records"], 2, "{next}");
+    assert_eq!(next["reconciliation"]["unmatched"], 0, "{next}");
+    let sum: i64 = next["members"].as_array().unwrap().iter().map(|m| m["net_minor"].as_i64().unwrap()).sum();
+    assert_eq!(sum, 0, "{next}");
+    let file = network.dir.join("clearing").join(&next_day).join(format!("clearing-{}.csv", testnet::net::ACQUIRER_ID));
+    let csv = std::fs::read_to_string(&file).unwrap();
+    let header: Vec<&str> = csv.lines().find(|l| l.starts_with("record_type")).unwrap().split(',').collect();
+    let late_column = header.iter().position(|c| *c == "late").expect("a late column");
+    let detail: Vec<&str> = csv.lines().find(|l| l.starts_with("D,")).unwrap().split(',').collect();
+    assert_eq!(detail[late_column], "Y", "the sale after the cut-over is late: {csv}");
+    // Both dates cleared: no hold left standing at the issuer.
+    let holds = json(&cardnet(&["issuer", "holds", "--config", &network.issuer_a, "--json"]));
+    assert_eq!(holds["holds"].as_array().map(Vec::len), Some(0), "no hold left: {holds}");
     let _ = std::fs::remove_dir_all(&network.dir);
 }

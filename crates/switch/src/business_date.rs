@@ -132,6 +132,7 @@ pub(crate) fn close(
     date: BusinessDate,
     now_ms: u64,
     in_flight_ms: u64,
+    early: bool,
 ) -> Result<CloseOutcome, SwitchError> {
     let cutoff_ms = cutoff.closes_at_ms(date);
     crate::engine::transact(db, |tx| {
@@ -139,6 +140,11 @@ pub(crate) fn close(
         if let Some(closed_ms) = closed_ms_of(tx, date)? {
             return Ok(CloseOutcome::AlreadyClosed { date, closed_ms });
         }
+        // An early close (an operator's forced cut-over) may end the date now taking
+        // transactions before its cut-off — the current one, or the one after a date closed
+        // early — never a date still to come.
+        let current = date <= cutoff.business_date(now_ms) || closed_ms_of(tx, date.previous())?.is_some();
+        let cutoff_ms = if early && current { cutoff_ms.min(now_ms) } else { cutoff_ms };
         if now_ms < cutoff_ms {
             let at = clock::UtcDateTime::from_ms(cutoff_ms);
             return Ok(CloseOutcome::Refused {

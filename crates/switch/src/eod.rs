@@ -18,7 +18,14 @@ impl Switch {
     /// Close `date` at `now_ms` (the switch's clock): refused before its cut-off, a no-op when
     /// closed already ([`crate::business_date`]).
     pub fn close_business_date(&self, date: BusinessDate, now_ms: u64) -> Result<CloseOutcome, SwitchError> {
-        business_date::close(&self.db, self.directory.cutoff, date, now_ms, self.directory.issuer_timeout_ms)
+        business_date::close(&self.db, self.directory.cutoff, date, now_ms, self.directory.issuer_timeout_ms, false)
+    }
+
+    /// Close `date` now, before its cut-off if need be (an operator's forced cut-over): the
+    /// current date or an earlier one, never a date still to come. Whatever arrives for it
+    /// afterwards goes to the next date, marked late.
+    pub fn close_business_date_early(&self, date: BusinessDate, now_ms: u64) -> Result<CloseOutcome, SwitchError> {
+        business_date::close(&self.db, self.directory.cutoff, date, now_ms, self.directory.issuer_timeout_ms, true)
     }
 
     /// Where `date` stands: open or closed, when, and whether its cut-over was sent.

@@ -52,6 +52,9 @@ pub struct DayArgs {
     /// The business date, YYYY-MM-DD.
     #[arg(long)]
     pub date: String,
+    /// Close the date now, before its cut-off (an operator's forced cut-over; later arrivals go to the next date, marked late).
+    #[arg(long)]
+    pub early: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -83,9 +86,9 @@ impl Step {
     }
 
     /// Run this step; its JSON summary carries `status`: `done` or `already_done`.
-    fn run(self, net: &NetDir, date: clearing::BusinessDate) -> Result<Value, CliError> {
+    fn run(self, net: &NetDir, date: clearing::BusinessDate, early: bool) -> Result<Value, CliError> {
         match self {
-            Step::Cutoff => steps::cutoff(net, date),
+            Step::Cutoff => steps::cutoff(net, date, early),
             Step::Clearing => steps::clearing(net, date),
             Step::Settle => steps::settle(net, date),
             Step::Post => steps::post(net, date),
@@ -120,7 +123,7 @@ fn run_steps(steps: &[Step], args: &DayArgs) -> Result<(), CliError> {
     let mut results = Map::new();
     for step in steps {
         progress.set_message(step.name());
-        let result = step.run(&net, date).map_err(|e| in_step(*step, e))?;
+        let result = step.run(&net, date, args.early).map_err(|e| in_step(*step, e))?;
         progress.inc(1);
         results.insert(step.name().to_owned(), result);
     }

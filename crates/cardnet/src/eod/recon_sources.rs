@@ -55,8 +55,9 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
     let (terminal, acquirer) = acquirer_sources(&net.acquirer, date)?;
     sources.terminal = terminal;
     sources.acquirer = acquirer;
+    let elsewhere = neighbours(net, date)?;
     for (id, config) in &net.issuers {
-        sources.issuer.extend(issuer_source(id, config, date, &records)?);
+        sources.issuer.extend(issuer_source(id, config, date, &elsewhere)?);
     }
     sources.statement = statements(&net.dir.join("settlement").join(date.to_string()))?;
     let network_member = network_id.parse().map_err(|_| CliError::bad_input("switch institution_id is not digits"))?;
@@ -74,6 +75,20 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
         "dir": dir.display().to_string(),
         "line": format!("{} matched, {unmatched} unmatched; detail in {}", summary["matched"], dir.display()),
     }))
+}
+
+/// The issuer-leg keys (issuer, 11, 7) the switch's journal puts on the dates either side of
+/// `date` (open or closed): an issuer's approvals that belong there, not to `date`.
+fn neighbours(net: &NetDir, date: BusinessDate) -> Result<HashSet<(String, String, String)>, CliError> {
+    let switch = crate::switch_command::open_switch(&net.switch)?;
+    let mut keys = HashSet::new();
+    for day in [date.previous(), date.next()] {
+        for record in switch.clearing_records(day, switch::clearing_records::no_exceptions()) {
+            let record = record.map_err(failure("switch journal"))?;
+            keys.insert((record.issuer, record.issuer_stan, record.issuer_time));
+        }
+    }
+    Ok(keys)
 }
 
 /// Each record of the date once, from its acquirer's clearing file.
@@ -282,7 +297,7 @@ fn issuer_source(
     id: &str,
     config: &Path,
     date: BusinessDate,
-    records: &[ClearingRecord],
+    elsewhere: &HashSet<(String, String, String)>,
 ) -> Result<Vec<IssuerRecord>, CliError> {
     let config = issuer::IssuerConfig::load(config).map_err(CliError::bad_input)?;
     let issuer = issuer::Issuer::open_with_lmk_file(&config)?;
@@ -300,7 +315,6 @@ fn issuer_source(
             }
         }
     }
-    let _ = records;
     let db = Database::open(&config.database).map_err(failure("issuer database"))?;
     let kinds: Vec<String> = MONEY_KINDS.iter().chain(["pre_authorization"].iter()).map(|k| format!("'{k}'")).collect();
     let sql = format!(
@@ -338,7 +352,10 @@ fn issuer_source(
         if a.kind == "pre_authorization" {
             continue;
         }
-        let approved_that_day = a.day == i64::from(date.days()) && !cleared_elsewhere.contains(key);
+        let (stan, time) = key_parts(key);
+        let on_another_date =
+            cleared_elsewhere.contains(key) || elsewhere.contains(&(id.to_owned(), stan.clone(), time.clone()));
+        let approved_that_day = a.day == i64::from(date.days()) && !on_another_date;
         if !cleared.contains(key) && !approved_that_day {
             continue;
         }

@@ -14,8 +14,8 @@ fn status(already: bool) -> &'static str {
 }
 
 /// The switch closes the date (its cut-off must have passed on the switch's clock).
-pub fn cutoff(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
-    let outcome = crate::switch_command::close(&net.switch, date)?;
+pub fn cutoff(net: &NetDir, date: BusinessDate, early: bool) -> Result<Value, CliError> {
+    let outcome = crate::switch_command::close(&net.switch, date, early)?;
     match outcome {
         switch::CloseOutcome::Closed { closed_ms, .. } => Ok(json!({
             "status": DONE, "closed_ms": closed_ms, "line": format!("{date} closed"),
@@ -24,7 +24,7 @@ pub fn cutoff(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
             "status": ALREADY_DONE, "closed_ms": closed_ms, "line": format!("{date} was closed already"),
         })),
         switch::CloseOutcome::Refused { reason, .. } => {
-            Err(CliError::bad_input(format!("business date {date} cannot close yet: {reason}")))
+            Err(CliError::bad_input(format!("business date {date} cannot close yet: {reason} (--early closes it now)")))
         }
     }
 }
