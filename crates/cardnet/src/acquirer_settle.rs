@@ -101,8 +101,17 @@ pub fn settle_date(
         }
         None => None,
     };
+    // The tie covers this host's POS channel: records of terminals it does not run (another
+    // channel of the same acquiring institution) are counted apart.
+    let terminals = host_terminals(opened.acquirer.database())?;
+    let mut other_channel = (0u64, 0u64);
     let records = match clearing {
-        Some(path) => Some(acquirer::read_clearing_file(path, date).map_err(acquirer_error)?),
+        Some(path) => {
+            let all = acquirer::read_clearing_file(path, date).map_err(acquirer_error)?;
+            let (ours, others): (Vec<_>, Vec<_>) = all.into_iter().partition(|r| terminals.contains(&r.terminal_id));
+            other_channel = (others.len() as u64, others.iter().map(|r| r.amount_minor).sum());
+            Some(ours)
+        }
         None => None,
     };
     let ledger =
@@ -119,8 +128,15 @@ pub fn settle_date(
     let run = opened.acquirer.settle_merchants(&options, &plans, &ledger, settlement).map_err(acquirer_error)?;
     let delivery = acquirer::notice::deliver_due(opened.acquirer.database(), settlement, now_ms(), false)
         .map_err(acquirer_error)?;
-    let report = settle_report(&run, &delivery);
+    let mut report = settle_report(&run, &delivery);
+    report["other_channel"] = json!({ "records": other_channel.0, "amount_minor": other_channel.1 });
     Ok((run, report))
+}
+
+/// The terminals this acquirer host runs (its POS channel).
+fn host_terminals(db: &sqlstore::Database) -> Result<std::collections::HashSet<String>, CliError> {
+    let rows = db.transaction(|tx| tx.query("SELECT terminal_id FROM acquirer_terminals", &[])).map_err(failure)?;
+    rows.iter().map(|row| row.text(0).map_err(failure)).collect()
 }
 
 pub fn settle(args: &SettleArgs) -> Result<(), CliError> {

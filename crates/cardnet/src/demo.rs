@@ -66,10 +66,27 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match outcome {
         // On success or error the folder is dropped (a temporary one removed) on return.
-        Ok(result) => result,
+        Ok(result) => end_of_day(&folder.path, result?),
         Err(status) => {
             eprintln!("cardnet demo: interrupted; {}", folder.interrupted());
             std::process::exit(i32::from(status));
+        }
+    }
+}
+
+/// The network stopped, its day goes through end of day (closed early: the demo's day is over
+/// before its cut-off): what each bank owes, what the merchant receives, reconciliation.
+fn end_of_day(dir: &std::path::Path, day: Option<Value>) -> Result<(), CliError> {
+    let today = clearing::BusinessDate::of_utc_ms(clock::Clock::now_ms(&clock::SystemClock));
+    let eod = crate::eod::run_day(dir, today, true)?;
+    match day {
+        Some(mut value) => {
+            value["end_of_day"] = eod;
+            crate::output::json(&value)
+        }
+        None => {
+            outln!("\nEnd of day (cutoff, clearing, settlement, issuer posting, merchant settlement, reconciliation):");
+            crate::eod::print_text(&eod)
         }
     }
 }
@@ -354,7 +371,8 @@ async fn start(dir: &std::path::Path, json: bool, temporary: bool) -> Result<Dem
     Ok(Demo { net, link, steps: Vec::new(), json })
 }
 
-async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<(), CliError> {
+/// The day; in JSON mode the object to print (end of day adds to it), in text mode `None`.
+async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<Option<Value>, CliError> {
     let mut demo = start(&dir, json, temporary).await?;
 
     let issue = |demo: &Demo, issuer: usize, product: &str, balance: Option<u64>| {
@@ -467,7 +485,7 @@ async fn finish(
     temporary: bool,
     terminal: Value,
     balances: &[(&str, usize, i64)],
-) -> Result<(), CliError> {
+) -> Result<Option<Value>, CliError> {
     let json = demo.json;
     let net = demo.net;
     // The configurations, so the databases can be looked at with the CLI afterwards.
@@ -495,10 +513,9 @@ async fn finish(
             .iter()
             .map(|(who, issuer, minor)| json!({"card": who, "issuer": net.issuers[*issuer].id, "available_minor": minor}))
             .collect();
-        outln!(
-            "{}",
-            json!({"directory": dir.display().to_string(), "configs": configs, "steps": steps, "terminal": terminal, "available_balances": balances, "ledgers_balanced": true})
-        );
+        let value = json!({"directory": dir.display().to_string(), "configs": configs, "steps": steps, "terminal": terminal, "available_balances": balances, "ledgers_balanced": true});
+        net.shutdown().await;
+        return Ok(Some(value));
     } else {
         outln!("\nAvailable balances afterwards (ledger invariants checked: debits = credits):");
         for (who, issuer, minor) in balances {
@@ -517,5 +534,5 @@ async fn finish(
         }
     }
     net.shutdown().await;
-    Ok(())
+    Ok(None)
 }

@@ -27,7 +27,7 @@ fn settle_reports_reruns_and_refuses_bad_input() {
     let again = json(&settle(&["--date", "2026-03-02", "--json"]));
     assert_eq!(again["already_settled"], true);
     assert_eq!(again["run_id"], first["run_id"]);
-    assert!(dir.join("settlement").join("2026-03-02").is_dir());
+    assert!(dir.join("merchant-settlement").join("2026-03-02").is_dir());
     let text = settle(&["--date", "2026-03-02"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("already settled"));
     for bad in [

@@ -118,21 +118,37 @@ pub fn recon(args: DayArgs) -> Result<(), CliError> {
 
 fn run_steps(steps: &[Step], args: &DayArgs) -> Result<(), CliError> {
     let date = clearing::BusinessDate::parse(&args.date).map_err(|e| CliError::bad_input(format!("--date: {e}")))?;
-    let net = NetDir::open(&args.dir)?;
-    let progress = progress_bar(steps.len() as u64, args.json);
-    let mut results = Map::new();
-    for step in steps {
-        progress.set_message(step.name());
-        let result = step.run(&net, date, args.early).map_err(|e| in_step(*step, e))?;
-        progress.inc(1);
-        results.insert(step.name().to_owned(), result);
-    }
-    progress.finish_and_clear();
-    let summary = summary(date, &net, results);
+    let summary = run_on(&args.dir, date, steps, args.early, args.json)?;
     if args.json {
         return crate::output::json(&summary);
     }
     print_text(&summary)
+}
+
+/// Every step of end of day over the network folder `dir` (what `cardnet demo` runs after its
+/// business day): the summary object `eod run --json` prints.
+pub fn run_day(dir: &std::path::Path, date: clearing::BusinessDate, early: bool) -> Result<Value, CliError> {
+    run_on(dir, date, &Step::ALL, early, true)
+}
+
+fn run_on(
+    dir: &std::path::Path,
+    date: clearing::BusinessDate,
+    steps: &[Step],
+    early: bool,
+    quiet: bool,
+) -> Result<Value, CliError> {
+    let net = NetDir::open(dir)?;
+    let progress = progress_bar(steps.len() as u64, quiet);
+    let mut results = Map::new();
+    for step in steps {
+        progress.set_message(step.name());
+        let result = step.run(&net, date, early).map_err(|e| in_step(*step, e))?;
+        progress.inc(1);
+        results.insert(step.name().to_owned(), result);
+    }
+    progress.finish_and_clear();
+    Ok(summary(date, &net, results))
 }
 
 fn in_step(step: Step, error: CliError) -> CliError {
@@ -174,7 +190,7 @@ fn summary(date: clearing::BusinessDate, net: &NetDir, steps: Map<String, Value>
     top
 }
 
-fn print_text(summary: &Value) -> Result<(), CliError> {
+pub fn print_text(summary: &Value) -> Result<(), CliError> {
     outln!("end of day {} in {}", text(&summary["date"]), text(&summary["dir"]));
     if let Some(steps) = summary["steps"].as_object() {
         for (name, result) in steps {
@@ -201,7 +217,15 @@ fn print_text(summary: &Value) -> Result<(), CliError> {
         }
     }
     if let Some(recon) = summary.get("reconciliation") {
-        outln!("reconciliation: {} matched, {} unmatched", recon["matched"], recon["unmatched"]);
+        outln!("reconciliation: {} transactions matched, {} unmatched", recon["matched"], recon["unmatched"]);
+        let others = &summary["steps"]["reconciliation"]["other_channels"];
+        if others["records"].as_u64().unwrap_or(0) > 0 {
+            outln!(
+                "  ({} clearing records of channels without a journal here, {} in all, reconciled by their own host)",
+                others["records"],
+                amount(others["amount_minor"].as_i64())
+            );
+        }
     }
     Ok(())
 }

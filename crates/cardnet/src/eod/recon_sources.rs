@@ -48,18 +48,39 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
     let switch_config = switch::SwitchConfig::load(&net.switch).map_err(CliError::bad_input)?;
     let network_id = switch_config.institution_id.clone();
     let records = clearing_records(net, date, &network_id)?;
+    let acquirer_config = acquirer::AcquirerConfig::load(&net.acquirer).map_err(CliError::bad_input)?;
+    let terminals = host_terminals(&acquirer_config)?;
+    // Records of channels without a journal here (another acquirer, or terminals this host does
+    // not run): reconciled by whoever holds their journal; counted, and taken out of the
+    // statement's positions so the rest still compares.
+    let (ours, others): (Vec<&ClearingRecord>, Vec<&ClearingRecord>) = records
+        .iter()
+        .partition(|r| r.acquirer == acquirer_config.institution_id && terminals.contains(&r.terminal_id));
     let mut sources = Sources::default();
-    for record in &records {
+    for record in &ours {
         sources.clearing.push(clearing_item(record)?);
     }
-    let (terminal, acquirer) = acquirer_sources(&net.acquirer, date)?;
+    let (terminal, acquirer) = acquirer_sources(&acquirer_config, date)?;
     sources.terminal = terminal;
     sources.acquirer = acquirer;
-    let elsewhere = neighbours(net, date)?;
+    let mut elsewhere = neighbours(net, date)?;
+    elsewhere.extend(others.iter().map(|r| (r.issuer.clone(), r.issuer_stan.clone(), r.issuer_time.clone())));
     for (id, config) in &net.issuers {
         sources.issuer.extend(issuer_source(id, config, date, &elsewhere)?);
     }
+    let mut other_positions = clearing::NetPositions::new(&network_id);
+    for record in &others {
+        other_positions.add(record);
+    }
+    let other_positions = other_positions.finish();
     sources.statement = statements(&net.dir.join("settlement").join(date.to_string()))?;
+    for line in &mut sources.statement {
+        let other = other_positions.iter().find(|p| {
+            p.member.parse::<u64>().ok() == Some(line.member) && p.currency.parse::<u16>().ok() == Some(line.currency)
+        });
+        line.net_minor -= other.map_or(0, |p| p.net_minor);
+    }
+    let other_amount: u64 = others.iter().map(|r| r.amount_minor).sum();
     let network_member = network_id.parse().map_err(|_| CliError::bad_input("switch institution_id is not digits"))?;
     let config = recon::Config { date, window_days: 1, network_member };
     let outcome = recon::reconcile(&sources, &config).map_err(failure("reconciliation"))?;
@@ -72,6 +93,7 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
         "status": "done",
         "summary": summary,
         "exceptions_opened": opened,
+        "other_channels": { "records": others.len(), "amount_minor": other_amount },
         "dir": dir.display().to_string(),
         "line": format!("{} matched, {unmatched} unmatched; detail in {}", summary["matched"], dir.display()),
     }))
@@ -113,8 +135,10 @@ fn clearing_item(record: &ClearingRecord) -> Result<ClearingItem, CliError> {
 }
 
 /// The acquirer's journal of the date, and the terminal batches that settled it.
-fn acquirer_sources(config: &Path, date: BusinessDate) -> Result<(Vec<TerminalRecord>, Vec<AcquirerRecord>), CliError> {
-    let config = acquirer::AcquirerConfig::load(config).map_err(CliError::bad_input)?;
+fn acquirer_sources(
+    config: &acquirer::AcquirerConfig,
+    date: BusinessDate,
+) -> Result<(Vec<TerminalRecord>, Vec<AcquirerRecord>), CliError> {
     let db = Database::open(&config.database).map_err(failure("acquirer database"))?;
     let kinds: Vec<String> = MONEY_KINDS.iter().map(|k| format!("'{k}'")).collect();
     let sql = format!(
@@ -258,6 +282,15 @@ fn acquirer_sources(config: &Path, date: BusinessDate) -> Result<(Vec<TerminalRe
     Ok((terminal, acquirer))
 }
 
+/// The terminals the acquirer host runs (its POS channel).
+fn host_terminals(config: &acquirer::AcquirerConfig) -> Result<HashSet<String>, CliError> {
+    let db = Database::open(&config.database).map_err(failure("acquirer database"))?;
+    let rows = db
+        .transaction(|tx| tx.query("SELECT terminal_id FROM acquirer_terminals", &[]))
+        .map_err(failure("acquirer terminals"))?;
+    rows.iter().map(|row| row.text(0).map_err(failure("acquirer terminals"))).collect()
+}
+
 /// What unbalanced batches uploaded: (terminal, batch, trace) → amount.
 fn uploaded(db: &Database) -> Result<HashMap<(String, String, String), u64>, CliError> {
     let rows = db
@@ -356,7 +389,15 @@ fn issuer_source(
         let on_another_date =
             cleared_elsewhere.contains(key) || elsewhere.contains(&(id.to_owned(), stan.clone(), time.clone()));
         let approved_that_day = a.day == i64::from(date.days()) && !on_another_date;
-        if !cleared.contains(key) && !approved_that_day {
+        let other_channel = elsewhere.contains(&(id.to_owned(), stan.clone(), time.clone()));
+        if other_channel || (!cleared.contains(key) && !approved_that_day) {
+            continue;
+        }
+        // Approved here, then undone before anything cleared (the switch had answered the
+        // acquirer otherwise, and reversed): no money moved anywhere, nothing to present.
+        let undone = |a: &Authorization| matches!(a.state.as_str(), "voided" | "reversed");
+        let cancelled_original = a.original_key.as_deref().and_then(|o| journal.get(o)).is_some_and(|o| undone(o));
+        if !cleared.contains(key) && (undone(a) || (a.kind == "reversal" && cancelled_original)) {
             continue;
         }
         let original =
