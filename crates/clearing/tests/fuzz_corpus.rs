@@ -1,4 +1,4 @@
-//! Replays the clearing file's fuzz corpus (`tests/corpus/clearing_file/`) through
+//! Replays the clearing file's fuzz corpus (`fuzz/corpus/clearing_file/`, the cargo-fuzz target `clearing_file`) through
 //! `clearing::fuzzing::clearing_file`, the function a cargo-fuzz target calls, so every input
 //! kept there is checked by a plain `cargo test` on stable.
 //!
@@ -17,7 +17,7 @@ use clearing::fuzzing::clearing_file;
 use common::{file, records};
 
 fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/clearing_file")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/clearing_file")
 }
 
 /// Replaces the first `from` after byte `after` with `to`.

@@ -30,7 +30,7 @@ const TARGETS: [(&str, Target); 8] = [
 ];
 
 /// Fuzz targets whose entry points live in other crates, which replay their corpora themselves.
-const OTHER_CRATES_TARGETS: [&str; 1] = ["network_fields"];
+const OTHER_CRATES_TARGETS: [&str; 2] = ["clearing_file", "network_fields"];
 
 fn fuzz_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
