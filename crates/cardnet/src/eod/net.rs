@@ -35,10 +35,11 @@ impl NetDir {
         for entry in entries.take(ENTRIES_MAX) {
             let name = entry?.file_name();
             let Some(name) = name.to_str() else { continue };
-            if let Some(id) = name.strip_prefix(ISSUER_PREFIX).and_then(|rest| rest.strip_suffix(TOML_SUFFIX)) {
-                if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
-                    issuers.push((id.to_owned(), dir.join(name)));
-                }
+            if let Some(id) = name.strip_prefix(ISSUER_PREFIX).and_then(|rest| rest.strip_suffix(TOML_SUFFIX))
+                && !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_digit())
+            {
+                issuers.push((id.to_owned(), dir.join(name)));
             }
         }
         issuers.sort();

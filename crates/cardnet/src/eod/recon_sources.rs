@@ -123,13 +123,10 @@ fn clearing_records(net: &NetDir, date: BusinessDate, network_id: &str) -> Resul
 
 fn clearing_item(record: &ClearingRecord) -> Result<ClearingItem, CliError> {
     let mut item = ClearingItem::try_from(record).map_err(bad("clearing record"))?;
-    match record.code {
-        // A completion names its pre-authorization, which does not clear: a root here.
-        TxnCode::Completion => {
-            item.original = None;
-            item.original_reference = 0;
-        }
-        _ => {}
+    // A completion names its pre-authorization, which does not clear: a root here.
+    if record.code == TxnCode::Completion {
+        item.original = None;
+        item.original_reference = 0;
     }
     Ok(item)
 }
@@ -396,7 +393,7 @@ fn issuer_source(
         // Approved here, then undone before anything cleared (the switch had answered the
         // acquirer otherwise, and reversed): no money moved anywhere, nothing to present.
         let undone = |a: &Authorization| matches!(a.state.as_str(), "voided" | "reversed");
-        let cancelled_original = a.original_key.as_deref().and_then(|o| journal.get(o)).is_some_and(|o| undone(o));
+        let cancelled_original = a.original_key.as_deref().and_then(|o| journal.get(o)).is_some_and(undone);
         if !cleared.contains(key) && (undone(a) || (a.kind == "reversal" && cancelled_original)) {
             continue;
         }
