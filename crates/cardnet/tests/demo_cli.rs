@@ -54,6 +54,20 @@ fn a_dir_gets_every_partys_configuration_and_is_not_reused_without_force() {
             assert_eq!(mode, 0o600, "{file} holds keys: owner-only");
         }
     }
+    // The day went through end of day: the banks' positions sum to zero, the merchant's payout
+    // ties to the acquirer's position, every cleared item posted against its hold — the
+    // stand-in approval too, once its advice reached bank B — and reconciliation matched all.
+    let eod = &value["end_of_day"];
+    let sum: i64 = eod["members"].as_array().unwrap().iter().map(|m| m["net_minor"].as_i64().unwrap()).sum();
+    assert_eq!(sum, 0, "{eod}");
+    assert_eq!(eod["steps"]["merchant_settlement"]["tie_ok"], true, "{eod}");
+    assert_eq!(eod["reconciliation"]["unmatched"], 0, "{eod}");
+    for issuer in eod["steps"]["issuer_posting"]["issuers"].as_array().unwrap() {
+        for bad in ["force_posted", "duplicate", "state_mismatch", "unmatched", "rejected"] {
+            assert!(issuer["outcomes"].get(bad).is_none(), "{bad}: {issuer}");
+        }
+        assert!(issuer["outcomes"]["posted"]["records"].as_u64().unwrap_or(0) >= 1, "{issuer}");
+    }
     // The terminal's operators only as keyed hashes, never a clear password.
     let terminal_toml = std::fs::read_to_string(dir.join("terminal/terminal.toml")).unwrap();
     assert!(!terminal_toml.contains("password =") && terminal_toml.contains("password_hash"), "{terminal_toml}");
