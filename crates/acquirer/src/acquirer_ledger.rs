@@ -11,15 +11,9 @@
 //! fee expense → network settlement. Every id is derived from its name ([`named_id`]), so a
 //! rerun resubmits the same transfers and the ledger answers `exists`: nothing moves twice.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ledger::postgres::PostgresStore;
-use ledger::sqlite::SqliteStore;
-use ledger::{
-    Account, AccountBalance, CreateAccountResult, CreateTransferResult, Id, Ledger, LedgerTotals, Store, StoreResult,
-    Transfer, TransferRecord, Txn,
-};
+use ledger::{Account, CreateAccountResult, CreateTransferResult, Id, Ledger, Transfer};
 use sha1::{Digest, Sha1};
 
 use crate::error::{AcquirerError, Result};
@@ -73,76 +67,14 @@ pub fn account_id(code: u16, currency: &str, merchant: &str) -> Id {
     named_id("account", &[&code.to_string(), currency, merchant])
 }
 
-/// Either of the ledger's stores, chosen by URL.
-enum LedgerStore {
-    Sqlite(SqliteStore),
-    // Boxed: the PostgreSQL store is several times the size of the SQLite one.
-    Postgres(Box<PostgresStore>),
-}
+/// The acquirer ledger's store, chosen by the `ledger` URL.
+type LedgerStore = ledger::UrlStore;
 
-impl LedgerStore {
-    /// `sqlite:PATH` (or a bare path) or `postgres://…#schema` (`public` without one).
-    fn open(url: &str) -> Result<LedgerStore> {
-        let failed = |e: ledger::StoreError| AcquirerError::Internal(format!("acquirer ledger {url:?}: {e}"));
-        if let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) {
-            let scheme_len = url.len() - rest.len();
-            let (conn, schema) = match url.rsplit_once('#') {
-                Some((conn, schema)) if conn.len() >= scheme_len => (conn, schema),
-                _ => (url, "public"),
-            };
-            return Ok(LedgerStore::Postgres(Box::new(PostgresStore::connect(conn, schema).map_err(failed)?)));
-        }
-        let path = url.strip_prefix("sqlite:").unwrap_or(url);
-        if path == ":memory:" {
-            return Err(AcquirerError::Config(crate::ConfigError(
-                "ledger needs a file (sqlite:PATH) or PostgreSQL, not :memory:".into(),
-            )));
-        }
-        Ok(LedgerStore::Sqlite(SqliteStore::open(Path::new(path)).map_err(failed)?))
-    }
-}
-
-macro_rules! each_store {
-    ($self:ident, $store:ident => $body:expr) => {
-        match $self {
-            LedgerStore::Sqlite($store) => $body,
-            LedgerStore::Postgres($store) => $body,
-        }
-    };
-}
-
-impl Store for LedgerStore {
-    fn transact<T>(&mut self, work: &mut dyn FnMut(&mut dyn Txn) -> StoreResult<T>) -> StoreResult<T> {
-        each_store!(self, store => store.transact(work))
-    }
-
-    fn lookup_accounts(&mut self, ids: &[Id]) -> StoreResult<Vec<Account>> {
-        each_store!(self, store => store.lookup_accounts(ids))
-    }
-
-    fn lookup_transfers(&mut self, ids: &[Id]) -> StoreResult<Vec<TransferRecord>> {
-        each_store!(self, store => store.lookup_transfers(ids))
-    }
-
-    fn account_transfers(&mut self, account: Id, limit: usize) -> StoreResult<Vec<TransferRecord>> {
-        each_store!(self, store => store.account_transfers(account, limit))
-    }
-
-    fn account_balances(&mut self, account: Id, limit: usize) -> StoreResult<Vec<AccountBalance>> {
-        each_store!(self, store => store.account_balances(account, limit))
-    }
-
-    fn max_timestamp(&mut self) -> StoreResult<u64> {
-        each_store!(self, store => store.max_timestamp())
-    }
-
-    fn ledger_totals(&mut self) -> StoreResult<Vec<LedgerTotals>> {
-        each_store!(self, store => store.ledger_totals())
-    }
-
-    fn pending_resolved_more_than_once(&mut self) -> StoreResult<u64> {
-        each_store!(self, store => store.pending_resolved_more_than_once())
-    }
+fn open_store(url: &str) -> Result<LedgerStore> {
+    ledger::UrlStore::open(url).map_err(|e| match e {
+        ledger::OpenError::Url(message) => AcquirerError::Config(crate::ConfigError(message)),
+        ledger::OpenError::Store(error) => AcquirerError::Internal(format!("acquirer ledger {url:?}: {error}")),
+    })
 }
 
 /// The clock handed to the ledger (it stamps transfers; settlement never expires anything).
@@ -206,7 +138,7 @@ fn ledger_error(error: ledger::LedgerError) -> AcquirerError {
 
 impl AcquirerLedger {
     pub fn open(url: &str, clock: Arc<dyn clock::Clock>) -> Result<AcquirerLedger> {
-        let ledger = Ledger::open(LedgerStore::open(url)?, SharedClock(clock)).map_err(ledger_error)?;
+        let ledger = Ledger::open(open_store(url)?, SharedClock(clock)).map_err(ledger_error)?;
         Ok(AcquirerLedger { ledger: Mutex::new(ledger) })
     }
 

@@ -15,15 +15,12 @@
 //! request it serves ([`transfer_id`]), so creating it again is the ledger's idempotent
 //! resubmission, never a second movement.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use clock::Clock;
-use ledger::postgres::PostgresStore;
-use ledger::sqlite::SqliteStore;
 use ledger::{
-    Account, AccountFlags, CreateAccountResult, CreateTransferResult, Id, Ledger, LedgerTotals, Store, StoreResult,
-    Transfer, TransferFlags, TransferRecord, Txn,
+    Account, AccountFlags, CreateAccountResult, CreateTransferResult, Id, Ledger, Transfer, TransferFlags,
+    TransferRecord,
 };
 use sha1::{Digest, Sha1};
 
@@ -111,89 +108,15 @@ pub fn transfer_id(role: TransferRole, key: &str) -> Id {
     }
 }
 
-/// Either of the ledger's stores, chosen by URL.
-pub(crate) enum LedgerStore {
-    Sqlite(SqliteStore),
-    // Boxed: the PostgreSQL store (a client and its prepared statements) is several times
-    // the size of the SQLite one.
-    Postgres(Box<PostgresStore>),
-}
+/// The ledger's store, chosen by the `ledger` URL.
+pub(crate) type LedgerStore = ledger::UrlStore;
 
-impl LedgerStore {
-    /// `sqlite:PATH` (or a bare path) or `postgres://…#schema` (`public` without one).
-    pub fn open(url: &str) -> Result<LedgerStore> {
-        if let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) {
-            let scheme_len = url.len() - rest.len();
-            let (conn, schema) = match url.rsplit_once('#') {
-                Some((conn, schema)) if conn.len() >= scheme_len => (conn, schema),
-                _ => (url, "public"),
-            };
-            return Ok(LedgerStore::Postgres(Box::new(PostgresStore::connect(conn, schema)?)));
-        }
-        let path = url.strip_prefix("sqlite:").unwrap_or(url);
-        if path == ":memory:" {
-            return Err(IssuerError::config("the ledger needs a file (sqlite:PATH) or PostgreSQL, not :memory:"));
-        }
-        Ok(LedgerStore::Sqlite(SqliteStore::open(Path::new(path))?))
-    }
-}
-
-impl Store for LedgerStore {
-    fn transact<T>(&mut self, work: &mut dyn FnMut(&mut dyn Txn) -> StoreResult<T>) -> StoreResult<T> {
-        match self {
-            LedgerStore::Sqlite(store) => store.transact(work),
-            LedgerStore::Postgres(store) => store.transact(work),
-        }
-    }
-
-    fn lookup_accounts(&mut self, ids: &[Id]) -> StoreResult<Vec<Account>> {
-        match self {
-            LedgerStore::Sqlite(store) => store.lookup_accounts(ids),
-            LedgerStore::Postgres(store) => store.lookup_accounts(ids),
-        }
-    }
-
-    fn lookup_transfers(&mut self, ids: &[Id]) -> StoreResult<Vec<TransferRecord>> {
-        match self {
-            LedgerStore::Sqlite(store) => store.lookup_transfers(ids),
-            LedgerStore::Postgres(store) => store.lookup_transfers(ids),
-        }
-    }
-
-    fn account_transfers(&mut self, account: Id, limit: usize) -> StoreResult<Vec<TransferRecord>> {
-        match self {
-            LedgerStore::Sqlite(store) => store.account_transfers(account, limit),
-            LedgerStore::Postgres(store) => store.account_transfers(account, limit),
-        }
-    }
-
-    fn account_balances(&mut self, account: Id, limit: usize) -> StoreResult<Vec<ledger::AccountBalance>> {
-        match self {
-            LedgerStore::Sqlite(store) => store.account_balances(account, limit),
-            LedgerStore::Postgres(store) => store.account_balances(account, limit),
-        }
-    }
-
-    fn max_timestamp(&mut self) -> StoreResult<u64> {
-        match self {
-            LedgerStore::Sqlite(store) => store.max_timestamp(),
-            LedgerStore::Postgres(store) => store.max_timestamp(),
-        }
-    }
-
-    fn ledger_totals(&mut self) -> StoreResult<Vec<LedgerTotals>> {
-        match self {
-            LedgerStore::Sqlite(store) => store.ledger_totals(),
-            LedgerStore::Postgres(store) => store.ledger_totals(),
-        }
-    }
-
-    fn pending_resolved_more_than_once(&mut self) -> StoreResult<u64> {
-        match self {
-            LedgerStore::Sqlite(store) => store.pending_resolved_more_than_once(),
-            LedgerStore::Postgres(store) => store.pending_resolved_more_than_once(),
-        }
-    }
+/// Open the store `url` names: a bad URL is the configuration's fault.
+fn open_store(url: &str) -> Result<LedgerStore> {
+    ledger::UrlStore::open(url).map_err(|e| match e {
+        ledger::OpenError::Url(message) => IssuerError::config(message),
+        ledger::OpenError::Store(error) => error.into(),
+    })
 }
 
 /// The issuer's clock handed to the ledger (holds expire on the same time the host reads).
@@ -268,7 +191,7 @@ pub(crate) struct Money {
 impl Money {
     /// Open the ledger and make sure the issuer's own accounts exist.
     pub fn open(url: &str, clock: Arc<dyn Clock>, ledger_id: u32) -> Result<Money> {
-        let ledger = Ledger::open(LedgerStore::open(url)?, SharedClock(clock))?;
+        let ledger = Ledger::open(open_store(url)?, SharedClock(clock))?;
         let money = Money { ledger: Mutex::new(ledger), ledger_id };
         let system = [
             (money.settlement_account(), CODE_SETTLEMENT),

@@ -23,8 +23,10 @@ pub mod results;
 pub mod sqlite;
 pub mod store;
 pub mod types;
+pub mod url_store;
 
 pub use ledger::{Clock, EXPIRY_BATCH_MAX, Ledger, LedgerError, LedgerResult, ManualClock, SystemClock};
 pub use results::{CreateAccountResult, CreateTransferResult};
 pub use store::{LedgerTotals, Store, StoreError, StoreResult, Txn};
 pub use types::*;
+pub use url_store::{OpenError, UrlStore};
