@@ -2,7 +2,8 @@
 //! for two issuers, the switch and the acquirer; `cardnet pos run` as the terminal) with every
 //! transaction type — chip, swipe and tap sales, a void, a partial refund, a pre-authorization
 //! completed for less, a pre-authorization voided, an answer lost on its way to the terminal and
-//! reversed by it — settled at the terminal, then `cardnet eod run` over the network folder:
+//! reversed by it, a completion the switch stood in for while bank B was down (its advice
+//! delivered once B was back) — settled at the terminal, then `cardnet eod run` over the network folder:
 //! the switch closes the date and clears it, settles the banks, each issuer posts its file, the
 //! acquirer pays its merchant, and reconciliation reads every source afresh.
 //!
@@ -39,6 +40,9 @@ fn text(value: &Value) -> String {
 fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
     let network = ProcessNetwork::set_up("eod-day");
     let credit = network.issue_card("credit", None, None);
+    // A credit card at bank B, for whom the switch stands in (its link down: no PIN, limits).
+    let issue = ["issuer", "card", "issue", "--config", &network.issuer_b, "--product", "credit", "--json"];
+    let b_card = json(&cardnet(&issue));
     let mut servers = network.start();
     assert!(network.wait_listening(WAIT), "every party listens");
     let date = clearing::BusinessDate::of_utc_ms(now_ms());
@@ -47,6 +51,9 @@ fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
     let credit_file = network.dir.join("credit.json");
     std::fs::write(&credit_file, credit.to_string()).unwrap();
     let credit_file = credit_file.display().to_string();
+    let b_file = network.dir.join("bank-b.json");
+    std::fs::write(&b_file, b_card.to_string()).unwrap();
+    let b_file = b_file.display().to_string();
     let mut till = Till::new(config);
     till.run(&["sign-on"]);
     till.wait_ready(&debit_file);
@@ -69,6 +76,26 @@ fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
     let deposit = till.run(&["pre-auth", "--amount", "10.00", "--card-file", &debit_file, "--entry", "chip"]);
     approved(&deposit, 1_000);
     approved(&till.supervised(&["pre-auth-void", "--trace", &text(&deposit["trace"])]), 1_000);
+    // Bank B down: the switch stands in for a completion (no PIN) and queues its advice; B back
+    // on its address, the advice delivered, B's card shows the completion.
+    let car = till.run(&["pre-auth", "--amount", "50.00", "--card-file", &b_file, "--entry", "tap"]);
+    approved(&car, 5_000);
+    network.stop_party(&mut servers, 1);
+    let stood_in = till.run(&["completion", "--trace", &text(&car["trace"]), "--amount", "30.00"]);
+    approved(&stood_in, 3_000);
+    network.restart_party(&mut servers, 1);
+    let b_id = b_card["card_id"].as_i64().unwrap();
+    let b_start = b_card["available_minor"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let list = json(&cardnet(&["issuer", "card", "list", "--config", &network.issuer_b, "--json"]));
+        let card = list["cards"].as_array().unwrap().iter().find(|c| c["card_id"] == b_id).cloned().unwrap();
+        if card["available_minor"].as_i64() == Some(b_start - 3_000) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the stand-in advice never reached bank B: {card}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // An approval lost on its way to the terminal: the next run reverses it first.
     relay.set(Mode::CutNextAnswer);
     let lost = till.run(&["sale", "--amount", "40.00", "--card-file", &debit_file, "--entry", "chip"]);
@@ -108,8 +135,18 @@ fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
     for step in ["clearing", "settlement", "issuer_posting", "merchant_settlement", "reconciliation"] {
         assert_eq!(steps[step]["status"], "done", "{step}: {eod}");
     }
-    // Nine records (each in its acquirer's and its issuer's file); the late sale is not among them.
-    assert_eq!(steps["clearing"]["records"], 18, "{eod}");
+    // Ten records (each in its acquirer's and its issuer's file); the late sale is not among them.
+    assert_eq!(steps["clearing"]["records"], 20, "{eod}");
+
+    // Bank B's clearing file: the stand-in completion, flagged.
+    let b_csv =
+        std::fs::read_to_string(network.dir.join("clearing").join(&day).join("clearing-20000000566.csv")).unwrap();
+    let columns: Vec<&str> = b_csv.lines().find(|l| l.starts_with("record_type")).unwrap().split(',').collect();
+    let stand_in = columns.iter().position(|c| *c == "stand_in").expect("a stand_in column");
+    let b_records: Vec<Vec<&str>> =
+        b_csv.lines().filter(|l| l.starts_with("D,")).map(|l| l.split(',').collect()).collect();
+    assert_eq!(b_records.len(), 1, "{b_csv}");
+    assert_eq!((b_records[0][3], b_records[0][stand_in]), ("CMP", "Y"), "{b_csv}");
 
     // Net positions sum to zero (one currency).
     let members = eod["members"].as_array().expect("members");
@@ -126,14 +163,16 @@ fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
         merchant["fee_minor"].as_i64().unwrap(),
         merchant["net_minor"].as_i64().unwrap(),
     );
-    // Cleared purchases: chip 100.00 (debit), tap 30.00 + 5.00 (credit), completion 60.00
-    // (credit); the void, the pre-authorization void and the reversal cancel theirs.
+    // Cleared purchases: chip 100.00 (debit), tap 30.00 + 5.00 (credit), completions 60.00 and
+    // 30.00 (credit, the second by stand-in); the void, the pre-authorization void and the
+    // reversal cancel theirs; the refund gives back no fee.
     let expected_fee = (10_000 * 50 + 5_000) / 10_000
         + (3_000 * 60 + 5_000) / 10_000
         + (500 * 60 + 5_000) / 10_000
-        + (6_000 * 60 + 5_000) / 10_000;
+        + (6_000 * 60 + 5_000) / 10_000
+        + (3_000 * 60 + 5_000) / 10_000;
     assert_eq!(fee, expected_fee, "{merchant}");
-    assert_eq!(net, 10_000 + 3_000 + 500 + 6_000 - 2_000 - expected_fee, "{merchant}");
+    assert_eq!(net, 10_000 + 3_000 + 500 + 6_000 + 3_000 - 2_000 - expected_fee, "{merchant}");
     assert!(gross >= net + fee, "{merchant}");
     assert_eq!(steps["merchant_settlement"]["tie_ok"], true, "payouts + fee income = the acquirer's position: {eod}");
 

@@ -206,8 +206,7 @@ impl ProcessNetwork {
         std::fs::create_dir_all(logs).unwrap();
         let mut servers = Servers(Vec::new());
         let mut bound = Vec::new();
-        let parties = [("issuer-a", "issuer"), ("issuer-b", "issuer"), ("switch", "switch"), ("acquirer", "acquirer")];
-        for (((name, party), config), configured) in parties.iter().zip(self.configs()).zip(self.configured_addresses())
+        for (((name, party), config), configured) in PARTIES.iter().zip(self.configs()).zip(self.configured_addresses())
         {
             let log = logs.join(format!("{name}.log"));
             let child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
@@ -233,6 +232,45 @@ impl ProcessNetwork {
 
 /// The running parties; killed however the test ends.
 pub struct Servers(Vec<Child>);
+
+/// The parties in start order: (log name, `serve` role).
+const PARTIES: [(&str, &str); 4] =
+    [("issuer-a", "issuer"), ("issuer-b", "issuer"), ("switch", "switch"), ("acquirer", "acquirer")];
+
+impl ProcessNetwork {
+    /// Stop party `index` (SIGTERM, as an operator would) and leave it down.
+    pub fn stop_party(&self, servers: &mut Servers, index: usize) {
+        let child = &mut servers.0[index];
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        assert!(child.wait().unwrap().success(), "{} stopped cleanly", PARTIES[index].0);
+    }
+
+    /// Start party `index` again where it listened before (those who connect to it keep its
+    /// address), its log lines appended to its log.
+    pub fn restart_party(&self, servers: &mut Servers, index: usize) {
+        let (name, role) = PARTIES[index];
+        let config = self.configs()[index];
+        let bound = &self.listen_addresses()[index];
+        let text = std::fs::read_to_string(config).unwrap();
+        std::fs::write(config, text.replace("listen = \"127.0.0.1:0\"", &format!("listen = \"{bound}\""))).unwrap();
+        let log = self.dir.join("logs").join(format!("{name}.restarted.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
+            .args(["serve", role, "--config", config])
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .spawn()
+            .unwrap();
+        servers.0[index] = child;
+        let child = &mut servers.0[index];
+        let address = parties::wait_bound(&log, || child.try_wait().ok().flatten().is_some());
+        assert_eq!(
+            address.as_deref(),
+            Some(bound.as_str()),
+            "{name} back at {bound}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+}
 
 impl Servers {
     /// The process id of party `index` (0 issuer A, 1 issuer B, 2 switch, 3 acquirer).
