@@ -69,7 +69,7 @@ pub struct ResolveArgs {
     /// Amount in minor units (default: the record's, or the cycle's last step's; never more).
     #[arg(long)]
     amount: Option<u64>,
-    /// The business date its clearing record goes on (default: tomorrow, UTC).
+    /// The business date its clearing record goes on (default: the switch's first open date after the one found).
     #[arg(long)]
     clearing_date: Option<String>,
     /// Print one JSON object instead of text.
@@ -209,17 +209,39 @@ fn show(args: &ShowArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Where a resolution made now clears: the switch's first open business date (a closed date never
+/// changes), and at least the date after the one the exception was found on.
+fn next_open_date(
+    config: &std::path::Path,
+    db: &sqlstore::Database,
+    id: u64,
+    now_ms: u64,
+) -> Result<clearing::BusinessDate, CliError> {
+    /// Dates looked at before giving up (closed dates run at most a few ahead of the clock).
+    const DATES_AHEAD_MAX: usize = 366;
+    let (exception, _) = disputes::show(db, id).map_err(dispute_error)?;
+    let switch = crate::switch_command::open_switch(config)?;
+    let mut date = switch.natural_business_date(now_ms).max(exception.date.next());
+    for _ in 0..DATES_AHEAD_MAX {
+        if !switch.business_date_status(date)?.closed {
+            return Ok(date);
+        }
+        date = date.next();
+    }
+    Err(CliError::Failure(format!("no open business date within {DATES_AHEAD_MAX} days of {date}")))
+}
+
 fn resolve(args: &ResolveArgs) -> Result<(), CliError> {
     let action = Action::from_name(&args.action).ok_or_else(|| {
         let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
         CliError::bad_input(format!("--action {:?}: one of {}", args.action, names.join(", ")))
     })?;
     let now_ms = clock::SystemClock.now_ms();
+    let db = open(&args.config)?;
     let clearing_date = match &args.clearing_date {
         Some(text) => date_arg("--clearing-date", text)?,
-        None => clearing::BusinessDate::of_utc_ms(now_ms).next(),
+        None => next_open_date(&args.config, &db, args.id, now_ms)?,
     };
-    let db = open(&args.config)?;
     let resolution = Resolution { action, by: args.by.clone(), reason: args.reason.clone(), amount_minor: args.amount };
     let resolved = disputes::resolve(&db, args.id, &resolution, now_ms, clearing_date).map_err(dispute_error)?;
     if args.json {

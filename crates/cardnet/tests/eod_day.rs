@@ -32,6 +32,23 @@ fn approved(outcome: &Value, amount_minor: u64) {
     assert_eq!(outcome["amount_minor"], amount_minor, "{outcome}");
 }
 
+/// The switch's database URL (its configuration, resolved).
+fn switch_database(config: &str) -> String {
+    switch::SwitchConfig::load(std::path::Path::new(config)).unwrap().database
+}
+
+/// The one detail record of `date`'s acquirer clearing file whose card starts with `bin` and
+/// whose amount is `amount_minor`.
+fn clearing_detail(dir: &std::path::Path, date: &str, bin: &str, amount_minor: u64) -> clearing::ClearingRecord {
+    let file = dir.join("clearing").join(date).join(format!("clearing-{}.txt", testnet::net::ACQUIRER_ID));
+    let (_, records, _) =
+        clearing::file::read_all(std::io::BufReader::new(std::fs::File::open(file).unwrap())).unwrap();
+    let mut found = records.into_iter().filter(|r| r.pan_masked.starts_with(bin) && r.amount_minor == amount_minor);
+    let record = found.next().expect("the record");
+    assert!(found.next().is_none(), "one record");
+    record
+}
+
 fn text(value: &Value) -> String {
     value.as_str().unwrap_or_else(|| panic!("text: {value}")).to_owned()
 }
@@ -198,10 +215,40 @@ fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
     }
     assert_eq!(again["members"], eod["members"]);
 
-    // The next date: the late sale, cleared marked late, through end of day as well.
+    // An exception (差错) found on the closed date — say the merchant's customer was charged for
+    // the 5.00 tap sale twice at the till — resolved by a credit adjustment: it clears on the
+    // next open date as its own record and moves money back through every ledger.
+    let db = switch::settlement::open_database(&switch_database(&network.switch_config)).unwrap();
+    let tap_record = clearing_detail(&network.dir, &day, "622424", 500);
+    let opened = switch::disputes::open_exceptions(
+        &db,
+        &[switch::disputes::NewException {
+            date,
+            class: switch::disputes::ExceptionClass::AmountMismatch,
+            record: switch::disputes::ExceptionRecord::from_clearing(&tap_record),
+            note: "the cardholder was charged twice at the till".into(),
+        }],
+        "test",
+        now_ms(),
+    )
+    .unwrap();
+    let id = opened[0].id.to_string();
+    let resolve = ["dispute", "resolve", &id, "--config", &network.switch_config, "--action", "credit_adjustment"];
+    let resolved =
+        json(&cardnet(&[&resolve[..], &["--by", "ops", "--reason", "refund the double charge", "--json"]].concat()));
+    assert_eq!(resolved["clearing_record"]["date"], next_day, "the next open date: {resolved}");
+    assert_eq!(resolved["clearing_record"]["code"], "CAJ", "{resolved}");
+
+    // The next date: the late sale, cleared marked late, and the adjustment, through end of day.
     let next = json(&cardnet(&["eod", "run", "--dir", &dir, "--date", &next_day, "--early", "--json"]));
-    assert_eq!(next["steps"]["clearing"]["records"], 2, "{next}");
+    assert_eq!(next["steps"]["clearing"]["records"], 4, "the late sale and the adjustment: {next}");
     assert_eq!(next["reconciliation"]["unmatched"], 0, "{next}");
+    let resolutions = &next["steps"]["reconciliation"]["resolutions"];
+    assert_eq!((&resolutions["records"], &resolutions["unmatched"]), (&1.into(), &0.into()), "{next}");
+    // The merchant gives the double charge back; the issuer credits the card.
+    assert_eq!(next["merchants"][0]["adjustments_minor"], -500, "{next}");
+    let b_posting = &next["steps"]["issuer_posting"]["issuers"][0]["outcomes"];
+    assert_eq!(b_posting["credited"]["moved_minor"], 500, "{next}");
     let sum: i64 = next["members"].as_array().unwrap().iter().map(|m| m["net_minor"].as_i64().unwrap()).sum();
     assert_eq!(sum, 0, "{next}");
     let file = network.dir.join("clearing").join(&next_day).join(format!("clearing-{}.csv", testnet::net::ACQUIRER_ID));

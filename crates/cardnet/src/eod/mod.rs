@@ -218,6 +218,14 @@ pub fn print_text(summary: &Value) -> Result<(), CliError> {
     }
     if let Some(recon) = summary.get("reconciliation") {
         outln!("reconciliation: {} transactions matched, {} unmatched", recon["matched"], recon["unmatched"]);
+        let resolutions = &summary["steps"]["reconciliation"]["resolutions"];
+        if resolutions["records"].as_u64().unwrap_or(0) > 0 {
+            outln!(
+                "  exception records (差错 resolutions): {} in the clearing, {} not matching the switch's resolutions",
+                resolutions["records"],
+                resolutions["unmatched"]
+            );
+        }
         let others = &summary["steps"]["reconciliation"]["other_channels"];
         if others["records"].as_u64().unwrap_or(0) > 0 {
             outln!(

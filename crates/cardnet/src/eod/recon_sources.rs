@@ -53,9 +53,18 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
     // Records of channels without a journal here (another acquirer, or terminals this host does
     // not run): reconciled by whoever holds their journal; counted, and taken out of the
     // statement's positions so the rest still compares.
-    let (ours, others): (Vec<&ClearingRecord>, Vec<&ClearingRecord>) = records
-        .iter()
+    // Exception records (差错 resolutions) are no authorization at any party: they are checked
+    // against the switch's resolutions of the date, and kept out of the four-way match.
+    let (resolutions, authorizations): (Vec<&ClearingRecord>, Vec<&ClearingRecord>) =
+        records.iter().partition(|r| r.code.is_exception());
+    let resolutions_check = check_resolutions(&switch_config, date, &resolutions)?;
+    let (ours, mut others): (Vec<&ClearingRecord>, Vec<&ClearingRecord>) = authorizations
+        .into_iter()
         .partition(|r| r.acquirer == acquirer_config.institution_id && terminals.contains(&r.terminal_id));
+    let other_channel_records = others.len();
+    let other_amount: u64 = others.iter().map(|r| r.amount_minor).sum();
+    // Their money is in the statements: take it out with the other channels'.
+    others.extend(resolutions.iter().copied());
     let mut sources = Sources::default();
     for record in &ours {
         sources.clearing.push(clearing_item(record)?);
@@ -80,7 +89,6 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
         });
         line.net_minor -= other.map_or(0, |p| p.net_minor);
     }
-    let other_amount: u64 = others.iter().map(|r| r.amount_minor).sum();
     let network_member = network_id.parse().map_err(|_| CliError::bad_input("switch institution_id is not digits"))?;
     let config = recon::Config { date, window_days: 1, network_member };
     let outcome = recon::reconcile(&sources, &config).map_err(failure("reconciliation"))?;
@@ -93,7 +101,8 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
         "status": "done",
         "summary": summary,
         "exceptions_opened": opened,
-        "other_channels": { "records": others.len(), "amount_minor": other_amount },
+        "other_channels": { "records": other_channel_records, "amount_minor": other_amount },
+        "resolutions": resolutions_check,
         "dir": dir.display().to_string(),
         "line": format!("{} matched, {unmatched} unmatched; detail in {}", summary["matched"], dir.display()),
     }))
@@ -111,6 +120,22 @@ fn neighbours(net: &NetDir, date: BusinessDate) -> Result<HashSet<(String, Strin
         }
     }
     Ok(keys)
+}
+
+/// The exception records of the date's clearing against the switch's resolutions that go on it:
+/// each must be one of them, with its code and amount, and each of them must be in the files.
+fn check_resolutions(
+    config: &switch::SwitchConfig,
+    date: BusinessDate,
+    cleared: &[&ClearingRecord],
+) -> Result<Value, CliError> {
+    let db = switch::settlement::open_database(&config.database).map_err(failure("switch database"))?;
+    let resolved = switch::disputes::clearing_records(&db, date).map_err(failure("exceptions"))?;
+    let expected: HashMap<u64, (TxnCode, u64)> =
+        resolved.iter().map(|r| (r.reference, (r.code, r.amount_minor))).collect();
+    let matched = cleared.iter().filter(|r| expected.get(&r.reference) == Some(&(r.code, r.amount_minor))).count();
+    let unmatched = cleared.len() - matched + resolved.len().saturating_sub(matched);
+    Ok(json!({ "records": cleared.len(), "matched": matched, "unmatched": unmatched }))
 }
 
 /// Each record of the date once, from its acquirer's clearing file.
