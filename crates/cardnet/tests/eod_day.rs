@@ -142,6 +142,10 @@ fn a_business_day_through_end_of_day_leaves_every_party_agreeing() {
     approved(&late, 1_200);
     let settled = till.supervised(&["settle"]);
     assert_eq!(settled["domestic_balanced"], true, "{settled}");
+    // End of day refuses to run under a serving party (bank B, restarted on its address).
+    let early = cardnet(&["eod", "run", "--dir", &dir, "--date", &day, "--json"]);
+    assert_eq!(early.status.code(), Some(2), "{early:?}");
+    assert!(String::from_utf8_lossy(&early.stderr).contains("is running"), "{early:?}");
     for exit in servers.stop() {
         assert!(exit.success(), "a graceful stop: {exit:?}");
     }

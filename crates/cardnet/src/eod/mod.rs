@@ -139,6 +139,7 @@ fn run_on(
     quiet: bool,
 ) -> Result<Value, CliError> {
     let net = NetDir::open(dir)?;
+    net.check_stopped()?;
     let progress = progress_bar(steps.len() as u64, quiet);
     let mut results = Map::new();
     for step in steps {

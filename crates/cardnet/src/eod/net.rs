@@ -12,6 +12,8 @@ pub const SWITCH_FILE: &str = "switch.toml";
 pub const ACQUIRER_FILE: &str = "acquirer.toml";
 const ISSUER_PREFIX: &str = "issuer-";
 const TOML_SUFFIX: &str = ".toml";
+/// How long a probe of a party's address waits: loopback answers at once.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(300);
 /// A network folder holds a handful of files; more entries than this is not one.
 const ENTRIES_MAX: usize = 10_000;
 
@@ -68,7 +70,38 @@ impl NetDir {
         self.dir.join("clearing")
     }
 
+    /// Refuse to run while a party serves: an issuer's ledger and the parties' journals belong
+    /// to their running process, and end of day writes to them. A party configured on port 0
+    /// cannot be found this way (its address is known only to itself).
+    pub fn check_stopped(&self) -> Result<(), CliError> {
+        let mut listens = vec![("switch", self.switch.clone(), listen_of(&self.switch)?)];
+        listens.push(("acquirer", self.acquirer.clone(), listen_of(&self.acquirer)?));
+        for (_, path) in &self.issuers {
+            listens.push(("issuer", path.clone(), listen_of(path)?));
+        }
+        for (party, path, listen) in listens {
+            let Some(address) = listen else { continue };
+            if std::net::TcpStream::connect_timeout(&address, PROBE_TIMEOUT).is_ok() {
+                return Err(CliError::bad_input(format!(
+                    "the {party} of {} is running (something answers at {address}): stop the parties before end of day",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub fn recon_dir(&self, date: clearing::BusinessDate) -> PathBuf {
         self.dir.join("recon").join(date.to_string())
     }
+}
+
+/// The `listen = "host:port"` of a party's TOML file, unless it is port 0 or not an address.
+fn listen_of(path: &Path) -> Result<Option<std::net::SocketAddr>, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::bad_input(format!("{}: {e}", path.display())))?;
+    let listen = text.lines().find_map(|line| {
+        let value = line.trim().strip_prefix("listen")?.trim_start().strip_prefix('=')?;
+        Some(value.trim().trim_matches('"').to_owned())
+    });
+    Ok(listen.and_then(|l| l.parse::<std::net::SocketAddr>().ok()).filter(|a| a.port() != 0))
 }
