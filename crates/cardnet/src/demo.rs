@@ -66,7 +66,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     match outcome {
         // On success or error the folder is dropped (a temporary one removed) on return.
-        Ok(result) => end_of_day(&folder.path, result?),
+        Ok(result) => end_of_day(&folder.path, temporary, result?),
         Err(status) => {
             eprintln!("cardnet demo: interrupted; {}", folder.interrupted());
             std::process::exit(i32::from(status));
@@ -76,9 +76,8 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
 
 /// The network stopped, its day goes through end of day (closed early: the demo's day is over
 /// before its cut-off): what each bank owes, what the merchant receives, reconciliation.
-fn end_of_day(dir: &std::path::Path, day: Option<Value>) -> Result<(), CliError> {
-    let today = clearing::BusinessDate::of_utc_ms(clock::Clock::now_ms(&clock::SystemClock));
-    let eod = crate::eod::run_day(dir, today, true)?;
+fn end_of_day(dir: &std::path::Path, temporary: bool, day: Option<Value>) -> Result<(), CliError> {
+    let eod = crate::eod::run_day(dir, today(), true)?;
     match day {
         Some(mut value) => {
             value["end_of_day"] = eod;
@@ -86,7 +85,8 @@ fn end_of_day(dir: &std::path::Path, day: Option<Value>) -> Result<(), CliError>
         }
         None => {
             outln!("\nEnd of day (cutoff, clearing, settlement, issuer posting, merchant settlement, reconciliation):");
-            crate::eod::print_text(&eod)
+            crate::eod::print_text(&eod)?;
+            closing_lines(dir, temporary)
         }
     }
 }
@@ -474,7 +474,7 @@ async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<Option<Value>
         let issuer = demo.net.issuer(index);
         blocking(|| issuer.check_ledger()).map_err(|e| failure("ledger invariants")(&e))?;
     }
-    finish(demo, &dir, temporary, terminal, &balances).await
+    finish(demo, &dir, terminal, &balances).await
 }
 
 /// Every party's configuration written beside its database, the result printed (one JSON
@@ -482,7 +482,6 @@ async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<Option<Value>
 async fn finish(
     demo: Demo,
     dir: &std::path::Path,
-    temporary: bool,
     terminal: Value,
     balances: &[(&str, usize, i64)],
 ) -> Result<Option<Value>, CliError> {
@@ -521,18 +520,27 @@ async fn finish(
         for (who, issuer, minor) in balances {
             outln!("  {who:<6} at {}: {}", net.issuers[*issuer].id, money(*minor));
         }
-        if temporary {
-            outln!(
-                "\n{} is removed now; `--dir DIR` keeps the databases and every party's configuration.",
-                dir.display()
-            );
-        } else {
-            outln!("\nEvery message is in the parties' journals; each party's configuration is in {}:", dir.display());
-            outln!("  cardnet issuer card list --config {}", configs[0]);
-            outln!("  cardnet merchant list --config {}", configs[3]);
-            outln!("  cardnet pos run --terminal-config {} --password 1111 journal --batch 1", configs[4]);
-        }
     }
     net.shutdown().await;
     Ok(None)
+}
+
+/// The text form's last lines, after end of day: where everything is, or that it is gone.
+fn closing_lines(dir: &std::path::Path, temporary: bool) -> Result<(), CliError> {
+    if temporary {
+        outln!("\n{} is removed now; `--dir DIR` keeps the databases and every party's configuration.", dir.display());
+        return Ok(());
+    }
+    outln!("\nEvery message is in the parties' journals; each party's configuration is in {}:", dir.display());
+    let issuer = dir.join(format!("issuer-{}.toml", testnet::net::ISSUER_IDS[0]));
+    outln!("  cardnet issuer card list --config {}", issuer.display());
+    outln!("  cardnet merchant list --config {}", dir.join("acquirer.toml").display());
+    let terminal = dir.join("terminal").join("terminal.toml");
+    outln!("  cardnet pos run --terminal-config {} --password 1111 journal --batch 1", terminal.display());
+    outln!("  cardnet recon --dir {} --date {}", dir.display(), today());
+    Ok(())
+}
+
+fn today() -> clearing::BusinessDate {
+    clearing::BusinessDate::of_utc_ms(clock::Clock::now_ms(&clock::SystemClock))
 }

@@ -37,7 +37,9 @@ pub fn clearing(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
     let run = crate::switch_command::write_clearing(&net.switch, date, &net.clearing_root())?;
     let after = file_contents(&dir);
     let unchanged = !before.is_empty() && before == after;
-    let records: u64 = run.members.iter().map(|m| m.records).sum();
+    // Every record is in two files: its acquirer's and its issuer's.
+    let file_records: u64 = run.members.iter().map(|m| m.records).sum();
+    let records = file_records / 2;
     let members: Vec<Value> = run
         .members
         .iter()
@@ -52,9 +54,10 @@ pub fn clearing(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
     Ok(json!({
         "status": status(unchanged),
         "records": records,
+        "file_records": file_records,
         "dir": run.dir.display().to_string(),
         "members": members,
-        "line": format!("{records} record(s) for {} member(s) in {}", run.members.len(), run.dir.display()),
+        "line": format!("{records} record(s), {} member file(s) in {}", run.members.len(), run.dir.display()),
     }))
 }
 
