@@ -12,10 +12,9 @@
 //! server closed one) and sends the cut-over on every issuer link that is signed on; a link that
 //! is down then learns the date from field 15 of its next message.
 //!
-//! Acquirer links are connections the acquirers opened to the switch; `transport::Server` only
-//! answers on them and cannot send a request of its own, so the cut-over reaches acquirers only
-//! as field 15 of their responses until the transport can push a request (see the report of
-//! issue 13).
+//! Acquirer links are connections the acquirers opened to the switch: the cut-over is pushed on
+//! every open one (`transport::Server::push`), and their sessions answer 0810; an acquirer not
+//! connected then learns the date from field 15 of its next response.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,10 +32,14 @@ pub(crate) struct CutOverLink {
     pub session: Session,
 }
 
+/// Sends a request on every connection acquirers opened; how many it went out on.
+pub(crate) type PushToAcquirers = Arc<dyn Fn(&iso8583::Message) -> usize + Send + Sync>;
+
 /// Announce closed dates while the switch runs (see the module notes).
 pub(crate) async fn announce(
     switch: Switch,
     links: Vec<CutOverLink>,
+    push: PushToAcquirers,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
@@ -46,7 +49,7 @@ pub(crate) async fn announce(
         if *stop.borrow() {
             break;
         }
-        announce_due(&switch, &links, clock.as_ref()).await;
+        announce_due(&switch, &links, &push, clock.as_ref()).await;
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(poll) => {}
@@ -55,7 +58,7 @@ pub(crate) async fn announce(
     }
 }
 
-async fn announce_due(switch: &Switch, links: &[CutOverLink], clock: &dyn Clock) {
+async fn announce_due(switch: &Switch, links: &[CutOverLink], push: &PushToAcquirers, clock: &dyn Clock) {
     let due = {
         let switch = switch.clone();
         host::blocking("switch", move || switch.cutovers_due()).await
@@ -92,6 +95,13 @@ async fn announce_due(switch: &Switch, links: &[CutOverLink], clock: &dyn Clock)
                 ),
                 Err(error) => tracing::warn!(member = %link.member, %error, "switch: cut-over unanswered"),
             }
+        }
+        match switch.cutover_request(closed, clock.now_ms()) {
+            Ok(request) => {
+                let acquirers = push(&request);
+                tracing::info!(date = %closed.next(), acquirers, "switch: cut-over pushed to connected acquirers");
+            }
+            Err(error) => tracing::error!(%error, "switch: cannot build a cut-over"),
         }
         let (switch, now_ms) = (switch.clone(), clock.now_ms());
         match host::blocking("switch", move || switch.cutover_sent(closed, now_ms)).await {

@@ -217,20 +217,24 @@ impl SwitchServer {
                 )));
             }
         }
+        let handler = AcquirerHandler { switch: switch.clone(), links: Arc::clone(&links), clock: Arc::clone(&clock) };
+        let server = Server::new(spec, NetMgmt { inner: handler }, options.server);
         let cutover_wake = Arc::new(Notify::new());
         let cutover_links = links
             .iter()
             .map(|(member, link)| crate::cutover::CutOverLink { member: member.clone(), session: link.session.clone() })
             .collect();
+        let pushing = server.clone();
+        let push: crate::cutover::PushToAcquirers =
+            Arc::new(move |request| pushing.push(&iso8583::Envelope::default(), request).unwrap_or(0));
         tasks.push(tokio::spawn(crate::cutover::announce(
             switch.clone(),
             cutover_links,
+            push,
             Arc::clone(&clock),
             Arc::clone(&cutover_wake),
             stop.subscribe(),
         )));
-        let handler = AcquirerHandler { switch: switch.clone(), links: Arc::clone(&links), clock: Arc::clone(&clock) };
-        let server = Server::new(spec, NetMgmt { inner: handler }, options.server);
         let serving = server.clone();
         tasks.push(tokio::spawn(async move { serving.serve(listener).await }));
         tracing::info!(%local_addr, issuers = links.len(), "switch: serving");

@@ -1,6 +1,8 @@
 //! The cut-over over real TCP: when a business date closes, the running switch sends 0800/201
-//! with the new date in field 15 on every signed-on issuer link, records that it did, and
-//! answers a member's own 0800/201 with 0810 00. The switch runs on a `clock::ManualClock`.
+//! with the new date in field 15 on every signed-on issuer link and pushes it on every
+//! connection an acquirer opened (whose session answers 0810 and keeps the date), records that
+//! it did, and answers a member's own 0800/201 with 0810 00. The switch runs on a
+//! `clock::ManualClock`.
 
 mod common;
 
@@ -61,6 +63,14 @@ async fn a_closed_date_is_announced_to_the_signed_on_issuers() {
     let mut state = switch.issuer_state(ISSUER).unwrap();
     tokio::time::timeout(WAIT, state.wait_for(|s| *s == SessionState::Ready)).await.unwrap().unwrap();
 
+    // An acquirer's session to the switch, signed on.
+    let acquirer = transport::Session::start(
+        transport::TcpConnector { addr: switch.local_addr() },
+        transport::SessionConfig::new(iso8583::builtin::network(), transport::Institution::new(ACQUIRER)),
+    );
+    let mut acquirer_state = acquirer.state();
+    tokio::time::timeout(WAIT, acquirer_state.wait_for(|s| *s == SessionState::Ready)).await.unwrap().unwrap();
+
     let day = switch::BusinessDate::parse("2026-11-21").unwrap();
     let outcome = switch.close_business_date(day).await.unwrap();
     assert_eq!(outcome, CloseOutcome::Closed { date: day, closed_ms: NOW_MS + 6 * HOUR_MS });
@@ -76,6 +86,15 @@ async fn a_closed_date_is_announced_to_the_signed_on_issuers() {
     let seen = issuer.seen.lock().unwrap().clone();
     let cutovers: Vec<_> = seen.iter().filter(|(code, _)| code == "201").collect();
     assert_eq!(cutovers, [&("201".to_owned(), Some("1122".to_owned()))], "one cut-over, the new date: {seen:?}");
+    // The acquirer heard it too, answered it, and knows the new date.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while acquirer.business_date().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "the acquirer never heard the cut-over");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(acquirer.business_date().as_deref(), Some("1122"));
+    assert_eq!(acquirer.stats().cutovers.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(*acquirer.state().borrow(), SessionState::Ready, "the link stays up");
     // Closing again sends nothing more.
     assert!(matches!(switch.close_business_date(day).await.unwrap(), CloseOutcome::AlreadyClosed { .. }));
 

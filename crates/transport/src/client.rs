@@ -200,6 +200,18 @@ impl Client {
         &self.spec
     }
 
+    /// Send `message` in `envelope` without waiting for anything back: an answer to a request
+    /// the peer initiated. Fails if the connection is gone or its queue stays full past the
+    /// request timeout.
+    pub async fn send(&self, envelope: &Envelope, message: &Message) -> Result<(), TransportError> {
+        let frame = Bytes::from(iso8583::encode_framed(message, envelope).map_err(TransportError::Codec)?);
+        match tokio::time::timeout(self.timeout, self.requests.send(frame)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(TransportError::ConnectionClosed),
+            Err(_) => Err(TransportError::Timeout),
+        }
+    }
+
     /// Send `message` with an empty envelope and wait for its response.
     pub async fn request(&self, message: &Message) -> Result<Message, TransportError> {
         self.request_with(&Envelope::default(), message).await

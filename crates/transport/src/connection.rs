@@ -102,6 +102,8 @@ impl<H: Handler> Server<H> {
         let (read_half, write_half) = tokio::io::split(stream);
         let mut reader = FramedRead::new(read_half, codec.clone());
         let (responses, queue) = mpsc::channel::<Bytes>(inner.config.write_queue_max);
+        let number = inner.next_connection.fetch_add(1, Ordering::Relaxed);
+        inner.open_connections().insert(number, responses.clone());
         let permits = Arc::new(Semaphore::new(inner.config.in_flight_max));
         let mut writer = tokio::spawn(write_loop(FramedWrite::new(write_half, codec), queue));
         let mut close = self.read_loop(&mut reader, &responses, &permits, peer).await;
@@ -120,6 +122,7 @@ impl<H: Handler> Server<H> {
         // Drain: every permit back means every in-flight request has queued its response.
         let all = u32::try_from(inner.config.in_flight_max).unwrap_or(u32::MAX);
         let _ = permits.acquire_many(all).await;
+        inner.open_connections().remove(&number);
         drop(responses);
         if !writer_ended {
             let _ = writer.await;

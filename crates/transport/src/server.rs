@@ -137,6 +137,18 @@ pub(crate) struct Inner<H> {
     pub(crate) stats: Arc<ServerStats>,
     pub(crate) shutdown: watch::Sender<bool>,
     peers: Arc<PeerSlots>,
+    /// Every open connection's write queue, by connection number: where [`Server::push`] sends.
+    pub(crate) connections: std::sync::Mutex<std::collections::HashMap<u64, mpsc::Sender<Bytes>>>,
+    pub(crate) next_connection: std::sync::atomic::AtomicU64,
+}
+
+impl<H> Inner<H> {
+    pub(crate) fn open_connections(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, mpsc::Sender<Bytes>>> {
+        // One insert or remove at a time: a panic cannot leave the map half changed.
+        self.connections.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// An ISO 8583 server. Cheap to clone; clones share handler, counters and shutdown.
@@ -164,7 +176,28 @@ impl<H: Handler> Server<H> {
         };
         let (shutdown, _) = watch::channel(false);
         let peers = PeerSlots::new(config.connections_per_peer_max);
-        Server { inner: Arc::new(Inner { spec, handler, config, stats: Arc::default(), shutdown, peers }) }
+        Server {
+            inner: Arc::new(Inner {
+                spec,
+                handler,
+                config,
+                stats: Arc::default(),
+                shutdown,
+                peers,
+                connections: std::sync::Mutex::default(),
+                next_connection: std::sync::atomic::AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Send `message` in `envelope` on every open connection, as a request of the server's own
+    /// (a network's cut-over, say): queued behind each connection's answers, never waiting — a
+    /// connection whose write queue is full is skipped. Its answers come back to the handler
+    /// like any message. Returns how many connections it was queued on.
+    pub fn push(&self, envelope: &Envelope, message: &Message) -> Result<usize, TransportError> {
+        let frame = Bytes::from(iso8583::encode_framed(message, envelope).map_err(TransportError::Codec)?);
+        let queues: Vec<mpsc::Sender<Bytes>> = self.inner.open_connections().values().cloned().collect();
+        Ok(queues.iter().filter(|queue| queue.try_send(frame.clone()).is_ok()).count())
     }
 
     pub fn stats(&self) -> &ServerStats {

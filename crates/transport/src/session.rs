@@ -140,6 +140,10 @@ pub struct SessionStats {
     pub echo_failures: AtomicU64,
     /// Messages from the peer that matched no request (ignored by the session).
     pub unmatched: AtomicU64,
+    /// Network management requests the peer sent (answered 0810 by the session).
+    pub peer_requests: AtomicU64,
+    /// Cut-overs (0800, 70 = 201) received.
+    pub cutovers: AtomicU64,
 }
 
 struct Shared {
@@ -151,6 +155,8 @@ struct Shared {
     stan: AtomicU32,
     stats: SessionStats,
     close: watch::Sender<bool>,
+    /// The business date (`MMDD`) of the peer's last cut-over.
+    business_date: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -208,6 +214,7 @@ impl Session {
             stan: AtomicU32::new(seed % 999_999),
             stats: SessionStats::default(),
             close,
+            business_date: Mutex::new(None),
         });
         let stop = Arc::new(StopOnDrop(shared.close.clone()));
         let task = tokio::spawn(supervise(connector, Arc::clone(&shared), u64::from(seed) | 1));
@@ -221,6 +228,11 @@ impl Session {
 
     pub fn stats(&self) -> &SessionStats {
         &self.shared.stats
+    }
+
+    /// The business date (`MMDD`, field 15) the peer announced in its last cut-over, if any.
+    pub fn business_date(&self) -> Option<String> {
+        self.shared.business_date.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Wait until the session is `Ready` (signed on). Fails with `ConnectionClosed` if it closes.
@@ -349,6 +361,9 @@ async fn run_ready(
             event = events.recv() => match event {
                 // The reader ended: the link is gone.
                 None => break false,
+                Some(UnmatchedEvent::Unmatched { envelope, message }) if netmgmt::is_request(&message) => {
+                    answer_peer(shared, &client, &envelope, &message).await;
+                }
                 Some(_) => {
                     shared.stats.unmatched.fetch_add(1, Ordering::Relaxed);
                 }
@@ -375,6 +390,24 @@ async fn run_ready(
     // Dropping the last clone of the client closes the connection.
     drop(client);
     graceful
+}
+
+/// A network management request the peer initiated (the network's cut-over, an echo test):
+/// answered 0810 with 00; a cut-over's new business date (field 15) kept for
+/// [`Session::business_date`].
+async fn answer_peer(shared: &Shared, client: &Client, envelope: &iso8583::Envelope, request: &Message) {
+    shared.stats.peer_requests.fetch_add(1, Ordering::Relaxed);
+    shared.touch();
+    if NetworkCode::of(request) == Some(NetworkCode::CutOver) {
+        shared.stats.cutovers.fetch_add(1, Ordering::Relaxed);
+        let date = request.get_str(15).map(str::to_owned);
+        tracing::info!(target: "cardnet::transport", date = date.as_deref().unwrap_or("-"), "cut-over: a new business date");
+        *shared.business_date.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = date;
+    }
+    let Some(answer) = netmgmt::answer(request) else { return };
+    if let Err(error) = client.send(envelope, &answer).await {
+        tracing::warn!(target: "cardnet::transport", %error, "cannot answer the peer's network management request");
+    }
 }
 
 /// Resolves once close is requested (or the session is gone).
