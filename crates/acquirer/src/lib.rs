@@ -40,6 +40,7 @@ mod originals;
 pub mod payout;
 pub mod profile;
 pub mod registry;
+mod reversal_delivery;
 mod reversal_rules;
 pub mod risk;
 pub mod server;

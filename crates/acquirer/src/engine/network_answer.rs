@@ -1,0 +1,234 @@
+//! The network's answer to a forwarded request, and its failures: the terminal's answer built
+//! from it, the journal updated, a reversal queued when no usable answer came.
+
+use super::*;
+
+impl Acquirer {
+    /// The switch answered `pending`'s request with `response`.
+    pub fn on_network_response(&self, pending: Pending, response: Message, now_ms: u64) -> Reply {
+        let verified = network::mac::verify(self.hsm.as_ref(), &self.settings.zak, &response);
+        let matches = response.mti().as_str()
+            == pending.network_request.mti().response().map(|m| m.as_str().to_owned()).unwrap_or_default()
+            && response.get_str(11) == pending.network_request.get_str(11);
+        if verified.is_err() || !matches {
+            // An answer that cannot be trusted: the network may have approved, so the request
+            // is reversed and the terminal told the system failed.
+            tracing::warn!(transaction = pending.transaction_id, "acquirer: the switch's answer does not verify");
+            return self.fail_pending(pending, codes::SYSTEM_MALFUNCTION, true, Some(&response), now_ms);
+        }
+        match self.complete(&pending, &response, now_ms) {
+            Ok(reply) => reply,
+            Err(error) => {
+                tracing::error!(transaction = pending.transaction_id, %error, "acquirer: cannot record the answer");
+                self.fail_pending(pending, codes::SYSTEM_MALFUNCTION, true, Some(&response), now_ms)
+            }
+        }
+    }
+
+    pub(super) fn complete(&self, pending: &Pending, response: &Message, now_ms: u64) -> Result<Reply> {
+        let code = response.get_str(39).unwrap_or(codes::SYSTEM_MALFUNCTION).to_owned();
+        let approved = codes::is_approved(&code);
+        let auth_code = response.get_str(38).map(str::to_owned);
+        let mut terminal_response = self.answer(&pending.terminal_request, &code, None, now_ms);
+        for field in [37u8, 38, 15] {
+            if let Some(value) =
+                response.get(field).or_else(|| pending.network_request.get(field).filter(|_| field == 37))
+            {
+                terminal_response.set(field, value)?;
+            }
+        }
+        if let Some(balance) = response.get_str(54) {
+            crate::answer::set_balance(&mut terminal_response, balance);
+        }
+        if let Some(icc) = response.get(55) {
+            let _ = terminal_response.set(55, icc);
+        }
+        if let Some(field44) = crate::answer::field44(response, &self.settings.institution_id) {
+            let _ = terminal_response.set_str(44, &field44);
+        }
+        terminal_response.set_str(63, &pending.card_organisation)?;
+        self.sign_response(&mut terminal_response, Some(&pending.mak));
+        let amount = amount_of(&pending.terminal_request).unwrap_or(0);
+        let newly_pending = transact(&self.db, |tx| {
+            let record = transaction_by_id(tx, pending.transaction_id)?;
+            let reversed = record.as_ref().is_some_and(|r| r.reversed);
+            tx.execute(
+                "UPDATE acquirer_transactions SET status = $2, response_code = $3, auth_code = $4, \
+                 settlement_date = $5, answered_ms = $6, issuer_id = $7 WHERE id = $1",
+                &[
+                    int(pending.transaction_id)?,
+                    (if approved { "approved" } else { "declined" }).into(),
+                    code.as_str().into(),
+                    auth_code.clone().into(),
+                    response.get_str(15).into(),
+                    int(now_ms)?,
+                    response.get_str(100).into(),
+                ],
+            )?;
+            let mut newly_pending = false;
+            if approved && !reversed {
+                apply_effects(tx, pending.kind, record.as_ref().and_then(|r| r.original_id), amount, true)?;
+                newly_pending = self.mark_settlement_pending(tx, &pending.terminal_id)?;
+            }
+            log(tx, Some(pending.transaction_id), "in", "network", response, now_ms)?;
+            log(tx, Some(pending.transaction_id), "out", "terminal", &terminal_response, now_ms)?;
+            Ok(newly_pending)
+        })?;
+        if newly_pending && let Err(error) = self.directory.set_settlement_pending(&pending.terminal_id, true) {
+            tracing::warn!(terminal = %pending.terminal_id, %error, "acquirer: the registry did not take settlement pending");
+        }
+        tracing::info!(transaction = pending.transaction_id, kind = pending.kind.name(), code, "acquirer: answered");
+        Ok(Reply {
+            envelope: self.reply_envelope(&pending.envelope, pending.sign_on_required),
+            response: terminal_response,
+            reversal_queued: false,
+        })
+    }
+
+    /// Mark the terminal's batch as waiting for settlement; `true` when it was not yet (the
+    /// registry is told after the commit: it shares the database, whose connection this
+    /// transaction holds).
+    pub(super) fn mark_settlement_pending(&self, tx: &mut Tx<'_>, terminal_id: &str) -> sqlstore::Result<bool> {
+        let changed = tx.execute(
+            "UPDATE acquirer_terminals SET settlement_pending = 1 WHERE terminal_id = $1 AND settlement_pending = 0",
+            &[terminal_id.into()],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// The switch did not answer `pending`'s request.
+    pub fn on_network_failure(&self, pending: Pending, failure: NetworkFailure, now_ms: u64) -> Reply {
+        let (code, maybe_delivered) = match failure {
+            NetworkFailure::Unavailable => (codes::ISSUER_DOWN, false),
+            NetworkFailure::Timeout => (codes::ISSUER_TIMEOUT, true),
+            NetworkFailure::LinkLost => (codes::ISSUER_DOWN, true),
+        };
+        self.fail_pending(pending, code, maybe_delivered, None, now_ms)
+    }
+
+    /// Answer the terminal `code`; when the network may have acted on the request, queue its
+    /// reversal (0420) in the same transaction that records the failure.
+    pub(super) fn fail_pending(
+        &self,
+        pending: Pending,
+        code: &str,
+        maybe_delivered: bool,
+        response: Option<&Message>,
+        now_ms: u64,
+    ) -> Reply {
+        let mut terminal_response = self.answer(&pending.terminal_request, code, None, now_ms);
+        let _ = terminal_response.set_str(63, &pending.card_organisation);
+        self.sign_response(&mut terminal_response, Some(&pending.mak));
+        // An advice is answered by the switch at once and never reversed: the terminal sends it
+        // again until it hears back. A balance inquiry moved nothing (crate::reversal_rules).
+        let reverse = maybe_delivered && crate::reversal_rules::reversed_on_timeout(pending.kind);
+        let recorded = transact(&self.db, |tx| {
+            let status = if maybe_delivered { "timeout" } else { "failed" };
+            tx.execute(
+                "UPDATE acquirer_transactions SET status = $2, response_code = $3, sent = $4, answered_ms = $5 \
+                 WHERE id = $1",
+                &[
+                    int(pending.transaction_id)?,
+                    status.into(),
+                    code.into(),
+                    i64::from(maybe_delivered).into(),
+                    int(now_ms)?,
+                ],
+            )?;
+            let queued = if reverse {
+                // The acquirer has no answer it can use: a timeout reversal, whatever the cause.
+                let reason = codes::ISSUER_TIMEOUT;
+                self.queue_reversal(tx, pending.transaction_id, &pending.network_request, reason, now_ms)?;
+                tx.execute(
+                    "UPDATE acquirer_transactions SET reversed = 1 WHERE id = $1",
+                    &[int(pending.transaction_id)?],
+                )?;
+                true
+            } else {
+                false
+            };
+            if let Some(response) = response {
+                log(tx, Some(pending.transaction_id), "in", "network", response, now_ms)?;
+            }
+            log(tx, Some(pending.transaction_id), "out", "terminal", &terminal_response, now_ms)?;
+            Ok(queued)
+        });
+        let reversal_queued = match recorded {
+            Ok(queued) => queued,
+            Err(error) => {
+                tracing::error!(transaction = pending.transaction_id, %error, "acquirer: cannot record a network failure");
+                false
+            }
+        };
+        tracing::info!(transaction = pending.transaction_id, code, reversal_queued, "acquirer: no usable answer");
+        Reply {
+            envelope: self.reply_envelope(&pending.envelope, pending.sign_on_required),
+            response: terminal_response,
+            reversal_queued,
+        }
+    }
+
+    /// Queue the 0420 of `network_request` (the request as sent) under key `reversal:<id>`;
+    /// idempotent: a second call for one transaction keeps the first entry.
+    pub(crate) fn queue_reversal(
+        &self,
+        tx: &mut Tx<'_>,
+        transaction_id: u64,
+        network_request: &Message,
+        reason: &str,
+        now_ms: u64,
+    ) -> Result<bool> {
+        let key = format!("reversal:{transaction_id}");
+        if tx
+            .query_opt("SELECT id FROM acquirer_reversal_queue WHERE entry_key = $1", &[key.as_str().into()])?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let pending = tx
+            .query_opt("SELECT COUNT(*) FROM acquirer_reversal_queue WHERE state = $1", &[QUEUE_PENDING.into()])?
+            .map(|row| row.u64(0))
+            .transpose()?
+            .unwrap_or(0);
+        if pending >= self.settings.reversals.pending_max {
+            return Err(AcquirerError::Internal("the network reversal queue is full".into()));
+        }
+        let stan = format!("{:06}", (store::next_id(tx, store::SEQ_STAN)?.saturating_sub(1)) % STAN_MAX + 1);
+        let mut reversal = network::request::reversal_of(network_request, &stan, now_ms, None)?;
+        // 39 carries why (98: no usable answer); switch and issuer honour a reversal of a
+        // refund only as a timeout reversal (docs/network-flows.md §5).
+        reversal.set_str(39, reason)?;
+        let body = reversal.encode()?;
+        let payload = self.hsm.encrypt_data(&self.settings.dek, &body)?;
+        let id = store::next_id(tx, store::SEQ_REVERSAL)?;
+        let net_time = reversal.get_str(7).unwrap_or_default().to_owned();
+        tx.execute(
+            "INSERT INTO acquirer_reversal_queue (id, entry_key, transaction_id, payload, created_ms, attempts, \
+             next_attempt_ms, state, net_stan, net_time) VALUES ($1, $2, $3, $4, $5, 0, $5, $6, $7, $8)",
+            &[
+                int(id)?,
+                key.into(),
+                int(transaction_id)?,
+                payload.into(),
+                int(now_ms)?,
+                QUEUE_PENDING.into(),
+                stan.as_str().into(),
+                net_time.as_str().into(),
+            ],
+        )?;
+        Ok(true)
+    }
+
+    /// The network request of a journaled transaction as it was sent (PIN, track and chip data
+    /// removed), from its encrypted copy: what its 0420 is made from.
+    pub(crate) fn rebuild_network_original(&self, tx: &mut Tx<'_>, original: &TransactionRecord) -> Result<Message> {
+        let payload = tx
+            .query_opt("SELECT network_payload FROM acquirer_transactions WHERE id = $1", &[int(original.id)?])?
+            .map(|row| row.opt_blob(0))
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| AcquirerError::Internal("a sent transaction without its network request".into()))?;
+        let body = self.hsm.decrypt_data(&self.settings.dek, &payload)?;
+        Ok(iso8583::decode(&self.network_spec, body.expose())?)
+    }
+}
