@@ -81,17 +81,9 @@ impl std::fmt::Display for ComputeError {
 
 impl std::error::Error for ComputeError {}
 
-/// The merchants' own card kind, from the network's.
-pub fn merchant_card_kind(kind: CardKind) -> merchants::CardKind {
-    match kind {
-        CardKind::Debit => merchants::CardKind::Debit,
-        CardKind::Credit => merchants::CardKind::Credit,
-    }
-}
-
 /// The fee an item moves: + charged, − given back, 0 for refunds and adjustments.
 pub fn item_fee_minor(item: &Item, plan: &FeePlan) -> i64 {
-    let fee = |amount| to_i64(plan.fee_minor(merchant_card_kind(item.card_kind), amount));
+    let fee = |amount| to_i64(plan.fee_minor(item.card_kind, amount));
     match item.kind {
         ItemKind::Sale => fee(item.amount_minor),
         ItemKind::Void | ItemKind::Reversal => -item.original_fee_minor.map_or_else(|| fee(item.amount_minor), to_i64),

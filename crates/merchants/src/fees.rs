@@ -8,21 +8,8 @@
 
 use crate::limits::BASIS_POINTS_PER_UNIT;
 
-/// Which kind of card paid: the fee plan differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CardKind {
-    Debit,
-    Credit,
-}
-
-impl CardKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            CardKind::Debit => "debit",
-            CardKind::Credit => "credit",
-        }
-    }
-}
+/// Which kind of card paid: the fee plan differs (the network's one type, from `clearing`).
+pub use clearing::CardKind;
 
 /// One rate: basis points of the amount, with an optional cap per transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
