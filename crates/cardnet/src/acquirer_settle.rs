@@ -103,7 +103,7 @@ pub fn settle_date(
     };
     // The tie covers this host's POS channel: records of terminals it does not run (another
     // channel of the same acquiring institution) are counted apart.
-    let terminals = host_terminals(opened.acquirer.database())?;
+    let terminals = acquirer::engine::host_terminals(opened.acquirer.database()).map_err(acquirer_error)?;
     let mut other_channel = (0u64, 0u64);
     let records = match clearing {
         Some(path) => {
@@ -131,12 +131,6 @@ pub fn settle_date(
     let mut report = settle_report(&run, &delivery);
     report["other_channel"] = json!({ "records": other_channel.0, "amount_minor": other_channel.1 });
     Ok((run, report))
-}
-
-/// The terminals this acquirer host runs (its POS channel).
-fn host_terminals(db: &sqlstore::Database) -> Result<std::collections::HashSet<String>, CliError> {
-    let rows = db.transaction(|tx| tx.query("SELECT terminal_id FROM acquirer_terminals", &[])).map_err(failure)?;
-    rows.iter().map(|row| row.text(0).map_err(failure)).collect()
 }
 
 pub fn settle(args: &SettleArgs) -> Result<(), CliError> {

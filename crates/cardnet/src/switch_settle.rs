@@ -33,11 +33,6 @@ pub struct SettleArgs {
     json: bool,
 }
 
-/// The folder next to the configuration file named `name`.
-pub fn beside_config(config: &Path, name: &str) -> PathBuf {
-    config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(name)
-}
-
 /// The clearing files of one date, `clearing-<member>.csv`, by member.
 pub(crate) fn clearing_files(folder: &Path) -> Result<Vec<(String, PathBuf)>, CliError> {
     let entries = std::fs::read_dir(folder).map_err(|e| {
@@ -167,8 +162,10 @@ pub fn settle_date(
 
 pub fn settle(args: &SettleArgs) -> Result<(), CliError> {
     let date = clearing::BusinessDate::parse(&args.date).map_err(|e| CliError::bad_input(format!("--date: {e}")))?;
-    let clearing_dir = args.clearing_dir.clone().unwrap_or_else(|| beside_config(&args.config, "clearing"));
-    let settlement_dir = args.settlement_dir.clone().unwrap_or_else(|| beside_config(&args.config, "settlement"));
+    let clearing_dir =
+        args.clearing_dir.clone().unwrap_or_else(|| host::config_file::folder(&args.config).join("clearing"));
+    let settlement_dir =
+        args.settlement_dir.clone().unwrap_or_else(|| host::config_file::folder(&args.config).join("settlement"));
     let Settled { report, clearing_files: file_count, out_dir, written } =
         settle_date(&args.config, date, &clearing_dir, &settlement_dir)?;
     if args.json {

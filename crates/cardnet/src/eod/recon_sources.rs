@@ -49,7 +49,8 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
     let network_id = switch_config.institution_id.clone();
     let records = clearing_records(net, date, &network_id)?;
     let acquirer_config = acquirer::AcquirerConfig::load(&net.acquirer).map_err(CliError::bad_input)?;
-    let terminals = host_terminals(&acquirer_config)?;
+    let acquirer_db = Database::open(&acquirer_config.database).map_err(failure("acquirer database"))?;
+    let terminals = acquirer::engine::host_terminals(&acquirer_db).map_err(failure("acquirer terminals"))?;
     // Records of channels without a journal here (another acquirer, or terminals this host does
     // not run): reconciled by whoever holds their journal; counted, and taken out of the
     // statement's positions so the rest still compares.
@@ -69,7 +70,7 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
     for record in &ours {
         sources.clearing.push(clearing_item(record)?);
     }
-    let (terminal, acquirer) = acquirer_sources(&acquirer_config, date)?;
+    let (terminal, acquirer) = acquirer_sources(&acquirer_config, &acquirer_db, date)?;
     sources.terminal = terminal;
     sources.acquirer = acquirer;
     let mut elsewhere = neighbours(net, date)?;
@@ -159,9 +160,9 @@ fn clearing_item(record: &ClearingRecord) -> Result<ClearingItem, CliError> {
 /// The acquirer's journal of the date, and the terminal batches that settled it.
 fn acquirer_sources(
     config: &acquirer::AcquirerConfig,
+    db: &Database,
     date: BusinessDate,
 ) -> Result<(Vec<TerminalRecord>, Vec<AcquirerRecord>), CliError> {
-    let db = Database::open(&config.database).map_err(failure("acquirer database"))?;
     let kinds: Vec<String> = MONEY_KINDS.iter().map(|k| format!("'{k}'")).collect();
     let sql = format!(
         "SELECT t.id, t.terminal_id, t.batch_no, t.trace, t.kind, t.amount_minor, t.currency, t.rrn, t.net_stan, \
@@ -174,7 +175,7 @@ fn acquirer_sources(
         kinds.join(", ")
     );
     let rows = db.transaction(|tx| tx.query(&sql, &[date.mmdd().into()])).map_err(failure("acquirer journal"))?;
-    let uploads = uploaded(&db)?;
+    let uploads = uploaded(db)?;
     let mut terminal = Vec::new();
     let mut acquirer = Vec::new();
     let acquirer_id = config.institution_id.clone();
@@ -302,15 +303,6 @@ fn acquirer_sources(
         acquirer.push(record);
     }
     Ok((terminal, acquirer))
-}
-
-/// The terminals the acquirer host runs (its POS channel).
-fn host_terminals(config: &acquirer::AcquirerConfig) -> Result<HashSet<String>, CliError> {
-    let db = Database::open(&config.database).map_err(failure("acquirer database"))?;
-    let rows = db
-        .transaction(|tx| tx.query("SELECT terminal_id FROM acquirer_terminals", &[]))
-        .map_err(failure("acquirer terminals"))?;
-    rows.iter().map(|row| row.text(0).map_err(failure("acquirer terminals"))).collect()
 }
 
 /// What unbalanced batches uploaded: (terminal, batch, trace) → amount.
