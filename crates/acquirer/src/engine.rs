@@ -221,16 +221,10 @@ pub struct Pending {
     card_organisation: String,
 }
 
-/// Why the switch did not answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetworkFailure {
-    /// No signed-on session: the request was not sent (91, nothing to reverse).
-    Unavailable,
-    /// Sent, no answer within the switch timeout (98, reversed toward the network).
-    Timeout,
-    /// Sent, and the link dropped before the answer (91, reversed toward the network).
-    LinkLost,
-}
+/// Why the switch did not answer is the one failure type of every outbound link,
+/// [`host::LinkFailure`]: `Unavailable` → 91 with nothing to reverse, `Timeout` → 98 and
+/// `LinkLost` → 91, both reversed toward the network.
+pub use host::LinkFailure;
 
 /// A network reversal ready to send: the repeat MTI (0421) after the first attempt, fresh MAC.
 #[derive(Debug, Clone)]

@@ -37,6 +37,7 @@ pub mod merchant_settlement;
 mod merchant_store;
 pub mod notice;
 mod originals;
+mod party;
 pub mod payout;
 pub mod profile;
 pub mod registry;
@@ -58,9 +59,7 @@ pub use config::{AcquirerConfig, ConfigError, PosProfile, Settings};
 pub use directory::{
     MemoryDirectory, MerchantRecord, MerchantStatus, TerminalDirectory, TerminalRecord, TerminalStatus,
 };
-pub use engine::{
-    Acquirer, Forward, NetworkFailure, OutboundReversal, Pending, PosKind, Reply, Step, TransactionRecord,
-};
+pub use engine::{Acquirer, Forward, LinkFailure, OutboundReversal, Pending, PosKind, Reply, Step, TransactionRecord};
 pub use error::AcquirerError;
 pub use merchant_run::{
     MerchantPlan, Payout, SettleOptions, SettlementRun, Tie, plans_from_registry, read_clearing_file,

@@ -1,31 +1,30 @@
-//! The TCP driver: the acquirer core on tokio.
+//! The production driver: the acquirer core behind the party contract (`crate::party`) in a
+//! `host::Pipeline` — one core thread deciding batches, one commit per batch, answers after it.
 //!
 //! * Terminals connect to a `transport::Server` on the POS profile's spec (cup-pos: length,
-//!   TPDU, 6-byte header). Each message goes through [`Acquirer::on_terminal_request`]; a
-//!   forwarded one goes to the switch and its answer (or its absence) back through the core.
+//!   TPDU, 6-byte header). Each message goes into the pipeline; a forwarded one goes to the
+//!   switch and its answer (or its absence) back through the pipeline.
 //! * One `transport::Session` to the switch: the acquirer connects, signs on as its member id
 //!   (0800/001), echoes when idle and reconnects with bounded backoff. A request while the
 //!   session is not signed on is answered 91 at once (nothing went out, nothing to reverse).
-//! * One delivery loop sends due network reversals (0420/0421) oldest first whenever the session
-//!   is ready: woken by a queued reversal or the session coming up, else every poll interval.
-//!
-//! The core is synchronous and does durable database work (the PostgreSQL client must not run
-//! on a runtime worker), so every call into it runs on tokio's blocking pool.
+//! * The pipeline's delivery loop sends due network reversals (0420/0421) oldest first whenever
+//!   the session is ready: woken by a queued reversal or the session coming up, else every poll
+//!   interval.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clock::Clock;
-use host::LinkFailure;
-use iso8583::{Envelope, Message};
+use host::{Link, Pipeline, PipelineHandler};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
-use transport::{Handler, Institution, Server, ServerConfig, Session, SessionConfig, SessionState};
+use transport::{Institution, Server, ServerConfig, Session, SessionConfig, SessionState};
 
-use crate::engine::{Acquirer, NetworkFailure, Step};
+use crate::engine::Acquirer;
 use crate::error::{AcquirerError, Result};
-use crate::limits::{REVERSAL_BATCH_MAX, REVERSAL_POLL_INTERVAL_MS};
+use crate::limits::REVERSAL_POLL_INTERVAL_MS;
+use crate::party::SWITCH_LINK;
 
 /// How the driver runs: the transport's bounds and timers.
 #[derive(Debug, Clone, Copy)]
@@ -58,62 +57,11 @@ impl Default for ServerOptions {
 /// Connects to the switch's `host:port`, resolving the name on every attempt.
 pub use host::EndpointConnector;
 
-/// Run a core call on the blocking pool; `None` only if it panicked (logged).
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    host::blocking("acquirer", work).await
-}
-
-/// What a link failure means on the link to the switch.
-fn network_failure(failure: LinkFailure) -> NetworkFailure {
-    match failure {
-        LinkFailure::Unavailable => NetworkFailure::Unavailable,
-        LinkFailure::Timeout => NetworkFailure::Timeout,
-        LinkFailure::LinkLost => NetworkFailure::LinkLost,
-    }
-}
-
-/// The terminal-facing handler.
-struct TerminalHandler {
-    acquirer: Acquirer,
-    session: Session,
-    wake: Arc<Notify>,
-    clock: Arc<dyn Clock>,
-}
-
-impl Handler for TerminalHandler {
-    async fn handle(&self, envelope: Envelope, message: Message) -> Option<(Envelope, Message)> {
-        let acquirer = self.acquirer.clone();
-        let now_ms = self.clock.now_ms();
-        let step = blocking(move || acquirer.on_terminal_request(envelope, message, now_ms)).await?;
-        let reply = match step {
-            Step::Ignore => return None,
-            Step::Respond(reply) => reply,
-            Step::Forward(forward) => {
-                let forward = *forward;
-                let answer =
-                    host::request_if_ready(&self.session, &forward.network_request).await.map_err(network_failure);
-                let acquirer = self.acquirer.clone();
-                let now_ms = self.clock.now_ms();
-                let pending = forward.pending;
-                blocking(move || match answer {
-                    Ok(response) => acquirer.on_network_response(pending, response, now_ms),
-                    Err(failure) => acquirer.on_network_failure(pending, failure, now_ms),
-                })
-                .await?
-            }
-        };
-        if reply.reversal_queued {
-            self.wake.notify_one();
-        }
-        Some((reply.envelope, reply.response))
-    }
-}
-
 /// The running acquirer host.
 pub struct AcquirerServer {
     local_addr: SocketAddr,
     acquirer: Acquirer,
-    server: Server<TerminalHandler>,
+    server: Server<PipelineHandler<Acquirer>>,
     session: Session,
     wake: Arc<Notify>,
     stop: watch::Sender<bool>,
@@ -136,21 +84,13 @@ impl AcquirerServer {
         config.echo_timeout_ms = options.echo_timeout_ms;
         config.connect_timeout_ms = options.connect_timeout_ms;
         let session = Session::start(EndpointConnector { endpoint: settings.switch_endpoint.clone() }, config);
-        let wake = Arc::new(Notify::new());
+        let link = Link::new(session.clone());
+        let wake = Arc::clone(&link.wake);
         let (stop, _) = watch::channel(false);
-        let poll = Duration::from_millis(options.reversal_poll_interval_ms.max(1));
-        let mut tasks = Vec::with_capacity(2);
-        tasks.push(tokio::spawn(deliver(
-            acquirer.clone(),
-            session.clone(),
-            Arc::clone(&wake),
-            Arc::clone(&clock),
-            poll,
-            stop.subscribe(),
-        )));
-        let handler =
-            TerminalHandler { acquirer: acquirer.clone(), session: session.clone(), wake: Arc::clone(&wake), clock };
-        let server = Server::new(Arc::clone(acquirer.spec()), handler, options.server);
+        let links = std::iter::once((SWITCH_LINK.to_owned(), link)).collect();
+        let pipeline = Pipeline::start(Arc::new(acquirer.clone()), links, clock)?;
+        let mut tasks = pipeline.spawn_loops(&acquirer, options.reversal_poll_interval_ms, &stop.subscribe());
+        let server = Server::new(Arc::clone(acquirer.spec()), pipeline.handler(), options.server);
         let serving = server.clone();
         tasks.push(tokio::spawn(async move { serving.serve(listener).await }));
         tracing::info!(%local_addr, switch = %acquirer.settings().switch_endpoint, "acquirer: serving terminals");
@@ -189,77 +129,6 @@ impl AcquirerServer {
         }
         self.session.close().await;
     }
-}
-
-/// Deliver network reversals while the host runs.
-async fn deliver(
-    acquirer: Acquirer,
-    session: Session,
-    wake: Arc<Notify>,
-    clock: Arc<dyn Clock>,
-    poll: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut state = session.state();
-    let mut state_open = true;
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        let ready = *state.borrow_and_update() == SessionState::Ready;
-        if ready && deliver_due(&acquirer, &session, clock.as_ref()).await {
-            continue;
-        }
-        tokio::select! {
-            _ = wake.notified() => {}
-            changed = state.changed(), if state_open => state_open = changed.is_ok(),
-            _ = tokio::time::sleep(poll) => {}
-            changed = stop.changed() => if changed.is_err() { break },
-        }
-    }
-}
-
-/// Send what is due, oldest first, stopping at the first one not acknowledged. `true` when a
-/// whole batch was acknowledged (more may be due).
-async fn deliver_due(acquirer: &Acquirer, session: &Session, clock: &dyn Clock) -> bool {
-    let now_ms = clock.now_ms();
-    let due = {
-        let acquirer = acquirer.clone();
-        blocking(move || acquirer.due_reversals(now_ms)).await
-    };
-    let due = match due {
-        Some(Ok(due)) => due,
-        Some(Err(error)) => {
-            tracing::error!(%error, "acquirer: cannot read due reversals");
-            return false;
-        }
-        None => return false,
-    };
-    let full = due.len() == REVERSAL_BATCH_MAX;
-    for reversal in due {
-        let result = session.request(&reversal.message).await;
-        let now_ms = clock.now_ms();
-        let acquirer = acquirer.clone();
-        let acknowledged = blocking(move || match result {
-            Ok(response) => acquirer.reversal_answered(&reversal, &response, now_ms).unwrap_or_else(|error| {
-                tracing::error!(%error, "acquirer: cannot record a reversal answer");
-                false
-            }),
-            Err(error) => {
-                tracing::info!(reversal = reversal.id, %error, "acquirer: reversal unanswered");
-                if let Err(error) = acquirer.reversal_failed(&reversal, now_ms) {
-                    tracing::error!(%error, "acquirer: cannot record a reversal failure");
-                }
-                false
-            }
-        })
-        .await
-        .unwrap_or(false);
-        if !acknowledged {
-            return false;
-        }
-    }
-    full
 }
 
 /// Run an acquirer until `shutdown` resolves.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use acquirer::dev::SwitchKeys;
 use acquirer::{
-    Acquirer, AcquirerConfig, MemoryDirectory, MerchantRecord, MerchantStatus, NetworkFailure, Reply, Step,
+    Acquirer, AcquirerConfig, LinkFailure, MemoryDirectory, MerchantRecord, MerchantStatus, Reply, Step,
     TerminalRecord, TerminalStatus,
 };
 use hsm::{KeyAlgorithm, KeyType, Secret, SecurityModule, SignOnScheme, SoftHsm};
@@ -498,7 +498,7 @@ fn timeout_reverses_toward_the_network_once_and_terminal_reversals_are_idempoten
     rig.sign_on(&mut terminal, SignOnScheme::Double);
     let request = terminal.purchase(&card(), 4_200, None).unwrap();
     let forward = rig.forwarded(terminal.envelope, request.clone());
-    let reply = rig.acquirer.on_network_failure(forward.pending, NetworkFailure::Timeout, NOW_MS + 1_000);
+    let reply = rig.acquirer.on_network_failure(forward.pending, LinkFailure::Timeout, NOW_MS + 1_000);
     assert_eq!(code(&reply), "98");
     assert!(reply.reversal_queued);
     // The terminal reverses too (reason 98): answered 00, nothing new queued.
@@ -538,18 +538,18 @@ fn timeout_reverses_toward_the_network_once_and_terminal_reversals_are_idempoten
     // Unavailable: 91, nothing to reverse.
     let request = terminal.purchase(&card(), 300, None).unwrap();
     let forward = rig.forwarded(terminal.envelope, request);
-    let reply = rig.acquirer.on_network_failure(forward.pending, NetworkFailure::Unavailable, NOW_MS);
+    let reply = rig.acquirer.on_network_failure(forward.pending, LinkFailure::Unavailable, NOW_MS);
     assert_eq!(code(&reply), "91");
     assert!(!reply.reversal_queued);
     // A balance inquiry that times out moved no money and is not reversible (reference §6):
     // nothing queued (the switch would refuse its 0420 with 12).
     let forward = rig.forwarded(terminal.envelope, terminal.balance(&card(), None).unwrap());
-    let reply = rig.acquirer.on_network_failure(forward.pending, NetworkFailure::Timeout, NOW_MS);
+    let reply = rig.acquirer.on_network_failure(forward.pending, LinkFailure::Timeout, NOW_MS);
     assert_eq!((code(&reply), reply.reversal_queued), ("98", false));
     // A refund that times out is reversed (39 = 98: a timeout reversal switch and issuer take).
     let (_, sale) = rig.approved(terminal.envelope, terminal.purchase(&card(), 900, None).unwrap());
     let forward = rig.forwarded(terminal.envelope, terminal.refund(&card(), 900, &sale).unwrap());
-    let reply = rig.acquirer.on_network_failure(forward.pending, NetworkFailure::Timeout, NOW_MS);
+    let reply = rig.acquirer.on_network_failure(forward.pending, LinkFailure::Timeout, NOW_MS);
     assert_eq!((code(&reply), reply.reversal_queued), ("98", true));
     let due = rig.acquirer.due_reversals(NOW_MS + 300_000).unwrap();
     let refund_reversal = due.iter().find(|r| r.message.get_str(3) == Some("200000")).expect("the refund's 0420");
@@ -933,7 +933,7 @@ fn concurrent_refunds_and_voids_reach_the_network_at_most_as_often_as_they_can_s
     let (_, original) = rig.approved(terminal.envelope, terminal.purchase(&card(), 2_500, None).unwrap());
     let forward = rig.forwarded(terminal.envelope, terminal.void(&card(), 2_500, &original).unwrap());
     assert_eq!(code(&rig.exchange(terminal.envelope, terminal.void(&card(), 2_500, &original).unwrap(), "00")), "12");
-    rig.acquirer.on_network_failure(forward.pending, NetworkFailure::Timeout, NOW_MS + 1_000);
+    rig.acquirer.on_network_failure(forward.pending, LinkFailure::Timeout, NOW_MS + 1_000);
     assert_eq!(code(&rig.exchange(terminal.envelope, terminal.void(&card(), 2_500, &original).unwrap(), "00")), "00");
 }
 

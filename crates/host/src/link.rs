@@ -17,6 +17,12 @@ pub enum LinkFailure {
 }
 
 impl LinkFailure {
+    /// Whether the other side may have received the request (and acted on it): only a request
+    /// that never left is known not to have been.
+    pub fn maybe_delivered(self) -> bool {
+        !matches!(self, LinkFailure::Unavailable)
+    }
+
     /// The failure a transport error stands for.
     pub fn of(error: &TransportError) -> LinkFailure {
         match error {
@@ -56,5 +62,7 @@ mod tests {
         assert_eq!(LinkFailure::of(&TransportError::Io(std::io::ErrorKind::BrokenPipe.into())), LinkFailure::LinkLost);
         assert_eq!(LinkFailure::of(&TransportError::NoMatchKey), LinkFailure::Unavailable);
         assert_eq!(LinkFailure::of(&TransportError::DuplicateKey), LinkFailure::Unavailable);
+        assert!(!LinkFailure::Unavailable.maybe_delivered());
+        assert!(LinkFailure::Timeout.maybe_delivered() && LinkFailure::LinkLost.maybe_delivered());
     }
 }

@@ -32,6 +32,7 @@ pub mod issuer;
 pub mod limits;
 pub mod linkkeys;
 pub mod money;
+mod party;
 mod policy;
 pub mod posting;
 mod posting_decide;

@@ -13,6 +13,7 @@
 //! record keeping around it.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod batch;
 mod drop_off_thread;
 mod error;
 mod owner_only;
@@ -22,7 +23,8 @@ mod sqlite;
 mod value;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::ThreadId;
 
 pub use drop_off_thread::DropOffThread;
 pub use error::{Error, Result};
@@ -37,8 +39,22 @@ pub const TRANSACTION_ATTEMPTS_MAX: usize = 8;
 /// parties write small transactions and the mutex keeps SQLite single-writer anyway).
 #[derive(Clone)]
 pub struct Database {
-    inner: Arc<Mutex<Backend>>,
+    inner: Arc<Shared>,
     kind: BackendKind,
+}
+
+/// The connection, and the turn of threads waiting while another thread's batch holds it
+/// ([`Database::batch`]).
+struct Shared {
+    conn: Mutex<Conn>,
+    turn: Condvar,
+}
+
+struct Conn {
+    backend: Backend,
+    /// The thread whose [`Database::batch`] has a transaction open on the connection: its
+    /// transactions run inside it, everyone else's wait for its commit.
+    batch_owner: Option<ThreadId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,17 +109,24 @@ impl Database {
     }
 
     fn from_backend(backend: Backend, kind: BackendKind) -> Database {
-        Database { inner: Arc::new(Mutex::new(backend)), kind }
+        let conn = Conn { backend, batch_owner: None };
+        Database { inner: Arc::new(Shared { conn: Mutex::new(conn), turn: Condvar::new() }), kind }
     }
 
     pub fn kind(&self) -> BackendKind {
         self.kind
     }
 
-    fn lock(&self) -> MutexGuard<'_, Backend> {
+    /// The connection, once no other thread's batch holds it.
+    fn lock(&self) -> MutexGuard<'_, Conn> {
         // A panic while holding the lock leaves the connection usable: every transaction is
         // rolled back when its guard drops, so the poison flag carries no meaning here.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let mut conn = self.inner.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let me = std::thread::current().id();
+        while conn.batch_owner.is_some_and(|owner| owner != me) {
+            conn = self.inner.turn.wait(conn).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        conn
     }
 
     /// Apply `statements` once under `name` (recorded in a `sqlstore_migrations` table), in
@@ -131,9 +154,16 @@ impl Database {
     /// `Ok`. An `Err` from `work` rolls everything back. On PostgreSQL a serialization failure
     /// or deadlock runs `work` again (up to [`TRANSACTION_ATTEMPTS_MAX`]), so `work` must not
     /// have effects outside the transaction.
+    ///
+    /// Inside this thread's [`Database::batch`] it runs in the batch's transaction under a
+    /// savepoint (an `Err` undoes only its own writes) and is durable when the batch commits.
     pub fn transaction<T>(&self, mut work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut backend = self.lock();
-        match &mut *backend {
+        let mut conn = self.lock();
+        if conn.batch_owner.is_some() {
+            // `lock` returns a held batch only to its owner: this thread.
+            return conn.backend.member(&mut work);
+        }
+        match &mut conn.backend {
             Backend::Sqlite(db) => db.transaction(&mut work),
             Backend::Postgres(db) => db.transaction(&mut work),
         }

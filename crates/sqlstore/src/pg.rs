@@ -85,6 +85,28 @@ impl PgBackend {
         })
     }
 
+    /// Run statements with no parameters and no rows (transaction control).
+    pub(crate) fn raw(&mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql).map_err(failure("transaction control"))
+    }
+
+    /// The statement that opens a write transaction.
+    pub(crate) const BEGIN: &'static str = "BEGIN";
+
+    /// A handle for statements inside a transaction this backend opened.
+    pub(crate) fn tx(&mut self) -> Tx<'_> {
+        Tx { inner: TxInner::Postgres(&mut self.client, &mut self.statements) }
+    }
+
+    /// Reconnect when the server closed the connection (between transactions only).
+    pub(crate) fn ensure_connected(&mut self) -> Result<()> {
+        if self.client.is_closed() {
+            self.client = DropOffThread::new(connect(&self.url, &self.schema)?);
+            self.statements = StatementCache::default();
+        }
+        Ok(())
+    }
+
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         if self.client.is_closed() {
             self.client = DropOffThread::new(connect(&self.url, &self.schema)?);

@@ -56,6 +56,19 @@ impl SqliteBackend {
         Ok(SqliteBackend { connection })
     }
 
+    /// Run statements with no parameters and no rows (transaction control).
+    pub(crate) fn raw(&mut self, sql: &str) -> Result<()> {
+        self.connection.execute_batch(sql).map_err(failure("transaction control"))
+    }
+
+    /// The statement that opens a write transaction.
+    pub(crate) const BEGIN: &'static str = "BEGIN IMMEDIATE";
+
+    /// A handle for statements inside a transaction this backend opened.
+    pub(crate) fn tx(&mut self) -> Tx<'_> {
+        Tx { inner: TxInner::Sqlite(&self.connection) }
+    }
+
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         self.connection.execute_batch("BEGIN IMMEDIATE").map_err(failure("begin"))?;
         let result = work(&mut Tx { inner: TxInner::Sqlite(&self.connection) });

@@ -115,28 +115,16 @@ impl PendingExchange {
     }
 }
 
-/// Why an issuer did not answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IssuerFailure {
-    /// No signed-on session: the request was not sent (91, nothing to reverse).
-    Unavailable,
-    /// Sent, and no answer within the timeout (98; the issuer may have acted on it).
-    Timeout,
-    /// Sent, and the link dropped before the answer (91; the issuer may have acted on it).
-    LinkLost,
-}
+/// Why an issuer did not answer is the one failure type of every outbound link,
+/// [`host::LinkFailure`]: `Unavailable` → 91 with nothing to reverse, `Timeout` → 98,
+/// `LinkLost` → 91; the last two may have been delivered.
+pub use host::LinkFailure;
 
-impl IssuerFailure {
-    /// Whether the issuer may have received the request (and approved it).
-    pub fn maybe_delivered(self) -> bool {
-        !matches!(self, IssuerFailure::Unavailable)
-    }
-
-    fn response_code(self) -> &'static str {
-        match self {
-            IssuerFailure::Timeout => codes::ISSUER_TIMEOUT,
-            IssuerFailure::Unavailable | IssuerFailure::LinkLost => codes::ISSUER_DOWN,
-        }
+/// The response code the acquirer gets when the issuer did not answer.
+fn failure_code(failure: LinkFailure) -> &'static str {
+    match failure {
+        LinkFailure::Timeout => codes::ISSUER_TIMEOUT,
+        LinkFailure::Unavailable | LinkFailure::LinkLost => codes::ISSUER_DOWN,
     }
 }
 
@@ -802,7 +790,7 @@ fn failed_attempt(
 /// Why no usable answer came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unanswered {
-    Failure(IssuerFailure),
+    Failure(LinkFailure),
     /// An answer came but could not be trusted (bad MAC) or did not match: 96, no stand-in
     /// (something is wrong with the link, not with the issuer's availability).
     Unusable,
@@ -818,7 +806,7 @@ impl Unanswered {
 
     fn response_code(self) -> &'static str {
         match self {
-            Unanswered::Failure(failure) => failure.response_code(),
+            Unanswered::Failure(failure) => failure_code(failure),
             Unanswered::Unusable => codes::SYSTEM_MALFUNCTION,
         }
     }

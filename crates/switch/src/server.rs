@@ -1,13 +1,14 @@
-//! The TCP driver: the switch core on tokio.
+//! The production driver: the switch core behind the party contract (`crate::party`) in a
+//! `host::Pipeline` — one core thread deciding batches, one commit per batch, answers after it.
 //!
 //! * Acquirers connect to a `transport::Server` wrapped in `transport::NetMgmt` (0800 sign-on,
-//!   echo and sign-off answered); each request goes through [`Switch::on_request`] and, when
-//!   forwarded, to the issuer's session, its answer (or its absence) back through the core.
+//!   echo and sign-off answered); each request goes into the pipeline and, when forwarded, to
+//!   the issuer's session, its answer (or its absence) back through the pipeline.
 //! * One `transport::Session` per issuer: the switch connects, signs on, echoes when idle and
 //!   reconnects with bounded backoff. A request for an issuer whose session is not signed on is
 //!   answered at once (stand-in or 91), not held.
-//! * One delivery loop per issuer sends due advices, oldest first, whenever the session is
-//!   ready: woken by an enqueue or the session coming up, else every
+//! * One delivery loop per issuer (the pipeline's) sends due advices, oldest first, whenever
+//!   the session is ready: woken by an enqueue or the session coming up, else every
 //!   [`ADVICE_POLL_INTERVAL_MS`] (retries come due with time).
 //! * Key changes (0800/101, [`crate::linkkeys`]) go over the issuer's session, one at a time per
 //!   link: on demand ([`SwitchServer::change_key`]) and from one schedule per issuer, which
@@ -15,8 +16,8 @@
 //!   count from the start; 0 = never), offers a pending key (an unanswered change's) again as soon
 //!   as the session is ready, and waits [`KEY_CHANGE_RETRY_MS`] after a failed attempt.
 //!
-//! The core is synchronous and does durable database work, so every call into it runs on
-//! tokio's blocking pool.
+//! Operator calls outside the contract (key changes, closing a date) run on tokio's blocking
+//! pool; the database makes them wait for a batch's commit.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -25,17 +26,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clock::Clock;
-use host::LinkFailure;
+use host::{Link, Pipeline, PipelineHandler};
 use hsm::SecurityModule;
-use iso8583::{Envelope, Message};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
-use transport::{Handler, Institution, NetMgmt, Server, ServerConfig, Session, SessionConfig, SessionState};
+use transport::{Institution, NetMgmt, Server, ServerConfig, Session, SessionConfig, SessionState};
 
 use crate::config::SwitchConfig;
-use crate::engine::{AdviceOutcome, Forward, IssuerFailure, Reply, Step, Switch};
+use crate::engine::Switch;
 use crate::error::SwitchError;
-use crate::limits::{ADVICE_BATCH_MAX, ADVICE_POLL_INTERVAL_MS, KEY_CHANGE_RETRY_MS, KEY_SCHEDULE_POLL_MS_MAX};
+use crate::limits::{ADVICE_POLL_INTERVAL_MS, KEY_CHANGE_RETRY_MS, KEY_SCHEDULE_POLL_MS_MAX};
 use crate::linkkeys::{KeyChangeOutcome, WorkingKey};
 
 /// How the driver runs: the transport's bounds and timers, and the advice poll interval.
@@ -92,66 +92,11 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
     host::blocking("switch", work).await
 }
 
-/// What a link failure means on an issuer link.
-fn issuer_failure(failure: LinkFailure) -> IssuerFailure {
-    match failure {
-        LinkFailure::Unavailable => IssuerFailure::Unavailable,
-        LinkFailure::Timeout => IssuerFailure::Timeout,
-        LinkFailure::LinkLost => IssuerFailure::LinkLost,
-    }
-}
-
-/// The acquirer-facing handler.
-struct AcquirerHandler {
-    switch: Switch,
-    links: Arc<HashMap<String, IssuerLink>>,
-    clock: Arc<dyn Clock>,
-}
-
-impl AcquirerHandler {
-    fn wake(&self, issuer: Option<&str>) {
-        if let Some(link) = issuer.and_then(|id| self.links.get(id)) {
-            // A stored permit means a loop busy right now looks again when it is done.
-            link.wake.notify_one();
-        }
-    }
-
-    async fn forward(&self, forward: Forward) -> Option<Reply> {
-        let Forward { issuer, request, pending } = forward;
-        let answer = match self.links.get(&issuer) {
-            Some(link) => host::request_if_ready(&link.session, &request).await.map_err(issuer_failure),
-            None => Err(IssuerFailure::Unavailable),
-        };
-        let switch = self.switch.clone();
-        let now_ms = self.clock.now_ms();
-        blocking(move || match answer {
-            Ok(response) => switch.on_issuer_response(pending, response, now_ms),
-            Err(failure) => switch.on_issuer_failure(pending, failure, now_ms),
-        })
-        .await
-    }
-}
-
-impl Handler for AcquirerHandler {
-    async fn handle(&self, envelope: Envelope, message: Message) -> Option<(Envelope, Message)> {
-        let switch = self.switch.clone();
-        let now_ms = self.clock.now_ms();
-        let step = blocking(move || switch.on_request(message, now_ms)).await?;
-        let reply = match step {
-            Step::Ignore => return None,
-            Step::Respond(reply) => reply,
-            Step::Forward(forward) => self.forward(*forward).await?,
-        };
-        self.wake(reply.queued_for.as_deref());
-        Some((envelope.response(), reply.response))
-    }
-}
-
 /// The running switch: its listener, issuer sessions and delivery loops.
 pub struct SwitchServer {
     local_addr: SocketAddr,
     switch: Switch,
-    server: Server<NetMgmt<AcquirerHandler>>,
+    server: Server<NetMgmt<PipelineHandler<Switch>>>,
     links: Arc<HashMap<String, IssuerLink>>,
     clock: Arc<dyn Clock>,
     stop: watch::Sender<bool>,
@@ -192,19 +137,12 @@ impl SwitchServer {
         }
         let links = Arc::new(links);
         let (stop, _) = watch::channel(false);
-        let mut tasks = Vec::with_capacity(links.len() + 1);
-        let poll = Duration::from_millis(options.advice_poll_interval_ms.max(1));
-        for (issuer, link) in links.iter() {
-            tasks.push(tokio::spawn(deliver(
-                switch.clone(),
-                issuer.clone(),
-                link.session.clone(),
-                Arc::clone(&link.wake),
-                Arc::clone(&clock),
-                poll,
-                stop.subscribe(),
-            )));
-        }
+        let pipeline_links = links
+            .iter()
+            .map(|(id, link)| (id.clone(), Link { session: link.session.clone(), wake: Arc::clone(&link.wake) }))
+            .collect();
+        let pipeline = Pipeline::start(Arc::new(switch.clone()), pipeline_links, Arc::clone(&clock))?;
+        let mut tasks = pipeline.spawn_loops(&switch, options.advice_poll_interval_ms, &stop.subscribe());
         for issuer in directory.issuers() {
             if links.contains_key(&issuer.id) {
                 tasks.push(tokio::spawn(schedule_key_changes(
@@ -217,8 +155,7 @@ impl SwitchServer {
                 )));
             }
         }
-        let handler = AcquirerHandler { switch: switch.clone(), links: Arc::clone(&links), clock: Arc::clone(&clock) };
-        let server = Server::new(spec, NetMgmt { inner: handler }, options.server);
+        let server = Server::new(spec, NetMgmt { inner: pipeline.handler() }, options.server);
         let cutover_wake = Arc::new(Notify::new());
         let cutover_links = links
             .iter()
@@ -413,86 +350,6 @@ async fn schedule_key_changes(
             changed = stop.changed() => if changed.is_err() { break },
         }
     }
-}
-
-/// Deliver `issuer`'s advices while the switch runs.
-async fn deliver(
-    switch: Switch,
-    issuer: String,
-    session: Session,
-    wake: Arc<Notify>,
-    clock: Arc<dyn Clock>,
-    poll: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut state = session.state();
-    let mut state_open = true;
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        let ready = *state.borrow_and_update() == SessionState::Ready;
-        if ready && deliver_due(&switch, &issuer, &session, clock.as_ref()).await {
-            // A full batch went out: there may be more due right now.
-            continue;
-        }
-        tokio::select! {
-            _ = wake.notified() => {}
-            changed = state.changed(), if state_open => state_open = changed.is_ok(),
-            _ = tokio::time::sleep(poll) => {}
-            changed = stop.changed() => if changed.is_err() { break },
-        }
-    }
-}
-
-/// Send what is due, oldest first, stopping at the first advice not acknowledged (order is
-/// kept: it is retried before anything behind it). `true` when a whole batch was acknowledged.
-async fn deliver_due(switch: &Switch, issuer: &str, session: &Session, clock: &dyn Clock) -> bool {
-    let now_ms = clock.now_ms();
-    let due = {
-        let (switch, issuer) = (switch.clone(), issuer.to_owned());
-        blocking(move || switch.due_advices(&issuer, now_ms)).await
-    };
-    let due = match due {
-        Some(Ok(due)) => due,
-        Some(Err(error)) => {
-            tracing::error!(issuer, %error, "switch: cannot read due advices");
-            return false;
-        }
-        None => return false,
-    };
-    let full = due.len() == ADVICE_BATCH_MAX;
-    for advice in due {
-        let result = session.request(&advice.message).await;
-        let now_ms = clock.now_ms();
-        let switch = switch.clone();
-        let acknowledged = blocking(move || match result {
-            Ok(response) => match switch.advice_answered(&advice, &response, now_ms) {
-                Ok(AdviceOutcome::Acknowledged(_)) => true,
-                Ok(AdviceOutcome::Retry(state)) => {
-                    tracing::warn!(entry = %advice.id, ?state, "switch: advice not acknowledged");
-                    false
-                }
-                Err(error) => {
-                    tracing::error!(entry = %advice.id, %error, "switch: cannot record an advice answer");
-                    false
-                }
-            },
-            Err(error) => {
-                tracing::info!(entry = %advice.id, %error, "switch: advice unanswered");
-                if let Err(error) = switch.advice_failed(&advice, now_ms) {
-                    tracing::error!(entry = %advice.id, %error, "switch: cannot record an advice failure");
-                }
-                false
-            }
-        })
-        .await
-        .unwrap_or(false);
-        if !acknowledged {
-            return false;
-        }
-    }
-    full
 }
 
 /// Run a switch from its configuration until `shutdown` resolves.

@@ -8,7 +8,7 @@ use iso8583::Message;
 use network::OriginalData;
 use saf::EntryState;
 use switch::journal::{AdvicePurpose, Direction, ExchangeStatus, Leg};
-use switch::{AdviceOutcome, IssuerFailure, Step, Switch};
+use switch::{AdviceOutcome, LinkFailure, Step, Switch};
 
 /// Each scenario runs once per backend.
 macro_rules! scenarios {
@@ -123,7 +123,7 @@ fn journal_holds_masked_pans_and_no_secrets(backend: Backend) {
     assert_eq!(code(&switch.on_request(net.purchase(NO_BIN_PAN, 100, 2), NOW_MS).into_response()), "15");
     // Stand-in: a queued advice (encrypted at rest).
     let forward = forward(switch.on_request(net.purchase(PAN2, 100, 3), NOW_MS));
-    switch.on_issuer_failure(forward.pending, IssuerFailure::Unavailable, NOW_MS);
+    switch.on_issuer_failure(forward.pending, LinkFailure::Unavailable, NOW_MS);
 
     let exchanges = switch.journal().exchanges(0).unwrap();
     assert_eq!(exchanges.len(), 3);
@@ -303,7 +303,7 @@ fn issuer_down_stands_in_within_limits_then_91(backend: Backend) {
     let switch = net.switch();
     let down = |request: Message| {
         let forward = forward(switch.on_request(request, NOW_MS));
-        switch.on_issuer_failure(forward.pending, IssuerFailure::Unavailable, NOW_MS + 5)
+        switch.on_issuer_failure(forward.pending, LinkFailure::Unavailable, NOW_MS + 5)
     };
     // Within limits (500.00 a transaction, 1000.00 and 3 a day per card): approved by the switch.
     let reply = down(net.purchase(PAN, 30_000, 60));
@@ -355,7 +355,7 @@ fn stand_in_advice_is_delivered_and_repeated_until_acknowledged(backend: Backend
     let request = net.purchase(PAN, 10_000, 80);
     let forward = forward(switch.on_request(request.clone(), NOW_MS));
     let issuer_stan = forward.request.get_str(11).unwrap().to_owned();
-    let reply = switch.on_issuer_failure(forward.pending, IssuerFailure::Unavailable, NOW_MS);
+    let reply = switch.on_issuer_failure(forward.pending, LinkFailure::Unavailable, NOW_MS);
     let auth = reply.response.get_str(38).unwrap().to_owned();
 
     let due = switch.due_advices(ISSUER, NOW_MS).unwrap();
@@ -416,7 +416,7 @@ fn issuer_timeout_is_98_and_one_reversal_is_delivered(backend: Backend) {
     let switch = net.switch();
     let forward = forward(switch.on_request(net.purchase(ISSUER2_PAN, 2_000, 90), NOW_MS));
     let sent = forward.request.clone();
-    let reply = switch.on_issuer_failure(forward.pending, IssuerFailure::Timeout, NOW_MS + 10_000);
+    let reply = switch.on_issuer_failure(forward.pending, LinkFailure::Timeout, NOW_MS + 10_000);
     assert_eq!(code(&reply.response), "98");
     assert_eq!(reply.queued_for.as_deref(), Some(ISSUER2));
     let due = switch.due_advices(ISSUER2, NOW_MS + 10_000).unwrap();
@@ -438,12 +438,12 @@ fn issuer_timeout_is_98_and_one_reversal_is_delivered(backend: Backend) {
     assert!(switch.due_advices(ISSUER2, NOW_MS + 86_400_000).unwrap().is_empty(), "delivered once");
     // A balance inquiry that times out moved no money: nothing to reverse.
     let forward = common::forward(switch.on_request(net.request("0200", "310000", ISSUER2_PAN, 0, 91), NOW_MS));
-    let reply = switch.on_issuer_failure(forward.pending, IssuerFailure::Timeout, NOW_MS);
+    let reply = switch.on_issuer_failure(forward.pending, LinkFailure::Timeout, NOW_MS);
     assert_eq!(code(&reply.response), "98");
     assert_eq!(reply.queued_for, None);
     // A link lost after sending: 91, and a reversal all the same.
     let forward = common::forward(switch.on_request(net.purchase(ISSUER2_PAN, 2_000, 92), NOW_MS));
-    let reply = switch.on_issuer_failure(forward.pending, IssuerFailure::LinkLost, NOW_MS);
+    let reply = switch.on_issuer_failure(forward.pending, LinkFailure::LinkLost, NOW_MS);
     assert_eq!(code(&reply.response), "91");
     assert_eq!(reply.queued_for.as_deref(), Some(ISSUER2));
 }
@@ -453,7 +453,7 @@ fn timeout_with_stand_in_queues_the_reversal_then_the_advice(backend: Backend) {
     let switch = net.switch();
     let forward = forward(switch.on_request(net.purchase(PAN, 2_000, 100), NOW_MS));
     let sent = forward.request.clone();
-    let reply = switch.on_issuer_failure(forward.pending, IssuerFailure::Timeout, NOW_MS + 10_000);
+    let reply = switch.on_issuer_failure(forward.pending, LinkFailure::Timeout, NOW_MS + 10_000);
     assert_eq!(code(&reply.response), "00", "stood in");
     let due = switch.due_advices(ISSUER, NOW_MS + 10_000).unwrap();
     let kinds: Vec<(String, AdvicePurpose)> = due.iter().map(|a| (a.message.mti().to_string(), a.purpose)).collect();
@@ -540,7 +540,7 @@ fn acquirer_reversal_after_a_timeout_reversal_adds_nothing(backend: Backend) {
     let switch = net.switch();
     let original = net.purchase(ISSUER2_PAN, 5_000, 130);
     let forward = forward(switch.on_request(original.clone(), NOW_MS));
-    assert_eq!(code(&switch.on_issuer_failure(forward.pending, IssuerFailure::Timeout, NOW_MS).response), "98");
+    assert_eq!(code(&switch.on_issuer_failure(forward.pending, LinkFailure::Timeout, NOW_MS).response), "98");
     let reply = respond(switch.on_request(net.referring("0420", "000000", &original, 131), NOW_MS + 1_000));
     assert_eq!(code(&reply.response), "00");
     assert_eq!(reply.queued_for, None, "the switch's own reversal is already queued");
@@ -595,7 +595,7 @@ fn void_and_completion_name_the_issuer_leg_original(backend: Backend) {
     net.sign(ACQUIRER, &mut online);
     let forward4 = forward(switch.on_request(online, NOW_MS));
     assert_eq!(OriginalData::from_field90(&forward4.request).unwrap(), OriginalData::of_request(&preauth_leg).unwrap());
-    let reply = switch.on_issuer_failure(forward4.pending, IssuerFailure::Unavailable, NOW_MS);
+    let reply = switch.on_issuer_failure(forward4.pending, LinkFailure::Unavailable, NOW_MS);
     assert_eq!(code(&reply.response), "00");
     let due = switch.due_advices(ISSUER, NOW_MS).unwrap();
     assert_eq!((due[0].message.mti().as_str(), due[0].purpose), ("0220", AdvicePurpose::StandIn));
@@ -629,12 +629,12 @@ fn advices_survive_a_restart(backend: Backend) {
         for stan in [160, 161] {
             let forward = forward(switch.on_request(net.purchase(PAN, 1_000, stan), NOW_MS));
             assert_eq!(
-                code(&switch.on_issuer_failure(forward.pending, IssuerFailure::Unavailable, NOW_MS).response),
+                code(&switch.on_issuer_failure(forward.pending, LinkFailure::Unavailable, NOW_MS).response),
                 "00"
             );
         }
         let forward = forward(switch.on_request(net.purchase(ISSUER2_PAN, 1_000, 162), NOW_MS));
-        switch.on_issuer_failure(forward.pending, IssuerFailure::Timeout, NOW_MS);
+        switch.on_issuer_failure(forward.pending, LinkFailure::Timeout, NOW_MS);
     }
     // A new process over the same database.
     let switch = net.switch();
@@ -659,7 +659,7 @@ fn advices_keep_their_order_per_issuer(backend: Backend) {
     let switch = net.switch();
     for stan in [170, 171, 172] {
         let forward = forward(switch.on_request(net.purchase(PAN2, 100, stan), NOW_MS));
-        switch.on_issuer_failure(forward.pending, IssuerFailure::Unavailable, NOW_MS);
+        switch.on_issuer_failure(forward.pending, LinkFailure::Unavailable, NOW_MS);
     }
     let due = switch.due_advices(ISSUER, NOW_MS).unwrap();
     assert_eq!(due.len(), 3);
@@ -684,7 +684,7 @@ fn clearing_records_of_the_day(backend: Backend) {
     assert_eq!(code(&round_trip(&net, &switch, declined)), "55");
     assert_eq!(code(&round_trip(&net, &switch, net.request("0200", "310000", PAN, 0, 182))), "00");
     let forward = forward(switch.on_request(net.purchase(PAN2, 2_000, 183), NOW_MS));
-    switch.on_issuer_failure(forward.pending, IssuerFailure::Unavailable, NOW_MS);
+    switch.on_issuer_failure(forward.pending, LinkFailure::Unavailable, NOW_MS);
     respond(switch.on_request(net.referring("0420", "000000", &purchase, 184), NOW_MS));
     // A completion and its void (25 = 06) clear too; the pre-authorization does not.
     let mut preauth = net.request("0100", "030000", PAN, 3_000, 185);
@@ -781,7 +781,7 @@ fn reversals_of_what_is_not_reversible_are_refused(backend: Backend) {
     assert_eq!(code(&reply.response), "12");
     // The switch's own timeout reversal of a refund says why (98), so the issuer takes it.
     let forward = forward(switch.on_request(net.request("0200", "200000", ISSUER2_PAN, 700, 222), NOW_MS));
-    switch.on_issuer_failure(forward.pending, IssuerFailure::Timeout, NOW_MS + 10_000);
+    switch.on_issuer_failure(forward.pending, LinkFailure::Timeout, NOW_MS + 10_000);
     let due = switch.due_advices(ISSUER2, NOW_MS + 10_000).unwrap();
     assert_eq!((due[0].message.mti().as_str(), due[0].message.get_str(39)), ("0420", Some("98")));
 }

@@ -151,7 +151,7 @@ fn the_switch_offers_a_key_under_the_zmk_and_uses_it_once_confirmed(backend: Bac
     net.verify(ACQUIRER, &response).expect("the acquirer link keeps its configured keys");
     // Advices go out under the new ZAK as well.
     let queued = forward_of(switch.on_request(net.purchase(PAN, 100, 3), NOW_MS + 40));
-    switch.on_issuer_failure(queued.pending, switch::IssuerFailure::Timeout, NOW_MS + 50);
+    switch.on_issuer_failure(queued.pending, switch::LinkFailure::Timeout, NOW_MS + 50);
     let due = switch.due_advices(ISSUER, NOW_MS + 60).unwrap();
     network::mac::verify(net.hsm.as_ref(), &issuer.zak, &due[0].message).unwrap();
     let ack = issuer.answer(&net, &due[0].message, &issuer.zak);

@@ -14,7 +14,7 @@ use network::TransactionKind;
 use network::request::{Acceptor, CardInput, EntryMode, TransactionRequest};
 use proptest::prelude::*;
 use switch::Switch;
-use switch::engine::{IssuerFailure, Step};
+use switch::engine::{LinkFailure, Step};
 
 struct Parties {
     hsm: Arc<SoftHsm>,
@@ -139,7 +139,7 @@ fn drive(parties: &Parties, request: Message) -> Option<Message> {
             let answer = issuer.and_then(|issuer| issuer.handle(&forward.request));
             Some(match answer {
                 Some(response) => parties.switch.on_issuer_response(forward.pending, response, now_ms).response,
-                None => parties.switch.on_issuer_failure(forward.pending, IssuerFailure::Timeout, now_ms).response,
+                None => parties.switch.on_issuer_failure(forward.pending, LinkFailure::Timeout, now_ms).response,
             })
         }
     }

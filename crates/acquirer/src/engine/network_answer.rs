@@ -97,11 +97,11 @@ impl Acquirer {
     }
 
     /// The switch did not answer `pending`'s request.
-    pub fn on_network_failure(&self, pending: Pending, failure: NetworkFailure, now_ms: u64) -> Reply {
+    pub fn on_network_failure(&self, pending: Pending, failure: LinkFailure, now_ms: u64) -> Reply {
         let (code, maybe_delivered) = match failure {
-            NetworkFailure::Unavailable => (codes::ISSUER_DOWN, false),
-            NetworkFailure::Timeout => (codes::ISSUER_TIMEOUT, true),
-            NetworkFailure::LinkLost => (codes::ISSUER_DOWN, true),
+            LinkFailure::Unavailable => (codes::ISSUER_DOWN, false),
+            LinkFailure::Timeout => (codes::ISSUER_TIMEOUT, true),
+            LinkFailure::LinkLost => (codes::ISSUER_DOWN, true),
         };
         self.fail_pending(pending, code, maybe_delivered, None, now_ms)
     }

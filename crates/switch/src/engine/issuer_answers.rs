@@ -86,7 +86,7 @@ impl Switch {
 
     /// The issuer did not answer (`failure`): stand in if its limits allow, else 91 or 98; a
     /// request the issuer may have acted on and that could have moved money gets a reversal.
-    pub fn on_issuer_failure(&self, pending: PendingExchange, failure: IssuerFailure, now_ms: u64) -> Reply {
+    pub fn on_issuer_failure(&self, pending: PendingExchange, failure: LinkFailure, now_ms: u64) -> Reply {
         self.no_answer(&pending, Unanswered::Failure(failure), now_ms)
     }
 

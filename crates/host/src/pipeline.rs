@@ -1,0 +1,345 @@
+//! The production driver of a [`Party`]: one core thread deciding events in batches.
+//!
+//! Connections, sessions and timers run on tokio and turn everything that happens into an
+//! [`Event`] on one bounded queue. The core thread takes what has arrived — at least one event,
+//! at most [`PIPELINE_EVENTS_MAX`], never waiting for more (a lone request is not delayed) —
+//! decides all of it inside one [`Party::batch`] (one commit), and only then acts on the
+//! outputs: answers written, forwards sent, delivery loops woken. So nothing is answered before
+//! the commit of its batch, and a busy party pays one commit for many decisions instead of one
+//! each, with one thread hand-off per event instead of a blocking-pool task per call.
+//!
+//! If a batch's commit fails, none of its outputs leave: to the peers it is as if the process had
+//! stopped before deciding them (they time out and reverse, exactly as after a crash).
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clock::Clock;
+use iso8583::{Envelope, Message};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use transport::{Handler, Session};
+
+use crate::link::{LinkFailure, is_ready, request_if_ready};
+use crate::party::{Answer, Delivery, Outbound, Party, Step};
+
+/// Events one batch decides at most (one commit covers them).
+pub const PIPELINE_EVENTS_MAX: usize = 512;
+/// Events waiting for the core thread at most; a sender waits for room (backpressure reaches
+/// the connections, whose reading pauses at their own in-flight bound).
+pub const PIPELINE_QUEUE_DEPTH_MAX: usize = 8_192;
+
+type Reply = oneshot::Sender<Option<(Envelope, Message)>>;
+
+/// Something for the core to decide.
+enum Event<P: Party> {
+    Request { envelope: Envelope, message: Message, reply: Reply },
+    Answer { envelope: Envelope, pending: P::Pending, answer: Result<Message, LinkFailure>, reply: Reply },
+    Due { link: String, done: oneshot::Sender<Result<Vec<P::Work>, String>> },
+    WorkAnswer { work: P::Work, answer: Result<Message, LinkFailure>, done: oneshot::Sender<Delivery> },
+    Time,
+}
+
+/// What the core decided for one event, acted on after the batch's commit.
+enum Output<P: Party> {
+    Reply(Reply, Option<(Envelope, Message)>),
+    Forward { envelope: Envelope, link: String, request: Message, pending: P::Pending, reply: Reply },
+    Due(oneshot::Sender<Result<Vec<P::Work>, String>>, Result<Vec<P::Work>, String>),
+    Delivered(oneshot::Sender<Delivery>, Delivery),
+    Nothing,
+}
+
+/// One outbound link of a party: its session and the bell of its delivery loop.
+#[derive(Clone)]
+pub struct Link {
+    pub session: Session,
+    pub wake: Arc<Notify>,
+}
+
+impl Link {
+    pub fn new(session: Session) -> Link {
+        Link { session, wake: Arc::new(Notify::new()) }
+    }
+}
+
+/// A party's pipeline: the core thread and the queue into it. Cheap to clone; the core thread
+/// ends when the last clone (and every handler and loop holding one) is gone.
+pub struct Pipeline<P: Party> {
+    events: mpsc::Sender<Event<P>>,
+    links: Arc<HashMap<String, Link>>,
+}
+
+impl<P: Party> Clone for Pipeline<P> {
+    fn clone(&self) -> Self {
+        Pipeline { events: self.events.clone(), links: Arc::clone(&self.links) }
+    }
+}
+
+impl<P: Party> Pipeline<P> {
+    /// Start the core thread for `party` with its outbound `links` (by name). Must be called
+    /// inside a tokio runtime: forwards are sent from tasks on it.
+    pub fn start(party: Arc<P>, links: HashMap<String, Link>, clock: Arc<dyn Clock>) -> std::io::Result<Pipeline<P>> {
+        let (events, queue) = mpsc::channel(PIPELINE_QUEUE_DEPTH_MAX);
+        let pipeline = Pipeline { events, links: Arc::new(links) };
+        let core = Core { party, clock, pipeline: pipeline.downgrade(), runtime: tokio::runtime::Handle::current() };
+        std::thread::Builder::new().name(format!("{}-core", core.party.name())).spawn(move || core.run(queue))?;
+        Ok(pipeline)
+    }
+
+    /// The handler a `transport::Server` serves inbound requests with.
+    pub fn handler(&self) -> PipelineHandler<P> {
+        PipelineHandler { pipeline: self.clone() }
+    }
+
+    pub fn link(&self, name: &str) -> Option<&Link> {
+        self.links.get(name)
+    }
+
+    pub fn links(&self) -> &HashMap<String, Link> {
+        &self.links
+    }
+
+    /// A sender for the core thread that does not keep it alive.
+    fn downgrade(&self) -> WeakPipeline<P> {
+        WeakPipeline { events: self.events.downgrade(), links: Arc::clone(&self.links) }
+    }
+
+    async fn send(&self, event: Event<P>) -> bool {
+        self.events.send(event).await.is_ok()
+    }
+
+    /// Decide an inbound request; its answer once the batch that decided it is committed (and,
+    /// for a forward, once the link answered or failed).
+    pub async fn request(&self, envelope: Envelope, message: Message) -> Option<(Envelope, Message)> {
+        let (reply, answer) = oneshot::channel();
+        if !self.send(Event::Request { envelope, message, reply }).await {
+            return None;
+        }
+        answer.await.ok().flatten()
+    }
+
+    /// Ask the core for `link`'s due work.
+    async fn due(&self, link: &str) -> Result<Vec<P::Work>, String> {
+        let (done, due) = oneshot::channel();
+        if !self.send(Event::Due { link: link.to_owned(), done }).await {
+            return Err("the core has stopped".into());
+        }
+        due.await.map_err(|_| "the core dropped the request".to_owned())?
+    }
+
+    async fn work_answered(&self, work: P::Work, answer: Result<Message, LinkFailure>) -> Option<Delivery> {
+        let (done, delivery) = oneshot::channel();
+        if !self.send(Event::WorkAnswer { work, answer, done }).await {
+            return None;
+        }
+        delivery.await.ok()
+    }
+
+    /// Start one delivery loop per link with queued work, and the time loop when the party
+    /// wants one; all end when `stop` turns true.
+    pub fn spawn_loops(&self, party: &P, poll_interval_ms: u64, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::with_capacity(self.links.len() + 1);
+        for (name, link) in self.links.iter() {
+            let poll = Duration::from_millis(poll_interval_ms.max(1));
+            tasks.push(tokio::spawn(deliver(self.clone(), name.clone(), link.clone(), poll, stop.clone())));
+        }
+        if let Some(interval_ms) = party.tick_interval_ms() {
+            let (pipeline, mut stop) = (self.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => if !pipeline.send(Event::Time).await { break },
+                        changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
+                    }
+                }
+            }));
+        }
+        tasks
+    }
+}
+
+/// The inbound side of a pipeline as a `transport` handler.
+pub struct PipelineHandler<P: Party> {
+    pipeline: Pipeline<P>,
+}
+
+impl<P: Party> Handler for PipelineHandler<P> {
+    async fn handle(&self, envelope: Envelope, message: Message) -> Option<(Envelope, Message)> {
+        self.pipeline.request(envelope, message).await
+    }
+}
+
+struct WeakPipeline<P: Party> {
+    events: mpsc::WeakSender<Event<P>>,
+    links: Arc<HashMap<String, Link>>,
+}
+
+/// The core thread's side.
+struct Core<P: Party> {
+    party: Arc<P>,
+    clock: Arc<dyn Clock>,
+    pipeline: WeakPipeline<P>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl<P: Party> Core<P> {
+    fn run(self, mut queue: mpsc::Receiver<Event<P>>) {
+        let mut batch = Vec::with_capacity(PIPELINE_EVENTS_MAX);
+        while let Some(first) = queue.blocking_recv() {
+            batch.push(first);
+            while batch.len() < PIPELINE_EVENTS_MAX {
+                match queue.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
+            }
+            let events = std::mem::take(&mut batch);
+            let count = events.len();
+            match self.party.batch(|| events.into_iter().map(|event| self.decide(event)).collect::<Vec<_>>()) {
+                Ok(outputs) => outputs.into_iter().for_each(|output| self.act(output)),
+                // Dropping the outputs drops their reply channels: nothing of the batch is
+                // answered, as after a crash before its commit.
+                Err(error) => {
+                    tracing::error!(party = self.party.name(), events = count, %error, "batch not committed; none of it answered")
+                }
+            }
+        }
+    }
+
+    /// One event, with a panic in the core (a bug) costing only this event's answer.
+    fn decide(&self, event: Event<P>) -> Output<P> {
+        let party = self.party.name();
+        catch_unwind(AssertUnwindSafe(|| self.decide_event(event))).unwrap_or_else(|_| {
+            tracing::error!(party, "a core call panicked; its event is not answered");
+            Output::Nothing
+        })
+    }
+
+    fn decide_event(&self, event: Event<P>) -> Output<P> {
+        let now_ms = self.clock.now_ms();
+        match event {
+            Event::Request { envelope, message, reply } => match self.party.on_request(envelope, message, now_ms) {
+                Step::Ignore => Output::Reply(reply, None),
+                Step::Respond(answer) => Output::Reply(reply, Some(self.finish(&envelope, answer))),
+                Step::Forward(forward) => {
+                    let forward = *forward;
+                    Output::Forward {
+                        envelope,
+                        link: forward.link,
+                        request: forward.request,
+                        pending: forward.pending,
+                        reply,
+                    }
+                }
+            },
+            Event::Answer { envelope, pending, answer, reply } => {
+                let answer = self.party.on_answer(pending, answer, now_ms);
+                Output::Reply(reply, answer.map(|answer| self.finish(&envelope, answer)))
+            }
+            Event::Due { link, done } => Output::Due(done, self.party.due_work(&link, now_ms)),
+            Event::WorkAnswer { work, answer, done } => {
+                Output::Delivered(done, self.party.on_work_answer(&work, answer, now_ms))
+            }
+            Event::Time => {
+                self.party.on_time(now_ms);
+                Output::Nothing
+            }
+        }
+    }
+
+    /// The answer's envelope, and its link's delivery woken when it queued work.
+    fn finish(&self, envelope: &Envelope, answer: Answer) -> (Envelope, Message) {
+        if let Some(link) = answer.queued_for.as_deref().and_then(|name| self.pipeline.links.get(name)) {
+            // A stored permit means a loop busy right now looks again when it is done.
+            link.wake.notify_one();
+        }
+        (answer.envelope.unwrap_or_else(|| envelope.response()), answer.response)
+    }
+
+    /// After the commit: let the outputs go.
+    fn act(&self, output: Output<P>) {
+        match output {
+            Output::Reply(reply, answer) => {
+                let _ = reply.send(answer);
+            }
+            Output::Due(done, due) => {
+                let _ = done.send(due);
+            }
+            Output::Delivered(done, delivery) => {
+                let _ = done.send(delivery);
+            }
+            Output::Nothing => {}
+            Output::Forward { envelope, link, request, pending, reply } => {
+                let Some(events) = self.pipeline.events.upgrade() else { return };
+                let session = self.pipeline.links.get(&link).map(|link| link.session.clone());
+                self.runtime.spawn(async move {
+                    let answer = match &session {
+                        Some(session) => request_if_ready(session, &request).await,
+                        None => Err(LinkFailure::Unavailable),
+                    };
+                    // Full queue: wait for room; a stopped core drops the reply (unanswered).
+                    let _ = events.send(Event::Answer { envelope, pending, answer, reply }).await;
+                });
+            }
+        }
+    }
+}
+
+/// Deliver `link`'s queued work while the party runs: whenever the session is ready, ask the
+/// core what is due and send it oldest first, stopping at the first item not acknowledged
+/// (order is kept: it is retried before anything behind it); woken by the core when it queues,
+/// by the session coming up, else every `poll`.
+async fn deliver<P: Party>(
+    pipeline: Pipeline<P>,
+    name: String,
+    link: Link,
+    poll: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut state = link.session.state();
+    let mut state_open = true;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        state.borrow_and_update();
+        if is_ready(&link.session) && deliver_due(&pipeline, &name, &link.session).await {
+            // Everything sent was acknowledged: more may be due right now.
+            continue;
+        }
+        tokio::select! {
+            _ = link.wake.notified() => {}
+            changed = state.changed(), if state_open => state_open = changed.is_ok(),
+            _ = tokio::time::sleep(poll) => {}
+            changed = stop.changed() => if changed.is_err() { break },
+        }
+    }
+}
+
+/// `true` when something was due and all of it was acknowledged.
+async fn deliver_due<P: Party>(pipeline: &Pipeline<P>, name: &str, session: &Session) -> bool {
+    let due = match pipeline.due(name).await {
+        Ok(due) => due,
+        Err(error) => {
+            tracing::error!(link = name, %error, "cannot read due work");
+            return false;
+        }
+    };
+    if due.is_empty() {
+        return false;
+    }
+    for work in due {
+        let answer = session.request(work.message()).await.map_err(|error| {
+            tracing::info!(link = name, work = %work.label(), %error, "queued work unanswered");
+            LinkFailure::of(&error)
+        });
+        if pipeline.work_answered(work, answer).await != Some(Delivery::Acknowledged) {
+            return false;
+        }
+    }
+    true
+}

@@ -1,0 +1,232 @@
+//! [`Database::batch`]: many transactions, one commit.
+//!
+//! A party's pipeline decides a batch of requests on one thread; each decision calls
+//! [`Database::transaction`] as it always does. Inside a batch those transactions run under
+//! savepoints of one open transaction, which commits once when the batch ends — one fsync for
+//! the whole batch. The caller acts on none of the decisions before `batch` returns `Ok`, so
+//! durability before acknowledgement holds for every one of them. Other threads wait for the
+//! commit before they touch the connection (they never see a decision that is not durable yet).
+
+use crate::error::{Error, Result};
+use crate::{Backend, Database, TRANSACTION_ATTEMPTS_MAX, Tx};
+
+const SAVEPOINT: &str = "SAVEPOINT sqlstore_member";
+const RELEASE: &str = "RELEASE SAVEPOINT sqlstore_member";
+const UNDO: &str = "ROLLBACK TO SAVEPOINT sqlstore_member; RELEASE SAVEPOINT sqlstore_member";
+
+impl Backend {
+    fn raw(&mut self, sql: &str) -> Result<()> {
+        match self {
+            Backend::Sqlite(db) => db.raw(sql),
+            Backend::Postgres(db) => db.raw(sql),
+        }
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        match self {
+            Backend::Sqlite(db) => db.raw(crate::sqlite::SqliteBackend::BEGIN),
+            Backend::Postgres(db) => {
+                db.ensure_connected()?;
+                db.raw(crate::pg::PgBackend::BEGIN)
+            }
+        }
+    }
+
+    fn tx(&mut self) -> Tx<'_> {
+        match self {
+            Backend::Sqlite(db) => db.tx(),
+            Backend::Postgres(db) => db.tx(),
+        }
+    }
+
+    /// One transaction of a batch: `work` under a savepoint, undone alone on `Err` (and run
+    /// again on a serialization failure or deadlock, as a whole transaction would be).
+    pub(crate) fn member<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.raw(SAVEPOINT)?;
+            match work(&mut self.tx()) {
+                Ok(value) => {
+                    self.raw(RELEASE)?;
+                    return Ok(value);
+                }
+                Err(error) => {
+                    self.raw(UNDO)?;
+                    if !(error.is_retryable() && attempt < TRANSACTION_ATTEMPTS_MAX) {
+                        return Err(error);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The batch this thread has open; rolled back if it is dropped before its commit (a panic).
+struct OpenBatch<'a> {
+    db: &'a Database,
+    done: bool,
+}
+
+impl OpenBatch<'_> {
+    /// Commit (or roll back) and hand the connection to the threads waiting for it.
+    fn end(&mut self, commit: bool) -> Result<()> {
+        self.done = true;
+        let mut conn = self.db.inner.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let result = if commit {
+            conn.backend.raw("COMMIT").map_err(|error| Error::new("commit", error.to_string()))
+        } else {
+            conn.backend.raw("ROLLBACK")
+        };
+        if result.is_err() && commit {
+            let _ = conn.backend.raw("ROLLBACK");
+        }
+        conn.batch_owner = None;
+        drop(conn);
+        self.db.inner.turn.notify_all();
+        result
+    }
+}
+
+impl Drop for OpenBatch<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.end(false);
+        }
+    }
+}
+
+impl Database {
+    /// Run `work` with every [`Database::transaction`] this thread makes in it joined into one
+    /// transaction, committed once at the end: `Ok` only after that commit returned. `Err`:
+    /// the commit (or the begin) failed and nothing of `work`'s transactions is durable — the
+    /// caller must act on none of them. A batch inside a batch is part of the outer one. A
+    /// lone transaction in a batch costs one savepoint more than on its own.
+    pub fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T> {
+        let me = std::thread::current().id();
+        {
+            let mut conn = self.lock();
+            if conn.batch_owner == Some(me) {
+                drop(conn);
+                return Ok(work());
+            }
+            conn.backend.begin()?;
+            conn.batch_owner = Some(me);
+        }
+        let mut open = OpenBatch { db: self, done: false };
+        let value = work();
+        open.end(true)?;
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Database, Error, Value};
+
+    fn table(db: &Database) {
+        db.migrate("t", &["CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT NOT NULL)"]).unwrap();
+    }
+
+    fn count(db: &Database) -> i64 {
+        db.transaction(|tx| tx.query("SELECT COUNT(*) FROM t", &[])?[0].i64(0)).unwrap()
+    }
+
+    fn insert(db: &Database, id: i64) -> crate::Result<()> {
+        db.transaction(|tx| tx.execute("INSERT INTO t (id, v) VALUES ($1, 'x')", &[Value::Int(id)]).map(|_| ()))
+    }
+
+    #[test]
+    fn a_failing_member_undoes_only_its_own_writes() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        table(&db);
+        let results = db
+            .batch(|| {
+                let first = insert(&db, 1);
+                let failing = db.transaction(|tx| {
+                    tx.execute("INSERT INTO t (id, v) VALUES (2, 'y')", &[])?;
+                    Err::<(), _>(Error::new("test", "refused"))
+                });
+                let duplicate = insert(&db, 1);
+                let third = insert(&db, 3);
+                (first, failing, duplicate, third)
+            })
+            .unwrap();
+        assert!(results.0.is_ok() && results.3.is_ok());
+        assert!(results.1.is_err() && results.2.is_err());
+        assert_eq!(count(&db), 2, "rows 1 and 3 only");
+    }
+
+    #[test]
+    fn one_commit_makes_a_file_batch_visible_to_another_connection() {
+        let dir = std::env::temp_dir().join(format!("sqlstore-batch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("batch.db");
+        let db = Database::open_sqlite(&path).unwrap();
+        table(&db);
+        // A plain reader (a party's transactions all write, so they would wait for the lock).
+        let reader = rusqlite::Connection::open(&path).unwrap();
+        let visible = || reader.query_row("SELECT COUNT(*) FROM t", [], |row| row.get::<_, i64>(0)).unwrap();
+        db.batch(|| {
+            for id in 0..50 {
+                insert(&db, id).unwrap();
+            }
+            // Not committed yet: another connection sees nothing of it.
+            assert_eq!(visible(), 0);
+        })
+        .unwrap();
+        assert_eq!(visible(), 50);
+        drop((db, reader));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn other_threads_wait_for_the_batch_commit() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        table(&db);
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let seen = std::thread::scope(|scope| {
+            let db2 = db.clone();
+            db.batch(|| {
+                insert(&db, 1).unwrap();
+                let waiter = scope.spawn(move || {
+                    started_tx.send(()).unwrap();
+                    // Blocks until the batch has committed, then sees its row.
+                    count(&db2)
+                });
+                started.recv().unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                insert(&db, 2).unwrap();
+                waiter
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+        });
+        assert_eq!(seen, 2);
+    }
+
+    #[test]
+    fn a_panic_in_a_batch_rolls_it_back_and_frees_the_connection() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        table(&db);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db.batch(|| {
+                insert(&db, 1).unwrap();
+                panic!("a bug in the core");
+            })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(count(&db), 0);
+        insert(&db, 2).unwrap();
+        assert_eq!(count(&db), 1);
+    }
+
+    #[test]
+    fn batches_nest_into_the_outer_one() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        table(&db);
+        db.batch(|| db.batch(|| insert(&db, 1)).unwrap()).unwrap().unwrap();
+        assert_eq!(count(&db), 1);
+    }
+}
