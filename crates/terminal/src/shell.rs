@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 use transport::FrameCodec;
 
-use crate::core::{Outcome, Outgoing, SettlementTotals, Terminal, TxnRequest};
+use crate::core::{Answered, Outcome, Outgoing, SettlementTotals, Terminal, TxnRequest};
 use crate::{Result, TerminalError};
 
 /// What one exchange gave.
@@ -149,9 +149,15 @@ impl Pos {
     pub async fn sign_on(&mut self) -> Result<Outcome> {
         self.connect().await?;
         let out = self.terminal.sign_on_request()?;
-        match self.exchange(&out).await? {
-            Reply::Answer(response) => self.terminal.on_sign_on_response(&response),
-            Reply::Timeout => Ok(self.terminal.on_timeout(&out)),
+        let reply = self.exchange(&out).await?;
+        outcome(self.answered(&out, reply)?)
+    }
+
+    /// The end of an exchange, read by the terminal core through the client contract.
+    fn answered(&mut self, out: &Outgoing, reply: Reply) -> Result<Answered> {
+        match reply {
+            Reply::Answer(response) => host::Client::on_response(&mut self.terminal, out, &response),
+            Reply::Timeout => Ok(host::Client::on_no_answer(&mut self.terminal, out)),
         }
     }
 
@@ -159,10 +165,8 @@ impl Pos {
     pub async fn download_parameters(&mut self) -> Result<Outcome> {
         self.connect().await?;
         let out = self.terminal.parameters_request()?;
-        match self.exchange(&out).await? {
-            Reply::Answer(response) => self.terminal.on_parameters_response(&response),
-            Reply::Timeout => Ok(self.terminal.on_timeout(&out)),
-        }
+        let reply = self.exchange(&out).await?;
+        outcome(self.answered(&out, reply)?)
     }
 
     /// Sign on if needed, then send any pending reversal (up to `reversal_attempts_max` tries).
@@ -186,18 +190,14 @@ impl Pos {
         for _ in 0..attempts_max {
             let Some(out) = self.terminal.reversal_request()? else { return Ok(()) };
             self.connect().await?;
-            match self.exchange(&out).await? {
-                Reply::Answer(response) => {
-                    if self.terminal.on_reversal_response(&out, &response)? {
-                        self.notices.push(format!(
-                            "reversal of trace {} sent and accepted ({})",
-                            out.message.get_str(11).unwrap_or(""),
-                            out.message.get_str(39).unwrap_or("")
-                        ));
-                        return Ok(());
-                    }
-                }
-                Reply::Timeout => {}
+            let reply = self.exchange(&out).await?;
+            if let Answered::Reversal { settled: true } = self.answered(&out, reply)? {
+                self.notices.push(format!(
+                    "reversal of trace {} sent and accepted ({})",
+                    out.message.get_str(11).unwrap_or(""),
+                    out.message.get_str(39).unwrap_or("")
+                ));
+                return Ok(());
             }
             if !self.terminal.signed_on() {
                 // The host asked for a new sign-on (77/A0/99 or the header): the reversal's
@@ -219,8 +219,7 @@ impl Pos {
         self.prepare().await?;
         let out = self.terminal.begin(request)?;
         let outcome = match self.exchange(&out).await {
-            Ok(Reply::Answer(response)) => self.terminal.on_response(&out, &response)?,
-            Ok(Reply::Timeout) => self.terminal.on_timeout(&out),
+            Ok(reply) => outcome(self.answered(&out, reply)?)?,
             Err(error) => {
                 // Nothing was written to the link: no reversal is owed.
                 self.terminal.abandon(&out)?;
@@ -289,5 +288,13 @@ impl Pos {
             Reply::Timeout => None,
         };
         self.terminal.on_sign_off(response.as_ref())
+    }
+}
+
+/// The cashier's outcome of an exchange that has one.
+fn outcome(answered: Answered) -> Result<Outcome> {
+    match answered {
+        Answered::Outcome(outcome) => Ok(*outcome),
+        other => Err(TerminalError::State(format!("unexpected end of an exchange: {other:?}"))),
     }
 }

@@ -22,6 +22,7 @@ use crate::{Result, TerminalError, codec};
 
 mod batch_limit;
 mod chip;
+mod client;
 mod fallback;
 mod kind;
 mod operators;
@@ -29,6 +30,7 @@ mod outcome;
 mod settlement;
 mod track;
 
+pub use client::Answered;
 pub use kind::{Card, Entry, Kind, Original, SharedChip, TxnRequest};
 pub(crate) use operators::check_operator_seeds;
 pub use outcome::{Outcome, Outgoing, Purpose, SelfCheck, response_text};
