@@ -24,8 +24,7 @@ impl Acquirer {
     /// than holding back every reversal behind it.
     pub fn due_reversals(&self, now_ms: u64) -> Result<Vec<OutboundReversal>> {
         transact(&self.db, |tx| {
-            let entries =
-                self.queue.head_of_line(tx, SWITCH_DESTINATION, now_ms, crate::limits::REVERSAL_BATCH_MAX)?;
+            let entries = self.queue.head_of_line(tx, SWITCH_DESTINATION, now_ms, crate::limits::REVERSAL_BATCH_MAX)?;
             let mut out = Vec::with_capacity(entries.len());
             for entry in entries {
                 let message = self

@@ -330,7 +330,10 @@ mod tests {
             )?;
             let read = |i: usize| (rows[i].u64(0).unwrap(), rows[i].u64(1).unwrap(), rows[i].opt_text(5).unwrap());
             assert_eq!((read(0), read(1)), ((1, 7, None), (2, 8, Some("00".to_owned()))));
-            assert_eq!((rows[0].text(2)?, rows[0].text(3)?, rows[0].u64(4)?), ("000123".into(), "1204165000".into(), 1000));
+            assert_eq!(
+                (rows[0].text(2)?, rows[0].text(3)?, rows[0].u64(4)?),
+                ("000123".into(), "1204165000".into(), 1000)
+            );
             // The old key still dedupes; a new entry follows the moved ids.
             let again = saf::NewEntry {
                 key: "reversal:8".into(),

@@ -8,7 +8,9 @@
 
 use sqlstore::{Row, Tx, Value};
 
-use crate::{Counts, DUE_LIMIT_MAX, Entry, EntryId, EntryState, NewEntry, SafConfig, SafError, SafResult, after_failure};
+use crate::{
+    Counts, DUE_LIMIT_MAX, Entry, EntryId, EntryState, NewEntry, SafConfig, SafError, SafResult, after_failure,
+};
 
 /// Longest table name accepted: PostgreSQL's identifier limit (63 bytes).
 pub const TABLE_NAME_LEN_MAX: usize = 63;
@@ -52,10 +54,8 @@ fn limit_value(limit: usize) -> SafResult<Value> {
 }
 
 fn entry(row: &Row) -> SafResult<Entry> {
-    let expires_at_ms = row
-        .opt_i64(4)?
-        .map(|v| u64::try_from(v).map_err(|_| SafError::OutOfRange("expires_at_ms")))
-        .transpose()?;
+    let expires_at_ms =
+        row.opt_i64(4)?.map(|v| u64::try_from(v).map_err(|_| SafError::OutOfRange("expires_at_ms"))).transpose()?;
     Ok(Entry {
         id: EntryId(row.u64(0)?),
         key: row.text(1)?,
@@ -120,7 +120,8 @@ impl SqlQueue {
         now_ms: u64,
     ) -> SafResult<(EntryId, bool)> {
         let table = self.table;
-        let existing = tx.query_opt(&format!("SELECT id FROM {table} WHERE entry_key = $1"), &[new.key.as_str().into()])?;
+        let existing =
+            tx.query_opt(&format!("SELECT id FROM {table} WHERE entry_key = $1"), &[new.key.as_str().into()])?;
         if let Some(row) = existing {
             return Ok((EntryId(row.u64(0)?), false));
         }
@@ -160,13 +161,7 @@ impl SqlQueue {
     /// one not due yet at `now_ms` (at most `limit`, itself at most [`DUE_LIMIT_MAX`]) — one
     /// waiting for its retry holds back every entry behind it. Expired entries of the
     /// destination are made Dead first, so they hold nothing back.
-    pub fn head_of_line(
-        &self,
-        tx: &mut Tx<'_>,
-        destination: &str,
-        now_ms: u64,
-        limit: usize,
-    ) -> SafResult<Vec<Entry>> {
+    pub fn head_of_line(&self, tx: &mut Tx<'_>, destination: &str, now_ms: u64, limit: usize) -> SafResult<Vec<Entry>> {
         let table = self.table;
         tx.execute(
             &format!(
@@ -260,7 +255,10 @@ impl SqlQueue {
             "UPDATE {} SET state = $1 WHERE state = $2 AND expires_at_ms IS NOT NULL AND expires_at_ms <= $3",
             self.table
         );
-        Ok(tx.execute(&sql, &[EntryState::Dead.code().into(), EntryState::Pending.code().into(), int(now_ms, "now_ms")?])?)
+        Ok(tx.execute(
+            &sql,
+            &[EntryState::Dead.code().into(), EntryState::Pending.code().into(), int(now_ms, "now_ms")?],
+        )?)
     }
 
     /// Entries per state: of one destination, or of all.

@@ -179,10 +179,8 @@ impl Acquirer {
         reason: &str,
         now_ms: u64,
     ) -> Result<bool> {
-        let earlier = tx.query_opt(
-            "SELECT id FROM acquirer_reversals WHERE transaction_id = $1",
-            &[int(transaction_id)?],
-        )?;
+        let earlier =
+            tx.query_opt("SELECT id FROM acquirer_reversals WHERE transaction_id = $1", &[int(transaction_id)?])?;
         if earlier.is_some() {
             return Ok(false);
         }
