@@ -1,8 +1,8 @@
 //! The acquirer's database: schema and id sequences. Everything runs inside `sqlstore`
 //! transactions, so one decision (transaction row, messages, a queued reversal) commits together
 //! or not at all. Network reversals wait in the network's one store-and-forward queue,
-//! `saf::SqlQueue`, in table `acquirer_saf` ([`reversal_queue`]). Tables are prefixed `acquirer_`; the merchants registry keeps `merchants_*` in
-//! the same database.
+//! `saf::SqlQueue`, in table `acquirer_saf` ([`reversal_queue`]). Tables are prefixed
+//! `acquirer_`; the merchants registry keeps `merchants_*` in the same database.
 
 use saf::{IdSequence, SqlQueue};
 use sqlstore::{Database, Tx, Value};
