@@ -60,11 +60,6 @@ const NETWORK_CODE_PARAMETERS: &str = "360";
 /// Forwarder part of field 90: the acquirer sends no field 33.
 const NO_FORWARDER: &str = "00000000000";
 
-/// Reversal queue states.
-pub(crate) const QUEUE_PENDING: i64 = 0;
-pub(crate) const QUEUE_DONE: i64 = 1;
-pub(crate) const QUEUE_DEAD: i64 = 2;
-
 /// A transaction of the POS interface (reference §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PosKind {
@@ -488,6 +483,8 @@ pub struct Acquirer {
     pub(crate) directory: Arc<dyn TerminalDirectory>,
     pub(crate) risk: Arc<dyn RiskCheck>,
     pub(crate) network_spec: Arc<Spec>,
+    /// The network reversals owed to the switch (`acquirer_saf` in `db`).
+    pub(crate) queue: saf::SqlQueue,
 }
 
 impl std::fmt::Debug for Acquirer {
@@ -530,6 +527,7 @@ impl Acquirer {
             directory,
             risk: Arc::new(DailyLimit),
             network_spec: iso8583::builtin::network(),
+            queue: store::reversal_queue()?,
         })
     }
 
@@ -753,17 +751,8 @@ impl Acquirer {
 
     /// Network reversals by state: (pending, delivered, dead).
     pub fn reversal_counts(&self) -> Result<(u64, u64, u64)> {
-        transact(&self.db, |tx| {
-            let mut counts = [0u64; 3];
-            for (index, state) in [QUEUE_PENDING, QUEUE_DONE, QUEUE_DEAD].into_iter().enumerate() {
-                counts[index] = tx
-                    .query_opt("SELECT COUNT(*) FROM acquirer_reversal_queue WHERE state = $1", &[state.into()])?
-                    .map(|row| row.u64(0))
-                    .transpose()?
-                    .unwrap_or(0);
-            }
-            Ok((counts[0], counts[1], counts[2]))
-        })
+        let counts = transact(&self.db, |tx| Ok(self.queue.counts(tx, None)?))?;
+        Ok((counts.pending, counts.done, counts.dead))
     }
 }
 

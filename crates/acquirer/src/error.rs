@@ -72,6 +72,17 @@ impl From<iso8583::Error> for AcquirerError {
     }
 }
 
+impl From<saf::SafError> for AcquirerError {
+    fn from(error: saf::SafError) -> AcquirerError {
+        match error {
+            // A store failure stays one, so the transaction around it is retried when it can be.
+            saf::SafError::Store(error) => AcquirerError::Store(error),
+            // The reversal queue full (`[reversals] pending_max`), or a state it should not hold.
+            other => AcquirerError::Internal(format!("network reversal queue: {other}")),
+        }
+    }
+}
+
 impl From<std::io::Error> for AcquirerError {
     fn from(error: std::io::Error) -> AcquirerError {
         AcquirerError::Io(error)

@@ -1,63 +1,51 @@
-//! Delivery of the network reversals (0420/0421) the acquirer owes the switch, from its queue
-//! (`acquirer_reversal_queue`; what queues them is `Acquirer::queue_reversal`): due entries
-//! decrypted and MAC'd, answers recorded, failures retried with backoff until `attempts_max`.
+//! Delivery of the network reversals (0420/0421) the acquirer owes the switch, from the
+//! network's one store-and-forward queue (`saf::SqlQueue` in `acquirer_saf`; what queues them
+//! is `Acquirer::queue_reversal`), as the switch delivers its advices: strictly in enqueue
+//! order ([`saf::SqlQueue::head_of_line`]), decrypted and MAC'd, 0421 on every send after the
+//! first ([`saf::is_repeat`]), answers recorded, failures retried with saf's backoff until
+//! `[reversals] attempts_max`.
 
 use iso8583::{Message, Mti};
+use saf::{EntryId, EntryState};
+use sqlstore::Tx;
 
-use crate::engine::{Acquirer, OutboundReversal, QUEUE_DEAD, QUEUE_DONE, QUEUE_PENDING, log, transact};
+use crate::engine::{Acquirer, OutboundReversal, log, transact};
 use crate::error::Result;
-use crate::store::int;
+use crate::store::{SWITCH_DESTINATION, int};
 use network::codes;
 
 /// Network answers to a reversal that mean "not taken, send it again".
 const REVERSAL_RETRY_CODES: [&str; 2] = [codes::ISSUER_DOWN, codes::SYSTEM_MALFUNCTION];
 
-/// A message's record in the reversal queue.
-struct QueuedReversal {
-    id: u64,
-    transaction_id: u64,
-    payload: Vec<u8>,
-    attempts: u32,
-}
-
 impl Acquirer {
-    /// The reversals due at `now_ms`, oldest first (at most [`crate::limits::REVERSAL_BATCH_MAX`]):
-    /// 0420 the first time, 0421 after, MAC'd with the ZAK.
+    /// The reversals due at `now_ms`, oldest first, up to the first one still waiting for its
+    /// retry (at most [`crate::limits::REVERSAL_BATCH_MAX`]): 0420 the first time, 0421 after,
+    /// MAC'd with the ZAK. One that cannot be read is given up (Dead, for an operator) rather
+    /// than holding back every reversal behind it.
     pub fn due_reversals(&self, now_ms: u64) -> Result<Vec<OutboundReversal>> {
-        let rows = transact(&self.db, |tx| {
-            let rows = tx.query(
-                "SELECT id, transaction_id, payload, attempts FROM acquirer_reversal_queue \
-                 WHERE state = $1 AND next_attempt_ms <= $2 ORDER BY id LIMIT $3",
-                &[QUEUE_PENDING.into(), int(now_ms)?, int(crate::limits::REVERSAL_BATCH_MAX as u64)?],
-            )?;
-            rows.iter()
-                .map(|row| {
-                    Ok(QueuedReversal {
-                        id: row.u64(0)?,
-                        transaction_id: row.u64(1)?,
-                        payload: row.blob(2)?,
-                        attempts: u32::try_from(row.u64(3)?).unwrap_or(u32::MAX),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()
-        })?;
-        let mut out = Vec::with_capacity(rows.len());
-        for queued in rows {
-            let body = self.hsm.decrypt_data(&self.settings.dek, &queued.payload)?;
-            let mut message = iso8583::decode(&self.network_spec, body.expose())?;
-            if saf::is_repeat(queued.attempts) {
-                message.set_mti(Mti::parse("0421")?);
+        transact(&self.db, |tx| {
+            let entries = self.queue.head_of_line(tx, SWITCH_DESTINATION, now_ms, crate::limits::REVERSAL_BATCH_MAX)?;
+            let mut out = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let message = self
+                    .hsm
+                    .decrypt_data(&self.settings.dek, &entry.payload)
+                    .map_err(crate::error::AcquirerError::from)
+                    .and_then(|clear| Ok(iso8583::decode(&self.network_spec, clear.expose())?));
+                let (Some(transaction_id), Ok(mut message)) = (reversal_transaction(tx, entry.id)?, message) else {
+                    tracing::error!(reversal = %entry.id, "acquirer: network reversal unreadable, marked dead");
+                    self.queue.give_up(tx, entry.id)?;
+                    continue;
+                };
+                if saf::is_repeat(entry.attempts) {
+                    message.set_mti(Mti::parse("0421")?);
+                }
+                message.remove(network::mac::MAC_FIELD);
+                network::mac::sign(self.hsm.as_ref(), &self.settings.zak, &mut message)?;
+                out.push(OutboundReversal { id: entry.id.0, transaction_id, attempts: entry.attempts, message });
             }
-            message.remove(network::mac::MAC_FIELD);
-            network::mac::sign(self.hsm.as_ref(), &self.settings.zak, &mut message)?;
-            out.push(OutboundReversal {
-                id: queued.id,
-                transaction_id: queued.transaction_id,
-                attempts: queued.attempts,
-                message,
-            });
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// The switch answered a reversal. `Ok(true)` when it is delivered for good.
@@ -72,9 +60,10 @@ impl Acquirer {
         }
         let code = code.to_owned();
         transact(&self.db, |tx| {
+            self.queue.acknowledged(tx, EntryId(reversal.id))?;
             tx.execute(
-                "UPDATE acquirer_reversal_queue SET state = $2, response_code = $3, answered_ms = $4 WHERE id = $1",
-                &[int(reversal.id)?, QUEUE_DONE.into(), code.as_str().into(), int(now_ms)?],
+                "UPDATE acquirer_reversals SET response_code = $2, answered_ms = $3 WHERE id = $1",
+                &[int(reversal.id)?, code.as_str().into(), int(now_ms)?],
             )?;
             log(tx, Some(reversal.transaction_id), "out", "network", &reversal.message, now_ms)?;
             log(tx, Some(reversal.transaction_id), "in", "network", response, now_ms)?;
@@ -84,20 +73,27 @@ impl Acquirer {
         Ok(true)
     }
 
-    /// A reversal went unanswered (or was refused): retry later with backoff, Dead after
+    /// A reversal went unanswered (or was refused): retried later with saf's backoff, Dead after
     /// `attempts_max`.
     pub fn reversal_failed(&self, reversal: &OutboundReversal, now_ms: u64) -> Result<()> {
         let config = self.settings.reversals.saf_config();
-        let attempts = reversal.attempts.saturating_add(1);
-        let state = if attempts >= config.attempts_max { QUEUE_DEAD } else { QUEUE_PENDING };
-        let next = now_ms.saturating_add(config.backoff_ms(attempts));
-        transact(&self.db, |tx| {
-            tx.execute(
-                "UPDATE acquirer_reversal_queue SET attempts = $2, next_attempt_ms = $3, state = $4 WHERE id = $1",
-                &[int(reversal.id)?, attempts.into(), int(next)?, state.into()],
-            )?;
+        let state = transact(&self.db, |tx| {
             log(tx, Some(reversal.transaction_id), "out", "network", &reversal.message, now_ms)?;
-            Ok(())
-        })
+            Ok(self.queue.attempt_failed(tx, &config, EntryId(reversal.id), now_ms)?)
+        })?;
+        if state == EntryState::Dead {
+            tracing::error!(
+                reversal = reversal.id,
+                transaction = reversal.transaction_id,
+                "acquirer: network reversal given up after its attempts; it needs an operator"
+            );
+        }
+        Ok(())
     }
+}
+
+/// The transaction a queued reversal reverses (`None`: no record, a row edited by hand).
+fn reversal_transaction(tx: &mut Tx<'_>, id: EntryId) -> Result<Option<u64>> {
+    let row = tx.query_opt("SELECT transaction_id FROM acquirer_reversals WHERE id = $1", &[int(id.0)?])?;
+    Ok(row.map(|row| row.u64(0)).transpose()?)
 }

@@ -1,14 +1,17 @@
 //! The acquirer's database: schema and id sequences. Everything runs inside `sqlstore`
 //! transactions, so one decision (transaction row, messages, a queued reversal) commits together
-//! or not at all. Tables are prefixed `acquirer_`; the merchants registry keeps `merchants_*` in
-//! the same database.
+//! or not at all. Network reversals wait in the network's one store-and-forward queue,
+//! `saf::SqlQueue`, in table `acquirer_saf` ([`reversal_queue`]). Tables are prefixed
+//! `acquirer_`; the merchants registry keeps `merchants_*` in the same database.
 
+use saf::{IdSequence, SqlQueue};
 use sqlstore::{Database, Tx, Value};
 
 pub(crate) const SEQ_TRANSACTION: &str = "transaction";
 pub(crate) const SEQ_MESSAGE: &str = "message";
 /// Field 11 toward the switch; taken modulo [`crate::limits::STAN_MAX`].
 pub(crate) const SEQ_STAN: &str = "stan";
+/// Ids of the reversal queue's entries (and of their `acquirer_reversals` rows).
 pub(crate) const SEQ_REVERSAL: &str = "reversal";
 pub(crate) const SEQ_TERMINAL_REVERSAL: &str = "terminal_reversal";
 pub(crate) const SEQ_SETTLEMENT: &str = "settlement";
@@ -19,6 +22,12 @@ pub(crate) const SEQ_PAYOUT: &str = "payout";
 pub(crate) const SEQ_NOTICE: &str = "notice";
 
 const SEQUENCE_TABLE: &str = "acquirer_sequences";
+
+/// The reversal queue's table.
+const SAF_TABLE: &str = "acquirer_saf";
+
+/// The queue's destination of every network reversal: the acquirer has one switch.
+pub(crate) const SWITCH_DESTINATION: &str = "switch";
 
 const SEQUENCES: [&str; 11] = [
     SEQ_TRANSACTION,
@@ -195,12 +204,62 @@ const DDL_V4: &[&str] = &[
     "CREATE INDEX acquirer_reversal_queue_transaction ON acquirer_reversal_queue (transaction_id)",
 ];
 
+/// Network reversals move from the acquirer's hand-written queue (`acquirer_reversal_queue`) to
+/// the network's one store-and-forward queue (`acquirer_saf`, `saf::SqlQueue`), and what each
+/// reversal is (its transaction, its 11 and 7, the switch's answer) to `acquirer_reversals`,
+/// under the same id. The old table's rows are copied — pending ones with their attempts and
+/// next attempt time, so a reversal owed before the upgrade is still delivered, and delivered
+/// ones so reconciliation still finds them — and the table is dropped in the same migration
+/// (one transaction): nothing reads it after, and a copy left behind would be a second truth.
+/// Ids still come from the `reversal` sequence, so new entries follow the copied ones.
+const MIGRATION_V5: &str = "acquirer-v5-saf";
+
+const DDL_V5_REVERSALS: &[&str] = &[
+    "CREATE TABLE acquirer_reversals (
+        id BIGINT PRIMARY KEY,
+        transaction_id BIGINT NOT NULL,
+        net_stan TEXT,
+        net_time TEXT,
+        queued_ms BIGINT NOT NULL,
+        response_code TEXT,
+        answered_ms BIGINT
+    )",
+    "CREATE INDEX acquirer_reversals_transaction ON acquirer_reversals (transaction_id)",
+    "INSERT INTO acquirer_reversals (id, transaction_id, net_stan, net_time, queued_ms, response_code, answered_ms) \
+     SELECT id, transaction_id, net_stan, net_time, created_ms, response_code, answered_ms FROM acquirer_reversal_queue",
+];
+
+/// The old queue's rows into the new one (states 0/1/2 are saf's Pending/Done/Dead; no expiry),
+/// then the old table gone.
+fn ddl_v5_move() -> [String; 2] {
+    [
+        format!(
+            "INSERT INTO {SAF_TABLE} (id, entry_key, destination, payload, expires_at_ms, created_ms, attempts, \
+             next_attempt_ms, state) SELECT id, entry_key, '{SWITCH_DESTINATION}', payload, NULL, created_ms, attempts, \
+             next_attempt_ms, state FROM acquirer_reversal_queue"
+        ),
+        "DROP TABLE acquirer_reversal_queue".to_owned(),
+    ]
+}
+
+/// The network reversals' queue (`acquirer_saf`, ids from the `reversal` sequence).
+pub(crate) fn reversal_queue() -> sqlstore::Result<SqlQueue> {
+    SqlQueue::new(SAF_TABLE, IdSequence { table: SEQUENCE_TABLE, name: SEQ_REVERSAL })
+        .map_err(|error| sqlstore::Error::new("reversal queue", error.to_string()))
+}
+
 /// Create the schema if it is not there yet (idempotent).
 pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(MIGRATION_V1, DDL_V1)?;
     db.migrate(MIGRATION_V2, DDL_V2)?;
     db.migrate(crate::merchant_store::MIGRATION_V3, crate::merchant_store::DDL_V3)?;
     db.migrate(MIGRATION_V4, DDL_V4)?;
+    let queue_ddl = reversal_queue()?.ddl();
+    let [copy, drop] = ddl_v5_move();
+    let mut v5: Vec<&str> = queue_ddl.iter().map(String::as_str).collect();
+    v5.extend_from_slice(DDL_V5_REVERSALS);
+    v5.extend([copy.as_str(), drop.as_str()]);
+    db.migrate(MIGRATION_V5, &v5)?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 
@@ -215,4 +274,98 @@ pub(crate) fn int(value: u64) -> sqlstore::Result<Value> {
 
 pub(crate) fn opt_int(value: Option<u64>) -> sqlstore::Result<Value> {
     Value::from_opt_u64(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database at `acquirer-v4` with one pending and one delivered reversal in the old
+    /// queue, migrated: both are in the saf queue and `acquirer_reversals` under their ids, the
+    /// pending one due as it was, the old table gone, and new entries take later ids.
+    fn moves_the_old_queue(db: &Database) {
+        db.migrate(MIGRATION_V1, DDL_V1).unwrap();
+        db.migrate(MIGRATION_V2, DDL_V2).unwrap();
+        db.migrate(crate::merchant_store::MIGRATION_V3, crate::merchant_store::DDL_V3).unwrap();
+        db.migrate(MIGRATION_V4, DDL_V4).unwrap();
+        db.transaction(|tx| {
+            sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES)?;
+            for (transaction_id, state, attempts, code) in [(7u64, 0i64, 2u32, None), (8, 1, 0, Some("00"))] {
+                let id = next_id(tx, SEQ_REVERSAL)?;
+                tx.execute(
+                    "INSERT INTO acquirer_reversal_queue (id, entry_key, transaction_id, payload, created_ms, \
+                     attempts, next_attempt_ms, state, response_code, answered_ms, net_stan, net_time) \
+                     VALUES ($1, $2, $3, $4, 1000, $5, 5000, $6, $7, NULL, '000123', '1204165000')",
+                    &[
+                        int(id)?,
+                        format!("reversal:{transaction_id}").into(),
+                        int(transaction_id)?,
+                        vec![1u8, 2, 3].into(),
+                        attempts.into(),
+                        state.into(),
+                        code.into(),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+
+        migrate(db).unwrap();
+        migrate(db).expect("again: nothing to do");
+        let queue = reversal_queue().unwrap();
+        let config = saf::SafConfig::default();
+        db.transaction(|tx| {
+            assert!(queue.head_of_line(tx, SWITCH_DESTINATION, 4_999, 10).unwrap().is_empty(), "backoff kept");
+            let due = queue.head_of_line(tx, SWITCH_DESTINATION, 5_000, 10).unwrap();
+            assert_eq!(due.len(), 1, "the pending one only");
+            assert_eq!((due[0].id.0, due[0].attempts, due[0].payload.as_slice()), (1, 2, &[1u8, 2, 3][..]));
+            assert_eq!((due[0].key.as_str(), due[0].created_ms, due[0].expires_at_ms), ("reversal:7", 1000, None));
+            let counts = queue.counts(tx, None).unwrap();
+            assert_eq!((counts.pending, counts.done, counts.dead), (1, 1, 0));
+            let rows = tx.query(
+                "SELECT id, transaction_id, net_stan, net_time, queued_ms, response_code FROM acquirer_reversals \
+                 ORDER BY id",
+                &[],
+            )?;
+            let read = |i: usize| (rows[i].u64(0).unwrap(), rows[i].u64(1).unwrap(), rows[i].opt_text(5).unwrap());
+            assert_eq!((read(0), read(1)), ((1, 7, None), (2, 8, Some("00".to_owned()))));
+            assert_eq!(
+                (rows[0].text(2)?, rows[0].text(3)?, rows[0].u64(4)?),
+                ("000123".into(), "1204165000".into(), 1000)
+            );
+            // The old key still dedupes; a new entry follows the moved ids.
+            let again = saf::NewEntry {
+                key: "reversal:8".into(),
+                destination: SWITCH_DESTINATION.into(),
+                payload: vec![9],
+                expires_at_ms: None,
+            };
+            assert_eq!(queue.enqueue(tx, &config, &again, 6_000).unwrap(), (saf::EntryId(2), false));
+            let new = saf::NewEntry { key: "reversal:9".into(), ..again };
+            assert_eq!(queue.enqueue(tx, &config, &new, 6_000).unwrap(), (saf::EntryId(3), true));
+            Ok(())
+        })
+        .unwrap();
+        // Last, in a transaction of its own: a failed statement ends a PostgreSQL transaction.
+        let old = db.transaction(|tx| tx.query("SELECT id FROM acquirer_reversal_queue", &[]));
+        assert!(old.is_err(), "the old table is gone");
+    }
+
+    #[test]
+    fn v5_moves_the_old_reversal_queue_into_saf_sqlite() {
+        moves_the_old_queue(&Database::open("sqlite::memory:").unwrap());
+    }
+
+    #[test]
+    fn v5_moves_the_old_reversal_queue_into_saf_postgres() {
+        let Ok(url) = std::env::var("CARDNET_TEST_PG") else {
+            eprintln!("SKIPPED: CARDNET_TEST_PG not set; acquirer-v5-saf not tested on PostgreSQL");
+            return;
+        };
+        let schema = format!("acquirer_v5_saf_{}", std::process::id());
+        let _ = sqlstore::drop_postgres_schema(&url, &schema);
+        moves_the_old_queue(&Database::connect_postgres(&url, &schema).unwrap());
+        let _ = sqlstore::drop_postgres_schema(&url, &schema);
+    }
 }

@@ -642,7 +642,10 @@ fn a_lost_void_answer_is_reversed_and_every_party_agrees() {
         ["completion-void", "approved", "0", "0", "1"],
     ];
     assert_eq!(acquirer, acquirer_expected.map(|r| expect(&r)).to_vec(), "the acquirer");
-    let queue = rows(&acquirer_db, "SELECT state, response_code FROM acquirer_reversal_queue ORDER BY id");
+    let queue = rows(
+        &acquirer_db,
+        "SELECT q.state, r.response_code FROM acquirer_reversals r JOIN acquirer_saf q ON q.id = r.id ORDER BY r.id",
+    );
     assert_eq!(queue, vec![expect(&["1", "00"]); 3], "three network reversals, delivered");
 
     // The switch: every exchange answered, each reversal queued to the issuer and acknowledged.

@@ -1,32 +1,33 @@
-//! Store-and-forward (SAF): a durable queue of advices a party owes another member — a reversal
-//! advice (0420) to the issuer after a timeout, a STIP approval advice (0120) when the issuer
-//! returns — retried with exponential backoff until acknowledged (after jPOS-EE `saf`: max
-//! tries, expiry, xxx1 repeat MTIs).
+//! Store-and-forward (SAF): the one durable queue of messages a party owes another member —
+//! the switch's advices to its issuers (0220, a reversal 0420, a stand-in 0120), the acquirer's
+//! network reversals (0420) to the switch — retried with exponential backoff until acknowledged
+//! (after jPOS-EE `saf`: max tries, expiry, xxx1 repeat MTIs).
 //!
-//! Every entry is durable before [`SafQueue::enqueue`] returns (the SQLite store commits with
-//! `synchronous=FULL`), and enqueueing is idempotent on the entry's key. Time comes from the
-//! caller (`now_ms` arguments, or the queue's [`Clock`] for the enqueue time), so a
-//! deterministic simulation drives every timer.
+//! [`SqlQueue`] keeps the queue in a table of the party's own database (`sqlstore`: SQLite or
+//! PostgreSQL), and every operation takes the caller's open transaction, so an entry is queued
+//! in the same commit as the decision behind it (a reversal is never journaled without being
+//! queued, or queued without being journaled) and acknowledged in the same commit as the
+//! answer's record. Enqueueing is idempotent on the entry's key. Time comes from the caller
+//! (`now_ms` arguments), so a deterministic simulation drives every timer.
 //!
-//! Sending is the caller's loop: take [`SafQueue::due`] entries, send each (with the repeat MTI
-//! when [`is_repeat`] says so), then report [`SafQueue::acknowledged`] on the member's response
-//! or [`SafQueue::attempt_failed`] on a timeout or a retryable response code.
+//! Sending is the caller's loop: take [`SqlQueue::head_of_line`] (strictly in enqueue order) or
+//! [`SqlQueue::due`] entries, send each (with the repeat MTI when [`is_repeat`] says so), then
+//! report [`SqlQueue::acknowledged`] on the member's response or [`SqlQueue::attempt_failed`]
+//! on a timeout or a retryable response code.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::fmt;
 
-mod memory;
-mod sqlite;
+mod sql;
 
-pub use memory::MemorySafQueue;
-pub use sqlite::SqliteSafQueue;
+pub use sql::{IdSequence, SqlQueue, TABLE_NAME_LEN_MAX};
 
 /// The longest wait between two attempts: the backoff doubles up to this (5 minutes).
 pub const RETRY_DELAY_MS_MAX: u64 = 5 * 60 * 1000;
 
-/// The most entries one [`SafQueue::due`] call returns, whatever limit the caller asks for.
+/// The most entries one [`SqlQueue::due`] or [`SqlQueue::head_of_line`] call returns, whatever
+/// limit the caller asks for.
 pub const DUE_LIMIT_MAX: usize = 1_000;
-
-pub use clock::{Clock, ManualClock, SystemClock};
 
 /// The queue's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub struct SafConfig {
     /// The wait after the first failed attempt; each further failure doubles it, up to
     /// [`RETRY_DELAY_MS_MAX`].
     pub retry_delay_ms_min: u64,
-    /// The most [`EntryState::Pending`] entries the queue holds; [`SafQueue::enqueue`] of a new
+    /// The most [`EntryState::Pending`] entries the queue holds; [`SqlQueue::enqueue`] of a new
     /// key beyond it fails with [`SafError::QueueFull`].
     pub pending_max: u64,
 }
@@ -89,7 +90,7 @@ pub enum EntryState {
 }
 
 impl EntryState {
-    fn code(self) -> i64 {
+    pub(crate) fn code(self) -> i64 {
         match self {
             EntryState::Pending => 0,
             EntryState::Done => 1,
@@ -97,7 +98,7 @@ impl EntryState {
         }
     }
 
-    fn from_code(code: i64) -> Option<EntryState> {
+    pub(crate) fn from_code(code: i64) -> Option<EntryState> {
         match code {
             0 => Some(EntryState::Pending),
             1 => Some(EntryState::Done),
@@ -130,7 +131,7 @@ pub struct Entry {
     pub destination: String,
     pub payload: Vec<u8>,
     pub expires_at_ms: Option<u64>,
-    /// When it was enqueued (the queue's clock).
+    /// When it was enqueued (the caller's `now_ms`).
     pub created_ms: u64,
     /// Failed attempts so far.
     pub attempts: u32,
@@ -147,7 +148,7 @@ pub struct Counts {
     pub dead: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum SafError {
     /// No entry has this id.
     NotFound(EntryId),
@@ -155,8 +156,12 @@ pub enum SafError {
     QueueFull { pending_max: u64 },
     /// A time or count does not fit the store's 63-bit integers.
     OutOfRange(&'static str),
-    /// The store failed (the operation did not take effect).
-    Store(String),
+    /// A table name given to [`SqlQueue::new`] that is not a plain SQL identifier (a bug in
+    /// the caller's code: names are constants, never input).
+    BadName(&'static str),
+    /// The store failed (the operation did not take effect). Kept as it is, so a caller's
+    /// transaction still sees a retryable failure (PostgreSQL serialization) as one.
+    Store(sqlstore::Error),
 }
 
 impl fmt::Display for SafError {
@@ -165,50 +170,25 @@ impl fmt::Display for SafError {
             SafError::NotFound(id) => write!(f, "saf: no entry {id}"),
             SafError::QueueFull { pending_max } => write!(f, "saf: queue full ({pending_max} pending)"),
             SafError::OutOfRange(what) => write!(f, "saf: {what} out of range"),
-            SafError::Store(message) => write!(f, "saf store: {message}"),
+            SafError::BadName(name) => write!(f, "saf: table name {name:?} is not a plain SQL identifier"),
+            SafError::Store(error) => write!(f, "saf store: {error}"),
         }
     }
 }
 
 impl std::error::Error for SafError {}
 
-pub type SafResult<T> = Result<T, SafError>;
-
-/// A durable store-and-forward queue.
-pub trait SafQueue {
-    /// Store `entry` (durable before this returns), due at once; or, if its key is already
-    /// stored (in any state), return the existing entry's id and store nothing.
-    fn enqueue(&mut self, entry: NewEntry) -> SafResult<EntryId>;
-
-    /// Up to `limit` (at most [`DUE_LIMIT_MAX`]) pending entries for `destination` whose
-    /// `next_attempt_ms <= now_ms`, oldest (first enqueued) first.
-    fn due(&mut self, destination: &str, now_ms: u64, limit: usize) -> SafResult<Vec<Entry>>;
-
-    /// Record a failed attempt of a pending entry: `attempts += 1` and the entry is due again
-    /// after [`SafConfig::backoff_ms`]; or it becomes [`EntryState::Dead`] once `attempts`
-    /// reaches [`SafConfig::attempts_max`] or `now_ms` is at or past its expiry. Returns the
-    /// entry's state afterwards (an entry already Done or Dead is left as it is).
-    fn attempt_failed(&mut self, id: EntryId, now_ms: u64) -> SafResult<EntryState>;
-
-    /// Record the destination's acknowledgement: the entry is [`EntryState::Done`]. Idempotent;
-    /// a late acknowledgement of a Dead entry also makes it Done (the destination has it).
-    fn acknowledged(&mut self, id: EntryId) -> SafResult<()>;
-
-    /// The entry with this id, in any state.
-    fn get(&mut self, id: EntryId) -> SafResult<Option<Entry>>;
-
-    /// Entries per state.
-    fn counts(&mut self) -> SafResult<Counts>;
-
-    /// Turn every pending entry whose expiry is at or before `now_ms` Dead, whether or not it
-    /// was ever attempted; returns how many. (`due` never returns an expired entry, so without
-    /// this sweep one that was never tried would stay pending.)
-    fn expire(&mut self, now_ms: u64) -> SafResult<usize>;
+impl From<sqlstore::Error> for SafError {
+    fn from(error: sqlstore::Error) -> SafError {
+        SafError::Store(error)
+    }
 }
+
+pub type SafResult<T> = Result<T, SafError>;
 
 /// The state after a failed attempt at `now_ms`, given the attempts already failed before it:
 /// (attempts, next_attempt_ms, state).
-fn after_failure(
+pub(crate) fn after_failure(
     config: &SafConfig,
     entry_attempts: u32,
     expires_at_ms: Option<u64>,

@@ -20,7 +20,7 @@ use hsm::{PinTranslation, SecurityModule};
 use iso8583::{Message, Mti, Spec};
 use network::codes;
 use network::{OriginalData, TransactionKind};
-use saf::{EntryId, EntryState, NewEntry};
+use saf::{EntryId, EntryState, NewEntry, SqlQueue};
 use sqlstore::{Database, Tx};
 
 use crate::config::{Directory, Member, StipKind, SwitchConfig};
@@ -179,6 +179,8 @@ pub struct Switch {
     pub(crate) spec: Arc<Spec>,
     /// The ZPK and ZAK in use on each issuer link (changed by 0800/101, [`crate::linkkeys`]).
     pub(crate) links: Arc<LinkKeys>,
+    /// The advice queue (`switch_saf` in `db`).
+    pub(crate) queue: SqlQueue,
 }
 
 impl std::fmt::Debug for Switch {
@@ -242,7 +244,8 @@ impl Switch {
         let directory = Directory::new(config)?;
         store::migrate(&db, Some(directory.cutoff))?;
         let links = Arc::new(LinkKeys::load(&db, &directory)?);
-        Ok(Switch { directory: Arc::new(directory), hsm, db, spec: iso8583::builtin::network(), links })
+        let queue = store::advice_queue()?;
+        Ok(Switch { directory: Arc::new(directory), hsm, db, spec: iso8583::builtin::network(), links, queue })
     }
 
     pub fn directory(&self) -> &Directory {
@@ -250,7 +253,7 @@ impl Switch {
     }
 
     pub fn journal(&self) -> Journal {
-        Journal::new(self.db.clone())
+        Journal::new(self.db.clone(), self.queue)
     }
 
     pub fn database(&self) -> &Database {
@@ -640,7 +643,7 @@ impl Switch {
         let payload = self.hsm.encrypt_data(&self.directory.dek, &clear)?;
         let expires_at_ms = Some(now_ms.saturating_add(self.directory.advices.expiry_ms));
         let entry = NewEntry { key, destination: issuer.to_owned(), payload, expires_at_ms };
-        let (id, added) = crate::safq::enqueue(tx, &self.saf_config(), &entry, now_ms)?;
+        let (id, added) = self.queue.enqueue(tx, &self.saf_config(), &entry, now_ms)?;
         if !added {
             return Ok(None);
         }
@@ -770,11 +773,12 @@ impl Switch {
 /// Record a failed advice attempt; an advice that gives up is logged for an operator.
 fn failed_attempt(
     tx: &mut Tx<'_>,
+    queue: &SqlQueue,
     config: &saf::SafConfig,
     advice: &OutboundAdvice,
     now_ms: u64,
 ) -> Result<EntryState, SwitchError> {
-    let state = crate::safq::attempt_failed(tx, config, advice.id, now_ms)?;
+    let state = queue.attempt_failed(tx, config, advice.id, now_ms)?;
     if state == EntryState::Dead {
         tracing::error!(
             issuer = %advice.issuer,

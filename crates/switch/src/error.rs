@@ -57,7 +57,11 @@ impl From<sqlstore::Error> for SwitchError {
 
 impl From<saf::SafError> for SwitchError {
     fn from(error: saf::SafError) -> SwitchError {
-        SwitchError::Queue(error)
+        match error {
+            // A store failure stays one, so the transaction around it is retried when it can be.
+            saf::SafError::Store(error) => SwitchError::Store(error),
+            other => SwitchError::Queue(other),
+        }
     }
 }
 

@@ -597,6 +597,7 @@ pub(crate) fn get_advice(tx: &mut Tx<'_>, id: u64) -> sqlstore::Result<Option<Ad
 #[derive(Debug, Clone)]
 pub struct Journal {
     db: Database,
+    queue: saf::SqlQueue,
 }
 
 fn limit() -> Value {
@@ -604,8 +605,8 @@ fn limit() -> Value {
 }
 
 impl Journal {
-    pub(crate) fn new(db: Database) -> Journal {
-        Journal { db }
+    pub(crate) fn new(db: Database, queue: saf::SqlQueue) -> Journal {
+        Journal { db, queue }
     }
 
     pub fn exchange(&self, id: u64) -> sqlstore::Result<Option<Exchange>> {
@@ -682,7 +683,7 @@ impl Journal {
     /// Pending, delivered and dead advices of one issuer.
     pub fn advice_counts(&self, issuer: &str) -> sqlstore::Result<saf::Counts> {
         self.db.transaction(|tx| {
-            crate::safq::counts(tx, Some(issuer)).map_err(|e| sqlstore::Error::new("advice counts", e.to_string()))
+            self.queue.counts(tx, Some(issuer)).map_err(|e| sqlstore::Error::new("advice counts", e.to_string()))
         })
     }
 }

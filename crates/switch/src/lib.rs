@@ -13,7 +13,8 @@
 //! * [`linkkeys`] — the working keys of the issuer links and the key change (0800/101) the switch
 //!   initiates: [`Switch::begin_key_change`], [`Switch::key_change_answered`]; the old key is
 //!   accepted for a grace period, the newest key survives restarts.
-//! * [`safq`] — the store-and-forward queue on the switch's database (SQLite or PostgreSQL).
+//! * advices wait in the one store-and-forward queue, `saf::SqlQueue`, in table `switch_saf` of
+//!   the switch's database (SQLite or PostgreSQL), queued in the decision's transaction.
 //! * [`server`] — the tokio driver: acquirers in through `transport::Server`, one
 //!   `transport::Session` per issuer, a delivery loop per issuer, a key change task per issuer
 //!   (`key_change_interval_ms`, and unanswered changes offered again), and
@@ -45,7 +46,6 @@ pub mod limits;
 pub mod linkkeys;
 mod party;
 mod reversal_rules;
-pub mod safq;
 pub mod server;
 pub mod settlement;
 mod store;

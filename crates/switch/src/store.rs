@@ -1,8 +1,9 @@
 //! The switch's database: schema, id sequences and stand-in usage. The journal
-//! ([`crate::journal`]) and the advice queue ([`crate::safq`]) keep their SQL next to their types;
+//! ([`crate::journal`]) keeps its SQL next to its types, the advice queue is `saf::SqlQueue`;
 //! all of it runs inside `sqlstore` transactions, so one decision (journal rows, counters, a
 //! queued advice) commits together or not at all.
 
+use saf::{IdSequence, SqlQueue};
 use sqlstore::{Database, Tx, Value};
 
 /// Sequence names in `switch_sequences`.
@@ -18,6 +19,10 @@ pub(crate) const SEQ_LINK_KEY: &str = "link_key";
 pub(crate) const SEQ_KEY_CHANGE: &str = "key_change";
 
 const SEQUENCE_TABLE: &str = "switch_sequences";
+
+/// The advice queue's table: the name and columns it always had, so a database made before the
+/// queue moved to `crates/saf` keeps working as it is.
+const SAF_TABLE: &str = "switch_saf";
 
 const SEQUENCES: [&str; 7] =
     [SEQ_EXCHANGE, SEQ_MESSAGE, SEQ_SAF, SEQ_STAN, SEQ_AUTH_CODE, SEQ_LINK_KEY, SEQ_KEY_CHANGE];
@@ -144,8 +149,11 @@ const DDL_V2: &[&str] = &[
 /// `cutoff`: `None` for a caller without a configuration (the advice queue alone), which leaves
 /// the backfill to the switch's next start.
 pub(crate) fn migrate(db: &Database, cutoff: Option<clearing::CutOff>) -> sqlstore::Result<()> {
+    // The queue's DDL is `switch-v1`'s, as it was when the queue lived in the switch: the
+    // migration keeps its name and a recorded one is not run again.
+    let queue_ddl = advice_queue()?.ddl();
     let mut statements: Vec<&str> = DDL_V1.to_vec();
-    statements.extend_from_slice(crate::safq::DDL);
+    statements.extend(queue_ddl.iter().map(String::as_str));
     db.migrate(MIGRATION_V1, &statements)?;
     db.migrate(crate::linkkeys::MIGRATION, crate::linkkeys::DDL)?;
     db.migrate(MIGRATION_V2, DDL_V2)?;
@@ -155,6 +163,12 @@ pub(crate) fn migrate(db: &Database, cutoff: Option<clearing::CutOff>) -> sqlsto
         Some(cutoff) => crate::business_date::backfill(db, cutoff),
         None => Ok(()),
     }
+}
+
+/// The advice queue (`switch_saf`, ids from the `saf` sequence).
+pub(crate) fn advice_queue() -> sqlstore::Result<SqlQueue> {
+    SqlQueue::new(SAF_TABLE, IdSequence { table: SEQUENCE_TABLE, name: SEQ_SAF })
+        .map_err(|error| sqlstore::Error::new("advice queue", error.to_string()))
 }
 
 /// The next value of a sequence (1, 2, …), inside the caller's transaction: the row update

@@ -168,8 +168,9 @@ impl Acquirer {
         }
     }
 
-    /// Queue the 0420 of `network_request` (the request as sent) under key `reversal:<id>`;
-    /// idempotent: a second call for one transaction keeps the first entry.
+    /// Queue the 0420 of `network_request` (the request as sent) to the switch under key
+    /// `reversal:<id>`, with its record in `acquirer_reversals`; idempotent: a second call for
+    /// one transaction keeps the first entry (and takes no STAN).
     pub(crate) fn queue_reversal(
         &self,
         tx: &mut Tx<'_>,
@@ -178,20 +179,10 @@ impl Acquirer {
         reason: &str,
         now_ms: u64,
     ) -> Result<bool> {
-        let key = format!("reversal:{transaction_id}");
-        if tx
-            .query_opt("SELECT id FROM acquirer_reversal_queue WHERE entry_key = $1", &[key.as_str().into()])?
-            .is_some()
-        {
+        let earlier =
+            tx.query_opt("SELECT id FROM acquirer_reversals WHERE transaction_id = $1", &[int(transaction_id)?])?;
+        if earlier.is_some() {
             return Ok(false);
-        }
-        let pending = tx
-            .query_opt("SELECT COUNT(*) FROM acquirer_reversal_queue WHERE state = $1", &[QUEUE_PENDING.into()])?
-            .map(|row| row.u64(0))
-            .transpose()?
-            .unwrap_or(0);
-        if pending >= self.settings.reversals.pending_max {
-            return Err(AcquirerError::Internal("the network reversal queue is full".into()));
         }
         let stan = format!("{:06}", (store::next_id(tx, store::SEQ_STAN)?.saturating_sub(1)) % STAN_MAX + 1);
         let mut reversal = network::request::reversal_of(network_request, &stan, now_ms, None)?;
@@ -200,21 +191,22 @@ impl Acquirer {
         reversal.set_str(39, reason)?;
         let body = reversal.encode()?;
         let payload = self.hsm.encrypt_data(&self.settings.dek, &body)?;
-        let id = store::next_id(tx, store::SEQ_REVERSAL)?;
-        let net_time = reversal.get_str(7).unwrap_or_default().to_owned();
+        let entry = saf::NewEntry {
+            key: format!("reversal:{transaction_id}"),
+            destination: store::SWITCH_DESTINATION.to_owned(),
+            payload,
+            // Owed until the switch has it: a reversal never expires (an operator sees a Dead one).
+            expires_at_ms: None,
+        };
+        let (id, added) = self.queue.enqueue(tx, &self.settings.reversals.saf_config(), &entry, now_ms)?;
+        if !added {
+            return Ok(false);
+        }
+        let net_time = reversal.get_str(7).unwrap_or_default();
         tx.execute(
-            "INSERT INTO acquirer_reversal_queue (id, entry_key, transaction_id, payload, created_ms, attempts, \
-             next_attempt_ms, state, net_stan, net_time) VALUES ($1, $2, $3, $4, $5, 0, $5, $6, $7, $8)",
-            &[
-                int(id)?,
-                key.into(),
-                int(transaction_id)?,
-                payload.into(),
-                int(now_ms)?,
-                QUEUE_PENDING.into(),
-                stan.as_str().into(),
-                net_time.as_str().into(),
-            ],
+            "INSERT INTO acquirer_reversals (id, transaction_id, net_stan, net_time, queued_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[int(id.0)?, int(transaction_id)?, stan.as_str().into(), net_time.into(), int(now_ms)?],
         )?;
         Ok(true)
     }

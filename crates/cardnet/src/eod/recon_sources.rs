@@ -169,7 +169,7 @@ fn acquirer_sources(
          t.net_time, t.voided, t.refunded_minor, t.reversed, t.settlement_date, o.net_stan, o.net_time, o.trace, \
          o.kind, s.domestic_result, q.net_stan, q.net_time \
          FROM acquirer_transactions t LEFT JOIN acquirer_transactions o ON o.id = t.original_id \
-         LEFT JOIN acquirer_reversal_queue q ON q.transaction_id = t.id \
+         LEFT JOIN acquirer_reversals q ON q.transaction_id = t.id \
          LEFT JOIN acquirer_settlements s ON s.terminal_id = t.terminal_id AND s.batch_no = t.batch_no \
          WHERE t.response_code = '00' AND t.kind IN ({}) AND t.settlement_date = $1 ORDER BY t.id",
         kinds.join(", ")

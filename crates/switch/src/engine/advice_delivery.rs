@@ -10,7 +10,7 @@ impl Switch {
         let member =
             self.directory.issuer(issuer).ok_or_else(|| SwitchError::Internal(format!("no issuer {issuer}")))?;
         transact(&self.db, |tx| {
-            let entries = crate::safq::head_of_line(tx, issuer, now_ms, ADVICE_BATCH_MAX)?;
+            let entries = self.queue.head_of_line(tx, issuer, now_ms, ADVICE_BATCH_MAX)?;
             let mut out = Vec::with_capacity(entries.len());
             for entry in entries {
                 let record = journal::get_advice(tx, entry.id.0)?;
@@ -23,7 +23,7 @@ impl Switch {
                     // Unreadable (a DEK that changed, a row edited by hand): set aside for an
                     // operator rather than block every advice behind it.
                     tracing::error!(issuer, entry = %entry.id, "switch: advice unreadable, marked dead");
-                    crate::safq::set_state(tx, entry.id, EntryState::Dead)?;
+                    self.queue.give_up(tx, entry.id)?;
                     continue;
                 };
                 if saf::is_repeat(entry.attempts)
@@ -70,11 +70,11 @@ impl Switch {
             log(tx, answer.exchange(advice.exchange_id).advice(advice.id.0), now_ms)?;
             match (&code, accepted) {
                 (Some(code), true) => {
-                    crate::safq::set_state(tx, advice.id, EntryState::Done)?;
+                    self.queue.acknowledged(tx, advice.id)?;
                     journal::advice_answered(tx, advice.id.0, code, now_ms)?;
                     Ok(AdviceOutcome::Acknowledged(code.clone()))
                 }
-                _ => Ok(AdviceOutcome::Retry(failed_attempt(tx, &config, advice, now_ms)?)),
+                _ => Ok(AdviceOutcome::Retry(failed_attempt(tx, &self.queue, &config, advice, now_ms)?)),
             }
         })
     }
@@ -85,7 +85,7 @@ impl Switch {
         transact(&self.db, |tx| {
             let sent = Logged::new(&advice.message, Direction::Out, Leg::Issuer, &advice.issuer);
             log(tx, sent.exchange(advice.exchange_id).advice(advice.id.0), now_ms)?;
-            failed_attempt(tx, &config, advice, now_ms)
+            failed_attempt(tx, &self.queue, &config, advice, now_ms)
         })
     }
 }
