@@ -20,6 +20,7 @@ pub mod dukpt;
 pub mod emv;
 pub mod error;
 pub mod kcv;
+pub mod key_cache;
 pub mod keys;
 pub mod mac;
 pub mod module;
@@ -31,6 +32,7 @@ pub mod tr31;
 pub mod track;
 
 pub use error::{Error, Result};
+pub use key_cache::{KEY_CACHE_ENTRIES_MAX, KeyCacheStats};
 pub use keys::{KeyAlgorithm, KeyType, WrappedKey};
 pub use module::{ArpcMethod, ArqcRequest, MacAlgorithm, PinTranslation, PinVerification, SecurityModule};
 pub use secret::Secret;
