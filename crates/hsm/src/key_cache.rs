@@ -17,7 +17,7 @@
 //!   shard's hand sweeps its slots, clearing set bits, and replaces the first entry whose bit is
 //!   clear. A hit is O(1); an insert is O(1) amortized and at most two sweeps of one shard.
 //! * Zeroization: entries hold the clear key as an `Arc<OpenedKey>` whose [`Secret`] zeroizes on
-//!   drop. Eviction, [`KeyCache::forget`], [`KeyCache::clear`] and dropping the cache release the
+//!   drop. Eviction, `forget`, `clear` and dropping the cache release the
 //!   cache's reference; the bytes are zeroized at once, or when an operation still using that
 //!   key returns.
 //! * `Debug` shows counts only.
@@ -269,12 +269,16 @@ impl Shard {
         if self.capacity == 0 {
             return None;
         }
-        let fresh = Slot { block: block.into(), key, referenced: false };
         let authenticator = authenticator(block);
+        let fresh = Slot { block: block.into(), key, referenced: false };
         if let Some(&position) = self.index.get(authenticator) {
-            // Two threads opened the same block at once (or, never seen, two verified blocks share
-            // a MAC): the newer entry takes the slot.
-            return self.slots.get_mut(position).map(|slot| std::mem::replace(slot, fresh));
+            let slot = self.slots.get_mut(position)?;
+            // Two threads opened the same block at once: the first entry stays.
+            if *slot.block == *block {
+                return None;
+            }
+            // Two verified blocks sharing a MAC (never seen; 2^-128): the newer takes the slot.
+            return Some(std::mem::replace(slot, fresh));
         }
         if self.slots.len() < self.capacity {
             self.index.insert(authenticator.into(), self.slots.len());
@@ -432,6 +436,16 @@ mod tests {
         assert_eq!(in_use.expose(), &[1; 16]);
         drop(in_use);
         assert!(weak.upgrade().is_none());
+    }
+
+    #[test]
+    fn the_same_block_inserted_twice_is_one_entry() {
+        let cache = KeyCache::new(4);
+        let first = held_only_by_the_cache(&cache, 1);
+        cache.insert(&block(1), key(1));
+        let stats = cache.stats();
+        assert_eq!((stats.entries, stats.evictions), (1, 0));
+        assert!(first.upgrade().is_some(), "the first entry stays");
     }
 
     #[test]
