@@ -236,6 +236,15 @@ pub trait SecurityModule: Send + Sync {
         Err(Error::Unsupported("track decryption"))
     }
 
+    /// The key is being replaced or withdrawn (a key change, a terminal's new sign-on keys): a
+    /// module that keeps opened keys between calls (`SoftHsm`'s key cache) drops and zeroizes
+    /// its copy now rather than when the cache would evict it. The block itself stays usable: a
+    /// later operation on it opens it again. A module that keeps nothing has nothing to do,
+    /// which the default body does.
+    fn forget_key(&self, key: &WrappedKey) {
+        let _ = key;
+    }
+
     /// Fresh working keys for a terminal's sign-on: the field 62 bytes (keys under the
     /// terminal's TMK with check values, in the layout of `scheme`) and the same keys under the
     /// LMK for the acquirer to keep.

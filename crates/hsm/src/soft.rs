@@ -1,9 +1,12 @@
 //! `SoftHsm`: the security module in software. It holds one secret, the local master key (LMK,
-//! AES-256), and is otherwise stateless like a payShield: every key comes in as a TR-31 version
-//! D key block under the LMK ([`WrappedKey`]), is opened only for the one operation, checked
-//! against the roles that operation allows, and dropped (zeroized) before the call returns.
+//! AES-256); every key comes in as a TR-31 version D key block under the LMK ([`WrappedKey`]),
+//! is opened, and is checked against the roles the operation allows. Like a payShield it keeps no
+//! key store: the caller holds the blocks. What it does keep is a bounded cache of working keys
+//! it has already opened ([`crate::key_cache`]), so a block is unwrapped once rather than on
+//! every MAC, PIN translation or card-number hash; the role check runs on every use, hit or miss.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::card;
 use crate::cipher::{Cipher, set_odd_parity, xor_in_place};
@@ -12,6 +15,7 @@ use crate::dukpt::{self, WorkingUsage};
 use crate::emv::{self, ArqcResult};
 use crate::error::{Error, Result};
 use crate::kcv::{self, KcvMethod};
+use crate::key_cache::{KEY_CACHE_ENTRIES_MAX, KeyCache, KeyCacheStats, OpenedKey};
 use crate::keys::{KCV_BLOCK, KeyAlgorithm, KeyType, ROLE_BLOCK, WrappedKey};
 use crate::mac;
 use crate::module::{ArpcMethod, ArqcRequest, MacAlgorithm, PinTranslation, PinVerification, SecurityModule};
@@ -58,21 +62,42 @@ fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 pub struct SoftHsm {
     lmk: Secret,
+    /// Working keys already opened from their LMK blocks.
+    keys: KeyCache,
 }
 
 impl std::fmt::Debug for SoftHsm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SoftHsm(LMK check value {})", self.lmk_check_value())
+        write!(f, "SoftHsm(LMK check value {}, {:?})", self.lmk_check_value(), self.keys)
     }
 }
 
 impl SoftHsm {
-    /// A module over an existing LMK (32 bytes).
+    /// A module over an existing LMK (32 bytes), caching up to [`KEY_CACHE_ENTRIES_MAX`]
+    /// opened working keys.
     pub fn new(lmk: Secret) -> Result<SoftHsm> {
         if lmk.len() != LMK_LEN {
             return Err(Error::key_length("LMK (AES-256)", "32", lmk.len()));
         }
-        Ok(SoftHsm { lmk })
+        Ok(SoftHsm { lmk, keys: KeyCache::new(KEY_CACHE_ENTRIES_MAX) })
+    }
+
+    /// The same module with a key cache of at most `entries_max` entries (capped at
+    /// [`KEY_CACHE_ENTRIES_MAX`]); 0 turns the cache off, so every operation unwraps its key
+    /// blocks again (the module as it was before the cache; benchmarks compare the two). Any
+    /// keys cached so far are dropped.
+    pub fn with_key_cache_entries(self, entries_max: usize) -> SoftHsm {
+        SoftHsm { keys: KeyCache::new(entries_max), ..self }
+    }
+
+    /// Counts of the key cache: entries held, its bound, hits, misses (full unwraps), evictions.
+    pub fn key_cache_stats(&self) -> KeyCacheStats {
+        self.keys.stats()
+    }
+
+    /// Drop every cached key (zeroized at once, or when an operation still using one returns).
+    pub fn clear_key_cache(&self) {
+        self.keys.clear();
     }
 
     /// The module over the LMK in `path`: 64 hex digits, surrounding whitespace ignored. Errors
@@ -116,22 +141,43 @@ impl SoftHsm {
         WrappedKey::from_block(tr31::wrap(self.lmk.expose(), &header, key.expose())?)
     }
 
-    /// Open a key for an operation that accepts `allowed` roles. The role is read from the
-    /// authenticated header, so a relabelled block fails here.
-    fn open(&self, key: &WrappedKey, allowed: &[KeyType], operation: &'static str) -> Result<Secret> {
+    /// Open a key for an operation that accepts `allowed` roles: from the cache if this exact
+    /// block was opened before, else by unwrapping it (and caching it if it is a working key).
+    /// The role comes from the authenticated header either way, so a relabelled block fails
+    /// here, and the checks below run on a hit exactly as on a miss.
+    fn open(&self, key: &WrappedKey, allowed: &[KeyType], operation: &'static str) -> Result<Arc<OpenedKey>> {
+        let opened = match self.keys.get(key.block()) {
+            Some(opened) => opened,
+            None => {
+                let opened = Arc::new(self.unwrap_key(key)?);
+                // KEKs open only at key exchange; keeping them in clear between uses buys nothing.
+                if !opened.role.is_kek() {
+                    self.keys.insert(key.block(), Arc::clone(&opened));
+                }
+                opened
+            }
+        };
+        if opened.role != key.key_type() || opened.usage != opened.role.tr31_usage() {
+            return Err(Error::KeyBlock("the key's role does not match its authenticated header".into()));
+        }
+        if !allowed.contains(&opened.role) {
+            return Err(Error::KeyUsage { usage: opened.role.name().into(), operation });
+        }
+        Ok(opened)
+    }
+
+    /// Unwrap a key block under the LMK (MAC verified first) and read its role and algorithm
+    /// from the authenticated header. An algorithm that does not fit the key's length is refused
+    /// here, before the role checks of [`SoftHsm::open`]; `wrap` never makes such a block, so no
+    /// block whose MAC verifies has one.
+    fn unwrap_key(&self, key: &WrappedKey) -> Result<OpenedKey> {
         let (header, clear) = tr31::unwrap(self.lmk.expose(), key.block())?;
         let role = header
             .optional_block(ROLE_BLOCK)
             .and_then(|name| KeyType::from_name(name).ok())
             .ok_or_else(|| Error::KeyBlock("no cardnet key role".into()))?;
-        if role != key.key_type() || header.key_usage != role.tr31_usage() {
-            return Err(Error::KeyBlock("the key's role does not match its authenticated header".into()));
-        }
-        if !allowed.contains(&role) {
-            return Err(Error::KeyUsage { usage: role.name().into(), operation });
-        }
-        KeyAlgorithm::from_tr31(header.algorithm, clear.len())?;
-        Ok(clear)
+        let algorithm = KeyAlgorithm::from_tr31(header.algorithm, clear.len())?;
+        Ok(OpenedKey::new(role, header.key_usage, algorithm, clear))
     }
 
     fn pin_keys() -> &'static [KeyType] {
@@ -173,7 +219,7 @@ impl SoftHsm {
     }
 
     /// Open a DEK; only AES ones are accepted (the data layout is AES-CTR and AES-CMAC).
-    fn open_dek(&self, dek: &WrappedKey, operation: &'static str) -> Result<Secret> {
+    fn open_dek(&self, dek: &WrappedKey, operation: &'static str) -> Result<Arc<OpenedKey>> {
         let clear = self.open(dek, &[KeyType::Dek], operation)?;
         if !dek.is_aes() {
             return Err(Error::KeyUsage { usage: "DEK (not AES)".into(), operation });
@@ -443,6 +489,10 @@ impl SecurityModule for SoftHsm {
                 emv::arpc_method2(key.expose(), &keys.arqc, csu, proprietary)?.to_vec()
             }
         })
+    }
+
+    fn forget_key(&self, key: &WrappedKey) {
+        self.keys.forget(key.block());
     }
 
     fn issue_terminal_keys(&self, tmk: &WrappedKey, scheme: SignOnScheme) -> Result<TerminalKeys> {
