@@ -91,7 +91,7 @@ pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
 fn store_url(options: &NetworkOptions, schemas: &Mutex<Vec<String>>, name: &str) -> String {
     match &options.postgres_url {
         Some(url) => {
-            let schema = format!("cardnet_{}_{name}", std::process::id());
+            let schema = format!("localnet_{}_{name}", std::process::id());
             // Nothing to drop is the usual case: the schema is made on first open.
             let _ = blocking(|| sqlstore::drop_postgres_schema(url, &schema));
             schemas.lock().unwrap_or_else(PoisonError::into_inner).push(schema.clone());
