@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use network::TransactionKind;
 use network::request::EntryMode;
+use provision::card::SimCard;
+use provision::layout::ISSUER_A;
+use provision::link::AcquirerLink;
+use provision::local::{LocalNetwork, NetworkOptions, blocking};
 use serde_json::json;
-use testnet::acquirer::AcquirerLink;
-use testnet::card::SimCard;
-use testnet::net::{ISSUER_A, NetworkOptions, TestNetwork};
 
 use crate::cli_error::CliError;
 use crate::output::outln;
@@ -67,7 +68,7 @@ async fn worker(link: Arc<AcquirerLink>, mut cards: Vec<SimCard>, count: u64) ->
         let card = cards.get_mut(index).ok_or("not enough cards")?;
         let pin = String::from_utf8_lossy(card.pin.expose()).into_owned();
         let input = card
-            .present(EntryMode::Swipe, &testnet::card::purchase(100), Some(&pin), link.hsm(), link.zpk())
+            .present(EntryMode::Swipe, &provision::card::purchase(100), Some(&pin), link.hsm(), link.zpk())
             .map_err(|e| e.to_string())?;
         let started = Instant::now();
         let exchange = link.transact(TransactionKind::Purchase, &input, 100, None).await.map_err(|e| e.to_string())?;
@@ -84,7 +85,7 @@ async fn bench(args: NetworkArgs) -> Result<(), CliError> {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("cardnet-bench-network-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&dir);
     let options = NetworkOptions { dir: dir.clone(), issuer_timeout_ms: 10_000, postgres_url: args.pg_url.clone() };
-    let net = TestNetwork::start(options).await.map_err(|e| failure("start")(&e))?;
+    let net = LocalNetwork::start(options).await.map_err(|e| failure("start")(&e))?;
     if !net.wait_issuer_ready(ISSUER_A, 10_000).await {
         return Err(CliError::Failure("bench network: the switch did not sign on to the issuer".into()));
     }
@@ -130,8 +131,8 @@ async fn bench(args: NetworkArgs) -> Result<(), CliError> {
     };
     let per_s = latencies.len() as f64 / elapsed.as_secs_f64();
     let backend = if args.pg_url.is_some() { "postgres" } else { "sqlite" };
-    let issuer = net.issuer(ISSUER_A);
-    testnet::net::blocking(|| issuer.check_ledger()).map_err(|e| failure("ledger invariants")(&e))?;
+    let issuer = net.issuer(ISSUER_A).map_err(|e| failure("issuer")(&e))?;
+    blocking(|| issuer.check_ledger()).map_err(|e| failure("ledger invariants")(&e))?;
     net.shutdown().await;
     if !keep {
         let _ = std::fs::remove_dir_all(&dir);

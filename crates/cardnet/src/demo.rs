@@ -12,10 +12,11 @@ use clap::Args;
 use network::TransactionKind;
 use network::codes;
 use network::request::{CardInput, EntryMode};
+use provision::card::SimCard;
+use provision::layout::{ISSUER_A, ISSUER_B};
+use provision::link::{AcquirerLink, Exchange};
+use provision::local::{LocalIssuer, LocalNetwork, NetworkOptions, blocking};
 use serde_json::{Value, json};
-use testnet::acquirer::{AcquirerLink, Exchange};
-use testnet::card::SimCard;
-use testnet::net::{ISSUER_A, ISSUER_B, NetworkOptions, TestNetwork, blocking};
 
 use crate::cli_error::CliError;
 use crate::output::outln;
@@ -102,7 +103,7 @@ struct Step {
 }
 
 struct Demo {
-    net: TestNetwork,
+    net: LocalNetwork,
     link: AcquirerLink,
     steps: Vec<Step>,
     json: bool,
@@ -111,7 +112,9 @@ struct Demo {
 /// The acquirer host and a POS terminal on the network: the path a purchase takes from the
 /// counter. The summary for the JSON object; the text form is printed as it goes.
 async fn at_the_terminal(demo: &Demo, dir: &std::path::Path) -> Result<Value, CliError> {
-    let host = testnet::acquirer_host::start(&demo.net, ISSUER_TIMEOUT_MS * 2)
+    // The TMK generated in the acquirer's HSM, its components injected into the terminal.
+    let tmk = provision::acquirer_host::generated_tmk();
+    let host = provision::acquirer_host::start(&demo.net, ISSUER_TIMEOUT_MS * 2, tmk)
         .await
         .map_err(|e| failure("start the acquirer host")(&e))?;
     let mut config = host
@@ -133,7 +136,7 @@ async fn at_the_terminal(demo: &Demo, dir: &std::path::Path) -> Result<Value, Cl
         outln!(
             "\nAt the counter: merchant {} ({}), terminal {} at the acquirer {}; card {} (debit, 800.00)",
             host.merchant_id,
-            testnet::acquirer_host::MERCHANT_NAME,
+            provision::acquirer_host::MERCHANT_NAME,
             host.terminal_id,
             host.server.local_addr(),
             iso8583::mask::mask_pan(&dave.pan)
@@ -256,7 +259,7 @@ impl Demo {
         pin: Option<&str>,
         amount: u64,
     ) -> Result<CardInput, CliError> {
-        card.present(entry, &testnet::card::purchase(amount), pin, self.link.hsm(), self.link.zpk())
+        card.present(entry, &provision::card::purchase(amount), pin, self.link.hsm(), self.link.zpk())
             .map_err(|e| failure("card")(&e))
     }
 
@@ -324,8 +327,13 @@ impl Demo {
         Ok(())
     }
 
+    /// Issuer bank `index` of the network.
+    fn bank(&self, index: usize) -> Result<&LocalIssuer, CliError> {
+        self.net.bank(index).map_err(|e| failure("issuer")(&e))
+    }
+
     fn available(&self, issuer: usize, card: &SimCard) -> Result<i64, CliError> {
-        let issuer = self.net.issuer(issuer);
+        let issuer = &*self.bank(issuer)?.issuer;
         blocking(|| issuer.balance(&issuer::CardRef::Id(card.card_id)))
             .map(|b| b.available_minor)
             .map_err(|e| failure("balance")(&e))
@@ -334,7 +342,7 @@ impl Demo {
     async fn wait_delivered(&self, issuer: usize) -> Result<bool, CliError> {
         let server = self.net.switch().ok_or_else(|| CliError::Failure("demo: the switch stopped".into()))?;
         let journal = server.switch().journal().clone();
-        let id = self.net.issuers[issuer].id.clone();
+        let id = self.bank(issuer)?.id.clone();
         let deadline = Instant::now() + std::time::Duration::from_millis(DELIVERY_WAIT_MS);
         while Instant::now() < deadline {
             let counts = blocking(|| journal.advice_counts(&id)).map_err(|e| failure("journal")(&e))?;
@@ -351,7 +359,7 @@ impl Demo {
 /// printed (text).
 async fn start(dir: &std::path::Path, json: bool, temporary: bool) -> Result<Demo, CliError> {
     let options = NetworkOptions { dir: dir.to_path_buf(), issuer_timeout_ms: ISSUER_TIMEOUT_MS, postgres_url: None };
-    let net = TestNetwork::start(options).await.map_err(|e| failure("start the network")(&e))?;
+    let net = LocalNetwork::start(options).await.map_err(|e| failure("start the network")(&e))?;
     for index in [ISSUER_A, ISSUER_B] {
         if !net.wait_issuer_ready(index, 10_000).await {
             return Err(CliError::Failure(format!("demo: the switch could not sign on to issuer {index}")));
@@ -362,11 +370,11 @@ async fn start(dir: &std::path::Path, json: bool, temporary: bool) -> Result<Dem
     if !json {
         let kept = if temporary { " (removed at the end; --dir keeps them)" } else { "" };
         outln!("cardnet demo: a switch and two issuer banks on loopback TCP, databases in {}{kept}", dir.display());
-        outln!("  switch {} at {switch_address}", testnet::net::SWITCH_ID);
+        outln!("  switch {} at {switch_address}", provision::layout::SWITCH_ID);
         for issuer in &net.issuers {
             outln!("  issuer {} (BIN {}) at {}", issuer.id, issuer.bin, issuer.address);
         }
-        outln!("  acquirer {} (terminal DEMO0001)\n", testnet::net::ACQUIRER_ID);
+        outln!("  acquirer {} (terminal DEMO0001)\n", provision::layout::ACQUIRER_ID);
     }
     Ok(Demo { net, link, steps: Vec::new(), json })
 }
@@ -443,18 +451,18 @@ async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<Option<Value>
     demo.record("reversal of the chip purchase", &reversed, 5_680, started, String::new())?;
 
     // Failures: bank B unreachable (stand-in), bank A too slow (timeout and reversal).
-    demo.net.issuers[ISSUER_B].proxy.set_down(true);
+    demo.bank(ISSUER_B)?.proxy.set_down(true);
     let input = demo.present(&mut carol, EntryMode::Swipe, None, 4_000)?;
     demo.step("bank B unreachable: stand-in", TransactionKind::Purchase, &input, 4_000, None).await?;
-    demo.net.issuers[ISSUER_B].proxy.set_down(false);
+    demo.bank(ISSUER_B)?.proxy.set_down(false);
     let delivered = demo.wait_delivered(ISSUER_B).await?;
     demo.note_last(format!("bank B back: stand-in advice {}", if delivered { "delivered" } else { "still queued" }))?;
 
     let before = demo.available(ISSUER_A, &alice)?;
-    demo.net.issuers[ISSUER_A].proxy.set_response_delay_ms(ISSUER_TIMEOUT_MS * 2);
+    demo.bank(ISSUER_A)?.proxy.set_response_delay_ms(ISSUER_TIMEOUT_MS * 2);
     let input = demo.present(&mut alice, EntryMode::Swipe, Some(&pin), 1_200)?;
     demo.step("bank A too slow: timeout", TransactionKind::Purchase, &input, 1_200, None).await?;
-    demo.net.issuers[ISSUER_A].proxy.set_response_delay_ms(0);
+    demo.bank(ISSUER_A)?.proxy.set_response_delay_ms(0);
     let delivered = demo.wait_delivered(ISSUER_A).await?;
     let after = demo.available(ISSUER_A, &alice)?;
     demo.note_last(format!(
@@ -465,13 +473,14 @@ async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<Option<Value>
 
     let terminal = at_the_terminal(&demo, &dir).await?;
 
+    let bank = |index: usize| demo.bank(index).map(|bank| bank.id.clone());
     let balances = vec![
-        ("alice", ISSUER_A, demo.available(ISSUER_A, &alice)?),
-        ("bob", ISSUER_A, demo.available(ISSUER_A, &bob)?),
-        ("carol", ISSUER_B, demo.available(ISSUER_B, &carol)?),
+        ("alice", bank(ISSUER_A)?, demo.available(ISSUER_A, &alice)?),
+        ("bob", bank(ISSUER_A)?, demo.available(ISSUER_A, &bob)?),
+        ("carol", bank(ISSUER_B)?, demo.available(ISSUER_B, &carol)?),
     ];
     for index in [ISSUER_A, ISSUER_B] {
-        let issuer = demo.net.issuer(index);
+        let issuer = &*demo.bank(index)?.issuer;
         blocking(|| issuer.check_ledger()).map_err(|e| failure("ledger invariants")(&e))?;
     }
     finish(demo, &dir, terminal, &balances).await
@@ -483,7 +492,7 @@ async fn finish(
     demo: Demo,
     dir: &std::path::Path,
     terminal: Value,
-    balances: &[(&str, usize, i64)],
+    balances: &[(&str, String, i64)],
 ) -> Result<Option<Value>, CliError> {
     let json = demo.json;
     let net = demo.net;
@@ -502,7 +511,7 @@ async fn finish(
             .iter()
             .map(|s| {
                 json!({
-                    "transaction": s.label, "card": s.card, "amount_minor": s.amount_minor, "currency": testnet::net::CURRENCY,
+                    "transaction": s.label, "card": s.card, "amount_minor": s.amount_minor, "currency": provision::layout::CURRENCY,
                     "response_code": s.code, "meaning": codes::meaning(&s.code), "auth_code": s.auth_code,
                     "note": s.note, "latency_ms": s.latency_ms as u64,
                 })
@@ -510,7 +519,7 @@ async fn finish(
             .collect();
         let balances: Vec<Value> = balances
             .iter()
-            .map(|(who, issuer, minor)| json!({"card": who, "issuer": net.issuers[*issuer].id, "available_minor": minor}))
+            .map(|(who, issuer, minor)| json!({"card": who, "issuer": issuer, "available_minor": minor}))
             .collect();
         let value = json!({"directory": dir.display().to_string(), "configs": configs, "steps": steps, "terminal": terminal, "available_balances": balances, "ledgers_balanced": true});
         net.shutdown().await;
@@ -518,7 +527,7 @@ async fn finish(
     } else {
         outln!("\nAvailable balances afterwards (ledger invariants checked: debits = credits):");
         for (who, issuer, minor) in balances {
-            outln!("  {who:<6} at {}: {}", net.issuers[*issuer].id, money(*minor));
+            outln!("  {who:<6} at {issuer}: {}", money(*minor));
         }
     }
     net.shutdown().await;
@@ -532,7 +541,7 @@ fn closing_lines(dir: &std::path::Path, temporary: bool) -> Result<(), CliError>
         return Ok(());
     }
     outln!("\nEvery message is in the parties' journals; each party's configuration is in {}:", dir.display());
-    let issuer = dir.join(format!("issuer-{}.toml", testnet::net::ISSUER_IDS[0]));
+    let issuer = dir.join(format!("issuer-{}.toml", provision::layout::ISSUER_IDS[ISSUER_A]));
     outln!("  cardnet issuer card list --config {}", issuer.display());
     outln!("  cardnet merchant list --config {}", dir.join("acquirer.toml").display());
     let terminal = dir.join("terminal").join("terminal.toml");

@@ -1,9 +1,14 @@
-//! A simulated card for network-level tests: magnetic stripe, contact chip and contactless,
-//! with a cardholder who types a PIN. It builds the card part of a network request
-//! ([`network::request::CardInput`]): track 2, field 55 from the chip
+//! A card the development network's issuer just issued, in its cardholder's hand: magnetic
+//! stripe, contact chip and contactless, and the PIN from the PIN mailer. It builds the card
+//! part of a network request ([`network::request::CardInput`]): track 2, field 55 from the chip
 //! ([`cardsim::ChipCard::generate_ac`]), and a format-0 PIN block under the acquirer link's
-//! ZPK. The chip is a [`cardsim::SimCard`] personalised by the issuer, the same card a
-//! terminal reads ([`SimCard::card`]).
+//! ZPK (encrypted by the HSM). The chip is a [`cardsim::SimCard`] personalised by the issuer,
+//! the same card a terminal reads ([`SimCard::card`]).
+//!
+//! Why clear secrets are legitimate here: this models the card and its holder, not a party's
+//! host. A card is its own secure element — its ICC master key left the issuer's HSM once, at
+//! personalisation, as on a real chip — and the PIN is what the cardholder knows. Both are
+//! zeroized [`Secret`]s; `Debug` shows the masked number only.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,7 +19,7 @@ use network::request::{CardInput, EntryMode};
 
 pub use cardsim::CardError;
 
-/// A card as the cardholder carries it, with the test's bookkeeping.
+/// A card as the cardholder carries it, with the issuer's id for it.
 pub struct SimCard {
     pub pan: String,
     pub expiry_yymm: String,
@@ -26,7 +31,7 @@ pub struct SimCard {
     pub sequence_number: String,
     /// The PIN the cardholder knows.
     pub pin: Secret,
-    /// Test bookkeeping: the issuer's id for this card (to look at its journal and balance).
+    /// The issuer's id for this card (to look at its journal and balance).
     pub card_id: i64,
     /// The card as a reader sees it: stripe, chip (ICC master key, ATC, last ARQC).
     pub card: Arc<Mutex<cardsim::SimCard>>,
@@ -39,11 +44,11 @@ impl std::fmt::Debug for SimCard {
 }
 
 /// The CDOL1 data of a purchase of `amount_minor` CNY at a terminal in China (a fixed date and
-/// unpredictable number: network-level tests need no fresh ones).
+/// unpredictable number: the issuer checks the cryptogram over them and the ATC, which moves).
 pub fn purchase(amount_minor: u64) -> TerminalData {
     TerminalData {
         amount_minor,
-        currency: crate::net::CURRENCY.to_owned(),
+        currency: crate::layout::CURRENCY.to_owned(),
         country: COUNTRY_CHINA.to_owned(),
         date_yymmdd: "261122".to_owned(),
         transaction_type: TransactionType::Goods,
@@ -55,7 +60,7 @@ pub fn purchase(amount_minor: u64) -> TerminalData {
 const COUNTRY_CHINA: &str = "156";
 
 impl SimCard {
-    /// The card the issuer just issued (stripe and chip), for the test.
+    /// The card the issuer just issued (stripe and chip).
     pub fn from_issued(card: &issuer::IssuedCard) -> Result<SimCard, CardError> {
         let pin = Secret::new(card.pin.expose());
         let chip = cardsim::SimCard::stripe(&card.pan, &card.expiry_yymm, &card.track2, Some(pin.clone()))?.with_chip(
@@ -77,7 +82,7 @@ impl SimCard {
     }
 
     /// The card part of a request read with `entry`. `pin`: what the cardholder types (may
-    /// differ from the card's PIN, to test a wrong one), encrypted under `zpk`.
+    /// differ from the card's PIN: a mistyped one), encrypted under `zpk`.
     pub fn present(
         &mut self,
         entry: EntryMode,

@@ -1,6 +1,7 @@
-//! A TCP proxy between the switch and an issuer that a test can slow down or cut: the network
-//! faults of the acceptance tests (an issuer slow past the timeout, an issuer unreachable)
-//! without touching either party's code.
+//! A TCP proxy between the switch and an issuer that the demo (and the tests) can slow down or
+//! cut: the network faults a payment network must ride out (an issuer slow past the timeout,
+//! an issuer unreachable) shown without touching either party's code. Development only: in a
+//! deployment the switch connects to the issuer's address itself.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

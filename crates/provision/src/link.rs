@@ -1,7 +1,9 @@
-//! An acquirer's link to the switch, as tests and the demo drive it: build a network request
-//! from a card and an amount, MAC it with the link's ZAK, send it over TCP, check the
-//! response's MAC. (The acquirer host of issue 6 does the same after mapping a terminal's
-//! message.)
+//! An acquirer member's direct link to the switch: build a network request from a card and an
+//! amount, MAC it with the link's ZAK, send it over TCP, check the response's MAC. What an
+//! acquirer processor without modelled terminals sends: `cardnet demo`'s day of transactions
+//! and `cardnet bench network` drive the network with it (the acquirer host,
+//! `acquirer::AcquirerServer`, does the same after mapping a terminal's message). Keys stay
+//! `WrappedKey`s used through the HSM; PIN blocks come in already encrypted.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use network::{OriginalData, StanGenerator, TransactionKind};
 use tokio::sync::{Mutex, mpsc};
 use transport::{Client, ClientConfig, TransportError, UnmatchedEvent};
 
-/// Requests one test link keeps in flight at most.
+/// Requests one link keeps in flight at most.
 const IN_FLIGHT_MAX: usize = 256;
 
 #[derive(Debug)]
@@ -207,24 +209,6 @@ impl AcquirerLink {
             network::request::reversal_of(original, &self.next_stan(), self.clock.now_ms(), replacement_minor)?;
         self.sign(&mut message)?;
         Ok(message)
-    }
-
-    /// Send raw bytes (already framed) on a separate connection and read one framed answer:
-    /// for malformed-message tests, which must not disturb the matched link.
-    pub async fn raw_exchange(switch: SocketAddr, frame: &[u8], timeout_ms: u64) -> std::io::Result<Vec<u8>> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(switch).await?;
-        stream.write_all(frame).await?;
-        let read = async {
-            let mut length = [0u8; 2];
-            stream.read_exact(&mut length).await?;
-            let mut body = vec![0u8; usize::from(u16::from_be_bytes(length))];
-            stream.read_exact(&mut body).await?;
-            Ok::<_, std::io::Error>(body)
-        };
-        tokio::time::timeout(Duration::from_millis(timeout_ms), read)
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer to the raw frame"))?
     }
 
     /// Events the link could not match (late responses, peer-initiated messages).
