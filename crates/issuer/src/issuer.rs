@@ -67,6 +67,7 @@ use network::TransactionKind;
 use network::balance::{AVAILABLE_BALANCE, AdditionalAmount, LEDGER_BALANCE};
 use network::codes;
 use sha1::{Digest, Sha1};
+use sqlstore::Tx;
 
 use crate::config::{IssuerConfig, PinMethod, Settings};
 use crate::error::{IssuerError, Result};
@@ -77,7 +78,9 @@ use crate::money::{
     TransferRole, transfer_id,
 };
 use crate::request::{self, Parsed, base_mti};
-use crate::store::{CardChange, CardRecord, CardStatus, CardStore, EntryState, JournalRow, JournalWrite, Restore};
+use crate::store::{
+    self, CardChange, CardRecord, CardStatus, CardStore, EntryState, JournalRow, JournalWrite, Restore,
+};
 
 mod advices;
 mod follow_ups;
@@ -237,7 +240,7 @@ impl Issuer {
         let settings = Settings::new(config)?;
         let cards = CardStore::open(&settings.database)?;
         let link = Link::load(cards.db(), &settings)?;
-        let money = Money::open(&settings.ledger, Arc::clone(&clock), settings.ledger_id)?;
+        let money = Money::open(cards.db(), settings.ledger.as_deref(), Arc::clone(&clock), settings.ledger_id)?;
         let locks = (0..CARD_LOCK_STRIPES).map(|_| Mutex::new(())).collect();
         let issuer = Issuer { settings, hsm, clock, cards, money, link, locks, spec: iso8583::builtin::network() };
         for funding in issuer.cards.pending_fundings(PENDING_FUNDINGS_MAX)? {
@@ -368,44 +371,81 @@ impl Issuer {
         }
     }
 
+    /// Decide and answer a request in one transaction on the issuer's database: its reads, its
+    /// ledger movement and its journal row commit together (or, if anything fails, not at all).
     fn process(&self, request: &Message, parsed: &Parsed, link: &Verified, now_ms: u64) -> Result<Message> {
         let pan_hash = self.pan_hash(&parsed.pan)?;
         let _card_lock = self.lock_card(&pan_hash);
+        let mut new_hold = None;
+        let answered = self.cards.db().transact(|tx| {
+            new_hold = None;
+            self.decide_and_journal(tx, request, parsed, link, &pan_hash, now_ms, &mut new_hold)
+        });
+        if answered.is_err()
+            && self.money.is_separate()
+            && let Some(hold) = new_hold
+        {
+            // A separate ledger committed the hold on its own: it must not outlive a request
+            // that was not journaled and is answered 96 (nobody would reverse it).
+            let released = self.money.void(transfer_id(TransferRole::Compensate, &parsed.key), hold);
+            if !matches!(released, Ok(Moved::Done | Moved::AlreadyDone)) {
+                tracing::error!(
+                    "issuer: a hold could not be released after a failed journal write; it expires with its timeout"
+                );
+            }
+        }
+        answered
+    }
+
+    /// Checks 3–10 and the answer, in the request's transaction `tx`. `new_hold` is set to a
+    /// hold this attempt created (a separate ledger's must be released if the journal fails).
+    #[allow(clippy::too_many_arguments)]
+    fn decide_and_journal(
+        &self,
+        tx: &mut Tx<'_>,
+        request: &Message,
+        parsed: &Parsed,
+        link: &Verified,
+        pan_hash: &[u8],
+        now_ms: u64,
+        new_hold: &mut Option<u128>,
+    ) -> Result<Message> {
         // 3. A duplicate gets the answer it got the first time.
-        if let Some(row) = self.cards.journal(&parsed.key)? {
+        if let Some(row) = store::journal_in(tx, &parsed.key)? {
             return self.replay(request, &row, &link.zak);
         }
-        let card = self.find_card(&parsed.pan, &pan_hash)?;
+        let card = self.find_card(tx, &parsed.pan, pan_hash)?;
         // An original arriving after its reversal: the acquirer gave it up, so it must not
         // hold funds now (the reversal found nothing to release; nobody would reverse again).
         // The card lock orders this against the reversal, which takes the same lock.
-        if parsed.kind != TransactionKind::Reversal && self.cards.reversal_of(&parsed.key)?.is_some() {
+        if parsed.kind != TransactionKind::Reversal && store::reversal_of_in(tx, &parsed.key)?.is_some() {
             tracing::info!(mti = request.mti().as_str(), "issuer: original arrived after its reversal, declined");
             let decision = self.already_reversed(request, parsed, card.as_ref());
-            return self.finish(request, parsed, decision, link, now_ms);
+            return self.finish(tx, request, parsed, decision, link, now_ms);
         }
         let decision = match parsed.kind {
-            TransactionKind::Reversal => self.reverse(request, parsed, card.as_ref())?,
+            TransactionKind::Reversal => self.reverse(tx, request, parsed, card.as_ref())?,
             kind if parsed.advice => {
                 // The sender decided: 39 (approved when absent, as for a forced post).
                 let decided = request.get_str(39).unwrap_or(codes::APPROVED);
                 if !codes::is_approved(decided) || kind == TransactionKind::BalanceInquiry {
                     self.record_advice(request, card.as_ref(), decided)
                 } else if kind.holds_funds() {
-                    self.stand_in(request, parsed, card.as_ref(), decided, now_ms)?
+                    self.stand_in(tx, request, parsed, card.as_ref(), decided, now_ms)?
                 } else {
-                    let mut decision = self.follow_up(parsed, card.as_ref())?;
+                    let mut decision = self.follow_up(tx, parsed, card.as_ref())?;
                     // An advice is answered "received"; what it did is in the journal.
                     decision.answer = Some(codes::APPROVED);
                     decision
                 }
             }
             TransactionKind::BalanceInquiry | TransactionKind::Purchase | TransactionKind::PreAuthorization => {
-                self.authorize(parsed, card.as_ref(), &link.keys, now_ms)?
+                self.authorize(tx, parsed, card.as_ref(), &link.keys, now_ms)?
             }
-            _ => self.follow_up(parsed, card.as_ref())?,
+            _ => self.follow_up(tx, parsed, card.as_ref())?,
         };
-        self.finish(request, parsed, decision, link, now_ms)
+        *new_hold = decision.new_hold;
+        self.finish(tx, request, parsed, decision, link, now_ms)
     }
 
     /// The decision for an original whose reversal was answered before it arrived: a request
@@ -426,22 +466,22 @@ impl Issuer {
 
     /// Completion, void and refund: they act on an original or credit the card, and skip the
     /// cardholder checks (4–10) except finding the card.
-    fn follow_up(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+    fn follow_up(&self, tx: &mut Tx<'_>, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
         match parsed.kind {
-            TransactionKind::Completion => self.complete(parsed, card),
-            TransactionKind::Void | TransactionKind::PreAuthorizationVoid => self.void(parsed, card),
-            TransactionKind::Refund => self.refund(parsed, card),
-            TransactionKind::CompletionVoid => self.void_completion(parsed, card),
+            TransactionKind::Completion => self.complete(tx, parsed, card),
+            TransactionKind::Void | TransactionKind::PreAuthorizationVoid => self.void(tx, parsed, card),
+            TransactionKind::Refund => self.refund(tx, parsed, card),
+            TransactionKind::CompletionVoid => self.void_completion(tx, parsed, card),
             _ => Ok(Decision::new(codes::INVALID_TRANSACTION, card)),
         }
     }
 
     /// Step 4's lookup: the card whose keyed PAN hash matches, if the PAN is a valid number.
-    fn find_card(&self, pan: &str, pan_hash: &[u8]) -> Result<Option<CardRecord>> {
+    fn find_card(&self, tx: &mut Tx<'_>, pan: &str, pan_hash: &[u8]) -> Result<Option<CardRecord>> {
         if !(12..=19).contains(&pan.len()) || !hsm::card::luhn_valid(pan) {
             return Ok(None);
         }
-        self.cards.card_by_hash(pan_hash)
+        store::card_by_hash_in(tx, pan_hash)
     }
 
     /// The response to a duplicate: the journaled one, if the duplicate is the same request
@@ -495,10 +535,12 @@ impl Issuer {
         Ok(response)
     }
 
-    /// Answer a decision: build and sign the response, seal it, journal it with the
-    /// decision's side effects in one transaction, and return it only after that commit.
+    /// Answer a decision: build and sign the response, seal it, and journal it with the
+    /// decision's side effects in the request's transaction `tx` (the caller returns the
+    /// response only after that commit).
     fn finish(
         &self,
+        tx: &mut Tx<'_>,
         request: &Message,
         parsed: &Parsed,
         decision: Decision,
@@ -511,7 +553,7 @@ impl Issuer {
             _ => None,
         };
         let field55 = match &decision.arpc_for {
-            Some(chip) => Some(self.issuer_authentication(&parsed.pan, decision.card_id, chip, answer)?),
+            Some(chip) => Some(self.issuer_authentication(tx, &parsed.pan, decision.card_id, chip, answer)?),
             None => None,
         };
         let response = self.response(
@@ -548,18 +590,7 @@ impl Issuer {
             original: decision.original.clone(),
             further: decision.further.clone(),
         };
-        if let Err(error) = self.cards.commit(&write, i64::try_from(now_ms).unwrap_or(i64::MAX)) {
-            if let Some(hold) = decision.new_hold {
-                // The hold must not outlive a decline nobody will reverse.
-                let released = self.money.void(transfer_id(TransferRole::Compensate, &parsed.key), hold);
-                if !matches!(released, Ok(Moved::Done | Moved::AlreadyDone)) {
-                    tracing::error!(
-                        "issuer: a hold could not be released after a failed journal write; it expires with its timeout"
-                    );
-                }
-            }
-            return Err(error);
-        }
+        store::commit_in(tx, &write, i64::try_from(now_ms).unwrap_or(i64::MAX))?;
         Ok(response)
     }
 
@@ -582,13 +613,14 @@ impl Issuer {
     /// characters) ‖ ARC.
     fn issuer_authentication(
         &self,
+        tx: &mut Tx<'_>,
         pan: &str,
         card_id: Option<i64>,
         chip: &network::emv::ChipData,
         code: &str,
     ) -> Result<Vec<u8>> {
         let card = match card_id {
-            Some(card_id) => self.cards.card_by_id(card_id)?.ok_or(IssuerError::UnknownCard)?,
+            Some(card_id) => store::card_by_id_in(tx, card_id)?.ok_or(IssuerError::UnknownCard)?,
             None => return Err(IssuerError::UnknownCard),
         };
         let arc = network::emv::arc(code);
@@ -631,10 +663,19 @@ impl Issuer {
     }
 
     /// Checks 4–10 for a request that holds funds or asks for the balance.
-    fn authorize(&self, parsed: &Parsed, card: Option<&CardRecord>, keys: &LinkKeys, now_ms: u64) -> Result<Decision> {
+    fn authorize(
+        &self,
+        tx: &mut Tx<'_>,
+        parsed: &Parsed,
+        card: Option<&CardRecord>,
+        keys: &LinkKeys,
+        now_ms: u64,
+    ) -> Result<Decision> {
         let hold_id = transfer_id(TransferRole::Hold, &parsed.key);
+        // Only a separate ledger can hold a request's funds without its journal row.
         if parsed.kind.holds_funds()
-            && let Some(record) = self.money.transfer(hold_id)?
+            && self.money.is_separate()
+            && let Some(record) = self.money.transfer_in(tx, hold_id)?
         {
             return self.recover(parsed, card, record, now_ms);
         }
@@ -712,11 +753,11 @@ impl Issuer {
             let mut decision = decline(codes::APPROVED, arpc_for);
             decision.state = EntryState::Recorded;
             decision.auth_code = Some(approval_code(&parsed.key));
-            decision.balance = self.money.balance(card.account_id)?;
+            decision.balance = self.money.balance_in(tx, card.account_id)?;
             return Ok(decision);
         }
         // 9. Daily limits over approved purchases and pre-authorizations.
-        let (used_amount, used_count) = self.cards.usage(card.card_id, day)?;
+        let (used_amount, used_count) = store::usage_in(tx, card.card_id, day)?;
         if used_amount.saturating_add(parsed.amount) > card.daily_amount_limit {
             return Ok(decline(codes::AMOUNT_LIMIT, arpc_for));
         }
@@ -725,7 +766,7 @@ impl Issuer {
         }
         // 10. Funds: the ledger holds them or refuses.
         let (timeout, code) = self.hold_timeout(parsed.kind);
-        let moved = self.money.hold(hold_id, card.account_id, parsed.amount, timeout, code, card.card_id)?;
+        let moved = self.money.hold_in(tx, hold_id, card.account_id, parsed.amount, timeout, code, card.card_id)?;
         match moved {
             Moved::Done | Moved::AlreadyDone => {
                 let mut decision = decline(codes::APPROVED, arpc_for);
@@ -741,8 +782,9 @@ impl Issuer {
         }
     }
 
-    /// A request whose hold is already in the ledger but which has no journal row: an
-    /// earlier attempt approved it and crashed before journaling. Finish that approval.
+    /// A request whose hold is already in a separate ledger but which has no journal row: an
+    /// earlier attempt approved it and crashed before journaling. Finish that approval. (With
+    /// the ledger in the issuer's database this cannot happen: hold and row are one commit.)
     fn recover(
         &self,
         parsed: &Parsed,

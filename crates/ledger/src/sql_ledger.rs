@@ -19,8 +19,8 @@ use crate::invariants::{self, InvariantReport};
 use crate::ledger::{accounts_batch, expiry_batch, transfers_batch};
 use crate::results::{CreateAccountResult, CreateTransferResult};
 use crate::sql_txn::{
-    SqlTxn, TRANSFER_COLUMNS, balance_from_row, get_small, load_accounts, load_transfers,
-    lock_and_read_max_timestamp, migrate, read_max_timestamp, sql_id, transfer_from_row,
+    SqlTxn, TRANSFER_COLUMNS, balance_from_row, get_small, load_accounts, load_transfers, lock_and_read_max_timestamp,
+    migrate, read_max_timestamp, sql_id, transfer_from_row,
 };
 use crate::store::{LedgerTotals, Store, StoreError, StoreResult, Txn};
 use crate::types::{Account, AccountBalance, BATCH_EVENTS_MAX, Id, Transfer, TransferRecord};
@@ -35,7 +35,10 @@ fn batch<T>(
     run: impl FnOnce(&mut SqlTxn<'_, '_>, u64, &[u64]) -> StoreResult<T>,
 ) -> sqlstore::Result<T> {
     if count > BATCH_EVENTS_MAX {
-        return Err(sqlstore::Error::new("ledger", format!("a batch holds at most {BATCH_EVENTS_MAX} events, got {count}")));
+        return Err(sqlstore::Error::new(
+            "ledger",
+            format!("a batch holds at most {BATCH_EVENTS_MAX} events, got {count}"),
+        ));
     }
     let start = now_ns.max(lock_and_read_max_timestamp(tx)?.saturating_add(1));
     let stamps: Vec<u64> = (0..count as u64).map(|i| start + i).collect();

@@ -270,11 +270,7 @@ impl<'t, 'c> SqlTxn<'t, 'c> {
         store_error
     }
 
-    fn run<T>(
-        &mut self,
-        op: &'static str,
-        work: impl FnOnce(&mut Tx<'c>) -> sqlstore::Result<T>,
-    ) -> StoreResult<T> {
+    fn run<T>(&mut self, op: &'static str, work: impl FnOnce(&mut Tx<'c>) -> sqlstore::Result<T>) -> StoreResult<T> {
         match work(self.tx) {
             Ok(value) => Ok(value),
             Err(error) => Err(self.fail(op, error)),
@@ -392,6 +388,9 @@ impl Txn for SqlTxn<'_, '_> {
         );
         let limit = Value::Int(i64::try_from(limit).unwrap_or(i64::MAX));
         let rows = self.run("due pending", |tx| tx.query(&sql, &[sql_u64(now), limit]))?;
-        rows.iter().map(transfer_from_row).collect::<sqlstore::Result<Vec<_>>>().map_err(|e| self.fail("due pending", e))
+        rows.iter()
+            .map(transfer_from_row)
+            .collect::<sqlstore::Result<Vec<_>>>()
+            .map_err(|e| self.fail("due pending", e))
     }
 }

@@ -64,16 +64,14 @@ fn transfer_batches() -> Vec<Vec<Transfer>> {
             .with_flags(TransferFlags::POST_PENDING_TRANSFER)
     };
     let void = |id: Id, pending: Id| {
-        Transfer { pending_id: pending, ..Transfer::new(id, 0, 0, 0, 0, 0) }.with_flags(TransferFlags::VOID_PENDING_TRANSFER)
+        Transfer { pending_id: pending, ..Transfer::new(id, 0, 0, 0, 0, 0) }
+            .with_flags(TransferFlags::VOID_PENDING_TRANSFER)
     };
     vec![
         vec![Transfer::new(10, 3, 1, 1_000, L, 8)],
         vec![hold(11, 300, 60), hold(12, 800, 60), hold(13, 200, 1)],
         vec![post(14, 11, 250), void(15, 13), post(14, 11, 250), void(16, 11)],
-        vec![
-            Transfer::new(17, 3, 1, 50, L, 8).with_flags(TransferFlags::LINKED),
-            Transfer::new(18, 1, 2, 5_000, L, 1),
-        ],
+        vec![Transfer::new(17, 3, 1, 50, L, 8).with_flags(TransferFlags::LINKED), Transfer::new(18, 1, 2, 5_000, L, 1)],
         vec![hold(19, 100, 2), Transfer::new(10, 3, 1, 1_000, L, 8)],
     ]
 }
@@ -147,7 +145,9 @@ fn the_ledger_commits_and_rolls_back_with_the_callers_rows() {
         })
         .unwrap();
         let (transfers, rows) = db
-            .transaction(|tx| Ok((lookup_transfers_in(tx, &[20])?, tx.query("SELECT name FROM party_rows", &[])?.len())))
+            .transaction(|tx| {
+                Ok((lookup_transfers_in(tx, &[20])?, tx.query("SELECT name FROM party_rows", &[])?.len()))
+            })
             .unwrap();
         assert_eq!((transfers.len(), rows), (1, 1));
         drop_schema(pg);

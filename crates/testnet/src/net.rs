@@ -335,8 +335,10 @@ pub fn generate(
         let keys = dev.keys(id).ok_or("no issuer keys")?;
         // The ZMK too: the switch sends the link's new ZPKs and ZAKs under it (0800/101).
         let link = issuer::dev::LinkKeys { zmk: keys.zmk.clone(), zpk: keys.zpk.clone(), zak: keys.zak.clone() };
-        let (database, ledger) = stores(id);
-        let mut config = issuer::dev::config_with_link_keys(hsm, &link, id, bin, &database, &ledger, lmk_file)
+        // The ledger lives in the issuer's database (one commit per authorization): the second
+        // store `stores` names is not used.
+        let (database, _ledger) = stores(id);
+        let mut config = issuer::dev::config_with_link_keys(hsm, &link, id, bin, &database, None, lmk_file)
             .map_err(|e| fail("issuer config")(&e))?;
         // A's range contains B's longer BIN: A must never number a card the switch routes to B.
         let inner: Vec<String> = ISSUERS
