@@ -21,27 +21,30 @@
 //! 9. Daily amount/count → 61/65.
 //! 10. Funds (the ledger refuses the hold) → 51.
 //!
-//! # Two stores, one order: ledger, then journal, then the answer
+//! # One database, one commit, then the answer
 //!
-//! The ledger (money) and the journal (decisions) are separate databases, so no transaction
-//! spans both. A request that moves money does, in this order:
+//! The ledger's tables live in the issuer's own database (`ledger::sql_ledger`), so a request
+//! is one transaction there:
 //!
-//! 1. decide from what is stored (checks 4–9, reads only);
-//! 2. create the ledger transfer under an id *derived from the request's key*
-//!    ([`crate::money::transfer_id`]); the ledger commits it durably;
-//! 3. commit the journal row (decision, sealed response, PIN counter, ATC, daily usage) in one
-//!    transaction;
-//! 4. only then answer.
+//! 1. read what it needs (duplicate, card, usage, original) and decide (checks 3–9);
+//! 2. move the money in the ledger (hold, post, void, credit) under a transfer id *derived
+//!    from the request's key* ([`crate::money::transfer_id`]), in the same transaction;
+//! 3. write the journal row (decision, sealed response, PIN counter, ATC, daily usage);
+//! 4. commit — and only then answer.
 //!
-//! Why this is crash-safe: a crash after 2 and before 3 leaves a ledger transfer and no
-//! journal row, and no answer went out. The sender then either repeats the request (same key:
-//! the host finds the transfer under the derived id, sees its earlier attempt got this far,
-//! and finishes it — creating it again would be the ledger's idempotent `exists`, never a
-//! second hold) or reverses it (the reversal derives the original's hold id from field 90
-//! and voids it even though no journal row names it). Nothing is answered before its journal
-//! commit returns, so every answer the network saw is on disk. If the journal write itself
-//! fails after a new hold, the hold is voided before answering 96 (a declined request must not
-//! keep money held: nobody would reverse it).
+//! A crash before the commit leaves nothing: no hold, no journal row, no answer; the sender's
+//! repeat is decided afresh. A failure anywhere (the journal write included) rolls the hold
+//! back with everything else and is answered 96. So two cases of the former two-store design
+//! cannot arise: a hold without its journal row (once finished by the repeat, found under the
+//! derived id, or voided by a reversal that found no original), and a hold to release after a
+//! failed journal write. The derived ids stay: they keep every movement idempotent (a repeat
+//! after a commit whose answer was lost is a duplicate; the ledger's `exists` backs it).
+//!
+//! A configuration that still names a separate `ledger` store is read as before: there each
+//! movement commits on its own, before the journal, and those two cases are handled as they
+//! were — the repeat finishes a hold that has no journal row (`authorize`'s recovery),
+//! a reversal voids an orphaned hold, and a hold whose journal write failed is voided before
+//! the 96. Only that configuration pays for those look-ups.
 //!
 //! Reversals are idempotent by their *original*: the void's id is derived from the original's
 //! key, so any number of repeats (0421, with any 11 and 7) void the hold once; each is
@@ -49,10 +52,11 @@
 //!
 //! # Concurrency
 //!
-//! A request holds the lock of its card's stripe (by PAN hash) from the duplicate check to
-//! the journal commit, so two requests for one card never interleave their read-decide-write
-//! (the daily limits and PIN counter stay exact). One issuer process per database: the locks
-//! are in memory.
+//! A request holds the lock of its card's stripe (by PAN hash) around its transaction, so two
+//! requests for one card never interleave their read-decide-write (the daily limits and PIN
+//! counter stay exact). One issuer process per database: the locks are in memory. (The
+//! transaction itself serialises the issuer's writers too: one connection, and the ledger's
+//! row lock on PostgreSQL.)
 //!
 //! Network management: 0800/101 key changes are taken here ([`crate::linkkeys`]); other 0800s
 //! (sign-on, echo, sign-off) are answered 00 as `transport::NetMgmt` answers them.
