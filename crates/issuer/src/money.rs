@@ -371,6 +371,7 @@ impl Money {
     }
 
     /// A pending hold card → settlement, released by the ledger after `timeout_seconds`.
+    #[allow(clippy::too_many_arguments)]
     pub fn hold_in(
         &self,
         tx: &mut Tx<'_>,
