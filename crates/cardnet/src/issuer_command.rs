@@ -48,7 +48,7 @@ pub struct InitArgs {
     #[arg(long, default_value = issuer::dev::ISSUER_BIN)]
     bin: String,
     /// Print one JSON object: {"config", "lmk_file", "institution_id", "listen", "database",
-    /// "ledger", "lmk_check_value", "products"}.
+    /// "ledger" (null: the ledger is in the database), "lmk_check_value", "products"}.
     #[arg(long)]
     json: bool,
 }
@@ -201,7 +201,10 @@ fn init(args: InitArgs) -> Result<(), CliError> {
     writeln!(out, "institution: {}", config.institution_id)?;
     writeln!(out, "listen: {}", config.listen)?;
     writeln!(out, "database: {}", config.database)?;
-    writeln!(out, "ledger: {}", config.ledger)?;
+    match &config.ledger {
+        Some(ledger) => writeln!(out, "ledger: {ledger}")?,
+        None => writeln!(out, "ledger: in the database (one commit per authorization)")?,
+    }
     for product in &config.products {
         writeln!(out, "product: {} ({}, BIN {})", product.name, product.kind.name(), product.bin)?;
     }

@@ -1,4 +1,4 @@
-//! The issuer host's configuration: who it is, where it listens, its two stores, its keys,
+//! The issuer host's configuration: who it is, where it listens, its database, its keys,
 //! its currency and rules, and its card products.
 //!
 //! [`IssuerConfig`] is the file as written (TOML, key blocks as text); [`Settings`] is the
@@ -9,8 +9,7 @@
 //! ```toml
 //! institution_id = "20000000455"
 //! listen = "127.0.0.1:9200"
-//! database = "sqlite:issuer.db"          # or "postgres://user@host/db#issuer"
-//! ledger = "sqlite:issuer-ledger.db"     # or "postgres://user@host/db#issuer_ledger"
+//! database = "sqlite:issuer.db"          # or "postgres://user@host/db#issuer"; holds the ledger too
 //! lmk_file = "lmk.hex"                   # the software HSM's LMK; a real HSM replaces it
 //! currency = "156"
 //! pin_tries_max = 3
@@ -70,14 +69,19 @@ pub struct IssuerConfig {
     /// Bounds of the listening server (`[server]`, docs/operations.md).
     #[serde(default)]
     pub server: host::ServerLimits,
-    /// The card database and authorization journal: `sqlite:PATH` (relative to the config
-    /// file), `sqlite::memory:`, or `postgres://…#schema`.
+    /// The card database, authorization journal and ledger (money): `sqlite:PATH` (relative to
+    /// the config file), `sqlite::memory:`, or `postgres://…#schema`. The ledger's tables live
+    /// here beside the journal, so an authorization's hold and its journal row are one commit.
     #[serde(default = "default_database")]
     pub database: String,
-    /// The ledger (money): `sqlite:PATH` or `postgres://…#schema`. A separate store from
-    /// `database`: the ledger keeps its own specialised tables and commit discipline.
-    #[serde(default = "default_ledger")]
-    pub ledger: String,
+    /// A separate ledger store (`sqlite:PATH` or `postgres://…#schema`), as configurations
+    /// before the ledger moved into `database` named it. Absent (the default, and what
+    /// `cardnet issuer init` writes): the ledger is in `database`. Present: that store is still
+    /// opened and used as before — every movement its own commit, ahead of the journal's — so
+    /// an existing ledger keeps its money; it is not copied into `database`
+    /// (docs/operations.md).
+    #[serde(default)]
+    pub ledger: Option<String>,
     /// The software HSM's local master key, 64 hex digits. Development only: a production
     /// issuer uses a hardware or cloud HSM behind the same `SecurityModule` calls, and this
     /// setting goes away.
@@ -248,9 +252,6 @@ impl PinMethod {
 fn default_database() -> String {
     "sqlite:issuer.db".to_owned()
 }
-fn default_ledger() -> String {
-    "sqlite:issuer-ledger.db".to_owned()
-}
 fn default_pin_tries_max() -> u32 {
     PIN_TRIES_MAX_DEFAULT
 }
@@ -312,7 +313,9 @@ impl IssuerConfig {
     pub fn resolve_paths(&mut self, base: &Path) {
         paths::resolve_path(base, &mut self.lmk_file);
         paths::resolve_sqlite_url(base, &mut self.database);
-        paths::resolve_sqlite_url(base, &mut self.ledger);
+        if let Some(ledger) = &mut self.ledger {
+            paths::resolve_sqlite_url(base, ledger);
+        }
     }
 
     /// Check everything; the checked form is [`Settings::new`].
@@ -337,9 +340,13 @@ impl IssuerConfig {
         line("# cardnet issuer host configuration (docs/network-flows.md sections 1-3).".into());
         line(format!("institution_id = {}", quote(&self.institution_id)));
         line(format!("listen = {}", quote(&self.listen)));
-        line("# sqlite:PATH (relative to this file), or postgres://user@host/db#schema".into());
+        line("# sqlite:PATH (relative to this file), or postgres://user@host/db#schema. It holds the".into());
+        line("# cards, the journal and the ledger: an authorization is one commit.".into());
         line(format!("database = {}", quote(&self.database)));
-        line(format!("ledger = {}", quote(&self.ledger)));
+        if let Some(ledger) = &self.ledger {
+            line("# A separate ledger store (an older configuration): each movement commits there first.".into());
+            line(format!("ledger = {}", quote(ledger)));
+        }
         line("# The software HSM's local master key (64 hex digits). Keep it secret; a real HSM replaces it.".into());
         line(format!("lmk_file = {}", quote(&self.lmk_file.display().to_string())));
         line("# ISO 4217 numeric currency of the card accounts (field 49).".into());
@@ -438,7 +445,8 @@ pub struct Settings {
     pub institution_id: String,
     pub listen: SocketAddr,
     pub database: String,
-    pub ledger: String,
+    /// A separate ledger store; `None`: the ledger is in `database`.
+    pub ledger: Option<String>,
     pub currency: String,
     /// The ledger partition of `currency` (its numeric value).
     pub ledger_id: u32,
@@ -461,11 +469,16 @@ impl Settings {
             return bad(format!("listen {:?} is not an address such as 127.0.0.1:9200", config.listen));
         };
         config.server.check().map_err(IssuerError::config)?;
-        if config.database.trim().is_empty() || config.ledger.trim().is_empty() {
-            return bad("database and ledger must name a store".into());
+        if config.database.trim().is_empty() {
+            return bad("database must name a store".into());
         }
-        if config.database.trim() == config.ledger.trim() && !config.database.starts_with("postgres") {
-            return bad("database and ledger must be two stores (two SQLite files)".into());
+        if let Some(ledger) = &config.ledger {
+            if ledger.trim().is_empty() {
+                return bad("ledger, when given, must name a separate store (or leave it out)".into());
+            }
+            if ledger.trim() == config.database.trim() {
+                return bad("ledger names the database itself: leave it out (the ledger lives in database)".into());
+            }
         }
         if !digits(&config.currency, 3) || config.currency == "000" {
             return bad("currency must be an ISO 4217 numeric code (3 digits, such as 156)".into());

@@ -35,7 +35,6 @@ pub const LISTEN: &str = "127.0.0.1:9200";
 pub const CONFIG_FILE: &str = "issuer.toml";
 pub const LMK_FILE: &str = "lmk.hex";
 pub const DATABASE_FILE: &str = "issuer.db";
-pub const LEDGER_FILE: &str = "issuer-ledger.db";
 
 /// The zone keys of the issuer's link to the switch: the ZMK the switch sends new working keys
 /// under, and the initial ZPK and ZAK.
@@ -107,15 +106,16 @@ pub fn decline_chip_swipes(config: &mut IssuerConfig) {
     }
 }
 
-/// A configuration with fresh keys from `hsm` and the given link keys. `database` and
-/// `ledger` are store URLs; `lmk_file` is only recorded (see `hsm::soft::write_lmk_file`).
+/// A configuration with fresh keys from `hsm` and the given link keys. `database` is a store
+/// URL (the ledger lives in it); `ledger`, a separate ledger store as older configurations
+/// had (`None` for new ones); `lmk_file` is only recorded (see `hsm::soft::write_lmk_file`).
 pub fn config_with_link_keys(
     hsm: &dyn SecurityModule,
     link: &LinkKeys,
     institution_id: &str,
     bin: &str,
     database: &str,
-    ledger: &str,
+    ledger: Option<&str>,
     lmk_file: &Path,
 ) -> Result<IssuerConfig> {
     let key = |key_type: KeyType, algorithm: KeyAlgorithm| -> Result<String> {
@@ -126,7 +126,7 @@ pub fn config_with_link_keys(
         listen: LISTEN.to_owned(),
         server: host::ServerLimits::default(),
         database: database.to_owned(),
-        ledger: ledger.to_owned(),
+        ledger: ledger.map(str::to_owned),
         lmk_file: lmk_file.to_owned(),
         currency: CURRENCY.to_owned(),
         pin_tries_max: PIN_TRIES_MAX_DEFAULT,
@@ -157,7 +157,7 @@ pub fn config(
     institution_id: &str,
     bin: &str,
     database: &str,
-    ledger: &str,
+    ledger: Option<&str>,
     lmk_file: &Path,
 ) -> Result<IssuerConfig> {
     let link = LinkKeys::generate(hsm)?;
@@ -174,8 +174,8 @@ pub struct DevIssuer {
 }
 
 /// A complete development issuer in `dir` (created if missing): a fresh LMK in `lmk.hex`, a
-/// configuration in `issuer.toml` (relative paths, so the folder can move), the databases
-/// `issuer.db` and `issuer-ledger.db` beside it (created on first open). Refuses to overwrite
+/// configuration in `issuer.toml` (relative paths, so the folder can move), the database
+/// `issuer.db` (cards, journal and ledger) beside it (created on first open). Refuses to overwrite
 /// an existing configuration.
 pub fn generate(institution_id: &str, bin: &str, dir: &Path) -> Result<DevIssuer> {
     std::fs::create_dir_all(dir)?;
@@ -185,14 +185,7 @@ pub fn generate(institution_id: &str, bin: &str, dir: &Path) -> Result<DevIssuer
     }
     let lmk = Secret::random(hsm::soft::LMK_LEN)?;
     let hsm = SoftHsm::new(lmk.clone())?;
-    let mut written = config(
-        &hsm,
-        institution_id,
-        bin,
-        &format!("sqlite:{DATABASE_FILE}"),
-        &format!("sqlite:{LEDGER_FILE}"),
-        Path::new(LMK_FILE),
-    )?;
+    let mut written = config(&hsm, institution_id, bin, &format!("sqlite:{DATABASE_FILE}"), None, Path::new(LMK_FILE))?;
     decline_chip_swipes(&mut written);
     hsm::soft::write_lmk_file(&dir.join(LMK_FILE), &lmk)?;
     host::write_private(&config_path, written.to_toml().as_bytes())?;

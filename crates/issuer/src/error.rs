@@ -60,6 +60,17 @@ impl From<sqlstore::Error> for IssuerError {
     }
 }
 
+/// A database error inside a request's transaction goes back to `sqlstore` as it is (so a
+/// PostgreSQL serialization failure runs the request again); any other error rolls back.
+impl sqlstore::CarriesStoreError for IssuerError {
+    fn into_store_error(self) -> std::result::Result<sqlstore::Error, IssuerError> {
+        match self {
+            IssuerError::Database(error) => Ok(error),
+            other => Err(other),
+        }
+    }
+}
+
 impl From<hsm::Error> for IssuerError {
     fn from(error: hsm::Error) -> IssuerError {
         IssuerError::Hsm(error)

@@ -21,27 +21,30 @@
 //! 9. Daily amount/count → 61/65.
 //! 10. Funds (the ledger refuses the hold) → 51.
 //!
-//! # Two stores, one order: ledger, then journal, then the answer
+//! # One database, one commit, then the answer
 //!
-//! The ledger (money) and the journal (decisions) are separate databases, so no transaction
-//! spans both. A request that moves money does, in this order:
+//! The ledger's tables live in the issuer's own database (`ledger::sql_ledger`), so a request
+//! is one transaction there:
 //!
-//! 1. decide from what is stored (checks 4–9, reads only);
-//! 2. create the ledger transfer under an id *derived from the request's key*
-//!    ([`crate::money::transfer_id`]); the ledger commits it durably;
-//! 3. commit the journal row (decision, sealed response, PIN counter, ATC, daily usage) in one
-//!    transaction;
-//! 4. only then answer.
+//! 1. read what it needs (duplicate, card, usage, original) and decide (checks 3–9);
+//! 2. move the money in the ledger (hold, post, void, credit) under a transfer id *derived
+//!    from the request's key* ([`crate::money::transfer_id`]), in the same transaction;
+//! 3. write the journal row (decision, sealed response, PIN counter, ATC, daily usage);
+//! 4. commit — and only then answer.
 //!
-//! Why this is crash-safe: a crash after 2 and before 3 leaves a ledger transfer and no
-//! journal row, and no answer went out. The sender then either repeats the request (same key:
-//! the host finds the transfer under the derived id, sees its earlier attempt got this far,
-//! and finishes it — creating it again would be the ledger's idempotent `exists`, never a
-//! second hold) or reverses it (the reversal derives the original's hold id from field 90
-//! and voids it even though no journal row names it). Nothing is answered before its journal
-//! commit returns, so every answer the network saw is on disk. If the journal write itself
-//! fails after a new hold, the hold is voided before answering 96 (a declined request must not
-//! keep money held: nobody would reverse it).
+//! A crash before the commit leaves nothing: no hold, no journal row, no answer; the sender's
+//! repeat is decided afresh. A failure anywhere (the journal write included) rolls the hold
+//! back with everything else and is answered 96. So two cases of the former two-store design
+//! cannot arise: a hold without its journal row (once finished by the repeat, found under the
+//! derived id, or voided by a reversal that found no original), and a hold to release after a
+//! failed journal write. The derived ids stay: they keep every movement idempotent (a repeat
+//! after a commit whose answer was lost is a duplicate; the ledger's `exists` backs it).
+//!
+//! A configuration that still names a separate `ledger` store is read as before: there each
+//! movement commits on its own, before the journal, and those two cases are handled as they
+//! were — the repeat finishes a hold that has no journal row (`authorize`'s recovery),
+//! a reversal voids an orphaned hold, and a hold whose journal write failed is voided before
+//! the 96. Only that configuration pays for those look-ups.
 //!
 //! Reversals are idempotent by their *original*: the void's id is derived from the original's
 //! key, so any number of repeats (0421, with any 11 and 7) void the hold once; each is
@@ -49,10 +52,11 @@
 //!
 //! # Concurrency
 //!
-//! A request holds the lock of its card's stripe (by PAN hash) from the duplicate check to
-//! the journal commit, so two requests for one card never interleave their read-decide-write
-//! (the daily limits and PIN counter stay exact). One issuer process per database: the locks
-//! are in memory.
+//! A request holds the lock of its card's stripe (by PAN hash) around its transaction, so two
+//! requests for one card never interleave their read-decide-write (the daily limits and PIN
+//! counter stay exact). One issuer process per database: the locks are in memory. (The
+//! transaction itself serialises the issuer's writers too: one connection, and the ledger's
+//! row lock on PostgreSQL.)
 //!
 //! Network management: 0800/101 key changes are taken here ([`crate::linkkeys`]); other 0800s
 //! (sign-on, echo, sign-off) are answered 00 as `transport::NetMgmt` answers them.
@@ -67,6 +71,7 @@ use network::TransactionKind;
 use network::balance::{AVAILABLE_BALANCE, AdditionalAmount, LEDGER_BALANCE};
 use network::codes;
 use sha1::{Digest, Sha1};
+use sqlstore::Tx;
 
 use crate::config::{IssuerConfig, PinMethod, Settings};
 use crate::error::{IssuerError, Result};
@@ -77,7 +82,9 @@ use crate::money::{
     TransferRole, transfer_id,
 };
 use crate::request::{self, Parsed, base_mti};
-use crate::store::{CardChange, CardRecord, CardStatus, CardStore, EntryState, JournalRow, JournalWrite, Restore};
+use crate::store::{
+    self, CardChange, CardRecord, CardStatus, CardStore, EntryState, JournalRow, JournalWrite, Restore,
+};
 
 mod advices;
 mod follow_ups;
@@ -237,7 +244,7 @@ impl Issuer {
         let settings = Settings::new(config)?;
         let cards = CardStore::open(&settings.database)?;
         let link = Link::load(cards.db(), &settings)?;
-        let money = Money::open(&settings.ledger, Arc::clone(&clock), settings.ledger_id)?;
+        let money = Money::open(cards.db(), settings.ledger.as_deref(), Arc::clone(&clock), settings.ledger_id)?;
         let locks = (0..CARD_LOCK_STRIPES).map(|_| Mutex::new(())).collect();
         let issuer = Issuer { settings, hsm, clock, cards, money, link, locks, spec: iso8583::builtin::network() };
         for funding in issuer.cards.pending_fundings(PENDING_FUNDINGS_MAX)? {
@@ -368,44 +375,81 @@ impl Issuer {
         }
     }
 
+    /// Decide and answer a request in one transaction on the issuer's database: its reads, its
+    /// ledger movement and its journal row commit together (or, if anything fails, not at all).
     fn process(&self, request: &Message, parsed: &Parsed, link: &Verified, now_ms: u64) -> Result<Message> {
         let pan_hash = self.pan_hash(&parsed.pan)?;
         let _card_lock = self.lock_card(&pan_hash);
+        let mut new_hold = None;
+        let answered = self.cards.db().transact(|tx| {
+            new_hold = None;
+            self.decide_and_journal(tx, request, parsed, link, &pan_hash, now_ms, &mut new_hold)
+        });
+        if answered.is_err()
+            && self.money.is_separate()
+            && let Some(hold) = new_hold
+        {
+            // A separate ledger committed the hold on its own: it must not outlive a request
+            // that was not journaled and is answered 96 (nobody would reverse it).
+            let released = self.money.void(transfer_id(TransferRole::Compensate, &parsed.key), hold);
+            if !matches!(released, Ok(Moved::Done | Moved::AlreadyDone)) {
+                tracing::error!(
+                    "issuer: a hold could not be released after a failed journal write; it expires with its timeout"
+                );
+            }
+        }
+        answered
+    }
+
+    /// Checks 3–10 and the answer, in the request's transaction `tx`. `new_hold` is set to a
+    /// hold this attempt created (a separate ledger's must be released if the journal fails).
+    #[allow(clippy::too_many_arguments)]
+    fn decide_and_journal(
+        &self,
+        tx: &mut Tx<'_>,
+        request: &Message,
+        parsed: &Parsed,
+        link: &Verified,
+        pan_hash: &[u8],
+        now_ms: u64,
+        new_hold: &mut Option<u128>,
+    ) -> Result<Message> {
         // 3. A duplicate gets the answer it got the first time.
-        if let Some(row) = self.cards.journal(&parsed.key)? {
+        if let Some(row) = store::journal_in(tx, &parsed.key)? {
             return self.replay(request, &row, &link.zak);
         }
-        let card = self.find_card(&parsed.pan, &pan_hash)?;
+        let card = self.find_card(tx, &parsed.pan, pan_hash)?;
         // An original arriving after its reversal: the acquirer gave it up, so it must not
         // hold funds now (the reversal found nothing to release; nobody would reverse again).
         // The card lock orders this against the reversal, which takes the same lock.
-        if parsed.kind != TransactionKind::Reversal && self.cards.reversal_of(&parsed.key)?.is_some() {
+        if parsed.kind != TransactionKind::Reversal && store::reversal_of_in(tx, &parsed.key)?.is_some() {
             tracing::info!(mti = request.mti().as_str(), "issuer: original arrived after its reversal, declined");
             let decision = self.already_reversed(request, parsed, card.as_ref());
-            return self.finish(request, parsed, decision, link, now_ms);
+            return self.finish(tx, request, parsed, decision, link, now_ms);
         }
         let decision = match parsed.kind {
-            TransactionKind::Reversal => self.reverse(request, parsed, card.as_ref())?,
+            TransactionKind::Reversal => self.reverse(tx, request, parsed, card.as_ref())?,
             kind if parsed.advice => {
                 // The sender decided: 39 (approved when absent, as for a forced post).
                 let decided = request.get_str(39).unwrap_or(codes::APPROVED);
                 if !codes::is_approved(decided) || kind == TransactionKind::BalanceInquiry {
                     self.record_advice(request, card.as_ref(), decided)
                 } else if kind.holds_funds() {
-                    self.stand_in(request, parsed, card.as_ref(), decided, now_ms)?
+                    self.stand_in(tx, request, parsed, card.as_ref(), decided, now_ms)?
                 } else {
-                    let mut decision = self.follow_up(parsed, card.as_ref())?;
+                    let mut decision = self.follow_up(tx, parsed, card.as_ref())?;
                     // An advice is answered "received"; what it did is in the journal.
                     decision.answer = Some(codes::APPROVED);
                     decision
                 }
             }
             TransactionKind::BalanceInquiry | TransactionKind::Purchase | TransactionKind::PreAuthorization => {
-                self.authorize(parsed, card.as_ref(), &link.keys, now_ms)?
+                self.authorize(tx, parsed, card.as_ref(), &link.keys, now_ms)?
             }
-            _ => self.follow_up(parsed, card.as_ref())?,
+            _ => self.follow_up(tx, parsed, card.as_ref())?,
         };
-        self.finish(request, parsed, decision, link, now_ms)
+        *new_hold = decision.new_hold;
+        self.finish(tx, request, parsed, decision, link, now_ms)
     }
 
     /// The decision for an original whose reversal was answered before it arrived: a request
@@ -426,22 +470,22 @@ impl Issuer {
 
     /// Completion, void and refund: they act on an original or credit the card, and skip the
     /// cardholder checks (4–10) except finding the card.
-    fn follow_up(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+    fn follow_up(&self, tx: &mut Tx<'_>, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
         match parsed.kind {
-            TransactionKind::Completion => self.complete(parsed, card),
-            TransactionKind::Void | TransactionKind::PreAuthorizationVoid => self.void(parsed, card),
-            TransactionKind::Refund => self.refund(parsed, card),
-            TransactionKind::CompletionVoid => self.void_completion(parsed, card),
+            TransactionKind::Completion => self.complete(tx, parsed, card),
+            TransactionKind::Void | TransactionKind::PreAuthorizationVoid => self.void(tx, parsed, card),
+            TransactionKind::Refund => self.refund(tx, parsed, card),
+            TransactionKind::CompletionVoid => self.void_completion(tx, parsed, card),
             _ => Ok(Decision::new(codes::INVALID_TRANSACTION, card)),
         }
     }
 
     /// Step 4's lookup: the card whose keyed PAN hash matches, if the PAN is a valid number.
-    fn find_card(&self, pan: &str, pan_hash: &[u8]) -> Result<Option<CardRecord>> {
+    fn find_card(&self, tx: &mut Tx<'_>, pan: &str, pan_hash: &[u8]) -> Result<Option<CardRecord>> {
         if !(12..=19).contains(&pan.len()) || !hsm::card::luhn_valid(pan) {
             return Ok(None);
         }
-        self.cards.card_by_hash(pan_hash)
+        store::card_by_hash_in(tx, pan_hash)
     }
 
     /// The response to a duplicate: the journaled one, if the duplicate is the same request
@@ -495,10 +539,12 @@ impl Issuer {
         Ok(response)
     }
 
-    /// Answer a decision: build and sign the response, seal it, journal it with the
-    /// decision's side effects in one transaction, and return it only after that commit.
+    /// Answer a decision: build and sign the response, seal it, and journal it with the
+    /// decision's side effects in the request's transaction `tx` (the caller returns the
+    /// response only after that commit).
     fn finish(
         &self,
+        tx: &mut Tx<'_>,
         request: &Message,
         parsed: &Parsed,
         decision: Decision,
@@ -511,7 +557,7 @@ impl Issuer {
             _ => None,
         };
         let field55 = match &decision.arpc_for {
-            Some(chip) => Some(self.issuer_authentication(&parsed.pan, decision.card_id, chip, answer)?),
+            Some(chip) => Some(self.issuer_authentication(tx, &parsed.pan, decision.card_id, chip, answer)?),
             None => None,
         };
         let response = self.response(
@@ -548,18 +594,7 @@ impl Issuer {
             original: decision.original.clone(),
             further: decision.further.clone(),
         };
-        if let Err(error) = self.cards.commit(&write, i64::try_from(now_ms).unwrap_or(i64::MAX)) {
-            if let Some(hold) = decision.new_hold {
-                // The hold must not outlive a decline nobody will reverse.
-                let released = self.money.void(transfer_id(TransferRole::Compensate, &parsed.key), hold);
-                if !matches!(released, Ok(Moved::Done | Moved::AlreadyDone)) {
-                    tracing::error!(
-                        "issuer: a hold could not be released after a failed journal write; it expires with its timeout"
-                    );
-                }
-            }
-            return Err(error);
-        }
+        store::commit_in(tx, &write, i64::try_from(now_ms).unwrap_or(i64::MAX))?;
         Ok(response)
     }
 
@@ -582,13 +617,14 @@ impl Issuer {
     /// characters) ‖ ARC.
     fn issuer_authentication(
         &self,
+        tx: &mut Tx<'_>,
         pan: &str,
         card_id: Option<i64>,
         chip: &network::emv::ChipData,
         code: &str,
     ) -> Result<Vec<u8>> {
         let card = match card_id {
-            Some(card_id) => self.cards.card_by_id(card_id)?.ok_or(IssuerError::UnknownCard)?,
+            Some(card_id) => store::card_by_id_in(tx, card_id)?.ok_or(IssuerError::UnknownCard)?,
             None => return Err(IssuerError::UnknownCard),
         };
         let arc = network::emv::arc(code);
@@ -631,10 +667,19 @@ impl Issuer {
     }
 
     /// Checks 4–10 for a request that holds funds or asks for the balance.
-    fn authorize(&self, parsed: &Parsed, card: Option<&CardRecord>, keys: &LinkKeys, now_ms: u64) -> Result<Decision> {
+    fn authorize(
+        &self,
+        tx: &mut Tx<'_>,
+        parsed: &Parsed,
+        card: Option<&CardRecord>,
+        keys: &LinkKeys,
+        now_ms: u64,
+    ) -> Result<Decision> {
         let hold_id = transfer_id(TransferRole::Hold, &parsed.key);
+        // Only a separate ledger can hold a request's funds without its journal row.
         if parsed.kind.holds_funds()
-            && let Some(record) = self.money.transfer(hold_id)?
+            && self.money.is_separate()
+            && let Some(record) = self.money.transfer_in(tx, hold_id)?
         {
             return self.recover(parsed, card, record, now_ms);
         }
@@ -712,11 +757,11 @@ impl Issuer {
             let mut decision = decline(codes::APPROVED, arpc_for);
             decision.state = EntryState::Recorded;
             decision.auth_code = Some(approval_code(&parsed.key));
-            decision.balance = self.money.balance(card.account_id)?;
+            decision.balance = self.money.balance_in(tx, card.account_id)?;
             return Ok(decision);
         }
         // 9. Daily limits over approved purchases and pre-authorizations.
-        let (used_amount, used_count) = self.cards.usage(card.card_id, day)?;
+        let (used_amount, used_count) = store::usage_in(tx, card.card_id, day)?;
         if used_amount.saturating_add(parsed.amount) > card.daily_amount_limit {
             return Ok(decline(codes::AMOUNT_LIMIT, arpc_for));
         }
@@ -725,7 +770,7 @@ impl Issuer {
         }
         // 10. Funds: the ledger holds them or refuses.
         let (timeout, code) = self.hold_timeout(parsed.kind);
-        let moved = self.money.hold(hold_id, card.account_id, parsed.amount, timeout, code, card.card_id)?;
+        let moved = self.money.hold_in(tx, hold_id, card.account_id, parsed.amount, timeout, code, card.card_id)?;
         match moved {
             Moved::Done | Moved::AlreadyDone => {
                 let mut decision = decline(codes::APPROVED, arpc_for);
@@ -741,8 +786,9 @@ impl Issuer {
         }
     }
 
-    /// A request whose hold is already in the ledger but which has no journal row: an
-    /// earlier attempt approved it and crashed before journaling. Finish that approval.
+    /// A request whose hold is already in a separate ledger but which has no journal row: an
+    /// earlier attempt approved it and crashed before journaling. Finish that approval. (With
+    /// the ledger in the issuer's database this cannot happen: hold and row are one commit.)
     fn recover(
         &self,
         parsed: &Parsed,

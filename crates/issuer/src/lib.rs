@@ -12,9 +12,10 @@
 //! * [`server`] — the TCP driver (`transport` server, network management, hold expiry).
 //! * [`dev`] — complete development configurations with fresh keys.
 //!
-//! Two stores: the card database and journal (`sqlstore`: SQLite by default, PostgreSQL by
-//! configuration) and the ledger (`ledger`, its own SQLite file or PostgreSQL schema). Why
-//! the order of writes between them is crash-safe is explained in [`issuer`](crate::issuer).
+//! One database (`sqlstore`: SQLite by default, PostgreSQL by configuration) holds the cards,
+//! the journal and the ledger's tables (`ledger::sql_ledger`): a request's hold or posting and
+//! its journal row are one commit ([`issuer`](crate::issuer) explains what that removed; an
+//! older configuration with a separate `ledger` store is still read, with the former order).
 //!
 //! Invariants: PANs are stored encrypted under the DEK and found by a keyed hash; PINs only
 //! as PVVs or IBM 3624 offsets; nothing clear (PAN, PIN, key) is logged or put in an error, and `Debug` shows

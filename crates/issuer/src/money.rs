@@ -14,6 +14,11 @@
 //! is a posted transfer settlement → card. Every transfer id is derived from the key of the
 //! request it serves ([`transfer_id`]), so creating it again is the ledger's idempotent
 //! resubmission, never a second movement.
+//!
+//! Where: the ledger's tables live in the issuer's own database (`ledger::sql_ledger`), and a
+//! request's movement (`*_in`, given the request's transaction) commits with its journal row —
+//! one commit per request. A configuration that still names a separate `ledger` store is read
+//! as before: each movement commits there on its own, first.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -23,6 +28,7 @@ use ledger::{
     TransferRecord,
 };
 use sha1::{Digest, Sha1};
+use sqlstore::{Database, Tx};
 
 use crate::error::{IssuerError, Result};
 
@@ -108,7 +114,8 @@ pub fn transfer_id(role: TransferRole, key: &str) -> Id {
     }
 }
 
-/// The ledger's store, chosen by the `ledger` URL.
+/// A separate ledger's store, chosen by the `ledger` URL (configurations from before the ledger
+/// moved into the issuer's database).
 pub(crate) type LedgerStore = ledger::UrlStore;
 
 /// Open the store `url` names: a bad URL is the configuration's fault.
@@ -183,16 +190,36 @@ fn moved(result: CreateTransferResult) -> Moved {
     }
 }
 
+/// Where the ledger's rows are.
+enum Place {
+    /// In the issuer's own database (the default): a movement is written in the caller's
+    /// transaction and commits with its journal row.
+    InDatabase,
+    /// A separate store (`ledger = URL` in an older configuration): every movement commits on
+    /// its own, before the journal (crate::issuer explains the order).
+    Separate(Mutex<Ledger<LedgerStore, SharedClock>>),
+}
+
 pub(crate) struct Money {
-    ledger: Mutex<Ledger<LedgerStore, SharedClock>>,
+    place: Place,
+    /// The issuer's database: the ledger's tables (in place) and standalone calls' transactions.
+    db: Database,
+    clock: Arc<dyn Clock>,
     ledger_id: u32,
 }
 
 impl Money {
-    /// Open the ledger and make sure the issuer's own accounts exist.
-    pub fn open(url: &str, clock: Arc<dyn Clock>, ledger_id: u32) -> Result<Money> {
-        let ledger = Ledger::open(open_store(url)?, SharedClock(clock))?;
-        let money = Money { ledger: Mutex::new(ledger), ledger_id };
+    /// Open the ledger — in `db` when `separate` is `None`, else the store that URL names —
+    /// and make sure the issuer's own accounts exist.
+    pub fn open(db: &Database, separate: Option<&str>, clock: Arc<dyn Clock>, ledger_id: u32) -> Result<Money> {
+        let place = match separate {
+            None => {
+                ledger::sql_txn::migrate(db)?;
+                Place::InDatabase
+            }
+            Some(url) => Place::Separate(Mutex::new(Ledger::open(open_store(url)?, SharedClock(Arc::clone(&clock)))?)),
+        };
+        let money = Money { place, db: db.clone(), clock, ledger_id };
         let system = [
             (money.settlement_account(), CODE_SETTLEMENT),
             (money.funding_account(), CODE_FUNDING),
@@ -200,7 +227,7 @@ impl Money {
             (money.overdraft_account(), CODE_OVERDRAFT),
         ];
         let accounts: Vec<Account> = system.iter().map(|&(id, code)| Account::new(id, ledger_id, code)).collect();
-        for (result, (id, _)) in money.lock().create_accounts(&accounts)?.into_iter().zip(system) {
+        for (result, (id, _)) in money.create_accounts(&accounts)?.into_iter().zip(system) {
             if !matches!(result, CreateAccountResult::Ok | CreateAccountResult::Exists) {
                 return Err(IssuerError::Ledger(format!("system account {id:#x}: {result}")));
             }
@@ -208,10 +235,30 @@ impl Money {
         Ok(money)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Ledger<LedgerStore, SharedClock>> {
+    /// Whether the ledger is a separate store (each movement its own commit).
+    pub fn is_separate(&self) -> bool {
+        matches!(self.place, Place::Separate(_))
+    }
+
+    fn lock(ledger: &Mutex<Ledger<LedgerStore, SharedClock>>) -> MutexGuard<'_, Ledger<LedgerStore, SharedClock>> {
         // Every ledger call is one transaction that either committed or left nothing; a panic
         // elsewhere while holding the lock leaves no half-state behind it.
-        self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Run `work` in a transaction of its own on the issuer's database (calls made outside a
+    /// request's transaction: card management, end of day, expiry).
+    fn standalone<T>(&self, work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.db.transact(work)
+    }
+
+    fn create_accounts(&self, accounts: &[Account]) -> Result<Vec<CreateAccountResult>> {
+        match &self.place {
+            Place::InDatabase => Ok(self
+                .db
+                .transaction(|tx| ledger::sql_ledger::create_accounts_in(tx, self.clock.now_ns(), accounts))?),
+            Place::Separate(ledger) => Ok(Money::lock(ledger).create_accounts(accounts)?),
+        }
     }
 
     pub fn settlement_account(&self) -> Id {
@@ -241,18 +288,40 @@ impl Money {
     pub fn create_card_account(&self, id: Id, credit: bool) -> Result<()> {
         let code = if credit { CODE_CARD_CREDIT } else { CODE_CARD_DEBIT };
         let account = Account::new(id, self.ledger_id, code).with_flags(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS);
-        match self.lock().create_accounts(&[account])?.first() {
+        match self.create_accounts(&[account])?.first() {
             Some(CreateAccountResult::Ok | CreateAccountResult::Exists) => Ok(()),
             other => Err(IssuerError::Ledger(format!("card account: {other:?}"))),
         }
     }
 
+    /// A card account's balances, read in the request's transaction `tx`.
+    pub fn balance_in(&self, tx: &mut Tx<'_>, account: Id) -> Result<Option<Balance>> {
+        let accounts = match &self.place {
+            Place::InDatabase => ledger::sql_ledger::lookup_accounts_in(tx, &[account])?,
+            Place::Separate(ledger) => Money::lock(ledger).lookup_accounts(&[account])?,
+        };
+        Ok(accounts.first().map(Balance::of))
+    }
+
     pub fn balance(&self, account: Id) -> Result<Option<Balance>> {
-        Ok(self.lock().lookup_accounts(&[account])?.first().map(Balance::of))
+        self.standalone(|tx| self.balance_in(tx, account))
+    }
+
+    /// A transfer by id, read in `tx`.
+    pub fn transfer_in(&self, tx: &mut Tx<'_>, id: Id) -> Result<Option<TransferRecord>> {
+        Ok(self.transfers_in(tx, &[id])?.into_values().next())
     }
 
     pub fn transfer(&self, id: Id) -> Result<Option<TransferRecord>> {
-        Ok(self.lock().lookup_transfers(&[id])?.first().copied())
+        self.standalone(|tx| self.transfer_in(tx, id))
+    }
+
+    fn transfers_in(&self, tx: &mut Tx<'_>, ids: &[Id]) -> Result<std::collections::HashMap<Id, TransferRecord>> {
+        let records = match &self.place {
+            Place::InDatabase => ledger::sql_ledger::lookup_transfers_in(tx, ids)?,
+            Place::Separate(ledger) => Money::lock(ledger).lookup_transfers(ids)?,
+        };
+        Ok(records.into_iter().map(|record| (record.transfer.id, record)).collect())
     }
 
     pub fn ledger_id(&self) -> u32 {
@@ -261,7 +330,7 @@ impl Money {
 
     /// Transfers by id, those that exist (a batch's look-up: one ledger read).
     pub fn transfers(&self, ids: &[Id]) -> Result<std::collections::HashMap<Id, TransferRecord>> {
-        Ok(self.lock().lookup_transfers(ids)?.into_iter().map(|record| (record.transfer.id, record)).collect())
+        self.standalone(|tx| self.transfers_in(tx, ids))
     }
 
     /// Many transfers, one ledger transaction per [`ledger::BATCH_EVENTS_MAX`] (a linked
@@ -279,36 +348,54 @@ impl Money {
                 end -= 1;
             }
             assert!(end > start && full - end < chain_len_max, "a linked chain longer than chain_len_max");
-            results.extend(self.create(&transfers[start..end])?);
+            let batch = &transfers[start..end];
+            results.extend(self.standalone(|tx| self.create(tx, batch))?);
             start = end;
         }
         assert_eq!(results.len(), transfers.len());
         Ok(results)
     }
 
-    fn create(&self, transfers: &[Transfer]) -> Result<Vec<Moved>> {
-        Ok(self.lock().create_transfers(transfers)?.into_iter().map(moved).collect())
+    /// Create `transfers` in `tx` (in the database), or in the separate ledger (committed there
+    /// before this returns).
+    fn create(&self, tx: &mut Tx<'_>, transfers: &[Transfer]) -> Result<Vec<Moved>> {
+        let results = match &self.place {
+            Place::InDatabase => ledger::sql_ledger::create_transfers_in(tx, self.clock.now_ns(), transfers)?,
+            Place::Separate(ledger) => Money::lock(ledger).create_transfers(transfers)?,
+        };
+        Ok(results.into_iter().map(moved).collect())
     }
 
-    fn one(&self, transfer: Transfer) -> Result<Moved> {
-        Ok(self.create(&[transfer])?.first().copied().unwrap_or(Moved::Refused(CreateTransferResult::Ok)))
+    fn one(&self, tx: &mut Tx<'_>, transfer: Transfer) -> Result<Moved> {
+        Ok(self.create(tx, &[transfer])?.first().copied().unwrap_or(Moved::Refused(CreateTransferResult::Ok)))
     }
 
     /// A pending hold card → settlement, released by the ledger after `timeout_seconds`.
-    pub fn hold(&self, id: Id, card: Id, amount: u64, timeout_seconds: u32, code: u16, card_id: i64) -> Result<Moved> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn hold_in(
+        &self,
+        tx: &mut Tx<'_>,
+        id: Id,
+        card: Id,
+        amount: u64,
+        timeout_seconds: u32,
+        code: u16,
+        card_id: i64,
+    ) -> Result<Moved> {
         let mut transfer = Transfer::new(id, card, self.settlement_account(), amount, self.ledger_id, code)
             .with_flags(TransferFlags::PENDING);
         transfer.timeout = timeout_seconds;
         transfer.user_data_64 = card_id as u64;
-        self.one(transfer)
+        self.one(tx, transfer)
     }
 
     /// A stand-in hold that must not fail for funds: when the card cannot cover it, the
     /// shortfall is first lent from the overdraft account, linked with the hold (both or
     /// neither).
     #[allow(clippy::too_many_arguments)]
-    pub fn forced_hold(
+    pub fn forced_hold_in(
         &self,
+        tx: &mut Tx<'_>,
         id: Id,
         overdraft_id: Id,
         card: Id,
@@ -317,11 +404,11 @@ impl Money {
         code: u16,
         card_id: i64,
     ) -> Result<Moved> {
-        match self.hold(id, card, amount, timeout_seconds, code, card_id)? {
+        match self.hold_in(tx, id, card, amount, timeout_seconds, code, card_id)? {
             Moved::Insufficient => {}
             other => return Ok(other),
         }
-        let available = self.balance(card)?.map_or(0, |b| b.available_minor);
+        let available = self.balance_in(tx, card)?.map_or(0, |b| b.available_minor);
         let shortfall = u64::try_from(i128::from(amount) - i128::from(available)).unwrap_or(amount).max(1);
         let mut lend =
             Transfer::new(overdraft_id, self.overdraft_account(), card, shortfall, self.ledger_id, TRANSFER_OVERDRAFT)
@@ -331,41 +418,69 @@ impl Money {
             .with_flags(TransferFlags::PENDING);
         hold.timeout = timeout_seconds;
         hold.user_data_64 = card_id as u64;
-        let results = self.create(&[lend, hold])?;
+        let results = self.create(tx, &[lend, hold])?;
         Ok(results.get(1).copied().unwrap_or(Moved::Refused(CreateTransferResult::Ok)))
     }
 
     /// Post `amount` of the pending transfer `pending` (0: all of it); the rest is released.
-    pub fn post(&self, id: Id, pending: Id, amount: u64) -> Result<Moved> {
+    pub fn post_in(&self, tx: &mut Tx<'_>, id: Id, pending: Id, amount: u64) -> Result<Moved> {
         let transfer = Transfer { pending_id: pending, ..Transfer::new(id, 0, 0, amount, 0, 0) }
             .with_flags(TransferFlags::POST_PENDING_TRANSFER);
-        self.one(transfer)
+        self.one(tx, transfer)
     }
 
     /// Void the pending transfer `pending`.
-    pub fn void(&self, id: Id, pending: Id) -> Result<Moved> {
+    pub fn void_in(&self, tx: &mut Tx<'_>, id: Id, pending: Id) -> Result<Moved> {
         let transfer = Transfer { pending_id: pending, ..Transfer::new(id, 0, 0, 0, 0, 0) }
             .with_flags(TransferFlags::VOID_PENDING_TRANSFER);
-        self.one(transfer)
+        self.one(tx, transfer)
     }
 
     /// A posted transfer (refunds, fundings, reversals of postings).
-    pub fn posted(&self, id: Id, debit: Id, credit: Id, amount: u64, code: u16, card_id: i64) -> Result<Moved> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn posted_in(
+        &self,
+        tx: &mut Tx<'_>,
+        id: Id,
+        debit: Id,
+        credit: Id,
+        amount: u64,
+        code: u16,
+        card_id: i64,
+    ) -> Result<Moved> {
         let mut transfer = Transfer::new(id, debit, credit, amount, self.ledger_id, code);
         transfer.user_data_64 = card_id as u64;
-        self.one(transfer)
+        self.one(tx, transfer)
+    }
+
+    /// [`Money::posted_in`] in a transaction of its own (fundings).
+    pub fn posted(&self, id: Id, debit: Id, credit: Id, amount: u64, code: u16, card_id: i64) -> Result<Moved> {
+        self.standalone(|tx| self.posted_in(tx, id, debit, credit, amount, code, card_id))
+    }
+
+    /// [`Money::void_in`] in a transaction of its own (releasing a separate ledger's hold
+    /// after its request's transaction failed).
+    pub fn void(&self, id: Id, pending: Id) -> Result<Moved> {
+        self.standalone(|tx| self.void_in(tx, id, pending))
     }
 
     /// Release expired holds; how many.
     pub fn expire(&self) -> Result<usize> {
-        Ok(self.lock().expire_pending()?)
+        match &self.place {
+            Place::InDatabase => {
+                Ok(self.db.transaction(|tx| ledger::sql_ledger::expire_pending_in(tx, self.clock.now_ns()))?)
+            }
+            Place::Separate(ledger) => Ok(Money::lock(ledger).expire_pending()?),
+        }
     }
 
     /// Whether the ledger's invariants hold (debits equal credits per ledger, no pending
     /// transfer resolved twice): for tests and operators.
     pub fn check_invariants(&self) -> Result<()> {
-        let mut ledger = self.lock();
-        let report = ledger::invariants::check(ledger.store())?;
+        let report = match &self.place {
+            Place::InDatabase => self.db.transaction(ledger::sql_ledger::check_invariants_in)?,
+            Place::Separate(ledger) => ledger::invariants::check(Money::lock(ledger).store())?,
+        };
         if report.holds() { Ok(()) } else { Err(IssuerError::Ledger(report.violations.join("; "))) }
     }
 }

@@ -12,7 +12,8 @@ use crate::error::Result;
 use crate::issuer::{Decision, Issuer, amount_i64};
 use crate::money::{Moved, TRANSFER_REVERSAL, TransferRole, transfer_id};
 use crate::request::Parsed;
-use crate::store::{CardRecord, EntryState, JournalRow, Restore};
+use crate::store::{self, CardRecord, EntryState, JournalRow, Restore};
+use sqlstore::Tx;
 
 /// What a reversal does to its journaled original.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +78,7 @@ impl Issuer {
     /// Undo the original named in 90 as the table says; 00 unless refused (12).
     pub(crate) fn reverse(
         &self,
+        tx: &mut Tx<'_>,
         request: &iso8583::Message,
         parsed: &Parsed,
         card: Option<&CardRecord>,
@@ -84,19 +86,23 @@ impl Issuer {
         let mut decision = Decision::new(codes::APPROVED, card);
         decision.state = EntryState::Recorded;
         let (Some(card), Some(original_key)) = (card, &parsed.original_key) else { return Ok(decision) };
-        let Some(original) = self.original_of(parsed, card)? else {
+        let Some(original) = self.original_of(tx, parsed, card)? else {
             if unknown_rule(request) == Action::Refuse {
                 return Ok(refused(card));
             }
-            self.release_orphan_hold(card, original_key, &mut decision)?;
+            if self.money.is_separate() {
+                self.release_orphan_hold(tx, card, original_key, &mut decision)?;
+            }
             return Ok(decision);
         };
-        let released = self.money.transfer(transfer_id(TransferRole::ReverseHold, original_key))?.is_some();
+        let released = self.money.transfer_in(tx, transfer_id(TransferRole::ReverseHold, original_key))?.is_some();
         match rule(&original, request.get_str(39), released) {
-            Action::ReleaseHold => self.release_hold(parsed, &original, &mut decision)?,
-            Action::CreditBack | Action::TakeBack => self.counter_transfer(parsed, card, &original, &mut decision)?,
+            Action::ReleaseHold => self.release_hold(tx, parsed, &original, &mut decision)?,
+            Action::CreditBack | Action::TakeBack => {
+                self.counter_transfer(tx, parsed, card, &original, &mut decision)?
+            }
             Action::Rehold => {
-                if let Some((hold_id, voided)) = self.rehold(card, &original, EntryState::Voided, &mut decision)? {
+                if let Some((hold_id, voided)) = self.rehold(tx, card, &original, EntryState::Voided, &mut decision)? {
                     decision.transfer_id = Some(hold_id);
                     decision.original = Some((original.key.clone(), Some(EntryState::Reversed), 0));
                     // The void gave the day's usage back; its original counts again.
@@ -109,16 +115,23 @@ impl Issuer {
         Ok(decision)
     }
 
-    /// Unknown here — but its hold may be in the ledger if the original's attempt crashed
-    /// before journaling: its id is derived from the original's key.
-    fn release_orphan_hold(&self, card: &CardRecord, original_key: &str, decision: &mut Decision) -> Result<()> {
+    /// Unknown here — but its hold may be in a separate ledger if the original's attempt
+    /// crashed before journaling: its id is derived from the original's key. (With the ledger
+    /// in the issuer's database a hold has its journal row: the caller skips this.)
+    fn release_orphan_hold(
+        &self,
+        tx: &mut Tx<'_>,
+        card: &CardRecord,
+        original_key: &str,
+        decision: &mut Decision,
+    ) -> Result<()> {
         let hold = transfer_id(TransferRole::Hold, original_key);
-        if let Some(record) = self.money.transfer(hold)?
+        if let Some(record) = self.money.transfer_in(tx, hold)?
             && record.status == ledger::PendingStatus::Pending
             && record.transfer.debit_account_id == card.account_id
         {
             let reversal_id = transfer_id(TransferRole::ReverseHold, original_key);
-            if matches!(self.money.void(reversal_id, hold)?, Moved::Done | Moved::AlreadyDone) {
+            if matches!(self.money.void_in(tx, reversal_id, hold)?, Moved::Done | Moved::AlreadyDone) {
                 decision.transfer_id = Some(reversal_id);
             }
         }
@@ -126,14 +139,20 @@ impl Issuer {
     }
 
     /// Void the original's hold, or post field 95's replacement amount of a partial reversal.
-    fn release_hold(&self, parsed: &Parsed, original: &JournalRow, decision: &mut Decision) -> Result<()> {
+    fn release_hold(
+        &self,
+        tx: &mut Tx<'_>,
+        parsed: &Parsed,
+        original: &JournalRow,
+        decision: &mut Decision,
+    ) -> Result<()> {
         let Some(hold) = original.transfer_id else { return Ok(()) };
         let replacement = parsed.replacement.filter(|&amount| amount < original.amount).unwrap_or(0);
         let reversal_id = transfer_id(TransferRole::ReverseHold, &original.key);
         let moved = if replacement > 0 {
-            self.money.post(reversal_id, hold, replacement)?
+            self.money.post_in(tx, reversal_id, hold, replacement)?
         } else {
-            self.money.void(reversal_id, hold)?
+            self.money.void_in(tx, reversal_id, hold)?
         };
         if matches!(moved, Moved::Done | Moved::AlreadyDone) {
             let state = if replacement > 0 { EntryState::Posted } else { EntryState::Voided };
@@ -154,6 +173,7 @@ impl Issuer {
     /// its own original count it no more (refundable or voidable again, as at the acquirer).
     fn counter_transfer(
         &self,
+        tx: &mut Tx<'_>,
         parsed: &Parsed,
         card: &CardRecord,
         original: &JournalRow,
@@ -167,14 +187,14 @@ impl Issuer {
         let (settlement, account) = (self.money.settlement_account(), card.account_id);
         let (debit, credit) = if gave { (account, settlement) } else { (settlement, account) };
         let reversal_id = transfer_id(TransferRole::ReverseTransfer, &original.key);
-        match self.money.posted(reversal_id, debit, credit, amount, TRANSFER_REVERSAL, card.card_id)? {
+        match self.money.posted_in(tx, reversal_id, debit, credit, amount, TRANSFER_REVERSAL, card.card_id)? {
             Moved::Done | Moved::AlreadyDone => {
                 decision.transfer_id = Some(reversal_id);
                 decision.original = Some((original.key.clone(), Some(EntryState::Reversed), 0));
                 if !gave {
                     // The completion's pre-auth is open again at the acquirer and terminal.
-                    self.rehold(card, original, EntryState::Posted, decision)?;
-                } else if let Some(counted_against) = self.counted_against(original)? {
+                    self.rehold(tx, card, original, EntryState::Posted, decision)?;
+                } else if let Some(counted_against) = counted_against(tx, original)? {
                     decision.further = Some(Restore {
                         key: counted_against.key,
                         state: counted_against.state,
@@ -188,12 +208,6 @@ impl Issuer {
         Ok(())
     }
 
-    /// The row a refund or completion void counted its amount against, if it named one.
-    fn counted_against(&self, original: &JournalRow) -> Result<Option<JournalRow>> {
-        let Some(key) = &original.original_key else { return Ok(None) };
-        Ok(self.cards.journal(key)?.filter(|row| row.refunded_amount >= original.amount))
-    }
-
     /// The original of a reversed void (or pre-auth void, or completion) stands again: its
     /// hold was voided (or posted) and cannot be un-voided, so a new pending hold for the
     /// original's amount is made, linked to the original (its journal row names it, held
@@ -203,18 +217,20 @@ impl Issuer {
     /// alone. The new hold's id and the original.
     fn rehold(
         &self,
+        tx: &mut Tx<'_>,
         card: &CardRecord,
         follow_up: &JournalRow,
         acted: EntryState,
         decision: &mut Decision,
     ) -> Result<Option<(u128, JournalRow)>> {
-        let original = follow_up.original_key.as_ref().map(|key| self.cards.journal(key)).transpose()?.flatten();
+        let original = follow_up.original_key.as_ref().map(|key| store::journal_in(tx, key)).transpose()?.flatten();
         let Some(original) = original.filter(|row| row.state == acted) else { return Ok(None) };
         let kind = TransactionKind::from_name(&original.kind).unwrap_or(TransactionKind::Purchase);
         let (timeout, code) = self.hold_timeout(kind);
         let hold_id = transfer_id(TransferRole::Rehold, &follow_up.key);
         let overdraft_id = transfer_id(TransferRole::ReholdOverdraft, &follow_up.key);
-        let moved = self.money.forced_hold(
+        let moved = self.money.forced_hold_in(
+            tx,
             hold_id,
             overdraft_id,
             card.account_id,
@@ -235,6 +251,12 @@ impl Issuer {
         });
         Ok(Some((hold_id, original)))
     }
+}
+
+/// The row a refund or completion void counted its amount against, if it named one.
+fn counted_against(tx: &mut Tx<'_>, original: &JournalRow) -> Result<Option<JournalRow>> {
+    let Some(key) = &original.original_key else { return Ok(None) };
+    Ok(store::journal_in(tx, key)?.filter(|row| row.refunded_amount >= original.amount))
 }
 
 /// A refused reversal: 12, journaled as declined, nothing moved.

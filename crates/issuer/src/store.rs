@@ -1,6 +1,8 @@
 //! The issuer's own database (through `sqlstore`, SQLite or PostgreSQL): cards, the
 //! authorization journal, daily usage and fundings (and, in [`crate::linkkeys`], the link's
-//! working keys and key changes). Money is not here: it is in the ledger.
+//! working keys and key changes). The ledger's tables are in the same database
+//! ([`crate::money`]); a request's reads and writes take its transaction (`*_in(tx, …)`), the
+//! `CardStore` methods a transaction of their own.
 //!
 //! What is stored of a card is what authorization needs and nothing that would let a reader
 //! use the card: the PAN encrypted under the DEK (authenticated), its keyed hash (the unique
@@ -10,7 +12,7 @@
 
 use std::fmt;
 
-use sqlstore::{Database, Row, Value};
+use sqlstore::{Database, Row, Tx, Value};
 
 use crate::config::{PinMethod, ProductKind};
 use crate::error::{IssuerError, Result};
@@ -414,34 +416,12 @@ impl CardStore {
         &self.db
     }
 
-    /// The key of an honoured (00) reversal that named `original_key` as its original, if one
-    /// was answered (a reversal that came before its original). A refused one (12) leaves the
-    /// original free to arrive.
-    pub fn reversal_of(&self, original_key: &str) -> Result<Option<String>> {
-        let row = self.db.transaction(|tx| {
-            tx.query_opt(
-                "SELECT request_key FROM issuer_authorizations WHERE original_key = $1 AND kind = $2 \
-                 AND response_code = $3 ORDER BY created_ms, request_key LIMIT 1",
-                &[
-                    original_key.into(),
-                    network::TransactionKind::Reversal.name().into(),
-                    network::codes::APPROVED.into(),
-                ],
-            )
-        })?;
-        row.map(|row| row.text(0)).transpose().map_err(IssuerError::from)
-    }
-
     pub fn card_by_hash(&self, pan_hash: &[u8]) -> Result<Option<CardRecord>> {
-        let sql = format!("SELECT {CARD_SELECT} FROM issuer_cards WHERE pan_hash = $1");
-        let row = self.db.transaction(|tx| tx.query_opt(&sql, &[pan_hash.into()]))?;
-        row.as_ref().map(card_from_row).transpose()
+        self.db.transact(|tx| card_by_hash_in(tx, pan_hash))
     }
 
     pub fn card_by_id(&self, card_id: i64) -> Result<Option<CardRecord>> {
-        let sql = format!("SELECT {CARD_SELECT} FROM issuer_cards WHERE card_id = $1");
-        let row = self.db.transaction(|tx| tx.query_opt(&sql, &[card_id.into()]))?;
-        row.as_ref().map(card_from_row).transpose()
+        self.db.transact(|tx| card_by_id_in(tx, card_id))
     }
 
     /// Cards in id order, at most `limit`.
@@ -510,9 +490,7 @@ impl CardStore {
     }
 
     pub fn journal(&self, key: &str) -> Result<Option<JournalRow>> {
-        let sql = format!("SELECT {JOURNAL_COLUMNS} FROM issuer_authorizations WHERE request_key = $1");
-        let row = self.db.transaction(|tx| tx.query_opt(&sql, &[key.into()]))?;
-        row.as_ref().map(journal_from_row).transpose()
+        self.db.transact(|tx| journal_in(tx, key))
     }
 
     /// Journal rows of a card, oldest first (operators and tests).
@@ -523,115 +501,6 @@ impl CardStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.db.transaction(|tx| tx.query(&sql, &[card_id.into(), limit.into()]))?;
         rows.iter().map(journal_from_row).collect()
-    }
-
-    /// Approved purchase and pre-authorization (amount, count) of a card on a business day.
-    pub fn usage(&self, card_id: i64, business_day: i64) -> Result<(u64, u64)> {
-        let row = self.db.transaction(|tx| {
-            tx.query_opt(
-                "SELECT amount, count FROM issuer_daily_usage WHERE card_id = $1 AND business_day = $2",
-                &[card_id.into(), business_day.into()],
-            )
-        })?;
-        match row {
-            Some(row) => Ok((row.u64(0)?, row.u64(1)?)),
-            None => Ok((0, 0)),
-        }
-    }
-
-    /// Write one request's journal row and its side effects in one durable transaction.
-    pub fn commit(&self, write: &JournalWrite, now_ms: i64) -> Result<()> {
-        let row = &write.row;
-        self.db.transaction(|tx| {
-            tx.execute(
-                &format!(
-                    "INSERT INTO issuer_authorizations ({JOURNAL_COLUMNS}, created_ms, updated_ms) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-                ),
-                &[
-                    row.key.as_str().into(),
-                    row.mti.as_str().into(),
-                    row.kind.as_str().into(),
-                    row.card_id.into(),
-                    int(row.amount),
-                    row.currency.as_str().into(),
-                    row.response_code.as_str().into(),
-                    row.auth_code.clone().into(),
-                    row.transfer_id.map_or(Value::Null, id_blob),
-                    row.state.name().into(),
-                    row.rrn.clone().into(),
-                    row.business_day.into(),
-                    row.original_key.clone().into(),
-                    int(row.refunded_amount),
-                    row.response_sealed.clone().into(),
-                    now_ms.into(),
-                    now_ms.into(),
-                ],
-            )?;
-            if let Some((card_id, change)) = write.card {
-                if let Some(tries) = change.pin_tries {
-                    tx.execute(
-                        "UPDATE issuer_cards SET pin_tries = $1, updated_ms = $2 WHERE card_id = $3",
-                        &[tries.into(), now_ms.into(), card_id.into()],
-                    )?;
-                }
-                if let Some(atc) = change.atc_max {
-                    // Only ever upward: the high-water mark of cryptograms seen.
-                    tx.execute(
-                        "UPDATE issuer_cards SET atc_max = $1, updated_ms = $2 WHERE card_id = $3 AND atc_max < $1",
-                        &[atc.into(), now_ms.into(), card_id.into()],
-                    )?;
-                }
-            }
-            if let Some((card_id, day, amount, count)) = write.usage {
-                let changed = tx.execute(
-                    "UPDATE issuer_daily_usage SET amount = amount + $1, count = count + $2 \
-                     WHERE card_id = $3 AND business_day = $4",
-                    &[amount.into(), count.into(), card_id.into(), day.into()],
-                )?;
-                if changed == 0 {
-                    tx.execute(
-                        "INSERT INTO issuer_daily_usage (card_id, business_day, amount, count) VALUES ($1, $2, $3, $4)",
-                        &[card_id.into(), day.into(), amount.max(0).into(), count.max(0).into()],
-                    )?;
-                }
-            }
-            if let Some((key, state, refunded)) = &write.original {
-                if let Some(state) = state {
-                    tx.execute(
-                        "UPDATE issuer_authorizations SET state = $1, updated_ms = $2 WHERE request_key = $3",
-                        &[state.name().into(), now_ms.into(), key.as_str().into()],
-                    )?;
-                }
-                if *refunded > 0 {
-                    tx.execute(
-                        "UPDATE issuer_authorizations SET refunded_amount = refunded_amount + $1, updated_ms = $2 \
-                         WHERE request_key = $3",
-                        &[int(*refunded), now_ms.into(), key.as_str().into()],
-                    )?;
-                }
-            }
-            if let Some(restore) = &write.further {
-                tx.execute(
-                    "UPDATE issuer_authorizations SET state = $1, refunded_amount = refunded_amount + $2, \
-                     updated_ms = $3 WHERE request_key = $4",
-                    &[
-                        restore.state.name().into(),
-                        restore.refunded_delta.into(),
-                        now_ms.into(),
-                        restore.key.as_str().into(),
-                    ],
-                )?;
-                if let Some(id) = restore.transfer_id {
-                    tx.execute(
-                        "UPDATE issuer_authorizations SET transfer_id = $1 WHERE request_key = $2",
-                        &[id_blob(id), restore.key.as_str().into()],
-                    )?;
-                }
-            }
-            Ok(())
-        })?;
-        Ok(())
     }
 
     /// Record a funding to make (state `pending`) under the next id.
@@ -672,4 +541,131 @@ impl CardStore {
             })
             .collect()
     }
+}
+
+/// The key of an honoured (00) reversal that named `original_key` as its original, if one was
+/// answered (a reversal that came before its original). A refused one (12) leaves the original
+/// free to arrive.
+pub(crate) fn reversal_of_in(tx: &mut Tx<'_>, original_key: &str) -> Result<Option<String>> {
+    let row = tx.query_opt(
+        "SELECT request_key FROM issuer_authorizations WHERE original_key = $1 AND kind = $2 \
+         AND response_code = $3 ORDER BY created_ms, request_key LIMIT 1",
+        &[original_key.into(), network::TransactionKind::Reversal.name().into(), network::codes::APPROVED.into()],
+    )?;
+    row.map(|row| row.text(0)).transpose().map_err(IssuerError::from)
+}
+
+pub(crate) fn card_by_hash_in(tx: &mut Tx<'_>, pan_hash: &[u8]) -> Result<Option<CardRecord>> {
+    let sql = format!("SELECT {CARD_SELECT} FROM issuer_cards WHERE pan_hash = $1");
+    tx.query_opt(&sql, &[pan_hash.into()])?.as_ref().map(card_from_row).transpose()
+}
+
+pub(crate) fn card_by_id_in(tx: &mut Tx<'_>, card_id: i64) -> Result<Option<CardRecord>> {
+    let sql = format!("SELECT {CARD_SELECT} FROM issuer_cards WHERE card_id = $1");
+    tx.query_opt(&sql, &[card_id.into()])?.as_ref().map(card_from_row).transpose()
+}
+
+pub(crate) fn journal_in(tx: &mut Tx<'_>, key: &str) -> Result<Option<JournalRow>> {
+    let sql = format!("SELECT {JOURNAL_COLUMNS} FROM issuer_authorizations WHERE request_key = $1");
+    tx.query_opt(&sql, &[key.into()])?.as_ref().map(journal_from_row).transpose()
+}
+
+/// Approved purchase and pre-authorization (amount, count) of a card on a business day.
+pub(crate) fn usage_in(tx: &mut Tx<'_>, card_id: i64, business_day: i64) -> Result<(u64, u64)> {
+    let row = tx.query_opt(
+        "SELECT amount, count FROM issuer_daily_usage WHERE card_id = $1 AND business_day = $2",
+        &[card_id.into(), business_day.into()],
+    )?;
+    match row {
+        Some(row) => Ok((row.u64(0)?, row.u64(1)?)),
+        None => Ok((0, 0)),
+    }
+}
+
+/// Write one request's journal row and its side effects in the request's transaction `tx`
+/// (with its ledger movement: nothing of it is durable unless all of it is).
+pub(crate) fn commit_in(tx: &mut Tx<'_>, write: &JournalWrite, now_ms: i64) -> Result<()> {
+    let row = &write.row;
+    tx.execute(
+        &format!(
+            "INSERT INTO issuer_authorizations ({JOURNAL_COLUMNS}, created_ms, updated_ms) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ),
+        &[
+            row.key.as_str().into(),
+            row.mti.as_str().into(),
+            row.kind.as_str().into(),
+            row.card_id.into(),
+            int(row.amount),
+            row.currency.as_str().into(),
+            row.response_code.as_str().into(),
+            row.auth_code.clone().into(),
+            row.transfer_id.map_or(Value::Null, id_blob),
+            row.state.name().into(),
+            row.rrn.clone().into(),
+            row.business_day.into(),
+            row.original_key.clone().into(),
+            int(row.refunded_amount),
+            row.response_sealed.clone().into(),
+            now_ms.into(),
+            now_ms.into(),
+        ],
+    )?;
+    if let Some((card_id, change)) = write.card {
+        if let Some(tries) = change.pin_tries {
+            tx.execute(
+                "UPDATE issuer_cards SET pin_tries = $1, updated_ms = $2 WHERE card_id = $3",
+                &[tries.into(), now_ms.into(), card_id.into()],
+            )?;
+        }
+        if let Some(atc) = change.atc_max {
+            // Only ever upward: the high-water mark of cryptograms seen.
+            tx.execute(
+                "UPDATE issuer_cards SET atc_max = $1, updated_ms = $2 WHERE card_id = $3 AND atc_max < $1",
+                &[atc.into(), now_ms.into(), card_id.into()],
+            )?;
+        }
+    }
+    if let Some((card_id, day, amount, count)) = write.usage {
+        let changed = tx.execute(
+            "UPDATE issuer_daily_usage SET amount = amount + $1, count = count + $2 \
+             WHERE card_id = $3 AND business_day = $4",
+            &[amount.into(), count.into(), card_id.into(), day.into()],
+        )?;
+        if changed == 0 {
+            tx.execute(
+                "INSERT INTO issuer_daily_usage (card_id, business_day, amount, count) VALUES ($1, $2, $3, $4)",
+                &[card_id.into(), day.into(), amount.max(0).into(), count.max(0).into()],
+            )?;
+        }
+    }
+    if let Some((key, state, refunded)) = &write.original {
+        if let Some(state) = state {
+            tx.execute(
+                "UPDATE issuer_authorizations SET state = $1, updated_ms = $2 WHERE request_key = $3",
+                &[state.name().into(), now_ms.into(), key.as_str().into()],
+            )?;
+        }
+        if *refunded > 0 {
+            tx.execute(
+                "UPDATE issuer_authorizations SET refunded_amount = refunded_amount + $1, updated_ms = $2 \
+                 WHERE request_key = $3",
+                &[int(*refunded), now_ms.into(), key.as_str().into()],
+            )?;
+        }
+    }
+    if let Some(restore) = &write.further {
+        tx.execute(
+            "UPDATE issuer_authorizations SET state = $1, refunded_amount = refunded_amount + $2, \
+             updated_ms = $3 WHERE request_key = $4",
+            &[restore.state.name().into(), restore.refunded_delta.into(), now_ms.into(), restore.key.as_str().into()],
+        )?;
+        if let Some(id) = restore.transfer_id {
+            tx.execute(
+                "UPDATE issuer_authorizations SET transfer_id = $1 WHERE request_key = $2",
+                &[id_blob(id), restore.key.as_str().into()],
+            )?;
+        }
+    }
+    Ok(())
 }

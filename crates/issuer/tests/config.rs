@@ -8,8 +8,7 @@ use issuer::IssuerConfig;
 
 fn dev_config() -> IssuerConfig {
     let hsm = SoftHsm::generate().unwrap();
-    issuer::dev::config(&hsm, "20000000455", "622424", "sqlite:issuer.db", "sqlite:ledger.db", Path::new("lmk.hex"))
-        .unwrap()
+    issuer::dev::config(&hsm, "20000000455", "622424", "sqlite:issuer.db", None, Path::new("lmk.hex")).unwrap()
 }
 
 #[test]
@@ -33,7 +32,15 @@ fn load_resolves_relative_paths_against_the_file() {
     let loaded = IssuerConfig::load(&path).unwrap();
     assert_eq!(loaded.lmk_file, dir.join("lmk.hex"));
     assert_eq!(loaded.database, format!("sqlite:{}", dir.join("issuer.db").display()));
-    assert_eq!(loaded.ledger, format!("sqlite:{}", dir.join("ledger.db").display()));
+    assert_eq!(loaded.ledger, None, "the ledger lives in the database");
+    // An older configuration's separate ledger is still read, its path resolved the same way.
+    let mut older = dev_config();
+    older.ledger = Some("sqlite:ledger.db".into());
+    let text = older.to_toml();
+    assert!(text.contains("ledger = \"sqlite:ledger.db\""));
+    std::fs::write(&path, text).unwrap();
+    let loaded = IssuerConfig::load(&path).unwrap();
+    assert_eq!(loaded.ledger, Some(format!("sqlite:{}", dir.join("ledger.db").display())));
     let error = IssuerConfig::load(&dir.join("missing.toml")).unwrap_err();
     assert!(error.is_bad_input());
     let _ = std::fs::remove_dir_all(&dir);
@@ -60,7 +67,8 @@ fn mistakes_are_refused_naming_the_setting() {
         ("excluded prefix", Box::new(|c| c.products[0].excluded_prefixes = vec!["6111111".into()])),
         ("bin", Box::new(|c| c.products[0].bin = "62".into())),
         ("named twice", Box::new(|c| c.products[1].name = "debit".into())),
-        ("two stores", Box::new(|c| c.ledger = c.database.clone())),
+        ("ledger names the database itself", Box::new(|c| c.ledger = Some(c.database.clone()))),
+        ("ledger, when given", Box::new(|c| c.ledger = Some(" ".into()))),
         ("keys.decimalization_table", Box::new(|c| c.keys.decimalization_table = "01234567890123AB".into())),
         (
             "shorten pin_length",

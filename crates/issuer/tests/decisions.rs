@@ -47,6 +47,8 @@ on_both_backends!(
     stand_in_advices_are_recorded_as_decided,
     restart_keeps_state,
     a_hold_without_journal_row_is_recovered_not_doubled,
+    a_failed_journal_write_leaves_no_hold,
+    a_failed_journal_write_releases_a_separate_ledgers_hold,
     card_management,
     excluded_ranges_of_the_bin_are_never_issued,
     a_reversed_void_puts_the_hold_back,
@@ -714,11 +716,13 @@ fn restart_keeps_state(backend: Backend) {
     h.issuer.check_ledger().unwrap();
 }
 
-/// The crash window between the ledger and the journal: a hold in the ledger under the
-/// request's derived id, no journal row, no answer. A repeat of the request finishes it
-/// (held once); a reversal of a request whose hold is orphaned voids it.
+/// The crash window between a separate ledger and the journal (a configuration that keeps
+/// `ledger = URL`): a hold in the ledger under the request's derived id, no journal row, no
+/// answer. A repeat of the request finishes it (held once); a reversal of a request whose hold
+/// is orphaned voids it. (With the ledger in the issuer's database the window is gone:
+/// `a_failed_journal_write_leaves_no_hold`.)
 fn a_hold_without_journal_row_is_recovered_not_doubled(backend: Backend) {
-    let Some(h) = Harness::new(backend) else { return };
+    let Some(h) = Harness::with_separate_ledger(backend) else { return };
     let card = h.debit_card(50_000);
     let account = h.issuer.card(&CardRef::Id(card.card_id)).unwrap().account_id;
     let orphan = |request: &iso8583::Message, amount: u64| {
@@ -730,19 +734,7 @@ fn a_hold_without_journal_row_is_recovered_not_doubled(backend: Backend) {
             .with_flags(ledger::TransferFlags::PENDING);
         hold.timeout = 30 * 86_400;
         hold.user_data_64 = card.card_id as u64;
-        let results = match backend {
-            Backend::Sqlite => {
-                let path = h.config.ledger.strip_prefix("sqlite:").unwrap();
-                let store = ledger::sqlite::SqliteStore::open(std::path::Path::new(path)).unwrap();
-                create_transfers(store, &h.clock, hold)
-            }
-            Backend::Postgres => {
-                let (url, schema) = h.config.ledger.rsplit_once('#').unwrap();
-                create_transfers(ledger::postgres::PostgresStore::connect(url, schema).unwrap(), &h.clock, hold)
-            }
-        };
-        assert_eq!(results.unwrap(), vec![ledger::CreateTransferResult::Ok]);
-        h.clock.advance_ms(1);
+        h.write_ledger(hold);
     };
     let request = h.purchase(&card, 4_000).pin(&h, &card).sign(&h);
     orphan(&request, 4_000);
@@ -760,13 +752,70 @@ fn a_hold_without_journal_row_is_recovered_not_doubled(backend: Backend) {
     h.issuer.check_ledger().unwrap();
 }
 
-/// Write to the issuer's ledger beside it, as a crashed attempt of the issuer would have.
-fn create_transfers<S: ledger::Store>(
-    store: S,
-    clock: &clock::ManualClock,
-    transfer: ledger::Transfer,
-) -> ledger::LedgerResult<Vec<ledger::CreateTransferResult>> {
-    ledger::Ledger::open(store, clock.clone())?.create_transfers(&[transfer])
+/// Make every journal insert fail (`on`), or stop that, from another connection: a journal
+/// write that fails after the request's ledger movement.
+fn fail_journal_writes(h: &Harness, backend: Backend, on: bool) {
+    let db = sqlstore::Database::open(&h.config.database).unwrap();
+    let statements: &[&str] = match (backend, on) {
+        (Backend::Sqlite, true) => &["CREATE TRIGGER fail_journal BEFORE INSERT ON issuer_authorizations \
+              BEGIN SELECT RAISE(ABORT, 'injected journal failure'); END"],
+        (Backend::Sqlite, false) => &["DROP TRIGGER fail_journal"],
+        (Backend::Postgres, true) => &[
+            "CREATE FUNCTION fail_journal() RETURNS trigger AS $body$ \
+             BEGIN RAISE EXCEPTION 'injected journal failure'; END $body$ LANGUAGE plpgsql",
+            "CREATE TRIGGER fail_journal BEFORE INSERT ON issuer_authorizations \
+             FOR EACH ROW EXECUTE FUNCTION fail_journal()",
+        ],
+        (Backend::Postgres, false) => {
+            &["DROP TRIGGER fail_journal ON issuer_authorizations", "DROP FUNCTION fail_journal()"]
+        }
+    };
+    db.transaction(|tx| {
+        for statement in statements {
+            tx.execute(statement, &[])?;
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
+/// The ledger in the issuer's database: a purchase whose journal write fails is answered 96 and
+/// leaves nothing — no hold, no journal row — because hold and row are one commit. Its repeat
+/// is approved and held once.
+fn a_failed_journal_write_leaves_no_hold(backend: Backend) {
+    let Some(h) = Harness::new(backend) else { return };
+    let card = h.debit_card(50_000);
+    let request = h.purchase(&card, 4_000).pin(&h, &card).sign(&h);
+    let key = h.issuer.request_key(&request).unwrap();
+    let hold_id = issuer::money::transfer_id(issuer::money::TransferRole::Hold, &key);
+    fail_journal_writes(&h, backend, true);
+    assert_eq!(code(&h.send(&request)), codes::SYSTEM_MALFUNCTION);
+    assert_eq!(h.available(&card), 50_000, "nothing held");
+    assert!(h.issuer.ledger_transfer(hold_id).unwrap().is_none(), "the hold rolled back with the journal row");
+    assert!(h.issuer.journal_entry(&request).unwrap().is_none());
+    fail_journal_writes(&h, backend, false);
+    assert_eq!(code(&h.send(&request)), codes::APPROVED);
+    assert_eq!(h.available(&card), 46_000, "held once");
+    let hold = h.issuer.ledger_transfer(hold_id).unwrap().unwrap();
+    assert_eq!(hold.status, ledger::PendingStatus::Pending);
+    h.issuer.check_ledger().unwrap();
+}
+
+/// A separate ledger (`ledger = URL`) committed the hold before the journal failed: the issuer
+/// voids it before answering 96, so a decline nobody will reverse holds nothing.
+fn a_failed_journal_write_releases_a_separate_ledgers_hold(backend: Backend) {
+    let Some(h) = Harness::with_separate_ledger(backend) else { return };
+    let card = h.debit_card(50_000);
+    let request = h.purchase(&card, 4_000).pin(&h, &card).sign(&h);
+    let key = h.issuer.request_key(&request).unwrap();
+    let hold_id = issuer::money::transfer_id(issuer::money::TransferRole::Hold, &key);
+    fail_journal_writes(&h, backend, true);
+    assert_eq!(code(&h.send(&request)), codes::SYSTEM_MALFUNCTION);
+    assert_eq!(h.available(&card), 50_000, "the hold was released");
+    assert_eq!(h.issuer.ledger_transfer(hold_id).unwrap().unwrap().status, ledger::PendingStatus::Voided);
+    assert!(h.issuer.journal_entry(&request).unwrap().is_none());
+    fail_journal_writes(&h, backend, false);
+    h.issuer.check_ledger().unwrap();
 }
 
 fn card_management(backend: Backend) {

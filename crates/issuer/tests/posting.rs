@@ -330,7 +330,7 @@ fn a_stopped_file_resumes_and_a_crash_after_the_ledger_is_finished(backend: Back
     let post_id = issuer::posting::posting_transfer_id(today(&h).days(), 3, issuer::posting::PostingRole::Post);
     let posting = ledger::Transfer { pending_id: hold, ..ledger::Transfer::new(post_id, 0, 0, 3_000, 0, 0) }
         .with_flags(ledger::TransferFlags::POST_PENDING_TRANSFER);
-    write_ledger(&h, backend, posting);
+    h.write_ledger(posting);
     assert_eq!(h.ledger_balance(&card), 44_000);
     let report = h.issuer.post_clearing(&header(&h), &whole, records.to_vec()).unwrap();
     assert_eq!((report.records, report.count(PostingOutcome::Posted)), (3, 3));
@@ -338,24 +338,6 @@ fn a_stopped_file_resumes_and_a_crash_after_the_ledger_is_finished(backend: Back
     assert_eq!((h.ledger_balance(&card), h.available(&card)), (44_000, 44_000), "each moved once");
     assert_eq!(h.issuer.journal_entry(&c).unwrap().unwrap().state, EntryState::Posted);
     h.issuer.check_ledger().unwrap();
-}
-
-/// Write to the issuer's ledger beside it, as a crashed run would have.
-fn write_ledger(h: &Harness, backend: Backend, transfer: ledger::Transfer) {
-    let results = match backend {
-        Backend::Sqlite => {
-            let path = h.config.ledger.strip_prefix("sqlite:").unwrap();
-            let store = ledger::sqlite::SqliteStore::open(std::path::Path::new(path)).unwrap();
-            ledger::Ledger::open(store, h.clock.clone()).unwrap().create_transfers(&[transfer])
-        }
-        Backend::Postgres => {
-            let (url, schema) = h.config.ledger.rsplit_once('#').unwrap();
-            let store = ledger::postgres::PostgresStore::connect(url, schema).unwrap();
-            ledger::Ledger::open(store, h.clock.clone()).unwrap().create_transfers(&[transfer])
-        }
-    };
-    assert_eq!(results.unwrap(), vec![ledger::CreateTransferResult::Ok]);
-    h.clock.advance_ms(1);
 }
 
 /// More records than a batch: every one gets its outcome and the sums agree.

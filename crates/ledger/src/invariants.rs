@@ -3,7 +3,7 @@
 //! and no pending transfer was resolved more than once. Tests, the benchmark and (later) the
 //! simulation call this after every run.
 
-use crate::store::{Store, StoreResult};
+use crate::store::{LedgerTotals, Store, StoreResult};
 
 /// What the check found; empty `violations` means the invariants hold.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -20,6 +20,13 @@ impl InvariantReport {
 
 pub fn check<S: Store + ?Sized>(store: &mut S) -> StoreResult<InvariantReport> {
     let totals = store.ledger_totals()?;
+    let twice = store.pending_resolved_more_than_once()?;
+    Ok(report(totals, twice))
+}
+
+/// The check over per-ledger sums and the count of pending transfers resolved more than once,
+/// however they were read (a store, or a caller's transaction: `crate::sql_ledger`).
+pub fn report(totals: Vec<LedgerTotals>, twice: u64) -> InvariantReport {
     let mut violations = Vec::new();
     for t in &totals {
         if t.debits_posted != t.credits_posted {
@@ -41,9 +48,8 @@ pub fn check<S: Store + ?Sized>(store: &mut S) -> StoreResult<InvariantReport> {
             ));
         }
     }
-    let twice = store.pending_resolved_more_than_once()?;
     if twice != 0 {
         violations.push(format!("{twice} pending transfers were posted or voided more than once"));
     }
-    Ok(InvariantReport { ledgers: totals.len(), violations })
+    InvariantReport { ledgers: totals.len(), violations }
 }

@@ -80,19 +80,7 @@ impl<S: Store, C: Clock> Ledger<S, C> {
             return Err(LedgerError::BatchTooLarge { events: events.len() });
         }
         let timestamps = self.timestamps(events.len());
-        let ids: Vec<Id> = events.iter().map(|a| a.id).collect();
-        let results = self.store.transact(&mut |txn| {
-            let mut working = Working::default();
-            for account in txn.accounts(&ids)? {
-                working.accounts.insert(account.id, account);
-            }
-            let results = engine::create_accounts(&mut working, events, &timestamps);
-            engine::seal(&mut working);
-            let new: Vec<Account> =
-                working.new_accounts.iter().filter_map(|id| working.accounts.get(id).copied()).collect();
-            txn.insert_accounts(&new)?;
-            Ok(results)
-        })?;
+        let results = self.store.transact(&mut |txn| accounts_batch(txn, events, &timestamps))?;
         Ok(results)
     }
 
@@ -101,13 +89,7 @@ impl<S: Store, C: Clock> Ledger<S, C> {
             return Err(LedgerError::BatchTooLarge { events: events.len() });
         }
         let timestamps = self.timestamps(events.len());
-        let results = self.store.transact(&mut |txn| {
-            let mut working = load_for_transfers(txn, events)?;
-            let results = engine::create_transfers(&mut working, events, &timestamps);
-            engine::seal(&mut working);
-            write(txn, &working)?;
-            Ok(results)
-        })?;
+        let results = self.store.transact(&mut |txn| transfers_batch(txn, events, &timestamps))?;
         Ok(results)
     }
 
@@ -116,30 +98,7 @@ impl<S: Store, C: Clock> Ledger<S, C> {
     pub fn expire_pending(&mut self) -> LedgerResult<usize> {
         let now = self.clock.now_ns().max(self.last_timestamp + 1);
         self.last_timestamp = now;
-        let (count, stamps) = self.store.transact(&mut |txn| {
-            let due = txn.due_pending(now, EXPIRY_BATCH_MAX)?;
-            if due.is_empty() {
-                return Ok((0, 0));
-            }
-            let mut account_ids: Vec<Id> =
-                due.iter().flat_map(|r| [r.transfer.debit_account_id, r.transfer.credit_account_id]).collect();
-            account_ids.sort_unstable();
-            account_ids.dedup();
-            let mut working = Working::default();
-            for account in txn.accounts(&account_ids)? {
-                working.accounts.insert(account.id, account);
-            }
-            let mut expired = 0;
-            for (index, record) in due.iter().enumerate() {
-                working.transfers.insert(record.transfer.id, *record);
-                if engine::expire(&mut working, record, now + index as u64) {
-                    expired += 1;
-                }
-            }
-            engine::seal(&mut working);
-            write(txn, &working)?;
-            Ok((expired, due.len() as u64))
-        })?;
+        let (count, stamps) = self.store.transact(&mut |txn| expiry_batch(txn, now))?;
         self.last_timestamp = now + stamps.saturating_sub(1);
         Ok(count)
     }
@@ -159,6 +118,69 @@ impl<S: Store, C: Clock> Ledger<S, C> {
     pub fn account_balances(&mut self, account: Id, limit: usize) -> LedgerResult<Vec<AccountBalance>> {
         Ok(self.store.account_balances(account, limit)?)
     }
+}
+
+/// Decide and write a batch of new accounts inside `txn` (not committed here): the body of
+/// [`Ledger::create_accounts`], shared with callers that run the ledger inside a transaction of
+/// their own ([`crate::sql_ledger`]). `timestamps` holds one strictly increasing timestamp per
+/// event.
+pub(crate) fn accounts_batch(
+    txn: &mut dyn Txn,
+    events: &[Account],
+    timestamps: &[u64],
+) -> StoreResult<Vec<CreateAccountResult>> {
+    let ids: Vec<Id> = events.iter().map(|a| a.id).collect();
+    let mut working = Working::default();
+    for account in txn.accounts(&ids)? {
+        working.accounts.insert(account.id, account);
+    }
+    let results = engine::create_accounts(&mut working, events, timestamps);
+    engine::seal(&mut working);
+    let new: Vec<Account> = working.new_accounts.iter().filter_map(|id| working.accounts.get(id).copied()).collect();
+    txn.insert_accounts(&new)?;
+    Ok(results)
+}
+
+/// Load, decide and write a batch of transfers inside `txn` (not committed here): the body of
+/// [`Ledger::create_transfers`], shared as [`accounts_batch`] is.
+pub(crate) fn transfers_batch(
+    txn: &mut dyn Txn,
+    events: &[Transfer],
+    timestamps: &[u64],
+) -> StoreResult<Vec<CreateTransferResult>> {
+    let mut working = load_for_transfers(txn, events)?;
+    let results = engine::create_transfers(&mut working, events, timestamps);
+    engine::seal(&mut working);
+    write(txn, &working)?;
+    Ok(results)
+}
+
+/// Release the pending transfers due at `now` (at most [`EXPIRY_BATCH_MAX`]) inside `txn`, the
+/// expiries stamped `now`, `now + 1`, …: how many were released, and how many timestamps
+/// were used.
+pub(crate) fn expiry_batch(txn: &mut dyn Txn, now: u64) -> StoreResult<(usize, u64)> {
+    let due = txn.due_pending(now, EXPIRY_BATCH_MAX)?;
+    if due.is_empty() {
+        return Ok((0, 0));
+    }
+    let mut account_ids: Vec<Id> =
+        due.iter().flat_map(|r| [r.transfer.debit_account_id, r.transfer.credit_account_id]).collect();
+    account_ids.sort_unstable();
+    account_ids.dedup();
+    let mut working = Working::default();
+    for account in txn.accounts(&account_ids)? {
+        working.accounts.insert(account.id, account);
+    }
+    let mut expired = 0;
+    for (index, record) in due.iter().enumerate() {
+        working.transfers.insert(record.transfer.id, *record);
+        if engine::expire(&mut working, record, now + index as u64) {
+            expired += 1;
+        }
+    }
+    engine::seal(&mut working);
+    write(txn, &working)?;
+    Ok((expired, due.len() as u64))
 }
 
 /// Load what a batch of transfers names: the transfers (by id, to detect resubmission), the

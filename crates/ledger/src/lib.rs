@@ -6,10 +6,14 @@
 //!
 //! * [`Ledger`] — the batch API over a [`Store`] and a [`Clock`].
 //! * [`store`] — the storage seam; [`sqlite`] (the embedded default), [`postgres`] and
-//!   [`memory`] implement it.
+//!   [`memory`] implement it, and [`sql_txn`] over a party's own `sqlstore` transaction.
+//! * [`sql_ledger`] — the ledger's tables inside a party's `sqlstore` database: the engine run
+//!   in the caller's transaction (`create_transfers_in` and friends: the party's rows and the
+//!   ledger's commit together), and [`sql_ledger::SqlStore`] for the batch API over them.
 //! * [`invariants`] — the check that money was neither lost nor invented.
 //!
-//! Invariants: a batch is one transaction, and its results are returned only after it commits;
+//! Invariants: a batch is one transaction, and its results are returned only after it commits
+//! (inside a caller's transaction, `sql_ledger::*_in`: they are final when the caller commits);
 //! an event is applied at most once (its id is the idempotency key); every pending transfer is
 //! resolved (posted, voided or expired) at most once; per ledger, debits equal credits.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
@@ -20,6 +24,8 @@ mod ledger;
 pub mod memory;
 pub mod postgres;
 pub mod results;
+pub mod sql_ledger;
+pub mod sql_txn;
 pub mod sqlite;
 pub mod store;
 pub mod types;

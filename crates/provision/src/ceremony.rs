@@ -30,13 +30,13 @@ pub struct NetworkConfigs {
 }
 
 /// Generate a network's configurations with fresh keys from `hsm`. `stores(id)` gives an
-/// issuer's (database, ledger) URLs; `issuer_endpoint(id)` where the switch reaches it. The
+/// issuer's database URL (its ledger lives in it: one commit per authorization); `issuer_endpoint(id)` where the switch reaches it. The
 /// LMK file is only named in the configurations (`hsm::soft::write_lmk_file` writes it).
 pub fn generate(
     hsm: &dyn SecurityModule,
     lmk_file: &Path,
     switch_database: &str,
-    stores: &mut dyn FnMut(&str) -> (String, String),
+    stores: &mut dyn FnMut(&str) -> String,
     switch_listen: &str,
     issuer_endpoint: impl Fn(&str) -> String,
 ) -> Result<NetworkConfigs> {
@@ -66,9 +66,9 @@ pub fn generate(
             .ok_or_else(|| ProvisionError::failed("switch keys", format!("no zone keys for issuer {}", member.id)))?;
         // The ZMK too: the switch sends the link's new ZPKs and ZAKs under it (0800/101).
         let link = issuer::dev::LinkKeys { zmk: keys.zmk.clone(), zpk: keys.zpk.clone(), zak: keys.zak.clone() };
-        let (database, ledger) = stores(member.id);
+        let database = stores(member.id);
         let mut config =
-            issuer::dev::config_with_link_keys(hsm, &link, member.id, member.bin, &database, &ledger, lmk_file)
+            issuer::dev::config_with_link_keys(hsm, &link, member.id, member.bin, &database, None, lmk_file)
                 .map_err(fail(&format!("issuer {} configuration", member.id)))?;
         // A's range contains B's longer BIN: A must never number a card the switch routes to B.
         let inner = inner_bins(member.bin);
@@ -89,7 +89,7 @@ mod tests {
     #[test]
     fn both_ends_of_every_link_hold_the_same_keys() {
         let hsm = hsm::SoftHsm::generate().unwrap();
-        let mut stores = |id: &str| (format!("sqlite:issuer-{id}.db"), format!("sqlite:ledger-{id}.db"));
+        let mut stores = |id: &str| format!("sqlite:issuer-{id}.db");
         let configs = generate(&hsm, Path::new("lmk.hex"), "sqlite:switch.db", &mut stores, "127.0.0.1:0", |id| {
             format!("{id}.example:1")
         })

@@ -64,7 +64,7 @@ pub fn write_network(dir: &Path, ports: Ports) -> Result<WrittenNetwork> {
     let listen = |port: u16| format!("{HOST}:{port}");
     let switch_listen = listen(ports.switch);
     let endpoint = |id: &str| listen(ports.issuer(id).unwrap_or(0));
-    let mut stores = |id: &str| (format!("sqlite:issuer-{id}.db"), format!("sqlite:ledger-{id}.db"));
+    let mut stores = |id: &str| format!("sqlite:issuer-{id}.db");
     let generated = generate(&hsm, Path::new(LMK_FILE), "sqlite:switch.db", &mut stores, &switch_listen, endpoint)?;
 
     let write = |name: &str, text: &[u8]| -> Result<PathBuf> {

@@ -112,12 +112,7 @@ impl LocalNetwork {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let schemas = Mutex::new(Vec::new());
         let switch_database = store_url(&options, &schemas, "switch");
-        let mut stores = |id: &str| {
-            (
-                store_url(&options, &schemas, &format!("issuer{id}")),
-                store_url(&options, &schemas, &format!("ledger{id}")),
-            )
-        };
+        let mut stores = |id: &str| store_url(&options, &schemas, &format!("issuer{id}"));
         // The switch's endpoints are set to the proxies below, once they listen.
         let any = ANY_PORT.to_string();
         let generated = blocking(|| generate(&*hsm, &lmk_file, &switch_database, &mut stores, &any, |_| any.clone()))?;

@@ -18,6 +18,7 @@ impl Issuer {
     /// funds (a shortfall is lent from the overdraft account) or limits.
     pub(super) fn stand_in(
         &self,
+        tx: &mut Tx<'_>,
         request: &Message,
         parsed: &Parsed,
         card: Option<&CardRecord>,
@@ -28,7 +29,8 @@ impl Issuer {
         let hold_id = transfer_id(TransferRole::Hold, &parsed.key);
         let overdraft_id = transfer_id(TransferRole::StandInOverdraft, &parsed.key);
         let (timeout, code) = self.hold_timeout(parsed.kind);
-        let moved = self.money.forced_hold(
+        let moved = self.money.forced_hold_in(
+            tx,
             hold_id,
             overdraft_id,
             card.account_id,

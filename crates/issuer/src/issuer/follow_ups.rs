@@ -5,16 +5,21 @@ use super::*;
 
 impl Issuer {
     /// The journaled original of a request that names one, if it is this card's.
-    pub(crate) fn original_of(&self, parsed: &Parsed, card: &CardRecord) -> Result<Option<JournalRow>> {
+    pub(crate) fn original_of(
+        &self,
+        tx: &mut Tx<'_>,
+        parsed: &Parsed,
+        card: &CardRecord,
+    ) -> Result<Option<JournalRow>> {
         let Some(key) = &parsed.original_key else { return Ok(None) };
-        Ok(self.cards.journal(key)?.filter(|row| row.card_id == Some(card.card_id)))
+        Ok(store::journal_in(tx, key)?.filter(|row| row.card_id == Some(card.card_id)))
     }
 
     /// Pre-authorization completion: post the hold for field 4 (at most the hold; the rest is
     /// released).
-    pub(super) fn complete(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+    pub(super) fn complete(&self, tx: &mut Tx<'_>, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
         let Some(card) = card else { return Ok(Decision::new(codes::INVALID_CARD, None)) };
-        let Some(original) = self.original_of(parsed, card)? else {
+        let Some(original) = self.original_of(tx, parsed, card)? else {
             return Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card)));
         };
         if original.kind != TransactionKind::PreAuthorization.name() {
@@ -27,7 +32,7 @@ impl Issuer {
             return Ok(Decision::new(codes::INVALID_AMOUNT, Some(card)));
         }
         let post_id = transfer_id(TransferRole::Complete, &parsed.key);
-        match self.money.post(post_id, hold, parsed.amount)? {
+        match self.money.post_in(tx, post_id, hold, parsed.amount)? {
             Moved::Done | Moved::AlreadyDone => {
                 let mut decision = Decision::new(codes::APPROVED, Some(card));
                 decision.state = EntryState::Posted;
@@ -44,9 +49,9 @@ impl Issuer {
     }
 
     /// Void of a purchase or pre-authorization: release the hold.
-    pub(super) fn void(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+    pub(super) fn void(&self, tx: &mut Tx<'_>, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
         let Some(card) = card else { return Ok(Decision::new(codes::INVALID_CARD, None)) };
-        let Some(original) = self.original_of(parsed, card)? else {
+        let Some(original) = self.original_of(tx, parsed, card)? else {
             return Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card)));
         };
         let voids = if parsed.kind == TransactionKind::Void {
@@ -64,7 +69,7 @@ impl Issuer {
             return Ok(Decision::new(codes::INVALID_AMOUNT, Some(card)));
         }
         let void_id = transfer_id(TransferRole::Void, &parsed.key);
-        match self.money.void(void_id, hold)? {
+        match self.money.void_in(tx, void_id, hold)? {
             Moved::Done | Moved::AlreadyDone => {
                 let mut decision = Decision::new(codes::APPROVED, Some(card));
                 decision.state = EntryState::Recorded;
@@ -82,11 +87,11 @@ impl Issuer {
 
     /// Refund: credit the card (posted). With a field 90, the original purchase must be this
     /// card's and not refunded beyond its amount.
-    pub(super) fn refund(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+    pub(super) fn refund(&self, tx: &mut Tx<'_>, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
         let Some(card) = card else { return Ok(Decision::new(codes::INVALID_CARD, None)) };
         let mut original_change = None;
         if parsed.original_key.is_some() {
-            let Some(original) = self.original_of(parsed, card)? else {
+            let Some(original) = self.original_of(tx, parsed, card)? else {
                 return Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card)));
             };
             let refundable = [TransactionKind::Purchase.name(), TransactionKind::Completion.name()];
@@ -105,7 +110,15 @@ impl Issuer {
         }
         let refund_id = transfer_id(TransferRole::Refund, &parsed.key);
         let settlement = self.money.settlement_account();
-        match self.money.posted(refund_id, settlement, card.account_id, parsed.amount, TRANSFER_REFUND, card.card_id)? {
+        match self.money.posted_in(
+            tx,
+            refund_id,
+            settlement,
+            card.account_id,
+            parsed.amount,
+            TRANSFER_REFUND,
+            card.card_id,
+        )? {
             Moved::Done | Moved::AlreadyDone => {
                 let mut decision = Decision::new(codes::APPROVED, Some(card));
                 decision.state = EntryState::Refunded;
@@ -121,9 +134,14 @@ impl Issuer {
     /// Void of a completion: its whole amount back to the card (a posted credit), once. It
     /// counts against the completion as a full refund does, so neither a second void nor a
     /// refund can credit it again; its own reversal takes the credit back as a refund's does.
-    pub(super) fn void_completion(&self, parsed: &Parsed, card: Option<&CardRecord>) -> Result<Decision> {
+    pub(super) fn void_completion(
+        &self,
+        tx: &mut Tx<'_>,
+        parsed: &Parsed,
+        card: Option<&CardRecord>,
+    ) -> Result<Decision> {
         let Some(card) = card else { return Ok(Decision::new(codes::INVALID_CARD, None)) };
-        let Some(original) = self.original_of(parsed, card)? else {
+        let Some(original) = self.original_of(tx, parsed, card)? else {
             return Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card)));
         };
         if original.kind != TransactionKind::Completion.name()
@@ -138,7 +156,8 @@ impl Issuer {
         }
         let credit_id = transfer_id(TransferRole::CompletionVoid, &parsed.key);
         let settlement = self.money.settlement_account();
-        let moved = self.money.posted(
+        let moved = self.money.posted_in(
+            tx,
             credit_id,
             settlement,
             card.account_id,

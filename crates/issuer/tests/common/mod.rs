@@ -32,7 +32,7 @@ pub enum Backend {
 
 enum Storage {
     Files(PathBuf),
-    Schemas { url: String, database: String, ledger: String },
+    Schemas { url: String, database: String, ledger: Option<String> },
 }
 
 pub struct Harness {
@@ -63,15 +63,26 @@ pub fn h(text: &str) -> Vec<u8> {
 pub const IBM3624_PRODUCT: &str = "debit-3624";
 
 impl Harness {
-    /// A fresh issuer, or `None` (with a loud note) for PostgreSQL when CARDNET_TEST_PG is unset.
+    /// A fresh issuer (its ledger in its database), or `None` (with a loud note) for
+    /// PostgreSQL when CARDNET_TEST_PG is unset.
     pub fn new(backend: Backend) -> Option<Harness> {
+        Harness::open(backend, false)
+    }
+
+    /// A fresh issuer configured as before the ledger moved into its database: a separate
+    /// ledger store (`ledger = URL`), each movement its own commit.
+    pub fn with_separate_ledger(backend: Backend) -> Option<Harness> {
+        Harness::open(backend, true)
+    }
+
+    fn open(backend: Backend, separate_ledger: bool) -> Option<Harness> {
         let hsm = Arc::new(SoftHsm::generate().unwrap());
         let (storage, database, ledger) = match backend {
             Backend::Sqlite => {
                 let dir = std::env::temp_dir().join(unique_name("cardnet_issuer_test"));
                 std::fs::create_dir_all(&dir).unwrap();
                 let database = format!("sqlite:{}", dir.join("issuer.db").display());
-                let ledger = format!("sqlite:{}", dir.join("issuer-ledger.db").display());
+                let ledger = separate_ledger.then(|| format!("sqlite:{}", dir.join("issuer-ledger.db").display()));
                 (Storage::Files(dir), database, ledger)
             }
             Backend::Postgres => {
@@ -80,8 +91,8 @@ impl Harness {
                     return None;
                 };
                 let database = unique_name("issuer_db");
-                let ledger = unique_name("issuer_ledger");
-                let urls = (format!("{url}#{database}"), format!("{url}#{ledger}"));
+                let ledger = separate_ledger.then(|| unique_name("issuer_ledger"));
+                let urls = (format!("{url}#{database}"), ledger.as_ref().map(|ledger| format!("{url}#{ledger}")));
                 (Storage::Schemas { url, database, ledger }, urls.0, urls.1)
             }
         };
@@ -90,7 +101,7 @@ impl Harness {
             "20000000455",
             "622424",
             &database,
-            &ledger,
+            ledger.as_deref(),
             std::path::Path::new("unused-lmk.hex"),
         )
         .unwrap();
@@ -112,6 +123,24 @@ impl Harness {
         let zpk = WrappedKey::from_block(config.keys.switch_zpk.clone()).unwrap();
         let zak = WrappedKey::from_block(config.keys.switch_zak.clone()).unwrap();
         Some(Harness { issuer, hsm, config, clock, zmk, zpk, zak, stan: AtomicU32::new(0), storage })
+    }
+
+    /// Write `transfer` to the issuer's ledger from outside the issuer, wherever it lives (its
+    /// database, or a separate store), as a crashed attempt or run would have left it.
+    pub fn write_ledger(&self, transfer: ledger::Transfer) {
+        let results = match &self.config.ledger {
+            Some(url) => {
+                let store = ledger::UrlStore::open(url).unwrap();
+                ledger::Ledger::open(store, self.clock.clone()).unwrap().create_transfers(&[transfer])
+            }
+            None => {
+                let db = sqlstore::Database::open(&self.config.database).unwrap();
+                let store = ledger::sql_ledger::SqlStore::open(db).unwrap();
+                ledger::Ledger::open(store, self.clock.clone()).unwrap().create_transfers(&[transfer])
+            }
+        };
+        assert_eq!(results.unwrap(), vec![ledger::CreateTransferResult::Ok]);
+        self.clock.advance_ms(1);
     }
 
     /// The same issuer opened again from its stores (a restart).
@@ -282,7 +311,9 @@ impl Drop for Harness {
             }
             Storage::Schemas { url, database, ledger } => {
                 let _ = sqlstore::drop_postgres_schema(url, database);
-                let _ = ledger::postgres::drop_schema(url, ledger);
+                if let Some(ledger) = ledger {
+                    let _ = ledger::postgres::drop_schema(url, ledger);
+                }
             }
         }
     }

@@ -39,13 +39,14 @@ impl Backend for Memory {
     }
 }
 
-pub use self::sql::{Postgres, Sqlite};
+pub use self::sql::{InDatabasePostgres, InDatabaseSqlite, Postgres, Sqlite};
 
 mod sql {
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use ledger::postgres::{PostgresStore, drop_schema};
+    use ledger::sql_ledger::SqlStore;
     use ledger::sqlite::SqliteStore;
 
     use super::Backend;
@@ -120,6 +121,70 @@ mod sql {
     impl Drop for Postgres {
         fn drop(&mut self) {
             let _ = drop_schema(&self.url, &self.schema);
+        }
+    }
+
+    /// The ledger's tables inside a party's `sqlstore` database (SQLite file): what the issuer
+    /// keeps its money in, beside its journal.
+    pub struct InDatabaseSqlite {
+        dir: PathBuf,
+    }
+
+    impl Backend for InDatabaseSqlite {
+        type S = SqlStore;
+        const NAME: &'static str = "in-database sqlite";
+
+        fn create() -> Option<InDatabaseSqlite> {
+            let dir = std::env::temp_dir().join(unique("cardnet-ledger-in-database"));
+            std::fs::create_dir_all(&dir).expect("create a temporary directory");
+            Some(InDatabaseSqlite { dir })
+        }
+
+        fn open(&self) -> SqlStore {
+            let db = sqlstore::Database::open_sqlite(&self.dir.join("party.db")).expect("open the party database");
+            SqlStore::open(db).expect("the ledger's tables")
+        }
+
+        fn reopen(&self, _current: &mut SqlStore) -> SqlStore {
+            self.open()
+        }
+    }
+
+    impl Drop for InDatabaseSqlite {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// The ledger's tables in a party's `sqlstore` database on PostgreSQL (a schema of its own).
+    pub struct InDatabasePostgres {
+        url: String,
+        schema: String,
+    }
+
+    impl Backend for InDatabasePostgres {
+        type S = SqlStore;
+        const NAME: &'static str = "in-database postgres";
+        const SKIP_REASON: &'static str = "CARDNET_TEST_PG is not set";
+
+        fn create() -> Option<InDatabasePostgres> {
+            let url = std::env::var("CARDNET_TEST_PG").ok().filter(|url| !url.is_empty())?;
+            Some(InDatabasePostgres { url, schema: unique("cardnet_in_database") })
+        }
+
+        fn open(&self) -> SqlStore {
+            let db = sqlstore::Database::connect_postgres(&self.url, &self.schema).expect("connect the party database");
+            SqlStore::open(db).expect("the ledger's tables")
+        }
+
+        fn reopen(&self, _current: &mut SqlStore) -> SqlStore {
+            self.open()
+        }
+    }
+
+    impl Drop for InDatabasePostgres {
+        fn drop(&mut self) {
+            let _ = sqlstore::drop_postgres_schema(&self.url, &self.schema);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The ledger's behaviour suite: every result code, linked chains, two-phase transfers (post,
 //! partial post, void, expiry), balancing transfers, both limit flags, idempotent resubmission,
 //! closed accounts, history and lookups — written once over a [`Backend`] and run on every
-//! backend (memory, SQLite, PostgreSQL when `CARDNET_TEST_PG` names a server).
+//! backend (memory, SQLite, PostgreSQL when `CARDNET_TEST_PG` names a server, and the ledger's
+//! tables inside a party's `sqlstore` database on either).
 //!
 //! Each scenario gets a fresh ledger on a fresh database and a [`ledger::ManualClock`]; the
 //! invariants (`ledger::invariants::check`) are checked after every batch and at the end.
@@ -92,6 +93,8 @@ macro_rules! suite {
         backend_tests!(memory, crate::backends::Memory; $($module::$scenario),*);
         backend_tests!(sqlite, crate::backends::Sqlite; $($module::$scenario),*);
         backend_tests!(postgres, crate::backends::Postgres; $($module::$scenario),*);
+        backend_tests!(in_database_sqlite, crate::backends::InDatabaseSqlite; $($module::$scenario),*);
+        backend_tests!(in_database_postgres, crate::backends::InDatabasePostgres; $($module::$scenario),*);
     };
 }
 
