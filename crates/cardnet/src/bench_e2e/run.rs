@@ -1,7 +1,7 @@
 //! The load phase: the terminals installed and signed on, a probe purchase through each issuer
 //! (the network is up end to end before the clock starts), then warm-up and measured window on
 //! the open-loop schedule, CPU read at the window's edges, a progress bar on stderr, and the
-//! drain of what was due. Ctrl-C stops it (the caller then stops the parties).
+//! drain of what was due. Ctrl-C or SIGTERM stops it (the caller then stops the parties).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -87,7 +87,9 @@ pub fn load(
     runtime.block_on(async {
         tokio::select! {
             measured = drive(args, fleet, &pids) => measured,
-            _ = tokio::signal::ctrl_c() => Err(failure("interrupted (Ctrl-C): the parties are stopped".into())),
+            () = crate::serve_command::stop_signal() => {
+                Err(failure("interrupted (Ctrl-C or SIGTERM): the parties are stopped".into()))
+            }
         }
     })
 }
