@@ -82,7 +82,9 @@ pub struct E2eArgs {
 
 fn check(args: &E2eArgs) -> Result<(), CliError> {
     if !(1..=DURATION_S_MAX).contains(&args.duration) || args.warmup > WARMUP_S_MAX {
-        return Err(CliError::bad_input(format!("--duration must be 1 to {DURATION_S_MAX}, --warmup 0 to {WARMUP_S_MAX}")));
+        return Err(CliError::bad_input(format!(
+            "--duration must be 1 to {DURATION_S_MAX}, --warmup 0 to {WARMUP_S_MAX}"
+        )));
     }
     if !(args.rate > 0.0 && args.rate <= RATE_PER_S_MAX) {
         return Err(CliError::bad_input(format!("--rate must be above 0 and at most {RATE_PER_S_MAX}")));
@@ -94,7 +96,9 @@ fn check(args: &E2eArgs) -> Result<(), CliError> {
         return Err(CliError::bad_input("--chip-percent and --tap-percent may add up to 100 at most"));
     }
     if !(1..=TIMEOUT_MS_MAX).contains(&args.timeout_ms) || !(1..=THREADS_MAX).contains(&args.threads) {
-        return Err(CliError::bad_input(format!("--timeout-ms must be 1 to {TIMEOUT_MS_MAX}, --threads 1 to {THREADS_MAX}")));
+        return Err(CliError::bad_input(format!(
+            "--timeout-ms must be 1 to {TIMEOUT_MS_MAX}, --threads 1 to {THREADS_MAX}"
+        )));
     }
     if args.dir.as_ref().is_some_and(|dir| dir.exists()) {
         return Err(CliError::bad_input("--dir exists: give a folder that does not exist yet"));

@@ -13,9 +13,10 @@ const UTIME_AFTER_COMM: usize = 11;
 /// The kernel's clock ticks per second and whether `getconf` said so (false: assumed 100).
 pub fn clock_ticks_per_s() -> (u64, bool) {
     let output = Command::new("getconf").arg("CLK_TCK").stdin(Stdio::null()).stderr(Stdio::null()).output();
-    let told = output.ok().filter(|o| o.status.success()).and_then(|o| {
-        String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().ok().filter(|&ticks| ticks > 0)
-    });
+    let told = output
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().ok().filter(|&ticks| ticks > 0));
     match told {
         Some(ticks) => (ticks, true),
         None => (CLOCK_TICKS_PER_S_DEFAULT, false),

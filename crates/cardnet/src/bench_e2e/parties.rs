@@ -77,7 +77,8 @@ impl Parties {
             let exited = child.try_wait().ok().flatten();
             if exited.is_some() || Instant::now() > deadline {
                 let last = text.lines().last().unwrap_or("(nothing logged)").to_owned();
-                let why = exited.map_or(format!("no listening line in {LISTEN_WAIT_MS_MAX} ms"), |s| format!("exited ({s})"));
+                let why =
+                    exited.map_or(format!("no listening line in {LISTEN_WAIT_MS_MAX} ms"), |s| format!("exited ({s})"));
                 return Err(CliError::Failure(format!(
                     "bench e2e: the network did not come up: the {name} {why}; its log {} ends: {last}",
                     log.display()

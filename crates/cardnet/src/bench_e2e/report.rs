@@ -94,7 +94,9 @@ impl Figures {
             .ticks
             .iter()
             .map(|(name, ticks)| {
-                let us = ticks.filter(|_| answers_in_window > 0).map(|t| t as f64 / ticks_s * 1e6 / answers_in_window as f64);
+                let us = ticks
+                    .filter(|_| answers_in_window > 0)
+                    .map(|t| t as f64 / ticks_s * 1e6 / answers_in_window as f64);
                 (name.clone(), us.map(|v| v.round()))
             })
             .collect();
@@ -102,7 +104,9 @@ impl Figures {
             .cpu
             .ticks
             .iter()
-            .map(|(name, ticks)| (name.clone(), ticks.map(|t| (t as f64 / ticks_s / window_s * 1_000.0).round() / 10.0)))
+            .map(|(name, ticks)| {
+                (name.clone(), ticks.map(|t| (t as f64 / ticks_s / window_s * 1_000.0).round() / 10.0))
+            })
             .collect();
         Figures {
             offered_per_s: (due as f64 / window_s).round(),

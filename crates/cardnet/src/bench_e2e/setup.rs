@@ -76,7 +76,11 @@ pub fn set_up(exe: &Path, dir: &Path, terminals: usize, pg_url: Option<&str>) ->
     let issuers: Vec<(String, String, String)> = (0..2)
         .map(|i| {
             let issuer = &init["issuers"][i];
-            Ok((text(&issuer["config"], "issuer config")?, text(&issuer["bin"], "BIN")?, text(&issuer["listen"], "listen")?))
+            Ok((
+                text(&issuer["config"], "issuer config")?,
+                text(&issuer["bin"], "BIN")?,
+                text(&issuer["listen"], "listen")?,
+            ))
         })
         .collect::<Result<_, CliError>>()?;
     let switch_config = text(&init["switch"]["config"], "switch config")?;
@@ -149,7 +153,8 @@ fn add_bench_products(config: &Path, bin: &str) -> Result<(), CliError> {
 /// The `excluded_prefixes = [...]` line of the product named "debit" (an empty list if it has
 /// none); `None` without such a product.
 fn debit_exclusions(config: &str) -> Option<String> {
-    let mut lines = config.lines().skip_while(|line| line.trim() != format!("name = \"{}\"", issuer::dev::DEBIT_PRODUCT));
+    let mut lines =
+        config.lines().skip_while(|line| line.trim() != format!("name = \"{}\"", issuer::dev::DEBIT_PRODUCT));
     lines.next()?;
     let block = lines.take_while(|line| !line.starts_with('['));
     let found = block.into_iter().find(|line| line.trim_start().starts_with("excluded_prefixes"));
@@ -197,7 +202,8 @@ fn to_postgres(dir: &Path, url: &str) -> Result<Vec<String>, CliError> {
         let mut text = std::fs::read_to_string(&path)?;
         while let Some(start) = text.find("\"sqlite:") {
             let rest = &text[start + 1..];
-            let end = rest.find('"').ok_or_else(|| CliError::Failure(format!("{}: unclosed string", path.display())))?;
+            let end =
+                rest.find('"').ok_or_else(|| CliError::Failure(format!("{}: unclosed string", path.display())))?;
             let name = &rest["sqlite:".len()..end];
             let stem: String = Path::new(name)
                 .file_stem()
@@ -220,9 +226,29 @@ fn to_postgres(dir: &Path, url: &str) -> Result<Vec<String>, CliError> {
 /// A merchant applied for, approved and activated; its id.
 fn merchant(exe: &Path, config: &str) -> Result<String, CliError> {
     let apply = [
-        "merchant", "apply", "--config", config, "--name", "Bench Store", "--licence", "91350200776049653A",
-        "--legal-rep", "Li Lei", "--mcc", "5411", "--city", "Shanghai", "--country", "CN", "--bank-code", "102100",
-        "--account", "6222020200112233445", "--volume", "50000000", "--json",
+        "merchant",
+        "apply",
+        "--config",
+        config,
+        "--name",
+        "Bench Store",
+        "--licence",
+        "91350200776049653A",
+        "--legal-rep",
+        "Li Lei",
+        "--mcc",
+        "5411",
+        "--city",
+        "Shanghai",
+        "--country",
+        "CN",
+        "--bank-code",
+        "102100",
+        "--account",
+        "6222020200112233445",
+        "--volume",
+        "50000000",
+        "--json",
     ];
     let applied = cli(exe, &apply)?;
     let application = applied["application"]["application_id"]
@@ -243,7 +269,10 @@ fn merchant(exe: &Path, config: &str) -> Result<String, CliError> {
 fn issue_cards(exe: &Path, config: &str, count: usize) -> Result<Vec<(Value, Value)>, CliError> {
     let balance = CARD_BALANCE_MINOR.to_string();
     let issue = |product: &str| {
-        cli(exe, &["issuer", "card", "issue", "--config", config, "--product", product, "--balance", &balance, "--json"])
+        cli(
+            exe,
+            &["issuer", "card", "issue", "--config", config, "--product", product, "--balance", &balance, "--json"],
+        )
     };
     (0..count).map(|_| Ok((issue(STRIPE_PRODUCT)?, issue(CHIP_PRODUCT)?))).collect()
 }

@@ -84,7 +84,8 @@ pub fn install(
     cards: &(Value, Value),
 ) -> Result<VirtualTerminal, CliError> {
     let id = &registered.terminal_id;
-    let failure = |what: &str, e: &dyn std::fmt::Display| CliError::Failure(format!("bench e2e: terminal {id}: {what}: {e}"));
+    let failure =
+        |what: &str, e: &dyn std::fmt::Display| CliError::Failure(format!("bench e2e: terminal {id}: {what}: {e}"));
     let components: Vec<Secret> = registered
         .tmk_components
         .iter()
@@ -108,7 +109,8 @@ pub fn install(
     config.batch_limit = BATCH_RECORDS_MAX;
     let mut terminal = Terminal::open(config).map_err(|e| failure("power-on", &e))?;
     terminal.log_in(CASHIER, &Secret::new(CASHIER_PASSWORD.as_bytes())).map_err(|e| failure("log in", &e))?;
-    let card = |value: &Value| SimCard::from_json(value).map_err(|e| failure("card", &e)).map(|c| Arc::new(Mutex::new(c)));
+    let card =
+        |value: &Value| SimCard::from_json(value).map_err(|e| failure("card", &e)).map(|c| Arc::new(Mutex::new(c)));
     Ok(VirtualTerminal {
         pos: Pos::new(terminal),
         stripe: card(&cards.0)?,
@@ -126,7 +128,11 @@ impl VirtualTerminal {
     /// 0800: working keys under the TMK.
     pub async fn sign_on(&mut self) -> Result<(), String> {
         let outcome = self.pos.sign_on().await.map_err(|e| e.to_string())?;
-        if outcome.approved { Ok(()) } else { Err(format!("sign-on answered {}: {}", outcome.response_code, outcome.message)) }
+        if outcome.approved {
+            Ok(())
+        } else {
+            Err(format!("sign-on answered {}: {}", outcome.response_code, outcome.message))
+        }
     }
 
     /// One purchase: the card read as `read`, its PIN typed, the request built, MAC'd and sent
