@@ -29,7 +29,7 @@ const STDERR_QUOTED_CHARS_MAX: usize = 400;
 /// One terminal's registration: its id and the TMK's clear components `terminal add` printed.
 pub struct Registered {
     pub terminal_id: String,
-    pub tmk_components: Vec<String>,
+    pub tmk_components: Vec<hsm::Secret>,
 }
 
 /// What the set-up made.
@@ -289,9 +289,19 @@ fn register_terminals(exe: &Path, config: &str, merchant_id: &str, count: usize)
             let terminal_id = terminal_id(index);
             let add = ["terminal", "add", "--config", config, "--merchant", merchant_id, "--terminal", &terminal_id];
             let added = cli(exe, &[&add[..], &["--json"]].concat())?;
+            // Into `Secret`s at once: clear key components are never kept as text.
             let components = added["tmk"]["components"]
                 .as_array()
-                .map(|list| list.iter().filter_map(|c| c["component"].as_str().map(str::to_owned)).collect())
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|c| c["component"].as_str())
+                        .map(|hex| iso8583::hex::decode(hex).map(hsm::Secret::from_vec))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()
+                .map_err(|_| {
+                    CliError::Failure(format!("bench e2e: terminal {terminal_id}: a TMK component is not hex"))
+                })?
                 .unwrap_or_default();
             Ok(Registered { terminal_id, tmk_components: components })
         })

@@ -86,11 +86,6 @@ pub fn install(
     let id = &registered.terminal_id;
     let failure =
         |what: &str, e: &dyn std::fmt::Display| CliError::Failure(format!("bench e2e: terminal {id}: {what}: {e}"));
-    let components: Vec<Secret> = registered
-        .tmk_components
-        .iter()
-        .map(|c| iso8583::hex::decode(c).map(Secret::from_vec).map_err(|e| failure("TMK component", &e)))
-        .collect::<Result<_, _>>()?;
     let installation = terminal::install::Installation {
         terminal_id: id.clone(),
         merchant_id: merchant_id.to_owned(),
@@ -103,7 +98,8 @@ pub fn install(
             (CASHIER.into(), "cashier".into(), CASHIER_PASSWORD.into()),
         ],
     };
-    let installed = terminal::install::install(dir, &installation, &components).map_err(|e| failure("install", &e))?;
+    let installed = terminal::install::install(dir, &installation, &registered.tmk_components)
+        .map_err(|e| failure("install", &e))?;
     let mut config = TerminalConfig::load(&installed.config_path).map_err(|e| failure("configuration", &e))?;
     config.timeout_ms = timeout_ms;
     config.batch_limit = BATCH_RECORDS_MAX;
