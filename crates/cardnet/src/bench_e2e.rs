@@ -29,6 +29,11 @@ const DURATION_S_MAX: u64 = 600;
 const WARMUP_S_MAX: u64 = 60;
 const RATE_PER_S_MAX: f64 = 100_000.0;
 const TERMINALS_MAX: usize = 2_000;
+const MERCHANTS_MAX: usize = 1_000;
+/// Terminals per merchant when `--merchants` is not given: a shop with a few tills, a chain
+/// store with many; one merchant for all would make the acquirer's per-merchant work (its daily
+/// velocity check) the whole story.
+const TERMINALS_PER_MERCHANT_DEFAULT: usize = 20;
 const THREADS_MAX: usize = 64;
 const TIMEOUT_MS_MAX: u64 = 60_000;
 /// At least this share of the purchases due in the measured window must be answered (any
@@ -54,6 +59,9 @@ pub struct E2eArgs {
     /// Virtual terminals, each with its own connection to the acquirer and one request outstanding.
     #[arg(long, default_value_t = 200)]
     terminals: usize,
+    /// Merchants the terminals belong to, terminal i to merchant i mod M (default: one per 20 terminals).
+    #[arg(long)]
+    merchants: Option<usize>,
     /// Percent of purchases with the chip inserted (field 55, ARQC and the issuer's ARPC).
     #[arg(long, default_value_t = 10)]
     chip_percent: u8,
@@ -92,6 +100,9 @@ fn check(args: &E2eArgs) -> Result<(), CliError> {
     if !(2..=TERMINALS_MAX).contains(&args.terminals) {
         return Err(CliError::bad_input(format!("--terminals must be 2 to {TERMINALS_MAX} (one per issuer at least)")));
     }
+    if args.merchants.is_some_and(|m| !(1..=args.terminals.min(MERCHANTS_MAX)).contains(&m)) {
+        return Err(CliError::bad_input(format!("--merchants must be 1 to --terminals (at most {MERCHANTS_MAX})")));
+    }
     if u16::from(args.chip_percent) + u16::from(args.tap_percent) > 100 {
         return Err(CliError::bad_input("--chip-percent and --tap-percent may add up to 100 at most"));
     }
@@ -106,8 +117,9 @@ fn check(args: &E2eArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn run(args: E2eArgs) -> Result<(), CliError> {
+pub fn run(mut args: E2eArgs) -> Result<(), CliError> {
     check(&args)?;
+    let merchants = *args.merchants.get_or_insert(args.terminals.div_ceil(TERMINALS_PER_MERCHANT_DEFAULT));
     let exe = std::env::current_exe().map_err(|e| CliError::Failure(format!("bench e2e: this executable: {e}")))?;
     let scratch = format!("cardnet-bench-e2e-{}", std::process::id());
     let dir = args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(&scratch));
@@ -120,7 +132,7 @@ pub fn run(args: E2eArgs) -> Result<(), CliError> {
         }
     };
     say(&format!("setting up the network and {} terminals in {}", args.terminals, dir.display()));
-    let result = setup::set_up(&exe, &dir, args.terminals, args.pg_url.as_deref()).and_then(|network| {
+    let result = setup::set_up(&exe, &dir, args.terminals, merchants, args.pg_url.as_deref()).and_then(|network| {
         say("starting the issuers, the switch and the acquirer host");
         let (mut parties, bound) = parties::Parties::start(&exe, &dir, &network.parties)?;
         let outcome = run::load(&args, &network, &parties, &bound, &terminals_dir);
@@ -145,6 +157,7 @@ pub fn run(args: E2eArgs) -> Result<(), CliError> {
         let context = json!({
             "backend": if args.pg_url.is_some() { "postgres" } else { "sqlite" },
             "terminals": args.terminals,
+            "merchants": merchants,
             "duration_s": args.duration,
             "warmup_s": args.warmup,
             "rate_offered_per_s": args.rate,
@@ -157,8 +170,9 @@ pub fn run(args: E2eArgs) -> Result<(), CliError> {
         outln!("{}", figures.json(&run, context));
     } else {
         outln!(
-            "bench e2e: {} terminals, {} s measured after {} s warm-up, {} stores, {cores} cores",
+            "bench e2e: {} terminals of {} merchants, {} s measured after {} s warm-up, {} stores, {cores} cores",
             args.terminals,
+            merchants,
             args.duration,
             args.warmup,
             if args.pg_url.is_some() { "PostgreSQL" } else { "SQLite" }

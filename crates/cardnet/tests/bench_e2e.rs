@@ -24,7 +24,7 @@ fn processes_naming(dir: &Path) -> Vec<String> {
 fn tiny_load(dir: &Path, extra: &[&str]) -> serde_json::Value {
     let dir_text = dir.to_str().unwrap();
     let mut args = vec!["bench", "e2e", "--duration", "2", "--warmup", "1", "--rate", "50", "--terminals", "4"];
-    args.extend(["--chip-percent", "30", "--tap-percent", "20", "--dir", dir_text, "--json"]);
+    args.extend(["--merchants", "2", "--chip-percent", "30", "--tap-percent", "20", "--dir", dir_text, "--json"]);
     args.extend(extra);
     json(&cardnet(&args))
 }
@@ -68,6 +68,7 @@ fn a_tiny_load_is_approved_end_to_end_and_leaves_no_party_running() {
     let dir = fresh_dir("bench-e2e", "sqlite");
     let report = tiny_load(&dir, &[]);
     assert_eq!(report["backend"], "sqlite");
+    assert_eq!(report["merchants"], 2);
     check_report(&report, &dir);
     // The network it ran on is kept with --dir: the parties' SQLite files and their logs.
     assert!(dir.join("switch.db").exists() && dir.join("logs").join("acquirer.log").exists());
@@ -91,6 +92,7 @@ fn bad_rates_and_mixes_are_bad_input() {
     for args in [
         &["bench", "e2e", "--rate", "0"][..],
         &["bench", "e2e", "--terminals", "1"],
+        &["bench", "e2e", "--terminals", "4", "--merchants", "5"],
         &["bench", "e2e", "--chip-percent", "80", "--tap-percent", "30"],
     ] {
         let output = cardnet(args);

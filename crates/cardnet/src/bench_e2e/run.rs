@@ -75,14 +75,7 @@ pub fn load(
     let acquirer = bound.last().ok_or_else(|| failure("the acquirer host is not running".into()))?;
     let mut fleet = Vec::with_capacity(network.terminals.len());
     for (registered, cards) in network.terminals.iter().zip(&network.cards) {
-        fleet.push(terminals::install(
-            terminals_dir,
-            registered,
-            &network.merchant_id,
-            acquirer,
-            args.timeout_ms,
-            cards,
-        )?);
+        fleet.push(terminals::install(terminals_dir, registered, acquirer, args.timeout_ms, cards)?);
     }
     let runtime = if args.threads == 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()

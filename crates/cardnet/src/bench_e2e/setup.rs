@@ -3,7 +3,7 @@
 //! the bench (stripe and chip debit cards with limits a day of load does not reach, an
 //! operator's edit of `issuer-<id>.toml`), the acquirer's per-peer connection bound raised for
 //! the terminals (all on loopback, as behind one NAT), `--pg-url` putting every party's stores
-//! on PostgreSQL (one schema each), a merchant through review, `issuer card issue` for each
+//! on PostgreSQL (one schema each), `--merchants` merchants through review, `issuer card issue` for each
 //! terminal's cards and `terminal add` for each terminal's registration and TMK components.
 
 use std::path::{Path, PathBuf};
@@ -29,6 +29,8 @@ const STDERR_QUOTED_CHARS_MAX: usize = 400;
 /// One terminal's registration: its id and the TMK's clear components `terminal add` printed.
 pub struct Registered {
     pub terminal_id: String,
+    /// The merchant it was registered under.
+    pub merchant_id: String,
     pub tmk_components: Vec<hsm::Secret>,
 }
 
@@ -36,7 +38,6 @@ pub struct Registered {
 pub struct Network {
     /// (name, serve role, config, address `network init` wrote), in start order.
     pub parties: Vec<super::parties::PartySpec>,
-    pub merchant_id: String,
     /// Per terminal: its stripe card and its chip card, as `issuer card issue --json` printed
     /// them (the card files of `cardnet pos`).
     pub cards: Vec<(Value, Value)>,
@@ -70,7 +71,13 @@ fn text(value: &Value, what: &str) -> Result<String, CliError> {
 }
 
 /// Write the network into `dir` and register `terminals` terminals with their cards.
-pub fn set_up(exe: &Path, dir: &Path, terminals: usize, pg_url: Option<&str>) -> Result<Network, CliError> {
+pub fn set_up(
+    exe: &Path,
+    dir: &Path,
+    terminals: usize,
+    merchants: usize,
+    pg_url: Option<&str>,
+) -> Result<Network, CliError> {
     let dir_text = dir.to_str().ok_or_else(|| CliError::bad_input("--dir must be UTF-8"))?;
     let init = cli(exe, &["network", "init", "--dir", dir_text, "--json"])?;
     let issuers: Vec<(String, String, String)> = (0..2)
@@ -93,7 +100,7 @@ pub fn set_up(exe: &Path, dir: &Path, terminals: usize, pg_url: Option<&str>) ->
         Some(url) => to_postgres(dir, url)?,
         None => Vec::new(),
     };
-    let merchant_id = merchant(exe, &acquirer_config)?;
+    let merchant_ids = (0..merchants).map(|m| merchant(exe, &acquirer_config, m)).collect::<Result<Vec<_>, _>>()?;
     // Each issuer's cards and the acquirer's terminals are three separate databases: set up
     // side by side.
     let (cards, registered) = std::thread::scope(|scope| {
@@ -102,7 +109,7 @@ pub fn set_up(exe: &Path, dir: &Path, terminals: usize, pg_url: Option<&str>) ->
             scope.spawn(move || issue_cards(exe, &config, (which..terminals).step_by(2).count()))
         };
         let (a, b) = (issue(0), issue(1));
-        let registered = register_terminals(exe, &acquirer_config, &merchant_id, terminals);
+        let registered = register_terminals(exe, &acquirer_config, &merchant_ids, terminals);
         let joined = |handle: std::thread::ScopedJoinHandle<'_, Result<Vec<(Value, Value)>, CliError>>| {
             handle.join().map_err(|_| CliError::Failure("bench e2e: issuing cards failed".into()))?
         };
@@ -128,7 +135,7 @@ pub fn set_up(exe: &Path, dir: &Path, terminals: usize, pg_url: Option<&str>) ->
         spec("switch", "switch", &switch_config, configured(&init["switch"]["listen"])?),
         spec("acquirer", "acquirer", &acquirer_config, configured(&init["acquirer"]["listen"])?),
     ];
-    Ok(Network { parties, merchant_id, cards, terminals: registered, schemas })
+    Ok(Network { parties, cards, terminals: registered, schemas })
 }
 
 /// Append the bench's two debit products under the issuer's BIN, excluding what its
@@ -223,33 +230,19 @@ fn to_postgres(dir: &Path, url: &str) -> Result<Vec<String>, CliError> {
     Ok(schemas)
 }
 
-/// A merchant applied for, approved and activated; its id.
-fn merchant(exe: &Path, config: &str) -> Result<String, CliError> {
-    let apply = [
-        "merchant",
-        "apply",
-        "--config",
-        config,
-        "--name",
-        "Bench Store",
-        "--licence",
-        "91350200776049653A",
-        "--legal-rep",
-        "Li Lei",
-        "--mcc",
-        "5411",
-        "--city",
-        "Shanghai",
-        "--country",
-        "CN",
-        "--bank-code",
-        "102100",
-        "--account",
-        "6222020200112233445",
-        "--volume",
-        "50000000",
-        "--json",
-    ];
+/// Merchant `index` applied for, approved and activated; its id. Each has its own licence
+/// (a well-formed unified social credit code) and settlement account: the registry refuses
+/// duplicates.
+fn merchant(exe: &Path, config: &str, index: usize) -> Result<String, CliError> {
+    let first17 = format!("913502007760{index:05}");
+    let check = merchants::licence::check_character(&first17)
+        .ok_or_else(|| CliError::Failure(format!("bench e2e: no licence number for merchant {index}")))?;
+    let name = format!("Bench Store {index}");
+    let licence = format!("{first17}{check}");
+    let account = format!("62220202001{index:08}");
+    let mut apply = vec!["merchant", "apply", "--config", config, "--name", &name, "--licence", &licence];
+    apply.extend(["--legal-rep", "Li Lei", "--mcc", "5411", "--city", "Shanghai", "--country", "CN"]);
+    apply.extend(["--bank-code", "102100", "--account", &account, "--volume", "50000000", "--json"]);
     let applied = cli(exe, &apply)?;
     let application = applied["application"]["application_id"]
         .as_i64()
@@ -282,12 +275,22 @@ pub fn terminal_id(index: usize) -> String {
     format!("E2E{:05}", index + 1)
 }
 
-/// `terminal add` for each terminal: a TMK generated and printed as two components.
-fn register_terminals(exe: &Path, config: &str, merchant_id: &str, count: usize) -> Result<Vec<Registered>, CliError> {
+/// `terminal add` for each terminal, terminal i under merchant i mod M: a TMK generated and
+/// printed as two components.
+fn register_terminals(
+    exe: &Path,
+    config: &str,
+    merchant_ids: &[String],
+    count: usize,
+) -> Result<Vec<Registered>, CliError> {
     (0..count)
         .map(|index| {
             let terminal_id = terminal_id(index);
-            let add = ["terminal", "add", "--config", config, "--merchant", merchant_id, "--terminal", &terminal_id];
+            let merchant_id = merchant_ids
+                .get(index % merchant_ids.len().max(1))
+                .cloned()
+                .ok_or_else(|| CliError::Failure("bench e2e: no merchant to register terminals under".into()))?;
+            let add = ["terminal", "add", "--config", config, "--merchant", &merchant_id, "--terminal", &terminal_id];
             let added = cli(exe, &[&add[..], &["--json"]].concat())?;
             // Into `Secret`s at once: clear key components are never kept as text.
             let components = added["tmk"]["components"]
@@ -303,7 +306,7 @@ fn register_terminals(exe: &Path, config: &str, merchant_id: &str, count: usize)
                     CliError::Failure(format!("bench e2e: terminal {terminal_id}: a TMK component is not hex"))
                 })?
                 .unwrap_or_default();
-            Ok(Registered { terminal_id, tmk_components: components })
+            Ok(Registered { terminal_id, merchant_id, tmk_components: components })
         })
         .collect()
 }

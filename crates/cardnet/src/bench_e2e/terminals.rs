@@ -78,7 +78,6 @@ pub struct VirtualTerminal {
 pub fn install(
     dir: &Path,
     registered: &super::setup::Registered,
-    merchant_id: &str,
     host: &str,
     timeout_ms: u64,
     cards: &(Value, Value),
@@ -88,7 +87,7 @@ pub fn install(
         |what: &str, e: &dyn std::fmt::Display| CliError::Failure(format!("bench e2e: terminal {id}: {what}: {e}"));
     let installation = terminal::install::Installation {
         terminal_id: id.clone(),
-        merchant_id: merchant_id.to_owned(),
+        merchant_id: registered.merchant_id.clone(),
         merchant_name: None,
         primary: host.to_owned(),
         backup: None,
