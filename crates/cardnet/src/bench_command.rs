@@ -21,6 +21,8 @@ pub enum BenchCommand {
     Network(crate::bench_network::NetworkArgs),
     /// End of day on a generated business date: clearing files and net positions per second.
     Eod(crate::bench_eod::EodArgs),
+    /// Open-loop load of virtual POS terminals against acquirer, switch and issuers as processes.
+    E2e(crate::bench_e2e::E2eArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,6 +81,7 @@ pub fn run(command: BenchCommand) -> Result<(), CliError> {
         BenchCommand::Ledger(args) => ledger_bench(args),
         BenchCommand::Network(args) => crate::bench_network::run(args),
         BenchCommand::Eod(args) => crate::bench_eod::run(args),
+        BenchCommand::E2e(args) => crate::bench_e2e::run(args),
     }
 }
 

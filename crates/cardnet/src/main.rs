@@ -4,6 +4,7 @@
 
 mod acquirer_command;
 mod bench_command;
+mod bench_e2e;
 mod bench_eod;
 mod bench_network;
 mod cli_error;

@@ -1,0 +1,191 @@
+//! The parties as separate `cardnet serve` processes, as in production, on ports the kernel
+//! picks: each configuration listens on `127.0.0.1:0`, the party is started, its bound address
+//! is read from the line `cardnet serve` logs when it listens, and every configuration that
+//! named the party (the switch's issuer endpoints, the acquirer's switch, the link file) is
+//! pointed at that address before the next party starts. Start order follows the connections:
+//! issuers, switch, acquirer. A port found free and released could be taken before the party
+//! binds it; port 0 cannot.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli_error::CliError;
+
+/// How long a party may take to say where it listens.
+const LISTEN_WAIT_MS_MAX: u64 = 30_000;
+/// How often a party's log is read while waiting for it to listen.
+const LISTEN_POLL_MS: u64 = 20;
+/// How long a party may take to stop after SIGTERM before it is killed.
+const STOP_WAIT_MS_MAX: u64 = 10_000;
+/// Configuration files looked through when a party's address is rewritten.
+const CONFIG_FILES_MAX: usize = 64;
+
+/// One party to start: its name (log file and report), `serve` role, configuration file, and
+/// the address `network init` wrote for it (other files name it until it runs).
+pub struct PartySpec {
+    pub name: String,
+    pub role: &'static str,
+    pub config: PathBuf,
+    pub configured: String,
+}
+
+/// The running parties; stopped (SIGTERM, then SIGKILL) and waited for however the bench ends.
+pub struct Parties {
+    running: Vec<(String, Child)>,
+}
+
+impl Parties {
+    /// Start each party in order, each on port 0, waiting until it listens; the configurations
+    /// under `dir` are pointed at each bound address. On failure the ones started are stopped.
+    pub fn start(exe: &Path, dir: &Path, specs: &[PartySpec]) -> Result<(Parties, Vec<String>), CliError> {
+        let logs = dir.join("logs");
+        std::fs::create_dir_all(&logs)?;
+        let mut parties = Parties { running: Vec::new() };
+        let mut bound = Vec::with_capacity(specs.len());
+        for spec in specs {
+            listen_on_port_zero(&spec.config, &spec.configured)?;
+            let log_path = logs.join(format!("{}.log", spec.name));
+            let log = std::fs::File::create(&log_path)?;
+            let child = Command::new(exe)
+                .args(["serve", spec.role, "--config"])
+                .arg(&spec.config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(log))
+                .spawn()
+                .map_err(|e| CliError::Failure(format!("bench e2e: starting the {}: {e}", spec.name)))?;
+            parties.running.push((spec.name.clone(), child));
+            let address = parties.wait_bound(&log_path)?;
+            point_at(dir, &spec.configured, &address)?;
+            bound.push(address);
+        }
+        Ok((parties, bound))
+    }
+
+    /// The last party's bound address from its log, or why it never came.
+    fn wait_bound(&mut self, log: &Path) -> Result<String, CliError> {
+        let deadline = Instant::now() + Duration::from_millis(LISTEN_WAIT_MS_MAX);
+        let Some((name, child)) = self.running.last_mut() else {
+            return Err(CliError::Failure("bench e2e: no party started".into()));
+        };
+        loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if let Some(address) = bound_address(&text) {
+                return Ok(address);
+            }
+            let exited = child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() > deadline {
+                let last = text.lines().last().unwrap_or("(nothing logged)").to_owned();
+                let why =
+                    exited.map_or(format!("no listening line in {LISTEN_WAIT_MS_MAX} ms"), |s| format!("exited ({s})"));
+                return Err(CliError::Failure(format!(
+                    "bench e2e: the network did not come up: the {name} {why}; its log {} ends: {last}",
+                    log.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(LISTEN_POLL_MS));
+        }
+    }
+
+    /// Every party's (name, process id), in start order.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.running.iter().map(|(name, child)| (name.clone(), child.id())).collect()
+    }
+
+    /// SIGTERM to each (a graceful stop, as an operator does), then SIGKILL to any still
+    /// running after `STOP_WAIT_MS_MAX`; every one waited for. Returns the names of those that
+    /// had to be killed.
+    pub fn stop(&mut self) -> Vec<String> {
+        for (_, child) in &self.running {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_millis(STOP_WAIT_MS_MAX);
+        let mut killed = Vec::new();
+        for (name, mut child) in self.running.drain(..) {
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) => break,
+                    Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(LISTEN_POLL_MS)),
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        killed.push(name);
+                        break;
+                    }
+                }
+            }
+        }
+        killed
+    }
+}
+
+impl Drop for Parties {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// The address in a `cardnet serve` line: "… listening on ADDR …" (issuer, switch) or
+/// "… listening for terminals on ADDR …" (acquirer).
+fn bound_address(log: &str) -> Option<String> {
+    log.lines().find_map(|line| {
+        let rest = &line[line.find("listening")?..];
+        let rest = &rest[rest.find(" on ")? + 4..];
+        rest.split_whitespace().next().map(|address| address.trim_end_matches([',', ';']).to_owned())
+    })
+}
+
+/// Set `listen = "<configured>"` in `config` to port 0.
+fn listen_on_port_zero(config: &Path, configured: &str) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(config)?;
+    let from = format!("listen = \"{configured}\"");
+    if !text.contains(&from) {
+        return Err(CliError::Failure(format!("bench e2e: {} has no {from}", config.display())));
+    }
+    std::fs::write(config, text.replace(&from, "listen = \"127.0.0.1:0\""))?;
+    Ok(())
+}
+
+/// Point every configuration (TOML) directly under `dir` that names `configured` (quoted, the
+/// whole address) at `bound`.
+fn point_at(dir: &Path, configured: &str, bound: &str) -> Result<(), CliError> {
+    let (from, to) = (format!("\"{configured}\""), format!("\"{bound}\""));
+    for path in toml_files(dir)? {
+        let text = std::fs::read_to_string(&path)?;
+        if text.contains(&from) {
+            std::fs::write(&path, text.replace(&from, &to))?;
+        }
+    }
+    Ok(())
+}
+
+/// The TOML files directly under `dir` (what `network init` wrote).
+pub fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)?.flatten().take(CONFIG_FILES_MAX) {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            found.push(path);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bound_address_is_read_from_each_partys_line() {
+        let issuer = "cardnet issuer 20000000455: listening on 127.0.0.1:40001 (Ctrl-C stops)";
+        assert_eq!(bound_address(issuer).as_deref(), Some("127.0.0.1:40001"));
+        let acquirer = "x\ncardnet acquirer 1 listening for terminals on 127.0.0.1:40004 (switch a); Ctrl-C stops it";
+        assert_eq!(bound_address(acquirer).as_deref(), Some("127.0.0.1:40004"));
+        assert_eq!(bound_address("starting\n"), None);
+    }
+}

@@ -1,0 +1,217 @@
+//! The load phase: the terminals installed and signed on, a probe purchase through each issuer
+//! (the network is up end to end before the clock starts), then warm-up and measured window on
+//! the open-loop schedule, CPU read at the window's edges, a progress bar on stderr, and the
+//! drain of what was due. Ctrl-C or SIGTERM stops it (the caller then stops the parties).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+
+use super::E2eArgs;
+use super::parties::Parties;
+use super::report::{CpuWindow, Run};
+use super::schedule::{self, Mix, TERMINAL_QUEUE_MAX};
+use super::setup::Network;
+use super::terminals::{self, Read, Sample, VirtualTerminal, Worked};
+use crate::cli_error::CliError;
+
+/// How long the first purchases through each issuer may take to be approved: the switch signs
+/// on to the issuers and the acquirer to the switch after they start.
+const READY_WAIT_MS_MAX: u64 = 30_000;
+/// Pause between probe purchases while the network comes up.
+const READY_RETRY_MS: u64 = 250;
+/// The schedule starts this long after the terminals are ready.
+const START_LEAD_MS: u64 = 20;
+/// Past the window's end, purchases still queued are sent until their due time plus the
+/// terminal timeout plus this; later ones are counted as never sent.
+const DRAIN_GRACE_MS: u64 = 2_000;
+/// Progress bar refreshes.
+const PROGRESS_TICK_MS: u64 = 100;
+/// Probe purchases' amount (1.00).
+const PROBE_AMOUNT_MINOR: u64 = 100;
+
+/// What the load phase measured.
+pub struct Measured {
+    samples: Vec<Sample>,
+    errors: Vec<String>,
+    settlements: u64,
+    window_start: Instant,
+    window_end: Instant,
+    refused_in_window: u64,
+    cpu: CpuWindow,
+}
+
+impl Measured {
+    pub fn run(&self) -> Run<'_> {
+        Run {
+            samples: &self.samples,
+            window_start: self.window_start,
+            window_end: self.window_end,
+            refused_in_window: self.refused_in_window,
+            cpu: self.cpu.clone(),
+            errors: &self.errors,
+            settlements: self.settlements,
+        }
+    }
+}
+
+fn failure(text: String) -> CliError {
+    CliError::Failure(format!("bench e2e: {text}"))
+}
+
+/// Install the terminals (their journals under `terminals_dir`), then run the load on a
+/// runtime of `--threads` threads.
+pub fn load(
+    args: &E2eArgs,
+    network: &Network,
+    parties: &Parties,
+    bound: &[String],
+    terminals_dir: &Path,
+) -> Result<Measured, CliError> {
+    let acquirer = bound.last().ok_or_else(|| failure("the acquirer host is not running".into()))?;
+    let mut fleet = Vec::with_capacity(network.terminals.len());
+    for (registered, cards) in network.terminals.iter().zip(&network.cards) {
+        fleet.push(terminals::install(terminals_dir, registered, acquirer, args.timeout_ms, cards)?);
+    }
+    let runtime = if args.threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()
+    }
+    .map_err(|e| failure(format!("runtime: {e}")))?;
+    let pids = parties.pids();
+    runtime.block_on(async {
+        tokio::select! {
+            measured = drive(args, fleet, &pids) => measured,
+            () = crate::serve_command::stop_signal() => {
+                Err(failure("interrupted (Ctrl-C or SIGTERM): the parties are stopped".into()))
+            }
+        }
+    })
+}
+
+/// Sign every terminal on, and wait until a purchase through each issuer is approved.
+async fn ready(fleet: Vec<VirtualTerminal>) -> Result<Vec<VirtualTerminal>, CliError> {
+    let mut signing = Vec::with_capacity(fleet.len());
+    for mut terminal in fleet {
+        signing.push(tokio::spawn(async move {
+            match terminal.sign_on().await {
+                Ok(()) => Ok(terminal),
+                Err(error) => Err((error, terminal.terminal_id())),
+            }
+        }));
+    }
+    let mut fleet = Vec::with_capacity(signing.len());
+    for task in signing {
+        let signed = task.await.map_err(|e| failure(format!("sign-on: {e}")))?;
+        fleet.push(signed.map_err(|(e, id)| failure(format!("the network did not come up: terminal {id}: {e}")))?);
+    }
+    // Terminals 0 and 1 hold cards of issuer A and issuer B.
+    for terminal in fleet.iter_mut().take(2) {
+        let deadline = Instant::now() + Duration::from_millis(READY_WAIT_MS_MAX);
+        loop {
+            let outcome = terminal.purchase(Read::Swipe, PROBE_AMOUNT_MINOR).await;
+            let last = match outcome {
+                Ok(outcome) if outcome.approved => break,
+                Ok(outcome) => format!("answered {} ({})", outcome.response_code, outcome.message),
+                Err(error) => error,
+            };
+            if Instant::now() > deadline {
+                return Err(failure(format!(
+                    "the network did not come up: no purchase approved through terminal {} in {READY_WAIT_MS_MAX} ms; last: {last}",
+                    terminal.terminal_id()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(READY_RETRY_MS)).await;
+        }
+    }
+    Ok(fleet)
+}
+
+/// CPU ticks of every party and of this process at `at`.
+fn cpu_now(pids: &[(String, u32)]) -> Vec<(String, Option<u64>)> {
+    let mut ticks: Vec<(String, Option<u64>)> =
+        pids.iter().map(|(name, pid)| (name.clone(), super::cpu::ticks(Some(*pid)))).collect();
+    ticks.push(("generator".to_owned(), super::cpu::ticks(None)));
+    ticks
+}
+
+async fn drive(args: &E2eArgs, fleet: Vec<VirtualTerminal>, pids: &[(String, u32)]) -> Result<Measured, CliError> {
+    let fleet = ready(fleet).await?;
+    let (ticks_per_s, ticks_per_s_told) = super::cpu::clock_ticks_per_s();
+    let start = Instant::now() + Duration::from_millis(START_LEAD_MS);
+    let window_start = start + Duration::from_secs(args.warmup);
+    let window_end = window_start + Duration::from_secs(args.duration);
+    let drain_deadline = window_end + Duration::from_millis(args.timeout_ms + DRAIN_GRACE_MS);
+    let done = Arc::new(AtomicU64::new(0));
+    let mut queues = Vec::with_capacity(fleet.len());
+    let mut workers = Vec::with_capacity(fleet.len());
+    for terminal in fleet {
+        let (sender, receiver) = mpsc::channel(TERMINAL_QUEUE_MAX);
+        queues.push(sender);
+        workers.push(tokio::spawn(terminal.work(receiver, drain_deadline, Arc::clone(&done))));
+    }
+    let pids_owned = pids.to_vec();
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(window_start.into()).await;
+        let before = cpu_now(&pids_owned);
+        tokio::time::sleep_until(window_end.into()).await;
+        let after = cpu_now(&pids_owned);
+        before
+            .into_iter()
+            .zip(after)
+            .map(|((name, before), (_, after))| (name, before.zip(after).map(|(b, a)| a.saturating_sub(b))))
+            .collect::<Vec<_>>()
+    });
+    let total = (args.rate * (args.warmup + args.duration) as f64).round() as u64;
+    let progress = progress_bar(args.json, total);
+    let ticker = {
+        let (progress, done) = (progress.clone(), Arc::clone(&done));
+        tokio::spawn(async move {
+            loop {
+                progress.set_position(done.load(Ordering::Relaxed));
+                tokio::time::sleep(Duration::from_millis(PROGRESS_TICK_MS)).await;
+            }
+        })
+    };
+    let mix = Mix { chip_percent: args.chip_percent, tap_percent: args.tap_percent };
+    let handed = schedule::drive(queues, args.rate, start, window_start, window_end, mix, args.seed).await;
+    let mut worked = Worked::default();
+    for worker in workers {
+        let mut one = worker.await.map_err(|e| failure(format!("a terminal failed: {e}")))?;
+        worked.samples.append(&mut one.samples);
+        worked.settlements += one.settlements;
+        for error in one.errors {
+            if worked.errors.len() < terminals::ERROR_TEXTS_MAX && !worked.errors.contains(&error) {
+                worked.errors.push(error);
+            }
+        }
+    }
+    ticker.abort();
+    progress.finish_and_clear();
+    let ticks = cpu.await.map_err(|e| failure(format!("reading CPU time: {e}")))?;
+    Ok(Measured {
+        samples: worked.samples,
+        errors: worked.errors,
+        settlements: worked.settlements,
+        window_start,
+        window_end,
+        refused_in_window: handed.refused_in_window,
+        cpu: CpuWindow { ticks, ticks_per_s, ticks_per_s_told },
+    })
+}
+
+fn progress_bar(hidden: bool, total: u64) -> ProgressBar {
+    let progress = ProgressBar::with_draw_target(
+        Some(total),
+        if hidden { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() },
+    );
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} purchases {per_sec} {elapsed}") {
+        progress.set_style(style);
+    }
+    progress
+}
