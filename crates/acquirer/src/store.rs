@@ -242,6 +242,16 @@ fn ddl_v5_move() -> [String; 2] {
     ]
 }
 
+/// The merchant's approved debits of the day (the risk hook's daily totals, read on every
+/// purchase): a partial index holding exactly the rows that count, with every column the query
+/// reads, so the sum reads the index alone (no table page of the merchant's day). Still one
+/// entry per approval: the risk engine's running windows (issue 16) replace the sum.
+const MIGRATION_V6: &str = "acquirer-v6-merchant-day";
+const DDL_V6: &[&str] = &[
+    "CREATE INDEX acquirer_transactions_merchant_day ON acquirer_transactions \
+     (merchant_id, received_ms, amount_minor, status, reversed, kind) WHERE status = 'approved' AND reversed = 0 AND kind IN ('purchase', 'pre-auth', 'completion', 'completion-advice')",
+];
+
 /// The network reversals' queue (`acquirer_saf`, ids from the `reversal` sequence).
 pub(crate) fn reversal_queue() -> sqlstore::Result<SqlQueue> {
     SqlQueue::new(SAF_TABLE, IdSequence { table: SEQUENCE_TABLE, name: SEQ_REVERSAL })
@@ -260,6 +270,7 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     v5.extend_from_slice(DDL_V5_REVERSALS);
     v5.extend([copy.as_str(), drop.as_str()]);
     db.migrate(MIGRATION_V5, &v5)?;
+    db.migrate(MIGRATION_V6, DDL_V6)?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 
