@@ -247,10 +247,8 @@ fn ddl_v5_move() -> [String; 2] {
 /// reads, so the sum reads the index alone (no table page of the merchant's day). Still one
 /// entry per approval: the risk engine's running windows (issue 16) replace the sum.
 const MIGRATION_V6: &str = "acquirer-v6-merchant-day";
-const DDL_V6: &[&str] = &[
-    "CREATE INDEX acquirer_transactions_merchant_day ON acquirer_transactions \
-     (merchant_id, received_ms, amount_minor, status, reversed, kind) WHERE status = 'approved' AND reversed = 0 AND kind IN ('purchase', 'pre-auth', 'completion', 'completion-advice')",
-];
+const DDL_V6: &[&str] = &["CREATE INDEX acquirer_transactions_merchant_day ON acquirer_transactions \
+     (merchant_id, received_ms, amount_minor, status, reversed, kind) WHERE status = 'approved' AND reversed = 0 AND kind IN ('purchase', 'pre-auth', 'completion', 'completion-advice')"];
 
 /// The network reversals' queue (`acquirer_saf`, ids from the `reversal` sequence).
 pub(crate) fn reversal_queue() -> sqlstore::Result<SqlQueue> {

@@ -1,8 +1,10 @@
-//! What every party host (switch, issuer, acquirer) does the same way around its core: read its
-//! configuration file, resolve the paths in it, write private files, quote TOML when it writes a
-//! configuration, run core calls on the blocking pool, connect and send over its outbound
-//! links, and bound its listening server (the `[server]` section). Each party keeps its own configuration types and error messages; only the mechanics
-//! live here, one idea per module.
+//! What every party host (switch, issuer, acquirer) does the same way around its core: the one
+//! contract between a core and its drivers ([`party`]), the production driver that runs it
+//! ([`pipeline`]), and the mechanics — read its configuration file, resolve the paths in it,
+//! write private files, quote TOML when it writes a configuration, run an operator's core call
+//! on the blocking pool, connect and send over its outbound links, and bound its listening
+//! server (the `[server]` section). Each party keeps its own configuration types and error
+//! messages; one idea per module.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 

@@ -9,8 +9,10 @@
 //! `synchronous=FULL`; PostgreSQL: a committed transaction), so a party can answer a request
 //! only after the record of its decision is on disk.
 //!
-//! The ledger keeps its own specialised stores (`crates/ledger`); this crate serves the simpler
-//! record keeping around it.
+//! [`Database::batch`] joins many transactions into one commit (a party pipeline's batch). The
+//! ledger has its own specialised stores (`crates/ledger`) for the standalone ledger, and runs
+//! inside a party's database through this crate when the party keeps its money there (the
+//! issuer).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod batch;
