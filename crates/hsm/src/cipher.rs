@@ -1,16 +1,19 @@
 //! Block ciphers by key size, and the modes payment cryptography uses (ECB, CBC). Each
-//! cipher's key schedule is zeroized on drop (the `zeroize` features of `des` and `aes`).
+//! cipher's key schedule is zeroized on drop (`des_tables::DesKey`'s own drop; the `zeroize`
+//! feature of `aes`). DES and TDES (EDE) run on [`crate::des_tables`].
 
+use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use aes::{Aes128, Aes192, Aes256};
-use des::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
-use des::{Des, TdesEde2, TdesEde3};
+
+use crate::des_tables::DesKey;
 
 use crate::error::{Error, Result};
 
 pub enum Cipher {
-    Des(Des),
-    Tdes2(TdesEde2),
-    Tdes3(TdesEde3),
+    Des(DesKey),
+    /// K1, K2 (K3 = K1).
+    Tdes2(Box<[DesKey; 2]>),
+    Tdes3(Box<[DesKey; 3]>),
     Aes128(Aes128),
     Aes192(Aes192),
     Aes256(Aes256),
@@ -30,17 +33,30 @@ impl std::fmt::Debug for Cipher {
     }
 }
 
-macro_rules! with_cipher {
+macro_rules! with_aes {
     ($self:expr, $c:ident => $body:expr) => {
         match $self {
-            Cipher::Des($c) => $body,
-            Cipher::Tdes2($c) => $body,
-            Cipher::Tdes3($c) => $body,
             Cipher::Aes128($c) => $body,
             Cipher::Aes192($c) => $body,
             Cipher::Aes256($c) => $body,
+            Cipher::Des(_) | Cipher::Tdes2(_) | Cipher::Tdes3(_) => unreachable!("AES only"),
         }
     };
+}
+
+/// The 8 bytes of a DES key at `at` in `key` (the caller checked the length).
+fn des_key(key: &[u8], at: usize) -> DesKey {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&key[at..at + 8]);
+    let schedule = DesKey::new(bytes);
+    zeroize::Zeroize::zeroize(&mut bytes);
+    schedule
+}
+
+fn block64(block: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(block);
+    u64::from_be_bytes(bytes)
 }
 
 impl Cipher {
@@ -48,9 +64,9 @@ impl Cipher {
     pub fn tdes(key: &[u8]) -> Result<Cipher> {
         let bad = || Error::key_length("TDES", "8, 16 or 24", key.len());
         Ok(match key.len() {
-            8 => Cipher::Des(Des::new_from_slice(key).map_err(|_| bad())?),
-            16 => Cipher::Tdes2(TdesEde2::new_from_slice(key).map_err(|_| bad())?),
-            24 => Cipher::Tdes3(TdesEde3::new_from_slice(key).map_err(|_| bad())?),
+            8 => Cipher::Des(des_key(key, 0)),
+            16 => Cipher::Tdes2(Box::new([des_key(key, 0), des_key(key, 8)])),
+            24 => Cipher::Tdes3(Box::new([des_key(key, 0), des_key(key, 8), des_key(key, 16)])),
             _ => return Err(bad()),
         })
     }
@@ -88,23 +104,42 @@ impl Cipher {
     /// Encrypt one block in place. `block` must be exactly one block long.
     pub fn encrypt_block(&self, block: &mut [u8]) {
         assert_eq!(block.len(), self.block_size(), "encrypt_block takes exactly one block");
-        with_cipher!(self, c => {
-            let clear: &[u8] = block;
-            let mut array = clear.try_into().unwrap_or_default();
-            c.encrypt_block(&mut array);
-            block.copy_from_slice(&array);
-        })
+        let out = match self {
+            Cipher::Des(k) => k.encrypt(block64(block)),
+            // EDE: encrypt under K1, decrypt under K2, encrypt under K3 (= K1 for two keys).
+            Cipher::Tdes2(k) => k[0].encrypt(k[1].decrypt(k[0].encrypt(block64(block)))),
+            Cipher::Tdes3(k) => k[2].encrypt(k[1].decrypt(k[0].encrypt(block64(block)))),
+            _ => {
+                with_aes!(self, c => {
+                    let clear: &[u8] = block;
+                    let mut array = clear.try_into().unwrap_or_default();
+                    c.encrypt_block(&mut array);
+                    block.copy_from_slice(&array);
+                });
+                return;
+            }
+        };
+        block.copy_from_slice(&out.to_be_bytes());
     }
 
     /// Decrypt one block in place.
     pub fn decrypt_block(&self, block: &mut [u8]) {
         assert_eq!(block.len(), self.block_size(), "decrypt_block takes exactly one block");
-        with_cipher!(self, c => {
-            let clear: &[u8] = block;
-            let mut array = clear.try_into().unwrap_or_default();
-            c.decrypt_block(&mut array);
-            block.copy_from_slice(&array);
-        })
+        let out = match self {
+            Cipher::Des(k) => k.decrypt(block64(block)),
+            Cipher::Tdes2(k) => k[0].decrypt(k[1].encrypt(k[0].decrypt(block64(block)))),
+            Cipher::Tdes3(k) => k[0].decrypt(k[1].encrypt(k[2].decrypt(block64(block)))),
+            _ => {
+                with_aes!(self, c => {
+                    let clear: &[u8] = block;
+                    let mut array = clear.try_into().unwrap_or_default();
+                    c.decrypt_block(&mut array);
+                    block.copy_from_slice(&array);
+                });
+                return;
+            }
+        };
+        block.copy_from_slice(&out.to_be_bytes());
     }
 
     fn check_aligned(&self, data: &[u8]) -> Result<()> {

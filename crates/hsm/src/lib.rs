@@ -17,6 +17,7 @@
 pub mod card;
 pub mod cipher;
 pub mod data;
+mod des_tables;
 pub mod dukpt;
 pub mod emv;
 pub mod error;
