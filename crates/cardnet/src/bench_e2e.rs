@@ -292,12 +292,17 @@ pub fn run(mut args: E2eArgs) -> Result<(), CliError> {
 }
 
 /// The JSON keys of `--kill` and of the check.
-fn check_json(args: &E2eArgs, measured: &run::Measured, verdict: Option<&(verify::Quiet, verify::Verdict)>) -> serde_json::Value {
+fn check_json(
+    args: &E2eArgs,
+    measured: &run::Measured,
+    verdict: Option<&(verify::Quiet, verify::Verdict)>,
+) -> serde_json::Value {
     let mut value = json!({});
     if let Some(struck) = &measured.struck {
         let window_start = measured.window_start();
         value["killed"] = json!(struck.name);
-        value["killed_at_s"] = json!((struck.at.saturating_duration_since(window_start).as_secs_f64() * 1_000.0).round() / 1_000.0);
+        value["killed_at_s"] =
+            json!((struck.at.saturating_duration_since(window_start).as_secs_f64() * 1_000.0).round() / 1_000.0);
         value["killed_down_ms"] = json!(struck.down_ms);
     } else if let Some(party) = args.kill {
         value["killed"] = json!(party.name());

@@ -166,7 +166,9 @@ async fn read_journals(fleet: Vec<VirtualTerminal>) -> Journals {
             let wait = Duration::from_millis(FLUSH_WAIT_MS_MAX);
             let flushed = match tokio::time::timeout(wait, terminal.flush_reversal()).await {
                 Ok(flushed) => flushed,
-                Err(_) => Err(format!("terminal {}: its reversal not sent in {FLUSH_WAIT_MS_MAX} ms", terminal.terminal_id())),
+                Err(_) => {
+                    Err(format!("terminal {}: its reversal not sent in {FLUSH_WAIT_MS_MAX} ms", terminal.terminal_id()))
+                }
             };
             (terminal, flushed)
         }));

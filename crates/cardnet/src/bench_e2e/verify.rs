@@ -135,7 +135,8 @@ fn open_issuers(network: &Network) -> Result<Vec<(String, Issuer)>, CliError> {
         .map(|name| {
             let config = IssuerConfig::load(config_of(network, name)?)
                 .map_err(|e| failure(format!("the {name}'s configuration: {e}")))?;
-            let issuer = Issuer::open_with_lmk_file(&config).map_err(|e| failure(format!("opening the {name}: {e}")))?;
+            let issuer =
+                Issuer::open_with_lmk_file(&config).map_err(|e| failure(format!("opening the {name}: {e}")))?;
             Ok((name.to_owned(), issuer))
         })
         .collect()
