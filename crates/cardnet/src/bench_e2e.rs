@@ -194,29 +194,7 @@ pub fn run(mut args: E2eArgs) -> Result<(), CliError> {
     say(&format!("setting up the network and {} terminals in {}", args.terminals, dir.display()));
     let result = setup::set_up(&exe, &dir, args.terminals, merchants, args.pg_url.as_deref()).and_then(|network| {
         say("starting the issuers, the switch and the acquirer host");
-        let (mut parties, bound) = parties::Parties::start(&exe, &dir, &network.parties)?;
-        let outcome = run::load(&args, &network, &mut parties, &bound, &terminals_dir, &exe);
-        // Reversals of answers lost in the kill reach the issuers before they are read.
-        let quiet = match &outcome {
-            Ok(measured) if measured.journals.is_some() => Some(verify::wait_quiet(&network)),
-            _ => None,
-        };
-        let killed = parties.stop();
-        let verdict = match (&outcome, quiet) {
-            (Ok(measured), Some(quiet)) => match (quiet, &measured.journals) {
-                (Ok(quiet), Some(journals)) => Some(verify::check(&network, journals).map(|v| (quiet, v))),
-                (Err(error), _) => Some(Err(error)),
-                (Ok(_), None) => None,
-            },
-            _ => None,
-        };
-        if let Some(url) = &args.pg_url {
-            for schema in &network.schemas {
-                let _ = sqlstore::drop_postgres_schema(url, schema);
-            }
-        }
-        let measured = outcome?;
-        Ok((measured, killed, verdict.transpose()?))
+        on_network(&args, &exe, &dir, &terminals_dir, &network)
     });
     let _ = std::fs::remove_dir_all(&terminals_dir);
     if args.dir.is_none() {
@@ -289,6 +267,45 @@ pub fn run(mut args: E2eArgs) -> Result<(), CliError> {
         )));
     }
     Ok(())
+}
+
+/// What a run on the network gave: the measurements, the parties that had to be killed to
+/// stop, and the check's outcome (`--kill`, `--verify`).
+type Ran = (run::Measured, Vec<String>, Option<(verify::Quiet, verify::Verdict)>);
+
+/// Start the parties, run the load (and `--kill`), let the network go quiet for the check,
+/// stop the parties, check, and drop the PostgreSQL schemas however it went.
+fn on_network(
+    args: &E2eArgs,
+    exe: &std::path::Path,
+    dir: &std::path::Path,
+    terminals_dir: &std::path::Path,
+    network: &setup::Network,
+) -> Result<Ran, CliError> {
+    let (mut parties, bound) = parties::Parties::start(exe, dir, &network.parties)?;
+    let outcome = run::load(args, network, &mut parties, &bound, terminals_dir, exe);
+    // Reversals of answers lost in the kill reach the issuers before they are read.
+    let quiet = match &outcome {
+        Ok(measured) if measured.journals.is_some() => Some(verify::wait_quiet(network)),
+        _ => None,
+    };
+    // The issuers' databases are read with no party running (one process per SQLite ledger).
+    let killed = parties.stop();
+    let verdict = match (&outcome, quiet) {
+        (Ok(measured), Some(quiet)) => match (quiet, &measured.journals) {
+            (Ok(quiet), Some(journals)) => Some(verify::check(network, journals).map(|v| (quiet, v))),
+            (Err(error), _) => Some(Err(error)),
+            (Ok(_), None) => None,
+        },
+        _ => None,
+    };
+    if let Some(url) = &args.pg_url {
+        for schema in &network.schemas {
+            let _ = sqlstore::drop_postgres_schema(url, schema);
+        }
+    }
+    let measured = outcome?;
+    Ok((measured, killed, verdict.transpose()?))
 }
 
 /// The JSON keys of `--kill` and of the check.
