@@ -329,6 +329,7 @@ fn check_json(
         value["violations"] = json!(verdict.violations);
         value["violations_first"] = json!(verdict.shown);
         value["issuer_holds_unseen"] = json!(verdict.holds_unseen);
+        value["issuer_holds_released"] = json!(verdict.holds_released);
         value["terminal_reversals_pending"] = json!(journals.reversals_pending);
         value["terminal_journal_errors"] = json!(journals.errors);
         value["saf_pending_after_wait"] = json!(quiet.saf_pending);
@@ -350,10 +351,11 @@ fn check_lines(measured: &run::Measured, verdict: Option<&(verify::Quiet, verify
     if let (Some((quiet, verdict)), Some(journals)) = (verdict, &measured.journals) {
         lines.push(format!(
             "check: {} approvals held exactly once, {} violations; {} holds no terminal saw approved, \
-             {} reversals still owed by terminals, {} store-and-forward entries pending after {} ms",
+             {} released, {} reversals still owed by terminals, {} store-and-forward entries pending after {} ms",
             verdict.verified_approvals,
             verdict.violations,
             verdict.holds_unseen,
+            verdict.holds_released,
             journals.reversals_pending,
             quiet.saf_pending,
             quiet.waited_ms

@@ -57,6 +57,9 @@ pub struct Verdict {
     /// Approved purchases an issuer holds that no terminal journaled approved (an answer lost
     /// on the way whose reversal is still owed, or gave up): counted, not a violation.
     pub holds_unseen: u64,
+    /// Approved purchases an issuer released (voided) that no terminal saw approved: answers
+    /// lost in the kill and reversed, the sign that it struck work in flight.
+    pub holds_released: u64,
 }
 
 impl Verdict {
@@ -239,11 +242,8 @@ pub fn check(network: &Network, journals: &Journals) -> Result<Verdict, CliError
             None => verdict.verified_approvals += 1,
         }
     }
-    verdict.holds_unseen = by_rrn
-        .iter()
-        .filter(|(rrn, _)| !seen.contains(*rrn))
-        .flat_map(|(_, rows)| rows)
-        .filter(|held| held.entry.state == EntryState::Held)
-        .count() as u64;
+    let unseen: Vec<&Held> = by_rrn.iter().filter(|(rrn, _)| !seen.contains(*rrn)).flat_map(|(_, rows)| rows).collect();
+    verdict.holds_unseen = unseen.iter().filter(|held| held.entry.state == EntryState::Held).count() as u64;
+    verdict.holds_released = unseen.iter().filter(|held| held.entry.state == EntryState::Voided).count() as u64;
     Ok(verdict)
 }
