@@ -5,21 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{cardnet, fresh_dir, json};
-
-/// Processes whose command line names `dir` (the parties run `serve … --config DIR/…`).
-fn processes_naming(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if text.contains(&needle) {
-            found.push(format!("{}: {text}", entry.file_name().to_string_lossy()));
-        }
-    }
-    found
-}
+use common::{cardnet, fresh_dir, json, processes_naming};
 
 fn tiny_load(dir: &Path, extra: &[&str]) -> serde_json::Value {
     let dir_text = dir.to_str().unwrap();
@@ -66,8 +52,11 @@ fn check_report(report: &serde_json::Value, dir: &Path) {
 #[test]
 fn a_tiny_load_is_approved_end_to_end_and_leaves_no_party_running() {
     let dir = fresh_dir("bench-e2e", "sqlite");
-    let report = tiny_load(&dir, &[]);
+    let report = tiny_load(&dir, &["--verify"]);
     assert_eq!(report["backend"], "sqlite");
+    // --verify: every approval a terminal saw is held exactly once at its issuer.
+    assert_eq!(report["violations"], 0, "{report}");
+    assert!(report["verified_approvals"].as_u64().is_some_and(|n| n > 0), "{report}");
     assert_eq!(report["merchants"], 2);
     check_report(&report, &dir);
     // The network it ran on is kept with --dir: the parties' SQLite files and their logs.

@@ -30,9 +30,35 @@ pub struct PartySpec {
     pub configured: String,
 }
 
+/// How many times a killed party is started again when its address is not free yet (a
+/// connection of the kill's moment may hold the port a little longer).
+const RESTART_ATTEMPTS_MAX: u32 = 5;
+/// Pause between those attempts.
+const RESTART_RETRY_MS: u64 = 200;
+
 /// The running parties; stopped (SIGTERM, then SIGKILL) and waited for however the bench ends.
 pub struct Parties {
     running: Vec<(String, Child)>,
+    /// Per party, in start order: its `serve` role, configuration and bound address (a
+    /// restarted party must listen there again: the others, and the terminals, connect to it).
+    started: Vec<Started>,
+    logs: PathBuf,
+}
+
+struct Started {
+    role: &'static str,
+    config: PathBuf,
+    bound: String,
+}
+
+/// A party killed (SIGKILL) under load and started again.
+#[derive(Clone, Debug)]
+pub struct Struck {
+    pub name: String,
+    /// When the SIGKILL was sent.
+    pub at: Instant,
+    /// From the SIGKILL until the new process listened again.
+    pub down_ms: u64,
 }
 
 impl Parties {
@@ -41,32 +67,76 @@ impl Parties {
     pub fn start(exe: &Path, dir: &Path, specs: &[PartySpec]) -> Result<(Parties, Vec<String>), CliError> {
         let logs = dir.join("logs");
         std::fs::create_dir_all(&logs)?;
-        let mut parties = Parties { running: Vec::new() };
+        let mut parties = Parties { running: Vec::new(), started: Vec::new(), logs: logs.clone() };
         let mut bound = Vec::with_capacity(specs.len());
         for spec in specs {
             listen_on_port_zero(&spec.config, &spec.configured)?;
             let log_path = logs.join(format!("{}.log", spec.name));
-            let log = std::fs::File::create(&log_path)?;
-            let child = Command::new(exe)
-                .args(["serve", spec.role, "--config"])
-                .arg(&spec.config)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::from(log))
-                .spawn()
-                .map_err(|e| CliError::Failure(format!("bench e2e: starting the {}: {e}", spec.name)))?;
+            let child = spawn(exe, &spec.name, spec.role, &spec.config, &log_path)?;
             parties.running.push((spec.name.clone(), child));
-            let address = parties.wait_bound(&log_path)?;
+            let index = parties.running.len() - 1;
+            let address = parties.wait_bound(index, &log_path)?;
             point_at(dir, &spec.configured, &address)?;
+            parties.started.push(Started { role: spec.role, config: spec.config.clone(), bound: address.clone() });
             bound.push(address);
         }
         Ok((parties, bound))
     }
 
-    /// The last party's bound address from its log, or why it never came.
-    fn wait_bound(&mut self, log: &Path) -> Result<String, CliError> {
+    /// SIGKILL to party `name` (no chance to finish anything: what a power cut does), then the
+    /// same `serve` started again at once on its configuration, listening at the address it had.
+    /// Its new log is `logs/NAME.restarted.log`.
+    pub fn kill_and_restart(&mut self, exe: &Path, name: &str) -> Result<Struck, CliError> {
+        let index = self
+            .running
+            .iter()
+            .position(|(running, _)| running == name)
+            .ok_or_else(|| CliError::Failure(format!("bench e2e: --kill: no party {name} is running")))?;
+        let started = self
+            .started
+            .get(index)
+            .ok_or_else(|| CliError::Failure(format!("bench e2e: --kill: the {name} never listened")))?;
+        let (role, config, bound) = (started.role, started.config.clone(), started.bound.clone());
+        // Port 0 would give it a new port: the acquirer's switch, the switch's issuers and the
+        // terminals all name the old one.
+        listen_at(&config, &bound)?;
+        let at = Instant::now();
+        let child = &mut self.running[index].1;
+        child.kill().map_err(|e| CliError::Failure(format!("bench e2e: --kill: SIGKILL to the {name}: {e}")))?;
+        let _ = child.wait();
+        let log = self.logs.join(format!("{name}.restarted.log"));
+        let mut last_error = String::new();
+        for _ in 0..RESTART_ATTEMPTS_MAX {
+            self.running[index].1 = spawn(exe, name, role, &config, &log)?;
+            match self.wait_bound(index, &log) {
+                Ok(address) if address == bound => {
+                    let down_ms = u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    return Ok(Struck { name: name.to_owned(), at, down_ms });
+                }
+                Ok(address) => {
+                    return Err(CliError::Failure(format!(
+                        "bench e2e: --kill: the {name} came back at {address}, not at {bound}"
+                    )));
+                }
+                Err(error) => {
+                    // Not listening: make sure this attempt's process is gone before the next.
+                    let child = &mut self.running[index].1;
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last_error = error.to_string();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(RESTART_RETRY_MS));
+        }
+        Err(CliError::Failure(format!(
+            "bench e2e: --kill: the {name} did not come back at {bound} in {RESTART_ATTEMPTS_MAX} starts: {last_error}"
+        )))
+    }
+
+    /// Party `index`'s bound address from its log, or why it never came.
+    fn wait_bound(&mut self, index: usize, log: &Path) -> Result<String, CliError> {
         let deadline = Instant::now() + Duration::from_millis(LISTEN_WAIT_MS_MAX);
-        let Some((name, child)) = self.running.last_mut() else {
+        let Some((name, child)) = self.running.get_mut(index) else {
             return Err(CliError::Failure("bench e2e: no party started".into()));
         };
         loop {
@@ -130,6 +200,19 @@ impl Drop for Parties {
     }
 }
 
+/// Start `cardnet serve ROLE --config CONFIG`, its stderr (its log lines) into `log`.
+fn spawn(exe: &Path, name: &str, role: &str, config: &Path, log: &Path) -> Result<Child, CliError> {
+    let file = std::fs::File::create(log)?;
+    Command::new(exe)
+        .args(["serve", role, "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(file))
+        .spawn()
+        .map_err(|e| CliError::Failure(format!("bench e2e: starting the {name}: {e}")))
+}
+
 /// The address in a `cardnet serve` line: "… listening on ADDR …" (issuer, switch) or
 /// "… listening for terminals on ADDR …" (acquirer).
 fn bound_address(log: &str) -> Option<String> {
@@ -148,6 +231,17 @@ fn listen_on_port_zero(config: &Path, configured: &str) -> Result<(), CliError> 
         return Err(CliError::Failure(format!("bench e2e: {} has no {from}", config.display())));
     }
     std::fs::write(config, text.replace(&from, "listen = \"127.0.0.1:0\""))?;
+    Ok(())
+}
+
+/// Set `listen = "127.0.0.1:0"` in `config` (what [`listen_on_port_zero`] wrote) to `bound`.
+fn listen_at(config: &Path, bound: &str) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(config)?;
+    let from = "listen = \"127.0.0.1:0\"";
+    if !text.contains(from) {
+        return Err(CliError::Failure(format!("bench e2e: {} has no {from}", config.display())));
+    }
+    std::fs::write(config, text.replace(from, &format!("listen = \"{bound}\"")))?;
     Ok(())
 }
 

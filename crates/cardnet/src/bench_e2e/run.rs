@@ -2,21 +2,25 @@
 //! (the network is up end to end before the clock starts), then warm-up and measured window on
 //! the open-loop schedule, CPU read at the window's edges, a progress bar on stderr, and the
 //! drain of what was due. Ctrl-C or SIGTERM stops it (the caller then stops the parties).
+//! With `--kill` a thread of its own SIGKILLs the party at its moment and starts it again while
+//! the load goes on; with the check (`--kill`, `--verify`) the terminals then send the
+//! reversals they owe and their journals' approvals are read for `verify.rs`.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::E2eArgs;
-use super::parties::Parties;
+use super::parties::{Parties, Struck};
 use super::report::{CpuWindow, Run};
 use super::schedule::{self, Mix, TERMINAL_QUEUE_MAX};
 use super::setup::Network;
-use super::terminals::{self, Read, Sample, VirtualTerminal, Worked};
+use super::terminals::{self, Approval, Read, Sample, VirtualTerminal, Worked};
 use crate::cli_error::CliError;
 
 /// How long the first purchases through each issuer may take to be approved: the switch signs
@@ -33,6 +37,9 @@ const DRAIN_GRACE_MS: u64 = 2_000;
 const PROGRESS_TICK_MS: u64 = 100;
 /// Probe purchases' amount (1.00).
 const PROBE_AMOUNT_MINOR: u64 = 100;
+/// How long the terminals may take, together, to send the reversals they still owe after the
+/// run (each tries `reversal_attempts_max` times within its timeout).
+const FLUSH_WAIT_MS_MAX: u64 = 30_000;
 
 /// What the load phase measured.
 pub struct Measured {
@@ -43,9 +50,30 @@ pub struct Measured {
     window_end: Instant,
     refused_in_window: u64,
     cpu: CpuWindow,
+    /// The party `--kill` killed and restarted, if it came to that.
+    pub struck: Option<Struck>,
+    /// What the terminals journaled, for the check (`--kill`, `--verify`).
+    pub journals: Option<Journals>,
+}
+
+/// The terminals' side of the check: the approvals they saw, read from their journals after
+/// they sent the reversals they owed.
+#[derive(Default)]
+pub struct Journals {
+    pub approvals: Vec<Approval>,
+    /// Terminals still owing a reversal (it could not be sent in time): allowed, the issuer may
+    /// still hold that purchase.
+    pub reversals_pending: u64,
+    /// A journal that could not be read, or a reversal that failed to go out (first few).
+    pub errors: Vec<String>,
 }
 
 impl Measured {
+    /// When the measured window began (`--kill-at` counts from it).
+    pub fn window_start(&self) -> Instant {
+        self.window_start
+    }
+
     pub fn run(&self) -> Run<'_> {
         Run {
             samples: &self.samples,
@@ -64,13 +92,14 @@ fn failure(text: String) -> CliError {
 }
 
 /// Install the terminals (their journals under `terminals_dir`), then run the load on a
-/// runtime of `--threads` threads.
+/// runtime of `--threads` threads; with `--kill`, the party is killed and restarted meanwhile.
 pub fn load(
     args: &E2eArgs,
     network: &Network,
-    parties: &Parties,
+    parties: &mut Parties,
     bound: &[String],
     terminals_dir: &Path,
+    exe: &Path,
 ) -> Result<Measured, CliError> {
     let acquirer = bound.last().ok_or_else(|| failure("the acquirer host is not running".into()))?;
     let mut fleet = Vec::with_capacity(network.terminals.len());
@@ -84,14 +113,88 @@ pub fn load(
     }
     .map_err(|e| failure(format!("runtime: {e}")))?;
     let pids = parties.pids();
-    runtime.block_on(async {
-        tokio::select! {
-            measured = drive(args, fleet, &pids) => measured,
-            () = crate::serve_command::stop_signal() => {
-                Err(failure("interrupted (Ctrl-C or SIGTERM): the parties are stopped".into()))
+    let (window_sender, window) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let killer = args.kill.map(|party| {
+            let after = Duration::from_secs_f64(args.kill_at_s());
+            scope.spawn(move || strike(parties, exe, party.name(), after, &window))
+        });
+        let measured = runtime.block_on(async {
+            tokio::select! {
+                measured = drive(args, fleet, &pids, window_sender) => measured,
+                () = crate::serve_command::stop_signal() => {
+                    Err(failure("interrupted (Ctrl-C or SIGTERM): the parties are stopped".into()))
+                }
             }
+        });
+        let struck = match killer {
+            Some(handle) => handle.join().map_err(|_| failure("--kill: the killing thread failed".into()))?,
+            None => None,
+        };
+        let mut measured = measured?;
+        measured.struck = struck.transpose()?;
+        if args.kill.is_some() && measured.struck.is_none() {
+            return Err(failure("--kill: the load ended before the party was killed".into()));
         }
+        Ok(measured)
     })
+}
+
+/// Wait for the measured window's start (sent by `drive`), then until `after` past it, and
+/// kill and restart `name`. `None` when the load ended first (the sender is dropped then).
+fn strike(
+    parties: &mut Parties,
+    exe: &Path,
+    name: &str,
+    after: Duration,
+    window: &Receiver<Instant>,
+) -> Option<Result<Struck, CliError>> {
+    let window_start = window.recv().ok()?;
+    let at = window_start + after;
+    match window.recv_timeout(at.saturating_duration_since(Instant::now())) {
+        Err(RecvTimeoutError::Timeout) => Some(parties.kill_and_restart(exe, name)),
+        Ok(_) | Err(RecvTimeoutError::Disconnected) => None,
+    }
+}
+
+/// After the load: every terminal sends the reversal it owes (all at once, within
+/// `FLUSH_WAIT_MS_MAX`), then its journal's approvals are read.
+async fn read_journals(fleet: Vec<VirtualTerminal>) -> Journals {
+    let mut flushing = Vec::with_capacity(fleet.len());
+    for mut terminal in fleet {
+        flushing.push(tokio::spawn(async move {
+            let wait = Duration::from_millis(FLUSH_WAIT_MS_MAX);
+            let flushed = match tokio::time::timeout(wait, terminal.flush_reversal()).await {
+                Ok(flushed) => flushed,
+                Err(_) => {
+                    Err(format!("terminal {}: its reversal not sent in {FLUSH_WAIT_MS_MAX} ms", terminal.terminal_id()))
+                }
+            };
+            (terminal, flushed)
+        }));
+    }
+    let mut journals = Journals::default();
+    for task in flushing {
+        let Ok((terminal, flushed)) = task.await else {
+            keep(&mut journals.errors, "a terminal failed while sending its reversal".into());
+            continue;
+        };
+        if let Err(error) = flushed {
+            keep(&mut journals.errors, error);
+        }
+        journals.reversals_pending += u64::from(terminal.reversal_pending());
+        match terminal.approvals() {
+            Ok(mut approvals) => journals.approvals.append(&mut approvals),
+            Err(error) => keep(&mut journals.errors, error),
+        }
+    }
+    journals
+}
+
+fn keep(errors: &mut Vec<String>, error: String) {
+    if errors.len() < terminals::ERROR_TEXTS_MAX && !errors.contains(&error) {
+        errors.push(error);
+    }
 }
 
 /// Sign every terminal on, and wait until a purchase through each issuer is approved.
@@ -140,13 +243,22 @@ fn cpu_now(pids: &[(String, u32)]) -> Vec<(String, Option<u64>)> {
     ticks
 }
 
-async fn drive(args: &E2eArgs, fleet: Vec<VirtualTerminal>, pids: &[(String, u32)]) -> Result<Measured, CliError> {
+/// The load; `window` is told when the measured window starts (the `--kill` thread times its
+/// strike from it) and is dropped when the load ends.
+async fn drive(
+    args: &E2eArgs,
+    fleet: Vec<VirtualTerminal>,
+    pids: &[(String, u32)],
+    window: Sender<Instant>,
+) -> Result<Measured, CliError> {
     let fleet = ready(fleet).await?;
     let (ticks_per_s, ticks_per_s_told) = super::cpu::clock_ticks_per_s();
     let start = Instant::now() + Duration::from_millis(START_LEAD_MS);
     let window_start = start + Duration::from_secs(args.warmup);
     let window_end = window_start + Duration::from_secs(args.duration);
     let drain_deadline = window_end + Duration::from_millis(args.timeout_ms + DRAIN_GRACE_MS);
+    // No `--kill` thread listening is fine: nothing to tell.
+    let _ = window.send(window_start);
     let done = Arc::new(AtomicU64::new(0));
     let mut queues = Vec::with_capacity(fleet.len());
     let mut workers = Vec::with_capacity(fleet.len());
@@ -181,8 +293,10 @@ async fn drive(args: &E2eArgs, fleet: Vec<VirtualTerminal>, pids: &[(String, u32
     let mix = Mix { chip_percent: args.chip_percent, tap_percent: args.tap_percent };
     let handed = schedule::drive(queues, args.rate, start, window_start, window_end, mix, args.seed).await;
     let mut worked = Worked::default();
+    let mut fleet = Vec::with_capacity(workers.len());
     for worker in workers {
-        let mut one = worker.await.map_err(|e| failure(format!("a terminal failed: {e}")))?;
+        let (mut one, terminal) = worker.await.map_err(|e| failure(format!("a terminal failed: {e}")))?;
+        fleet.push(terminal);
         worked.samples.append(&mut one.samples);
         worked.settlements += one.settlements;
         for error in one.errors {
@@ -194,6 +308,7 @@ async fn drive(args: &E2eArgs, fleet: Vec<VirtualTerminal>, pids: &[(String, u32
     ticker.abort();
     progress.finish_and_clear();
     let ticks = cpu.await.map_err(|e| failure(format!("reading CPU time: {e}")))?;
+    let journals = if args.checks() { Some(read_journals(fleet).await) } else { None };
     Ok(Measured {
         samples: worked.samples,
         errors: worked.errors,
@@ -202,6 +317,8 @@ async fn drive(args: &E2eArgs, fleet: Vec<VirtualTerminal>, pids: &[(String, u32
         window_end,
         refused_in_window: handed.refused_in_window,
         cpu: CpuWindow { ticks, ticks_per_s, ticks_per_s_told },
+        struck: None,
+        journals,
     })
 }
 

@@ -71,6 +71,31 @@ pub struct VirtualTerminal {
     chip: Arc<Mutex<SimCard>>,
     supervisor: Secret,
     approved_in_batch: u32,
+    /// The batches this terminal journaled in (a settlement opens the next): the check after
+    /// a run reads each.
+    batches: Vec<u32>,
+}
+
+/// A purchase a terminal saw approved, from its journal. `pan` is the clear card number,
+/// only to find the card at the issuer: never printed (`Debug` masks it).
+pub struct Approval {
+    pub terminal_id: String,
+    pub pan: String,
+    pub amount_minor: u64,
+    pub rrn: Option<String>,
+    pub trace: String,
+}
+
+impl std::fmt::Debug for Approval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approval")
+            .field("terminal_id", &self.terminal_id)
+            .field("pan", &iso8583::mask::mask_pan(&self.pan))
+            .field("amount_minor", &self.amount_minor)
+            .field("rrn", &self.rrn)
+            .field("trace", &self.trace)
+            .finish()
+    }
 }
 
 /// Install terminal `registered` under `dir` (its TMK from the acquirer's components), with
@@ -112,6 +137,7 @@ pub fn install(
         chip: card(&cards.1)?,
         supervisor: Secret::new(SUPERVISOR_PASSWORD.as_bytes()),
         approved_in_batch: 0,
+        batches: Vec::new(),
     })
 }
 
@@ -120,9 +146,18 @@ impl VirtualTerminal {
         self.pos.terminal().config().terminal_id.clone()
     }
 
+    /// Remember the open batch (the sign-on's answer names it; a settlement opens the next).
+    fn note_batch(&mut self) {
+        let batch = self.pos.terminal().batch_no();
+        if !self.batches.contains(&batch) {
+            self.batches.push(batch);
+        }
+    }
+
     /// 0800: working keys under the TMK.
     pub async fn sign_on(&mut self) -> Result<(), String> {
         let outcome = self.pos.sign_on().await.map_err(|e| e.to_string())?;
+        self.note_batch();
         if outcome.approved {
             Ok(())
         } else {
@@ -149,11 +184,50 @@ impl VirtualTerminal {
             original: None,
             supervisor_password: None,
         };
-        let outcome = self.pos.transact(&request).await.map_err(|e| e.to_string())?;
+        let outcome = self.pos.transact(&request).await.map_err(|e| e.to_string());
+        // A re-sign-on inside `transact` may have named another batch.
+        self.note_batch();
+        let outcome = outcome?;
         if outcome.approved {
             self.approved_in_batch += 1;
         }
         Ok(outcome)
+    }
+
+    /// Send the reversal the terminal owes, if any (a purchase it timed out on): after a run,
+    /// so the issuer's hold of an answer the terminal never saw is released before the check.
+    pub async fn flush_reversal(&mut self) -> Result<(), String> {
+        self.pos.flush_reversal().await.map_err(|e| format!("terminal {}: {e}", self.terminal_id()))
+    }
+
+    /// Whether a reversal is still owed (it could not be sent).
+    pub fn reversal_pending(&self) -> bool {
+        self.pos.terminal().pending_reversal().ok().flatten().is_some()
+    }
+
+    /// Every purchase of its journal that is approved (not voided), from every batch it used.
+    pub fn approvals(&self) -> Result<Vec<Approval>, String> {
+        let terminal_id = self.terminal_id();
+        let mut approvals = Vec::new();
+        for &batch in &self.batches {
+            let entries = self
+                .pos
+                .terminal()
+                .batch_entries(batch)
+                .map_err(|e| format!("terminal {terminal_id}: its journal, batch {batch:06}: {e}"))?;
+            for entry in entries {
+                if entry.kind == Kind::Purchase.name() && entry.status == "approved" {
+                    approvals.push(Approval {
+                        terminal_id: terminal_id.clone(),
+                        pan: entry.pan,
+                        amount_minor: entry.amount_minor,
+                        rrn: entry.rrn,
+                        trace: entry.trace,
+                    });
+                }
+            }
+        }
+        Ok(approvals)
     }
 
     /// Settle when the batch is at its limit (the supervisor's 0500); true when it settled.
@@ -161,19 +235,22 @@ impl VirtualTerminal {
         if self.approved_in_batch < BATCH_RECORDS_MAX {
             return Ok(false);
         }
-        self.pos.settle(&self.supervisor).await.map_err(|e| format!("settlement: {e}"))?;
+        let settled = self.pos.settle(&self.supervisor).await.map_err(|e| format!("settlement: {e}"));
+        self.note_batch();
+        settled?;
         self.approved_in_batch = 0;
         Ok(true)
     }
 
     /// Serve the schedule until it closes: each purchase as it comes (one outstanding), those
     /// dequeued after `drain_deadline` not sent. `done` counts outcomes for the progress bar.
+    /// The terminal comes back with what it did: its journal is read after the run.
     pub async fn work(
         mut self,
         mut queue: mpsc::Receiver<Scheduled>,
         drain_deadline: Instant,
         done: Arc<AtomicU64>,
-    ) -> Worked {
+    ) -> (Worked, VirtualTerminal) {
         let mut worked = Worked::default();
         while let Some(next) = queue.recv().await {
             if Instant::now() > drain_deadline {
@@ -196,7 +273,7 @@ impl VirtualTerminal {
             worked.samples.push(Sample { due: next.due, latency_us, code });
             done.fetch_add(1, Ordering::Relaxed);
         }
-        worked
+        (worked, self)
     }
 }
 
