@@ -451,8 +451,14 @@ impl Issuer {
         let mut state = self.link.write();
         let slot = state.slot_mut(change.key);
         let replaced = std::mem::replace(&mut slot.current, imported.clone());
-        slot.previous = Some((replaced, now_ms));
+        let retired = slot.previous.replace((replaced, now_ms));
         slot.activated_ms = Some(now_ms);
+        drop(state);
+        // The key before the replaced one is out of use for good: its clear copy in the HSM's
+        // cache goes now (zeroized), not when the cache happens to evict it.
+        if let Some((retired, _)) = retired {
+            self.hsm.forget_key(&retired);
+        }
         Ok(imported.kcv().to_owned())
     }
 

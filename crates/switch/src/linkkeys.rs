@@ -613,12 +613,18 @@ impl Switch {
         match &outcome {
             KeyChangeOutcome::Activated { kcv } => {
                 let new_key = change.new_key.clone();
+                let mut retired = None;
                 self.links.update(id, key, |slot| {
                     let replaced = std::mem::replace(&mut slot.current, new_key);
-                    slot.previous = Some((replaced, now_ms));
+                    retired = slot.previous.replace((replaced, now_ms));
                     slot.activated_ms = Some(now_ms);
                     slot.pending = None;
                 });
+                // The key before the replaced one is out of use for good: its clear copy in the
+                // HSM's cache goes now (zeroized), not when the cache happens to evict it.
+                if let Some((retired, _)) = retired {
+                    self.hsm.forget_key(&retired);
+                }
                 tracing::info!(issuer = id, %key, old_kcv = %change.old_kcv, kcv = %kcv, "switch: link key changed");
             }
             KeyChangeOutcome::Refused { response_code } => {
