@@ -29,6 +29,7 @@ on_both_backends!(
     a_repeat_of_the_key_in_use_changes_nothing_even_after_the_grace,
     sign_on_and_echo_are_still_answered_00,
     an_old_key_change_replayed_is_refused,
+    a_key_past_its_grace_leaves_the_hsm_cache_at_the_next_change,
 );
 
 /// The default grace of the development configuration.
@@ -263,4 +264,27 @@ fn an_old_key_change_replayed_is_refused(backend: Backend) {
     let initial = h.key_change(WorkingKey::Zpk, &h.zpk, &h.zak);
     assert_eq!(code(&change(&h, &initial, &h.zak)), codes::SYSTEM_MALFUNCTION);
     assert_eq!(kcv_of(&h, WorkingKey::Zpk), second.kcv());
+}
+
+/// A key the link no longer accepts (replaced twice) is dropped from the HSM's key cache at the
+/// change that retires it — its clear copy zeroized then, not whenever the cache evicts it —
+/// while the key just replaced (still in its grace) stays.
+fn a_key_past_its_grace_leaves_the_hsm_cache_at_the_next_change(backend: Backend) {
+    let Some(h) = Harness::new(backend) else { return };
+    let card = h.debit_card(100_000);
+    let old = h.zak.clone();
+    let purchase = h.purchase(&card, 1_000).pin(&h, &card).sign_with(&h, &old);
+    assert_eq!(code(&h.issuer.handle(&purchase).unwrap()), codes::APPROVED);
+    let forgotten = || h.hsm.key_cache_stats().forgotten;
+    let before = forgotten();
+
+    let first = fresh(&h, KeyType::Zak);
+    let response = change(&h, &h.key_change(WorkingKey::Zak, &first, &old), &old);
+    assert_eq!(code(&response), codes::APPROVED);
+    assert_eq!(forgotten(), before, "the replaced key is still in its grace: kept");
+
+    let second = fresh(&h, KeyType::Zak);
+    let response = change(&h, &h.key_change(WorkingKey::Zak, &second, &first), &first);
+    assert_eq!(code(&response), codes::APPROVED);
+    assert_eq!(forgotten(), before + 1, "the first key, now out of use, is forgotten");
 }
