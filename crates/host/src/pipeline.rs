@@ -8,8 +8,9 @@
 //! the commit of its batch, and a busy party pays one commit for many decisions instead of one
 //! each, with one thread hand-off per event instead of a blocking-pool task per call.
 //!
-//! If a batch's commit fails, none of its outputs leave: to the peers it is as if the process had
-//! stopped before deciding them (they time out and reverse, exactly as after a crash).
+//! If a batch's commit fails, none of its outputs leave and the core thread stops (fail-stop): to
+//! the peers it is as if the process had crashed before deciding them (they time out and
+//! reverse), and no later decision rests on memory the database does not have.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -202,9 +203,19 @@ impl<P: Party> Core<P> {
             match self.party.batch(|| events.into_iter().map(|event| self.decide(event)).collect::<Vec<_>>()) {
                 Ok(outputs) => outputs.into_iter().for_each(|output| self.act(output)),
                 // Dropping the outputs drops their reply channels: nothing of the batch is
-                // answered, as after a crash before its commit.
+                // answered, as after a crash before its commit. The core stops too (fail-stop):
+                // what it keeps in memory (a link key taken in the batch) may now be ahead of
+                // its database, and only a restart, which reloads from the database, makes the
+                // two agree again. Until then every request goes unanswered; peers time out and
+                // reverse, as for a crashed party.
                 Err(error) => {
-                    tracing::error!(party = self.party.name(), events = count, %error, "batch not committed; none of it answered")
+                    tracing::error!(
+                        party = self.party.name(),
+                        events = count,
+                        %error,
+                        "batch not committed; none of it answered; the core stops until the party is restarted"
+                    );
+                    return;
                 }
             }
         }
@@ -342,4 +353,65 @@ async fn deliver_due<P: Party>(pipeline: &Pipeline<P>, name: &str, session: &Ses
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use iso8583::Mti;
+
+    use super::*;
+
+    /// Answers every request with its own copy; its batches commit until `fail_from` of them.
+    struct Echo {
+        batches: AtomicUsize,
+        fail_from: usize,
+    }
+
+    impl Party for Echo {
+        type Pending = std::convert::Infallible;
+        type Work = std::convert::Infallible;
+
+        fn name(&self) -> &'static str {
+            "echo"
+        }
+
+        fn on_request(&self, _: Envelope, request: Message, _: u64) -> Step<Self::Pending> {
+            Step::Respond(Answer::new(request))
+        }
+
+        fn on_answer(&self, pending: Self::Pending, _: Result<Message, LinkFailure>, _: u64) -> Option<Answer> {
+            match pending {}
+        }
+
+        fn due_work(&self, _: &str, _: u64) -> Result<Vec<Self::Work>, String> {
+            Ok(Vec::new())
+        }
+
+        fn on_work_answer(&self, work: &Self::Work, _: Result<Message, LinkFailure>, _: u64) -> Delivery {
+            match *work {}
+        }
+
+        fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T, String> {
+            let value = work();
+            let number = self.batches.fetch_add(1, Ordering::SeqCst);
+            if number >= self.fail_from { Err("the disk refused the commit".into()) } else { Ok(value) }
+        }
+    }
+
+    fn request() -> Message {
+        Message::new(iso8583::builtin::network(), Mti::parse("0800").unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_does_not_commit_is_not_answered_and_stops_the_core() {
+        let party = Arc::new(Echo { batches: AtomicUsize::new(0), fail_from: 1 });
+        let pipeline = Pipeline::start(Arc::clone(&party), HashMap::new(), Arc::new(clock::SystemClock)).unwrap();
+        assert!(pipeline.request(Envelope::default(), request()).await.is_some(), "a committed batch is answered");
+        assert!(pipeline.request(Envelope::default(), request()).await.is_none(), "an uncommitted one is not");
+        // Fail-stop: nothing more is decided (no batch runs), nothing answered.
+        assert!(pipeline.request(Envelope::default(), request()).await.is_none());
+        assert_eq!(party.batches.load(Ordering::SeqCst), 2);
+    }
 }

@@ -76,10 +76,10 @@ const S: [[u8; 64]; 8] = [
     ],
 ];
 
-/// A bit permutation of an `in_bits`-wide value (bit 1 its most significant) as one table per
-/// input byte: the permuted value is the OR of `table[i][byte i]` over the input's bytes.
-/// `in_bits` is a multiple of 8 (PC-2 reads C‖D as 56 bits: 7 bytes).
-const fn byte_tables<const BYTES: usize>(map: &[u8], in_bits: u32, out_bits: u32) -> [[u64; 256]; BYTES] {
+/// A bit permutation of a `BYTES`-byte value (bit 1 its most significant) into `out_bits` as one
+/// table per input byte: the permuted value is the OR of `table[i][byte i]` over the input's
+/// bytes (PC-2 reads C‖D as 56 bits: 7 bytes).
+const fn byte_tables<const BYTES: usize>(map: &[u8], out_bits: u32) -> [[u64; 256]; BYTES] {
     let mut tables = [[0u64; 256]; BYTES];
     let mut out = 0;
     while out < map.len() {
@@ -95,14 +95,13 @@ const fn byte_tables<const BYTES: usize>(map: &[u8], in_bits: u32, out_bits: u32
         }
         out += 1;
     }
-    let _ = in_bits;
     tables
 }
 
-static IP_TABLES: [[u64; 256]; 8] = byte_tables(&IP, 64, 64);
-static FP_TABLES: [[u64; 256]; 8] = byte_tables(&FP, 64, 64);
-static PC1_TABLES: [[u64; 256]; 8] = byte_tables(&PC1, 64, 56);
-static PC2_TABLES: [[u64; 256]; 7] = byte_tables(&PC2, 56, 48);
+static IP_TABLES: [[u64; 256]; 8] = byte_tables(&IP, 64);
+static FP_TABLES: [[u64; 256]; 8] = byte_tables(&FP, 64);
+static PC1_TABLES: [[u64; 256]; 8] = byte_tables(&PC1, 56);
+static PC2_TABLES: [[u64; 256]; 7] = byte_tables(&PC2, 48);
 
 /// S-box `b` merged with P: for a 6-bit input, the 32-bit output of P applied to the S-box's
 /// four bits in their place.
@@ -137,7 +136,9 @@ const fn sp_tables() -> [[u32; 64]; 8] {
 
 static SP: [[u32; 64]; 8] = sp_tables();
 
-fn permute<const BYTES: usize>(tables: &[[u64; 256]; BYTES], value: u64, in_bits: u32) -> u64 {
+/// `value`'s low `8 × BYTES` bits permuted by `tables`.
+fn permute<const BYTES: usize>(tables: &[[u64; 256]; BYTES], value: u64) -> u64 {
+    let in_bits = 8 * BYTES as u32;
     let mut out = 0;
     for (i, table) in tables.iter().enumerate() {
         let byte = (value >> (in_bits - 8 - 8 * i as u32)) & 0xff;
@@ -162,13 +163,13 @@ impl Drop for DesKey {
 impl DesKey {
     pub fn new(key: [u8; 8]) -> DesKey {
         const MASK28: u64 = (1 << 28) - 1;
-        let cd = permute(&PC1_TABLES, u64::from_be_bytes(key), 64);
+        let cd = permute(&PC1_TABLES, u64::from_be_bytes(key));
         let (mut c, mut d) = (cd >> 28, cd & MASK28);
         let mut rounds = [[0u8; 8]; 16];
         for (round, shift) in rounds.iter_mut().zip(SHIFTS) {
             c = ((c << shift) | (c >> (28 - shift))) & MASK28;
             d = ((d << shift) | (d >> (28 - shift))) & MASK28;
-            let k = permute(&PC2_TABLES, (c << 28) | d, 56);
+            let k = permute(&PC2_TABLES, (c << 28) | d);
             for (j, chunk) in round.iter_mut().enumerate() {
                 *chunk = ((k >> (42 - 6 * j)) & 0x3f) as u8;
             }
@@ -188,7 +189,7 @@ impl DesKey {
     }
 
     fn crypt(&self, block: u64, decrypt: bool) -> u64 {
-        let ip = permute(&IP_TABLES, block, 64);
+        let ip = permute(&IP_TABLES, block);
         let (mut l, mut r) = ((ip >> 32) as u32, ip as u32);
         for i in 0..16 {
             let k = if decrypt { &self.rounds[15 - i] } else { &self.rounds[i] };
@@ -196,7 +197,7 @@ impl DesKey {
             l = r;
             r = next;
         }
-        permute(&FP_TABLES, (u64::from(r) << 32) | u64::from(l), 64)
+        permute(&FP_TABLES, (u64::from(r) << 32) | u64::from(l))
     }
 
     pub fn encrypt(&self, block: u64) -> u64 {

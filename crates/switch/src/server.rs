@@ -73,17 +73,16 @@ impl Default for ServerOptions {
 /// Connects to an issuer's `host:port`, resolving the name on every attempt.
 pub use host::EndpointConnector;
 
-/// One issuer's link: its session, the bell its delivery loop listens for, and the lock that
-/// keeps its key changes one at a time.
+/// One issuer's link: the pipeline's link (session and delivery bell) and the lock that keeps
+/// its key changes one at a time.
 struct IssuerLink {
-    session: Session,
-    wake: Arc<Notify>,
+    link: Link,
     key_change: tokio::sync::Mutex<()>,
 }
 
 impl IssuerLink {
     fn ready(&self) -> bool {
-        *self.session.state().borrow() == SessionState::Ready
+        host::link::is_ready(&self.link.session)
     }
 }
 
@@ -132,15 +131,12 @@ impl SwitchServer {
             config.echo_timeout_ms = options.echo_timeout_ms;
             config.connect_timeout_ms = options.connect_timeout_ms;
             let session = Session::start(EndpointConnector { endpoint }, config);
-            let link = IssuerLink { session, wake: Arc::new(Notify::new()), key_change: tokio::sync::Mutex::new(()) };
+            let link = IssuerLink { link: Link::new(session), key_change: tokio::sync::Mutex::new(()) };
             links.insert(issuer.id.clone(), link);
         }
         let links = Arc::new(links);
         let (stop, _) = watch::channel(false);
-        let pipeline_links = links
-            .iter()
-            .map(|(id, link)| (id.clone(), Link { session: link.session.clone(), wake: Arc::clone(&link.wake) }))
-            .collect();
+        let pipeline_links = links.iter().map(|(id, link)| (id.clone(), link.link.clone())).collect();
         let pipeline = Pipeline::start(Arc::new(switch.clone()), pipeline_links, Arc::clone(&clock))?;
         let mut tasks = pipeline.spawn_loops(&switch, options.advice_poll_interval_ms, &stop.subscribe());
         for issuer in directory.issuers() {
@@ -159,7 +155,10 @@ impl SwitchServer {
         let cutover_wake = Arc::new(Notify::new());
         let cutover_links = links
             .iter()
-            .map(|(member, link)| crate::cutover::CutOverLink { member: member.clone(), session: link.session.clone() })
+            .map(|(member, link)| crate::cutover::CutOverLink {
+                member: member.clone(),
+                session: link.link.session.clone(),
+            })
             .collect();
         let pushing = server.clone();
         let push: crate::cutover::PushToAcquirers =
@@ -194,7 +193,7 @@ impl SwitchServer {
 
     /// The state of the session to `issuer` (and its changes).
     pub fn issuer_state(&self, issuer: &str) -> Option<watch::Receiver<SessionState>> {
-        self.links.get(issuer).map(|link| link.session.state())
+        self.links.get(issuer).map(|link| link.link.session.state())
     }
 
     /// Close `date` on this server's clock ([`Switch::close_business_date`]); when it closes,
@@ -211,7 +210,7 @@ impl SwitchServer {
     /// Ask `issuer`'s delivery loop to look for due advices now.
     pub fn wake_delivery(&self, issuer: &str) {
         if let Some(link) = self.links.get(issuer) {
-            link.wake.notify_one();
+            link.link.wake.notify_one();
         }
     }
 
@@ -246,7 +245,7 @@ impl SwitchServer {
             let _ = task.await;
         }
         for link in self.links.values() {
-            link.session.close().await;
+            link.link.session.close().await;
         }
     }
 }
@@ -269,7 +268,7 @@ async fn change_key(
         blocking(move || switch.begin_key_change(&issuer, key, now_ms)).await
     };
     let change = begun.ok_or_else(|| SwitchError::Internal("a key change panicked".into()))??;
-    let answer = link.session.request(&change.request).await;
+    let answer = link.link.session.request(&change.request).await;
     let now_ms = clock.now_ms();
     let switch = switch.clone();
     blocking(move || match answer {
@@ -296,7 +295,7 @@ async fn schedule_key_changes(
 ) {
     let Some(link) = links.get(&issuer) else { return };
     let started_ms = clock.now_ms();
-    let mut state = link.session.state();
+    let mut state = link.link.session.state();
     // Earliest time of the next attempt per key, after a failed one.
     let mut retry_at_ms: HashMap<WorkingKey, u64> = HashMap::new();
     loop {
