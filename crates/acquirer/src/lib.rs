@@ -31,6 +31,8 @@ pub mod directory;
 pub mod engine;
 mod entry;
 pub mod error;
+mod journal;
+pub mod kind;
 pub mod limits;
 pub mod merchant_run;
 pub mod merchant_settlement;
