@@ -217,6 +217,21 @@ impl Acquirer {
         }
     }
 
+    /// What a request at the network keeps: the terminal's request and the network request
+    /// without PIN, track and chip data (and the terminal's MAC), and the network request so
+    /// kept, encrypted under the DEK, for the journal (a later terminal reversal's 0420).
+    fn kept(&self, request: &Message, network_request: &Message) -> Result<(Message, Message, Vec<u8>)> {
+        let mut kept_terminal = request.clone();
+        let mut kept_network = network_request.clone();
+        for field in SECRET_FIELDS {
+            kept_terminal.remove(field);
+            kept_network.remove(field);
+        }
+        kept_terminal.remove(profile::MAC_FIELD);
+        let payload = self.hsm.encrypt_data(&self.settings.dek, &kept_network.encode()?)?;
+        Ok((kept_terminal, kept_network, payload))
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn insert_transaction(
         &self,
@@ -228,9 +243,10 @@ impl Acquirer {
         status: &str,
         code: Option<&str>,
         original: Option<&TransactionRecord>,
-        network: Option<&Message>,
+        network: Option<(&Message, Vec<u8>)>,
         now_ms: u64,
     ) -> Result<u64> {
+        let (network, network_payload) = network.unzip();
         let record = NewTransaction {
             terminal_id: &known.terminal.terminal_id,
             merchant_id: &known.merchant.merchant_id,
@@ -251,6 +267,7 @@ impl Acquirer {
             received_ms: now_ms,
             answered_ms: code.map(|_| now_ms),
             card_kind: pan_of(request).map(|pan| self.settings.card_kind_of(&pan).name()),
+            network_payload,
         };
         Ok(journal::insert_request(tx, &record)?)
     }
@@ -375,29 +392,12 @@ impl Acquirer {
             )?;
             kind.row().network.set_mti(&mut network_request)?;
             network::mac::sign(self.hsm.as_ref(), &self.settings.zak, &mut network_request)?;
-            let id = self.insert_transaction(
-                tx,
-                request,
-                known,
-                kind,
-                trace,
-                "pending",
-                None,
-                original,
-                Some(&network_request),
-                now_ms,
-            )?;
+            let (kept_terminal, kept_network, payload) = self.kept(request, &network_request)?;
+            let sent = Some((&network_request, payload));
+            let id =
+                self.insert_transaction(tx, request, known, kind, trace, "pending", None, original, sent, now_ms)?;
             journal::log(tx, Some(id), Flow::FromTerminal, request, now_ms)?;
             journal::log(tx, Some(id), Flow::ToNetwork, &network_request, now_ms)?;
-            let mut kept_terminal = request.clone();
-            let mut kept_network = network_request.clone();
-            for field in SECRET_FIELDS {
-                kept_terminal.remove(field);
-                kept_network.remove(field);
-            }
-            kept_terminal.remove(profile::MAC_FIELD);
-            let payload = self.hsm.encrypt_data(&self.settings.dek, &kept_network.encode()?)?;
-            journal::set_network_payload(tx, id, payload)?;
             Ok(Ok(Forward {
                 network_request,
                 pending: Pending {

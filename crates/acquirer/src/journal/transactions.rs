@@ -217,6 +217,9 @@ pub(crate) struct NewTransaction<'a> {
     pub answered_ms: Option<u64>,
     /// The kind the merchant's discount rate is taken for (crate::merchant_run).
     pub card_kind: Option<&'static str>,
+    /// The network request as sent without its secrets, encrypted under the DEK: what a later
+    /// terminal reversal's 0420 is made from (kept in the insert: no second statement).
+    pub network_payload: Option<Vec<u8>>,
 }
 
 /// Journal a terminal request with its decision; its id (from the `transaction` sequence).
@@ -228,8 +231,9 @@ pub(crate) fn insert_request(tx: &mut Tx<'_>, new: &NewTransaction<'_>) -> sqlst
     };
     tx.execute(
         &format!(
-            "INSERT INTO acquirer_transactions ({TX_COLUMNS}, answered_ms, card_kind) VALUES ($1, $2, $3, $4, $5, \
-             $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18, $19, $20, 0, 0, 0, 0, $21, $22, $23)"
+            "INSERT INTO acquirer_transactions ({TX_COLUMNS}, answered_ms, card_kind, network_payload) VALUES ($1, \
+             $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18, $19, $20, 0, 0, 0, 0, \
+             $21, $22, $23, $24)"
         ),
         &[
             int(id)?,
@@ -255,16 +259,10 @@ pub(crate) fn insert_request(tx: &mut Tx<'_>, new: &NewTransaction<'_>) -> sqlst
             int(new.received_ms)?,
             opt_int(new.answered_ms)?,
             new.card_kind.into(),
+            new.network_payload.clone().into(),
         ],
     )?;
     Ok(id)
-}
-
-/// Keep the network request as sent (secrets removed), encrypted under the DEK: what a later
-/// terminal reversal's 0420 is made from.
-pub(crate) fn set_network_payload(tx: &mut Tx<'_>, id: u64, payload: Vec<u8>) -> sqlstore::Result<()> {
-    tx.execute("UPDATE acquirer_transactions SET network_payload = $2 WHERE id = $1", &[int(id)?, payload.into()])?;
-    Ok(())
 }
 
 /// The encrypted network request of a transaction (`None`: it never went out).
