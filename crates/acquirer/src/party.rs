@@ -81,6 +81,13 @@ impl Party for Acquirer {
     }
 
     fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T, String> {
-        self.database().batch(work).map_err(|error| error.to_string())
+        self.database()
+            .batch(|| {
+                // In the batch's transaction, before any decision's savepoint: a block undone
+                // only with the whole batch, whose failed commit stops this thread.
+                crate::store::reserve_ids(self.database());
+                work()
+            })
+            .map_err(|error| error.to_string())
     }
 }

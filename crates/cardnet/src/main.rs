@@ -2,6 +2,10 @@
 //! `--json` and then print one JSON object on stdout; errors go to stderr with a non-zero exit
 //! status (2 for bad input).
 
+/// mimalloc instead of glibc's malloc: see its entry in ARCHITECTURE.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod acquirer_command;
 mod bench_command;
 mod bench_e2e;

@@ -24,7 +24,7 @@ pub use blocking::blocking;
 pub use connector::EndpointConnector;
 pub use link::{LinkFailure, request_if_ready};
 pub use party::{Answer, Client, Delivery, Forward, Outbound, Party, Step};
-pub use pipeline::{Link, Pipeline, PipelineHandler};
+pub use pipeline::{Link, PIPELINE_EVENTS_MAX, Pipeline, PipelineHandler};
 pub use private_file::write_private;
 pub use server_limits::ServerLimits;
 pub use toml_text::quote;

@@ -236,6 +236,15 @@ impl Tx<'_> {
     pub fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
+
+    /// Which connection this transaction runs on (its address: stable while the database is
+    /// open), to tell one database's reserved ids from another's.
+    pub(crate) fn connection_id(&self) -> usize {
+        match &self.inner {
+            TxInner::Sqlite(connection) => std::ptr::from_ref::<rusqlite::Connection>(connection) as usize,
+            TxInner::Postgres(client, _) => std::ptr::from_ref::<postgres::Client>(client) as usize,
+        }
+    }
 }
 
 /// Drop a PostgreSQL schema and everything in it (tests clean up with it).

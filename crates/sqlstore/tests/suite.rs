@@ -115,9 +115,7 @@ fn postgres() {
     sqlstore::drop_postgres_schema(&url, &schema).unwrap();
 }
 
-#[test]
-fn sequences_count_from_one_and_refuse_unknown_names() {
-    let db = Database::open("sqlite::memory:").unwrap();
+fn sequences(db: &Database) {
     db.migrate("seq-v1", &["CREATE TABLE t_sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"]).unwrap();
     for _ in 0..2 {
         db.transaction(|tx| sqlstore::sequence::ensure(tx, "t_sequences", &["a", "b"])).unwrap();
@@ -127,6 +125,48 @@ fn sequences_count_from_one_and_refuse_unknown_names() {
     assert_eq!(next("a").unwrap(), 2);
     assert_eq!(next("b").unwrap(), 1);
     assert!(next("c").unwrap_err().to_string().contains("no sequence c"));
+    // A value taken in a transaction that rolls back is taken again.
+    let undone: sqlstore::Result<()> = db.transaction(|tx| {
+        assert_eq!(sqlstore::sequence::next(tx, "t_sequences", "a")?, 3);
+        Err(sqlstore::Error::new("test", "undo"))
+    });
+    assert!(undone.is_err());
+    assert_eq!(next("a").unwrap(), 3);
+}
+
+#[test]
+fn a_reserved_block_is_taken_from_memory_and_never_given_to_another_thread() {
+    let db = std::sync::Arc::new(Database::open("sqlite::memory:").unwrap());
+    db.migrate("seq-v1", &["CREATE TABLE t_sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"]).unwrap();
+    db.transaction(|tx| sqlstore::sequence::ensure(tx, "t_sequences", &["a"])).unwrap();
+    let next = |db: &Database| db.transaction(|tx| sqlstore::sequence::next(tx, "t_sequences", "a")).unwrap();
+    assert_eq!(next(&db), 1);
+    db.transaction(|tx| sqlstore::sequence::reserve(tx, "t_sequences", "a", 2, 4)).unwrap();
+    // Another thread goes to the row, past the block.
+    let other = std::sync::Arc::clone(&db);
+    assert_eq!(std::thread::spawn(move || next(&other)).join().unwrap(), 6);
+    assert_eq!((next(&db), next(&db)), (2, 3));
+    // Enough left: no new block.
+    db.transaction(|tx| sqlstore::sequence::reserve(tx, "t_sequences", "a", 2, 4)).unwrap();
+    assert_eq!(next(&db), 4);
+    // One left, below the mark: a new block (7..=10), the rest of the old one (5) skipped.
+    db.transaction(|tx| sqlstore::sequence::reserve(tx, "t_sequences", "a", 2, 4)).unwrap();
+    assert_eq!((next(&db), next(&db), next(&db), next(&db)), (7, 8, 9, 10));
+    // The block used up: back to the row.
+    assert_eq!(next(&db), 11);
+}
+
+#[test]
+fn sequences_count_from_one_and_refuse_unknown_names() {
+    sequences(&Database::open("sqlite::memory:").unwrap());
+    let Ok(url) = std::env::var("CARDNET_TEST_PG") else {
+        eprintln!("SKIPPED: CARDNET_TEST_PG not set; sequences on PostgreSQL were not tested");
+        return;
+    };
+    let schema = format!("sqlstore_seq_{}", std::process::id());
+    let _ = sqlstore::drop_postgres_schema(&url, &schema);
+    sequences(&Database::open(&format!("{url}#{schema}")).unwrap());
+    sqlstore::drop_postgres_schema(&url, &schema).unwrap();
 }
 
 #[derive(Debug)]

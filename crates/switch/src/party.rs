@@ -82,6 +82,13 @@ impl Party for Switch {
     }
 
     fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T, String> {
-        self.db.batch(work).map_err(|error| error.to_string())
+        self.db
+            .batch(|| {
+                // In the batch's transaction, before any decision's savepoint: a block undone
+                // only with the whole batch, whose failed commit stops this thread.
+                crate::store::reserve_ids(&self.db);
+                work()
+            })
+            .map_err(|error| error.to_string())
     }
 }
