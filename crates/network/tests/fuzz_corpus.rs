@@ -25,13 +25,12 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         name_location: "CARDNET COFFEE".into(),
     };
     let card = CardInput {
-        pan: "6224242900000113".into(),
         entry: Some(EntryMode::Chip),
         track2: Some("6224242900000113=28062011234567000".into()),
         sequence_number: Some("001".into()),
         icc_data: Some(vec![0x9F, 0x26, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 0x9F, 0x36, 0x02, 0x00, 0x07]),
         pin_block: Some(vec![0x12; 8]),
-        ..CardInput::default()
+        ..CardInput::new(domain::Pan::new("6224242900000113").unwrap())
     };
     let mut seeds = Vec::new();
     let original = network::OriginalData {

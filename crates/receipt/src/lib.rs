@@ -139,28 +139,17 @@ impl TransactionType {
     }
 }
 
-/// How the card was read; printed as the letter after the card number, as UnionPay slips do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EntryMode {
-    /// Magnetic stripe: `S`.
-    Swipe,
-    /// Contact chip (inserted): `I`.
-    Chip,
-    /// Contactless (tapped, 挥卡): `C`.
-    Tap,
-    /// Typed in by hand: `M`.
-    Keyed,
-}
+/// How the card was read: the one `domain::EntryMode`, printed as a letter ([`entry_letter`]).
+pub use domain::EntryMode;
 
-impl EntryMode {
-    /// The letter printed after the card number.
-    pub fn code(self) -> char {
-        match self {
-            EntryMode::Swipe => 'S',
-            EntryMode::Chip => 'I',
-            EntryMode::Tap => 'C',
-            EntryMode::Keyed => 'M',
-        }
+/// The letter printed after the card number, as UnionPay slips do: `S` stripe (a fallback
+/// swipe too), `I` inserted chip, `C` contactless (挥卡), `M` keyed by hand.
+pub fn entry_letter(mode: EntryMode) -> char {
+    match mode {
+        EntryMode::Swipe | EntryMode::Fallback => 'S',
+        EntryMode::Chip => 'I',
+        EntryMode::Contactless => 'C',
+        EntryMode::Keyed => 'M',
     }
 }
 
@@ -184,6 +173,11 @@ impl CardNumber {
             "*".repeat(digits.chars().count().min(PAN_DIGITS_MAX))
         };
         CardNumber { masked }
+    }
+
+    /// The masked form of a checked card number.
+    pub fn from_pan(pan: &domain::Pan) -> CardNumber {
+        CardNumber { masked: pan.masked().to_string() }
     }
 
     /// The masked number: `622424******0113`.

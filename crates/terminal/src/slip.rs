@@ -5,7 +5,7 @@
 use iso8583::Message;
 use receipt::{Amount, CardNumber, DateTime, EntryMode, Lang, PRINTER_COLUMNS, Receipt, ReceiptCopy, TransactionType};
 
-use crate::core::{Entry, Kind, Original};
+use crate::core::{Kind, Original};
 
 /// Months a host's MMDD may lie before or after the terminal's own date before it is taken to
 /// belong to the neighbouring year (a slip printed just after midnight on 1 January).
@@ -18,7 +18,7 @@ const TEAR: &str = "=";
 /// original transaction of a void, refund or completion.
 #[derive(Debug, Clone)]
 pub(crate) struct SlipContext {
-    pub entry: Entry,
+    pub entry: EntryMode,
     pub pin: bool,
     pub original: Option<Original>,
 }
@@ -52,15 +52,6 @@ fn transaction_type(kind: Kind) -> TransactionType {
         Kind::Completion => TransactionType::Completion,
         Kind::CompletionAdvice => TransactionType::CompletionAdvice,
         Kind::CompletionVoid => TransactionType::CompletionVoid,
-    }
-}
-
-fn entry_mode(entry: Entry) -> EntryMode {
-    match entry {
-        Entry::Keyed => EntryMode::Keyed,
-        Entry::Swipe => EntryMode::Swipe,
-        Entry::Chip => EntryMode::Chip,
-        Entry::Contactless => EntryMode::Tap,
     }
 }
 
@@ -130,7 +121,7 @@ pub(crate) fn build(input: &SlipInput<'_>) -> Receipt {
         card_number: CardNumber::new(input.pan),
         card_organization: input.organisation.unwrap_or("").to_owned(),
         transaction: transaction_type(input.kind),
-        entry_mode: entry_mode(input.context.entry),
+        entry_mode: input.context.entry,
         batch: input.batch_no,
         trace: number(Some(input.trace)),
         rrn: text(37),

@@ -75,7 +75,7 @@ pub struct JournalEntry {
     /// `approved`, `voided` (a purchase or pre-auth voided later), `completed` (a pre-auth).
     #[serde(skip)]
     pub status: String,
-    /// How the card was read ([`crate::Entry::name`]); a void or completion carries its
+    /// How the card was read ([`crate::EntryMode::as_str`]); a void or completion carries its
     /// original's. Absent in records written before it was kept.
     #[serde(default)]
     pub entry_mode: Option<String>,

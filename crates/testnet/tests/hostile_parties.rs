@@ -90,7 +90,6 @@ fn base_request(parties: &Parties, kind: TransactionKind, stan: u32, amount: u64
         name_location: "CARDNET COFFEE".into(),
     };
     let card = CardInput {
-        pan: parties.card.pan.clone(),
         entry: Some(EntryMode::Swipe),
         track2: Some(parties.card.track2.clone()),
         // The right PIN on odd STANs, so both the PIN path and the later checks are reached.
@@ -99,11 +98,11 @@ fn base_request(parties: &Parties, kind: TransactionKind, stan: u32, amount: u64
                 &parties.acquirer_zpk,
                 hsm::pinblock::PinFormat::Iso0,
                 &parties.card.pin,
-                &parties.card.pan,
+                parties.card.pan.as_str(),
             );
             pin_block.unwrap()
         }),
-        ..CardInput::default()
+        ..CardInput::new(parties.card.pan)
     };
     let stan = format!("{:06}", stan % 1_000_000);
     let now_ms = SystemClock.now_ms();

@@ -359,7 +359,7 @@ impl Acquirer {
         pin_block: Option<Vec<u8>>,
         now_ms: u64,
     ) -> Result<Step> {
-        let Some(pan) = pan_of(request) else {
+        let Some(pan) = pan_of(request).and_then(|pan| network::request::Pan::new(&pan).ok()) else {
             return self.decline(envelope, request, known, &mak, kind, trace, original, codes::FORMAT_ERROR, now_ms);
         };
         let entry = crate::entry::entry_mode(request);
