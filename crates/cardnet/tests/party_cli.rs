@@ -163,9 +163,9 @@ fn network_init_then_separate_processes_approve_purchases() {
         let zak = hsm::WrappedKey::from_block(value("zak")).unwrap();
         let zpk = hsm::WrappedKey::from_block(value("zpk")).unwrap();
         let acceptor = network::request::Acceptor {
-            acquirer: value("acquirer_id"),
-            terminal: "TERM0001".into(),
-            merchant: "898440154110001".into(),
+            acquirer: value("acquirer_id").parse().unwrap(),
+            terminal: "TERM0001".parse().unwrap(),
+            merchant: "898440154110001".parse().unwrap(),
             mcc: "5411".into(),
             name_location: "CARDNET COFFEE".into(),
         };

@@ -10,9 +10,9 @@ use network::{OriginalData, TransactionKind, codes};
 
 fn acceptor() -> Acceptor {
     Acceptor {
-        acquirer: ACQUIRER.into(),
-        terminal: "TERM0001".into(),
-        merchant: "898440154110001".into(),
+        acquirer: ACQUIRER.parse().unwrap(),
+        terminal: "TERM0001".parse().unwrap(),
+        merchant: "898440154110001".parse().unwrap(),
         mcc: "5411".into(),
         name_location: "CARDNET COFFEE           SHANGHAI     CN".into(),
     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 /// The card's types, so a builder of a request needs no other crate.
-pub use domain::{EntryMode, Pan};
+pub use domain::{EntryMode, InstitutionId, MerchantId, Pan, TerminalId};
 use iso8583::{Message, Mti, Spec};
 
 use crate::error::{Error, Result};
@@ -24,12 +24,12 @@ pub const AMOUNT_MINOR_MAX: u64 = 999_999_999_999;
 /// Where the card was accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acceptor {
-    /// Field 32: the acquirer's 11-digit member id.
-    pub acquirer: String,
-    /// Field 41: 8 characters.
-    pub terminal: String,
-    /// Field 42: 15 characters.
-    pub merchant: String,
+    /// Field 32: the acquirer's member id.
+    pub acquirer: InstitutionId,
+    /// Field 41 (space-padded to 8 on the wire).
+    pub terminal: TerminalId,
+    /// Field 42 (space-padded to 15 on the wire).
+    pub merchant: MerchantId,
     /// Field 18.
     pub mcc: String,
     /// Field 43: name (25), city (13), country (2); padded or cut to 40.
@@ -152,13 +152,13 @@ pub fn build(spec: &Arc<Spec>, request: &TransactionRequest<'_>) -> Result<Messa
     if card.pin_block.is_some() {
         m.set_str(26, "12")?;
     }
-    m.set_str(32, &acceptor.acquirer)?;
+    m.set_str(32, acceptor.acquirer.as_str())?;
     if let Some(track2) = &card.track2 {
         m.set_str(35, track2)?;
     }
     m.set_str(37, request.rrn)?;
-    m.set_padded(41, &acceptor.terminal)?;
-    m.set_padded(42, &acceptor.merchant)?;
+    m.set_padded(41, acceptor.terminal.as_str())?;
+    m.set_padded(42, acceptor.merchant.as_str())?;
     let name: String = acceptor.name_location.chars().take(40).collect();
     m.set_padded(43, &name)?;
     m.set_str(49, request.currency)?;
@@ -229,9 +229,9 @@ mod tests {
 
     fn acceptor() -> Acceptor {
         Acceptor {
-            acquirer: "10000000344".into(),
-            terminal: "TERM0001".into(),
-            merchant: "898440154110001".into(),
+            acquirer: "10000000344".parse().unwrap(),
+            terminal: "TERM0001".parse().unwrap(),
+            merchant: "898440154110001".parse().unwrap(),
             mcc: "5411".into(),
             name_location: "CARDNET COFFEE           SHANGHAI     CN".into(),
         }

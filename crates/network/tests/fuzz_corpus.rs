@@ -18,9 +18,9 @@ fn corpus_dir() -> PathBuf {
 fn seeds() -> Vec<(String, Vec<u8>)> {
     let spec = iso8583::builtin::network();
     let acceptor = Acceptor {
-        acquirer: "10000000344".into(),
-        terminal: "TERM0001".into(),
-        merchant: "898440154110001".into(),
+        acquirer: "10000000344".parse().unwrap(),
+        terminal: "TERM0001".parse().unwrap(),
+        merchant: "898440154110001".parse().unwrap(),
         mcc: "5411".into(),
         name_location: "CARDNET COFFEE".into(),
     };

@@ -83,9 +83,9 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 
 fn base_request(parties: &Parties, kind: TransactionKind, stan: u32, amount: u64) -> Message {
     let acceptor = Acceptor {
-        acquirer: testnet::net::ACQUIRER_ID.into(),
-        terminal: "TERM0001".into(),
-        merchant: "898440154110001".into(),
+        acquirer: testnet::net::ACQUIRER_ID.parse().unwrap(),
+        terminal: "TERM0001".parse().unwrap(),
+        merchant: "898440154110001".parse().unwrap(),
         mcc: "5411".into(),
         name_location: "CARDNET COFFEE".into(),
     };

@@ -373,9 +373,10 @@ impl Acquirer {
             pin_block,
         };
         let acceptor = Acceptor {
-            acquirer: self.settings.institution_id.clone(),
-            terminal: known.terminal.terminal_id.clone(),
-            merchant: known.merchant.merchant_id.clone(),
+            acquirer: network::request::InstitutionId::new(&self.settings.institution_id)
+                .map_err(network::Error::from)?,
+            terminal: network::request::TerminalId::new(&known.terminal.terminal_id).map_err(network::Error::from)?,
+            merchant: network::request::MerchantId::new(&known.merchant.merchant_id).map_err(network::Error::from)?,
             mcc: known.merchant.mcc.clone(),
             name_location: name_location(&known.merchant, &self.settings.country),
         };
