@@ -648,7 +648,7 @@ fn journal_json(entry: &terminal::JournalEntry) -> Value {
     json!({
         "trace": entry.trace,
         "transaction": entry.kind,
-        "pan_masked": iso8583::mask::mask_pan(&entry.pan),
+        "pan_masked": entry.pan.masked().as_str(),
         "amount_minor": entry.amount_minor,
         "rrn": entry.rrn,
         "auth_code": entry.auth_code,

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use hsm::Secret;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event};
-use receipt::{CardNumber, Lang};
+use receipt::Lang;
 use terminal::{Card, Kind, Pos, SettlementOutcome, TerminalError, TxnRequest};
 use tokio::sync::mpsc;
 
@@ -384,7 +384,7 @@ fn query(pos: &Pos, trace: u32) -> terminal::Result<Outcome> {
             rrn: entry.rrn.clone(),
             auth_code: entry.auth_code.clone(),
             notices: vec![
-                format!("Card {}", CardNumber::new(&entry.pan).masked()),
+                format!("Card {}", entry.pan.masked()),
                 format!("Amount {}", receipt::Amount::cny(entry.amount_minor)),
                 format!("Batch {:06}, operator {}", entry.batch_no, entry.operator),
             ],

@@ -2,6 +2,7 @@
 //! the request it sent, the host's answer and its own configuration, and keeps the last one's
 //! reprint. The card number goes in through [`CardNumber::new`], which masks it at once.
 
+use domain::Pan;
 use iso8583::Message;
 use receipt::{Amount, CardNumber, DateTime, EntryMode, Lang, PRINTER_COLUMNS, Receipt, ReceiptCopy, TransactionType};
 
@@ -29,7 +30,7 @@ pub(crate) struct SlipInput<'a> {
     pub merchant_id: &'a str,
     pub terminal_id: &'a str,
     pub operator: &'a str,
-    pub pan: &'a str,
+    pub pan: Pan,
     pub kind: Kind,
     pub context: &'a SlipContext,
     pub batch_no: u32,
@@ -118,7 +119,7 @@ pub(crate) fn build(input: &SlipInput<'_>) -> Receipt {
         merchant_id: input.merchant_id.to_owned(),
         terminal_id: input.terminal_id.to_owned(),
         operator: input.operator.to_owned(),
-        card_number: CardNumber::new(input.pan),
+        card_number: CardNumber::from_pan(&input.pan),
         card_organization: input.organisation.unwrap_or("").to_owned(),
         transaction: transaction_type(input.kind),
         entry_mode: input.context.entry,

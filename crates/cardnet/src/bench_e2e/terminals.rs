@@ -219,7 +219,7 @@ impl VirtualTerminal {
                 if entry.kind == Kind::Purchase.name() && entry.status == "approved" {
                     approvals.push(Approval {
                         terminal_id: terminal_id.clone(),
-                        pan: entry.pan,
+                        pan: entry.pan.as_str().to_owned(),
                         amount_minor: entry.amount_minor,
                         rrn: entry.rrn,
                         trace: entry.trace,

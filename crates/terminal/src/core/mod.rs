@@ -526,7 +526,7 @@ impl Terminal {
                 let e = self.find_original(kind, trace)?;
                 original_entry = e.entry_mode.as_deref().and_then(|name| name.parse::<EntryMode>().ok());
                 Some((
-                    Pan::new(&e.pan).ok(),
+                    Some(e.pan),
                     e.amount_minor,
                     Original { batch_no: e.batch_no, trace: e.trace, rrn: e.rrn, auth_code: e.auth_code },
                 ))
@@ -625,7 +625,7 @@ impl Terminal {
             batch_no: self.state.batch_no,
             trace: trace.clone(),
             kind: kind.name().to_owned(),
-            pan: card.pan.as_str().to_owned(),
+            pan: card.pan,
             amount_minor: amount_minor.unwrap_or(0),
             rrn: None,
             auth_code: None,
@@ -707,7 +707,7 @@ impl Terminal {
         let mut outcome = self.outcome(kind.name(), &code, out.trace.clone());
         let entry = out.entry.clone();
         outcome.amount_minor = entry.as_ref().map(|e| e.amount_minor).filter(|a| *a > 0);
-        outcome.pan_masked = entry.as_ref().map(|e| iso8583::mask::mask_pan(&e.pan));
+        outcome.pan_masked = entry.as_ref().map(|e| e.pan.masked().to_string());
         if !out.answered_by(response) {
             if reversible {
                 self.set_reversal_reason("06")?;
@@ -761,7 +761,7 @@ impl Terminal {
                     merchant_id: &self.config.merchant_id,
                     terminal_id: &self.config.terminal_id,
                     operator: self.operator().unwrap_or(""),
-                    pan: &entry.pan,
+                    pan: entry.pan,
                     kind,
                     context,
                     batch_no: entry.batch_no,
