@@ -1,5 +1,5 @@
 //! Currencies by ISO 4217 numeric code (field 49) with their minor-unit exponent, for the
-//! ones cardnet's members settle in.
+//! ones cardnet's members settle in and a terminal in the region meets.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,26 +22,36 @@ const fn currency(numeric: u16, code: &'static str, alpha: &'static str, exponen
 }
 
 impl Currency {
+    pub const AUD: Currency = currency(36, "036", "AUD", 2);
+    pub const CAD: Currency = currency(124, "124", "CAD", 2);
     pub const CNY: Currency = currency(156, "156", "CNY", 2);
     pub const HKD: Currency = currency(344, "344", "HKD", 2);
     pub const JPY: Currency = currency(392, "392", "JPY", 0);
     pub const KRW: Currency = currency(410, "410", "KRW", 0);
     pub const MOP: Currency = currency(446, "446", "MOP", 2);
+    pub const MYR: Currency = currency(458, "458", "MYR", 2);
     pub const SGD: Currency = currency(702, "702", "SGD", 2);
+    pub const THB: Currency = currency(764, "764", "THB", 2);
     pub const GBP: Currency = currency(826, "826", "GBP", 2);
     pub const USD: Currency = currency(840, "840", "USD", 2);
+    pub const TWD: Currency = currency(901, "901", "TWD", 2);
     pub const EUR: Currency = currency(978, "978", "EUR", 2);
 
     /// Every currency known, by numeric code.
-    pub const ALL: [Currency; 9] = [
+    pub const ALL: [Currency; 14] = [
+        Currency::AUD,
+        Currency::CAD,
         Currency::CNY,
         Currency::HKD,
         Currency::JPY,
         Currency::KRW,
         Currency::MOP,
+        Currency::MYR,
         Currency::SGD,
+        Currency::THB,
         Currency::GBP,
         Currency::USD,
+        Currency::TWD,
         Currency::EUR,
     ];
 
