@@ -22,6 +22,11 @@ impl Stan {
         Ok(Stan(value))
     }
 
+    /// `value` modulo a million: what a counter that wraps gives.
+    pub fn wrapping(value: u32) -> Stan {
+        Stan(value % (STAN_MAX + 1))
+    }
+
     /// Read the field form: exactly six digits.
     pub fn parse(text: &str) -> Result<Stan, ParseError> {
         if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -109,6 +114,8 @@ mod tests {
             assert_eq!(Stan::parse(bad).unwrap_err().what, "STAN", "{bad:?}");
         }
         assert_eq!(Stan::new(7).unwrap().to_string(), "000007");
+        assert_eq!(Stan::wrapping(1_000_042).value(), 42);
+        assert_eq!(Stan::wrapping(STAN_MAX).value(), STAN_MAX);
     }
 
     #[test]

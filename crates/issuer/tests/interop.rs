@@ -73,8 +73,8 @@ fn requests_built_by_network_request_are_answered_for_every_entry_mode() {
             card: &input,
             amount_minor: amount,
             currency: "156",
-            stan: &stan,
-            rrn: &rrn,
+            stan: stan.parse().unwrap(),
+            rrn: rrn.parse().unwrap(),
             now_ms: h.now_ms(),
             original,
         };

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 /// The card's types, so a builder of a request needs no other crate.
-pub use domain::{EntryMode, InstitutionId, MerchantId, Pan, TerminalId};
+pub use domain::{EntryMode, InstitutionId, MerchantId, Pan, Rrn, Stan, TerminalId};
 use iso8583::{Message, Mti, Spec};
 
 use crate::error::{Error, Result};
@@ -90,9 +90,9 @@ pub struct TransactionRequest<'a> {
     /// ISO 4217 numeric, field 49.
     pub currency: &'a str,
     /// Field 11.
-    pub stan: &'a str,
+    pub stan: Stan,
     /// Field 37.
-    pub rrn: &'a str,
+    pub rrn: Rrn,
     /// Clock reading for 7, 12, 13.
     pub now_ms: u64,
     /// The original, for completions, voids and (optionally) refunds.
@@ -135,7 +135,7 @@ pub fn build(spec: &Arc<Spec>, request: &TransactionRequest<'_>) -> Result<Messa
     }
     let now = clock::UtcDateTime::from_ms(request.now_ms);
     m.set_str(7, &now.mmddhhmmss())?;
-    m.set_str(11, request.stan)?;
+    m.set_str(11, request.stan.field().as_str())?;
     m.set_str(12, &now.hhmmss())?;
     m.set_str(13, &now.mmdd())?;
     if let Some(expiry) = &card.expiry_yymm {
@@ -156,7 +156,7 @@ pub fn build(spec: &Arc<Spec>, request: &TransactionRequest<'_>) -> Result<Messa
     if let Some(track2) = &card.track2 {
         m.set_str(35, track2)?;
     }
-    m.set_str(37, request.rrn)?;
+    m.set_str(37, request.rrn.as_str())?;
     m.set_padded(41, acceptor.terminal.as_str())?;
     m.set_padded(42, acceptor.merchant.as_str())?;
     let name: String = acceptor.name_location.chars().take(40).collect();
@@ -255,8 +255,8 @@ mod tests {
                 card: &card,
                 amount_minor: 12_500,
                 currency: "156",
-                stan: "000002",
-                rrn: "507406000002",
+                stan: Stan::parse("000002").unwrap(),
+                rrn: Rrn::new("507406000002").unwrap(),
                 now_ms: 1_709_208_000_000,
                 original: Some(&original),
             };
@@ -276,8 +276,8 @@ mod tests {
                 card: &card,
                 amount_minor: 500,
                 currency: "156",
-                stan: "000004",
-                rrn: "507406000004",
+                stan: Stan::parse("000004").unwrap(),
+                rrn: Rrn::new("507406000004").unwrap(),
                 now_ms: 0,
                 original: None,
             },
@@ -298,8 +298,8 @@ mod tests {
             card: &card,
             amount_minor: 1,
             currency: "156",
-            stan: "000002",
-            rrn: "507406000002",
+            stan: Stan::parse("000002").unwrap(),
+            rrn: Rrn::new("507406000002").unwrap(),
             now_ms: 0,
             original: None,
         };

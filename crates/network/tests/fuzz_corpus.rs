@@ -47,8 +47,8 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
             card: &card,
             amount_minor: 12_500,
             currency: "156",
-            stan: "000002",
-            rrn: "612345000002",
+            stan: network::request::Stan::parse("000002").unwrap(),
+            rrn: network::request::Rrn::new("612345000002").unwrap(),
             now_ms: 1_795_000_000_000,
             original: Some(&original),
         };

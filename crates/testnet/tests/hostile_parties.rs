@@ -119,8 +119,8 @@ fn base_request(parties: &Parties, kind: TransactionKind, stan: u32, amount: u64
         card: &card,
         amount_minor: amount,
         currency: "156",
-        stan: &stan,
-        rrn: &network::time::rrn(now_ms, &stan),
+        stan: stan.parse().unwrap(),
+        rrn: network::time::rrn(now_ms, &stan).parse().unwrap(),
         now_ms,
         original: Some(&original),
     };
