@@ -138,7 +138,7 @@ fn card_number_and_status_declines(backend: Backend) {
         (CardStatus::Expired, codes::EXPIRED_CARD),
         (CardStatus::Active, codes::APPROVED),
     ] {
-        h.issuer.set_status(&CardRef::Pan(card.pan.clone()), status).unwrap();
+        h.issuer.set_status(&CardRef::Pan(card.pan), status).unwrap();
         let request = h.purchase(&card, 100).pin(&h, &card).sign(&h);
         assert_eq!(code(&h.send(&request)), expected, "{status}");
         let entry = h.issuer.journal_entry(&request).unwrap().unwrap();
@@ -180,7 +180,7 @@ fn pin_tries_block_at_three_and_unblock_resets(backend: Backend) {
     // From then on 75, even with the right PIN.
     assert_eq!(code(&h.send(&h.purchase(&card, 100).pin(&h, &card).sign(&h))), codes::PIN_TRIES_EXCEEDED);
     assert_eq!(h.issuer.card(&CardRef::Id(card.card_id)).unwrap().pin_tries, 3);
-    let summary = h.issuer.unblock(&CardRef::Pan(card.pan.clone())).unwrap();
+    let summary = h.issuer.unblock(&CardRef::Pan(card.pan)).unwrap();
     assert_eq!((summary.pin_tries, summary.status), (0, CardStatus::Active));
     assert_eq!(code(&h.send(&h.purchase(&card, 100).pin(&h, &card).sign(&h))), codes::APPROVED);
 }
@@ -713,7 +713,7 @@ fn restart_keeps_state(backend: Backend) {
     assert_eq!(code(&h.send(&h.purchase(&card, 100).wrong_pin(&h, &card).sign(&h))), codes::INCORRECT_PIN);
     h.reopen();
     assert_eq!(h.send(&purchase).encode().unwrap(), first.encode().unwrap(), "the journal survived");
-    let summary = h.issuer.card(&CardRef::Pan(card.pan.clone())).unwrap();
+    let summary = h.issuer.card(&CardRef::Pan(card.pan)).unwrap();
     assert_eq!((summary.pin_tries, summary.available_minor), (1, 45_000));
     assert_eq!(code(&h.send(&h.reversal(&card, &purchase).sign(&h))), codes::APPROVED);
     assert_eq!(h.available(&card), 50_000);
@@ -850,7 +850,7 @@ fn card_management(backend: Backend) {
     assert_eq!((cards[1].card_id, cards[1].available_minor), (credit.card_id, 1_000_000));
     assert!(!format!("{cards:?}").contains(card.pan.as_str()));
 
-    let balance = h.issuer.fund(&CardRef::Pan(card.pan.clone()), 2_500).unwrap();
+    let balance = h.issuer.fund(&CardRef::Pan(card.pan), 2_500).unwrap();
     assert_eq!((balance.ledger_minor, balance.available_minor), (3_500, 3_500));
     assert!(h.issuer.fund(&CardRef::Id(card.card_id), 0).unwrap_err().is_bad_input());
     assert!(matches!(h.issuer.card(&CardRef::Id(999)).unwrap_err(), issuer::IssuerError::UnknownCard));

@@ -233,7 +233,7 @@ async fn switch_refusals_mac_bin_duplicate_and_malformed_bytes() {
     let stranger = CardInput {
         entry: Some(EntryMode::Keyed),
         expiry_yymm: Some("3012".into()),
-        ..CardInput::new(network::request::Pan::new(&"4111111111111111").unwrap())
+        ..CardInput::new(network::request::Pan::new("4111111111111111").unwrap())
     };
     assert_eq!(
         link.transact(TransactionKind::Purchase, &stranger, 100, None).await.unwrap().code(),

@@ -149,7 +149,7 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
     let mut pos = power_on(&config);
     let sim = net.issue(ISSUER_A, "debit", Some(1_000_000)).unwrap();
     let poor = net.issue(ISSUER_A, "debit", Some(1_000)).unwrap();
-    let pans = [sim.pan.clone(), poor.pan.clone()];
+    let pans = [sim.pan, poor.pan];
     let pans: Vec<&str> = pans.iter().map(|pan| pan.as_str()).collect();
     let mut texts = Vec::new();
 
