@@ -1,7 +1,8 @@
 //! Who the terminals and merchants are: the seam to the merchants registry (`crates/merchants`,
 //! `merchants::Registry`), which owns onboarding, review, TMK injection and the terminal's
-//! batch number. The acquirer reads a terminal with its merchant per request and reports
-//! sign-ons, batch changes and pending settlements back.
+//! terminal's lifecycle. The acquirer reads a terminal with its merchant per request and
+//! reports sign-ons back; a terminal's batch and settlement state are the acquirer's own
+//! (`acquirer_terminals`, crate::journal), never the registry's.
 //!
 //! [`TerminalDirectory`] is the acquirer's own small trait so the core does not depend on the
 //! registry's crate; the registry implements it (or an adapter does, see docs/acquirer.md).
@@ -38,7 +39,9 @@ pub struct TerminalRecord {
     pub status: TerminalStatus,
     /// The terminal master key under the LMK.
     pub tmk: WrappedKey,
-    /// The registry's batch number (60.2) for the terminal.
+    /// The batch (60.2) the terminal starts in the first time this host sees it (a terminal
+    /// moved from another host keeps its numbering). From then on the host's own table
+    /// (`acquirer_terminals`) holds the batch and whether it waits for settlement.
     pub batch_no: u32,
 }
 
@@ -75,12 +78,9 @@ pub struct MerchantRecord {
 /// What the acquirer needs from the merchants registry. Errors are one line, no card data.
 pub trait TerminalDirectory: Send + Sync {
     fn terminal_with_merchant(&self, terminal_id: &str) -> Result<Option<(TerminalRecord, MerchantRecord)>, String>;
-    /// A successful sign-on in batch `batch_no` at `now_ms`.
-    fn record_sign_on(&self, terminal_id: &str, batch_no: u32, now_ms: u64) -> Result<(), String>;
-    /// The terminal's batch moved on (settlement closed the previous one).
-    fn set_batch(&self, terminal_id: &str, batch_no: u32) -> Result<(), String>;
-    /// Whether the terminal's batch waits for settlement (set by sign-on, cleared by 0500).
-    fn set_settlement_pending(&self, terminal_id: &str, pending: bool) -> Result<(), String>;
+    /// A successful sign-on at `now_ms`: the registry's lifecycle (an installed terminal becomes
+    /// active). Told after the host's commit; the batch is not the registry's to keep.
+    fn record_sign_on(&self, terminal_id: &str, now_ms: u64) -> Result<(), String>;
 }
 
 /// An in-memory directory for tests, the demo and the simulation.
@@ -93,9 +93,8 @@ pub struct MemoryDirectory {
 struct MemoryInner {
     merchants: HashMap<String, MerchantRecord>,
     terminals: HashMap<String, TerminalRecord>,
-    /// terminal → (last sign-on batch, at), settlement pending.
-    sign_ons: HashMap<String, (u32, u64)>,
-    settlement_pending: HashMap<String, bool>,
+    /// terminal → its last sign-on (at).
+    sign_ons: HashMap<String, u64>,
 }
 
 impl MemoryDirectory {
@@ -127,13 +126,9 @@ impl MemoryDirectory {
         }
     }
 
-    /// The last sign-on the acquirer reported: (batch, at).
-    pub fn last_sign_on(&self, terminal_id: &str) -> Option<(u32, u64)> {
+    /// When the acquirer last reported a sign-on.
+    pub fn last_sign_on(&self, terminal_id: &str) -> Option<u64> {
         self.lock().sign_ons.get(terminal_id).copied()
-    }
-
-    pub fn settlement_pending(&self, terminal_id: &str) -> bool {
-        self.lock().settlement_pending.get(terminal_id).copied().unwrap_or(false)
     }
 }
 
@@ -144,26 +139,14 @@ impl TerminalDirectory for MemoryDirectory {
         Ok(inner.merchants.get(&terminal.merchant_id).map(|m| (terminal.clone(), m.clone())))
     }
 
-    fn record_sign_on(&self, terminal_id: &str, batch_no: u32, now_ms: u64) -> Result<(), String> {
+    fn record_sign_on(&self, terminal_id: &str, now_ms: u64) -> Result<(), String> {
         let mut inner = self.lock();
-        inner.sign_ons.insert(terminal_id.to_owned(), (batch_no, now_ms));
+        inner.sign_ons.insert(terminal_id.to_owned(), now_ms);
         if let Some(t) = inner.terminals.get_mut(terminal_id)
             && t.status == TerminalStatus::Installed
         {
             t.status = TerminalStatus::Active;
         }
-        Ok(())
-    }
-
-    fn set_batch(&self, terminal_id: &str, batch_no: u32) -> Result<(), String> {
-        if let Some(t) = self.lock().terminals.get_mut(terminal_id) {
-            t.batch_no = batch_no;
-        }
-        Ok(())
-    }
-
-    fn set_settlement_pending(&self, terminal_id: &str, pending: bool) -> Result<(), String> {
-        self.lock().settlement_pending.insert(terminal_id.to_owned(), pending);
         Ok(())
     }
 }

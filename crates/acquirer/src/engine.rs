@@ -18,20 +18,23 @@ use std::sync::Arc;
 
 use hsm::pinblock::PinFormat;
 use hsm::{KeyType, PinTranslation, SecurityModule, SignOnScheme, WrappedKey};
-use iso8583::{Envelope, Message, Mti, ProcessingRequirement, Spec};
+use iso8583::{Envelope, Message, ProcessingRequirement, Spec};
 use network::codes;
 use network::request::{Acceptor, CardInput, TransactionRequest};
-use network::{OriginalData, TransactionKind};
-use sqlstore::{Database, Row, Tx, Value};
+use sqlstore::{Database, Tx};
 
 use crate::config::{AcquirerConfig, Settings};
 use crate::directory::{MerchantRecord, MerchantStatus, TerminalDirectory, TerminalRecord, TerminalStatus};
 use crate::error::{AcquirerError, Result};
+use crate::journal::{self, Flow};
+pub use crate::journal::{TerminalState, TransactionRecord};
+pub use crate::kind::PosKind;
+use crate::kind::classify;
 use crate::limits::{BATCH_NO_MAX, CITY_LEN_MAX, MERCHANT_NAME_LEN_MAX, MS_PER_DAY, STAN_MAX};
 use crate::originals::{apply_effects, claim, lane_check, original_check};
 use crate::profile;
 use crate::risk::{DailyLimit, RiskCheck, RiskContext};
-use crate::store::{self, int, opt_int};
+use crate::store;
 
 mod financial;
 mod network_answer;
@@ -57,119 +60,6 @@ const NETWORK_CODE_SIGN_OFF: &str = "002";
 const FOREIGN_ORGANISATION: &str = "FOR";
 const NETWORK_CODE_ECHO: &str = "301";
 const NETWORK_CODE_PARAMETERS: &str = "360";
-/// Forwarder part of field 90: the acquirer sends no field 33.
-const NO_FORWARDER: &str = "00000000000";
-
-/// A transaction of the POS interface (reference §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PosKind {
-    Balance,
-    Purchase,
-    Void,
-    Refund,
-    PreAuth,
-    PreAuthVoid,
-    CompletionRequest,
-    CompletionAdvice,
-    /// 完成撤销: a completion voided the same day.
-    CompletionVoid,
-}
-
-impl PosKind {
-    pub const ALL: [PosKind; 9] = [
-        PosKind::Balance,
-        PosKind::Purchase,
-        PosKind::Void,
-        PosKind::Refund,
-        PosKind::PreAuth,
-        PosKind::PreAuthVoid,
-        PosKind::CompletionRequest,
-        PosKind::CompletionAdvice,
-        PosKind::CompletionVoid,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PosKind::Balance => "balance",
-            PosKind::Purchase => "purchase",
-            PosKind::Void => "void",
-            PosKind::Refund => "refund",
-            PosKind::PreAuth => "pre-auth",
-            PosKind::PreAuthVoid => "pre-auth-void",
-            PosKind::CompletionRequest => "completion",
-            PosKind::CompletionAdvice => "completion-advice",
-            PosKind::CompletionVoid => "completion-void",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<PosKind> {
-        PosKind::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    /// The network dialect's transaction.
-    pub fn network_kind(self) -> TransactionKind {
-        match self {
-            PosKind::Balance => TransactionKind::BalanceInquiry,
-            PosKind::Purchase => TransactionKind::Purchase,
-            PosKind::Void => TransactionKind::Void,
-            PosKind::Refund => TransactionKind::Refund,
-            PosKind::PreAuth => TransactionKind::PreAuthorization,
-            PosKind::PreAuthVoid => TransactionKind::PreAuthorizationVoid,
-            PosKind::CompletionRequest | PosKind::CompletionAdvice => TransactionKind::Completion,
-            PosKind::CompletionVoid => TransactionKind::CompletionVoid,
-        }
-    }
-
-    /// Counted as a debit in settlement (reference §6): purchase and completion.
-    pub fn is_debit(self) -> bool {
-        matches!(self, PosKind::Purchase | PosKind::CompletionRequest | PosKind::CompletionAdvice)
-    }
-
-    /// Counted as a credit in settlement: void, completion void and refund.
-    pub fn is_credit(self) -> bool {
-        matches!(self, PosKind::Void | PosKind::CompletionVoid | PosKind::Refund)
-    }
-
-    /// Counted against the merchant's limits: what takes money from a card.
-    fn takes_money(self) -> bool {
-        matches!(self, PosKind::Purchase | PosKind::PreAuth | PosKind::CompletionRequest | PosKind::CompletionAdvice)
-    }
-
-    /// Sent to the network as an advice (answered at once by the switch, never reversed).
-    fn is_advice(self) -> bool {
-        self == PosKind::CompletionAdvice
-    }
-
-    /// The kinds an original of this one may be.
-    fn original_kinds(self) -> &'static [PosKind] {
-        match self {
-            PosKind::Void => &[PosKind::Purchase],
-            PosKind::Refund => &[PosKind::Purchase, PosKind::CompletionRequest, PosKind::CompletionAdvice],
-            PosKind::PreAuthVoid | PosKind::CompletionRequest | PosKind::CompletionAdvice => &[PosKind::PreAuth],
-            PosKind::CompletionVoid => &[PosKind::CompletionRequest, PosKind::CompletionAdvice],
-            _ => &[],
-        }
-    }
-}
-
-/// Classify a terminal request by MTI, 3 (digits 1–2) and 25 (reference §3).
-fn classify(request: &Message) -> Option<PosKind> {
-    let processing = request.get_str(3)?.get(..2)?;
-    let condition = request.get_str(25).unwrap_or("00");
-    let preauth = condition == "06";
-    Some(match (request.mti().as_str(), processing, preauth) {
-        ("0200", "31", false) => PosKind::Balance,
-        ("0200", "00", false) => PosKind::Purchase,
-        ("0200", "20", false) => PosKind::Void,
-        ("0200", "00", true) => PosKind::CompletionRequest,
-        ("0200", "20", true) => PosKind::CompletionVoid,
-        ("0220", "20", false) => PosKind::Refund,
-        ("0220", "00", true) => PosKind::CompletionAdvice,
-        ("0100", "03", true) => PosKind::PreAuth,
-        ("0100", "20", true) => PosKind::PreAuthVoid,
-        _ => return None,
-    })
-}
 
 /// A response for the terminal.
 #[derive(Debug)]
@@ -231,176 +121,11 @@ pub struct OutboundReversal {
     pub message: Message,
 }
 
-/// A journaled transaction as the acquirer saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransactionRecord {
-    pub id: u64,
-    pub terminal_id: String,
-    pub merchant_id: String,
-    pub batch_no: u32,
-    pub trace: String,
-    pub terminal_mti: String,
-    pub kind: String,
-    pub processing_code: Option<String>,
-    pub amount_minor: u64,
-    pub currency: String,
-    pub pan_masked: Option<String>,
-    pub card_org: String,
-    pub rrn: Option<String>,
-    pub auth_code: Option<String>,
-    pub response_code: Option<String>,
-    /// `pending` (at the network), `approved`, `declined`, `timeout`, `failed`.
-    pub status: String,
-    /// Whether the request went (or may have gone) to the network.
-    pub sent: bool,
-    pub net_mti: Option<String>,
-    pub net_stan: Option<String>,
-    pub net_time: Option<String>,
-    pub original_id: Option<u64>,
-    pub voided: bool,
-    pub completed: bool,
-    pub refunded_minor: u64,
-    pub reversed: bool,
-    pub received_ms: u64,
-}
-
-pub(crate) const TX_COLUMNS: &str = "id, terminal_id, merchant_id, batch_no, trace, terminal_mti, kind, processing_code, \
-     amount_minor, currency, pan_masked, card_org, rrn, auth_code, response_code, status, sent, net_mti, net_stan, \
-     net_time, original_id, voided, completed, refunded_minor, reversed, received_ms";
-
-fn batch_of(value: u64) -> sqlstore::Result<u32> {
-    u32::try_from(value).map_err(|_| sqlstore::Error::column(3, "a batch number"))
-}
-
-impl TransactionRecord {
-    pub(crate) fn from_row(row: &Row) -> sqlstore::Result<TransactionRecord> {
-        Ok(TransactionRecord {
-            id: row.u64(0)?,
-            terminal_id: row.text(1)?,
-            merchant_id: row.text(2)?,
-            batch_no: batch_of(row.u64(3)?)?,
-            trace: row.text(4)?,
-            terminal_mti: row.text(5)?,
-            kind: row.text(6)?,
-            processing_code: row.opt_text(7)?,
-            amount_minor: row.u64(8)?,
-            currency: row.text(9)?,
-            pan_masked: row.opt_text(10)?,
-            card_org: row.text(11)?,
-            rrn: row.opt_text(12)?,
-            auth_code: row.opt_text(13)?,
-            response_code: row.opt_text(14)?,
-            status: row.text(15)?,
-            sent: row.i64(16)? != 0,
-            net_mti: row.opt_text(17)?,
-            net_stan: row.opt_text(18)?,
-            net_time: row.opt_text(19)?,
-            original_id: row.opt_i64(20)?.and_then(|v| u64::try_from(v).ok()),
-            voided: row.i64(21)? != 0,
-            completed: row.i64(22)? != 0,
-            refunded_minor: row.u64(23)?,
-            reversed: row.i64(24)? != 0,
-            received_ms: row.u64(25)?,
-        })
-    }
-
-    pub fn pos_kind(&self) -> Option<PosKind> {
-        PosKind::from_name(&self.kind)
-    }
-
-    pub fn approved(&self) -> bool {
-        self.status == "approved"
-    }
-
-    /// The network-leg original (field 90) of this transaction, if it went out.
-    fn network_original(&self, acquirer: &str) -> Option<OriginalData> {
-        Some(OriginalData {
-            mti: self.net_mti.clone()?,
-            stan: self.net_stan.clone()?,
-            transmission_time: self.net_time.clone()?,
-            acquirer: format!("{acquirer:0>11}"),
-            forwarder: NO_FORWARDER.to_owned(),
-        })
-    }
-}
-
-/// A journaled transaction by id.
-pub(crate) fn transaction_by_id(tx: &mut Tx<'_>, id: u64) -> sqlstore::Result<Option<TransactionRecord>> {
-    let row = tx.query_opt(&format!("SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE id = $1"), &[int(id)?])?;
-    row.as_ref().map(TransactionRecord::from_row).transpose()
-}
-
-/// The host's record of a terminal: batch and working keys.
-#[derive(Debug, Clone)]
-pub struct TerminalState {
-    pub terminal_id: String,
-    pub batch_no: u32,
-    pub signed_on: bool,
-    pub scheme: Option<String>,
-    pub pik: Option<WrappedKey>,
-    pub mak: Option<WrappedKey>,
-    pub tdk: Option<WrappedKey>,
-    pub sign_on_required: bool,
-    pub settlement_pending: bool,
-}
-
-fn opt_key(text: Option<String>) -> sqlstore::Result<Option<WrappedKey>> {
-    text.map(|block| WrappedKey::from_block(block).map_err(|_| sqlstore::Error::column(4, "a key block"))).transpose()
-}
-
-pub(crate) fn terminal_state_pub(tx: &mut Tx<'_>, terminal_id: &str) -> sqlstore::Result<Option<TerminalState>> {
-    terminal_state(tx, terminal_id)
-}
-
-fn terminal_state(tx: &mut Tx<'_>, terminal_id: &str) -> sqlstore::Result<Option<TerminalState>> {
-    let row = tx.query_opt(
-        "SELECT batch_no, signed_on, scheme, pik, mak, tdk, sign_on_required, settlement_pending \
-         FROM acquirer_terminals WHERE terminal_id = $1",
-        &[terminal_id.into()],
-    )?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(TerminalState {
-        terminal_id: terminal_id.to_owned(),
-        batch_no: batch_of(row.u64(0)?)?,
-        signed_on: row.i64(1)? != 0,
-        scheme: row.opt_text(2)?,
-        pik: opt_key(row.opt_text(3)?)?,
-        mak: opt_key(row.opt_text(4)?)?,
-        tdk: opt_key(row.opt_text(5)?)?,
-        sign_on_required: row.i64(6)? != 0,
-        settlement_pending: row.i64(7)? != 0,
-    }))
-}
-
-/// The terminal's row, created from the registry's batch number on first sight.
-fn ensure_terminal(tx: &mut Tx<'_>, terminal: &TerminalRecord, now_ms: u64) -> sqlstore::Result<TerminalState> {
-    if let Some(state) = terminal_state(tx, &terminal.terminal_id)? {
-        return Ok(state);
-    }
-    let batch = if (1..=BATCH_NO_MAX).contains(&terminal.batch_no) { terminal.batch_no } else { 1 };
-    tx.execute(
-        "INSERT INTO acquirer_terminals (terminal_id, batch_no, signed_on, sign_on_required, settlement_pending, \
-         updated_ms) VALUES ($1, $2, 0, 0, 0, $3)",
-        &[terminal.terminal_id.as_str().into(), batch.into(), int(now_ms)?],
-    )?;
-    Ok(TerminalState {
-        terminal_id: terminal.terminal_id.clone(),
-        batch_no: batch,
-        signed_on: false,
-        scheme: None,
-        pik: None,
-        mak: None,
-        tdk: None,
-        sign_on_required: false,
-        settlement_pending: false,
-    })
-}
-
 pub(crate) fn next_batch(batch: u32) -> u32 {
     if batch >= BATCH_NO_MAX { 1 } else { batch + 1 }
 }
 
-fn masked_pan(message: &Message) -> Option<String> {
+pub(crate) fn masked_pan(message: &Message) -> Option<String> {
     pan_of(message).map(|pan| iso8583::mask::mask_pan(&pan))
 }
 
@@ -409,7 +134,7 @@ fn pan_of(message: &Message) -> Option<String> {
     iso8583::mask::request_pan(message)
 }
 
-fn amount_of(message: &Message) -> Option<u64> {
+pub(crate) fn amount_of(message: &Message) -> Option<u64> {
     message.get_str(4).and_then(|text| text.parse().ok())
 }
 
@@ -427,51 +152,28 @@ fn name_location(merchant: &MerchantRecord, country: &str) -> String {
     )
 }
 
-/// Run `work` in one transaction, carrying an [`AcquirerError`] out of it.
 /// The terminals the acquirer host on `db` runs (its POS channel): those that ever signed on
 /// there. End of day reconciles and ties this channel; other channels of the institution apart.
 pub fn host_terminals(db: &Database) -> Result<std::collections::HashSet<String>> {
-    transact(db, |tx| {
-        let rows = tx.query("SELECT terminal_id FROM acquirer_terminals", &[])?;
-        Ok(rows.iter().map(|row| row.text(0)).collect::<sqlstore::Result<_>>()?)
-    })
+    transact(db, |tx| Ok(journal::terminal_ids(tx)?))
 }
 
+/// Create or upgrade the acquirer's tables in `db` (what [`Acquirer::open`] does first): for a
+/// console that reads the host's records beside it, before the host has ever run there.
+pub fn migrate(db: &Database) -> Result<()> {
+    Ok(store::migrate(db)?)
+}
+
+/// A terminal's batch and settlement state as the acquirer host on `db` keeps them — the one
+/// place they live (`acquirer_terminals`); `None` when the host has not seen the terminal yet.
+/// For consoles beside the host (the merchants CLI shows them).
+pub fn host_terminal(db: &Database, terminal_id: &str) -> Result<Option<TerminalState>> {
+    transact(db, |tx| Ok(journal::terminal(tx, terminal_id)?))
+}
+
+/// Run `work` in one transaction, carrying an [`AcquirerError`] out of it.
 pub(crate) fn transact<T>(db: &Database, work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
     db.transact(work)
-}
-
-/// One message for `acquirer_messages`.
-pub(crate) fn log(
-    tx: &mut Tx<'_>,
-    transaction_id: Option<u64>,
-    direction: &str,
-    leg: &str,
-    message: &Message,
-    now_ms: u64,
-) -> sqlstore::Result<()> {
-    let id = store::next_id(tx, store::SEQ_MESSAGE)?;
-    tx.execute(
-        "INSERT INTO acquirer_messages (id, transaction_id, at_ms, direction, leg, terminal_id, mti, stan, \
-         processing_code, amount_minor, pan_masked, rrn, response_code) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        &[
-            int(id)?,
-            opt_int(transaction_id)?,
-            int(now_ms)?,
-            direction.into(),
-            leg.into(),
-            message.get_str(41).map(|t| t.trim_end().to_owned()).into(),
-            message.mti().as_str().into(),
-            message.get_str(11).into(),
-            message.get_str(3).into(),
-            opt_int(amount_of(message))?,
-            masked_pan(message).into(),
-            message.get_str(37).into(),
-            message.get_str(39).into(),
-        ],
-    )?;
-    Ok(())
 }
 
 /// The acquirer host. Cheap to clone (everything is shared); usable from any thread.
@@ -640,11 +342,7 @@ impl Acquirer {
         now_ms: u64,
     ) -> Reply {
         let response = self.answer(request, code, mak, now_ms);
-        let logged = transact(&self.db, |tx| {
-            log(tx, None, "in", "terminal", request, now_ms)?;
-            log(tx, None, "out", "terminal", &response, now_ms)?;
-            Ok(())
-        });
+        let logged = transact(&self.db, |tx| Ok(journal::log_exchange(tx, None, request, &response, now_ms)?));
         if let Err(error) = logged {
             tracing::error!(%error, code, "acquirer: cannot journal a refused request");
         }
@@ -668,7 +366,9 @@ impl Acquirer {
         let Some((terminal, merchant)) = found else {
             return Ok(Err(self.refuse(envelope, request, None, TERMINAL_NOT_REGISTERED, false, now_ms)));
         };
-        let state = transact(&self.db, |tx| Ok(ensure_terminal(tx, &terminal, now_ms)?))?;
+        let state = transact(&self.db, |tx| {
+            Ok(journal::ensure_terminal(tx, &terminal.terminal_id, terminal.batch_no, now_ms)?)
+        })?;
         Ok(Ok(Known { terminal, merchant, state }))
     }
 
@@ -707,46 +407,29 @@ impl Acquirer {
             .terminal_with_merchant(terminal_id)
             .map_err(AcquirerError::Directory)?
             .ok_or_else(|| AcquirerError::Directory("no such terminal".into()))?;
+        let keys =
+            journal::WorkingKeys { terminal_id, scheme: scheme.code(), pik: pik.block(), mak: mak.block(), tdk: None };
         transact(&self.db, |tx| {
-            ensure_terminal(tx, &terminal, now_ms)?;
-            tx.execute(
-                "UPDATE acquirer_terminals SET signed_on = 1, scheme = $2, pik = $3, mak = $4, tdk = NULL, \
-                 signed_on_ms = $5, updated_ms = $5 WHERE terminal_id = $1",
-                &[terminal_id.into(), scheme.code().into(), pik.block().into(), mak.block().into(), int(now_ms)?],
-            )?;
-            Ok(())
+            journal::ensure_terminal(tx, terminal_id, terminal.batch_no, now_ms)?;
+            Ok(journal::install_keys(tx, &keys, now_ms)?)
         })
     }
 
     /// Ask a terminal to sign on again: every following response carries processing
     /// requirement 3 until it does (after a key change at the host, say).
     pub fn request_sign_on(&self, terminal_id: &str) -> Result<bool> {
-        let changed = transact(&self.db, |tx| {
-            Ok(tx.execute(
-                "UPDATE acquirer_terminals SET sign_on_required = 1 WHERE terminal_id = $1",
-                &[terminal_id.into()],
-            )?)
-        })?;
-        Ok(changed > 0)
+        transact(&self.db, |tx| Ok(journal::require_sign_on(tx, terminal_id)?))
     }
 
     /// The host's state of a terminal (batch, keys as blocks under the LMK).
     pub fn terminal(&self, terminal_id: &str) -> Result<Option<TerminalState>> {
-        transact(&self.db, |tx| Ok(terminal_state(tx, terminal_id)?))
+        transact(&self.db, |tx| Ok(journal::terminal(tx, terminal_id)?))
     }
 
     /// The journaled transactions of a terminal's batch, in order.
     pub fn batch_transactions(&self, terminal_id: &str, batch_no: u32) -> Result<Vec<TransactionRecord>> {
-        transact(&self.db, |tx| {
-            let rows = tx.query(
-                &format!(
-                    "SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 \
-                     ORDER BY id LIMIT $3"
-                ),
-                &[terminal_id.into(), batch_no.into(), int(crate::limits::BATCH_TRANSACTIONS_MAX as u64)?],
-            )?;
-            Ok(rows.iter().map(TransactionRecord::from_row).collect::<sqlstore::Result<Vec<_>>>()?)
-        })
+        let limit = crate::limits::BATCH_TRANSACTIONS_MAX as u64;
+        transact(&self.db, |tx| Ok(journal::batch(tx, terminal_id, batch_no, limit)?))
     }
 
     /// Network reversals by state: (pending, delivered, dead).

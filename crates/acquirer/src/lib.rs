@@ -8,6 +8,10 @@
 //!   [`Acquirer::on_network_response`], [`Acquirer::on_network_failure`], and network reversal
 //!   delivery ([`Acquirer::due_reversals`], [`Acquirer::reversal_answered`],
 //!   [`Acquirer::reversal_failed`]).
+//! * [`kind`] — the POS kind table ([`PosKind`], [`kind::KINDS`]): what each terminal
+//!   transaction is and what the decisions ask of it.
+//! * `journal` — every SQL statement of the authorization path, as typed functions; a
+//!   terminal's batch and settlement state live there alone (`acquirer_terminals`).
 //! * [`settlement`] — 0500 totals against the host journal, 0320 batch upload, the batch
 //!   differences reconciliation reads.
 //! * [`directory`] — [`TerminalDirectory`], the seam to the merchants registry, and an in-memory one.
@@ -31,6 +35,8 @@ pub mod directory;
 pub mod engine;
 mod entry;
 pub mod error;
+mod journal;
+pub mod kind;
 pub mod limits;
 pub mod merchant_run;
 pub mod merchant_settlement;

@@ -15,8 +15,8 @@ use network::codes;
 use sqlstore::Tx;
 
 use crate::directory::MerchantRecord;
-use crate::engine::{PosKind, TransactionRecord};
-use crate::store::int;
+use crate::journal::{self, OriginalEffect, TransactionRecord};
+use crate::kind::PosKind;
 
 /// The original of a void, refund or completion, checked (docs/acquirer.md §2).
 pub(crate) fn original_check(
@@ -83,36 +83,13 @@ pub(crate) fn apply_effects(
     apply: bool,
 ) -> sqlstore::Result<()> {
     let Some(original_id) = original_id else { return Ok(()) };
-    let flag = i64::from(apply);
-    match kind {
-        PosKind::Void | PosKind::PreAuthVoid | PosKind::CompletionVoid => {
-            tx.execute(
-                "UPDATE acquirer_transactions SET voided = $2 WHERE id = $1",
-                &[int(original_id)?, flag.into()],
-            )?;
-        }
-        PosKind::CompletionRequest | PosKind::CompletionAdvice => {
-            tx.execute(
-                "UPDATE acquirer_transactions SET completed = $2 WHERE id = $1",
-                &[int(original_id)?, flag.into()],
-            )?;
-        }
-        PosKind::Refund => {
-            let sql = if apply {
-                "UPDATE acquirer_transactions SET refunded_minor = refunded_minor + $2 WHERE id = $1"
-            } else {
-                "UPDATE acquirer_transactions SET refunded_minor = refunded_minor - $2 WHERE id = $1"
-            };
-            tx.execute(sql, &[int(original_id)?, int(amount_minor)?])?;
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// Whether `kind` is one of the voids (消费撤销, 预授权撤销, 完成撤销).
-pub(crate) fn is_void(kind: PosKind) -> bool {
-    matches!(kind, PosKind::Void | PosKind::PreAuthVoid | PosKind::CompletionVoid)
+    let effect = match kind {
+        k if k.is_void() => OriginalEffect::Voided(apply),
+        PosKind::CompletionRequest | PosKind::CompletionAdvice => OriginalEffect::Completed(apply),
+        PosKind::Refund => OriginalEffect::Refunded(amount_minor, apply),
+        _ => return Ok(()),
+    };
+    journal::set_original_effect(tx, original_id, effect)
 }
 
 /// A void found by RRN at another terminal of the merchant (point 8 of issue 12): only the
@@ -126,7 +103,7 @@ pub(crate) fn lane_check(
     merchant: &MerchantRecord,
 ) -> Option<&'static str> {
     let other_lane = original.terminal_id != terminal_id;
-    (is_void(kind) && other_lane && !merchant.void_any_terminal).then_some(codes::ORIGINAL_NOT_FOUND)
+    (kind.is_void() && other_lane && !merchant.void_any_terminal).then_some(codes::ORIGINAL_NOT_FOUND)
 }
 
 /// Claim `original_id` for a `kind` follow-up of `amount_minor`, inside the transaction that
@@ -139,22 +116,15 @@ pub(crate) fn claim(
     request: &Message,
     amount_minor: u64,
 ) -> sqlstore::Result<Option<&'static str>> {
-    // A no-op write takes the row lock on PostgreSQL (SQLite's BEGIN IMMEDIATE already
-    // serialises writers), so a concurrent claim waits here and then sees this one's row.
-    tx.execute("UPDATE acquirer_transactions SET original_id = original_id WHERE id = $1", &[int(original_id)?])?;
-    let found = crate::engine::transaction_by_id(tx, original_id)?;
+    // A concurrent claim waits at the lock and then sees this one's row.
+    journal::lock(tx, original_id)?;
+    let found = journal::by_id(tx, original_id)?;
     let Some(mut original) = found else { return Ok(Some(codes::ORIGINAL_NOT_FOUND)) };
-    let pending = tx.query(
-        "SELECT kind, amount_minor FROM acquirer_transactions WHERE original_id = $1 AND status = 'pending' \
-         AND reversed = 0",
-        &[int(original_id)?],
-    )?;
-    for row in &pending {
-        let (pending_kind, amount) = (PosKind::from_name(&row.text(0)?), row.u64(1)?);
+    for (pending_kind, amount) in journal::pending_follow_ups(tx, original_id)? {
         match pending_kind {
             Some(PosKind::Refund) => original.refunded_minor = original.refunded_minor.saturating_add(amount),
             Some(PosKind::CompletionRequest | PosKind::CompletionAdvice) => original.completed = true,
-            Some(k) if is_void(k) => original.voided = true,
+            Some(k) if k.is_void() => original.voided = true,
             _ => {}
         }
     }

@@ -1,5 +1,6 @@
 //! [`TerminalDirectory`] over the merchants registry (`crates/merchants`): the acquirer reads
-//! terminals and merchants from it and reports sign-ons, batches and pending settlements to it.
+//! terminals and merchants from it and reports sign-ons to it (the batch and settlement state
+//! are the acquirer's own, `acquirer_terminals`).
 //! Both keep their tables in the acquirer's one database (`merchants_*`, `acquirer_*`).
 
 use crate::directory::{MerchantRecord, MerchantStatus, TerminalDirectory, TerminalRecord, TerminalStatus};
@@ -25,7 +26,7 @@ impl TerminalDirectory for merchants::Registry {
                     merchant_id: terminal.merchant_id,
                     status,
                     tmk: terminal.tmk,
-                    batch_no: terminal.batch_no,
+                    batch_no: merchants::limits::BATCH_NO_FIRST,
                 },
                 MerchantRecord {
                     merchant_id: merchant.merchant_id,
@@ -41,15 +42,7 @@ impl TerminalDirectory for merchants::Registry {
         }))
     }
 
-    fn record_sign_on(&self, terminal_id: &str, batch_no: u32, now_ms: u64) -> Result<(), String> {
-        merchants::Registry::record_sign_on(self, terminal_id, batch_no, now_ms).map(|_| ()).map_err(|e| e.to_string())
-    }
-
-    fn set_batch(&self, terminal_id: &str, batch_no: u32) -> Result<(), String> {
-        merchants::Registry::set_batch(self, terminal_id, batch_no).map(|_| ()).map_err(|e| e.to_string())
-    }
-
-    fn set_settlement_pending(&self, terminal_id: &str, pending: bool) -> Result<(), String> {
-        merchants::Registry::set_settlement_pending(self, terminal_id, pending).map(|_| ()).map_err(|e| e.to_string())
+    fn record_sign_on(&self, terminal_id: &str, now_ms: u64) -> Result<(), String> {
+        merchants::Registry::record_sign_on(self, terminal_id, now_ms).map(|_| ()).map_err(|e| e.to_string())
     }
 }

@@ -7,11 +7,11 @@
 
 use iso8583::{Message, Mti};
 use saf::{EntryId, EntryState};
-use sqlstore::Tx;
 
-use crate::engine::{Acquirer, OutboundReversal, log, transact};
+use crate::engine::{Acquirer, OutboundReversal, transact};
 use crate::error::Result;
-use crate::store::{SWITCH_DESTINATION, int};
+use crate::journal::{self, Flow};
+use crate::store::SWITCH_DESTINATION;
 use network::codes;
 
 /// Network answers to a reversal that mean "not taken, send it again".
@@ -32,7 +32,8 @@ impl Acquirer {
                     .decrypt_data(&self.settings.dek, &entry.payload)
                     .map_err(crate::error::AcquirerError::from)
                     .and_then(|clear| Ok(iso8583::decode(&self.network_spec, clear.expose())?));
-                let (Some(transaction_id), Ok(mut message)) = (reversal_transaction(tx, entry.id)?, message) else {
+                let (Some(transaction_id), Ok(mut message)) = (journal::reversal_transaction(tx, entry.id.0)?, message)
+                else {
                     tracing::error!(reversal = %entry.id, "acquirer: network reversal unreadable, marked dead");
                     self.queue.give_up(tx, entry.id)?;
                     continue;
@@ -61,12 +62,9 @@ impl Acquirer {
         let code = code.to_owned();
         transact(&self.db, |tx| {
             self.queue.acknowledged(tx, EntryId(reversal.id))?;
-            tx.execute(
-                "UPDATE acquirer_reversals SET response_code = $2, answered_ms = $3 WHERE id = $1",
-                &[int(reversal.id)?, code.as_str().into(), int(now_ms)?],
-            )?;
-            log(tx, Some(reversal.transaction_id), "out", "network", &reversal.message, now_ms)?;
-            log(tx, Some(reversal.transaction_id), "in", "network", response, now_ms)?;
+            journal::reversal_answered(tx, reversal.id, &code, now_ms)?;
+            journal::log(tx, Some(reversal.transaction_id), Flow::ToNetwork, &reversal.message, now_ms)?;
+            journal::log(tx, Some(reversal.transaction_id), Flow::FromNetwork, response, now_ms)?;
             Ok(())
         })?;
         tracing::info!(reversal = reversal.id, code, "acquirer: network reversal delivered");
@@ -78,7 +76,7 @@ impl Acquirer {
     pub fn reversal_failed(&self, reversal: &OutboundReversal, now_ms: u64) -> Result<()> {
         let config = self.settings.reversals.saf_config();
         let state = transact(&self.db, |tx| {
-            log(tx, Some(reversal.transaction_id), "out", "network", &reversal.message, now_ms)?;
+            journal::log(tx, Some(reversal.transaction_id), Flow::ToNetwork, &reversal.message, now_ms)?;
             Ok(self.queue.attempt_failed(tx, &config, EntryId(reversal.id), now_ms)?)
         })?;
         if state == EntryState::Dead {
@@ -90,10 +88,4 @@ impl Acquirer {
         }
         Ok(())
     }
-}
-
-/// The transaction a queued reversal reverses (`None`: no record, a row edited by hand).
-fn reversal_transaction(tx: &mut Tx<'_>, id: EntryId) -> Result<Option<u64>> {
-    let row = tx.query_opt("SELECT transaction_id FROM acquirer_reversals WHERE id = $1", &[int(id.0)?])?;
-    Ok(row.map(|row| row.u64(0)).transpose()?)
 }

@@ -3,15 +3,14 @@
 //! admits it; anything else is refused 12 and nothing goes to the network, so terminal,
 //! acquirer, switch and issuer keep the same state.
 //!
-//! Reference §6: purchase, void, pre-auth, pre-auth void, completion and completion void are
-//! reversible; a refund, a balance inquiry and an advice (a completion advice) are not. A
+//! Reference §6: which kinds are reversible at all is the kind table's (crate::kind). A
 //! reversible original that a later transaction acted on (voided, completed, refunded in whole
 //! or part) is not reversible any more either: reversing it would undo money the follow-up has
 //! already moved again (a refunded sale reversed would credit the card twice).
 
 use network::codes;
 
-use crate::engine::{PosKind, TransactionRecord};
+use crate::engine::TransactionRecord;
 
 /// What to do with a terminal's 0400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,24 +33,11 @@ impl TerminalReversal {
     }
 }
 
-/// Whether `kind` may be reversed at all (reference §6).
-pub(crate) fn reversible(kind: PosKind) -> bool {
-    !matches!(kind, PosKind::Refund | PosKind::Balance | PosKind::CompletionAdvice)
-}
-
-/// Whether the acquirer reverses `kind` itself when the switch's answer is missing or cannot be
-/// trusted: whatever may have moved money (a refund too: its 0420 says 98, a timeout reversal,
-/// which switch and issuer honour), not a balance inquiry (nothing moved) nor an advice (the
-/// terminal repeats it).
-pub(crate) fn reversed_on_timeout(kind: PosKind) -> bool {
-    !matches!(kind, PosKind::Balance | PosKind::CompletionAdvice)
-}
-
 /// The rule for a terminal reversal of `original` (`None`: the host never saw it).
 pub(crate) fn terminal_reversal(original: Option<&TransactionRecord>) -> TerminalReversal {
     let Some(original) = original else { return TerminalReversal::Record };
     let Some(kind) = original.pos_kind() else { return TerminalReversal::Refuse(codes::INVALID_TRANSACTION) };
-    if !reversible(kind) {
+    if !kind.reversible() {
         return TerminalReversal::Refuse(codes::INVALID_TRANSACTION);
     }
     let live = matches!(original.status.as_str(), "approved" | "pending" | "timeout");

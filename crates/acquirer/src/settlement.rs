@@ -9,8 +9,9 @@ use iso8583::{Envelope, Message};
 use network::codes;
 use sqlstore::Tx;
 
-use crate::engine::{Acquirer, PosKind, Reply, TransactionRecord, log, next_batch, transact};
+use crate::engine::{Acquirer, PosKind, Reply, TransactionRecord, next_batch, transact};
 use crate::error::Result;
+use crate::journal;
 use crate::limits::{BATCH_TRANSACTIONS_MAX, UPLOAD_RECORD_DIGITS, UPLOAD_RECORDS_MAX};
 use crate::store::{self, int, opt_int};
 
@@ -175,11 +176,7 @@ impl Acquirer {
 
     fn settlement_refusal(&self, envelope: &Envelope, request: &Message, code: &str, now_ms: u64) -> Result<Reply> {
         let (envelope, response) = self.settlement_reply(envelope, request, code, now_ms)?;
-        transact(&self.db, |tx| {
-            log(tx, None, "in", "terminal", request, now_ms)?;
-            log(tx, None, "out", "terminal", &response, now_ms)?;
-            Ok(())
-        })?;
+        transact(&self.db, |tx| Ok(journal::log_exchange(tx, None, request, &response, now_ms)?))?;
         Ok(Reply { envelope, response, reversal_queued: false })
     }
 
@@ -188,7 +185,7 @@ impl Acquirer {
         let Some(terminal_id) = request.get_str(41).map(|t| t.trim_end().to_owned()) else {
             return self.settlement_refusal(envelope, request, codes::FORMAT_ERROR, now_ms);
         };
-        let Some((terminal, merchant)) =
+        let Some((_, merchant)) =
             self.directory.terminal_with_merchant(&terminal_id).map_err(crate::error::AcquirerError::Directory)?
         else {
             return self.settlement_refusal(envelope, request, crate::engine::TERMINAL_NOT_REGISTERED, now_ms);
@@ -208,7 +205,7 @@ impl Acquirer {
         let domestic = if host.domestic.agrees_with(&terminal_totals.domestic) { BALANCED } else { UNBALANCED };
         let foreign = if host.foreign.agrees_with(&terminal_totals.foreign) { BALANCED } else { UNBALANCED };
         let (reply_envelope, mut response) = self.settlement_reply(envelope, request, codes::APPROVED, now_ms)?;
-        let closed = transact(&self.db, |tx| {
+        transact(&self.db, |tx| {
             let earlier = tx.query_opt(
                 "SELECT domestic_result, foreign_result FROM acquirer_settlements WHERE terminal_id = $1 AND batch_no = $2",
                 &[terminal_id.as_str().into(), batch.into()],
@@ -241,35 +238,19 @@ impl Acquirer {
                     (domestic, foreign)
                 }
             };
-            // Close the batch: the terminal moves to the next batch number after settlement.
-            let mut closed_to = None;
-            if let Some(state) = crate::engine::terminal_state_pub(tx, &terminal_id)?
+            // Close the batch: the terminal moves to the next batch number after settlement, in
+            // the commit that records the settlement (the host's table is the one place it lives).
+            if let Some(state) = journal::terminal(tx, &terminal_id)?
                 && state.batch_no == batch
             {
-                let next = next_batch(batch);
-                tx.execute(
-                    "UPDATE acquirer_terminals SET batch_no = $2, settlement_pending = 0, updated_ms = $3 \
-                     WHERE terminal_id = $1",
-                    &[terminal_id.as_str().into(), next.into(), int(now_ms)?],
-                )?;
-                closed_to = Some(next);
+                journal::close_batch(tx, &terminal_id, next_batch(batch), now_ms)?;
             }
             let mut field48 = request.get_str(48).unwrap_or_default().to_owned();
             field48.replace_range(DOMESTIC_RESULT_AT..=DOMESTIC_RESULT_AT, &domestic.to_string());
             field48.replace_range(FOREIGN_RESULT_AT..=FOREIGN_RESULT_AT, &foreign.to_string());
             response.set_str(48, &field48)?;
-            log(tx, None, "in", "terminal", request, now_ms)?;
-            log(tx, None, "out", "terminal", &response, now_ms)?;
-            Ok(closed_to)
+            Ok(journal::log_exchange(tx, None, request, &response, now_ms)?)
         })?;
-        if let Some(next) = closed {
-            if let Err(error) = self.directory.set_batch(&terminal.terminal_id, next) {
-                tracing::warn!(terminal = %terminal_id, %error, "acquirer: the registry did not take the new batch");
-            }
-            if let Err(error) = self.directory.set_settlement_pending(&terminal.terminal_id, false) {
-                tracing::warn!(terminal = %terminal_id, %error, "acquirer: the registry did not clear settlement pending");
-            }
-        }
         tracing::info!(terminal = %terminal_id, batch, %domestic, %foreign, "acquirer: batch settled");
         Ok(Reply { envelope: reply_envelope, response, reversal_queued: false })
     }
@@ -343,9 +324,7 @@ impl Acquirer {
                     &[terminal_id.as_str().into(), batch.into(), int(now_ms)?],
                 )?;
             }
-            log(tx, None, "in", "terminal", request, now_ms)?;
-            log(tx, None, "out", "terminal", &response, now_ms)?;
-            Ok(())
+            Ok(journal::log_exchange(tx, None, request, &response, now_ms)?)
         })?;
         Ok(Reply { envelope: reply_envelope, response, reversal_queued: false })
     }

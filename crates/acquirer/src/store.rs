@@ -250,6 +250,12 @@ const MIGRATION_V6: &str = "acquirer-v6-merchant-day";
 const DDL_V6: &[&str] = &["CREATE INDEX acquirer_transactions_merchant_day ON acquirer_transactions \
      (merchant_id, received_ms, amount_minor, status, reversed, kind) WHERE status = 'approved' AND reversed = 0 AND kind IN ('purchase', 'pre-auth', 'completion', 'completion-advice')"];
 
+/// The partial index of the merchant's day (its kinds are the daily totals' statement's).
+#[cfg(test)]
+pub(crate) fn merchant_day_index() -> &'static str {
+    DDL_V6[0]
+}
+
 /// The network reversals' queue (`acquirer_saf`, ids from the `reversal` sequence).
 pub(crate) fn reversal_queue() -> sqlstore::Result<SqlQueue> {
     SqlQueue::new(SAF_TABLE, IdSequence { table: SEQUENCE_TABLE, name: SEQ_REVERSAL })

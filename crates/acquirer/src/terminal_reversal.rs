@@ -8,11 +8,11 @@ use iso8583::{Envelope, Message};
 use network::codes;
 use sqlstore::Tx;
 
-use crate::engine::{Acquirer, Reply, Step, TX_COLUMNS, TransactionRecord, log, transact};
+use crate::engine::{Acquirer, Reply, Step, transact};
 use crate::error::Result;
+use crate::journal::{self, NewTerminalReversal};
 use crate::originals::apply_effects;
 use crate::reversal_rules::{TerminalReversal, terminal_reversal};
-use crate::store::{self, int, opt_int};
 
 /// The terminal reversal as the host recorded it: answer, whether a 0420 was newly queued, and
 /// the original's id.
@@ -49,11 +49,7 @@ impl Acquirer {
         let outcome = transact(&self.db, |tx| self.record_terminal_reversal(tx, &key, request, now_ms))?;
         let mut response = self.answer(request, &outcome.code, None, now_ms);
         self.sign_response(&mut response, Some(&mak));
-        transact(&self.db, |tx| {
-            log(tx, outcome.original_id, "in", "terminal", request, now_ms)?;
-            log(tx, outcome.original_id, "out", "terminal", &response, now_ms)?;
-            Ok(())
-        })?;
+        transact(&self.db, |tx| Ok(journal::log_exchange(tx, outcome.original_id, request, &response, now_ms)?))?;
         tracing::info!(terminal = %terminal_id, trace, code = %outcome.code, queued = outcome.queued, "acquirer: terminal reversal");
         Ok(Step::Respond(Reply {
             envelope: self.reply_envelope(envelope, known.state.sign_on_required),
@@ -71,55 +67,34 @@ impl Acquirer {
         now_ms: u64,
     ) -> Result<Outcome> {
         let ReversalKey { terminal_id, batch, trace } = *key;
-        let earlier = tx.query_opt(
-            "SELECT response_code FROM acquirer_terminal_reversals WHERE terminal_id = $1 AND batch_no = $2 \
-             AND trace = $3",
-            &[terminal_id.into(), batch.into(), trace.into()],
-        )?;
-        if let Some(row) = earlier {
+        if let Some(code) = journal::terminal_reversal_answer(tx, terminal_id, batch, trace)? {
             // A repeat: the same answer, nothing new toward the network.
-            return Ok(Outcome { code: row.text(0)?, queued: false, original_id: None });
+            return Ok(Outcome { code, queued: false, original_id: None });
         }
-        let original = tx
-            .query_opt(
-                &format!(
-                    "SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 \
-                     AND trace = $3"
-                ),
-                &[terminal_id.into(), batch.into(), trace.into()],
-            )?
-            .as_ref()
-            .map(TransactionRecord::from_row)
-            .transpose()?;
+        let original = journal::by_trace(tx, terminal_id, batch, trace)?;
         let rule = terminal_reversal(original.as_ref());
         let mut queued = false;
         if let (TerminalReversal::Forward, Some(original)) = (rule, &original) {
             let network_request = self.rebuild_network_original(tx, original)?;
             let reason = request.get_str(39).unwrap_or(codes::ISSUER_TIMEOUT);
             queued = self.queue_reversal(tx, original.id, &network_request, reason, now_ms)?;
-            tx.execute("UPDATE acquirer_transactions SET reversed = 1 WHERE id = $1", &[int(original.id)?])?;
+            journal::mark_reversed(tx, original.id)?;
             if original.approved()
                 && let Some(kind) = original.pos_kind()
             {
                 apply_effects(tx, kind, original.original_id, original.amount_minor, false)?;
             }
         }
-        let id = store::next_id(tx, store::SEQ_TERMINAL_REVERSAL)?;
-        tx.execute(
-            "INSERT INTO acquirer_terminal_reversals (id, terminal_id, batch_no, trace, reason, original_id, \
-             forwarded, response_code, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                int(id)?,
-                terminal_id.into(),
-                batch.into(),
-                trace.into(),
-                request.get_str(39).into(),
-                opt_int(original.as_ref().map(|o| o.id))?,
-                i64::from(rule == TerminalReversal::Forward).into(),
-                rule.code().into(),
-                int(now_ms)?,
-            ],
-        )?;
+        let record = NewTerminalReversal {
+            terminal_id,
+            batch_no: batch,
+            trace,
+            reason: request.get_str(39),
+            original_id: original.as_ref().map(|o| o.id),
+            forwarded: rule == TerminalReversal::Forward,
+            response_code: rule.code(),
+        };
+        journal::insert_terminal_reversal(tx, &record, now_ms)?;
         Ok(Outcome { code: rule.code().to_owned(), queued, original_id: original.map(|o| o.id) })
     }
 }

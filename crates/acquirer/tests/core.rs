@@ -227,7 +227,9 @@ fn sign_on_with_each_scheme_issues_keys_with_check_values() {
     }
     let state = rig.acquirer.terminal(TERMINAL).unwrap().unwrap();
     assert!(state.signed_on && state.tdk.is_some());
-    assert_eq!(rig.directory.last_sign_on(TERMINAL), Some((7, NOW_MS)));
+    assert_eq!(state.batch_no, 7, "the host's own table holds the batch");
+    assert!(!state.settlement_pending, "nothing approved yet");
+    assert_eq!(rig.directory.last_sign_on(TERMINAL), Some(NOW_MS), "the registry hears of the sign-on");
     // Parameter download, echo and sign-off.
     let mut terminal = terminal();
     rig.sign_on(&mut terminal, SignOnScheme::Double);
@@ -561,12 +563,15 @@ fn settlement_balanced_and_unbalanced_with_batch_upload() {
     let rig = rig("settle");
     let mut terminal = terminal();
     rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let state = |rig: &Rig| rig.acquirer.terminal(TERMINAL).unwrap().unwrap();
+    assert!(!state(&rig).settlement_pending);
     let mut traces = Vec::new();
     for amount in [1_000u64, 2_000] {
         let request = terminal.purchase(&card(), amount, None).unwrap();
         traces.push(request.get_str(11).unwrap().to_owned());
         assert_eq!(code(&rig.exchange(terminal.envelope, request, "00")), "00");
     }
+    assert!(state(&rig).settlement_pending, "an approval, in the commit that recorded it");
     let refund_of = terminal.purchase(&card(), 500, None).unwrap();
     let reply = rig.exchange(terminal.envelope, refund_of.clone(), "00");
     let original = PosOriginal::of(&refund_of, &reply.response, 7);
@@ -577,7 +582,8 @@ fn settlement_balanced_and_unbalanced_with_batch_upload() {
     let field48 = reply.response.get_str(48).unwrap();
     assert_eq!(&field48[30..31], "1");
     assert_eq!(&field48[61..62], "1");
-    assert_eq!(rig.acquirer.terminal(TERMINAL).unwrap().unwrap().batch_no, 8, "batch closed");
+    assert_eq!(state(&rig).batch_no, 8, "batch closed");
+    assert!(!state(&rig).settlement_pending, "the closed batch waits for nothing");
     terminal.batch_no = 8;
     // Batch 8: one purchase at the host, the terminal claims another.
     let request = terminal.purchase(&card(), 700, None).unwrap();

@@ -297,10 +297,28 @@ pub fn run(command: MerchantCommand) -> Result<(), CliError> {
     }
 }
 
-/// The registry a configuration file names (shared with `terminal_command`).
+/// The registry a configuration file names (shared with `terminal_command`). Its database is
+/// the acquirer's, whose tables are made ready too: a terminal's batch and settlement state
+/// are read from the acquirer host's own records ([`host_batch`]).
 pub(crate) fn open(config_path: &Path) -> Result<Registry, CliError> {
     let config = RegistryConfig::load(config_path)?;
-    Ok(Registry::from_config(&config)?)
+    let registry = Registry::from_config(&config)?;
+    acquirer::engine::migrate(registry.database()).map_err(acquirer_failure)?;
+    Ok(registry)
+}
+
+fn acquirer_failure(error: acquirer::AcquirerError) -> CliError {
+    CliError::Failure(format!("acquirer records: {error}"))
+}
+
+/// A terminal's batch (60.2, 6 digits) and whether it waits for settlement, as the acquirer
+/// host keeps them — the one place they live; a terminal the host has not seen yet starts in
+/// the first batch with nothing pending.
+pub(crate) fn host_batch(registry: &Registry, terminal_id: &str) -> Result<(String, bool), CliError> {
+    let state = acquirer::engine::host_terminal(registry.database(), terminal_id).map_err(acquirer_failure)?;
+    let (batch_no, pending) =
+        state.map_or((merchants::limits::BATCH_NO_FIRST, false), |s| (s.batch_no, s.settlement_pending));
+    Ok((format!("{batch_no:06}"), pending))
 }
 
 fn decision(approve: bool) -> Decision {
@@ -400,21 +418,22 @@ fn trail_json(entry: &TrailEntry) -> Value {
     })
 }
 
-/// A terminal without its key: the check value only.
-pub(crate) fn terminal_json(t: &TerminalRecord) -> Value {
-    json!({
+/// A terminal without its key: the check value only; its batch from the acquirer host.
+pub(crate) fn terminal_json(registry: &Registry, t: &TerminalRecord) -> Result<Value, CliError> {
+    let (batch_no, settlement_pending) = host_batch(registry, &t.terminal_id)?;
+    Ok(json!({
         "terminal_id": t.terminal_id,
         "merchant_id": t.merchant_id,
         "model": t.model,
         "serial": t.serial,
         "status": t.status.name(),
         "tmk_kcv": t.tmk.kcv(),
-        "batch_no": t.batch_text(),
+        "batch_no": batch_no,
         "last_sign_on_ms": t.last_sign_on_ms,
-        "settlement_pending": t.settlement_pending,
+        "settlement_pending": settlement_pending,
         "created_ms": t.created_ms,
         "updated_ms": t.updated_ms,
-    })
+    }))
 }
 
 /// The one shape `show`, `apply` and `activate` print.
@@ -430,7 +449,7 @@ fn show_json(registry: &Registry, application_id: i64) -> Result<Value, CliError
             "merchant": merchant_json(&details.merchant),
             "account_history": details.account_history.iter().map(history_json).collect::<Vec<_>>(),
             "account_changes": details.account_changes.iter().map(change_json).collect::<Vec<_>>(),
-            "terminals": details.terminals.iter().map(terminal_json).collect::<Vec<_>>(),
+            "terminals": details.terminals.iter().map(|t| terminal_json(registry, t)).collect::<Result<Vec<_>, _>>()?,
             "trail": details.trail.iter().map(trail_json).collect::<Vec<_>>(),
         }));
     }

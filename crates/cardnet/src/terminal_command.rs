@@ -11,11 +11,11 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand};
 use hsm::{Secret, WrappedKey};
-use merchants::{NewTerminal, TmkDelivery, TmkExport, TmkImport, TmkSource};
+use merchants::{NewTerminal, Registry, TmkDelivery, TmkExport, TmkImport, TmkSource};
 use serde_json::{Value, json};
 
 use crate::cli_error::CliError;
-use crate::merchant_command::{open, terminal_json};
+use crate::merchant_command::{host_batch, open, terminal_json};
 
 /// Components a generated TMK is split into when `terminal add` is given no key option.
 const TMK_COMPONENTS_DEFAULT: usize = 2;
@@ -161,7 +161,8 @@ fn add(args: AddArgs) -> Result<(), CliError> {
     };
     let (record, delivery) = registry.add_terminal(args.merchant.trim(), &terminal, &source)?;
     if args.json {
-        return crate::output::json(&json!({"terminal": terminal_json(&record), "tmk": delivery_json(&delivery)}));
+        let terminal = terminal_json(&registry, &record)?;
+        return crate::output::json(&json!({"terminal": terminal, "tmk": delivery_json(&delivery)}));
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "terminal {} installed under merchant {}", record.terminal_id, record.merchant_id)?;
@@ -188,16 +189,18 @@ fn add(args: AddArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn terminal_line(t: &merchants::TerminalRecord) -> String {
-    format!(
+/// One line per terminal; its batch and settlement state from the acquirer host's records.
+fn terminal_line(registry: &Registry, t: &merchants::TerminalRecord) -> Result<String, CliError> {
+    let (batch_no, settlement_pending) = host_batch(registry, &t.terminal_id)?;
+    Ok(format!(
         "{}  {}  {:<9}  TMK KCV {}  batch {}  {}",
         t.terminal_id,
         t.merchant_id,
         t.status.name(),
         t.tmk.kcv(),
-        t.batch_text(),
-        if t.settlement_pending { "settlement pending" } else { "" }
-    )
+        batch_no,
+        if settlement_pending { "settlement pending" } else { "" }
+    ))
 }
 
 fn list(args: ListArgs) -> Result<(), CliError> {
@@ -210,14 +213,15 @@ fn list(args: ListArgs) -> Result<(), CliError> {
     }
     let terminals = registry.list_terminals(merchant)?;
     if args.json {
-        return crate::output::json(&json!({"terminals": terminals.iter().map(terminal_json).collect::<Vec<_>>()}));
+        let terminals = terminals.iter().map(|t| terminal_json(&registry, t)).collect::<Result<Vec<_>, _>>()?;
+        return crate::output::json(&json!({ "terminals": terminals }));
     }
     let mut out = std::io::stdout().lock();
     if terminals.is_empty() {
         writeln!(out, "no terminals")?;
     }
     for terminal in &terminals {
-        writeln!(out, "{}", terminal_line(terminal))?;
+        writeln!(out, "{}", terminal_line(&registry, terminal)?)?;
     }
     Ok(())
 }
@@ -226,8 +230,8 @@ fn disable(args: DisableArgs) -> Result<(), CliError> {
     let registry = open(&args.config)?;
     let terminal = registry.disable_terminal(args.terminal.trim())?;
     if args.json {
-        return crate::output::json(&terminal_json(&terminal));
+        return crate::output::json(&terminal_json(&registry, &terminal)?);
     }
-    writeln!(std::io::stdout().lock(), "{}", terminal_line(&terminal))?;
+    writeln!(std::io::stdout().lock(), "{}", terminal_line(&registry, &terminal)?)?;
     Ok(())
 }

@@ -281,6 +281,17 @@ fn network_init_then_separate_processes_approve_purchases() {
     assert_eq!(network_code, "00", "a purchase straight to the switch");
     assert_eq!(plain_code, "45", "a chip card swiped without fallback: use the chip");
     assert_eq!(terminal_code, "00", "a fallback purchase from a POS terminal through the acquirer");
+    // The merchants console shows the batch the acquirer host moved on at settlement: the host's
+    // own record, the one place it lives.
+    let terminals = json(&cardnet(&["terminal", "list", "--config", &network.acquirer_config, "--json"]));
+    let pos00002 = terminals["terminals"].as_array().unwrap().iter().find(|t| t["terminal_id"] == "POS00002");
+    let pos00002 = pos00002.unwrap_or_else(|| panic!("POS00002 listed: {terminals}"));
+    assert_eq!(
+        (&pos00002["batch_no"], &pos00002["settlement_pending"]),
+        (&"000002".into(), &false.into()),
+        "{pos00002}"
+    );
+    assert_eq!(pos00002["status"], "active", "the registry heard of the sign-on");
     let list = json(&cardnet(&["issuer", "card", "list", "--config", &issuer_a, "--json"]));
     assert_eq!(list["cards"][0]["available_minor"], 50_000 - 12_345 - 2_000 - 3_000, "all three held at the issuer");
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,8 +9,8 @@
 //!   account is checked and reviewed like an application; the old one pays until approval.
 //! - Terminals ([`Registry::add_terminal`]) under an active merchant, with a TMK generated or
 //!   imported in the HSM and stored only under the LMK; the POS host reads them with
-//!   [`Registry::terminal_with_merchant`] and keeps sign-on, batch and settlement state with
-//!   [`Registry::record_sign_on`], [`Registry::set_batch`], [`Registry::set_settlement_pending`].
+//!   [`Registry::terminal_with_merchant`] and reports sign-ons with [`Registry::record_sign_on`]
+//!   (a terminal's batch and settlement state are the POS host's own, `acquirer_terminals`).
 //!
 //! Storage is `sqlstore` (tables `merchants_*`, SQLite or PostgreSQL); the review trail is never
 //! updated or deleted. Money is integer minor units; rates are basis points.

@@ -32,9 +32,7 @@ pub const MERCHANT_ID_SEQUENCE_MAX: u64 = 9_999;
 pub const TERMINAL_ID_LEN: usize = 8;
 /// Characters of a terminal's model or serial number.
 pub const TERMINAL_TEXT_CHARS_MAX: usize = 64;
-/// The batch number (field 60.2) is n6: 000001 to 999999.
-pub const BATCH_NO_MAX: u32 = 999_999;
-/// A new terminal starts in batch 000001.
+/// A new terminal starts in batch 000001 at the POS host (which keeps its batch from then on).
 pub const BATCH_NO_FIRST: u32 = 1;
 /// TMK components for a key ceremony: 2 or 3 custodians.
 pub const TMK_COMPONENTS_MIN: usize = 2;

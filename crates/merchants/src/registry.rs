@@ -168,6 +168,7 @@ impl Registry {
         settings.validate()?;
         db.migrate(store::MIGRATION, &store::SCHEMA)?;
         db.migrate(store::MIGRATION_2, &store::SCHEMA_2)?;
+        db.migrate(store::MIGRATION_3, &store::SCHEMA_3)?;
         Ok(Registry { db, hsm, clock, settings })
     }
 

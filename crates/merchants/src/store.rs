@@ -24,6 +24,16 @@ pub(crate) const MIGRATION_2: &str = "merchants-2";
 pub(crate) const SCHEMA_2: [&str; 1] =
     ["ALTER TABLE merchants_merchants ADD COLUMN void_any_terminal BIGINT NOT NULL DEFAULT 0"];
 
+/// A terminal's batch number and settlement-pending flag are the POS host's alone
+/// (`acquirer_terminals`, written in the commit of the decision that changes them); the copies
+/// the registry kept, synced after that commit, go, so nothing can read a stale one.
+pub(crate) const MIGRATION_3: &str = "merchants-3-settlement-state";
+
+pub(crate) const SCHEMA_3: [&str; 2] = [
+    "ALTER TABLE merchants_terminals DROP COLUMN batch_no",
+    "ALTER TABLE merchants_terminals DROP COLUMN settlement_pending",
+];
+
 pub(crate) const SCHEMA: [&str; 11] = [
     "CREATE TABLE merchants_applications (
         application_id BIGINT PRIMARY KEY,
@@ -146,8 +156,8 @@ pub(crate) const MERCHANT_COLUMNS: &str = "merchant_id, application_id, name, li
 pub(crate) const CHANGE_COLUMNS: &str = "change_id, merchant_id, old_bank_code, old_account_no, bank_code, account_no, \
      status, reviewer, review_approved, review_reason, reviewed_ms, created_ms, updated_ms";
 
-pub(crate) const TERMINAL_COLUMNS: &str = "terminal_id, merchant_id, model, serial, status, tmk_block, batch_no, \
-     last_sign_on_ms, settlement_pending, created_ms, updated_ms";
+pub(crate) const TERMINAL_COLUMNS: &str =
+    "terminal_id, merchant_id, model, serial, status, tmk_block, last_sign_on_ms, created_ms, updated_ms";
 
 /// A time or amount for a `BIGINT` column (every value the registry writes was checked to fit;
 /// a clock beyond year 292 million saturates).
@@ -253,11 +263,9 @@ pub(crate) fn terminal_from_row(row: &Row) -> Result<TerminalRecord> {
         status: parsed(&row.text(4)?, "terminal status", TerminalStatus::from_name)?,
         tmk: WrappedKey::from_block(row.text(5)?)
             .map_err(|_| MerchantError::internal("a stored TMK is not a key block under the LMK"))?,
-        batch_no: u32_column(row, 6)?,
-        last_sign_on_ms: opt_u64(row, 7)?,
-        settlement_pending: row.i64(8)? != 0,
-        created_ms: row.u64(9)?,
-        updated_ms: row.u64(10)?,
+        last_sign_on_ms: opt_u64(row, 6)?,
+        created_ms: row.u64(7)?,
+        updated_ms: row.u64(8)?,
     })
 }
 
@@ -405,4 +413,55 @@ pub(crate) fn push_account_history(
         ],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A terminal registered before `merchants-3` keeps everything but the two columns the
+    /// POS host owns; reading it needs neither.
+    fn v3_drops_the_hosts_columns(db: &sqlstore::Database) {
+        db.migrate(MIGRATION, &SCHEMA).unwrap();
+        db.migrate(MIGRATION_2, &SCHEMA_2).unwrap();
+        db.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO merchants_terminals (terminal_id, merchant_id, model, serial, status, tmk_block, tmk_kcv, \
+                 batch_no, last_sign_on_ms, settlement_pending, created_ms, updated_ms) \
+                 VALUES ('30000001', '898440158120001', NULL, NULL, 'active', 'BLOCK', 'ABCDEF', 7, 5, 1, 1, 5)",
+                &[],
+            )
+        })
+        .unwrap();
+        db.migrate(MIGRATION_3, &SCHEMA_3).unwrap();
+        db.migrate(MIGRATION_3, &SCHEMA_3).expect("again: nothing to do");
+        let rows =
+            db.transaction(|tx| tx.query(&format!("SELECT {TERMINAL_COLUMNS} FROM merchants_terminals"), &[])).unwrap();
+        assert_eq!(
+            (rows.len(), rows[0].text(0).unwrap(), opt_u64(&rows[0], 6).unwrap()),
+            (1, "30000001".into(), Some(5))
+        );
+        // Last, in a transaction of its own: a failed statement ends a PostgreSQL transaction.
+        let gone = db.transaction(|tx| tx.query("SELECT batch_no FROM merchants_terminals", &[]));
+        assert!(gone.is_err(), "batch_no is the POS host's alone");
+        let gone = db.transaction(|tx| tx.query("SELECT settlement_pending FROM merchants_terminals", &[]));
+        assert!(gone.is_err(), "settlement_pending is the POS host's alone");
+    }
+
+    #[test]
+    fn v3_drops_the_hosts_columns_sqlite() {
+        v3_drops_the_hosts_columns(&sqlstore::Database::open("sqlite::memory:").unwrap());
+    }
+
+    #[test]
+    fn v3_drops_the_hosts_columns_postgres() {
+        let Ok(url) = std::env::var("CARDNET_TEST_PG") else {
+            eprintln!("SKIPPED: CARDNET_TEST_PG not set; merchants-3 not tested on PostgreSQL");
+            return;
+        };
+        let schema = format!("merchants_v3_{}", std::process::id());
+        let _ = sqlstore::drop_postgres_schema(&url, &schema);
+        v3_drops_the_hosts_columns(&sqlstore::Database::connect_postgres(&url, &schema).unwrap());
+        let _ = sqlstore::drop_postgres_schema(&url, &schema);
+    }
 }

@@ -1,5 +1,6 @@
 //! Terminals (安装): registration under an active merchant, the terminal master key (TMK), and
-//! the few fields the POS host keeps through this API (batch, last sign-on, settlement pending).
+//! the sign-ons the POS host reports (an installed terminal becomes active). The terminal's
+//! batch and settlement state are the POS host's own (`acquirer_terminals`), not kept here.
 //!
 //! A TMK is generated or imported in the HSM and stored only as its key block under the LMK.
 //! Clear components leave once, in the [`TmkDelivery`] of the call that asked for them (the
@@ -8,10 +9,7 @@
 use hsm::{KeyAlgorithm, KeyType, Secret, WrappedKey};
 
 use crate::error::{MerchantError, Result};
-use crate::limits::{
-    BATCH_NO_FIRST, BATCH_NO_MAX, LIST_MAX, TERMINAL_ID_LEN, TERMINAL_TEXT_CHARS_MAX, TMK_COMPONENTS_MAX,
-    TMK_COMPONENTS_MIN,
-};
+use crate::limits::{LIST_MAX, TERMINAL_ID_LEN, TERMINAL_TEXT_CHARS_MAX, TMK_COMPONENTS_MAX, TMK_COMPONENTS_MIN};
 use crate::registry::{ACTOR_OPERATOR, Registry, clean_opt_text};
 use crate::store::{self, TERMINAL_COLUMNS, int};
 use crate::types::{
@@ -32,13 +30,6 @@ pub fn validate_terminal_id(terminal_id: &str) -> std::result::Result<(), String
 fn checked_terminal_id(terminal_id: &str) -> Result<&str> {
     validate_terminal_id(terminal_id).map_err(MerchantError::input)?;
     Ok(terminal_id)
-}
-
-fn checked_batch(batch_no: u32) -> Result<u32> {
-    if batch_no > BATCH_NO_MAX {
-        return Err(MerchantError::input(format!("a batch number is at most {BATCH_NO_MAX} (6 digits)")));
-    }
-    Ok(batch_no)
 }
 
 /// The TMK's algorithm from a key length: double or triple length TDES (a single-DES TMK
@@ -155,7 +146,7 @@ impl Registry {
             tx.execute(
                 &format!(
                     "INSERT INTO merchants_terminals ({TERMINAL_COLUMNS}, tmk_kcv)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, $8, $8, $9)"
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7, $8)"
                 ),
                 &[
                     terminal_id.into(),
@@ -164,7 +155,6 @@ impl Registry {
                     serial.clone().into(),
                     TerminalStatus::Installed.name().into(),
                     key.block().into(),
-                    BATCH_NO_FIRST.into(),
                     int(now_ms),
                     key.kcv().into(),
                 ],
@@ -299,54 +289,22 @@ impl Registry {
         })
     }
 
-    // ---- What the POS host keeps -----------------------------------------------------------
+    // ---- What the POS host reports -------------------------------------------------------
 
-    /// A successful sign-on: the terminal becomes active, in batch `batch_no` (the one the
-    /// host answered in 60.2), signed on at `now_ms`. Refused for a disabled terminal.
-    pub fn record_sign_on(&self, terminal_id: &str, batch_no: u32, now_ms: u64) -> Result<TerminalRecord> {
+    /// A successful sign-on at `now_ms`: the terminal becomes active. Refused for a disabled
+    /// terminal. (Its batch and settlement state are the POS host's: `acquirer_terminals`.)
+    pub fn record_sign_on(&self, terminal_id: &str, now_ms: u64) -> Result<TerminalRecord> {
         let terminal_id = checked_terminal_id(terminal_id)?;
-        let batch_no = checked_batch(batch_no)?;
         self.transact(|tx| {
             let terminal = self.existing_terminal(tx, terminal_id)?;
             if terminal.status == TerminalStatus::Disabled {
                 return Err(MerchantError::state(format!("terminal {terminal_id} is disabled")));
             }
             tx.execute(
-                "UPDATE merchants_terminals SET status = $1, batch_no = $2, last_sign_on_ms = $3, updated_ms = $3
-                 WHERE terminal_id = $4",
-                &[TerminalStatus::Active.name().into(), batch_no.into(), int(now_ms), terminal_id.into()],
+                "UPDATE merchants_terminals SET status = $1, last_sign_on_ms = $2, updated_ms = $2
+                 WHERE terminal_id = $3",
+                &[TerminalStatus::Active.name().into(), int(now_ms), terminal_id.into()],
             )?;
-            self.existing_terminal(tx, terminal_id)
-        })
-    }
-
-    /// The terminal's current batch (a batch closed by settlement moves to the next).
-    pub fn set_batch(&self, terminal_id: &str, batch_no: u32) -> Result<TerminalRecord> {
-        let terminal_id = checked_terminal_id(terminal_id)?;
-        let batch_no = checked_batch(batch_no)?;
-        let now_ms = self.now_ms();
-        self.update_terminal(terminal_id, "batch_no", batch_no.into(), now_ms)
-    }
-
-    /// Whether the terminal's batch still awaits settlement (0500).
-    pub fn set_settlement_pending(&self, terminal_id: &str, pending: bool) -> Result<TerminalRecord> {
-        let terminal_id = checked_terminal_id(terminal_id)?;
-        let now_ms = self.now_ms();
-        self.update_terminal(terminal_id, "settlement_pending", pending.into(), now_ms)
-    }
-
-    fn update_terminal(
-        &self,
-        terminal_id: &str,
-        column: &'static str,
-        value: sqlstore::Value,
-        now_ms: u64,
-    ) -> Result<TerminalRecord> {
-        let sql = format!("UPDATE merchants_terminals SET {column} = $1, updated_ms = $2 WHERE terminal_id = $3");
-        self.transact(|tx| {
-            if tx.execute(&sql, &[value.clone(), int(now_ms), terminal_id.into()])? == 0 {
-                return Err(MerchantError::not_found(format!("no terminal {terminal_id}")));
-            }
             self.existing_terminal(tx, terminal_id)
         })
     }

@@ -340,20 +340,10 @@ pub struct TerminalRecord {
     pub status: TerminalStatus,
     /// The terminal master key, under the LMK (its `kcv()` is the check value).
     pub tmk: WrappedKey,
-    /// The current batch (field 60.2), 0 to 999 999.
-    pub batch_no: u32,
+    /// The last sign-on the POS host reported.
     pub last_sign_on_ms: Option<u64>,
-    /// The batch was not yet settled (0500) when the POS host last said.
-    pub settlement_pending: bool,
     pub created_ms: u64,
     pub updated_ms: u64,
-}
-
-impl TerminalRecord {
-    /// The batch number as field 60.2 writes it: 6 digits.
-    pub fn batch_text(&self) -> String {
-        format!("{:06}", self.batch_no)
-    }
 }
 
 /// A new terminal's identity.

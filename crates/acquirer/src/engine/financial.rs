@@ -2,6 +2,7 @@
 //! original of a follow-up claimed, PIN translated, the network request built and journaled.
 
 use super::*;
+use crate::journal::NewTransaction;
 
 impl Acquirer {
     /// The terminal checks shared by financial requests and reversals: signed on (77), MAC
@@ -109,11 +110,7 @@ impl Acquirer {
         now_ms: u64,
     ) -> Result<Decision> {
         let terminal_id = &known.terminal.terminal_id;
-        let used = tx.query_opt(
-            "SELECT id FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3",
-            &[terminal_id.as_str().into(), known.state.batch_no.into(), trace.into()],
-        )?;
-        if used.is_some() {
+        if journal::trace_used(tx, terminal_id, known.state.batch_no, trace)? {
             return Ok(Decision::Decline(None, codes::DUPLICATE));
         }
         if kind != PosKind::Balance && amount_minor == 0 {
@@ -139,16 +136,7 @@ impl Acquirer {
         }
         if kind.takes_money() {
             let day_start_ms = now_ms - now_ms % MS_PER_DAY;
-            let row = tx.query_opt(
-                "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT), COUNT(*) FROM acquirer_transactions \
-                 WHERE merchant_id = $1 AND received_ms >= $2 AND status = 'approved' AND reversed = 0 \
-                 AND kind IN ('purchase', 'pre-auth', 'completion', 'completion-advice')",
-                &[known.merchant.merchant_id.as_str().into(), int(day_start_ms)?],
-            )?;
-            let (today, count) = match row {
-                Some(row) => (row.u64(0)?, row.u64(1)?),
-                None => (0, 0),
-            };
+            let (today, count) = journal::merchant_day(tx, &known.merchant.merchant_id, day_start_ms)?;
             let context = RiskContext {
                 terminal: &known.terminal,
                 merchant: &known.merchant,
@@ -180,18 +168,7 @@ impl Acquirer {
         if let (Some(batch), Some(trace)) = (text("61.1"), text("61.2"))
             && let Ok(batch) = batch.parse::<u32>()
         {
-            candidates.extend(
-                tx.query(
-                    &format!(
-                        "SELECT {TX_COLUMNS} FROM acquirer_transactions \
-                         WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3"
-                    ),
-                    &[known.terminal.terminal_id.as_str().into(), batch.into(), trace.into()],
-                )?
-                .iter()
-                .map(TransactionRecord::from_row)
-                .collect::<sqlstore::Result<Vec<_>>>()?,
-            );
+            candidates.extend(journal::by_trace(tx, &known.terminal.terminal_id, batch, &trace)?);
         }
         // 61 may name another kind of transaction at this terminal (another lane's trace
         // numbers are its own): only an original of the right kind stops the search by 37.
@@ -199,15 +176,7 @@ impl Acquirer {
         if candidates.is_empty()
             && let Some(rrn) = request.get_str(37)
         {
-            candidates.extend(
-                tx.query(
-                    &format!("SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE merchant_id = $1 AND rrn = $2"),
-                    &[known.merchant.merchant_id.as_str().into(), rrn.into()],
-                )?
-                .iter()
-                .map(TransactionRecord::from_row)
-                .collect::<sqlstore::Result<Vec<_>>>()?,
-            );
+            candidates.extend(journal::by_rrn(tx, &known.merchant.merchant_id, rrn)?);
         }
         Ok(candidates.into_iter().find(|t| t.pos_kind().is_some_and(|k| kind.original_kinds().contains(&k))))
     }
@@ -248,6 +217,21 @@ impl Acquirer {
         }
     }
 
+    /// What a request at the network keeps: the terminal's request and the network request
+    /// without PIN, track and chip data (and the terminal's MAC), and the network request so
+    /// kept, encrypted under the DEK, for the journal (a later terminal reversal's 0420).
+    fn kept(&self, request: &Message, network_request: &Message) -> Result<(Message, Message, Vec<u8>)> {
+        let mut kept_terminal = request.clone();
+        let mut kept_network = network_request.clone();
+        for field in SECRET_FIELDS {
+            kept_terminal.remove(field);
+            kept_network.remove(field);
+        }
+        kept_terminal.remove(profile::MAC_FIELD);
+        let payload = self.hsm.encrypt_data(&self.settings.dek, &kept_network.encode()?)?;
+        Ok((kept_terminal, kept_network, payload))
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn insert_transaction(
         &self,
@@ -259,43 +243,33 @@ impl Acquirer {
         status: &str,
         code: Option<&str>,
         original: Option<&TransactionRecord>,
-        network: Option<&Message>,
+        network: Option<(&Message, Vec<u8>)>,
         now_ms: u64,
     ) -> Result<u64> {
-        let id = store::next_id(tx, store::SEQ_TRANSACTION)?;
-        tx.execute(
-            &format!(
-                "INSERT INTO acquirer_transactions ({TX_COLUMNS}, answered_ms, card_kind) VALUES ($1, $2, $3, $4, $5, \
-                 $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18, $19, $20, 0, 0, 0, 0, $21, $22, $23)"
-            ),
-            &[
-                int(id)?,
-                known.terminal.terminal_id.as_str().into(),
-                known.merchant.merchant_id.as_str().into(),
-                known.state.batch_no.into(),
-                trace.into(),
-                request.mti().as_str().into(),
-                kind.name().into(),
-                request.get_str(3).into(),
-                int(amount_of(request).unwrap_or(0))?,
-                request.get_str(49).unwrap_or(&self.settings.currency).into(),
-                masked_pan(request).into(),
-                self.card_org(request).into(),
-                network.and_then(|n| n.get_str(37)).into(),
-                code.into(),
-                status.into(),
-                i64::from(network.is_some()).into(),
-                network.map(|n| n.mti().as_str().to_owned()).into(),
-                network.and_then(|n| n.get_str(11)).into(),
-                network.and_then(|n| n.get_str(7)).into(),
-                opt_int(original.map(|o| o.id))?,
-                int(now_ms)?,
-                if code.is_some() { int(now_ms)? } else { Value::Null },
-                // The kind the merchant's discount rate is taken for (crate::merchant_run).
-                pan_of(request).map(|pan| self.settings.card_kind_of(&pan).name()).into(),
-            ],
-        )?;
-        Ok(id)
+        let (network, network_payload) = network.unzip();
+        let record = NewTransaction {
+            terminal_id: &known.terminal.terminal_id,
+            merchant_id: &known.merchant.merchant_id,
+            batch_no: known.state.batch_no,
+            trace,
+            terminal_mti: request.mti(),
+            kind,
+            processing_code: request.get_str(3),
+            amount_minor: amount_of(request).unwrap_or(0),
+            currency: request.get_str(49).unwrap_or(&self.settings.currency),
+            pan_masked: masked_pan(request),
+            card_org: self.card_org(request),
+            rrn: network.and_then(|n| n.get_str(37)),
+            response_code: code,
+            status,
+            network: network.map(|n| (n.mti(), n.get_str(11), n.get_str(7))),
+            original_id: original.map(|o| o.id),
+            received_ms: now_ms,
+            answered_ms: code.map(|_| now_ms),
+            card_kind: pan_of(request).map(|pan| self.settings.card_kind_of(&pan).name()),
+            network_payload,
+        };
+        Ok(journal::insert_request(tx, &record)?)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -333,9 +307,7 @@ impl Acquirer {
                     now_ms,
                 )?)
             };
-            log(tx, id, "in", "terminal", request, now_ms)?;
-            log(tx, id, "out", "terminal", &response, now_ms)?;
-            Ok(())
+            Ok(journal::log_exchange(tx, id, request, &response, now_ms)?)
         })?;
         tracing::info!(terminal = %known.terminal.terminal_id, kind = kind.name(), code, "acquirer: declined");
         Ok(Step::Respond(Reply {
@@ -419,36 +391,14 @@ impl Acquirer {
                     original: original_data.as_ref(),
                 },
             )?;
-            if kind.is_advice() {
-                network_request.set_mti(Mti::parse("0220")?);
-            }
+            kind.row().network.set_mti(&mut network_request)?;
             network::mac::sign(self.hsm.as_ref(), &self.settings.zak, &mut network_request)?;
-            let id = self.insert_transaction(
-                tx,
-                request,
-                known,
-                kind,
-                trace,
-                "pending",
-                None,
-                original,
-                Some(&network_request),
-                now_ms,
-            )?;
-            log(tx, Some(id), "in", "terminal", request, now_ms)?;
-            log(tx, Some(id), "out", "network", &network_request, now_ms)?;
-            let mut kept_terminal = request.clone();
-            let mut kept_network = network_request.clone();
-            for field in SECRET_FIELDS {
-                kept_terminal.remove(field);
-                kept_network.remove(field);
-            }
-            kept_terminal.remove(profile::MAC_FIELD);
-            let payload = self.hsm.encrypt_data(&self.settings.dek, &kept_network.encode()?)?;
-            tx.execute(
-                "UPDATE acquirer_transactions SET network_payload = $2 WHERE id = $1",
-                &[int(id)?, payload.into()],
-            )?;
+            let (kept_terminal, kept_network, payload) = self.kept(request, &network_request)?;
+            let sent = Some((&network_request, payload));
+            let id =
+                self.insert_transaction(tx, request, known, kind, trace, "pending", None, original, sent, now_ms)?;
+            journal::log(tx, Some(id), Flow::FromTerminal, request, now_ms)?;
+            journal::log(tx, Some(id), Flow::ToNetwork, &network_request, now_ms)?;
             Ok(Ok(Forward {
                 network_request,
                 pending: Pending {

@@ -49,51 +49,32 @@ impl Acquirer {
         terminal_response.set_str(63, &pending.card_organisation)?;
         self.sign_response(&mut terminal_response, Some(&pending.mak));
         let amount = amount_of(&pending.terminal_request).unwrap_or(0);
-        let newly_pending = transact(&self.db, |tx| {
-            let record = transaction_by_id(tx, pending.transaction_id)?;
+        let answer = journal::NetworkAnswer {
+            approved,
+            response_code: &code,
+            auth_code: auth_code.as_deref(),
+            settlement_date: response.get_str(15),
+            issuer_id: response.get_str(100),
+        };
+        transact(&self.db, |tx| {
+            let record = journal::by_id(tx, pending.transaction_id)?;
             let reversed = record.as_ref().is_some_and(|r| r.reversed);
-            tx.execute(
-                "UPDATE acquirer_transactions SET status = $2, response_code = $3, auth_code = $4, \
-                 settlement_date = $5, answered_ms = $6, issuer_id = $7 WHERE id = $1",
-                &[
-                    int(pending.transaction_id)?,
-                    (if approved { "approved" } else { "declined" }).into(),
-                    code.as_str().into(),
-                    auth_code.clone().into(),
-                    response.get_str(15).into(),
-                    int(now_ms)?,
-                    response.get_str(100).into(),
-                ],
-            )?;
-            let mut newly_pending = false;
+            journal::set_answer(tx, pending.transaction_id, &answer, now_ms)?;
             if approved && !reversed {
                 apply_effects(tx, pending.kind, record.as_ref().and_then(|r| r.original_id), amount, true)?;
-                newly_pending = self.mark_settlement_pending(tx, &pending.terminal_id)?;
+                // The batch now holds an approval: settlement state, in this same commit.
+                journal::mark_settlement_pending(tx, &pending.terminal_id)?;
             }
-            log(tx, Some(pending.transaction_id), "in", "network", response, now_ms)?;
-            log(tx, Some(pending.transaction_id), "out", "terminal", &terminal_response, now_ms)?;
-            Ok(newly_pending)
+            journal::log(tx, Some(pending.transaction_id), Flow::FromNetwork, response, now_ms)?;
+            journal::log(tx, Some(pending.transaction_id), Flow::ToTerminal, &terminal_response, now_ms)?;
+            Ok(())
         })?;
-        if newly_pending && let Err(error) = self.directory.set_settlement_pending(&pending.terminal_id, true) {
-            tracing::warn!(terminal = %pending.terminal_id, %error, "acquirer: the registry did not take settlement pending");
-        }
         tracing::info!(transaction = pending.transaction_id, kind = pending.kind.name(), code, "acquirer: answered");
         Ok(Reply {
             envelope: self.reply_envelope(&pending.envelope, pending.sign_on_required),
             response: terminal_response,
             reversal_queued: false,
         })
-    }
-
-    /// Mark the terminal's batch as waiting for settlement; `true` when it was not yet (the
-    /// registry is told after the commit: it shares the database, whose connection this
-    /// transaction holds).
-    pub(super) fn mark_settlement_pending(&self, tx: &mut Tx<'_>, terminal_id: &str) -> sqlstore::Result<bool> {
-        let changed = tx.execute(
-            "UPDATE acquirer_terminals SET settlement_pending = 1 WHERE terminal_id = $1 AND settlement_pending = 0",
-            &[terminal_id.into()],
-        )?;
-        Ok(changed > 0)
     }
 
     /// The switch did not answer `pending`'s request.
@@ -121,36 +102,22 @@ impl Acquirer {
         self.sign_response(&mut terminal_response, Some(&pending.mak));
         // An advice is answered by the switch at once and never reversed: the terminal sends it
         // again until it hears back. A balance inquiry moved nothing (crate::reversal_rules).
-        let reverse = maybe_delivered && crate::reversal_rules::reversed_on_timeout(pending.kind);
+        let reverse = maybe_delivered && pending.kind.reversed_on_timeout();
         let recorded = transact(&self.db, |tx| {
-            let status = if maybe_delivered { "timeout" } else { "failed" };
-            tx.execute(
-                "UPDATE acquirer_transactions SET status = $2, response_code = $3, sent = $4, answered_ms = $5 \
-                 WHERE id = $1",
-                &[
-                    int(pending.transaction_id)?,
-                    status.into(),
-                    code.into(),
-                    i64::from(maybe_delivered).into(),
-                    int(now_ms)?,
-                ],
-            )?;
+            journal::set_failed(tx, pending.transaction_id, code, maybe_delivered, now_ms)?;
             let queued = if reverse {
                 // The acquirer has no answer it can use: a timeout reversal, whatever the cause.
                 let reason = codes::ISSUER_TIMEOUT;
                 self.queue_reversal(tx, pending.transaction_id, &pending.network_request, reason, now_ms)?;
-                tx.execute(
-                    "UPDATE acquirer_transactions SET reversed = 1 WHERE id = $1",
-                    &[int(pending.transaction_id)?],
-                )?;
+                journal::mark_reversed(tx, pending.transaction_id)?;
                 true
             } else {
                 false
             };
             if let Some(response) = response {
-                log(tx, Some(pending.transaction_id), "in", "network", response, now_ms)?;
+                journal::log(tx, Some(pending.transaction_id), Flow::FromNetwork, response, now_ms)?;
             }
-            log(tx, Some(pending.transaction_id), "out", "terminal", &terminal_response, now_ms)?;
+            journal::log(tx, Some(pending.transaction_id), Flow::ToTerminal, &terminal_response, now_ms)?;
             Ok(queued)
         });
         let reversal_queued = match recorded {
@@ -179,9 +146,7 @@ impl Acquirer {
         reason: &str,
         now_ms: u64,
     ) -> Result<bool> {
-        let earlier =
-            tx.query_opt("SELECT id FROM acquirer_reversals WHERE transaction_id = $1", &[int(transaction_id)?])?;
-        if earlier.is_some() {
+        if journal::reversal_queued(tx, transaction_id)? {
             return Ok(false);
         }
         let stan = format!("{:06}", (store::next_id(tx, store::SEQ_STAN)?.saturating_sub(1)) % STAN_MAX + 1);
@@ -203,22 +168,14 @@ impl Acquirer {
             return Ok(false);
         }
         let net_time = reversal.get_str(7).unwrap_or_default();
-        tx.execute(
-            "INSERT INTO acquirer_reversals (id, transaction_id, net_stan, net_time, queued_ms) \
-             VALUES ($1, $2, $3, $4, $5)",
-            &[int(id.0)?, int(transaction_id)?, stan.as_str().into(), net_time.into(), int(now_ms)?],
-        )?;
+        journal::insert_reversal(tx, id.0, transaction_id, &stan, net_time, now_ms)?;
         Ok(true)
     }
 
     /// The network request of a journaled transaction as it was sent (PIN, track and chip data
     /// removed), from its encrypted copy: what its 0420 is made from.
     pub(crate) fn rebuild_network_original(&self, tx: &mut Tx<'_>, original: &TransactionRecord) -> Result<Message> {
-        let payload = tx
-            .query_opt("SELECT network_payload FROM acquirer_transactions WHERE id = $1", &[int(original.id)?])?
-            .map(|row| row.opt_blob(0))
-            .transpose()?
-            .flatten()
+        let payload = journal::network_payload(tx, original.id)?
             .ok_or_else(|| AcquirerError::Internal("a sent transaction without its network request".into()))?;
         let body = self.hsm.decrypt_data(&self.settings.dek, &payload)?;
         Ok(iso8583::decode(&self.network_spec, body.expose())?)

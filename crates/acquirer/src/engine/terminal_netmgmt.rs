@@ -47,26 +47,20 @@ impl Acquirer {
         response.set_str(60, &format!("00{batch:06}{code}"))?;
         response.set(62, &field62)?;
         let terminal_id = known.terminal.terminal_id.clone();
-        let tdk = keys.tdk.as_ref().map(|k| k.block().to_owned());
+        let working = journal::WorkingKeys {
+            terminal_id: &terminal_id,
+            scheme: code,
+            pik: keys.pik.block(),
+            mak: keys.mak.block(),
+            tdk: keys.tdk.as_ref().map(WrappedKey::block),
+        };
         transact(&self.db, |tx| {
             response.set_str(37, &crate::answer::host_rrn(tx, now_ms)?)?;
-            tx.execute(
-                "UPDATE acquirer_terminals SET signed_on = 1, scheme = $2, pik = $3, mak = $4, tdk = $5, \
-                 signed_on_ms = $6, sign_on_required = 0, updated_ms = $6 WHERE terminal_id = $1",
-                &[
-                    terminal_id.as_str().into(),
-                    code.into(),
-                    keys.pik.block().into(),
-                    keys.mak.block().into(),
-                    tdk.clone().into(),
-                    int(now_ms)?,
-                ],
-            )?;
-            log(tx, None, "in", "terminal", request, now_ms)?;
-            log(tx, None, "out", "terminal", &response, now_ms)?;
-            Ok(())
+            journal::record_sign_on(tx, &working, now_ms)?;
+            Ok(journal::log_exchange(tx, None, request, &response, now_ms)?)
         })?;
-        if let Err(error) = self.directory.record_sign_on(&terminal_id, batch, now_ms) {
+        // The registry's lifecycle (installed → active) only: the batch is the host's own.
+        if let Err(error) = self.directory.record_sign_on(&terminal_id, now_ms) {
             tracing::warn!(terminal = %terminal_id, %error, "acquirer: the registry did not take the sign-on");
         }
         tracing::info!(terminal = %terminal_id, scheme = code, batch, "acquirer: terminal signed on");
@@ -103,11 +97,7 @@ impl Acquirer {
         let mut response = self.answer(request, codes::APPROVED, None, now_ms);
         response.set_str(60, &format!("00{:06}{NETWORK_CODE_PARAMETERS}", known.state.batch_no))?;
         response.set(62, &items)?;
-        transact(&self.db, |tx| {
-            log(tx, None, "in", "terminal", request, now_ms)?;
-            log(tx, None, "out", "terminal", &response, now_ms)?;
-            Ok(())
-        })?;
+        transact(&self.db, |tx| Ok(journal::log_exchange(tx, None, request, &response, now_ms)?))?;
         Ok(Reply {
             envelope: self.reply_envelope(envelope, known.state.sign_on_required),
             response,
@@ -130,14 +120,9 @@ impl Acquirer {
         let terminal_id = known.terminal.terminal_id.clone();
         transact(&self.db, |tx| {
             if sign_off {
-                tx.execute(
-                    "UPDATE acquirer_terminals SET signed_on = 0, updated_ms = $2 WHERE terminal_id = $1",
-                    &[terminal_id.as_str().into(), int(now_ms)?],
-                )?;
+                journal::sign_off(tx, &terminal_id, now_ms)?;
             }
-            log(tx, None, "in", "terminal", request, now_ms)?;
-            log(tx, None, "out", "terminal", &response, now_ms)?;
-            Ok(())
+            Ok(journal::log_exchange(tx, None, request, &response, now_ms)?)
         })?;
         Ok(Reply {
             envelope: self.reply_envelope(envelope, !sign_off && known.state.sign_on_required),

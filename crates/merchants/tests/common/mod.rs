@@ -128,8 +128,7 @@ pub fn onboarding_path(db: Database) {
     let source = TmkSource::Generate(TmkExport::Components(3));
     let (record, delivery) = f.registry.add_terminal(&merchant.merchant_id, &terminal("10000001"), &source).unwrap();
     assert_eq!(record.status, TerminalStatus::Installed);
-    assert_eq!(record.batch_no, 1);
-    assert_eq!(record.batch_text(), "000001");
+    assert_eq!(record.last_sign_on_ms, None);
     assert_eq!(record.tmk.key_type(), KeyType::Tmk);
     assert_eq!(delivery.components.len(), 3);
     let clear: Vec<Vec<u8>> = delivery.components.iter().map(|c| c.component.expose().to_vec()).collect();
@@ -447,19 +446,14 @@ pub fn pos_host_api(db: Database) {
     assert!(r.terminal_with_merchant("39999999").unwrap().is_none());
     assert!(r.terminal("bad id").unwrap().is_none());
 
-    let signed = r.record_sign_on("30000001", 7, START_MS + 5_000).unwrap();
+    let signed = r.record_sign_on("30000001", START_MS + 5_000).unwrap();
     assert_eq!(signed.status, TerminalStatus::Active);
-    assert_eq!(signed.batch_no, 7);
     assert_eq!(signed.last_sign_on_ms, Some(START_MS + 5_000));
-    assert_eq!(r.set_batch("30000001", 8).unwrap().batch_text(), "000008");
-    assert!(matches!(r.set_batch("30000001", 1_000_000), Err(MerchantError::Input(_))));
-    assert!(r.set_settlement_pending("30000001", true).unwrap().settlement_pending);
-    assert!(!r.set_settlement_pending("30000001", false).unwrap().settlement_pending);
-    assert!(matches!(r.set_batch("39999999", 1), Err(MerchantError::NotFound(_))));
+    assert!(matches!(r.record_sign_on("39999999", START_MS), Err(MerchantError::NotFound(_))));
 
     let disabled = r.disable_terminal("30000001").unwrap();
     assert_eq!(disabled.status, TerminalStatus::Disabled);
-    assert!(matches!(r.record_sign_on("30000001", 9, START_MS), Err(MerchantError::State(_))));
+    assert!(matches!(r.record_sign_on("30000001", START_MS), Err(MerchantError::State(_))));
     assert!(matches!(r.generate_tmk("30000001", &TmkExport::Components(2)), Err(MerchantError::State(_))));
 
     // Terminal id validation at registration.

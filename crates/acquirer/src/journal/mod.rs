@@ -1,0 +1,27 @@
+//! The acquirer's journal: every SQL statement of the authorization path — transactions,
+//! terminals, messages, reversals — as typed functions the decisions call inside their
+//! transaction (`sqlstore::Tx`), so one decision and everything it records commit together.
+//! Nothing here decides: what to write is the caller's. Settlement-time statements (the 0500
+//! and 0320 tables, the merchant settlement run) stay beside their code in `settlement*.rs` and
+//! `merchant_run.rs`; the schema and its migrations are `crate::store`.
+
+mod messages;
+mod reversals;
+mod terminals;
+mod transactions;
+
+pub(crate) use messages::{Flow, log, log_exchange};
+pub(crate) use reversals::{
+    NewTerminalReversal, insert_reversal, insert_terminal_reversal, reversal_answered, reversal_queued,
+    reversal_transaction, terminal_reversal_answer,
+};
+pub use terminals::TerminalState;
+pub(crate) use terminals::{
+    WorkingKeys, close_batch, ensure_terminal, install_keys, mark_settlement_pending, record_sign_on, require_sign_on,
+    sign_off, terminal, terminal_ids,
+};
+pub use transactions::TransactionRecord;
+pub(crate) use transactions::{
+    NetworkAnswer, NewTransaction, OriginalEffect, batch, by_id, by_rrn, by_trace, insert_request, lock, mark_reversed,
+    merchant_day, network_payload, pending_follow_ups, set_answer, set_failed, set_original_effect, trace_used,
+};

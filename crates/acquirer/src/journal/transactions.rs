@@ -1,0 +1,387 @@
+//! `acquirer_transactions`: one row per terminal financial request that got past the terminal
+//! checks — both legs' ids, the status, and what later transactions did to it.
+
+use iso8583::Mti;
+use network::OriginalData;
+use sqlstore::{Row, Tx};
+
+use crate::kind::PosKind;
+use crate::store::{int, opt_int};
+
+/// Forwarder part of field 90: the acquirer sends no field 33.
+const NO_FORWARDER: &str = "00000000000";
+
+/// A journaled transaction as the acquirer saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionRecord {
+    pub id: u64,
+    pub terminal_id: String,
+    pub merchant_id: String,
+    pub batch_no: u32,
+    pub trace: String,
+    pub terminal_mti: String,
+    pub kind: String,
+    pub processing_code: Option<String>,
+    pub amount_minor: u64,
+    pub currency: String,
+    pub pan_masked: Option<String>,
+    pub card_org: String,
+    pub rrn: Option<String>,
+    pub auth_code: Option<String>,
+    pub response_code: Option<String>,
+    /// `pending` (at the network), `approved`, `declined`, `timeout`, `failed`.
+    pub status: String,
+    /// Whether the request went (or may have gone) to the network.
+    pub sent: bool,
+    pub net_mti: Option<String>,
+    pub net_stan: Option<String>,
+    pub net_time: Option<String>,
+    pub original_id: Option<u64>,
+    pub voided: bool,
+    pub completed: bool,
+    pub refunded_minor: u64,
+    pub reversed: bool,
+    pub received_ms: u64,
+}
+
+const TX_COLUMNS: &str = "id, terminal_id, merchant_id, batch_no, trace, terminal_mti, kind, processing_code, \
+     amount_minor, currency, pan_masked, card_org, rrn, auth_code, response_code, status, sent, net_mti, net_stan, \
+     net_time, original_id, voided, completed, refunded_minor, reversed, received_ms";
+
+pub(super) fn batch_of(value: u64) -> sqlstore::Result<u32> {
+    u32::try_from(value).map_err(|_| sqlstore::Error::column(3, "a batch number"))
+}
+
+impl TransactionRecord {
+    fn from_row(row: &Row) -> sqlstore::Result<TransactionRecord> {
+        Ok(TransactionRecord {
+            id: row.u64(0)?,
+            terminal_id: row.text(1)?,
+            merchant_id: row.text(2)?,
+            batch_no: batch_of(row.u64(3)?)?,
+            trace: row.text(4)?,
+            terminal_mti: row.text(5)?,
+            kind: row.text(6)?,
+            processing_code: row.opt_text(7)?,
+            amount_minor: row.u64(8)?,
+            currency: row.text(9)?,
+            pan_masked: row.opt_text(10)?,
+            card_org: row.text(11)?,
+            rrn: row.opt_text(12)?,
+            auth_code: row.opt_text(13)?,
+            response_code: row.opt_text(14)?,
+            status: row.text(15)?,
+            sent: row.i64(16)? != 0,
+            net_mti: row.opt_text(17)?,
+            net_stan: row.opt_text(18)?,
+            net_time: row.opt_text(19)?,
+            original_id: row.opt_i64(20)?.and_then(|v| u64::try_from(v).ok()),
+            voided: row.i64(21)? != 0,
+            completed: row.i64(22)? != 0,
+            refunded_minor: row.u64(23)?,
+            reversed: row.i64(24)? != 0,
+            received_ms: row.u64(25)?,
+        })
+    }
+
+    pub fn pos_kind(&self) -> Option<PosKind> {
+        PosKind::from_name(&self.kind)
+    }
+
+    pub fn approved(&self) -> bool {
+        self.status == "approved"
+    }
+
+    /// The network-leg original (field 90) of this transaction, if it went out.
+    pub(crate) fn network_original(&self, acquirer: &str) -> Option<OriginalData> {
+        Some(OriginalData {
+            mti: self.net_mti.clone()?,
+            stan: self.net_stan.clone()?,
+            transmission_time: self.net_time.clone()?,
+            acquirer: format!("{acquirer:0>11}"),
+            forwarder: NO_FORWARDER.to_owned(),
+        })
+    }
+}
+
+fn records(rows: &[Row]) -> sqlstore::Result<Vec<TransactionRecord>> {
+    rows.iter().map(TransactionRecord::from_row).collect()
+}
+
+/// A journaled transaction by id.
+pub(crate) fn by_id(tx: &mut Tx<'_>, id: u64) -> sqlstore::Result<Option<TransactionRecord>> {
+    let row = tx.query_opt(&format!("SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE id = $1"), &[int(id)?])?;
+    row.as_ref().map(TransactionRecord::from_row).transpose()
+}
+
+/// The transaction of a terminal's batch and trace (one at most: a unique index).
+pub(crate) fn by_trace(
+    tx: &mut Tx<'_>,
+    terminal_id: &str,
+    batch_no: u32,
+    trace: &str,
+) -> sqlstore::Result<Option<TransactionRecord>> {
+    let row = tx.query_opt(
+        &format!(
+            "SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3"
+        ),
+        &[terminal_id.into(), batch_no.into(), trace.into()],
+    )?;
+    row.as_ref().map(TransactionRecord::from_row).transpose()
+}
+
+/// The merchant's transactions with retrieval reference `rrn`.
+pub(crate) fn by_rrn(tx: &mut Tx<'_>, merchant_id: &str, rrn: &str) -> sqlstore::Result<Vec<TransactionRecord>> {
+    let rows = tx.query(
+        &format!("SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE merchant_id = $1 AND rrn = $2"),
+        &[merchant_id.into(), rrn.into()],
+    )?;
+    records(&rows)
+}
+
+/// Whether the trace is used in the terminal's batch (94: a duplicate).
+pub(crate) fn trace_used(tx: &mut Tx<'_>, terminal_id: &str, batch_no: u32, trace: &str) -> sqlstore::Result<bool> {
+    let used = tx.query_opt(
+        "SELECT id FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3",
+        &[terminal_id.into(), batch_no.into(), trace.into()],
+    )?;
+    Ok(used.is_some())
+}
+
+/// The kinds the merchant's day counts (the risk hook's totals): the kind table's
+/// `takes_money`, written out because the partial index of migration `acquirer-v6-merchant-day`
+/// holds exactly these rows (a test keeps the two equal).
+macro_rules! merchant_day_kinds {
+    () => {
+        "('purchase', 'pre-auth', 'completion', 'completion-advice')"
+    };
+}
+#[cfg(test)]
+const MERCHANT_DAY_KINDS: &str = merchant_day_kinds!();
+
+/// The merchant's approved, unreversed debits received since `day_start_ms`: (amount, count).
+pub(crate) fn merchant_day(tx: &mut Tx<'_>, merchant_id: &str, day_start_ms: u64) -> sqlstore::Result<(u64, u64)> {
+    let row = tx.query_opt(
+        concat!(
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT), COUNT(*) FROM acquirer_transactions \
+             WHERE merchant_id = $1 AND received_ms >= $2 AND status = 'approved' AND reversed = 0 AND kind IN ",
+            merchant_day_kinds!()
+        ),
+        &[merchant_id.into(), int(day_start_ms)?],
+    )?;
+    match row {
+        Some(row) => Ok((row.u64(0)?, row.u64(1)?)),
+        None => Ok((0, 0)),
+    }
+}
+
+/// The journaled transactions of a terminal's batch, in order, at most `limit`.
+pub(crate) fn batch(
+    tx: &mut Tx<'_>,
+    terminal_id: &str,
+    batch_no: u32,
+    limit: u64,
+) -> sqlstore::Result<Vec<TransactionRecord>> {
+    let rows = tx.query(
+        &format!(
+            "SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 \
+             ORDER BY id LIMIT $3"
+        ),
+        &[terminal_id.into(), batch_no.into(), int(limit)?],
+    )?;
+    records(&rows)
+}
+
+/// A new row: the terminal request and the decision on it (and its network leg, when it went).
+#[derive(Debug)]
+pub(crate) struct NewTransaction<'a> {
+    pub terminal_id: &'a str,
+    pub merchant_id: &'a str,
+    pub batch_no: u32,
+    pub trace: &'a str,
+    pub terminal_mti: Mti,
+    pub kind: PosKind,
+    pub processing_code: Option<&'a str>,
+    pub amount_minor: u64,
+    pub currency: &'a str,
+    pub pan_masked: Option<String>,
+    pub card_org: String,
+    pub rrn: Option<&'a str>,
+    pub response_code: Option<&'a str>,
+    pub status: &'a str,
+    /// The network leg as sent: MTI, 11, 7 (`None`: nothing went out).
+    pub network: Option<(Mti, Option<&'a str>, Option<&'a str>)>,
+    pub original_id: Option<u64>,
+    pub received_ms: u64,
+    /// Answered at once (declined by the host); `None` while at the network.
+    pub answered_ms: Option<u64>,
+    /// The kind the merchant's discount rate is taken for (crate::merchant_run).
+    pub card_kind: Option<&'static str>,
+    /// The network request as sent without its secrets, encrypted under the DEK: what a later
+    /// terminal reversal's 0420 is made from (kept in the insert: no second statement).
+    pub network_payload: Option<Vec<u8>>,
+}
+
+/// Journal a terminal request with its decision; its id (from the `transaction` sequence).
+pub(crate) fn insert_request(tx: &mut Tx<'_>, new: &NewTransaction<'_>) -> sqlstore::Result<u64> {
+    let id = crate::store::next_id(tx, crate::store::SEQ_TRANSACTION)?;
+    let (net_mti, net_stan, net_time) = match new.network {
+        Some((mti, stan, time)) => (Some(mti), stan, time),
+        None => (None, None, None),
+    };
+    tx.execute(
+        &format!(
+            "INSERT INTO acquirer_transactions ({TX_COLUMNS}, answered_ms, card_kind, network_payload) VALUES ($1, \
+             $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18, $19, $20, 0, 0, 0, 0, \
+             $21, $22, $23, $24)"
+        ),
+        &[
+            int(id)?,
+            new.terminal_id.into(),
+            new.merchant_id.into(),
+            new.batch_no.into(),
+            new.trace.into(),
+            new.terminal_mti.as_str().into(),
+            new.kind.name().into(),
+            new.processing_code.into(),
+            int(new.amount_minor)?,
+            new.currency.into(),
+            new.pan_masked.clone().into(),
+            new.card_org.as_str().into(),
+            new.rrn.into(),
+            new.response_code.into(),
+            new.status.into(),
+            i64::from(new.network.is_some()).into(),
+            net_mti.as_ref().map(Mti::as_str).into(),
+            net_stan.into(),
+            net_time.into(),
+            opt_int(new.original_id)?,
+            int(new.received_ms)?,
+            opt_int(new.answered_ms)?,
+            new.card_kind.into(),
+            new.network_payload.clone().into(),
+        ],
+    )?;
+    Ok(id)
+}
+
+/// The encrypted network request of a transaction (`None`: it never went out).
+pub(crate) fn network_payload(tx: &mut Tx<'_>, id: u64) -> sqlstore::Result<Option<Vec<u8>>> {
+    let row = tx.query_opt("SELECT network_payload FROM acquirer_transactions WHERE id = $1", &[int(id)?])?;
+    Ok(row.map(|row| row.opt_blob(0)).transpose()?.flatten())
+}
+
+/// The network's answer to a transaction.
+#[derive(Debug)]
+pub(crate) struct NetworkAnswer<'a> {
+    pub approved: bool,
+    pub response_code: &'a str,
+    pub auth_code: Option<&'a str>,
+    /// Field 15.
+    pub settlement_date: Option<&'a str>,
+    /// Field 100: the issuer the switch routed to.
+    pub issuer_id: Option<&'a str>,
+}
+
+pub(crate) fn set_answer(tx: &mut Tx<'_>, id: u64, answer: &NetworkAnswer<'_>, now_ms: u64) -> sqlstore::Result<()> {
+    tx.execute(
+        "UPDATE acquirer_transactions SET status = $2, response_code = $3, auth_code = $4, \
+         settlement_date = $5, answered_ms = $6, issuer_id = $7 WHERE id = $1",
+        &[
+            int(id)?,
+            (if answer.approved { "approved" } else { "declined" }).into(),
+            answer.response_code.into(),
+            answer.auth_code.into(),
+            answer.settlement_date.into(),
+            int(now_ms)?,
+            answer.issuer_id.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// No usable answer: `timeout` when the network may have acted on it (`maybe_delivered`), else
+/// `failed`.
+pub(crate) fn set_failed(
+    tx: &mut Tx<'_>,
+    id: u64,
+    code: &str,
+    maybe_delivered: bool,
+    now_ms: u64,
+) -> sqlstore::Result<()> {
+    let status = if maybe_delivered { "timeout" } else { "failed" };
+    tx.execute(
+        "UPDATE acquirer_transactions SET status = $2, response_code = $3, sent = $4, answered_ms = $5 WHERE id = $1",
+        &[int(id)?, status.into(), code.into(), i64::from(maybe_delivered).into(), int(now_ms)?],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn mark_reversed(tx: &mut Tx<'_>, id: u64) -> sqlstore::Result<()> {
+    tx.execute("UPDATE acquirer_transactions SET reversed = 1 WHERE id = $1", &[int(id)?])?;
+    Ok(())
+}
+
+/// What an approved follow-up did to its original (crate::originals decides which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OriginalEffect {
+    Voided(bool),
+    Completed(bool),
+    /// Refunded this much more (`true`) or this much less (a refund reversed).
+    Refunded(u64, bool),
+}
+
+pub(crate) fn set_original_effect(tx: &mut Tx<'_>, original_id: u64, effect: OriginalEffect) -> sqlstore::Result<()> {
+    match effect {
+        OriginalEffect::Voided(flag) => tx.execute(
+            "UPDATE acquirer_transactions SET voided = $2 WHERE id = $1",
+            &[int(original_id)?, i64::from(flag).into()],
+        )?,
+        OriginalEffect::Completed(flag) => tx.execute(
+            "UPDATE acquirer_transactions SET completed = $2 WHERE id = $1",
+            &[int(original_id)?, i64::from(flag).into()],
+        )?,
+        OriginalEffect::Refunded(amount, more) => {
+            let sql = if more {
+                "UPDATE acquirer_transactions SET refunded_minor = refunded_minor + $2 WHERE id = $1"
+            } else {
+                "UPDATE acquirer_transactions SET refunded_minor = refunded_minor - $2 WHERE id = $1"
+            };
+            tx.execute(sql, &[int(original_id)?, int(amount)?])?
+        }
+    };
+    Ok(())
+}
+
+/// Lock an original's row for the rest of the transaction: a no-op write takes the row lock on
+/// PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises writers), so a concurrent claim
+/// waits here and then sees this one's row.
+pub(crate) fn lock(tx: &mut Tx<'_>, id: u64) -> sqlstore::Result<()> {
+    tx.execute("UPDATE acquirer_transactions SET original_id = original_id WHERE id = $1", &[int(id)?])?;
+    Ok(())
+}
+
+/// The follow-ups of `original_id` still at the network and not reversed: (kind, amount).
+pub(crate) fn pending_follow_ups(tx: &mut Tx<'_>, original_id: u64) -> sqlstore::Result<Vec<(Option<PosKind>, u64)>> {
+    let rows = tx.query(
+        "SELECT kind, amount_minor FROM acquirer_transactions WHERE original_id = $1 AND status = 'pending' \
+         AND reversed = 0",
+        &[int(original_id)?],
+    )?;
+    rows.iter().map(|row| Ok((PosKind::from_name(&row.text(0)?), row.u64(1)?))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_merchant_day_counts_the_kinds_that_take_money() {
+        let names: Vec<String> =
+            PosKind::ALL.into_iter().filter(|k| k.takes_money()).map(|k| format!("'{}'", k.name())).collect();
+        let list = format!("({})", names.join(", "));
+        assert_eq!(MERCHANT_DAY_KINDS, list);
+        // The statement and the partial index of acquirer-v6 read the same list.
+        assert!(crate::store::merchant_day_index().contains(MERCHANT_DAY_KINDS));
+    }
+}
