@@ -74,14 +74,14 @@ fn the_table_walks_against_the_reference() {
 /// table's MTI.
 fn network_request(kind: PosKind) -> Message {
     let acceptor = Acceptor {
-        acquirer: "12345678".into(),
-        terminal: "30000001".into(),
-        merchant: "123456789012345".into(),
+        acquirer: "12345678".parse().unwrap(),
+        terminal: "30000001".parse().unwrap(),
+        merchant: "123456789012345".parse().unwrap(),
         mcc: "5411".into(),
         name_location: "SHOP".into(),
     };
     let card = CardInput {
-        pan: "6212345678901234".into(),
+        pan: "6212345678901234".parse().unwrap(),
         entry: None,
         expiry_yymm: None,
         track2: None,
@@ -102,8 +102,8 @@ fn network_request(kind: PosKind) -> Message {
         card: &card,
         amount_minor: 100,
         currency: "156",
-        stan: "000002",
-        rrn: "000000000002",
+        stan: "000002".parse().unwrap(),
+        rrn: "000000000002".parse().unwrap(),
         now_ms: 1_700_000_000_000,
         original: (!kind.original_kinds().is_empty()).then_some(&original),
     };

@@ -139,7 +139,7 @@ async fn at_the_terminal(demo: &Demo, dir: &std::path::Path) -> Result<Value, Cl
             provision::acquirer_host::MERCHANT_NAME,
             host.terminal_id,
             host.server.local_addr(),
-            iso8583::mask::mask_pan(&dave.pan)
+            dave.pan.masked()
         );
         outln!("  {:<34} {:<19} {:>10}  {:<2} {:<28} {:>6}", "terminal", "card", "amount", "rc", "meaning", "trace");
     }
@@ -161,7 +161,8 @@ async fn at_the_terminal(demo: &Demo, dir: &std::path::Path) -> Result<Value, Cl
             ..terminal::TxnRequest::default()
         })
     };
-    let chip = pos.transact(&sale(terminal::Entry::Chip, 4_560, pin.clone())?).await.map_err(terminal_error("sale"))?;
+    let chip =
+        pos.transact(&sale(terminal::EntryMode::Chip, 4_560, pin.clone())?).await.map_err(terminal_error("sale"))?;
     steps.push(terminal_step(demo.json, "sale, chip inserted + PIN", &chip)?);
     let slip = chip.receipt.as_ref().map(|receipt| {
         let cardholder = receipt::Receipt { copy: receipt::ReceiptCopy::Cardholder, ..receipt.clone() };
@@ -174,7 +175,8 @@ async fn at_the_terminal(demo: &Demo, dir: &std::path::Path) -> Result<Value, Cl
         }
         outln!();
     }
-    let tap = pos.transact(&sale(terminal::Entry::Contactless, 1_800, pin)?).await.map_err(terminal_error("sale"))?;
+    let tap =
+        pos.transact(&sale(terminal::EntryMode::Contactless, 1_800, pin)?).await.map_err(terminal_error("sale"))?;
     steps.push(terminal_step(demo.json, "sale, contactless", &tap)?);
     let void = terminal::TxnRequest {
         kind: Some(terminal::Kind::Void),
@@ -392,9 +394,9 @@ async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<Option<Value>
     if !json {
         outln!(
             "Cards issued: {} (debit, 1000.00), {} (credit), {} (debit, 500.00 at bank B)\n",
-            iso8583::mask::mask_pan(&alice.pan),
-            iso8583::mask::mask_pan(&bob.pan),
-            iso8583::mask::mask_pan(&carol.pan)
+            alice.pan.masked(),
+            bob.pan.masked(),
+            carol.pan.masked()
         );
         outln!("  {:<34} {:<19} {:>10}  rc meaning                      latency", "transaction", "card", "amount");
     }
@@ -428,10 +430,9 @@ async fn demo(dir: PathBuf, json: bool, temporary: bool) -> Result<Option<Value>
     let input = demo.present(&mut carol, EntryMode::Swipe, Some(&carol_pin), 400_000)?;
     demo.step("purchase, more than the balance", TransactionKind::Purchase, &input, 400_000, None).await?;
     let stranger = CardInput {
-        pan: "4111111111111111".into(),
         entry: Some(EntryMode::Keyed),
         expiry_yymm: Some("3012".into()),
-        ..CardInput::default()
+        ..CardInput::new(network::request::Pan::new("4111111111111111").map_err(|e| failure("a stranger's card")(&e))?)
     };
     demo.step("purchase, a BIN no member issues", TransactionKind::Purchase, &stranger, 1_000, None).await?;
 

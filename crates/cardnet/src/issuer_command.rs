@@ -234,7 +234,7 @@ fn issue(args: IssueArgs) -> Result<(), CliError> {
     let card_file = json!({
             "card_id": card_id,
             "product": product,
-            "pan": pan,
+            "pan": pan.as_str(),
             "expiry": expiry_yymm,
             "pin": pin,
             "cvv2": cvv2,
@@ -321,7 +321,7 @@ fn set_status(args: StatusArgs, unblock: bool) -> Result<(), CliError> {
     let issuer = open(&args.config)?;
     let card = match (args.card_id, &args.pan) {
         (Some(id), _) => CardRef::Id(id),
-        (None, Some(pan)) => CardRef::Pan(pan.trim().to_owned()),
+        (None, Some(pan)) => CardRef::Pan(pan.trim().parse().map_err(|e| CliError::bad_input(format!("--pan: {e}")))?),
         (None, None) => return Err(CliError::bad_input("give --card-id or --pan")),
     };
     let summary = if unblock { issuer.unblock(&card)? } else { issuer.set_status(&card, CardStatus::Blocked)? };
@@ -368,9 +368,9 @@ mod tests {
             let args = StatusArgs { config: config.clone(), card_id: None, pan: Some(pan.to_owned()), json: true };
             set_status(args, unblock)
         };
-        block(false, &card.pan).unwrap();
+        block(false, card.pan.as_str()).unwrap();
         assert_eq!(open(&config).unwrap().card(&CardRef::Id(card.card_id)).unwrap().status, CardStatus::Blocked);
-        block(true, &card.pan).unwrap();
+        block(true, card.pan.as_str()).unwrap();
         assert_eq!(open(&config).unwrap().card(&CardRef::Id(card.card_id)).unwrap().status, CardStatus::Active);
         assert_eq!(block(false, "1234").unwrap_err().exit_code(), 2, "not a card number");
         list(ListArgs { config: config.clone(), json: true }).unwrap();

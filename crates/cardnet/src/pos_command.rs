@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex};
 use clap::{Args, Subcommand};
 use hsm::Secret;
 use serde_json::{Value, json};
-use terminal::{Card, Entry, Kind, Original, Pos, SimCard, Terminal, TerminalConfig, TerminalError, TxnRequest};
+use terminal::{Card, EntryMode, Kind, Original, Pos, SimCard, Terminal, TerminalConfig, TerminalError, TxnRequest};
 
 use crate::cli_error::CliError;
 use crate::output::{out, outln};
@@ -404,9 +404,9 @@ fn read_card(args: &CardArgs) -> Result<Option<(Card, Option<Secret>)>, CliError
     };
     let has_track2 = args.card_file.is_some() || args.track2.is_some();
     let entry = match &args.entry {
-        Some(e) => Entry::parse(e).map_err(error)?,
-        None if has_track2 => Entry::Swipe,
-        None => Entry::Keyed,
+        Some(e) => terminal::parse_entry(e).map_err(error)?,
+        None if has_track2 => EntryMode::Swipe,
+        None => EntryMode::Keyed,
     };
     // What the cardholder types: --pin, else the PIN mailer's in the card file; --no-pin: none.
     let pin = match (&args.pin, args.no_pin) {
@@ -648,7 +648,7 @@ fn journal_json(entry: &terminal::JournalEntry) -> Value {
     json!({
         "trace": entry.trace,
         "transaction": entry.kind,
-        "pan_masked": iso8583::mask::mask_pan(&entry.pan),
+        "pan_masked": entry.pan.masked().as_str(),
         "amount_minor": entry.amount_minor,
         "rrn": entry.rrn,
         "auth_code": entry.auth_code,

@@ -163,9 +163,9 @@ fn network_init_then_separate_processes_approve_purchases() {
         let zak = hsm::WrappedKey::from_block(value("zak")).unwrap();
         let zpk = hsm::WrappedKey::from_block(value("zpk")).unwrap();
         let acceptor = network::request::Acceptor {
-            acquirer: value("acquirer_id"),
-            terminal: "TERM0001".into(),
-            merchant: "898440154110001".into(),
+            acquirer: value("acquirer_id").parse().unwrap(),
+            terminal: "TERM0001".parse().unwrap(),
+            merchant: "898440154110001".parse().unwrap(),
             mcc: "5411".into(),
             name_location: "CARDNET COFFEE".into(),
         };
@@ -197,11 +197,10 @@ fn network_init_then_separate_processes_approve_purchases() {
             // The chip card's stripe as a fallback (80): `network init`'s products decline a
             // plain swipe of a chip card (45).
             let input = network::request::CardInput {
-                pan: pan.clone(),
                 entry: Some(network::request::EntryMode::Fallback),
                 track2: Some(card["track2"].as_str().unwrap().to_owned()),
                 pin_block: Some(pin_block),
-                ..Default::default()
+                ..network::request::CardInput::new(network::request::Pan::new(&pan).unwrap())
             };
             match link.transact(network::TransactionKind::Purchase, &input, 12_345, None).await {
                 Ok(exchange) => {

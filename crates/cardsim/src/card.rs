@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use domain::Pan;
 use hsm::Secret;
 use serde_json::Value;
 
@@ -15,7 +16,7 @@ const ICC_MASTER_KEY_BYTES: usize = 16;
 
 /// A simulated card. Its chip keys are in clear: a card is its own secure element.
 pub struct SimCard {
-    pan: String,
+    pan: Pan,
     expiry_yymm: Option<String>,
     track2: Option<String>,
     pin: Option<Secret>,
@@ -45,10 +46,7 @@ struct Chip {
 
 impl std::fmt::Debug for SimCard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimCard")
-            .field("pan", &iso8583::mask::mask_pan(&self.pan))
-            .field("chip", &self.chip.is_some())
-            .finish_non_exhaustive()
+        f.debug_struct("SimCard").field("pan", &self.pan).field("chip", &self.chip.is_some()).finish_non_exhaustive()
     }
 }
 
@@ -59,11 +57,9 @@ fn digits(text: &str) -> bool {
 impl SimCard {
     /// A stripe-only card (an empty expiry or track 2: the card has none).
     pub fn stripe(pan: &str, expiry_yymm: &str, track2: &str, pin: Option<Secret>) -> Result<SimCard> {
-        if pan.len() < 12 || pan.len() > 19 || !digits(pan) {
-            return Err(CardError::File("\"pan\" is not a card number".into()));
-        }
+        let pan = Pan::new(pan).map_err(|_| CardError::File("\"pan\" is not a card number".into()))?;
         Ok(SimCard {
-            pan: pan.to_owned(),
+            pan,
             expiry_yymm: Some(expiry_yymm.to_owned()).filter(|e| !e.is_empty()),
             track2: Some(track2.to_owned()).filter(|t| !t.is_empty()),
             pin,
@@ -153,13 +149,13 @@ impl SimCard {
     }
 
     /// The full number: for the request builder, never for a screen or a log.
-    pub fn pan(&self) -> &str {
-        &self.pan
+    pub fn pan(&self) -> Pan {
+        self.pan
     }
 
     /// First 6 and last 4 digits.
     pub fn masked(&self) -> String {
-        iso8583::mask::mask_pan(&self.pan)
+        self.pan.masked().to_string()
     }
 
     pub fn expiry_yymm(&self) -> Option<&str> {
@@ -219,7 +215,7 @@ impl ChipCard for SimCard {
         // The counter is on the card (its file) before the cryptogram leaves it: a run that
         // dies after sending still never repeats an ATC, nor does another run of the same file.
         let atc = match &self.file {
-            Some(path) => card_file::next_atc(path, &self.pan, chip.atc)?,
+            Some(path) => card_file::next_atc(path, self.pan.as_str(), chip.atc)?,
             None => chip.atc.checked_add(1).ok_or_else(|| CardError::Security("the ATC is exhausted".into()))?,
         };
         chip.atc = atc;

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use clock::UtcDateTime;
+use domain::Pan;
 use hsm::Secret;
 
 use crate::config::{PinMethod, ProductKind};
@@ -36,7 +37,7 @@ const FUNDING_CREDIT_LIMIT: &str = "credit-limit";
 pub struct IssuedCard {
     pub card_id: i64,
     pub product: String,
-    pub pan: String,
+    pub pan: Pan,
     /// `YYMM`.
     pub expiry_yymm: String,
     /// The PIN, for the PIN mailer.
@@ -60,7 +61,7 @@ impl fmt::Debug for IssuedCard {
         f.debug_struct("IssuedCard")
             .field("card_id", &self.card_id)
             .field("product", &self.product)
-            .field("pan", &iso8583::mask::mask_pan(&self.pan))
+            .field("pan", &self.pan)
             .finish_non_exhaustive()
     }
 }
@@ -82,19 +83,10 @@ pub struct CardSummary {
 }
 
 /// How a caller names a card.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CardRef {
-    Pan(String),
+    Pan(Pan),
     Id(i64),
-}
-
-impl fmt::Debug for CardRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CardRef::Pan(pan) => write!(f, "Pan({})", iso8583::mask::mask_pan(pan)),
-            CardRef::Id(id) => write!(f, "Id({id})"),
-        }
-    }
 }
 
 /// `count` random decimal digits from the operating system's generator (uniform: bytes at or
@@ -174,25 +166,26 @@ impl Issuer {
         for _ in 0..PAN_DRAWS_MAX {
             let partial = format!("{}{}", product.bin, random_digits(account_digits)?);
             let check = hsm::card::luhn_check_digit(&partial).ok_or_else(|| IssuerError::input("BIN is not digits"))?;
-            let pan = format!("{partial}{check}");
-            if product.excluded_prefixes.iter().any(|prefix| pan.starts_with(prefix.as_str())) {
+            let pan = Pan::new(&format!("{partial}{check}"))
+                .map_err(|_| IssuerError::input("the product's BIN and PAN length do not make a card number"))?;
+            if product.excluded_prefixes.iter().any(|prefix| pan.as_str().starts_with(prefix.as_str())) {
                 continue; // a range of the BIN routed elsewhere: draw another
             }
             // The PVV, or the IBM 3624 offset: kept on the record and written where track 2 has
             // its PIN verification value.
             let (pin, pvv) = match product.pin_verification {
-                PinMethod::Pvv => self.hsm.generate_pin(&keys.pvk, &pan, product.pin_length, keys.pvk_index)?,
+                PinMethod::Pvv => self.hsm.generate_pin(&keys.pvk, pan.as_str(), product.pin_length, keys.pvk_index)?,
                 PinMethod::Ibm3624 => self.hsm.generate_pin_ibm3624(
                     &keys.pvk,
-                    &hsm::card::account_validation_data(&pan)?,
+                    &hsm::card::account_validation_data(pan.as_str())?,
                     &keys.decimalization_table,
                     product.pin_length,
                 )?,
             };
             let new = NewCard {
-                pan_hash: self.pan_hash(&pan)?,
-                pan_sealed: self.hsm.encrypt_data(&keys.dek, pan.as_bytes())?,
-                pan_masked: iso8583::mask::mask_pan(&pan),
+                pan_hash: self.pan_hash(pan.as_str())?,
+                pan_sealed: self.hsm.encrypt_data(&keys.dek, pan.as_str().as_bytes())?,
+                pan_masked: pan.masked().to_string(),
                 expiry: expiry.clone(),
                 product: product.name.clone(),
                 kind: product.kind,
@@ -209,10 +202,11 @@ impl Issuer {
             let Some(card_id) = self.cards.insert_card(&new, i64::try_from(now_ms).unwrap_or(i64::MAX))? else {
                 continue; // the PAN is taken: draw another
             };
-            let cvv = self.hsm.generate_cvv(&keys.cvk, &pan, &expiry, &product.service_code)?;
-            let icvv = self.hsm.generate_cvv(&keys.cvk, &pan, &expiry, ICVV_SERVICE_CODE)?;
-            let cvv2 = self.hsm.generate_cvv(&keys.cvk, &pan, &expiry, CVV2_SERVICE_CODE)?;
-            let icc_master_key_ac = self.hsm.personalise_icc_master_key(&keys.imk_ac, &pan, FIRST_CARD_SEQUENCE)?;
+            let cvv = self.hsm.generate_cvv(&keys.cvk, pan.as_str(), &expiry, &product.service_code)?;
+            let icvv = self.hsm.generate_cvv(&keys.cvk, pan.as_str(), &expiry, ICVV_SERVICE_CODE)?;
+            let cvv2 = self.hsm.generate_cvv(&keys.cvk, pan.as_str(), &expiry, CVV2_SERVICE_CODE)?;
+            let icc_master_key_ac =
+                self.hsm.personalise_icc_master_key(&keys.imk_ac, pan.as_str(), FIRST_CARD_SEQUENCE)?;
             match product.kind {
                 ProductKind::Credit => {
                     self.add_funds(card_id, FUNDING_CREDIT_LIMIT, product.credit_limit_minor)?;
@@ -226,8 +220,8 @@ impl Issuer {
             return Ok(IssuedCard {
                 card_id,
                 product: product.name.clone(),
-                track2: track2(&pan, &expiry, &product.service_code, keys.pvk_index, &pvv, &cvv),
-                chip_track2: track2(&pan, &expiry, &product.service_code, keys.pvk_index, &pvv, &icvv),
+                track2: track2(pan.as_str(), &expiry, &product.service_code, keys.pvk_index, &pvv, &cvv),
+                chip_track2: track2(pan.as_str(), &expiry, &product.service_code, keys.pvk_index, &pvv, &icvv),
                 pan,
                 expiry_yymm: expiry,
                 pin,
@@ -244,10 +238,10 @@ impl Issuer {
         let record = match card {
             CardRef::Id(id) => self.cards.card_by_id(*id)?,
             CardRef::Pan(pan) => {
-                if !pan.bytes().all(|b| b.is_ascii_digit()) || !hsm::card::luhn_valid(pan) {
+                if !hsm::card::luhn_valid(pan.as_str()) {
                     return Err(IssuerError::input("the PAN must be digits with a valid check digit"));
                 }
-                self.cards.card_by_hash(&self.pan_hash(pan)?)?
+                self.cards.card_by_hash(&self.pan_hash(pan.as_str())?)?
             }
         };
         record.ok_or(IssuerError::UnknownCard)

@@ -8,8 +8,6 @@ use serde::Deserialize;
 
 use crate::request::Parsed;
 
-/// Entry modes (22 digits 1–2) of a plain swipe: magnetic stripe, no fallback signalled.
-const ENTRY_SWIPE: [&str; 2] = ["02", "90"];
 /// First service-code digits of a card with a chip (ISO/IEC 7813).
 const CHIP_SERVICE_CODES: [char; 2] = ['2', '6'];
 
@@ -35,7 +33,8 @@ impl ChipSwipe {
 
 /// `Some(45)` when `parsed` is a chip card swiped without fallback and `policy` declines it.
 pub(crate) fn chip_swipe_refusal(parsed: &Parsed, policy: ChipSwipe) -> Option<&'static str> {
-    let swiped = parsed.entry_mode.as_deref().is_some_and(|mode| ENTRY_SWIPE.contains(&mode));
+    // A plain swipe: the stripe read with no fallback signalled (22 = 02 or 90, not 80).
+    let swiped = parsed.entry_mode == Some(network::request::EntryMode::Swipe);
     let chip_card = parsed
         .track2
         .as_ref()

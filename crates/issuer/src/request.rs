@@ -8,16 +8,11 @@ use clock::utc::days_from_civil;
 use iso8583::Message;
 use network::codes;
 use network::emv::ChipData;
+use network::request::EntryMode;
 use network::{OriginalData, Track2, TransactionKind};
 
 use crate::config::Settings;
 
-/// Entry modes (field 22, digits 1–2) that read the magnetic stripe: the CVV in track 2 is
-/// checked. `80` is a chip card's stripe after its chip failed to read (fallback).
-const ENTRY_MAGNETIC: [&str; 3] = ["02", "90", "80"];
-/// Entry modes that read the chip (contact, contactless): 55 carries the ARQC, a track 2
-/// equivalent carries the iCVV.
-const ENTRY_CHIP: [&str; 2] = ["05", "07"];
 /// Digits of field 4 and of the replacement amount in field 95.
 const AMOUNT_DIGITS: usize = 12;
 
@@ -80,8 +75,8 @@ pub(crate) struct Parsed {
     pub pan: String,
     /// Field 4 (0 when absent on a balance inquiry).
     pub amount: u64,
-    /// Field 22 digits 1–2, when present.
-    pub entry_mode: Option<String>,
+    /// Field 22 digits 1–2, when present and a mode the network knows.
+    pub entry_mode: Option<EntryMode>,
     pub track2: Option<Track2>,
     /// Field 14, the presented expiry (`YYMM`) when there is no track 2.
     pub expiry: Option<String>,
@@ -96,11 +91,13 @@ pub(crate) struct Parsed {
 
 impl Parsed {
     pub fn is_magnetic(&self) -> bool {
-        self.entry_mode.as_deref().is_some_and(|mode| ENTRY_MAGNETIC.contains(&mode))
+        // The stripe was read, the fallback's too: the CVV in track 2 is checked.
+        matches!(self.entry_mode, Some(EntryMode::Swipe | EntryMode::Fallback))
     }
 
     pub fn is_chip(&self) -> bool {
-        self.entry_mode.as_deref().is_some_and(|mode| ENTRY_CHIP.contains(&mode))
+        // Contact or contactless: 55 carries the ARQC, a track 2 equivalent the iCVV.
+        self.entry_mode.is_some_and(EntryMode::is_chip)
     }
 }
 
@@ -155,7 +152,7 @@ pub(crate) fn parse(request: &Message, settings: &Settings, now_ms: u64) -> Resu
     };
 
     let entry_mode = match request.get_str(22) {
-        Some(mode) => Some(mode.get(..2).ok_or(codes::FORMAT_ERROR)?.to_owned()),
+        Some(mode) => EntryMode::from_code(mode.get(..2).ok_or(codes::FORMAT_ERROR)?),
         None if kind.cardholder_verified() && !advice => return Err(codes::FORMAT_ERROR),
         None => None,
     };

@@ -10,9 +10,9 @@ use network::{OriginalData, TransactionKind, codes};
 
 fn acceptor() -> Acceptor {
     Acceptor {
-        acquirer: ACQUIRER.into(),
-        terminal: "TERM0001".into(),
-        merchant: "898440154110001".into(),
+        acquirer: ACQUIRER.parse().unwrap(),
+        terminal: "TERM0001".parse().unwrap(),
+        merchant: "898440154110001".parse().unwrap(),
         mcc: "5411".into(),
         name_location: "CARDNET COFFEE           SHANGHAI     CN".into(),
     }
@@ -53,8 +53,8 @@ fn requests_built_by_network_request_are_answered_for_every_entry_mode() {
     let acceptor = acceptor();
     let mut atc = 0u16;
     let mut build = |kind: TransactionKind, entry: EntryMode, amount: u64, original: Option<&OriginalData>| {
-        let mut input = CardInput { pan: card.pan.clone(), entry: Some(entry), ..CardInput::default() };
-        input.pin_block = Some(h.pin_block(&card.pan, &card.pin));
+        let mut input = CardInput { entry: Some(entry), ..CardInput::new(card.pan) };
+        input.pin_block = Some(h.pin_block(card.pan.as_str(), &card.pin));
         match entry {
             EntryMode::Keyed => input.expiry_yymm = Some(card.expiry_yymm.clone()),
             EntryMode::Swipe | EntryMode::Fallback => input.track2 = Some(card.track2.clone()),
@@ -62,7 +62,7 @@ fn requests_built_by_network_request_are_answered_for_every_entry_mode() {
                 atc += 1;
                 input.track2 = Some(card.chip_track2.clone());
                 input.sequence_number = Some(format!("0{}", card.card_sequence));
-                input.icc_data = Some(field55(&card.pan, &card.card_sequence, atc, amount).0);
+                input.icc_data = Some(field55(card.pan.as_str(), &card.card_sequence, atc, amount).0);
             }
         }
         let stan = h.next_stan();
@@ -73,8 +73,8 @@ fn requests_built_by_network_request_are_answered_for_every_entry_mode() {
             card: &input,
             amount_minor: amount,
             currency: "156",
-            stan: &stan,
-            rrn: &rrn,
+            stan: stan.parse().unwrap(),
+            rrn: rrn.parse().unwrap(),
             now_ms: h.now_ms(),
             original,
         };

@@ -120,7 +120,8 @@ fn a_new_zpk_is_taken_and_the_old_one_verifies_pins_only_within_the_grace(backen
     assert_eq!(code(&h.send(&under(&new))), codes::APPROVED);
     assert_eq!(code(&h.send(&under(&old))), codes::APPROVED, "translated just before the switch switched over");
     // A wrong PIN under the new key is still one wrong try.
-    let block = h.hsm.encrypt_pin(&new, hsm::pinblock::PinFormat::Iso0, &Harness::wrong_pin(&card), &card.pan).unwrap();
+    let block =
+        h.hsm.encrypt_pin(&new, hsm::pinblock::PinFormat::Iso0, &Harness::wrong_pin(&card), card.pan.as_str()).unwrap();
     let wrong = h.purchase(&card, 1_000).set_bytes(52, &block).sign(&h);
     assert_eq!(code(&h.send(&wrong)), codes::INCORRECT_PIN);
     assert_eq!(code(&h.send(&under(&new))), codes::APPROVED, "a right PIN resets the counter");

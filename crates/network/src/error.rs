@@ -16,6 +16,8 @@ pub enum Error {
     Codec(String),
     /// The security module failed for a reason other than a bad MAC.
     Hsm(String),
+    /// A value is not valid for its domain type (which type, why; never the value).
+    Value(domain::ParseError),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -29,11 +31,18 @@ impl fmt::Display for Error {
             Error::Mac => f.write_str("MAC (field 128) does not verify"),
             Error::Codec(message) => write!(f, "codec: {message}"),
             Error::Hsm(message) => write!(f, "security module: {message}"),
+            Error::Value(error) => write!(f, "{error}"),
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+impl From<domain::ParseError> for Error {
+    fn from(error: domain::ParseError) -> Error {
+        Error::Value(error)
+    }
+}
 
 impl From<iso8583::Error> for Error {
     fn from(error: iso8583::Error) -> Error {

@@ -3,91 +3,14 @@
 
 use iso8583::Message;
 
+pub use domain::TransactionKind;
+
 use crate::error::{Error, Result, required};
 
 /// POS condition code of the pre-authorization family.
 pub const CONDITION_PREAUTH: &str = "06";
 /// POS condition code of normal presentment.
 pub const CONDITION_NORMAL: &str = "00";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TransactionKind {
-    BalanceInquiry,
-    Purchase,
-    PreAuthorization,
-    /// Pre-authorization completion (request 0200 or advice 0220).
-    Completion,
-    /// Void of a purchase.
-    Void,
-    /// Void of a pre-authorization.
-    PreAuthorizationVoid,
-    /// Void of a completion (完成撤销): the completed amount goes back to the card.
-    CompletionVoid,
-    Refund,
-    /// Reversal advice (0420/0421) or reversal request (0400/0401).
-    Reversal,
-}
-
-impl TransactionKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            TransactionKind::BalanceInquiry => "balance_inquiry",
-            TransactionKind::Purchase => "purchase",
-            TransactionKind::PreAuthorization => "pre_authorization",
-            TransactionKind::Completion => "completion",
-            TransactionKind::Void => "void",
-            TransactionKind::PreAuthorizationVoid => "pre_authorization_void",
-            TransactionKind::CompletionVoid => "completion_void",
-            TransactionKind::Refund => "refund",
-            TransactionKind::Reversal => "reversal",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<TransactionKind> {
-        TransactionKind::ALL.into_iter().find(|kind| kind.name() == name)
-    }
-
-    pub const ALL: [TransactionKind; 9] = [
-        TransactionKind::BalanceInquiry,
-        TransactionKind::Purchase,
-        TransactionKind::PreAuthorization,
-        TransactionKind::Completion,
-        TransactionKind::Void,
-        TransactionKind::PreAuthorizationVoid,
-        TransactionKind::CompletionVoid,
-        TransactionKind::Refund,
-        TransactionKind::Reversal,
-    ];
-
-    /// Whether an approval holds the cardholder's funds (a hold the issuer must later post,
-    /// void or let expire).
-    pub fn holds_funds(self) -> bool {
-        matches!(self, TransactionKind::Purchase | TransactionKind::PreAuthorization)
-    }
-
-    /// Whether an approval changes a balance at all (everything but a balance inquiry); a
-    /// request of such a kind that times out must be reversed.
-    pub fn moves_money(self) -> bool {
-        !matches!(self, TransactionKind::BalanceInquiry)
-    }
-
-    /// Whether the message must name an original transaction in field 90.
-    pub fn needs_original(self) -> bool {
-        matches!(
-            self,
-            TransactionKind::Completion
-                | TransactionKind::Void
-                | TransactionKind::PreAuthorizationVoid
-                | TransactionKind::CompletionVoid
-                | TransactionKind::Reversal
-        )
-    }
-
-    /// Whether a PIN, when the card's product requires one, must come with it.
-    pub fn cardholder_verified(self) -> bool {
-        matches!(self, TransactionKind::BalanceInquiry | TransactionKind::Purchase | TransactionKind::PreAuthorization)
-    }
-}
 
 /// The transaction `message` carries. Errors name field 3 or 25 (answer 30 or 12) or the MTI.
 pub fn classify(message: &Message) -> Result<TransactionKind> {

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+/// The card's types, so a builder of a request needs no other crate.
+pub use domain::{EntryMode, InstitutionId, MerchantId, Pan, Rrn, Stan, TerminalId};
 use iso8583::{Message, Mti, Spec};
 
 use crate::error::{Error, Result};
@@ -22,63 +24,22 @@ pub const AMOUNT_MINOR_MAX: u64 = 999_999_999_999;
 /// Where the card was accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acceptor {
-    /// Field 32: the acquirer's 11-digit member id.
-    pub acquirer: String,
-    /// Field 41: 8 characters.
-    pub terminal: String,
-    /// Field 42: 15 characters.
-    pub merchant: String,
+    /// Field 32: the acquirer's member id.
+    pub acquirer: InstitutionId,
+    /// Field 41 (space-padded to 8 on the wire).
+    pub terminal: TerminalId,
+    /// Field 42 (space-padded to 15 on the wire).
+    pub merchant: MerchantId,
     /// Field 18.
     pub mcc: String,
     /// Field 43: name (25), city (13), country (2); padded or cut to 40.
     pub name_location: String,
 }
 
-/// How the card was read (field 22 digits 1–2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryMode {
-    Keyed,
-    Swipe,
-    Chip,
-    Contactless,
-    /// The stripe of a chip card after its chip could not be read (ISO 8583 `80`: magnetic
-    /// stripe, chip fallback). Checked as a stripe; an issuer declines a chip card's swipe
-    /// without it (45).
-    Fallback,
-}
-
-impl EntryMode {
-    pub fn code(self) -> &'static str {
-        match self {
-            EntryMode::Keyed => "01",
-            EntryMode::Swipe => "90",
-            EntryMode::Chip => "05",
-            EntryMode::Contactless => "07",
-            EntryMode::Fallback => "80",
-        }
-    }
-
-    /// From field 22's first two digits.
-    pub fn from_code(code: &str) -> Option<EntryMode> {
-        match code {
-            "01" => Some(EntryMode::Keyed),
-            "02" | "90" => Some(EntryMode::Swipe),
-            "05" => Some(EntryMode::Chip),
-            "07" => Some(EntryMode::Contactless),
-            "80" => Some(EntryMode::Fallback),
-            _ => None,
-        }
-    }
-
-    pub fn is_chip(self) -> bool {
-        matches!(self, EntryMode::Chip | EntryMode::Contactless)
-    }
-}
-
 /// What the card and the cardholder gave.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct CardInput {
-    pub pan: String,
+    pub pan: Pan,
     pub entry: Option<EntryMode>,
     /// Field 14 (keyed entry).
     pub expiry_yymm: Option<String>,
@@ -92,11 +53,26 @@ pub struct CardInput {
     pub pin_block: Option<Vec<u8>>,
 }
 
-/// Masked: card input holds a PAN and track data.
+impl CardInput {
+    /// Only the number: everything else absent (keyed entry unless `entry` says otherwise).
+    pub fn new(pan: Pan) -> CardInput {
+        CardInput {
+            pan,
+            entry: None,
+            expiry_yymm: None,
+            track2: None,
+            sequence_number: None,
+            icc_data: None,
+            pin_block: None,
+        }
+    }
+}
+
+/// Masked: card input holds a PAN and track data (the track is left out).
 impl std::fmt::Debug for CardInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CardInput")
-            .field("pan", &iso8583::mask::mask_pan(&self.pan))
+            .field("pan", &self.pan)
             .field("entry", &self.entry)
             .field("pin", &self.pin_block.is_some())
             .finish_non_exhaustive()
@@ -114,9 +90,9 @@ pub struct TransactionRequest<'a> {
     /// ISO 4217 numeric, field 49.
     pub currency: &'a str,
     /// Field 11.
-    pub stan: &'a str,
+    pub stan: Stan,
     /// Field 37.
-    pub rrn: &'a str,
+    pub rrn: Rrn,
     /// Clock reading for 7, 12, 13.
     pub now_ms: u64,
     /// The original, for completions, voids and (optionally) refunds.
@@ -149,7 +125,7 @@ pub fn build(spec: &Arc<Spec>, request: &TransactionRequest<'_>) -> Result<Messa
     let mut m = Message::new(Arc::clone(spec), Mti::parse(mti)?);
     let card = request.card;
     let acceptor = request.acceptor;
-    m.set_str(2, &card.pan)?;
+    m.set_str(2, card.pan.as_str())?;
     m.set_str(3, processing)?;
     if request.kind != TransactionKind::BalanceInquiry {
         if request.amount_minor > AMOUNT_MINOR_MAX {
@@ -159,7 +135,7 @@ pub fn build(spec: &Arc<Spec>, request: &TransactionRequest<'_>) -> Result<Messa
     }
     let now = clock::UtcDateTime::from_ms(request.now_ms);
     m.set_str(7, &now.mmddhhmmss())?;
-    m.set_str(11, request.stan)?;
+    m.set_str(11, request.stan.field().as_str())?;
     m.set_str(12, &now.hhmmss())?;
     m.set_str(13, &now.mmdd())?;
     if let Some(expiry) = &card.expiry_yymm {
@@ -168,7 +144,7 @@ pub fn build(spec: &Arc<Spec>, request: &TransactionRequest<'_>) -> Result<Messa
     m.set_str(18, &acceptor.mcc)?;
     let entry = card.entry.unwrap_or(if card.track2.is_some() { EntryMode::Swipe } else { EntryMode::Keyed });
     // Digit 3: 1 = the terminal can take a PIN (cardnet terminals have a PIN pad).
-    m.set_str(22, &format!("{}1", entry.code()))?;
+    m.set_str(22, &format!("{}1", entry.network_code()))?;
     if let Some(psn) = &card.sequence_number {
         m.set_str(23, psn)?;
     }
@@ -176,13 +152,13 @@ pub fn build(spec: &Arc<Spec>, request: &TransactionRequest<'_>) -> Result<Messa
     if card.pin_block.is_some() {
         m.set_str(26, "12")?;
     }
-    m.set_str(32, &acceptor.acquirer)?;
+    m.set_str(32, acceptor.acquirer.as_str())?;
     if let Some(track2) = &card.track2 {
         m.set_str(35, track2)?;
     }
-    m.set_str(37, request.rrn)?;
-    m.set_padded(41, &acceptor.terminal)?;
-    m.set_padded(42, &acceptor.merchant)?;
+    m.set_str(37, request.rrn.as_str())?;
+    m.set_padded(41, acceptor.terminal.as_str())?;
+    m.set_padded(42, acceptor.merchant.as_str())?;
     let name: String = acceptor.name_location.chars().take(40).collect();
     m.set_padded(43, &name)?;
     m.set_str(49, request.currency)?;
@@ -240,11 +216,22 @@ mod tests {
     use super::*;
     use crate::kind::classify;
 
+    fn pan() -> Pan {
+        Pan::new("6224242900000113").unwrap()
+    }
+
+    #[test]
+    fn debug_masks_the_card() {
+        let card = CardInput { track2: Some("6224242900000113=28062011234567000".into()), ..CardInput::new(pan()) };
+        let shown = format!("{card:?}");
+        assert!(shown.contains("622424******0113") && !shown.contains("2900000"), "{shown}");
+    }
+
     fn acceptor() -> Acceptor {
         Acceptor {
-            acquirer: "10000000344".into(),
-            terminal: "TERM0001".into(),
-            merchant: "898440154110001".into(),
+            acquirer: "10000000344".parse().unwrap(),
+            terminal: "TERM0001".parse().unwrap(),
+            merchant: "898440154110001".parse().unwrap(),
             mcc: "5411".into(),
             name_location: "CARDNET COFFEE           SHANGHAI     CN".into(),
         }
@@ -253,8 +240,7 @@ mod tests {
     #[test]
     fn every_kind_classifies_back() {
         let spec = iso8583::builtin::network();
-        let card =
-            CardInput { pan: "6224242900000113".into(), expiry_yymm: Some("2806".into()), ..CardInput::default() };
+        let card = CardInput { expiry_yymm: Some("2806".into()), ..CardInput::new(pan()) };
         let original = OriginalData {
             mti: "0100".into(),
             stan: "000001".into(),
@@ -269,8 +255,8 @@ mod tests {
                 card: &card,
                 amount_minor: 12_500,
                 currency: "156",
-                stan: "000002",
-                rrn: "507406000002",
+                stan: Stan::parse("000002").unwrap(),
+                rrn: Rrn::new("507406000002").unwrap(),
                 now_ms: 1_709_208_000_000,
                 original: Some(&original),
             };
@@ -290,8 +276,8 @@ mod tests {
                 card: &card,
                 amount_minor: 500,
                 currency: "156",
-                stan: "000004",
-                rrn: "507406000004",
+                stan: Stan::parse("000004").unwrap(),
+                rrn: Rrn::new("507406000004").unwrap(),
                 now_ms: 0,
                 original: None,
             },
@@ -305,15 +291,15 @@ mod tests {
     #[test]
     fn a_void_needs_its_original() {
         let spec = iso8583::builtin::network();
-        let card = CardInput { pan: "6224242900000113".into(), ..CardInput::default() };
+        let card = CardInput::new(pan());
         let request = TransactionRequest {
             kind: TransactionKind::Void,
             acceptor: &acceptor(),
             card: &card,
             amount_minor: 1,
             currency: "156",
-            stan: "000002",
-            rrn: "507406000002",
+            stan: Stan::parse("000002").unwrap(),
+            rrn: Rrn::new("507406000002").unwrap(),
             now_ms: 0,
             original: None,
         };

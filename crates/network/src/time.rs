@@ -3,6 +3,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use clock::UtcDateTime;
+use domain::{Rrn, Stan};
+
+use crate::error::Result;
 
 /// STANs run 000001 ..= 999999 and wrap (000000 is never used: some hosts read it as absent).
 pub const STAN_MAX: u32 = 999_999;
@@ -31,6 +34,11 @@ pub fn rrn(now_ms: u64, stan: &str) -> String {
     format!("{}{:03}{:02}{stan:0>6}", t.year.rem_euclid(10), t.day_of_year, t.hour)
 }
 
+/// [`rrn`] as the field's type, for a request builder.
+pub fn rrn_of(now_ms: u64, stan: Stan) -> Result<Rrn> {
+    Ok(Rrn::new(&rrn(now_ms, stan.field().as_str()))?)
+}
+
 /// A sender's STAN counter: 000001, 000002, …, 999999, 000001, … (shared between threads).
 #[derive(Debug)]
 pub struct StanGenerator {
@@ -55,9 +63,9 @@ impl StanGenerator {
         }
     }
 
-    /// The next STAN as field 11 text.
-    pub fn next(&self) -> String {
-        format!("{:06}", self.next_value())
+    /// The next STAN (field 11 is its [`Stan::field`] text).
+    pub fn next(&self) -> Stan {
+        Stan::wrapping(self.next_value())
     }
 }
 
@@ -80,13 +88,14 @@ mod tests {
         assert_eq!(settlement_date(ms, 23 * 60), "0229");
         assert_eq!(settlement_date(ms, 11 * 60), "0301", "after an 11:00 cut-over it is the next day's");
         assert_eq!(rrn(ms, "4711"), "406012004711");
+        assert_eq!(rrn_of(ms, Stan::new(4711).unwrap()).unwrap(), "406012004711");
     }
 
     #[test]
     fn stan_wraps_and_skips_zero() {
         let stans = StanGenerator::starting_after(999_998);
-        assert_eq!(stans.next(), "999999");
-        assert_eq!(stans.next(), "000001");
-        assert_eq!(StanGenerator::default().next(), "000001");
+        assert_eq!(stans.next().field().as_str(), "999999");
+        assert_eq!(stans.next().field().as_str(), "000001");
+        assert_eq!(StanGenerator::default().next().value(), 1);
     }
 }

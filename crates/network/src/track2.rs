@@ -4,9 +4,9 @@
 
 use crate::error::{Error, Result};
 
-/// Shortest and longest PAN (ISO/IEC 7812).
-pub const PAN_DIGITS_MIN: usize = 12;
-pub const PAN_DIGITS_MAX: usize = 19;
+use domain::Pan;
+pub use domain::{PAN_DIGITS_MAX, PAN_DIGITS_MIN};
+
 /// Field 35 is at most 37 characters.
 pub const TRACK2_LEN_MAX: usize = 37;
 
@@ -14,7 +14,7 @@ const FIELD: u8 = 35;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Track2 {
-    pub pan: String,
+    pub pan: Pan,
     /// `YYMM`.
     pub expiry_yymm: String,
     /// Three digits: 1st interchange/technology (2 or 6 = chip card), 2nd authorization
@@ -26,7 +26,7 @@ pub struct Track2 {
 /// Masked: track data is as sensitive as a PAN.
 impl std::fmt::Debug for Track2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Track2").field("pan", &iso8583::mask::mask_pan(&self.pan)).finish_non_exhaustive()
+        f.debug_struct("Track2").field("pan", &self.pan).finish_non_exhaustive()
     }
 }
 
@@ -38,14 +38,12 @@ impl Track2 {
         }
         let (pan, rest) =
             text.split_once(['=', 'D']).ok_or(Error::Invalid { field: FIELD, reason: "no field separator" })?;
-        if !(PAN_DIGITS_MIN..=PAN_DIGITS_MAX).contains(&pan.len()) || !pan.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::Invalid { field: FIELD, reason: "PAN must be 12 to 19 digits" });
-        }
+        let pan = Pan::new(pan).map_err(|_| Error::Invalid { field: FIELD, reason: "PAN must be 12 to 19 digits" })?;
         if rest.len() < 7 || !rest.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::Invalid { field: FIELD, reason: "expiry and service code must be 7 digits" });
         }
         Ok(Track2 {
-            pan: pan.to_owned(),
+            pan,
             expiry_yymm: rest[..4].to_owned(),
             service_code: rest[4..7].to_owned(),
             discretionary: rest[7..].to_owned(),
@@ -54,7 +52,7 @@ impl Track2 {
 
     /// The text of the track.
     pub fn encode(&self) -> String {
-        format!("{}={}{}{}", self.pan, self.expiry_yymm, self.service_code, self.discretionary)
+        format!("{}={}{}{}", self.pan.as_str(), self.expiry_yymm, self.service_code, self.discretionary)
     }
 }
 
@@ -65,7 +63,7 @@ mod tests {
     #[test]
     fn reads_and_writes() {
         let t = Track2::parse("6224242900000113=28062011234567000").unwrap();
-        assert_eq!(t.pan, "6224242900000113");
+        assert_eq!(t.pan.as_str(), "6224242900000113");
         assert_eq!(t.expiry_yymm, "2806");
         assert_eq!(t.service_code, "201");
         assert_eq!(t.discretionary, "1234567000");

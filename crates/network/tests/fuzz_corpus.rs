@@ -18,20 +18,19 @@ fn corpus_dir() -> PathBuf {
 fn seeds() -> Vec<(String, Vec<u8>)> {
     let spec = iso8583::builtin::network();
     let acceptor = Acceptor {
-        acquirer: "10000000344".into(),
-        terminal: "TERM0001".into(),
-        merchant: "898440154110001".into(),
+        acquirer: "10000000344".parse().unwrap(),
+        terminal: "TERM0001".parse().unwrap(),
+        merchant: "898440154110001".parse().unwrap(),
         mcc: "5411".into(),
         name_location: "CARDNET COFFEE".into(),
     };
     let card = CardInput {
-        pan: "6224242900000113".into(),
         entry: Some(EntryMode::Chip),
         track2: Some("6224242900000113=28062011234567000".into()),
         sequence_number: Some("001".into()),
         icc_data: Some(vec![0x9F, 0x26, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 0x9F, 0x36, 0x02, 0x00, 0x07]),
         pin_block: Some(vec![0x12; 8]),
-        ..CardInput::default()
+        ..CardInput::new(domain::Pan::new("6224242900000113").unwrap())
     };
     let mut seeds = Vec::new();
     let original = network::OriginalData {
@@ -48,8 +47,8 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
             card: &card,
             amount_minor: 12_500,
             currency: "156",
-            stan: "000002",
-            rrn: "612345000002",
+            stan: network::request::Stan::parse("000002").unwrap(),
+            rrn: network::request::Rrn::new("612345000002").unwrap(),
             now_ms: 1_795_000_000_000,
             original: Some(&original),
         };

@@ -5,8 +5,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use receipt::{Lang, Receipt, ReceiptCopy};
 
 use crate::types::{
-    AMOUNT_DIGITS_MAX, AMOUNT_MINOR_MAX, Digits, EntryMode, Outcome, PIN_DIGITS_MIN, Presented, Request, Status,
-    TRACE_DIGITS_MAX, TestCard, Verdict,
+    AMOUNT_DIGITS_MAX, AMOUNT_MINOR_MAX, Digits, ENTRY_CHOICES, EntryMode, Outcome, PIN_DIGITS_MIN, Presented, Request,
+    Status, TRACE_DIGITS_MAX, TestCard, Verdict,
 };
 
 /// How often the driver calls [`App::tick`] while it waits (the spinner's speed).
@@ -216,7 +216,7 @@ impl App {
         self.form.card
     }
     pub fn entry(&self) -> EntryMode {
-        EntryMode::ALL.get(self.form.entry).copied().unwrap_or(EntryMode::Insert)
+        ENTRY_CHOICES.get(self.form.entry).copied().unwrap_or(EntryMode::Chip)
     }
     /// One `*` per PIN digit typed.
     pub fn pin_stars(&self) -> String {
@@ -516,7 +516,7 @@ impl App {
 
     fn card_key(&mut self, code: KeyCode) -> Action {
         let cards = self.cards.len();
-        let modes = EntryMode::ALL.len();
+        let modes = ENTRY_CHOICES.len();
         match code {
             KeyCode::Up if cards > 0 => self.form.card = (self.form.card + cards - 1) % cards,
             KeyCode::Down if cards > 0 => self.form.card = (self.form.card + 1) % cards,

@@ -29,12 +29,12 @@ use std::time::{Duration, Instant};
 use hsm::Secret;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event};
-use receipt::{CardNumber, Lang};
-use terminal::{Card, Entry, Kind, Pos, SettlementOutcome, TerminalError, TxnRequest};
+use receipt::Lang;
+use terminal::{Card, Kind, Pos, SettlementOutcome, TerminalError, TxnRequest};
 use tokio::sync::mpsc;
 
 use crate::app::{Action, App, TICK_MS};
-use crate::types::{Digits, EntryMode, HostLink, Outcome, Presented, Request, Status};
+use crate::types::{Digits, HostLink, Outcome, Presented, Request, Status};
 use crate::ui::draw;
 
 /// Run the interactive terminal until the cashier quits: the UI on this terminal's screen,
@@ -255,13 +255,8 @@ fn secret(digits: &Digits) -> Secret {
 /// track 2 equivalent, sequence number and the chip (its ARQC, the issuer's ARPC) for insert
 /// and tap. A card known only by its number is keyed.
 fn card(presented: &Presented) -> terminal::Result<Card> {
-    let entry = match presented.entry {
-        EntryMode::Swipe => Entry::Swipe,
-        EntryMode::Insert => Entry::Chip,
-        EntryMode::Tap => Entry::Contactless,
-    };
     match presented.card.sim() {
-        Some(sim) => Card::read(sim, entry),
+        Some(sim) => Card::read(sim, presented.entry),
         None => Ok(Card::keyed(presented.card.pan())),
     }
 }
@@ -389,7 +384,7 @@ fn query(pos: &Pos, trace: u32) -> terminal::Result<Outcome> {
             rrn: entry.rrn.clone(),
             auth_code: entry.auth_code.clone(),
             notices: vec![
-                format!("Card {}", CardNumber::new(&entry.pan).masked()),
+                format!("Card {}", entry.pan.masked()),
                 format!("Amount {}", receipt::Amount::cny(entry.amount_minor)),
                 format!("Batch {:06}, operator {}", entry.batch_no, entry.operator),
             ],
@@ -401,6 +396,8 @@ fn query(pos: &Pos, trace: u32) -> terminal::Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
+
+    use crate::types::EntryMode;
 
     use ratatui::Terminal as Screen;
     use ratatui::backend::TestBackend;
@@ -466,7 +463,7 @@ mod tests {
     async fn a_stripe_only_card_inserted_or_tapped_fails_with_the_card_error() {
         let dir = fresh_dir("no-chip");
         let mut worker = Worker::new(pos_with_the_host_down(&dir));
-        for entry in [EntryMode::Insert, EntryMode::Tap] {
+        for entry in [EntryMode::Chip, EntryMode::Contactless] {
             let card = Presented { card: stripe_only_card(), entry };
             let sale = Request::Sale { amount_minor: 100, card, pin: None };
             let outcome = worker.answer(&sale).await;

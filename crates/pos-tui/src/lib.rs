@@ -34,8 +34,8 @@ mod ui;
 
 pub use app::{Action, App, MenuItem, Screen, Step, TICK_MS};
 pub use types::{
-    AMOUNT_DIGITS_MAX, AMOUNT_MINOR_MAX, Digits, EntryMode, HostLink, Outcome, PIN_DIGITS_MAX, PIN_DIGITS_MIN,
-    Presented, Request, Status, TRACE_DIGITS_MAX, TestCard, Verdict,
+    AMOUNT_DIGITS_MAX, AMOUNT_MINOR_MAX, Digits, ENTRY_CHOICES, EntryMode, HostLink, Outcome, PIN_DIGITS_MAX,
+    PIN_DIGITS_MIN, Presented, Request, Status, TRACE_DIGITS_MAX, TestCard, Verdict, entry_label,
 };
 pub use ui::{draw, mask_pans, status_line};
 

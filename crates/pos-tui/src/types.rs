@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use terminal::SimCard;
 
-use receipt::{CardNumber, Receipt};
+use domain::Pan;
+use receipt::Receipt;
 use zeroize::Zeroize;
 
 /// Most digits a PIN has (ISO 9564: 4–12).
@@ -20,27 +21,22 @@ pub const AMOUNT_DIGITS_MAX: usize = 12;
 /// Digits of a trace (voucher) number (field 11, n6).
 pub const TRACE_DIGITS_MAX: usize = 6;
 
-/// How the card is presented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntryMode {
-    /// Contact chip.
-    Insert,
-    /// Magnetic stripe.
-    Swipe,
-    /// Contactless.
-    Tap,
-}
+/// How the card is presented: the one `domain::EntryMode`.
+pub use domain::EntryMode;
 
-impl EntryMode {
-    /// In the order the card screen offers them.
-    pub const ALL: [EntryMode; 3] = [EntryMode::Insert, EntryMode::Swipe, EntryMode::Tap];
+/// The ways the card screen offers, in its order (keyed entry and fallback are not a
+/// cashier's choice there: a keyed card has no simulated card, a fallback follows a chip that
+/// would not read).
+pub const ENTRY_CHOICES: [EntryMode; 3] = [EntryMode::Chip, EntryMode::Swipe, EntryMode::Contactless];
 
-    pub fn label(self) -> &'static str {
-        match self {
-            EntryMode::Insert => "insert",
-            EntryMode::Swipe => "swipe",
-            EntryMode::Tap => "tap",
-        }
+/// What the card screen calls a way of presenting the card.
+pub fn entry_label(mode: EntryMode) -> &'static str {
+    match mode {
+        EntryMode::Chip => "insert",
+        EntryMode::Swipe => "swipe",
+        EntryMode::Contactless => "tap",
+        EntryMode::Keyed => "keyed",
+        EntryMode::Fallback => "fallback",
     }
 }
 
@@ -53,7 +49,7 @@ pub struct TestCard {
     /// What the list shows next to the masked number (the card's product: "debit", …; never a
     /// balance).
     pub label: String,
-    pan: String,
+    pan: Pan,
     sim: Option<Arc<Mutex<SimCard>>>,
 }
 
@@ -67,14 +63,14 @@ impl Eq for TestCard {}
 
 impl TestCard {
     /// A card known by its number only (keyed entry).
-    pub fn new(label: impl Into<String>, pan: impl Into<String>) -> TestCard {
-        TestCard { label: label.into(), pan: pan.into(), sim: None }
+    pub fn new(label: impl Into<String>, pan: Pan) -> TestCard {
+        TestCard { label: label.into(), pan, sim: None }
     }
 
     /// A simulated card, read by the driver as swiped, inserted or tapped.
     pub fn from_sim(sim: SimCard) -> TestCard {
         let label = if sim.label.is_empty() { "test card".to_owned() } else { sim.label.clone() };
-        TestCard { label, pan: sim.pan().to_owned(), sim: Some(Arc::new(Mutex::new(sim))) }
+        TestCard { label, pan: sim.pan(), sim: Some(Arc::new(Mutex::new(sim))) }
     }
 
     /// The simulated card, for the reader.
@@ -83,13 +79,13 @@ impl TestCard {
     }
 
     /// The full card number, for the driver that builds the request. Never for the screen.
-    pub fn pan(&self) -> &str {
-        &self.pan
+    pub fn pan(&self) -> Pan {
+        self.pan
     }
 
     /// First 6 and last 4 digits.
     pub fn masked(&self) -> String {
-        CardNumber::new(&self.pan).masked().to_owned()
+        self.pan.masked().to_string()
     }
 }
 

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use receipt::{Amount, CardNumber, ReceiptCopy};
 
 use crate::app::{App, MenuItem, Screen, Step, TICK_MS, summary};
-use crate::types::{EntryMode, HostLink, Status};
+use crate::types::{ENTRY_CHOICES, HostLink, Status, entry_label};
 
 /// Lines of the result screen above the notices and the receipt.
 pub(crate) const RESULT_HEADER_LINES: usize = 3;
@@ -147,7 +147,7 @@ fn input_lines(app: &App, step: Step) -> Vec<Line<'static>> {
     }
     let shows_card = step == Step::Pin || (step == Step::Supervisor && steps.contains(&Step::Card));
     if let Some(card) = app.cards().get(app.card_index()).filter(|_| shows_card) {
-        lines.push(Line::raw(format!(" Card      {} ({})", card.masked(), app.entry().label())));
+        lines.push(Line::raw(format!(" Card      {} ({})", card.masked(), entry_label(app.entry()))));
     }
     if !lines.is_empty() {
         lines.push(Line::raw(""));
@@ -175,9 +175,12 @@ fn input_lines(app: &App, step: Step) -> Vec<Line<'static>> {
             }
             lines.push(Line::raw(""));
             let mut spans = vec![Span::raw(" Entry    ")];
-            for mode in EntryMode::ALL {
-                let text =
-                    if mode == app.entry() { format!(" [{}]", mode.label()) } else { format!("  {} ", mode.label()) };
+            for mode in ENTRY_CHOICES {
+                let text = if mode == app.entry() {
+                    format!(" [{}]", entry_label(mode))
+                } else {
+                    format!("  {} ", entry_label(mode))
+                };
                 spans.push(Span::raw(text));
             }
             lines.push(Line::from(spans));

@@ -34,7 +34,10 @@ fn type_digits(app: &mut App, digits: &str) {
 }
 
 fn cards() -> Vec<TestCard> {
-    vec![TestCard::new("good card", PAN), TestCard::new("expired", PAN_2)]
+    vec![
+        TestCard::new("good card", domain::Pan::new(PAN).unwrap()),
+        TestCard::new("expired", domain::Pan::new(PAN_2).unwrap()),
+    ]
 }
 
 fn status() -> Status {
@@ -166,8 +169,8 @@ fn sale_flow() {
     let action = press(&mut app, KeyCode::Enter);
     let Action::Submit(Request::Sale { amount_minor, card, pin }) = action else { panic!("sale not submitted") };
     assert_eq!(amount_minor, 1234);
-    assert_eq!(card.card.pan(), PAN);
-    assert_eq!(card.entry, EntryMode::Insert);
+    assert_eq!(card.card.pan().as_str(), PAN);
+    assert_eq!(card.entry, EntryMode::Chip);
     assert_eq!(pin.as_ref().map(Digits::expose), Some(PIN));
     assert!(!format!("{card:?} {pin:?}").contains(PIN) && !format!("{card:?}").contains(PAN));
     assert_eq!(app.screen(), Screen::Processing);
@@ -319,7 +322,7 @@ fn every_menu_item_is_reachable_by_keyboard() {
     press(&mut app, KeyCode::Backspace);
     let action = press(&mut app, KeyCode::Enter);
     assert!(
-        matches!(&action, Action::Submit(Request::PreAuth { amount_minor: 100, pin: None, card }) if card.entry == EntryMode::Tap),
+        matches!(&action, Action::Submit(Request::PreAuth { amount_minor: 100, pin: None, card }) if card.entry == EntryMode::Contactless),
         "{action:?}"
     );
     press(&mut app, KeyCode::Esc);

@@ -15,13 +15,13 @@ use std::sync::{Arc, Mutex};
 use cardsim::{ChipCard, TerminalData, TransactionType};
 use hsm::pinblock::PinFormat;
 use hsm::{Secret, SecurityModule, WrappedKey};
-use network::request::{CardInput, EntryMode};
+use network::request::{CardInput, EntryMode, Pan};
 
 pub use cardsim::CardError;
 
 /// A card as the cardholder carries it, with the issuer's id for it.
 pub struct SimCard {
-    pub pan: String,
+    pub pan: Pan,
     pub expiry_yymm: String,
     /// The magnetic stripe's track 2 (with the CVV).
     pub track2: String,
@@ -39,7 +39,7 @@ pub struct SimCard {
 
 impl std::fmt::Debug for SimCard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimCard").field("pan", &iso8583::mask::mask_pan(&self.pan)).finish_non_exhaustive()
+        f.debug_struct("SimCard").field("pan", &self.pan).finish_non_exhaustive()
     }
 }
 
@@ -63,14 +63,10 @@ impl SimCard {
     /// The card the issuer just issued (stripe and chip).
     pub fn from_issued(card: &issuer::IssuedCard) -> Result<SimCard, CardError> {
         let pin = Secret::new(card.pin.expose());
-        let chip = cardsim::SimCard::stripe(&card.pan, &card.expiry_yymm, &card.track2, Some(pin.clone()))?.with_chip(
-            &card.chip_track2,
-            &card.card_sequence,
-            card.icc_master_key_ac.clone(),
-            0,
-        )?;
+        let chip = cardsim::SimCard::stripe(card.pan.as_str(), &card.expiry_yymm, &card.track2, Some(pin.clone()))?
+            .with_chip(&card.chip_track2, &card.card_sequence, card.icc_master_key_ac.clone(), 0)?;
         Ok(SimCard {
-            pan: card.pan.clone(),
+            pan: card.pan,
             expiry_yymm: card.expiry_yymm.clone(),
             track2: card.track2.clone(),
             chip_track2: Some(card.chip_track2.clone()),
@@ -91,7 +87,7 @@ impl SimCard {
         hsm: &dyn SecurityModule,
         zpk: &WrappedKey,
     ) -> Result<CardInput, CardError> {
-        let mut input = CardInput { pan: self.pan.clone(), entry: Some(entry), ..CardInput::default() };
+        let mut input = CardInput { entry: Some(entry), ..CardInput::new(self.pan) };
         match entry {
             EntryMode::Keyed => input.expiry_yymm = Some(self.expiry_yymm.clone()),
             EntryMode::Swipe | EntryMode::Fallback => input.track2 = Some(self.track2.clone()),
@@ -103,7 +99,7 @@ impl SimCard {
         }
         if let Some(pin) = pin {
             let typed = Secret::new(pin.as_bytes());
-            input.pin_block = Some(hsm.encrypt_pin(zpk, PinFormat::Iso0, &typed, &self.pan)?);
+            input.pin_block = Some(hsm.encrypt_pin(zpk, PinFormat::Iso0, &typed, self.pan.as_str())?);
         }
         Ok(input)
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clock::Clock;
 use hsm::{SecurityModule, WrappedKey};
 use iso8583::Message;
-use network::request::{Acceptor, CardInput, TransactionRequest};
+use network::request::{Acceptor, CardInput, Stan, TransactionRequest};
 use network::{OriginalData, StanGenerator, TransactionKind};
 use tokio::sync::{Mutex, mpsc};
 use transport::{Client, ClientConfig, TransportError, UnmatchedEvent};
@@ -141,7 +141,7 @@ impl AcquirerLink {
         self.clock.now_ms()
     }
 
-    pub fn next_stan(&self) -> String {
+    pub fn next_stan(&self) -> Stan {
         self.stans.next()
     }
 
@@ -155,15 +155,15 @@ impl AcquirerLink {
     ) -> Result<Message, LinkError> {
         let stan = self.next_stan();
         let now_ms = self.clock.now_ms();
-        let rrn = network::time::rrn(now_ms, &stan);
+        let rrn = network::time::rrn_of(now_ms, stan)?;
         let request = TransactionRequest {
             kind,
             acceptor: &self.acceptor,
             card,
             amount_minor,
             currency: &self.currency,
-            stan: &stan,
-            rrn: &rrn,
+            stan,
+            rrn,
             now_ms,
             original,
         };
@@ -205,8 +205,12 @@ impl AcquirerLink {
 
     /// The signed 0420 reversal advice of `original` (a request this link sent).
     pub fn reversal(&self, original: &Message, replacement_minor: Option<u64>) -> Result<Message, LinkError> {
-        let mut message =
-            network::request::reversal_of(original, &self.next_stan(), self.clock.now_ms(), replacement_minor)?;
+        let mut message = network::request::reversal_of(
+            original,
+            self.next_stan().field().as_str(),
+            self.clock.now_ms(),
+            replacement_minor,
+        )?;
         self.sign(&mut message)?;
         Ok(message)
     }

@@ -210,9 +210,9 @@ impl LocalNetwork {
     /// The acquirer's link to the switch, for the terminal `terminal`.
     pub async fn link(&self, terminal: &str) -> std::result::Result<AcquirerLink, LinkError> {
         let acceptor = Acceptor {
-            acquirer: ACQUIRER_ID.to_owned(),
-            terminal: terminal.to_owned(),
-            merchant: LINK_MERCHANT_ID.to_owned(),
+            acquirer: ACQUIRER_ID.parse().map_err(|e| LinkError::Network(network::Error::from(e)))?,
+            terminal: terminal.parse().map_err(|e| LinkError::Network(network::Error::from(e)))?,
+            merchant: LINK_MERCHANT_ID.parse().map_err(|e| LinkError::Network(network::Error::from(e)))?,
             mcc: LINK_MCC.to_owned(),
             name_location: LINK_NAME_LOCATION.to_owned(),
         };

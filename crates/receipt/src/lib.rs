@@ -23,6 +23,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use domain::Currency;
+
 mod layout;
 mod render;
 pub mod width;
@@ -139,28 +141,17 @@ impl TransactionType {
     }
 }
 
-/// How the card was read; printed as the letter after the card number, as UnionPay slips do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EntryMode {
-    /// Magnetic stripe: `S`.
-    Swipe,
-    /// Contact chip (inserted): `I`.
-    Chip,
-    /// Contactless (tapped, 挥卡): `C`.
-    Tap,
-    /// Typed in by hand: `M`.
-    Keyed,
-}
+/// How the card was read: the one `domain::EntryMode`, printed as a letter ([`entry_letter`]).
+pub use domain::EntryMode;
 
-impl EntryMode {
-    /// The letter printed after the card number.
-    pub fn code(self) -> char {
-        match self {
-            EntryMode::Swipe => 'S',
-            EntryMode::Chip => 'I',
-            EntryMode::Tap => 'C',
-            EntryMode::Keyed => 'M',
-        }
+/// The letter printed after the card number, as UnionPay slips do: `S` stripe (a fallback
+/// swipe too), `I` inserted chip, `C` contactless (挥卡), `M` keyed by hand.
+pub fn entry_letter(mode: EntryMode) -> char {
+    match mode {
+        EntryMode::Swipe | EntryMode::Fallback => 'S',
+        EntryMode::Chip => 'I',
+        EntryMode::Contactless => 'C',
+        EntryMode::Keyed => 'M',
     }
 }
 
@@ -184,6 +175,11 @@ impl CardNumber {
             "*".repeat(digits.chars().count().min(PAN_DIGITS_MAX))
         };
         CardNumber { masked }
+    }
+
+    /// The masked form of a checked card number.
+    pub fn from_pan(pan: &domain::Pan) -> CardNumber {
+        CardNumber { masked: pan.masked().to_string() }
     }
 
     /// The masked number: `622424******0113`.
@@ -214,24 +210,9 @@ pub struct Amount {
 /// ISO 4217 numeric code for the Chinese yuan.
 pub const CURRENCY_CNY: u16 = 156;
 
-/// The currencies a UnionPay terminal in the region meets: numeric code, what the slip prints,
-/// decimals (ISO 4217 minor units). CNY prints as `RMB`, as UnionPay slips do.
-const CURRENCIES: &[(u16, &str, u32)] = &[
-    (36, "AUD", 2),
-    (124, "CAD", 2),
-    (156, "RMB", 2),
-    (344, "HKD", 2),
-    (392, "JPY", 0),
-    (410, "KRW", 0),
-    (446, "MOP", 2),
-    (458, "MYR", 2),
-    (702, "SGD", 2),
-    (764, "THB", 2),
-    (826, "GBP", 2),
-    (840, "USD", 2),
-    (901, "TWD", 2),
-    (978, "EUR", 2),
-];
+/// What the slip prints for CNY, as UnionPay slips do; other currencies print their ISO 4217
+/// alphabetic code from `domain::Currency`'s table.
+const CNY_ON_SLIPS: &str = "RMB";
 
 /// Decimals for a currency missing from the table: two, the most common minor unit.
 const DEFAULT_DECIMALS: u32 = 2;
@@ -245,24 +226,29 @@ impl Amount {
     /// What the slip prints before the number: the alphabetic code for a known currency, the
     /// three-digit numeric code otherwise.
     pub fn currency_code(&self) -> String {
-        match CURRENCIES.iter().find(|(number, _, _)| *number == self.currency) {
-            Some((_, code, _)) => (*code).to_owned(),
+        match self.known() {
+            Some(currency) if currency == Currency::CNY => CNY_ON_SLIPS.to_owned(),
+            Some(currency) => currency.alpha().to_owned(),
             None => format!("{:03}", self.currency),
         }
+    }
+
+    fn known(&self) -> Option<Currency> {
+        Currency::from_numeric(self.currency).ok()
     }
 
     /// The ISO 4217 alphabetic code (`CNY`; the slip's `RMB` is the same currency), or the
     /// three-digit numeric code for a currency missing from the table.
     pub fn iso_code(&self) -> String {
-        if self.currency == CURRENCY_CNY { "CNY".to_owned() } else { self.currency_code() }
+        match self.known() {
+            Some(currency) => currency.alpha().to_owned(),
+            None => self.currency_code(),
+        }
     }
 
     /// The amount without the currency: `125.00`.
     pub fn number(&self) -> String {
-        let decimals = CURRENCIES
-            .iter()
-            .find(|(number, _, _)| *number == self.currency)
-            .map_or(DEFAULT_DECIMALS, |(_, _, decimals)| *decimals);
+        let decimals = self.known().map_or(DEFAULT_DECIMALS, |currency| u32::from(currency.exponent()));
         if decimals == 0 {
             return self.minor.to_string();
         }

@@ -138,7 +138,7 @@ pub fn render_lines(receipt: &Receipt, lang: Lang) -> Vec<String> {
     push_value(&mut lines, labels.operator, &text(&receipt.operator));
     lines.push(separator.clone());
 
-    let card_line = format!("{} /{}", card.masked(), receipt.entry_mode.code());
+    let card_line = format!("{} /{}", card.masked(), crate::entry_letter(receipt.entry_mode));
     push_value(&mut lines, labels.card_number, &card_line);
     push_value(&mut lines, labels.card_organization, &text(&receipt.card_organization));
     push_value(&mut lines, labels.transaction, receipt.transaction.name(lang));

@@ -75,7 +75,7 @@ fn balance() -> Receipt {
     Receipt {
         merchant_name: "便利店".to_owned(),
         transaction: TransactionType::Balance,
-        entry_mode: EntryMode::Tap,
+        entry_mode: EntryMode::Contactless,
         auth_code: String::new(),
         amount: Amount::cny(98_765_432),
         pin_verified: true,
@@ -374,7 +374,7 @@ proptest! {
     fn no_full_card_number(
         pan in "[1-9][0-9]{12,18}",
         name in merchant_name(),
-        entry_mode in prop_oneof![Just(EntryMode::Swipe), Just(EntryMode::Chip), Just(EntryMode::Tap), Just(EntryMode::Keyed)],
+        entry_mode in prop_oneof![Just(EntryMode::Swipe), Just(EntryMode::Chip), Just(EntryMode::Contactless), Just(EntryMode::Keyed)],
         leak in any::<bool>(),
     ) {
         // Half the time the card's digits are also put where they do not belong.

@@ -228,7 +228,7 @@ fn emit(
     let acquirer = r.terminal % ACQUIRERS;
     let count = world.traces[r.terminal as usize];
     world.traces[r.terminal as usize] += 1;
-    let terminal = TerminalId(decimal(b'T', r.terminal));
+    let terminal = known_valid(TerminalId::new(digits_text(&decimal::<8>(b'T', r.terminal))));
     let terminal_key =
         TerminalKey { terminal, batch: (count / STAN_MAX + 1) as u32, trace: (count % STAN_MAX + 1) as u32 };
     let second = (j * SECONDS_PER_DAY / world.transactions).min(SECONDS_PER_DAY - 1);
@@ -239,7 +239,7 @@ fn emit(
     let issuer_leg =
         LegKey { institution: 63_010_000 + r.issuer, stan: (world.switch_stan % STAN_MAX + 1) as u32, time };
     world.switch_stan += 1;
-    let rrn = Rrn(decimal(b'0', j));
+    let rrn = known_valid(Rrn::new(digits_text(&decimal::<12>(b'0', j))));
     let reference = j + 1;
     let fees = world.fees.fees(r.card, r.amount);
     let direction = r.kind.direction();
@@ -296,6 +296,17 @@ fn emit(
 }
 
 /// `prefix` then the last `N − 1` decimal digits of `n`, zero-padded (no allocation).
+/// `decimal`'s bytes as text (a prefix letter or digit and digits: always ASCII).
+fn digits_text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or("")
+}
+
+/// An id made of a letter or digit and digits, which every id type accepts.
+#[allow(clippy::expect_used)]
+fn known_valid<T>(id: Result<T, domain::ParseError>) -> T {
+    id.expect("a letter or digit followed by digits is a valid terminal id and RRN")
+}
+
 fn decimal<const N: usize>(prefix: u8, mut n: u64) -> [u8; N] {
     let mut out = [b'0'; N];
     out[0] = prefix;

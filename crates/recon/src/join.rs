@@ -215,11 +215,13 @@ fn fallback_terminal_to_clearing(
     a_of_c: &[u32],
 ) -> std::collections::HashMap<u32, u32> {
     use std::collections::HashMap;
-    let mut orphans: HashMap<([u8; 8], [u8; 12]), u32> = HashMap::new();
+
+    use crate::keys::{Rrn, TerminalId};
+    let mut orphans: HashMap<(TerminalId, Rrn), u32> = HashMap::new();
     for &(_, rt) in index_t {
         if a_of_t[rt as usize] == NONE {
             let r = &sources.terminal[rt as usize];
-            orphans.insert((r.key.terminal.0, r.rrn.0), rt);
+            orphans.insert((r.key.terminal, r.rrn), rt);
         }
     }
     let mut t_of_c = HashMap::new();
@@ -229,7 +231,7 @@ fn fallback_terminal_to_clearing(
     for &(_, rc) in index_c {
         if a_of_c[rc as usize] == NONE {
             let r = &sources.clearing[rc as usize];
-            if let Some(rt) = orphans.remove(&(r.terminal.0, r.rrn.0)) {
+            if let Some(rt) = orphans.remove(&(r.terminal, r.rrn)) {
                 t_of_c.insert(rc, rt);
             }
         }

@@ -35,63 +35,25 @@ pub fn digits(field: &str, text: &str, digits_max: usize) -> Result<u64, KeyErro
     text.parse().map_err(|_| KeyError(format!("{field} {text:?} is not a number")))
 }
 
-/// Printable ASCII, right-padded with spaces to `N` bytes (as ISO 8583 pads `ans` fields).
-fn padded<const N: usize>(field: &str, text: &str) -> Result<[u8; N], KeyError> {
-    if text.is_empty() || text.len() > N || !text.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
-        return Err(KeyError(format!("{field} {text:?} is not 1 to {N} printable ASCII characters")));
-    }
-    let mut out = [b' '; N];
-    out[..text.len()].copy_from_slice(text.as_bytes());
-    Ok(out)
+/// Terminal id (field 41) and retrieval reference number (field 37): the shared
+/// `domain` types, inline and ordered by their bytes.
+pub use domain::{Rrn, TerminalId};
+
+/// A terminal id from a journal or file; the error names the field and the value.
+pub fn terminal_id(text: &str) -> Result<TerminalId, KeyError> {
+    TerminalId::new(text).map_err(|e| KeyError(format!("{e}: {text:?}")))
 }
 
-fn unpadded(bytes: &[u8]) -> &str {
-    // Constructed only from printable ASCII: always UTF-8.
-    std::str::from_utf8(bytes).unwrap_or("?").trim_end()
+/// An RRN from a journal or file; the error names the field and the value.
+pub fn rrn(text: &str) -> Result<Rrn, KeyError> {
+    Rrn::new(text).map_err(|e| KeyError(format!("{e}: {text:?}")))
 }
 
-/// Terminal id (field 41).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TerminalId(pub [u8; TERMINAL_ID_LEN]);
-
-impl TerminalId {
-    pub fn parse(text: &str) -> Result<TerminalId, KeyError> {
-        padded("terminal id", text).map(TerminalId)
-    }
-
-    pub fn as_str(&self) -> &str {
-        unpadded(&self.0)
-    }
-
-    fn as_u64(self) -> u64 {
-        u64::from_be_bytes(self.0)
-    }
-}
-
-impl fmt::Debug for TerminalId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.as_str())
-    }
-}
-
-/// Retrieval reference number (field 37).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Rrn(pub [u8; RRN_LEN]);
-
-impl Rrn {
-    pub fn parse(text: &str) -> Result<Rrn, KeyError> {
-        padded("RRN", text).map(Rrn)
-    }
-
-    pub fn as_str(&self) -> &str {
-        unpadded(&self.0)
-    }
-}
-
-impl fmt::Debug for Rrn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.as_str())
-    }
+/// The terminal id's 8 bytes, space-padded, as one number: ordered as the id itself (trailing
+/// padding is dropped at construction and every byte is printable, so no byte sorts below the
+/// padding space).
+fn terminal_number(terminal: TerminalId) -> u64 {
+    u64::from_be_bytes(terminal.padded())
 }
 
 /// The terminal's key: (terminal id, batch, trace). Unique per terminal request.
@@ -105,7 +67,7 @@ pub struct TerminalKey {
 impl TerminalKey {
     pub fn parse(terminal: &str, batch: &str, trace: &str) -> Result<TerminalKey, KeyError> {
         Ok(TerminalKey {
-            terminal: TerminalId::parse(terminal)?,
+            terminal: terminal_id(terminal)?,
             batch: digits("batch", batch, STAN_DIGITS)? as u32,
             trace: digits("trace", trace, STAN_DIGITS)? as u32,
         })
@@ -113,7 +75,7 @@ impl TerminalKey {
 
     /// Ordered exactly as the derived `Ord`.
     pub fn packed(&self) -> u128 {
-        (u128::from(self.terminal.as_u64()) << 64) | (u128::from(self.batch) << 32) | u128::from(self.trace)
+        (u128::from(terminal_number(self.terminal)) << 64) | (u128::from(self.batch) << 32) | u128::from(self.trace)
     }
 }
 
@@ -171,16 +133,18 @@ mod tests {
         assert!(a < b && b < c);
         assert!(a.packed() < b.packed() && b.packed() < c.packed());
         assert_eq!(a.terminal.as_str(), "T0000001");
-        let short = TerminalId::parse("T1").unwrap();
+        let short = terminal_id("T1").unwrap();
         assert_eq!(short.as_str(), "T1");
         let x = LegKey::parse("48020000", "000123", "1204101500").unwrap();
         let y = LegKey::parse("48020000", "000124", "0101000000").unwrap();
         assert!(x < y && x.packed() < y.packed());
-        assert!(TerminalId::parse("T000000012").is_err());
+        assert!(terminal_id("T000000012").is_err());
         assert!(TerminalKey::parse("T1", "x", "1").is_err());
         assert!(LegKey::parse("123456789012", "1", "1").is_err());
         assert!(LegKey::parse("1", "1234567", "1").is_err());
-        assert!(Rrn::parse("").is_err());
+        assert!(rrn("").is_err());
+        let (low, high) = (TerminalKey::parse("AB", "1", "1").unwrap(), TerminalKey::parse("AB A", "1", "1").unwrap());
+        assert!(low < high && low.packed() < high.packed(), "padding sorts first");
         assert_eq!(currency("156").unwrap(), 156);
         assert!(currency("CNY").is_err());
     }

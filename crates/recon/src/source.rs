@@ -7,7 +7,7 @@
 
 use clearing::{BusinessDate, ClearingRecord, TxnCode};
 
-use crate::keys::{KeyError, LegKey, Rrn, TerminalId, TerminalKey, currency, digits};
+use crate::keys::{KeyError, LegKey, Rrn, TerminalId, TerminalKey, currency, digits, rrn, terminal_id};
 
 /// What a party says became of an original (purchase or completion) after the fact. The
 /// acquirer's flags and the issuer's posting state map onto it: `approved`, `posted`, `held`
@@ -169,8 +169,8 @@ impl TryFrom<&ClearingRecord> for ClearingItem {
             key: LegKey::parse(&r.acquirer, &r.stan, &r.transmission_time).map_err(at)?,
             issuer_key: LegKey::parse(&r.issuer, &r.issuer_stan, &r.issuer_time).map_err(at)?,
             original: original_of(&r.original_stan, &r.original_time).map_err(at)?,
-            terminal: TerminalId::parse(&r.terminal_id).map_err(at)?,
-            rrn: Rrn::parse(&r.rrn).map_err(at)?,
+            terminal: terminal_id(&r.terminal_id).map_err(at)?,
+            rrn: rrn(&r.rrn).map_err(at)?,
             amount_minor: r.amount_minor,
             settlement_minor: r.settlement_minor,
             network_fee_minor: r.network_fee_minor,
@@ -207,7 +207,7 @@ impl TryFrom<&TerminalRow<'_>> for TerminalRecord {
         Ok(TerminalRecord {
             key: TerminalKey::parse(r.terminal_id, r.batch, r.trace).map_err(at)?,
             original_trace: original_trace as u32,
-            rrn: Rrn::parse(r.rrn).map_err(at)?,
+            rrn: rrn(r.rrn).map_err(at)?,
             amount_minor: r.amount_minor,
             currency: currency(r.currency).map_err(at)?,
             kind: kind_from_name(r.kind).map_err(at)?,
@@ -248,7 +248,7 @@ impl TryFrom<&AcquirerRow<'_>> for AcquirerRecord {
             terminal: TerminalKey::parse(r.terminal_id, r.batch, r.trace).map_err(at)?,
             key: LegKey::parse(r.acquirer, r.stan, r.transmission_time).map_err(at)?,
             original: original_of(r.original_stan, r.original_time).map_err(at)?,
-            rrn: Rrn::parse(r.rrn).map_err(at)?,
+            rrn: rrn(r.rrn).map_err(at)?,
             amount_minor: r.amount_minor,
             currency: currency(r.currency).map_err(at)?,
             issuer,

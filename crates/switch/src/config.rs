@@ -10,6 +10,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
+
+use domain::Pan;
 use std::path::{Path, PathBuf};
 
 use host::toml_text::quote;
@@ -619,7 +621,8 @@ impl Directory {
     }
 
     /// The issuer of the longest BIN prefix of `pan`, if any.
-    pub fn route(&self, pan: &str) -> Option<&Member> {
+    pub fn route(&self, pan: &Pan) -> Option<&Member> {
+        let pan = pan.as_str();
         self.prefix_lens
             .iter()
             .filter_map(|&len| pan.get(..len))

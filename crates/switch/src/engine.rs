@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use domain::Pan;
 use hsm::pinblock::PinFormat;
 use hsm::{PinTranslation, SecurityModule};
 use iso8583::{Message, Mti, Spec};
@@ -153,6 +154,8 @@ pub enum AdviceOutcome {
 #[derive(Debug)]
 struct Checked {
     kind: TransactionKind,
+    /// Field 2, checked: 12 to 19 digits.
+    pan: Pan,
     family: Family,
     /// Field 90, when present.
     original: Option<OriginalData>,
@@ -373,7 +376,7 @@ impl Switch {
         Step::Respond(Reply::new(response))
     }
 
-    fn card_key(&self, pan: &str) -> Result<String, SwitchError> {
+    fn card_key(&self, pan: &Pan) -> Result<String, SwitchError> {
         Ok(crate::cardkey::card_key(self.hsm.as_ref(), &self.directory.dek, pan)?)
     }
 
@@ -385,11 +388,11 @@ impl Switch {
         now_ms: u64,
     ) -> Result<Step, SwitchError> {
         let field = |n: u8| request.get_str(n).map(str::to_owned);
-        let pan = request.get_str(2).ok_or(network::Error::Missing { field: 2 })?;
+        let pan = &checked.pan;
         let card_key = self.card_key(pan)?;
         let mti = request.mti().as_str().to_owned();
         let (stan, time) = (field(11).unwrap_or_default(), field(7).unwrap_or_default());
-        let card_kind = self.directory.card_kind(pan).name();
+        let card_kind = self.directory.card_kind(pan.as_str()).name();
         transact(&self.db, |tx| {
             if let Some(earlier) =
                 journal::find_by_acquirer_key(tx, &acquirer.id, &stan, &time, &journal::mti_class(&mti))?
@@ -889,11 +892,12 @@ fn check(request: &Message) -> Result<Checked, &'static str> {
     if kind != TransactionKind::BalanceInquiry && request.get_u64(4).is_none() {
         return Err(codes::FORMAT_ERROR);
     }
+    let pan = request.get_str(2).and_then(|pan| Pan::new(pan).ok()).ok_or(codes::FORMAT_ERROR)?;
     let original_required = kind.needs_original();
     let original = if original_required || request.has(90) {
         Some(OriginalData::from_field90(request).map_err(|_| codes::FORMAT_ERROR)?)
     } else {
         None
     };
-    Ok(Checked { kind, family, original, original_required })
+    Ok(Checked { kind, pan, family, original, original_required })
 }

@@ -242,6 +242,8 @@ fn format_errors(backend: Backend) {
     assert_eq!(code(&switch.on_request(net.request("0420", "000000", PAN, 100, 22), NOW_MS).into_response()), "30");
     assert_eq!(code(&switch.on_request(net.request("0200", "990000", PAN, 100, 23), NOW_MS).into_response()), "12");
     assert_eq!(code(&switch.on_request(net.request("0300", "000000", PAN, 100, 24), NOW_MS).into_response()), "40");
+    // A card number of 11 digits is no PAN (12 to 19): a format error, not a routing one.
+    assert_eq!(code(&switch.on_request(net.purchase(&PAN[..11], 100, 26), NOW_MS).into_response()), "30");
     // A balance inquiry needs no amount.
     assert_eq!(code(&round_trip(&net, &switch, net.request("0200", "310000", PAN, 0, 25))), "00");
 }

@@ -2,10 +2,11 @@
 //! the request it sent, the host's answer and its own configuration, and keeps the last one's
 //! reprint. The card number goes in through [`CardNumber::new`], which masks it at once.
 
+use domain::Pan;
 use iso8583::Message;
 use receipt::{Amount, CardNumber, DateTime, EntryMode, Lang, PRINTER_COLUMNS, Receipt, ReceiptCopy, TransactionType};
 
-use crate::core::{Entry, Kind, Original};
+use crate::core::{Kind, Original};
 
 /// Months a host's MMDD may lie before or after the terminal's own date before it is taken to
 /// belong to the neighbouring year (a slip printed just after midnight on 1 January).
@@ -18,7 +19,7 @@ const TEAR: &str = "=";
 /// original transaction of a void, refund or completion.
 #[derive(Debug, Clone)]
 pub(crate) struct SlipContext {
-    pub entry: Entry,
+    pub entry: EntryMode,
     pub pin: bool,
     pub original: Option<Original>,
 }
@@ -29,7 +30,7 @@ pub(crate) struct SlipInput<'a> {
     pub merchant_id: &'a str,
     pub terminal_id: &'a str,
     pub operator: &'a str,
-    pub pan: &'a str,
+    pub pan: Pan,
     pub kind: Kind,
     pub context: &'a SlipContext,
     pub batch_no: u32,
@@ -52,15 +53,6 @@ fn transaction_type(kind: Kind) -> TransactionType {
         Kind::Completion => TransactionType::Completion,
         Kind::CompletionAdvice => TransactionType::CompletionAdvice,
         Kind::CompletionVoid => TransactionType::CompletionVoid,
-    }
-}
-
-fn entry_mode(entry: Entry) -> EntryMode {
-    match entry {
-        Entry::Keyed => EntryMode::Keyed,
-        Entry::Swipe => EntryMode::Swipe,
-        Entry::Chip => EntryMode::Chip,
-        Entry::Contactless => EntryMode::Tap,
     }
 }
 
@@ -127,10 +119,10 @@ pub(crate) fn build(input: &SlipInput<'_>) -> Receipt {
         merchant_id: input.merchant_id.to_owned(),
         terminal_id: input.terminal_id.to_owned(),
         operator: input.operator.to_owned(),
-        card_number: CardNumber::new(input.pan),
+        card_number: CardNumber::from_pan(&input.pan),
         card_organization: input.organisation.unwrap_or("").to_owned(),
         transaction: transaction_type(input.kind),
-        entry_mode: entry_mode(input.context.entry),
+        entry_mode: input.context.entry,
         batch: input.batch_no,
         trace: number(Some(input.trace)),
         rrn: text(37),

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use domain::Pan;
 use serde::{Deserialize, Serialize};
 use sqlstore::{Database, Tx, Value};
 
@@ -64,7 +65,9 @@ pub struct JournalEntry {
     pub trace: String,
     /// [`crate::Kind::name`].
     pub kind: String,
-    pub pan: String,
+    /// Kept as its digits in the sealed record (the format is unchanged).
+    #[serde(with = "pan_digits")]
+    pub pan: Pan,
     pub amount_minor: u64,
     pub rrn: Option<String>,
     pub auth_code: Option<String>,
@@ -75,7 +78,7 @@ pub struct JournalEntry {
     /// `approved`, `voided` (a purchase or pre-auth voided later), `completed` (a pre-auth).
     #[serde(skip)]
     pub status: String,
-    /// How the card was read ([`crate::Entry::name`]); a void or completion carries its
+    /// How the card was read ([`crate::EntryMode::as_str`]); a void or completion carries its
     /// original's. Absent in records written before it was kept.
     #[serde(default)]
     pub entry_mode: Option<String>,
@@ -85,13 +88,28 @@ pub struct JournalEntry {
     pub icc_upload: Option<String>,
 }
 
+/// A PAN in a sealed record: its digits as a JSON string, checked when read back.
+mod pan_digits {
+    use domain::Pan;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(pan: &Pan, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(pan.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Pan, D::Error> {
+        let digits = String::deserialize(deserializer)?;
+        Pan::new(&digits).map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::fmt::Debug for JournalEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JournalEntry")
             .field("batch_no", &self.batch_no)
             .field("trace", &self.trace)
             .field("kind", &self.kind)
-            .field("pan", &iso8583::mask::mask_pan(&self.pan))
+            .field("pan", &self.pan)
             .field("amount_minor", &self.amount_minor)
             .field("status", &self.status)
             .finish_non_exhaustive()
@@ -294,5 +312,40 @@ impl Store {
         tx.execute("DELETE FROM terminal_last_receipt WHERE id = 1", &[])?;
         tx.execute("INSERT INTO terminal_last_receipt (id, zh, en) VALUES (1, $1, $2)", &[zh.into(), en.into()])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pan: &str) -> JournalEntry {
+        JournalEntry {
+            batch_no: 1,
+            trace: "000001".into(),
+            kind: "purchase".into(),
+            pan: Pan::new(pan).unwrap(),
+            amount_minor: 100,
+            rrn: None,
+            auth_code: None,
+            organisation: None,
+            original_trace: None,
+            operator: "01".into(),
+            status: "approved".into(),
+            entry_mode: None,
+            icc_upload: None,
+        }
+    }
+
+    #[test]
+    fn the_sealed_record_keeps_the_digits_and_refuses_a_bad_number() {
+        let json = serde_json::to_string(&entry("6224242900000113")).unwrap();
+        assert!(json.contains(r#""pan":"6224242900000113""#), "{json}");
+        let back: JournalEntry = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.pan, entry("6224242900000113").pan);
+        assert!(!format!("{back:?}").contains("2900000"), "Debug masks the PAN");
+        let short = json.replace("6224242900000113", "62242429");
+        let error = serde_json::from_str::<JournalEntry>(&short).unwrap_err().to_string();
+        assert!(error.contains("PAN") && !error.contains("62242429"), "{error}");
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use hsm::Secret;
 use hsm::cipher::Cipher;
 use iso8583::{Envelope, Message};
-use terminal::{Card, Entry, Kind, Pos, Terminal, TerminalConfig, TerminalError, TxnRequest};
+use terminal::{Card, EntryMode as Entry, Kind, Pos, Terminal, TerminalConfig, TerminalError, TxnRequest};
 use transport::{Handler, Server, ServerConfig};
 
 const TMK: [u8; 16] = [0x33; 16];
@@ -174,7 +174,7 @@ fn open(config: &TerminalConfig) -> Pos {
 
 fn card() -> Card {
     Card {
-        pan: PAN.into(),
+        pan: domain::Pan::new(PAN).unwrap(),
         entry: Entry::Swipe,
         track2: Some(TRACK2.into()),
         expiry_yymm: None,

@@ -39,7 +39,7 @@ async fn terminal_to_issuer_and_back_on(net: TestNetwork) {
     let mut terminal = PosTerminal::new(&host.terminal_id, &host.merchant_id, tmk_clear());
     let sim = net.issue(ISSUER_A, "debit", Some(1_000_000)).unwrap();
     let pin = String::from_utf8(sim.pin.expose().to_vec()).unwrap();
-    let card = PosCard { pan: sim.pan.clone(), track2: Some(sim.track2.clone()), expiry_yymm: None };
+    let card = PosCard { pan: sim.pan.as_str().to_owned(), track2: Some(sim.track2.clone()), expiry_yymm: None };
 
     // A terminal that skips sign-on: 77.
     let mut skipping = PosTerminal::new(&host.terminal_id, &host.merchant_id, tmk_clear());
@@ -129,7 +129,7 @@ async fn terminal_to_issuer_and_back_on(net: TestNetwork) {
     let settlement = terminal.settlement(&totals48(900, 2, 0, 0)).unwrap();
     let response = client.send(&terminal, &settlement).await.unwrap();
     assert_eq!(&response.get_str(48).unwrap()[30..31], "2", "unbalanced");
-    let upload = terminal.upload(batch, &[("555555", &sim.pan, 500)]).unwrap();
+    let upload = terminal.upload(batch, &[("555555", sim.pan.as_str(), 500)]).unwrap();
     assert_eq!(client.send(&terminal, &upload).await.unwrap().get_str(39), Some("00"));
     let end = terminal.upload_end(batch, "202", 1).unwrap();
     assert_eq!(client.send(&terminal, &end).await.unwrap().get_str(39), Some("00"));

@@ -83,14 +83,13 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 
 fn base_request(parties: &Parties, kind: TransactionKind, stan: u32, amount: u64) -> Message {
     let acceptor = Acceptor {
-        acquirer: testnet::net::ACQUIRER_ID.into(),
-        terminal: "TERM0001".into(),
-        merchant: "898440154110001".into(),
+        acquirer: testnet::net::ACQUIRER_ID.parse().unwrap(),
+        terminal: "TERM0001".parse().unwrap(),
+        merchant: "898440154110001".parse().unwrap(),
         mcc: "5411".into(),
         name_location: "CARDNET COFFEE".into(),
     };
     let card = CardInput {
-        pan: parties.card.pan.clone(),
         entry: Some(EntryMode::Swipe),
         track2: Some(parties.card.track2.clone()),
         // The right PIN on odd STANs, so both the PIN path and the later checks are reached.
@@ -99,11 +98,11 @@ fn base_request(parties: &Parties, kind: TransactionKind, stan: u32, amount: u64
                 &parties.acquirer_zpk,
                 hsm::pinblock::PinFormat::Iso0,
                 &parties.card.pin,
-                &parties.card.pan,
+                parties.card.pan.as_str(),
             );
             pin_block.unwrap()
         }),
-        ..CardInput::default()
+        ..CardInput::new(parties.card.pan)
     };
     let stan = format!("{:06}", stan % 1_000_000);
     let now_ms = SystemClock.now_ms();
@@ -120,8 +119,8 @@ fn base_request(parties: &Parties, kind: TransactionKind, stan: u32, amount: u64
         card: &card,
         amount_minor: amount,
         currency: "156",
-        stan: &stan,
-        rrn: &network::time::rrn(now_ms, &stan),
+        stan: stan.parse().unwrap(),
+        rrn: network::time::rrn(now_ms, &stan).parse().unwrap(),
         now_ms,
         original: Some(&original),
     };

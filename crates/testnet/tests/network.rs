@@ -71,7 +71,7 @@ async fn approvals_route_by_the_longest_bin_and_hold_funds() {
     let link = net.link("TERM0001").await.unwrap();
     let mut a = net.issue(ISSUER_A, DEBIT, Some(100_000)).unwrap();
     let mut b = net.issue(ISSUER_B, DEBIT, Some(100_000)).unwrap();
-    assert!(b.pan.starts_with("6224249") && a.pan.starts_with("622424"));
+    assert!(b.pan.as_str().starts_with("6224249") && a.pan.bin() == "622424");
 
     for (card, index) in [(&mut a, ISSUER_A), (&mut b, ISSUER_B)] {
         let exchange = purchase(&link, card, EntryMode::Swipe, 12_500).await;
@@ -109,10 +109,9 @@ async fn every_decline_code_of_the_issuer() {
 
     // 14: a number the issuer never issued.
     let unknown = CardInput {
-        pan: format!("{}0000000000", "622424"),
         entry: Some(EntryMode::Keyed),
         expiry_yymm: Some("3012".into()),
-        ..CardInput::default()
+        ..CardInput::new(network::request::Pan::new(&format!("{}0000000000", "622424")).unwrap())
     };
     let e = link.transact(TransactionKind::Purchase, &unknown, 100, None).await.unwrap();
     assert_eq!(e.code(), codes::INVALID_CARD);
@@ -232,10 +231,9 @@ async fn switch_refusals_mac_bin_duplicate_and_malformed_bytes() {
 
     // 15: no issuer owns the BIN.
     let stranger = CardInput {
-        pan: "4111111111111111".into(),
         entry: Some(EntryMode::Keyed),
         expiry_yymm: Some("3012".into()),
-        ..CardInput::default()
+        ..CardInput::new(network::request::Pan::new("4111111111111111").unwrap())
     };
     assert_eq!(
         link.transact(TransactionKind::Purchase, &stranger, 100, None).await.unwrap().code(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hsm::Secret;
 use receipt::Lang;
-use terminal::{Card, Entry, Kind, Outcome, Pos, Terminal, TerminalConfig, TxnRequest};
+use terminal::{Card, EntryMode as Entry, Kind, Outcome, Pos, Terminal, TerminalConfig, TxnRequest};
 use testnet::acquirer_host::{self, MERCHANT_NAME};
 use testnet::card::SimCard;
 use testnet::net::{ISSUER_A, NetworkOptions, TestNetwork, blocking};
@@ -149,8 +149,8 @@ async fn a_day_of_every_transaction_over_every_entry_mode_with_slips_and_a_balan
     let mut pos = power_on(&config);
     let sim = net.issue(ISSUER_A, "debit", Some(1_000_000)).unwrap();
     let poor = net.issue(ISSUER_A, "debit", Some(1_000)).unwrap();
-    let pans = [sim.pan.clone(), poor.pan.clone()];
-    let pans: Vec<&str> = pans.iter().map(String::as_str).collect();
+    let pans = [sim.pan, poor.pan];
+    let pans: Vec<&str> = pans.iter().map(|pan| pan.as_str()).collect();
     let mut texts = Vec::new();
 
     let signed = pos.sign_on().await.unwrap();

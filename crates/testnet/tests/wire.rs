@@ -27,7 +27,7 @@ async fn answers_carry_what_the_documents_promise() {
     let mut terminal = PosTerminal::new(&host.terminal_id, &host.merchant_id, tmk_clear());
     let sim = net.issue(ISSUER_A, "debit", Some(1_000_000)).unwrap();
     let pin = String::from_utf8(sim.pin.expose().to_vec()).unwrap();
-    let card = PosCard { pan: sim.pan.clone(), track2: Some(sim.track2.clone()), expiry_yymm: None };
+    let card = PosCard { pan: sim.pan.as_str().to_owned(), track2: Some(sim.track2.clone()), expiry_yymm: None };
 
     // Sign-on: the reference (§3) lists 37 in the answer.
     let request = terminal.sign_on_request(SignOnScheme::Double).unwrap();

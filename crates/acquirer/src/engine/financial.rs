@@ -331,7 +331,7 @@ impl Acquirer {
         pin_block: Option<Vec<u8>>,
         now_ms: u64,
     ) -> Result<Step> {
-        let Some(pan) = pan_of(request) else {
+        let Some(pan) = pan_of(request).and_then(|pan| network::request::Pan::new(&pan).ok()) else {
             return self.decline(envelope, request, known, &mak, kind, trace, original, codes::FORMAT_ERROR, now_ms);
         };
         let entry = crate::entry::entry_mode(request);
@@ -345,9 +345,10 @@ impl Acquirer {
             pin_block,
         };
         let acceptor = Acceptor {
-            acquirer: self.settings.institution_id.clone(),
-            terminal: known.terminal.terminal_id.clone(),
-            merchant: known.merchant.merchant_id.clone(),
+            acquirer: network::request::InstitutionId::new(&self.settings.institution_id)
+                .map_err(network::Error::from)?,
+            terminal: network::request::TerminalId::new(&known.terminal.terminal_id).map_err(network::Error::from)?,
+            merchant: network::request::MerchantId::new(&known.merchant.merchant_id).map_err(network::Error::from)?,
             mcc: known.merchant.mcc.clone(),
             name_location: name_location(&known.merchant, &self.settings.country),
         };
@@ -384,8 +385,8 @@ impl Acquirer {
                     card: &card,
                     amount_minor,
                     currency: &currency,
-                    stan: &stan,
-                    rrn: &rrn,
+                    stan: network::request::Stan::parse(&stan).map_err(network::Error::from)?,
+                    rrn: network::request::Rrn::new(&rrn).map_err(network::Error::from)?,
                     now_ms,
                     original: original_data.as_ref(),
                 },

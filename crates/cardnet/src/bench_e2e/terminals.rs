@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use hsm::Secret;
 use serde_json::Value;
-use terminal::{Card, Entry, Kind, Outcome, Pos, SimCard, Terminal, TerminalConfig, TxnRequest};
+use terminal::{Card, EntryMode, Kind, Outcome, Pos, SimCard, Terminal, TerminalConfig, TxnRequest};
 use tokio::sync::mpsc;
 
 use crate::cli_error::CliError;
@@ -169,9 +169,9 @@ impl VirtualTerminal {
     /// by the terminal core (after any reversal it owes), the answer checked and journaled.
     pub async fn purchase(&mut self, read: Read, amount_minor: u64) -> Result<Outcome, String> {
         let (sim, entry) = match read {
-            Read::Swipe => (&self.stripe, Entry::Swipe),
-            Read::Chip => (&self.chip, Entry::Chip),
-            Read::Tap => (&self.chip, Entry::Contactless),
+            Read::Swipe => (&self.stripe, EntryMode::Swipe),
+            Read::Chip => (&self.chip, EntryMode::Chip),
+            Read::Tap => (&self.chip, EntryMode::Contactless),
         };
         let pin = sim.lock().map_err(|_| "the card reader failed".to_owned())?.pin().cloned();
         let card = Card::read(sim, entry).map_err(|e| e.to_string())?;
@@ -219,7 +219,7 @@ impl VirtualTerminal {
                 if entry.kind == Kind::Purchase.name() && entry.status == "approved" {
                     approvals.push(Approval {
                         terminal_id: terminal_id.clone(),
-                        pan: entry.pan,
+                        pan: entry.pan.as_str().to_owned(),
                         amount_minor: entry.amount_minor,
                         rrn: entry.rrn,
                         trace: entry.trace,

@@ -536,7 +536,7 @@ fn exception_record(exception: &recon::Exception) -> switch::disputes::Exception
         transmission_time: time,
         issuer_stan,
         issuer_time,
-        rrn: exception.rrn.map(|r| String::from_utf8_lossy(&r.0).into_owned()).unwrap_or_default(),
+        rrn: exception.rrn.map(|r| String::from_utf8_lossy(&r.padded()).into_owned()).unwrap_or_default(),
         auth_code: String::new(),
         pan_masked: String::new(),
         card_hash: String::new(),
@@ -544,7 +544,7 @@ fn exception_record(exception: &recon::Exception) -> switch::disputes::Exception
         mcc: String::new(),
         terminal_id: exception
             .terminal
-            .map(|t| String::from_utf8_lossy(&t.terminal.0).into_owned())
+            .map(|t| String::from_utf8_lossy(&t.terminal.padded()).into_owned())
             .unwrap_or_default(),
         merchant_id: String::new(),
     }

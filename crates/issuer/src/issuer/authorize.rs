@@ -33,7 +33,7 @@ impl Issuer {
         }
         // 4. The card.
         let Some(card) = card else { return Ok(Decision::new(codes::INVALID_CARD, None)) };
-        if parsed.track2.as_ref().is_some_and(|track| track.pan != parsed.pan) {
+        if parsed.track2.as_ref().is_some_and(|track| track.pan.as_str() != parsed.pan) {
             return Ok(Decision::new(codes::INVALID_CARD, Some(card)));
         }
         // 5. Status.

@@ -167,7 +167,7 @@ impl Harness {
         let mut msg = Message::new(iso8583::builtin::network(), Mti::parse(mti).unwrap());
         let now = self.now_ms();
         let stan = self.next_stan();
-        msg.set_str(2, &card.pan).unwrap();
+        msg.set_str(2, card.pan.as_str()).unwrap();
         msg.set_str(3, processing).unwrap();
         if amount > 0 || processing.starts_with("31") {
             msg.set_str(4, &format!("{amount:012}")).unwrap();
@@ -295,9 +295,16 @@ impl Harness {
         }
         data.extend_from_slice(&iad);
         iso8583::tlv::write_element(&[0x9F, 0x10], &iad, &mut tlv);
-        let result =
-            hsm::emv::arqc(Scheme::Common, &h(IMK_AC), &card.pan, &card.card_sequence, &atc.to_be_bytes(), None, &data)
-                .unwrap();
+        let result = hsm::emv::arqc(
+            Scheme::Common,
+            &h(IMK_AC),
+            card.pan.as_str(),
+            &card.card_sequence,
+            &atc.to_be_bytes(),
+            None,
+            &data,
+        )
+        .unwrap();
         iso8583::tlv::write_element(&[0x9F, 0x26], &result.arqc, &mut tlv);
         (tlv, result)
     }
@@ -341,12 +348,12 @@ impl Req {
     }
 
     pub fn pin(self, harness: &Harness, card: &IssuedCard) -> Req {
-        let block = harness.pin_block(&card.pan, &card.pin);
+        let block = harness.pin_block(card.pan.as_str(), &card.pin);
         self.set_bytes(52, &block)
     }
 
     pub fn wrong_pin(self, harness: &Harness, card: &IssuedCard) -> Req {
-        let block = harness.pin_block(&card.pan, &Harness::wrong_pin(card));
+        let block = harness.pin_block(card.pan.as_str(), &Harness::wrong_pin(card));
         self.set_bytes(52, &block)
     }
 
@@ -378,7 +385,7 @@ impl Req {
 
     /// A PIN block of the card's PIN under `zpk`.
     pub fn pin_under(self, harness: &Harness, card: &IssuedCard, zpk: &WrappedKey) -> Req {
-        let block = harness.hsm.encrypt_pin(zpk, PinFormat::Iso0, &card.pin, &card.pan).unwrap();
+        let block = harness.hsm.encrypt_pin(zpk, PinFormat::Iso0, &card.pin, card.pan.as_str()).unwrap();
         self.set_bytes(52, &block)
     }
 }

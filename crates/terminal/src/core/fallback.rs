@@ -40,7 +40,7 @@ pub(super) fn swipe(sim: &SimCard, track2: &str) -> Result<bool> {
 
 /// Refuse a chip card's stripe that is not a fallback (a card the caller read itself).
 pub(super) fn check(card: &Card) -> Result<()> {
-    let plain_swipe = card.entry == Entry::Swipe && !card.fallback;
+    let plain_swipe = card.entry == EntryMode::Swipe && !card.fallback;
     if plain_swipe && card.track2.as_deref().is_some_and(chip_card) {
         return Err(TerminalError::Card(INSERT_THE_CHIP.into()));
     }
@@ -49,7 +49,7 @@ pub(super) fn check(card: &Card) -> Result<()> {
 
 /// What follows 60.1–60.3 in a financial request: the fallback's 60.4/60.5, else nothing.
 pub(super) fn field60_tail(card: &Card) -> &'static str {
-    if card.entry == Entry::Swipe && card.fallback { FALLBACK_FIELD60_TAIL } else { "" }
+    if card.entry == EntryMode::Swipe && card.fallback { FALLBACK_FIELD60_TAIL } else { "" }
 }
 
 #[cfg(test)]

@@ -1,55 +1,24 @@
-//! What a transaction is made of: how the card was read ([`Entry`], [`Card`]), which
+//! What a transaction is made of: how the card was read ([`EntryMode`], [`Card`]), which
 //! transaction ([`Kind`]), its original ([`Original`]) and the cashier's request
 //! ([`TxnRequest`]).
 
 use super::*;
 
-/// How the card was read (field 22 digits 1–2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Entry {
-    Keyed,
-    Swipe,
-    Chip,
-    Contactless,
-}
+/// How the card was read: the one `domain::EntryMode` (field 22 digits 1–2 from
+/// [`EntryMode::pos_code`]; its name, [`EntryMode::as_str`], is what the journal keeps).
+pub use domain::EntryMode;
 
-impl Entry {
-    pub(super) fn code(self) -> &'static str {
-        match self {
-            Entry::Keyed => "01",
-            Entry::Swipe => "02",
-            Entry::Chip => "05",
-            Entry::Contactless => "07",
-        }
-    }
-
-    /// The name [`Entry::parse`] reads (and the journal keeps).
-    pub fn name(self) -> &'static str {
-        match self {
-            Entry::Keyed => "keyed",
-            Entry::Swipe => "swipe",
-            Entry::Chip => "chip",
-            Entry::Contactless => "tap",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Entry> {
-        match text {
-            "keyed" | "manual" => Ok(Entry::Keyed),
-            "swipe" => Ok(Entry::Swipe),
-            "chip" | "insert" => Ok(Entry::Chip),
-            "tap" | "contactless" => Ok(Entry::Contactless),
-            _ => Err(TerminalError::Input("entry: swipe, chip, tap or keyed".into())),
-        }
-    }
+/// Read an entry mode a person typed (`swipe`, `chip`/`insert`, `tap`/`contactless`,
+/// `keyed`/`manual`, `fallback`).
+pub fn parse_entry(text: &str) -> Result<EntryMode> {
+    text.parse().map_err(|_| TerminalError::Input("entry: swipe, chip, tap or keyed".into()))
 }
 
 /// The card as the reader (or the keypad) gave it.
 #[derive(Clone)]
 pub struct Card {
-    pub pan: String,
-    pub entry: Entry,
+    pub pan: Pan,
+    pub entry: EntryMode,
     /// Track 2 (stripe) or the chip's track 2 equivalent, `=` or `D` as separator.
     pub track2: Option<String>,
     /// YYMM, for keyed entry.
@@ -72,19 +41,16 @@ pub type SharedChip = Arc<Mutex<dyn ChipCard>>;
 
 impl std::fmt::Debug for Card {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Card")
-            .field("pan", &iso8583::mask::mask_pan(&self.pan))
-            .field("entry", &self.entry)
-            .finish_non_exhaustive()
+        f.debug_struct("Card").field("pan", &self.pan).field("entry", &self.entry).finish_non_exhaustive()
     }
 }
 
 impl Card {
     /// A card known only by its number (keyed entry; a void or completion from the journal).
-    pub fn keyed(pan: &str) -> Card {
+    pub fn keyed(pan: Pan) -> Card {
         Card {
-            pan: pan.to_owned(),
-            entry: Entry::Keyed,
+            pan,
+            entry: EntryMode::Keyed,
             track2: None,
             expiry_yymm: None,
             sequence_number: None,
@@ -97,19 +63,20 @@ impl Card {
     /// The card `sim` as the reader reads it with `entry`: the stripe's track 2; or the chip's
     /// track 2 equivalent, its sequence number and the chip (for the ARQC); or, keyed, the
     /// number and expiry.
-    pub fn read(sim: &Arc<Mutex<SimCard>>, entry: Entry) -> Result<Card> {
+    pub fn read(sim: &Arc<Mutex<SimCard>>, entry: EntryMode) -> Result<Card> {
         let shared: SharedChip = sim.clone();
         let card = sim.lock().map_err(|_| TerminalError::Card("the card reader failed".into()))?;
         let mut read = Card::keyed(card.pan());
         read.entry = entry;
         match entry {
-            Entry::Keyed => read.expiry_yymm = card.expiry_yymm().map(str::to_owned),
-            Entry::Swipe => {
+            EntryMode::Keyed => read.expiry_yymm = card.expiry_yymm().map(str::to_owned),
+            // A fallback is a swipe: the card's own service code tells (`fallback::swipe`).
+            EntryMode::Swipe | EntryMode::Fallback => {
                 let track2 = card.track2().ok_or_else(|| TerminalError::Card("the card has no stripe".into()))?;
                 read.fallback = super::fallback::swipe(&card, track2)?;
                 read.track2 = Some(track2.to_owned());
             }
-            Entry::Chip | Entry::Contactless => {
+            EntryMode::Chip | EntryMode::Contactless => {
                 card.read_chip().map_err(|e| TerminalError::Card(e.to_string()))?;
                 let track2 =
                     card.chip_track2().ok_or_else(|| TerminalError::Card("the card has no chip: swipe it".into()))?;

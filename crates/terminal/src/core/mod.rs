@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use cardsim::{ChipCard, SimCard, TerminalData, TransactionType};
 
+use domain::Pan;
 use hsm::Secret;
 use hsm::pinblock::PinFormat;
 use hsm::signon::{SignOnScheme, TerminalWorkingKeys, load_terminal_keys};
@@ -31,7 +32,7 @@ mod settlement;
 mod track;
 
 pub use client::Answered;
-pub use kind::{Card, Entry, Kind, Original, SharedChip, TxnRequest};
+pub use kind::{Card, EntryMode, Kind, Original, SharedChip, TxnRequest, parse_entry};
 pub(crate) use operators::check_operator_seeds;
 pub use outcome::{Outcome, Outgoing, Purpose, SelfCheck, response_text};
 pub use settlement::SettlementTotals;
@@ -523,14 +524,14 @@ impl Terminal {
         let original = match (&request.original_trace, &request.original) {
             (Some(trace), _) => {
                 let e = self.find_original(kind, trace)?;
-                original_entry = e.entry_mode.as_deref().and_then(|name| Entry::parse(name).ok());
+                original_entry = e.entry_mode.as_deref().and_then(|name| name.parse::<EntryMode>().ok());
                 Some((
-                    e.pan.clone(),
+                    Some(e.pan),
                     e.amount_minor,
                     Original { batch_no: e.batch_no, trace: e.trace, rrn: e.rrn, auth_code: e.auth_code },
                 ))
             }
-            (None, Some(original)) if kind == Kind::Refund => None.or(Some((String::new(), 0, original.clone()))),
+            (None, Some(original)) if kind == Kind::Refund => None.or(Some((None, 0, original.clone()))),
             (None, _) if !kind.original_kinds().is_empty() => {
                 return Err(TerminalError::Input(format!("{} needs the original's trace number", kind.name())));
             }
@@ -538,7 +539,7 @@ impl Terminal {
         };
         let card = match (&request.card, &original) {
             (Some(card), _) => card.clone(),
-            (None, Some((pan, _, _))) if !pan.is_empty() => Card::keyed(pan),
+            (None, Some((Some(pan), _, _))) => Card::keyed(*pan),
             _ => return Err(TerminalError::Input("read the card".into())),
         };
         fallback::check(&card)?;
@@ -554,14 +555,14 @@ impl Terminal {
         // no trace number used and no reversal record.
         let mut icc_data = card.icc_data.clone();
         let mut waiting_chip = None;
-        if let (None, Some(chip), Some(transaction_type), Entry::Chip | Entry::Contactless) =
+        if let (None, Some(chip), Some(transaction_type), EntryMode::Chip | EntryMode::Contactless) =
             (&icc_data, &card.chip, kind.chip_transaction_type(), card.entry)
         {
             let data = self.chip_terminal_data(amount_minor.unwrap_or(0), transaction_type)?;
             let mut reader = chip.lock().map_err(|_| TerminalError::Card("the card reader failed".into()))?;
             icc_data = Some(reader.generate_ac(&data).map_err(|e| TerminalError::Card(e.to_string()))?);
             // Only an inserted card is still there for the issuer's answer; a tapped one is gone.
-            if card.entry == Entry::Chip {
+            if card.entry == EntryMode::Chip {
                 waiting_chip = Some(chip.clone());
             }
         }
@@ -573,28 +574,29 @@ impl Terminal {
         }
         let mut track_encrypted = false;
         match (&card.track2, card.entry) {
-            (Some(track2), Entry::Swipe | Entry::Chip | Entry::Contactless) => {
+            (Some(track2), EntryMode::Swipe | EntryMode::Fallback | EntryMode::Chip | EntryMode::Contactless) => {
                 let track;
                 (track, track_encrypted) = self.track_field(track2)?;
                 m.set_str(35, &track).map_err(codec("35"))?;
             }
             _ => {
-                m.set_str(2, &card.pan).map_err(codec("2"))?;
+                m.set_str(2, card.pan.as_str()).map_err(codec("2"))?;
                 if let Some(expiry) = &card.expiry_yymm {
                     m.set_str(14, expiry).map_err(codec("14"))?;
                 }
             }
         }
-        let entry_code = if card.track2.is_some() || card.entry == Entry::Keyed { card.entry.code() } else { "01" };
+        let entry_code =
+            if card.track2.is_some() || card.entry == EntryMode::Keyed { card.entry.pos_code() } else { "01" };
         m.set_str(22, &format!("{entry_code}{}", if request.pin.is_some() { 1 } else { 2 })).map_err(codec("22"))?;
-        if let (Some(sequence), Entry::Chip | Entry::Contactless) = (&card.sequence_number, card.entry) {
+        if let (Some(sequence), EntryMode::Chip | EntryMode::Contactless) = (&card.sequence_number, card.entry) {
             m.set_str(23, sequence).map_err(codec("23"))?;
         }
         m.set_str(25, condition).map_err(codec("25"))?;
         if let Some(pin) = &request.pin {
             let keys = self.keys.as_ref().ok_or_else(|| TerminalError::State("not signed on".into()))?;
             m.set_str(26, "12").map_err(codec("26"))?;
-            let block = hsm::pinblock::encrypt_pin(PinFormat::Iso0, keys.pik.expose(), pin, Some(&card.pan))?;
+            let block = hsm::pinblock::encrypt_pin(PinFormat::Iso0, keys.pik.expose(), pin, Some(card.pan.as_str()))?;
             m.set(52, &block).map_err(codec("52"))?;
         }
         if request.pin.is_some() || track_encrypted {
@@ -623,7 +625,7 @@ impl Terminal {
             batch_no: self.state.batch_no,
             trace: trace.clone(),
             kind: kind.name().to_owned(),
-            pan: card.pan.clone(),
+            pan: card.pan,
             amount_minor: amount_minor.unwrap_or(0),
             rrn: None,
             auth_code: None,
@@ -631,7 +633,7 @@ impl Terminal {
             original_trace: original.as_ref().map(|(_, _, o)| format!("{:0>6}", o.trace)),
             operator: self.operator63(),
             status: "approved".into(),
-            entry_mode: Some(original_entry.unwrap_or(card.entry).name().to_owned()),
+            entry_mode: Some(original_entry.unwrap_or(card.entry).as_str().to_owned()),
             icc_upload: None,
         };
         // The reversal record and the advanced trace number go to disk together, before the
@@ -705,7 +707,7 @@ impl Terminal {
         let mut outcome = self.outcome(kind.name(), &code, out.trace.clone());
         let entry = out.entry.clone();
         outcome.amount_minor = entry.as_ref().map(|e| e.amount_minor).filter(|a| *a > 0);
-        outcome.pan_masked = entry.as_ref().map(|e| iso8583::mask::mask_pan(&e.pan));
+        outcome.pan_masked = entry.as_ref().map(|e| e.pan.masked().to_string());
         if !out.answered_by(response) {
             if reversible {
                 self.set_reversal_reason("06")?;
@@ -759,7 +761,7 @@ impl Terminal {
                     merchant_id: &self.config.merchant_id,
                     terminal_id: &self.config.terminal_id,
                     operator: self.operator().unwrap_or(""),
-                    pan: &entry.pan,
+                    pan: entry.pan,
                     kind,
                     context,
                     batch_no: entry.batch_no,

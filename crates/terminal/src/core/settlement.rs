@@ -98,7 +98,7 @@ impl Terminal {
                 let mut f48 = format!("{:02}", chunk.len());
                 for e in chunk {
                     let flag = if e.organisation.as_deref().is_none_or(|o| o == "CUP") { "00" } else { "01" };
-                    f48.push_str(&format!("{flag}{}{:0>20}{:012}", e.trace, e.pan, e.amount_minor));
+                    f48.push_str(&format!("{flag}{}{:0>20}{:012}", e.trace, e.pan.as_str(), e.amount_minor));
                 }
                 m.set_str(48, &f48).map_err(codec("48"))?;
                 m.set_str(60, &format!("00{batch:06}201")).map_err(codec("60"))?;
@@ -112,7 +112,7 @@ impl Terminal {
                     TerminalError::Store(format!("journal record {}: its chip data is not hex", e.trace))
                 })?;
             let mut m = self.message("0320", &e.trace)?;
-            m.set_str(2, &e.pan).map_err(codec("2"))?;
+            m.set_str(2, e.pan.as_str()).map_err(codec("2"))?;
             m.set_str(4, &format!("{:012}", e.amount_minor)).map_err(codec("4"))?;
             if let Some(icc) = &icc {
                 m.set(55, icc).map_err(codec("55"))?;
