@@ -407,8 +407,8 @@ impl Switch {
             // A transaction that refers to another goes where the other went.
             let issuer = original
                 .as_ref()
-                .and_then(|o| o.issuer.as_deref())
-                .and_then(|id| self.directory.issuer(id))
+                .and_then(|o| o.issuer.as_ref())
+                .and_then(|id| self.directory.issuer(id.as_str()))
                 .or_else(|| self.directory.route(pan));
             let new = NewExchange {
                 acquirer: acquirer.id.clone(),
@@ -712,7 +712,7 @@ impl Switch {
     ) -> Result<Step, SwitchError> {
         let target = original.and_then(|o| {
             let leg = issuer_leg_of(o)?;
-            let issuer = self.directory.issuer(o.issuer.as_deref()?)?;
+            let issuer = self.directory.issuer(o.issuer.as_ref()?.as_str())?;
             Some((leg, issuer))
         });
         let Some((leg, issuer)) = target else {
@@ -830,7 +830,7 @@ struct IssuerLeg {
 fn issuer_leg_of(exchange: &Exchange) -> Option<IssuerLeg> {
     Some(IssuerLeg {
         mti: exchange.issuer_mti.clone()?,
-        stan: exchange.issuer_stan.clone()?,
+        stan: exchange.issuer_stan?.to_string(),
         time: exchange.issuer_time.clone()?,
     })
 }
