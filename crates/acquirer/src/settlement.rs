@@ -421,7 +421,7 @@ fn record_differences(
     type Difference<'a> = (String, &'a str, Option<String>, Option<u64>, Option<u64>, Option<u64>);
     let mut differences: Vec<Difference<'_>> = Vec::new();
     for (trace, pan, amount) in &terminal {
-        match counted.iter().find(|r| &r.trace == trace) {
+        match counted.iter().find(|r| r.trace.field().as_str() == trace) {
             None => differences.push((trace.clone(), "terminal_only", pan.clone(), Some(*amount), None, None)),
             Some(record) if record.amount_minor != *amount => differences.push((
                 trace.clone(),
@@ -435,9 +435,9 @@ fn record_differences(
         }
     }
     for record in &counted {
-        if !terminal.iter().any(|(trace, _, _)| trace == &record.trace) {
+        if !terminal.iter().any(|(trace, _, _)| trace == record.trace.field().as_str()) {
             differences.push((
-                record.trace.clone(),
+                record.trace.to_string(),
                 "host_only",
                 record.pan_masked.clone(),
                 None,
