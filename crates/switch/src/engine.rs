@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use domain::Pan;
+use domain::{Pan, ResponseCode};
 use hsm::pinblock::PinFormat;
 use hsm::{PinTranslation, SecurityModule};
 use iso8583::{Message, Mti, Spec};
@@ -893,6 +893,9 @@ fn check(request: &Message) -> Result<Checked, &'static str> {
         return Err(codes::FORMAT_ERROR);
     }
     let pan = request.get_str(2).and_then(|pan| Pan::new(pan).ok()).ok_or(codes::FORMAT_ERROR)?;
+    if !journal::identifiers_valid(request) {
+        return Err(codes::FORMAT_ERROR);
+    }
     let original_required = kind.needs_original();
     let original = if original_required || request.has(90) {
         Some(OriginalData::from_field90(request).map_err(|_| codes::FORMAT_ERROR)?)

@@ -190,7 +190,9 @@ pub struct Exchange {
     pub card_kind: Option<String>,
 }
 
-/// One message as journaled.
+/// One message as journaled. Its fields stay the text that was on the wire: the log keeps
+/// every message, the ones refused for a malformed field too, so reading it back never fails
+/// on one ([`Exchange`] holds the checked domain types).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRecord {
     pub id: u64,
@@ -202,14 +204,14 @@ pub struct MessageRecord {
     /// The member on the other end of the link (empty when the sender was unknown).
     pub link: String,
     pub mti: String,
-    pub stan: Option<Stan>,
+    pub stan: Option<String>,
     pub transmission_time: Option<String>,
-    pub acquirer: Option<InstitutionId>,
-    pub forwarder: Option<InstitutionId>,
-    pub receiver: Option<InstitutionId>,
-    pub rrn: Option<Rrn>,
+    pub acquirer: Option<String>,
+    pub forwarder: Option<String>,
+    pub receiver: Option<String>,
+    pub rrn: Option<String>,
     pub auth_code: Option<String>,
-    pub response_code: Option<ResponseCode>,
+    pub response_code: Option<String>,
     pub amount_minor: Option<u64>,
     pub currency: Option<String>,
     pub pan_masked: Option<String>,
@@ -429,6 +431,16 @@ fn text(message: &Message, field: u8) -> Option<String> {
     message.get_str(field).map(str::to_owned)
 }
 
+/// Whether the request identifiers an [`Exchange`] keeps as domain types (37, 41, 42) are
+/// valid ones, so that every exchange written reads back (the spec's `an`/`ans` allow text
+/// these types refuse, such as an RRN with a space inside).
+pub(crate) fn identifiers_valid(request: &Message) -> bool {
+    let valid = |field: u8, check: fn(&str) -> bool| request.get_str(field).is_none_or(check);
+    valid(37, |text| Rrn::new(text).is_ok())
+        && valid(41, |text| TerminalId::new(text).is_ok())
+        && valid(42, |text| MerchantId::new(text).is_ok())
+}
+
 /// The masked PAN of field 2 (first 6, last 4).
 pub(crate) fn masked_pan(message: &Message) -> Option<String> {
     message.get_str(2).map(iso8583::mask::mask_pan)
@@ -516,14 +528,14 @@ fn message_record(row: &Row) -> sqlstore::Result<MessageRecord> {
         leg: Leg::parse(&row.text(5)?).ok_or_else(|| corrupt("leg"))?,
         link: row.text(6)?,
         mti: row.text(7)?,
-        stan: row.opt_parsed(8, "stan")?,
+        stan: row.opt_text(8)?,
         transmission_time: row.opt_text(9)?,
-        acquirer: row.opt_parsed(10, "acquirer")?,
-        forwarder: row.opt_parsed(11, "forwarder")?,
-        receiver: row.opt_parsed(12, "receiver")?,
-        rrn: row.opt_parsed(13, "rrn")?,
+        acquirer: row.opt_text(10)?,
+        forwarder: row.opt_text(11)?,
+        receiver: row.opt_text(12)?,
+        rrn: row.opt_text(13)?,
         auth_code: row.opt_text(14)?,
-        response_code: row.opt_parsed(15, "response_code")?,
+        response_code: row.opt_text(15)?,
         amount_minor: opt_u64(row, 16)?,
         currency: row.opt_text(17)?,
         pan_masked: row.opt_text(18)?,
