@@ -298,7 +298,7 @@ impl Demo {
             label,
             card: iso8583::mask::mask_pan(pan),
             amount_minor,
-            code: exchange.code().to_owned(),
+            code: exchange.code().map(|code| code.to_string()).unwrap_or_default(),
             auth_code: exchange.response.get_str(38).map(str::to_owned),
             note,
             latency_ms: started.elapsed().as_millis(),
