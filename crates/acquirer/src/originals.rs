@@ -29,7 +29,7 @@ pub(crate) fn original_check(
         return Some(codes::ORIGINAL_NOT_FOUND);
     }
     if let Some(rrn) = request.get_str(37)
-        && original.rrn.as_deref().is_some_and(|r| r != rrn)
+        && original.rrn.as_ref().is_some_and(|r| r != rrn)
     {
         return Some(codes::ORIGINAL_NOT_FOUND);
     }

@@ -5,6 +5,7 @@
 //! host records what one side had and the other did not in `acquirer_batch_differences`, the
 //! input to reconciliation. No MAC on 0500 or 0320 (reference §5).
 
+use domain::TerminalId;
 use iso8583::{Envelope, Message};
 use network::codes;
 use sqlstore::Tx;
@@ -124,7 +125,7 @@ pub fn host_totals(records: &[TransactionRecord], domestic_org: &str) -> BatchTo
 /// A reconciliation input row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchDifference {
-    pub terminal_id: String,
+    pub terminal_id: TerminalId,
     pub batch_no: u32,
     pub trace: String,
     /// `terminal_only`, `host_only` or `amount_differs`.
@@ -138,7 +139,7 @@ pub struct BatchDifference {
 /// A settled batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettlementRecord {
-    pub terminal_id: String,
+    pub terminal_id: TerminalId,
     pub batch_no: u32,
     pub terminal_totals: String,
     pub host_totals: String,
@@ -340,7 +341,7 @@ impl Acquirer {
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
                 out.push(BatchDifference {
-                    terminal_id: row.text(0)?,
+                    terminal_id: row.parsed(0, "terminal_id")?,
                     batch_no: u32::try_from(row.u64(1)?).unwrap_or(0),
                     trace: row.text(2)?,
                     side: row.text(3)?,
@@ -358,13 +359,13 @@ impl Acquirer {
     pub fn settlement(&self, terminal_id: &str, batch_no: u32) -> Result<Option<SettlementRecord>> {
         transact(&self.db, |tx| {
             let row = tx.query_opt(
-                "SELECT terminal_totals, host_totals, domestic_result, foreign_result, upload_state \
+                "SELECT terminal_totals, host_totals, domestic_result, foreign_result, upload_state, terminal_id \
                  FROM acquirer_settlements WHERE terminal_id = $1 AND batch_no = $2",
                 &[terminal_id.into(), batch_no.into()],
             )?;
             let Some(row) = row else { return Ok(None) };
             Ok(Some(SettlementRecord {
-                terminal_id: terminal_id.to_owned(),
+                terminal_id: row.parsed(5, "terminal_id")?,
                 batch_no,
                 terminal_totals: row.text(0)?,
                 host_totals: row.text(1)?,
@@ -421,7 +422,7 @@ fn record_differences(
     type Difference<'a> = (String, &'a str, Option<String>, Option<u64>, Option<u64>, Option<u64>);
     let mut differences: Vec<Difference<'_>> = Vec::new();
     for (trace, pan, amount) in &terminal {
-        match counted.iter().find(|r| &r.trace == trace) {
+        match counted.iter().find(|r| r.trace.field().as_str() == trace) {
             None => differences.push((trace.clone(), "terminal_only", pan.clone(), Some(*amount), None, None)),
             Some(record) if record.amount_minor != *amount => differences.push((
                 trace.clone(),
@@ -435,9 +436,9 @@ fn record_differences(
         }
     }
     for record in &counted {
-        if !terminal.iter().any(|(trace, _, _)| trace == &record.trace) {
+        if !terminal.iter().any(|(trace, _, _)| trace == record.trace.field().as_str()) {
             differences.push((
-                record.trace.clone(),
+                record.trace.to_string(),
                 "host_only",
                 record.pan_masked.clone(),
                 None,

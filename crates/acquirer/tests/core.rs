@@ -827,7 +827,7 @@ impl Rig {
 
     fn record(&self, trace: &str) -> acquirer::TransactionRecord {
         let batch = self.acquirer.batch_transactions(TERMINAL, 7).unwrap();
-        batch.into_iter().find(|t| t.trace == trace).expect("journaled")
+        batch.into_iter().find(|t| t.trace.field().as_str() == trace).expect("journaled")
     }
 }
 

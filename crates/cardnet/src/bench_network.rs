@@ -72,7 +72,7 @@ async fn worker(link: Arc<AcquirerLink>, mut cards: Vec<SimCard>, count: u64) ->
             .map_err(|e| e.to_string())?;
         let started = Instant::now();
         let exchange = link.transact(TransactionKind::Purchase, &input, 100, None).await.map_err(|e| e.to_string())?;
-        results.push((started.elapsed(), exchange.code() == network::codes::APPROVED));
+        results.push((started.elapsed(), exchange.code().is_ok_and(domain::ResponseCode::is_approved)));
     }
     Ok(results)
 }

@@ -232,14 +232,14 @@ fn terminal_step(json: bool, label: &str, outcome: &terminal::Outcome) -> Result
             label,
             outcome.pan_masked.as_deref().unwrap_or(""),
             outcome.amount_minor.map(|a| money(a as i64)).unwrap_or_default(),
-            outcome.response_code,
+            outcome.code_text(),
             outcome.message,
             outcome.trace
         );
     }
     Ok(json!({
         "transaction": label, "card": outcome.pan_masked, "amount_minor": outcome.amount_minor,
-        "response_code": outcome.response_code, "message": outcome.message, "trace": outcome.trace,
+        "response_code": outcome.code_text(), "message": outcome.message, "trace": outcome.trace,
         "rrn": outcome.rrn, "auth_code": outcome.auth_code, "approved": outcome.approved,
     }))
 }
@@ -298,7 +298,7 @@ impl Demo {
             label,
             card: iso8583::mask::mask_pan(pan),
             amount_minor,
-            code: exchange.code().to_owned(),
+            code: exchange.code().map(|code| code.to_string()).unwrap_or_default(),
             auth_code: exchange.response.get_str(38).map(str::to_owned),
             note,
             latency_ms: started.elapsed().as_millis(),

@@ -204,7 +204,7 @@ fn network_init_then_separate_processes_approve_purchases() {
             };
             match link.transact(network::TransactionKind::Purchase, &input, 12_345, None).await {
                 Ok(exchange) => {
-                    network_code = exchange.code().to_owned();
+                    network_code = exchange.code().unwrap().to_string();
                     if network_code == "00" {
                         break;
                     }

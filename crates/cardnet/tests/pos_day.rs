@@ -414,7 +414,7 @@ fn a_day_of_every_transaction_type_over_every_entry_mode_settles_balanced() {
         assert!(!journal.iter().any(|e| e.mti.starts_with("04")), "no reversal all day: {journal:?}");
         let money = ["purchase", "refund", "pre_authorization", "completion", "completion_void"];
         let entries = journal.iter().filter(|e| money.contains(&e.kind.as_str()));
-        entries.map(|e| (e.kind.clone(), e.amount_minor, e.state, e.response_code.clone())).collect::<Vec<_>>()
+        entries.map(|e| (e.kind.clone(), e.amount_minor, e.state, e.response_code.to_string())).collect::<Vec<_>>()
     };
     let entry = |kind: &str, amount: u64, state, code: &str| (kind.to_owned(), amount, state, code.to_owned());
     let debit_journal = vec![
@@ -674,7 +674,7 @@ fn a_lost_void_answer_is_reversed_and_every_party_agrees() {
     let states: Vec<(String, issuer::EntryState, String)> = journal
         .iter()
         .filter(|e| e.kind != "balance_inquiry")
-        .map(|e| (e.kind.clone(), e.state, e.response_code.clone()))
+        .map(|e| (e.kind.clone(), e.state, e.response_code.to_string()))
         .collect();
     use issuer::EntryState::{Held, Posted, Recorded, Reversed};
     let issuer_expected = [

@@ -29,6 +29,9 @@ codes! {
     INVALID_MERCHANT = "03", "invalid merchant";
     PICK_UP = "04", "pick up card";
     DO_NOT_HONOUR = "05", "do not honour";
+    /// A terminal's own verdict on an answer it cannot trust (one that does not match its
+    /// request, an ARPC the card refused): the reason of the reversal it then sends.
+    ERROR = "06", "error";
     INVALID_TRANSACTION = "12", "invalid transaction";
     INVALID_AMOUNT = "13", "invalid amount";
     INVALID_CARD = "14", "invalid card number";

@@ -64,6 +64,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use clock::{Clock, UtcDateTime};
+use domain::{ResponseCode, Rrn};
 use hsm::pinblock::PinFormat;
 use hsm::{ArpcMethod, ArqcRequest, PinVerification, SecurityModule, WrappedKey};
 use iso8583::{Message, Spec};
@@ -134,11 +135,11 @@ pub struct JournalEntry {
     pub card_id: Option<i64>,
     pub amount_minor: u64,
     /// The decision: the issuer's, or the switch's for a stand-in advice.
-    pub response_code: String,
+    pub response_code: ResponseCode,
     pub auth_code: Option<String>,
     pub transfer_id: Option<u128>,
     pub state: EntryState,
-    pub rrn: Option<String>,
+    pub rrn: Option<Rrn>,
     pub original_key: Option<String>,
     pub refunded_minor: u64,
 }
@@ -578,11 +579,13 @@ impl Issuer {
             card_id: decision.card_id,
             amount: parsed.amount,
             currency: request.get_str(49).unwrap_or(&self.settings.currency).to_owned(),
-            response_code: decision.code.clone(),
+            // Codes are the issuer's own or a request's 39, which `request::parse` checked.
+            response_code: ResponseCode::new(&decision.code)
+                .map_err(|e| IssuerError::Internal(format!("the decision's code: {e}")))?,
             auth_code: decision.auth_code.clone(),
             transfer_id: decision.transfer_id,
             state: decision.state,
-            rrn: request.get_str(37).map(str::to_owned),
+            rrn: parsed.rrn,
             business_day: self.business_day(now_ms),
             original_key: parsed.original_key.clone(),
             refunded_amount: 0,

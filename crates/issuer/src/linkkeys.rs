@@ -33,6 +33,7 @@
 use std::fmt;
 use std::sync::{Mutex, RwLock};
 
+use domain::ResponseCode;
 use hsm::{KeyType, WrappedKey};
 use iso8583::Message;
 use network::codes;
@@ -259,7 +260,7 @@ pub struct KeyChangeEntry {
     pub transmission_time: Option<String>,
     /// Field 96 of the request, in hex.
     pub offered_kcv: Option<String>,
-    pub response_code: String,
+    pub response_code: ResponseCode,
     pub outcome: KeyChangeOutcome,
     /// The check value of the key in use after the change (activated or repeated).
     pub kcv: Option<String>,
@@ -273,6 +274,12 @@ struct Refusal {
 
 fn refuse(code: &'static str, reason: &'static str) -> Refusal {
     Refusal { code, reason }
+}
+
+/// One of the issuer's own codes (a `network::codes` constant, every one a response code) as
+/// the journal keeps it.
+fn own_code(code: &'static str) -> ResponseCode {
+    ResponseCode::new(code).unwrap_or(ResponseCode::SYSTEM_MALFUNCTION)
 }
 
 impl Issuer {
@@ -317,7 +324,7 @@ impl Issuer {
                     stan: row.opt_text(2)?,
                     transmission_time: row.opt_text(3)?,
                     offered_kcv: row.opt_text(4)?,
-                    response_code: row.text(5)?,
+                    response_code: row.parsed(5, "response_code")?,
                     outcome: KeyChangeOutcome::from_name(&row.text(6)?)
                         .ok_or_else(|| IssuerError::Internal("unknown key change outcome in the journal".into()))?,
                     kcv: row.opt_text(7)?,
@@ -344,7 +351,7 @@ impl Issuer {
             stan: request.get_str(11).map(str::to_owned),
             transmission_time: request.get_str(7).map(str::to_owned),
             offered_kcv: change.as_ref().ok().map(|c| iso8583::hex::encode(&c.check_value)),
-            response_code: codes::APPROVED.to_owned(),
+            response_code: ResponseCode::APPROVED,
             outcome: KeyChangeOutcome::Refused,
             kcv: None,
         };
@@ -363,7 +370,7 @@ impl Issuer {
         let zak = match verified {
             Ok(zak) => zak,
             Err(code) => {
-                entry.response_code = code.to_owned();
+                entry.response_code = own_code(code);
                 tracing::warn!(key = ?entry.key, code, "issuer: key change refused: MAC not verified");
                 self.journal_key_change(&entry);
                 return self.key_change_answer(request, code, None, &current);
@@ -384,7 +391,7 @@ impl Issuer {
                 self.key_change_answer(request, codes::APPROVED, check_value.as_ref(), &zak)
             }
             Err(refusal) => {
-                entry.response_code = refusal.code.to_owned();
+                entry.response_code = own_code(refusal.code);
                 entry.outcome = KeyChangeOutcome::Refused;
                 tracing::warn!(
                     key = ?entry.key,

@@ -22,7 +22,7 @@
 use clearing::{ClearingRecord, TxnCode};
 use clock::utc::days_from_civil;
 use ledger::{Id, PendingStatus, TransferRecord};
-use network::{TransactionKind, codes};
+use network::TransactionKind;
 use sha1::{Digest, Sha1};
 
 use crate::posting::PostingOutcome;
@@ -264,7 +264,7 @@ fn decide_follow_up(record: &ClearingRecord, found: &Found<'_>) -> (Plan, String
     if !follow_up_kinds(record.code).iter().any(|kind| kind.name() == row.kind) {
         return mismatch(format!("journaled here as {}", row.kind));
     }
-    if !codes::is_approved(&row.response_code) {
+    if !row.response_code.is_approved() {
         return mismatch(format!("answered {} here", row.response_code));
     }
     // A reversal's record carries the reversed part; the row field 4 of the original.

@@ -5,6 +5,7 @@
 
 use clock::UtcDateTime;
 use clock::utc::days_from_civil;
+use domain::{ResponseCode, Rrn};
 use iso8583::Message;
 use network::codes;
 use network::emv::ChipData;
@@ -87,6 +88,8 @@ pub(crate) struct Parsed {
     pub original_key: Option<String>,
     /// Field 95's replacement amount (a partial reversal), when present.
     pub replacement: Option<u64>,
+    /// Field 37, when present.
+    pub rrn: Option<Rrn>,
 }
 
 impl Parsed {
@@ -166,6 +169,12 @@ pub(crate) fn parse(request: &Message, settings: &Settings, now_ms: u64) -> Resu
         }
         _ => None,
     };
+    // The spec's `an` takes text an RRN or a code is not (a space inside); the journal keeps
+    // the domain types, so such a request is a format error rather than a row that cannot be read.
+    let rrn = request.get_str(37).map(Rrn::new).transpose().map_err(|_| codes::FORMAT_ERROR)?;
+    if request.get_str(39).is_some_and(|code| ResponseCode::new(code).is_err()) {
+        return Err(codes::FORMAT_ERROR);
+    }
     let parsed = Parsed {
         kind,
         advice,
@@ -179,6 +188,7 @@ pub(crate) fn parse(request: &Message, settings: &Settings, now_ms: u64) -> Resu
         chip,
         original_key,
         replacement,
+        rrn,
     };
     if kind.cardholder_verified() && !advice {
         // What the entry mode promises must be there: track 2 for a stripe, 55 for a chip.

@@ -12,6 +12,7 @@
 
 use std::fmt;
 
+use domain::{ResponseCode, Rrn};
 use sqlstore::{Database, Row, Tx, Value};
 
 use crate::config::{PinMethod, ProductKind};
@@ -301,11 +302,11 @@ pub(crate) struct JournalRow {
     pub card_id: Option<i64>,
     pub amount: u64,
     pub currency: String,
-    pub response_code: String,
+    pub response_code: ResponseCode,
     pub auth_code: Option<String>,
     pub transfer_id: Option<u128>,
     pub state: EntryState,
-    pub rrn: Option<String>,
+    pub rrn: Option<Rrn>,
     pub business_day: i64,
     pub original_key: Option<String>,
     pub refunded_amount: u64,
@@ -342,11 +343,11 @@ pub(crate) fn journal_from_row(row: &Row) -> Result<JournalRow> {
         card_id: row.opt_i64(3)?,
         amount: row.u64(4)?,
         currency: row.text(5)?,
-        response_code: row.text(6)?,
+        response_code: row.parsed(6, "response_code")?,
         auth_code: row.opt_text(7)?,
         transfer_id,
         state: EntryState::from_name(&row.text(9)?).ok_or_else(|| bad_row("journal state"))?,
-        rrn: row.opt_text(10)?,
+        rrn: row.opt_parsed(10, "rrn")?,
         business_day: row.i64(11)?,
         original_key: row.opt_text(12)?,
         refunded_amount: row.u64(13)?,
@@ -602,7 +603,7 @@ pub(crate) fn commit_in(tx: &mut Tx<'_>, write: &JournalWrite, now_ms: i64) -> R
             row.auth_code.clone().into(),
             row.transfer_id.map_or(Value::Null, id_blob),
             row.state.name().into(),
-            row.rrn.clone().into(),
+            row.rrn.as_ref().map(Rrn::as_str).into(),
             row.business_day.into(),
             row.original_key.clone().into(),
             int(row.refunded_amount),

@@ -373,6 +373,9 @@ fn malformed_requests(backend: Backend) {
         ("chip without 55", h.purchase(&card, 100).set(22, "051"), codes::FORMAT_ERROR),
         ("bad track 2", h.purchase(&card, 100).set(35, "6224=1"), codes::FORMAT_ERROR),
         ("no entry mode", h.purchase(&card, 100).without(22), codes::FORMAT_ERROR),
+        // `an` on the wire, but no RRN or response code (the journal keeps the domain types).
+        ("RRN with a space", h.purchase(&card, 100).set(37, "5074 6000001"), codes::FORMAT_ERROR),
+        ("39 with a space", h.purchase(&card, 100).set(39, "0 "), codes::FORMAT_ERROR),
         ("cash", h.request("0200", "010000", "00", &card, 100), codes::INVALID_TRANSACTION),
         ("reversal without 90", h.request("0420", "000000", "00", &card, 100), codes::FORMAT_ERROR),
         ("completion without 90", h.request("0200", "000000", "06", &card, 100), codes::FORMAT_ERROR),

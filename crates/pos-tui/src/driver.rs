@@ -325,7 +325,7 @@ fn from_core(outcome: terminal::Outcome) -> Outcome {
         failed: false,
         approved: outcome.approved,
         trace: outcome.trace.parse().ok(),
-        response_code: outcome.response_code,
+        response_code: outcome.code_text().to_owned(),
         message: outcome.message,
         rrn: outcome.rrn,
         auth_code: outcome.auth_code,

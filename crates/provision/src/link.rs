@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clock::Clock;
+use domain::{ParseError, ResponseCode};
 use hsm::{SecurityModule, WrappedKey};
 use iso8583::Message;
 use network::request::{Acceptor, CardInput, Stan, TransactionRequest};
@@ -62,9 +63,9 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    /// Field 39 of the response ("" when absent).
-    pub fn code(&self) -> &str {
-        self.response.get_str(39).unwrap_or("")
+    /// Field 39 of the response; an error when it is absent or no response code.
+    pub fn code(&self) -> Result<ResponseCode, ParseError> {
+        ResponseCode::new(self.response.get_str(39).unwrap_or_default())
     }
 
     /// Field 90 for a later message that refers to this request.

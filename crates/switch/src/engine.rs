@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use domain::Pan;
+use domain::{Pan, ResponseCode};
 use hsm::pinblock::PinFormat;
 use hsm::{PinTranslation, SecurityModule};
 use iso8583::{Message, Mti, Spec};
@@ -407,8 +407,8 @@ impl Switch {
             // A transaction that refers to another goes where the other went.
             let issuer = original
                 .as_ref()
-                .and_then(|o| o.issuer.as_deref())
-                .and_then(|id| self.directory.issuer(id))
+                .and_then(|o| o.issuer.as_ref())
+                .and_then(|id| self.directory.issuer(id.as_str()))
                 .or_else(|| self.directory.route(pan));
             let new = NewExchange {
                 acquirer: acquirer.id.clone(),
@@ -712,7 +712,7 @@ impl Switch {
     ) -> Result<Step, SwitchError> {
         let target = original.and_then(|o| {
             let leg = issuer_leg_of(o)?;
-            let issuer = self.directory.issuer(o.issuer.as_deref()?)?;
+            let issuer = self.directory.issuer(o.issuer.as_ref()?.as_str())?;
             Some((leg, issuer))
         });
         let Some((leg, issuer)) = target else {
@@ -830,7 +830,7 @@ struct IssuerLeg {
 fn issuer_leg_of(exchange: &Exchange) -> Option<IssuerLeg> {
     Some(IssuerLeg {
         mti: exchange.issuer_mti.clone()?,
-        stan: exchange.issuer_stan.clone()?,
+        stan: exchange.issuer_stan?.to_string(),
         time: exchange.issuer_time.clone()?,
     })
 }
@@ -893,6 +893,9 @@ fn check(request: &Message) -> Result<Checked, &'static str> {
         return Err(codes::FORMAT_ERROR);
     }
     let pan = request.get_str(2).and_then(|pan| Pan::new(pan).ok()).ok_or(codes::FORMAT_ERROR)?;
+    if !journal::identifiers_valid(request) {
+        return Err(codes::FORMAT_ERROR);
+    }
     let original_required = kind.needs_original();
     let original = if original_required || request.has(90) {
         Some(OriginalData::from_field90(request).map_err(|_| codes::FORMAT_ERROR)?)

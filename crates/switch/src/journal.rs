@@ -7,6 +7,7 @@
 //! card key (a keyed hash, see [`crate::cardkey`]). Never a PIN block, never track data, never
 //! a clear PAN.
 
+use domain::{InstitutionId, MerchantId, ResponseCode, Rrn, Stan, TerminalId};
 use iso8583::Message;
 use sqlstore::{Database, Row, Tx, Value};
 
@@ -146,13 +147,13 @@ impl AdvicePurpose {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exchange {
     pub id: u64,
-    pub acquirer: String,
+    pub acquirer: InstitutionId,
     pub acquirer_mti: String,
-    pub acquirer_stan: String,
+    pub acquirer_stan: Stan,
     pub acquirer_time: String,
     /// `network::TransactionKind::name`.
     pub kind: String,
-    pub rrn: Option<String>,
+    pub rrn: Option<Rrn>,
     pub processing_code: Option<String>,
     pub pan_masked: Option<String>,
     pub card_key: Option<String>,
@@ -160,18 +161,18 @@ pub struct Exchange {
     /// Field 95's completed amount of a partial reversal.
     pub replacement_minor: Option<u64>,
     pub currency: Option<String>,
-    pub terminal_id: Option<String>,
-    pub merchant_id: Option<String>,
-    pub issuer: Option<String>,
+    pub terminal_id: Option<TerminalId>,
+    pub merchant_id: Option<MerchantId>,
+    pub issuer: Option<InstitutionId>,
     /// How the issuer knows this transaction: the MTI, 11 and 7 the switch sent it with (for a
     /// stand-in, those of the advice).
     pub issuer_mti: Option<String>,
-    pub issuer_stan: Option<String>,
+    pub issuer_stan: Option<Stan>,
     pub issuer_time: Option<String>,
     /// The exchange field 90 referred to (void, completion, reversal).
     pub original_id: Option<u64>,
     pub status: ExchangeStatus,
-    pub response_code: Option<String>,
+    pub response_code: Option<ResponseCode>,
     pub auth_code: Option<String>,
     pub stand_in: bool,
     /// MMDD (field 15).
@@ -189,7 +190,9 @@ pub struct Exchange {
     pub card_kind: Option<String>,
 }
 
-/// One message as journaled.
+/// One message as journaled. Its fields stay the text that was on the wire: the log keeps
+/// every message, the ones refused for a malformed field too, so reading it back never fails
+/// on one ([`Exchange`] holds the checked domain types).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRecord {
     pub id: u64,
@@ -223,15 +226,15 @@ pub struct AdviceRecord {
     /// The store-and-forward entry id.
     pub id: u64,
     pub exchange_id: u64,
-    pub issuer: String,
+    pub issuer: InstitutionId,
     pub purpose: AdvicePurpose,
     /// The MTI of the first send (0420, 0120, 0220); repeats use xxx1.
     pub mti: String,
-    pub issuer_stan: String,
+    pub issuer_stan: Stan,
     pub issuer_time: String,
     pub queued_ms: u64,
     /// The issuer's answer, once it acknowledged.
-    pub response_code: Option<String>,
+    pub response_code: Option<ResponseCode>,
     pub answered_ms: Option<u64>,
 }
 
@@ -253,27 +256,27 @@ const EXCHANGE_COLUMNS: &str = "id, acquirer, acq_mti, acq_stan, acq_time, kind,
 fn exchange(row: &Row) -> sqlstore::Result<Exchange> {
     Ok(Exchange {
         id: row.u64(0)?,
-        acquirer: row.text(1)?,
+        acquirer: row.parsed(1, "acquirer")?,
         acquirer_mti: row.text(2)?,
-        acquirer_stan: row.text(3)?,
+        acquirer_stan: row.parsed(3, "acq_stan")?,
         acquirer_time: row.text(4)?,
         kind: row.text(5)?,
-        rrn: row.opt_text(6)?,
+        rrn: row.opt_parsed(6, "rrn")?,
         processing_code: row.opt_text(7)?,
         pan_masked: row.opt_text(8)?,
         card_key: row.opt_text(9)?,
         amount_minor: opt_u64(row, 10)?,
         replacement_minor: opt_u64(row, 11)?,
         currency: row.opt_text(12)?,
-        terminal_id: row.opt_text(13)?,
-        merchant_id: row.opt_text(14)?,
-        issuer: row.opt_text(15)?,
+        terminal_id: row.opt_parsed(13, "terminal_id")?,
+        merchant_id: row.opt_parsed(14, "merchant_id")?,
+        issuer: row.opt_parsed(15, "issuer")?,
         issuer_mti: row.opt_text(16)?,
-        issuer_stan: row.opt_text(17)?,
+        issuer_stan: row.opt_parsed(17, "iss_stan")?,
         issuer_time: row.opt_text(18)?,
         original_id: opt_u64(row, 19)?,
         status: ExchangeStatus::parse(&row.text(20)?).ok_or_else(|| corrupt("status"))?,
-        response_code: row.opt_text(21)?,
+        response_code: row.opt_parsed(21, "response_code")?,
         auth_code: row.opt_text(22)?,
         stand_in: row.i64(23)? != 0,
         settlement_date: row.text(24)?,
@@ -428,6 +431,16 @@ fn text(message: &Message, field: u8) -> Option<String> {
     message.get_str(field).map(str::to_owned)
 }
 
+/// Whether the request identifiers an [`Exchange`] keeps as domain types (37, 41, 42) are
+/// valid ones, so that every exchange written reads back (the spec's `an`/`ans` allow text
+/// these types refuse, such as an RRN with a space inside).
+pub(crate) fn identifiers_valid(request: &Message) -> bool {
+    let valid = |field: u8, check: fn(&str) -> bool| request.get_str(field).is_none_or(check);
+    valid(37, |text| Rrn::new(text).is_ok())
+        && valid(41, |text| TerminalId::new(text).is_ok())
+        && valid(42, |text| MerchantId::new(text).is_ok())
+}
+
 /// The masked PAN of field 2 (first 6, last 4).
 pub(crate) fn masked_pan(message: &Message) -> Option<String> {
     message.get_str(2).map(iso8583::mask::mask_pan)
@@ -577,13 +590,13 @@ fn advice_record(row: &Row) -> sqlstore::Result<AdviceRecord> {
     Ok(AdviceRecord {
         id: row.u64(0)?,
         exchange_id: row.u64(1)?,
-        issuer: row.text(2)?,
+        issuer: row.parsed(2, "issuer")?,
         purpose: AdvicePurpose::parse(&row.text(3)?).ok_or_else(|| corrupt("advice purpose"))?,
         mti: row.text(4)?,
-        issuer_stan: row.text(5)?,
+        issuer_stan: row.parsed(5, "iss_stan")?,
         issuer_time: row.text(6)?,
         queued_ms: row.u64(7)?,
-        response_code: row.opt_text(8)?,
+        response_code: row.opt_parsed(8, "response_code")?,
         answered_ms: opt_u64(row, 9)?,
     })
 }

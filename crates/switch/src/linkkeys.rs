@@ -32,9 +32,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::RwLock;
 
+use domain::ResponseCode;
 use hsm::{KeyAlgorithm, KeyType, WrappedKey};
 use iso8583::Message;
-use network::codes;
 use sqlstore::{Database, Row, Tx};
 pub use transport::netmgmt::WorkingKey;
 use transport::netmgmt::{self, Institution};
@@ -272,7 +272,7 @@ pub enum KeyChangeOutcome {
     /// The issuer took the key: the switch uses it from now on.
     Activated { kcv: String },
     /// The issuer refused (39 ≠ 00): the old key stays, the offered one is dropped.
-    Refused { response_code: String },
+    Refused { response_code: ResponseCode },
     /// The issuer answered 00 with a check value that is not the offered key's: the switch does
     /// not switch over and drops the key (the next change sends a fresh one).
     CheckValueMismatch,
@@ -323,7 +323,7 @@ pub struct KeyChangeRecord {
     pub requested_ms: u64,
     /// `activated`, `refused`, `check_value_mismatch` or `unanswered`.
     pub outcome: String,
-    pub response_code: Option<String>,
+    pub response_code: Option<ResponseCode>,
     pub answered_ms: Option<u64>,
 }
 
@@ -338,7 +338,7 @@ fn key_change_record(row: &Row) -> sqlstore::Result<KeyChangeRecord> {
         new_kcv: row.text(6)?,
         requested_ms: row.u64(7)?,
         outcome: row.text(8)?,
-        response_code: row.opt_text(9)?,
+        response_code: row.opt_parsed(9, "response_code")?,
         answered_ms: ms(row, 10)?,
     })
 }
@@ -484,7 +484,7 @@ impl Switch {
         let request = &change.request;
         let matches = response.mti().as_str() == netmgmt::MTI_RESPONSE
             && [11, 53, 70].iter().all(|&field| response.get(field) == request.get(field))
-            && response.get_str(39).is_some();
+            && response.get_str(39).is_some_and(|code| ResponseCode::new(code).is_ok());
         if !trusted || !matches {
             tracing::warn!(
                 issuer = %member.id,
@@ -495,9 +495,12 @@ impl Switch {
             );
             return self.finish_key_change(member, change, Some(response), KeyChangeOutcome::Unanswered, now_ms);
         }
-        let code = response.get_str(39).unwrap_or_default();
-        let outcome = if code != codes::APPROVED {
-            KeyChangeOutcome::Refused { response_code: code.to_owned() }
+        let Some(code) = response.get_str(39).and_then(|code| ResponseCode::new(code).ok()) else {
+            // `matches` checked that 39 is a response code: an answer without one is none.
+            return self.finish_key_change(member, change, Some(response), KeyChangeOutcome::Unanswered, now_ms);
+        };
+        let outcome = if !code.is_approved() {
+            KeyChangeOutcome::Refused { response_code: code }
         } else if response
             .get(netmgmt::CHECK_VALUE_FIELD)
             .is_some_and(|v| netmgmt::check_value_matches(v, change.new_kcv()))
@@ -575,7 +578,8 @@ impl Switch {
                 KeyChangeOutcome::Unanswered => {}
             }
             let record_id = store::next_id(tx, SEQ_KEY_CHANGE)?;
-            let response_code = response.and_then(|r| r.get_str(39));
+            // An untrusted answer's 39 is kept only when it is a response code, so the row reads back.
+            let response_code = response.and_then(|r| r.get_str(39)).filter(|code| ResponseCode::new(code).is_ok());
             tx.execute(
                 "INSERT INTO switch_key_changes (id, member, key_type, stan, transmission_time, old_kcv, new_kcv, \
                  requested_ms, outcome, response_code, answered_ms) \

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use domain::ResponseCode;
 use hsm::pinblock::PinFormat;
 use hsm::{KeyType, PinVerification, SecurityModule, WrappedKey};
 use iso8583::Message;
@@ -165,8 +166,10 @@ fn the_switch_offers_a_key_under_the_zmk_and_uses_it_once_confirmed(backend: Bac
     // The journal: both changes with check values, the 0800s and 0810s among the messages, and
     // no key material anywhere but TR-31 blocks under the LMK.
     let changes = switch.key_changes(ISSUER).unwrap();
-    let summary: Vec<(Option<WorkingKey>, &str, Option<&str>)> =
-        changes.iter().map(|c| (c.key, c.outcome.as_str(), c.response_code.as_deref())).collect();
+    let summary: Vec<(Option<WorkingKey>, &str, Option<&str>)> = changes
+        .iter()
+        .map(|c| (c.key, c.outcome.as_str(), c.response_code.as_ref().map(ResponseCode::as_str)))
+        .collect();
     assert_eq!(
         summary,
         [(Some(WorkingKey::Zak), "activated", Some("00")), (Some(WorkingKey::Zpk), "activated", Some("00"))]
@@ -252,7 +255,7 @@ fn refusals_keep_the_old_key_and_drop_the_offered_one(backend: Backend) {
     let answer = refuse(&net, &change.request, &issuer.zak, "96");
     assert_eq!(
         switch.key_change_answered(&change, &answer, NOW_MS + 1).unwrap(),
-        KeyChangeOutcome::Refused { response_code: "96".into() }
+        KeyChangeOutcome::Refused { response_code: ResponseCode::SYSTEM_MALFUNCTION }
     );
     unchanged(&switch);
     // The next change offers a fresh key, not the refused one.

@@ -177,7 +177,8 @@ impl Pos {
             if !outcome.approved {
                 return Err(TerminalError::State(format!(
                     "sign-on answered {}: {}",
-                    outcome.response_code, outcome.message
+                    outcome.code_text(),
+                    outcome.message
                 )));
             }
         }
@@ -229,7 +230,7 @@ impl Pos {
         if outcome.sign_on_needed && outcome.reversal_pending.is_none() {
             // 77/99/A0 or the header's nibble: sign on now, so the next one goes through.
             if let Err(error) = self.sign_on().await {
-                self.notices.push(format!("sign-on after {} failed: {error}", outcome.response_code));
+                self.notices.push(format!("sign-on after {} failed: {error}", outcome.code_text()));
             }
         }
         Ok(outcome)

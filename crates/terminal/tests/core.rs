@@ -258,7 +258,7 @@ async fn sign_on_sale_void_refund_and_settlement() {
     assert_eq!(settled.next_batch_no, HOST_BATCH + 1);
     assert!(pos.terminal().entries().unwrap().is_empty(), "the new batch is empty");
     let off = pos.sign_off().await.unwrap();
-    assert_eq!(off.response_code, "00");
+    assert_eq!(off.code_text(), "00");
     assert!(!pos.terminal().signed_on());
 }
 
@@ -316,7 +316,7 @@ async fn a_forged_response_mac_is_reversed_a0() {
     *host.mode.lock().unwrap() = Mode::ForgeMac;
     let outcome = pos.transact(&sale(700)).await.unwrap();
     assert!(!outcome.approved);
-    assert_eq!(outcome.response_code, "A0");
+    assert_eq!(outcome.code_text(), "A0");
     assert_eq!(outcome.reversal_pending.as_deref(), Some("A0"));
     assert!(pos.terminal().entries().unwrap().is_empty(), "not journaled");
     *host.mode.lock().unwrap() = Mode::Normal;
@@ -442,7 +442,7 @@ async fn an_inserted_card_computes_the_arqc_and_its_refusal_of_the_issuer_revers
     let (card, chip) = chip_card(Entry::Chip, false);
     let refused = pos.transact(&TxnRequest { card: Some(card), ..sale(2_000) }).await.unwrap();
     assert!(!refused.approved);
-    assert_eq!((refused.response_code.as_str(), refused.reversal_pending.as_deref()), ("06", Some("06")));
+    assert_eq!((refused.code_text(), refused.reversal_pending.as_deref()), ("06", Some("06")));
     assert!(refused.receipt.is_none());
     assert_eq!(chip.lock().unwrap().authenticated.len(), 1);
 

@@ -70,7 +70,7 @@ async fn traffic(link: &AcquirerLink, rotating: &AtomicBool, cards: &mut [SimCar
     let mut round = 0;
     while round < PURCHASES_MIN || (rotating.load(Ordering::SeqCst) && round < PURCHASES_MAX) {
         let count = cards.len();
-        results.push(purchase(link, &mut cards[round % count]).await.code().to_owned());
+        results.push(purchase(link, &mut cards[round % count]).await.code().unwrap().to_string());
         round += 1;
     }
     results
@@ -84,7 +84,7 @@ async fn rotate_while_traffic_flows(net: &mut TestNetwork) {
         cards.push(net.issue(ISSUER_A, DEBIT, Some(100_000)).unwrap());
     }
     let (configured, _) = kcvs(net);
-    assert_eq!(purchase(&link, &mut cards[0]).await.code(), codes::APPROVED, "before any change");
+    assert_eq!(purchase(&link, &mut cards[0]).await.code().unwrap(), codes::APPROVED, "before any change");
 
     // Two streams of purchases run until the switch has changed the ZAK, the ZPK and the ZAK
     // again: requests in flight at a switch-over carry the old keys and must still approve.
@@ -127,11 +127,11 @@ async fn rotate_while_traffic_flows(net: &mut TestNetwork) {
         link.next_stan();
     }
     for card in &mut cards {
-        assert_eq!(purchase(&link, card).await.code(), codes::APPROVED, "after the switch restart");
+        assert_eq!(purchase(&link, card).await.code().unwrap(), codes::APPROVED, "after the switch restart");
     }
     // A change after the restart, then an issuer restart: still one key per end.
     assert!(matches!(change(net, WorkingKey::Zpk).await, KeyChangeOutcome::Activated { .. }));
-    assert_eq!(purchase(&link, &mut cards[0]).await.code(), codes::APPROVED);
+    assert_eq!(purchase(&link, &mut cards[0]).await.code().unwrap(), codes::APPROVED);
     net.stop_issuer(ISSUER_A).await;
     net.start_issuer(ISSUER_A).await.unwrap();
     let (switch_kcvs, issuer_kcvs) = kcvs(net);
@@ -140,7 +140,7 @@ async fn rotate_while_traffic_flows(net: &mut TestNetwork) {
     let mut approved_after = false;
     for _ in 0..5 {
         // The first request after the issuer restart may race the switch's reconnect.
-        let code = purchase(&link, &mut cards[1]).await.code().to_owned();
+        let code = purchase(&link, &mut cards[1]).await.code().unwrap();
         if code == codes::APPROVED {
             approved_after = true;
             break;
@@ -190,7 +190,7 @@ async fn scheduled_key_changes_keep_the_link_working() {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
     let mut approved = 0;
     loop {
-        assert_eq!(purchase(&link, &mut card).await.code(), codes::APPROVED);
+        assert_eq!(purchase(&link, &mut card).await.code().unwrap(), codes::APPROVED);
         approved += 1;
         let changes = blocking(|| net.switch().unwrap().switch().key_changes(&id)).unwrap();
         let activated = |key| changes.iter().filter(|c| c.key == Some(key) && c.outcome == "activated").count();
@@ -245,7 +245,11 @@ async fn every_issuer_link_is_rekeyed_on_demand() {
     let link = net.link("TERMALL1").await.unwrap();
     for index in [ISSUER_A, ISSUER_B] {
         let mut card = net.issue(index, DEBIT, Some(100_000)).unwrap();
-        assert_eq!(purchase(&link, &mut card).await.code(), codes::APPROVED, "issuer {index} after the re-key");
+        assert_eq!(
+            purchase(&link, &mut card).await.code().unwrap(),
+            codes::APPROVED,
+            "issuer {index} after the re-key"
+        );
     }
     net.shutdown().await;
 }

@@ -33,7 +33,13 @@ async fn a_restarted_issuer_does_not_need_its_old_port() {
                 link.zpk(),
             )
             .unwrap();
-        code = link.transact(network::TransactionKind::Purchase, &input, 1_000, None).await.unwrap().code().to_owned();
+        code = link
+            .transact(network::TransactionKind::Purchase, &input, 1_000, None)
+            .await
+            .unwrap()
+            .code()
+            .unwrap()
+            .to_string();
         if code == "00" {
             break;
         }

@@ -74,7 +74,7 @@ fn assert_masked(text: &str, pans: &[&str]) {
 /// An approved outcome, with its slip checked in both languages.
 fn approved(outcome: &Outcome, what: &str, pans: &[&str], texts: &mut Vec<String>) {
     assert!(outcome.approved, "{what}: {outcome:?}");
-    assert_eq!(outcome.response_code, "00", "{what}");
+    assert_eq!(outcome.code_text(), "00", "{what}");
     let en = outcome.receipt_text(Lang::En).unwrap_or_else(|| panic!("{what}: a slip"));
     let zh = outcome.receipt_text(Lang::Zh).unwrap_or_else(|| panic!("{what}: a slip"));
     for text in [&en, &zh] {
@@ -103,7 +103,7 @@ fn approved(outcome: &Outcome, what: &str, pans: &[&str], texts: &mut Vec<String
 
 fn declined(outcome: &Outcome, code: &str, message: &str) {
     assert!(!outcome.approved, "{outcome:?}");
-    assert_eq!((outcome.response_code.as_str(), outcome.message.as_str()), (code, message));
+    assert_eq!((outcome.code_text(), outcome.message.as_str()), (code, message));
     assert!(outcome.receipt.is_none(), "no slip for a decline");
     assert_eq!(outcome.reversal_pending, None, "a decline is not reversed");
 }
@@ -344,7 +344,7 @@ async fn a_forged_response_mac_is_not_approved_and_reversed_a0() {
     let card = read(&sim, Entry::Contactless);
     let forged = pos.transact(&request(Kind::Purchase, Some(card), Some(2_500), Some(pin_of(&sim)))).await.unwrap();
     assert!(!forged.approved && forged.receipt.is_none(), "{forged:?}");
-    assert_eq!(forged.response_code, "A0");
+    assert_eq!(forged.code_text(), "A0");
     assert_eq!(forged.reversal_pending.as_deref(), Some("A0"));
     assert!(forged.sign_on_needed);
     assert!(pos.terminal().last_receipt(Lang::En).unwrap().is_none(), "no slip for an untrusted approval");

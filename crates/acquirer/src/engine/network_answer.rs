@@ -26,7 +26,13 @@ impl Acquirer {
     }
 
     pub(super) fn complete(&self, pending: &Pending, response: &Message, now_ms: u64) -> Result<Reply> {
-        let code = response.get_str(39).unwrap_or(codes::SYSTEM_MALFUNCTION).to_owned();
+        // A field 39 that is no response code (the journal keeps a `domain::ResponseCode`) is
+        // answered as a malfunction, like a missing one.
+        let code = response
+            .get_str(39)
+            .filter(|code| domain::ResponseCode::new(code).is_ok())
+            .unwrap_or(codes::SYSTEM_MALFUNCTION)
+            .to_owned();
         let approved = codes::is_approved(&code);
         let auth_code = response.get_str(38).map(str::to_owned);
         let mut terminal_response = self.answer(&pending.terminal_request, &code, None, now_ms);

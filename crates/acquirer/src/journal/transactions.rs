@@ -1,6 +1,7 @@
 //! `acquirer_transactions`: one row per terminal financial request that got past the terminal
 //! checks — both legs' ids, the status, and what later transactions did to it.
 
+use domain::{MerchantId, ResponseCode, Rrn, Stan, TerminalId};
 use iso8583::Mti;
 use network::OriginalData;
 use sqlstore::{Row, Tx};
@@ -15,10 +16,11 @@ const NO_FORWARDER: &str = "00000000000";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransactionRecord {
     pub id: u64,
-    pub terminal_id: String,
-    pub merchant_id: String,
+    pub terminal_id: TerminalId,
+    pub merchant_id: MerchantId,
     pub batch_no: u32,
-    pub trace: String,
+    /// The terminal's trace number (its field 11).
+    pub trace: Stan,
     pub terminal_mti: String,
     pub kind: String,
     pub processing_code: Option<String>,
@@ -26,15 +28,15 @@ pub struct TransactionRecord {
     pub currency: String,
     pub pan_masked: Option<String>,
     pub card_org: String,
-    pub rrn: Option<String>,
+    pub rrn: Option<Rrn>,
     pub auth_code: Option<String>,
-    pub response_code: Option<String>,
+    pub response_code: Option<ResponseCode>,
     /// `pending` (at the network), `approved`, `declined`, `timeout`, `failed`.
     pub status: String,
     /// Whether the request went (or may have gone) to the network.
     pub sent: bool,
     pub net_mti: Option<String>,
-    pub net_stan: Option<String>,
+    pub net_stan: Option<Stan>,
     pub net_time: Option<String>,
     pub original_id: Option<u64>,
     pub voided: bool,
@@ -56,10 +58,10 @@ impl TransactionRecord {
     fn from_row(row: &Row) -> sqlstore::Result<TransactionRecord> {
         Ok(TransactionRecord {
             id: row.u64(0)?,
-            terminal_id: row.text(1)?,
-            merchant_id: row.text(2)?,
+            terminal_id: row.parsed(1, "terminal_id")?,
+            merchant_id: row.parsed(2, "merchant_id")?,
             batch_no: batch_of(row.u64(3)?)?,
-            trace: row.text(4)?,
+            trace: row.parsed(4, "trace")?,
             terminal_mti: row.text(5)?,
             kind: row.text(6)?,
             processing_code: row.opt_text(7)?,
@@ -67,13 +69,13 @@ impl TransactionRecord {
             currency: row.text(9)?,
             pan_masked: row.opt_text(10)?,
             card_org: row.text(11)?,
-            rrn: row.opt_text(12)?,
+            rrn: row.opt_parsed(12, "rrn")?,
             auth_code: row.opt_text(13)?,
-            response_code: row.opt_text(14)?,
+            response_code: row.opt_parsed(14, "response_code")?,
             status: row.text(15)?,
             sent: row.i64(16)? != 0,
             net_mti: row.opt_text(17)?,
-            net_stan: row.opt_text(18)?,
+            net_stan: row.opt_parsed(18, "net_stan")?,
             net_time: row.opt_text(19)?,
             original_id: row.opt_i64(20)?.and_then(|v| u64::try_from(v).ok()),
             voided: row.i64(21)? != 0,
@@ -96,7 +98,7 @@ impl TransactionRecord {
     pub(crate) fn network_original(&self, acquirer: &str) -> Option<OriginalData> {
         Some(OriginalData {
             mti: self.net_mti.clone()?,
-            stan: self.net_stan.clone()?,
+            stan: self.net_stan?.to_string(),
             transmission_time: self.net_time.clone()?,
             acquirer: format!("{acquirer:0>11}"),
             forwarder: NO_FORWARDER.to_owned(),

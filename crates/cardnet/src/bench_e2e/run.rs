@@ -220,7 +220,7 @@ async fn ready(fleet: Vec<VirtualTerminal>) -> Result<Vec<VirtualTerminal>, CliE
             let outcome = terminal.purchase(Read::Swipe, PROBE_AMOUNT_MINOR).await;
             let last = match outcome {
                 Ok(outcome) if outcome.approved => break,
-                Ok(outcome) => format!("answered {} ({})", outcome.response_code, outcome.message),
+                Ok(outcome) => format!("answered {} ({})", outcome.code_text(), outcome.message),
                 Err(error) => error,
             };
             if Instant::now() > deadline {

@@ -161,7 +161,7 @@ impl VirtualTerminal {
         if outcome.approved {
             Ok(())
         } else {
-            Err(format!("sign-on answered {}: {}", outcome.response_code, outcome.message))
+            Err(format!("sign-on answered {}: {}", outcome.code_text(), outcome.message))
         }
     }
 
@@ -264,7 +264,7 @@ impl VirtualTerminal {
             let result = self.purchase(next.read, next.amount_minor).await;
             let latency_us = Some(u64::try_from(next.due.elapsed().as_micros()).unwrap_or(u64::MAX));
             let code = match result {
-                Ok(outcome) => Some(outcome.response_code),
+                Ok(outcome) => Some(outcome.code_text().to_owned()),
                 Err(error) => {
                     keep_error(&mut worked.errors, error);
                     None

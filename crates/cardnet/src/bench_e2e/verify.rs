@@ -168,7 +168,7 @@ fn approved_rows(
         }
         for entry in journal {
             if entry.kind == TransactionKind::Purchase.name() && entry.response_code == network::codes::APPROVED {
-                let rrn = entry.rrn.clone().unwrap_or_default();
+                let rrn = entry.rrn.map(|rrn| rrn.to_string()).unwrap_or_default();
                 by_rrn.entry(rrn).or_default().push(Held { issuer, entry });
             }
         }

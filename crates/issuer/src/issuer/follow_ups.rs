@@ -97,10 +97,7 @@ impl Issuer {
             let refundable = [TransactionKind::Purchase.name(), TransactionKind::Completion.name()];
             // Only money that was taken and still is: not a voided or reversed original.
             let standing = matches!(original.state, EntryState::Held | EntryState::Posted);
-            if !refundable.contains(&original.kind.as_str())
-                || !codes::is_approved(&original.response_code)
-                || !standing
-            {
+            if !refundable.contains(&original.kind.as_str()) || !original.response_code.is_approved() || !standing {
                 return Ok(Decision::new(codes::INVALID_TRANSACTION, Some(card)));
             }
             if original.refunded_amount.saturating_add(parsed.amount) > original.amount {
@@ -145,7 +142,7 @@ impl Issuer {
             return Ok(Decision::new(codes::ORIGINAL_NOT_FOUND, Some(card)));
         };
         if original.kind != TransactionKind::Completion.name()
-            || !codes::is_approved(&original.response_code)
+            || !original.response_code.is_approved()
             || original.state != EntryState::Posted
             || original.refunded_amount != 0
         {

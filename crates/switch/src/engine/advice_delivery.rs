@@ -58,7 +58,8 @@ impl Switch {
             .issuer(&advice.issuer)
             .ok_or_else(|| SwitchError::Internal(format!("no issuer {}", advice.issuer)))?;
         let mac_ok = self.verify_issuer_mac(issuer, response, now_ms).is_ok();
-        let code = response.get_str(39).map(str::to_owned);
+        // A code that is not one (the journal keeps a `ResponseCode`) counts as no answer.
+        let code = response.get_str(39).filter(|code| ResponseCode::new(code).is_ok()).map(str::to_owned);
         let matches =
             Some(response.mti()) == advice.message.mti().response() && response.get(11) == advice.message.get(11);
         let accepted = mac_ok && matches && code.as_deref().is_some_and(|c| !ADVICE_RETRY_CODES.contains(&c));

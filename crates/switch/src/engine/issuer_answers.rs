@@ -36,7 +36,7 @@ impl Switch {
         let expected = pending.issuer_request.mti().response();
         let matches = Some(response.mti()) == expected
             && response.get(11) == pending.issuer_request.get(11)
-            && response.get_str(39).is_some();
+            && response.get_str(39).is_some_and(|code| ResponseCode::new(code).is_ok());
         if !matches {
             tracing::warn!(issuer = %issuer.id, exchange = pending.exchange_id, "switch: issuer response does not match");
             return Ok(None);

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use cardsim::{ChipCard, SimCard, TerminalData, TransactionType};
 
-use domain::Pan;
+use domain::{Pan, ResponseCode};
 use hsm::Secret;
 use hsm::pinblock::PinFormat;
 use hsm::signon::{SignOnScheme, TerminalWorkingKeys, load_terminal_keys};
@@ -439,7 +439,7 @@ impl Terminal {
         Outcome {
             transaction: transaction.to_owned(),
             approved: code == "00",
-            response_code: code.to_owned(),
+            response_code: ResponseCode::new(code).ok(),
             message: response_text(code).to_owned(),
             rrn: None,
             auth_code: None,
@@ -714,7 +714,7 @@ impl Terminal {
                 outcome.reversal_pending = Some("06".into());
             }
             outcome.approved = false;
-            outcome.response_code = "06".into();
+            outcome.response_code = Some(ResponseCode::ERROR);
             outcome.message = "the answer does not match the request".into();
             return Ok(outcome);
         }
@@ -731,7 +731,7 @@ impl Terminal {
                 outcome.reversal_pending = Some("A0".into());
             }
             outcome.approved = false;
-            outcome.response_code = "A0".into();
+            outcome.response_code = Some(ResponseCode::MAC_ERROR);
             outcome.message = "the response's MAC is wrong: not approved, sign on again".into();
             outcome.sign_on_needed = true;
             return Ok(outcome);
@@ -744,7 +744,7 @@ impl Terminal {
                 outcome.reversal_pending = Some("06".into());
             }
             outcome.approved = false;
-            outcome.response_code = "06".into();
+            outcome.response_code = Some(ResponseCode::ERROR);
             outcome.message = "the card refused the issuer's answer (ARPC): not approved".into();
             return Ok(outcome);
         };

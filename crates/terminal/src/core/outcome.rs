@@ -55,7 +55,11 @@ impl Outgoing {
 pub struct Outcome {
     pub transaction: String,
     pub approved: bool,
-    pub response_code: String,
+    /// Field 39 of the answer, or the terminal's own verdict (98, A0, 06); `None` when the
+    /// answer had none or one that is no response code. `--json` prints it as text, `""` for
+    /// `None`.
+    #[serde(serialize_with = "code_text")]
+    pub response_code: Option<ResponseCode>,
     pub message: String,
     pub rrn: Option<String>,
     pub auth_code: Option<String>,
@@ -76,7 +80,16 @@ pub struct Outcome {
     pub receipt: Option<receipt::Receipt>,
 }
 
+fn code_text<S: serde::Serializer>(code: &Option<ResponseCode>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(code.as_ref().map_or("", ResponseCode::as_str))
+}
+
 impl Outcome {
+    /// The response code as text, `""` when there is none (for display and JSON).
+    pub fn code_text(&self) -> &str {
+        self.response_code.as_ref().map_or("", ResponseCode::as_str)
+    }
+
     /// Both copies of the slip, as printed, in `lang`; `None` when nothing was approved.
     pub fn receipt_text(&self, lang: receipt::Lang) -> Option<String> {
         self.receipt.as_ref().map(|r| crate::slip::receipt_text(r, lang, false))
