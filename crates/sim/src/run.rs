@@ -61,6 +61,21 @@ impl SimOptions {
     }
 }
 
+impl SimOptions {
+    /// What `cardnet sim` runs: `purchases` over links of 1–400 ms (well inside the timeouts),
+    /// losing and duplicating the given percentages of messages during the workload.
+    pub fn faulty(seed: u64, purchases: usize, loss_percent: u32, duplicate_percent: u32) -> SimOptions {
+        let link = LinkConfig {
+            latency_ms_min: 1,
+            latency_ms_max: 400,
+            loss_ppm: loss_percent.min(100) * PERCENT_PPM,
+            duplicate_ppm: duplicate_percent.min(100) * PERCENT_PPM,
+            reorder: false,
+        };
+        SimOptions { purchases, link, ..SimOptions::new(seed) }
+    }
+}
+
 /// What a run saw and whether its invariants held.
 #[derive(Debug, Clone)]
 pub struct SimReport {
@@ -82,10 +97,20 @@ impl SimReport {
     }
 }
 
-/// How to run `seed` again.
-pub fn replay_command(seed: u64) -> String {
-    format!("CARDNET_SIM_SEED={seed} cargo test -p cardnet-sim --test replay -- --ignored --nocapture")
+/// The command that replays `options` (as `cardnet sim` and [`SimOptions::faulty`] set them):
+/// what a failing run prints.
+pub fn replay_command(options: &SimOptions) -> String {
+    format!(
+        "cardnet sim --seeds 1 --seed {} --purchases {} --loss-percent {} --duplicate-percent {}",
+        options.seed,
+        options.purchases,
+        options.link.loss_ppm / PERCENT_PPM,
+        options.link.duplicate_ppm / PERCENT_PPM
+    )
 }
+
+/// One percent in parts per million.
+const PERCENT_PPM: u32 = crate::rng::PPM / 100;
 
 /// Run `options` once. `Err`: the world could not be built (not a finding of the run).
 pub fn run(options: &SimOptions) -> Result<SimReport, String> {

@@ -1,7 +1,6 @@
 //! A seed replays a run byte for byte; faults do not break the money invariants.
 
-use sim::rng::PPM;
-use sim::{LinkConfig, SimOptions, replay_command, run};
+use sim::{SimOptions, replay_command, run};
 
 fn must_pass(options: &SimOptions) -> sim::SimReport {
     let report = run(options).expect("the world builds");
@@ -10,14 +9,14 @@ fn must_pass(options: &SimOptions) -> sim::SimReport {
         "seed {} failed: {:?}\nreplay: {}",
         report.seed,
         report.violations,
-        replay_command(report.seed)
+        replay_command(options)
     );
     report
 }
 
 #[test]
 fn one_seed_gives_one_trace_and_another_seed_another() {
-    let options = SimOptions { purchases: 12, ..SimOptions::new(42) };
+    let options = SimOptions::faulty(42, 12, 0, 0);
     let first = must_pass(&options);
     let second = must_pass(&options);
     assert_eq!(first.digest, second.digest);
@@ -27,19 +26,16 @@ fn one_seed_gives_one_trace_and_another_seed_another() {
     assert_eq!(first.approved, 12, "{first:?}");
     assert!(first.delivered >= 4 * 12, "{first:?}");
     let other = must_pass(&SimOptions { seed: 43, ..options });
+    assert_eq!(
+        replay_command(&options),
+        "cardnet sim --seeds 1 --seed 42 --purchases 12 --loss-percent 0 --duplicate-percent 0"
+    );
     assert_ne!(first.digest, other.digest);
 }
 
 #[test]
 fn loss_and_duplication_keep_every_approval_held_once() {
-    let link = LinkConfig {
-        latency_ms_min: 1,
-        latency_ms_max: 400,
-        loss_ppm: PPM / 10,
-        duplicate_ppm: PPM / 10,
-        reorder: false,
-    };
-    let options = SimOptions { purchases: 40, link, ..SimOptions::new(7) };
+    let options = SimOptions::faulty(7, 40, 10, 10);
     let report = must_pass(&options);
     // The faults happened and the cores had to handle them.
     assert!(report.net.lost > 0 && report.net.duplicated > 0, "{report:?}");
