@@ -213,3 +213,128 @@ impl<P: Party> Node for PartyNode<P> {
         self.party.tick_interval_ms()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use host::{Answer, Forward};
+    use iso8583::Mti;
+
+    use super::*;
+
+    fn message() -> Message {
+        Message::new(iso8583::builtin::network(), Mti::parse("0800").unwrap())
+    }
+
+    struct Item(Message, u32);
+
+    impl Outbound for Item {
+        fn message(&self) -> &Message {
+            &self.0
+        }
+
+        fn label(&self) -> String {
+            self.1.to_string()
+        }
+    }
+
+    /// Forwards every request on link `up`; queues work items 1 and 2 on it; its commits fail
+    /// once `fail` is set.
+    struct Fake {
+        fail: AtomicBool,
+        queue: Mutex<VecDeque<u32>>,
+    }
+
+    impl Party for Fake {
+        type Pending = ();
+        type Work = Item;
+
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+
+        fn on_request(&self, _: Envelope, request: Message, _: u64) -> Step<()> {
+            Step::Forward(Box::new(Forward { link: "up".into(), request, pending: () }))
+        }
+
+        fn on_answer(&self, _: (), answer: Result<Message, LinkFailure>, _: u64) -> Option<Answer> {
+            answer.ok().map(Answer::new)
+        }
+
+        fn due_work(&self, _: &str, _: u64) -> Result<Vec<Item>, String> {
+            Ok(self.queue.lock().unwrap().iter().map(|&n| Item(message(), n)).collect())
+        }
+
+        fn on_work_answer(&self, work: &Item, answer: Result<Message, LinkFailure>, _: u64) -> Delivery {
+            if answer.is_err() {
+                return Delivery::Retry;
+            }
+            let mut queue = self.queue.lock().unwrap();
+            assert_eq!(queue.pop_front(), Some(work.1), "acknowledged out of order");
+            Delivery::Acknowledged
+        }
+
+        fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T, String> {
+            let value = work();
+            if self.fail.load(Ordering::SeqCst) { Err("the disk refused the commit".into()) } else { Ok(value) }
+        }
+    }
+
+    fn node() -> (Arc<Fake>, PartyNode<Fake>) {
+        let fake = Arc::new(Fake { fail: AtomicBool::new(false), queue: Mutex::new(VecDeque::from([1, 2])) });
+        (Arc::clone(&fake), PartyNode::new(fake))
+    }
+
+    fn sent(out: &[Output]) -> Vec<u64> {
+        out.iter().filter_map(|o| if let Output::Send { token, .. } = o { Some(*token) } else { None }).collect()
+    }
+
+    #[test]
+    fn queued_work_goes_one_at_a_time_and_a_retry_holds_the_rest() {
+        let (fake, mut node) = node();
+        let mut out = Vec::new();
+        node.poll("up", 0, &mut out).unwrap();
+        let first = sent(&out);
+        assert_eq!(first.len(), 1, "only the oldest item is in flight");
+        // A poll while it is in flight sends nothing more.
+        let mut more = Vec::new();
+        node.poll("up", 1, &mut more).unwrap();
+        assert!(more.is_empty());
+        // Its failure keeps it (and what is behind it) for the next poll.
+        let mut out = Vec::new();
+        node.answer(first[0], Err(LinkFailure::Timeout), 2, &mut out).unwrap();
+        assert!(out.is_empty());
+        assert_eq!(fake.queue.lock().unwrap().len(), 2);
+        // The next poll sends item 1 again; its acknowledgement sends item 2; the last one's
+        // acknowledgement wakes the loop to look again.
+        let mut out = Vec::new();
+        node.poll("up", 3, &mut out).unwrap();
+        let again = sent(&out);
+        let mut out = Vec::new();
+        node.answer(again[0], Ok(message()), 4, &mut out).unwrap();
+        let second = sent(&out);
+        assert_eq!(second.len(), 1);
+        let mut out = Vec::new();
+        node.answer(second[0], Ok(message()), 5, &mut out).unwrap();
+        assert!(matches!(out.as_slice(), [Output::Wake(link)] if link == "up"));
+        assert!(fake.queue.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_batch_that_does_not_commit_acts_on_nothing() {
+        let (fake, mut node) = node();
+        let inbound = Inbound { from: 0, exchange: 9 };
+        let mut out = Vec::new();
+        node.request(inbound, message(), 0, &mut out).unwrap();
+        let token = sent(&out)[0];
+        fake.fail.store(true, Ordering::SeqCst);
+        let mut out = Vec::new();
+        assert!(node.answer(token, Ok(message()), 1, &mut out).is_err());
+        assert!(out.is_empty(), "nothing of an uncommitted batch leaves");
+        assert!(node.request(inbound, message(), 2, &mut out).is_err());
+        assert!(out.is_empty());
+    }
+}
