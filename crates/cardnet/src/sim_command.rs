@@ -31,6 +31,10 @@ pub struct SimArgs {
     /// Messages delivered twice during the workload, in percent.
     #[arg(long, default_value_t = 10)]
     duplicate_percent: u32,
+    /// Party crashes per run (switch or issuer, seeded time and downtime; each restarts from
+    /// its database).
+    #[arg(long, default_value_t = 0)]
+    crashes: u32,
     /// Print one JSON object: seeds, failed, failing_seeds.
     #[arg(long)]
     json: bool,
@@ -40,9 +44,14 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
     if args.seeds == 0 || args.seeds > SEEDS_MAX {
         return Err(CliError::bad_input(format!("--seeds must be 1 to {SEEDS_MAX}")));
     }
-    if args.purchases > PURCHASES_MAX || args.loss_percent > 100 || args.duplicate_percent > 100 {
+    if args.purchases > PURCHASES_MAX
+        || args.loss_percent > 100
+        || args.duplicate_percent > 100
+        || args.crashes > sim::run::CRASHES_MAX
+    {
         return Err(CliError::bad_input(format!(
-            "--purchases must be at most {PURCHASES_MAX}, percentages at most 100"
+            "--purchases must be at most {PURCHASES_MAX}, --crashes at most {}, percentages at most 100",
+            sim::run::CRASHES_MAX
         )));
     }
     let first = args.seed.unwrap_or_else(clock_seed);
@@ -56,7 +65,10 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
     // print the same value (replay across processes).
     let mut digest = 0u64;
     for seed in (0..args.seeds).map(|n| first.wrapping_add(n)) {
-        let options = SimOptions::faulty(seed, args.purchases, args.loss_percent, args.duplicate_percent);
+        let options = SimOptions {
+            crashes: args.crashes,
+            ..SimOptions::faulty(seed, args.purchases, args.loss_percent, args.duplicate_percent)
+        };
         let report = sim::run(&options).map_err(|e| CliError::Failure(format!("seed {seed}: {e}")))?;
         digest = digest.rotate_left(5) ^ report.digest;
         if !report.passed() {

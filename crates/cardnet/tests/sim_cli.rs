@@ -20,7 +20,12 @@ fn the_same_seeds_replay_byte_for_byte_in_another_process() {
 
 #[test]
 fn no_seeds_or_too_many_purchases_are_bad_input() {
-    for args in [&["sim", "--seeds", "0"][..], &["sim", "--purchases", "10001"], &["sim", "--loss-percent", "101"]] {
+    for args in [
+        &["sim", "--seeds", "0"][..],
+        &["sim", "--purchases", "10001"],
+        &["sim", "--loss-percent", "101"],
+        &["sim", "--crashes", "101"],
+    ] {
         let output = cardnet(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }

@@ -54,11 +54,23 @@ enum Event {
         card: usize,
         amount_minor: u64,
     },
+    /// The node loses everything in memory (forwards waiting, delivery loops) and is down
+    /// for `down_ms`; its database keeps what it committed.
+    Crash {
+        node: usize,
+        down_ms: u64,
+    },
+    Restart {
+        node: usize,
+    },
     ClientSend {
         token: u64,
         message: Message,
     },
 }
+
+/// Opens a party node (at the start, and again after a crash: from its database).
+pub type Restart = Box<dyn Fn() -> Result<Box<dyn Node>, String>>;
 
 struct Exchange {
     origin: usize,
@@ -76,6 +88,7 @@ pub struct NetStats {
     pub late: u64,
     pub timeouts: u64,
     pub undecodable: u64,
+    pub crashes: u64,
 }
 
 pub struct Sim {
@@ -88,6 +101,8 @@ pub struct Sim {
     rng: Rng,
     link: LinkConfig,
     nodes: Vec<Option<Box<dyn Node>>>,
+    /// How each node is opened again after a crash (index: node; the client has none).
+    restarts: Vec<Option<Restart>>,
     routes: BTreeMap<(usize, String), usize>,
     /// How long each node's requests wait for an answer (index: node).
     timeouts_ms: Vec<u64>,
@@ -129,6 +144,7 @@ impl Sim {
             rng,
             link: config.link.checked(),
             nodes: vec![None],
+            restarts: vec![None],
             routes: BTreeMap::new(),
             timeouts_ms: vec![config.client_timeout_ms],
             poll_interval_ms: config.poll_interval_ms.max(1),
@@ -142,15 +158,28 @@ impl Sim {
         }
     }
 
-    /// Add a party node whose requests wait `timeout_ms`; its index.
-    pub fn add_node(&mut self, node: Box<dyn Node>, timeout_ms: u64) -> usize {
+    /// Add a party node whose requests wait `timeout_ms`, opened by `open` now and after each
+    /// crash; its index.
+    pub fn add_node(&mut self, open: Restart, timeout_ms: u64) -> Result<usize, String> {
+        let node = open()?;
         if let Some(interval) = node.tick_interval_ms() {
             let index = self.nodes.len();
             self.schedule(interval.max(1), Event::Tick { node: index });
         }
         self.nodes.push(Some(node));
+        self.restarts.push(Some(open));
         self.timeouts_ms.push(timeout_ms);
-        self.nodes.len() - 1
+        Ok(self.nodes.len() - 1)
+    }
+
+    /// Crash party node `node` `at_ms` after the start, for `down_ms`.
+    pub fn plan_crash(&mut self, at_ms: u64, node: usize, down_ms: u64) {
+        self.schedule(at_ms, Event::Crash { node, down_ms });
+    }
+
+    /// The party nodes' indexes.
+    pub fn party_nodes(&self) -> std::ops::Range<usize> {
+        1..self.nodes.len()
     }
 
     /// `node`'s outbound link `link` reaches node `to`; its delivery loop polls periodically.
@@ -225,6 +254,15 @@ impl Sim {
                 Ok((purchase, message)) => self.send_request(CLIENT, "switch", client::token(purchase, false), message),
                 Err(error) => self.stopped.push(("client".into(), error)),
             },
+            Event::Crash { node, down_ms } => self.crash(node, down_ms),
+            Event::Restart { node } => {
+                let reopened = self.restarts.get(node).and_then(|open| open.as_ref()).map(|open| open());
+                match reopened {
+                    Some(Ok(fresh)) => self.nodes[node] = Some(fresh),
+                    Some(Err(error)) => self.stopped.push((format!("node {node}"), error)),
+                    None => {}
+                }
+            }
             Event::ClientSend { token, message } => {
                 let (purchase, _) = client::of_token(token);
                 let answered = self.client.purchases.get(purchase).is_some_and(|p| p.reversal_answered);
@@ -233,6 +271,18 @@ impl Sim {
                 }
             }
         }
+    }
+
+    /// Drop `node`'s memory: its open exchanges (their answers will come late) and the node
+    /// itself; a stopped node (its commit failed) is not brought back.
+    fn crash(&mut self, node: usize, down_ms: u64) {
+        let Some(slot) = self.nodes.get_mut(node) else { return };
+        if slot.take().is_none() {
+            return;
+        }
+        self.stats.crashes += 1;
+        self.exchanges.retain(|_, open| open.origin != node);
+        self.schedule(down_ms, Event::Restart { node });
     }
 
     fn deliver(&mut self, from: usize, to: usize, exchange: u64, response: bool, bytes: &[u8]) {

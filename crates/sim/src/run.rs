@@ -21,6 +21,11 @@ pub const PURCHASES_MAX: usize = 10_000;
 pub const CARDS_PER_ISSUER_MAX: usize = 1_000;
 /// Each card's opening balance: enough that the workload is never refused for funds.
 pub const CARD_BALANCE_MINOR: u64 = 100_000_000;
+/// Crashes one run plans at most.
+pub const CRASHES_MAX: u32 = 100;
+/// A crashed party is down this long at least and at most.
+pub const DOWN_MS_MIN: u64 = 100;
+pub const DOWN_MS_MAX: u64 = 3_000;
 /// A purchase's amount at most.
 pub const AMOUNT_MINOR_MAX: u64 = 10_000;
 
@@ -42,6 +47,8 @@ pub struct SimOptions {
     pub drain_ms: u64,
     /// How often a delivery loop looks for due work without being woken.
     pub poll_interval_ms: u64,
+    /// Party crashes during the workload (each a seeded party, time and downtime).
+    pub crashes: u32,
 }
 
 impl SimOptions {
@@ -57,6 +64,7 @@ impl SimOptions {
             purchase_gap_ms_max: 200,
             drain_ms: 1_800_000,
             poll_interval_ms: 1_000,
+            crashes: 0,
         }
     }
 }
@@ -101,11 +109,12 @@ impl SimReport {
 /// what a failing run prints.
 pub fn replay_command(options: &SimOptions) -> String {
     format!(
-        "cardnet sim --seeds 1 --seed {} --purchases {} --loss-percent {} --duplicate-percent {}",
+        "cardnet sim --seeds 1 --seed {} --purchases {} --loss-percent {} --duplicate-percent {} --crashes {}",
         options.seed,
         options.purchases,
         options.link.loss_ppm / PERCENT_PPM,
-        options.link.duplicate_ppm / PERCENT_PPM
+        options.link.duplicate_ppm / PERCENT_PPM,
+        options.crashes
     )
 }
 
@@ -149,10 +158,11 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         poll_interval_ms: options.poll_interval_ms,
     };
     let mut sim = Sim::new(config, clock, network, client);
-    let switch = sim.add_node(Box::new(PartyNode::new(Arc::clone(&world.switch))), options.issuer_timeout_ms);
+    let world = Arc::new(world);
+    let switch = sim.add_node(open_switch(&world), options.issuer_timeout_ms)?;
     sim.route(CLIENT, "switch", switch);
-    for (id, issuer) in &world.issuers {
-        let node = sim.add_node(Box::new(PartyNode::new(Arc::clone(issuer))), 0);
+    for (index, (id, _)) in world.issuers.iter().enumerate() {
+        let node = sim.add_node(open_issuer(&world, index), 0)?;
         sim.route(switch, id, node);
     }
     let mut at_ms = 0;
@@ -161,6 +171,12 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         at_ms += workload.between(0, options.purchase_gap_ms_max);
         let card = workload.below(card_count) as usize;
         sim.plan_purchase(at_ms, card, workload.between(1, AMOUNT_MINOR_MAX));
+    }
+    let parties = sim.party_nodes();
+    for _ in 0..options.crashes.min(CRASHES_MAX) {
+        let node = parties.start + workload.below((parties.end - parties.start) as u64) as usize;
+        let at_ms = workload.below(span_ms.max(1));
+        sim.plan_crash(at_ms, node, workload.between(DOWN_MS_MIN, DOWN_MS_MAX));
     }
     let mut violations = Vec::new();
     if let Err(error) = sim.run() {
@@ -178,6 +194,27 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         declined: count(|o| matches!(o, Outcome::Declined(_))),
         unanswered: count(|o| *o == Outcome::NoAnswer),
         violations,
+    })
+}
+
+/// The switch as a node: the core opened at the start, then reopened from its database after
+/// each crash.
+fn open_switch(world: &Arc<World>) -> crate::driver::Restart {
+    let (world, first) = (Arc::clone(world), std::cell::Cell::new(true));
+    Box::new(move || {
+        let switch = if first.replace(false) { Arc::clone(&world.switch) } else { world.reopen_switch()? };
+        Ok(Box::new(PartyNode::new(switch)) as Box<dyn crate::node::Node>)
+    })
+}
+
+fn open_issuer(world: &Arc<World>, index: usize) -> crate::driver::Restart {
+    let (world, first) = (Arc::clone(world), std::cell::Cell::new(true));
+    Box::new(move || {
+        let issuer = match world.issuers.get(index) {
+            Some((_, issuer)) if first.replace(false) => Arc::clone(issuer),
+            _ => world.reopen_issuer(index)?,
+        };
+        Ok(Box::new(PartyNode::new(issuer)) as Box<dyn crate::node::Node>)
     })
 }
 

@@ -53,6 +53,9 @@ impl Drop for RunDir {
 
 pub struct World {
     pub hsm: Arc<SoftHsm>,
+    pub clock: ManualClock,
+    pub switch_config: switch::config::SwitchConfig,
+    pub issuer_configs: Vec<issuer::IssuerConfig>,
     pub switch: Arc<Switch>,
     /// (institution id, core), A then B.
     pub issuers: Vec<(String, Arc<Issuer>)>,
@@ -82,10 +85,12 @@ impl World {
         let module = || Arc::clone(&hsm) as Arc<dyn SecurityModule>;
         let switch = Arc::new(Switch::open(&switch_config, module()).map_err(|e| format!("open the switch: {e}"))?);
         let mut issuers = Vec::with_capacity(configs.issuers.len());
+        let mut issuer_configs = Vec::with_capacity(configs.issuers.len());
         for (id, _bin, config) in configs.issuers {
             let issuer = Issuer::open(&config, module(), Arc::new(clock.clone()))
                 .map_err(|e| format!("open issuer {id}: {e}"))?;
             issuers.push((id, Arc::new(issuer)));
+            issuer_configs.push(config);
         }
         let parse = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
         let acceptor = Acceptor {
@@ -95,7 +100,31 @@ impl World {
             mcc: MCC.to_owned(),
             name_location: NAME_LOCATION.to_owned(),
         };
-        Ok(World { hsm, switch, issuers, acquirer_keys: configs.acquirer_keys, acceptor })
+        Ok(World {
+            hsm,
+            clock: clock.clone(),
+            switch_config,
+            issuer_configs,
+            switch,
+            issuers,
+            acquirer_keys: configs.acquirer_keys,
+            acceptor,
+        })
+    }
+
+    /// Open the switch again from its database (a restart after a crash).
+    pub fn reopen_switch(&self) -> Result<Arc<Switch>, String> {
+        let hsm = Arc::clone(&self.hsm) as Arc<dyn SecurityModule>;
+        Switch::open(&self.switch_config, hsm).map(Arc::new).map_err(|e| format!("reopen the switch: {e}"))
+    }
+
+    /// Open issuer `index` again from its database (a restart after a crash).
+    pub fn reopen_issuer(&self, index: usize) -> Result<Arc<Issuer>, String> {
+        let config = self.issuer_configs.get(index).ok_or("no such issuer")?;
+        let hsm = Arc::clone(&self.hsm) as Arc<dyn SecurityModule>;
+        Issuer::open(config, hsm, Arc::new(self.clock.clone()))
+            .map(Arc::new)
+            .map_err(|e| format!("reopen an issuer: {e}"))
     }
 
     /// Issue a funded debit card at issuer `index` and personalise it for its holder.

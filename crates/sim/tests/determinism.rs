@@ -28,7 +28,7 @@ fn one_seed_gives_one_trace_and_another_seed_another() {
     let other = must_pass(&SimOptions { seed: 43, ..options });
     assert_eq!(
         replay_command(&options),
-        "cardnet sim --seeds 1 --seed 42 --purchases 12 --loss-percent 0 --duplicate-percent 0"
+        "cardnet sim --seeds 1 --seed 42 --purchases 12 --loss-percent 0 --duplicate-percent 0 --crashes 0"
     );
     assert_ne!(first.digest, other.digest);
 }
@@ -54,4 +54,15 @@ fn reordering_within_the_timeouts_keeps_the_invariants() {
     // Reordering changes the run: the same seed without it is another trace.
     let in_order = must_pass(&SimOptions::faulty(5, 30, 10, 10));
     assert_ne!(report.digest, in_order.digest);
+}
+
+#[test]
+fn crashed_parties_restart_from_their_databases_and_keep_the_invariants() {
+    let options = SimOptions { crashes: 4, ..SimOptions::faulty(3, 40, 10, 10) };
+    let report = must_pass(&options);
+    assert!(report.net.crashes >= 2, "{report:?}");
+    // Purchases went unanswered because of them and were reversed; others were approved.
+    assert!(report.unanswered > 0 && report.approved > 0, "{report:?}");
+    assert_eq!(report.digest, must_pass(&options).digest);
+    assert_ne!(report.digest, must_pass(&SimOptions { crashes: 0, ..options }).digest);
 }
