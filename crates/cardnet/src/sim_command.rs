@@ -35,6 +35,9 @@ pub struct SimArgs {
     /// its database).
     #[arg(long, default_value_t = 0)]
     crashes: u32,
+    /// Link partitions per run (a seeded link cut both ways for 0.5 to 10 s).
+    #[arg(long, default_value_t = 0)]
+    partitions: u32,
     /// Print one JSON object: seeds, failed, failing_seeds.
     #[arg(long)]
     json: bool,
@@ -48,10 +51,11 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
         || args.loss_percent > 100
         || args.duplicate_percent > 100
         || args.crashes > sim::run::CRASHES_MAX
+        || args.partitions > sim::run::PARTITIONS_MAX
     {
         return Err(CliError::bad_input(format!(
-            "--purchases must be at most {PURCHASES_MAX}, --crashes at most {}, percentages at most 100",
-            sim::run::CRASHES_MAX
+            "--purchases must be at most {PURCHASES_MAX}, --crashes and --partitions at most {}, percentages at most 100",
+            sim::run::CRASHES_MAX.min(sim::run::PARTITIONS_MAX)
         )));
     }
     let first = args.seed.unwrap_or_else(clock_seed);
@@ -67,6 +71,7 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
     for seed in (0..args.seeds).map(|n| first.wrapping_add(n)) {
         let options = SimOptions {
             crashes: args.crashes,
+            partitions: args.partitions,
             ..SimOptions::faulty(seed, args.purchases, args.loss_percent, args.duplicate_percent)
         };
         let report = sim::run(&options).map_err(|e| CliError::Failure(format!("seed {seed}: {e}")))?;

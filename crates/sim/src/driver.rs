@@ -89,6 +89,22 @@ pub struct NetStats {
     pub timeouts: u64,
     pub undecodable: u64,
     pub crashes: u64,
+    /// Messages dropped by a partition (not counted in `lost`).
+    pub partitioned: u64,
+}
+
+/// Two nodes cut off from each other, both ways, from `from_ms` until `until_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub between: (usize, usize),
+    pub from_ms: u64,
+    pub until_ms: u64,
+}
+
+impl Partition {
+    fn cuts(&self, a: usize, b: usize, now_ms: u64) -> bool {
+        (self.between == (a, b) || self.between == (b, a)) && (self.from_ms..self.until_ms).contains(&now_ms)
+    }
 }
 
 pub struct Sim {
@@ -108,6 +124,7 @@ pub struct Sim {
     timeouts_ms: Vec<u64>,
     poll_interval_ms: u64,
     exchanges: BTreeMap<u64, Exchange>,
+    partitions: Vec<Partition>,
     /// The last arrival scheduled per direction (from, to): without `reorder`, none earlier.
     last_arrival: BTreeMap<(usize, usize), u64>,
     next_exchange: u64,
@@ -149,6 +166,7 @@ impl Sim {
             timeouts_ms: vec![config.client_timeout_ms],
             poll_interval_ms: config.poll_interval_ms.max(1),
             exchanges: BTreeMap::new(),
+            partitions: Vec::new(),
             last_arrival: BTreeMap::new(),
             next_exchange: 0,
             client,
@@ -175,6 +193,18 @@ impl Sim {
     /// Crash party node `node` `at_ms` after the start, for `down_ms`.
     pub fn plan_crash(&mut self, at_ms: u64, node: usize, down_ms: u64) {
         self.schedule(at_ms, Event::Crash { node, down_ms });
+    }
+
+    /// Cut `a` and `b` off from each other from `after_ms` (after the start) for `for_ms`: what
+    /// either sends the other meanwhile is lost.
+    pub fn plan_partition(&mut self, a: usize, b: usize, after_ms: u64, for_ms: u64) {
+        let from_ms = self.now_ms.saturating_add(after_ms);
+        self.partitions.push(Partition { between: (a, b), from_ms, until_ms: from_ms.saturating_add(for_ms) });
+    }
+
+    /// The routes' (from, to) pairs, in order.
+    pub fn route_pairs(&self) -> Vec<(usize, usize)> {
+        self.routes.iter().map(|((from, _), to)| (*from, *to)).collect()
     }
 
     /// The party nodes' indexes.
@@ -376,6 +406,10 @@ impl Sim {
             return;
         };
         self.stats.sent += 1;
+        if self.partitions.iter().any(|p| p.cuts(from, to, self.now_ms)) {
+            self.stats.partitioned += 1;
+            return;
+        }
         let link = if self.now_ms >= self.heal_at_ms {
             LinkConfig { loss_ppm: 0, duplicate_ppm: 0, ..self.link }
         } else {

@@ -4,13 +4,14 @@
 //! the party contract (`host::Party`, through [`node::PartyNode`]), each on its own SQLite
 //! database, driven by a discrete-event loop ([`driver::Sim`]) over a simulated clock
 //! (`clock::ManualClock`) and simulated links ([`link::LinkConfig`]: latency, loss,
-//! duplication; reordering follows from latency). Every random choice comes from the seed
+//! duplication, optional reordering). Every random choice comes from the seed
 //! ([`rng::Rng`]), the HSM's included (`hsm::entropy`), so a seed replays a run byte for byte
-//! ([`trace::Trace`]). A run checks its invariants at the end ([`run::run`]).
+//! ([`trace::Trace`]). Parties crash (losing their memory) and restart from their databases;
+//! links are partitioned for a while. A run checks its invariants at the end ([`run::run`]).
 //!
 //! Not yet: the acquirer host and the terminal core (the client is an acquirer member's
-//! switch link, [`client`]), partitions, connection cuts, crashes and restarts from the
-//! database, clock skew.
+//! switch link, [`client`]), connection cuts, a crash inside a commit (storage that loses
+//! unsynced writes), clock skew.
 
 pub mod client;
 pub mod driver;

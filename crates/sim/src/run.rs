@@ -26,6 +26,11 @@ pub const CRASHES_MAX: u32 = 100;
 /// A crashed party is down this long at least and at most.
 pub const DOWN_MS_MIN: u64 = 100;
 pub const DOWN_MS_MAX: u64 = 3_000;
+/// Partitions one run plans at most.
+pub const PARTITIONS_MAX: u32 = 100;
+/// A partition lasts this long at least and at most.
+pub const PARTITION_MS_MIN: u64 = 500;
+pub const PARTITION_MS_MAX: u64 = 10_000;
 /// A purchase's amount at most.
 pub const AMOUNT_MINOR_MAX: u64 = 10_000;
 
@@ -49,6 +54,8 @@ pub struct SimOptions {
     pub poll_interval_ms: u64,
     /// Party crashes during the workload (each a seeded party, time and downtime).
     pub crashes: u32,
+    /// Link partitions during the workload (each a seeded route, start and length).
+    pub partitions: u32,
 }
 
 impl SimOptions {
@@ -65,6 +72,7 @@ impl SimOptions {
             drain_ms: 1_800_000,
             poll_interval_ms: 1_000,
             crashes: 0,
+            partitions: 0,
         }
     }
 }
@@ -109,12 +117,13 @@ impl SimReport {
 /// what a failing run prints.
 pub fn replay_command(options: &SimOptions) -> String {
     format!(
-        "cardnet sim --seeds 1 --seed {} --purchases {} --loss-percent {} --duplicate-percent {} --crashes {}",
+        "cardnet sim --seeds 1 --seed {} --purchases {} --loss-percent {} --duplicate-percent {} --crashes {} --partitions {}",
         options.seed,
         options.purchases,
         options.link.loss_ppm / PERCENT_PPM,
         options.link.duplicate_ppm / PERCENT_PPM,
-        options.crashes
+        options.crashes,
+        options.partitions
     )
 }
 
@@ -177,6 +186,12 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         let node = parties.start + workload.below((parties.end - parties.start) as u64) as usize;
         let at_ms = workload.below(span_ms.max(1));
         sim.plan_crash(at_ms, node, workload.between(DOWN_MS_MIN, DOWN_MS_MAX));
+    }
+    let pairs = sim.route_pairs();
+    for _ in 0..options.partitions.min(PARTITIONS_MAX) {
+        let Some(&(a, b)) = pairs.get(workload.below(pairs.len() as u64) as usize) else { break };
+        let at_ms = workload.below(span_ms.max(1));
+        sim.plan_partition(a, b, at_ms, workload.between(PARTITION_MS_MIN, PARTITION_MS_MAX));
     }
     let mut violations = Vec::new();
     if let Err(error) = sim.run() {

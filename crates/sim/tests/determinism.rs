@@ -28,7 +28,7 @@ fn one_seed_gives_one_trace_and_another_seed_another() {
     let other = must_pass(&SimOptions { seed: 43, ..options });
     assert_eq!(
         replay_command(&options),
-        "cardnet sim --seeds 1 --seed 42 --purchases 12 --loss-percent 0 --duplicate-percent 0 --crashes 0"
+        "cardnet sim --seeds 1 --seed 42 --purchases 12 --loss-percent 0 --duplicate-percent 0 --crashes 0 --partitions 0"
     );
     assert_ne!(first.digest, other.digest);
 }
@@ -65,4 +65,12 @@ fn crashed_parties_restart_from_their_databases_and_keep_the_invariants() {
     assert!(report.unanswered > 0 && report.approved > 0, "{report:?}");
     assert_eq!(report.digest, must_pass(&options).digest);
     assert_ne!(report.digest, must_pass(&SimOptions { crashes: 0, ..options }).digest);
+}
+
+#[test]
+fn partitions_and_crashes_together_keep_the_invariants() {
+    let options = SimOptions { crashes: 2, partitions: 3, ..SimOptions::faulty(10, 40, 10, 10) };
+    let report = must_pass(&options);
+    assert!(report.net.partitioned > 0, "{report:?}");
+    assert_eq!(report.digest, must_pass(&options).digest);
 }
