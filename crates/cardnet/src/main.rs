@@ -24,6 +24,7 @@ mod output;
 mod plain;
 mod pos_command;
 mod serve_command;
+mod sim_command;
 mod stats_command;
 mod switch_command;
 mod switch_settle;
@@ -99,6 +100,9 @@ enum Command {
     Eod(eod::EodCommand),
     /// Reconcile one business date of a network (the end-of-day step alone): `cardnet recon --dir NET --date D`.
     Recon(eod::DayArgs),
+    /// The deterministic simulation over many seeds: `cardnet sim --seeds N [--seed S] [--json]`;
+    /// a failing seed is printed with the command that replays it.
+    Sim(sim_command::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -127,6 +131,7 @@ fn main() -> ExitCode {
         Command::Eod(command) => eod::run(command),
         Command::Recon(args) => eod::recon(args),
         Command::Dispute(command) => dispute_command::run(command),
+        Command::Sim(args) => sim_command::run(args),
     };
     match result {
         Ok(()) | Err(CliError::OutputClosed) => ExitCode::SUCCESS,

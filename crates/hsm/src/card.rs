@@ -197,7 +197,7 @@ pub fn random_pin(length: usize) -> Result<Secret> {
         let mut digits = Zeroizing::new(Vec::with_capacity(length));
         let mut bytes = Zeroizing::new([0u8; 32]);
         while digits.len() < length {
-            getrandom::fill(&mut bytes[..]).map_err(|_| Error::Unsupported("the system random generator failed"))?;
+            crate::entropy::fill(&mut bytes[..])?;
             for &byte in bytes.iter().filter(|&&byte| byte < UNBIASED_BYTE_LIMIT) {
                 if digits.len() < length {
                     digits.push(b'0' + byte % 10);

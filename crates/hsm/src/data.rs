@@ -85,7 +85,7 @@ fn tag(mac_key: &Secret, authenticated: &[u8]) -> Result<Vec<u8>> {
 /// Seal `plaintext` under the clear `dek` with a fresh random IV.
 pub fn seal(dek: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let mut iv = [0u8; IV_LEN];
-    getrandom::fill(&mut iv).map_err(|_| Error::Unsupported("the system random generator failed"))?;
+    crate::entropy::fill(&mut iv)?;
     seal_with_iv(dek, plaintext, iv)
 }
 

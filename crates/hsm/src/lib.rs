@@ -20,6 +20,7 @@ pub mod data;
 mod des_tables;
 pub mod dukpt;
 pub mod emv;
+pub mod entropy;
 pub mod error;
 pub mod kcv;
 pub mod key_cache;

@@ -19,7 +19,7 @@ impl Secret {
     /// Fresh random bytes from the operating system's generator.
     pub fn random(len: usize) -> crate::Result<Secret> {
         let mut bytes = vec![0u8; len];
-        getrandom::fill(&mut bytes).map_err(|_| crate::Error::Unsupported("the system random generator failed"))?;
+        crate::entropy::fill(&mut bytes)?;
         Ok(Secret(bytes))
     }
 

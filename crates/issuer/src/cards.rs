@@ -95,7 +95,8 @@ fn random_digits(count: usize) -> Result<String> {
     let mut out = String::with_capacity(count);
     let mut bytes = [0u8; 32];
     while out.len() < count {
-        getrandom::fill(&mut bytes).map_err(|_| IssuerError::Internal("the system random generator failed".into()))?;
+        hsm::entropy::fill(&mut bytes)
+            .map_err(|_| IssuerError::Internal("the system random generator failed".into()))?;
         for byte in bytes.iter().filter(|&&byte| byte < 250) {
             if out.len() < count {
                 out.push(char::from(b'0' + byte % 10));

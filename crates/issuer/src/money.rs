@@ -281,7 +281,8 @@ impl Money {
     /// crash after creating one leaves only an empty, unused account).
     pub fn new_card_account_id() -> Result<Id> {
         let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes).map_err(|_| IssuerError::Internal("the system random generator failed".into()))?;
+        hsm::entropy::fill(&mut bytes)
+            .map_err(|_| IssuerError::Internal("the system random generator failed".into()))?;
         Ok(ACCOUNT_CARD | u128::from(u64::from_be_bytes(bytes).max(1)))
     }
 

@@ -1,0 +1,434 @@
+//! The discrete-event driver: one thread, one queue of events ordered by (simulated time,
+//! sequence number), a `ManualClock` moved to each event's time before it is handled. Nodes
+//! (party cores, through [`crate::node::Node`]) and the client exchange encoded messages over
+//! simulated links ([`LinkConfig`]); every delivery goes into the [`Trace`].
+//!
+//! A request's exchange stays open until its answer is delivered or its timeout fires,
+//! whichever comes first; the other is dropped (a late answer is unmatched, as in
+//! `transport::Client`). Polls of the delivery loops and the parties' ticks repeat until the
+//! horizon; the run ends when nothing is left before it.
+
+use std::collections::BTreeMap;
+
+use clock::ManualClock;
+use host::LinkFailure;
+use iso8583::Message;
+
+use crate::client::{self, Client};
+use crate::link::LinkConfig;
+use crate::node::{Inbound, Node, Output};
+use crate::rng::Rng;
+use crate::trace::Trace;
+
+/// Events one run handles at most: a run past it is reported as a failure (a loop in the
+/// simulated system, or a horizon too far for the workload).
+pub const EVENTS_MAX: u64 = 5_000_000;
+/// The client's node index; party nodes follow it.
+pub const CLIENT: usize = 0;
+
+enum Event {
+    Deliver {
+        from: usize,
+        to: usize,
+        exchange: u64,
+        response: bool,
+        bytes: Vec<u8>,
+    },
+    Timeout {
+        exchange: u64,
+    },
+    /// A request that could not leave (no route): its failure, back to its sender.
+    Unavailable {
+        node: usize,
+        token: u64,
+    },
+    Poll {
+        node: usize,
+        link: String,
+        periodic: bool,
+    },
+    Tick {
+        node: usize,
+    },
+    Purchase {
+        card: usize,
+        amount_minor: u64,
+    },
+    /// The node loses everything in memory (forwards waiting, delivery loops) and is down
+    /// for `down_ms`; its database keeps what it committed.
+    Crash {
+        node: usize,
+        down_ms: u64,
+    },
+    Restart {
+        node: usize,
+    },
+    ClientSend {
+        token: u64,
+        message: Message,
+    },
+}
+
+/// Opens a party node (at the start, and again after a crash: from its database).
+pub type Restart = Box<dyn Fn() -> Result<Box<dyn Node>, String>>;
+
+struct Exchange {
+    origin: usize,
+    token: u64,
+}
+
+/// What the network did, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetStats {
+    pub events: u64,
+    pub sent: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    /// Answers that came after their exchange was closed (timed out, or a duplicate's).
+    pub late: u64,
+    pub timeouts: u64,
+    pub undecodable: u64,
+    pub crashes: u64,
+    /// Messages dropped by a partition (not counted in `lost`).
+    pub partitioned: u64,
+}
+
+/// Two nodes cut off from each other, both ways, from `from_ms` until `until_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub between: (usize, usize),
+    pub from_ms: u64,
+    pub until_ms: u64,
+}
+
+impl Partition {
+    fn cuts(&self, a: usize, b: usize, now_ms: u64) -> bool {
+        (self.between == (a, b) || self.between == (b, a)) && (self.from_ms..self.until_ms).contains(&now_ms)
+    }
+}
+
+pub struct Sim {
+    clock: ManualClock,
+    now_ms: u64,
+    horizon_ms: u64,
+    heal_at_ms: u64,
+    queue: BTreeMap<(u64, u64), Event>,
+    seq: u64,
+    rng: Rng,
+    link: LinkConfig,
+    nodes: Vec<Option<Box<dyn Node>>>,
+    /// How each node is opened again after a crash (index: node; the client has none).
+    restarts: Vec<Option<Restart>>,
+    routes: BTreeMap<(usize, String), usize>,
+    /// How long each node's requests wait for an answer (index: node).
+    timeouts_ms: Vec<u64>,
+    poll_interval_ms: u64,
+    exchanges: BTreeMap<u64, Exchange>,
+    partitions: Vec<Partition>,
+    /// The last arrival scheduled per direction (from, to): without `reorder`, none earlier.
+    last_arrival: BTreeMap<(usize, usize), u64>,
+    next_exchange: u64,
+    pub client: Client,
+    pub trace: Trace,
+    pub stats: NetStats,
+    /// Nodes stopped by a batch that did not commit, with the error.
+    pub stopped: Vec<(String, String)>,
+}
+
+/// How the driver runs.
+#[derive(Debug, Clone, Copy)]
+pub struct DriverConfig {
+    pub start_ms: u64,
+    pub horizon_ms: u64,
+    /// From then on the links lose and duplicate nothing (latency stays): the drain in which
+    /// queued reversals and advices must get through.
+    pub heal_at_ms: u64,
+    pub link: LinkConfig,
+    pub client_timeout_ms: u64,
+    pub poll_interval_ms: u64,
+}
+
+impl Sim {
+    pub fn new(config: DriverConfig, clock: ManualClock, rng: Rng, client: Client) -> Sim {
+        clock.set_ms(config.start_ms);
+        Sim {
+            clock,
+            now_ms: config.start_ms,
+            horizon_ms: config.horizon_ms,
+            heal_at_ms: config.heal_at_ms,
+            queue: BTreeMap::new(),
+            seq: 0,
+            rng,
+            link: config.link.checked(),
+            nodes: vec![None],
+            restarts: vec![None],
+            routes: BTreeMap::new(),
+            timeouts_ms: vec![config.client_timeout_ms],
+            poll_interval_ms: config.poll_interval_ms.max(1),
+            exchanges: BTreeMap::new(),
+            partitions: Vec::new(),
+            last_arrival: BTreeMap::new(),
+            next_exchange: 0,
+            client,
+            trace: Trace::default(),
+            stats: NetStats::default(),
+            stopped: Vec::new(),
+        }
+    }
+
+    /// Add a party node whose requests wait `timeout_ms`, opened by `open` now and after each
+    /// crash; its index.
+    pub fn add_node(&mut self, open: Restart, timeout_ms: u64) -> Result<usize, String> {
+        let node = open()?;
+        if let Some(interval) = node.tick_interval_ms() {
+            let index = self.nodes.len();
+            self.schedule(interval.max(1), Event::Tick { node: index });
+        }
+        self.nodes.push(Some(node));
+        self.restarts.push(Some(open));
+        self.timeouts_ms.push(timeout_ms);
+        Ok(self.nodes.len() - 1)
+    }
+
+    /// Crash party node `node` `at_ms` after the start, for `down_ms`.
+    pub fn plan_crash(&mut self, at_ms: u64, node: usize, down_ms: u64) {
+        self.schedule(at_ms, Event::Crash { node, down_ms });
+    }
+
+    /// Cut `a` and `b` off from each other from `after_ms` (after the start) for `for_ms`: what
+    /// either sends the other meanwhile is lost.
+    pub fn plan_partition(&mut self, a: usize, b: usize, after_ms: u64, for_ms: u64) {
+        let from_ms = self.now_ms.saturating_add(after_ms);
+        self.partitions.push(Partition { between: (a, b), from_ms, until_ms: from_ms.saturating_add(for_ms) });
+    }
+
+    /// The routes' (from, to) pairs, in order.
+    pub fn route_pairs(&self) -> Vec<(usize, usize)> {
+        self.routes.iter().map(|((from, _), to)| (*from, *to)).collect()
+    }
+
+    /// The party nodes' indexes.
+    pub fn party_nodes(&self) -> std::ops::Range<usize> {
+        1..self.nodes.len()
+    }
+
+    /// `node`'s outbound link `link` reaches node `to`; its delivery loop polls periodically.
+    pub fn route(&mut self, node: usize, link: &str, to: usize) {
+        self.routes.insert((node, link.to_owned()), to);
+        if node != CLIENT {
+            self.schedule(self.poll_interval_ms, Event::Poll { node, link: link.to_owned(), periodic: true });
+        }
+    }
+
+    /// The client starts a purchase `at_ms` after the start.
+    pub fn plan_purchase(&mut self, at_ms: u64, card: usize, amount_minor: u64) {
+        self.schedule(at_ms, Event::Purchase { card, amount_minor });
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    fn schedule(&mut self, after_ms: u64, event: Event) {
+        self.seq += 1;
+        self.queue.insert((self.now_ms.saturating_add(after_ms), self.seq), event);
+    }
+
+    /// Run every event up to the horizon. `Err`: past [`EVENTS_MAX`].
+    pub fn run(&mut self) -> Result<(), String> {
+        while let Some(entry) = self.queue.first_entry() {
+            let (time, _) = *entry.key();
+            if time > self.horizon_ms {
+                break;
+            }
+            let event = entry.remove();
+            self.stats.events += 1;
+            if self.stats.events > EVENTS_MAX {
+                return Err(format!("more than {EVENTS_MAX} events"));
+            }
+            self.now_ms = time;
+            self.clock.set_ms(time);
+            self.handle(event);
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Deliver { from, to, exchange, response, bytes } => {
+                self.deliver(from, to, exchange, response, &bytes)
+            }
+            Event::Timeout { exchange } => {
+                if let Some(open) = self.exchanges.remove(&exchange) {
+                    self.stats.timeouts += 1;
+                    self.failed(open.origin, open.token, LinkFailure::Timeout);
+                }
+            }
+            Event::Unavailable { node, token } => self.failed(node, token, LinkFailure::Unavailable),
+            Event::Poll { node, link, periodic } => {
+                if periodic && self.now_ms + self.poll_interval_ms <= self.horizon_ms {
+                    self.schedule(self.poll_interval_ms, Event::Poll { node, link: link.clone(), periodic });
+                }
+                let now_ms = self.now_ms;
+                self.with_node(node, |n, out| n.poll(&link, now_ms, out));
+            }
+            Event::Tick { node } => {
+                let now_ms = self.now_ms;
+                let interval = self.nodes.get(node).and_then(|n| n.as_ref()).and_then(|n| n.tick_interval_ms());
+                if let Some(interval) = interval.filter(|i| now_ms + i.max(&1) <= self.horizon_ms) {
+                    self.schedule(interval.max(1), Event::Tick { node });
+                }
+                self.with_node(node, |n, _| n.time(now_ms));
+            }
+            Event::Purchase { card, amount_minor } => match self.client.purchase(card, amount_minor, self.now_ms) {
+                Ok((purchase, message)) => self.send_request(CLIENT, "switch", client::token(purchase, false), message),
+                Err(error) => self.stopped.push(("client".into(), error)),
+            },
+            Event::Crash { node, down_ms } => self.crash(node, down_ms),
+            Event::Restart { node } => {
+                let reopened = self.restarts.get(node).and_then(|open| open.as_ref()).map(|open| open());
+                match reopened {
+                    Some(Ok(fresh)) => self.nodes[node] = Some(fresh),
+                    Some(Err(error)) => self.stopped.push((format!("node {node}"), error)),
+                    None => {}
+                }
+            }
+            Event::ClientSend { token, message } => {
+                let (purchase, _) = client::of_token(token);
+                let answered = self.client.purchases.get(purchase).is_some_and(|p| p.reversal_answered);
+                if !answered {
+                    self.send_request(CLIENT, "switch", token, message);
+                }
+            }
+        }
+    }
+
+    /// Drop `node`'s memory: its open exchanges (their answers will come late) and the node
+    /// itself; a stopped node (its commit failed) is not brought back.
+    fn crash(&mut self, node: usize, down_ms: u64) {
+        let Some(slot) = self.nodes.get_mut(node) else { return };
+        if slot.take().is_none() {
+            return;
+        }
+        self.stats.crashes += 1;
+        self.exchanges.retain(|_, open| open.origin != node);
+        self.schedule(down_ms, Event::Restart { node });
+    }
+
+    fn deliver(&mut self, from: usize, to: usize, exchange: u64, response: bool, bytes: &[u8]) {
+        self.trace.delivered(self.now_ms, from, to, bytes);
+        let message = match iso8583::decode(&iso8583::builtin::network(), bytes) {
+            Ok(message) => message,
+            Err(_) => {
+                self.stats.undecodable += 1;
+                return;
+            }
+        };
+        if !response {
+            let now_ms = self.now_ms;
+            let inbound = Inbound { from, exchange };
+            self.with_node(to, |n, out| n.request(inbound, message, now_ms, out));
+            return;
+        }
+        match self.exchanges.get(&exchange) {
+            Some(open) if open.origin == to => {
+                let token = open.token;
+                self.exchanges.remove(&exchange);
+                self.answered(to, token, Ok(message));
+            }
+            _ => self.stats.late += 1,
+        }
+    }
+
+    fn failed(&mut self, node: usize, token: u64, failure: LinkFailure) {
+        self.answered(node, token, Err(failure));
+    }
+
+    /// The answer (or failure) of a request `node` sent.
+    fn answered(&mut self, node: usize, token: u64, answer: Result<Message, LinkFailure>) {
+        if node != CLIENT {
+            let now_ms = self.now_ms;
+            self.with_node(node, |n, out| n.answer(token, answer, now_ms, out));
+            return;
+        }
+        let (purchase, reversal) = client::of_token(token);
+        let again = match answer {
+            Ok(response) => self.client.on_response(purchase, reversal, &response, self.now_ms),
+            Err(_) => self.client.on_no_answer(purchase, reversal, self.now_ms),
+        };
+        if let Some(message) = again {
+            // A new reversal goes at once; a repeated one after its retry interval.
+            let after = if reversal { client::REVERSAL_RETRY_MS } else { 0 };
+            self.schedule(after, Event::ClientSend { token: client::token(purchase, true), message });
+        }
+    }
+
+    /// Run one call of `node` and act on its outputs; a stopped node is not called (its
+    /// messages go unanswered, as a stopped party's).
+    fn with_node(
+        &mut self,
+        index: usize,
+        call: impl FnOnce(&mut dyn Node, &mut Vec<Output>) -> Result<(), crate::node::Stopped>,
+    ) {
+        let Some(slot) = self.nodes.get_mut(index) else { return };
+        let Some(node) = slot.as_mut() else { return };
+        let mut out = Vec::new();
+        if let Err(stopped) = call(node.as_mut(), &mut out) {
+            self.stopped.push((node.name().to_owned(), stopped.0));
+            *slot = None;
+            return;
+        }
+        for output in out {
+            match output {
+                Output::Send { link, token, message } => self.send_request(index, &link, token, message),
+                Output::Reply { inbound, message } => self.send(index, inbound.from, inbound.exchange, true, &message),
+                Output::Wake(link) => self.schedule(0, Event::Poll { node: index, link, periodic: false }),
+            }
+        }
+    }
+
+    fn send_request(&mut self, from: usize, link: &str, token: u64, message: Message) {
+        let Some(&to) = self.routes.get(&(from, link.to_owned())) else {
+            self.schedule(0, Event::Unavailable { node: from, token });
+            return;
+        };
+        self.next_exchange += 1;
+        let exchange = self.next_exchange;
+        self.exchanges.insert(exchange, Exchange { origin: from, token });
+        let timeout_ms = self.timeouts_ms.get(from).copied().unwrap_or(0);
+        self.schedule(timeout_ms, Event::Timeout { exchange });
+        self.send(from, to, exchange, false, &message);
+    }
+
+    fn send(&mut self, from: usize, to: usize, exchange: u64, response: bool, message: &Message) {
+        let Ok(bytes) = message.encode() else {
+            self.stats.undecodable += 1;
+            return;
+        };
+        self.stats.sent += 1;
+        if self.partitions.iter().any(|p| p.cuts(from, to, self.now_ms)) {
+            self.stats.partitioned += 1;
+            return;
+        }
+        let link = if self.now_ms >= self.heal_at_ms {
+            LinkConfig { loss_ppm: 0, duplicate_ppm: 0, ..self.link }
+        } else {
+            self.link
+        };
+        let arrivals = link.fate(&mut self.rng);
+        if arrivals.is_empty() {
+            self.stats.lost += 1;
+        }
+        if arrivals.len() > 1 {
+            self.stats.duplicated += 1;
+        }
+        for mut after in arrivals {
+            if !link.reorder {
+                let last = self.last_arrival.entry((from, to)).or_default();
+                after = after.max(last.saturating_sub(self.now_ms));
+                *last = self.now_ms + after;
+            }
+            self.schedule(after, Event::Deliver { from, to, exchange, response, bytes: bytes.clone() });
+        }
+    }
+}
