@@ -1,0 +1,30 @@
+//! The fixed campaign CI runs: a hundred seeds with every fault the simulation injects, each
+//! holding the money invariants. A failing seed names the command that replays it.
+
+use sim::{SimOptions, replay_command, run};
+
+/// Seeds CI runs on every change (issue 15: at least a hundred).
+const CAMPAIGN_SEEDS: u64 = 100;
+const FIRST_SEED: u64 = 10_000;
+
+#[test]
+fn a_hundred_faulty_seeds_keep_every_approval_held_once() {
+    let mut failures = Vec::new();
+    let mut faults_seen = 0u64;
+    for seed in FIRST_SEED..FIRST_SEED + CAMPAIGN_SEEDS {
+        // Loss and duplication everywhere; a party crash in even seeds, a partition in odd ones.
+        // Not yet both in one run: `cardnet sim --seeds 1 --seed 10002 --purchases 30
+        // --loss-percent 15 --duplicate-percent 15 --crashes 1 --partitions 1` leaves holds the
+        // client reversed (issue 15's open defect; this campaign gains that case when it is fixed).
+        let (crashes, partitions) = if seed % 2 == 0 { (1, 0) } else { (0, 1) };
+        let options = SimOptions { crashes, partitions, ..SimOptions::faulty(seed, 30, 15, 15) };
+        let report = run(&options).expect("the world builds");
+        faults_seen += report.net.lost + report.net.duplicated;
+        if !report.passed() {
+            failures.push(format!("seed {seed}: {:?}\n  replay: {}", report.violations, replay_command(&options)));
+        }
+    }
+    // The campaign is worth something only if the faults happened.
+    assert!(faults_seen > CAMPAIGN_SEEDS, "only {faults_seen} faults in {CAMPAIGN_SEEDS} seeds");
+    assert!(failures.is_empty(), "{} of {CAMPAIGN_SEEDS} seeds failed:\n{}", failures.len(), failures.join("\n"));
+}
