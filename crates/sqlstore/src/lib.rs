@@ -207,6 +207,16 @@ impl Database {
 /// A transaction in progress.
 pub struct Tx<'a> {
     inner: TxInner<'a>,
+    /// The identity of the connection it runs on.
+    connection: u64,
+}
+
+/// A number no other connection of this process has had or will have: what a thread's
+/// reserved ids (`sequence::reserve`) belong to. Not an address, which a connection opened
+/// after another was dropped may reuse — and with it a dead database's reserved ids.
+pub(crate) fn next_connection_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 enum TxInner<'a> {
@@ -237,13 +247,10 @@ impl Tx<'_> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
-    /// Which connection this transaction runs on (its address: stable while the database is
-    /// open), to tell one database's reserved ids from another's.
-    pub(crate) fn connection_id(&self) -> usize {
-        match &self.inner {
-            TxInner::Sqlite(connection) => std::ptr::from_ref::<rusqlite::Connection>(connection) as usize,
-            TxInner::Postgres(client, _) => std::ptr::from_ref::<postgres::Client>(client) as usize,
-        }
+    /// Which connection this transaction runs on, to tell one database's reserved ids from
+    /// another's.
+    pub(crate) fn connection_id(&self) -> u64 {
+        self.connection
     }
 }
 

@@ -41,6 +41,8 @@ pub(crate) struct PgBackend {
     statements: StatementCache,
     // Dropped on its own thread: the sync client's Drop must not run on a tokio worker.
     client: DropOffThread<Client>,
+    /// This connection's identity ([`crate::next_connection_id`]).
+    id: u64,
 }
 
 fn failure(operation: &'static str) -> impl Fn(postgres::Error) -> Error {
@@ -82,6 +84,7 @@ impl PgBackend {
             schema: schema.to_owned(),
             statements: StatementCache::default(),
             client: DropOffThread::new(client),
+            id: crate::next_connection_id(),
         })
     }
 
@@ -95,7 +98,7 @@ impl PgBackend {
 
     /// A handle for statements inside a transaction this backend opened.
     pub(crate) fn tx(&mut self) -> Tx<'_> {
-        Tx { inner: TxInner::Postgres(&mut self.client, &mut self.statements) }
+        Tx { inner: TxInner::Postgres(&mut self.client, &mut self.statements), connection: self.id }
     }
 
     /// Reconnect when the server closed the connection (between transactions only).
@@ -127,7 +130,8 @@ impl PgBackend {
 
     fn attempt<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         self.client.batch_execute("BEGIN").map_err(failure("begin"))?;
-        let result = work(&mut Tx { inner: TxInner::Postgres(&mut self.client, &mut self.statements) });
+        let result =
+            work(&mut Tx { inner: TxInner::Postgres(&mut self.client, &mut self.statements), connection: self.id });
         match result {
             Ok(value) => match self.client.batch_execute("COMMIT") {
                 Ok(()) => Ok(value),

@@ -18,7 +18,7 @@ const RESERVED_SEQUENCES_MAX: usize = 16;
 
 /// A block of ids this thread took from a sequence: `next..end`.
 struct Reserved {
-    connection: usize,
+    connection: u64,
     table: &'static str,
     name: &'static str,
     next: u64,
@@ -29,7 +29,7 @@ thread_local! {
     static RESERVED: RefCell<Vec<Reserved>> = const { RefCell::new(Vec::new()) };
 }
 
-fn take_reserved(connection: usize, table: &str, name: &str) -> Option<u64> {
+fn take_reserved(connection: u64, table: &str, name: &str) -> Option<u64> {
     RESERVED.with(|reserved| {
         let mut reserved = reserved.borrow_mut();
         let block = reserved.iter_mut().find(|r| r.connection == connection && r.table == table && r.name == name)?;

@@ -22,6 +22,8 @@ const REWRITTEN_SQL_MAX: usize = 1_024;
 
 pub(crate) struct SqliteBackend {
     connection: Connection,
+    /// This connection's identity ([`crate::next_connection_id`]).
+    id: u64,
 }
 
 fn failure(operation: &'static str) -> impl Fn(rusqlite::Error) -> Error {
@@ -69,7 +71,7 @@ impl SqliteBackend {
             .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(failure("configure"))?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(SqliteBackend { connection })
+        Ok(SqliteBackend { connection, id: crate::next_connection_id() })
     }
 
     /// Run statements with no parameters and no rows (transaction control). A single statement
@@ -88,12 +90,12 @@ impl SqliteBackend {
 
     /// A handle for statements inside a transaction this backend opened.
     pub(crate) fn tx(&mut self) -> Tx<'_> {
-        Tx { inner: TxInner::Sqlite(&self.connection) }
+        Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id }
     }
 
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         self.connection.execute_batch("BEGIN IMMEDIATE").map_err(failure("begin"))?;
-        let result = work(&mut Tx { inner: TxInner::Sqlite(&self.connection) });
+        let result = work(&mut Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id });
         match result {
             Ok(value) => match self.connection.execute_batch("COMMIT") {
                 Ok(()) => Ok(value),

@@ -157,6 +157,21 @@ fn a_reserved_block_is_taken_from_memory_and_never_given_to_another_thread() {
 }
 
 #[test]
+fn a_dropped_databases_reserved_ids_are_never_taken_by_the_next_one_on_the_thread() {
+    // A simulation opens world after world on one thread: a database opened after another was
+    // dropped (its connection possibly at the same address) starts from its own row.
+    for _ in 0..20 {
+        let db = Database::open("sqlite::memory:").unwrap();
+        db.migrate("seq-v1", &["CREATE TABLE t_sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"]).unwrap();
+        db.transaction(|tx| sqlstore::sequence::ensure(tx, "t_sequences", &["a"])).unwrap();
+        let next = || db.transaction(|tx| sqlstore::sequence::next(tx, "t_sequences", "a")).unwrap();
+        assert_eq!(next(), 1);
+        db.transaction(|tx| sqlstore::sequence::reserve(tx, "t_sequences", "a", 2, 4)).unwrap();
+        assert_eq!(next(), 2);
+    }
+}
+
+#[test]
 fn sequences_count_from_one_and_refuse_unknown_names() {
     sequences(&Database::open("sqlite::memory:").unwrap());
     let Ok(url) = std::env::var("CARDNET_TEST_PG") else {
