@@ -494,6 +494,23 @@ fn void_refund_and_the_pre_auth_family() {
 }
 
 #[test]
+fn a_duplicate_answer_from_the_switch_is_no_outcome_and_is_reversed() {
+    // 94 says the switch holds another request with this key, whose outcome the acquirer does
+    // not know: the terminal is told the system failed and the network original is reversed.
+    let rig = rig("duplicate");
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let request = terminal.purchase(&card(), 4_300, None).unwrap();
+    let reply = rig.exchange(terminal.envelope, request, "94");
+    assert_eq!(code(&reply), "96");
+    assert!(reply.reversal_queued);
+    assert_eq!(rig.acquirer.reversal_counts().unwrap(), (1, 0, 0));
+    // Any other decline passes through with nothing to reverse.
+    let reply = rig.exchange(terminal.envelope, terminal.purchase(&card(), 4_400, None).unwrap(), "51");
+    assert_eq!((code(&reply), reply.reversal_queued), ("51", false));
+}
+
+#[test]
 fn timeout_reverses_toward_the_network_once_and_terminal_reversals_are_idempotent() {
     let rig = rig("reversal");
     let mut terminal = terminal();

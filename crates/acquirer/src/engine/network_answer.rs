@@ -16,6 +16,13 @@ impl Acquirer {
             tracing::warn!(transaction = pending.transaction_id, "acquirer: the switch's answer does not verify");
             return self.fail_pending(pending, codes::SYSTEM_MALFUNCTION, true, Some(&response), now_ms);
         }
+        if response.get_str(39) == Some(codes::DUPLICATE) {
+            // 94 answers a copy of a request the switch already holds, not this request: the
+            // original may be approved at the issuer. No usable answer, so it is reversed (found
+            // by the simulation of issue 15, whose client must do the same).
+            tracing::warn!(transaction = pending.transaction_id, "acquirer: the switch answered 94 (duplicate)");
+            return self.fail_pending(pending, codes::SYSTEM_MALFUNCTION, true, Some(&response), now_ms);
+        }
         match self.complete(&pending, &response, now_ms) {
             Ok(reply) => reply,
             Err(error) => {
