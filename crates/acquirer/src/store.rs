@@ -27,17 +27,18 @@ const SEQUENCE_TABLE: &str = "acquirer_sequences";
 /// at most (a request logs the terminal's message and the network's; an answer two more).
 const HOT_SEQUENCES: [&str; 3] = [SEQ_TRANSACTION, SEQ_MESSAGE, SEQ_STAN];
 const IDS_PER_EVENT_MAX: u64 = 4;
-/// Reserved ids held at the start of a batch at least: enough for the largest batch.
-const RESERVED_IDS_MIN: u64 = host::PIPELINE_EVENTS_MAX as u64 * IDS_PER_EVENT_MAX;
-/// A new block: four batches' worth, so the row is updated once in thousands of ids.
-const RESERVED_IDS_BLOCK: u64 = 4 * RESERVED_IDS_MIN;
 
-/// Hold a block of each hot sequence's ids on this thread (`sqlstore::sequence::reserve`), so
-/// the batch's decisions take ids from memory. Called by the pipeline's batch only. A failure
-/// is logged and costs only speed: `next_id` goes to the row when no block is held.
+/// Hold enough of each hot sequence's ids on this thread for the largest batch
+/// (`sqlstore::sequence::reserve_for_batch`), so the batch's decisions take ids from memory.
+/// Called by the pipeline's batch only.
 pub(crate) fn reserve_ids(db: &Database) {
-    let reserved =
-        sqlstore::sequence::reserve_each(db, SEQUENCE_TABLE, &HOT_SEQUENCES, RESERVED_IDS_MIN, RESERVED_IDS_BLOCK);
+    let reserved = sqlstore::sequence::reserve_for_batch(
+        db,
+        SEQUENCE_TABLE,
+        &HOT_SEQUENCES,
+        host::PIPELINE_EVENTS_MAX,
+        IDS_PER_EVENT_MAX,
+    );
     if let Err(error) = reserved {
         tracing::warn!(%error, "acquirer: a block of ids not reserved; those ids come from the row");
     }

@@ -87,16 +87,20 @@ pub fn ensure(tx: &mut Tx<'_>, table: &'static str, names: &[&str]) -> Result<()
     Ok(())
 }
 
-/// [`reserve`] for each of `names` of `table`, each in a transaction of its own (in a batch: a
-/// savepoint of it); the first failure, after trying every name. A party's pipeline calls it at
-/// the start of its batch, before any decision.
-pub fn reserve_each(
+/// At the start of a pipeline's batch of at most `events_max` decisions, each taking at most
+/// `ids_per_event_max` ids of every one of `names`: [`reserve`] enough of each for the whole
+/// batch, in blocks of four batches' worth (the row is updated once in thousands of ids). Each
+/// name in a transaction of its own (in a batch: a savepoint of it); the first failure, after
+/// trying every name — a failure costs only speed, [`next`] goes to the row when no block is held.
+pub fn reserve_for_batch(
     db: &Database,
     table: &'static str,
     names: &[&'static str],
-    low_water: u64,
-    block: u64,
+    events_max: usize,
+    ids_per_event_max: u64,
 ) -> Result<()> {
+    let low_water = (events_max as u64).saturating_mul(ids_per_event_max).max(1);
+    let block = low_water.saturating_mul(4);
     let mut first_error = None;
     for &name in names {
         if let Err(error) = db.transaction(|tx| reserve(tx, table, name, low_water, block)) {
