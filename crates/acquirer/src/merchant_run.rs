@@ -289,12 +289,13 @@ impl Acquirer {
                 .iter()
                 .filter(|r| {
                     r.code.is_exception()
-                        && r.acquirer.trim_start_matches('0') == self.settings.institution_id.trim_start_matches('0')
+                        && r.acquirer.as_str().trim_start_matches('0')
+                            == self.settings.institution_id.trim_start_matches('0')
                 })
                 .collect(),
             _ => Vec::new(),
         };
-        merchant_ids.extend(adjustments.iter().map(|r| r.merchant_id.clone()));
+        merchant_ids.extend(adjustments.iter().map(|r| merchant_of(r).to_owned()));
         merchant_ids.sort();
         merchant_ids.dedup();
         let plans = plans(&merchant_ids)?;
@@ -354,7 +355,7 @@ impl Acquirer {
                 original_fee_minor: None,
                 negative: record.code.direction() < 0,
             };
-            push(&record.merchant_id, &record.currency, 0, role, item);
+            push(merchant_of(record), record.currency.as_str(), 0, role, item);
         }
         let fee_plans: Vec<FeePlan> = line_keys
             .iter()
@@ -608,4 +609,10 @@ pub fn read_clearing_file(path: &std::path::Path, date: BusinessDate) -> Result<
         records.push(record);
     }
     Ok(records)
+}
+
+/// An adjustment's merchant, `""` when the exception named none (no merchant's plan has it, so
+/// the run refuses it rather than credit anyone).
+fn merchant_of(record: &ClearingRecord) -> &str {
+    record.merchant_id.as_ref().map_or("", |id| id.as_str())
 }

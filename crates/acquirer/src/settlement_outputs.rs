@@ -89,8 +89,8 @@ pub fn tie(
     let own = acquirer.settings.institution_id.trim_start_matches('0');
     // currency → (position, interchange, network fee, adjustments, records)
     let mut network: BTreeMap<String, (i64, i64, i64, i64, u64)> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.acquirer.trim_start_matches('0') == own) {
-        let entry = network.entry(r.currency.clone()).or_default();
+    for r in records.iter().filter(|r| r.acquirer.as_str().trim_start_matches('0') == own) {
+        let entry = network.entry(r.currency.as_str().to_owned()).or_default();
         entry.0 += r.settlement_minor - r.network_fee_minor;
         entry.1 += r.interchange_fee_minor;
         entry.2 += r.network_fee_minor;

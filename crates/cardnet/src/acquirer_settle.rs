@@ -108,7 +108,8 @@ pub fn settle_date(
     let records = match clearing {
         Some(path) => {
             let all = acquirer::read_clearing_file(path, date).map_err(acquirer_error)?;
-            let (ours, others): (Vec<_>, Vec<_>) = all.into_iter().partition(|r| terminals.contains(&r.terminal_id));
+            let (ours, others): (Vec<_>, Vec<_>) =
+                all.into_iter().partition(|r| r.terminal_id.is_some_and(|t| terminals.contains(t.as_str())));
             other_channel = (others.len() as u64, others.iter().map(|r| r.amount_minor).sum());
             Some(ours)
         }

@@ -197,7 +197,7 @@ fn clearing(args: &EodArgs, dir: &Path) -> Result<StepReport, CliError> {
     for member in synthetic::member_ids(args.members) {
         let path = dir.join(format!("clearing-{member}-{}.txt", date.compact()));
         let file = File::create(&path).map_err(failure("create a clearing file"))?;
-        let header = Header { network: NETWORK_ID.to_owned(), member, date };
+        let header = Header { network: NETWORK_ID.to_owned(), member: member.as_str().to_owned(), date };
         let out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
         writers.push(Writer::new(out, Form::FixedWidth, &header).map_err(failure("write a header"))?);
         paths.push(path);
@@ -205,7 +205,7 @@ fn clearing(args: &EodArgs, dir: &Path) -> Result<StepReport, CliError> {
     let progress = progress_bar(args, "records cleared");
     let started = Instant::now();
     let cpu_started = thread_cpu_ns();
-    let mut net = NetPositions::new(NETWORK_ID);
+    let mut net = NetPositions::new(synthetic::network_id());
     let mut generator = synthetic::records(args.seed, args.records, args.members, date, &fees);
     let mut record = blank_record(date);
     let mut cleared: u64 = 0;
@@ -356,7 +356,7 @@ mod tests {
         for (index, path) in files.iter().enumerate() {
             let bytes = std::fs::read(path).unwrap();
             let (header, read, trailer) = clearing::file::read_all(&bytes[..]).unwrap();
-            assert_eq!(header.member, synthetic::member_id(index as u32));
+            assert_eq!(synthetic::member_id(index as u32), header.member);
             assert!(read.iter().all(|r| r.acquirer == header.member || r.issuer == header.member));
             records += trailer.records;
             first.get_or_insert(bytes);

@@ -101,6 +101,11 @@ fn date_arg(option: &str, text: &str) -> Result<clearing::BusinessDate, CliError
     clearing::BusinessDate::parse(text).map_err(|e| CliError::bad_input(format!("{option}: {e}")))
 }
 
+/// An optional field as printed: empty when absent.
+fn or_empty<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
 fn exception_json(e: &Exception) -> Value {
     let r = &e.record;
     json!({
@@ -110,14 +115,14 @@ fn exception_json(e: &Exception) -> Value {
         "status": e.stage.status(),
         "stage": e.stage.name(),
         "reference": r.reference,
-        "acquirer": r.acquirer,
-        "issuer": r.issuer,
+        "acquirer": r.acquirer.as_str(),
+        "issuer": r.issuer.as_str(),
         "amount_minor": r.amount_minor,
         "stage_amount_minor": e.stage_amount_minor,
-        "currency": r.currency,
-        "stan": r.stan,
+        "currency": r.currency.as_str(),
+        "stan": or_empty(r.stan),
         "transmission_time": r.transmission_time,
-        "rrn": r.rrn,
+        "rrn": or_empty(r.rrn),
         "pan_masked": r.pan_masked,
         "opened_ms": e.opened_ms,
     })
@@ -195,7 +200,7 @@ fn show(args: &ShowArgs) -> Result<(), CliError> {
         exception.class.name()
     );
     outln!("  record {}  {} → {}  {} minor units {}", r.reference, r.acquirer, r.issuer, r.amount_minor, r.currency);
-    outln!("  STAN {} at {}  RRN {}  card {}", r.stan, r.transmission_time, r.rrn, r.pan_masked);
+    outln!("  STAN {} at {}  RRN {}  card {}", or_empty(r.stan), r.transmission_time, or_empty(r.rrn), r.pan_masked);
     outln!("  stage {} (next step at most {} minor units)", exception.stage.name(), exception.stage_amount_minor);
     outln!("audit trail:");
     for entry in &trail {
@@ -252,7 +257,7 @@ fn resolve(args: &ResolveArgs) -> Result<(), CliError> {
                 "code": r.code.code(),
                 "amount_minor": r.amount_minor,
                 "settlement_minor": r.settlement_minor,
-                "currency": r.currency,
+                "currency": r.currency.as_str(),
             })
         });
         crate::output::json(&json!({

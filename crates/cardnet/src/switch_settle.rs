@@ -109,7 +109,7 @@ pub(crate) fn date_records(
             let (member, path, reader) = current.as_mut()?;
             match reader.next_record() {
                 Ok(Some(record)) if record.acquirer == *member => return Some(Ok(record)),
-                Ok(Some(record)) if !members.contains(&record.acquirer) => {
+                Ok(Some(record)) if !members.iter().any(|m| record.acquirer == *m) => {
                     failed = true;
                     return Some(Err(format!(
                         "{}: record {} names acquirer {}, which has no clearing file",

@@ -17,22 +17,22 @@ fn switch_with_exceptions(name: &str) -> (std::path::PathBuf, String) {
     let found = BusinessDate::parse("2026-11-21").unwrap();
     let record = |reference: u64, amount_minor: u64| ExceptionRecord {
         reference,
-        acquirer: switch::dev::ACQUIRER_ID.into(),
-        issuer: switch::dev::ISSUER_ID.into(),
+        acquirer: switch::dev::ACQUIRER_ID.parse().unwrap(),
+        issuer: switch::dev::ISSUER_ID.parse().unwrap(),
         amount_minor,
-        currency: "156".into(),
-        stan: "000123".into(),
+        currency: "156".parse().unwrap(),
+        stan: Some("000123".parse().unwrap()),
         transmission_time: "1121100000".into(),
-        issuer_stan: "000456".into(),
+        issuer_stan: Some("000456".parse().unwrap()),
         issuer_time: "1121100001".into(),
-        rrn: "632510000123".into(),
+        rrn: Some("632510000123".parse().unwrap()),
         auth_code: "123456".into(),
         pan_masked: "622424******0113".into(),
         card_hash: "ab".repeat(16),
         card_kind: CardKind::Debit,
         mcc: "5411".into(),
-        terminal_id: "T0000001".into(),
-        merchant_id: "M00000000000001".into(),
+        terminal_id: Some("T0000001".parse().unwrap()),
+        merchant_id: Some("M00000000000001".parse().unwrap()),
     };
     let new = [
         NewException {

@@ -7,13 +7,15 @@
 
 use std::collections::BTreeMap;
 
+use domain::{Currency, InstitutionId};
+
 use crate::record::ClearingRecord;
 
 /// One member's position in one currency: positive = receives, negative = pays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
-    pub member: String,
-    pub currency: String,
+    pub member: InstitutionId,
+    pub currency: Currency,
     pub net_minor: i64,
     /// Gross amounts it is owed and owes before fees, and the fees it pays or receives.
     pub receivable_minor: i64,
@@ -26,20 +28,20 @@ pub struct Position {
 /// Accumulates records into positions (O(1) per record; memory per member and currency).
 #[derive(Debug, Clone)]
 pub struct NetPositions {
-    network: String,
-    positions: BTreeMap<(String, String), Position>,
+    network: InstitutionId,
+    positions: BTreeMap<(InstitutionId, Currency), Position>,
 }
 
 impl NetPositions {
     /// `network`: the switch's institution id, credited with the network fees.
-    pub fn new(network: &str) -> NetPositions {
-        NetPositions { network: network.to_owned(), positions: BTreeMap::new() }
+    pub fn new(network: InstitutionId) -> NetPositions {
+        NetPositions { network, positions: BTreeMap::new() }
     }
 
-    fn entry(&mut self, member: &str, currency: &str) -> &mut Position {
-        self.positions.entry((member.to_owned(), currency.to_owned())).or_insert_with(|| Position {
-            member: member.to_owned(),
-            currency: currency.to_owned(),
+    fn entry(&mut self, member: InstitutionId, currency: Currency) -> &mut Position {
+        self.positions.entry((member, currency)).or_insert_with(|| Position {
+            member,
+            currency,
             net_minor: 0,
             receivable_minor: 0,
             payable_minor: 0,
@@ -53,20 +55,19 @@ impl NetPositions {
         let gross = record.code.direction() * i64::try_from(record.amount_minor).unwrap_or(i64::MAX);
         let s = record.settlement_minor;
         let n = record.network_fee_minor;
-        let acquirer = self.entry(&record.acquirer, &record.currency);
+        let acquirer = self.entry(record.acquirer, record.currency);
         acquirer.net_minor += s - n;
         acquirer.receivable_minor += gross;
         acquirer.interchange_minor -= record.interchange_fee_minor;
         acquirer.network_fee_minor -= n;
         acquirer.records += 1;
-        let issuer = self.entry(&record.issuer, &record.currency);
+        let issuer = self.entry(record.issuer, record.currency);
         issuer.net_minor += -s - n;
         issuer.payable_minor += gross;
         issuer.interchange_minor += record.interchange_fee_minor;
         issuer.network_fee_minor -= n;
         issuer.records += 1;
-        let network = self.network.clone();
-        let hub = self.entry(&network, &record.currency);
+        let hub = self.entry(self.network, record.currency);
         hub.net_minor += 2 * n;
         hub.network_fee_minor += 2 * n;
     }
@@ -74,9 +75,9 @@ impl NetPositions {
     /// The positions, ordered by member then currency. Panics if a currency's positions do not
     /// sum to zero: that is a bug in the arithmetic above, never a property of the input.
     pub fn finish(self) -> Vec<Position> {
-        let mut sums: BTreeMap<&str, i128> = BTreeMap::new();
+        let mut sums: BTreeMap<Currency, i128> = BTreeMap::new();
         for p in self.positions.values() {
-            *sums.entry(p.currency.as_str()).or_default() += i128::from(p.net_minor);
+            *sums.entry(p.currency).or_default() += i128::from(p.net_minor);
         }
         for (currency, sum) in &sums {
             assert_eq!(*sum, 0, "net positions in {currency} sum to {sum}, not zero");

@@ -2,6 +2,8 @@
 //! issuer, with the keys every party matches it by. Fields follow the UnionPay reconciliation
 //! file (《银行卡交换系统技术规范 第3部分》, see `../shared/reference/next-anchors.md` §2).
 
+use domain::{Currency, InstitutionId, MerchantId, Money, Rrn, Stan, TerminalId};
+
 use crate::date::BusinessDate;
 use crate::fees::CardKind;
 
@@ -105,8 +107,8 @@ impl TxnCode {
     }
 }
 
-/// One detail record. Text fields are as on the wire (digits, ids); absent optional fields are
-/// empty strings, so a record is the same whichever file form it was read from.
+/// One detail record. Identifiers are the domain's checked types; text fields without one
+/// (times, masked PAN, card hash, MCC, approval code) are as on the wire, empty when absent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClearingRecord {
     /// The business date it clears on.
@@ -115,15 +117,17 @@ pub struct ClearingRecord {
     /// the files' order.
     pub reference: u64,
     pub code: TxnCode,
-    /// Acquiring institution (field 32), 11 digits.
-    pub acquirer: String,
-    /// Issuing institution the switch routed to (receiving, field 100), 11 digits.
-    pub issuer: String,
-    /// The acquirer leg's STAN (11) and transmission time (7, `MMDDhhmmss`): the acquirer's key.
-    pub stan: String,
+    /// Acquiring institution (field 32).
+    pub acquirer: InstitutionId,
+    /// Issuing institution the switch routed to (receiving, field 100).
+    pub issuer: InstitutionId,
+    /// The acquirer leg's STAN (11) and transmission time (7, `MMDDhhmmss`): the acquirer's key
+    /// (an exception reconciliation found without the acquirer's record may have none).
+    pub stan: Option<Stan>,
     pub transmission_time: String,
-    /// The issuer leg's STAN and transmission time the switch sent with: the issuer's key.
-    pub issuer_stan: String,
+    /// The issuer leg's STAN and transmission time the switch sent with: the issuer's key
+    /// (none when the switch stood in and no issuer leg was sent).
+    pub issuer_stan: Option<Stan>,
     pub issuer_time: String,
     /// First 6, last 4 (never the full PAN in a file).
     pub pan_masked: String,
@@ -131,19 +135,19 @@ pub struct ClearingRecord {
     /// records and parties without the number.
     pub card_hash: String,
     pub card_kind: CardKind,
-    /// The record's own amount (a void's, a refund's, the reversed part of a reversal).
+    /// The record's own amount (a void's, a refund's, the reversed part of a reversal), in
+    /// minor units of `currency`.
     pub amount_minor: u64,
-    /// ISO 4217 numeric.
-    pub currency: String,
+    pub currency: Currency,
     /// Merchant category code (18), 4 digits.
     pub mcc: String,
-    pub terminal_id: String,
-    pub merchant_id: String,
-    pub rrn: String,
+    pub terminal_id: Option<TerminalId>,
+    pub merchant_id: Option<MerchantId>,
+    pub rrn: Option<Rrn>,
     pub auth_code: String,
     /// For voids, refunds, completions, reversals and exceptions: the original's acquirer-leg
     /// STAN and transmission time (field 90's), and its reference.
-    pub original_stan: String,
+    pub original_stan: Option<Stan>,
     pub original_time: String,
     pub original_reference: u64,
     /// Fees of this record, with the record's direction (a void carries its purchase's fees
@@ -157,4 +161,11 @@ pub struct ClearingRecord {
     pub stand_in: bool,
     /// Arrived after its own date had closed: cleared on this (later) date.
     pub late: bool,
+}
+
+impl ClearingRecord {
+    /// The record's own amount with its currency.
+    pub fn amount(&self) -> Money {
+        Money::new(self.amount_minor, self.currency)
+    }
 }

@@ -4,6 +4,8 @@
 //! debit and credit cards, CNY (156), fees by the schedule. For benchmarks and tests; memory is
 //! constant whatever the count (a bounded window of recent originals).
 
+use domain::{Currency, InstitutionId, MerchantId, Rrn, Stan, TerminalId};
+
 use crate::date::BusinessDate;
 use crate::fees::{CardKind, FeeSchedule};
 use crate::file::blank_record;
@@ -23,13 +25,21 @@ const ORIGINALS_MAX: usize = 4_096;
 const SECONDS_PER_DAY: u64 = 86_400;
 const MCCS: [&str; 8] = ["5411", "5812", "5311", "4111", "5999", "7011", "5541", "5912"];
 
-/// The id of member `index`.
-pub fn member_id(index: u32) -> String {
-    format!("{:011}", MEMBER_ID_BASE + u64::from(index))
+/// The id of member `index`: [`MEMBER_ID_BASE`] + index, eleven digits.
+pub fn member_id(index: u32) -> InstitutionId {
+    let mut text = String::with_capacity(11);
+    push_digits(&mut text, MEMBER_ID_BASE + u64::from(index), 11);
+    // Eleven digits always parse; a member count that overflowed them would show as `UNSET`.
+    InstitutionId::new(&text).unwrap_or(InstitutionId::UNSET)
+}
+
+/// The switch of the synthetic day.
+pub fn network_id() -> InstitutionId {
+    InstitutionId::new(NETWORK_ID).unwrap_or(InstitutionId::UNSET)
 }
 
 /// The ids of `members` members, index order.
-pub fn member_ids(members: u32) -> Vec<String> {
+pub fn member_ids(members: u32) -> Vec<InstitutionId> {
     (0..members).map(member_id).collect()
 }
 
@@ -167,12 +177,12 @@ impl Generator {
         self.fill(record, reference, code, card, merchant, amount, second);
         match original {
             Some(original) => {
-                set_digits(&mut record.original_stan, original.reference % 1_000_000, 6);
+                record.original_stan = Some(Stan::wrapping((original.reference % 1_000_000) as u32));
                 self.set_time(&mut record.original_time, original.second);
                 record.original_reference = original.reference;
             }
             None => {
-                record.original_stan.clear();
+                record.original_stan = None;
                 record.original_time.clear();
                 record.original_reference = 0;
             }
@@ -220,11 +230,11 @@ impl Generator {
         record.date = self.date;
         record.reference = reference;
         record.code = code;
-        set_digits(&mut record.acquirer, MEMBER_ID_BASE + u64::from(acquirer), 11);
-        set_digits(&mut record.issuer, MEMBER_ID_BASE + u64::from(issuer), 11);
-        set_digits(&mut record.stan, reference % 1_000_000, 6);
+        record.acquirer = member_id(acquirer);
+        record.issuer = member_id(issuer);
+        record.stan = Some(Stan::wrapping((reference % 1_000_000) as u32));
         self.set_time(&mut record.transmission_time, second);
-        set_digits(&mut record.issuer_stan, (reference * 7 + 13) % 1_000_000, 6);
+        record.issuer_stan = Some(Stan::wrapping(((reference * 7 + 13) % 1_000_000) as u32));
         record.issuer_time.clone_from(&record.transmission_time);
         record.pan_masked.clear();
         record.pan_masked.push_str(if kind == CardKind::Debit { "622424******" } else { "625011******" });
@@ -240,15 +250,18 @@ impl Generator {
         set(&mut record.card_hash, std::str::from_utf8(&hash).unwrap_or_default());
         record.card_kind = kind;
         record.amount_minor = amount;
-        set(&mut record.currency, "156");
+        record.currency = Currency::CNY;
         set(&mut record.mcc, MCCS[(merchant % MCCS.len() as u64) as usize]);
-        record.terminal_id.clear();
-        record.terminal_id.push('T');
-        push_digits(&mut record.terminal_id, (merchant * 4 + card % 4) % 10_000_000, 7);
-        record.merchant_id.clear();
-        record.merchant_id.push_str("898");
-        push_digits(&mut record.merchant_id, merchant, 12);
-        set_digits(&mut record.rrn, reference % 1_000_000_000_000, 12);
+        // Letters and digits within each type's bounds: these always parse.
+        let mut text = String::with_capacity(15);
+        text.push('T');
+        push_digits(&mut text, (merchant * 4 + card % 4) % 10_000_000, 7);
+        record.terminal_id = TerminalId::new(&text).ok();
+        set(&mut text, "898");
+        push_digits(&mut text, merchant, 12);
+        record.merchant_id = MerchantId::new(&text).ok();
+        set_digits(&mut text, reference % 1_000_000_000_000, 12);
+        record.rrn = Rrn::new(&text).ok();
         set_digits(&mut record.auth_code, self.rng.below(1_000_000), 6);
         let direction = code.direction();
         let fees = self.fees.fees(kind, amount);
@@ -294,12 +307,11 @@ mod tests {
         for code in [TxnCode::Completion, TxnCode::Void, TxnCode::Refund, TxnCode::Reversal, TxnCode::CompletionVoid] {
             assert!(count(code) > 0, "no {code:?}");
         }
-        let mut net = NetPositions::new(NETWORK_ID);
+        let mut net = NetPositions::new(network_id());
         for (index, record) in a.iter().enumerate() {
             assert_eq!(record.reference, index as u64 + 1);
-            assert_eq!(record.acquirer.len(), 11);
+            assert_eq!(record.acquirer.as_str().len(), 11);
             assert_ne!(record.acquirer, record.issuer);
-            assert_eq!(record.stan.len(), 6);
             assert_eq!(record.transmission_time.len(), 10);
             assert_eq!(record.card_hash.len(), 64);
             if record.code.direction() < 0 {

@@ -73,6 +73,12 @@ macro_rules! identifier {
                 self.as_str() == *other
             }
         }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                self.as_str() == other.as_str()
+            }
+        }
     };
 }
 
@@ -97,9 +103,21 @@ identifier!(
     InstitutionId, "institution id", 11, 1, is_n, "must be 1 to 11 digits"
 );
 
+impl InstitutionId {
+    /// Institution `0`, which no member is given: the value a record holds before a reader
+    /// fills it field by field (a line without an institution is refused, so it never leaves
+    /// the reader).
+    pub const UNSET: InstitutionId = InstitutionId(Text::digit(0));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unset_institution_is_a_valid_id() {
+        assert_eq!(InstitutionId::UNSET, InstitutionId::new("0").unwrap());
+    }
 
     #[test]
     fn rrn_bounds() {

@@ -26,6 +26,13 @@ impl<const N: usize> Text<N> {
         Ok(Text { bytes, len: text.len() as u8 })
     }
 
+    /// The one-character text `digit` (an ASCII digit): what a constant can be built from.
+    pub(crate) const fn digit(digit: u8) -> Text<N> {
+        let mut bytes = [0u8; N];
+        bytes[0] = b'0' + digit % 10;
+        Text { bytes, len: 1 }
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         // Built only from checked ASCII, so always UTF-8; "" keeps this free of a panic path.
         std::str::from_utf8(self.as_bytes()).unwrap_or("")

@@ -302,14 +302,14 @@ impl Issuer {
         if record.date != header.date {
             return Some(format!("dated {}, the file {}", record.date, header.date));
         }
-        if record.issuer != self.settings.institution_id {
+        if record.issuer.as_str() != self.settings.institution_id {
             return Some(format!("for issuer {}", record.issuer));
         }
         // Zero would post a whole hold (the ledger's "post all"): no cleared item is zero.
         if record.amount_minor == 0 || record.amount_minor > crate::limits::AMOUNT_MAX_MINOR {
             return Some(format!("amount {} is not a cleared amount", record.amount_minor));
         }
-        if record.currency != self.settings.currency {
+        if record.currency.as_str() != self.settings.currency {
             return Some(format!("currency {} is not this issuer's ({})", record.currency, self.settings.currency));
         }
         None
@@ -347,13 +347,13 @@ impl Issuer {
                 business_date: i64::from(record.date.days()),
                 reference: record.reference,
                 code: record.code.code().to_owned(),
-                issuer_stan: record.issuer_stan.clone(),
+                issuer_stan: record.issuer_stan.map(|stan| stan.to_string()).unwrap_or_default(),
                 issuer_time: record.issuer_time.clone(),
-                acquirer: record.acquirer.clone(),
+                acquirer: record.acquirer.as_str().to_owned(),
                 request_key: item.key.clone(),
                 card_id: item.card.as_ref().map(|c| c.card_id),
                 amount: record.amount_minor,
-                currency: record.currency.clone(),
+                currency: record.currency.as_str().to_owned(),
                 moved,
                 outcome: outcome.name().to_owned(),
                 pan_masked: item.card.as_ref().map_or_else(|| record.pan_masked.clone(), |c| c.pan_masked.clone()),

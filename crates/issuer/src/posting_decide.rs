@@ -30,7 +30,6 @@ use crate::posting_store::CardAccount;
 use crate::store::{EntryState, JournalRow};
 
 /// Digits of field 11 and of field 7.
-const STAN_DIGITS: usize = 6;
 const TRANSMISSION_TIME_DIGITS: usize = 10;
 /// Digits of an institution id (32, 33) in a key, zero-filled on the left.
 const INSTITUTION_DIGITS: usize = network::original::INSTITUTION_DIGITS;
@@ -81,11 +80,8 @@ fn digits(text: &str, max: usize) -> bool {
 /// the record's business date: `1231…` on a 01-01 date is the year before. `None` (with why)
 /// for fields that cannot be a key.
 pub(crate) fn issuer_key(record: &ClearingRecord, network: &str) -> Result<String, String> {
-    let stan = &record.issuer_stan;
+    let Some(stan) = record.issuer_stan else { return Err("no issuer STAN".to_owned()) };
     let time = &record.issuer_time;
-    if stan.len() != STAN_DIGITS || !digits(stan, STAN_DIGITS) {
-        return Err(format!("issuer STAN {stan:?} is not 6 digits"));
-    }
     if time.len() != TRANSMISSION_TIME_DIGITS || !digits(time, TRANSMISSION_TIME_DIGITS) {
         return Err(format!("issuer transmission time {time:?} is not MMDDhhmmss"));
     }
@@ -94,8 +90,8 @@ pub(crate) fn issuer_key(record: &ClearingRecord, network: &str) -> Result<Strin
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return Err(format!("issuer transmission time {time:?} is not a date"));
     }
-    if !digits(&record.acquirer, INSTITUTION_DIGITS) || !digits(network, INSTITUTION_DIGITS) {
-        return Err("acquirer or network is not an institution id of up to 11 digits".to_owned());
+    if !digits(network, INSTITUTION_DIGITS) {
+        return Err("the network is not an institution id of up to 11 digits".to_owned());
     }
     let date = i64::from(record.date.days());
     let year = i64::from(record.date.year());
@@ -103,7 +99,7 @@ pub(crate) fn issuer_key(record: &ClearingRecord, network: &str) -> Result<Strin
         .into_iter()
         .min_by_key(|&y| (days_from_civil(y, month, day) - date).abs())
         .unwrap_or(year);
-    Ok(format!("{nearest}:{stan}:{time}:{:0>w$}:{:0>w$}", record.acquirer, network, w = INSTITUTION_DIGITS))
+    Ok(format!("{nearest}:{stan}:{time}:{:0>w$}:{:0>w$}", record.acquirer.as_str(), network, w = INSTITUTION_DIGITS))
 }
 
 /// The ids of a record's posting transfers.
@@ -298,23 +294,24 @@ mod tests {
             date: BusinessDate::parse(date).unwrap(),
             reference: 1,
             code,
-            acquirer: "10000000344".into(),
-            issuer: "20000000455".into(),
-            stan: stan.into(),
+            acquirer: "10000000344".parse().unwrap(),
+            issuer: "20000000455".parse().unwrap(),
+            stan: stan.parse().ok(),
             transmission_time: time.into(),
-            issuer_stan: stan.into(),
+            // A STAN that is not one (the refusals below) is a record without an issuer STAN.
+            issuer_stan: stan.parse().ok(),
             issuer_time: time.into(),
             pan_masked: "622424******0001".into(),
             card_hash: String::new(),
             card_kind: CardKind::Debit,
             amount_minor: 100,
-            currency: "156".into(),
+            currency: "156".parse().unwrap(),
             mcc: "5411".into(),
-            terminal_id: String::new(),
-            merchant_id: String::new(),
-            rrn: String::new(),
+            terminal_id: None,
+            merchant_id: None,
+            rrn: None,
             auth_code: String::new(),
-            original_stan: String::new(),
+            original_stan: None,
             original_time: String::new(),
             original_reference: 0,
             interchange_fee_minor: 0,

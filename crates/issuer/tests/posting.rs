@@ -66,23 +66,23 @@ fn record(h: &Harness, message: &iso8583::Message, code: TxnCode, amount: u64, r
         date: today(h),
         reference,
         code,
-        acquirer: ACQUIRER.into(),
-        issuer: ISSUER.into(),
-        stan: message.get_str(11).unwrap().into(),
+        acquirer: ACQUIRER.parse().unwrap(),
+        issuer: ISSUER.parse().unwrap(),
+        stan: Some(message.get_str(11).unwrap().parse().unwrap()),
         transmission_time: message.get_str(7).unwrap().into(),
-        issuer_stan: message.get_str(11).unwrap().into(),
+        issuer_stan: Some(message.get_str(11).unwrap().parse().unwrap()),
         issuer_time: message.get_str(7).unwrap().into(),
         pan_masked: iso8583::mask::mask_pan(pan),
         card_hash: "00".repeat(16),
         card_kind: CardKind::Debit,
         amount_minor: amount,
-        currency: CURRENCY.into(),
+        currency: CURRENCY.parse().unwrap(),
         mcc: "5411".into(),
-        terminal_id: "TERM0001".into(),
-        merchant_id: "898440154110001".into(),
-        rrn: message.get_str(37).unwrap_or("").into(),
+        terminal_id: Some("TERM0001".parse().unwrap()),
+        merchant_id: Some("898440154110001".parse().unwrap()),
+        rrn: Some(message.get_str(37).unwrap_or("").parse().unwrap()),
         auth_code: String::new(),
-        original_stan: String::new(),
+        original_stan: None,
         original_time: String::new(),
         original_reference: 0,
         interchange_fee_minor: 0,
@@ -349,7 +349,7 @@ fn batches_bound_a_large_file(backend: Backend) {
     let records: Vec<ClearingRecord> = (0..count)
         .map(|n| {
             let mut r = record(&h, &template, TxnCode::Purchase, 10 + n as u64 % 7, n as u64 + 1);
-            r.issuer_stan = format!("{:06}", 500_000 + n);
+            r.issuer_stan = Some(format!("{:06}", 500_000 + n).parse().unwrap());
             r
         })
         .collect();
@@ -369,9 +369,9 @@ fn records_not_ours_are_rejected(backend: Backend) {
     let card = h.debit_card(10_000);
     let purchase = approved(&h, h.purchase(&card, 1_000).pin(&h, &card).sign(&h));
     let mut other_issuer = record(&h, &purchase, TxnCode::Purchase, 1_000, 1);
-    other_issuer.issuer = "20000000999".into();
+    other_issuer.issuer = "20000000999".parse().unwrap();
     let mut other_currency = record(&h, &purchase, TxnCode::Purchase, 1_000, 2);
-    other_currency.currency = "840".into();
+    other_currency.currency = "840".parse().unwrap();
     let mut bad_key = record(&h, &purchase, TxnCode::Purchase, 1_000, 3);
     bad_key.issuer_time = "1399999999".into();
     let mut other_date = record(&h, &purchase, TxnCode::Purchase, 1_000, 4);

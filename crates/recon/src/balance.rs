@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use clearing::ClearingRecord;
 
 use crate::engine::{Config, ReconError};
-use crate::keys::{currency, digits};
+use crate::keys::digits;
 use crate::source::{ClearingItem, Sources};
 
 /// (member institution, ISO 4217 numeric currency) → minor units.
@@ -90,9 +90,9 @@ pub fn member_totals<'a>(items: impl IntoIterator<Item = &'a ClearingItem>) -> M
 pub fn add_records(totals: &mut MemberTotals, records: &[ClearingRecord]) -> Result<(), ReconError> {
     for r in records {
         let at = |e: crate::keys::KeyError| ReconError(format!("clearing record {}: {}", r.reference, e.0));
-        let acquirer = digits("acquirer", &r.acquirer, 11).map_err(at)?;
-        let issuer = digits("issuer", &r.issuer, 11).map_err(at)?;
-        let ccy = currency(&r.currency).map_err(at)?;
+        let acquirer = digits("acquirer", r.acquirer.as_str(), 11).map_err(at)?;
+        let issuer = digits("issuer", r.issuer.as_str(), 11).map_err(at)?;
+        let ccy = r.currency.numeric();
         let gross = r.code.direction() * i64::try_from(r.amount_minor).unwrap_or(i64::MAX);
         add(totals, (acquirer, ccy), gross);
         add(totals, (issuer, ccy), gross.saturating_neg());

@@ -4,6 +4,7 @@
 //! dispute handling's to charge.
 
 use clearing::{BusinessDate, CardKind, ClearingRecord, TxnCode};
+use domain::{Currency, InstitutionId, Stan};
 
 use crate::engine::ReconError;
 use crate::exception::{Exception, Resolution};
@@ -33,24 +34,34 @@ pub fn apply_resolutions(
             )));
         }
         let reference = first_reference + out.len() as u64;
-        out.push(record(exception, code, amount, next_date, reference));
+        out.push(record(exception, code, amount, next_date, reference)?);
     }
     Ok(out)
 }
 
-fn record(e: &Exception, code: TxnCode, amount: u64, date: BusinessDate, reference: u64) -> ClearingRecord {
-    let (stan, time) =
-        e.acquirer.map_or((String::new(), String::new()), |k| (format!("{:06}", k.stan), format!("{:010}", k.time)));
-    let (issuer_stan, issuer_time) =
-        e.issuer.map_or((String::new(), String::new()), |k| (format!("{:06}", k.stan), format!("{:010}", k.time)));
+fn record(
+    e: &Exception,
+    code: TxnCode,
+    amount: u64,
+    date: BusinessDate,
+    reference: u64,
+) -> Result<ClearingRecord, ReconError> {
+    let bad = |what: &str, error: domain::ParseError| ReconError(format!("adjustment {reference}: {what}: {error}"));
+    let leg = |key: Option<crate::keys::LegKey>, what: &str| match key {
+        Some(k) => Ok((Some(Stan::new(k.stan).map_err(|e| bad(what, e))?), format!("{:010}", k.time))),
+        None => Ok((None, String::new())),
+    };
+    let (stan, time) = leg(e.acquirer, "acquirer STAN")?;
+    let (issuer_stan, issuer_time) = leg(e.issuer, "issuer STAN")?;
+    let member = |n: u64, what: &str| InstitutionId::new(&n.to_string()).map_err(|e| bad(what, e));
     let amount_signed = i64::try_from(amount).unwrap_or(i64::MAX);
-    ClearingRecord {
+    Ok(ClearingRecord {
         date,
         reference,
         code,
-        acquirer: e.acquirer_member.to_string(),
-        issuer: e.issuer_member.to_string(),
-        stan: stan.clone(),
+        acquirer: member(e.acquirer_member, "acquirer")?,
+        issuer: member(e.issuer_member, "issuer")?,
+        stan,
         transmission_time: time.clone(),
         issuer_stan,
         issuer_time,
@@ -59,11 +70,11 @@ fn record(e: &Exception, code: TxnCode, amount: u64, date: BusinessDate, referen
         // Not known here and not needed: adjustments carry no fees.
         card_kind: CardKind::Debit,
         amount_minor: amount,
-        currency: format!("{:03}", e.currency),
+        currency: Currency::from_numeric(e.currency).map_err(|error| bad("currency", error))?,
         mcc: String::new(),
-        terminal_id: e.terminal.map_or(String::new(), |t| t.terminal.as_str().to_owned()),
-        merchant_id: String::new(),
-        rrn: e.rrn.map_or(String::new(), |r| r.as_str().to_owned()),
+        terminal_id: e.terminal.map(|t| t.terminal),
+        merchant_id: None,
+        rrn: e.rrn,
         auth_code: String::new(),
         original_stan: stan,
         original_time: time,
@@ -73,5 +84,5 @@ fn record(e: &Exception, code: TxnCode, amount: u64, date: BusinessDate, referen
         settlement_minor: code.direction() * amount_signed,
         stand_in: false,
         late: false,
-    }
+    })
 }

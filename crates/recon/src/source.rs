@@ -7,7 +7,7 @@
 
 use clearing::{BusinessDate, ClearingRecord, TxnCode};
 
-use crate::keys::{KeyError, LegKey, Rrn, TerminalId, TerminalKey, currency, digits, rrn, terminal_id};
+use crate::keys::{KeyError, LegKey, Rrn, TerminalId, TerminalKey, currency, digits, rrn};
 
 /// What a party says became of an original (purchase or completion) after the fact. The
 /// acquirer's flags and the issuer's posting state map onto it: `approved`, `posted`, `held`
@@ -163,18 +163,25 @@ impl TryFrom<&ClearingRecord> for ClearingItem {
 
     fn try_from(r: &ClearingRecord) -> Result<ClearingItem, KeyError> {
         let at = |e: KeyError| KeyError(format!("clearing record {}: {}", r.reference, e.0));
+        let missing = |what: &str| KeyError(format!("clearing record {}: no {what}", r.reference));
+        let (stan, issuer_stan, original_stan) = (
+            r.stan.map(domain::Stan::field),
+            r.issuer_stan.map(domain::Stan::field),
+            r.original_stan.map(domain::Stan::field),
+        );
+        let text = |stan: &Option<domain::StanText>| stan.as_ref().map_or("", |t| t.as_str()).to_owned();
         Ok(ClearingItem {
             reference: r.reference,
             original_reference: r.original_reference,
-            key: LegKey::parse(&r.acquirer, &r.stan, &r.transmission_time).map_err(at)?,
-            issuer_key: LegKey::parse(&r.issuer, &r.issuer_stan, &r.issuer_time).map_err(at)?,
-            original: original_of(&r.original_stan, &r.original_time).map_err(at)?,
-            terminal: terminal_id(&r.terminal_id).map_err(at)?,
-            rrn: rrn(&r.rrn).map_err(at)?,
+            key: LegKey::parse(r.acquirer.as_str(), &text(&stan), &r.transmission_time).map_err(at)?,
+            issuer_key: LegKey::parse(r.issuer.as_str(), &text(&issuer_stan), &r.issuer_time).map_err(at)?,
+            original: original_of(&text(&original_stan), &r.original_time).map_err(at)?,
+            terminal: r.terminal_id.ok_or_else(|| missing("terminal id"))?,
+            rrn: r.rrn.ok_or_else(|| missing("RRN"))?,
             amount_minor: r.amount_minor,
             settlement_minor: r.settlement_minor,
             network_fee_minor: r.network_fee_minor,
-            currency: currency(&r.currency).map_err(at)?,
+            currency: r.currency.numeric(),
             code: r.code,
             late: r.late,
             date: r.date,

@@ -28,6 +28,7 @@ use std::iter::Peekable;
 use std::sync::Arc;
 
 use clearing::{BusinessDate, CardKind, ClearingRecord, Fees, TxnCode};
+use domain::{Currency, InstitutionId, MerchantId, Rrn, Stan, TerminalId};
 use sqlstore::{Database, Row};
 
 use crate::config::Directory;
@@ -210,28 +211,40 @@ fn record(directory: &Directory, date: BusinessDate, row: Row2) -> Result<Option
     let settlement = direction * signed(amount, "amount", row.id)? - interchange;
     let original = row.original.as_ref();
     let text = |value: Option<String>| value.unwrap_or_default();
+    let bad = |what: &str, e: domain::ParseError| SwitchError::Internal(format!("exchange {}: {what}: {e}", row.id));
+    // Absent or empty: none; anything else must be the type's.
+    fn opt<T>(
+        value: Option<&str>,
+        parse: impl Fn(&str) -> Result<T, domain::ParseError>,
+    ) -> Result<Option<T>, domain::ParseError> {
+        value.filter(|v| !v.is_empty()).map(parse).transpose()
+    }
+    let issuer = row
+        .issuer
+        .as_deref()
+        .ok_or_else(|| SwitchError::Internal(format!("exchange {}: approved without an issuer", row.id)))?;
     Ok(Some(ClearingRecord {
         date,
         reference: row.id,
         code,
-        acquirer: row.acquirer,
-        issuer: text(row.issuer),
-        stan: row.stan,
+        acquirer: InstitutionId::new(&row.acquirer).map_err(|e| bad("acquirer", e))?,
+        issuer: InstitutionId::new(issuer).map_err(|e| bad("issuer", e))?,
+        stan: Some(Stan::parse(&row.stan).map_err(|e| bad("STAN", e))?),
         transmission_time: row.time,
-        issuer_stan: text(row.issuer_stan),
+        issuer_stan: opt(row.issuer_stan.as_deref(), Stan::parse).map_err(|e| bad("issuer STAN", e))?,
         issuer_time: text(row.issuer_time),
         pan_masked: text(row.pan_masked),
         card_hash: text(row.card_key),
         card_kind,
         amount_minor: amount,
-        currency: text(row.currency),
+        currency: Currency::parse(row.currency.as_deref().unwrap_or_default()).map_err(|e| bad("currency", e))?,
         mcc: row.mcc.filter(|m| !m.is_empty()).unwrap_or_else(|| MCC_UNKNOWN.to_owned()),
-        terminal_id: text(row.terminal_id),
-        merchant_id: text(row.merchant_id),
-        rrn: text(row.rrn),
+        terminal_id: opt(row.terminal_id.as_deref(), TerminalId::new).map_err(|e| bad("terminal", e))?,
+        merchant_id: opt(row.merchant_id.as_deref(), MerchantId::new).map_err(|e| bad("merchant", e))?,
+        rrn: opt(row.rrn.as_deref(), Rrn::new).map_err(|e| bad("RRN", e))?,
         // A void or reversal carries no approval code of its own: its original's.
         auth_code: text(row.auth_code.or_else(|| original.and_then(|o| o.auth_code.clone()))),
-        original_stan: original.map(|o| o.stan.clone()).unwrap_or_default(),
+        original_stan: original.map(|o| Stan::parse(&o.stan)).transpose().map_err(|e| bad("original STAN", e))?,
         original_time: original.map(|o| o.time.clone()).unwrap_or_default(),
         original_reference: if original.is_some() { row.original_id.unwrap_or(0) } else { 0 },
         interchange_fee_minor: interchange,

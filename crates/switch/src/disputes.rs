@@ -26,6 +26,7 @@ mod store;
 pub mod transitions;
 
 use clearing::{BusinessDate, CardKind, ClearingRecord};
+use domain::{Currency, InstitutionId, MerchantId, Rrn, Stan, TerminalId};
 use sqlstore::Database;
 
 pub use transitions::{Action, Stage, TRANSITIONS, next_stage};
@@ -95,23 +96,25 @@ impl ExceptionClass {
 pub struct ExceptionRecord {
     /// The switch's reference of the record (exchange id), 0 when no switch record exists.
     pub reference: u64,
-    pub acquirer: String,
-    pub issuer: String,
+    /// The members the money moves between.
+    pub acquirer: InstitutionId,
+    pub issuer: InstitutionId,
     pub amount_minor: u64,
-    pub currency: String,
-    pub stan: String,
+    pub currency: Currency,
+    /// The acquirer's key (none when reconciliation found no acquirer record of it).
+    pub stan: Option<Stan>,
     pub transmission_time: String,
-    pub issuer_stan: String,
+    pub issuer_stan: Option<Stan>,
     pub issuer_time: String,
-    pub rrn: String,
+    pub rrn: Option<Rrn>,
     pub auth_code: String,
     /// First 6, last 4: a full PAN is refused.
     pub pan_masked: String,
     pub card_hash: String,
     pub card_kind: CardKind,
     pub mcc: String,
-    pub terminal_id: String,
-    pub merchant_id: String,
+    pub terminal_id: Option<TerminalId>,
+    pub merchant_id: Option<MerchantId>,
 }
 
 impl ExceptionRecord {
@@ -119,22 +122,22 @@ impl ExceptionRecord {
     pub fn from_clearing(record: &ClearingRecord) -> ExceptionRecord {
         ExceptionRecord {
             reference: record.reference,
-            acquirer: record.acquirer.clone(),
-            issuer: record.issuer.clone(),
+            acquirer: record.acquirer,
+            issuer: record.issuer,
             amount_minor: record.amount_minor,
-            currency: record.currency.clone(),
-            stan: record.stan.clone(),
+            currency: record.currency,
+            stan: record.stan,
             transmission_time: record.transmission_time.clone(),
-            issuer_stan: record.issuer_stan.clone(),
+            issuer_stan: record.issuer_stan,
             issuer_time: record.issuer_time.clone(),
-            rrn: record.rrn.clone(),
+            rrn: record.rrn,
             auth_code: record.auth_code.clone(),
             pan_masked: record.pan_masked.clone(),
             card_hash: record.card_hash.clone(),
             card_kind: record.card_kind,
             mcc: record.mcc.clone(),
-            terminal_id: record.terminal_id.clone(),
-            merchant_id: record.merchant_id.clone(),
+            terminal_id: record.terminal_id,
+            merchant_id: record.merchant_id,
         }
     }
 }
@@ -288,15 +291,8 @@ fn check_new(new: &NewException) -> Result<()> {
     let at =
         |what: &str| DisputeError::Input(format!("{} of {} ({}): {what}", r.reference, new.date, new.class.name()));
     check_masked(&r.pan_masked)?;
-    let currency_ok = r.currency.len() == 3 && r.currency.bytes().all(|b| b.is_ascii_digit());
-    if !currency_ok {
-        return Err(at("currency must be ISO 4217 numeric (3 digits)"));
-    }
     if r.amount_minor == 0 || r.amount_minor > crate::settlement::RECORD_AMOUNT_MAX_MINOR {
         return Err(at("amount must be 1 to 999999999999 minor units"));
-    }
-    if r.acquirer.is_empty() || r.issuer.is_empty() {
-        return Err(at("acquirer and issuer are needed (the members the money moves between)"));
     }
     if new.note.len() > REASON_LEN_MAX || new.note.chars().any(char::is_control) {
         return Err(at("the note must be one line of at most 500 bytes"));
@@ -369,23 +365,23 @@ fn clearing_record(exception: &Exception, entry: &AuditEntry, reference: u64, da
         date,
         reference,
         code,
-        acquirer: r.acquirer.clone(),
-        issuer: r.issuer.clone(),
-        stan: r.stan.clone(),
+        acquirer: r.acquirer,
+        issuer: r.issuer,
+        stan: r.stan,
         transmission_time: r.transmission_time.clone(),
-        issuer_stan: r.issuer_stan.clone(),
+        issuer_stan: r.issuer_stan,
         issuer_time: r.issuer_time.clone(),
         pan_masked: r.pan_masked.clone(),
         card_hash: r.card_hash.clone(),
         card_kind: r.card_kind,
         amount_minor: amount,
-        currency: r.currency.clone(),
+        currency: r.currency,
         mcc: r.mcc.clone(),
-        terminal_id: r.terminal_id.clone(),
-        merchant_id: r.merchant_id.clone(),
-        rrn: r.rrn.clone(),
+        terminal_id: r.terminal_id,
+        merchant_id: r.merchant_id,
+        rrn: r.rrn,
         auth_code: r.auth_code.clone(),
-        original_stan: r.stan.clone(),
+        original_stan: r.stan,
         original_time: r.transmission_time.clone(),
         original_reference: r.reference,
         interchange_fee_minor: 0,

@@ -32,6 +32,7 @@ mod store;
 use std::collections::BTreeMap;
 
 use clearing::{BusinessDate, ClearingRecord, NetPositions, Position};
+use domain::InstitutionId;
 use ledger::{Account, CreateAccountResult, CreateTransferResult, Id, Transfer, TransferFlags};
 use sha1::{Digest, Sha1};
 use sqlstore::Database;
@@ -277,14 +278,14 @@ fn check_record(record: &ClearingRecord, date: BusinessDate, network: &str) -> R
     if record.date != date {
         return bad(format!("it is of date {}, not {date}", record.date));
     }
-    if ledger_of(&record.currency).is_none() {
+    if ledger_of(record.currency.as_str()).is_none() {
         return bad(format!("currency {:?} is not an ISO 4217 numeric code", record.currency));
     }
     for (role, id) in [("acquirer", &record.acquirer), ("issuer", &record.issuer)] {
-        if institution_number(id).is_none() {
+        if institution_number(id.as_str()).is_none() {
             return bad(format!("{role} {id:?} is not an {INSTITUTION_ID_LEN}-digit institution id"));
         }
-        if id == network {
+        if id.as_str() == network {
             return bad(format!("{role} is the network itself ({network})"));
         }
     }
@@ -307,14 +308,16 @@ fn tally<E: std::fmt::Display>(
     network: &str,
     records: impl IntoIterator<Item = std::result::Result<ClearingRecord, E>>,
 ) -> Result<Tally> {
-    let mut net = NetPositions::new(network);
+    let network_id = InstitutionId::new(network)
+        .map_err(|e| SettlementError::Input(format!("the network's id {network:?}: {e}")))?;
+    let mut net = NetPositions::new(network_id);
     let mut totals: BTreeMap<String, CurrencyTotals> = BTreeMap::new();
     let mut volume: BTreeMap<String, i128> = BTreeMap::new();
     let mut references: Vec<u64> = Vec::new();
     for record in records {
         let record = record.map_err(|e| SettlementError::Input(format!("reading the records of {date}: {e}")))?;
         check_record(&record, date, network)?;
-        let volume = volume.entry(record.currency.clone()).or_default();
+        let volume = volume.entry(record.currency.as_str().to_owned()).or_default();
         *volume += i128::from(record.settlement_minor).abs()
             + i128::from(record.interchange_fee_minor).abs()
             + 2 * i128::from(record.network_fee_minor).abs();
@@ -324,8 +327,8 @@ fn tally<E: std::fmt::Display>(
                 record.currency
             )));
         }
-        let total = totals.entry(record.currency.clone()).or_insert_with(|| CurrencyTotals {
-            currency: record.currency.clone(),
+        let total = totals.entry(record.currency.as_str().to_owned()).or_insert_with(|| CurrencyTotals {
+            currency: record.currency.as_str().to_owned(),
             records: 0,
             debit_total_minor: 0,
             credit_total_minor: 0,
@@ -352,8 +355,8 @@ fn tally<E: std::fmt::Display>(
     let positions = net.finish();
     for position in &positions {
         // Every position's currency came from a record, so its totals exist.
-        if let Some(total) = totals.get_mut(&position.currency) {
-            if position.member == network {
+        if let Some(total) = totals.get_mut(position.currency.as_str()) {
+            if position.member.as_str() == network {
                 total.network_fee_income_minor += position.net_minor;
             }
             if position.net_minor > 0 {
@@ -379,10 +382,10 @@ fn tally<E: std::fmt::Display>(
 
 /// The account a position settles through: the network's fee income, or a member's.
 fn position_account(position: &Position, network: &str) -> Option<Id> {
-    if position.member == network {
-        fee_income_account_id(network, &position.currency)
+    if position.member.as_str() == network {
+        fee_income_account_id(network, position.currency.as_str())
     } else {
-        member_account_id(&position.member, &position.currency)
+        member_account_id(position.member.as_str(), position.currency.as_str())
     }
 }
 
@@ -440,7 +443,10 @@ pub fn settle_read<E: std::fmt::Display>(
 fn check_same_positions(settled: &SettlementReport, positions: &[Position]) -> Result<()> {
     let same = settled.members.len() == positions.len()
         && settled.members.iter().zip(positions).all(|(s, p)| {
-            s.member == p.member && s.currency == p.currency && s.net_minor == p.net_minor && s.records == p.records
+            s.member == p.member.as_str()
+                && s.currency == p.currency.as_str()
+                && s.net_minor == p.net_minor
+                && s.records == p.records
         });
     if same {
         return Ok(());
@@ -466,12 +472,12 @@ fn post(
     let mut currencies: BTreeMap<String, Id> = BTreeMap::new();
     for position in positions {
         let id = position_account(position, network).ok_or_else(|| bad_account(position))?;
-        let ledger_id = ledger_of(&position.currency).ok_or_else(|| bad_account(position))?;
+        let ledger_id = ledger_of(position.currency.as_str()).ok_or_else(|| bad_account(position))?;
         let code = if position.member == network { CODE_FEE_INCOME } else { CODE_MEMBER_SETTLEMENT };
         accounts.push(Account::new(id, ledger_id, code));
         ids.push(id);
-        let net_id = multilateral_net_account_id(&position.currency).ok_or_else(|| bad_account(position))?;
-        if currencies.insert(position.currency.clone(), net_id).is_none() {
+        let net_id = multilateral_net_account_id(position.currency.as_str()).ok_or_else(|| bad_account(position))?;
+        if currencies.insert(position.currency.as_str().to_owned(), net_id).is_none() {
             accounts.push(Account::new(net_id, ledger_id, CODE_MULTILATERAL_NET));
         }
     }
@@ -512,8 +518,8 @@ fn post(
         let opening = if posted_before { closing - position.net_minor } else { opening };
         assert_eq!(closing, opening + position.net_minor, "statement of {} does not add up", position.member);
         members.push(MemberSettlement {
-            member: position.member.clone(),
-            currency: position.currency.clone(),
+            member: position.member.as_str().to_owned(),
+            currency: position.currency.as_str().to_owned(),
             net_minor: position.net_minor,
             receivable_minor: position.receivable_minor,
             payable_minor: position.payable_minor,
@@ -541,12 +547,12 @@ fn date_transfers(
             continue;
         }
         let missing = || SettlementError::Input(format!("no currency {} in the ledger", position.currency));
-        let net_account = *net_accounts.get(&position.currency).ok_or_else(missing)?;
-        let ledger_id = ledger_of(&position.currency).ok_or_else(missing)?;
+        let net_account = *net_accounts.get(position.currency.as_str()).ok_or_else(missing)?;
+        let ledger_id = ledger_of(position.currency.as_str()).ok_or_else(missing)?;
         let amount = position.net_minor.unsigned_abs();
         let (debit, credit) = if position.net_minor < 0 { (account, net_account) } else { (net_account, account) };
         let mut transfer = Transfer::new(
-            transfer_id(date, &position.member, &position.currency),
+            transfer_id(date, position.member.as_str(), position.currency.as_str()),
             debit,
             credit,
             amount,
@@ -554,7 +560,7 @@ fn date_transfers(
             TRANSFER_NET_SETTLEMENT,
         );
         transfer.user_data_32 = u32::try_from(date.days()).unwrap_or(0);
-        transfer.user_data_64 = institution_number(&position.member).unwrap_or(0);
+        transfer.user_data_64 = institution_number(position.member.as_str()).unwrap_or(0);
         transfers.push(transfer.with_flags(TransferFlags::LINKED));
     }
     // The chain ends at its last transfer (which must not be linked).

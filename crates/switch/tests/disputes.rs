@@ -203,7 +203,7 @@ fn opening_in_bulk_is_idempotent_and_lists_by_status_and_date() {
         let mut no_ref = [batch[1].clone(), batch[1].clone()];
         for (i, new) in no_ref.iter_mut().enumerate() {
             new.record.reference = 0;
-            new.record.stan = format!("00077{i}");
+            new.record.stan = Some(format!("00077{i}").parse().unwrap());
         }
         let keyed = disputes::open_exceptions(&db, &no_ref, "recon", NOW_MS).unwrap();
         assert!(keyed.iter().all(|o| o.created) && keyed[0].id != keyed[1].id);

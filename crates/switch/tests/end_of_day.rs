@@ -214,8 +214,8 @@ fn a_reversal_after_its_date_closed_is_late_on_the_next_date(backend: Backend) {
     let (original, reversed) = (&before_close[0], &next[0]);
     assert_eq!(reversed.original_reference, original.reference);
     assert_eq!(
-        (reversed.original_stan.as_str(), reversed.original_time.as_str()),
-        (original.stan.as_str(), original.transmission_time.as_str())
+        (reversed.original_stan, reversed.original_time.as_str()),
+        (original.stan, original.transmission_time.as_str())
     );
     assert_eq!(reversed.interchange_fee_minor, -original.interchange_fee_minor);
     assert_eq!(reversed.network_fee_minor, -original.network_fee_minor);
@@ -288,7 +288,7 @@ fn fees_by_card_kind_and_reversals_give_back_exactly_their_fees(backend: Backend
         assert_eq!(record.mcc, "5411");
     }
     // Net positions of the date sum to zero.
-    let mut net_positions = clearing::NetPositions::new(switch::dev::SWITCH_ID);
+    let mut net_positions = clearing::NetPositions::new(switch::dev::SWITCH_ID.parse().unwrap());
     all.iter().for_each(|r| net_positions.add(r));
     assert!(!net_positions.finish().is_empty());
 }
@@ -326,23 +326,23 @@ fn records_template(day: BusinessDate) -> ClearingRecord {
         date: day,
         reference: 0,
         code: TxnCode::CreditAdjustment,
-        acquirer: ACQUIRER.into(),
-        issuer: ISSUER.into(),
-        stan: String::new(),
+        acquirer: ACQUIRER.parse().unwrap(),
+        issuer: ISSUER.parse().unwrap(),
+        stan: None,
         transmission_time: String::new(),
-        issuer_stan: String::new(),
+        issuer_stan: None,
         issuer_time: String::new(),
         pan_masked: "622424******0113".into(),
         card_hash: String::new(),
         card_kind: clearing::CardKind::Debit,
         amount_minor: 100,
-        currency: CNY.into(),
+        currency: CNY.parse().unwrap(),
         mcc: "5411".into(),
-        terminal_id: String::new(),
-        merchant_id: String::new(),
-        rrn: String::new(),
+        terminal_id: None,
+        merchant_id: None,
+        rrn: None,
         auth_code: String::new(),
-        original_stan: String::new(),
+        original_stan: None,
         original_time: String::new(),
         original_reference: 0,
         interchange_fee_minor: 0,

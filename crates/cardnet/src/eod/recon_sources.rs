@@ -59,9 +59,9 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
     let (resolutions, authorizations): (Vec<&ClearingRecord>, Vec<&ClearingRecord>) =
         records.iter().partition(|r| r.code.is_exception());
     let resolutions_check = check_resolutions(&switch_config, date, &resolutions)?;
-    let (ours, mut others): (Vec<&ClearingRecord>, Vec<&ClearingRecord>) = authorizations
-        .into_iter()
-        .partition(|r| r.acquirer == acquirer_config.institution_id && terminals.contains(&r.terminal_id));
+    let (ours, mut others): (Vec<&ClearingRecord>, Vec<&ClearingRecord>) = authorizations.into_iter().partition(|r| {
+        r.acquirer == acquirer_config.institution_id && r.terminal_id.is_some_and(|t| terminals.contains(t.as_str()))
+    });
     let other_channel_records = others.len();
     let other_amount: u64 = others.iter().map(|r| r.amount_minor).sum();
     // Their money is in the statements: take it out with the other channels'.
@@ -74,11 +74,16 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
     sources.terminal = terminal;
     sources.acquirer = acquirer;
     let mut elsewhere = neighbours(net, date)?;
-    elsewhere.extend(others.iter().map(|r| (r.issuer.clone(), r.issuer_stan.clone(), r.issuer_time.clone())));
+    elsewhere.extend(others.iter().map(|r| {
+        let stan = r.issuer_stan.map(|s| s.to_string()).unwrap_or_default();
+        (r.issuer.as_str().to_owned(), stan, r.issuer_time.clone())
+    }));
     for (id, config) in &net.issuers {
         sources.issuer.extend(issuer_source(id, config, date, &elsewhere)?);
     }
-    let mut other_positions = clearing::NetPositions::new(&network_id);
+    let network = domain::InstitutionId::new(&network_id)
+        .map_err(|e| CliError::bad_input(format!("switch institution_id {network_id:?}: {e}")))?;
+    let mut other_positions = clearing::NetPositions::new(network);
     for record in &others {
         other_positions.add(record);
     }
@@ -86,7 +91,7 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
     sources.statement = statements(&net.dir.join("settlement").join(date.to_string()))?;
     for line in &mut sources.statement {
         let other = other_positions.iter().find(|p| {
-            p.member.parse::<u64>().ok() == Some(line.member) && p.currency.parse::<u16>().ok() == Some(line.currency)
+            p.member.as_str().parse::<u64>().ok() == Some(line.member) && p.currency.numeric() == line.currency
         });
         line.net_minor -= other.map_or(0, |p| p.net_minor);
     }
@@ -117,7 +122,8 @@ fn neighbours(net: &NetDir, date: BusinessDate) -> Result<HashSet<(String, Strin
     for day in [date.previous(), date.next()] {
         for record in switch.clearing_records(day, switch::clearing_records::no_exceptions()) {
             let record = record.map_err(failure("switch journal"))?;
-            keys.insert((record.issuer, record.issuer_stan, record.issuer_time));
+            let stan = record.issuer_stan.map(|s| s.to_string()).unwrap_or_default();
+            keys.insert((record.issuer.as_str().to_owned(), stan, record.issuer_time));
         }
     }
     Ok(keys)
@@ -505,7 +511,7 @@ fn open_exceptions(
         }
         let record = match exception.reference.and_then(|r| by_reference.get(&r)) {
             Some(record) => switch::disputes::ExceptionRecord::from_clearing(record),
-            None => exception_record(exception),
+            None => exception_record(exception)?,
         };
         news.push(switch::disputes::NewException { date, class, record, note: exception.reason.to_owned() });
     }
@@ -519,33 +525,41 @@ fn open_exceptions(
     Ok(opened)
 }
 
-/// An exception with no clearing record: what reconciliation knows of it.
-fn exception_record(exception: &recon::Exception) -> switch::disputes::ExceptionRecord {
-    let digits = |n: u64, width: usize| if n == 0 { String::new() } else { format!("{n:0width$}") };
-    let (stan, time) =
-        exception.acquirer.map(|k| (format!("{:06}", k.stan), format!("{:010}", k.time))).unwrap_or_default();
-    let (issuer_stan, issuer_time) =
-        exception.issuer.map(|k| (format!("{:06}", k.stan), format!("{:010}", k.time))).unwrap_or_default();
-    switch::disputes::ExceptionRecord {
+/// An exception with no clearing record: what reconciliation knows of it. Both members must be
+/// known (an exception moves money between them).
+fn exception_record(exception: &recon::Exception) -> Result<switch::disputes::ExceptionRecord, CliError> {
+    let bad = |what: &str, e: domain::ParseError| {
+        CliError::Failure(format!(
+            "an exception of RRN {}: {what}: {e}",
+            exception.rrn.map_or("?".into(), |r| r.to_string())
+        ))
+    };
+    let member = |n: u64, what: &str| domain::InstitutionId::new(&format!("{n:011}")).map_err(|e| bad(what, e));
+    let leg = |key: Option<recon::LegKey>, what: &str| -> Result<_, CliError> {
+        match key {
+            Some(k) => Ok((Some(domain::Stan::new(k.stan).map_err(|e| bad(what, e))?), format!("{:010}", k.time))),
+            None => Ok((None, String::new())),
+        }
+    };
+    let (stan, time) = leg(exception.acquirer, "acquirer STAN")?;
+    let (issuer_stan, issuer_time) = leg(exception.issuer, "issuer STAN")?;
+    Ok(switch::disputes::ExceptionRecord {
         reference: 0,
-        acquirer: digits(exception.acquirer_member, 11),
-        issuer: digits(exception.issuer_member, 11),
+        acquirer: member(exception.acquirer_member, "acquirer")?,
+        issuer: member(exception.issuer_member, "issuer")?,
         amount_minor: exception.expected_minor,
-        currency: format!("{:03}", exception.currency),
+        currency: domain::Currency::from_numeric(exception.currency).map_err(|e| bad("currency", e))?,
         stan,
         transmission_time: time,
         issuer_stan,
         issuer_time,
-        rrn: exception.rrn.map(|r| String::from_utf8_lossy(&r.padded()).into_owned()).unwrap_or_default(),
+        rrn: exception.rrn,
         auth_code: String::new(),
         pan_masked: String::new(),
         card_hash: String::new(),
         card_kind: clearing::CardKind::Debit,
         mcc: String::new(),
-        terminal_id: exception
-            .terminal
-            .map(|t| String::from_utf8_lossy(&t.terminal.padded()).into_owned())
-            .unwrap_or_default(),
-        merchant_id: String::new(),
-    }
+        terminal_id: exception.terminal.map(|t| t.terminal),
+        merchant_id: None,
+    })
 }

@@ -9,6 +9,8 @@ use sha1::{Digest, Sha1};
 use super::layout::{self, Field, Id, Kind};
 use super::value::{self, show};
 use super::{FileError, Form, Header, Totals, Trailer, hex};
+use domain::{Currency, InstitutionId, MerchantId, Rrn, Stan, TerminalId};
+
 use crate::date::BusinessDate;
 use crate::fees::CardKind;
 use crate::record::{ClearingRecord, TxnCode};
@@ -40,23 +42,23 @@ pub fn blank_record(date: BusinessDate) -> ClearingRecord {
         date,
         reference: 0,
         code: TxnCode::Purchase,
-        acquirer: String::new(),
-        issuer: String::new(),
-        stan: String::new(),
+        acquirer: InstitutionId::UNSET,
+        issuer: InstitutionId::UNSET,
+        stan: None,
         transmission_time: String::new(),
-        issuer_stan: String::new(),
+        issuer_stan: None,
         issuer_time: String::new(),
         pan_masked: String::new(),
         card_hash: String::new(),
         card_kind: CardKind::Debit,
         amount_minor: 0,
-        currency: String::new(),
+        currency: Currency::CNY,
         mcc: String::new(),
-        terminal_id: String::new(),
-        merchant_id: String::new(),
-        rrn: String::new(),
+        terminal_id: None,
+        merchant_id: None,
+        rrn: None,
         auth_code: String::new(),
-        original_stan: String::new(),
+        original_stan: None,
         original_time: String::new(),
         original_reference: 0,
         interchange_fee_minor: 0,
@@ -65,6 +67,19 @@ pub fn blank_record(date: BusinessDate) -> ClearingRecord {
         stand_in: false,
         late: false,
     }
+}
+
+/// A field the domain type checks: its error, named by the field.
+fn checked(field: &Field) -> impl Fn(domain::ParseError) -> String + '_ {
+    move |error| format!("{}: {error}", field.name)
+}
+
+/// An empty field is absent; anything else must parse.
+fn optional<T>(
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, domain::ParseError>,
+) -> Result<Option<T>, domain::ParseError> {
+    if text.is_empty() { Ok(None) } else { parse(text).map(Some) }
 }
 
 /// Replaces `target`'s text, keeping its allocation.
@@ -118,21 +133,48 @@ fn store(record: &mut ClearingRecord, csv: bool, field: &Field, bytes: &[u8]) ->
                     record.card_kind = kind.ok_or_else(|| format!("{}: {text:?} is not D or C", field.name))?;
                     return Ok(());
                 }
-                Id::Acquirer => &mut record.acquirer,
-                Id::Issuer => &mut record.issuer,
-                Id::Stan => &mut record.stan,
+                Id::Acquirer => {
+                    record.acquirer = InstitutionId::new(text).map_err(checked(field))?;
+                    return Ok(());
+                }
+                Id::Issuer => {
+                    record.issuer = InstitutionId::new(text).map_err(checked(field))?;
+                    return Ok(());
+                }
+                Id::Stan => {
+                    record.stan = optional(text, Stan::parse).map_err(checked(field))?;
+                    return Ok(());
+                }
+                Id::IssuerStan => {
+                    record.issuer_stan = optional(text, Stan::parse).map_err(checked(field))?;
+                    return Ok(());
+                }
+                Id::OriginalStan => {
+                    record.original_stan = optional(text, Stan::parse).map_err(checked(field))?;
+                    return Ok(());
+                }
+                Id::Currency => {
+                    record.currency = Currency::parse(text).map_err(checked(field))?;
+                    return Ok(());
+                }
+                Id::TerminalId => {
+                    record.terminal_id = optional(text, TerminalId::new).map_err(checked(field))?;
+                    return Ok(());
+                }
+                Id::MerchantId => {
+                    record.merchant_id = optional(text, MerchantId::new).map_err(checked(field))?;
+                    return Ok(());
+                }
+                Id::Rrn => {
+                    record.rrn = optional(text, Rrn::new).map_err(checked(field))?;
+                    return Ok(());
+                }
                 Id::TransmissionTime => &mut record.transmission_time,
-                Id::IssuerStan => &mut record.issuer_stan,
                 Id::IssuerTime => &mut record.issuer_time,
                 Id::PanMasked => &mut record.pan_masked,
                 Id::CardHash => &mut record.card_hash,
-                Id::Currency => &mut record.currency,
                 Id::Mcc => &mut record.mcc,
-                Id::TerminalId => &mut record.terminal_id,
-                Id::MerchantId => &mut record.merchant_id,
-                Id::Rrn => &mut record.rrn,
                 Id::AuthCode => &mut record.auth_code,
-                Id::OriginalStan => &mut record.original_stan,
                 _ => &mut record.original_time,
             };
             set(target, text);

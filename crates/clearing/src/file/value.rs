@@ -17,6 +17,8 @@ pub enum Value<'a> {
     Number(u64),
     Signed(i64),
     Str(&'a str),
+    /// A trace number's six digits, or nothing (an empty field).
+    Stan(Option<domain::Stan>),
     Date(BusinessDate),
     Flag(bool),
     Filler,
@@ -96,6 +98,10 @@ fn check_text(field: &Field, text: &str) -> Result<(), String> {
 /// Append one field to `line`: padded to its width (fixed width) or after a comma (CSV, where
 /// the filler is left out). Nothing is appended when the value does not fit: the reason.
 pub fn put(line: &mut Vec<u8>, csv: bool, field: &Field, value: Value<'_>) -> Result<(), String> {
+    if let Value::Stan(stan) = value {
+        let text = stan.map(domain::Stan::field);
+        return put(line, csv, field, Value::Str(text.as_ref().map_or("", |t| t.as_str())));
+    }
     if csv {
         if field.kind == Kind::Filler {
             return Ok(());
@@ -146,6 +152,10 @@ pub fn put(line: &mut Vec<u8>, csv: bool, field: &Field, value: Value<'_>) -> Re
 /// with spaces (so text padding and the filler are already there): in place, no pushes.
 pub fn put_fixed(out: &mut [u8], field: &Field, value: Value<'_>) -> Result<(), String> {
     debug_assert_eq!(out.len(), field.width);
+    if let Value::Stan(stan) = value {
+        let text = stan.map(domain::Stan::field);
+        return put_fixed(out, field, Value::Str(text.as_ref().map_or("", |t| t.as_str())));
+    }
     match (field.kind, value) {
         (Kind::Type, Value::Type(letter)) => out[0] = letter,
         (Kind::Number, Value::Number(n)) => {

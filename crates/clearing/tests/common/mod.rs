@@ -3,6 +3,7 @@
 
 use clearing::file::{Form, Header, Writer};
 use clearing::{BusinessDate, CardKind, ClearingRecord, FeeSchedule, TxnCode};
+use domain::{Currency, InstitutionId, MerchantId, Rrn, Stan, TerminalId};
 use proptest::prelude::*;
 
 pub fn date() -> BusinessDate {
@@ -38,6 +39,14 @@ fn text(max: usize) -> impl Strategy<Value = String> {
     proptest::string::string_regex(&format!("([ !#-+\\--~]{{0,{}}}[!#-+\\--~])?", max - 1)).unwrap()
 }
 
+fn institution() -> impl Strategy<Value = InstitutionId> {
+    proptest::string::string_regex("[0-9]{1,11}").unwrap().prop_map(|t| InstitutionId::new(&t).unwrap())
+}
+
+fn stan() -> impl Strategy<Value = Stan> {
+    (0u32..=999_999).prop_map(|n| Stan::new(n).unwrap())
+}
+
 fn signed(digits: u32) -> impl Strategy<Value = i64> {
     let bound = 10i64.pow(digits) - 1;
     -bound..=bound
@@ -48,11 +57,11 @@ pub fn any_record() -> impl Strategy<Value = ClearingRecord> {
     let keys = (
         any::<u64>(),
         proptest::sample::select(TxnCode::ALL.to_vec()),
-        digits(11),
-        digits(11),
-        digits(6),
+        institution(),
+        institution(),
+        proptest::option::of(stan()),
         digits(10),
-        digits(6),
+        proptest::option::of(stan()),
         digits(10),
         text(19),
         text(64),
@@ -60,13 +69,15 @@ pub fn any_record() -> impl Strategy<Value = ClearingRecord> {
     );
     let rest = (
         0u64..1_000_000_000_000,
-        digits(3),
+        proptest::sample::select(Currency::ALL.to_vec()),
         digits(4),
-        text(8),
-        text(15),
-        text(12),
+        text(8).prop_map(|t| TerminalId::new(&t).ok()),
+        text(15).prop_map(|t| MerchantId::new(&t).ok()),
+        proptest::option::of(
+            proptest::string::string_regex("[0-9A-Za-z]{1,12}").unwrap().prop_map(|t| Rrn::new(&t).unwrap()),
+        ),
         text(6),
-        digits(6),
+        proptest::option::of(stan()),
         digits(10),
         any::<u64>(),
         (signed(12), signed(12), signed(12)),

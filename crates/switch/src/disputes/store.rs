@@ -102,6 +102,19 @@ fn date_of(text: &str) -> Result<BusinessDate> {
     BusinessDate::parse(text).map_err(|e| corrupt(format!("an exception's date: {e}")))
 }
 
+/// A column that holds `''` for an absent value (the table's columns are NOT NULL).
+fn blank_or<T>(row: &Row, index: usize, column: &'static str) -> Result<Option<T>>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = row.text(index)?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|e| corrupt(format!("column {column}: {e}")))
+}
+
 fn exception_of(row: &Row) -> Result<Exception> {
     exception_at(row, 0)
 }
@@ -117,22 +130,22 @@ fn exception_at(row: &Row, at: usize) -> Result<Exception> {
         class: ExceptionClass::from_name(&class).ok_or_else(|| corrupt(format!("unknown class {class:?}")))?,
         record: ExceptionRecord {
             reference: row.u64(at + 3)?,
-            acquirer: row.text(at + 4)?,
-            issuer: row.text(at + 5)?,
+            acquirer: row.parsed(at + 4, "acquirer")?,
+            issuer: row.parsed(at + 5, "issuer")?,
             amount_minor: row.u64(at + 6)?,
-            currency: row.text(at + 7)?,
-            stan: row.text(at + 8)?,
+            currency: row.parsed(at + 7, "currency")?,
+            stan: blank_or(row, at + 8, "stan")?,
             transmission_time: row.text(at + 9)?,
-            issuer_stan: row.text(at + 10)?,
+            issuer_stan: blank_or(row, at + 10, "issuer_stan")?,
             issuer_time: row.text(at + 11)?,
-            rrn: row.text(at + 12)?,
+            rrn: blank_or(row, at + 12, "rrn")?,
             auth_code: row.text(at + 13)?,
             pan_masked: row.text(at + 14)?,
             card_hash: row.text(at + 15)?,
             card_kind: CardKind::from_name(&kind).ok_or_else(|| corrupt(format!("unknown card kind {kind:?}")))?,
             mcc: row.text(at + 17)?,
-            terminal_id: row.text(at + 18)?,
-            merchant_id: row.text(at + 19)?,
+            terminal_id: blank_or(row, at + 18, "terminal_id")?,
+            merchant_id: blank_or(row, at + 19, "merchant_id")?,
         },
         stage: Stage::from_name(&stage).ok_or_else(|| corrupt(format!("unknown stage {stage:?}")))?,
         stage_amount_minor: row.u64(at + 21)?,
@@ -205,7 +218,8 @@ fn match_key(record: &ExceptionRecord) -> String {
     if record.reference != 0 {
         return format!("ref:{}", record.reference);
     }
-    format!("acq:{}:{}:{}", record.acquirer, record.stan, record.transmission_time)
+    let stan = record.stan.map(|stan| stan.to_string()).unwrap_or_default();
+    format!("acq:{}:{stan}:{}", record.acquirer, record.transmission_time)
 }
 
 /// Open one chunk in the caller's transaction.
@@ -228,7 +242,9 @@ pub(super) fn open_chunk(tx: &mut Tx<'_>, chunk: &[NewException], by: &str, at_m
             "INSERT INTO switch_exceptions ({EXCEPTION_COLUMNS}, match_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
              $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
         );
-        let text = |s: &String| Value::from(s.as_str());
+        let text = |s: &str| Value::from(s);
+        let stan = |s: Option<domain::Stan>| Value::from(s.map(|s| s.to_string()).unwrap_or_default());
+        let opt = |s: Option<&str>| Value::from(s.unwrap_or_default());
         tx.execute(
             &sql,
             &[
@@ -236,22 +252,22 @@ pub(super) fn open_chunk(tx: &mut Tx<'_>, chunk: &[NewException], by: &str, at_m
                 date.as_str().into(),
                 new.class.name().into(),
                 int(r.reference)?,
-                text(&r.acquirer),
-                text(&r.issuer),
+                text(r.acquirer.as_str()),
+                text(r.issuer.as_str()),
                 int(r.amount_minor)?,
-                text(&r.currency),
-                text(&r.stan),
+                text(r.currency.as_str()),
+                stan(r.stan),
                 text(&r.transmission_time),
-                text(&r.issuer_stan),
+                stan(r.issuer_stan),
                 text(&r.issuer_time),
-                text(&r.rrn),
+                opt(r.rrn.as_ref().map(|v| v.as_str())),
                 text(&r.auth_code),
                 text(&r.pan_masked),
                 text(&r.card_hash),
                 r.card_kind.name().into(),
                 text(&r.mcc),
-                text(&r.terminal_id),
-                text(&r.merchant_id),
+                opt(r.terminal_id.as_ref().map(|v| v.as_str())),
+                opt(r.merchant_id.as_ref().map(|v| v.as_str())),
                 Stage::Open.name().into(),
                 int(r.amount_minor)?,
                 int(at_ms)?,
