@@ -263,19 +263,12 @@ fn ddl_v5_move() -> [String; 2] {
     ]
 }
 
-/// The merchant's approved debits of the day (the risk hook's daily totals, read on every
-/// purchase): a partial index holding exactly the rows that count, with every column the query
-/// reads, so the sum reads the index alone (no table page of the merchant's day). Still one
-/// entry per approval: the risk engine's running windows (issue 16) replace the sum.
+/// The merchant's approved debits of the day, as the risk hook once summed them: a partial
+/// index of exactly the rows that count. Dropped by `acquirer-v7` (`journal::merchant_days`),
+/// which keeps the totals in one row per merchant and day.
 const MIGRATION_V6: &str = "acquirer-v6-merchant-day";
-const DDL_V6: &[&str] = &["CREATE INDEX acquirer_transactions_merchant_day ON acquirer_transactions \
+pub(crate) const DDL_V6: &[&str] = &["CREATE INDEX acquirer_transactions_merchant_day ON acquirer_transactions \
      (merchant_id, received_ms, amount_minor, status, reversed, kind) WHERE status = 'approved' AND reversed = 0 AND kind IN ('purchase', 'pre-auth', 'completion', 'completion-advice')"];
-
-/// The partial index of the merchant's day (its kinds are the daily totals' statement's).
-#[cfg(test)]
-pub(crate) fn merchant_day_index() -> &'static str {
-    DDL_V6[0]
-}
 
 /// The network reversals' queue (`acquirer_saf`, ids from the `reversal` sequence).
 pub(crate) fn reversal_queue() -> sqlstore::Result<SqlQueue> {
@@ -296,6 +289,7 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     v5.extend([copy.as_str(), drop.as_str()]);
     db.migrate(MIGRATION_V5, &v5)?;
     db.migrate(MIGRATION_V6, DDL_V6)?;
+    db.migrate(crate::journal::MIGRATION_V7, &crate::journal::merchant_days_ddl(db.kind()))?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 

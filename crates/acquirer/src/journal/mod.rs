@@ -5,11 +5,23 @@
 //! and 0320 tables, the merchant settlement run) stay beside their code in `settlement*.rs` and
 //! `merchant_run.rs`; the schema and its migrations are `crate::store`.
 
+/// The kinds the merchant's day counts (the risk hook's totals): the kind table's
+/// `takes_money`, written out because SQL text (the totals' triggers, migration
+/// `acquirer-v6-merchant-day`'s partial index before them) is built from it; a test keeps it
+/// equal to the table.
+macro_rules! merchant_day_kinds {
+    () => {
+        "('purchase', 'pre-auth', 'completion', 'completion-advice')"
+    };
+}
+
+mod merchant_days;
 mod messages;
 mod reversals;
 mod terminals;
 mod transactions;
 
+pub(crate) use merchant_days::{MIGRATION_V7, ddl as merchant_days_ddl, merchant_day};
 pub(crate) use messages::{Flow, log, log_exchange};
 pub(crate) use reversals::{
     NewTerminalReversal, insert_reversal, insert_terminal_reversal, reversal_answered, reversal_queued,
@@ -23,5 +35,5 @@ pub(crate) use terminals::{
 pub use transactions::TransactionRecord;
 pub(crate) use transactions::{
     NetworkAnswer, NewTransaction, OriginalEffect, batch, by_id, by_rrn, by_trace, insert_request, lock, mark_reversed,
-    merchant_day, network_payload, pending_follow_ups, set_answer, set_failed, set_original_effect, trace_used,
+    network_payload, pending_follow_ups, set_answer, set_failed, set_original_effect, trace_used,
 };

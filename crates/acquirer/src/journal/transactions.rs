@@ -150,33 +150,6 @@ pub(crate) fn trace_used(tx: &mut Tx<'_>, terminal_id: &str, batch_no: u32, trac
     Ok(used.is_some())
 }
 
-/// The kinds the merchant's day counts (the risk hook's totals): the kind table's
-/// `takes_money`, written out because the partial index of migration `acquirer-v6-merchant-day`
-/// holds exactly these rows (a test keeps the two equal).
-macro_rules! merchant_day_kinds {
-    () => {
-        "('purchase', 'pre-auth', 'completion', 'completion-advice')"
-    };
-}
-#[cfg(test)]
-const MERCHANT_DAY_KINDS: &str = merchant_day_kinds!();
-
-/// The merchant's approved, unreversed debits received since `day_start_ms`: (amount, count).
-pub(crate) fn merchant_day(tx: &mut Tx<'_>, merchant_id: &str, day_start_ms: u64) -> sqlstore::Result<(u64, u64)> {
-    let row = tx.query_opt(
-        concat!(
-            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT), COUNT(*) FROM acquirer_transactions \
-             WHERE merchant_id = $1 AND received_ms >= $2 AND status = 'approved' AND reversed = 0 AND kind IN ",
-            merchant_day_kinds!()
-        ),
-        &[merchant_id.into(), int(day_start_ms)?],
-    )?;
-    match row {
-        Some(row) => Ok((row.u64(0)?, row.u64(1)?)),
-        None => Ok((0, 0)),
-    }
-}
-
 /// The journaled transactions of a terminal's batch, in order, at most `limit`.
 pub(crate) fn batch(
     tx: &mut Tx<'_>,
@@ -371,19 +344,4 @@ pub(crate) fn pending_follow_ups(tx: &mut Tx<'_>, original_id: u64) -> sqlstore:
         &[int(original_id)?],
     )?;
     rows.iter().map(|row| Ok((PosKind::from_name(&row.text(0)?), row.u64(1)?))).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_merchant_day_counts_the_kinds_that_take_money() {
-        let names: Vec<String> =
-            PosKind::ALL.into_iter().filter(|k| k.takes_money()).map(|k| format!("'{}'", k.name())).collect();
-        let list = format!("({})", names.join(", "));
-        assert_eq!(MERCHANT_DAY_KINDS, list);
-        // The statement and the partial index of acquirer-v6 read the same list.
-        assert!(crate::store::merchant_day_index().contains(MERCHANT_DAY_KINDS));
-    }
 }
