@@ -13,10 +13,11 @@
 //! switch link, [`client`]), connection cuts, a crash inside a commit (storage that loses
 //! unsynced writes), clock skew.
 
-pub mod client;
+pub mod check;
 pub mod driver;
 pub mod link;
 pub mod node;
+pub mod pos;
 pub mod rng;
 pub mod run;
 pub mod trace;

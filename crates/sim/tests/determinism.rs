@@ -28,7 +28,7 @@ fn one_seed_gives_one_trace_and_another_seed_another() {
     let other = must_pass(&SimOptions { seed: 43, ..options });
     assert_eq!(
         replay_command(&options),
-        "cardnet sim --seeds 1 --seed 42 --purchases 12 --loss-percent 0 --duplicate-percent 0 --crashes 0 --partitions 0"
+        "cardnet sim --seeds 1 --seed 42 --purchases 12 --terminals 4 --loss-percent 0 --duplicate-percent 0 --crashes 0 --partitions 0"
     );
     assert_ne!(first.digest, other.digest);
 }
