@@ -72,6 +72,8 @@ enum Event {
 
 /// Opens a party node (at the start, and again after a crash: from its database).
 pub type Restart = Box<dyn Fn() -> Result<Box<dyn Node>, String>>;
+/// Powers terminal `index` on again from its files (after a crash).
+pub type PowerOn = Box<dyn Fn(usize) -> Result<terminal::Terminal, String>>;
 
 struct Exchange {
     origin: usize,
@@ -131,6 +133,7 @@ pub struct Sim {
     last_arrival: BTreeMap<(usize, usize), u64>,
     next_exchange: u64,
     pub terminals: Vec<PosNode>,
+    power_on: Option<PowerOn>,
     /// The cards the terminals read (index: card).
     pub cards: Vec<provision::card::SimCard>,
     pub trace: Trace,
@@ -184,6 +187,7 @@ impl Sim {
             last_arrival: BTreeMap::new(),
             next_exchange: 0,
             terminals,
+            power_on: None,
             cards,
             trace: Trace::default(),
             stats: NetStats::default(),
@@ -205,7 +209,17 @@ impl Sim {
         Ok(self.nodes.len() - 1)
     }
 
-    /// Crash party node `node` `at_ms` after the start, for `down_ms`.
+    /// How a crashed terminal comes back (without it, terminals do not crash).
+    pub fn set_power_on(&mut self, power_on: PowerOn) {
+        self.power_on = Some(power_on);
+    }
+
+    /// Every node's index, terminals first.
+    pub fn all_nodes(&self) -> std::ops::Range<usize> {
+        0..self.nodes.len()
+    }
+
+    /// Crash node `node` `at_ms` after the start, for `down_ms`.
     pub fn plan_crash(&mut self, at_ms: u64, node: usize, down_ms: u64) {
         self.schedule(at_ms, Event::Crash { node, down_ms });
     }
@@ -335,6 +349,22 @@ impl Sim {
     /// Drop `node`'s memory: its open exchanges (their answers will come late) and the node
     /// itself; a stopped node (its commit failed) is not brought back.
     fn crash(&mut self, node: usize, down_ms: u64) {
+        if self.is_terminal(node) {
+            let Some(power_on) = &self.power_on else { return };
+            match power_on(node) {
+                Ok(terminal) => {
+                    let until_ms = self.now_ms.saturating_add(down_ms);
+                    if let Some(pos) = self.terminals.get_mut(node) {
+                        pos.power_cycle(terminal, until_ms);
+                    }
+                }
+                Err(error) => self.stopped.push((format!("terminal {node}"), error)),
+            }
+            self.stats.crashes += 1;
+            self.exchanges.retain(|_, open| open.origin != node);
+            self.schedule(down_ms, Event::Wake { terminal: node });
+            return;
+        }
         let Some(slot) = self.nodes.get_mut(node) else { return };
         if slot.take().is_none() {
             return;

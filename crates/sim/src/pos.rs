@@ -198,26 +198,20 @@ impl PosNode {
         let holder = cards.get(record.card).ok_or("no such card")?;
         let pin = Some(Secret::new(holder.pin.expose()));
         let read = |entry| Card::read(&holder.card, entry).map_err(|e| e.to_string());
-        let blank = TxnRequest {
-            kind: None,
-            card: None,
-            amount_minor: None,
-            pin: None,
-            original_trace: None,
-            original: None,
-            supervisor_password: None,
-        };
         Ok(match record.op {
             Op::Purchase { amount_minor, entry, .. } => TxnRequest {
                 kind: Some(Kind::Purchase),
                 card: Some(read(entry)?),
                 amount_minor: Some(amount_minor),
                 pin,
-                ..blank
+                ..TxnRequest::default()
             },
-            Op::Balance { .. } => {
-                TxnRequest { kind: Some(Kind::Balance), card: Some(read(EntryMode::Chip)?), pin, ..blank }
-            }
+            Op::Balance { .. } => TxnRequest {
+                kind: Some(Kind::Balance),
+                card: Some(read(EntryMode::Chip)?),
+                pin,
+                ..TxnRequest::default()
+            },
             Op::Void { record } => {
                 let original = self.records.get(record).ok_or("no such purchase")?;
                 if original.seen != Seen::Approved {
@@ -228,7 +222,7 @@ impl PosNode {
                     kind: Some(Kind::Void),
                     original_trace: Some(trace),
                     supervisor_password: Some(Secret::new(SUPERVISOR_PASSWORD.as_bytes())),
-                    ..blank
+                    ..TxnRequest::default()
                 }
             }
         })
@@ -238,6 +232,21 @@ impl PosNode {
         if let Some(record) = self.records.get_mut(index) {
             record.seen = seen;
         }
+    }
+
+    /// The terminal lost power and comes back, from its files, as `terminal` at `until_ms`:
+    /// what it had in memory is gone — the request in flight too, whose reversal record is on
+    /// disk (the transaction shows as reversed: the terminal sends it after the restart). The
+    /// cashier's keyed-in work waits.
+    pub fn power_cycle(&mut self, terminal: Terminal, until_ms: u64) {
+        self.terminal = terminal;
+        if let Some((_, _, Some(index))) = self.in_flight.take()
+            && self.records.get(index).is_some_and(|r| r.seen == Seen::Waiting)
+        {
+            self.set_seen(index, Seen::Reversed);
+        }
+        self.in_flight = None;
+        self.resume_at_ms = until_ms;
     }
 
     /// The answer (or failure) of the request sent with `token`, read by the core.

@@ -115,9 +115,16 @@ pub struct SimReport {
     pub digest: u64,
     pub delivered: u64,
     pub net: NetStats,
+    /// Purchases the terminals showed approved (voided later or not), declined, and reversed
+    /// (no answer, or one the terminal did not trust).
     pub approved: usize,
     pub declined: usize,
     pub unanswered: usize,
+    /// Voids the terminals showed approved, and reversals the acquirer settled.
+    pub voided: usize,
+    pub reversals_settled: usize,
+    /// Balance inquiries answered 00.
+    pub balances: usize,
     /// Broken invariants, one line each (no card number: card ids and amounts).
     pub violations: Vec<String>,
 }
@@ -196,6 +203,8 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
     };
     let mut sim = Sim::new(config, clock, network, terminals, cards);
     let world = Arc::new(world);
+    let powered = Arc::clone(&world);
+    sim.set_power_on(Box::new(move |index| powered.power_on(index)));
     let acquirer = sim.add_node(open_acquirer(&world), options.acquirer_timeout_ms)?;
     let switch = sim.add_node(open_switch(&world), options.issuer_timeout_ms)?;
     for terminal in 0..options.terminals {
@@ -213,7 +222,8 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
     }
     violations.extend(sim.stopped.iter().map(|(node, error)| format!("{node} stopped: {error}")));
     violations.extend(crate::check::check(&sim, &world, &card_issuer));
-    let purchases = || sim.terminals.iter().flat_map(|t| &t.records).filter(|r| matches!(r.op, Op::Purchase { .. }));
+    let records = || sim.terminals.iter().flat_map(|t| &t.records);
+    let purchases = || records().filter(|r| matches!(r.op, Op::Purchase { .. }));
     let count = |wanted: fn(&Seen) -> bool| purchases().filter(|r| wanted(&r.seen)).count();
     Ok(SimReport {
         seed: options.seed,
@@ -223,6 +233,9 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         approved: count(|s| *s == Seen::Approved),
         declined: count(|s| matches!(s, Seen::Declined(_))),
         unanswered: count(|s| *s == Seen::Reversed),
+        voided: records().filter(|r| matches!(r.op, Op::Void { .. }) && r.seen == Seen::Approved).count(),
+        reversals_settled: records().filter(|r| r.reversal_settled).count(),
+        balances: records().filter(|r| matches!(r.op, Op::Balance { .. }) && r.seen == Seen::Approved).count(),
         violations,
     })
 }
@@ -255,9 +268,9 @@ fn plan_workload(sim: &mut Sim, options: &SimOptions, workload: &mut Rng, span_m
             planned[terminal] += 1;
         }
     }
-    let parties = sim.party_nodes();
+    let nodes = sim.all_nodes();
     for _ in 0..options.crashes.min(CRASHES_MAX) {
-        let node = parties.start + workload.below((parties.end - parties.start) as u64) as usize;
+        let node = nodes.start + workload.below((nodes.end - nodes.start) as u64) as usize;
         let at_ms = workload.below(span_ms.max(1));
         sim.plan_crash(at_ms, node, workload.between(DOWN_MS_MIN, DOWN_MS_MAX));
     }

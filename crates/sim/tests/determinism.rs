@@ -22,8 +22,10 @@ fn one_seed_gives_one_trace_and_another_seed_another() {
     assert_eq!(first.digest, second.digest);
     assert_eq!(first.delivered, second.delivered);
     assert_eq!(first.net, second.net);
-    // Every purchase went out and came back through the switch and an issuer.
+    // Every purchase went out and came back through the acquirer, the switch and an issuer;
+    // the supervisor voided some.
     assert_eq!(first.approved, 12, "{first:?}");
+    assert!(first.voided > 0, "{first:?}");
     assert!(first.delivered >= 4 * 12, "{first:?}");
     let other = must_pass(&SimOptions { seed: 43, ..options });
     assert_eq!(
@@ -41,6 +43,8 @@ fn loss_and_duplication_keep_every_approval_held_once() {
     assert!(report.net.lost > 0 && report.net.duplicated > 0, "{report:?}");
     assert!(report.declined + report.unanswered > 0, "{report:?}");
     assert!(report.approved > 0, "{report:?}");
+    // Terminals reversed what went unanswered, and the acquirer settled those reversals.
+    assert!(report.reversals_settled > 0, "{report:?}");
     let again = must_pass(&options);
     assert_eq!(report.digest, again.digest);
 }
