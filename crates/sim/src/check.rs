@@ -1,6 +1,7 @@
 //! The invariants at the end of a run, once the network is quiet: every terminal finished its
 //! work and sent its reversals; no party keeps store-and-forward work (the switch's advices and
-//! reversals to each issuer, the acquirer's network reversals), pending or dead; every issuer's
+//! reversals to each issuer, the acquirer's network reversals), pending or dead, and the acquirer
+//! reversed no transaction to the switch twice; every issuer's
 //! ledger balances; what each terminal saw standing — a purchase approved, not reversed, not
 //! voided by a void that stands — is held exactly once at its issuer, and nothing else is; and
 //! the acquirer's journal agrees with each terminal on every transaction's final state.
@@ -28,6 +29,11 @@ pub fn check(sim: &Sim, world: &World, card_issuer: &[usize]) -> Vec<String> {
         }
         Ok(_) => {}
         Err(error) => violations.push(format!("acquirer: reversal counts: {error}")),
+    }
+    match world.acquirer.transactions_reversed_twice() {
+        Ok(0) => {}
+        Ok(twice) => violations.push(format!("acquirer: {twice} transactions reversed to the switch more than once")),
+        Err(error) => violations.push(format!("acquirer: reversals per transaction: {error}")),
     }
     for (index, (id, issuer)) in world.issuers.iter().enumerate() {
         // After the drain every advice and reversal of the switch is delivered: one still

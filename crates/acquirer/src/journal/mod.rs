@@ -13,7 +13,7 @@ mod transactions;
 pub(crate) use messages::{Flow, log, log_exchange};
 pub(crate) use reversals::{
     NewTerminalReversal, insert_reversal, insert_terminal_reversal, reversal_answered, reversal_queued,
-    reversal_transaction, terminal_reversal_answer,
+    reversal_transaction, reversed_twice, terminal_reversal_answer,
 };
 pub use terminals::TerminalState;
 pub(crate) use terminals::{
