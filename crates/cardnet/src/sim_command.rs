@@ -41,6 +41,10 @@ pub struct SimArgs {
     /// Link partitions per run (a seeded link cut both ways for 0.5 to 10 s).
     #[arg(long, default_value_t = 0)]
     partitions: u32,
+    /// Power cuts per run (acquirer, switch or issuer loses the batch it is deciding before its
+    /// commit, then restarts from its database).
+    #[arg(long, default_value_t = 0)]
+    power_cuts: u32,
     /// Print one JSON object: seeds, failed, failing_seeds.
     #[arg(long)]
     json: bool,
@@ -55,10 +59,11 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
         || args.duplicate_percent > 100
         || args.crashes > sim::run::CRASHES_MAX
         || args.partitions > sim::run::PARTITIONS_MAX
+        || args.power_cuts > sim::run::CRASHES_MAX
         || !(1..=sim::world::TERMINALS_MAX).contains(&args.terminals)
     {
         return Err(CliError::bad_input(format!(
-            "--purchases must be at most {PURCHASES_MAX}, --terminals 1 to {}, --crashes and --partitions at most {}, percentages at most 100",
+            "--purchases must be at most {PURCHASES_MAX}, --terminals 1 to {}, --crashes, --power-cuts and --partitions at most {}, percentages at most 100",
             sim::world::TERMINALS_MAX,
             sim::run::CRASHES_MAX.min(sim::run::PARTITIONS_MAX)
         )));
@@ -78,6 +83,7 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
             crashes: args.crashes,
             partitions: args.partitions,
             terminals: args.terminals,
+            power_cuts: args.power_cuts,
             ..SimOptions::faulty(seed, args.purchases, args.loss_percent, args.duplicate_percent)
         };
         let report = sim::run(&options).map_err(|e| CliError::Failure(format!("seed {seed}: {e}")))?;

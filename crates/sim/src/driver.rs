@@ -68,6 +68,12 @@ enum Event {
     Restart {
         node: usize,
     },
+    /// The power of party node `node` fails before the commit of its next batch: nothing of
+    /// that batch is durable, nothing it decided leaves, and the node is down for `down_ms`.
+    PowerCut {
+        node: usize,
+        down_ms: u64,
+    },
 }
 
 /// Opens a party node (at the start, and again after a crash: from its database).
@@ -92,6 +98,8 @@ pub struct NetStats {
     pub timeouts: u64,
     pub undecodable: u64,
     pub crashes: u64,
+    /// Batches lost to a power cut before their commit (each also a crash).
+    pub power_cuts: u64,
     /// Messages dropped by a partition (not counted in `lost`).
     pub partitioned: u64,
 }
@@ -134,6 +142,8 @@ pub struct Sim {
     next_exchange: u64,
     pub terminals: Vec<PosNode>,
     power_on: Option<PowerOn>,
+    /// Party nodes whose next batch is cut, with their downtime.
+    cuts: BTreeMap<usize, u64>,
     /// The cards the terminals read (index: card).
     pub cards: Vec<provision::card::SimCard>,
     pub trace: Trace,
@@ -188,6 +198,7 @@ impl Sim {
             next_exchange: 0,
             terminals,
             power_on: None,
+            cuts: BTreeMap::new(),
             cards,
             trace: Trace::default(),
             stats: NetStats::default(),
@@ -207,6 +218,12 @@ impl Sim {
         self.restarts.push(Some(open));
         self.timeouts_ms.push(timeout_ms);
         Ok(self.nodes.len() - 1)
+    }
+
+    /// Cut the power of party node `node` `at_ms` after the start, before the commit of its
+    /// next batch, for `down_ms`.
+    pub fn plan_power_cut(&mut self, at_ms: u64, node: usize, down_ms: u64) {
+        self.schedule(at_ms, Event::PowerCut { node, down_ms });
     }
 
     /// How a crashed terminal comes back (without it, terminals do not crash).
@@ -322,6 +339,11 @@ impl Sim {
                 self.with_node(node, |n, _| n.time(now_ms));
             }
             Event::Crash { node, down_ms } => self.crash(node, down_ms),
+            Event::PowerCut { node, down_ms } => {
+                if !self.is_terminal(node) {
+                    self.cuts.insert(node, down_ms);
+                }
+            }
             Event::Restart { node } => {
                 let reopened = self.restarts.get(node).and_then(|open| open.as_ref()).map(|open| open());
                 match reopened {
@@ -429,10 +451,24 @@ impl Sim {
         index: usize,
         call: impl FnOnce(&mut dyn Node, &mut Vec<Output>) -> Result<(), crate::node::Stopped>,
     ) {
+        let cut = self.cuts.get(&index).copied();
         let Some(slot) = self.nodes.get_mut(index) else { return };
         let Some(node) = slot.as_mut() else { return };
         let mut out = Vec::new();
-        if let Err(stopped) = call(node.as_mut(), &mut out) {
+        if cut.is_some() {
+            sqlstore::power_cut::arm();
+        }
+        let result = call(node.as_mut(), &mut out);
+        if let Some(down_ms) = cut
+            && !sqlstore::power_cut::disarm()
+        {
+            // This call's batch was cut: it is as if the node crashed before its commit.
+            self.cuts.remove(&index);
+            self.stats.power_cuts += 1;
+            self.crash(index, down_ms);
+            return;
+        }
+        if let Err(stopped) = result {
             self.stopped.push((node.name().to_owned(), stopped.0));
             *slot = None;
             return;

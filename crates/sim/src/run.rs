@@ -62,6 +62,9 @@ pub struct SimOptions {
     pub crashes: u32,
     /// Link partitions during the workload (each a seeded route, start and length).
     pub partitions: u32,
+    /// Power cuts during the workload: a seeded party loses the batch it is deciding, before
+    /// its commit, and restarts from its database after a seeded downtime.
+    pub power_cuts: u32,
     /// In a million: a purchase the supervisor voids right after it.
     pub void_ppm: u32,
     /// In a million: a purchase followed by a balance inquiry with the same card.
@@ -86,6 +89,7 @@ impl SimOptions {
             poll_interval_ms: 1_000,
             crashes: 0,
             partitions: 0,
+            power_cuts: 0,
             void_ppm: 200_000,
             balance_ppm: 100_000,
         }
@@ -139,14 +143,15 @@ impl SimReport {
 /// what a failing run prints.
 pub fn replay_command(options: &SimOptions) -> String {
     format!(
-        "cardnet sim --seeds 1 --seed {} --purchases {} --terminals {} --loss-percent {} --duplicate-percent {} --crashes {} --partitions {}",
+        "cardnet sim --seeds 1 --seed {} --purchases {} --terminals {} --loss-percent {} --duplicate-percent {} --crashes {} --partitions {} --power-cuts {}",
         options.seed,
         options.purchases,
         options.terminals,
         options.link.loss_ppm / PERCENT_PPM,
         options.link.duplicate_ppm / PERCENT_PPM,
         options.crashes,
-        options.partitions
+        options.partitions,
+        options.power_cuts
     )
 }
 
@@ -273,6 +278,12 @@ fn plan_workload(sim: &mut Sim, options: &SimOptions, workload: &mut Rng, span_m
         let node = nodes.start + workload.below((nodes.end - nodes.start) as u64) as usize;
         let at_ms = workload.below(span_ms.max(1));
         sim.plan_crash(at_ms, node, workload.between(DOWN_MS_MIN, DOWN_MS_MAX));
+    }
+    let parties = sim.party_nodes();
+    for _ in 0..options.power_cuts.min(CRASHES_MAX) {
+        let node = parties.start + workload.below((parties.end - parties.start) as u64) as usize;
+        let at_ms = workload.below(span_ms.max(1));
+        sim.plan_power_cut(at_ms, node, workload.between(DOWN_MS_MIN, DOWN_MS_MAX));
     }
     let pairs = sim.route_pairs();
     for _ in 0..options.partitions.min(PARTITIONS_MAX) {

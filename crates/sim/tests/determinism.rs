@@ -30,7 +30,7 @@ fn one_seed_gives_one_trace_and_another_seed_another() {
     let other = must_pass(&SimOptions { seed: 43, ..options });
     assert_eq!(
         replay_command(&options),
-        "cardnet sim --seeds 1 --seed 42 --purchases 12 --terminals 4 --loss-percent 0 --duplicate-percent 0 --crashes 0 --partitions 0"
+        "cardnet sim --seeds 1 --seed 42 --purchases 12 --terminals 4 --loss-percent 0 --duplicate-percent 0 --crashes 0 --partitions 0 --power-cuts 0"
     );
     assert_ne!(first.digest, other.digest);
 }
@@ -76,5 +76,15 @@ fn partitions_and_crashes_together_keep_the_invariants() {
     let options = SimOptions { crashes: 2, partitions: 3, ..SimOptions::faulty(10, 40, 10, 10) };
     let report = must_pass(&options);
     assert!(report.net.partitioned > 0, "{report:?}");
+    assert_eq!(report.digest, must_pass(&options).digest);
+}
+
+#[test]
+fn a_party_that_loses_power_before_its_commit_keeps_the_invariants() {
+    // Nothing of the cut batch is durable and nothing it decided left: the node restarts from
+    // its database as after a crash, and the requests it was deciding are retried or reversed.
+    let options = SimOptions { power_cuts: 6, ..SimOptions::faulty(11, 40, 10, 10) };
+    let report = must_pass(&options);
+    assert!(report.net.power_cuts >= 3, "{report:?}");
     assert_eq!(report.digest, must_pass(&options).digest);
 }
