@@ -10,11 +10,12 @@
 //! terminal and acquirer, the network dialect beyond). Every random choice comes from the seed
 //! ([`rng::Rng`]), the HSM's, the terminals' and the cards' included (`hsm::entropy`), so a seed
 //! replays a run byte for byte ([`trace::Trace`]). Parties and terminals crash (losing their
-//! memory) and restart from their databases; links are partitioned for a while. A run checks
+//! memory) and restart from their databases; a party's power fails before the commit of the
+//! batch it is deciding (`sqlstore::power_cut`); links are partitioned for a while. A run checks
 //! its invariants at the end ([`check`]).
 //!
-//! Not yet: connection cuts, a crash inside a commit (storage that loses unsynced writes),
-//! clock skew, settlement (0500) and end of day in a run.
+//! Not yet: connection cuts, storage that loses writes a commit reported durable, clock skew,
+//! settlement (0500) and end of day in a run.
 
 pub mod check;
 pub mod driver;
