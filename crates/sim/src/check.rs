@@ -134,27 +134,39 @@ fn describe(pos: &PosNode, record: &Record) -> String {
     format!("{} {trace} {:?}{voided}{reversal}", pos.id, record.seen)
 }
 
-/// The acquirer's journal and the terminal agree on each transaction that went out: approved
-/// and standing (not reversed, not voided) at both, or at neither.
+/// The acquirer's journal, the terminal's own journal and what the terminal showed agree on
+/// each transaction that went out: approved and standing (not reversed, not voided) at all of
+/// them, or at none.
 fn journals_agree(pos: &PosNode, world: &World) -> Vec<String> {
     let mut violations = Vec::new();
-    let mut batches: BTreeMap<u32, Vec<acquirer::TransactionRecord>> = BTreeMap::new();
+    let mut batches: BTreeMap<u32, (Vec<acquirer::TransactionRecord>, Vec<terminal::JournalEntry>)> = BTreeMap::new();
     for record in &pos.records {
         let (Some((batch, trace)), Some(at_terminal)) = (&record.trace, stands_at_terminal(pos, record)) else {
             continue;
         };
         if !batches.contains_key(batch) {
-            match world.acquirer.batch_transactions(&pos.id, *batch) {
-                Ok(rows) => {
-                    batches.insert(*batch, rows);
+            let acquirer = world.acquirer.batch_transactions(&pos.id, *batch).map_err(|e| e.to_string());
+            let terminal = pos.terminal.batch_entries(*batch).map_err(|e| e.to_string());
+            match (acquirer, terminal) {
+                (Ok(rows), Ok(entries)) => {
+                    batches.insert(*batch, (rows, entries));
                 }
-                Err(error) => {
-                    violations.push(format!("acquirer: terminal {} batch {batch}: {error}", pos.id));
+                (Err(error), _) | (_, Err(error)) => {
+                    violations.push(format!("terminal {} batch {batch}: journals: {error}", pos.id));
                     continue;
                 }
             }
         }
-        let rows = batches.get(batch).map(Vec::as_slice).unwrap_or_default();
+        let Some((rows, entries)) = batches.get(batch) else { continue };
+        let in_journal = entries.iter().any(|entry| entry.trace == *trace && entry.status == "approved");
+        if in_journal != at_terminal {
+            violations.push(format!(
+                "terminal {}: its journal says {} for {}",
+                pos.id,
+                if in_journal { "standing" } else { "not standing" },
+                describe(pos, record)
+            ));
+        }
         let journaled =
             rows.iter().find(|row| row.trace.field().as_str() == trace.as_str() && row.terminal_mti != "0400");
         let at_acquirer = journaled.is_some_and(|row| row.status == "approved" && !row.reversed && !row.voided);
