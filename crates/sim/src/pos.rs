@@ -115,12 +115,6 @@ impl PosNode {
         self.records.len() - 1
     }
 
-    /// Whether the terminal still has something to do (keyed-in work, a reversal, a request
-    /// in flight).
-    pub fn busy(&self) -> bool {
-        self.in_flight.is_some() || !self.queue.is_empty() || self.terminal.pending_reversal().ok().flatten().is_some()
-    }
-
     /// What to send next, in the shell's order: sign-on, pending reversal, the next transaction.
     pub fn next(&mut self, now_ms: u64, cards: &[provision::card::SimCard]) -> Next {
         if self.in_flight.is_some() {
