@@ -101,6 +101,9 @@ fn terminal_quiet(pos: &PosNode, violations: &mut Vec<String>) {
         Ok(None) => {}
         Err(error) => violations.push(format!("terminal {}: reversal record: {error}", pos.id)),
     }
+    for record in pos.records.iter().filter(|r| r.op == Op::Settle && r.seen != Seen::Approved) {
+        violations.push(format!("terminal {}: settlement {:?}", pos.id, record.seen));
+    }
     for error in &pos.errors {
         violations.push(format!("terminal {}: {error}", pos.id));
     }
@@ -123,7 +126,7 @@ fn stands_at_terminal(pos: &PosNode, record: &Record) -> Option<bool> {
     match record.op {
         Op::Purchase { .. } => Some(purchase_stands(pos, record)),
         Op::Void { .. } => Some(record.seen == Seen::Approved),
-        Op::Balance { .. } => None,
+        Op::Balance { .. } | Op::Settle => None,
     }
 }
 

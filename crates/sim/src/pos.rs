@@ -33,6 +33,8 @@ pub enum Op {
     Void { record: usize },
     /// A balance inquiry with card `card`, with its PIN.
     Balance { card: usize },
+    /// Settlement of the open batch (0500, then the batch upload), by the supervisor.
+    Settle,
 }
 
 /// What the terminal showed for a transaction.
@@ -82,6 +84,9 @@ pub struct PosNode {
     pub records: Vec<Record>,
     queue: VecDeque<usize>,
     in_flight: Option<(u64, Outgoing, Option<usize>)>,
+    /// The batch upload of the settlement in progress (its record), still to send.
+    uploads: VecDeque<Outgoing>,
+    settling: Option<usize>,
     next_token: u64,
     resume_at_ms: u64,
     /// Errors of the core (a journal that would not write, an answer it could not read).
@@ -97,6 +102,8 @@ impl PosNode {
             records: Vec::new(),
             queue: VecDeque::new(),
             in_flight: None,
+            uploads: VecDeque::new(),
+            settling: None,
             next_token: 0,
             resume_at_ms: 0,
             errors: Vec::new(),
@@ -109,6 +116,7 @@ impl PosNode {
             Op::Purchase { card, amount_minor, .. } => (card, amount_minor),
             Op::Void { record } => self.records.get(record).map_or((0, 0), |r| (r.card, r.amount_minor)),
             Op::Balance { card } => (card, 0),
+            Op::Settle => (0, 0),
         };
         self.records.push(Record { op, card, amount_minor, trace: None, seen: Seen::Waiting, reversal_settled: false });
         self.queue.push_back(self.records.len() - 1);
@@ -122,6 +130,9 @@ impl PosNode {
         }
         if now_ms < self.resume_at_ms {
             return Next::WaitUntil(self.resume_at_ms);
+        }
+        if let Some(upload) = self.uploads.pop_front() {
+            return self.send(upload, self.settling);
         }
         let reversal = match self.terminal.pending_reversal() {
             Ok(pending) => pending.is_some(),
@@ -146,14 +157,16 @@ impl PosNode {
             }
         };
         match built {
-            Ok((out, record)) => {
-                self.next_token += 1;
-                let (token, envelope, message) = (self.next_token, out.envelope, out.message.clone());
-                self.in_flight = Some((token, out, record));
-                Next::Send { token, envelope, message }
-            }
+            Ok((out, record)) => self.send(out, record),
             Err(error) => self.failed(error.to_string()),
         }
+    }
+
+    fn send(&mut self, out: Outgoing, record: Option<usize>) -> Next {
+        self.next_token += 1;
+        let (token, envelope, message) = (self.next_token, out.envelope, out.message.clone());
+        self.in_flight = Some((token, out, record));
+        Next::Send { token, envelope, message }
     }
 
     fn failed(&mut self, error: String) -> Next {
@@ -165,6 +178,10 @@ impl PosNode {
     /// The next keyed-in transaction the core agrees to start; `None`: none left.
     fn begin(&mut self, cards: &[provision::card::SimCard]) -> Option<terminal::Result<(Outgoing, Option<usize>)>> {
         while let Some(index) = self.queue.pop_front() {
+            if self.records.get(index).is_some_and(|r| r.op == Op::Settle) {
+                let supervisor = Secret::new(SUPERVISOR_PASSWORD.as_bytes());
+                return Some(self.terminal.settlement_request(Some(&supervisor)).map(|(out, _)| (out, Some(index))));
+            }
             let request = match self.request(index, cards) {
                 Ok(request) => request,
                 Err(reason) => {
@@ -206,6 +223,7 @@ impl PosNode {
                 pin,
                 ..TxnRequest::default()
             },
+            Op::Settle => return Err("settlement is no transaction".into()),
             Op::Void { record } => {
                 let original = self.records.get(record).ok_or("no such purchase")?;
                 if original.seen != Seen::Approved {
@@ -250,6 +268,10 @@ impl PosNode {
             self.in_flight = Some((sent, out, record));
             return;
         }
+        if matches!(out.purpose, Purpose::Settlement | Purpose::Upload) {
+            self.settlement_answered(&out, record, answer, now_ms);
+            return;
+        }
         let answered = match answer {
             Ok((envelope, response)) => self
                 .terminal
@@ -275,6 +297,49 @@ impl PosNode {
                     self.set_seen(index, Seen::NotStarted(error.to_string()));
                 }
             }
+        }
+    }
+
+    /// The 0510 (balanced or not: the batch upload follows) or a 0330 (the next upload; after
+    /// the last the batch closes). No answer, or a refused upload: the supervisor settles again
+    /// after [`RETRY_MS`].
+    fn settlement_answered(
+        &mut self,
+        out: &Outgoing,
+        record: Option<usize>,
+        answer: Result<(Envelope, Message), host::LinkFailure>,
+        now_ms: u64,
+    ) {
+        let Some(index) = record else { return };
+        let response = match answer {
+            Ok((_, response)) if out.purpose == Purpose::Settlement || response.get_str(39) == Some("00") => response,
+            _ => {
+                self.uploads.clear();
+                self.settling = None;
+                self.set_seen(index, Seen::Waiting);
+                self.queue.push_front(index);
+                self.resume_at_ms = now_ms + RETRY_MS;
+                return;
+            }
+        };
+        let result = match out.purpose {
+            Purpose::Settlement => self.terminal.on_settlement_response(&response).and_then(|(domestic, foreign)| {
+                let balanced = domestic && foreign;
+                let seen = if balanced { Seen::Approved } else { Seen::Declined("unbalanced".into()) };
+                self.set_seen(index, seen);
+                self.settling = Some(index);
+                self.uploads = self.terminal.upload_requests(balanced)?.into();
+                Ok(())
+            }),
+            _ if self.uploads.is_empty() => {
+                self.settling = None;
+                self.terminal.close_batch().map(|_| ())
+            }
+            _ => Ok(()),
+        };
+        if let Err(error) = result {
+            self.errors.push(format!("settlement: {error}"));
+            self.set_seen(index, Seen::NotStarted(error.to_string()));
         }
     }
 

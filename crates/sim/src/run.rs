@@ -129,6 +129,8 @@ pub struct SimReport {
     pub reversals_settled: usize,
     /// Balance inquiries answered 00.
     pub balances: usize,
+    /// Settlements (0500) the acquirer answered balanced.
+    pub settled: usize,
     /// Broken invariants, one line each (no card number: card ids and amounts).
     pub violations: Vec<String>,
 }
@@ -241,6 +243,7 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         voided: records().filter(|r| matches!(r.op, Op::Void { .. }) && r.seen == Seen::Approved).count(),
         reversals_settled: records().filter(|r| r.reversal_settled).count(),
         balances: records().filter(|r| matches!(r.op, Op::Balance { .. }) && r.seen == Seen::Approved).count(),
+        settled: records().filter(|r| r.op == Op::Settle && r.seen == Seen::Approved).count(),
         violations,
     })
 }
@@ -272,6 +275,11 @@ fn plan_workload(sim: &mut Sim, options: &SimOptions, workload: &mut Rng, span_m
             sim.plan(at_ms, terminal, Op::Balance { card });
             planned[terminal] += 1;
         }
+    }
+    // Each terminal settles its batch once the links have healed (after its keyed-in work).
+    let healed_ms = span_ms + options.terminal_timeout_ms;
+    for terminal in 0..terminals {
+        sim.plan(healed_ms, terminal, Op::Settle);
     }
     let nodes = sim.all_nodes();
     for _ in 0..options.crashes.min(CRASHES_MAX) {
