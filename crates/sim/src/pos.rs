@@ -248,16 +248,24 @@ impl PosNode {
 
     /// The terminal lost power and comes back, from its files, as `terminal` at `until_ms`:
     /// what it had in memory is gone — the request in flight too, whose reversal record is on
-    /// disk (the transaction shows as reversed: the terminal sends it after the restart). The
-    /// cashier's keyed-in work waits.
+    /// disk (the transaction shows as reversed: the terminal sends it after the restart), and a
+    /// settlement in progress, which the supervisor starts again. The cashier's keyed-in work
+    /// waits.
     pub fn power_cycle(&mut self, terminal: Terminal, until_ms: u64) {
         self.terminal = terminal;
-        if let Some((_, _, Some(index))) = self.in_flight.take()
+        self.uploads.clear();
+        let settling = self.settling.take();
+        let in_flight = self.in_flight.take().and_then(|(_, _, record)| record);
+        if let Some(index) = settling.or(in_flight.filter(|&i| self.records.get(i).is_some_and(|r| r.op == Op::Settle)))
+        {
+            // A settlement cut short: the supervisor settles again.
+            self.set_seen(index, Seen::Waiting);
+            self.queue.push_front(index);
+        } else if let Some(index) = in_flight
             && self.records.get(index).is_some_and(|r| r.seen == Seen::Waiting)
         {
             self.set_seen(index, Seen::Reversed);
         }
-        self.in_flight = None;
         self.resume_at_ms = until_ms;
     }
 

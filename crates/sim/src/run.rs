@@ -256,8 +256,15 @@ fn plan_workload(sim: &mut Sim, options: &SimOptions, workload: &mut Rng, span_m
     // increasing sequence numbers per terminal keep that order).
     let mut planned = vec![0usize; terminals];
     let mut at_ms = 0;
-    for _ in 0..options.purchases {
+    for purchase in 0..options.purchases {
         at_ms += workload.between(0, options.purchase_gap_ms_max);
+        if purchase == options.purchases / 2 {
+            // Halfway, every terminal settles too, in the middle of the faults.
+            for (terminal, count) in planned.iter_mut().enumerate() {
+                sim.plan(at_ms, terminal, Op::Settle);
+                *count += 1;
+            }
+        }
         let terminal = workload.below(terminals as u64) as usize;
         // The terminal's cards: every card whose index is the terminal's modulo their number.
         let own = (cards.saturating_sub(terminal + 1)) / terminals + 1;
@@ -276,7 +283,7 @@ fn plan_workload(sim: &mut Sim, options: &SimOptions, workload: &mut Rng, span_m
             planned[terminal] += 1;
         }
     }
-    // Each terminal settles its batch once the links have healed (after its keyed-in work).
+    // Each terminal settles its batch again once the links have healed (after its keyed-in work).
     let healed_ms = span_ms + options.terminal_timeout_ms;
     for terminal in 0..terminals {
         sim.plan(healed_ms, terminal, Op::Settle);
