@@ -15,7 +15,7 @@
 //! its invariants at the end ([`check`]).
 //!
 //! Not yet: connection cuts, storage that loses writes a commit reported durable, clock skew,
-//! settlement (0500) and end of day in a run.
+//! end of day in a run.
 
 pub mod check;
 pub mod driver;

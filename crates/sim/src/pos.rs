@@ -3,9 +3,10 @@
 //! contract (`host::Client`), driven in the order the TCP shell (`terminal::Pos`) drives it:
 //! one request outstanding; sign on when the core says it must; the pending reversal (§6) before
 //! anything else, again after [`RETRY_MS`] while the acquirer does not settle it; then the next
-//! transaction the cashier keyed in. The core decides everything (messages, MACs, PIN blocks,
-//! the reversal record, what an answer means); this only keeps the cashier's queue and notes
-//! what the terminal showed, for the invariants.
+//! transaction the cashier keyed in, or the supervisor's settlement (0500, then the batch upload
+//! the core builds, the batch closed after the last 0330). The core decides everything
+//! (messages, MACs, PIN blocks, the reversal record, what an answer means); this only keeps the
+//! cashier's queue and notes what the terminal showed, for the invariants.
 
 use std::collections::VecDeque;
 
