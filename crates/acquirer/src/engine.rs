@@ -432,6 +432,12 @@ impl Acquirer {
         transact(&self.db, |tx| Ok(journal::batch(tx, terminal_id, batch_no, limit)?))
     }
 
+    /// How many transactions have more than one network reversal queued: 0, unless something
+    /// broke the rule that a transaction is reversed to the switch once.
+    pub fn transactions_reversed_twice(&self) -> Result<u64> {
+        transact(&self.db, |tx| Ok(journal::reversed_twice(tx)?))
+    }
+
     /// Network reversals by state: (pending, delivered, dead).
     pub fn reversal_counts(&self) -> Result<(u64, u64, u64)> {
         let counts = transact(&self.db, |tx| Ok(self.queue.counts(tx, None)?))?;

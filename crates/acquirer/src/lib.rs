@@ -71,6 +71,7 @@ pub use merchant_run::{
     MerchantPlan, Payout, SettleOptions, SettlementRun, Tie, plans_from_registry, read_clearing_file,
 };
 pub use merchant_settlement::{BenchReport, bench_merchant_settlement};
+pub use party::SWITCH_LINK;
 pub use risk::{DailyLimit, RiskCheck, RiskContext};
 pub use server::{AcquirerServer, ServerOptions};
 pub use settlement::{BatchDifference, BatchTotals, SettlementRecord};

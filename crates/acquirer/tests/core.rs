@@ -551,6 +551,7 @@ fn timeout_reverses_toward_the_network_once_and_terminal_reversals_are_idempoten
     assert_eq!((code(&first), code(&second)), ("00", "00"));
     assert!(first.reversal_queued && !second.reversal_queued);
     assert_eq!(rig.acquirer.reversal_counts().unwrap(), (1, 1, 0));
+    assert_eq!(rig.acquirer.transactions_reversed_twice().unwrap(), 0, "each reversed once");
     let due = rig.acquirer.due_reversals(NOW_MS + 200_000).unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].message.get_str(4), Some("000000001100"));

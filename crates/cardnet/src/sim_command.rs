@@ -25,19 +25,26 @@ pub struct SimArgs {
     /// Purchases per run.
     #[arg(long, default_value_t = 40)]
     purchases: usize,
+    /// POS terminals at the acquirer (each the real terminal core on its own journal).
+    #[arg(long, default_value_t = 4)]
+    terminals: usize,
     /// Messages lost during the workload, in percent.
     #[arg(long, default_value_t = 10)]
     loss_percent: u32,
     /// Messages delivered twice during the workload, in percent.
     #[arg(long, default_value_t = 10)]
     duplicate_percent: u32,
-    /// Party crashes per run (switch or issuer, seeded time and downtime; each restarts from
-    /// its database).
+    /// Party crashes per run (acquirer, switch or issuer, seeded time and downtime; each
+    /// restarts from its database).
     #[arg(long, default_value_t = 0)]
     crashes: u32,
     /// Link partitions per run (a seeded link cut both ways for 0.5 to 10 s).
     #[arg(long, default_value_t = 0)]
     partitions: u32,
+    /// Power cuts per run (acquirer, switch or issuer loses the batch it is deciding before its
+    /// commit, then restarts from its database).
+    #[arg(long, default_value_t = 0)]
+    power_cuts: u32,
     /// Print one JSON object: seeds, failed, failing_seeds.
     #[arg(long)]
     json: bool,
@@ -52,9 +59,12 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
         || args.duplicate_percent > 100
         || args.crashes > sim::run::CRASHES_MAX
         || args.partitions > sim::run::PARTITIONS_MAX
+        || args.power_cuts > sim::run::CRASHES_MAX
+        || !(1..=sim::world::TERMINALS_MAX).contains(&args.terminals)
     {
         return Err(CliError::bad_input(format!(
-            "--purchases must be at most {PURCHASES_MAX}, --crashes and --partitions at most {}, percentages at most 100",
+            "--purchases must be at most {PURCHASES_MAX}, --terminals 1 to {}, --crashes, --power-cuts and --partitions at most {}, percentages at most 100",
+            sim::world::TERMINALS_MAX,
             sim::run::CRASHES_MAX.min(sim::run::PARTITIONS_MAX)
         )));
     }
@@ -72,6 +82,8 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
         let options = SimOptions {
             crashes: args.crashes,
             partitions: args.partitions,
+            terminals: args.terminals,
+            power_cuts: args.power_cuts,
             ..SimOptions::faulty(seed, args.purchases, args.loss_percent, args.duplicate_percent)
         };
         let report = sim::run(&options).map_err(|e| CliError::Failure(format!("seed {seed}: {e}")))?;

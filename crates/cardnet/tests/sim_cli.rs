@@ -7,7 +7,8 @@ use common::{cardnet, json};
 
 #[test]
 fn the_same_seeds_replay_byte_for_byte_in_another_process() {
-    let args = ["sim", "--seeds", "2", "--seed", "11", "--purchases", "8", "--json"];
+    let args =
+        ["sim", "--seeds", "2", "--seed", "11", "--purchases", "8", "--crashes", "1", "--power-cuts", "1", "--json"];
     let first = json(&cardnet(&args));
     let second = json(&cardnet(&args));
     assert_eq!(first["seeds"], 2);
@@ -25,6 +26,9 @@ fn no_seeds_or_too_many_purchases_are_bad_input() {
         &["sim", "--purchases", "10001"],
         &["sim", "--loss-percent", "101"],
         &["sim", "--crashes", "101"],
+        &["sim", "--power-cuts", "101"],
+        &["sim", "--terminals", "0"],
+        &["sim", "--terminals", "65"],
     ] {
         let output = cardnet(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");

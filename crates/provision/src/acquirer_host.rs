@@ -64,6 +64,44 @@ pub fn licence(n: u32) -> String {
     format!("{first17}{check}")
 }
 
+/// The development acquirer's `[merchants]` settings: its merchant id prefix and MCCs.
+pub fn merchant_settings() -> MerchantSettings {
+    MerchantSettings {
+        merchant_id_prefix: "8984401".into(),
+        allowed_mccs: vec!["5411".into(), "5812".into()],
+        ..MerchantSettings::default()
+    }
+}
+
+/// Onboard the development merchant ([`MERCHANT_NAME`]) through `registry`: applied for,
+/// reviewed, activated with its fee plan and limits; its merchant id.
+pub fn onboard_merchant(registry: &Registry) -> Result<String> {
+    let application = Application {
+        business_name: MERCHANT_NAME.into(),
+        licence_no: licence(7),
+        legal_representative: "Li Si".into(),
+        mcc: "5812".into(),
+        city: "Shanghai".into(),
+        country: "CN".into(),
+        settlement: SettlementAccount { bank_code: "102290000001".into(), account_no: "6222021000000007".into() },
+        expected_monthly_volume_minor: 50_000_000,
+    };
+    let applied = registry.apply(&application).map_err(fail("merchant application"))?;
+    registry
+        .review(applied.application_id, Decision::Approve, "documents in order", "Wang Wu")
+        .map_err(fail("merchant review"))?;
+    let terms = MerchantTerms {
+        fee_plan: FeePlan {
+            debit: DiscountRate { rate_bp: 50, cap_minor: Some(2_000) },
+            credit: DiscountRate { rate_bp: 60, cap_minor: None },
+        },
+        cycle: SettlementCycle::T1,
+        single_max_minor: Some(1_000_000),
+        daily_max_minor: Some(10_000_000),
+    };
+    Ok(registry.activate(applied.application_id, &terms).map_err(fail("merchant activation"))?.merchant_id)
+}
+
 /// The running acquirer and the ids it was set up with.
 pub struct AcquirerHost {
     pub server: AcquirerServer,
@@ -83,40 +121,11 @@ pub async fn start(net: &LocalNetwork, switch_timeout_ms: u64, tmk: TmkSource) -
     let db_url = net.store_url("acquirer");
     let db = blocking(|| sqlstore::Database::open(&db_url)).map_err(fail("acquirer database"))?;
     let hsm = Arc::clone(&net.hsm) as Arc<dyn SecurityModule>;
-    let settings = MerchantSettings {
-        merchant_id_prefix: "8984401".into(),
-        allowed_mccs: vec!["5411".into(), "5812".into()],
-        ..MerchantSettings::default()
-    };
-    let registry =
-        blocking(|| Registry::open_with_settings(db.clone(), Arc::clone(&hsm), Arc::clone(&net.clock), settings))
-            .map_err(fail("merchant registry"))?;
-    let application = Application {
-        business_name: "Cardnet Coffee".into(),
-        licence_no: licence(7),
-        legal_representative: "Li Si".into(),
-        mcc: "5812".into(),
-        city: "Shanghai".into(),
-        country: "CN".into(),
-        settlement: SettlementAccount { bank_code: "102290000001".into(), account_no: "6222021000000007".into() },
-        expected_monthly_volume_minor: 50_000_000,
-    };
-    let merchant_id = blocking(|| -> Result<String> {
-        let applied = registry.apply(&application).map_err(fail("merchant application"))?;
-        registry
-            .review(applied.application_id, Decision::Approve, "documents in order", "Wang Wu")
-            .map_err(fail("merchant review"))?;
-        let terms = MerchantTerms {
-            fee_plan: FeePlan {
-                debit: DiscountRate { rate_bp: 50, cap_minor: Some(2_000) },
-                credit: DiscountRate { rate_bp: 60, cap_minor: None },
-            },
-            cycle: SettlementCycle::T1,
-            single_max_minor: Some(1_000_000),
-            daily_max_minor: Some(10_000_000),
-        };
-        Ok(registry.activate(applied.application_id, &terms).map_err(fail("merchant activation"))?.merchant_id)
-    })?;
+    let registry = blocking(|| {
+        Registry::open_with_settings(db.clone(), Arc::clone(&hsm), Arc::clone(&net.clock), merchant_settings())
+    })
+    .map_err(fail("merchant registry"))?;
+    let merchant_id = blocking(|| onboard_merchant(&registry))?;
     let terminal_id = TERMINAL_ID.to_owned();
     let (_, delivery) = blocking(|| {
         let new = NewTerminal { terminal_id: terminal_id.clone(), model: Some("PAX A920".into()), serial: None };

@@ -1,7 +1,9 @@
 //! The discrete-event driver: one thread, one queue of events ordered by (simulated time,
-//! sequence number), a `ManualClock` moved to each event's time before it is handled. Nodes
-//! (party cores, through [`crate::node::Node`]) and the client exchange encoded messages over
-//! simulated links ([`LinkConfig`]); every delivery goes into the [`Trace`].
+//! sequence number), a `ManualClock` moved to each event's time before it is handled. Nodes —
+//! POS terminals ([`PosNode`], nodes `0..terminals`) and party cores (through
+//! [`crate::node::Node`], the nodes after them) — exchange encoded messages over simulated links
+//! ([`LinkConfig`]): the cup-pos dialect, framed with its TPDU and header, on a terminal's link,
+//! the network dialect everywhere else. Every delivery goes into the [`Trace`].
 //!
 //! A request's exchange stays open until its answer is delivered or its timeout fires,
 //! whichever comes first; the other is dropped (a late answer is unmatched, as in
@@ -12,19 +14,17 @@ use std::collections::BTreeMap;
 
 use clock::ManualClock;
 use host::LinkFailure;
-use iso8583::Message;
+use iso8583::{Envelope, Message};
 
-use crate::client::{self, Client};
 use crate::link::LinkConfig;
 use crate::node::{Inbound, Node, Output};
+use crate::pos::{self, Next, Op, PosNode};
 use crate::rng::Rng;
 use crate::trace::Trace;
 
 /// Events one run handles at most: a run past it is reported as a failure (a loop in the
 /// simulated system, or a horizon too far for the workload).
 pub const EVENTS_MAX: u64 = 5_000_000;
-/// The client's node index; party nodes follow it.
-pub const CLIENT: usize = 0;
 
 enum Event {
     Deliver {
@@ -33,6 +33,15 @@ enum Event {
         exchange: u64,
         response: bool,
         bytes: Vec<u8>,
+    },
+    /// The cashier of terminal `terminal` keys in `op`.
+    Key {
+        terminal: usize,
+        op: Op,
+    },
+    /// Terminal `terminal` looks for what to send (after a retry's pause).
+    Wake {
+        terminal: usize,
     },
     Timeout {
         exchange: u64,
@@ -50,10 +59,6 @@ enum Event {
     Tick {
         node: usize,
     },
-    Purchase {
-        card: usize,
-        amount_minor: u64,
-    },
     /// The node loses everything in memory (forwards waiting, delivery loops) and is down
     /// for `down_ms`; its database keeps what it committed.
     Crash {
@@ -63,14 +68,18 @@ enum Event {
     Restart {
         node: usize,
     },
-    ClientSend {
-        token: u64,
-        message: Message,
+    /// The power of party node `node` fails before the commit of its next batch: nothing of
+    /// that batch is durable, nothing it decided leaves, and the node is down for `down_ms`.
+    PowerCut {
+        node: usize,
+        down_ms: u64,
     },
 }
 
 /// Opens a party node (at the start, and again after a crash: from its database).
 pub type Restart = Box<dyn Fn() -> Result<Box<dyn Node>, String>>;
+/// Powers terminal `index` on again from its files (after a crash).
+pub type PowerOn = Box<dyn Fn(usize) -> Result<terminal::Terminal, String>>;
 
 struct Exchange {
     origin: usize,
@@ -89,6 +98,8 @@ pub struct NetStats {
     pub timeouts: u64,
     pub undecodable: u64,
     pub crashes: u64,
+    /// Batches lost to a power cut before their commit (each also a crash).
+    pub power_cuts: u64,
     /// Messages dropped by a partition (not counted in `lost`).
     pub partitioned: u64,
 }
@@ -116,8 +127,9 @@ pub struct Sim {
     seq: u64,
     rng: Rng,
     link: LinkConfig,
+    /// Party nodes (index: node; `None` for a terminal's index and a party that is down).
     nodes: Vec<Option<Box<dyn Node>>>,
-    /// How each node is opened again after a crash (index: node; the client has none).
+    /// How each node is opened again after a crash (index: node; a terminal has none).
     restarts: Vec<Option<Restart>>,
     routes: BTreeMap<(usize, String), usize>,
     /// How long each node's requests wait for an answer (index: node).
@@ -128,7 +140,12 @@ pub struct Sim {
     /// The last arrival scheduled per direction (from, to): without `reorder`, none earlier.
     last_arrival: BTreeMap<(usize, usize), u64>,
     next_exchange: u64,
-    pub client: Client,
+    pub terminals: Vec<PosNode>,
+    power_on: Option<PowerOn>,
+    /// Party nodes whose next batch is cut, with their downtime.
+    cuts: BTreeMap<usize, u64>,
+    /// The cards the terminals read (index: card).
+    pub cards: Vec<provision::card::SimCard>,
     pub trace: Trace,
     pub stats: NetStats,
     /// Nodes stopped by a batch that did not commit, with the error.
@@ -144,13 +161,23 @@ pub struct DriverConfig {
     /// queued reversals and advices must get through.
     pub heal_at_ms: u64,
     pub link: LinkConfig,
-    pub client_timeout_ms: u64,
+    /// A terminal's wait for its acquirer.
+    pub terminal_timeout_ms: u64,
     pub poll_interval_ms: u64,
 }
 
 impl Sim {
-    pub fn new(config: DriverConfig, clock: ManualClock, rng: Rng, client: Client) -> Sim {
+    /// A simulation of `terminals` (nodes `0..terminals.len()`) reading `cards`; party nodes
+    /// are added after.
+    pub fn new(
+        config: DriverConfig,
+        clock: ManualClock,
+        rng: Rng,
+        terminals: Vec<PosNode>,
+        cards: Vec<provision::card::SimCard>,
+    ) -> Sim {
         clock.set_ms(config.start_ms);
+        let count = terminals.len();
         Sim {
             clock,
             now_ms: config.start_ms,
@@ -160,16 +187,19 @@ impl Sim {
             seq: 0,
             rng,
             link: config.link.checked(),
-            nodes: vec![None],
-            restarts: vec![None],
+            nodes: (0..count).map(|_| None).collect(),
+            restarts: (0..count).map(|_| None).collect(),
             routes: BTreeMap::new(),
-            timeouts_ms: vec![config.client_timeout_ms],
+            timeouts_ms: vec![config.terminal_timeout_ms; count],
             poll_interval_ms: config.poll_interval_ms.max(1),
             exchanges: BTreeMap::new(),
             partitions: Vec::new(),
             last_arrival: BTreeMap::new(),
             next_exchange: 0,
-            client,
+            terminals,
+            power_on: None,
+            cuts: BTreeMap::new(),
+            cards,
             trace: Trace::default(),
             stats: NetStats::default(),
             stopped: Vec::new(),
@@ -190,7 +220,23 @@ impl Sim {
         Ok(self.nodes.len() - 1)
     }
 
-    /// Crash party node `node` `at_ms` after the start, for `down_ms`.
+    /// Cut the power of party node `node` `at_ms` after the start, before the commit of its
+    /// next batch, for `down_ms`.
+    pub fn plan_power_cut(&mut self, at_ms: u64, node: usize, down_ms: u64) {
+        self.schedule(at_ms, Event::PowerCut { node, down_ms });
+    }
+
+    /// How a crashed terminal comes back (without it, terminals do not crash).
+    pub fn set_power_on(&mut self, power_on: PowerOn) {
+        self.power_on = Some(power_on);
+    }
+
+    /// Every node's index, terminals first.
+    pub fn all_nodes(&self) -> std::ops::Range<usize> {
+        0..self.nodes.len()
+    }
+
+    /// Crash node `node` `at_ms` after the start, for `down_ms`.
     pub fn plan_crash(&mut self, at_ms: u64, node: usize, down_ms: u64) {
         self.schedule(at_ms, Event::Crash { node, down_ms });
     }
@@ -209,20 +255,25 @@ impl Sim {
 
     /// The party nodes' indexes.
     pub fn party_nodes(&self) -> std::ops::Range<usize> {
-        1..self.nodes.len()
+        self.terminals.len()..self.nodes.len()
     }
 
-    /// `node`'s outbound link `link` reaches node `to`; its delivery loop polls periodically.
+    fn is_terminal(&self, node: usize) -> bool {
+        node < self.terminals.len()
+    }
+
+    /// `node`'s outbound link `link` reaches node `to`; a party's delivery loop polls
+    /// periodically.
     pub fn route(&mut self, node: usize, link: &str, to: usize) {
         self.routes.insert((node, link.to_owned()), to);
-        if node != CLIENT {
+        if !self.is_terminal(node) {
             self.schedule(self.poll_interval_ms, Event::Poll { node, link: link.to_owned(), periodic: true });
         }
     }
 
-    /// The client starts a purchase `at_ms` after the start.
-    pub fn plan_purchase(&mut self, at_ms: u64, card: usize, amount_minor: u64) {
-        self.schedule(at_ms, Event::Purchase { card, amount_minor });
+    /// The cashier of `terminal` keys in `op` `at_ms` after the start.
+    pub fn plan(&mut self, at_ms: u64, terminal: usize, op: Op) {
+        self.schedule(at_ms, Event::Key { terminal, op });
     }
 
     pub fn now_ms(&self) -> u64 {
@@ -258,6 +309,13 @@ impl Sim {
             Event::Deliver { from, to, exchange, response, bytes } => {
                 self.deliver(from, to, exchange, response, &bytes)
             }
+            Event::Key { terminal, op } => {
+                if let Some(pos) = self.terminals.get_mut(terminal) {
+                    pos.plan(op);
+                }
+                self.kick(terminal);
+            }
+            Event::Wake { terminal } => self.kick(terminal),
             Event::Timeout { exchange } => {
                 if let Some(open) = self.exchanges.remove(&exchange) {
                     self.stats.timeouts += 1;
@@ -280,11 +338,12 @@ impl Sim {
                 }
                 self.with_node(node, |n, _| n.time(now_ms));
             }
-            Event::Purchase { card, amount_minor } => match self.client.purchase(card, amount_minor, self.now_ms) {
-                Ok((purchase, message)) => self.send_request(CLIENT, "switch", client::token(purchase, false), message),
-                Err(error) => self.stopped.push(("client".into(), error)),
-            },
             Event::Crash { node, down_ms } => self.crash(node, down_ms),
+            Event::PowerCut { node, down_ms } => {
+                if !self.is_terminal(node) {
+                    self.cuts.insert(node, down_ms);
+                }
+            }
             Event::Restart { node } => {
                 let reopened = self.restarts.get(node).and_then(|open| open.as_ref()).map(|open| open());
                 match reopened {
@@ -293,19 +352,41 @@ impl Sim {
                     None => {}
                 }
             }
-            Event::ClientSend { token, message } => {
-                let (purchase, _) = client::of_token(token);
-                let answered = self.client.purchases.get(purchase).is_some_and(|p| p.reversal_answered);
-                if !answered {
-                    self.send_request(CLIENT, "switch", token, message);
-                }
+        }
+    }
+
+    /// Terminal `terminal` sends what it has next, or waits for its retry.
+    fn kick(&mut self, terminal: usize) {
+        let now_ms = self.now_ms;
+        let Some(pos) = self.terminals.get_mut(terminal) else { return };
+        match pos.next(now_ms, &self.cards) {
+            Next::Send { token, envelope, message } => {
+                self.send_request(terminal, pos::ACQUIRER_LINK, token, envelope, message)
             }
+            Next::WaitUntil(at_ms) => self.schedule(at_ms.saturating_sub(now_ms), Event::Wake { terminal }),
+            Next::Idle => {}
         }
     }
 
     /// Drop `node`'s memory: its open exchanges (their answers will come late) and the node
     /// itself; a stopped node (its commit failed) is not brought back.
     fn crash(&mut self, node: usize, down_ms: u64) {
+        if self.is_terminal(node) {
+            let Some(power_on) = &self.power_on else { return };
+            match power_on(node) {
+                Ok(terminal) => {
+                    let until_ms = self.now_ms.saturating_add(down_ms);
+                    if let Some(pos) = self.terminals.get_mut(node) {
+                        pos.power_cycle(terminal, until_ms);
+                    }
+                }
+                Err(error) => self.stopped.push((format!("terminal {node}"), error)),
+            }
+            self.stats.crashes += 1;
+            self.exchanges.retain(|_, open| open.origin != node);
+            self.schedule(down_ms, Event::Wake { terminal: node });
+            return;
+        }
         let Some(slot) = self.nodes.get_mut(node) else { return };
         if slot.take().is_none() {
             return;
@@ -315,26 +396,33 @@ impl Sim {
         self.schedule(down_ms, Event::Restart { node });
     }
 
+    /// Whether the link between `a` and `b` speaks the terminals' dialect (cup-pos, framed).
+    fn pos_link(&self, a: usize, b: usize) -> bool {
+        self.is_terminal(a) || self.is_terminal(b)
+    }
+
     fn deliver(&mut self, from: usize, to: usize, exchange: u64, response: bool, bytes: &[u8]) {
         self.trace.delivered(self.now_ms, from, to, bytes);
-        let message = match iso8583::decode(&iso8583::builtin::network(), bytes) {
-            Ok(message) => message,
-            Err(_) => {
-                self.stats.undecodable += 1;
-                return;
-            }
+        let decoded = if self.pos_link(from, to) {
+            iso8583::decode_framed(&iso8583::builtin::cup_pos(), bytes)
+        } else {
+            iso8583::decode(&iso8583::builtin::network(), bytes).map(|m| (Envelope::default(), m))
+        };
+        let Ok((envelope, message)) = decoded else {
+            self.stats.undecodable += 1;
+            return;
         };
         if !response {
             let now_ms = self.now_ms;
-            let inbound = Inbound { from, exchange };
-            self.with_node(to, |n, out| n.request(inbound, message, now_ms, out));
+            let inbound = Inbound { from, exchange, envelope };
+            self.with_node(to, |n, out| n.request(inbound, envelope, message, now_ms, out));
             return;
         }
         match self.exchanges.get(&exchange) {
             Some(open) if open.origin == to => {
                 let token = open.token;
                 self.exchanges.remove(&exchange);
-                self.answered(to, token, Ok(message));
+                self.answered(to, token, Ok((envelope, message)));
             }
             _ => self.stats.late += 1,
         }
@@ -345,22 +433,15 @@ impl Sim {
     }
 
     /// The answer (or failure) of a request `node` sent.
-    fn answered(&mut self, node: usize, token: u64, answer: Result<Message, LinkFailure>) {
-        if node != CLIENT {
-            let now_ms = self.now_ms;
-            self.with_node(node, |n, out| n.answer(token, answer, now_ms, out));
+    fn answered(&mut self, node: usize, token: u64, answer: Result<(Envelope, Message), LinkFailure>) {
+        let now_ms = self.now_ms;
+        if let Some(pos) = self.terminals.get_mut(node) {
+            pos.answered(token, answer, now_ms);
+            self.kick(node);
             return;
         }
-        let (purchase, reversal) = client::of_token(token);
-        let again = match answer {
-            Ok(response) => self.client.on_response(purchase, reversal, &response, self.now_ms),
-            Err(_) => self.client.on_no_answer(purchase, reversal, self.now_ms),
-        };
-        if let Some(message) = again {
-            // A new reversal goes at once; a repeated one after its retry interval.
-            let after = if reversal { client::REVERSAL_RETRY_MS } else { 0 };
-            self.schedule(after, Event::ClientSend { token: client::token(purchase, true), message });
-        }
+        let answer = answer.map(|(_, message)| message);
+        self.with_node(node, |n, out| n.answer(token, answer, now_ms, out));
     }
 
     /// Run one call of `node` and act on its outputs; a stopped node is not called (its
@@ -370,24 +451,43 @@ impl Sim {
         index: usize,
         call: impl FnOnce(&mut dyn Node, &mut Vec<Output>) -> Result<(), crate::node::Stopped>,
     ) {
+        let cut = self.cuts.get(&index).copied();
         let Some(slot) = self.nodes.get_mut(index) else { return };
         let Some(node) = slot.as_mut() else { return };
         let mut out = Vec::new();
-        if let Err(stopped) = call(node.as_mut(), &mut out) {
+        if cut.is_some() {
+            sqlstore::power_cut::arm();
+        }
+        let result = call(node.as_mut(), &mut out);
+        if let Some(down_ms) = cut
+            && !sqlstore::power_cut::disarm()
+        {
+            // This call's batch was cut: it is as if the node crashed before its commit.
+            self.cuts.remove(&index);
+            self.stats.power_cuts += 1;
+            self.crash(index, down_ms);
+            return;
+        }
+        if let Err(stopped) = result {
             self.stopped.push((node.name().to_owned(), stopped.0));
             *slot = None;
             return;
         }
         for output in out {
             match output {
-                Output::Send { link, token, message } => self.send_request(index, &link, token, message),
-                Output::Reply { inbound, message } => self.send(index, inbound.from, inbound.exchange, true, &message),
+                Output::Send { link, token, message } => {
+                    self.send_request(index, &link, token, Envelope::default(), message)
+                }
+                Output::Reply { inbound, envelope, message } => {
+                    let envelope = envelope.unwrap_or_else(|| inbound.envelope.response());
+                    self.send(index, inbound.from, inbound.exchange, true, &envelope, &message)
+                }
                 Output::Wake(link) => self.schedule(0, Event::Poll { node: index, link, periodic: false }),
             }
         }
     }
 
-    fn send_request(&mut self, from: usize, link: &str, token: u64, message: Message) {
+    fn send_request(&mut self, from: usize, link: &str, token: u64, envelope: Envelope, message: Message) {
         let Some(&to) = self.routes.get(&(from, link.to_owned())) else {
             self.schedule(0, Event::Unavailable { node: from, token });
             return;
@@ -397,11 +497,13 @@ impl Sim {
         self.exchanges.insert(exchange, Exchange { origin: from, token });
         let timeout_ms = self.timeouts_ms.get(from).copied().unwrap_or(0);
         self.schedule(timeout_ms, Event::Timeout { exchange });
-        self.send(from, to, exchange, false, &message);
+        self.send(from, to, exchange, false, &envelope, &message);
     }
 
-    fn send(&mut self, from: usize, to: usize, exchange: u64, response: bool, message: &Message) {
-        let Ok(bytes) = message.encode() else {
+    fn send(&mut self, from: usize, to: usize, exchange: u64, response: bool, envelope: &Envelope, message: &Message) {
+        let encoded =
+            if self.pos_link(from, to) { iso8583::encode_framed(message, envelope) } else { message.encode() };
+        let Ok(bytes) = encoded else {
             self.stats.undecodable += 1;
             return;
         };

@@ -1,22 +1,27 @@
-//! The deterministic simulation of a cardnet network (issue 15, first slice).
+//! The deterministic simulation of a cardnet network (issue 15).
 //!
-//! One process, one thread: the real party cores (`switch::Switch`, `issuer::Issuer`) behind
-//! the party contract (`host::Party`, through [`node::PartyNode`]), each on its own SQLite
-//! database, driven by a discrete-event loop ([`driver::Sim`]) over a simulated clock
-//! (`clock::ManualClock`) and simulated links ([`link::LinkConfig`]: latency, loss,
-//! duplication, optional reordering). Every random choice comes from the seed
-//! ([`rng::Rng`]), the HSM's included (`hsm::entropy`), so a seed replays a run byte for byte
-//! ([`trace::Trace`]). Parties crash (losing their memory) and restart from their databases;
-//! links are partitioned for a while. A run checks its invariants at the end ([`run::run`]).
+//! One process, one thread: POS terminals — the real terminal core (`terminal::Terminal`, the
+//! `host::Client` half of the party contract, each on its own journal, driven in the shell's
+//! order by [`pos::PosNode`]) — and the real party cores (`acquirer::Acquirer`,
+//! `switch::Switch`, two `issuer::Issuer`s) behind the party contract (`host::Party`, through
+//! [`node::PartyNode`]), each on its own SQLite database, driven by a discrete-event loop
+//! ([`driver::Sim`]) over a simulated clock (`clock::ManualClock`) and simulated links
+//! ([`link::LinkConfig`]: latency, loss, duplication, optional reordering; cup-pos between
+//! terminal and acquirer, the network dialect beyond). Every random choice comes from the seed
+//! ([`rng::Rng`]), the HSM's, the terminals' and the cards' included (`hsm::entropy`), so a seed
+//! replays a run byte for byte ([`trace::Trace`]). Parties and terminals crash (losing their
+//! memory) and restart from their databases; a party's power fails before the commit of the
+//! batch it is deciding (`sqlstore::power_cut`); links are partitioned for a while. A run checks
+//! its invariants at the end ([`check`]).
 //!
-//! Not yet: the acquirer host and the terminal core (the client is an acquirer member's
-//! switch link, [`client`]), connection cuts, a crash inside a commit (storage that loses
-//! unsynced writes), clock skew.
+//! Not yet: connection cuts, storage that loses writes a commit reported durable, clock skew,
+//! end of day in a run.
 
-pub mod client;
+pub mod check;
 pub mod driver;
 pub mod link;
 pub mod node;
+pub mod pos;
 pub mod rng;
 pub mod run;
 pub mod trace;

@@ -10,11 +10,13 @@ use std::sync::Arc;
 use host::{Delivery, LinkFailure, Outbound, Party, Step};
 use iso8583::{Envelope, Message};
 
-/// Where an inbound request came from: the node and the simulated exchange its answer closes.
+/// Where an inbound request came from: the node, the simulated exchange its answer closes and
+/// the envelope it came in (a cup-pos request's TPDU and header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Inbound {
     pub from: usize,
     pub exchange: u64,
+    pub envelope: Envelope,
 }
 
 /// What a node asks the driver to do, after the commit of the batch that decided it.
@@ -23,8 +25,8 @@ pub enum Output {
     /// Send `message` over the outbound link `link`; its answer (or timeout) comes back to
     /// [`Node::answer`] with `token`.
     Send { link: String, token: u64, message: Message },
-    /// Answer an inbound request.
-    Reply { inbound: Inbound, message: Message },
+    /// Answer an inbound request (in `envelope`, the request's turned around when `None`).
+    Reply { inbound: Inbound, envelope: Option<Envelope>, message: Message },
     /// The delivery loop of `link` should look for due work now.
     Wake(String),
 }
@@ -39,6 +41,7 @@ pub trait Node {
     fn request(
         &mut self,
         inbound: Inbound,
+        envelope: Envelope,
         message: Message,
         now_ms: u64,
         out: &mut Vec<Output>,
@@ -109,7 +112,7 @@ impl<P: Party> PartyNode<P> {
             if let Some(link) = answer.queued_for {
                 out.push(Output::Wake(link));
             }
-            out.push(Output::Reply { inbound, message: answer.response });
+            out.push(Output::Reply { inbound, envelope: answer.envelope, message: answer.response });
         }
     }
 
@@ -136,12 +139,13 @@ impl<P: Party> Node for PartyNode<P> {
     fn request(
         &mut self,
         inbound: Inbound,
+        envelope: Envelope,
         message: Message,
         now_ms: u64,
         out: &mut Vec<Output>,
     ) -> Result<(), Stopped> {
         let party = Arc::clone(&self.party);
-        let step = self.batch(|| party.on_request(Envelope::default(), message, now_ms))?;
+        let step = self.batch(|| party.on_request(envelope, message, now_ms))?;
         match step {
             Step::Ignore => {}
             Step::Respond(answer) => self.reply(inbound, Some(answer), out),
@@ -326,15 +330,15 @@ mod tests {
     #[test]
     fn a_batch_that_does_not_commit_acts_on_nothing() {
         let (fake, mut node) = node();
-        let inbound = Inbound { from: 0, exchange: 9 };
+        let inbound = Inbound { from: 0, exchange: 9, envelope: Envelope::default() };
         let mut out = Vec::new();
-        node.request(inbound, message(), 0, &mut out).unwrap();
+        node.request(inbound, Envelope::default(), message(), 0, &mut out).unwrap();
         let token = sent(&out)[0];
         fake.fail.store(true, Ordering::SeqCst);
         let mut out = Vec::new();
         assert!(node.answer(token, Ok(message()), 1, &mut out).is_err());
         assert!(out.is_empty(), "nothing of an uncommitted batch leaves");
-        assert!(node.request(inbound, message(), 2, &mut out).is_err());
+        assert!(node.request(inbound, Envelope::default(), message(), 2, &mut out).is_err());
         assert!(out.is_empty());
     }
 }

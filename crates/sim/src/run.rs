@@ -1,17 +1,19 @@
-//! One simulated run: the world built from a seed, a workload of purchases on seeded cards
-//! over faulty links, a drain on healed links, then the invariants.
+//! One simulated run: the world built from a seed, a workload of purchases (some voided, some
+//! followed by a balance inquiry) keyed in at seeded terminals with seeded cards over faulty
+//! links, a drain on healed links, then the invariants ([`crate::check`]).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use clock::ManualClock;
 
-use crate::client::{Cardholder, Client, Outcome};
-use crate::driver::{CLIENT, DriverConfig, NetStats, Sim};
+use terminal::EntryMode;
+
+use crate::driver::{DriverConfig, NetStats, Sim};
 use crate::link::LinkConfig;
 use crate::node::PartyNode;
+use crate::pos::{Op, PosNode, Seen};
 use crate::rng::Rng;
-use crate::world::{RunDir, World};
+use crate::world::{RunDir, TERMINALS_MAX, Timeouts, World};
 
 /// Where simulated time starts: 2026-11-22 00:00 UTC (cards issued then are valid for years).
 pub const START_MS: u64 = 1_795_305_600_000;
@@ -40,12 +42,16 @@ pub struct SimOptions {
     pub seed: u64,
     pub purchases: usize,
     pub cards_per_issuer: usize,
+    /// POS terminals at the acquirer (each its own journal, one request outstanding).
+    pub terminals: usize,
     /// Every link's faults during the workload.
     pub link: LinkConfig,
     /// The switch waits this long for an issuer.
     pub issuer_timeout_ms: u64,
     /// The acquirer waits this long for the switch (more than the issuer timeout).
-    pub client_timeout_ms: u64,
+    pub acquirer_timeout_ms: u64,
+    /// A terminal waits this long for the acquirer (more than the acquirer's wait and two hops).
+    pub terminal_timeout_ms: u64,
     /// Between two purchases at most (uniform from 0).
     pub purchase_gap_ms_max: u64,
     /// After the workload and before the horizon, on healed links.
@@ -56,23 +62,36 @@ pub struct SimOptions {
     pub crashes: u32,
     /// Link partitions during the workload (each a seeded route, start and length).
     pub partitions: u32,
+    /// Power cuts during the workload: a seeded party loses the batch it is deciding, before
+    /// its commit, and restarts from its database after a seeded downtime.
+    pub power_cuts: u32,
+    /// In a million: a purchase the supervisor voids right after it.
+    pub void_ppm: u32,
+    /// In a million: a purchase followed by a balance inquiry with the same card.
+    pub balance_ppm: u32,
 }
 
 impl SimOptions {
-    /// The defaults with `seed`: 40 purchases on 4 cards per issuer over clean links.
+    /// The defaults with `seed`: 40 purchases at 4 terminals on 4 cards per issuer over clean
+    /// links, a fifth of them voided, a tenth followed by a balance inquiry.
     pub fn new(seed: u64) -> SimOptions {
         SimOptions {
             seed,
             purchases: 40,
             cards_per_issuer: 4,
+            terminals: 4,
             link: LinkConfig::CLEAN,
             issuer_timeout_ms: 2_000,
-            client_timeout_ms: 5_000,
+            acquirer_timeout_ms: 5_000,
+            terminal_timeout_ms: 8_000,
             purchase_gap_ms_max: 200,
             drain_ms: 1_800_000,
             poll_interval_ms: 1_000,
             crashes: 0,
             partitions: 0,
+            power_cuts: 0,
+            void_ppm: 200_000,
+            balance_ppm: 100_000,
         }
     }
 }
@@ -100,9 +119,18 @@ pub struct SimReport {
     pub digest: u64,
     pub delivered: u64,
     pub net: NetStats,
+    /// Purchases the terminals showed approved (voided later or not), declined, and reversed
+    /// (no answer, or one the terminal did not trust).
     pub approved: usize,
     pub declined: usize,
     pub unanswered: usize,
+    /// Voids the terminals showed approved, and reversals the acquirer settled.
+    pub voided: usize,
+    pub reversals_settled: usize,
+    /// Balance inquiries answered 00.
+    pub balances: usize,
+    /// Settlements (0500) the acquirer answered balanced.
+    pub settled: usize,
     /// Broken invariants, one line each (no card number: card ids and amounts).
     pub violations: Vec<String>,
 }
@@ -117,13 +145,15 @@ impl SimReport {
 /// what a failing run prints.
 pub fn replay_command(options: &SimOptions) -> String {
     format!(
-        "cardnet sim --seeds 1 --seed {} --purchases {} --loss-percent {} --duplicate-percent {} --crashes {} --partitions {}",
+        "cardnet sim --seeds 1 --seed {} --purchases {} --terminals {} --loss-percent {} --duplicate-percent {} --crashes {} --partitions {} --power-cuts {}",
         options.seed,
         options.purchases,
+        options.terminals,
         options.link.loss_ppm / PERCENT_PPM,
         options.link.duplicate_ppm / PERCENT_PPM,
         options.crashes,
-        options.partitions
+        options.partitions,
+        options.power_cuts
     )
 }
 
@@ -134,6 +164,9 @@ const PERCENT_PPM: u32 = crate::rng::PPM / 100;
 pub fn run(options: &SimOptions) -> Result<SimReport, String> {
     if options.purchases > PURCHASES_MAX || options.cards_per_issuer > CARDS_PER_ISSUER_MAX {
         return Err(format!("at most {PURCHASES_MAX} purchases and {CARDS_PER_ISSUER_MAX} cards per issuer"));
+    }
+    if !(1..=TERMINALS_MAX).contains(&options.terminals) {
+        return Err(format!("1 to {TERMINALS_MAX} terminals"));
     }
     let mut root = Rng::new(options.seed);
     let mut entropy = root.fork();
@@ -146,46 +179,126 @@ pub fn run(options: &SimOptions) -> Result<SimReport, String> {
 fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<SimReport, String> {
     let dir = RunDir::new(options.seed)?;
     let clock = ManualClock::from_ms(START_MS);
-    let world = World::build(&dir, &clock, options.issuer_timeout_ms)?;
+    let timeouts = Timeouts {
+        issuer_ms: options.issuer_timeout_ms,
+        acquirer_ms: options.acquirer_timeout_ms,
+        terminal_ms: options.terminal_timeout_ms,
+    };
+    let world = World::build(&dir, &clock, &timeouts, options.terminals)?;
+    // A chip's counter must rise at its issuer: each card belongs to one terminal, so at least
+    // as many cards as terminals.
+    let per_issuer = options.cards_per_issuer.max(options.terminals.div_ceil(world.issuers.len().max(1))).max(1);
     let mut cards = Vec::new();
+    let mut card_issuer = Vec::new();
     for issuer in 0..world.issuers.len() {
-        for _ in 0..options.cards_per_issuer.max(1) {
-            cards.push(Cardholder { issuer, card: world.issue(issuer, CARD_BALANCE_MINOR)? });
+        for _ in 0..per_issuer {
+            cards.push(world.issue(issuer, CARD_BALANCE_MINOR)?);
+            card_issuer.push(issuer);
         }
     }
-    let hsm = Arc::clone(&world.hsm) as Arc<dyn hsm::SecurityModule>;
-    let keys = &world.acquirer_keys;
-    let client = Client::new(hsm, keys.zak.clone(), keys.zpk.clone(), world.acceptor.clone(), cards);
+    let terminals =
+        (0..world.terminals.len()).map(|t| world.power_on(t).map(PosNode::new)).collect::<Result<_, _>>()?;
     let span_ms = options.purchase_gap_ms_max.saturating_mul(options.purchases as u64);
-    let heal_at_ms = START_MS + span_ms + options.client_timeout_ms;
+    let heal_at_ms = START_MS + span_ms + options.terminal_timeout_ms;
     let config = DriverConfig {
         start_ms: START_MS,
         horizon_ms: heal_at_ms + options.drain_ms,
         heal_at_ms,
         link: options.link,
-        client_timeout_ms: options.client_timeout_ms,
+        terminal_timeout_ms: options.terminal_timeout_ms,
         poll_interval_ms: options.poll_interval_ms,
     };
-    let mut sim = Sim::new(config, clock, network, client);
+    let mut sim = Sim::new(config, clock, network, terminals, cards);
     let world = Arc::new(world);
+    let powered = Arc::clone(&world);
+    sim.set_power_on(Box::new(move |index| powered.power_on(index)));
+    let acquirer = sim.add_node(open_acquirer(&world), options.acquirer_timeout_ms)?;
     let switch = sim.add_node(open_switch(&world), options.issuer_timeout_ms)?;
-    sim.route(CLIENT, "switch", switch);
+    for terminal in 0..options.terminals {
+        sim.route(terminal, crate::pos::ACQUIRER_LINK, acquirer);
+    }
+    sim.route(acquirer, acquirer::SWITCH_LINK, switch);
     for (index, (id, _)) in world.issuers.iter().enumerate() {
         let node = sim.add_node(open_issuer(&world, index), 0)?;
         sim.route(switch, id, node);
     }
-    let mut at_ms = 0;
-    let card_count = sim.client.cards.len() as u64;
-    for _ in 0..options.purchases {
-        at_ms += workload.between(0, options.purchase_gap_ms_max);
-        let card = workload.below(card_count) as usize;
-        sim.plan_purchase(at_ms, card, workload.between(1, AMOUNT_MINOR_MAX));
+    plan_workload(&mut sim, options, &mut workload, span_ms);
+    let mut violations = Vec::new();
+    if let Err(error) = sim.run() {
+        violations.push(error);
     }
-    let parties = sim.party_nodes();
+    violations.extend(sim.stopped.iter().map(|(node, error)| format!("{node} stopped: {error}")));
+    violations.extend(crate::check::check(&sim, &world, &card_issuer));
+    let records = || sim.terminals.iter().flat_map(|t| &t.records);
+    let purchases = || records().filter(|r| matches!(r.op, Op::Purchase { .. }));
+    let count = |wanted: fn(&Seen) -> bool| purchases().filter(|r| wanted(&r.seen)).count();
+    Ok(SimReport {
+        seed: options.seed,
+        digest: sim.trace.digest(),
+        delivered: sim.trace.delivered,
+        net: sim.stats.clone(),
+        approved: count(|s| *s == Seen::Approved),
+        declined: count(|s| matches!(s, Seen::Declined(_))),
+        unanswered: count(|s| *s == Seen::Reversed),
+        voided: records().filter(|r| matches!(r.op, Op::Void { .. }) && r.seen == Seen::Approved).count(),
+        reversals_settled: records().filter(|r| r.reversal_settled).count(),
+        balances: records().filter(|r| matches!(r.op, Op::Balance { .. }) && r.seen == Seen::Approved).count(),
+        settled: records().filter(|r| r.op == Op::Settle && r.seen == Seen::Approved).count(),
+        violations,
+    })
+}
+
+/// The cashiers' work, the crashes and the partitions, all from the workload's stream.
+fn plan_workload(sim: &mut Sim, options: &SimOptions, workload: &mut Rng, span_ms: u64) {
+    let terminals = options.terminals.max(1);
+    let cards = sim.cards.len();
+    // Records each terminal will have, in the order its cashier keys them in (one time and
+    // increasing sequence numbers per terminal keep that order).
+    let mut planned = vec![0usize; terminals];
+    let mut at_ms = 0;
+    for purchase in 0..options.purchases {
+        at_ms += workload.between(0, options.purchase_gap_ms_max);
+        if purchase == options.purchases / 2 {
+            // Halfway, every terminal settles too, in the middle of the faults.
+            for (terminal, count) in planned.iter_mut().enumerate() {
+                sim.plan(at_ms, terminal, Op::Settle);
+                *count += 1;
+            }
+        }
+        let terminal = workload.below(terminals as u64) as usize;
+        // The terminal's cards: every card whose index is the terminal's modulo their number.
+        let own = (cards.saturating_sub(terminal + 1)) / terminals + 1;
+        let card = terminal + terminals * workload.below(own as u64) as usize;
+        let entry = if workload.chance(crate::rng::PPM / 2) { EntryMode::Chip } else { EntryMode::Contactless };
+        let amount_minor = workload.between(1, AMOUNT_MINOR_MAX);
+        sim.plan(at_ms, terminal, Op::Purchase { card, amount_minor, entry });
+        let purchase = planned[terminal];
+        planned[terminal] += 1;
+        if workload.chance(options.void_ppm) {
+            sim.plan(at_ms, terminal, Op::Void { record: purchase });
+            planned[terminal] += 1;
+        }
+        if workload.chance(options.balance_ppm) {
+            sim.plan(at_ms, terminal, Op::Balance { card });
+            planned[terminal] += 1;
+        }
+    }
+    // Each terminal settles its batch again once the links have healed (after its keyed-in work).
+    let healed_ms = span_ms + options.terminal_timeout_ms;
+    for terminal in 0..terminals {
+        sim.plan(healed_ms, terminal, Op::Settle);
+    }
+    let nodes = sim.all_nodes();
     for _ in 0..options.crashes.min(CRASHES_MAX) {
-        let node = parties.start + workload.below((parties.end - parties.start) as u64) as usize;
+        let node = nodes.start + workload.below((nodes.end - nodes.start) as u64) as usize;
         let at_ms = workload.below(span_ms.max(1));
         sim.plan_crash(at_ms, node, workload.between(DOWN_MS_MIN, DOWN_MS_MAX));
+    }
+    let parties = sim.party_nodes();
+    for _ in 0..options.power_cuts.min(CRASHES_MAX) {
+        let node = parties.start + workload.below((parties.end - parties.start) as u64) as usize;
+        let at_ms = workload.below(span_ms.max(1));
+        sim.plan_power_cut(at_ms, node, workload.between(DOWN_MS_MIN, DOWN_MS_MAX));
     }
     let pairs = sim.route_pairs();
     for _ in 0..options.partitions.min(PARTITIONS_MAX) {
@@ -193,118 +306,39 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         let at_ms = workload.below(span_ms.max(1));
         sim.plan_partition(a, b, at_ms, workload.between(PARTITION_MS_MIN, PARTITION_MS_MAX));
     }
-    let mut violations = Vec::new();
-    if let Err(error) = sim.run() {
-        violations.push(error);
-    }
-    violations.extend(sim.stopped.iter().map(|(node, error)| format!("{node} stopped: {error}")));
-    violations.extend(check(&sim, &world));
-    let count = |wanted: fn(&Outcome) -> bool| sim.client.purchases.iter().filter(|p| wanted(&p.outcome)).count();
-    Ok(SimReport {
-        seed: options.seed,
-        digest: sim.trace.digest(),
-        delivered: sim.trace.delivered,
-        net: sim.stats.clone(),
-        approved: count(|o| *o == Outcome::Approved),
-        declined: count(|o| matches!(o, Outcome::Declined(_))),
-        unanswered: count(|o| *o == Outcome::NoAnswer),
-        violations,
+}
+
+/// A party as a node: the core opened at the start, then reopened from its database after
+/// each crash.
+fn reopening<P: host::Party>(
+    first: Arc<P>,
+    reopen: impl Fn() -> Result<Arc<P>, String> + 'static,
+) -> crate::driver::Restart {
+    let first = std::cell::RefCell::new(Some(first));
+    Box::new(move || {
+        let party = match first.borrow_mut().take() {
+            Some(party) => party,
+            None => reopen()?,
+        };
+        Ok(Box::new(PartyNode::new(party)) as Box<dyn crate::node::Node>)
     })
 }
 
-/// The switch as a node: the core opened at the start, then reopened from its database after
-/// each crash.
+fn open_acquirer(world: &Arc<World>) -> crate::driver::Restart {
+    let again = Arc::clone(world);
+    reopening(Arc::clone(&world.acquirer), move || again.reopen_acquirer())
+}
+
 fn open_switch(world: &Arc<World>) -> crate::driver::Restart {
-    let (world, first) = (Arc::clone(world), std::cell::Cell::new(true));
-    Box::new(move || {
-        let switch = if first.replace(false) { Arc::clone(&world.switch) } else { world.reopen_switch()? };
-        Ok(Box::new(PartyNode::new(switch)) as Box<dyn crate::node::Node>)
-    })
+    let again = Arc::clone(world);
+    reopening(Arc::clone(&world.switch), move || again.reopen_switch())
 }
 
 fn open_issuer(world: &Arc<World>, index: usize) -> crate::driver::Restart {
-    let (world, first) = (Arc::clone(world), std::cell::Cell::new(true));
-    Box::new(move || {
-        let issuer = match world.issuers.get(index) {
-            Some((_, issuer)) if first.replace(false) => Arc::clone(issuer),
-            _ => world.reopen_issuer(index)?,
-        };
-        Ok(Box::new(PartyNode::new(issuer)) as Box<dyn crate::node::Node>)
-    })
-}
-
-/// The invariants at the end of a run, one line per broken one.
-fn check(sim: &Sim, world: &World) -> Vec<String> {
-    let mut violations = Vec::new();
-    if sim.stats.undecodable > 0 {
-        violations.push(format!("{} messages could not be encoded or decoded", sim.stats.undecodable));
+    let again = Arc::clone(world);
+    let first = world.issuers.get(index).map(|(_, issuer)| Arc::clone(issuer));
+    match first {
+        Some(first) => reopening(first, move || again.reopen_issuer(index)),
+        None => Box::new(|| Err("no such issuer".to_owned())),
     }
-    let waiting = sim.client.purchases.iter().filter(|p| p.outcome == Outcome::Waiting).count();
-    if waiting > 0 {
-        violations.push(format!("{waiting} purchases never finished"));
-    }
-    let unanswered = sim.client.reversals_unanswered();
-    if unanswered > 0 {
-        violations.push(format!("{unanswered} reversals never taken by the switch"));
-    }
-    for (index, (id, issuer)) in world.issuers.iter().enumerate() {
-        // After the drain every advice and reversal of the switch is delivered: one still
-        // pending, or dead after its attempts, leaves the issuer's books to an operator.
-        match world.switch.journal().advice_counts(id) {
-            Ok(counts) if counts.pending + counts.dead > 0 => violations
-                .push(format!("switch: advices to {id}: {} still pending, {} dead", counts.pending, counts.dead)),
-            Ok(_) => {}
-            Err(error) => violations.push(format!("switch: advice counts of {id}: {error}")),
-        }
-        if let Err(error) = issuer.check_ledger() {
-            violations.push(format!("issuer {id}: ledger: {error}"));
-        }
-        // Every purchase the client saw approved, and only those, is held once: the same
-        // (card, amount) multiset on both sides.
-        let mut approved: BTreeMap<(i64, u64), i64> = BTreeMap::new();
-        for purchase in sim.client.purchases.iter().filter(|p| p.outcome == Outcome::Approved) {
-            let Some(holder) = sim.client.cards.get(purchase.card).filter(|c| c.issuer == index) else { continue };
-            *approved.entry((holder.card.card_id, purchase.amount_minor)).or_default() += 1;
-        }
-        let holds = match issuer.holds() {
-            Ok(holds) => holds,
-            Err(error) => {
-                violations.push(format!("issuer {id}: holds: {error}"));
-                continue;
-            }
-        };
-        let mut held: BTreeMap<(i64, u64), i64> = BTreeMap::new();
-        for hold in holds.iter().filter(|h| h.kind == "purchase") {
-            *held.entry((hold.card_id.unwrap_or(0), hold.amount_minor)).or_default() += 1;
-        }
-        for key in approved.keys().chain(held.keys()).collect::<std::collections::BTreeSet<_>>() {
-            let (seen, kept) = (approved.get(key).copied().unwrap_or(0), held.get(key).copied().unwrap_or(0));
-            if seen != kept {
-                let outcomes: Vec<String> = sim
-                    .client
-                    .purchases
-                    .iter()
-                    .filter(|p| {
-                        p.amount_minor == key.1
-                            && sim
-                                .client
-                                .cards
-                                .get(p.card)
-                                .is_some_and(|c| c.card.card_id == key.0 && c.issuer == index)
-                    })
-                    .map(|p| {
-                        format!(
-                            "{:?} reversal sent {} answered {}",
-                            p.outcome, p.reversal_attempts, p.reversal_answered
-                        )
-                    })
-                    .collect();
-                violations.push(format!(
-                    "issuer {id}: card {} amount {}: approved {seen} times, held {kept} times; client saw {outcomes:?}",
-                    key.0, key.1
-                ));
-            }
-        }
-    }
-    violations
 }

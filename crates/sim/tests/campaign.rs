@@ -1,5 +1,6 @@
-//! The fixed campaign CI runs: a hundred seeds with every fault the simulation injects, each
-//! holding the money invariants. A failing seed names the command that replays it.
+//! The fixed campaign CI runs: a hundred seeds with every fault the simulation injects — on the
+//! terminals' links to the acquirer and on the network beyond — each holding the money
+//! invariants. A failing seed names the command that replays it.
 
 use sim::{SimOptions, replay_command, run};
 
@@ -12,12 +13,12 @@ fn a_hundred_faulty_seeds_keep_every_approval_held_once() {
     let mut failures = Vec::new();
     let mut faults_seen = 0u64;
     for seed in FIRST_SEED..FIRST_SEED + CAMPAIGN_SEEDS {
-        // Loss and duplication on every link, a party crash and a partition in every run. (This
-        // campaign found that a thread's reserved ids outlived their database: seed 10002 left
-        // holds its client had reversed until `sqlstore` told connections apart by a number
-        // instead of an address.)
-        let (crashes, partitions) = (1, 1);
-        let options = SimOptions { crashes, partitions, ..SimOptions::faulty(seed, 30, 15, 15) };
+        // Loss and duplication on every link, a crash (a party or a terminal), a power cut before
+        // a party's commit and a partition in every run. (This campaign found that a thread's reserved ids outlived their database:
+        // seed 10002 left holds its client had reversed until `sqlstore` told connections apart
+        // by a number instead of an address.)
+        let (crashes, partitions, power_cuts) = (1, 1, 1);
+        let options = SimOptions { crashes, partitions, power_cuts, ..SimOptions::faulty(seed, 30, 15, 15) };
         let report = run(&options).expect("the world builds");
         faults_seen += report.net.lost + report.net.duplicated;
         if !report.passed() {

@@ -22,13 +22,17 @@ fn one_seed_gives_one_trace_and_another_seed_another() {
     assert_eq!(first.digest, second.digest);
     assert_eq!(first.delivered, second.delivered);
     assert_eq!(first.net, second.net);
-    // Every purchase went out and came back through the switch and an issuer.
+    // Every purchase went out and came back through the acquirer, the switch and an issuer;
+    // the supervisor voided some.
     assert_eq!(first.approved, 12, "{first:?}");
+    assert!(first.voided > 0, "{first:?}");
+    // Each terminal settled twice (halfway and at the end), balanced with the acquirer.
+    assert_eq!(first.settled, 2 * 4, "{first:?}");
     assert!(first.delivered >= 4 * 12, "{first:?}");
     let other = must_pass(&SimOptions { seed: 43, ..options });
     assert_eq!(
         replay_command(&options),
-        "cardnet sim --seeds 1 --seed 42 --purchases 12 --loss-percent 0 --duplicate-percent 0 --crashes 0 --partitions 0"
+        "cardnet sim --seeds 1 --seed 42 --purchases 12 --terminals 4 --loss-percent 0 --duplicate-percent 0 --crashes 0 --partitions 0 --power-cuts 0"
     );
     assert_ne!(first.digest, other.digest);
 }
@@ -41,6 +45,9 @@ fn loss_and_duplication_keep_every_approval_held_once() {
     assert!(report.net.lost > 0 && report.net.duplicated > 0, "{report:?}");
     assert!(report.declined + report.unanswered > 0, "{report:?}");
     assert!(report.approved > 0, "{report:?}");
+    // Terminals reversed what went unanswered, and the acquirer settled those reversals.
+    assert!(report.reversals_settled > 0, "{report:?}");
+    assert_eq!(report.settled, 2 * options.terminals, "{report:?}");
     let again = must_pass(&options);
     assert_eq!(report.digest, again.digest);
 }
@@ -72,5 +79,15 @@ fn partitions_and_crashes_together_keep_the_invariants() {
     let options = SimOptions { crashes: 2, partitions: 3, ..SimOptions::faulty(10, 40, 10, 10) };
     let report = must_pass(&options);
     assert!(report.net.partitioned > 0, "{report:?}");
+    assert_eq!(report.digest, must_pass(&options).digest);
+}
+
+#[test]
+fn a_party_that_loses_power_before_its_commit_keeps_the_invariants() {
+    // Nothing of the cut batch is durable and nothing it decided left: the node restarts from
+    // its database as after a crash, and the requests it was deciding are retried or reversed.
+    let options = SimOptions { power_cuts: 6, ..SimOptions::faulty(11, 40, 10, 10) };
+    let report = must_pass(&options);
+    assert!(report.net.power_cuts >= 3, "{report:?}");
     assert_eq!(report.digest, must_pass(&options).digest);
 }

@@ -115,6 +115,10 @@ impl Database {
         }
         let mut open = OpenBatch { db: self, done: false };
         let value = work();
+        if crate::power_cut::take() {
+            open.end(false)?;
+            return Err(Error::new("commit", crate::power_cut::MESSAGE));
+        }
         open.end(true)?;
         Ok(value)
     }

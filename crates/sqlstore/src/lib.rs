@@ -20,6 +20,7 @@ mod drop_off_thread;
 mod error;
 mod owner_only;
 mod pg;
+pub mod power_cut;
 pub mod sequence;
 mod sqlite;
 mod value;

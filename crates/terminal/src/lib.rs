@@ -66,8 +66,8 @@ mod slip;
 mod store;
 
 pub use crate::core::{
-    Answered, Card, EntryMode, Kind, Original, Outcome, Outgoing, SelfCheck, SettlementTotals, SharedChip, Terminal,
-    TxnRequest, parse_entry, response_text,
+    Answered, Card, EntryMode, Kind, Original, Outcome, Outgoing, Purpose, SelfCheck, SettlementTotals, SharedChip,
+    Terminal, TxnRequest, parse_entry, response_text,
 };
 pub use balance::Balance;
 pub use cardsim::SimCard;

@@ -31,6 +31,9 @@ enum Mode {
     ForgeMac,
     /// Balance answers: an overdrawn account (available balance a debit of 5.00).
     Overdrawn,
+    /// Financial requests are answered 94: the host already holds a transaction with this trace
+    /// (a copy of the request the line repeated reached it first).
+    Duplicate,
 }
 
 #[derive(Clone)]
@@ -110,6 +113,9 @@ impl Handler for FakeHost {
                         _ => "0001156C0000001200000002156C000000100000",
                     };
                     response.set_str(54, field54).unwrap();
+                }
+                if mode == Mode::Duplicate && mti != "0400" {
+                    response.set_str(39, "94").unwrap();
                 }
                 if mti != "0400" {
                     response.set_str(37, "123456789012").unwrap();
@@ -291,6 +297,28 @@ async fn a_timed_out_sale_is_reversed_98_before_the_next_one_even_after_a_restar
 
 /// The host closes a link idle past its idle timeout (a cashier's screen stays connected between
 /// sales): the next sale opens a new link instead of timing out into a 98 reversal.
+/// A 94 answers a copy of the request while the host holds the original under the same trace,
+/// its outcome unknown to the terminal: the sale is not approved and its reversal stays pending,
+/// sent before the next sale (found by the simulation, seed 10: a purchase the acquirer approved
+/// stood at the issuer while its terminal showed "duplicate").
+#[tokio::test]
+async fn a_sale_answered_duplicate_is_reversed_before_the_next_one() {
+    let (host, address) = start_host().await;
+    let dir = dir("duplicate");
+    let config = config(&dir, &address, None);
+    let mut pos = open(&config);
+    *host.mode.lock().unwrap() = Mode::Duplicate;
+    let outcome = pos.transact(&sale(900)).await.unwrap();
+    assert!(!outcome.approved);
+    assert_eq!(outcome.code_text(), "94");
+    assert_eq!(outcome.reversal_pending.as_deref(), Some("98"));
+    assert!(pos.terminal().entries().unwrap().is_empty(), "not journaled");
+    *host.mode.lock().unwrap() = Mode::Normal;
+    assert!(pos.transact(&sale(100)).await.unwrap().approved);
+    let seen = host.seen.lock().unwrap().clone();
+    assert!(seen.iter().any(|(mti, t, reason)| mti == "0400" && *t == outcome.trace && reason == "98"), "{seen:?}");
+}
+
 #[tokio::test]
 async fn a_link_the_host_closed_while_idle_is_reopened_for_the_next_sale() {
     let (host, address) = start_host_with(ServerConfig { idle_timeout_ms: 100, ..ServerConfig::default() }).await;

@@ -25,7 +25,7 @@ pub(crate) use merchant_days::{MIGRATION_V7, ddl as merchant_days_ddl, merchant_
 pub(crate) use messages::{Flow, log, log_exchange};
 pub(crate) use reversals::{
     NewTerminalReversal, insert_reversal, insert_terminal_reversal, reversal_answered, reversal_queued,
-    reversal_transaction, terminal_reversal_answer,
+    reversal_transaction, reversed_twice, terminal_reversal_answer,
 };
 pub use terminals::TerminalState;
 pub(crate) use terminals::{

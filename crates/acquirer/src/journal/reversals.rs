@@ -65,6 +65,16 @@ pub(crate) fn reversal_queued(tx: &mut Tx<'_>, transaction_id: u64) -> sqlstore:
     Ok(row.is_some())
 }
 
+/// Transactions with more than one network reversal queued (the host must never send two).
+pub(crate) fn reversed_twice(tx: &mut Tx<'_>) -> sqlstore::Result<u64> {
+    let row = tx.query_opt(
+        "SELECT COUNT(*) FROM (SELECT transaction_id FROM acquirer_reversals GROUP BY transaction_id \
+         HAVING COUNT(*) > 1) AS twice",
+        &[],
+    )?;
+    row.map_or(Ok(0), |row| row.u64(0))
+}
+
 /// The record of a network reversal queued under saf entry `id`.
 pub(crate) fn insert_reversal(
     tx: &mut Tx<'_>,

@@ -55,6 +55,9 @@ const COUNTRY_CHINA: &str = "156";
 const UNPREDICTABLE_NUMBER_BYTES: usize = 4;
 /// Response codes after which the terminal signs on again (§7, issue 7).
 const SIGN_ON_AGAIN_CODES: [&str; 3] = ["77", "A0", "99"];
+/// The host already holds a transaction with this trace (a copy of the request reached it
+/// first): the answer says nothing of that transaction's outcome.
+const DUPLICATE_CODE: &str = "94";
 /// Reversal answers that settle the record: done (00), or the host never had the original
 /// (25) or cannot reverse it any more (12); anything else is tried again.
 const REVERSAL_DONE_CODES: [&str; 3] = ["00", "12", "25"];
@@ -716,6 +719,16 @@ impl Terminal {
             outcome.approved = false;
             outcome.response_code = Some(ResponseCode::ERROR);
             outcome.message = "the answer does not match the request".into();
+            return Ok(outcome);
+        }
+        if code == DUPLICATE_CODE && reversible {
+            // A 94 answers a copy of this request the line repeated, while the host holds the
+            // original under this trace, decided or deciding: its outcome is unknown here, so the
+            // record stays (98) and the reversal undoes whatever it became (found by the
+            // simulation, seed 10: an approval stood at the issuer behind a "duplicate").
+            outcome.approved = false;
+            outcome.reversal_pending = Some("98".into());
+            outcome.message = "duplicate transmission: the first copy's outcome is unknown: reversal pending".into();
             return Ok(outcome);
         }
         if SIGN_ON_AGAIN_CODES.contains(&code.as_str()) {
