@@ -646,16 +646,16 @@ fn plain(key: &str, value: &Value) -> String {
 /// One journal record as `pos run journal` prints it: the card number masked.
 fn journal_json(entry: &terminal::JournalEntry) -> Value {
     json!({
-        "trace": entry.trace,
-        "transaction": entry.kind,
+        "trace": entry.trace.to_string(),
+        "transaction": entry.kind.name(),
         "pan_masked": entry.pan.masked().as_str(),
         "amount_minor": entry.amount_minor,
-        "rrn": entry.rrn,
+        "rrn": entry.rrn.map(|rrn| rrn.to_string()),
         "auth_code": entry.auth_code,
         "status": entry.status,
-        "entry_mode": entry.entry_mode,
+        "entry_mode": entry.entry_mode.map(|mode| mode.as_str()),
         "organisation": entry.organisation,
-        "original_trace": entry.original_trace,
+        "original_trace": entry.original_trace.map(|trace| trace.to_string()),
         "operator": entry.operator,
         "chip_data": entry.icc_upload.is_some(),
     })

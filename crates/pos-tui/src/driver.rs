@@ -373,15 +373,15 @@ fn from_settlement(settled: SettlementOutcome) -> Outcome {
 /// A transaction of the open batch from the journal (no network).
 fn query(pos: &Pos, trace: u32) -> terminal::Result<Outcome> {
     let entries = pos.terminal().entries()?;
-    let found = entries.iter().find(|e| e.trace.parse::<u32>().ok() == Some(trace));
+    let found = entries.iter().find(|e| e.trace.value() == trace);
     Ok(match found {
         None => {
             Outcome { message: format!("no transaction with trace {trace:06} in the open batch"), ..Outcome::default() }
         }
         Some(entry) => Outcome {
-            message: format!("{} {}", entry.kind, entry.status),
+            message: format!("{} {}", entry.kind.name(), entry.status),
             trace: Some(trace),
-            rrn: entry.rrn.clone(),
+            rrn: entry.rrn.map(|rrn| rrn.to_string()),
             auth_code: entry.auth_code.clone(),
             notices: vec![
                 format!("Card {}", entry.pan.masked()),

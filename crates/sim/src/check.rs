@@ -161,7 +161,7 @@ fn journals_agree(pos: &PosNode, world: &World) -> Vec<String> {
             }
         }
         let Some((rows, entries)) = batches.get(batch) else { continue };
-        let in_journal = entries.iter().any(|entry| entry.trace == *trace && entry.status == "approved");
+        let in_journal = entries.iter().any(|entry| entry.trace.to_string() == *trace && entry.status == "approved");
         if in_journal != at_terminal {
             violations.push(format!(
                 "terminal {}: its journal says {} for {}",

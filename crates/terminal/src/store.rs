@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use domain::Pan;
+use domain::{EntryMode, Pan, Rrn, Stan};
 use serde::{Deserialize, Serialize};
 use sqlstore::{Database, Tx, Value};
 
-use crate::{Result, TerminalError};
+use crate::{Kind, Result, TerminalError};
 
 const MIGRATION: &str = "terminal-1";
 const SCHEMA: [&str; 4] = [
@@ -58,30 +58,35 @@ impl Role {
     }
 }
 
-/// One approved transaction of the batch, as the terminal keeps it (sealed at rest).
+/// One approved transaction of the batch, as the terminal keeps it (sealed at rest). The
+/// sealed form is unchanged: every typed field is written as the text it was before.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct JournalEntry {
     pub batch_no: u32,
-    pub trace: String,
-    /// [`crate::Kind::name`].
-    pub kind: String,
+    /// Field 11 of the request, six digits.
+    #[serde(with = "as_text")]
+    pub trace: Stan,
+    #[serde(with = "kind_name")]
+    pub kind: Kind,
     /// Kept as its digits in the sealed record (the format is unchanged).
     #[serde(with = "pan_digits")]
     pub pan: Pan,
     pub amount_minor: u64,
-    pub rrn: Option<String>,
+    #[serde(with = "opt_as_text")]
+    pub rrn: Option<Rrn>,
     pub auth_code: Option<String>,
     /// 63.1 of the response: `CUP` counts as domestic in settlement.
     pub organisation: Option<String>,
-    pub original_trace: Option<String>,
+    #[serde(with = "opt_as_text")]
+    pub original_trace: Option<Stan>,
     pub operator: String,
     /// `approved`, `voided` (a purchase or pre-auth voided later), `completed` (a pre-auth).
     #[serde(skip)]
     pub status: String,
-    /// How the card was read ([`crate::EntryMode::as_str`]); a void or completion carries its
-    /// original's. Absent in records written before it was kept.
-    #[serde(default)]
-    pub entry_mode: Option<String>,
+    /// How the card was read; a void or completion carries its original's. Absent in records
+    /// written before it was kept.
+    #[serde(default, with = "opt_as_text")]
+    pub entry_mode: Option<EntryMode>,
     /// Field 55 (hex) the batch upload sends for a chip approval: the card's TC, or the ARQC
     /// a tapped card sent. `None` for stripe and keyed records.
     #[serde(default)]
@@ -100,6 +105,64 @@ mod pan_digits {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Pan, D::Error> {
         let digits = String::deserialize(deserializer)?;
         Pan::new(&digits).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A checked type in a sealed record as its text (`Display`), checked again when read back
+/// (`FromStr`).
+mod as_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: std::fmt::Display, S: Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub fn deserialize<'de, T, D>(deserializer: D) -> Result<T, D::Error>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+        D: Deserializer<'de>,
+    {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// [`as_text`] of an optional field (`null` when absent).
+mod opt_as_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: std::fmt::Display, S: Serializer>(value: &Option<T>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => serializer.collect_str(value),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+        D: Deserializer<'de>,
+    {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| text.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// The kind by its name ([`Kind::name`]).
+mod kind_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::Kind;
+
+    pub fn serialize<S: Serializer>(kind: &Kind, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(kind.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Kind, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Kind::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown kind {name:?}")))
     }
 }
 
@@ -231,7 +294,7 @@ impl Store {
     pub(crate) fn insert_entry(tx: &mut Tx<'_>, entry: &JournalEntry, sealed: Vec<u8>) -> Result<()> {
         tx.execute(
             "INSERT INTO terminal_journal (batch_no, trace, status, record) VALUES ($1, $2, $3, $4)",
-            &[entry.batch_no.into(), entry.trace.as_str().into(), entry.status.as_str().into(), Value::Blob(sealed)],
+            &[entry.batch_no.into(), entry.trace.to_string().into(), entry.status.as_str().into(), Value::Blob(sealed)],
         )?;
         Ok(())
     }
@@ -322,8 +385,8 @@ mod tests {
     fn entry(pan: &str) -> JournalEntry {
         JournalEntry {
             batch_no: 1,
-            trace: "000001".into(),
-            kind: "purchase".into(),
+            trace: Stan::new(1).unwrap(),
+            kind: Kind::Purchase,
             pan: Pan::new(pan).unwrap(),
             amount_minor: 100,
             rrn: None,

@@ -82,8 +82,8 @@ pub struct Approval {
     pub terminal_id: String,
     pub pan: String,
     pub amount_minor: u64,
-    pub rrn: Option<String>,
-    pub trace: String,
+    pub rrn: Option<domain::Rrn>,
+    pub trace: domain::Stan,
 }
 
 impl std::fmt::Debug for Approval {
@@ -216,7 +216,7 @@ impl VirtualTerminal {
                 .batch_entries(batch)
                 .map_err(|e| format!("terminal {terminal_id}: its journal, batch {batch:06}: {e}"))?;
             for entry in entries {
-                if entry.kind == Kind::Purchase.name() && entry.status == "approved" {
+                if entry.kind == Kind::Purchase && entry.status == "approved" {
                     approvals.push(Approval {
                         terminal_id: terminal_id.clone(),
                         pan: entry.pan.as_str().to_owned(),

@@ -222,9 +222,9 @@ pub fn check(network: &Network, journals: &Journals) -> Result<Verdict, CliError
             approval.trace,
             iso8583::mask::mask_pan(&approval.pan),
             approval.amount_minor,
-            approval.rrn.as_deref().unwrap_or("none")
+            approval.rrn.as_ref().map_or("none", |rrn| rrn.as_str())
         );
-        let Some(rrn) = approval.rrn.as_deref().filter(|rrn| !rrn.is_empty()) else {
+        let Some(rrn) = approval.rrn.as_ref().map(|rrn| rrn.as_str()) else {
             verdict.violation(format!("{what}: approved at the terminal without an RRN"));
             continue;
         };

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use cardsim::{ChipCard, SimCard, TerminalData, TransactionType};
 
-use domain::{Pan, ResponseCode};
+use domain::{Pan, ResponseCode, Rrn, Stan};
 use hsm::Secret;
 use hsm::pinblock::PinFormat;
 use hsm::signon::{SignOnScheme, TerminalWorkingKeys, load_terminal_keys};
@@ -487,15 +487,16 @@ impl Terminal {
 
     fn find_original(&self, kind: Kind, trace: &str) -> Result<JournalEntry> {
         let trace = format!("{:0>6}", trace);
+        let wanted = Stan::parse(&trace).map_err(|e| TerminalError::Input(format!("original trace {trace:?}: {e}")))?;
         let entry = self
             .entries()?
             .into_iter()
-            .find(|e| e.trace == trace)
+            .find(|e| e.trace == wanted)
             .ok_or_else(|| TerminalError::Input(format!("no transaction with trace {trace} in this batch")))?;
-        if !kind.original_kinds().contains(&entry.kind.as_str()) {
+        if !kind.original_kinds().contains(&entry.kind.name()) {
             return Err(TerminalError::Input(format!(
                 "trace {trace} is a {}, not a {}",
-                entry.kind,
+                entry.kind.name(),
                 kind.original_kinds().join("/")
             )));
         }
@@ -527,11 +528,16 @@ impl Terminal {
         let original = match (&request.original_trace, &request.original) {
             (Some(trace), _) => {
                 let e = self.find_original(kind, trace)?;
-                original_entry = e.entry_mode.as_deref().and_then(|name| name.parse::<EntryMode>().ok());
+                original_entry = e.entry_mode;
                 Some((
                     Some(e.pan),
                     e.amount_minor,
-                    Original { batch_no: e.batch_no, trace: e.trace, rrn: e.rrn, auth_code: e.auth_code },
+                    Original {
+                        batch_no: e.batch_no,
+                        trace: e.trace.to_string(),
+                        rrn: e.rrn.map(|rrn| rrn.to_string()),
+                        auth_code: e.auth_code,
+                    },
                 ))
             }
             (None, Some(original)) if kind == Kind::Refund => None.or(Some((None, 0, original.clone()))),
@@ -624,19 +630,21 @@ impl Terminal {
         }
         m.set_str(63, &self.operator63()).map_err(codec("63"))?;
         self.mac(&mut m)?;
+        let stan = |text: &str| Stan::parse(&format!("{text:0>6}"));
+        let original_trace = original.as_ref().map(|(_, _, o)| stan(&o.trace)).transpose();
         let entry = JournalEntry {
             batch_no: self.state.batch_no,
-            trace: trace.clone(),
-            kind: kind.name().to_owned(),
+            trace: stan(&trace).map_err(|e| TerminalError::Store(format!("trace {trace:?}: {e}")))?,
+            kind,
             pan: card.pan,
             amount_minor: amount_minor.unwrap_or(0),
             rrn: None,
             auth_code: None,
             organisation: None,
-            original_trace: original.as_ref().map(|(_, _, o)| format!("{:0>6}", o.trace)),
+            original_trace: original_trace.map_err(|e| TerminalError::Input(format!("the original's trace: {e}")))?,
             operator: self.operator63(),
             status: "approved".into(),
-            entry_mode: Some(original_entry.unwrap_or(card.entry).as_str().to_owned()),
+            entry_mode: Some(original_entry.unwrap_or(card.entry)),
             icc_upload: None,
         };
         // The reversal record and the advanced trace number go to disk together, before the
@@ -778,7 +786,7 @@ impl Terminal {
                     kind,
                     context,
                     batch_no: entry.batch_no,
-                    trace: &entry.trace,
+                    trace: &entry.trace.to_string(),
                     amount_minor: entry.amount_minor,
                     organisation: organisation.as_deref(),
                     response,
@@ -794,7 +802,8 @@ impl Terminal {
         let journal = match (&entry, code.as_str(), kind) {
             (Some(entry), "00", k) if k != Kind::Balance => {
                 let mut entry = entry.clone();
-                entry.rrn = outcome.rrn.clone();
+                // The host's 37; one that is no RRN is not kept (nothing refers to it then).
+                entry.rrn = outcome.rrn.as_deref().and_then(|rrn| Rrn::new(rrn).ok());
                 entry.auth_code = outcome.auth_code.clone();
                 entry.organisation = organisation.clone();
                 entry.icc_upload = icc_upload.as_deref().map(iso8583::hex::encode);
@@ -813,7 +822,7 @@ impl Terminal {
             if let Some((entry, sealed, original_status)) = &journal {
                 Store::insert_entry(tx, entry, sealed.clone())?;
                 if let (Some(status), Some(original)) = (original_status, &entry.original_trace) {
-                    Store::set_status(tx, entry.batch_no, original, status)?;
+                    Store::set_status(tx, entry.batch_no, &original.to_string(), status)?;
                 }
             }
             if let Some((_, zh, en)) = &slip {

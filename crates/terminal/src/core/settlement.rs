@@ -38,7 +38,7 @@ impl Terminal {
     pub fn totals(&self) -> Result<SettlementTotals> {
         let mut t = SettlementTotals::default();
         for entry in self.entries()? {
-            let Some(debit) = Kind::settlement_side(&entry.kind) else { continue };
+            let Some(debit) = Kind::settlement_side(entry.kind.name()) else { continue };
             let domestic = entry.organisation.as_deref().is_none_or(|o| o == "CUP");
             let (amount, count) = match (domestic, debit) {
                 (true, true) => (&mut t.domestic_debit_minor, &mut t.domestic_debit_count),
@@ -87,7 +87,7 @@ impl Terminal {
     pub fn upload_requests(&mut self, balanced: bool) -> Result<Vec<Outgoing>> {
         let batch = self.state.batch_no;
         let records: Vec<JournalEntry> =
-            self.entries()?.into_iter().filter(|e| Kind::settlement_side(&e.kind).is_some()).collect();
+            self.entries()?.into_iter().filter(|e| Kind::settlement_side(e.kind.name()).is_some()).collect();
         let (chip_records, stripe_records): (Vec<&JournalEntry>, Vec<&JournalEntry>) =
             records.iter().partition(|e| e.icc_upload.is_some());
         let mut out = Vec::new();
@@ -111,14 +111,14 @@ impl Terminal {
                 e.icc_upload.as_deref().map(iso8583::hex::decode).transpose().map_err(|_| {
                     TerminalError::Store(format!("journal record {}: its chip data is not hex", e.trace))
                 })?;
-            let mut m = self.message("0320", &e.trace)?;
+            let mut m = self.message("0320", &e.trace.to_string())?;
             m.set_str(2, e.pan.as_str()).map_err(codec("2"))?;
             m.set_str(4, &format!("{:012}", e.amount_minor)).map_err(codec("4"))?;
             if let Some(icc) = &icc {
                 m.set(55, icc).map_err(codec("55"))?;
             }
             m.set_str(60, &format!("00{batch:06}{chip_code}")).map_err(codec("60"))?;
-            out.push(self.outgoing(m, Purpose::Upload, e.trace.clone()));
+            out.push(self.outgoing(m, Purpose::Upload, e.trace.to_string()));
         }
         let trace = self.next_trace();
         let mut m = self.message("0320", &trace)?;
