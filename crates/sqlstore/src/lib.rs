@@ -16,6 +16,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod batch;
+mod ddl;
 mod drop_off_thread;
 mod error;
 mod owner_only;
@@ -132,21 +133,39 @@ impl Database {
     }
 
     /// Apply `statements` once under `name` (recorded in a `sqlstore_migrations` table), in
-    /// one transaction. DDL is written portably; `BLOB` is rewritten to `BYTEA` on PostgreSQL.
+    /// one transaction. DDL is written portably: `BLOB` is rewritten to `BYTEA` on PostgreSQL,
+    /// `BIGINT PRIMARY KEY` to `INTEGER PRIMARY KEY` on SQLite (the rowid itself, see `ddl`).
     pub fn migrate(&self, name: &str, statements: &[&str]) -> Result<()> {
         let kind = self.kind;
+        self.migrate_with(name, |tx| {
+            for statement in statements {
+                tx.execute(&ddl::dialect(kind, statement), &[])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Once under `name`: rebuild each of `tables` that a database made before SQLite's DDL
+    /// rewrite keyed by `BIGINT PRIMARY KEY` (a second B-tree beside the rowid) as a rowid
+    /// table, every row, index and trigger kept; tables keyed by the rowid already are left
+    /// alone. Nothing to do on PostgreSQL (the name is recorded all the same). The tables must
+    /// not be the target of a foreign key. Takes as long as copying the tables.
+    pub fn migrate_rowid_keys(&self, name: &str, tables: &[&str]) -> Result<()> {
+        let kind = self.kind;
+        self.migrate_with(name, |tx| match kind {
+            BackendKind::Sqlite => ddl::rebuild_with_rowid_keys(tx, tables),
+            BackendKind::Postgres => Ok(()),
+        })
+    }
+
+    /// Run `work` once under `name`, in one transaction with the record that it ran.
+    fn migrate_with(&self, name: &str, mut work: impl FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()> {
         self.transaction(|tx| {
             tx.execute("CREATE TABLE IF NOT EXISTS sqlstore_migrations (name TEXT PRIMARY KEY)", &[])?;
             if tx.query_opt("SELECT name FROM sqlstore_migrations WHERE name = $1", &[name.into()])?.is_some() {
                 return Ok(());
             }
-            for statement in statements {
-                let ddl = match kind {
-                    BackendKind::Postgres => rewrite_blob(statement),
-                    BackendKind::Sqlite => (*statement).to_owned(),
-                };
-                tx.execute(&ddl, &[])?;
-            }
+            work(tx)?;
             tx.execute("INSERT INTO sqlstore_migrations (name) VALUES ($1)", &[name.into()])?;
             Ok(())
         })
@@ -257,45 +276,4 @@ impl Tx<'_> {
 /// Drop a PostgreSQL schema and everything in it (tests clean up with it).
 pub fn drop_postgres_schema(url: &str, schema: &str) -> Result<()> {
     pg::drop_schema(url, schema)
-}
-
-/// `BLOB` → `BYTEA` as a whole word, outside quotes (DDL only).
-fn rewrite_blob(statement: &str) -> String {
-    let mut out: Vec<u8> = Vec::with_capacity(statement.len() + 8);
-    let bytes = statement.as_bytes();
-    let mut i = 0;
-    let mut quoted = false;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c == b'\'' {
-            quoted = !quoted;
-        }
-        let word_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-        if !quoted && word_start && bytes.len() >= i + 4 && bytes[i..i + 4].eq_ignore_ascii_case(b"blob") {
-            let after = bytes.get(i + 4).copied();
-            if !after.is_some_and(|a| a.is_ascii_alphanumeric() || a == b'_') {
-                out.extend_from_slice(b"BYTEA");
-                i += 4;
-                continue;
-            }
-        }
-        out.push(c);
-        i += 1;
-    }
-    // Only ASCII bytes were replaced by ASCII bytes, so the text is still UTF-8.
-    String::from_utf8(out).unwrap_or_else(|_| statement.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rewrite_blob;
-
-    #[test]
-    fn blob_is_rewritten_as_a_word_only() {
-        assert_eq!(
-            rewrite_blob("CREATE TABLE t (a BLOB, blobby TEXT, b blob NOT NULL)"),
-            "CREATE TABLE t (a BYTEA, blobby TEXT, b BYTEA NOT NULL)"
-        );
-        assert_eq!(rewrite_blob("INSERT INTO t VALUES ('BLOB')"), "INSERT INTO t VALUES ('BLOB')");
-    }
 }
