@@ -15,6 +15,7 @@
 //! issuer).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod append;
 mod batch;
 mod ddl;
 mod drop_off_thread;
@@ -29,6 +30,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
+pub use append::AppendLog;
 pub use drop_off_thread::DropOffThread;
 pub use error::{Error, Result};
 pub use owner_only::prepare_sqlite_file;
@@ -55,6 +57,8 @@ struct Shared {
 
 struct Conn {
     backend: Backend,
+    /// Rows appended inside the open batch, inserted before its commit ([`Tx::append`]).
+    deferred: append::Deferred,
     /// The thread whose [`Database::batch`] has a transaction open on the connection: its
     /// transactions run inside it, everyone else's wait for its commit.
     batch_owner: Option<ThreadId>,
@@ -112,7 +116,7 @@ impl Database {
     }
 
     fn from_backend(backend: Backend, kind: BackendKind) -> Database {
-        let conn = Conn { backend, batch_owner: None };
+        let conn = Conn { backend, deferred: append::Deferred::default(), batch_owner: None };
         Database { inner: Arc::new(Shared { conn: Mutex::new(conn), turn: Condvar::new() }), kind }
     }
 
@@ -182,7 +186,8 @@ impl Database {
         let mut conn = self.lock();
         if conn.batch_owner.is_some() {
             // `lock` returns a held batch only to its owner: this thread.
-            return conn.backend.member(&mut work);
+            let Conn { backend, deferred, .. } = &mut *conn;
+            return backend.member(deferred, &mut work);
         }
         match &mut conn.backend {
             Backend::Sqlite(db) => db.transaction(&mut work),
@@ -228,6 +233,8 @@ pub struct Tx<'a> {
     inner: TxInner<'a>,
     /// The identity of the connection it runs on.
     connection: u64,
+    /// The open batch's appended rows, when this transaction is one of a batch's.
+    deferred: Option<&'a mut append::Deferred>,
 }
 
 /// A number no other connection of this process has had or will have: what a thread's
@@ -250,6 +257,21 @@ impl Tx<'_> {
         match &mut self.inner {
             TxInner::Sqlite(tx) => sqlite::execute(tx, sql, params),
             TxInner::Postgres(tx, cache) => pg::execute(tx, cache, sql, params),
+        }
+    }
+
+    /// Append a row to `log` (the values in its columns' order): inserted now, or — inside a
+    /// batch — with the batch's other rows just before its commit, and forgotten if this
+    /// transaction is undone. For rows nothing reads before the batch commits: a read in the
+    /// same batch does not see them. A unique violation in such a row fails the whole batch.
+    pub fn append(&mut self, log: &'static AppendLog, values: Vec<Value>) -> Result<()> {
+        append::check(log, &values)?;
+        match self.deferred.as_deref_mut() {
+            Some(deferred) => {
+                deferred.push(log, values);
+                Ok(())
+            }
+            None => append::insert_one(self, log, &values),
         }
     }
 

@@ -556,15 +556,41 @@ impl<'a> Logged<'a> {
     }
 }
 
+/// The message log: appended, so that inside a batch its rows go in together just before the
+/// commit (`sqlstore::Tx::append`; nothing reads the log before then).
+static MESSAGE_LOG: sqlstore::AppendLog = sqlstore::AppendLog::new(
+    "switch_messages",
+    &[
+        "id",
+        "exchange_id",
+        "advice_id",
+        "at_ms",
+        "direction",
+        "leg",
+        "link",
+        "mti",
+        "stan",
+        "transmission_time",
+        "acquirer",
+        "forwarder",
+        "receiver",
+        "rrn",
+        "auth_code",
+        "response_code",
+        "amount_minor",
+        "currency",
+        "pan_masked",
+        "processing_code",
+        "latency_ms",
+    ],
+);
+
 pub(crate) fn log_message(tx: &mut Tx<'_>, logged: &Logged<'_>, at_ms: u64) -> sqlstore::Result<u64> {
     let id = crate::store::next_id(tx, crate::store::SEQ_MESSAGE)?;
     let message = logged.message;
-    tx.execute(
-        "INSERT INTO switch_messages (id, exchange_id, advice_id, at_ms, direction, leg, link, mti, stan, \
-         transmission_time, acquirer, forwarder, receiver, rrn, auth_code, response_code, amount_minor, currency, \
-         pan_masked, processing_code, latency_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-        &[
+    tx.append(
+        &MESSAGE_LOG,
+        vec![
             int(id)?,
             opt_int(logged.exchange_id)?,
             opt_int(logged.advice_id)?,
