@@ -283,6 +283,12 @@ pub(crate) fn reversal_queue() -> sqlstore::Result<SqlQueue> {
         .map_err(|error| sqlstore::Error::new("reversal queue", error.to_string()))
 }
 
+/// The tables every purchase writes, keyed by SQLite's rowid in a database made before
+/// `sqlstore` wrote `BIGINT PRIMARY KEY` so (`Database::migrate_rowid_keys`: one B-tree per table
+/// instead of two; nothing on PostgreSQL). Takes as long as copying them, once.
+const MIGRATION_V7: &str = "acquirer-v7-rowid-keys";
+const ROWID_TABLES: [&str; 4] = ["acquirer_transactions", "acquirer_messages", "acquirer_reversals", SAF_TABLE];
+
 /// Create the schema if it is not there yet (idempotent).
 pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(MIGRATION_V1, DDL_V1)?;
@@ -296,6 +302,7 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     v5.extend([copy.as_str(), drop.as_str()]);
     db.migrate(MIGRATION_V5, &v5)?;
     db.migrate(MIGRATION_V6, DDL_V6)?;
+    db.migrate_rowid_keys(MIGRATION_V7, &ROWID_TABLES)?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 
