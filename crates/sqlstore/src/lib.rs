@@ -288,6 +288,14 @@ impl Tx<'_> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
+    /// The backend this transaction runs on.
+    pub fn kind(&self) -> BackendKind {
+        match self.inner {
+            TxInner::Sqlite(_) => BackendKind::Sqlite,
+            TxInner::Postgres(..) => BackendKind::Postgres,
+        }
+    }
+
     /// Which connection this transaction runs on, to tell one database's reserved ids from
     /// another's.
     pub(crate) fn connection_id(&self) -> u64 {
