@@ -264,7 +264,7 @@ fn ddl_v5_move() -> [String; 2] {
 }
 
 /// The merchant's approved debits of the day, as the risk hook once summed them: a partial
-/// index of exactly the rows that count. Dropped by `acquirer-v7` (`journal::merchant_days`),
+/// index of exactly the rows that count. Dropped by `acquirer-v8` (`journal::merchant_days`),
 /// which keeps the totals in one row per merchant and day.
 const MIGRATION_V6: &str = "acquirer-v6-merchant-day";
 pub(crate) const DDL_V6: &[&str] = &["CREATE INDEX acquirer_transactions_merchant_day ON acquirer_transactions \
@@ -275,6 +275,12 @@ pub(crate) fn reversal_queue() -> sqlstore::Result<SqlQueue> {
     SqlQueue::new(SAF_TABLE, IdSequence { table: SEQUENCE_TABLE, name: SEQ_REVERSAL })
         .map_err(|error| sqlstore::Error::new("reversal queue", error.to_string()))
 }
+
+/// The tables every purchase writes, keyed by SQLite's rowid in a database made before
+/// `sqlstore` wrote `BIGINT PRIMARY KEY` so (`Database::migrate_rowid_keys`: one B-tree per table
+/// instead of two; nothing on PostgreSQL). Takes as long as copying them, once.
+const MIGRATION_V7: &str = "acquirer-v7-rowid-keys";
+const ROWID_TABLES: [&str; 4] = ["acquirer_transactions", "acquirer_messages", "acquirer_reversals", SAF_TABLE];
 
 /// Create the schema if it is not there yet (idempotent).
 pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
@@ -289,7 +295,8 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     v5.extend([copy.as_str(), drop.as_str()]);
     db.migrate(MIGRATION_V5, &v5)?;
     db.migrate(MIGRATION_V6, DDL_V6)?;
-    db.migrate(crate::journal::MIGRATION_V7, &crate::journal::merchant_days_ddl(db.kind()))?;
+    db.migrate_rowid_keys(MIGRATION_V7, &ROWID_TABLES)?;
+    db.migrate(crate::journal::MIGRATION_V8, &crate::journal::merchant_days_ddl(db.kind()))?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 

@@ -22,6 +22,9 @@ const MIGRATION: &str = "issuer-1";
 /// Cards verified by an IBM 3624 offset: how each card's PIN is verified (its `pvv` column
 /// holds the PVV or the offset). Cards from before it are PVV cards.
 const MIGRATION_PIN_METHOD: &str = "issuer-2-pin-method";
+/// The cards keyed by SQLite's rowid in a database made before `sqlstore` wrote `BIGINT PRIMARY
+/// KEY` so (`Database::migrate_rowid_keys`; nothing on PostgreSQL).
+const MIGRATION_ROWID_KEYS: &str = "issuer-3-rowid-keys";
 const SCHEMA_PIN_METHOD: [&str; 1] = ["ALTER TABLE issuer_cards ADD COLUMN pin_method TEXT NOT NULL DEFAULT 'pvv'"];
 
 const SCHEMA: [&str; 6] = [
@@ -409,6 +412,7 @@ impl CardStore {
         db.migrate(crate::linkkeys::MIGRATION, &crate::linkkeys::DDL)?;
         db.migrate(MIGRATION_PIN_METHOD, &SCHEMA_PIN_METHOD)?;
         db.migrate(crate::posting_store::MIGRATION, &crate::posting_store::DDL)?;
+        db.migrate_rowid_keys(MIGRATION_ROWID_KEYS, &["issuer_cards"])?;
         Ok(CardStore { db })
     }
 

@@ -7,6 +7,7 @@
 //! durability before acknowledgement holds for every one of them. Other threads wait for the
 //! commit before they touch the connection (they never see a decision that is not durable yet).
 
+use crate::append::Deferred;
 use crate::error::{Error, Result};
 use crate::{Backend, Database, TRANSACTION_ATTEMPTS_MAX, Tx};
 
@@ -40,18 +41,31 @@ impl Backend {
     }
 
     /// One transaction of a batch: `work` under a savepoint, undone alone on `Err` (and run
-    /// again on a serialization failure or deadlock, as a whole transaction would be).
-    pub(crate) fn member<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    /// again on a serialization failure or deadlock, as a whole transaction would be) — its
+    /// appended rows with it.
+    pub(crate) fn member<T>(
+        &mut self,
+        deferred: &mut Deferred,
+        work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mark = deferred.len();
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.raw(SAVEPOINT)?;
-            match work(&mut self.tx()) {
+            let mut tx = self.tx();
+            tx.deferred = Some(&mut *deferred);
+            let result = work(&mut tx);
+            match result {
                 Ok(value) => {
-                    self.raw(RELEASE)?;
+                    if let Err(error) = self.raw(RELEASE) {
+                        deferred.truncate(mark);
+                        return Err(error);
+                    }
                     return Ok(value);
                 }
                 Err(error) => {
+                    deferred.truncate(mark);
                     self.raw(UNDO)?;
                     if !(error.is_retryable() && attempt < TRANSACTION_ATTEMPTS_MAX) {
                         return Err(error);
@@ -69,12 +83,16 @@ struct OpenBatch<'a> {
 }
 
 impl OpenBatch<'_> {
-    /// Commit (or roll back) and hand the connection to the threads waiting for it.
+    /// Insert the appended rows and commit (or roll back), and hand the connection to the
+    /// threads waiting for it.
     fn end(&mut self, commit: bool) -> Result<()> {
         self.done = true;
         let mut conn = self.db.inner.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let rows = conn.deferred.take();
         let result = if commit {
-            conn.backend.raw("COMMIT").map_err(|error| Error::new("commit", error.to_string()))
+            crate::append::insert_all(&mut conn.backend.tx(), rows)
+                .and_then(|()| conn.backend.raw("COMMIT"))
+                .map_err(|error| Error::new("commit", error.to_string()))
         } else {
             conn.backend.raw("ROLLBACK")
         };
@@ -224,6 +242,64 @@ mod tests {
         assert_eq!(count(&db), 0);
         insert(&db, 2).unwrap();
         assert_eq!(count(&db), 1);
+    }
+
+    static LOG: crate::AppendLog = crate::AppendLog::new("t", &["id", "v"]);
+
+    fn append(db: &Database, id: i64) -> crate::Result<()> {
+        db.transaction(|tx| tx.append(&LOG, vec![Value::Int(id), Value::Text(format!("row {id}"))]))
+    }
+
+    fn ids(db: &Database) -> Vec<i64> {
+        db.transaction(|tx| tx.query("SELECT id FROM t ORDER BY id", &[])?.iter().map(|row| row.i64(0)).collect())
+            .unwrap()
+    }
+
+    #[test]
+    fn appended_rows_go_in_before_the_commit_without_those_of_undone_members() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        table(&db);
+        append(&db, 1000).unwrap();
+        assert_eq!(ids(&db), [1000], "outside a batch: at once");
+        let seen_inside = db
+            .batch(|| {
+                for id in 0..45 {
+                    append(&db, id).unwrap();
+                }
+                let undone = db.transaction(|tx| {
+                    tx.append(&LOG, vec![Value::Int(500), "undone".into()])?;
+                    Err::<(), _>(Error::new("test", "refused"))
+                });
+                assert!(undone.is_err());
+                assert!(append(&db, 46).is_ok());
+                ids(&db).len()
+            })
+            .unwrap();
+        assert_eq!(seen_inside, 1, "not read inside the batch");
+        let mut expected: Vec<i64> = (0..45).chain([46, 1000]).collect();
+        expected.sort_unstable();
+        assert_eq!(ids(&db), expected);
+        let text = db.transaction(|tx| tx.query_opt("SELECT v FROM t WHERE id = 33", &[])).unwrap().unwrap();
+        assert_eq!(text.text(0).unwrap(), "row 33");
+        let wrong = db.transaction(|tx| tx.append(&LOG, vec![Value::Int(1)]));
+        assert!(wrong.is_err(), "a row as wide as its log");
+    }
+
+    #[test]
+    fn an_appended_row_that_cannot_go_in_fails_the_whole_batch() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        table(&db);
+        insert(&db, 7).unwrap();
+        let result = db.batch(|| {
+            insert(&db, 8).unwrap();
+            append(&db, 9).unwrap();
+            // Taken already: only the insert at the batch's end finds out.
+            append(&db, 7).unwrap();
+        });
+        assert!(result.is_err());
+        assert_eq!(ids(&db), [7], "nothing of the batch");
+        db.batch(|| append(&db, 10).unwrap()).unwrap();
+        assert_eq!(ids(&db), [7, 10], "the next batch starts clean");
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! issuer).
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod append;
 mod batch;
+mod ddl;
 mod drop_off_thread;
 mod error;
 mod owner_only;
@@ -29,6 +31,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
+pub use append::AppendLog;
 pub use drop_off_thread::DropOffThread;
 pub use error::{Error, Result};
 pub use owner_only::prepare_sqlite_file;
@@ -55,6 +58,8 @@ struct Shared {
 
 struct Conn {
     backend: Backend,
+    /// Rows appended inside the open batch, inserted before its commit ([`Tx::append`]).
+    deferred: append::Deferred,
     /// The thread whose [`Database::batch`] has a transaction open on the connection: its
     /// transactions run inside it, everyone else's wait for its commit.
     batch_owner: Option<ThreadId>,
@@ -112,7 +117,7 @@ impl Database {
     }
 
     fn from_backend(backend: Backend, kind: BackendKind) -> Database {
-        let conn = Conn { backend, batch_owner: None };
+        let conn = Conn { backend, deferred: append::Deferred::default(), batch_owner: None };
         Database { inner: Arc::new(Shared { conn: Mutex::new(conn), turn: Condvar::new() }), kind }
     }
 
@@ -133,21 +138,39 @@ impl Database {
     }
 
     /// Apply `statements` once under `name` (recorded in a `sqlstore_migrations` table), in
-    /// one transaction. DDL is written portably; `BLOB` is rewritten to `BYTEA` on PostgreSQL.
+    /// one transaction. DDL is written portably: `BLOB` is rewritten to `BYTEA` on PostgreSQL,
+    /// `BIGINT PRIMARY KEY` to `INTEGER PRIMARY KEY` on SQLite (the rowid itself, see `ddl`).
     pub fn migrate(&self, name: &str, statements: &[&str]) -> Result<()> {
         let kind = self.kind;
+        self.migrate_with(name, |tx| {
+            for statement in statements {
+                tx.execute(&ddl::dialect(kind, statement), &[])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Once under `name`: rebuild each of `tables` that a database made before SQLite's DDL
+    /// rewrite keyed by `BIGINT PRIMARY KEY` (a second B-tree beside the rowid) as a rowid
+    /// table, every row, index and trigger kept; tables keyed by the rowid already are left
+    /// alone. Nothing to do on PostgreSQL (the name is recorded all the same). The tables must
+    /// not be the target of a foreign key. Takes as long as copying the tables.
+    pub fn migrate_rowid_keys(&self, name: &str, tables: &[&str]) -> Result<()> {
+        let kind = self.kind;
+        self.migrate_with(name, |tx| match kind {
+            BackendKind::Sqlite => ddl::rebuild_with_rowid_keys(tx, tables),
+            BackendKind::Postgres => Ok(()),
+        })
+    }
+
+    /// Run `work` once under `name`, in one transaction with the record that it ran.
+    fn migrate_with(&self, name: &str, mut work: impl FnMut(&mut Tx<'_>) -> Result<()>) -> Result<()> {
         self.transaction(|tx| {
             tx.execute("CREATE TABLE IF NOT EXISTS sqlstore_migrations (name TEXT PRIMARY KEY)", &[])?;
             if tx.query_opt("SELECT name FROM sqlstore_migrations WHERE name = $1", &[name.into()])?.is_some() {
                 return Ok(());
             }
-            for statement in statements {
-                let ddl = match kind {
-                    BackendKind::Postgres => rewrite_blob(statement),
-                    BackendKind::Sqlite => (*statement).to_owned(),
-                };
-                tx.execute(&ddl, &[])?;
-            }
+            work(tx)?;
             tx.execute("INSERT INTO sqlstore_migrations (name) VALUES ($1)", &[name.into()])?;
             Ok(())
         })
@@ -164,7 +187,8 @@ impl Database {
         let mut conn = self.lock();
         if conn.batch_owner.is_some() {
             // `lock` returns a held batch only to its owner: this thread.
-            return conn.backend.member(&mut work);
+            let Conn { backend, deferred, .. } = &mut *conn;
+            return backend.member(deferred, &mut work);
         }
         match &mut conn.backend {
             Backend::Sqlite(db) => db.transaction(&mut work),
@@ -210,6 +234,8 @@ pub struct Tx<'a> {
     inner: TxInner<'a>,
     /// The identity of the connection it runs on.
     connection: u64,
+    /// The open batch's appended rows, when this transaction is one of a batch's.
+    deferred: Option<&'a mut append::Deferred>,
 }
 
 /// A number no other connection of this process has had or will have: what a thread's
@@ -235,6 +261,21 @@ impl Tx<'_> {
         }
     }
 
+    /// Append a row to `log` (the values in its columns' order): inserted now, or — inside a
+    /// batch — with the batch's other rows just before its commit, and forgotten if this
+    /// transaction is undone. For rows nothing reads before the batch commits: a read in the
+    /// same batch does not see them. A unique violation in such a row fails the whole batch.
+    pub fn append(&mut self, log: &'static AppendLog, values: Vec<Value>) -> Result<()> {
+        append::check(log, &values)?;
+        match self.deferred.as_deref_mut() {
+            Some(deferred) => {
+                deferred.push(log, values);
+                Ok(())
+            }
+            None => append::insert_one(self, log, &values),
+        }
+    }
+
     /// Run a query; every row, in the order the query gives.
     pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         match &mut self.inner {
@@ -248,6 +289,14 @@ impl Tx<'_> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
+    /// The backend this transaction runs on.
+    pub fn kind(&self) -> BackendKind {
+        match self.inner {
+            TxInner::Sqlite(_) => BackendKind::Sqlite,
+            TxInner::Postgres(..) => BackendKind::Postgres,
+        }
+    }
+
     /// Which connection this transaction runs on, to tell one database's reserved ids from
     /// another's.
     pub(crate) fn connection_id(&self) -> u64 {
@@ -258,45 +307,4 @@ impl Tx<'_> {
 /// Drop a PostgreSQL schema and everything in it (tests clean up with it).
 pub fn drop_postgres_schema(url: &str, schema: &str) -> Result<()> {
     pg::drop_schema(url, schema)
-}
-
-/// `BLOB` → `BYTEA` as a whole word, outside quotes (DDL only).
-fn rewrite_blob(statement: &str) -> String {
-    let mut out: Vec<u8> = Vec::with_capacity(statement.len() + 8);
-    let bytes = statement.as_bytes();
-    let mut i = 0;
-    let mut quoted = false;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c == b'\'' {
-            quoted = !quoted;
-        }
-        let word_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-        if !quoted && word_start && bytes.len() >= i + 4 && bytes[i..i + 4].eq_ignore_ascii_case(b"blob") {
-            let after = bytes.get(i + 4).copied();
-            if !after.is_some_and(|a| a.is_ascii_alphanumeric() || a == b'_') {
-                out.extend_from_slice(b"BYTEA");
-                i += 4;
-                continue;
-            }
-        }
-        out.push(c);
-        i += 1;
-    }
-    // Only ASCII bytes were replaced by ASCII bytes, so the text is still UTF-8.
-    String::from_utf8(out).unwrap_or_else(|_| statement.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rewrite_blob;
-
-    #[test]
-    fn blob_is_rewritten_as_a_word_only() {
-        assert_eq!(
-            rewrite_blob("CREATE TABLE t (a BLOB, blobby TEXT, b blob NOT NULL)"),
-            "CREATE TABLE t (a BYTEA, blobby TEXT, b BYTEA NOT NULL)"
-        );
-        assert_eq!(rewrite_blob("INSERT INTO t VALUES ('BLOB')"), "INSERT INTO t VALUES ('BLOB')");
-    }
 }

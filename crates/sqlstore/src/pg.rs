@@ -98,7 +98,7 @@ impl PgBackend {
 
     /// A handle for statements inside a transaction this backend opened.
     pub(crate) fn tx(&mut self) -> Tx<'_> {
-        Tx { inner: TxInner::Postgres(&mut self.client, &mut self.statements), connection: self.id }
+        Tx { inner: TxInner::Postgres(&mut self.client, &mut self.statements), connection: self.id, deferred: None }
     }
 
     /// Reconnect when the server closed the connection (between transactions only).
@@ -130,8 +130,11 @@ impl PgBackend {
 
     fn attempt<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         self.client.batch_execute("BEGIN").map_err(failure("begin"))?;
-        let result =
-            work(&mut Tx { inner: TxInner::Postgres(&mut self.client, &mut self.statements), connection: self.id });
+        let result = work(&mut Tx {
+            inner: TxInner::Postgres(&mut self.client, &mut self.statements),
+            connection: self.id,
+            deferred: None,
+        });
         match result {
             Ok(value) => match self.client.batch_execute("COMMIT") {
                 Ok(()) => Ok(value),

@@ -90,12 +90,12 @@ impl SqliteBackend {
 
     /// A handle for statements inside a transaction this backend opened.
     pub(crate) fn tx(&mut self) -> Tx<'_> {
-        Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id }
+        Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id, deferred: None }
     }
 
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         self.connection.execute_batch("BEGIN IMMEDIATE").map_err(failure("begin"))?;
-        let result = work(&mut Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id });
+        let result = work(&mut Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id, deferred: None });
         match result {
             Ok(value) => match self.connection.execute_batch("COMMIT") {
                 Ok(()) => Ok(value),

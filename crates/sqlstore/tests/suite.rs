@@ -75,6 +75,26 @@ fn exercise(db: &Database) {
         .unwrap();
     assert_eq!(literal.unwrap().text(0).unwrap(), "two");
 
+    // Appended rows go in with a batch's commit, those of an undone transaction not at all
+    // (multi-row inserts: 37 rows are 32 + 4 + 1).
+    static LOG: sqlstore::AppendLog = sqlstore::AppendLog::new("items", &["id", "name", "amount"]);
+    db.batch(|| {
+        for id in 100..137i64 {
+            db.transaction(|tx| tx.append(&LOG, vec![id.into(), format!("appended {id}").into(), id.into()])).unwrap();
+        }
+        let undone: sqlstore::Result<()> = db.transaction(|tx| {
+            tx.append(&LOG, vec![200i64.into(), "undone".into(), Value::Null])?;
+            Err(sqlstore::Error::new("test", "changed my mind"))
+        });
+        assert!(undone.is_err());
+    })
+    .unwrap();
+    let appended = db
+        .transaction(|tx| tx.query_opt("SELECT COUNT(*), CAST(SUM(amount) AS BIGINT) FROM items WHERE id >= 100", &[]))
+        .unwrap()
+        .unwrap();
+    assert_eq!((appended.i64(0).unwrap(), appended.i64(1).unwrap()), (37, (100..137).sum::<i64>()));
+
     // Bad SQL is an error naming the operation, not a panic.
     let bad = db.transaction(|tx| tx.execute("INSERT INTO nowhere VALUES ($1)", &[1i64.into()])).unwrap_err();
     assert!(bad.to_string().starts_with("database "), "{bad}");
@@ -90,7 +110,7 @@ fn sqlite_file_keeps_committed_rows_across_reopen() {
     }
     let db = Database::open_sqlite(&path).unwrap();
     let count = db.transaction(|tx| tx.query_opt("SELECT COUNT(*) FROM items", &[])).unwrap().unwrap();
-    assert_eq!(count.i64(0).unwrap(), 2);
+    assert_eq!(count.i64(0).unwrap(), 2 + 37, "two inserted, 37 appended");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -70,11 +70,15 @@ fn parse_date(text: &str) -> Result<BusinessDate, SwitchError> {
     BusinessDate::parse(text).map_err(|e| SwitchError::Internal(format!("business date in the journal: {e}")))
 }
 
-/// Serialise with every other assignment and close: the exchange sequence row is what each new
-/// exchange updates anyway (`UPDATE` takes its row lock on PostgreSQL; SQLite's transactions
-/// are `BEGIN IMMEDIATE`), so a close waits for the exchanges in flight and they for it.
+/// Serialise with every other assignment and close. On PostgreSQL by the exchange sequence
+/// row's lock (`UPDATE` takes it), so a close waits for the exchanges in flight and they for it.
+/// On SQLite every transaction holds the database's write lock from its start (`BEGIN
+/// IMMEDIATE`, for the whole batch inside a pipeline), which serialises them already: no write
+/// per exchange for it.
 fn take_date_lock(tx: &mut Tx<'_>) -> sqlstore::Result<()> {
-    tx.execute("UPDATE switch_sequences SET value = value WHERE name = $1", &[SEQ_EXCHANGE.into()])?;
+    if tx.kind() == sqlstore::BackendKind::Postgres {
+        tx.execute("UPDATE switch_sequences SET value = value WHERE name = $1", &[SEQ_EXCHANGE.into()])?;
+    }
     Ok(())
 }
 

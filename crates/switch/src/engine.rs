@@ -27,7 +27,8 @@ use sqlstore::{Database, Tx};
 use crate::config::{Directory, Member, StipKind, SwitchConfig};
 use crate::error::SwitchError;
 use crate::journal::{
-    self, AdvicePurpose, Direction, Exchange, ExchangeStatus, Journal, Leg, Logged, NewAdvice, NewExchange, Outcome,
+    self, AdvicePurpose, Direction, Exchange, ExchangeRow, ExchangeStatus, IssuerLegRef, Journal, Leg, Logged,
+    NewAdvice, NewExchange, Outcome,
 };
 use crate::limits::{ADVICE_BATCH_MAX, STAN_MAX};
 use crate::linkkeys::{LinkKeys, WorkingKey};
@@ -35,6 +36,7 @@ use crate::store::{self, SEQ_AUTH_CODE, SEQ_STAN};
 
 mod advice_delivery;
 mod issuer_answers;
+mod queued;
 
 /// PIN block that would not translate (wrong key or not a format 0 block): UnionPay's "PIN
 /// format error" (the `network` crate has no constant for it yet).
@@ -521,7 +523,7 @@ impl Switch {
         code: &str,
         now_ms: u64,
     ) -> Result<Step, SwitchError> {
-        let id = journal::insert_exchange(tx, new, ExchangeStatus::DeclinedBySwitch)?;
+        let id = journal::next_exchange_id(tx)?;
         let response = self.answer(request, Some(acquirer), code, None, &new.settlement_date);
         let outcome = Outcome {
             status: ExchangeStatus::DeclinedBySwitch,
@@ -530,7 +532,7 @@ impl Switch {
             stand_in: false,
             answered_ms: now_ms,
         };
-        journal::set_outcome(tx, id, &outcome)?;
+        journal::insert_exchange(tx, id, &ExchangeRow::new(new, outcome.status).answered(&outcome))?;
         log(tx, Logged::new(request, Direction::In, Leg::Acquirer, &acquirer.id).exchange(id), now_ms)?;
         log(tx, Logged::new(&response, Direction::Out, Leg::Acquirer, &acquirer.id).exchange(id).latency(0), now_ms)?;
         Ok(Step::Respond(Reply::new(response)))
@@ -609,9 +611,9 @@ impl Switch {
             }
         }
         network::mac::sign(self.hsm.as_ref(), &self.links.current(issuer, WorkingKey::Zak), &mut out)?;
-        let id = journal::insert_exchange(tx, new, ExchangeStatus::Forwarded)?;
-        let (out_stan, out_time) = (out.get_str(11).unwrap_or_default(), out.get_str(7).unwrap_or_default());
-        journal::set_issuer_leg(tx, id, &issuer.id, out.mti().as_str(), out_stan, out_time)?;
+        let id = journal::next_exchange_id(tx)?;
+        let leg = IssuerLegRef::sent(&issuer.id, &out);
+        journal::insert_exchange(tx, id, &ExchangeRow::new(new, ExchangeStatus::Forwarded).issuer_leg(Some(leg)))?;
         log(tx, Logged::new(request, Direction::In, Leg::Acquirer, &acquirer.id).exchange(id), now_ms)?;
         log(tx, Logged::new(&out, Direction::Out, Leg::Issuer, &issuer.id).exchange(id), now_ms)?;
         let pending = PendingExchange {
@@ -627,149 +629,6 @@ impl Switch {
             settlement_date: new.settlement_date.clone(),
         };
         Ok(Step::Forward(Box::new(Forward { issuer: issuer.id.clone(), request: out, pending })))
-    }
-
-    /// Encrypt and queue `message` (no MAC: it is signed when sent) to `issuer` under `key`;
-    /// `None` when the key was queued already.
-    #[allow(clippy::too_many_arguments)]
-    fn queue_advice(
-        &self,
-        tx: &mut Tx<'_>,
-        message: &Message,
-        issuer: &str,
-        key: String,
-        exchange_id: u64,
-        purpose: AdvicePurpose,
-        now_ms: u64,
-    ) -> Result<Option<EntryId>, SwitchError> {
-        let clear = stripped(message).encode()?;
-        let payload = self.hsm.encrypt_data(&self.directory.dek, &clear)?;
-        let expires_at_ms = Some(now_ms.saturating_add(self.directory.advices.expiry_ms));
-        let entry = NewEntry { key, destination: issuer.to_owned(), payload, expires_at_ms };
-        let (id, added) = self.queue.enqueue(tx, &self.saf_config(), &entry, now_ms)?;
-        if !added {
-            return Ok(None);
-        }
-        journal::insert_advice(
-            tx,
-            &NewAdvice {
-                id: id.0,
-                exchange_id,
-                issuer,
-                purpose,
-                mti: message.mti().as_str(),
-                issuer_stan: message.get_str(11).unwrap_or_default(),
-                issuer_time: message.get_str(7).unwrap_or_default(),
-                queued_ms: now_ms,
-            },
-        )?;
-        Ok(Some(id))
-    }
-
-    /// An advice from the acquirer (a completion 0220, say): journaled, queued to the issuer
-    /// and answered at once; the switch owes its delivery from now on.
-    #[allow(clippy::too_many_arguments)]
-    fn accept_advice(
-        &self,
-        tx: &mut Tx<'_>,
-        request: &Message,
-        acquirer: &Member,
-        issuer: &Member,
-        new: &NewExchange,
-        original_leg: Option<&IssuerLeg>,
-        now_ms: u64,
-    ) -> Result<Step, SwitchError> {
-        let id = journal::insert_exchange(tx, new, ExchangeStatus::Queued)?;
-        let mut advice = self.issuer_copy(tx, request, issuer, original_leg, &new.settlement_date, now_ms)?;
-        // The first send is the original MTI (0220), whatever the acquirer's attempt was.
-        advice.set_mti(first_send_mti(request.mti()));
-        self.queue_advice(tx, &advice, &issuer.id, format!("advice:{id}"), id, AdvicePurpose::AcquirerAdvice, now_ms)?;
-        let (stan, time) = (advice.get_str(11).unwrap_or_default(), advice.get_str(7).unwrap_or_default());
-        journal::set_issuer_leg(tx, id, &issuer.id, advice.mti().as_str(), stan, time)?;
-        self.finish_queued(
-            tx,
-            request,
-            acquirer,
-            (id, &new.settlement_date),
-            ExchangeStatus::Queued,
-            Some(&issuer.id),
-            now_ms,
-        )
-    }
-
-    /// An 0420/0421 from the acquirer. If the switch sent the original to an issuer, an 0420
-    /// naming the issuer-leg original is queued (once per original, whoever asked first: the
-    /// switch's own timeout reversal or the acquirer); otherwise it is recorded only. Either way
-    /// the answer is 00: the switch has taken the reversal over.
-    fn accept_reversal(
-        &self,
-        tx: &mut Tx<'_>,
-        request: &Message,
-        acquirer: &Member,
-        new: &NewExchange,
-        original: Option<&Exchange>,
-        now_ms: u64,
-    ) -> Result<Step, SwitchError> {
-        let target = original.and_then(|o| {
-            let leg = issuer_leg_of(o)?;
-            let issuer = self.directory.issuer(o.issuer.as_ref()?.as_str())?;
-            Some((leg, issuer))
-        });
-        let Some((leg, issuer)) = target else {
-            let mut recorded = new.clone();
-            recorded.issuer = None;
-            let id = journal::insert_exchange(tx, &recorded, ExchangeStatus::Recorded)?;
-            return self.finish_queued(
-                tx,
-                request,
-                acquirer,
-                (id, &recorded.settlement_date),
-                ExchangeStatus::Recorded,
-                None,
-                now_ms,
-            );
-        };
-        let mut new = new.clone();
-        new.issuer = Some(issuer.id.clone());
-        let id = journal::insert_exchange(tx, &new, ExchangeStatus::Queued)?;
-        let mut reversal = self.issuer_copy(tx, request, issuer, Some(&leg), &new.settlement_date, now_ms)?;
-        reversal.set_mti(Mti::parse(REVERSAL_MTI)?);
-        let key = reversal_key(&issuer.id, &leg);
-        let queued =
-            self.queue_advice(tx, &reversal, &issuer.id, key, id, AdvicePurpose::AcquirerReversal, now_ms)?.is_some();
-        if queued {
-            let (stan, time) = (reversal.get_str(11).unwrap_or_default(), reversal.get_str(7).unwrap_or_default());
-            journal::set_issuer_leg(tx, id, &issuer.id, REVERSAL_MTI, stan, time)?;
-        }
-        self.finish_queued(
-            tx,
-            request,
-            acquirer,
-            (id, &new.settlement_date),
-            ExchangeStatus::Queued,
-            queued.then_some(issuer.id.as_str()),
-            now_ms,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn finish_queued(
-        &self,
-        tx: &mut Tx<'_>,
-        request: &Message,
-        acquirer: &Member,
-        (id, settlement_date): (u64, &str),
-        status: ExchangeStatus,
-        queued_for: Option<&str>,
-        now_ms: u64,
-    ) -> Result<Step, SwitchError> {
-        let response = self.answer(request, Some(acquirer), codes::APPROVED, None, settlement_date);
-        let outcome =
-            Outcome { status, response_code: codes::APPROVED, auth_code: None, stand_in: false, answered_ms: now_ms };
-        journal::set_outcome(tx, id, &outcome)?;
-        log(tx, Logged::new(request, Direction::In, Leg::Acquirer, &acquirer.id).exchange(id), now_ms)?;
-        log(tx, Logged::new(&response, Direction::Out, Leg::Acquirer, &acquirer.id).exchange(id).latency(0), now_ms)?;
-        Ok(Step::Respond(Reply { response, queued_for: queued_for.map(str::to_owned) }))
     }
 }
 

@@ -322,14 +322,83 @@ pub(crate) struct NewExchange {
     pub card_kind: &'static str,
 }
 
-pub(crate) fn insert_exchange(tx: &mut Tx<'_>, new: &NewExchange, status: ExchangeStatus) -> sqlstore::Result<u64> {
-    let id = crate::store::next_id(tx, crate::store::SEQ_EXCHANGE)?;
+/// How the issuer knows an exchange: the member, and the MTI, 11 and 7 the switch sent it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IssuerLegRef<'a> {
+    issuer: &'a str,
+    mti: iso8583::Mti,
+    stan: &'a str,
+    time: &'a str,
+}
+
+impl<'a> IssuerLegRef<'a> {
+    /// The leg of `sent`, the message the switch sends (or queues to) `issuer`.
+    pub(crate) fn sent(issuer: &'a str, sent: &'a Message) -> IssuerLegRef<'a> {
+        IssuerLegRef {
+            issuer,
+            mti: sent.mti(),
+            stan: sent.get_str(11).unwrap_or_default(),
+            time: sent.get_str(7).unwrap_or_default(),
+        }
+    }
+}
+
+/// A new exchange's row as one insert: what the request said, where it stands, and whatever is
+/// known already of its issuer leg and of the answer the acquirer gets (a decline, an advice
+/// taken over) — no update of the row just written.
+#[derive(Debug, Clone)]
+pub(crate) struct ExchangeRow<'a> {
+    new: &'a NewExchange,
+    status: ExchangeStatus,
+    issuer_leg: Option<IssuerLegRef<'a>>,
+    outcome: Option<&'a Outcome<'a>>,
+}
+
+impl<'a> ExchangeRow<'a> {
+    pub(crate) fn new(new: &'a NewExchange, status: ExchangeStatus) -> ExchangeRow<'a> {
+        ExchangeRow { new, status, issuer_leg: None, outcome: None }
+    }
+
+    /// The issuer leg (its member wins over `new.issuer`).
+    pub(crate) fn issuer_leg(mut self, leg: Option<IssuerLegRef<'a>>) -> ExchangeRow<'a> {
+        self.issuer_leg = leg;
+        self
+    }
+
+    pub(crate) fn settlement_date(&self) -> &'a str {
+        &self.new.settlement_date
+    }
+
+    pub(crate) fn status(&self) -> ExchangeStatus {
+        self.status
+    }
+
+    /// Answered already: the outcome's status is the row's.
+    pub(crate) fn answered(mut self, outcome: &'a Outcome<'a>) -> ExchangeRow<'a> {
+        self.status = outcome.status;
+        self.outcome = Some(outcome);
+        self
+    }
+}
+
+/// The id of the next exchange (from the thread's reserved block during a batch).
+pub(crate) fn next_exchange_id(tx: &mut Tx<'_>) -> sqlstore::Result<u64> {
+    crate::store::next_id(tx, crate::store::SEQ_EXCHANGE)
+}
+
+pub(crate) fn insert_exchange(tx: &mut Tx<'_>, id: u64, row: &ExchangeRow<'_>) -> sqlstore::Result<()> {
+    let new = row.new;
+    let leg = row.issuer_leg;
+    let outcome = row.outcome;
+    let answered_ms = outcome.map(|o| o.answered_ms);
+    let leg_mti = leg.map(|l| l.mti);
     tx.execute(
         "INSERT INTO switch_exchanges (id, acquirer, acq_mti, acq_class, acq_stan, acq_time, kind, rrn, \
          processing_code, pan_masked, card_key, amount_minor, replacement_minor, currency, terminal_id, merchant_id, \
-         issuer, original_id, status, stip, settlement_date, received_ms, business_date, late, mcc, card_kind) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 0, $20, $21, \
-         $22, $23, $24, $25)",
+         issuer, original_id, status, stip, settlement_date, received_ms, business_date, late, mcc, card_kind, \
+         iss_mti, iss_stan, iss_time, response_code, auth_code, answered_ms, latency_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+         $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
         &[
             int(id)?,
             new.acquirer.as_str().into(),
@@ -347,18 +416,26 @@ pub(crate) fn insert_exchange(tx: &mut Tx<'_>, new: &NewExchange, status: Exchan
             new.currency.clone().into(),
             new.terminal_id.clone().into(),
             new.merchant_id.clone().into(),
-            new.issuer.clone().into(),
+            leg.map(|l| l.issuer).or(new.issuer.as_deref()).into(),
             opt_int(new.original_id)?,
-            status.as_str().into(),
+            row.status.as_str().into(),
+            outcome.is_some_and(|o| o.stand_in).into(),
             new.settlement_date.as_str().into(),
             int(new.received_ms)?,
             new.business_date.as_str().into(),
             new.late.into(),
             new.mcc.clone().into(),
             new.card_kind.into(),
+            leg_mti.as_ref().map(iso8583::Mti::as_str).into(),
+            leg.map(|l| l.stan).into(),
+            leg.map(|l| l.time).into(),
+            outcome.map(|o| o.response_code).into(),
+            outcome.and_then(|o| o.auth_code).into(),
+            opt_int(answered_ms)?,
+            opt_int(answered_ms.map(|at| at.saturating_sub(new.received_ms)))?,
         ],
     )?;
-    Ok(id)
+    Ok(())
 }
 
 /// The exchange with this acquirer key: (32, 11, 7, MTI class).
@@ -479,15 +556,41 @@ impl<'a> Logged<'a> {
     }
 }
 
+/// The message log: appended, so that inside a batch its rows go in together just before the
+/// commit (`sqlstore::Tx::append`; nothing reads the log before then).
+static MESSAGE_LOG: sqlstore::AppendLog = sqlstore::AppendLog::new(
+    "switch_messages",
+    &[
+        "id",
+        "exchange_id",
+        "advice_id",
+        "at_ms",
+        "direction",
+        "leg",
+        "link",
+        "mti",
+        "stan",
+        "transmission_time",
+        "acquirer",
+        "forwarder",
+        "receiver",
+        "rrn",
+        "auth_code",
+        "response_code",
+        "amount_minor",
+        "currency",
+        "pan_masked",
+        "processing_code",
+        "latency_ms",
+    ],
+);
+
 pub(crate) fn log_message(tx: &mut Tx<'_>, logged: &Logged<'_>, at_ms: u64) -> sqlstore::Result<u64> {
     let id = crate::store::next_id(tx, crate::store::SEQ_MESSAGE)?;
     let message = logged.message;
-    tx.execute(
-        "INSERT INTO switch_messages (id, exchange_id, advice_id, at_ms, direction, leg, link, mti, stan, \
-         transmission_time, acquirer, forwarder, receiver, rrn, auth_code, response_code, amount_minor, currency, \
-         pan_masked, processing_code, latency_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-        &[
+    tx.append(
+        &MESSAGE_LOG,
+        vec![
             int(id)?,
             opt_int(logged.exchange_id)?,
             opt_int(logged.advice_id)?,

@@ -165,6 +165,28 @@ const DDL_V2: &[&str] = &[
     )",
 ];
 
+/// Issue 14: fewer index writes per authorization. No query reads a message by its advice (an
+/// advice's messages are found through their exchange, as every message is), nor an exchange by
+/// its field 15 or its issuer-leg key (an issuer's answer finds its exchange through the pending
+/// state the core handed the driver); most exchanges (purchases) refer to no original, so only
+/// those that do are in the index of originals.
+const MIGRATION_V3: &str = "switch-v3-journal-indexes";
+
+const DDL_V3: &[&str] = &[
+    "DROP INDEX switch_messages_advice",
+    "DROP INDEX switch_exchanges_settlement",
+    "DROP INDEX switch_exchanges_issuer_key",
+    "DROP INDEX switch_exchanges_original",
+    "CREATE INDEX switch_exchanges_original ON switch_exchanges (original_id, id) WHERE original_id IS NOT NULL",
+];
+
+/// The tables every authorization writes, keyed by SQLite's rowid in a database made before
+/// `sqlstore` wrote `BIGINT PRIMARY KEY` so (`Database::migrate_rowid_keys`; nothing on
+/// PostgreSQL). A large journal takes as long as copying it, once, at the start after the
+/// upgrade.
+const MIGRATION_V4: &str = "switch-v4-rowid-keys";
+const ROWID_TABLES: [&str; 4] = ["switch_exchanges", "switch_messages", "switch_advices", SAF_TABLE];
+
 /// Create the schema if it is not there yet (idempotent); give exchanges journaled before
 /// business dates existed theirs (under `cutoff`).
 /// `cutoff`: `None` for a caller without a configuration (the advice queue alone), which leaves
@@ -179,6 +201,8 @@ pub(crate) fn migrate(db: &Database, cutoff: Option<clearing::CutOff>) -> sqlsto
     db.migrate(crate::linkkeys::MIGRATION, crate::linkkeys::DDL)?;
     db.migrate(MIGRATION_V2, DDL_V2)?;
     crate::settlement::migrate(db)?;
+    db.migrate(MIGRATION_V3, DDL_V3)?;
+    db.migrate_rowid_keys(MIGRATION_V4, &ROWID_TABLES)?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))?;
     match cutoff {
         Some(cutoff) => crate::business_date::backfill(db, cutoff),
@@ -233,4 +257,118 @@ pub(crate) fn add_stip_usage(tx: &mut Tx<'_>, card_key: &str, day: &str, amount_
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlstore::{Database, Tx};
+
+    use super::*;
+
+    fn run(db: &Database, statements: &[&str]) {
+        db.transaction(|tx| {
+            for statement in statements {
+                tx.execute(statement, &[])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    /// Every row of `table` as text, in id order.
+    fn dump(tx: &mut Tx<'_>, table: &str, columns: usize) -> sqlstore::Result<Vec<String>> {
+        let rows = tx.query(&format!("SELECT * FROM {table} ORDER BY id"), &[])?;
+        Ok(rows
+            .iter()
+            .map(|row| (0..columns).map(|i| format!("{:?}|{:?}|", row.opt_text(i), row.opt_i64(i))).collect())
+            .collect())
+    }
+
+    fn text_of(tx: &mut Tx<'_>, sql: &str) -> Vec<String> {
+        tx.query(sql, &[]).unwrap().iter().map(|row| row.text(0).unwrap()).collect()
+    }
+
+    /// A journal written before issue 14's rowid keys and index changes: the DDL of `switch-v1`
+    /// and `switch-v2` as SQLite ran it then (`BIGINT PRIMARY KEY`, a second B-tree per table).
+    #[test]
+    fn an_older_sqlite_journal_is_migrated_with_every_row() {
+        let path = std::env::temp_dir().join(format!("cardnet-switch-v4-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let db = Database::open_sqlite(&path).unwrap();
+        let queue_ddl = advice_queue().unwrap().ddl();
+        run(&db, DDL_V1);
+        run(&db, &queue_ddl.iter().map(String::as_str).collect::<Vec<_>>());
+        run(&db, crate::linkkeys::DDL);
+        run(&db, DDL_V2);
+        run(&db, &["CREATE TABLE sqlstore_migrations (name TEXT PRIMARY KEY)"]);
+        for name in [MIGRATION_V1, crate::linkkeys::MIGRATION, MIGRATION_V2] {
+            db.transaction(|tx| tx.execute("INSERT INTO sqlstore_migrations (name) VALUES ($1)", &[name.into()]))
+                .unwrap();
+        }
+        db.transaction(|tx| {
+            for id in 1..=300i64 {
+                tx.execute(
+                    "INSERT INTO switch_exchanges (id, acquirer, acq_mti, acq_class, acq_stan, acq_time, kind, status, \
+                     stip, settlement_date, received_ms, business_date, original_id, issuer, iss_stan) \
+                     VALUES ($1, '00000000001', '0200', '02', $2, '1204120000', 'purchase', 'answered', 0, '1204', \
+                     $1, '2026-12-04', $3, '00000000002', $2)",
+                    &[id.into(), format!("{id:06}").into(), (id % 5 == 0).then_some(id - 1).into()],
+                )?;
+                for leg in 0..4i64 {
+                    tx.execute(
+                        "INSERT INTO switch_messages (id, exchange_id, advice_id, at_ms, direction, leg, link, mti) \
+                         VALUES ($1, $2, $3, $2, 'in', 'acquirer', 'A', '0200')",
+                        &[(id * 4 + leg).into(), id.into(), (leg == 3).then_some(id).into()],
+                    )?;
+                }
+                tx.execute(
+                    "INSERT INTO switch_advices (id, exchange_id, issuer, purpose, mti, iss_stan, iss_time, queued_ms) \
+                     VALUES ($1, $1, 'ISS', 'stand_in', '0220', '000001', '1204120000', $1)",
+                    &[id.into()],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let tables = [("switch_exchanges", 33), ("switch_messages", 21), ("switch_advices", 10)];
+        let before: Vec<_> =
+            db.transaction(|tx| tables.iter().map(|(table, columns)| dump(tx, table, *columns)).collect()).unwrap();
+
+        migrate(&db, None).unwrap();
+        migrate(&db, None).unwrap();
+
+        db.transaction(|tx| {
+            let after: Vec<_> =
+                tables.iter().map(|(table, columns)| dump(tx, table, *columns)).collect::<sqlstore::Result<_>>()?;
+            assert_eq!(after, before, "every row and column kept");
+            for table in ROWID_TABLES {
+                let sql = text_of(tx, &format!("SELECT sql FROM sqlite_master WHERE name = '{table}'"));
+                assert!(sql[0].contains("id INTEGER PRIMARY KEY"), "{table}: {}", sql[0]);
+            }
+            let indexes = text_of(
+                tx,
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN \
+                 ('switch_exchanges', 'switch_messages', 'switch_advices') ORDER BY name",
+            );
+            assert_eq!(
+                indexes,
+                [
+                    "switch_advices_exchange",
+                    "switch_exchanges_acquirer_key",
+                    "switch_exchanges_business",
+                    "switch_exchanges_original",
+                    "switch_messages_exchange"
+                ]
+            );
+            // The journal reads back through its own queries.
+            let exchange = crate::journal::get_exchange(tx, 10)?.unwrap();
+            assert_eq!((exchange.original_id, exchange.received_ms), (Some(9), 10));
+            Ok(())
+        })
+        .unwrap();
+        drop(db);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }

@@ -30,7 +30,7 @@ macro_rules! day_of {
     };
 }
 
-pub(crate) const MIGRATION_V7: &str = "acquirer-v7-merchant-day-totals";
+pub(crate) const MIGRATION_V8: &str = "acquirer-v8-merchant-day-totals";
 
 const TABLE: &[&str] = &[
     "CREATE TABLE acquirer_merchant_days (
@@ -134,7 +134,7 @@ const POSTGRES_UPDATE_TRIGGER: &str = "CREATE TRIGGER acquirer_merchant_days_upd
      kind, amount_minor, merchant_id, received_ms ON acquirer_transactions \
      FOR EACH ROW EXECUTE FUNCTION acquirer_merchant_days_apply()";
 
-/// Migration `acquirer-v7` in `kind`'s dialect: the table, filled from the journal, the
+/// Migration `acquirer-v8` in `kind`'s dialect: the table, filled from the journal, the
 /// triggers, and the old partial index dropped.
 pub(crate) fn ddl(kind: BackendKind) -> Vec<&'static str> {
     let mut statements = TABLE.to_vec();
@@ -305,7 +305,7 @@ mod tests {
         assert_eq!(db.transaction(|tx| merchant_day(tx, "M1", DAY_MS)).unwrap(), before);
     }
 
-    /// A database at `acquirer-v6` (the partial index, no totals) with approvals in it: the
+    /// A database at `acquirer-v7` (the partial index, no totals) with approvals in it: the
     /// migration fills the totals from the journal.
     #[test]
     fn v7_fills_the_totals_from_the_journal() {
@@ -317,7 +317,7 @@ mod tests {
             }
             tx.execute("DROP TABLE acquirer_merchant_days", &[])?;
             tx.execute(crate::store::DDL_V6[0], &[])?;
-            tx.execute("DELETE FROM sqlstore_migrations WHERE name = $1", &[MIGRATION_V7.into()])?;
+            tx.execute("DELETE FROM sqlstore_migrations WHERE name = $1", &[MIGRATION_V8.into()])?;
             let a = insert(tx, "M1", PosKind::Purchase, 1_000, "pending", DAY_MS + 5);
             answer(tx, a, true);
             insert(tx, "M1", PosKind::PreAuth, 300, "approved", DAY_MS + 6);

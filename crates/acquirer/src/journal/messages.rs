@@ -27,6 +27,27 @@ impl Flow {
     }
 }
 
+/// The message log: appended, so that inside a batch its rows go in together just before the
+/// commit (`sqlstore::Tx::append`; nothing reads the log before then).
+static MESSAGE_LOG: sqlstore::AppendLog = sqlstore::AppendLog::new(
+    "acquirer_messages",
+    &[
+        "id",
+        "transaction_id",
+        "at_ms",
+        "direction",
+        "leg",
+        "terminal_id",
+        "mti",
+        "stan",
+        "processing_code",
+        "amount_minor",
+        "pan_masked",
+        "rrn",
+        "response_code",
+    ],
+);
+
 /// One message for `acquirer_messages`, of transaction `transaction_id` when it has one.
 pub(crate) fn log(
     tx: &mut Tx<'_>,
@@ -37,11 +58,9 @@ pub(crate) fn log(
 ) -> sqlstore::Result<()> {
     let (direction, leg) = flow.columns();
     let id = store::next_id(tx, store::SEQ_MESSAGE)?;
-    tx.execute(
-        "INSERT INTO acquirer_messages (id, transaction_id, at_ms, direction, leg, terminal_id, mti, stan, \
-         processing_code, amount_minor, pan_masked, rrn, response_code) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        &[
+    tx.append(
+        &MESSAGE_LOG,
+        vec![
             int(id)?,
             opt_int(transaction_id)?,
             int(now_ms)?,
