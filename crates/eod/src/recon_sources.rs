@@ -418,7 +418,11 @@ fn issuer_source(
         // acquirer otherwise, and reversed): no money moved anywhere, nothing to present.
         let undone = |a: &Authorization| matches!(a.state.as_str(), "voided" | "reversed");
         let cancelled_original = a.original_key.as_deref().and_then(|o| journal.get(o)).is_some_and(undone);
-        if !cleared.contains(key) && (undone(a) || (a.kind == "reversal" && cancelled_original)) {
+        // A reversal of an original this issuer never received (lost on its way, the switch
+        // reversed it after its timeout): approved so the sender stops, nothing moved, nothing
+        // presents it.
+        let never_received = a.original_key.as_deref().is_some_and(|o| !journal.contains_key(o));
+        if !cleared.contains(key) && (undone(a) || (a.kind == "reversal" && (cancelled_original || never_received))) {
             continue;
         }
         let original =
