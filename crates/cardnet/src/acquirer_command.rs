@@ -16,7 +16,6 @@ use crate::output::outln;
 // `cardnet acquirer settle` and `notices`: declared here so this command's files stay together.
 #[path = "acquirer_settle.rs"]
 mod acquirer_settle;
-pub use acquirer_settle::settle_date;
 
 #[derive(Subcommand)]
 pub enum AcquirerCommand {

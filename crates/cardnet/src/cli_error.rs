@@ -63,3 +63,12 @@ impl From<hsm::Error> for CliError {
         if error.is_bad_input() { CliError::bad_input(error) } else { CliError::Failure(one_line(&error.to_string())) }
     }
 }
+
+impl From<::eod::EodError> for CliError {
+    fn from(error: ::eod::EodError) -> CliError {
+        match error {
+            ::eod::EodError::BadInput(message) => CliError::BadInput(message),
+            ::eod::EodError::Failure(message) => CliError::Failure(message),
+        }
+    }
+}

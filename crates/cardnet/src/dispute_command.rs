@@ -225,7 +225,7 @@ fn next_open_date(
     /// Dates looked at before giving up (closed dates run at most a few ahead of the clock).
     const DATES_AHEAD_MAX: usize = 366;
     let (exception, _) = disputes::show(db, id).map_err(dispute_error)?;
-    let switch = crate::switch_command::open_switch(config)?;
+    let switch = ::eod::switch_ops::open_switch(config)?;
     let mut date = switch.natural_business_date(now_ms).max(exception.date.next());
     for _ in 0..DATES_AHEAD_MAX {
         if !switch.business_date_status(date)?.closed {

@@ -45,6 +45,10 @@ pub struct SimArgs {
     /// commit, then restarts from its database).
     #[arg(long, default_value_t = 0)]
     power_cuts: u32,
+    /// Then take each run's day through end of day (`cardnet eod run`'s steps on the simulated
+    /// clock) and check the books: clearing, postings, money, net positions, reconciliation.
+    #[arg(long)]
+    end_of_day: bool,
     /// Print one JSON object: seeds, failed, failing_seeds.
     #[arg(long)]
     json: bool,
@@ -78,16 +82,22 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
     // Every run's trace digest folded in seed order: two invocations with the same options
     // print the same value (replay across processes).
     let mut digest = 0u64;
+    // End of day's figures over every run (deterministic: counts and amounts of the seeds).
+    let (mut cleared, mut matched, mut differences) = (0u64, 0u64, 0u64);
     for seed in (0..args.seeds).map(|n| first.wrapping_add(n)) {
         let options = SimOptions {
             crashes: args.crashes,
             partitions: args.partitions,
             terminals: args.terminals,
             power_cuts: args.power_cuts,
+            end_of_day: args.end_of_day,
             ..SimOptions::faulty(seed, args.purchases, args.loss_percent, args.duplicate_percent)
         };
         let report = sim::run(&options).map_err(|e| CliError::Failure(format!("seed {seed}: {e}")))?;
         digest = digest.rotate_left(5) ^ report.digest;
+        cleared += report.day_end.cleared;
+        matched += report.day_end.recon_matched;
+        differences += report.day_end.recon_exceptions;
         if !report.passed() {
             progress.suspend(|| {
                 eprintln!("seed {seed} failed: {}", report.violations.join("; "));
@@ -105,6 +115,7 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
             "failed": failing.len(),
             "failing_seeds": failing,
             "trace_digest": format!("{digest:016x}"),
+            "end_of_day": { "records_cleared": cleared, "recon_matched": matched, "recon_differences": differences },
         }))?;
     } else {
         output::line(format_args!(

@@ -239,14 +239,6 @@ pub struct CloseDateArgs {
     json: bool,
 }
 
-/// The switch of `config_path`, opened on its database (no listening).
-pub(crate) fn open_switch(config_path: &Path) -> Result<switch::Switch, CliError> {
-    let config = switch::SwitchConfig::load(config_path).map_err(CliError::bad_input)?;
-    let hsm = hsm::SoftHsm::from_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
-    let hsm: Arc<dyn SecurityModule> = Arc::new(hsm);
-    Ok(switch::Switch::open(&config, hsm)?)
-}
-
 pub(crate) fn business_date(text: &str) -> Result<switch::BusinessDate, CliError> {
     switch::BusinessDate::parse(text).map_err(|e| CliError::bad_input(format!("--date: {e}")))
 }
@@ -258,7 +250,7 @@ fn clearing(args: &ClearingArgs) -> Result<(), CliError> {
         Some(out) => out.clone(),
         None => host::config_file::folder(&args.config).join(CLEARING_DIR),
     };
-    let run = write_clearing(&args.config, date, &out)?;
+    let run = ::eod::switch_ops::write_clearing(&args.config, date, &out)?;
     let records: u64 = run.members.iter().map(|m| m.records).sum();
     let files: Vec<String> = run.members.iter().flat_map(|m| m.files.iter().map(|f| f.display().to_string())).collect();
     if args.json {
@@ -303,42 +295,10 @@ fn clearing(args: &ClearingArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Write the clearing files of `date` into `out/DATE/`: the journal's records with the exception
-/// records (差错 resolutions) that go on this date merged in by reference (also what `cardnet eod`
-/// runs).
-pub fn write_clearing(
-    config_path: &Path,
-    date: switch::BusinessDate,
-    out: &Path,
-) -> Result<switch::clearing_files::ClearingRun, CliError> {
-    let config = switch::SwitchConfig::load(config_path).map_err(CliError::bad_input)?;
-    let switch = open_switch(config_path)?;
-    let db = switch::settlement::open_database(&config.database).map_err(failure)?;
-    let mut exceptions = switch::disputes::clearing_records(&db, date).map_err(failure)?;
-    // The producer merges them by reference: they must come in ascending order.
-    exceptions.sort_by_key(|record| record.reference);
-    switch::clearing_files::write_clearing_files(&switch, date, out, || exceptions.clone().into_iter().map(Ok)).map_err(
-        |error| match error {
-            switch::clearing_files::ClearingFilesError::NotClosed(_) => CliError::bad_input(error),
-            other => failure(other),
-        },
-    )
-}
-
-/// Close `date` on the system clock (`early`: before its cut-off, an operator's forced
-/// cut-over); the outcome says whether it was refused.
-pub fn close(config_path: &Path, date: switch::BusinessDate, early: bool) -> Result<switch::CloseOutcome, CliError> {
-    let switch = open_switch(config_path)?;
-    let now_ms = clock::Clock::now_ms(&clock::SystemClock);
-    if early {
-        return Ok(switch.close_business_date_early(date, now_ms)?);
-    }
-    Ok(switch.close_business_date(date, now_ms)?)
-}
-
 fn close_date(args: &CloseDateArgs) -> Result<(), CliError> {
     let date = business_date(&args.date)?;
-    let outcome = close(&args.config, date, args.early)?;
+    let clock: ::eod::SharedClock = Arc::new(clock::SystemClock);
+    let outcome = ::eod::switch_ops::close(&args.config, date, args.early, &clock)?;
     let (closed_ms, reason) = match &outcome {
         switch::CloseOutcome::Closed { closed_ms, .. } | switch::CloseOutcome::AlreadyClosed { closed_ms, .. } => {
             (Some(*closed_ms), None)

@@ -116,7 +116,7 @@ fn voided(pos: &PosNode, purchase: &Record) -> bool {
 }
 
 /// A purchase the terminal saw approved, did not reverse and did not void.
-fn purchase_stands(pos: &PosNode, record: &Record) -> bool {
+pub(crate) fn purchase_stands(pos: &PosNode, record: &Record) -> bool {
     record.seen == Seen::Approved && !voided(pos, record)
 }
 

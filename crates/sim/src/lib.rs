@@ -12,13 +12,16 @@
 //! replays a run byte for byte ([`trace::Trace`]). Parties and terminals crash (losing their
 //! memory) and restart from their databases; a party's power fails before the commit of the
 //! batch it is deciding (`sqlstore::power_cut`); links are partitioned for a while. A run checks
-//! its invariants at the end ([`check`]).
+//! its invariants at the end ([`check`]); with `end_of_day` it then takes its day through end of
+//! day — the `eod` crate's steps, as `cardnet eod run` takes them, on the run's clock ([`eod`])
+//! — and checks the books against what the terminals saw ([`books`]).
 //!
-//! Not yet: connection cuts, storage that loses writes a commit reported durable, clock skew,
-//! end of day in a run.
+//! Not yet: connection cuts, storage that loses writes a commit reported durable, clock skew.
 
+pub mod books;
 pub mod check;
 pub mod driver;
+pub mod eod;
 pub mod link;
 pub mod node;
 pub mod pos;

@@ -20,6 +20,8 @@ use crate::pos;
 
 /// Memory-backed storage, where the system has it.
 const MEMORY_DIR: &str = "/dev/shm";
+/// The LMK file in the run folder (every party's configuration names it).
+const LMK_FILE: &str = "lmk.hex";
 /// Terminals one run installs at most.
 pub const TERMINALS_MAX: usize = 64;
 
@@ -79,11 +81,14 @@ impl World {
     pub fn build(dir: &RunDir, clock: &ManualClock, timeouts: &Timeouts, terminals: usize) -> Result<World, String> {
         let mut lmk = vec![0u8; hsm::soft::LMK_LEN];
         hsm::entropy::fill(&mut lmk).map_err(|e| e.to_string())?;
-        let hsm = Arc::new(SoftHsm::new(Secret::from_vec(lmk)).map_err(|e| e.to_string())?);
+        let lmk = Secret::from_vec(lmk);
+        // End of day opens every party from its configuration file, which names this file.
+        hsm::soft::write_lmk_file(&dir.path().join(LMK_FILE), &lmk).map_err(|e| e.to_string())?;
+        let hsm = Arc::new(SoftHsm::new(lmk).map_err(|e| e.to_string())?);
         let mut stores = |id: &str| dir.url(&format!("issuer{id}"));
         let configs = provision::ceremony::generate(
             &*hsm,
-            &dir.path().join("lmk.hex"),
+            &dir.path().join(LMK_FILE),
             &dir.url("switch"),
             &mut stores,
             "127.0.0.1:0",
@@ -114,7 +119,7 @@ impl World {
             "127.0.0.1:0",
             "sim-switch:1",
             &dir.url("acquirer"),
-            &dir.path().join("lmk.hex"),
+            &dir.path().join(LMK_FILE),
         )?;
         acquirer_config.switch.timeout_ms = timeouts.acquirer_ms;
         let (acquirer, terminals) = onboard(dir, &acquirer_config, &hsm, clock, terminals, timeouts.terminal_ms)?;

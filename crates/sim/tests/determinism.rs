@@ -1,18 +1,9 @@
 //! A seed replays a run byte for byte; faults do not break the money invariants.
 
-use sim::{SimOptions, replay_command, run};
+mod common;
 
-fn must_pass(options: &SimOptions) -> sim::SimReport {
-    let report = run(options).expect("the world builds");
-    assert!(
-        report.passed(),
-        "seed {} failed: {:?}\nreplay: {}",
-        report.seed,
-        report.violations,
-        replay_command(options)
-    );
-    report
-}
+use common::must_pass;
+use sim::{SimOptions, replay_command};
 
 #[test]
 fn one_seed_gives_one_trace_and_another_seed_another() {

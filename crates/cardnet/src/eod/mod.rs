@@ -10,22 +10,19 @@
 //! `eod run` runs them in order; each also runs alone with the same `--dir`/`--date`. Every
 //! step is safe to re-run: it finds its earlier result and says so (`"status": "already_done"`).
 //! The parties' servers should be stopped while it runs: an issuer's ledger belongs to one
-//! process at a time.
-
-mod net;
-mod recon_sources;
-mod steps;
+//! process at a time. The steps live in `crates/eod` (the simulation runs them too); this file
+//! reads arguments, shows progress and prints.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use ::eod::{Step, amount};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::cli_error::CliError;
 use crate::output::outln;
-pub use net::NetDir;
-
 #[derive(Subcommand)]
 pub enum EodCommand {
     /// Every step in order: cut-off, clearing, settlement, issuer posting, merchants, reconciliation.
@@ -58,44 +55,6 @@ pub struct DayArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// The steps, in the order `eod run` takes them.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Step {
-    Cutoff,
-    Clearing,
-    Settle,
-    Post,
-    Merchants,
-    Recon,
-}
-
-impl Step {
-    pub const ALL: [Step; 6] = [Step::Cutoff, Step::Clearing, Step::Settle, Step::Post, Step::Merchants, Step::Recon];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Cutoff => "cutoff",
-            Step::Clearing => "clearing",
-            Step::Settle => "settlement",
-            Step::Post => "issuer_posting",
-            Step::Merchants => "merchant_settlement",
-            Step::Recon => "reconciliation",
-        }
-    }
-
-    /// Run this step; its JSON summary carries `status`: `done` or `already_done`.
-    fn run(self, net: &NetDir, date: clearing::BusinessDate, early: bool) -> Result<Value, CliError> {
-        match self {
-            Step::Cutoff => steps::cutoff(net, date, early),
-            Step::Clearing => steps::clearing(net, date),
-            Step::Settle => steps::settle(net, date),
-            Step::Post => steps::post(net, date),
-            Step::Merchants => steps::merchants(net, date),
-            Step::Recon => recon_sources::reconcile(net, date),
-        }
-    }
 }
 
 pub fn run(command: EodCommand) -> Result<(), CliError> {
@@ -138,26 +97,19 @@ fn run_on(
     early: bool,
     quiet: bool,
 ) -> Result<Value, CliError> {
-    let net = NetDir::open(dir)?;
-    net.check_stopped()?;
     let progress = progress_bar(steps.len() as u64, quiet);
-    let mut results = Map::new();
-    for step in steps {
+    let clock: ::eod::SharedClock = Arc::new(clock::SystemClock);
+    let mut started = 0;
+    let summary = ::eod::run_steps(dir, date, steps, early, &clock, |step| {
+        if started > 0 {
+            progress.inc(1);
+        }
+        started += 1;
         progress.set_message(step.name());
-        let result = step.run(&net, date, early).map_err(|e| in_step(*step, e))?;
-        progress.inc(1);
-        results.insert(step.name().to_owned(), result);
-    }
+    })?;
+    progress.inc(1);
     progress.finish_and_clear();
-    Ok(summary(date, &net, results))
-}
-
-fn in_step(step: Step, error: CliError) -> CliError {
-    match error {
-        CliError::BadInput(m) => CliError::BadInput(format!("eod {}: {m}", step.name())),
-        CliError::Failure(m) => CliError::Failure(format!("eod {}: {m}", step.name())),
-        other => other,
-    }
+    Ok(summary)
 }
 
 fn progress_bar(steps: u64, hidden: bool) -> ProgressBar {
@@ -169,26 +121,6 @@ fn progress_bar(steps: u64, hidden: bool) -> ProgressBar {
         bar.set_style(style);
     }
     bar
-}
-
-/// One object: the date, each step's result, and the figures a person looks for first lifted to
-/// the top (members' net positions, merchants' payouts, reconciliation's counts).
-fn summary(date: clearing::BusinessDate, net: &NetDir, steps: Map<String, Value>) -> Value {
-    let pick = |step: Step, key: &str| steps.get(step.name()).and_then(|s| s.get(key)).cloned();
-    let mut top = json!({ "date": date.to_string(), "dir": net.dir.display().to_string() });
-    if let Some(object) = top.as_object_mut() {
-        if let Some(members) = pick(Step::Settle, "members") {
-            object.insert("members".into(), members);
-        }
-        if let Some(merchants) = pick(Step::Merchants, "merchants") {
-            object.insert("merchants".into(), merchants);
-        }
-        if let Some(recon) = steps.get(Step::Recon.name()).and_then(|s| s.get("summary")).cloned() {
-            object.insert("reconciliation".into(), recon);
-        }
-        object.insert("steps".into(), Value::Object(steps));
-    }
-    top
 }
 
 pub fn print_text(summary: &Value) -> Result<(), CliError> {
@@ -245,13 +177,4 @@ fn text(value: &Value) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     }
-}
-
-/// Minor units as major with two decimals (CNY and the other currencies this network carries
-/// all have two).
-pub fn amount(minor: Option<i64>) -> String {
-    let Some(minor) = minor else { return "-".into() };
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }

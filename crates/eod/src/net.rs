@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli_error::CliError;
+use crate::EodError;
 
 pub const SWITCH_FILE: &str = "switch.toml";
 pub const ACQUIRER_FILE: &str = "acquirer.toml";
@@ -16,6 +16,11 @@ const TOML_SUFFIX: &str = ".toml";
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(300);
 /// A network folder holds a handful of files; more entries than this is not one.
 const ENTRIES_MAX: usize = 10_000;
+
+/// The file name of issuer `id`'s configuration in a network folder.
+pub fn issuer_file_name(id: &str) -> String {
+    format!("{ISSUER_PREFIX}{id}{TOML_SUFFIX}")
+}
 
 /// The configurations of one network.
 #[derive(Debug, Clone)]
@@ -30,9 +35,9 @@ pub struct NetDir {
 impl NetDir {
     /// Find the configurations in `dir`; a folder without a switch, an acquirer or any issuer is
     /// refused (bad input) naming what is missing.
-    pub fn open(dir: &Path) -> Result<NetDir, CliError> {
+    pub fn open(dir: &Path) -> Result<NetDir, EodError> {
         let entries =
-            std::fs::read_dir(dir).map_err(|e| CliError::bad_input(format!("--dir {}: {e}", dir.display())))?;
+            std::fs::read_dir(dir).map_err(|e| EodError::bad_input(format!("--dir {}: {e}", dir.display())))?;
         let mut issuers = Vec::new();
         for entry in entries.take(ENTRIES_MAX) {
             let name = entry?.file_name();
@@ -48,7 +53,7 @@ impl NetDir {
         let switch = dir.join(SWITCH_FILE);
         let acquirer = dir.join(ACQUIRER_FILE);
         let missing = |what: &str| {
-            CliError::bad_input(format!(
+            EodError::bad_input(format!(
                 "--dir {}: no {what} (a folder written by `cardnet network init`?)",
                 dir.display()
             ))
@@ -73,7 +78,7 @@ impl NetDir {
     /// Refuse to run while a party serves: an issuer's ledger and the parties' journals belong
     /// to their running process, and end of day writes to them. A party configured on port 0
     /// cannot be found this way (its address is known only to itself).
-    pub fn check_stopped(&self) -> Result<(), CliError> {
+    pub fn check_stopped(&self) -> Result<(), EodError> {
         let mut listens = vec![("switch", self.switch.clone(), listen_of(&self.switch)?)];
         listens.push(("acquirer", self.acquirer.clone(), listen_of(&self.acquirer)?));
         for (_, path) in &self.issuers {
@@ -82,7 +87,7 @@ impl NetDir {
         for (party, path, listen) in listens {
             let Some(address) = listen else { continue };
             if std::net::TcpStream::connect_timeout(&address, PROBE_TIMEOUT).is_ok() {
-                return Err(CliError::bad_input(format!(
+                return Err(EodError::bad_input(format!(
                     "the {party} of {} is running (something answers at {address}): stop the parties before end of day",
                     path.display()
                 )));
@@ -97,8 +102,8 @@ impl NetDir {
 }
 
 /// The `listen = "host:port"` of a party's TOML file, unless it is port 0 or not an address.
-fn listen_of(path: &Path) -> Result<Option<std::net::SocketAddr>, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::bad_input(format!("{}: {e}", path.display())))?;
+fn listen_of(path: &Path) -> Result<Option<std::net::SocketAddr>, EodError> {
+    let text = std::fs::read_to_string(path).map_err(|e| EodError::bad_input(format!("{}: {e}", path.display())))?;
     let listen = text.lines().find_map(|line| {
         let value = line.trim().strip_prefix("listen")?.trim_start().strip_prefix('=')?;
         Some(value.trim().trim_matches('"').to_owned())

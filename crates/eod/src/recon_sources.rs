@@ -25,8 +25,8 @@ use recon::{
 use serde_json::{Value, json};
 use sqlstore::Database;
 
-use super::net::NetDir;
-use crate::cli_error::CliError;
+use crate::net::NetDir;
+use crate::{EodError, SharedClock};
 
 /// A terminal's reversal (0400) names its original's trace: on the terminal side it is keyed
 /// apart from its original by this offset on the trace (above any 6-digit trace).
@@ -36,19 +36,19 @@ const MONEY_KINDS: [&str; 6] = ["purchase", "completion", "void", "completion_vo
 /// Exceptions opened in one call at the switch (each call its own transactions).
 const EXCEPTIONS_PER_CALL_MAX: usize = 1_000;
 
-fn failure<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> CliError + '_ {
-    move |e| CliError::Failure(format!("{what}: {e}"))
+fn failure<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> EodError + '_ {
+    move |e| EodError::failure(format!("{what}: {e}"))
 }
 
-fn bad<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> CliError + '_ {
-    move |e| CliError::bad_input(format!("{what}: {e}"))
+fn bad<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> EodError + '_ {
+    move |e| EodError::bad_input(format!("{what}: {e}"))
 }
 
-pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
-    let switch_config = switch::SwitchConfig::load(&net.switch).map_err(CliError::bad_input)?;
+pub fn reconcile(net: &NetDir, date: BusinessDate, clock: &SharedClock) -> Result<Value, EodError> {
+    let switch_config = switch::SwitchConfig::load(&net.switch).map_err(EodError::bad_input)?;
     let network_id = switch_config.institution_id.clone();
     let records = clearing_records(net, date, &network_id)?;
-    let acquirer_config = acquirer::AcquirerConfig::load(&net.acquirer).map_err(CliError::bad_input)?;
+    let acquirer_config = acquirer::AcquirerConfig::load(&net.acquirer).map_err(EodError::bad_input)?;
     let acquirer_db = Database::open(&acquirer_config.database).map_err(failure("acquirer database"))?;
     let terminals = acquirer::engine::host_terminals(&acquirer_db).map_err(failure("acquirer terminals"))?;
     // Records of channels without a journal here (another acquirer, or terminals this host does
@@ -79,10 +79,10 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
         (r.issuer.as_str().to_owned(), stan, r.issuer_time.clone())
     }));
     for (id, config) in &net.issuers {
-        sources.issuer.extend(issuer_source(id, config, date, &elsewhere)?);
+        sources.issuer.extend(issuer_source(id, config, date, &elsewhere, clock)?);
     }
     let network = domain::InstitutionId::new(&network_id)
-        .map_err(|e| CliError::bad_input(format!("switch institution_id {network_id:?}: {e}")))?;
+        .map_err(|e| EodError::bad_input(format!("switch institution_id {network_id:?}: {e}")))?;
     let mut other_positions = clearing::NetPositions::new(network);
     for record in &others {
         other_positions.add(record);
@@ -95,13 +95,13 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
         });
         line.net_minor -= other.map_or(0, |p| p.net_minor);
     }
-    let network_member = network_id.parse().map_err(|_| CliError::bad_input("switch institution_id is not digits"))?;
+    let network_member = network_id.parse().map_err(|_| EodError::bad_input("switch institution_id is not digits"))?;
     let config = recon::Config { date, window_days: 1, network_member };
     let outcome = recon::reconcile(&sources, &config).map_err(failure("reconciliation"))?;
     let dir = net.recon_dir(date);
     let summary = recon::summary_json(&outcome.summary, &outcome.balances);
     write_outputs(&dir, &outcome, &summary)?;
-    let opened = open_exceptions(&switch_config, date, &outcome, &records)?;
+    let opened = open_exceptions(&switch_config, date, &outcome, &records, clock.now_ms())?;
     let unmatched = summary["unmatched"].as_u64().unwrap_or(0);
     Ok(json!({
         "status": "done",
@@ -116,8 +116,8 @@ pub fn reconcile(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
 
 /// The issuer-leg keys (issuer, 11, 7) the switch's journal puts on the dates either side of
 /// `date` (open or closed): an issuer's approvals that belong there, not to `date`.
-fn neighbours(net: &NetDir, date: BusinessDate) -> Result<HashSet<(String, String, String)>, CliError> {
-    let switch = crate::switch_command::open_switch(&net.switch)?;
+fn neighbours(net: &NetDir, date: BusinessDate) -> Result<HashSet<(String, String, String)>, EodError> {
+    let switch = crate::switch_ops::open_switch(&net.switch)?;
     let mut keys = HashSet::new();
     for day in [date.previous(), date.next()] {
         for record in switch.clearing_records(day, switch::clearing_records::no_exceptions()) {
@@ -135,7 +135,7 @@ fn check_resolutions(
     config: &switch::SwitchConfig,
     date: BusinessDate,
     cleared: &[&ClearingRecord],
-) -> Result<Value, CliError> {
+) -> Result<Value, EodError> {
     let db = switch::settlement::open_database(&config.database).map_err(failure("switch database"))?;
     let resolved = switch::disputes::clearing_records(&db, date).map_err(failure("exceptions"))?;
     let expected: HashMap<u64, (TxnCode, u64)> =
@@ -146,14 +146,14 @@ fn check_resolutions(
 }
 
 /// Each record of the date once, from its acquirer's clearing file.
-fn clearing_records(net: &NetDir, date: BusinessDate, network_id: &str) -> Result<Vec<ClearingRecord>, CliError> {
-    let files = crate::switch_settle::clearing_files(&net.clearing_root().join(date.to_string()))?;
-    crate::switch_settle::date_records(files, date, network_id.to_owned())
+fn clearing_records(net: &NetDir, date: BusinessDate, network_id: &str) -> Result<Vec<ClearingRecord>, EodError> {
+    let files = crate::switch_ops::clearing_files(&net.clearing_root().join(date.to_string()))?;
+    crate::switch_ops::date_records(files, date, network_id.to_owned())
         .collect::<Result<Vec<_>, String>>()
-        .map_err(CliError::bad_input)
+        .map_err(EodError::bad_input)
 }
 
-fn clearing_item(record: &ClearingRecord) -> Result<ClearingItem, CliError> {
+fn clearing_item(record: &ClearingRecord) -> Result<ClearingItem, EodError> {
     let mut item = ClearingItem::try_from(record).map_err(bad("clearing record"))?;
     // A completion names its pre-authorization, which does not clear: a root here.
     if record.code == TxnCode::Completion {
@@ -168,7 +168,7 @@ fn acquirer_sources(
     config: &acquirer::AcquirerConfig,
     db: &Database,
     date: BusinessDate,
-) -> Result<(Vec<TerminalRecord>, Vec<AcquirerRecord>), CliError> {
+) -> Result<(Vec<TerminalRecord>, Vec<AcquirerRecord>), EodError> {
     let kinds: Vec<String> = MONEY_KINDS.iter().map(|k| format!("'{k}'")).collect();
     let sql = format!(
         "SELECT t.id, t.terminal_id, t.batch_no, t.trace, t.kind, t.amount_minor, t.currency, t.rrn, t.net_stan, \
@@ -312,7 +312,7 @@ fn acquirer_sources(
 }
 
 /// What unbalanced batches uploaded: (terminal, batch, trace) → amount.
-fn uploaded(db: &Database) -> Result<HashMap<(String, String, String), u64>, CliError> {
+fn uploaded(db: &Database) -> Result<HashMap<(String, String, String), u64>, EodError> {
     let rows = db
         .transaction(|tx| {
             tx.query("SELECT terminal_id, batch_no, trace, amount_minor FROM acquirer_batch_uploads", &[])
@@ -351,9 +351,10 @@ fn issuer_source(
     config: &Path,
     date: BusinessDate,
     elsewhere: &HashSet<(String, String, String)>,
-) -> Result<Vec<IssuerRecord>, CliError> {
-    let config = issuer::IssuerConfig::load(config).map_err(CliError::bad_input)?;
-    let issuer = issuer::Issuer::open_with_lmk_file(&config)?;
+    clock: &SharedClock,
+) -> Result<Vec<IssuerRecord>, EodError> {
+    let config = issuer::IssuerConfig::load(config).map_err(EodError::bad_input)?;
+    let issuer = crate::steps::open_issuer(&config, clock)?;
     let mut moved: HashMap<String, u64> = HashMap::new();
     let mut cleared: HashSet<String> = HashSet::new();
     let mut cleared_elsewhere: HashSet<String> = HashSet::new();
@@ -417,7 +418,11 @@ fn issuer_source(
         // acquirer otherwise, and reversed): no money moved anywhere, nothing to present.
         let undone = |a: &Authorization| matches!(a.state.as_str(), "voided" | "reversed");
         let cancelled_original = a.original_key.as_deref().and_then(|o| journal.get(o)).is_some_and(undone);
-        if !cleared.contains(key) && (undone(a) || (a.kind == "reversal" && cancelled_original)) {
+        // A reversal of an original this issuer never received (lost on its way, the switch
+        // reversed it after its timeout): approved so the sender stops, nothing moved, nothing
+        // presents it.
+        let never_received = a.original_key.as_deref().is_some_and(|o| !journal.contains_key(o));
+        if !cleared.contains(key) && (undone(a) || (a.kind == "reversal" && (cancelled_original || never_received))) {
             continue;
         }
         let original =
@@ -456,9 +461,9 @@ fn issuer_source(
 
 /// The settlement bank's statements of the date: `statement-<member>-<currency>.csv`, whose
 /// data line is `date,member,currency,opening_minor,movement_minor,closing_minor`.
-fn statements(dir: &Path) -> Result<Vec<StatementLine>, CliError> {
+fn statements(dir: &Path) -> Result<Vec<StatementLine>, EodError> {
     let entries = std::fs::read_dir(dir)
-        .map_err(|e| CliError::bad_input(format!("{}: {e} (run the settlement step first)", dir.display())))?;
+        .map_err(|e| EodError::bad_input(format!("{}: {e} (run the settlement step first)", dir.display())))?;
     let mut lines = Vec::new();
     for entry in entries {
         let path = entry?.path();
@@ -470,18 +475,18 @@ fn statements(dir: &Path) -> Result<Vec<StatementLine>, CliError> {
         for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
             let fields: Vec<&str> = line.split(',').collect();
             let [_, member, currency, _, movement, _] = fields[..] else {
-                return Err(CliError::bad_input(format!("{}: not a statement line: {line}", path.display())));
+                return Err(EodError::bad_input(format!("{}: not a statement line: {line}", path.display())));
             };
             let movement: i64 = movement
                 .parse()
-                .map_err(|_| CliError::bad_input(format!("{}: bad movement {movement}", path.display())))?;
+                .map_err(|_| EodError::bad_input(format!("{}: bad movement {movement}", path.display())))?;
             lines.push(StatementLine::parse(member, currency, movement).map_err(bad("statement"))?);
         }
     }
     Ok(lines)
 }
 
-fn write_outputs(dir: &Path, outcome: &recon::Outcome, summary: &Value) -> Result<(), CliError> {
+fn write_outputs(dir: &Path, outcome: &recon::Outcome, summary: &Value) -> Result<(), EodError> {
     std::fs::create_dir_all(dir)?;
     let mut csv = Vec::new();
     recon::write_csv(outcome, &mut csv)?;
@@ -499,7 +504,8 @@ fn open_exceptions(
     date: BusinessDate,
     outcome: &recon::Outcome,
     records: &[ClearingRecord],
-) -> Result<u64, CliError> {
+    now_ms: u64,
+) -> Result<u64, EodError> {
     let by_reference: HashMap<u64, &ClearingRecord> = records.iter().map(|r| (r.reference, r)).collect();
     let mut news = Vec::with_capacity(outcome.exceptions.len());
     for exception in &outcome.exceptions {
@@ -516,7 +522,6 @@ fn open_exceptions(
         news.push(switch::disputes::NewException { date, class, record, note: exception.reason.to_owned() });
     }
     let db = switch::settlement::open_database(&config.database).map_err(failure("switch database"))?;
-    let now_ms = clock::Clock::now_ms(&clock::SystemClock);
     let mut opened = 0u64;
     for chunk in news.chunks(EXCEPTIONS_PER_CALL_MAX) {
         let done = switch::disputes::open_exceptions(&db, chunk, "recon", now_ms).map_err(failure("exceptions"))?;
@@ -527,15 +532,15 @@ fn open_exceptions(
 
 /// An exception with no clearing record: what reconciliation knows of it. Both members must be
 /// known (an exception moves money between them).
-fn exception_record(exception: &recon::Exception) -> Result<switch::disputes::ExceptionRecord, CliError> {
+fn exception_record(exception: &recon::Exception) -> Result<switch::disputes::ExceptionRecord, EodError> {
     let bad = |what: &str, e: domain::ParseError| {
-        CliError::Failure(format!(
+        EodError::failure(format!(
             "an exception of RRN {}: {what}: {e}",
             exception.rrn.map_or("?".into(), |r| r.to_string())
         ))
     };
     let member = |n: u64, what: &str| domain::InstitutionId::new(&format!("{n:011}")).map_err(|e| bad(what, e));
-    let leg = |key: Option<recon::LegKey>, what: &str| -> Result<_, CliError> {
+    let leg = |key: Option<recon::LegKey>, what: &str| -> Result<_, EodError> {
         match key {
             Some(k) => Ok((Some(domain::Stan::new(k.stan).map_err(|e| bad(what, e))?), format!("{:010}", k.time))),
             None => Ok((None, String::new())),

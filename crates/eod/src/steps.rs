@@ -3,8 +3,8 @@
 use clearing::BusinessDate;
 use serde_json::{Value, json};
 
-use super::net::NetDir;
-use crate::cli_error::CliError;
+use crate::net::NetDir;
+use crate::{EodError, SharedClock};
 
 const DONE: &str = "done";
 const ALREADY_DONE: &str = "already_done";
@@ -14,8 +14,8 @@ fn status(already: bool) -> &'static str {
 }
 
 /// The switch closes the date (its cut-off must have passed on the switch's clock).
-pub fn cutoff(net: &NetDir, date: BusinessDate, early: bool) -> Result<Value, CliError> {
-    let outcome = crate::switch_command::close(&net.switch, date, early)?;
+pub fn cutoff(net: &NetDir, date: BusinessDate, early: bool, clock: &SharedClock) -> Result<Value, EodError> {
+    let outcome = crate::switch_ops::close(&net.switch, date, early, clock)?;
     match outcome {
         switch::CloseOutcome::Closed { closed_ms, .. } => Ok(json!({
             "status": DONE, "closed_ms": closed_ms, "line": format!("{date} closed"),
@@ -24,17 +24,17 @@ pub fn cutoff(net: &NetDir, date: BusinessDate, early: bool) -> Result<Value, Cl
             "status": ALREADY_DONE, "closed_ms": closed_ms, "line": format!("{date} was closed already"),
         })),
         switch::CloseOutcome::Refused { reason, .. } => {
-            Err(CliError::bad_input(format!("business date {date} cannot close yet: {reason} (--early closes it now)")))
+            Err(EodError::bad_input(format!("business date {date} cannot close yet: {reason} (--early closes it now)")))
         }
     }
 }
 
 /// The switch writes one clearing file per member (both forms). A rerun writes the same bytes;
 /// it says so when every file was there with those bytes already.
-pub fn clearing(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
+pub fn clearing(net: &NetDir, date: BusinessDate) -> Result<Value, EodError> {
     let dir = net.clearing_root().join(date.to_string());
     let before = file_contents(&dir);
-    let run = crate::switch_command::write_clearing(&net.switch, date, &net.clearing_root())?;
+    let run = crate::switch_ops::write_clearing(&net.switch, date, &net.clearing_root())?;
     let after = file_contents(&dir);
     let unchanged = !before.is_empty() && before == after;
     // Every record is in two files: its acquirer's and its issuer's.
@@ -74,9 +74,8 @@ fn file_contents(dir: &std::path::Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
 }
 
 /// Net settlement at the switch from the clearing files.
-pub fn settle(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
-    let settled =
-        crate::switch_settle::settle_date(&net.switch, date, &net.clearing_root(), &net.dir.join("settlement"))?;
+pub fn settle(net: &NetDir, date: BusinessDate) -> Result<Value, EodError> {
+    let settled = crate::switch_ops::settle_date(&net.switch, date, &net.clearing_root(), &net.dir.join("settlement"))?;
     let report = &settled.report;
     let mut value = report.to_json();
     let sum: i64 = report.members.iter().map(|m| m.net_minor).sum();
@@ -96,17 +95,17 @@ pub fn settle(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
 }
 
 /// Each issuer posts its own clearing file.
-pub fn post(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
+pub fn post(net: &NetDir, date: BusinessDate, clock: &SharedClock) -> Result<Value, EodError> {
     let dir = net.clearing_root().join(date.to_string());
     let mut issuers = Vec::new();
     let mut all_already = true;
     let mut posted_records = 0u64;
     for (id, config_path) in &net.issuers {
-        let config = issuer::IssuerConfig::load(config_path).map_err(CliError::bad_input)?;
-        let issuer = issuer::Issuer::open_with_lmk_file(&config)?;
+        let config = issuer::IssuerConfig::load(config_path).map_err(EodError::bad_input)?;
+        let issuer = open_issuer(&config, clock)?;
         let file = dir.join(format!("clearing-{id}.txt"));
         let report = issuer.post_clearing_file(&file)?;
-        issuer.check_ledger().map_err(|e| CliError::Failure(format!("issuer {id}: ledger check: {e}")))?;
+        issuer.check_ledger().map_err(|e| EodError::failure(format!("issuer {id}: ledger check: {e}")))?;
         all_already &= report.already_posted;
         posted_records += report.records;
         let outcomes: serde_json::Map<String, Value> = report
@@ -130,17 +129,23 @@ pub fn post(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
 }
 
 /// The acquirer's merchant settlement of the date (its final run), tied to its clearing file.
-pub fn merchants(net: &NetDir, date: BusinessDate) -> Result<Value, CliError> {
-    let config = acquirer::AcquirerConfig::load(&net.acquirer).map_err(CliError::bad_input)?;
+pub fn merchants(net: &NetDir, date: BusinessDate, clock: &SharedClock) -> Result<Value, EodError> {
+    let config = acquirer::AcquirerConfig::load(&net.acquirer).map_err(EodError::bad_input)?;
     let file = net.clearing_root().join(date.to_string()).join(format!("clearing-{}.txt", config.institution_id));
-    let (run, mut report) = crate::acquirer_command::settle_date(&net.acquirer, date, None, Some(&file))?;
+    let (run, mut report) = crate::merchants::settle_date(&net.acquirer, date, None, Some(&file), clock)?;
     let net_minor: i64 = run.payouts.iter().map(|p| p.net_minor).sum();
     if let Some(object) = report.as_object_mut() {
         object.insert("status".into(), json!(status(run.already_settled)));
         object.insert(
             "line".into(),
-            json!(format!("{} payout(s), {} to merchants", run.payouts.len(), super::amount(Some(net_minor)))),
+            json!(format!("{} payout(s), {} to merchants", run.payouts.len(), crate::amount(Some(net_minor)))),
         );
     }
     Ok(report)
+}
+
+/// An issuer of the folder, opened on its LMK file and `clock` (its ledger's timestamps).
+pub fn open_issuer(config: &issuer::IssuerConfig, clock: &SharedClock) -> Result<issuer::Issuer, EodError> {
+    let hsm: std::sync::Arc<dyn hsm::SecurityModule> = std::sync::Arc::new(config.soft_hsm()?);
+    Ok(issuer::Issuer::open(config, hsm, std::sync::Arc::clone(clock))?)
 }

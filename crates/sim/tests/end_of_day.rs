@@ -1,0 +1,66 @@
+//! End of day inside a run: the day's books after cut-off, clearing, settlement, posting,
+//! merchant settlement and reconciliation agree with what the terminals saw — over clean and
+//! faulty links — and a book broken on purpose is caught.
+
+use sim::eod::Tamper;
+mod common;
+
+use common::must_pass;
+use sim::{SimOptions, replay_command, run};
+
+#[test]
+fn a_clean_day_clears_settles_and_reconciles() {
+    let options = SimOptions { end_of_day: true, ..SimOptions::faulty(42, 12, 0, 0) };
+    let report = must_pass(&options);
+    assert!(replay_command(&options).ends_with(" --end-of-day"));
+    let day = &report.day_end;
+    assert_eq!(day.dates, 1, "{day:?}");
+    // Every approval that stood cleared, once (the voided ones and their voids may clear too).
+    let standing = report.approved - report.voided;
+    assert!(day.cleared >= standing as u64 && standing > 0, "{report:?}");
+    assert!(day.payouts_minor > 0, "{day:?}");
+    assert!(day.recon_matched > 0 && day.recon_exceptions == 0, "{day:?}");
+    // The switch, the acquirer and at least one issuer hold a position, summing to zero.
+    assert!(day.positions.len() >= 3, "{day:?}");
+    assert_eq!(day.positions.iter().map(|p| p.2).sum::<i64>(), 0, "{day:?}");
+    // End of day is deterministic too: the same seed gives the same figures.
+    let again = must_pass(&options);
+    assert_eq!(again.day_end, report.day_end);
+    assert_eq!(again.digest, report.digest);
+}
+
+#[test]
+fn a_faulty_day_still_clears_every_standing_approval_once() {
+    let options = SimOptions {
+        crashes: 2,
+        partitions: 2,
+        power_cuts: 2,
+        end_of_day: true,
+        ..SimOptions::faulty(10_003, 40, 15, 15)
+    };
+    let report = must_pass(&options);
+    assert!(report.net.lost > 0 && report.net.duplicated > 0, "{report:?}");
+    assert!(report.day_end.cleared > 0 && report.day_end.recon_exceptions == 0, "{:?}", report.day_end);
+    assert_eq!(must_pass(&options).day_end, report.day_end);
+}
+
+#[test]
+fn a_posting_altered_before_reconciliation_is_caught() {
+    let options = SimOptions { tamper: Tamper::PostedAmount, end_of_day: true, ..SimOptions::faulty(42, 12, 0, 0) };
+    let report = run(&options).expect("the world builds");
+    let violations = report.violations.join("\n");
+    // One minor unit more posted on a card than cleared (seed 42's first posting, a purchase
+    // of 60.47): the terminal's purchase, the money and reconciliation all disagree.
+    assert!(violations.contains("moving 6047 in all, posted 6048"), "{violations}");
+    assert!(violations.contains("money in 156"), "{violations}");
+    assert!(violations.contains("reconciliation"), "{violations}");
+}
+
+#[test]
+fn a_purchase_the_switch_forgets_is_caught() {
+    let options = SimOptions { tamper: Tamper::ForgetPurchase, end_of_day: true, ..SimOptions::faulty(42, 12, 0, 0) };
+    let report = run(&options).expect("the world builds");
+    let violations = report.violations.join("\n");
+    assert!(violations.contains("cleared 0 purchase record(s)"), "{violations}");
+    assert!(violations.contains("money in 156"), "{violations}");
+}
