@@ -203,6 +203,13 @@ fn roles(row: &JournalRow) -> Vec<(&'static str, ItemKind)> {
     if row.late_reversal {
         return vec![("reversal", ItemKind::Reversal)];
     }
+    // A void, completion void or refund the terminal reversed gave nothing back: its original
+    // stands and is paid by its own item (the switch clears the pair and the restoring record,
+    // netting to the original). Settling the follow-up anyway took the sale from the merchant
+    // while the card paid it (found by the simulation's end of day, seed 10035).
+    if row.reversed && own.1 != ItemKind::Sale {
+        return Vec::new();
+    }
     let mut out = vec![own];
     if row.reversed && own.1 == ItemKind::Sale {
         out.push(("reversal", ItemKind::Reversal));

@@ -535,3 +535,23 @@ fn a_reversal_after_the_payout_is_taken_back_in_the_next_run() {
     let again = rig.settle(None, None, &config);
     assert!(again.already_settled && again.payouts == run.payouts);
 }
+
+#[test]
+fn a_void_the_terminal_reversed_takes_nothing_from_the_merchant() {
+    let rig = rig("revvoid");
+    let (t1, mut shop) = rig.onboard(4, SettlementCycle::T1);
+    let sale = shop.purchase(&debit(), 7_120, None).unwrap();
+    let answer = rig.approve(&shop, sale.clone(), NOW_MS);
+    let void = shop.void(&debit(), 7_120, &PosOriginal::of(&sale, &answer, shop.batch_no)).unwrap();
+    rig.approve(&shop, void.clone(), NOW_MS + 1_000);
+    // The terminal never saw the void's answer: it reverses the void, and the sale stands.
+    let reversal = shop.reversal(&void, "98").unwrap();
+    rig.approve(&shop, reversal, NOW_MS + 2_000);
+    let run = rig.settle(None, None, &SettlementConfig::default());
+    assert_eq!(run.payouts.len(), 1);
+    let line = &run.payouts[0];
+    assert_eq!(line.merchant_id, t1);
+    // 0.5 % of 71.20 = 0.356, rounded to 0.36: the sale paid in full, nothing voided.
+    assert_eq!((line.gross_minor, line.voids_minor, line.fee_minor), (7_120, 0, 36));
+    assert_eq!(line.net_minor, 7_120 - 36);
+}
