@@ -17,6 +17,7 @@
 //! Not yet: connection cuts, storage that loses writes a commit reported durable, clock skew,
 //! end of day in a run.
 
+pub mod agree;
 pub mod check;
 pub mod driver;
 pub mod link;
@@ -25,6 +26,7 @@ pub mod pos;
 pub mod rng;
 pub mod run;
 pub mod trace;
+pub mod workload;
 pub mod world;
 
 pub use link::LinkConfig;
