@@ -232,10 +232,10 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
     let mut card_issuer = Vec::new();
     let mut profiles = Vec::new();
     // The good cards first (every terminal owns some: `workload::owner`), then one card of each
-    // kind each issuer declines.
+    // kind an issuer declines, at the issuers in turn (issuing is most of a short run's work).
     let good = (0..world.issuers.len()).flat_map(|issuer| std::iter::repeat_n((issuer, CardProfile::Good), per_issuer));
-    let declining = (0..world.issuers.len())
-        .flat_map(|issuer| CardProfile::DECLINING.into_iter().map(move |profile| (issuer, profile)));
+    let issuers = world.issuers.len().max(1);
+    let declining = CardProfile::DECLINING.into_iter().enumerate().map(|(n, profile)| (n % issuers, profile));
     for (issuer, profile) in good.chain(declining) {
         cards.push(world.issue_profiled(issuer, profile, CARD_BALANCE_MINOR)?);
         card_issuer.push(issuer);
