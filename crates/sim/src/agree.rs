@@ -157,8 +157,19 @@ fn at_issuer(entry: &issuer::JournalEntry) -> Option<Money> {
 fn issuer_books(sim: &Sim, world: &World, card_issuer: &[usize], violations: &mut Vec<String>) {
     // (card, money, amount) → (standing at the terminals, possibly standing, at the issuer).
     let mut books: BTreeMap<(usize, Money, u64), (u64, u64, u64)> = BTreeMap::new();
+    // What the terminals saw of each card, for the report.
+    let mut seen: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for pos in &sim.terminals {
         for (index, record) in pos.records.iter().enumerate() {
+            if !record.op.is_management() {
+                seen.entry(record.card).or_default().push(format!(
+                    "{} {} {:?} {:?}",
+                    pos.id,
+                    trace_of(record),
+                    record.op,
+                    record.seen
+                ));
+            }
             if let Some((money, known)) = at_terminal(pos, index, record) {
                 let counts = books.entry((record.card, money, record.amount_minor)).or_default();
                 if known { counts.0 += 1 } else { counts.1 += 1 }
@@ -184,7 +195,8 @@ fn issuer_books(sim: &Sim, world: &World, card_issuer: &[usize], violations: &mu
         if held < known || held > known + possible {
             let card_id = sim.cards.get(card).map_or(0, |c| c.card_id);
             violations.push(format!(
-                "card {card_id}: {money:?} of {amount}: the terminals saw {known} standing ({possible} more unknown), its issuer has {held}"
+                "card {card_id}: {money:?} of {amount}: the terminals saw {known} standing ({possible} more unknown), its issuer has {held}; the terminals saw {:?}",
+                seen.get(&card).cloned().unwrap_or_default()
             ));
         }
     }

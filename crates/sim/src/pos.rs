@@ -22,6 +22,8 @@ pub const CASHIER_PASSWORD: &str = "1111";
 /// After a sign-on or a reversal that did not go through, the terminal tries again this much
 /// later (the cashier pressing the key again).
 pub const RETRY_MS: u64 = 3_000;
+/// What the terminal core shows for a request that got no answer (`Terminal::on_timeout`).
+pub const NO_ANSWER_CODE: &str = "98";
 /// The outbound link of every terminal.
 pub const ACQUIRER_LINK: &str = "acquirer";
 
@@ -325,7 +327,12 @@ impl PosNode {
         } else if let Some(index) = in_flight
             && self.records.get(index).is_some_and(|r| r.seen == Seen::Waiting)
         {
-            self.set_seen(index, Seen::Reversed);
+            // A refund or balance inquiry has no reversal record: its outcome is unknown, as
+            // when no answer came (the core's 98).
+            let reversible =
+                self.records.get(index).is_some_and(|r| !matches!(r.op, Op::Refund { .. } | Op::Balance { .. }));
+            let seen = if reversible { Seen::Reversed } else { Seen::Declined(NO_ANSWER_CODE.to_owned()) };
+            self.set_seen(index, seen);
         }
         self.resume_at_ms = until_ms;
     }
