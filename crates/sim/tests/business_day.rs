@@ -67,3 +67,13 @@ fn a_faulty_day_keeps_the_parties_in_agreement() {
     let again = must_pass(&options);
     assert_eq!(report.digest, again.digest, "a seed replays its day byte for byte");
 }
+
+#[test]
+fn a_completion_its_acquirer_reversed_is_not_stood_in_for_later() {
+    // Seed 10150 found it: the acquirer's reversal of a completion reached the switch while the
+    // issuer's answer was awaited; the switch then stood in and its advice posted the completion
+    // at the issuer, after the reversal there, while the terminal, the acquirer and the switch
+    // had it reversed.
+    let report = must_pass(&SimOptions::faulty(10150, 40, 10, 10));
+    assert!(report.completed > 0, "{report:?}");
+}
