@@ -101,8 +101,12 @@ fn terminal_quiet(pos: &PosNode, violations: &mut Vec<String>) {
         Ok(None) => {}
         Err(error) => violations.push(format!("terminal {}: reversal record: {error}", pos.id)),
     }
-    for record in pos.records.iter().filter(|r| r.op == Op::Settle && r.seen != Seen::Approved) {
-        violations.push(format!("terminal {}: settlement {:?}", pos.id, record.seen));
+    for (index, record) in
+        pos.records.iter().enumerate().filter(|(_, r)| r.op == Op::Settle && r.seen != Seen::Approved)
+    {
+        if !crate::agree::unbalanced_by_a_refund(pos, index) {
+            violations.push(format!("terminal {}: settlement {:?}", pos.id, record.seen));
+        }
     }
     for error in &pos.errors {
         violations.push(format!("terminal {}: {error}", pos.id));
@@ -123,10 +127,21 @@ pub(crate) fn purchase_stands(pos: &PosNode, record: &Record) -> bool {
 /// What the terminal's record stands for, at the terminal: the purchases and voids that
 /// stand; a balance inquiry stands for nothing.
 fn stands_at_terminal(pos: &PosNode, record: &Record) -> Option<bool> {
+    let index = pos.records.iter().position(|r| std::ptr::eq(r, record));
+    let followed = |kind: fn(&Op) -> bool| {
+        pos.records.iter().any(|r| r.op.original() == index && kind(&r.op) && r.seen == Seen::Approved)
+    };
+    let approved = record.seen == Seen::Approved;
     match record.op {
         Op::Purchase { .. } => Some(purchase_stands(pos, record)),
-        Op::Void { .. } => Some(record.seen == Seen::Approved),
-        Op::Balance { .. } | Op::Settle => None,
+        Op::PreAuth { .. } => {
+            Some(approved && !followed(|op| matches!(op, Op::PreAuthVoid { .. } | Op::Completion { .. })))
+        }
+        Op::Completion { .. } => Some(approved && !followed(|op| matches!(op, Op::CompletionVoid { .. }))),
+        // A refund without an answer may stand at the acquirer: it is an advice, never reversed.
+        Op::Refund { .. } if matches!(&record.seen, Seen::Declined(_)) => None,
+        Op::Void { .. } | Op::Refund { .. } | Op::PreAuthVoid { .. } | Op::CompletionVoid { .. } => Some(approved),
+        Op::Balance { .. } | Op::Settle | Op::SignOff => None,
     }
 }
 
@@ -172,7 +187,8 @@ fn journals_agree(pos: &PosNode, world: &World) -> Vec<String> {
         }
         let journaled =
             rows.iter().find(|row| row.trace.field().as_str() == trace.as_str() && row.terminal_mti != "0400");
-        let at_acquirer = journaled.is_some_and(|row| row.status == "approved" && !row.reversed && !row.voided);
+        let at_acquirer =
+            journaled.is_some_and(|row| row.status == "approved" && !row.reversed && !row.voided && !row.completed);
         if at_terminal != at_acquirer {
             let state = journaled.map_or("no record".to_owned(), |row| {
                 format!(

@@ -9,15 +9,23 @@
 //! ([`link::LinkConfig`]: latency, loss, duplication, optional reordering; cup-pos between
 //! terminal and acquirer, the network dialect beyond). Every random choice comes from the seed
 //! ([`rng::Rng`]), the HSM's, the terminals' and the cards' included (`hsm::entropy`), so a seed
-//! replays a run byte for byte ([`trace::Trace`]). Parties and terminals crash (losing their
-//! memory) and restart from their databases; a party's power fails before the commit of the
-//! batch it is deciding (`sqlstore::power_cut`); links are partitioned for a while. A run checks
-//! its invariants at the end ([`check`]); with `end_of_day` it then takes its day through end of
-//! day — the `eod` crate's steps, as `cardnet eod run` takes them, on the run's clock ([`eod`])
-//! — and checks the books against what the terminals saw ([`books`]).
+//! replays a run byte for byte ([`trace::Trace`]). The workload is a business day at the
+//! terminals ([`workload`]): sign-on; sales by chip, tap or swipe (the stripe after the chip
+//! failed) with PINs, some voided, some refunded; balance inquiries; pre-authorizations, some
+//! voided, most completed, some completions voided; cards the issuer declines (a mistyped PIN,
+//! no funds, expired, lost, blocked); settlement with batch upload halfway and at the end of the
+//! day; sign-off. Parties and terminals crash (losing their memory) and restart from their
+//! databases; a party's power fails before the commit of the batch it is deciding
+//! (`sqlstore::power_cut`); links are partitioned for a while. A run checks its invariants at
+//! the end ([`check`]) and that the parties agree on the day ([`agree`]: declines with their
+//! codes, each issuer's holds, postings and credits per kind, the switch's journal); with
+//! `end_of_day` it then takes its day through end of day — the `eod` crate's steps, as `cardnet
+//! eod run` takes them, on the run's clock ([`eod`]) — and checks the books against what the
+//! terminals saw ([`books`]).
 //!
 //! Not yet: connection cuts, storage that loses writes a commit reported durable, clock skew.
 
+pub mod agree;
 pub mod books;
 pub mod check;
 pub mod driver;
@@ -28,6 +36,7 @@ pub mod pos;
 pub mod rng;
 pub mod run;
 pub mod trace;
+pub mod workload;
 pub mod world;
 
 pub use link::LinkConfig;

@@ -22,20 +22,56 @@ pub const CASHIER_PASSWORD: &str = "1111";
 /// After a sign-on or a reversal that did not go through, the terminal tries again this much
 /// later (the cashier pressing the key again).
 pub const RETRY_MS: u64 = 3_000;
+/// What the terminal core shows for a request that got no answer (`Terminal::on_timeout`).
+pub const NO_ANSWER_CODE: &str = "98";
 /// The outbound link of every terminal.
 pub const ACQUIRER_LINK: &str = "acquirer";
 
 /// A transaction the cashier keys in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    /// A purchase with card `card` (index in the run's cards) read by `entry`, with its PIN.
-    Purchase { card: usize, amount_minor: u64, entry: EntryMode },
+    /// A purchase with card `card` (index in the run's cards) read by `entry` (a swipe is the
+    /// stripe read after the chip did not answer: the fallback), with its PIN — or, when
+    /// `wrong_pin`, with a PIN the holder mistyped.
+    Purchase { card: usize, amount_minor: u64, entry: EntryMode, wrong_pin: bool },
     /// A void of this terminal's record `record` (a purchase), by the supervisor.
     Void { record: usize },
+    /// A refund (退货) of `amount_minor` of this terminal's record `record` (a purchase of this
+    /// batch), by the supervisor: the card is not read again, its number comes from the journal.
+    Refund { record: usize, amount_minor: u64 },
+    /// A pre-authorization with card `card` read by `entry`, with its PIN.
+    PreAuth { card: usize, amount_minor: u64, entry: EntryMode },
+    /// A void of this terminal's record `record` (a pre-authorization), by the supervisor.
+    PreAuthVoid { record: usize },
+    /// The completion (request, 0200) of `amount_minor` of record `record` (a pre-authorization).
+    Completion { record: usize, amount_minor: u64 },
+    /// A void of this terminal's record `record` (a completion), by the supervisor.
+    CompletionVoid { record: usize },
     /// A balance inquiry with card `card`, with its PIN.
     Balance { card: usize },
     /// Settlement of the open batch (0500, then the batch upload), by the supervisor.
     Settle,
+    /// Sign-off (0820) at the end of the terminal's day: the working keys are forgotten.
+    SignOff,
+}
+
+impl Op {
+    /// The record a void, refund or completion refers to.
+    pub fn original(self) -> Option<usize> {
+        match self {
+            Op::Void { record }
+            | Op::Refund { record, .. }
+            | Op::PreAuthVoid { record }
+            | Op::Completion { record, .. }
+            | Op::CompletionVoid { record } => Some(record),
+            _ => None,
+        }
+    }
+
+    /// Settlement and sign-off: the supervisor's work on the terminal, no transaction.
+    pub fn is_management(self) -> bool {
+        matches!(self, Op::Settle | Op::SignOff)
+    }
 }
 
 /// What the terminal showed for a transaction.
@@ -113,11 +149,15 @@ impl PosNode {
 
     /// The cashier keys in `op`; its record's index.
     pub fn plan(&mut self, op: Op) -> usize {
+        let original = |record: usize| self.records.get(record).map_or((0, 0), |r| (r.card, r.amount_minor));
         let (card, amount_minor) = match op {
-            Op::Purchase { card, amount_minor, .. } => (card, amount_minor),
-            Op::Void { record } => self.records.get(record).map_or((0, 0), |r| (r.card, r.amount_minor)),
+            Op::Purchase { card, amount_minor, .. } | Op::PreAuth { card, amount_minor, .. } => (card, amount_minor),
+            Op::Void { record } | Op::PreAuthVoid { record } | Op::CompletionVoid { record } => original(record),
+            Op::Refund { record, amount_minor } | Op::Completion { record, amount_minor } => {
+                (original(record).0, amount_minor)
+            }
             Op::Balance { card } => (card, 0),
-            Op::Settle => (0, 0),
+            Op::Settle | Op::SignOff => (0, 0),
         };
         self.records.push(Record { op, card, amount_minor, trace: None, seen: Seen::Waiting, reversal_settled: false });
         self.queue.push_back(self.records.len() - 1);
@@ -183,6 +223,9 @@ impl PosNode {
                 let supervisor = Secret::new(SUPERVISOR_PASSWORD.as_bytes());
                 return Some(self.terminal.settlement_request(Some(&supervisor)).map(|(out, _)| (out, Some(index))));
             }
+            if self.records.get(index).is_some_and(|r| r.op == Op::SignOff) {
+                return Some(self.terminal.sign_off_request().map(|out| (out, Some(index))));
+            }
             let request = match self.request(index, cards) {
                 Ok(request) => request,
                 Err(reason) => {
@@ -209,35 +252,53 @@ impl PosNode {
         let record = self.records.get(index).ok_or("no such record")?;
         let holder = cards.get(record.card).ok_or("no such card")?;
         let pin = Some(Secret::new(holder.pin.expose()));
-        let read = |entry| Card::read(&holder.card, entry).map_err(|e| e.to_string());
-        Ok(match record.op {
-            Op::Purchase { amount_minor, entry, .. } => TxnRequest {
-                kind: Some(Kind::Purchase),
+        let read = |entry| read_card(holder, entry);
+        let read_with_pin = |kind, amount_minor, entry, pin| -> Result<TxnRequest, String> {
+            Ok(TxnRequest {
+                kind: Some(kind),
                 card: Some(read(entry)?),
                 amount_minor: Some(amount_minor),
-                pin,
+                pin: Some(pin),
                 ..TxnRequest::default()
-            },
-            Op::Balance { .. } => TxnRequest {
+            })
+        };
+        match record.op {
+            Op::Purchase { amount_minor, entry, wrong_pin, .. } => {
+                let pin = if wrong_pin { mistyped(&holder.pin) } else { Secret::new(holder.pin.expose()) };
+                read_with_pin(Kind::Purchase, amount_minor, entry, pin)
+            }
+            Op::PreAuth { amount_minor, entry, .. } => {
+                read_with_pin(Kind::PreAuth, amount_minor, entry, Secret::new(holder.pin.expose()))
+            }
+            Op::Balance { .. } => Ok(TxnRequest {
                 kind: Some(Kind::Balance),
                 card: Some(read(EntryMode::Chip)?),
                 pin,
                 ..TxnRequest::default()
-            },
-            Op::Settle => return Err("settlement is no transaction".into()),
-            Op::Void { record } => {
-                let original = self.records.get(record).ok_or("no such purchase")?;
-                if original.seen != Seen::Approved {
-                    return Err(format!("the purchase was not approved ({:?})", original.seen));
-                }
-                let (_, trace) = original.trace.clone().ok_or("the purchase has no trace")?;
-                TxnRequest {
-                    kind: Some(Kind::Void),
-                    original_trace: Some(trace),
-                    supervisor_password: Some(Secret::new(SUPERVISOR_PASSWORD.as_bytes())),
-                    ..TxnRequest::default()
-                }
-            }
+            }),
+            Op::Settle | Op::SignOff => Err("no transaction".into()),
+            Op::Void { record } => self.follow_up(Kind::Void, record, None),
+            Op::PreAuthVoid { record } => self.follow_up(Kind::PreAuthVoid, record, None),
+            Op::CompletionVoid { record } => self.follow_up(Kind::CompletionVoid, record, None),
+            Op::Refund { record, amount_minor } => self.follow_up(Kind::Refund, record, Some(amount_minor)),
+            Op::Completion { record, amount_minor } => self.follow_up(Kind::Completion, record, Some(amount_minor)),
+        }
+    }
+
+    /// A transaction on this terminal's approved record `original`, found by its trace in the
+    /// journal (the card is not read again), the supervisor's password where the kind needs it.
+    fn follow_up(&self, kind: Kind, original: usize, amount_minor: Option<u64>) -> Result<TxnRequest, String> {
+        let original = self.records.get(original).ok_or("no such original")?;
+        if original.seen != Seen::Approved {
+            return Err(format!("the original was not approved ({:?})", original.seen));
+        }
+        let (_, trace) = original.trace.clone().ok_or("the original has no trace")?;
+        Ok(TxnRequest {
+            kind: Some(kind),
+            original_trace: Some(trace),
+            amount_minor,
+            supervisor_password: kind.needs_supervisor().then(|| Secret::new(SUPERVISOR_PASSWORD.as_bytes())),
+            ..TxnRequest::default()
         })
     }
 
@@ -257,15 +318,21 @@ impl PosNode {
         self.uploads.clear();
         let settling = self.settling.take();
         let in_flight = self.in_flight.take().and_then(|(_, _, record)| record);
-        if let Some(index) = settling.or(in_flight.filter(|&i| self.records.get(i).is_some_and(|r| r.op == Op::Settle)))
+        if let Some(index) =
+            settling.or(in_flight.filter(|&i| self.records.get(i).is_some_and(|r| r.op.is_management())))
         {
-            // A settlement cut short: the supervisor settles again.
+            // A settlement (or sign-off) cut short: the supervisor settles (signs off) again.
             self.set_seen(index, Seen::Waiting);
             self.queue.push_front(index);
         } else if let Some(index) = in_flight
             && self.records.get(index).is_some_and(|r| r.seen == Seen::Waiting)
         {
-            self.set_seen(index, Seen::Reversed);
+            // A refund or balance inquiry has no reversal record: its outcome is unknown, as
+            // when no answer came (the core's 98).
+            let reversible =
+                self.records.get(index).is_some_and(|r| !matches!(r.op, Op::Refund { .. } | Op::Balance { .. }));
+            let seen = if reversible { Seen::Reversed } else { Seen::Declined(NO_ANSWER_CODE.to_owned()) };
+            self.set_seen(index, seen);
         }
         self.resume_at_ms = until_ms;
     }
@@ -286,6 +353,11 @@ impl PosNode {
                 .terminal
                 .on_envelope(&envelope)
                 .and_then(|()| host::Client::on_response(&mut self.terminal, &out, &response)),
+            // A sign-off without an answer signs the terminal off all the same (as the shell
+            // does): the keys are forgotten whatever the host heard.
+            Err(_) if out.purpose == Purpose::SignOff => {
+                self.terminal.on_sign_off(None).map(|outcome| Answered::Outcome(Box::new(outcome)))
+            }
             Err(_) => Ok(host::Client::on_no_answer(&mut self.terminal, &out)),
         };
         match answered {
@@ -365,7 +437,40 @@ impl PosNode {
                 self.set_seen(index, seen);
             }
             (Purpose::SignOn, _) if !outcome.approved => self.resume_at_ms = now_ms + RETRY_MS,
+            (Purpose::SignOff, Some(index)) => {
+                let seen =
+                    if outcome.approved { Seen::Approved } else { Seen::Declined(outcome.code_text().to_owned()) };
+                self.set_seen(index, seen);
+            }
             _ => {}
         }
     }
+}
+
+/// The card as the reader reads it with `entry`. A swipe is of a chip card whose chip does not
+/// answer this once (the reader falls back to the stripe, 22 = 02x, 60.5 = 2, as the terminal
+/// core only allows for a chip card): the chip answers again for the next transaction.
+fn read_card(holder: &provision::card::SimCard, entry: EntryMode) -> Result<Card, String> {
+    let set_chip_fails = |fails: bool| -> Result<(), String> {
+        holder.card.lock().map_err(|_| "the card is poisoned".to_owned())?.set_chip_fails(fails);
+        Ok(())
+    };
+    if entry != EntryMode::Swipe {
+        return Card::read(&holder.card, entry).map_err(|e| e.to_string());
+    }
+    set_chip_fails(true)?;
+    let read = Card::read(&holder.card, entry).map_err(|e| e.to_string());
+    set_chip_fails(false)?;
+    read
+}
+
+/// A PIN the holder mistyped: its first digit one up (9 wraps to 0), so never the right one.
+/// The first, not the last: a PVV checks only a PIN's four leftmost digits (the development
+/// products' method, with six-digit PINs), so a slip in the sixth would be approved.
+fn mistyped(pin: &Secret) -> Secret {
+    let mut digits = pin.expose().to_vec();
+    if let Some(first) = digits.first_mut() {
+        *first = if *first == b'9' { b'0' } else { first.saturating_add(1) };
+    }
+    Secret::from_vec(digits)
 }

@@ -1,19 +1,17 @@
-//! One simulated run: the world built from a seed, a workload of purchases (some voided, some
-//! followed by a balance inquiry) keyed in at seeded terminals with seeded cards over faulty
-//! links, a drain on healed links, then the invariants ([`crate::check`]).
+//! One simulated run: the world built from a seed, a business day's workload
+//! ([`crate::workload`]) keyed in at seeded terminals with seeded cards over faulty links, a
+//! drain on healed links, then the invariants ([`crate::check`], [`crate::agree`]).
 
 use std::sync::Arc;
 
 use clock::ManualClock;
-
-use terminal::EntryMode;
 
 use crate::driver::{DriverConfig, NetStats, Sim};
 use crate::link::LinkConfig;
 use crate::node::PartyNode;
 use crate::pos::{Op, PosNode, Seen};
 use crate::rng::Rng;
-use crate::world::{RunDir, TERMINALS_MAX, Timeouts, World};
+use crate::world::{CardProfile, RunDir, TERMINALS_MAX, Timeouts, World};
 
 /// Where simulated time starts: 2026-11-22 00:00 UTC (cards issued then are valid for years).
 pub const START_MS: u64 = 1_795_305_600_000;
@@ -75,11 +73,29 @@ pub struct SimOptions {
     pub end_of_day: bool,
     /// Tests only: break the books during end of day, to show its checks can fail.
     pub tamper: crate::eod::Tamper,
+    /// In a million: a card read by its stripe (the chip did not answer), not inserted or tapped.
+    pub swipe_ppm: u32,
+    /// In a million: a purchase not voided that the supervisor refunds (part or all of it).
+    pub refund_ppm: u32,
+    /// In a million: a pre-authorization instead of a purchase.
+    pub preauth_ppm: u32,
+    /// In a million: a pre-authorization completed (part or all of it).
+    pub completion_ppm: u32,
+    /// In a million: a completion the supervisor voids.
+    pub completion_void_ppm: u32,
+    /// In a million: a pre-authorization not completed that the supervisor voids.
+    pub preauth_void_ppm: u32,
+    /// In a million: a purchase the issuer must decline (a mistyped PIN, a card with no funds,
+    /// expired, lost or blocked).
+    pub decline_ppm: u32,
 }
 
 impl SimOptions {
-    /// The defaults with `seed`: 40 purchases at 4 terminals on 4 cards per issuer over clean
-    /// links, a fifth of them voided, a tenth followed by a balance inquiry.
+    /// The defaults with `seed`: 40 sales and pre-authorizations at 4 terminals on 4 cards per
+    /// issuer over clean links — a fifth of the sales voided and a fifth of the rest refunded, a
+    /// tenth followed by a balance inquiry, a fifth of the cards swiped, a fifth of the steps
+    /// pre-authorizations (most completed, some voided), a sixth declined — then settlement
+    /// and sign-off.
     pub fn new(seed: u64) -> SimOptions {
         SimOptions {
             seed,
@@ -100,6 +116,13 @@ impl SimOptions {
             balance_ppm: 100_000,
             end_of_day: false,
             tamper: crate::eod::Tamper::None,
+            swipe_ppm: 200_000,
+            refund_ppm: 200_000,
+            preauth_ppm: 200_000,
+            completion_ppm: 700_000,
+            completion_void_ppm: 250_000,
+            preauth_void_ppm: 500_000,
+            decline_ppm: 160_000,
         }
     }
 }
@@ -137,10 +160,27 @@ pub struct SimReport {
     pub reversals_settled: usize,
     /// Balance inquiries answered 00.
     pub balances: usize,
-    /// Settlements (0500) the acquirer answered balanced.
+    /// Refunds, pre-authorizations, completions, pre-authorization voids and completion voids
+    /// the terminals showed approved.
+    pub refunded: usize,
+    pub pre_authorized: usize,
+    pub completed: usize,
+    pub pre_auths_voided: usize,
+    pub completions_voided: usize,
+    /// Purchases keyed in to be declined, and those the terminal showed declined with the code
+    /// their card (or mistyped PIN) calls for.
+    pub declines_planned: usize,
+    pub declines_as_planned: usize,
+    /// Sign-offs the acquirer answered 00.
+    pub signed_off: usize,
+    /// How many purchases the terminals showed declined, by field 39.
+    pub declined_codes: std::collections::BTreeMap<String, usize>,
+    /// Settlements (0500) the acquirer answered balanced, and those left unbalanced by a refund
+    /// without an answer ([`crate::agree::unbalanced_by_a_refund`]).
     pub settled: usize,
     /// What end of day found (its checks' violations are among `violations`).
     pub day_end: crate::eod::DayEnd,
+    pub unbalanced_by_refunds: usize,
     /// Broken invariants, one line each (no card number: card ids and amounts).
     pub violations: Vec<String>,
 }
@@ -200,11 +240,16 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
     let per_issuer = options.cards_per_issuer.max(options.terminals.div_ceil(world.issuers.len().max(1))).max(1);
     let mut cards = Vec::new();
     let mut card_issuer = Vec::new();
-    for issuer in 0..world.issuers.len() {
-        for _ in 0..per_issuer {
-            cards.push(world.issue(issuer, CARD_BALANCE_MINOR)?);
-            card_issuer.push(issuer);
-        }
+    let mut profiles = Vec::new();
+    // The good cards first (every terminal owns some: `workload::owner`), then one card of each
+    // kind an issuer declines, at the issuers in turn (issuing is most of a short run's work).
+    let good = (0..world.issuers.len()).flat_map(|issuer| std::iter::repeat_n((issuer, CardProfile::Good), per_issuer));
+    let issuers = world.issuers.len().max(1);
+    let declining = CardProfile::DECLINING.into_iter().enumerate().map(|(n, profile)| (n % issuers, profile));
+    for (issuer, profile) in good.chain(declining) {
+        cards.push(world.issue_profiled(issuer, profile, CARD_BALANCE_MINOR)?);
+        card_issuer.push(issuer);
+        profiles.push(profile);
     }
     let terminals =
         (0..world.terminals.len()).map(|t| world.power_on(t).map(PosNode::new)).collect::<Result<_, _>>()?;
@@ -232,17 +277,20 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         let node = sim.add_node(open_issuer(&world, index), 0)?;
         sim.route(switch, id, node);
     }
-    plan_workload(&mut sim, options, &mut workload, span_ms);
+    crate::workload::plan(&mut sim, options, &mut workload, span_ms, &profiles);
     let mut violations = Vec::new();
     if let Err(error) = sim.run() {
         violations.push(error);
     }
     violations.extend(sim.stopped.iter().map(|(node, error)| format!("{node} stopped: {error}")));
     violations.extend(crate::check::check(&sim, &world, &card_issuer));
+    violations.extend(crate::agree::check(&sim, &world, &card_issuer, &profiles));
     let expected = crate::books::Expected::read(&sim, &world, &card_issuer);
     let records = || sim.terminals.iter().flat_map(|t| &t.records);
     let purchases = || records().filter(|r| matches!(r.op, Op::Purchase { .. }));
     let count = |wanted: fn(&Seen) -> bool| purchases().filter(|r| wanted(&r.seen)).count();
+    let approved = |kind: fn(&Op) -> bool| records().filter(|r| kind(&r.op) && r.seen == Seen::Approved).count();
+    let declines = || records().filter(|r| crate::agree::expected_decline(r, &profiles).is_some());
     let mut report = SimReport {
         seed: options.seed,
         digest: sim.trace.digest(),
@@ -253,8 +301,33 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         unanswered: count(|s| *s == Seen::Reversed),
         voided: records().filter(|r| matches!(r.op, Op::Void { .. }) && r.seen == Seen::Approved).count(),
         reversals_settled: records().filter(|r| r.reversal_settled).count(),
-        balances: records().filter(|r| matches!(r.op, Op::Balance { .. }) && r.seen == Seen::Approved).count(),
-        settled: records().filter(|r| r.op == Op::Settle && r.seen == Seen::Approved).count(),
+        balances: approved(|op| matches!(op, Op::Balance { .. })),
+        refunded: approved(|op| matches!(op, Op::Refund { .. })),
+        pre_authorized: approved(|op| matches!(op, Op::PreAuth { .. })),
+        completed: approved(|op| matches!(op, Op::Completion { .. })),
+        pre_auths_voided: approved(|op| matches!(op, Op::PreAuthVoid { .. })),
+        completions_voided: approved(|op| matches!(op, Op::CompletionVoid { .. })),
+        declines_planned: declines().count(),
+        declines_as_planned: declines()
+            .filter(|r| matches!(&r.seen, Seen::Declined(code) if Some(code.as_str()) == crate::agree::expected_decline(r, &profiles)))
+            .count(),
+        signed_off: approved(|op| *op == Op::SignOff),
+        declined_codes: purchases().fold(std::collections::BTreeMap::new(), |mut codes, r| {
+            if let Seen::Declined(code) = &r.seen {
+                *codes.entry(code.clone()).or_default() += 1;
+            }
+            codes
+        }),
+        settled: approved(|op| *op == Op::Settle),
+        unbalanced_by_refunds: sim
+            .terminals
+            .iter()
+            .flat_map(|pos| {
+                pos.records.iter().enumerate().filter(move |(index, r)| {
+                    r.op == Op::Settle && r.seen != Seen::Approved && crate::agree::unbalanced_by_a_refund(pos, *index)
+                })
+            })
+            .count(),
         day_end: crate::eod::DayEnd::default(),
         violations,
     };
@@ -266,66 +339,6 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         report.violations.extend(found);
     }
     Ok(report)
-}
-
-/// The cashiers' work, the crashes and the partitions, all from the workload's stream.
-fn plan_workload(sim: &mut Sim, options: &SimOptions, workload: &mut Rng, span_ms: u64) {
-    let terminals = options.terminals.max(1);
-    let cards = sim.cards.len();
-    // Records each terminal will have, in the order its cashier keys them in (one time and
-    // increasing sequence numbers per terminal keep that order).
-    let mut planned = vec![0usize; terminals];
-    let mut at_ms = 0;
-    for purchase in 0..options.purchases {
-        at_ms += workload.between(0, options.purchase_gap_ms_max);
-        if purchase == options.purchases / 2 {
-            // Halfway, every terminal settles too, in the middle of the faults.
-            for (terminal, count) in planned.iter_mut().enumerate() {
-                sim.plan(at_ms, terminal, Op::Settle);
-                *count += 1;
-            }
-        }
-        let terminal = workload.below(terminals as u64) as usize;
-        // The terminal's cards: every card whose index is the terminal's modulo their number.
-        let own = (cards.saturating_sub(terminal + 1)) / terminals + 1;
-        let card = terminal + terminals * workload.below(own as u64) as usize;
-        let entry = if workload.chance(crate::rng::PPM / 2) { EntryMode::Chip } else { EntryMode::Contactless };
-        let amount_minor = workload.between(1, AMOUNT_MINOR_MAX);
-        sim.plan(at_ms, terminal, Op::Purchase { card, amount_minor, entry });
-        let purchase = planned[terminal];
-        planned[terminal] += 1;
-        if workload.chance(options.void_ppm) {
-            sim.plan(at_ms, terminal, Op::Void { record: purchase });
-            planned[terminal] += 1;
-        }
-        if workload.chance(options.balance_ppm) {
-            sim.plan(at_ms, terminal, Op::Balance { card });
-            planned[terminal] += 1;
-        }
-    }
-    // Each terminal settles its batch again once the links have healed (after its keyed-in work).
-    let healed_ms = span_ms + options.terminal_timeout_ms;
-    for terminal in 0..terminals {
-        sim.plan(healed_ms, terminal, Op::Settle);
-    }
-    let nodes = sim.all_nodes();
-    for _ in 0..options.crashes.min(CRASHES_MAX) {
-        let node = nodes.start + workload.below((nodes.end - nodes.start) as u64) as usize;
-        let at_ms = workload.below(span_ms.max(1));
-        sim.plan_crash(at_ms, node, workload.between(DOWN_MS_MIN, DOWN_MS_MAX));
-    }
-    let parties = sim.party_nodes();
-    for _ in 0..options.power_cuts.min(CRASHES_MAX) {
-        let node = parties.start + workload.below((parties.end - parties.start) as u64) as usize;
-        let at_ms = workload.below(span_ms.max(1));
-        sim.plan_power_cut(at_ms, node, workload.between(DOWN_MS_MIN, DOWN_MS_MAX));
-    }
-    let pairs = sim.route_pairs();
-    for _ in 0..options.partitions.min(PARTITIONS_MAX) {
-        let Some(&(a, b)) = pairs.get(workload.below(pairs.len() as u64) as usize) else { break };
-        let at_ms = workload.below(span_ms.max(1));
-        sim.plan_partition(a, b, at_ms, workload.between(PARTITION_MS_MIN, PARTITION_MS_MAX));
-    }
 }
 
 /// A party as a node: the core opened at the start, then reopened from its database after

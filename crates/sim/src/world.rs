@@ -169,10 +169,75 @@ impl World {
 
     /// Issue a funded debit card at issuer `index` and personalise it for its holder.
     pub fn issue(&self, index: usize, balance_minor: u64) -> Result<provision::card::SimCard, String> {
+        self.issue_profiled(index, CardProfile::Good, balance_minor)
+    }
+}
+
+/// What a card's issuer does with it: the cards a run issues to be declined, and the answer
+/// each must get (never an approval).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CardProfile {
+    /// Funded, active, valid for years: approved with its PIN.
+    Good,
+    /// Valid until a month before the run's day: 54.
+    Expired,
+    /// Reported lost: 41.
+    Lost,
+    /// Blocked by its issuer: 62.
+    Blocked,
+    /// Active with nothing on it: 51.
+    NoFunds,
+}
+
+impl CardProfile {
+    /// The profiles of the cards a run issues to be declined, one of each per issuer.
+    pub const DECLINING: [CardProfile; 4] =
+        [CardProfile::Expired, CardProfile::Lost, CardProfile::Blocked, CardProfile::NoFunds];
+
+    /// Field 39 its issuer answers a purchase with its PIN; `None`: approved.
+    pub fn decline_code(self) -> Option<&'static str> {
+        match self {
+            CardProfile::Good => None,
+            CardProfile::Expired => Some(network::codes::EXPIRED_CARD),
+            CardProfile::Lost => Some(network::codes::LOST_CARD),
+            CardProfile::Blocked => Some(network::codes::RESTRICTED_CARD),
+            CardProfile::NoFunds => Some(network::codes::INSUFFICIENT_FUNDS),
+        }
+    }
+}
+
+/// The expiry (YYMM) of the run's expired cards: the month before the run starts
+/// (`run::START_MS`, November 2026).
+const EXPIRED_YYMM: &str = "2610";
+
+impl World {
+    /// Issue a card of `profile` at issuer `index` (a good one with `balance_minor`; one set up
+    /// to be declined as its profile says) and personalise it for its holder.
+    pub fn issue_profiled(
+        &self,
+        index: usize,
+        profile: CardProfile,
+        balance_minor: u64,
+    ) -> Result<provision::card::SimCard, String> {
         let (id, issuer) = self.issuers.get(index).ok_or("no such issuer")?;
+        let (balance, expiry) = match profile {
+            CardProfile::NoFunds => (None, None),
+            CardProfile::Expired => (Some(balance_minor), Some(EXPIRED_YYMM)),
+            _ => (Some(balance_minor), None),
+        };
         let card = issuer
-            .issue_card(issuer::dev::DEBIT_PRODUCT, Some(balance_minor))
+            .issue_card_expiring(issuer::dev::DEBIT_PRODUCT, balance, expiry)
             .map_err(|e| format!("issue a card at {id}: {e}"))?;
+        let status = match profile {
+            CardProfile::Lost => Some(issuer::CardStatus::Lost),
+            CardProfile::Blocked => Some(issuer::CardStatus::Blocked),
+            _ => None,
+        };
+        if let Some(status) = status {
+            issuer
+                .set_status(&issuer::CardRef::Id(card.card_id), status)
+                .map_err(|e| format!("set a card's status at {id}: {e}"))?;
+        }
         provision::card::SimCard::from_issued(&card).map_err(|e| format!("personalise a card: {e}"))
     }
 }

@@ -248,6 +248,15 @@ fn opt_u64(row: &Row, index: usize) -> sqlstore::Result<Option<u64>> {
         .transpose()
 }
 
+/// Whether the acquirer has sent a reversal (0420/0421) of exchange `id`.
+pub(crate) fn acquirer_reversed_in(tx: &mut Tx<'_>, id: u64) -> sqlstore::Result<bool> {
+    let row = tx.query_opt(
+        "SELECT id FROM switch_exchanges WHERE original_id = $1 AND acq_mti IN ('0420', '0421') LIMIT 1",
+        &[int(id)?],
+    )?;
+    Ok(row.is_some())
+}
+
 const EXCHANGE_COLUMNS: &str = "id, acquirer, acq_mti, acq_stan, acq_time, kind, rrn, processing_code, pan_masked, \
      card_key, amount_minor, replacement_minor, currency, terminal_id, merchant_id, issuer, iss_mti, iss_stan, \
      iss_time, original_id, status, response_code, auth_code, stip, settlement_date, received_ms, answered_ms, \

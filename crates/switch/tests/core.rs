@@ -37,6 +37,7 @@ scenarios!(
     stand_in_advice_is_delivered_and_repeated_until_acknowledged,
     issuer_timeout_is_98_and_one_reversal_is_delivered,
     timeout_with_stand_in_queues_the_reversal_then_the_advice,
+    no_stand_in_for_what_the_acquirer_reversed_while_waiting,
     acquirer_reversal_is_queued_once_and_answered_the_same,
     reversal_of_an_unknown_original_is_recorded_not_forwarded,
     acquirer_reversal_after_a_timeout_reversal_adds_nothing,
@@ -483,6 +484,27 @@ fn timeout_with_stand_in_queues_the_reversal_then_the_advice(backend: Backend) {
     let exchange = switch.journal().exchanges(0).unwrap().remove(0);
     assert_eq!(exchange.issuer_mti.as_deref(), Some("0220"));
     assert_eq!(exchange.issuer_stan, due[1].message.get_str(11).map(|s| Stan::parse(s).unwrap()));
+}
+
+fn no_stand_in_for_what_the_acquirer_reversed_while_waiting(backend: Backend) {
+    let net = Net::new(backend);
+    let switch = net.switch();
+    // A purchase the stand-in would approve goes to the issuer; before its answer, the
+    // acquirer's reversal of it arrives and is queued to the issuer.
+    let original = net.purchase(PAN, 2_000, 130);
+    let forward = forward(switch.on_request(original.clone(), NOW_MS));
+    let reversal = respond(switch.on_request(net.referring("0420", "000000", &original, 131), NOW_MS + 5_000));
+    assert_eq!(code(&reversal.response), "00");
+    // Then the issuer fails: no stand-in, whose advice would post at the issuer after the
+    // reversal there.
+    let reply = switch.on_issuer_failure(forward.pending, LinkFailure::Timeout, NOW_MS + 10_000);
+    assert_ne!(code(&reply.response), "00", "no approval for a reversed transaction");
+    let due = switch.due_advices(ISSUER, NOW_MS + 10_000).unwrap();
+    let purposes: Vec<AdvicePurpose> = due.iter().map(|a| a.purpose).collect();
+    assert_eq!(purposes, [AdvicePurpose::AcquirerReversal], "the one reversal, no stand-in advice");
+    let exchange = switch.journal().exchanges(0).unwrap().into_iter().find(|e| e.acquirer_stan.value() == 130).unwrap();
+    assert!(!exchange.stand_in);
+    assert_eq!(exchange.status, ExchangeStatus::NoAnswer);
 }
 
 fn acquirer_reversal_is_queued_once_and_answered_the_same(backend: Backend) {

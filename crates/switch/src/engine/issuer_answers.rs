@@ -142,8 +142,13 @@ impl Switch {
                     .queue_advice(tx, &reversal, &pending.issuer, key, id, AdvicePurpose::TimeoutReversal, now_ms)?
                     .is_some();
             }
+            // Never in the stead of an issuer for a transaction its acquirer has already reversed
+            // (its 0420 came while the issuer's answer was awaited): the advice would post at
+            // the issuer after the reversal there, and stand while everyone else has it reversed
+            // (found by the simulation, seed 10150: a completion).
+            let reversed = journal::acquirer_reversed_in(tx, id)?;
             let stand_in = match (issuer, why) {
-                (Some(issuer), Unanswered::Failure(_)) => self.stand_in(tx, pending, issuer, now_ms)?,
+                (Some(issuer), Unanswered::Failure(_)) if !reversed => self.stand_in(tx, pending, issuer, now_ms)?,
                 _ => None,
             };
             let (code, auth_code, status) = match &stand_in {
