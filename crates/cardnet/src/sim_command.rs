@@ -82,6 +82,10 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
     // Every run's trace digest folded in seed order: two invocations with the same options
     // print the same value (replay across processes).
     let mut digest = 0u64;
+    // Simulated time covered by all runs, against the wall clock: how much faster than real
+    // time the simulation goes (a timing, so not part of what two campaigns must agree on).
+    let mut simulated_ms = 0u64;
+    let started = std::time::Instant::now();
     // End of day's figures over every run (deterministic: counts and amounts of the seeds).
     let (mut cleared, mut matched, mut differences) = (0u64, 0u64, 0u64);
     for seed in (0..args.seeds).map(|n| first.wrapping_add(n)) {
@@ -95,6 +99,7 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
         };
         let report = sim::run(&options).map_err(|e| CliError::Failure(format!("seed {seed}: {e}")))?;
         digest = digest.rotate_left(5) ^ report.digest;
+        simulated_ms = simulated_ms.saturating_add(report.simulated_ms);
         cleared += report.day_end.cleared;
         matched += report.day_end.recon_matched;
         differences += report.day_end.recon_exceptions;
@@ -108,6 +113,8 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
         progress.inc(1);
     }
     progress.finish_and_clear();
+    let real_ms = started.elapsed().as_millis().max(1) as u64;
+    let ratio = simulated_ms as f64 / real_ms as f64;
     if args.json {
         output::json(&json!({
             "first_seed": first,
@@ -116,13 +123,18 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
             "failing_seeds": failing,
             "trace_digest": format!("{digest:016x}"),
             "end_of_day": { "records_cleared": cleared, "recon_matched": matched, "recon_differences": differences },
+            "simulated_s": simulated_ms / 1_000,
+            "real_ms": real_ms,
+            "simulated_per_real": (ratio * 10.0).round() / 10.0,
         }))?;
     } else {
         output::line(format_args!(
-            "{} seeds from {first}: {} failed{}; trace digest {digest:016x}",
+            "{} seeds from {first}: {} failed{}; trace digest {digest:016x}; {} s simulated in {:.1} s ({ratio:.0}× real time)",
             args.seeds,
             failing.len(),
-            if failing.is_empty() { String::new() } else { format!(" ({failing:?})") }
+            if failing.is_empty() { String::new() } else { format!(" ({failing:?})") },
+            simulated_ms / 1_000,
+            real_ms as f64 / 1_000.0,
         ))?;
     }
     if failing.is_empty() {

@@ -15,6 +15,15 @@ fn the_same_seeds_replay_byte_for_byte_in_another_process() {
     assert_eq!(first["failed"], 0, "{first}");
     assert_eq!(first["failing_seeds"], serde_json::json!([]));
     assert_eq!(first["trace_digest"], second["trace_digest"]);
+    // The same JSON apart from the timings; the simulated time is the seeds', not the clock's.
+    let untimed = |mut value: serde_json::Value| {
+        let object = value.as_object_mut().expect("an object");
+        assert!(object.remove("simulated_per_real").is_some_and(|r| r.is_f64()));
+        assert!(object.remove("real_ms").is_some_and(|ms| ms.as_u64().is_some_and(|ms| ms > 0)));
+        value
+    };
+    assert!(first["simulated_s"].as_u64().is_some_and(|s| s > 0), "{first}");
+    assert_eq!(untimed(first.clone()), untimed(second));
     let other = json(&cardnet(&["sim", "--seeds", "2", "--seed", "12", "--purchases", "8", "--json"]));
     assert_ne!(first["trace_digest"], other["trace_digest"]);
 }

@@ -181,6 +181,8 @@ pub struct SimReport {
     /// What end of day found (its checks' violations are among `violations`).
     pub day_end: crate::eod::DayEnd,
     pub unbalanced_by_refunds: usize,
+    /// Simulated time the run covered, from the first event to the last (the network quiet).
+    pub simulated_ms: u64,
     /// Broken invariants, one line each (no card number: card ids and amounts).
     pub violations: Vec<String>,
 }
@@ -295,6 +297,7 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         seed: options.seed,
         digest: sim.trace.digest(),
         delivered: sim.trace.delivered,
+        simulated_ms: sim.now_ms().saturating_sub(START_MS),
         net: sim.stats.clone(),
         approved: count(|s| *s == Seen::Approved),
         declined: count(|s| matches!(s, Seen::Declined(_))),
