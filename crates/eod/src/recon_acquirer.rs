@@ -3,8 +3,9 @@
 //!
 //! * approved money-moving requests of the date (field 15), with the network reversal of any of
 //!   them the acquirer reversed;
-//! * requests whose forward timed out (no field 15 came back) and which the acquirer reversed,
-//!   when the switch cleared them on the date anyway (it had the issuer's approval): the
+//! * requests without an answer (no field 15 came back: the forward timed out, or a crash left
+//!   it pending) which the acquirer reversed, when the switch cleared them on the date anyway
+//!   (it had the issuer's approval): the
 //!   acquirer holds them as reversed, with their reversal, so the clearing's original and
 //!   reversal (netting to zero) match rather than look missing at the terminal. One the switch
 //!   never cleared moved no money anywhere and stays out, as a declined request does.
@@ -41,7 +42,7 @@ struct JournalRow {
     voided: bool,
     refunded: bool,
     reversed: bool,
-    /// Field 15 as the switch answered it; `None` for a timed-out request.
+    /// Field 15 as the switch answered it; `None` for one never answered (timed out, pending).
     settlement_date: Option<String>,
     /// The original's (11, 7, trace, kind), empty when it names none.
     original: (String, String, String, String),
@@ -72,7 +73,7 @@ fn journal_row(row: &Row) -> sqlstore::Result<JournalRow> {
     })
 }
 
-/// The journal rows of `date`: approved with field 15 the date, and timed-out reversed ones
+/// The journal rows of `date`: approved with field 15 the date, and reversed ones without it
 /// received within a local day of it (which of those the switch cleared is the caller's filter).
 fn journal(config: &acquirer::AcquirerConfig, db: &Database, date: BusinessDate) -> Result<Vec<JournalRow>, EodError> {
     let kinds: Vec<String> = MONEY_KINDS.iter().map(|k| format!("'{k}'")).collect();
@@ -84,7 +85,7 @@ fn journal(config: &acquirer::AcquirerConfig, db: &Database, date: BusinessDate)
          LEFT JOIN acquirer_reversals q ON q.transaction_id = t.id \
          LEFT JOIN acquirer_settlements s ON s.terminal_id = t.terminal_id AND s.batch_no = t.batch_no \
          WHERE t.kind IN ({}) AND ((t.response_code = '00' AND t.settlement_date = $1) \
-         OR (t.status = 'timeout' AND t.reversed = 1 AND t.settlement_date IS NULL \
+         OR (t.reversed = 1 AND t.settlement_date IS NULL \
          AND t.received_ms >= $2 AND t.received_ms < $3)) ORDER BY t.id",
         kinds.join(", ")
     );
@@ -111,7 +112,7 @@ pub(crate) fn acquirer_sources(
     let mut terminal = Vec::new();
     let mut acquirer = Vec::new();
     for row in journal(config, db, date)? {
-        // A timed-out request counts only if the switch cleared it (or its reversal) on the date.
+        // One never answered counts only if the switch cleared it (or its reversal) on the date.
         if row.settlement_date.is_none() && !cleared.contains(&row.leg) && !cleared.contains(&row.reversal) {
             continue;
         }

@@ -84,3 +84,18 @@ fn a_reversed_void_leaves_its_purchase_standing_in_the_books() {
     let report = must_pass(&options);
     assert!(report.day_end.recon_matched > 0 && report.day_end.recon_exceptions == 0, "{:?}", report.day_end);
 }
+
+/// Faulty seed 10013: a power cut left a purchase's forward pending at the acquirer (no answer,
+/// no field 15), which it reversed on restart, while the switch cleared it with its reversal.
+#[test]
+fn a_purchase_a_power_cut_left_pending_and_reversed_reconciles() {
+    let options = SimOptions {
+        crashes: 1,
+        partitions: 1,
+        power_cuts: 1,
+        end_of_day: true,
+        ..SimOptions::faulty(10_013, 40, 15, 15)
+    };
+    let report = must_pass(&options);
+    assert!(report.day_end.recon_exceptions == 0, "{:?}", report.day_end);
+}
