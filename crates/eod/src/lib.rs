@@ -18,6 +18,7 @@
 mod error;
 pub mod merchants;
 mod net;
+mod recon_acquirer;
 mod recon_sources;
 mod steps;
 pub mod switch_ops;

@@ -1,11 +1,7 @@
 //! Reconciliation over a network folder: every source read afresh into `recon`'s records —
 //!
-//! * **terminal batches**: what each terminal settled (0500) at the acquirer. A balanced batch
-//!   confirmed the host's records of that batch, so they stand for the terminal's; an unbalanced
-//!   one stands by what the terminal uploaded (0320). Records of a batch not settled yet have no
-//!   terminal side (and show as missing at the terminal);
-//! * **the acquirer journal** (`acquirer_transactions`): approved money-moving requests of the
-//!   date (field 15), with the network reversal of any of them the acquirer reversed;
+//! * **terminal batches** and **the acquirer journal** (`acquirer_transactions`): see
+//!   [`crate::recon_acquirer`];
 //! * **clearing**: the switch's clearing files of the date (each record once, from its
 //!   acquirer's file);
 //! * **issuer**: each issuer's authorization journal of the requests the date cleared or that it
@@ -19,28 +15,27 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use clearing::{BusinessDate, ClearingRecord, TxnCode};
-use recon::{
-    AcquirerRecord, AcquirerRow, ClearingItem, IssuerRecord, IssuerRow, Sources, StatementLine, TerminalRecord,
-};
+use recon::{ClearingItem, IssuerRecord, IssuerRow, Sources, StatementLine};
 use serde_json::{Value, json};
 use sqlstore::Database;
 
 use crate::net::NetDir;
+use crate::recon_acquirer::{AcquirerLeg, acquirer_sources};
 use crate::{EodError, SharedClock};
 
 /// A terminal's reversal (0400) names its original's trace: on the terminal side it is keyed
 /// apart from its original by this offset on the trace (above any 6-digit trace).
-const REVERSAL_TRACE_OFFSET: u32 = 1_000_000;
+pub(crate) const REVERSAL_TRACE_OFFSET: u32 = 1_000_000;
 /// Kinds that move money between members (a pre-authorization and its void do not).
-const MONEY_KINDS: [&str; 6] = ["purchase", "completion", "void", "completion_void", "refund", "reversal"];
+pub(crate) const MONEY_KINDS: [&str; 6] = ["purchase", "completion", "void", "completion_void", "refund", "reversal"];
 /// Exceptions opened in one call at the switch (each call its own transactions).
 const EXCEPTIONS_PER_CALL_MAX: usize = 1_000;
 
-fn failure<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> EodError + '_ {
+pub(crate) fn failure<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> EodError + '_ {
     move |e| EodError::failure(format!("{what}: {e}"))
 }
 
-fn bad<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> EodError + '_ {
+pub(crate) fn bad<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> EodError + '_ {
     move |e| EodError::bad_input(format!("{what}: {e}"))
 }
 
@@ -70,7 +65,9 @@ pub fn reconcile(net: &NetDir, date: BusinessDate, clock: &SharedClock) -> Resul
     for record in &ours {
         sources.clearing.push(clearing_item(record)?);
     }
-    let (terminal, acquirer) = acquirer_sources(&acquirer_config, &acquirer_db, date)?;
+    let cleared: HashSet<AcquirerLeg> =
+        ours.iter().map(|r| (r.stan.map(|s| s.to_string()).unwrap_or_default(), r.transmission_time.clone())).collect();
+    let (terminal, acquirer) = acquirer_sources(&acquirer_config, &acquirer_db, date, &cleared)?;
     sources.terminal = terminal;
     sources.acquirer = acquirer;
     let mut elsewhere = neighbours(net, date)?;
@@ -161,170 +158,6 @@ fn clearing_item(record: &ClearingRecord) -> Result<ClearingItem, EodError> {
         item.original_reference = 0;
     }
     Ok(item)
-}
-
-/// The acquirer's journal of the date, and the terminal batches that settled it.
-fn acquirer_sources(
-    config: &acquirer::AcquirerConfig,
-    db: &Database,
-    date: BusinessDate,
-) -> Result<(Vec<TerminalRecord>, Vec<AcquirerRecord>), EodError> {
-    let kinds: Vec<String> = MONEY_KINDS.iter().map(|k| format!("'{k}'")).collect();
-    let sql = format!(
-        "SELECT t.id, t.terminal_id, t.batch_no, t.trace, t.kind, t.amount_minor, t.currency, t.rrn, t.net_stan, \
-         t.net_time, t.voided, t.refunded_minor, t.reversed, t.settlement_date, o.net_stan, o.net_time, o.trace, \
-         o.kind, s.domestic_result, q.net_stan, q.net_time \
-         FROM acquirer_transactions t LEFT JOIN acquirer_transactions o ON o.id = t.original_id \
-         LEFT JOIN acquirer_reversals q ON q.transaction_id = t.id \
-         LEFT JOIN acquirer_settlements s ON s.terminal_id = t.terminal_id AND s.batch_no = t.batch_no \
-         WHERE t.response_code = '00' AND t.kind IN ({}) AND t.settlement_date = $1 ORDER BY t.id",
-        kinds.join(", ")
-    );
-    let rows = db.transaction(|tx| tx.query(&sql, &[date.mmdd().into()])).map_err(failure("acquirer journal"))?;
-    let uploads = uploaded(db)?;
-    let mut terminal = Vec::new();
-    let mut acquirer = Vec::new();
-    let acquirer_id = config.institution_id.clone();
-    for row in &rows {
-        let text = |i: usize| row.opt_text(i).map(Option::unwrap_or_default);
-        let read = || -> sqlstore::Result<_> {
-            Ok((
-                text(1)?,
-                row.u64(2)?.to_string(),
-                text(3)?,
-                text(4)?,
-                row.u64(5)?,
-                text(6)?,
-                text(7)?,
-                (text(8)?, text(9)?),
-                (row.u64(10)? != 0, row.u64(11)? > 0, row.u64(12)? != 0),
-                (text(14)?, text(15)?, text(16)?, text(17)?),
-                row.opt_text(18)?,
-                (text(19)?, text(20)?),
-            ))
-        };
-        let (
-            terminal_id,
-            batch,
-            trace,
-            kind,
-            amount,
-            currency,
-            rrn,
-            (stan, time),
-            flags,
-            original,
-            settled,
-            reversal_key,
-        ) = read().map_err(failure("acquirer journal"))?;
-        let (voided, refunded, reversed) = flags;
-        let (original_stan, original_time, original_trace, original_kind) = original;
-        // A completion's original is its pre-authorization, which does not clear.
-        let names_original = !original_stan.is_empty() && original_kind != "pre_authorization";
-        let (o_stan, o_time, o_trace) = if names_original {
-            (original_stan.as_str(), original_time.as_str(), original_trace.as_str())
-        } else {
-            ("", "", "")
-        };
-        let state = if reversed {
-            "reversed"
-        } else if voided {
-            "voided"
-        } else if refunded {
-            "refunded"
-        } else {
-            "approved"
-        };
-        let acquirer_row = AcquirerRow {
-            terminal_id: &terminal_id,
-            batch: &batch,
-            trace: &trace,
-            acquirer: &acquirer_id,
-            stan: &stan,
-            transmission_time: &time,
-            original_stan: o_stan,
-            original_time: o_time,
-            rrn: &rrn,
-            amount_minor: amount,
-            currency: &currency,
-            issuer: "",
-            kind: &kind,
-            state,
-            date,
-        };
-        let record = AcquirerRecord::try_from(&acquirer_row).map_err(bad("acquirer journal"))?;
-        let terminal_row = recon::TerminalRow {
-            terminal_id: &terminal_id,
-            batch: &batch,
-            trace: &trace,
-            original_trace: o_trace,
-            rrn: &rrn,
-            amount_minor: amount,
-            currency: &currency,
-            kind: &kind,
-            date,
-        };
-        let key = (terminal_id.clone(), batch.clone(), trace.clone());
-        // The terminal's side: a balanced batch confirmed these records; an unbalanced one
-        // stands by its upload (the amount the terminal had, or nothing).
-        let terminal_amount = match settled.as_deref() {
-            Some("1") => Some(amount),
-            Some(_) => uploads.get(&key).copied(),
-            None => None,
-        };
-        if let Some(terminal_amount) = terminal_amount {
-            let mut record = TerminalRecord::try_from(&terminal_row).map_err(bad("terminal batch"))?;
-            record.amount_minor = terminal_amount;
-            terminal.push(record);
-        }
-        if reversed {
-            // The network reversal the acquirer sent for it (its 0420, under its own 11 and 7),
-            // and on the terminal's side the 0400 that asked for it.
-            let (reversal_stan, reversal_time) = &reversal_key;
-            if !reversal_stan.is_empty() {
-                let reversal_row = AcquirerRow {
-                    stan: reversal_stan,
-                    transmission_time: reversal_time,
-                    original_stan: &stan,
-                    original_time: &time,
-                    kind: "reversal",
-                    state: "approved",
-                    ..acquirer_row
-                };
-                let mut reversal = AcquirerRecord::try_from(&reversal_row).map_err(bad("acquirer reversal"))?;
-                reversal.terminal.trace += REVERSAL_TRACE_OFFSET;
-                acquirer.push(reversal);
-                if terminal_amount.is_some() {
-                    let mut terminal_reversal = TerminalRecord::try_from(&recon::TerminalRow {
-                        kind: "reversal",
-                        original_trace: &trace,
-                        ..terminal_row
-                    })
-                    .map_err(bad("terminal reversal"))?;
-                    terminal_reversal.key.trace += REVERSAL_TRACE_OFFSET;
-                    terminal.push(terminal_reversal);
-                }
-            }
-        }
-        acquirer.push(record);
-    }
-    Ok((terminal, acquirer))
-}
-
-/// What unbalanced batches uploaded: (terminal, batch, trace) → amount.
-fn uploaded(db: &Database) -> Result<HashMap<(String, String, String), u64>, EodError> {
-    let rows = db
-        .transaction(|tx| {
-            tx.query("SELECT terminal_id, batch_no, trace, amount_minor FROM acquirer_batch_uploads", &[])
-        })
-        .map_err(failure("batch uploads"))?;
-    let mut out = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let key = (|| Ok::<_, sqlstore::Error>(((row.text(0)?, row.u64(1)?.to_string(), row.text(2)?), row.u64(3)?)))()
-            .map_err(failure("batch uploads"))?;
-        out.insert(key.0, key.1);
-    }
-    Ok(out)
 }
 
 /// One issuer authorization as read from its journal.

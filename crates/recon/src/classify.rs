@@ -3,8 +3,14 @@
 //! A dependent chain (void, completion void, refund, reversal) is linked to its original's chain
 //! by the original key any of its records names (acquirer field 90, clearing's original,
 //! terminal's original trace, issuer's original leg — the first that finds one). An original and
-//! its dependents are one transaction ("group"). Then, in this order of precedence, the first
-//! rule that fires classifies the group:
+//! its dependents are one transaction ("group"). A reversal of a void, completion void or refund
+//! (the terminal never saw the void's answer) goes in its void's group, beside it: the group is
+//! the original, the void and the reversal that undid the void (the switch clears that reversal
+//! as the code it restores, under the reversal's key, so its clearing record joins it). Within
+//! the group such a reversal is checked against the void it names, a void it fully undid neither
+//! reduces the issuer's posting nor makes the original voided, and it moves money the way the
+//! original does. Then, in this order of precedence, the first rule that fires classifies the
+//! group:
 //!
 //! 1. reversal without original: the root itself is a dependent (no party has its original), or
 //!    a reversal is present at a party where its original is not;
@@ -45,10 +51,39 @@ pub struct Facts {
     present: u8,
     amounts: [Option<u64>; 4],
     dates: [Option<BusinessDate>; 4],
+    /// For a reversal of a sibling dependent (a void, completion void or refund) in the group:
+    /// that sibling's index among the group's children; [`NONE`] when it names the root.
+    of_kid: u32,
+    /// A dependent fully undone by a reversal of it in the group (it stands for nothing).
+    undone: bool,
+}
+
+impl Facts {
+    /// +1 if the record moves money the way a purchase does: a reversal of a void moves it back
+    /// the way the void's original did.
+    fn direction(&self, kids: &[Facts]) -> i64 {
+        match kids.get(self.of_kid as usize) {
+            Some(undone) if self.of_kid != NONE => -undone.kind.direction(),
+            _ => self.kind.direction(),
+        }
+    }
+
+    /// The chain a reversal in the group undoes: a sibling, or the root.
+    fn target<'a>(&self, rf: &'a Facts, kids: &'a [Facts]) -> &'a Facts {
+        if self.of_kid == NONE { rf } else { kids.get(self.of_kid as usize).unwrap_or(rf) }
+    }
 }
 
 fn facts(sources: &Sources, records: [u32; 4]) -> Facts {
-    let mut f = Facts { records, kind: TxnCode::Purchase, present: 0, amounts: [None; 4], dates: [None; 4] };
+    let mut f = Facts {
+        records,
+        kind: TxnCode::Purchase,
+        present: 0,
+        amounts: [None; 4],
+        dates: [None; 4],
+        of_kid: NONE,
+        undone: false,
+    };
     let mut kinds = [None; 4];
     if records[T] != NONE {
         let r = &sources.terminal[records[T] as usize];
@@ -121,14 +156,42 @@ pub fn link(sources: &Sources, chains: &Chains) -> Vec<u32> {
             continue;
         }
         let original = original_chain(sources, chains, records);
-        if original != NONE && original != chain as u32 && chains.duplicate_of[original as usize] == NONE {
-            // One level: an original is never itself a dependent.
-            if !is_dependent(kind_of(sources, &chains.records[original as usize])) {
-                parent[chain] = original;
+        if original == NONE || original == chain as u32 || chains.duplicate_of[original as usize] != NONE {
+            continue;
+        }
+        let original_records = &chains.records[original as usize];
+        // One level: an original is never itself a dependent, except that a reversal of a void
+        // (completion void, refund) joins the void's own original's group, beside the void.
+        if !is_dependent(kind_of(sources, original_records)) {
+            parent[chain] = original;
+        } else if kind_of(sources, records) == TxnCode::Reversal {
+            let root = original_chain(sources, chains, original_records);
+            let usable = root != NONE && root != original && root != chain as u32;
+            if usable
+                && chains.duplicate_of[root as usize] == NONE
+                && !is_dependent(kind_of(sources, &chains.records[root as usize]))
+            {
+                parent[chain] = root;
             }
         }
     }
     parent
+}
+
+/// Marks the group's reversals of a sibling (a reversal of a void, completion void or refund)
+/// with that sibling, and the siblings they fully undo.
+fn mark_undone(sources: &Sources, chains: &Chains, children: &[u32], kids: &mut [Facts]) {
+    for j in 0..kids.len() {
+        if kids[j].kind != TxnCode::Reversal {
+            continue;
+        }
+        let original = original_chain(sources, chains, &chains.records[children[j] as usize]);
+        let Some(sibling) = children.iter().position(|&c| c == original && original != NONE) else { continue };
+        kids[j].of_kid = sibling as u32;
+        if consensus(&kids[j].amounts) >= consensus(&kids[sibling].amounts) {
+            kids[sibling].undone = true;
+        }
+    }
 }
 
 fn original_chain(sources: &Sources, chains: &Chains, records: &[u32; 4]) -> u32 {
@@ -225,11 +288,14 @@ pub fn classify_group(
     let mut rf = facts(sources, chains.records[root as usize]);
     scratch.clear();
     scratch.extend(children.iter().map(|&c| facts(sources, chains.records[c as usize])));
+    mark_undone(sources, chains, children, scratch);
     let kids: &[Facts] = scratch;
-    // Tolerance: the issuer's posting of an original is net of the reductions it received.
+    // Tolerance: the issuer's posting of an original is net of the reductions it received (a
+    // void undone by its reversal reduced nothing, and the reversal restored nothing twice).
     if let Some(posted) = rf.amounts[I] {
         let reductions: u64 = kids
             .iter()
+            .filter(|k| k.of_kid == NONE && !k.undone)
             .filter(|k| reduces_original(k.kind) && k.present & 1 << I != 0)
             .map(|k| consensus(&k.amounts))
             .sum();
@@ -242,7 +308,7 @@ pub fn classify_group(
     let orphan = is_dependent(rf.kind);
     let mut delta: i128 = 0;
     for f in std::iter::once(&rf).chain(kids.iter()) {
-        let direction = i128::from(f.kind.direction());
+        let direction = i128::from(f.direction(kids));
         if !orphan {
             delta += direction * i128::from(consensus(&f.amounts));
         }
@@ -267,7 +333,7 @@ fn find(sources: &Sources, rf: &Facts, kids: &[Facts]) -> Option<Finding> {
         return at(Class::ReversalWithoutOriginal, rf, None, "no party has its original");
     }
     for k in kids.iter().filter(|k| k.kind == TxnCode::Reversal) {
-        let orphaned = k.present & !rf.present;
+        let orphaned = k.present & !k.target(rf, kids).present;
         if orphaned != 0 {
             let party = Party::ALL.into_iter().find(|p| orphaned & p.bit() != 0);
             return at(Class::ReversalWithoutOriginal, k, party, "reversal where its original is absent");
@@ -279,7 +345,7 @@ fn find(sources: &Sources, rf: &Facts, kids: &[Facts]) -> Option<Finding> {
             p if p == Party::Terminal.bit() | Party::Acquirer.bit() => Some(Party::Clearing),
             _ => None,
         };
-        if let Some(party) = stopped_at.filter(|p| rf.present & p.bit() != 0) {
+        if let Some(party) = stopped_at.filter(|p| k.target(rf, kids).present & p.bit() != 0) {
             return at(Class::NotReversedAfterTimeout, k, Some(party), "reversal never arrived; original went on");
         }
     }
@@ -331,11 +397,13 @@ fn find(sources: &Sources, rf: &Facts, kids: &[Facts]) -> Option<Finding> {
 /// What the dependents say became of the original.
 fn expected_state(rf: &Facts, kids: &[Facts]) -> State {
     let original = consensus(&rf.amounts);
-    if kids.iter().any(|k| matches!(k.kind, TxnCode::Void | TxnCode::CompletionVoid)) {
+    // A void undone by its reversal, and that reversal, say nothing of the original.
+    let kids = kids.iter().filter(|k| k.of_kid == NONE && !k.undone);
+    if kids.clone().any(|k| matches!(k.kind, TxnCode::Void | TxnCode::CompletionVoid)) {
         State::Voided
-    } else if kids.iter().any(|k| k.kind == TxnCode::Reversal && consensus(&k.amounts) >= original) {
+    } else if kids.clone().any(|k| k.kind == TxnCode::Reversal && consensus(&k.amounts) >= original) {
         State::Reversed
-    } else if kids.iter().any(|k| k.kind == TxnCode::Refund) {
+    } else if kids.clone().any(|k| k.kind == TxnCode::Refund) {
         State::Refunded
     } else {
         State::Live

@@ -263,3 +263,51 @@ fn the_string_forms_refuse_bad_fields_and_say_where() {
     assert!(TerminalRecord::try_from(&row).unwrap_err().to_string().contains("balance_inquiry"));
     assert!(State::from_name("maybe").is_err());
 }
+
+/// A purchase, its void approved everywhere, and the terminal's reversal of the void (it never
+/// saw the void's answer). The switch clears the reversal as the purchase it restores, under the
+/// reversal's key, naming the void; the issuer posts the purchase once.
+fn reversed_void() -> Sources {
+    let requests = [
+        req(1, "purchase", 712, None, "approved"),
+        req(2, "void", 712, Some(1), "reversed"),
+        req(3, "reversal", 712, Some(2), "approved"),
+    ];
+    let mut s = everywhere(&requests, &[712, 712, 712], &[712, 712, 712]);
+    s.clearing[2].code = TxnCode::Purchase;
+    s
+}
+
+#[test]
+fn a_reversed_void_matches_as_one_transaction_when_every_party_agrees() {
+    let outcome = reconcile(&reversed_void(), &config()).unwrap();
+    assert_eq!(outcome.summary.unmatched, 0, "{:?}", outcome.exceptions);
+    assert_eq!(outcome.summary.matched, 1, "purchase, void and the void's reversal: one transaction");
+}
+
+#[test]
+fn a_void_reversal_that_stopped_at_the_acquirer_is_not_reversed_and_owed() {
+    let mut s = reversed_void();
+    // The acquirer's reversal of the void never reached the switch (nor the issuer).
+    s.clearing.pop();
+    s.issuer.pop();
+    let outcome = reconcile(&s, &config()).unwrap();
+    assert_eq!(outcome.exceptions.len(), 1, "{:?}", outcome.exceptions);
+    let e = &outcome.exceptions[0];
+    assert_eq!((e.class, e.party, e.kind), (Class::NotReversedAfterTimeout, Some(Party::Clearing), TxnCode::Reversal));
+    // The purchase stands at the terminal but the clearing took it back with the void: the
+    // issuer owes it.
+    assert_eq!(e.resolution, Resolution::DebitAdjustment { amount_minor: 712 });
+    assert_eq!(e.records, 10, "the whole transaction: three requests, the last at two parties");
+}
+
+#[test]
+fn a_reversed_void_the_issuer_kept_as_a_void_is_a_mismatch_at_the_issuer() {
+    let mut s = reversed_void();
+    // The issuer took the void but not its reversal: it posted nothing for the purchase.
+    s.issuer[0].amount_minor = 0;
+    let outcome = reconcile(&s, &config()).unwrap();
+    assert_eq!(outcome.exceptions.len(), 1, "{:?}", outcome.exceptions);
+    let e = &outcome.exceptions[0];
+    assert_eq!((e.class, e.party, e.kind), (Class::AmountMismatch, Some(Party::Issuer), TxnCode::Purchase));
+}

@@ -6,7 +6,9 @@
 //! * every purchase a terminal saw standing at day end (approved, not reversed, not voided) is
 //!   cleared exactly once, with its amount, and posted once at its issuer, moving that amount;
 //!   one that was reversed or voided moves nothing (absent from the clearing, or cleared with
-//!   its cancel); and the clearing holds no purchase no terminal keyed in;
+//!   its cancel); and the clearing holds no purchase no terminal keyed in. A purchase record
+//!   that names an original is the switch's restoring record of a reversed void or refund: it
+//!   belongs to the purchase its void named, moving money back onto it;
 //! * the switch's net positions sum to zero per currency;
 //! * money is conserved per currency (see [`conservation`]).
 
@@ -234,16 +236,20 @@ impl Books {
         // By the acquirer's key of the purchase: its purchase records, and what moved on it in
         // the clearing (its cancels, which name it as their original, included).
         let mut purchases: BTreeMap<(String, String), Vec<&ClearingRecord>> = BTreeMap::new();
+        // Restoring records (a reversed void's), by the purchase they restore.
+        let mut restoring: BTreeMap<(String, String), Vec<&ClearingRecord>> = BTreeMap::new();
         let mut net: BTreeMap<(String, String), i64> = BTreeMap::new();
+        let originals = originals(&self.records);
         for record in &self.records {
             let own = (stan(record.stan.as_ref()), record.transmission_time.clone());
+            let root = root_of(&originals, own.clone());
             if record.code == TxnCode::Purchase {
-                purchases.entry(own.clone()).or_default().push(record);
+                if record.original_stan.is_some() {
+                    restoring.entry(root.clone()).or_default().push(record);
+                } else {
+                    purchases.entry(own).or_default().push(record);
+                }
             }
-            let root = match &record.original_stan {
-                Some(original) => (original.to_string(), record.original_time.clone()),
-                None => own,
-            };
             *net.entry(root).or_default() += record.code.direction() * signed(record.amount_minor);
         }
         let mut moved: BTreeMap<(&str, u64), i64> = BTreeMap::new();
@@ -261,9 +267,13 @@ impl Books {
             };
             known.insert(key.clone());
             let records = purchases.get(key).map_or(&[][..], Vec::as_slice);
+            let restored = restoring.get(key).map_or(&[][..], Vec::as_slice);
             let cleared = net.get(key).copied().unwrap_or(0);
-            let posted: i64 =
-                records.iter().map(|r| moved.get(&(purchase.issuer.as_str(), r.reference)).copied().unwrap_or(0)).sum();
+            let posted: i64 = records
+                .iter()
+                .chain(restored)
+                .map(|r| moved.get(&(purchase.issuer.as_str(), r.reference)).copied().unwrap_or(0))
+                .sum();
             let amount = signed(purchase.amount_minor);
             let (want, state) = if purchase.standing { (amount, "standing") } else { (0, "not standing") };
             let once = !purchase.standing || (records.len() == 1 && records[0].amount_minor == purchase.amount_minor);
@@ -342,6 +352,29 @@ impl Books {
             }
         }
     }
+}
+
+/// Each cleared record's acquirer key → the key of the original it names.
+fn originals(records: &[ClearingRecord]) -> BTreeMap<(String, String), (String, String)> {
+    let own = |r: &ClearingRecord| (stan(r.stan.as_ref()), r.transmission_time.clone());
+    records
+        .iter()
+        .filter_map(|r| Some((own(r), (r.original_stan.as_ref()?.to_string(), r.original_time.clone()))))
+        .collect()
+}
+
+/// The key of the transaction a record belongs to: its original's original, and so on (a
+/// reversed void's restoring record → the void → the purchase). Bounded: a cycle in bad data
+/// stops rather than loops.
+fn root_of(originals: &BTreeMap<(String, String), (String, String)>, mut key: (String, String)) -> (String, String) {
+    const DEPTH_MAX: usize = 4;
+    for _ in 0..DEPTH_MAX {
+        match originals.get(&key) {
+            Some(original) if *original != key => key = original.clone(),
+            _ => break,
+        }
+    }
+    key
 }
 
 fn stan(stan: Option<&domain::Stan>) -> String {

@@ -66,3 +66,38 @@ fn a_purchase_the_switch_forgets_is_caught() {
     assert!(violations.contains("cleared 0 purchase record(s)"), "{violations}");
     assert!(violations.contains("money in 156"), "{violations}");
 }
+
+/// Seed 10011: purchases whose forward timed out at the acquirer, which reversed them, while the
+/// switch had the issuer's approval and cleared each with its reversal. Reconciliation took the
+/// acquirer's side from approved rows only and found the clearing's pair missing at the terminal.
+#[test]
+fn a_timed_out_purchase_the_switch_cleared_and_reversed_reconciles() {
+    let options = SimOptions { end_of_day: true, ..SimOptions::faulty(10_011, 40, 10, 10) };
+    let report = must_pass(&options);
+    assert!(report.day_end.recon_matched > 0 && report.day_end.recon_exceptions == 0, "{:?}", report.day_end);
+}
+
+/// Seed 10035: a purchase whose void the switch and issuer approved, the terminal never saw the
+/// answer and reversed the void. The switch clears purchase, void and a restoring purchase naming
+/// the void; reconciliation and the books must take the three as one standing purchase.
+#[test]
+fn a_reversed_void_leaves_its_purchase_standing_in_the_books() {
+    let options = SimOptions { end_of_day: true, ..SimOptions::faulty(10_035, 40, 10, 10) };
+    let report = must_pass(&options);
+    assert!(report.day_end.recon_matched > 0 && report.day_end.recon_exceptions == 0, "{:?}", report.day_end);
+}
+
+/// Faulty seed 10013: a power cut left a purchase's forward pending at the acquirer (no answer,
+/// no field 15), which it reversed on restart, while the switch cleared it with its reversal.
+#[test]
+fn a_purchase_a_power_cut_left_pending_and_reversed_reconciles() {
+    let options = SimOptions {
+        crashes: 1,
+        partitions: 1,
+        power_cuts: 1,
+        end_of_day: true,
+        ..SimOptions::faulty(10_013, 40, 15, 15)
+    };
+    let report = must_pass(&options);
+    assert!(report.day_end.recon_exceptions == 0, "{:?}", report.day_end);
+}
