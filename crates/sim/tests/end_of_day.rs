@@ -67,12 +67,16 @@ fn a_purchase_the_switch_forgets_is_caught() {
     assert!(violations.contains("money in 156"), "{violations}");
 }
 
+// The three seeds below were found on the sales-only workload of before the business day
+// (refunds, pre-authorizations) was merged; the workload draws changed since, so a seed may no
+// longer meet its case — the rules themselves are pinned in crates/recon/tests/rules.rs.
+
 /// Seed 10011: purchases whose forward timed out at the acquirer, which reversed them, while the
 /// switch had the issuer's approval and cleared each with its reversal. Reconciliation took the
 /// acquirer's side from approved rows only and found the clearing's pair missing at the terminal.
 #[test]
 fn a_timed_out_purchase_the_switch_cleared_and_reversed_reconciles() {
-    let options = SimOptions { end_of_day: true, ..SimOptions::faulty(10_011, 40, 10, 10) };
+    let options = sales_only(SimOptions::faulty(10_011, 40, 10, 10));
     let report = must_pass(&options);
     assert!(report.day_end.recon_matched > 0 && report.day_end.recon_exceptions == 0, "{:?}", report.day_end);
 }
@@ -82,7 +86,7 @@ fn a_timed_out_purchase_the_switch_cleared_and_reversed_reconciles() {
 /// the void; reconciliation and the books must take the three as one standing purchase.
 #[test]
 fn a_reversed_void_leaves_its_purchase_standing_in_the_books() {
-    let options = SimOptions { end_of_day: true, ..SimOptions::faulty(10_035, 40, 10, 10) };
+    let options = sales_only(SimOptions::faulty(10_035, 40, 10, 10));
     let report = must_pass(&options);
     assert!(report.day_end.recon_matched > 0 && report.day_end.recon_exceptions == 0, "{:?}", report.day_end);
 }
@@ -91,13 +95,8 @@ fn a_reversed_void_leaves_its_purchase_standing_in_the_books() {
 /// no field 15), which it reversed on restart, while the switch cleared it with its reversal.
 #[test]
 fn a_purchase_a_power_cut_left_pending_and_reversed_reconciles() {
-    let options = SimOptions {
-        crashes: 1,
-        partitions: 1,
-        power_cuts: 1,
-        end_of_day: true,
-        ..SimOptions::faulty(10_013, 40, 15, 15)
-    };
+    let options =
+        sales_only(SimOptions { crashes: 1, partitions: 1, power_cuts: 1, ..SimOptions::faulty(10_013, 40, 15, 15) });
     let report = must_pass(&options);
     assert!(report.day_end.recon_exceptions == 0, "{:?}", report.day_end);
 }
