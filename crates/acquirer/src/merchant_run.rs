@@ -207,6 +207,8 @@ fn roles(row: &JournalRow) -> Vec<(&'static str, ItemKind)> {
     // stands and is paid by its own item (the switch clears the pair and the restoring record,
     // netting to the original). Settling the follow-up anyway took the sale from the merchant
     // while the card paid it (found by the simulation's end of day, seed 10035).
+    // Not handled yet: a follow-up paid in an earlier D0 cycle and reversed after it — nothing
+    // gives its amount back to the merchant (`late_reversals` reads reversed sales only).
     if row.reversed && own.1 != ItemKind::Sale {
         return Vec::new();
     }
