@@ -17,12 +17,13 @@
 
 use std::collections::{HashMap, HashSet};
 
+use acquirer::PosKind;
 use clearing::BusinessDate;
 use recon::{AcquirerRecord, AcquirerRow, TerminalRecord};
 use sqlstore::{Database, Row};
 
 use crate::EodError;
-use crate::recon_sources::{MONEY_KINDS, REVERSAL_TRACE_OFFSET, bad, failure};
+use crate::recon_sources::{REVERSAL_TRACE_OFFSET, bad, failure};
 
 const MS_PER_DAY: i64 = 86_400_000;
 
@@ -76,7 +77,13 @@ fn journal_row(row: &Row) -> sqlstore::Result<JournalRow> {
 /// The journal rows of `date`: approved with field 15 the date, and reversed ones without it
 /// received within a local day of it (which of those the switch cleared is the caller's filter).
 fn journal(config: &acquirer::AcquirerConfig, db: &Database, date: BusinessDate) -> Result<Vec<JournalRow>, EodError> {
-    let kinds: Vec<String> = MONEY_KINDS.iter().map(|k| format!("'{k}'")).collect();
+    // The acquirer journals its own kind names (`completion-void`, `completion-advice`): every
+    // kind that settles (a debit or a credit), from its kind table.
+    let kinds: Vec<String> = acquirer::kind::KINDS
+        .iter()
+        .filter(|row| row.kind.is_debit() || row.kind.is_credit())
+        .map(|row| format!("'{}'", row.name))
+        .collect();
     let sql = format!(
         "SELECT t.id, t.terminal_id, t.batch_no, t.trace, t.kind, t.amount_minor, t.currency, t.rrn, t.net_stan, \
          t.net_time, t.voided, t.refunded_minor, t.reversed, t.settlement_date, o.net_stan, o.net_time, o.trace, \
@@ -133,7 +140,11 @@ fn push_row(
 ) -> Result<(), EodError> {
     let (original_stan, original_time, original_trace, original_kind) = &row.original;
     // A completion's original is its pre-authorization, which does not clear.
-    let names_original = !original_stan.is_empty() && original_kind != "pre_authorization";
+    let names_original = !original_stan.is_empty() && PosKind::from_name(original_kind) != Some(PosKind::PreAuth);
+    // Reconciliation speaks the network's kinds (a completion advice is a completion).
+    let kind = PosKind::from_name(&row.kind)
+        .map(|kind| kind.network_kind().name())
+        .ok_or_else(|| EodError::bad_input(format!("acquirer journal: kind {:?} is not a POS kind", row.kind)))?;
     let (o_stan, o_time, o_trace) = if names_original {
         (original_stan.as_str(), original_time.as_str(), original_trace.as_str())
     } else {
@@ -162,7 +173,7 @@ fn push_row(
         amount_minor: row.amount,
         currency: &row.currency,
         issuer: "",
-        kind: &row.kind,
+        kind,
         state,
         date,
     };
@@ -175,7 +186,7 @@ fn push_row(
         rrn: &row.rrn,
         amount_minor: row.amount,
         currency: &row.currency,
-        kind: &row.kind,
+        kind,
         date,
     };
     let key = (row.terminal_id.clone(), row.batch.clone(), row.trace.clone());

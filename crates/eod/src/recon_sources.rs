@@ -234,6 +234,17 @@ fn issuer_source(
     // Originals undone by a reversal (rather than a void) are "reversed" on every side.
     let reversed: HashSet<&str> =
         journal.values().filter(|a| a.kind == "reversal").filter_map(|a| a.original_key.as_deref()).collect();
+    // A completion's money moved at its authorization, so posting moves nothing for it; what the
+    // issuer holds of it is its amount less the completion voids that stand, as a purchase's
+    // posting is net of its voids.
+    let mut completion_voided: HashMap<&str, u64> = HashMap::new();
+    for v in
+        journal.values().filter(|v| v.kind == "completion_void" && !matches!(v.state.as_str(), "voided" | "reversed"))
+    {
+        if let Some(original) = v.original_key.as_deref() {
+            *completion_voided.entry(original).or_default() += v.amount;
+        }
+    }
     let mut out = Vec::new();
     for (key, a) in &journal {
         if a.kind == "pre_authorization" {
@@ -266,12 +277,22 @@ fn issuer_source(
             "voided" if reversed.contains(key.as_str()) => "reversed",
             "voided" => "voided",
             "reversed" => "reversed",
+            // The issuer keeps a completion posted when it is voided (the void credits the card
+            // back as its own movement): voided, as the other parties say.
+            _ if a.kind == "completion" && completion_voided.contains_key(key.as_str()) => "voided",
             _ if a.refunded > 0 => "refunded",
             "held" | "posted" => "posted",
             _ => "approved",
         };
         let posted = match state {
-            "voided" | "reversed" if a.kind != "reversal" && a.kind != "void" && a.kind != "completion_void" => 0,
+            // A sale undone holds nothing; a credit (void, completion void, refund) undone keeps
+            // its amount, which its reversal restores.
+            "voided" | "reversed" if !matches!(a.kind.as_str(), "reversal" | "void" | "completion_void" | "refund") => {
+                0
+            }
+            _ if a.kind == "completion" => {
+                a.amount.saturating_sub(completion_voided.get(key.as_str()).copied().unwrap_or(0))
+            }
             _ => moved.get(key).copied().filter(|m| *m > 0).unwrap_or(a.amount),
         };
         let row = IssuerRow {

@@ -329,6 +329,19 @@ impl Issuer {
         self.money.transfer(id)
     }
 
+    /// The network settlement account: its posted balance is what the cards paid the network,
+    /// net (purchases and completions posted, less refunds, completion voids and chargebacks),
+    /// in the currency of the ledger ([`Issuer::ledger_currency`]). Nothing else moves it.
+    pub fn settlement_balance(&self) -> Result<Balance> {
+        let account = self.money.settlement_account();
+        Ok(self.money.balance(account)?.unwrap_or(Balance { ledger_minor: 0, available_minor: 0 }))
+    }
+
+    /// ISO 4217 numeric of the issuer's ledger (the ledger id is the currency's number).
+    pub fn ledger_currency(&self) -> u32 {
+        self.money.ledger_id()
+    }
+
     /// Whether the ledger's invariants hold (debits = credits, nothing resolved twice).
     pub fn check_ledger(&self) -> Result<()> {
         self.money.check_invariants()

@@ -23,7 +23,7 @@ use crate::eod::DayEnd;
 use crate::pos::Op;
 use crate::world::World;
 
-/// A purchase as its terminal saw it at day end.
+/// A sale (a purchase or a pre-authorization's completion) as its terminal saw it at day end.
 #[derive(Debug, Clone)]
 pub struct ExpectedPurchase {
     /// Terminal, batch and trace: how a violation names it.
@@ -31,6 +31,9 @@ pub struct ExpectedPurchase {
     /// The card's issuer (institution id).
     pub issuer: String,
     pub amount_minor: u64,
+    /// A completion: its money moved at authorization (its hold posted then), so issuer posting
+    /// only confirms it and moves nothing.
+    pub completion: bool,
     /// Approved, not reversed, not voided by a void that stands.
     pub standing: bool,
     /// The acquirer's network leg (STAN, transmission time), if it went to the network.
@@ -46,12 +49,12 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// Every purchase of every terminal with the acquirer's network key for it.
+    /// Every purchase and completion of every terminal with the acquirer's network key for it.
     pub fn read(sim: &Sim, world: &World, card_issuer: &[usize]) -> Expected {
         let mut expected = Expected::default();
         for pos in &sim.terminals {
             let mut batches: BTreeMap<u32, Vec<acquirer::TransactionRecord>> = BTreeMap::new();
-            for record in pos.records.iter().filter(|r| matches!(r.op, Op::Purchase { .. })) {
+            for record in pos.records.iter().filter(|r| matches!(r.op, Op::Purchase { .. } | Op::Completion { .. })) {
                 let Some((batch, trace)) = &record.trace else { continue };
                 if !batches.contains_key(batch) {
                     match world.acquirer.batch_transactions(&pos.id, *batch) {
@@ -70,6 +73,7 @@ impl Expected {
                     name: format!("{} {batch:06}/{trace}", pos.id),
                     issuer: issuer.map(|(id, _)| id.clone()).unwrap_or_default(),
                     amount_minor: record.amount_minor,
+                    completion: matches!(record.op, Op::Completion { .. }),
                     standing: crate::check::purchase_stands(pos, record),
                     key,
                 });
@@ -100,6 +104,9 @@ pub struct Books {
     postings: Vec<(String, issuer::PostingResult)>,
     /// Purchase holds left at each issuer after the last date's posting: (issuer, request key).
     holds: Vec<(String, String)>,
+    /// Each issuer's network settlement account after the last date's posting: (currency, posted
+    /// balance), what its cards paid, net, all run long.
+    settled: BTreeMap<String, (String, i64)>,
     positions: Vec<Position>,
     /// currency → (Σ payouts' net, Σ merchant fees).
     payouts: BTreeMap<String, (i64, i64)>,
@@ -124,6 +131,7 @@ impl Books {
             records: Vec::new(),
             postings: Vec::new(),
             holds: Vec::new(),
+            settled: BTreeMap::new(),
             positions: Vec::new(),
             payouts: BTreeMap::new(),
             errors: Vec::new(),
@@ -159,6 +167,8 @@ impl Books {
                 self.errors.push(format!("issuer {id}: ledger after posting {date}: {error}"));
             }
             self.postings.extend(issuer.posting_results(date)?.into_iter().map(|p| (id.clone(), p)));
+            let balance = issuer.settlement_balance()?;
+            self.settled.insert(id.clone(), (format!("{:03}", issuer.ledger_currency()), balance.ledger_minor));
             for hold in issuer.holds()?.into_iter().filter(|h| h.kind == "purchase") {
                 self.holds.push((id.clone(), hold.request_key));
             }
@@ -239,18 +249,23 @@ impl Books {
         // Restoring records (a reversed void's), by the purchase they restore.
         let mut restoring: BTreeMap<(String, String), Vec<&ClearingRecord>> = BTreeMap::new();
         let mut net: BTreeMap<(String, String), i64> = BTreeMap::new();
-        let originals = originals(&self.records);
+        let index = index(&self.records);
         for record in &self.records {
             let own = (stan(record.stan.as_ref()), record.transmission_time.clone());
-            let root = root_of(&originals, own.clone());
-            if record.code == TxnCode::Purchase {
-                if record.original_stan.is_some() {
-                    restoring.entry(root.clone()).or_default().push(record);
-                } else {
+            let (sale, via_refund) = sale_of(&index, own.clone());
+            if via_refund {
+                // A refund and its restoring record are money of their own (conservation
+                // counts them; the terminals' agreement with the issuer checks them).
+                continue;
+            }
+            if matches!(record.code, TxnCode::Purchase | TxnCode::Completion) {
+                if sale == own {
                     purchases.entry(own).or_default().push(record);
+                } else {
+                    restoring.entry(sale.clone()).or_default().push(record);
                 }
             }
-            *net.entry(root).or_default() += record.code.direction() * signed(record.amount_minor);
+            *net.entry(sale).or_default() += record.code.direction() * signed(record.amount_minor);
         }
         let mut moved: BTreeMap<(&str, u64), i64> = BTreeMap::new();
         for (issuer, result) in &self.postings {
@@ -277,7 +292,8 @@ impl Books {
             let amount = signed(purchase.amount_minor);
             let (want, state) = if purchase.standing { (amount, "standing") } else { (0, "not standing") };
             let once = !purchase.standing || (records.len() == 1 && records[0].amount_minor == purchase.amount_minor);
-            if !once || cleared != want || posted != want {
+            let posted_want = if purchase.completion { 0 } else { want };
+            if !once || cleared != want || posted != posted_want {
                 violations.push(format!(
                     "{} ({state}, {} at issuer {}): cleared {} purchase record(s) moving {cleared} in all, \
                      posted {posted}",
@@ -308,8 +324,10 @@ impl Books {
         }
     }
 
-    /// Money is conserved per currency. What the cardholders paid — Σ card debits posted at
-    /// the issuers, D (each posting's moved amount, signed by its code's direction) — went to:
+    /// Money is conserved per currency. What the cardholders paid — Σ card debits at the
+    /// issuers, D: each issuer's network settlement account, which every movement of a card's
+    /// money to or from the network passes (purchases and completions posted; refunds and
+    /// completion voids, which move at authorization; chargebacks and adjustments) — went to:
     ///
     /// * the merchants: Σ payouts' net, P;
     /// * the acquirer: the merchant fees it charged (MDR, Σ payouts' fee) less the interchange
@@ -320,13 +338,12 @@ impl Books {
     /// * the switch: its network fees from both sides, its position's `net_minor`.
     ///
     /// So D = P + (MDR + IC_acq + NF_acq) + Σ (IC_iss + NF_iss) + N_switch, each term from its
-    /// own source (issuer postings, the acquirer's payouts, the switch's settlement): they
+    /// own source (the issuers' ledgers, the acquirer's payouts, the switch's settlement): they
     /// agree only if nothing was lost, doubled or mispriced between them.
     fn conservation(&self, violations: &mut Vec<String>) {
         let mut debits: BTreeMap<String, i64> = BTreeMap::new();
-        for (_, result) in &self.postings {
-            *debits.entry(currency(&result.currency)).or_default() +=
-                result.code.direction() * signed(result.moved_minor);
+        for (currency_code, balance) in self.settled.values() {
+            *debits.entry(currency(currency_code)).or_default() += balance;
         }
         let mut shares: BTreeMap<String, i64> = BTreeMap::new();
         for (currency, (net, fee)) in &self.payouts {
@@ -354,27 +371,43 @@ impl Books {
     }
 }
 
-/// Each cleared record's acquirer key → the key of the original it names.
-fn originals(records: &[ClearingRecord]) -> BTreeMap<(String, String), (String, String)> {
-    let own = |r: &ClearingRecord| (stan(r.stan.as_ref()), r.transmission_time.clone());
-    records
-        .iter()
-        .filter_map(|r| Some((own(r), (r.original_stan.as_ref()?.to_string(), r.original_time.clone()))))
-        .collect()
+type Key = (String, String);
+
+/// Each cleared record's acquirer key → its code and the key of the original it names.
+fn index(records: &[ClearingRecord]) -> BTreeMap<Key, (TxnCode, Option<Key>)> {
+    let mut index = BTreeMap::new();
+    for r in records {
+        let original = r.original_stan.as_ref().map(|stan| (stan.to_string(), r.original_time.clone()));
+        index.entry((stan(r.stan.as_ref()), r.transmission_time.clone())).or_insert((r.code, original));
+    }
+    index
 }
 
-/// The key of the transaction a record belongs to: its original's original, and so on (a
-/// reversed void's restoring record → the void → the purchase). Bounded: a cycle in bad data
-/// stops rather than loops.
-fn root_of(originals: &BTreeMap<(String, String), (String, String)>, mut key: (String, String)) -> (String, String) {
+/// Whether a purchase or completion record is the switch's restoring record of a reversed void,
+/// completion void or refund (it names one as its original) rather than a sale of its own.
+fn restores(index: &BTreeMap<Key, (TxnCode, Option<Key>)>, original: Option<&Key>) -> bool {
+    original
+        .and_then(|o| index.get(o))
+        .is_some_and(|(code, _)| matches!(code, TxnCode::Void | TxnCode::CompletionVoid | TxnCode::Refund))
+}
+
+/// The sale (purchase or completion) a record belongs to — a void's purchase, a reversed
+/// void's restoring record → the void → the purchase — and whether the way there passes a
+/// refund (a refund is money of its own, not taken off its sale). A completion is a sale
+/// though it names its pre-authorization. Bounded: a cycle in bad data stops rather than loops.
+fn sale_of(index: &BTreeMap<Key, (TxnCode, Option<Key>)>, mut key: Key) -> (Key, bool) {
     const DEPTH_MAX: usize = 4;
+    let mut via_refund = false;
     for _ in 0..DEPTH_MAX {
-        match originals.get(&key) {
-            Some(original) if *original != key => key = original.clone(),
+        let Some((code, original)) = index.get(&key) else { break };
+        via_refund |= *code == TxnCode::Refund;
+        let sale = matches!(code, TxnCode::Purchase | TxnCode::Completion) && !restores(index, original.as_ref());
+        match original {
+            Some(original) if !sale && *original != key => key = original.clone(),
             _ => break,
         }
     }
-    key
+    (key, via_refund)
 }
 
 fn stan(stan: Option<&domain::Stan>) -> String {

@@ -113,13 +113,22 @@ fn terminal_quiet(pos: &PosNode, violations: &mut Vec<String>) {
     }
 }
 
-/// Whether a void stands for `purchase` at this terminal (approved, not reversed).
-fn voided(pos: &PosNode, purchase: &Record) -> bool {
-    let index = pos.records.iter().position(|r| std::ptr::eq(r, purchase));
-    pos.records.iter().any(|r| matches!(r.op, Op::Void { record } if Some(record) == index) && r.seen == Seen::Approved)
+/// Whether a void stands for `sale` (a purchase or a completion) at this terminal (approved, not
+/// reversed): a void of the purchase, a completion void of the completion.
+fn voided(pos: &PosNode, sale: &Record) -> bool {
+    let index = pos.records.iter().position(|r| std::ptr::eq(r, sale));
+    let is_purchase = matches!(sale.op, Op::Purchase { .. });
+    pos.records.iter().any(|r| {
+        let voids = match r.op {
+            Op::Void { record } => is_purchase && Some(record) == index,
+            Op::CompletionVoid { record } => !is_purchase && Some(record) == index,
+            _ => false,
+        };
+        voids && r.seen == Seen::Approved
+    })
 }
 
-/// A purchase the terminal saw approved, did not reverse and did not void.
+/// A purchase (or completion) the terminal saw approved, did not reverse and did not void.
 pub(crate) fn purchase_stands(pos: &PosNode, record: &Record) -> bool {
     record.seen == Seen::Approved && !voided(pos, record)
 }
@@ -137,7 +146,7 @@ fn stands_at_terminal(pos: &PosNode, record: &Record) -> Option<bool> {
         Op::PreAuth { .. } => {
             Some(approved && !followed(|op| matches!(op, Op::PreAuthVoid { .. } | Op::Completion { .. })))
         }
-        Op::Completion { .. } => Some(approved && !followed(|op| matches!(op, Op::CompletionVoid { .. }))),
+        Op::Completion { .. } => Some(purchase_stands(pos, record)),
         // A refund without an answer may stand at the acquirer: it is an advice, never reversed.
         Op::Refund { .. } if matches!(&record.seen, Seen::Declined(_)) => None,
         Op::Void { .. } | Op::Refund { .. } | Op::PreAuthVoid { .. } | Op::CompletionVoid { .. } => Some(approved),

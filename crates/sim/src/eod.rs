@@ -33,6 +33,9 @@ pub enum Tamper {
     /// After cut-off and before clearing, the switch forgets the first approved purchase it
     /// journaled: it is never cleared.
     ForgetPurchase,
+    /// After issuer posting, the first issuer's ledger moves one minor unit from a card to its
+    /// network settlement account with no record of why (the ledger still balances).
+    LedgerSkim,
 }
 
 /// What end of day found, for the report (deterministic: counts and amounts only).
@@ -145,6 +148,10 @@ fn run_date(
     let mut before = |step: ::eod::Step| match (tamper, step) {
         (Tamper::ForgetPurchase, ::eod::Step::Clearing) => tamper_database(&configs.switch_db, FORGET_PURCHASE),
         (Tamper::PostedAmount, ::eod::Step::Merchants) => tamper_database(&configs.first_issuer_db, ALTER_POSTING),
+        (Tamper::LedgerSkim, ::eod::Step::Merchants) => {
+            tamper_database(&configs.first_issuer_db, SKIM_CARD);
+            tamper_database(&configs.first_issuer_db, SKIM_SETTLEMENT);
+        }
         _ => {}
     };
     ::eod::run_steps(dir, date, &::eod::Step::ALL, true, clock, &mut before)
@@ -154,6 +161,9 @@ fn run_date(
 const FORGET_PURCHASE: &str = "DELETE FROM switch_exchanges WHERE id = \
      (SELECT MIN(p.id) FROM switch_exchanges p WHERE p.kind = 'purchase' AND p.response_code = '00' \
      AND NOT EXISTS (SELECT 1 FROM switch_exchanges c WHERE c.original_id = p.id))";
+const SKIM_CARD: &str = "UPDATE ledger_accounts SET debits_posted = debits_posted + 1 WHERE id = \
+     (SELECT MIN(id) FROM ledger_accounts WHERE code = 100 AND credits_posted > debits_posted + debits_pending)";
+const SKIM_SETTLEMENT: &str = "UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE code = 200";
 const ALTER_POSTING: &str = "UPDATE issuer_postings SET moved = moved + 1 WHERE rowid = \
      (SELECT MIN(rowid) FROM issuer_postings WHERE moved > 0)";
 
