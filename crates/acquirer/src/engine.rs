@@ -449,4 +449,7 @@ impl Acquirer {
 enum Decision {
     Go(Option<TransactionRecord>),
     Decline(Option<TransactionRecord>, &'static str),
+    /// The terminal sent an advice again (it had no answer to the first copy): the first copy's
+    /// answer, which it has.
+    Repeat(Box<TransactionRecord>),
 }

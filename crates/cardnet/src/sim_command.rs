@@ -45,10 +45,10 @@ pub struct SimArgs {
     /// commit, then restarts from its database).
     #[arg(long, default_value_t = 0)]
     power_cuts: u32,
-    /// Then take each run's day through end of day (`cardnet eod run`'s steps on the simulated
-    /// clock) and check the books: clearing, postings, money, net positions, reconciliation.
+    /// Leave out end of day (by default each run's day then goes through `cardnet eod run`'s
+    /// steps on the simulated clock, and the books are checked).
     #[arg(long)]
-    end_of_day: bool,
+    no_end_of_day: bool,
     /// Print one JSON object: seeds, failed, failing_seeds.
     #[arg(long)]
     json: bool,
@@ -94,7 +94,7 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
             partitions: args.partitions,
             terminals: args.terminals,
             power_cuts: args.power_cuts,
-            end_of_day: args.end_of_day,
+            end_of_day: !args.no_end_of_day,
             ..SimOptions::faulty(seed, args.purchases, args.loss_percent, args.duplicate_percent)
         };
         let report = sim::run(&options).map_err(|e| CliError::Failure(format!("seed {seed}: {e}")))?;

@@ -72,16 +72,6 @@ fn declines(pos: &PosNode, profiles: &[CardProfile], violations: &mut Vec<String
     }
 }
 
-/// Whether settlement `settle` (a record of `pos`) may be unbalanced: a refund of its batch went
-/// without an answer. A refund is an advice (0220) the terminal neither reverses nor sends
-/// again: the acquirer may have taken it (and its issuer credited the card) while the terminal's
-/// journal does not have it, so the totals differ and the batch upload follows (§6).
-pub fn unbalanced_by_a_refund(pos: &PosNode, settle: usize) -> bool {
-    let batch = pos.records.get(..settle).unwrap_or_default();
-    let opened = batch.iter().rposition(|r| r.op == Op::Settle).map_or(0, |previous| previous + 1);
-    batch.get(opened..).unwrap_or_default().iter().any(|r| matches!(r.op, Op::Refund { .. }) && undecided(&r.seen))
-}
-
 /// Declined with a code that carries no decision of the issuer's.
 fn undecided(seen: &Seen) -> bool {
     matches!(seen, Seen::Declined(code) if UNDECIDED_CODES.contains(&code.as_str()))

@@ -179,7 +179,11 @@ impl PosNode {
             Ok(pending) => pending.is_some(),
             Err(error) => return self.failed(format!("read the reversal record: {error}")),
         };
-        if !reversal && self.queue.is_empty() {
+        let advice = match self.terminal.pending_advice() {
+            Ok(pending) => pending.map(|(trace, _)| trace),
+            Err(error) => return self.failed(format!("read the advice record: {error}")),
+        };
+        if !reversal && advice.is_none() && self.queue.is_empty() {
             return Next::Idle;
         }
         let built = if !self.terminal.signed_on() {
@@ -187,6 +191,16 @@ impl PosNode {
         } else if reversal {
             match self.terminal.reversal_request() {
                 Ok(Some(out)) => Ok((out, None)),
+                Ok(None) => return Next::Idle,
+                Err(error) => Err(error),
+            }
+        } else if let Some(trace) = advice {
+            // The advice again: its answer decides the record that sent it first.
+            let batch = self.terminal.batch_no();
+            let record =
+                self.records.iter().rposition(|r| r.trace.as_ref().is_some_and(|t| t.0 == batch && t.1 == trace));
+            match self.terminal.advice_request() {
+                Ok(Some(out)) => Ok((out, record)),
                 Ok(None) => return Next::Idle,
                 Err(error) => Err(error),
             }
@@ -327,12 +341,14 @@ impl PosNode {
         } else if let Some(index) = in_flight
             && self.records.get(index).is_some_and(|r| r.seen == Seen::Waiting)
         {
-            // A refund or balance inquiry has no reversal record: its outcome is unknown, as
+            // A refund's advice record is on disk: it is sent again after the restart and its
+            // answer decides it. A balance inquiry has no record: its outcome is unknown, as
             // when no answer came (the core's 98).
-            let reversible =
-                self.records.get(index).is_some_and(|r| !matches!(r.op, Op::Refund { .. } | Op::Balance { .. }));
-            let seen = if reversible { Seen::Reversed } else { Seen::Declined(NO_ANSWER_CODE.to_owned()) };
-            self.set_seen(index, seen);
+            match self.records.get(index).map(|r| r.op) {
+                Some(Op::Refund { .. }) => {}
+                Some(Op::Balance { .. }) => self.set_seen(index, Seen::Declined(NO_ANSWER_CODE.to_owned())),
+                _ => self.set_seen(index, Seen::Reversed),
+            }
         }
         self.resume_at_ms = until_ms;
     }
@@ -426,6 +442,10 @@ impl PosNode {
 
     fn outcome(&mut self, out: &Outgoing, record: Option<usize>, outcome: &Outcome, now_ms: u64) {
         match (out.purpose, record) {
+            (Purpose::Txn(_), Some(_)) if outcome.advice_pending => {
+                // Undecided: the advice goes again after a pause; the record waits.
+                self.resume_at_ms = now_ms + RETRY_MS;
+            }
             (Purpose::Txn(_), Some(index)) => {
                 let seen = if outcome.reversal_pending.is_some() {
                     Seen::Reversed

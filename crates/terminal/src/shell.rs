@@ -182,7 +182,39 @@ impl Pos {
                 )));
             }
         }
-        self.flush_reversal().await
+        self.flush_reversal().await?;
+        self.flush_advice().await
+    }
+
+    /// Send the pending advice, if any, until an answer decides it (up to
+    /// `reversal_attempts_max` tries, as a reversal).
+    pub async fn flush_advice(&mut self) -> Result<()> {
+        let attempts_max = self.terminal.config().reversal_attempts_max;
+        for _ in 0..attempts_max {
+            let Some(out) = self.terminal.advice_request()? else { return Ok(()) };
+            self.connect().await?;
+            let reply = self.exchange(&out).await?;
+            let outcome = outcome(self.answered(&out, reply)?)?;
+            if !outcome.advice_pending {
+                self.notices.push(format!(
+                    "{} advice of trace {} sent again and answered {}",
+                    outcome.transaction,
+                    outcome.trace,
+                    outcome.code_text()
+                ));
+                return Ok(());
+            }
+            if !self.terminal.signed_on() {
+                let _ = self.sign_on().await;
+            }
+        }
+        match self.terminal.pending_advice()? {
+            None => Ok(()),
+            Some((trace, kind)) => Err(TerminalError::State(format!(
+                "the {kind} advice of trace {trace} was not answered after {attempts_max} tries: \
+                 check the line and try again; no new transaction until it is answered"
+            ))),
+        }
     }
 
     /// Send the pending reversal, if any, with retries.
@@ -236,7 +268,7 @@ impl Pos {
         Ok(outcome)
     }
 
-    /// Settlement: reversals first, 0500 with the totals, batch upload when the host says
+    /// Settlement: reversals and advices first, 0500 with the totals, batch upload when the host says
     /// unbalanced (and the 207 end when balanced), then the batch closes.
     pub async fn settle(&mut self, supervisor_password: &Secret) -> Result<SettlementOutcome> {
         self.terminal.authorise_supervisor(Some(supervisor_password))?;
@@ -277,11 +309,12 @@ impl Pos {
         })
     }
 
-    /// Sign-off: reversals first, then 0820/002; the keys are forgotten either way.
+    /// Sign-off: reversals and advices first, then 0820/002; the keys are forgotten either way.
     pub async fn sign_off(&mut self) -> Result<Outcome> {
         self.connect().await?;
         if self.terminal.signed_on() {
             self.flush_reversal().await?;
+            self.flush_advice().await?;
         }
         let out = self.terminal.sign_off_request()?;
         let response = match self.exchange(&out).await? {

@@ -32,6 +32,15 @@ const SCHEMA_RECEIPTS: [&str; 2] = [
     "CREATE TABLE terminal_last_receipt (id BIGINT PRIMARY KEY, zh TEXT NOT NULL, en TEXT NOT NULL)",
 ];
 
+const MIGRATION_ADVICE: &str = "terminal-3";
+const SCHEMA_ADVICE: [&str; 1] = [
+    // At most one row: an advice (refund, offline completion) not answered yet, which the
+    // terminal sends again until the host answers it. request: the 0220 as sent; entry: its
+    // journal record (JSON) — both sealed under the storage key.
+    "CREATE TABLE terminal_advice (id BIGINT PRIMARY KEY, batch_no BIGINT NOT NULL, trace TEXT NOT NULL, \
+     kind TEXT NOT NULL, request BLOB NOT NULL, entry BLOB NOT NULL, attempts BIGINT NOT NULL)",
+];
+
 /// An operator's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -198,6 +207,17 @@ pub(crate) struct ReversalRow {
     pub attempts: u32,
 }
 
+/// The advice waiting for its answer ([`SCHEMA_ADVICE`]).
+#[derive(Clone)]
+pub(crate) struct AdviceRow {
+    pub batch_no: u32,
+    pub trace: String,
+    pub kind: String,
+    pub request: Vec<u8>,
+    pub entry: Vec<u8>,
+    pub attempts: u32,
+}
+
 /// The terminal's database.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -214,6 +234,7 @@ impl Store {
     pub fn with_database(db: Database) -> Result<Store> {
         db.migrate(MIGRATION, &SCHEMA)?;
         db.migrate(MIGRATION_RECEIPTS, &SCHEMA_RECEIPTS)?;
+        db.migrate(MIGRATION_ADVICE, &SCHEMA_ADVICE)?;
         Ok(Store { db })
     }
 
@@ -288,6 +309,46 @@ impl Store {
 
     pub(crate) fn clear_reversal(tx: &mut Tx<'_>) -> Result<()> {
         tx.execute("DELETE FROM terminal_reversal WHERE id = 1", &[])?;
+        Ok(())
+    }
+
+    pub(crate) fn advice(tx: &mut Tx<'_>) -> sqlstore::Result<Option<AdviceRow>> {
+        let Some(row) = tx.query_opt(
+            "SELECT batch_no, trace, kind, request, entry, attempts FROM terminal_advice WHERE id = 1",
+            &[],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(AdviceRow {
+            batch_no: u32::try_from(row.u64(0)?).unwrap_or(0),
+            trace: row.text(1)?,
+            kind: row.text(2)?,
+            request: row.blob(3)?,
+            entry: row.blob(4)?,
+            attempts: u32::try_from(row.u64(5)?).unwrap_or(u32::MAX),
+        }))
+    }
+
+    pub(crate) fn put_advice(tx: &mut Tx<'_>, advice: &AdviceRow) -> Result<()> {
+        tx.execute("DELETE FROM terminal_advice WHERE id = 1", &[])?;
+        tx.execute(
+            "INSERT INTO terminal_advice (id, batch_no, trace, kind, request, entry, attempts) \
+             VALUES (1, $1, $2, $3, $4, $5, $6)",
+            &[
+                advice.batch_no.into(),
+                advice.trace.as_str().into(),
+                advice.kind.as_str().into(),
+                Value::Blob(advice.request.clone()),
+                Value::Blob(advice.entry.clone()),
+                advice.attempts.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn clear_advice(tx: &mut Tx<'_>) -> Result<()> {
+        tx.execute("DELETE FROM terminal_advice WHERE id = 1", &[])?;
         Ok(())
     }
 

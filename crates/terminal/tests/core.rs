@@ -295,6 +295,59 @@ async fn a_timed_out_sale_is_reversed_98_before_the_next_one_even_after_a_restar
     assert_eq!(seen.iter().filter(|(mti, _, _)| mti == "0400").count(), 1, "sent exactly once");
 }
 
+/// A refund (an advice, 0220) without an answer is never reversed: its record stays on disk and
+/// it is sent again — under its own trace — before the next sale, even after a restart, and an
+/// answer of 94 (the host still deciding the first copy) keeps it owed. Its approval journals
+/// it, so the batch's totals count it (found by the simulation: a refund the acquirer approved,
+/// whose answer was lost, left the terminal's batch unbalanced).
+#[tokio::test]
+async fn a_refund_without_an_answer_is_sent_again_until_answered() {
+    let (host, address) = start_host().await;
+    let dir = dir("advice");
+    let config = config(&dir, &address, None);
+    let mut pos = open(&config);
+    let bought = pos.transact(&sale(500)).await.unwrap();
+    assert!(bought.approved);
+    let refund = TxnRequest {
+        kind: Some(Kind::Refund),
+        amount_minor: Some(200),
+        original_trace: Some(bought.trace.clone()),
+        supervisor_password: Some(supervisor()),
+        ..TxnRequest::default()
+    };
+    *host.mode.lock().unwrap() = Mode::Silent;
+    let lost = pos.transact(&refund).await.unwrap();
+    assert!(!lost.approved && lost.advice_pending && lost.reversal_pending.is_none(), "{lost:?}");
+    assert_eq!(pos.terminal().pending_advice().unwrap(), Some((lost.trace.clone(), "refund".into())));
+    assert!(
+        matches!(pos.terminal_mut().settlement_request(Some(&supervisor())), Err(TerminalError::State(_))),
+        "no settlement while an advice is owed"
+    );
+    drop(pos);
+
+    let mut pos = open(&config);
+    *host.mode.lock().unwrap() = Mode::Duplicate;
+    let again = pos.terminal_mut().advice_request().unwrap().expect("still owed after the restart");
+    assert_eq!(again.message.get_str(11), Some(lost.trace.as_str()), "the same trace");
+    assert_eq!(again.message.mti().to_string(), "0220");
+    assert!(matches!(pos.transact(&sale(100)).await, Err(TerminalError::State(_))), "94 keeps it owed");
+    assert!(pos.terminal().pending_advice().unwrap().is_some());
+
+    *host.mode.lock().unwrap() = Mode::Normal;
+    let next = pos.transact(&sale(100)).await.unwrap();
+    assert!(next.approved);
+    assert!(pos.terminal().pending_advice().unwrap().is_none());
+    let entries = pos.terminal().entries().unwrap();
+    assert!(entries.iter().any(|e| e.trace.to_string() == lost.trace && e.status == "approved"), "journaled");
+    let totals = pos.terminal().totals().unwrap();
+    assert_eq!((totals.domestic_credit_minor, totals.domestic_credit_count), (200, 1));
+    let seen = host.seen.lock().unwrap().clone();
+    let advices = seen.iter().filter(|(mti, t, _)| mti == "0220" && *t == lost.trace).count();
+    let resent = seen.iter().rposition(|(mti, t, _)| mti == "0220" && *t == lost.trace);
+    let next_sale = seen.iter().position(|(mti, t, _)| mti == "0200" && *t == next.trace);
+    assert!(advices >= 3 && resent < next_sale, "{seen:?}");
+}
+
 /// The host closes a link idle past its idle timeout (a cashier's screen stays connected between
 /// sales): the next sale opens a new link instead of timing out into a 98 reversal.
 /// A 94 answers a copy of the request while the host holds the original under the same trace,

@@ -4,6 +4,9 @@
 use super::*;
 use crate::journal::NewTransaction;
 
+/// A terminal's advice (refund, offline completion): sent again until answered.
+const ADVICE_MTI: &str = "0220";
+
 impl Acquirer {
     /// The terminal checks shared by financial requests and reversals: signed on (77), MAC
     /// (A0), status (58/03). `Ok(Err(reply))` when one failed.
@@ -83,6 +86,7 @@ impl Acquirer {
         let (original, code) = match decision {
             Decision::Go(original) => (original, None),
             Decision::Decline(original, code) => (original, Some(code)),
+            Decision::Repeat(first) => return self.repeat_answer(envelope, request, &known, &mak, &first, now_ms),
         };
         let pin_block = match (code, request.get(52)) {
             (None, Some(block)) => match self.translate_pin(&known.state, block, request) {
@@ -110,7 +114,17 @@ impl Acquirer {
         now_ms: u64,
     ) -> Result<Decision> {
         let terminal_id = &known.terminal.terminal_id;
-        if journal::trace_used(tx, terminal_id, known.state.batch_no, trace)? {
+        if let Some(first) = journal::by_trace(tx, terminal_id, known.state.batch_no, trace)? {
+            // An advice (0220) the terminal sends again until it hears back: the same advice
+            // (kind, amount) is answered as the first copy was once that has its answer; until
+            // then, and for anything else under a used trace, a duplicate (94).
+            let same_advice = request.mti().as_str() == ADVICE_MTI
+                && first.terminal_mti == ADVICE_MTI
+                && first.kind == kind.name()
+                && first.amount_minor == amount_minor;
+            if same_advice && first.response_code.is_some() {
+                return Ok(Decision::Repeat(Box::new(first)));
+            }
             return Ok(Decision::Decline(None, codes::DUPLICATE));
         }
         if kind != PosKind::Balance && amount_minor == 0 {
@@ -310,6 +324,36 @@ impl Acquirer {
             Ok(journal::log_exchange(tx, id, request, &response, now_ms)?)
         })?;
         tracing::info!(terminal = %known.terminal.terminal_id, kind = kind.name(), code, "acquirer: declined");
+        Ok(Step::Respond(Reply {
+            envelope: self.reply_envelope(envelope, known.state.sign_on_required),
+            response,
+            reversal_queued: false,
+        }))
+    }
+
+    /// The answer to an advice sent again: the first copy's code, and its 37 and 38; nothing new
+    /// toward the network, no new row (the exchange is journaled against the first).
+    fn repeat_answer(
+        &self,
+        envelope: &Envelope,
+        request: &Message,
+        known: &Known,
+        mak: &WrappedKey,
+        first: &TransactionRecord,
+        now_ms: u64,
+    ) -> Result<Step> {
+        let code = first.response_code.map_or(codes::SYSTEM_MALFUNCTION.to_owned(), |c| c.to_string());
+        let mut response = self.answer(request, &code, None, now_ms);
+        if let Some(rrn) = &first.rrn {
+            response.set_str(37, &rrn.to_string())?;
+        }
+        if let Some(auth_code) = first.auth_code.as_deref().filter(|_| codes::is_approved(&code)) {
+            response.set_str(38, auth_code)?;
+        }
+        response.set_str(63, &first.card_org)?;
+        self.sign_response(&mut response, Some(mak));
+        transact(&self.db, |tx| Ok(journal::log_exchange(tx, Some(first.id), request, &response, now_ms)?))?;
+        tracing::info!(terminal = %known.terminal.terminal_id, trace = %first.trace, code, "acquirer: an advice again");
         Ok(Step::Respond(Reply {
             envelope: self.reply_envelope(envelope, known.state.sign_on_required),
             response,

@@ -35,5 +35,5 @@ pub(crate) use terminals::{
 pub use transactions::TransactionRecord;
 pub(crate) use transactions::{
     NetworkAnswer, NewTransaction, OriginalEffect, batch, by_id, by_rrn, by_trace, insert_request, lock, mark_reversed,
-    network_payload, pending_follow_ups, set_answer, set_failed, set_original_effect, trace_used,
+    network_payload, pending_follow_ups, set_answer, set_failed, set_original_effect,
 };

@@ -141,15 +141,6 @@ pub(crate) fn by_rrn(tx: &mut Tx<'_>, merchant_id: &str, rrn: &str) -> sqlstore:
     records(&rows)
 }
 
-/// Whether the trace is used in the terminal's batch (94: a duplicate).
-pub(crate) fn trace_used(tx: &mut Tx<'_>, terminal_id: &str, batch_no: u32, trace: &str) -> sqlstore::Result<bool> {
-    let used = tx.query_opt(
-        "SELECT id FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3",
-        &[terminal_id.into(), batch_no.into(), trace.into()],
-    )?;
-    Ok(used.is_some())
-}
-
 /// The journaled transactions of a terminal's batch, in order, at most `limit`.
 pub(crate) fn batch(
     tx: &mut Tx<'_>,

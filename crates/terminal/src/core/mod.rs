@@ -21,6 +21,7 @@ use crate::slip::{SlipContext, SlipInput};
 use crate::store::{JournalEntry, ReversalRow, Role, StateRow, Store};
 use crate::{Result, TerminalError, codec};
 
+mod advice;
 mod batch_limit;
 mod chip;
 mod client;
@@ -58,6 +59,10 @@ const SIGN_ON_AGAIN_CODES: [&str; 3] = ["77", "A0", "99"];
 /// The host already holds a transaction with this trace (a copy of the request reached it
 /// first): the answer says nothing of that transaction's outcome.
 const DUPLICATE_CODE: &str = "94";
+/// Answers to an advice that decide nothing, so it is sent again: 94 (the first copy is still
+/// being decided) and sign on again (77, A0, 99). Every other answer is final — a 96 too: the
+/// acquirer answers a repeat as it answered the first copy, so sending it again changes nothing.
+const ADVICE_UNDECIDED_CODES: [&str; 4] = [DUPLICATE_CODE, "77", "A0", "99"];
 /// Reversal answers that settle the record: done (00), or the host never had the original
 /// (25) or cannot reverse it any more (12); anything else is tried again.
 const REVERSAL_DONE_CODES: [&str; 3] = ["00", "12", "25"];
@@ -453,6 +458,7 @@ impl Terminal {
             pan_masked: None,
             operator: self.operator().map(str::to_owned),
             reversal_pending: None,
+            advice_pending: false,
             sign_on_needed: self.state.sign_on_needed || self.keys.is_none(),
             receipt: None,
         }
@@ -513,9 +519,7 @@ impl Terminal {
         if !self.signed_on() {
             return Err(TerminalError::State("sign on first".into()));
         }
-        if let Some((trace, reason)) = self.pending_reversal()? {
-            return Err(TerminalError::State(format!("a reversal ({reason}, trace {trace}) must be sent first")));
-        }
+        self.nothing_owed()?;
         if self.operator.is_none() {
             return Err(TerminalError::State("log in as an operator first".into()));
         }
@@ -650,6 +654,7 @@ impl Terminal {
         // The reversal record and the advanced trace number go to disk together, before the
         // request can leave: a crash after this point still reverses.
         let state = self.state.clone();
+        let advice = if kind.is_advice() { Some(self.advice_row(kind, &m, &entry)?) } else { None };
         let reversal = if reversible {
             let body = Secret::from_vec(m.encode().map_err(codec("encode"))?);
             Some(ReversalRow {
@@ -667,6 +672,9 @@ impl Terminal {
             if let Some(reversal) = &reversal {
                 Store::put_reversal(tx, reversal)?;
             }
+            if let Some(advice) = &advice {
+                Store::put_advice(tx, advice)?;
+            }
             Ok::<(), TerminalError>(())
         })?;
         let mut out = self.outgoing(m, Purpose::Txn(kind), trace);
@@ -681,10 +689,13 @@ impl Terminal {
         Ok(out)
     }
 
-    /// The request never left (no connection): forget its reversal record.
+    /// The request never left (no connection): forget its reversal or advice record.
     pub fn abandon(&mut self, out: &Outgoing) -> Result<()> {
         if matches!(out.purpose, Purpose::Txn(k) if k.reversible()) {
             self.store.db().transact(Store::clear_reversal)?;
+        }
+        if matches!(out.purpose, Purpose::Txn(k) if k.is_advice()) {
+            self.store.db().transact(Store::clear_advice)?;
         }
         Ok(())
     }
@@ -727,6 +738,19 @@ impl Terminal {
             outcome.approved = false;
             outcome.response_code = Some(ResponseCode::ERROR);
             outcome.message = "the answer does not match the request".into();
+            if kind.is_advice() {
+                Self::advice_still_owed(&mut outcome, "the answer does not match the request");
+            }
+            return Ok(outcome);
+        }
+        if kind.is_advice() && ADVICE_UNDECIDED_CODES.contains(&code.as_str()) {
+            // The host holds the first copy and has not decided it (94), or wants the terminal
+            // signed on again first: it is sent again.
+            if SIGN_ON_AGAIN_CODES.contains(&code.as_str()) {
+                self.state.sign_on_needed = true;
+                self.save_state()?;
+            }
+            Self::advice_still_owed(&mut outcome, &format!("the host did not decide the advice ({code})"));
             return Ok(outcome);
         }
         if code == DUPLICATE_CODE && reversible {
@@ -755,6 +779,9 @@ impl Terminal {
             outcome.response_code = Some(ResponseCode::MAC_ERROR);
             outcome.message = "the response's MAC is wrong: not approved, sign on again".into();
             outcome.sign_on_needed = true;
+            if kind.is_advice() {
+                Self::advice_still_owed(&mut outcome, "the response's MAC is wrong: sign on again");
+            }
             return Ok(outcome);
         }
         let icc_upload = if code == "00" { self.complete_chip(out, response, &code) } else { Ok(None) };
@@ -828,6 +855,10 @@ impl Terminal {
             if let Some((_, zh, en)) = &slip {
                 Store::put_last_receipt(tx, zh, en)?;
             }
+            if kind.is_advice() {
+                // Decided: approved (journaled above, in this commit) or declined.
+                Store::clear_advice(tx)?;
+            }
             Store::clear_reversal(tx)
         });
         if let Err(error) = written {
@@ -853,6 +884,9 @@ impl Terminal {
         if matches!(out.purpose, Purpose::Txn(k) if k.reversible()) {
             outcome.reversal_pending = Some("98".into());
             outcome.message = "no response in time: reversal pending".into();
+        }
+        if matches!(out.purpose, Purpose::Txn(k) if k.is_advice()) {
+            Self::advice_still_owed(&mut outcome, "no response in time");
         }
         outcome.amount_minor = out.entry.as_ref().map(|e| e.amount_minor).filter(|a| *a > 0);
         outcome
@@ -901,9 +935,7 @@ impl Terminal {
 
     /// 0820/002 sign-off.
     pub fn sign_off_request(&mut self) -> Result<Outgoing> {
-        if let Some((trace, reason)) = self.pending_reversal()? {
-            return Err(TerminalError::State(format!("a reversal ({reason}, trace {trace}) must be sent first")));
-        }
+        self.nothing_owed()?;
         let trace = self.next_trace();
         let mut m = self.message("0820", &trace)?;
         m.set_str(60, &format!("00{:06}002", self.state.batch_no)).map_err(codec("60"))?;

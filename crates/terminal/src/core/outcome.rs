@@ -72,6 +72,8 @@ pub struct Outcome {
     pub operator: Option<String>,
     /// The reason of a reversal now pending (`98`, `A0`, `06`, `96`), if any.
     pub reversal_pending: Option<String>,
+    /// An advice (refund, offline completion) without a deciding answer: it is sent again.
+    pub advice_pending: bool,
     pub sign_on_needed: bool,
     /// The slip of an approved transaction (merchant copy; the cardholder copy is the same
     /// with [`receipt::ReceiptCopy::Cardholder`]). Card number masked. Not in the JSON:

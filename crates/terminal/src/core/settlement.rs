@@ -55,9 +55,7 @@ impl Terminal {
     /// 0500 of the open batch; the supervisor's password authorises it.
     pub fn settlement_request(&mut self, supervisor_password: Option<&Secret>) -> Result<(Outgoing, SettlementTotals)> {
         self.authorise_supervisor(supervisor_password)?;
-        if let Some((trace, reason)) = self.pending_reversal()? {
-            return Err(TerminalError::State(format!("a reversal ({reason}, trace {trace}) must be sent first")));
-        }
+        self.nothing_owed()?;
         let totals = self.totals()?;
         let trace = self.next_trace();
         let mut m = self.message("0500", &trace)?;
