@@ -4,7 +4,7 @@
 //! slot) gives up its slot.
 //!
 //! Bytes per tracked card: 8 (key) + 1 (reference bit) + 12 (running sum and count of
-//! sales) + 80 ([`Baseline`]) + about 36 (its hash index entry, at the index's worst load)
+//! sales) + 88 ([`Baseline`]) + about 36 (its hash index entry, at the index's worst load)
 //! + 204 per window the rules use on cards ([`WindowColumn::bytes_per_slot`]). With the 3
 //! card windows of the bench's 50 rules that is about 750 bytes, 750 MB for a million cards;
 //! [`Store::memory_bytes`] gives the exact figure of a store, all allocated up front.
