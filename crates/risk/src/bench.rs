@@ -185,6 +185,7 @@ pub fn run(opts: BenchOptions) -> Result<BenchReport, crate::RuleFileError> {
     let rule_count = rules.rules.len();
     let limits = StoreLimits { cards: opts.cards_tracked.max(1), ..StoreLimits::default() };
     let mut engine = Engine::new(rules, hasher, limits);
+    engine.prefault();
     let mut rng = SplitMix::new(opts.seed);
     let started = Instant::now();
     let cards = opts.cards_tracked as u64;

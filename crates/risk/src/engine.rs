@@ -86,12 +86,18 @@ impl Engine {
         self.store.memory_bytes()
     }
 
+    /// See [`Store::prefault`].
+    pub fn prefault(&mut self) {
+        self.store.prefault();
+    }
+
     /// Decide on `tx` at `now_ms`, and count it.
     pub fn evaluate(&mut self, tx: &Event, now_ms: u64) -> Decision {
         let slots = self.store.observe(tx, now_ms);
         let mut decision = Decision::default();
+        let mut anomaly = AnomalyCache::default();
         for (rule, plan) in self.rules.rules.iter().zip(&self.plans) {
-            let Some(observed) = self.observe(rule, plan, tx, &slots, now_ms) else { continue };
+            let Some(observed) = self.observe(rule, plan, tx, &slots, now_ms, &mut anomaly) else { continue };
             let Some((score, bound, band_reason)) = rule.scoring.judge(observed) else { continue };
             let reason = band_reason.unwrap_or(rule.reason);
             decision.push(Fired { rule: rule.id, observed, bound, score, reason, decline: rule.decline });
@@ -127,7 +133,15 @@ impl Engine {
 
     /// The value `rule` measures for `tx`, or `None` when it has no opinion (not
     /// applicable, or too little history: an exit condition).
-    fn observe(&self, rule: &Rule, plan: &Plan, tx: &Event, slots: &Slots, now_ms: u64) -> Option<u64> {
+    fn observe(
+        &self,
+        rule: &Rule,
+        plan: &Plan,
+        tx: &Event,
+        slots: &Slots,
+        now_ms: u64,
+        anomaly: &mut AnomalyCache,
+    ) -> Option<u64> {
         let store = &self.store;
         let sale = tx.flow() == Some(Flow::Sale) && tx.amount.currency == store.currency();
         match &rule.check {
@@ -193,13 +207,21 @@ impl Engine {
             }
             Check::Mismatch(Mismatch::Country) => Some(u64::from(mismatch(tx.merchant_country, tx.card_country))),
             Check::Anomaly { entity } => {
-                let baseline = store.baseline(*entity, slot_of(*entity, slots)?)?;
-                let hour = ((now_ms / HOUR_MS) % 24) as usize;
-                sale.then(|| baseline.score(tx.amount.minor, now_ms, hour)).flatten().map(|s| s.centi())
+                let cached = &mut anomaly.0[usize::from(*entity == Entity::Merchant)];
+                *cached.get_or_insert_with(|| {
+                    let baseline = store.baseline(*entity, slot_of(*entity, slots)?)?;
+                    let hour = ((now_ms / HOUR_MS) % 24) as usize;
+                    sale.then(|| baseline.score(tx.amount.minor, now_ms, hour)).flatten().map(|s| s.centi())
+                })
             }
         }
     }
 }
+
+/// Card and merchant anomaly scores of one evaluation, each computed once however many
+/// rules read it.
+#[derive(Default)]
+struct AnomalyCache([Option<Option<u64>>; 2]);
 
 fn slot_of(entity: Entity, slots: &Slots) -> Option<usize> {
     match entity {

@@ -4,10 +4,11 @@
 //! slot) gives up its slot.
 //!
 //! Bytes per tracked card: 8 (key) + 1 (reference bit) + 12 (running sum and count of
-//! sales) + 88 ([`Baseline`]) + about 36 (its hash index entry, at the index's worst load)
-//! + 204 per window the rules use on cards ([`WindowColumn::bytes_per_slot`]). With the 3
-//! card windows of the bench's 50 rules that is about 750 bytes, 750 MB for a million cards;
-//! [`Store::memory_bytes`] gives the exact figure of a store, all allocated up front.
+//! sales) + 88 ([`Baseline`]) + 17 to 34 (its hash index entry: 16 bytes and a control
+//! byte, at a load of 1/2 to 7/8) + 152 per window the rules use on cards
+//! ([`WindowColumn::bytes_per_slot`]). With the 4 card windows of the bench's 50 rules
+//! that is 751 bytes a card slot; [`Store::memory_bytes`] gives the exact figure of a
+//! store, all of it allocated up front.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -217,6 +218,25 @@ impl Table {
         }
     }
 
+    fn prefault(&mut self) {
+        let len = self.keys.len();
+        self.keys.resize(self.capacity, 0);
+        self.keys.truncate(len);
+        self.referenced.resize(self.capacity, false);
+        self.referenced.truncate(len);
+        if self.index.is_empty() {
+            // Insert and remove keys to the capacity so the index's buckets are written once.
+            (0..self.capacity as u64).for_each(|k| _ = self.index.insert(k, 0));
+            self.index.clear();
+        }
+        self.sales_count.iter_mut().step_by(1024).for_each(|v| *v = 0);
+        self.sales_minor.iter_mut().step_by(512).for_each(|v| *v = 0);
+        self.baselines.iter_mut().step_by(32).for_each(|b| *b = Baseline::default());
+        self.pin_failures.iter_mut().step_by(128).for_each(|f| *f = PinFailure::default());
+        self.pin_cursor.iter_mut().step_by(4096).for_each(|c| *c = 0);
+        self.columns.iter_mut().for_each(WindowColumn::prefault);
+    }
+
     fn memory_bytes(&self) -> usize {
         // hashbrown: buckets are a power of two at most 7/8 full, one control byte each.
         let buckets = (self.index.capacity() * 8 / 7).next_power_of_two();
@@ -395,6 +415,13 @@ impl Store {
                 self.record(&event.outcome(response, event.at_ms));
             }
         }
+    }
+
+    /// Write every page of the tables now (they are allocated zeroed, which the OS maps
+    /// lazily), so no evaluation pays a page fault. Costs a moment at start-up; the memory
+    /// is [`Store::memory_bytes`] either way.
+    pub fn prefault(&mut self) {
+        self.tables.iter_mut().for_each(Table::prefault);
     }
 
     /// Keys tracked now, per entity kind.

@@ -2,15 +2,15 @@
 //! window's count and amount cost O(1) whatever the window's length: a 1-minute window and
 //! a 30-day window are both [`WINDOW_BUCKETS`] buckets, of 3.75 s and of 45 h.
 //!
-//! Stored column-wise: one [`WindowColumn`] holds one window (length and flow) for every
-//! tracked key of an entity kind, indexed by the key's slot. A reload of the rules keeps a
+//! One [`WindowColumn`] holds one window (length and flow) for every tracked key of an
+//! entity kind, indexed by the key's slot, each slot's buckets contiguous. A reload of the rules keeps a
 //! column whose [`WindowKey`] is still used, so its history survives.
 //!
 //! Resolution: a window counts the events of the buckets that overlap it, so a window of
 //! `window_ms` covers between `window_ms - bucket_ms` and `window_ms` of the past, plus the
 //! current instant. An event is never counted by a bucket it does not belong to.
 
-/// Buckets in every window. 16 keeps a 24 h window at 90-minute resolution for 204 bytes
+/// Buckets in every window. 16 keeps a 24 h window at 90-minute resolution for 152 bytes
 /// per key and window.
 pub const WINDOW_BUCKETS: usize = 16;
 
@@ -44,38 +44,47 @@ pub struct WindowTotals {
     pub max_minor: u64,
 }
 
+/// Events one bucket counts, at most (20 bits; a further event in it is not counted).
+pub const BUCKET_COUNT_MAX: u64 = (1 << 20) - 1;
+/// Minor units one bucket sums, at most (44 bits: 175 billion in a 2-decimal currency;
+/// beyond, the bucket's amount saturates).
+pub const BUCKET_AMOUNT_MAX: u64 = (1 << 44) - 1;
+
+/// One slot's window, contiguous so an update touches two or three cache lines: a
+/// bucket packs its count (low 20 bits) and amount (high 44 bits) in one word.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+struct Row {
+    /// The epoch (`at_ms / bucket_ms`) of the newest bucket.
+    head: u64,
+    /// The sums of the buckets, kept so a read is O(1).
+    amount_total: u64,
+    count_total: u32,
+    buckets: [u64; WINDOW_BUCKETS],
+}
+
+fn unpack(bucket: u64) -> (u32, u64) {
+    ((bucket & BUCKET_COUNT_MAX) as u32, bucket >> 20)
+}
+
 /// One window for every slot of a table.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct WindowColumn {
     key: WindowKey,
     bucket_ms: u64,
-    /// Per slot: the epoch (`at_ms / bucket_ms`) of the newest bucket.
-    heads: Vec<u64>,
-    /// Per slot × bucket (`slot * WINDOW_BUCKETS + epoch % WINDOW_BUCKETS`).
-    counts: Vec<u32>,
-    amounts: Vec<u64>,
-    /// Largest amount per bucket; empty unless the column tracks it (split sales need it).
+    rows: Vec<Row>,
+    /// Largest amount per slot × bucket (`slot * WINDOW_BUCKETS + epoch % WINDOW_BUCKETS`);
+    /// empty unless the column tracks it (split sales need it).
     maxes: Vec<u64>,
-    /// Per slot: the sums of its buckets, kept so a read is O(1).
-    count_totals: Vec<u32>,
-    amount_totals: Vec<u64>,
 }
 
 impl WindowColumn {
     /// A column for `slots` keys. Zeroed vectors come from the allocator's zeroed pages, so
-    /// an unused column costs address space, not memory, until keys arrive.
+    /// an unused column costs address space, not memory, until keys arrive (or until
+    /// [`WindowColumn::prefault`]).
     pub fn new(key: WindowKey, slots: usize, track_max: bool) -> WindowColumn {
         let bucket_ms = (key.window_ms / WINDOW_BUCKETS as u64).max(1);
-        WindowColumn {
-            key,
-            bucket_ms,
-            heads: vec![0; slots],
-            counts: vec![0; slots * WINDOW_BUCKETS],
-            amounts: vec![0; slots * WINDOW_BUCKETS],
-            maxes: if track_max { vec![0; slots * WINDOW_BUCKETS] } else { Vec::new() },
-            count_totals: vec![0; slots],
-            amount_totals: vec![0; slots],
-        }
+        let maxes = if track_max { vec![0; slots * WINDOW_BUCKETS] } else { Vec::new() };
+        WindowColumn { key, bucket_ms, rows: vec![Row::default(); slots], maxes }
     }
 
     pub fn key(&self) -> WindowKey {
@@ -88,85 +97,90 @@ impl WindowColumn {
 
     /// Bytes one slot costs in this column.
     pub fn bytes_per_slot(&self) -> usize {
-        let per_bucket = 4 + 8 + if self.tracks_max() { 8 } else { 0 };
-        WINDOW_BUCKETS * per_bucket + 8 + 4 + 8
+        std::mem::size_of::<Row>() + if self.tracks_max() { WINDOW_BUCKETS * 8 } else { 0 }
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.heads.capacity() * 8
-            + self.counts.capacity() * 4
-            + (self.amounts.capacity() + self.maxes.capacity()) * 8
-            + self.count_totals.capacity() * 4
-            + self.amount_totals.capacity() * 8
+        self.rows.capacity() * std::mem::size_of::<Row>() + self.maxes.capacity() * 8
+    }
+
+    /// Write every page now, so the first key to use a slot does not pay a page fault in
+    /// the authorization path.
+    pub fn prefault(&mut self) {
+        self.rows.iter_mut().step_by(16).for_each(|row| *row = Row::default());
+        self.maxes.iter_mut().step_by(512).for_each(|max| *max = 0);
     }
 
     /// Move `slot`'s window forward to `now_ms`, emptying the buckets that fell out of it.
     /// Never moves backwards: a clock step back leaves the window as it was.
     pub fn advance(&mut self, slot: usize, now_ms: u64) {
         let epoch = now_ms / self.bucket_ms;
-        let head = self.heads[slot];
-        if epoch <= head {
+        let row = &mut self.rows[slot];
+        if epoch <= row.head {
             return;
         }
-        let steps = (epoch - head).min(WINDOW_BUCKETS as u64);
+        let steps = epoch - row.head;
+        if steps >= WINDOW_BUCKETS as u64 {
+            *row = Row { head: epoch, ..Row::default() };
+            if self.tracks_max() {
+                self.maxes[slot * WINDOW_BUCKETS..(slot + 1) * WINDOW_BUCKETS].fill(0);
+            }
+            return;
+        }
         for step in 1..=steps {
-            let index = slot * WINDOW_BUCKETS + ((head + step) % WINDOW_BUCKETS as u64) as usize;
-            self.count_totals[slot] -= self.counts[index];
-            self.amount_totals[slot] -= self.amounts[index];
-            self.counts[index] = 0;
-            self.amounts[index] = 0;
-            if let Some(max) = self.maxes.get_mut(index) {
+            let bucket = ((row.head + step) % WINDOW_BUCKETS as u64) as usize;
+            let (count, amount) = unpack(std::mem::take(&mut row.buckets[bucket]));
+            row.count_total -= count;
+            row.amount_total -= amount;
+            if let Some(max) = self.maxes.get_mut(slot * WINDOW_BUCKETS + bucket) {
                 *max = 0;
             }
         }
-        self.heads[slot] = epoch;
+        row.head = epoch;
     }
 
     /// Count an event of `amount_minor` at `at_ms` (which may be a little late: it lands in
     /// its own bucket while that bucket is still in the window, and is dropped after).
-    /// Counters saturate rather than wrap, so an absurd volume reads as "a lot", not as 0.
+    /// A full bucket saturates rather than wraps, so an absurd volume reads as "a lot".
     pub fn add(&mut self, slot: usize, at_ms: u64, amount_minor: u64) {
         self.advance(slot, at_ms);
         let epoch = at_ms / self.bucket_ms;
-        if epoch + (WINDOW_BUCKETS as u64) <= self.heads[slot] {
+        let row = &mut self.rows[slot];
+        if epoch + (WINDOW_BUCKETS as u64) <= row.head {
             return;
         }
-        let index = slot * WINDOW_BUCKETS + (epoch % WINDOW_BUCKETS as u64) as usize;
-        if self.counts[index] == u32::MAX {
+        let bucket = (epoch % WINDOW_BUCKETS as u64) as usize;
+        let (count, amount) = unpack(row.buckets[bucket]);
+        if u64::from(count) == BUCKET_COUNT_MAX {
             return;
         }
-        let amount = amount_minor.min(u64::MAX - self.amount_totals[slot]);
-        self.counts[index] += 1;
-        self.amounts[index] += amount;
-        self.count_totals[slot] += 1;
-        self.amount_totals[slot] += amount;
-        if let Some(max) = self.maxes.get_mut(index) {
+        let added = amount_minor.min(BUCKET_AMOUNT_MAX - amount);
+        row.buckets[bucket] = (u64::from(count) + 1) | (amount + added) << 20;
+        row.count_total += 1;
+        row.amount_total += added;
+        if let Some(max) = self.maxes.get_mut(slot * WINDOW_BUCKETS + bucket) {
             *max = (*max).max(amount_minor);
         }
     }
 
     /// The window's totals as last advanced (call [`WindowColumn::advance`] first).
     pub fn totals(&self, slot: usize) -> WindowTotals {
+        let row = &self.rows[slot];
         let max_minor = if self.tracks_max() {
             let start = slot * WINDOW_BUCKETS;
             self.maxes[start..start + WINDOW_BUCKETS].iter().copied().max().unwrap_or(0)
         } else {
             0
         };
-        WindowTotals { count: self.count_totals[slot], amount_minor: self.amount_totals[slot], max_minor }
+        WindowTotals { count: row.count_total, amount_minor: row.amount_total, max_minor }
     }
 
     /// Forget `slot` (its key was evicted and the slot is reused).
     pub fn clear(&mut self, slot: usize) {
-        let range = slot * WINDOW_BUCKETS..(slot + 1) * WINDOW_BUCKETS;
-        self.counts[range.clone()].fill(0);
-        self.amounts[range.clone()].fill(0);
+        self.rows[slot] = Row::default();
         if self.tracks_max() {
-            self.maxes[range].fill(0);
+            self.maxes[slot * WINDOW_BUCKETS..(slot + 1) * WINDOW_BUCKETS].fill(0);
         }
-        self.heads[slot] = 0;
-        self.count_totals[slot] = 0;
-        self.amount_totals[slot] = 0;
     }
 }
 
@@ -237,9 +251,11 @@ mod tests {
     #[test]
     fn amounts_saturate_and_clear_forgets() {
         let mut c = column(MINUTE_MS, true);
-        c.add(0, T0_MS, u64::MAX - 1);
+        c.add(0, T0_MS, BUCKET_AMOUNT_MAX - 1);
         c.add(0, T0_MS, 5);
-        assert_eq!(c.totals(0).amount_minor, u64::MAX);
+        assert_eq!(c.totals(0).amount_minor, BUCKET_AMOUNT_MAX);
+        assert_eq!(c.totals(0).count, 2);
+        assert_eq!(c.totals(0).max_minor, 5.max(BUCKET_AMOUNT_MAX - 1));
         c.clear(0);
         assert_eq!(c.totals(0), WindowTotals::default());
         c.add(0, T0_MS + 1, 3);
