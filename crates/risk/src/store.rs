@@ -3,12 +3,11 @@
 //! table is full the least recently seen key (approximately: CLOCK, one reference bit per
 //! slot) gives up its slot.
 //!
-//! Bytes per tracked card: 8 (key) + 1 (reference bit) + 12 (running sum and count of
-//! sales) + 88 ([`Baseline`]) + 17 to 34 (its hash index entry: 16 bytes and a control
-//! byte, at a load of 1/2 to 7/8) + 152 per window the rules use on cards
-//! ([`WindowColumn::bytes_per_slot`]). With the 4 card windows of the bench's 50 rules
-//! that is 751 bytes a card slot; [`Store::memory_bytes`] gives the exact figure of a
-//! store, all of it allocated up front.
+//! Bytes per tracked card: 24 (key, running sum and count of sales, reference bit) + 88
+//! ([`Baseline`]) + 17 to 34 (its hash index entry: 16 bytes and a control byte, at a load
+//! of 1/2 to 7/8) + 152 per window the rules use on cards ([`WindowSet::bytes_per_slot`]).
+//! With the 4 card windows of the bench's 50 rules that is about 750 bytes a card slot;
+//! [`Store::memory_bytes`] gives the exact figure of a store, all of it allocated up front.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -18,7 +17,7 @@ use domain::Currency;
 use crate::anomaly::Baseline;
 use crate::event::{Event, Outcome};
 use crate::key::KeyHasher;
-use crate::window::{Flow, WindowColumn, WindowKey, WindowTotals};
+use crate::window::{Flow, WindowKey, WindowSet, WindowTotals};
 
 /// Keys tracked per entity kind, at most.
 pub const CARDS_TRACKED_MAX: usize = 1 << 20;
@@ -117,20 +116,29 @@ struct PinFailure {
     at_ms: u64,
 }
 
+/// What a slot knows besides its windows, in one record so a lookup touches one line.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+struct SlotState {
+    key: u64,
+    /// Sales in the store's currency since the key was first seen: the "usual" amount.
+    sales_minor: u64,
+    sales_count: u32,
+    /// CLOCK's reference bit: seen since the hand last passed.
+    referenced: bool,
+}
+
 /// One entity kind's slots. Vectors are per slot (index = slot).
 #[derive(Clone, PartialEq, Debug)]
 struct Table {
     entity: Entity,
     capacity: usize,
     index: Index,
-    keys: Vec<u64>,
-    referenced: Vec<bool>,
+    /// Slots `0..used` hold keys.
+    used: usize,
+    states: Vec<SlotState>,
     hand: usize,
     evictions: u64,
-    /// Sales in the store's currency since the key was first seen: the "usual" amount.
-    sales_count: Vec<u32>,
-    sales_minor: Vec<u64>,
-    columns: Vec<WindowColumn>,
+    windows: WindowSet,
     /// Cards and merchants only.
     baselines: Vec<Baseline>,
     /// Terminals only: `PIN_FAILURES_KEPT` per slot, a ring.
@@ -146,13 +154,11 @@ impl Table {
             entity,
             capacity,
             index: Index::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
-            keys: Vec::with_capacity(capacity),
-            referenced: Vec::with_capacity(capacity),
+            used: 0,
+            states: vec![SlotState::default(); capacity],
             hand: 0,
             evictions: 0,
-            sales_count: vec![0; capacity],
-            sales_minor: vec![0; capacity],
-            columns: Vec::with_capacity(COLUMNS_PER_ENTITY_MAX),
+            windows: WindowSet::new(capacity, entity == Entity::CardAtMerchant),
             baselines: if baselines { vec![Baseline::default(); capacity] } else { Vec::new() },
             pin_failures: if terminal { vec![PinFailure::default(); capacity * PIN_FAILURES_KEPT] } else { Vec::new() },
             pin_cursor: if terminal { vec![0; capacity] } else { Vec::new() },
@@ -162,21 +168,19 @@ impl Table {
     /// The slot of `key`, taking one (evicting if full) when it is new.
     fn slot(&mut self, key: u64) -> usize {
         if let Some(&slot) = self.index.get(&key) {
-            self.referenced[slot as usize] = true;
+            self.states[slot as usize].referenced = true;
             return slot as usize;
         }
-        let slot = if self.keys.len() < self.capacity {
-            self.keys.push(key);
-            self.referenced.push(true);
-            self.keys.len() - 1
+        let slot = if self.used < self.capacity {
+            self.used += 1;
+            self.used - 1
         } else {
             let slot = self.victim();
-            self.index.remove(&self.keys[slot]);
+            self.index.remove(&self.states[slot].key);
             self.forget(slot);
-            self.keys[slot] = key;
-            self.referenced[slot] = true;
             slot
         };
+        self.states[slot] = SlotState { key, referenced: true, ..SlotState::default() };
         self.index.insert(key, slot as u32);
         slot
     }
@@ -187,7 +191,7 @@ impl Table {
         loop {
             let slot = self.hand;
             self.hand = (self.hand + 1) % self.capacity;
-            if std::mem::replace(&mut self.referenced[slot], false) {
+            if std::mem::replace(&mut self.states[slot].referenced, false) {
                 continue;
             }
             self.evictions += 1;
@@ -196,9 +200,7 @@ impl Table {
     }
 
     fn forget(&mut self, slot: usize) {
-        self.sales_count[slot] = 0;
-        self.sales_minor[slot] = 0;
-        self.columns.iter_mut().for_each(|c| c.clear(slot));
+        self.windows.clear(slot);
         if let Some(baseline) = self.baselines.get_mut(slot) {
             *baseline = Baseline::default();
         }
@@ -208,47 +210,28 @@ impl Table {
         }
     }
 
-    fn observe(&mut self, slot: usize, flow: Option<Flow>, at_ms: u64, amount_minor: u64) {
-        for column in &mut self.columns {
-            if Some(column.key().flow) == flow {
-                column.add(slot, at_ms, amount_minor);
-            } else {
-                column.advance(slot, at_ms);
-            }
-        }
-    }
-
     fn prefault(&mut self) {
-        let len = self.keys.len();
-        self.keys.resize(self.capacity, 0);
-        self.keys.truncate(len);
-        self.referenced.resize(self.capacity, false);
-        self.referenced.truncate(len);
         if self.index.is_empty() {
             // Insert and remove keys to the capacity so the index's buckets are written once.
             (0..self.capacity as u64).for_each(|k| _ = self.index.insert(k, 0));
             self.index.clear();
         }
-        self.sales_count.iter_mut().step_by(1024).for_each(|v| *v = 0);
-        self.sales_minor.iter_mut().step_by(512).for_each(|v| *v = 0);
+        self.states.iter_mut().step_by(128).for_each(|s| s.sales_count = 0);
         self.baselines.iter_mut().step_by(32).for_each(|b| *b = Baseline::default());
         self.pin_failures.iter_mut().step_by(128).for_each(|f| *f = PinFailure::default());
         self.pin_cursor.iter_mut().step_by(4096).for_each(|c| *c = 0);
-        self.columns.iter_mut().for_each(WindowColumn::prefault);
+        self.windows.prefault();
     }
 
     fn memory_bytes(&self) -> usize {
         // hashbrown: buckets are a power of two at most 7/8 full, one control byte each.
         let buckets = (self.index.capacity() * 8 / 7).next_power_of_two();
         buckets * (std::mem::size_of::<(u64, u32)>() + 1)
-            + self.keys.capacity() * 8
-            + self.referenced.capacity()
-            + self.sales_count.capacity() * 4
-            + self.sales_minor.capacity() * 8
+            + self.states.capacity() * std::mem::size_of::<SlotState>()
             + self.baselines.capacity() * std::mem::size_of::<Baseline>()
             + self.pin_failures.capacity() * std::mem::size_of::<PinFailure>()
             + self.pin_cursor.capacity()
-            + self.columns.iter().map(WindowColumn::memory_bytes).sum::<usize>()
+            + self.windows.memory_bytes()
     }
 }
 
@@ -297,30 +280,24 @@ impl Store {
     /// start empty, others are dropped. `track_max` columns (splits) are told by entity.
     pub fn set_windows(&mut self, wanted: &[(Entity, WindowKey)]) {
         for table in &mut self.tables {
-            let entity = table.entity;
-            table.columns.retain(|c| wanted.contains(&(entity, c.key())));
-            for &(e, key) in wanted {
-                if e == entity && !table.columns.iter().any(|c| c.key() == key) {
-                    let column = WindowColumn::new(key, table.capacity, entity == Entity::CardAtMerchant);
-                    table.columns.push(column);
-                }
-            }
+            let keys: Vec<WindowKey> = wanted.iter().filter(|(e, _)| *e == table.entity).map(|(_, k)| *k).collect();
+            table.windows.set_keys(&keys);
         }
     }
 
     /// Where the window `key` of `entity` is kept, if it is.
     pub fn column(&self, entity: Entity, key: WindowKey) -> Option<usize> {
-        self.table(entity).columns.iter().position(|c| c.key() == key)
+        self.table(entity).windows.position(key)
     }
 
     pub fn totals(&self, entity: Entity, column: usize, slot: usize) -> WindowTotals {
-        self.table(entity).columns[column].totals(slot)
+        self.table(entity).windows.totals(slot, column)
     }
 
     /// Sales since the key was first seen: count and amount in minor units.
     pub fn usual(&self, entity: Entity, slot: usize) -> (u32, u64) {
-        let table = self.table(entity);
-        (table.sales_count[slot], table.sales_minor[slot])
+        let state = &self.table(entity).states[slot];
+        (state.sales_count, state.sales_minor)
     }
 
     pub fn baseline(&self, entity: Entity, slot: usize) -> Option<&Baseline> {
@@ -333,15 +310,15 @@ impl Store {
         let keys = [event.card.hash, self.hasher.terminal(&event.terminal), merchant_key];
         let [card, terminal, merchant] = [0, 1, 2].map(|i| self.tables[i].slot(keys[i]));
         let pairs = &mut self.tables[Entity::CardAtMerchant.index()];
-        let card_at_merchant =
-            (!pairs.columns.is_empty()).then(|| pairs.slot(KeyHasher::card_at_merchant(event.card.hash, merchant_key)));
+        let card_at_merchant = (!pairs.windows.keys().is_empty())
+            .then(|| pairs.slot(KeyHasher::card_at_merchant(event.card.hash, merchant_key)));
         let slots = Slots { card, terminal, merchant, card_at_merchant, terminal_key: keys[1], merchant_key };
         let flow = event.flow();
         let amount = self.amount_minor(event);
         for (table, slot) in self.tables.iter_mut().zip([Some(card), Some(terminal), Some(merchant), card_at_merchant])
         {
             if let Some(slot) = slot {
-                table.observe(slot, flow, now_ms, amount);
+                table.windows.observe(slot, flow, now_ms, amount);
             }
         }
         slots
@@ -366,8 +343,9 @@ impl Store {
             slots.card_at_merchant,
         ]) {
             let Some(slot) = slot else { continue };
-            table.sales_count[slot] = table.sales_count[slot].saturating_add(1);
-            table.sales_minor[slot] = table.sales_minor[slot].saturating_add(amount);
+            let state = &mut table.states[slot];
+            state.sales_count = state.sales_count.saturating_add(1);
+            state.sales_minor = state.sales_minor.saturating_add(amount);
             if let Some(baseline) = table.baselines.get_mut(slot) {
                 baseline.learn(amount, now_ms, hour);
             }
@@ -426,7 +404,7 @@ impl Store {
 
     /// Keys tracked now, per entity kind.
     pub fn tracked(&self, entity: Entity) -> usize {
-        self.table(entity).keys.len()
+        self.table(entity).used
     }
 
     pub fn capacity(&self, entity: Entity) -> usize {
