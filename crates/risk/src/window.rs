@@ -51,8 +51,10 @@ pub const BUCKET_COUNT_MAX: u64 = (1 << 20) - 1;
 pub const BUCKET_AMOUNT_MAX: u64 = (1 << 44) - 1;
 
 /// One slot's window: a bucket packs its count (low 20 bits) and amount (high 44 bits) in
-/// one word, so a row is 152 bytes.
+/// one word, so a row is 152 bytes. `repr(C)` keeps the head and totals first, so reading
+/// a slot's windows in order walks memory forwards, which the prefetcher follows.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(C)]
 struct Row {
     /// The epoch (`at_ms / bucket_ms`) of the newest bucket.
     head: u64,
