@@ -172,7 +172,7 @@ fn event(rng: &mut SplitMix, hasher: &KeyHasher, opts: &BenchOptions, card: u64,
         merchant_onboarded_ms: Some(T0_MS - (merchant_n % 400) * DAY_MS),
         merchant_currency: Some(Currency::CNY),
         merchant_country: Some(156),
-        card_country: Some(if card % 20 == 0 { 344 } else { 156 }),
+        card_country: Some(if card.is_multiple_of(20) { 344 } else { 156 }),
         at_ms,
     })
 }

@@ -3,6 +3,7 @@
 //!
 //! * [`window`] — O(1) sliding-window counters (count and amount) as rings of fixed buckets,
 //!   1 minute to 30 days at the same cost.
+//! * [`index`] — the fixed-size hash index of each table (never grows, never allocates).
 //! * [`store`] — the tracked cards (by keyed PAN hash), terminals, merchants and cards at a
 //!   merchant, each table bounded (`*_TRACKED_MAX`, CLOCK eviction), rebuilt from a journal
 //!   by [`store::Store::replay`].
@@ -26,6 +27,7 @@ pub mod bench;
 pub mod decision;
 pub mod engine;
 pub mod event;
+pub mod index;
 pub mod key;
 pub mod rulefile;
 pub mod rules;

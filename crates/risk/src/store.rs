@@ -1,21 +1,19 @@
 //! The tracked entities — cards, terminals, merchants and cards at a merchant — each in a
 //! table of a fixed number of slots, so memory is bounded whatever traffic arrives: when a
-//! table is full the least recently seen key (approximately: CLOCK, one reference bit per
-//! slot) gives up its slot.
+//! table is full a key not seen lately (CLOCK, one reference bit per slot, an approximate
+//! least-recently-seen) gives up its slot.
 //!
-//! Bytes per tracked card: 24 (key, running sum and count of sales, reference bit) + 88
-//! ([`Baseline`]) + 17 to 34 (its hash index entry: 16 bytes and a control byte, at a load
-//! of 1/2 to 7/8) + 152 per window the rules use on cards ([`WindowSet::bytes_per_slot`]).
-//! With the 4 card windows of the bench's 50 rules that is about 750 bytes a card slot;
+//! Bytes per tracked card: 24 (key, running sum and count of sales, reference bit), plus 88
+//! ([`Baseline`]), plus 16 to 32 (its [`SlotIndex`] entry: 16 bytes at a load of 1/2 to
+//! 1/4), plus 152 per window the rules use on cards ([`WindowSet::bytes_per_slot`]). With
+//! the 4 card windows of the bench's 50 rules that is 736 to 752 bytes a card slot;
 //! [`Store::memory_bytes`] gives the exact figure of a store, all of it allocated up front.
-
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use domain::Currency;
 
 use crate::anomaly::Baseline;
 use crate::event::{Event, Outcome};
+use crate::index::SlotIndex;
 use crate::key::KeyHasher;
 use crate::window::{Flow, WindowKey, WindowSet, WindowTotals};
 
@@ -89,26 +87,6 @@ impl StoreLimits {
     }
 }
 
-/// Keys are already keyed hashes, uniformly spread: the index uses them as they are.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Index = HashMap<u64, u32, BuildHasherDefault<Identity>>;
-
 /// A wrong PIN seen at a terminal.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 struct PinFailure {
@@ -132,7 +110,7 @@ struct SlotState {
 struct Table {
     entity: Entity,
     capacity: usize,
-    index: Index,
+    index: SlotIndex,
     /// Slots `0..used` hold keys.
     used: usize,
     states: Vec<SlotState>,
@@ -153,7 +131,7 @@ impl Table {
         Table {
             entity,
             capacity,
-            index: Index::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
+            index: SlotIndex::new(capacity),
             used: 0,
             states: vec![SlotState::default(); capacity],
             hand: 0,
@@ -167,7 +145,7 @@ impl Table {
 
     /// The slot of `key`, taking one (evicting if full) when it is new.
     fn slot(&mut self, key: u64) -> usize {
-        if let Some(&slot) = self.index.get(&key) {
+        if let Some(slot) = self.index.get(key) {
             self.states[slot as usize].referenced = true;
             return slot as usize;
         }
@@ -176,11 +154,15 @@ impl Table {
             self.used - 1
         } else {
             let slot = self.victim();
-            self.index.remove(&self.states[slot].key);
+            self.index.remove(self.states[slot].key);
             self.forget(slot);
             slot
         };
-        self.states[slot] = SlotState { key, referenced: true, ..SlotState::default() };
+        // A new key enters unreferenced: a stream of cards seen once then evicts its own
+        // kind before it evicts cards seen again (CLOCK with all bits set would sweep
+        // everything clear and evict whatever the hand happened to stop at).
+        self.states[slot] = SlotState { key, referenced: false, ..SlotState::default() };
+        // Cannot fail: a key was removed above whenever the table was full.
         self.index.insert(key, slot as u32);
         slot
     }
@@ -211,11 +193,7 @@ impl Table {
     }
 
     fn prefault(&mut self) {
-        if self.index.is_empty() {
-            // Insert and remove keys to the capacity so the index's buckets are written once.
-            (0..self.capacity as u64).for_each(|k| _ = self.index.insert(k, 0));
-            self.index.clear();
-        }
+        self.index.prefault();
         self.states.iter_mut().step_by(128).for_each(|s| s.sales_count = 0);
         self.baselines.iter_mut().step_by(32).for_each(|b| *b = Baseline::default());
         self.pin_failures.iter_mut().step_by(128).for_each(|f| *f = PinFailure::default());
@@ -224,9 +202,7 @@ impl Table {
     }
 
     fn memory_bytes(&self) -> usize {
-        // hashbrown: buckets are a power of two at most 7/8 full, one control byte each.
-        let buckets = (self.index.capacity() * 8 / 7).next_power_of_two();
-        buckets * (std::mem::size_of::<(u64, u32)>() + 1)
+        self.index.memory_bytes()
             + self.states.capacity() * std::mem::size_of::<SlotState>()
             + self.baselines.capacity() * std::mem::size_of::<Baseline>()
             + self.pin_failures.capacity() * std::mem::size_of::<PinFailure>()
