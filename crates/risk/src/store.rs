@@ -283,16 +283,26 @@ impl Store {
     /// Find (or take) the event's slots and count it in every window at `now_ms`.
     pub fn observe(&mut self, event: &Event, now_ms: u64) -> Slots {
         let merchant_key = self.hasher.merchant(&event.merchant);
-        let keys = [event.card.hash, self.hasher.terminal(&event.terminal), merchant_key];
+        let pair_key = KeyHasher::card_at_merchant(event.card.hash, merchant_key);
+        let keys = [event.card.hash, self.hasher.terminal(&event.terminal), merchant_key, pair_key];
+        // The four tables are far apart in memory: read all four index lines first, then
+        // all four rows, so the cache misses overlap instead of following one another.
+        std::hint::black_box(self.tables.iter().zip(keys).fold(0, |acc, (t, k)| acc ^ t.index.touch(k)));
         let [card, terminal, merchant] = [0, 1, 2].map(|i| self.tables[i].slot(keys[i]));
         let pairs = &mut self.tables[Entity::CardAtMerchant.index()];
-        let card_at_merchant = (!pairs.windows.keys().is_empty())
-            .then(|| pairs.slot(KeyHasher::card_at_merchant(event.card.hash, merchant_key)));
+        let card_at_merchant = (!pairs.windows.keys().is_empty()).then(|| pairs.slot(pair_key));
         let slots = Slots { card, terminal, merchant, card_at_merchant, terminal_key: keys[1], merchant_key };
         let flow = event.flow();
         let amount = self.amount_minor(event);
-        for (table, slot) in self.tables.iter_mut().zip([Some(card), Some(terminal), Some(merchant), card_at_merchant])
-        {
+        let all = [Some(card), Some(terminal), Some(merchant), card_at_merchant];
+        let touched = self.tables.iter().zip(all).fold(0, |acc, (table, slot)| match slot {
+            Some(slot) => {
+                acc ^ table.windows.touch(slot) ^ table.baselines.get(slot).map_or(0, Baseline::history) as u64
+            }
+            None => acc,
+        });
+        std::hint::black_box(touched);
+        for (table, slot) in self.tables.iter_mut().zip(all) {
             if let Some(slot) = slot {
                 table.windows.observe(slot, flow, now_ms, amount);
             }

@@ -140,6 +140,12 @@ impl WindowSet {
         self.maxes.iter_mut().step_by(32).for_each(|max| *max = [0; WINDOW_BUCKETS]);
     }
 
+    /// Read the first line of each of `slot`'s windows (see `SlotIndex::touch`).
+    pub fn touch(&self, slot: usize) -> u64 {
+        let width = self.keys.len();
+        self.rows[slot * width..(slot + 1) * width].iter().fold(0, |acc, row| acc ^ row.head)
+    }
+
     /// Count an event in every window of `slot` whose flow is `flow`, and move the others
     /// forward to `at_ms`.
     pub fn observe(&mut self, slot: usize, flow: Option<Flow>, at_ms: u64, amount_minor: u64) {
