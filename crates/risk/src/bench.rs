@@ -20,7 +20,8 @@ use crate::store::{Entity, StoreLimits};
 /// The default rule file, shipped as `examples/rules.toml`.
 pub const DEFAULT_RULES: &str = include_str!("../examples/rules.toml");
 
-const T0_MS: u64 = 1_764_892_800_000;
+/// The bench's clock starts here: 2025-12-05 00:00 UTC.
+pub const T0_MS: u64 = 1_764_892_800_000;
 const DAY_MS: u64 = 86_400_000;
 
 /// splitmix64: a tiny deterministic PRNG for benches and tests (no `rand` dependency).
@@ -155,7 +156,13 @@ pub fn rules_50() -> String {
 }
 
 /// One random authorization (`None` never happens: the formats give valid ids).
-fn event(rng: &mut SplitMix, hasher: &KeyHasher, opts: &BenchOptions, card: u64, at_ms: u64) -> Option<Event> {
+pub fn authorization(
+    rng: &mut SplitMix,
+    hasher: &KeyHasher,
+    opts: &BenchOptions,
+    card: u64,
+    at_ms: u64,
+) -> Option<Event> {
     let pan = Pan::new(&format!("62{card:014}")).ok()?;
     let merchant_n = rng.below(opts.merchants.max(1));
     let terminal_n = rng.below(opts.terminals.max(1));
@@ -177,31 +184,45 @@ fn event(rng: &mut SplitMix, hasher: &KeyHasher, opts: &BenchOptions, card: u64,
     })
 }
 
-/// Build the engine, preload the cards (a journal replay of one sale each over the day
-/// before), then time `opts.evaluations` authorizations over the next hours.
-pub fn run(opts: BenchOptions) -> Result<BenchReport, crate::RuleFileError> {
-    let hasher = KeyHasher::new(*b"cardnet-bench-k1");
+/// The bench's hasher.
+pub fn hasher() -> KeyHasher {
+    KeyHasher::new(*b"cardnet-bench-k1")
+}
+
+/// The 50-rule engine with `opts.cards_tracked` cards preloaded: a journal replay of one
+/// sale each over the day before `T0_MS`, memory prefaulted.
+pub fn engine(opts: &BenchOptions) -> Result<Engine, crate::RuleFileError> {
+    let hasher = hasher();
     let rules = crate::rulefile::parse("bench-rules.toml", &rules_50(), &hasher)?;
-    let rule_count = rules.rules.len();
     let limits = StoreLimits { cards: opts.cards_tracked.max(1), ..StoreLimits::default() };
     let mut engine = Engine::new(rules, hasher, limits);
     engine.prefault();
-    let mut rng = SplitMix::new(opts.seed);
-    let started = Instant::now();
     let cards = opts.cards_tracked as u64;
     let step_ms = (DAY_MS / cards.max(1)).max(1);
-    let mut preload_rng = SplitMix::new(opts.seed ^ 0x5eed);
+    let mut rng = SplitMix::new(opts.seed ^ 0x5eed);
     let preload =
-        (0..cards).filter_map(|card| event(&mut preload_rng, &hasher, &opts, card, T0_MS - DAY_MS + card * step_ms));
+        (0..cards).filter_map(|card| authorization(&mut rng, &hasher, opts, card, T0_MS - DAY_MS + card * step_ms));
     engine.replay(preload);
+    Ok(engine)
+}
+
+/// Build the engine (see [`engine`]), then time `opts.evaluations` authorizations on
+/// random tracked cards over the following hours.
+pub fn run(opts: BenchOptions) -> Result<BenchReport, crate::RuleFileError> {
+    let started = Instant::now();
+    let mut engine = engine(&opts)?;
     let preload_s = started.elapsed().as_secs_f64();
+    let rule_count = engine.rules().rules.len();
+    let hasher = hasher();
+    let mut rng = SplitMix::new(opts.seed);
+    let cards = opts.cards_tracked as u64;
 
     let mut nanos: Vec<u32> = Vec::with_capacity(opts.evaluations);
     let (mut declines, mut alerts) = (0, 0);
     let mut total_ns: u64 = 0;
     for i in 0..opts.evaluations as u64 {
         let card = rng.below(cards.max(1));
-        let Some(tx) = event(&mut rng, &hasher, &opts, card, T0_MS + i * 20) else { continue };
+        let Some(tx) = authorization(&mut rng, &hasher, &opts, card, T0_MS + i * 20) else { continue };
         let start = Instant::now();
         let decision = engine.evaluate(&tx, tx.at_ms);
         let ns = start.elapsed().as_nanos() as u64;
