@@ -295,19 +295,21 @@ fn bands_of(ctx: &Ctx, bands: &Spanned<Vec<Spanned<RawBand>>>, reason: Label) ->
 /// A duration: digits then s, m, h or d, from 1 minute to 30 days.
 fn window(ctx: &Ctx, text: &Spanned<String>) -> Result<WindowKey, RuleFileError> {
     let t = text.get_ref().as_str();
+    let bad = || ctx.err(text.span(), format!("window {t:?} is not a duration (use 30s, 5m, 1h, 30d)"));
+    // The unit is checked first: only once the last byte is an ASCII letter is cutting it
+    // off a cut at a character boundary.
     let unit_ms = match t.as_bytes().last() {
         Some(b's') => 1_000,
         Some(b'm') => 60_000,
         Some(b'h') => 3_600_000,
         Some(b'd') => DAY_MS,
-        _ => 0,
+        _ => return Err(bad()),
     };
-    let digits = &t[..t.len().saturating_sub(1)];
-    let number =
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) { None } else { digits.parse().ok() };
-    let Some(window_ms) = number.and_then(|n: u64| n.checked_mul(unit_ms)).filter(|_| unit_ms > 0) else {
-        return Err(ctx.err(text.span(), format!("window {t:?} is not a duration (use 30s, 5m, 1h, 30d)")));
-    };
+    let digits = &t[..t.len() - 1];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let window_ms = digits.parse::<u64>().ok().and_then(|n| n.checked_mul(unit_ms)).ok_or_else(bad)?;
     if !(WINDOW_MS_MIN..=WINDOW_MS_MAX).contains(&window_ms) {
         return Err(ctx.err(text.span(), format!("window {t:?} is outside 1m to 30d")));
     }

@@ -56,6 +56,10 @@ reason = "r"
     assert_eq!(error(&long), r#"rules.toml:10: rule "burst": window "31d" is outside 1m to 30d"#);
     let short = text.replace("\"5q\"", "\"59s\"");
     assert!(error(&short).starts_with("rules.toml:10:"));
+    for bad in ["5\u{e9}", "1\u{fffd}", "", "h", "-1h", "1.5h", "99999999999999999999d"] {
+        let message = error(&text.replace("\"5q\"", &format!("{bad:?}")));
+        assert!(message.starts_with("rules.toml:10: rule \"burst\": window"), "{message}");
+    }
     let ok = text.replace("\"5q\"", "\"60s\"");
     assert!(risk::parse("rules.toml", &ok, &hasher()).is_ok(), "60s is 1m");
 }
@@ -173,6 +177,16 @@ fn malformed_files_are_errors_not_panics() {
             rejected += 1;
             assert!(e.line >= 1 && e.line <= text.lines().count() + 1, "{e}");
         }
+    }
+    // Multi-byte characters at random character boundaries.
+    for _ in 0..2_000 {
+        let mut text = EXAMPLE.to_string();
+        let mut at = rng.below(text.len() as u64) as usize;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.insert_str(at, ["\u{e9}", "\u{fffd}", "\u{1f600}", "\u{0}"][rng.below(4) as usize]);
+        rejected += usize::from(risk::parse("rules.toml", &text, &hasher()).is_err());
     }
     assert!(rejected > 1_000, "{rejected}");
     for text in ["", "=", "[[rule]]", "currency = 1", "a = [", "\u{0}", "[[rule]]\n[[rule]]\nid = 1"] {
