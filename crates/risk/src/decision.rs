@@ -82,14 +82,13 @@ impl Decision {
 
     /// Settle the verdict: a rule's own decline first (the first in file order), then the
     /// total score against the set's thresholds (a score decline is 34, suspected fraud).
-    pub(crate) fn finish(mut self, decline_score: i32, alert_score: i32) -> Decision {
+    pub(crate) fn finish(&mut self, decline_score: i32, alert_score: i32) {
         self.verdict = match self.forced {
             Some(code) => Verdict::Decline(code),
             None if self.score >= decline_score => Verdict::Decline(suspected_fraud()),
             None if self.score >= alert_score => Verdict::Alert,
             None => Verdict::Approve,
         };
-        self
     }
 
     pub fn is_declined(&self) -> bool {

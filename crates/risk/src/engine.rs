@@ -109,7 +109,8 @@ impl Engine {
         if let Some(response) = tx.response {
             self.store.record(&tx.outcome(response, now_ms));
         }
-        decision.finish(self.rules.decline_score, self.rules.alert_score)
+        decision.finish(self.rules.decline_score, self.rules.alert_score);
+        decision
     }
 
     /// Feed the issuer's answer. Returns the terminal to block when a card-testing rule's
