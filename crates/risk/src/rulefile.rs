@@ -23,6 +23,8 @@ use crate::window::{Flow, WINDOW_MS_MAX, WINDOW_MS_MIN, WindowKey};
 /// permitted (card, terminal), restricted card, do not honour.
 const DECLINE_CODES: [&str; 7] = ["34", "61", "65", "57", "58", "62", "05"];
 const DAY_MS: u64 = 86_400_000;
+/// Codes in one `mcc` list, at most: every 4-digit code once.
+const MCC_LIST_MAX: usize = 10_000;
 /// Longest rule file accepted: a bound on what a parse may allocate.
 pub const RULE_FILE_BYTES_MAX: usize = 8 << 20;
 
@@ -359,6 +361,9 @@ fn split_sale(ctx: &Ctx, r: &RawRule, at: &Range<usize>) -> Result<Check, RuleFi
 fn restriction(ctx: &Ctx, r: &RawRule, at: &Range<usize>) -> Result<Check, RuleFileError> {
     let mccs = match &r.mcc {
         Some(list) => {
+            if list.get_ref().len() > MCC_LIST_MAX {
+                return Err(ctx.err(list.span(), format!("`mcc` has more than {MCC_LIST_MAX} codes")));
+            }
             let mut codes = Vec::with_capacity(list.get_ref().len());
             for code in list.get_ref() {
                 let c = code.get_ref();

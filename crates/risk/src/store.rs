@@ -4,10 +4,12 @@
 //! least-recently-seen) gives up its slot.
 //!
 //! Bytes per tracked card: 24 (key, running sum and count of sales, reference bit), plus 88
-//! ([`Baseline`]), plus 16 to 32 (its [`SlotIndex`] entry: 16 bytes at a load of 1/2 to
-//! 1/4), plus 152 per window the rules use on cards ([`WindowSet::bytes_per_slot`]). With
-//! the 4 card windows of the bench's 50 rules that is 736 to 752 bytes a card slot;
-//! [`Store::memory_bytes`] gives the exact figure of a store, all of it allocated up front.
+//! ([`Baseline`]), plus 32 to 64 (its share of the [`SlotIndex`]: 16-byte entries, twice
+//! the capacity rounded up to a power of two), plus 152 per window the rules use on cards
+//! ([`WindowSet::bytes_per_slot`]). With the 3 card windows of the bench's 50 rules and
+//! 1,000,000 cards that is 601 bytes a card (601 MB; the whole engine, terminals, merchants
+//! and cards at merchants included, 1.24 GiB). [`Store::memory_bytes`] gives the exact
+//! figure of a store, all of it allocated up front.
 
 use domain::Currency;
 
