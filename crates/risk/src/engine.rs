@@ -26,6 +26,8 @@ struct Plan {
     columns: [usize; 2],
 }
 
+/// A rule set and the state it reads. Clone it to try something on a copy.
+#[derive(Clone)]
 pub struct Engine {
     rules: RuleSet,
     plans: Vec<Plan>,
@@ -91,7 +93,9 @@ impl Engine {
         self.store.prefault();
     }
 
-    /// Decide on `tx` at `now_ms`, and count it.
+    /// Decide on `tx` at `now_ms`, and count it. When `tx.response` is already set (an
+    /// event from a journal), it is recorded after the rules ran, as [`Engine::record`]
+    /// would.
     pub fn evaluate(&mut self, tx: &Event, now_ms: u64) -> Decision {
         let slots = self.store.observe(tx, now_ms);
         let mut decision = Decision::default();
