@@ -126,3 +126,18 @@ fn backtest_reports_what_a_candidate_changes() {
     let mut e = Engine::new(candidate, hasher(), limits());
     assert!(matches!(eval(&mut e, &events[0]).verdict, Verdict::Approve), "backtests leave no trace");
 }
+
+#[test]
+fn a_reload_in_another_currency_starts_fresh_windows() {
+    let mut e = engine(&velocity("hour", "1h", 3));
+    eval(&mut e, &sale(1, 1, 100, T0_MS));
+    eval(&mut e, &sale(1, 1, 100, T0_MS + 1));
+    let same = rules(&velocity("hour", "1h", 3));
+    let mut usd = same.clone();
+    usd.currency = domain::Currency::USD;
+    let mut kept = e.clone();
+    kept.replace_rules(same);
+    assert_eq!(fired(&eval(&mut kept, &sale(1, 1, 100, T0_MS + 2)), "hour"), Some((3, 3)));
+    e.replace_rules(usd);
+    assert_eq!(fired(&eval(&mut e, &sale(1, 1, 100, T0_MS + 2)), "hour"), None, "amounts in CNY mean nothing in USD");
+}
