@@ -45,6 +45,10 @@ pub struct SimArgs {
     /// commit, then restarts from its database).
     #[arg(long, default_value_t = 0)]
     power_cuts: u32,
+    /// Connections closed per run during the workload (the requests open on one fail at once,
+    /// as over a lost link; what is on its way is gone).
+    #[arg(long, default_value_t = 0)]
+    connection_cuts: u32,
     /// Leave out end of day (by default each run's day then goes through `cardnet eod run`'s
     /// steps on the simulated clock, and the books are checked).
     #[arg(long)]
@@ -63,11 +67,12 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
         || args.duplicate_percent > 100
         || args.crashes > sim::run::CRASHES_MAX
         || args.partitions > sim::run::PARTITIONS_MAX
+        || args.connection_cuts > sim::run::PARTITIONS_MAX
         || args.power_cuts > sim::run::CRASHES_MAX
         || !(1..=sim::world::TERMINALS_MAX).contains(&args.terminals)
     {
         return Err(CliError::bad_input(format!(
-            "--purchases must be at most {PURCHASES_MAX}, --terminals 1 to {}, --crashes, --power-cuts and --partitions at most {}, percentages at most 100",
+            "--purchases must be at most {PURCHASES_MAX}, --terminals 1 to {}, --crashes, --power-cuts, --partitions and --connection-cuts at most {}, percentages at most 100",
             sim::world::TERMINALS_MAX,
             sim::run::CRASHES_MAX.min(sim::run::PARTITIONS_MAX)
         )));
@@ -92,6 +97,7 @@ pub fn run(args: SimArgs) -> Result<(), CliError> {
         let options = SimOptions {
             crashes: args.crashes,
             partitions: args.partitions,
+            connection_cuts: args.connection_cuts,
             terminals: args.terminals,
             power_cuts: args.power_cuts,
             end_of_day: !args.no_end_of_day,

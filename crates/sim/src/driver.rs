@@ -74,6 +74,12 @@ enum Event {
         node: usize,
         down_ms: u64,
     },
+    /// The connection between `a` and `b` closes: every request open on it fails at once (the
+    /// link was lost), what is on its way is gone, and the next request opens a new one.
+    CutConnection {
+        a: usize,
+        b: usize,
+    },
 }
 
 /// Opens a party node (at the start, and again after a crash: from its database).
@@ -83,6 +89,8 @@ pub type PowerOn = Box<dyn Fn(usize) -> Result<terminal::Terminal, String>>;
 
 struct Exchange {
     origin: usize,
+    /// The node the request went to.
+    to: usize,
     token: u64,
 }
 
@@ -102,6 +110,9 @@ pub struct NetStats {
     pub power_cuts: u64,
     /// Messages dropped by a partition (not counted in `lost`).
     pub partitioned: u64,
+    /// Connections closed, and the requests open on them that failed as a lost link.
+    pub connection_cuts: u64,
+    pub cut_requests: u64,
 }
 
 /// Two nodes cut off from each other, both ways, from `from_ms` until `until_ms`.
@@ -248,6 +259,11 @@ impl Sim {
         self.partitions.push(Partition { between: (a, b), from_ms, until_ms: from_ms.saturating_add(for_ms) });
     }
 
+    /// Close the connection between `a` and `b` `after_ms` after the start.
+    pub fn plan_connection_cut(&mut self, a: usize, b: usize, after_ms: u64) {
+        self.schedule(after_ms, Event::CutConnection { a, b });
+    }
+
     /// The routes' (from, to) pairs, in order.
     pub fn route_pairs(&self) -> Vec<(usize, usize)> {
         self.routes.iter().map(|((from, _), to)| (*from, *to)).collect()
@@ -339,6 +355,7 @@ impl Sim {
                 self.with_node(node, |n, _| n.time(now_ms));
             }
             Event::Crash { node, down_ms } => self.crash(node, down_ms),
+            Event::CutConnection { a, b } => self.cut_connection(a, b),
             Event::PowerCut { node, down_ms } => {
                 if !self.is_terminal(node) {
                     self.cuts.insert(node, down_ms);
@@ -394,6 +411,21 @@ impl Sim {
         self.stats.crashes += 1;
         self.exchanges.retain(|_, open| open.origin != node);
         self.schedule(down_ms, Event::Restart { node });
+    }
+
+    /// The connection between `a` and `b` closes: its open requests fail as a lost link (in
+    /// exchange order), and what was on its way either direction never arrives.
+    fn cut_connection(&mut self, a: usize, b: usize) {
+        let on_it = |from: usize, to: usize| (from, to) == (a, b) || (from, to) == (b, a);
+        self.stats.connection_cuts += 1;
+        self.queue.retain(|_, event| !matches!(event, Event::Deliver { from, to, .. } if on_it(*from, *to)));
+        let open: Vec<u64> = self.exchanges.iter().filter(|(_, e)| on_it(e.origin, e.to)).map(|(id, _)| *id).collect();
+        for id in open {
+            if let Some(exchange) = self.exchanges.remove(&id) {
+                self.stats.cut_requests += 1;
+                self.failed(exchange.origin, exchange.token, LinkFailure::LinkLost);
+            }
+        }
     }
 
     /// Whether the link between `a` and `b` speaks the terminals' dialect (cup-pos, framed).
@@ -494,7 +526,7 @@ impl Sim {
         };
         self.next_exchange += 1;
         let exchange = self.next_exchange;
-        self.exchanges.insert(exchange, Exchange { origin: from, token });
+        self.exchanges.insert(exchange, Exchange { origin: from, to, token });
         let timeout_ms = self.timeouts_ms.get(from).copied().unwrap_or(0);
         self.schedule(timeout_ms, Event::Timeout { exchange });
         self.send(from, to, exchange, false, &envelope, &message);

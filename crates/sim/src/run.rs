@@ -60,6 +60,9 @@ pub struct SimOptions {
     pub crashes: u32,
     /// Link partitions during the workload (each a seeded route, start and length).
     pub partitions: u32,
+    /// Connections closed during the workload (each a seeded route and time): the requests open
+    /// on one fail at once as a lost link, and what is on its way is gone.
+    pub connection_cuts: u32,
     /// Power cuts during the workload: a seeded party loses the batch it is deciding, before
     /// its commit, and restarts from its database after a seeded downtime.
     pub power_cuts: u32,
@@ -110,6 +113,7 @@ impl SimOptions {
             poll_interval_ms: 1_000,
             crashes: 0,
             partitions: 0,
+            connection_cuts: 0,
             power_cuts: 0,
             void_ppm: 200_000,
             balance_ppm: 100_000,
@@ -203,7 +207,11 @@ pub fn replay_command(options: &SimOptions) -> String {
         options.crashes,
         options.partitions,
         options.power_cuts
-    ) + if options.end_of_day { "" } else { " --no-end-of-day" }
+    ) + &if options.connection_cuts > 0 {
+        format!(" --connection-cuts {}", options.connection_cuts)
+    } else {
+        String::new()
+    } + if options.end_of_day { "" } else { " --no-end-of-day" }
 }
 
 /// One percent in parts per million.

@@ -183,7 +183,8 @@ fn plan_decline(day: &mut Day<'_>, options: &SimOptions, workload: &mut Rng, car
     day.plan(owner(card, terminals), Op::Purchase { card, amount_minor, entry, wrong_pin });
 }
 
-/// The crashes, power cuts and partitions, each at a seeded time of the day's span.
+/// The crashes, power cuts, partitions and connection cuts, each at a seeded time of the day's
+/// span.
 fn plan_faults(sim: &mut Sim, options: &SimOptions, workload: &mut Rng, span_ms: u64) {
     let nodes = sim.all_nodes();
     for _ in 0..options.crashes.min(CRASHES_MAX) {
@@ -202,5 +203,10 @@ fn plan_faults(sim: &mut Sim, options: &SimOptions, workload: &mut Rng, span_ms:
         let Some(&(a, b)) = pairs.get(workload.below(pairs.len() as u64) as usize) else { break };
         let at_ms = workload.below(span_ms.max(1));
         sim.plan_partition(a, b, at_ms, workload.between(PARTITION_MS_MIN, PARTITION_MS_MAX));
+    }
+    // Drawn after the others, so a run without connection cuts draws what it drew before.
+    for _ in 0..options.connection_cuts.min(PARTITIONS_MAX) {
+        let Some(&(a, b)) = pairs.get(workload.below(pairs.len() as u64) as usize) else { break };
+        sim.plan_connection_cut(a, b, workload.below(span_ms.max(1)));
     }
 }

@@ -77,6 +77,23 @@ fn partitions_and_crashes_together_keep_the_invariants() {
     assert_eq!(report.digest, must_pass(&options).digest);
 }
 
+/// A connection that closes fails the requests open on it at once — a lost link, not a timeout:
+/// the acquirer reverses what it had forwarded (it may have been delivered), the terminal what
+/// it had sent — and the day still ends with every party agreeing and the books clean.
+#[test]
+fn connections_that_close_under_open_requests_keep_the_invariants() {
+    let mut cut_requests = 0;
+    for seed in 12..16 {
+        let options = SimOptions { connection_cuts: 12, ..SimOptions::faulty(seed, 40, 5, 5) };
+        let report = must_pass(&options);
+        assert_eq!(report.net.connection_cuts, 12, "{report:?}");
+        assert!(replay_command(&options).contains(" --connection-cuts 12"));
+        cut_requests += report.net.cut_requests;
+        assert_eq!(report.digest, must_pass(&options).digest);
+    }
+    assert!(cut_requests > 0, "no cut met an open request");
+}
+
 #[test]
 fn a_party_that_loses_power_before_its_commit_keeps_the_invariants() {
     // Nothing of the cut batch is durable and nothing it decided left: the node restarts from
