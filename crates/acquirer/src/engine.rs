@@ -452,4 +452,11 @@ enum Decision {
     /// The terminal sent an advice again (it had no answer to the first copy): the first copy's
     /// answer, which it has.
     Repeat(Box<TransactionRecord>),
+    /// The terminal sent an advice again whose first copy the switch never answered here (its
+    /// forward failed or timed out, or a crash lost it) and whose network leg is an advice too:
+    /// to the switch again, as a repeat (0221), which the switch answers as the first time.
+    Resend(Box<TransactionRecord>),
+    /// The same, for an advice whose network leg is a request (a refund, 0200): a crash lost its
+    /// forward, so it is failed as a timeout — reversed at the network, answered 98.
+    Expire(Box<TransactionRecord>),
 }

@@ -576,6 +576,42 @@ fn timeout_reverses_toward_the_network_once_and_terminal_reversals_are_idempoten
     assert_eq!(refund_reversal.message.get_str(39), Some("98"));
 }
 
+/// A refund is an advice (0220) the terminal sends again until it hears back, under the same
+/// trace. Its copy is answered as the first was (code and RRN, nothing new to the network,
+/// nothing refunded twice); while the first copy's forward may still be waiting, 94; one whose
+/// forward a crash lost (pending long past the switch timeout) is failed as a timeout — 98 and
+/// its reversal queued, once.
+#[test]
+fn a_refund_sent_again_is_answered_as_the_first_copy_was() {
+    let rig = rig("advice-again");
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let (_, sale) = rig.approved(terminal.envelope, terminal.purchase(&card(), 900, None).unwrap());
+
+    let refund = terminal.refund(&card(), 300, &sale).unwrap();
+    let first = rig.exchange(terminal.envelope, refund.clone(), "00");
+    assert_eq!(code(&first), "00");
+    let again = respond(rig.send(terminal.envelope, refund.clone()));
+    assert_eq!(code(&again), "00");
+    assert_eq!(again.response.get_str(37), first.response.get_str(37), "the first copy's RRN");
+    assert!(terminal.verify(&again.response));
+    // Refunded once: the rest of the sale can still be refunded, no more.
+    assert_eq!(code(&rig.exchange(terminal.envelope, terminal.refund(&card(), 601, &sale).unwrap(), "00")), "13");
+
+    // A copy while the first is forwarded and unanswered: 94. Long after, its forward lost in a
+    // crash: a timeout, reversed toward the network.
+    let lost = terminal.refund(&card(), 200, &sale).unwrap();
+    let _forgotten = rig.forwarded(terminal.envelope, lost.clone());
+    assert_eq!(code(&respond(rig.send(terminal.envelope, lost.clone()))), "94");
+    let later_ms = NOW_MS + 2 * rig.config.switch.timeout_ms + 1;
+    let expired = respond(rig.acquirer.on_terminal_request(terminal.envelope, lost.clone(), later_ms));
+    assert_eq!((code(&expired), expired.reversal_queued), ("98", true));
+    let repeat = respond(rig.acquirer.on_terminal_request(terminal.envelope, lost, later_ms + 1));
+    assert_eq!((code(&repeat), repeat.reversal_queued), ("98", false), "answered as before, not reversed twice");
+    let due = rig.acquirer.due_reversals(later_ms + 300_000).unwrap();
+    assert_eq!(due.iter().filter(|r| r.message.get_str(4) == Some("000000000200")).count(), 1);
+}
+
 #[test]
 fn settlement_balanced_and_unbalanced_with_batch_upload() {
     let rig = rig("settle");

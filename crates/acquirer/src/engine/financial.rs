@@ -6,6 +6,8 @@ use crate::journal::NewTransaction;
 
 /// A terminal's advice (refund, offline completion): sent again until answered.
 const ADVICE_MTI: &str = "0220";
+/// An advice sent to the switch again.
+const ADVICE_REPEAT_MTI: &str = "0221";
 
 impl Acquirer {
     /// The terminal checks shared by financial requests and reversals: signed on (77), MAC
@@ -87,6 +89,10 @@ impl Acquirer {
             Decision::Go(original) => (original, None),
             Decision::Decline(original, code) => (original, Some(code)),
             Decision::Repeat(first) => return self.repeat_answer(envelope, request, &known, &mak, &first, now_ms),
+            Decision::Resend(first) => return self.resend_advice(envelope, request, &known, mak, &first, now_ms, true),
+            Decision::Expire(first) => {
+                return self.resend_advice(envelope, request, &known, mak, &first, now_ms, false);
+            }
         };
         let pin_block = match (code, request.get(52)) {
             (None, Some(block)) => match self.translate_pin(&known.state, block, request) {
@@ -122,10 +128,19 @@ impl Acquirer {
                 && first.terminal_mti == ADVICE_MTI
                 && first.kind == kind.name()
                 && first.amount_minor == amount_minor;
-            if same_advice && first.response_code.is_some() {
-                return Ok(Decision::Repeat(Box::new(first)));
+            if !same_advice {
+                return Ok(Decision::Decline(None, codes::DUPLICATE));
             }
-            return Ok(Decision::Decline(None, codes::DUPLICATE));
+            // A "pending" row long past the switch timeout lost its forward in a crash (nothing
+            // can still be waiting for it); "timeout" and "failed" rows had no answer either.
+            let stale = now_ms >= first.received_ms.saturating_add(self.settings.switch_timeout_ms.saturating_mul(2));
+            let network_advice = PosKind::from_name(&first.kind).is_some_and(PosKind::is_advice);
+            return Ok(match (first.status.as_str(), stale, network_advice) {
+                ("pending", false, _) => Decision::Decline(None, codes::DUPLICATE),
+                ("pending", true, false) => Decision::Expire(Box::new(first)),
+                ("pending" | "timeout" | "failed", _, true) => Decision::Resend(Box::new(first)),
+                _ => Decision::Repeat(Box::new(first)),
+            });
         }
         if kind != PosKind::Balance && amount_minor == 0 {
             return Ok(Decision::Decline(None, codes::INVALID_AMOUNT));
@@ -359,6 +374,57 @@ impl Acquirer {
             response,
             reversal_queued: false,
         }))
+    }
+
+    /// An advice whose first copy the switch never answered here. `resend`: to the switch again,
+    /// its network request as first sent, as a repeat (0221, the same 11 and 7, fresh MAC), which
+    /// the switch answers as it answered the first copy or decides if it never had it; the
+    /// answer completes the same row ([`Acquirer::complete`]). Otherwise (a network request, a
+    /// crash lost its forward) it fails as a timeout: reversed at the network, answered 98.
+    #[allow(clippy::too_many_arguments)]
+    fn resend_advice(
+        &self,
+        envelope: &Envelope,
+        request: &Message,
+        known: &Known,
+        mak: WrappedKey,
+        first: &TransactionRecord,
+        now_ms: u64,
+        resend: bool,
+    ) -> Result<Step> {
+        let kind = PosKind::from_name(&first.kind)
+            .ok_or_else(|| AcquirerError::Internal(format!("transaction {}: kind {:?}", first.id, first.kind)))?;
+        let forward = transact(&self.db, |tx| {
+            let mut network_request = self.rebuild_network_original(tx, first)?;
+            if resend {
+                network_request.set_mti(iso8583::Mti::parse(ADVICE_REPEAT_MTI)?);
+                network_request.remove(network::mac::MAC_FIELD);
+                network::mac::sign(self.hsm.as_ref(), &self.settings.zak, &mut network_request)?;
+                journal::log(tx, Some(first.id), Flow::ToNetwork, &network_request, now_ms)?;
+            }
+            journal::log(tx, Some(first.id), Flow::FromTerminal, request, now_ms)?;
+            let (kept_terminal, kept_network, _) = self.kept(request, &network_request)?;
+            Ok(Forward {
+                network_request,
+                pending: Pending {
+                    transaction_id: first.id,
+                    terminal_id: known.terminal.terminal_id.clone(),
+                    kind,
+                    envelope: *envelope,
+                    terminal_request: kept_terminal,
+                    network_request: kept_network,
+                    mak: mak.clone(),
+                    sign_on_required: known.state.sign_on_required,
+                    card_organisation: self.card_org(request),
+                },
+            })
+        })?;
+        if !resend {
+            tracing::warn!(terminal = %known.terminal.terminal_id, trace = %first.trace, "acquirer: an advice's lost forward expires");
+            return Ok(Step::Respond(self.fail_pending(forward.pending, codes::ISSUER_TIMEOUT, true, None, now_ms)));
+        }
+        tracing::info!(terminal = %known.terminal.terminal_id, trace = %first.trace, "acquirer: an advice to the switch again");
+        Ok(Step::Forward(Box::new(forward)))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -72,8 +72,11 @@ impl Acquirer {
         transact(&self.db, |tx| {
             let record = journal::by_id(tx, pending.transaction_id)?;
             let reversed = record.as_ref().is_some_and(|r| r.reversed);
+            // An advice sent again may be answered twice (both copies' answers came): its
+            // effects apply once, with its first approval.
+            let approved_before = record.as_ref().is_some_and(|r| r.status == "approved");
             journal::set_answer(tx, pending.transaction_id, &answer, now_ms)?;
-            if approved && !reversed {
+            if approved && !reversed && !approved_before {
                 apply_effects(tx, pending.kind, record.as_ref().and_then(|r| r.original_id), amount, true)?;
                 // The batch now holds an approval: settlement state, in this same commit.
                 journal::mark_settlement_pending(tx, &pending.terminal_id)?;

@@ -60,8 +60,9 @@ const SIGN_ON_AGAIN_CODES: [&str; 3] = ["77", "A0", "99"];
 /// first): the answer says nothing of that transaction's outcome.
 const DUPLICATE_CODE: &str = "94";
 /// Answers to an advice that decide nothing, so it is sent again: 94 (the first copy is still
-/// being decided) and sign on again (77, A0, 99). Every other answer is final — a 96 too: the
-/// acquirer answers a repeat as it answered the first copy, so sending it again changes nothing.
+/// being decided) and sign on again (77, A0, 99). Every other answer is final — 98 too: the
+/// acquirer reverses at the network a refund whose forward went unanswered, and answers a
+/// repeat as it answered the first copy.
 const ADVICE_UNDECIDED_CODES: [&str; 4] = [DUPLICATE_CODE, "77", "A0", "99"];
 /// Reversal answers that settle the record: done (00), or the host never had the original
 /// (25) or cannot reverse it any more (12); anything else is tried again.
@@ -744,8 +745,7 @@ impl Terminal {
             return Ok(outcome);
         }
         if kind.is_advice() && ADVICE_UNDECIDED_CODES.contains(&code.as_str()) {
-            // The host holds the first copy and has not decided it (94), or wants the terminal
-            // signed on again first: it is sent again.
+            // Nothing decided it (see ADVICE_UNDECIDED_CODES): it is sent again.
             if SIGN_ON_AGAIN_CODES.contains(&code.as_str()) {
                 self.state.sign_on_needed = true;
                 self.save_state()?;
