@@ -131,6 +131,7 @@ impl Partition {
 
 pub struct Sim {
     clock: ManualClock,
+    start_ms: u64,
     now_ms: u64,
     horizon_ms: u64,
     heal_at_ms: u64,
@@ -161,7 +162,12 @@ pub struct Sim {
     pub stats: NetStats,
     /// Nodes stopped by a batch that did not commit, with the error.
     pub stopped: Vec<(String, String)>,
+    /// Invariants a node's core broke after a call (the first [`BROKEN_KEPT_MAX`]), with when.
+    pub broken: Vec<String>,
 }
+
+/// Broken invariants a run keeps (one broken ledger tends to stay broken for every later call).
+pub const BROKEN_KEPT_MAX: usize = 8;
 
 /// How the driver runs.
 #[derive(Debug, Clone, Copy)]
@@ -191,6 +197,7 @@ impl Sim {
         let count = terminals.len();
         Sim {
             clock,
+            start_ms: config.start_ms,
             now_ms: config.start_ms,
             horizon_ms: config.horizon_ms,
             heal_at_ms: config.heal_at_ms,
@@ -214,6 +221,7 @@ impl Sim {
             trace: Trace::default(),
             stats: NetStats::default(),
             stopped: Vec::new(),
+            broken: Vec::new(),
         }
     }
 
@@ -504,6 +512,13 @@ impl Sim {
             self.stopped.push((node.name().to_owned(), stopped.0));
             *slot = None;
             return;
+        }
+        // After every call that committed: the core's own invariants.
+        if let Err(broken) = node.invariants()
+            && self.broken.len() < BROKEN_KEPT_MAX
+        {
+            let at_ms = self.now_ms.saturating_sub(self.start_ms);
+            self.broken.push(format!("{} (node {index}) {at_ms} ms into the run: {broken}", node.name()));
         }
         for output in out {
             match output {

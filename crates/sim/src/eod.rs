@@ -36,6 +36,9 @@ pub enum Tamper {
     /// After issuer posting, the first issuer's ledger moves one minor unit from a card to its
     /// network settlement account with no record of why (the ledger still balances).
     LedgerSkim,
+    /// Before the day starts, one card account of the first issuer's ledger is debited one
+    /// minor unit that no account is credited: the ledger no longer balances.
+    UnbalancedLedger,
 }
 
 /// What end of day found, for the report (deterministic: counts and amounts only).
@@ -161,6 +164,8 @@ fn run_date(
 const FORGET_PURCHASE: &str = "DELETE FROM switch_exchanges WHERE id = \
      (SELECT MIN(p.id) FROM switch_exchanges p WHERE p.kind = 'purchase' AND p.response_code = '00' \
      AND NOT EXISTS (SELECT 1 FROM switch_exchanges c WHERE c.original_id = p.id))";
+pub(crate) const UNBALANCE_LEDGER: &str = "UPDATE ledger_accounts SET debits_posted = debits_posted + 1 WHERE id = \
+     (SELECT MIN(id) FROM ledger_accounts WHERE code = 100)";
 const SKIM_CARD: &str = "UPDATE ledger_accounts SET debits_posted = debits_posted + 1 WHERE id = \
      (SELECT MIN(id) FROM ledger_accounts WHERE code = 100 AND credits_posted > debits_posted + debits_pending)";
 const SKIM_SETTLEMENT: &str = "UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE code = 200";
@@ -169,7 +174,7 @@ const ALTER_POSTING: &str = "UPDATE issuer_postings SET moved = moved + 1 WHERE 
 
 /// Apply a tamper's statement; a tamper that cannot apply leaves the books right, and the test
 /// that asked for it fails.
-fn tamper_database(url: &str, sql: &str) {
+pub(crate) fn tamper_database(url: &str, sql: &str) {
     if let Ok(db) = sqlstore::Database::open(url) {
         let _ = db.transaction(|tx| tx.execute(sql, &[]));
     }

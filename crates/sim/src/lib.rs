@@ -16,14 +16,16 @@
 //! no funds, expired, lost, blocked); settlement with batch upload halfway and at the end of the
 //! day; sign-off. Parties and terminals crash (losing their memory) and restart from their
 //! databases; a party's power fails before the commit of the batch it is deciding
-//! (`sqlstore::power_cut`); links are partitioned for a while. A run checks its invariants at
-//! the end ([`check`]) and that the parties agree on the day ([`agree`]: declines with their
-//! codes, each issuer's holds, postings and credits per kind, the switch's journal); with
-//! `end_of_day` it then takes its day through end of day — the `eod` crate's steps, as `cardnet
-//! eod run` takes them, on the run's clock ([`eod`]) — and checks the books against what the
-//! terminals saw ([`books`]).
+//! (`sqlstore::power_cut`); links are partitioned for a while, and connections close under open
+//! requests. After every call into a party that committed, the driver reads the core's own
+//! invariants ([`node::Node::invariants`]: an issuer's ledger balances and resolves no pending
+//! transfer twice). A run checks the rest once the network is quiet ([`check`]) and that the
+//! parties agree on the day ([`agree`]: declines with their codes, each issuer's holds, postings
+//! and credits per kind, the switch's journal); then (unless `end_of_day` is off) it takes its
+//! day through end of day — the `eod` crate's steps, as `cardnet eod run` takes them, on the
+//! run's clock ([`eod`]) — and checks the books against what the terminals saw ([`books`]).
 //!
-//! Not yet: connection cuts, storage that loses writes a commit reported durable, clock skew.
+//! Not yet: storage that loses writes a commit reported durable, clock skew.
 
 pub mod agree;
 pub mod books;

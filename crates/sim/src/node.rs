@@ -57,7 +57,15 @@ pub trait Node {
     fn poll(&mut self, link: &str, now_ms: u64, out: &mut Vec<Output>) -> Result<(), Stopped>;
     fn time(&mut self, now_ms: u64) -> Result<(), Stopped>;
     fn tick_interval_ms(&self) -> Option<u64>;
+    /// The core's own invariants, checked after every call that committed (an issuer's ledger:
+    /// debits equal credits, no pending transfer resolved twice); why they do not hold.
+    fn invariants(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
+
+/// A party's invariant check ([`Node::invariants`]).
+pub type Check<P> = fn(&P) -> Result<(), String>;
 
 /// What a token stands for.
 enum Waiting<P: Party> {
@@ -91,11 +99,17 @@ pub struct PartyNode<P: Party> {
     waiting: BTreeMap<u64, Waiting<P>>,
     loops: BTreeMap<String, DeliveryLoop<P::Work>>,
     next_token: u64,
+    check: Check<P>,
 }
 
 impl<P: Party> PartyNode<P> {
     pub fn new(party: Arc<P>) -> PartyNode<P> {
-        PartyNode { party, waiting: BTreeMap::new(), loops: BTreeMap::new(), next_token: 0 }
+        PartyNode::checked(party, |_| Ok(()))
+    }
+
+    /// A node whose core's invariants `check` reads after every call.
+    pub fn checked(party: Arc<P>, check: Check<P>) -> PartyNode<P> {
+        PartyNode { party, waiting: BTreeMap::new(), loops: BTreeMap::new(), next_token: 0, check }
     }
 
     fn token(&mut self) -> u64 {
@@ -132,6 +146,10 @@ impl<P: Party> PartyNode<P> {
 }
 
 impl<P: Party> Node for PartyNode<P> {
+    fn invariants(&self) -> Result<(), String> {
+        (self.check)(&self.party)
+    }
+
     fn name(&self) -> &'static str {
         self.party.name()
     }

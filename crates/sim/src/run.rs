@@ -285,11 +285,17 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         sim.route(switch, id, node);
     }
     crate::workload::plan(&mut sim, options, &mut workload, span_ms, &profiles);
+    if options.tamper == crate::eod::Tamper::UnbalancedLedger
+        && let Some(config) = world.issuer_configs.first()
+    {
+        crate::eod::tamper_database(&config.database, crate::eod::UNBALANCE_LEDGER);
+    }
     let mut violations = Vec::new();
     if let Err(error) = sim.run() {
         violations.push(error);
     }
     violations.extend(sim.stopped.iter().map(|(node, error)| format!("{node} stopped: {error}")));
+    violations.extend(sim.broken.iter().cloned());
     violations.extend(crate::check::check(&sim, &world, &card_issuer));
     violations.extend(crate::agree::check(&sim, &world, &card_issuer, &profiles));
     let expected = crate::books::Expected::read(&sim, &world, &card_issuer);
@@ -345,6 +351,7 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
 fn reopening<P: host::Party>(
     first: Arc<P>,
     reopen: impl Fn() -> Result<Arc<P>, String> + 'static,
+    check: crate::node::Check<P>,
 ) -> crate::driver::Restart {
     let first = std::cell::RefCell::new(Some(first));
     Box::new(move || {
@@ -352,25 +359,29 @@ fn reopening<P: host::Party>(
             Some(party) => party,
             None => reopen()?,
         };
-        Ok(Box::new(PartyNode::new(party)) as Box<dyn crate::node::Node>)
+        Ok(Box::new(PartyNode::checked(party, check)) as Box<dyn crate::node::Node>)
     })
 }
 
 fn open_acquirer(world: &Arc<World>) -> crate::driver::Restart {
     let again = Arc::clone(world);
-    reopening(Arc::clone(&world.acquirer), move || again.reopen_acquirer())
+    reopening(Arc::clone(&world.acquirer), move || again.reopen_acquirer(), |_| Ok(()))
 }
 
 fn open_switch(world: &Arc<World>) -> crate::driver::Restart {
     let again = Arc::clone(world);
-    reopening(Arc::clone(&world.switch), move || again.reopen_switch())
+    reopening(Arc::clone(&world.switch), move || again.reopen_switch(), |_| Ok(()))
 }
 
 fn open_issuer(world: &Arc<World>, index: usize) -> crate::driver::Restart {
     let again = Arc::clone(world);
     let first = world.issuers.get(index).map(|(_, issuer)| Arc::clone(issuer));
     match first {
-        Some(first) => reopening(first, move || again.reopen_issuer(index)),
+        Some(first) => reopening(
+            first,
+            move || again.reopen_issuer(index),
+            |issuer| issuer.check_ledger().map_err(|e| format!("ledger: {e}")),
+        ),
         None => Box::new(|| Err("no such issuer".to_owned())),
     }
 }

@@ -94,6 +94,18 @@ fn connections_that_close_under_open_requests_keep_the_invariants() {
     assert!(cut_requests > 0, "no cut met an open request");
 }
 
+/// The cores' own invariants are read after every call that committed, not only at the end: a
+/// ledger broken before the day starts is reported at the first call of its issuer.
+#[test]
+fn a_ledger_that_does_not_balance_is_caught_at_the_first_step() {
+    let options = SimOptions { tamper: sim::eod::Tamper::UnbalancedLedger, ..SimOptions::new(42) };
+    let report = sim::run(&options).expect("the world builds");
+    let broken: Vec<&String> = report.violations.iter().filter(|v| v.starts_with("issuer (node ")).collect();
+    assert!(!broken.is_empty(), "{:?}", report.violations);
+    assert!(broken[0].contains(" ms into the run: ledger:") && broken[0].contains("!= credits posted"), "{broken:?}");
+    assert_eq!(broken.len(), sim::driver::BROKEN_KEPT_MAX, "kept up to the bound: {broken:?}");
+}
+
 #[test]
 fn a_party_that_loses_power_before_its_commit_keeps_the_invariants() {
     // Nothing of the cut batch is durable and nothing it decided left: the node restarts from
