@@ -50,6 +50,7 @@ pub mod registry;
 mod reversal_delivery;
 mod reversal_rules;
 pub mod risk;
+pub mod risk_engine;
 pub mod server;
 pub mod settlement;
 pub mod settlement_config;
@@ -72,7 +73,7 @@ pub use merchant_run::{
 };
 pub use merchant_settlement::{BenchReport, bench_merchant_settlement};
 pub use party::SWITCH_LINK;
-pub use risk::{DailyLimit, RiskCheck, RiskContext};
+pub use risk::{DailyLimit, RiskAnswer, RiskCheck, RiskContext};
 pub use server::{AcquirerServer, ServerOptions};
 pub use settlement::{BatchDifference, BatchTotals, SettlementRecord};
 pub use settlement_config::{CycleTime, SettlementConfig, Webhook};

@@ -166,6 +166,7 @@ impl Acquirer {
         if kind.takes_money() {
             let day_start_ms = now_ms - now_ms % MS_PER_DAY;
             let (today, count) = journal::merchant_day(tx, &known.merchant.merchant_id, day_start_ms)?;
+            let card = pan_of(request).and_then(|pan| domain::Pan::new(&pan).ok());
             let context = RiskContext {
                 terminal: &known.terminal,
                 merchant: &known.merchant,
@@ -173,6 +174,9 @@ impl Acquirer {
                 amount_minor,
                 merchant_today_minor: today,
                 merchant_today_count: count,
+                card: card.as_ref(),
+                entry_mode: crate::entry::entry_mode(request),
+                now_ms,
             };
             if let Some(code) = self.risk.check(&context) {
                 return Ok(Decision::Decline(original, code));

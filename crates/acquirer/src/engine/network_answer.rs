@@ -85,6 +85,16 @@ impl Acquirer {
             journal::log(tx, Some(pending.transaction_id), Flow::ToTerminal, &terminal_response, now_ms)?;
             Ok(())
         })?;
+        if pending.kind.takes_money() {
+            // After the commit: the risk rules hear what the network said (wrong PINs).
+            let card = pan_of(&pending.network_request).and_then(|pan| domain::Pan::new(&pan).ok());
+            self.risk.answered(&crate::risk::RiskAnswer {
+                terminal_id: &pending.terminal_id,
+                card: card.as_ref(),
+                response_code: &code,
+                now_ms,
+            });
+        }
         tracing::info!(transaction = pending.transaction_id, kind = pending.kind.name(), code, "acquirer: answered");
         Ok(Reply {
             envelope: self.reply_envelope(&pending.envelope, pending.sign_on_required),

@@ -1,0 +1,217 @@
+//! The `risk` crate's engine as the acquirer's [`RiskCheck`]: the merchant's and terminal's view
+//! of a transaction (card by keyed hash, terminal, merchant, card at merchant, MCC, entry mode),
+//! decided inside the authorization against in-memory windows — no I/O on the decision path.
+//!
+//! * The merchant's daily limit ([`DailyLimit`]) is checked first, as without the engine.
+//! * A terminal a card-testing rule blocked is refused 58 from then on (bounded set, kept until
+//!   the process restarts or an operator [`EngineRisk::unblock`]s it).
+//! * Every decision that fired a rule (alert or decline) is kept, newest last, at most
+//!   [`DECISIONS_KEPT_MAX`], for the operator and for tests.
+//! * The network's answers are fed back ([`RiskCheck::answered`]): a wrong PIN (55) counts
+//!   toward card testing at its terminal.
+//!
+//! Why a `Mutex`: the engine's windows change with every evaluation; the acquirer decides one
+//! batch at a time on its core thread, so the lock is not contended.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+use ::risk::{Decision, Engine, Event, KeyHasher, RuleSet, StoreLimits, Verdict};
+use domain::{Currency, MerchantId, Money, ResponseCode, TerminalId, TransactionKind};
+
+use crate::risk::{DailyLimit, RiskAnswer, RiskCheck, RiskContext};
+
+/// 58: what a blocked terminal is answered.
+const NOT_PERMITTED_TERMINAL: &str = ResponseCode::NOT_PERMITTED_TERMINAL.as_str();
+
+/// Decisions that fired a rule, kept for inspection.
+pub const DECISIONS_KEPT_MAX: usize = 1_024;
+/// Terminals blocked by card testing, at most (a block beyond it is logged, not kept).
+pub const BLOCKED_TERMINALS_MAX: usize = 10_000;
+
+/// One kept decision: who, what, and what fired.
+#[derive(Debug, Clone)]
+pub struct KeptDecision {
+    pub terminal_id: String,
+    pub merchant_id: String,
+    pub amount_minor: u64,
+    pub at_ms: u64,
+    pub decision: Decision,
+}
+
+/// A terminal a card-testing rule blocked: the alert for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalBlock {
+    pub terminal_id: String,
+    pub at_ms: u64,
+    /// The card-testing rules of the set (one of them reached its threshold).
+    pub rules: Vec<String>,
+}
+
+struct State {
+    engine: Engine,
+    blocked: BTreeSet<String>,
+    decisions: VecDeque<KeptDecision>,
+    blocks: VecDeque<TerminalBlock>,
+}
+
+/// The risk engine behind the acquirer's hook.
+pub struct EngineRisk {
+    state: Mutex<State>,
+    currency: Currency,
+}
+
+impl EngineRisk {
+    /// The engine with `rules`, cards hashed under `key` (keep it secret and stable: a restart
+    /// with another key starts every card's history afresh), tables bounded by `limits`.
+    pub fn new(rules: RuleSet, key: [u8; 16], limits: StoreLimits) -> EngineRisk {
+        let currency = rules.currency;
+        let engine = Engine::new(rules, KeyHasher::new(key), limits);
+        EngineRisk {
+            state: Mutex::new(State {
+                engine,
+                blocked: BTreeSet::new(),
+                decisions: VecDeque::new(),
+                blocks: VecDeque::new(),
+            }),
+            currency,
+        }
+    }
+
+    /// The engine over the rule file `text` (named `file` in its errors).
+    pub fn from_toml(
+        file: &str,
+        text: &str,
+        key: [u8; 16],
+        limits: StoreLimits,
+    ) -> Result<EngineRisk, ::risk::RuleFileError> {
+        let rules = ::risk::parse(file, text, &KeyHasher::new(key))?;
+        Ok(EngineRisk::new(rules, key, limits))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while evaluating leaves windows at worst one event off: carry on.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Hot reload: the windows the new rules share with the old ones keep their history.
+    pub fn replace_rules(&self, rules: RuleSet) {
+        self.lock().engine.replace_rules(rules);
+    }
+
+    /// Decisions that fired a rule, oldest first.
+    pub fn decisions(&self) -> Vec<KeptDecision> {
+        self.lock().decisions.iter().cloned().collect()
+    }
+
+    /// The card-testing blocks raised, oldest first (at most [`DECISIONS_KEPT_MAX`]).
+    pub fn blocks(&self) -> Vec<TerminalBlock> {
+        self.lock().blocks.iter().cloned().collect()
+    }
+
+    pub fn blocked_terminals(&self) -> Vec<String> {
+        self.lock().blocked.iter().cloned().collect()
+    }
+
+    /// An operator lifts a card-testing block.
+    pub fn unblock(&self, terminal_id: &str) -> bool {
+        self.lock().blocked.remove(terminal_id)
+    }
+
+    fn event(&self, state: &State, context: &RiskContext<'_>) -> Option<Event> {
+        let pan = context.card?;
+        let terminal = TerminalId::new(&context.terminal.terminal_id).ok()?;
+        let merchant = MerchantId::new(&context.merchant.merchant_id).ok()?;
+        let kind = TransactionKind::from_name(context.kind.network_kind().name())?;
+        Some(Event {
+            card: state.engine.hasher().card(pan),
+            terminal,
+            merchant,
+            mcc: context.merchant.mcc.parse().unwrap_or(0),
+            amount: Money::new(context.amount_minor, self.currency),
+            kind,
+            entry_mode: context.entry_mode.unwrap_or(domain::EntryMode::Keyed),
+            response: None,
+            merchant_onboarded_ms: None,
+            merchant_currency: Some(self.currency),
+            merchant_country: None,
+            card_country: None,
+            at_ms: context.now_ms,
+        })
+    }
+}
+
+/// The response codes a rule may decline with, as the acquirer's static codes.
+fn static_code(code: ResponseCode) -> &'static str {
+    const CODES: [&str; 8] = ["34", "61", "65", "57", "58", "62", "05", "59"];
+    CODES.into_iter().find(|c| *c == code.as_str()).unwrap_or("05")
+}
+
+impl RiskCheck for EngineRisk {
+    fn check(&self, context: &RiskContext<'_>) -> Option<&'static str> {
+        if let Some(code) = DailyLimit.check(context) {
+            return Some(code);
+        }
+        let mut state = self.lock();
+        if state.blocked.contains(&context.terminal.terminal_id) {
+            return Some(NOT_PERMITTED_TERMINAL);
+        }
+        let event = self.event(&state, context)?;
+        let decision = state.engine.evaluate(&event, context.now_ms);
+        if let Some(terminal) = decision.block_terminal {
+            if state.blocked.len() < BLOCKED_TERMINALS_MAX {
+                state.blocked.insert(terminal.to_string());
+            } else {
+                tracing::error!(terminal = %terminal, "risk: too many blocked terminals; this block is not kept");
+            }
+        }
+        if !decision.fired().is_empty() {
+            if state.decisions.len() == DECISIONS_KEPT_MAX {
+                state.decisions.pop_front();
+            }
+            state.decisions.push_back(KeptDecision {
+                terminal_id: context.terminal.terminal_id.clone(),
+                merchant_id: context.merchant.merchant_id.clone(),
+                amount_minor: context.amount_minor,
+                at_ms: context.now_ms,
+                decision,
+            });
+        }
+        match decision.verdict {
+            Verdict::Decline(code) => Some(static_code(code)),
+            Verdict::Alert | Verdict::Approve => None,
+        }
+    }
+
+    fn answered(&self, answer: &RiskAnswer<'_>) {
+        let (Some(pan), Ok(terminal), Ok(response)) =
+            (answer.card, TerminalId::new(answer.terminal_id), ResponseCode::new(answer.response_code))
+        else {
+            return;
+        };
+        let mut state = self.lock();
+        let outcome =
+            ::risk::Outcome { card: state.engine.hasher().card(pan), terminal, response, at_ms: answer.now_ms };
+        let Some(blocked) = state.engine.record(&outcome) else { return };
+        let terminal_id = blocked.to_string();
+        if state.blocked.len() >= BLOCKED_TERMINALS_MAX {
+            tracing::error!(terminal = %terminal_id, "risk: too many blocked terminals; this block is not kept");
+            return;
+        }
+        if state.blocked.insert(terminal_id.clone()) {
+            let rules = state
+                .engine
+                .rules()
+                .rules
+                .iter()
+                .filter(|r| matches!(r.check, ::risk::rules::Check::CardTesting { .. }))
+                .map(|r| r.id.as_str().to_owned())
+                .collect();
+            if state.blocks.len() == DECISIONS_KEPT_MAX {
+                state.blocks.pop_front();
+            }
+            tracing::warn!(terminal = %terminal_id, "risk: card testing: terminal blocked");
+            state.blocks.push_back(TerminalBlock { terminal_id, at_ms: answer.now_ms, rules });
+        }
+    }
+}

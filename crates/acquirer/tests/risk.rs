@@ -1,0 +1,122 @@
+//! The risk engine inside the acquirer's authorization (issue 16): a velocity rule declines a
+//! burst of small sales on one card with its code, and wrong PINs on many cards at one terminal
+//! (card testing) block the terminal — each decision naming the rule that fired.
+
+mod common;
+
+use std::sync::Arc;
+
+use acquirer::risk_engine::EngineRisk;
+use acquirer::{Acquirer, Step};
+use common::pos::{PosCard, PosTerminal};
+use common::*;
+use hsm::SignOnScheme;
+use risk::StoreLimits;
+
+const RULES: &str = r#"
+currency = "CNY"
+decline_score = 100
+alert_score = 50
+
+[[rule]]
+id = "small_sales_burst"
+kind = "velocity"
+entity = "card"
+measure = "count"
+window = "10m"
+threshold = 5
+score = 100
+reason = "card_count_10m"
+decline = "65"
+
+[[rule]]
+id = "wrong_pins_across_cards"
+kind = "card_testing"
+window = "10m"
+threshold = 3
+score = 100
+reason = "card_testing"
+decline = "58"
+"#;
+
+const RISK_KEY: [u8; 16] = [0x5a; 16];
+
+fn small() -> StoreLimits {
+    StoreLimits { cards: 1_024, terminals: 256, merchants: 256, cards_at_merchants: 1_024 }
+}
+
+/// The rig's database opened by a second host that runs the engine, and the engine.
+fn risky(rig: &Rig) -> (Acquirer, Arc<EngineRisk>) {
+    let engine = Arc::new(EngineRisk::from_toml("rules.toml", RULES, RISK_KEY, small()).unwrap());
+    (rig.second_host().with_risk(Arc::clone(&engine) as Arc<dyn acquirer::RiskCheck>), engine)
+}
+
+/// A sale at `at_ms`: the code the terminal is answered, the switch answering `network_code`
+/// when it gets the request.
+fn sale(
+    rig: &Rig,
+    host: &Acquirer,
+    terminal: &mut PosTerminal,
+    card: &PosCard,
+    at_ms: u64,
+    network_code: &str,
+) -> String {
+    let request = terminal.purchase(card, 1_000, Some("123456")).unwrap();
+    let reply = match host.on_terminal_request(terminal.envelope, request, at_ms) {
+        Step::Respond(reply) => reply,
+        Step::Forward(forward) => {
+            let answer = rig.switch_answer(&forward.network_request, network_code);
+            host.on_network_response(forward.pending, answer, at_ms + 50)
+        }
+        Step::Ignore => panic!("ignored"),
+    };
+    code(&reply).to_owned()
+}
+
+fn card_numbered(n: u32) -> PosCard {
+    let pan = format!("62242400000{n:05}");
+    PosCard { pan: pan.clone(), track2: Some(format!("{pan}=28062011234567890000")), expiry_yymm: None }
+}
+
+#[test]
+fn a_burst_of_small_sales_on_one_card_is_declined_65_after_the_threshold() {
+    let rig = rig_shared("risk-burst");
+    let (host, engine) = risky(&rig);
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let codes: Vec<String> =
+        (0..6).map(|i| sale(&rig, &host, &mut terminal, &card(), NOW_MS + i * 1_000, "00")).collect();
+    assert_eq!(codes, ["00", "00", "00", "00", "65", "65"], "the fifth reaches the threshold");
+    let kept = engine.decisions();
+    let fired = kept.last().unwrap().decision.fired()[0];
+    assert_eq!((fired.rule.as_str(), fired.observed, fired.bound), ("small_sales_burst", 6, 5));
+    // Another card at the same terminal is not held back by this card's burst.
+    assert_eq!(sale(&rig, &host, &mut terminal, &card_numbered(7), NOW_MS + 7_000, "00"), "00");
+}
+
+#[test]
+fn wrong_pins_across_cards_at_one_terminal_block_it() {
+    let rig = rig_shared("risk-testing");
+    let (host, engine) = risky(&rig);
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    for n in 0..3 {
+        let answered = sale(&rig, &host, &mut terminal, &card_numbered(n), NOW_MS + u64::from(n) * 1_000, "55");
+        assert_eq!(answered, "55", "the issuer's answer passes through");
+    }
+    assert_eq!(engine.blocked_terminals(), [TERMINAL.to_owned()]);
+    // From now on this terminal is refused 58, whatever the card — after the rule's window too:
+    // the block stays until an operator lifts it.
+    assert_eq!(sale(&rig, &host, &mut terminal, &card_numbered(9), NOW_MS + 9_000, "00"), "58");
+    let later_ms = NOW_MS + 11 * 60_000;
+    assert_eq!(sale(&rig, &host, &mut terminal, &card_numbered(10), later_ms, "00"), "58");
+    assert!(engine.unblock(TERMINAL));
+    assert_eq!(sale(&rig, &host, &mut terminal, &card_numbered(11), later_ms + 1_000, "00"), "00");
+    // The alert: the terminal, when, and the rule.
+    let blocks = engine.blocks();
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert_eq!(
+        (blocks[0].terminal_id.as_str(), blocks[0].rules.as_slice()),
+        (TERMINAL, &["wrong_pins_across_cards".to_owned()][..])
+    );
+}
