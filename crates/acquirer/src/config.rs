@@ -79,6 +79,21 @@ pub struct AcquirerConfig {
     /// Merchant settlement (`[settlement]`, crate::settlement_config).
     #[serde(default)]
     pub settlement: crate::settlement_config::SettlementConfig,
+    /// The risk engine inside the authorization (`[risk]`, crate::risk_engine); none: the
+    /// merchant's daily limit only.
+    #[serde(default)]
+    pub risk: Option<RiskConfig>,
+}
+
+/// `[risk]`: the rule file the acquirer's risk engine runs (`cardnet risk rules check FILE`
+/// validates one; crates/risk/examples/rules.toml documents every rule kind). The file is read
+/// again when it changes, without a restart; a file that does not parse leaves the rules as
+/// they were (and says why in the log).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    /// Relative to the configuration file.
+    pub rules: PathBuf,
 }
 
 fn default_ledger() -> String {
@@ -271,6 +286,9 @@ impl AcquirerConfig {
         paths::resolve_sqlite_url(base, &mut self.database);
         paths::resolve_sqlite_url(base, &mut self.ledger);
         paths::resolve_path(base, &mut self.settlement.output_dir);
+        if let Some(risk) = &mut self.risk {
+            paths::resolve_path(base, &mut risk.rules);
+        }
         if iso8583::builtin::by_name(&self.pos.spec).is_err() {
             let mut spec_path = PathBuf::from(&self.pos.spec);
             paths::resolve_path(base, &mut spec_path);
@@ -339,6 +357,10 @@ impl AcquirerConfig {
             out.push_str(&format!("{} = {}\n", quote(prefix), quote(kind)));
         }
         out.push_str(&self.server.to_toml());
+        if let Some(risk) = &self.risk {
+            out.push_str("# The risk engine's rule file (read again when it changes).\n[risk]\n");
+            out.push_str(&format!("rules = {}\n", quote(&risk.rules.display().to_string())));
+        }
         out
     }
 }
@@ -392,6 +414,8 @@ pub struct Settings {
     pub zpk: WrappedKey,
     pub zak: WrappedKey,
     pub reversals: ReversalConfig,
+    /// The risk engine's rule file, when configured.
+    pub risk_rules: Option<PathBuf>,
     pub spec: Arc<Spec>,
     pub tpdu_swap: bool,
     pub response_header: Option<Header>,
@@ -538,6 +562,7 @@ impl Settings {
             zpk: key("switch.zpk", &switch.zpk, KeyType::Zpk)?,
             zak: key("switch.zak", &switch.zak, KeyType::Zak)?,
             reversals: config.reversals,
+            risk_rules: config.risk.as_ref().map(|r| r.rules.clone()),
             spec,
             tpdu_swap: pos.tpdu_swap,
             response_header,

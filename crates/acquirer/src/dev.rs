@@ -80,6 +80,7 @@ pub fn config_with_switch_keys(
         pos: PosProfile::default(),
         ledger: "sqlite:acquirer-ledger.db".to_owned(),
         settlement: crate::settlement_config::SettlementConfig::default(),
+        risk: None,
     };
     config.validate().map_err(|e: ConfigError| e.to_string())?;
     Ok(config)

@@ -222,12 +222,23 @@ impl Acquirer {
     ) -> Result<Acquirer> {
         let settings = Settings::new(config)?;
         store::migrate(&db)?;
+        let risk: Arc<dyn RiskCheck> = match &settings.risk_rules {
+            Some(path) => Arc::new(
+                crate::risk_engine::EngineRisk::from_file(
+                    path,
+                    crate::risk_engine::card_key(hsm.as_ref(), &settings.dek)?,
+                    ::risk::StoreLimits::default(),
+                )
+                .map_err(|e| AcquirerError::Config(crate::config::ConfigError(format!("risk.rules: {e}"))))?,
+            ),
+            None => Arc::new(DailyLimit),
+        };
         Ok(Acquirer {
             settings: Arc::new(settings),
             hsm,
             db,
             directory,
-            risk: Arc::new(DailyLimit),
+            risk,
             network_spec: iso8583::builtin::network(),
             queue: store::reversal_queue()?,
         })

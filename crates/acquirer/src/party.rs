@@ -29,6 +29,15 @@ impl Party for Acquirer {
     type Pending = Pending;
     type Work = OutboundReversal;
 
+    /// A risk rule file is looked at for changes on the tick (none without one).
+    fn tick_interval_ms(&self) -> Option<u64> {
+        self.risk.wants_time().then_some(crate::risk_engine::RULES_CHECK_INTERVAL_MS)
+    }
+
+    fn on_time(&self, now_ms: u64) {
+        self.risk.on_time(now_ms);
+    }
+
     fn name(&self) -> &'static str {
         "acquirer"
     }

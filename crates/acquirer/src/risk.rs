@@ -40,6 +40,14 @@ pub trait RiskCheck: Send + Sync {
 
     /// What the network answered a transaction `check` passed (nothing to do by default).
     fn answered(&self, _answer: &RiskAnswer<'_>) {}
+
+    /// Time passes (the party's tick): a rule file may be read again.
+    fn on_time(&self, _now_ms: u64) {}
+
+    /// Whether [`RiskCheck::on_time`] needs the party's tick.
+    fn wants_time(&self) -> bool {
+        false
+    }
 }
 
 /// The default rule: the merchant's daily limit (61 beyond it).

@@ -14,7 +14,9 @@
 //! batch at a time on its core thread, so the lock is not contended.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use ::risk::{Decision, Engine, Event, KeyHasher, RuleSet, StoreLimits, Verdict};
 use domain::{Currency, MerchantId, Money, ResponseCode, TerminalId, TransactionKind};
@@ -23,6 +25,11 @@ use crate::risk::{DailyLimit, RiskAnswer, RiskCheck, RiskContext};
 
 /// 58: what a blocked terminal is answered.
 const NOT_PERMITTED_TERMINAL: &str = ResponseCode::NOT_PERMITTED_TERMINAL.as_str();
+
+/// How often the rule file is looked at for a change (one `stat`, off the decision path).
+pub const RULES_CHECK_INTERVAL_MS: u64 = 1_000;
+/// A rule file larger than this is refused unread.
+const RULE_FILE_BYTES_MAX: u64 = 1 << 20;
 
 /// Decisions that fired a rule, kept for inspection.
 pub const DECISIONS_KEPT_MAX: usize = 1_024;
@@ -53,6 +60,15 @@ struct State {
     blocked: BTreeSet<String>,
     decisions: VecDeque<KeptDecision>,
     blocks: VecDeque<TerminalBlock>,
+    source: Option<Source>,
+}
+
+/// The rule file the rules came from, and what it looked like when last read.
+struct Source {
+    path: PathBuf,
+    modified: Option<SystemTime>,
+    checked_ms: u64,
+    key: [u8; 16],
 }
 
 /// The risk engine behind the acquirer's hook.
@@ -73,6 +89,7 @@ impl EngineRisk {
                 blocked: BTreeSet::new(),
                 decisions: VecDeque::new(),
                 blocks: VecDeque::new(),
+                source: None,
             }),
             currency,
         }
@@ -87,6 +104,40 @@ impl EngineRisk {
     ) -> Result<EngineRisk, ::risk::RuleFileError> {
         let rules = ::risk::parse(file, text, &KeyHasher::new(key))?;
         Ok(EngineRisk::new(rules, key, limits))
+    }
+
+    /// The engine over the rule file at `path`, read again when it changes
+    /// ([`EngineRisk::reload_if_changed`]).
+    pub fn from_file(path: &Path, key: [u8; 16], limits: StoreLimits) -> Result<EngineRisk, String> {
+        let (text, modified) = read_rules(path)?;
+        let risk = EngineRisk::from_toml(&path.display().to_string(), &text, key, limits).map_err(|e| e.to_string())?;
+        risk.lock().source = Some(Source { path: path.to_owned(), modified, checked_ms: 0, key });
+        Ok(risk)
+    }
+
+    /// At most every [`RULES_CHECK_INTERVAL_MS`]: when the rule file changed, its rules replace
+    /// the running ones (windows they share keep their history). `Ok(true)`: reloaded. A file
+    /// that does not read or parse leaves the running rules in place: `Err` says why, once per
+    /// change.
+    pub fn reload_if_changed(&self, now_ms: u64) -> Result<bool, String> {
+        let mut state = self.lock();
+        let Some(source) = state.source.as_mut() else { return Ok(false) };
+        if now_ms < source.checked_ms.saturating_add(RULES_CHECK_INTERVAL_MS) {
+            return Ok(false);
+        }
+        source.checked_ms = now_ms;
+        let modified = std::fs::metadata(&source.path).and_then(|m| m.modified()).ok();
+        if modified == source.modified {
+            return Ok(false);
+        }
+        // Whatever the outcome, this version of the file is dealt with.
+        source.modified = modified;
+        let (path, key) = (source.path.clone(), source.key);
+        let (text, _) = read_rules(&path)?;
+        let rules =
+            ::risk::parse(&path.display().to_string(), &text, &KeyHasher::new(key)).map_err(|e| e.to_string())?;
+        state.engine.replace_rules(rules);
+        Ok(true)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -141,6 +192,27 @@ impl EngineRisk {
     }
 }
 
+/// The key the engine hashes card numbers under: derived inside the HSM from the acquirer's
+/// DEK, so it is stable across restarts and never configured in the clear. It lives in this
+/// process's memory as the engine's hashing state does (a card's key, not a card number).
+pub fn card_key(hsm: &dyn hsm::SecurityModule, dek: &hsm::WrappedKey) -> crate::error::Result<[u8; 16]> {
+    let digest = hsm.keyed_hash(dek, b"cardnet acquirer risk card key v1")?;
+    let mut key = [0u8; 16];
+    for (slot, byte) in key.iter_mut().zip(digest) {
+        *slot = byte;
+    }
+    Ok(key)
+}
+
+fn read_rules(path: &Path) -> Result<(String, Option<SystemTime>), String> {
+    let what = |e: std::io::Error| format!("risk rules {}: {e}", path.display());
+    let meta = std::fs::metadata(path).map_err(what)?;
+    if meta.len() > RULE_FILE_BYTES_MAX {
+        return Err(format!("risk rules {}: larger than {RULE_FILE_BYTES_MAX} bytes", path.display()));
+    }
+    Ok((std::fs::read_to_string(path).map_err(what)?, meta.modified().ok()))
+}
+
 /// The response codes a rule may decline with, as the acquirer's static codes.
 fn static_code(code: ResponseCode) -> &'static str {
     const CODES: [&str; 8] = ["34", "61", "65", "57", "58", "62", "05", "59"];
@@ -180,6 +252,18 @@ impl RiskCheck for EngineRisk {
         match decision.verdict {
             Verdict::Decline(code) => Some(static_code(code)),
             Verdict::Alert | Verdict::Approve => None,
+        }
+    }
+
+    fn wants_time(&self) -> bool {
+        self.lock().source.is_some()
+    }
+
+    fn on_time(&self, now_ms: u64) {
+        match self.reload_if_changed(now_ms) {
+            Ok(true) => tracing::info!("risk: rules reloaded"),
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "risk: the changed rule file is refused; the running rules stay"),
         }
     }
 

@@ -120,3 +120,41 @@ fn wrong_pins_across_cards_at_one_terminal_block_it() {
         (TERMINAL, &["wrong_pins_across_cards".to_owned()][..])
     );
 }
+
+/// The rule file named in the configuration's `[risk]` runs inside the host (no code wires it),
+/// and is read again when it changes, without a restart; a broken file leaves the running rules.
+#[test]
+fn the_configured_rule_file_runs_and_reloads_while_serving() {
+    let dir = std::env::temp_dir().join(format!("cardnet-acq-risk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rules.toml");
+    let lenient = RULES.replace("threshold = 5", "threshold = 50");
+    std::fs::write(&path, &lenient).unwrap();
+    let rig =
+        rig_on("risk-config", true, |config| config.risk = Some(acquirer::config::RiskConfig { rules: path.clone() }));
+    assert_eq!(host::Party::tick_interval_ms(&rig.acquirer), Some(acquirer::risk_engine::RULES_CHECK_INTERVAL_MS));
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    for i in 0..5 {
+        assert_eq!(sale(&rig, &rig.acquirer, &mut terminal, &card(), NOW_MS + i * 1_000, "00"), "00");
+    }
+    // Tighter rules while serving: the card's five sales are still in the window.
+    std::fs::write(&path, RULES.replace("threshold = 5", "threshold = 6")).unwrap();
+    touch(&path, 10);
+    host::Party::on_time(&rig.acquirer, NOW_MS + 6_000);
+    assert_eq!(sale(&rig, &rig.acquirer, &mut terminal, &card(), NOW_MS + 6_500, "00"), "65");
+    // A broken file is refused; the running rules stay.
+    std::fs::write(&path, "currency = \"CNY\"\n[[rule]]\nid = 1\n").unwrap();
+    touch(&path, 20);
+    host::Party::on_time(&rig.acquirer, NOW_MS + 8_000);
+    assert_eq!(sale(&rig, &rig.acquirer, &mut terminal, &card(), NOW_MS + 8_500, "00"), "65");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Move the file's modification time `seconds` on, so a rewrite within the same clock tick is
+/// seen as a change.
+fn touch(path: &std::path::Path, seconds: u64) {
+    let file = std::fs::File::options().append(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000 + seconds))
+        .unwrap();
+}
