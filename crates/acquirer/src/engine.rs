@@ -223,14 +223,7 @@ impl Acquirer {
         let settings = Settings::new(config)?;
         store::migrate(&db)?;
         let risk: Arc<dyn RiskCheck> = match &settings.risk_rules {
-            Some(path) => Arc::new(
-                crate::risk_engine::EngineRisk::from_file(
-                    path,
-                    crate::risk_engine::card_key(hsm.as_ref(), &settings.dek)?,
-                    ::risk::StoreLimits::default(),
-                )
-                .map_err(|e| AcquirerError::Config(crate::config::ConfigError(format!("risk.rules: {e}"))))?,
-            ),
+            Some(path) => Arc::new(crate::risk_engine::start(path, hsm.as_ref(), &settings.dek, &db)?),
             None => Arc::new(DailyLimit),
         };
         Ok(Acquirer {

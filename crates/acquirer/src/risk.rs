@@ -44,6 +44,12 @@ pub trait RiskCheck: Send + Sync {
     /// Time passes (the party's tick): a rule file may be read again.
     fn on_time(&self, _now_ms: u64) {}
 
+    /// The key the journal keeps for the card, so the rules' windows can be rebuilt from it
+    /// (none by default: nothing to rebuild).
+    fn card_hash(&self, _card: &domain::Pan) -> Option<u64> {
+        None
+    }
+
     /// Whether [`RiskCheck::on_time`] needs the party's tick.
     fn wants_time(&self) -> bool {
         false

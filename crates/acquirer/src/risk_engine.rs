@@ -26,6 +26,14 @@ use crate::risk::{DailyLimit, RiskAnswer, RiskCheck, RiskContext};
 /// 58: what a blocked terminal is answered.
 const NOT_PERMITTED_TERMINAL: &str = ResponseCode::NOT_PERMITTED_TERMINAL.as_str();
 
+/// How far back the journal is replayed at start-up: the longest window a rule may have.
+pub const REPLAY_WINDOW_MS: u64 = 30 * 86_400_000;
+/// Journal rows replayed at start-up at most (the newest are what matter; a journal with more
+/// in 30 days than this rebuilds the oldest first and stops — stated, not silent).
+pub const REPLAY_ROWS_MAX: u64 = 5_000_000;
+/// The codes the engine itself declines with: rows so declined reached it.
+pub const RISK_DECLINE_CODES: [&str; 8] = ["34", "61", "65", "57", "58", "62", "05", "59"];
+
 /// How often the rule file is looked at for a change (one `stat`, off the decision path).
 pub const RULES_CHECK_INTERVAL_MS: u64 = 1_000;
 /// A rule file larger than this is refused unread.
@@ -140,6 +148,17 @@ impl EngineRisk {
         Ok(true)
     }
 
+    /// Rebuild the windows from journaled transactions, oldest first (at start-up: the engine
+    /// then knows what it knew before the restart). Rows it cannot read are skipped.
+    pub fn replay(&self, rows: &[crate::journal::RiskRow]) -> usize {
+        let mut state = self.lock();
+        let currency = self.currency;
+        let events: Vec<Event> = rows.iter().filter_map(|row| replay_event(row, currency)).collect();
+        let replayed = events.len();
+        state.engine.replay(events.into_iter());
+        replayed
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while evaluating leaves windows at worst one event off: carry on.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -192,6 +211,23 @@ impl EngineRisk {
     }
 }
 
+/// The engine a host starts with: the rule file, the card key from the HSM, and the windows
+/// rebuilt from the journal's last [`REPLAY_WINDOW_MS`] (before its newest row: no clock).
+pub(crate) fn start(
+    path: &Path,
+    hsm: &dyn hsm::SecurityModule,
+    dek: &hsm::WrappedKey,
+    db: &sqlstore::Database,
+) -> crate::error::Result<EngineRisk> {
+    let config_error = |e: String| crate::AcquirerError::Config(crate::config::ConfigError(format!("risk.rules: {e}")));
+    let engine = EngineRisk::from_file(path, card_key(hsm, dek)?, StoreLimits::default()).map_err(config_error)?;
+    let rows =
+        db.transaction(|tx| crate::journal::risk_rows(tx, REPLAY_WINDOW_MS, &RISK_DECLINE_CODES, REPLAY_ROWS_MAX))?;
+    let replayed = engine.replay(&rows);
+    tracing::info!(replayed, "risk: windows rebuilt from the journal");
+    Ok(engine)
+}
+
 /// The key the engine hashes card numbers under: derived inside the HSM from the acquirer's
 /// DEK, so it is stable across restarts and never configured in the clear. It lives in this
 /// process's memory as the engine's hashing state does (a card's key, not a card number).
@@ -213,10 +249,29 @@ fn read_rules(path: &Path) -> Result<(String, Option<SystemTime>), String> {
     Ok((std::fs::read_to_string(path).map_err(what)?, meta.modified().ok()))
 }
 
+/// A journal row as the event the engine saw when it was live.
+fn replay_event(row: &crate::journal::RiskRow, currency: Currency) -> Option<Event> {
+    let kind = crate::PosKind::from_name(&row.kind)?;
+    Some(Event {
+        card: ::risk::CardKey::from_parts(row.risk_card, row.pan_masked.as_bytes()),
+        terminal: TerminalId::new(&row.terminal_id).ok()?,
+        merchant: MerchantId::new(&row.merchant_id).ok()?,
+        mcc: 0,
+        amount: Money::new(row.amount_minor, currency),
+        kind: TransactionKind::from_name(kind.network_kind().name())?,
+        entry_mode: domain::EntryMode::Keyed,
+        response: row.response_code.as_deref().and_then(|c| ResponseCode::new(c).ok()),
+        merchant_onboarded_ms: None,
+        merchant_currency: Some(currency),
+        merchant_country: None,
+        card_country: None,
+        at_ms: row.received_ms,
+    })
+}
+
 /// The response codes a rule may decline with, as the acquirer's static codes.
 fn static_code(code: ResponseCode) -> &'static str {
-    const CODES: [&str; 8] = ["34", "61", "65", "57", "58", "62", "05", "59"];
-    CODES.into_iter().find(|c| *c == code.as_str()).unwrap_or("05")
+    RISK_DECLINE_CODES.into_iter().find(|c| *c == code.as_str()).unwrap_or("05")
 }
 
 impl RiskCheck for EngineRisk {
@@ -253,6 +308,10 @@ impl RiskCheck for EngineRisk {
             Verdict::Decline(code) => Some(static_code(code)),
             Verdict::Alert | Verdict::Approve => None,
         }
+    }
+
+    fn card_hash(&self, card: &domain::Pan) -> Option<u64> {
+        Some(self.lock().engine.hasher().pan_hash(card))
     }
 
     fn wants_time(&self) -> bool {

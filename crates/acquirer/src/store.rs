@@ -282,6 +282,11 @@ pub(crate) fn reversal_queue() -> sqlstore::Result<SqlQueue> {
 const MIGRATION_V7: &str = "acquirer-v7-rowid-keys";
 const ROWID_TABLES: [&str; 4] = ["acquirer_transactions", "acquirer_messages", "acquirer_reversals", SAF_TABLE];
 
+/// The risk engine's key of each transaction's card (its keyed hash; never the number), so the
+/// engine's windows are rebuilt from the journal when the host starts (crate::risk_engine).
+const MIGRATION_V9: &str = "acquirer-v9-risk-card";
+const DDL_V9: &[&str] = &["ALTER TABLE acquirer_transactions ADD COLUMN risk_card BIGINT"];
+
 /// Create the schema if it is not there yet (idempotent).
 pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(MIGRATION_V1, DDL_V1)?;
@@ -297,6 +302,7 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(MIGRATION_V6, DDL_V6)?;
     db.migrate_rowid_keys(MIGRATION_V7, &ROWID_TABLES)?;
     db.migrate(crate::journal::MIGRATION_V8, &crate::journal::merchant_days_ddl(db.kind()))?;
+    db.migrate(MIGRATION_V9, DDL_V9)?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 

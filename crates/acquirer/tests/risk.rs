@@ -158,3 +158,26 @@ fn touch(path: &std::path::Path, seconds: u64) {
     file.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000 + seconds))
         .unwrap();
 }
+
+/// A host that restarts rebuilds the engine's windows from its journal: the card's sales before
+/// the restart still count, so the burst is declined at the same sale as without the restart.
+#[test]
+fn a_restarted_host_rebuilds_the_windows_from_its_journal() {
+    let dir = std::env::temp_dir().join(format!("cardnet-acq-risk-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rules.toml");
+    std::fs::write(&path, RULES).unwrap();
+    let rig =
+        rig_on("risk-restart", true, |config| config.risk = Some(acquirer::config::RiskConfig { rules: path.clone() }));
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    for i in 0..4 {
+        assert_eq!(sale(&rig, &rig.acquirer, &mut terminal, &card(), NOW_MS + i * 1_000, "00"), "00");
+    }
+    // The restart: a new host on the same database and configuration.
+    let restarted = rig.second_host();
+    assert_eq!(sale(&rig, &restarted, &mut terminal, &card(), NOW_MS + 5_000, "00"), "65", "the fifth sale");
+    // And a card with no history there is let through.
+    assert_eq!(sale(&rig, &restarted, &mut terminal, &card_numbered(3), NOW_MS + 6_000, "00"), "00");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -56,6 +56,20 @@ pub struct CardKey {
     pub bin: Bin,
 }
 
+impl CardKey {
+    /// A card's key as a journal keeps it: the keyed hash ([`KeyHasher::pan_hash`]) and the
+    /// card number's first digits (a masked PAN's first six will do). Digits past
+    /// [`BIN_DIGITS_MAX`] and anything after the first non-digit are ignored.
+    pub fn from_parts(hash: u64, first_digits: &[u8]) -> CardKey {
+        let mut bin = Bin::default();
+        for byte in first_digits.iter().take(BIN_DIGITS_MAX).take_while(|b| b.is_ascii_digit()) {
+            bin.digits[usize::from(bin.len)] = *byte;
+            bin.len += 1;
+        }
+        CardKey { hash, bin }
+    }
+}
+
 impl KeyHasher {
     pub fn new(key: [u8; 16]) -> KeyHasher {
         let (k0, k1) = key.split_at(8);

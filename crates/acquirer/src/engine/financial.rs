@@ -301,6 +301,9 @@ impl Acquirer {
             answered_ms: code.map(|_| now_ms),
             card_kind: pan_of(request).map(|pan| self.settings.card_kind_of(&pan).name()),
             network_payload,
+            risk_card: pan_of(request)
+                .and_then(|pan| domain::Pan::new(&pan).ok())
+                .and_then(|pan| self.risk.card_hash(&pan)),
         };
         Ok(journal::insert_request(tx, &record)?)
     }

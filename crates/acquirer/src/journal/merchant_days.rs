@@ -233,6 +233,7 @@ mod tests {
             answered_ms: None,
             card_kind: None,
             network_payload: None,
+            risk_card: None,
         };
         insert_request(tx, &new).unwrap()
     }

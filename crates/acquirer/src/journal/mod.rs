@@ -32,8 +32,9 @@ pub(crate) use terminals::{
     WorkingKeys, close_batch, ensure_terminal, install_keys, mark_settlement_pending, record_sign_on, require_sign_on,
     sign_off, terminal, terminal_ids,
 };
+pub use transactions::RiskRow;
 pub use transactions::TransactionRecord;
 pub(crate) use transactions::{
     NetworkAnswer, NewTransaction, OriginalEffect, batch, by_id, by_rrn, by_trace, insert_request, lock, mark_reversed,
-    network_payload, pending_follow_ups, set_answer, set_failed, set_original_effect,
+    network_payload, pending_follow_ups, risk_rows, set_answer, set_failed, set_original_effect,
 };

@@ -186,6 +186,8 @@ pub(crate) struct NewTransaction<'a> {
     /// The network request as sent without its secrets, encrypted under the DEK: what a later
     /// terminal reversal's 0420 is made from (kept in the insert: no second statement).
     pub network_payload: Option<Vec<u8>>,
+    /// The risk engine's hash of the card, when an engine runs (crate::risk_engine).
+    pub risk_card: Option<u64>,
 }
 
 /// Journal a terminal request with its decision; its id (from the `transaction` sequence).
@@ -197,9 +199,9 @@ pub(crate) fn insert_request(tx: &mut Tx<'_>, new: &NewTransaction<'_>) -> sqlst
     };
     tx.execute(
         &format!(
-            "INSERT INTO acquirer_transactions ({TX_COLUMNS}, answered_ms, card_kind, network_payload) VALUES ($1, \
-             $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18, $19, $20, 0, 0, 0, 0, \
-             $21, $22, $23, $24)"
+            "INSERT INTO acquirer_transactions ({TX_COLUMNS}, answered_ms, card_kind, network_payload, risk_card) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18, $19, $20, \
+             0, 0, 0, 0, $21, $22, $23, $24, $25)"
         ),
         &[
             int(id)?,
@@ -226,9 +228,60 @@ pub(crate) fn insert_request(tx: &mut Tx<'_>, new: &NewTransaction<'_>) -> sqlst
             opt_int(new.answered_ms)?,
             new.card_kind.into(),
             new.network_payload.clone().into(),
+            // The hash's bits as a signed 64-bit column (read back the same way).
+            new.risk_card.map(|h| h as i64).into(),
         ],
     )?;
     Ok(id)
+}
+
+/// One journaled transaction the risk engine saw, for rebuilding its windows.
+#[derive(Debug, Clone)]
+pub struct RiskRow {
+    pub risk_card: u64,
+    pub pan_masked: String,
+    pub terminal_id: String,
+    pub merchant_id: String,
+    pub kind: String,
+    pub amount_minor: u64,
+    pub response_code: Option<String>,
+    pub received_ms: u64,
+}
+
+/// The transactions of the last `window_ms` of the journal (before its newest) that carry a
+/// risk card key and reached the engine (sent to the network, or declined by it), oldest
+/// first, at most `limit`.
+pub(crate) fn risk_rows(tx: &mut Tx<'_>, window_ms: u64, codes: &[&str], limit: u64) -> sqlstore::Result<Vec<RiskRow>> {
+    let newest = tx.query_opt("SELECT MAX(received_ms) FROM acquirer_transactions", &[])?;
+    let newest_ms = match newest {
+        Some(row) => row.opt_i64(0)?.map_or(0, |ms| u64::try_from(ms).unwrap_or(0)),
+        None => 0,
+    };
+    let since_ms = newest_ms.saturating_sub(window_ms);
+    let declined: Vec<String> = codes.iter().map(|c| format!("'{c}'")).collect();
+    let rows = tx.query(
+        &format!(
+            "SELECT risk_card, pan_masked, terminal_id, merchant_id, kind, amount_minor, response_code, received_ms \
+             FROM acquirer_transactions WHERE received_ms >= $1 AND risk_card IS NOT NULL \
+             AND (sent = 1 OR response_code IN ({})) ORDER BY id LIMIT $2",
+            declined.join(", ")
+        ),
+        &[int(since_ms)?, int(limit)?],
+    )?;
+    rows.iter()
+        .map(|row| {
+            Ok(RiskRow {
+                risk_card: row.i64(0)? as u64,
+                pan_masked: row.opt_text(1)?.unwrap_or_default(),
+                terminal_id: row.text(2)?,
+                merchant_id: row.text(3)?,
+                kind: row.text(4)?,
+                amount_minor: row.u64(5)?,
+                response_code: row.opt_text(6)?,
+                received_ms: row.u64(7)?,
+            })
+        })
+        .collect()
 }
 
 /// The encrypted network request of a transaction (`None`: it never went out).
