@@ -342,7 +342,7 @@ impl RiskCheck for EngineRisk {
             return;
         }
         if state.blocked.insert(terminal_id.clone()) {
-            let rules = state
+            let rules: Vec<String> = state
                 .engine
                 .rules()
                 .rules
@@ -353,7 +353,8 @@ impl RiskCheck for EngineRisk {
             if state.blocks.len() == DECISIONS_KEPT_MAX {
                 state.blocks.pop_front();
             }
-            tracing::warn!(terminal = %terminal_id, "risk: card testing: terminal blocked");
+            let names: Vec<&str> = rules.iter().map(String::as_str).collect();
+            tracing::warn!(terminal = %terminal_id, rules = %names.join(","), "risk: card testing: terminal blocked");
             state.blocks.push_back(TerminalBlock { terminal_id, at_ms: answer.now_ms, rules });
         }
     }

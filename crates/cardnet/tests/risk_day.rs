@@ -1,0 +1,95 @@
+//! Risk control end to end with real processes (issue 16): `cardnet serve` for every party, the
+//! acquirer's configuration naming a rule file (`[risk] rules`), and the scripted terminal
+//! (`cardnet pos run`). A burst of small sales on one card is declined 65 from the sale that
+//! reaches the rule's threshold; wrong PINs on several cards at one terminal (card testing)
+//! block the terminal — the next sale, with a good card and PIN, is refused 58 — and the
+//! acquirer's log names the rule.
+
+#![cfg(unix)]
+
+mod common;
+
+use common::ProcessNetwork;
+use common::till::{Till, WAIT};
+use serde_json::Value;
+
+const RULES: &str = r#"
+currency = "CNY"
+decline_score = 100
+alert_score = 50
+
+[[rule]]
+id = "small_sales_burst"
+kind = "velocity"
+entity = "card"
+measure = "count"
+window = "10m"
+threshold = 3
+score = 100
+reason = "card_count_10m"
+decline = "65"
+
+[[rule]]
+id = "wrong_pins_across_cards"
+kind = "card_testing"
+window = "10m"
+threshold = 2
+score = 100
+reason = "card_testing"
+decline = "58"
+"#;
+
+fn code(outcome: &Value) -> String {
+    outcome["response_code"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_burst_on_one_card_is_declined_65_and_card_testing_blocks_the_terminal() {
+    let network = ProcessNetwork::set_up("risk-day");
+    let others: Vec<Value> = (0..3).map(|_| network.issue_card("debit", Some(50_000), None)).collect();
+    let acquirer_dir = std::path::Path::new(&network.acquirer_config).parent().unwrap().to_owned();
+    std::fs::write(acquirer_dir.join("risk.toml"), RULES).unwrap();
+    let mut config = std::fs::read_to_string(&network.acquirer_config).unwrap();
+    config.push_str("\n[risk]\nrules = \"risk.toml\"\n");
+    std::fs::write(&network.acquirer_config, config).unwrap();
+    let logs = network.dir.join("logs");
+    let mut servers = network.start_logged(&logs);
+    assert!(network.wait_listening(WAIT), "every party listens");
+    let (terminal_config, card_file) = network.terminal_files("POS00001");
+    let mut till = Till::new(terminal_config);
+    till.wait_ready(&card_file);
+
+    let sale = |till: &mut Till, file: &str, pin: Option<&str>| {
+        let mut args = vec!["sale", "--amount", "1.00", "--card-file", file, "--entry", "chip"];
+        if let Some(pin) = pin {
+            args.extend(["--pin", pin]);
+        }
+        code(&till.run(&args))
+    };
+    let burst: Vec<String> = (0..4).map(|_| sale(&mut till, &card_file, None)).collect();
+    assert_eq!(burst, ["00", "00", "65", "65"], "declined from the third sale in ten minutes");
+
+    let files: Vec<String> = others
+        .iter()
+        .enumerate()
+        .map(|(n, card)| {
+            let path = network.dir.join(format!("other-{n}.json"));
+            std::fs::write(&path, card.to_string()).unwrap();
+            path.display().to_string()
+        })
+        .collect();
+    assert_eq!(sale(&mut till, &files[0], Some("000000")), "55", "a wrong PIN, as the issuer answers it");
+    assert_eq!(sale(&mut till, &files[1], Some("000000")), "55");
+    // The terminal is blocked: a good card with its PIN is refused.
+    assert_eq!(sale(&mut till, &files[2], None), "58");
+
+    for exit in servers.stop() {
+        assert!(exit.success(), "a graceful stop: {exit:?}");
+    }
+    let log = std::fs::read_to_string(logs.join("acquirer.log")).unwrap();
+    assert!(
+        log.contains("card testing: terminal blocked") && log.contains("wrong_pins_across_cards"),
+        "the acquirer's log names the rule: {log}"
+    );
+    let _ = std::fs::remove_dir_all(&network.dir);
+}
