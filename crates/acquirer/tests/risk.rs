@@ -87,7 +87,7 @@ fn a_burst_of_small_sales_on_one_card_is_declined_65_after_the_threshold() {
     let codes: Vec<String> =
         (0..6).map(|i| sale(&rig, &host, &mut terminal, &card(), NOW_MS + i * 1_000, "00")).collect();
     assert_eq!(codes, ["00", "00", "00", "00", "65", "65"], "the fifth reaches the threshold");
-    let kept = engine.decisions();
+    let kept = engine.live().decisions();
     let fired = kept.last().unwrap().decision.fired()[0];
     assert_eq!((fired.rule.as_str(), fired.observed, fired.bound), ("small_sales_burst", 6, 5));
     // Another card at the same terminal is not held back by this card's burst.
@@ -104,21 +104,20 @@ fn wrong_pins_across_cards_at_one_terminal_block_it() {
         let answered = sale(&rig, &host, &mut terminal, &card_numbered(n), NOW_MS + u64::from(n) * 1_000, "55");
         assert_eq!(answered, "55", "the issuer's answer passes through");
     }
-    assert_eq!(engine.blocked_terminals(), [TERMINAL.to_owned()]);
+    let terminal_id = domain::TerminalId::new(TERMINAL).unwrap();
+    assert_eq!(engine.live().blocked_terminals(), [terminal_id]);
     // From now on this terminal is refused 58, whatever the card — after the rule's window too:
     // the block stays until an operator lifts it.
     assert_eq!(sale(&rig, &host, &mut terminal, &card_numbered(9), NOW_MS + 9_000, "00"), "58");
     let later_ms = NOW_MS + 11 * 60_000;
     assert_eq!(sale(&rig, &host, &mut terminal, &card_numbered(10), later_ms, "00"), "58");
-    assert!(engine.unblock(TERMINAL));
+    assert!(engine.live().unblock(&terminal_id));
     assert_eq!(sale(&rig, &host, &mut terminal, &card_numbered(11), later_ms + 1_000, "00"), "00");
     // The alert: the terminal, when, and the rule.
-    let blocks = engine.blocks();
+    let blocks = engine.live().blocks();
     assert_eq!(blocks.len(), 1, "{blocks:?}");
-    assert_eq!(
-        (blocks[0].terminal_id.as_str(), blocks[0].rules.as_slice()),
-        (TERMINAL, &["wrong_pins_across_cards".to_owned()][..])
-    );
+    assert_eq!(blocks[0].terminal, terminal_id);
+    assert_eq!(blocks[0].rules, ["wrong_pins_across_cards"]);
 }
 
 /// The rule file named in the configuration's `[risk]` runs inside the host (no code wires it),

@@ -65,6 +65,11 @@ impl Default for Decision {
 }
 
 impl Decision {
+    /// A decline that no rule evaluated (a terminal already blocked, say).
+    pub fn declined(code: ResponseCode) -> Decision {
+        Decision { verdict: Verdict::Decline(code), ..Decision::default() }
+    }
+
     pub fn fired(&self) -> &[Fired] {
         &self.fired[..usize::from(self.fired_len)]
     }

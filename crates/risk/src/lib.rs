@@ -29,6 +29,7 @@ pub mod engine;
 pub mod event;
 pub mod index;
 pub mod key;
+pub mod live;
 pub mod rulefile;
 pub mod rules;
 pub mod store;
