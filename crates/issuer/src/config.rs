@@ -109,6 +109,10 @@ pub struct IssuerConfig {
     pub keys: KeysConfig,
     #[serde(default)]
     pub products: Vec<ProductConfig>,
+    /// The risk engine's card view inside the authorization (`[risk]`); none: the cards' own
+    /// daily limits only.
+    #[serde(default)]
+    pub risk: Option<RiskConfig>,
 }
 
 /// Key blocks (TR-31, under the LMK).
@@ -290,6 +294,16 @@ fn digits(text: &str, len: usize) -> bool {
     text.len() == len && text.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// `[risk]`: the rule file the issuer's risk engine runs (`crates/risk/examples/rules.toml`
+/// documents every rule kind), read again when it changes; a changed file that does not parse
+/// is refused and the running rules stay.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    /// Relative to the configuration file.
+    pub rules: PathBuf,
+}
+
 impl IssuerConfig {
     /// Read, parse and check a TOML file. Relative paths in it (the LMK file, SQLite
     /// databases) are taken from the file's folder, so a config works wherever it is run from.
@@ -315,6 +329,9 @@ impl IssuerConfig {
         paths::resolve_sqlite_url(base, &mut self.database);
         if let Some(ledger) = &mut self.ledger {
             paths::resolve_sqlite_url(base, ledger);
+        }
+        if let Some(risk) = &mut self.risk {
+            paths::resolve_path(base, &mut risk.rules);
         }
     }
 
@@ -392,6 +409,10 @@ impl IssuerConfig {
             line(format!("chip_swipe = {}", quote(product.chip_swipe.name())));
         }
         out.push_str(&self.server.to_toml());
+        if let Some(risk) = &self.risk {
+            out.push_str("# The risk engine's rule file (read again when it changes).\n[risk]\n");
+            out.push_str(&format!("rules = {}\n", quote(&risk.rules.display().to_string())));
+        }
         out
     }
 }
@@ -450,6 +471,8 @@ pub struct Settings {
     pub currency: String,
     /// The ledger partition of `currency` (its numeric value).
     pub ledger_id: u32,
+    /// The risk engine's rule file, when configured.
+    pub risk_rules: Option<PathBuf>,
     pub pin_tries_max: u32,
     pub preauth_hold_seconds: u32,
     pub purchase_hold_seconds: u32,
@@ -537,6 +560,7 @@ impl Settings {
             ledger: config.ledger.clone(),
             currency: config.currency.clone(),
             ledger_id,
+            risk_rules: config.risk.as_ref().map(|r| r.rules.clone()),
             pin_tries_max: config.pin_tries_max,
             preauth_hold_seconds: config.preauth_hold_days * crate::limits::SECONDS_PER_DAY,
             purchase_hold_seconds: config.purchase_hold_days * crate::limits::SECONDS_PER_DAY,

@@ -146,6 +146,7 @@ pub fn config_with_link_keys(
             dek: key(KeyType::Dek, KeyAlgorithm::Aes256)?,
         },
         products: products(bin),
+        risk: None,
     };
     config.validate()?;
     Ok(config)

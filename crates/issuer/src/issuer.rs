@@ -90,6 +90,7 @@ use crate::store::{
 mod advices;
 mod authorize;
 mod follow_ups;
+pub(crate) mod risk;
 
 /// Fields a response copies from its request (docs/network-spec.md §3, and 25).
 const ECHO_FIELDS: [u8; 12] = network::request::RESPONSE_ECHO_FIELDS;
@@ -118,6 +119,8 @@ pub struct Issuer {
     pub(crate) link: Link,
     locks: Vec<Mutex<()>>,
     spec: Arc<Spec>,
+    /// The risk engine's card view (`[risk]`), when configured.
+    pub(crate) risk: Option<::risk::live::Live>,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -248,7 +251,12 @@ impl Issuer {
         let link = Link::load(cards.db(), &settings)?;
         let money = Money::open(cards.db(), settings.ledger.as_deref(), Arc::clone(&clock), settings.ledger_id)?;
         let locks = (0..CARD_LOCK_STRIPES).map(|_| Mutex::new(())).collect();
-        let issuer = Issuer { settings, hsm, clock, cards, money, link, locks, spec: iso8583::builtin::network() };
+        let risk = match &settings.risk_rules {
+            Some(path) => Some(crate::issuer::risk::start(path, hsm.as_ref(), &settings.keys.dek)?),
+            None => None,
+        };
+        let issuer =
+            Issuer { settings, hsm, clock, cards, money, link, locks, spec: iso8583::builtin::network(), risk };
         for funding in issuer.cards.pending_fundings(PENDING_FUNDINGS_MAX)? {
             issuer.complete_funding(&funding)?;
         }

@@ -37,7 +37,8 @@ impl Party for Issuer {
         match *work {}
     }
 
-    fn on_time(&self, _now_ms: u64) {
+    fn on_time(&self, now_ms: u64) {
+        self.risk_tick(now_ms);
         match self.expire_holds() {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "issuer: expired holds released"),

@@ -90,6 +90,10 @@ pub(crate) struct Parsed {
     pub replacement: Option<u64>,
     /// Field 37, when present.
     pub rrn: Option<Rrn>,
+    /// Where the card was used (41, 42, 18), when the request says: the risk rules' view.
+    pub terminal: Option<domain::TerminalId>,
+    pub merchant: Option<domain::MerchantId>,
+    pub mcc: u16,
 }
 
 impl Parsed {
@@ -189,6 +193,9 @@ pub(crate) fn parse(request: &Message, settings: &Settings, now_ms: u64) -> Resu
         original_key,
         replacement,
         rrn,
+        terminal: request.get_str(41).and_then(|t| domain::TerminalId::new(t).ok()),
+        merchant: request.get_str(42).and_then(|m| domain::MerchantId::new(m.trim_end()).ok()),
+        mcc: request.get_str(18).and_then(|m| m.parse().ok()).unwrap_or(0),
     };
     if kind.cardholder_verified() && !advice {
         // What the entry mode promises must be there: track 2 for a stripe, 55 for a chip.

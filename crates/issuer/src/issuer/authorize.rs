@@ -83,6 +83,7 @@ impl Issuer {
                     } else {
                         codes::INCORRECT_PIN
                     };
+                    self.risk_wrong_pin(parsed, now_ms);
                     return Ok(Decision::new(code, Some(card)).with_change(change));
                 }
                 Err(other) => return Err(other.into()),
@@ -115,6 +116,10 @@ impl Issuer {
         }
         if used_count.saturating_add(1) > u64::from(card.daily_count_limit) {
             return Ok(decline(codes::COUNT_LIMIT, arpc_for));
+        }
+        // 9a. The risk rules' card view (when configured).
+        if let Some(code) = self.risk_decline(parsed, now_ms) {
+            return Ok(decline(code, arpc_for));
         }
         // 10. Funds: the ledger holds them or refuses.
         let (timeout, code) = self.hold_timeout(parsed.kind);
