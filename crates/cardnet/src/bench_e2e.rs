@@ -121,6 +121,9 @@ pub struct E2eArgs {
     /// After the run, check every approval a terminal saw is held exactly once at its issuer.
     #[arg(long)]
     verify: bool,
+    /// Run the risk engine at the acquirer and the issuers with this rule file (`[risk] rules`).
+    #[arg(long, value_name = "FILE")]
+    risk_rules: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -192,10 +195,12 @@ pub fn run(mut args: E2eArgs) -> Result<(), CliError> {
         }
     };
     say(&format!("setting up the network and {} terminals in {}", args.terminals, dir.display()));
-    let result = setup::set_up(&exe, &dir, args.terminals, merchants, args.pg_url.as_deref()).and_then(|network| {
-        say("starting the issuers, the switch and the acquirer host");
-        on_network(&args, &exe, &dir, &terminals_dir, &network)
-    });
+    let risk_rules = args.risk_rules.as_deref();
+    let result =
+        setup::set_up(&exe, &dir, args.terminals, merchants, args.pg_url.as_deref(), risk_rules).and_then(|network| {
+            say("starting the issuers, the switch and the acquirer host");
+            on_network(&args, &exe, &dir, &terminals_dir, &network)
+        });
     let _ = std::fs::remove_dir_all(&terminals_dir);
     if args.dir.is_none() {
         let _ = std::fs::remove_dir_all(&dir);

@@ -77,6 +77,7 @@ pub fn set_up(
     terminals: usize,
     merchants: usize,
     pg_url: Option<&str>,
+    risk_rules: Option<&Path>,
 ) -> Result<Network, CliError> {
     let dir_text = dir.to_str().ok_or_else(|| CliError::bad_input("--dir must be UTF-8"))?;
     let init = cli(exe, &["network", "init", "--dir", dir_text, "--json"])?;
@@ -96,6 +97,13 @@ pub fn set_up(
         add_bench_products(Path::new(config), bin)?;
     }
     raise_peer_connections(Path::new(&acquirer_config), terminals)?;
+    if let Some(rules) = risk_rules {
+        let rules = std::fs::canonicalize(rules)
+            .map_err(|e| CliError::bad_input(format!("--risk-rules {}: {e}", rules.display())))?;
+        for config in issuers.iter().map(|(config, _, _)| config).chain([&acquirer_config]) {
+            with_risk_rules(Path::new(config), &rules)?;
+        }
+    }
     let schemas = match pg_url {
         Some(url) => to_postgres(dir, url)?,
         None => Vec::new(),
@@ -166,6 +174,15 @@ fn debit_exclusions(config: &str) -> Option<String> {
     let block = lines.take_while(|line| !line.starts_with('['));
     let found = block.into_iter().find(|line| line.trim_start().starts_with("excluded_prefixes"));
     Some(found.map_or_else(|| "excluded_prefixes = []".to_owned(), |line| line.trim().to_owned()))
+}
+
+/// The party's configuration names the risk engine's rule file (`[risk] rules`).
+fn with_risk_rules(config: &Path, rules: &Path) -> Result<(), CliError> {
+    let mut text = std::fs::read_to_string(config)?;
+    let rules = rules.to_str().ok_or_else(|| CliError::bad_input("--risk-rules must be UTF-8"))?;
+    text.push_str(&format!("\n# Added by `cardnet bench e2e --risk-rules`.\n[risk]\nrules = {rules:?}\n"));
+    std::fs::write(config, text)?;
+    Ok(())
 }
 
 /// Every terminal connects from 127.0.0.1: the acquirer's per-peer bound (64 by default, for a
