@@ -15,6 +15,8 @@
 //!   answer, hot reload keeping windows.
 //! * [`backtest`] — a candidate rule set against the current one over past events.
 //! * [`bench`] — the latency benchmark (50 rules, a million cards).
+//! * [`cases`] and [`cases_store`] — alerts a person works (open, investigating, closed as
+//!   fraud or not), with their transition table and audit trail, in the party's database.
 //!
 //! Invariants: no clear PAN is stored or printed (cards are [`CardKey`]s); money is integer
 //! minor units (floats only inside [`anomaly`]'s statistics); every collection has a named
@@ -24,6 +26,8 @@
 pub mod anomaly;
 pub mod backtest;
 pub mod bench;
+pub mod cases;
+pub mod cases_store;
 pub mod decision;
 pub mod engine;
 pub mod event;
