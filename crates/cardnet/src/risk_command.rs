@@ -159,8 +159,9 @@ fn check(args: CheckArgs) -> Result<(), CliError> {
             "rule_ids": ids,
         }));
     }
+    let noun = if ids.len() == 1 { "rule" } else { "rules" };
     outln!(
-        "{}: {} rules, valid ({}; alert at {}, decline at {})",
+        "{}: {} {noun}, valid ({}; alert at {}, decline at {})",
         args.file,
         ids.len(),
         rules.currency,
