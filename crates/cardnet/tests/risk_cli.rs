@@ -49,7 +49,7 @@ fn alert(created_ms: u64, reference: &str) -> NewAlert {
         created_ms,
         party: Party::Acquirer,
         entity_kind: EntityKind::Card,
-        entity: "0123456789abcdef".into(),
+        entity: "key-0123456789abcdef".into(),
         pan_masked: Some("622424******0113".into()),
         reference: reference.into(),
         verdict: "decline".into(),

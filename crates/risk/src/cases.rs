@@ -133,7 +133,9 @@ impl Party {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
-    /// `entity` is the card's keyed hash, 16 hex digits ([`crate::CardKey::hash`]).
+    /// `entity` is the card's keyed hash as `key-` and 16 hex digits ([`NewAlert::card_entity`]);
+    /// the prefix keeps a hash that happens to be all decimal digits from passing for a PAN,
+    /// and a PAN from passing for a hash.
     Card,
     Terminal,
     Merchant,
@@ -177,7 +179,7 @@ pub struct NewAlert {
 impl NewAlert {
     /// The card entity of `key`, as stored.
     pub fn card_entity(key: &crate::CardKey) -> String {
-        format!("{:016x}", key.hash)
+        format!("{CARD_KEY_PREFIX}{:016x}", key.hash)
     }
 
     /// The fields of an alert from the engine's decision: verdict, response code, fired
@@ -196,8 +198,8 @@ impl NewAlert {
     /// fields beyond their bounds, a card entity that is not a hash, fired rules that are
     /// not a JSON array.
     pub fn check(&self) -> Result<(), CaseError> {
+        check_id("entity", &self.entity, WHO_LEN_MAX)?;
         let texts = [
-            ("entity", self.entity.as_str(), WHO_LEN_MAX),
             ("reference", self.reference.as_str(), REFERENCE_LEN_MAX),
             ("fired_json", self.fired_json.as_str(), FIRED_JSON_LEN_MAX),
             ("pan_masked", self.pan_masked.as_deref().unwrap_or(""), 19),
@@ -209,10 +211,10 @@ impl NewAlert {
         if self.entity.trim().is_empty() || self.reference.trim().is_empty() {
             return Err(CaseError::BadInput("an alert needs an entity and a transaction reference".into()));
         }
-        if self.entity_kind == EntityKind::Card
-            && !(self.entity.len() == 16 && self.entity.bytes().all(|b| b.is_ascii_hexdigit()))
-        {
-            return Err(CaseError::BadInput("a card entity is its keyed hash: 16 hex digits".into()));
+        if self.entity_kind == EntityKind::Card && !is_card_key(&self.entity) {
+            return Err(CaseError::BadInput(format!(
+                "a card entity is its keyed hash: {CARD_KEY_PREFIX} and 16 hex digits"
+            )));
         }
         if let Some(masked) = &self.pan_masked
             && !is_masked_pan(masked)
@@ -229,9 +231,17 @@ impl NewAlert {
     }
 }
 
+/// How a card's keyed hash is written in alerts and reports: this, then 16 hex digits.
+pub const CARD_KEY_PREFIX: &str = "key-";
+
+/// A card's keyed hash as written ([`CARD_KEY_PREFIX`] and 16 hex digits).
+pub fn is_card_key(text: &str) -> bool {
+    text.strip_prefix(CARD_KEY_PREFIX).is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// A masked PAN: 13 to 19 characters, digits and `*`, at most 10 digits in all, the masked
 /// middle present.
-fn is_masked_pan(text: &str) -> bool {
+pub fn is_masked_pan(text: &str) -> bool {
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
     (13..=19).contains(&text.len())
         && text.bytes().all(|b| b.is_ascii_digit() || b == b'*')
@@ -256,6 +266,19 @@ pub fn check_text(name: &str, text: &str, max: usize) -> Result<(), CaseError> {
                 "{name} has {PAN_DIGITS_MIN} or more digits in a row (a card number?): not stored"
             )));
         }
+    }
+    Ok(())
+}
+
+/// An identifier (merchant, terminal): bounded, letters, digits, `-`, `_`, `.` only. Not
+/// checked for digit runs: merchant ids are commonly 15 digits, and the charset already keeps
+/// free text (and a PAN with spaces or a masked one) out.
+pub fn check_id(name: &str, text: &str, max: usize) -> Result<(), CaseError> {
+    if text.is_empty() || text.len() > max {
+        return Err(CaseError::BadInput(format!("{name} must be 1 to {max} characters")));
+    }
+    if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        return Err(CaseError::BadInput(format!("{name} may hold only letters, digits, `-`, `_` and `.`")));
     }
     Ok(())
 }
@@ -423,6 +446,15 @@ mod tests {
         assert!(check_text("note", "rrn 632510000123", 100).is_ok());
         assert!(check_text("note", "a\u{7}b", 100).is_err());
         assert!(check_text("note", "abc", 2).is_err());
+    }
+
+    #[test]
+    fn identifiers_may_be_fifteen_digits_but_hold_no_free_text() {
+        assert!(check_id("merchant", "898310048161234", 64).is_ok());
+        assert!(check_id("merchant", "M00000000000001", 64).is_ok());
+        assert!(check_id("merchant", "6224 2400 0000 0113", 64).is_err());
+        assert!(check_id("merchant", "622424******0113", 64).is_err());
+        assert!(check_id("merchant", "", 64).is_err());
     }
 
     #[test]

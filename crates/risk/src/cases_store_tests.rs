@@ -10,7 +10,7 @@ fn new_alert(created_ms: u64) -> NewAlert {
         created_ms,
         party: Party::Acquirer,
         entity_kind: EntityKind::Card,
-        entity: "00ab00cd00ef0012".into(),
+        entity: "key-00ab00cd00ef0012".into(),
         pan_masked: Some("622424******0113".into()),
         reference: "rrn=632510000123 terminal=T0000001 trace=000123".into(),
         verdict: "decline".into(),
@@ -223,5 +223,5 @@ fn an_alert_from_an_engine_decision_is_stored_with_its_fired_rules() {
     let alert = NewAlert { entity: NewAlert::card_entity(&key), fired_json: fired, ..new_alert(1) };
     let cases = memory();
     let id = cases.record_alert(&alert).unwrap();
-    assert_eq!(cases.show(id).unwrap().alert.entity, format!("{:016x}", key.hash));
+    assert_eq!(cases.show(id).unwrap().alert.entity, format!("key-{:016x}", key.hash));
 }

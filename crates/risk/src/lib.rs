@@ -15,6 +15,7 @@
 //!   answer, hot reload keeping windows.
 //! * [`backtest`] — a candidate rule set against the current one over past events.
 //! * [`bench`] — the latency benchmark (50 rules, a million cards).
+//! * [`aml`] — a day's large-value and suspicious-transaction (structuring) reports as CSV.
 //! * [`cases`] and [`cases_store`] — alerts a person works (open, investigating, closed as
 //!   fraud or not), with their transition table and audit trail, in the party's database.
 //!
@@ -23,6 +24,7 @@
 //! bound; evaluation reads no clock, does no I/O and does not allocate.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod aml;
 pub mod anomaly;
 pub mod backtest;
 pub mod bench;
