@@ -24,7 +24,13 @@ pub const AUDIT_SHOWN_MAX: usize = 1_000;
 /// The name the engine writes in the trail when it records an alert.
 pub const RECORDED_BY: &str = "risk-engine";
 
-const SCHEMA: [&str; 4] = [
+/// The id counter (`sqlstore::sequence`): ids are never reused, not even after the newest
+/// alert is purged, so an id in a note or a ticket always means one alert.
+const SEQUENCES: &str = "risk_sequences";
+const ALERT_SEQUENCE: &str = "alert";
+
+const SCHEMA: [&str; 5] = [
+    "CREATE TABLE risk_sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
     "CREATE TABLE risk_alerts (
         id BIGINT PRIMARY KEY,
         created_ms BIGINT NOT NULL,
@@ -79,6 +85,7 @@ impl Cases {
     /// The alerts in an open database (the party's own), tables created if missing.
     pub fn new(db: Database) -> Result<Cases, CaseError> {
         db.migrate("risk-cases-v1", &SCHEMA)?;
+        db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCES, &[ALERT_SEQUENCE]))?;
         Ok(Cases { db })
     }
 
@@ -87,13 +94,7 @@ impl Cases {
         alert.check()?;
         let created = int(alert.created_ms)?;
         self.db.transact(|tx| {
-            // Ids are assigned here, one writer at a time (SQLite's lock; on PostgreSQL a
-            // concurrent recorder fails on the primary key instead of sharing an id).
-            let next = tx.query_opt("SELECT CAST(COALESCE(MAX(id), 0) + 1 AS BIGINT) FROM risk_alerts", &[])?;
-            let id = match next {
-                Some(row) => row.u64(0)?,
-                None => 1,
-            };
+            let id = sqlstore::sequence::next(tx, SEQUENCES, ALERT_SEQUENCE)?;
             tx.execute(
                 &format!(
                     "INSERT INTO risk_alerts ({ALERT_COLUMNS}) VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL)"

@@ -212,6 +212,10 @@ fn purge_removes_only_closed_alerts_older_than_the_cut_within_the_limit() {
         assert!(cases.show(kept).is_ok(), "alert {kept} purged");
     }
     assert!(cases.purge_closed_before(10_000, 0).is_err());
+    // The newest alert purged: its id is not given again.
+    assert_eq!(cases.purge_closed_before(20_000, PURGE_PER_CALL_MAX).unwrap(), 1);
+    let next = cases.record_alert(&new_alert(30_000)).unwrap();
+    assert!(next > recent_closed, "id {next} reused after a purge");
     assert!(cases.purge_closed_before(10_000, PURGE_PER_CALL_MAX + 1).is_err());
 }
 
