@@ -2,6 +2,8 @@
 //!
 //! * `risk rules check FILE` — validate a rule file with the engine's own parser; errors
 //!   name the file and line (exit 2).
+//! * `risk backtest --rules FILE --events FILE.jsonl` — a candidate rule file over past events
+//!   (the format in `risk::event_file`), against `--current FILE` or against no rules.
 //! * `risk alerts list|show|assign|close` — the cases in a party's database (`risk::cases`),
 //!   every change checked against the transition table and appended to the audit trail.
 //!
@@ -28,6 +30,8 @@ pub enum RiskCommand {
     /// Rule files: `cardnet risk rules check FILE`.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Replay past events (JSON lines) through a candidate rule file: what it would decline and alert.
+    Backtest(BacktestArgs),
     /// The alerts analysts work: list, show, assign, close.
     #[command(subcommand)]
     Alerts(AlertsCommand),
@@ -43,6 +47,25 @@ pub enum RulesCommand {
 pub struct CheckArgs {
     /// The rule file to validate.
     file: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Changed events listed in a backtest's report, at most (the count is exact).
+const CHANGED_LISTED_MAX: usize = 100;
+
+#[derive(Args)]
+pub struct BacktestArgs {
+    /// The candidate rule file.
+    #[arg(long)]
+    rules: String,
+    /// The events, one JSON object per line (format: crates/risk/src/event_file.rs).
+    #[arg(long)]
+    events: String,
+    /// The rule file in use now, to compare with (default: no rules, so every alert and decline is new).
+    #[arg(long)]
+    current: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -134,6 +157,7 @@ pub struct CloseArgs {
 pub fn run(command: RiskCommand) -> Result<(), CliError> {
     match command {
         RiskCommand::Rules(RulesCommand::Check(args)) => check(args),
+        RiskCommand::Backtest(args) => backtest(args),
         RiskCommand::Alerts(AlertsCommand::List(args)) => list(args),
         RiskCommand::Alerts(AlertsCommand::Show(args)) => show(args),
         RiskCommand::Alerts(AlertsCommand::Assign(args)) => assign(args),
@@ -141,12 +165,57 @@ pub fn run(command: RiskCommand) -> Result<(), CliError> {
     }
 }
 
+/// The key rule files' clear card numbers are hashed with here. A check keeps nothing, so any
+/// key does; a backtest's events carry the party's own hashes, which `pan_hashes` lists match
+/// and `pans` lists (hashed with this key) do not.
+const CHECK_KEY: [u8; 16] = *b"cardnet-rule-chk";
+
+fn rule_file(file: &str) -> Result<risk::RuleSet, CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::bad_input(format!("{file}: cannot read the rule file: {e}")))?;
+    risk::parse(file, &text, &risk::KeyHasher::new(CHECK_KEY)).map_err(CliError::bad_input)
+}
+
+fn backtest(args: BacktestArgs) -> Result<(), CliError> {
+    let candidate = rule_file(&args.rules)?;
+    let current = match &args.current {
+        Some(file) => rule_file(file)?,
+        None => risk::RuleSet { rules: Vec::new(), ..candidate.clone() },
+    };
+    let text = std::fs::read_to_string(&args.events)
+        .map_err(|e| CliError::bad_input(format!("{}: cannot read the events: {e}", args.events)))?;
+    let events = risk::event_file::parse_events(&text)
+        .map_err(|(line, message)| CliError::bad_input(format!("{}:{line}: {message}", args.events)))?;
+    let hasher = risk::KeyHasher::new(CHECK_KEY);
+    let report = risk::backtest::run(&events, &current, &candidate, hasher, risk::StoreLimits::default());
+    let listed: Vec<usize> = report.changed.iter().copied().take(CHANGED_LISTED_MAX).collect();
+    if args.json {
+        let by_rule = serde_json::to_value(&report.candidate.by_rule).map_err(|e| CliError::Failure(e.to_string()))?;
+        return crate::output::json(&json!({
+            "events": report.evaluated,
+            "current": { "file": args.current, "declines": report.current.declines, "alerts": report.current.alerts },
+            "candidate": {
+                "file": args.rules,
+                "declines": report.candidate.declines,
+                "alerts": report.candidate.alerts,
+                "by_rule": by_rule,
+            },
+            "changed": report.changed.len(),
+            "changed_events_first": listed,
+        }));
+    }
+    outln!("{} events", report.evaluated);
+    outln!("current:   {} declines, {} alerts", report.current.declines, report.current.alerts);
+    outln!("candidate: {} declines, {} alerts", report.candidate.declines, report.candidate.alerts);
+    for count in report.candidate.by_rule.iter().filter(|c| c.fired > 0) {
+        outln!("  {:<32} fired {} ({} in declines)", count.rule, count.fired, count.in_declines);
+    }
+    outln!("changed:   {} events (first, 0-based: {listed:?})", report.changed.len());
+    Ok(())
+}
+
 fn check(args: CheckArgs) -> Result<(), CliError> {
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| CliError::bad_input(format!("{}: cannot read the rule file: {e}", args.file)))?;
-    // Block-listed card numbers are hashed as they are read; a check keeps nothing, so any key does.
-    let hasher = risk::KeyHasher::new(*b"cardnet-rule-chk");
-    let rules = risk::parse(&args.file, &text, &hasher).map_err(CliError::bad_input)?;
+    let rules = rule_file(&args.file)?;
     let ids: Vec<&str> = rules.rules.iter().map(|r| r.id.as_str()).collect();
     if args.json {
         return crate::output::json(&json!({

@@ -130,3 +130,52 @@ fn bench_risk_prints_one_json_object_with_its_keys() {
     let bad = cardnet(&["bench", "risk", "--cards", "many"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// `count` sales on one card, ten seconds apart, as events lines.
+fn burst(count: u64) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                "{{\"card\":\"key-00ab00cd00ef0012\",\"bin\":\"622424\",\"terminal\":\"T0000001\",\
+                 \"merchant\":\"M00000000000001\",\"mcc\":5411,\"amount_minor\":1000,\"currency\":\"CNY\",\
+                 \"kind\":\"purchase\",\"at_ms\":{}}}\n",
+                1_764_892_800_000 + i * 10_000
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn backtest_reports_what_a_candidate_would_alert_and_names_a_bad_line() {
+    let dir = common::fresh_dir("risk-cli", "backtest");
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("events.jsonl");
+    // The shipped card_burst rule: six sales on one card in ten minutes.
+    for (count, alerts) in [(5, 0), (6, 1)] {
+        std::fs::write(&events, burst(count)).unwrap();
+        let out = json(&cardnet(&[
+            "risk",
+            "backtest",
+            "--rules",
+            &examples_rules(),
+            "--events",
+            events.to_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(out["events"], count);
+        assert_eq!(out["current"]["alerts"], 0);
+        assert_eq!(
+            out["candidate"]["alerts"].as_u64().unwrap() + out["candidate"]["declines"].as_u64().unwrap(),
+            alerts
+        );
+        let burst_rule = out["candidate"]["by_rule"].as_array().unwrap().iter().find(|r| r["rule"] == "card_burst");
+        assert_eq!(burst_rule.unwrap()["fired"], alerts, "{out}");
+    }
+    std::fs::write(&events, format!("{}{{\"card\":\"6224240000000113\"}}\n", burst(2))).unwrap();
+    let bad = cardnet(&["risk", "backtest", "--rules", &examples_rules(), "--events", events.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("events.jsonl:3:"), "{stderr}");
+    assert!(!stderr.contains("6224240000000113"), "the card number was echoed: {stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -13,7 +13,8 @@
 //!   inter-arrival time, a 24-hour profile) and a z-score against them.
 //! * [`engine`] — [`Engine::evaluate`] → [`Decision`], [`Engine::record`] for the issuer's
 //!   answer, hot reload keeping windows.
-//! * [`backtest`] — a candidate rule set against the current one over past events.
+//! * [`backtest`] — a candidate rule set against the current one over past events, read as
+//!   JSON lines by [`event_file`].
 //! * [`bench`] — the latency benchmark (50 rules, a million cards).
 //! * [`aml`] — a day's large-value and suspicious-transaction (structuring) reports as CSV.
 //! * [`cases`] and [`cases_store`] — alerts a person works (open, investigating, closed as
@@ -33,6 +34,7 @@ pub mod cases_store;
 pub mod decision;
 pub mod engine;
 pub mod event;
+pub mod event_file;
 pub mod index;
 pub mod key;
 pub mod rulefile;
