@@ -24,6 +24,7 @@ mod network_command;
 mod output;
 mod plain;
 mod pos_command;
+mod risk_aml;
 mod risk_command;
 mod serve_command;
 mod sim_command;

@@ -4,6 +4,8 @@
 //!   name the file and line (exit 2).
 //! * `risk backtest --rules FILE --events FILE.jsonl` — a candidate rule file over past events
 //!   (the format in `risk::event_file`), against `--current FILE` or against no rules.
+//! * `risk aml --transactions FILE.jsonl --day D --out DIR` — the day's AML reports
+//!   (`risk_aml.rs`).
 //! * `risk alerts list|show|assign|close` — the cases in a party's database (`risk::cases`),
 //!   every change checked against the transition table and appended to the audit trail.
 //!
@@ -32,6 +34,8 @@ pub enum RiskCommand {
     Rules(RulesCommand),
     /// Replay past events (JSON lines) through a candidate rule file: what it would decline and alert.
     Backtest(BacktestArgs),
+    /// A day's AML reports: large-value and suspicious (structuring) transactions as CSV files.
+    Aml(crate::risk_aml::AmlArgs),
     /// The alerts analysts work: list, show, assign, close.
     #[command(subcommand)]
     Alerts(AlertsCommand),
@@ -158,6 +162,7 @@ pub fn run(command: RiskCommand) -> Result<(), CliError> {
     match command {
         RiskCommand::Rules(RulesCommand::Check(args)) => check(args),
         RiskCommand::Backtest(args) => backtest(args),
+        RiskCommand::Aml(args) => crate::risk_aml::run(args),
         RiskCommand::Alerts(AlertsCommand::List(args)) => list(args),
         RiskCommand::Alerts(AlertsCommand::Show(args)) => show(args),
         RiskCommand::Alerts(AlertsCommand::Assign(args)) => assign(args),

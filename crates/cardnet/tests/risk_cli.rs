@@ -179,3 +179,61 @@ fn backtest_reports_what_a_candidate_would_alert_and_names_a_bad_line() {
     assert!(!stderr.contains("6224240000000113"), "the card number was echoed: {stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn aml_writes_the_day_reports_as_owner_only_csv_files() {
+    let dir = common::fresh_dir("risk-cli", "aml");
+    std::fs::create_dir_all(&dir).unwrap();
+    let line = |card: &str, amount: u64, minute: u64| {
+        format!(
+            "{{\"card\":\"{card}\",\"merchant\":\"898310048161234\",\"amount_minor\":{amount},\"currency\":\"CNY\",\
+             \"at_ms\":{},\"kind\":\"purchase\",\"reference\":\"rrn=63251000{minute:04}\"}}\n",
+            1_764_892_800_000 + minute * 60_000
+        )
+    };
+    let text = [
+        line("622424******0113", 5_000_000, 1),
+        line("622424******0113", 4_999_999, 2),
+        line("622848******4242", 4_600_000, 3),
+        line("622848******4242", 4_700_000, 4),
+        line("622848******4242", 4_800_000, 5),
+    ]
+    .concat();
+    let transactions = dir.join("day.jsonl");
+    std::fs::write(&transactions, text).unwrap();
+    let out_dir = dir.join("reports");
+    let args = |day: &str| {
+        vec![
+            "risk".to_string(),
+            "aml".into(),
+            "--transactions".into(),
+            transactions.display().to_string(),
+            "--day".into(),
+            day.into(),
+            "--out".into(),
+            out_dir.display().to_string(),
+            "--json".into(),
+        ]
+    };
+    let run = |day: &str| cardnet(&args(day).iter().map(String::as_str).collect::<Vec<_>>());
+    let out = json(&run("2025-12-05"));
+    assert_eq!((out["transactions"].as_u64(), out["suspicious_rows"].as_u64()), (Some(5), Some(1)));
+    // One single at the threshold (card 0113), and card 4242's day adding up.
+    assert_eq!(out["large_value_rows"], 2, "{out}");
+    let large = std::fs::read_to_string(out["large_value_file"].as_str().unwrap()).unwrap();
+    assert!(large.lines().nth(1).unwrap().starts_with("single,622424******0113,898310048161234,purchase,5000000,"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out["suspicious_file"].as_str().unwrap()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+    let other_day = json(&run("2025-12-06"));
+    assert_eq!((other_day["large_value_rows"].as_u64(), other_day["skipped_outside_day"].as_u64()), (Some(0), Some(5)));
+    assert_eq!(run("2025-12-32").status.code(), Some(2));
+    std::fs::write(&transactions, line("6224240000000113", 1, 1)).unwrap();
+    let clear = run("2025-12-05");
+    assert_eq!(clear.status.code(), Some(2), "a clear card number was accepted");
+    assert!(!String::from_utf8_lossy(&clear.stderr).contains("6224240000000113"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cases::{check_id, check_text, is_card_key, is_masked_pan};
 
@@ -26,7 +26,7 @@ const DAY_MS: u64 = 86_400_000;
 pub const DAY_TRANSACTIONS_MAX: usize = 10_000_000;
 
 /// What a transaction was.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AmlKind {
     Purchase,
@@ -46,8 +46,10 @@ impl AmlKind {
     }
 }
 
-/// One transaction of the day, as the party's journal has it.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// One transaction of the day, as the party's journal has it (and, one JSON object a line,
+/// as `cardnet risk aml` reads it).
+#[derive(Clone, PartialEq, Eq, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AmlTransaction {
     /// A masked PAN (`622424******0113`) or the card's keyed hash (`key-` and 16 hex digits,
     /// [`crate::cases::NewAlert::card_entity`]).
@@ -140,6 +142,49 @@ impl std::fmt::Display for AmlError {
 }
 
 impl std::error::Error for AmlError {}
+
+/// Read a day's transactions, one JSON object a line ([`AmlTransaction`]'s fields; `kind` is
+/// `purchase`, `refund`, `cash_withdrawal` or `transfer`); blank lines and `#` lines are
+/// skipped. The first bad line is the error, as `(line number, message)`.
+pub fn parse_transactions(text: &str) -> Result<Vec<AmlTransaction>, (usize, String)> {
+    let mut transactions = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if transactions.len() == DAY_TRANSACTIONS_MAX {
+            return Err((index + 1, format!("more than {DAY_TRANSACTIONS_MAX} transactions")));
+        }
+        let tx = serde_json::from_str(trimmed).map_err(|e| (index + 1, crate::event_file::json_error(&e)))?;
+        transactions.push(tx);
+    }
+    Ok(transactions)
+}
+
+/// The first millisecond (UTC) of `day`, written `YYYY-MM-DD`.
+pub fn day_start_ms(day: &str) -> Option<u64> {
+    let mut parts = day.splitn(3, '-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if y < 1970 || !(1..=12).contains(&m) || d == 0 || d > days_in_month[(m - 1) as usize] {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days).ok().map(|days| days * DAY_MS)
+}
 
 /// A card as it may appear in a report: masked, or a keyed hash.
 fn card_is_reportable(card: &str) -> bool {

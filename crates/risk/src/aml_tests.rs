@@ -78,6 +78,16 @@ fn other_currencies_and_days_are_left_out_and_counted() {
 }
 
 #[test]
+fn days_start_at_utc_midnight() {
+    assert_eq!(day_start_ms("2025-12-05"), Some(DAY0));
+    assert_eq!(day_start_ms("1970-01-01"), Some(0));
+    assert_eq!(day_start_ms("2024-02-29"), Some(1_709_164_800_000));
+    for bad in ["2025-02-29", "2025-13-01", "2025-1-01", "20251205", "", "1969-12-31", "2025-12-05x"] {
+        assert_eq!(day_start_ms(bad), None, "{bad}");
+    }
+}
+
+#[test]
 fn thresholds_are_configuration() {
     let config = AmlConfig {
         currency: "USD".into(),

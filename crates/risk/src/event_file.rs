@@ -61,7 +61,7 @@ pub fn parse_events(text: &str) -> Result<Vec<Event>, (usize, String)> {
         if events.len() == EVENTS_MAX {
             return Err((index + 1, format!("more than {EVENTS_MAX} events")));
         }
-        let raw: Line = serde_json::from_str(trimmed).map_err(|e| (index + 1, strip_position(&e.to_string())))?;
+        let raw: Line = serde_json::from_str(trimmed).map_err(|e| (index + 1, json_error(&e)))?;
         events.push(event(raw).map_err(|message| (index + 1, message))?);
     }
     Ok(events)
@@ -70,8 +70,9 @@ pub fn parse_events(text: &str) -> Result<Vec<Event>, (usize, String)> {
 /// serde_json's message without its "at line 1 column N" (the line is the file's, given
 /// apart), and with any run of 13 or more digits hidden: serde echoes a value of the wrong
 /// type, and a card number in the wrong field must not reach a terminal or a log.
-fn strip_position(message: &str) -> String {
-    let message = message.split(" at line ").next().unwrap_or(message);
+pub fn json_error(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message);
     let mut out = String::with_capacity(message.len());
     let mut digits = String::new();
     for c in message.chars().chain(std::iter::once(' ')) {
