@@ -18,8 +18,9 @@ pub const LIST_LIMIT_MAX: usize = 1_000;
 /// Closed alerts one `purge_closed_before` deletes, at most (a bounded transaction; call
 /// again until it returns fewer).
 pub const PURGE_PER_CALL_MAX: usize = 10_000;
-/// Audit entries `show` returns for one alert, at most (the newest are dropped past it).
-pub const AUDIT_SHOWN_MAX: usize = 1_000;
+/// Audit entries one alert may have. Past `AUDIT_PER_ALERT_MAX - 1` only a close is taken,
+/// so an alert can always be closed and its whole trail is always shown.
+pub const AUDIT_PER_ALERT_MAX: usize = 1_000;
 
 /// The name the engine writes in the trail when it records an alert.
 pub const RECORDED_BY: &str = "risk-engine";
@@ -149,7 +150,7 @@ impl Cases {
             let rows = tx.query(
                 "SELECT seq, at_ms, who, action, from_status, to_status, note FROM risk_alert_audit \
                  WHERE alert_id = $1 ORDER BY seq LIMIT $2",
-                &[key.clone(), int(AUDIT_SHOWN_MAX as u64)?],
+                &[key.clone(), int(AUDIT_PER_ALERT_MAX as u64)?],
             )?;
             let audit = rows.iter().map(audit_of).collect::<Result<Vec<_>, _>>()?;
             Ok(AlertDetail { alert, audit })
@@ -193,6 +194,17 @@ impl Cases {
             let alert = load(tx, id)?;
             let to =
                 next_status(alert.status, action).ok_or(CaseError::Refused { id, status: alert.status, action })?;
+            let closing = matches!(action, Action::CloseFraud | Action::CloseNotFraud);
+            let entries = tx
+                .query_opt("SELECT CAST(COUNT(*) AS BIGINT) FROM risk_alert_audit WHERE alert_id = $1", &[int(id)?])?
+                .map(|row| row.u64(0))
+                .transpose()?
+                .unwrap_or(0);
+            if !closing && entries + 1 >= AUDIT_PER_ALERT_MAX as u64 {
+                return Err(CaseError::BadInput(format!(
+                    "alert {id} has {entries} audit entries: only a close is taken now (at most {AUDIT_PER_ALERT_MAX})"
+                )));
+            }
             let assignee = assignee.or(alert.assignee.as_deref());
             tx.execute(
                 "UPDATE risk_alerts SET status = $1, assignee = $2, updated_ms = $3 WHERE id = $4",

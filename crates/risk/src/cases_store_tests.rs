@@ -152,6 +152,21 @@ fn the_trail_records_who_did_what_when_in_order() {
 }
 
 #[test]
+fn a_full_trail_takes_only_a_close_and_shows_whole() {
+    let cases = memory();
+    let id = cases.record_alert(&new_alert(1_000)).unwrap();
+    for n in 1..AUDIT_PER_ALERT_MAX - 1 {
+        cases.note(id, "ana", "still looking", 1_000 + n as u64).unwrap();
+    }
+    assert!(matches!(cases.note(id, "ana", "one more", 5_000), Err(CaseError::BadInput(_))));
+    assert!(matches!(cases.assign(id, "lead", "bo", None, 5_000), Err(CaseError::BadInput(_))));
+    cases.close(id, "ana", false, None, 5_000).unwrap();
+    let detail = cases.show(id).unwrap();
+    assert_eq!(detail.audit.len(), AUDIT_PER_ALERT_MAX);
+    assert_eq!(detail.audit.last().unwrap().action, "close_not_fraud");
+}
+
+#[test]
 fn list_filters_by_status_and_assignee_newest_first_within_the_limit() {
     let cases = memory();
     let ids: Vec<u64> = (0..5).map(|i| cases.record_alert(&new_alert(1_000 + i)).unwrap()).collect();
