@@ -106,7 +106,7 @@ enum Command {
     /// The deterministic simulation over many seeds: `cardnet sim --seeds N [--seed S] [--json]`;
     /// a failing seed is printed with the command that replays it.
     Sim(sim_command::SimArgs),
-    /// Risk control: `cardnet risk rules check FILE`, `cardnet risk alerts list|show|assign|close`.
+    /// Risk control: `cardnet risk rules check FILE`, `risk backtest`, `risk aml`, `risk alerts list|show|assign|close`.
     #[command(subcommand)]
     Risk(risk_command::RiskCommand),
 }
