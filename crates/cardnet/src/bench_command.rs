@@ -23,6 +23,8 @@ pub enum BenchCommand {
     Eod(crate::bench_eod::EodArgs),
     /// Open-loop load of virtual POS terminals against acquirer, switch and issuers as processes.
     E2e(crate::bench_e2e::E2eArgs),
+    /// Risk-engine evaluation latency: 50 rules, up to a million tracked cards, one evaluation at a time.
+    Risk(crate::bench_risk::RiskArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,6 +84,7 @@ pub fn run(command: BenchCommand) -> Result<(), CliError> {
         BenchCommand::Network(args) => crate::bench_network::run(args),
         BenchCommand::Eod(args) => crate::bench_eod::run(args),
         BenchCommand::E2e(args) => crate::bench_e2e::run(args),
+        BenchCommand::Risk(args) => crate::bench_risk::run(args),
     }
 }
 

@@ -11,6 +11,7 @@ mod bench_command;
 mod bench_e2e;
 mod bench_eod;
 mod bench_network;
+mod bench_risk;
 mod cli_error;
 mod crypto_command;
 mod demo;
@@ -23,6 +24,8 @@ mod network_command;
 mod output;
 mod plain;
 mod pos_command;
+mod risk_aml;
+mod risk_command;
 mod serve_command;
 mod sim_command;
 mod stats_command;
@@ -103,6 +106,9 @@ enum Command {
     /// The deterministic simulation over many seeds: `cardnet sim --seeds N [--seed S] [--json]`;
     /// a failing seed is printed with the command that replays it.
     Sim(sim_command::SimArgs),
+    /// Risk control: `cardnet risk rules check FILE`, `risk backtest`, `risk aml`, `risk alerts list|show|assign|close`.
+    #[command(subcommand)]
+    Risk(risk_command::RiskCommand),
 }
 
 fn main() -> ExitCode {
@@ -132,6 +138,7 @@ fn main() -> ExitCode {
         Command::Recon(args) => eod::recon(args),
         Command::Dispute(command) => dispute_command::run(command),
         Command::Sim(args) => sim_command::run(args),
+        Command::Risk(command) => risk_command::run(command),
     };
     match result {
         Ok(()) | Err(CliError::OutputClosed) => ExitCode::SUCCESS,

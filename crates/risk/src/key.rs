@@ -42,6 +42,17 @@ impl Bin {
         &self.digits[..usize::from(self.len)]
     }
 
+    /// A BIN from its digits (1 to 8 ASCII digits), as a journal or an events file keeps it.
+    pub fn from_digits(text: &str) -> Option<Bin> {
+        if text.is_empty() || text.len() > BIN_DIGITS_MAX || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut bin = Bin::default();
+        bin.digits[..text.len()].copy_from_slice(text.as_bytes());
+        bin.len = text.len() as u8;
+        Some(bin)
+    }
+
     /// True when this BIN begins with `prefix` (an ASCII digit string of a block list).
     pub fn starts_with(&self, prefix: &[u8]) -> bool {
         self.as_bytes().starts_with(prefix)

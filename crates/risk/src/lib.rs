@@ -13,20 +13,28 @@
 //!   inter-arrival time, a 24-hour profile) and a z-score against them.
 //! * [`engine`] — [`Engine::evaluate`] → [`Decision`], [`Engine::record`] for the issuer's
 //!   answer, hot reload keeping windows.
-//! * [`backtest`] — a candidate rule set against the current one over past events.
+//! * [`backtest`] — a candidate rule set against the current one over past events, read as
+//!   JSON lines by [`event_file`].
 //! * [`bench`] — the latency benchmark (50 rules, a million cards).
+//! * [`aml`] — a day's large-value and suspicious-transaction (structuring) reports as CSV.
+//! * [`cases`] and [`cases_store`] — alerts a person works (open, investigating, closed as
+//!   fraud or not), with their transition table and audit trail, in the party's database.
 //!
 //! Invariants: no clear PAN is stored or printed (cards are [`CardKey`]s); money is integer
 //! minor units (floats only inside [`anomaly`]'s statistics); every collection has a named
 //! bound; evaluation reads no clock, does no I/O and does not allocate.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod aml;
 pub mod anomaly;
 pub mod backtest;
 pub mod bench;
+pub mod cases;
+pub mod cases_store;
 pub mod decision;
 pub mod engine;
 pub mod event;
+pub mod event_file;
 pub mod index;
 pub mod key;
 pub mod live;
