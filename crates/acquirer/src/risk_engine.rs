@@ -11,8 +11,12 @@
 //! * At start-up ([`start`]) the windows are rebuilt from the journal, whose rows keep the
 //!   card's keyed hash (`risk_card`), never its number.
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::Mutex;
 
+use ::risk::cases::{EntityKind, NewAlert, Party};
+use ::risk::cases_store::Cases;
 use ::risk::live::{Live, Recorded};
 use ::risk::{CardKey, Event, StoreLimits, Verdict};
 use domain::{MerchantId, Money, ResponseCode, TerminalId, TransactionKind};
@@ -29,14 +33,55 @@ pub const REPLAY_ROWS_MAX: u64 = 5_000_000;
 /// The codes the engine declines with: rows so declined reached it.
 pub const RISK_DECLINE_CODES: [&str; 8] = ["34", "61", "65", "57", "58", "62", "05", "59"];
 
+/// Alerts waiting to be written to the case store, at most (more are logged and dropped: the
+/// decisions themselves are in the journal with their response codes).
+pub const ALERTS_PENDING_MAX: usize = 10_000;
+
 /// The risk engine behind the acquirer's hook.
 pub struct EngineRisk {
     live: Live,
+    /// Where alerts go for analysts (`cardnet risk alerts`), when the host has a database.
+    cases: Option<Cases>,
+    /// Alerts decided but not yet written: written on the party's tick, off the decision path
+    /// (the decision's own transaction holds the database while the rules run).
+    pending: Mutex<VecDeque<NewAlert>>,
 }
 
 impl EngineRisk {
     pub fn new(live: Live) -> EngineRisk {
-        EngineRisk { live }
+        EngineRisk { live, cases: None, pending: Mutex::new(VecDeque::new()) }
+    }
+
+    /// Alerts are written to `cases` (the acquirer's own database).
+    pub fn with_cases(mut self, cases: Cases) -> EngineRisk {
+        self.cases = Some(cases);
+        self
+    }
+
+    fn queue_alert(&self, alert: NewAlert) {
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if pending.len() >= ALERTS_PENDING_MAX {
+            tracing::error!(reference = %alert.reference, "risk: too many alerts waiting; this one is only logged");
+            return;
+        }
+        pending.push_back(alert);
+    }
+
+    /// Write the waiting alerts to the case store; how many were written.
+    pub fn flush_alerts(&self) -> usize {
+        let Some(cases) = &self.cases else { return 0 };
+        let alerts: Vec<NewAlert> =
+            self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..).collect();
+        let mut written = 0;
+        for alert in alerts {
+            match cases.record_alert(&alert) {
+                Ok(_) => written += 1,
+                Err(error) => {
+                    tracing::error!(%error, reference = %alert.reference, "risk: an alert could not be stored")
+                }
+            }
+        }
+        written
     }
 
     /// The engine over the rule file text `text` (named `file` in its errors).
@@ -94,7 +139,8 @@ pub(crate) fn start(
 ) -> crate::error::Result<EngineRisk> {
     let config_error = |e: String| crate::AcquirerError::Config(crate::config::ConfigError(format!("risk.rules: {e}")));
     let live = Live::from_file(path, card_key(hsm, dek)?, StoreLimits::default()).map_err(config_error)?;
-    let engine = EngineRisk::new(live);
+    let cases = Cases::new(db.clone()).map_err(|e| crate::AcquirerError::Internal(format!("risk cases: {e}")))?;
+    let engine = EngineRisk::new(live).with_cases(cases);
     let rows =
         db.transaction(|tx| crate::journal::risk_rows(tx, REPLAY_WINDOW_MS, &RISK_DECLINE_CODES, REPLAY_ROWS_MAX))?;
     let replayed = engine.replay(&rows);
@@ -134,6 +180,9 @@ fn replay_event(row: &crate::journal::RiskRow, currency: domain::Currency) -> Op
     })
 }
 
+/// 58: what a blocked terminal is answered.
+const NOT_PERMITTED_TERMINAL: &str = ResponseCode::NOT_PERMITTED_TERMINAL.as_str();
+
 /// The response codes a rule may decline with, as the acquirer's static codes.
 fn static_code(code: ResponseCode) -> &'static str {
     RISK_DECLINE_CODES.into_iter().find(|c| *c == code.as_str()).unwrap_or("05")
@@ -145,7 +194,23 @@ impl RiskCheck for EngineRisk {
             return Some(code);
         }
         let event = self.event(context)?;
-        match self.live.evaluate(&event, context.now_ms).verdict {
+        let decision = self.live.evaluate(&event, context.now_ms);
+        if decision.verdict != Verdict::Approve && !decision.fired().is_empty() {
+            let (verdict, response_code, fired_json, score) = NewAlert::decision_fields(&decision);
+            self.queue_alert(NewAlert {
+                created_ms: context.now_ms,
+                party: Party::Acquirer,
+                entity_kind: EntityKind::Card,
+                entity: NewAlert::card_entity(&event.card),
+                pan_masked: context.card.map(|pan| pan.masked().to_string()),
+                reference: format!("terminal {}", context.terminal.terminal_id),
+                verdict,
+                response_code,
+                fired_json,
+                score,
+            });
+        }
+        match decision.verdict {
             Verdict::Decline(code) => Some(static_code(code)),
             Verdict::Alert | Verdict::Approve => None,
         }
@@ -165,6 +230,7 @@ impl RiskCheck for EngineRisk {
             Ok(false) => {}
             Err(error) => tracing::error!(%error, "risk: the changed rule file is refused; the running rules stay"),
         }
+        self.flush_alerts();
     }
 
     fn answered(&self, answer: &RiskAnswer<'_>) {
@@ -177,6 +243,23 @@ impl RiskCheck for EngineRisk {
         match self.live.record(&outcome) {
             Recorded::Blocked(block) => {
                 tracing::warn!(terminal = %block.terminal, rules = %block.rules.join(","), "risk: card testing: terminal blocked");
+                let fired: Vec<serde_json::Value> = block
+                    .rules
+                    .iter()
+                    .map(|rule| serde_json::json!({ "rule": rule, "action": "block_terminal" }))
+                    .collect();
+                self.queue_alert(NewAlert {
+                    created_ms: block.at_ms,
+                    party: Party::Acquirer,
+                    entity_kind: EntityKind::Terminal,
+                    entity: block.terminal.to_string(),
+                    pan_masked: None,
+                    reference: format!("terminal {} blocked", block.terminal),
+                    verdict: "decline".to_owned(),
+                    response_code: Some(NOT_PERMITTED_TERMINAL.to_owned()),
+                    fired_json: serde_json::Value::Array(fired).to_string(),
+                    score: 0,
+                });
             }
             Recorded::BlockNotKept(terminal) => {
                 tracing::error!(%terminal, "risk: too many blocked terminals; this block is not kept");

@@ -83,6 +83,24 @@ fn a_burst_on_one_card_is_declined_65_and_card_testing_blocks_the_terminal() {
     // The terminal is blocked: a good card with its PIN is refused.
     assert_eq!(sale(&mut till, &files[2], None), "58");
 
+    // The alerts, for an analyst (`cardnet risk alerts`): written by the acquirer on its tick
+    // into its own database, naming the rules that fired.
+    let database = format!("sqlite:{}", acquirer_dir.join("acquirer.db").display());
+    let deadline = std::time::Instant::now() + WAIT;
+    let alerts = loop {
+        let listed = common::json(&common::cardnet(&["risk", "alerts", "list", "--database", &database, "--json"]));
+        let alerts = listed["alerts"].as_array().cloned().unwrap_or_default();
+        if alerts.iter().any(|a| a["entity_kind"] == "terminal") || std::time::Instant::now() > deadline {
+            break alerts;
+        }
+        std::thread::sleep(common::till::POLL);
+    };
+    let text = Value::Array(alerts.clone()).to_string();
+    assert!(text.contains("small_sales_burst") && text.contains("wrong_pins_across_cards"), "{text}");
+    assert!(alerts.iter().all(|a| a["status"] == "open"), "{text}");
+    let pan = network.card["pan"].as_str().unwrap();
+    assert!(!text.contains(pan), "no card number in an alert");
+
     for exit in servers.stop() {
         assert!(exit.success(), "a graceful stop: {exit:?}");
     }
