@@ -243,11 +243,6 @@ impl RiskCheck for EngineRisk {
         match self.live.record(&outcome) {
             Recorded::Blocked(block) => {
                 tracing::warn!(terminal = %block.terminal, rules = %block.rules.join(","), "risk: card testing: terminal blocked");
-                let fired: Vec<serde_json::Value> = block
-                    .rules
-                    .iter()
-                    .map(|rule| serde_json::json!({ "rule": rule, "action": "block_terminal" }))
-                    .collect();
                 self.queue_alert(NewAlert {
                     created_ms: block.at_ms,
                     party: Party::Acquirer,
@@ -257,7 +252,7 @@ impl RiskCheck for EngineRisk {
                     reference: format!("terminal {} blocked", block.terminal),
                     verdict: "decline".to_owned(),
                     response_code: Some(NOT_PERMITTED_TERMINAL.to_owned()),
-                    fired_json: serde_json::Value::Array(fired).to_string(),
+                    fired_json: NewAlert::block_fired_json(&block.rules),
                     score: 0,
                 });
             }

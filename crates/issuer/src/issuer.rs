@@ -120,7 +120,7 @@ pub struct Issuer {
     locks: Vec<Mutex<()>>,
     spec: Arc<Spec>,
     /// The risk engine's card view (`[risk]`), when configured.
-    pub(crate) risk: Option<::risk::live::Live>,
+    pub(crate) risk: Option<crate::issuer::risk::IssuerRisk>,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -252,7 +252,7 @@ impl Issuer {
         let money = Money::open(cards.db(), settings.ledger.as_deref(), Arc::clone(&clock), settings.ledger_id)?;
         let locks = (0..CARD_LOCK_STRIPES).map(|_| Mutex::new(())).collect();
         let risk = match &settings.risk_rules {
-            Some(path) => Some(crate::issuer::risk::start(path, hsm.as_ref(), &settings.keys.dek)?),
+            Some(path) => Some(crate::issuer::risk::start(path, hsm.as_ref(), &settings.keys.dek, cards.db())?),
             None => None,
         };
         let issuer =

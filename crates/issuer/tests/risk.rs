@@ -88,5 +88,13 @@ fn wrong_pins_across_cards_block_the_terminal_at_the_issuer() {
     let blocks = risky.risk_engine().unwrap().blocks();
     assert_eq!(blocks.len(), 1, "{blocks:?}");
     assert_eq!(blocks[0].rules, ["wrong_pins_across_cards"]);
+    // The alert, in the issuer's database for an analyst: the block (the refusals of the
+    // blocked terminal that follow are not alerts of their own).
+    assert_eq!(risky.flush_risk_alerts(), 1);
+    let cases = risk::cases_store::Cases::open(&h.config.database).unwrap();
+    let alerts = cases.list(&risk::cases::Filter::default()).unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let text = format!("{alerts:?}");
+    assert!(text.contains("wrong_pins_across_cards") && !text.contains(cards[2].pan.as_str()), "{text}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -182,6 +182,13 @@ impl NewAlert {
         format!("{CARD_KEY_PREFIX}{:016x}", key.hash)
     }
 
+    /// The fired rules (JSON) of a card-testing block: each rule with its action.
+    pub fn block_fired_json(rules: &[String]) -> String {
+        let fired: Vec<serde_json::Value> =
+            rules.iter().map(|rule| serde_json::json!({ "rule": rule, "action": "block_terminal" })).collect();
+        serde_json::Value::Array(fired).to_string()
+    }
+
     /// The fields of an alert from the engine's decision: verdict, response code, fired
     /// rules (JSON) and score.
     pub fn decision_fields(decision: &crate::Decision) -> (String, Option<String>, String, i64) {

@@ -5,8 +5,12 @@
 //! one terminal (card testing) block that terminal here too. No I/O on the decision path: the
 //! rule file is looked at on the party's tick.
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::Mutex;
 
+use ::risk::cases::{EntityKind, NewAlert, Party};
+use ::risk::cases_store::Cases;
 use ::risk::live::{Live, Recorded};
 use ::risk::{Event, StoreLimits, Verdict};
 use domain::{Money, Pan, ResponseCode};
@@ -14,18 +18,67 @@ use domain::{Money, Pan, ResponseCode};
 use super::*;
 use crate::request::Parsed;
 
+/// Alerts waiting to be written to the case store, at most (more are logged and dropped: the
+/// decisions themselves are in the journal with their response codes).
+pub const ALERTS_PENDING_MAX: usize = 10_000;
+
+/// The engine and where its alerts go.
+pub struct IssuerRisk {
+    pub(crate) live: Live,
+    cases: Cases,
+    /// Alerts decided but not yet written: written on the party's tick, off the decision path
+    /// (the request's own transaction holds the database while the rules run).
+    pending: Mutex<VecDeque<NewAlert>>,
+}
+
+impl IssuerRisk {
+    fn queue(&self, alert: NewAlert) {
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if pending.len() >= ALERTS_PENDING_MAX {
+            tracing::error!(reference = %alert.reference, "issuer risk: too many alerts waiting; this one is only logged");
+            return;
+        }
+        pending.push_back(alert);
+    }
+
+    /// Write the waiting alerts to the case store; how many were written.
+    pub fn flush_alerts(&self) -> usize {
+        let alerts: Vec<NewAlert> =
+            self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..).collect();
+        let mut written = 0;
+        for alert in alerts {
+            match self.cases.record_alert(&alert) {
+                Ok(_) => written += 1,
+                Err(error) => {
+                    tracing::error!(%error, reference = %alert.reference, "issuer risk: an alert could not be stored")
+                }
+            }
+        }
+        written
+    }
+}
+
 /// The codes a rule may decline with (as the issuer's static codes).
 const RISK_DECLINE_CODES: [&str; 8] = ["34", "61", "65", "57", "58", "62", "05", "59"];
 
 /// The engine an issuer starts with: its rule file, cards hashed under a key derived in the HSM
 /// from the issuer's DEK (stable across restarts, never configured in the clear).
-pub(crate) fn start(path: &Path, hsm: &dyn SecurityModule, dek: &WrappedKey) -> Result<Live> {
+/// Its alerts go to the case store in the issuer's own database (`cardnet risk alerts`).
+pub(crate) fn start(
+    path: &Path,
+    hsm: &dyn SecurityModule,
+    dek: &WrappedKey,
+    db: &sqlstore::Database,
+) -> Result<IssuerRisk> {
     let digest = hsm.keyed_hash(dek, b"cardnet issuer risk card key v1")?;
     let mut key = [0u8; 16];
     for (slot, byte) in key.iter_mut().zip(digest) {
         *slot = byte;
     }
-    Live::from_file(path, key, StoreLimits::default()).map_err(|e| IssuerError::config(format!("risk.rules: {e}")))
+    let live = Live::from_file(path, key, StoreLimits::default())
+        .map_err(|e| IssuerError::config(format!("risk.rules: {e}")))?;
+    let cases = Cases::new(db.clone()).map_err(|e| IssuerError::Internal(format!("risk cases: {e}")))?;
+    Ok(IssuerRisk { live, cases, pending: Mutex::new(VecDeque::new()) })
 }
 
 impl Issuer {
@@ -52,9 +105,25 @@ impl Issuer {
 
     /// Check 9a: the rules' answer, when they decline.
     pub(super) fn risk_decline(&self, parsed: &Parsed, now_ms: u64) -> Option<&'static str> {
-        let live = self.risk.as_ref()?;
-        let event = self.risk_event(live, parsed, now_ms)?;
-        match live.evaluate(&event, now_ms).verdict {
+        let risk = self.risk.as_ref()?;
+        let event = self.risk_event(&risk.live, parsed, now_ms)?;
+        let decision = risk.live.evaluate(&event, now_ms);
+        if decision.verdict != Verdict::Approve && !decision.fired().is_empty() {
+            let (verdict, response_code, fired_json, score) = NewAlert::decision_fields(&decision);
+            risk.queue(NewAlert {
+                created_ms: now_ms,
+                party: Party::Issuer,
+                entity_kind: EntityKind::Card,
+                entity: NewAlert::card_entity(&event.card),
+                pan_masked: Pan::new(&parsed.pan).ok().map(|pan| pan.masked().to_string()),
+                reference: format!("terminal {}", event.terminal),
+                verdict,
+                response_code,
+                fired_json,
+                score,
+            });
+        }
+        match decision.verdict {
             Verdict::Decline(code) => {
                 Some(RISK_DECLINE_CODES.into_iter().find(|c| *c == code.as_str()).unwrap_or(codes::DO_NOT_HONOUR))
             }
@@ -64,7 +133,8 @@ impl Issuer {
 
     /// A wrong PIN at check 7, for the card-testing rules.
     pub(super) fn risk_wrong_pin(&self, parsed: &Parsed, now_ms: u64) {
-        let Some(live) = self.risk.as_ref() else { return };
+        let Some(risk) = self.risk.as_ref() else { return };
+        let live = &risk.live;
         let (Some(terminal), Ok(pan), Ok(response)) =
             (parsed.terminal, Pan::new(&parsed.pan), ResponseCode::new(codes::INCORRECT_PIN))
         else {
@@ -74,6 +144,18 @@ impl Issuer {
         match live.record(&outcome) {
             Recorded::Blocked(block) => {
                 tracing::warn!(terminal = %block.terminal, rules = %block.rules.join(","), "issuer risk: card testing: terminal blocked");
+                risk.queue(NewAlert {
+                    created_ms: block.at_ms,
+                    party: Party::Issuer,
+                    entity_kind: EntityKind::Terminal,
+                    entity: block.terminal.to_string(),
+                    pan_masked: None,
+                    reference: format!("terminal {} blocked", block.terminal),
+                    verdict: "decline".to_owned(),
+                    response_code: Some(ResponseCode::NOT_PERMITTED_TERMINAL.as_str().to_owned()),
+                    fired_json: NewAlert::block_fired_json(&block.rules),
+                    score: 0,
+                });
             }
             Recorded::BlockNotKept(terminal) => {
                 tracing::error!(%terminal, "issuer risk: too many blocked terminals; this block is not kept");
@@ -84,18 +166,24 @@ impl Issuer {
 
     /// The party's tick: the rule file read again if it changed.
     pub(crate) fn risk_tick(&self, now_ms: u64) {
-        let Some(live) = self.risk.as_ref() else { return };
-        match live.reload_if_changed(now_ms) {
+        let Some(risk) = self.risk.as_ref() else { return };
+        match risk.live.reload_if_changed(now_ms) {
             Ok(true) => tracing::info!("issuer risk: rules reloaded"),
             Ok(false) => {}
             Err(error) => {
                 tracing::error!(%error, "issuer risk: the changed rule file is refused; the running rules stay")
             }
         }
+        risk.flush_alerts();
     }
 
     /// The engine, for operators and tests.
     pub fn risk_engine(&self) -> Option<&Live> {
-        self.risk.as_ref()
+        self.risk.as_ref().map(|risk| &risk.live)
+    }
+
+    /// Write the risk alerts waiting for the case store now (the tick does it every second).
+    pub fn flush_risk_alerts(&self) -> usize {
+        self.risk.as_ref().map_or(0, IssuerRisk::flush_alerts)
     }
 }
