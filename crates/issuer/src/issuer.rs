@@ -260,6 +260,7 @@ impl Issuer {
         for funding in issuer.cards.pending_fundings(PENDING_FUNDINGS_MAX)? {
             issuer.complete_funding(&funding)?;
         }
+        issuer.risk_replay()?;
         Ok(issuer)
     }
 
@@ -618,6 +619,7 @@ impl Issuer {
             usage: decision.card_id.zip(decision.usage).map(|(card, (day, amount, count))| (card, day, amount, count)),
             original: decision.original.clone(),
             further: decision.further.clone(),
+            risk: self.risk_trace(parsed),
         };
         store::commit_in(tx, &write, i64::try_from(now_ms).unwrap_or(i64::MAX))?;
         Ok(response)

@@ -22,6 +22,14 @@ const MIGRATION: &str = "issuer-1";
 /// Cards verified by an IBM 3624 offset: how each card's PIN is verified (its `pvv` column
 /// holds the PVV or the offset). Cards from before it are PVV cards.
 const MIGRATION_PIN_METHOD: &str = "issuer-2-pin-method";
+/// What the risk engine needs to rebuild its windows when the issuer starts: the card's keyed
+/// hash under the engine's key (never the number), the terminal and the merchant (41, 42).
+const MIGRATION_RISK: &str = "issuer-5-risk";
+const SCHEMA_RISK: [&str; 3] = [
+    "ALTER TABLE issuer_authorizations ADD COLUMN risk_card BIGINT",
+    "ALTER TABLE issuer_authorizations ADD COLUMN terminal_id TEXT",
+    "ALTER TABLE issuer_authorizations ADD COLUMN merchant_id TEXT",
+];
 /// The cards keyed by SQLite's rowid in a database made before `sqlstore` wrote `BIGINT PRIMARY
 /// KEY` so (`Database::migrate_rowid_keys`; nothing on PostgreSQL).
 const MIGRATION_ROWID_KEYS: &str = "issuer-3-rowid-keys";
@@ -377,6 +385,51 @@ pub(crate) struct JournalWrite {
     pub original: Option<(String, Option<EntryState>, u64)>,
     /// A further row it changed: the original's own original (crate::reversal).
     pub further: Option<Restore>,
+    /// The risk engine's view of the request (card hash, terminal, merchant), when it runs.
+    pub risk: Option<(u64, String, String)>,
+}
+
+/// One journaled authorization the risk engine saw, for rebuilding its windows.
+#[derive(Debug, Clone)]
+pub struct RiskRow {
+    pub risk_card: u64,
+    pub terminal_id: String,
+    pub merchant_id: String,
+    pub kind: String,
+    pub amount: u64,
+    pub response_code: String,
+    pub created_ms: u64,
+}
+
+/// The authorizations of the journal's last `window_ms` (before its newest) that carry a risk
+/// card key, oldest first, at most `limit`.
+pub(crate) fn risk_rows(db: &Database, window_ms: u64, limit: u64) -> Result<Vec<RiskRow>> {
+    let rows = db.transaction(|tx| {
+        let newest = tx.query_opt("SELECT MAX(created_ms) FROM issuer_authorizations", &[])?;
+        let newest_ms = match newest {
+            Some(row) => row.opt_i64(0)?.unwrap_or(0),
+            None => 0,
+        };
+        let since_ms = newest_ms.saturating_sub(i64::try_from(window_ms).unwrap_or(i64::MAX));
+        tx.query(
+            "SELECT risk_card, terminal_id, merchant_id, kind, amount, response_code, created_ms \
+             FROM issuer_authorizations WHERE risk_card IS NOT NULL AND created_ms >= $1 \
+             ORDER BY created_ms, request_key LIMIT $2",
+            &[since_ms.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+        )
+    })?;
+    let read = |row: &sqlstore::Row| -> sqlstore::Result<RiskRow> {
+        Ok(RiskRow {
+            risk_card: row.i64(0)? as u64,
+            terminal_id: row.text(1)?,
+            merchant_id: row.text(2)?,
+            kind: row.text(3)?,
+            amount: row.u64(4)?,
+            response_code: row.text(5)?,
+            created_ms: row.u64(6)?,
+        })
+    };
+    Ok(rows.iter().map(read).collect::<sqlstore::Result<Vec<_>>>()?)
 }
 
 /// A change to a journal row other than the request's own original: a reversed void puts its
@@ -413,6 +466,7 @@ impl CardStore {
         db.migrate(MIGRATION_PIN_METHOD, &SCHEMA_PIN_METHOD)?;
         db.migrate(crate::posting_store::MIGRATION, &crate::posting_store::DDL)?;
         db.migrate_rowid_keys(MIGRATION_ROWID_KEYS, &["issuer_cards"])?;
+        db.migrate(MIGRATION_RISK, &SCHEMA_RISK)?;
         Ok(CardStore { db })
     }
 
@@ -593,8 +647,9 @@ pub(crate) fn commit_in(tx: &mut Tx<'_>, write: &JournalWrite, now_ms: i64) -> R
     let row = &write.row;
     tx.execute(
         &format!(
-            "INSERT INTO issuer_authorizations ({JOURNAL_COLUMNS}, created_ms, updated_ms) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            "INSERT INTO issuer_authorizations ({JOURNAL_COLUMNS}, created_ms, updated_ms, risk_card, terminal_id, \
+             merchant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+             $19, $20)"
         ),
         &[
             row.key.as_str().into(),
@@ -614,6 +669,10 @@ pub(crate) fn commit_in(tx: &mut Tx<'_>, write: &JournalWrite, now_ms: i64) -> R
             row.response_sealed.clone().into(),
             now_ms.into(),
             now_ms.into(),
+            // The hash's bits as a signed 64-bit column (read back the same way).
+            write.risk.as_ref().map(|(card, _, _)| *card as i64).into(),
+            write.risk.as_ref().map(|(_, terminal, _)| terminal.clone()).into(),
+            write.risk.as_ref().map(|(_, _, merchant)| merchant.clone()).into(),
         ],
     )?;
     if let Some((card_id, change)) = write.card {

@@ -98,3 +98,23 @@ fn wrong_pins_across_cards_block_the_terminal_at_the_issuer() {
     assert!(text.contains("wrong_pins_across_cards") && !text.contains(cards[2].pan.as_str()), "{text}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// An issuer that restarts rebuilds the rules' windows from its journal: the card's sales before
+/// the restart still count.
+#[test]
+fn a_restarted_issuer_rebuilds_the_windows_from_its_journal() {
+    let Some(h) = Harness::new(Backend::Sqlite) else { return };
+    let card = h.debit_card(50_000);
+    let (risky, dir) = with_rules(&h);
+    for _ in 0..2 {
+        let request = h.purchase(&card, 1_000).pin(&h, &card).sign(&h);
+        assert_eq!(code(&risky.handle(&request).unwrap()), "00");
+    }
+    drop(risky);
+    let mut config = h.config.clone();
+    config.risk = Some(issuer::config::RiskConfig { rules: dir.join("rules.toml") });
+    let restarted = Issuer::open(&config, h.hsm.clone(), Arc::new(h.clock.clone())).unwrap();
+    let request = h.purchase(&card, 1_000).pin(&h, &card).sign(&h);
+    assert_eq!(code(&restarted.handle(&request).unwrap()), "65", "the third sale in ten minutes");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -18,6 +18,13 @@ use domain::{Money, Pan, ResponseCode};
 use super::*;
 use crate::request::Parsed;
 
+/// How far back the journal is replayed at start-up: the longest window a rule may have.
+pub const REPLAY_WINDOW_MS: u64 = 30 * 86_400_000;
+/// Journal rows replayed at start-up at most.
+pub const REPLAY_ROWS_MAX: u64 = 5_000_000;
+/// Answers given after the rules let a request through: approved, or short of funds (check 10).
+const REACHED_CODES: [&str; 2] = ["00", "51"];
+
 /// Alerts waiting to be written to the case store, at most (more are logged and dropped: the
 /// decisions themselves are in the journal with their response codes).
 pub const ALERTS_PENDING_MAX: usize = 10_000;
@@ -101,6 +108,67 @@ impl Issuer {
             card_country: None,
             at_ms: now_ms,
         })
+    }
+
+    /// What the journal keeps of a request for the engine (card hash, terminal, merchant): the
+    /// requests that hold funds, when the engine runs and the request names where it was made.
+    pub(crate) fn risk_trace(&self, parsed: &Parsed) -> Option<(u64, String, String)> {
+        let risk = self.risk.as_ref()?;
+        if !parsed.kind.holds_funds() {
+            return None;
+        }
+        let pan = Pan::new(&parsed.pan).ok()?;
+        Some((risk.live.card(&pan).hash, parsed.terminal?.to_string(), parsed.merchant?.to_string()))
+    }
+
+    /// Rebuild the engine's windows from the journal (at start-up): the authorizations that
+    /// reached it as events, wrong PINs as the answers they were; how many rows were taken.
+    pub(crate) fn risk_replay(&self) -> Result<usize> {
+        let Some(risk) = self.risk.as_ref() else { return Ok(0) };
+        let rows = crate::store::risk_rows(self.cards.db(), REPLAY_WINDOW_MS, REPLAY_ROWS_MAX)?;
+        let currency = risk.live.currency();
+        let mut events = Vec::new();
+        for row in &rows {
+            let (Ok(terminal), Ok(merchant), Ok(response)) = (
+                domain::TerminalId::new(&row.terminal_id),
+                domain::MerchantId::new(&row.merchant_id),
+                ResponseCode::new(&row.response_code),
+            ) else {
+                continue;
+            };
+            let card = ::risk::CardKey::from_parts(row.risk_card, b"");
+            if [codes::INCORRECT_PIN, codes::PIN_TRIES_EXCEEDED].contains(&row.response_code.as_str()) {
+                let response = ResponseCode::new(codes::INCORRECT_PIN).unwrap_or(response);
+                risk.live.record(&::risk::Outcome { card, terminal, response, at_ms: row.created_ms });
+                continue;
+            }
+            // Only what went through the rules (approved, short of funds after them, or declined
+            // by them; the cards' own 61 and 65 look the same and are taken too).
+            if !REACHED_CODES.contains(&row.response_code.as_str())
+                && !RISK_DECLINE_CODES.contains(&row.response_code.as_str())
+            {
+                continue;
+            }
+            let Some(kind) = domain::TransactionKind::from_name(&row.kind) else { continue };
+            events.push(Event {
+                card,
+                terminal,
+                merchant,
+                mcc: 0,
+                amount: Money::new(row.amount, currency),
+                kind,
+                entry_mode: domain::EntryMode::Keyed,
+                response: Some(response),
+                merchant_onboarded_ms: None,
+                merchant_currency: None,
+                merchant_country: None,
+                card_country: None,
+                at_ms: row.created_ms,
+            });
+        }
+        risk.live.replay(events.into_iter());
+        tracing::info!(rows = rows.len(), "issuer risk: windows rebuilt from the journal");
+        Ok(rows.len())
     }
 
     /// Check 9a: the rules' answer, when they decline.
