@@ -1,7 +1,8 @@
 //! Risk control end to end with real processes (issue 16): `cardnet serve` for every party, the
 //! acquirer's configuration naming a rule file (`[risk] rules`), and the scripted terminal
 //! (`cardnet pos run`). A burst of small sales on one card is declined 65 from the sale that
-//! reaches the rule's threshold; wrong PINs on several cards at one terminal (card testing)
+//! reaches the rule's threshold, and let through once the file, changed while the acquirer
+//! serves, raises it; wrong PINs on several cards at one terminal (card testing)
 //! block the terminal — the next sale, with a good card and PIN, is refused 58 — and the
 //! acquirer's log names the rule.
 
@@ -68,6 +69,20 @@ fn a_burst_on_one_card_is_declined_65_and_card_testing_blocks_the_terminal() {
     };
     let burst: Vec<String> = (0..4).map(|_| sale(&mut till, &card_file, None)).collect();
     assert_eq!(burst, ["00", "00", "65", "65"], "declined from the third sale in ten minutes");
+
+    // The rules change while the acquirer serves: the burst's threshold raised, read again within
+    // a second or two of the change — the same card is let through, no restart.
+    std::fs::write(acquirer_dir.join("risk.toml"), RULES.replace("threshold = 3", "threshold = 30")).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let answered = sale(&mut till, &card_file, None);
+        if answered == "00" {
+            break;
+        }
+        assert_eq!(answered, "65", "declined by the old rules until the new ones are read");
+        assert!(std::time::Instant::now() < deadline, "the changed rule file was never read");
+    }
 
     let files: Vec<String> = others
         .iter()
