@@ -436,6 +436,13 @@ impl Acquirer {
         transact(&self.db, |tx| Ok(journal::batch(tx, terminal_id, batch_no, limit)?))
     }
 
+    /// The approved, not reversed sales (purchases, completions) and refunds received in
+    /// `[from_ms, to_ms)`, oldest first, at most `limit`: what the AML reports read.
+    pub fn approved_between(&self, from_ms: u64, to_ms: u64, limit: u64) -> Result<Vec<TransactionRecord>> {
+        let kinds = ["purchase", "completion", "completion-advice", "refund"];
+        transact(&self.db, |tx| Ok(journal::approved_between(tx, from_ms, to_ms, &kinds, limit)?))
+    }
+
     /// How many transactions have more than one network reversal queued: 0, unless something
     /// broke the rule that a transaction is reversed to the switch once.
     pub fn transactions_reversed_twice(&self) -> Result<u64> {

@@ -12,10 +12,14 @@ use crate::cli_error::CliError;
 use crate::output::outln;
 
 #[derive(Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["transactions", "acquirer_config"]))]
 pub struct AmlArgs {
     /// The day's transactions, one JSON object per line (fields: risk::aml::AmlTransaction).
     #[arg(long)]
-    transactions: String,
+    transactions: Option<String>,
+    /// Or read them from this acquirer's journal (approved sales and refunds, not reversed).
+    #[arg(long, value_name = "FILE")]
+    acquirer_config: Option<PathBuf>,
     /// The business day, YYYY-MM-DD (UTC); transactions outside it are counted and left out.
     #[arg(long)]
     day: String,
@@ -39,13 +43,57 @@ pub struct AmlArgs {
     json: bool,
 }
 
+/// Rows one report reads from a journal at most (a day beyond it is refused, not truncated).
+const JOURNAL_ROWS_MAX: u64 = 10_000_000;
+const MS_PER_DAY: u64 = 86_400_000;
+
+/// The day's approved sales and refunds from the acquirer's journal, as the reports take them:
+/// the card by its masked number (the journal keeps no other), the reference by RRN, terminal
+/// and trace.
+fn from_acquirer(config: &std::path::Path, day_start: u64) -> Result<Vec<aml::AmlTransaction>, CliError> {
+    let clock: eod::SharedClock = std::sync::Arc::new(clock::SystemClock);
+    let opened = eod::merchants::open(config, &clock).map_err(|e| CliError::bad_input(e.to_string()))?;
+    let rows = opened
+        .acquirer
+        .approved_between(day_start, day_start + MS_PER_DAY, JOURNAL_ROWS_MAX + 1)
+        .map_err(|e| CliError::Failure(format!("the acquirer's journal: {e}")))?;
+    if rows.len() as u64 > JOURNAL_ROWS_MAX {
+        return Err(CliError::Failure(format!("more than {JOURNAL_ROWS_MAX} transactions in the day")));
+    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(aml::AmlTransaction {
+                card: row.pan_masked.clone()?,
+                merchant: row.merchant_id.to_string(),
+                amount_minor: row.amount_minor,
+                currency: domain::Currency::parse(&row.currency).map(|c| c.alpha().to_owned()).ok()?,
+                at_ms: row.received_ms,
+                kind: if row.kind == "refund" { aml::AmlKind::Refund } else { aml::AmlKind::Purchase },
+                reference: format!(
+                    "rrn={} terminal={} trace={}",
+                    row.rrn.map(|r| r.to_string()).unwrap_or_default(),
+                    row.terminal_id,
+                    row.trace
+                ),
+            })
+        })
+        .collect())
+}
+
 pub fn run(args: AmlArgs) -> Result<(), CliError> {
     let day_start = aml::day_start_ms(&args.day)
         .ok_or_else(|| CliError::bad_input(format!("--day {:?}: use YYYY-MM-DD", args.day)))?;
-    let text = std::fs::read_to_string(&args.transactions)
-        .map_err(|e| CliError::bad_input(format!("{}: cannot read the transactions: {e}", args.transactions)))?;
-    let transactions = aml::parse_transactions(&text)
-        .map_err(|(line, message)| CliError::bad_input(format!("{}:{line}: {message}", args.transactions)))?;
+    let transactions = match (&args.transactions, &args.acquirer_config) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::bad_input(format!("{path}: cannot read the transactions: {e}")))?;
+            aml::parse_transactions(&text)
+                .map_err(|(line, message)| CliError::bad_input(format!("{path}:{line}: {message}")))?
+        }
+        (None, Some(config)) => from_acquirer(config, day_start)?,
+        (None, None) => return Err(CliError::bad_input("give --transactions FILE or --acquirer-config FILE")),
+    };
     let config = AmlConfig {
         currency: args.currency.clone(),
         large_value_minor: args.large_value_minor,

@@ -116,6 +116,20 @@ fn a_burst_on_one_card_is_declined_65_and_card_testing_blocks_the_terminal() {
     let pan = network.card["pan"].as_str().unwrap();
     assert!(!text.contains(pan), "no card number in an alert");
 
+    // The day's AML reports from the acquirer's journal: every approved sale of 1.00 is a
+    // "large value" at a threshold of 1.00; the files name cards by their masked numbers only.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let day = clock::UtcDateTime::from_ms(now_ms).iso_date();
+    let out = network.dir.join("aml");
+    let args = ["risk", "aml", "--acquirer-config", &network.acquirer_config, "--day", &day];
+    let aml = common::json(&common::cardnet(
+        &[&args[..], &["--out", out.to_str().unwrap(), "--large-value-minor", "100", "--json"]].concat(),
+    ));
+    assert!(aml["transactions"].as_u64().unwrap() >= 3, "{aml}");
+    assert!(aml["large_value_rows"].as_u64().unwrap() >= 3, "{aml}");
+    let large = std::fs::read_to_string(aml["large_value_file"].as_str().unwrap()).unwrap();
+    assert!(large.contains("******") && !large.contains(pan), "{large}");
+
     for exit in servers.stop() {
         assert!(exit.success(), "a graceful stop: {exit:?}");
     }

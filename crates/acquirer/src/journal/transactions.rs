@@ -235,6 +235,27 @@ pub(crate) fn insert_request(tx: &mut Tx<'_>, new: &NewTransaction<'_>) -> sqlst
     Ok(id)
 }
 
+/// The approved transactions received in `[from_ms, to_ms)` whose kinds are `kinds`, not
+/// reversed, oldest first, at most `limit`: the AML reports' source (`cardnet risk aml`).
+pub(crate) fn approved_between(
+    tx: &mut Tx<'_>,
+    from_ms: u64,
+    to_ms: u64,
+    kinds: &[&str],
+    limit: u64,
+) -> sqlstore::Result<Vec<TransactionRecord>> {
+    let kinds: Vec<String> = kinds.iter().map(|k| format!("'{k}'")).collect();
+    let rows = tx.query(
+        &format!(
+            "SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE received_ms >= $1 AND received_ms < $2 \
+             AND response_code = '00' AND reversed = 0 AND kind IN ({}) ORDER BY id LIMIT $3",
+            kinds.join(", ")
+        ),
+        &[int(from_ms)?, int(to_ms)?, int(limit)?],
+    )?;
+    records(&rows)
+}
+
 /// One journaled transaction the risk engine saw, for rebuilding its windows.
 #[derive(Debug, Clone)]
 pub struct RiskRow {
