@@ -11,13 +11,12 @@
 //! * At start-up ([`start`]) the windows are rebuilt from the journal, whose rows keep the
 //!   card's keyed hash (`risk_card`), never its number.
 
-use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::Mutex;
 
-use ::risk::cases::{EntityKind, NewAlert, Party};
+use ::risk::cases::Party;
 use ::risk::cases_store::Cases;
 use ::risk::live::{Live, Recorded};
+use ::risk::party::{AlertQueue, REPLAY_ROWS_MAX, REPLAY_WINDOW_MS};
 use ::risk::{CardKey, Event, StoreLimits, Verdict};
 use domain::{MerchantId, Money, ResponseCode, TerminalId, TransactionKind};
 
@@ -25,61 +24,37 @@ use crate::risk::{DailyLimit, RiskAnswer, RiskCheck, RiskContext};
 
 pub use ::risk::live::{DECISIONS_KEPT_MAX, RULES_CHECK_INTERVAL_MS};
 
-/// How far back the journal is replayed at start-up: the longest window a rule may have.
-pub const REPLAY_WINDOW_MS: u64 = 30 * 86_400_000;
-/// Journal rows replayed at start-up at most (a journal with more in 30 days than this
-/// rebuilds the oldest first and stops — stated, not silent).
-pub const REPLAY_ROWS_MAX: u64 = 5_000_000;
-/// The codes the engine declines with: rows so declined reached it.
-pub const RISK_DECLINE_CODES: [&str; 8] = ["34", "61", "65", "57", "58", "62", "05", "59"];
-
-/// Alerts waiting to be written to the case store, at most (more are logged and dropped: the
-/// decisions themselves are in the journal with their response codes).
-pub const ALERTS_PENDING_MAX: usize = 10_000;
-
 /// The risk engine behind the acquirer's hook.
 pub struct EngineRisk {
     live: Live,
     /// Where alerts go for analysts (`cardnet risk alerts`), when the host has a database.
-    cases: Option<Cases>,
-    /// Alerts decided but not yet written: written on the party's tick, off the decision path
-    /// (the decision's own transaction holds the database while the rules run).
-    pending: Mutex<VecDeque<NewAlert>>,
+    alerts: Option<AlertQueue>,
 }
 
 impl EngineRisk {
     pub fn new(live: Live) -> EngineRisk {
-        EngineRisk { live, cases: None, pending: Mutex::new(VecDeque::new()) }
+        EngineRisk { live, alerts: None }
     }
 
     /// Alerts are written to `cases` (the acquirer's own database).
     pub fn with_cases(mut self, cases: Cases) -> EngineRisk {
-        self.cases = Some(cases);
+        self.alerts = Some(AlertQueue::new(cases));
         self
     }
 
-    fn queue_alert(&self, alert: NewAlert) {
-        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if pending.len() >= ALERTS_PENDING_MAX {
+    fn queue_alert(&self, alert: ::risk::cases::NewAlert) {
+        let Some(alerts) = &self.alerts else { return };
+        if let Err(alert) = alerts.push(alert) {
             tracing::error!(reference = %alert.reference, "risk: too many alerts waiting; this one is only logged");
-            return;
         }
-        pending.push_back(alert);
     }
 
     /// Write the waiting alerts to the case store; how many were written.
     pub fn flush_alerts(&self) -> usize {
-        let Some(cases) = &self.cases else { return 0 };
-        let alerts: Vec<NewAlert> =
-            self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..).collect();
-        let mut written = 0;
-        for alert in alerts {
-            match cases.record_alert(&alert) {
-                Ok(_) => written += 1,
-                Err(error) => {
-                    tracing::error!(%error, reference = %alert.reference, "risk: an alert could not be stored")
-                }
-            }
+        let Some(alerts) = &self.alerts else { return 0 };
+        let (written, errors) = alerts.flush();
+        for error in errors {
+            tracing::error!(%error, "risk: an alert could not be stored");
         }
         written
     }
@@ -141,8 +116,9 @@ pub(crate) fn start(
     let live = Live::from_file(path, card_key(hsm, dek)?, StoreLimits::default()).map_err(config_error)?;
     let cases = Cases::new(db.clone()).map_err(|e| crate::AcquirerError::Internal(format!("risk cases: {e}")))?;
     let engine = EngineRisk::new(live).with_cases(cases);
-    let rows =
-        db.transaction(|tx| crate::journal::risk_rows(tx, REPLAY_WINDOW_MS, &RISK_DECLINE_CODES, REPLAY_ROWS_MAX))?;
+    let rows = db.transaction(|tx| {
+        crate::journal::risk_rows(tx, REPLAY_WINDOW_MS, &::risk::party::DECLINE_CODES, REPLAY_ROWS_MAX)
+    })?;
     let replayed = engine.replay(&rows);
     tracing::info!(replayed, "risk: windows rebuilt from the journal");
     Ok(engine)
@@ -152,12 +128,7 @@ pub(crate) fn start(
 /// DEK, so it is stable across restarts and never configured in the clear. It lives in this
 /// process's memory as the engine's hashing state does (a card's key, not a card number).
 pub fn card_key(hsm: &dyn hsm::SecurityModule, dek: &hsm::WrappedKey) -> crate::error::Result<[u8; 16]> {
-    let digest = hsm.keyed_hash(dek, b"cardnet acquirer risk card key v1")?;
-    let mut key = [0u8; 16];
-    for (slot, byte) in key.iter_mut().zip(digest) {
-        *slot = byte;
-    }
-    Ok(key)
+    Ok(::risk::party::key_from_digest(&hsm.keyed_hash(dek, b"cardnet acquirer risk card key v1")?))
 }
 
 /// A journal row as the event the engine saw when it was live.
@@ -180,14 +151,6 @@ fn replay_event(row: &crate::journal::RiskRow, currency: domain::Currency) -> Op
     })
 }
 
-/// 58: what a blocked terminal is answered.
-const NOT_PERMITTED_TERMINAL: &str = ResponseCode::NOT_PERMITTED_TERMINAL.as_str();
-
-/// The response codes a rule may decline with, as the acquirer's static codes.
-fn static_code(code: ResponseCode) -> &'static str {
-    RISK_DECLINE_CODES.into_iter().find(|c| *c == code.as_str()).unwrap_or("05")
-}
-
 impl RiskCheck for EngineRisk {
     fn check(&self, context: &RiskContext<'_>) -> Option<&'static str> {
         if let Some(code) = DailyLimit.check(context) {
@@ -195,23 +158,12 @@ impl RiskCheck for EngineRisk {
         }
         let event = self.event(context)?;
         let decision = self.live.evaluate(&event, context.now_ms);
-        if decision.verdict != Verdict::Approve && !decision.fired().is_empty() {
-            let (verdict, response_code, fired_json, score) = NewAlert::decision_fields(&decision);
-            self.queue_alert(NewAlert {
-                created_ms: context.now_ms,
-                party: Party::Acquirer,
-                entity_kind: EntityKind::Card,
-                entity: NewAlert::card_entity(&event.card),
-                pan_masked: context.card.map(|pan| pan.masked().to_string()),
-                reference: format!("terminal {}", context.terminal.terminal_id),
-                verdict,
-                response_code,
-                fired_json,
-                score,
-            });
+        let pan_masked = context.card.map(|pan| pan.masked().to_string());
+        if let Some(alert) = ::risk::party::decision_alert(Party::Acquirer, &event, &decision, pan_masked) {
+            self.queue_alert(alert);
         }
         match decision.verdict {
-            Verdict::Decline(code) => Some(static_code(code)),
+            Verdict::Decline(code) => Some(::risk::party::static_code(code, "05")),
             Verdict::Alert | Verdict::Approve => None,
         }
     }
@@ -243,18 +195,7 @@ impl RiskCheck for EngineRisk {
         match self.live.record(&outcome) {
             Recorded::Blocked(block) => {
                 tracing::warn!(terminal = %block.terminal, rules = %block.rules.join(","), "risk: card testing: terminal blocked");
-                self.queue_alert(NewAlert {
-                    created_ms: block.at_ms,
-                    party: Party::Acquirer,
-                    entity_kind: EntityKind::Terminal,
-                    entity: block.terminal.to_string(),
-                    pan_masked: None,
-                    reference: format!("terminal {} blocked", block.terminal),
-                    verdict: "decline".to_owned(),
-                    response_code: Some(NOT_PERMITTED_TERMINAL.to_owned()),
-                    fired_json: NewAlert::block_fired_json(&block.rules),
-                    score: 0,
-                });
+                self.queue_alert(::risk::party::block_alert(Party::Acquirer, &block));
             }
             Recorded::BlockNotKept(terminal) => {
                 tracing::error!(%terminal, "risk: too many blocked terminals; this block is not kept");

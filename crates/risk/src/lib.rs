@@ -38,6 +38,7 @@ pub mod event_file;
 pub mod index;
 pub mod key;
 pub mod live;
+pub mod party;
 pub mod rulefile;
 pub mod rules;
 pub mod store;

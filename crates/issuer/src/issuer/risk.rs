@@ -5,68 +5,43 @@
 //! one terminal (card testing) block that terminal here too. No I/O on the decision path: the
 //! rule file is looked at on the party's tick.
 
-use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::Mutex;
 
-use ::risk::cases::{EntityKind, NewAlert, Party};
+use ::risk::cases::Party;
 use ::risk::cases_store::Cases;
 use ::risk::live::{Live, Recorded};
+use ::risk::party::{AlertQueue, DECLINE_CODES, REPLAY_ROWS_MAX, REPLAY_WINDOW_MS};
 use ::risk::{Event, StoreLimits, Verdict};
 use domain::{Money, Pan, ResponseCode};
 
 use super::*;
 use crate::request::Parsed;
 
-/// How far back the journal is replayed at start-up: the longest window a rule may have.
-pub const REPLAY_WINDOW_MS: u64 = 30 * 86_400_000;
-/// Journal rows replayed at start-up at most.
-pub const REPLAY_ROWS_MAX: u64 = 5_000_000;
 /// Answers given after the rules let a request through: approved, or short of funds (check 10).
 const REACHED_CODES: [&str; 2] = ["00", "51"];
-
-/// Alerts waiting to be written to the case store, at most (more are logged and dropped: the
-/// decisions themselves are in the journal with their response codes).
-pub const ALERTS_PENDING_MAX: usize = 10_000;
 
 /// The engine and where its alerts go.
 pub struct IssuerRisk {
     pub(crate) live: Live,
-    cases: Cases,
-    /// Alerts decided but not yet written: written on the party's tick, off the decision path
-    /// (the request's own transaction holds the database while the rules run).
-    pending: Mutex<VecDeque<NewAlert>>,
+    alerts: AlertQueue,
 }
 
 impl IssuerRisk {
-    fn queue(&self, alert: NewAlert) {
-        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if pending.len() >= ALERTS_PENDING_MAX {
+    fn queue(&self, alert: ::risk::cases::NewAlert) {
+        if let Err(alert) = self.alerts.push(alert) {
             tracing::error!(reference = %alert.reference, "issuer risk: too many alerts waiting; this one is only logged");
-            return;
         }
-        pending.push_back(alert);
     }
 
     /// Write the waiting alerts to the case store; how many were written.
     pub fn flush_alerts(&self) -> usize {
-        let alerts: Vec<NewAlert> =
-            self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain(..).collect();
-        let mut written = 0;
-        for alert in alerts {
-            match self.cases.record_alert(&alert) {
-                Ok(_) => written += 1,
-                Err(error) => {
-                    tracing::error!(%error, reference = %alert.reference, "issuer risk: an alert could not be stored")
-                }
-            }
+        let (written, errors) = self.alerts.flush();
+        for error in errors {
+            tracing::error!(%error, "issuer risk: an alert could not be stored");
         }
         written
     }
 }
-
-/// The codes a rule may decline with (as the issuer's static codes).
-const RISK_DECLINE_CODES: [&str; 8] = ["34", "61", "65", "57", "58", "62", "05", "59"];
 
 /// The engine an issuer starts with: its rule file, cards hashed under a key derived in the HSM
 /// from the issuer's DEK (stable across restarts, never configured in the clear).
@@ -77,15 +52,11 @@ pub(crate) fn start(
     dek: &WrappedKey,
     db: &sqlstore::Database,
 ) -> Result<IssuerRisk> {
-    let digest = hsm.keyed_hash(dek, b"cardnet issuer risk card key v1")?;
-    let mut key = [0u8; 16];
-    for (slot, byte) in key.iter_mut().zip(digest) {
-        *slot = byte;
-    }
+    let key = ::risk::party::key_from_digest(&hsm.keyed_hash(dek, b"cardnet issuer risk card key v1")?);
     let live = Live::from_file(path, key, StoreLimits::default())
         .map_err(|e| IssuerError::config(format!("risk.rules: {e}")))?;
     let cases = Cases::new(db.clone()).map_err(|e| IssuerError::Internal(format!("risk cases: {e}")))?;
-    Ok(IssuerRisk { live, cases, pending: Mutex::new(VecDeque::new()) })
+    Ok(IssuerRisk { live, alerts: AlertQueue::new(cases) })
 }
 
 impl Issuer {
@@ -145,7 +116,7 @@ impl Issuer {
             // Only what went through the rules (approved, short of funds after them, or declined
             // by them; the cards' own 61 and 65 look the same and are taken too).
             if !REACHED_CODES.contains(&row.response_code.as_str())
-                && !RISK_DECLINE_CODES.contains(&row.response_code.as_str())
+                && !DECLINE_CODES.contains(&row.response_code.as_str())
             {
                 continue;
             }
@@ -176,25 +147,12 @@ impl Issuer {
         let risk = self.risk.as_ref()?;
         let event = self.risk_event(&risk.live, parsed, now_ms)?;
         let decision = risk.live.evaluate(&event, now_ms);
-        if decision.verdict != Verdict::Approve && !decision.fired().is_empty() {
-            let (verdict, response_code, fired_json, score) = NewAlert::decision_fields(&decision);
-            risk.queue(NewAlert {
-                created_ms: now_ms,
-                party: Party::Issuer,
-                entity_kind: EntityKind::Card,
-                entity: NewAlert::card_entity(&event.card),
-                pan_masked: Pan::new(&parsed.pan).ok().map(|pan| pan.masked().to_string()),
-                reference: format!("terminal {}", event.terminal),
-                verdict,
-                response_code,
-                fired_json,
-                score,
-            });
+        let pan_masked = Pan::new(&parsed.pan).ok().map(|pan| pan.masked().to_string());
+        if let Some(alert) = ::risk::party::decision_alert(Party::Issuer, &event, &decision, pan_masked) {
+            risk.queue(alert);
         }
         match decision.verdict {
-            Verdict::Decline(code) => {
-                Some(RISK_DECLINE_CODES.into_iter().find(|c| *c == code.as_str()).unwrap_or(codes::DO_NOT_HONOUR))
-            }
+            Verdict::Decline(code) => Some(::risk::party::static_code(code, codes::DO_NOT_HONOUR)),
             Verdict::Alert | Verdict::Approve => None,
         }
     }
@@ -212,18 +170,7 @@ impl Issuer {
         match live.record(&outcome) {
             Recorded::Blocked(block) => {
                 tracing::warn!(terminal = %block.terminal, rules = %block.rules.join(","), "issuer risk: card testing: terminal blocked");
-                risk.queue(NewAlert {
-                    created_ms: block.at_ms,
-                    party: Party::Issuer,
-                    entity_kind: EntityKind::Terminal,
-                    entity: block.terminal.to_string(),
-                    pan_masked: None,
-                    reference: format!("terminal {} blocked", block.terminal),
-                    verdict: "decline".to_owned(),
-                    response_code: Some(ResponseCode::NOT_PERMITTED_TERMINAL.as_str().to_owned()),
-                    fired_json: NewAlert::block_fired_json(&block.rules),
-                    score: 0,
-                });
+                risk.queue(::risk::party::block_alert(Party::Issuer, &block));
             }
             Recorded::BlockNotKept(terminal) => {
                 tracing::error!(%terminal, "issuer risk: too many blocked terminals; this block is not kept");
