@@ -12,7 +12,7 @@ use crate::cli_error::CliError;
 use crate::output::outln;
 
 #[derive(Args)]
-#[command(group = clap::ArgGroup::new("source").required(true).args(["transactions", "acquirer_config"]))]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["transactions", "acquirer_config", "issuer_config"]))]
 pub struct AmlArgs {
     /// The day's transactions, one JSON object per line (fields: risk::aml::AmlTransaction).
     #[arg(long)]
@@ -20,6 +20,10 @@ pub struct AmlArgs {
     /// Or read them from this acquirer's journal (approved sales and refunds, not reversed).
     #[arg(long, value_name = "FILE")]
     acquirer_config: Option<PathBuf>,
+    /// Or from these issuers' journals (approved purchases, completions and refunds that stand),
+    /// the card holder's view: a card is its issuer's card id and masked number.
+    #[arg(long, value_name = "FILE")]
+    issuer_config: Vec<PathBuf>,
     /// The business day, YYYY-MM-DD (UTC); transactions outside it are counted and left out.
     #[arg(long)]
     day: String,
@@ -81,6 +85,43 @@ fn from_acquirer(config: &std::path::Path, day_start: u64) -> Result<Vec<aml::Am
         .collect())
 }
 
+/// The day's approvals whose money stands, from each issuer's journal: the card named by the
+/// issuer and its card id (a masked number alone may be two cards), the reference by RRN,
+/// terminal and the issuer's request key.
+fn from_issuers(configs: &[PathBuf], day_start: u64) -> Result<Vec<aml::AmlTransaction>, CliError> {
+    let clock: eod::SharedClock = std::sync::Arc::new(clock::SystemClock);
+    let mut out = Vec::new();
+    for path in configs {
+        let config =
+            issuer::IssuerConfig::load(path).map_err(|e| CliError::bad_input(format!("{}: {e}", path.display())))?;
+        let issuer = eod::open_issuer(&config, &clock).map_err(|e| CliError::Failure(e.to_string()))?;
+        let rows = issuer
+            .approvals_between(day_start, day_start + MS_PER_DAY, JOURNAL_ROWS_MAX + 1)
+            .map_err(|e| CliError::Failure(format!("{}: the issuer's journal: {e}", path.display())))?;
+        if (out.len() + rows.len()) as u64 > JOURNAL_ROWS_MAX {
+            return Err(CliError::Failure(format!("more than {JOURNAL_ROWS_MAX} transactions in the day")));
+        }
+        let name = config.institution_id.clone();
+        out.extend(rows.into_iter().filter_map(|row| {
+            Some(aml::AmlTransaction {
+                card: format!("{} #{name}/{}", row.pan_masked, row.card_id),
+                merchant: row.merchant_id.clone().unwrap_or_default(),
+                amount_minor: row.amount_minor,
+                currency: domain::Currency::parse(&row.currency).map(|c| c.alpha().to_owned()).ok()?,
+                at_ms: row.at_ms,
+                kind: if row.kind == "refund" { aml::AmlKind::Refund } else { aml::AmlKind::Purchase },
+                reference: format!(
+                    "rrn={} terminal={} key={}",
+                    row.rrn.as_deref().unwrap_or_default(),
+                    row.terminal_id.as_deref().unwrap_or_default(),
+                    row.request_key
+                ),
+            })
+        }));
+    }
+    Ok(out)
+}
+
 pub fn run(args: AmlArgs) -> Result<(), CliError> {
     let day_start = aml::day_start_ms(&args.day)
         .ok_or_else(|| CliError::bad_input(format!("--day {:?}: use YYYY-MM-DD", args.day)))?;
@@ -92,7 +133,12 @@ pub fn run(args: AmlArgs) -> Result<(), CliError> {
                 .map_err(|(line, message)| CliError::bad_input(format!("{path}:{line}: {message}")))?
         }
         (None, Some(config)) => from_acquirer(config, day_start)?,
-        (None, None) => return Err(CliError::bad_input("give --transactions FILE or --acquirer-config FILE")),
+        (None, None) if !args.issuer_config.is_empty() => from_issuers(&args.issuer_config, day_start)?,
+        (None, None) => {
+            return Err(CliError::bad_input(
+                "give --transactions FILE, --acquirer-config FILE or --issuer-config FILE",
+            ));
+        }
     };
     let config = AmlConfig {
         currency: args.currency.clone(),

@@ -4,7 +4,8 @@
 //! reaches the rule's threshold, and let through once the file, changed while the acquirer
 //! serves, raises it; wrong PINs on several cards at one terminal (card testing)
 //! block the terminal — the next sale, with a good card and PIN, is refused 58 — and the
-//! acquirer's log names the rule.
+//! acquirer's log names the rule. The day's AML reports read the same approvals from the
+//! acquirer's journal and from the issuers'.
 
 #![cfg(unix)]
 
@@ -138,5 +139,18 @@ fn a_burst_on_one_card_is_declined_65_and_card_testing_blocks_the_terminal() {
         log.contains("card testing: terminal blocked") && log.contains("wrong_pins_across_cards"),
         "the acquirer's log names the rule: {log}"
     );
+
+    // The same reports from the card holder's side, the issuers' journals (read with the parties
+    // stopped: an issuer's ledger has one opener): the approved sales stand at issuer A, each
+    // card named by its issuer and card id beside its masked number.
+    let out = network.dir.join("aml-issuers");
+    let args = ["risk", "aml", "--issuer-config", &network.issuer_a, "--issuer-config", &network.issuer_b];
+    let issued = common::json(&common::cardnet(
+        &[&args[..], &["--day", &day, "--out", out.to_str().unwrap(), "--large-value-minor", "100", "--json"]].concat(),
+    ));
+    assert_eq!(issued["transactions"], aml["transactions"], "both sides see the same approved sales: {issued}");
+    let large = std::fs::read_to_string(issued["large_value_file"].as_str().unwrap()).unwrap();
+    let card_id = network.card["card_id"].as_i64().unwrap();
+    assert!(large.contains(&format!("/{card_id},")) && !large.contains(pan), "{large}");
     let _ = std::fs::remove_dir_all(&network.dir);
 }

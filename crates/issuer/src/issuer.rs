@@ -89,6 +89,8 @@ use crate::store::{
 
 mod advices;
 mod authorize;
+mod day_approvals;
+pub use day_approvals::DayApproval;
 mod follow_ups;
 pub(crate) mod risk;
 
@@ -619,7 +621,8 @@ impl Issuer {
             usage: decision.card_id.zip(decision.usage).map(|(card, (day, amount, count))| (card, day, amount, count)),
             original: decision.original.clone(),
             further: decision.further.clone(),
-            risk: self.risk_trace(parsed),
+            place: parsed.terminal.zip(parsed.merchant).map(|(t, m)| (t.to_string(), m.to_string())),
+            risk_card: self.risk_card(parsed),
         };
         store::commit_in(tx, &write, i64::try_from(now_ms).unwrap_or(i64::MAX))?;
         Ok(response)

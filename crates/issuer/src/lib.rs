@@ -50,7 +50,7 @@ pub use clearing;
 pub use config::{IssuerConfig, ProductConfig, ProductKind, Settings};
 pub use error::{IssuerError, Result};
 pub use expiry::{ExpiredHold, HeldAuthorization};
-pub use issuer::{Issuer, JournalEntry};
+pub use issuer::{DayApproval, Issuer, JournalEntry};
 pub use linkkeys::{KeyChangeEntry, KeyChangeOutcome, LinkKeyStatus};
 pub use money::Balance;
 pub use posting::{PostingOutcome, PostingReport, PostingResult};

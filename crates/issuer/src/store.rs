@@ -23,7 +23,8 @@ const MIGRATION: &str = "issuer-1";
 /// holds the PVV or the offset). Cards from before it are PVV cards.
 const MIGRATION_PIN_METHOD: &str = "issuer-2-pin-method";
 /// What the risk engine needs to rebuild its windows when the issuer starts: the card's keyed
-/// hash under the engine's key (never the number), the terminal and the merchant (41, 42).
+/// hash under the engine's key (never the number; only while the engine runs), and the
+/// terminal and the merchant (41, 42; always, for the day's reports too).
 const MIGRATION_RISK: &str = "issuer-5-risk";
 const SCHEMA_RISK: [&str; 3] = [
     "ALTER TABLE issuer_authorizations ADD COLUMN risk_card BIGINT",
@@ -385,8 +386,11 @@ pub(crate) struct JournalWrite {
     pub original: Option<(String, Option<EntryState>, u64)>,
     /// A further row it changed: the original's own original (crate::reversal).
     pub further: Option<Restore>,
-    /// The risk engine's view of the request (card hash, terminal, merchant), when it runs.
-    pub risk: Option<(u64, String, String)>,
+    /// Where the request was made (41, 42), when it names it, for the engine's windows and
+    /// the day's reports.
+    pub place: Option<(String, String)>,
+    /// The risk engine's keyed hash of the card, when the engine runs and the request holds funds.
+    pub risk_card: Option<u64>,
 }
 
 /// One journaled authorization the risk engine saw, for rebuilding its windows.
@@ -670,9 +674,9 @@ pub(crate) fn commit_in(tx: &mut Tx<'_>, write: &JournalWrite, now_ms: i64) -> R
             now_ms.into(),
             now_ms.into(),
             // The hash's bits as a signed 64-bit column (read back the same way).
-            write.risk.as_ref().map(|(card, _, _)| *card as i64).into(),
-            write.risk.as_ref().map(|(_, terminal, _)| terminal.clone()).into(),
-            write.risk.as_ref().map(|(_, _, merchant)| merchant.clone()).into(),
+            write.risk_card.map(|card| card as i64).into(),
+            write.place.as_ref().map(|(terminal, _)| terminal.clone()).into(),
+            write.place.as_ref().map(|(_, merchant)| merchant.clone()).into(),
         ],
     )?;
     if let Some((card_id, change)) = write.card {

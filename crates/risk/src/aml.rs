@@ -11,8 +11,9 @@
 //!   when one large payment is split to stay below the report.
 //!
 //! Only transactions in the report's currency are measured (others are counted as skipped);
-//! money is integer minor units throughout. Cards appear as a masked PAN (first 6, last 4) or
-//! a keyed hash, never in clear: [`report`] refuses anything else.
+//! money is integer minor units throughout. Cards appear as a masked PAN (first 6, last 4), with
+//! the issuer's card reference when an issuer reports, or a keyed hash, never in clear:
+//! [`report`] refuses anything else.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -186,9 +187,21 @@ pub fn day_start_ms(day: &str) -> Option<u64> {
     u64::try_from(days).ok().map(|days| days * DAY_MS)
 }
 
-/// A card as it may appear in a report: masked, or a keyed hash.
+/// Length of an issuer's reference to its card after the masked PAN (` #` institution `/`
+/// card id), at most.
+const ISSUER_CARD_REF_LEN_MAX: usize = 32;
+
+/// A card as it may appear in a report: masked, or a keyed hash; or, from an issuer, masked and
+/// followed by ` #INSTITUTION/CARD_ID` — the issuer's own reference, since two cards may share a
+/// masked number.
 fn card_is_reportable(card: &str) -> bool {
-    is_card_key(card) || is_masked_pan(card)
+    if is_card_key(card) || is_masked_pan(card) {
+        return true;
+    }
+    let Some((masked, reference)) = card.split_once(" #") else { return false };
+    let Some((institution, card_id)) = reference.split_once('/') else { return false };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    is_masked_pan(masked) && reference.len() <= ISSUER_CARD_REF_LEN_MAX && digits(institution) && digits(card_id)
 }
 
 fn check(config: &AmlConfig, transactions: &[AmlTransaction]) -> Result<(), AmlError> {

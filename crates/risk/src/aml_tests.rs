@@ -113,6 +113,16 @@ fn a_clear_card_number_is_refused_anywhere() {
 }
 
 #[test]
+fn an_issuer_names_its_card_by_masked_number_and_its_own_reference() {
+    let ok = |card: &str| report(DAY0, &[tx(card, 100, 1)], &AmlConfig::default()).is_ok();
+    assert!(ok("622424******0113 #20000000455/17"));
+    assert!(!ok("6224240000000113 #20000000455/17"), "a clear number before the reference");
+    assert!(!ok("622424******0113 #20000000455/"), "no card id");
+    assert!(!ok("622424******0113 #2000a000455/17"));
+    assert!(!ok("622424******0113 #20000000455/6224240000000113000000000000"), "too long");
+}
+
+#[test]
 fn the_csv_files_are_owner_only_quoted_and_formula_safe() {
     let mut large = tx(CARD_A, 6_000_000, 1);
     large.merchant = "-M0001".into();

@@ -81,15 +81,15 @@ impl Issuer {
         })
     }
 
-    /// What the journal keeps of a request for the engine (card hash, terminal, merchant): the
-    /// requests that hold funds, when the engine runs and the request names where it was made.
-    pub(crate) fn risk_trace(&self, parsed: &Parsed) -> Option<(u64, String, String)> {
+    /// The card's keyed hash the journal keeps for the engine: of the requests that hold funds
+    /// and name where they were made (the replay reads those), when the engine runs.
+    pub(crate) fn risk_card(&self, parsed: &Parsed) -> Option<u64> {
         let risk = self.risk.as_ref()?;
-        if !parsed.kind.holds_funds() {
+        if !parsed.kind.holds_funds() || parsed.terminal.is_none() || parsed.merchant.is_none() {
             return None;
         }
         let pan = Pan::new(&parsed.pan).ok()?;
-        Some((risk.live.card(&pan).hash, parsed.terminal?.to_string(), parsed.merchant?.to_string()))
+        Some(risk.live.card(&pan).hash)
     }
 
     /// Rebuild the engine's windows from the journal (at start-up): the authorizations that
