@@ -13,7 +13,7 @@
 //! terminal saw approved is held exactly once at its issuer.
 
 mod cpu;
-mod parties;
+
 mod report;
 mod run;
 mod schedule;
@@ -287,7 +287,8 @@ fn on_network(
     terminals_dir: &std::path::Path,
     network: &setup::Network,
 ) -> Result<Ran, CliError> {
-    let (mut parties, bound) = parties::Parties::start(exe, dir, &network.parties)?;
+    let (mut parties, bound) =
+        crate::parties::Parties::start(exe, dir, &network.parties, crate::parties::Listen::PortZero)?;
     let outcome = run::load(args, network, &mut parties, &bound, terminals_dir, exe);
     // Reversals of answers lost in the kill reach the issuers before they are read.
     let quiet = match &outcome {

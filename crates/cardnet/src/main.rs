@@ -22,16 +22,19 @@ mod issuer_command;
 mod merchant_command;
 mod network_command;
 mod output;
+mod parties;
 mod plain;
 mod pos_command;
 mod risk_aml;
 mod risk_command;
+mod self_command;
 mod serve_command;
 mod sim_command;
 mod stats_command;
 mod switch_command;
 mod switch_settle;
 mod terminal_command;
+mod up;
 
 use std::process::ExitCode;
 
@@ -54,6 +57,8 @@ struct Cli {
 enum Command {
     /// The whole network on loopback TCP in one process: switch, two issuers, acquirer, a POS terminal.
     Demo(demo::DemoArgs),
+    /// The whole network on loopback as separate processes, seeded at the first start; Ctrl-C stops it.
+    Up(up::UpArgs),
     /// Decode, encode and inspect ISO 8583 messages.
     #[command(name = "iso8583", subcommand)]
     Iso8583(iso8583_command::Iso8583Command),
@@ -122,6 +127,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Up(args) => up::run(args),
         Command::Iso8583(command) => iso8583_command::run(command),
         Command::Crypto(command) => crypto_command::run(command),
         Command::Bench(command) => bench_command::run(command),

@@ -16,12 +16,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::E2eArgs;
-use super::parties::{Parties, Struck};
 use super::report::{CpuWindow, Run};
 use super::schedule::{self, Mix, TERMINAL_QUEUE_MAX};
 use super::setup::Network;
 use super::terminals::{self, Approval, Read, Sample, VirtualTerminal, Worked};
 use crate::cli_error::CliError;
+use crate::parties::{Parties, Struck};
 
 /// How long the first purchases through each issuer may take to be approved: the switch signs
 /// on to the issuers and the acquirer to the switch after they start.

@@ -7,7 +7,6 @@
 //! terminal's cards and `terminal add` for each terminal's registration and TMK components.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -23,8 +22,6 @@ const CARD_BALANCE_MINOR: u64 = 100_000_000_000;
 /// card after a fraction of a second of load.
 const DAILY_AMOUNT_LIMIT_MINOR: u64 = 100_000_000_000;
 const DAILY_COUNT_LIMIT: u32 = 1_000_000_000;
-/// Characters of a failed command's stderr quoted in the error.
-const STDERR_QUOTED_CHARS_MAX: usize = 400;
 
 /// One terminal's registration: its id and the TMK's clear components `terminal add` printed.
 pub struct Registered {
@@ -37,7 +34,7 @@ pub struct Registered {
 /// What the set-up made.
 pub struct Network {
     /// (name, serve role, config, address `network init` wrote), in start order.
-    pub parties: Vec<super::parties::PartySpec>,
+    pub parties: Vec<crate::parties::PartySpec>,
     /// Per terminal: its stripe card and its chip card, as `issuer card issue --json` printed
     /// them (the card files of `cardnet pos`).
     pub cards: Vec<(Value, Value)>,
@@ -46,28 +43,14 @@ pub struct Network {
     pub schemas: Vec<String>,
 }
 
-/// Run `exe args…` and read the one JSON object it printed; an error names the command.
+const WHO: &str = "bench e2e";
+
 fn cli(exe: &Path, args: &[&str]) -> Result<Value, CliError> {
-    let output = Command::new(exe)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| CliError::Failure(format!("bench e2e: running cardnet {}: {e}", args.join(" "))))?;
-    let what = args.iter().take(3).copied().collect::<Vec<_>>().join(" ");
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let quoted: String = stderr.trim().chars().take(STDERR_QUOTED_CHARS_MAX).collect();
-        return Err(CliError::Failure(format!("bench e2e: set-up `cardnet {what}` failed: {quoted}")));
-    }
-    serde_json::from_slice(&output.stdout)
-        .map_err(|e| CliError::Failure(format!("bench e2e: set-up `cardnet {what}` printed no JSON object: {e}")))
+    crate::self_command::cli(WHO, exe, args)
 }
 
 fn text(value: &Value, what: &str) -> Result<String, CliError> {
-    value
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| CliError::Failure(format!("bench e2e: set-up: no {what} in what cardnet printed")))
+    crate::self_command::text(WHO, value, what)
 }
 
 /// Write the network into `dir` and register `terminals` terminals with their cards.
@@ -105,7 +88,7 @@ pub fn set_up(
         }
     }
     let schemas = match pg_url {
-        Some(url) => to_postgres(dir, url)?,
+        Some(url) => crate::self_command::stores_to_postgres(dir, url, &format!("cardnet_e2e_{}", std::process::id()))?,
         None => Vec::new(),
     };
     let merchant_ids = (0..merchants).map(|m| merchant(exe, &acquirer_config, m)).collect::<Result<Vec<_>, _>>()?;
@@ -130,18 +113,16 @@ pub fn set_up(
         let next = if index % 2 == 0 { from_a.next() } else { from_b.next() };
         cards.push(next.ok_or_else(|| CliError::Failure("bench e2e: fewer cards issued than terminals".into()))?);
     }
-    let configured = |value: &Value| text(value, "listen address");
-    let spec = |name: &str, role, config: &str, address: String| super::parties::PartySpec {
+    let spec = |name: &str, role, config: &str| crate::parties::PartySpec {
         name: name.to_owned(),
         role,
         config: PathBuf::from(config),
-        configured: address,
     };
     let parties = vec![
-        spec("issuer-a", "issuer", &issuers[0].0, issuers[0].2.clone()),
-        spec("issuer-b", "issuer", &issuers[1].0, issuers[1].2.clone()),
-        spec("switch", "switch", &switch_config, configured(&init["switch"]["listen"])?),
-        spec("acquirer", "acquirer", &acquirer_config, configured(&init["acquirer"]["listen"])?),
+        spec("issuer-a", "issuer", &issuers[0].0),
+        spec("issuer-b", "issuer", &issuers[1].0),
+        spec("switch", "switch", &switch_config),
+        spec("acquirer", "acquirer", &acquirer_config),
     ];
     Ok(Network { parties, cards, terminals: registered, schemas })
 }
@@ -218,61 +199,11 @@ fn raise_peer_connections(config: &Path, terminals: usize) -> Result<(), CliErro
     Ok(())
 }
 
-/// Every `"sqlite:NAME"` store in the configurations becomes `"URL#cardnet_e2e_<pid>_<name>"`;
-/// returns the schemas.
-fn to_postgres(dir: &Path, url: &str) -> Result<Vec<String>, CliError> {
-    let mut schemas = Vec::new();
-    for path in super::parties::toml_files(dir)? {
-        let mut text = std::fs::read_to_string(&path)?;
-        while let Some(start) = text.find("\"sqlite:") {
-            let rest = &text[start + 1..];
-            let end =
-                rest.find('"').ok_or_else(|| CliError::Failure(format!("{}: unclosed string", path.display())))?;
-            let name = &rest["sqlite:".len()..end];
-            let stem: String = Path::new(name)
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("store")
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
-                .collect();
-            let schema = format!("cardnet_e2e_{}_{stem}", std::process::id());
-            text.replace_range(start..start + end + 2, &format!("\"{url}#{schema}\""));
-            schemas.push(schema);
-        }
-        std::fs::write(&path, text)?;
-    }
-    schemas.sort();
-    schemas.dedup();
-    Ok(schemas)
-}
-
-/// Merchant `index` applied for, approved and activated; its id. Each has its own licence
-/// (a well-formed unified social credit code) and settlement account: the registry refuses
-/// duplicates.
+/// Merchant `index` onboarded (`Bench Store N`, a grocery, paid T+1); its id.
 fn merchant(exe: &Path, config: &str, index: usize) -> Result<String, CliError> {
-    let first17 = format!("913502007760{index:05}");
-    let check = merchants::licence::check_character(&first17)
-        .ok_or_else(|| CliError::Failure(format!("bench e2e: no licence number for merchant {index}")))?;
     let name = format!("Bench Store {index}");
-    let licence = format!("{first17}{check}");
-    let account = format!("62220202001{index:08}");
-    let mut apply = vec!["merchant", "apply", "--config", config, "--name", &name, "--licence", &licence];
-    apply.extend(["--legal-rep", "Li Lei", "--mcc", "5411", "--city", "Shanghai", "--country", "CN"]);
-    apply.extend(["--bank-code", "102100", "--account", &account, "--volume", "50000000", "--json"]);
-    let applied = cli(exe, &apply)?;
-    let application = applied["application"]["application_id"]
-        .as_i64()
-        .ok_or_else(|| CliError::Failure("bench e2e: set-up: `merchant apply` printed no application id".into()))?
-        .to_string();
-    let review = ["merchant", "review", "--config", config, "--application", &application, "--approve"];
-    cli(exe, &[&review[..], &["--reason", "bench", "--reviewer", "Wang Fang", "--json"]].concat())?;
-    let activate = ["merchant", "activate", "--config", config, "--application", &application];
-    let activated = cli(
-        exe,
-        &[&activate[..], &["--mdr-debit-bp", "50", "--mdr-credit-bp", "60", "--cycle", "t1", "--json"]].concat(),
-    )?;
-    text(&activated["merchant"]["merchant_id"], "merchant id")
+    let seed = crate::self_command::MerchantSeed { name: &name, mcc: "5411", city: "Shanghai", cycle: "t1" };
+    crate::self_command::onboard_merchant(WHO, exe, config, index, &seed)
 }
 
 /// `count` (stripe, chip) card pairs at the issuer of `config`.

@@ -1,10 +1,12 @@
-//! The parties as separate `cardnet serve` processes, as in production, on ports the kernel
-//! picks: each configuration listens on `127.0.0.1:0`, the party is started, its bound address
-//! is read from the line `cardnet serve` logs when it listens, and every configuration that
-//! named the party (the switch's issuer endpoints, the acquirer's switch, the link file) is
-//! pointed at that address before the next party starts. Start order follows the connections:
-//! issuers, switch, acquirer. A port found free and released could be taken before the party
-//! binds it; port 0 cannot.
+//! The parties as separate `cardnet serve` processes, as in production (`cardnet up`, `cardnet
+//! bench e2e`). Either each listens where its configuration says ([`Listen::Configured`]), or on
+//! a port the kernel picks ([`Listen::PortZero`]): its configuration is set to `127.0.0.1:0`, the
+//! party is started, its bound address is read from the line `cardnet serve` logs when it
+//! listens, and every configuration that named the party (the switch's issuer endpoints, the
+//! acquirer's switch, the link file, its own `listen`) is pointed at that address before the
+//! next party starts — so between runs every file names every party where it last listened.
+//! Start order follows the connections: issuers, switch, acquirer. A port found free and
+//! released could be taken before the party binds it; port 0 cannot.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,13 +23,20 @@ const STOP_WAIT_MS_MAX: u64 = 10_000;
 /// Configuration files looked through when a party's address is rewritten.
 const CONFIG_FILES_MAX: usize = 64;
 
-/// One party to start: its name (log file and report), `serve` role, configuration file, and
-/// the address `network init` wrote for it (other files name it until it runs).
+/// One party to start: its name (log file and report), `serve` role and configuration file.
 pub struct PartySpec {
     pub name: String,
     pub role: &'static str,
     pub config: PathBuf,
-    pub configured: String,
+}
+
+/// Where the parties listen.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Listen {
+    /// Where each configuration says.
+    Configured,
+    /// On a port the kernel picks, the configurations pointed at it.
+    PortZero,
 }
 
 /// How many times a killed party is started again when its address is not free yet (a
@@ -64,19 +73,30 @@ pub struct Struck {
 impl Parties {
     /// Start each party in order, each on port 0, waiting until it listens; the configurations
     /// under `dir` are pointed at each bound address. On failure the ones started are stopped.
-    pub fn start(exe: &Path, dir: &Path, specs: &[PartySpec]) -> Result<(Parties, Vec<String>), CliError> {
+    pub fn start(
+        exe: &Path,
+        dir: &Path,
+        specs: &[PartySpec],
+        listen: Listen,
+    ) -> Result<(Parties, Vec<String>), CliError> {
         let logs = dir.join("logs");
         std::fs::create_dir_all(&logs)?;
         let mut parties = Parties { running: Vec::new(), started: Vec::new(), logs: logs.clone() };
         let mut bound = Vec::with_capacity(specs.len());
         for spec in specs {
-            listen_on_port_zero(&spec.config, &spec.configured)?;
+            let configured = read_listen(&spec.config)?;
+            if listen == Listen::PortZero {
+                set_listen(&spec.config, PORT_ZERO)?;
+            }
             let log_path = logs.join(format!("{}.log", spec.name));
             let child = spawn(exe, &spec.name, spec.role, &spec.config, &log_path)?;
             parties.running.push((spec.name.clone(), child));
             let index = parties.running.len() - 1;
             let address = parties.wait_bound(index, &log_path)?;
-            point_at(dir, &spec.configured, &address)?;
+            if listen == Listen::PortZero {
+                point_at(dir, &configured, &address)?;
+                set_listen(&spec.config, &address)?;
+            }
             parties.started.push(Started { role: spec.role, config: spec.config.clone(), bound: address.clone() });
             bound.push(address);
         }
@@ -91,18 +111,16 @@ impl Parties {
             .running
             .iter()
             .position(|(running, _)| running == name)
-            .ok_or_else(|| CliError::Failure(format!("bench e2e: --kill: no party {name} is running")))?;
-        let started = self
-            .started
-            .get(index)
-            .ok_or_else(|| CliError::Failure(format!("bench e2e: --kill: the {name} never listened")))?;
+            .ok_or_else(|| CliError::Failure(format!("--kill: no party {name} is running")))?;
+        let started =
+            self.started.get(index).ok_or_else(|| CliError::Failure(format!("--kill: the {name} never listened")))?;
         let (role, config, bound) = (started.role, started.config.clone(), started.bound.clone());
         // Port 0 would give it a new port: the acquirer's switch, the switch's issuers and the
         // terminals all name the old one.
-        listen_at(&config, &bound)?;
+        set_listen(&config, &bound)?;
         let at = Instant::now();
         let child = &mut self.running[index].1;
-        child.kill().map_err(|e| CliError::Failure(format!("bench e2e: --kill: SIGKILL to the {name}: {e}")))?;
+        child.kill().map_err(|e| CliError::Failure(format!("--kill: SIGKILL to the {name}: {e}")))?;
         let _ = child.wait();
         let log = self.logs.join(format!("{name}.restarted.log"));
         let mut last_error = String::new();
@@ -115,7 +133,7 @@ impl Parties {
                 }
                 Ok(address) => {
                     return Err(CliError::Failure(format!(
-                        "bench e2e: --kill: the {name} came back at {address}, not at {bound}"
+                        "--kill: the {name} came back at {address}, not at {bound}"
                     )));
                 }
                 Err(error) => {
@@ -129,7 +147,7 @@ impl Parties {
             std::thread::sleep(Duration::from_millis(RESTART_RETRY_MS));
         }
         Err(CliError::Failure(format!(
-            "bench e2e: --kill: the {name} did not come back at {bound} in {RESTART_ATTEMPTS_MAX} starts: {last_error}"
+            "--kill: the {name} did not come back at {bound} in {RESTART_ATTEMPTS_MAX} starts: {last_error}"
         )))
     }
 
@@ -137,7 +155,7 @@ impl Parties {
     fn wait_bound(&mut self, index: usize, log: &Path) -> Result<String, CliError> {
         let deadline = Instant::now() + Duration::from_millis(LISTEN_WAIT_MS_MAX);
         let Some((name, child)) = self.running.get_mut(index) else {
-            return Err(CliError::Failure("bench e2e: no party started".into()));
+            return Err(CliError::Failure("no party started".into()));
         };
         loop {
             let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -150,12 +168,22 @@ impl Parties {
                 let why =
                     exited.map_or(format!("no listening line in {LISTEN_WAIT_MS_MAX} ms"), |s| format!("exited ({s})"));
                 return Err(CliError::Failure(format!(
-                    "bench e2e: the network did not come up: the {name} {why}; its log {} ends: {last}",
+                    "the network did not come up: the {name} {why}; its log {} ends: {last}",
                     log.display()
                 )));
             }
             std::thread::sleep(Duration::from_millis(LISTEN_POLL_MS));
         }
+    }
+
+    /// A party that has exited on its own, with its status, if any has.
+    pub fn exited(&mut self) -> Option<(String, std::process::ExitStatus)> {
+        self.running.iter_mut().find_map(|(name, child)| child.try_wait().ok().flatten().map(|s| (name.clone(), s)))
+    }
+
+    /// Where the parties' logs are (`NAME.log`).
+    pub fn logs(&self) -> &Path {
+        &self.logs
     }
 
     /// Every party's (name, process id), in start order.
@@ -210,7 +238,7 @@ fn spawn(exe: &Path, name: &str, role: &str, config: &Path, log: &Path) -> Resul
         .stdout(Stdio::null())
         .stderr(Stdio::from(file))
         .spawn()
-        .map_err(|e| CliError::Failure(format!("bench e2e: starting the {name}: {e}")))
+        .map_err(|e| CliError::Failure(format!("starting the {name}: {e}")))
 }
 
 /// The address in a `cardnet serve` line: "… listening on ADDR …" (issuer, switch) or
@@ -223,25 +251,42 @@ fn bound_address(log: &str) -> Option<String> {
     })
 }
 
-/// Set `listen = "<configured>"` in `config` to port 0.
-fn listen_on_port_zero(config: &Path, configured: &str) -> Result<(), CliError> {
-    let text = std::fs::read_to_string(config)?;
-    let from = format!("listen = \"{configured}\"");
-    if !text.contains(&from) {
-        return Err(CliError::Failure(format!("bench e2e: {} has no {from}", config.display())));
+/// What a configuration's `listen` is set to for the kernel to pick the port.
+const PORT_ZERO: &str = "127.0.0.1:0";
+
+/// The top-level `listen = "…"` of a party's configuration (before any `[section]`).
+fn listen_line(text: &str) -> Option<(usize, &str)> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with('[') {
+            return None;
+        }
+        if let Some(value) = line.trim().strip_prefix("listen = \"").and_then(|rest| rest.strip_suffix('"')) {
+            return Some((offset, value));
+        }
+        offset += line.len();
     }
-    std::fs::write(config, text.replace(&from, "listen = \"127.0.0.1:0\""))?;
-    Ok(())
+    None
 }
 
-/// Set `listen = "127.0.0.1:0"` in `config` (what [`listen_on_port_zero`] wrote) to `bound`.
-fn listen_at(config: &Path, bound: &str) -> Result<(), CliError> {
+/// Where `config` says its party listens.
+pub fn read_listen(config: &Path) -> Result<String, CliError> {
     let text = std::fs::read_to_string(config)?;
-    let from = "listen = \"127.0.0.1:0\"";
-    if !text.contains(from) {
-        return Err(CliError::Failure(format!("bench e2e: {} has no {from}", config.display())));
-    }
-    std::fs::write(config, text.replace(from, &format!("listen = \"{bound}\"")))?;
+    listen_line(&text)
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| CliError::Failure(format!("{} has no top-level listen = \"…\"", config.display())))
+}
+
+/// Set the top-level `listen` of `config` to `address`.
+fn set_listen(config: &Path, address: &str) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(config)?;
+    let Some((offset, value)) = listen_line(&text) else {
+        return Err(CliError::Failure(format!("{} has no top-level listen = \"…\"", config.display())));
+    };
+    let start = offset + text[offset..].find(value).unwrap_or(0);
+    let mut changed = text.clone();
+    changed.replace_range(start..start + value.len(), address);
+    std::fs::write(config, changed)?;
     Ok(())
 }
 
@@ -281,5 +326,20 @@ mod tests {
         let acquirer = "x\ncardnet acquirer 1 listening for terminals on 127.0.0.1:40004 (switch a); Ctrl-C stops it";
         assert_eq!(bound_address(acquirer).as_deref(), Some("127.0.0.1:40004"));
         assert_eq!(bound_address("starting\n"), None);
+    }
+
+    #[test]
+    fn only_the_top_level_listen_is_read_and_set() {
+        let dir = std::env::temp_dir().join(format!("cardnet-parties-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("switch.toml");
+        let text = "id = \"1\"\nlisten = \"127.0.0.1:9100\"\n[[members]]\nlisten = \"127.0.0.1:9101\"\n";
+        std::fs::write(&config, text).unwrap();
+        assert_eq!(read_listen(&config).unwrap(), "127.0.0.1:9100");
+        set_listen(&config, "127.0.0.1:40000").unwrap();
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), text.replace("9100", "40000"));
+        std::fs::write(&config, "[server]\nlisten = \"127.0.0.1:1\"\n").unwrap();
+        assert!(read_listen(&config).is_err(), "a listen inside a section is not the party's");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

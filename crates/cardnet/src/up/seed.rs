@@ -1,0 +1,145 @@
+//! `cardnet up`'s first start: the network written (`network init`: one key ceremony), its
+//! stores moved to PostgreSQL if configured, then merchants onboarded (applied for, reviewed,
+//! activated), their terminals registered and installed with their TMK (`terminal add`, `pos
+//! init` under `terminals/`), and cards issued at each issuer with their PINs (`issuer card
+//! issue --out`, under `cards/`) — each through the command a person would run. The marker
+//! `up.json` is written last: a folder without it did not finish its first start.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::config::UpConfig;
+use crate::cli_error::CliError;
+use crate::self_command::{MerchantSeed, cli, onboard_merchant, text};
+
+const WHO: &str = "up";
+/// The marker of a finished first start, with what it seeded.
+pub const MARKER_FILE: &str = "up.json";
+pub const CARDS_DIR: &str = "cards";
+pub const TERMINALS_DIR: &str = "terminals";
+/// Each seeded debit card's opening balance: 100,000.00 CNY.
+const CARD_BALANCE_MINOR: &str = "10000000";
+/// In port-0 mode the files are written with these nominal ports (distinct, never bound), which
+/// the first start replaces with the ones the kernel gives.
+const NOMINAL_PORT: u16 = 1;
+
+/// The merchants a first start onboards, in order; past the list, generic stores.
+const MERCHANTS: [(&str, &str, &str, &str); 4] = [
+    ("Cardnet Coffee", "5812", "Shanghai", "t1"),
+    ("Huamei Supermarket", "5411", "Hangzhou", "t1"),
+    ("Xinhua Pharmacy", "5912", "Suzhou", "d0"),
+    ("Jinjiang Hotel", "7011", "Shanghai", "t1"),
+];
+
+/// Whether `dir` holds a network whose first start finished.
+pub fn is_seeded(dir: &Path) -> bool {
+    dir.join(MARKER_FILE).is_file()
+}
+
+/// Write and seed the network in `config.dir`, which must be empty or absent.
+pub fn first_start(exe: &Path, config: &UpConfig, say: &dyn Fn(&str)) -> Result<Value, CliError> {
+    let dir = &config.dir;
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        return Err(CliError::bad_input(format!(
+            "{} holds files but no {MARKER_FILE}: an earlier first start did not finish (remove the folder to start again)",
+            dir.display()
+        )));
+    }
+    let dir_text = dir.to_str().ok_or_else(|| CliError::bad_input("the data folder's path must be UTF-8"))?;
+    say(&format!("first start: writing the network into {}", dir.display()));
+    let port = if config.port == 0 { NOMINAL_PORT } else { config.port };
+    let init = cli(WHO, exe, &["network", "init", "--dir", dir_text, "--port", &port.to_string(), "--json"])?;
+    if !config.database_url.is_empty() {
+        crate::self_command::stores_to_postgres(dir, &config.database_url, "cardnet_up")?;
+    }
+    let acquirer = text(WHO, &init["acquirer"]["config"], "acquirer config")?;
+    let acquirer_listen = text(WHO, &init["acquirer"]["listen"], "acquirer listen")?;
+    say(&format!("onboarding {} merchants and their terminals", config.seed.merchants));
+    let mut merchants = Vec::new();
+    let mut terminals = Vec::new();
+    for index in 0..config.seed.merchants {
+        let generic = format!("Store {}", index + 1);
+        let (name, mcc, city, cycle) = MERCHANTS.get(index).copied().unwrap_or((&generic, "5999", "Shanghai", "t1"));
+        let seed = MerchantSeed { name, mcc, city, cycle };
+        let merchant_id = onboard_merchant(WHO, exe, &acquirer, index, &seed)?;
+        for t in 0..config.seed.terminals_per_merchant {
+            let terminal_id = format!("POS{:05}", index * config.seed.terminals_per_merchant + t + 1);
+            install_terminal(exe, dir, &acquirer, &acquirer_listen, &merchant_id, name, &terminal_id)?;
+            terminals.push(json!({"terminal_id": terminal_id, "merchant_id": merchant_id}));
+        }
+        merchants.push(json!({"merchant_id": merchant_id, "name": name, "mcc": mcc, "cycle": cycle}));
+    }
+    say(&format!("issuing {} cards at each issuer", config.seed.cards_per_issuer));
+    let cards_dir = dir.join(CARDS_DIR);
+    std::fs::create_dir_all(&cards_dir)?;
+    let mut cards = 0;
+    for (bank, issuer) in ["a", "b"].iter().zip(init["issuers"].as_array().into_iter().flatten()) {
+        let issuer_config = text(WHO, &issuer["config"], "issuer config")?;
+        for n in 0..config.seed.cards_per_issuer {
+            // Two in three debit, the rest credit: the fee plans and limits differ by kind.
+            let product = if n % 3 == 2 { issuer::dev::CREDIT_PRODUCT } else { issuer::dev::DEBIT_PRODUCT };
+            let file = cards_dir.join(format!("bank-{bank}-{:02}.json", n + 1));
+            let file_text = file.to_str().ok_or_else(|| CliError::bad_input("the data folder's path must be UTF-8"))?;
+            let mut issue = vec!["issuer", "card", "issue", "--config", &issuer_config, "--product", product];
+            // A credit card gets its product's credit line; a debit card its opening balance.
+            if product == issuer::dev::DEBIT_PRODUCT {
+                issue.extend(["--balance", CARD_BALANCE_MINOR]);
+            }
+            cli(WHO, exe, &[&issue[..], &["--out", file_text, "--json"]].concat())?;
+            cards += 1;
+        }
+    }
+    let seeded = json!({
+        "seeded_at_ms": now_ms(),
+        "port": config.port,
+        "database_url_set": !config.database_url.is_empty(),
+        "merchants": merchants,
+        "terminals": terminals,
+        "cards": cards,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&seeded).map_err(|e| CliError::Failure(e.to_string()))?;
+    bytes.push(b'\n');
+    host::write_private(&dir.join(MARKER_FILE), &bytes)?;
+    Ok(seeded)
+}
+
+/// Register `terminal_id` under the merchant (a TMK generated as two components) and install
+/// it under `terminals/` with those components, reaching the acquirer at `acquirer_listen`.
+fn install_terminal(
+    exe: &Path,
+    dir: &Path,
+    acquirer: &str,
+    acquirer_listen: &str,
+    merchant_id: &str,
+    merchant_name: &str,
+    terminal_id: &str,
+) -> Result<(), CliError> {
+    let add = ["terminal", "add", "--config", acquirer, "--merchant", merchant_id, "--terminal", terminal_id];
+    let added = cli(WHO, exe, &[&add[..], &["--model", "PAX A920", "--json"]].concat())?;
+    // The clear components pass from one command to the next on their command lines only, as a
+    // key-injection operator carries them; they are never written to a file of their own.
+    let components: Vec<&str> =
+        added["tmk"]["components"].as_array().into_iter().flatten().filter_map(|c| c["component"].as_str()).collect();
+    if components.len() < 2 {
+        return Err(CliError::Failure(format!("up: terminal {terminal_id}: `terminal add` printed no TMK components")));
+    }
+    let joined = components.join(",");
+    let terminals = terminals_dir(dir);
+    let terminals_text =
+        terminals.to_str().ok_or_else(|| CliError::bad_input("the data folder's path must be UTF-8"))?;
+    let init = ["pos", "init", "--dir", terminals_text, "--terminal", terminal_id, "--merchant", merchant_id];
+    let place = ["--merchant-name", merchant_name, "--host", acquirer_listen, "--tmk-components", &joined];
+    cli(WHO, exe, &[&init[..], &place[..], &["--cashier", "01:1111", "--json"]].concat())?;
+    Ok(())
+}
+
+/// Where the terminals are installed (`cardnet pos --dir … --terminal ID`).
+pub fn terminals_dir(dir: &Path) -> PathBuf {
+    dir.join(TERMINALS_DIR)
+}
+
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}

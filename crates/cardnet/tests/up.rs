@@ -1,0 +1,105 @@
+//! `cardnet up` with real processes (issue 17): the first start writes and seeds the network
+//! through the real paths and runs every party as its own process; a seeded terminal signs on
+//! and sells with a seeded card and its PIN; `cardnet up cards` lists the cards masked; Ctrl-C
+//! stops every party; the second start comes up on the same data without seeding again.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// A running `cardnet up`, interrupted (Ctrl-C) however the test ends, so that a failed
+/// assertion leaves no party running.
+struct Up(Option<Child>);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `cardnet up --dir DIR --port 0 --json` and the JSON object it prints once the network is up.
+fn up(dir: &std::path::Path) -> (Up, Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
+        .args(["up", "--dir", dir.to_str().unwrap(), "--port", "0", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let running = Up(Some(child));
+    let summary: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    (running, summary)
+}
+
+/// Ctrl-C (SIGINT) to `cardnet up`: it stops every party and exits 0.
+fn stop(mut running: Up, dir: &std::path::Path) {
+    let mut child = running.0.take().unwrap();
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success(), "cardnet up stops cleanly on Ctrl-C");
+    let left = common::processes_naming(dir);
+    assert!(left.is_empty(), "parties left running: {left:?}");
+}
+
+fn pos(dir: &std::path::Path, args: &[&str]) -> Value {
+    let terminals = dir.join("terminals");
+    let base = ["pos", "run", "--dir", terminals.to_str().unwrap(), "--terminal", "POS00001"];
+    common::json(&common::cardnet(
+        &[&base[..], &["--operator", "01", "--password", "1111"], args, &["--json"]].concat(),
+    ))
+}
+
+#[test]
+fn up_seeds_runs_and_stops_the_whole_network() {
+    let dir = common::fresh_dir("up", "data");
+    let (child, summary) = up(&dir);
+    let names: Vec<&str> = summary["parties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["issuer-a", "issuer-b", "switch", "acquirer"], "{summary}");
+    assert_eq!(summary["merchants"].as_array().unwrap().len(), 4, "{summary}");
+    assert_eq!(summary["terminals"].as_array().unwrap().len(), 8, "{summary}");
+
+    let cards = common::json(&common::cardnet(&["up", "cards", "--dir", dir.to_str().unwrap(), "--json"]));
+    let cards = cards["cards"].as_array().unwrap().clone();
+    assert_eq!(cards.len(), 12, "six cards at each of two issuers");
+    let first = &cards[0];
+    assert!(first["pan"].as_str().unwrap().contains("******"), "masked unless --show-pan: {first}");
+    let card_file = first["card_file"].as_str().unwrap().to_owned();
+    let pin = first["pin"].as_str().unwrap().to_owned();
+
+    assert_eq!(pos(&dir, &["sign-on"])["response_code"], "00");
+    let sale = pos(&dir, &["sale", "--amount", "12.50", "--card-file", &card_file, "--entry", "chip", "--pin", &pin]);
+    assert_eq!(sale["response_code"], "00", "{sale}");
+    stop(child, &dir);
+
+    // The second start: the same network, not seeded again; the sale is in the open batch.
+    let (child, again) = up(&dir);
+    assert_eq!(again["merchants"], summary["merchants"]);
+    let journal = pos(&dir, &["journal"]);
+    assert!(journal.to_string().contains(sale["rrn"].as_str().unwrap()), "{journal}");
+    let balance = pos(&dir, &["balance", "--card-file", &card_file, "--entry", "chip", "--pin", &pin]);
+    assert_eq!(balance["response_code"], "00", "the network answers after a restart: {balance}");
+    stop(child, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_folder_with_an_unfinished_first_start_is_refused() {
+    let dir = common::fresh_dir("up", "unfinished");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("switch.toml"), "").unwrap();
+    let out = common::cardnet(&["up", "--dir", dir.to_str().unwrap(), "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did not finish"), "{out:?}");
+    let bad = common::cardnet(&["up", "--dir", dir.to_str().unwrap(), "--database-url", "mysql://x"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
