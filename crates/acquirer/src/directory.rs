@@ -73,6 +73,9 @@ pub struct MerchantRecord {
     /// Whether any of the merchant's terminals may void a transaction (a multi-lane store);
     /// by default only the terminal that took it may (others are answered 25).
     pub void_any_terminal: bool,
+    /// When the merchant was activated (the risk engine's new-merchant rules); `None` when the
+    /// directory does not know.
+    pub onboarded_ms: Option<u64>,
 }
 
 /// What the acquirer needs from the merchants registry. Errors are one line, no card data.

@@ -37,6 +37,7 @@ impl TerminalDirectory for merchants::Registry {
                     single_max_minor: limit(merchant.limits.single_max_minor),
                     daily_max_minor: limit(merchant.limits.daily_max_minor),
                     void_any_terminal: merchant.void_any_terminal,
+                    onboarded_ms: Some(merchant.activated_ms),
                 },
             )
         }))

@@ -86,7 +86,7 @@ impl EngineRisk {
             kind,
             entry_mode: context.entry_mode.unwrap_or(domain::EntryMode::Keyed),
             response: None,
-            merchant_onboarded_ms: None,
+            merchant_onboarded_ms: context.merchant.onboarded_ms,
             merchant_currency: Some(self.live.currency()),
             merchant_country: None,
             card_country: None,

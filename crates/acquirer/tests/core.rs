@@ -480,6 +480,7 @@ fn the_reference_vector_by_hand() {
         single_max_minor: None,
         daily_max_minor: None,
         void_any_terminal: false,
+        onboarded_ms: None,
     });
     rig.directory.put_terminal(TerminalRecord {
         terminal_id: "11115007".into(),

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use acquirer::risk_engine::EngineRisk;
-use acquirer::{Acquirer, Step};
+use acquirer::{Acquirer, MerchantRecord, Step};
 use common::pos::{PosCard, PosTerminal};
 use common::*;
 use hsm::SignOnScheme;
@@ -179,4 +179,48 @@ fn a_restarted_host_rebuilds_the_windows_from_its_journal() {
     // And a card with no history there is let through.
     assert_eq!(sale(&rig, &restarted, &mut terminal, &card_numbered(3), NOW_MS + 6_000, "00"), "00");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The new-merchant rule reads when the merchant was activated, from the registry: a ticket
+/// at the limit is declined at a merchant activated yesterday, not at one of last year.
+#[test]
+fn a_new_merchants_big_ticket_is_declined_by_its_activation_date() {
+    const NEW_MERCHANT_RULES: &str = r#"
+currency = "CNY"
+decline_score = 100
+alert_score = 50
+
+[[rule]]
+id = "new_merchant_ticket"
+kind = "new_merchant"
+days = 30
+measure = "transaction"
+threshold = 200000
+score = 100
+reason = "new_merchant_tx_limit"
+decline = "61"
+"#;
+    let rig = rig_shared("risk-new-merchant");
+    let engine = Arc::new(EngineRisk::from_toml("rules.toml", NEW_MERCHANT_RULES, RISK_KEY, small()).unwrap());
+    let host = rig.second_host().with_risk(Arc::clone(&engine) as Arc<dyn acquirer::RiskCheck>);
+    let mut terminal = terminal();
+    rig.sign_on(&mut terminal, SignOnScheme::Double);
+    let day_ms = 86_400_000;
+    let mut ticket = |amount_minor: u64, at_ms: u64| {
+        let request = terminal.purchase(&card(), amount_minor, Some("123456")).unwrap();
+        let reply = match host.on_terminal_request(terminal.envelope, request, at_ms) {
+            Step::Respond(reply) => reply,
+            Step::Forward(forward) => {
+                let answer = rig.switch_answer(&forward.network_request, "00");
+                host.on_network_response(forward.pending, answer, at_ms + 50)
+            }
+            Step::Ignore => panic!("ignored"),
+        };
+        code(&reply).to_owned()
+    };
+    rig.directory.put_merchant(MerchantRecord { onboarded_ms: Some(NOW_MS - day_ms), ..merchant() });
+    assert_eq!(ticket(199_999, NOW_MS), "00", "one below the limit");
+    assert_eq!(ticket(200_000, NOW_MS + 1_000), "61", "at it, activated yesterday");
+    rig.directory.put_merchant(MerchantRecord { onboarded_ms: Some(NOW_MS - 365 * day_ms), ..merchant() });
+    assert_eq!(ticket(200_000, NOW_MS + 2_000), "00", "activated last year");
 }

@@ -24,6 +24,8 @@ use crate::output::outln;
 mod folder;
 use folder::DemoFolder;
 
+mod business_day;
+
 #[derive(Args)]
 pub struct DemoArgs {
     /// Print one JSON object instead of text.
@@ -35,6 +37,24 @@ pub struct DemoArgs {
     /// Replace what an earlier run left in --dir (without it, a folder that holds anything is refused).
     #[arg(long, requires = "dir")]
     force: bool,
+    /// The guided tour instead of the business day: one scripted case after another in one process.
+    #[arg(long)]
+    tour: bool,
+    /// A short day (16 terminals, 30 transactions each): under a minute.
+    #[arg(long, conflicts_with = "tour")]
+    fast: bool,
+    /// Virtual terminals working at once (default 50; 16 with --fast).
+    #[arg(long, value_name = "N", conflicts_with = "tour")]
+    terminals: Option<usize>,
+    /// Transactions per terminal (default 80; 30 with --fast).
+    #[arg(long, value_name = "N", conflicts_with = "tour")]
+    transactions: Option<usize>,
+    /// No issuer stops answering during the day.
+    #[arg(long, conflicts_with = "tour")]
+    no_faults: bool,
+    /// The seed of the day's mix (the same seed, the same transactions asked for).
+    #[arg(long, default_value_t = 2026, conflicts_with = "tour")]
+    seed: u64,
 }
 
 /// The switch's wait for an issuer in the demo (the "slow issuer" step waits twice this).
@@ -47,6 +67,9 @@ fn failure(what: &str) -> impl Fn(&dyn std::fmt::Display) -> CliError + '_ {
 }
 
 pub fn run(args: DemoArgs) -> Result<(), CliError> {
+    if !args.tour {
+        return business_day::run(args);
+    }
     let folder = DemoFolder::prepare(args.dir, args.force)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -551,6 +574,6 @@ fn closing_lines(dir: &std::path::Path, temporary: bool) -> Result<(), CliError>
     Ok(())
 }
 
-fn today() -> clearing::BusinessDate {
+pub fn today() -> clearing::BusinessDate {
     clearing::BusinessDate::of_utc_ms(clock::Clock::now_ms(&clock::SystemClock))
 }

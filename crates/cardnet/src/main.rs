@@ -14,6 +14,7 @@ mod bench_network;
 mod bench_risk;
 mod cli_error;
 mod crypto_command;
+mod day;
 mod demo;
 mod dispute_command;
 mod eod;

@@ -45,6 +45,29 @@ const RESTART_ATTEMPTS_MAX: u32 = 5;
 /// Pause between those attempts.
 const RESTART_RETRY_MS: u64 = 200;
 
+/// The process ids of every party this process started and has not stopped: what an
+/// interrupted command kills before it exits without unwinding.
+static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn running(change: impl FnOnce(&mut Vec<u32>)) {
+    if let Ok(mut pids) = RUNNING.lock() {
+        change(&mut pids);
+    }
+}
+
+/// SIGKILL to every party still running (an interrupted `cardnet demo`, which then exits).
+pub fn kill_all_running() {
+    running(|pids| {
+        for pid in pids.drain(..) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    });
+}
+
 /// The running parties; stopped (SIGTERM, then SIGKILL) and waited for however the bench ends.
 pub struct Parties {
     running: Vec<(String, Child)>,
@@ -205,6 +228,8 @@ impl Parties {
         let deadline = Instant::now() + Duration::from_millis(STOP_WAIT_MS_MAX);
         let mut killed = Vec::new();
         for (name, mut child) in self.running.drain(..) {
+            let pid = child.id();
+            running(|pids| pids.retain(|p| *p != pid));
             loop {
                 match child.try_wait() {
                     Ok(Some(_)) => break,
@@ -231,14 +256,17 @@ impl Drop for Parties {
 /// Start `cardnet serve ROLE --config CONFIG`, its stderr (its log lines) into `log`.
 fn spawn(exe: &Path, name: &str, role: &str, config: &Path, log: &Path) -> Result<Child, CliError> {
     let file = std::fs::File::create(log)?;
-    Command::new(exe)
+    let child = Command::new(exe)
         .args(["serve", role, "--config"])
         .arg(config)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(file))
         .spawn()
-        .map_err(|e| CliError::Failure(format!("starting the {name}: {e}")))
+        .map_err(|e| CliError::Failure(format!("starting the {name}: {e}")))?;
+    let pid = child.id();
+    running(|pids| pids.push(pid));
+    Ok(child)
 }
 
 /// The address in a `cardnet serve` line: "… listening on ADDR …" (issuer, switch) or

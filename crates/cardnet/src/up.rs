@@ -17,9 +17,9 @@ use crate::parties::{Listen, Parties, PartySpec};
 
 mod cards;
 mod config;
-mod seed;
+pub mod seed;
 
-pub use config::UpConfig;
+pub use config::{Seed, UpConfig};
 
 /// How often the parties are looked at while the network runs.
 const WATCH_INTERVAL_MS: u64 = 200;
@@ -122,7 +122,7 @@ fn up(options: &UpOptions) -> Result<(), CliError> {
 }
 
 /// The parties in start order (who connects to whom): issuers, switch, acquirer.
-fn specs(net: &eod::NetDir) -> Vec<PartySpec> {
+pub fn specs(net: &eod::NetDir) -> Vec<PartySpec> {
     let spec = |name: String, role, config: &Path| PartySpec { name, role, config: config.to_owned() };
     let banks = ["a", "b", "c", "d", "e", "f", "g", "h"];
     let mut specs: Vec<PartySpec> = net
@@ -164,7 +164,7 @@ fn watch(parties: &mut Parties) -> Result<(), CliError> {
 
 /// In port-0 mode the acquirer's address changes at every start: the installed terminals'
 /// `primary` follows it.
-fn repoint_terminals(terminals: &Path, from: &str, to: &str) -> Result<(), CliError> {
+pub fn repoint_terminals(terminals: &Path, from: &str, to: &str) -> Result<(), CliError> {
     let Ok(entries) = std::fs::read_dir(terminals) else { return Ok(()) };
     let (from, to) = (format!("\"{from}\""), format!("\"{to}\""));
     for entry in entries.flatten().take(config::MERCHANTS_MAX * config::TERMINALS_PER_MERCHANT_MAX) {

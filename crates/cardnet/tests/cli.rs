@@ -112,7 +112,7 @@ fn specs_report_as_json() {
 #[test]
 fn demo_runs_the_network_and_reports_as_json() {
     let directory = std::env::temp_dir().join(format!("cardnet-cli-demo-{}", std::process::id()));
-    let output = cardnet(&["demo", "--json", "--dir", directory.to_str().unwrap()], None);
+    let output = cardnet(&["demo", "--tour", "--json", "--dir", directory.to_str().unwrap()], None);
     assert!(output.status.success(), "{}", stderr(&output));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let codes: Vec<&str> =

@@ -1,6 +1,7 @@
-//! `cardnet demo` and its folder: the temp folder removed however the demo ends (done, failed,
-//! Ctrl-C or SIGTERM), a `--dir` that holds something refused unless `--force`, and every
-//! party's configuration written into `--dir`.
+//! `cardnet demo --tour` (the guided tour in one process) and its folder: the temp folder
+//! removed however the demo ends (done, failed, Ctrl-C or SIGTERM), a `--dir` that holds
+//! something refused unless `--force`, and every party's configuration written into `--dir`.
+//! The business day (`cardnet demo` without `--tour`) is tests/demo_day.rs.
 
 mod common;
 
@@ -16,7 +17,7 @@ const WAIT: Duration = Duration::from_secs(60);
 /// The demo with `TMPDIR` pointed at `tmp`, so what it leaves in "the system temp dir" is seen.
 fn demo_in(tmp: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cardnet"));
-    command.arg("demo").args(args).env("TMPDIR", tmp).stdin(Stdio::null());
+    command.args(["demo", "--tour"]).args(args).env("TMPDIR", tmp).stdin(Stdio::null());
     command
 }
 
@@ -39,7 +40,7 @@ fn the_demo_removes_its_temp_folder() {
 fn a_dir_gets_every_partys_configuration_and_is_not_reused_without_force() {
     let dir = fresh_dir("demo", "dir");
     let dir_arg = dir.to_str().unwrap();
-    let value = json(&cardnet(&["demo", "--json", "--dir", dir_arg]));
+    let value = json(&cardnet(&["demo", "--tour", "--json", "--dir", dir_arg]));
     let configs: Vec<&str> = value["configs"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     for file in
         ["switch.toml", "issuer-20000000455.toml", "issuer-20000000566.toml", "acquirer.toml", "terminal/terminal.toml"]
@@ -96,12 +97,12 @@ fn a_dir_gets_every_partys_configuration_and_is_not_reused_without_force() {
     assert!(journal.status.success(), "{}", String::from_utf8_lossy(&journal.stderr));
 
     // A second run into the same folder is refused (exit 2), the first run's files kept.
-    let again = cardnet(&["demo", "--json", "--dir", dir_arg]);
+    let again = cardnet(&["demo", "--tour", "--json", "--dir", dir_arg]);
     assert_eq!(again.status.code(), Some(2), "{}", String::from_utf8_lossy(&again.stderr));
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"), "{}", String::from_utf8_lossy(&again.stderr));
     assert!(dir.join("switch.toml").is_file());
     // With --force it starts afresh.
-    let forced = json(&cardnet(&["demo", "--json", "--force", "--dir", dir_arg]));
+    let forced = json(&cardnet(&["demo", "--tour", "--json", "--force", "--dir", dir_arg]));
     assert_eq!(forced["ledgers_balanced"], true);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -128,6 +128,7 @@ pub fn merchant() -> MerchantRecord {
         single_max_minor: Some(1_000_000),
         daily_max_minor: Some(2_000_000),
         void_any_terminal: false,
+        onboarded_ms: None,
     }
 }
 

@@ -54,6 +54,10 @@ pub fn first_start(exe: &Path, config: &UpConfig, say: &dyn Fn(&str)) -> Result<
         crate::self_command::stores_to_postgres(dir, &config.database_url, "cardnet_up")?;
     }
     let acquirer = text(WHO, &init["acquirer"]["config"], "acquirer config")?;
+    with_risk_rules(dir, Path::new(&acquirer))?;
+    for issuer in init["issuers"].as_array().into_iter().flatten() {
+        raise_card_limits(Path::new(&text(WHO, &issuer["config"], "issuer config")?))?;
+    }
     let acquirer_listen = text(WHO, &init["acquirer"]["listen"], "acquirer listen")?;
     say(&format!("onboarding {} merchants and their terminals", config.seed.merchants));
     let mut merchants = Vec::new();
@@ -102,6 +106,67 @@ pub fn first_start(exe: &Path, config: &UpConfig, say: &dyn Fn(&str)) -> Result<
     bytes.push(b'\n');
     host::write_private(&dir.join(MARKER_FILE), &bytes)?;
     Ok(seeded)
+}
+
+/// The acquirer's risk rules at the first start (`risk.toml` beside its configuration, read
+/// again when changed): new merchants (all of them, on the first day) are limited per
+/// transaction, and a card used too often in a minute raises an alert.
+const ACQUIRER_RULES: &str = r#"# The acquirer's risk rules (`cardnet risk rules check risk.toml`), read again when changed.
+currency = "CNY"
+decline_score = 100
+alert_score = 50
+
+# A merchant onboarded in the last 30 days takes less than 2,000.00 a transaction.
+[[rule]]
+id = "new_merchant_ticket"
+kind = "new_merchant"
+days = 30
+measure = "transaction"
+threshold = 200000
+score = 100
+reason = "new_merchant_tx_limit"
+decline = "61"
+
+# One card at this acquirer's merchants 30 times in a minute: an alert for an analyst.
+[[rule]]
+id = "card_burst"
+kind = "velocity"
+entity = "card"
+measure = "count"
+window = "1m"
+threshold = 30
+score = 60
+reason = "card_count_1m"
+"#;
+const RULES_FILE: &str = "risk.toml";
+
+fn with_risk_rules(dir: &Path, acquirer: &Path) -> Result<(), CliError> {
+    std::fs::write(dir.join(RULES_FILE), ACQUIRER_RULES)?;
+    let mut text = std::fs::read_to_string(acquirer)?;
+    text.push_str(&format!(
+        "\n# The risk engine inside every authorization (docs/acquirer.md).\n[risk]\nrules = \"{RULES_FILE}\"\n"
+    ));
+    std::fs::write(acquirer, text)?;
+    Ok(())
+}
+
+/// The development products allow 20 purchases and 5,000.00 a day per card; the seeded cards
+/// are each one terminal's all day: 500 and 100,000.00.
+const DAILY_LIMITS: [(&str, &str); 2] = [
+    ("daily_count_limit = 20\n", "daily_count_limit = 500\n"),
+    ("daily_amount_limit_minor = 500000\n", "daily_amount_limit_minor = 10000000\n"),
+];
+
+fn raise_card_limits(config: &Path) -> Result<(), CliError> {
+    let mut text = std::fs::read_to_string(config)?;
+    for (from, to) in DAILY_LIMITS {
+        if !text.contains(from) {
+            return Err(CliError::Failure(format!("up: {} has no {}", config.display(), from.trim())));
+        }
+        text = text.replace(from, to);
+    }
+    std::fs::write(config, text)?;
+    Ok(())
 }
 
 /// Register `terminal_id` under the merchant (a TMK generated as two components) and install
