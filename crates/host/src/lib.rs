@@ -13,6 +13,7 @@ pub mod config_file;
 pub mod connector;
 pub mod link;
 pub mod listen;
+mod meters;
 pub mod party;
 pub mod paths;
 pub mod pipeline;
