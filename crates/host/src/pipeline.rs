@@ -202,7 +202,7 @@ struct WeakPipeline<P: Party> {
 
 impl<P: Party> metrics::Readiness for WeakPipeline<P> {
     fn ready(&self) -> Result<(), String> {
-        if !self.events.upgrade().is_some_and(|events| !events.is_closed()) {
+        if self.events.upgrade().is_none_or(|events| events.is_closed()) {
             return Err("the core thread has stopped (a batch was not committed); restart the party".into());
         }
         let mut down: Vec<&str> =
