@@ -7,6 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod acquirer_command;
+mod backup_command;
 mod bench_command;
 mod bench_e2e;
 mod bench_eod;
@@ -111,6 +112,10 @@ enum Command {
     /// Risk control: `cardnet risk rules check FILE`, `risk backtest`, `risk aml`, `risk alerts list|show|assign|close`.
     #[command(subcommand)]
     Risk(risk_command::RiskCommand),
+    /// Copy a party's SQLite database while it runs: `cardnet backup --config FILE --out BACKUP`.
+    Backup(backup_command::BackupArgs),
+    /// Put a backup back while the party is stopped: `cardnet restore --config FILE --from BACKUP --force`.
+    Restore(backup_command::RestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -141,6 +146,8 @@ fn main() -> ExitCode {
         Command::Dispute(command) => dispute_command::run(command),
         Command::Sim(args) => sim_command::run(args),
         Command::Risk(command) => risk_command::run(command),
+        Command::Backup(args) => backup_command::backup(args),
+        Command::Restore(args) => backup_command::restore(args),
     };
     match result {
         Ok(()) | Err(CliError::OutputClosed) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 //! format (`--log-format text|json`).
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -155,4 +156,32 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.event_format(crate::json_log::JsonLines).try_init(),
     };
+}
+
+/// The lock file of the party configured in `config`: `NAME.serve.lock` beside it.
+pub fn serve_lock_path(config: &Path) -> PathBuf {
+    config.with_extension("serve.lock")
+}
+
+/// Take the party's lock (an OS file lock, released when the process ends however it ends):
+/// `cardnet serve` holds it while it runs, so `cardnet restore` knows not to replace the
+/// database under it and a second `serve` of the same configuration is refused.
+pub fn hold_serve_lock(config: &Path) -> Result<std::fs::File, CliError> {
+    let path = serve_lock_path(config);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path).map_err(|e| CliError::bad_input(format!("{}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::bad_input(format!(
+            "another `cardnet serve` runs with {} (it holds {})",
+            config.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(CliError::bad_input(format!("{}: cannot lock: {e}", path.display())))
+        }
+    }
 }
