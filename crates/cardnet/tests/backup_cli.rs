@@ -7,7 +7,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{cardnet, fresh_dir, json, parties};
 
@@ -31,13 +31,7 @@ fn a_backup_taken_while_serving_restores_the_old_state_once_stopped() {
     json(&cardnet(&["issuer", "card", "issue", "--config", &config, "--product", "debit", "--json"]));
 
     let log = dir.join("issuer.log");
-    let mut issuer = Command::new(env!("CARGO_BIN_EXE_cardnet"))
-        .args(["serve", "issuer", "--config", &config])
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .unwrap();
-    let bound = parties::wait_bound(&log, || issuer.try_wait().ok().flatten().is_some());
+    let (mut issuer, bound) = parties::serve("issuer", &config, &log);
     assert!(bound.is_some(), "{}", std::fs::read_to_string(&log).unwrap_or_default());
 
     // Online: the backup is taken while the issuer runs.
