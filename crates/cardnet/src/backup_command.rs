@@ -1,12 +1,13 @@
 //! `cardnet backup --config PARTY.toml --out FILE` and `cardnet restore --config PARTY.toml
 //! --from FILE --force`: a party's SQLite database copied while it runs (SQLite's online
-//! backup, `sqlstore::backup`), and put back while it is stopped. A PostgreSQL database is
+//! backup, `sqlstore::backup`), and put back while it is stopped; `--store ledger` for the
+//! switch's and the acquirer's separate ledger store. A PostgreSQL database is
 //! backed up with `pg_dump`: the commands print how and exit 2. docs/operations.md, "Backup and
 //! restore".
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use crate::cli_error::CliError;
@@ -20,7 +21,10 @@ pub struct BackupArgs {
     /// The backup file to write (must not exist; owner-only).
     #[arg(long)]
     out: PathBuf,
-    /// Print one JSON object: party, database, file, bytes, pages.
+    /// Which of the party's stores: its database, or the switch's or acquirer's separate ledger.
+    #[arg(long, value_enum, default_value_t = Store::Database)]
+    store: Store,
+    /// Print one JSON object: party, database, file, bytes, pages, integrity.
     #[arg(long)]
     json: bool,
 }
@@ -36,15 +40,39 @@ pub struct RestoreArgs {
     /// Replace the party's existing database (every change since the backup is lost).
     #[arg(long)]
     force: bool,
-    /// Print one JSON object: party, database, file, bytes, pages.
+    /// Which of the party's stores: its database, or the switch's or acquirer's separate ledger.
+    #[arg(long, value_enum, default_value_t = Store::Database)]
+    store: Store,
+    /// Print one JSON object: party, database, file, bytes, pages, integrity.
     #[arg(long)]
     json: bool,
 }
 
-/// The party a configuration file is for, and its database URL (paths resolved).
-fn party_database(config: &Path) -> Result<(&'static str, String), CliError> {
+/// A party's stores: each a database URL in its configuration.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    /// `database`: journals, cards, merchants and terminals (and the issuer's ledger).
+    Database,
+    /// `ledger`: the switch's settlement ledger, the acquirer's merchant ledger.
+    Ledger,
+}
+
+/// The party a configuration file is for, and the URL of its `store` (paths resolved).
+fn party_store(config: &Path, store: Store) -> Result<(&'static str, String), CliError> {
+    let (party, database, ledger) = party_database(config)?;
+    match (store, ledger) {
+        (Store::Database, _) => Ok((party, database)),
+        (Store::Ledger, Some(ledger)) => Ok((party, ledger)),
+        (Store::Ledger, None) => {
+            Err(CliError::bad_input(format!("the {party}'s ledger is in its database: leave out --store ledger")))
+        }
+    }
+}
+
+/// The party, its `database` and its separate `ledger` store (none for the issuer).
+fn party_database(config: &Path) -> Result<(&'static str, String, Option<String>), CliError> {
     let as_switch = match switch::SwitchConfig::load(config) {
-        Ok(switch) => return Ok(("switch", switch.database)),
+        Ok(switch) => return Ok(("switch", switch.database, Some(switch.ledger))),
         Err(error) => error.to_string(),
     };
     let as_issuer = match issuer::IssuerConfig::load(config) {
@@ -55,11 +83,11 @@ fn party_database(config: &Path) -> Result<(&'static str, String), CliError> {
                 config.display()
             )));
         }
-        Ok(issuer) => return Ok(("issuer", issuer.database)),
+        Ok(issuer) => return Ok(("issuer", issuer.database, None)),
         Err(error) => error.to_string(),
     };
     let as_acquirer = match acquirer::AcquirerConfig::load(config) {
-        Ok(acquirer) => return Ok(("acquirer", acquirer.database)),
+        Ok(acquirer) => return Ok(("acquirer", acquirer.database, Some(acquirer.ledger))),
         Err(error) => error.to_string(),
     };
     Err(CliError::bad_input(format!(
@@ -116,7 +144,7 @@ fn report(
 }
 
 pub fn backup(args: BackupArgs) -> Result<(), CliError> {
-    let (party, database) = party_database(&args.config)?;
+    let (party, database) = party_store(&args.config, args.store)?;
     let file = sqlite_file(party, &database)?;
     if args.out.exists() {
         return Err(CliError::bad_input(format!("{} exists: name a new file", args.out.display())));
@@ -126,7 +154,7 @@ pub fn backup(args: BackupArgs) -> Result<(), CliError> {
 }
 
 pub fn restore(args: RestoreArgs) -> Result<(), CliError> {
-    let (party, database) = party_database(&args.config)?;
+    let (party, database) = party_store(&args.config, args.store)?;
     let file = sqlite_file(party, &database)?;
     // Held until the restore is done: the party cannot start meanwhile.
     let _lock = crate::ops::hold_serve_lock(&args.config).map_err(|_| {

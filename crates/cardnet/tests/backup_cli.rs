@@ -42,6 +42,9 @@ fn a_backup_taken_while_serving_restores_the_old_state_once_stopped() {
     assert_eq!(copied["bytes"].as_u64(), Some(std::fs::metadata(&backup).unwrap().len()));
     assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600);
     refused(&["backup", "--config", &config, "--out", backup_path], "exists");
+    let other = dir.join("other.backup");
+    let ledger = ["backup", "--config", &config, "--out", other.to_str().unwrap(), "--store", "ledger"];
+    refused(&ledger, "the issuer's ledger is in its database");
     refused(&["restore", "--config", &config, "--from", backup_path, "--force"], "stop it before restoring");
     refused(&["serve", "issuer", "--config", &config], "another `cardnet serve` runs");
 
