@@ -208,4 +208,21 @@ mod tests {
         let now_ready = tokio::task::spawn_blocking(move || get(address, "/readyz")).await.unwrap();
         assert_eq!(now_ready.unwrap(), (200, "ready\n".to_owned()));
     }
+
+    /// A client that connects and says nothing (slowloris) loses its slot at the connection
+    /// deadline. Tokio's clock is paused: the deadline passes as soon as everything waits.
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_connection_is_closed_at_its_deadline() {
+        use tokio::io::AsyncReadExt;
+        let registry: &'static Registry = Box::leak(Box::new(Registry::new()));
+        let ready = Arc::new(Switchable(AtomicBool::new(true)));
+        let admin = start("127.0.0.1:0".parse().unwrap(), registry, ready).await.unwrap();
+        let mut silent = tokio::net::TcpStream::connect(admin.local_addr()).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let mut byte = [0u8; 1];
+        let limit = Duration::from_millis(ADMIN_CONNECTION_MS_MAX * 3);
+        let closed = tokio::time::timeout(limit, silent.read(&mut byte)).await;
+        assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "closed, not left open: {closed:?}");
+        assert!(started.elapsed() >= Duration::from_millis(ADMIN_CONNECTION_MS_MAX), "not before its deadline");
+    }
 }
