@@ -127,7 +127,7 @@ pub async fn serve(config_path: &Path, ops: crate::ops::OpsArgs) -> Result<(), C
     admin.serving(server.stats_handle(), server.readiness());
     let reversals = server.acquirer().clone();
     crate::ops::spawn_backlog("acquirer", move || {
-        let (pending, _, dead) = reversals.reversal_counts().map_err(|e| e.to_string())?;
+        let (pending, dead) = reversals.reversal_backlog(crate::ops::BACKLOG_COUNT_MAX).map_err(|e| e.to_string())?;
         Ok(vec![("switch".to_owned(), pending, dead)])
     });
     let report = crate::stats_command::report(

@@ -17,6 +17,9 @@ use crate::cli_error::CliError;
 /// How often the store-and-forward backlog is read from the party's database for `/metrics`
 /// (a scrape never queries: it shows the last reading, at most this old).
 pub const BACKLOG_READ_INTERVAL_MS: u64 = 5_000;
+/// The backlog gauge counts each state up to this (a read stays cheap however many entries
+/// died and were kept for an operator).
+pub const BACKLOG_COUNT_MAX: u64 = 100_000;
 
 #[derive(Args, Clone, Copy, Debug, Default)]
 pub struct OpsArgs {

@@ -155,7 +155,10 @@ pub async fn serve(config_path: &Path, ops: crate::ops::OpsArgs) -> Result<(), C
     let issuers: Vec<String> = advices.directory().issuers().iter().map(|issuer| issuer.id.clone()).collect();
     crate::ops::spawn_backlog("switch", move || {
         let journal = advices.journal();
-        let count = |issuer: &String| journal.advice_counts(issuer).map(|c| (issuer.clone(), c.pending, c.dead));
+        let count = |issuer: &String| {
+            let (pending, dead) = journal.advice_backlog(issuer, crate::ops::BACKLOG_COUNT_MAX)?;
+            Ok::<_, sqlstore::Error>((issuer.clone(), pending, dead))
+        };
         issuers.iter().map(count).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
     });
     let report = crate::stats_command::report(
