@@ -102,3 +102,25 @@ fn metrics_move_with_a_sale_and_every_party_is_healthy_and_ready() {
     assert!(exchanges.iter().all(|line| line["level"] == "INFO" && line["rc"].is_string()), "{exchanges:?}");
     assert!(servers.stop().iter().all(|status| status.success()));
 }
+
+/// `[admin] listen` in a party's configuration starts the endpoint without the option; an
+/// issuer (no outbound link) is ready as soon as it listens.
+#[test]
+fn the_admin_section_of_a_configuration_starts_the_endpoint() {
+    let dir = common::fresh_dir("ops", "admin-section");
+    common::json(&common::cardnet(&["issuer", "init", "--dir", dir.to_str().unwrap(), "--json"]));
+    let config = dir.join("issuer.toml");
+    common::parties::listen_on_port_zero(&config, "127.0.0.1:9200");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[admin]\nlisten = \"127.0.0.1:0\"\n");
+    std::fs::write(&config, text).unwrap();
+    let log = dir.join("issuer.log");
+    let (mut issuer, bound) = common::parties::serve("issuer", config.to_str().unwrap(), &log);
+    assert!(bound.is_some(), "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    let address = admin_address(&log);
+    assert_eq!(get(address, "/readyz").unwrap(), (200, "ready\n".to_owned()));
+    let page = scrape(address);
+    assert_eq!(page.value("cardnet_server_connections_open", &[("party", "issuer")]), Some(0.0));
+    let _ = std::process::Command::new("kill").args(["-TERM", &issuer.id().to_string()]).status();
+    assert!(issuer.wait().unwrap().success());
+}
