@@ -157,12 +157,15 @@ pub fn restore(args: RestoreArgs) -> Result<(), CliError> {
     let (party, database) = party_store(&args.config, args.store)?;
     let file = sqlite_file(party, &database)?;
     // Held until the restore is done: the party cannot start meanwhile.
-    let _lock = crate::ops::hold_serve_lock(&args.config).map_err(|_| {
-        CliError::bad_input(format!(
+    let _lock = crate::ops::hold_serve_lock(&args.config).map_err(|refused| match refused {
+        crate::ops::LockRefused::Held(_) => CliError::bad_input(format!(
             "the {party} is running with {} (it holds {}): stop it before restoring",
             args.config.display(),
             crate::ops::serve_lock_path(&args.config).display()
-        ))
+        )),
+        crate::ops::LockRefused::Unavailable(why) => {
+            CliError::bad_input(format!("cannot tell whether the {party} is running, so not restoring: {why}"))
+        }
     })?;
     sqlstore::backup::integrity_check(&args.from).map_err(|e| {
         CliError::bad_input(format!("not restored, {} is not a sound backup: {e}", args.from.display()))

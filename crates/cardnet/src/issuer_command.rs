@@ -145,7 +145,7 @@ pub fn run(command: IssuerCommand) -> Result<(), CliError> {
 /// `cardnet serve issuer --config FILE`: run the issuer host until Ctrl-C or SIGTERM.
 pub async fn serve(config_path: &Path, ops: crate::ops::OpsArgs) -> Result<(), CliError> {
     let config = IssuerConfig::load(config_path)?;
-    let _lock = crate::ops::hold_serve_lock(config_path)?;
+    let _lock = crate::ops::lock_for_serve(config_path)?;
     let limits = config.server;
     let endpoint = crate::ops::start_admin("issuer", ops.admin_listen.or(config.admin.listen)).await?;
     // Borrowed by the callback: the endpoint lives until the server returns.

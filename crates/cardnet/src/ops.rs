@@ -166,25 +166,47 @@ pub fn serve_lock_path(config: &Path) -> PathBuf {
     config.with_extension("serve.lock")
 }
 
+/// Why the party's lock was not taken.
+pub enum LockRefused {
+    /// Another process holds it: the party runs.
+    Held(String),
+    /// The lock file cannot be opened or locked (a read-only folder, say).
+    Unavailable(String),
+}
+
 /// Take the party's lock (an OS file lock, released when the process ends however it ends):
 /// `cardnet serve` holds it while it runs, so `cardnet restore` knows not to replace the
 /// database under it and a second `serve` of the same configuration is refused.
-pub fn hold_serve_lock(config: &Path) -> Result<std::fs::File, CliError> {
+pub fn hold_serve_lock(config: &Path) -> Result<std::fs::File, LockRefused> {
     let path = serve_lock_path(config);
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(&path).map_err(|e| CliError::bad_input(format!("{}: {e}", path.display())))?;
+    let file = options.open(&path).map_err(|e| LockRefused::Unavailable(format!("{}: {e}", path.display())))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::bad_input(format!(
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockRefused::Held(format!(
             "another `cardnet serve` runs with {} (it holds {})",
             config.display(),
             path.display()
         ))),
         Err(std::fs::TryLockError::Error(e)) => {
-            Err(CliError::bad_input(format!("{}: cannot lock: {e}", path.display())))
+            Err(LockRefused::Unavailable(format!("{}: cannot lock: {e}", path.display())))
+        }
+    }
+}
+
+/// The lock `cardnet serve` takes: refused (exit 2) while another process holds it; a lock file
+/// that cannot be made (the configuration's folder read-only) is a warning, not a stop — the
+/// party then runs unlocked and `cardnet restore`, unable to lock either, refuses.
+pub fn lock_for_serve(config: &Path) -> Result<Option<std::fs::File>, CliError> {
+    match hold_serve_lock(config) {
+        Ok(file) => Ok(Some(file)),
+        Err(LockRefused::Held(why)) => Err(CliError::bad_input(why)),
+        Err(LockRefused::Unavailable(why)) => {
+            eprintln!("cardnet: warning: running without the party lock ({why}); `cardnet restore` will refuse");
+            Ok(None)
         }
     }
 }

@@ -129,7 +129,7 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
 /// Run the switch configured in `config_path` until Ctrl-C (or SIGTERM on Unix).
 pub async fn serve(config_path: &Path, ops: crate::ops::OpsArgs) -> Result<(), CliError> {
     let config = switch::SwitchConfig::load(config_path).map_err(CliError::bad_input)?;
-    let _lock = crate::ops::hold_serve_lock(config_path)?;
+    let _lock = crate::ops::lock_for_serve(config_path)?;
     let limits = config.server;
     let admin = crate::ops::start_admin("switch", ops.admin_listen.or(config.admin.listen)).await?;
     let hsm = hsm::SoftHsm::from_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
