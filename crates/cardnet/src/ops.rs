@@ -33,7 +33,7 @@ pub struct OpsArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogFormat {
-    /// Human-readable lines (as before).
+    /// Human-readable lines.
     #[default]
     Text,
     /// One JSON object per line: ts_ms, level, message and the event's fields.
