@@ -52,6 +52,9 @@ pub struct AcquirerConfig {
     /// Bounds of the terminal-facing server (`[server]`, docs/operations.md).
     #[serde(default)]
     pub server: host::ServerLimits,
+    /// Where the admin endpoint listens (`[admin]`, docs/operations.md); none by default.
+    #[serde(default)]
+    pub admin: host::AdminSection,
     /// `sqlite:PATH` (relative to the config file), `sqlite::memory:`, or `postgres://…#schema`.
     /// The merchants registry keeps its tables (`merchants_*`) in the same database.
     #[serde(default = "default_database")]
@@ -357,6 +360,7 @@ impl AcquirerConfig {
             out.push_str(&format!("{} = {}\n", quote(prefix), quote(kind)));
         }
         out.push_str(&self.server.to_toml());
+        out.push_str(&self.admin.to_toml());
         if let Some(risk) = &self.risk {
             out.push_str("# The risk engine's rule file (read again when it changes).\n[risk]\n");
             out.push_str(&format!("rules = {}\n", quote(&risk.rules.display().to_string())));

@@ -64,6 +64,7 @@ pub fn config_with_switch_keys(
         institution_id: institution_id.to_owned(),
         listen: listen.to_owned(),
         server: host::ServerLimits::default(),
+        admin: host::AdminSection::default(),
         database: database.to_owned(),
         lmk_file: lmk_file.to_owned(),
         dek: dek.block().to_owned(),

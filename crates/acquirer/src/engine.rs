@@ -449,6 +449,12 @@ impl Acquirer {
         transact(&self.db, |tx| Ok(journal::reversed_twice(tx)?))
     }
 
+    /// Network reversals waiting and given up: (pending, dead), each counted up to `cap`
+    /// (`saf::SqlQueue::backlog`: never a walk over the delivered ones).
+    pub fn reversal_backlog(&self, cap: u64) -> Result<(u64, u64)> {
+        transact(&self.db, |tx| Ok(self.queue.backlog(tx, store::SWITCH_DESTINATION, cap)?))
+    }
+
     /// Network reversals by state: (pending, delivered, dead).
     pub fn reversal_counts(&self) -> Result<(u64, u64, u64)> {
         let counts = transact(&self.db, |tx| Ok(self.queue.counts(tx, None)?))?;

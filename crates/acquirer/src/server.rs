@@ -66,6 +66,8 @@ pub struct AcquirerServer {
     wake: Arc<Notify>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// For `/readyz`: the core runs and the switch link is signed on.
+    readiness: Arc<dyn host::Readiness>,
 }
 
 impl AcquirerServer {
@@ -90,11 +92,12 @@ impl AcquirerServer {
         let links = std::iter::once((SWITCH_LINK.to_owned(), link)).collect();
         let pipeline = Pipeline::start(Arc::new(acquirer.clone()), links, clock)?;
         let mut tasks = pipeline.spawn_loops(&acquirer, options.reversal_poll_interval_ms, &stop.subscribe());
+        let readiness = pipeline.readiness();
         let server = Server::new(Arc::clone(acquirer.spec()), pipeline.handler(), options.server);
         let serving = server.clone();
         tasks.push(tokio::spawn(async move { serving.serve(listener).await }));
         tracing::info!(%local_addr, switch = %acquirer.settings().switch_endpoint, "acquirer: serving terminals");
-        Ok(AcquirerServer { local_addr, acquirer, server, session, wake, stop, tasks })
+        Ok(AcquirerServer { local_addr, acquirer, server, session, wake, stop, tasks, readiness })
     }
 
     /// The address terminals connect to.
@@ -108,6 +111,16 @@ impl AcquirerServer {
 
     pub fn stats(&self) -> &transport::ServerStats {
         self.server.stats()
+    }
+
+    /// The same counters, shared (for a metrics collector that outlives this borrow).
+    pub fn stats_handle(&self) -> Arc<transport::ServerStats> {
+        self.server.stats_handle()
+    }
+
+    /// Whether the acquirer can take traffic (the admin endpoint's `/readyz`).
+    pub fn readiness(&self) -> Arc<dyn host::Readiness> {
+        Arc::clone(&self.readiness)
     }
 
     /// The state of the session to the switch.

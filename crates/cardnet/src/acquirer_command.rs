@@ -93,9 +93,11 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
 
 /// Run the acquirer configured in `config_path` until Ctrl-C (or SIGTERM on Unix). The merchant
 /// and terminal registry is the one in the same database.
-pub async fn serve(config_path: &Path) -> Result<(), CliError> {
+pub async fn serve(config_path: &Path, ops: crate::ops::OpsArgs) -> Result<(), CliError> {
     let config = acquirer::AcquirerConfig::load(config_path).map_err(CliError::bad_input)?;
+    let _lock = crate::ops::lock_for_serve(config_path)?;
     let limits = config.server;
+    let admin = crate::ops::start_admin("acquirer", ops.admin_listen.or(config.admin.listen)).await?;
     let hsm = hsm::SoftHsm::from_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
     let hsm: Arc<dyn SecurityModule> = Arc::new(hsm);
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
@@ -122,6 +124,12 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
         server.local_addr(),
         server.acquirer().settings().switch_endpoint
     );
+    admin.serving(server.stats_handle(), server.readiness());
+    let reversals = server.acquirer().clone();
+    crate::ops::spawn_backlog("acquirer", move || {
+        let (pending, dead) = reversals.reversal_backlog(crate::ops::BACKLOG_COUNT_MAX).map_err(|e| e.to_string())?;
+        Ok(vec![("switch".to_owned(), pending, dead)])
+    });
     let report = crate::stats_command::report(
         "acquirer",
         server.local_addr(),

@@ -143,9 +143,13 @@ pub fn run(command: IssuerCommand) -> Result<(), CliError> {
 }
 
 /// `cardnet serve issuer --config FILE`: run the issuer host until Ctrl-C or SIGTERM.
-pub async fn serve(config_path: &Path) -> Result<(), CliError> {
+pub async fn serve(config_path: &Path, ops: crate::ops::OpsArgs) -> Result<(), CliError> {
     let config = IssuerConfig::load(config_path)?;
+    let _lock = crate::ops::lock_for_serve(config_path)?;
     let limits = config.server;
+    let endpoint = crate::ops::start_admin("issuer", ops.admin_listen.or(config.admin.listen)).await?;
+    // Borrowed by the callback: the endpoint lives until the server returns.
+    let admin = &endpoint;
     // Opening touches the databases: off the async threads (the PostgreSQL client blocks).
     let issuer = tokio::task::spawn_blocking(move || Issuer::open_with_lmk_file(&config))
         .await
@@ -154,8 +158,9 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
     let address = issuer.settings().listen;
     let institution = issuer.settings().institution_id.clone();
     let config_path = config_path.to_owned();
-    let on_listening = move |bound, stats: Arc<transport::ServerStats>| {
+    let on_listening = move |bound, stats: Arc<transport::ServerStats>, ready| {
         eprintln!("cardnet issuer {institution}: listening on {bound} (Ctrl-C stops)");
+        admin.serving(Arc::clone(&stats), ready);
         // Ends with the process: the counters are reported until the server returns.
         tokio::spawn(async move {
             crate::stats_command::report("issuer", bound, &stats, &config_path, limits.stats_interval_ms).await;

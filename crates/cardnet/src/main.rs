@@ -7,6 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod acquirer_command;
+mod backup_command;
 mod bench_command;
 mod bench_e2e;
 mod bench_eod;
@@ -20,8 +21,10 @@ mod dispute_command;
 mod eod;
 mod iso8583_command;
 mod issuer_command;
+mod json_log;
 mod merchant_command;
 mod network_command;
+mod ops;
 mod output;
 mod parties;
 mod plain;
@@ -115,6 +118,10 @@ enum Command {
     /// Risk control: `cardnet risk rules check FILE`, `risk backtest`, `risk aml`, `risk alerts list|show|assign|close`.
     #[command(subcommand)]
     Risk(risk_command::RiskCommand),
+    /// Copy a party's SQLite database while it runs: `cardnet backup --config FILE --out BACKUP`.
+    Backup(backup_command::BackupArgs),
+    /// Put a backup back while the party is stopped: `cardnet restore --config FILE --from BACKUP --force`.
+    Restore(backup_command::RestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -146,6 +153,8 @@ fn main() -> ExitCode {
         Command::Dispute(command) => dispute_command::run(command),
         Command::Sim(args) => sim_command::run(args),
         Command::Risk(command) => risk_command::run(command),
+        Command::Backup(args) => backup_command::backup(args),
+        Command::Restore(args) => backup_command::restore(args),
     };
     match result {
         Ok(()) | Err(CliError::OutputClosed) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::cli_error::CliError;
+use crate::ops::OpsArgs;
 
 #[derive(Subcommand)]
 pub enum ServeCommand {
@@ -13,40 +14,42 @@ pub enum ServeCommand {
         /// The switch's configuration (`cardnet switch init` writes one).
         #[arg(long)]
         config: PathBuf,
+        #[command(flatten)]
+        ops: OpsArgs,
     },
     /// The acquirer host: terminals connect to it (UnionPay POS dialect); it connects to the switch.
     Acquirer {
         /// The acquirer's configuration (`cardnet acquirer init` writes one).
         #[arg(long)]
         config: PathBuf,
+        #[command(flatten)]
+        ops: OpsArgs,
     },
     /// An issuer host: the switch connects to it.
     Issuer {
         /// The issuer's configuration (`cardnet issuer init` writes one).
         #[arg(long)]
         config: PathBuf,
+        #[command(flatten)]
+        ops: OpsArgs,
     },
 }
 
 pub fn run(command: ServeCommand) -> Result<(), CliError> {
-    init_logging();
+    let (ServeCommand::Switch { ops, .. } | ServeCommand::Acquirer { ops, .. } | ServeCommand::Issuer { ops, .. }) =
+        &command;
+    crate::ops::init_logging(ops.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Failure(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
         match command {
-            ServeCommand::Switch { config } => crate::switch_command::serve(&config).await,
-            ServeCommand::Issuer { config } => crate::issuer_command::serve(&config).await,
-            ServeCommand::Acquirer { config } => crate::acquirer_command::serve(&config).await,
+            ServeCommand::Switch { config, ops } => crate::switch_command::serve(&config, ops).await,
+            ServeCommand::Issuer { config, ops } => crate::issuer_command::serve(&config, ops).await,
+            ServeCommand::Acquirer { config, ops } => crate::acquirer_command::serve(&config, ops).await,
         }
     })
-}
-
-/// One line per message exchange on stderr (the transport writes them through `tracing`);
-/// `RUST_LOG`-style filtering is left out to keep the dependency small: everything at INFO.
-fn init_logging() {
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 /// Ctrl-C, or SIGTERM on Unix (how a service manager stops a process).

@@ -127,9 +127,11 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
 }
 
 /// Run the switch configured in `config_path` until Ctrl-C (or SIGTERM on Unix).
-pub async fn serve(config_path: &Path) -> Result<(), CliError> {
+pub async fn serve(config_path: &Path, ops: crate::ops::OpsArgs) -> Result<(), CliError> {
     let config = switch::SwitchConfig::load(config_path).map_err(CliError::bad_input)?;
+    let _lock = crate::ops::lock_for_serve(config_path)?;
     let limits = config.server;
+    let admin = crate::ops::start_admin("switch", ops.admin_listen.or(config.admin.listen)).await?;
     let hsm = hsm::SoftHsm::from_lmk_file(&config.lmk_file).map_err(CliError::bad_input)?;
     let hsm: Arc<dyn SecurityModule> = Arc::new(hsm);
     let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
@@ -148,6 +150,17 @@ pub async fn serve(config_path: &Path) -> Result<(), CliError> {
         server.local_addr(),
         server.switch().directory().issuers().len()
     );
+    admin.serving(server.stats_handle(), server.readiness());
+    let advices = server.switch().clone();
+    let issuers: Vec<String> = advices.directory().issuers().iter().map(|issuer| issuer.id.clone()).collect();
+    crate::ops::spawn_backlog("switch", move || {
+        let journal = advices.journal();
+        let count = |issuer: &String| {
+            let (pending, dead) = journal.advice_backlog(issuer, crate::ops::BACKLOG_COUNT_MAX)?;
+            Ok::<_, sqlstore::Error>((issuer.clone(), pending, dead))
+        };
+        issuers.iter().map(count).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    });
     let report = crate::stats_command::report(
         "switch",
         server.local_addr(),

@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{ProcessNetwork, cardnet, json};
 
@@ -96,13 +96,7 @@ fn serve_issuer_answers_sign_on_and_stops_on_sigterm() {
     // On a port the kernel picks: the issuer logs where it listens.
     common::parties::listen_on_port_zero(std::path::Path::new(&config_path), "127.0.0.1:9200");
     let log = dir.join("issuer.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
-        .args(["serve", "issuer", "--config", &config_path])
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .unwrap();
-    let address = common::parties::wait_bound(&log, || child.try_wait().ok().flatten().is_some());
+    let (mut child, address) = common::parties::serve("issuer", &config_path, &log);
     let mut stream = std::net::TcpStream::connect(address.expect("the issuer listens")).unwrap();
     let spec = iso8583::builtin::network();
     let sign_on = transport::netmgmt::request(

@@ -8,11 +8,13 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod admin_section;
 pub mod blocking;
 pub mod config_file;
 pub mod connector;
 pub mod link;
 pub mod listen;
+mod meters;
 pub mod party;
 pub mod paths;
 pub mod pipeline;
@@ -20,9 +22,12 @@ pub mod private_file;
 pub mod server_limits;
 pub mod toml_text;
 
+pub use admin_section::AdminSection;
 pub use blocking::blocking;
 pub use connector::EndpointConnector;
 pub use link::{LinkFailure, request_if_ready};
+/// What a party implements for the admin endpoint's `/readyz` (the pipeline does, for all).
+pub use metrics::Readiness;
 pub use party::{Answer, Client, Delivery, Forward, Outbound, Party, Step};
 pub use pipeline::{Link, PIPELINE_EVENTS_MAX, Pipeline, PipelineHandler};
 pub use private_file::write_private;

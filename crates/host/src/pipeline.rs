@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clock::Clock;
 use iso8583::{Envelope, Message};
@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use transport::{Handler, Session};
 
 use crate::link::{LinkFailure, is_ready, request_if_ready};
+use crate::meters::Meters;
 use crate::party::{Answer, Delivery, Outbound, Party, Step};
 
 /// Events one batch decides at most (one commit covers them).
@@ -70,11 +71,12 @@ impl Link {
 pub struct Pipeline<P: Party> {
     events: mpsc::Sender<Event<P>>,
     links: Arc<HashMap<String, Link>>,
+    meters: Arc<Meters>,
 }
 
 impl<P: Party> Clone for Pipeline<P> {
     fn clone(&self) -> Self {
-        Pipeline { events: self.events.clone(), links: Arc::clone(&self.links) }
+        Pipeline { events: self.events.clone(), links: Arc::clone(&self.links), meters: Arc::clone(&self.meters) }
     }
 }
 
@@ -83,7 +85,8 @@ impl<P: Party> Pipeline<P> {
     /// inside a tokio runtime: forwards are sent from tasks on it.
     pub fn start(party: Arc<P>, links: HashMap<String, Link>, clock: Arc<dyn Clock>) -> std::io::Result<Pipeline<P>> {
         let (events, queue) = mpsc::channel(PIPELINE_QUEUE_DEPTH_MAX);
-        let pipeline = Pipeline { events, links: Arc::new(links) };
+        let meters = Arc::new(Meters::new(party.name()));
+        let pipeline = Pipeline { events, links: Arc::new(links), meters };
         let core = Core { party, clock, pipeline: pipeline.downgrade(), runtime: tokio::runtime::Handle::current() };
         std::thread::Builder::new().name(format!("{}-core", core.party.name())).spawn(move || core.run(queue))?;
         Ok(pipeline)
@@ -104,7 +107,18 @@ impl<P: Party> Pipeline<P> {
 
     /// A sender for the core thread that does not keep it alive.
     fn downgrade(&self) -> WeakPipeline<P> {
-        WeakPipeline { events: self.events.downgrade(), links: Arc::clone(&self.links) }
+        WeakPipeline {
+            events: self.events.downgrade(),
+            links: Arc::clone(&self.links),
+            meters: Arc::clone(&self.meters),
+        }
+    }
+
+    /// Whether the party can take traffic, for the admin endpoint's `/readyz`: its core thread
+    /// runs (it stops after a failed commit) and every outbound link is signed on. Holds no
+    /// strong sender, so it does not keep the core thread alive.
+    pub fn readiness(&self) -> Arc<dyn metrics::Readiness> {
+        Arc::new(self.downgrade())
     }
 
     async fn send(&self, event: Event<P>) -> bool {
@@ -114,11 +128,17 @@ impl<P: Party> Pipeline<P> {
     /// Decide an inbound request; its answer once the batch that decided it is committed (and,
     /// for a forward, once the link answered or failed).
     pub async fn request(&self, envelope: Envelope, message: Message) -> Option<(Envelope, Message)> {
+        let _in_flight = self.meters.request(&message);
+        let mti = message.mti();
+        let started = Instant::now();
         let (reply, answer) = oneshot::channel();
-        if !self.send(Event::Request { envelope, message, reply }).await {
-            return None;
-        }
-        answer.await.ok().flatten()
+        let answer = if self.send(Event::Request { envelope, message, reply }).await {
+            answer.await.ok().flatten()
+        } else {
+            None
+        };
+        self.meters.answered(mti.as_str(), answer.as_ref().map(|(_, message)| message), started.elapsed());
+        answer
     }
 
     /// Ask the core for `link`'s due work.
@@ -177,6 +197,22 @@ impl<P: Party> Handler for PipelineHandler<P> {
 struct WeakPipeline<P: Party> {
     events: mpsc::WeakSender<Event<P>>,
     links: Arc<HashMap<String, Link>>,
+    meters: Arc<Meters>,
+}
+
+impl<P: Party> metrics::Readiness for WeakPipeline<P> {
+    fn ready(&self) -> Result<(), String> {
+        if self.events.upgrade().is_none_or(|events| events.is_closed()) {
+            return Err("the core thread has stopped (a batch was not committed); restart the party".into());
+        }
+        let mut down: Vec<&str> =
+            self.links.iter().filter(|(_, link)| !is_ready(&link.session)).map(|(name, _)| name.as_str()).collect();
+        if down.is_empty() {
+            return Ok(());
+        }
+        down.sort_unstable();
+        Err(format!("link {} not signed on", down.join(", ")))
+    }
 }
 
 /// The core thread's side.
@@ -200,7 +236,11 @@ impl<P: Party> Core<P> {
             }
             let events = std::mem::take(&mut batch);
             let count = events.len();
-            match self.party.batch(|| events.into_iter().map(|event| self.decide(event)).collect::<Vec<_>>()) {
+            self.pipeline.meters.batch_started(count, queue.len());
+            let started = Instant::now();
+            let decided = self.party.batch(|| events.into_iter().map(|event| self.decide(event)).collect::<Vec<_>>());
+            self.pipeline.meters.batch_ended(started.elapsed(), decided.is_ok());
+            match decided {
                 Ok(outputs) => outputs.into_iter().for_each(|output| self.act(output)),
                 // Dropping the outputs drops their reply channels: nothing of the batch is
                 // answered, as after a crash before its commit. The core stops too (fail-stop):
@@ -287,11 +327,14 @@ impl<P: Party> Core<P> {
             Output::Forward { envelope, link, request, pending, reply } => {
                 let Some(events) = self.pipeline.events.upgrade() else { return };
                 let session = self.pipeline.links.get(&link).map(|link| link.session.clone());
+                let meters = Arc::clone(&self.pipeline.meters);
                 self.runtime.spawn(async move {
+                    let started = Instant::now();
                     let answer = match &session {
                         Some(session) => request_if_ready(session, &request).await,
                         None => Err(LinkFailure::Unavailable),
                     };
+                    meters.link_call(&link, &request, &answer, started.elapsed());
                     // Full queue: wait for room; a stopped core drops the reply (unanswered).
                     let _ = events.send(Event::Answer { envelope, pending, answer, reply }).await;
                 });
@@ -344,11 +387,15 @@ async fn deliver_due<P: Party>(pipeline: &Pipeline<P>, name: &str, session: &Ses
         return false;
     }
     for work in due {
+        let started = Instant::now();
         let answer = session.request(work.message()).await.map_err(|error| {
             tracing::info!(link = name, work = %work.label(), %error, "queued work unanswered");
             LinkFailure::of(&error)
         });
-        if pipeline.work_answered(work, answer).await != Some(Delivery::Acknowledged) {
+        pipeline.meters.link_call(name, work.message(), &answer, started.elapsed());
+        let acknowledged = pipeline.work_answered(work, answer).await == Some(Delivery::Acknowledged);
+        pipeline.meters.delivered(name, acknowledged);
+        if !acknowledged {
             return false;
         }
     }
@@ -413,5 +460,17 @@ mod tests {
         // Fail-stop: nothing more is decided (no batch runs), nothing answered.
         assert!(pipeline.request(Envelope::default(), request()).await.is_none());
         assert_eq!(party.batches.load(Ordering::SeqCst), 2);
+        // What /metrics shows of it (the "echo" party is this test's alone in the process).
+        let page = metrics::parse::parse(&metrics::global().render()).unwrap();
+        let echo = [("party", "echo")];
+        assert_eq!(page.value("cardnet_requests_total", &[("party", "echo"), ("mti", "0800")]), Some(3.0));
+        assert_eq!(page.value("cardnet_responses_total", &echo), Some(1.0));
+        assert_eq!(page.value("cardnet_requests_unanswered_total", &echo), Some(2.0));
+        assert_eq!(page.value("cardnet_batch_failures_total", &echo), Some(1.0));
+        assert_eq!(page.value("cardnet_batch_duration_ms_count", &echo), Some(2.0));
+        assert_eq!(page.value("cardnet_request_duration_ms_count", &echo), Some(3.0));
+        assert_eq!(page.value("cardnet_requests_in_flight", &echo), Some(0.0));
+        let not_ready = pipeline.readiness().ready().unwrap_err();
+        assert!(not_ready.contains("core thread has stopped"), "{not_ready}");
     }
 }

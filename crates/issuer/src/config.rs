@@ -69,6 +69,9 @@ pub struct IssuerConfig {
     /// Bounds of the listening server (`[server]`, docs/operations.md).
     #[serde(default)]
     pub server: host::ServerLimits,
+    /// Where the admin endpoint listens (`[admin]`, docs/operations.md); none by default.
+    #[serde(default)]
+    pub admin: host::AdminSection,
     /// The card database, authorization journal and ledger (money): `sqlite:PATH` (relative to
     /// the config file), `sqlite::memory:`, or `postgres://…#schema`. The ledger's tables live
     /// here beside the journal, so an authorization's hold and its journal row are one commit.
@@ -409,6 +412,7 @@ impl IssuerConfig {
             line(format!("chip_swipe = {}", quote(product.chip_swipe.name())));
         }
         out.push_str(&self.server.to_toml());
+        out.push_str(&self.admin.to_toml());
         if let Some(risk) = &self.risk {
             out.push_str("# The risk engine's rule file (read again when it changes).\n[risk]\n");
             out.push_str(&format!("rules = {}\n", quote(&risk.rules.display().to_string())));

@@ -125,6 +125,7 @@ pub fn config_with_link_keys(
         institution_id: institution_id.to_owned(),
         listen: LISTEN.to_owned(),
         server: host::ServerLimits::default(),
+        admin: host::AdminSection::default(),
         database: database.to_owned(),
         ledger: ledger.map(str::to_owned),
         lmk_file: lmk_file.to_owned(),

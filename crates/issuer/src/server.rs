@@ -67,19 +67,20 @@ async fn run<L: Listener>(
     }
 }
 
-/// Bind `address`, tell `on_listening` the bound address (port 0 picks one) and the server's
-/// counters, and serve with `config`'s bounds until `shutdown`.
+/// Bind `address`, tell `on_listening` the bound address (port 0 picks one), the server's
+/// counters and the issuer's readiness (`/readyz`), and serve with `config`'s bounds until
+/// `shutdown`.
 pub async fn bind_and_serve(
     issuer: Arc<Issuer>,
     address: SocketAddr,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
-    on_listening: impl FnOnce(SocketAddr, Arc<ServerStats>),
+    on_listening: impl FnOnce(SocketAddr, Arc<ServerStats>, Arc<dyn host::Readiness>),
 ) -> std::io::Result<()> {
     let listener = host::listen::bind(address).await?;
     let pipeline = pipeline(&issuer)?;
     let server = server(&pipeline, config);
-    on_listening(listener.local_addr()?, server.stats_handle());
+    on_listening(listener.local_addr()?, server.stats_handle(), pipeline.readiness());
     run(server, pipeline, issuer, listener, shutdown).await;
     Ok(())
 }

@@ -261,6 +261,21 @@ impl SqlQueue {
         )?)
     }
 
+    /// Entries waiting (pending) and given up (dead) for `destination`, each counted up to
+    /// `cap`: two range counts on the `(destination, state, id)` index, never a walk over the
+    /// delivered history (which only grows). For a metrics gauge read every few seconds.
+    pub fn backlog(&self, tx: &mut Tx<'_>, destination: &str, cap: u64) -> SafResult<(u64, u64)> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE destination = $1 AND state = $2 LIMIT $3) AS capped",
+            self.table
+        );
+        let mut count = |state: EntryState| -> SafResult<u64> {
+            let rows = tx.query(&sql, &[destination.into(), state.code().into(), int(cap, "cap")?])?;
+            Ok(rows.first().map(|row| row.u64(0)).transpose()?.unwrap_or(0))
+        };
+        Ok((count(EntryState::Pending)?, count(EntryState::Dead)?))
+    }
+
     /// Entries per state: of one destination, or of all.
     pub fn counts(&self, tx: &mut Tx<'_>, destination: Option<&str>) -> SafResult<Counts> {
         let table = self.table;

@@ -155,6 +155,13 @@ fn enqueue_due_acknowledge() {
         assert_eq!(counts(db), Counts { pending: 2, done: 1, dead: 0 });
         let issuer_2 = run(db, |tx| queue().counts(tx, Some("issuer-2"))).unwrap();
         assert_eq!(issuer_2, Counts { pending: 1, done: 0, dead: 0 });
+        // The backlog: pending and dead per destination, each capped; done ones never counted.
+        run(db, |tx| queue().give_up(tx, b)).unwrap();
+        assert_eq!(run(db, |tx| queue().backlog(tx, "issuer-1", 10)).unwrap(), (0, 1));
+        assert_eq!(run(db, |tx| queue().backlog(tx, "issuer-2", 10)).unwrap(), (1, 0));
+        add(db, "0120:acq:000004:1121232800", "issuer-2", START_MS + 20);
+        assert_eq!(run(db, |tx| queue().backlog(tx, "issuer-2", 1)).unwrap(), (1, 0), "capped");
+        assert_eq!(run(db, |tx| queue().backlog(tx, "nobody", 10)).unwrap(), (0, 0));
         // A failure reported after the acknowledgement changes nothing.
         assert_eq!(failed(db, &config(), a, START_MS + 20).unwrap(), EntryState::Done);
     });

@@ -16,6 +16,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod append;
+pub mod backup;
 mod batch;
 mod ddl;
 mod drop_off_thread;

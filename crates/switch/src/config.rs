@@ -54,6 +54,9 @@ pub struct SwitchConfig {
     /// Bounds of the listening server (`[server]`, docs/operations.md).
     #[serde(default)]
     pub server: host::ServerLimits,
+    /// Where the admin endpoint listens (`[admin]`, docs/operations.md); none by default.
+    #[serde(default)]
+    pub admin: host::AdminSection,
     /// `sqlite:PATH` (the default, relative to the config file), `sqlite::memory:`, or
     /// `postgres://…#schema`.
     #[serde(default = "default_database")]
@@ -348,6 +351,7 @@ impl SwitchConfig {
         }
         out.push_str(&self.fees.to_toml());
         out.push_str(&self.server.to_toml());
+        out.push_str(&self.admin.to_toml());
         out
     }
 }

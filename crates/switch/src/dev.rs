@@ -152,6 +152,7 @@ pub fn network(
         institution_id: SWITCH_ID.to_owned(),
         listen: listen.to_owned(),
         server: host::ServerLimits::default(),
+        admin: host::AdminSection::default(),
         database: database.to_owned(),
         ledger: crate::config::DEFAULT_LEDGER.to_owned(),
         lmk_file: lmk_file.to_owned(),

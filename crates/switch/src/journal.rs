@@ -805,6 +805,13 @@ impl Journal {
         })
     }
 
+    /// Pending and dead advices of one issuer, each counted up to `cap` (`saf::SqlQueue::backlog`).
+    pub fn advice_backlog(&self, issuer: &str, cap: u64) -> sqlstore::Result<(u64, u64)> {
+        self.db.transaction(|tx| {
+            self.queue.backlog(tx, issuer, cap).map_err(|e| sqlstore::Error::new("advice backlog", e.to_string()))
+        })
+    }
+
     /// Pending, delivered and dead advices of one issuer.
     pub fn advice_counts(&self, issuer: &str) -> sqlstore::Result<saf::Counts> {
         self.db.transaction(|tx| {

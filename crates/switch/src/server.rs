@@ -102,6 +102,8 @@ pub struct SwitchServer {
     tasks: Vec<JoinHandle<()>>,
     /// Rings the cut-over task ([`crate::cutover`]) when this server closed a date.
     cutover_wake: Arc<Notify>,
+    /// For `/readyz`: the core runs and every issuer link is signed on.
+    readiness: Arc<dyn host::Readiness>,
 }
 
 impl SwitchServer {
@@ -139,6 +141,7 @@ impl SwitchServer {
         let pipeline_links = links.iter().map(|(id, link)| (id.clone(), link.link.clone())).collect();
         let pipeline = Pipeline::start(Arc::new(switch.clone()), pipeline_links, Arc::clone(&clock))?;
         let mut tasks = pipeline.spawn_loops(&switch, options.advice_poll_interval_ms, &stop.subscribe());
+        let readiness = pipeline.readiness();
         for issuer in directory.issuers() {
             if links.contains_key(&issuer.id) {
                 tasks.push(tokio::spawn(schedule_key_changes(
@@ -174,7 +177,7 @@ impl SwitchServer {
         let serving = server.clone();
         tasks.push(tokio::spawn(async move { serving.serve(listener).await }));
         tracing::info!(%local_addr, issuers = links.len(), "switch: serving");
-        Ok(SwitchServer { local_addr, switch, server, links, clock, stop, tasks, cutover_wake })
+        Ok(SwitchServer { local_addr, switch, server, links, clock, stop, tasks, cutover_wake, readiness })
     }
 
     /// The address acquirers connect to (the port chosen when the config said `:0`).
@@ -189,6 +192,16 @@ impl SwitchServer {
     /// The acquirer-facing server's counters.
     pub fn stats(&self) -> &transport::ServerStats {
         self.server.stats()
+    }
+
+    /// The same counters, shared (for a metrics collector that outlives this borrow).
+    pub fn stats_handle(&self) -> Arc<transport::ServerStats> {
+        self.server.stats_handle()
+    }
+
+    /// Whether the switch can take traffic (the admin endpoint's `/readyz`).
+    pub fn readiness(&self) -> Arc<dyn host::Readiness> {
+        Arc::clone(&self.readiness)
     }
 
     /// The state of the session to `issuer` (and its changes).

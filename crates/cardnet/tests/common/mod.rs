@@ -217,6 +217,12 @@ impl ProcessNetwork {
     /// As [`ProcessNetwork::start`], each party's stderr (its log lines) in `logs/NAME.log`
     /// (issuer-a, issuer-b, switch, acquirer).
     pub fn start_logged(&self, logs: &std::path::Path) -> Servers {
+        self.start_with(logs, &[])
+    }
+
+    /// As [`ProcessNetwork::start_logged`], every `cardnet serve` given `extra` arguments too
+    /// (`--admin-listen 127.0.0.1:0`, `--log-format json`).
+    pub fn start_with(&self, logs: &std::path::Path, extra: &[&str]) -> Servers {
         std::fs::create_dir_all(logs).unwrap();
         let mut servers = Servers(Vec::new());
         let mut bound = Vec::new();
@@ -225,6 +231,7 @@ impl ProcessNetwork {
             let log = logs.join(format!("{name}.log"));
             let child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
                 .args(["serve", party, "--config", config])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
                 .spawn()

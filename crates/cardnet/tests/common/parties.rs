@@ -62,3 +62,16 @@ pub fn point_at(dir: &Path, configured: &str, bound: &str) {
         }
     }
 }
+
+/// `cardnet serve ROLE --config CONFIG` on its own, its stderr in `log`: the process and the
+/// address it said it bound (`None` if it never did).
+pub fn serve(role: &str, config: &str, log: &Path) -> (std::process::Child, Option<String>) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cardnet"))
+        .args(["serve", role, "--config", config])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(std::fs::File::create(log).unwrap()))
+        .spawn()
+        .unwrap();
+    let address = wait_bound(log, || child.try_wait().ok().flatten().is_some());
+    (child, address)
+}
