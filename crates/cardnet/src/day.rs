@@ -88,15 +88,20 @@ pub fn run(options: &DayOptions) -> Result<Value, CliError> {
     let acquirer = bound.last().cloned().unwrap_or_default();
     crate::up::repoint_terminals(&seed::terminals_dir(&options.dir), &acquirer_before, &acquirer)?;
     let day_started = Instant::now();
+    let admins = crate::up::wait_for_admins(&parties);
     let tallies = the_day(options, &mut parties)?;
     let day_ms = u64::try_from(day_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    // What each party's /metrics says at the end of the day, before the parties stop.
+    let names: Vec<String> = parties.pids().into_iter().map(|(name, _)| name).collect();
+    let metrics = summary::scrape(&names, &admins);
     let killed = parties.stop();
     if !killed.is_empty() {
         return Err(CliError::Failure(format!("demo: {} did not stop when asked", killed.join(", "))));
     }
     say("end of day: cut-off, clearing, settlement, issuer posting, merchant payouts, reconciliation");
     let end_of_day = crate::eod::run_day(&options.dir, crate::demo::today(), true)?;
-    let facts = summary::Facts::read(&options.dir, &net)?;
+    let mut facts = summary::Facts::read(&options.dir, &net)?;
+    facts.metrics = metrics;
     Ok(summary::summary(options, &tallies, &end_of_day, &facts, day_ms, started.elapsed()))
 }
 

@@ -209,6 +209,19 @@ impl Parties {
         &self.logs
     }
 
+    /// Where each party serves its admin endpoint (`/metrics`, `/healthz`, `/readyz`), in start
+    /// order, read from the line `cardnet serve` logs (`admin on http://ADDR`); `None` for a
+    /// party without one (its configuration has no `[admin] listen`).
+    pub fn admin_addresses(&self) -> Vec<(String, Option<String>)> {
+        self.running
+            .iter()
+            .map(|(name, _)| {
+                let log = std::fs::read_to_string(self.logs.join(format!("{name}.log"))).unwrap_or_default();
+                (name.clone(), admin_address(&log))
+            })
+            .collect()
+    }
+
     /// Every party's (name, process id), in start order.
     pub fn pids(&self) -> Vec<(String, u32)> {
         self.running.iter().map(|(name, child)| (name.clone(), child.id())).collect()
@@ -305,6 +318,11 @@ pub fn read_listen(config: &Path) -> Result<String, CliError> {
         .ok_or_else(|| CliError::Failure(format!("{} has no top-level listen = \"…\"", config.display())))
 }
 
+/// The address in the line "… admin on http://ADDR" `cardnet serve` logs.
+fn admin_address(log: &str) -> Option<String> {
+    log.lines().find_map(|line| line.split_once("admin on http://").map(|(_, rest)| rest.trim().to_owned()))
+}
+
 /// Set the top-level `listen` of `config` to `address`.
 fn set_listen(config: &Path, address: &str) -> Result<(), CliError> {
     let text = std::fs::read_to_string(config)?;
@@ -354,6 +372,9 @@ mod tests {
         let acquirer = "x\ncardnet acquirer 1 listening for terminals on 127.0.0.1:40004 (switch a); Ctrl-C stops it";
         assert_eq!(bound_address(acquirer).as_deref(), Some("127.0.0.1:40004"));
         assert_eq!(bound_address("starting\n"), None);
+        let admin = "cardnet switch: admin on http://127.0.0.1:40100\ncardnet switch 1 listening on 127.0.0.1:40001";
+        assert_eq!(admin_address(admin).as_deref(), Some("127.0.0.1:40100"));
+        assert_eq!(admin_address(acquirer), None);
     }
 
     #[test]

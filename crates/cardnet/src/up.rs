@@ -106,7 +106,8 @@ fn up(options: &UpOptions) -> Result<(), CliError> {
     if acquirer_address != acquirer_before {
         repoint_terminals(&seed::terminals_dir(&config.dir), &acquirer_before, &acquirer_address)?;
     }
-    let summary = summary(&config, &net, &bound);
+    let admins = wait_for_admins(&parties);
+    let summary = summary(&config, &net, &bound, &admins);
     if options.json {
         outln!("{summary}");
     } else {
@@ -178,7 +179,22 @@ pub fn repoint_terminals(terminals: &Path, from: &str, to: &str) -> Result<(), C
     Ok(())
 }
 
-fn summary(config: &UpConfig, net: &eod::NetDir, bound: &[String]) -> Value {
+/// How long the admin endpoints' lines may take to appear after the parties listen.
+const ADMIN_WAIT_MS_MAX: u64 = 5_000;
+
+/// Each party's admin address, once each has logged one (or the wait is over).
+pub fn wait_for_admins(parties: &Parties) -> Vec<Option<String>> {
+    let deadline = std::time::Instant::now() + Duration::from_millis(ADMIN_WAIT_MS_MAX);
+    loop {
+        let admins: Vec<Option<String>> = parties.admin_addresses().into_iter().map(|(_, a)| a).collect();
+        if admins.iter().all(Option::is_some) || std::time::Instant::now() > deadline {
+            return admins;
+        }
+        std::thread::sleep(Duration::from_millis(WATCH_INTERVAL_MS / 4));
+    }
+}
+
+fn summary(config: &UpConfig, net: &eod::NetDir, bound: &[String], admins: &[Option<String>]) -> Value {
     let seeded: Value = std::fs::read(config.dir.join(seed::MARKER_FILE))
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -186,7 +202,16 @@ fn summary(config: &UpConfig, net: &eod::NetDir, bound: &[String]) -> Value {
     let parties: Vec<Value> = specs(net)
         .iter()
         .zip(bound)
-        .map(|(spec, address)| json!({"name": spec.name, "role": spec.role, "listen": address, "config": spec.config.display().to_string()}))
+        .zip(admins)
+        .map(|((spec, address), admin)| {
+            json!({
+                "name": spec.name,
+                "role": spec.role,
+                "listen": address,
+                "admin": admin.as_ref().map(|a| format!("http://{a}")),
+                "config": spec.config.display().to_string(),
+            })
+        })
         .collect();
     json!({
         "dir": config.dir.display().to_string(),
@@ -202,7 +227,12 @@ fn summary(config: &UpConfig, net: &eod::NetDir, bound: &[String]) -> Value {
 fn print_summary(summary: &Value) -> Result<(), CliError> {
     outln!("cardnet is up in {}:", summary["dir"].as_str().unwrap_or_default());
     for party in summary["parties"].as_array().into_iter().flatten() {
-        outln!("  {:<9} {}", party["name"].as_str().unwrap_or_default(), party["listen"].as_str().unwrap_or_default());
+        outln!(
+            "  {:<9} {:<22} metrics {}/metrics",
+            party["name"].as_str().unwrap_or_default(),
+            party["listen"].as_str().unwrap_or_default(),
+            party["admin"].as_str().unwrap_or("(none)")
+        );
     }
     for merchant in summary["merchants"].as_array().into_iter().flatten() {
         outln!(

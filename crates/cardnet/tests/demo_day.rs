@@ -35,6 +35,13 @@ fn a_small_business_day_settles_and_reconciles() {
     assert!(kinds.len() >= 6, "a counter's mix: {kinds:?}");
     let payouts = day["merchant_payouts"].as_array().unwrap();
     assert!(!payouts.is_empty() && day["fees_minor"].as_i64().unwrap() > 0, "{day}");
+    // Every party's /metrics, scraped and parsed at the end of the day, moved with it.
+    for party in ["issuer-a", "issuer-b", "switch", "acquirer"] {
+        let figures = &day["metrics"][party];
+        assert!(figures["responses_total"].as_u64().unwrap_or(0) > 0, "{party}: {figures}");
+        assert!(figures["approvals_total"].as_u64().unwrap_or(0) > 0, "{party}: {figures}");
+        assert!(figures["batches_total"].as_u64().unwrap_or(0) > 0, "{party}: {figures}");
+    }
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert!(left.is_empty(), "the demo's temporary folder is removed");
     let _ = std::fs::remove_dir_all(&tmp);

@@ -66,6 +66,12 @@ fn up_seeds_runs_and_stops_the_whole_network() {
     assert_eq!(names, ["issuer-a", "issuer-b", "switch", "acquirer"], "{summary}");
     assert_eq!(summary["merchants"].as_array().unwrap().len(), 4, "{summary}");
     assert_eq!(summary["terminals"].as_array().unwrap().len(), 8, "{summary}");
+    for party in summary["parties"].as_array().unwrap() {
+        let admin = party["admin"].as_str().unwrap_or_else(|| panic!("no admin endpoint: {party}"));
+        let address = admin.trim_start_matches("http://").parse().unwrap();
+        let (status, _) = metrics::probe::get(address, "/healthz").unwrap();
+        assert_eq!(status, 200, "{party}");
+    }
 
     let cards = common::json(&common::cardnet(&["up", "cards", "--dir", dir.to_str().unwrap(), "--json"]));
     let cards = cards["cards"].as_array().unwrap().clone();

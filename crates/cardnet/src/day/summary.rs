@@ -22,6 +22,8 @@ pub struct Facts {
     /// (MTI, delivered, pending).
     pub switch_advices: BTreeMap<String, (u64, u64)>,
     pub ledgers_balanced: bool,
+    /// Each party's figures from its `/metrics` at the end of the day.
+    pub metrics: Value,
 }
 
 impl Facts {
@@ -51,8 +53,35 @@ impl Facts {
                 }
             }
         }
-        Ok(Facts { acquirer_reversals, switch_advices, ledgers_balanced })
+        Ok(Facts { acquirer_reversals, switch_advices, ledgers_balanced, metrics: Value::Null })
     }
+}
+
+/// Each party's `/metrics` read and parsed (`metrics::parse`, as Prometheus would read it):
+/// answers sent, approvals, requests it timed, batches committed. A party whose endpoint did not
+/// answer shows its error.
+pub fn scrape(names: &[String], admins: &[Option<String>]) -> Value {
+    let mut out = serde_json::Map::new();
+    for (name, admin) in names.iter().zip(admins) {
+        let read = || -> Result<Value, String> {
+            let address = admin.as_deref().ok_or("no admin endpoint")?;
+            let address = address.parse().map_err(|_| format!("{address} is no address"))?;
+            let (status, body) = metrics::probe::get(address, "/metrics")?;
+            if status != 200 {
+                return Err(format!("/metrics answered {status}"));
+            }
+            let page = metrics::parse::parse(&body)?;
+            let value = |family: &str, labels: &[(&str, &str)]| page.value(family, labels).unwrap_or(0.0) as u64;
+            Ok(json!({
+                "responses_total": value("cardnet_responses_total", &[]),
+                "approvals_total": value("cardnet_responses_total", &[("code", "00")]),
+                "requests_timed": value("cardnet_request_duration_ms_count", &[]),
+                "batches_total": value("cardnet_batches_total", &[]),
+            }))
+        };
+        out.insert(name.clone(), read().unwrap_or_else(|error| json!({"error": error})));
+    }
+    Value::Object(out)
 }
 
 /// The `p`-th percentile (0–100) of sorted `values`, in milliseconds.
@@ -113,6 +142,7 @@ pub fn summary(
         "merchant_payouts": end_of_day["merchants"],
         "reconciliation": end_of_day["reconciliation"],
         "ledgers_balanced": facts.ledgers_balanced,
+        "metrics": facts.metrics,
         "errors": errors,
         "day_ms": day_ms,
         "elapsed_ms": u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),

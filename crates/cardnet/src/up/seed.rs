@@ -55,6 +55,9 @@ pub fn first_start(exe: &Path, config: &UpConfig, say: &dyn Fn(&str)) -> Result<
     }
     let acquirer = text(WHO, &init["acquirer"]["config"], "acquirer config")?;
     with_risk_rules(dir, Path::new(&acquirer))?;
+    for party in crate::parties::toml_files(dir)? {
+        with_admin_endpoint(&party)?;
+    }
     for issuer in init["issuers"].as_array().into_iter().flatten() {
         raise_card_limits(Path::new(&text(WHO, &issuer["config"], "issuer config")?))?;
     }
@@ -147,6 +150,19 @@ fn with_risk_rules(dir: &Path, acquirer: &Path) -> Result<(), CliError> {
         "\n# The risk engine inside every authorization (docs/acquirer.md).\n[risk]\nrules = \"{RULES_FILE}\"\n"
     ));
     std::fs::write(acquirer, text)?;
+    Ok(())
+}
+
+/// Every party serves `/metrics`, `/healthz` and `/readyz` on a port the kernel picks (each
+/// logs where): the console and an operator's Prometheus read them. The link file is not a
+/// party's.
+fn with_admin_endpoint(config: &Path) -> Result<(), CliError> {
+    let mut text = std::fs::read_to_string(config)?;
+    if crate::parties::read_listen(config).is_err() || config.file_name().is_some_and(|n| n == "acquirer-link.toml") {
+        return Ok(());
+    }
+    text.push_str("\n# The admin endpoint: /metrics, /healthz, /readyz (docs/operations.md).\n[admin]\nlisten = \"127.0.0.1:0\"\n");
+    std::fs::write(config, text)?;
     Ok(())
 }
 
