@@ -7,6 +7,7 @@
 
 pub mod parties;
 pub mod till;
+pub mod webdriver;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
