@@ -82,11 +82,8 @@ pub fn run(options: &DayOptions) -> Result<Value, CliError> {
     seed::first_start(&exe, &config, &say)?;
     shorten_timeouts(&options.dir)?;
     let net = eod::NetDir::open(&options.dir).map_err(|e| CliError::Failure(e.to_string()))?;
-    let acquirer_before = crate::parties::read_listen(&net.acquirer)?;
-    say("starting the issuers, the switch and the acquirer host");
-    let (mut parties, bound) = Parties::start(&exe, &options.dir, &crate::up::specs(&net), Listen::PortZero)?;
-    let acquirer = bound.last().cloned().unwrap_or_default();
-    crate::up::repoint_terminals(&seed::terminals_dir(&options.dir), &acquirer_before, &acquirer)?;
+    say("starting the issuers, the switch and the acquirer hosts");
+    let (mut parties, _) = crate::up::start_network(&exe, &options.dir, &net, Listen::PortZero)?;
     let day_started = Instant::now();
     let admins = crate::up::wait_for_admins(&parties);
     let tallies = the_day(options, &mut parties)?;

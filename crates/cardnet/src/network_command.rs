@@ -30,6 +30,9 @@ pub struct InitArgs {
     /// (for terminals) on the third.
     #[arg(long, default_value_t = 9100)]
     port: u16,
+    /// Acquirer hosts: 1, or 2 (the second, `acquirer-<id>.toml`, on the fourth port after the switch).
+    #[arg(long, default_value_t = 1)]
+    acquirers: usize,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -49,7 +52,7 @@ fn cli_error(error: ProvisionError) -> CliError {
 
 fn init(args: &InitArgs) -> Result<(), CliError> {
     let ports = Ports::from_switch(args.port).map_err(cli_error)?;
-    let written = write_network(&args.dir, ports).map_err(cli_error)?;
+    let written = write_network(&args.dir, ports, args.acquirers).map_err(cli_error)?;
     if args.json {
         outln!("{}", summary(&written));
         return Ok(());
@@ -70,6 +73,14 @@ fn init(args: &InitArgs) -> Result<(), CliError> {
         acquirer.config.display()
     );
     outln!("the acquirer's zone keys with the switch: {}", written.acquirer_link.display());
+    for (acquirer, _) in &written.more_acquirers {
+        outln!(
+            "  cardnet serve acquirer --config {}   (acquirer {}: terminals connect to {})",
+            acquirer.config.display(),
+            acquirer.id,
+            acquirer.listen
+        );
+    }
     Ok(())
 }
 
@@ -93,5 +104,8 @@ fn summary(written: &WrittenNetwork) -> serde_json::Value {
             "link": path(&written.acquirer_link),
             "zpk_kcv": written.acquirer_zpk_kcv, "zak_kcv": written.acquirer_zak_kcv,
         },
+        "more_acquirers": written.more_acquirers.iter().map(|(a, link)| {
+            json!({"id": a.id, "listen": a.listen, "config": path(&a.config), "link": path(link)})
+        }).collect::<Vec<_>>(),
     })
 }

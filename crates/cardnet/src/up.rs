@@ -98,14 +98,9 @@ fn up(options: &UpOptions) -> Result<(), CliError> {
         seed::first_start(&exe, &config, &say)?;
     }
     let net = eod::NetDir::open(&config.dir).map_err(|e| CliError::Failure(e.to_string()))?;
-    let acquirer_before = crate::parties::read_listen(&net.acquirer)?;
     let listen = if config.port == 0 { Listen::PortZero } else { Listen::Configured };
-    say("starting the issuers, the switch and the acquirer host");
-    let (mut parties, bound) = Parties::start(&exe, &config.dir, &specs(&net), listen)?;
-    let acquirer_address = bound.last().cloned().unwrap_or_default();
-    if acquirer_address != acquirer_before {
-        repoint_terminals(&seed::terminals_dir(&config.dir), &acquirer_before, &acquirer_address)?;
-    }
+    say("starting the issuers, the switch and the acquirer hosts");
+    let (mut parties, bound) = start_network(&exe, &config.dir, &net, listen)?;
     let admins = wait_for_admins(&parties);
     let summary = summary(&config, &net, &bound, &admins);
     if options.json {
@@ -122,6 +117,25 @@ fn up(options: &UpOptions) -> Result<(), CliError> {
     outcome
 }
 
+/// Start every party of `net` in order; the terminals installed under the data folder follow
+/// their acquirer to the address it bound. The bound addresses, in start order.
+pub fn start_network(
+    exe: &Path,
+    dir: &Path,
+    net: &eod::NetDir,
+    listen: Listen,
+) -> Result<(Parties, Vec<String>), CliError> {
+    let before: Vec<String> = net.acquirers.iter().map(|a| crate::parties::read_listen(a)).collect::<Result<_, _>>()?;
+    let (parties, bound) = Parties::start(exe, dir, &specs(net), listen)?;
+    let acquirers_bound = &bound[bound.len().saturating_sub(before.len())..];
+    for (from, to) in before.iter().zip(acquirers_bound) {
+        if from != to {
+            repoint_terminals(&seed::terminals_dir(dir), from, to)?;
+        }
+    }
+    Ok((parties, bound))
+}
+
 /// The parties in start order (who connects to whom): issuers, switch, acquirer.
 pub fn specs(net: &eod::NetDir) -> Vec<PartySpec> {
     let spec = |name: String, role, config: &Path| PartySpec { name, role, config: config.to_owned() };
@@ -133,7 +147,10 @@ pub fn specs(net: &eod::NetDir) -> Vec<PartySpec> {
         .map(|((_, config), bank)| spec(format!("issuer-{bank}"), "issuer", config))
         .collect();
     specs.push(spec("switch".into(), "switch", &net.switch));
-    specs.push(spec("acquirer".into(), "acquirer", &net.acquirer));
+    for (index, config) in net.acquirers.iter().enumerate() {
+        let name = if index == 0 { "acquirer".to_owned() } else { format!("acquirer-{}", banks[index % banks.len()]) };
+        specs.push(spec(name, "acquirer", config));
+    }
     specs
 }
 
@@ -165,7 +182,7 @@ fn watch(parties: &mut Parties) -> Result<(), CliError> {
 
 /// In port-0 mode the acquirer's address changes at every start: the installed terminals'
 /// `primary` follows it.
-pub fn repoint_terminals(terminals: &Path, from: &str, to: &str) -> Result<(), CliError> {
+fn repoint_terminals(terminals: &Path, from: &str, to: &str) -> Result<(), CliError> {
     let Ok(entries) = std::fs::read_dir(terminals) else { return Ok(()) };
     let (from, to) = (format!("\"{from}\""), format!("\"{to}\""));
     for entry in entries.flatten().take(config::MERCHANTS_MAX * config::TERMINALS_PER_MERCHANT_MAX) {
@@ -216,7 +233,7 @@ fn summary(config: &UpConfig, net: &eod::NetDir, bound: &[String], admins: &[Opt
     json!({
         "dir": config.dir.display().to_string(),
         "parties": parties,
-        "acquirer_listen": bound.last(),
+        "acquirer_listen": bound.get(net.issuers.len() + 1),
         "terminals_dir": seed::terminals_dir(&config.dir).display().to_string(),
         "merchants": seeded["merchants"],
         "terminals": seeded["terminals"],

@@ -63,7 +63,10 @@ fn up_seeds_runs_and_stops_the_whole_network() {
     let dir = common::fresh_dir("up", "data");
     let (child, summary) = up(&dir);
     let names: Vec<&str> = summary["parties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["issuer-a", "issuer-b", "switch", "acquirer"], "{summary}");
+    assert_eq!(names, ["issuer-a", "issuer-b", "switch", "acquirer", "acquirer-b"], "{summary}");
+    let acquirers: std::collections::BTreeSet<&str> =
+        summary["merchants"].as_array().unwrap().iter().map(|m| m["acquirer"].as_str().unwrap()).collect();
+    assert_eq!(acquirers.len(), 2, "merchants at both acquirers: {summary}");
     assert_eq!(summary["merchants"].as_array().unwrap().len(), 4, "{summary}");
     assert_eq!(summary["terminals"].as_array().unwrap().len(), 8, "{summary}");
     for party in summary["parties"].as_array().unwrap() {

@@ -11,6 +11,8 @@ use crate::EodError;
 pub const SWITCH_FILE: &str = "switch.toml";
 pub const ACQUIRER_FILE: &str = "acquirer.toml";
 const ISSUER_PREFIX: &str = "issuer-";
+/// A further acquirer's configuration: `acquirer-<digits>.toml` (not its `-link` file).
+const ACQUIRER_PREFIX: &str = "acquirer-";
 const TOML_SUFFIX: &str = ".toml";
 /// How long a probe of a party's address waits: loopback answers at once.
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(300);
@@ -28,6 +30,8 @@ pub struct NetDir {
     pub dir: PathBuf,
     pub switch: PathBuf,
     pub acquirer: PathBuf,
+    /// Every acquirer's configuration: `acquirer.toml` first, then each `acquirer-<id>.toml` by id.
+    pub acquirers: Vec<PathBuf>,
     /// (issuer id, its configuration), ordered by id.
     pub issuers: Vec<(String, PathBuf)>,
 }
@@ -39,9 +43,16 @@ impl NetDir {
         let entries =
             std::fs::read_dir(dir).map_err(|e| EodError::bad_input(format!("--dir {}: {e}", dir.display())))?;
         let mut issuers = Vec::new();
+        let mut more_acquirers = Vec::new();
         for entry in entries.take(ENTRIES_MAX) {
             let name = entry?.file_name();
             let Some(name) = name.to_str() else { continue };
+            if let Some(id) = name.strip_prefix(ACQUIRER_PREFIX).and_then(|rest| rest.strip_suffix(TOML_SUFFIX))
+                && !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_digit())
+            {
+                more_acquirers.push(dir.join(name));
+            }
             if let Some(id) = name.strip_prefix(ISSUER_PREFIX).and_then(|rest| rest.strip_suffix(TOML_SUFFIX))
                 && !id.is_empty()
                 && id.bytes().all(|b| b.is_ascii_digit())
@@ -67,7 +78,9 @@ impl NetDir {
         if issuers.is_empty() {
             return Err(missing("issuer-<id>.toml"));
         }
-        Ok(NetDir { dir: dir.to_path_buf(), switch, acquirer, issuers })
+        more_acquirers.sort();
+        let acquirers = std::iter::once(acquirer.clone()).chain(more_acquirers).collect();
+        Ok(NetDir { dir: dir.to_path_buf(), switch, acquirer, acquirers, issuers })
     }
 
     /// Where the switch writes a date's clearing files (`clearing/` beside switch.toml).
@@ -80,7 +93,9 @@ impl NetDir {
     /// cannot be found this way (its address is known only to itself).
     pub fn check_stopped(&self) -> Result<(), EodError> {
         let mut listens = vec![("switch", self.switch.clone(), listen_of(&self.switch)?)];
-        listens.push(("acquirer", self.acquirer.clone(), listen_of(&self.acquirer)?));
+        for acquirer in &self.acquirers {
+            listens.push(("acquirer", acquirer.clone(), listen_of(acquirer)?));
+        }
         for (_, path) in &self.issuers {
             listens.push(("issuer", path.clone(), listen_of(path)?));
         }
@@ -109,4 +124,32 @@ fn listen_of(path: &Path) -> Result<Option<std::net::SocketAddr>, EodError> {
         Some(value.trim().trim_matches('"').to_owned())
     });
     Ok(listen.and_then(|l| l.parse::<std::net::SocketAddr>().ok()).filter(|a| a.port() != 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_acquirer_of_the_folder_is_found_first_one_first_link_files_not() {
+        let dir = std::env::temp_dir().join(format!("cardnet-eod-netdir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in [
+            "switch.toml",
+            "acquirer.toml",
+            "acquirer-link.toml",
+            "acquirer-10000000788.toml",
+            "acquirer-10000000788-link.toml",
+            "issuer-20000000455.toml",
+        ] {
+            std::fs::write(dir.join(file), "").unwrap();
+        }
+        let net = NetDir::open(&dir).unwrap();
+        assert_eq!(net.acquirers, [dir.join("acquirer.toml"), dir.join("acquirer-10000000788.toml")]);
+        assert_eq!(net.acquirer, dir.join("acquirer.toml"));
+        std::fs::remove_file(dir.join("acquirer.toml")).unwrap();
+        assert!(NetDir::open(&dir).is_err(), "the first acquirer is required");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -43,9 +43,14 @@ pub fn reconcile(net: &NetDir, date: BusinessDate, clock: &SharedClock) -> Resul
     let switch_config = switch::SwitchConfig::load(&net.switch).map_err(EodError::bad_input)?;
     let network_id = switch_config.institution_id.clone();
     let records = clearing_records(net, date, &network_id)?;
-    let acquirer_config = acquirer::AcquirerConfig::load(&net.acquirer).map_err(EodError::bad_input)?;
-    let acquirer_db = Database::open(&acquirer_config.database).map_err(failure("acquirer database"))?;
-    let terminals = acquirer::engine::host_terminals(&acquirer_db).map_err(failure("acquirer terminals"))?;
+    // Every acquirer host of the folder: its configuration, database and terminals.
+    let mut hosts = Vec::with_capacity(net.acquirers.len());
+    for path in &net.acquirers {
+        let config = acquirer::AcquirerConfig::load(path).map_err(EodError::bad_input)?;
+        let db = Database::open(&config.database).map_err(failure("acquirer database"))?;
+        let terminals = acquirer::engine::host_terminals(&db).map_err(failure("acquirer terminals"))?;
+        hosts.push((config, db, terminals));
+    }
     // Records of channels without a journal here (another acquirer, or terminals this host does
     // not run): reconciled by whoever holds their journal; counted, and taken out of the
     // statement's positions so the rest still compares.
@@ -55,7 +60,9 @@ pub fn reconcile(net: &NetDir, date: BusinessDate, clock: &SharedClock) -> Resul
         records.iter().partition(|r| r.code.is_exception());
     let resolutions_check = check_resolutions(&switch_config, date, &resolutions)?;
     let (ours, mut others): (Vec<&ClearingRecord>, Vec<&ClearingRecord>) = authorizations.into_iter().partition(|r| {
-        r.acquirer == acquirer_config.institution_id && r.terminal_id.is_some_and(|t| terminals.contains(t.as_str()))
+        hosts.iter().any(|(config, _, terminals)| {
+            r.acquirer == config.institution_id && r.terminal_id.is_some_and(|t| terminals.contains(t.as_str()))
+        })
     });
     let other_channel_records = others.len();
     let other_amount: u64 = others.iter().map(|r| r.amount_minor).sum();
@@ -65,11 +72,16 @@ pub fn reconcile(net: &NetDir, date: BusinessDate, clock: &SharedClock) -> Resul
     for record in &ours {
         sources.clearing.push(clearing_item(record)?);
     }
-    let cleared: HashSet<AcquirerLeg> =
-        ours.iter().map(|r| (r.stan.map(|s| s.to_string()).unwrap_or_default(), r.transmission_time.clone())).collect();
-    let (terminal, acquirer) = acquirer_sources(&acquirer_config, &acquirer_db, date, &cleared)?;
-    sources.terminal = terminal;
-    sources.acquirer = acquirer;
+    for (config, db, _) in &hosts {
+        let cleared: HashSet<AcquirerLeg> = ours
+            .iter()
+            .filter(|r| r.acquirer == config.institution_id)
+            .map(|r| (r.stan.map(|s| s.to_string()).unwrap_or_default(), r.transmission_time.clone()))
+            .collect();
+        let (terminal, acquirer) = acquirer_sources(config, db, date, &cleared)?;
+        sources.terminal.extend(terminal);
+        sources.acquirer.extend(acquirer);
+    }
     let mut elsewhere = neighbours(net, date)?;
     elsewhere.extend(others.iter().map(|r| {
         let stan = r.issuer_stan.map(|s| s.to_string()).unwrap_or_default();

@@ -128,20 +128,49 @@ pub fn post(net: &NetDir, date: BusinessDate, clock: &SharedClock) -> Result<Val
     }))
 }
 
-/// The acquirer's merchant settlement of the date (its final run), tied to its clearing file.
+/// Each acquirer's merchant settlement of the date (its final run), tied to its clearing file.
+/// One acquirer: its report. Several: theirs under `acquirers`, every merchant's payout in
+/// `merchants` (each naming its acquirer), `tie_ok` when every acquirer's payouts tie.
 pub fn merchants(net: &NetDir, date: BusinessDate, clock: &SharedClock) -> Result<Value, EodError> {
-    let config = acquirer::AcquirerConfig::load(&net.acquirer).map_err(EodError::bad_input)?;
-    let file = net.clearing_root().join(date.to_string()).join(format!("clearing-{}.txt", config.institution_id));
-    let (run, mut report) = crate::merchants::settle_date(&net.acquirer, date, None, Some(&file), clock)?;
-    let net_minor: i64 = run.payouts.iter().map(|p| p.net_minor).sum();
-    if let Some(object) = report.as_object_mut() {
-        object.insert("status".into(), json!(status(run.already_settled)));
-        object.insert(
-            "line".into(),
-            json!(format!("{} payout(s), {} to merchants", run.payouts.len(), crate::amount(Some(net_minor)))),
-        );
+    let mut reports = Vec::with_capacity(net.acquirers.len());
+    let (mut payouts, mut net_minor, mut all_already) = (0, 0i64, true);
+    for path in &net.acquirers {
+        let config = acquirer::AcquirerConfig::load(path).map_err(EodError::bad_input)?;
+        let file = net.clearing_root().join(date.to_string()).join(format!("clearing-{}.txt", config.institution_id));
+        let (run, mut report) = crate::merchants::settle_date(path, date, None, Some(&file), clock)?;
+        let own_minor: i64 = run.payouts.iter().map(|p| p.net_minor).sum();
+        (payouts, net_minor, all_already) =
+            (payouts + run.payouts.len(), net_minor + own_minor, all_already && run.already_settled);
+        if let Some(object) = report.as_object_mut() {
+            object.insert("acquirer".into(), json!(config.institution_id));
+            object.insert("status".into(), json!(status(run.already_settled)));
+            object.insert(
+                "line".into(),
+                json!(format!("{} payout(s), {} to merchants", run.payouts.len(), crate::amount(Some(own_minor)))),
+            );
+        }
+        reports.push(report);
     }
-    Ok(report)
+    if reports.len() == 1 {
+        return Ok(reports.pop().unwrap_or(Value::Null));
+    }
+    let merchants: Vec<Value> = reports
+        .iter()
+        .flat_map(|r| {
+            let acquirer = r["acquirer"].clone();
+            r["merchants"].as_array().cloned().unwrap_or_default().into_iter().map(move |mut m| {
+                m["acquirer"] = acquirer.clone();
+                m
+            })
+        })
+        .collect();
+    Ok(json!({
+        "status": status(all_already),
+        "tie_ok": reports.iter().all(|r| r["tie_ok"] == true),
+        "merchants": merchants,
+        "acquirers": reports,
+        "line": format!("{payouts} payout(s) by {} acquirers, {} to merchants", net.acquirers.len(), crate::amount(Some(net_minor))),
+    }))
 }
 
 /// An issuer of the folder, opened on its LMK file and `clock` (its ledger's timestamps).

@@ -16,7 +16,7 @@ use switch::config::SwitchConfig;
 use switch::dev::{DevMember, MemberKeys};
 
 use crate::error::{ProvisionError, Result, fail};
-use crate::layout::{ACQUIRER_ID, ACQUIRER_NAME, ISSUERS, inner_bins};
+use crate::layout::{ACQUIRER_ID, ACQUIRERS, ISSUERS, inner_bins};
 
 /// The configurations of a whole network sharing one LMK: the switch with an acquirer member
 /// and the two issuers (A: BIN 622424, no stand-in; B: BIN 6224249, stand-in), each issuer's
@@ -27,12 +27,15 @@ pub struct NetworkConfigs {
     pub issuers: Vec<(String, String, IssuerConfig)>,
     /// The acquirer member's zone keys with the switch.
     pub acquirer_keys: MemberKeys,
+    /// Every acquirer member's (id, zone keys), the first one's included, in order.
+    pub all_acquirer_keys: Vec<(String, MemberKeys)>,
 }
 
 /// Generate a network's configurations with fresh keys from `hsm`. `stores(id)` gives an
 /// issuer's database URL (its ledger lives in it: one commit per authorization); `issuer_endpoint(id)` where the switch reaches it. The
 /// LMK file is only named in the configurations (`hsm::soft::write_lmk_file` writes it).
 pub fn generate(
+    acquirers: usize,
     hsm: &dyn SecurityModule,
     lmk_file: &Path,
     switch_database: &str,
@@ -40,7 +43,8 @@ pub fn generate(
     switch_listen: &str,
     issuer_endpoint: impl Fn(&str) -> String,
 ) -> Result<NetworkConfigs> {
-    let mut members = vec![DevMember::acquirer(ACQUIRER_ID, ACQUIRER_NAME)];
+    let acquirers = &ACQUIRERS[..acquirers.clamp(1, ACQUIRERS.len())];
+    let mut members: Vec<DevMember> = acquirers.iter().map(|(id, name)| DevMember::acquirer(id, name)).collect();
     for issuer in ISSUERS {
         let stip = switch::dev::stip(issuer.stand_in);
         members.push(DevMember::issuer(issuer.id, issuer.name, &issuer_endpoint(issuer.id), &[issuer.bin], Some(stip)));
@@ -59,6 +63,16 @@ pub fn generate(
         .keys(ACQUIRER_ID)
         .cloned()
         .ok_or_else(|| ProvisionError::failed("switch keys", "no zone keys for the acquirer"))?;
+    let all_acquirer_keys = acquirers
+        .iter()
+        .map(|(id, _)| {
+            let keys = dev
+                .keys(id)
+                .cloned()
+                .ok_or_else(|| ProvisionError::failed("switch keys", format!("no zone keys for acquirer {id}")))?;
+            Ok(((*id).to_owned(), keys))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut issuers = Vec::with_capacity(ISSUERS.len());
     for member in ISSUERS {
         let keys = dev
@@ -78,7 +92,7 @@ pub fn generate(
         }
         issuers.push((member.id.to_owned(), member.bin.to_owned(), config));
     }
-    Ok(NetworkConfigs { switch: dev.config, issuers, acquirer_keys })
+    Ok(NetworkConfigs { switch: dev.config, issuers, acquirer_keys, all_acquirer_keys })
 }
 
 #[cfg(test)]
@@ -90,7 +104,7 @@ mod tests {
     fn both_ends_of_every_link_hold_the_same_keys() {
         let hsm = hsm::SoftHsm::generate().unwrap();
         let mut stores = |id: &str| format!("sqlite:issuer-{id}.db");
-        let configs = generate(&hsm, Path::new("lmk.hex"), "sqlite:switch.db", &mut stores, "127.0.0.1:0", |id| {
+        let configs = generate(2, &hsm, Path::new("lmk.hex"), "sqlite:switch.db", &mut stores, "127.0.0.1:0", |id| {
             format!("{id}.example:1")
         })
         .unwrap();
@@ -104,6 +118,11 @@ mod tests {
         }
         let acquirer = configs.switch.members.iter().find(|m| m.id == ACQUIRER_ID).unwrap();
         assert_eq!(acquirer.zpk, configs.acquirer_keys.zpk.block());
+        // The second acquirer has zone keys of its own.
+        let (second_id, second) = &configs.all_acquirer_keys[1];
+        let member = configs.switch.members.iter().find(|m| &m.id == second_id).unwrap();
+        assert_eq!(member.zpk, second.zpk.block());
+        assert_ne!(second.zpk.block(), configs.acquirer_keys.zpk.block());
         // A never numbers a debit card inside B's BIN.
         let (_, _, a) = &configs.issuers[ISSUER_A];
         let b_bin = ISSUERS[ISSUER_B].bin;

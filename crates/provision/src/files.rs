@@ -10,7 +10,7 @@ use hsm::{Secret, SecurityModule, SoftHsm};
 
 use crate::ceremony::generate;
 use crate::error::{ProvisionError, Result, fail};
-use crate::layout::{ACQUIRER_ID, ISSUER_BINS, ISSUER_IDS, Ports};
+use crate::layout::{ACQUIRER_ID, ISSUER_BINS, ISSUER_IDS, Ports, SECOND_ACQUIRER_ID};
 
 pub const LMK_FILE: &str = "lmk.hex";
 pub const SWITCH_FILE: &str = "switch.toml";
@@ -18,6 +18,16 @@ pub const ACQUIRER_LINK_FILE: &str = "acquirer-link.toml";
 pub const ACQUIRER_FILE: &str = "acquirer.toml";
 /// Where every party listens: one host, the ports of [`Ports`].
 const HOST: &str = "127.0.0.1";
+
+/// The file of a further acquirer `id`'s configuration (the first is [`ACQUIRER_FILE`]).
+pub fn acquirer_file(id: &str) -> String {
+    format!("acquirer-{id}.toml")
+}
+
+/// The file of a further acquirer `id`'s zone keys with the switch.
+pub fn acquirer_link_file(id: &str) -> String {
+    format!("acquirer-{id}-link.toml")
+}
 
 /// The file of issuer `id`'s configuration.
 pub fn issuer_file(id: &str) -> String {
@@ -45,15 +55,24 @@ pub struct WrittenNetwork {
     pub acquirer_link: PathBuf,
     pub acquirer_zpk_kcv: String,
     pub acquirer_zak_kcv: String,
+    /// The acquirers after the first (`acquirer-<id>.toml`), with their link files.
+    pub more_acquirers: Vec<(WrittenParty, PathBuf)>,
 }
 
 /// Write a whole network with fresh keys into `dir` (created if missing): `lmk.hex`,
-/// `switch.toml`, `issuer-<id>.toml` per bank, `acquirer.toml` and `acquirer-link.toml`.
+/// `switch.toml`, `issuer-<id>.toml` per bank, `acquirer.toml` and `acquirer-link.toml`, and with
+/// `acquirers` = 2 a second acquirer's `acquirer-<id>.toml` and `acquirer-<id>-link.toml`.
 /// Refuses ([`ProvisionError::Input`]) when any of them exists.
-pub fn write_network(dir: &Path, ports: Ports) -> Result<WrittenNetwork> {
+pub fn write_network(dir: &Path, ports: Ports, acquirers: usize) -> Result<WrittenNetwork> {
+    if !(1..=crate::layout::ACQUIRERS.len()).contains(&acquirers) {
+        return Err(ProvisionError::input(format!("a network has 1 to {} acquirers", crate::layout::ACQUIRERS.len())));
+    }
     let mut files: Vec<PathBuf> =
         [LMK_FILE, SWITCH_FILE, ACQUIRER_LINK_FILE, ACQUIRER_FILE].iter().map(|f| dir.join(f)).collect();
     files.extend(ISSUER_IDS.iter().map(|id| dir.join(issuer_file(id))));
+    files.extend(
+        [acquirer_file(SECOND_ACQUIRER_ID), acquirer_link_file(SECOND_ACQUIRER_ID)].iter().map(|f| dir.join(f)),
+    );
     if let Some(existing) = files.iter().find(|path| path.exists()) {
         return Err(ProvisionError::input(format!("{} exists; not overwriting it", existing.display())));
     }
@@ -65,7 +84,8 @@ pub fn write_network(dir: &Path, ports: Ports) -> Result<WrittenNetwork> {
     let switch_listen = listen(ports.switch);
     let endpoint = |id: &str| listen(ports.issuer(id).unwrap_or(0));
     let mut stores = |id: &str| format!("sqlite:issuer-{id}.db");
-    let generated = generate(&hsm, Path::new(LMK_FILE), "sqlite:switch.db", &mut stores, &switch_listen, endpoint)?;
+    let generated =
+        generate(acquirers, &hsm, Path::new(LMK_FILE), "sqlite:switch.db", &mut stores, &switch_listen, endpoint)?;
 
     let write = |name: &str, text: &[u8]| -> Result<PathBuf> {
         let path = dir.join(name);
@@ -84,29 +104,45 @@ pub fn write_network(dir: &Path, ports: Ports) -> Result<WrittenNetwork> {
     }
 
     let keys = &generated.acquirer_keys;
-    let link = format!(
-        "# The acquirer's link to the switch: member id, where the switch listens, and the zone keys\n\
-         # (TR-31 blocks under the LMK in {LMK_FILE}) the switch holds for this member.\n\
-         acquirer_id = \"{ACQUIRER_ID}\"\nswitch = \"{switch_listen}\"\nzmk = \"{}\"\nzpk = \"{}\"\nzak = \"{}\"\n",
-        keys.zmk.block(),
-        keys.zpk.block(),
-        keys.zak.block()
-    );
-    let acquirer_link = write(ACQUIRER_LINK_FILE, link.as_bytes())?;
+    let acquirer_link = write(ACQUIRER_LINK_FILE, link_text(ACQUIRER_ID, &switch_listen, keys).as_bytes())?;
     let acquirer_listen = listen(ports.acquirer);
-    let acquirer = acquirer_config(&hsm, keys, &acquirer_listen, &switch_listen)?;
-    let acquirer_config = write(ACQUIRER_FILE, acquirer.to_toml().as_bytes())?;
+    let acquirer = acquirer_config(&hsm, keys, ACQUIRER_ID, &acquirer_listen, &switch_listen, "sqlite:acquirer.db")?;
+    let acquirer_path = write(ACQUIRER_FILE, acquirer.to_toml().as_bytes())?;
+    let mut more_acquirers = Vec::new();
+    for (id, keys) in generated.all_acquirer_keys.iter().skip(1) {
+        let link = write(&acquirer_link_file(id), link_text(id, &switch_listen, keys).as_bytes())?;
+        let own_listen = listen(ports.second_acquirer);
+        let database = format!("sqlite:acquirer-{id}.db");
+        let mut config = acquirer_config(&hsm, keys, id, &own_listen, &switch_listen, &database)?;
+        // Each acquirer its own stores: its ledger of merchant payables too.
+        config.ledger = format!("sqlite:acquirer-{id}-ledger.db");
+        let path = write(&acquirer_file(id), config.to_toml().as_bytes())?;
+        more_acquirers.push((WrittenParty { id: id.clone(), listen: own_listen, config: path }, link));
+    }
 
     Ok(WrittenNetwork {
         dir: dir.to_owned(),
         lmk_check_value: hsm.lmk_check_value(),
         switch: WrittenParty { id: switch::dev::SWITCH_ID.to_owned(), listen: switch_listen, config: switch_config },
         issuers,
-        acquirer: WrittenParty { id: ACQUIRER_ID.to_owned(), listen: acquirer_listen, config: acquirer_config },
+        acquirer: WrittenParty { id: ACQUIRER_ID.to_owned(), listen: acquirer_listen, config: acquirer_path },
         acquirer_link,
         acquirer_zpk_kcv: keys.zpk.kcv().to_owned(),
         acquirer_zak_kcv: keys.zak.kcv().to_owned(),
+        more_acquirers,
     })
+}
+
+/// An acquirer's link file: member id, where the switch listens, its zone keys.
+fn link_text(id: &str, switch_listen: &str, keys: &switch::dev::MemberKeys) -> String {
+    format!(
+        "# The acquirer's link to the switch: member id, where the switch listens, and the zone keys\n\
+         # (TR-31 blocks under the LMK in {LMK_FILE}) the switch holds for this member.\n\
+         acquirer_id = \"{id}\"\nswitch = \"{switch_listen}\"\nzmk = \"{}\"\nzpk = \"{}\"\nzak = \"{}\"\n",
+        keys.zmk.block(),
+        keys.zpk.block(),
+        keys.zak.block()
+    )
 }
 
 /// The acquirer host's configuration for a deployment: the switch's zone keys, terminals on
@@ -114,17 +150,19 @@ pub fn write_network(dir: &Path, ports: Ports) -> Result<WrittenNetwork> {
 fn acquirer_config(
     hsm: &dyn SecurityModule,
     keys: &switch::dev::MemberKeys,
+    id: &str,
     listen: &str,
     switch_endpoint: &str,
+    database: &str,
 ) -> Result<acquirer::AcquirerConfig> {
     let switch_keys = acquirer::dev::SwitchKeys { zmk: keys.zmk.clone(), zpk: keys.zpk.clone(), zak: keys.zak.clone() };
     let mut config = acquirer::dev::config_with_switch_keys(
         hsm,
         &switch_keys,
-        ACQUIRER_ID,
+        id,
         listen,
         switch_endpoint,
-        "sqlite:acquirer.db",
+        database,
         Path::new(LMK_FILE),
     )
     .map_err(fail("acquirer configuration"))?;
@@ -152,7 +190,8 @@ mod tests {
     fn a_network_is_written_owner_only_and_never_over_itself() {
         use std::os::unix::fs::PermissionsExt;
         let dir = fresh("files");
-        let written = write_network(&dir, Ports::from_switch(9100).unwrap()).unwrap();
+        let written = write_network(&dir, Ports::from_switch(9100).unwrap(), 1).unwrap();
+        assert!(written.more_acquirers.is_empty());
         assert_eq!(written.issuers.len(), 2);
         assert_eq!(written.issuers[1].0.listen, "127.0.0.1:9102");
         for name in [LMK_FILE, SWITCH_FILE, ACQUIRER_LINK_FILE, ACQUIRER_FILE] {
@@ -161,8 +200,18 @@ mod tests {
         }
         let issuer = issuer::IssuerConfig::load(&written.issuers[0].0.config).unwrap();
         assert_eq!(issuer.listen, "127.0.0.1:9101");
-        let again = write_network(&dir, Ports::from_switch(9100).unwrap()).unwrap_err();
+        let again = write_network(&dir, Ports::from_switch(9100).unwrap(), 1).unwrap_err();
         assert!(again.is_input(), "{again}");
+        let _ = std::fs::remove_dir_all(&dir);
+        let two = write_network(&dir, Ports::from_switch(9100).unwrap(), 2).unwrap();
+        let (second, link) = &two.more_acquirers[0];
+        assert_eq!((second.id.as_str(), second.listen.as_str()), (SECOND_ACQUIRER_ID, "127.0.0.1:9104"));
+        let config = acquirer::AcquirerConfig::load(&second.config).unwrap();
+        assert_eq!(config.institution_id, SECOND_ACQUIRER_ID);
+        let first = acquirer::AcquirerConfig::load(&two.acquirer.config).unwrap();
+        assert_ne!((&config.database, &config.ledger), (&first.database, &first.ledger), "stores of its own");
+        assert!(link.is_file());
+        assert!(write_network(&fresh("files-three"), Ports::from_switch(9100).unwrap(), 3).unwrap_err().is_input());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -8,6 +8,12 @@ pub const SWITCH_ID: &str = switch::dev::SWITCH_ID;
 pub const ACQUIRER_ID: &str = switch::dev::ACQUIRER_ID;
 /// The acquirer member's name in the switch's configuration.
 pub const ACQUIRER_NAME: &str = "Dev Acquirer";
+/// A second acquirer member, for networks written with two (`network init --acquirers 2`,
+/// `cardnet up`): its own host, merchants and terminals, its own zone keys with the switch.
+pub const SECOND_ACQUIRER_ID: &str = "10000000788";
+pub const SECOND_ACQUIRER_NAME: &str = "Dev Acquirer B";
+/// The acquirers a network may be written with, in order.
+pub const ACQUIRERS: [(&str, &str); 2] = [(ACQUIRER_ID, ACQUIRER_NAME), (SECOND_ACQUIRER_ID, SECOND_ACQUIRER_NAME)];
 /// CNY, ISO 4217 numeric.
 pub const CURRENCY: &str = "156";
 /// Issuer A: BIN 622424, no stand-in.
@@ -48,22 +54,24 @@ pub fn inner_bins(bin: &str) -> Vec<String> {
 }
 
 /// Where each party listens on one host when the network is written out as files: the switch
-/// on `switch`, the issuers on the next two ports, the acquirer (for terminals) on the third.
+/// on `switch`, the issuers on the next two ports, the acquirer (for terminals) on the third, a
+/// second acquirer on the fourth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ports {
     pub switch: u16,
     pub issuers: [u16; 2],
     pub acquirer: u16,
+    pub second_acquirer: u16,
 }
 
 impl Ports {
     /// The ports after `switch`; an error when they would run past 65535.
     pub fn from_switch(switch: u16) -> Result<Ports> {
         let next = |n: u16| switch.checked_add(n);
-        let (Some(a), Some(b), Some(acquirer)) = (next(1), next(2), next(3)) else {
-            return Err(ProvisionError::input("--port must leave room for three ports after it"));
+        let (Some(a), Some(b), Some(acquirer), Some(second_acquirer)) = (next(1), next(2), next(3), next(4)) else {
+            return Err(ProvisionError::input("--port must leave room for four ports after it"));
         };
-        Ok(Ports { switch, issuers: [a, b], acquirer })
+        Ok(Ports { switch, issuers: [a, b], acquirer, second_acquirer })
     }
 
     /// Where issuer `id` listens (the switch's endpoint for it); `None` for a stranger.
@@ -85,10 +93,10 @@ mod tests {
     #[test]
     fn ports_follow_the_switch_and_stop_at_the_top() {
         let ports = Ports::from_switch(9100).unwrap();
-        assert_eq!(ports, Ports { switch: 9100, issuers: [9101, 9102], acquirer: 9103 });
+        assert_eq!(ports, Ports { switch: 9100, issuers: [9101, 9102], acquirer: 9103, second_acquirer: 9104 });
         assert_eq!(ports.issuer(ISSUER_IDS[ISSUER_B]), Some(9102));
         assert_eq!(ports.issuer("99999999999"), None);
-        assert!(Ports::from_switch(65_533).unwrap_err().is_input());
-        assert!(Ports::from_switch(65_532).is_ok());
+        assert!(Ports::from_switch(65_532).unwrap_err().is_input());
+        assert!(Ports::from_switch(65_531).is_ok());
     }
 }

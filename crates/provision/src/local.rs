@@ -115,7 +115,8 @@ impl LocalNetwork {
         let mut stores = |id: &str| store_url(&options, &schemas, &format!("issuer{id}"));
         // The switch's endpoints are set to the proxies below, once they listen.
         let any = ANY_PORT.to_string();
-        let generated = blocking(|| generate(&*hsm, &lmk_file, &switch_database, &mut stores, &any, |_| any.clone()))?;
+        let generated =
+            blocking(|| generate(1, &*hsm, &lmk_file, &switch_database, &mut stores, &any, |_| any.clone()))?;
         let mut switch_config = generated.switch;
         switch_config.issuer_timeout_ms = options.issuer_timeout_ms;
 

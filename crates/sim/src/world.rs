@@ -87,6 +87,7 @@ impl World {
         let hsm = Arc::new(SoftHsm::new(lmk).map_err(|e| e.to_string())?);
         let mut stores = |id: &str| dir.url(&format!("issuer{id}"));
         let configs = provision::ceremony::generate(
+            1,
             &*hsm,
             &dir.path().join(LMK_FILE),
             &dir.url("switch"),

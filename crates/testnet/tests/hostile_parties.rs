@@ -35,7 +35,7 @@ fn parties() -> Parties {
     let lmk_file = dir.join("lmk.hex");
     let store = |name: &str| format!("sqlite:{}", dir.join(format!("{name}.db")).display());
     let mut stores = |id: &str| store(&format!("issuer{id}"));
-    let generated = testnet::net::generate(&*hsm, &lmk_file, &store("switch"), &mut stores, "127.0.0.1:0", |_| {
+    let generated = testnet::net::generate(1, &*hsm, &lmk_file, &store("switch"), &mut stores, "127.0.0.1:0", |_| {
         "127.0.0.1:1".to_owned()
     })
     .unwrap();

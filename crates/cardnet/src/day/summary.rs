@@ -30,9 +30,14 @@ impl Facts {
     pub fn read(dir: &Path, net: &eod::NetDir) -> Result<Facts, CliError> {
         let clock: eod::SharedClock = Arc::new(clock::SystemClock);
         let failure = |what: &str, e: &dyn std::fmt::Display| CliError::Failure(format!("demo: {what}: {e}"));
-        let opened = eod::merchants::open(&net.acquirer, &clock).map_err(|e| failure("the acquirer", &e))?;
-        let acquirer_reversals =
-            opened.acquirer.reversal_counts().map_err(|e| failure("the acquirer's reversals", &e))?;
+        let mut acquirer_reversals = (0, 0, 0);
+        for path in &net.acquirers {
+            let opened = eod::merchants::open(path, &clock).map_err(|e| failure("an acquirer", &e))?;
+            let (pending, delivered, dead) =
+                opened.acquirer.reversal_counts().map_err(|e| failure("an acquirer's reversals", &e))?;
+            acquirer_reversals =
+                (acquirer_reversals.0 + pending, acquirer_reversals.1 + delivered, acquirer_reversals.2 + dead);
+        }
         let mut ledgers_balanced = true;
         for (id, config) in &net.issuers {
             let config = issuer::IssuerConfig::load(config).map_err(|e| failure(&format!("issuer {id}"), &e))?;

@@ -16,7 +16,7 @@ pub const TERMINALS_PER_MERCHANT_MAX: usize = 20;
 pub const CARDS_PER_ISSUER_MAX: usize = 200;
 
 /// The built-in configuration, as `cardnet up config` prints it.
-pub const DEFAULT_TOML: &str = r#"# cardnet up: the whole network on loopback (a switch, two issuer banks, an acquirer host).
+pub const DEFAULT_TOML: &str = r#"# cardnet up: the whole network on loopback (a switch, two issuer banks, two acquirer hosts).
 # Every party keeps its own database in `dir` (SQLite files) or, with `database_url`, in its
 # own PostgreSQL schema.
 
@@ -24,9 +24,9 @@ pub const DEFAULT_TOML: &str = r#"# cardnet up: the whole network on loopback (a
 # databases, logs, test cards and terminals.
 dir = "cardnet-data"
 
-# The switch's port on 127.0.0.1; the issuers listen on the next two, the acquirer (for
-# terminals) on the third. 0: the kernel picks free ports at every start, and every file that
-# names a party is pointed at where it listens.
+# The switch's port on 127.0.0.1; the issuers listen on the next two, the acquirers (for
+# terminals) on the third and fourth. 0: the kernel picks free ports at every start, and every
+# file that names a party is pointed at where it listens.
 port = 9100
 
 # postgres://user@host:port/database puts every party's stores in PostgreSQL (a schema each);
@@ -34,7 +34,7 @@ port = 9100
 database_url = ""
 
 # What the first start puts on the network, through the same commands a person uses: merchants
-# applied for, reviewed and activated; their terminals registered and keyed (installed under
+# applied for, reviewed and activated (alternately at the two acquirers); their terminals registered and keyed (installed under
 # dir/terminals/); cards issued at each issuer with their PINs (dir/cards/).
 [seed]
 merchants = 4
@@ -116,8 +116,8 @@ impl UpConfig {
                  cards_per_issuer 1 to {CARDS_PER_ISSUER_MAX}"
             )));
         }
-        if self.port != 0 && self.port > u16::MAX - 3 {
-            return Err(CliError::bad_input("port must leave room for three ports after it"));
+        if self.port != 0 && self.port > u16::MAX - 4 {
+            return Err(CliError::bad_input("port must leave room for four ports after it"));
         }
         if !self.database_url.is_empty() && !self.database_url.starts_with("postgres://") {
             return Err(CliError::bad_input("database_url must be empty or postgres://…"));

@@ -49,19 +49,32 @@ pub fn first_start(exe: &Path, config: &UpConfig, say: &dyn Fn(&str)) -> Result<
     let dir_text = dir.to_str().ok_or_else(|| CliError::bad_input("the data folder's path must be UTF-8"))?;
     say(&format!("first start: writing the network into {}", dir.display()));
     let port = if config.port == 0 { NOMINAL_PORT } else { config.port };
-    let init = cli(WHO, exe, &["network", "init", "--dir", dir_text, "--port", &port.to_string(), "--json"])?;
+    let init = cli(
+        WHO,
+        exe,
+        &["network", "init", "--dir", dir_text, "--port", &port.to_string(), "--acquirers", "2", "--json"],
+    )?;
     if !config.database_url.is_empty() {
         crate::self_command::stores_to_postgres(dir, &config.database_url, "cardnet_up")?;
     }
-    let acquirer = text(WHO, &init["acquirer"]["config"], "acquirer config")?;
-    with_risk_rules(dir, Path::new(&acquirer))?;
+    // The acquirers, (configuration, where terminals reach it): merchant i is acquirer i mod 2's.
+    let mut acquirers = vec![(
+        text(WHO, &init["acquirer"]["config"], "acquirer config")?,
+        text(WHO, &init["acquirer"]["listen"], "acquirer listen")?,
+    )];
+    for more in init["more_acquirers"].as_array().into_iter().flatten() {
+        acquirers
+            .push((text(WHO, &more["config"], "acquirer config")?, text(WHO, &more["listen"], "acquirer listen")?));
+    }
+    for (acquirer, _) in &acquirers {
+        with_risk_rules(dir, Path::new(acquirer))?;
+    }
     for party in crate::parties::toml_files(dir)? {
         with_admin_endpoint(&party)?;
     }
     for issuer in init["issuers"].as_array().into_iter().flatten() {
         raise_card_limits(Path::new(&text(WHO, &issuer["config"], "issuer config")?))?;
     }
-    let acquirer_listen = text(WHO, &init["acquirer"]["listen"], "acquirer listen")?;
     say(&format!("onboarding {} merchants and their terminals", config.seed.merchants));
     let mut merchants = Vec::new();
     let mut terminals = Vec::new();
@@ -69,13 +82,19 @@ pub fn first_start(exe: &Path, config: &UpConfig, say: &dyn Fn(&str)) -> Result<
         let generic = format!("Store {}", index + 1);
         let (name, mcc, city, cycle) = MERCHANTS.get(index).copied().unwrap_or((&generic, "5999", "Shanghai", "t1"));
         let seed = MerchantSeed { name, mcc, city, cycle };
-        let merchant_id = onboard_merchant(WHO, exe, &acquirer, index, &seed)?;
+        let (acquirer, acquirer_listen) = &acquirers[index % acquirers.len()];
+        let acquirer_id = acquirer::AcquirerConfig::load(Path::new(acquirer))
+            .map_err(|e| CliError::Failure(format!("up: {acquirer}: {e}")))?
+            .institution_id;
+        let merchant_id = onboard_merchant(WHO, exe, acquirer, index, &seed)?;
         for t in 0..config.seed.terminals_per_merchant {
             let terminal_id = format!("POS{:05}", index * config.seed.terminals_per_merchant + t + 1);
-            install_terminal(exe, dir, &acquirer, &acquirer_listen, &merchant_id, name, &terminal_id)?;
-            terminals.push(json!({"terminal_id": terminal_id, "merchant_id": merchant_id}));
+            install_terminal(exe, dir, acquirer, acquirer_listen, &merchant_id, name, &terminal_id)?;
+            terminals.push(json!({"terminal_id": terminal_id, "merchant_id": merchant_id, "acquirer": acquirer_id}));
         }
-        merchants.push(json!({"merchant_id": merchant_id, "name": name, "mcc": mcc, "cycle": cycle}));
+        merchants.push(
+            json!({"merchant_id": merchant_id, "name": name, "mcc": mcc, "cycle": cycle, "acquirer": acquirer_id}),
+        );
     }
     say(&format!("issuing {} cards at each issuer", config.seed.cards_per_issuer));
     let cards_dir = dir.join(CARDS_DIR);
@@ -158,7 +177,8 @@ fn with_risk_rules(dir: &Path, acquirer: &Path) -> Result<(), CliError> {
 /// party's.
 fn with_admin_endpoint(config: &Path) -> Result<(), CliError> {
     let mut text = std::fs::read_to_string(config)?;
-    if crate::parties::read_listen(config).is_err() || config.file_name().is_some_and(|n| n == "acquirer-link.toml") {
+    // A link file (`acquirer-link.toml`, `acquirer-<id>-link.toml`) has no top-level `listen`.
+    if crate::parties::read_listen(config).is_err() {
         return Ok(());
     }
     text.push_str("\n# The admin endpoint: /metrics, /healthz, /readyz (docs/operations.md).\n[admin]\nlisten = \"127.0.0.1:0\"\n");
