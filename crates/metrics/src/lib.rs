@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod family;
+pub mod merge;
 pub mod parse;
 pub mod probe;
 pub mod registry;

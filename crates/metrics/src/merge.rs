@@ -1,0 +1,95 @@
+//! Several parties' pages as one (the console's `/metrics` covers the whole network): each
+//! family's `# HELP` and `# TYPE` once, then every page's samples of that family together, as
+//! the text format requires; families in the order first seen. The samples are not changed:
+//! every party labels its own (`party="…"`), so no two pages write the same series.
+
+use std::collections::HashMap;
+
+/// Pages merged at most, and lines kept from one page (what [`crate::parse::PAGE_LINES_MAX`]
+/// reads): a bound on what one scrape assembles.
+pub const MERGED_PAGES_MAX: usize = 64;
+
+/// The family a sample line belongs to: its name up to `{` or a space, less a histogram's
+/// `_bucket`, `_sum` or `_count` when the base is a declared family.
+fn family_of<'a>(line: &'a str, declared: &HashMap<String, usize>) -> &'a str {
+    let name = line.split(['{', ' ']).next().unwrap_or(line);
+    for suffix in ["_bucket", "_sum", "_count"] {
+        if let Some(base) = name.strip_suffix(suffix)
+            && declared.contains_key(base)
+        {
+            return base;
+        }
+    }
+    name
+}
+
+/// `pages` as one page.
+pub fn merge(pages: &[String]) -> String {
+    // Per family, in first-seen order: its comment lines (from the first page that has them)
+    // and its samples from every page.
+    let mut order: HashMap<String, usize> = HashMap::new();
+    let mut families: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for page in pages.iter().take(MERGED_PAGES_MAX) {
+        for line in page.lines().take(crate::parse::PAGE_LINES_MAX) {
+            if line.is_empty() {
+                continue;
+            }
+            let index_of =
+                |name: &str, order: &mut HashMap<String, usize>, families: &mut Vec<(Vec<String>, Vec<String>)>| {
+                    *order.entry(name.to_owned()).or_insert_with(|| {
+                        families.push((Vec::new(), Vec::new()));
+                        families.len() - 1
+                    })
+                };
+            if let Some(comment) = line.strip_prefix("# ") {
+                let mut words = comment.split_whitespace();
+                let (Some(keyword @ ("HELP" | "TYPE")), Some(name)) = (words.next(), words.next()) else { continue };
+                let index = index_of(name, &mut order, &mut families);
+                // The first page's HELP and TYPE stand for every page's.
+                let prefix = format!("# {keyword} ");
+                if !families[index].0.iter().any(|c| c.starts_with(&prefix)) {
+                    families[index].0.push(line.to_owned());
+                }
+                continue;
+            }
+            let name = family_of(line, &order).to_owned();
+            let index = index_of(&name, &mut order, &mut families);
+            families[index].1.push(line.to_owned());
+        }
+    }
+    let mut out = String::new();
+    for (comments, samples) in families {
+        for line in comments.iter().chain(&samples) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_family_is_declared_once_with_every_pages_samples_together() {
+        let a = "# HELP cardnet_requests_total Requests.\n# TYPE cardnet_requests_total counter\n\
+                 cardnet_requests_total{party=\"switch\"} 3\n\
+                 # HELP cardnet_request_duration_ms Time.\n# TYPE cardnet_request_duration_ms histogram\n\
+                 cardnet_request_duration_ms_bucket{party=\"switch\",le=\"1\"} 2\n\
+                 cardnet_request_duration_ms_sum{party=\"switch\"} 1.5\n\
+                 cardnet_request_duration_ms_count{party=\"switch\"} 2\n";
+        let b = a.replace("switch", "issuer-a").replace(" 3\n", " 5\n");
+        let merged = merge(&[a.to_owned(), b]);
+        assert_eq!(merged.matches("# TYPE cardnet_requests_total counter").count(), 1, "{merged}");
+        assert_eq!(merged.matches("# TYPE cardnet_request_duration_ms histogram").count(), 1, "{merged}");
+        let page = crate::parse::parse(&merged).unwrap();
+        assert_eq!(page.value("cardnet_requests_total", &[]), Some(8.0));
+        assert_eq!(page.value("cardnet_request_duration_ms_count", &[("party", "issuer-a")]), Some(2.0));
+        // Every sample of a family follows its TYPE line before the next family begins.
+        let lines: Vec<&str> = merged.lines().collect();
+        let requests: Vec<usize> =
+            (0..lines.len()).filter(|&i| lines[i].starts_with("cardnet_requests_total")).collect();
+        assert_eq!(requests, [2, 3], "{merged}");
+    }
+}
