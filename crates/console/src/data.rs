@@ -1,0 +1,180 @@
+//! What the pages read, behind one trait: [`crate::netdata::NetData`] reads a network folder's
+//! party databases; tests plug a fixture. Every list is bounded by the caller's limit or a
+//! named bound; card numbers arrive masked (the parties store no other form).
+
+use crate::error::ConsoleError;
+
+/// A search over the acquirer's journal; every given field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TxnFilter {
+    pub rrn: Option<String>,
+    /// The terminal's trace (11) or the network leg's STAN.
+    pub stan: Option<String>,
+    pub auth_code: Option<String>,
+    pub terminal: Option<String>,
+    pub merchant: Option<String>,
+    /// The card number's last four digits.
+    pub last4: Option<String>,
+    /// Received at or after (ms since the epoch).
+    pub from_ms: Option<u64>,
+    /// Received before.
+    pub to_ms: Option<u64>,
+}
+
+impl TxnFilter {
+    /// Whether `row` passes (the fixture's search; the SQL one says the same in SQL).
+    pub fn matches(&self, row: &TxnRow) -> bool {
+        let eq = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
+        eq(&self.rrn, row.rrn.as_deref())
+            && self.stan.as_deref().is_none_or(|s| row.trace == s || row.net_stan.as_deref() == Some(s))
+            && eq(&self.auth_code, row.auth_code.as_deref())
+            && eq(&self.terminal, Some(&row.terminal_id))
+            && eq(&self.merchant, Some(&row.merchant_id))
+            && self.last4.as_deref().is_none_or(|l| row.pan_masked.as_deref().is_some_and(|p| p.ends_with(l)))
+            && self.from_ms.is_none_or(|from| row.received_ms >= from)
+            && self.to_ms.is_none_or(|to| row.received_ms < to)
+    }
+}
+
+/// One row of the acquirer's journal (`acquirer_transactions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnRow {
+    pub id: u64,
+    pub received_ms: u64,
+    pub terminal_id: String,
+    pub merchant_id: String,
+    pub kind: String,
+    pub amount_minor: u64,
+    /// ISO 4217 numeric, as field 49 carries it.
+    pub currency: String,
+    pub pan_masked: Option<String>,
+    pub rrn: Option<String>,
+    /// The terminal's trace number.
+    pub trace: String,
+    pub net_stan: Option<String>,
+    pub net_time: Option<String>,
+    pub auth_code: Option<String>,
+    pub response_code: Option<String>,
+    /// `pending`, `approved`, `declined`, `timeout`, `failed`.
+    pub status: String,
+    pub reversed: bool,
+    pub voided: bool,
+}
+
+impl TxnRow {
+    pub fn approved(&self) -> bool {
+        self.status == "approved"
+    }
+}
+
+/// One message of a transaction's path, as one party journaled it (masked fields only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathMessage {
+    pub party: &'static str,
+    pub at_ms: u64,
+    /// `in` or `out`.
+    pub direction: String,
+    /// `terminal`, `network`, `acquirer`, `issuer`.
+    pub leg: String,
+    pub mti: String,
+    pub stan: Option<String>,
+    pub processing_code: Option<String>,
+    pub amount_minor: Option<u64>,
+    pub pan_masked: Option<String>,
+    pub rrn: Option<String>,
+    pub auth_code: Option<String>,
+    pub response_code: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TxnDetail {
+    pub row: TxnRow,
+    pub messages: Vec<PathMessage>,
+    /// Where a party's part of the path could not be read (named), shown on the page.
+    pub gaps: Vec<String>,
+}
+
+/// A party of the network folder and whether its address answers.
+#[derive(Debug, Clone)]
+pub struct PartyStatus {
+    pub name: String,
+    pub address: Option<String>,
+    /// `None`: no fixed address to probe (port 0).
+    pub answers: Option<bool>,
+}
+
+/// The acquirer's journal over one minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinuteFigures {
+    pub minute_ms: u64,
+    pub count: u64,
+    /// The mean time from request to answer, of the answered ones.
+    pub latency_ms_mean: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MerchantRow {
+    pub merchant_id: String,
+    pub name: String,
+    pub status: String,
+    pub mcc: String,
+    pub city: String,
+    pub activated_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TerminalRow {
+    pub terminal_id: String,
+    pub status: String,
+    pub model: Option<String>,
+    pub last_sign_on_ms: Option<u64>,
+    /// The acquirer host's side: its current batch and whether it is signed on.
+    pub batch_no: Option<u64>,
+    pub signed_on: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TrailRow {
+    pub at_ms: u64,
+    pub subject: String,
+    pub event: String,
+    pub actor: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MerchantDetail {
+    pub merchant: MerchantRow,
+    pub terminals: Vec<TerminalRow>,
+    pub trail: Vec<TrailRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertRow {
+    pub id: u64,
+    pub created_ms: u64,
+    pub entity_kind: String,
+    pub entity: String,
+    pub pan_masked: Option<String>,
+    pub verdict: String,
+    pub response_code: Option<String>,
+    pub score: i64,
+    pub status: String,
+    pub assignee: Option<String>,
+}
+
+/// The queries the pages need.
+pub trait ConsoleData: Send + Sync {
+    fn parties(&self) -> Result<Vec<PartyStatus>, ConsoleError>;
+    /// Newest first, skipping `offset`, at most `limit`.
+    fn search(&self, filter: &TxnFilter, offset: usize, limit: usize) -> Result<Vec<TxnRow>, ConsoleError>;
+    /// One journaled transaction and the messages of its path.
+    fn transaction(&self, id: u64) -> Result<Option<TxnDetail>, ConsoleError>;
+    /// Per minute of `[from_ms, to_ms)`, the minutes with transactions only.
+    fn minutes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<MinuteFigures>, ConsoleError>;
+    /// (response code or `none`, count) of `[from_ms, to_ms)`.
+    fn response_codes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<(String, u64)>, ConsoleError>;
+    fn merchants(&self) -> Result<Vec<MerchantRow>, ConsoleError>;
+    fn merchant(&self, merchant_id: &str) -> Result<Option<MerchantDetail>, ConsoleError>;
+    fn alerts(&self) -> Result<Vec<AlertRow>, ConsoleError>;
+}

@@ -1,0 +1,161 @@
+//! A fixed data source for the handler tests: two merchants (one named with markup), their
+//! transactions, one alert.
+
+use crate::data::{
+    AlertRow, ConsoleData, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage, TerminalRow, TrailRow,
+    TxnDetail, TxnFilter, TxnRow,
+};
+use crate::error::ConsoleError;
+
+pub const MERCHANT_A: &str = "898310048160001";
+pub const MERCHANT_B: &str = "898310048160002";
+/// 2026-12-05 10:00:00 UTC.
+pub const NOW_MS: u64 = 1_796_464_800_000;
+
+pub struct Fixture {
+    pub rows: Vec<TxnRow>,
+}
+
+pub fn txn(id: u64, merchant: &str, minutes_ago: u64, amount_minor: u64, code: &str) -> TxnRow {
+    TxnRow {
+        id,
+        received_ms: NOW_MS - minutes_ago * 60_000,
+        terminal_id: if merchant == MERCHANT_A { "POS00001".into() } else { "POS00002".into() },
+        merchant_id: merchant.into(),
+        kind: "purchase".into(),
+        amount_minor,
+        currency: "156".into(),
+        pan_masked: Some(format!("622202******{:04}", 1000 + id)),
+        rrn: Some(format!("{:012}", 500_000 + id)),
+        trace: format!("{:06}", id),
+        net_stan: Some(format!("{:06}", 900 + id)),
+        net_time: Some("1205100000".into()),
+        auth_code: (code == "00").then(|| format!("A{:05}", id)),
+        response_code: Some(code.into()),
+        status: if code == "00" { "approved".into() } else { "declined".into() },
+        reversed: false,
+        voided: false,
+    }
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let mut rows = vec![
+            txn(1, MERCHANT_A, 30, 1_250, "00"),
+            txn(2, MERCHANT_A, 20, 9_900, "51"),
+            txn(3, MERCHANT_B, 10, 777, "00"),
+            txn(4, MERCHANT_A, 5, 2_000, "00"),
+        ];
+        // A day earlier, the prior period of a one-day dashboard.
+        rows.push(txn(5, MERCHANT_A, 24 * 60, 1_000, "00"));
+        rows[1].merchant_id = MERCHANT_A.into();
+        // A value a spreadsheet would run, to check the export guards it.
+        rows[3].terminal_id = "=cmd|' /C calc'!A0".into();
+        Fixture { rows }
+    }
+}
+
+impl ConsoleData for Fixture {
+    fn parties(&self) -> Result<Vec<PartyStatus>, ConsoleError> {
+        Ok(vec![
+            PartyStatus { name: "switch".into(), address: Some("127.0.0.1:1".into()), answers: Some(false) },
+            PartyStatus { name: "acquirer".into(), address: None, answers: None },
+        ])
+    }
+
+    fn search(&self, filter: &TxnFilter, offset: usize, limit: usize) -> Result<Vec<TxnRow>, ConsoleError> {
+        let mut rows: Vec<TxnRow> = self.rows.iter().filter(|r| filter.matches(r)).cloned().collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+        Ok(rows.into_iter().skip(offset).take(limit).collect())
+    }
+
+    fn transaction(&self, id: u64) -> Result<Option<TxnDetail>, ConsoleError> {
+        let Some(row) = self.rows.iter().find(|r| r.id == id).cloned() else { return Ok(None) };
+        let message = PathMessage {
+            party: "switch",
+            at_ms: row.received_ms,
+            direction: "in".into(),
+            leg: "acquirer".into(),
+            mti: "0200".into(),
+            stan: row.net_stan.clone(),
+            processing_code: Some("000000".into()),
+            amount_minor: Some(row.amount_minor),
+            pan_masked: row.pan_masked.clone(),
+            rrn: row.rrn.clone(),
+            auth_code: None,
+            response_code: None,
+        };
+        Ok(Some(TxnDetail { row, messages: vec![message], gaps: Vec::new() }))
+    }
+
+    fn minutes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<MinuteFigures>, ConsoleError> {
+        Ok(self
+            .rows
+            .iter()
+            .filter(|r| r.received_ms >= from_ms && r.received_ms < to_ms)
+            .map(|r| MinuteFigures {
+                minute_ms: r.received_ms - r.received_ms % 60_000,
+                count: 1,
+                latency_ms_mean: Some(42),
+            })
+            .collect())
+    }
+
+    fn response_codes(&self, _from_ms: u64, _to_ms: u64) -> Result<Vec<(String, u64)>, ConsoleError> {
+        Ok(vec![("00".into(), 3), ("51".into(), 1)])
+    }
+
+    fn merchants(&self) -> Result<Vec<MerchantRow>, ConsoleError> {
+        Ok(vec![merchant_row(MERCHANT_A, "<script>alert(1)</script> Tea House"), merchant_row(MERCHANT_B, "Noodles")])
+    }
+
+    fn merchant(&self, merchant_id: &str) -> Result<Option<MerchantDetail>, ConsoleError> {
+        let Some(merchant) = self.merchants()?.into_iter().find(|m| m.merchant_id == merchant_id) else {
+            return Ok(None);
+        };
+        Ok(Some(MerchantDetail {
+            merchant,
+            terminals: vec![TerminalRow {
+                terminal_id: "POS00001".into(),
+                status: "active".into(),
+                model: None,
+                last_sign_on_ms: Some(NOW_MS),
+                batch_no: Some(1),
+                signed_on: Some(true),
+            }],
+            trail: vec![TrailRow {
+                at_ms: NOW_MS,
+                subject: "application".into(),
+                event: "approved".into(),
+                actor: "reviewer".into(),
+                reason: "licence checked".into(),
+            }],
+        }))
+    }
+
+    fn alerts(&self) -> Result<Vec<AlertRow>, ConsoleError> {
+        Ok(vec![AlertRow {
+            id: 1,
+            created_ms: NOW_MS,
+            entity_kind: "card".into(),
+            entity: "k1".into(),
+            pan_masked: Some("622202******1001".into()),
+            verdict: "decline".into(),
+            response_code: Some("65".into()),
+            score: 100,
+            status: "open".into(),
+            assignee: None,
+        }])
+    }
+}
+
+fn merchant_row(id: &str, name: &str) -> MerchantRow {
+    MerchantRow {
+        merchant_id: id.into(),
+        name: name.into(),
+        status: "active".into(),
+        mcc: "5812".into(),
+        city: "Shanghai".into(),
+        activated_ms: NOW_MS,
+    }
+}

@@ -1,0 +1,373 @@
+//! The console's data from a network folder (`cardnet network init`): each party's
+//! configuration through `eod::NetDir`, then the acquirer's and the switch's own databases,
+//! read while they run. Every read is one short transaction with a bounded result; the
+//! console never writes a party's tables (the risk cases' idempotent migration aside, which
+//! creates them as the acquirer would). An issuer's database is not opened at all: its ledger
+//! has one opener, the issuer.
+//!
+//! Where a party's crate has a public read function it is used (risk alerts); the acquirer's
+//! journal and the merchants registry have none that searches or lists without opening the
+//! party with its keys, so their tables are read by SQL here (the schemas are
+//! crates/acquirer/src/store.rs, crates/merchants/src/store.rs, crates/switch/src/store.rs). The
+//! console holds no key: it never needs one.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use sqlstore::{Database, Row, Value};
+
+use crate::data::{
+    AlertRow, ConsoleData, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage, TerminalRow, TrailRow,
+    TxnDetail, TxnFilter, TxnRow,
+};
+use crate::error::ConsoleError;
+use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX};
+
+const TXN_COLUMNS: &str = "id, received_ms, terminal_id, merchant_id, kind, amount_minor, currency, pan_masked, rrn, \
+     trace, net_stan, net_time, auth_code, response_code, status, reversed, voided";
+/// Exchanges of one acquirer leg (its original, a repeat's class, a reversal).
+const EXCHANGES_PER_LEG_MAX: i64 = 8;
+
+pub struct NetData {
+    net: eod::NetDir,
+    acquirer_institution: String,
+    acquirer: Lazy,
+    switch: Lazy,
+}
+
+/// A party's database, opened on first use (the party may start after the console).
+struct Lazy {
+    what: &'static str,
+    url: String,
+    db: Mutex<Option<Database>>,
+}
+
+impl Lazy {
+    fn get(&self) -> Result<Database, ConsoleError> {
+        let mut slot = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(db) = slot.as_ref() {
+            return Ok(db.clone());
+        }
+        let is_postgres = self.url.starts_with("postgres://") || self.url.starts_with("postgresql://");
+        let path = self.url.strip_prefix("sqlite:").unwrap_or(&self.url);
+        // Opening a SQLite path creates the file: a party that never ran has none, and the
+        // console must not make one for it.
+        if !is_postgres && path != ":memory:" && !Path::new(path).exists() {
+            return Err(ConsoleError::Failure(format!(
+                "the {} database {path} does not exist yet (has the {} run?)",
+                self.what, self.what
+            )));
+        }
+        let db =
+            Database::open(&self.url).map_err(|e| ConsoleError::store(&format!("the {} database", self.what), e))?;
+        *slot = Some(db.clone());
+        Ok(db)
+    }
+
+    fn read<T>(&self, work: impl FnMut(&mut sqlstore::Tx<'_>) -> sqlstore::Result<T>) -> Result<T, ConsoleError> {
+        self.get()?.transaction(work).map_err(|e| ConsoleError::store(&format!("the {} database", self.what), e))
+    }
+}
+
+fn int(v: u64) -> Value {
+    Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+impl NetData {
+    /// The network folder at `dir`: its configurations must be there and readable (bad input
+    /// otherwise); the databases are opened when first needed.
+    pub fn open(dir: &Path) -> Result<NetData, ConsoleError> {
+        let net = eod::NetDir::open(dir).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
+        let acquirer =
+            acquirer::AcquirerConfig::load(&net.acquirer).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
+        let switch = switch::SwitchConfig::load(&net.switch).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
+        let lazy = |what, url: String| Lazy { what, url, db: Mutex::new(None) };
+        Ok(NetData {
+            net,
+            acquirer_institution: acquirer.institution_id.clone(),
+            acquirer: lazy("acquirer", acquirer.database),
+            switch: lazy("switch", switch.database),
+        })
+    }
+}
+
+fn txn_row(row: &Row) -> sqlstore::Result<TxnRow> {
+    Ok(TxnRow {
+        id: row.u64(0)?,
+        received_ms: row.u64(1)?,
+        terminal_id: row.text(2)?,
+        merchant_id: row.text(3)?,
+        kind: row.text(4)?,
+        amount_minor: row.u64(5)?,
+        currency: row.text(6)?,
+        pan_masked: row.opt_text(7)?,
+        rrn: row.opt_text(8)?,
+        trace: row.text(9)?,
+        net_stan: row.opt_text(10)?,
+        net_time: row.opt_text(11)?,
+        auth_code: row.opt_text(12)?,
+        response_code: row.opt_text(13)?,
+        status: row.text(14)?,
+        reversed: row.i64(15)? != 0,
+        voided: row.i64(16)? != 0,
+    })
+}
+
+/// The WHERE clause and parameters of a filter (values bound, never spliced in).
+fn where_clause(filter: &TxnFilter) -> (String, Vec<Value>) {
+    let mut sql = String::from(" WHERE 1 = 1");
+    let mut params: Vec<Value> = Vec::new();
+    let mut add = |condition: &str, value: Value| {
+        params.push(value);
+        sql.push_str(&condition.replace('?', &format!("${}", params.len())));
+    };
+    if let Some(v) = &filter.rrn {
+        add(" AND rrn = ?", v.as_str().into());
+    }
+    if let Some(v) = &filter.stan {
+        add(" AND (trace = ? OR net_stan = ?)", v.as_str().into());
+    }
+    if let Some(v) = &filter.auth_code {
+        add(" AND auth_code = ?", v.as_str().into());
+    }
+    if let Some(v) = &filter.terminal {
+        add(" AND terminal_id = ?", v.as_str().into());
+    }
+    if let Some(v) = &filter.merchant {
+        add(" AND merchant_id = ?", v.as_str().into());
+    }
+    if let Some(v) = &filter.last4 {
+        add(" AND pan_masked LIKE ?", format!("%{v}").into());
+    }
+    if let Some(v) = filter.from_ms {
+        add(" AND received_ms >= ?", int(v));
+    }
+    if let Some(v) = filter.to_ms {
+        add(" AND received_ms < ?", int(v));
+    }
+    (sql, params)
+}
+
+fn path_message(party: &'static str, row: &Row) -> sqlstore::Result<PathMessage> {
+    Ok(PathMessage {
+        party,
+        at_ms: row.u64(0)?,
+        direction: row.text(1)?,
+        leg: row.text(2)?,
+        mti: row.text(3)?,
+        stan: row.opt_text(4)?,
+        processing_code: row.opt_text(5)?,
+        amount_minor: row.opt_i64(6)?.and_then(|v| u64::try_from(v).ok()),
+        pan_masked: row.opt_text(7)?,
+        rrn: row.opt_text(8)?,
+        auth_code: row.opt_text(9)?,
+        response_code: row.opt_text(10)?,
+    })
+}
+
+impl NetData {
+    /// The switch's messages of the exchanges the acquirer's network leg (STAN, time) made.
+    fn switch_path(&self, row: &TxnRow) -> Result<Vec<PathMessage>, ConsoleError> {
+        let (Some(stan), Some(time)) = (&row.net_stan, &row.net_time) else { return Ok(Vec::new()) };
+        let acquirer = self.acquirer_institution.clone();
+        self.switch.read(|tx| {
+            let exchanges = tx.query(
+                "SELECT id FROM switch_exchanges WHERE acquirer = $1 AND acq_stan = $2 AND acq_time = $3 ORDER BY id LIMIT $4",
+                &[acquirer.as_str().into(), stan.as_str().into(), time.as_str().into(), EXCHANGES_PER_LEG_MAX.into()],
+            )?;
+            let mut messages = Vec::new();
+            for exchange in &exchanges {
+                let rows = tx.query(
+                    "SELECT at_ms, direction, leg, mti, stan, processing_code, amount_minor, pan_masked, rrn, auth_code, \
+                     response_code FROM switch_messages WHERE exchange_id = $1 ORDER BY id LIMIT $2",
+                    &[exchange.value(0)?.clone(), int(PATH_MESSAGES_MAX as u64)],
+                )?;
+                for row in &rows {
+                    messages.push(path_message("switch", row)?);
+                }
+            }
+            Ok(messages)
+        })
+    }
+}
+
+impl ConsoleData for NetData {
+    fn parties(&self) -> Result<Vec<PartyStatus>, ConsoleError> {
+        let parties = self.net.parties().map_err(|e| ConsoleError::Failure(e.to_string()))?;
+        Ok(parties
+            .into_iter()
+            .map(|p| PartyStatus {
+                name: p.party,
+                address: p.address.map(|a| a.to_string()),
+                answers: p.address.map(eod::answers),
+            })
+            .collect())
+    }
+
+    fn search(&self, filter: &TxnFilter, offset: usize, limit: usize) -> Result<Vec<TxnRow>, ConsoleError> {
+        let (clause, mut params) = where_clause(filter);
+        params.push(int(limit as u64));
+        params.push(int(offset as u64));
+        let n = params.len();
+        let sql = format!(
+            "SELECT {TXN_COLUMNS} FROM acquirer_transactions{clause} ORDER BY id DESC LIMIT ${} OFFSET ${n}",
+            n - 1
+        );
+        self.acquirer.read(|tx| tx.query(&sql, &params)?.iter().map(txn_row).collect())
+    }
+
+    fn transaction(&self, id: u64) -> Result<Option<TxnDetail>, ConsoleError> {
+        let found = self.acquirer.read(|tx| {
+            let sql = format!("SELECT {TXN_COLUMNS} FROM acquirer_transactions WHERE id = $1");
+            let Some(row) = tx.query_opt(&sql, &[int(id)])? else { return Ok(None) };
+            let rows = tx.query(
+                "SELECT at_ms, direction, leg, mti, stan, processing_code, amount_minor, pan_masked, rrn, NULL, \
+                 response_code FROM acquirer_messages WHERE transaction_id = $1 ORDER BY id LIMIT $2",
+                &[int(id), int(PATH_MESSAGES_MAX as u64)],
+            )?;
+            let messages = rows.iter().map(|r| path_message("acquirer", r)).collect::<sqlstore::Result<Vec<_>>>()?;
+            Ok(Some((txn_row(&row)?, messages)))
+        })?;
+        let Some((row, mut messages)) = found else { return Ok(None) };
+        let mut gaps = Vec::new();
+        match self.switch_path(&row) {
+            Ok(more) => messages.extend(more),
+            Err(error) => gaps.push(format!("The switch's part of the path could not be read: {error}")),
+        }
+        messages.sort_by_key(|m| m.at_ms);
+        Ok(Some(TxnDetail { row, messages, gaps }))
+    }
+
+    fn minutes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<MinuteFigures>, ConsoleError> {
+        self.acquirer.read(|tx| {
+            let rows = tx.query(
+                "SELECT received_ms / 60000, COUNT(*), \
+                 CAST(SUM(CASE WHEN answered_ms IS NULL THEN 0 ELSE answered_ms - received_ms END) AS BIGINT), \
+                 COUNT(answered_ms) FROM acquirer_transactions WHERE received_ms >= $1 AND received_ms < $2 \
+                 GROUP BY received_ms / 60000 ORDER BY 1 LIMIT $3",
+                &[int(from_ms), int(to_ms), int(RATE_CHART_MINUTES_MAX * 2)],
+            )?;
+            rows.iter()
+                .map(|row| {
+                    let answered = row.u64(3)?;
+                    let total = row.opt_i64(2)?.unwrap_or(0).max(0) as u64;
+                    Ok(MinuteFigures {
+                        minute_ms: row.u64(0)? * 60_000,
+                        count: row.u64(1)?,
+                        latency_ms_mean: total.checked_div(answered),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn response_codes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<(String, u64)>, ConsoleError> {
+        self.acquirer.read(|tx| {
+            let rows = tx.query(
+                "SELECT COALESCE(response_code, 'none'), COUNT(*) FROM acquirer_transactions \
+                 WHERE received_ms >= $1 AND received_ms < $2 GROUP BY COALESCE(response_code, 'none') ORDER BY 1 LIMIT $3",
+                &[int(from_ms), int(to_ms), int(LIST_ROWS_MAX as u64)],
+            )?;
+            rows.iter().map(|row| Ok((row.text(0)?, row.u64(1)?))).collect()
+        })
+    }
+
+    fn merchants(&self) -> Result<Vec<MerchantRow>, ConsoleError> {
+        self.acquirer.read(|tx| {
+            let rows = tx.query(
+                "SELECT merchant_id, name, status, mcc, city, activated_ms FROM merchants_merchants \
+                 ORDER BY merchant_id LIMIT $1",
+                &[int(LIST_ROWS_MAX as u64)],
+            )?;
+            rows.iter().map(merchant_row).collect()
+        })
+    }
+
+    fn merchant(&self, merchant_id: &str) -> Result<Option<MerchantDetail>, ConsoleError> {
+        self.acquirer.read(|tx| {
+            let Some(row) = tx.query_opt(
+                "SELECT merchant_id, name, status, mcc, city, activated_ms, application_id FROM merchants_merchants \
+                 WHERE merchant_id = $1",
+                &[merchant_id.into()],
+            )?
+            else {
+                return Ok(None);
+            };
+            let merchant = merchant_row(&row)?;
+            let application = row.i64(6)?.to_string();
+            let limit = int(LIST_ROWS_MAX as u64);
+            let terminals = tx.query(
+                "SELECT t.terminal_id, t.status, t.model, t.last_sign_on_ms, h.batch_no, h.signed_on \
+                 FROM merchants_terminals t LEFT JOIN acquirer_terminals h ON h.terminal_id = t.terminal_id \
+                 WHERE t.merchant_id = $1 ORDER BY t.terminal_id LIMIT $2",
+                &[merchant_id.into(), limit.clone()],
+            )?;
+            let terminals = terminals
+                .iter()
+                .map(|r| {
+                    Ok(TerminalRow {
+                        terminal_id: r.text(0)?,
+                        status: r.text(1)?,
+                        model: r.opt_text(2)?,
+                        last_sign_on_ms: r.opt_i64(3)?.and_then(|v| u64::try_from(v).ok()),
+                        batch_no: r.opt_i64(4)?.and_then(|v| u64::try_from(v).ok()),
+                        signed_on: r.opt_i64(5)?.map(|v| v != 0),
+                    })
+                })
+                .collect::<sqlstore::Result<Vec<_>>>()?;
+            let trail = tx.query(
+                "SELECT at_ms, subject, event, actor, reason FROM merchants_trail \
+                 WHERE (subject = 'merchant' AND subject_id = $1) OR (subject = 'application' AND subject_id = $2) \
+                 ORDER BY at_ms, seq LIMIT $3",
+                &[merchant_id.into(), application.as_str().into(), limit],
+            )?;
+            let trail = trail
+                .iter()
+                .map(|r| {
+                    Ok(TrailRow {
+                        at_ms: r.u64(0)?,
+                        subject: r.text(1)?,
+                        event: r.text(2)?,
+                        actor: r.text(3)?,
+                        reason: r.text(4)?,
+                    })
+                })
+                .collect::<sqlstore::Result<Vec<_>>>()?;
+            Ok(Some(MerchantDetail { merchant, terminals, trail }))
+        })
+    }
+
+    fn alerts(&self) -> Result<Vec<AlertRow>, ConsoleError> {
+        let cases = risk::cases_store::Cases::new(self.acquirer.get()?)
+            .map_err(|e| ConsoleError::Failure(format!("the acquirer's risk alerts: {e}")))?;
+        let filter = risk::cases::Filter { limit: LIST_ROWS_MAX, ..risk::cases::Filter::default() };
+        let alerts =
+            cases.list(&filter).map_err(|e| ConsoleError::Failure(format!("the acquirer's risk alerts: {e}")))?;
+        Ok(alerts
+            .into_iter()
+            .map(|a| AlertRow {
+                id: a.id,
+                created_ms: a.created_ms,
+                entity_kind: a.entity_kind.name().to_owned(),
+                entity: a.entity,
+                pan_masked: a.pan_masked,
+                verdict: a.verdict,
+                response_code: a.response_code,
+                score: a.score,
+                status: a.status.name().to_owned(),
+                assignee: a.assignee,
+            })
+            .collect())
+    }
+}
+
+fn merchant_row(row: &Row) -> sqlstore::Result<MerchantRow> {
+    Ok(MerchantRow {
+        merchant_id: row.text(0)?,
+        name: row.text(1)?,
+        status: row.text(2)?,
+        mcc: row.text(3)?,
+        city: row.text(4)?,
+        activated_ms: row.u64(5)?,
+    })
+}
