@@ -13,6 +13,7 @@ mod bench_eod;
 mod bench_network;
 mod bench_risk;
 mod cli_error;
+mod console_command;
 mod crypto_command;
 mod demo;
 mod dispute_command;
@@ -109,6 +110,9 @@ enum Command {
     /// Risk control: `cardnet risk rules check FILE`, `risk backtest`, `risk aml`, `risk alerts list|show|assign|close`.
     #[command(subcommand)]
     Risk(risk_command::RiskCommand),
+    /// The web console over a network folder: `cardnet console serve --dir NET`, `console user add|list`.
+    #[command(subcommand)]
+    Console(console_command::ConsoleCommand),
 }
 
 fn main() -> ExitCode {
@@ -139,6 +143,7 @@ fn main() -> ExitCode {
         Command::Dispute(command) => dispute_command::run(command),
         Command::Sim(args) => sim_command::run(args),
         Command::Risk(command) => risk_command::run(command),
+        Command::Console(command) => console_command::run(command),
     };
     match result {
         Ok(()) | Err(CliError::OutputClosed) => ExitCode::SUCCESS,

@@ -83,24 +83,37 @@ impl Console {
         self.store.audit(self.now_ms(), who, action, target, outcome)
     }
 
-    /// Add a user (the CLI and the users page): name and password checked, the password
-    /// hashed, the addition audited under `by`.
+    /// Add a user from the users page, audited under `by`.
     pub fn add_user(&self, by: &str, name: &str, role: &Role, password: &str) -> Result<User, ConsoleError> {
-        let target = format!("user {name} ({})", role.name());
-        let result = auth::check_user_name(name).and_then(|()| {
-            if let Role::Merchant(id) = role {
-                check_merchant_id(id)?;
-            }
-            let hash = auth::hash_password(password, self.cost)?;
-            self.store.add_user(name, role, &hash, self.now_ms())
-        });
-        let outcome = match &result {
-            Ok(_) => "done".to_owned(),
-            Err(error) => format!("refused: {error}"),
-        };
-        self.audit(by, "user.add", &target, &outcome)?;
-        result
+        add_user(&self.store, self.cost, self.now_ms(), by, name, role, password)
     }
+}
+
+/// Add a user (the CLI and the users page): name and password checked, the password hashed at
+/// `cost`, the addition audited under `by` whatever its outcome.
+pub fn add_user(
+    store: &Store,
+    cost: HashCost,
+    now_ms: u64,
+    by: &str,
+    name: &str,
+    role: &Role,
+    password: &str,
+) -> Result<User, ConsoleError> {
+    let target = format!("user {name} ({})", role.name());
+    let result = auth::check_user_name(name).and_then(|()| {
+        if let Role::Merchant(id) = role {
+            check_merchant_id(id)?;
+        }
+        let hash = auth::hash_password(password, cost)?;
+        store.add_user(name, role, &hash, now_ms)
+    });
+    let outcome = match &result {
+        Ok(_) => "done".to_owned(),
+        Err(error) => format!("refused: {error}"),
+    };
+    store.audit(now_ms, by, "user.add", &target, &outcome)?;
+    result
 }
 
 /// A merchant id as field 42 carries it: 15 printable characters at most, no spaces inside.

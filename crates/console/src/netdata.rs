@@ -196,10 +196,13 @@ impl ConsoleData for NetData {
         let parties = self.net.parties().map_err(|e| ConsoleError::Failure(e.to_string()))?;
         Ok(parties
             .into_iter()
-            .map(|p| PartyStatus {
-                name: p.party,
-                address: p.address.map(|a| a.to_string()),
-                answers: p.address.map(eod::answers),
+            .map(|p| {
+                let address = p.address.or_else(|| bound_address(&p.config));
+                PartyStatus {
+                    name: p.party,
+                    address: address.map(|a| a.to_string()),
+                    answers: address.map(eod::answers),
+                }
             })
             .collect())
     }
@@ -359,6 +362,21 @@ impl ConsoleData for NetData {
             })
             .collect())
     }
+}
+
+/// Largest stats file read (it is well under a kilobyte).
+const STATS_FILE_BYTES_MAX: u64 = 64 * 1024;
+
+/// Where a party configured on port 0 listens: the `listen` of the stats file its server writes
+/// beside its configuration when it starts (`NAME.stats.json`; crates/cardnet/src/stats_command.rs).
+/// A stopped party's stale file names an address that no longer answers, which the probe shows.
+fn bound_address(config: &Path) -> Option<std::net::SocketAddr> {
+    let path = config.with_extension("stats.json");
+    if std::fs::metadata(&path).ok()?.len() > STATS_FILE_BYTES_MAX {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    value.get("listen")?.as_str()?.parse().ok()
 }
 
 fn merchant_row(row: &Row) -> sqlstore::Result<MerchantRow> {

@@ -42,6 +42,17 @@ pub fn network(console: &Console, session: &Session, q: &ZoneQuery) -> PageResul
         })
         .collect();
     m.table(&["Party", "Address", "Status"], &parties);
+    // The parties' status shows even when the acquirer's journal cannot be read.
+    if let Err(error) = journal_figures(console, zone, now, &mut m) {
+        m.element("p", &[("class", "error")], &format!("The acquirer's journal could not be read: {error}"));
+    }
+    let mut head = Markup::new();
+    head.void("meta", &[("http-equiv", "refresh"), ("content", NETWORK_REFRESH_SECONDS)]);
+    Ok(frame_with("Network", Some(session), &m, &head).into_response())
+}
+
+/// Today's response codes and the last hour's rate and latency charts, from the acquirer's journal.
+fn journal_figures(console: &Console, zone: Zone, now: u64, m: &mut Markup) -> Result<(), ConsoleError> {
     let day_start = zone.day_start_ms(now);
     m.element("h2", &[], &format!("Today ({}) by response code", zone.date(now)));
     let codes: Vec<Vec<Cell>> = console
@@ -67,11 +78,9 @@ pub fn network(console: &Console, session: &Session, q: &ZoneQuery) -> PageResul
         latencies.push((zone.minute(minute), found.and_then(|f| f.latency_ms_mean).unwrap_or(0)));
     }
     m.element("h2", &[], "Last hour");
-    bars(&mut m, "Transactions per minute (acquirer journal)", "tx", &counts);
-    bars(&mut m, "Mean latency per minute, request to answer (acquirer)", "ms", &latencies);
-    let mut head = Markup::new();
-    head.void("meta", &[("http-equiv", "refresh"), ("content", NETWORK_REFRESH_SECONDS)]);
-    Ok(frame_with("Network", Some(session), &m, &head).into_response())
+    bars(m, "Transactions per minute (acquirer journal)", "tx", &counts);
+    bars(m, "Mean latency per minute, request to answer (acquirer)", "ms", &latencies);
+    Ok(())
 }
 
 pub fn merchants(console: &Console, session: &Session) -> PageResult {

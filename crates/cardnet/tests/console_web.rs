@@ -1,0 +1,155 @@
+//! The web console over a running network (issue 17): real parties (`cardnet serve`), a sale
+//! from the scripted terminal, then `cardnet console serve` on port 0 over the network folder,
+//! spoken to by a tiny HTTP/1.1 client on a plain TcpStream: log in, find the sale by its RRN,
+//! follow it across the acquirer and the switch, export it as CSV; a merchant user sees its
+//! own sale and another merchant's user does not.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use common::ProcessNetwork;
+use common::till::{Till, WAIT};
+
+/// The console process, killed however the test ends.
+struct ConsoleProcess(Child);
+
+impl Drop for ConsoleProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    /// The value of cookie `name` set by this reply.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie")).find_map(|(_, v)| {
+            let pair = v.split(';').next()?;
+            let (key, value) = pair.split_once('=')?;
+            (key == name).then(|| value.to_owned())
+        })
+    }
+}
+
+/// One request on its own connection (`Connection: close`, so the reply ends at EOF).
+fn http(address: &str, method: &str, path: &str, cookie: &str, form: Option<&str>) -> Reply {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    if !cookie.is_empty() {
+        request.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    let body = form.unwrap_or("");
+    if form.is_some() {
+        request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    Reply { status, headers, body: body.to_owned() }
+}
+
+/// Log in through the form; the session cookie header value.
+fn login(address: &str, name: &str, password: &str) -> String {
+    let page = http(address, "GET", "/login", "", None);
+    let token = page.cookie("cardnet_login").unwrap();
+    assert!(page.body.contains(&token), "the form carries the cookie's token");
+    let form = format!("login_token={token}&name={name}&password={password}");
+    let reply = http(address, "POST", "/login", &format!("cardnet_login={token}"), Some(&form));
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    format!("cardnet_console={}", reply.cookie("cardnet_console").unwrap())
+}
+
+fn add_user(dir: &str, name: &str, role: &[&str]) -> String {
+    let args = [&["console", "user", "add", "--dir", dir, "--name", name, "--generate", "--json"][..], role].concat();
+    let added = common::json(&common::cardnet(&args));
+    added["password"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn an_operator_finds_a_sale_by_its_rrn_follows_its_path_and_exports_it() {
+    let network = ProcessNetwork::set_up("console-web");
+    let mut servers = network.start_logged(&network.dir.join("logs"));
+    assert!(network.wait_listening(WAIT), "every party listens");
+    let (terminal_config, card_file) = network.terminal_files("POS00001");
+    let mut till = Till::new(terminal_config);
+    till.wait_ready(&card_file);
+    let sale = till.run(&["sale", "--amount", "12.34", "--card-file", &card_file, "--entry", "chip"]);
+    assert_eq!(sale["response_code"], "00", "{sale}");
+    let rrn = sale["rrn"].as_str().unwrap().to_owned();
+
+    let dir = network.dir.to_str().unwrap();
+    let ops = add_user(dir, "ops", &["--role", "operator"]);
+    let own = add_user(dir, "coffee", &["--role", "merchant", "--merchant", &network.merchant_id]);
+    let other = add_user(dir, "other", &["--role", "merchant", "--merchant", "898999999999999"]);
+    let listed = common::json(&common::cardnet(&["console", "user", "list", "--dir", dir, "--json"]));
+    assert_eq!(listed["users"].as_array().unwrap().len(), 3, "{listed}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
+        .args(["console", "serve", "--dir", dir, "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let console = ConsoleProcess(child);
+    let address = first.trim().strip_prefix("console on http://").unwrap_or_else(|| panic!("{first}")).to_owned();
+
+    let session = login(&address, "ops", &ops);
+    let found = http(&address, "GET", &format!("/transactions?rrn={rrn}"), &session, None);
+    assert_eq!(found.status, 200);
+    assert!(found.body.contains(&rrn) && found.body.contains("12.34 CNY"), "{}", found.body);
+    let pan = network.card["pan"].as_str().unwrap();
+    assert!(found.body.contains(&format!("{}******{}", &pan[..6], &pan[pan.len() - 4..])), "masked");
+
+    let at = found.body.find("href=\"/transactions/").unwrap() + "href=\"".len();
+    let link = &found.body[at..at + found.body[at..].find('"').unwrap()];
+    let detail = http(&address, "GET", link, &session, None);
+    assert_eq!(detail.status, 200, "{link}");
+    assert!(detail.body.contains("<td>acquirer</td>") && detail.body.contains("<td>switch</td>"), "{}", detail.body);
+
+    let csv = http(&address, "GET", &format!("/transactions.csv?rrn={rrn}"), &session, None);
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 2, "a header and the sale: {}", csv.body);
+    assert!(lines[1].contains(&format!("\"{rrn}\"")) && lines[1].contains("\"1234\""), "{}", lines[1]);
+
+    let network_page = http(&address, "GET", "/network", &session, None);
+    assert!(network_page.body.contains("answers") && network_page.body.contains("<svg"), "{}", network_page.body);
+    let merchant_page = http(&address, "GET", &format!("/merchants/{}", network.merchant_id), &session, None);
+    assert!(merchant_page.body.contains("POS00001") && merchant_page.body.contains("Wang Fang"));
+    for page in [&found, &detail, &csv, &network_page, &merchant_page] {
+        assert!(!page.body.contains(pan), "no clear card number");
+    }
+
+    let mine = login(&address, "coffee", &own);
+    assert!(http(&address, "GET", "/merchant", &mine, None).body.contains("12.34 CNY"), "its dashboard");
+    assert!(http(&address, "GET", link, &mine, None).status == 200, "its own sale");
+    let theirs = login(&address, "other", &other);
+    assert_eq!(http(&address, "GET", link, &theirs, None).status, 404, "another merchant's sale");
+    let search = http(&address, "GET", &format!("/transactions?rrn={rrn}"), &theirs, None);
+    assert!(search.body.contains("No transactions match.") && !search.body.contains("12.34 CNY"), "{}", search.body);
+
+    drop(console);
+    for exit in servers.stop() {
+        assert!(exit.success(), "a graceful stop: {exit:?}");
+    }
+    let _ = std::fs::remove_dir_all(&network.dir);
+}
