@@ -135,6 +135,9 @@ fn an_operator_finds_a_sale_by_its_rrn_follows_its_path_and_exports_it() {
     assert!(network_page.body.contains("answers") && network_page.body.contains("<svg"), "{}", network_page.body);
     let merchant_page = http(&address, "GET", &format!("/merchants/{}", network.merchant_id), &session, None);
     assert!(merchant_page.body.contains("POS00001") && merchant_page.body.contains("Wang Fang"));
+    let settlement = http(&address, "GET", "/settlement", &session, None);
+    assert!(settlement.body.contains("No date settled yet"), "{}", settlement.body);
+    assert_eq!(http(&address, "GET", "/exceptions", &session, None).status, 200);
     for page in [&found, &detail, &csv, &network_page, &merchant_page] {
         assert!(!page.body.contains(pan), "no clear card number");
     }

@@ -163,6 +163,46 @@ pub struct AlertRow {
     pub assignee: Option<String>,
 }
 
+/// One member's net position of a settled date (the switch's settlement report).
+#[derive(Debug, Clone)]
+pub struct PositionRow {
+    pub member: String,
+    /// ISO 4217 numeric.
+    pub currency: String,
+    pub net_minor: i64,
+    pub receivable_minor: i64,
+    pub payable_minor: i64,
+    pub interchange_minor: i64,
+    pub network_fee_minor: i64,
+    pub records: u64,
+}
+
+/// A settled date: the members' net positions and, when reconciliation ran, its summary.
+#[derive(Debug, Clone)]
+pub struct SettlementView {
+    pub date: String,
+    pub positions: Vec<PositionRow>,
+    /// (figure, value) of the reconciliation's summary, in its order; empty when not run.
+    pub recon: Vec<(String, String)>,
+}
+
+/// An exception (差错) still open at the switch.
+#[derive(Debug, Clone)]
+pub struct ExceptionRow {
+    pub id: u64,
+    pub date: String,
+    pub class: String,
+    pub stage: String,
+    pub amount_minor: u64,
+    /// ISO 4217 numeric.
+    pub currency: String,
+    pub pan_masked: String,
+    pub rrn: Option<String>,
+    pub acquirer: String,
+    pub issuer: String,
+    pub opened_ms: u64,
+}
+
 /// The queries the pages need.
 pub trait ConsoleData: Send + Sync {
     fn parties(&self) -> Result<Vec<PartyStatus>, ConsoleError>;
@@ -177,4 +217,10 @@ pub trait ConsoleData: Send + Sync {
     fn merchants(&self) -> Result<Vec<MerchantRow>, ConsoleError>;
     fn merchant(&self, merchant_id: &str) -> Result<Option<MerchantDetail>, ConsoleError>;
     fn alerts(&self) -> Result<Vec<AlertRow>, ConsoleError>;
+    /// The switch's settled dates (`YYYY-MM-DD`), newest first.
+    fn settled_dates(&self) -> Result<Vec<String>, ConsoleError>;
+    /// A settled date's positions and reconciliation (`None`: not settled).
+    fn settlement(&self, date: &str) -> Result<Option<SettlementView>, ConsoleError>;
+    /// The exceptions not yet resolved, oldest first.
+    fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError>;
 }

@@ -2,13 +2,15 @@
 //! transactions, one alert.
 
 use crate::data::{
-    AlertRow, ConsoleData, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage, TerminalRow, TrailRow,
-    TxnDetail, TxnFilter, TxnRow,
+    AlertRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage,
+    PositionRow, SettlementView, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 
 pub const MERCHANT_A: &str = "898310048160001";
 pub const MERCHANT_B: &str = "898310048160002";
+/// The one settled date.
+pub const SETTLED_DATE: &str = "2026-12-04";
 /// 2026-12-05 10:00:00 UTC.
 pub const NOW_MS: u64 = 1_796_464_800_000;
 
@@ -146,6 +148,52 @@ impl ConsoleData for Fixture {
             status: "open".into(),
             assignee: None,
         }])
+    }
+
+    fn settled_dates(&self) -> Result<Vec<String>, ConsoleError> {
+        Ok(vec![SETTLED_DATE.into()])
+    }
+
+    fn settlement(&self, date: &str) -> Result<Option<SettlementView>, ConsoleError> {
+        if date != SETTLED_DATE {
+            return Ok(None);
+        }
+        Ok(Some(SettlementView {
+            date: date.into(),
+            positions: vec![Fixture::position("10000000011", 1_250), Fixture::position("20000000455", -1_250)],
+            recon: vec![("matched".into(), "3".into()), ("unmatched".into(), "1".into())],
+        }))
+    }
+
+    fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError> {
+        Ok(vec![ExceptionRow {
+            id: 7,
+            date: "2026-12-04".into(),
+            class: "missing_at_host".into(),
+            stage: "open".into(),
+            amount_minor: 1_250,
+            currency: "156".into(),
+            pan_masked: "622202******1001".into(),
+            rrn: Some("000000500001".into()),
+            acquirer: "10000000011".into(),
+            issuer: "20000000455".into(),
+            opened_ms: NOW_MS,
+        }])
+    }
+}
+
+impl Fixture {
+    fn position(member: &str, net_minor: i64) -> PositionRow {
+        PositionRow {
+            member: member.into(),
+            currency: "156".into(),
+            net_minor,
+            receivable_minor: net_minor.max(0),
+            payable_minor: (-net_minor).max(0),
+            interchange_minor: 0,
+            network_fee_minor: 0,
+            records: 1,
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod netdata;
 mod pages;
 mod pages_merchant;
 mod pages_operator;
+mod pages_settlement;
 mod pages_txn;
 pub mod store;
 mod web;

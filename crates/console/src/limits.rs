@@ -40,3 +40,5 @@ pub const RATE_CHART_MINUTES_MAX: u64 = 60;
 pub const TOP_DECLINES_MAX: usize = 5;
 /// Characters of one search field (an RRN is 12, a terminal 8, a merchant 15).
 pub const SEARCH_FIELD_CHARS_MAX: usize = 32;
+/// A reconciliation summary file read for the settlement page.
+pub const RECON_SUMMARY_BYTES_MAX: u64 = 1024 * 1024;

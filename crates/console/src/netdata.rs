@@ -17,11 +17,11 @@ use std::sync::Mutex;
 use sqlstore::{Database, Row, Value};
 
 use crate::data::{
-    AlertRow, ConsoleData, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage, TerminalRow, TrailRow,
-    TxnDetail, TxnFilter, TxnRow,
+    AlertRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage,
+    PositionRow, SettlementView, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
-use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX};
+use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX, RECON_SUMMARY_BYTES_MAX};
 
 const TXN_COLUMNS: &str = "id, received_ms, terminal_id, merchant_id, kind, amount_minor, currency, pan_masked, rrn, \
      trace, net_stan, net_time, auth_code, response_code, status, reversed, voided";
@@ -362,6 +362,79 @@ impl ConsoleData for NetData {
             })
             .collect())
     }
+
+    fn settled_dates(&self) -> Result<Vec<String>, ConsoleError> {
+        let dates = switch::settlement::settled_dates(&self.switch.get()?)
+            .map_err(|e| ConsoleError::Failure(format!("the switch's settled dates: {e}")))?;
+        Ok(dates.iter().rev().take(LIST_ROWS_MAX).map(|d| d.to_string()).collect())
+    }
+
+    fn settlement(&self, date: &str) -> Result<Option<SettlementView>, ConsoleError> {
+        let Ok(business_date) = switch::BusinessDate::parse(date) else { return Ok(None) };
+        let report = switch::settlement::load_report(&self.switch.get()?, business_date)
+            .map_err(|e| ConsoleError::Failure(format!("the switch's settlement of {date}: {e}")))?;
+        let Some(report) = report else { return Ok(None) };
+        let positions = report
+            .members
+            .iter()
+            .map(|m| PositionRow {
+                member: m.member.clone(),
+                currency: m.currency.clone(),
+                net_minor: m.net_minor,
+                receivable_minor: m.receivable_minor,
+                payable_minor: m.payable_minor,
+                interchange_minor: m.interchange_minor,
+                network_fee_minor: m.network_fee_minor,
+                records: m.records,
+            })
+            .collect();
+        let recon = recon_summary(&self.net.recon_dir(business_date).join("summary.json"));
+        Ok(Some(SettlementView { date: business_date.to_string(), positions, recon }))
+    }
+
+    fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError> {
+        let filter = switch::disputes::ListFilter { resolved: Some(false), date: None };
+        let listed = switch::disputes::list(&self.switch.get()?, filter)
+            .map_err(|e| ConsoleError::Failure(format!("the switch's exceptions: {e}")))?;
+        Ok(listed
+            .into_iter()
+            .take(LIST_ROWS_MAX)
+            .map(|e| ExceptionRow {
+                id: e.id,
+                date: e.date.to_string(),
+                class: e.class.name().to_owned(),
+                stage: e.stage.name().to_owned(),
+                amount_minor: e.record.amount_minor,
+                currency: e.record.currency.as_str().to_owned(),
+                pan_masked: e.record.pan_masked,
+                rrn: e.record.rrn.map(|r| r.as_str().to_owned()),
+                acquirer: e.record.acquirer.as_str().to_owned(),
+                issuer: e.record.issuer.as_str().to_owned(),
+                opened_ms: e.opened_ms,
+            })
+            .collect())
+    }
+}
+
+/// The scalar figures of a reconciliation's `summary.json` (NET/recon/DATE/, written by end of
+/// day), in its order; nothing when it is missing or unreadable.
+fn recon_summary(path: &Path) -> Vec<(String, String)> {
+    let too_large = std::fs::metadata(path).map_or(true, |m| m.len() > RECON_SUMMARY_BYTES_MAX);
+    if too_large {
+        return Vec::new();
+    }
+    let Ok(Ok(serde_json::Value::Object(object))) = std::fs::read(path).map(|b| serde_json::from_slice(&b)) else {
+        return Vec::new();
+    };
+    object
+        .into_iter()
+        .filter_map(|(key, value)| match value {
+            serde_json::Value::Number(n) => Some((key, n.to_string())),
+            serde_json::Value::String(text) => Some((key, text)),
+            serde_json::Value::Bool(b) => Some((key, b.to_string())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Largest stats file read (it is well under a kilobyte).

@@ -11,7 +11,7 @@ use crate::pages_merchant::DashboardQuery;
 use crate::pages_txn::{SearchQuery, ZoneQuery};
 use crate::store::Role;
 use crate::web::{State, page, post_page, redirect};
-use crate::{pages_merchant, pages_operator, pages_txn};
+use crate::{pages_merchant, pages_operator, pages_settlement, pages_txn};
 
 pub async fn home(AxumState(console): AxumState<State>, headers: HeaderMap) -> Response {
     page(console, headers, |_, session| {
@@ -91,4 +91,16 @@ pub async fn add_user(
 
 pub async fn audit(AxumState(c): AxumState<State>, headers: HeaderMap) -> Response {
     page(c, headers, pages_operator::audit).await
+}
+
+pub async fn settlement_dates(AxumState(c): AxumState<State>, headers: HeaderMap) -> Response {
+    page(c, headers, pages_settlement::dates).await
+}
+
+pub async fn settlement_date(AxumState(c): AxumState<State>, headers: HeaderMap, Path(date): Path<String>) -> Response {
+    page(c, headers, move |c, s| pages_settlement::date(c, s, &date)).await
+}
+
+pub async fn exceptions(AxumState(c): AxumState<State>, headers: HeaderMap, Query(q): Query<ZoneQuery>) -> Response {
+    page(c, headers, move |c, s| pages_settlement::exceptions(c, s, &q)).await
 }

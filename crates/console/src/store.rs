@@ -8,7 +8,12 @@ use crate::error::ConsoleError;
 use crate::limits::{AUDIT_PAGE_ROWS_MAX, SESSIONS_PER_USER_MAX, USERS_LIST_ROWS_MAX};
 
 const MIGRATION: &str = "console-v1";
-const SCHEMA: [&str; 6] = [
+/// The id counter of the audit trail (`sqlstore::sequence`: one row update per line, safe with
+/// several console processes on one PostgreSQL database).
+const SEQUENCES: &str = "console_sequences";
+const AUDIT_SEQUENCE: &str = "audit";
+const SCHEMA: [&str; 7] = [
+    "CREATE TABLE console_sequences (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
     "CREATE TABLE console_users (
         name TEXT PRIMARY KEY,
         role TEXT NOT NULL,
@@ -115,6 +120,8 @@ impl Store {
         let what = || format!("console database {url}");
         let db = Database::open(url).map_err(|e| ConsoleError::store(&what(), e))?;
         db.migrate(MIGRATION, &SCHEMA).map_err(|e| ConsoleError::store(&what(), e))?;
+        db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCES, &[AUDIT_SEQUENCE]))
+            .map_err(|e| ConsoleError::store(&what(), e))?;
         Ok(Store { db })
     }
 
@@ -268,11 +275,10 @@ impl Store {
     pub fn audit(&self, at_ms: u64, who: &str, action: &str, target: &str, outcome: &str) -> Result<(), ConsoleError> {
         let at = int(at_ms)?;
         self.run("console audit", |tx| {
-            let row = tx.query_opt("SELECT MAX(id) FROM console_audit", &[])?;
-            let next = row.map_or(Ok(None), |row| row.opt_i64(0))?.unwrap_or(0) + 1;
+            let next = Value::from_u64(sqlstore::sequence::next(tx, SEQUENCES, AUDIT_SEQUENCE)?)?;
             tx.execute(
                 "INSERT INTO console_audit (id, at_ms, who, action, target, outcome) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[next.into(), at.clone(), who.into(), action.into(), target.into(), outcome.into()],
+                &[next, at.clone(), who.into(), action.into(), target.into(), outcome.into()],
             )?;
             Ok(())
         })

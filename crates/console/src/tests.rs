@@ -205,6 +205,9 @@ async fn a_merchant_sees_only_its_own_data_and_nothing_else_exists_for_it() {
         "/risk",
         "/users",
         "/audit",
+        "/settlement",
+        "/settlement/2026-12-04",
+        "/exceptions",
     ] {
         assert_eq!(rig.get(uri, &session).await.status, StatusCode::NOT_FOUND, "{uri}");
     }
@@ -308,4 +311,19 @@ async fn every_other_page_renders_for_an_operator() {
     assert_eq!(rig.get("/merchant", &session).await.status, StatusCode::NOT_FOUND, "an operator names the merchant");
     let dashboard = rig.get(&format!("/merchant?merchant={MERCHANT_A}&days=1"), &session).await;
     assert_eq!(dashboard.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn settlement_shows_net_positions_reconciliation_and_open_exceptions() {
+    let rig = rig();
+    let session = rig.login("ops").await;
+    let dates = rig.get("/settlement", &session).await;
+    assert!(dates.body.contains(&format!("href=\"/settlement/{}\"", crate::fixture::SETTLED_DATE)), "{}", dates.body);
+    let day = rig.get(&format!("/settlement/{}", crate::fixture::SETTLED_DATE), &session).await;
+    assert!(day.body.contains("<td>10000000011</td><td>12.50 CNY</td>"), "{}", day.body);
+    assert!(day.body.contains("<td>20000000455</td><td>-12.50 CNY</td>"), "{}", day.body);
+    assert!(day.body.contains("<td>unmatched</td><td>1</td>"), "{}", day.body);
+    assert_eq!(rig.get("/settlement/2026-12-03", &session).await.status, StatusCode::NOT_FOUND, "not settled");
+    let open = rig.get("/exceptions", &session).await;
+    assert!(open.body.contains("missing_at_host") && open.body.contains("622202******1001"), "{}", open.body);
 }

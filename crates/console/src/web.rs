@@ -81,6 +81,9 @@ pub fn router(console: State) -> Router {
         .route("/merchants", get(crate::pages::merchants))
         .route("/merchants/{id}", get(crate::pages::merchant))
         .route("/risk", get(crate::pages::alerts))
+        .route("/settlement", get(crate::pages::settlement_dates))
+        .route("/settlement/{date}", get(crate::pages::settlement_date))
+        .route("/exceptions", get(crate::pages::exceptions))
         .route("/merchant", get(crate::pages::dashboard))
         .route("/users", get(crate::pages::users).post(crate::pages::add_user))
         .route("/audit", get(crate::pages::audit))
@@ -224,6 +227,8 @@ pub fn frame_with(
                 ("/network", "Network"),
                 ("/transactions", "Transactions"),
                 ("/merchants", "Merchants"),
+                ("/settlement", "Settlement"),
+                ("/exceptions", "Exceptions"),
                 ("/risk", "Risk alerts"),
                 ("/users", "Users"),
                 ("/audit", "Audit"),
