@@ -163,25 +163,12 @@ pub struct AlertRow {
     pub assignee: Option<String>,
 }
 
-/// One member's net position of a settled date (the switch's settlement report).
-#[derive(Debug, Clone)]
-pub struct PositionRow {
-    pub member: String,
-    /// ISO 4217 numeric.
-    pub currency: String,
-    pub net_minor: i64,
-    pub receivable_minor: i64,
-    pub payable_minor: i64,
-    pub interchange_minor: i64,
-    pub network_fee_minor: i64,
-    pub records: u64,
-}
-
 /// A settled date: the members' net positions and, when reconciliation ran, its summary.
 #[derive(Debug, Clone)]
 pub struct SettlementView {
     pub date: String,
-    pub positions: Vec<PositionRow>,
+    /// The switch's own report lines (signed: positive receives, negative pays).
+    pub positions: Vec<switch::settlement::MemberSettlement>,
     /// (figure, value) of the reconciliation's summary, in its order; empty when not run.
     pub recon: Vec<(String, String)>,
 }

@@ -3,7 +3,7 @@
 
 use crate::data::{
     AlertRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage,
-    PositionRow, SettlementView, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
+    SettlementView, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 
@@ -183,8 +183,8 @@ impl ConsoleData for Fixture {
 }
 
 impl Fixture {
-    fn position(member: &str, net_minor: i64) -> PositionRow {
-        PositionRow {
+    fn position(member: &str, net_minor: i64) -> switch::settlement::MemberSettlement {
+        switch::settlement::MemberSettlement {
             member: member.into(),
             currency: "156".into(),
             net_minor,
@@ -193,6 +193,8 @@ impl Fixture {
             interchange_minor: 0,
             network_fee_minor: 0,
             records: 1,
+            opening_minor: 0,
+            closing_minor: net_minor,
         }
     }
 }

@@ -18,7 +18,7 @@ use sqlstore::{Database, Row, Value};
 
 use crate::data::{
     AlertRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage,
-    PositionRow, SettlementView, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
+    SettlementView, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX, RECON_SUMMARY_BYTES_MAX};
@@ -374,22 +374,8 @@ impl ConsoleData for NetData {
         let report = switch::settlement::load_report(&self.switch.get()?, business_date)
             .map_err(|e| ConsoleError::Failure(format!("the switch's settlement of {date}: {e}")))?;
         let Some(report) = report else { return Ok(None) };
-        let positions = report
-            .members
-            .iter()
-            .map(|m| PositionRow {
-                member: m.member.clone(),
-                currency: m.currency.clone(),
-                net_minor: m.net_minor,
-                receivable_minor: m.receivable_minor,
-                payable_minor: m.payable_minor,
-                interchange_minor: m.interchange_minor,
-                network_fee_minor: m.network_fee_minor,
-                records: m.records,
-            })
-            .collect();
         let recon = recon_summary(&self.net.recon_dir(business_date).join("summary.json"));
-        Ok(Some(SettlementView { date: business_date.to_string(), positions, recon }))
+        Ok(Some(SettlementView { date: business_date.to_string(), positions: report.members, recon }))
     }
 
     fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError> {
