@@ -145,6 +145,8 @@ fn an_operator_finds_a_sale_by_its_rrn_follows_its_path_and_exports_it() {
     let mine = login(&address, "coffee", &own);
     assert!(http(&address, "GET", "/merchant", &mine, None).body.contains("12.34 CNY"), "its dashboard");
     assert!(http(&address, "GET", link, &mine, None).status == 200, "its own sale");
+    let statements = http(&address, "GET", "/statements", &mine, None);
+    assert!(statements.body.contains("No statement yet"), "{}", statements.body);
     let theirs = login(&address, "other", &other);
     assert_eq!(http(&address, "GET", link, &theirs, None).status, 404, "another merchant's sale");
     let search = http(&address, "GET", &format!("/transactions?rrn={rrn}"), &theirs, None);

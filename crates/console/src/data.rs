@@ -190,6 +190,23 @@ pub struct ExceptionRow {
     pub opened_ms: u64,
 }
 
+/// One payout of a merchant settlement run (`acquirer_payouts`) with its run's date and cycle.
+/// The payout's account number is in clear: a page shows it through
+/// `acquirer::settlement_outputs::mask_account` only.
+#[derive(Debug, Clone)]
+pub struct PayoutRow {
+    pub business_date: String,
+    pub cycle: String,
+    pub payout: acquirer::merchant_run::Payout,
+}
+
+/// A statement file (电子对账单) the acquirer's settlement wrote: its date folder and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementFile {
+    pub date: String,
+    pub name: String,
+}
+
 /// The queries the pages need.
 pub trait ConsoleData: Send + Sync {
     fn parties(&self) -> Result<Vec<PartyStatus>, ConsoleError>;
@@ -210,4 +227,45 @@ pub trait ConsoleData: Send + Sync {
     fn settlement(&self, date: &str) -> Result<Option<SettlementView>, ConsoleError>;
     /// The exceptions not yet resolved, oldest first.
     fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError>;
+    /// A merchant's payouts, newest business date first.
+    fn payouts(&self, merchant_id: &str) -> Result<Vec<PayoutRow>, ConsoleError>;
+    /// A merchant's statement files, newest date first.
+    fn statement_files(&self, merchant_id: &str) -> Result<Vec<StatementFile>, ConsoleError>;
+    /// The bytes of one of them (`None` unless it is one of `statement_files(merchant_id)`).
+    fn statement_file(&self, merchant_id: &str, file: &StatementFile) -> Result<Option<Vec<u8>>, ConsoleError>;
+}
+
+/// Whether `file` may be a statement of `merchant_id`: a date folder `YYYY-MM-DD` and a name
+/// `statement-MERCHANT-….csv|.txt` of plain characters (no path can be smuggled in).
+pub fn is_statement_of(merchant_id: &str, file: &StatementFile) -> bool {
+    let date_ok = file.date.len() == 10 && file.date.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+    let plain = file.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    let prefix = format!("statement-{merchant_id}-");
+    date_ok
+        && plain
+        && !file.name.contains("..")
+        && file.name.starts_with(&prefix)
+        && (file.name.ends_with(".csv") || file.name.ends_with(".txt"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_statement_names_of_the_merchant_pass() {
+        let file = |date: &str, name: &str| StatementFile { date: date.into(), name: name.into() };
+        assert!(is_statement_of("123", &file("2026-12-04", "statement-123-final-156.csv")));
+        assert!(is_statement_of("123", &file("2026-12-04", "statement-123-1400-156.txt")));
+        for (date, name) in [
+            ("2026-12-04", "statement-1234-final-156.csv"),
+            ("2026-12-04", "statement-123-final-156.db"),
+            ("2026-12-04", "statement-123-../../x.csv"),
+            ("2026-12-04", "statement-123-a/b.csv"),
+            ("../../etc", "statement-123-final-156.csv"),
+            ("2026-12-4", "statement-123-final-156.csv"),
+        ] {
+            assert!(!is_statement_of("123", &file(date, name)), "{date}/{name}");
+        }
+    }
 }

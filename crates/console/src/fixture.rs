@@ -3,7 +3,7 @@
 
 use crate::data::{
     AlertRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage,
-    SettlementView, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
+    PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 
@@ -179,6 +179,38 @@ impl ConsoleData for Fixture {
             issuer: "20000000455".into(),
             opened_ms: NOW_MS,
         }])
+    }
+
+    fn payouts(&self, merchant_id: &str) -> Result<Vec<PayoutRow>, ConsoleError> {
+        let payout = acquirer::merchant_run::Payout {
+            payout_id: 1,
+            merchant_id: merchant_id.into(),
+            currency: "156".into(),
+            settlement_cycle: "t1".into(),
+            gross_minor: 3_250,
+            voids_minor: 0,
+            refunds_minor: 0,
+            fee_minor: 16,
+            adjustments_minor: 0,
+            net_minor: 3_234,
+            items: 2,
+            payout_date: switch::BusinessDate::parse("2026-12-05").map_err(|e| ConsoleError::Failure(e.to_string()))?,
+            bank_code: "102100".into(),
+            account_no: "6222020200112233445".into(),
+            reference: format!("P-{merchant_id}"),
+        };
+        Ok(vec![PayoutRow { business_date: SETTLED_DATE.into(), cycle: "final".into(), payout }])
+    }
+
+    fn statement_files(&self, merchant_id: &str) -> Result<Vec<StatementFile>, ConsoleError> {
+        let all = [MERCHANT_A, MERCHANT_B]
+            .map(|m| StatementFile { date: SETTLED_DATE.into(), name: format!("statement-{m}-final-156.csv") });
+        Ok(all.into_iter().filter(|f| crate::data::is_statement_of(merchant_id, f)).collect())
+    }
+
+    fn statement_file(&self, merchant_id: &str, file: &StatementFile) -> Result<Option<Vec<u8>>, ConsoleError> {
+        let known = self.statement_files(merchant_id)?.contains(file);
+        Ok(known.then(|| format!("merchant,{merchant_id}\r\n").into_bytes()))
     }
 }
 

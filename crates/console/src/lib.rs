@@ -19,6 +19,7 @@ mod pages;
 mod pages_merchant;
 mod pages_operator;
 mod pages_settlement;
+mod pages_statements;
 mod pages_txn;
 pub mod store;
 mod web;

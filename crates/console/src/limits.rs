@@ -42,3 +42,7 @@ pub const TOP_DECLINES_MAX: usize = 5;
 pub const SEARCH_FIELD_CHARS_MAX: usize = 32;
 /// A reconciliation summary file read for the settlement page.
 pub const RECON_SUMMARY_BYTES_MAX: u64 = 1024 * 1024;
+/// A statement file served for download.
+pub const STATEMENT_FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// Date folders of merchant settlement looked through for statements.
+pub const STATEMENT_DATES_MAX: usize = 400;

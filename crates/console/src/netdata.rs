@@ -18,10 +18,13 @@ use sqlstore::{Database, Row, Value};
 
 use crate::data::{
     AlertRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage,
-    SettlementView, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
+    PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
-use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX, RECON_SUMMARY_BYTES_MAX};
+use crate::limits::{
+    LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX, RECON_SUMMARY_BYTES_MAX, STATEMENT_DATES_MAX,
+    STATEMENT_FILE_BYTES_MAX,
+};
 
 const TXN_COLUMNS: &str = "id, received_ms, terminal_id, merchant_id, kind, amount_minor, currency, pan_masked, rrn, \
      trace, net_stan, net_time, auth_code, response_code, status, reversed, voided";
@@ -30,6 +33,8 @@ const EXCHANGES_PER_LEG_MAX: i64 = 8;
 
 pub struct NetData {
     net: eod::NetDir,
+    /// The acquirer's merchant settlement output (`[settlement] output_dir`): DATE/statement-….
+    statements_dir: std::path::PathBuf,
     acquirer_institution: String,
     acquirer: Lazy,
     switch: Lazy,
@@ -84,6 +89,7 @@ impl NetData {
         let lazy = |what, url: String| Lazy { what, url, db: Mutex::new(None) };
         Ok(NetData {
             net,
+            statements_dir: acquirer.settlement.output_dir.clone(),
             acquirer_institution: acquirer.institution_id.clone(),
             acquirer: lazy("acquirer", acquirer.database),
             switch: lazy("switch", switch.database),
@@ -400,6 +406,80 @@ impl ConsoleData for NetData {
             })
             .collect())
     }
+
+    fn payouts(&self, merchant_id: &str) -> Result<Vec<PayoutRow>, ConsoleError> {
+        self.acquirer.read(|tx| {
+            let rows = tx.query(
+                "SELECT business_date, cycle, id, currency, settlement_cycle, gross_minor, voids_minor, refunds_minor, \
+                 fee_minor, adjustments_minor, net_minor, items, payout_date, bank_code, account_no, reference \
+                 FROM acquirer_payouts WHERE merchant_id = $1 ORDER BY business_date DESC, cycle DESC, currency LIMIT $2",
+                &[merchant_id.into(), int(LIST_ROWS_MAX as u64)],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    let payout = acquirer::merchant_run::Payout {
+                        payout_id: r.u64(2)?,
+                        merchant_id: merchant_id.to_owned(),
+                        currency: r.text(3)?,
+                        settlement_cycle: r.text(4)?,
+                        gross_minor: r.u64(5)?,
+                        voids_minor: r.u64(6)?,
+                        refunds_minor: r.u64(7)?,
+                        fee_minor: r.i64(8)?,
+                        adjustments_minor: r.i64(9)?,
+                        net_minor: r.i64(10)?,
+                        items: r.u64(11)?,
+                        payout_date: switch::BusinessDate::parse(&r.text(12)?)
+                            .map_err(|_| sqlstore::Error::column(12, "a date YYYY-MM-DD"))?,
+                        bank_code: r.text(13)?,
+                        account_no: r.text(14)?,
+                        reference: r.text(15)?,
+                    };
+                    Ok(PayoutRow { business_date: r.text(0)?, cycle: r.text(1)?, payout })
+                })
+                .collect()
+        })
+    }
+
+    fn statement_files(&self, merchant_id: &str) -> Result<Vec<StatementFile>, ConsoleError> {
+        let mut dates: Vec<String> =
+            names_in(&self.statements_dir).into_iter().filter(|d| switch::BusinessDate::parse(d).is_ok()).collect();
+        dates.sort_by(|a, b| b.cmp(a));
+        let mut files = Vec::new();
+        for date in dates.into_iter().take(STATEMENT_DATES_MAX) {
+            let mut names: Vec<String> = names_in(&self.statements_dir.join(&date));
+            names.sort();
+            for name in names {
+                let file = StatementFile { date: date.clone(), name };
+                if crate::data::is_statement_of(merchant_id, &file) {
+                    files.push(file);
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    fn statement_file(&self, merchant_id: &str, file: &StatementFile) -> Result<Option<Vec<u8>>, ConsoleError> {
+        if !crate::data::is_statement_of(merchant_id, file) {
+            return Ok(None);
+        }
+        let path = self.statements_dir.join(&file.date).join(&file.name);
+        let Ok(meta) = std::fs::metadata(&path) else { return Ok(None) };
+        if !meta.is_file() || meta.len() > STATEMENT_FILE_BYTES_MAX {
+            return Ok(None);
+        }
+        std::fs::read(&path).map(Some).map_err(|e| ConsoleError::Failure(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Entries of one folder the statements may be in; a folder holds a day's files, far fewer
+/// than this.
+const FOLDER_ENTRIES_MAX: usize = 100_000;
+
+/// The names in folder `dir` (none when it cannot be read: no settlement has run yet).
+fn names_in(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries.take(FOLDER_ENTRIES_MAX).filter_map(|e| e.ok()?.file_name().into_string().ok()).collect()
 }
 
 /// The scalar figures of a reconciliation's `summary.json` (NET/recon/DATE/, written by end of

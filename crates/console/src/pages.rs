@@ -8,10 +8,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::pages_merchant::DashboardQuery;
+use crate::pages_statements::MerchantQuery;
 use crate::pages_txn::{SearchQuery, ZoneQuery};
 use crate::store::Role;
 use crate::web::{State, page, post_page, redirect};
-use crate::{pages_merchant, pages_operator, pages_settlement, pages_txn};
+use crate::{pages_merchant, pages_operator, pages_settlement, pages_statements, pages_txn};
 
 pub async fn home(AxumState(console): AxumState<State>, headers: HeaderMap) -> Response {
     page(console, headers, |_, session| {
@@ -103,4 +104,29 @@ pub async fn settlement_date(AxumState(c): AxumState<State>, headers: HeaderMap,
 
 pub async fn exceptions(AxumState(c): AxumState<State>, headers: HeaderMap, Query(q): Query<ZoneQuery>) -> Response {
     page(c, headers, move |c, s| pages_settlement::exceptions(c, s, &q)).await
+}
+
+pub async fn statements(
+    AxumState(c): AxumState<State>,
+    headers: HeaderMap,
+    Query(q): Query<MerchantQuery>,
+) -> Response {
+    page(c, headers, move |c, s| pages_statements::page(c, s, &q)).await
+}
+
+pub async fn statement(
+    AxumState(c): AxumState<State>,
+    headers: HeaderMap,
+    Path((date, name)): Path<(String, String)>,
+    Query(q): Query<MerchantQuery>,
+) -> Response {
+    page(c, headers, move |c, s| pages_statements::download(c, s, &date, &name, &q)).await
+}
+
+pub async fn payouts_csv(
+    AxumState(c): AxumState<State>,
+    headers: HeaderMap,
+    Query(q): Query<MerchantQuery>,
+) -> Response {
+    page(c, headers, move |c, s| pages_statements::payouts_csv(c, s, &q)).await
 }

@@ -29,6 +29,15 @@ pub struct DashboardQuery {
     pub merchant: Option<String>,
 }
 
+/// Whose data a merchant page shows: a merchant user's own, whatever it asks; the merchant an
+/// operator names (none named: not found).
+pub fn merchant_of(session: &Session, asked: Option<&str>) -> Result<String, PageError> {
+    match &session.user.role {
+        Role::Merchant(own) => Ok(own.clone()),
+        Role::Operator => asked.filter(|m| !m.is_empty()).map(str::to_owned).ok_or(PageError::NotFound),
+    }
+}
+
 /// One period's figures in one currency.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Figures {
@@ -129,10 +138,7 @@ fn period(console: &Console, merchant: &str, from_ms: u64, days: u64) -> Result<
 }
 
 pub fn dashboard(console: &Console, session: &Session, q: &DashboardQuery) -> PageResult {
-    let merchant = match &session.user.role {
-        Role::Merchant(own) => own.clone(),
-        Role::Operator => q.merchant.clone().filter(|m| !m.is_empty()).ok_or(PageError::NotFound)?,
-    };
+    let merchant = merchant_of(session, q.merchant.as_deref())?;
     let zone = crate::pages_txn::zone_of(&crate::pages_txn::ZoneQuery { tz: q.tz.clone() })?;
     let days = match q.days.as_deref().filter(|d| !d.is_empty()) {
         None => DEFAULT_DAYS,

@@ -327,3 +327,33 @@ async fn settlement_shows_net_positions_reconciliation_and_open_exceptions() {
     let open = rig.get("/exceptions", &session).await;
     assert!(open.body.contains("missing_at_host") && open.body.contains("622202******1001"), "{}", open.body);
 }
+
+#[tokio::test]
+async fn a_merchant_downloads_its_own_statements_and_payouts_only() {
+    let rig = rig();
+    let session = rig.login("tea").await;
+    let page = rig.get("/statements", &session).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let own = format!("statement-{MERCHANT_A}-final-156.csv");
+    let other = format!("statement-{MERCHANT_B}-final-156.csv");
+    assert!(page.body.contains(&own) && !page.body.contains(&other), "{}", page.body);
+    assert!(page.body.contains("32.34 CNY") && page.body.contains("****3445"), "{}", page.body);
+    let file = rig.get(&format!("/statements/2026-12-04/{own}"), &session).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(file.body, format!("merchant,{MERCHANT_A}\r\n"));
+    for uri in [
+        format!("/statements/2026-12-04/{other}"),
+        format!("/statements/2026-12-04/{other}?merchant={MERCHANT_B}"),
+        "/statements/2026-12-04/..%2F..%2Fconsole.db".to_owned(),
+    ] {
+        assert_eq!(rig.get(&uri, &session).await.status, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let csv = rig.get(&format!("/payouts.csv?merchant={MERCHANT_B}"), &session).await;
+    assert!(csv.body.contains(&format!("P-{MERCHANT_A}")) && !csv.body.contains(MERCHANT_B), "{}", csv.body);
+    let audit = rig.audit_lines().join("\n");
+    assert!(audit.contains(&format!("tea statement.download 2026-12-04/{own} done")), "{audit}");
+    assert!(audit.contains(&format!("tea export.csv payouts of {MERCHANT_A} 1 rows")), "{audit}");
+    let operator = rig.login("ops").await;
+    let theirs = rig.get(&format!("/statements/2026-12-04/{other}?merchant={MERCHANT_B}"), &operator).await;
+    assert_eq!(theirs.status, StatusCode::OK, "an operator names the merchant");
+}

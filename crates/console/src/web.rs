@@ -85,6 +85,9 @@ pub fn router(console: State) -> Router {
         .route("/settlement/{date}", get(crate::pages::settlement_date))
         .route("/exceptions", get(crate::pages::exceptions))
         .route("/merchant", get(crate::pages::dashboard))
+        .route("/statements", get(crate::pages::statements))
+        .route("/statements/{date}/{name}", get(crate::pages::statement))
+        .route("/payouts.csv", get(crate::pages::payouts_csv))
         .route("/users", get(crate::pages::users).post(crate::pages::add_user))
         .route("/audit", get(crate::pages::audit))
         .fallback(|| async { PageError::NotFound })
@@ -233,7 +236,11 @@ pub fn frame_with(
                 ("/users", "Users"),
                 ("/audit", "Audit"),
             ],
-            Role::Merchant(_) => &[("/merchant", "Dashboard"), ("/transactions", "Transactions")],
+            Role::Merchant(_) => &[
+                ("/merchant", "Dashboard"),
+                ("/transactions", "Transactions"),
+                ("/statements", "Statements and payouts"),
+            ],
         };
         for (href, text) in links {
             m.link(href, text);
