@@ -138,6 +138,8 @@ fn an_operator_finds_a_sale_by_its_rrn_follows_its_path_and_exports_it() {
     let settlement = http(&address, "GET", "/settlement", &session, None);
     assert!(settlement.body.contains("No date settled yet"), "{}", settlement.body);
     assert_eq!(http(&address, "GET", "/exceptions", &session, None).status, 200);
+    let risk = http(&address, "GET", "/risk", &session, None);
+    assert_eq!(risk.status, 200, "{}", risk.body);
     for page in [&found, &detail, &csv, &network_page, &merchant_page] {
         assert!(!page.body.contains(pan), "no clear card number");
     }

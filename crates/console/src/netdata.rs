@@ -1,9 +1,9 @@
 //! The console's data from a network folder (`cardnet network init`): each party's
 //! configuration through `eod::NetDir`, then the acquirer's and the switch's own databases,
-//! read while they run. Every read is one short transaction with a bounded result; the
-//! console never writes a party's tables (the risk cases' idempotent migration aside, which
-//! creates them as the acquirer would). An issuer's database is not opened at all: its ledger
-//! has one opener, the issuer.
+//! read while they run through `sqlstore::Database::open_reader` (SQLite read-only: no file
+//! created, no write lock taken, so a party's commit never waits for the console). Every read
+//! is one short transaction with a bounded result. An issuer's database is not opened at all:
+//! its ledger has one opener, the issuer.
 //!
 //! Where a party's crate has a public read function it is used (risk alerts); the acquirer's
 //! journal and the merchants registry have none that searches or lists without opening the
@@ -347,8 +347,11 @@ impl ConsoleData for NetData {
     }
 
     fn alerts(&self) -> Result<Vec<AlertRow>, ConsoleError> {
-        let cases = risk::cases_store::Cases::new(self.acquirer.get()?)
-            .map_err(|e| ConsoleError::Failure(format!("the acquirer's risk alerts: {e}")))?;
+        // `Cases::new` finds its tables there (its migration only reads when they exist); an
+        // acquirer that never kept alerts has none, and a reader cannot create them.
+        let cases = risk::cases_store::Cases::new(self.acquirer.get()?).map_err(|e| {
+            ConsoleError::Failure(format!("the acquirer's risk alerts (has it run with a [risk] section?): {e}"))
+        })?;
         let filter = risk::cases::Filter { limit: LIST_ROWS_MAX, ..risk::cases::Filter::default() };
         let alerts =
             cases.list(&filter).map_err(|e| ConsoleError::Failure(format!("the acquirer's risk alerts: {e}")))?;
