@@ -35,6 +35,9 @@ pub struct ServeArgs {
     /// The console's own database URL (sqlite:PATH or postgres://…#schema); default NETDIR/console.db.
     #[arg(long)]
     database: Option<String>,
+    /// The parties' log files (*.log) the network page tails; default NETDIR/logs when it exists.
+    #[arg(long)]
+    log_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -117,7 +120,16 @@ fn open_store(db: DatabaseArgs) -> Result<console::Store, CliError> {
 }
 
 fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let data = console::netdata::NetData::open(&args.dir).map_err(console_error)?;
+    let mut data = console::netdata::NetData::open(&args.dir).map_err(console_error)?;
+    let default_logs = args.dir.join("logs");
+    match args.log_dir {
+        Some(dir) if !dir.is_dir() => {
+            return Err(CliError::bad_input(format!("--log-dir {}: not a folder", dir.display())));
+        }
+        Some(dir) => data = data.with_logs(dir),
+        None if default_logs.is_dir() => data = data.with_logs(default_logs),
+        None => {}
+    }
     let store = console::Store::open(&database_url(Some(&args.dir), args.database)?).map_err(console_error)?;
     let console = Arc::new(console::Console::new(store, Arc::new(data), Arc::new(clock::SystemClock)));
     let runtime = tokio::runtime::Builder::new_multi_thread()

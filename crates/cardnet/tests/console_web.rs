@@ -133,6 +133,7 @@ fn an_operator_finds_a_sale_by_its_rrn_follows_its_path_and_exports_it() {
 
     let network_page = http(&address, "GET", "/network", &session, None);
     assert!(network_page.body.contains("answers") && network_page.body.contains("<svg"), "{}", network_page.body);
+    assert!(network_page.body.contains("<h3>acquirer.log</h3>"), "the log tail of NET/logs: {}", network_page.body);
     let merchant_page = http(&address, "GET", &format!("/merchants/{}", network.merchant_id), &session, None);
     assert!(merchant_page.body.contains("POS00001") && merchant_page.body.contains("Wang Fang"));
     let settlement = http(&address, "GET", "/settlement", &session, None);
@@ -159,4 +160,47 @@ fn an_operator_finds_a_sale_by_its_rrn_follows_its_path_and_exports_it() {
         assert!(exit.success(), "a graceful stop: {exit:?}");
     }
     let _ = std::fs::remove_dir_all(&network.dir);
+}
+
+/// `console user add` with `stdin` as the password's input.
+fn add_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn bad_console_input_exits_2_naming_what_is_wrong() {
+    let dir = common::fresh_dir("console-cli", "bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_text = dir.to_str().unwrap();
+    let add = ["console", "user", "add", "--dir", dir_text, "--name", "ops", "--role", "operator"];
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (add.to_vec(), "short\n", "at least 12 characters"),
+        (add.to_vec(), "", "no password on stdin"),
+        ([&add[..7], &["--role", "merchant"]].concat(), "a long enough password\n", "--merchant"),
+        (vec!["console", "user", "list"], "", "--dir"),
+        (vec!["console", "serve", "--dir", "/nonexistent/cardnet-net"], "", "--dir /nonexistent/cardnet-net"),
+    ];
+    for (args, stdin, said) in cases {
+        let output = add_with_stdin(&args, stdin);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
+    let added = add_with_stdin(&[&add[..], &["--json"]].concat(), "a long enough password\n");
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let again = add_with_stdin(&add, "a long enough password\n");
+    assert_eq!(again.status.code(), Some(2), "the name is taken");
+    let listed = common::json(&common::cardnet(&["console", "user", "list", "--dir", dir_text, "--json"]));
+    assert_eq!(listed["users"][0]["name"], "ops", "{listed}");
+    let text = listed.to_string();
+    assert!(!text.contains("argon2") && !text.contains("long enough"), "no hash or password listed: {text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -202,6 +202,10 @@ impl ConsoleData for Fixture {
         Ok(vec![PayoutRow { business_date: SETTLED_DATE.into(), cycle: "final".into(), payout }])
     }
 
+    fn log_tail(&self) -> Result<Vec<(String, Vec<String>)>, ConsoleError> {
+        Ok(vec![("switch.log".into(), vec!["INFO switch: <b>ready</b>".into()])])
+    }
+
     fn statement_files(&self, merchant_id: &str) -> Result<Vec<StatementFile>, ConsoleError> {
         let all = [MERCHANT_A, MERCHANT_B]
             .map(|m| StatementFile { date: SETTLED_DATE.into(), name: format!("statement-{m}-final-156.csv") });

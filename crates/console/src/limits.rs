@@ -46,3 +46,9 @@ pub const RECON_SUMMARY_BYTES_MAX: u64 = 1024 * 1024;
 pub const STATEMENT_FILE_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// Date folders of merchant settlement looked through for statements.
 pub const STATEMENT_DATES_MAX: usize = 400;
+/// Log files the network page tails.
+pub const LOG_FILES_MAX: usize = 16;
+/// Lines shown of each.
+pub const LOG_TAIL_LINES_MAX: usize = 15;
+/// Bytes read from the end of each for them.
+pub const LOG_TAIL_BYTES_MAX: u64 = 16 * 1024;

@@ -22,8 +22,8 @@ use crate::data::{
 };
 use crate::error::ConsoleError;
 use crate::limits::{
-    LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX, RECON_SUMMARY_BYTES_MAX, STATEMENT_DATES_MAX,
-    STATEMENT_FILE_BYTES_MAX,
+    LIST_ROWS_MAX, LOG_FILES_MAX, LOG_TAIL_BYTES_MAX, LOG_TAIL_LINES_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX,
+    RECON_SUMMARY_BYTES_MAX, STATEMENT_DATES_MAX, STATEMENT_FILE_BYTES_MAX,
 };
 
 const TXN_COLUMNS: &str = "id, received_ms, terminal_id, merchant_id, kind, amount_minor, currency, pan_masked, rrn, \
@@ -33,6 +33,8 @@ const EXCHANGES_PER_LEG_MAX: i64 = 8;
 
 pub struct NetData {
     net: eod::NetDir,
+    /// Where the parties' log files are (`*.log`), for the network page's tail.
+    logs_dir: Option<std::path::PathBuf>,
     /// The acquirer's merchant settlement output (`[settlement] output_dir`): DATE/statement-….
     statements_dir: std::path::PathBuf,
     acquirer_institution: String,
@@ -88,6 +90,7 @@ impl NetData {
         let switch = switch::SwitchConfig::load(&net.switch).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
         let lazy = |what, url: String| Lazy { what, url, db: Mutex::new(None) };
         Ok(NetData {
+            logs_dir: None,
             net,
             statements_dir: acquirer.settlement.output_dir.clone(),
             acquirer_institution: acquirer.institution_id.clone(),
@@ -172,6 +175,12 @@ fn path_message(party: &'static str, row: &Row) -> sqlstore::Result<PathMessage>
 }
 
 impl NetData {
+    /// Tail the `*.log` files of `dir` on the network page.
+    pub fn with_logs(mut self, dir: std::path::PathBuf) -> NetData {
+        self.logs_dir = Some(dir);
+        self
+    }
+
     /// The switch's messages of the exchanges the acquirer's network leg (STAN, time) made.
     fn switch_path(&self, row: &TxnRow) -> Result<Vec<PathMessage>, ConsoleError> {
         let (Some(stan), Some(time)) = (&row.net_stan, &row.net_time) else { return Ok(Vec::new()) };
@@ -473,6 +482,34 @@ impl ConsoleData for NetData {
         }
         std::fs::read(&path).map(Some).map_err(|e| ConsoleError::Failure(format!("{}: {e}", path.display())))
     }
+
+    fn log_tail(&self) -> Result<Vec<(String, Vec<String>)>, ConsoleError> {
+        let Some(dir) = &self.logs_dir else { return Ok(Vec::new()) };
+        let mut names: Vec<String> = names_in(dir).into_iter().filter(|n| n.ends_with(".log")).collect();
+        names.sort();
+        Ok(names.into_iter().take(LOG_FILES_MAX).map(|name| (name.clone(), tail(&dir.join(&name)))).collect())
+    }
+}
+
+/// The last [`LOG_TAIL_LINES_MAX`] lines of a file, from at most its last
+/// [`LOG_TAIL_BYTES_MAX`] bytes (the first, likely cut, line of those dropped), card-number-like
+/// digit runs masked.
+fn tail(path: &Path) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else { return Vec::new() };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(LOG_TAIL_BYTES_MAX);
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(start)).is_err() || file.take(LOG_TAIL_BYTES_MAX).read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0);
+    }
+    let skip = lines.len().saturating_sub(LOG_TAIL_LINES_MAX);
+    lines.into_iter().skip(skip).map(crate::data::mask_digit_runs).collect()
 }
 
 /// Entries of one folder the statements may be in; a folder holds a day's files, far fewer

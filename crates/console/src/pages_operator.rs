@@ -46,6 +46,7 @@ pub fn network(console: &Console, session: &Session, q: &ZoneQuery) -> PageResul
     if let Err(error) = journal_figures(console, zone, now, &mut m) {
         m.element("p", &[("class", "error")], &format!("The acquirer's journal could not be read: {error}"));
     }
+    log_tail(console, &mut m);
     let mut head = Markup::new();
     head.void("meta", &[("http-equiv", "refresh"), ("content", NETWORK_REFRESH_SECONDS)]);
     Ok(frame_with("Network", Some(session), &m, &head).into_response())
@@ -81,6 +82,22 @@ fn journal_figures(console: &Console, zone: Zone, now: u64, m: &mut Markup) -> R
     bars(m, "Transactions per minute (acquirer journal)", "tx", &counts);
     bars(m, "Mean latency per minute, request to answer (acquirer)", "ms", &latencies);
     Ok(())
+}
+
+/// The last lines of each party's log, when the console was given their folder.
+fn log_tail(console: &Console, m: &mut Markup) {
+    match console.data.log_tail() {
+        Ok(files) if files.is_empty() => {}
+        Ok(files) => {
+            m.element("h2", &[], "Log tail");
+            for (name, lines) in files {
+                m.element("h3", &[], &name).element("pre", &[], &lines.join("\n"));
+            }
+        }
+        Err(error) => {
+            m.element("p", &[("class", "error")], &format!("The logs could not be read: {error}"));
+        }
+    }
 }
 
 pub fn merchants(console: &Console, session: &Session) -> PageResult {

@@ -121,6 +121,7 @@ async fn a_wrong_password_is_refused_and_the_right_one_opens_a_strict_http_only_
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("ops (operator)") && page.body.contains("http-equiv=\"refresh\""));
     assert!(page.body.contains("<svg"), "the rate chart");
+    assert!(page.body.contains("<pre>INFO switch: &lt;b&gt;ready&lt;/b&gt;</pre>"), "the log tail, escaped");
     assert_eq!(page.headers[header::X_FRAME_OPTIONS], "DENY");
     assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
     assert!(page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().starts_with("default-src 'none'"));
