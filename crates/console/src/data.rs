@@ -237,34 +237,6 @@ pub trait ConsoleData: Send + Sync {
     fn log_tail(&self) -> Result<Vec<(String, Vec<String>)>, ConsoleError>;
 }
 
-/// Any run of 13 to 19 digits (a card number, were a log ever to hold one) as its first six
-/// and last four around `*`s; the parties log card numbers masked already, this is the
-/// console's own guard for what a person reads. Twelve digits are left alone: that is an RRN.
-pub fn mask_digit_runs(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if (13..=19).contains(&run.len()) {
-            out.push_str(&run[..6]);
-            out.push_str(&"*".repeat(run.len() - 10));
-            out.push_str(&run[run.len() - 4..]);
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in line.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
 /// Whether `file` may be a statement of `merchant_id`: a date folder `YYYY-MM-DD` and a name
 /// `statement-MERCHANT-….csv|.txt` of plain characters (no path can be smuggled in).
 pub fn is_statement_of(merchant_id: &str, file: &StatementFile) -> bool {
@@ -281,16 +253,6 @@ pub fn is_statement_of(merchant_id: &str, file: &StatementFile) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn card_number_length_digit_runs_are_masked() {
-        assert_eq!(mask_digit_runs("pan=6222021234567890123 ok"), "pan=622202*********0123 ok");
-        assert_eq!(
-            mask_digit_runs("stan 000123 rrn 000000500001 at 1796464800000"),
-            "stan 000123 rrn 000000500001 at 179646***0000"
-        );
-        assert_eq!(mask_digit_runs("12345678901"), "12345678901");
-    }
 
     #[test]
     fn only_plain_statement_names_of_the_merchant_pass() {

@@ -509,7 +509,7 @@ fn tail(path: &Path) -> Vec<String> {
         lines.remove(0);
     }
     let skip = lines.len().saturating_sub(LOG_TAIL_LINES_MAX);
-    lines.into_iter().skip(skip).map(crate::data::mask_digit_runs).collect()
+    lines.into_iter().skip(skip).map(domain::mask_card_numbers).collect()
 }
 
 /// Entries of one folder the statements may be in; a folder holds a day's files, far fewer
