@@ -94,6 +94,8 @@ fn an_operator_finds_a_sale_by_its_rrn_follows_its_path_and_exports_it() {
     let sale = till.run(&["sale", "--amount", "12.34", "--card-file", &card_file, "--entry", "chip"]);
     assert_eq!(sale["response_code"], "00", "{sale}");
     let rrn = sale["rrn"].as_str().unwrap().to_owned();
+    let settled = till.supervised(&["settle"]);
+    assert_eq!(settled["domestic_balanced"], true, "the batch settles: {settled}");
 
     let dir = network.dir.to_str().unwrap();
     let ops = add_user(dir, "ops", &["--role", "operator"]);
@@ -136,6 +138,9 @@ fn an_operator_finds_a_sale_by_its_rrn_follows_its_path_and_exports_it() {
     assert!(network_page.body.contains("<h3>acquirer.log</h3>"), "the log tail of NET/logs: {}", network_page.body);
     let merchant_page = http(&address, "GET", &format!("/merchants/{}", network.merchant_id), &session, None);
     assert!(merchant_page.body.contains("POS00001") && merchant_page.body.contains("Wang Fang"));
+    assert!(merchant_page.body.contains("<td>POS00001</td><td>1</td>"), "batch 1 settled: {}", merchant_page.body);
+    let merchants = http(&address, "GET", "/merchants", &session, None);
+    assert!(merchants.body.contains("Cardnet Coffee") && merchants.body.contains("Applications"), "{}", merchants.body);
     let settlement = http(&address, "GET", "/settlement", &session, None);
     assert!(settlement.body.contains("No date settled yet"), "{}", settlement.body);
     assert_eq!(http(&address, "GET", "/exceptions", &session, None).status, 200);

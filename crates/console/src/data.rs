@@ -142,25 +142,35 @@ pub struct TrailRow {
     pub reason: String,
 }
 
+/// A settled terminal batch (0500) of the merchant's terminals, as the acquirer recorded it.
+#[derive(Debug, Clone)]
+pub struct BatchRow {
+    pub settled_ms: u64,
+    pub record: acquirer::SettlementRecord,
+}
+
 #[derive(Debug, Clone)]
 pub struct MerchantDetail {
     pub merchant: MerchantRow,
     pub terminals: Vec<TerminalRow>,
     pub trail: Vec<TrailRow>,
+    /// Newest first.
+    pub batches: Vec<BatchRow>,
 }
 
+/// A merchant application (onboarding) and where its review stands.
 #[derive(Debug, Clone)]
-pub struct AlertRow {
-    pub id: u64,
-    pub created_ms: u64,
-    pub entity_kind: String,
-    pub entity: String,
-    pub pan_masked: Option<String>,
-    pub verdict: String,
-    pub response_code: Option<String>,
-    pub score: i64,
+pub struct ApplicationRow {
+    pub application_id: i64,
+    pub business_name: String,
+    pub mcc: String,
+    pub city: String,
     pub status: String,
-    pub assignee: Option<String>,
+    /// Set once activated.
+    pub merchant_id: Option<String>,
+    pub reviewer: Option<String>,
+    pub review_reason: Option<String>,
+    pub created_ms: u64,
 }
 
 /// A settled date: the members' net positions and, when reconciliation ran, its summary.
@@ -220,7 +230,12 @@ pub trait ConsoleData: Send + Sync {
     fn response_codes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<(String, u64)>, ConsoleError>;
     fn merchants(&self) -> Result<Vec<MerchantRow>, ConsoleError>;
     fn merchant(&self, merchant_id: &str) -> Result<Option<MerchantDetail>, ConsoleError>;
-    fn alerts(&self) -> Result<Vec<AlertRow>, ConsoleError>;
+    /// Merchant applications, newest first.
+    fn applications(&self) -> Result<Vec<ApplicationRow>, ConsoleError>;
+    /// The acquirer's risk alerts, newest first.
+    fn alerts(&self) -> Result<Vec<risk::cases::Alert>, ConsoleError>;
+    /// One alert with its trail (`None`: no such alert).
+    fn alert(&self, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError>;
     /// The switch's settled dates (`YYYY-MM-DD`), newest first.
     fn settled_dates(&self) -> Result<Vec<String>, ConsoleError>;
     /// A settled date's positions and reconciliation (`None`: not settled).

@@ -2,8 +2,8 @@
 //! transactions, one alert.
 
 use crate::data::{
-    AlertRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage,
-    PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
+    ApplicationRow, BatchRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus,
+    PathMessage, PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 
@@ -132,22 +132,67 @@ impl ConsoleData for Fixture {
                 actor: "reviewer".into(),
                 reason: "licence checked".into(),
             }],
+            batches: vec![BatchRow {
+                settled_ms: NOW_MS,
+                record: acquirer::SettlementRecord {
+                    terminal_id: domain::TerminalId::new("POS00001")
+                        .map_err(|e| ConsoleError::Failure(e.to_string()))?,
+                    batch_no: 1,
+                    terminal_totals: "000000000003250".into(),
+                    host_totals: "000000000003250".into(),
+                    domestic_result: "1".into(),
+                    foreign_result: "1".into(),
+                    upload_state: "none".into(),
+                },
+            }],
         }))
     }
 
-    fn alerts(&self) -> Result<Vec<AlertRow>, ConsoleError> {
-        Ok(vec![AlertRow {
+    fn applications(&self) -> Result<Vec<ApplicationRow>, ConsoleError> {
+        Ok(vec![ApplicationRow {
+            application_id: 2,
+            business_name: "Dumplings <b>& Co</b>".into(),
+            mcc: "5812".into(),
+            city: "Hangzhou".into(),
+            status: "applied".into(),
+            merchant_id: None,
+            reviewer: None,
+            review_reason: None,
+            created_ms: NOW_MS,
+        }])
+    }
+
+    fn alerts(&self) -> Result<Vec<risk::cases::Alert>, ConsoleError> {
+        Ok(vec![risk::cases::Alert {
             id: 1,
             created_ms: NOW_MS,
-            entity_kind: "card".into(),
-            entity: "k1".into(),
+            updated_ms: NOW_MS,
+            party: risk::cases::Party::Acquirer,
+            entity_kind: risk::cases::EntityKind::Card,
+            entity: "key-00000000000000k1".into(),
             pan_masked: Some("622202******1001".into()),
+            reference: "<ref>".into(),
             verdict: "decline".into(),
             response_code: Some("65".into()),
+            fired_json: "[\"small_sales_burst\"]".into(),
             score: 100,
-            status: "open".into(),
+            status: risk::cases::Status::Open,
             assignee: None,
         }])
+    }
+
+    fn alert(&self, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError> {
+        let Some(alert) = self.alerts()?.into_iter().find(|a| a.id == id) else { return Ok(None) };
+        let audit = vec![risk::cases::AuditEntry {
+            seq: 1,
+            at_ms: NOW_MS,
+            who: "risk-engine".into(),
+            action: "created".into(),
+            from_status: None,
+            to_status: risk::cases::Status::Open,
+            note: None,
+        }];
+        Ok(Some(risk::cases::AlertDetail { alert, audit }))
     }
 
     fn settled_dates(&self) -> Result<Vec<String>, ConsoleError> {

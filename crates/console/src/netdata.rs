@@ -17,8 +17,8 @@ use std::sync::Mutex;
 use sqlstore::{Database, Row, Value};
 
 use crate::data::{
-    AlertRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus, PathMessage,
-    PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
+    ApplicationRow, BatchRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus,
+    PathMessage, PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 use crate::limits::{
@@ -175,6 +175,15 @@ fn path_message(party: &'static str, row: &Row) -> sqlstore::Result<PathMessage>
 }
 
 impl NetData {
+    /// The acquirer's alerts. `Cases::new` finds its tables there (its migration only reads
+    /// when they exist); an acquirer that never kept alerts has none, and a reader cannot
+    /// create them.
+    fn cases(&self) -> Result<risk::cases_store::Cases, ConsoleError> {
+        risk::cases_store::Cases::new(self.acquirer.get()?).map_err(|e| {
+            ConsoleError::Failure(format!("the acquirer's risk alerts (has it run with a [risk] section?): {e}"))
+        })
+    }
+
     /// Tail the `*.log` files of `dir` on the network page.
     pub fn with_logs(mut self, dir: std::path::PathBuf) -> NetData {
         self.logs_dir = Some(dir);
@@ -351,34 +360,54 @@ impl ConsoleData for NetData {
                     })
                 })
                 .collect::<sqlstore::Result<Vec<_>>>()?;
-            Ok(Some(MerchantDetail { merchant, terminals, trail }))
+            let batches = tx.query(
+                "SELECT s.terminal_id, s.batch_no, s.terminal_totals, s.host_totals, s.domestic_result, \
+                 s.foreign_result, s.upload_state, s.settled_ms FROM acquirer_settlements s \
+                 JOIN merchants_terminals t ON t.terminal_id = s.terminal_id WHERE t.merchant_id = $1 \
+                 ORDER BY s.settled_ms DESC LIMIT $2",
+                &[merchant_id.into(), int(LIST_ROWS_MAX as u64)],
+            )?;
+            let batches = batches.iter().map(batch_row).collect::<sqlstore::Result<Vec<_>>>()?;
+            Ok(Some(MerchantDetail { merchant, terminals, trail, batches }))
         })
     }
 
-    fn alerts(&self) -> Result<Vec<AlertRow>, ConsoleError> {
-        // `Cases::new` finds its tables there (its migration only reads when they exist); an
-        // acquirer that never kept alerts has none, and a reader cannot create them.
-        let cases = risk::cases_store::Cases::new(self.acquirer.get()?).map_err(|e| {
-            ConsoleError::Failure(format!("the acquirer's risk alerts (has it run with a [risk] section?): {e}"))
-        })?;
+    fn applications(&self) -> Result<Vec<ApplicationRow>, ConsoleError> {
+        self.acquirer.read(|tx| {
+            let rows = tx.query(
+                "SELECT application_id, business_name, mcc, city, status, merchant_id, reviewer, review_reason, \
+                 created_ms FROM merchants_applications ORDER BY application_id DESC LIMIT $1",
+                &[int(LIST_ROWS_MAX as u64)],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ApplicationRow {
+                        application_id: r.i64(0)?,
+                        business_name: r.text(1)?,
+                        mcc: r.text(2)?,
+                        city: r.text(3)?,
+                        status: r.text(4)?,
+                        merchant_id: r.opt_text(5)?,
+                        reviewer: r.opt_text(6)?,
+                        review_reason: r.opt_text(7)?,
+                        created_ms: r.u64(8)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn alerts(&self) -> Result<Vec<risk::cases::Alert>, ConsoleError> {
         let filter = risk::cases::Filter { limit: LIST_ROWS_MAX, ..risk::cases::Filter::default() };
-        let alerts =
-            cases.list(&filter).map_err(|e| ConsoleError::Failure(format!("the acquirer's risk alerts: {e}")))?;
-        Ok(alerts
-            .into_iter()
-            .map(|a| AlertRow {
-                id: a.id,
-                created_ms: a.created_ms,
-                entity_kind: a.entity_kind.name().to_owned(),
-                entity: a.entity,
-                pan_masked: a.pan_masked,
-                verdict: a.verdict,
-                response_code: a.response_code,
-                score: a.score,
-                status: a.status.name().to_owned(),
-                assignee: a.assignee,
-            })
-            .collect())
+        self.cases()?.list(&filter).map_err(|e| ConsoleError::Failure(format!("the acquirer's risk alerts: {e}")))
+    }
+
+    fn alert(&self, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError> {
+        match self.cases()?.show(id) {
+            Ok(detail) => Ok(Some(detail)),
+            Err(risk::cases::CaseError::NotFound(_)) => Ok(None),
+            Err(e) => Err(ConsoleError::Failure(format!("the acquirer's risk alert {id}: {e}"))),
+        }
     }
 
     fn settled_dates(&self) -> Result<Vec<String>, ConsoleError> {
@@ -556,6 +585,22 @@ fn bound_address(config: &Path) -> Option<std::net::SocketAddr> {
     }
     let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
     value.get("listen")?.as_str()?.parse().ok()
+}
+
+fn batch_row(row: &Row) -> sqlstore::Result<BatchRow> {
+    let batch_no = u32::try_from(row.u64(1)?).map_err(|_| sqlstore::Error::column(1, "a batch number"))?;
+    Ok(BatchRow {
+        settled_ms: row.u64(7)?,
+        record: acquirer::SettlementRecord {
+            terminal_id: row.parsed(0, "terminal_id")?,
+            batch_no,
+            terminal_totals: row.text(2)?,
+            host_totals: row.text(3)?,
+            domestic_result: row.text(4)?,
+            foreign_result: row.text(5)?,
+            upload_state: row.text(6)?,
+        },
+    })
 }
 
 fn merchant_row(row: &Row) -> sqlstore::Result<MerchantRow> {

@@ -130,3 +130,12 @@ pub async fn payouts_csv(
 ) -> Response {
     page(c, headers, move |c, s| pages_statements::payouts_csv(c, s, &q)).await
 }
+
+pub async fn alert(
+    AxumState(c): AxumState<State>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ZoneQuery>,
+) -> Response {
+    page(c, headers, move |c, s| pages_operator::alert(c, s, &id, &q)).await
+}

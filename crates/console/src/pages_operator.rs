@@ -120,6 +120,33 @@ pub fn merchants(console: &Console, session: &Session) -> PageResult {
         .collect();
     let mut m = Markup::new();
     m.table(&["Merchant", "Name", "Status", "MCC", "City", "Activated (UTC)"], &rows);
+    m.element("h2", &[], "Applications (onboarding)");
+    let applications: Vec<Vec<Cell>> = console
+        .data
+        .applications()?
+        .into_iter()
+        .take(LIST_ROWS_MAX)
+        .map(|a| {
+            let merchant = match a.merchant_id {
+                Some(id) => Cell::Link(format!("/merchants/{}", url_encode(&id)), id),
+                None => Cell::from(""),
+            };
+            vec![
+                a.application_id.to_string().into(),
+                a.business_name.into(),
+                a.mcc.into(),
+                a.city.into(),
+                a.status.into(),
+                a.reviewer.unwrap_or_default().into(),
+                a.review_reason.unwrap_or_default().into(),
+                merchant,
+                Zone::Utc.time(a.created_ms).into(),
+            ]
+        })
+        .collect();
+    let headers =
+        ["Application", "Business", "MCC", "City", "Status", "Reviewer", "Reason", "Merchant", "Applied (UTC)"];
+    m.table(&headers, &applications);
     Ok(frame("Merchants", Some(session), &m).into_response())
 }
 
@@ -169,6 +196,27 @@ pub fn merchant(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -
         })
         .collect();
     m.table(&["Terminal", "Status", "Model", "Sign-on", "Last sign-on", "Batch"], &terminals);
+    m.element("h2", &[], "Batches (terminal settlement)");
+    let batches: Vec<Vec<Cell>> = detail
+        .batches
+        .iter()
+        .map(|b| {
+            let r = &b.record;
+            vec![
+                zone.time(b.settled_ms).into(),
+                r.terminal_id.as_str().into(),
+                r.batch_no.to_string().into(),
+                r.terminal_totals.as_str().into(),
+                r.host_totals.as_str().into(),
+                format!("{}/{}", r.domestic_result, r.foreign_result).into(),
+                r.upload_state.as_str().into(),
+            ]
+        })
+        .collect();
+    m.table(
+        &["Settled", "Terminal", "Batch", "Terminal totals", "Host totals", "Result (domestic/foreign)", "Upload"],
+        &batches,
+    );
     m.element("h2", &[], "Review trail");
     let trail: Vec<Vec<Cell>> = detail
         .trail
@@ -198,14 +246,14 @@ pub fn alerts(console: &Console, session: &Session, q: &ZoneQuery) -> PageResult
         .take(LIST_ROWS_MAX)
         .map(|a| {
             vec![
-                a.id.to_string().into(),
+                Cell::Link(format!("/risk/{}?tz={}", a.id, url_encode(zone.code())), a.id.to_string()),
                 zone.time(a.created_ms).into(),
-                format!("{} {}", a.entity_kind, a.entity).into(),
+                format!("{} {}", a.entity_kind.name(), a.entity).into(),
                 a.pan_masked.unwrap_or_default().into(),
                 a.verdict.into(),
                 a.response_code.unwrap_or_default().into(),
                 a.score.to_string().into(),
-                a.status.into(),
+                a.status.name().into(),
                 a.assignee.unwrap_or_default().into(),
             ]
         })
@@ -214,6 +262,51 @@ pub fn alerts(console: &Console, session: &Session, q: &ZoneQuery) -> PageResult
     m.element("p", &[], &format!("The acquirer's risk alerts, newest first; times in {}.", zone.label()));
     m.table(&["Id", "Created", "Entity", "Card", "Verdict", "Code", "Score", "Status", "Assignee"], &rows);
     Ok(frame("Risk alerts", Some(session), &m).into_response())
+}
+
+/// One alert: what fired, and its trail (who did what, when).
+pub fn alert(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -> PageResult {
+    operator_only(session)?;
+    let zone = zone_of(q)?;
+    let id: u64 = id.parse().map_err(|_| PageError::NotFound)?;
+    let Some(detail) = console.data.alert(id)? else { return Err(PageError::NotFound) };
+    let a = &detail.alert;
+    let mut m = Markup::new();
+    m.element("p", &[], &format!("Times in {}.", zone.label()));
+    let facts: Vec<Vec<Cell>> = [
+        ("Created", zone.time(a.created_ms)),
+        ("Raised by", a.party.name().to_owned()),
+        ("Entity", format!("{} {}", a.entity_kind.name(), a.entity)),
+        ("Card", a.pan_masked.clone().unwrap_or_default()),
+        ("Reference", a.reference.clone()),
+        ("Verdict", a.verdict.clone()),
+        ("Response code", a.response_code.clone().unwrap_or_default()),
+        ("Rules fired", a.fired_json.clone()),
+        ("Score", a.score.to_string()),
+        ("Status", a.status.name().to_owned()),
+        ("Assignee", a.assignee.clone().unwrap_or_default()),
+    ]
+    .into_iter()
+    .map(|(k, v)| vec![Cell::from(k), Cell::Text(v)])
+    .collect();
+    m.table(&["Field", "Value"], &facts);
+    m.element("h2", &[], "Trail");
+    let trail: Vec<Vec<Cell>> = detail
+        .audit
+        .iter()
+        .map(|e| {
+            vec![
+                zone.time(e.at_ms).into(),
+                e.who.as_str().into(),
+                e.action.as_str().into(),
+                e.from_status.map(|s| s.name()).unwrap_or("").into(),
+                e.to_status.name().into(),
+                e.note.as_deref().unwrap_or("").into(),
+            ]
+        })
+        .collect();
+    m.table(&["At", "Who", "Action", "From", "To", "Note"], &trail);
+    Ok(frame(&format!("Risk alert {id}"), Some(session), &m).into_response())
 }
 
 pub fn users(console: &Console, session: &Session, message: Option<&str>) -> PageResult {

@@ -204,6 +204,7 @@ async fn a_merchant_sees_only_its_own_data_and_nothing_else_exists_for_it() {
         "/network",
         "/merchants",
         "/risk",
+        "/risk/1",
         "/users",
         "/audit",
         "/settlement",
@@ -271,6 +272,14 @@ async fn a_search_finds_by_rrn_stan_and_last_four_in_a_zone() {
 async fn markup_in_a_merchant_name_comes_out_escaped() {
     let rig = rig();
     let session = rig.login("ops").await;
+    let list = rig.get("/merchants", &session).await;
+    assert!(
+        list.body.contains("Dumplings &lt;b&gt;&amp; Co&lt;/b&gt;") && list.body.contains("applied"),
+        "{}",
+        list.body
+    );
+    let page = rig.get(&format!("/merchants/{MERCHANT_A}"), &session).await;
+    assert!(page.body.contains("<td>POS00001</td><td>1</td><td>000000000003250</td>"), "a batch: {}", page.body);
     for uri in ["/merchants".to_owned(), format!("/merchants/{MERCHANT_A}")] {
         let page = rig.get(&uri, &session).await;
         assert_eq!(page.status, StatusCode::OK);
@@ -305,6 +314,10 @@ async fn every_other_page_renders_for_an_operator() {
     let session = rig.login("ops").await;
     let risk = rig.get("/risk", &session).await;
     assert!(risk.body.contains("622202******1001") && risk.body.contains("decline"));
+    let alert = rig.get("/risk/1", &session).await;
+    assert!(alert.body.contains("small_sales_burst") && alert.body.contains("risk-engine"), "{}", alert.body);
+    assert!(alert.body.contains("&lt;ref&gt;") && !alert.body.contains("<ref>"), "escaped");
+    assert_eq!(rig.get("/risk/2", &session).await.status, StatusCode::NOT_FOUND);
     assert!(rig.get("/audit", &session).await.body.contains("login"));
     assert_eq!(rig.get("/merchants/nope", &session).await.status, StatusCode::NOT_FOUND);
     assert_eq!(rig.get("/transactions/abc", &session).await.status, StatusCode::NOT_FOUND);

@@ -81,6 +81,7 @@ pub fn router(console: State) -> Router {
         .route("/merchants", get(crate::pages::merchants))
         .route("/merchants/{id}", get(crate::pages::merchant))
         .route("/risk", get(crate::pages::alerts))
+        .route("/risk/{id}", get(crate::pages::alert))
         .route("/settlement", get(crate::pages::settlement_dates))
         .route("/settlement/{date}", get(crate::pages::settlement_date))
         .route("/exceptions", get(crate::pages::exceptions))
