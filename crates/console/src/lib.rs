@@ -15,6 +15,7 @@ pub mod html;
 pub mod limits;
 mod login;
 pub mod netdata;
+mod netfiles;
 mod pages;
 mod pages_merchant;
 mod pages_operator;

@@ -21,10 +21,8 @@ use crate::data::{
     PathMessage, PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
-use crate::limits::{
-    LIST_ROWS_MAX, LOG_FILES_MAX, LOG_TAIL_BYTES_MAX, LOG_TAIL_LINES_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX,
-    RECON_SUMMARY_BYTES_MAX, STATEMENT_DATES_MAX, STATEMENT_FILE_BYTES_MAX,
-};
+use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX};
+use crate::netfiles;
 
 const TXN_COLUMNS: &str = "id, received_ms, terminal_id, merchant_id, kind, amount_minor, currency, pan_masked, rrn, \
      trace, net_stan, net_time, auth_code, response_code, status, reversed, voided";
@@ -221,7 +219,7 @@ impl ConsoleData for NetData {
         Ok(parties
             .into_iter()
             .map(|p| {
-                let address = p.address.or_else(|| bound_address(&p.config));
+                let address = p.address.or_else(|| netfiles::bound_address(&p.config));
                 PartyStatus {
                     name: p.party,
                     address: address.map(|a| a.to_string()),
@@ -421,7 +419,7 @@ impl ConsoleData for NetData {
         let report = switch::settlement::load_report(&self.switch.get()?, business_date)
             .map_err(|e| ConsoleError::Failure(format!("the switch's settlement of {date}: {e}")))?;
         let Some(report) = report else { return Ok(None) };
-        let recon = recon_summary(&self.net.recon_dir(business_date).join("summary.json"));
+        let recon = netfiles::recon_summary(&self.net.recon_dir(business_date).join("summary.json"));
         Ok(Some(SettlementView { date: business_date.to_string(), positions: report.members, recon }))
     }
 
@@ -483,108 +481,16 @@ impl ConsoleData for NetData {
     }
 
     fn statement_files(&self, merchant_id: &str) -> Result<Vec<StatementFile>, ConsoleError> {
-        let mut dates: Vec<String> =
-            names_in(&self.statements_dir).into_iter().filter(|d| switch::BusinessDate::parse(d).is_ok()).collect();
-        dates.sort_by(|a, b| b.cmp(a));
-        let mut files = Vec::new();
-        for date in dates.into_iter().take(STATEMENT_DATES_MAX) {
-            let mut names: Vec<String> = names_in(&self.statements_dir.join(&date));
-            names.sort();
-            for name in names {
-                let file = StatementFile { date: date.clone(), name };
-                if crate::data::is_statement_of(merchant_id, &file) {
-                    files.push(file);
-                }
-            }
-        }
-        Ok(files)
+        Ok(netfiles::statement_files(&self.statements_dir, merchant_id))
     }
 
     fn statement_file(&self, merchant_id: &str, file: &StatementFile) -> Result<Option<Vec<u8>>, ConsoleError> {
-        if !crate::data::is_statement_of(merchant_id, file) {
-            return Ok(None);
-        }
-        let path = self.statements_dir.join(&file.date).join(&file.name);
-        let Ok(meta) = std::fs::metadata(&path) else { return Ok(None) };
-        if !meta.is_file() || meta.len() > STATEMENT_FILE_BYTES_MAX {
-            return Ok(None);
-        }
-        std::fs::read(&path).map(Some).map_err(|e| ConsoleError::Failure(format!("{}: {e}", path.display())))
+        netfiles::statement_file(&self.statements_dir, merchant_id, file)
     }
 
     fn log_tail(&self) -> Result<Vec<(String, Vec<String>)>, ConsoleError> {
-        let Some(dir) = &self.logs_dir else { return Ok(Vec::new()) };
-        let mut names: Vec<String> = names_in(dir).into_iter().filter(|n| n.ends_with(".log")).collect();
-        names.sort();
-        Ok(names.into_iter().take(LOG_FILES_MAX).map(|name| (name.clone(), tail(&dir.join(&name)))).collect())
+        Ok(self.logs_dir.as_deref().map(netfiles::log_tail).unwrap_or_default())
     }
-}
-
-/// The last [`LOG_TAIL_LINES_MAX`] lines of a file, from at most its last
-/// [`LOG_TAIL_BYTES_MAX`] bytes (the first, likely cut, line of those dropped), card-number-like
-/// digit runs masked.
-fn tail(path: &Path) -> Vec<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut file) = std::fs::File::open(path) else { return Vec::new() };
-    let len = file.metadata().map_or(0, |m| m.len());
-    let start = len.saturating_sub(LOG_TAIL_BYTES_MAX);
-    let mut bytes = Vec::new();
-    if file.seek(SeekFrom::Start(start)).is_err() || file.take(LOG_TAIL_BYTES_MAX).read_to_end(&mut bytes).is_err() {
-        return Vec::new();
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let mut lines: Vec<&str> = text.lines().collect();
-    if start > 0 && !lines.is_empty() {
-        lines.remove(0);
-    }
-    let skip = lines.len().saturating_sub(LOG_TAIL_LINES_MAX);
-    lines.into_iter().skip(skip).map(domain::mask_card_numbers).collect()
-}
-
-/// Entries of one folder the statements may be in; a folder holds a day's files, far fewer
-/// than this.
-const FOLDER_ENTRIES_MAX: usize = 100_000;
-
-/// The names in folder `dir` (none when it cannot be read: no settlement has run yet).
-fn names_in(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries.take(FOLDER_ENTRIES_MAX).filter_map(|e| e.ok()?.file_name().into_string().ok()).collect()
-}
-
-/// The scalar figures of a reconciliation's `summary.json` (NET/recon/DATE/, written by end of
-/// day), in its order; nothing when it is missing or unreadable.
-fn recon_summary(path: &Path) -> Vec<(String, String)> {
-    let too_large = std::fs::metadata(path).map_or(true, |m| m.len() > RECON_SUMMARY_BYTES_MAX);
-    if too_large {
-        return Vec::new();
-    }
-    let Ok(Ok(serde_json::Value::Object(object))) = std::fs::read(path).map(|b| serde_json::from_slice(&b)) else {
-        return Vec::new();
-    };
-    object
-        .into_iter()
-        .filter_map(|(key, value)| match value {
-            serde_json::Value::Number(n) => Some((key, n.to_string())),
-            serde_json::Value::String(text) => Some((key, text)),
-            serde_json::Value::Bool(b) => Some((key, b.to_string())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Largest stats file read (it is well under a kilobyte).
-const STATS_FILE_BYTES_MAX: u64 = 64 * 1024;
-
-/// Where a party configured on port 0 listens: the `listen` of the stats file its server writes
-/// beside its configuration when it starts (`NAME.stats.json`; crates/cardnet/src/stats_command.rs).
-/// A stopped party's stale file names an address that no longer answers, which the probe shows.
-fn bound_address(config: &Path) -> Option<std::net::SocketAddr> {
-    let path = config.with_extension("stats.json");
-    if std::fs::metadata(&path).ok()?.len() > STATS_FILE_BYTES_MAX {
-        return None;
-    }
-    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    value.get("listen")?.as_str()?.parse().ok()
 }
 
 fn batch_row(row: &Row) -> sqlstore::Result<BatchRow> {
