@@ -181,6 +181,26 @@ pub struct SettlementView {
     pub positions: Vec<switch::settlement::MemberSettlement>,
     /// (figure, value) of the reconciliation's summary, in its order; empty when not run.
     pub recon: Vec<(String, String)>,
+    /// The reconciliation's differences, item by item (at most `RECON_ITEMS_MAX`).
+    pub recon_items: Vec<ReconItem>,
+}
+
+/// One difference reconciliation found (a line of NET/recon/DATE/recon.jsonl).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconItem {
+    pub class: String,
+    pub resolution: String,
+    pub party: String,
+    pub reason: String,
+    pub kind: String,
+    /// Which sources had it (`terminal+acquirer+…`).
+    pub present: String,
+    pub rrn: String,
+    pub terminal_id: String,
+    pub trace: String,
+    pub expected_minor: Option<u64>,
+    /// ISO 4217 numeric.
+    pub currency: String,
 }
 
 /// An exception (差错) still open at the switch.

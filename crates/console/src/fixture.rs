@@ -207,6 +207,19 @@ impl ConsoleData for Fixture {
             date: date.into(),
             positions: vec![Fixture::position("10000000011", 1_250), Fixture::position("20000000455", -1_250)],
             recon: vec![("matched".into(), "3".into()), ("unmatched".into(), "1".into())],
+            recon_items: vec![crate::data::ReconItem {
+                class: "missing_at_host".into(),
+                resolution: "refund".into(),
+                party: "acquirer".into(),
+                reason: "=no host record".into(),
+                kind: "purchase".into(),
+                present: "terminal+clearing".into(),
+                rrn: "000000500001".into(),
+                terminal_id: "POS00001".into(),
+                trace: "000001".into(),
+                expected_minor: Some(1_250),
+                currency: "156".into(),
+            }],
         }))
     }
 

@@ -52,3 +52,7 @@ pub const LOG_FILES_MAX: usize = 16;
 pub const LOG_TAIL_LINES_MAX: usize = 15;
 /// Bytes read from the end of each for them.
 pub const LOG_TAIL_BYTES_MAX: u64 = 16 * 1024;
+/// Reconciliation differences listed on a date's page.
+pub const RECON_ITEMS_MAX: usize = 500;
+/// A reconciliation detail file read for them.
+pub const RECON_DETAIL_BYTES_MAX: u64 = 16 * 1024 * 1024;

@@ -419,8 +419,10 @@ impl ConsoleData for NetData {
         let report = switch::settlement::load_report(&self.switch.get()?, business_date)
             .map_err(|e| ConsoleError::Failure(format!("the switch's settlement of {date}: {e}")))?;
         let Some(report) = report else { return Ok(None) };
-        let recon = netfiles::recon_summary(&self.net.recon_dir(business_date).join("summary.json"));
-        Ok(Some(SettlementView { date: business_date.to_string(), positions: report.members, recon }))
+        let recon_dir = self.net.recon_dir(business_date);
+        let recon = netfiles::recon_summary(&recon_dir.join("summary.json"));
+        let recon_items = netfiles::recon_items(&recon_dir.join("recon.jsonl"));
+        Ok(Some(SettlementView { date: business_date.to_string(), positions: report.members, recon, recon_items }))
     }
 
     fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError> {

@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use crate::data::StatementFile;
+use crate::data::{ReconItem, StatementFile};
 use crate::error::ConsoleError;
 use crate::limits::{
-    LOG_FILES_MAX, LOG_TAIL_BYTES_MAX, LOG_TAIL_LINES_MAX, RECON_SUMMARY_BYTES_MAX, STATEMENT_DATES_MAX,
-    STATEMENT_FILE_BYTES_MAX,
+    LOG_FILES_MAX, LOG_TAIL_BYTES_MAX, LOG_TAIL_LINES_MAX, RECON_DETAIL_BYTES_MAX, RECON_ITEMS_MAX,
+    RECON_SUMMARY_BYTES_MAX, STATEMENT_DATES_MAX, STATEMENT_FILE_BYTES_MAX,
 };
 
 /// A merchant's statement files under the acquirer's settlement output `dir` (DATE/…), newest
@@ -117,6 +117,37 @@ pub fn bound_address(config: &Path) -> Option<std::net::SocketAddr> {
     value.get("listen")?.as_str()?.parse().ok()
 }
 
+/// The first [`RECON_ITEMS_MAX`] differences of a reconciliation's `recon.jsonl` (written by
+/// end of day beside its summary); nothing when it is missing, too large or unreadable.
+pub fn recon_items(path: &Path) -> Vec<ReconItem> {
+    let too_large = std::fs::metadata(path).map_or(true, |m| m.len() > RECON_DETAIL_BYTES_MAX);
+    let Some(text) = (!too_large).then(|| std::fs::read_to_string(path).ok()).flatten() else { return Vec::new() };
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .take(RECON_ITEMS_MAX)
+        .map(|v| {
+            let text = |key: &str| match v.get(key) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Number(n)) => n.to_string(),
+                _ => String::new(),
+            };
+            ReconItem {
+                class: text("class"),
+                resolution: text("resolution"),
+                party: text("party"),
+                reason: text("reason"),
+                kind: text("kind"),
+                present: text("present"),
+                rrn: text("rrn"),
+                terminal_id: text("terminal_id"),
+                trace: text("trace"),
+                expected_minor: v.get("expected_minor").and_then(serde_json::Value::as_u64),
+                currency: text("currency"),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +157,18 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn recon_items_are_read_from_json_lines() {
+        let dir = temp_dir("recon");
+        let line = r#"{"class":"missing_at_host","resolution":"refund","party":"acquirer","reason":"no host record","kind":"purchase","present":"terminal+clearing","rrn":"000000500001","terminal_id":"POS00001","trace":"000001","expected_minor":1250,"currency":"156"}"#;
+        std::fs::write(dir.join("recon.jsonl"), format!("{line}\nnot json\n{line}\n")).unwrap();
+        let items = recon_items(&dir.join("recon.jsonl"));
+        assert_eq!(items.len(), 2, "the malformed line skipped");
+        assert_eq!((items[0].class.as_str(), items[0].expected_minor), ("missing_at_host", Some(1250)));
+        assert!(recon_items(&dir.join("absent.jsonl")).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -58,6 +58,30 @@ pub fn date(console: &Console, session: &Session, date: &str) -> PageResult {
             view.recon.iter().map(|(k, v)| vec![Cell::from(k.as_str()), Cell::from(v.as_str())]).collect();
         m.table(&["Figure", "Value"], &rows);
     }
+    if !view.recon_items.is_empty() {
+        m.element("h3", &[], "Differences");
+        let rows: Vec<Vec<Cell>> = view
+            .recon_items
+            .iter()
+            .map(|i| {
+                let expected = i.expected_minor.map(|v| money(v, &i.currency)).unwrap_or_default();
+                vec![
+                    i.class.as_str().into(),
+                    i.resolution.as_str().into(),
+                    i.party.as_str().into(),
+                    i.reason.as_str().into(),
+                    i.kind.as_str().into(),
+                    i.present.as_str().into(),
+                    i.rrn.as_str().into(),
+                    format!("{} {}", i.terminal_id, i.trace).into(),
+                    expected.into(),
+                ]
+            })
+            .collect();
+        let headers =
+            ["Class", "Resolution", "Party", "Reason", "Kind", "Found at", "RRN", "Terminal, trace", "Expected"];
+        m.table(&headers, &rows);
+    }
     Ok(frame(&format!("Settlement of {}", view.date), Some(session), &m).into_response())
 }
 

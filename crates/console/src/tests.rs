@@ -337,6 +337,11 @@ async fn settlement_shows_net_positions_reconciliation_and_open_exceptions() {
     assert!(day.body.contains("<td>10000000011</td><td>12.50 CNY</td>"), "{}", day.body);
     assert!(day.body.contains("<td>20000000455</td><td>-12.50 CNY</td>"), "{}", day.body);
     assert!(day.body.contains("<td>unmatched</td><td>1</td>"), "{}", day.body);
+    assert!(
+        day.body.contains("<td>missing_at_host</td><td>refund</td>") && day.body.contains("12.50 CNY"),
+        "{}",
+        day.body
+    );
     assert_eq!(rig.get("/settlement/2026-12-03", &session).await.status, StatusCode::NOT_FOUND, "not settled");
     let open = rig.get("/exceptions", &session).await;
     assert!(open.body.contains("missing_at_host") && open.body.contains("622202******1001"), "{}", open.body);
