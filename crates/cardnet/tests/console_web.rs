@@ -83,6 +83,30 @@ fn add_user(dir: &str, name: &str, role: &[&str]) -> String {
     added["password"].as_str().unwrap().to_owned()
 }
 
+/// `cardnet console serve` over `dir` on port 0: the process and the address it printed.
+fn start_console(dir: &str) -> (ConsoleProcess, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
+        .args(["console", "serve", "--dir", dir, "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let address = first.trim().strip_prefix("console on http://").unwrap_or_else(|| panic!("{first}")).to_owned();
+    (ConsoleProcess(child), address)
+}
+
+/// The three users of the test: (operator's, own merchant's, another merchant's) passwords.
+fn add_users(dir: &str, merchant_id: &str) -> [String; 3] {
+    let ops = add_user(dir, "ops", &["--role", "operator"]);
+    let own = add_user(dir, "coffee", &["--role", "merchant", "--merchant", merchant_id]);
+    let other = add_user(dir, "other", &["--role", "merchant", "--merchant", "898999999999999"]);
+    let listed = common::json(&common::cardnet(&["console", "user", "list", "--dir", dir, "--json"]));
+    assert_eq!(listed["users"].as_array().unwrap().len(), 3, "{listed}");
+    [ops, own, other]
+}
+
 #[test]
 fn an_operator_finds_a_sale_by_its_rrn_follows_its_path_and_exports_it() {
     let network = ProcessNetwork::set_up("console-web");
@@ -98,73 +122,93 @@ fn an_operator_finds_a_sale_by_its_rrn_follows_its_path_and_exports_it() {
     assert_eq!(settled["domestic_balanced"], true, "the batch settles: {settled}");
 
     let dir = network.dir.to_str().unwrap();
-    let ops = add_user(dir, "ops", &["--role", "operator"]);
-    let own = add_user(dir, "coffee", &["--role", "merchant", "--merchant", &network.merchant_id]);
-    let other = add_user(dir, "other", &["--role", "merchant", "--merchant", "898999999999999"]);
-    let listed = common::json(&common::cardnet(&["console", "user", "list", "--dir", dir, "--json"]));
-    assert_eq!(listed["users"].as_array().unwrap().len(), 3, "{listed}");
+    let passwords = add_users(dir, &network.merchant_id);
+    let (console, address) = start_console(dir);
+    let link = while_serving(&network, &address, &rrn, &passwords);
+    drop(console);
+    for exit in servers.stop() {
+        assert!(exit.success(), "a graceful stop: {exit:?}");
+    }
+    after_end_of_day(&network, &passwords, &link);
+    let _ = std::fs::remove_dir_all(&network.dir);
+}
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cardnet"))
-        .args(["console", "serve", "--dir", dir, "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let console = ConsoleProcess(child);
-    let address = first.trim().strip_prefix("console on http://").unwrap_or_else(|| panic!("{first}")).to_owned();
-
-    let session = login(&address, "ops", &ops);
-    let found = http(&address, "GET", &format!("/transactions?rrn={rrn}"), &session, None);
+/// The pages over running parties; the sale's detail link.
+fn while_serving(network: &ProcessNetwork, address: &str, rrn: &str, [ops, own, other]: &[String; 3]) -> String {
+    let session = login(address, "ops", ops);
+    let found = http(address, "GET", &format!("/transactions?rrn={rrn}"), &session, None);
     assert_eq!(found.status, 200);
-    assert!(found.body.contains(&rrn) && found.body.contains("12.34 CNY"), "{}", found.body);
+    assert!(found.body.contains(rrn) && found.body.contains("12.34 CNY"), "{}", found.body);
     let pan = network.card["pan"].as_str().unwrap();
     assert!(found.body.contains(&format!("{}******{}", &pan[..6], &pan[pan.len() - 4..])), "masked");
 
     let at = found.body.find("href=\"/transactions/").unwrap() + "href=\"".len();
-    let link = &found.body[at..at + found.body[at..].find('"').unwrap()];
-    let detail = http(&address, "GET", link, &session, None);
+    let link = found.body[at..at + found.body[at..].find('"').unwrap()].to_owned();
+    let detail = http(address, "GET", &link, &session, None);
     assert_eq!(detail.status, 200, "{link}");
     assert!(detail.body.contains("<td>acquirer</td>") && detail.body.contains("<td>switch</td>"), "{}", detail.body);
 
-    let csv = http(&address, "GET", &format!("/transactions.csv?rrn={rrn}"), &session, None);
+    let csv = http(address, "GET", &format!("/transactions.csv?rrn={rrn}"), &session, None);
     let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 2, "a header and the sale: {}", csv.body);
     assert!(lines[1].contains(&format!("\"{rrn}\"")) && lines[1].contains("\"1234\""), "{}", lines[1]);
 
-    let network_page = http(&address, "GET", "/network", &session, None);
+    let network_page = http(address, "GET", "/network", &session, None);
     assert!(network_page.body.contains("answers") && network_page.body.contains("<svg"), "{}", network_page.body);
     assert!(network_page.body.contains("<h3>acquirer.log</h3>"), "the log tail of NET/logs: {}", network_page.body);
-    let merchant_page = http(&address, "GET", &format!("/merchants/{}", network.merchant_id), &session, None);
+    let merchant_page = http(address, "GET", &format!("/merchants/{}", network.merchant_id), &session, None);
     assert!(merchant_page.body.contains("POS00001") && merchant_page.body.contains("Wang Fang"));
     assert!(merchant_page.body.contains("<td>POS00001</td><td>1</td>"), "batch 1 settled: {}", merchant_page.body);
-    let merchants = http(&address, "GET", "/merchants", &session, None);
+    let merchants = http(address, "GET", "/merchants", &session, None);
     assert!(merchants.body.contains("Cardnet Coffee") && merchants.body.contains("Applications"), "{}", merchants.body);
-    let settlement = http(&address, "GET", "/settlement", &session, None);
+    let settlement = http(address, "GET", "/settlement", &session, None);
     assert!(settlement.body.contains("No date settled yet"), "{}", settlement.body);
-    assert_eq!(http(&address, "GET", "/exceptions", &session, None).status, 200);
-    let risk = http(&address, "GET", "/risk", &session, None);
+    assert_eq!(http(address, "GET", "/exceptions", &session, None).status, 200);
+    let risk = http(address, "GET", "/risk", &session, None);
     assert_eq!(risk.status, 200, "{}", risk.body);
     for page in [&found, &detail, &csv, &network_page, &merchant_page] {
         assert!(!page.body.contains(pan), "no clear card number");
     }
 
-    let mine = login(&address, "coffee", &own);
-    assert!(http(&address, "GET", "/merchant", &mine, None).body.contains("12.34 CNY"), "its dashboard");
-    assert!(http(&address, "GET", link, &mine, None).status == 200, "its own sale");
-    let statements = http(&address, "GET", "/statements", &mine, None);
+    let mine = login(address, "coffee", own);
+    assert!(http(address, "GET", "/merchant", &mine, None).body.contains("12.34 CNY"), "its dashboard");
+    assert!(http(address, "GET", &link, &mine, None).status == 200, "its own sale");
+    let statements = http(address, "GET", "/statements", &mine, None);
     assert!(statements.body.contains("No statement yet"), "{}", statements.body);
-    let theirs = login(&address, "other", &other);
-    assert_eq!(http(&address, "GET", link, &theirs, None).status, 404, "another merchant's sale");
-    let search = http(&address, "GET", &format!("/transactions?rrn={rrn}"), &theirs, None);
+    let theirs = login(address, "other", other);
+    assert_eq!(http(address, "GET", &link, &theirs, None).status, 404, "another merchant's sale");
+    let search = http(address, "GET", &format!("/transactions?rrn={rrn}"), &theirs, None);
     assert!(search.body.contains("No transactions match.") && !search.body.contains("12.34 CNY"), "{}", search.body);
+    link
+}
 
-    drop(console);
-    for exit in servers.stop() {
-        assert!(exit.success(), "a graceful stop: {exit:?}");
-    }
-    let _ = std::fs::remove_dir_all(&network.dir);
+/// End of day with the parties stopped, then a new console over the day's files: the settled
+/// date's net positions and reconciliation, the merchant's statement and payout.
+fn after_end_of_day(network: &ProcessNetwork, [ops, own, other]: &[String; 3], link: &str) {
+    let dir = network.dir.to_str().unwrap();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let day = clearing::BusinessDate::of_utc_ms(now_ms).to_string();
+    let eod = common::json(&common::cardnet(&["eod", "run", "--dir", dir, "--date", &day, "--early", "--json"]));
+    assert_eq!(eod["reconciliation"]["unmatched"], 0, "{eod}");
+    let (_console, address) = start_console(dir);
+    let session = login(&address, "ops", ops);
+    let dates = http(&address, "GET", "/settlement", &session, None);
+    assert!(dates.body.contains(&format!("href=\"/settlement/{day}\"")), "{}", dates.body);
+    let settled = http(&address, "GET", &format!("/settlement/{day}"), &session, None);
+    assert!(settled.body.contains("12.34 CNY") && settled.body.contains("<td>matched</td>"), "{}", settled.body);
+    assert_eq!(http(&address, "GET", link, &session, None).status, 200, "the journal reads with the parties stopped");
+
+    let mine = login(&address, "coffee", own);
+    let statements = http(&address, "GET", "/statements", &mine, None);
+    let file = format!("statement-{}-", network.merchant_id);
+    assert!(statements.body.contains(&file) && statements.body.contains("****3445"), "{}", statements.body);
+    let at = statements.body.find("href=\"/statements/").unwrap() + "href=\"".len();
+    let href = &statements.body[at..at + statements.body[at..].find('"').unwrap()];
+    let download = http(&address, "GET", href, &mine, None);
+    assert_eq!(download.status, 200, "{href}");
+    assert!(!download.body.is_empty());
+    let theirs = login(&address, "other", other);
+    assert_eq!(http(&address, "GET", href, &theirs, None).status, 404, "another merchant's statement");
 }
 
 /// `console user add` with `stdin` as the password's input.
