@@ -146,7 +146,9 @@ fn while_serving(network: &ProcessNetwork, address: &str, rrn: &str, [ops, own, 
     let link = found.body[at..at + found.body[at..].find('"').unwrap()].to_owned();
     let detail = http(address, "GET", &link, &session, None);
     assert_eq!(detail.status, 200, "{link}");
-    assert!(detail.body.contains("<td>acquirer</td>") && detail.body.contains("<td>switch</td>"), "{}", detail.body);
+    for party in ["acquirer", "switch", "issuer"] {
+        assert!(detail.body.contains(&format!("<td>{party}</td>")), "the {party}'s part: {}", detail.body);
+    }
 
     let csv = http(address, "GET", &format!("/transactions.csv?rrn={rrn}"), &session, None);
     let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();

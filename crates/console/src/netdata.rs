@@ -1,14 +1,16 @@
 //! The console's data from a network folder (`cardnet network init`): each party's
-//! configuration through `eod::NetDir`, then the acquirer's and the switch's own databases,
-//! read while they run through `sqlstore::Database::open_reader` (SQLite read-only: no file
-//! created, no write lock taken, so a party's commit never waits for the console). Every read
-//! is one short transaction with a bounded result. An issuer's database is not opened at all:
-//! its ledger has one opener, the issuer.
+//! configuration through `eod::NetDir`, then the acquirer's, the switch's and the issuers' own
+//! databases, read while they run through `sqlstore::Database::open_reader` (SQLite read-only:
+//! no file created, no write lock taken, so a party's commit never waits for the console). Every
+//! read is one short transaction with a bounded result. An issuer is never opened through
+//! `issuer::Issuer` (its ledger has one opener, the issuer): its authorizations are read by SQL.
 //!
-//! Where a party's crate has a public read function it is used (risk alerts); the acquirer's
+//! Where a party's crate has a public read function it is used (risk alerts, the switch's
+//! settlement and exceptions); the acquirer's
 //! journal and the merchants registry have none that searches or lists without opening the
 //! party with its keys, so their tables are read by SQL here (the schemas are
-//! crates/acquirer/src/store.rs, crates/merchants/src/store.rs, crates/switch/src/store.rs). The
+//! crates/acquirer/src/store.rs, crates/merchants/src/store.rs, crates/switch/src/store.rs,
+//! crates/issuer/src/store.rs). The
 //! console holds no key: it never needs one.
 
 use std::path::Path;
@@ -26,6 +28,7 @@ use crate::netfiles;
 
 const TXN_COLUMNS: &str = "id, received_ms, terminal_id, merchant_id, kind, amount_minor, currency, pan_masked, rrn, \
      trace, net_stan, net_time, auth_code, response_code, status, reversed, voided";
+const MS_PER_DAY: u64 = 86_400_000;
 /// Exchanges of one acquirer leg (its original, a repeat's class, a reversal).
 const EXCHANGES_PER_LEG_MAX: i64 = 8;
 
@@ -38,6 +41,8 @@ pub struct NetData {
     acquirer_institution: String,
     acquirer: Lazy,
     switch: Lazy,
+    /// (institution id, its database), from each issuer-<id>.toml.
+    issuers: Vec<(String, Lazy)>,
 }
 
 /// A party's database, opened on first use (the party may start after the console).
@@ -87,7 +92,13 @@ impl NetData {
             acquirer::AcquirerConfig::load(&net.acquirer).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
         let switch = switch::SwitchConfig::load(&net.switch).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
         let lazy = |what, url: String| Lazy { what, url, db: Mutex::new(None) };
+        let mut issuers = Vec::new();
+        for (_, path) in &net.issuers {
+            let config = issuer::IssuerConfig::load(path).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
+            issuers.push((config.institution_id.clone(), lazy("issuer", config.database)));
+        }
         Ok(NetData {
+            issuers,
             logs_dir: None,
             net,
             statements_dir: acquirer.settlement.output_dir.clone(),
@@ -189,15 +200,19 @@ impl NetData {
     }
 
     /// The switch's messages of the exchanges the acquirer's network leg (STAN, time) made.
-    fn switch_path(&self, row: &TxnRow) -> Result<Vec<PathMessage>, ConsoleError> {
-        let (Some(stan), Some(time)) = (&row.net_stan, &row.net_time) else { return Ok(Vec::new()) };
+    /// The switch's messages of the exchanges the acquirer's network leg (STAN, time) made, and
+    /// the issuer the switch routed them to.
+    fn switch_path(&self, row: &TxnRow) -> Result<(Vec<PathMessage>, Option<String>), ConsoleError> {
+        let (Some(stan), Some(time)) = (&row.net_stan, &row.net_time) else { return Ok((Vec::new(), None)) };
         let acquirer = self.acquirer_institution.clone();
         self.switch.read(|tx| {
             let exchanges = tx.query(
-                "SELECT id FROM switch_exchanges WHERE acquirer = $1 AND acq_stan = $2 AND acq_time = $3 ORDER BY id LIMIT $4",
+                "SELECT id, issuer FROM switch_exchanges WHERE acquirer = $1 AND acq_stan = $2 AND acq_time = $3 \
+                 ORDER BY id LIMIT $4",
                 &[acquirer.as_str().into(), stan.as_str().into(), time.as_str().into(), EXCHANGES_PER_LEG_MAX.into()],
             )?;
             let mut messages = Vec::new();
+            let issuer = exchanges.iter().find_map(|e| e.opt_text(1).ok().flatten());
             for exchange in &exchanges {
                 let rows = tx.query(
                     "SELECT at_ms, direction, leg, mti, stan, processing_code, amount_minor, pan_masked, rrn, auth_code, \
@@ -208,7 +223,25 @@ impl NetData {
                     messages.push(path_message("switch", row)?);
                 }
             }
-            Ok(messages)
+            Ok((messages, issuer))
+        })
+    }
+
+    /// The issuer's decisions on requests with the transaction's RRN within a day of it (its
+    /// journal keeps no message log: one line per request answered).
+    fn issuer_path(&self, issuer: &str, row: &TxnRow) -> Result<Vec<PathMessage>, ConsoleError> {
+        let (Some(rrn), Some((_, db))) = (&row.rrn, self.issuers.iter().find(|(id, _)| id == issuer)) else {
+            return Ok(Vec::new());
+        };
+        let (from, to) = (row.received_ms.saturating_sub(MS_PER_DAY), row.received_ms.saturating_add(MS_PER_DAY));
+        db.read(|tx| {
+            let rows = tx.query(
+                "SELECT created_ms, 'decided', kind, mti, NULL, NULL, amount, NULL, rrn, auth_code, response_code \
+                 FROM issuer_authorizations WHERE rrn = $1 AND created_ms >= $2 AND created_ms < $3 \
+                 ORDER BY created_ms LIMIT $4",
+                &[rrn.as_str().into(), int(from), int(to), int(PATH_MESSAGES_MAX as u64)],
+            )?;
+            rows.iter().map(|r| path_message("issuer", r)).collect()
         })
     }
 }
@@ -255,9 +288,21 @@ impl ConsoleData for NetData {
         })?;
         let Some((row, mut messages)) = found else { return Ok(None) };
         let mut gaps = Vec::new();
-        match self.switch_path(&row) {
-            Ok(more) => messages.extend(more),
-            Err(error) => gaps.push(format!("The switch's part of the path could not be read: {error}")),
+        let issuer = match self.switch_path(&row) {
+            Ok((more, issuer)) => {
+                messages.extend(more);
+                issuer
+            }
+            Err(error) => {
+                gaps.push(format!("The switch's part of the path could not be read: {error}"));
+                None
+            }
+        };
+        if let Some(issuer) = issuer {
+            match self.issuer_path(&issuer, &row) {
+                Ok(more) => messages.extend(more),
+                Err(error) => gaps.push(format!("Issuer {issuer}'s part of the path could not be read: {error}")),
+            }
         }
         messages.sort_by_key(|m| m.at_ms);
         Ok(Some(TxnDetail { row, messages, gaps }))
