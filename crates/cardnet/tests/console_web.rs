@@ -140,7 +140,10 @@ fn while_serving(network: &ProcessNetwork, address: &str, rrn: &str, [ops, own, 
     assert_eq!(found.status, 200);
     assert!(found.body.contains(rrn) && found.body.contains("12.34 CNY"), "{}", found.body);
     let pan = network.card["pan"].as_str().unwrap();
-    assert!(found.body.contains(&format!("{}******{}", &pan[..6], &pan[pan.len() - 4..])), "masked");
+    let masked = format!("{}{}{}", &pan[..6], "*".repeat(pan.len() - 10), &pan[pan.len() - 4..]);
+    assert!(found.body.contains(&masked), "masked");
+    let by_card = http(address, "GET", &format!("/transactions?card={masked}"), &session, None);
+    assert!(by_card.body.contains(rrn), "found by its masked card number: {}", by_card.body);
 
     let at = found.body.find("href=\"/transactions/").unwrap() + "href=\"".len();
     let link = found.body[at..at + found.body[at..].find('"').unwrap()].to_owned();

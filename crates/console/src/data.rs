@@ -15,6 +15,8 @@ pub struct TxnFilter {
     pub merchant: Option<String>,
     /// The card number's last four digits.
     pub last4: Option<String>,
+    /// The card number as the journals keep it, masked (`622202******1234`).
+    pub pan_masked: Option<String>,
     /// Received at or after (ms since the epoch).
     pub from_ms: Option<u64>,
     /// Received before.
@@ -31,6 +33,7 @@ impl TxnFilter {
             && eq(&self.terminal, Some(&row.terminal_id))
             && eq(&self.merchant, Some(&row.merchant_id))
             && self.last4.as_deref().is_none_or(|l| row.pan_masked.as_deref().is_some_and(|p| p.ends_with(l)))
+            && eq(&self.pan_masked, row.pan_masked.as_deref())
             && self.from_ms.is_none_or(|from| row.received_ms >= from)
             && self.to_ms.is_none_or(|to| row.received_ms < to)
     }

@@ -154,6 +154,9 @@ fn where_clause(filter: &TxnFilter) -> (String, Vec<Value>) {
     if let Some(v) = &filter.merchant {
         add(" AND merchant_id = ?", v.as_str().into());
     }
+    if let Some(v) = &filter.pan_masked {
+        add(" AND pan_masked = ?", v.as_str().into());
+    }
     if let Some(v) = &filter.last4 {
         add(" AND pan_masked LIKE ?", format!("%{v}").into());
     }

@@ -23,7 +23,8 @@ pub struct SearchQuery {
     pub auth: Option<String>,
     pub terminal: Option<String>,
     pub merchant: Option<String>,
-    pub last4: Option<String>,
+    /// The card's last four digits, or its masked number (`622202******1234`).
+    pub card: Option<String>,
     /// `YYYY-MM-DD`, inclusive, in `tz`.
     pub from: Option<String>,
     /// `YYYY-MM-DD`, inclusive, in `tz`.
@@ -40,7 +41,7 @@ fn fields(q: &SearchQuery) -> [(&'static str, &'static str, &Option<String>); 8]
         ("Auth code", "auth", &q.auth),
         ("Terminal", "terminal", &q.terminal),
         ("Merchant", "merchant", &q.merchant),
-        ("Card last four", "last4", &q.last4),
+        ("Card (last four or masked)", "card", &q.card),
         ("From (date)", "from", &q.from),
         ("To (date)", "to", &q.to),
     ]
@@ -70,10 +71,7 @@ pub fn filter_of(q: &SearchQuery, session: &Session) -> Result<(TxnFilter, Zone,
             .map(Some)
             .ok_or_else(|| PageError::BadInput(format!("{name}: {text:?} is not a date YYYY-MM-DD")))
     };
-    let last4 = field(&q.last4, "last4")?;
-    if last4.as_deref().is_some_and(|l| l.len() != 4 || !l.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(PageError::BadInput("last4: four digits".into()));
-    }
+    let (last4, pan_masked) = card_of(field(&q.card, "card")?)?;
     let mut filter = TxnFilter {
         rrn: field(&q.rrn, "rrn")?,
         // Journals keep STANs and traces in their six-digit field form.
@@ -83,6 +81,7 @@ pub fn filter_of(q: &SearchQuery, session: &Session) -> Result<(TxnFilter, Zone,
         terminal: field(&q.terminal, "terminal")?,
         merchant: field(&q.merchant, "merchant")?,
         last4,
+        pan_masked,
         from_ms: date(&q.from, "from")?,
         // The end date is inclusive: up to the next local midnight.
         to_ms: date(&q.to, "to")?.map(|ms| ms.saturating_add(86_400_000)),
@@ -95,6 +94,30 @@ pub fn filter_of(q: &SearchQuery, session: &Session) -> Result<(TxnFilter, Zone,
         Some(text) => text.parse::<usize>().map_err(|_| PageError::BadInput("page: a number".into()))?,
     };
     Ok((filter, zone, page))
+}
+
+/// The card field: four digits (the last four) or a masked number as the journals keep it (first
+/// six, `*`s, last four). A full card number is refused, not searched: no journal holds one,
+/// and it should not travel in a URL.
+fn card_of(card: Option<String>) -> Result<(Option<String>, Option<String>), PageError> {
+    let Some(card) = card else { return Ok((None, None)) };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if card.len() == 4 && digits(&card) {
+        return Ok((Some(card), None));
+    }
+    let masked = (domain::PAN_DIGITS_MIN..=domain::PAN_DIGITS_MAX).contains(&card.len())
+        && card.get(..6).is_some_and(digits)
+        && card.get(card.len() - 4..).is_some_and(digits)
+        && card.get(6..card.len() - 4).is_some_and(|middle| middle.bytes().all(|b| b == b'*'));
+    if masked {
+        return Ok((None, Some(card)));
+    }
+    if digits(&card) {
+        return Err(PageError::BadInput(
+            "card: a full card number is not searched; give its last four or its masked form".into(),
+        ));
+    }
+    Err(PageError::BadInput("card: four digits, or a masked card number such as 622202******1234".into()))
 }
 
 /// The query string of `q` with `page` replaced.

@@ -255,13 +255,18 @@ async fn a_search_finds_by_rrn_stan_and_last_four_in_a_zone() {
     assert!(by_rrn.body.contains("7.77 CNY") && !by_rrn.body.contains("12.50 CNY"), "{}", by_rrn.body);
     let by_stan = rig.get("/transactions?stan=2", &session).await;
     assert!(by_stan.body.contains("99.00 CNY") && !by_stan.body.contains("7.77 CNY"));
-    let by_last4 = rig.get("/transactions?last4=1001", &session).await;
+    let by_last4 = rig.get("/transactions?card=1001", &session).await;
     assert!(by_last4.body.contains("12.50 CNY") && !by_last4.body.contains("99.00 CNY"));
+    let by_masked = rig.get("/transactions?card=622202******1002", &session).await;
+    assert!(by_masked.body.contains("99.00 CNY") && !by_masked.body.contains("12.50 CNY"), "{}", by_masked.body);
+    let clear = rig.get("/transactions?card=6222021234561002", &session).await;
+    assert_eq!(clear.status, StatusCode::BAD_REQUEST);
+    assert!(clear.body.contains("not searched") && !clear.body.contains("6222021234561002"), "{}", clear.body);
     // 2026-12-05 in Shanghai began at 2026-12-04 16:00 UTC: today's rows, not yesterday's.
     let today = rig.get("/transactions?from=2026-12-05&to=2026-12-05&tz=%2B08:00", &session).await;
     assert!(today.body.contains("12.50 CNY") && !today.body.contains("10.00 CNY"), "{}", today.body);
     assert!(today.body.contains("+08:00 Asia/Shanghai"));
-    for bad in ["/transactions?last4=12x4", "/transactions?from=2026-02-30", "/transactions?tz=Mars"] {
+    for bad in ["/transactions?card=12x4", "/transactions?from=2026-02-30", "/transactions?tz=Mars"] {
         assert_eq!(rig.get(bad, &session).await.status, StatusCode::BAD_REQUEST, "{bad}");
     }
     let detail = rig.get("/transactions/1?tz=UTC", &session).await;
