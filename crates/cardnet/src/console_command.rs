@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// The parties' log files (*.log) the network page tails; default NETDIR/logs when it exists.
     #[arg(long)]
     log_dir: Option<PathBuf>,
+    /// Mark cookies Secure (HTTPS only): for a console served behind a TLS-terminating proxy.
+    #[arg(long)]
+    secure_cookies: bool,
 }
 
 #[derive(Subcommand)]
@@ -131,7 +134,9 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         None => {}
     }
     let store = console::Store::open(&database_url(Some(&args.dir), args.database)?).map_err(console_error)?;
-    let console = Arc::new(console::Console::new(store, Arc::new(data), Arc::new(clock::SystemClock)));
+    let mut console = console::Console::new(store, Arc::new(data), Arc::new(clock::SystemClock));
+    console.secure_cookies = args.secure_cookies;
+    let console = Arc::new(console);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

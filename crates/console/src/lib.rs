@@ -47,6 +47,9 @@ pub struct Console {
     pub clock: Arc<dyn clock::Clock>,
     /// The cost of new password hashes.
     pub cost: HashCost,
+    /// Cookies marked `Secure`: set when a TLS-terminating proxy serves the console over HTTPS
+    /// (browsers refuse `Secure` cookies over plain `http://` to any host but localhost).
+    pub secure_cookies: bool,
     /// A hash no password matches, checked when a login names no user (equal work).
     dummy_hash: std::sync::OnceLock<String>,
 }
@@ -62,7 +65,7 @@ impl Console {
         clock: Arc<dyn clock::Clock>,
         cost: HashCost,
     ) -> Console {
-        Console { store, data, clock, cost, dummy_hash: std::sync::OnceLock::new() }
+        Console { store, data, clock, cost, secure_cookies: false, dummy_hash: std::sync::OnceLock::new() }
     }
 
     fn dummy_hash(&self) -> Result<&str, ConsoleError> {

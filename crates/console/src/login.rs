@@ -10,14 +10,14 @@ use crate::auth::{TOKEN_BYTES, random_hex, same_token, token_digest, verify_pass
 use crate::html::Markup;
 use crate::limits::{LOGIN_FAILURES_MAX, LOGIN_LOCK_MS, PASSWORD_BYTES_MAX, USER_NAME_CHARS_MAX};
 use crate::web::{
-    LOGIN_COOKIE, PageError, PageResult, SESSION_COOKIE, State, blocking, cookie, expired_cookie, form_value, frame,
-    post_page, redirect, session_cookie,
+    LOGIN_COOKIE, LOGIN_FORM_SECONDS_MAX, PageError, PageResult, SESSION_COOKIE, State, blocking, cookie,
+    expired_cookie, form_value, frame, post_page, redirect, session_cookie, set_cookie,
 };
 use crate::{Console, ConsoleError};
 
 const FAILED: &str = "Wrong name or password, or the name is locked for a while after repeated failures.";
 
-fn login_page(status: StatusCode, message: Option<&str>) -> PageResult {
+fn login_page(console: &Console, status: StatusCode, message: Option<&str>) -> PageResult {
     let token = random_hex(TOKEN_BYTES)?;
     let mut m = Markup::new();
     if let Some(message) = message {
@@ -33,12 +33,12 @@ fn login_page(status: StatusCode, message: Option<&str>) -> PageResult {
         &[("id", "password"), ("name", "password"), ("type", "password"), ("autocomplete", "current-password")],
     );
     m.close("p").element("button", &[("type", "submit")], "Log in").close("form");
-    let cookie = format!("{LOGIN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/login; Max-Age=600");
+    let cookie = set_cookie(console, LOGIN_COOKIE, &token, "/login", LOGIN_FORM_SECONDS_MAX);
     Ok((status, [(header::SET_COOKIE, cookie)], frame("Log in", None, &m)).into_response())
 }
 
-pub async fn form() -> Response {
-    blocking(|| login_page(StatusCode::OK, None)).await
+pub async fn form(AxumState(console): AxumState<State>) -> Response {
+    blocking(move || login_page(&console, StatusCode::OK, None)).await
 }
 
 pub async fn submit(
@@ -60,14 +60,14 @@ pub async fn submit(
             Some(token) => {
                 let mut response = redirect("/");
                 let headers = response.headers_mut();
-                for value in [session_cookie(&token), expired_cookie(LOGIN_COOKIE, "/login")] {
+                for value in [session_cookie(&console, &token), expired_cookie(&console, LOGIN_COOKIE, "/login")] {
                     if let Ok(value) = value.parse() {
                         headers.append(header::SET_COOKIE, value);
                     }
                 }
                 Ok(response)
             }
-            None => login_page(StatusCode::UNAUTHORIZED, Some(FAILED)),
+            None => login_page(&console, StatusCode::UNAUTHORIZED, Some(FAILED)),
         }
     })
     .await
@@ -114,7 +114,7 @@ pub async fn logout(
         console.store.end_session(digest)?;
         console.audit(&session.user.name, "logout", &format!("user {}", session.user.name), "done")?;
         let mut response = redirect("/login");
-        if let Ok(value) = expired_cookie(SESSION_COOKIE, "/").parse() {
+        if let Ok(value) = expired_cookie(console, SESSION_COOKIE, "/").parse() {
             response.headers_mut().insert(header::SET_COOKIE, value);
         }
         Ok(response)

@@ -133,6 +133,28 @@ async fn a_wrong_password_is_refused_and_the_right_one_opens_a_strict_http_only_
 }
 
 #[tokio::test]
+async fn cookies_are_secure_when_the_console_is_served_over_https() {
+    let clock = ManualClock::from_ms(NOW_MS);
+    let store = Store::open("sqlite::memory:").unwrap();
+    let mut console = Console::with_cost(store, Arc::new(Fixture::new()), Arc::new(clock.clone()), HashCost::TEST);
+    console.secure_cookies = true;
+    console.add_user("test", "ops", &Role::Operator, PASSWORD).unwrap();
+    let rig = Rig { console: Arc::new(console), clock };
+    let form = rig.send("GET", "/login", "", None).await;
+    assert!(form.set_cookies()[0].ends_with("; Secure"), "{:?}", form.set_cookies());
+    let reply = rig.try_login("ops", PASSWORD).await;
+    assert!(reply.set_cookies().iter().all(|c| c.ends_with("; Secure")), "{:?}", reply.set_cookies());
+    let plain = rig_plain_cookie().await;
+    assert!(!plain.contains("Secure"), "{plain}");
+}
+
+/// The session cookie of a console on plain HTTP (the default).
+async fn rig_plain_cookie() -> String {
+    let reply = rig().try_login("ops", PASSWORD).await;
+    reply.set_cookies().into_iter().find(|c| c.starts_with("cardnet_console=")).unwrap()
+}
+
+#[tokio::test]
 async fn repeated_failures_lock_the_name_for_a_while() {
     let rig = rig();
     for _ in 0..LOGIN_FAILURES_MAX {

@@ -125,13 +125,23 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     })
 }
 
-/// `Set-Cookie` for a session: script-proof, same-site only, whole console.
-pub fn session_cookie(token: &str) -> String {
-    format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", SESSION_AGE_MS_MAX / 1_000)
+/// How long the login form's token lives (seconds): time enough to type a password.
+pub const LOGIN_FORM_SECONDS_MAX: u64 = 600;
+
+/// A `Set-Cookie` value: never readable by script, never sent from another site, and `Secure`
+/// (HTTPS only) when the console is served behind TLS (`Console::secure_cookies`).
+pub fn set_cookie(console: &Console, name: &str, value: &str, path: &str, max_age_seconds: u64) -> String {
+    let secure = if console.secure_cookies { "; Secure" } else { "" };
+    format!("{name}={value}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={max_age_seconds}{secure}")
 }
 
-pub fn expired_cookie(name: &str, path: &str) -> String {
-    format!("{name}=; HttpOnly; SameSite=Strict; Path={path}; Max-Age=0")
+/// A session's cookie: the whole console, for as long as a session may live.
+pub fn session_cookie(console: &Console, token: &str) -> String {
+    set_cookie(console, SESSION_COOKIE, token, "/", SESSION_AGE_MS_MAX / 1_000)
+}
+
+pub fn expired_cookie(console: &Console, name: &str, path: &str) -> String {
+    set_cookie(console, name, "", path, 0)
 }
 
 pub fn redirect(to: &str) -> Response {
