@@ -174,6 +174,13 @@ pub fn merchant(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -
     .map(|(k, v)| vec![Cell::from(k), Cell::Text(v)])
     .collect();
     m.table(&["Field", "Value"], &facts);
+    let query = match session.user.role {
+        Role::Operator => format!("?merchant={}", url_encode(&r.merchant_id)),
+        Role::Merchant(_) => String::new(),
+    };
+    m.open("p", &[]).link(&format!("/merchant{query}"), "Dashboard").text(" · ");
+    m.link(&format!("/transactions{query}"), "Transactions").text(" · ");
+    m.link(&format!("/statements{query}"), "Statements and payouts").close("p");
     m.element("h2", &[], "Terminals");
     let terminals: Vec<Vec<Cell>> = detail
         .terminals

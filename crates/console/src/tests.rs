@@ -307,6 +307,7 @@ async fn markup_in_a_merchant_name_comes_out_escaped() {
     );
     let page = rig.get(&format!("/merchants/{MERCHANT_A}"), &session).await;
     assert!(page.body.contains("<td>POS00001</td><td>1</td><td>000000000003250</td>"), "a batch: {}", page.body);
+    assert!(page.body.contains(&format!("href=\"/statements?merchant={MERCHANT_A}\"")), "{}", page.body);
     for uri in ["/merchants".to_owned(), format!("/merchants/{MERCHANT_A}")] {
         let page = rig.get(&uri, &session).await;
         assert_eq!(page.status, StatusCode::OK);
