@@ -129,7 +129,7 @@ fn an_operator_finds_a_sale_by_its_rrn_follows_its_path_and_exports_it() {
     for exit in servers.stop() {
         assert!(exit.success(), "a graceful stop: {exit:?}");
     }
-    after_end_of_day(&network, &passwords, &link);
+    after_end_of_day(&network, &passwords, &link, &rrn);
     let _ = std::fs::remove_dir_all(&network.dir);
 }
 
@@ -189,7 +189,7 @@ fn while_serving(network: &ProcessNetwork, address: &str, rrn: &str, [ops, own, 
 
 /// End of day with the parties stopped, then a new console over the day's files: the settled
 /// date's net positions and reconciliation, the merchant's statement and payout.
-fn after_end_of_day(network: &ProcessNetwork, [ops, own, other]: &[String; 3], link: &str) {
+fn after_end_of_day(network: &ProcessNetwork, [ops, own, other]: &[String; 3], link: &str, rrn: &str) {
     let dir = network.dir.to_str().unwrap();
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let day = clearing::BusinessDate::of_utc_ms(now_ms).to_string();
@@ -202,6 +202,14 @@ fn after_end_of_day(network: &ProcessNetwork, [ops, own, other]: &[String; 3], l
     let settled = http(&address, "GET", &format!("/settlement/{day}"), &session, None);
     assert!(settled.body.contains("12.34 CNY") && settled.body.contains("<td>matched</td>"), "{}", settled.body);
     assert_eq!(http(&address, "GET", link, &session, None).status, 200, "the journal reads with the parties stopped");
+    // Drill-down: each member's approved exchanges of the date; the sale is in its acquirer's.
+    let prefix = format!("href=\"/settlement/{day}/");
+    let members: Vec<&str> = settled.body.match_indices(&prefix).map(|(at, _)| &settled.body[at + 6..]).collect();
+    let drilled: Vec<String> = members
+        .iter()
+        .map(|rest| http(&address, "GET", &rest[..rest.find('"').unwrap()], &session, None).body)
+        .collect();
+    assert!(drilled.iter().any(|page| page.contains(rrn)), "the sale under a member: {drilled:?}");
 
     let mine = login(&address, "coffee", own);
     let statements = http(&address, "GET", "/statements", &mine, None);

@@ -206,6 +206,24 @@ pub struct ReconItem {
     pub currency: String,
 }
 
+/// An approved exchange of a business date at the switch, one member a party to it: a settled
+/// date's drill-down from a member's net position.
+#[derive(Debug, Clone)]
+pub struct ClearedRow {
+    pub exchange_id: u64,
+    pub kind: String,
+    pub rrn: Option<String>,
+    pub pan_masked: Option<String>,
+    pub amount_minor: Option<u64>,
+    /// ISO 4217 numeric.
+    pub currency: Option<String>,
+    pub terminal_id: Option<String>,
+    pub merchant_id: Option<String>,
+    pub acquirer: String,
+    pub issuer: Option<String>,
+    pub received_ms: u64,
+}
+
 /// An exception (差错) still open at the switch.
 #[derive(Debug, Clone)]
 pub struct ExceptionRow {
@@ -263,6 +281,9 @@ pub trait ConsoleData: Send + Sync {
     fn settled_dates(&self) -> Result<Vec<String>, ConsoleError>;
     /// A settled date's positions and reconciliation (`None`: not settled).
     fn settlement(&self, date: &str) -> Result<Option<SettlementView>, ConsoleError>;
+    /// The approved exchanges of business date `date` that `member` was acquirer or issuer of,
+    /// in the switch's order (at most `LIST_ROWS_MAX`).
+    fn cleared(&self, date: &str, member: &str) -> Result<Vec<ClearedRow>, ConsoleError>;
     /// The exceptions not yet resolved, oldest first.
     fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError>;
     /// A merchant's payouts, newest business date first.

@@ -2,8 +2,9 @@
 //! transactions, one alert.
 
 use crate::data::{
-    ApplicationRow, BatchRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus,
-    PathMessage, PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
+    ApplicationRow, BatchRow, ClearedRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures,
+    PartyStatus, PathMessage, PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter,
+    TxnRow,
 };
 use crate::error::ConsoleError;
 
@@ -221,6 +222,25 @@ impl ConsoleData for Fixture {
                 currency: "156".into(),
             }],
         }))
+    }
+
+    fn cleared(&self, date: &str, member: &str) -> Result<Vec<ClearedRow>, ConsoleError> {
+        if date != SETTLED_DATE || member != "10000000011" {
+            return Ok(Vec::new());
+        }
+        Ok(vec![ClearedRow {
+            exchange_id: 9,
+            kind: "purchase".into(),
+            rrn: Some("000000500001".into()),
+            pan_masked: Some("622202******1001".into()),
+            amount_minor: Some(1_250),
+            currency: Some("156".into()),
+            terminal_id: Some("POS00001".into()),
+            merchant_id: Some(MERCHANT_A.into()),
+            acquirer: "10000000011".into(),
+            issuer: Some("20000000455".into()),
+            received_ms: NOW_MS,
+        }])
     }
 
     fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError> {

@@ -19,8 +19,9 @@ use std::sync::Mutex;
 use sqlstore::{Database, Row, Value};
 
 use crate::data::{
-    ApplicationRow, BatchRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures, PartyStatus,
-    PathMessage, PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
+    ApplicationRow, BatchRow, ClearedRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures,
+    PartyStatus, PathMessage, PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter,
+    TxnRow,
 };
 use crate::error::ConsoleError;
 use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX};
@@ -471,6 +472,34 @@ impl ConsoleData for NetData {
         let recon = netfiles::recon_summary(&recon_dir.join("summary.json"));
         let recon_items = netfiles::recon_items(&recon_dir.join("recon.jsonl"));
         Ok(Some(SettlementView { date: business_date.to_string(), positions: report.members, recon, recon_items }))
+    }
+
+    fn cleared(&self, date: &str, member: &str) -> Result<Vec<ClearedRow>, ConsoleError> {
+        self.switch.read(|tx| {
+            let rows = tx.query(
+                "SELECT id, kind, rrn, pan_masked, amount_minor, currency, terminal_id, merchant_id, acquirer, issuer, \
+                 received_ms FROM switch_exchanges WHERE business_date = $1 AND response_code = '00' \
+                 AND (acquirer = $2 OR issuer = $2) ORDER BY id LIMIT $3",
+                &[date.into(), member.into(), int(LIST_ROWS_MAX as u64)],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ClearedRow {
+                        exchange_id: r.u64(0)?,
+                        kind: r.text(1)?,
+                        rrn: r.opt_text(2)?,
+                        pan_masked: r.opt_text(3)?,
+                        amount_minor: r.opt_i64(4)?.and_then(|v| u64::try_from(v).ok()),
+                        currency: r.opt_text(5)?,
+                        terminal_id: r.opt_text(6)?,
+                        merchant_id: r.opt_text(7)?,
+                        acquirer: r.text(8)?,
+                        issuer: r.opt_text(9)?,
+                        received_ms: r.u64(10)?,
+                    })
+                })
+                .collect()
+        })
     }
 
     fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError> {

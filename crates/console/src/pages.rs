@@ -139,3 +139,12 @@ pub async fn alert(
 ) -> Response {
     page(c, headers, move |c, s| pages_operator::alert(c, s, &id, &q)).await
 }
+
+pub async fn settlement_member(
+    AxumState(c): AxumState<State>,
+    headers: HeaderMap,
+    Path((date, member)): Path<(String, String)>,
+    Query(q): Query<ZoneQuery>,
+) -> Response {
+    page(c, headers, move |c, s| pages_settlement::member(c, s, &date, &member, &q)).await
+}

@@ -38,8 +38,9 @@ pub fn date(console: &Console, session: &Session, date: &str) -> PageResult {
         .iter()
         .map(|p| {
             let c = &p.currency;
+            let href = format!("/settlement/{}/{}", url_encode(&view.date), url_encode(&p.member));
             vec![
-                p.member.as_str().into(),
+                Cell::Link(href, p.member.clone()),
                 signed_money(i128::from(p.net_minor), c).into(),
                 signed_money(i128::from(p.receivable_minor), c).into(),
                 signed_money(i128::from(p.payable_minor), c).into(),
@@ -83,6 +84,48 @@ pub fn date(console: &Console, session: &Session, date: &str) -> PageResult {
         m.table(&headers, &rows);
     }
     Ok(frame(&format!("Settlement of {}", view.date), Some(session), &m).into_response())
+}
+
+/// A member's approved exchanges of a settled date: what its net position is made of.
+pub fn member(console: &Console, session: &Session, date: &str, member: &str, q: &ZoneQuery) -> PageResult {
+    operator_only(session)?;
+    let zone = zone_of(q)?;
+    let rows: Vec<Vec<Cell>> = console
+        .data
+        .cleared(date, member)?
+        .into_iter()
+        .map(|r| {
+            let amount = match (r.amount_minor, &r.currency) {
+                (Some(a), Some(c)) => money(a, c),
+                _ => String::new(),
+            };
+            vec![
+                r.exchange_id.to_string().into(),
+                zone.time(r.received_ms).into(),
+                r.kind.into(),
+                r.rrn.unwrap_or_default().into(),
+                r.pan_masked.unwrap_or_default().into(),
+                amount.into(),
+                r.terminal_id.unwrap_or_default().into(),
+                r.merchant_id.unwrap_or_default().into(),
+                format!("{} → {}", r.acquirer, r.issuer.unwrap_or_default()).into(),
+            ]
+        })
+        .collect();
+    let mut m = Markup::new();
+    m.element(
+        "p",
+        &[],
+        &format!("Approved exchanges of {date} at the switch with member {member} a party; times in {}.", zone.label()),
+    );
+    if rows.is_empty() {
+        m.element("p", &[], "None.");
+    } else {
+        let headers =
+            ["Exchange", "Received", "Kind", "RRN", "Card", "Amount", "Terminal", "Merchant", "Acquirer → issuer"];
+        m.table(&headers, &rows);
+    }
+    Ok(frame(&format!("{member} on {date}"), Some(session), &m).into_response())
 }
 
 pub fn exceptions(console: &Console, session: &Session, q: &ZoneQuery) -> PageResult {

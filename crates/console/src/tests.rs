@@ -231,6 +231,7 @@ async fn a_merchant_sees_only_its_own_data_and_nothing_else_exists_for_it() {
         "/audit",
         "/settlement",
         "/settlement/2026-12-04",
+        "/settlement/2026-12-04/10000000011",
         "/exceptions",
     ] {
         assert_eq!(rig.get(uri, &session).await.status, StatusCode::NOT_FOUND, "{uri}");
@@ -362,8 +363,8 @@ async fn settlement_shows_net_positions_reconciliation_and_open_exceptions() {
     let dates = rig.get("/settlement", &session).await;
     assert!(dates.body.contains(&format!("href=\"/settlement/{}\"", crate::fixture::SETTLED_DATE)), "{}", dates.body);
     let day = rig.get(&format!("/settlement/{}", crate::fixture::SETTLED_DATE), &session).await;
-    assert!(day.body.contains("<td>10000000011</td><td>12.50 CNY</td>"), "{}", day.body);
-    assert!(day.body.contains("<td>20000000455</td><td>-12.50 CNY</td>"), "{}", day.body);
+    assert!(day.body.contains("10000000011</a></td><td>12.50 CNY</td>"), "{}", day.body);
+    assert!(day.body.contains("20000000455</a></td><td>-12.50 CNY</td>"), "{}", day.body);
     assert!(day.body.contains("<td>unmatched</td><td>1</td>"), "{}", day.body);
     assert!(
         day.body.contains("<td>missing_at_host</td><td>refund</td>") && day.body.contains("12.50 CNY"),
@@ -371,6 +372,13 @@ async fn settlement_shows_net_positions_reconciliation_and_open_exceptions() {
         day.body
     );
     assert_eq!(rig.get("/settlement/2026-12-03", &session).await.status, StatusCode::NOT_FOUND, "not settled");
+    let member = rig.get(&format!("/settlement/{}/10000000011", crate::fixture::SETTLED_DATE), &session).await;
+    assert!(
+        member.body.contains("<td>000000500001</td><td>622202******1001</td><td>12.50 CNY</td>"),
+        "{}",
+        member.body
+    );
+    assert!(day.body.contains("href=\"/settlement/2026-12-04/10000000011\""), "the drill-down link");
     let open = rig.get("/exceptions", &session).await;
     assert!(open.body.contains("missing_at_host") && open.body.contains("622202******1001"), "{}", open.body);
 }

@@ -84,6 +84,7 @@ pub fn router(console: State) -> Router {
         .route("/risk/{id}", get(crate::pages::alert))
         .route("/settlement", get(crate::pages::settlement_dates))
         .route("/settlement/{date}", get(crate::pages::settlement_date))
+        .route("/settlement/{date}/{member}", get(crate::pages::settlement_member))
         .route("/exceptions", get(crate::pages::exceptions))
         .route("/merchant", get(crate::pages::dashboard))
         .route("/statements", get(crate::pages::statements))
