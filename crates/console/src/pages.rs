@@ -148,3 +148,11 @@ pub async fn settlement_member(
 ) -> Response {
     page(c, headers, move |c, s| pages_settlement::member(c, s, &date, &member, &q)).await
 }
+
+pub async fn remove_user(
+    AxumState(c): AxumState<State>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    post_page(c, headers, form, |c, s, form, _| pages_operator::remove_user(c, s, form)).await
+}

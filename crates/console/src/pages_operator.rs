@@ -350,6 +350,12 @@ pub fn users(console: &Console, session: &Session, message: Option<&str>) -> Pag
     m.open("select", &[("name", "role")]);
     m.element("option", &[("value", "operator")], "operator").element("option", &[("value", "merchant")], "merchant");
     m.close("select").text(" ").element("button", &[("type", "submit")], "Add").close("form");
+    m.element("h2", &[], "Remove a user");
+    m.open("form", &[("method", "post"), ("action", "/users/remove")]);
+    csrf_field(&mut m, session);
+    m.element("label", &[("for", "remove")], "Name").text(" ");
+    m.void("input", &[("id", "remove"), ("name", "name"), ("type", "text")]).text(" ");
+    m.element("button", &[("type", "submit")], "Remove (ends its sessions)").close("form");
     let status = if message.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok((status, frame("Users", Some(session), &m)).into_response())
 }
@@ -369,6 +375,25 @@ pub fn add_user(console: &Console, session: &Session, form: &[(String, String)])
         Err(ConsoleError::BadInput(message)) => users(console, session, Some(&message)),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Remove a user (not oneself: the last operator could lock everyone out); audited whatever
+/// the outcome.
+pub fn remove_user(console: &Console, session: &Session, form: &[(String, String)]) -> PageResult {
+    operator_only(session)?;
+    let name = form_value(form, "name").unwrap_or_default().trim().to_owned();
+    let target = format!("user {name}");
+    let by = &session.user.name;
+    if name == *by {
+        console.audit(by, "user.remove", &target, "refused: oneself")?;
+        return users(console, session, Some("You cannot remove yourself: another operator can."));
+    }
+    if !console.store.remove_user(&name)? {
+        console.audit(by, "user.remove", &target, "refused: no such user")?;
+        return users(console, session, Some(&format!("No user {name:?}.")));
+    }
+    console.audit(by, "user.remove", &target, "done")?;
+    Ok(redirect("/users"))
 }
 
 pub fn audit(console: &Console, session: &Session) -> PageResult {

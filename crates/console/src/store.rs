@@ -152,6 +152,15 @@ impl Store {
         Ok(User { name: name.to_owned(), role: role.clone(), created_ms: now_ms })
     }
 
+    /// Remove a user with its sessions and failure count; whether it existed.
+    pub fn remove_user(&self, name: &str) -> Result<bool, ConsoleError> {
+        self.run("console users", |tx| {
+            tx.execute("DELETE FROM console_sessions WHERE user_name = $1", &[name.into()])?;
+            tx.execute("DELETE FROM console_login_failures WHERE user_name = $1", &[name.into()])?;
+            Ok(tx.execute("DELETE FROM console_users WHERE name = $1", &[name.into()])? > 0)
+        })
+    }
+
     /// A user and its password hash.
     pub fn user(&self, name: &str) -> Result<Option<(User, String)>, ConsoleError> {
         self.run("console users", |tx| {

@@ -412,3 +412,25 @@ async fn a_merchant_downloads_its_own_statements_and_payouts_only() {
     let theirs = rig.get(&format!("/statements/2026-12-04/{other}?merchant={MERCHANT_B}"), &operator).await;
     assert_eq!(theirs.status, StatusCode::OK, "an operator names the merchant");
 }
+
+#[tokio::test]
+async fn removing_a_user_ends_its_sessions_and_is_audited() {
+    let rig = rig();
+    let merchant = rig.login("tea").await;
+    let session = rig.login("ops").await;
+    let cookie = format!("cardnet_console={session}");
+    let csrf = hidden(&rig.get("/users", &session).await.body, "csrf");
+    let without = rig.send("POST", "/users/remove", &cookie, Some("name=tea".into())).await;
+    assert_eq!(without.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let own = rig.send("POST", "/users/remove", &cookie, Some(format!("csrf={csrf}&name=ops"))).await;
+    assert_eq!(own.status, StatusCode::BAD_REQUEST, "not oneself");
+    let done = rig.send("POST", "/users/remove", &cookie, Some(format!("csrf={csrf}&name=tea"))).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(rig.get("/merchant", &merchant).await.location(), "/login", "its session ended");
+    assert_eq!(rig.try_login("tea", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    let audit = rig.audit_lines().join("\n");
+    assert!(audit.contains("ops user.remove user ops refused: oneself"), "{audit}");
+    assert!(audit.contains("ops user.remove user tea done"), "{audit}");
+    let merchant_post = rig.send("POST", "/users/remove", "", Some(format!("csrf={csrf}&name=ops"))).await;
+    assert_eq!(merchant_post.status, StatusCode::FORBIDDEN, "no session");
+}

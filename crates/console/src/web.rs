@@ -91,6 +91,7 @@ pub fn router(console: State) -> Router {
         .route("/statements/{date}/{name}", get(crate::pages::statement))
         .route("/payouts.csv", get(crate::pages::payouts_csv))
         .route("/users", get(crate::pages::users).post(crate::pages::add_user))
+        .route("/users/remove", post(crate::pages::remove_user))
         .route("/audit", get(crate::pages::audit))
         .fallback(|| async { PageError::NotFound })
         .layer(axum::middleware::map_response(security_headers))
