@@ -14,6 +14,7 @@ mod bench_eod;
 mod bench_network;
 mod bench_risk;
 mod cli_error;
+mod console_command;
 mod crypto_command;
 mod day;
 mod demo;
@@ -122,6 +123,9 @@ enum Command {
     Backup(backup_command::BackupArgs),
     /// Put a backup back while the party is stopped: `cardnet restore --config FILE --from BACKUP --force`.
     Restore(backup_command::RestoreArgs),
+    /// The web console over a network folder: `cardnet console serve --dir NET`, `console user add|list`.
+    #[command(subcommand)]
+    Console(console_command::ConsoleCommand),
 }
 
 fn main() -> ExitCode {
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
         Command::Risk(command) => risk_command::run(command),
         Command::Backup(args) => backup_command::backup(args),
         Command::Restore(args) => backup_command::restore(args),
+        Command::Console(command) => console_command::run(command),
     };
     match result {
         Ok(()) | Err(CliError::OutputClosed) => ExitCode::SUCCESS,

@@ -30,6 +30,6 @@ pub use error::ParseError;
 pub use ids::{InstitutionId, MerchantId, Rrn, TerminalId};
 pub use kind::TransactionKind;
 pub use money::Money;
-pub use pan::{MaskedPan, PAN_DIGITS_MAX, PAN_DIGITS_MIN, Pan};
+pub use pan::{FREE_TEXT_PAN_DIGITS, MaskedPan, PAN_DIGITS_MAX, PAN_DIGITS_MIN, Pan, mask_card_numbers};
 pub use response_code::ResponseCode;
 pub use stan::{STAN_MAX, Stan, StanText};

@@ -66,6 +66,38 @@ impl Pan {
     }
 }
 
+/// Runs of this many digits in free text are taken for card numbers by
+/// [`mask_card_numbers`] (12 digits is also an RRN's length: those are left alone).
+pub const FREE_TEXT_PAN_DIGITS: std::ops::RangeInclusive<usize> = 13..=PAN_DIGITS_MAX;
+
+/// `text` with every run of [`FREE_TEXT_PAN_DIGITS`] digits masked as a card number is (first
+/// 6, `*` for every hidden digit, last 4): for text a person reads whose writer may not have
+/// masked it (a driver's message on the terminal's screen, a party's log line in the console).
+pub fn mask_card_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if FREE_TEXT_PAN_DIGITS.contains(&run.len()) {
+            out.push_str(&run[..SHOWN_FIRST]);
+            out.extend(std::iter::repeat_n('*', run.len() - SHOWN_FIRST - SHOWN_LAST));
+            out.push_str(&run[run.len() - SHOWN_LAST..]);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// A PAN's masked form, inline; `Display` and [`MaskedPan::as_str`] give the text.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MaskedPan {
@@ -122,6 +154,14 @@ impl TryFrom<&str> for Pan {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn card_number_length_runs_in_free_text_are_masked() {
+        assert_eq!(super::mask_card_numbers("pan=6222021234567890123 ok"), "pan=622202*********0123 ok");
+        let text = "stan 000123 rrn 000000500001 at 1796464800000";
+        assert_eq!(super::mask_card_numbers(text), "stan 000123 rrn 000000500001 at 179646***0000");
+        assert_eq!(super::mask_card_numbers("12345678901234567890"), "12345678901234567890", "20 digits: no card");
+    }
+
     use super::*;
 
     const CLEAR: &str = "6224242900000113";

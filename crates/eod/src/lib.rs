@@ -29,7 +29,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 pub use error::EodError;
-pub use net::{ACQUIRER_FILE, NetDir, SWITCH_FILE, issuer_file_name};
+pub use net::{ACQUIRER_FILE, NetDir, PartyAddress, SWITCH_FILE, answers, issuer_file_name};
 pub use steps::open_issuer;
 
 /// The clock every step reads (the cut-off's time, the ledgers' timestamps, the exceptions').

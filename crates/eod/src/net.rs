@@ -19,6 +19,12 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(300)
 /// A network folder holds a handful of files; more entries than this is not one.
 const ENTRIES_MAX: usize = 10_000;
 
+/// The id in a further acquirer's file name `acquirer-<id>.toml`.
+fn acquirer_id_of(path: &Path) -> String {
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    name.strip_prefix(ACQUIRER_PREFIX).unwrap_or(name).to_owned()
+}
+
 /// The file name of issuer `id`'s configuration in a network folder.
 pub fn issuer_file_name(id: &str) -> String {
     format!("{ISSUER_PREFIX}{id}{TOML_SUFFIX}")
@@ -88,23 +94,40 @@ impl NetDir {
         self.dir.join("clearing")
     }
 
+    /// Each party of the folder (`switch`, `acquirer`, `issuer <id>`) with its configuration
+    /// and its fixed address (`None` for port 0: known only to the running party).
+    pub fn parties(&self) -> Result<Vec<PartyAddress>, EodError> {
+        let mut parties =
+            vec![PartyAddress { party: "switch".into(), config: self.switch.clone(), address: listen_of(&self.switch)? }];
+        for (index, path) in self.acquirers.iter().enumerate() {
+            // The first acquirer is "acquirer"; a further one names its id.
+            let party = match index {
+                0 => "acquirer".to_owned(),
+                _ => format!("acquirer {}", acquirer_id_of(path)),
+            };
+            parties.push(PartyAddress { party, config: path.clone(), address: listen_of(path)? });
+        }
+        for (id, path) in &self.issuers {
+            parties.push(PartyAddress {
+                party: format!("issuer {id}"),
+                config: path.clone(),
+                address: listen_of(path)?,
+            });
+        }
+        Ok(parties)
+    }
+
     /// Refuse to run while a party serves: an issuer's ledger and the parties' journals belong
     /// to their running process, and end of day writes to them. A party configured on port 0
     /// cannot be found this way (its address is known only to itself).
     pub fn check_stopped(&self) -> Result<(), EodError> {
-        let mut listens = vec![("switch", self.switch.clone(), listen_of(&self.switch)?)];
-        for acquirer in &self.acquirers {
-            listens.push(("acquirer", acquirer.clone(), listen_of(acquirer)?));
-        }
-        for (_, path) in &self.issuers {
-            listens.push(("issuer", path.clone(), listen_of(path)?));
-        }
-        for (party, path, listen) in listens {
-            let Some(address) = listen else { continue };
-            if std::net::TcpStream::connect_timeout(&address, PROBE_TIMEOUT).is_ok() {
+        for party in self.parties()? {
+            let Some(address) = party.address else { continue };
+            if answers(address) {
+                let name = party.party.split(' ').next().unwrap_or_default();
                 return Err(EodError::bad_input(format!(
-                    "the {party} of {} is running (something answers at {address}): stop the parties before end of day",
-                    path.display()
+                    "the {name} of {} is running (something answers at {address}): stop the parties before end of day",
+                    party.config.display()
                 )));
             }
         }
@@ -114,6 +137,19 @@ impl NetDir {
     pub fn recon_dir(&self, date: clearing::BusinessDate) -> PathBuf {
         self.dir.join("recon").join(date.to_string())
     }
+}
+
+/// A party of a network folder and where it listens.
+#[derive(Debug, Clone)]
+pub struct PartyAddress {
+    pub party: String,
+    pub config: PathBuf,
+    pub address: Option<std::net::SocketAddr>,
+}
+
+/// Whether something accepts a TCP connection at `address` within [`PROBE_TIMEOUT`].
+pub fn answers(address: std::net::SocketAddr) -> bool {
+    std::net::TcpStream::connect_timeout(&address, PROBE_TIMEOUT).is_ok()
 }
 
 /// The `listen = "host:port"` of a party's TOML file, unless it is port 0 or not an address.

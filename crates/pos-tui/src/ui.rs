@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
-use receipt::{Amount, CardNumber, ReceiptCopy};
+use receipt::{Amount, ReceiptCopy};
 
 use crate::app::{App, MenuItem, Screen, Step, TICK_MS, summary};
 use crate::types::{ENTRY_CHOICES, HostLink, Status, entry_label};
@@ -21,8 +21,6 @@ const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
 const BAR_CELLS: usize = 20;
 /// Length of the block that moves along the bar.
 const BAR_BLOCK: usize = 4;
-/// Digit runs this long (13–19) are taken for card numbers and masked in any free text.
-const PAN_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
 /// Characters of a card's label the card list shows (the label comes from a card file).
 const CARD_LABEL_CHARS_MAX: usize = 40;
 
@@ -270,24 +268,5 @@ fn card_label(label: &str) -> String {
 /// Any run of 13–19 digits in free text (a driver's message, a card label) is masked as a card
 /// number: the screen never shows a full PAN, whoever wrote the text.
 pub fn mask_pans(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if PAN_DIGITS.contains(&run.len()) {
-            out.push_str(CardNumber::new(run).masked());
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
+    domain::mask_card_numbers(text)
 }

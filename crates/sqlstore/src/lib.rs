@@ -104,6 +104,20 @@ impl Database {
         Database::open_sqlite(Path::new(path))
     }
 
+    /// Open another process's database by URL to read it while it runs (the console): SQLite
+    /// read-only — the file must exist, nothing is created or migrated, and transactions begin
+    /// deferred, so the reader takes no write lock and never delays the owner's commits (WAL
+    /// readers see the last commit); a write is refused. PostgreSQL as [`Database::open`] (its
+    /// readers never block writers).
+    pub fn open_reader(url: &str) -> Result<Database> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Database::open(url);
+        }
+        let path = url.strip_prefix("sqlite:").unwrap_or(url);
+        let backend = sqlite::SqliteBackend::open_reader(Path::new(path))?;
+        Ok(Database::from_backend(Backend::Sqlite(backend), BackendKind::Sqlite))
+    }
+
     /// A SQLite file (created if missing, owner-only) in WAL mode with `synchronous=FULL`.
     pub fn open_sqlite(path: &Path) -> Result<Database> {
         Ok(Database::from_backend(Backend::Sqlite(sqlite::SqliteBackend::open(path)?), BackendKind::Sqlite))

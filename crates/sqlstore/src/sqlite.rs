@@ -22,6 +22,9 @@ const REWRITTEN_SQL_MAX: usize = 1_024;
 
 pub(crate) struct SqliteBackend {
     connection: Connection,
+    /// How a transaction begins: `BEGIN IMMEDIATE` for a writer; a plain (deferred) `BEGIN` for
+    /// a reader, which then takes no write lock and never waits for or delays a writer (WAL).
+    begin: &'static str,
     /// This connection's identity ([`crate::next_connection_id`]).
     id: u64,
 }
@@ -43,6 +46,17 @@ impl SqliteBackend {
         crate::prepare_sqlite_file(path).map_err(|e| Error::new("open", format!("{}: {e}", path.display())))?;
         let connection = Connection::open(path).map_err(failure("open"))?;
         SqliteBackend::configure(connection, true)
+    }
+
+    /// Another process's database, for reading only: never created, never migrated, no write
+    /// lock taken (a writer's commit is never delayed by it); a write is refused by SQLite.
+    pub(crate) fn open_reader(path: &Path) -> Result<SqliteBackend> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let connection = Connection::open_with_flags(path, flags).map_err(failure("open"))?;
+        let mut backend = SqliteBackend::configure(connection, false)?;
+        backend.begin = "BEGIN";
+        Ok(backend)
     }
 
     pub(crate) fn memory() -> Result<SqliteBackend> {
@@ -71,7 +85,7 @@ impl SqliteBackend {
             .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(failure("configure"))?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(SqliteBackend { connection, id: crate::next_connection_id() })
+        Ok(SqliteBackend { connection, begin: SqliteBackend::BEGIN, id: crate::next_connection_id() })
     }
 
     /// Run statements with no parameters and no rows (transaction control). A single statement
@@ -94,7 +108,7 @@ impl SqliteBackend {
     }
 
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        self.connection.execute_batch("BEGIN IMMEDIATE").map_err(failure("begin"))?;
+        self.connection.execute_batch(self.begin).map_err(failure("begin"))?;
         let result = work(&mut Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id, deferred: None });
         match result {
             Ok(value) => match self.connection.execute_batch("COMMIT") {

@@ -1,0 +1,325 @@
+//! A fixed data source for the handler tests: two merchants (one named with markup), their
+//! transactions, one alert.
+
+use crate::data::{
+    ApplicationRow, BatchRow, ClearedRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures,
+    PartyStatus, PathMessage, PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter,
+    TxnRow,
+};
+use crate::error::ConsoleError;
+
+pub const MERCHANT_A: &str = "898310048160001";
+pub const MERCHANT_B: &str = "898310048160002";
+/// The one settled date.
+pub const SETTLED_DATE: &str = "2026-12-04";
+/// 2026-12-05 10:00:00 UTC.
+pub const NOW_MS: u64 = 1_796_464_800_000;
+
+pub struct Fixture {
+    pub rows: Vec<TxnRow>,
+}
+
+pub fn txn(id: u64, merchant: &str, minutes_ago: u64, amount_minor: u64, code: &str) -> TxnRow {
+    TxnRow {
+        id,
+        received_ms: NOW_MS - minutes_ago * 60_000,
+        terminal_id: if merchant == MERCHANT_A { "POS00001".into() } else { "POS00002".into() },
+        merchant_id: merchant.into(),
+        kind: "purchase".into(),
+        amount_minor,
+        currency: "156".into(),
+        pan_masked: Some(format!("622202******{:04}", 1000 + id)),
+        rrn: Some(format!("{:012}", 500_000 + id)),
+        trace: format!("{:06}", id),
+        net_stan: Some(format!("{:06}", 900 + id)),
+        net_time: Some("1205100000".into()),
+        auth_code: (code == "00").then(|| format!("A{:05}", id)),
+        response_code: Some(code.into()),
+        status: if code == "00" { "approved".into() } else { "declined".into() },
+        reversed: false,
+        voided: false,
+    }
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let mut rows = vec![
+            txn(1, MERCHANT_A, 30, 1_250, "00"),
+            txn(2, MERCHANT_A, 20, 9_900, "51"),
+            txn(3, MERCHANT_B, 10, 777, "00"),
+            txn(4, MERCHANT_A, 5, 2_000, "00"),
+        ];
+        // A day earlier, the prior period of a one-day dashboard.
+        rows.push(txn(5, MERCHANT_A, 24 * 60, 1_000, "00"));
+        rows[1].merchant_id = MERCHANT_A.into();
+        // A value a spreadsheet would run, to check the export guards it.
+        rows[3].terminal_id = "=cmd|' /C calc'!A0".into();
+        Fixture { rows }
+    }
+}
+
+impl ConsoleData for Fixture {
+    fn parties(&self) -> Result<Vec<PartyStatus>, ConsoleError> {
+        Ok(vec![
+            PartyStatus { name: "switch".into(), address: Some("127.0.0.1:1".into()), answers: Some(false) },
+            PartyStatus { name: "acquirer".into(), address: None, answers: None },
+        ])
+    }
+
+    fn search(&self, filter: &TxnFilter, offset: usize, limit: usize) -> Result<Vec<TxnRow>, ConsoleError> {
+        let mut rows: Vec<TxnRow> = self.rows.iter().filter(|r| filter.matches(r)).cloned().collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+        Ok(rows.into_iter().skip(offset).take(limit).collect())
+    }
+
+    fn transaction(&self, id: u64) -> Result<Option<TxnDetail>, ConsoleError> {
+        let Some(row) = self.rows.iter().find(|r| r.id == id).cloned() else { return Ok(None) };
+        let message = PathMessage {
+            party: "switch",
+            at_ms: row.received_ms,
+            direction: "in".into(),
+            leg: "acquirer".into(),
+            mti: "0200".into(),
+            stan: row.net_stan.clone(),
+            processing_code: Some("000000".into()),
+            amount_minor: Some(row.amount_minor),
+            pan_masked: row.pan_masked.clone(),
+            rrn: row.rrn.clone(),
+            auth_code: None,
+            response_code: None,
+        };
+        Ok(Some(TxnDetail { row, messages: vec![message], gaps: Vec::new() }))
+    }
+
+    fn minutes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<MinuteFigures>, ConsoleError> {
+        Ok(self
+            .rows
+            .iter()
+            .filter(|r| r.received_ms >= from_ms && r.received_ms < to_ms)
+            .map(|r| MinuteFigures {
+                minute_ms: r.received_ms - r.received_ms % 60_000,
+                count: 1,
+                latency_ms_mean: Some(42),
+            })
+            .collect())
+    }
+
+    fn response_codes(&self, _from_ms: u64, _to_ms: u64) -> Result<Vec<(String, u64)>, ConsoleError> {
+        Ok(vec![("00".into(), 3), ("51".into(), 1)])
+    }
+
+    fn merchants(&self) -> Result<Vec<MerchantRow>, ConsoleError> {
+        Ok(vec![merchant_row(MERCHANT_A, "<script>alert(1)</script> Tea House"), merchant_row(MERCHANT_B, "Noodles")])
+    }
+
+    fn merchant(&self, merchant_id: &str) -> Result<Option<MerchantDetail>, ConsoleError> {
+        let Some(merchant) = self.merchants()?.into_iter().find(|m| m.merchant_id == merchant_id) else {
+            return Ok(None);
+        };
+        Ok(Some(MerchantDetail {
+            merchant,
+            terminals: vec![TerminalRow {
+                terminal_id: "POS00001".into(),
+                status: "active".into(),
+                model: None,
+                last_sign_on_ms: Some(NOW_MS),
+                batch_no: Some(1),
+                signed_on: Some(true),
+            }],
+            trail: vec![TrailRow {
+                at_ms: NOW_MS,
+                subject: "application".into(),
+                event: "approved".into(),
+                actor: "reviewer".into(),
+                reason: "licence checked".into(),
+            }],
+            batches: vec![BatchRow {
+                settled_ms: NOW_MS,
+                record: acquirer::SettlementRecord {
+                    terminal_id: domain::TerminalId::new("POS00001")
+                        .map_err(|e| ConsoleError::Failure(e.to_string()))?,
+                    batch_no: 1,
+                    terminal_totals: "000000000003250".into(),
+                    host_totals: "000000000003250".into(),
+                    domestic_result: "1".into(),
+                    foreign_result: "1".into(),
+                    upload_state: "none".into(),
+                },
+            }],
+        }))
+    }
+
+    fn applications(&self) -> Result<Vec<ApplicationRow>, ConsoleError> {
+        Ok(vec![ApplicationRow {
+            application_id: 2,
+            business_name: "Dumplings <b>& Co</b>".into(),
+            mcc: "5812".into(),
+            city: "Hangzhou".into(),
+            status: "applied".into(),
+            merchant_id: None,
+            reviewer: None,
+            review_reason: None,
+            created_ms: NOW_MS,
+        }])
+    }
+
+    fn alerts(&self) -> Result<Vec<risk::cases::Alert>, ConsoleError> {
+        Ok(vec![risk::cases::Alert {
+            id: 1,
+            created_ms: NOW_MS,
+            updated_ms: NOW_MS,
+            party: risk::cases::Party::Acquirer,
+            entity_kind: risk::cases::EntityKind::Card,
+            entity: "key-00000000000000k1".into(),
+            pan_masked: Some("622202******1001".into()),
+            reference: "<ref>".into(),
+            verdict: "decline".into(),
+            response_code: Some("65".into()),
+            fired_json: "[\"small_sales_burst\"]".into(),
+            score: 100,
+            status: risk::cases::Status::Open,
+            assignee: None,
+        }])
+    }
+
+    fn alert(&self, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError> {
+        let Some(alert) = self.alerts()?.into_iter().find(|a| a.id == id) else { return Ok(None) };
+        let audit = vec![risk::cases::AuditEntry {
+            seq: 1,
+            at_ms: NOW_MS,
+            who: "risk-engine".into(),
+            action: "created".into(),
+            from_status: None,
+            to_status: risk::cases::Status::Open,
+            note: None,
+        }];
+        Ok(Some(risk::cases::AlertDetail { alert, audit }))
+    }
+
+    fn settled_dates(&self) -> Result<Vec<String>, ConsoleError> {
+        Ok(vec![SETTLED_DATE.into()])
+    }
+
+    fn settlement(&self, date: &str) -> Result<Option<SettlementView>, ConsoleError> {
+        if date != SETTLED_DATE {
+            return Ok(None);
+        }
+        Ok(Some(SettlementView {
+            date: date.into(),
+            positions: vec![Fixture::position("10000000011", 1_250), Fixture::position("20000000455", -1_250)],
+            recon: vec![("matched".into(), "3".into()), ("unmatched".into(), "1".into())],
+            recon_items: vec![crate::data::ReconItem {
+                class: "missing_at_host".into(),
+                resolution: "refund".into(),
+                party: "acquirer".into(),
+                reason: "=no host record".into(),
+                kind: "purchase".into(),
+                present: "terminal+clearing".into(),
+                rrn: "000000500001".into(),
+                terminal_id: "POS00001".into(),
+                trace: "000001".into(),
+                expected_minor: Some(1_250),
+                currency: "156".into(),
+            }],
+        }))
+    }
+
+    fn cleared(&self, date: &str, member: &str) -> Result<Vec<ClearedRow>, ConsoleError> {
+        if date != SETTLED_DATE || member != "10000000011" {
+            return Ok(Vec::new());
+        }
+        Ok(vec![ClearedRow {
+            exchange_id: 9,
+            kind: "purchase".into(),
+            rrn: Some("000000500001".into()),
+            pan_masked: Some("622202******1001".into()),
+            amount_minor: Some(1_250),
+            currency: Some("156".into()),
+            terminal_id: Some("POS00001".into()),
+            merchant_id: Some(MERCHANT_A.into()),
+            acquirer: "10000000011".into(),
+            issuer: Some("20000000455".into()),
+            received_ms: NOW_MS,
+        }])
+    }
+
+    fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError> {
+        Ok(vec![ExceptionRow {
+            id: 7,
+            date: "2026-12-04".into(),
+            class: "missing_at_host".into(),
+            stage: "open".into(),
+            amount_minor: 1_250,
+            currency: "156".into(),
+            pan_masked: "622202******1001".into(),
+            rrn: Some("000000500001".into()),
+            acquirer: "10000000011".into(),
+            issuer: "20000000455".into(),
+            opened_ms: NOW_MS,
+        }])
+    }
+
+    fn payouts(&self, merchant_id: &str) -> Result<Vec<PayoutRow>, ConsoleError> {
+        let payout = acquirer::merchant_run::Payout {
+            payout_id: 1,
+            merchant_id: merchant_id.into(),
+            currency: "156".into(),
+            settlement_cycle: "t1".into(),
+            gross_minor: 3_250,
+            voids_minor: 0,
+            refunds_minor: 0,
+            fee_minor: 16,
+            adjustments_minor: 0,
+            net_minor: 3_234,
+            items: 2,
+            payout_date: switch::BusinessDate::parse("2026-12-05").map_err(|e| ConsoleError::Failure(e.to_string()))?,
+            bank_code: "102100".into(),
+            account_no: "6222020200112233445".into(),
+            reference: format!("P-{merchant_id}"),
+        };
+        Ok(vec![PayoutRow { business_date: SETTLED_DATE.into(), cycle: "final".into(), payout }])
+    }
+
+    fn log_tail(&self) -> Result<Vec<(String, Vec<String>)>, ConsoleError> {
+        Ok(vec![("switch.log".into(), vec!["INFO switch: <b>ready</b>".into()])])
+    }
+
+    fn statement_files(&self, merchant_id: &str) -> Result<Vec<StatementFile>, ConsoleError> {
+        let all = [MERCHANT_A, MERCHANT_B]
+            .map(|m| StatementFile { date: SETTLED_DATE.into(), name: format!("statement-{m}-final-156.csv") });
+        Ok(all.into_iter().filter(|f| crate::data::is_statement_of(merchant_id, f)).collect())
+    }
+
+    fn statement_file(&self, merchant_id: &str, file: &StatementFile) -> Result<Option<Vec<u8>>, ConsoleError> {
+        let known = self.statement_files(merchant_id)?.contains(file);
+        Ok(known.then(|| format!("merchant,{merchant_id}\r\n").into_bytes()))
+    }
+}
+
+impl Fixture {
+    fn position(member: &str, net_minor: i64) -> switch::settlement::MemberSettlement {
+        switch::settlement::MemberSettlement {
+            member: member.into(),
+            currency: "156".into(),
+            net_minor,
+            receivable_minor: net_minor.max(0),
+            payable_minor: (-net_minor).max(0),
+            interchange_minor: 0,
+            network_fee_minor: 0,
+            records: 1,
+            opening_minor: 0,
+            closing_minor: net_minor,
+        }
+    }
+}
+
+fn merchant_row(id: &str, name: &str) -> MerchantRow {
+    MerchantRow {
+        merchant_id: id.into(),
+        name: name.into(),
+        status: "active".into(),
+        mcc: "5812".into(),
+        city: "Shanghai".into(),
+        activated_ms: NOW_MS,
+    }
+}
