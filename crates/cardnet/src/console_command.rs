@@ -125,17 +125,22 @@ fn open_store(db: DatabaseArgs) -> Result<console::Store, CliError> {
 fn serve(args: ServeArgs) -> Result<(), CliError> {
     let mut data = console::netdata::NetData::open(&args.dir).map_err(console_error)?;
     let default_logs = args.dir.join("logs");
-    match args.log_dir {
+    let logs = match args.log_dir {
         Some(dir) if !dir.is_dir() => {
             return Err(CliError::bad_input(format!("--log-dir {}: not a folder", dir.display())));
         }
-        Some(dir) => data = data.with_logs(dir),
-        None if default_logs.is_dir() => data = data.with_logs(default_logs),
-        None => {}
+        Some(dir) => Some(dir),
+        None if default_logs.is_dir() => Some(default_logs),
+        None => None,
+    };
+    if let Some(dir) = &logs {
+        data = data.with_logs(dir.clone());
     }
     let store = console::Store::open(&database_url(Some(&args.dir), args.database)?).map_err(console_error)?;
     let mut console = console::Console::new(store, Arc::new(data), Arc::new(clock::SystemClock));
     console.secure_cookies = args.secure_cookies;
+    // The parties' admin endpoints, for the network's /metrics, are named in the same logs.
+    console.party_logs = logs;
     let console = Arc::new(console);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

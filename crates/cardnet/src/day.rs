@@ -72,6 +72,7 @@ pub fn run(options: &DayOptions) -> Result<Value, CliError> {
         dir: options.dir.clone(),
         port: 0,
         database_url: String::new(),
+        console: "127.0.0.1:0".to_owned(),
         seed: crate::up::Seed {
             merchants: MERCHANTS,
             terminals_per_merchant: options.terminals.div_ceil(MERCHANTS),
@@ -100,6 +101,23 @@ pub fn run(options: &DayOptions) -> Result<Value, CliError> {
     let mut facts = summary::Facts::read(&options.dir, &net)?;
     facts.metrics = metrics;
     Ok(summary::summary(options, &tallies, &end_of_day, &facts, day_ms, started.elapsed()))
+}
+
+/// After the day: the network up again on its data, with the console over it; the parties and
+/// the console's URL. The console's users are in the data folder's `up.json`.
+pub fn serve(dir: &Path) -> Result<(Parties, String, Value), CliError> {
+    let exe = std::env::current_exe().map_err(|e| CliError::Failure(format!("demo: this executable: {e}")))?;
+    let net = eod::NetDir::open(dir).map_err(|e| CliError::Failure(e.to_string()))?;
+    let (mut parties, _) = crate::up::start_network(&exe, dir, &net, Listen::PortZero)?;
+    let mut config = crate::up::UpConfig::built_in();
+    config.dir = dir.to_owned();
+    config.port = 0;
+    let console = crate::up::start_console(&exe, &config, &mut parties)?;
+    let seeded: Value = std::fs::read(dir.join(seed::MARKER_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or(Value::Null);
+    Ok((parties, console, seeded["console_users"].clone()))
 }
 
 /// The demo's network waits less for a party that does not answer (docs/operations.md: the

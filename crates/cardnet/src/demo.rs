@@ -52,6 +52,9 @@ pub struct DemoArgs {
     /// No issuer stops answering during the day.
     #[arg(long, conflicts_with = "tour")]
     no_faults: bool,
+    /// End after the summary instead of serving the console over the day until Ctrl-C (--json always ends).
+    #[arg(long, conflicts_with = "tour")]
+    exit: bool,
     /// The seed of the day's mix (the same seed, the same transactions asked for).
     #[arg(long, default_value_t = 2026, conflicts_with = "tour")]
     seed: u64,

@@ -199,6 +199,42 @@ impl Parties {
         }
     }
 
+    /// Start `exe args…` beside the parties (the console), everything it prints in
+    /// `logs/NAME.log`, stopped with them; returns once it prints `marker` (e.g. "console on
+    /// http://"), with what follows it on that line.
+    pub fn start_beside(&mut self, exe: &Path, name: &str, args: &[&str], marker: &str) -> Result<String, CliError> {
+        let log = self.logs.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log)?;
+        let child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file.try_clone()?))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .map_err(|e| CliError::Failure(format!("starting the {name}: {e}")))?;
+        let pid = child.id();
+        running(|pids| pids.push(pid));
+        self.running.push((name.to_owned(), child));
+        let deadline = Instant::now() + Duration::from_millis(LISTEN_WAIT_MS_MAX);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(found) =
+                text.lines().find_map(|line| line.split_once(marker).map(|(_, rest)| rest.trim().to_owned()))
+            {
+                return Ok(found);
+            }
+            let exited = self.running.last_mut().and_then(|(_, child)| child.try_wait().ok().flatten());
+            if exited.is_some() || Instant::now() > deadline {
+                let last = text.lines().last().unwrap_or("(nothing printed)").to_owned();
+                return Err(CliError::Failure(format!(
+                    "the {name} did not start: its log {} ends: {last}",
+                    log.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(LISTEN_POLL_MS));
+        }
+    }
+
     /// A party that has exited on its own, with its status, if any has.
     pub fn exited(&mut self) -> Option<(String, std::process::ExitStatus)> {
         self.running.iter_mut().find_map(|(name, child)| child.try_wait().ok().flatten().map(|s| (name.clone(), s)))

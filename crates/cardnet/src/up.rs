@@ -102,7 +102,9 @@ fn up(options: &UpOptions) -> Result<(), CliError> {
     say("starting the issuers, the switch and the acquirer hosts");
     let (mut parties, bound) = start_network(&exe, &config.dir, &net, listen)?;
     let admins = wait_for_admins(&parties);
-    let summary = summary(&config, &net, &bound, &admins);
+    let console = start_console(&exe, &config, &mut parties)?;
+    let mut summary = summary(&config, &net, &bound, &admins);
+    summary["console"] = json!(console);
     if options.json {
         outln!("{summary}");
     } else {
@@ -115,6 +117,20 @@ fn up(options: &UpOptions) -> Result<(), CliError> {
         if killed.is_empty() { String::new() } else { format!(" (killed: {})", killed.join(", ")) }
     ));
     outcome
+}
+
+/// The console over the data folder, beside the parties (`cardnet console serve`, its /metrics
+/// covering every party); its URL.
+pub fn start_console(exe: &Path, config: &UpConfig, parties: &mut Parties) -> Result<String, CliError> {
+    let dir = config.dir.to_str().ok_or_else(|| CliError::bad_input("the data folder's path must be UTF-8"))?;
+    let listen = if config.port == 0 { "127.0.0.1:0" } else { config.console.as_str() };
+    let address = parties.start_beside(
+        exe,
+        "console",
+        &["console", "serve", "--dir", dir, "--listen", listen],
+        "console on http://",
+    )?;
+    Ok(format!("http://{address}"))
 }
 
 /// Start every party of `net` in order; the terminals installed under the data folder follow
@@ -238,6 +254,7 @@ fn summary(config: &UpConfig, net: &eod::NetDir, bound: &[String], admins: &[Opt
         "merchants": seeded["merchants"],
         "terminals": seeded["terminals"],
         "cards": seeded["cards"],
+        "console_users": seeded["console_users"],
     })
 }
 
@@ -260,6 +277,17 @@ fn print_summary(summary: &Value) -> Result<(), CliError> {
     }
     let dir = summary["dir"].as_str().unwrap_or_default();
     let terminals = summary["terminals_dir"].as_str().unwrap_or_default();
+    if let Some(console) = summary["console"].as_str() {
+        outln!("console:     {console}   (/metrics: the whole network)");
+        for user in summary["console_users"].as_array().into_iter().flatten().take(3) {
+            outln!(
+                "  log in as {} / {}",
+                user["name"].as_str().unwrap_or_default(),
+                user["password"].as_str().unwrap_or_default()
+            );
+        }
+        outln!("  every user: {dir}/{}", seed::MARKER_FILE);
+    }
     outln!("a terminal:  cardnet pos --dir {terminals} --terminal POS00001");
     outln!("test cards:  cardnet up cards --dir {dir}");
     outln!("Ctrl-C stops every party.");

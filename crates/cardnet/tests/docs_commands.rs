@@ -53,7 +53,7 @@ const NOT_RUN: [(&str, &str); 5] = [
 const SMALLER: [(&str, &str); 2] = [
     ("cardnet bench ledger", "cardnet bench ledger --accounts 1000 --transfers 20000"),
     // The day of 50 terminals takes a minute or two in a debug build; `--fast` is the same day, shorter.
-    ("cardnet demo ", "cardnet demo --fast "),
+    ("cardnet demo ", "cardnet demo --fast --exit "),
 ];
 
 /// What a command must not contain: text standing for something the reader fills in.

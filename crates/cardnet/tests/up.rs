@@ -76,6 +76,18 @@ fn up_seeds_runs_and_stops_the_whole_network() {
         assert_eq!(status, 200, "{party}");
     }
 
+    // The console beside the parties: its /metrics covers the whole network.
+    let console = summary["console"].as_str().unwrap().trim_start_matches("http://").parse().unwrap();
+    assert_eq!(metrics::probe::get(console, "/login").unwrap().0, 200);
+    let (status, page) = metrics::probe::get(console, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    let page = metrics::parse::parse(&page).unwrap();
+    for party in ["issuer-a", "issuer-b", "switch", "acquirer", "acquirer-b"] {
+        assert_eq!(page.value("cardnet_console_party_up", &[("instance", party)]), Some(1.0), "{party}");
+        assert!(page.value("cardnet_batches_total", &[("instance", party)]).is_some(), "{party}'s own series");
+    }
+    let users = summary["console_users"].as_array().unwrap();
+    assert_eq!(users.len(), 5, "an operator and one per merchant: {users:?}");
     let cards = common::json(&common::cardnet(&["up", "cards", "--dir", dir.to_str().unwrap(), "--json"]));
     let cards = cards["cards"].as_array().unwrap().clone();
     assert_eq!(cards.len(), 12, "six cards at each of two issuers");

@@ -16,6 +16,7 @@ pub mod limits;
 mod login;
 pub mod netdata;
 mod netfiles;
+mod network_metrics;
 mod pages;
 mod pages_merchant;
 mod pages_operator;
@@ -50,6 +51,9 @@ pub struct Console {
     /// Cookies marked `Secure`: set when a TLS-terminating proxy serves the console over HTTPS
     /// (browsers refuse `Secure` cookies over plain `http://` to any host but localhost).
     pub secure_cookies: bool,
+    /// The parties' log folder: their admin endpoints are found there for `/metrics`
+    /// (`network_metrics.rs`); `None`: the console's `/metrics` covers no party.
+    pub party_logs: Option<std::path::PathBuf>,
     /// A hash no password matches, checked when a login names no user (equal work).
     dummy_hash: std::sync::OnceLock<String>,
 }
@@ -65,7 +69,15 @@ impl Console {
         clock: Arc<dyn clock::Clock>,
         cost: HashCost,
     ) -> Console {
-        Console { store, data, clock, cost, secure_cookies: false, dummy_hash: std::sync::OnceLock::new() }
+        Console {
+            store,
+            data,
+            clock,
+            cost,
+            secure_cookies: false,
+            party_logs: None,
+            dummy_hash: std::sync::OnceLock::new(),
+        }
     }
 
     fn dummy_hash(&self) -> Result<&str, ConsoleError> {

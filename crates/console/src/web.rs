@@ -93,6 +93,7 @@ pub fn router(console: State) -> Router {
         .route("/users", get(crate::pages::users).post(crate::pages::add_user))
         .route("/users/remove", post(crate::pages::remove_user))
         .route("/audit", get(crate::pages::audit))
+        .route("/metrics", get(crate::network_metrics::metrics))
         .fallback(|| async { PageError::NotFound })
         .layer(axum::middleware::map_response(security_headers))
         .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))

@@ -23,6 +23,28 @@ fn family_of<'a>(line: &'a str, declared: &HashMap<String, usize>) -> &'a str {
     name
 }
 
+/// `page` with the label `key="value"` first on every sample: which target a sample came from
+/// (Prometheus's `instance`), when two pages label their samples alike (two issuers both say
+/// `party="issuer"`). `value` is escaped as the format requires.
+pub fn with_label(page: &str, key: &str, value: &str) -> String {
+    let value = value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    let mut out = String::with_capacity(page.len() + page.len() / 4);
+    for line in page.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            out.push_str(line);
+        } else if let Some((name, rest)) = line.split_once('{') {
+            let separator = if rest.starts_with('}') { "" } else { "," };
+            out.push_str(&format!("{name}{{{key}=\"{value}\"{separator}{rest}"));
+        } else if let Some((name, rest)) = line.split_once(' ') {
+            out.push_str(&format!("{name}{{{key}=\"{value}\"}} {rest}"));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// `pages` as one page.
 pub fn merge(pages: &[String]) -> String {
     // Per family, in first-seen order: its comment lines (from the first page that has them)
@@ -91,5 +113,17 @@ mod tests {
         let requests: Vec<usize> =
             (0..lines.len()).filter(|&i| lines[i].starts_with("cardnet_requests_total")).collect();
         assert_eq!(requests, [2, 3], "{merged}");
+    }
+
+    #[test]
+    fn a_label_tells_alike_pages_apart() {
+        let page = "# TYPE cardnet_batches_total counter\ncardnet_batches_total{party=\"issuer\"} 1\nup 1\nx{} 2\n";
+        let a = with_label(page, "instance", "issuer-a");
+        let b = with_label(page, "instance", "issuer \"b\"");
+        let merged = crate::parse::parse(&merge(&[a, b])).unwrap();
+        assert_eq!(merged.value("cardnet_batches_total", &[("instance", "issuer-a"), ("party", "issuer")]), Some(1.0));
+        assert_eq!(merged.value("cardnet_batches_total", &[("instance", "issuer \"b\"")]), Some(1.0));
+        assert_eq!(merged.value("up", &[("instance", "issuer-a")]), Some(1.0));
+        assert_eq!(merged.value("x", &[("instance", "issuer-a")]), Some(2.0));
     }
 }

@@ -43,6 +43,9 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         return crate::output::json(&summary);
     }
     crate::day::print_text(&summary)?;
+    if !args.exit {
+        serve_the_console(&folder)?;
+    }
     if folder.is_temporary() {
         outln!(
             "\n{} is removed now; `--dir DIR` keeps the network (`cardnet up --dir DIR` runs it again).",
@@ -78,4 +81,24 @@ fn wait_or_interrupt(done: &std::sync::mpsc::Receiver<()>) -> Result<Option<u8>,
             }
         }
     }))
+}
+
+/// The network up again over the settled day, with the console, until Ctrl-C or SIGTERM.
+fn serve_the_console(folder: &DemoFolder) -> Result<(), CliError> {
+    let (mut parties, console, users) = crate::day::serve(&folder.path)?;
+    outln!("\nThe console: {console}   (Ctrl-C stops the network and the console)");
+    for user in users.as_array().into_iter().flatten().take(3) {
+        outln!(
+            "  log in as {} / {}",
+            user["name"].as_str().unwrap_or_default(),
+            user["password"].as_str().unwrap_or_default()
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failure(format!("demo: runtime: {e}")))?;
+    runtime.block_on(super::folder::interrupt());
+    parties.stop();
+    Ok(())
 }

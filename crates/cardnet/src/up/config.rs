@@ -33,6 +33,9 @@ port = 9100
 # empty: SQLite files in `dir`. Chosen at the first start.
 database_url = ""
 
+# The web console (operators and merchants; /metrics covers the whole network).
+console = "127.0.0.1:9180"
+
 # What the first start puts on the network, through the same commands a person uses: merchants
 # applied for, reviewed and activated (alternately at the two acquirers); their terminals registered and keyed (installed under
 # dir/terminals/); cards issued at each issuer with their PINs (dir/cards/).
@@ -49,6 +52,8 @@ pub struct UpConfig {
     pub port: u16,
     #[serde(default)]
     pub database_url: String,
+    /// Where the web console listens (with `port = 0`, a port the kernel picks).
+    pub console: String,
     pub seed: Seed,
 }
 
@@ -59,6 +64,7 @@ struct PartialConfig {
     dir: Option<PathBuf>,
     port: Option<u16>,
     database_url: Option<String>,
+    console: Option<String>,
     seed: Option<PartialSeed>,
 }
 
@@ -94,6 +100,7 @@ impl UpConfig {
         config.dir = own.dir.unwrap_or(config.dir);
         config.port = own.port.unwrap_or(config.port);
         config.database_url = own.database_url.unwrap_or(config.database_url);
+        config.console = own.console.unwrap_or(config.console);
         if let Some(seed) = own.seed {
             config.seed.merchants = seed.merchants.unwrap_or(config.seed.merchants);
             config.seed.terminals_per_merchant =

@@ -116,6 +116,8 @@ pub fn first_start(exe: &Path, config: &UpConfig, say: &dyn Fn(&str)) -> Result<
             cards += 1;
         }
     }
+    say("adding the console's users: an operator, and one per merchant");
+    let users = console_users(exe, dir, &merchants)?;
     let seeded = json!({
         "seeded_at_ms": now_ms(),
         "port": config.port,
@@ -123,6 +125,7 @@ pub fn first_start(exe: &Path, config: &UpConfig, say: &dyn Fn(&str)) -> Result<
         "merchants": merchants,
         "terminals": terminals,
         "cards": cards,
+        "console_users": users,
     });
     let mut bytes = serde_json::to_vec_pretty(&seeded).map_err(|e| CliError::Failure(e.to_string()))?;
     bytes.push(b'\n');
@@ -203,6 +206,27 @@ fn raise_card_limits(config: &Path) -> Result<(), CliError> {
     }
     std::fs::write(config, text)?;
     Ok(())
+}
+
+/// The console's users (`cardnet console user add --generate`): `operator`, and `merchant-N`
+/// for merchant N, each with a generated password — kept in the owner-only marker file, as a
+/// development network's test cards are, for the person who started it.
+fn console_users(exe: &Path, dir: &Path, merchants: &[Value]) -> Result<Vec<Value>, CliError> {
+    let dir_text = dir.to_str().ok_or_else(|| CliError::bad_input("the data folder's path must be UTF-8"))?;
+    let add = |name: &str, role: &str, merchant: Option<&str>| -> Result<Value, CliError> {
+        let mut args = vec!["console", "user", "add", "--dir", dir_text, "--name", name, "--role", role];
+        if let Some(merchant) = merchant {
+            args.extend(["--merchant", merchant]);
+        }
+        let added = cli(WHO, exe, &[&args[..], &["--generate", "--json"]].concat())?;
+        Ok(json!({"name": name, "role": role, "merchant": merchant, "password": added["password"]}))
+    };
+    let mut users = vec![add("operator", "operator", None)?];
+    for (index, merchant) in merchants.iter().enumerate() {
+        let id = merchant["merchant_id"].as_str().unwrap_or_default();
+        users.push(add(&format!("merchant-{}", index + 1), "merchant", Some(id))?);
+    }
+    Ok(users)
 }
 
 /// Register `terminal_id` under the merchant (a TMK generated as two components) and install
