@@ -137,6 +137,13 @@ impl Browser {
         self.session_command("POST", &format!("/element/{element}/click"), Some(&json!({}))).unwrap();
     }
 
+    /// An attribute of the first element matching `css` (`href` of a link, say).
+    pub fn attribute(&self, css: &str, name: &str) -> Option<String> {
+        let element = self.find(css).ok()?;
+        let value = self.session_command("GET", &format!("/element/{element}/attribute/{name}"), None).ok()?;
+        value.as_str().map(str::to_owned)
+    }
+
     /// The value of the cookie `name` the browser holds for the page's site.
     pub fn cookie(&self, name: &str) -> Option<String> {
         let cookie = self.session_command("GET", &format!("/cookie/{name}"), None).ok()?;
