@@ -97,8 +97,11 @@ impl NetDir {
     /// Each party of the folder (`switch`, `acquirer`, `issuer <id>`) with its configuration
     /// and its fixed address (`None` for port 0: known only to the running party).
     pub fn parties(&self) -> Result<Vec<PartyAddress>, EodError> {
-        let mut parties =
-            vec![PartyAddress { party: "switch".into(), config: self.switch.clone(), address: listen_of(&self.switch)? }];
+        let mut parties = vec![PartyAddress {
+            party: "switch".into(),
+            config: self.switch.clone(),
+            address: listen_of(&self.switch)?,
+        }];
         for (index, path) in self.acquirers.iter().enumerate() {
             // The first acquirer is "acquirer"; a further one names its id.
             let party = match index {
