@@ -202,12 +202,11 @@ impl ConsoleData for NetData {
         // minute -> (count, latency total, answered)
         let mut merged: std::collections::BTreeMap<u64, (u64, u64, u64)> = std::collections::BTreeMap::new();
         for reader in &self.acquirers {
-            for f in reader.minutes(from_ms, to_ms)? {
-                let slot = merged.entry(f.minute_ms).or_default();
-                slot.0 += f.count;
-                // Each acquirer's mean weighed by its count: the network's mean.
-                slot.1 = slot.1.saturating_add(f.latency_ms_mean.unwrap_or(0).saturating_mul(f.count));
-                slot.2 += if f.latency_ms_mean.is_some() { f.count } else { 0 };
+            for (minute_ms, count, total, answered) in reader.minutes(from_ms, to_ms)? {
+                let slot = merged.entry(minute_ms).or_default();
+                slot.0 += count;
+                slot.1 = slot.1.saturating_add(total);
+                slot.2 += answered;
             }
         }
         Ok(merged

@@ -7,8 +7,8 @@
 use sqlstore::{Row, Value};
 
 use crate::data::{
-    AcquirerAlert, AcquirerFigures, ApplicationRow, BatchRow, MerchantDetail, MerchantRow, MinuteFigures, PathMessage,
-    PayoutRow, TerminalRow, TrailRow, TxnFilter, TxnRow,
+    AcquirerAlert, AcquirerFigures, ApplicationRow, BatchRow, MerchantDetail, MerchantRow, PathMessage, PayoutRow,
+    TerminalRow, TrailRow, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX};
@@ -71,7 +71,7 @@ impl AcquirerReader {
     pub fn figures(&self, from_ms: u64, to_ms: u64) -> AcquirerFigures {
         let counted = self.db.read(|tx| {
             let row = tx.query_opt(
-                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), 0) \
+                "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), 0) AS BIGINT) \
                  FROM acquirer_transactions WHERE received_ms >= $1 AND received_ms < $2",
                 &[int(from_ms), int(to_ms)],
             )?;
@@ -87,7 +87,9 @@ impl AcquirerReader {
         AcquirerFigures { acquirer: self.institution.clone(), transactions, approved, error }
     }
 
-    pub fn minutes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<MinuteFigures>, ConsoleError> {
+    /// Per minute: (minute, transactions, total latency of the answered ones, answered), sums
+    /// the caller adds across acquirers before taking the mean.
+    pub fn minutes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<(u64, u64, u64, u64)>, ConsoleError> {
         self.db.read(|tx| {
             let rows = tx.query(
                 "SELECT received_ms / 60000, COUNT(*), \
@@ -98,13 +100,8 @@ impl AcquirerReader {
             )?;
             rows.iter()
                 .map(|row| {
-                    let answered = row.u64(3)?;
                     let total = row.opt_i64(2)?.unwrap_or(0).max(0) as u64;
-                    Ok(MinuteFigures {
-                        minute_ms: row.u64(0)? * 60_000,
-                        count: row.u64(1)?,
-                        latency_ms_mean: total.checked_div(answered),
-                    })
+                    Ok((row.u64(0)? * 60_000, row.u64(1)?, total, row.u64(3)?))
                 })
                 .collect()
         })

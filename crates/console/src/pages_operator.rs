@@ -388,7 +388,7 @@ pub fn users(console: &Console, session: &Session, message: Option<&str>) -> Pag
     for (label, name, kind) in [
         ("Name", "name", "text"),
         ("Password", "password", "password"),
-        ("Merchant id (merchants only)", "merchant", "text"),
+        ("Merchant (merchants only: ACQUIRER:MERCHANT, or a bare id at the first acquirer)", "merchant", "text"),
     ] {
         m.element("label", &[("for", name)], label).text(" ");
         m.void("input", &[("id", name), ("name", name), ("type", kind)]).text(" ");

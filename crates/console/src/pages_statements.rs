@@ -42,6 +42,7 @@ pub fn page(console: &Console, session: &Session, q: &MerchantQuery) -> PageResu
             let p = &row.payout;
             let c = &p.currency;
             vec![
+                row.acquirer.as_str().into(),
                 row.business_date.as_str().into(),
                 row.cycle.as_str().into(),
                 money(p.gross_minor, c).into(),
@@ -57,6 +58,7 @@ pub fn page(console: &Console, session: &Session, q: &MerchantQuery) -> PageResu
         })
         .collect();
     let headers = [
+        "Acquirer",
         "Business date",
         "Cycle",
         "Gross",

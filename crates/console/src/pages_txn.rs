@@ -11,7 +11,7 @@ use crate::Console;
 use crate::data::{MerchantRef, TxnFilter, TxnRow, parse_row_ref};
 use crate::format::{Zone, csv_line, money};
 use crate::html::{Cell, Markup, url_encode};
-use crate::limits::{EXPORT_ROWS_MAX, PAGE_ROWS_MAX, SEARCH_FIELD_CHARS_MAX};
+use crate::limits::{EXPORT_ROWS_MAX, PAGE_ROWS_MAX, SEARCH_DEPTH_ROWS_MAX, SEARCH_FIELD_CHARS_MAX};
 use crate::pages_merchant::own_merchant;
 use crate::store::{Role, Session};
 use crate::web::{PageError, PageResult, frame};
@@ -103,6 +103,13 @@ pub fn filter_of(console: &Console, q: &SearchQuery, session: &Session) -> Resul
         None => 0,
         Some(text) => text.parse::<usize>().map_err(|_| PageError::BadInput("page: a number".into()))?,
     };
+    // Each acquirer reads every row before the page to merge it: the depth is bounded.
+    if page.saturating_mul(PAGE_ROWS_MAX) > SEARCH_DEPTH_ROWS_MAX {
+        return Err(PageError::BadInput(format!(
+            "page: at most {} pages deep; narrow the search or export it",
+            SEARCH_DEPTH_ROWS_MAX / PAGE_ROWS_MAX
+        )));
+    }
     Ok((filter, zone, page))
 }
 

@@ -282,6 +282,7 @@ async fn a_merchant_of_the_second_acquirer_sees_its_own_there_and_nothing_at_the
     assert!(!list.body.contains("12.50 CNY"), "{}", list.body);
     let statements = rig.get("/statements", &session).await;
     assert!(statements.body.contains(&format!("statement-{MERCHANT_C}-final-156.csv")), "{}", statements.body);
+    assert!(statements.body.contains(&format!("<td>{ACQUIRER_B}</td><td>2026-12-04</td>")), "{}", statements.body);
     assert!(statements.body.contains(&format!("PB-{MERCHANT_C}")), "{}", statements.body);
     let file = rig.get(&format!("/statements/2026-12-04/statement-{MERCHANT_C}-final-156.csv"), &session).await;
     assert_eq!(file.status, StatusCode::OK);
@@ -388,7 +389,9 @@ async fn a_search_finds_by_rrn_stan_and_last_four_in_a_zone() {
     let today = rig.get("/transactions?from=2026-12-05&to=2026-12-05&tz=%2B08:00", &session).await;
     assert!(today.body.contains("12.50 CNY") && !today.body.contains("10.00 CNY"), "{}", today.body);
     assert!(today.body.contains("+08:00 Asia/Shanghai"));
-    for bad in ["/transactions?card=12x4", "/transactions?from=2026-02-30", "/transactions?tz=Mars"] {
+    let deep =
+        format!("/transactions?page={}", crate::limits::SEARCH_DEPTH_ROWS_MAX / crate::limits::PAGE_ROWS_MAX + 1);
+    for bad in ["/transactions?card=12x4", "/transactions?from=2026-02-30", "/transactions?tz=Mars", &deep] {
         assert_eq!(rig.get(bad, &session).await.status, StatusCode::BAD_REQUEST, "{bad}");
     }
     let detail = rig.get("/transactions/10000000344-1?tz=UTC", &session).await;
