@@ -1,17 +1,15 @@
 //! The console's data from a network folder (`cardnet network init`): each party's
-//! configuration through `eod::NetDir`, then the acquirer's, the switch's and the issuers' own
+//! configuration through `eod::NetDir`, then every acquirer's, the switch's and the issuers' own
 //! databases, read while they run through `sqlstore::Database::open_reader` (SQLite read-only:
 //! no file created, no write lock taken, so a party's commit never waits for the console). Every
 //! read is one short transaction with a bounded result. An issuer is never opened through
 //! `issuer::Issuer` (its ledger has one opener, the issuer): its authorizations are read by SQL.
 //!
-//! Where a party's crate has a public read function it is used (risk alerts, the switch's
-//! settlement and exceptions); the acquirer's
-//! journal and the merchants registry have none that searches or lists without opening the
-//! party with its keys, so their tables are read by SQL here (the schemas are
-//! crates/acquirer/src/store.rs, crates/merchants/src/store.rs, crates/switch/src/store.rs,
-//! crates/issuer/src/store.rs). The
-//! console holds no key: it never needs one.
+//! Each acquirer is read by its own `netdata_acquirer::AcquirerReader`; the lists of several
+//! are merged here, bounded as one list. Where a party's crate has a public read function it is
+//! used (the switch's settlement and exceptions); the switch's exchanges and messages and the
+//! issuers' authorizations are read by SQL (schemas: crates/switch/src/store.rs,
+//! crates/issuer/src/store.rs). The console holds no key: it never needs one.
 
 use std::path::Path;
 
