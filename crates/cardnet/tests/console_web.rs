@@ -224,6 +224,67 @@ fn after_end_of_day(network: &ProcessNetwork, [ops, own, other]: &[String; 3], l
     assert_eq!(http(&address, "GET", href, &theirs, None).status, 404, "another merchant's statement");
 }
 
+/// A network of two acquirers (`cardnet up`: merchants alternate between them): a sale at the
+/// second acquirer's merchant is found by its RRN, its path followed to the switch and the issuer
+/// (the switch knows the leg by that acquirer's institution id), exported with its acquirer;
+/// that merchant's user sees it, the first acquirer's merchant's user does not.
+#[test]
+fn a_sale_at_the_second_acquirer_is_found_by_its_rrn_and_kept_from_other_merchants() {
+    let dir = common::fresh_dir("console-web", "two-acquirers");
+    let (running, summary) = common::up::up(&dir);
+    let first = &summary["merchants"][0];
+    let second = &summary["merchants"][1];
+    let acquirer = second["acquirer"].as_str().unwrap().to_owned();
+    assert_ne!(first["acquirer"], second["acquirer"], "merchant 1 is the second acquirer's: {summary}");
+    let merchant_id = second["merchant_id"].as_str().unwrap().to_owned();
+    let terminals = summary["terminals"].as_array().unwrap();
+    let terminal = terminals.iter().find(|t| t["merchant_id"] == merchant_id && t["acquirer"] == acquirer.as_str());
+    let terminal = terminal.unwrap()["terminal_id"].as_str().unwrap().to_owned();
+    let dir_text = dir.to_str().unwrap();
+    let cards = common::json(&common::cardnet(&["up", "cards", "--dir", dir_text, "--json"]));
+    let (card_file, pin) =
+        (cards["cards"][0]["card_file"].as_str().unwrap(), cards["cards"][0]["pin"].as_str().unwrap());
+    assert_eq!(common::up::pos(&dir, &terminal, &["sign-on"])["response_code"], "00");
+    let sale = ["sale", "--amount", "23.45", "--card-file", card_file, "--entry", "chip", "--pin", pin];
+    let sale = common::up::pos(&dir, &terminal, &sale);
+    assert_eq!(sale["response_code"], "00", "{sale}");
+    let rrn = sale["rrn"].as_str().unwrap().to_owned();
+
+    let ops = add_user(dir_text, "ops", &["--role", "operator"]);
+    let bound = format!("{acquirer}:{merchant_id}");
+    let own = add_user(dir_text, "huamei", &["--role", "merchant", "--merchant", &bound]);
+    let other =
+        add_user(dir_text, "coffee", &["--role", "merchant", "--merchant", first["merchant_id"].as_str().unwrap()]);
+    let (console, address) = start_console(dir_text);
+    let session = login(&address, "ops", &ops);
+    let found = http(&address, "GET", &format!("/transactions?rrn={rrn}"), &session, None);
+    assert!(found.body.contains("23.45 CNY") && found.body.contains(&format!("<td>{acquirer}</td>")), "{}", found.body);
+    let at = found.body.find(&format!("href=\"/transactions/{acquirer}-")).unwrap() + "href=\"".len();
+    let link = found.body[at..at + found.body[at..].find('"').unwrap()].to_owned();
+    let detail = http(&address, "GET", &link, &session, None);
+    for party in ["acquirer", "switch", "issuer"] {
+        assert!(detail.body.contains(&format!("<td>{party}</td>")), "the {party}'s part: {}", detail.body);
+    }
+    let csv = http(&address, "GET", &format!("/transactions.csv?rrn={rrn}"), &session, None);
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines.len() == 2 && lines[1].starts_with(&format!("\"{acquirer}\",")), "{}", csv.body);
+    let network_page = http(&address, "GET", "/network", &session, None);
+    assert!(network_page.body.contains(&format!("<td>acquirer {acquirer}</td>")), "{}", network_page.body);
+    let merchants = http(&address, "GET", "/merchants", &session, None);
+    assert!(merchants.body.contains(&format!("href=\"/merchants/{acquirer}%3A{merchant_id}\"")), "{}", merchants.body);
+
+    let mine = login(&address, "huamei", &own);
+    assert_eq!(http(&address, "GET", &link, &mine, None).status, 200, "its own sale");
+    assert!(http(&address, "GET", &format!("/transactions?rrn={rrn}"), &mine, None).body.contains("23.45 CNY"));
+    let theirs = login(&address, "coffee", &other);
+    assert_eq!(http(&address, "GET", &link, &theirs, None).status, 404, "another acquirer's merchant's sale");
+    let search = http(&address, "GET", &format!("/transactions?rrn={rrn}"), &theirs, None);
+    assert!(search.body.contains("No transactions match."), "{}", search.body);
+    drop(console);
+    common::up::stop(running, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `console user add` with `stdin` as the password's input.
 fn add_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardnet"))

@@ -4,9 +4,11 @@
 
 use crate::error::ConsoleError;
 
-/// A search over the acquirer's journal; every given field must match.
+/// A search over the acquirers' journals; every given field must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TxnFilter {
+    /// Only this acquirer's journal (its institution id); `None`: every acquirer's.
+    pub acquirer: Option<String>,
     pub rrn: Option<String>,
     /// The terminal's trace (11) or the network leg's STAN.
     pub stan: Option<String>,
@@ -27,7 +29,8 @@ impl TxnFilter {
     /// Whether `row` passes (the fixture's search; the SQL one says the same in SQL).
     pub fn matches(&self, row: &TxnRow) -> bool {
         let eq = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
-        eq(&self.rrn, row.rrn.as_deref())
+        eq(&self.acquirer, Some(&row.acquirer))
+            && eq(&self.rrn, row.rrn.as_deref())
             && self.stan.as_deref().is_none_or(|s| row.trace == s || row.net_stan.as_deref() == Some(s))
             && eq(&self.auth_code, row.auth_code.as_deref())
             && eq(&self.terminal, Some(&row.terminal_id))
@@ -39,9 +42,11 @@ impl TxnFilter {
     }
 }
 
-/// One row of the acquirer's journal (`acquirer_transactions`).
+/// One row of an acquirer's journal (`acquirer_transactions`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnRow {
+    /// The acquirer whose journal it is (institution id): `id` is unique only within it.
+    pub acquirer: String,
     pub id: u64,
     pub received_ms: u64,
     pub terminal_id: String,
@@ -106,7 +111,25 @@ pub struct PartyStatus {
     pub answers: Option<bool>,
 }
 
-/// The acquirer's journal over one minute.
+/// A risk alert and the acquirer that raised it (alert ids are unique only within one
+/// acquirer's database).
+#[derive(Debug, Clone)]
+pub struct AcquirerAlert {
+    pub acquirer: String,
+    pub alert: risk::cases::Alert,
+}
+
+/// One acquirer's transactions over a period, for the network page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcquirerFigures {
+    pub acquirer: String,
+    pub transactions: u64,
+    pub approved: u64,
+    /// Why its journal could not be read (the others are still counted).
+    pub error: Option<String>,
+}
+
+/// The acquirers' journals over one minute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MinuteFigures {
     pub minute_ms: u64,
@@ -117,6 +140,8 @@ pub struct MinuteFigures {
 
 #[derive(Debug, Clone)]
 pub struct MerchantRow {
+    /// The acquirer whose registry holds it (institution id).
+    pub acquirer: String,
     pub merchant_id: String,
     pub name: String,
     pub status: String,
@@ -164,6 +189,8 @@ pub struct MerchantDetail {
 /// A merchant application (onboarding) and where its review stands.
 #[derive(Debug, Clone)]
 pub struct ApplicationRow {
+    /// The acquirer it applied to (institution id).
+    pub acquirer: String,
     pub application_id: i64,
     pub business_name: String,
     pub mcc: String,
@@ -246,6 +273,8 @@ pub struct ExceptionRow {
 /// `acquirer::settlement_outputs::mask_account` only.
 #[derive(Debug, Clone)]
 pub struct PayoutRow {
+    /// The acquirer that paid it (institution id).
+    pub acquirer: String,
     pub business_date: String,
     pub cycle: String,
     pub payout: acquirer::merchant_run::Payout,
@@ -260,23 +289,30 @@ pub struct StatementFile {
 
 /// The queries the pages need.
 pub trait ConsoleData: Send + Sync {
+    /// The acquirers' institution ids, the folder's first acquirer (`acquirer.toml`) first.
+    fn acquirers(&self) -> Vec<String>;
     fn parties(&self) -> Result<Vec<PartyStatus>, ConsoleError>;
-    /// Newest first, skipping `offset`, at most `limit`.
+    /// Newest first across the acquirers (received time, then the acquirers' order, then row
+    /// id, all descending but the acquirers' order), skipping `offset`, at most `limit`.
     fn search(&self, filter: &TxnFilter, offset: usize, limit: usize) -> Result<Vec<TxnRow>, ConsoleError>;
-    /// One journaled transaction and the messages of its path.
-    fn transaction(&self, id: u64) -> Result<Option<TxnDetail>, ConsoleError>;
+    /// One journaled transaction of `acquirer` and the messages of its path.
+    fn transaction(&self, acquirer: &str, id: u64) -> Result<Option<TxnDetail>, ConsoleError>;
+    /// Each acquirer's transactions and approvals of `[from_ms, to_ms)`, in the acquirers' order.
+    fn acquirer_figures(&self, from_ms: u64, to_ms: u64) -> Vec<AcquirerFigures>;
     /// Per minute of `[from_ms, to_ms)`, the minutes with transactions only.
     fn minutes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<MinuteFigures>, ConsoleError>;
     /// (response code or `none`, count) of `[from_ms, to_ms)`.
     fn response_codes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<(String, u64)>, ConsoleError>;
+    /// Every acquirer's merchants, by acquirer (in their order) then merchant id.
     fn merchants(&self) -> Result<Vec<MerchantRow>, ConsoleError>;
-    fn merchant(&self, merchant_id: &str) -> Result<Option<MerchantDetail>, ConsoleError>;
-    /// Merchant applications, newest first.
+    /// The merchant `merchant` names (with no acquirer named: the first acquirer holding it).
+    fn merchant(&self, merchant: &MerchantRef) -> Result<Option<MerchantDetail>, ConsoleError>;
+    /// Merchant applications, by acquirer then newest first.
     fn applications(&self) -> Result<Vec<ApplicationRow>, ConsoleError>;
-    /// The acquirer's risk alerts, newest first.
-    fn alerts(&self) -> Result<Vec<risk::cases::Alert>, ConsoleError>;
-    /// One alert with its trail (`None`: no such alert).
-    fn alert(&self, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError>;
+    /// The acquirers' risk alerts, newest first across them.
+    fn alerts(&self) -> Result<Vec<AcquirerAlert>, ConsoleError>;
+    /// One alert of `acquirer` with its trail (`None`: no such alert).
+    fn alert(&self, acquirer: &str, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError>;
     /// The switch's settled dates (`YYYY-MM-DD`), newest first.
     fn settled_dates(&self) -> Result<Vec<String>, ConsoleError>;
     /// A settled date's positions and reconciliation (`None`: not settled).
@@ -286,14 +322,68 @@ pub trait ConsoleData: Send + Sync {
     fn cleared(&self, date: &str, member: &str) -> Result<Vec<ClearedRow>, ConsoleError>;
     /// The exceptions not yet resolved, oldest first.
     fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError>;
-    /// A merchant's payouts, newest business date first.
-    fn payouts(&self, merchant_id: &str) -> Result<Vec<PayoutRow>, ConsoleError>;
+    /// A merchant's payouts, newest business date first (across acquirers when none is named).
+    fn payouts(&self, merchant: &MerchantRef) -> Result<Vec<PayoutRow>, ConsoleError>;
     /// A merchant's statement files, newest date first.
-    fn statement_files(&self, merchant_id: &str) -> Result<Vec<StatementFile>, ConsoleError>;
-    /// The bytes of one of them (`None` unless it is one of `statement_files(merchant_id)`).
-    fn statement_file(&self, merchant_id: &str, file: &StatementFile) -> Result<Option<Vec<u8>>, ConsoleError>;
+    fn statement_files(&self, merchant: &MerchantRef) -> Result<Vec<StatementFile>, ConsoleError>;
+    /// The bytes of one of them (`None` unless it is one of `statement_files(merchant)`).
+    fn statement_file(&self, merchant: &MerchantRef, file: &StatementFile) -> Result<Option<Vec<u8>>, ConsoleError>;
     /// The last lines of each party's log file, by file name (none without a log folder).
     fn log_tail(&self) -> Result<Vec<(String, Vec<String>)>, ConsoleError>;
+}
+
+/// A merchant as the console names it: its merchant id and the acquirer whose registry issued
+/// it. Each acquirer numbers its own merchants (prefix, MCC, sequence; two acquirers with the
+/// same prefix issue the same ids), so only the pair names one merchant. Written
+/// `ACQUIRER:MERCHANT`; a bare merchant id names no acquirer (an operator's search of every
+/// acquirer; a merchant user bound to a bare id is bound to the first acquirer's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantRef {
+    pub acquirer: Option<String>,
+    pub merchant_id: String,
+}
+
+/// Digits of an institution id (field 32 is n..11).
+pub const INSTITUTION_DIGITS_MAX: usize = 11;
+
+fn is_institution(text: &str) -> bool {
+    !text.is_empty() && text.len() <= INSTITUTION_DIGITS_MAX && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl MerchantRef {
+    /// `ACQUIRER:MERCHANT` or a bare merchant id (checked by the caller).
+    pub fn parse(text: &str) -> MerchantRef {
+        match text.split_once(':') {
+            Some((acquirer, merchant)) if is_institution(acquirer) => {
+                MerchantRef { acquirer: Some(acquirer.to_owned()), merchant_id: merchant.to_owned() }
+            }
+            _ => MerchantRef { acquirer: None, merchant_id: text.to_owned() },
+        }
+    }
+
+    /// Whether `row`'s (acquirer, merchant) is this merchant.
+    pub fn owns(&self, acquirer: &str, merchant_id: &str) -> bool {
+        self.merchant_id == merchant_id && self.acquirer.as_deref().is_none_or(|a| a == acquirer)
+    }
+}
+
+impl std::fmt::Display for MerchantRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.acquirer {
+            Some(acquirer) => write!(f, "{acquirer}:{}", self.merchant_id),
+            None => f.write_str(&self.merchant_id),
+        }
+    }
+}
+
+/// A row of one acquirer's database in a URL: `ACQUIRER-ID` (ids are unique only within one
+/// database). Anything else is `None` (the page answers 404).
+pub fn parse_row_ref(text: &str) -> Option<(String, u64)> {
+    let (acquirer, id) = text.split_once('-')?;
+    if !is_institution(acquirer) || id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((acquirer.to_owned(), id.parse().ok()?))
 }
 
 /// Whether `file` may be a statement of `merchant_id`: a date folder `YYYY-MM-DD` and a name
@@ -312,6 +402,20 @@ pub fn is_statement_of(merchant_id: &str, file: &StatementFile) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_and_merchant_references_parse_or_are_refused() {
+        assert_eq!(parse_row_ref("10000000788-42"), Some(("10000000788".into(), 42)));
+        for bad in ["42", "-42", "10000000788-", "x-1", "1-2-3", "123456789012-1", "1-+2", "1-99999999999999999999"] {
+            assert_eq!(parse_row_ref(bad), None, "{bad}");
+        }
+        let qualified = MerchantRef::parse("10000000788:898440158120001");
+        assert_eq!(qualified.acquirer.as_deref(), Some("10000000788"));
+        assert_eq!(qualified.to_string(), "10000000788:898440158120001");
+        assert!(qualified.owns("10000000788", "898440158120001") && !qualified.owns("1", "898440158120001"));
+        let bare = MerchantRef::parse("898440158120001");
+        assert_eq!((bare.acquirer, bare.merchant_id.as_str()), (None, "898440158120001"));
+    }
 
     #[test]
     fn only_plain_statement_names_of_the_merchant_pass() {

@@ -1,12 +1,20 @@
-//! A fixed data source for the handler tests: two merchants (one named with markup), their
-//! transactions, one alert.
+//! A fixed data source for the handler tests: two acquirers; at the first two merchants (one
+//! named with markup), their transactions, one alert; at the second a merchant of its own, a
+//! merchant with the same id as the first acquirer's `MERCHANT_A` (two registries may issue one
+//! id), their transactions under the same row ids as the first's, and an alert with id 1 too.
 
 use crate::data::{
-    ApplicationRow, BatchRow, ClearedRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures,
-    PartyStatus, PathMessage, PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter,
-    TxnRow,
+    AcquirerAlert, AcquirerFigures, ApplicationRow, BatchRow, ClearedRow, ConsoleData, ExceptionRow, MerchantDetail,
+    MerchantRef, MerchantRow, MinuteFigures, PartyStatus, PathMessage, PayoutRow, SettlementView, StatementFile,
+    TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
+
+/// The first acquirer (`acquirer.toml`) and the second.
+pub const ACQUIRER_A: &str = "10000000344";
+pub const ACQUIRER_B: &str = "10000000788";
+/// The second acquirer's own merchant.
+pub const MERCHANT_C: &str = "898440154110001";
 
 pub const MERCHANT_A: &str = "898310048160001";
 pub const MERCHANT_B: &str = "898310048160002";
@@ -21,6 +29,7 @@ pub struct Fixture {
 
 pub fn txn(id: u64, merchant: &str, minutes_ago: u64, amount_minor: u64, code: &str) -> TxnRow {
     TxnRow {
+        acquirer: ACQUIRER_A.into(),
         id,
         received_ms: NOW_MS - minutes_ago * 60_000,
         terminal_id: if merchant == MERCHANT_A { "POS00001".into() } else { "POS00002".into() },
@@ -54,26 +63,58 @@ impl Fixture {
         rows[1].merchant_id = MERCHANT_A.into();
         // A value a spreadsheet would run, to check the export guards it.
         rows[3].terminal_id = "=cmd|' /C calc'!A0".into();
+        // The second acquirer's journal numbers its rows from 1 too.
+        for (id, merchant, minutes_ago, amount) in [(1, MERCHANT_C, 15, 4_200), (2, MERCHANT_A, 12, 3_300)] {
+            let mut row = txn(id, merchant, minutes_ago, amount, "00");
+            row.acquirer = ACQUIRER_B.into();
+            row.terminal_id = format!("POS0000{}", id + 2);
+            row.rrn = Some(format!("{:012}", 700_000 + id));
+            row.pan_masked = Some(format!("622202******{:04}", 2000 + id));
+            rows.push(row);
+        }
         Fixture { rows }
     }
 }
 
 impl ConsoleData for Fixture {
+    fn acquirers(&self) -> Vec<String> {
+        vec![ACQUIRER_A.into(), ACQUIRER_B.into()]
+    }
+
+    fn acquirer_figures(&self, from_ms: u64, to_ms: u64) -> Vec<AcquirerFigures> {
+        self.acquirers()
+            .into_iter()
+            .map(|acquirer| {
+                let rows = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.acquirer == acquirer && r.received_ms >= from_ms && r.received_ms < to_ms);
+                let (transactions, approved) =
+                    rows.fold((0, 0), |(all, ok), r| (all + 1, ok + u64::from(r.approved())));
+                AcquirerFigures { acquirer, transactions, approved, error: None }
+            })
+            .collect()
+    }
+
     fn parties(&self) -> Result<Vec<PartyStatus>, ConsoleError> {
         Ok(vec![
             PartyStatus { name: "switch".into(), address: Some("127.0.0.1:1".into()), answers: Some(false) },
             PartyStatus { name: "acquirer".into(), address: None, answers: None },
+            PartyStatus { name: format!("acquirer {ACQUIRER_B}"), address: None, answers: None },
         ])
     }
 
     fn search(&self, filter: &TxnFilter, offset: usize, limit: usize) -> Result<Vec<TxnRow>, ConsoleError> {
         let mut rows: Vec<TxnRow> = self.rows.iter().filter(|r| filter.matches(r)).cloned().collect();
-        rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+        // Newest first across the acquirers, as `NetData` merges them.
+        rows.sort_by_key(|r| std::cmp::Reverse(r.received_ms));
         Ok(rows.into_iter().skip(offset).take(limit).collect())
     }
 
-    fn transaction(&self, id: u64) -> Result<Option<TxnDetail>, ConsoleError> {
-        let Some(row) = self.rows.iter().find(|r| r.id == id).cloned() else { return Ok(None) };
+    fn transaction(&self, acquirer: &str, id: u64) -> Result<Option<TxnDetail>, ConsoleError> {
+        let Some(row) = self.rows.iter().find(|r| r.acquirer == acquirer && r.id == id).cloned() else {
+            return Ok(None);
+        };
         let message = PathMessage {
             party: "switch",
             at_ms: row.received_ms,
@@ -109,11 +150,16 @@ impl ConsoleData for Fixture {
     }
 
     fn merchants(&self) -> Result<Vec<MerchantRow>, ConsoleError> {
-        Ok(vec![merchant_row(MERCHANT_A, "<script>alert(1)</script> Tea House"), merchant_row(MERCHANT_B, "Noodles")])
+        Ok(vec![
+            merchant_row(ACQUIRER_A, MERCHANT_A, "<script>alert(1)</script> Tea House"),
+            merchant_row(ACQUIRER_A, MERCHANT_B, "Noodles"),
+            merchant_row(ACQUIRER_B, MERCHANT_A, "Same Id Bakery"),
+            merchant_row(ACQUIRER_B, MERCHANT_C, "Huamei Supermarket"),
+        ])
     }
 
-    fn merchant(&self, merchant_id: &str) -> Result<Option<MerchantDetail>, ConsoleError> {
-        let Some(merchant) = self.merchants()?.into_iter().find(|m| m.merchant_id == merchant_id) else {
+    fn merchant(&self, wanted: &MerchantRef) -> Result<Option<MerchantDetail>, ConsoleError> {
+        let Some(merchant) = self.merchants()?.into_iter().find(|m| wanted.owns(&m.acquirer, &m.merchant_id)) else {
             return Ok(None);
         };
         Ok(Some(MerchantDetail {
@@ -151,6 +197,7 @@ impl ConsoleData for Fixture {
 
     fn applications(&self) -> Result<Vec<ApplicationRow>, ConsoleError> {
         Ok(vec![ApplicationRow {
+            acquirer: ACQUIRER_A.into(),
             application_id: 2,
             business_name: "Dumplings <b>& Co</b>".into(),
             mcc: "5812".into(),
@@ -163,27 +210,19 @@ impl ConsoleData for Fixture {
         }])
     }
 
-    fn alerts(&self) -> Result<Vec<risk::cases::Alert>, ConsoleError> {
-        Ok(vec![risk::cases::Alert {
-            id: 1,
-            created_ms: NOW_MS,
-            updated_ms: NOW_MS,
-            party: risk::cases::Party::Acquirer,
-            entity_kind: risk::cases::EntityKind::Card,
-            entity: "key-00000000000000k1".into(),
-            pan_masked: Some("622202******1001".into()),
-            reference: "<ref>".into(),
-            verdict: "decline".into(),
-            response_code: Some("65".into()),
-            fired_json: "[\"small_sales_burst\"]".into(),
-            score: 100,
-            status: risk::cases::Status::Open,
-            assignee: None,
-        }])
+    fn alerts(&self) -> Result<Vec<AcquirerAlert>, ConsoleError> {
+        let mut second = Fixture::alert_a();
+        second.pan_masked = Some("622202******2001".into());
+        second.reference = "second-acquirer-ref".into();
+        Ok(vec![
+            AcquirerAlert { acquirer: ACQUIRER_A.into(), alert: Fixture::alert_a() },
+            AcquirerAlert { acquirer: ACQUIRER_B.into(), alert: second },
+        ])
     }
 
-    fn alert(&self, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError> {
-        let Some(alert) = self.alerts()?.into_iter().find(|a| a.id == id) else { return Ok(None) };
+    fn alert(&self, acquirer: &str, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError> {
+        let found = self.alerts()?.into_iter().find(|a| a.acquirer == acquirer && a.alert.id == id);
+        let Some(AcquirerAlert { alert, .. }) = found else { return Ok(None) };
         let audit = vec![risk::cases::AuditEntry {
             seq: 1,
             at_ms: NOW_MS,
@@ -259,7 +298,41 @@ impl ConsoleData for Fixture {
         }])
     }
 
-    fn payouts(&self, merchant_id: &str) -> Result<Vec<PayoutRow>, ConsoleError> {
+    /// One payout per acquirer holding the merchant named (`P-…` at the first, `PB-…` at the
+    /// second).
+    fn payouts(&self, wanted: &MerchantRef) -> Result<Vec<PayoutRow>, ConsoleError> {
+        let holders: Vec<String> = self
+            .merchants()?
+            .into_iter()
+            .filter(|m| wanted.owns(&m.acquirer, &m.merchant_id))
+            .map(|m| m.acquirer)
+            .collect();
+        holders.into_iter().map(|acquirer| Fixture::payout(&acquirer, &wanted.merchant_id)).collect()
+    }
+
+    fn log_tail(&self) -> Result<Vec<(String, Vec<String>)>, ConsoleError> {
+        Ok(vec![("switch.log".into(), vec!["INFO switch: <b>ready</b>".into()])])
+    }
+
+    /// The first acquirer's output folder holds A's and B's statements, the second's C's.
+    fn statement_files(&self, wanted: &MerchantRef) -> Result<Vec<StatementFile>, ConsoleError> {
+        let all = [(ACQUIRER_A, MERCHANT_A), (ACQUIRER_A, MERCHANT_B), (ACQUIRER_B, MERCHANT_C)];
+        Ok(all
+            .into_iter()
+            .filter(|(acquirer, merchant)| wanted.owns(acquirer, merchant))
+            .map(|(_, m)| StatementFile { date: SETTLED_DATE.into(), name: format!("statement-{m}-final-156.csv") })
+            .filter(|f| crate::data::is_statement_of(&wanted.merchant_id, f))
+            .collect())
+    }
+
+    fn statement_file(&self, wanted: &MerchantRef, file: &StatementFile) -> Result<Option<Vec<u8>>, ConsoleError> {
+        let known = self.statement_files(wanted)?.contains(file);
+        Ok(known.then(|| format!("merchant,{}\r\n", wanted.merchant_id).into_bytes()))
+    }
+}
+
+impl Fixture {
+    fn payout(acquirer: &str, merchant_id: &str) -> Result<PayoutRow, ConsoleError> {
         let payout = acquirer::merchant_run::Payout {
             payout_id: 1,
             merchant_id: merchant_id.into(),
@@ -275,28 +348,30 @@ impl ConsoleData for Fixture {
             payout_date: switch::BusinessDate::parse("2026-12-05").map_err(|e| ConsoleError::Failure(e.to_string()))?,
             bank_code: "102100".into(),
             account_no: "6222020200112233445".into(),
-            reference: format!("P-{merchant_id}"),
+            reference: format!("{}-{merchant_id}", if acquirer == ACQUIRER_A { "P" } else { "PB" }),
         };
-        Ok(vec![PayoutRow { business_date: SETTLED_DATE.into(), cycle: "final".into(), payout }])
+        Ok(PayoutRow { acquirer: acquirer.into(), business_date: SETTLED_DATE.into(), cycle: "final".into(), payout })
     }
 
-    fn log_tail(&self) -> Result<Vec<(String, Vec<String>)>, ConsoleError> {
-        Ok(vec![("switch.log".into(), vec!["INFO switch: <b>ready</b>".into()])])
+    fn alert_a() -> risk::cases::Alert {
+        risk::cases::Alert {
+            id: 1,
+            created_ms: NOW_MS,
+            updated_ms: NOW_MS,
+            party: risk::cases::Party::Acquirer,
+            entity_kind: risk::cases::EntityKind::Card,
+            entity: "key-00000000000000k1".into(),
+            pan_masked: Some("622202******1001".into()),
+            reference: "<ref>".into(),
+            verdict: "decline".into(),
+            response_code: Some("65".into()),
+            fired_json: "[\"small_sales_burst\"]".into(),
+            score: 100,
+            status: risk::cases::Status::Open,
+            assignee: None,
+        }
     }
 
-    fn statement_files(&self, merchant_id: &str) -> Result<Vec<StatementFile>, ConsoleError> {
-        let all = [MERCHANT_A, MERCHANT_B]
-            .map(|m| StatementFile { date: SETTLED_DATE.into(), name: format!("statement-{m}-final-156.csv") });
-        Ok(all.into_iter().filter(|f| crate::data::is_statement_of(merchant_id, f)).collect())
-    }
-
-    fn statement_file(&self, merchant_id: &str, file: &StatementFile) -> Result<Option<Vec<u8>>, ConsoleError> {
-        let known = self.statement_files(merchant_id)?.contains(file);
-        Ok(known.then(|| format!("merchant,{merchant_id}\r\n").into_bytes()))
-    }
-}
-
-impl Fixture {
     fn position(member: &str, net_minor: i64) -> switch::settlement::MemberSettlement {
         switch::settlement::MemberSettlement {
             member: member.into(),
@@ -313,8 +388,9 @@ impl Fixture {
     }
 }
 
-fn merchant_row(id: &str, name: &str) -> MerchantRow {
+fn merchant_row(acquirer: &str, id: &str, name: &str) -> MerchantRow {
     MerchantRow {
+        acquirer: acquirer.into(),
         merchant_id: id.into(),
         name: name.into(),
         status: "active".into(),

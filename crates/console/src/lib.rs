@@ -15,6 +15,8 @@ pub mod html;
 pub mod limits;
 mod login;
 pub mod netdata;
+mod netdata_acquirer;
+mod netdb;
 mod netfiles;
 mod network_metrics;
 mod pages;
@@ -134,9 +136,14 @@ pub fn add_user(
     result
 }
 
-/// A merchant id as field 42 carries it: 15 printable characters at most, no spaces inside.
+/// A merchant user's binding: a merchant id as field 42 carries it (15 printable characters at
+/// most, no spaces inside), bare (the first acquirer's merchant) or as `ACQUIRER:MERCHANT`
+/// (the merchant of that acquirer's registry: two acquirers may issue the same id).
 pub fn check_merchant_id(id: &str) -> Result<(), ConsoleError> {
-    domain::MerchantId::new(id).map(|_| ()).map_err(|e| ConsoleError::BadInput(format!("merchant id: {e}")))
+    let merchant = data::MerchantRef::parse(id);
+    domain::MerchantId::new(&merchant.merchant_id)
+        .map(|_| ())
+        .map_err(|e| ConsoleError::BadInput(format!("merchant id {id:?}: {e}")))
 }
 
 /// Serve `console` on `listener` until `shutdown` completes.

@@ -56,3 +56,6 @@ pub const LOG_TAIL_BYTES_MAX: u64 = 16 * 1024;
 pub const RECON_ITEMS_MAX: usize = 500;
 /// A reconciliation detail file read for them.
 pub const RECON_DETAIL_BYTES_MAX: u64 = 16 * 1024 * 1024;
+/// How deep a search may page (rows skipped): each acquirer reads this many rows and more to
+/// merge a page, so a deeper page is refused (narrow the search, or export it).
+pub const SEARCH_DEPTH_ROWS_MAX: usize = 10_000;

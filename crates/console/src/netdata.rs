@@ -1,34 +1,29 @@
 //! The console's data from a network folder (`cardnet network init`): each party's
-//! configuration through `eod::NetDir`, then the acquirer's, the switch's and the issuers' own
+//! configuration through `eod::NetDir`, then every acquirer's, the switch's and the issuers' own
 //! databases, read while they run through `sqlstore::Database::open_reader` (SQLite read-only:
 //! no file created, no write lock taken, so a party's commit never waits for the console). Every
 //! read is one short transaction with a bounded result. An issuer is never opened through
 //! `issuer::Issuer` (its ledger has one opener, the issuer): its authorizations are read by SQL.
 //!
-//! Where a party's crate has a public read function it is used (risk alerts, the switch's
-//! settlement and exceptions); the acquirer's
-//! journal and the merchants registry have none that searches or lists without opening the
-//! party with its keys, so their tables are read by SQL here (the schemas are
-//! crates/acquirer/src/store.rs, crates/merchants/src/store.rs, crates/switch/src/store.rs,
-//! crates/issuer/src/store.rs). The
-//! console holds no key: it never needs one.
+//! Each acquirer is read by its own `netdata_acquirer::AcquirerReader`; the lists of several
+//! are merged here, bounded as one list. Where a party's crate has a public read function it is
+//! used (the switch's settlement and exceptions); the switch's exchanges and messages and the
+//! issuers' authorizations are read by SQL (schemas: crates/switch/src/store.rs,
+//! crates/issuer/src/store.rs). The console holds no key: it never needs one.
 
 use std::path::Path;
-use std::sync::Mutex;
-
-use sqlstore::{Database, Row, Value};
 
 use crate::data::{
-    ApplicationRow, BatchRow, ClearedRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRow, MinuteFigures,
-    PartyStatus, PathMessage, PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter,
-    TxnRow,
+    AcquirerAlert, AcquirerFigures, ApplicationRow, ClearedRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRef,
+    MerchantRow, MinuteFigures, PartyStatus, PathMessage, PayoutRow, SettlementView, StatementFile, TxnDetail,
+    TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
-use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX};
+use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, SEARCH_DEPTH_ROWS_MAX};
+use crate::netdata_acquirer::{AcquirerReader, path_message};
+use crate::netdb::{Lazy, int};
 use crate::netfiles;
 
-const TXN_COLUMNS: &str = "id, received_ms, terminal_id, merchant_id, kind, amount_minor, currency, pan_masked, rrn, \
-     trace, net_stan, net_time, auth_code, response_code, status, reversed, voided";
 const MS_PER_DAY: u64 = 86_400_000;
 /// Exchanges of one acquirer leg (its original, a repeat's class, a reversal).
 const EXCHANGES_PER_LEG_MAX: i64 = 8;
@@ -37,51 +32,11 @@ pub struct NetData {
     net: eod::NetDir,
     /// Where the parties' log files are (`*.log`), for the network page's tail.
     logs_dir: Option<std::path::PathBuf>,
-    /// The acquirer's merchant settlement output (`[settlement] output_dir`): DATE/statement-….
-    statements_dir: std::path::PathBuf,
-    acquirer_institution: String,
-    acquirer: Lazy,
+    /// One reader per acquirer, in `NetDir.acquirers`' order (`acquirer.toml` first).
+    acquirers: Vec<AcquirerReader>,
     switch: Lazy,
     /// (institution id, its database), from each issuer-<id>.toml.
     issuers: Vec<(String, Lazy)>,
-}
-
-/// A party's database, opened on first use (the party may start after the console).
-struct Lazy {
-    what: &'static str,
-    url: String,
-    db: Mutex<Option<Database>>,
-}
-
-impl Lazy {
-    fn get(&self) -> Result<Database, ConsoleError> {
-        let mut slot = self.db.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(db) = slot.as_ref() {
-            return Ok(db.clone());
-        }
-        let is_postgres = self.url.starts_with("postgres://") || self.url.starts_with("postgresql://");
-        let path = self.url.strip_prefix("sqlite:").unwrap_or(&self.url);
-        // Opening a SQLite path creates the file: a party that never ran has none, and the
-        // console must not make one for it.
-        if !is_postgres && path != ":memory:" && !Path::new(path).exists() {
-            return Err(ConsoleError::Failure(format!(
-                "the {} database {path} does not exist yet (has the {} run?)",
-                self.what, self.what
-            )));
-        }
-        let db =
-            Database::open(&self.url).map_err(|e| ConsoleError::store(&format!("the {} database", self.what), e))?;
-        *slot = Some(db.clone());
-        Ok(db)
-    }
-
-    fn read<T>(&self, work: impl FnMut(&mut sqlstore::Tx<'_>) -> sqlstore::Result<T>) -> Result<T, ConsoleError> {
-        self.get()?.transaction(work).map_err(|e| ConsoleError::store(&format!("the {} database", self.what), e))
-    }
-}
-
-fn int(v: u64) -> Value {
-    Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
 impl NetData {
@@ -89,112 +44,34 @@ impl NetData {
     /// otherwise); the databases are opened when first needed.
     pub fn open(dir: &Path) -> Result<NetData, ConsoleError> {
         let net = eod::NetDir::open(dir).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
-        let acquirer =
-            acquirer::AcquirerConfig::load(&net.acquirer).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
+        let mut acquirers = Vec::new();
+        for path in &net.acquirers {
+            let config = acquirer::AcquirerConfig::load(path).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
+            acquirers.push(AcquirerReader {
+                db: Lazy::new(format!("acquirer {}", config.institution_id), config.database),
+                statements_dir: config.settlement.output_dir.clone(),
+                institution: config.institution_id,
+            });
+        }
         let switch = switch::SwitchConfig::load(&net.switch).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
-        let lazy = |what, url: String| Lazy { what, url, db: Mutex::new(None) };
         let mut issuers = Vec::new();
         for (_, path) in &net.issuers {
             let config = issuer::IssuerConfig::load(path).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
-            issuers.push((config.institution_id.clone(), lazy("issuer", config.database)));
+            issuers.push((config.institution_id.clone(), Lazy::new("issuer", config.database)));
         }
-        Ok(NetData {
-            issuers,
-            logs_dir: None,
-            net,
-            statements_dir: acquirer.settlement.output_dir.clone(),
-            acquirer_institution: acquirer.institution_id.clone(),
-            acquirer: lazy("acquirer", acquirer.database),
-            switch: lazy("switch", switch.database),
-        })
+        Ok(NetData { issuers, logs_dir: None, net, acquirers, switch: Lazy::new("switch", switch.database) })
     }
-}
-
-fn txn_row(row: &Row) -> sqlstore::Result<TxnRow> {
-    Ok(TxnRow {
-        id: row.u64(0)?,
-        received_ms: row.u64(1)?,
-        terminal_id: row.text(2)?,
-        merchant_id: row.text(3)?,
-        kind: row.text(4)?,
-        amount_minor: row.u64(5)?,
-        currency: row.text(6)?,
-        pan_masked: row.opt_text(7)?,
-        rrn: row.opt_text(8)?,
-        trace: row.text(9)?,
-        net_stan: row.opt_text(10)?,
-        net_time: row.opt_text(11)?,
-        auth_code: row.opt_text(12)?,
-        response_code: row.opt_text(13)?,
-        status: row.text(14)?,
-        reversed: row.i64(15)? != 0,
-        voided: row.i64(16)? != 0,
-    })
-}
-
-/// The WHERE clause and parameters of a filter (values bound, never spliced in).
-fn where_clause(filter: &TxnFilter) -> (String, Vec<Value>) {
-    let mut sql = String::from(" WHERE 1 = 1");
-    let mut params: Vec<Value> = Vec::new();
-    let mut add = |condition: &str, value: Value| {
-        params.push(value);
-        sql.push_str(&condition.replace('?', &format!("${}", params.len())));
-    };
-    if let Some(v) = &filter.rrn {
-        add(" AND rrn = ?", v.as_str().into());
-    }
-    if let Some(v) = &filter.stan {
-        add(" AND (trace = ? OR net_stan = ?)", v.as_str().into());
-    }
-    if let Some(v) = &filter.auth_code {
-        add(" AND auth_code = ?", v.as_str().into());
-    }
-    if let Some(v) = &filter.terminal {
-        add(" AND terminal_id = ?", v.as_str().into());
-    }
-    if let Some(v) = &filter.merchant {
-        add(" AND merchant_id = ?", v.as_str().into());
-    }
-    if let Some(v) = &filter.pan_masked {
-        add(" AND pan_masked = ?", v.as_str().into());
-    }
-    if let Some(v) = &filter.last4 {
-        add(" AND pan_masked LIKE ?", format!("%{v}").into());
-    }
-    if let Some(v) = filter.from_ms {
-        add(" AND received_ms >= ?", int(v));
-    }
-    if let Some(v) = filter.to_ms {
-        add(" AND received_ms < ?", int(v));
-    }
-    (sql, params)
-}
-
-fn path_message(party: &'static str, row: &Row) -> sqlstore::Result<PathMessage> {
-    Ok(PathMessage {
-        party,
-        at_ms: row.u64(0)?,
-        direction: row.text(1)?,
-        leg: row.text(2)?,
-        mti: row.text(3)?,
-        stan: row.opt_text(4)?,
-        processing_code: row.opt_text(5)?,
-        amount_minor: row.opt_i64(6)?.and_then(|v| u64::try_from(v).ok()),
-        pan_masked: row.opt_text(7)?,
-        rrn: row.opt_text(8)?,
-        auth_code: row.opt_text(9)?,
-        response_code: row.opt_text(10)?,
-    })
 }
 
 impl NetData {
-    /// The acquirer's alerts. `Cases::new` finds its tables there (its migration only reads
-    /// when they exist); an acquirer that never kept alerts has none, and a reader cannot
-    /// create them.
-    fn cases(&self) -> Result<risk::cases_store::Cases, ConsoleError> {
-        risk::cases_store::Cases::new(self.acquirer.get()?).map_err(|e| {
-            ConsoleError::Failure(format!("the acquirer's risk alerts (has it run with a [risk] section?): {e}"))
-        })
+    /// The acquirer of institution id `id`.
+    fn acquirer(&self, id: &str) -> Option<&AcquirerReader> {
+        self.acquirers.iter().find(|a| a.institution == id)
+    }
+
+    /// The acquirer named, or every acquirer when none is.
+    fn readers_of<'a>(&'a self, acquirer: Option<&'a str>) -> impl Iterator<Item = &'a AcquirerReader> + 'a {
+        self.acquirers.iter().filter(move |a| acquirer.is_none_or(|id| a.institution == id))
     }
 
     /// Tail the `*.log` files of `dir` on the network page.
@@ -203,12 +80,12 @@ impl NetData {
         self
     }
 
-    /// The switch's messages of the exchanges the acquirer's network leg (STAN, time) made.
     /// The switch's messages of the exchanges the acquirer's network leg (STAN, time) made, and
     /// the issuer the switch routed them to.
+    /// The switch knows the leg by the acquirer's institution id: the row's own acquirer.
     fn switch_path(&self, row: &TxnRow) -> Result<(Vec<PathMessage>, Option<String>), ConsoleError> {
         let (Some(stan), Some(time)) = (&row.net_stan, &row.net_time) else { return Ok((Vec::new(), None)) };
-        let acquirer = self.acquirer_institution.clone();
+        let acquirer = row.acquirer.clone();
         self.switch.read(|tx| {
             let exchanges = tx.query(
                 "SELECT id, issuer FROM switch_exchanges WHERE acquirer = $1 AND acq_stan = $2 AND acq_time = $3 \
@@ -266,31 +143,33 @@ impl ConsoleData for NetData {
             .collect())
     }
 
-    fn search(&self, filter: &TxnFilter, offset: usize, limit: usize) -> Result<Vec<TxnRow>, ConsoleError> {
-        let (clause, mut params) = where_clause(filter);
-        params.push(int(limit as u64));
-        params.push(int(offset as u64));
-        let n = params.len();
-        let sql = format!(
-            "SELECT {TXN_COLUMNS} FROM acquirer_transactions{clause} ORDER BY id DESC LIMIT ${} OFFSET ${n}",
-            n - 1
-        );
-        self.acquirer.read(|tx| tx.query(&sql, &params)?.iter().map(txn_row).collect())
+    fn acquirers(&self) -> Vec<String> {
+        self.acquirers.iter().map(|a| a.institution.clone()).collect()
     }
 
-    fn transaction(&self, id: u64) -> Result<Option<TxnDetail>, ConsoleError> {
-        let found = self.acquirer.read(|tx| {
-            let sql = format!("SELECT {TXN_COLUMNS} FROM acquirer_transactions WHERE id = $1");
-            let Some(row) = tx.query_opt(&sql, &[int(id)])? else { return Ok(None) };
-            let rows = tx.query(
-                "SELECT at_ms, direction, leg, mti, stan, processing_code, amount_minor, pan_masked, rrn, NULL, \
-                 response_code FROM acquirer_messages WHERE transaction_id = $1 ORDER BY id LIMIT $2",
-                &[int(id), int(PATH_MESSAGES_MAX as u64)],
-            )?;
-            let messages = rows.iter().map(|r| path_message("acquirer", r)).collect::<sqlstore::Result<Vec<_>>>()?;
-            Ok(Some((txn_row(&row)?, messages)))
-        })?;
-        let Some((row, mut messages)) = found else { return Ok(None) };
+    /// Each acquirer gives its newest `offset + limit` rows; merged newest first (received
+    /// time, then the acquirers' order, then row id) the page is cut from them. The depth is
+    /// bounded (`SEARCH_DEPTH_ROWS_MAX`): a deeper page is refused, not read.
+    fn search(&self, filter: &TxnFilter, offset: usize, limit: usize) -> Result<Vec<TxnRow>, ConsoleError> {
+        let depth = offset.saturating_add(limit);
+        if offset > SEARCH_DEPTH_ROWS_MAX {
+            return Err(ConsoleError::BadInput(format!(
+                "page: at most {SEARCH_DEPTH_ROWS_MAX} rows deep; narrow the search"
+            )));
+        }
+        let mut rows = Vec::new();
+        for (order, reader) in self.acquirers.iter().enumerate() {
+            rows.extend(reader.search(filter, depth)?.into_iter().map(|row| (order, row)));
+        }
+        rows.sort_by(|(a_order, a), (b_order, b)| {
+            b.received_ms.cmp(&a.received_ms).then(a_order.cmp(b_order)).then(b.id.cmp(&a.id))
+        });
+        Ok(rows.into_iter().skip(offset).take(limit).map(|(_, row)| row).collect())
+    }
+
+    fn transaction(&self, acquirer: &str, id: u64) -> Result<Option<TxnDetail>, ConsoleError> {
+        let Some(reader) = self.acquirer(acquirer) else { return Ok(None) };
+        let Some((row, mut messages)) = reader.transaction(id)? else { return Ok(None) };
         let mut gaps = Vec::new();
         let issuer = match self.switch_path(&row) {
             Ok((more, issuer)) => {
@@ -312,148 +191,84 @@ impl ConsoleData for NetData {
         Ok(Some(TxnDetail { row, messages, gaps }))
     }
 
+    fn acquirer_figures(&self, from_ms: u64, to_ms: u64) -> Vec<AcquirerFigures> {
+        self.acquirers.iter().map(|a| a.figures(from_ms, to_ms)).collect()
+    }
+
+    /// The acquirers' minutes added up (one chart of the network's rate and latency).
     fn minutes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<MinuteFigures>, ConsoleError> {
-        self.acquirer.read(|tx| {
-            let rows = tx.query(
-                "SELECT received_ms / 60000, COUNT(*), \
-                 CAST(SUM(CASE WHEN answered_ms IS NULL THEN 0 ELSE answered_ms - received_ms END) AS BIGINT), \
-                 COUNT(answered_ms) FROM acquirer_transactions WHERE received_ms >= $1 AND received_ms < $2 \
-                 GROUP BY received_ms / 60000 ORDER BY 1 LIMIT $3",
-                &[int(from_ms), int(to_ms), int(RATE_CHART_MINUTES_MAX * 2)],
-            )?;
-            rows.iter()
-                .map(|row| {
-                    let answered = row.u64(3)?;
-                    let total = row.opt_i64(2)?.unwrap_or(0).max(0) as u64;
-                    Ok(MinuteFigures {
-                        minute_ms: row.u64(0)? * 60_000,
-                        count: row.u64(1)?,
-                        latency_ms_mean: total.checked_div(answered),
-                    })
-                })
-                .collect()
-        })
+        // minute -> (count, latency total, answered)
+        let mut merged: std::collections::BTreeMap<u64, (u64, u64, u64)> = std::collections::BTreeMap::new();
+        for reader in &self.acquirers {
+            for (minute_ms, count, total, answered) in reader.minutes(from_ms, to_ms)? {
+                let slot = merged.entry(minute_ms).or_default();
+                slot.0 += count;
+                slot.1 = slot.1.saturating_add(total);
+                slot.2 += answered;
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .map(|(minute_ms, (count, total, answered))| MinuteFigures {
+                minute_ms,
+                count,
+                latency_ms_mean: total.checked_div(answered),
+            })
+            .collect())
     }
 
     fn response_codes(&self, from_ms: u64, to_ms: u64) -> Result<Vec<(String, u64)>, ConsoleError> {
-        self.acquirer.read(|tx| {
-            let rows = tx.query(
-                "SELECT COALESCE(response_code, 'none'), COUNT(*) FROM acquirer_transactions \
-                 WHERE received_ms >= $1 AND received_ms < $2 GROUP BY COALESCE(response_code, 'none') ORDER BY 1 LIMIT $3",
-                &[int(from_ms), int(to_ms), int(LIST_ROWS_MAX as u64)],
-            )?;
-            rows.iter().map(|row| Ok((row.text(0)?, row.u64(1)?))).collect()
-        })
+        let mut merged: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        for reader in &self.acquirers {
+            for (code, count) in reader.response_codes(from_ms, to_ms)? {
+                *merged.entry(code).or_default() += count;
+            }
+        }
+        Ok(merged.into_iter().take(LIST_ROWS_MAX).collect())
     }
 
     fn merchants(&self) -> Result<Vec<MerchantRow>, ConsoleError> {
-        self.acquirer.read(|tx| {
-            let rows = tx.query(
-                "SELECT merchant_id, name, status, mcc, city, activated_ms FROM merchants_merchants \
-                 ORDER BY merchant_id LIMIT $1",
-                &[int(LIST_ROWS_MAX as u64)],
-            )?;
-            rows.iter().map(merchant_row).collect()
-        })
+        let mut all = Vec::new();
+        for reader in &self.acquirers {
+            all.extend(reader.merchants()?);
+        }
+        all.truncate(LIST_ROWS_MAX);
+        Ok(all)
     }
 
-    fn merchant(&self, merchant_id: &str) -> Result<Option<MerchantDetail>, ConsoleError> {
-        self.acquirer.read(|tx| {
-            let Some(row) = tx.query_opt(
-                "SELECT merchant_id, name, status, mcc, city, activated_ms, application_id FROM merchants_merchants \
-                 WHERE merchant_id = $1",
-                &[merchant_id.into()],
-            )?
-            else {
-                return Ok(None);
-            };
-            let merchant = merchant_row(&row)?;
-            let application = row.i64(6)?.to_string();
-            let limit = int(LIST_ROWS_MAX as u64);
-            let terminals = tx.query(
-                "SELECT t.terminal_id, t.status, t.model, t.last_sign_on_ms, h.batch_no, h.signed_on \
-                 FROM merchants_terminals t LEFT JOIN acquirer_terminals h ON h.terminal_id = t.terminal_id \
-                 WHERE t.merchant_id = $1 ORDER BY t.terminal_id LIMIT $2",
-                &[merchant_id.into(), limit.clone()],
-            )?;
-            let terminals = terminals
-                .iter()
-                .map(|r| {
-                    Ok(TerminalRow {
-                        terminal_id: r.text(0)?,
-                        status: r.text(1)?,
-                        model: r.opt_text(2)?,
-                        last_sign_on_ms: r.opt_i64(3)?.and_then(|v| u64::try_from(v).ok()),
-                        batch_no: r.opt_i64(4)?.and_then(|v| u64::try_from(v).ok()),
-                        signed_on: r.opt_i64(5)?.map(|v| v != 0),
-                    })
-                })
-                .collect::<sqlstore::Result<Vec<_>>>()?;
-            let trail = tx.query(
-                "SELECT at_ms, subject, event, actor, reason FROM merchants_trail \
-                 WHERE (subject = 'merchant' AND subject_id = $1) OR (subject = 'application' AND subject_id = $2) \
-                 ORDER BY at_ms, seq LIMIT $3",
-                &[merchant_id.into(), application.as_str().into(), limit],
-            )?;
-            let trail = trail
-                .iter()
-                .map(|r| {
-                    Ok(TrailRow {
-                        at_ms: r.u64(0)?,
-                        subject: r.text(1)?,
-                        event: r.text(2)?,
-                        actor: r.text(3)?,
-                        reason: r.text(4)?,
-                    })
-                })
-                .collect::<sqlstore::Result<Vec<_>>>()?;
-            let batches = tx.query(
-                "SELECT s.terminal_id, s.batch_no, s.terminal_totals, s.host_totals, s.domestic_result, \
-                 s.foreign_result, s.upload_state, s.settled_ms FROM acquirer_settlements s \
-                 JOIN merchants_terminals t ON t.terminal_id = s.terminal_id WHERE t.merchant_id = $1 \
-                 ORDER BY s.settled_ms DESC LIMIT $2",
-                &[merchant_id.into(), int(LIST_ROWS_MAX as u64)],
-            )?;
-            let batches = batches.iter().map(batch_row).collect::<sqlstore::Result<Vec<_>>>()?;
-            Ok(Some(MerchantDetail { merchant, terminals, trail, batches }))
-        })
+    fn merchant(&self, merchant: &MerchantRef) -> Result<Option<MerchantDetail>, ConsoleError> {
+        for reader in self.readers_of(merchant.acquirer.as_deref()) {
+            if let Some(detail) = reader.merchant(&merchant.merchant_id)? {
+                return Ok(Some(detail));
+            }
+        }
+        Ok(None)
     }
 
     fn applications(&self) -> Result<Vec<ApplicationRow>, ConsoleError> {
-        self.acquirer.read(|tx| {
-            let rows = tx.query(
-                "SELECT application_id, business_name, mcc, city, status, merchant_id, reviewer, review_reason, \
-                 created_ms FROM merchants_applications ORDER BY application_id DESC LIMIT $1",
-                &[int(LIST_ROWS_MAX as u64)],
-            )?;
-            rows.iter()
-                .map(|r| {
-                    Ok(ApplicationRow {
-                        application_id: r.i64(0)?,
-                        business_name: r.text(1)?,
-                        mcc: r.text(2)?,
-                        city: r.text(3)?,
-                        status: r.text(4)?,
-                        merchant_id: r.opt_text(5)?,
-                        reviewer: r.opt_text(6)?,
-                        review_reason: r.opt_text(7)?,
-                        created_ms: r.u64(8)?,
-                    })
-                })
-                .collect()
-        })
+        let mut all = Vec::new();
+        for reader in &self.acquirers {
+            all.extend(reader.applications()?);
+        }
+        all.truncate(LIST_ROWS_MAX);
+        Ok(all)
     }
 
-    fn alerts(&self) -> Result<Vec<risk::cases::Alert>, ConsoleError> {
-        let filter = risk::cases::Filter { limit: LIST_ROWS_MAX, ..risk::cases::Filter::default() };
-        self.cases()?.list(&filter).map_err(|e| ConsoleError::Failure(format!("the acquirer's risk alerts: {e}")))
+    /// Newest first across the acquirers (created time, then the acquirers' order).
+    fn alerts(&self) -> Result<Vec<AcquirerAlert>, ConsoleError> {
+        let mut all = Vec::new();
+        for reader in &self.acquirers {
+            all.extend(reader.alerts()?);
+        }
+        all.sort_by_key(|a| std::cmp::Reverse(a.alert.created_ms));
+        all.truncate(LIST_ROWS_MAX);
+        Ok(all)
     }
 
-    fn alert(&self, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError> {
-        match self.cases()?.show(id) {
-            Ok(detail) => Ok(Some(detail)),
-            Err(risk::cases::CaseError::NotFound(_)) => Ok(None),
-            Err(e) => Err(ConsoleError::Failure(format!("the acquirer's risk alert {id}: {e}"))),
+    fn alert(&self, acquirer: &str, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError> {
+        match self.acquirer(acquirer) {
+            Some(reader) => reader.alert(id),
+            None => Ok(None),
         }
     }
 
@@ -525,76 +340,41 @@ impl ConsoleData for NetData {
             .collect())
     }
 
-    fn payouts(&self, merchant_id: &str) -> Result<Vec<PayoutRow>, ConsoleError> {
-        self.acquirer.read(|tx| {
-            let rows = tx.query(
-                "SELECT business_date, cycle, id, currency, settlement_cycle, gross_minor, voids_minor, refunds_minor, \
-                 fee_minor, adjustments_minor, net_minor, items, payout_date, bank_code, account_no, reference \
-                 FROM acquirer_payouts WHERE merchant_id = $1 ORDER BY business_date DESC, cycle DESC, currency LIMIT $2",
-                &[merchant_id.into(), int(LIST_ROWS_MAX as u64)],
-            )?;
-            rows.iter()
-                .map(|r| {
-                    let payout = acquirer::merchant_run::Payout {
-                        payout_id: r.u64(2)?,
-                        merchant_id: merchant_id.to_owned(),
-                        currency: r.text(3)?,
-                        settlement_cycle: r.text(4)?,
-                        gross_minor: r.u64(5)?,
-                        voids_minor: r.u64(6)?,
-                        refunds_minor: r.u64(7)?,
-                        fee_minor: r.i64(8)?,
-                        adjustments_minor: r.i64(9)?,
-                        net_minor: r.i64(10)?,
-                        items: r.u64(11)?,
-                        payout_date: switch::BusinessDate::parse(&r.text(12)?)
-                            .map_err(|_| sqlstore::Error::column(12, "a date YYYY-MM-DD"))?,
-                        bank_code: r.text(13)?,
-                        account_no: r.text(14)?,
-                        reference: r.text(15)?,
-                    };
-                    Ok(PayoutRow { business_date: r.text(0)?, cycle: r.text(1)?, payout })
-                })
-                .collect()
-        })
+    /// Newest business date first across the acquirers named.
+    fn payouts(&self, merchant: &MerchantRef) -> Result<Vec<PayoutRow>, ConsoleError> {
+        let mut all = Vec::new();
+        for reader in self.readers_of(merchant.acquirer.as_deref()) {
+            all.extend(reader.payouts(&merchant.merchant_id)?);
+        }
+        all.sort_by(|a, b| b.business_date.cmp(&a.business_date).then(b.cycle.cmp(&a.cycle)));
+        all.truncate(LIST_ROWS_MAX);
+        Ok(all)
     }
 
-    fn statement_files(&self, merchant_id: &str) -> Result<Vec<StatementFile>, ConsoleError> {
-        Ok(netfiles::statement_files(&self.statements_dir, merchant_id))
+    fn statement_files(&self, merchant: &MerchantRef) -> Result<Vec<StatementFile>, ConsoleError> {
+        let mut all = Vec::new();
+        for reader in self.readers_of(merchant.acquirer.as_deref()) {
+            for file in netfiles::statement_files(&reader.statements_dir, &merchant.merchant_id) {
+                // Two acquirers may share one output folder: list a file once.
+                if !all.contains(&file) {
+                    all.push(file);
+                }
+            }
+        }
+        all.sort_by(|a, b| b.date.cmp(&a.date).then(a.name.cmp(&b.name)));
+        Ok(all)
     }
 
-    fn statement_file(&self, merchant_id: &str, file: &StatementFile) -> Result<Option<Vec<u8>>, ConsoleError> {
-        netfiles::statement_file(&self.statements_dir, merchant_id, file)
+    fn statement_file(&self, merchant: &MerchantRef, file: &StatementFile) -> Result<Option<Vec<u8>>, ConsoleError> {
+        for reader in self.readers_of(merchant.acquirer.as_deref()) {
+            if let Some(bytes) = netfiles::statement_file(&reader.statements_dir, &merchant.merchant_id, file)? {
+                return Ok(Some(bytes));
+            }
+        }
+        Ok(None)
     }
 
     fn log_tail(&self) -> Result<Vec<(String, Vec<String>)>, ConsoleError> {
         Ok(self.logs_dir.as_deref().map(netfiles::log_tail).unwrap_or_default())
     }
-}
-
-fn batch_row(row: &Row) -> sqlstore::Result<BatchRow> {
-    let batch_no = u32::try_from(row.u64(1)?).map_err(|_| sqlstore::Error::column(1, "a batch number"))?;
-    Ok(BatchRow {
-        settled_ms: row.u64(7)?,
-        record: acquirer::SettlementRecord {
-            terminal_id: row.parsed(0, "terminal_id")?,
-            batch_no,
-            terminal_totals: row.text(2)?,
-            host_totals: row.text(3)?,
-            domestic_result: row.text(4)?,
-            foreign_result: row.text(5)?,
-            upload_state: row.text(6)?,
-        },
-    })
-}
-
-fn merchant_row(row: &Row) -> sqlstore::Result<MerchantRow> {
-    Ok(MerchantRow {
-        merchant_id: row.text(0)?,
-        name: row.text(1)?,
-        status: row.text(2)?,
-        mcc: row.text(3)?,
-        city: row.text(4)?,
-        activated_ms: row.u64(5)?,
-    })
 }

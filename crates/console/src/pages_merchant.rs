@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use crate::Console;
-use crate::data::{TxnFilter, TxnRow};
+use crate::data::{MerchantRef, TxnFilter, TxnRow};
 use crate::format::{money, percent_bp, signed_money};
 use crate::html::{Cell, Markup, url_encode};
 use crate::limits::{DASHBOARD_DAYS_MAX, DASHBOARD_ROWS_MAX, TOP_DECLINES_MAX};
@@ -30,12 +30,25 @@ pub struct DashboardQuery {
 }
 
 /// Whose data a merchant page shows: a merchant user's own, whatever it asks; the merchant an
-/// operator names (none named: not found).
-pub fn merchant_of(session: &Session, asked: Option<&str>) -> Result<String, PageError> {
-    match &session.user.role {
-        Role::Merchant(own) => Ok(own.clone()),
-        Role::Operator => asked.filter(|m| !m.is_empty()).map(str::to_owned).ok_or(PageError::NotFound),
+/// operator names (`ACQUIRER:MERCHANT`, or a bare id: at every acquirer; none named: not found).
+pub fn merchant_of(console: &Console, session: &Session, asked: Option<&str>) -> Result<MerchantRef, PageError> {
+    match own_merchant(console, session)? {
+        Some(own) => Ok(own),
+        None => asked.filter(|m| !m.is_empty()).map(MerchantRef::parse).ok_or(PageError::NotFound),
     }
+}
+
+/// A merchant user's merchant, always at one acquirer: the one its binding names, or the first
+/// acquirer for a bare merchant id (two acquirers may issue the same id; a user never sees the
+/// other's). `None` for an operator.
+pub fn own_merchant(console: &Console, session: &Session) -> Result<Option<MerchantRef>, PageError> {
+    let Role::Merchant(own) = &session.user.role else { return Ok(None) };
+    let mut own = MerchantRef::parse(own);
+    if own.acquirer.is_none() {
+        // A folder always has a first acquirer; without one nothing is the merchant's.
+        own.acquirer = Some(console.data.acquirers().into_iter().next().ok_or(PageError::NotFound)?);
+    }
+    Ok(Some(own))
 }
 
 /// One period's figures in one currency.
@@ -122,9 +135,10 @@ fn change_bp(now: i128, prior: i128) -> String {
     format!("{sign}{}", percent_bp(bp))
 }
 
-fn period(console: &Console, merchant: &str, from_ms: u64, days: u64) -> Result<Figures, PageError> {
+fn period(console: &Console, merchant: &MerchantRef, from_ms: u64, days: u64) -> Result<Figures, PageError> {
     let filter = TxnFilter {
-        merchant: Some(merchant.to_owned()),
+        acquirer: merchant.acquirer.clone(),
+        merchant: Some(merchant.merchant_id.clone()),
         from_ms: Some(from_ms),
         to_ms: Some(from_ms + days * MS_PER_DAY),
         ..TxnFilter::default()
@@ -138,7 +152,7 @@ fn period(console: &Console, merchant: &str, from_ms: u64, days: u64) -> Result<
 }
 
 pub fn dashboard(console: &Console, session: &Session, q: &DashboardQuery) -> PageResult {
-    let merchant = merchant_of(session, q.merchant.as_deref())?;
+    let merchant = merchant_of(console, session, q.merchant.as_deref())?;
     let zone = crate::pages_txn::zone_of(&crate::pages_txn::ZoneQuery { tz: q.tz.clone() })?;
     let days = match q.days.as_deref().filter(|d| !d.is_empty()) {
         None => DEFAULT_DAYS,

@@ -5,9 +5,11 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use crate::charts::bars;
+use crate::data::{AcquirerAlert, MerchantRef, parse_row_ref};
 use crate::format::Zone;
 use crate::html::{Cell, Markup, url_encode};
 use crate::limits::{LIST_ROWS_MAX, RATE_CHART_MINUTES_MAX};
+use crate::pages_merchant::own_merchant;
 use crate::pages_txn::{ZoneQuery, zone_of};
 use crate::store::{Role, Session};
 use crate::web::{PageError, PageResult, csrf_field, form_value, frame, frame_with, operator_only, redirect};
@@ -42,9 +44,10 @@ pub fn network(console: &Console, session: &Session, q: &ZoneQuery) -> PageResul
         })
         .collect();
     m.table(&["Party", "Address", "Status"], &parties);
+    acquirer_figures(console, zone, now, &mut m);
     // The parties' status shows even when the acquirer's journal cannot be read.
     if let Err(error) = journal_figures(console, zone, now, &mut m) {
-        m.element("p", &[("class", "error")], &format!("The acquirer's journal could not be read: {error}"));
+        m.element("p", &[("class", "error")], &format!("The acquirers' journals could not be read: {error}"));
     }
     log_tail(console, &mut m);
     let mut head = Markup::new();
@@ -52,7 +55,25 @@ pub fn network(console: &Console, session: &Session, q: &ZoneQuery) -> PageResul
     Ok(frame_with("Network", Some(session), &m, &head).into_response())
 }
 
-/// Today's response codes and the last hour's rate and latency charts, from the acquirer's journal.
+/// Each acquirer's transactions today, so a quiet or unreadable acquirer shows beside the other.
+fn acquirer_figures(console: &Console, zone: Zone, now: u64, m: &mut Markup) {
+    m.element("h2", &[], &format!("Acquirers today ({})", zone.date(now)));
+    let rows: Vec<Vec<Cell>> = console
+        .data
+        .acquirer_figures(zone.day_start_ms(now), now.saturating_add(1))
+        .into_iter()
+        .map(|f| match f.error {
+            None => {
+                vec![f.acquirer.into(), f.transactions.to_string().into(), f.approved.to_string().into(), "".into()]
+            }
+            Some(error) => vec![f.acquirer.into(), "".into(), "".into(), format!("not read: {error}").into()],
+        })
+        .collect();
+    m.table(&["Acquirer", "Transactions", "Approved", "Journal"], &rows);
+}
+
+/// Today's response codes and the last hour's rate and latency charts, from every acquirer's
+/// journal added up.
 fn journal_figures(console: &Console, zone: Zone, now: u64, m: &mut Markup) -> Result<(), ConsoleError> {
     let day_start = zone.day_start_ms(now);
     m.element("h2", &[], &format!("Today ({}) by response code", zone.date(now)));
@@ -79,8 +100,8 @@ fn journal_figures(console: &Console, zone: Zone, now: u64, m: &mut Markup) -> R
         latencies.push((zone.minute(minute), found.and_then(|f| f.latency_ms_mean).unwrap_or(0)));
     }
     m.element("h2", &[], "Last hour");
-    bars(m, "Transactions per minute (acquirer journal)", "tx", &counts);
-    bars(m, "Mean latency per minute, request to answer (acquirer)", "ms", &latencies);
+    bars(m, "Transactions per minute (acquirer journals)", "tx", &counts);
+    bars(m, "Mean latency per minute, request to answer (acquirers)", "ms", &latencies);
     Ok(())
 }
 
@@ -108,8 +129,10 @@ pub fn merchants(console: &Console, session: &Session) -> PageResult {
         .into_iter()
         .take(LIST_ROWS_MAX)
         .map(|r| {
+            let key = format!("{}:{}", r.acquirer, r.merchant_id);
             vec![
-                Cell::Link(format!("/merchants/{}", url_encode(&r.merchant_id)), r.merchant_id),
+                Cell::Link(format!("/merchants/{}", url_encode(&key)), r.merchant_id),
+                r.acquirer.into(),
                 r.name.into(),
                 r.status.into(),
                 r.mcc.into(),
@@ -119,7 +142,7 @@ pub fn merchants(console: &Console, session: &Session) -> PageResult {
         })
         .collect();
     let mut m = Markup::new();
-    m.table(&["Merchant", "Name", "Status", "MCC", "City", "Activated (UTC)"], &rows);
+    m.table(&["Merchant", "Acquirer", "Name", "Status", "MCC", "City", "Activated (UTC)"], &rows);
     m.element("h2", &[], "Applications (onboarding)");
     let applications: Vec<Vec<Cell>> = console
         .data
@@ -128,10 +151,11 @@ pub fn merchants(console: &Console, session: &Session) -> PageResult {
         .take(LIST_ROWS_MAX)
         .map(|a| {
             let merchant = match a.merchant_id {
-                Some(id) => Cell::Link(format!("/merchants/{}", url_encode(&id)), id),
+                Some(id) => Cell::Link(format!("/merchants/{}", url_encode(&format!("{}:{id}", a.acquirer))), id),
                 None => Cell::from(""),
             };
             vec![
+                a.acquirer.into(),
                 a.application_id.to_string().into(),
                 a.business_name.into(),
                 a.mcc.into(),
@@ -144,26 +168,44 @@ pub fn merchants(console: &Console, session: &Session) -> PageResult {
             ]
         })
         .collect();
-    let headers =
-        ["Application", "Business", "MCC", "City", "Status", "Reviewer", "Reason", "Merchant", "Applied (UTC)"];
+    let headers = [
+        "Acquirer",
+        "Application",
+        "Business",
+        "MCC",
+        "City",
+        "Status",
+        "Reviewer",
+        "Reason",
+        "Merchant",
+        "Applied (UTC)",
+    ];
     m.table(&headers, &applications);
     Ok(frame("Merchants", Some(session), &m).into_response())
 }
 
+/// `id` is `ACQUIRER:MERCHANT` (the merchants page links so), or a bare merchant id: the first
+/// acquirer holding it.
 pub fn merchant(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -> PageResult {
-    // A merchant sees its own page; any other id is "not found", whether it exists or not.
-    if let Role::Merchant(own) = &session.user.role
-        && own != id
-    {
-        return Err(PageError::NotFound);
+    let mut wanted = MerchantRef::parse(id);
+    // A merchant sees its own page; any other id, at either acquirer, is "not found", whether
+    // it exists or not.
+    if let Some(own) = own_merchant(console, session)? {
+        if wanted.merchant_id != own.merchant_id
+            || wanted.acquirer.as_ref().is_some_and(|a| Some(a) != own.acquirer.as_ref())
+        {
+            return Err(PageError::NotFound);
+        }
+        wanted = own;
     }
     let zone = zone_of(q)?;
-    let Some(detail) = console.data.merchant(id)? else { return Err(PageError::NotFound) };
+    let Some(detail) = console.data.merchant(&wanted)? else { return Err(PageError::NotFound) };
     let r = &detail.merchant;
     let mut m = Markup::new();
     m.element("p", &[], &format!("Times in {}.", zone.label()));
     let facts: Vec<Vec<Cell>> = [
         ("Merchant id", r.merchant_id.clone()),
+        ("Acquirer", r.acquirer.clone()),
         ("Name", r.name.clone()),
         ("Status", r.status.clone()),
         ("MCC", r.mcc.clone()),
@@ -175,7 +217,7 @@ pub fn merchant(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -
     .collect();
     m.table(&["Field", "Value"], &facts);
     let query = match session.user.role {
-        Role::Operator => format!("?merchant={}", url_encode(&r.merchant_id)),
+        Role::Operator => format!("?merchant={}", url_encode(&format!("{}:{}", r.acquirer, r.merchant_id))),
         Role::Merchant(_) => String::new(),
     };
     m.open("p", &[]).link(&format!("/merchant{query}"), "Dashboard").text(" · ");
@@ -251,9 +293,11 @@ pub fn alerts(console: &Console, session: &Session, q: &ZoneQuery) -> PageResult
         .alerts()?
         .into_iter()
         .take(LIST_ROWS_MAX)
-        .map(|a| {
+        .map(|AcquirerAlert { acquirer, alert: a }| {
+            let link = format!("/risk/{acquirer}-{}?tz={}", a.id, url_encode(zone.code()));
             vec![
-                Cell::Link(format!("/risk/{}?tz={}", a.id, url_encode(zone.code())), a.id.to_string()),
+                Cell::Link(link, a.id.to_string()),
+                acquirer.into(),
                 zone.time(a.created_ms).into(),
                 format!("{} {}", a.entity_kind.name(), a.entity).into(),
                 a.pan_masked.unwrap_or_default().into(),
@@ -266,8 +310,8 @@ pub fn alerts(console: &Console, session: &Session, q: &ZoneQuery) -> PageResult
         })
         .collect();
     let mut m = Markup::new();
-    m.element("p", &[], &format!("The acquirer's risk alerts, newest first; times in {}.", zone.label()));
-    m.table(&["Id", "Created", "Entity", "Card", "Verdict", "Code", "Score", "Status", "Assignee"], &rows);
+    m.element("p", &[], &format!("The acquirers' risk alerts, newest first; times in {}.", zone.label()));
+    m.table(&["Id", "Acquirer", "Created", "Entity", "Card", "Verdict", "Code", "Score", "Status", "Assignee"], &rows);
     Ok(frame("Risk alerts", Some(session), &m).into_response())
 }
 
@@ -275,13 +319,15 @@ pub fn alerts(console: &Console, session: &Session, q: &ZoneQuery) -> PageResult
 pub fn alert(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -> PageResult {
     operator_only(session)?;
     let zone = zone_of(q)?;
-    let id: u64 = id.parse().map_err(|_| PageError::NotFound)?;
-    let Some(detail) = console.data.alert(id)? else { return Err(PageError::NotFound) };
+    // `ACQUIRER-ID`: alert ids are unique only within one acquirer's database.
+    let (acquirer, id) = parse_row_ref(id).ok_or(PageError::NotFound)?;
+    let Some(detail) = console.data.alert(&acquirer, id)? else { return Err(PageError::NotFound) };
     let a = &detail.alert;
     let mut m = Markup::new();
     m.element("p", &[], &format!("Times in {}.", zone.label()));
     let facts: Vec<Vec<Cell>> = [
         ("Created", zone.time(a.created_ms)),
+        ("Acquirer", acquirer.clone()),
         ("Raised by", a.party.name().to_owned()),
         ("Entity", format!("{} {}", a.entity_kind.name(), a.entity)),
         ("Card", a.pan_masked.clone().unwrap_or_default()),
@@ -313,7 +359,7 @@ pub fn alert(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -> P
         })
         .collect();
     m.table(&["At", "Who", "Action", "From", "To", "Note"], &trail);
-    Ok(frame(&format!("Risk alert {id}"), Some(session), &m).into_response())
+    Ok(frame(&format!("Risk alert {acquirer}-{id}"), Some(session), &m).into_response())
 }
 
 pub fn users(console: &Console, session: &Session, message: Option<&str>) -> PageResult {
@@ -342,7 +388,7 @@ pub fn users(console: &Console, session: &Session, message: Option<&str>) -> Pag
     for (label, name, kind) in [
         ("Name", "name", "text"),
         ("Password", "password", "password"),
-        ("Merchant id (merchants only)", "merchant", "text"),
+        ("Merchant (merchants only: ACQUIRER:MERCHANT, or a bare id at the first acquirer)", "merchant", "text"),
     ] {
         m.element("label", &[("for", name)], label).text(" ");
         m.void("input", &[("id", name), ("name", name), ("type", kind)]).text(" ");

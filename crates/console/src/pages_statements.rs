@@ -9,7 +9,7 @@ use serde::Deserialize;
 use acquirer::settlement_outputs::mask_account;
 
 use crate::Console;
-use crate::data::StatementFile;
+use crate::data::{MerchantRef, StatementFile};
 use crate::format::{csv_line, money, signed_money};
 use crate::html::{Cell, Markup, url_encode};
 use crate::pages_merchant::merchant_of;
@@ -23,15 +23,15 @@ pub struct MerchantQuery {
 }
 
 /// `?merchant=ID` for an operator's links (a merchant's own id is never echoed).
-fn suffix(session: &Session, merchant: &str) -> String {
+fn suffix(session: &Session, merchant: &MerchantRef) -> String {
     match session.user.role {
-        Role::Operator => format!("?merchant={}", url_encode(merchant)),
+        Role::Operator => format!("?merchant={}", url_encode(&merchant.to_string())),
         Role::Merchant(_) => String::new(),
     }
 }
 
 pub fn page(console: &Console, session: &Session, q: &MerchantQuery) -> PageResult {
-    let merchant = merchant_of(session, q.merchant.as_deref())?;
+    let merchant = merchant_of(console, session, q.merchant.as_deref())?;
     let payouts = console.data.payouts(&merchant)?;
     let files = console.data.statement_files(&merchant)?;
     let mut m = Markup::new();
@@ -42,6 +42,7 @@ pub fn page(console: &Console, session: &Session, q: &MerchantQuery) -> PageResu
             let p = &row.payout;
             let c = &p.currency;
             vec![
+                row.acquirer.as_str().into(),
                 row.business_date.as_str().into(),
                 row.cycle.as_str().into(),
                 money(p.gross_minor, c).into(),
@@ -57,6 +58,7 @@ pub fn page(console: &Console, session: &Session, q: &MerchantQuery) -> PageResu
         })
         .collect();
     let headers = [
+        "Acquirer",
         "Business date",
         "Cycle",
         "Gross",
@@ -88,7 +90,7 @@ pub fn page(console: &Console, session: &Session, q: &MerchantQuery) -> PageResu
 }
 
 pub fn download(console: &Console, session: &Session, date: &str, name: &str, q: &MerchantQuery) -> PageResult {
-    let merchant = merchant_of(session, q.merchant.as_deref())?;
+    let merchant = merchant_of(console, session, q.merchant.as_deref())?;
     let file = StatementFile { date: date.to_owned(), name: name.to_owned() };
     let Some(bytes) = console.data.statement_file(&merchant, &file)? else { return Err(PageError::NotFound) };
     console.audit(&session.user.name, "statement.download", &format!("{date}/{name}"), "done")?;
@@ -98,9 +100,10 @@ pub fn download(console: &Console, session: &Session, date: &str, name: &str, q:
 }
 
 pub fn payouts_csv(console: &Console, session: &Session, q: &MerchantQuery) -> PageResult {
-    let merchant = merchant_of(session, q.merchant.as_deref())?;
+    let merchant = merchant_of(console, session, q.merchant.as_deref())?;
     let payouts = console.data.payouts(&merchant)?;
     let mut out = csv_line(&[
+        "acquirer",
         "business_date",
         "cycle",
         "currency",
@@ -118,6 +121,7 @@ pub fn payouts_csv(console: &Console, session: &Session, q: &MerchantQuery) -> P
     for row in &payouts {
         let p = &row.payout;
         out.push_str(&csv_line(&[
+            &row.acquirer,
             &row.business_date,
             &row.cycle,
             &p.currency,

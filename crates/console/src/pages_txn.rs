@@ -8,10 +8,11 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use crate::Console;
-use crate::data::{TxnFilter, TxnRow};
+use crate::data::{MerchantRef, TxnFilter, TxnRow, parse_row_ref};
 use crate::format::{Zone, csv_line, money};
 use crate::html::{Cell, Markup, url_encode};
-use crate::limits::{EXPORT_ROWS_MAX, PAGE_ROWS_MAX, SEARCH_FIELD_CHARS_MAX};
+use crate::limits::{EXPORT_ROWS_MAX, PAGE_ROWS_MAX, SEARCH_DEPTH_ROWS_MAX, SEARCH_FIELD_CHARS_MAX};
+use crate::pages_merchant::own_merchant;
 use crate::store::{Role, Session};
 use crate::web::{PageError, PageResult, frame};
 
@@ -58,7 +59,7 @@ fn field(value: &Option<String>, name: &str) -> Result<Option<String>, PageError
 
 /// The filter the query asks for, the zone its dates are in, and the page number; a merchant's
 /// filter is narrowed to its own id whatever the query says.
-pub fn filter_of(q: &SearchQuery, session: &Session) -> Result<(TxnFilter, Zone, usize), PageError> {
+pub fn filter_of(console: &Console, q: &SearchQuery, session: &Session) -> Result<(TxnFilter, Zone, usize), PageError> {
     let zone = match q.tz.as_deref().filter(|t| !t.is_empty()) {
         None => Zone::default(),
         Some(code) => {
@@ -73,26 +74,42 @@ pub fn filter_of(q: &SearchQuery, session: &Session) -> Result<(TxnFilter, Zone,
     };
     let (last4, pan_masked) = card_of(field(&q.card, "card")?)?;
     let mut filter = TxnFilter {
+        acquirer: None,
         rrn: field(&q.rrn, "rrn")?,
         // Journals keep STANs and traces in their six-digit field form.
         stan: field(&q.stan, "stan")?
             .map(|s| if s.len() < 6 && s.bytes().all(|b| b.is_ascii_digit()) { format!("{s:0>6}") } else { s }),
         auth_code: field(&q.auth, "auth")?,
         terminal: field(&q.terminal, "terminal")?,
-        merchant: field(&q.merchant, "merchant")?,
+        merchant: None,
         last4,
         pan_masked,
         from_ms: date(&q.from, "from")?,
         // The end date is inclusive: up to the next local midnight.
         to_ms: date(&q.to, "to")?.map(|ms| ms.saturating_add(86_400_000)),
     };
-    if let Role::Merchant(own) = &session.user.role {
-        filter.merchant = Some(own.clone());
+    // An operator's merchant may name its acquirer (`ACQUIRER:MERCHANT`); a bare id searches
+    // every acquirer's merchant of that id.
+    if let Some(asked) = field(&q.merchant, "merchant")? {
+        let asked = MerchantRef::parse(&asked);
+        filter.acquirer = asked.acquirer;
+        filter.merchant = Some(asked.merchant_id);
+    }
+    if let Some(own) = own_merchant(console, session)? {
+        filter.acquirer = own.acquirer;
+        filter.merchant = Some(own.merchant_id);
     }
     let page = match field(&q.page, "page")? {
         None => 0,
         Some(text) => text.parse::<usize>().map_err(|_| PageError::BadInput("page: a number".into()))?,
     };
+    // Each acquirer reads every row before the page to merge it: the depth is bounded.
+    if page.saturating_mul(PAGE_ROWS_MAX) > SEARCH_DEPTH_ROWS_MAX {
+        return Err(PageError::BadInput(format!(
+            "page: at most {} pages deep; narrow the search or export it",
+            SEARCH_DEPTH_ROWS_MAX / PAGE_ROWS_MAX
+        )));
+    }
     Ok((filter, zone, page))
 }
 
@@ -163,7 +180,11 @@ fn search_form(m: &mut Markup, q: &SearchQuery, zone: Zone, session: &Session) {
 
 fn row_cells(row: &TxnRow, zone: Zone) -> Vec<Cell> {
     vec![
-        Cell::Link(format!("/transactions/{}?tz={}", row.id, url_encode(zone.code())), zone.time(row.received_ms)),
+        Cell::Link(
+            format!("/transactions/{}-{}?tz={}", row.acquirer, row.id, url_encode(zone.code())),
+            zone.time(row.received_ms),
+        ),
+        row.acquirer.as_str().into(),
         row.terminal_id.as_str().into(),
         row.merchant_id.as_str().into(),
         row.kind.as_str().into(),
@@ -177,8 +198,9 @@ fn row_cells(row: &TxnRow, zone: Zone) -> Vec<Cell> {
     ]
 }
 
-const HEADERS: [&str; 11] =
-    ["Received", "Terminal", "Merchant", "Kind", "Amount", "Card", "RRN", "Trace", "Auth", "Code", "Status"];
+const HEADERS: [&str; 12] = [
+    "Received", "Acquirer", "Terminal", "Merchant", "Kind", "Amount", "Card", "RRN", "Trace", "Auth", "Code", "Status",
+];
 
 /// The query as the links of a page repeat it: a merchant's own id is implied, never echoed.
 fn visible(q: &SearchQuery, session: &Session) -> SearchQuery {
@@ -190,7 +212,7 @@ fn visible(q: &SearchQuery, session: &Session) -> SearchQuery {
 }
 
 pub fn search(console: &Console, session: &Session, q: &SearchQuery) -> PageResult {
-    let (filter, zone, page) = filter_of(q, session)?;
+    let (filter, zone, page) = filter_of(console, q, session)?;
     let q = &visible(q, session);
     let offset = page.saturating_mul(PAGE_ROWS_MAX);
     let mut rows = console.data.search(&filter, offset, PAGE_ROWS_MAX + 1)?;
@@ -219,12 +241,13 @@ pub fn search(console: &Console, session: &Session, q: &SearchQuery) -> PageResu
 }
 
 pub fn export_csv(console: &Console, session: &Session, q: &SearchQuery) -> PageResult {
-    let (filter, zone, _) = filter_of(q, session)?;
+    let (filter, zone, _) = filter_of(console, q, session)?;
     let q = &visible(q, session);
     let mut rows = console.data.search(&filter, 0, EXPORT_ROWS_MAX + 1)?;
     let cut = rows.len() > EXPORT_ROWS_MAX;
     rows.truncate(EXPORT_ROWS_MAX);
     let mut out = csv_line(&[
+        "acquirer",
         "id",
         "received",
         "time_zone",
@@ -244,6 +267,7 @@ pub fn export_csv(console: &Console, session: &Session, q: &SearchQuery) -> Page
     ]);
     for row in &rows {
         out.push_str(&csv_line(&[
+            &row.acquirer,
             &row.id.to_string(),
             &zone.time(row.received_ms),
             zone.offset_name(),
@@ -290,10 +314,11 @@ pub fn zone_of(q: &ZoneQuery) -> Result<Zone, PageError> {
 
 pub fn detail(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -> PageResult {
     let zone = zone_of(q)?;
-    let id: u64 = id.parse().map_err(|_| PageError::NotFound)?;
-    let Some(detail) = console.data.transaction(id)? else { return Err(PageError::NotFound) };
-    if let Role::Merchant(own) = &session.user.role
-        && *own != detail.row.merchant_id
+    // `ACQUIRER-ID`: journal ids are unique only within one acquirer's database.
+    let (acquirer, id) = parse_row_ref(id).ok_or(PageError::NotFound)?;
+    let Some(detail) = console.data.transaction(&acquirer, id)? else { return Err(PageError::NotFound) };
+    if let Some(own) = own_merchant(console, session)?
+        && !own.owns(&detail.row.acquirer, &detail.row.merchant_id)
     {
         return Err(PageError::NotFound);
     }
@@ -301,6 +326,7 @@ pub fn detail(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -> 
     let mut m = Markup::new();
     m.element("p", &[], &format!("Times in {}.", zone.label()));
     let facts: Vec<Vec<Cell>> = [
+        ("Acquirer", row.acquirer.clone()),
         ("Journal id", row.id.to_string()),
         ("Received", zone.time(row.received_ms)),
         ("Terminal", row.terminal_id.clone()),
@@ -348,5 +374,5 @@ pub fn detail(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -> 
     for gap in &detail.gaps {
         m.element("p", &[("class", "error")], gap);
     }
-    Ok(frame(&format!("Transaction {}", row.id), Some(session), &m).into_response())
+    Ok(frame(&format!("Transaction {}-{}", row.acquirer, row.id), Some(session), &m).into_response())
 }

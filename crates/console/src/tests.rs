@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use clock::ManualClock;
 use tower::ServiceExt;
 
-use crate::fixture::{Fixture, MERCHANT_A, MERCHANT_B, NOW_MS};
+use crate::fixture::{ACQUIRER_A, ACQUIRER_B, Fixture, MERCHANT_A, MERCHANT_B, MERCHANT_C, NOW_MS};
 use crate::limits::{LOGIN_FAILURES_MAX, LOGIN_LOCK_MS, SESSION_AGE_MS_MAX, SESSION_IDLE_MS_MAX};
 use crate::{Console, HashCost, Role, Store};
 
@@ -41,7 +41,9 @@ fn rig() -> Rig {
     let console =
         Arc::new(Console::with_cost(store, Arc::new(Fixture::new()), Arc::new(clock.clone()), HashCost::TEST));
     console.add_user("test", "ops", &Role::Operator, PASSWORD).unwrap();
+    // A bare merchant id: the first acquirer's merchant (the second has one with the same id).
     console.add_user("test", "tea", &Role::Merchant(MERCHANT_A.into()), PASSWORD).unwrap();
+    console.add_user("test", "huamei", &Role::Merchant(format!("{ACQUIRER_B}:{MERCHANT_C}")), PASSWORD).unwrap();
     Rig { console, clock }
 }
 
@@ -218,15 +220,20 @@ async fn a_merchant_sees_only_its_own_data_and_nothing_else_exists_for_it() {
     let rig = rig();
     let session = rig.login("tea").await;
     assert_eq!(rig.get("/", &session).await.location(), "/merchant");
-    assert_eq!(rig.get("/transactions/1", &session).await.status, StatusCode::OK, "its own");
+    assert_eq!(rig.get("/transactions/10000000344-1", &session).await.status, StatusCode::OK, "its own");
     for uri in [
-        "/transactions/3",
-        "/transactions/99",
+        "/transactions/10000000344-3",
+        "/transactions/10000000344-99",
+        // The second acquirer's merchant with the same id is another merchant.
+        "/transactions/10000000788-2",
+        "/transactions/10000000788-1",
         &format!("/merchants/{MERCHANT_B}"),
+        &format!("/merchants/{ACQUIRER_B}:{MERCHANT_A}"),
+        &format!("/merchants/{MERCHANT_C}"),
         "/network",
         "/merchants",
         "/risk",
-        "/risk/1",
+        "/risk/10000000344-1",
         "/users",
         "/audit",
         "/settlement",
@@ -237,12 +244,98 @@ async fn a_merchant_sees_only_its_own_data_and_nothing_else_exists_for_it() {
         assert_eq!(rig.get(uri, &session).await.status, StatusCode::NOT_FOUND, "{uri}");
     }
     assert_eq!(rig.get(&format!("/merchants/{MERCHANT_A}"), &session).await.status, StatusCode::OK);
+    assert_eq!(rig.get(&format!("/merchants/{ACQUIRER_A}:{MERCHANT_A}"), &session).await.status, StatusCode::OK);
     let list = rig.get(&format!("/transactions?merchant={MERCHANT_B}"), &session).await;
     assert!(list.body.contains(MERCHANT_A) && !list.body.contains(MERCHANT_B), "{}", list.body);
+    assert!(!list.body.contains("33.00 CNY") && !list.body.contains(ACQUIRER_B), "not B's {MERCHANT_A}: {}", list.body);
     let csv = rig.get(&format!("/transactions.csv?merchant={MERCHANT_B}"), &session).await;
     assert!(csv.body.contains(MERCHANT_A) && !csv.body.contains(MERCHANT_B), "{}", csv.body);
+    assert!(!csv.body.contains(ACQUIRER_B), "{}", csv.body);
+    let payouts = rig.get("/payouts.csv", &session).await;
+    assert!(payouts.body.contains(&format!("P-{MERCHANT_A}")) && !payouts.body.contains("PB-"), "{}", payouts.body);
     let operator = rig.login("ops").await;
-    assert_eq!(rig.get("/transactions/3", &operator).await.status, StatusCode::OK, "the operator sees it");
+    for uri in ["/transactions/10000000344-3", "/transactions/10000000788-2"] {
+        assert_eq!(rig.get(uri, &operator).await.status, StatusCode::OK, "the operator sees {uri}");
+    }
+}
+
+#[tokio::test]
+async fn a_merchant_of_the_second_acquirer_sees_its_own_there_and_nothing_at_the_first() {
+    let rig = rig();
+    let session = rig.login("huamei").await;
+    let own = rig.get("/transactions/10000000788-1", &session).await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert!(own.body.contains("42.00 CNY") && own.body.contains("622202******2001"), "{}", own.body);
+    for uri in [
+        "/transactions/10000000344-1".to_owned(),
+        "/transactions/10000000788-2".to_owned(),
+        format!("/merchants/{MERCHANT_A}"),
+        format!("/merchants/{ACQUIRER_A}:{MERCHANT_C}"),
+        format!("/statements/2026-12-04/statement-{MERCHANT_A}-final-156.csv"),
+    ] {
+        assert_eq!(rig.get(&uri, &session).await.status, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let page = rig.get(&format!("/merchants/{MERCHANT_C}"), &session).await;
+    assert!(page.status == StatusCode::OK && page.body.contains("Huamei Supermarket"), "{}", page.body);
+    let list = rig.get(&format!("/transactions?merchant={MERCHANT_A}"), &session).await;
+    assert!(list.body.contains("42.00 CNY") && !list.body.contains("33.00 CNY"), "{}", list.body);
+    assert!(!list.body.contains("12.50 CNY"), "{}", list.body);
+    let statements = rig.get("/statements", &session).await;
+    assert!(statements.body.contains(&format!("statement-{MERCHANT_C}-final-156.csv")), "{}", statements.body);
+    assert!(statements.body.contains(&format!("<td>{ACQUIRER_B}</td><td>2026-12-04</td>")), "{}", statements.body);
+    assert!(statements.body.contains(&format!("PB-{MERCHANT_C}")), "{}", statements.body);
+    let file = rig.get(&format!("/statements/2026-12-04/statement-{MERCHANT_C}-final-156.csv"), &session).await;
+    assert_eq!(file.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ids_naming_an_unknown_acquirer_or_malformed_are_not_found() {
+    let rig = rig();
+    let session = rig.login("ops").await;
+    for uri in [
+        "/transactions/1",
+        "/transactions/99999999999-1",
+        "/transactions/10000000344-",
+        "/transactions/-1",
+        "/transactions/10000000344-1-2",
+        "/transactions/10000000344-99999999999999999999999",
+        "/transactions/abc-1",
+        "/risk/1",
+        "/risk/99999999999-1",
+        "/risk/10000000788-2",
+        "/risk/10000000788-x",
+        "/merchants/99999999999:898310048160001",
+    ] {
+        assert_eq!(rig.get(uri, &session).await.status, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let second = rig.get("/risk/10000000788-1", &session).await;
+    assert!(second.body.contains("second-acquirer-ref") && second.body.contains("622202******2001"), "{}", second.body);
+    let first = rig.get("/risk/10000000344-1", &session).await;
+    assert!(first.body.contains("&lt;ref&gt;") && !first.body.contains("second-acquirer-ref"), "{}", first.body);
+}
+
+#[tokio::test]
+async fn the_network_and_merchants_pages_name_each_acquirer() {
+    let rig = rig();
+    let session = rig.login("ops").await;
+    let network = rig.get("/network", &session).await;
+    assert!(network.body.contains("acquirer 10000000788"), "the second acquirer's status: {}", network.body);
+    // Today (UTC): the first acquirer's four rows (three approved), the second's two.
+    assert!(network.body.contains("<td>10000000344</td><td>4</td><td>3</td>"), "{}", network.body);
+    assert!(network.body.contains("<td>10000000788</td><td>2</td><td>2</td>"), "{}", network.body);
+    let merchants = rig.get("/merchants", &session).await;
+    assert!(
+        merchants.body.contains(&format!("href=\"/merchants/{ACQUIRER_B}%3A{MERCHANT_C}\""))
+            && merchants.body.contains("Same Id Bakery"),
+        "{}",
+        merchants.body
+    );
+    let bakery = rig.get(&format!("/merchants/{ACQUIRER_B}%3A{MERCHANT_A}"), &session).await;
+    assert!(bakery.body.contains("Same Id Bakery") && !bakery.body.contains("Tea House"), "{}", bakery.body);
+    let risk = rig.get("/risk", &session).await;
+    assert!(risk.body.contains("href=\"/risk/10000000788-1?tz=UTC\""), "{}", risk.body);
+    let list = rig.get("/transactions", &session).await;
+    assert!(list.body.contains("href=\"/transactions/10000000788-1?tz=UTC\""), "{}", list.body);
 }
 
 #[tokio::test]
@@ -253,19 +346,26 @@ async fn the_csv_export_is_the_filtered_view_quoted_formula_safe_and_audited() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
     let lines: Vec<&str> = reply.body.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines.len(), 1 + 4, "a header and merchant A's four rows: {}", reply.body);
-    assert!(lines[0].starts_with("\"id\",\"received\",\"time_zone\""));
-    assert!(lines[1].starts_with("\"5\",\"2026-12-04 18:00:00\",\"UTC+08:00\",\"POS00001\""), "{}", lines[1]);
+    // Merchant id A at either acquirer (an operator's bare id): the first's four rows and the
+    // second's one, newest first across them.
+    assert_eq!(lines.len(), 1 + 5, "a header and five rows: {}", reply.body);
+    assert!(lines[0].starts_with("\"acquirer\",\"id\",\"received\",\"time_zone\""));
     assert!(
-        lines[2].starts_with("\"4\",\"2026-12-05 17:55:00\",\"UTC+08:00\",\"'=cmd|' /C calc'!A0\""),
+        lines[1].starts_with("\"10000000344\",\"4\",\"2026-12-05 17:55:00\",\"UTC+08:00\",\"'=cmd|' /C calc'!A0\""),
         "{}",
-        lines[2]
+        lines[1]
     );
-    assert!(lines[2].contains("\"20.00 CNY\",\"2000\",\"156\",\"622202******1004\""), "{}", lines[2]);
+    assert!(lines[1].contains("\"20.00 CNY\",\"2000\",\"156\",\"622202******1004\""), "{}", lines[1]);
+    assert!(lines[2].starts_with("\"10000000788\",\"2\",\"2026-12-05 17:48:00\""), "{}", lines[2]);
+    assert!(
+        lines[5].starts_with("\"10000000344\",\"5\",\"2026-12-04 18:00:00\",\"UTC+08:00\",\"POS00001\""),
+        "{}",
+        lines[5]
+    );
     assert!(lines.iter().all(|l| l.starts_with('"') && l.ends_with('"')));
     let audit = rig.audit_lines().join("\n");
     assert!(
-        audit.contains(&format!("ops export.csv transactions?merchant={MERCHANT_A}&tz=%2B08%3A00 4 rows")),
+        audit.contains(&format!("ops export.csv transactions?merchant={MERCHANT_A}&tz=%2B08%3A00 5 rows")),
         "{audit}"
     );
 }
@@ -289,10 +389,12 @@ async fn a_search_finds_by_rrn_stan_and_last_four_in_a_zone() {
     let today = rig.get("/transactions?from=2026-12-05&to=2026-12-05&tz=%2B08:00", &session).await;
     assert!(today.body.contains("12.50 CNY") && !today.body.contains("10.00 CNY"), "{}", today.body);
     assert!(today.body.contains("+08:00 Asia/Shanghai"));
-    for bad in ["/transactions?card=12x4", "/transactions?from=2026-02-30", "/transactions?tz=Mars"] {
+    let deep =
+        format!("/transactions?page={}", crate::limits::SEARCH_DEPTH_ROWS_MAX / crate::limits::PAGE_ROWS_MAX + 1);
+    for bad in ["/transactions?card=12x4", "/transactions?from=2026-02-30", "/transactions?tz=Mars", &deep] {
         assert_eq!(rig.get(bad, &session).await.status, StatusCode::BAD_REQUEST, "{bad}");
     }
-    let detail = rig.get("/transactions/1?tz=UTC", &session).await;
+    let detail = rig.get("/transactions/10000000344-1?tz=UTC", &session).await;
     assert!(detail.body.contains("622202******1001") && detail.body.contains("Path across the parties"));
 }
 
@@ -308,7 +410,10 @@ async fn markup_in_a_merchant_name_comes_out_escaped() {
     );
     let page = rig.get(&format!("/merchants/{MERCHANT_A}"), &session).await;
     assert!(page.body.contains("<td>POS00001</td><td>1</td><td>000000000003250</td>"), "a batch: {}", page.body);
-    assert!(page.body.contains(&format!("href=\"/statements?merchant={MERCHANT_A}\"")), "{}", page.body);
+    let query = format!("?merchant={ACQUIRER_A}%3A{MERCHANT_A}");
+    assert!(page.body.contains(&format!("href=\"/statements{query}\"")), "{}", page.body);
+    let theirs = rig.get(&format!("/transactions{query}"), &session).await;
+    assert!(theirs.body.contains("12.50 CNY") && !theirs.body.contains("33.00 CNY"), "{}", theirs.body);
     for uri in ["/merchants".to_owned(), format!("/merchants/{MERCHANT_A}")] {
         let page = rig.get(&uri, &session).await;
         assert_eq!(page.status, StatusCode::OK);
@@ -343,10 +448,10 @@ async fn every_other_page_renders_for_an_operator() {
     let session = rig.login("ops").await;
     let risk = rig.get("/risk", &session).await;
     assert!(risk.body.contains("622202******1001") && risk.body.contains("decline"));
-    let alert = rig.get("/risk/1", &session).await;
+    let alert = rig.get("/risk/10000000344-1", &session).await;
     assert!(alert.body.contains("small_sales_burst") && alert.body.contains("risk-engine"), "{}", alert.body);
     assert!(alert.body.contains("&lt;ref&gt;") && !alert.body.contains("<ref>"), "escaped");
-    assert_eq!(rig.get("/risk/2", &session).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(rig.get("/risk/10000000344-2", &session).await.status, StatusCode::NOT_FOUND);
     assert!(rig.get("/audit", &session).await.body.contains("login"));
     assert_eq!(rig.get("/merchants/nope", &session).await.status, StatusCode::NOT_FOUND);
     assert_eq!(rig.get("/transactions/abc", &session).await.status, StatusCode::NOT_FOUND);
@@ -407,7 +512,7 @@ async fn a_merchant_downloads_its_own_statements_and_payouts_only() {
     assert!(csv.body.contains(&format!("P-{MERCHANT_A}")) && !csv.body.contains(MERCHANT_B), "{}", csv.body);
     let audit = rig.audit_lines().join("\n");
     assert!(audit.contains(&format!("tea statement.download 2026-12-04/{own} done")), "{audit}");
-    assert!(audit.contains(&format!("tea export.csv payouts of {MERCHANT_A} 1 rows")), "{audit}");
+    assert!(audit.contains(&format!("tea export.csv payouts of {ACQUIRER_A}:{MERCHANT_A} 1 rows")), "{audit}");
     let operator = rig.login("ops").await;
     let theirs = rig.get(&format!("/statements/2026-12-04/{other}?merchant={MERCHANT_B}"), &operator).await;
     assert_eq!(theirs.status, StatusCode::OK, "an operator names the merchant");

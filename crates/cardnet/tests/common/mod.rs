@@ -7,6 +7,7 @@
 
 pub mod parties;
 pub mod till;
+pub mod up;
 pub mod webdriver;
 
 use std::path::PathBuf;
