@@ -86,6 +86,11 @@ pub struct AcquirerConfig {
     /// merchant's daily limit only.
     #[serde(default)]
     pub risk: Option<RiskConfig>,
+    /// The merchants registry's own settings (`[merchants]`: merchant id prefix, allowed MCCs,
+    /// limits), read by `merchants::RegistryConfig` from this same file; accepted here so the
+    /// one file serves both. `to_toml` does not write it: the registry's section is its owner's.
+    #[serde(default)]
+    pub merchants: Option<merchants::MerchantSettings>,
 }
 
 /// `[risk]`: the rule file the acquirer's risk engine runs (`cardnet risk rules check FILE`

@@ -82,6 +82,7 @@ pub fn config_with_switch_keys(
         ledger: "sqlite:acquirer-ledger.db".to_owned(),
         settlement: crate::settlement_config::SettlementConfig::default(),
         risk: None,
+        merchants: None,
     };
     config.validate().map_err(|e: ConfigError| e.to_string())?;
     Ok(config)

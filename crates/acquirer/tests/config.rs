@@ -79,3 +79,23 @@ fn card_organisations_by_bin_prefix() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One file serves the host and its merchants registry: the registry's `[merchants]` section is
+/// accepted by the host (and read by the registry), an unknown section still refused.
+#[test]
+fn the_registrys_section_is_accepted_beside_the_hosts() {
+    let dir = std::env::temp_dir().join(format!("cardnet-acquirer-merchants-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write_config(&dir, "cup-pos");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[merchants]\nmerchant_id_prefix = \"8994401\"\n");
+    std::fs::write(&path, &text).unwrap();
+    let config = AcquirerConfig::load(&path).unwrap();
+    assert_eq!(config.merchants.unwrap().merchant_id_prefix, "8994401");
+    let registry = merchants::RegistryConfig::load(&path).unwrap();
+    assert_eq!(registry.merchants.merchant_id_prefix, "8994401");
+    std::fs::write(&path, text + "\n[merchant]\nx = 1\n").unwrap();
+    assert!(AcquirerConfig::load(&path).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -107,7 +107,13 @@ fn operators_and_merchants_work_the_console_in_a_browser() {
     log_in(&browser, &console, "operator", &password("operator"));
     assert!(browser.url().ends_with("/network"), "{}", browser.url());
     page(&browser, &console, "/network", &["Parties", "switch", "Today"], "operator-network");
-    page(&browser, &console, "/merchants", &["Cardnet Coffee", "Xinhua Pharmacy"], "operator-merchants");
+    page(
+        &browser,
+        &console,
+        "/merchants",
+        &["Cardnet Coffee", "Xinhua Pharmacy", "Huamei Supermarket", "10000000788"],
+        "operator-merchants",
+    );
     page(
         &browser,
         &console,
@@ -166,5 +172,15 @@ fn operators_and_merchants_work_the_console_in_a_browser() {
         assert!(browser.text().contains("Not found"), "{refused}: {}", browser.text());
     }
     browser.screenshot(&screenshots().join("merchant-refused.png"));
+
+    // A merchant of the second acquirer (merchant 1, terminal POS00002): its own data there.
+    browser.goto(&format!("{console}/merchant"));
+    browser.click("nav button[type=submit]");
+    wait_for(&browser, |b| b.url().ends_with("/login"), "the logout");
+    log_in(&browser, &console, "merchant-2", &password("merchant-2"));
+    let second = merchants[1]["merchant_id"].as_str().unwrap();
+    page(&browser, &console, "/merchant", &["Dashboard", second, "Gross volume"], "merchant-b-dashboard");
+    let theirs = page(&browser, &console, "/transactions", &["POS00002"], "merchant-b-transactions");
+    assert!(!theirs.contains("POS00001"), "the first acquirer's merchant: {theirs}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,6 +16,9 @@ pub const LMK_FILE: &str = "lmk.hex";
 pub const SWITCH_FILE: &str = "switch.toml";
 pub const ACQUIRER_LINK_FILE: &str = "acquirer-link.toml";
 pub const ACQUIRER_FILE: &str = "acquirer.toml";
+/// The second acquirer's merchant id prefix: acquirer code 899 (the first's is the registry's
+/// default, 898), area 4401.
+const SECOND_ACQUIRER_MERCHANT_PREFIX: &str = "8994401";
 /// Where every party listens: one host, the ports of [`Ports`].
 const HOST: &str = "127.0.0.1";
 
@@ -116,7 +119,13 @@ pub fn write_network(dir: &Path, ports: Ports, acquirers: usize) -> Result<Writt
         let mut config = acquirer_config(&hsm, keys, id, &own_listen, &switch_listen, &database)?;
         // Each acquirer its own stores: its ledger of merchant payables too.
         config.ledger = format!("sqlite:acquirer-{id}-ledger.db");
-        let path = write(&acquirer_file(id), config.to_toml().as_bytes())?;
+        // Its own acquirer code in the merchant ids it numbers (prefix + MCC + sequence), so no
+        // two merchants of the network share an id.
+        let text = format!(
+            "{}\n# The merchants registry: ids numbered under this acquirer's code and area.\n[merchants]\nmerchant_id_prefix = \"{SECOND_ACQUIRER_MERCHANT_PREFIX}\"\n",
+            config.to_toml()
+        );
+        let path = write(&acquirer_file(id), text.as_bytes())?;
         more_acquirers.push((WrittenParty { id: id.clone(), listen: own_listen, config: path }, link));
     }
 
@@ -211,6 +220,8 @@ mod tests {
         let first = acquirer::AcquirerConfig::load(&two.acquirer.config).unwrap();
         assert_ne!((&config.database, &config.ledger), (&first.database, &first.ledger), "stores of its own");
         assert!(link.is_file());
+        let text = std::fs::read_to_string(&second.config).unwrap();
+        assert!(text.contains("merchant_id_prefix = \"8994401\""), "its own merchant ids: {text}");
         assert!(write_network(&fresh("files-three"), Ports::from_switch(9100).unwrap(), 3).unwrap_err().is_input());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -223,8 +223,13 @@ fn console_users(exe: &Path, dir: &Path, merchants: &[Value]) -> Result<Vec<Valu
     };
     let mut users = vec![add("operator", "operator", None)?];
     for (index, merchant) in merchants.iter().enumerate() {
-        let id = merchant["merchant_id"].as_str().unwrap_or_default();
-        users.push(add(&format!("merchant-{}", index + 1), "merchant", Some(id))?);
+        // Bound to (acquirer, merchant): the console's form for a merchant of any acquirer.
+        let id = format!(
+            "{}:{}",
+            merchant["acquirer"].as_str().unwrap_or_default(),
+            merchant["merchant_id"].as_str().unwrap_or_default()
+        );
+        users.push(add(&format!("merchant-{}", index + 1), "merchant", Some(&id))?);
     }
     Ok(users)
 }
