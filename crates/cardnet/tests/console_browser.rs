@@ -106,7 +106,9 @@ fn operators_and_merchants_work_the_console_in_a_browser() {
     // The operator: every page of the network.
     log_in(&browser, &console, "operator", &password("operator"));
     assert!(browser.url().ends_with("/network"), "{}", browser.url());
-    page(&browser, &console, "/network", &["Parties", "switch", "Today"], "operator-network");
+    let network =
+        page(&browser, &console, "/network", &["Parties", "switch", "Operations", "acquirer-b"], "operator-network");
+    assert!(network.matches("ready").count() >= 5, "every party ready: {network}");
     page(
         &browser,
         &console,

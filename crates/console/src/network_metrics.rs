@@ -49,6 +49,51 @@ fn read_head(path: &Path) -> Option<String> {
     Some(String::from_utf8_lossy(&head).into_owned())
 }
 
+/// One party's health from its admin endpoint, for the network page.
+pub struct PartyHealth {
+    pub name: String,
+    /// `ready`, or `/readyz`'s reason (an upstream link not signed on: the switch standing in
+    /// for an issuer it cannot reach), or why the endpoint did not answer.
+    pub ready: String,
+    pub in_flight: u64,
+    /// Store-and-forward entries waiting (the switch's advices and reversals to the banks, the
+    /// acquirer's reversals to the switch), and those given up (dead).
+    pub queued: u64,
+    pub dead: u64,
+}
+
+/// Every party's readiness and queues, read side by side from its admin endpoint.
+pub fn health(logs: &Path) -> Vec<PartyHealth> {
+    let parties = admin_addresses(logs);
+    std::thread::scope(|scope| {
+        let reads: Vec<_> =
+            parties.iter().map(|(name, address)| scope.spawn(move || health_of(name, *address))).collect();
+        reads.into_iter().filter_map(|read| read.join().ok()).collect()
+    })
+}
+
+fn health_of(name: &str, address: SocketAddr) -> PartyHealth {
+    let ready = match metrics::probe::get(address, "/readyz") {
+        Ok((200, _)) => "ready".to_owned(),
+        Ok((_, body)) => body.trim().to_owned(),
+        Err(error) => format!("no answer: {error}"),
+    };
+    let page = metrics::probe::get(address, "/metrics")
+        .ok()
+        .filter(|(status, _)| *status == 200)
+        .and_then(|(_, body)| metrics::parse::parse(&body).ok());
+    let value = |family: &str, labels: &[(&str, &str)]| {
+        page.as_ref().and_then(|p| p.value(family, labels)).map_or(0, |v| v as u64)
+    };
+    PartyHealth {
+        name: name.to_owned(),
+        ready,
+        in_flight: value("cardnet_requests_in_flight", &[]),
+        queued: value("cardnet_saf_backlog", &[("state", "pending")]),
+        dead: value("cardnet_saf_backlog", &[("state", "dead")]),
+    }
+}
+
 /// Every party's page, read side by side, merged; and which answered.
 fn scrape(logs: &Path) -> String {
     let parties = admin_addresses(logs);
@@ -100,6 +145,9 @@ mod tests {
         let page = scrape(&dir);
         let parsed = metrics::parse::parse(&page).unwrap();
         assert_eq!(parsed.value("cardnet_console_party_up", &[("instance", "switch")]), Some(0.0), "{page}");
+        let health = health(&dir);
+        assert_eq!(health.len(), 1);
+        assert!(health[0].ready.starts_with("no answer"), "{}", health[0].ready);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

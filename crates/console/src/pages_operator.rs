@@ -44,6 +44,7 @@ pub fn network(console: &Console, session: &Session, q: &ZoneQuery) -> PageResul
         })
         .collect();
     m.table(&["Party", "Address", "Status"], &parties);
+    party_health(console, &mut m);
     acquirer_figures(console, zone, now, &mut m);
     // The parties' status shows even when the acquirer's journal cannot be read.
     if let Err(error) = journal_figures(console, zone, now, &mut m) {
@@ -53,6 +54,30 @@ pub fn network(console: &Console, session: &Session, q: &ZoneQuery) -> PageResul
     let mut head = Markup::new();
     head.void("meta", &[("http-equiv", "refresh"), ("content", NETWORK_REFRESH_SECONDS)]);
     Ok(frame_with("Network", Some(session), &m, &head).into_response())
+}
+
+/// Each party's readiness (signed on upstream; the switch's reason names an issuer it stands in
+/// for), requests in flight and store-and-forward queue, from its admin endpoint — the parties
+/// `cardnet up` and `cardnet demo` start log where it is.
+fn party_health(console: &Console, m: &mut Markup) {
+    let Some(logs) = console.party_logs.as_deref() else { return };
+    let rows: Vec<Vec<Cell>> = crate::network_metrics::health(logs)
+        .into_iter()
+        .map(|h| {
+            vec![
+                h.name.into(),
+                h.ready.into(),
+                h.in_flight.to_string().into(),
+                h.queued.to_string().into(),
+                h.dead.to_string().into(),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    m.element("h2", &[], "Operations (each party's admin endpoint)");
+    m.table(&["Party", "Ready", "In flight", "Queued (store-and-forward)", "Given up"], &rows);
 }
 
 /// Each acquirer's transactions today, so a quiet or unreadable acquirer shows beside the other.
