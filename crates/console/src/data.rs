@@ -119,6 +119,39 @@ pub struct AcquirerAlert {
     pub alert: risk::cases::Alert,
 }
 
+/// What an operator does to a risk alert from the console (`risk::cases_store::Cases::assign`
+/// and `close`); whether it is allowed is the transition table's (`risk::cases::TRANSITIONS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertAction {
+    /// Hand it to `to` (it is then under investigation).
+    Assign { to: String },
+    /// Close it, as fraud or not.
+    Close { fraud: bool },
+}
+
+impl AlertAction {
+    /// Its name in the console's audit trail.
+    pub fn audit_name(&self) -> &'static str {
+        match self {
+            AlertAction::Assign { .. } => "risk.assign",
+            AlertAction::Close { fraud: true } => "risk.close_fraud",
+            AlertAction::Close { fraud: false } => "risk.close_not_fraud",
+        }
+    }
+}
+
+/// One action on one alert, by one console user at one time.
+#[derive(Debug, Clone)]
+pub struct AlertChange<'a> {
+    /// The alert's id within its acquirer's database.
+    pub id: u64,
+    /// The console user, named in the alert's own trail.
+    pub by: &'a str,
+    pub action: &'a AlertAction,
+    pub note: Option<&'a str>,
+    pub now_ms: u64,
+}
+
 /// One acquirer's transactions over a period, for the network page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcquirerFigures {
@@ -313,6 +346,14 @@ pub trait ConsoleData: Send + Sync {
     fn alerts(&self) -> Result<Vec<AcquirerAlert>, ConsoleError>;
     /// One alert of `acquirer` with its trail (`None`: no such alert).
     fn alert(&self, acquirer: &str, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError>;
+    /// Make `change` to one of `acquirer`'s alerts: `Ok(None)` when there is no such alert;
+    /// `BadInput` (with the reason) when the transition table refuses the action or its input,
+    /// nothing changed.
+    fn act_on_alert(
+        &self,
+        acquirer: &str,
+        change: &AlertChange<'_>,
+    ) -> Result<Option<risk::cases::Alert>, ConsoleError>;
     /// The switch's settled dates (`YYYY-MM-DD`), newest first.
     fn settled_dates(&self) -> Result<Vec<String>, ConsoleError>;
     /// A settled date's positions and reconciliation (`None`: not settled).

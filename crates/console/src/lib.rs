@@ -22,6 +22,7 @@ mod network_metrics;
 mod pages;
 mod pages_merchant;
 mod pages_operator;
+mod pages_risk;
 mod pages_settlement;
 mod pages_statements;
 mod pages_txn;

@@ -14,9 +14,9 @@
 use std::path::Path;
 
 use crate::data::{
-    AcquirerAlert, AcquirerFigures, ApplicationRow, ClearedRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRef,
-    MerchantRow, MinuteFigures, PartyStatus, PathMessage, PayoutRow, SettlementView, StatementFile, TxnDetail,
-    TxnFilter, TxnRow,
+    AcquirerAlert, AcquirerFigures, AlertChange, ApplicationRow, ClearedRow, ConsoleData, ExceptionRow, MerchantDetail,
+    MerchantRef, MerchantRow, MinuteFigures, PartyStatus, PathMessage, PayoutRow, SettlementView, StatementFile,
+    TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, SEARCH_DEPTH_ROWS_MAX};
@@ -268,6 +268,17 @@ impl ConsoleData for NetData {
     fn alert(&self, acquirer: &str, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError> {
         match self.acquirer(acquirer) {
             Some(reader) => reader.alert(id),
+            None => Ok(None),
+        }
+    }
+
+    fn act_on_alert(
+        &self,
+        acquirer: &str,
+        change: &AlertChange<'_>,
+    ) -> Result<Option<risk::cases::Alert>, ConsoleError> {
+        match self.acquirer(acquirer) {
+            Some(reader) => reader.act_on_alert(change),
             None => Ok(None),
         }
     }

@@ -7,8 +7,8 @@
 use sqlstore::{Row, Value};
 
 use crate::data::{
-    AcquirerAlert, AcquirerFigures, ApplicationRow, BatchRow, MerchantDetail, MerchantRow, PathMessage, PayoutRow,
-    TerminalRow, TrailRow, TxnFilter, TxnRow,
+    AcquirerAlert, AcquirerFigures, AlertAction, AlertChange, ApplicationRow, BatchRow, MerchantDetail, MerchantRow,
+    PathMessage, PayoutRow, TerminalRow, TrailRow, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX};
@@ -231,6 +231,30 @@ impl AcquirerReader {
             Ok(detail) => Ok(Some(detail)),
             Err(risk::cases::CaseError::NotFound(_)) => Ok(None),
             Err(e) => Err(ConsoleError::Failure(format!("acquirer {}'s risk alert {id}: {e}", self.institution))),
+        }
+    }
+
+    /// An operator's action on alert `id`, through `risk::cases_store::Cases` (its status and
+    /// its own trail in one short transaction, which the running acquirer's WAL allows) over a
+    /// connection opened for this action only: the console writes no other table of the
+    /// acquirer's. The alert is looked up first by the reader, so an unknown id opens nothing.
+    pub fn act_on_alert(&self, change: &AlertChange<'_>) -> Result<Option<risk::cases::Alert>, ConsoleError> {
+        let AlertChange { id, by, action, note, now_ms } = *change;
+        if self.alert(id)?.is_none() {
+            return Ok(None);
+        }
+        let what = format!("acquirer {}'s risk alert {id}", self.institution);
+        let cases = risk::cases_store::Cases::new(self.db.open_for_action()?)
+            .map_err(|e| ConsoleError::Failure(format!("{what}: {e}")))?;
+        let done = match action {
+            AlertAction::Assign { to } => cases.assign(id, by, to, note, now_ms),
+            AlertAction::Close { fraud } => cases.close(id, by, *fraud, note, now_ms),
+        };
+        match done {
+            Ok(alert) => Ok(Some(alert)),
+            Err(risk::cases::CaseError::NotFound(_)) => Ok(None),
+            Err(e) if e.is_bad_input() => Err(ConsoleError::BadInput(e.to_string())),
+            Err(e) => Err(ConsoleError::Failure(format!("{what}: {e}"))),
         }
     }
 

@@ -25,6 +25,18 @@ impl Lazy {
         if let Some(db) = slot.as_ref() {
             return Ok(db.clone());
         }
+        let db = self.open()?;
+        *slot = Some(db.clone());
+        Ok(db)
+    }
+
+    /// A connection of its own for one action that writes (a risk case's assignment or
+    /// close), dropped when the action ends, so the console holds no writer between actions.
+    pub fn open_for_action(&self) -> Result<Database, ConsoleError> {
+        self.open()
+    }
+
+    fn open(&self) -> Result<Database, ConsoleError> {
         let is_postgres = self.url.starts_with("postgres://") || self.url.starts_with("postgresql://");
         let path = self.url.strip_prefix("sqlite:").unwrap_or(&self.url);
         // Opening a SQLite path creates the file: a party that never ran has none, and the
@@ -35,10 +47,7 @@ impl Lazy {
                 self.what, self.what
             )));
         }
-        let db =
-            Database::open(&self.url).map_err(|e| ConsoleError::store(&format!("the {} database", self.what), e))?;
-        *slot = Some(db.clone());
-        Ok(db)
+        Database::open(&self.url).map_err(|e| ConsoleError::store(&format!("the {} database", self.what), e))
     }
 
     pub fn read<T>(&self, work: impl FnMut(&mut sqlstore::Tx<'_>) -> sqlstore::Result<T>) -> Result<T, ConsoleError> {

@@ -8,11 +8,12 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::pages_merchant::DashboardQuery;
+use crate::pages_risk::AlertForm;
 use crate::pages_statements::MerchantQuery;
 use crate::pages_txn::{SearchQuery, ZoneQuery};
 use crate::store::Role;
 use crate::web::{State, page, post_page, redirect};
-use crate::{pages_merchant, pages_operator, pages_settlement, pages_statements, pages_txn};
+use crate::{pages_merchant, pages_operator, pages_risk, pages_settlement, pages_statements, pages_txn};
 
 pub async fn home(AxumState(console): AxumState<State>, headers: HeaderMap) -> Response {
     page(console, headers, |_, session| {
@@ -67,7 +68,7 @@ pub async fn merchant(
 }
 
 pub async fn alerts(AxumState(c): AxumState<State>, headers: HeaderMap, Query(q): Query<ZoneQuery>) -> Response {
-    page(c, headers, move |c, s| pages_operator::alerts(c, s, &q)).await
+    page(c, headers, move |c, s| pages_risk::alerts(c, s, &q)).await
 }
 
 pub async fn dashboard(
@@ -137,7 +138,7 @@ pub async fn alert(
     Path(id): Path<String>,
     Query(q): Query<ZoneQuery>,
 ) -> Response {
-    page(c, headers, move |c, s| pages_operator::alert(c, s, &id, &q)).await
+    page(c, headers, move |c, s| pages_risk::alert(c, s, &id, &q)).await
 }
 
 pub async fn settlement_member(
@@ -155,4 +156,22 @@ pub async fn remove_user(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     post_page(c, headers, form, |c, s, form, _| pages_operator::remove_user(c, s, form)).await
+}
+
+/// `/risk/{acquirer}-{id}/assign` or `/close`; any other action is not found.
+pub async fn act_on_alert(
+    AxumState(c): AxumState<State>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    post_page(c, headers, form, move |c, s, form, _| {
+        let which = match action.as_str() {
+            "assign" => AlertForm::Assign,
+            "close" => AlertForm::Close,
+            _ => return Err(crate::web::PageError::NotFound),
+        };
+        pages_risk::act(c, s, &id, which, form)
+    })
+    .await
 }

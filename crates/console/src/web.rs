@@ -82,6 +82,7 @@ pub fn router(console: State) -> Router {
         .route("/merchants/{id}", get(crate::pages::merchant))
         .route("/risk", get(crate::pages::alerts))
         .route("/risk/{id}", get(crate::pages::alert))
+        .route("/risk/{id}/{action}", post(crate::pages::act_on_alert))
         .route("/settlement", get(crate::pages::settlement_dates))
         .route("/settlement/{date}", get(crate::pages::settlement_date))
         .route("/settlement/{date}/{member}", get(crate::pages::settlement_member))
