@@ -171,6 +171,7 @@ fn while_serving(network: &ProcessNetwork, address: &str, rrn: &str, [ops, own, 
     assert_eq!(http(address, "GET", "/exceptions", &session, None).status, 200);
     let risk = http(address, "GET", "/risk", &session, None);
     assert_eq!(risk.status, 200, "{}", risk.body);
+    assign_and_close_an_alert(network, address, &session);
     for page in [&found, &detail, &csv, &network_page, &merchant_page] {
         assert!(!page.body.contains(pan), "no clear card number");
     }
@@ -185,6 +186,49 @@ fn while_serving(network: &ProcessNetwork, address: &str, rrn: &str, [ops, own, 
     let search = http(address, "GET", &format!("/transactions?rrn={rrn}"), &theirs, None);
     assert!(search.body.contains("No transactions match.") && !search.body.contains("12.34 CNY"), "{}", search.body);
     link
+}
+
+/// An alert recorded in the running acquirer's database (as its risk engine would), assigned and
+/// closed from the console: the alert's status and trail change in the acquirer's database, the
+/// console's audit names both actions, and closing it again is refused 400.
+fn assign_and_close_an_alert(network: &ProcessNetwork, address: &str, session: &str) {
+    let acquirer_dir = std::path::Path::new(&network.acquirer_config).parent().unwrap();
+    let database = format!("sqlite:{}", acquirer_dir.join("acquirer.db").display());
+    let cases = risk::cases_store::Cases::open(&database).unwrap();
+    let id = cases
+        .record_alert(&risk::cases::NewAlert {
+            created_ms: 1,
+            party: risk::cases::Party::Acquirer,
+            entity_kind: risk::cases::EntityKind::Terminal,
+            entity: "POS00001".into(),
+            pan_masked: None,
+            reference: "console-web".into(),
+            verdict: "alert".into(),
+            response_code: None,
+            fired_json: "[]".into(),
+            score: 50,
+        })
+        .unwrap();
+    let list = http(address, "GET", "/risk", session, None);
+    let at = list.body.find(&format!("-{id}?tz=")).unwrap();
+    let start = list.body[..at].rfind("/risk/").unwrap();
+    let page_path = list.body[start..at + format!("-{id}").len()].to_owned();
+    let page = http(address, "GET", &page_path, session, None);
+    let at = page.body.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let csrf = page.body[at..at + page.body[at..].find('"').unwrap()].to_owned();
+    let form = format!("csrf={csrf}&to=analyst1&note=checking");
+    assert_eq!(http(address, "POST", &format!("{page_path}/assign"), session, Some(&form)).status, 303);
+    let form = format!("csrf={csrf}&verdict=not_fraud&note=a+test+alert");
+    assert_eq!(http(address, "POST", &format!("{page_path}/close"), session, Some(&form)).status, 303);
+    let refused = http(address, "POST", &format!("{page_path}/close"), session, Some(&form));
+    assert_eq!(refused.status, 400, "a closed alert takes nothing: {}", refused.body);
+    let detail = cases.show(id).unwrap();
+    assert_eq!(detail.alert.status, risk::cases::Status::ClosedNotFraud);
+    assert_eq!(detail.alert.assignee.as_deref(), Some("analyst1"));
+    let trail: Vec<(&str, &str)> = detail.audit.iter().map(|e| (e.who.as_str(), e.action.as_str())).collect();
+    assert_eq!(trail[1..], [("ops", "assign"), ("ops", "close_not_fraud")]);
+    let audit = http(address, "GET", "/audit", session, None).body;
+    assert!(audit.contains("risk.assign") && audit.contains("risk.close_not_fraud"), "{audit}");
 }
 
 /// End of day with the parties stopped, then a new console over the day's files: the settled
