@@ -152,6 +152,21 @@ pub struct AlertChange<'a> {
     pub now_ms: u64,
 }
 
+/// An operator's resolution of a switch exception (`switch::disputes::resolve`).
+#[derive(Debug, Clone)]
+pub struct ExceptionChange<'a> {
+    pub id: u64,
+    /// A `switch::disputes::Action` name: credit_adjustment, debit_adjustment, chargeback,
+    /// representment, second_chargeback, write_off.
+    pub action: &'a str,
+    /// The console user, named in the exception's own trail.
+    pub by: &'a str,
+    pub reason: &'a str,
+    /// `None`: the record's amount, or the cycle's last step's.
+    pub amount_minor: Option<u64>,
+    pub now_ms: u64,
+}
+
 /// One acquirer's transactions over a period, for the network page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcquirerFigures {
@@ -363,6 +378,10 @@ pub trait ConsoleData: Send + Sync {
     fn cleared(&self, date: &str, member: &str) -> Result<Vec<ClearedRow>, ConsoleError>;
     /// The exceptions not yet resolved, oldest first.
     fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError>;
+    /// Resolve (or take a step of the chargeback cycle on) an exception: what was done, in
+    /// words; `Ok(None)` when there is no such exception; `BadInput` (with the reason) when the
+    /// switch's transition table or its checks refuse it, nothing changed.
+    fn resolve_exception(&self, change: &ExceptionChange<'_>) -> Result<Option<String>, ConsoleError>;
     /// A merchant's payouts, newest business date first (across acquirers when none is named).
     fn payouts(&self, merchant: &MerchantRef) -> Result<Vec<PayoutRow>, ConsoleError>;
     /// A merchant's statement files, newest date first.

@@ -5,8 +5,8 @@
 
 use crate::data::{
     AcquirerAlert, AcquirerFigures, AlertAction, AlertChange, ApplicationRow, BatchRow, ClearedRow, ConsoleData,
-    ExceptionRow, MerchantDetail, MerchantRef, MerchantRow, MinuteFigures, PartyStatus, PathMessage, PayoutRow,
-    SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
+    ExceptionChange, ExceptionRow, MerchantDetail, MerchantRef, MerchantRow, MinuteFigures, PartyStatus, PathMessage,
+    PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 
@@ -27,6 +27,8 @@ pub struct Fixture {
     pub rows: Vec<TxnRow>,
     /// (acquirer, alert with its trail): changed in memory by the console's actions.
     pub cases: std::sync::Mutex<Vec<(String, risk::cases::AlertDetail)>>,
+    /// The exceptions resolved by the console's actions (the one exception, 7, open at first).
+    pub resolved: std::sync::Mutex<Vec<u64>>,
 }
 
 pub fn txn(id: u64, merchant: &str, minutes_ago: u64, amount_minor: u64, code: &str) -> TxnRow {
@@ -81,7 +83,7 @@ impl Fixture {
             .into_iter()
             .map(|(acquirer, alert)| (acquirer.to_owned(), Fixture::created(alert)))
             .collect();
-        Fixture { rows, cases: std::sync::Mutex::new(cases) }
+        Fixture { rows, cases: std::sync::Mutex::new(cases), resolved: std::sync::Mutex::new(Vec::new()) }
     }
 
     /// An alert as the risk engine records it: open, one `created` entry in its trail.
@@ -343,7 +345,8 @@ impl ConsoleData for Fixture {
     }
 
     fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError> {
-        Ok(vec![ExceptionRow {
+        let resolved = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(std::iter::once(ExceptionRow {
             id: 7,
             date: "2026-12-04".into(),
             class: "missing_at_host".into(),
@@ -355,7 +358,29 @@ impl ConsoleData for Fixture {
             acquirer: "10000000011".into(),
             issuer: "20000000455".into(),
             opened_ms: NOW_MS,
-        }])
+        })
+        .filter(|e| !resolved.contains(&e.id))
+        .collect())
+    }
+
+    /// Every action resolves the exception here (the switch's cycle is its own crate's to
+    /// test); a resolved one takes nothing, as the switch's transition table says.
+    fn resolve_exception(&self, change: &ExceptionChange<'_>) -> Result<Option<String>, ConsoleError> {
+        use switch::disputes::Action;
+        let action = Action::from_name(change.action)
+            .ok_or_else(|| ConsoleError::BadInput(format!("action {:?} is not one", change.action)))?;
+        if change.id != 7 {
+            return Ok(None);
+        }
+        let mut resolved = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
+        if resolved.contains(&change.id) {
+            return Err(ConsoleError::BadInput(format!("exception {} is resolved: nothing is allowed", change.id)));
+        }
+        if change.reason.trim().is_empty() {
+            return Err(ConsoleError::BadInput("reason: empty".into()));
+        }
+        resolved.push(change.id);
+        Ok(Some(format!("{}, now resolved", action.name())))
     }
 
     /// One payout per acquirer holding the merchant named (`P-…` at the first, `PB-…` at the

@@ -20,6 +20,7 @@ mod netdb;
 mod netfiles;
 mod network_metrics;
 mod pages;
+mod pages_exceptions;
 mod pages_merchant;
 mod pages_operator;
 mod pages_risk;

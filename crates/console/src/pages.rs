@@ -13,7 +13,9 @@ use crate::pages_statements::MerchantQuery;
 use crate::pages_txn::{SearchQuery, ZoneQuery};
 use crate::store::Role;
 use crate::web::{State, page, post_page, redirect};
-use crate::{pages_merchant, pages_operator, pages_risk, pages_settlement, pages_statements, pages_txn};
+use crate::{
+    pages_exceptions, pages_merchant, pages_operator, pages_risk, pages_settlement, pages_statements, pages_txn,
+};
 
 pub async fn home(AxumState(console): AxumState<State>, headers: HeaderMap) -> Response {
     page(console, headers, |_, session| {
@@ -104,7 +106,7 @@ pub async fn settlement_date(AxumState(c): AxumState<State>, headers: HeaderMap,
 }
 
 pub async fn exceptions(AxumState(c): AxumState<State>, headers: HeaderMap, Query(q): Query<ZoneQuery>) -> Response {
-    page(c, headers, move |c, s| pages_settlement::exceptions(c, s, &q)).await
+    page(c, headers, move |c, s| pages_exceptions::exceptions(c, s, &q)).await
 }
 
 pub async fn statements(
@@ -174,4 +176,13 @@ pub async fn act_on_alert(
         pages_risk::act(c, s, &id, which, form)
     })
     .await
+}
+
+pub async fn resolve_exception(
+    AxumState(c): AxumState<State>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    post_page(c, headers, form, move |c, s, form, _| pages_exceptions::resolve(c, s, &id, form)).await
 }

@@ -112,3 +112,43 @@ async fn an_illegal_transition_or_bad_input_is_refused_400_with_the_reason() {
     assert!(audit.contains("risk.close_fraud alert 10000000344-1 refused: alert 1 is closed_not_fraud"), "{audit}");
     assert!(audit.contains("risk.close_fraud alert 10000000344-99 refused: no such alert"), "{audit}");
 }
+
+#[tokio::test]
+async fn an_operator_resolves_an_exception_audited_and_refusals_change_nothing() {
+    let rig = rig();
+    let session = rig.login("ops").await;
+    let cookie = format!("cardnet_console={session}");
+    let page = rig.get("/exceptions", &session).await;
+    assert!(page.body.contains("action=\"/exceptions/7/resolve\""), "{}", page.body);
+    assert!(page.body.contains("value=\"second_chargeback\""), "every action offered: {}", page.body);
+    let csrf = hidden(&page.body, "csrf");
+    let form = "action=write_off&reason=below+the+threshold".to_owned();
+    let without = rig.send("POST", "/exceptions/7/resolve", &cookie, Some(form.clone())).await;
+    assert_eq!(without.status, StatusCode::FORBIDDEN);
+    let merchant = format!("cardnet_console={}", rig.login("tea").await);
+    let merchant_csrf = hidden(&rig.get("/merchant", &merchant["cardnet_console=".len()..]).await.body, "csrf");
+    let as_merchant =
+        rig.send("POST", "/exceptions/7/resolve", &merchant, Some(format!("csrf={merchant_csrf}&{form}"))).await;
+    assert_eq!(as_merchant.status, StatusCode::NOT_FOUND);
+    let bad = format!("csrf={csrf}&action=forgive&reason=x");
+    assert_eq!(rig.send("POST", "/exceptions/7/resolve", &cookie, Some(bad)).await.status, StatusCode::BAD_REQUEST);
+    let amount = format!("csrf={csrf}&action=chargeback&amount=12.50&reason=x");
+    let refused = rig.send("POST", "/exceptions/7/resolve", &cookie, Some(amount)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("is not a whole number of minor units"), "{}", refused.body);
+    assert_eq!(rig.console.data.exceptions().unwrap().len(), 1, "still open");
+
+    let done = rig.send("POST", "/exceptions/7/resolve", &cookie, Some(format!("csrf={csrf}&{form}"))).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), "/exceptions");
+    assert!(rig.console.data.exceptions().unwrap().is_empty(), "resolved");
+    let again = rig.send("POST", "/exceptions/7/resolve", &cookie, Some(format!("csrf={csrf}&{form}"))).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    let unknown = rig.send("POST", "/exceptions/8/resolve", &cookie, Some(format!("csrf={csrf}&{form}"))).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let audit = rig.audit_lines().join("\n");
+    assert!(audit.contains("ops exception.resolve exception 7 done: write_off, now resolved"), "{audit}");
+    assert!(audit.contains("ops exception.resolve exception 7 refused: exception 7 is resolved"), "{audit}");
+    assert!(audit.contains("ops exception.resolve exception 8 refused: no such exception"), "{audit}");
+    assert!(!audit.contains("threshold"), "the reason stays in the exception's trail: {audit}");
+}

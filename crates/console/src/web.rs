@@ -87,6 +87,7 @@ pub fn router(console: State) -> Router {
         .route("/settlement/{date}", get(crate::pages::settlement_date))
         .route("/settlement/{date}/{member}", get(crate::pages::settlement_member))
         .route("/exceptions", get(crate::pages::exceptions))
+        .route("/exceptions/{id}/resolve", post(crate::pages::resolve_exception))
         .route("/merchant", get(crate::pages::dashboard))
         .route("/statements", get(crate::pages::statements))
         .route("/statements/{date}/{name}", get(crate::pages::statement))
