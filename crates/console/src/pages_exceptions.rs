@@ -79,19 +79,14 @@ pub fn resolve(console: &Console, session: &Session, id: &str, form: &[(String, 
     let target = format!("exception {id}");
     let value = |name| form_value(form, name).unwrap_or_default().trim().to_owned();
     let action = value("action");
-    let amount = value("amount");
-    let amount_minor = match amount.as_str() {
-        "" => None,
-        text => match text.parse::<u64>() {
-            Ok(minor) => Some(minor),
-            Err(_) => {
-                let reason = format!("amount: {text:?} is not a whole number of minor units");
-                console.audit(by, "exception.resolve", &target, &format!("refused: {reason}"))?;
-                return exceptions_page(console, session, Zone::Utc, Some(&reason));
-            }
-        },
-    };
     let reason = value("reason");
+    let amount_minor = match checked(&value("amount"), &reason) {
+        Ok(amount_minor) => amount_minor,
+        Err(refusal) => {
+            console.audit(by, "exception.resolve", &target, &format!("refused: {refusal}"))?;
+            return exceptions_page(console, session, Zone::Utc, Some(&refusal));
+        }
+    };
     let change =
         ExceptionChange { id, action: &action, by, reason: &reason, amount_minor, now_ms: console.clock.now_ms() };
     match console.data.resolve_exception(&change) {
@@ -110,6 +105,20 @@ pub fn resolve(console: &Console, session: &Session, id: &str, form: &[(String, 
         Err(error) => {
             console.audit(by, "exception.resolve", &target, "failed: the switch's database (see the server's log)")?;
             Err(error.into())
+        }
+    }
+}
+
+/// The form's amount (empty: the record's) and reason, as the console takes them: the reason is
+/// kept in the switch's trail and shown to operators, so a card number never goes in it.
+fn checked(amount: &str, reason: &str) -> Result<Option<u64>, String> {
+    if domain::mask_card_numbers(reason) != reason {
+        return Err("reason: it holds a run of digits like a card number; not stored".into());
+    }
+    match amount {
+        "" => Ok(None),
+        text => {
+            text.parse::<u64>().map(Some).map_err(|_| format!("amount: {text:?} is not a whole number of minor units"))
         }
     }
 }

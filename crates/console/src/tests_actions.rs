@@ -136,6 +136,10 @@ async fn an_operator_resolves_an_exception_audited_and_refusals_change_nothing()
     let refused = rig.send("POST", "/exceptions/7/resolve", &cookie, Some(amount)).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("is not a whole number of minor units"), "{}", refused.body);
+    let pan = format!("csrf={csrf}&action=write_off&reason=card+6222021234567890123");
+    let refused = rig.send("POST", "/exceptions/7/resolve", &cookie, Some(pan)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(!refused.body.contains("6222021234567890123"), "{}", refused.body);
     assert_eq!(rig.console.data.exceptions().unwrap().len(), 1, "still open");
 
     let done = rig.send("POST", "/exceptions/7/resolve", &cookie, Some(format!("csrf={csrf}&{form}"))).await;
