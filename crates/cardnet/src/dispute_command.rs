@@ -214,26 +214,16 @@ fn show(args: &ShowArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Where a resolution made now clears: the switch's first open business date (a closed date never
-/// changes), and at least the date after the one the exception was found on.
+/// Where a resolution made now clears ([`disputes::clearing_date`]), under the switch's cut-off.
 fn next_open_date(
     config: &std::path::Path,
     db: &sqlstore::Database,
     id: u64,
     now_ms: u64,
 ) -> Result<clearing::BusinessDate, CliError> {
-    /// Dates looked at before giving up (closed dates run at most a few ahead of the clock).
-    const DATES_AHEAD_MAX: usize = 366;
     let (exception, _) = disputes::show(db, id).map_err(dispute_error)?;
-    let switch = ::eod::switch_ops::open_switch(config)?;
-    let mut date = switch.natural_business_date(now_ms).max(exception.date.next());
-    for _ in 0..DATES_AHEAD_MAX {
-        if !switch.business_date_status(date)?.closed {
-            return Ok(date);
-        }
-        date = date.next();
-    }
-    Err(CliError::Failure(format!("no open business date within {DATES_AHEAD_MAX} days of {date}")))
+    let cutoff = switch::SwitchConfig::load(config).map_err(CliError::bad_input)?.cutoff_resolved();
+    disputes::clearing_date(db, cutoff, exception.date, now_ms).map_err(dispute_error)
 }
 
 fn resolve(args: &ResolveArgs) -> Result<(), CliError> {

@@ -171,6 +171,8 @@ fn while_serving(network: &ProcessNetwork, address: &str, rrn: &str, [ops, own, 
     assert_eq!(http(address, "GET", "/exceptions", &session, None).status, 200);
     let risk = http(address, "GET", "/risk", &session, None);
     assert_eq!(risk.status, 200, "{}", risk.body);
+    assign_and_close_an_alert(network, address, &session);
+    resolve_an_exception(network, address, &session);
     for page in [&found, &detail, &csv, &network_page, &merchant_page] {
         assert!(!page.body.contains(pan), "no clear card number");
     }
@@ -185,6 +187,94 @@ fn while_serving(network: &ProcessNetwork, address: &str, rrn: &str, [ops, own, 
     let search = http(address, "GET", &format!("/transactions?rrn={rrn}"), &theirs, None);
     assert!(search.body.contains("No transactions match.") && !search.body.contains("12.34 CNY"), "{}", search.body);
     link
+}
+
+/// An alert recorded in the running acquirer's database (as its risk engine would), assigned and
+/// closed from the console: the alert's status and trail change in the acquirer's database, the
+/// console's audit names both actions, and closing it again is refused 400.
+fn assign_and_close_an_alert(network: &ProcessNetwork, address: &str, session: &str) {
+    let acquirer_dir = std::path::Path::new(&network.acquirer_config).parent().unwrap();
+    let database = format!("sqlite:{}", acquirer_dir.join("acquirer.db").display());
+    let cases = risk::cases_store::Cases::open(&database).unwrap();
+    let id = cases
+        .record_alert(&risk::cases::NewAlert {
+            created_ms: 1,
+            party: risk::cases::Party::Acquirer,
+            entity_kind: risk::cases::EntityKind::Terminal,
+            entity: "POS00001".into(),
+            pan_masked: None,
+            reference: "console-web".into(),
+            verdict: "alert".into(),
+            response_code: None,
+            fired_json: "[]".into(),
+            score: 50,
+        })
+        .unwrap();
+    let list = http(address, "GET", "/risk", session, None);
+    let at = list.body.find(&format!("-{id}?tz=")).unwrap();
+    let start = list.body[..at].rfind("/risk/").unwrap();
+    let page_path = list.body[start..at + format!("-{id}").len()].to_owned();
+    let page = http(address, "GET", &page_path, session, None);
+    let at = page.body.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let csrf = page.body[at..at + page.body[at..].find('"').unwrap()].to_owned();
+    let form = format!("csrf={csrf}&to=analyst1&note=checking");
+    assert_eq!(http(address, "POST", &format!("{page_path}/assign"), session, Some(&form)).status, 303);
+    let form = format!("csrf={csrf}&verdict=not_fraud&note=a+test+alert");
+    assert_eq!(http(address, "POST", &format!("{page_path}/close"), session, Some(&form)).status, 303);
+    let refused = http(address, "POST", &format!("{page_path}/close"), session, Some(&form));
+    assert_eq!(refused.status, 400, "a closed alert takes nothing: {}", refused.body);
+    let detail = cases.show(id).unwrap();
+    assert_eq!(detail.alert.status, risk::cases::Status::ClosedNotFraud);
+    assert_eq!(detail.alert.assignee.as_deref(), Some("analyst1"));
+    let trail: Vec<(&str, &str)> = detail.audit.iter().map(|e| (e.who.as_str(), e.action.as_str())).collect();
+    assert_eq!(trail[1..], [("ops", "assign"), ("ops", "close_not_fraud")]);
+    let audit = http(address, "GET", "/audit", session, None).body;
+    assert!(audit.contains("risk.assign") && audit.contains("risk.close_not_fraud"), "{audit}");
+}
+
+/// An exception opened in the running switch's database (as reconciliation opens them), written
+/// off from the console's `/exceptions` form: resolved in the switch's own trail by the console's
+/// user, audited by the console.
+fn resolve_an_exception(network: &ProcessNetwork, address: &str, session: &str) {
+    use switch::disputes::{self, ExceptionClass, ExceptionRecord, NewException};
+    let config = switch::SwitchConfig::load(std::path::Path::new(&network.switch_config)).unwrap();
+    let db = switch::settlement::open_database(&config.database).unwrap();
+    let record = ExceptionRecord {
+        reference: 11,
+        acquirer: switch::dev::ACQUIRER_ID.parse().unwrap(),
+        issuer: switch::dev::ISSUER_ID.parse().unwrap(),
+        amount_minor: 2_500,
+        currency: "156".parse().unwrap(),
+        stan: Some("000123".parse().unwrap()),
+        transmission_time: "1121100000".into(),
+        issuer_stan: None,
+        issuer_time: String::new(),
+        rrn: Some("632510000123".parse().unwrap()),
+        auth_code: "123456".into(),
+        pan_masked: "622424******0113".into(),
+        card_hash: "ab".repeat(16),
+        card_kind: clearing::CardKind::Debit,
+        mcc: "5411".into(),
+        terminal_id: None,
+        merchant_id: None,
+    };
+    let found = clearing::BusinessDate::parse("2026-11-21").unwrap();
+    let new = NewException { date: found, class: ExceptionClass::MissingAtTerminal, record, note: String::new() };
+    let id = disputes::open_exceptions(&db, &[new], "recon", 1).unwrap()[0].id;
+    let page = http(address, "GET", "/exceptions", session, None);
+    assert!(page.body.contains(&format!("action=\"/exceptions/{id}/resolve\"")), "{}", page.body);
+    let at = page.body.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let csrf = page.body[at..at + page.body[at..].find('"').unwrap()].to_owned();
+    let form = format!("csrf={csrf}&action=write_off&amount=&reason=below+threshold");
+    let done = http(address, "POST", &format!("/exceptions/{id}/resolve"), session, Some(&form));
+    assert_eq!(done.status, 303, "{}", done.body);
+    let (exception, trail) = disputes::show(&db, id).unwrap();
+    assert_eq!(exception.stage.status(), "resolved");
+    assert_eq!((trail[1].by.as_str(), trail[1].action.as_str()), ("ops", "write_off"));
+    let again = http(address, "POST", &format!("/exceptions/{id}/resolve"), session, Some(&form));
+    assert_eq!(again.status, 400, "a resolved exception takes nothing: {}", again.body);
+    let audit = http(address, "GET", "/audit", session, None).body;
+    assert!(audit.contains("exception.resolve") && audit.contains("done: write_off, now resolved"), "{audit}");
 }
 
 /// End of day with the parties stopped, then a new console over the day's files: the settled

@@ -119,6 +119,54 @@ pub struct AcquirerAlert {
     pub alert: risk::cases::Alert,
 }
 
+/// What an operator does to a risk alert from the console (`risk::cases_store::Cases::assign`
+/// and `close`); whether it is allowed is the transition table's (`risk::cases::TRANSITIONS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertAction {
+    /// Hand it to `to` (it is then under investigation).
+    Assign { to: String },
+    /// Close it, as fraud or not.
+    Close { fraud: bool },
+}
+
+impl AlertAction {
+    /// Its name in the console's audit trail.
+    pub fn audit_name(&self) -> &'static str {
+        match self {
+            AlertAction::Assign { .. } => "risk.assign",
+            AlertAction::Close { fraud: true } => "risk.close_fraud",
+            AlertAction::Close { fraud: false } => "risk.close_not_fraud",
+        }
+    }
+}
+
+/// One action on one alert, by one console user at one time.
+#[derive(Debug, Clone)]
+pub struct AlertChange<'a> {
+    /// The alert's id within its acquirer's database.
+    pub id: u64,
+    /// The console user, named in the alert's own trail.
+    pub by: &'a str,
+    pub action: &'a AlertAction,
+    pub note: Option<&'a str>,
+    pub now_ms: u64,
+}
+
+/// An operator's resolution of a switch exception (`switch::disputes::resolve`).
+#[derive(Debug, Clone)]
+pub struct ExceptionChange<'a> {
+    pub id: u64,
+    /// A `switch::disputes::Action` name: credit_adjustment, debit_adjustment, chargeback,
+    /// representment, second_chargeback, write_off.
+    pub action: &'a str,
+    /// The console user, named in the exception's own trail.
+    pub by: &'a str,
+    pub reason: &'a str,
+    /// `None`: the record's amount, or the cycle's last step's.
+    pub amount_minor: Option<u64>,
+    pub now_ms: u64,
+}
+
 /// One acquirer's transactions over a period, for the network page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcquirerFigures {
@@ -313,6 +361,14 @@ pub trait ConsoleData: Send + Sync {
     fn alerts(&self) -> Result<Vec<AcquirerAlert>, ConsoleError>;
     /// One alert of `acquirer` with its trail (`None`: no such alert).
     fn alert(&self, acquirer: &str, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError>;
+    /// Make `change` to one of `acquirer`'s alerts: `Ok(None)` when there is no such alert;
+    /// `BadInput` (with the reason) when the transition table refuses the action or its input,
+    /// nothing changed.
+    fn act_on_alert(
+        &self,
+        acquirer: &str,
+        change: &AlertChange<'_>,
+    ) -> Result<Option<risk::cases::Alert>, ConsoleError>;
     /// The switch's settled dates (`YYYY-MM-DD`), newest first.
     fn settled_dates(&self) -> Result<Vec<String>, ConsoleError>;
     /// A settled date's positions and reconciliation (`None`: not settled).
@@ -322,6 +378,10 @@ pub trait ConsoleData: Send + Sync {
     fn cleared(&self, date: &str, member: &str) -> Result<Vec<ClearedRow>, ConsoleError>;
     /// The exceptions not yet resolved, oldest first.
     fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError>;
+    /// Resolve (or take a step of the chargeback cycle on) an exception: what was done, in
+    /// words; `Ok(None)` when there is no such exception; `BadInput` (with the reason) when the
+    /// switch's transition table or its checks refuse it, nothing changed.
+    fn resolve_exception(&self, change: &ExceptionChange<'_>) -> Result<Option<String>, ConsoleError>;
     /// A merchant's payouts, newest business date first (across acquirers when none is named).
     fn payouts(&self, merchant: &MerchantRef) -> Result<Vec<PayoutRow>, ConsoleError>;
     /// A merchant's statement files, newest date first.

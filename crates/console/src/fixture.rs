@@ -4,9 +4,9 @@
 //! id), their transactions under the same row ids as the first's, and an alert with id 1 too.
 
 use crate::data::{
-    AcquirerAlert, AcquirerFigures, ApplicationRow, BatchRow, ClearedRow, ConsoleData, ExceptionRow, MerchantDetail,
-    MerchantRef, MerchantRow, MinuteFigures, PartyStatus, PathMessage, PayoutRow, SettlementView, StatementFile,
-    TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
+    AcquirerAlert, AcquirerFigures, AlertAction, AlertChange, ApplicationRow, BatchRow, ClearedRow, ConsoleData,
+    ExceptionChange, ExceptionRow, MerchantDetail, MerchantRef, MerchantRow, MinuteFigures, PartyStatus, PathMessage,
+    PayoutRow, SettlementView, StatementFile, TerminalRow, TrailRow, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 
@@ -25,6 +25,10 @@ pub const NOW_MS: u64 = 1_796_464_800_000;
 
 pub struct Fixture {
     pub rows: Vec<TxnRow>,
+    /// (acquirer, alert with its trail): changed in memory by the console's actions.
+    pub cases: std::sync::Mutex<Vec<(String, risk::cases::AlertDetail)>>,
+    /// The exceptions resolved by the console's actions (the one exception, 7, open at first).
+    pub resolved: std::sync::Mutex<Vec<u64>>,
 }
 
 pub fn txn(id: u64, merchant: &str, minutes_ago: u64, amount_minor: u64, code: &str) -> TxnRow {
@@ -72,7 +76,32 @@ impl Fixture {
             row.pan_masked = Some(format!("622202******{:04}", 2000 + id));
             rows.push(row);
         }
-        Fixture { rows }
+        let mut second = Fixture::alert_a();
+        second.pan_masked = Some("622202******2001".into());
+        second.reference = "second-acquirer-ref".into();
+        let cases = [(ACQUIRER_A, Fixture::alert_a()), (ACQUIRER_B, second)]
+            .into_iter()
+            .map(|(acquirer, alert)| (acquirer.to_owned(), Fixture::created(alert)))
+            .collect();
+        Fixture { rows, cases: std::sync::Mutex::new(cases), resolved: std::sync::Mutex::new(Vec::new()) }
+    }
+
+    /// An alert as the risk engine records it: open, one `created` entry in its trail.
+    fn created(alert: risk::cases::Alert) -> risk::cases::AlertDetail {
+        let audit = vec![risk::cases::AuditEntry {
+            seq: 1,
+            at_ms: NOW_MS,
+            who: "risk-engine".into(),
+            action: "created".into(),
+            from_status: None,
+            to_status: risk::cases::Status::Open,
+            note: None,
+        }];
+        risk::cases::AlertDetail { alert, audit }
+    }
+
+    fn cases(&self) -> std::sync::MutexGuard<'_, Vec<(String, risk::cases::AlertDetail)>> {
+        self.cases.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -211,28 +240,61 @@ impl ConsoleData for Fixture {
     }
 
     fn alerts(&self) -> Result<Vec<AcquirerAlert>, ConsoleError> {
-        let mut second = Fixture::alert_a();
-        second.pan_masked = Some("622202******2001".into());
-        second.reference = "second-acquirer-ref".into();
-        Ok(vec![
-            AcquirerAlert { acquirer: ACQUIRER_A.into(), alert: Fixture::alert_a() },
-            AcquirerAlert { acquirer: ACQUIRER_B.into(), alert: second },
-        ])
+        let cases = self.cases();
+        Ok(cases
+            .iter()
+            .map(|(acquirer, d)| AcquirerAlert { acquirer: acquirer.clone(), alert: d.alert.clone() })
+            .collect())
     }
 
     fn alert(&self, acquirer: &str, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError> {
-        let found = self.alerts()?.into_iter().find(|a| a.acquirer == acquirer && a.alert.id == id);
-        let Some(AcquirerAlert { alert, .. }) = found else { return Ok(None) };
-        let audit = vec![risk::cases::AuditEntry {
-            seq: 1,
-            at_ms: NOW_MS,
-            who: "risk-engine".into(),
-            action: "created".into(),
-            from_status: None,
-            to_status: risk::cases::Status::Open,
-            note: None,
-        }];
-        Ok(Some(risk::cases::AlertDetail { alert, audit }))
+        Ok(self.cases().iter().find(|(a, d)| a == acquirer && d.alert.id == id).map(|(_, d)| d.clone()))
+    }
+
+    /// What `risk::cases_store::Cases::act` does, in memory: the transition table decides.
+    fn act_on_alert(
+        &self,
+        acquirer: &str,
+        change: &AlertChange<'_>,
+    ) -> Result<Option<risk::cases::Alert>, ConsoleError> {
+        let AlertChange { id, by, action, note, now_ms } = *change;
+        use risk::cases::{Action, CaseError};
+        let mut cases = self.cases();
+        let Some((_, detail)) = cases.iter_mut().find(|(a, d)| a == acquirer && d.alert.id == id) else {
+            return Ok(None);
+        };
+        let (kind, assignee) = match action {
+            AlertAction::Assign { to } => (Action::Assign, Some(to.clone())),
+            AlertAction::Close { fraud: true } => (Action::CloseFraud, None),
+            AlertAction::Close { fraud: false } => (Action::CloseNotFraud, None),
+        };
+        let from = detail.alert.status;
+        let Some(to) = risk::cases::next_status(from, kind) else {
+            return Err(ConsoleError::BadInput(CaseError::Refused { id, status: from, action: kind }.to_string()));
+        };
+        if let Some(who) = &assignee {
+            risk::cases::check_who(who).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
+            detail.alert.assignee = Some(who.clone());
+        }
+        detail.alert.status = to;
+        detail.alert.updated_ms = now_ms;
+        let seq = detail.audit.len() as u64 + 1;
+        let note = match (&assignee, note) {
+            (Some(who), Some(note)) => Some(format!("to {who}: {note}")),
+            (Some(who), None) => Some(format!("to {who}")),
+            (None, note) => note.map(str::to_owned),
+        };
+        let entry = risk::cases::AuditEntry {
+            seq,
+            at_ms: now_ms,
+            who: by.into(),
+            action: kind.name().into(),
+            from_status: Some(from),
+            to_status: to,
+            note,
+        };
+        detail.audit.push(entry);
+        Ok(Some(detail.alert.clone()))
     }
 
     fn settled_dates(&self) -> Result<Vec<String>, ConsoleError> {
@@ -283,7 +345,8 @@ impl ConsoleData for Fixture {
     }
 
     fn exceptions(&self) -> Result<Vec<ExceptionRow>, ConsoleError> {
-        Ok(vec![ExceptionRow {
+        let resolved = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(std::iter::once(ExceptionRow {
             id: 7,
             date: "2026-12-04".into(),
             class: "missing_at_host".into(),
@@ -295,7 +358,29 @@ impl ConsoleData for Fixture {
             acquirer: "10000000011".into(),
             issuer: "20000000455".into(),
             opened_ms: NOW_MS,
-        }])
+        })
+        .filter(|e| !resolved.contains(&e.id))
+        .collect())
+    }
+
+    /// Every action resolves the exception here (the switch's cycle is its own crate's to
+    /// test); a resolved one takes nothing, as the switch's transition table says.
+    fn resolve_exception(&self, change: &ExceptionChange<'_>) -> Result<Option<String>, ConsoleError> {
+        use switch::disputes::Action;
+        let action = Action::from_name(change.action)
+            .ok_or_else(|| ConsoleError::BadInput(format!("action {:?} is not one", change.action)))?;
+        if change.id != 7 {
+            return Ok(None);
+        }
+        let mut resolved = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
+        if resolved.contains(&change.id) {
+            return Err(ConsoleError::BadInput(format!("exception {} is resolved: nothing is allowed", change.id)));
+        }
+        if change.reason.trim().is_empty() {
+            return Err(ConsoleError::BadInput("reason: empty".into()));
+        }
+        resolved.push(change.id);
+        Ok(Some(format!("{}, now resolved", action.name())))
     }
 
     /// One payout per acquirer holding the merchant named (`P-…` at the first, `PB-…` at the

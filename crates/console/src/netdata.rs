@@ -14,9 +14,9 @@
 use std::path::Path;
 
 use crate::data::{
-    AcquirerAlert, AcquirerFigures, ApplicationRow, ClearedRow, ConsoleData, ExceptionRow, MerchantDetail, MerchantRef,
-    MerchantRow, MinuteFigures, PartyStatus, PathMessage, PayoutRow, SettlementView, StatementFile, TxnDetail,
-    TxnFilter, TxnRow,
+    AcquirerAlert, AcquirerFigures, AlertChange, ApplicationRow, ClearedRow, ConsoleData, ExceptionChange,
+    ExceptionRow, MerchantDetail, MerchantRef, MerchantRow, MinuteFigures, PartyStatus, PathMessage, PayoutRow,
+    SettlementView, StatementFile, TxnDetail, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, SEARCH_DEPTH_ROWS_MAX};
@@ -272,6 +272,17 @@ impl ConsoleData for NetData {
         }
     }
 
+    fn act_on_alert(
+        &self,
+        acquirer: &str,
+        change: &AlertChange<'_>,
+    ) -> Result<Option<risk::cases::Alert>, ConsoleError> {
+        match self.acquirer(acquirer) {
+            Some(reader) => reader.act_on_alert(change),
+            None => Ok(None),
+        }
+    }
+
     fn settled_dates(&self) -> Result<Vec<String>, ConsoleError> {
         let dates = switch::settlement::settled_dates(&self.switch.get()?)
             .map_err(|e| ConsoleError::Failure(format!("the switch's settled dates: {e}")))?;
@@ -338,6 +349,44 @@ impl ConsoleData for NetData {
                 opened_ms: e.opened_ms,
             })
             .collect())
+    }
+
+    /// Through `switch::disputes::resolve` over a connection opened for this action only; the
+    /// clearing date found as `cardnet dispute resolve` finds it, from the business dates'
+    /// table and the switch's configured cut-off (no key is loaded).
+    fn resolve_exception(&self, change: &ExceptionChange<'_>) -> Result<Option<String>, ConsoleError> {
+        use switch::disputes::{self, DisputeError};
+        let Some(action) = disputes::Action::from_name(change.action) else {
+            let names: Vec<&str> = disputes::Action::ALL.iter().map(|a| a.name()).collect();
+            return Err(ConsoleError::BadInput(format!("action {:?}: one of {}", change.action, names.join(", "))));
+        };
+        let what = format!("the switch's exception {}", change.id);
+        let error = |e: DisputeError| match e {
+            DisputeError::Store(_) => ConsoleError::Failure(format!("{what}: {e}")),
+            other => ConsoleError::BadInput(other.to_string()),
+        };
+        let cutoff = switch::SwitchConfig::load(&self.net.switch)
+            .map_err(|e| ConsoleError::Failure(format!("the switch's configuration: {e}")))?
+            .cutoff_resolved();
+        let db = self.switch.open_for_action()?;
+        let found_on = match disputes::show(&db, change.id) {
+            Ok((exception, _)) => exception.date,
+            Err(DisputeError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(error(e)),
+        };
+        let clearing_date = disputes::clearing_date(&db, cutoff, found_on, change.now_ms).map_err(error)?;
+        let resolution = disputes::Resolution {
+            action,
+            by: change.by.to_owned(),
+            reason: change.reason.to_owned(),
+            amount_minor: change.amount_minor,
+        };
+        let done = disputes::resolve(&db, change.id, &resolution, change.now_ms, clearing_date).map_err(error)?;
+        let clears = match &done.record {
+            Some(r) => format!(", clears on {} as record {}", r.date, r.reference),
+            None => ", no money moves".to_owned(),
+        };
+        Ok(Some(format!("{}, now {}{clears}", action.name(), done.exception.stage.status())))
     }
 
     /// Newest business date first across the acquirers named.

@@ -7,8 +7,8 @@
 use sqlstore::{Row, Value};
 
 use crate::data::{
-    AcquirerAlert, AcquirerFigures, ApplicationRow, BatchRow, MerchantDetail, MerchantRow, PathMessage, PayoutRow,
-    TerminalRow, TrailRow, TxnFilter, TxnRow,
+    AcquirerAlert, AcquirerFigures, AlertAction, AlertChange, ApplicationRow, BatchRow, MerchantDetail, MerchantRow,
+    PathMessage, PayoutRow, TerminalRow, TrailRow, TxnFilter, TxnRow,
 };
 use crate::error::ConsoleError;
 use crate::limits::{LIST_ROWS_MAX, PATH_MESSAGES_MAX, RATE_CHART_MINUTES_MAX};
@@ -26,15 +26,25 @@ pub struct AcquirerReader {
 }
 
 impl AcquirerReader {
-    /// Its alerts. `Cases::new` finds its tables there (its migration only reads when they
-    /// exist); an acquirer that never kept alerts has none, and a reader cannot create them.
-    fn cases(&self) -> Result<risk::cases_store::Cases, ConsoleError> {
-        risk::cases_store::Cases::new(self.db.get()?).map_err(|e| {
-            ConsoleError::Failure(format!(
-                "acquirer {}'s risk alerts (has it run with a [risk] section?): {e}",
-                self.institution
-            ))
-        })
+    /// Its alerts, `None` when it has never kept any (no `[risk]` section: its database has
+    /// no risk tables, and a reader cannot create them). `Cases::new` only reads once its
+    /// migration is recorded, so it is asked for only then.
+    fn cases(&self) -> Result<Option<risk::cases_store::Cases>, ConsoleError> {
+        /// The migration `risk::cases_store::Cases::new` records (crates/risk/src/cases_store.rs).
+        const RISK_CASES_MIGRATION: &str = "risk-cases-v1";
+        let db = self.db.get()?;
+        // A database without the migrations table has no risk tables either: not an error.
+        let kept = db
+            .transaction(|tx| {
+                tx.query_opt("SELECT name FROM sqlstore_migrations WHERE name = $1", &[RISK_CASES_MIGRATION.into()])
+            })
+            .is_ok_and(|row| row.is_some());
+        if !kept {
+            return Ok(None);
+        }
+        let cases = risk::cases_store::Cases::new(db)
+            .map_err(|e| ConsoleError::Failure(format!("acquirer {}'s risk alerts: {e}", self.institution)))?;
+        Ok(Some(cases))
     }
 
     /// Newest first (received time, then row id), the first `limit` rows: the caller merges
@@ -219,18 +229,43 @@ impl AcquirerReader {
 
     pub fn alerts(&self) -> Result<Vec<AcquirerAlert>, ConsoleError> {
         let filter = risk::cases::Filter { limit: LIST_ROWS_MAX, ..risk::cases::Filter::default() };
-        let alerts = self
-            .cases()?
+        let Some(cases) = self.cases()? else { return Ok(Vec::new()) };
+        let alerts = cases
             .list(&filter)
             .map_err(|e| ConsoleError::Failure(format!("acquirer {}'s risk alerts: {e}", self.institution)))?;
         Ok(alerts.into_iter().map(|alert| AcquirerAlert { acquirer: self.institution.clone(), alert }).collect())
     }
 
     pub fn alert(&self, id: u64) -> Result<Option<risk::cases::AlertDetail>, ConsoleError> {
-        match self.cases()?.show(id) {
+        let Some(cases) = self.cases()? else { return Ok(None) };
+        match cases.show(id) {
             Ok(detail) => Ok(Some(detail)),
             Err(risk::cases::CaseError::NotFound(_)) => Ok(None),
             Err(e) => Err(ConsoleError::Failure(format!("acquirer {}'s risk alert {id}: {e}", self.institution))),
+        }
+    }
+
+    /// An operator's action on alert `id`, through `risk::cases_store::Cases` (its status and
+    /// its own trail in one short transaction, which the running acquirer's WAL allows) over a
+    /// connection opened for this action only: the console writes no other table of the
+    /// acquirer's. The alert is looked up first by the reader, so an unknown id opens nothing.
+    pub fn act_on_alert(&self, change: &AlertChange<'_>) -> Result<Option<risk::cases::Alert>, ConsoleError> {
+        let AlertChange { id, by, action, note, now_ms } = *change;
+        if self.alert(id)?.is_none() {
+            return Ok(None);
+        }
+        let what = format!("acquirer {}'s risk alert {id}", self.institution);
+        let cases = risk::cases_store::Cases::new(self.db.open_for_action()?)
+            .map_err(|e| ConsoleError::Failure(format!("{what}: {e}")))?;
+        let done = match action {
+            AlertAction::Assign { to } => cases.assign(id, by, to, note, now_ms),
+            AlertAction::Close { fraud } => cases.close(id, by, *fraud, note, now_ms),
+        };
+        match done {
+            Ok(alert) => Ok(Some(alert)),
+            Err(risk::cases::CaseError::NotFound(_)) => Ok(None),
+            Err(e) if e.is_bad_input() => Err(ConsoleError::BadInput(e.to_string())),
+            Err(e) => Err(ConsoleError::Failure(format!("{what}: {e}"))),
         }
     }
 

@@ -8,11 +8,14 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::pages_merchant::DashboardQuery;
+use crate::pages_risk::AlertForm;
 use crate::pages_statements::MerchantQuery;
 use crate::pages_txn::{SearchQuery, ZoneQuery};
 use crate::store::Role;
 use crate::web::{State, page, post_page, redirect};
-use crate::{pages_merchant, pages_operator, pages_settlement, pages_statements, pages_txn};
+use crate::{
+    pages_exceptions, pages_merchant, pages_operator, pages_risk, pages_settlement, pages_statements, pages_txn,
+};
 
 pub async fn home(AxumState(console): AxumState<State>, headers: HeaderMap) -> Response {
     page(console, headers, |_, session| {
@@ -67,7 +70,7 @@ pub async fn merchant(
 }
 
 pub async fn alerts(AxumState(c): AxumState<State>, headers: HeaderMap, Query(q): Query<ZoneQuery>) -> Response {
-    page(c, headers, move |c, s| pages_operator::alerts(c, s, &q)).await
+    page(c, headers, move |c, s| pages_risk::alerts(c, s, &q)).await
 }
 
 pub async fn dashboard(
@@ -103,7 +106,7 @@ pub async fn settlement_date(AxumState(c): AxumState<State>, headers: HeaderMap,
 }
 
 pub async fn exceptions(AxumState(c): AxumState<State>, headers: HeaderMap, Query(q): Query<ZoneQuery>) -> Response {
-    page(c, headers, move |c, s| pages_settlement::exceptions(c, s, &q)).await
+    page(c, headers, move |c, s| pages_exceptions::exceptions(c, s, &q)).await
 }
 
 pub async fn statements(
@@ -137,7 +140,7 @@ pub async fn alert(
     Path(id): Path<String>,
     Query(q): Query<ZoneQuery>,
 ) -> Response {
-    page(c, headers, move |c, s| pages_operator::alert(c, s, &id, &q)).await
+    page(c, headers, move |c, s| pages_risk::alert(c, s, &id, &q)).await
 }
 
 pub async fn settlement_member(
@@ -155,4 +158,31 @@ pub async fn remove_user(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     post_page(c, headers, form, |c, s, form, _| pages_operator::remove_user(c, s, form)).await
+}
+
+/// `/risk/{acquirer}-{id}/assign` or `/close`; any other action is not found.
+pub async fn act_on_alert(
+    AxumState(c): AxumState<State>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    post_page(c, headers, form, move |c, s, form, _| {
+        let which = match action.as_str() {
+            "assign" => AlertForm::Assign,
+            "close" => AlertForm::Close,
+            _ => return Err(crate::web::PageError::NotFound),
+        };
+        pages_risk::act(c, s, &id, which, form)
+    })
+    .await
+}
+
+pub async fn resolve_exception(
+    AxumState(c): AxumState<State>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    post_page(c, headers, form, move |c, s, form, _| pages_exceptions::resolve(c, s, &id, form)).await
 }

@@ -1,11 +1,11 @@
-//! The operator's pages: the network, merchants, risk alerts, users and the audit trail. A
+//! The operator's pages: the network, merchants, users and the audit trail. A
 //! merchant user is told they do not exist (404); a merchant may open its own merchant page.
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use crate::charts::bars;
-use crate::data::{AcquirerAlert, MerchantRef, parse_row_ref};
+use crate::data::MerchantRef;
 use crate::format::Zone;
 use crate::html::{Cell, Markup, url_encode};
 use crate::limits::{LIST_ROWS_MAX, RATE_CHART_MINUTES_MAX};
@@ -308,83 +308,6 @@ pub fn merchant(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -
         .collect();
     m.table(&["At", "Subject", "Event", "By", "Reason"], &trail);
     Ok(frame(&format!("Merchant {}", r.merchant_id), Some(session), &m).into_response())
-}
-
-pub fn alerts(console: &Console, session: &Session, q: &ZoneQuery) -> PageResult {
-    operator_only(session)?;
-    let zone = zone_of(q)?;
-    let rows: Vec<Vec<Cell>> = console
-        .data
-        .alerts()?
-        .into_iter()
-        .take(LIST_ROWS_MAX)
-        .map(|AcquirerAlert { acquirer, alert: a }| {
-            let link = format!("/risk/{acquirer}-{}?tz={}", a.id, url_encode(zone.code()));
-            vec![
-                Cell::Link(link, a.id.to_string()),
-                acquirer.into(),
-                zone.time(a.created_ms).into(),
-                format!("{} {}", a.entity_kind.name(), a.entity).into(),
-                a.pan_masked.unwrap_or_default().into(),
-                a.verdict.into(),
-                a.response_code.unwrap_or_default().into(),
-                a.score.to_string().into(),
-                a.status.name().into(),
-                a.assignee.unwrap_or_default().into(),
-            ]
-        })
-        .collect();
-    let mut m = Markup::new();
-    m.element("p", &[], &format!("The acquirers' risk alerts, newest first; times in {}.", zone.label()));
-    m.table(&["Id", "Acquirer", "Created", "Entity", "Card", "Verdict", "Code", "Score", "Status", "Assignee"], &rows);
-    Ok(frame("Risk alerts", Some(session), &m).into_response())
-}
-
-/// One alert: what fired, and its trail (who did what, when).
-pub fn alert(console: &Console, session: &Session, id: &str, q: &ZoneQuery) -> PageResult {
-    operator_only(session)?;
-    let zone = zone_of(q)?;
-    // `ACQUIRER-ID`: alert ids are unique only within one acquirer's database.
-    let (acquirer, id) = parse_row_ref(id).ok_or(PageError::NotFound)?;
-    let Some(detail) = console.data.alert(&acquirer, id)? else { return Err(PageError::NotFound) };
-    let a = &detail.alert;
-    let mut m = Markup::new();
-    m.element("p", &[], &format!("Times in {}.", zone.label()));
-    let facts: Vec<Vec<Cell>> = [
-        ("Created", zone.time(a.created_ms)),
-        ("Acquirer", acquirer.clone()),
-        ("Raised by", a.party.name().to_owned()),
-        ("Entity", format!("{} {}", a.entity_kind.name(), a.entity)),
-        ("Card", a.pan_masked.clone().unwrap_or_default()),
-        ("Reference", a.reference.clone()),
-        ("Verdict", a.verdict.clone()),
-        ("Response code", a.response_code.clone().unwrap_or_default()),
-        ("Rules fired", a.fired_json.clone()),
-        ("Score", a.score.to_string()),
-        ("Status", a.status.name().to_owned()),
-        ("Assignee", a.assignee.clone().unwrap_or_default()),
-    ]
-    .into_iter()
-    .map(|(k, v)| vec![Cell::from(k), Cell::Text(v)])
-    .collect();
-    m.table(&["Field", "Value"], &facts);
-    m.element("h2", &[], "Trail");
-    let trail: Vec<Vec<Cell>> = detail
-        .audit
-        .iter()
-        .map(|e| {
-            vec![
-                zone.time(e.at_ms).into(),
-                e.who.as_str().into(),
-                e.action.as_str().into(),
-                e.from_status.map(|s| s.name()).unwrap_or("").into(),
-                e.to_status.name().into(),
-                e.note.as_deref().unwrap_or("").into(),
-            ]
-        })
-        .collect();
-    m.table(&["At", "Who", "Action", "From", "To", "Note"], &trail);
-    Ok(frame(&format!("Risk alert {acquirer}-{id}"), Some(session), &m).into_response())
 }
 
 pub fn users(console: &Console, session: &Session, message: Option<&str>) -> PageResult {

@@ -1,10 +1,10 @@
 //! Clearing and settlement per date with the members' net positions and the date's
-//! reconciliation, and the exceptions (差错) still open — operators only.
+//! reconciliation — operators only (the open exceptions: `pages_exceptions.rs`).
 
 use axum::response::IntoResponse;
 
 use crate::Console;
-use crate::format::{Zone, money, signed_money};
+use crate::format::{money, signed_money};
 use crate::html::{Cell, Markup, url_encode};
 use crate::pages_txn::{ZoneQuery, zone_of};
 use crate::store::Session;
@@ -126,31 +126,4 @@ pub fn member(console: &Console, session: &Session, date: &str, member: &str, q:
         m.table(&headers, &rows);
     }
     Ok(frame(&format!("{member} on {date}"), Some(session), &m).into_response())
-}
-
-pub fn exceptions(console: &Console, session: &Session, q: &ZoneQuery) -> PageResult {
-    operator_only(session)?;
-    let zone: Zone = zone_of(q)?;
-    let rows: Vec<Vec<Cell>> = console
-        .data
-        .exceptions()?
-        .into_iter()
-        .map(|e| {
-            vec![
-                e.id.to_string().into(),
-                e.date.into(),
-                e.class.into(),
-                e.stage.into(),
-                money(e.amount_minor, &e.currency).into(),
-                e.pan_masked.into(),
-                e.rrn.unwrap_or_default().into(),
-                format!("{} → {}", e.acquirer, e.issuer).into(),
-                zone.time(e.opened_ms).into(),
-            ]
-        })
-        .collect();
-    let mut m = Markup::new();
-    m.element("p", &[], &format!("Differences reconciliation found, not yet resolved; times in {}.", zone.label()));
-    m.table(&["Id", "Date", "Class", "Stage", "Amount", "Card", "RRN", "Acquirer → issuer", "Opened"], &rows);
-    Ok(frame("Exceptions", Some(session), &m).into_response())
 }

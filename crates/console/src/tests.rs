@@ -539,3 +539,6 @@ async fn removing_a_user_ends_its_sessions_and_is_audited() {
     let merchant_post = rig.send("POST", "/users/remove", "", Some(format!("csrf={csrf}&name=ops"))).await;
     assert_eq!(merchant_post.status, StatusCode::FORBIDDEN, "no session");
 }
+
+#[path = "tests_actions.rs"]
+mod actions;

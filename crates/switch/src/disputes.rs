@@ -348,6 +348,32 @@ pub fn list(db: &Database, filter: ListFilter) -> Result<Vec<Exception>> {
     db.transact(|tx| store::list(tx, filter, LIST_MAX))
 }
 
+/// Where a resolution made at `now_ms` clears: the first business date not closed (a closed
+/// date never changes) from the one an exchange at `now_ms` gets under `cutoff`, and at least the
+/// day after `found_on`, the exception's date. Reads only the business dates' table, so a caller
+/// holding no key (the console) finds it as `cardnet dispute resolve` does.
+pub fn clearing_date(
+    db: &Database,
+    cutoff: clearing::CutOff,
+    found_on: BusinessDate,
+    now_ms: u64,
+) -> Result<BusinessDate> {
+    /// Dates looked at before giving up (closed dates run at most a few ahead of the clock).
+    const DATES_AHEAD_MAX: usize = 366;
+    let mut date = cutoff.business_date(now_ms).max(found_on.next());
+    for _ in 0..DATES_AHEAD_MAX {
+        let status = crate::business_date::status(db, cutoff, date).map_err(|error| match error {
+            crate::SwitchError::Store(error) => DisputeError::Store(error),
+            other => DisputeError::Input(format!("business date {date}: {other}")),
+        })?;
+        if !status.closed {
+            return Ok(date);
+        }
+        date = date.next();
+    }
+    Err(DisputeError::Input(format!("no open business date within {DATES_AHEAD_MAX} days of {date}")))
+}
+
 /// One exception and its audit trail (oldest first).
 pub fn show(db: &Database, id: u64) -> Result<(Exception, Vec<AuditEntry>)> {
     db.transact(|tx| {

@@ -352,3 +352,18 @@ fn a_credit_adjustment_brings_the_next_date_back_to_the_true_amount() {
         assert_eq!(trail.last().unwrap().clearing_date, Some(d.next()));
     }
 }
+
+#[test]
+fn a_resolution_clears_on_an_open_date_after_the_one_found_without_opening_the_switch() {
+    let place = Place::sqlite("clearing-date");
+    let db = place.db();
+    let cutoff = clearing::CutOff::new(0, 0).unwrap();
+    let found = date(FOUND);
+    // Long before the date found: the day after it.
+    assert_eq!(disputes::clearing_date(&db, cutoff, found, 0).unwrap(), found.next());
+    // A week after: the date an exchange made then gets, no date being closed.
+    let later = cutoff.closes_at_ms(found) + 7 * 86_400_000;
+    let on = disputes::clearing_date(&db, cutoff, found, later).unwrap();
+    assert_eq!(on, cutoff.business_date(later));
+    assert!(on > found.next(), "{on}");
+}
