@@ -262,7 +262,7 @@ fn print_summary(summary: &Value) -> Result<(), CliError> {
     outln!("cardnet is up in {}:", summary["dir"].as_str().unwrap_or_default());
     for party in summary["parties"].as_array().into_iter().flatten() {
         outln!(
-            "  {:<9} {:<22} metrics {}/metrics",
+            "  {:<10} {:<22} metrics {}/metrics",
             party["name"].as_str().unwrap_or_default(),
             party["listen"].as_str().unwrap_or_default(),
             party["admin"].as_str().unwrap_or("(none)")
