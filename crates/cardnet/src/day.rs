@@ -98,7 +98,7 @@ pub fn run(options: &DayOptions) -> Result<Value, CliError> {
     }
     say("end of day: cut-off, clearing, settlement, issuer posting, merchant payouts, reconciliation");
     let end_of_day = crate::eod::run_day(&options.dir, crate::demo::today(), true)?;
-    let mut facts = summary::Facts::read(&options.dir, &net)?;
+    let mut facts = summary::Facts::read(&net)?;
     facts.metrics = metrics;
     Ok(summary::summary(options, &tallies, &end_of_day, &facts, day_ms, started.elapsed()))
 }
@@ -139,7 +139,7 @@ fn shorten_timeouts(dir: &Path) -> Result<(), CliError> {
 /// Every terminal at work at once, with the live line and the faults; their tallies.
 fn the_day(options: &DayOptions, parties: &mut Parties) -> Result<Vec<clerk::Tally>, CliError> {
     let terminals = seed::terminals_dir(&options.dir);
-    let cards = read_cards(&options.dir.join(seed::CARDS_DIR))?;
+    let cards: Vec<Value> = crate::up::card_files(&options.dir)?.into_iter().map(|(_, card)| card).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -179,20 +179,6 @@ fn the_day(options: &DayOptions, parties: &mut Parties) -> Result<Vec<clerk::Tal
     })?;
     bar.finish_and_clear();
     Ok(tallies)
-}
-
-/// The seeded card files, in their file order.
-fn read_cards(folder: &Path) -> Result<Vec<Value>, CliError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)?.flatten().map(|e| e.path()).collect();
-    files.sort();
-    files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|path| {
-            serde_json::from_slice(&std::fs::read(path)?)
-                .map_err(|e| CliError::Failure(format!("{}: {e}", path.display())))
-        })
-        .collect()
 }
 
 fn live_bar(total: u64, hidden: bool) -> ProgressBar {

@@ -56,7 +56,7 @@ pub async fn start_admin(party: &'static str, listen: Option<SocketAddr>) -> Res
             let admin = metrics::admin::start(listen, metrics::global(), Arc::clone(&readiness) as Arc<dyn Readiness>)
                 .await
                 .map_err(CliError::bad_input)?;
-            eprintln!("cardnet {party}: admin on http://{}", admin.local_addr());
+            eprintln!("cardnet {party}: {}{}", metrics::admin::LOG_MARKER, admin.local_addr());
             Some(admin)
         }
         None => None,

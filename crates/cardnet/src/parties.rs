@@ -253,7 +253,7 @@ impl Parties {
             .iter()
             .map(|(name, _)| {
                 let log = std::fs::read_to_string(self.logs.join(format!("{name}.log"))).unwrap_or_default();
-                (name.clone(), admin_address(&log))
+                (name.clone(), metrics::admin::address_in_log(&log).map(|a| a.to_string()))
             })
             .collect()
     }
@@ -354,11 +354,6 @@ pub fn read_listen(config: &Path) -> Result<String, CliError> {
         .ok_or_else(|| CliError::Failure(format!("{} has no top-level listen = \"…\"", config.display())))
 }
 
-/// The address in the line "… admin on http://ADDR" `cardnet serve` logs.
-fn admin_address(log: &str) -> Option<String> {
-    log.lines().find_map(|line| line.split_once("admin on http://").map(|(_, rest)| rest.trim().to_owned()))
-}
-
 /// Set the top-level `listen` of `config` to `address`.
 fn set_listen(config: &Path, address: &str) -> Result<(), CliError> {
     let text = std::fs::read_to_string(config)?;
@@ -409,8 +404,8 @@ mod tests {
         assert_eq!(bound_address(acquirer).as_deref(), Some("127.0.0.1:40004"));
         assert_eq!(bound_address("starting\n"), None);
         let admin = "cardnet switch: admin on http://127.0.0.1:40100\ncardnet switch 1 listening on 127.0.0.1:40001";
-        assert_eq!(admin_address(admin).as_deref(), Some("127.0.0.1:40100"));
-        assert_eq!(admin_address(acquirer), None);
+        assert_eq!(metrics::admin::address_in_log(admin), "127.0.0.1:40100".parse().ok());
+        assert_eq!(metrics::admin::address_in_log(acquirer), None);
     }
 
     #[test]

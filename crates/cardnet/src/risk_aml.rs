@@ -71,9 +71,9 @@ fn from_acquirer(config: &std::path::Path, day_start: u64) -> Result<Vec<aml::Am
                 card: row.pan_masked.clone()?,
                 merchant: row.merchant_id.to_string(),
                 amount_minor: row.amount_minor,
-                currency: domain::Currency::parse(&row.currency).map(|c| c.alpha().to_owned()).ok()?,
+                currency: alpha_currency(&row.currency)?,
                 at_ms: row.received_ms,
-                kind: if row.kind == "refund" { aml::AmlKind::Refund } else { aml::AmlKind::Purchase },
+                kind: aml_kind(&row.kind),
                 reference: format!(
                     "rrn={} terminal={} trace={}",
                     row.rrn.map(|r| r.to_string()).unwrap_or_default(),
@@ -107,9 +107,9 @@ fn from_issuers(configs: &[PathBuf], day_start: u64) -> Result<Vec<aml::AmlTrans
                 card: format!("{} #{name}/{}", row.pan_masked, row.card_id),
                 merchant: row.merchant_id.clone().unwrap_or_default(),
                 amount_minor: row.amount_minor,
-                currency: domain::Currency::parse(&row.currency).map(|c| c.alpha().to_owned()).ok()?,
+                currency: alpha_currency(&row.currency)?,
                 at_ms: row.at_ms,
-                kind: if row.kind == "refund" { aml::AmlKind::Refund } else { aml::AmlKind::Purchase },
+                kind: aml_kind(&row.kind),
                 reference: format!(
                     "rrn={} terminal={} key={}",
                     row.rrn.as_deref().unwrap_or_default(),
@@ -120,6 +120,16 @@ fn from_issuers(configs: &[PathBuf], day_start: u64) -> Result<Vec<aml::AmlTrans
         }));
     }
     Ok(out)
+}
+
+/// A journal's currency (numeric or alphabetic) as the reports name it; `None`: not ISO 4217.
+fn alpha_currency(text: &str) -> Option<String> {
+    domain::Currency::parse(text).map(|c| c.alpha().to_owned()).ok()
+}
+
+/// A journal's kind as the reports count it: a refund, or money paid (sales and completions).
+fn aml_kind(kind: &str) -> aml::AmlKind {
+    if kind == "refund" { aml::AmlKind::Refund } else { aml::AmlKind::Purchase }
 }
 
 pub fn run(args: AmlArgs) -> Result<(), CliError> {

@@ -19,6 +19,7 @@ mod cards;
 mod config;
 pub mod seed;
 
+pub use cards::card_files;
 pub use config::{Seed, UpConfig};
 
 /// How often the parties are looked at while the network runs.

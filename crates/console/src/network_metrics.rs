@@ -33,8 +33,7 @@ pub fn admin_addresses(logs: &Path) -> Vec<(String, SocketAddr)> {
             let path = entry.path();
             let name = path.file_name()?.to_str()?.strip_suffix(".log")?.to_owned();
             let head = read_head(&path)?;
-            let address =
-                head.lines().rev().find_map(|line| line.split_once("admin on http://"))?.1.trim().parse().ok()?;
+            let address = metrics::admin::address_in_log(&head)?;
             Some((name, address))
         })
         .collect();

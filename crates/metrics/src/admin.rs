@@ -25,6 +25,15 @@ use tokio::task::JoinHandle;
 use crate::registry::Registry;
 use crate::text::CONTENT_TYPE;
 
+/// What a party logs before its admin address (`cardnet PARTY: admin on http://ADDR`): how
+/// `cardnet up`, the demo and the console find a party that listens on a port the kernel picked.
+pub const LOG_MARKER: &str = "admin on http://";
+
+/// The admin address in a party's log: the last line with [`LOG_MARKER`] (a restart logs anew).
+pub fn address_in_log(log: &str) -> Option<SocketAddr> {
+    log.lines().rev().find_map(|line| line.split_once(LOG_MARKER)).and_then(|(_, rest)| rest.trim().parse().ok())
+}
+
 /// Admin connections served at once; more wait in the listen backlog.
 pub const ADMIN_CONNECTIONS_MAX: usize = 16;
 /// Longest an admin connection lives, from accept (a scrape takes milliseconds).

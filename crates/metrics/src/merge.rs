@@ -45,43 +45,56 @@ pub fn with_label(page: &str, key: &str, value: &str) -> String {
     out
 }
 
+/// A family's lines: its comments (from the first page that has them) and every page's samples.
+#[derive(Default)]
+struct Lines {
+    comments: Vec<String>,
+    samples: Vec<String>,
+}
+
+/// The families in first-seen order, found by name.
+#[derive(Default)]
+struct Families {
+    order: HashMap<String, usize>,
+    lines: Vec<Lines>,
+}
+
+impl Families {
+    fn of(&mut self, name: &str) -> &mut Lines {
+        let index = *self.order.entry(name.to_owned()).or_insert_with(|| {
+            self.lines.push(Lines::default());
+            self.lines.len() - 1
+        });
+        &mut self.lines[index]
+    }
+}
+
 /// `pages` as one page.
 pub fn merge(pages: &[String]) -> String {
-    // Per family, in first-seen order: its comment lines (from the first page that has them)
-    // and its samples from every page.
-    let mut order: HashMap<String, usize> = HashMap::new();
-    let mut families: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    let mut families = Families::default();
     for page in pages.iter().take(MERGED_PAGES_MAX) {
         for line in page.lines().take(crate::parse::PAGE_LINES_MAX) {
             if line.is_empty() {
                 continue;
             }
-            let index_of =
-                |name: &str, order: &mut HashMap<String, usize>, families: &mut Vec<(Vec<String>, Vec<String>)>| {
-                    *order.entry(name.to_owned()).or_insert_with(|| {
-                        families.push((Vec::new(), Vec::new()));
-                        families.len() - 1
-                    })
-                };
             if let Some(comment) = line.strip_prefix("# ") {
                 let mut words = comment.split_whitespace();
                 let (Some(keyword @ ("HELP" | "TYPE")), Some(name)) = (words.next(), words.next()) else { continue };
-                let index = index_of(name, &mut order, &mut families);
                 // The first page's HELP and TYPE stand for every page's.
                 let prefix = format!("# {keyword} ");
-                if !families[index].0.iter().any(|c| c.starts_with(&prefix)) {
-                    families[index].0.push(line.to_owned());
+                let family = families.of(name);
+                if !family.comments.iter().any(|c| c.starts_with(&prefix)) {
+                    family.comments.push(line.to_owned());
                 }
                 continue;
             }
-            let name = family_of(line, &order).to_owned();
-            let index = index_of(&name, &mut order, &mut families);
-            families[index].1.push(line.to_owned());
+            let name = family_of(line, &families.order).to_owned();
+            families.of(&name).samples.push(line.to_owned());
         }
     }
     let mut out = String::new();
-    for (comments, samples) in families {
-        for line in comments.iter().chain(&samples) {
+    for family in families.lines {
+        for line in family.comments.iter().chain(&family.samples) {
             out.push_str(line);
             out.push('\n');
         }

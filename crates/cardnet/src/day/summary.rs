@@ -4,7 +4,6 @@
 //! every bank's ledger balances.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -27,7 +26,7 @@ pub struct Facts {
 }
 
 impl Facts {
-    pub fn read(dir: &Path, net: &eod::NetDir) -> Result<Facts, CliError> {
+    pub fn read(net: &eod::NetDir) -> Result<Facts, CliError> {
         let clock: eod::SharedClock = Arc::new(clock::SystemClock);
         let failure = |what: &str, e: &dyn std::fmt::Display| CliError::Failure(format!("demo: {what}: {e}"));
         let mut acquirer_reversals = (0, 0, 0);
@@ -44,7 +43,6 @@ impl Facts {
             let issuer = eod::open_issuer(&config, &clock).map_err(|e| failure(&format!("issuer {id}"), &e))?;
             ledgers_balanced &= issuer.check_ledger().is_ok();
         }
-        let _ = dir;
         let switch = eod::switch_ops::open_switch(&net.switch).map_err(|e| failure("the switch", &e))?;
         let mut switch_advices: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         for (id, _) in &net.issuers {

@@ -3,7 +3,7 @@
 //! `--show-pan` asks for it (to key it in); the card file is what `cardnet pos --card-file`
 //! takes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde_json::{Value, json};
@@ -29,8 +29,9 @@ pub struct CardsArgs {
     json: bool,
 }
 
-pub fn run(args: &CardsArgs) -> Result<(), CliError> {
-    let dir = args.dir.clone().unwrap_or_else(|| super::UpConfig::built_in().dir);
+/// The card files a first start issued into `dir/cards/`, in file order, each read and parsed
+/// (at most [`CARD_FILES_MAX`], each at most [`CARD_FILE_BYTES_MAX`]).
+pub fn card_files(dir: &Path) -> Result<Vec<(PathBuf, Value)>, CliError> {
     let folder = dir.join(super::seed::CARDS_DIR);
     let entries = std::fs::read_dir(&folder).map_err(|e| {
         CliError::bad_input(format!("{}: {e} (has `cardnet up` run with this folder?)", folder.display()))
@@ -42,13 +43,25 @@ pub fn run(args: &CardsArgs) -> Result<(), CliError> {
         .take(CARD_FILES_MAX)
         .collect();
     files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let bad = |what: &str| CliError::Failure(format!("{}: {what}", path.display()));
+            if std::fs::metadata(&path)?.len() > CARD_FILE_BYTES_MAX {
+                return Err(bad("larger than a card file"));
+            }
+            let card: Value = serde_json::from_slice(&std::fs::read(&path)?).map_err(|e| bad(&e.to_string()))?;
+            Ok((path, card))
+        })
+        .collect()
+}
+
+pub fn run(args: &CardsArgs) -> Result<(), CliError> {
+    let dir = args.dir.clone().unwrap_or_else(|| super::UpConfig::built_in().dir);
+    let files = card_files(&dir)?;
     let mut cards = Vec::with_capacity(files.len());
-    for path in files {
+    for (path, card) in files {
         let bad = |what: &str| CliError::Failure(format!("{}: {what}", path.display()));
-        if std::fs::metadata(&path)?.len() > CARD_FILE_BYTES_MAX {
-            return Err(bad("larger than a card file"));
-        }
-        let card: Value = serde_json::from_slice(&std::fs::read(&path)?).map_err(|e| bad(&e.to_string()))?;
         let pan = domain::Pan::new(card["pan"].as_str().unwrap_or_default()).map_err(|e| bad(&e.to_string()))?;
         let bank = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().split('-').nth(1).unwrap_or("?");
         let shown = if args.show_pan { pan.as_str().to_owned() } else { pan.masked().to_string() };
