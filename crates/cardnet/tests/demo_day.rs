@@ -33,6 +33,12 @@ fn a_small_business_day_settles_and_reconciles() {
     let kinds: std::collections::BTreeSet<&str> =
         day["transactions"].as_array().unwrap().iter().map(|r| r["transaction"].as_str().unwrap()).collect();
     assert!(kinds.len() >= 6, "a counter's mix: {kinds:?}");
+    // Each acquirer's payouts tie to its own position at the switch.
+    let merchant_settlement = &day["end_of_day"]["steps"]["merchant_settlement"];
+    assert_eq!(merchant_settlement["tie_ok"], true, "{merchant_settlement}");
+    let acquirers = merchant_settlement["acquirers"].as_array().unwrap();
+    assert_eq!(acquirers.len(), 2, "{merchant_settlement}");
+    assert!(acquirers.iter().all(|a| a["tie_ok"] == true), "{merchant_settlement}");
     let payouts = day["merchant_payouts"].as_array().unwrap();
     assert!(!payouts.is_empty() && day["fees_minor"].as_i64().unwrap() > 0, "{day}");
     // Every party's /metrics, scraped and parsed at the end of the day, moved with it.
