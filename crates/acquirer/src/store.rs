@@ -287,6 +287,17 @@ const ROWID_TABLES: [&str; 4] = ["acquirer_transactions", "acquirer_messages", "
 const MIGRATION_V9: &str = "acquirer-v9-risk-card";
 const DDL_V9: &[&str] = &["ALTER TABLE acquirer_transactions ADD COLUMN risk_card BIGINT"];
 
+/// The index of follow-ups by original holds only the rows that have an original (voids,
+/// refunds, completions): a purchase — most of the journal — no longer adds an entry when it is
+/// journaled and moves it when its answer changes its status. `original_id = $1` implies `IS NOT
+/// NULL`, so the lookup of an original's follow-ups still uses it (SQLite and PostgreSQL alike).
+const MIGRATION_V10: &str = "acquirer-v10-original-partial";
+const DDL_V10: &[&str] = &[
+    "DROP INDEX acquirer_transactions_original",
+    "CREATE INDEX acquirer_transactions_original ON acquirer_transactions (original_id, status) \
+     WHERE original_id IS NOT NULL",
+];
+
 /// Create the schema if it is not there yet (idempotent).
 pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(MIGRATION_V1, DDL_V1)?;
@@ -303,6 +314,7 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate_rowid_keys(MIGRATION_V7, &ROWID_TABLES)?;
     db.migrate(crate::journal::MIGRATION_V8, &crate::journal::merchant_days_ddl(db.kind()))?;
     db.migrate(MIGRATION_V9, DDL_V9)?;
+    db.migrate(MIGRATION_V10, DDL_V10)?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 
@@ -410,5 +422,28 @@ mod tests {
         let _ = sqlstore::drop_postgres_schema(&url, &schema);
         moves_the_old_queue(&Database::connect_postgres(&url, &schema).unwrap());
         let _ = sqlstore::drop_postgres_schema(&url, &schema);
+    }
+
+    #[test]
+    fn a_purchase_has_no_entry_in_the_index_of_originals_and_the_lookup_still_uses_it() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        migrate(&db).unwrap();
+        let plan = db
+            .transaction(|tx| {
+                let rows = tx.query(
+                    "EXPLAIN QUERY PLAN SELECT kind, amount_minor FROM acquirer_transactions WHERE original_id = $1 \
+                     AND status = 'pending' AND reversed = 0",
+                    &[Value::Int(7)],
+                )?;
+                rows.iter().map(|row| row.text(3)).collect::<sqlstore::Result<Vec<_>>>()
+            })
+            .unwrap();
+        assert!(plan.iter().any(|step| step.contains("acquirer_transactions_original")), "{plan:?}");
+        let partial = db
+            .transaction(|tx| {
+                tx.query("SELECT sql FROM sqlite_master WHERE name = 'acquirer_transactions_original'", &[])?[0].text(0)
+            })
+            .unwrap();
+        assert!(partial.contains("WHERE original_id IS NOT NULL"), "{partial}");
     }
 }

@@ -23,6 +23,7 @@ mod eod;
 mod iso8583_command;
 mod issuer_command;
 mod json_log;
+mod log_writer;
 mod merchant_command;
 mod network_command;
 mod ops;

@@ -153,12 +153,27 @@ where
 }
 
 /// Install the log subscriber writing to stderr in `format`, every event at INFO and above.
-pub fn init_logging(format: LogFormat) {
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false);
-    let _ = match format {
+/// Log to standard error through the log writer thread (`log_writer`); keep the guard while the
+/// party runs: dropping it writes what is still queued. Without the thread (it could not be
+/// started) lines are written where they are made.
+pub fn init_logging(format: LogFormat) -> Option<crate::log_writer::LogGuard> {
+    let (guard, result) = match crate::log_writer::start(std::io::stderr()) {
+        Ok((writer, guard)) => (Some(guard), install_logging(format, writer)),
+        Err(_) => (None, install_logging(format, std::io::stderr)),
+    };
+    // Already installed (a second call in one process): the first stays.
+    result.ok().and(guard)
+}
+
+fn install_logging<W>(format: LogFormat, writer: W) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder = tracing_subscriber::fmt().with_writer(writer).with_target(false);
+    match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.event_format(crate::json_log::JsonLines).try_init(),
-    };
+    }
 }
 
 /// The lock file of the party configured in `config`: `NAME.serve.lock` beside it.

@@ -38,7 +38,7 @@ pub enum ServeCommand {
 pub fn run(command: ServeCommand) -> Result<(), CliError> {
     let (ServeCommand::Switch { ops, .. } | ServeCommand::Acquirer { ops, .. } | ServeCommand::Issuer { ops, .. }) =
         &command;
-    crate::ops::init_logging(ops.log_format);
+    let _log = crate::ops::init_logging(ops.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -11,7 +11,7 @@ use crate::append::Deferred;
 use crate::error::{Error, Result};
 use crate::{Backend, Database, TRANSACTION_ATTEMPTS_MAX, Tx};
 
-const SAVEPOINT: &str = "SAVEPOINT sqlstore_member";
+pub(crate) const SAVEPOINT: &str = "SAVEPOINT sqlstore_member";
 const RELEASE: &str = "RELEASE SAVEPOINT sqlstore_member";
 const UNDO: &str = "ROLLBACK TO SAVEPOINT sqlstore_member; RELEASE SAVEPOINT sqlstore_member";
 
@@ -43,22 +43,39 @@ impl Backend {
     /// One transaction of a batch: `work` under a savepoint, undone alone on `Err` (and run
     /// again on a serialization failure or deadlock, as a whole transaction would be) — its
     /// appended rows with it.
+    ///
+    /// On SQLite the savepoint is taken only before the member's first statement that may write
+    /// ([`only_reads`]): a member that reads and appends has nothing in the database to undo (its
+    /// appended rows are dropped here), and a failed read leaves the transaction as it was. On
+    /// PostgreSQL it is taken first: a failed statement there aborts the whole transaction
+    /// unless a savepoint stands before it.
     pub(crate) fn member<T>(
         &mut self,
         deferred: &mut Deferred,
         work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
         let mark = deferred.len();
+        let lazy = matches!(self, Backend::Sqlite(_));
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.raw(SAVEPOINT)?;
-            let mut tx = self.tx();
-            tx.deferred = Some(&mut *deferred);
-            let result = work(&mut tx);
+            if !lazy {
+                self.raw(SAVEPOINT)?;
+            }
+            // `due` stays true while the deferred savepoint is not taken.
+            let mut due = true;
+            let result = {
+                let mut tx = self.tx();
+                tx.deferred = Some(&mut *deferred);
+                if lazy {
+                    tx.savepoint_due = Some(&mut due);
+                }
+                work(&mut tx)
+            };
+            let taken = !lazy || !due;
             match result {
                 Ok(value) => {
-                    if let Err(error) = self.raw(RELEASE) {
+                    if let Err(error) = if taken { self.raw(RELEASE) } else { Ok(()) } {
                         deferred.truncate(mark);
                         return Err(error);
                     }
@@ -66,7 +83,9 @@ impl Backend {
                 }
                 Err(error) => {
                     deferred.truncate(mark);
-                    self.raw(UNDO)?;
+                    if taken {
+                        self.raw(UNDO)?;
+                    }
                     if !(error.is_retryable() && attempt < TRANSACTION_ATTEMPTS_MAX) {
                         return Err(error);
                     }
@@ -74,6 +93,12 @@ impl Backend {
             }
         }
     }
+}
+
+/// Whether `sql` can only read: a plain `SELECT` (SQLite has no `SELECT … FOR UPDATE`). Anything
+/// else — `UPDATE … RETURNING` through a query, a `WITH` that inserts — may write.
+pub(crate) fn only_reads(sql: &str) -> bool {
+    sql.trim_start().get(..6).is_some_and(|head| head.eq_ignore_ascii_case("SELECT"))
 }
 
 /// The batch this thread has open; rolled back if it is dropped before its commit (a panic).
@@ -177,6 +202,42 @@ mod tests {
         assert!(results.0.is_ok() && results.3.is_ok());
         assert!(results.1.is_err() && results.2.is_err());
         assert_eq!(count(&db), 2, "rows 1 and 3 only");
+    }
+
+    #[test]
+    fn a_member_that_reads_before_it_writes_still_undoes_its_writes() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        table(&db);
+        insert(&db, 1).unwrap();
+        let results = db
+            .batch(|| {
+                let reads_only =
+                    db.transaction(|tx| tx.query("SELECT v FROM t WHERE id = 1", &[]).map(|rows| rows.len()));
+                let reads_then_writes = db.transaction(|tx| {
+                    assert_eq!(tx.query(" select COUNT(*) FROM t", &[])?[0].i64(0)?, 1);
+                    tx.execute("INSERT INTO t (id, v) VALUES (2, 'y')", &[])?;
+                    tx.query("UPDATE t SET v = 'z' WHERE id = 1 RETURNING id", &[])?;
+                    tx.query("SELECT nothing FROM t", &[])
+                });
+                let failing_read = db.transaction(|tx| tx.query("SELECT nothing FROM t", &[]));
+                let writes = insert(&db, 3);
+                (reads_only, reads_then_writes, failing_read, writes)
+            })
+            .unwrap();
+        assert_eq!(results.0.unwrap(), 1);
+        assert!(results.1.is_err() && results.2.is_err());
+        assert!(results.3.is_ok(), "a failed read leaves the batch usable");
+        assert_eq!(ids(&db), [1, 3], "row 2 undone");
+        let v = db.transaction(|tx| tx.query("SELECT v FROM t WHERE id = 1", &[])?[0].text(0));
+        assert_eq!(v.unwrap(), "x", "the update through a query undone too");
+    }
+
+    #[test]
+    fn only_a_plain_select_counts_as_a_read() {
+        assert!(super::only_reads("SELECT 1") && super::only_reads("  select v FROM t"));
+        assert!(!super::only_reads("UPDATE t SET v = 1 RETURNING id"));
+        assert!(!super::only_reads("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"));
+        assert!(!super::only_reads("INSERT INTO t VALUES (1)") && !super::only_reads("SEL"));
     }
 
     #[test]

@@ -251,6 +251,9 @@ pub struct Tx<'a> {
     connection: u64,
     /// The open batch's appended rows, when this transaction is one of a batch's.
     deferred: Option<&'a mut append::Deferred>,
+    /// A batch member's savepoint not taken yet (SQLite): taken before its first statement that
+    /// may write, so a member that only reads (and appends) costs no savepoint.
+    savepoint_due: Option<&'a mut bool>,
 }
 
 /// A number no other connection of this process has had or will have: what a thread's
@@ -270,6 +273,7 @@ enum TxInner<'a> {
 impl Tx<'_> {
     /// Run one statement; returns the rows it changed.
     pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        self.savepoint_before(sql)?;
         match &mut self.inner {
             TxInner::Sqlite(tx) => sqlite::execute(tx, sql, params),
             TxInner::Postgres(tx, cache) => pg::execute(tx, cache, sql, params),
@@ -293,6 +297,7 @@ impl Tx<'_> {
 
     /// Run a query; every row, in the order the query gives.
     pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        self.savepoint_before(sql)?;
         match &mut self.inner {
             TxInner::Sqlite(tx) => sqlite::query(tx, sql, params),
             TxInner::Postgres(tx, cache) => pg::query(tx, cache, sql, params),
@@ -309,6 +314,21 @@ impl Tx<'_> {
         match self.inner {
             TxInner::Sqlite(_) => BackendKind::Sqlite,
             TxInner::Postgres(..) => BackendKind::Postgres,
+        }
+    }
+
+    /// A batch member's deferred savepoint, taken before `sql` unless `sql` only reads.
+    fn savepoint_before(&mut self, sql: &str) -> Result<()> {
+        match self.savepoint_due.as_deref_mut() {
+            Some(due) if *due && !batch::only_reads(sql) => {
+                let TxInner::Sqlite(connection) = &self.inner else {
+                    unreachable!("only SQLite defers a member's savepoint")
+                };
+                sqlite::control(connection, batch::SAVEPOINT)?;
+                *due = false;
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 

@@ -98,7 +98,12 @@ impl PgBackend {
 
     /// A handle for statements inside a transaction this backend opened.
     pub(crate) fn tx(&mut self) -> Tx<'_> {
-        Tx { inner: TxInner::Postgres(&mut self.client, &mut self.statements), connection: self.id, deferred: None }
+        Tx {
+            inner: TxInner::Postgres(&mut self.client, &mut self.statements),
+            connection: self.id,
+            deferred: None,
+            savepoint_due: None,
+        }
     }
 
     /// Reconnect when the server closed the connection (between transactions only).
@@ -134,6 +139,7 @@ impl PgBackend {
             inner: TxInner::Postgres(&mut self.client, &mut self.statements),
             connection: self.id,
             deferred: None,
+            savepoint_due: None,
         });
         match result {
             Ok(value) => match self.client.batch_execute("COMMIT") {

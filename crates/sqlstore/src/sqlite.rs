@@ -72,9 +72,13 @@ impl SqliteBackend {
             // sub-journal) there instead of in a temporary file written page by page — undo
             // needs no durability, the WAL has that. A 64 MiB page cache (SQLite's default is 2
             // MiB): a party's working set — today's journal, its indexes — stays in memory
-            // instead of being read back from the OS page cache on every lookup.
+            // instead of being read back from the OS page cache on every lookup. A checkpoint
+            // every 8,192 WAL pages (32 MiB) instead of SQLite's 1,000: a batch's commit appends
+            // the pages it touched — the same few hot pages of each table and index, batch after
+            // batch — and a checkpoint copies each page once however often it is in the log, so
+            // fewer, larger checkpoints copy and fsync less per commit.
             connection
-                .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;")
+                .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=8192;")
                 .map_err(failure("configure"))?;
         }
         // The query planner's stability guarantee: a statement's plan never depends on the
@@ -92,11 +96,10 @@ impl SqliteBackend {
     /// runs from the statement cache: a batch opens and releases a savepoint per decision, and
     /// parsing them each time cost more than running them.
     pub(crate) fn raw(&mut self, sql: &str) -> Result<()> {
-        if sql.contains(';') {
-            return self.connection.execute_batch(sql).map_err(failure("transaction control"));
+        if !sql.contains(';') {
+            return control(&self.connection, sql);
         }
-        let mut statement = self.connection.prepare_cached(sql).map_err(failure("transaction control"))?;
-        statement.execute([]).map(drop).map_err(failure("transaction control"))
+        self.connection.execute_batch(sql).map_err(failure("transaction control"))
     }
 
     /// The statement that opens a write transaction.
@@ -104,12 +107,17 @@ impl SqliteBackend {
 
     /// A handle for statements inside a transaction this backend opened.
     pub(crate) fn tx(&mut self) -> Tx<'_> {
-        Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id, deferred: None }
+        Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id, deferred: None, savepoint_due: None }
     }
 
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         self.connection.execute_batch(self.begin).map_err(failure("begin"))?;
-        let result = work(&mut Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id, deferred: None });
+        let result = work(&mut Tx {
+            inner: TxInner::Sqlite(&self.connection),
+            connection: self.id,
+            deferred: None,
+            savepoint_due: None,
+        });
         match result {
             Ok(value) => match self.connection.execute_batch("COMMIT") {
                 Ok(()) => Ok(value),
@@ -182,6 +190,12 @@ fn sqlite_form(sql: &str) -> std::rc::Rc<str> {
         cache.insert(sql.into(), std::rc::Rc::clone(&rewritten));
         rewritten
     })
+}
+
+/// One transaction-control statement without parameters, from the statement cache (parsed once).
+pub(crate) fn control(connection: &Connection, sql: &str) -> Result<()> {
+    let mut statement = connection.prepare_cached(sql).map_err(failure("transaction control"))?;
+    statement.execute([]).map(drop).map_err(failure("transaction control"))
 }
 
 pub(crate) fn execute(connection: &Connection, sql: &str, params: &[Value]) -> Result<u64> {
