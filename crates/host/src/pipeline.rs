@@ -87,8 +87,16 @@ impl<P: Party> Pipeline<P> {
         let (events, queue) = mpsc::channel(PIPELINE_QUEUE_DEPTH_MAX);
         let meters = Arc::new(Meters::new(party.name()));
         let pipeline = Pipeline { events, links: Arc::new(links), meters };
-        let core = Core { party, clock, pipeline: pipeline.downgrade(), runtime: tokio::runtime::Handle::current() };
-        std::thread::Builder::new().name(format!("{}-core", core.party.name())).spawn(move || core.run(queue))?;
+        let runtime = tokio::runtime::Handle::current();
+        let flavor = runtime.runtime_flavor();
+        let core = Core { party, clock, pipeline: pipeline.downgrade(), runtime };
+        if flavor == tokio::runtime::RuntimeFlavor::CurrentThread {
+            // One thread for the party's connections and its core: no hand-off between threads
+            // per event (see `Core::run_on_runtime`).
+            tokio::spawn(core.run_on_runtime(queue));
+        } else {
+            std::thread::Builder::new().name(format!("{}-core", core.party.name())).spawn(move || core.run(queue))?;
+        }
         Ok(pipeline)
     }
 
@@ -227,6 +235,30 @@ impl<P: Party> Core<P> {
     fn run(self, mut queue: mpsc::Receiver<Event<P>>) {
         let mut batch = Vec::with_capacity(PIPELINE_EVENTS_MAX);
         while let Some(first) = queue.blocking_recv() {
+            if !self.run_batch(&mut queue, &mut batch, first) {
+                return;
+            }
+        }
+    }
+
+    /// The core as a task of a current-thread runtime: the party's connections and its
+    /// decisions share one thread. A batch runs synchronously on it (the connections wait,
+    /// their bytes queue in the kernel and form the next batch); between batches the core
+    /// yields so they are read and answered.
+    async fn run_on_runtime(self, mut queue: mpsc::Receiver<Event<P>>) {
+        let mut batch = Vec::with_capacity(PIPELINE_EVENTS_MAX);
+        while let Some(first) = queue.recv().await {
+            if !self.run_batch(&mut queue, &mut batch, first) {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Decide `first` and whatever else has arrived (at most [`PIPELINE_EVENTS_MAX`]) in one
+    /// batch, then act on the outputs. `false`: the batch did not commit and the core stops.
+    fn run_batch(&self, queue: &mut mpsc::Receiver<Event<P>>, batch: &mut Vec<Event<P>>, first: Event<P>) -> bool {
+        {
             batch.push(first);
             while batch.len() < PIPELINE_EVENTS_MAX {
                 match queue.try_recv() {
@@ -234,7 +266,7 @@ impl<P: Party> Core<P> {
                     Err(_) => break,
                 }
             }
-            let events = std::mem::take(&mut batch);
+            let events = std::mem::take(batch);
             let count = events.len();
             self.pipeline.meters.batch_started(count, queue.len());
             let started = Instant::now();
@@ -255,10 +287,11 @@ impl<P: Party> Core<P> {
                         %error,
                         "batch not committed; none of it answered; the core stops until the party is restarted"
                     );
-                    return;
+                    return false;
                 }
             }
         }
+        true
     }
 
     /// One event, with a panic in the core (a bug) costing only this event's answer.

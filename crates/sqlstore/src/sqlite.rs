@@ -111,7 +111,8 @@ impl SqliteBackend {
     }
 
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        self.connection.execute_batch(self.begin).map_err(failure("begin"))?;
+        // BEGIN, COMMIT and ROLLBACK from the statement cache: parsed once, not per transaction.
+        cached(&self.connection, self.begin, "begin")?;
         let result = work(&mut Tx {
             inner: TxInner::Sqlite(&self.connection),
             connection: self.id,
@@ -119,17 +120,17 @@ impl SqliteBackend {
             savepoint_due: None,
         });
         match result {
-            Ok(value) => match self.connection.execute_batch("COMMIT") {
+            Ok(value) => match cached(&self.connection, "COMMIT", "commit") {
                 Ok(()) => Ok(value),
                 Err(error) => {
-                    let _ = self.connection.execute_batch("ROLLBACK");
-                    Err(failure("commit")(error))
+                    let _ = cached(&self.connection, "ROLLBACK", "rollback");
+                    Err(error)
                 }
             },
             Err(error) => {
                 // The rollback can only fail if the transaction is already gone; either way
                 // nothing of it remains.
-                let _ = self.connection.execute_batch("ROLLBACK");
+                let _ = cached(&self.connection, "ROLLBACK", "rollback");
                 Err(error)
             }
         }
@@ -194,8 +195,13 @@ fn sqlite_form(sql: &str) -> std::rc::Rc<str> {
 
 /// One transaction-control statement without parameters, from the statement cache (parsed once).
 pub(crate) fn control(connection: &Connection, sql: &str) -> Result<()> {
-    let mut statement = connection.prepare_cached(sql).map_err(failure("transaction control"))?;
-    statement.execute([]).map(drop).map_err(failure("transaction control"))
+    cached(connection, sql, "transaction control")
+}
+
+/// `sql` (no parameters, no rows) from the statement cache; errors named `what`.
+fn cached(connection: &Connection, sql: &str, what: &'static str) -> Result<()> {
+    let mut statement = connection.prepare_cached(sql).map_err(failure(what))?;
+    statement.execute([]).map(drop).map_err(failure(what))
 }
 
 pub(crate) fn execute(connection: &Connection, sql: &str, params: &[Value]) -> Result<u64> {

@@ -258,6 +258,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         if sink.feed(frame).await.is_err() {
             break;
         }
+        // Let the other requests of the party's batch, woken with this one, queue theirs before
+        // the write: one system call carries them all.
+        tokio::task::yield_now().await;
         while let Ok(frame) = queue.try_recv() {
             if sink.feed(frame).await.is_err() {
                 break 'outer;

@@ -319,6 +319,9 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
         if let Some(end) = bounded(tokio::time::timeout(limit, sink.feed(frame)).await) {
             return end;
         }
+        // Let the tasks woken with this frame's — the other answers of the party's batch — queue
+        // theirs before the write, so one system call carries them all.
+        tokio::task::yield_now().await;
         while let Ok(frame) = queue.try_recv() {
             if let Some(end) = bounded(tokio::time::timeout(limit, sink.feed(frame)).await) {
                 return end;
