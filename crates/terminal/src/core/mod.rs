@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::config::{MERCHANT_NAME_CHARS_MAX, TerminalConfig};
 use crate::keys;
 use crate::slip::{SlipContext, SlipInput};
-use crate::store::{JournalEntry, ReversalRow, Role, StateRow, Store};
+use crate::store::{JournalEntry, LastSlip, ReversalRow, Role, StateRow, Store};
 use crate::{Result, TerminalError, codec};
 
 mod advice;
@@ -123,6 +123,20 @@ impl Terminal {
     /// intact, reader and printer ready, a supervisor on file), then the state where the
     /// terminal left off. Any failure: [`TerminalError::SelfCheck`] with every item.
     pub fn open(config: TerminalConfig) -> Result<Terminal> {
+        let store = Store::open(&config.journal);
+        Terminal::power_on(config, store)
+    }
+
+    /// [`Terminal::open`] with the journal in memory instead of the configured file: for a
+    /// load generator's virtual terminals, whose journals are read in the same process after
+    /// the run and never again. Everything else is as on a real terminal (the same tables, the
+    /// same transactions, records sealed the same way); nothing of it survives the process, so
+    /// a real terminal never uses it.
+    pub fn open_in_memory(config: TerminalConfig) -> Result<Terminal> {
+        Terminal::power_on(config, Store::memory())
+    }
+
+    fn power_on(config: TerminalConfig, store: Result<Store>) -> Result<Terminal> {
         let mut checks = Vec::new();
         checks.push(check(
             "configuration",
@@ -157,7 +171,7 @@ impl Terminal {
                 None
             }
         };
-        let store = match Store::open(&config.journal) {
+        let store = match store {
             Ok(store) => Some(store),
             Err(e) => {
                 checks.push(check(
@@ -267,11 +281,14 @@ impl Terminal {
     /// The last slip (both copies) marked as a reprint (重打印), in `lang`; `None` before the
     /// first approved transaction. It survives a restart; it holds the masked card number only.
     pub fn last_receipt(&self, lang: receipt::Lang) -> Result<Option<String>> {
-        let texts = self.store.db().transaction(Store::last_receipt)?;
-        Ok(texts.map(|(zh, en)| match lang {
-            receipt::Lang::Zh => zh,
-            receipt::Lang::En => en,
-        }))
+        Ok(match self.store.db().transaction(Store::last_slip)? {
+            Some(LastSlip::Kept(kept)) => Some(crate::slip::reprint(&kept, lang)?),
+            Some(LastSlip::Rendered(zh, en)) => Some(match lang {
+                receipt::Lang::Zh => zh,
+                receipt::Lang::En => en,
+            }),
+            None => None,
+        })
     }
 
     pub fn batch_no(&self) -> u32 {
@@ -819,9 +836,8 @@ impl Terminal {
                     response,
                     now_ms: self.clock.now_ms(),
                 });
-                let zh = crate::slip::receipt_text(&slip, receipt::Lang::Zh, true);
-                let en = crate::slip::receipt_text(&slip, receipt::Lang::En, true);
-                Some((slip, zh, en))
+                let kept = crate::slip::keep(kind, &slip);
+                Some((slip, kept))
             }
             _ => None,
         };
@@ -852,8 +868,8 @@ impl Terminal {
                     Store::set_status(tx, entry.batch_no, &original.to_string(), status)?;
                 }
             }
-            if let Some((_, zh, en)) = &slip {
-                Store::put_last_receipt(tx, zh, en)?;
+            if let Some((_, kept)) = &slip {
+                Store::put_last_slip(tx, kept)?;
             }
             if kind.is_advice() {
                 // Decided: approved (journaled above, in this commit) or declined.
@@ -868,7 +884,7 @@ impl Terminal {
             }
             return Err(error);
         }
-        outcome.receipt = slip.map(|(slip, _, _)| slip);
+        outcome.receipt = slip.map(|(slip, _)| slip);
         Ok(outcome)
     }
 
