@@ -87,6 +87,8 @@ pub struct Terminal {
     envelope: Envelope,
     tmk: Secret,
     storage_key: Secret,
+    /// Seals and opens under the storage key (its two keys derived once, at power-on).
+    sealer: hsm::data::Sealer,
     scheme: SignOnScheme,
     keys: Option<TerminalWorkingKeys>,
     state: StateRow,
@@ -187,6 +189,7 @@ impl Terminal {
             return Err(TerminalError::SelfCheck(checks));
         };
         let storage_key = keys::storage_key(&tmk)?;
+        let sealer = hsm::data::Sealer::new(storage_key.expose())?;
         let scheme = SignOnScheme::from_code(&config.key_scheme)?;
         let tpdu = Tpdu::from_hex(&config.tpdu).map_err(codec("tpdu"))?;
         let header = Header::from_hex(&config.header).map_err(codec("header"))?;
@@ -197,6 +200,7 @@ impl Terminal {
             store,
             tmk,
             storage_key,
+            sealer,
             scheme,
             keys: None,
             state: StateRow { batch_no: 1, trace: 0, scheme: None, keys: None, sign_on_needed: true, salt: Vec::new() },
@@ -240,12 +244,12 @@ impl Terminal {
         };
         if let (Some(sealed), Some(code)) = (&state.keys, &state.scheme) {
             let scheme = SignOnScheme::from_code(code)?;
-            let clear = hsm::data::open(self.storage_key.expose(), sealed)?;
+            let clear = self.sealer.open(sealed)?;
             self.keys = Some(split_keys(scheme, clear.expose())?);
             self.scheme = scheme;
         }
         if let Some(reversal) = &reversal {
-            hsm::data::open(self.storage_key.expose(), &reversal.request)?;
+            self.sealer.open(&reversal.request)?;
         }
         self.state = state;
         let downloaded = self.store.db().transaction(|tx| Store::parameter(tx, PARAMETER_MERCHANT_NAME))?;
@@ -391,7 +395,7 @@ impl Terminal {
             clear.extend_from_slice(tdk.expose());
         }
         let clear = Secret::from_vec(clear);
-        self.state.keys = Some(hsm::data::seal(self.storage_key.expose(), clear.expose())?);
+        self.state.keys = Some(self.sealer.seal(clear.expose())?);
         self.state.scheme = Some(self.scheme.code().to_owned());
         self.state.batch_no = batch;
         self.state.sign_on_needed = false;
@@ -485,7 +489,7 @@ impl Terminal {
     fn seal_entry(&self, entry: &JournalEntry) -> Result<Vec<u8>> {
         let json = serde_json::to_vec(entry).map_err(|e| TerminalError::Store(format!("journal record: {e}")))?;
         let json = Secret::from_vec(json);
-        Ok(hsm::data::seal(self.storage_key.expose(), json.expose())?)
+        Ok(self.sealer.seal(json.expose())?)
     }
 
     /// Every record of the open batch, each opened (and so checked) under the storage key.
@@ -499,7 +503,9 @@ impl Terminal {
         let rows = self.store.db().transaction(|tx| Store::entries(tx, batch))?;
         rows.into_iter()
             .map(|(status, sealed)| {
-                let clear = hsm::data::open(self.storage_key.expose(), &sealed)
+                let clear = self
+                    .sealer
+                    .open(&sealed)
                     .map_err(|_| TerminalError::Store(format!("batch {batch:06}: a record fails its check")))?;
                 let mut entry: JournalEntry = serde_json::from_slice(clear.expose())
                     .map_err(|_| TerminalError::Store(format!("batch {batch:06}: a record does not read")))?;
@@ -537,11 +543,17 @@ impl Terminal {
         if !self.signed_on() {
             return Err(TerminalError::State("sign on first".into()));
         }
-        self.nothing_owed()?;
+        // What is owed and the open batch's records, read in one database transaction.
+        let batch = self.state.batch_no;
+        let (reversal, advice, count) = self
+            .store
+            .db()
+            .transaction(|tx| Ok((Store::reversal(tx)?, Store::advice(tx)?, Store::entry_count(tx, batch)?)))?;
+        Self::refuse_owed(reversal.as_ref(), advice.as_ref())?;
         if self.operator.is_none() {
             return Err(TerminalError::State("log in as an operator first".into()));
         }
-        self.check_batch_room(kind)?;
+        self.check_batch_room(kind, count)?;
         if kind.needs_supervisor() {
             self.authorise_supervisor(request.supervisor_password.as_ref())?;
         }
@@ -679,7 +691,7 @@ impl Terminal {
                 batch_no: self.state.batch_no,
                 trace: trace.clone(),
                 reason: "98".into(),
-                request: hsm::data::seal(self.storage_key.expose(), body.expose())?,
+                request: self.sealer.seal(body.expose())?,
                 attempts: 0,
             })
         } else {
@@ -912,7 +924,7 @@ impl Terminal {
     /// reason), MAC'd; the attempt is counted on disk first.
     pub fn reversal_request(&mut self) -> Result<Option<Outgoing>> {
         let Some(mut row) = self.store.db().transaction(Store::reversal)? else { return Ok(None) };
-        let body = hsm::data::open(self.storage_key.expose(), &row.request)?;
+        let body = self.sealer.open(&row.request)?;
         let request = iso8583::decode(&self.spec, body.expose()).map_err(codec("reversal record"))?;
         let mut m = request.clone();
         m.set_mti(Mti::parse("0400").map_err(codec("MTI"))?);
