@@ -48,9 +48,9 @@ const ANSWERED_FRACTION_MIN: f64 = 0.95;
 /// The longest run the check can judge, in purchases per terminal: one card may take them all,
 /// each with a reversal row, and the issuer lists at most 1,000 rows of a card.
 const CHECKED_PURCHASES_PER_TERMINAL_MAX: f64 = 400.0;
-/// Where the terminals' journals go when it exists: a memory file system. A terminal's journal
-/// is on the terminal's own flash in production, not on the parties' disk, so its writes must
-/// not compete with theirs for this machine's disk.
+/// Where the terminals' files (configuration, TMK) go when it exists: a memory file system. A
+/// terminal's storage is its own flash in production, not the parties' disk, so it must not
+/// compete with theirs for this machine's disk; its journal is in memory (`terminals.rs`).
 const MEMORY_FS: &str = "/dev/shm";
 
 /// A party `--kill` can kill.

@@ -78,56 +78,89 @@ fn ctr(cipher: &Cipher, iv: &[u8; IV_LEN], data: &mut [u8]) {
     }
 }
 
-fn tag(mac_key: &Secret, authenticated: &[u8]) -> Result<Vec<u8>> {
-    Ok(mac::cmac(&Cipher::aes(mac_key.expose())?, authenticated))
+/// The two keys sealing and opening under one DEK, derived once ([`Sealer::new`]): for a caller
+/// that seals and opens many values under the same DEK (a terminal's journal records), which
+/// [`seal`] and [`open`] would derive again on every call. The keys are zeroized on drop (the
+/// ciphers' own drop); `Debug` names no key.
+pub struct Sealer {
+    /// AES-CTR under the `ENC` key.
+    encrypt: Cipher,
+    /// AES-CMAC tags under the `MAC` key.
+    mac: Cipher,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealer").finish_non_exhaustive()
+    }
+}
+
+impl Sealer {
+    /// The sealing keys of the clear `dek` (AES, 16, 24 or 32 bytes).
+    pub fn new(dek: &[u8]) -> Result<Sealer> {
+        let encrypt_key = derive(dek, LABEL_ENCRYPT)?;
+        let mac_key = derive(dek, LABEL_MAC)?;
+        Ok(Sealer { encrypt: Cipher::aes(encrypt_key.expose())?, mac: Cipher::aes(mac_key.expose())? })
+    }
+
+    /// [`seal`] under this DEK.
+    pub fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut iv = [0u8; IV_LEN];
+        crate::entropy::fill(&mut iv)?;
+        self.seal_with_iv(plaintext, iv)
+    }
+
+    /// [`seal_with_iv`] under this DEK: for known-answer tests only.
+    pub fn seal_with_iv(&self, plaintext: &[u8], iv: [u8; IV_LEN]) -> Result<Vec<u8>> {
+        if plaintext.len() > DATA_BYTES_MAX {
+            return Err(Error::input("data", format!("at most {DATA_BYTES_MAX} bytes are sealed at once")));
+        }
+        let mut sealed = Vec::with_capacity(plaintext.len() + SEALED_OVERHEAD);
+        sealed.push(SEALED_VERSION);
+        sealed.extend_from_slice(&iv);
+        sealed.extend_from_slice(plaintext);
+        ctr(&self.encrypt, &iv, &mut sealed[1 + IV_LEN..]);
+        let tag = mac::cmac(&self.mac, &sealed);
+        sealed.extend_from_slice(&tag);
+        Ok(sealed)
+    }
+
+    /// [`open`] under this DEK.
+    pub fn open(&self, sealed: &[u8]) -> Result<Secret> {
+        if sealed.len() < SEALED_OVERHEAD || sealed.len() > DATA_BYTES_MAX + SEALED_OVERHEAD {
+            return Err(Error::input(
+                "sealed data",
+                format!("must be {SEALED_OVERHEAD} to {} bytes", DATA_BYTES_MAX + SEALED_OVERHEAD),
+            ));
+        }
+        if sealed[0] != SEALED_VERSION {
+            return Err(Error::input("sealed data", "unknown version"));
+        }
+        let (authenticated, received) = sealed.split_at(sealed.len() - TAG_LEN);
+        let expected = mac::cmac(&self.mac, authenticated);
+        mac::verify(&expected, received).map_err(|_| Error::Verification("data tag"))?;
+        let mut iv = [0u8; IV_LEN];
+        iv.copy_from_slice(&authenticated[1..1 + IV_LEN]);
+        let mut clear = authenticated[1 + IV_LEN..].to_vec();
+        ctr(&self.encrypt, &iv, &mut clear);
+        Ok(Secret::from_vec(clear))
+    }
 }
 
 /// Seal `plaintext` under the clear `dek` with a fresh random IV.
 pub fn seal(dek: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
-    let mut iv = [0u8; IV_LEN];
-    crate::entropy::fill(&mut iv)?;
-    seal_with_iv(dek, plaintext, iv)
+    Sealer::new(dek)?.seal(plaintext)
 }
 
 /// [`seal`] with a given IV: for known-answer tests only. An IV must never repeat under one DEK.
 pub fn seal_with_iv(dek: &[u8], plaintext: &[u8], iv: [u8; IV_LEN]) -> Result<Vec<u8>> {
-    if plaintext.len() > DATA_BYTES_MAX {
-        return Err(Error::input("data", format!("at most {DATA_BYTES_MAX} bytes are sealed at once")));
-    }
-    let encrypt_key = derive(dek, LABEL_ENCRYPT)?;
-    let mac_key = derive(dek, LABEL_MAC)?;
-    let mut sealed = Vec::with_capacity(plaintext.len() + SEALED_OVERHEAD);
-    sealed.push(SEALED_VERSION);
-    sealed.extend_from_slice(&iv);
-    sealed.extend_from_slice(plaintext);
-    ctr(&Cipher::aes(encrypt_key.expose())?, &iv, &mut sealed[1 + IV_LEN..]);
-    let tag = tag(&mac_key, &sealed)?;
-    sealed.extend_from_slice(&tag);
-    Ok(sealed)
+    Sealer::new(dek)?.seal_with_iv(plaintext, iv)
 }
 
 /// Check the tag of a sealed value and decrypt it; `Error::Verification("data tag")` if the
 /// value was altered, sealed under another key, or is not a sealed value at all.
 pub fn open(dek: &[u8], sealed: &[u8]) -> Result<Secret> {
-    if sealed.len() < SEALED_OVERHEAD || sealed.len() > DATA_BYTES_MAX + SEALED_OVERHEAD {
-        return Err(Error::input(
-            "sealed data",
-            format!("must be {SEALED_OVERHEAD} to {} bytes", DATA_BYTES_MAX + SEALED_OVERHEAD),
-        ));
-    }
-    if sealed[0] != SEALED_VERSION {
-        return Err(Error::input("sealed data", "unknown version"));
-    }
-    let encrypt_key = derive(dek, LABEL_ENCRYPT)?;
-    let mac_key = derive(dek, LABEL_MAC)?;
-    let (authenticated, received) = sealed.split_at(sealed.len() - TAG_LEN);
-    let expected = tag(&mac_key, authenticated)?;
-    mac::verify(&expected, received).map_err(|_| Error::Verification("data tag"))?;
-    let mut iv = [0u8; IV_LEN];
-    iv.copy_from_slice(&authenticated[1..1 + IV_LEN]);
-    let mut clear = authenticated[1 + IV_LEN..].to_vec();
-    ctr(&Cipher::aes(encrypt_key.expose())?, &iv, &mut clear);
-    Ok(Secret::from_vec(clear))
+    Sealer::new(dek)?.open(sealed)
 }
 
 /// A deterministic keyed hash of `data` (16 bytes): equal inputs give equal hashes under one
@@ -175,6 +208,19 @@ mod tests {
         version[0] = 0x02;
         assert!(open(&DEK, &version).unwrap_err().is_bad_input());
         assert!(open(&DEK, &sealed[..SEALED_OVERHEAD - 1]).is_err());
+    }
+
+    #[test]
+    fn a_sealer_seals_and_opens_as_the_functions_do() {
+        let sealer = Sealer::new(&DEK).unwrap();
+        let sealed = sealer.seal_with_iv(b"6224242900000113", [7; 16]).unwrap();
+        assert_eq!(sealed, seal_with_iv(&DEK, b"6224242900000113", [7; 16]).unwrap());
+        assert_eq!(open(&DEK, &sealer.seal(b"record").unwrap()).unwrap().expose(), b"record");
+        assert_eq!(sealer.open(&seal(&DEK, b"record").unwrap()).unwrap().expose(), b"record");
+        let other = Sealer::new(&[0x22; 32]).unwrap();
+        assert_eq!(other.open(&sealed).unwrap_err(), Error::Verification("data tag"));
+        assert!(Sealer::new(&DEK[..8]).unwrap_err().is_bad_input());
+        assert_eq!(format!("{sealer:?}"), "Sealer { .. }");
     }
 
     #[test]

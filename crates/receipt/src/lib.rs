@@ -182,6 +182,23 @@ impl CardNumber {
         CardNumber { masked: pan.masked().to_string() }
     }
 
+    /// A masked number kept earlier ([`CardNumber::masked`]), read back for a reprint. It
+    /// shows no more than masking shows: a digit where the mask of a number of that length has
+    /// `*` becomes `*` (so a full number given here comes out masked), and text that is not
+    /// digits and `*`, or is longer than [`PAN_DIGITS_MAX`], prints as asterisks only.
+    pub fn from_masked(masked: &str) -> CardNumber {
+        if masked.len() > PAN_DIGITS_MAX || !masked.bytes().all(|b| b.is_ascii_digit() || b == b'*') {
+            return CardNumber { masked: "*".repeat(masked.chars().count().min(PAN_DIGITS_MAX)) };
+        }
+        // Where masking a number of this shape hides a digit: `*` read as a non-zero digit,
+        // so the leading zeros masking keeps are the same ones.
+        let probe = masked.replace('*', "1");
+        let shape = iso8583::mask::mask_pan(&probe);
+        let masked =
+            masked.bytes().zip(shape.bytes()).map(|(m, s)| if s == b'*' { '*' } else { char::from(m) }).collect();
+        CardNumber { masked }
+    }
+
     /// The masked number: `622424******0113`.
     pub fn masked(&self) -> &str {
         &self.masked

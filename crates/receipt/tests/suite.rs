@@ -261,6 +261,20 @@ fn card_numbers() {
 }
 
 #[test]
+fn a_kept_masked_number_reads_back_and_never_shows_more() {
+    for pan in [PAN, "6224242900000000113", "0006224242900000113", "123456", ""] {
+        let masked = CardNumber::new(pan);
+        assert_eq!(CardNumber::from_masked(masked.masked()), masked, "{pan}");
+    }
+    // A full number, or one with more digits showing than masking leaves, is masked again.
+    assert_eq!(CardNumber::from_masked(PAN).masked(), "622424******0113");
+    assert_eq!(CardNumber::from_masked("62242429****0113").masked(), "622424******0113");
+    assert_eq!(CardNumber::from_masked("123456").masked(), "******");
+    assert_eq!(CardNumber::from_masked("6224242900000113D2806").masked(), "*".repeat(19));
+    assert_eq!(CardNumber::from_masked("622424-*****0113").masked(), "*".repeat(16));
+}
+
+#[test]
 fn languages_parse() {
     assert_eq!("zh".parse::<Lang>(), Ok(Lang::Zh));
     assert_eq!("EN".parse::<Lang>(), Ok(Lang::En));

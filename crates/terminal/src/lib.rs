@@ -49,9 +49,9 @@
 //! merchant name from the parameter download (0800/360, [`Pos::download_parameters`]) or the
 //! configuration, ids, operator, the masked card number, 63.1's card organisation, type, entry
 //! mode, batch/trace/RRN/authorisation code, the host's 12/13 with the terminal's year, the
-//! amount, PIN or signature line. The last slip's reprint text (both languages) is written in
-//! the same database transaction that journals the approval, so [`Terminal::last_receipt`]
-//! reprints it after a restart; it is rendered text and holds only the masked card number.
+//! amount, PIN or signature line. The last slip's data is written in the same database
+//! transaction that journals the approval, so [`Terminal::last_receipt`] reprints it (rendered
+//! then, in the language asked for) after a restart; it holds only the masked card number.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod amount;

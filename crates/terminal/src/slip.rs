@@ -5,8 +5,10 @@
 use domain::Pan;
 use iso8583::Message;
 use receipt::{Amount, CardNumber, DateTime, EntryMode, Lang, PRINTER_COLUMNS, Receipt, ReceiptCopy, TransactionType};
+use serde::{Deserialize, Serialize};
 
 use crate::core::{Kind, Original};
+use crate::{Result, TerminalError};
 
 /// Months a host's MMDD may lie before or after the terminal's own date before it is taken to
 /// belong to the neighbouring year (a slip printed just after midnight on 1 January).
@@ -154,4 +156,155 @@ pub fn receipt_text(receipt: &Receipt, lang: Lang, reprint: bool) -> String {
         text.push_str(&receipt::render(&slip, lang));
     }
     text
+}
+
+/// The last slip as the journal keeps it for a reprint: what it is made of, not its text, so an
+/// approval renders nothing it does not print, and a reprint renders the language asked for.
+/// The card number is the masked one (read back through [`CardNumber::from_masked`]); nothing
+/// else of the card is kept.
+#[derive(Serialize, Deserialize)]
+struct KeptSlip {
+    /// [`Kind::name`].
+    kind: String,
+    merchant_name: String,
+    merchant_id: String,
+    terminal_id: String,
+    operator: String,
+    card_number: String,
+    card_organization: String,
+    /// [`EntryMode`]'s text.
+    entry_mode: String,
+    batch: u32,
+    trace: u32,
+    rrn: String,
+    auth_code: String,
+    /// Year, month, day, hour, minute, second.
+    date_time: [u32; 6],
+    amount_minor: u64,
+    currency: u16,
+    debit_balance: bool,
+    pin_verified: bool,
+    original_trace: Option<u32>,
+    original_rrn: Option<String>,
+    original_auth_code: Option<String>,
+}
+
+/// `receipt` (a slip [`build`] made for `kind`) as the journal keeps it.
+pub(crate) fn keep(kind: Kind, receipt: &Receipt) -> String {
+    let d = receipt.date_time;
+    let kept = KeptSlip {
+        kind: kind.name().to_owned(),
+        merchant_name: receipt.merchant_name.clone(),
+        merchant_id: receipt.merchant_id.clone(),
+        terminal_id: receipt.terminal_id.clone(),
+        operator: receipt.operator.clone(),
+        card_number: receipt.card_number.masked().to_owned(),
+        card_organization: receipt.card_organization.clone(),
+        entry_mode: receipt.entry_mode.to_string(),
+        batch: receipt.batch,
+        trace: receipt.trace,
+        rrn: receipt.rrn.clone(),
+        auth_code: receipt.auth_code.clone(),
+        date_time: [d.year, d.month, d.day, d.hour, d.minute, d.second],
+        amount_minor: receipt.amount.minor,
+        currency: receipt.amount.currency,
+        debit_balance: receipt.debit_balance,
+        pin_verified: receipt.pin_verified,
+        original_trace: receipt.original_trace,
+        original_rrn: receipt.original_rrn.clone(),
+        original_auth_code: receipt.original_auth_code.clone(),
+    };
+    // Text, numbers and flags always serialize; were it ever to fail, the empty text would read
+    // as a damaged slip when a reprint is asked for, and the approval is journaled regardless.
+    serde_json::to_string(&kept).unwrap_or_default()
+}
+
+/// The reprint (both copies, [`receipt_text`]) in `lang` of a slip [`keep`] kept.
+pub(crate) fn reprint(kept: &str, lang: Lang) -> Result<String> {
+    let unreadable = |what: &str| TerminalError::Store(format!("the last slip does not read ({what})"));
+    let kept: KeptSlip = serde_json::from_str(kept).map_err(|_| unreadable("not a kept slip"))?;
+    let kind = Kind::parse(&kept.kind).ok_or_else(|| unreadable("transaction type"))?;
+    let entry_mode = kept.entry_mode.parse().map_err(|_| unreadable("entry mode"))?;
+    let [year, month, day, hour, minute, second] = kept.date_time;
+    let receipt = Receipt {
+        merchant_name: kept.merchant_name,
+        merchant_id: kept.merchant_id,
+        terminal_id: kept.terminal_id,
+        operator: kept.operator,
+        card_number: CardNumber::from_masked(&kept.card_number),
+        card_organization: kept.card_organization,
+        transaction: transaction_type(kind),
+        entry_mode,
+        batch: kept.batch,
+        trace: kept.trace,
+        rrn: kept.rrn,
+        auth_code: kept.auth_code,
+        date_time: DateTime { year, month, day, hour, minute, second },
+        amount: Amount { minor: kept.amount_minor, currency: kept.currency },
+        debit_balance: kept.debit_balance,
+        pin_verified: kept.pin_verified,
+        copy: ReceiptCopy::Merchant,
+        reprint: true,
+        original_trace: kept.original_trace,
+        original_rrn: kept.original_rrn,
+        original_auth_code: kept.original_auth_code,
+    };
+    Ok(receipt_text(&receipt, lang, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAN: &str = "6224242900000113";
+
+    fn refund() -> Receipt {
+        Receipt {
+            merchant_name: "北京朝阳大悦城星巴克咖啡有限公司".to_owned(),
+            merchant_id: "898110048160001".to_owned(),
+            terminal_id: "10000019".to_owned(),
+            operator: "01".to_owned(),
+            card_number: CardNumber::from_pan(&Pan::new(PAN).unwrap()),
+            card_organization: "CUP".to_owned(),
+            transaction: TransactionType::Refund,
+            entry_mode: EntryMode::Contactless,
+            batch: 7,
+            trace: 123,
+            rrn: "143012000123".to_owned(),
+            auth_code: String::new(),
+            date_time: DateTime { year: 2026, month: 12, day: 5, hour: 8, minute: 41, second: 21 },
+            amount: Amount::cny(12_500),
+            debit_balance: false,
+            pin_verified: false,
+            copy: ReceiptCopy::Merchant,
+            reprint: false,
+            original_trace: Some(99),
+            original_rrn: Some("143012000099".to_owned()),
+            original_auth_code: None,
+        }
+    }
+
+    #[test]
+    fn a_kept_slip_reprints_as_the_slip_itself_and_keeps_only_the_masked_number() {
+        let receipt = refund();
+        let kept = keep(Kind::Refund, &receipt);
+        assert!(!kept.contains(PAN) && !kept.contains("2900000"), "{kept}");
+        assert!(kept.contains("622424******0113"), "{kept}");
+        for lang in [Lang::Zh, Lang::En] {
+            assert_eq!(reprint(&kept, lang).unwrap(), receipt_text(&receipt, lang, true));
+        }
+    }
+
+    #[test]
+    fn a_damaged_kept_slip_is_an_error_not_a_slip() {
+        let kept = keep(Kind::Purchase, &refund());
+        for damaged in [kept.replace("\"sale\"", "\"sale?\""), kept[..kept.len() / 2].to_owned(), String::new()] {
+            let error = reprint(&damaged, Lang::En).unwrap_err().to_string();
+            assert!(error.contains("the last slip does not read"), "{error}");
+        }
+        // A full number written into the kept form by hand still prints masked.
+        let widened = kept.replace("622424******0113", PAN);
+        let text = reprint(&widened, Lang::En).unwrap();
+        assert!(!text.contains(PAN) && text.contains("622424******0113"), "{text}");
+    }
 }

@@ -28,7 +28,8 @@ const SCHEMA_RECEIPTS: [&str; 2] = [
     // The parameter download's items (0800/360 field 62: 01 merchant name, 02 merchant id, ...).
     "CREATE TABLE terminal_parameters (tag TEXT PRIMARY KEY, value TEXT NOT NULL)",
     // One row (id = 1): the last slip as printed for a reprint, in each language. Rendered text
-    // only, so it holds the masked card number and nothing more of the card.
+    // only, so it holds the masked card number and nothing more of the card. Written until
+    // terminal-4 (`terminal_last_slip`); still read when that table is empty.
     "CREATE TABLE terminal_last_receipt (id BIGINT PRIMARY KEY, zh TEXT NOT NULL, en TEXT NOT NULL)",
 ];
 
@@ -40,6 +41,22 @@ const SCHEMA_ADVICE: [&str; 1] = [
     "CREATE TABLE terminal_advice (id BIGINT PRIMARY KEY, batch_no BIGINT NOT NULL, trace TEXT NOT NULL, \
      kind TEXT NOT NULL, request BLOB NOT NULL, entry BLOB NOT NULL, attempts BIGINT NOT NULL)",
 ];
+
+const MIGRATION_LAST_SLIP: &str = "terminal-4";
+const SCHEMA_LAST_SLIP: [&str; 1] = [
+    // One row (id = 1): the last slip's data (`slip::keep`, JSON), rendered only when a reprint
+    // is asked for. It holds the masked card number and nothing more of the card. It replaces
+    // `terminal_last_receipt`, read only when this table is empty (a journal from before).
+    "CREATE TABLE terminal_last_slip (id BIGINT PRIMARY KEY, slip TEXT NOT NULL)",
+];
+
+/// The last slip kept for a reprint.
+pub(crate) enum LastSlip {
+    /// Its data (`slip::keep`).
+    Kept(String),
+    /// Its text as printed, (Chinese, English): a journal written before slips were kept as data.
+    Rendered(String, String),
+}
 
 /// An operator's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,11 +247,19 @@ impl Store {
         Store::with_database(Database::open_sqlite(path)?)
     }
 
+    /// A journal in memory, gone when the last handle is dropped ([`Terminal::open_in_memory`]).
+    ///
+    /// [`Terminal::open_in_memory`]: crate::Terminal::open_in_memory
+    pub fn memory() -> Result<Store> {
+        Store::with_database(Database::open("sqlite::memory:")?)
+    }
+
     /// Over a database opened elsewhere (`sqlite::memory:` in tests).
     pub fn with_database(db: Database) -> Result<Store> {
         db.migrate(MIGRATION, &SCHEMA)?;
         db.migrate(MIGRATION_RECEIPTS, &SCHEMA_RECEIPTS)?;
         db.migrate(MIGRATION_ADVICE, &SCHEMA_ADVICE)?;
+        db.migrate(MIGRATION_LAST_SLIP, &SCHEMA_LAST_SLIP)?;
         Ok(Store { db })
     }
 
@@ -260,20 +285,29 @@ impl Store {
         }))
     }
 
+    /// The state row, updated in place (it is written before and after every transaction);
+    /// inserted the first time.
     pub(crate) fn save_state(tx: &mut Tx<'_>, state: &StateRow) -> Result<()> {
-        tx.execute("DELETE FROM terminal_state WHERE id = 1", &[])?;
-        tx.execute(
-            "INSERT INTO terminal_state (id, batch_no, trace, scheme, keys, sign_on_needed, salt) \
-             VALUES (1, $1, $2, $3, $4, $5, $6)",
-            &[
-                state.batch_no.into(),
-                state.trace.into(),
-                state.scheme.clone().map_or(Value::Null, Value::Text),
-                state.keys.clone().map_or(Value::Null, Value::Blob),
-                i64::from(state.sign_on_needed).into(),
-                Value::Blob(state.salt.clone()),
-            ],
+        let values = [
+            state.batch_no.into(),
+            state.trace.into(),
+            state.scheme.clone().map_or(Value::Null, Value::Text),
+            state.keys.clone().map_or(Value::Null, Value::Blob),
+            i64::from(state.sign_on_needed).into(),
+            Value::Blob(state.salt.clone()),
+        ];
+        let updated = tx.execute(
+            "UPDATE terminal_state SET batch_no = $1, trace = $2, scheme = $3, keys = $4, sign_on_needed = $5, \
+             salt = $6 WHERE id = 1",
+            &values,
         )?;
+        if updated == 0 {
+            tx.execute(
+                "INSERT INTO terminal_state (id, batch_no, trace, scheme, keys, sign_on_needed, salt) \
+                 VALUES (1, $1, $2, $3, $4, $5, $6)",
+                &values,
+            )?;
+        }
         Ok(())
     }
 
@@ -424,17 +458,21 @@ impl Store {
         Ok(())
     }
 
-    /// (Chinese, English) text of the last slip's reprint.
-    pub(crate) fn last_receipt(tx: &mut Tx<'_>) -> sqlstore::Result<Option<(String, String)>> {
+    /// The last slip kept for a reprint: its data, else (a journal from before) its text.
+    pub(crate) fn last_slip(tx: &mut Tx<'_>) -> sqlstore::Result<Option<LastSlip>> {
+        if let Some(row) = tx.query_opt("SELECT slip FROM terminal_last_slip WHERE id = 1", &[])? {
+            return Ok(Some(LastSlip::Kept(row.text(0)?)));
+        }
         match tx.query_opt("SELECT zh, en FROM terminal_last_receipt WHERE id = 1", &[])? {
-            Some(row) => Ok(Some((row.text(0)?, row.text(1)?))),
+            Some(row) => Ok(Some(LastSlip::Rendered(row.text(0)?, row.text(1)?))),
             None => Ok(None),
         }
     }
 
-    pub(crate) fn put_last_receipt(tx: &mut Tx<'_>, zh: &str, en: &str) -> Result<()> {
-        tx.execute("DELETE FROM terminal_last_receipt WHERE id = 1", &[])?;
-        tx.execute("INSERT INTO terminal_last_receipt (id, zh, en) VALUES (1, $1, $2)", &[zh.into(), en.into()])?;
+    pub(crate) fn put_last_slip(tx: &mut Tx<'_>, kept: &str) -> Result<()> {
+        if tx.execute("UPDATE terminal_last_slip SET slip = $1 WHERE id = 1", &[kept.into()])? == 0 {
+            tx.execute("INSERT INTO terminal_last_slip (id, slip) VALUES (1, $1)", &[kept.into()])?;
+        }
         Ok(())
     }
 }
@@ -458,6 +496,28 @@ mod tests {
             status: "approved".into(),
             entry_mode: None,
             icc_upload: None,
+        }
+    }
+
+    fn last_slip(store: &Store) -> Option<LastSlip> {
+        store.db().transaction(Store::last_slip).unwrap()
+    }
+
+    #[test]
+    fn the_last_slip_is_its_data_and_a_rendered_one_from_before_still_reads() {
+        let store = Store::memory().unwrap();
+        assert!(last_slip(&store).is_none());
+        store
+            .db()
+            .transact(|tx| {
+                tx.execute("INSERT INTO terminal_last_receipt (id, zh, en) VALUES (1, '重打印', 'REPRINT')", &[])?;
+                Ok::<(), TerminalError>(())
+            })
+            .unwrap();
+        assert!(matches!(last_slip(&store), Some(LastSlip::Rendered(zh, en)) if zh == "重打印" && en == "REPRINT"));
+        for kept in ["{\"first\":1}", "{\"second\":2}"] {
+            store.db().transact(|tx| Store::put_last_slip(tx, kept)).unwrap();
+            assert!(matches!(last_slip(&store), Some(LastSlip::Kept(text)) if text == kept));
         }
     }
 

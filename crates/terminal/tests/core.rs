@@ -284,6 +284,9 @@ async fn a_timed_out_sale_is_reversed_98_before_the_next_one_even_after_a_restar
     // Power off and on: the record is still there, and sent first.
     let mut pos = open(&config);
     assert_eq!(pos.terminal().pending_reversal().unwrap(), Some((trace.clone(), "98".into())));
+    let refused = pos.terminal_mut().begin(&sale(100)).map(|out| out.message.get_str(11).map(str::to_owned));
+    let owed = format!("a reversal (98, trace {trace}) must be sent first");
+    assert!(matches!(&refused, Err(TerminalError::State(m)) if *m == owed), "{refused:?}");
     *host.mode.lock().unwrap() = Mode::Normal;
     let next = pos.transact(&sale(100)).await.unwrap();
     assert!(next.approved);
@@ -326,6 +329,9 @@ async fn a_refund_without_an_answer_is_sent_again_until_answered() {
     drop(pos);
 
     let mut pos = open(&config);
+    let refused = pos.terminal_mut().begin(&sale(100)).map(|out| out.message.get_str(11).map(str::to_owned));
+    let owed = format!("the refund advice (trace {}) must be sent first", lost.trace);
+    assert!(matches!(&refused, Err(TerminalError::State(m)) if *m == owed), "{refused:?}");
     *host.mode.lock().unwrap() = Mode::Duplicate;
     let again = pos.terminal_mut().advice_request().unwrap().expect("still owed after the restart");
     assert_eq!(again.message.get_str(11), Some(lost.trace.as_str()), "the same trace");

@@ -91,7 +91,7 @@ fn failure(text: String) -> CliError {
     CliError::Failure(format!("bench e2e: {text}"))
 }
 
-/// Install the terminals (their journals under `terminals_dir`), then run the load on a
+/// Install the terminals (their files under `terminals_dir`, their journals in memory), then run the load on a
 /// runtime of `--threads` threads; with `--kill`, the party is killed and restarted meanwhile.
 pub fn load(
     args: &E2eArgs,

@@ -1,6 +1,8 @@
 //! A virtual terminal: the real terminal core (`crates/terminal`) installed from the TMK
-//! components the acquirer printed (what `cardnet pos init` does), its journal on its own
-//! SQLite file, signed on (working keys downloaded under the TMK), then purchases MAC'd with the
+//! components the acquirer printed (what `cardnet pos init` does), its journal in an SQLite
+//! database of its own in memory (`Terminal::open_in_memory`: the same tables and sealed
+//! records as a real terminal's journal file, without its disk writes — the journals are read
+//! in this process after the run and never again), signed on (working keys downloaded under the TMK), then purchases MAC'd with the
 //! MAK, PIN blocks under the PIK, track 2 under the TDK (scheme 004), chip data when the card
 //! is inserted or tapped — one request outstanding on its own TCP connection, as a real
 //! terminal. Its cards: a stripe card to swipe and a chip card to insert or tap (the chip's
@@ -127,7 +129,7 @@ pub fn install(
     let mut config = TerminalConfig::load(&installed.config_path).map_err(|e| failure("configuration", &e))?;
     config.timeout_ms = timeout_ms;
     config.batch_limit = BATCH_RECORDS_MAX;
-    let mut terminal = Terminal::open(config).map_err(|e| failure("power-on", &e))?;
+    let mut terminal = Terminal::open_in_memory(config).map_err(|e| failure("power-on", &e))?;
     terminal.log_in(CASHIER, &Secret::new(CASHIER_PASSWORD.as_bytes())).map_err(|e| failure("log in", &e))?;
     let card =
         |value: &Value| SimCard::from_json(value).map_err(|e| failure("card", &e)).map(|c| Arc::new(Mutex::new(c)));

@@ -26,11 +26,23 @@ impl Terminal {
 
     /// Refuse to start anything else while a reversal or an advice is owed.
     pub(crate) fn nothing_owed(&self) -> Result<()> {
-        if let Some((trace, reason)) = self.pending_reversal()? {
-            return Err(TerminalError::State(format!("a reversal ({reason}, trace {trace}) must be sent first")));
+        let (reversal, advice) = self.store.db().transaction(|tx| Ok((Store::reversal(tx)?, Store::advice(tx)?)))?;
+        Self::refuse_owed(reversal.as_ref(), advice.as_ref())
+    }
+
+    /// `Err` naming the reversal or the advice owed, if one is.
+    pub(crate) fn refuse_owed(reversal: Option<&ReversalRow>, advice: Option<&AdviceRow>) -> Result<()> {
+        if let Some(reversal) = reversal {
+            return Err(TerminalError::State(format!(
+                "a reversal ({}, trace {}) must be sent first",
+                reversal.reason, reversal.trace
+            )));
         }
-        if let Some((trace, kind)) = self.pending_advice()? {
-            return Err(TerminalError::State(format!("the {kind} advice (trace {trace}) must be sent first")));
+        if let Some(advice) = advice {
+            return Err(TerminalError::State(format!(
+                "the {} advice (trace {}) must be sent first",
+                advice.kind, advice.trace
+            )));
         }
         Ok(())
     }
@@ -43,7 +55,7 @@ impl Terminal {
             batch_no: entry.batch_no,
             trace: entry.trace.to_string(),
             kind: kind.name().to_owned(),
-            request: hsm::data::seal(self.storage_key.expose(), body.expose())?,
+            request: self.sealer.seal(body.expose())?,
             entry: self.seal_entry(entry)?,
             attempts: 0,
         })
@@ -56,10 +68,14 @@ impl Terminal {
         let kind = Kind::parse(&row.kind)
             .filter(|k| k.is_advice())
             .ok_or_else(|| TerminalError::Store(format!("the advice record names kind {:?}", row.kind)))?;
-        let body = hsm::data::open(self.storage_key.expose(), &row.request)
+        let body = self
+            .sealer
+            .open(&row.request)
             .map_err(|_| TerminalError::Store("the advice record fails its check".into()))?;
         let mut m = iso8583::decode(&self.spec, body.expose()).map_err(codec("advice record"))?;
-        let clear = hsm::data::open(self.storage_key.expose(), &row.entry)
+        let clear = self
+            .sealer
+            .open(&row.entry)
             .map_err(|_| TerminalError::Store("the advice's journal record fails its check".into()))?;
         let mut entry: JournalEntry = serde_json::from_slice(clear.expose())
             .map_err(|_| TerminalError::Store("the advice's journal record does not read".into()))?;

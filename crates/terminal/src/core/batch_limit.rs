@@ -18,13 +18,13 @@ impl Terminal {
         self.batch_count().is_ok_and(|count| count >= u64::from(self.config.batch_limit))
     }
 
-    /// `Err` with "batch full: settle now" when the open batch is at its limit and `kind`
-    /// would add a record to it.
-    pub(super) fn check_batch_room(&self, kind: Kind) -> Result<()> {
+    /// `Err` with "batch full: settle now" when the open batch, holding `count` records, is at
+    /// its limit and `kind` would add a record to it.
+    pub(super) fn check_batch_room(&self, kind: Kind, count: u64) -> Result<()> {
         if kind == Kind::Balance {
             return Ok(());
         }
-        let (count, limit) = (self.batch_count()?, u64::from(self.config.batch_limit));
+        let limit = u64::from(self.config.batch_limit);
         if count >= limit {
             return Err(TerminalError::State(format!(
                 "batch full: settle now ({count} of {limit} transactions in batch {:06}; the supervisor settles, \

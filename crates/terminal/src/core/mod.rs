@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::config::{MERCHANT_NAME_CHARS_MAX, TerminalConfig};
 use crate::keys;
 use crate::slip::{SlipContext, SlipInput};
-use crate::store::{JournalEntry, ReversalRow, Role, StateRow, Store};
+use crate::store::{JournalEntry, LastSlip, ReversalRow, Role, StateRow, Store};
 use crate::{Result, TerminalError, codec};
 
 mod advice;
@@ -87,6 +87,8 @@ pub struct Terminal {
     envelope: Envelope,
     tmk: Secret,
     storage_key: Secret,
+    /// Seals and opens under the storage key (its two keys derived once, at power-on).
+    sealer: hsm::data::Sealer,
     scheme: SignOnScheme,
     keys: Option<TerminalWorkingKeys>,
     state: StateRow,
@@ -123,6 +125,20 @@ impl Terminal {
     /// intact, reader and printer ready, a supervisor on file), then the state where the
     /// terminal left off. Any failure: [`TerminalError::SelfCheck`] with every item.
     pub fn open(config: TerminalConfig) -> Result<Terminal> {
+        let store = Store::open(&config.journal);
+        Terminal::power_on(config, store)
+    }
+
+    /// [`Terminal::open`] with the journal in memory instead of the configured file: for a
+    /// load generator's virtual terminals, whose journals are read in the same process after
+    /// the run and never again. Everything else is as on a real terminal (the same tables, the
+    /// same transactions, records sealed the same way); nothing of it survives the process, so
+    /// a real terminal never uses it.
+    pub fn open_in_memory(config: TerminalConfig) -> Result<Terminal> {
+        Terminal::power_on(config, Store::memory())
+    }
+
+    fn power_on(config: TerminalConfig, store: Result<Store>) -> Result<Terminal> {
         let mut checks = Vec::new();
         checks.push(check(
             "configuration",
@@ -157,7 +173,7 @@ impl Terminal {
                 None
             }
         };
-        let store = match Store::open(&config.journal) {
+        let store = match store {
             Ok(store) => Some(store),
             Err(e) => {
                 checks.push(check(
@@ -173,6 +189,7 @@ impl Terminal {
             return Err(TerminalError::SelfCheck(checks));
         };
         let storage_key = keys::storage_key(&tmk)?;
+        let sealer = hsm::data::Sealer::new(storage_key.expose())?;
         let scheme = SignOnScheme::from_code(&config.key_scheme)?;
         let tpdu = Tpdu::from_hex(&config.tpdu).map_err(codec("tpdu"))?;
         let header = Header::from_hex(&config.header).map_err(codec("header"))?;
@@ -183,6 +200,7 @@ impl Terminal {
             store,
             tmk,
             storage_key,
+            sealer,
             scheme,
             keys: None,
             state: StateRow { batch_no: 1, trace: 0, scheme: None, keys: None, sign_on_needed: true, salt: Vec::new() },
@@ -226,12 +244,12 @@ impl Terminal {
         };
         if let (Some(sealed), Some(code)) = (&state.keys, &state.scheme) {
             let scheme = SignOnScheme::from_code(code)?;
-            let clear = hsm::data::open(self.storage_key.expose(), sealed)?;
+            let clear = self.sealer.open(sealed)?;
             self.keys = Some(split_keys(scheme, clear.expose())?);
             self.scheme = scheme;
         }
         if let Some(reversal) = &reversal {
-            hsm::data::open(self.storage_key.expose(), &reversal.request)?;
+            self.sealer.open(&reversal.request)?;
         }
         self.state = state;
         let downloaded = self.store.db().transaction(|tx| Store::parameter(tx, PARAMETER_MERCHANT_NAME))?;
@@ -267,11 +285,14 @@ impl Terminal {
     /// The last slip (both copies) marked as a reprint (重打印), in `lang`; `None` before the
     /// first approved transaction. It survives a restart; it holds the masked card number only.
     pub fn last_receipt(&self, lang: receipt::Lang) -> Result<Option<String>> {
-        let texts = self.store.db().transaction(Store::last_receipt)?;
-        Ok(texts.map(|(zh, en)| match lang {
-            receipt::Lang::Zh => zh,
-            receipt::Lang::En => en,
-        }))
+        Ok(match self.store.db().transaction(Store::last_slip)? {
+            Some(LastSlip::Kept(kept)) => Some(crate::slip::reprint(&kept, lang)?),
+            Some(LastSlip::Rendered(zh, en)) => Some(match lang {
+                receipt::Lang::Zh => zh,
+                receipt::Lang::En => en,
+            }),
+            None => None,
+        })
     }
 
     pub fn batch_no(&self) -> u32 {
@@ -374,7 +395,7 @@ impl Terminal {
             clear.extend_from_slice(tdk.expose());
         }
         let clear = Secret::from_vec(clear);
-        self.state.keys = Some(hsm::data::seal(self.storage_key.expose(), clear.expose())?);
+        self.state.keys = Some(self.sealer.seal(clear.expose())?);
         self.state.scheme = Some(self.scheme.code().to_owned());
         self.state.batch_no = batch;
         self.state.sign_on_needed = false;
@@ -468,7 +489,7 @@ impl Terminal {
     fn seal_entry(&self, entry: &JournalEntry) -> Result<Vec<u8>> {
         let json = serde_json::to_vec(entry).map_err(|e| TerminalError::Store(format!("journal record: {e}")))?;
         let json = Secret::from_vec(json);
-        Ok(hsm::data::seal(self.storage_key.expose(), json.expose())?)
+        Ok(self.sealer.seal(json.expose())?)
     }
 
     /// Every record of the open batch, each opened (and so checked) under the storage key.
@@ -482,7 +503,9 @@ impl Terminal {
         let rows = self.store.db().transaction(|tx| Store::entries(tx, batch))?;
         rows.into_iter()
             .map(|(status, sealed)| {
-                let clear = hsm::data::open(self.storage_key.expose(), &sealed)
+                let clear = self
+                    .sealer
+                    .open(&sealed)
                     .map_err(|_| TerminalError::Store(format!("batch {batch:06}: a record fails its check")))?;
                 let mut entry: JournalEntry = serde_json::from_slice(clear.expose())
                     .map_err(|_| TerminalError::Store(format!("batch {batch:06}: a record does not read")))?;
@@ -520,11 +543,17 @@ impl Terminal {
         if !self.signed_on() {
             return Err(TerminalError::State("sign on first".into()));
         }
-        self.nothing_owed()?;
+        // What is owed and the open batch's records, read in one database transaction.
+        let batch = self.state.batch_no;
+        let (reversal, advice, count) = self
+            .store
+            .db()
+            .transaction(|tx| Ok((Store::reversal(tx)?, Store::advice(tx)?, Store::entry_count(tx, batch)?)))?;
+        Self::refuse_owed(reversal.as_ref(), advice.as_ref())?;
         if self.operator.is_none() {
             return Err(TerminalError::State("log in as an operator first".into()));
         }
-        self.check_batch_room(kind)?;
+        self.check_batch_room(kind, count)?;
         if kind.needs_supervisor() {
             self.authorise_supervisor(request.supervisor_password.as_ref())?;
         }
@@ -662,7 +691,7 @@ impl Terminal {
                 batch_no: self.state.batch_no,
                 trace: trace.clone(),
                 reason: "98".into(),
-                request: hsm::data::seal(self.storage_key.expose(), body.expose())?,
+                request: self.sealer.seal(body.expose())?,
                 attempts: 0,
             })
         } else {
@@ -819,9 +848,8 @@ impl Terminal {
                     response,
                     now_ms: self.clock.now_ms(),
                 });
-                let zh = crate::slip::receipt_text(&slip, receipt::Lang::Zh, true);
-                let en = crate::slip::receipt_text(&slip, receipt::Lang::En, true);
-                Some((slip, zh, en))
+                let kept = crate::slip::keep(kind, &slip);
+                Some((slip, kept))
             }
             _ => None,
         };
@@ -852,8 +880,8 @@ impl Terminal {
                     Store::set_status(tx, entry.batch_no, &original.to_string(), status)?;
                 }
             }
-            if let Some((_, zh, en)) = &slip {
-                Store::put_last_receipt(tx, zh, en)?;
+            if let Some((_, kept)) = &slip {
+                Store::put_last_slip(tx, kept)?;
             }
             if kind.is_advice() {
                 // Decided: approved (journaled above, in this commit) or declined.
@@ -868,7 +896,7 @@ impl Terminal {
             }
             return Err(error);
         }
-        outcome.receipt = slip.map(|(slip, _, _)| slip);
+        outcome.receipt = slip.map(|(slip, _)| slip);
         Ok(outcome)
     }
 
@@ -896,7 +924,7 @@ impl Terminal {
     /// reason), MAC'd; the attempt is counted on disk first.
     pub fn reversal_request(&mut self) -> Result<Option<Outgoing>> {
         let Some(mut row) = self.store.db().transaction(Store::reversal)? else { return Ok(None) };
-        let body = hsm::data::open(self.storage_key.expose(), &row.request)?;
+        let body = self.sealer.open(&row.request)?;
         let request = iso8583::decode(&self.spec, body.expose()).map_err(codec("reversal record"))?;
         let mut m = request.clone();
         m.set_mti(Mti::parse("0400").map_err(codec("MTI"))?);
