@@ -1,7 +1,10 @@
-//! The production driver of a [`Party`]: one core thread deciding events in batches.
+//! The production driver of a [`Party`]: one core deciding events in batches — a task of the
+//! runtime when it is a current-thread one (connections and decisions on one thread, no event
+//! crossing threads), else a thread of its own (a PostgreSQL store's client blocks on a runtime
+//! of its own and cannot run on a thread that drives one).
 //!
 //! Connections, sessions and timers run on tokio and turn everything that happens into an
-//! [`Event`] on one bounded queue. The core thread takes what has arrived — at least one event,
+//! [`Event`] on one bounded queue. The core takes what has arrived — at least one event,
 //! at most [`PIPELINE_EVENTS_MAX`], never waiting for more (a lone request is not delayed) —
 //! decides all of it inside one [`Party::batch`] (one commit), and only then acts on the
 //! outputs: answers written, forwards sent, delivery loops woken. So nothing is answered before
@@ -445,6 +448,7 @@ mod tests {
 
     /// Answers every request with its own copy; its batches commit until `fail_from` of them.
     struct Echo {
+        name: &'static str,
         batches: AtomicUsize,
         fail_from: usize,
     }
@@ -454,7 +458,7 @@ mod tests {
         type Work = std::convert::Infallible;
 
         fn name(&self) -> &'static str {
-            "echo"
+            self.name
         }
 
         fn on_request(&self, _: Envelope, request: Message, _: u64) -> Step<Self::Pending> {
@@ -484,19 +488,31 @@ mod tests {
         Message::new(iso8583::builtin::network(), Mti::parse("0800").unwrap())
     }
 
+    /// The core on the runtime's own thread (a current-thread runtime, as `cardnet serve` runs a
+    /// party on SQLite).
     #[tokio::test]
     async fn a_batch_that_does_not_commit_is_not_answered_and_stops_the_core() {
-        let party = Arc::new(Echo { batches: AtomicUsize::new(0), fail_from: 1 });
+        fail_stop("echo").await;
+    }
+
+    /// The core on a thread of its own (a multi-thread runtime, as with PostgreSQL).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_core_thread_of_its_own_stops_the_same_way() {
+        fail_stop("echo-threaded").await;
+    }
+
+    /// `name`: each test's own party, so its /metrics series are its alone in the process.
+    async fn fail_stop(name: &'static str) {
+        let party = Arc::new(Echo { name, batches: AtomicUsize::new(0), fail_from: 1 });
         let pipeline = Pipeline::start(Arc::clone(&party), HashMap::new(), Arc::new(clock::SystemClock)).unwrap();
         assert!(pipeline.request(Envelope::default(), request()).await.is_some(), "a committed batch is answered");
         assert!(pipeline.request(Envelope::default(), request()).await.is_none(), "an uncommitted one is not");
         // Fail-stop: nothing more is decided (no batch runs), nothing answered.
         assert!(pipeline.request(Envelope::default(), request()).await.is_none());
         assert_eq!(party.batches.load(Ordering::SeqCst), 2);
-        // What /metrics shows of it (the "echo" party is this test's alone in the process).
         let page = metrics::parse::parse(&metrics::global().render()).unwrap();
-        let echo = [("party", "echo")];
-        assert_eq!(page.value("cardnet_requests_total", &[("party", "echo"), ("mti", "0800")]), Some(3.0));
+        let echo = [("party", name)];
+        assert_eq!(page.value("cardnet_requests_total", &[("party", name), ("mti", "0800")]), Some(3.0));
         assert_eq!(page.value("cardnet_responses_total", &echo), Some(1.0));
         assert_eq!(page.value("cardnet_requests_unanswered_total", &echo), Some(2.0));
         assert_eq!(page.value("cardnet_batch_failures_total", &echo), Some(1.0));
