@@ -147,9 +147,11 @@ fn permute<const BYTES: usize>(tables: &[[u64; 256]; BYTES], value: u64) -> u64 
     out
 }
 
-/// One DES key's sixteen round keys, each its eight 6-bit chunks.
+/// One DES key's sixteen round keys, each as two words laid out like the expansion they are
+/// XORed with (see [`DesKey::f`]): the 6-bit chunks of S-boxes 1, 3, 5, 7 at bits 26, 18, 10, 2
+/// of the first, those of S-boxes 8, 2, 4, 6 at the same places of the second.
 pub struct DesKey {
-    rounds: [[u8; 8]; 16],
+    rounds: [[u32; 2]; 16],
 }
 
 impl Drop for DesKey {
@@ -165,27 +167,39 @@ impl DesKey {
         const MASK28: u64 = (1 << 28) - 1;
         let cd = permute(&PC1_TABLES, u64::from_be_bytes(key));
         let (mut c, mut d) = (cd >> 28, cd & MASK28);
-        let mut rounds = [[0u8; 8]; 16];
+        let mut rounds = [[0u32; 2]; 16];
         for (round, shift) in rounds.iter_mut().zip(SHIFTS) {
             c = ((c << shift) | (c >> (28 - shift))) & MASK28;
             d = ((d << shift) | (d >> (28 - shift))) & MASK28;
-            let k = permute(&PC2_TABLES, (c << 28) | d);
-            for (j, chunk) in round.iter_mut().enumerate() {
-                *chunk = ((k >> (42 - 6 * j)) & 0x3f) as u8;
-            }
+            let mut k = permute(&PC2_TABLES, (c << 28) | d);
+            let chunk = |j: u32| ((k >> (42 - 6 * j)) & 0x3f) as u32;
+            *round = [
+                chunk(0) << 26 | chunk(2) << 18 | chunk(4) << 10 | chunk(6) << 2,
+                chunk(7) << 26 | chunk(1) << 18 | chunk(3) << 10 | chunk(5) << 2,
+            ];
+            k.zeroize();
         }
         DesKey { rounds }
     }
 
-    fn f(r: u32, k: &[u8; 8]) -> u32 {
-        // E(R) in eight 6-bit chunks: R rotated so that bit 32 leads, then windows of six
-        // overlapping by two.
+    /// The round function. E(R)'s eight 6-bit chunks are windows of R rotated right by one:
+    /// those of S-boxes 1, 3, 5, 7 sit at bits 26, 18, 10, 2 of it, apart from each other, and
+    /// those of 8, 2, 4, 6 at the same bits once it is rotated right by four more — so each half
+    /// takes its round key in one XOR and its four chunks by shift and mask, and the S-boxes
+    /// merged with P give the output.
+    fn f(r: u32, k: &[u32; 2]) -> u32 {
         let x = r.rotate_right(1);
-        let mut out = 0;
-        for (j, table) in SP.iter().enumerate().take(7) {
-            out |= table[(((x >> (26 - 4 * j)) & 0x3f) as u8 ^ k[j]) as usize];
-        }
-        out | SP[7][((x.rotate_left(2) & 0x3f) as u8 ^ k[7]) as usize]
+        let odd = x ^ k[0];
+        let even = x.rotate_right(4) ^ k[1];
+        let chunk = |t: u32, at: u32| ((t >> at) & 0x3f) as usize;
+        SP[0][chunk(odd, 26)]
+            | SP[2][chunk(odd, 18)]
+            | SP[4][chunk(odd, 10)]
+            | SP[6][chunk(odd, 2)]
+            | SP[7][chunk(even, 26)]
+            | SP[1][chunk(even, 18)]
+            | SP[3][chunk(even, 10)]
+            | SP[5][chunk(even, 2)]
     }
 
     fn crypt(&self, block: u64, decrypt: bool) -> u64 {
