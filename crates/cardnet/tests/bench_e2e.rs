@@ -67,7 +67,10 @@ fn a_tiny_load_is_approved_end_to_end_and_leaves_no_party_running() {
 #[cfg(target_os = "linux")]
 #[test]
 fn every_party_on_postgres() {
-    let Ok(url) = std::env::var("CARDNET_TEST_PG") else { return };
+    let Ok(url) = std::env::var("CARDNET_TEST_PG") else {
+        eprintln!("SKIPPED: CARDNET_TEST_PG not set; bench e2e with every party on PostgreSQL not run");
+        return;
+    };
     let dir = fresh_dir("bench-e2e", "postgres");
     let report = tiny_load(&dir, &["--pg-url", &url]);
     assert_eq!(report["backend"], "postgres");
