@@ -36,12 +36,10 @@ pub enum ServeCommand {
 }
 
 pub fn run(command: ServeCommand) -> Result<(), CliError> {
-    let (ServeCommand::Switch { ops, .. } | ServeCommand::Acquirer { ops, .. } | ServeCommand::Issuer { ops, .. }) =
-        &command;
+    let (ServeCommand::Switch { config, ops }
+    | ServeCommand::Acquirer { config, ops }
+    | ServeCommand::Issuer { config, ops }) = &command;
     let _log = crate::ops::init_logging(ops.log_format);
-    let (ServeCommand::Switch { config, .. }
-    | ServeCommand::Acquirer { config, .. }
-    | ServeCommand::Issuer { config, .. }) = &command;
     let runtime = if uses_postgres(config) {
         // The PostgreSQL client blocks on a runtime of its own, which it cannot do on a thread
         // that drives this one: the core gets a thread of its own (`host::Pipeline::start`).

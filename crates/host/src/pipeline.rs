@@ -236,9 +236,8 @@ struct Core<P: Party> {
 
 impl<P: Party> Core<P> {
     fn run(self, mut queue: mpsc::Receiver<Event<P>>) {
-        let mut batch = Vec::with_capacity(PIPELINE_EVENTS_MAX);
         while let Some(first) = queue.blocking_recv() {
-            if !self.run_batch(&mut queue, &mut batch, first) {
+            if !self.run_batch(&mut queue, first) {
                 return;
             }
         }
@@ -249,9 +248,8 @@ impl<P: Party> Core<P> {
     /// their bytes queue in the kernel and form the next batch); between batches the core
     /// yields so they are read and answered.
     async fn run_on_runtime(self, mut queue: mpsc::Receiver<Event<P>>) {
-        let mut batch = Vec::with_capacity(PIPELINE_EVENTS_MAX);
         while let Some(first) = queue.recv().await {
-            if !self.run_batch(&mut queue, &mut batch, first) {
+            if !self.run_batch(&mut queue, first) {
                 return;
             }
             tokio::task::yield_now().await;
@@ -260,38 +258,35 @@ impl<P: Party> Core<P> {
 
     /// Decide `first` and whatever else has arrived (at most [`PIPELINE_EVENTS_MAX`]) in one
     /// batch, then act on the outputs. `false`: the batch did not commit and the core stops.
-    fn run_batch(&self, queue: &mut mpsc::Receiver<Event<P>>, batch: &mut Vec<Event<P>>, first: Event<P>) -> bool {
-        {
-            batch.push(first);
-            while batch.len() < PIPELINE_EVENTS_MAX {
-                match queue.try_recv() {
-                    Ok(event) => batch.push(event),
-                    Err(_) => break,
-                }
+    fn run_batch(&self, queue: &mut mpsc::Receiver<Event<P>>, first: Event<P>) -> bool {
+        let mut events = vec![first];
+        while events.len() < PIPELINE_EVENTS_MAX {
+            match queue.try_recv() {
+                Ok(event) => events.push(event),
+                Err(_) => break,
             }
-            let events = std::mem::take(batch);
-            let count = events.len();
-            self.pipeline.meters.batch_started(count, queue.len());
-            let started = Instant::now();
-            let decided = self.party.batch(|| events.into_iter().map(|event| self.decide(event)).collect::<Vec<_>>());
-            self.pipeline.meters.batch_ended(started.elapsed(), decided.is_ok());
-            match decided {
-                Ok(outputs) => outputs.into_iter().for_each(|output| self.act(output)),
-                // Dropping the outputs drops their reply channels: nothing of the batch is
-                // answered, as after a crash before its commit. The core stops too (fail-stop):
-                // what it keeps in memory (a link key taken in the batch) may now be ahead of
-                // its database, and only a restart, which reloads from the database, makes the
-                // two agree again. Until then every request goes unanswered; peers time out and
-                // reverse, as for a crashed party.
-                Err(error) => {
-                    tracing::error!(
-                        party = self.party.name(),
-                        events = count,
-                        %error,
-                        "batch not committed; none of it answered; the core stops until the party is restarted"
-                    );
-                    return false;
-                }
+        }
+        let count = events.len();
+        self.pipeline.meters.batch_started(count, queue.len());
+        let started = Instant::now();
+        let decided = self.party.batch(|| events.into_iter().map(|event| self.decide(event)).collect::<Vec<_>>());
+        self.pipeline.meters.batch_ended(started.elapsed(), decided.is_ok());
+        match decided {
+            Ok(outputs) => outputs.into_iter().for_each(|output| self.act(output)),
+            // Dropping the outputs drops their reply channels: nothing of the batch is
+            // answered, as after a crash before its commit. The core stops too (fail-stop):
+            // what it keeps in memory (a link key taken in the batch) may now be ahead of
+            // its database, and only a restart, which reloads from the database, makes the
+            // two agree again. Until then every request goes unanswered; peers time out and
+            // reverse, as for a crashed party.
+            Err(error) => {
+                tracing::error!(
+                    party = self.party.name(),
+                    events = count,
+                    %error,
+                    "batch not committed; none of it answered; the core stops until the party is restarted"
+                );
+                return false;
             }
         }
         true

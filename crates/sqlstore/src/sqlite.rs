@@ -113,12 +113,7 @@ impl SqliteBackend {
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         // BEGIN, COMMIT and ROLLBACK from the statement cache: parsed once, not per transaction.
         cached(&self.connection, self.begin, "begin")?;
-        let result = work(&mut Tx {
-            inner: TxInner::Sqlite(&self.connection),
-            connection: self.id,
-            deferred: None,
-            savepoint_due: None,
-        });
+        let result = work(&mut self.tx());
         match result {
             Ok(value) => match cached(&self.connection, "COMMIT", "commit") {
                 Ok(()) => Ok(value),
