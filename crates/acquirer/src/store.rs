@@ -299,6 +299,20 @@ const DDL_V10: &[&str] = &[
 ];
 
 /// Create the schema if it is not there yet (idempotent).
+/// The journal's indexes by merchant keyed so that a new row lands at their right edge: the
+/// time index is by time alone and the RRN index by RRN alone (`YDDDhh` + STAN, rising). Keyed
+/// by merchant first, every commit touched one page of each index per merchant it served (30 of
+/// the 84 pages a batch's commit wrote at 4,000 authorizations/s); now it touches one. Lookups
+/// by RRN name the merchant too and find it among the few rows of one RRN; reports read time
+/// ranges, which the old index could not serve without a merchant.
+const MIGRATION_V11: &str = "acquirer-v11-rising-indexes";
+const DDL_V11: &[&str] = &[
+    "DROP INDEX acquirer_transactions_merchant",
+    "CREATE INDEX acquirer_transactions_received ON acquirer_transactions (received_ms)",
+    "DROP INDEX acquirer_transactions_rrn",
+    "CREATE INDEX acquirer_transactions_rrn ON acquirer_transactions (rrn)",
+];
+
 pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(MIGRATION_V1, DDL_V1)?;
     db.migrate(MIGRATION_V2, DDL_V2)?;
@@ -315,6 +329,7 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(crate::journal::MIGRATION_V8, &crate::journal::merchant_days_ddl(db.kind()))?;
     db.migrate(MIGRATION_V9, DDL_V9)?;
     db.migrate(MIGRATION_V10, DDL_V10)?;
+    db.migrate(MIGRATION_V11, DDL_V11)?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 
@@ -422,6 +437,33 @@ mod tests {
         let _ = sqlstore::drop_postgres_schema(&url, &schema);
         moves_the_old_queue(&Database::connect_postgres(&url, &schema).unwrap());
         let _ = sqlstore::drop_postgres_schema(&url, &schema);
+    }
+
+    /// The plan's steps (SQLite's `EXPLAIN QUERY PLAN` detail column) of `sql`.
+    fn plan(db: &Database, sql: &str, params: &[Value]) -> Vec<String> {
+        db.transaction(|tx| {
+            let rows = tx.query(&format!("EXPLAIN QUERY PLAN {sql}"), params)?;
+            rows.iter().map(|row| row.text(3)).collect::<sqlstore::Result<Vec<_>>>()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn lookups_by_rrn_and_time_use_the_rising_indexes() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        migrate(&db).unwrap();
+        let by_rrn = plan(
+            &db,
+            "SELECT id FROM acquirer_transactions WHERE merchant_id = $1 AND rrn = $2",
+            &["898440153990011".into(), "533510000001".into()],
+        );
+        assert!(by_rrn.iter().any(|step| step.contains("acquirer_transactions_rrn (rrn=?)")), "{by_rrn:?}");
+        let by_time = plan(
+            &db,
+            "SELECT id FROM acquirer_transactions WHERE received_ms >= $1 AND received_ms < $2",
+            &[Value::Int(0), Value::Int(86_400_000)],
+        );
+        assert!(by_time.iter().any(|step| step.contains("acquirer_transactions_received")), "{by_time:?}");
     }
 
     #[test]

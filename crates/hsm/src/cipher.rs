@@ -44,8 +44,8 @@ macro_rules! with_aes {
     };
 }
 
-/// The 8 bytes of a DES key at `at` in `key` (the caller checked the length).
-fn des_key(key: &[u8], at: usize) -> DesKey {
+/// The schedule of the 8 bytes of a DES key at `at` in `key` (the caller checked the length).
+pub(crate) fn des_key(key: &[u8], at: usize) -> DesKey {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&key[at..at + 8]);
     let schedule = DesKey::new(bytes);

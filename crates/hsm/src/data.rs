@@ -171,8 +171,21 @@ pub fn keyed_hash(dek: &[u8], data: &[u8]) -> Result<Vec<u8>> {
     if data.len() > DATA_BYTES_MAX {
         return Err(Error::input("data", format!("at most {DATA_BYTES_MAX} bytes are hashed at once")));
     }
+    keyed_hash_with(&hash_cipher(dek)?, data)
+}
+
+/// The cipher of [`keyed_hash`] under the clear `dek`: AES under its derived `HASH` key.
+pub(crate) fn hash_cipher(dek: &[u8]) -> Result<Cipher> {
     let hash_key = derive(dek, LABEL_HASH)?;
-    Ok(mac::cmac(&Cipher::aes(hash_key.expose())?, data))
+    Cipher::aes(hash_key.expose())
+}
+
+/// [`keyed_hash`] with its cipher made already ([`hash_cipher`]).
+pub(crate) fn keyed_hash_with(hasher: &Cipher, data: &[u8]) -> Result<Vec<u8>> {
+    if data.len() > DATA_BYTES_MAX {
+        return Err(Error::input("data", format!("at most {DATA_BYTES_MAX} bytes are hashed at once")));
+    }
+    Ok(mac::cmac(hasher, data))
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 
 use subtle::ConstantTimeEq;
 
-use crate::cipher::{Cipher, xor_in_place};
+use crate::cipher::{Cipher, des_key, xor_in_place};
+use crate::des_tables::DesKey;
 use crate::error::{Error, Result};
 
 /// ISO 9797-1 padding methods.
@@ -73,19 +74,43 @@ pub fn cbc_mac(cipher: &Cipher, data: &[u8], padding: Padding) -> Vec<u8> {
     chain
 }
 
+/// `data` padded by `padding` (as [`pad`] does for 8-byte blocks), as big-endian 8-byte words,
+/// without copying it.
+fn blocks8(data: &[u8], padding: Padding) -> impl Iterator<Item = u64> + '_ {
+    let word = |bytes: &[u8], marker: Option<u8>| {
+        let mut block = [0u8; 8];
+        block[..bytes.len()].copy_from_slice(bytes);
+        if let Some(marker) = marker {
+            // A remainder is shorter than a block, so the marker has its place.
+            block[bytes.len()] = marker;
+        }
+        u64::from_be_bytes(block)
+    };
+    let whole = data.chunks_exact(8);
+    let rest = whole.remainder();
+    let length = (padding == Padding::Method3).then(|| (data.len() as u64).wrapping_mul(8));
+    let tail = match padding {
+        Padding::Method2 => Some(word(rest, Some(0x80))),
+        Padding::Method1 | Padding::Method3 => (!rest.is_empty() || data.is_empty()).then(|| word(rest, None)),
+    };
+    length.into_iter().chain(whole.map(move |chunk| word(chunk, None))).chain(tail)
+}
+
 /// ISO 9797-1 algorithm 3 (ANSI X9.19 retail MAC) with a double-length key `KL‖KR`:
 /// CBC under DES(KL), then `DES_KL(DES⁻¹_KR(H))`. 8 bytes.
 pub fn retail_mac(key: &[u8], data: &[u8], padding: Padding) -> Result<[u8; 8]> {
     if key.len() != 16 {
         return Err(Error::key_length("ISO 9797-1 algorithm 3", "16", key.len()));
     }
-    let left = Cipher::des(&key[..8])?;
-    let right = Cipher::des(&key[8..])?;
-    let mut mac = [0u8; 8];
-    mac.copy_from_slice(&cbc_mac(&left, data, padding));
-    right.decrypt_block(&mut mac);
-    left.encrypt_block(&mut mac);
-    Ok(mac)
+    let (left, right) = (des_key(key, 0), des_key(key, 8));
+    Ok(retail_mac_des(&left, &right, data, padding))
+}
+
+/// [`retail_mac`] with KL's and KR's schedules made already (the HSM keeps them with an open
+/// key).
+pub(crate) fn retail_mac_des(left: &DesKey, right: &DesKey, data: &[u8], padding: Padding) -> [u8; 8] {
+    let chain = left.cbc_mac(blocks8(data, padding));
+    left.encrypt(right.decrypt(chain)).to_be_bytes()
 }
 
 /// CMAC (NIST SP 800-38B): AES (16-byte MAC) or TDES (8-byte MAC) by the cipher's block size.
@@ -102,17 +127,19 @@ pub fn cmac(cipher: &Cipher, data: &[u8]) -> Vec<u8> {
     for index in 0..blocks {
         let start = index * size;
         let end = (start + size).min(data.len());
-        let mut block = vec![0u8; size];
+        // A block on the stack (AES's 16 bytes hold either size): no allocation per block.
+        let mut buffer = [0u8; 16];
+        let block = &mut buffer[..size];
         block[..end - start].copy_from_slice(&data[start..end]);
         if index + 1 == blocks {
             if complete {
-                xor_in_place(&mut block, &k1);
+                xor_in_place(block, &k1);
             } else {
                 block[end - start] = 0x80;
-                xor_in_place(&mut block, &k2);
+                xor_in_place(block, &k2);
             }
         }
-        xor_in_place(&mut chain, &block);
+        xor_in_place(&mut chain, block);
         cipher.encrypt_block(&mut chain);
     }
     chain
@@ -138,24 +165,37 @@ fn double(block: &[u8], rb: u8) -> Vec<u8> {
 /// encrypt again, and keep the first 8 hex characters of the result as ASCII: the 8 bytes of
 /// field 64. DES for an 8-byte MAK, TDES for 16 bytes.
 pub fn cup_ecb_mac(mak: &[u8], mab: &[u8]) -> Result<[u8; 8]> {
-    let cipher = Cipher::tdes(mak)?;
-    if cipher.block_size() != 8 || mak.len() == 24 {
-        return Err(Error::key_length("UnionPay ECB MAC", "8 or 16", mak.len()));
-    }
-    let mut folded = [0u8; 8];
-    for block in mab.chunks(8) {
-        xor_in_place(&mut folded, block);
-    }
-    let text = iso8583::hex::encode(&folded);
+    let parts = match mak.len() {
+        8 => vec![des_key(mak, 0)],
+        16 => vec![des_key(mak, 0), des_key(mak, 8)],
+        _ => return Err(Error::key_length("UnionPay ECB MAC", "8 or 16", mak.len())),
+    };
+    Ok(cup_ecb_mac_des(&parts, mab))
+}
+
+/// [`cup_ecb_mac`] with the MAK's schedules made already: one (DES) or two (2-key TDES, EDE).
+pub(crate) fn cup_ecb_mac_des(mak: &[DesKey], mab: &[u8]) -> [u8; 8] {
+    debug_assert!(matches!(mak.len(), 1 | 2), "a DES or 2-key TDES MAK");
+    let encrypt = |block: u64| match mak {
+        [k1, k2] => k1.encrypt(k2.decrypt(k1.encrypt(block))),
+        _ => mak.iter().fold(block, |block, key| key.encrypt(block)),
+    };
+    let folded = mab.chunks(8).fold(0u64, |folded, block| {
+        let mut word = [0u8; 8];
+        word[..block.len()].copy_from_slice(block);
+        folded ^ u64::from_be_bytes(word)
+    });
+    let text = iso8583::hex::encode(&folded.to_be_bytes());
     let (high, low) = text.as_bytes().split_at(8);
-    let mut e = [0u8; 8];
-    e.copy_from_slice(high);
-    cipher.encrypt_block(&mut e);
-    xor_in_place(&mut e, low);
-    cipher.encrypt_block(&mut e);
+    let word = |bytes: &[u8]| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(bytes);
+        u64::from_be_bytes(word)
+    };
+    let e = encrypt(encrypt(word(high)) ^ word(low));
     let mut field = [0u8; 8];
-    field.copy_from_slice(&iso8583::hex::encode(&e).as_bytes()[..8]);
-    Ok(field)
+    field.copy_from_slice(&iso8583::hex::encode(&e.to_be_bytes()).as_bytes()[..8]);
+    field
 }
 
 /// Compare a received MAC with the expected one in constant time.
@@ -174,6 +214,21 @@ mod tests {
 
     fn h(text: &str) -> Vec<u8> {
         hex::decode(text).unwrap()
+    }
+
+    /// The words the MACs chain over are the blocks [`pad`] makes, for every padding and length.
+    #[test]
+    fn blocks8_are_the_padded_blocks() {
+        let data: Vec<u8> = (1..=40u8).collect();
+        for padding in [Padding::Method1, Padding::Method2, Padding::Method3] {
+            for len in 0..=data.len() {
+                let expected: Vec<u64> = pad(&data[..len], 8, padding)
+                    .chunks_exact(8)
+                    .map(|c| u64::from_be_bytes(c.try_into().unwrap()))
+                    .collect();
+                assert_eq!(blocks8(&data[..len], padding).collect::<Vec<_>>(), expected, "{padding:?}, {len} bytes");
+            }
+        }
     }
 
     #[test]

@@ -407,17 +407,17 @@ impl SecurityModule for SoftHsm {
 
     fn encrypt_data(&self, dek: &WrappedKey, plaintext: &[u8]) -> Result<Vec<u8>> {
         let clear = self.open_dek(dek, "encrypt data")?;
-        data::seal(clear.expose(), plaintext)
+        clear.sealer()?.seal(plaintext)
     }
 
     fn decrypt_data(&self, dek: &WrappedKey, ciphertext: &[u8]) -> Result<Secret> {
         let clear = self.open_dek(dek, "decrypt data")?;
-        data::open(clear.expose(), ciphertext)
+        clear.sealer()?.open(ciphertext)
     }
 
     fn keyed_hash(&self, dek: &WrappedKey, data: &[u8]) -> Result<Vec<u8>> {
         let clear = self.open_dek(dek, "hash data")?;
-        data::keyed_hash(clear.expose(), data)
+        data::keyed_hash_with(clear.hasher()?, data)
     }
 
     fn decrypt_track(&self, tdk: &WrappedKey, track: &str) -> Result<Secret> {
@@ -446,6 +446,17 @@ impl SecurityModule for SoftHsm {
     fn generate_mac(&self, key: &WrappedKey, algorithm: MacAlgorithm, data: &[u8]) -> Result<Vec<u8>> {
         let aes = key.is_aes();
         let clear = self.open(key, &[KeyType::Tak, KeyType::Zak], "compute a MAC")?;
+        // The network's MAC (X9.19) and the terminals' (UnionPay ECB) run on the schedules kept
+        // with the open key; the length rules are the functions' own.
+        match (algorithm, clear.des_parts()) {
+            (MacAlgorithm::Alg3(padding), Some([left, right])) => {
+                return Ok(mac::retail_mac_des(left, right, data, padding).to_vec());
+            }
+            (MacAlgorithm::CupEcb, Some(parts @ ([_] | [_, _]))) => {
+                return Ok(mac::cup_ecb_mac_des(parts, data).to_vec());
+            }
+            _ => {}
+        }
         let key = clear.expose();
         Ok(match algorithm {
             MacAlgorithm::CupEcb => mac::cup_ecb_mac(key, data)?.to_vec(),

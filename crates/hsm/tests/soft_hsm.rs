@@ -365,6 +365,23 @@ fn no_clear_key_in_debug_output_or_errors() {
     assert!(shown[0].contains("LMK check value"));
 }
 
+/// The module keeps a DEK's derived keys with the open key; what it seals, opens and hashes is
+/// what the published functions do with the clear DEK (values stored before stay readable).
+#[test]
+fn data_under_a_kept_dek_is_data_under_the_clear_dek() {
+    let hsm = module();
+    let clear = h("000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F");
+    let dek = hsm.import_components(KeyType::Dek, KeyAlgorithm::Aes256, &[Secret::new(&clear)]).unwrap();
+    let pan = b"6224242900000113";
+    for _ in 0..2 {
+        let sealed = hsm.encrypt_data(&dek, pan).unwrap();
+        assert_eq!(hsm::data::open(&clear, &sealed).unwrap().expose(), pan);
+        let by_hand = hsm::data::seal(&clear, pan).unwrap();
+        assert_eq!(hsm.decrypt_data(&dek, &by_hand).unwrap().expose(), pan);
+        assert_eq!(hsm.keyed_hash(&dek, pan).unwrap(), hsm::data::keyed_hash(&clear, pan).unwrap());
+    }
+}
+
 #[test]
 fn data_keys_encrypt_authenticate_and_hash_inside_the_module() {
     let hsm = module();
