@@ -205,7 +205,7 @@ impl std::fmt::Debug for JournalEntry {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct StateRow {
     pub batch_no: u32,
     pub trace: u32,
@@ -326,8 +326,14 @@ impl Store {
         }))
     }
 
+    /// The reversal record, in place of the one there may be.
     pub(crate) fn put_reversal(tx: &mut Tx<'_>, reversal: &ReversalRow) -> Result<()> {
-        tx.execute("DELETE FROM terminal_reversal WHERE id = 1", &[])?;
+        Store::clear_reversal(tx)?;
+        Store::insert_reversal(tx, reversal)
+    }
+
+    /// The reversal record where there is none.
+    pub(crate) fn insert_reversal(tx: &mut Tx<'_>, reversal: &ReversalRow) -> Result<()> {
         tx.execute(
             "INSERT INTO terminal_reversal (id, batch_no, trace, reason, request, attempts) VALUES (1, $1, $2, $3, $4, $5)",
             &[
@@ -364,8 +370,14 @@ impl Store {
         }))
     }
 
+    /// The advice record, in place of the one there may be.
     pub(crate) fn put_advice(tx: &mut Tx<'_>, advice: &AdviceRow) -> Result<()> {
-        tx.execute("DELETE FROM terminal_advice WHERE id = 1", &[])?;
+        Store::clear_advice(tx)?;
+        Store::insert_advice(tx, advice)
+    }
+
+    /// The advice record where there is none.
+    pub(crate) fn insert_advice(tx: &mut Tx<'_>, advice: &AdviceRow) -> Result<()> {
         tx.execute(
             "INSERT INTO terminal_advice (id, batch_no, trace, kind, request, entry, attempts) \
              VALUES (1, $1, $2, $3, $4, $5, $6)",

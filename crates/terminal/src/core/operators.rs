@@ -65,8 +65,7 @@ impl Terminal {
             // Seed hashes carry no salt; the journal's operators take them as they are.
             if !self.state.salt.is_empty() {
                 self.state.salt.clear();
-                let state = self.state.clone();
-                self.store.db().transact(|tx| Store::save_state(tx, &state))?;
+                self.save_state()?;
             }
             for seed in &seeds {
                 let role = Role::parse(&seed.role)?;
