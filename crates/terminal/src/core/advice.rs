@@ -84,7 +84,7 @@ impl Terminal {
         m.remove(64);
         self.mac(&mut m)?;
         row.attempts = row.attempts.saturating_add(1);
-        self.store.db().transact(|tx| Store::put_advice(tx, &row))?;
+        self.store.transact(|tx| tx.put_advice(&row))?;
         let mut out = self.outgoing(m, Purpose::Txn(kind), row.trace.clone());
         self.kept.advice = Some(row);
         out.entry = Some(entry);

@@ -13,7 +13,7 @@ impl Terminal {
         match self.kept.counted {
             (counted, count) if counted == batch => Ok(count),
             // A new batch number whose state row could not be written: counted from the journal.
-            _ => Ok(self.store.db().transaction(|tx| Store::entry_count(tx, batch))?),
+            _ => Ok(self.store.transact(|tx| tx.entry_count(batch))?),
         }
     }
 

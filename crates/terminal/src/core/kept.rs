@@ -39,14 +39,14 @@ impl Terminal {
     /// (each record's seal is its checksum).
     pub(super) fn load(&mut self) -> Result<String> {
         let (state, reversal, advice) =
-            self.store.db().transaction(|tx| Ok((Store::load_state(tx)?, Store::reversal(tx)?, Store::advice(tx)?)))?;
+            self.store.transact(|tx| Ok((tx.load_state()?, tx.reversal()?, tx.advice()?)))?;
         let state = match state {
             Some(state) => state,
             None => {
                 // No salt: operators are seeded from the configuration's hashes (`seeds.rs`).
                 let salt = Vec::new();
                 let state = StateRow { batch_no: 1, trace: 0, scheme: None, keys: None, sign_on_needed: true, salt };
-                self.store.db().transact(|tx| Store::save_state(tx, &state))?;
+                self.store.transact(|tx| tx.save_state(&state))?;
                 state
             }
         };
@@ -61,7 +61,7 @@ impl Terminal {
         }
         self.kept = Kept::empty(&state);
         self.state = state;
-        let downloaded = self.store.db().transaction(|tx| Store::parameter(tx, PARAMETER_MERCHANT_NAME))?;
+        let downloaded = self.store.transact(|tx| tx.parameter(PARAMETER_MERCHANT_NAME))?;
         self.merchant_name = downloaded.filter(|n| !n.is_empty()).or_else(|| self.config.merchant_name.clone());
         let entries = self.entries()?;
         let summary = format!(
@@ -88,9 +88,9 @@ impl Terminal {
         let state = self.state.clone();
         let batch = state.batch_no;
         let recount = batch != self.kept.counted.0;
-        let count = self.store.db().transact(|tx| {
-            Store::save_state(tx, &state)?;
-            Ok::<_, TerminalError>(if recount { Some(Store::entry_count(tx, batch)?) } else { None })
+        let count = self.store.transact(|tx| {
+            tx.save_state(&state)?;
+            Ok::<_, TerminalError>(if recount { Some(tx.entry_count(batch)?) } else { None })
         })?;
         if let Some(count) = count {
             self.kept.counted = (batch, count);
@@ -106,7 +106,7 @@ impl Terminal {
 
     /// The pending reversal rewritten (its reason, its attempts).
     pub(super) fn put_reversal(&mut self, row: ReversalRow) -> Result<()> {
-        self.store.db().transact(|tx| Store::put_reversal(tx, &row))?;
+        self.store.transact(|tx| tx.put_reversal(&row))?;
         self.kept.reversal = Some(row);
         Ok(())
     }
@@ -118,7 +118,7 @@ impl Terminal {
     }
 
     pub(super) fn clear_reversal(&mut self) -> Result<()> {
-        self.store.db().transact(Store::clear_reversal)?;
+        self.store.transact(|tx| tx.clear_reversal())?;
         self.kept.reversal = None;
         Ok(())
     }
@@ -129,7 +129,7 @@ impl Terminal {
             self.clear_reversal()?;
         }
         if matches!(out.purpose, Purpose::Txn(k) if k.is_advice()) {
-            self.store.db().transact(Store::clear_advice)?;
+            self.store.transact(|tx| tx.clear_advice())?;
             self.kept.advice = None;
         }
         Ok(())

@@ -133,11 +133,11 @@ impl Terminal {
         Terminal::power_on(config, store)
     }
 
-    /// [`Terminal::open`] with the journal in memory instead of the configured file: for a
-    /// load generator's virtual terminals, whose journals are read in the same process after
-    /// the run and never again. Everything else is as on a real terminal (the same tables, the
-    /// same transactions, records sealed the same way); nothing of it survives the process, so
-    /// a real terminal never uses it.
+    /// [`Terminal::open`] with the journal in plain memory instead of the configured file
+    /// ([`Store::memory`]): for a load generator's virtual terminals, whose journals are read in
+    /// the same process after the run and never again. Everything else is as on a real terminal
+    /// (the same rows, written in the same transactions, records sealed the same way); nothing
+    /// of it survives the process, so a real terminal never uses it.
     pub fn open_in_memory(config: TerminalConfig) -> Result<Terminal> {
         Terminal::power_on(config, Store::memory())
     }
@@ -257,7 +257,7 @@ impl Terminal {
     /// The last slip (both copies) marked as a reprint (重打印), in `lang`; `None` before the
     /// first approved transaction. It survives a restart; it holds the masked card number only.
     pub fn last_receipt(&self, lang: receipt::Lang) -> Result<Option<String>> {
-        Ok(match self.store.db().transaction(Store::last_slip)? {
+        Ok(match self.store.transact(|tx| tx.last_slip())? {
             Some(LastSlip::Kept(kept)) => Some(crate::slip::reprint(&kept, lang)?),
             Some(LastSlip::Rendered(zh, en)) => Some(match lang {
                 receipt::Lang::Zh => zh,
@@ -414,9 +414,9 @@ impl Terminal {
             .find(|(tag, _)| tag == PARAMETER_MERCHANT_NAME)
             .map(|(_, v)| v.trim().chars().take(MERCHANT_NAME_CHARS_MAX).collect::<String>())
             .filter(|n| !n.is_empty());
-        self.store.db().transact(|tx| {
+        self.store.transact(|tx| {
             for (tag, value) in &items {
-                Store::put_parameter(tx, tag, value)?;
+                tx.put_parameter(tag, value)?;
             }
             Ok::<(), TerminalError>(())
         })?;
@@ -462,7 +462,7 @@ impl Terminal {
     /// Every record of batch `batch` (open or closed: closed batches stay on disk), opened
     /// and checked. The terminal's side of reconciliation.
     pub fn batch_entries(&self, batch: u32) -> Result<Vec<JournalEntry>> {
-        let rows = self.store.db().transaction(|tx| Store::entries(tx, batch))?;
+        let rows = self.store.transact(|tx| tx.entries(batch))?;
         rows.into_iter()
             .map(|(status, sealed)| {
                 let clear = self
@@ -654,13 +654,13 @@ impl Terminal {
             None
         };
         // Nothing is owed (refused above): the records are new rows.
-        self.store.db().transact(|tx| {
-            Store::save_state(tx, &state)?;
+        self.store.transact(|tx| {
+            tx.save_state(&state)?;
             if let Some(reversal) = &reversal {
-                Store::insert_reversal(tx, reversal)?;
+                tx.insert_reversal(reversal)?;
             }
             if let Some(advice) = &advice {
-                Store::insert_advice(tx, advice)?;
+                tx.insert_advice(advice)?;
             }
             Ok::<(), TerminalError>(())
         })?;
@@ -813,25 +813,25 @@ impl Terminal {
             }
             _ => None,
         };
-        let written = self.store.db().transact(|tx| {
+        let written = self.store.transact(|tx| {
             if let Some(state) = &state {
-                Store::save_state(tx, state)?;
+                tx.save_state(state)?;
             }
             if let Some((entry, sealed, original_status)) = &journal {
-                Store::insert_entry(tx, entry, sealed.clone())?;
+                tx.insert_entry(entry, sealed.clone())?;
                 if let (Some(status), Some(original)) = (original_status, &entry.original_trace) {
-                    Store::set_status(tx, entry.batch_no, &original.to_string(), status)?;
+                    tx.set_status(entry.batch_no, &original.to_string(), status)?;
                 }
             }
             if let Some((_, kept)) = &slip {
-                Store::put_last_slip(tx, kept)?;
+                tx.put_last_slip(kept)?;
             }
             if kind.is_advice() && advice_owed {
                 // Decided: approved (journaled above, in this commit) or declined.
-                Store::clear_advice(tx)?;
+                tx.clear_advice()?;
             }
             if reversal_owed {
-                Store::clear_reversal(tx)?;
+                tx.clear_reversal()?;
             }
             Ok::<(), TerminalError>(())
         });
