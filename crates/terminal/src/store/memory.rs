@@ -100,6 +100,15 @@ fn taken(what: &str) -> TerminalError {
     TerminalError::Store(format!("{what}: the record exists already"))
 }
 
+/// `row` in an empty slot; a second row refused ([`taken`]).
+fn fill<T: Clone>(slot: &mut Option<T>, row: &T, what: &str) -> Result<()> {
+    if slot.is_some() {
+        return Err(taken(what));
+    }
+    *slot = Some(row.clone());
+    Ok(())
+}
+
 impl Journal for MemoryTx<'_> {
     fn load_state(&mut self) -> Result<Option<StateRow>> {
         Ok(self.tables.state.clone())
@@ -116,10 +125,7 @@ impl Journal for MemoryTx<'_> {
     }
 
     fn insert_reversal(&mut self, reversal: &ReversalRow) -> Result<()> {
-        if self.tables.reversal.is_some() {
-            return Err(taken("reversal"));
-        }
-        self.tables.reversal = Some(reversal.clone());
+        fill(&mut self.tables.reversal, reversal, "reversal")?;
         self.undo.push(Undo::Reversal(None));
         Ok(())
     }
@@ -135,10 +141,7 @@ impl Journal for MemoryTx<'_> {
     }
 
     fn insert_advice(&mut self, advice: &AdviceRow) -> Result<()> {
-        if self.tables.advice.is_some() {
-            return Err(taken("advice"));
-        }
-        self.tables.advice = Some(advice.clone());
+        fill(&mut self.tables.advice, advice, "advice")?;
         self.undo.push(Undo::Advice(None));
         Ok(())
     }
