@@ -8,11 +8,15 @@
 use super::*;
 use crate::store::AdviceRow;
 
-/// The journal's rows as last committed ([`Terminal::load`] reads them).
+/// An approval for the journal: its record, the record sealed, and the status its original
+/// takes (a void's, a completion's).
+pub(super) type Journaled = (JournalEntry, Vec<u8>, Option<&'static str>);
+
+/// The journal's rows as last committed (`Terminal::load` reads them).
 pub(super) struct Kept {
     pub reversal: Option<ReversalRow>,
     pub advice: Option<AdviceRow>,
-    /// The state row on disk: [`Terminal::save_state`] writes only a state that differs.
+    /// The state row on disk: `Terminal::save_state` writes only a state that differs.
     pub state: StateRow,
     /// (batch number, its records in the journal): counted at power-on and when the terminal
     /// moves to another batch (the host's 60.2, settlement), one more with each record
@@ -96,6 +100,48 @@ impl Terminal {
             self.kept.counted = (batch, count);
         }
         self.kept.state = state;
+        Ok(())
+    }
+
+    /// What an answer decided, in one transaction: the approval journaled (and its original's
+    /// status), the last slip, the advice and the reversal record cleared; the state row only
+    /// if the answer changed it (sign on again), as `begin` wrote it otherwise.
+    pub(super) fn write_answer(&mut self, kind: Kind, journal: Option<&Journaled>, slip: Option<&str>) -> Result<()> {
+        let state = (self.state != self.kept.state).then(|| self.state.clone());
+        let advice_owed = kind.is_advice() && self.kept.advice.is_some();
+        let reversal_owed = self.kept.reversal.is_some();
+        self.store.transact(|tx| {
+            if let Some(state) = &state {
+                tx.save_state(state)?;
+            }
+            if let Some((entry, sealed, original_status)) = journal {
+                tx.insert_entry(entry, sealed.clone())?;
+                if let (Some(status), Some(original)) = (original_status, &entry.original_trace) {
+                    tx.set_status(entry.batch_no, &original.to_string(), status)?;
+                }
+            }
+            if let Some(kept) = slip {
+                tx.put_last_slip(kept)?;
+            }
+            if advice_owed {
+                // Decided: approved (journaled above, in this commit) or declined.
+                tx.clear_advice()?;
+            }
+            if reversal_owed {
+                tx.clear_reversal()?;
+            }
+            Ok(())
+        })?;
+        if let Some(state) = state {
+            self.kept.state = state;
+        }
+        if let Some((entry, _, _)) = journal {
+            self.kept.journaled(entry.batch_no);
+        }
+        if advice_owed {
+            self.kept.advice = None;
+        }
+        self.kept.reversal = None;
         Ok(())
     }
 

@@ -792,9 +792,6 @@ impl Terminal {
             }
             _ => None,
         };
-        // The state row as `begin` wrote it, unless the answer changed it (sign on again).
-        let state = (self.state != self.kept.state).then(|| self.state.clone());
-        let (reversal_owed, advice_owed) = (self.kept.reversal.is_some(), self.kept.advice.is_some());
         let journal = match (&entry, code.as_str(), kind) {
             (Some(entry), "00", k) if k != Kind::Balance => {
                 let mut entry = entry.clone();
@@ -813,45 +810,13 @@ impl Terminal {
             }
             _ => None,
         };
-        let written = self.store.transact(|tx| {
-            if let Some(state) = &state {
-                tx.save_state(state)?;
-            }
-            if let Some((entry, sealed, original_status)) = &journal {
-                tx.insert_entry(entry, sealed.clone())?;
-                if let (Some(status), Some(original)) = (original_status, &entry.original_trace) {
-                    tx.set_status(entry.batch_no, &original.to_string(), status)?;
-                }
-            }
-            if let Some((_, kept)) = &slip {
-                tx.put_last_slip(kept)?;
-            }
-            if kind.is_advice() && advice_owed {
-                // Decided: approved (journaled above, in this commit) or declined.
-                tx.clear_advice()?;
-            }
-            if reversal_owed {
-                tx.clear_reversal()?;
-            }
-            Ok::<(), TerminalError>(())
-        });
-        if let Err(error) = written {
+        if let Err(error) = self.write_answer(kind, journal.as_ref(), slip.as_ref().map(|(_, kept)| kept.as_str())) {
             // Approved but not journaled: the terminal failed afterwards (96).
             if reversible && code == "00" {
                 let _ = self.set_reversal_reason("96");
             }
             return Err(error);
         }
-        if let Some(state) = state {
-            self.kept.state = state;
-        }
-        if let Some((entry, _, _)) = &journal {
-            self.kept.journaled(entry.batch_no);
-        }
-        if kind.is_advice() {
-            self.kept.advice = None;
-        }
-        self.kept.reversal = None;
         outcome.receipt = slip.map(|(slip, _)| slip);
         Ok(outcome)
     }
