@@ -56,7 +56,9 @@ struct MemoryTx<'a> {
 
 /// Run `work` in one transaction: all of its writes stay, or (an `Err`) none.
 pub(crate) fn transact<T>(tables: &Mutex<Tables>, work: impl FnOnce(&mut dyn Journal) -> Result<T>) -> Result<T> {
-    let mut tables = tables.lock().map_err(|_| TerminalError::Store("the journal failed in a transaction".into()))?;
+    // Poisoned: a transaction panicked half-way, and what it wrote was not undone.
+    let poisoned = || TerminalError::Store("a transaction panicked half-way: the journal is not used again".into());
+    let mut tables = tables.lock().map_err(|_| poisoned())?;
     let mut tx = MemoryTx { tables: &mut tables, undo: Vec::new() };
     let result = work(&mut tx);
     if result.is_err() {
