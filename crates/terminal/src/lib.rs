@@ -14,7 +14,11 @@
 //!   the orderings §6 demands: sign-on when needed, then any pending reversal (with retries),
 //!   then the transaction; settlement and sign-off also flush reversals first.
 //! * [`Store`] (`store.rs`) is the terminal's SQLite file (through `sqlstore`): state (batch,
-//!   trace, working keys sealed), the one pending reversal, the batch journal, operators.
+//!   trace, working keys sealed), the one pending reversal, the batch journal, operators. A
+//!   load generator's virtual terminals ([`Terminal::open_in_memory`]) keep the same rows in
+//!   plain memory (`store/memory.rs`). The core keeps what every request asks about — the
+//!   pending reversal and advice, the open batch's record count, the state row as written — in
+//!   memory as last committed (`core/kept.rs`), read from the journal at power-on.
 //!
 //! # Keys and data at rest
 //!

@@ -772,9 +772,12 @@ async fn a_full_batch_is_refused_until_it_is_settled() {
     config.batch_limit = 3;
     config.check().unwrap();
     let mut pos = open(&config);
+    // The count the terminal keeps, and the journal's.
+    let counts = |pos: &Pos| (pos.terminal().batch_count().unwrap(), pos.terminal().entries().unwrap().len() as u64);
     for _ in 0..3 {
         assert!(pos.transact(&sale(100)).await.unwrap().approved);
     }
+    assert_eq!(counts(&pos), (3, 3));
     assert!(pos.terminal().batch_full());
     let sent = host.seen.lock().unwrap().len();
     let full = pos.transact(&sale(100)).await;
@@ -789,6 +792,8 @@ async fn a_full_batch_is_refused_until_it_is_settled() {
     assert!(pos.transact(&TxnRequest { amount_minor: None, ..balance }).await.unwrap().approved);
     let settled = pos.settle(&supervisor()).await.unwrap();
     assert_eq!(settled.totals.domestic_debit_count, 3);
-    assert!(!pos.terminal().batch_full());
+    assert_eq!(counts(&pos), (0, 0));
     assert!(pos.transact(&sale(100)).await.unwrap().approved, "a new batch takes transactions again");
+    drop(pos);
+    assert_eq!(counts(&open(&config)), (1, 1), "counted again at power-on");
 }

@@ -1,8 +1,8 @@
 //! A virtual terminal: the real terminal core (`crates/terminal`) installed from the TMK
-//! components the acquirer printed (what `cardnet pos init` does), its journal in an SQLite
-//! database of its own in memory (`Terminal::open_in_memory`: the same tables and sealed
-//! records as a real terminal's journal file, without its disk writes — the journals are read
-//! in this process after the run and never again), signed on (working keys downloaded under the TMK), then purchases MAC'd with the
+//! components the acquirer printed (what `cardnet pos init` does), its journal in plain memory
+//! (`Terminal::open_in_memory`: the same rows and sealed records as a real terminal's journal
+//! file, written in the same transactions, without SQLite's work or disk writes — the journals
+//! are read in this process after the run and never again), signed on (working keys downloaded under the TMK), then purchases MAC'd with the
 //! MAK, PIN blocks under the PIK, track 2 under the TDK (scheme 004), chip data when the card
 //! is inserted or tapped — one request outstanding on its own TCP connection, as a real
 //! terminal. Its cards: a stripe card to swipe and a chip card to insert or tap (the chip's

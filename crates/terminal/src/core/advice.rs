@@ -21,13 +21,12 @@ impl Kind {
 impl Terminal {
     /// The advice waiting for its answer: (trace, kind name), if any.
     pub fn pending_advice(&self) -> Result<Option<(String, String)>> {
-        Ok(self.store.db().transaction(Store::advice)?.map(|a| (a.trace, a.kind)))
+        Ok(self.kept.advice.as_ref().map(|a| (a.trace.clone(), a.kind.clone())))
     }
 
     /// Refuse to start anything else while a reversal or an advice is owed.
     pub(crate) fn nothing_owed(&self) -> Result<()> {
-        let (reversal, advice) = self.store.db().transaction(|tx| Ok((Store::reversal(tx)?, Store::advice(tx)?)))?;
-        Self::refuse_owed(reversal.as_ref(), advice.as_ref())
+        Self::refuse_owed(self.kept.reversal.as_ref(), self.kept.advice.as_ref())
     }
 
     /// `Err` naming the reversal or the advice owed, if one is.
@@ -64,7 +63,7 @@ impl Terminal {
     /// The pending advice again: the same 0220 under a fresh MAC (the keys may have changed
     /// since), read as the first copy's answer would be. The attempt is counted on disk first.
     pub fn advice_request(&mut self) -> Result<Option<Outgoing>> {
-        let Some(mut row) = self.store.db().transaction(Store::advice)? else { return Ok(None) };
+        let Some(mut row) = self.kept.advice.clone() else { return Ok(None) };
         let kind = Kind::parse(&row.kind)
             .filter(|k| k.is_advice())
             .ok_or_else(|| TerminalError::Store(format!("the advice record names kind {:?}", row.kind)))?;
@@ -85,8 +84,9 @@ impl Terminal {
         m.remove(64);
         self.mac(&mut m)?;
         row.attempts = row.attempts.saturating_add(1);
-        self.store.db().transact(|tx| Store::put_advice(tx, &row))?;
-        let mut out = self.outgoing(m, Purpose::Txn(kind), row.trace);
+        self.store.transact(|tx| tx.put_advice(&row))?;
+        let mut out = self.outgoing(m, Purpose::Txn(kind), row.trace.clone());
+        self.kept.advice = Some(row);
         out.entry = Some(entry);
         Ok(Some(out))
     }

@@ -10,7 +10,11 @@ impl Terminal {
     /// Records in the open batch (what its settlement counts and uploads).
     pub fn batch_count(&self) -> Result<u64> {
         let batch = self.state.batch_no;
-        Ok(self.store.db().transaction(|tx| Store::entry_count(tx, batch))?)
+        match self.kept.counted {
+            (counted, count) if counted == batch => Ok(count),
+            // A new batch number whose state row could not be written: counted from the journal.
+            _ => Ok(self.store.transact(|tx| tx.entry_count(batch))?),
+        }
     }
 
     /// Whether the open batch is at its limit (a journal that cannot be read counts as not).

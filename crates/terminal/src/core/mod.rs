@@ -26,6 +26,7 @@ mod batch_limit;
 mod chip;
 mod client;
 mod fallback;
+mod kept;
 mod kind;
 mod operators;
 mod outcome;
@@ -33,6 +34,7 @@ mod settlement;
 mod track;
 
 pub use client::Answered;
+use kept::Kept;
 pub use kind::{Card, EntryMode, Kind, Original, SharedChip, TxnRequest, parse_entry};
 pub(crate) use operators::check_operator_seeds;
 pub use outcome::{Outcome, Outgoing, Purpose, SelfCheck, response_text};
@@ -92,6 +94,8 @@ pub struct Terminal {
     scheme: SignOnScheme,
     keys: Option<TerminalWorkingKeys>,
     state: StateRow,
+    /// The journal's rows every request asks about, as last committed (`kept.rs`).
+    kept: Kept,
     operator: Option<(String, Role)>,
     checks: Vec<SelfCheck>,
     /// The slip's merchant name: the parameter download's, else the configuration's.
@@ -129,11 +133,11 @@ impl Terminal {
         Terminal::power_on(config, store)
     }
 
-    /// [`Terminal::open`] with the journal in memory instead of the configured file: for a
-    /// load generator's virtual terminals, whose journals are read in the same process after
-    /// the run and never again. Everything else is as on a real terminal (the same tables, the
-    /// same transactions, records sealed the same way); nothing of it survives the process, so
-    /// a real terminal never uses it.
+    /// [`Terminal::open`] with the journal in plain memory instead of the configured file
+    /// ([`Store::memory`]): for a load generator's virtual terminals, whose journals are read in
+    /// the same process after the run and never again. Everything else is as on a real terminal
+    /// (the same rows, written in the same transactions, records sealed the same way); nothing
+    /// of it survives the process, so a real terminal never uses it.
     pub fn open_in_memory(config: TerminalConfig) -> Result<Terminal> {
         Terminal::power_on(config, Store::memory())
     }
@@ -193,6 +197,8 @@ impl Terminal {
         let scheme = SignOnScheme::from_code(&config.key_scheme)?;
         let tpdu = Tpdu::from_hex(&config.tpdu).map_err(codec("tpdu"))?;
         let header = Header::from_hex(&config.header).map_err(codec("header"))?;
+        let state =
+            StateRow { batch_no: 1, trace: 0, scheme: None, keys: None, sign_on_needed: true, salt: Vec::new() };
         let mut terminal = Terminal {
             spec: iso8583::builtin::cup_pos(),
             envelope: Envelope { tpdu: Some(tpdu), header: Some(header) },
@@ -203,7 +209,8 @@ impl Terminal {
             sealer,
             scheme,
             keys: None,
-            state: StateRow { batch_no: 1, trace: 0, scheme: None, keys: None, sign_on_needed: true, salt: Vec::new() },
+            state: state.clone(),
+            kept: Kept::empty(&state),
             operator: None,
             checks: Vec::new(),
             merchant_name: None,
@@ -228,41 +235,6 @@ impl Terminal {
         Ok(terminal)
     }
 
-    /// Read state, keys, the pending reversal and every record of the open batch (each
-    /// record's seal is its checksum).
-    fn load(&mut self) -> Result<String> {
-        let (state, reversal) = self.store.db().transaction(|tx| Ok((Store::load_state(tx)?, Store::reversal(tx)?)))?;
-        let state = match state {
-            Some(state) => state,
-            None => {
-                // No salt: operators are seeded from the configuration's hashes (`seeds.rs`).
-                let salt = Vec::new();
-                let state = StateRow { batch_no: 1, trace: 0, scheme: None, keys: None, sign_on_needed: true, salt };
-                self.store.db().transact(|tx| Store::save_state(tx, &state))?;
-                state
-            }
-        };
-        if let (Some(sealed), Some(code)) = (&state.keys, &state.scheme) {
-            let scheme = SignOnScheme::from_code(code)?;
-            let clear = self.sealer.open(sealed)?;
-            self.keys = Some(split_keys(scheme, clear.expose())?);
-            self.scheme = scheme;
-        }
-        if let Some(reversal) = &reversal {
-            self.sealer.open(&reversal.request)?;
-        }
-        self.state = state;
-        let downloaded = self.store.db().transaction(|tx| Store::parameter(tx, PARAMETER_MERCHANT_NAME))?;
-        self.merchant_name = downloaded.filter(|n| !n.is_empty()).or_else(|| self.config.merchant_name.clone());
-        let entries = self.entries()?;
-        Ok(format!(
-            "batch {:06}: {} records intact{}",
-            self.state.batch_no,
-            entries.len(),
-            reversal.map(|r| format!(", reversal {} pending (trace {})", r.reason, r.trace)).unwrap_or_default()
-        ))
-    }
-
     /// The self-check lines of the last power-on.
     pub fn self_check(&self) -> &[SelfCheck] {
         &self.checks
@@ -285,7 +257,7 @@ impl Terminal {
     /// The last slip (both copies) marked as a reprint (重打印), in `lang`; `None` before the
     /// first approved transaction. It survives a restart; it holds the masked card number only.
     pub fn last_receipt(&self, lang: receipt::Lang) -> Result<Option<String>> {
-        Ok(match self.store.db().transaction(Store::last_slip)? {
+        Ok(match self.store.transact(|tx| tx.last_slip())? {
             Some(LastSlip::Kept(kept)) => Some(crate::slip::reprint(&kept, lang)?),
             Some(LastSlip::Rendered(zh, en)) => Some(match lang {
                 receipt::Lang::Zh => zh,
@@ -301,11 +273,6 @@ impl Terminal {
 
     pub fn signed_on(&self) -> bool {
         self.keys.is_some() && !self.state.sign_on_needed
-    }
-
-    /// The pending reversal's (trace, reason), if any.
-    pub fn pending_reversal(&self) -> Result<Option<(String, String)>> {
-        Ok(self.store.db().transaction(Store::reversal)?.map(|r| (r.trace, r.reason)))
     }
 
     // ---- messages -------------------------------------------------------------------
@@ -346,11 +313,6 @@ impl Terminal {
         let (Some(keys), Some(received)) = (self.keys.as_ref(), response.get(64)) else { return false };
         let Ok(mab) = Self::mab(response) else { return false };
         hsm::mac::cup_ecb_mac(keys.mak.expose(), &mab).is_ok_and(|mac| hsm::mac::verify(&mac, received).is_ok())
-    }
-
-    fn save_state(&self) -> Result<()> {
-        let state = self.state.clone();
-        self.store.db().transact(|tx| Store::save_state(tx, &state))
     }
 
     fn outgoing(&self, message: Message, purpose: Purpose, trace: String) -> Outgoing {
@@ -452,9 +414,9 @@ impl Terminal {
             .find(|(tag, _)| tag == PARAMETER_MERCHANT_NAME)
             .map(|(_, v)| v.trim().chars().take(MERCHANT_NAME_CHARS_MAX).collect::<String>())
             .filter(|n| !n.is_empty());
-        self.store.db().transact(|tx| {
+        self.store.transact(|tx| {
             for (tag, value) in &items {
-                Store::put_parameter(tx, tag, value)?;
+                tx.put_parameter(tag, value)?;
             }
             Ok::<(), TerminalError>(())
         })?;
@@ -500,7 +462,7 @@ impl Terminal {
     /// Every record of batch `batch` (open or closed: closed batches stay on disk), opened
     /// and checked. The terminal's side of reconciliation.
     pub fn batch_entries(&self, batch: u32) -> Result<Vec<JournalEntry>> {
-        let rows = self.store.db().transaction(|tx| Store::entries(tx, batch))?;
+        let rows = self.store.transact(|tx| tx.entries(batch))?;
         rows.into_iter()
             .map(|(status, sealed)| {
                 let clear = self
@@ -543,17 +505,11 @@ impl Terminal {
         if !self.signed_on() {
             return Err(TerminalError::State("sign on first".into()));
         }
-        // What is owed and the open batch's records, read in one database transaction.
-        let batch = self.state.batch_no;
-        let (reversal, advice, count) = self
-            .store
-            .db()
-            .transaction(|tx| Ok((Store::reversal(tx)?, Store::advice(tx)?, Store::entry_count(tx, batch)?)))?;
-        Self::refuse_owed(reversal.as_ref(), advice.as_ref())?;
+        self.nothing_owed()?;
         if self.operator.is_none() {
             return Err(TerminalError::State("log in as an operator first".into()));
         }
-        self.check_batch_room(kind, count)?;
+        self.check_batch_room(kind, self.batch_count()?)?;
         if kind.needs_supervisor() {
             self.authorise_supervisor(request.supervisor_password.as_ref())?;
         }
@@ -697,16 +653,20 @@ impl Terminal {
         } else {
             None
         };
-        self.store.db().transact(|tx| {
-            Store::save_state(tx, &state)?;
+        // Nothing is owed (refused above): the records are new rows.
+        self.store.transact(|tx| {
+            tx.save_state(&state)?;
             if let Some(reversal) = &reversal {
-                Store::put_reversal(tx, reversal)?;
+                tx.insert_reversal(reversal)?;
             }
             if let Some(advice) = &advice {
-                Store::put_advice(tx, advice)?;
+                tx.insert_advice(advice)?;
             }
             Ok::<(), TerminalError>(())
         })?;
+        self.kept.state = state;
+        self.kept.reversal = reversal;
+        self.kept.advice = advice;
         let mut out = self.outgoing(m, Purpose::Txn(kind), trace);
         out.entry = Some(entry);
         out.chip = waiting_chip;
@@ -717,27 +677,6 @@ impl Terminal {
             original: original.map(|(_, _, o)| o),
         });
         Ok(out)
-    }
-
-    /// The request never left (no connection): forget its reversal or advice record.
-    pub fn abandon(&mut self, out: &Outgoing) -> Result<()> {
-        if matches!(out.purpose, Purpose::Txn(k) if k.reversible()) {
-            self.store.db().transact(Store::clear_reversal)?;
-        }
-        if matches!(out.purpose, Purpose::Txn(k) if k.is_advice()) {
-            self.store.db().transact(Store::clear_advice)?;
-        }
-        Ok(())
-    }
-
-    fn set_reversal_reason(&self, reason: &str) -> Result<()> {
-        self.store.db().transact(|tx| {
-            if let Some(mut row) = Store::reversal(tx)? {
-                row.reason = reason.to_owned();
-                Store::put_reversal(tx, &row)?;
-            }
-            Ok::<(), TerminalError>(())
-        })
     }
 
     /// Read the processing-requirement nibble of a response's header.
@@ -853,7 +792,6 @@ impl Terminal {
             }
             _ => None,
         };
-        let state = self.state.clone();
         let journal = match (&entry, code.as_str(), kind) {
             (Some(entry), "00", k) if k != Kind::Balance => {
                 let mut entry = entry.clone();
@@ -872,24 +810,7 @@ impl Terminal {
             }
             _ => None,
         };
-        let written = self.store.db().transact(|tx| {
-            Store::save_state(tx, &state)?;
-            if let Some((entry, sealed, original_status)) = &journal {
-                Store::insert_entry(tx, entry, sealed.clone())?;
-                if let (Some(status), Some(original)) = (original_status, &entry.original_trace) {
-                    Store::set_status(tx, entry.batch_no, &original.to_string(), status)?;
-                }
-            }
-            if let Some((_, kept)) = &slip {
-                Store::put_last_slip(tx, kept)?;
-            }
-            if kind.is_advice() {
-                // Decided: approved (journaled above, in this commit) or declined.
-                Store::clear_advice(tx)?;
-            }
-            Store::clear_reversal(tx)
-        });
-        if let Err(error) = written {
+        if let Err(error) = self.write_answer(kind, journal.as_ref(), slip.as_ref().map(|(_, kept)| kept.as_str())) {
             // Approved but not journaled: the terminal failed afterwards (96).
             if reversible && code == "00" {
                 let _ = self.set_reversal_reason("96");
@@ -923,7 +844,7 @@ impl Terminal {
     /// The 0400 of the pending reversal (§3: the original without 26/35/36/52/53, its 11, 39 =
     /// reason), MAC'd; the attempt is counted on disk first.
     pub fn reversal_request(&mut self) -> Result<Option<Outgoing>> {
-        let Some(mut row) = self.store.db().transaction(Store::reversal)? else { return Ok(None) };
+        let Some(mut row) = self.kept.reversal.clone() else { return Ok(None) };
         let body = self.sealer.open(&row.request)?;
         let request = iso8583::decode(&self.spec, body.expose()).map_err(codec("reversal record"))?;
         let mut m = request.clone();
@@ -940,8 +861,9 @@ impl Terminal {
         m.set_str(39, &row.reason).map_err(codec("39"))?;
         self.mac(&mut m)?;
         row.attempts = row.attempts.saturating_add(1);
-        self.store.db().transact(|tx| Store::put_reversal(tx, &row))?;
-        Ok(Some(self.outgoing(m, Purpose::Reversal, row.trace)))
+        let trace = row.trace.clone();
+        self.put_reversal(row)?;
+        Ok(Some(self.outgoing(m, Purpose::Reversal, trace)))
     }
 
     /// The 0410: the record is cleared when the host took it.
@@ -957,7 +879,7 @@ impl Terminal {
         if !REVERSAL_DONE_CODES.contains(&code) || (code == "00" && !self.mac_ok(response)) {
             return Ok(false);
         }
-        self.store.db().transact(Store::clear_reversal)?;
+        self.clear_reversal()?;
         Ok(true)
     }
 

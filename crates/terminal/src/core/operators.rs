@@ -58,20 +58,19 @@ impl Terminal {
             crate::seeds::write_seeds(path, &self.config.operators)?;
             note = format!("; clear passwords in {} replaced by hashes", path.display());
         }
-        let count = self.store.db().transaction(Store::operator_count)?;
+        let count = self.store.transact(|tx| tx.operator_count())?;
         if count == 0 {
             let seeds = self.config.operators.clone();
             check_operator_seeds(&seeds)?;
             // Seed hashes carry no salt; the journal's operators take them as they are.
             if !self.state.salt.is_empty() {
                 self.state.salt.clear();
-                let state = self.state.clone();
-                self.store.db().transact(|tx| Store::save_state(tx, &state))?;
+                self.save_state()?;
             }
             for seed in &seeds {
                 let role = Role::parse(&seed.role)?;
                 let hash = crate::seeds::seed_hash_bytes(seed)?;
-                self.store.db().transact(|tx| Store::put_operator(tx, &seed.number, role, hash.clone()))?;
+                self.store.transact(|tx| tx.put_operator(&seed.number, role, hash.clone()))?;
             }
             return Ok(format!("{} operators set up from the configuration{note}", seeds.len()));
         }
@@ -87,12 +86,12 @@ impl Terminal {
     pub(super) fn put_operator(&self, number: &str, role: Role, password: &Secret) -> Result<()> {
         check_operator(number, password.expose())?;
         let hash = self.password_hash(number, password)?;
-        self.store.db().transact(|tx| Store::put_operator(tx, number, role, hash.clone()))
+        self.store.transact(|tx| tx.put_operator(number, role, hash.clone()))
     }
 
     pub(super) fn verify_operator(&self, number: &str, password: &Secret) -> Result<Role> {
         let wrong = || TerminalError::Input("operator number or password is wrong".into());
-        let (role, stored) = self.store.db().transaction(|tx| Store::operator(tx, number))?.ok_or_else(wrong)?;
+        let (role, stored) = self.store.transact(|tx| tx.operator(number))?.ok_or_else(wrong)?;
         let hash = self.password_hash(number, password)?;
         hsm::mac::verify(&hash, &stored).map_err(|_| wrong())?;
         Role::parse(&role)
@@ -112,11 +111,7 @@ impl Terminal {
     /// Check the supervisor's password (void, refund, settlement).
     pub fn authorise_supervisor(&self, password: Option<&Secret>) -> Result<()> {
         let password = password.ok_or_else(|| TerminalError::Input("the supervisor's password is needed".into()))?;
-        let supervisor = self.store.db().transaction(|tx| {
-            tx.query_opt("SELECT number FROM terminal_operators WHERE role = 'supervisor' ORDER BY number", &[])?
-                .map(|row| row.text(0))
-                .transpose()
-        })?;
+        let supervisor = self.store.transact(|tx| tx.supervisor())?;
         let number = supervisor.ok_or_else(|| TerminalError::State("no supervisor on file".into()))?;
         match self.verify_operator(&number, password) {
             Ok(Role::Supervisor) => Ok(()),
@@ -126,7 +121,7 @@ impl Terminal {
 
     /// The operators on file: number and role.
     pub fn operators(&self) -> Result<Vec<(String, Role)>> {
-        let rows = self.store.db().transaction(Store::operators)?;
+        let rows = self.store.transact(|tx| tx.operators())?;
         rows.into_iter().map(|(number, role)| Ok((number, Role::parse(&role)?))).collect()
     }
 
