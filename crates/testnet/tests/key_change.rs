@@ -30,6 +30,8 @@ const AMOUNT_MINOR: u64 = 1_000;
 const STANS_USED_MAX: usize = 100;
 /// How long a test waits for the network to settle (sign-on, a scheduled change).
 const WAIT_MS: u64 = 15_000;
+/// The scheduled-changes test buys at most this often.
+const PURCHASE_EVERY_MS: u64 = 250;
 
 fn options(name: &str, postgres_url: Option<String>) -> NetworkOptions {
     let dir = std::env::temp_dir().join(format!("cardnet-testnet-keys-{name}-{}", std::process::id()));
@@ -187,19 +189,28 @@ async fn scheduled_key_changes_keep_the_link_working() {
 
     // Within a few intervals both keys have been changed at least twice, and purchases made
     // meanwhile approve.
+    // The purchases are paced by the clock and stop one short of the card's daily count limit:
+    // the changes come on a schedule in time, and a loop that bought as fast as it could hit the
+    // limit (65) before the second change whenever purchases got faster.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
+    let purchases_max = i64::from(issuer::dev::DAILY_COUNT_LIMIT) - 1;
     let mut approved = 0;
+    let mut next_purchase = tokio::time::Instant::now();
     loop {
-        assert_eq!(purchase(&link, &mut card).await.code().unwrap(), codes::APPROVED);
-        approved += 1;
+        if approved < purchases_max && tokio::time::Instant::now() >= next_purchase {
+            assert_eq!(purchase(&link, &mut card).await.code().unwrap(), codes::APPROVED);
+            approved += 1;
+            next_purchase = tokio::time::Instant::now() + Duration::from_millis(PURCHASE_EVERY_MS);
+        }
         let changes = blocking(|| net.switch().unwrap().switch().key_changes(&id)).unwrap();
         let activated = |key| changes.iter().filter(|c| c.key == Some(key) && c.outcome == "activated").count();
         if activated(WorkingKey::Zpk) >= 2 && activated(WorkingKey::Zak) >= 2 {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "scheduled changes: {changes:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(approved >= 2, "purchases approved while the keys changed: {approved}");
     // The schedule goes on changing keys: a change may be between the issuer's commit and the
     // switch's activation right now, so both ends agree once it lands, not at every instant.
     let agreed_by = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
