@@ -168,9 +168,6 @@ pub fn open(dek: &[u8], sealed: &[u8]) -> Result<Secret> {
 /// stolen table cannot be searched by guessing (a PAN has too few unknown digits for a plain
 /// hash to protect it).
 pub fn keyed_hash(dek: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-    if data.len() > DATA_BYTES_MAX {
-        return Err(Error::input("data", format!("at most {DATA_BYTES_MAX} bytes are hashed at once")));
-    }
     keyed_hash_with(&hash_cipher(dek)?, data)
 }
 
