@@ -77,23 +77,22 @@ pub fn cbc_mac(cipher: &Cipher, data: &[u8], padding: Padding) -> Vec<u8> {
 /// `data` padded by `padding` (as [`pad`] does for 8-byte blocks), as big-endian 8-byte words,
 /// without copying it.
 fn blocks8(data: &[u8], padding: Padding) -> impl Iterator<Item = u64> + '_ {
-    let word = |bytes: &[u8], marker: Option<u8>| {
-        let mut block = [0u8; 8];
-        block[..bytes.len()].copy_from_slice(bytes);
-        if let Some(marker) = marker {
-            // A remainder is shorter than a block, so the marker has its place.
-            block[bytes.len()] = marker;
-        }
-        u64::from_be_bytes(block)
-    };
     let whole = data.chunks_exact(8);
     let rest = whole.remainder();
     let length = (padding == Padding::Method3).then(|| (data.len() as u64).wrapping_mul(8));
     let tail = match padding {
-        Padding::Method2 => Some(word(rest, Some(0x80))),
-        Padding::Method1 | Padding::Method3 => (!rest.is_empty() || data.is_empty()).then(|| word(rest, None)),
+        // A remainder is shorter than a block, so the marker has its place.
+        Padding::Method2 => Some(word8(rest) | 0x80 << (56 - 8 * rest.len())),
+        Padding::Method1 | Padding::Method3 => (!rest.is_empty() || data.is_empty()).then(|| word8(rest)),
     };
-    length.into_iter().chain(whole.map(move |chunk| word(chunk, None))).chain(tail)
+    length.into_iter().chain(whole.map(word8)).chain(tail)
+}
+
+/// Up to 8 bytes as a big-endian word, zero-filled on the right.
+fn word8(bytes: &[u8]) -> u64 {
+    let mut block = [0u8; 8];
+    block[..bytes.len()].copy_from_slice(bytes);
+    u64::from_be_bytes(block)
 }
 
 /// ISO 9797-1 algorithm 3 (ANSI X9.19 retail MAC) with a double-length key `KL‖KR`:
@@ -180,19 +179,10 @@ pub(crate) fn cup_ecb_mac_des(mak: &[DesKey], mab: &[u8]) -> [u8; 8] {
         [k1, k2] => k1.encrypt(k2.decrypt(k1.encrypt(block))),
         _ => mak.iter().fold(block, |block, key| key.encrypt(block)),
     };
-    let folded = mab.chunks(8).fold(0u64, |folded, block| {
-        let mut word = [0u8; 8];
-        word[..block.len()].copy_from_slice(block);
-        folded ^ u64::from_be_bytes(word)
-    });
+    let folded = mab.chunks(8).fold(0u64, |folded, block| folded ^ word8(block));
     let text = iso8583::hex::encode(&folded.to_be_bytes());
     let (high, low) = text.as_bytes().split_at(8);
-    let word = |bytes: &[u8]| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(bytes);
-        u64::from_be_bytes(word)
-    };
-    let e = encrypt(encrypt(word(high)) ^ word(low));
+    let e = encrypt(encrypt(word8(high)) ^ word8(low));
     let mut field = [0u8; 8];
     field.copy_from_slice(&iso8583::hex::encode(&e.to_be_bytes()).as_bytes()[..8]);
     field
