@@ -84,6 +84,13 @@ pub trait TerminalDirectory: Send + Sync {
     /// A successful sign-on at `now_ms`: the registry's lifecycle (an installed terminal becomes
     /// active). Told after the host's commit; the batch is not the registry's to keep.
     fn record_sign_on(&self, terminal_id: &str, now_ms: u64) -> Result<(), String>;
+    /// A version of all the directory holds, read before the rows it vouches for: two equal
+    /// versions mean no terminal or merchant changed between them (a change of nothing may
+    /// move it too). `None` when the directory cannot tell: the host then reads it on every
+    /// request instead of keeping what it read.
+    fn version(&self) -> Option<u128> {
+        None
+    }
 }
 
 /// An in-memory directory for tests, the demo and the simulation.
@@ -98,6 +105,8 @@ struct MemoryInner {
     terminals: HashMap<String, TerminalRecord>,
     /// terminal → its last sign-on (at).
     sign_ons: HashMap<String, u64>,
+    /// Moved by every change ([`TerminalDirectory::version`]).
+    version: u64,
 }
 
 impl MemoryDirectory {
@@ -109,22 +118,29 @@ impl MemoryDirectory {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The lock of a change: the version moves.
+    fn change(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+        let mut inner = self.lock();
+        inner.version += 1;
+        inner
+    }
+
     pub fn put_merchant(&self, merchant: MerchantRecord) {
-        self.lock().merchants.insert(merchant.merchant_id.clone(), merchant);
+        self.change().merchants.insert(merchant.merchant_id.clone(), merchant);
     }
 
     pub fn put_terminal(&self, terminal: TerminalRecord) {
-        self.lock().terminals.insert(terminal.terminal_id.clone(), terminal);
+        self.change().terminals.insert(terminal.terminal_id.clone(), terminal);
     }
 
     pub fn set_terminal_status(&self, terminal_id: &str, status: TerminalStatus) {
-        if let Some(t) = self.lock().terminals.get_mut(terminal_id) {
+        if let Some(t) = self.change().terminals.get_mut(terminal_id) {
             t.status = status;
         }
     }
 
     pub fn set_merchant_status(&self, merchant_id: &str, status: MerchantStatus) {
-        if let Some(m) = self.lock().merchants.get_mut(merchant_id) {
+        if let Some(m) = self.change().merchants.get_mut(merchant_id) {
             m.status = status;
         }
     }
@@ -143,7 +159,7 @@ impl TerminalDirectory for MemoryDirectory {
     }
 
     fn record_sign_on(&self, terminal_id: &str, now_ms: u64) -> Result<(), String> {
-        let mut inner = self.lock();
+        let mut inner = self.change();
         inner.sign_ons.insert(terminal_id.to_owned(), now_ms);
         if let Some(t) = inner.terminals.get_mut(terminal_id)
             && t.status == TerminalStatus::Installed
@@ -151,5 +167,9 @@ impl TerminalDirectory for MemoryDirectory {
             t.status = TerminalStatus::Active;
         }
         Ok(())
+    }
+
+    fn version(&self) -> Option<u128> {
+        Some(u128::from(self.lock().version))
     }
 }

@@ -187,6 +187,8 @@ pub struct Acquirer {
     pub(crate) network_spec: Arc<Spec>,
     /// The network reversals owed to the switch (`acquirer_saf` in `db`).
     pub(crate) queue: saf::SqlQueue,
+    /// Each terminal seen, with its merchant and state, while none of them changed.
+    pub(crate) known_cache: Arc<crate::known_cache::KnownCache>,
 }
 
 impl std::fmt::Debug for Acquirer {
@@ -234,6 +236,7 @@ impl Acquirer {
             risk,
             network_spec: iso8583::builtin::network(),
             queue: store::reversal_queue()?,
+            known_cache: Arc::default(),
         })
     }
 
@@ -356,10 +359,20 @@ impl Acquirer {
 
     /// Look up the terminal and its merchant and the host's state of it. `Err(reply)` when the
     /// terminal is unknown (97) or the lookup failed (96).
-    fn known(&self, envelope: &Envelope, request: &Message, now_ms: u64) -> Result<std::result::Result<Known, Reply>> {
+    fn known(
+        &self,
+        envelope: &Envelope,
+        request: &Message,
+        now_ms: u64,
+    ) -> Result<std::result::Result<Arc<Known>, Reply>> {
         let Some(terminal_id) = request.get_str(41).map(|t| t.trim_end().to_owned()) else {
             return Ok(Err(self.refuse(envelope, request, None, codes::FORMAT_ERROR, false, now_ms)));
         };
+        // Taken before the rows are read: a change after it moves the next stamp.
+        let stamp = self.known_stamp();
+        if let Some(known) = self.known_cache.get(stamp, &terminal_id) {
+            return Ok(Ok(known));
+        }
         let found = match self.directory.terminal_with_merchant(&terminal_id) {
             Ok(found) => found,
             Err(error) => {
@@ -373,7 +386,18 @@ impl Acquirer {
         let state = transact(&self.db, |tx| {
             Ok(journal::ensure_terminal(tx, &terminal.terminal_id, terminal.batch_no, now_ms)?)
         })?;
-        Ok(Ok(Known { terminal, merchant, state }))
+        let known = Arc::new(Known { terminal, merchant, state });
+        self.known_cache.put(stamp, Arc::clone(&known));
+        Ok(Ok(known))
+    }
+
+    /// What the kept terminals were read under (crate::known_cache); `None` when the directory
+    /// or the database cannot say (PostgreSQL), and then nothing is kept.
+    fn known_stamp(&self) -> Option<crate::known_cache::Stamp> {
+        let terminal_rows = journal::terminal_change_count();
+        let directory = self.directory.version()?;
+        let database = self.db.data_version().ok()??;
+        Some(crate::known_cache::Stamp { directory, database, terminal_rows })
     }
 
     /// 58 / 03: the terminal enabled, the merchant active and field 42 its id.

@@ -37,6 +37,7 @@ mod entry;
 pub mod error;
 mod journal;
 pub mod kind;
+mod known_cache;
 pub mod limits;
 pub mod merchant_run;
 pub mod merchant_settlement;

@@ -43,6 +43,14 @@ impl TerminalDirectory for merchants::Registry {
         }))
     }
 
+    /// This process's registry changes ([`merchants::change_count`]) with the database's data
+    /// version (other connections' commits); none on PostgreSQL, which has no data version.
+    fn version(&self) -> Option<u128> {
+        let changes = merchants::change_count();
+        let data = self.database().data_version().ok()??;
+        Some((u128::from(changes) << 64) | u128::from(data as u64))
+    }
+
     fn record_sign_on(&self, terminal_id: &str, now_ms: u64) -> Result<(), String> {
         merchants::Registry::record_sign_on(self, terminal_id, now_ms).map(|_| ()).map_err(|e| e.to_string())
     }

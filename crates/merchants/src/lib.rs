@@ -30,7 +30,7 @@ pub mod types;
 pub use config::{MerchantSettings, RegistryConfig, load_lmk_file, normalize_name};
 pub use error::{MerchantError, Result};
 pub use fees::{CardKind, DiscountRate, FeePlan, mdr_fee_minor};
-pub use registry::{ACTOR_APPLICANT, ACTOR_OPERATOR, ACTOR_SYSTEM, Registry};
+pub use registry::{ACTOR_APPLICANT, ACTOR_OPERATOR, ACTOR_SYSTEM, Registry, change_count};
 pub use terminals::validate_terminal_id;
 pub use types::*;
 

@@ -7,6 +7,7 @@
 //! ever deleted: checks, decisions and status changes stay in the review trail.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use clock::Clock;
 use hsm::SecurityModule;
@@ -25,6 +26,21 @@ use crate::types::{
     Decision, Listing, MerchantDetails, MerchantRecord, MerchantStatus, MerchantTerms, SettlementAccount, Status,
     Subject, TerminalStatus, TrailEntry,
 };
+
+/// Registry transactions that may have written, begun in this process by any registry on any
+/// database ([`change_count`]).
+static CHANGES: AtomicU64 = AtomicU64::new(0);
+
+/// A count that moves whenever a registry of this process may have changed a merchant or a
+/// terminal: each transaction that may write counts itself at its start, while it holds its
+/// database's connection. A reader that keeps rows in memory (the POS host keeps each terminal
+/// with its merchant) reads this count, then the rows; while the count and the database's
+/// [`Database::data_version`] (which moves for other connections' commits) stay as they were,
+/// the rows are. Over-counts (a read through a writing path, another database) only cost a
+/// reread.
+pub fn change_count() -> u64 {
+    CHANGES.load(Ordering::SeqCst)
+}
 
 /// The actor of automatic steps in the trail.
 pub const ACTOR_SYSTEM: &str = "system";
@@ -193,18 +209,36 @@ impl Registry {
     }
 
     /// One transaction: domain refusals roll back and come out as themselves; a unique
-    /// violation (a concurrent writer took the id just allocated) runs `work` again.
-    pub(crate) fn transact<T>(&self, mut work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    /// violation (a concurrent writer took the id just allocated) runs `work` again. Counted in
+    /// [`change_count`] (it may write).
+    pub(crate) fn transact<T>(&self, work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.run(true, work)
+    }
+
+    /// [`Registry::transact`] for a transaction that only reads: not counted as a change.
+    pub(crate) fn read<T>(&self, work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.run(false, work)
+    }
+
+    fn run<T>(&self, counted: bool, mut work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut refusal = None;
-            let outcome = self.db.transaction(|tx| match work(tx) {
-                Ok(value) => Ok(value),
-                Err(MerchantError::Database(error)) => Err(error),
-                Err(other) => {
-                    refusal = Some(other);
-                    Err(sqlstore::Error::new("refuse", "the registry refused the operation"))
+            let outcome = self.db.transaction(|tx| {
+                if counted {
+                    // Inside the transaction, so while it holds the connection: a reader that
+                    // saw the count before this moved reads the rows after the commit or the
+                    // rollback, never between (see `change_count`).
+                    CHANGES.fetch_add(1, Ordering::SeqCst);
+                }
+                match work(tx) {
+                    Ok(value) => Ok(value),
+                    Err(MerchantError::Database(error)) => Err(error),
+                    Err(other) => {
+                        refusal = Some(other);
+                        Err(sqlstore::Error::new("refuse", "the registry refused the operation"))
+                    }
                 }
             });
             match outcome {

@@ -250,7 +250,7 @@ impl Registry {
         if validate_terminal_id(terminal_id).is_err() {
             return Ok(None);
         }
-        self.transact(|tx| {
+        self.read(|tx| {
             let Some(terminal) = self.terminal_in(tx, terminal_id)? else { return Ok(None) };
             let merchant = self
                 .merchant_in(tx, &terminal.merchant_id)?

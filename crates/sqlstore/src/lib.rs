@@ -212,6 +212,21 @@ impl Database {
     }
 }
 
+impl Database {
+    /// A number that differs whenever another connection, of this process or another, may have
+    /// committed to the database since it was last read (SQLite's `PRAGMA data_version`);
+    /// never changed by commits through this `Database` (any clone) itself. `None` on
+    /// PostgreSQL, which has no such cheap signal. What lets a party keep rows it read in
+    /// memory and know when to read them again; its own writes it must account for itself.
+    pub fn data_version(&self) -> Result<Option<i64>> {
+        let conn = self.lock();
+        match &conn.backend {
+            Backend::Sqlite(db) => db.data_version().map(Some),
+            Backend::Postgres(_) => Ok(None),
+        }
+    }
+}
+
 /// An error type of a party's own that can carry a [`Error`], for [`Database::transact`].
 pub trait CarriesStoreError: From<Error> {
     /// The store error inside, or the error itself when it is another kind.

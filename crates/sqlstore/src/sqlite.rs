@@ -102,6 +102,13 @@ impl SqliteBackend {
         self.connection.execute_batch(sql).map_err(failure("transaction control"))
     }
 
+    /// SQLite's `PRAGMA data_version`: it changes whenever another connection — of this
+    /// process or another — commits to the file, never for this connection's own commits.
+    pub(crate) fn data_version(&self) -> Result<i64> {
+        let mut statement = self.connection.prepare_cached("PRAGMA data_version").map_err(failure("data version"))?;
+        statement.query_row([], |row| row.get::<_, i64>(0)).map_err(failure("data version"))
+    }
+
     /// The statement that opens a write transaction.
     pub(crate) const BEGIN: &'static str = "BEGIN IMMEDIATE";
 

@@ -17,7 +17,7 @@ impl Acquirer {
         envelope: &Envelope,
         request: &Message,
         now_ms: u64,
-    ) -> Result<std::result::Result<(Known, WrappedKey), Reply>> {
+    ) -> Result<std::result::Result<(Arc<Known>, WrappedKey), Reply>> {
         let known = match self.known(envelope, request, now_ms)? {
             Ok(known) => known,
             Err(reply) => return Ok(Err(reply)),

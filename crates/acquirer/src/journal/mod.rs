@@ -28,6 +28,7 @@ pub(crate) use reversals::{
     reversal_transaction, reversed_twice, terminal_reversal_answer,
 };
 pub use terminals::TerminalState;
+pub(crate) use terminals::change_count as terminal_change_count;
 pub(crate) use terminals::{
     WorkingKeys, close_batch, ensure_terminal, install_keys, mark_settlement_pending, record_sign_on, require_sign_on,
     sign_off, terminal, terminal_ids,
