@@ -156,6 +156,8 @@ impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         sqlstore::prepare_sqlite_file(path).map_err(|e| StoreError::Failed(format!("open {}: {e}", path.display())))?;
+        // Before SQLite initializes: sqlstore's page-cache wrapper can only be installed then.
+        sqlstore::page_cache::install();
         let conn = Connection::open_with_flags(path, flags).map_err(failure("open"))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(failure("open: busy_timeout"))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

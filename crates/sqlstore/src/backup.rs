@@ -44,6 +44,7 @@ fn open_existing(path: &Path, flags: OpenFlags) -> Result<Connection> {
     if !path.is_file() {
         return Err(fail("open", path, "no database file there"));
     }
+    crate::page_cache::install();
     Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(|e| fail("open", path, e))
 }
 
@@ -92,6 +93,7 @@ pub fn backup_to(database: &Path, out: &Path) -> Result<Copied> {
     let _ = std::fs::remove_file(&partial);
     prepare_sqlite_file(&partial).map_err(|e| fail("create", &partial, e))?;
     let copied = (|| {
+        crate::page_cache::install();
         let mut target = Connection::open(&partial).map_err(|e| fail("open", &partial, e))?;
         {
             let backup =
@@ -122,6 +124,7 @@ pub fn restore_from(backup: &Path, database: &Path) -> Result<Copied> {
     integrity_check(backup)?;
     let source = open_existing(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     prepare_sqlite_file(database).map_err(|e| fail("create", database, e))?;
+    crate::page_cache::install();
     let mut target = Connection::open(database).map_err(|e| fail("open", database, e))?;
     {
         let copy = rusqlite::backup::Backup::new(&source, &mut target).map_err(|e| fail("restore", database, e))?;

@@ -22,6 +22,9 @@ mod ddl;
 mod drop_off_thread;
 mod error;
 mod owner_only;
+// The page-cache wrapper is FFI to SQLite's C API: the crate's only `unsafe` (see Cargo.toml).
+#[allow(unsafe_code)]
+pub mod page_cache;
 mod pg;
 pub mod power_cut;
 pub mod sequence;

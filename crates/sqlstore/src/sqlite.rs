@@ -44,6 +44,7 @@ fn failure(operation: &'static str) -> impl Fn(rusqlite::Error) -> Error {
 impl SqliteBackend {
     pub(crate) fn open(path: &Path) -> Result<SqliteBackend> {
         crate::prepare_sqlite_file(path).map_err(|e| Error::new("open", format!("{}: {e}", path.display())))?;
+        crate::page_cache::install();
         let connection = Connection::open(path).map_err(failure("open"))?;
         SqliteBackend::configure(connection, true)
     }
@@ -53,6 +54,7 @@ impl SqliteBackend {
     pub(crate) fn open_reader(path: &Path) -> Result<SqliteBackend> {
         use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        crate::page_cache::install();
         let connection = Connection::open_with_flags(path, flags).map_err(failure("open"))?;
         let mut backend = SqliteBackend::configure(connection, false)?;
         backend.begin = "BEGIN";
@@ -60,6 +62,7 @@ impl SqliteBackend {
     }
 
     pub(crate) fn memory() -> Result<SqliteBackend> {
+        crate::page_cache::install();
         let connection = Connection::open_in_memory().map_err(failure("open"))?;
         SqliteBackend::configure(connection, false)
     }

@@ -55,6 +55,8 @@ fn table_sql(conn: &rusqlite::Connection, table: &str) -> String {
 fn an_old_sqlite_table_is_rebuilt_keyed_by_the_rowid_with_every_row_and_index() {
     let dir = temp_dir("rowid");
     let path = dir.join("party.db");
+    // SQLite's page cache is configured before its first use, not while another test opens it.
+    sqlstore::page_cache::install();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(OLD_SCHEMA).unwrap();
