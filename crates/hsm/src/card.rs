@@ -7,7 +7,7 @@
 
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::cipher::{Cipher, xor_in_place};
+use crate::cipher::{Cipher, Family, xor_in_place};
 use crate::error::{Error, Result};
 use crate::mac;
 use crate::secret::Secret;
@@ -148,12 +148,21 @@ pub fn verify_cvv(cvk: &[u8], pan: &str, expiry: &str, service_code: &str, recei
     verify_digits(expected.as_bytes(), received.as_bytes(), "CVV")
 }
 
+/// Digits of a PVV.
+const PVV_DIGITS: usize = 4;
+
 /// Visa PVV: the transformed security parameter TSP = the 11 rightmost PAN digits excluding
 /// the check digit ‖ PVKI (0–9) ‖ the leftmost 4 PIN digits, TDES-encrypted under the PVK
 /// (8, 16 or 24 bytes; Visa uses 16), Visa-decimalized to 4 digits. The PIN has 4 to 12
 /// digits.
 pub fn pvv(pvk: &[u8], pan: &str, pin: &Secret, pvki: u8) -> Result<String> {
-    let cipher = Cipher::tdes(pvk)?;
+    pvv_with(&Cipher::tdes(pvk)?, pan, pin, pvki)
+}
+
+/// [`pvv`] under the PVK's cipher made already: the HSM keeps it with the cached key, so a
+/// PIN verification costs no TDES key schedule (1–1.5 % of the issuer's CPU per the profiles).
+pub fn pvv_with(pvk: &Cipher, pan: &str, pin: &Secret, pvki: u8) -> Result<String> {
+    pvk.check_family(Family::Tdes)?;
     check_pan(pan)?;
     if pvki > 9 {
         return Err(Error::input("PVKI", "must be a single digit, 0 to 9"));
@@ -165,16 +174,26 @@ pub fn pvv(pvk: &[u8], pan: &str, pin: &Secret, pvki: u8) -> Result<String> {
     tsp.push(b'0' + pvki);
     tsp.extend_from_slice(&pin[..4]);
     let mut block = Zeroizing::new(pack(&tsp));
-    cipher.encrypt_block(&mut block);
-    Ok(ascii(&visa_decimalize(&block, 4)))
+    pvk.encrypt_block(&mut block);
+    Ok(ascii(&visa_decimalize(&block, PVV_DIGITS)))
 }
 
 /// Recompute the PVV for `pin` and compare it with the 4 `received` digits in constant time;
-/// `Error::Verification("PVV")` if they differ.
+/// `Error::Verification("PVV")` if they differ. The received PVV is checked before the key.
 pub fn verify_pvv(pvk: &[u8], pan: &str, pin: &Secret, pvki: u8, received: &str) -> Result<()> {
-    check_digits(received, "PVV", 4)?;
-    let expected = pvv(pvk, pan, pin, pvki)?;
+    check_pvv_digits(received)?;
+    verify_pvv_with(&Cipher::tdes(pvk)?, pan, pin, pvki, received)
+}
+
+/// [`verify_pvv`] under the PVK's cipher made already.
+pub fn verify_pvv_with(pvk: &Cipher, pan: &str, pin: &Secret, pvki: u8, received: &str) -> Result<()> {
+    check_pvv_digits(received)?;
+    let expected = pvv_with(pvk, pan, pin, pvki)?;
     verify_digits(expected.as_bytes(), received.as_bytes(), "PVV")
+}
+
+fn check_pvv_digits(received: &str) -> Result<()> {
+    check_digits(received, "PVV", PVV_DIGITS)
 }
 
 /// Shortest and longest PIN [`random_pin`] issues (ISO 9564-1: 4 to 12 digits).

@@ -9,6 +9,15 @@ use crate::des_tables::DesKey;
 
 use crate::error::{Error, Result};
 
+/// The two families of block cipher a payment construction is defined over: DES/TDES (8-byte
+/// blocks: PIN block formats 0–3, tracks, PVV, the retail and UnionPay MACs) or AES (16-byte
+/// blocks: PIN block format 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Tdes,
+    Aes,
+}
+
 pub enum Cipher {
     Des(DesKey),
     /// K1, K2 (K3 = K1).
@@ -99,6 +108,32 @@ impl Cipher {
 
     pub fn is_aes(&self) -> bool {
         self.block_size() == 16
+    }
+
+    /// The schedules of a DES or TDES cipher's 8-byte key parts, in order (K1, K2[, K3]);
+    /// `None` for AES. The MACs that run on DES schedules directly take them from here.
+    pub(crate) fn des_parts(&self) -> Option<&[DesKey]> {
+        match self {
+            Cipher::Des(key) => Some(std::slice::from_ref(key)),
+            Cipher::Tdes2(keys) => Some(&keys[..]),
+            Cipher::Tdes3(keys) => Some(&keys[..]),
+            Cipher::Aes128(_) | Cipher::Aes192(_) | Cipher::Aes256(_) => None,
+        }
+    }
+
+    pub fn family(&self) -> Family {
+        if self.is_aes() { Family::Aes } else { Family::Tdes }
+    }
+
+    /// `Ok` if this cipher is of `family`, else [`Error::Unsupported`]: the `_with` functions
+    /// take a cipher made elsewhere and refuse one of the other family (whose block size their
+    /// construction does not have) rather than panic on it.
+    pub(crate) fn check_family(&self, family: Family) -> Result<()> {
+        match (family, self.family()) {
+            (Family::Aes, Family::Tdes) => Err(Error::Unsupported("a DES or TDES cipher where AES is needed")),
+            (Family::Tdes, Family::Aes) => Err(Error::Unsupported("an AES cipher where DES or TDES is needed")),
+            _ => Ok(()),
+        }
     }
 
     /// Encrypt one block in place. `block` must be exactly one block long.

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::card;
-use crate::cipher::{Cipher, set_odd_parity, xor_in_place};
+use crate::cipher::{Cipher, Family, set_odd_parity, xor_in_place};
 use crate::data;
 use crate::dukpt::{self, WorkingUsage};
 use crate::emv::{self, ArqcResult};
@@ -193,7 +193,27 @@ impl SoftHsm {
         operation: &'static str,
     ) -> Result<Secret> {
         let clear_key = self.open(key, Self::pin_keys(), operation)?;
-        pinblock::decrypt_pin(format, clear_key.expose(), block, Some(pan))
+        clear_key.run(
+            pinblock::cipher_family(format),
+            |cipher| pinblock::decrypt_pin_with(format, cipher, block, Some(pan)),
+            |bytes| pinblock::decrypt_pin(format, bytes, block, Some(pan)),
+        )
+    }
+
+    /// `pin` enciphered in `format` under an open PIN key: under its kept cipher when that is
+    /// the one the format builds from key bytes (TDES for formats 0–3, AES for 4), else from
+    /// the bytes exactly as before (an AES key in format 0 stays what it always was).
+    fn encrypt_pin_under(key: &OpenedKey, format: PinFormat, pin: &Secret, pan: &str) -> Result<Vec<u8>> {
+        key.run(
+            pinblock::cipher_family(format),
+            |cipher| pinblock::encrypt_pin_with(format, cipher, pin, Some(pan)),
+            |bytes| pinblock::encrypt_pin(format, bytes, pin, Some(pan)),
+        )
+    }
+
+    /// The PVV of `pin` under an open PVK (its kept cipher if it is a DES or TDES key).
+    fn pvv_under(pvk: &OpenedKey, pan: &str, pin: &Secret, pvki: u8) -> Result<String> {
+        pvk.run(Family::Tdes, |cipher| card::pvv_with(cipher, pan, pin, pvki), |bytes| card::pvv(bytes, pan, pin, pvki))
     }
 
     fn arqc_keys(&self, imk: &WrappedKey, request: &ArqcRequest<'_>) -> Result<ArqcResult> {
@@ -340,12 +360,12 @@ impl SecurityModule for SoftHsm {
             "translate a PIN",
         )?;
         let target = self.open(request.target_key, Self::pin_keys(), "translate a PIN")?;
-        pinblock::encrypt_pin(request.target_format, target.expose(), &pin, Some(request.pan))
+        Self::encrypt_pin_under(&target, request.target_format, &pin, request.pan)
     }
 
     fn encrypt_pin(&self, key: &WrappedKey, format: PinFormat, pin: &Secret, pan: &str) -> Result<Vec<u8>> {
         let clear = self.open(key, Self::pin_keys(), "encrypt a PIN")?;
-        pinblock::encrypt_pin(format, clear.expose(), pin, Some(pan))
+        Self::encrypt_pin_under(&clear, format, pin, pan)
     }
 
     fn verify_pin(
@@ -360,7 +380,11 @@ impl SecurityModule for SoftHsm {
         let pin = self.decrypt_pin(pin_key, format, pin_block, pan, "verify a PIN")?;
         let clear_pvk = self.open(pvk, &[KeyType::Pvk], "verify a PIN")?;
         let result = match *verification {
-            PinVerification::Pvv { pvki, pvv } => card::verify_pvv(clear_pvk.expose(), pan, &pin, pvki, pvv),
+            PinVerification::Pvv { pvki, pvv } => clear_pvk.run(
+                Family::Tdes,
+                |cipher| card::verify_pvv_with(cipher, pan, &pin, pvki, pvv),
+                |bytes| card::verify_pvv(bytes, pan, &pin, pvki, pvv),
+            ),
             PinVerification::Ibm3624 { offset, decimalization_table, validation_data } => {
                 card::ibm3624_verify(clear_pvk.expose(), validation_data, decimalization_table, &pin, offset)
             }
@@ -382,13 +406,13 @@ impl SecurityModule for SoftHsm {
     ) -> Result<String> {
         let pin = self.decrypt_pin(pin_key, format, pin_block, pan, "issue a PIN")?;
         let clear_pvk = self.open(pvk, &[KeyType::Pvk], "issue a PIN")?;
-        card::pvv(clear_pvk.expose(), pan, &pin, pvki)
+        Self::pvv_under(&clear_pvk, pan, &pin, pvki)
     }
 
     fn generate_pin(&self, pvk: &WrappedKey, pan: &str, pin_length: usize, pvki: u8) -> Result<(Secret, String)> {
         let clear_pvk = self.open(pvk, &[KeyType::Pvk], "issue a PIN")?;
         let pin = card::random_pin(pin_length)?;
-        let pvv = card::pvv(clear_pvk.expose(), pan, &pin, pvki)?;
+        let pvv = Self::pvv_under(&clear_pvk, pan, &pin, pvki)?;
         Ok((pin, pvv))
     }
 
@@ -422,7 +446,12 @@ impl SecurityModule for SoftHsm {
 
     fn decrypt_track(&self, tdk: &WrappedKey, track: &str) -> Result<Secret> {
         let clear = self.open(tdk, &[KeyType::Tdk], "decrypt a track")?;
-        crate::track::decrypt(clear.expose(), track)
+        // Tracks are TDES: the kept cipher of a DES or TDES TDK, else the bytes as before.
+        clear.run(
+            Family::Tdes,
+            |cipher| crate::track::decrypt_with(cipher, track),
+            |bytes| crate::track::decrypt(bytes, track),
+        )
     }
 
     fn translate_dukpt_pin(
@@ -440,7 +469,7 @@ impl SecurityModule for SoftHsm {
         let source_format = if ksn.len() == 12 { PinFormat::Iso4 } else { PinFormat::Iso0 };
         let pin = pinblock::decrypt_pin(source_format, working.expose(), pin_block, Some(pan))?;
         let target = self.open(target_key, &[KeyType::Zpk], "translate a PIN")?;
-        pinblock::encrypt_pin(target_format, target.expose(), &pin, Some(pan))
+        Self::encrypt_pin_under(&target, target_format, &pin, pan)
     }
 
     fn generate_mac(&self, key: &WrappedKey, algorithm: MacAlgorithm, data: &[u8]) -> Result<Vec<u8>> {

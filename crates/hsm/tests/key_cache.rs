@@ -151,14 +151,7 @@ fn pin_translations_from_the_cache_match_the_published_vectors() {
             // The published PIN key as a zone PIN key: ZPK → ZPK.
             let source = import(&cached, KeyType::Zpk, KeyAlgorithm::Tdes2, &h(text(&vector, "/expected/pin_key")));
             let target = import(&cached, KeyType::Zpk, KeyAlgorithm::Tdes2, &target_clear);
-            let request = PinTranslation {
-                source_key: &source,
-                source_format: PinFormat::Iso0,
-                pin_block: &block,
-                pan,
-                target_key: &target,
-                target_format: PinFormat::Iso0,
-            };
+            let request = translation(&source, PinFormat::Iso0, &block, pan, &target, PinFormat::Iso0);
             check(
                 same_answer(&cached, &uncached, id, |hsm| hsm.translate_pin(&request)),
                 pan,
@@ -169,14 +162,7 @@ fn pin_translations_from_the_cache_match_the_published_vectors() {
             // An AES ZPK's ISO 4 block to a TDES ZPK's ISO 0 block.
             let source = import(&cached, KeyType::Zpk, KeyAlgorithm::Aes128, &h(text(&vector, "/inputs/key")));
             let (block, pan) = (h(text(&vector, "/expected")), text(&vector, "/inputs/pan"));
-            let request = PinTranslation {
-                source_key: &source,
-                source_format: PinFormat::Iso4,
-                pin_block: &block,
-                pan,
-                target_key: &target,
-                target_format: PinFormat::Iso0,
-            };
+            let request = translation(&source, PinFormat::Iso4, &block, pan, &target, PinFormat::Iso0);
             check(
                 same_answer(&cached, &uncached, id, |hsm| hsm.translate_pin(&request)),
                 pan,
@@ -269,6 +255,150 @@ fn data_and_track_keys_from_the_cache_match_the_clear_algorithms() {
     assert_eq!(clear.unwrap().expose(), track.replace('=', "D").as_bytes());
 }
 
+/// A PIN translation request from `block` (`from` under `source`) to `to` under `target`.
+fn translation<'a>(
+    source: &'a WrappedKey,
+    from: PinFormat,
+    block: &'a [u8],
+    pan: &'a str,
+    target: &'a WrappedKey,
+    to: PinFormat,
+) -> PinTranslation<'a> {
+    PinTranslation {
+        source_key: source,
+        source_format: from,
+        pin_block: block,
+        pan,
+        target_key: target,
+        target_format: to,
+    }
+}
+
+/// PIN keys, PVKs and TDKs of both TDES lengths: a published key, fixed patterns and random
+/// keys (each with odd parity, as the module makes them).
+fn tdes_keys() -> Vec<(KeyAlgorithm, Vec<u8>)> {
+    let mut keys = vec![
+        (KeyAlgorithm::Tdes2, h("0123456789ABCDEFFEDCBA9876543210")),
+        (KeyAlgorithm::Tdes2, h("5DB50B454F8389ADCE573BE50861F2BF")),
+        (KeyAlgorithm::Tdes3, h("0123456789ABCDEFFEDCBA987654321089ABCDEF01234567")),
+    ];
+    for algorithm in [KeyAlgorithm::Tdes2, KeyAlgorithm::Tdes3, KeyAlgorithm::Tdes3] {
+        let mut key = Secret::random(algorithm.key_len()).unwrap().expose().to_vec();
+        hsm::cipher::set_odd_parity(&mut key);
+        keys.push((algorithm, key));
+    }
+    keys
+}
+
+/// The cipher each cached key keeps (PIN translation's target, PVV verification, track
+/// decryption) answers exactly as the byte-key functions of `pinblock`, `card` and `track`
+/// over the clear key, on the first use and on the second, which takes the kept cipher.
+#[test]
+fn kept_ciphers_answer_as_the_byte_key_functions() {
+    let (cached, uncached) = pair();
+    let (pan, pin, pvki) = ("4012345678909", Secret::new(b"49271"), 4);
+    let keys = tdes_keys();
+    for (index, (algorithm, clear)) in keys.iter().enumerate() {
+        let (next_algorithm, next_clear) = &keys[(index + 1) % keys.len()];
+        let what = format!("key {index} ({})", algorithm.name());
+        let source = import(&cached, KeyType::Zpk, *next_algorithm, next_clear);
+        let target = import(&cached, KeyType::Zpk, *algorithm, clear);
+        let block = pinblock::encrypt_pin(PinFormat::Iso0, next_clear, &pin, Some(pan)).unwrap();
+        for format in [PinFormat::Iso0, PinFormat::Iso1, PinFormat::Iso2, PinFormat::Iso3] {
+            let request = translation(&source, PinFormat::Iso0, &block, pan, &target, format);
+            if format == PinFormat::Iso0 || format == PinFormat::Iso2 {
+                // No random fill: the blocks themselves are equal.
+                let translated = same_answer(&cached, &uncached, &what, |hsm| hsm.translate_pin(&request));
+                assert_eq!(
+                    translated.unwrap(),
+                    pinblock::encrypt_pin(format, clear, &pin, Some(pan)).unwrap(),
+                    "{what}"
+                );
+            }
+            for _ in 0..2 {
+                let translated = cached.translate_pin(&request).unwrap();
+                let back = pinblock::decrypt_pin(format, clear, &translated, Some(pan)).unwrap();
+                assert_eq!(back, pin, "{what}, format {}", format.number());
+            }
+        }
+
+        let pvk = import(&cached, KeyType::Pvk, *algorithm, clear);
+        let expected = hsm::card::pvv(clear, pan, &pin, pvki).unwrap();
+        let generated = same_answer(&cached, &uncached, &what, |hsm| {
+            hsm.generate_pvv(&source, PinFormat::Iso0, &block, pan, &pvk, pvki)
+        });
+        assert_eq!(generated.unwrap(), expected, "{what}");
+        let mut wrong = expected.clone().into_bytes();
+        wrong[0] = b'0' + (wrong[0] - b'0' + 1) % 10;
+        let wrong = String::from_utf8(wrong).unwrap();
+        for (pvv, answer) in [(expected.as_str(), Ok(())), (wrong.as_str(), Err(Error::Verification("PIN")))] {
+            let check = PinVerification::Pvv { pvki, pvv };
+            let verified = same_answer(&cached, &uncached, &what, |hsm| {
+                hsm.verify_pin(&source, PinFormat::Iso0, &block, pan, &pvk, &check)
+            });
+            assert_eq!(verified, answer, "{what}");
+            let by_bytes = hsm::card::verify_pvv(clear, pan, &pin, pvki, pvv);
+            assert_eq!(verified, by_bytes.map_err(|_| Error::Verification("PIN")), "{what}");
+        }
+
+        let tdk = import(&cached, KeyType::Tdk, *algorithm, clear);
+        let sent = hsm::track::encrypt(clear, "6224242900000113=28062010000000000").unwrap();
+        let track = same_answer(&cached, &uncached, &what, |hsm| hsm.decrypt_track(&tdk, &sent));
+        assert_eq!(track, hsm::track::decrypt(clear, &sent), "{what}");
+    }
+}
+
+/// An AES key where a TDES construction is asked for keeps the byte path: its bytes made into
+/// a TDES cipher (16 and 24 bytes) or refused (32), never its kept AES cipher. Same result or
+/// same error as the byte-key functions, first use and from the cache.
+#[test]
+fn an_aes_key_in_a_tdes_construction_answers_as_before() {
+    let (cached, uncached) = pair();
+    let (pan, pin) = ("4012345678909", Secret::new(b"1234"));
+    let tdes_target = h("5DB50B454F8389ADCE573BE50861F2BF");
+    let target = import(&cached, KeyType::Zpk, KeyAlgorithm::Tdes2, &tdes_target);
+    for algorithm in [KeyAlgorithm::Aes128, KeyAlgorithm::Aes192, KeyAlgorithm::Aes256] {
+        let what = algorithm.name();
+        let clear = Secret::random(algorithm.key_len()).unwrap();
+        let zpk = import(&cached, KeyType::Zpk, algorithm, clear.expose());
+        // ISO 0 under the AES ZPK: encrypt, and translate from it and to it.
+        let by_bytes = pinblock::encrypt_pin(PinFormat::Iso0, clear.expose(), &pin, Some(pan));
+        let encrypted = same_answer(&cached, &uncached, what, |hsm| hsm.encrypt_pin(&zpk, PinFormat::Iso0, &pin, pan));
+        assert_eq!(encrypted, by_bytes, "{what}");
+        let tdes_block = pinblock::encrypt_pin(PinFormat::Iso0, &tdes_target, &pin, Some(pan)).unwrap();
+        // From the AES ZPK the byte path's error (AES-256) or the TDES block; to it, its block.
+        let source_block = by_bytes.clone().unwrap_or_else(|_| tdes_block.clone());
+        let from_aes = by_bytes.clone().map(|_| tdes_block.clone());
+        for (source, target, block, expected) in
+            [(&zpk, &target, &source_block, from_aes), (&target, &zpk, &tdes_block, by_bytes)]
+        {
+            let request = translation(source, PinFormat::Iso0, block, pan, target, PinFormat::Iso0);
+            let translated = same_answer(&cached, &uncached, what, |hsm| hsm.translate_pin(&request));
+            assert_eq!(translated, expected, "{what}");
+        }
+        // ISO 4 under the same key takes its kept AES cipher: it still decrypts as the bytes do.
+        // Its random fill makes every block differ, so the block is checked by the bytes.
+        for _ in 0..2 {
+            let iso4 = cached.encrypt_pin(&zpk, PinFormat::Iso4, &pin, pan).unwrap();
+            assert_eq!(pinblock::decrypt_pin(PinFormat::Iso4, clear.expose(), &iso4, Some(pan)).unwrap(), pin);
+        }
+        let iso4 = pinblock::encrypt_pin(PinFormat::Iso4, clear.expose(), &pin, Some(pan)).unwrap();
+        let request = translation(&zpk, PinFormat::Iso4, &iso4, pan, &target, PinFormat::Iso0);
+        let translated = same_answer(&cached, &uncached, what, |hsm| hsm.translate_pin(&request));
+        assert_eq!(translated, Ok(tdes_block.clone()), "{what}");
+        // A PVK and a TDK of AES: the PVV and the track as the byte functions give them.
+        let pvk = import(&cached, KeyType::Pvk, algorithm, clear.expose());
+        let pvv = same_answer(&cached, &uncached, what, |hsm| {
+            hsm.generate_pvv(&target, PinFormat::Iso0, &tdes_block, pan, &pvk, 1)
+        });
+        assert_eq!(pvv, hsm::card::pvv(clear.expose(), pan, &pin, 1), "{what}");
+        let tdk = import(&cached, KeyType::Tdk, algorithm, clear.expose());
+        let sent = "6224242900000113D26B0EA077FAD843710";
+        let track = same_answer(&cached, &uncached, what, |hsm| hsm.decrypt_track(&tdk, sent));
+        assert_eq!(track, hsm::track::decrypt(clear.expose(), sent), "{what}");
+    }
+}
+
 /// The acceptance case of the issue: a TAK opened (and cached) for a MAC is still refused for a
 /// PIN translation, with the error a module without the cache gives.
 #[test]
@@ -283,14 +413,7 @@ fn a_cached_key_is_still_refused_for_an_operation_its_role_does_not_allow() {
 
     let refused = Err(Error::KeyUsage { usage: "TAK".into(), operation: "translate a PIN" });
     for (source, target) in [(&tak, &zpk), (&zpk, &tak)] {
-        let request = PinTranslation {
-            source_key: source,
-            source_format: PinFormat::Iso0,
-            pin_block: &block,
-            pan: "4012345678909",
-            target_key: target,
-            target_format: PinFormat::Iso0,
-        };
+        let request = translation(source, PinFormat::Iso0, &block, "4012345678909", target, PinFormat::Iso0);
         let hits = cached.key_cache_stats().hits;
         assert_eq!(cached.translate_pin(&request), refused);
         assert!(cached.key_cache_stats().hits > hits, "the TAK came from the cache");

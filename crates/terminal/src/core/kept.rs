@@ -6,6 +6,7 @@
 //! the copy as it leaves the journal. Power-on reads them all from the journal.
 
 use super::*;
+use crate::keys::split_keys;
 use crate::store::AdviceRow;
 
 /// An approval for the journal: its record, the record sealed, and the status its original
@@ -57,7 +58,7 @@ impl Terminal {
         if let (Some(sealed), Some(code)) = (&state.keys, &state.scheme) {
             let scheme = SignOnScheme::from_code(code)?;
             let clear = self.sealer.open(sealed)?;
-            self.keys = Some(split_keys(scheme, clear.expose())?);
+            self.keys = Some(WorkingKeys::install(&split_keys(scheme, clear.expose())?)?);
             self.scheme = scheme;
         }
         if let Some(reversal) = &reversal {

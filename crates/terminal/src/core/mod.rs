@@ -10,13 +10,12 @@ use cardsim::{ChipCard, SimCard, TerminalData, TransactionType};
 
 use domain::{Pan, ResponseCode, Rrn, Stan};
 use hsm::Secret;
-use hsm::pinblock::PinFormat;
-use hsm::signon::{SignOnScheme, TerminalWorkingKeys, load_terminal_keys};
+use hsm::signon::{SignOnScheme, load_terminal_keys};
 use iso8583::{Envelope, Header, Message, Mti, ProcessingRequirement, Spec, Tpdu};
 use serde::Serialize;
 
 use crate::config::{MERCHANT_NAME_CHARS_MAX, TerminalConfig};
-use crate::keys;
+use crate::keys::{self, WorkingKeys};
 use crate::slip::{SlipContext, SlipInput};
 use crate::store::{JournalEntry, LastSlip, ReversalRow, Role, StateRow, Store};
 use crate::{Result, TerminalError, codec};
@@ -92,7 +91,8 @@ pub struct Terminal {
     /// Seals and opens under the storage key (its two keys derived once, at power-on).
     sealer: hsm::data::Sealer,
     scheme: SignOnScheme,
-    keys: Option<TerminalWorkingKeys>,
+    /// The working keys' ciphers, made once at sign-on (or power-on), not per message.
+    keys: Option<WorkingKeys>,
     state: StateRow,
     /// The journal's rows every request asks about, as last committed (`kept.rs`).
     kept: Kept,
@@ -305,14 +305,14 @@ impl Terminal {
 
     fn mac(&self, message: &mut Message) -> Result<()> {
         let keys = self.keys.as_ref().ok_or_else(|| TerminalError::State("not signed on".into()))?;
-        let mac = hsm::mac::cup_ecb_mac(keys.mak.expose(), &Self::mab(message)?)?;
+        let mac = keys.mac(&Self::mab(message)?)?;
         message.set(64, &mac).map_err(codec("64"))
     }
 
     fn mac_ok(&self, response: &Message) -> bool {
         let (Some(keys), Some(received)) = (self.keys.as_ref(), response.get(64)) else { return false };
         let Ok(mab) = Self::mab(response) else { return false };
-        hsm::mac::cup_ecb_mac(keys.mak.expose(), &mab).is_ok_and(|mac| hsm::mac::verify(&mac, received).is_ok())
+        keys.mac(&mab).is_ok_and(|mac| hsm::mac::verify(&mac, received).is_ok())
     }
 
     fn outgoing(&self, message: Message, purpose: Purpose, trace: String) -> Outgoing {
@@ -361,7 +361,7 @@ impl Terminal {
         self.state.scheme = Some(self.scheme.code().to_owned());
         self.state.batch_no = batch;
         self.state.sign_on_needed = false;
-        self.keys = Some(keys);
+        self.keys = Some(WorkingKeys::install(&keys)?);
         self.save_state()?;
         outcome.approved = true;
         outcome.batch_no = batch;
@@ -595,7 +595,7 @@ impl Terminal {
         if let Some(pin) = &request.pin {
             let keys = self.keys.as_ref().ok_or_else(|| TerminalError::State("not signed on".into()))?;
             m.set_str(26, "12").map_err(codec("26"))?;
-            let block = hsm::pinblock::encrypt_pin(PinFormat::Iso0, keys.pik.expose(), pin, Some(card.pan.as_str()))?;
+            let block = keys.pin_block(pin, card.pan.as_str())?;
             m.set(52, &block).map_err(codec("52"))?;
         }
         if request.pin.is_some() || track_encrypted {
@@ -903,15 +903,4 @@ impl Terminal {
         let trace = response.and_then(|r| r.get_str(11)).unwrap_or_default().to_owned();
         Ok(self.outcome("sign-off", &code, trace))
     }
-}
-
-/// PIK ‖ MAK [‖ TDK] back into working keys.
-fn split_keys(scheme: SignOnScheme, clear: &[u8]) -> Result<TerminalWorkingKeys> {
-    let pik_len = if scheme == SignOnScheme::Single { 8 } else { 16 };
-    let bad = || TerminalError::Store("stored working keys have the wrong length".into());
-    let pik = clear.get(..pik_len).ok_or_else(bad)?;
-    let mak = clear.get(pik_len..pik_len + 8).ok_or_else(bad)?;
-    let tdk =
-        if scheme.has_tdk() { Some(Secret::new(clear.get(pik_len + 8..pik_len + 24).ok_or_else(bad)?)) } else { None };
-    Ok(TerminalWorkingKeys { pik: Secret::new(pik), mak: Secret::new(mak), tdk })
 }

@@ -6,8 +6,8 @@ use super::*;
 impl Terminal {
     /// Field 35's value for `track2`, and whether it is enciphered.
     pub(super) fn track_field(&self, track2: &str) -> Result<(String, bool)> {
-        match self.keys.as_ref().and_then(|keys| keys.tdk.as_ref()) {
-            Some(tdk) => Ok((hsm::track::encrypt(tdk.expose(), track2)?, true)),
+        match self.keys.as_ref().and_then(|keys| keys.encrypt_track(track2)) {
+            Some(enciphered) => Ok((enciphered?, true)),
             None => Ok((track2.replace('=', "D"), false)),
         }
     }
