@@ -31,6 +31,16 @@ const SCHEMA_RISK: [&str; 3] = [
     "ALTER TABLE issuer_authorizations ADD COLUMN terminal_id TEXT",
     "ALTER TABLE issuer_authorizations ADD COLUMN merchant_id TEXT",
 ];
+/// The index a late original looks up its reversal by holds only the rows that name an
+/// original (reversals, follow-ups): a purchase — most of the journal — no longer adds an
+/// entry. `original_key = $1` implies `IS NOT NULL`, so the lookup still uses it (SQLite and
+/// PostgreSQL alike).
+const MIGRATION_ORIGINAL_PARTIAL: &str = "issuer-6-original-partial";
+const SCHEMA_ORIGINAL_PARTIAL: [&str; 2] = [
+    "DROP INDEX issuer_authorizations_original",
+    "CREATE INDEX issuer_authorizations_original ON issuer_authorizations (original_key) \
+     WHERE original_key IS NOT NULL",
+];
 /// The cards keyed by SQLite's rowid in a database made before `sqlstore` wrote `BIGINT PRIMARY
 /// KEY` so (`Database::migrate_rowid_keys`; nothing on PostgreSQL).
 const MIGRATION_ROWID_KEYS: &str = "issuer-3-rowid-keys";
@@ -471,6 +481,7 @@ impl CardStore {
         db.migrate(crate::posting_store::MIGRATION, &crate::posting_store::DDL)?;
         db.migrate_rowid_keys(MIGRATION_ROWID_KEYS, &["issuer_cards"])?;
         db.migrate(MIGRATION_RISK, &SCHEMA_RISK)?;
+        db.migrate(MIGRATION_ORIGINAL_PARTIAL, &SCHEMA_ORIGINAL_PARTIAL)?;
         Ok(CardStore { db })
     }
 
@@ -736,4 +747,32 @@ pub(crate) fn commit_in(tx: &mut Tx<'_>, write: &JournalWrite, now_ms: i64) -> R
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_purchase_has_no_entry_in_the_index_of_originals_and_the_reversals_lookup_still_uses_it() {
+        let store = CardStore::open("sqlite::memory:").unwrap();
+        let (plan, index) = store
+            .db()
+            .transaction(|tx| {
+                let sql = "SELECT request_key FROM issuer_authorizations WHERE original_key = $1 AND kind = $2 \
+                           AND response_code = $3 ORDER BY created_ms, request_key LIMIT 1";
+                let rows = tx.query(
+                    &format!("EXPLAIN QUERY PLAN {sql}"),
+                    &["2026:000001:1205101010:1:2".into(), "reversal".into(), "00".into()],
+                )?;
+                let plan = rows.iter().map(|row| row.text(3)).collect::<sqlstore::Result<Vec<_>>>()?;
+                let index = tx
+                    .query("SELECT sql FROM sqlite_master WHERE name = 'issuer_authorizations_original'", &[])?[0]
+                    .text(0)?;
+                Ok((plan, index))
+            })
+            .unwrap();
+        assert!(plan.iter().any(|step| step.contains("issuer_authorizations_original")), "{plan:?}");
+        assert!(index.contains("WHERE original_key IS NOT NULL"), "{index}");
+    }
 }
