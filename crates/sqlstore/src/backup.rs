@@ -15,6 +15,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 use crate::owner_only::prepare_sqlite_file;
+use crate::sqlite::connect;
 
 /// What a backup or restore copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +45,7 @@ fn open_existing(path: &Path, flags: OpenFlags) -> Result<Connection> {
     if !path.is_file() {
         return Err(fail("open", path, "no database file there"));
     }
-    crate::page_cache::install();
-    Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(|e| fail("open", path, e))
+    connect(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(|e| fail("open", path, e))
 }
 
 /// `PRAGMA integrity_check` of the database at `path`: `Ok` only when SQLite answers `ok`
@@ -93,8 +93,7 @@ pub fn backup_to(database: &Path, out: &Path) -> Result<Copied> {
     let _ = std::fs::remove_file(&partial);
     prepare_sqlite_file(&partial).map_err(|e| fail("create", &partial, e))?;
     let copied = (|| {
-        crate::page_cache::install();
-        let mut target = Connection::open(&partial).map_err(|e| fail("open", &partial, e))?;
+        let mut target = connect(&partial, OpenFlags::default()).map_err(|e| fail("open", &partial, e))?;
         {
             let backup =
                 rusqlite::backup::Backup::new(&source, &mut target).map_err(|e| fail("backup", database, e))?;
@@ -124,8 +123,7 @@ pub fn restore_from(backup: &Path, database: &Path) -> Result<Copied> {
     integrity_check(backup)?;
     let source = open_existing(backup, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     prepare_sqlite_file(database).map_err(|e| fail("create", database, e))?;
-    crate::page_cache::install();
-    let mut target = Connection::open(database).map_err(|e| fail("open", database, e))?;
+    let mut target = connect(database, OpenFlags::default()).map_err(|e| fail("open", database, e))?;
     {
         let copy = rusqlite::backup::Backup::new(&source, &mut target).map_err(|e| fail("restore", database, e))?;
         copy.step(-1).map_err(|e| fail("restore", database, e))?;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, ToSql};
+use rusqlite::{Connection, OpenFlags, ToSql};
 
 use crate::error::{Error, Result};
 use crate::value::{Row, Value};
@@ -19,6 +19,14 @@ const STATEMENT_CACHE: usize = 256;
 /// runs a few dozen distinct statements over and over, and rewriting a long one on every call
 /// cost a fifth of the issuer's CPU.
 const REWRITTEN_SQL_MAX: usize = 1_024;
+
+/// A connection to `path` (`:memory:` for a database in memory): every connection this crate
+/// opens is opened here, after SQLite's process-wide set-up ([`crate::page_cache::install`]),
+/// which must come before SQLite initializes.
+pub(crate) fn connect(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
+    crate::page_cache::install();
+    Connection::open_with_flags(path, flags)
+}
 
 pub(crate) struct SqliteBackend {
     connection: Connection,
@@ -44,26 +52,22 @@ fn failure(operation: &'static str) -> impl Fn(rusqlite::Error) -> Error {
 impl SqliteBackend {
     pub(crate) fn open(path: &Path) -> Result<SqliteBackend> {
         crate::prepare_sqlite_file(path).map_err(|e| Error::new("open", format!("{}: {e}", path.display())))?;
-        crate::page_cache::install();
-        let connection = Connection::open(path).map_err(failure("open"))?;
+        let connection = connect(path, OpenFlags::default()).map_err(failure("open"))?;
         SqliteBackend::configure(connection, true)
     }
 
     /// Another process's database, for reading only: never created, never migrated, no write
     /// lock taken (a writer's commit is never delayed by it); a write is refused by SQLite.
     pub(crate) fn open_reader(path: &Path) -> Result<SqliteBackend> {
-        use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-        crate::page_cache::install();
-        let connection = Connection::open_with_flags(path, flags).map_err(failure("open"))?;
+        let connection = connect(path, flags).map_err(failure("open"))?;
         let mut backend = SqliteBackend::configure(connection, false)?;
         backend.begin = "BEGIN";
         Ok(backend)
     }
 
     pub(crate) fn memory() -> Result<SqliteBackend> {
-        crate::page_cache::install();
-        let connection = Connection::open_in_memory().map_err(failure("open"))?;
+        let connection = connect(Path::new(":memory:"), OpenFlags::default()).map_err(failure("open"))?;
         SqliteBackend::configure(connection, false)
     }
 
