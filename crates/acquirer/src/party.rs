@@ -90,13 +90,24 @@ impl Party for Acquirer {
     }
 
     fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T, String> {
-        self.database()
-            .batch(|| {
-                // In the batch's transaction, before any decision's savepoint: a block undone
-                // only with the whole batch, whose failed commit stops this thread.
-                crate::store::reserve_ids(self.database());
-                work()
-            })
-            .map_err(|error| error.to_string())
+        self.database().batch(|| self.batch_work(work)).map_err(|error| error.to_string())
+    }
+
+    fn batch_then<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T,
+        then: impl FnOnce(T) + Send + 'static,
+    ) -> Result<(), String> {
+        self.database().batch_then(|| self.batch_work(work), then).map_err(|error| error.to_string())
+    }
+}
+
+impl Acquirer {
+    /// A batch's work, after what every batch does first: in the batch's transaction, before any
+    /// decision's savepoint, a block of ids reserved — undone only with the whole batch, whose
+    /// failed commit stops the core.
+    fn batch_work<T>(&self, work: impl FnOnce() -> T) -> T {
+        crate::store::reserve_ids(self.database());
+        work()
     }
 }

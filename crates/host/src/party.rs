@@ -13,8 +13,8 @@
 //! | the time                             | whatever is due by then (holds expired, …)       |
 //!
 //! Every call's writes are durable before its output is acted on: each core writes through its
-//! party database, and a driver runs calls inside [`Party::batch`], whose commit comes before
-//! any answer of the batch leaves. Drivers: the production pipeline ([`crate::pipeline`]) over
+//! party database, and a driver runs calls inside [`Party::batch`] (or [`Party::batch_then`]),
+//! whose commit — and the disk's sync of it — comes before any answer of the batch leaves. Drivers: the production pipeline ([`crate::pipeline`]) over
 //! any `transport::Listener`/`Connector` (TCP, TLS, in-memory), the one-process demo (the same
 //! pipeline on loopback) and the deterministic simulation (calls the trait directly).
 
@@ -116,6 +116,21 @@ pub trait Party: Send + Sync + 'static {
     /// after a crash). The default commits each call on its own (already durable).
     fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T, String> {
         Ok(work())
+    }
+
+    /// [`Party::batch`] for a driver that goes on deciding while the disk catches up: `Ok` once
+    /// `work`'s writes are committed, and `then` runs with its outputs once they are durable —
+    /// possibly later and on another thread, after every earlier batch's `then`; never if they
+    /// do not become durable (the party then refuses every later batch). `Err`: as for
+    /// `batch`. The default: `batch`, then `then` at once.
+    fn batch_then<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T,
+        then: impl FnOnce(T) + Send + 'static,
+    ) -> Result<(), String> {
+        let value = self.batch(work)?;
+        then(value);
+        Ok(())
     }
 }
 

@@ -6,10 +6,12 @@
 //! Connections, sessions and timers run on tokio and turn everything that happens into an
 //! [`Event`] on one bounded queue. The core takes what has arrived — at least one event,
 //! at most [`PIPELINE_EVENTS_MAX`], never waiting for more (a lone request is not delayed) —
-//! decides all of it inside one [`Party::batch`] (one commit), and only then acts on the
-//! outputs: answers written, forwards sent, delivery loops woken. So nothing is answered before
-//! the commit of its batch, and a busy party pays one commit for many decisions instead of one
-//! each, with one thread hand-off per event instead of a blocking-pool task per call.
+//! decides all of it inside one [`Party::batch_then`] (one commit), and only once that commit is
+//! durable acts on the outputs: answers written, forwards sent, delivery loops woken. So nothing
+//! is answered before its batch is on disk, and a busy party pays one commit for many decisions
+//! instead of one each. The core does not wait for the disk: while one batch's sync runs
+//! (`sqlstore`'s sync thread), it decides the next — before, every party idled through each of
+//! its syncs, and the requests behind them waited too.
 //!
 //! If a batch's commit fails, none of its outputs leave and the core thread stops (fail-stop): to
 //! the peers it is as if the process had crashed before deciding them (they time out and
@@ -92,7 +94,7 @@ impl<P: Party> Pipeline<P> {
         let pipeline = Pipeline { events, links: Arc::new(links), meters };
         let runtime = tokio::runtime::Handle::current();
         let flavor = runtime.runtime_flavor();
-        let core = Core { party, clock, pipeline: pipeline.downgrade(), runtime };
+        let core = Core { party, clock, actor: Arc::new(Actor { pipeline: pipeline.downgrade(), runtime }) };
         if flavor == tokio::runtime::RuntimeFlavor::CurrentThread {
             // One thread for the party's connections and its core: no hand-off between threads
             // per event (see `Core::run_on_runtime`).
@@ -211,6 +213,13 @@ struct WeakPipeline<P: Party> {
     meters: Arc<Meters>,
 }
 
+/// What acts on a batch's outputs once they are durable — on the core's thread or on the sync
+/// thread of the party's database ([`Party::batch_then`]).
+struct Actor<P: Party> {
+    pipeline: WeakPipeline<P>,
+    runtime: tokio::runtime::Handle,
+}
+
 impl<P: Party> metrics::Readiness for WeakPipeline<P> {
     fn ready(&self) -> Result<(), String> {
         if self.events.upgrade().is_none_or(|events| events.is_closed()) {
@@ -230,14 +239,16 @@ impl<P: Party> metrics::Readiness for WeakPipeline<P> {
 struct Core<P: Party> {
     party: Arc<P>,
     clock: Arc<dyn Clock>,
-    pipeline: WeakPipeline<P>,
-    runtime: tokio::runtime::Handle,
+    actor: Arc<Actor<P>>,
 }
 
 impl<P: Party> Core<P> {
     fn run(self, mut queue: mpsc::Receiver<Event<P>>) {
         while let Some(first) = queue.blocking_recv() {
-            if !self.run_batch(&mut queue, first) {
+            // Durable outputs are acted on where they become durable (this thread, or the sync
+            // thread of the party's database): a thread of its own has no loop to bring them
+            // back to, and a PostgreSQL commit is durable when it returns anyway.
+            if !self.run_batch(&mut queue, first, None) {
                 return;
             }
         }
@@ -246,19 +257,45 @@ impl<P: Party> Core<P> {
     /// The core as a task of a current-thread runtime: the party's connections and its
     /// decisions share one thread. A batch runs synchronously on it (the connections wait,
     /// their bytes queue in the kernel and form the next batch); between batches the core
-    /// yields so they are read and answered.
+    /// yields so they are read and answered. A batch's outputs come back here once its commit
+    /// is durable, while later batches are decided, and are acted on here too: answering
+    /// wakes the connections' tasks on their own thread, with no wake-up across threads per
+    /// answer.
     async fn run_on_runtime(self, mut queue: mpsc::Receiver<Event<P>>) {
-        while let Some(first) = queue.recv().await {
-            if !self.run_batch(&mut queue, first) {
-                return;
+        let (durable, mut durable_outputs) = mpsc::unbounded_channel::<Vec<Output<P>>>();
+        loop {
+            tokio::select! {
+                // Answers first: they are what every peer waits for.
+                biased;
+                Some(outputs) = durable_outputs.recv() => outputs.into_iter().for_each(|output| self.actor.act(output)),
+                event = queue.recv() => {
+                    // The queue closed, or a batch failed (fail-stop): no batch more.
+                    let Some(first) = event else { break };
+                    if !self.run_batch(&mut queue, first, Some(&durable)) {
+                        break;
+                    }
+                }
             }
             tokio::task::yield_now().await;
+        }
+        // Earlier batches may still become durable: their outputs go out before the core
+        // ends. The channel closes once each of them has come back or been dropped (a failed
+        // sync).
+        drop((durable, queue));
+        while let Some(outputs) = durable_outputs.recv().await {
+            outputs.into_iter().for_each(|output| self.actor.act(output));
         }
     }
 
     /// Decide `first` and whatever else has arrived (at most [`PIPELINE_EVENTS_MAX`]) in one
-    /// batch, then act on the outputs. `false`: the batch did not commit and the core stops.
-    fn run_batch(&self, queue: &mut mpsc::Receiver<Event<P>>, first: Event<P>) -> bool {
+    /// batch; its outputs are acted on once it is durable — sent to `durable` when given, else
+    /// acted on where that happens. `false`: the batch did not commit and the core stops.
+    fn run_batch(
+        &self,
+        queue: &mut mpsc::Receiver<Event<P>>,
+        first: Event<P>,
+        durable: Option<&mpsc::UnboundedSender<Vec<Output<P>>>>,
+    ) -> bool {
         let mut events = vec![first];
         while events.len() < PIPELINE_EVENTS_MAX {
             match queue.try_recv() {
@@ -267,27 +304,39 @@ impl<P: Party> Core<P> {
             }
         }
         let count = events.len();
-        self.pipeline.meters.batch_started(count, queue.len());
+        let meters = &self.actor.pipeline.meters;
+        meters.batch_started(count, queue.len());
         let started = Instant::now();
-        let decided = self.party.batch(|| events.into_iter().map(|event| self.decide(event)).collect::<Vec<_>>());
-        self.pipeline.meters.batch_ended(started.elapsed(), decided.is_ok());
-        match decided {
-            Ok(outputs) => outputs.into_iter().for_each(|output| self.act(output)),
+        let (actor, durable) = (Arc::clone(&self.actor), durable.cloned());
+        // Once the batch is durable — now, or later on the sync thread of the party's
+        // database while this core decides the next batch — its outputs go back to the core's
+        // loop, or are acted on there and then.
+        let decided = self.party.batch_then(
+            || events.into_iter().map(|event| self.decide(event)).collect::<Vec<_>>(),
+            move |outputs| match durable {
+                Some(durable) => {
+                    if let Err(mpsc::error::SendError(outputs)) = durable.send(outputs) {
+                        outputs.into_iter().for_each(|output| actor.act(output));
+                    }
+                }
+                None => outputs.into_iter().for_each(|output| actor.act(output)),
+            },
+        );
+        meters.batch_ended(started.elapsed(), decided.is_ok());
+        if let Err(error) = decided {
             // Dropping the outputs drops their reply channels: nothing of the batch is
             // answered, as after a crash before its commit. The core stops too (fail-stop):
             // what it keeps in memory (a link key taken in the batch) may now be ahead of
             // its database, and only a restart, which reloads from the database, makes the
             // two agree again. Until then every request goes unanswered; peers time out and
             // reverse, as for a crashed party.
-            Err(error) => {
-                tracing::error!(
-                    party = self.party.name(),
-                    events = count,
-                    %error,
-                    "batch not committed; none of it answered; the core stops until the party is restarted"
-                );
-                return false;
-            }
+            tracing::error!(
+                party = self.party.name(),
+                events = count,
+                %error,
+                "batch not committed; none of it answered; the core stops until the party is restarted"
+            );
+            return false;
         }
         true
     }
@@ -335,14 +384,16 @@ impl<P: Party> Core<P> {
 
     /// The answer's envelope, and its link's delivery woken when it queued work.
     fn finish(&self, envelope: &Envelope, answer: Answer) -> (Envelope, Message) {
-        if let Some(link) = answer.queued_for.as_deref().and_then(|name| self.pipeline.links.get(name)) {
+        if let Some(link) = answer.queued_for.as_deref().and_then(|name| self.actor.pipeline.links.get(name)) {
             // A stored permit means a loop busy right now looks again when it is done.
             link.wake.notify_one();
         }
         (answer.envelope.unwrap_or_else(|| envelope.response()), answer.response)
     }
+}
 
-    /// After the commit: let the outputs go.
+impl<P: Party> Actor<P> {
+    /// Once the batch is durable: let the outputs go.
     fn act(&self, output: Output<P>) {
         match output {
             Output::Reply(reply, answer) => {
@@ -442,11 +493,16 @@ mod tests {
     use super::*;
 
     /// Answers every request with its own copy; its batches commit until `fail_from` of them.
+    /// With `held`, each batch's outputs wait there until the test says its commit is durable.
     struct Echo {
         name: &'static str,
         batches: AtomicUsize,
         fail_from: usize,
+        held: Option<Held>,
     }
+
+    /// Batches' outputs waiting for the test's word that they are durable.
+    type Held = std::sync::Mutex<Vec<Box<dyn FnOnce() + Send>>>;
 
     impl Party for Echo {
         type Pending = std::convert::Infallible;
@@ -477,6 +533,19 @@ mod tests {
             let number = self.batches.fetch_add(1, Ordering::SeqCst);
             if number >= self.fail_from { Err("the disk refused the commit".into()) } else { Ok(value) }
         }
+
+        fn batch_then<T: Send + 'static>(
+            &self,
+            work: impl FnOnce() -> T,
+            then: impl FnOnce(T) + Send + 'static,
+        ) -> Result<(), String> {
+            let value = self.batch(work)?;
+            match &self.held {
+                Some(held) => held.lock().unwrap().push(Box::new(move || then(value))),
+                None => then(value),
+            }
+            Ok(())
+        }
     }
 
     fn request() -> Message {
@@ -498,7 +567,7 @@ mod tests {
 
     /// `name`: each test's own party, so its /metrics series are its alone in the process.
     async fn fail_stop(name: &'static str) {
-        let party = Arc::new(Echo { name, batches: AtomicUsize::new(0), fail_from: 1 });
+        let party = Arc::new(Echo { name, batches: AtomicUsize::new(0), fail_from: 1, held: None });
         let pipeline = Pipeline::start(Arc::clone(&party), HashMap::new(), Arc::new(clock::SystemClock)).unwrap();
         assert!(pipeline.request(Envelope::default(), request()).await.is_some(), "a committed batch is answered");
         assert!(pipeline.request(Envelope::default(), request()).await.is_none(), "an uncommitted one is not");
@@ -516,5 +585,52 @@ mod tests {
         assert_eq!(page.value("cardnet_requests_in_flight", &echo), Some(0.0));
         let not_ready = pipeline.readiness().ready().unwrap_err();
         assert!(not_ready.contains("core thread has stopped"), "{not_ready}");
+    }
+
+    impl Echo {
+        /// The oldest held batch becomes durable.
+        fn sync_one(&self) {
+            let then = self.held.as_ref().expect("a party that holds its outputs").lock().unwrap().remove(0);
+            then();
+        }
+    }
+
+    /// Nothing is answered before its batch is durable, and the core decides the next batch
+    /// meanwhile; once durable, the answers go out in commit order.
+    #[tokio::test]
+    async fn answers_wait_for_the_disk_and_the_core_does_not() {
+        let party = Arc::new(Echo {
+            name: "slow-disk",
+            batches: AtomicUsize::new(0),
+            fail_from: usize::MAX,
+            held: Some(std::sync::Mutex::new(Vec::new())),
+        });
+        let pipeline = Pipeline::start(Arc::clone(&party), HashMap::new(), Arc::new(clock::SystemClock)).unwrap();
+        let first = tokio::spawn({
+            let pipeline = pipeline.clone();
+            async move { pipeline.request(Envelope::default(), request()).await }
+        });
+        while party.batches.load(Ordering::SeqCst) < 1 {
+            tokio::task::yield_now().await;
+        }
+        let second = tokio::spawn({
+            let pipeline = pipeline.clone();
+            async move { pipeline.request(Envelope::default(), request()).await }
+        });
+        while party.batches.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!first.is_finished() && !second.is_finished(), "nothing answered before its sync");
+        party.sync_one();
+        assert!(first.await.unwrap().is_some(), "the first batch's answer, once durable");
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!second.is_finished(), "the second batch is not durable yet");
+        party.sync_one();
+        assert!(second.await.unwrap().is_some());
     }
 }

@@ -53,4 +53,12 @@ impl Party for Issuer {
     fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T, String> {
         self.cards.db().batch(work).map_err(|error| error.to_string())
     }
+
+    fn batch_then<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T,
+        then: impl FnOnce(T) + Send + 'static,
+    ) -> Result<(), String> {
+        self.cards.db().batch_then(work, then).map_err(|error| error.to_string())
+    }
 }

@@ -101,10 +101,18 @@ pub(crate) fn only_reads(sql: &str) -> bool {
     sql.trim_start().get(..6).is_some_and(|head| head.eq_ignore_ascii_case("SELECT"))
 }
 
+/// Before a [`Database::batch_then`] batch begins: its commit writes the log without syncing
+/// it (the sync thread does, `wal_sync`). Outside a transaction only (SQLite's rule).
+const SYNC_LATER: &str = "PRAGMA synchronous=NORMAL";
+/// After it ends: every other commit on the connection syncs the log before it returns.
+const SYNC_NOW: &str = "PRAGMA synchronous=FULL";
+
 /// The batch this thread has open; rolled back if it is dropped before its commit (a panic).
 struct OpenBatch<'a> {
     db: &'a Database,
     done: bool,
+    /// Committed with [`SYNC_LATER`]: the connection is set back to [`SYNC_NOW`] at the end.
+    sync_later: bool,
 }
 
 impl OpenBatch<'_> {
@@ -114,7 +122,7 @@ impl OpenBatch<'_> {
         self.done = true;
         let mut conn = self.db.inner.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let rows = conn.deferred.take();
-        let result = if commit {
+        let mut result = if commit {
             crate::append::insert_all(&mut conn.backend.tx(), rows)
                 .and_then(|()| conn.backend.raw("COMMIT"))
                 .map_err(|error| Error::new("commit", error.to_string()))
@@ -123,6 +131,11 @@ impl OpenBatch<'_> {
         };
         if result.is_err() && commit {
             let _ = conn.backend.raw("ROLLBACK");
+        }
+        if self.sync_later {
+            // A connection left syncing later would make the next plain transaction's commit
+            // return before it is durable: that is an error of the batch.
+            result = result.and(conn.backend.raw(SYNC_NOW));
         }
         conn.batch_owner = None;
         drop(conn);
@@ -146,17 +159,53 @@ impl Database {
     /// caller must act on none of them. A batch inside a batch is part of the outer one. A
     /// lone transaction in a batch costs one savepoint more than on its own.
     pub fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T> {
+        self.run_batch(work, false)
+    }
+
+    /// [`Database::batch`] for a caller that goes on working while the disk catches up: `Ok`
+    /// once the batch is committed, and `then` runs with `work`'s value once the commit is
+    /// durable — on a SQLite file, later and on the log's sync thread, after every `then`
+    /// queued before it (`wal_sync`); in memory and on PostgreSQL, whose commits are durable
+    /// when they return, before this returns. `then` never runs if the commit does not become
+    /// durable (the database then refuses every later commit). Not inside a batch: `Err`.
+    pub fn batch_then<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T,
+        then: impl FnOnce(T) + Send + 'static,
+    ) -> Result<()> {
+        let Some(sync) = self.inner.wal_sync.as_ref() else {
+            let value = self.batch(work)?;
+            then(value);
+            return Ok(());
+        };
+        let value = self.run_batch(work, true)?;
+        sync.after_sync(Box::new(move || then(value)))
+    }
+
+    fn run_batch<T>(&self, work: impl FnOnce() -> T, sync_later: bool) -> Result<T> {
         let me = std::thread::current().id();
         {
             let mut conn = self.lock();
             if conn.batch_owner == Some(me) {
                 drop(conn);
+                if sync_later {
+                    return Err(Error::new("batch", "a batch synced later cannot run inside another batch"));
+                }
                 return Ok(work());
             }
-            conn.backend.begin()?;
+            self.check_synced()?;
+            if sync_later {
+                conn.backend.raw(SYNC_LATER)?;
+            }
+            if let Err(error) = conn.backend.begin() {
+                if sync_later {
+                    let _ = conn.backend.raw(SYNC_NOW);
+                }
+                return Err(error);
+            }
             conn.batch_owner = Some(me);
         }
-        let mut open = OpenBatch { db: self, done: false };
+        let mut open = OpenBatch { db: self, done: false, sync_later };
         let value = work();
         if crate::power_cut::take() {
             open.end(false)?;

@@ -30,6 +30,7 @@ pub mod power_cut;
 pub mod sequence;
 mod sqlite;
 mod value;
+mod wal_sync;
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -40,6 +41,7 @@ pub use drop_off_thread::DropOffThread;
 pub use error::{Error, Result};
 pub use owner_only::prepare_sqlite_file;
 pub use value::{Row, Value};
+pub use wal_sync::WAL_SYNC_WAITING_MAX;
 
 /// Attempts of one transaction on PostgreSQL when it fails with a serialization failure or a
 /// deadlock (the closure runs again from the start each time).
@@ -58,6 +60,9 @@ pub struct Database {
 struct Shared {
     conn: Mutex<Conn>,
     turn: Condvar,
+    /// A SQLite file's log sync thread, for [`Database::batch_then`]; `None` in memory and on
+    /// PostgreSQL, whose commits are durable when they return.
+    wal_sync: Option<wal_sync::WalSync>,
 }
 
 struct Conn {
@@ -123,7 +128,8 @@ impl Database {
 
     /// A SQLite file (created if missing, owner-only) in WAL mode with `synchronous=FULL`.
     pub fn open_sqlite(path: &Path) -> Result<Database> {
-        Ok(Database::from_backend(Backend::Sqlite(sqlite::SqliteBackend::open(path)?), BackendKind::Sqlite))
+        let backend = Backend::Sqlite(sqlite::SqliteBackend::open(path)?);
+        Ok(Database::with_wal_sync(backend, BackendKind::Sqlite, Some(wal_sync::WalSync::new(path))))
     }
 
     /// A PostgreSQL database (`url` without TLS), working in `schema` (created if missing).
@@ -135,12 +141,21 @@ impl Database {
     }
 
     fn from_backend(backend: Backend, kind: BackendKind) -> Database {
+        Database::with_wal_sync(backend, kind, None)
+    }
+
+    fn with_wal_sync(backend: Backend, kind: BackendKind, wal_sync: Option<wal_sync::WalSync>) -> Database {
         let conn = Conn { backend, deferred: append::Deferred::default(), batch_owner: None };
-        Database { inner: Arc::new(Shared { conn: Mutex::new(conn), turn: Condvar::new() }), kind }
+        Database { inner: Arc::new(Shared { conn: Mutex::new(conn), turn: Condvar::new(), wal_sync }), kind }
     }
 
     pub fn kind(&self) -> BackendKind {
         self.kind
+    }
+
+    /// `Err` once a sync of the log has failed ([`Database::batch_then`]): nothing more commits.
+    fn check_synced(&self) -> Result<()> {
+        self.inner.wal_sync.as_ref().map_or(Ok(()), wal_sync::WalSync::check)
     }
 
     /// The connection, once no other thread's batch holds it.
@@ -208,6 +223,7 @@ impl Database {
             let Conn { backend, deferred, .. } = &mut *conn;
             return backend.member(deferred, &mut work);
         }
+        self.check_synced()?;
         match &mut conn.backend {
             Backend::Sqlite(db) => db.transaction(&mut work),
             Backend::Postgres(db) => db.transaction(&mut work),

@@ -82,13 +82,24 @@ impl Party for Switch {
     }
 
     fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T, String> {
-        self.db
-            .batch(|| {
-                // In the batch's transaction, before any decision's savepoint: a block undone
-                // only with the whole batch, whose failed commit stops this thread.
-                crate::store::reserve_ids(&self.db);
-                work()
-            })
-            .map_err(|error| error.to_string())
+        self.db.batch(|| self.batch_work(work)).map_err(|error| error.to_string())
+    }
+
+    fn batch_then<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T,
+        then: impl FnOnce(T) + Send + 'static,
+    ) -> Result<(), String> {
+        self.db.batch_then(|| self.batch_work(work), then).map_err(|error| error.to_string())
+    }
+}
+
+impl Switch {
+    /// A batch's work, after what every batch does first: in the batch's transaction, before any
+    /// decision's savepoint, a block of ids reserved — undone only with the whole batch, whose
+    /// failed commit stops the core.
+    fn batch_work<T>(&self, work: impl FnOnce() -> T) -> T {
+        crate::store::reserve_ids(&self.db);
+        work()
     }
 }

@@ -1,0 +1,281 @@
+//! Durability off the deciding thread: [`Database::batch_then`].
+//!
+//! A party's core used to wait inside every batch's commit for the disk (`synchronous=FULL`:
+//! the WAL's fsync before `COMMIT` returns), and decided nothing meanwhile: at 4,000
+//! authorizations/s each of the five commits on an authorization's path cost its party a
+//! wait of 0.3–0.8 ms, and the requests behind it waited too. Here a batch commits with
+//! `synchronous=NORMAL` — its frames are written to the WAL, not yet synced — and its outputs
+//! wait for a thread of their own that syncs the WAL (`fdatasync`) and only then hands them
+//! back, in commit order, while the core goes on deciding the next batch. One sync covers every
+//! batch committed before it began (the WAL is one file, appended in commit order), so a busy
+//! party pays one sync for several batches.
+//!
+//! What stays true: nothing a batch decided is acted on before it is on disk — the same
+//! guarantee as `FULL`. A process crash (kill -9) loses nothing committed either way (the
+//! frames are in the kernel's page cache); a power cut loses at most batches whose outputs
+//! were never acted on, and — the WAL being replayed as a prefix — never an earlier batch
+//! while keeping a later one. What changes: another connection can read a batch's rows up to
+//! one sync (about a millisecond) before they are durable; every other transaction on the
+//! connection still commits with `FULL`, which syncs the WAL — and so every batch before it.
+//!
+//! A failed sync leaves the WAL's state on disk unknown (Linux may mark unwritten pages clean):
+//! the waiting outputs are dropped unanswered, and the database refuses every later commit
+//! (fail-stop, as after a failed commit); only a restart, which reads the database back, makes
+//! memory and disk agree again.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+
+use crate::error::{Error, Result};
+
+/// Committed batches whose outputs wait for a sync, at most: a committer waits for room beyond
+/// it (the disk, not memory, sets the pace).
+pub const WAL_SYNC_WAITING_MAX: usize = 256;
+
+/// What runs once a batch is durable.
+type Then = Box<dyn FnOnce() + Send>;
+
+/// The WAL's sync thread of one SQLite file (started at its first batch).
+pub(crate) struct WalSync {
+    shared: Arc<SyncShared>,
+}
+
+struct SyncShared {
+    /// The database file's WAL (`PATH-wal`).
+    wal_path: PathBuf,
+    /// Opened by the first committer, while its connection holds the WAL open: the file is the
+    /// connection's for as long as the connection lives (SQLite removes a WAL only when the
+    /// last connection closes, or the journal mode changes, which nothing here does).
+    wal: OnceLock<File>,
+    state: Mutex<SyncState>,
+    /// Rung when work is queued or the database closes.
+    work: Condvar,
+    /// Rung when the queue shrinks.
+    room: Condvar,
+    /// Set for good by a failed sync.
+    failed: AtomicBool,
+}
+
+#[derive(Default)]
+struct SyncState {
+    waiting: VecDeque<Then>,
+    started: bool,
+    closed: bool,
+    error: Option<String>,
+}
+
+impl WalSync {
+    pub(crate) fn new(database_path: &std::path::Path) -> WalSync {
+        let mut wal_path = database_path.as_os_str().to_owned();
+        wal_path.push("-wal");
+        WalSync {
+            shared: Arc::new(SyncShared {
+                wal_path: PathBuf::from(wal_path),
+                wal: OnceLock::new(),
+                state: Mutex::new(SyncState::default()),
+                work: Condvar::new(),
+                room: Condvar::new(),
+                failed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// `Err` once a sync has failed: nothing may be committed after it.
+    pub(crate) fn check(&self) -> Result<()> {
+        if !self.shared.failed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let error = self.shared.lock().error.clone().unwrap_or_default();
+        Err(Error::new("commit", format!("refused: an earlier sync of the log failed ({error}); restart the party")))
+    }
+
+    /// Run `then` once everything committed so far is on disk, on the sync thread, after every
+    /// `then` queued before it. Call right after a commit, on the committing thread.
+    pub(crate) fn after_sync(&self, then: Then) -> Result<()> {
+        self.check()?;
+        if self.shared.wal.get().is_none() {
+            // Write access only so that the file opens as the connection's does; nothing is
+            // written through it.
+            let wal = std::fs::OpenOptions::new().write(true).open(&self.shared.wal_path).map_err(|error| {
+                Error::new("commit", format!("cannot open the log {}: {error}", self.shared.wal_path.display()))
+            })?;
+            let _ = self.shared.wal.set(wal);
+        }
+        let mut state = self.shared.lock();
+        while state.waiting.len() >= WAL_SYNC_WAITING_MAX && state.error.is_none() {
+            state = self.shared.room.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        if state.error.is_some() {
+            drop(state);
+            return self.check();
+        }
+        state.waiting.push_back(then);
+        if !state.started {
+            state.started = true;
+            let shared = Arc::clone(&self.shared);
+            std::thread::Builder::new()
+                .name("wal-sync".into())
+                .spawn(move || shared.run())
+                .map_err(|error| Error::new("commit", format!("cannot start the log's sync thread: {error}")))?;
+        }
+        drop(state);
+        self.shared.work.notify_one();
+        Ok(())
+    }
+}
+
+impl Drop for WalSync {
+    /// The thread syncs what is still waiting, runs it, and ends.
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.work.notify_all();
+    }
+}
+
+impl SyncShared {
+    fn lock(&self) -> MutexGuard<'_, SyncState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn run(&self) {
+        loop {
+            let mut state = self.lock();
+            while state.waiting.is_empty() && !state.closed {
+                state = self.work.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            if state.waiting.is_empty() {
+                return;
+            }
+            // Everything queued now was committed before this sync starts: one sync for all.
+            let due: Vec<Then> = state.waiting.drain(..).collect();
+            drop(state);
+            self.room.notify_all();
+            let synced = match self.wal.get() {
+                Some(wal) => wal.sync_data().map_err(|error| error.to_string()),
+                None => Err("the log was never opened".to_owned()),
+            };
+            match synced {
+                Ok(()) => due.into_iter().for_each(|then| then()),
+                Err(error) => {
+                    // Refusing first: whoever sees an output dropped finds the database refusing.
+                    let mut state = self.lock();
+                    state.error = Some(format!("sync of {}: {error}", self.wal_path.display()));
+                    self.failed.store(true, Ordering::Release);
+                    let later = std::mem::take(&mut state.waiting);
+                    drop(state);
+                    self.room.notify_all();
+                    // Dropped, never run: their outputs go unanswered, as after a crash.
+                    drop((due, later));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+impl WalSync {
+    /// Make every sync fail, as a disk that refuses it: the log's descriptor becomes
+    /// `/dev/null`'s, whose `fdatasync` fails (EINVAL). Before the first batch only.
+    pub(crate) fn break_the_log(&self) {
+        let null = File::open("/dev/null").expect("/dev/null opens");
+        assert!(self.shared.wal.set(null).is_ok(), "before the log is first opened");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use crate::{Database, Value};
+
+    /// A fresh file database with a table `t`, in a folder of its own (removed by the caller).
+    fn file_db(name: &str) -> (Database, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("sqlstore-wal-sync-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Database::open_sqlite(&dir.join("t.db")).unwrap();
+        db.migrate("t", &["CREATE TABLE t (id BIGINT PRIMARY KEY)"]).unwrap();
+        (db, dir)
+    }
+
+    fn insert(db: &Database, id: i64) -> crate::Result<()> {
+        db.transaction(|tx| tx.execute("INSERT INTO t (id) VALUES ($1)", &[Value::Int(id)]).map(|_| ()))
+    }
+
+    fn count(db: &Database) -> crate::Result<i64> {
+        db.transaction(|tx| tx.query("SELECT COUNT(*) FROM t", &[])?[0].i64(0))
+    }
+
+    /// The connection's `synchronous` level: 2 is FULL, 1 NORMAL.
+    fn synchronous(db: &Database) -> i64 {
+        db.transaction(|tx| tx.query("PRAGMA synchronous", &[])?[0].i64(0)).unwrap()
+    }
+
+    #[test]
+    fn outputs_come_back_after_the_sync_in_commit_order_on_the_sync_thread() {
+        let (db, dir) = file_db("order");
+        let (done, outputs) = mpsc::channel();
+        let me = std::thread::current().id();
+        for batch in 0..40_i64 {
+            let done = done.clone();
+            db.batch_then(
+                || {
+                    assert_eq!(synchronous(&db), 1, "the batch commits without syncing");
+                    (0..5).map(|k| insert(&db, batch * 5 + k).map(|()| batch)).collect::<Vec<_>>()
+                },
+                move |results| {
+                    let batch = results.into_iter().map(Result::unwrap).max().unwrap();
+                    done.send((batch, std::thread::current().id())).unwrap();
+                },
+            )
+            .unwrap();
+            assert_eq!(synchronous(&db), 2, "the connection syncs at commit again after the batch");
+        }
+        let seen: Vec<_> = (0..40).map(|_| outputs.recv_timeout(Duration::from_secs(10)).unwrap()).collect();
+        assert_eq!(seen.iter().map(|(batch, _)| *batch).collect::<Vec<_>>(), (0..40).collect::<Vec<_>>());
+        assert!(seen.iter().all(|(_, thread)| *thread != me), "run by the sync thread");
+        assert_eq!(count(&db).unwrap(), 200);
+        drop(db);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_sync_answers_nothing_and_refuses_every_later_commit() {
+        let (db, dir) = file_db("broken");
+        db.inner.wal_sync.as_ref().unwrap().break_the_log();
+        let (done, outputs) = mpsc::channel::<()>();
+        db.batch_then(|| insert(&db, 1).unwrap(), move |()| done.send(()).unwrap()).unwrap();
+        // The sender is dropped with the output, never used: nothing of the batch is acted on.
+        assert_eq!(outputs.recv_timeout(Duration::from_secs(10)), Err(mpsc::RecvTimeoutError::Disconnected));
+        let refused = db.batch_then(|| insert(&db, 2), |_| panic!("never durable")).unwrap_err();
+        assert!(refused.message.contains("sync of the log failed"), "{refused}");
+        assert!(db.batch(|| insert(&db, 3)).is_err());
+        assert!(insert(&db, 4).is_err());
+        drop(db);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn without_a_log_to_sync_the_output_comes_back_before_the_call_returns() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        db.migrate("t", &["CREATE TABLE t (id BIGINT PRIMARY KEY)"]).unwrap();
+        let (done, outputs) = mpsc::channel();
+        db.batch_then(|| insert(&db, 1).is_ok(), move |inserted| done.send(inserted).unwrap()).unwrap();
+        assert_eq!(outputs.try_recv(), Ok(true));
+    }
+
+    #[test]
+    fn a_batch_synced_later_cannot_hide_inside_another_batch() {
+        let (db, dir) = file_db("nested");
+        let inner = db.batch(|| db.batch_then(|| insert(&db, 1), |_| panic!("never run"))).unwrap();
+        assert!(inner.unwrap_err().message.contains("inside another batch"));
+        assert_eq!(count(&db).unwrap(), 0);
+        drop(db);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
