@@ -100,6 +100,13 @@ impl Party for Acquirer {
     ) -> Result<(), String> {
         self.database().batch_then(|| self.batch_work(work), then).map_err(|error| error.to_string())
     }
+
+    fn hold_batch(&self) -> Result<Box<dyn host::HeldBatch>, String> {
+        let held = self.database().hold_batch().map_err(|error| error.to_string())?;
+        // What every batch does first (`batch_work`).
+        crate::store::reserve_ids(self.database());
+        Ok(Box::new(held))
+    }
 }
 
 impl Acquirer {

@@ -28,7 +28,7 @@ pub use connector::EndpointConnector;
 pub use link::{LinkFailure, request_if_ready};
 /// What a party implements for the admin endpoint's `/readyz` (the pipeline does, for all).
 pub use metrics::Readiness;
-pub use party::{Answer, Client, Delivery, Forward, Outbound, Party, Step};
+pub use party::{Answer, Client, Delivery, Forward, HeldBatch, Outbound, Party, Step};
 pub use pipeline::{Link, PIPELINE_EVENTS_MAX, Pipeline, PipelineHandler};
 pub use private_file::write_private;
 pub use server_limits::ServerLimits;

@@ -132,6 +132,40 @@ pub trait Party: Send + Sync + 'static {
         then(value);
         Ok(())
     }
+
+    /// Open a batch and keep it open: the calls a driver makes on this thread until it commits
+    /// it ([`HeldBatch::commit_then`]) are one unit of durability, as inside `batch_then` —
+    /// for a driver that decides the next batch over several rounds while the previous one
+    /// syncs. The default: calls that commit on their own.
+    fn hold_batch(&self) -> Result<Box<dyn HeldBatch>, String> {
+        Ok(Box::new(NothingHeld))
+    }
+}
+
+/// A batch a driver holds open across several rounds of calls ([`Party::hold_batch`]): every call
+/// made meanwhile on the thread that opened it joins it; committed once, its outputs acted on
+/// once it is durable; dropped, rolled back.
+pub trait HeldBatch: Send {
+    /// Commit; run `then` once the commit is durable (later and on another thread, after every
+    /// earlier batch's `then`; never if it does not become durable, the party then refusing
+    /// every later batch). On the thread that opened the batch.
+    fn commit_then(self: Box<Self>, then: Box<dyn FnOnce() + Send>) -> Result<(), String>;
+}
+
+/// The batch of a party whose calls commit on their own: nothing to commit.
+struct NothingHeld;
+
+impl HeldBatch for NothingHeld {
+    fn commit_then(self: Box<Self>, then: Box<dyn FnOnce() + Send>) -> Result<(), String> {
+        then();
+        Ok(())
+    }
+}
+
+impl HeldBatch for sqlstore::HeldBatch {
+    fn commit_then(self: Box<Self>, then: Box<dyn FnOnce() + Send>) -> Result<(), String> {
+        (*self).commit_then(then).map_err(|error| error.to_string())
+    }
 }
 
 /// The client half of the contract: a party that starts exchanges (the POS terminal) instead

@@ -10,8 +10,9 @@
 //! durable acts on the outputs: answers written, forwards sent, delivery loops woken. So nothing
 //! is answered before its batch is on disk, and a busy party pays one commit for many decisions
 //! instead of one each. The core does not wait for the disk: while one batch's sync runs
-//! (`sqlstore`'s sync thread), it decides the next — before, every party idled through each of
-//! its syncs, and the requests behind them waited too.
+//! (`sqlstore`'s sync thread), it decides what arrives into the next, held open, and commits it
+//! when the sync is done — before, every party idled through each of its syncs, and the
+//! requests behind them waited too.
 //!
 //! If a batch's commit fails, none of its outputs leave and the core thread stops (fail-stop): to
 //! the peers it is as if the process had crashed before deciding them (they time out and
@@ -56,6 +57,28 @@ enum Output<P: Party> {
     Due(oneshot::Sender<Result<Vec<P::Work>, String>>, Result<Vec<P::Work>, String>),
     Delivered(oneshot::Sender<Delivery>, Delivery),
     Nothing,
+}
+
+/// The batch the core holds open while the previous one syncs, and the outputs decided into it.
+struct Open<P: Party> {
+    held: Box<dyn crate::party::HeldBatch>,
+    outputs: Vec<Output<P>>,
+    opened: Instant,
+}
+
+/// A committed batch's outputs on their way back to the core: `Some` once durable; `None` when
+/// the batch's `then` was dropped unrun (its sync failed) — sent by the drop itself, so the core
+/// learns that no sync is coming.
+struct Synced<P: Party>(Option<Vec<Output<P>>>, mpsc::UnboundedSender<Synced<P>>);
+
+impl<P: Party> Drop for Synced<P> {
+    fn drop(&mut self) {
+        if let Some(outputs) = self.0.take() {
+            // Dropped with its outputs: never durable. They go unanswered; the core hears it.
+            drop(outputs);
+            let _ = self.1.send(Synced(None, self.1.clone()));
+        }
+    }
 }
 
 /// One outbound link of a party: its session and the bell of its delivery loop.
@@ -248,54 +271,125 @@ impl<P: Party> Core<P> {
             // Durable outputs are acted on where they become durable (this thread, or the sync
             // thread of the party's database): a thread of its own has no loop to bring them
             // back to, and a PostgreSQL commit is durable when it returns anyway.
-            if !self.run_batch(&mut queue, first, None) {
+            if !self.run_batch(&mut queue, first) {
                 return;
             }
         }
     }
 
     /// The core as a task of a current-thread runtime: the party's connections and its
-    /// decisions share one thread. A batch runs synchronously on it (the connections wait,
-    /// their bytes queue in the kernel and form the next batch); between batches the core
-    /// yields so they are read and answered. A batch's outputs come back here once its commit
-    /// is durable, while later batches are decided, and are acted on here too: answering
-    /// wakes the connections' tasks on their own thread, with no wake-up across threads per
-    /// answer.
+    /// decisions share one thread. Decisions run synchronously on it (the connections wait,
+    /// their bytes queue in the kernel and form the next round); between rounds the core yields
+    /// so they are read and answered.
+    ///
+    /// One batch syncs at a time: while it does, the core decides what arrives into the next
+    /// batch, held open ([`Party::hold_batch`]), and commits that one the moment the sync is
+    /// done — so a party commits once per sync, however fast requests come, and a lone request
+    /// (nothing syncing) is committed at once. A synced batch's outputs come back to this loop
+    /// and are acted on here, before any new event: answering wakes the connections' tasks on
+    /// their own thread, with no wake-up across threads per answer.
     async fn run_on_runtime(self, mut queue: mpsc::Receiver<Event<P>>) {
-        let (durable, mut durable_outputs) = mpsc::unbounded_channel::<Vec<Output<P>>>();
+        let (durable, mut durable_outputs) = mpsc::unbounded_channel::<Synced<P>>();
+        let mut open: Option<Open<P>> = None;
+        let mut syncing = false;
         loop {
+            if !syncing && let Some(batch) = open.take() {
+                if !self.commit(batch, &durable, queue.len()) {
+                    break;
+                }
+                syncing = true;
+            }
+            let room = open.as_ref().is_none_or(|batch| batch.outputs.len() < PIPELINE_EVENTS_MAX);
             tokio::select! {
                 // Answers first: they are what every peer waits for.
                 biased;
-                Some(outputs) = durable_outputs.recv() => outputs.into_iter().for_each(|output| self.actor.act(output)),
-                event = queue.recv() => {
-                    // The queue closed, or a batch failed (fail-stop): no batch more.
+                Some(mut synced) = durable_outputs.recv() => {
+                    syncing = false;
+                    // `None`: the batch never became durable; the party refuses every later one.
+                    let Some(outputs) = synced.0.take() else { break };
+                    outputs.into_iter().for_each(|output| self.actor.act(output));
+                }
+                event = queue.recv(), if room => {
+                    // The queue closed: no batch more.
                     let Some(first) = event else { break };
-                    if !self.run_batch(&mut queue, first, Some(&durable)) {
+                    if !self.decide_into(&mut open, &mut queue, first) {
                         break;
                     }
                 }
             }
             tokio::task::yield_now().await;
         }
-        // Earlier batches may still become durable: their outputs go out before the core
-        // ends. The channel closes once each of them has come back or been dropped (a failed
-        // sync).
-        drop((durable, queue));
-        while let Some(outputs) = durable_outputs.recv().await {
-            outputs.into_iter().for_each(|output| self.actor.act(output));
+        // The open batch, not committed, is rolled back: none of it answered (its senders time
+        // out and reverse, as after a crash). Batches already committed may still become
+        // durable: their outputs go out before the core ends. The channel closes once each of
+        // them has come back or been dropped.
+        drop((open, durable, queue));
+        while let Some(mut synced) = durable_outputs.recv().await {
+            synced.0.take().into_iter().flatten().for_each(|output| self.actor.act(output));
         }
     }
 
+    /// Decide `first` and whatever else has arrived into the open batch (opened here if there
+    /// is none), at most [`PIPELINE_EVENTS_MAX`] events in it. `false`: the batch could not be
+    /// opened, and the core stops.
+    fn decide_into(&self, open: &mut Option<Open<P>>, queue: &mut mpsc::Receiver<Event<P>>, first: Event<P>) -> bool {
+        let batch = match open {
+            Some(batch) => batch,
+            None => match self.party.hold_batch() {
+                Ok(held) => open.insert(Open { held, outputs: Vec::new(), opened: Instant::now() }),
+                Err(error) => {
+                    tracing::error!(party = self.party.name(), %error, "cannot open a batch; the core stops until the party is restarted");
+                    return false;
+                }
+            },
+        };
+        batch.outputs.push(self.decide(first));
+        while batch.outputs.len() < PIPELINE_EVENTS_MAX {
+            match queue.try_recv() {
+                Ok(event) => batch.outputs.push(self.decide(event)),
+                Err(_) => break,
+            }
+        }
+        true
+    }
+
+    /// Commit the open batch; its outputs come back through `durable` once it is on disk.
+    /// `false`: the commit failed, none of it is answered, and the core stops.
+    fn commit(&self, batch: Open<P>, durable: &mpsc::UnboundedSender<Synced<P>>, queued: usize) -> bool {
+        let Open { held, outputs, opened } = batch;
+        let (count, meters) = (outputs.len(), &self.actor.pipeline.meters);
+        meters.batch_started(count, queued);
+        let mut synced = Synced(Some(outputs), durable.clone());
+        let committed = held.commit_then(Box::new(move || {
+            let outputs = synced.0.take();
+            let _ = synced.1.send(Synced(outputs, synced.1.clone()));
+        }));
+        self.ended(committed, count, opened)
+    }
+
+    /// Record a batch's end; `false` when it did not commit (logged: the core stops).
+    fn ended(&self, committed: Result<(), String>, count: usize, started: Instant) -> bool {
+        self.actor.pipeline.meters.batch_ended(started.elapsed(), committed.is_ok());
+        let Err(error) = committed else { return true };
+        // Dropping the outputs dropped their reply channels: nothing of the batch is answered,
+        // as after a crash before its commit. The core stops too (fail-stop): what it keeps in
+        // memory (a link key taken in the batch) may now be ahead of its database, and only a
+        // restart, which reloads from the database, makes the two agree again. Until then every
+        // request goes unanswered; peers time out and reverse, as for a crashed party.
+        tracing::error!(
+            party = self.party.name(),
+            events = count,
+            %error,
+            "batch not committed; none of it answered; the core stops until the party is restarted"
+        );
+        false
+    }
+
     /// Decide `first` and whatever else has arrived (at most [`PIPELINE_EVENTS_MAX`]) in one
-    /// batch; its outputs are acted on once it is durable — sent to `durable` when given, else
-    /// acted on where that happens. `false`: the batch did not commit and the core stops.
-    fn run_batch(
-        &self,
-        queue: &mut mpsc::Receiver<Event<P>>,
-        first: Event<P>,
-        durable: Option<&mpsc::UnboundedSender<Vec<Output<P>>>>,
-    ) -> bool {
+    /// batch; its outputs are acted on once it is durable, where that happens (this thread, or
+    /// the sync thread of the party's database). `false`: the batch did not commit and the core
+    /// stops.
+    fn run_batch(&self, queue: &mut mpsc::Receiver<Event<P>>, first: Event<P>) -> bool {
         let mut events = vec![first];
         while events.len() < PIPELINE_EVENTS_MAX {
             match queue.try_recv() {
@@ -304,41 +398,14 @@ impl<P: Party> Core<P> {
             }
         }
         let count = events.len();
-        let meters = &self.actor.pipeline.meters;
-        meters.batch_started(count, queue.len());
+        self.actor.pipeline.meters.batch_started(count, queue.len());
         let started = Instant::now();
-        let (actor, durable) = (Arc::clone(&self.actor), durable.cloned());
-        // Once the batch is durable — now, or later on the sync thread of the party's
-        // database while this core decides the next batch — its outputs go back to the core's
-        // loop, or are acted on there and then.
+        let actor = Arc::clone(&self.actor);
         let decided = self.party.batch_then(
             || events.into_iter().map(|event| self.decide(event)).collect::<Vec<_>>(),
-            move |outputs| match durable {
-                Some(durable) => {
-                    if let Err(mpsc::error::SendError(outputs)) = durable.send(outputs) {
-                        outputs.into_iter().for_each(|output| actor.act(output));
-                    }
-                }
-                None => outputs.into_iter().for_each(|output| actor.act(output)),
-            },
+            move |outputs| outputs.into_iter().for_each(|output| actor.act(output)),
         );
-        meters.batch_ended(started.elapsed(), decided.is_ok());
-        if let Err(error) = decided {
-            // Dropping the outputs drops their reply channels: nothing of the batch is
-            // answered, as after a crash before its commit. The core stops too (fail-stop):
-            // what it keeps in memory (a link key taken in the batch) may now be ahead of
-            // its database, and only a restart, which reloads from the database, makes the
-            // two agree again. Until then every request goes unanswered; peers time out and
-            // reverse, as for a crashed party.
-            tracing::error!(
-                party = self.party.name(),
-                events = count,
-                %error,
-                "batch not committed; none of it answered; the core stops until the party is restarted"
-            );
-            return false;
-        }
-        true
+        self.ended(decided, count, started)
     }
 
     /// One event, with a panic in the core (a bug) costing only this event's answer.
@@ -492,17 +559,54 @@ mod tests {
 
     use super::*;
 
-    /// Answers every request with its own copy; its batches commit until `fail_from` of them.
-    /// With `held`, each batch's outputs wait there until the test says its commit is durable.
+    /// Answers every request with its own copy, over a `Disk`.
     struct Echo {
         name: &'static str,
+        disk: Arc<Disk>,
+        /// Requests decided.
+        decided: AtomicUsize,
+    }
+
+    /// An Echo's disk: batches commit until `fail_from` of them; from `lose_from` on they commit
+    /// but never become durable (their sync fails); with `held`, each batch's outputs wait there
+    /// until the test says its commit is durable.
+    struct Disk {
         batches: AtomicUsize,
         fail_from: usize,
+        lose_from: usize,
         held: Option<Held>,
     }
 
     /// Batches' outputs waiting for the test's word that they are durable.
     type Held = std::sync::Mutex<Vec<Box<dyn FnOnce() + Send>>>;
+
+    impl Disk {
+        fn new(fail_from: usize, lose_from: usize, held: bool) -> Arc<Disk> {
+            let held = held.then(|| std::sync::Mutex::new(Vec::new()));
+            Arc::new(Disk { batches: AtomicUsize::new(0), fail_from, lose_from, held })
+        }
+
+        fn commit_then(&self, then: Box<dyn FnOnce() + Send>) -> Result<(), String> {
+            let number = self.batches.fetch_add(1, Ordering::SeqCst);
+            if number >= self.fail_from {
+                return Err("the disk refused the commit".into());
+            }
+            match &self.held {
+                _ if number >= self.lose_from => drop(then),
+                Some(held) => held.lock().unwrap().push(then),
+                None => then(),
+            }
+            Ok(())
+        }
+    }
+
+    struct EchoBatch(Arc<Disk>);
+
+    impl crate::party::HeldBatch for EchoBatch {
+        fn commit_then(self: Box<Self>, then: Box<dyn FnOnce() + Send>) -> Result<(), String> {
+            self.0.commit_then(then)
+        }
+    }
 
     impl Party for Echo {
         type Pending = std::convert::Infallible;
@@ -513,6 +617,7 @@ mod tests {
         }
 
         fn on_request(&self, _: Envelope, request: Message, _: u64) -> Step<Self::Pending> {
+            self.decided.fetch_add(1, Ordering::SeqCst);
             Step::Respond(Answer::new(request))
         }
 
@@ -528,24 +633,22 @@ mod tests {
             match *work {}
         }
 
-        fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T, String> {
-            let value = work();
-            let number = self.batches.fetch_add(1, Ordering::SeqCst);
-            if number >= self.fail_from { Err("the disk refused the commit".into()) } else { Ok(value) }
-        }
-
         fn batch_then<T: Send + 'static>(
             &self,
             work: impl FnOnce() -> T,
             then: impl FnOnce(T) + Send + 'static,
         ) -> Result<(), String> {
-            let value = self.batch(work)?;
-            match &self.held {
-                Some(held) => held.lock().unwrap().push(Box::new(move || then(value))),
-                None => then(value),
-            }
-            Ok(())
+            let value = work();
+            self.disk.commit_then(Box::new(move || then(value)))
         }
+
+        fn hold_batch(&self) -> Result<Box<dyn crate::party::HeldBatch>, String> {
+            Ok(Box::new(EchoBatch(Arc::clone(&self.disk))))
+        }
+    }
+
+    fn echo(name: &'static str, disk: Arc<Disk>) -> Arc<Echo> {
+        Arc::new(Echo { name, disk, decided: AtomicUsize::new(0) })
     }
 
     fn request() -> Message {
@@ -567,13 +670,13 @@ mod tests {
 
     /// `name`: each test's own party, so its /metrics series are its alone in the process.
     async fn fail_stop(name: &'static str) {
-        let party = Arc::new(Echo { name, batches: AtomicUsize::new(0), fail_from: 1, held: None });
+        let party = echo(name, Disk::new(1, usize::MAX, false));
         let pipeline = Pipeline::start(Arc::clone(&party), HashMap::new(), Arc::new(clock::SystemClock)).unwrap();
         assert!(pipeline.request(Envelope::default(), request()).await.is_some(), "a committed batch is answered");
         assert!(pipeline.request(Envelope::default(), request()).await.is_none(), "an uncommitted one is not");
         // Fail-stop: nothing more is decided (no batch runs), nothing answered.
         assert!(pipeline.request(Envelope::default(), request()).await.is_none());
-        assert_eq!(party.batches.load(Ordering::SeqCst), 2);
+        assert_eq!(party.disk.batches.load(Ordering::SeqCst), 2);
         let page = metrics::parse::parse(&metrics::global().render()).unwrap();
         let echo = [("party", name)];
         assert_eq!(page.value("cardnet_requests_total", &[("party", name), ("mti", "0800")]), Some(3.0));
@@ -590,47 +693,59 @@ mod tests {
     impl Echo {
         /// The oldest held batch becomes durable.
         fn sync_one(&self) {
-            let then = self.held.as_ref().expect("a party that holds its outputs").lock().unwrap().remove(0);
+            let then = self.disk.held.as_ref().expect("a disk that holds outputs").lock().unwrap().remove(0);
             then();
         }
     }
 
-    /// Nothing is answered before its batch is durable, and the core decides the next batch
-    /// meanwhile; once durable, the answers go out in commit order.
+    async fn until(what: impl Fn() -> bool) {
+        while !what() {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Nothing is answered before its batch is durable; while one batch syncs the core decides
+    /// what arrives into the next and commits it once the sync is done; the answers go out in
+    /// commit order.
     #[tokio::test]
     async fn answers_wait_for_the_disk_and_the_core_does_not() {
-        let party = Arc::new(Echo {
-            name: "slow-disk",
-            batches: AtomicUsize::new(0),
-            fail_from: usize::MAX,
-            held: Some(std::sync::Mutex::new(Vec::new())),
-        });
+        let party = echo("slow-disk", Disk::new(usize::MAX, usize::MAX, true));
         let pipeline = Pipeline::start(Arc::clone(&party), HashMap::new(), Arc::new(clock::SystemClock)).unwrap();
-        let first = tokio::spawn({
+        let ask = || {
             let pipeline = pipeline.clone();
-            async move { pipeline.request(Envelope::default(), request()).await }
-        });
-        while party.batches.load(Ordering::SeqCst) < 1 {
-            tokio::task::yield_now().await;
-        }
-        let second = tokio::spawn({
-            let pipeline = pipeline.clone();
-            async move { pipeline.request(Envelope::default(), request()).await }
-        });
-        while party.batches.load(Ordering::SeqCst) < 2 {
-            tokio::task::yield_now().await;
-        }
+            tokio::spawn(async move { pipeline.request(Envelope::default(), request()).await })
+        };
+        let first = ask();
+        until(|| party.disk.batches.load(Ordering::SeqCst) == 1).await;
+        let second = ask();
+        until(|| party.decided.load(Ordering::SeqCst) == 2).await;
         for _ in 0..50 {
             tokio::task::yield_now().await;
         }
+        assert_eq!(party.disk.batches.load(Ordering::SeqCst), 1, "decided, not committed while the first syncs");
         assert!(!first.is_finished() && !second.is_finished(), "nothing answered before its sync");
         party.sync_one();
         assert!(first.await.unwrap().is_some(), "the first batch's answer, once durable");
+        until(|| party.disk.batches.load(Ordering::SeqCst) == 2).await;
         for _ in 0..50 {
             tokio::task::yield_now().await;
         }
-        assert!(!second.is_finished(), "the second batch is not durable yet");
+        assert!(!second.is_finished(), "the second batch is committed, not durable yet");
         party.sync_one();
         assert!(second.await.unwrap().is_some());
+    }
+
+    /// A batch that commits but never becomes durable (its sync failed) is not answered, and the
+    /// core stops: the party refuses everything after it.
+    #[tokio::test]
+    async fn a_batch_that_never_becomes_durable_is_not_answered_and_stops_the_core() {
+        let party = echo("lost-sync", Disk::new(usize::MAX, 1, false));
+        let pipeline = Pipeline::start(Arc::clone(&party), HashMap::new(), Arc::new(clock::SystemClock)).unwrap();
+        assert!(pipeline.request(Envelope::default(), request()).await.is_some(), "a durable batch is answered");
+        assert!(pipeline.request(Envelope::default(), request()).await.is_none(), "a lost one is not");
+        assert!(pipeline.request(Envelope::default(), request()).await.is_none(), "nor anything after it");
+        assert_eq!(party.disk.batches.load(Ordering::SeqCst), 2);
+        let not_ready = pipeline.readiness().ready().unwrap_err();
+        assert!(not_ready.contains("core thread has stopped"), "{not_ready}");
     }
 }

@@ -61,4 +61,9 @@ impl Party for Issuer {
     ) -> Result<(), String> {
         self.cards.db().batch_then(work, then).map_err(|error| error.to_string())
     }
+
+    fn hold_batch(&self) -> Result<Box<dyn host::HeldBatch>, String> {
+        let held = self.cards.db().hold_batch().map_err(|error| error.to_string())?;
+        Ok(Box::new(held))
+    }
 }

@@ -107,15 +107,24 @@ const SYNC_LATER: &str = "PRAGMA synchronous=NORMAL";
 /// After it ends: every other commit on the connection syncs the log before it returns.
 const SYNC_NOW: &str = "PRAGMA synchronous=FULL";
 
-/// The batch this thread has open; rolled back if it is dropped before its commit (a panic).
-struct OpenBatch<'a> {
-    db: &'a Database,
+/// A batch open on the thread that opened it: every [`Database::transaction`] that thread makes
+/// joins it, until it is committed ([`HeldBatch::commit_then`]) or dropped (rolled back, as on a
+/// panic). [`Database::batch`] holds one for the length of its closure; a party's pipeline holds
+/// one across rounds of decisions while the previous batch's sync runs ([`Database::hold_batch`]).
+pub struct HeldBatch {
+    db: Database,
     done: bool,
     /// Committed with [`SYNC_LATER`]: the connection is set back to [`SYNC_NOW`] at the end.
     sync_later: bool,
 }
 
-impl OpenBatch<'_> {
+impl std::fmt::Debug for HeldBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldBatch").field("sync_later", &self.sync_later).finish_non_exhaustive()
+    }
+}
+
+impl HeldBatch {
     /// Insert the appended rows and commit (or roll back), and hand the connection to the
     /// threads waiting for it.
     fn end(&mut self, commit: bool) -> Result<()> {
@@ -142,9 +151,34 @@ impl OpenBatch<'_> {
         self.db.inner.turn.notify_all();
         result
     }
+
+    /// Commit (a power cut armed on this thread rolls back instead and fails). On the thread
+    /// that opened the batch only.
+    fn commit(&mut self) -> Result<()> {
+        if self.db.lock_raw().batch_owner != Some(std::thread::current().id()) {
+            return Err(Error::new("commit", "a batch is committed on the thread that opened it"));
+        }
+        if crate::power_cut::take() {
+            self.end(false)?;
+            return Err(Error::new("commit", crate::power_cut::MESSAGE));
+        }
+        self.end(true)
+    }
+
+    /// Commit, and run `then` once the commit is durable — as [`Database::batch_then`] does.
+    pub fn commit_then(mut self, then: impl FnOnce() + Send + 'static) -> Result<()> {
+        self.commit()?;
+        match (self.sync_later, self.db.inner.wal_sync.as_ref()) {
+            (true, Some(sync)) => sync.after_sync(Box::new(then)),
+            _ => {
+                then();
+                Ok(())
+            }
+        }
+    }
 }
 
-impl Drop for OpenBatch<'_> {
+impl Drop for HeldBatch {
     fn drop(&mut self) {
         if !self.done {
             let _ = self.end(false);
@@ -159,7 +193,10 @@ impl Database {
     /// caller must act on none of them. A batch inside a batch is part of the outer one. A
     /// lone transaction in a batch costs one savepoint more than on its own.
     pub fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T> {
-        self.run_batch(work, false)
+        let Some(mut held) = self.begin_batch(false)? else { return Ok(work()) };
+        let value = work();
+        held.commit()?;
+        Ok(value)
     }
 
     /// [`Database::batch`] for a caller that goes on working while the disk catches up: `Ok`
@@ -173,46 +210,38 @@ impl Database {
         work: impl FnOnce() -> T,
         then: impl FnOnce(T) + Send + 'static,
     ) -> Result<()> {
-        let Some(sync) = self.inner.wal_sync.as_ref() else {
-            let value = self.batch(work)?;
-            then(value);
-            return Ok(());
-        };
-        let value = self.run_batch(work, true)?;
-        sync.after_sync(Box::new(move || then(value)))
+        let held = self.hold_batch()?;
+        let value = work();
+        held.commit_then(move || then(value))
     }
 
-    fn run_batch<T>(&self, work: impl FnOnce() -> T, sync_later: bool) -> Result<T> {
+    /// Open a batch on this thread and keep it open until [`HeldBatch::commit_then`]: the
+    /// transactions this thread makes meanwhile — over several calls — join it. Committed the
+    /// way [`Database::batch_then`] commits. Not inside another batch: `Err`.
+    pub fn hold_batch(&self) -> Result<HeldBatch> {
+        self.begin_batch(self.inner.wal_sync.is_some())?
+            .ok_or_else(|| Error::new("batch", "a batch synced later cannot run inside another batch"))
+    }
+
+    /// Begin a batch on this thread; `None` when this thread has one open already.
+    fn begin_batch(&self, sync_later: bool) -> Result<Option<HeldBatch>> {
         let me = std::thread::current().id();
-        {
-            let mut conn = self.lock();
-            if conn.batch_owner == Some(me) {
-                drop(conn);
-                if sync_later {
-                    return Err(Error::new("batch", "a batch synced later cannot run inside another batch"));
-                }
-                return Ok(work());
-            }
-            self.check_synced()?;
+        let mut conn = self.lock();
+        if conn.batch_owner == Some(me) {
+            return Ok(None);
+        }
+        self.check_synced()?;
+        if sync_later {
+            conn.backend.raw(SYNC_LATER)?;
+        }
+        if let Err(error) = conn.backend.begin() {
             if sync_later {
-                conn.backend.raw(SYNC_LATER)?;
+                let _ = conn.backend.raw(SYNC_NOW);
             }
-            if let Err(error) = conn.backend.begin() {
-                if sync_later {
-                    let _ = conn.backend.raw(SYNC_NOW);
-                }
-                return Err(error);
-            }
-            conn.batch_owner = Some(me);
+            return Err(error);
         }
-        let mut open = OpenBatch { db: self, done: false, sync_later };
-        let value = work();
-        if crate::power_cut::take() {
-            open.end(false)?;
-            return Err(Error::new("commit", crate::power_cut::MESSAGE));
-        }
-        open.end(true)?;
-        Ok(value)
+        conn.batch_owner = Some(me);
+        Ok(Some(HeldBatch { db: self.clone(), done: false, sync_later }))
     }
 }
 

@@ -37,6 +37,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
 pub use append::AppendLog;
+pub use batch::HeldBatch;
 pub use drop_off_thread::DropOffThread;
 pub use error::{Error, Result};
 pub use owner_only::prepare_sqlite_file;
@@ -156,6 +157,11 @@ impl Database {
     /// `Err` once a sync of the log has failed ([`Database::batch_then`]): nothing more commits.
     fn check_synced(&self) -> Result<()> {
         self.inner.wal_sync.as_ref().map_or(Ok(()), wal_sync::WalSync::check)
+    }
+
+    /// The connection, whoever's batch holds it.
+    fn lock_raw(&self) -> MutexGuard<'_, Conn> {
+        self.inner.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The connection, once no other thread's batch holds it.

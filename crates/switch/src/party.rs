@@ -92,6 +92,13 @@ impl Party for Switch {
     ) -> Result<(), String> {
         self.db.batch_then(|| self.batch_work(work), then).map_err(|error| error.to_string())
     }
+
+    fn hold_batch(&self) -> Result<Box<dyn host::HeldBatch>, String> {
+        let held = self.db.hold_batch().map_err(|error| error.to_string())?;
+        // What every batch does first (`batch_work`).
+        crate::store::reserve_ids(&self.db);
+        Ok(Box::new(held))
+    }
 }
 
 impl Switch {
