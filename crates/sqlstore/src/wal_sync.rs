@@ -116,10 +116,14 @@ impl WalSync {
         if !state.started {
             state.started = true;
             let shared = Arc::clone(&self.shared);
-            std::thread::Builder::new()
-                .name("wal-sync".into())
-                .spawn(move || shared.run())
-                .map_err(|error| Error::new("commit", format!("cannot start the log's sync thread: {error}")))?;
+            if let Err(error) = std::thread::Builder::new().name("wal-sync".into()).spawn(move || shared.run()) {
+                // Nothing would ever sync what waits: refuse from now on, as after a failed sync.
+                state.error = Some(format!("cannot start the log's sync thread: {error}"));
+                self.shared.failed.store(true, Ordering::Release);
+                let waiting = std::mem::take(&mut state.waiting);
+                drop((state, waiting));
+                return self.check();
+            }
         }
         drop(state);
         self.shared.work.notify_one();
