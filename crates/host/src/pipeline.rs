@@ -343,12 +343,9 @@ impl<P: Party> Core<P> {
                 }
             },
         };
-        batch.outputs.push(self.decide(first));
-        while batch.outputs.len() < PIPELINE_EVENTS_MAX {
-            match queue.try_recv() {
-                Ok(event) => batch.outputs.push(self.decide(event)),
-                Err(_) => break,
-            }
+        let room = PIPELINE_EVENTS_MAX - batch.outputs.len();
+        for event in arrived(queue, first, room) {
+            batch.outputs.push(self.decide(event));
         }
         true
     }
@@ -390,13 +387,7 @@ impl<P: Party> Core<P> {
     /// the sync thread of the party's database). `false`: the batch did not commit and the core
     /// stops.
     fn run_batch(&self, queue: &mut mpsc::Receiver<Event<P>>, first: Event<P>) -> bool {
-        let mut events = vec![first];
-        while events.len() < PIPELINE_EVENTS_MAX {
-            match queue.try_recv() {
-                Ok(event) => events.push(event),
-                Err(_) => break,
-            }
-        }
+        let events: Vec<Event<P>> = arrived(queue, first, PIPELINE_EVENTS_MAX).collect();
         let count = events.len();
         self.actor.pipeline.meters.batch_started(count, queue.len());
         let started = Instant::now();
@@ -490,6 +481,16 @@ impl<P: Party> Actor<P> {
             }
         }
     }
+}
+
+/// `first` and whatever else has arrived, at most `limit` events in all (at least `first`),
+/// taken as the caller goes: never waiting for more (a lone request is not delayed).
+fn arrived<P: Party>(
+    queue: &mut mpsc::Receiver<Event<P>>,
+    first: Event<P>,
+    limit: usize,
+) -> impl Iterator<Item = Event<P>> + '_ {
+    std::iter::once(first).chain(std::iter::from_fn(|| queue.try_recv().ok()).take(limit.saturating_sub(1)))
 }
 
 /// Deliver `link`'s queued work while the party runs: whenever the session is ready, ask the

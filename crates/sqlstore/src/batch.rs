@@ -129,7 +129,7 @@ impl HeldBatch {
     /// threads waiting for it.
     fn end(&mut self, commit: bool) -> Result<()> {
         self.done = true;
-        let mut conn = self.db.inner.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut conn = self.db.lock_raw();
         let rows = conn.deferred.take();
         let mut result = if commit {
             crate::append::insert_all(&mut conn.backend.tx(), rows)

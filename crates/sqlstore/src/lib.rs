@@ -168,7 +168,7 @@ impl Database {
     fn lock(&self) -> MutexGuard<'_, Conn> {
         // A panic while holding the lock leaves the connection usable: every transaction is
         // rolled back when its guard drops, so the poison flag carries no meaning here.
-        let mut conn = self.inner.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut conn = self.lock_raw();
         let me = std::thread::current().id();
         while conn.batch_owner.is_some_and(|owner| owner != me) {
             conn = self.inner.turn.wait(conn).unwrap_or_else(|poisoned| poisoned.into_inner());
