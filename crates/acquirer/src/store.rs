@@ -330,6 +330,7 @@ pub(crate) fn migrate(db: &Database) -> sqlstore::Result<()> {
     db.migrate(MIGRATION_V9, DDL_V9)?;
     db.migrate(MIGRATION_V10, DDL_V10)?;
     db.migrate(MIGRATION_V11, DDL_V11)?;
+    db.migrate(crate::journal::MIGRATION_V12, crate::journal::merchant_days_ddl_v12(db.kind()))?;
     db.transaction(|tx| sqlstore::sequence::ensure(tx, SEQUENCE_TABLE, &SEQUENCES))
 }
 

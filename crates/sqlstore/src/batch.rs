@@ -23,9 +23,10 @@ impl Backend {
         }
     }
 
-    fn begin(&mut self) -> Result<()> {
+    /// Begin a batch's transaction; `sync_later`: its commit leaves the log's sync to `wal_sync`.
+    fn begin(&mut self, sync_later: bool) -> Result<()> {
         match self {
-            Backend::Sqlite(db) => db.raw(crate::sqlite::SqliteBackend::BEGIN),
+            Backend::Sqlite(db) => db.begin_syncing(sync_later),
             Backend::Postgres(db) => {
                 db.ensure_connected()?;
                 db.raw(crate::pg::PgBackend::BEGIN)
@@ -101,12 +102,6 @@ pub(crate) fn only_reads(sql: &str) -> bool {
     sql.trim_start().get(..6).is_some_and(|head| head.eq_ignore_ascii_case("SELECT"))
 }
 
-/// Before a [`Database::batch_then`] batch begins: its commit writes the log without syncing
-/// it (the sync thread does, `wal_sync`). Outside a transaction only (SQLite's rule).
-const SYNC_LATER: &str = "PRAGMA synchronous=NORMAL";
-/// After it ends: every other commit on the connection syncs the log before it returns.
-const SYNC_NOW: &str = "PRAGMA synchronous=FULL";
-
 /// A batch open on the thread that opened it: every [`Database::transaction`] that thread makes
 /// joins it, until it is committed ([`HeldBatch::commit_then`]) or dropped (rolled back, as on a
 /// panic). [`Database::batch`] holds one for the length of its closure; a party's pipeline holds
@@ -114,7 +109,9 @@ const SYNC_NOW: &str = "PRAGMA synchronous=FULL";
 pub struct HeldBatch {
     db: Database,
     done: bool,
-    /// Committed with [`SYNC_LATER`]: the connection is set back to [`SYNC_NOW`] at the end.
+    /// Committed with `synchronous=NORMAL`, its log synced by `wal_sync` (SQLite files). The
+    /// connection stays at that level until a transaction that must sync at commit begins
+    /// (`SqliteBackend::begin_syncing`).
     sync_later: bool,
 }
 
@@ -131,7 +128,7 @@ impl HeldBatch {
         self.done = true;
         let mut conn = self.db.lock_raw();
         let rows = conn.deferred.take();
-        let mut result = if commit {
+        let result = if commit {
             crate::append::insert_all(&mut conn.backend.tx(), rows)
                 .and_then(|()| conn.backend.raw("COMMIT"))
                 .map_err(|error| Error::new("commit", error.to_string()))
@@ -140,11 +137,6 @@ impl HeldBatch {
         };
         if result.is_err() && commit {
             let _ = conn.backend.raw("ROLLBACK");
-        }
-        if self.sync_later {
-            // A connection left syncing later would make the next plain transaction's commit
-            // return before it is durable: that is an error of the batch.
-            result = result.and(conn.backend.raw(SYNC_NOW));
         }
         conn.batch_owner = None;
         drop(conn);
@@ -231,15 +223,7 @@ impl Database {
             return Ok(None);
         }
         self.check_synced()?;
-        if sync_later {
-            conn.backend.raw(SYNC_LATER)?;
-        }
-        if let Err(error) = conn.backend.begin() {
-            if sync_later {
-                let _ = conn.backend.raw(SYNC_NOW);
-            }
-            return Err(error);
-        }
+        conn.backend.begin(sync_later)?;
         conn.batch_owner = Some(me);
         Ok(Some(HeldBatch { db: self.clone(), done: false, sync_later }))
     }

@@ -35,6 +35,10 @@ pub(crate) struct SqliteBackend {
     begin: &'static str,
     /// This connection's identity ([`crate::next_connection_id`]).
     id: u64,
+    /// The connection's `synchronous` level is NORMAL (a batch synced later by `wal_sync`
+    /// began last), not FULL. Changed only when the next transaction needs the other level, so
+    /// a party under load — batch after batch — sets it once instead of twice per batch.
+    sync_later: bool,
 }
 
 fn failure(operation: &'static str) -> impl Fn(rusqlite::Error) -> Error {
@@ -96,7 +100,12 @@ impl SqliteBackend {
             .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(failure("configure"))?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(SqliteBackend { connection, begin: SqliteBackend::BEGIN, id: crate::next_connection_id() })
+        Ok(SqliteBackend {
+            connection,
+            begin: SqliteBackend::BEGIN,
+            id: crate::next_connection_id(),
+            sync_later: false,
+        })
     }
 
     /// Run statements with no parameters and no rows (transaction control). A single statement
@@ -119,6 +128,18 @@ impl SqliteBackend {
     /// The statement that opens a write transaction.
     pub(crate) const BEGIN: &'static str = "BEGIN IMMEDIATE";
 
+    /// Begin a transaction whose commit syncs the log (`sync_later` false: `synchronous=FULL`)
+    /// or only writes it, for `wal_sync` to sync (`synchronous=NORMAL`). SQLite changes the
+    /// level only outside a transaction, so it is set here, before `BEGIN`, when it differs.
+    pub(crate) fn begin_syncing(&mut self, sync_later: bool) -> Result<()> {
+        if self.sync_later != sync_later {
+            let level = if sync_later { "PRAGMA synchronous=NORMAL" } else { "PRAGMA synchronous=FULL" };
+            control(&self.connection, level)?;
+            self.sync_later = sync_later;
+        }
+        cached(&self.connection, self.begin, "begin")
+    }
+
     /// A handle for statements inside a transaction this backend opened.
     pub(crate) fn tx(&mut self) -> Tx<'_> {
         Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id, deferred: None, savepoint_due: None }
@@ -126,7 +147,8 @@ impl SqliteBackend {
 
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         // BEGIN, COMMIT and ROLLBACK from the statement cache: parsed once, not per transaction.
-        cached(&self.connection, self.begin, "begin")?;
+        // A plain transaction's commit is durable when it returns.
+        self.begin_syncing(false)?;
         let result = work(&mut self.tx());
         match result {
             Ok(value) => match cached(&self.connection, "COMMIT", "commit") {

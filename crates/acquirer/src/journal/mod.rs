@@ -21,7 +21,9 @@ mod reversals;
 mod terminals;
 mod transactions;
 
-pub(crate) use merchant_days::{MIGRATION_V8, ddl as merchant_days_ddl, merchant_day};
+pub(crate) use merchant_days::{
+    MIGRATION_V8, MIGRATION_V12, ddl as merchant_days_ddl, ddl_v12 as merchant_days_ddl_v12, merchant_day,
+};
 pub(crate) use messages::{Flow, log, log_exchange};
 pub(crate) use reversals::{
     NewTerminalReversal, insert_reversal, insert_terminal_reversal, reversal_answered, reversal_queued,
