@@ -13,6 +13,7 @@
 //! terminal saw approved is held exactly once at its issuer.
 
 mod cpu;
+mod io;
 
 mod report;
 mod run;

@@ -34,6 +34,16 @@ fn check_report(report: &serde_json::Value, dir: &Path) {
     for party in ["issuer-a", "issuer-b", "switch", "acquirer", "generator"] {
         assert!(cpu.contains_key(party), "{party} in {report}");
     }
+    // Every party journals each authorization and answers it: write calls, and bytes to storage
+    // (zero only where the bench's folder is on a tmpfs, which keeps no such count).
+    if std::path::Path::new("/proc/self/io").exists() {
+        let written = report["disk_write_bytes_per_authorization"].as_object().expect("disk_write_bytes");
+        let calls = report["write_calls_per_authorization"].as_object().expect("write_calls");
+        for party in ["issuer-a", "issuer-b", "switch", "acquirer"] {
+            assert!(written[party].as_f64().is_some(), "{party}'s bytes written: {report}");
+            assert!(calls[party].as_f64().is_some_and(|n| n > 0.0), "{party} made no write: {report}");
+        }
+    }
     // 50 per second for 2 s: about 100 due, each with an outcome (an answer, or the terminal's
     // own 98 after its 5 s timeout on a machine too busy to answer in time).
     let due = report["purchases_due"].as_u64().unwrap();

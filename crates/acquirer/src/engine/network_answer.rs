@@ -70,7 +70,7 @@ impl Acquirer {
             issuer_id: response.get_str(100),
         };
         transact(&self.db, |tx| {
-            let record = journal::by_id(tx, pending.transaction_id)?;
+            let record = journal::answer_state(tx, pending.transaction_id)?;
             let reversed = record.as_ref().is_some_and(|r| r.reversed);
             // An advice sent again may be answered twice (both copies' answers came): its
             // effects apply once, with its first approval.

@@ -38,6 +38,7 @@ pub(crate) use terminals::{
 pub use transactions::RiskRow;
 pub use transactions::TransactionRecord;
 pub(crate) use transactions::{
-    NetworkAnswer, NewTransaction, OriginalEffect, approved_between, batch, by_id, by_rrn, by_trace, insert_request,
-    lock, mark_reversed, network_payload, pending_follow_ups, risk_rows, set_answer, set_failed, set_original_effect,
+    NetworkAnswer, NewTransaction, OriginalEffect, answer_state, approved_between, batch, by_id, by_rrn, by_trace,
+    insert_request, lock, mark_reversed, network_payload, pending_follow_ups, risk_rows, set_answer, set_failed,
+    set_original_effect,
 };

@@ -116,6 +116,30 @@ pub(crate) fn by_id(tx: &mut Tx<'_>, id: u64) -> sqlstore::Result<Option<Transac
     row.as_ref().map(TransactionRecord::from_row).transpose()
 }
 
+/// What an answer from the network needs to know of its transaction's row: whether it was
+/// reversed meanwhile, its status before the answer, and its original.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AnswerState {
+    pub reversed: bool,
+    pub status: String,
+    pub original_id: Option<u64>,
+}
+
+/// [`AnswerState`] of transaction `id`: three columns, where [`by_id`] reads and converts all of
+/// them (the network payload among them) on every answer.
+pub(crate) fn answer_state(tx: &mut Tx<'_>, id: u64) -> sqlstore::Result<Option<AnswerState>> {
+    let row =
+        tx.query_opt("SELECT reversed, status, original_id FROM acquirer_transactions WHERE id = $1", &[int(id)?])?;
+    row.map(|row| {
+        Ok(AnswerState {
+            reversed: row.i64(0)? != 0,
+            status: row.text(1)?,
+            original_id: row.opt_i64(2)?.and_then(|v| u64::try_from(v).ok()),
+        })
+    })
+    .transpose()
+}
+
 /// The transaction of a terminal's batch and trace (one at most: a unique index).
 pub(crate) fn by_trace(
     tx: &mut Tx<'_>,
@@ -409,4 +433,58 @@ pub(crate) fn pending_follow_ups(tx: &mut Tx<'_>, original_id: u64) -> sqlstore:
         &[int(original_id)?],
     )?;
     rows.iter().map(|row| Ok((PosKind::from_name(&row.text(0)?), row.u64(1)?))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_state_is_the_rows_reversal_status_and_original() {
+        let db = sqlstore::Database::open("sqlite::memory:").unwrap();
+        crate::store::migrate(&db).unwrap();
+        db.transaction(|tx| {
+            let new = |trace: &'static str, original_id: Option<u64>| NewTransaction {
+                terminal_id: "T0000001",
+                merchant_id: "M1",
+                batch_no: 1,
+                trace,
+                terminal_mti: Mti::parse("0200").unwrap(),
+                kind: PosKind::Purchase,
+                processing_code: None,
+                amount_minor: 100,
+                currency: "156",
+                pan_masked: None,
+                card_org: "CUP".into(),
+                rrn: None,
+                response_code: None,
+                status: "pending",
+                network: None,
+                original_id,
+                received_ms: 1,
+                answered_ms: None,
+                card_kind: None,
+                network_payload: Some(vec![1; 300]),
+                risk_card: None,
+            };
+            let first = insert_request(tx, &new("000001", None))?;
+            let second = insert_request(tx, &new("000002", Some(first)))?;
+            let state = |tx: &mut Tx<'_>, id| answer_state(tx, id).unwrap().unwrap();
+            assert_eq!(state(tx, first), AnswerState { reversed: false, status: "pending".into(), original_id: None });
+            assert_eq!(state(tx, second).original_id, Some(first));
+            mark_reversed(tx, first)?;
+            let answer = NetworkAnswer {
+                approved: true,
+                response_code: "00",
+                auth_code: None,
+                settlement_date: None,
+                issuer_id: None,
+            };
+            set_answer(tx, first, &answer, 2)?;
+            assert_eq!(state(tx, first), AnswerState { reversed: true, status: "approved".into(), original_id: None });
+            assert_eq!(answer_state(tx, second + 1)?, None);
+            Ok(())
+        })
+        .unwrap();
+    }
 }

@@ -7,13 +7,16 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use super::io::Io;
 use super::terminals::{Sample, TIMEOUT_CODE};
 
-/// CPU ticks each process used over the measured window.
+/// CPU ticks each process used over the measured window, and what it wrote.
 #[derive(Clone)]
 pub struct CpuWindow {
     /// (process name, ticks); `None` when it could not be read.
     pub ticks: Vec<(String, Option<u64>)>,
+    /// (process name, bytes to storage and write calls); `None` when they could not be read.
+    pub io: Vec<(String, Option<Io>)>,
     pub ticks_per_s: u64,
     /// Whether the tick rate came from `getconf` (false: assumed).
     pub ticks_per_s_told: bool,
@@ -45,6 +48,10 @@ pub struct Figures {
     pub codes: BTreeMap<String, u64>,
     pub cpu_us_per_authorization: Vec<(String, Option<f64>)>,
     pub cpu_percent: Vec<(String, Option<f64>)>,
+    /// Bytes each process sent to storage per authorization answered in the window.
+    pub disk_write_bytes_per_authorization: Vec<(String, Option<f64>)>,
+    /// Write calls (files and sockets) of each process per authorization.
+    pub write_calls_per_authorization: Vec<(String, Option<f64>)>,
 }
 
 impl Figures {
@@ -108,7 +115,21 @@ impl Figures {
                 (name.clone(), ticks.map(|t| (t as f64 / ticks_s / window_s * 1_000.0).round() / 10.0))
             })
             .collect();
+        let per_answer = |value: fn(&Io) -> u64, scale: f64| -> Vec<(String, Option<f64>)> {
+            run.cpu
+                .io
+                .iter()
+                .map(|(name, io)| {
+                    let per = io
+                        .filter(|_| answers_in_window > 0)
+                        .map(|io| (value(&io) as f64 / answers_in_window as f64 * scale).round() / scale);
+                    (name.clone(), per)
+                })
+                .collect()
+        };
         Figures {
+            disk_write_bytes_per_authorization: per_answer(|io| io.write_bytes, 1.0),
+            write_calls_per_authorization: per_answer(|io| io.write_calls, 100.0),
             offered_per_s: (due as f64 / window_s).round(),
             authorizations_per_s: (answers_in_window as f64 / window_s).round(),
             due,
@@ -149,6 +170,8 @@ impl Figures {
             "response_codes": self.codes,
             "cpu_us_per_authorization": named(&self.cpu_us_per_authorization),
             "cpu_percent_of_one_core": named(&self.cpu_percent),
+            "disk_write_bytes_per_authorization": named(&self.disk_write_bytes_per_authorization),
+            "write_calls_per_authorization": named(&self.write_calls_per_authorization),
             "clock_ticks_per_s": run.cpu.ticks_per_s,
             "clock_ticks_per_s_assumed": !run.cpu.ticks_per_s_told,
             "settlements": run.settlements,
@@ -192,6 +215,16 @@ impl Figures {
                 cpu.join("; ")
             ),
         ];
+        let written: Vec<String> = self
+            .disk_write_bytes_per_authorization
+            .iter()
+            .zip(&self.write_calls_per_authorization)
+            .map(|((name, bytes), (_, calls))| match (bytes, calls) {
+                (Some(bytes), Some(calls)) => format!("{name} {bytes:.0} B to disk, {calls:.2} write calls"),
+                _ => format!("{name} unknown"),
+            })
+            .collect();
+        lines.push(format!("written per authorization: {}", written.join("; ")));
         lines.extend(run.errors.iter().map(|error| format!("terminal error: {error}")));
         lines
     }

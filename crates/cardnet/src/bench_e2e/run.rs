@@ -16,6 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::E2eArgs;
+use super::io::Io;
 use super::report::{CpuWindow, Run};
 use super::schedule::{self, Mix, TERMINAL_QUEUE_MAX};
 use super::setup::Network;
@@ -235,12 +236,19 @@ async fn ready(fleet: Vec<VirtualTerminal>) -> Result<Vec<VirtualTerminal>, CliE
     Ok(fleet)
 }
 
-/// CPU ticks of every party and of this process at `at`.
-fn cpu_now(pids: &[(String, u32)]) -> Vec<(String, Option<u64>)> {
-    let mut ticks: Vec<(String, Option<u64>)> =
-        pids.iter().map(|(name, pid)| (name.clone(), super::cpu::ticks(Some(*pid)))).collect();
-    ticks.push(("generator".to_owned(), super::cpu::ticks(None)));
-    ticks
+/// CPU ticks and write counters of every party and of this process, now.
+fn usage_now(pids: &[(String, u32)]) -> Vec<(String, Option<u64>, Option<Io>)> {
+    let of = |pid: Option<u32>| (super::cpu::ticks(pid), super::io::io(pid));
+    let mut usage: Vec<(String, Option<u64>, Option<Io>)> = pids
+        .iter()
+        .map(|(name, pid)| {
+            let (ticks, io) = of(Some(*pid));
+            (name.clone(), ticks, io)
+        })
+        .collect();
+    let (ticks, io) = of(None);
+    usage.push(("generator".to_owned(), ticks, io));
+    usage
 }
 
 /// The load; `window` is told when the measured window starts (the `--kill` thread times its
@@ -270,14 +278,16 @@ async fn drive(
     let pids_owned = pids.to_vec();
     let cpu = tokio::spawn(async move {
         tokio::time::sleep_until(window_start.into()).await;
-        let before = cpu_now(&pids_owned);
+        let before = usage_now(&pids_owned);
         tokio::time::sleep_until(window_end.into()).await;
-        let after = cpu_now(&pids_owned);
-        before
-            .into_iter()
-            .zip(after)
-            .map(|((name, before), (_, after))| (name, before.zip(after).map(|(b, a)| a.saturating_sub(b))))
-            .collect::<Vec<_>>()
+        let after = usage_now(&pids_owned);
+        let mut ticks = Vec::with_capacity(before.len());
+        let mut io = Vec::with_capacity(before.len());
+        for ((name, ticks_before, io_before), (_, ticks_after, io_after)) in before.into_iter().zip(after) {
+            ticks.push((name.clone(), ticks_before.zip(ticks_after).map(|(b, a)| a.saturating_sub(b))));
+            io.push((name, io_before.zip(io_after).map(|(b, a)| b.until(a))));
+        }
+        (ticks, io)
     });
     let total = (args.rate * (args.warmup + args.duration) as f64).round() as u64;
     let progress = progress_bar(args.json, total);
@@ -307,7 +317,7 @@ async fn drive(
     }
     ticker.abort();
     progress.finish_and_clear();
-    let ticks = cpu.await.map_err(|e| failure(format!("reading CPU time: {e}")))?;
+    let (ticks, io) = cpu.await.map_err(|e| failure(format!("reading CPU time: {e}")))?;
     let journals = if args.checks() { Some(read_journals(fleet).await) } else { None };
     Ok(Measured {
         samples: worked.samples,
@@ -316,7 +326,7 @@ async fn drive(
         window_start,
         window_end,
         refused_in_window: handed.refused_in_window,
-        cpu: CpuWindow { ticks, ticks_per_s, ticks_per_s_told },
+        cpu: CpuWindow { ticks, io, ticks_per_s, ticks_per_s_told },
         struck: None,
         journals,
     })
