@@ -1,6 +1,6 @@
 //! The figures of a run, over the measured window only (the warm-up left out): offered and
 //! achieved rate, latency percentiles from when each purchase was due, the response codes,
-//! timeouts and purchases never answered, and CPU per authorization of every process.
+//! timeouts and purchases never answered, and CPU and writes per authorization of every process.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -12,7 +12,7 @@ use super::terminals::{Sample, TIMEOUT_CODE};
 
 /// CPU ticks each process used over the measured window, and what it wrote.
 #[derive(Clone)]
-pub struct CpuWindow {
+pub struct UsageWindow {
     /// (process name, ticks); `None` when it could not be read.
     pub ticks: Vec<(String, Option<u64>)>,
     /// (process name, bytes to storage and write calls); `None` when they could not be read.
@@ -29,7 +29,7 @@ pub struct Run<'a> {
     pub window_end: Instant,
     /// Purchases due in the window that found their terminal's queue full (never sent).
     pub refused_in_window: u64,
-    pub cpu: CpuWindow,
+    pub usage: UsageWindow,
     pub errors: &'a [String],
     pub settlements: u64,
 }
@@ -95,9 +95,9 @@ impl Figures {
             let index = ((latencies_us.len() as f64 - 1.0) * p).round() as usize;
             latencies_us.get(index).map_or(0.0, |&us| us as f64 / 1_000.0)
         };
-        let ticks_s = run.cpu.ticks_per_s.max(1) as f64;
+        let ticks_s = run.usage.ticks_per_s.max(1) as f64;
         let per_authorization = run
-            .cpu
+            .usage
             .ticks
             .iter()
             .map(|(name, ticks)| {
@@ -108,7 +108,7 @@ impl Figures {
             })
             .collect();
         let cpu_percent = run
-            .cpu
+            .usage
             .ticks
             .iter()
             .map(|(name, ticks)| {
@@ -116,7 +116,7 @@ impl Figures {
             })
             .collect();
         let per_answer = |value: fn(&Io) -> u64, scale: f64| -> Vec<(String, Option<f64>)> {
-            run.cpu
+            run.usage
                 .io
                 .iter()
                 .map(|(name, io)| {
@@ -172,8 +172,8 @@ impl Figures {
             "cpu_percent_of_one_core": named(&self.cpu_percent),
             "disk_write_bytes_per_authorization": named(&self.disk_write_bytes_per_authorization),
             "write_calls_per_authorization": named(&self.write_calls_per_authorization),
-            "clock_ticks_per_s": run.cpu.ticks_per_s,
-            "clock_ticks_per_s_assumed": !run.cpu.ticks_per_s_told,
+            "clock_ticks_per_s": run.usage.ticks_per_s,
+            "clock_ticks_per_s_assumed": !run.usage.ticks_per_s_told,
             "settlements": run.settlements,
             "errors": run.errors,
         });
@@ -211,7 +211,7 @@ impl Figures {
             ),
             format!(
                 "CPU per authorization{}: {}",
-                if run.cpu.ticks_per_s_told { "" } else { " (clock ticks assumed 100/s)" },
+                if run.usage.ticks_per_s_told { "" } else { " (clock ticks assumed 100/s)" },
                 cpu.join("; ")
             ),
         ];

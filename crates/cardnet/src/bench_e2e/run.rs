@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::E2eArgs;
 use super::io::Io;
-use super::report::{CpuWindow, Run};
+use super::report::{Run, UsageWindow};
 use super::schedule::{self, Mix, TERMINAL_QUEUE_MAX};
 use super::setup::Network;
 use super::terminals::{self, Approval, Read, Sample, VirtualTerminal, Worked};
@@ -50,7 +50,7 @@ pub struct Measured {
     window_start: Instant,
     window_end: Instant,
     refused_in_window: u64,
-    cpu: CpuWindow,
+    usage: UsageWindow,
     /// The party `--kill` killed and restarted, if it came to that.
     pub struck: Option<Struck>,
     /// What the terminals journaled, for the check (`--kill`, `--verify`).
@@ -81,7 +81,7 @@ impl Measured {
             window_start: self.window_start,
             window_end: self.window_end,
             refused_in_window: self.refused_in_window,
-            cpu: self.cpu.clone(),
+            usage: self.usage.clone(),
             errors: &self.errors,
             settlements: self.settlements,
         }
@@ -276,7 +276,7 @@ async fn drive(
         workers.push(tokio::spawn(terminal.work(receiver, drain_deadline, Arc::clone(&done))));
     }
     let pids_owned = pids.to_vec();
-    let cpu = tokio::spawn(async move {
+    let usage = tokio::spawn(async move {
         tokio::time::sleep_until(window_start.into()).await;
         let before = usage_now(&pids_owned);
         tokio::time::sleep_until(window_end.into()).await;
@@ -317,7 +317,7 @@ async fn drive(
     }
     ticker.abort();
     progress.finish_and_clear();
-    let (ticks, io) = cpu.await.map_err(|e| failure(format!("reading CPU time: {e}")))?;
+    let (ticks, io) = usage.await.map_err(|e| failure(format!("reading CPU time and writes: {e}")))?;
     let journals = if args.checks() { Some(read_journals(fleet).await) } else { None };
     Ok(Measured {
         samples: worked.samples,
@@ -326,7 +326,7 @@ async fn drive(
         window_start,
         window_end,
         refused_in_window: handed.refused_in_window,
-        cpu: CpuWindow { ticks, io, ticks_per_s, ticks_per_s_told },
+        usage: UsageWindow { ticks, io, ticks_per_s, ticks_per_s_told },
         struck: None,
         journals,
     })
