@@ -13,7 +13,7 @@
 //! | the time                             | whatever is due by then (holds expired, …)       |
 //!
 //! Every call's writes are durable before its output is acted on: each core writes through its
-//! party database, and a driver runs calls inside [`Party::batch`] (or [`Party::batch_then`]),
+//! party database, and a driver runs calls inside [`Party::batch`] (or one held open, [`Party::hold_batch`]),
 //! whose commit — and the disk's sync of it — comes before any answer of the batch leaves. Drivers: the production pipeline ([`crate::pipeline`]) over
 //! any `transport::Listener`/`Connector` (TCP, TLS, in-memory), the one-process demo (the same
 //! pipeline on loopback) and the deterministic simulation (calls the trait directly).
@@ -118,25 +118,11 @@ pub trait Party: Send + Sync + 'static {
         Ok(work())
     }
 
-    /// [`Party::batch`] for a driver that goes on deciding while the disk catches up: `Ok` once
-    /// `work`'s writes are committed, and `then` runs with its outputs once they are durable —
-    /// possibly later and on another thread, after every earlier batch's `then`; never if they
-    /// do not become durable (the party then refuses every later batch). `Err`: as for
-    /// `batch`. The default: `batch`, then `then` at once.
-    fn batch_then<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T,
-        then: impl FnOnce(T) + Send + 'static,
-    ) -> Result<(), String> {
-        let value = self.batch(work)?;
-        then(value);
-        Ok(())
-    }
-
     /// Open a batch and keep it open: the calls a driver makes on this thread until it commits
-    /// it ([`HeldBatch::commit_then`]) are one unit of durability, as inside `batch_then` —
-    /// for a driver that decides the next batch over several rounds while the previous one
-    /// syncs. The default: calls that commit on their own.
+    /// it ([`HeldBatch::commit_then`]) are one unit of durability, as inside `batch`, and the
+    /// driver acts on their outputs once that commit is durable — so it may go on deciding the
+    /// next batch while the disk catches up. The default: calls that commit on their own (a
+    /// party that overrides `batch` overrides this too).
     fn hold_batch(&self) -> Result<Box<dyn HeldBatch>, String> {
         Ok(Box::new(NothingHeld))
     }

@@ -6,7 +6,7 @@
 //! Connections, sessions and timers run on tokio and turn everything that happens into an
 //! [`Event`] on one bounded queue. The core takes what has arrived — at least one event,
 //! at most [`PIPELINE_EVENTS_MAX`], never waiting for more (a lone request is not delayed) —
-//! decides all of it inside one [`Party::batch_then`] (one commit), and only once that commit is
+//! decides all of it inside one batch ([`Party::hold_batch`]: one commit), and only once that commit is
 //! durable acts on the outputs: answers written, forwards sent, delivery loops woken. So nothing
 //! is answered before its batch is on disk, and a busy party pays one commit for many decisions
 //! instead of one each. The core does not wait for the disk: while one batch's sync runs
@@ -237,7 +237,7 @@ struct WeakPipeline<P: Party> {
 }
 
 /// What acts on a batch's outputs once they are durable — on the core's thread or on the sync
-/// thread of the party's database ([`Party::batch_then`]).
+/// thread of the party's database ([`Party::hold_batch`]).
 struct Actor<P: Party> {
     pipeline: WeakPipeline<P>,
     runtime: tokio::runtime::Handle,
@@ -391,11 +391,13 @@ impl<P: Party> Core<P> {
         let count = events.len();
         self.actor.pipeline.meters.batch_started(count, queue.len());
         let started = Instant::now();
+        let held = match self.party.hold_batch() {
+            Ok(held) => held,
+            Err(error) => return self.ended(Err(error), count, started),
+        };
+        let outputs: Vec<Output<P>> = events.into_iter().map(|event| self.decide(event)).collect();
         let actor = Arc::clone(&self.actor);
-        let decided = self.party.batch_then(
-            || events.into_iter().map(|event| self.decide(event)).collect::<Vec<_>>(),
-            move |outputs| outputs.into_iter().for_each(|output| actor.act(output)),
-        );
+        let decided = held.commit_then(Box::new(move || outputs.into_iter().for_each(|output| actor.act(output))));
         self.ended(decided, count, started)
     }
 
@@ -632,15 +634,6 @@ mod tests {
 
         fn on_work_answer(&self, work: &Self::Work, _: Result<Message, LinkFailure>, _: u64) -> Delivery {
             match *work {}
-        }
-
-        fn batch_then<T: Send + 'static>(
-            &self,
-            work: impl FnOnce() -> T,
-            then: impl FnOnce(T) + Send + 'static,
-        ) -> Result<(), String> {
-            let value = work();
-            self.disk.commit_then(Box::new(move || then(value)))
         }
 
         fn hold_batch(&self) -> Result<Box<dyn crate::party::HeldBatch>, String> {

@@ -54,14 +54,6 @@ impl Party for Issuer {
         self.cards.db().batch(work).map_err(|error| error.to_string())
     }
 
-    fn batch_then<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T,
-        then: impl FnOnce(T) + Send + 'static,
-    ) -> Result<(), String> {
-        self.cards.db().batch_then(work, then).map_err(|error| error.to_string())
-    }
-
     fn hold_batch(&self) -> Result<Box<dyn host::HeldBatch>, String> {
         let held = self.cards.db().hold_batch().map_err(|error| error.to_string())?;
         Ok(Box::new(held))

@@ -85,14 +85,6 @@ impl Party for Switch {
         self.db.batch(|| self.batch_work(work)).map_err(|error| error.to_string())
     }
 
-    fn batch_then<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T,
-        then: impl FnOnce(T) + Send + 'static,
-    ) -> Result<(), String> {
-        self.db.batch_then(|| self.batch_work(work), then).map_err(|error| error.to_string())
-    }
-
     fn hold_batch(&self) -> Result<Box<dyn host::HeldBatch>, String> {
         let held = self.db.hold_batch().map_err(|error| error.to_string())?;
         // What every batch does first (`batch_work`).
