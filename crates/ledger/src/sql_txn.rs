@@ -11,9 +11,10 @@
 //! with the unique id index as their primary key (the layout the SQLite store measured best; a
 //! heap with its primary-key index on PostgreSQL).
 //!
-//! `ledger_meta` holds the highest timestamp written. Every batch first touches its row, which
-//! serialises ledger writers across processes on PostgreSQL (as SQLite's write lock does), so a
-//! batch reads balances no other batch is changing, and then continues the timestamps after it.
+//! `ledger_meta` holds the highest timestamp written. Every batch first reads its row — on
+//! PostgreSQL `FOR UPDATE`, which serialises ledger writers across processes as SQLite's write
+//! lock does — so a batch reads balances no other batch is changing, and then continues the
+//! timestamps after it.
 
 use sqlstore::{Row, Tx, Value};
 
@@ -114,11 +115,12 @@ const UPDATE_STATUS: &str = "UPDATE ledger_transfers SET status = $2 WHERE id = 
 const INSERT_BALANCE: &str = "INSERT INTO ledger_account_balances (account_id, timestamp, debits_pending, \
      debits_posted, credits_pending, credits_posted) VALUES ($1, $2, $3, $4, $5, $6)";
 
-/// Takes the row lock that serialises ledger batches (PostgreSQL; a no-op change on SQLite,
-/// whose write lock the transaction holds already) and reads the highest timestamp in the same
-/// statement (one statement per batch instead of two).
-const LOCK_AND_SELECT_META: &str =
-    "UPDATE ledger_meta SET max_timestamp = max_timestamp WHERE id = $1 RETURNING max_timestamp";
+/// Takes the row lock that serialises ledger batches on PostgreSQL and reads the highest
+/// timestamp in the same statement. SQLite has no row locks and needs none: a writing
+/// transaction holds the database's write lock from its `BEGIN IMMEDIATE`, so there the plain
+/// read ([`SELECT_META`]) serves — an `UPDATE … RETURNING` in its place wrote the row's page
+/// on every call and built a temporary table for the one value it returned.
+const LOCK_AND_SELECT_META: &str = "SELECT max_timestamp FROM ledger_meta WHERE id = $1 FOR UPDATE";
 const SELECT_META: &str = "SELECT max_timestamp FROM ledger_meta WHERE id = $1";
 const RAISE_META: &str = "UPDATE ledger_meta SET max_timestamp = $1 WHERE id = $2 AND max_timestamp < $1";
 
@@ -221,7 +223,11 @@ pub(crate) fn load_transfers(tx: &mut Tx<'_>, ids: &[Id]) -> sqlstore::Result<Ve
 
 /// Lock the ledger for this transaction and read the highest timestamp written.
 pub(crate) fn lock_and_read_max_timestamp(tx: &mut Tx<'_>) -> sqlstore::Result<u64> {
-    let row = tx.query_opt(LOCK_AND_SELECT_META, &[Value::Int(0)])?;
+    let sql = match tx.kind() {
+        sqlstore::BackendKind::Sqlite => SELECT_META,
+        sqlstore::BackendKind::Postgres => LOCK_AND_SELECT_META,
+    };
+    let row = tx.query_opt(sql, &[Value::Int(0)])?;
     row.map_or(Ok(0), |row| get_u64(&row, 0))
 }
 
