@@ -136,6 +136,14 @@ pub trait HeldBatch: Send {
     /// earlier batch's `then`; never if it does not become durable, the party then refusing
     /// every later batch). On the thread that opened the batch.
     fn commit_then(self: Box<Self>, then: Box<dyn FnOnce() + Send>) -> Result<(), String>;
+
+    /// [`HeldBatch::commit_then`] for a driver with nothing else to decide meanwhile: the party
+    /// may make the commit durable on this thread and run `then` before returning, when nothing
+    /// else waits for its disk (sparing the hand-off to another thread and back). The default:
+    /// `commit_then`.
+    fn commit_then_here(self: Box<Self>, then: Box<dyn FnOnce() + Send>) -> Result<(), String> {
+        self.commit_then(then)
+    }
 }
 
 /// The batch of a party whose calls commit on their own: nothing to commit.
@@ -151,6 +159,10 @@ impl HeldBatch for NothingHeld {
 impl HeldBatch for sqlstore::HeldBatch {
     fn commit_then(self: Box<Self>, then: Box<dyn FnOnce() + Send>) -> Result<(), String> {
         (*self).commit_then(then).map_err(|error| error.to_string())
+    }
+
+    fn commit_then_here(self: Box<Self>, then: Box<dyn FnOnce() + Send>) -> Result<(), String> {
+        (*self).commit_then_here(then).map_err(|error| error.to_string())
     }
 }
 

@@ -12,7 +12,9 @@
 //! instead of one each. The core does not wait for the disk: while one batch's sync runs
 //! (`sqlstore`'s sync thread), it decides what arrives into the next, held open, and commits it
 //! when the sync is done — before, every party idled through each of its syncs, and the
-//! requests behind them waited too.
+//! requests behind them waited too. With no event waiting, the core has nothing to decide during
+//! the sync, and syncs the batch itself ([`crate::party::HeldBatch::commit_then_here`]), sparing
+//! the hand-off to the sync thread and back.
 //!
 //! If a batch's commit fails, none of its outputs leave and the core thread stops (fail-stop): to
 //! the peers it is as if the process had crashed before deciding them (they time out and
@@ -357,10 +359,14 @@ impl<P: Party> Core<P> {
         let (count, meters) = (outputs.len(), &self.actor.pipeline.meters);
         meters.batch_started(count, queued);
         let mut synced = Synced(Some(outputs), durable.clone());
-        let committed = held.commit_then(Box::new(move || {
+        let then: Box<dyn FnOnce() + Send> = Box::new(move || {
             let outputs = synced.0.take();
             let _ = synced.1.send(Synced(outputs, synced.1.clone()));
-        }));
+        });
+        // Nothing waits to be decided: the core has nothing to do during the sync but wait, so
+        // it may sync itself (no hand-off to the sync thread and back). With events waiting it
+        // hands the sync off and decides them meanwhile.
+        let committed = if queued == 0 { held.commit_then_here(then) } else { held.commit_then(then) };
         self.ended(committed, count, opened)
     }
 
@@ -397,7 +403,8 @@ impl<P: Party> Core<P> {
         };
         let outputs: Vec<Output<P>> = events.into_iter().map(|event| self.decide(event)).collect();
         let actor = Arc::clone(&self.actor);
-        let decided = held.commit_then(Box::new(move || outputs.into_iter().for_each(|output| actor.act(output))));
+        let then: Box<dyn FnOnce() + Send> = Box::new(move || outputs.into_iter().for_each(|output| actor.act(output)));
+        let decided = if queue.is_empty() { held.commit_then_here(then) } else { held.commit_then(then) };
         self.ended(decided, count, started)
     }
 
@@ -575,6 +582,8 @@ mod tests {
     /// until the test says its commit is durable.
     struct Disk {
         batches: AtomicUsize,
+        /// Batches committed with `commit_then_here` (the core had no event waiting).
+        here: AtomicUsize,
         fail_from: usize,
         lose_from: usize,
         held: Option<Held>,
@@ -586,7 +595,7 @@ mod tests {
     impl Disk {
         fn new(fail_from: usize, lose_from: usize, held: bool) -> Arc<Disk> {
             let held = held.then(|| std::sync::Mutex::new(Vec::new()));
-            Arc::new(Disk { batches: AtomicUsize::new(0), fail_from, lose_from, held })
+            Arc::new(Disk { batches: AtomicUsize::new(0), here: AtomicUsize::new(0), fail_from, lose_from, held })
         }
 
         fn commit_then(&self, then: Box<dyn FnOnce() + Send>) -> Result<(), String> {
@@ -607,6 +616,11 @@ mod tests {
 
     impl crate::party::HeldBatch for EchoBatch {
         fn commit_then(self: Box<Self>, then: Box<dyn FnOnce() + Send>) -> Result<(), String> {
+            self.0.commit_then(then)
+        }
+
+        fn commit_then_here(self: Box<Self>, then: Box<dyn FnOnce() + Send>) -> Result<(), String> {
+            self.0.here.fetch_add(1, Ordering::SeqCst);
             self.0.commit_then(then)
         }
     }
@@ -727,6 +741,28 @@ mod tests {
         assert!(!second.is_finished(), "the second batch is committed, not durable yet");
         party.sync_one();
         assert!(second.await.unwrap().is_some());
+    }
+
+    /// A lone request — no event waiting behind it — is committed for the core to sync itself
+    /// (`commit_then_here`), on either driver.
+    #[tokio::test]
+    async fn a_lone_request_is_synced_by_the_core_itself() {
+        lone_request("lone").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_request_is_synced_by_a_core_thread_of_its_own_too() {
+        lone_request("lone-threaded").await;
+    }
+
+    async fn lone_request(name: &'static str) {
+        let party = echo(name, Disk::new(usize::MAX, usize::MAX, false));
+        let pipeline = Pipeline::start(Arc::clone(&party), HashMap::new(), Arc::new(clock::SystemClock)).unwrap();
+        for _ in 0..3 {
+            assert!(pipeline.request(Envelope::default(), request()).await.is_some());
+        }
+        assert_eq!(party.disk.batches.load(Ordering::SeqCst), 3);
+        assert_eq!(party.disk.here.load(Ordering::SeqCst), 3, "each alone in the queue");
     }
 
     /// A batch that commits but never becomes durable (its sync failed) is not answered, and the

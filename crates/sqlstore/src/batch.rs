@@ -158,10 +158,23 @@ impl HeldBatch {
     }
 
     /// Commit, and run `then` once the commit is durable — as [`Database::batch_then`] does.
-    pub fn commit_then(mut self, then: impl FnOnce() + Send + 'static) -> Result<()> {
+    pub fn commit_then(self, then: impl FnOnce() + Send + 'static) -> Result<()> {
+        self.commit_and(Box::new(then), false)
+    }
+
+    /// [`HeldBatch::commit_then`] for a committer with nothing else to do meanwhile (a party's
+    /// core with no event waiting): when no sync of the log runs or waits, the log is synced on
+    /// this thread and `then` runs here before this returns — no hand-off to the sync thread and
+    /// back, two wake-ups across threads fewer per batch. Otherwise as `commit_then`.
+    pub fn commit_then_here(self, then: impl FnOnce() + Send + 'static) -> Result<()> {
+        self.commit_and(Box::new(then), true)
+    }
+
+    fn commit_and(mut self, then: Box<dyn FnOnce() + Send>, here: bool) -> Result<()> {
         self.commit()?;
         match (self.sync_later, self.db.inner.wal_sync.as_ref()) {
-            (true, Some(sync)) => sync.after_sync(Box::new(then)),
+            (true, Some(sync)) if here => sync.sync_here(then),
+            (true, Some(sync)) => sync.after_sync(then),
             _ => {
                 then();
                 Ok(())
