@@ -363,11 +363,7 @@ impl<P: Party> Core<P> {
             let outputs = synced.0.take();
             let _ = synced.1.send(Synced(outputs, synced.1.clone()));
         });
-        // Nothing waits to be decided: the core has nothing to do during the sync but wait, so
-        // it may sync itself (no hand-off to the sync thread and back). With events waiting it
-        // hands the sync off and decides them meanwhile.
-        let committed = if queued == 0 { held.commit_then_here(then) } else { held.commit_then(then) };
-        self.ended(committed, count, opened)
+        self.ended(commit_held(held, then, queued == 0), count, opened)
     }
 
     /// Record a batch's end; `false` when it did not commit (logged: the core stops).
@@ -404,7 +400,7 @@ impl<P: Party> Core<P> {
         let outputs: Vec<Output<P>> = events.into_iter().map(|event| self.decide(event)).collect();
         let actor = Arc::clone(&self.actor);
         let then: Box<dyn FnOnce() + Send> = Box::new(move || outputs.into_iter().for_each(|output| actor.act(output)));
-        let decided = if queue.is_empty() { held.commit_then_here(then) } else { held.commit_then(then) };
+        let decided = commit_held(held, then, queue.is_empty());
         self.ended(decided, count, started)
     }
 
@@ -490,6 +486,17 @@ impl<P: Party> Actor<P> {
             }
         }
     }
+}
+
+/// Commit a batch, `then` to run once it is durable. `idle`: no event waits to be decided, so the
+/// core has nothing to do during the sync but wait, and may sync itself (no hand-off to a sync
+/// thread and back); with events waiting it hands the sync off and decides them meanwhile.
+fn commit_held(
+    held: Box<dyn crate::party::HeldBatch>,
+    then: Box<dyn FnOnce() + Send>,
+    idle: bool,
+) -> Result<(), String> {
+    if idle { held.commit_then_here(then) } else { held.commit_then(then) }
 }
 
 /// `first` and whatever else has arrived, at most `limit` events in all (at least `first`),

@@ -108,22 +108,20 @@ impl WalSync {
     pub(crate) fn sync_here(&self, then: Then) -> Result<()> {
         self.check()?;
         self.open_log()?;
-        let mut state = self.shared.lock();
+        let state = self.shared.lock();
         if state.syncing || !state.waiting.is_empty() || state.error.is_some() {
             drop(state);
             return self.after_sync(then);
         }
-        state.syncing = true;
-        drop(state);
+        let _syncing = Syncing::begin(&self.shared, state);
         if let Err(error) = self.shared.sync_log() {
             // Dropped, never run: its outputs go unanswered, as after a crash.
             drop((then, self.shared.fail(&error)));
             return self.check();
         }
-        // Run before the sync thread may run anything committed after it: commit order.
+        // Run while the sync is still marked running, so the sync thread runs nothing committed
+        // after it before it: commit order.
         then();
-        self.shared.lock().syncing = false;
-        self.shared.work.notify_one();
         Ok(())
     }
 
@@ -195,13 +193,12 @@ impl SyncShared {
             }
             // Everything queued now was committed before this sync starts: one sync for all.
             let due: Vec<Then> = state.waiting.drain(..).collect();
-            state.syncing = true;
-            drop(state);
+            let syncing = Syncing::begin(self, state);
             self.room.notify_all();
             match self.sync_log() {
                 Ok(()) => {
                     due.into_iter().for_each(|then| then());
-                    self.lock().syncing = false;
+                    drop(syncing);
                 }
                 Err(error) => {
                     // Dropped, never run: their outputs go unanswered, as after a crash.
@@ -230,6 +227,25 @@ impl SyncShared {
         drop(state);
         self.room.notify_all();
         later
+    }
+}
+
+/// A sync running, from its start (marked under the state's lock) until its outputs have run:
+/// a committer meanwhile queues behind it. Dropped — also if an output panics — it marks the
+/// sync done and wakes the sync thread for what queued meanwhile.
+struct Syncing<'a>(&'a SyncShared);
+
+impl<'a> Syncing<'a> {
+    fn begin(shared: &'a SyncShared, mut state: MutexGuard<'_, SyncState>) -> Syncing<'a> {
+        state.syncing = true;
+        Syncing(shared)
+    }
+}
+
+impl Drop for Syncing<'_> {
+    fn drop(&mut self) {
+        self.0.lock().syncing = false;
+        self.0.work.notify_one();
     }
 }
 
