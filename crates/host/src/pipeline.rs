@@ -12,9 +12,9 @@
 //! instead of one each. The core does not wait for the disk: while one batch's sync runs
 //! (`sqlstore`'s sync thread), it decides what arrives into the next, held open, and commits it
 //! when the sync is done — before, every party idled through each of its syncs, and the
-//! requests behind them waited too. With no event waiting, the core has nothing to decide during
-//! the sync, and syncs the batch itself ([`crate::party::HeldBatch::commit_then_here`]), sparing
-//! the hand-off to the sync thread and back.
+//! requests behind them waited too. A batch of one event with nothing waiting behind it (an idle
+//! party) the core syncs itself ([`crate::party::HeldBatch::commit_then_here`]), sparing the
+//! hand-off to the sync thread and back; under load it decides while the disk syncs, as above.
 //!
 //! If a batch's commit fails, none of its outputs leave and the core thread stops (fail-stop): to
 //! the peers it is as if the process had crashed before deciding them (they time out and
@@ -363,7 +363,7 @@ impl<P: Party> Core<P> {
             let outputs = synced.0.take();
             let _ = synced.1.send(Synced(outputs, synced.1.clone()));
         });
-        self.ended(commit_held(held, then, queued == 0), count, opened)
+        self.ended(commit_held(held, then, queued == 0 && count == 1), count, opened)
     }
 
     /// Record a batch's end; `false` when it did not commit (logged: the core stops).
@@ -400,7 +400,7 @@ impl<P: Party> Core<P> {
         let outputs: Vec<Output<P>> = events.into_iter().map(|event| self.decide(event)).collect();
         let actor = Arc::clone(&self.actor);
         let then: Box<dyn FnOnce() + Send> = Box::new(move || outputs.into_iter().for_each(|output| actor.act(output)));
-        let decided = commit_held(held, then, queue.is_empty());
+        let decided = commit_held(held, then, queue.is_empty() && count == 1);
         self.ended(decided, count, started)
     }
 
@@ -488,9 +488,11 @@ impl<P: Party> Actor<P> {
     }
 }
 
-/// Commit a batch, `then` to run once it is durable. `idle`: no event waits to be decided, so the
-/// core has nothing to do during the sync but wait, and may sync itself (no hand-off to a sync
-/// thread and back); with events waiting it hands the sync off and decides them meanwhile.
+/// Commit a batch, `then` to run once it is durable. `idle`: the batch is one event and none waits
+/// behind it — the party is idle, nothing is likely to arrive during the sync — so the core may
+/// sync itself (no hand-off to a sync thread and back). Under load (several events, or some
+/// waiting) it hands the sync off and decides what comes meanwhile: measured, syncing itself then
+/// saved CPU but made those events wait for the sync before being decided.
 fn commit_held(
     held: Box<dyn crate::party::HeldBatch>,
     then: Box<dyn FnOnce() + Send>,
@@ -589,7 +591,7 @@ mod tests {
     /// until the test says its commit is durable.
     struct Disk {
         batches: AtomicUsize,
-        /// Batches committed with `commit_then_here` (the core had no event waiting).
+        /// Batches committed with `commit_then_here` (one event, none waiting).
         here: AtomicUsize,
         fail_from: usize,
         lose_from: usize,
@@ -719,17 +721,26 @@ mod tests {
         }
     }
 
+    type Asked = tokio::task::JoinHandle<Option<(Envelope, Message)>>;
+
+    /// An echo party whose batches wait for the test's word that they are durable, and a way to
+    /// send it a request from a task of its own.
+    fn slow_disk(name: &'static str) -> (Arc<Echo>, impl Fn() -> Asked) {
+        let party = echo(name, Disk::new(usize::MAX, usize::MAX, true));
+        let pipeline = Pipeline::start(Arc::clone(&party), HashMap::new(), Arc::new(clock::SystemClock)).unwrap();
+        let ask = move || {
+            let pipeline = pipeline.clone();
+            tokio::spawn(async move { pipeline.request(Envelope::default(), request()).await })
+        };
+        (party, ask)
+    }
+
     /// Nothing is answered before its batch is durable; while one batch syncs the core decides
     /// what arrives into the next and commits it once the sync is done; the answers go out in
     /// commit order.
     #[tokio::test]
     async fn answers_wait_for_the_disk_and_the_core_does_not() {
-        let party = echo("slow-disk", Disk::new(usize::MAX, usize::MAX, true));
-        let pipeline = Pipeline::start(Arc::clone(&party), HashMap::new(), Arc::new(clock::SystemClock)).unwrap();
-        let ask = || {
-            let pipeline = pipeline.clone();
-            tokio::spawn(async move { pipeline.request(Envelope::default(), request()).await })
-        };
+        let (party, ask) = slow_disk("slow-disk");
         let first = ask();
         until(|| party.disk.batches.load(Ordering::SeqCst) == 1).await;
         let second = ask();
@@ -770,6 +781,24 @@ mod tests {
         }
         assert_eq!(party.disk.batches.load(Ordering::SeqCst), 3);
         assert_eq!(party.disk.here.load(Ordering::SeqCst), 3, "each alone in the queue");
+    }
+
+    /// A batch of several events goes to the sync thread: requests keep arriving, and the core
+    /// decides them while the disk syncs.
+    #[tokio::test]
+    async fn a_batch_of_several_is_synced_while_the_core_goes_on() {
+        let (party, ask) = slow_disk("several");
+        let first = ask();
+        until(|| party.disk.batches.load(Ordering::SeqCst) == 1).await;
+        let (second, third) = (ask(), ask());
+        until(|| party.decided.load(Ordering::SeqCst) == 3).await;
+        party.sync_one();
+        until(|| party.disk.batches.load(Ordering::SeqCst) == 2).await;
+        party.sync_one();
+        for answer in [first, second, third] {
+            assert!(answer.await.unwrap().is_some());
+        }
+        assert_eq!(party.disk.here.load(Ordering::SeqCst), 1, "only the lone first batch");
     }
 
     /// A batch that commits but never becomes durable (its sync failed) is not answered, and the

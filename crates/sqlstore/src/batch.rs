@@ -162,10 +162,11 @@ impl HeldBatch {
         self.commit_and(Box::new(then), false)
     }
 
-    /// [`HeldBatch::commit_then`] for a committer with nothing else to do meanwhile (a party's
-    /// core with no event waiting): when no sync of the log runs or waits, the log is synced on
-    /// this thread and `then` runs here before this returns — no hand-off to the sync thread and
-    /// back, two wake-ups across threads fewer per batch. Otherwise as `commit_then`.
+    /// [`HeldBatch::commit_then`] for a committer with nothing else to do meanwhile (an idle
+    /// party's core: a batch of one event, none waiting): when no sync of the log runs or waits,
+    /// the log is synced on this thread and `then` runs here before this returns — no hand-off to
+    /// the sync thread and back, two wake-ups across threads fewer per batch. Otherwise as
+    /// `commit_then`.
     pub fn commit_then_here(self, then: impl FnOnce() + Send + 'static) -> Result<()> {
         self.commit_and(Box::new(then), true)
     }

@@ -10,11 +10,11 @@
 //! batch committed before it began (the WAL is one file, appended in commit order), so a busy
 //! party pays one sync for several batches.
 //!
-//! A committer with nothing else to do meanwhile (a party's core with no event waiting) may sync
-//! on its own thread instead ([`WalSync::sync_here`], through `HeldBatch::commit_then_here`) when
-//! no sync runs or waits: a lone batch then costs no hand-off to the sync thread and back — two
-//! wake-ups across threads, on a busy two-core machine each a wait for a CPU — and comes back no
-//! later, nothing else being in line for the disk. Behind a sync that runs or waits it takes its
+//! A committer with nothing else to do meanwhile (an idle party's core: a batch of one event,
+//! none waiting) may sync on its own thread instead ([`WalSync::sync_here`], through
+//! `HeldBatch::commit_then_here`) when no sync runs or waits: a lone batch then costs no hand-off
+//! to the sync thread and back — two wake-ups across threads, on a busy two-core machine each a
+//! wait for a CPU — and comes back no later, nothing else being in line for the disk. Behind a sync that runs or waits it takes its
 //! turn on the sync thread, so outputs still come back in commit order.
 //!
 //! What stays true: nothing a batch decided is acted on before it is on disk — the same
