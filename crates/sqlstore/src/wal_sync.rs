@@ -14,8 +14,9 @@
 //! none waiting) may sync on its own thread instead ([`WalSync::sync_here`], through
 //! `HeldBatch::commit_then_here`) when no sync runs or waits: a lone batch then costs no hand-off
 //! to the sync thread and back — two wake-ups across threads, on a busy two-core machine each a
-//! wait for a CPU — and comes back no later, nothing else being in line for the disk. Behind a sync that runs or waits it takes its
-//! turn on the sync thread, so outputs still come back in commit order.
+//! wait for a CPU — and comes back no later, nothing else being in line for the disk. Behind a
+//! sync that runs or waits it takes its turn on the sync thread, so outputs still come back in
+//! commit order.
 //!
 //! What stays true: nothing a batch decided is acted on before it is on disk — the same
 //! guarantee as `FULL`. A process crash (kill -9) loses nothing committed either way (the
