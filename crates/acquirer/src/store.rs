@@ -497,11 +497,6 @@ mod tests {
             .unwrap();
         assert!(partial.contains("WHERE original_id IS NOT NULL"), "{partial}");
     }
-}
-
-#[cfg(test)]
-mod index_tests {
-    use super::*;
 
     /// Every index on the journal serves a lookup the host makes; an index nothing reads only
     /// adds pages to each authorization's commit (migration `acquirer-v13`).

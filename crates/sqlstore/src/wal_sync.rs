@@ -111,8 +111,7 @@ impl WalSync {
         self.open_log()?;
         let state = self.shared.lock();
         if state.syncing || !state.waiting.is_empty() || state.error.is_some() {
-            drop(state);
-            return self.after_sync(then);
+            return self.queue(state, then);
         }
         let _syncing = Syncing::begin(&self.shared, state);
         if let Err(error) = self.shared.sync_log() {
@@ -143,7 +142,11 @@ impl WalSync {
     pub(crate) fn after_sync(&self, then: Then) -> Result<()> {
         self.check()?;
         self.open_log()?;
-        let mut state = self.shared.lock();
+        self.queue(self.shared.lock(), then)
+    }
+
+    /// Queue `then` for the sync thread (started here if it is not yet), waiting for room.
+    fn queue(&self, mut state: MutexGuard<'_, SyncState>, then: Then) -> Result<()> {
         while state.waiting.len() >= WAL_SYNC_WAITING_MAX && state.error.is_none() {
             state = self.shared.room.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
