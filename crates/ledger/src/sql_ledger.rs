@@ -111,6 +111,8 @@ fn joined(row: &Row, index: usize) -> sqlstore::Result<u128> {
 }
 
 fn ledger_totals(tx: &mut Tx<'_>) -> sqlstore::Result<Vec<LedgerTotals>> {
+    // The sums read the table, not the batch's kept accounts: write those out first.
+    tx.flush_kept()?;
     let sql = format!(
         "SELECT ledger, {}, {}, {}, {} FROM ledger_accounts GROUP BY ledger",
         split_sum("debits_pending"),

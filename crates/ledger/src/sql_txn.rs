@@ -213,25 +213,72 @@ fn load_by_ids<T>(
     Ok(found)
 }
 
+/// What a batch keeps of the ledger ([`sqlstore::Tx::keep`]): every hold reads and changes the
+/// settlement account and the highest timestamp, so a batch of holds reads each once and writes
+/// each once, at its end (`ledger_totals` writes them out before it sums).
+pub(crate) const KEPT_ACCOUNTS: &str = "ledger_accounts";
+const KEPT_META: &str = "ledger_meta";
+/// The key of `ledger_meta`'s one row.
+const META_KEY: [u8; 1] = [0];
+
+/// The accounts among `ids` that exist, in their order: as the batch keeps them, else read
+/// (and kept).
 pub(crate) fn load_accounts(tx: &mut Tx<'_>, ids: &[Id]) -> sqlstore::Result<Vec<Account>> {
-    load_by_ids(tx, ACCOUNT_SELECT, ids, account_from_row)
+    let mut found = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let key = id.to_be_bytes();
+        if let Some(row) = tx.kept(KEPT_ACCOUNTS, &key) {
+            found.push(account_from_row(&row)?);
+        } else if let Some(row) = tx.query_opt(ACCOUNT_SELECT, &[sql_id(id)])? {
+            found.push(account_from_row(&row)?);
+            tx.keep(KEPT_ACCOUNTS, &key, row);
+        }
+    }
+    Ok(found)
+}
+
+/// `account`'s columns in [`ACCOUNT_SELECT`]'s (and [`INSERT_ACCOUNT`]'s) order.
+fn account_values(a: &Account) -> Vec<Value> {
+    vec![
+        sql_id(a.id),
+        sql_u64(a.debits_pending),
+        sql_u64(a.debits_posted),
+        sql_u64(a.credits_pending),
+        sql_u64(a.credits_posted),
+        sql_id(a.user_data_128),
+        sql_u64(a.user_data_64),
+        a.user_data_32.into(),
+        a.ledger.into(),
+        a.code.into(),
+        a.flags.0.into(),
+        sql_u64(a.timestamp),
+    ]
 }
 
 pub(crate) fn load_transfers(tx: &mut Tx<'_>, ids: &[Id]) -> sqlstore::Result<Vec<TransferRecord>> {
     load_by_ids(tx, TRANSFER_SELECT, ids, transfer_from_row)
 }
 
-/// Lock the ledger for this transaction and read the highest timestamp written.
+/// Lock the ledger for this transaction and read the highest timestamp written (kept for the
+/// rest of the batch, under the lock the batch holds until it commits).
 pub(crate) fn lock_and_read_max_timestamp(tx: &mut Tx<'_>) -> sqlstore::Result<u64> {
+    if let Some(row) = tx.kept(KEPT_META, &META_KEY) {
+        return get_u64(&row, 0);
+    }
     let sql = match tx.kind() {
         sqlstore::BackendKind::Sqlite => SELECT_META,
         sqlstore::BackendKind::Postgres => LOCK_AND_SELECT_META,
     };
     let row = tx.query_opt(sql, &[Value::Int(0)])?;
-    row.map_or(Ok(0), |row| get_u64(&row, 0))
+    let max_timestamp = row.map_or(Ok(0), |row| get_u64(&row, 0))?;
+    tx.keep(KEPT_META, &META_KEY, Row::new(vec![sql_u64(max_timestamp)]));
+    Ok(max_timestamp)
 }
 
 pub(crate) fn read_max_timestamp(tx: &mut Tx<'_>) -> sqlstore::Result<u64> {
+    if let Some(row) = tx.kept(KEPT_META, &META_KEY) {
+        return get_u64(&row, 0);
+    }
     let row = tx.query_opt(SELECT_META, &[Value::Int(0)])?;
     row.map_or(Ok(0), |row| get_u64(&row, 0))
 }
@@ -252,12 +299,15 @@ impl<'t, 'c> SqlTxn<'t, 'c> {
         SqlTxn { tx, max_timestamp: 0, error: None }
     }
 
-    /// Record the batch's highest timestamp (the transaction commits it with the rest).
+    /// Record the batch's highest timestamp (the transaction commits it with the rest; inside
+    /// a `sqlstore` batch, once at its end).
     pub(crate) fn finish(self) -> sqlstore::Result<()> {
-        if self.max_timestamp != 0 {
-            self.tx.execute(RAISE_META, &[sql_u64(self.max_timestamp), Value::Int(0)])?;
+        if self.max_timestamp == 0 {
+            return Ok(());
         }
-        Ok(())
+        let highest = read_max_timestamp(self.tx)?.max(self.max_timestamp);
+        let params = vec![sql_u64(highest), Value::Int(0)];
+        self.tx.update_kept(KEPT_META, &META_KEY, Row::new(vec![sql_u64(highest)]), RAISE_META, params, false)
     }
 
     /// The error to fail the caller's transaction with: the statement's own when one failed.
@@ -305,20 +355,7 @@ impl Txn for SqlTxn<'_, '_> {
 
     fn insert_accounts(&mut self, accounts: &[Account]) -> StoreResult<()> {
         for a in accounts {
-            let params = [
-                sql_id(a.id),
-                sql_u64(a.debits_pending),
-                sql_u64(a.debits_posted),
-                sql_u64(a.credits_pending),
-                sql_u64(a.credits_posted),
-                sql_id(a.user_data_128),
-                sql_u64(a.user_data_64),
-                a.user_data_32.into(),
-                a.ledger.into(),
-                a.code.into(),
-                a.flags.0.into(),
-                sql_u64(a.timestamp),
-            ];
+            let params = account_values(a);
             self.run("insert accounts", |tx| tx.execute(INSERT_ACCOUNT, &params))?;
             self.saw_timestamp(a.timestamp);
         }
@@ -353,14 +390,17 @@ impl Txn for SqlTxn<'_, '_> {
 
     fn update_balances(&mut self, accounts: &[Account]) -> StoreResult<()> {
         for a in accounts {
-            let params = [
+            let params = vec![
                 sql_id(a.id),
                 sql_u64(a.debits_pending),
                 sql_u64(a.debits_posted),
                 sql_u64(a.credits_pending),
                 sql_u64(a.credits_posted),
             ];
-            self.change_one("update balances", UPDATE_BALANCES, &params, "an account to update is missing")?;
+            let key = a.id.to_be_bytes();
+            self.run("update balances", |tx| {
+                tx.update_kept(KEPT_ACCOUNTS, &key, Row::new(account_values(a)), UPDATE_BALANCES, params, true)
+            })?;
         }
         Ok(())
     }

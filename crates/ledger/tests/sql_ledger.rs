@@ -176,3 +176,49 @@ fn timestamps_continue_after_the_stored_ones() {
         drop_schema(pg);
     }
 }
+
+/// One `sqlstore` batch holding the day's ledger batches, one transaction each, as a party's
+/// pipeline runs them: the batch keeps the accounts and the highest timestamp it reads and writes
+/// them at its end, so every transaction must see the ones before it, an undone one must leave
+/// nothing, and the committed tables must equal the batch API's.
+#[test]
+fn ledger_batches_inside_one_party_batch_see_each_other_and_commit_once() {
+    for (db, pg) in databases() {
+        let clock = ManualClock::new(START_NS);
+        let mut reference = Ledger::open(MemoryStore::new(), clock.clone()).unwrap();
+        reference.create_accounts(&accounts()).unwrap();
+        db.transaction(|tx| create_accounts_in(tx, clock.now_ns(), &accounts())).unwrap();
+        let account_ids = [1, 2, 3];
+        let inside = db
+            .batch(|| {
+                for (round, batch) in transfer_batches().into_iter().enumerate() {
+                    clock.advance_ns(SECOND);
+                    let expected = reference.create_transfers(&batch).unwrap();
+                    let got = db.transaction(|tx| create_transfers_in(tx, clock.now_ns(), &batch)).unwrap();
+                    assert_eq!(got, expected, "batch {batch:?}");
+                    let seen = db.transaction(|tx| lookup_accounts_in(tx, &account_ids)).unwrap();
+                    assert_eq!(seen, reference.lookup_accounts(&account_ids).unwrap(), "after round {round}");
+                    // A transaction that moves money and then fails leaves nothing.
+                    let undone = db.transaction(|tx| {
+                        create_transfers_in(tx, clock.now_ns(), &[Transfer::new(900 + round as Id, 3, 1, 7, L, 8)])?;
+                        Err::<(), _>(sqlstore::Error::new("test", "the caller's own write failed"))
+                    });
+                    assert!(undone.is_err());
+                }
+                db.transaction(check_invariants_in).unwrap()
+            })
+            .unwrap();
+        assert!(inside.holds(), "{inside:?}");
+        let transfer_ids: Vec<Id> = (10..=19).chain(900..905).collect();
+        let (accounts_got, transfers_got) = db
+            .transaction(|tx| Ok((lookup_accounts_in(tx, &account_ids)?, lookup_transfers_in(tx, &transfer_ids)?)))
+            .unwrap();
+        assert_eq!(accounts_got, reference.lookup_accounts(&account_ids).unwrap());
+        assert_eq!(transfers_got, reference.lookup_transfers(&transfer_ids).unwrap());
+        // The highest timestamp was written once, at the end: the next batch continues after it.
+        let mut store = ledger::sql_ledger::SqlStore::open(db.clone()).unwrap();
+        assert_eq!(store.max_timestamp().unwrap(), reference.lookup_transfers(&[19]).unwrap()[0].transfer.timestamp);
+        assert!(invariants::check(&mut store).unwrap().holds());
+        drop_schema(pg);
+    }
+}

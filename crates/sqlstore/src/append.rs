@@ -50,29 +50,43 @@ impl AppendLog {
     }
 }
 
-/// The rows a batch's transactions appended, in order, not inserted yet.
+/// The rows a batch's transactions appended, in order, not inserted yet; and the rows it keeps
+/// ([`crate::kept`]).
 #[derive(Default)]
 pub(crate) struct Deferred {
     rows: Vec<(&'static AppendLog, Vec<Value>)>,
+    pub(crate) kept: crate::kept::Kept,
+}
+
+/// Where a transaction of the batch began: undone, it is undone back to here.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    rows: usize,
+    kept: usize,
 }
 
 impl Deferred {
-    pub(crate) fn len(&self) -> usize {
-        self.rows.len()
+    pub(crate) fn mark(&self) -> Mark {
+        Mark { rows: self.rows.len(), kept: self.kept.mark() }
     }
 
-    /// Forget the rows appended after the first `mark` (their transaction was undone).
-    pub(crate) fn truncate(&mut self, mark: usize) {
-        self.rows.truncate(mark);
+    /// Forget the rows appended, and undo the kept rows' changes, after `mark` (their
+    /// transaction was undone).
+    pub(crate) fn undo_to(&mut self, mark: Mark) {
+        self.rows.truncate(mark.rows);
+        self.kept.undo_to(mark.kept);
     }
 
     pub(crate) fn push(&mut self, log: &'static AppendLog, values: Vec<Value>) {
         self.rows.push((log, values));
     }
 
-    /// Take the rows out, to be inserted by [`insert_all`].
-    pub(crate) fn take(&mut self) -> Vec<(&'static AppendLog, Vec<Value>)> {
-        std::mem::take(&mut self.rows)
+    /// Take the appended rows and the kept rows' updates out, to be written by
+    /// [`crate::kept::write_all`] and [`insert_all`]; the kept rows are forgotten.
+    pub(crate) fn take(&mut self) -> (Vec<crate::kept::Write>, Vec<(&'static AppendLog, Vec<Value>)>) {
+        let writes = self.kept.writes();
+        self.kept.clear();
+        (writes, std::mem::take(&mut self.rows))
     }
 }
 

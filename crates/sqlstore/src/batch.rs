@@ -55,7 +55,7 @@ impl Backend {
         deferred: &mut Deferred,
         work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        let mark = deferred.len();
+        let mark = deferred.mark();
         let lazy = matches!(self, Backend::Sqlite(_));
         let mut attempt = 0;
         loop {
@@ -77,13 +77,13 @@ impl Backend {
             match result {
                 Ok(value) => {
                     if let Err(error) = if taken { self.raw(RELEASE) } else { Ok(()) } {
-                        deferred.truncate(mark);
+                        deferred.undo_to(mark);
                         return Err(error);
                     }
                     return Ok(value);
                 }
                 Err(error) => {
-                    deferred.truncate(mark);
+                    deferred.undo_to(mark);
                     if taken {
                         self.raw(UNDO)?;
                     }
@@ -127,9 +127,11 @@ impl HeldBatch {
     fn end(&mut self, commit: bool) -> Result<()> {
         self.done = true;
         let mut conn = self.db.lock_raw();
-        let rows = conn.deferred.take();
+        let (writes, rows) = conn.deferred.take();
         let result = if commit {
-            crate::append::insert_all(&mut conn.backend.tx(), rows)
+            let mut tx = conn.backend.tx();
+            crate::kept::write_all(&mut tx, writes)
+                .and_then(|()| crate::append::insert_all(&mut tx, rows))
                 .and_then(|()| conn.backend.raw("COMMIT"))
                 .map_err(|error| Error::new("commit", error.to_string()))
         } else {

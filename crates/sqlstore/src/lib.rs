@@ -21,6 +21,7 @@ mod batch;
 mod ddl;
 mod drop_off_thread;
 mod error;
+mod kept;
 mod owner_only;
 // The page-cache wrapper is FFI to SQLite's C API: the crate's only `unsafe` (see Cargo.toml).
 #[allow(unsafe_code)]

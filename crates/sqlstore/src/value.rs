@@ -107,7 +107,8 @@ pub struct Row {
 }
 
 impl Row {
-    pub(crate) fn new(values: Vec<Value>) -> Row {
+    /// A row of `values`, in their columns' order: what a caller keeps ([`crate::Tx::update_kept`]).
+    pub fn new(values: Vec<Value>) -> Row {
         Row { values }
     }
 

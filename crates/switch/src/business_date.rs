@@ -82,15 +82,37 @@ fn take_date_lock(tx: &mut Tx<'_>) -> sqlstore::Result<()> {
     Ok(())
 }
 
+/// What a batch keeps of each date it assigns ([`sqlstore::Tx::keep`]): whether it is closed,
+/// read once per batch instead of once per exchange. Only [`close`] changes it, and keeps what
+/// it wrote; no other connection can meanwhile (the batch holds SQLite's write lock; on
+/// PostgreSQL the date lock, which a close takes too).
+const KEPT_DATES: &str = "switch_business_dates";
+
+/// When `date` closed (0 when the time is not known), or `None` while it is open.
 fn closed_ms_of(tx: &mut Tx<'_>, date: BusinessDate) -> sqlstore::Result<Option<u64>> {
+    let key = date.to_string();
+    if let Some(kept) = tx.kept(KEPT_DATES, key.as_bytes()) {
+        return Ok(kept.opt_i64(0)?.map(|ms| ms.max(0) as u64));
+    }
     let row = tx.query_opt(
         "SELECT closed_ms FROM switch_business_dates WHERE business_date = $1 AND status = $2",
-        &[date.to_string().into(), STATUS_CLOSED.into()],
+        &[key.as_str().into(), STATUS_CLOSED.into()],
     )?;
-    match row {
-        Some(row) => Ok(Some(row.opt_i64(0)?.map_or(0, |ms| ms.max(0) as u64))),
-        None => Ok(None),
-    }
+    let closed_ms = match row {
+        Some(row) => Some(row.opt_i64(0)?.map_or(0, |ms| ms.max(0) as u64)),
+        None => None,
+    };
+    keep_closed(tx, &key, closed_ms)?;
+    Ok(closed_ms)
+}
+
+fn keep_closed(tx: &mut Tx<'_>, key: &str, closed_ms: Option<u64>) -> sqlstore::Result<()> {
+    let value = match closed_ms {
+        Some(ms) => int(ms)?,
+        None => sqlstore::Value::Null,
+    };
+    tx.keep(KEPT_DATES, key.as_bytes(), sqlstore::Row::new(vec![value]));
+    Ok(())
 }
 
 fn last_closed(tx: &mut Tx<'_>) -> Result<Option<BusinessDate>, SwitchError> {
@@ -187,6 +209,8 @@ pub(crate) fn close(
                 &[date.to_string().into(), STATUS_CLOSED.into(), int(now_ms)?],
             )?;
         }
+        // A batch that closes a date and then assigns one must see it closed.
+        keep_closed(tx, &date.to_string(), Some(now_ms))?;
         tracing::info!(%date, closed_ms = now_ms, "switch: business date closed");
         Ok(CloseOutcome::Closed { date, closed_ms: now_ms })
     })

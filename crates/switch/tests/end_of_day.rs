@@ -30,6 +30,7 @@ scenarios!(
     a_date_closes_once_and_only_after_its_cut_off,
     a_date_with_a_request_still_at_its_issuer_waits_to_close,
     a_reversal_after_its_date_closed_is_late_on_the_next_date,
+    a_date_closed_inside_a_batch_is_closed_for_the_rest_of_it,
     fees_by_card_kind_and_reversals_give_back_exactly_their_fees,
     reversals_of_what_moved_no_money_make_no_record,
     exceptions_are_merged_by_reference,
@@ -220,6 +221,30 @@ fn a_reversal_after_its_date_closed_is_late_on_the_next_date(backend: Backend) {
     assert_eq!(reversed.interchange_fee_minor, -original.interchange_fee_minor);
     assert_eq!(reversed.network_fee_minor, -original.network_fee_minor);
     assert_eq!(reversed.settlement_minor, -original.settlement_minor);
+}
+
+/// A batch reads whether a date is closed once and keeps it: a close inside the same batch (the
+/// switch's own end of day runs on its core's thread) must leave the later exchanges late.
+fn a_date_closed_inside_a_batch_is_closed_for_the_rest_of_it(backend: Backend) {
+    let net = net_with_cutoff(backend);
+    let switch = net.switch();
+    let clock = ManualClock::from_ms(NOW_MS + 4 * HOUR_MS);
+    let day = date("2026-11-21");
+    let (before, after) = (net.purchase(PAN, 12_500, 10), net.purchase(PAN2, 700, 11));
+    switch
+        .database()
+        .clone()
+        .batch(|| {
+            assert_eq!(code(&send(&net, &switch, &clock, before.clone()).0), "00");
+            let closed = switch.close_business_date_early(day, clock.now_ms()).unwrap();
+            assert!(matches!(closed, CloseOutcome::Closed { .. }), "{closed:?}");
+            assert_eq!(code(&send(&net, &switch, &clock, after.clone()).0), "00");
+        })
+        .unwrap();
+    let first = exchange_of(&switch, &before, "02");
+    assert_eq!((first.business_date.as_str(), first.late), ("2026-11-21", false));
+    let second = exchange_of(&switch, &after, "02");
+    assert_eq!((second.business_date.as_str(), second.late), ("2026-11-22", true));
 }
 
 fn fees_by_card_kind_and_reversals_give_back_exactly_their_fees(backend: Backend) {
