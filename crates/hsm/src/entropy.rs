@@ -5,16 +5,65 @@
 //!
 //! The override is per thread and scoped: it cannot leak into another thread (a server's
 //! workers never see it), and it is gone when `with_source` returns, even by a panic.
+//!
+//! The system's bytes are drawn [`POOL_BYTES`] at a time into a pool of the thread's and handed
+//! out from it, each byte once, zeroed as it leaves: a party seals a record and makes a nonce
+//! on every authorization, and one `getrandom` call per IV cost more than the sealing itself.
+//! The pool is the kernel's output, not a generator of ours; cardnet never forks without an
+//! `exec`, so no two processes share one.
 
 use std::cell::RefCell;
 
+use zeroize::Zeroize;
+
 use crate::{Error, Result};
+
+/// Bytes drawn from the system at once. A request of more than a quarter of it goes to the
+/// system directly (keys and long random values are rare).
+pub const POOL_BYTES: usize = 4_096;
+const POOLED_REQUEST_BYTES_MAX: usize = POOL_BYTES / 4;
 
 /// A source of random bytes a simulation installs on its one thread.
 pub type Source = Box<dyn FnMut(&mut [u8])>;
 
 thread_local! {
     static SOURCE: RefCell<Option<Source>> = const { RefCell::new(None) };
+    static POOL: RefCell<Pool> = RefCell::new(Pool { bytes: Box::new([0; POOL_BYTES]), next: POOL_BYTES });
+}
+
+/// The system's bytes not handed out yet: `bytes[next..]` (those before are zero).
+struct Pool {
+    bytes: Box<[u8; POOL_BYTES]>,
+    next: usize,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.bytes.zeroize();
+    }
+}
+
+fn system(bytes: &mut [u8]) -> Result<()> {
+    getrandom::fill(bytes).map_err(|_| Error::Unsupported("the system random generator failed"))
+}
+
+/// `bytes` from the thread's pool, refilled from the system when it runs short.
+fn pooled(bytes: &mut [u8]) -> Result<()> {
+    if bytes.len() > POOLED_REQUEST_BYTES_MAX {
+        return system(bytes);
+    }
+    POOL.with(|pool| {
+        let Ok(mut pool) = pool.try_borrow_mut() else { return system(bytes) };
+        if POOL_BYTES - pool.next < bytes.len() {
+            system(&mut pool.bytes[..])?;
+            pool.next = 0;
+        }
+        let (start, end) = (pool.next, pool.next + bytes.len());
+        bytes.copy_from_slice(&pool.bytes[start..end]);
+        pool.bytes[start..end].zeroize();
+        pool.next = end;
+        Ok(())
+    })
 }
 
 /// Fill `bytes` with random bytes: the thread's [`with_source`] source when one is installed,
@@ -28,7 +77,7 @@ pub fn fill(bytes: &mut [u8]) -> Result<()> {
     if filled {
         return Ok(());
     }
-    getrandom::fill(bytes).map_err(|_| Error::Unsupported("the system random generator failed"))
+    pooled(bytes)
 }
 
 /// Run `work` with every [`fill`] on this thread drawing from `source`; the previous source (if
@@ -73,6 +122,28 @@ mod tests {
         fill(&mut outside).unwrap();
         assert_ne!(outside, [0u8; 32]);
         assert_ne!(outside[..4], [4, 5, 6, 7]);
+    }
+
+    /// Over several refills of the pool: every value is new, and what was handed out is no
+    /// longer in the pool.
+    #[test]
+    fn the_pool_hands_each_byte_out_once_and_keeps_no_copy() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..3 * POOL_BYTES / 16 {
+            let mut iv = [0u8; 16];
+            fill(&mut iv).unwrap();
+            assert!(seen.insert(iv), "a 16-byte value came out twice");
+            POOL.with(|pool| {
+                let pool = pool.borrow();
+                assert!(pool.next >= 16 && pool.bytes[..pool.next].iter().all(|&b| b == 0));
+            });
+        }
+        // A long request goes to the system and leaves the pool as it was.
+        let before = POOL.with(|pool| pool.borrow().next);
+        let mut key = vec![0u8; POOLED_REQUEST_BYTES_MAX + 1];
+        fill(&mut key).unwrap();
+        assert!(key.iter().any(|&b| b != 0));
+        assert_eq!(POOL.with(|pool| pool.borrow().next), before);
     }
 
     #[test]
