@@ -56,7 +56,11 @@ pub fn request_pan(message: &crate::Message) -> Option<String> {
         return Some(pan.to_owned());
     }
     let track = message.get_str(35)?;
-    let enciphered = message.get_path("53.3").ok().flatten() == Some(b"1".as_slice());
+    // Parsed once: this runs for every message a party logs or journals.
+    static TRACK_ENCIPHERED: std::sync::LazyLock<Option<crate::Path>> =
+        std::sync::LazyLock::new(|| crate::Path::parse("53.3").ok());
+    let flag = TRACK_ENCIPHERED.as_ref().and_then(|path| message.lookup(path).ok().flatten());
+    let enciphered = flag == Some(b"1".as_slice());
     track_pan(track, if enciphered { ENCIPHERED_TRACK_TAIL } else { 0 }).map(str::to_owned)
 }
 
@@ -73,6 +77,21 @@ mod tests {
         assert_eq!(mask_text("3D87C8B8FA17C67C", Mask::All), "****************");
         assert_eq!(mask_text("abc", Mask::None), "abc");
         assert_eq!(mask_text("4761739001010010=", Mask::Track), "476173******0010=");
+    }
+
+    #[test]
+    fn a_requests_pan_is_field_2_else_track_2_minding_53_3() {
+        let mut message = crate::Message::new(crate::builtin::cup_pos(), crate::Mti::parse("0200").unwrap());
+        // A separator only within the last 17 characters: clear, a PAN; enciphered, none.
+        message.set_str(35, "6224242900000113D2806201").unwrap();
+        message.set_str(53, "2600000000000000").unwrap();
+        assert_eq!(request_pan(&message).as_deref(), Some("6224242900000113"));
+        message.set_str(53, "2610000000000000").unwrap();
+        assert_eq!(request_pan(&message), None, "53.3 = 1: the tail is cipher digits");
+        message.set_str(35, "6224242900000113D26B0EA077FAD843710").unwrap();
+        assert_eq!(request_pan(&message).as_deref(), Some("6224242900000113"));
+        message.set_str(2, "6224242900000121").unwrap();
+        assert_eq!(request_pan(&message).as_deref(), Some("6224242900000121"), "field 2 first");
     }
 
     #[test]

@@ -305,7 +305,11 @@ impl<'t, 'c> SqlTxn<'t, 'c> {
         if self.max_timestamp == 0 {
             return Ok(());
         }
-        let highest = read_max_timestamp(self.tx)?.max(self.max_timestamp);
+        // Raised in SQL too (`max_timestamp < $1`): outside a batch nothing is kept.
+        let highest = match self.tx.kept(KEPT_META, &META_KEY) {
+            Some(row) => get_u64(&row, 0)?.max(self.max_timestamp),
+            None => self.max_timestamp,
+        };
         let params = vec![sql_u64(highest), Value::Int(0)];
         self.tx.update_kept(KEPT_META, &META_KEY, Row::new(vec![sql_u64(highest)]), RAISE_META, params, false)
     }

@@ -120,12 +120,13 @@ impl Tx<'_> {
         self.deferred.as_deref()?.kept.get(table, key).cloned()
     }
 
-    /// Keep `row`, just read from the database, for the rest of the batch (nothing outside a
-    /// batch).
+    /// Keep `row`, just read from (or written to) the database, for the rest of the batch
+    /// (nothing outside a batch). A row the batch changed and has not written yet stays as the
+    /// batch changed it: the table does not have that state yet.
     pub fn keep(&mut self, table: &'static str, key: &[u8], row: Row) {
-        if let Some(deferred) = self.deferred.as_deref_mut()
-            && !deferred.kept.full()
-        {
+        let Some(deferred) = self.deferred.as_deref_mut() else { return };
+        let changed = deferred.kept.rows.get(&(table, key.to_vec())).is_some_and(|entry| entry.write.is_some());
+        if !changed && !deferred.kept.full() {
             deferred.kept.set((table, key.to_vec()), Entry { row, write: None });
         }
     }
@@ -250,6 +251,23 @@ mod tests {
             });
             assert!(undone.is_err());
             assert_eq!(stored(&db), [100, 0], "the flush was undone with its member");
+        })
+        .unwrap();
+        assert_eq!(stored(&db), [90, 10]);
+    }
+
+    #[test]
+    fn keeping_a_row_read_again_does_not_lose_a_change_not_yet_written() {
+        let db = database();
+        db.batch(|| {
+            transfer(&db, 10).unwrap();
+            db.transaction(|tx| {
+                let stale = tx.query_opt("SELECT balance FROM accounts WHERE id = 1", &[])?.expect("an account");
+                tx.keep(TABLE, &1i64.to_be_bytes(), stale);
+                assert_eq!(balance(tx, 1)?, 90, "the batch's change stands");
+                Ok(())
+            })
+            .unwrap();
         })
         .unwrap();
         assert_eq!(stored(&db), [90, 10]);
