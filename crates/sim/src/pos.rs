@@ -487,7 +487,7 @@ fn read_card(holder: &provision::card::SimCard, entry: EntryMode) -> Result<Card
 /// A PIN the holder mistyped: its first digit one up (9 wraps to 0), so never the right one.
 /// The first, not the last: a PVV checks only a PIN's four leftmost digits (the development
 /// products' method, with six-digit PINs), so a slip in the sixth would be approved.
-fn mistyped(pin: &Secret) -> Secret {
+pub(crate) fn mistyped(pin: &Secret) -> Secret {
     let mut digits = pin.expose().to_vec();
     if let Some(first) = digits.first_mut() {
         *first = if *first == b'9' { b'0' } else { first.saturating_add(1) };

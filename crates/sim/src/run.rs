@@ -174,6 +174,9 @@ pub struct SimReport {
     /// their card (or mistyped PIN) calls for.
     pub declines_planned: usize,
     pub declines_as_planned: usize,
+    /// Purchases with a mistyped PIN the terminals showed approved: each one a PIN whose Visa
+    /// PVV is the right PIN's (any other is a violation), about one in ten thousand.
+    pub pin_collisions: usize,
     /// Sign-offs the acquirer answered 00.
     pub signed_off: usize,
     /// How many purchases the terminals showed declined, by field 39.
@@ -324,6 +327,9 @@ fn run_seeded(options: &SimOptions, network: Rng, mut workload: Rng) -> Result<S
         declines_planned: declines().count(),
         declines_as_planned: declines()
             .filter(|r| matches!(&r.seen, Seen::Declined(code) if Some(code.as_str()) == crate::agree::expected_decline(r, &profiles)))
+            .count(),
+        pin_collisions: purchases()
+            .filter(|r| matches!(r.op, Op::Purchase { wrong_pin: true, .. }) && r.seen == Seen::Approved)
             .count(),
         signed_off: approved(|op| *op == Op::SignOff),
         declined_codes: purchases().fold(std::collections::BTreeMap::new(), |mut codes, r| {

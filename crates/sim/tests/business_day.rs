@@ -77,3 +77,16 @@ fn a_completion_its_acquirer_reversed_is_not_stood_in_for_later() {
     let report = must_pass(&SimOptions::faulty(10150, 40, 10, 10));
     assert!(report.completed > 0, "{report:?}");
 }
+
+/// A Visa PVV is four digits of a PIN's encryption, so about one mistyped PIN in ten thousand has
+/// the right PIN's PVV and its issuer approves it. Seed 700013 types one (card 7, chip): the run
+/// must count it as such, not as a network that approved a wrong PIN — and only because the
+/// PVVs really are equal (the check computes them; any other approval of a mistyped PIN is a
+/// violation).
+#[test]
+fn a_mistyped_pin_with_the_right_pins_pvv_is_approved_and_no_violation() {
+    let options = SimOptions { terminals: 4, ..SimOptions::faulty(700_013, 40, 10, 10) };
+    let report = run(&options).expect("the world builds");
+    assert!(report.passed(), "{:?}\n  replay: {}", report.violations, replay_command(&options));
+    assert_eq!(report.pin_collisions, 1, "{report:?}");
+}
