@@ -14,7 +14,9 @@
 //! `ledger_meta` holds the highest timestamp written. Every batch first reads its row — on
 //! PostgreSQL `FOR UPDATE`, which serialises ledger writers across processes as SQLite's write
 //! lock does — so a batch reads balances no other batch is changing, and then continues the
-//! timestamps after it.
+//! timestamps after it. Inside a party's `sqlstore` batch the row and the accounts are kept
+//! ([`sqlstore::Tx::keep`]): the first ledger batch reads them (and takes the lock, held to the
+//! commit), the later ones see them as changed, and they are written once at the end.
 
 use sqlstore::{Row, Tx, Value};
 
