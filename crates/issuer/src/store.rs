@@ -640,8 +640,10 @@ pub(crate) fn reversal_of_in(tx: &mut Tx<'_>, original_key: &str) -> Result<Opti
 }
 
 pub(crate) fn card_by_hash_in(tx: &mut Tx<'_>, pan_hash: &[u8]) -> Result<Option<CardRecord>> {
-    let sql = format!("SELECT {CARD_SELECT} FROM issuer_cards WHERE pan_hash = $1");
-    tx.query_opt(&sql, &[pan_hash.into()])?.as_ref().map(card_from_row).transpose()
+    // Made once: every request runs it.
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("SELECT {CARD_SELECT} FROM issuer_cards WHERE pan_hash = $1"));
+    tx.query_opt(&SQL, &[pan_hash.into()])?.as_ref().map(card_from_row).transpose()
 }
 
 pub(crate) fn card_by_id_in(tx: &mut Tx<'_>, card_id: i64) -> Result<Option<CardRecord>> {
@@ -650,8 +652,11 @@ pub(crate) fn card_by_id_in(tx: &mut Tx<'_>, card_id: i64) -> Result<Option<Card
 }
 
 pub(crate) fn journal_in(tx: &mut Tx<'_>, key: &str) -> Result<Option<JournalRow>> {
-    let sql = format!("SELECT {JOURNAL_COLUMNS} FROM issuer_authorizations WHERE request_key = $1");
-    tx.query_opt(&sql, &[key.into()])?.as_ref().map(journal_from_row).transpose()
+    // Made once: every request runs it (its duplicate check).
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT {JOURNAL_COLUMNS} FROM issuer_authorizations WHERE request_key = $1")
+    });
+    tx.query_opt(&SQL, &[key.into()])?.as_ref().map(journal_from_row).transpose()
 }
 
 /// Approved purchase and pre-authorization (amount, count) of a card on a business day.
@@ -669,13 +674,17 @@ pub(crate) fn usage_in(tx: &mut Tx<'_>, card_id: i64, business_day: i64) -> Resu
 /// Write one request's journal row and its side effects in the request's transaction `tx`
 /// (with its ledger movement: nothing of it is durable unless all of it is).
 pub(crate) fn commit_in(tx: &mut Tx<'_>, write: &JournalWrite, now_ms: i64) -> Result<()> {
-    let row = &write.row;
-    tx.execute(
-        &format!(
+    // Made once: every request runs it.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
             "INSERT INTO issuer_authorizations ({JOURNAL_COLUMNS}, created_ms, updated_ms, risk_card, terminal_id, \
              merchant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
              $19, $20)"
-        ),
+        )
+    });
+    let row = &write.row;
+    tx.execute(
+        &SQL,
         &[
             row.key.as_str().into(),
             row.mti.as_str().into(),

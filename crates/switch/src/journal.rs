@@ -455,13 +455,14 @@ pub(crate) fn find_by_acquirer_key(
     time: &str,
     class: &str,
 ) -> sqlstore::Result<Option<Exchange>> {
-    let row = tx.query_opt(
-        &format!(
+    // Made once: every request runs it (its duplicate check).
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
             "SELECT {EXCHANGE_COLUMNS} FROM switch_exchanges \
              WHERE acquirer = $1 AND acq_stan = $2 AND acq_time = $3 AND acq_class = $4"
-        ),
-        &[acquirer.into(), stan.into(), time.into(), class.into()],
-    )?;
+        )
+    });
+    let row = tx.query_opt(&SQL, &[acquirer.into(), stan.into(), time.into(), class.into()])?;
     row.as_ref().map(exchange).transpose()
 }
 

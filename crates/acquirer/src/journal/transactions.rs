@@ -1,6 +1,8 @@
 //! `acquirer_transactions`: one row per terminal financial request that got past the terminal
 //! checks — both legs' ids, the status, and what later transactions did to it.
 
+use std::sync::LazyLock;
+
 use domain::{MerchantId, ResponseCode, Rrn, Stan, TerminalId};
 use iso8583::Mti;
 use network::OriginalData;
@@ -147,12 +149,13 @@ pub(crate) fn by_trace(
     batch_no: u32,
     trace: &str,
 ) -> sqlstore::Result<Option<TransactionRecord>> {
-    let row = tx.query_opt(
-        &format!(
+    // Made once: every request runs it (its duplicate check).
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
             "SELECT {TX_COLUMNS} FROM acquirer_transactions WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3"
-        ),
-        &[terminal_id.into(), batch_no.into(), trace.into()],
-    )?;
+        )
+    });
+    let row = tx.query_opt(&SQL, &[terminal_id.into(), batch_no.into(), trace.into()])?;
     row.as_ref().map(TransactionRecord::from_row).transpose()
 }
 
@@ -214,6 +217,15 @@ pub(crate) struct NewTransaction<'a> {
     pub risk_card: Option<u64>,
 }
 
+/// Made once: every request runs it.
+static INSERT_REQUEST: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO acquirer_transactions ({TX_COLUMNS}, answered_ms, card_kind, network_payload, risk_card) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18, $19, $20, \
+         0, 0, 0, 0, $21, $22, $23, $24, $25)"
+    )
+});
+
 /// Journal a terminal request with its decision; its id (from the `transaction` sequence).
 pub(crate) fn insert_request(tx: &mut Tx<'_>, new: &NewTransaction<'_>) -> sqlstore::Result<u64> {
     let id = crate::store::next_id(tx, crate::store::SEQ_TRANSACTION)?;
@@ -222,11 +234,7 @@ pub(crate) fn insert_request(tx: &mut Tx<'_>, new: &NewTransaction<'_>) -> sqlst
         None => (None, None, None),
     };
     tx.execute(
-        &format!(
-            "INSERT INTO acquirer_transactions ({TX_COLUMNS}, answered_ms, card_kind, network_payload, risk_card) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15, $16, $17, $18, $19, $20, \
-             0, 0, 0, 0, $21, $22, $23, $24, $25)"
-        ),
+        &INSERT_REQUEST,
         &[
             int(id)?,
             new.terminal_id.into(),
