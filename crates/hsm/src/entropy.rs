@@ -55,7 +55,12 @@ fn pooled(bytes: &mut [u8]) -> Result<()> {
     POOL.with(|pool| {
         let Ok(mut pool) = pool.try_borrow_mut() else { return system(bytes) };
         if POOL_BYTES - pool.next < bytes.len() {
-            system(&mut pool.bytes[..])?;
+            if let Err(error) = system(&mut pool.bytes[..]) {
+                // Whatever the failed call wrote is neither handed out nor kept.
+                pool.bytes.zeroize();
+                pool.next = POOL_BYTES;
+                return Err(error);
+            }
             pool.next = 0;
         }
         let (start, end) = (pool.next, pool.next + bytes.len());
