@@ -97,10 +97,9 @@ impl PinCheck<'_> {
         ) else {
             return false;
         };
-        let pan = holder.pan.as_str();
+        let (pan, format) = (holder.pan.as_str(), hsm::pinblock::PinFormat::Iso0);
         let pvv = |pin: &hsm::Secret| {
-            let block = self.world.hsm.encrypt_pin(&zpk, hsm::pinblock::PinFormat::Iso0, pin, pan).ok()?;
-            let format = hsm::pinblock::PinFormat::Iso0;
+            let block = self.world.hsm.encrypt_pin(&zpk, format, pin, pan).ok()?;
             self.world.hsm.generate_pvv(&zpk, format, &block, pan, &pvk, config.keys.pvk_index).ok()
         };
         let (right, typed) = (pvv(&holder.pin), pvv(&crate::pos::mistyped(&holder.pin)));

@@ -125,9 +125,10 @@ impl Tx<'_> {
     /// batch changed it: the table does not have that state yet.
     pub fn keep(&mut self, table: &'static str, key: &[u8], row: Row) {
         let Some(deferred) = self.deferred.as_deref_mut() else { return };
-        let changed = deferred.kept.rows.get(&(table, key.to_vec())).is_some_and(|entry| entry.write.is_some());
+        let key = (table, key.to_vec());
+        let changed = deferred.kept.rows.get(&key).is_some_and(|entry| entry.write.is_some());
         if !changed && !deferred.kept.full() {
-            deferred.kept.set((table, key.to_vec()), Entry { row, write: None });
+            deferred.kept.set(key, Entry { row, write: None });
         }
     }
 
