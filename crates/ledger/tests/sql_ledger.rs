@@ -222,3 +222,35 @@ fn ledger_batches_inside_one_party_batch_see_each_other_and_commit_once() {
         drop_schema(pg);
     }
 }
+
+/// The first ledger transaction of a party batch reads (on PostgreSQL: locks) `ledger_meta` and
+/// keeps it; undone, it takes the kept row with it, and the next one reads and locks it again:
+/// the batch commits what the second did, at timestamps after the stored ones.
+#[test]
+fn an_undone_first_ledger_transaction_leaves_the_next_to_lock_again() {
+    for (db, pg) in databases() {
+        let clock = ManualClock::new(START_NS);
+        db.transaction(|tx| create_accounts_in(tx, clock.now_ns(), &accounts()[..3])).unwrap();
+        let before = ledger::sql_ledger::SqlStore::open(db.clone()).unwrap().max_timestamp().unwrap();
+        db.batch(|| {
+            let undone = db.transaction(|tx| {
+                create_transfers_in(tx, clock.now_ns(), &[Transfer::new(20, 3, 1, 500, L, 8)])?;
+                Err::<(), _>(sqlstore::Error::new("test", "the caller's own write failed"))
+            });
+            assert!(undone.is_err());
+            let done =
+                db.transaction(|tx| create_transfers_in(tx, clock.now_ns(), &[Transfer::new(21, 3, 1, 70, L, 8)]));
+            assert_eq!(done.unwrap(), [CreateTransferResult::Ok]);
+        })
+        .unwrap();
+        let transfers = db.transaction(|tx| lookup_transfers_in(tx, &[20, 21])).unwrap();
+        assert_eq!(transfers.iter().map(|r| r.transfer.id).collect::<Vec<_>>(), [21]);
+        assert!(transfers[0].transfer.timestamp > before);
+        let mut store = ledger::sql_ledger::SqlStore::open(db.clone()).unwrap();
+        assert_eq!(store.max_timestamp().unwrap(), transfers[0].transfer.timestamp);
+        let balances = store.lookup_accounts(&[1, 3]).unwrap();
+        assert_eq!((balances[0].credits_posted, balances[1].debits_posted), (70, 70));
+        assert!(invariants::check(&mut store).unwrap().holds());
+        drop_schema(pg);
+    }
+}
