@@ -3,8 +3,7 @@
 //! is kept with the transaction that appended it — dropped if that transaction is undone — and
 //! all of the batch's rows go in with a few multi-row inserts at the batch's end, in its
 //! transaction, before its commit: as durable as before the answer, at a fraction of the
-//! statements, and written outside any decision's savepoint (whose undo copies every page it
-//! touches).
+//! statements, and written after every decision (never run again when one is undone).
 
 use std::sync::OnceLock;
 
@@ -56,6 +55,10 @@ impl AppendLog {
 pub(crate) struct Deferred {
     rows: Vec<(&'static AppendLog, Vec<Value>)>,
     pub(crate) kept: crate::kept::Kept,
+    /// The writes of the batch's transactions (SQLite), to run again when one is undone.
+    pub(crate) redo: crate::redo::Redo,
+    /// Why the batch can no longer commit: its writes could not be run again after an undo.
+    pub(crate) broken: Option<String>,
 }
 
 /// Where a transaction of the batch began: undone, it is undone back to here.
@@ -63,18 +66,20 @@ pub(crate) struct Deferred {
 pub(crate) struct Mark {
     rows: usize,
     kept: usize,
+    pub(crate) redo: usize,
 }
 
 impl Deferred {
     pub(crate) fn mark(&self) -> Mark {
-        Mark { rows: self.rows.len(), kept: self.kept.mark() }
+        Mark { rows: self.rows.len(), kept: self.kept.mark(), redo: self.redo.len() }
     }
 
-    /// Forget the rows appended, and undo the kept rows' changes, after `mark` (their
-    /// transaction was undone).
+    /// Forget the rows appended and the writes recorded, and undo the kept rows' changes,
+    /// after `mark` (their transaction was undone).
     pub(crate) fn undo_to(&mut self, mark: Mark) {
         self.rows.truncate(mark.rows);
         self.kept.undo_to(mark.kept);
+        self.redo.truncate(mark.redo);
     }
 
     pub(crate) fn push(&mut self, log: &'static AppendLog, values: Vec<Value>) {
@@ -86,6 +91,7 @@ impl Deferred {
     pub(crate) fn take(&mut self) -> (Vec<crate::kept::Write>, Vec<(&'static AppendLog, Vec<Value>)>) {
         let writes = self.kept.writes();
         self.kept.clear();
+        self.redo.clear();
         (writes, std::mem::take(&mut self.rows))
     }
 }

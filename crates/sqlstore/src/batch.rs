@@ -1,8 +1,9 @@
 //! [`Database::batch`]: many transactions, one commit.
 //!
 //! A party's pipeline decides a batch of requests on one thread; each decision calls
-//! [`Database::transaction`] as it always does. Inside a batch those transactions run under
-//! savepoints of one open transaction, which commits once when the batch ends — one fsync for
+//! [`Database::transaction`] as it always does. Inside a batch those transactions run in one
+//! open transaction (each undone alone on `Err`: on SQLite by replaying the others' writes,
+//! `redo.rs`; on PostgreSQL by a savepoint), which commits once when the batch ends — one fsync for
 //! the whole batch. The caller acts on none of the decisions before `batch` returns `Ok`, so
 //! durability before acknowledgement holds for every one of them. Other threads wait for the
 //! commit before they touch the connection (they never see a decision that is not durable yet).
@@ -41,26 +42,32 @@ impl Backend {
         }
     }
 
-    /// One transaction of a batch: `work` under a savepoint, undone alone on `Err` (and run
-    /// again on a serialization failure or deadlock, as a whole transaction would be) — its
-    /// appended rows with it.
+    /// One transaction of a batch, undone alone on `Err` (and run again on a serialization
+    /// failure or deadlock, as a whole transaction would be) — its appended rows and kept-row
+    /// changes with it.
     ///
-    /// On SQLite the savepoint is taken only before the member's first statement that may write
-    /// ([`only_reads`]): a member that reads and appends has nothing in the database to undo (its
-    /// appended rows are dropped here), and a failed read leaves the transaction as it was. On
-    /// PostgreSQL it is taken first: a failed statement there aborts the whole transaction
-    /// unless a savepoint stands before it.
+    /// On SQLite it takes no savepoint: its writes are recorded in the batch's redo log
+    /// (`redo.rs`), and when it fails after writing, the batch's transaction rolls back, begins
+    /// again and runs the writes of the transactions before it again. A member that only reads
+    /// (and appends) has nothing in the database to undo. Once the redo log is full, a member
+    /// takes a savepoint before its first statement that may write ([`only_reads`]), as all did
+    /// before. On PostgreSQL the savepoint is taken first: a failed statement there aborts the
+    /// whole transaction unless a savepoint stands before it.
     pub(crate) fn member<T>(
         &mut self,
         deferred: &mut Deferred,
         work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
+        if let Some(why) = &deferred.broken {
+            return Err(Error::new("batch", format!("the batch can no longer commit: {why}")));
+        }
         let mark = deferred.mark();
-        let lazy = matches!(self, Backend::Sqlite(_));
+        let sqlite = matches!(self, Backend::Sqlite(_));
+        let recording = sqlite && !deferred.redo.full();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if !lazy {
+            if !sqlite {
                 self.raw(SAVEPOINT)?;
             }
             // `due` stays true while the deferred savepoint is not taken.
@@ -68,12 +75,23 @@ impl Backend {
             let result = {
                 let mut tx = self.tx();
                 tx.deferred = Some(&mut *deferred);
-                if lazy {
+                if recording {
+                    tx.recording = true;
+                } else if sqlite {
                     tx.savepoint_due = Some(&mut due);
                 }
                 work(&mut tx)
             };
-            let taken = !lazy || !due;
+            let taken = !sqlite || !due;
+            if let (Ok(_), Backend::Sqlite(db)) = (&result, &*self)
+                && db.in_autocommit()
+            {
+                // The member went on after SQLite rolled the batch's transaction back under it.
+                let gone = Error::new("batch", "SQLite rolled the batch's transaction back");
+                deferred.undo_to(mark);
+                deferred.broken = Some(gone.to_string());
+                return Err(gone);
+            }
             match result {
                 Ok(value) => {
                     if let Err(error) = if taken { self.raw(RELEASE) } else { Ok(()) } {
@@ -83,9 +101,27 @@ impl Backend {
                     return Ok(value);
                 }
                 Err(error) => {
+                    let wrote = deferred.redo.len() > mark.redo;
                     deferred.undo_to(mark);
-                    if taken {
-                        self.raw(UNDO)?;
+                    if taken && let Err(undo) = self.raw(UNDO) {
+                        deferred.broken = Some(undo.to_string());
+                        return Err(undo);
+                    }
+                    if let Backend::Sqlite(db) = self {
+                        // A member that wrote without a savepoint is undone by running the batch
+                        // again without it (`redo.rs`). A transaction SQLite rolled back by
+                        // itself (a full disk, an I/O error) took the batch with it.
+                        let undone = if db.in_autocommit() {
+                            Err(Error::new("batch", "SQLite rolled the batch's transaction back"))
+                        } else if recording && wrote {
+                            db.replay(&deferred.redo)
+                        } else {
+                            Ok(())
+                        };
+                        if let Err(undone) = undone {
+                            deferred.broken = Some(undone.to_string());
+                            return Err(undone);
+                        }
                     }
                     if !(error.is_retryable() && attempt < TRANSACTION_ATTEMPTS_MAX) {
                         return Err(error);
@@ -128,7 +164,11 @@ impl HeldBatch {
         self.done = true;
         let mut conn = self.db.lock_raw();
         let (writes, rows) = conn.deferred.take();
-        let result = if commit {
+        let broken = conn.deferred.broken.take();
+        let result = if let (true, Some(why)) = (commit, broken) {
+            let _ = conn.backend.raw("ROLLBACK");
+            Err(Error::new("commit", format!("the batch can no longer commit: {why}")))
+        } else if commit {
             let mut tx = conn.backend.tx();
             crate::kept::write_all(&mut tx, writes)
                 .and_then(|()| crate::append::insert_all(&mut tx, rows))
@@ -198,8 +238,7 @@ impl Database {
     /// Run `work` with every [`Database::transaction`] this thread makes in it joined into one
     /// transaction, committed once at the end: `Ok` only after that commit returned. `Err`:
     /// the commit (or the begin) failed and nothing of `work`'s transactions is durable — the
-    /// caller must act on none of them. A batch inside a batch is part of the outer one. A
-    /// lone transaction in a batch costs one savepoint more than on its own.
+    /// caller must act on none of them. A batch inside a batch is part of the outer one.
     pub fn batch<T>(&self, work: impl FnOnce() -> T) -> Result<T> {
         let Some(mut held) = self.begin_batch(false)? else { return Ok(work()) };
         let value = work();

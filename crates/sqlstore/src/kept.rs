@@ -242,8 +242,8 @@ mod tests {
         let db = database();
         db.batch(|| {
             transfer(&db, 10).unwrap();
-            // A member that writes the kept rows out, then fails: its savepoint takes the flush
-            // back, and the batch's end writes the rows again.
+            // A member that writes the kept rows out, then fails: its undo takes the flush back,
+            // and the batch's end writes the rows again.
             let undone = db.transaction(|tx| {
                 tx.flush_kept()?;
                 let sum = tx.query_opt("SELECT SUM(balance) FROM accounts WHERE id = 1", &[])?.expect("a sum");

@@ -28,6 +28,7 @@ mod owner_only;
 pub mod page_cache;
 mod pg;
 pub mod power_cut;
+mod redo;
 pub mod sequence;
 mod sqlite;
 mod value;
@@ -221,8 +222,10 @@ impl Database {
     /// or deadlock runs `work` again (up to [`TRANSACTION_ATTEMPTS_MAX`]), so `work` must not
     /// have effects outside the transaction.
     ///
-    /// Inside this thread's [`Database::batch`] it runs in the batch's transaction under a
-    /// savepoint (an `Err` undoes only its own writes) and is durable when the batch commits.
+    /// Inside this thread's [`Database::batch`] it runs in the batch's transaction as one of its
+    /// members (an `Err` undoes only its own writes, `batch.rs`) and is durable when the batch
+    /// commits. Its SQL must be deterministic — no clock or random functions — since on SQLite
+    /// undoing a later member runs its writes again (`redo.rs`).
     pub fn transaction<T>(&self, mut work: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
         if conn.batch_owner.is_some() {
@@ -292,9 +295,13 @@ pub struct Tx<'a> {
     connection: u64,
     /// The open batch's appended rows, when this transaction is one of a batch's.
     deferred: Option<&'a mut append::Deferred>,
-    /// A batch member's savepoint not taken yet (SQLite): taken before its first statement that
-    /// may write, so a member that only reads (and appends) costs no savepoint.
+    /// A batch member's savepoint not taken yet (SQLite, once the batch's redo log is full):
+    /// taken before its first statement that may write, so a member that only reads (and
+    /// appends) costs no savepoint.
     savepoint_due: Option<&'a mut bool>,
+    /// A batch member on SQLite that records its writes in the batch's redo log instead of
+    /// taking a savepoint (`redo.rs`).
+    recording: bool,
 }
 
 /// A number no other connection of this process has had or will have: what a thread's
@@ -315,10 +322,12 @@ impl Tx<'_> {
     /// Run one statement; returns the rows it changed.
     pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         self.savepoint_before(sql)?;
-        match &mut self.inner {
+        let changed = match &mut self.inner {
             TxInner::Sqlite(tx) => sqlite::execute(tx, sql, params),
             TxInner::Postgres(tx, cache) => pg::execute(tx, cache, sql, params),
-        }
+        }?;
+        self.record(sql, params, false);
+        Ok(changed)
     }
 
     /// Append a row to `log` (the values in its columns' order): inserted now, or — inside a
@@ -339,10 +348,12 @@ impl Tx<'_> {
     /// Run a query; every row, in the order the query gives.
     pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         self.savepoint_before(sql)?;
-        match &mut self.inner {
+        let rows = match &mut self.inner {
             TxInner::Sqlite(tx) => sqlite::query(tx, sql, params),
             TxInner::Postgres(tx, cache) => pg::query(tx, cache, sql, params),
-        }
+        }?;
+        self.record(sql, params, true);
+        Ok(rows)
     }
 
     /// The first row of a query, if any.
@@ -355,6 +366,17 @@ impl Tx<'_> {
         match self.inner {
             TxInner::Sqlite(_) => BackendKind::Sqlite,
             TxInner::Postgres(..) => BackendKind::Postgres,
+        }
+    }
+
+    /// A batch member's write that succeeded, recorded in the batch's redo log (`redo.rs`);
+    /// a statement that only reads is not.
+    fn record(&mut self, sql: &str, params: &[Value], query: bool) {
+        if !self.recording || batch::only_reads(sql) {
+            return;
+        }
+        if let Some(deferred) = self.deferred.as_deref_mut() {
+            deferred.redo.record(sql, params, query);
         }
     }
 

@@ -103,6 +103,7 @@ impl PgBackend {
             connection: self.id,
             deferred: None,
             savepoint_due: None,
+            recording: false,
         }
     }
 
@@ -140,6 +141,7 @@ impl PgBackend {
             connection: self.id,
             deferred: None,
             savepoint_due: None,
+            recording: false,
         });
         match result {
             Ok(value) => match self.client.batch_execute("COMMIT") {

@@ -41,6 +41,14 @@ pub(crate) struct SqliteBackend {
     sync_later: bool,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// What a test runs in a replay between the rollback and the new `BEGIN`: another
+    /// connection's commit that the replay must notice.
+    pub(crate) static BETWEEN_ROLLBACK_AND_BEGIN: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+        std::cell::RefCell::new(None);
+}
+
 fn failure(operation: &'static str) -> impl Fn(rusqlite::Error) -> Error {
     move |error| {
         let unique = matches!(
@@ -140,9 +148,52 @@ impl SqliteBackend {
         cached(&self.connection, self.begin, "begin")
     }
 
+    /// No transaction is open: SQLite rolled one back by itself (a full disk, an I/O error).
+    pub(crate) fn in_autocommit(&self) -> bool {
+        self.connection.is_autocommit()
+    }
+
+    /// Undo a batch member that wrote without a savepoint: roll the batch's transaction back,
+    /// begin it again (at the level its batch set) and run the writes of the members before
+    /// the undone one again, in order (`redo.rs` says why that restores them).
+    pub(crate) fn replay(&mut self, redo: &crate::redo::Redo) -> Result<()> {
+        // The writes replay exactly only on the state the batch began on, so no other
+        // connection may commit while the write lock is let go. Inside the batch's transaction
+        // (which has held the lock since its `BEGIN IMMEDIATE`) the data version is still the
+        // one the batch began on; after the new `BEGIN` it must be the same. A transaction
+        // SQLite rolled back by itself let the lock go at a moment nobody noted: not replayed.
+        if self.connection.is_autocommit() {
+            return Err(Error::new("batch", "SQLite rolled the batch's transaction back; not replayed"));
+        }
+        let began_on = self.data_version()?;
+        cached(&self.connection, "ROLLBACK", "rollback")?;
+        #[cfg(test)]
+        if let Some(between) = BETWEEN_ROLLBACK_AND_BEGIN.with(|hook| hook.borrow_mut().take()) {
+            between();
+        }
+        cached(&self.connection, self.begin, "begin")?;
+        if self.data_version()? != began_on {
+            return Err(Error::new("batch", "another connection committed under the batch; not replayed"));
+        }
+        for statement in redo.statements() {
+            if statement.query {
+                query(&self.connection, &statement.sql, &statement.params)?;
+            } else {
+                execute(&self.connection, &statement.sql, &statement.params)?;
+            }
+        }
+        Ok(())
+    }
+
     /// A handle for statements inside a transaction this backend opened.
     pub(crate) fn tx(&mut self) -> Tx<'_> {
-        Tx { inner: TxInner::Sqlite(&self.connection), connection: self.id, deferred: None, savepoint_due: None }
+        Tx {
+            inner: TxInner::Sqlite(&self.connection),
+            connection: self.id,
+            deferred: None,
+            savepoint_due: None,
+            recording: false,
+        }
     }
 
     pub(crate) fn transaction<T>(&mut self, work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
