@@ -16,9 +16,9 @@
 //! lock does — so a batch reads balances no other batch is changing, and then continues the
 //! timestamps after it. Inside a party's `sqlstore` batch the row and the accounts are kept
 //! ([`sqlstore::Tx::keep`]): the first ledger batch reads them (and takes the lock, held to the
-//! commit), the later ones see them as changed, and they are written once at the end, outside
-//! every decision's savepoint. A decision undone after taking the lock undoes the kept row too,
-//! so the next ledger batch locks again (PostgreSQL may drop a lock with its savepoint).
+//! commit), the later ones see them as changed, and they are written once at the end, after
+//! every decision. A decision undone after taking the lock undoes the kept row too, so the next
+//! ledger batch locks again (PostgreSQL may drop a lock with its savepoint).
 
 use sqlstore::{Row, Tx, Value};
 

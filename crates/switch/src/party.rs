@@ -95,8 +95,9 @@ impl Party for Switch {
 
 impl Switch {
     /// A batch's work, after what every batch does first: in the batch's transaction, before any
-    /// decision's savepoint, a block of ids reserved — undone only with the whole batch, whose
-    /// failed commit stops the core.
+    /// decision, a block of ids reserved — undone only with the whole batch, whose failed commit
+    /// stops the core (an undone decision leaves it: on SQLite it is replayed, `sqlstore`'s
+    /// `redo.rs`).
     fn batch_work<T>(&self, work: impl FnOnce() -> T) -> T {
         crate::store::reserve_ids(&self.db);
         work()

@@ -4,7 +4,7 @@
 //!
 //! Why triggers: the totals must equal `SUM`/`COUNT` over the journal whatever statement moves
 //! a row in or out (an answer, a reversal, a timeout, a future path), and must roll back with
-//! the decision that moved it (a batch's savepoint). A trigger is in the same transaction as the
+//! the decision that moved it (when a batch undoes one decision). A trigger is in the same transaction as the
 //! row's change by construction. Before (migration `acquirer-v6`), the sum read a partial index
 //! entry per approval of the merchant's day: a third of the acquirer's core thread at 1,500/s
 //! with ten merchants after ten seconds, and growing with the day.
@@ -369,7 +369,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        // A savepoint that rolls back takes its change to the totals with it.
+        // A decision the batch undoes takes its change to the totals with it.
         let before = db.transaction(|tx| merchant_day(tx, "M1", DAY_MS)).unwrap();
         let batch = db.batch(|| {
             let _ = db.transaction(|tx| {
