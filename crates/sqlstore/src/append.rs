@@ -82,6 +82,12 @@ impl Deferred {
         self.redo.truncate(mark.redo);
     }
 
+    /// The batch can no longer commit, because of `error`: returned for the member to report.
+    pub(crate) fn set_broken(&mut self, error: Error) -> Error {
+        self.broken = Some(error.to_string());
+        error
+    }
+
     pub(crate) fn push(&mut self, log: &'static AppendLog, values: Vec<Value>) {
         self.rows.push((log, values));
     }

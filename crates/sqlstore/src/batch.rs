@@ -59,7 +59,7 @@ impl Backend {
         work: &mut dyn FnMut(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
         if let Some(why) = &deferred.broken {
-            return Err(Error::new("batch", format!("the batch can no longer commit: {why}")));
+            return Err(cannot_commit(why));
         }
         let mark = deferred.mark();
         let sqlite = matches!(self, Backend::Sqlite(_));
@@ -83,14 +83,13 @@ impl Backend {
                 work(&mut tx)
             };
             let taken = !sqlite || !due;
-            if let (Ok(_), Backend::Sqlite(db)) = (&result, &*self)
+            if let Backend::Sqlite(db) = &*self
                 && db.in_autocommit()
             {
-                // The member went on after SQLite rolled the batch's transaction back under it.
-                let gone = Error::new("batch", "SQLite rolled the batch's transaction back");
+                // SQLite rolled the batch's transaction back under the member (a full disk, an
+                // I/O error), whether or not the member went on: it took the batch with it.
                 deferred.undo_to(mark);
-                deferred.broken = Some(gone.to_string());
-                return Err(gone);
+                return Err(deferred.set_broken(Error::new("batch", "SQLite rolled the batch's transaction back")));
             }
             match result {
                 Ok(value) => {
@@ -103,25 +102,15 @@ impl Backend {
                 Err(error) => {
                     let wrote = deferred.redo.len() > mark.redo;
                     deferred.undo_to(mark);
-                    if taken && let Err(undo) = self.raw(UNDO) {
-                        deferred.broken = Some(undo.to_string());
-                        return Err(undo);
-                    }
-                    if let Backend::Sqlite(db) = self {
+                    let undone = match self {
+                        _ if taken => self.raw(UNDO),
                         // A member that wrote without a savepoint is undone by running the batch
-                        // again without it (`redo.rs`). A transaction SQLite rolled back by
-                        // itself (a full disk, an I/O error) took the batch with it.
-                        let undone = if db.in_autocommit() {
-                            Err(Error::new("batch", "SQLite rolled the batch's transaction back"))
-                        } else if recording && wrote {
-                            db.replay(&deferred.redo)
-                        } else {
-                            Ok(())
-                        };
-                        if let Err(undone) = undone {
-                            deferred.broken = Some(undone.to_string());
-                            return Err(undone);
-                        }
+                        // again without it (`redo.rs`).
+                        Backend::Sqlite(db) if recording && wrote => db.replay(&deferred.redo),
+                        _ => Ok(()),
+                    };
+                    if let Err(undone) = undone {
+                        return Err(deferred.set_broken(undone));
                     }
                     if !(error.is_retryable() && attempt < TRANSACTION_ATTEMPTS_MAX) {
                         return Err(error);
@@ -130,6 +119,11 @@ impl Backend {
             }
         }
     }
+}
+
+/// The error of every member and commit of a batch that cannot commit, and why.
+fn cannot_commit(why: &str) -> Error {
+    Error::new("batch", format!("the batch can no longer commit: {why}"))
 }
 
 /// Whether `sql` can only read: a plain `SELECT` (SQLite has no `SELECT … FOR UPDATE`). Anything
@@ -167,7 +161,7 @@ impl HeldBatch {
         let broken = conn.deferred.broken.take();
         let result = if let (true, Some(why)) = (commit, broken) {
             let _ = conn.backend.raw("ROLLBACK");
-            Err(Error::new("commit", format!("the batch can no longer commit: {why}")))
+            Err(cannot_commit(&why))
         } else if commit {
             let mut tx = conn.backend.tx();
             crate::kept::write_all(&mut tx, writes)
